@@ -1,0 +1,3 @@
+//! ferrovs-benches: criterion benchmarks (`benches/`) and side-by-side
+//! comparison scripts (`scripts/`) that measure ferrovs against Open vSwitch
+//! and the Linux bridge on the same machine in the same run.
