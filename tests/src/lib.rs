@@ -156,3 +156,23 @@ impl Drop for Child {
         let _ = self.0.wait();
     }
 }
+
+/// Path of a binary built from this workspace (`ferrovs-ovsdb-server`,
+/// `ferrovs-vswitchd`, `ferrovs`), next to the running test executable's
+/// profile directory (`target/<profile>/`). `cargo test --workspace` builds
+/// every workspace binary before running tests.
+pub fn ferrovs_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-exe> -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let p = profile_dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} not built: run `cargo build --workspace` (or `bash tests/run.sh`)",
+        p.display()
+    );
+    p
+}
