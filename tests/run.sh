@@ -22,9 +22,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: $pkgs"
   apt-get update -qq
   # The OVS packages try to start their own daemons; tests start what they need.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs python3-venv >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
