@@ -41,5 +41,5 @@ if ! "$venv/bin/python3" -c 'import ovs, os_ken' >/dev/null 2>&1; then
 fi
 export FERROVS_PYTHON="$venv/bin/python3"
 
-echo "== cargo test --workspace --all-targets"
-cargo test --workspace --all-targets
+echo "== cargo test --workspace --all-targets --no-fail-fast"
+cargo test --workspace --all-targets --no-fail-fast
