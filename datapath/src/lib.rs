@@ -7,3 +7,8 @@
 //!
 //! It knows nothing of OpenFlow or OVSDB: the slow path (ofproto) reaches it
 //! only through the upcall interface and flow put/get/del/dump.
+
+pub mod batch;
+pub mod flow;
+pub mod packet;
+pub mod wire;
