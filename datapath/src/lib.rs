@@ -12,3 +12,16 @@ pub mod batch;
 pub mod flow;
 pub mod packet;
 pub mod wire;
+pub mod actions;
+pub mod dpcls;
+pub mod dpif;
+pub mod emc;
+pub mod megaflow;
+pub mod netdev;
+pub mod pmd;
+pub mod pmd_stats;
+pub mod random;
+pub mod upcall;
+
+pub use dpif::{Datapath, DpConfig, DpError, FlowInfo, FlowPut};
+pub use pmd::Pmd;

@@ -1,0 +1,93 @@
+//! A megaflow: a masked key, its actions and its statistics.
+//!
+//! Megaflows are shared (`Arc`) between the PMD that classifies with them
+//! and the control threads that dump and revalidate them. Everything a PMD
+//! changes after install is in [`FlowStats`]: atomics with a single writer
+//! (the owning PMD), updated once per group of packets with plain
+//! load/store pairs, never a locked read-modify-write. Modifying the
+//! actions replaces the `Megaflow` with a new one that shares the same
+//! `FlowStats`, so counters survive a modify.
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::actions::DpActions;
+use crate::flow::key::{hash_add, hash_finish};
+use crate::flow::FlowKey;
+
+/// Unique flow id, as OVS's UFID (128 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ufid(pub u128);
+
+impl Ufid {
+    /// The UFID derived from a masked key and its mask.
+    pub fn of(key: &FlowKey, mask: &FlowKey) -> Ufid {
+        let mut a = hash_add(0x5eed, key.map());
+        let mut b = hash_add(0xfeed, mask.map());
+        for &w in key.words() {
+            a = hash_add(a, w);
+        }
+        for &w in mask.words() {
+            b = hash_add(b, w);
+            a = hash_add(a, w);
+        }
+        let hi = (hash_finish(a) as u64) << 32 | hash_finish(a ^ b.rotate_left(17)) as u64;
+        let lo = (hash_finish(b) as u64) << 32 | hash_finish(b ^ a.rotate_left(9)) as u64;
+        Ufid((hi as u128) << 64 | lo as u128)
+    }
+}
+
+/// Counters of one megaflow.
+#[derive(Debug, Default)]
+pub struct FlowStats {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    /// Milliseconds on the datapath clock, 0 = never.
+    used: AtomicU64,
+    tcp_flags: AtomicU16,
+}
+
+/// A copy of the counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlowStatsSnapshot {
+    pub packets: u64,
+    pub bytes: u64,
+    pub used_ms: u64,
+    pub tcp_flags: u16,
+}
+
+impl FlowStats {
+    /// Adds a group of packets. Only the owning PMD calls this.
+    #[inline]
+    pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u16, now_ms: u64) {
+        self.packets.store(self.packets.load(Relaxed) + packets, Relaxed);
+        self.bytes.store(self.bytes.load(Relaxed) + bytes, Relaxed);
+        self.used.store(now_ms, Relaxed);
+        if tcp_flags != 0 {
+            self.tcp_flags.store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
+        }
+    }
+    pub fn snapshot(&self) -> FlowStatsSnapshot {
+        FlowStatsSnapshot {
+            packets: self.packets.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            used_ms: self.used.load(Relaxed),
+            tcp_flags: self.tcp_flags.load(Relaxed),
+        }
+    }
+}
+
+/// An installed megaflow.
+#[derive(Debug)]
+pub struct Megaflow {
+    pub ufid: Ufid,
+    /// `key & mask` (only the masked bits are set).
+    pub key: FlowKey,
+    pub mask: FlowKey,
+    pub actions: DpActions,
+    pub stats: Arc<FlowStats>,
+    /// The PMD that owns it.
+    pub pmd: usize,
+    /// in_port the megaflow matches (its classifier).
+    pub in_port: u32,
+}
