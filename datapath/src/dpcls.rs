@@ -16,7 +16,7 @@
 //! Values are `u32` handles (the PMD's flow slots). Single-threaded: each
 //! PMD owns its classifiers.
 
-use crate::flow::key::{hash_add, hash_finish};
+use crate::flow::key::{hash_finish, hash_word};
 use crate::flow::{Flow, FlowKey, MapIter};
 
 const NIL: u32 = u32::MAX;
@@ -27,6 +27,12 @@ struct Entry {
     next: u32,
     /// NIL when the slot is free.
     value: u32,
+}
+
+/// Word-slice equality without a memcmp call (keys are a few words).
+#[inline(always)]
+fn words_eq(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u64, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 /// All megaflows sharing one mask.
@@ -82,7 +88,7 @@ impl Subtable {
         for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
             let w = f.0[i as usize] & m;
             out[k] = w;
-            h = hash_add(h, w);
+            h = hash_word(h, k, w);
         }
         hash_finish(h)
     }
@@ -91,10 +97,10 @@ impl Subtable {
     fn rule_words(&self, key: &FlowKey, out: &mut Vec<u64>) -> u32 {
         out.clear();
         let mut h = 0u64;
-        for (&i, &m) in self.idx.iter().zip(self.mwords.iter()) {
+        for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
             let w = key.word(i as usize) & m;
             out.push(w);
-            h = hash_add(h, w);
+            h = hash_word(h, k, w);
         }
         hash_finish(h)
     }
@@ -105,7 +111,7 @@ impl Subtable {
         let mut e = self.buckets[hash as usize & (self.buckets.len() - 1)];
         while e != NIL {
             let en = &self.entries[e as usize];
-            if en.hash == hash && &self.keys[e as usize * n..e as usize * n + n] == words {
+            if en.hash == hash && words_eq(&self.keys[e as usize * n..e as usize * n + n], words) {
                 return Some(e as usize);
             }
             e = en.next;

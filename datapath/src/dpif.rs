@@ -13,7 +13,6 @@
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -24,7 +23,7 @@ use arc_swap::ArcSwap;
 use crate::actions::{DpAction, DpActions, MeterHook};
 use crate::flow::layout::{IN_PORT, RECIRC_ID};
 use crate::flow::{Flow, FlowKey};
-use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid};
+use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
 use crate::netdev::Netdev;
 use crate::pmd::Pmd;
 use crate::pmd_stats::{PmdCounters, PmdStats};
@@ -120,7 +119,7 @@ pub(crate) struct PmdShared {
     pub cpu: Option<usize>,
     pub rxqs: ArcSwap<Vec<RxqRef>>,
     pub counters: PmdCounters,
-    pub flows: Mutex<HashMap<Ufid, Arc<Megaflow>>>,
+    pub flows: Mutex<UfidMap<Arc<Megaflow>>>,
     pub inbox: Mutex<Vec<PmdCmd>>,
     pub inbox_pending: AtomicBool,
     pub quit: AtomicBool,
@@ -194,12 +193,30 @@ pub struct FlowPut {
 /// Forces exact in_port and recirc_id into a mask (megaflows are always
 /// exact on them, so one classifier per in_port is enough) and masks the key.
 pub(crate) fn normalize(key: &FlowKey, mask: &FlowKey) -> (FlowKey, FlowKey) {
-    let mut m = Flow::default();
-    mask.expand(&mut m);
-    m.set_all(IN_PORT);
-    m.set_all(RECIRC_ID);
-    let mask = m.to_key();
-    (key.masked(&mask), mask)
+    let mut d = Flow::default();
+    key.expand(&mut d);
+    normalize_dense(&d, mask)
+}
+
+/// [`normalize`] for a key already in dense form (the PMD's miss path).
+pub(crate) fn normalize_dense(key: &Flow, mask: &FlowKey) -> (FlowKey, FlowKey) {
+    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
+    let mut m = FlowKey::default();
+    let mut k = FlowKey::default();
+    let mut mb = m.builder();
+    let mut kb = k.builder();
+    if mask.map() & 1 == 0 {
+        mb.push(0, md0);
+        kb.push(0, key.0[0] & md0);
+    }
+    for (i, w) in mask.iter() {
+        let w = if i == 0 { w | md0 } else { w };
+        mb.push(i, w);
+        kb.push(i, key.0[i] & w);
+    }
+    mb.finish();
+    kb.finish();
+    (k, m)
 }
 
 /// The userspace datapath.
@@ -226,7 +243,7 @@ impl Datapath {
                     cpu: cfg.pmd_cpus.get(id).copied().flatten(),
                     rxqs: ArcSwap::from_pointee(Vec::new()),
                     counters: PmdCounters::default(),
-                    flows: Mutex::new(HashMap::new()),
+                    flows: Mutex::new(UfidMap::default()),
                     inbox: Mutex::new(Vec::new()),
                     inbox_pending: AtomicBool::new(false),
                     quit: AtomicBool::new(false),

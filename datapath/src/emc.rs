@@ -16,12 +16,15 @@ use crate::random::Rng;
 pub const EMC_DEFAULT_ENTRIES: usize = 8192;
 pub const EMC_DEFAULT_INSERT_INV_PROB: u32 = 100;
 
+/// `repr(C)`: generation, slot, and the key's map and hash share the
+/// first cache line of the entry.
 #[derive(Clone, Default)]
+#[repr(C)]
 struct EmcEntry {
-    key: FlowKey,
     /// Megaflow slot handle and its generation; gen 0 = empty.
-    slot: u32,
     gen: u32,
+    slot: u32,
+    key: FlowKey,
 }
 
 pub struct Emc {
@@ -70,6 +73,17 @@ impl Emc {
             }
         }
         None
+    }
+
+    /// Hints the CPU to fetch the entries `key` may live in (called for a
+    /// whole batch before the lookups, so the misses overlap).
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u32) {
+        for seg in 0..2 {
+            if let Some(e) = self.entries.get(self.idx(hash, seg)) {
+                prefetch_read(e as *const EmcEntry as *const i8);
+            }
+        }
     }
 
     /// Maybe inserts (per the insertion probability).
@@ -128,4 +142,16 @@ impl Emc {
     pub fn occupied(&self) -> usize {
         self.entries.iter().filter(|e| e.gen != 0).count()
     }
+}
+
+#[inline(always)]
+fn prefetch_read(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: a prefetch is only a hint; it never faults and has no
+        // architectural effect, whatever the address.
+        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

@@ -37,6 +37,28 @@ impl Ufid {
     }
 }
 
+/// Hasher for maps keyed by [`Ufid`]: a UFID is already a hash, so its
+/// low 64 bits are used as they are (SipHash would cost more than the
+/// rest of a flow install's map work).
+#[derive(Default, Clone, Copy)]
+pub struct UfidHasher(u64);
+
+impl std::hash::Hasher for UfidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= v as u64 ^ (v >> 64) as u64;
+    }
+}
+
+pub type UfidMap<V> = std::collections::HashMap<Ufid, V, std::hash::BuildHasherDefault<UfidHasher>>;
+
 /// Counters of one megaflow.
 #[derive(Debug, Default)]
 pub struct FlowStats {

@@ -14,7 +14,6 @@
 //! 4. run recirculated packets the same way (bounded depth);
 //! 5. send each port's collected output as batches; publish counters.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -24,11 +23,11 @@ use crate::actions::execute::PortOutputs;
 use crate::actions::ExecCtx;
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
-use crate::dpif::{lock, normalize, DpShared, PmdCmd, PmdShared, PortTable};
+use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
 use crate::emc::Emc;
 use crate::flow::layout::{IN_PORT, TCP_FLAGS};
 use crate::flow::{extract, Flow, FlowKey};
-use crate::megaflow::{FlowStats, Megaflow, Ufid};
+use crate::megaflow::{FlowStats, Megaflow, Ufid, UfidMap};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::random::Rng;
@@ -46,6 +45,14 @@ struct Slot {
     flow: Option<Arc<Megaflow>>,
 }
 
+/// Per-slot statistics of the batch in progress (O(1) grouping).
+#[derive(Clone, Copy, Default)]
+struct GroupAcc {
+    pkts: u64,
+    bytes: u64,
+    flags: u16,
+}
+
 /// Per-PMD state (lives on the PMD thread, or with a caller driving it).
 pub struct Pmd {
     dp: Arc<DpShared>,
@@ -54,14 +61,15 @@ pub struct Pmd {
     cls: Vec<(u32, Dpcls)>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    by_ufid: HashMap<Ufid, u32>,
+    by_ufid: UfidMap<u32>,
     // scratch, allocated once
     batch: PacketBatch,
     keys: Vec<FlowKey>,
     dense: Vec<Flow>,
     handles: [u32; BATCH_SIZE],
     temp: Vec<Arc<Megaflow>>,
-    groups: Vec<(u32, u64, u64, u16)>,
+    acc: Vec<GroupAcc>,
+    touched: Vec<u32>,
     out: PortOutputs,
     recirc: Vec<DpPacket>,
     recirc_next: Vec<DpPacket>,
@@ -82,13 +90,14 @@ impl Pmd {
             cls: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_ufid: HashMap::new(),
+            by_ufid: UfidMap::default(),
             batch: PacketBatch::new(),
             keys: vec![FlowKey::default(); BATCH_SIZE],
             dense: vec![Flow::default(); BATCH_SIZE],
             handles: [NIL; BATCH_SIZE],
             temp: Vec::new(),
-            groups: Vec::with_capacity(BATCH_SIZE),
+            acc: Vec::new(),
+            touched: Vec::with_capacity(BATCH_SIZE),
             out: PortOutputs::default(),
             recirc: Vec::with_capacity(BATCH_SIZE * 2),
             recirc_next: Vec::with_capacity(BATCH_SIZE * 2),
@@ -274,13 +283,24 @@ impl Pmd {
             Some(s) => s,
             None => {
                 self.slots.push(Slot { gen: 1, flow: None });
+                self.acc.push(GroupAcc::default());
                 (self.slots.len() - 1) as u32
             }
         };
-        let (key, mask, port, ufid) = (mf.key.clone(), mf.mask.clone(), mf.in_port, mf.ufid);
-        self.slots[s as usize].flow = Some(mf);
+        let (port, ufid) = (mf.in_port, mf.ufid);
         self.by_ufid.insert(ufid, s);
-        if let Some(old) = self.cls_mut(port).insert(&key, &mask, s) {
+        let prev = {
+            let pos = match self.cls.iter().position(|(p, _)| *p == port) {
+                Some(p) => p,
+                None => {
+                    self.cls.push((port, Dpcls::new()));
+                    self.cls.len() - 1
+                }
+            };
+            self.cls[pos].1.insert(&mf.key, &mf.mask, s)
+        };
+        self.slots[s as usize].flow = Some(mf);
+        if let Some(old) = prev {
             // Same megaflow under another UFID: the new one wins.
             if let Some(old_mf) = self.slots[old as usize].flow.as_ref() {
                 let old_ufid = old_mf.ufid;
@@ -307,15 +327,21 @@ impl Pmd {
         if n == 0 {
             return;
         }
-        // 1. extraction + EMC.
+        // 1. extraction for the whole batch, prefetching EMC entries, then
+        //    the EMC lookups (their cache misses overlap).
         let mut miss: u32 = 0;
+        let emc_on = self.emc.enabled();
+        for (p, k) in self.batch.packets_mut().iter_mut().zip(self.keys.iter_mut()) {
+            extract(p, k);
+            if emc_on {
+                self.emc.prefetch(k.hash());
+            }
+        }
         {
             let slots = &self.slots;
             let alive = |s: u32, g: u32| slots.get(s as usize).is_some_and(|x| x.gen == g);
-            for (i, p) in self.batch.packets_mut().iter_mut().enumerate() {
-                let k = &mut self.keys[i];
-                extract(p, k);
-                let h = if self.emc.enabled() { self.emc.lookup(k, alive) } else { None };
+            for i in 0..n {
+                let h = if emc_on { self.emc.lookup(&self.keys[i], alive) } else { None };
                 match h {
                     Some(s) => self.handles[i] = s,
                     None => {
@@ -331,7 +357,6 @@ impl Pmd {
             self.classify_misses(miss);
         }
         // 3. execute in packet order; stats per flow group.
-        self.groups.clear();
         let now = self.dp.now_ms();
         let handler = self.dp.handler.clone();
         let meter = self.dp.meter.clone();
@@ -358,32 +383,21 @@ impl Pmd {
                 ctx.pool.put(p);
                 continue;
             };
-            let len = p.len() as u64;
-            let flags = self.keys[i].get(TCP_FLAGS) as u16;
-            match self.groups.last_mut() {
-                Some(g) if g.0 == h => {
-                    g.1 += 1;
-                    g.2 += len;
-                    g.3 |= flags;
+            if let Some(a) = self.acc.get_mut(h as usize) {
+                if a.pkts == 0 {
+                    self.touched.push(h);
                 }
-                _ => match self.groups.iter_mut().find(|g| g.0 == h) {
-                    Some(g) => {
-                        g.1 += 1;
-                        g.2 += len;
-                        g.3 |= flags;
-                    }
-                    None => self.groups.push((h, 1, len, flags)),
-                },
+                a.pkts += 1;
+                a.bytes += p.len() as u64;
+                a.flags |= self.keys[i].get(TCP_FLAGS) as u16;
             }
             ctx.execute(p, &flow.actions);
         }
         self.stats.dropped += ctx.dropped;
-        for &(h, pk, by, fl) in self.groups.iter() {
-            if h & TEMP != 0 {
-                continue;
-            }
+        for h in self.touched.drain(..) {
+            let a = std::mem::take(&mut self.acc[h as usize]);
             if let Some(f) = self.slots.get(h as usize).and_then(|s| s.flow.as_ref()) {
-                f.stats.add(pk, by, fl, now);
+                f.stats.add(a.pkts, a.bytes, a.flags, now);
             }
         }
         self.temp.clear();
@@ -464,13 +478,13 @@ impl Pmd {
             }
             self.stats.upcalls += 1;
             let mask = self.reply.mask.take().unwrap_or_else(exact_mask);
-            let (key, mask) = normalize(&self.keys[i], &mask);
+            let (key, mask) = normalize_dense(&self.dense[i], &mask);
             let ufid = Ufid::of(&key, &mask);
             let mf = Arc::new(Megaflow {
                 ufid,
                 key,
                 mask,
-                actions: std::mem::take(&mut self.reply.actions).into(),
+                actions: Arc::from(&self.reply.actions[..]),
                 stats: Arc::new(FlowStats::default()),
                 pmd: self.me.id,
                 in_port: port,

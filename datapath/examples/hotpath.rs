@@ -1,0 +1,124 @@
+//! Measures CPU time per packet (thread CPU clock, so the figure holds on
+//! a loaded machine) for the EMC-hit, megaflow-hit and upcall paths, the
+//! same set-ups as the criterion benches. Run with
+//! `cargo run --release -p ferrovs-datapath --example hotpath`.
+use std::sync::Arc;
+
+use ferrovs_datapath::actions::{DpAction, Masked, SetField};
+use ferrovs_datapath::flow::layout::*;
+use ferrovs_datapath::flow::{extract, Flow, FlowKey};
+use ferrovs_datapath::netdev::MemNetdev;
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
+use ferrovs_datapath::{Datapath, DpConfig, FlowPut};
+use nix::time::{clock_gettime, ClockId};
+
+fn cpu_ns() -> u64 {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread clock");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+fn frame(grp: u8, dst: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 100, grp]);
+    f[30..34].copy_from_slice(&dst);
+    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+struct Rewriter;
+impl UpcallHandler for Rewriter {
+    fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
+        let mut m = Flow::default();
+        m.set_all(DL_TYPE);
+        m.set_all(NW_DST);
+        r.mask = Some(m.to_key());
+        let dst = key.get(NW_DST) as u32;
+        r.actions.push(DpAction::Set(SetField::Ipv4 {
+            src: Masked::default(),
+            dst: Masked::<u32>::exact(dst.wrapping_add(32)),
+            tos: Masked::default(),
+            ttl: Masked::default(),
+        }));
+        r.actions.push(DpAction::Output(2));
+        Ok(())
+    }
+}
+
+const LIMIT: usize = 10_000;
+fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
+    let dp = Datapath::new(DpConfig { emc_insert_inv_prob: emc, ..DpConfig::default() }, Arc::new(Rewriter));
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    p2.connect(&p1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let masks = masks.max(1);
+    for i in 0..32usize {
+        let f = frame((i % masks) as u8, [198, 19, (i / masks) as u8, i as u8]);
+        if !upcall {
+            let mut p = DpPacket::from_bytes(&f);
+            p.md_mut().in_port = 1;
+            let mut key = FlowKey::default();
+            extract(&mut p, &mut key);
+            let mut m = Flow::default();
+            m.set_all(DL_TYPE);
+            m.set_all(NW_SRC);
+            m.set(NW_DST, (!0u32 << (i % masks)) as u64);
+            dp.flow_put(FlowPut { key, mask: m.to_key(), actions: vec![DpAction::Output(2)], pmd: None, ufid: None })
+                .unwrap();
+        }
+        p1.inject(0, DpPacket::from_bytes(&f));
+    }
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    for _ in 0..100 {
+        pmd.poll_once();
+    }
+    let polls = 200_000u64;
+    let t = cpu_ns();
+    let w = std::time::Instant::now();
+    let mut excluded = 0u64;
+    for i in 0..polls {
+        pmd.poll_once();
+        if upcall && i % 1024 == 0 && pmd.flow_count() > LIMIT {
+            let f = cpu_ns();
+            pmd.flush_flows();
+            excluded += cpu_ns() - f;
+        }
+    }
+    let ns = (cpu_ns() - t - excluded) as f64 / (polls * 32) as f64;
+    let wall = w.elapsed().as_nanos() as f64 / (polls * 32) as f64;
+    let s = dp.stats();
+    println!(
+        "{name:>16}: {ns:6.1} ns/pkt cpu ({:5.2} Mpps/core), wall {wall:6.1} ns  emc={} mf={} miss={} inst={}",
+        1000.0 / ns,
+        s.emc_hits,
+        s.megaflow_hits,
+        s.misses,
+        s.flows_installed
+    );
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    if which.is_empty() || which == "emc" {
+        run("emc_hit", 1, 1, false);
+    }
+    if which.is_empty() || which == "mf" {
+        run("megaflow_hit/1", 0, 1, false);
+        run("megaflow_hit/8", 0, 8, false);
+        run("megaflow_hit/32", 0, 32, false);
+    }
+    if which.is_empty() || which == "upcall" {
+        run("upcall_install", 100, 1, true);
+    }
+}
