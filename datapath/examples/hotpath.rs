@@ -108,8 +108,43 @@ fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
     );
 }
 
+fn micro() {
+    let mut pkts: Vec<DpPacket> =
+        (0..32).map(|i| DpPacket::from_bytes(&frame(0, [198, 19, 0, i as u8]))).collect();
+    let mut keys = vec![FlowKey::default(); 32];
+    let n = 300_000u64;
+    let t = cpu_ns();
+    let mut acc = 0u32;
+    for _ in 0..n {
+        for (p, k) in pkts.iter_mut().zip(keys.iter_mut()) {
+            p.md_mut().reset(1);
+            extract(p, k);
+            acc ^= k.hash();
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!("{:>16}: {ns:6.1} ns/pkt cpu (md reset + extract + hash) [{acc}]", "extract only");
+    let mut emc = ferrovs_datapath::emc::Emc::new(8192, 1);
+    for (i, k) in keys.iter().enumerate() {
+        emc.insert(k, i as u32, 1);
+    }
+    let t = cpu_ns();
+    let mut hits = 0u64;
+    for _ in 0..n {
+        for k in keys.iter() {
+            hits += emc.lookup(k, |_, _| true).is_some() as u64;
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!("{:>16}: {ns:6.1} ns/pkt cpu [{hits}]", "emc lookup only");
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
+    if which == "micro" {
+        micro();
+        return;
+    }
     if which.is_empty() || which == "emc" {
         run("emc_hit", 1, 1, false);
     }

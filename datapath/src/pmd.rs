@@ -25,7 +25,8 @@ use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
 use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
 use crate::emc::Emc;
-use crate::flow::layout::{IN_PORT, TCP_FLAGS};
+use crate::actions::DpActions;
+use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
 use crate::megaflow::{FlowStats, Megaflow, Ufid, UfidMap};
 use crate::packet::{DpPacket, PacketPool};
@@ -40,9 +41,21 @@ const TEMP: u32 = 1 << 31;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
 
+/// A megaflow slot. Actions and stats are copied out of the megaflow so a
+/// hit reaches them with one pointer less.
 struct Slot {
     gen: u32,
     flow: Option<Arc<Megaflow>>,
+    actions: Option<DpActions>,
+    stats: Option<Arc<FlowStats>>,
+}
+
+impl Slot {
+    fn set(&mut self, mf: Option<Arc<Megaflow>>) -> Option<Arc<Megaflow>> {
+        self.actions = mf.as_ref().map(|m| m.actions.clone());
+        self.stats = mf.as_ref().map(|m| m.stats.clone());
+        std::mem::replace(&mut self.flow, mf)
+    }
 }
 
 /// Per-slot statistics of the batch in progress (O(1) grouping).
@@ -78,6 +91,8 @@ pub struct Pmd {
     reply: UpcallReply,
     scratch_key: FlowKey,
     stats: PmdStats,
+    /// Datapath clock, read once per poll iteration.
+    now_ms: u64,
     rank_countdown: u32,
     emc_prob_seen: u32,
 }
@@ -106,6 +121,7 @@ impl Pmd {
             reply: UpcallReply::default(),
             scratch_key: FlowKey::default(),
             stats: PmdStats::default(),
+            now_ms: dp.now_ms(),
             rank_countdown: RANK_INTERVAL,
             emc_prob_seen: prob,
             dp,
@@ -174,6 +190,7 @@ impl Pmd {
         let ports = self.dp.ports.load();
         let rxqs = self.me.rxqs.load();
         let mut total = 0;
+        let mut clock_read = false;
         for r in rxqs.iter() {
             let Some(port) = ports.get(r.port_no) else { continue };
             let n = port
@@ -184,6 +201,10 @@ impl Pmd {
                 continue;
             }
             total += n;
+            if !clock_read {
+                self.now_ms = self.dp.now_ms();
+                clock_read = true;
+            }
             self.stats.rx_packets += n as u64;
             self.process_batch();
             self.run_recirculation();
@@ -261,7 +282,7 @@ impl Pmd {
 
     fn free_slot(&mut self, s: u32, unlink: bool) {
         let Some(slot) = self.slots.get_mut(s as usize) else { return };
-        if let Some(mf) = slot.flow.take() {
+        if let Some(mf) = slot.set(None) {
             slot.gen = slot.gen.wrapping_add(1).max(1);
             self.free_slots.push(s);
             if unlink {
@@ -276,13 +297,13 @@ impl Pmd {
     /// UFID, or with the same key and mask). Returns its slot.
     fn install_local(&mut self, mf: Arc<Megaflow>) -> u32 {
         if let Some(&s) = self.by_ufid.get(&mf.ufid) {
-            self.slots[s as usize].flow = Some(mf);
+            self.slots[s as usize].set(Some(mf));
             return s;
         }
         let s = match self.free_slots.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(Slot { gen: 1, flow: None });
+                self.slots.push(Slot { gen: 1, flow: None, actions: None, stats: None });
                 self.acc.push(GroupAcc::default());
                 (self.slots.len() - 1) as u32
             }
@@ -299,7 +320,7 @@ impl Pmd {
             };
             self.cls[pos].1.insert(&mf.key, &mf.mask, s)
         };
-        self.slots[s as usize].flow = Some(mf);
+        self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
             // Same megaflow under another UFID: the new one wins.
             if let Some(old_mf) = self.slots[old as usize].flow.as_ref() {
@@ -357,15 +378,13 @@ impl Pmd {
             self.classify_misses(miss);
         }
         // 3. execute in packet order; stats per flow group.
-        let now = self.dp.now_ms();
-        let handler = self.dp.handler.clone();
-        let meter = self.dp.meter.clone();
+        let now = self.now_ms;
         let mut ctx = ExecCtx {
             pool: &mut self.pool,
             out: &mut self.out,
             recirc: &mut self.recirc_next,
-            handler: &*handler,
-            meter: meter.as_deref(),
+            handler: &*self.dp.handler,
+            meter: self.dp.meter.as_deref(),
             rng: &mut self.rng,
             scratch: &mut self.scratch_key,
             now_ms: now,
@@ -373,12 +392,12 @@ impl Pmd {
         };
         for (i, p) in self.batch.drain().enumerate() {
             let h = self.handles[i];
-            let flow = if h & TEMP != 0 && h != NIL && h != DROP {
-                self.temp.get((h & !TEMP) as usize)
+            let actions = if h & TEMP != 0 && h != NIL && h != DROP {
+                self.temp.get((h & !TEMP) as usize).map(|m| &m.actions)
             } else {
-                self.slots.get(h as usize).and_then(|s| s.flow.as_ref())
+                self.slots.get(h as usize).and_then(|s| s.actions.as_ref())
             };
-            let Some(flow) = flow else {
+            let Some(actions) = actions else {
                 ctx.dropped += 1;
                 ctx.pool.put(p);
                 continue;
@@ -389,15 +408,15 @@ impl Pmd {
                 }
                 a.pkts += 1;
                 a.bytes += p.len() as u64;
-                a.flags |= self.keys[i].get(TCP_FLAGS) as u16;
+                a.flags |= self.keys[i].tcp_flags();
             }
-            ctx.execute(p, &flow.actions);
+            ctx.execute(p, actions);
         }
         self.stats.dropped += ctx.dropped;
         for h in self.touched.drain(..) {
             let a = std::mem::take(&mut self.acc[h as usize]);
-            if let Some(f) = self.slots.get(h as usize).and_then(|s| s.flow.as_ref()) {
-                f.stats.add(a.pkts, a.bytes, a.flags, now);
+            if let Some(st) = self.slots.get(h as usize).and_then(|s| s.stats.as_ref()) {
+                st.add(a.pkts, a.bytes, a.flags, now);
             }
         }
         self.temp.clear();

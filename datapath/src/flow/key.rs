@@ -131,6 +131,17 @@ impl FlowKey {
         }
         self.words[(self.map & (bit - 1)).count_ones() as usize]
     }
+    /// TCP flags without a popcount: the L4 word is the last word of the
+    /// layout, so when present it is the key's last word.
+    #[inline(always)]
+    pub fn tcp_flags(&self) -> u16 {
+        const _: () = assert!(super::layout::W_TP == FLOW_WORDS - 1);
+        if self.map >> super::layout::W_TP & 1 == 0 || self.len == 0 {
+            return 0;
+        }
+        let w = self.words[(self.len as usize - 1).min(FLOW_WORDS - 1)];
+        ((w & super::layout::TCP_FLAGS.word_mask()) >> super::layout::TCP_FLAGS.shift) as u16
+    }
     /// Value of a field.
     pub fn get(&self, f: Field) -> u64 {
         (self.word(f.word as usize) & f.word_mask()) >> f.shift
