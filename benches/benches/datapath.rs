@@ -44,7 +44,11 @@ fn frame(grp: u8, dst: [u8; 4], sport: u16) -> Vec<u8> {
     ip[9] = 17;
     ip[12..16].copy_from_slice(&[198, 18, 100, grp]);
     ip[16..20].copy_from_slice(&dst);
-    let c = !fold(ip.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum());
+    let c = !fold(
+        ip.chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum(),
+    );
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     let udp = &mut f[34..42];
     udp[0..2].copy_from_slice(&sport.to_be_bytes());
@@ -86,7 +90,9 @@ impl UpcallHandler for Rewriter {
 struct NoMiss;
 impl UpcallHandler for NoMiss {
     fn miss(&self, _p: &DpPacket, _k: &FlowKey, _r: &mut UpcallReply) -> Result<(), UpcallError> {
-        Err(UpcallError::Failed("unexpected miss in a hit benchmark".into()))
+        Err(UpcallError::Failed(
+            "unexpected miss in a hit benchmark".into(),
+        ))
     }
 }
 
@@ -97,7 +103,10 @@ struct Rig {
 }
 
 fn rig(handler: Arc<dyn UpcallHandler>, emc_prob: u32, frames: &[Vec<u8>]) -> Rig {
-    let cfg = DpConfig { emc_insert_inv_prob: emc_prob, ..DpConfig::default() };
+    let cfg = DpConfig {
+        emc_insert_inv_prob: emc_prob,
+        ..DpConfig::default()
+    };
     let dp = Datapath::new(cfg, handler);
     let p1 = MemNetdev::new("p1", 1, 1);
     let p2 = MemNetdev::new("p2", 1, 1);
@@ -121,7 +130,9 @@ fn check_loop(r: &Rig) {
 }
 
 fn bench_extract(c: &mut Criterion) {
-    let frames: Vec<Vec<u8>> = (0..N).map(|i| frame(0, [198, 19, 0, i as u8], 1000 + i as u16)).collect();
+    let frames: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(0, [198, 19, 0, i as u8], 1000 + i as u16))
+        .collect();
     let p1 = MemNetdev::new("p1", 1, 1);
     let p2 = MemNetdev::new("p2", 1, 1);
     p2.connect(&p1);
@@ -152,7 +163,9 @@ fn bench_extract(c: &mut Criterion) {
 }
 
 fn bench_emc(c: &mut Criterion) {
-    let frames: Vec<Vec<u8>> = (0..N).map(|i| frame(0, [198, 19, 0, i as u8], 1000)).collect();
+    let frames: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(0, [198, 19, 0, i as u8], 1000))
+        .collect();
     // Warm up through the upcall path, then keep rewriting off: install
     // exact flows with output only.
     let mut r = rig(Arc::new(NoMiss), 1, &frames);
@@ -164,8 +177,14 @@ fn bench_emc(c: &mut Criterion) {
         let mut m = Flow::default();
         m.set_all(DL_TYPE);
         m.set_all(NW_DST);
-        r.dp.flow_put(FlowPut { key: k, mask: m.to_key(), actions: vec![DpAction::Output(2)], pmd: None, ufid: None })
-            .unwrap();
+        r.dp.flow_put(FlowPut {
+            key: k,
+            mask: m.to_key(),
+            actions: vec![DpAction::Output(2)],
+            pmd: None,
+            ufid: None,
+        })
+        .unwrap();
     }
     for _ in 0..4 {
         r.pmd.poll_once();
@@ -176,7 +195,10 @@ fn bench_emc(c: &mut Criterion) {
     g.finish();
     check_loop(&r);
     let s = r.dp.stats();
-    assert!(s.rx_packets == 0 || s.emc_hits > 100 * s.megaflow_hits, "EMC serves the hits: {s:?}");
+    assert!(
+        s.rx_packets == 0 || s.emc_hits > 100 * s.megaflow_hits,
+        "EMC serves the hits: {s:?}"
+    );
 }
 
 fn bench_megaflow(c: &mut Criterion) {
@@ -199,8 +221,14 @@ fn bench_megaflow(c: &mut Criterion) {
             m.set_all(DL_TYPE);
             m.set_all(NW_SRC);
             m.set(NW_DST, (!0u32 << k) as u64);
-            r.dp.flow_put(FlowPut { key, mask: m.to_key(), actions: vec![DpAction::Output(2)], pmd: None, ufid: None })
-                .unwrap();
+            r.dp.flow_put(FlowPut {
+                key,
+                mask: m.to_key(),
+                actions: vec![DpAction::Output(2)],
+                pmd: None,
+                ufid: None,
+            })
+            .unwrap();
         }
         for _ in 0..4 {
             r.pmd.poll_once();
@@ -217,7 +245,9 @@ fn bench_megaflow(c: &mut Criterion) {
 }
 
 fn bench_upcall(c: &mut Criterion) {
-    let frames: Vec<Vec<u8>> = (0..N).map(|i| frame(0, [198, 19, 0, i as u8], 1000)).collect();
+    let frames: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(0, [198, 19, 0, i as u8], 1000))
+        .collect();
     let mut r = rig(Arc::new(Rewriter), 100, &frames);
     let mut g = c.benchmark_group("datapath");
     g.throughput(Throughput::Elements(N as u64));
@@ -247,7 +277,10 @@ fn bench_upcall(c: &mut Criterion) {
         return;
     }
     assert!(s.flows_installed >= s.upcalls * 99 / 100, "installs: {s:?}");
-    assert!(s.misses > 0 && s.megaflow_hits * 100 < s.misses, "every packet misses: {s:?}");
+    assert!(
+        s.misses > 0 && s.megaflow_hits * 100 < s.misses,
+        "every packet misses: {s:?}"
+    );
 }
 
 fn config() -> Criterion {

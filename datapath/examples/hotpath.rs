@@ -54,9 +54,15 @@ impl UpcallHandler for Rewriter {
     }
 }
 
-const LIMIT: usize = 10_000;
+const LIMIT: usize = 30000;
 fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
-    let dp = Datapath::new(DpConfig { emc_insert_inv_prob: emc, ..DpConfig::default() }, Arc::new(Rewriter));
+    let dp = Datapath::new(
+        DpConfig {
+            emc_insert_inv_prob: emc,
+            ..DpConfig::default()
+        },
+        Arc::new(Rewriter),
+    );
     let p1 = MemNetdev::new("p1", 1, 1);
     let p2 = MemNetdev::new("p2", 1, 1);
     p2.connect(&p1);
@@ -74,8 +80,14 @@ fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
             m.set_all(DL_TYPE);
             m.set_all(NW_SRC);
             m.set(NW_DST, (!0u32 << (i % masks)) as u64);
-            dp.flow_put(FlowPut { key, mask: m.to_key(), actions: vec![DpAction::Output(2)], pmd: None, ufid: None })
-                .unwrap();
+            dp.flow_put(FlowPut {
+                key,
+                mask: m.to_key(),
+                actions: vec![DpAction::Output(2)],
+                pmd: None,
+                ufid: None,
+            })
+            .unwrap();
         }
         p1.inject(0, DpPacket::from_bytes(&f));
     }
@@ -109,8 +121,9 @@ fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
 }
 
 fn micro() {
-    let mut pkts: Vec<DpPacket> =
-        (0..32).map(|i| DpPacket::from_bytes(&frame(0, [198, 19, 0, i as u8]))).collect();
+    let mut pkts: Vec<DpPacket> = (0..32)
+        .map(|i| DpPacket::from_bytes(&frame(0, [198, 19, 0, i as u8])))
+        .collect();
     let mut keys = vec![FlowKey::default(); 32];
     let n = 300_000u64;
     let t = cpu_ns();
@@ -123,7 +136,10 @@ fn micro() {
         }
     }
     let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
-    println!("{:>16}: {ns:6.1} ns/pkt cpu (md reset + extract + hash) [{acc}]", "extract only");
+    println!(
+        "{:>16}: {ns:6.1} ns/pkt cpu (md reset + extract + hash) [{acc}]",
+        "extract only"
+    );
     let mut emc = ferrovs_datapath::emc::Emc::new(8192, 1);
     for (i, k) in keys.iter().enumerate() {
         emc.insert(k, i as u32, 1);

@@ -22,7 +22,9 @@ impl Default for PacketBatch {
 
 impl PacketBatch {
     pub fn new() -> PacketBatch {
-        PacketBatch { pkts: Vec::with_capacity(BATCH_SIZE) }
+        PacketBatch {
+            pkts: Vec::with_capacity(BATCH_SIZE),
+        }
     }
     #[inline]
     pub fn len(&self) -> usize {

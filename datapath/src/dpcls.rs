@@ -120,7 +120,11 @@ impl Subtable {
     }
 
     #[inline(always)]
-    fn lookup(&self, f: &Flow, scratch: &mut [u64; crate::flow::layout::FLOW_WORDS]) -> Option<u32> {
+    fn lookup(
+        &self,
+        f: &Flow,
+        scratch: &mut [u64; crate::flow::layout::FLOW_WORDS],
+    ) -> Option<u32> {
         let h = self.hash_flow(f, scratch);
         let n = self.n();
         self.find(h, &scratch[..n]).map(|e| self.entries[e].value)
@@ -153,13 +157,21 @@ impl Subtable {
                 s
             }
             None => {
-                self.entries.push(Entry { hash, next: NIL, value });
+                self.entries.push(Entry {
+                    hash,
+                    next: NIL,
+                    value,
+                });
                 self.keys.extend_from_slice(words);
                 (self.entries.len() - 1) as u32
             }
         };
         let b = hash as usize & (self.buckets.len() - 1);
-        self.entries[slot as usize] = Entry { hash, next: self.buckets[b], value };
+        self.entries[slot as usize] = Entry {
+            hash,
+            next: self.buckets[b],
+            value,
+        };
         self.buckets[b] = slot;
         self.count += 1;
         None
@@ -294,7 +306,7 @@ impl Dpcls {
     /// Re-sorts subtables by hits since the last call (most first) and
     /// clears the counters.
     pub fn rank(&mut self) {
-        self.subtables.sort_by(|a, b| b.hits.cmp(&a.hits));
+        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.hits));
         for s in self.subtables.iter_mut() {
             s.hits = 0;
         }

@@ -303,8 +303,13 @@ impl Datapath {
             return Err(DpError::NoPort(port_no));
         }
         for pmd in &self.shared.pmds {
-            let v: Vec<RxqRef> =
-                pmd.rxqs.load().iter().copied().filter(|r| r.port_no != port_no).collect();
+            let v: Vec<RxqRef> = pmd
+                .rxqs
+                .load()
+                .iter()
+                .copied()
+                .filter(|r| r.port_no != port_no)
+                .collect();
             pmd.rxqs.store(Arc::new(v));
         }
         let mut t = PortTable::clone(&cur);
@@ -319,7 +324,11 @@ impl Datapath {
 
     /// The receive queues PMD `pmd` polls.
     pub fn pmd_rxqs(&self, pmd: usize) -> Vec<RxqRef> {
-        self.shared.pmds.get(pmd).map(|p| p.rxqs.load().to_vec()).unwrap_or_default()
+        self.shared
+            .pmds
+            .get(pmd)
+            .map(|p| p.rxqs.load().to_vec())
+            .unwrap_or_default()
     }
 
     /// Changes the EMC insertion probability on every PMD.
@@ -424,7 +433,10 @@ impl Datapath {
 
     /// A flow by id (the first PMD that has it).
     pub fn flow_get(&self, ufid: Ufid) -> Option<FlowInfo> {
-        self.shared.pmds.iter().find_map(|p| lock(&p.flows).get(&ufid).map(|m| FlowInfo::of(m)))
+        self.shared
+            .pmds
+            .iter()
+            .find_map(|p| lock(&p.flows).get(&ufid).map(|m| FlowInfo::of(m)))
     }
 
     /// Deletes a flow from every PMD; returns its last statistics (summed).

@@ -93,7 +93,7 @@ impl Emc {
             0 => {}
             1 => self.insert(key, slot, gen),
             n => {
-                if rng.next_u32() % n == 0 {
+                if rng.next_u32().is_multiple_of(n) {
                     self.insert(key, slot, gen)
                 }
             }

@@ -82,11 +82,13 @@ impl FlowStats {
     /// Adds a group of packets. Only the owning PMD calls this.
     #[inline]
     pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u16, now_ms: u64) {
-        self.packets.store(self.packets.load(Relaxed) + packets, Relaxed);
+        self.packets
+            .store(self.packets.load(Relaxed) + packets, Relaxed);
         self.bytes.store(self.bytes.load(Relaxed) + bytes, Relaxed);
         self.used.store(now_ms, Relaxed);
         if tcp_flags != 0 {
-            self.tcp_flags.store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
+            self.tcp_flags
+                .store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
         }
     }
     pub fn snapshot(&self) -> FlowStatsSnapshot {

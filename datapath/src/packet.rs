@@ -142,7 +142,11 @@ pub struct Offsets {
 
 impl Default for Offsets {
     fn default() -> Self {
-        Offsets { l2_5: NO_OFFSET, l3: NO_OFFSET, l4: NO_OFFSET }
+        Offsets {
+            l2_5: NO_OFFSET,
+            l3: NO_OFFSET,
+            l4: NO_OFFSET,
+        }
     }
 }
 
@@ -245,7 +249,10 @@ impl DpPacket {
     /// writes offsets).
     #[inline]
     pub fn parts(&self) -> (&[u8], &PktMetadata) {
-        (&self.0.buf[self.0.head..self.0.head + self.0.len], &self.0.md)
+        (
+            &self.0.buf[self.0.head..self.0.head + self.0.len],
+            &self.0.md,
+        )
     }
     /// Makes `n` new bytes at the front (from headroom). Returns false if
     /// the headroom is exhausted.
@@ -328,7 +335,10 @@ pub struct PacketPool {
 impl PacketPool {
     /// A pool keeping at most `cap` free buffers.
     pub fn new(cap: usize) -> PacketPool {
-        PacketPool { free: Vec::with_capacity(cap), cap }
+        PacketPool {
+            free: Vec::with_capacity(cap),
+            cap,
+        }
     }
     /// A buffer from the pool, or a new one when it is empty.
     #[inline]

@@ -20,12 +20,12 @@ use std::sync::Arc;
 use arc_swap::Guard;
 
 use crate::actions::execute::PortOutputs;
+use crate::actions::DpActions;
 use crate::actions::ExecCtx;
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
 use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
 use crate::emc::Emc;
-use crate::actions::DpActions;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
 use crate::megaflow::{FlowStats, Megaflow, Ufid, UfidMap};
@@ -48,6 +48,8 @@ struct Slot {
     flow: Option<Arc<Megaflow>>,
     actions: Option<DpActions>,
     stats: Option<Arc<FlowStats>>,
+    /// This batch's counts (next to `actions`: one cache line per hit).
+    acc: GroupAcc,
 }
 
 impl Slot {
@@ -81,7 +83,6 @@ pub struct Pmd {
     dense: Vec<Flow>,
     handles: [u32; BATCH_SIZE],
     temp: Vec<Arc<Megaflow>>,
-    acc: Vec<GroupAcc>,
     touched: Vec<u32>,
     out: PortOutputs,
     recirc: Vec<DpPacket>,
@@ -111,7 +112,6 @@ impl Pmd {
             dense: vec![Flow::default(); BATCH_SIZE],
             handles: [NIL; BATCH_SIZE],
             temp: Vec::new(),
-            acc: Vec::new(),
             touched: Vec::with_capacity(BATCH_SIZE),
             out: PortOutputs::default(),
             recirc: Vec::with_capacity(BATCH_SIZE * 2),
@@ -145,7 +145,11 @@ impl Pmd {
 
     /// Number of masks (subtables) in the classifier for `in_port`.
     pub fn n_subtables(&self, in_port: u32) -> usize {
-        self.cls.iter().find(|(p, _)| *p == in_port).map(|(_, c)| c.n_subtables()).unwrap_or(0)
+        self.cls
+            .iter()
+            .find(|(p, _)| *p == in_port)
+            .map(|(_, c)| c.n_subtables())
+            .unwrap_or(0)
     }
 
     /// Removes every flow now (for callers driving the PMD inline).
@@ -192,7 +196,9 @@ impl Pmd {
         let mut total = 0;
         let mut clock_read = false;
         for r in rxqs.iter() {
-            let Some(port) = ports.get(r.port_no) else { continue };
+            let Some(port) = ports.get(r.port_no) else {
+                continue;
+            };
             let n = port
                 .netdev
                 .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
@@ -281,7 +287,9 @@ impl Pmd {
     }
 
     fn free_slot(&mut self, s: u32, unlink: bool) {
-        let Some(slot) = self.slots.get_mut(s as usize) else { return };
+        let Some(slot) = self.slots.get_mut(s as usize) else {
+            return;
+        };
         if let Some(mf) = slot.set(None) {
             slot.gen = slot.gen.wrapping_add(1).max(1);
             self.free_slots.push(s);
@@ -303,8 +311,13 @@ impl Pmd {
         let s = match self.free_slots.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(Slot { gen: 1, flow: None, actions: None, stats: None });
-                self.acc.push(GroupAcc::default());
+                self.slots.push(Slot {
+                    gen: 1,
+                    flow: None,
+                    actions: None,
+                    stats: None,
+                    acc: GroupAcc::default(),
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -352,7 +365,12 @@ impl Pmd {
         //    the EMC lookups (their cache misses overlap).
         let mut miss: u32 = 0;
         let emc_on = self.emc.enabled();
-        for (p, k) in self.batch.packets_mut().iter_mut().zip(self.keys.iter_mut()) {
+        for (p, k) in self
+            .batch
+            .packets_mut()
+            .iter_mut()
+            .zip(self.keys.iter_mut())
+        {
             extract(p, k);
             if emc_on {
                 self.emc.prefetch(k.hash());
@@ -362,7 +380,11 @@ impl Pmd {
             let slots = &self.slots;
             let alive = |s: u32, g: u32| slots.get(s as usize).is_some_and(|x| x.gen == g);
             for i in 0..n {
-                let h = if emc_on { self.emc.lookup(&self.keys[i], alive) } else { None };
+                let h = if emc_on {
+                    self.emc.lookup(&self.keys[i], alive)
+                } else {
+                    None
+                };
                 match h {
                     Some(s) => self.handles[i] = s,
                     None => {
@@ -392,6 +414,15 @@ impl Pmd {
         };
         for (i, p) in self.batch.drain().enumerate() {
             let h = self.handles[i];
+            if let Some(slot) = self.slots.get_mut(h as usize) {
+                let a = &mut slot.acc;
+                if a.pkts == 0 {
+                    self.touched.push(h);
+                }
+                a.pkts += 1;
+                a.bytes += p.len() as u64;
+                a.flags |= self.keys[i].tcp_flags();
+            }
             let actions = if h & TEMP != 0 && h != NIL && h != DROP {
                 self.temp.get((h & !TEMP) as usize).map(|m| &m.actions)
             } else {
@@ -402,21 +433,15 @@ impl Pmd {
                 ctx.pool.put(p);
                 continue;
             };
-            if let Some(a) = self.acc.get_mut(h as usize) {
-                if a.pkts == 0 {
-                    self.touched.push(h);
-                }
-                a.pkts += 1;
-                a.bytes += p.len() as u64;
-                a.flags |= self.keys[i].tcp_flags();
-            }
             ctx.execute(p, actions);
         }
         self.stats.dropped += ctx.dropped;
         for h in self.touched.drain(..) {
-            let a = std::mem::take(&mut self.acc[h as usize]);
-            if let Some(st) = self.slots.get(h as usize).and_then(|s| s.stats.as_ref()) {
-                st.add(a.pkts, a.bytes, a.flags, now);
+            if let Some(slot) = self.slots.get_mut(h as usize) {
+                let a = std::mem::take(&mut slot.acc);
+                if let Some(st) = slot.stats.as_ref() {
+                    st.add(a.pkts, a.bytes, a.flags, now);
+                }
             }
         }
         self.temp.clear();
@@ -464,7 +489,8 @@ impl Pmd {
             bits &= bits - 1;
             let s = self.handles[i];
             let gen = self.slots[s as usize].gen;
-            self.emc.probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
+            self.emc
+                .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
         }
         if left != 0 {
             self.stats.misses += left.count_ones() as u64;
@@ -522,7 +548,8 @@ impl Pmd {
             self.stats.flows_installed += 1;
             self.handles[i] = s;
             let gen = self.slots[s as usize].gen;
-            self.emc.probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
+            self.emc
+                .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
         }
     }
 

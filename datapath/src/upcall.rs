@@ -43,7 +43,12 @@ pub enum UpcallError {
 /// The slow path, as seen by the datapath.
 pub trait UpcallHandler: Send + Sync {
     /// Translates a missed packet into actions and a mask.
-    fn miss(&self, pkt: &DpPacket, key: &FlowKey, reply: &mut UpcallReply) -> Result<(), UpcallError>;
+    fn miss(
+        &self,
+        pkt: &DpPacket,
+        key: &FlowKey,
+        reply: &mut UpcallReply,
+    ) -> Result<(), UpcallError>;
     /// Receives a packet sent by a `userspace` action.
     fn userspace(&self, _pkt: &DpPacket, _userdata: &[u8]) {}
 }

@@ -27,7 +27,11 @@ struct Handler {
 
 impl Handler {
     fn new(f: impl Fn(&FlowKey, &mut UpcallReply) + Send + Sync + 'static) -> Arc<Handler> {
-        Arc::new(Handler { decide: Box::new(f), misses: Mutex::default(), userspace: Mutex::default() })
+        Arc::new(Handler {
+            decide: Box::new(f),
+            misses: Mutex::default(),
+            userspace: Mutex::default(),
+        })
     }
     fn n_misses(&self) -> usize {
         self.misses.lock().unwrap().len()
@@ -41,7 +45,10 @@ impl UpcallHandler for Handler {
         Ok(())
     }
     fn userspace(&self, p: &DpPacket, userdata: &[u8]) {
-        self.userspace.lock().unwrap().push((p.data().to_vec(), userdata.to_vec()));
+        self.userspace
+            .lock()
+            .unwrap()
+            .push((p.data().to_vec(), userdata.to_vec()));
     }
 }
 
@@ -62,7 +69,9 @@ struct Rig {
 /// Ports 1..=n, PMD 0 driven inline.
 fn rig(handler: Arc<dyn UpcallHandler>, cfg: DpConfig, n: u32) -> Rig {
     let dp = Datapath::new(cfg, handler);
-    let ports: Vec<Arc<MemNetdev>> = (1..=n).map(|i| MemNetdev::new(&format!("p{i}"), 1, 1)).collect();
+    let ports: Vec<Arc<MemNetdev>> = (1..=n)
+        .map(|i| MemNetdev::new(&format!("p{i}"), 1, 1))
+        .collect();
     for (i, p) in ports.iter().enumerate() {
         dp.add_port(i as u32 + 1, p.clone()).unwrap();
     }
@@ -76,7 +85,11 @@ impl Rig {
         self.pmd.poll_once();
     }
     fn out(&self, port: u32) -> Vec<Vec<u8>> {
-        self.ports[port as usize - 1].take_tx(0).iter().map(|p| p.data().to_vec()).collect()
+        self.ports[port as usize - 1]
+            .take_tx(0)
+            .iter()
+            .map(|p| p.data().to_vec())
+            .collect()
     }
 }
 
@@ -113,7 +126,10 @@ fn assert_ipv6_l4_checksum(f: &[u8], l3: usize, l4: usize, proto: u8) {
 #[test]
 fn miss_installs_megaflow_then_hits_emc_and_classifier() {
     let h = Handler::new(output_to(2));
-    let cfg = DpConfig { emc_insert_inv_prob: 1, ..DpConfig::default() };
+    let cfg = DpConfig {
+        emc_insert_inv_prob: 1,
+        ..DpConfig::default()
+    };
     let mut r = rig(h.clone(), cfg, 2);
     let f = frame(TCP4_SYN);
     r.send(1, &f);
@@ -124,7 +140,10 @@ fn miss_installs_megaflow_then_hits_emc_and_classifier() {
     assert_eq!(r.out(2).len(), 2);
     assert_eq!(h.n_misses(), 1, "second and third packets hit");
     let s = r.dp.stats();
-    assert_eq!((s.misses, s.upcalls, s.flows_installed, s.emc_hits), (1, 1, 1, 2));
+    assert_eq!(
+        (s.misses, s.upcalls, s.flows_installed, s.emc_hits),
+        (1, 1, 1, 2)
+    );
     // A different source port: EMC miss, same megaflow (mask ignores it).
     let mut g = f.clone();
     g[14 + 20] ^= 1;
@@ -147,7 +166,10 @@ fn miss_installs_megaflow_then_hits_emc_and_classifier() {
 #[test]
 fn emc_disabled_by_inv_prob_zero() {
     let h = Handler::new(output_to(2));
-    let cfg = DpConfig { emc_insert_inv_prob: 0, ..DpConfig::default() };
+    let cfg = DpConfig {
+        emc_insert_inv_prob: 0,
+        ..DpConfig::default()
+    };
     let mut r = rig(h, cfg, 2);
     for _ in 0..5 {
         r.send(1, &frame(UDP4));
@@ -170,9 +192,14 @@ fn flow_put_get_modify_del_dump() {
     let mut key = FlowKey::default();
     extract(&mut p, &mut key);
     let m = mask(&[DL_TYPE, NW_SRC]);
-    let ufid = r
-        .dp
-        .flow_put(FlowPut { key: key.clone(), mask: m.clone(), actions: vec![DpAction::Output(2)], pmd: None, ufid: None })
+    let ufid =
+        r.dp.flow_put(FlowPut {
+            key: key.clone(),
+            mask: m.clone(),
+            actions: vec![DpAction::Output(2)],
+            pmd: None,
+            ufid: None,
+        })
         .unwrap();
     r.send(1, &f);
     assert_eq!(r.out(2).len(), 1, "proactive flow used, no upcall");
@@ -181,8 +208,14 @@ fn flow_put_get_modify_del_dump() {
     assert_eq!(got.stats.packets, 1);
     assert_eq!(&*got.actions, &[DpAction::Output(2)]);
     // Modify: new actions, same UFID, stats kept.
-    r.dp.flow_put(FlowPut { key: key.clone(), mask: m, actions: vec![DpAction::Output(3)], pmd: None, ufid: Some(ufid) })
-        .unwrap();
+    r.dp.flow_put(FlowPut {
+        key: key.clone(),
+        mask: m,
+        actions: vec![DpAction::Output(3)],
+        pmd: None,
+        ufid: Some(ufid),
+    })
+    .unwrap();
     r.send(1, &f);
     assert_eq!(r.out(3).len(), 1);
     assert_eq!(r.dp.flow_get(ufid).unwrap().stats.packets, 2);
@@ -192,7 +225,11 @@ fn flow_put_get_modify_del_dump() {
     assert!(r.dp.flow_get(ufid).is_none());
     assert!(r.dp.flow_del(ufid).is_err());
     r.send(1, &f);
-    assert_eq!(h.n_misses(), 1, "deleted flow no longer matches (EMC entry too)");
+    assert_eq!(
+        h.n_misses(),
+        1,
+        "deleted flow no longer matches (EMC entry too)"
+    );
     assert_eq!(r.out(3).len(), 1);
     r.dp.flow_flush();
     r.send(1, &f);
@@ -206,7 +243,10 @@ fn flow_limit_executes_without_installing() {
         r.actions.push(DpAction::Output(2));
         r.mask = Some(mask(&[DL_TYPE, NW_SRC, NW_DST, TP_SRC]));
     });
-    let cfg = DpConfig { flow_limit: 2, ..DpConfig::default() };
+    let cfg = DpConfig {
+        flow_limit: 2,
+        ..DpConfig::default()
+    };
     let mut r = rig(h.clone(), cfg, 2);
     let base = frame(UDP4);
     for i in 0..4u8 {
@@ -224,8 +264,14 @@ fn flow_limit_executes_without_installing() {
 fn vlan_push_pop_both_tpids() {
     let h = Handler::new(|k, r| {
         if k.get(VLAN0_TCI) == 0 {
-            r.actions.push(DpAction::PushVlan { tpid: 0x8100, tci: 10 });
-            r.actions.push(DpAction::PushVlan { tpid: 0x88a8, tci: 100 });
+            r.actions.push(DpAction::PushVlan {
+                tpid: 0x8100,
+                tci: 10,
+            });
+            r.actions.push(DpAction::PushVlan {
+                tpid: 0x88a8,
+                tci: 100,
+            });
             r.actions.push(DpAction::Output(2));
         } else {
             r.actions.push(DpAction::PopVlan);
@@ -239,7 +285,10 @@ fn vlan_push_pop_both_tpids() {
     assert_eq!(out.len(), 1);
     let o = &out[0];
     assert_eq!(&o[..12], &f[..12]);
-    assert_eq!(&o[12..20], &[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a]);
+    assert_eq!(
+        &o[12..20],
+        &[0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x0a]
+    );
     assert_eq!(&o[20..], &f[12..]);
     // The pushed frame parses as QinQ.
     let mut p = DpPacket::from_bytes(o);
@@ -258,7 +307,10 @@ fn set_ipv4_dst(v: u32) -> DpAction {
     DpAction::Set(SetField::Ipv4 {
         src: Masked::default(),
         dst: Masked::<u32>::exact(v),
-        tos: Masked { value: 0xb8, mask: 0xfc },
+        tos: Masked {
+            value: 0xb8,
+            mask: 0xfc,
+        },
         ttl: Masked::<u8>::exact(9),
     })
 }
@@ -270,7 +322,10 @@ fn set_ipv4_and_ports_fix_checksums() {
         match k.get(NW_PROTO) {
             6 => r.actions.push(DpAction::Set(SetField::Tcp {
                 src: Masked::<u16>::exact(1111),
-                dst: Masked { value: 0x0100, mask: 0xff00 },
+                dst: Masked {
+                    value: 0x0100,
+                    mask: 0xff00,
+                },
             })),
             17 => r.actions.push(DpAction::Set(SetField::Udp {
                 src: Masked::<u16>::exact(2222),
@@ -294,7 +349,11 @@ fn set_ipv4_and_ports_fix_checksums() {
         assert_eq!(o[22], 9, "ttl");
         if name == "tcp" {
             assert_eq!(u16::from_be_bytes([o[34], o[35]]), 1111);
-            assert_eq!(u16::from_be_bytes([o[36], o[37]]), 0x0150, "masked set of dst port 80");
+            assert_eq!(
+                u16::from_be_bytes([o[36], o[37]]),
+                0x0150,
+                "masked set of dst port 80"
+            );
         } else {
             assert_eq!(u16::from_be_bytes([o[34], o[35]]), 2222);
         }
@@ -326,7 +385,10 @@ fn set_ipv6_address_fixes_tcp_checksum_and_sctp_crc() {
     let o = r.out(2).pop().unwrap();
     assert_eq!(&o[14 + 8 + 12..14 + 24], &[0xde, 0xad, 0xbe, 0xef]);
     assert_eq!(o[14 + 7], 7);
-    assert_eq!(u32::from_be_bytes([o[14], o[15], o[16], o[17]]) & 0xf_ffff, 0x54321);
+    assert_eq!(
+        u32::from_be_bytes([o[14], o[15], o[16], o[17]]) & 0xf_ffff,
+        0x54321
+    );
     assert_ipv6_l4_checksum(&o, 14, 54, 6);
     // SCTP: the frame's CRC was 0 (wrong); compute a correct one first so
     // that the test can check the datapath keeps it correct.
@@ -383,7 +445,14 @@ fn clone_multiple_outputs_and_drop() {
         if k.get(NW_PROTO) == 17 {
             r.actions.push(DpAction::Output(2));
             r.actions.push(DpAction::Clone(
-                vec![DpAction::PushVlan { tpid: 0x8100, tci: 5 }, DpAction::Output(3)].into(),
+                vec![
+                    DpAction::PushVlan {
+                        tpid: 0x8100,
+                        tci: 5,
+                    },
+                    DpAction::Output(3),
+                ]
+                .into(),
             ));
             r.actions.push(DpAction::Output(4));
         } // else: empty list = drop
@@ -393,7 +462,11 @@ fn clone_multiple_outputs_and_drop() {
     r.send(1, &f);
     assert_eq!(r.out(2), vec![f.clone()]);
     assert_eq!(r.out(3)[0].len(), f.len() + 4);
-    assert_eq!(r.out(4), vec![f.clone()], "clone did not change the original");
+    assert_eq!(
+        r.out(4),
+        vec![f.clone()],
+        "clone did not change the original"
+    );
     r.send(1, &frame(TCP4_SYN));
     assert!(r.out(2).is_empty() && r.out(3).is_empty() && r.out(4).is_empty());
     assert_eq!(r.dp.stats().tx_packets, 3);
@@ -404,7 +477,10 @@ fn recirculation_and_hash() {
     let h = Handler::new(|k, r| {
         r.mask = Some(mask(&[DL_TYPE, RECIRC_ID, DP_HASH]));
         if k.get(RECIRC_ID) == 0 {
-            r.actions.push(DpAction::Hash { alg: HashAlg::L4, basis: 0 });
+            r.actions.push(DpAction::Hash {
+                alg: HashAlg::L4,
+                basis: 0,
+            });
             r.actions.push(DpAction::Recirc(7));
         } else {
             assert_ne!(k.get(DP_HASH), 0, "hash computed before recirculation");
@@ -443,13 +519,21 @@ fn userspace_sample_check_pkt_len_meter() {
     impl MeterHook for OddMeter {
         fn pass(&self, id: u32, _len: usize, _now: u64) -> bool {
             assert_eq!(id, 9);
-            self.0.fetch_add(1, Ordering::Relaxed) % 2 == 0
+            self.0.fetch_add(1, Ordering::Relaxed).is_multiple_of(2)
         }
     }
     let h = Handler::new(|_k, r| {
-        r.actions.push(DpAction::Userspace { userdata: Arc::from(&b"cookie"[..]) });
-        r.actions.push(DpAction::Sample { probability: 0, actions: vec![DpAction::Output(4)].into() });
-        r.actions.push(DpAction::Sample { probability: u32::MAX, actions: vec![DpAction::Output(5)].into() });
+        r.actions.push(DpAction::Userspace {
+            userdata: Arc::from(&b"cookie"[..]),
+        });
+        r.actions.push(DpAction::Sample {
+            probability: 0,
+            actions: vec![DpAction::Output(4)].into(),
+        });
+        r.actions.push(DpAction::Sample {
+            probability: u32::MAX,
+            actions: vec![DpAction::Output(5)].into(),
+        });
         r.actions.push(DpAction::CheckPktLen {
             max_len: 64,
             gt: vec![DpAction::Output(2)].into(),
@@ -458,8 +542,14 @@ fn userspace_sample_check_pkt_len_meter() {
         r.actions.push(DpAction::Meter(9));
         r.actions.push(DpAction::Output(6));
     });
-    let dp = Datapath::with_meter(DpConfig::default(), h.clone(), Some(Arc::new(OddMeter(AtomicU32::new(0)))));
-    let ports: Vec<Arc<MemNetdev>> = (1..=6).map(|i| MemNetdev::new(&format!("p{i}"), 1, 1)).collect();
+    let dp = Datapath::with_meter(
+        DpConfig::default(),
+        h.clone(),
+        Some(Arc::new(OddMeter(AtomicU32::new(0)))),
+    );
+    let ports: Vec<Arc<MemNetdev>> = (1..=6)
+        .map(|i| MemNetdev::new(&format!("p{i}"), 1, 1))
+        .collect();
     for (i, p) in ports.iter().enumerate() {
         dp.add_port(i as u32 + 1, p.clone()).unwrap();
     }
@@ -485,7 +575,10 @@ fn userspace_sample_check_pkt_len_meter() {
 #[test]
 fn pmd_threads_share_queues_and_sum_stats() {
     let h = Handler::new(output_to(2));
-    let cfg = DpConfig { pmd_cpus: vec![Some(0), None], ..DpConfig::default() };
+    let cfg = DpConfig {
+        pmd_cpus: vec![Some(0), None],
+        ..DpConfig::default()
+    };
     let dp = Datapath::new(cfg, h);
     let p1 = MemNetdev::new("p1", 2, 1);
     let p2 = MemNetdev::new("p2", 1, 2);
@@ -493,7 +586,11 @@ fn pmd_threads_share_queues_and_sum_stats() {
     dp.add_port(2, p2.clone()).unwrap();
     assert_eq!(dp.pmd_rxqs(0).len() + dp.pmd_rxqs(1).len(), 3);
     assert_eq!(dp.pmd_rxqs(0)[0].port_no, 1);
-    assert_eq!(dp.pmd_rxqs(1)[0].port_no, 1, "port 1's two queues on different PMDs");
+    assert_eq!(
+        dp.pmd_rxqs(1)[0].port_no,
+        1,
+        "port 1's two queues on different PMDs"
+    );
     dp.start().unwrap();
     let f = frame(UDP4);
     for i in 0..200 {

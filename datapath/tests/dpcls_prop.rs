@@ -8,7 +8,9 @@ use proptest::prelude::*;
 
 /// Fields the random masks pick from (small value domains so that packets
 /// actually match rules).
-const FIELDS: [Field; 8] = [IN_PORT, DL_TYPE, NW_SRC, NW_DST, NW_PROTO, TP_SRC, TP_DST, VLAN0_TCI];
+const FIELDS: [Field; 8] = [
+    IN_PORT, DL_TYPE, NW_SRC, NW_DST, NW_PROTO, TP_SRC, TP_DST, VLAN0_TCI,
+];
 
 fn flow_of(vals: &[u64; 8]) -> Flow {
     let mut f = Flow::default();
@@ -58,7 +60,10 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 }
 
 fn masks() -> impl Strategy<Value = Vec<[u8; 8]>> {
-    prop::collection::vec(prop::array::uniform8(prop_oneof![Just(0u8), Just(1), Just(2), Just(64)]), 6)
+    prop::collection::vec(
+        prop::array::uniform8(prop_oneof![Just(0u8), Just(1), Just(2), Just(64)]),
+        6,
+    )
 }
 
 struct Rule {
@@ -78,8 +83,11 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
     let mut next = 1u32;
     let check = |cls: &mut Dpcls, model: &Vec<Rule>, v: &[u64; 8]| -> Result<(), TestCaseError> {
         let pkt = flow_of(v).to_key();
-        let matching: Vec<u32> =
-            model.iter().filter(|r| pkt.matches(&r.key, &r.mask)).map(|r| r.value).collect();
+        let matching: Vec<u32> = model
+            .iter()
+            .filter(|r| pkt.matches(&r.key, &r.mask))
+            .map(|r| r.value)
+            .collect();
         let got = cls.lookup(&pkt);
         match got {
             None => prop_assert!(matching.is_empty(), "missed {matching:?} for {pkt:?}"),
@@ -110,7 +118,11 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
                     }
                     None => {
                         prop_assert_eq!(old, None);
-                        model.push(Rule { key, mask: m.clone(), value });
+                        model.push(Rule {
+                            key,
+                            mask: m.clone(),
+                            value,
+                        });
                     }
                 }
             }
@@ -127,12 +139,19 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
             Op::Batch(vs) => {
                 let flows: Vec<Flow> = vs.iter().map(flow_of).collect();
                 let mut out = vec![u32::MAX; flows.len()];
-                let todo = if flows.len() == 32 { u32::MAX } else { (1u32 << flows.len()) - 1 };
+                let todo = if flows.len() == 32 {
+                    u32::MAX
+                } else {
+                    (1u32 << flows.len()) - 1
+                };
                 let left = cls.lookup_batch(&flows, todo, &mut out);
                 for (i, f) in flows.iter().enumerate() {
                     let pkt = f.to_key();
-                    let matching: Vec<u32> =
-                        model.iter().filter(|r| pkt.matches(&r.key, &r.mask)).map(|r| r.value).collect();
+                    let matching: Vec<u32> = model
+                        .iter()
+                        .filter(|r| pkt.matches(&r.key, &r.mask))
+                        .map(|r| r.value)
+                        .collect();
                     if left & (1 << i) != 0 {
                         prop_assert!(matching.is_empty());
                     } else {
@@ -152,7 +171,11 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
             }
             v.len()
         };
-        prop_assert_eq!(cls.n_subtables(), distinct_masks, "one subtable per distinct mask");
+        prop_assert_eq!(
+            cls.n_subtables(),
+            distinct_masks,
+            "one subtable per distinct mask"
+        );
     }
     Ok(())
 }

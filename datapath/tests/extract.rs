@@ -276,8 +276,20 @@ fn arp_with_wrong_hardware_type_has_no_arp_fields() {
 #[test]
 fn every_prefix_of_every_frame_is_safe_and_monotone() {
     for f in [
-        UDP4, TCP4_SYN, ICMP4_OPTS, QINQ_UDP4, ARP_REQ, ND_NS, ND_NA, IPV6_HBH_FRAG1,
-        IPV6_FRAG_LATER, IPV4_FRAG_FIRST, IPV4_FRAG_LATER, MPLS, SCTP4, TCP6_SYNACK,
+        UDP4,
+        TCP4_SYN,
+        ICMP4_OPTS,
+        QINQ_UDP4,
+        ARP_REQ,
+        ND_NS,
+        ND_NA,
+        IPV6_HBH_FRAG1,
+        IPV6_FRAG_LATER,
+        IPV4_FRAG_FIRST,
+        IPV4_FRAG_LATER,
+        MPLS,
+        SCTP4,
+        TCP6_SYNACK,
     ] {
         let b = hex::decode(f).unwrap();
         let full = key_bytes(&b);

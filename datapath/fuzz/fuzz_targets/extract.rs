@@ -24,23 +24,61 @@ impl UpcallHandler for Nop {
 }
 
 fn actions(sel: u8) -> Vec<DpAction> {
-    let all = Masked { value: !0, mask: !0 };
-    let m16 = Masked::<u16> { value: 0x1234, mask: 0xff0f };
+    let all = Masked {
+        value: !0,
+        mask: !0,
+    };
+    let m16 = Masked::<u16> {
+        value: 0x1234,
+        mask: 0xff0f,
+    };
     vec![
-        DpAction::Set(SetField::Ethernet { src: all, dst: Masked::default() }),
-        DpAction::Set(SetField::Mpls { lse: Masked { value: 0x1234_5678, mask: !0 } }),
+        DpAction::Set(SetField::Ethernet {
+            src: all,
+            dst: Masked::default(),
+        }),
+        DpAction::Set(SetField::Mpls {
+            lse: Masked {
+                value: 0x1234_5678,
+                mask: !0,
+            },
+        }),
         DpAction::Set(SetField::Ipv4 {
-            src: Masked { value: 0xc612_0001, mask: !0 },
-            dst: Masked { value: 0xc613_0000, mask: 0xffff_0000 },
-            tos: Masked { value: 4, mask: 0xfc },
-            ttl: Masked { value: 1, mask: 0xff },
+            src: Masked {
+                value: 0xc612_0001,
+                mask: !0,
+            },
+            dst: Masked {
+                value: 0xc613_0000,
+                mask: 0xffff_0000,
+            },
+            tos: Masked {
+                value: 4,
+                mask: 0xfc,
+            },
+            ttl: Masked {
+                value: 1,
+                mask: 0xff,
+            },
         }),
         DpAction::Set(SetField::Ipv6 {
             src: Masked { value: 1, mask: !0 },
-            dst: Masked { value: 2, mask: 0xffff },
-            label: Masked { value: 3, mask: 0xf_ffff },
-            tclass: Masked { value: 4, mask: 0xff },
-            hlimit: Masked { value: 5, mask: 0xff },
+            dst: Masked {
+                value: 2,
+                mask: 0xffff,
+            },
+            label: Masked {
+                value: 3,
+                mask: 0xf_ffff,
+            },
+            tclass: Masked {
+                value: 4,
+                mask: 0xff,
+            },
+            hlimit: Masked {
+                value: 5,
+                mask: 0xff,
+            },
         }),
         DpAction::Set(SetField::Tcp { src: m16, dst: m16 }),
         DpAction::Set(SetField::Udp { src: m16, dst: m16 }),
@@ -52,13 +90,31 @@ fn actions(sel: u8) -> Vec<DpAction> {
             tha: all,
             tpa: Masked { value: 2, mask: !0 },
         }),
-        DpAction::Set(SetField::Nd { target: Masked { value: 7, mask: !0 }, sll: all, tll: all }),
-        DpAction::Hash { alg: if sel & 1 != 0 { HashAlg::L4 } else { HashAlg::SymL4 }, basis: 3 },
-        DpAction::PushVlan { tpid: 0x88a8, tci: 5 },
+        DpAction::Set(SetField::Nd {
+            target: Masked { value: 7, mask: !0 },
+            sll: all,
+            tll: all,
+        }),
+        DpAction::Hash {
+            alg: if sel & 1 != 0 {
+                HashAlg::L4
+            } else {
+                HashAlg::SymL4
+            },
+            basis: 3,
+        },
+        DpAction::PushVlan {
+            tpid: 0x88a8,
+            tci: 5,
+        },
         DpAction::PopVlan,
         DpAction::PopVlan,
         DpAction::Clone(vec![DpAction::PopVlan, DpAction::Output(1)].into()),
-        DpAction::CheckPktLen { max_len: 60, gt: vec![DpAction::Output(2)].into(), le: vec![].into() },
+        DpAction::CheckPktLen {
+            max_len: 60,
+            gt: vec![DpAction::Output(2)].into(),
+            le: vec![].into(),
+        },
         DpAction::Output(3),
     ]
 }

@@ -114,7 +114,10 @@ impl ExecCtx<'_> {
                     let h = self.hash_packet(&mut pkt, *alg, *basis);
                     pkt.md_mut().dp_hash = h;
                 }
-                DpAction::Sample { probability, actions } => {
+                DpAction::Sample {
+                    probability,
+                    actions,
+                } => {
                     let take = *probability == u32::MAX || self.rng.next_u32() < *probability;
                     if take && depth < MAX_NESTING {
                         if last {
@@ -129,7 +132,11 @@ impl ExecCtx<'_> {
                     if depth >= MAX_NESTING {
                         continue;
                     }
-                    let branch = if pkt.len() > *max_len as usize { gt } else { le };
+                    let branch = if pkt.len() > *max_len as usize {
+                        gt
+                    } else {
+                        le
+                    };
                     if last {
                         self.run(pkt, branch, depth + 1);
                         return;

@@ -44,9 +44,16 @@ pub enum DpAction {
     /// Compute `dp_hash`.
     Hash { alg: HashAlg, basis: u32 },
     /// With probability `probability / 2^32`, run `actions` on a copy.
-    Sample { probability: u32, actions: Box<[DpAction]> },
+    Sample {
+        probability: u32,
+        actions: Box<[DpAction]>,
+    },
     /// Run `gt` if the packet is longer than `max_len` bytes, else `le`.
-    CheckPktLen { max_len: u16, gt: Box<[DpAction]>, le: Box<[DpAction]> },
+    CheckPktLen {
+        max_len: u16,
+        gt: Box<[DpAction]>,
+        le: Box<[DpAction]>,
+    },
     /// Pass the packet through meter `0` (the hook decides; drop on band).
     Meter(u32),
 }

@@ -43,10 +43,20 @@ apply_masked!(u128);
 /// What a `set` action writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetField {
-    Ethernet { src: Masked<u64>, dst: Masked<u64> },
+    Ethernet {
+        src: Masked<u64>,
+        dst: Masked<u64>,
+    },
     /// Top MPLS label stack entry.
-    Mpls { lse: Masked<u32> },
-    Ipv4 { src: Masked<u32>, dst: Masked<u32>, tos: Masked<u8>, ttl: Masked<u8> },
+    Mpls {
+        lse: Masked<u32>,
+    },
+    Ipv4 {
+        src: Masked<u32>,
+        dst: Masked<u32>,
+        tos: Masked<u8>,
+        ttl: Masked<u8>,
+    },
     Ipv6 {
         src: Masked<u128>,
         dst: Masked<u128>,
@@ -54,11 +64,30 @@ pub enum SetField {
         tclass: Masked<u8>,
         hlimit: Masked<u8>,
     },
-    Tcp { src: Masked<u16>, dst: Masked<u16> },
-    Udp { src: Masked<u16>, dst: Masked<u16> },
-    Sctp { src: Masked<u16>, dst: Masked<u16> },
-    Arp { op: Masked<u16>, sha: Masked<u64>, spa: Masked<u32>, tha: Masked<u64>, tpa: Masked<u32> },
-    Nd { target: Masked<u128>, sll: Masked<u64>, tll: Masked<u64> },
+    Tcp {
+        src: Masked<u16>,
+        dst: Masked<u16>,
+    },
+    Udp {
+        src: Masked<u16>,
+        dst: Masked<u16>,
+    },
+    Sctp {
+        src: Masked<u16>,
+        dst: Masked<u16>,
+    },
+    Arp {
+        op: Masked<u16>,
+        sha: Masked<u64>,
+        spa: Masked<u32>,
+        tha: Masked<u64>,
+        tpa: Masked<u32>,
+    },
+    Nd {
+        target: Masked<u128>,
+        sll: Masked<u64>,
+        tll: Masked<u64>,
+    },
     SkbPriority(Masked<u32>),
     PktMark(Masked<u32>),
     /// Tunnel metadata for a later encapsulation (not masked, as in OVS).
@@ -86,13 +115,23 @@ pub fn apply(p: &mut DpPacket, s: &SetField) {
             }
         }
         SetField::Ipv4 { src, dst, tos, ttl } => set_ipv4(p, src, dst, tos, ttl),
-        SetField::Ipv6 { src, dst, label, tclass, hlimit } => {
-            set_ipv6(p, src, dst, label, tclass, hlimit)
-        }
+        SetField::Ipv6 {
+            src,
+            dst,
+            label,
+            tclass,
+            hlimit,
+        } => set_ipv6(p, src, dst, label, tclass, hlimit),
         SetField::Tcp { src, dst } => set_ports(p, PROTO_TCP, src, dst),
         SetField::Udp { src, dst } => set_ports(p, PROTO_UDP, src, dst),
         SetField::Sctp { src, dst } => set_ports(p, PROTO_SCTP, src, dst),
-        SetField::Arp { op, sha, spa, tha, tpa } => {
+        SetField::Arp {
+            op,
+            sha,
+            spa,
+            tha,
+            tpa,
+        } => {
             let at = p.offsets().l3 as usize;
             let d = p.data_mut();
             if at == NO_OFFSET as usize || d.len() < at + 28 {
@@ -150,7 +189,13 @@ fn fix_l4(d: &mut [u8], l4: usize, proto: u8, f: impl Fn(u16) -> u16) {
     put_be16(d, l4 + c, new);
 }
 
-fn set_ipv4(p: &mut DpPacket, src: &Masked<u32>, dst: &Masked<u32>, tos: &Masked<u8>, ttl: &Masked<u8>) {
+fn set_ipv4(
+    p: &mut DpPacket,
+    src: &Masked<u32>,
+    dst: &Masked<u32>,
+    tos: &Masked<u8>,
+    ttl: &Masked<u8>,
+) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
     let d = p.data_mut();
@@ -168,20 +213,30 @@ fn set_ipv4(p: &mut DpPacket, src: &Masked<u32>, dst: &Masked<u32>, tos: &Masked
         put_be32(d, l3 + 16, new_d);
         csum = update32(update32(csum, old_s, new_s), old_d, new_d);
         if proto == PROTO_TCP || proto == PROTO_UDP {
-            fix_l4(d, l4, proto, |c| update32(update32(c, old_s, new_s), old_d, new_d));
+            fix_l4(d, l4, proto, |c| {
+                update32(update32(c, old_s, new_s), old_d, new_d)
+            });
         }
     }
     let old_tos = d[l3 + 1];
     let new_tos = tos.apply(old_tos);
     if new_tos != old_tos {
         d[l3 + 1] = new_tos;
-        csum = update16(csum, u16::from_be_bytes([d[l3], old_tos]), u16::from_be_bytes([d[l3], new_tos]));
+        csum = update16(
+            csum,
+            u16::from_be_bytes([d[l3], old_tos]),
+            u16::from_be_bytes([d[l3], new_tos]),
+        );
     }
     let old_ttl = d[l3 + 8];
     let new_ttl = ttl.apply(old_ttl);
     if new_ttl != old_ttl {
         d[l3 + 8] = new_ttl;
-        csum = update16(csum, u16::from_be_bytes([old_ttl, proto]), u16::from_be_bytes([new_ttl, proto]));
+        csum = update16(
+            csum,
+            u16::from_be_bytes([old_ttl, proto]),
+            u16::from_be_bytes([new_ttl, proto]),
+        );
     }
     put_be16(d, l3 + 10, csum);
 }
@@ -216,7 +271,9 @@ fn set_ipv6(
     if old_s != new_s || old_d != new_d {
         d[l3 + 8..l3 + 24].copy_from_slice(&new_s.to_be_bytes());
         d[l3 + 24..l3 + 40].copy_from_slice(&new_d.to_be_bytes());
-        fix_l4(d, l4, proto, |c| update128(update128(c, old_s, new_s), old_d, new_d));
+        fix_l4(d, l4, proto, |c| {
+            update128(update128(c, old_s, new_s), old_d, new_d)
+        });
     }
     let w = be32(d, l3);
     let old_tc = ((w >> 20) & 0xff) as u8;
@@ -270,7 +327,9 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     }
     put_be16(d, l4, new_s);
     put_be16(d, l4 + 2, new_d);
-    fix_l4(d, l4, proto, |c| update16(update16(c, old_s, new_s), old_d, new_d));
+    fix_l4(d, l4, proto, |c| {
+        update16(update16(c, old_s, new_s), old_d, new_d)
+    });
 }
 
 fn set_nd(p: &mut DpPacket, target: &Masked<u128>, sll: &Masked<u64>, tll: &Masked<u64>) {

@@ -18,7 +18,11 @@ fn shift(o: u16, by: isize) -> u16 {
 
 fn shift_all(p: &mut DpPacket, by: isize) {
     let o = p.offsets();
-    p.set_offsets(Offsets { l2_5: shift(o.l2_5, by), l3: shift(o.l3, by), l4: shift(o.l4, by) });
+    p.set_offsets(Offsets {
+        l2_5: shift(o.l2_5, by),
+        l3: shift(o.l3, by),
+        l4: shift(o.l4, by),
+    });
 }
 
 /// Pushes an outermost tag. Returns false (packet unchanged) if the frame

@@ -57,12 +57,18 @@ fn push_metadata(b: &mut KeyBuilder<'_>, md: &PktMetadata) {
         b.push(W_CT_MARK, ct.mark as u64 | (ct.orig.nw_proto as u64) << 32);
         b.push(W_CT_LABEL, (ct.label >> 64) as u64);
         b.push(W_CT_LABEL + 1, ct.label as u64);
-        b.push(W_CT_NW, w2(ct.orig.ipv4_src as u64, ct.orig.ipv4_dst as u64, 32));
+        b.push(
+            W_CT_NW,
+            w2(ct.orig.ipv4_src as u64, ct.orig.ipv4_dst as u64, 32),
+        );
         b.push(W_CT_IPV6_SRC, (ct.orig.ipv6_src >> 64) as u64);
         b.push(W_CT_IPV6_SRC + 1, ct.orig.ipv6_src as u64);
         b.push(W_CT_IPV6_DST, (ct.orig.ipv6_dst >> 64) as u64);
         b.push(W_CT_IPV6_DST + 1, ct.orig.ipv6_dst as u64);
-        b.push(W_CT_TP, w2(ct.orig.tp_src as u64, ct.orig.tp_dst as u64, 16));
+        b.push(
+            W_CT_TP,
+            w2(ct.orig.tp_src as u64, ct.orig.tp_dst as u64, 16),
+        );
     }
     let t = &md.tunnel;
     if t.is_set() {
@@ -224,7 +230,13 @@ fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets
     let proto = walk.proto;
     b.push(
         W_NW_MISC,
-        nw_misc(ip.flow_label(), walk.frag, ip.traffic_class(), ip.hop_limit(), proto),
+        nw_misc(
+            ip.flow_label(),
+            walk.frag,
+            ip.traffic_class(),
+            ip.hop_limit(),
+            proto,
+        ),
     );
     if walk.frag & FRAG_LATER != 0 {
         return;

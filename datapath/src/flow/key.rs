@@ -29,7 +29,12 @@ pub struct FlowKey {
 
 impl Default for FlowKey {
     fn default() -> Self {
-        FlowKey { map: 0, hash: 0, len: 0, words: [0; FLOW_WORDS] }
+        FlowKey {
+            map: 0,
+            hash: 0,
+            len: 0,
+            words: [0; FLOW_WORDS],
+        }
     }
 }
 
@@ -106,7 +111,11 @@ impl FlowKey {
     /// Starts filling `self` in place (no allocation, no zeroing).
     #[inline(always)]
     pub fn builder(&mut self) -> KeyBuilder<'_> {
-        KeyBuilder { key: self, map: 0, len: 0 }
+        KeyBuilder {
+            key: self,
+            map: 0,
+            len: 0,
+        }
     }
 
     #[inline]
@@ -190,7 +199,8 @@ impl FlowKey {
     }
     /// True if `self` (a packet key) matches `key` under `mask`.
     pub fn matches(&self, key: &FlowKey, mask: &FlowKey) -> bool {
-        mask.iter().all(|(i, m)| self.word(i) & m == key.word(i) & m)
+        mask.iter()
+            .all(|(i, m)| self.word(i) & m == key.word(i) & m)
     }
 }
 

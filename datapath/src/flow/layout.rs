@@ -46,12 +46,20 @@ pub struct Field {
 
 impl Field {
     const fn new(word: usize, shift: u8, bits: u8) -> Field {
-        Field { word: word as u8, shift, bits }
+        Field {
+            word: word as u8,
+            shift,
+            bits,
+        }
     }
     /// The all-ones mask of the field, in place in its word.
     #[inline]
     pub const fn word_mask(self) -> u64 {
-        let m = if self.bits == 64 { !0 } else { (1u64 << self.bits) - 1 };
+        let m = if self.bits == 64 {
+            !0
+        } else {
+            (1u64 << self.bits) - 1
+        };
         m << self.shift
     }
     #[inline]

@@ -38,8 +38,12 @@ impl MemNetdev {
     pub fn new(name: &str, n_rxq: usize, n_txq: usize) -> Arc<MemNetdev> {
         Arc::new(MemNetdev {
             name: name.to_string(),
-            rxq: (0..n_rxq.max(1)).map(|_| Mutex::new(VecDeque::new())).collect(),
-            txq: (0..n_txq.max(1)).map(|_| Mutex::new(VecDeque::new())).collect(),
+            rxq: (0..n_rxq.max(1))
+                .map(|_| Mutex::new(VecDeque::new()))
+                .collect(),
+            txq: (0..n_txq.max(1))
+                .map(|_| Mutex::new(VecDeque::new()))
+                .collect(),
             peer: OnceLock::new(),
             limit: MEM_QUEUE_LIMIT,
             rx_packets: AtomicU64::new(0),
@@ -57,7 +61,9 @@ impl MemNetdev {
 
     /// Queues a frame for receive on queue `qid`.
     pub fn inject(&self, qid: usize, pkt: DpPacket) -> bool {
-        let Some(q) = self.rxq.get(qid) else { return false };
+        let Some(q) = self.rxq.get(qid) else {
+            return false;
+        };
         let mut q = lock(q);
         if q.len() >= self.limit {
             return false;
@@ -68,7 +74,10 @@ impl MemNetdev {
 
     /// Takes every packet sent on transmit queue `qid`.
     pub fn take_tx(&self, qid: usize) -> Vec<DpPacket> {
-        self.txq.get(qid).map(|q| lock(q).drain(..).collect()).unwrap_or_default()
+        self.txq
+            .get(qid)
+            .map(|q| lock(q).drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// Takes every packet sent on any transmit queue.

@@ -30,11 +30,20 @@ pub trait Netdev: Send + Sync {
     fn n_txq(&self) -> usize;
     /// Receives up to `batch.room()` packets from queue `qid` into `batch`,
     /// with metadata reset for `in_port`. Returns how many were added.
-    fn recv(&self, qid: usize, in_port: u32, batch: &mut PacketBatch, pool: &mut PacketPool)
-        -> Result<usize, NetdevError>;
+    fn recv(
+        &self,
+        qid: usize,
+        in_port: u32,
+        batch: &mut PacketBatch,
+        pool: &mut PacketPool,
+    ) -> Result<usize, NetdevError>;
     /// Sends (and empties) `packets` on queue `qid`. Buffers not kept by the
     /// device go back to `pool`. Returns how many were sent; the rest were
     /// dropped (and recycled).
-    fn send(&self, qid: usize, packets: &mut Vec<crate::packet::DpPacket>, pool: &mut PacketPool)
-        -> Result<usize, NetdevError>;
+    fn send(
+        &self,
+        qid: usize,
+        packets: &mut Vec<crate::packet::DpPacket>,
+        pool: &mut PacketPool,
+    ) -> Result<usize, NetdevError>;
 }

@@ -99,7 +99,12 @@ pub fn walk_ext_headers(buf: &[u8], mut next: u8) -> ExtWalk {
         match next {
             PROTO_HOPOPTS | PROTO_ROUTING | PROTO_DSTOPTS | PROTO_AH => {
                 if buf.len() < off + 2 {
-                    return ExtWalk { proto: next, offset: off, frag, complete: false };
+                    return ExtWalk {
+                        proto: next,
+                        offset: off,
+                        frag,
+                        complete: false,
+                    };
                 }
                 let len = if next == PROTO_AH {
                     (buf[off + 1] as usize + 2) * 4
@@ -107,14 +112,24 @@ pub fn walk_ext_headers(buf: &[u8], mut next: u8) -> ExtWalk {
                     (buf[off + 1] as usize + 1) * 8
                 };
                 if buf.len() < off + len {
-                    return ExtWalk { proto: next, offset: off, frag, complete: false };
+                    return ExtWalk {
+                        proto: next,
+                        offset: off,
+                        frag,
+                        complete: false,
+                    };
                 }
                 next = buf[off];
                 off += len;
             }
             PROTO_FRAGMENT => {
                 if buf.len() < off + 8 {
-                    return ExtWalk { proto: next, offset: off, frag, complete: false };
+                    return ExtWalk {
+                        proto: next,
+                        offset: off,
+                        frag,
+                        complete: false,
+                    };
                 }
                 let f = be16(buf, off + 2);
                 let offset = f >> 3;
@@ -128,10 +143,22 @@ pub fn walk_ext_headers(buf: &[u8], mut next: u8) -> ExtWalk {
                 off += 8;
                 if frag & FRAG_LATER != 0 {
                     // Later fragments carry no upper-layer header.
-                    return ExtWalk { proto: next, offset: off, frag, complete: true };
+                    return ExtWalk {
+                        proto: next,
+                        offset: off,
+                        frag,
+                        complete: true,
+                    };
                 }
             }
-            _ => return ExtWalk { proto: next, offset: off, frag, complete: true },
+            _ => {
+                return ExtWalk {
+                    proto: next,
+                    offset: off,
+                    frag,
+                    complete: true,
+                }
+            }
         }
     }
 }
