@@ -36,8 +36,12 @@ fn frame(grp: u8, dst: [u8; 4]) -> Vec<u8> {
 }
 
 struct Rewriter;
+static NO_INSTALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 impl UpcallHandler for Rewriter {
     fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
+        if NO_INSTALL.load(std::sync::atomic::Ordering::Relaxed) {
+            r.install = false;
+        }
         let mut m = Flow::default();
         m.set_all(DL_TYPE);
         m.set_all(NW_DST);
@@ -171,5 +175,9 @@ fn main() {
     }
     if which.is_empty() || which == "upcall" {
         run("upcall_install", 100, 1, true);
+    }
+    if which == "upcall" {
+        NO_INSTALL.store(true, std::sync::atomic::Ordering::Relaxed);
+        run("upcall_exec_only", 100, 1, true);
     }
 }

@@ -108,8 +108,9 @@ pub struct RxqRef {
 }
 
 pub(crate) enum PmdCmd {
-    Insert(Arc<Megaflow>),
-    Remove(Ufid),
+    /// Install `mf`, replacing `prev` (the same UFID's previous version).
+    Insert { mf: Arc<Megaflow>, prev: Option<Arc<Megaflow>> },
+    Remove(Arc<Megaflow>),
     Flush,
     EmcInsertInvProb(u32),
 }
@@ -415,18 +416,18 @@ impl Datapath {
                 .get(&ufid)
                 .map(|m| m.stats.clone())
                 .unwrap_or_else(|| Arc::new(FlowStats::default()));
-            let mf = Arc::new(Megaflow {
+            let mf = Arc::new(Megaflow::new(
                 ufid,
-                key: key.clone(),
-                mask: mask.clone(),
-                actions: actions.clone(),
+                key.clone(),
+                mask.clone(),
+                actions.clone(),
                 stats,
-                pmd: pmd.id,
+                pmd.id,
                 in_port,
-            });
-            flows.insert(ufid, mf.clone());
+            ));
+            let prev = flows.insert(ufid, mf.clone());
             drop(flows);
-            pmd.send(PmdCmd::Insert(mf));
+            pmd.send(PmdCmd::Insert { mf, prev });
         }
         Ok(ufid)
     }
@@ -452,7 +453,7 @@ impl Datapath {
                 s.bytes += x.bytes;
                 s.used_ms = s.used_ms.max(x.used_ms);
                 s.tcp_flags |= x.tcp_flags;
-                pmd.send(PmdCmd::Remove(ufid));
+                pmd.send(PmdCmd::Remove(m));
             }
         }
         if found {

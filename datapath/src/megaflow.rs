@@ -8,7 +8,7 @@
 //! actions replaces the `Megaflow` with a new one that shares the same
 //! `FlowStats`, so counters survive a modify.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::actions::DpActions;
@@ -114,4 +114,25 @@ pub struct Megaflow {
     pub pmd: usize,
     /// in_port the megaflow matches (its classifier).
     pub in_port: u32,
+    /// The owning PMD's slot for it (`u32::MAX` until installed); written
+    /// and read only by that PMD, so control commands can name a flow by
+    /// pointer and the PMD needs no UFID index of its own.
+    pub(crate) slot: AtomicU32,
+}
+
+impl Megaflow {
+    pub fn new(
+        ufid: Ufid,
+        key: FlowKey,
+        mask: FlowKey,
+        actions: DpActions,
+        stats: Arc<FlowStats>,
+        pmd: usize,
+        in_port: u32,
+    ) -> Megaflow {
+        Megaflow { ufid, key, mask, actions, stats, pmd, in_port, slot: AtomicU32::new(u32::MAX) }
+    }
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot.load(Relaxed)
+    }
 }

@@ -28,7 +28,7 @@ use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable}
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
-use crate::megaflow::{FlowStats, Megaflow, Ufid, UfidMap};
+use crate::megaflow::{FlowStats, Megaflow, Ufid};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::random::Rng;
@@ -76,7 +76,7 @@ pub struct Pmd {
     cls: Vec<(u32, Dpcls)>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    by_ufid: UfidMap<u32>,
+    n_flows: usize,
     // scratch, allocated once
     batch: PacketBatch,
     keys: Vec<FlowKey>,
@@ -106,7 +106,7 @@ impl Pmd {
             cls: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_ufid: UfidMap::default(),
+            n_flows: 0,
             batch: PacketBatch::new(),
             keys: vec![FlowKey::default(); BATCH_SIZE],
             dense: vec![Flow::default(); BATCH_SIZE],
@@ -140,7 +140,7 @@ impl Pmd {
 
     /// Megaflows this PMD holds.
     pub fn flow_count(&self) -> usize {
-        self.by_ufid.len()
+        self.n_flows
     }
 
     /// Number of masks (subtables) in the classifier for `in_port`.
@@ -249,17 +249,17 @@ impl Pmd {
 
     fn apply(&mut self, c: PmdCmd) {
         match c {
-            PmdCmd::Insert(mf) => {
-                self.install_local(mf);
+            PmdCmd::Insert { mf, prev } => {
+                self.install_local(mf, prev.as_ref());
             }
-            PmdCmd::Remove(ufid) => {
-                if let Some(s) = self.by_ufid.remove(&ufid) {
+            PmdCmd::Remove(mf) => {
+                let s = mf.slot();
+                if self.holds(s, &mf) {
                     self.free_slot(s, true);
                 }
             }
             PmdCmd::Flush => {
-                let all: Vec<u32> = self.by_ufid.drain().map(|(_, s)| s).collect();
-                for s in all {
+                for s in 0..self.slots.len() as u32 {
                     self.free_slot(s, false);
                 }
                 self.cls.clear();
@@ -286,6 +286,14 @@ impl Pmd {
         &mut self.cls[pos].1
     }
 
+    /// True if slot `s` holds exactly `mf`.
+    fn holds(&self, s: u32, mf: &Arc<Megaflow>) -> bool {
+        self.slots
+            .get(s as usize)
+            .and_then(|x| x.flow.as_ref())
+            .is_some_and(|f| Arc::ptr_eq(f, mf))
+    }
+
     fn free_slot(&mut self, s: u32, unlink: bool) {
         let Some(slot) = self.slots.get_mut(s as usize) else {
             return;
@@ -293,6 +301,7 @@ impl Pmd {
         if let Some(mf) = slot.set(None) {
             slot.gen = slot.gen.wrapping_add(1).max(1);
             self.free_slots.push(s);
+            self.n_flows -= 1;
             if unlink {
                 let (key, mask, port) = (mf.key.clone(), mf.mask.clone(), mf.in_port);
                 let c = self.cls_mut(port);
@@ -301,12 +310,20 @@ impl Pmd {
         }
     }
 
-    /// Puts a megaflow into slab + classifier (replacing one with the same
-    /// UFID, or with the same key and mask). Returns its slot.
-    fn install_local(&mut self, mf: Arc<Megaflow>) -> u32 {
-        if let Some(&s) = self.by_ufid.get(&mf.ufid) {
-            self.slots[s as usize].set(Some(mf));
-            return s;
+    /// Puts a megaflow into slab + classifier, replacing `prev` (its
+    /// previous version, same key and mask) in place, or any megaflow with
+    /// the same key and mask. Returns its slot.
+    fn install_local(&mut self, mf: Arc<Megaflow>, prev: Option<&Arc<Megaflow>>) -> u32 {
+        if let Some(p) = prev {
+            let s = p.slot();
+            if self.holds(s, p) && p.key == mf.key && p.mask == mf.mask {
+                mf.slot.store(s, Ordering::Relaxed);
+                self.slots[s as usize].set(Some(mf));
+                return s;
+            }
+            if self.holds(s, p) {
+                self.free_slot(s, true);
+            }
         }
         let s = match self.free_slots.pop() {
             Some(s) => s,
@@ -322,7 +339,8 @@ impl Pmd {
             }
         };
         let (port, ufid) = (mf.in_port, mf.ufid);
-        self.by_ufid.insert(ufid, s);
+        mf.slot.store(s, Ordering::Relaxed);
+        self.n_flows += 1;
         let prev = {
             let pos = match self.cls.iter().position(|(p, _)| *p == port) {
                 Some(p) => p,
@@ -336,10 +354,13 @@ impl Pmd {
         self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
             // Same megaflow under another UFID: the new one wins.
-            if let Some(old_mf) = self.slots[old as usize].flow.as_ref() {
-                let old_ufid = old_mf.ufid;
-                self.by_ufid.remove(&old_ufid);
-                lock(&self.me.flows).remove(&old_ufid);
+            if let Some(old_mf) = self.slots[old as usize].flow.clone() {
+                if old_mf.ufid != ufid {
+                    let mut flows = lock(&self.me.flows);
+                    if flows.get(&old_mf.ufid).is_some_and(|f| Arc::ptr_eq(f, &old_mf)) {
+                        flows.remove(&old_mf.ufid);
+                    }
+                }
             }
             self.free_slot(old, false);
         }
@@ -525,16 +546,16 @@ impl Pmd {
             let mask = self.reply.mask.take().unwrap_or_else(exact_mask);
             let (key, mask) = normalize_dense(&self.dense[i], &mask);
             let ufid = Ufid::of(&key, &mask);
-            let mf = Arc::new(Megaflow {
+            let mf = Arc::new(Megaflow::new(
                 ufid,
                 key,
                 mask,
-                actions: Arc::from(&self.reply.actions[..]),
-                stats: Arc::new(FlowStats::default()),
-                pmd: self.me.id,
-                in_port: port,
-            });
-            let install = self.reply.install && self.by_ufid.len() < limit;
+                Arc::from(&self.reply.actions[..]),
+                Arc::new(FlowStats::default()),
+                self.me.id,
+                port,
+            ));
+            let install = self.reply.install && self.n_flows < limit;
             if !install {
                 if self.reply.install {
                     self.stats.flow_limit_hits += 1;
@@ -543,8 +564,8 @@ impl Pmd {
                 self.temp.push(mf);
                 continue;
             }
-            lock(&self.me.flows).insert(ufid, mf.clone());
-            let s = self.install_local(mf);
+            let prev = lock(&self.me.flows).insert(ufid, mf.clone());
+            let s = self.install_local(mf, prev.as_ref());
             self.stats.flows_installed += 1;
             self.handles[i] = s;
             let gen = self.slots[s as usize].gen;
