@@ -36,16 +36,24 @@ fn frame(grp: u8, dst: [u8; 4]) -> Vec<u8> {
 }
 
 struct Rewriter;
+
+/// The handler's mask (built once, as a real slow path caches its masks).
+fn rewriter_mask() -> &'static FlowKey {
+    static M: std::sync::OnceLock<FlowKey> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let mut m = Flow::default();
+        m.set_all(DL_TYPE);
+        m.set_all(NW_DST);
+        m.to_key()
+    })
+}
 static NO_INSTALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 impl UpcallHandler for Rewriter {
     fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
         if NO_INSTALL.load(std::sync::atomic::Ordering::Relaxed) {
             r.install = false;
         }
-        let mut m = Flow::default();
-        m.set_all(DL_TYPE);
-        m.set_all(NW_DST);
-        r.mask = Some(m.to_key());
+        r.mask = Some(rewriter_mask().clone());
         let dst = key.get(NW_DST) as u32;
         r.actions.push(DpAction::Set(SetField::Ipv4 {
             src: Masked::default(),
@@ -176,7 +184,7 @@ fn main() {
     if which.is_empty() || which == "upcall" {
         run("upcall_install", 100, 1, true);
     }
-    if which == "upcall" {
+    if which == "upcall" || which == "exec" {
         NO_INSTALL.store(true, std::sync::atomic::Ordering::Relaxed);
         run("upcall_exec_only", 100, 1, true);
     }

@@ -109,7 +109,10 @@ pub struct RxqRef {
 
 pub(crate) enum PmdCmd {
     /// Install `mf`, replacing `prev` (the same UFID's previous version).
-    Insert { mf: Arc<Megaflow>, prev: Option<Arc<Megaflow>> },
+    Insert {
+        mf: Arc<Megaflow>,
+        prev: Option<Arc<Megaflow>>,
+    },
     Remove(Arc<Megaflow>),
     Flush,
     EmcInsertInvProb(u32),

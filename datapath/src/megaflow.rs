@@ -130,7 +130,16 @@ impl Megaflow {
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {
-        Megaflow { ufid, key, mask, actions, stats, pmd, in_port, slot: AtomicU32::new(u32::MAX) }
+        Megaflow {
+            ufid,
+            key,
+            mask,
+            actions,
+            stats,
+            pmd,
+            in_port,
+            slot: AtomicU32::new(u32::MAX),
+        }
     }
     pub(crate) fn slot(&self) -> u32 {
         self.slot.load(Relaxed)

@@ -357,7 +357,10 @@ impl Pmd {
             if let Some(old_mf) = self.slots[old as usize].flow.clone() {
                 if old_mf.ufid != ufid {
                     let mut flows = lock(&self.me.flows);
-                    if flows.get(&old_mf.ufid).is_some_and(|f| Arc::ptr_eq(f, &old_mf)) {
+                    if flows
+                        .get(&old_mf.ufid)
+                        .is_some_and(|f| Arc::ptr_eq(f, &old_mf))
+                    {
                         flows.remove(&old_mf.ufid);
                     }
                 }
