@@ -25,17 +25,27 @@ pub trait MeterHook: Send + Sync {
 #[derive(Default)]
 pub struct PortOutputs {
     slots: Vec<(u32, Vec<DpPacket>)>,
+    /// Index of the slot used last (consecutive packets usually share it).
+    last: usize,
 }
 
 impl PortOutputs {
     #[inline]
     pub fn push(&mut self, port: u32, p: DpPacket) {
-        for (q, v) in self.slots.iter_mut() {
+        if let Some((q, v)) = self.slots.get_mut(self.last) {
             if *q == port {
                 v.push(p);
                 return;
             }
         }
+        for (i, (q, v)) in self.slots.iter_mut().enumerate() {
+            if *q == port {
+                v.push(p);
+                self.last = i;
+                return;
+            }
+        }
+        self.last = self.slots.len();
         let mut v = Vec::with_capacity(crate::batch::BATCH_SIZE);
         v.push(p);
         self.slots.push((port, v));
@@ -68,8 +78,14 @@ pub struct ExecCtx<'a> {
 }
 
 impl ExecCtx<'_> {
-    /// Runs `acts` on `pkt` (consumed).
+    /// Runs `acts` on `pkt` (consumed). A lone `output` (the common
+    /// megaflow) skips the interpreter.
+    #[inline]
     pub fn execute(&mut self, pkt: DpPacket, acts: &[DpAction]) {
+        if let [DpAction::Output(port)] = acts {
+            self.out.push(*port, pkt);
+            return;
+        }
         self.run(pkt, acts, 0)
     }
 
