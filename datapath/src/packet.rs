@@ -203,9 +203,13 @@ impl DpPacket {
         p.set_data(frame);
         p
     }
-    /// Replaces the frame with a copy of `frame`, truncating it to the room.
+    /// Replaces the frame with a copy of `frame` (growing the buffer if it
+    /// is too small, which only happens for frames above the default room).
     pub fn set_data(&mut self, frame: &[u8]) {
         let i = &mut *self.0;
+        if i.buf.len() < HEADROOM + frame.len() {
+            i.buf = vec![0u8; HEADROOM + frame.len()].into_boxed_slice();
+        }
         i.head = HEADROOM.min(i.buf.len());
         let n = frame.len().min(i.buf.len() - i.head);
         i.buf[i.head..i.head + n].copy_from_slice(&frame[..n]);
@@ -384,5 +388,15 @@ mod tests {
             assert!(p.insert_gap(0, 4));
         }
         assert!(!p.insert_gap(0, 4), "headroom exhausted");
+    }
+
+    #[test]
+    fn clone_into_small_buffer_keeps_jumbo_frame() {
+        let jumbo = vec![7u8; 9000];
+        let p = DpPacket::from_bytes(&jumbo);
+        let mut pool = PacketPool::new(4);
+        pool.put(DpPacket::new());
+        let c = pool.clone_packet(&p);
+        assert_eq!(c.data(), &jumbo[..]);
     }
 }
