@@ -95,7 +95,6 @@ pub struct Pmd {
     /// Datapath clock, read once per poll iteration.
     now_ms: u64,
     rank_countdown: u32,
-    emc_prob_seen: u32,
 }
 
 impl Pmd {
@@ -123,7 +122,6 @@ impl Pmd {
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
             rank_countdown: RANK_INTERVAL,
-            emc_prob_seen: prob,
             dp,
             me,
         }
@@ -266,7 +264,6 @@ impl Pmd {
                 self.emc.clear();
             }
             PmdCmd::EmcInsertInvProb(p) => {
-                self.emc_prob_seen = p;
                 self.emc.set_insert_inv_prob(p);
                 if p == 0 {
                     self.emc.clear();
@@ -368,15 +365,6 @@ impl Pmd {
             self.free_slot(old, false);
         }
         s
-    }
-
-    #[inline]
-    fn flow(&self, h: u32) -> Option<&Arc<Megaflow>> {
-        if h & TEMP != 0 && h != NIL && h != DROP {
-            self.temp.get((h & !TEMP) as usize)
-        } else {
-            self.slots.get(h as usize).and_then(|s| s.flow.as_ref())
-        }
     }
 
     /// Classifies and executes `self.batch` (then empties it).
@@ -627,11 +615,6 @@ impl Pmd {
                 }
             }
         }
-    }
-
-    /// The megaflow a handle names (for tests).
-    pub fn flow_of_handle(&self, h: u32) -> Option<&Arc<Megaflow>> {
-        self.flow(h)
     }
 }
 
