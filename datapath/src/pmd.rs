@@ -81,6 +81,8 @@ pub struct Pmd {
     batch: PacketBatch,
     keys: Vec<FlowKey>,
     dense: Vec<Flow>,
+    /// Map of the key last expanded into each `dense` entry.
+    dense_map: [u64; BATCH_SIZE],
     handles: [u32; BATCH_SIZE],
     temp: Vec<Arc<Megaflow>>,
     touched: Vec<u32>,
@@ -109,6 +111,7 @@ impl Pmd {
             batch: PacketBatch::new(),
             keys: vec![FlowKey::default(); BATCH_SIZE],
             dense: vec![Flow::default(); BATCH_SIZE],
+            dense_map: [0; BATCH_SIZE],
             handles: [NIL; BATCH_SIZE],
             temp: Vec::new(),
             touched: Vec::with_capacity(BATCH_SIZE),
@@ -469,7 +472,7 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            self.keys[i].expand(&mut self.dense[i]);
+            self.dense_map[i] = self.keys[i].expand_over(&mut self.dense[i], self.dense_map[i]);
             if self.keys[i].get(IN_PORT) as u32 == port {
                 same |= 1 << i;
             }

@@ -176,6 +176,19 @@ impl FlowKey {
             out.0[i] = w;
         }
     }
+    /// Expands into `out`, which holds (only) the words of a key whose map
+    /// was `prev_map`: clears just those words instead of all 34. Returns
+    /// the map to pass next time.
+    #[inline]
+    pub fn expand_over(&self, out: &mut Flow, prev_map: u64) -> u64 {
+        for i in MapIter(prev_map & !self.map) {
+            out.0[i] = 0;
+        }
+        for (i, w) in self.iter() {
+            out.0[i] = w;
+        }
+        self.map
+    }
     /// Builds from a dense flow (zero words dropped), hash included.
     pub fn from_flow(f: &Flow) -> FlowKey {
         let mut k = FlowKey::default();
@@ -302,6 +315,14 @@ mod tests {
         let mut back = Flow::default();
         k.expand(&mut back);
         assert_eq!(back, f);
+        // Re-expanding a different key over it leaves no stale words.
+        let mut g = Flow::default();
+        g.set(DL_SRC, 0x0200_0000_0001);
+        g.set(TP_SRC, 7);
+        let prev = k.map();
+        let m = g.to_key().expand_over(&mut back, prev);
+        assert_eq!(back, g);
+        assert_eq!(m, g.to_key().map());
         let mut f2 = f;
         f2.set(TP_DST, 54);
         assert_ne!(f2.to_key(), k);
