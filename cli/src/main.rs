@@ -114,9 +114,9 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
         "ferrovs up: datapath demo, {pmds} PMD thread(s), ports p1 -> p2 -> p1, {} packets in flight over {flows} flows",
         a.packets
     );
+    let mut last = dp.stats();
     dp.start()?;
     let start = Instant::now();
-    let mut last = dp.stats();
     let mut last_t = start;
     let mut tick = 0u64;
     loop {
@@ -144,10 +144,12 @@ fn up(a: UpArgs) -> anyhow::Result<()> {
     dp.stop();
     let s = dp.stats();
     println!(
-        "total: {} packets forwarded in {:.1}s, {} dropped",
+        "total: {} packets forwarded in {:.1}s, {} dropped, {} upcalls, {} megaflows",
         s.tx_packets,
         start.elapsed().as_secs_f64(),
-        s.dropped
+        s.dropped,
+        s.upcalls,
+        dp.flow_count()
     );
     Ok(())
 }
