@@ -220,6 +220,20 @@ fn truncated_ipv4_has_no_l3() {
 }
 
 #[test]
+fn ip_version_nibble_is_not_checked_like_ovs() {
+    let mut b = hex::decode(UDP4).unwrap();
+    b[14] = 0x65; // version 6, IHL 5, under EtherType IPv4
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_SRC), IP_1);
+    assert_eq!(k.get(TP_DST), 53);
+    let mut b = hex::decode(TCP6_SYNACK).unwrap();
+    b[14] = 0x40 | (b[14] & 0x0f); // version 4 under EtherType IPv6
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(TP_SRC), 443);
+}
+
+#[test]
 fn bad_ihl_has_no_l3() {
     let mut b = hex::decode(UDP4).unwrap();
     b[14] = 0x44; // IHL 4 < 5

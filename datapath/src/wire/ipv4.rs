@@ -1,11 +1,12 @@
 //! IPv4 header view (with options) and fragment decoding.
 //!
-//! `new_checked` verifies version 4, IHL >= 5, that the header with its
-//! options fits, that total length covers the header, and that the bytes cover the total
-//! length (OVS treats a shorter packet as having no IPv4 header at all).
-//! Bytes past the total length are Ethernet padding and are ignored. Options are
-//! skipped, not interpreted. The checksum is not verified (a switch
-//! forwards what it gets, like OVS).
+//! `new_checked` verifies IHL >= 5, that the header with its options fits,
+//! that the total length covers the header, and that the bytes cover the
+//! total length (OVS treats a shorter packet as having no IPv4 header at
+//! all). Bytes past the total length are Ethernet padding and are ignored.
+//! Options are skipped, not interpreted. Like OVS's sanity check it does
+//! not look at the version nibble (the EtherType already said IPv4) nor at
+//! the checksum (a switch forwards what it gets).
 
 use super::{be16, be32, WireError};
 
@@ -28,9 +29,6 @@ impl<'a> Ipv4Packet<'a> {
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
         if buf.len() < IPV4_MIN_HLEN {
             return Err(WireError::Truncated);
-        }
-        if buf[0] >> 4 != 4 {
-            return Err(WireError::Malformed);
         }
         let hlen = ((buf[0] & 0x0f) as usize) * 4;
         if hlen < IPV4_MIN_HLEN {

@@ -1,7 +1,8 @@
 //! IPv6 fixed header view and the extension-header walk.
 //!
-//! `new_checked` requires version 6 and a payload length that the bytes
-//! cover (as OVS's sanity check does); the rest is Ethernet padding.
+//! `new_checked` requires a payload length that the bytes cover (as OVS's
+//! sanity check does, which like this view ignores the version nibble);
+//! the rest is Ethernet padding.
 //!
 //! The walk follows hop-by-hop, routing, destination options, AH and
 //! fragment headers until an upper-layer protocol (or an unknown header,
@@ -31,9 +32,6 @@ impl<'a> Ipv6Packet<'a> {
     pub fn new_checked(buf: &'a [u8]) -> Result<Self, WireError> {
         if buf.len() < IPV6_HLEN {
             return Err(WireError::Truncated);
-        }
-        if buf[0] >> 4 != 6 {
-            return Err(WireError::Malformed);
         }
         if be16(buf, 4) as usize > buf.len() - IPV6_HLEN {
             return Err(WireError::Truncated);
