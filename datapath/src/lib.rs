@@ -7,3 +7,21 @@
 //!
 //! It knows nothing of OpenFlow or OVSDB: the slow path (ofproto) reaches it
 //! only through the upcall interface and flow put/get/del/dump.
+
+pub mod actions;
+pub mod batch;
+pub mod dpcls;
+pub mod dpif;
+pub mod emc;
+pub mod flow;
+pub mod megaflow;
+pub mod netdev;
+pub mod packet;
+pub mod pmd;
+pub mod pmd_stats;
+pub mod random;
+pub mod upcall;
+pub mod wire;
+
+pub use dpif::{Datapath, DpConfig, DpError, FlowInfo, FlowPut};
+pub use pmd::Pmd;

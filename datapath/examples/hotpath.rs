@@ -1,0 +1,191 @@
+//! Measures CPU time per packet (thread CPU clock, so the figure holds on
+//! a loaded machine) for the EMC-hit, megaflow-hit and upcall paths, the
+//! same set-ups as the criterion benches. Run with
+//! `cargo run --release -p ferrovs-datapath --example hotpath`.
+use std::sync::Arc;
+
+use ferrovs_datapath::actions::{DpAction, Masked, SetField};
+use ferrovs_datapath::flow::layout::*;
+use ferrovs_datapath::flow::{extract, Flow, FlowKey};
+use ferrovs_datapath::netdev::MemNetdev;
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
+use ferrovs_datapath::{Datapath, DpConfig, FlowPut};
+use nix::time::{clock_gettime, ClockId};
+
+fn cpu_ns() -> u64 {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread clock");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+fn frame(grp: u8, dst: [u8; 4]) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 100, grp]);
+    f[30..34].copy_from_slice(&dst);
+    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+struct Rewriter;
+
+/// The handler's mask (built once, as a real slow path caches its masks).
+fn rewriter_mask() -> &'static FlowKey {
+    static M: std::sync::OnceLock<FlowKey> = std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let mut m = Flow::default();
+        m.set_all(DL_TYPE);
+        m.set_all(NW_DST);
+        m.to_key()
+    })
+}
+static NO_INSTALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+impl UpcallHandler for Rewriter {
+    fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
+        if NO_INSTALL.load(std::sync::atomic::Ordering::Relaxed) {
+            r.install = false;
+        }
+        r.mask = Some(rewriter_mask().clone());
+        let dst = key.get(NW_DST) as u32;
+        r.actions.push(DpAction::Set(SetField::Ipv4 {
+            src: Masked::default(),
+            dst: Masked::<u32>::exact(dst.wrapping_add(32)),
+            tos: Masked::default(),
+            ttl: Masked::default(),
+        }));
+        r.actions.push(DpAction::Output(2));
+        Ok(())
+    }
+}
+
+const LIMIT: usize = 30000;
+fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
+    let dp = Datapath::new(
+        DpConfig {
+            emc_insert_inv_prob: emc,
+            ..DpConfig::default()
+        },
+        Arc::new(Rewriter),
+    );
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    p2.connect(&p1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let masks = masks.max(1);
+    for i in 0..32usize {
+        let f = frame((i % masks) as u8, [198, 19, (i / masks) as u8, i as u8]);
+        if !upcall {
+            let mut p = DpPacket::from_bytes(&f);
+            p.md_mut().in_port = 1;
+            let mut key = FlowKey::default();
+            extract(&mut p, &mut key);
+            let mut m = Flow::default();
+            m.set_all(DL_TYPE);
+            m.set_all(NW_SRC);
+            m.set(NW_DST, (!0u32 << (i % masks)) as u64);
+            dp.flow_put(FlowPut {
+                key,
+                mask: m.to_key(),
+                actions: vec![DpAction::Output(2)],
+                pmd: None,
+                ufid: None,
+            })
+            .unwrap();
+        }
+        p1.inject(0, DpPacket::from_bytes(&f));
+    }
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    for _ in 0..100 {
+        pmd.poll_once();
+    }
+    let polls = 200_000u64;
+    let t = cpu_ns();
+    let w = std::time::Instant::now();
+    let mut excluded = 0u64;
+    for i in 0..polls {
+        pmd.poll_once();
+        if upcall && i % 1024 == 0 && pmd.flow_count() > LIMIT {
+            let f = cpu_ns();
+            pmd.flush_flows();
+            excluded += cpu_ns() - f;
+        }
+    }
+    let ns = (cpu_ns() - t - excluded) as f64 / (polls * 32) as f64;
+    let wall = w.elapsed().as_nanos() as f64 / (polls * 32) as f64;
+    let s = dp.stats();
+    println!(
+        "{name:>16}: {ns:6.1} ns/pkt cpu ({:5.2} Mpps/core), wall {wall:6.1} ns  emc={} mf={} miss={} inst={}",
+        1000.0 / ns,
+        s.emc_hits,
+        s.megaflow_hits,
+        s.misses,
+        s.flows_installed
+    );
+}
+
+fn micro() {
+    let mut pkts: Vec<DpPacket> = (0..32)
+        .map(|i| DpPacket::from_bytes(&frame(0, [198, 19, 0, i as u8])))
+        .collect();
+    let mut keys = vec![FlowKey::default(); 32];
+    let n = 300_000u64;
+    let t = cpu_ns();
+    let mut acc = 0u32;
+    for _ in 0..n {
+        for (p, k) in pkts.iter_mut().zip(keys.iter_mut()) {
+            p.md_mut().reset(1);
+            extract(p, k);
+            acc ^= k.hash();
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!(
+        "{:>16}: {ns:6.1} ns/pkt cpu (md reset + extract + hash) [{acc}]",
+        "extract only"
+    );
+    let mut emc = ferrovs_datapath::emc::Emc::new(8192, 1);
+    for (i, k) in keys.iter().enumerate() {
+        emc.insert(k, i as u32, 1);
+    }
+    let t = cpu_ns();
+    let mut hits = 0u64;
+    for _ in 0..n {
+        for k in keys.iter() {
+            hits += emc.lookup(k, |_, _| true).is_some() as u64;
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!("{:>16}: {ns:6.1} ns/pkt cpu [{hits}]", "emc lookup only");
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    if which == "micro" {
+        micro();
+        return;
+    }
+    if which.is_empty() || which == "emc" {
+        run("emc_hit", 1, 1, false);
+    }
+    if which.is_empty() || which == "mf" {
+        run("megaflow_hit/1", 0, 1, false);
+        run("megaflow_hit/8", 0, 8, false);
+        run("megaflow_hit/32", 0, 32, false);
+    }
+    if which.is_empty() || which == "upcall" {
+        run("upcall_install", 100, 1, true);
+    }
+    if which == "upcall" || which == "exec" {
+        NO_INSTALL.store(true, std::sync::atomic::Ordering::Relaxed);
+        run("upcall_exec_only", 100, 1, true);
+    }
+}

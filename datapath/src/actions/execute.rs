@@ -1,0 +1,204 @@
+//! Executes action lists on packets, collecting outputs per port.
+//!
+//! The interpreter owns the packet it runs on: `output` as the last action
+//! moves the packet into its port's output list, an earlier `output` (or
+//! `clone`, `sample`, a non-final `recirc`) sends a copy made in a pooled
+//! buffer. A list that ends without moving the packet drops it (the buffer
+//! goes back to the pool). Outputs are only collected here; the PMD sends
+//! each port's list as batches when the whole input batch is done.
+
+use super::{set, vlan, DpAction, HashAlg};
+use crate::flow::key::{hash_add, hash_finish};
+use crate::flow::{extract, layout, FlowKey};
+use crate::packet::{DpPacket, PacketPool};
+use crate::random::Rng;
+use crate::upcall::UpcallHandler;
+
+/// Meters live in the slow path's configuration; the datapath asks this
+/// hook whether a packet passes meter `id`.
+pub trait MeterHook: Send + Sync {
+    /// True to let the packet continue, false to drop it.
+    fn pass(&self, id: u32, pkt_len: usize, now_ms: u64) -> bool;
+}
+
+/// Packets waiting to be sent, per datapath port.
+#[derive(Default)]
+pub struct PortOutputs {
+    slots: Vec<(u32, Vec<DpPacket>)>,
+    /// Index of the slot used last (consecutive packets usually share it).
+    last: usize,
+}
+
+impl PortOutputs {
+    #[inline]
+    pub fn push(&mut self, port: u32, p: DpPacket) {
+        if let Some((q, v)) = self.slots.get_mut(self.last) {
+            if *q == port {
+                v.push(p);
+                return;
+            }
+        }
+        for (i, (q, v)) in self.slots.iter_mut().enumerate() {
+            if *q == port {
+                v.push(p);
+                self.last = i;
+                return;
+            }
+        }
+        self.last = self.slots.len();
+        let mut v = Vec::with_capacity(crate::batch::BATCH_SIZE);
+        v.push(p);
+        self.slots.push((port, v));
+    }
+    /// (port, packets) pairs; lists keep their capacity when drained.
+    pub fn slots_mut(&mut self) -> impl Iterator<Item = (u32, &mut Vec<DpPacket>)> {
+        self.slots.iter_mut().map(|(p, v)| (*p, v))
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|(_, v)| v.is_empty())
+    }
+}
+
+/// Maximum nesting of clone/sample/check_pkt_len.
+pub const MAX_NESTING: u32 = 8;
+
+/// Everything the interpreter needs besides the packet.
+pub struct ExecCtx<'a> {
+    pub pool: &'a mut PacketPool,
+    pub out: &'a mut PortOutputs,
+    /// Packets to run through the datapath again (`recirc`).
+    pub recirc: &'a mut Vec<DpPacket>,
+    pub handler: &'a dyn UpcallHandler,
+    pub meter: Option<&'a dyn MeterHook>,
+    pub rng: &'a mut Rng,
+    pub scratch: &'a mut FlowKey,
+    pub now_ms: u64,
+    /// Packets dropped by meters or failed actions.
+    pub dropped: u64,
+}
+
+impl ExecCtx<'_> {
+    /// Runs `acts` on `pkt` (consumed). A lone `output` (the common
+    /// megaflow) skips the interpreter.
+    #[inline]
+    pub fn execute(&mut self, pkt: DpPacket, acts: &[DpAction]) {
+        if let [DpAction::Output(port)] = acts {
+            self.out.push(*port, pkt);
+            return;
+        }
+        self.run(pkt, acts, 0)
+    }
+
+    fn run(&mut self, mut pkt: DpPacket, acts: &[DpAction], depth: u32) {
+        let n = acts.len();
+        for (i, a) in acts.iter().enumerate() {
+            let last = i + 1 == n;
+            match a {
+                DpAction::Output(port) => {
+                    if last {
+                        self.out.push(*port, pkt);
+                        return;
+                    }
+                    let c = self.pool.clone_packet(&pkt);
+                    self.out.push(*port, c);
+                }
+                DpAction::PushVlan { tpid, tci } => {
+                    vlan::push_vlan(&mut pkt, *tpid, *tci);
+                }
+                DpAction::PopVlan => {
+                    vlan::pop_vlan(&mut pkt);
+                }
+                DpAction::Set(s) => set::apply(&mut pkt, s),
+                DpAction::Recirc(id) => {
+                    if last {
+                        pkt.md_mut().recirc_id = *id;
+                        self.recirc.push(pkt);
+                        return;
+                    }
+                    let mut c = self.pool.clone_packet(&pkt);
+                    c.md_mut().recirc_id = *id;
+                    self.recirc.push(c);
+                }
+                DpAction::Userspace { userdata } => self.handler.userspace(&pkt, userdata),
+                DpAction::Clone(sub) => {
+                    if depth < MAX_NESTING {
+                        let c = self.pool.clone_packet(&pkt);
+                        self.run(c, sub, depth + 1);
+                    }
+                }
+                DpAction::Hash { alg, basis } => {
+                    let h = self.hash_packet(&mut pkt, *alg, *basis);
+                    pkt.md_mut().dp_hash = h;
+                }
+                DpAction::Sample {
+                    probability,
+                    actions,
+                } => {
+                    let take = *probability == u32::MAX || self.rng.next_u32() < *probability;
+                    if take && depth < MAX_NESTING {
+                        if last {
+                            self.run(pkt, actions, depth + 1);
+                            return;
+                        }
+                        let c = self.pool.clone_packet(&pkt);
+                        self.run(c, actions, depth + 1);
+                    }
+                }
+                DpAction::CheckPktLen { max_len, gt, le } => {
+                    if depth >= MAX_NESTING {
+                        continue;
+                    }
+                    let branch = if pkt.len() > *max_len as usize {
+                        gt
+                    } else {
+                        le
+                    };
+                    if last {
+                        self.run(pkt, branch, depth + 1);
+                        return;
+                    }
+                    let c = self.pool.clone_packet(&pkt);
+                    self.run(c, branch, depth + 1);
+                }
+                DpAction::Meter(id) => {
+                    if let Some(m) = self.meter {
+                        if !m.pass(*id, pkt.len(), self.now_ms) {
+                            self.dropped += 1;
+                            self.pool.put(pkt);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        self.pool.put(pkt);
+    }
+
+    /// dp_hash of the packet's current headers (re-extracted, since earlier
+    /// actions may have changed them).
+    fn hash_packet(&mut self, pkt: &mut DpPacket, alg: HashAlg, basis: u32) -> u32 {
+        extract(pkt, self.scratch);
+        let k = &*self.scratch;
+        let (src, dst) = if k.get(layout::DL_TYPE) == 0x86dd {
+            (
+                k.get(layout::IPV6_SRC_HI) ^ k.get(layout::IPV6_SRC_LO),
+                k.get(layout::IPV6_DST_HI) ^ k.get(layout::IPV6_DST_LO),
+            )
+        } else {
+            (k.get(layout::NW_SRC), k.get(layout::NW_DST))
+        };
+        let (sp, dp) = (k.get(layout::TP_SRC), k.get(layout::TP_DST));
+        let proto = k.get(layout::NW_PROTO);
+        let (a, b) = match alg {
+            HashAlg::L4 => (src << 16 | sp, dst << 16 | dp),
+            HashAlg::SymL4 => {
+                let x = src << 16 | sp;
+                let y = dst << 16 | dp;
+                (x.min(y), x.max(y))
+            }
+        };
+        let h = hash_add(hash_add(hash_add(basis as u64, a), b), proto);
+        // dp_hash 0 means "not computed" in OVS; avoid it.
+        hash_finish(h).max(1)
+    }
+}

@@ -1,0 +1,62 @@
+//! Datapath actions: what a megaflow does with the packets it matches.
+//!
+//! [`DpAction`] is a plain enum (no trait objects), so executing a list is a
+//! `match` per action per packet. Nested lists (clone, sample,
+//! check_pkt_len) are boxed slices built once when the flow is installed.
+//! An empty list drops the packet.
+
+pub mod execute;
+pub mod set;
+pub mod vlan;
+
+use std::sync::Arc;
+
+pub use execute::{ExecCtx, MeterHook};
+pub use set::{Masked, SetField};
+
+/// How the `hash` action computes `dp_hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    /// 5-tuple (addresses, protocol, ports).
+    L4,
+    /// 5-tuple hashed so that both directions give the same value.
+    SymL4,
+}
+
+/// One datapath action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpAction {
+    /// Send to datapath port `0`.
+    Output(u32),
+    /// Push a VLAN tag (TPID 0x8100 or 0x88a8) with this TCI.
+    PushVlan { tpid: u16, tci: u16 },
+    /// Pop the outermost VLAN tag.
+    PopVlan,
+    /// Masked set of header or metadata fields, checksums fixed.
+    Set(SetField),
+    /// Re-enter the datapath with this recirculation id.
+    Recirc(u32),
+    /// Hand a copy to the slow path with `userdata` (controller action,
+    /// sFlow, ...).
+    Userspace { userdata: Arc<[u8]> },
+    /// Run the nested actions on a copy; the original continues.
+    Clone(Box<[DpAction]>),
+    /// Compute `dp_hash`.
+    Hash { alg: HashAlg, basis: u32 },
+    /// With probability `probability / 2^32`, run `actions` on a copy.
+    Sample {
+        probability: u32,
+        actions: Box<[DpAction]>,
+    },
+    /// Run `gt` if the packet is longer than `max_len` bytes, else `le`.
+    CheckPktLen {
+        max_len: u16,
+        gt: Box<[DpAction]>,
+        le: Box<[DpAction]>,
+    },
+    /// Pass the packet through meter `0` (the hook decides; drop on band).
+    Meter(u32),
+}
+
+/// An action list shared between the flow table and the PMDs.
+pub type DpActions = Arc<[DpAction]>;

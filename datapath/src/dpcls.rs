@@ -1,0 +1,321 @@
+//! The megaflow classifier ("dpcls"): one hash table per distinct mask.
+//!
+//! A [`Subtable`] holds every megaflow with one mask. Looking a packet up in
+//! it means: AND the packet's words with the mask's words (only the words
+//! the mask has), hash those, and probe one chained hash table whose keys
+//! are stored back to back in one `Vec<u64>` (fixed stride per subtable, so
+//! no allocation per entry and compares walk contiguous memory). Packets
+//! arrive in dense form ([`Flow`]), so a masked word is a single load.
+//!
+//! Megaflows do not overlap (the slow path guarantees it), so the first
+//! subtable that matches gives the answer. Subtables are kept sorted by
+//! recent hits ([`Dpcls::rank`], called periodically by the PMD), so the
+//! common masks are tried first. A batch lookup walks the subtables once,
+//! probing every packet still unmatched, and stops as soon as all matched.
+//!
+//! Values are `u32` handles (the PMD's flow slots). Single-threaded: each
+//! PMD owns its classifiers.
+
+use crate::flow::key::{hash_finish, hash_word};
+use crate::flow::{Flow, FlowKey, MapIter};
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hash: u32,
+    next: u32,
+    /// NIL when the slot is free.
+    value: u32,
+}
+
+/// Word-slice equality without a memcmp call (keys are a few words).
+#[inline(always)]
+fn words_eq(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u64, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// All megaflows sharing one mask.
+#[derive(Debug)]
+pub struct Subtable {
+    mask: FlowKey,
+    /// Word indices the mask covers, and the mask word for each.
+    idx: Box<[u8]>,
+    mwords: Box<[u64]>,
+    buckets: Vec<u32>,
+    entries: Vec<Entry>,
+    keys: Vec<u64>,
+    free: Vec<u32>,
+    count: usize,
+    hits: u64,
+}
+
+impl Subtable {
+    fn new(mask: &FlowKey) -> Subtable {
+        let idx: Vec<u8> = MapIter(mask.map()).map(|i| i as u8).collect();
+        Subtable {
+            mask: mask.clone(),
+            idx: idx.into_boxed_slice(),
+            mwords: mask.words().to_vec().into_boxed_slice(),
+            buckets: vec![NIL; 16],
+            entries: Vec::new(),
+            keys: Vec::new(),
+            free: Vec::new(),
+            count: 0,
+            hits: 0,
+        }
+    }
+
+    pub fn mask(&self) -> &FlowKey {
+        &self.mask
+    }
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    #[inline(always)]
+    fn n(&self) -> usize {
+        self.idx.len()
+    }
+
+    /// Masked hash of a dense packet flow.
+    #[inline(always)]
+    fn hash_flow(&self, f: &Flow, out: &mut [u64; crate::flow::layout::FLOW_WORDS]) -> u32 {
+        let mut h = 0u64;
+        for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
+            let w = f.0[i as usize] & m;
+            out[k] = w;
+            h = hash_word(h, k, w);
+        }
+        hash_finish(h)
+    }
+
+    /// Masked words of a masked key (the rule side), in mask order.
+    fn rule_words(&self, key: &FlowKey, out: &mut Vec<u64>) -> u32 {
+        out.clear();
+        let mut h = 0u64;
+        for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
+            let w = key.word(i as usize) & m;
+            out.push(w);
+            h = hash_word(h, k, w);
+        }
+        hash_finish(h)
+    }
+
+    #[inline(always)]
+    fn find(&self, hash: u32, words: &[u64]) -> Option<usize> {
+        let n = self.n();
+        let mut e = self.buckets[hash as usize & (self.buckets.len() - 1)];
+        while e != NIL {
+            let en = &self.entries[e as usize];
+            if en.hash == hash && words_eq(&self.keys[e as usize * n..e as usize * n + n], words) {
+                return Some(e as usize);
+            }
+            e = en.next;
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn lookup(
+        &self,
+        f: &Flow,
+        scratch: &mut [u64; crate::flow::layout::FLOW_WORDS],
+    ) -> Option<u32> {
+        let h = self.hash_flow(f, scratch);
+        let n = self.n();
+        self.find(h, &scratch[..n]).map(|e| self.entries[e].value)
+    }
+
+    fn grow(&mut self) {
+        let nb = self.buckets.len() * 2;
+        self.buckets = vec![NIL; nb];
+        for i in 0..self.entries.len() {
+            if self.entries[i].value == NIL {
+                continue;
+            }
+            let b = self.entries[i].hash as usize & (nb - 1);
+            self.entries[i].next = self.buckets[b];
+            self.buckets[b] = i as u32;
+        }
+    }
+
+    fn insert(&mut self, hash: u32, words: &[u64], value: u32) -> Option<u32> {
+        if let Some(e) = self.find(hash, words) {
+            return Some(std::mem::replace(&mut self.entries[e].value, value));
+        }
+        if self.count + 1 > self.buckets.len() {
+            self.grow();
+        }
+        let n = self.n();
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.keys[s as usize * n..s as usize * n + n].copy_from_slice(words);
+                s
+            }
+            None => {
+                self.entries.push(Entry {
+                    hash,
+                    next: NIL,
+                    value,
+                });
+                self.keys.extend_from_slice(words);
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let b = hash as usize & (self.buckets.len() - 1);
+        self.entries[slot as usize] = Entry {
+            hash,
+            next: self.buckets[b],
+            value,
+        };
+        self.buckets[b] = slot;
+        self.count += 1;
+        None
+    }
+
+    fn remove(&mut self, hash: u32, words: &[u64]) -> Option<u32> {
+        let e = self.find(hash, words)? as u32;
+        let b = hash as usize & (self.buckets.len() - 1);
+        let next = self.entries[e as usize].next;
+        if self.buckets[b] == e {
+            self.buckets[b] = next;
+        } else {
+            let mut p = self.buckets[b];
+            while self.entries[p as usize].next != e {
+                p = self.entries[p as usize].next;
+            }
+            self.entries[p as usize].next = next;
+        }
+        let v = std::mem::replace(&mut self.entries[e as usize].value, NIL);
+        self.free.push(e);
+        self.count -= 1;
+        Some(v)
+    }
+}
+
+/// A classifier: subtables ranked by hits.
+#[derive(Debug, Default)]
+pub struct Dpcls {
+    subtables: Vec<Subtable>,
+    scratch: Vec<u64>,
+}
+
+impl Dpcls {
+    pub fn new() -> Dpcls {
+        Dpcls::default()
+    }
+    /// Number of megaflows.
+    pub fn len(&self) -> usize {
+        self.subtables.iter().map(|s| s.count).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn n_subtables(&self) -> usize {
+        self.subtables.len()
+    }
+    pub fn subtables(&self) -> &[Subtable] {
+        &self.subtables
+    }
+
+    /// Inserts `key` (already masked) under `mask`; returns the old value
+    /// if that exact megaflow was present (it is replaced).
+    pub fn insert(&mut self, key: &FlowKey, mask: &FlowKey, value: u32) -> Option<u32> {
+        assert_ne!(value, NIL, "reserved handle");
+        let pos = match self.subtables.iter().position(|s| s.mask == *mask) {
+            Some(p) => p,
+            None => {
+                self.subtables.push(Subtable::new(mask));
+                self.subtables.len() - 1
+            }
+        };
+        let mut w = std::mem::take(&mut self.scratch);
+        let st = &mut self.subtables[pos];
+        let h = st.rule_words(key, &mut w);
+        let r = st.insert(h, &w, value);
+        self.scratch = w;
+        r
+    }
+
+    /// Removes a megaflow; empty subtables are dropped.
+    pub fn remove(&mut self, key: &FlowKey, mask: &FlowKey) -> Option<u32> {
+        let pos = self.subtables.iter().position(|s| s.mask == *mask)?;
+        let mut w = std::mem::take(&mut self.scratch);
+        let st = &mut self.subtables[pos];
+        let h = st.rule_words(key, &mut w);
+        let r = st.remove(h, &w);
+        self.scratch = w;
+        if self.subtables[pos].count == 0 {
+            self.subtables.remove(pos);
+        }
+        r
+    }
+
+    /// Looks one dense flow up.
+    #[inline]
+    pub fn lookup_flow(&mut self, f: &Flow) -> Option<u32> {
+        let mut scratch = [0u64; crate::flow::layout::FLOW_WORDS];
+        for st in self.subtables.iter_mut() {
+            if let Some(v) = st.lookup(f, &mut scratch) {
+                st.hits += 1;
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Looks a compact key up (expands it first).
+    pub fn lookup(&mut self, key: &FlowKey) -> Option<u32> {
+        let mut f = Flow::default();
+        key.expand(&mut f);
+        self.lookup_flow(&f)
+    }
+
+    /// Batch lookup: for each bit `i` set in `todo`, looks `flows[i]` up and
+    /// writes `out[i]`. Returns the bits of the packets that missed.
+    #[inline]
+    pub fn lookup_batch(&mut self, flows: &[Flow], todo: u32, out: &mut [u32]) -> u32 {
+        let mut left = todo;
+        let mut scratch = [0u64; crate::flow::layout::FLOW_WORDS];
+        for st in self.subtables.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            let mut bits = left;
+            let mut hits = 0u64;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let (Some(f), Some(o)) = (flows.get(i), out.get_mut(i)) {
+                    if let Some(v) = st.lookup(f, &mut scratch) {
+                        *o = v;
+                        left &= !(1 << i);
+                        hits += 1;
+                    }
+                }
+            }
+            st.hits += hits;
+        }
+        left
+    }
+
+    /// Re-sorts subtables by hits since the last call (most first) and
+    /// clears the counters.
+    pub fn rank(&mut self) {
+        self.subtables.sort_by_key(|s| std::cmp::Reverse(s.hits));
+        for s in self.subtables.iter_mut() {
+            s.hits = 0;
+        }
+    }
+
+    /// Every (masked key words are not kept; handles only) value stored.
+    pub fn values(&self) -> impl Iterator<Item = u32> + '_ {
+        self.subtables
+            .iter()
+            .flat_map(|s| s.entries.iter().filter(|e| e.value != NIL).map(|e| e.value))
+    }
+}

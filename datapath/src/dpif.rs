@@ -1,0 +1,502 @@
+//! The datapath object: ports, PMD threads and the flow interface used by
+//! the slow path (put/get/del/dump/flush with statistics).
+//!
+//! Control threads never touch a PMD's classifier or cache. They publish:
+//! the port table and each PMD's receive-queue list are immutable values
+//! swapped atomically (`ArcSwap`), loaded by the PMD once per poll
+//! iteration; flow changes go into the PMD's inbox, which the PMD drains
+//! with `try_lock` at the top of an iteration (it never waits for it).
+//! Each PMD also keeps its megaflows in a master map (`Ufid -> Arc<Megaflow>`)
+//! behind a mutex, which the PMD locks only on the miss path (install) and
+//! control threads only to copy pointers out; hits never lock anything.
+//!
+//! A flow removed by `flow_del` stops matching when its PMD starts its next
+//! iteration (RCU-style grace: the batch in flight may still use it).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::actions::{DpAction, DpActions, MeterHook};
+use crate::flow::layout::{IN_PORT, RECIRC_ID};
+use crate::flow::{Flow, FlowKey};
+use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
+use crate::netdev::Netdev;
+use crate::pmd::Pmd;
+use crate::pmd_stats::{PmdCounters, PmdStats};
+use crate::upcall::UpcallHandler;
+
+/// Datapath settings (defaults as OVS's).
+#[derive(Debug, Clone)]
+pub struct DpConfig {
+    /// One entry per PMD thread: the CPU to pin it to, or `None`.
+    pub pmd_cpus: Vec<Option<usize>>,
+    pub emc_entries: usize,
+    /// OVS `other_config:emc-insert-inv-prob` (0 disables the EMC).
+    pub emc_insert_inv_prob: u32,
+    /// Megaflows per PMD beyond which upcalls only execute.
+    pub flow_limit: usize,
+    /// Recirculation passes per packet before it is dropped.
+    pub max_recirc_depth: u32,
+    /// When a PMD thread found nothing for this many iterations in a row it
+    /// sleeps `idle_sleep` (None: pure busy polling, as OVS).
+    pub idle_polls_before_sleep: u32,
+    pub idle_sleep: Option<Duration>,
+}
+
+impl Default for DpConfig {
+    fn default() -> Self {
+        DpConfig {
+            pmd_cpus: vec![None],
+            emc_entries: crate::emc::EMC_DEFAULT_ENTRIES,
+            emc_insert_inv_prob: crate::emc::EMC_DEFAULT_INSERT_INV_PROB,
+            flow_limit: 200_000,
+            max_recirc_depth: 6,
+            idle_polls_before_sleep: 1024,
+            idle_sleep: Some(Duration::from_micros(100)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DpError {
+    #[error("port {0} already exists")]
+    PortExists(u32),
+    #[error("no such port {0}")]
+    NoPort(u32),
+    #[error("no such PMD {0}")]
+    NoPmd(usize),
+    #[error("no such flow")]
+    NoFlow,
+    #[error("PMD threads already started")]
+    Started,
+    #[error("PMD {0} is driven inline")]
+    Inline(usize),
+}
+
+/// A datapath port.
+#[derive(Clone)]
+pub struct Port {
+    pub port_no: u32,
+    pub netdev: Arc<dyn Netdev>,
+}
+
+/// The published port table (sorted by port number).
+#[derive(Clone, Default)]
+pub struct PortTable {
+    ports: Vec<Port>,
+}
+
+impl PortTable {
+    #[inline]
+    pub fn get(&self, port_no: u32) -> Option<&Port> {
+        self.ports.iter().find(|p| p.port_no == port_no)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Port> {
+        self.ports.iter()
+    }
+}
+
+/// A receive queue polled by a PMD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxqRef {
+    pub port_no: u32,
+    pub qid: usize,
+}
+
+pub(crate) enum PmdCmd {
+    /// Install `mf`, replacing `prev` (the same UFID's previous version).
+    Insert {
+        mf: Arc<Megaflow>,
+        prev: Option<Arc<Megaflow>>,
+    },
+    Remove(Arc<Megaflow>),
+    Flush,
+    EmcInsertInvProb(u32),
+}
+
+pub(crate) struct PmdShared {
+    pub id: usize,
+    pub cpu: Option<usize>,
+    pub rxqs: ArcSwap<Vec<RxqRef>>,
+    pub counters: PmdCounters,
+    pub flows: Mutex<UfidMap<Arc<Megaflow>>>,
+    pub inbox: Mutex<Vec<PmdCmd>>,
+    pub inbox_pending: AtomicBool,
+    pub quit: AtomicBool,
+    pub claimed: AtomicBool,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PmdShared {
+    fn send(&self, c: PmdCmd) {
+        lock(&self.inbox).push(c);
+        self.inbox_pending.store(true, Ordering::Release);
+    }
+}
+
+pub(crate) struct DpShared {
+    pub cfg: DpConfig,
+    pub ports: ArcSwap<PortTable>,
+    pub pmds: Vec<Arc<PmdShared>>,
+    pub handler: Arc<dyn UpcallHandler>,
+    pub meter: Option<Arc<dyn MeterHook>>,
+    pub epoch: Instant,
+    pub emc_insert_inv_prob: AtomicU32,
+}
+
+impl DpShared {
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
+
+/// A flow as the slow path sees it.
+#[derive(Debug, Clone)]
+pub struct FlowInfo {
+    pub ufid: Ufid,
+    pub pmd: usize,
+    pub key: FlowKey,
+    pub mask: FlowKey,
+    pub actions: DpActions,
+    pub stats: FlowStatsSnapshot,
+}
+
+impl FlowInfo {
+    fn of(m: &Megaflow) -> FlowInfo {
+        FlowInfo {
+            ufid: m.ufid,
+            pmd: m.pmd,
+            key: m.key.clone(),
+            mask: m.mask.clone(),
+            actions: m.actions.clone(),
+            stats: m.stats.snapshot(),
+        }
+    }
+}
+
+/// A flow to install from the slow path.
+#[derive(Debug, Clone)]
+pub struct FlowPut {
+    /// Key (any bits outside the mask are ignored). Must carry in_port.
+    pub key: FlowKey,
+    pub mask: FlowKey,
+    pub actions: Vec<DpAction>,
+    /// Target PMD, or every PMD.
+    pub pmd: Option<usize>,
+    /// Id to use (derived from key and mask when `None`).
+    pub ufid: Option<Ufid>,
+}
+
+/// Forces exact in_port and recirc_id into a mask (megaflows are always
+/// exact on them, so one classifier per in_port is enough) and masks the key.
+pub(crate) fn normalize(key: &FlowKey, mask: &FlowKey) -> (FlowKey, FlowKey) {
+    let mut d = Flow::default();
+    key.expand(&mut d);
+    normalize_dense(&d, mask)
+}
+
+/// [`normalize`] for a key already in dense form (the PMD's miss path).
+pub(crate) fn normalize_dense(key: &Flow, mask: &FlowKey) -> (FlowKey, FlowKey) {
+    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
+    let mut m = FlowKey::default();
+    let mut k = FlowKey::default();
+    let mut mb = m.builder();
+    let mut kb = k.builder();
+    if mask.map() & 1 == 0 {
+        mb.push(0, md0);
+        kb.push(0, key.0[0] & md0);
+    }
+    for (i, w) in mask.iter() {
+        let w = if i == 0 { w | md0 } else { w };
+        mb.push(i, w);
+        kb.push(i, key.0[i] & w);
+    }
+    mb.finish();
+    kb.finish();
+    (k, m)
+}
+
+/// The userspace datapath.
+pub struct Datapath {
+    pub(crate) shared: Arc<DpShared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Datapath {
+    pub fn new(cfg: DpConfig, handler: Arc<dyn UpcallHandler>) -> Datapath {
+        Datapath::with_meter(cfg, handler, None)
+    }
+
+    pub fn with_meter(
+        cfg: DpConfig,
+        handler: Arc<dyn UpcallHandler>,
+        meter: Option<Arc<dyn MeterHook>>,
+    ) -> Datapath {
+        let n = cfg.pmd_cpus.len().max(1);
+        let pmds = (0..n)
+            .map(|id| {
+                Arc::new(PmdShared {
+                    id,
+                    cpu: cfg.pmd_cpus.get(id).copied().flatten(),
+                    rxqs: ArcSwap::from_pointee(Vec::new()),
+                    counters: PmdCounters::default(),
+                    flows: Mutex::new(UfidMap::default()),
+                    inbox: Mutex::new(Vec::new()),
+                    inbox_pending: AtomicBool::new(false),
+                    quit: AtomicBool::new(false),
+                    claimed: AtomicBool::new(false),
+                })
+            })
+            .collect();
+        Datapath {
+            shared: Arc::new(DpShared {
+                emc_insert_inv_prob: AtomicU32::new(cfg.emc_insert_inv_prob),
+                cfg,
+                ports: ArcSwap::from_pointee(PortTable::default()),
+                pmds,
+                handler,
+                meter,
+                epoch: Instant::now(),
+            }),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn n_pmds(&self) -> usize {
+        self.shared.pmds.len()
+    }
+
+    /// Adds a port; its receive queues are spread over the PMDs (each to
+    /// the PMD with the fewest queues).
+    pub fn add_port(&self, port_no: u32, netdev: Arc<dyn Netdev>) -> Result<(), DpError> {
+        let cur = self.shared.ports.load();
+        if cur.get(port_no).is_some() {
+            return Err(DpError::PortExists(port_no));
+        }
+        let mut t = PortTable::clone(&cur);
+        let nrx = netdev.n_rxq();
+        t.ports.push(Port { port_no, netdev });
+        t.ports.sort_by_key(|p| p.port_no);
+        self.shared.ports.store(Arc::new(t));
+        for qid in 0..nrx {
+            let pmd = self
+                .shared
+                .pmds
+                .iter()
+                .min_by_key(|p| p.rxqs.load().len())
+                .expect("at least one PMD");
+            let mut v = Vec::clone(&pmd.rxqs.load());
+            v.push(RxqRef { port_no, qid });
+            pmd.rxqs.store(Arc::new(v));
+        }
+        Ok(())
+    }
+
+    /// Removes a port (its queues are no longer polled; flows stay until
+    /// revalidated away).
+    pub fn del_port(&self, port_no: u32) -> Result<(), DpError> {
+        let cur = self.shared.ports.load();
+        if cur.get(port_no).is_none() {
+            return Err(DpError::NoPort(port_no));
+        }
+        for pmd in &self.shared.pmds {
+            let v: Vec<RxqRef> = pmd
+                .rxqs
+                .load()
+                .iter()
+                .copied()
+                .filter(|r| r.port_no != port_no)
+                .collect();
+            pmd.rxqs.store(Arc::new(v));
+        }
+        let mut t = PortTable::clone(&cur);
+        t.ports.retain(|p| p.port_no != port_no);
+        self.shared.ports.store(Arc::new(t));
+        Ok(())
+    }
+
+    pub fn ports(&self) -> Vec<Port> {
+        self.shared.ports.load().ports.clone()
+    }
+
+    /// The receive queues PMD `pmd` polls.
+    pub fn pmd_rxqs(&self, pmd: usize) -> Vec<RxqRef> {
+        self.shared
+            .pmds
+            .get(pmd)
+            .map(|p| p.rxqs.load().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Changes the EMC insertion probability on every PMD.
+    pub fn set_emc_insert_inv_prob(&self, p: u32) {
+        self.shared.emc_insert_inv_prob.store(p, Ordering::Relaxed);
+        for pmd in &self.shared.pmds {
+            pmd.send(PmdCmd::EmcInsertInvProb(p));
+        }
+    }
+
+    /// A PMD's thread-local state, to be driven by the caller with
+    /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks).
+    pub fn pmd_inline(&self, id: usize) -> Result<Pmd, DpError> {
+        let me = self.shared.pmds.get(id).ok_or(DpError::NoPmd(id))?;
+        if me.claimed.swap(true, Ordering::AcqRel) {
+            return Err(DpError::Inline(id));
+        }
+        Ok(Pmd::new(self.shared.clone(), me.clone()))
+    }
+
+    /// Starts one thread per PMD not claimed inline.
+    pub fn start(&self) -> Result<(), DpError> {
+        let mut th = lock(&self.threads);
+        if !th.is_empty() {
+            return Err(DpError::Started);
+        }
+        for me in &self.shared.pmds {
+            if me.claimed.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            me.quit.store(false, Ordering::Release);
+            let pmd = Pmd::new(self.shared.clone(), me.clone());
+            let name = format!("pmd-{}", me.id);
+            let h = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || pmd.run())
+                .expect("spawn PMD thread");
+            th.push(h);
+        }
+        Ok(())
+    }
+
+    /// Stops and joins the PMD threads.
+    pub fn stop(&self) {
+        for me in &self.shared.pmds {
+            me.quit.store(true, Ordering::Release);
+        }
+        let mut th = lock(&self.threads);
+        for h in th.drain(..) {
+            let _ = h.join();
+        }
+        for me in &self.shared.pmds {
+            me.claimed.store(false, Ordering::Release);
+        }
+    }
+
+    /// Statistics of each PMD.
+    pub fn pmd_stats(&self) -> Vec<PmdStats> {
+        self.shared.pmds.iter().map(|p| p.counters.read()).collect()
+    }
+
+    /// Statistics summed over PMDs.
+    pub fn stats(&self) -> PmdStats {
+        let mut s = PmdStats::default();
+        for p in self.pmd_stats() {
+            s.add(&p);
+        }
+        s
+    }
+
+    /// Installs or modifies a flow. A modify (same UFID) keeps its stats.
+    pub fn flow_put(&self, put: FlowPut) -> Result<Ufid, DpError> {
+        let (key, mask) = normalize(&put.key, &put.mask);
+        let ufid = put.ufid.unwrap_or_else(|| Ufid::of(&key, &mask));
+        let actions: DpActions = put.actions.into();
+        let targets: Vec<&Arc<PmdShared>> = match put.pmd {
+            Some(i) => vec![self.shared.pmds.get(i).ok_or(DpError::NoPmd(i))?],
+            None => self.shared.pmds.iter().collect(),
+        };
+        let in_port = key.get(IN_PORT) as u32;
+        for pmd in targets {
+            let mut flows = lock(&pmd.flows);
+            let stats = flows
+                .get(&ufid)
+                .map(|m| m.stats.clone())
+                .unwrap_or_else(|| Arc::new(FlowStats::default()));
+            let mf = Arc::new(Megaflow::new(
+                ufid,
+                key.clone(),
+                mask.clone(),
+                actions.clone(),
+                stats,
+                pmd.id,
+                in_port,
+            ));
+            let prev = flows.insert(ufid, mf.clone());
+            drop(flows);
+            pmd.send(PmdCmd::Insert { mf, prev });
+        }
+        Ok(ufid)
+    }
+
+    /// A flow by id (the first PMD that has it).
+    pub fn flow_get(&self, ufid: Ufid) -> Option<FlowInfo> {
+        self.shared
+            .pmds
+            .iter()
+            .find_map(|p| lock(&p.flows).get(&ufid).map(|m| FlowInfo::of(m)))
+    }
+
+    /// Deletes a flow from every PMD; returns its last statistics (summed).
+    pub fn flow_del(&self, ufid: Ufid) -> Result<FlowStatsSnapshot, DpError> {
+        let mut found = false;
+        let mut s = FlowStatsSnapshot::default();
+        for pmd in &self.shared.pmds {
+            let removed = lock(&pmd.flows).remove(&ufid);
+            if let Some(m) = removed {
+                found = true;
+                let x = m.stats.snapshot();
+                s.packets += x.packets;
+                s.bytes += x.bytes;
+                s.used_ms = s.used_ms.max(x.used_ms);
+                s.tcp_flags |= x.tcp_flags;
+                pmd.send(PmdCmd::Remove(m));
+            }
+        }
+        if found {
+            Ok(s)
+        } else {
+            Err(DpError::NoFlow)
+        }
+    }
+
+    /// Every flow of every PMD.
+    pub fn flow_dump(&self) -> Vec<FlowInfo> {
+        let mut out = Vec::new();
+        for pmd in &self.shared.pmds {
+            let ptrs: Vec<Arc<Megaflow>> = lock(&pmd.flows).values().cloned().collect();
+            out.extend(ptrs.iter().map(|m| FlowInfo::of(m)));
+        }
+        out
+    }
+
+    /// Number of megaflows over all PMDs.
+    pub fn flow_count(&self) -> usize {
+        self.shared.pmds.iter().map(|p| lock(&p.flows).len()).sum()
+    }
+
+    /// Deletes every flow.
+    pub fn flow_flush(&self) {
+        for pmd in &self.shared.pmds {
+            lock(&pmd.flows).clear();
+            pmd.send(PmdCmd::Flush);
+        }
+    }
+
+    /// Milliseconds on the datapath clock (the unit of `used_ms`).
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
+    }
+}
+
+impl Drop for Datapath {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,282 @@
+//! Flow key extraction: one pass over the headers, front to back.
+//!
+//! Metadata words are pushed first, then each header is viewed once
+//! through the checked `wire` views and its words appended to the
+//! [`FlowKey`] in layout order, so no word is ever revisited. When a header
+//! is truncated or malformed, extraction stops there and the key keeps what
+//! was parsed before it, following OVS's `miniflow_extract`:
+//!
+//! - shorter than an Ethernet header: metadata only;
+//! - a VLAN tag cut short: the TPID stays as `dl_type`;
+//! - an IPv4/IPv6 header failing its sanity check (bad version or length,
+//!   fewer bytes than the length fields claim): `dl_type` but no L3 words;
+//! - an IPv6 extension header cut short: addresses but no `nw_proto`;
+//! - later fragments: L3 words, no L4 words;
+//! - an L4 header cut short or malformed: L3 words, no L4 words;
+//! - a malformed ND message: ICMPv6 type/code, no ND words.
+//!
+//! It also records header offsets in the packet, for actions.
+
+use super::key::{FlowKey, KeyBuilder};
+use super::layout::*;
+use crate::packet::{DpPacket, Offsets, PktMetadata};
+use crate::wire::arp::ArpPacket;
+use crate::wire::ethernet::*;
+use crate::wire::icmp::{self, IcmpHeader};
+use crate::wire::ipv4::{self, Ipv4Packet, FRAG_LATER};
+use crate::wire::ipv6::{self, Ipv6Packet};
+use crate::wire::l4::{PortsHeader, TcpHeader, SCTP_HLEN, UDP_HLEN};
+use crate::wire::{be16, be32};
+
+const ETH_TYPE_RARP: u16 = 0x8035;
+
+/// Extracts the key of `pkt` into `key` and stores header offsets in the
+/// packet.
+#[inline]
+pub fn extract(pkt: &mut DpPacket, key: &mut FlowKey) {
+    let (data, md) = pkt.parts();
+    let ofs = extract_parts(data, md, key);
+    pkt.set_offsets(ofs);
+}
+
+#[inline(always)]
+fn w2(hi: u64, lo: u64, shift: u32) -> u64 {
+    (hi << shift) | lo
+}
+
+#[inline(always)]
+fn push_metadata(b: &mut KeyBuilder<'_>, md: &PktMetadata) {
+    b.push(W_MD0, w2(md.recirc_id as u64, md.in_port as u64, 32));
+    b.push(W_MD1, w2(md.skb_priority as u64, md.dp_hash as u64, 32));
+    b.push(
+        W_MD2,
+        md.pkt_mark as u64 | (md.ct.zone as u64) << 32 | (md.ct.state as u64) << 48,
+    );
+    if md.ct.state != 0 || md.ct.mark != 0 || md.ct.label != 0 {
+        let ct = &md.ct;
+        b.push(W_CT_MARK, ct.mark as u64 | (ct.orig.nw_proto as u64) << 32);
+        b.push(W_CT_LABEL, (ct.label >> 64) as u64);
+        b.push(W_CT_LABEL + 1, ct.label as u64);
+        b.push(
+            W_CT_NW,
+            w2(ct.orig.ipv4_src as u64, ct.orig.ipv4_dst as u64, 32),
+        );
+        b.push(W_CT_IPV6_SRC, (ct.orig.ipv6_src >> 64) as u64);
+        b.push(W_CT_IPV6_SRC + 1, ct.orig.ipv6_src as u64);
+        b.push(W_CT_IPV6_DST, (ct.orig.ipv6_dst >> 64) as u64);
+        b.push(W_CT_IPV6_DST + 1, ct.orig.ipv6_dst as u64);
+        b.push(
+            W_CT_TP,
+            w2(ct.orig.tp_src as u64, ct.orig.tp_dst as u64, 16),
+        );
+    }
+    let t = &md.tunnel;
+    if t.is_set() {
+        b.push(W_TUN_ID, t.id);
+        b.push(W_TUN_V4, w2(t.ipv4_src as u64, t.ipv4_dst as u64, 32));
+        b.push(W_TUN_V6_SRC, (t.ipv6_src >> 64) as u64);
+        b.push(W_TUN_V6_SRC + 1, t.ipv6_src as u64);
+        b.push(W_TUN_V6_DST, (t.ipv6_dst >> 64) as u64);
+        b.push(W_TUN_V6_DST + 1, t.ipv6_dst as u64);
+        b.push(
+            W_TUN_MISC,
+            t.tos as u64
+                | (t.ttl as u64) << 8
+                | (t.flags as u64) << 16
+                | (t.tp_src as u64) << 32
+                | (t.tp_dst as u64) << 48,
+        );
+    }
+}
+
+#[inline(always)]
+fn nw_misc(label: u32, frag: u8, tos: u8, ttl: u8, proto: u8) -> u64 {
+    (label & 0xf_ffff) as u64
+        | (frag as u64) << 32
+        | (tos as u64) << 40
+        | (ttl as u64) << 48
+        | (proto as u64) << 56
+}
+
+#[inline(always)]
+fn tp_word(src: u16, dst: u16, flags: u16) -> u64 {
+    src as u64 | (dst as u64) << 16 | (flags as u64) << 32
+}
+
+/// Extraction over raw parts; returns the header offsets.
+#[inline]
+pub fn extract_parts(data: &[u8], md: &PktMetadata, key: &mut FlowKey) -> Offsets {
+    let mut b = key.builder();
+    let mut ofs = Offsets::default();
+    push_metadata(&mut b, md);
+    parse_l2(data, &mut b, &mut ofs);
+    b.finish();
+    ofs
+}
+
+#[inline(always)]
+fn parse_l2(data: &[u8], b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    let Ok(eth) = EthernetFrame::new_checked(data) else {
+        return;
+    };
+    b.push(W_DL_DST, eth.dst());
+    b.push(W_DL_SRC, eth.src());
+    // VLAN tags: up to two, each needs its 4 bytes plus the next type.
+    let mut off = 12usize;
+    let mut ty = eth.ethertype();
+    let mut vlan = 0u64;
+    let mut ntags = 0;
+    while ntags < 2 && is_vlan_tpid(ty) && data.len() >= off + VLAN_HLEN + 2 {
+        let tci = be16(data, off + 2) | VLAN_PRESENT;
+        vlan |= ((ty as u64) << 16 | tci as u64) << (32 * ntags);
+        ntags += 1;
+        off += VLAN_HLEN;
+        ty = be16(data, off);
+    }
+    b.push(W_VLAN, vlan);
+    off += 2;
+    // 802.3 length field: LLC/SNAP may carry a real type.
+    if ty < ETH_TYPE_MIN {
+        ty = ETH_TYPE_NONE;
+        if data.len() >= off + 8
+            && data[off] == 0xaa
+            && data[off + 1] == 0xaa
+            && data[off + 2] == 0x03
+            && data[off + 3..off + 6] == [0, 0, 0]
+        {
+            let t = be16(data, off + 6);
+            if t >= ETH_TYPE_MIN {
+                ty = t;
+                off += 8;
+            }
+        }
+    }
+    ofs.l2_5 = off as u16;
+    let rest = &data[off..];
+    if is_mpls(ty) {
+        let lse = if rest.len() >= 4 { be32(rest, 0) } else { 0 };
+        b.push(W_DL_TYPE, ty as u64 | (lse as u64) << 32);
+        return;
+    }
+    b.push(W_DL_TYPE, ty as u64);
+    match ty {
+        ETH_TYPE_IPV4 => parse_ipv4(rest, off, b, ofs),
+        ETH_TYPE_IPV6 => parse_ipv6(rest, off, b, ofs),
+        ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b, ofs),
+        _ => {}
+    }
+}
+
+#[inline(always)]
+fn parse_ipv4(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    let Ok(ip) = Ipv4Packet::new_checked(buf) else {
+        return;
+    };
+    ofs.l3 = base as u16;
+    b.push(W_NW, w2(ip.src() as u64, ip.dst() as u64, 32));
+    let frag = ip.frag();
+    let proto = ip.protocol();
+    b.push(W_NW_MISC, nw_misc(0, frag, ip.tos(), ip.ttl(), proto));
+    if frag & FRAG_LATER != 0 {
+        return;
+    }
+    let l4 = ip.payload();
+    let l4_off = base + ip.header_len();
+    match proto {
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_ICMP => {
+            if let Ok(ic) = IcmpHeader::new_checked(l4) {
+                ofs.l4 = l4_off as u16;
+                b.push(W_TP, tp_word(ic.icmp_type() as u16, ic.code() as u16, 0));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[inline(always)]
+fn parse_tcp(l4: &[u8], l4_off: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    if let Ok(t) = TcpHeader::new_checked(l4) {
+        ofs.l4 = l4_off as u16;
+        b.push(W_TP, tp_word(t.src_port(), t.dst_port(), t.flags()));
+    }
+}
+
+#[inline(always)]
+fn parse_ports(l4: &[u8], min: usize, l4_off: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    if let Ok(u) = PortsHeader::new_checked(l4, min) {
+        ofs.l4 = l4_off as u16;
+        b.push(W_TP, tp_word(u.src_port(), u.dst_port(), 0));
+    }
+}
+
+fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    let Ok(ip) = Ipv6Packet::new_checked(buf) else {
+        return;
+    };
+    ofs.l3 = base as u16;
+    let (s, d) = (ip.src(), ip.dst());
+    b.push(W_IPV6_SRC, (s >> 64) as u64);
+    b.push(W_IPV6_SRC + 1, s as u64);
+    b.push(W_IPV6_DST, (d >> 64) as u64);
+    b.push(W_IPV6_DST + 1, d as u64);
+    let payload = ip.payload();
+    let walk = ipv6::walk_ext_headers(payload, ip.next_header());
+    if !walk.complete {
+        return;
+    }
+    let proto = walk.proto;
+    b.push(
+        W_NW_MISC,
+        nw_misc(
+            ip.flow_label(),
+            walk.frag,
+            ip.traffic_class(),
+            ip.hop_limit(),
+            proto,
+        ),
+    );
+    if walk.frag & FRAG_LATER != 0 {
+        return;
+    }
+    let l4 = &payload[walk.offset..];
+    let l4_off = base + ipv6::IPV6_HLEN + walk.offset;
+    match proto {
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv6::PROTO_ICMPV6 => {
+            let Ok(ic) = IcmpHeader::new_checked(l4) else {
+                return;
+            };
+            ofs.l4 = l4_off as u16;
+            let (ty, code) = (ic.icmp_type(), ic.code());
+            if code == 0 && (ty == icmp::ND_NEIGHBOR_SOLICIT || ty == icmp::ND_NEIGHBOR_ADVERT) {
+                if let Ok(nd) = icmp::parse_nd(l4) {
+                    b.push(W_ARP_SHA, nd.sll);
+                    b.push(W_ARP_THA, nd.tll);
+                    b.push(W_ND_TARGET, (nd.target >> 64) as u64);
+                    b.push(W_ND_TARGET + 1, nd.target as u64);
+                }
+            }
+            b.push(W_TP, tp_word(ty as u16, code as u16, 0));
+        }
+        _ => {}
+    }
+}
+
+fn parse_arp(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+    let Ok(arp) = ArpPacket::new_checked(buf) else {
+        return;
+    };
+    ofs.l3 = base as u16;
+    b.push(W_NW, w2(arp.spa() as u64, arp.tpa() as u64, 32));
+    // Only the low 8 bits of the opcode are matched (as OVS).
+    let op = arp.op();
+    let op = if op <= 0xff { op as u8 } else { 0 };
+    b.push(W_NW_MISC, nw_misc(0, 0, 0, 0, op));
+    b.push(W_ARP_SHA, arp.sha());
+    b.push(W_ARP_THA, arp.tha());
+}

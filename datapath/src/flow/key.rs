@@ -1,0 +1,352 @@
+//! The compact flow key (a "miniflow") and its dense twin.
+//!
+//! A [`FlowKey`] is a 64-bit map of which of the [`FLOW_WORDS`] words are
+//! non-zero, followed by exactly those words in index order, plus a hash.
+//! Zero words are left out, so a typical UDP packet key is 8-10 words and
+//! equality is a map compare plus a short word compare. Because absent
+//! means zero, two keys are equal exactly when the flows they describe are
+//! equal: there is one representation per flow.
+//!
+//! A mask is a `FlowKey` too (its map is the set of words it looks at).
+//! [`Flow`] is the dense form (all 34 words), handy in the slow path, in
+//! the classifier after an EMC miss (a masked word is then one load), and
+//! in tests.
+
+use super::layout::{Field, FLOW_WORDS};
+
+/// Compact flow key: present-word bitmap + those words + hash.
+///
+/// `repr(C)` keeps map, hash and length in the first bytes, so a cache
+/// probe that compares them touches one cache line.
+#[derive(Clone)]
+#[repr(C)]
+pub struct FlowKey {
+    map: u64,
+    hash: u32,
+    len: u8,
+    words: [u64; FLOW_WORDS],
+}
+
+impl Default for FlowKey {
+    fn default() -> Self {
+        FlowKey {
+            map: 0,
+            hash: 0,
+            len: 0,
+            words: [0; FLOW_WORDS],
+        }
+    }
+}
+
+impl PartialEq for FlowKey {
+    #[inline]
+    fn eq(&self, o: &FlowKey) -> bool {
+        // Same map implies same length; a plain loop beats a memcmp call
+        // for the ~10 words a key has.
+        if self.map != o.map {
+            return false;
+        }
+        let n = (self.len as usize).min(FLOW_WORDS);
+        let mut diff = 0u64;
+        for i in 0..n {
+            diff |= self.words[i] ^ o.words[i];
+        }
+        diff == 0
+    }
+}
+impl Eq for FlowKey {}
+
+impl std::fmt::Debug for FlowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (i, w) in self.iter() {
+            m.entry(&i, &format_args!("{w:#x}"));
+        }
+        m.finish()
+    }
+}
+
+const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+const SEEDS: [u64; 8] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+    0x4528_21e6_38d0_1377,
+    0xbe54_66cf_34e9_0c6c,
+    0xc0ac_29b7_c97c_50dd,
+    0x3f84_d5b5_b547_0917,
+];
+
+/// 64x64->128 multiply folded to 64 bits (mixes every input bit into
+/// every output bit).
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Mixes word number `pos` of a sequence into a hash accumulator. Each
+/// word's multiply is independent of the others (only the final add
+/// chains), so a 10-word key hashes in about a dozen cycles.
+#[inline(always)]
+pub fn hash_word(acc: u64, pos: usize, w: u64) -> u64 {
+    acc.wrapping_add(fold_mul(w ^ SEEDS[pos & 7], K1 ^ (pos as u64) << 57))
+}
+
+/// Sequential mixing for the few places that hash outside a key walk.
+#[inline(always)]
+pub fn hash_add(h: u64, w: u64) -> u64 {
+    fold_mul(h ^ w, K1).rotate_left(23)
+}
+
+#[inline(always)]
+pub fn hash_finish(h: u64) -> u32 {
+    let h = fold_mul(h, K2);
+    (h ^ (h >> 32)) as u32
+}
+
+impl FlowKey {
+    /// Starts filling `self` in place (no allocation, no zeroing).
+    #[inline(always)]
+    pub fn builder(&mut self) -> KeyBuilder<'_> {
+        KeyBuilder {
+            key: self,
+            map: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn map(&self) -> u64 {
+        self.map
+    }
+    #[inline]
+    pub fn hash(&self) -> u32 {
+        self.hash
+    }
+    /// The present words, in index order.
+    #[inline]
+    pub fn words(&self) -> &[u64] {
+        &self.words[..self.len as usize]
+    }
+    /// Word `idx` (zero when absent).
+    #[inline]
+    pub fn word(&self, idx: usize) -> u64 {
+        let bit = 1u64 << idx;
+        if self.map & bit == 0 {
+            return 0;
+        }
+        self.words[(self.map & (bit - 1)).count_ones() as usize]
+    }
+    /// TCP flags without a popcount: the L4 word is the last word of the
+    /// layout, so when present it is the key's last word.
+    #[inline(always)]
+    pub fn tcp_flags(&self) -> u16 {
+        const _: () = assert!(super::layout::W_TP == FLOW_WORDS - 1);
+        if self.map >> super::layout::W_TP & 1 == 0 || self.len == 0 {
+            return 0;
+        }
+        let w = self.words[(self.len as usize - 1).min(FLOW_WORDS - 1)];
+        ((w & super::layout::TCP_FLAGS.word_mask()) >> super::layout::TCP_FLAGS.shift) as u16
+    }
+    /// Value of a field.
+    pub fn get(&self, f: Field) -> u64 {
+        (self.word(f.word as usize) & f.word_mask()) >> f.shift
+    }
+    /// (index, word) pairs of the present words.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        MapIter(self.map).zip(self.words().iter().copied())
+    }
+    /// Recomputes the hash over map and words.
+    #[inline]
+    pub fn rehash(&mut self) {
+        let mut h = hash_word(0, 7, self.map);
+        for (i, &w) in self.words().iter().enumerate() {
+            h = hash_word(h, i, w);
+        }
+        self.hash = hash_finish(h);
+    }
+    /// Expands into the dense form.
+    #[inline]
+    pub fn expand(&self, out: &mut Flow) {
+        out.0 = [0; FLOW_WORDS];
+        for (i, w) in self.iter() {
+            out.0[i] = w;
+        }
+    }
+    /// Expands into `out`, which holds (only) the words of a key whose map
+    /// was `prev_map`: clears just those words instead of all 34. Returns
+    /// the map to pass next time.
+    #[inline]
+    pub fn expand_over(&self, out: &mut Flow, prev_map: u64) -> u64 {
+        for i in MapIter(prev_map & !self.map) {
+            out.0[i] = 0;
+        }
+        for (i, w) in self.iter() {
+            out.0[i] = w;
+        }
+        self.map
+    }
+    /// Builds from a dense flow (zero words dropped), hash included.
+    pub fn from_flow(f: &Flow) -> FlowKey {
+        let mut k = FlowKey::default();
+        let mut b = k.builder();
+        for (i, &w) in f.0.iter().enumerate() {
+            b.push(i, w);
+        }
+        b.finish();
+        k
+    }
+    /// `self & mask`, as a new key (hash included).
+    pub fn masked(&self, mask: &FlowKey) -> FlowKey {
+        let mut d = Flow::default();
+        self.expand(&mut d);
+        let mut m = Flow::default();
+        mask.expand(&mut m);
+        for i in 0..FLOW_WORDS {
+            d.0[i] &= m.0[i];
+        }
+        FlowKey::from_flow(&d)
+    }
+    /// True if `self` (a packet key) matches `key` under `mask`.
+    pub fn matches(&self, key: &FlowKey, mask: &FlowKey) -> bool {
+        mask.iter()
+            .all(|(i, m)| self.word(i) & m == key.word(i) & m)
+    }
+}
+
+/// Appends words in increasing index order; zero words are skipped.
+/// Map and length live in locals (registers) until `finish`, which also
+/// hashes the words as they are laid down.
+pub struct KeyBuilder<'a> {
+    key: &'a mut FlowKey,
+    map: u64,
+    len: usize,
+}
+
+impl KeyBuilder<'_> {
+    /// Appends word `idx`. Indices must be pushed in increasing order, each
+    /// at most once (extraction follows the layout order).
+    #[inline(always)]
+    pub fn push(&mut self, idx: usize, w: u64) {
+        debug_assert!(self.map >> idx == 0, "word {idx} pushed out of order");
+        if w != 0 {
+            if let Some(slot) = self.key.words.get_mut(self.len) {
+                *slot = w;
+                self.map |= 1u64 << idx;
+                self.len += 1;
+            }
+        }
+    }
+    /// Finishes the key: stores map and length, computes the hash.
+    #[inline(always)]
+    pub fn finish(self) {
+        self.key.map = self.map;
+        self.key.len = self.len as u8;
+        self.key.rehash();
+    }
+}
+
+/// Iterates over the set bits of a map, lowest first.
+#[derive(Clone, Copy)]
+pub struct MapIter(pub u64);
+
+impl Iterator for MapIter {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(i)
+    }
+}
+
+/// Dense flow: every word, zero when absent.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Flow(pub [u64; FLOW_WORDS]);
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow([0; FLOW_WORDS])
+    }
+}
+
+impl Flow {
+    #[inline]
+    pub fn get(&self, f: Field) -> u64 {
+        (self.0[f.word as usize] & f.word_mask()) >> f.shift
+    }
+    #[inline]
+    pub fn set(&mut self, f: Field, v: u64) {
+        let w = &mut self.0[f.word as usize];
+        *w = (*w & !f.word_mask()) | f.place(v);
+    }
+    /// Sets every bit of field `f` (for building masks).
+    #[inline]
+    pub fn set_all(&mut self, f: Field) {
+        self.0[f.word as usize] |= f.word_mask();
+    }
+    pub fn to_key(&self) -> FlowKey {
+        FlowKey::from_flow(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layout::*;
+    use super::*;
+
+    #[test]
+    fn compact_roundtrip_and_equality() {
+        let mut f = Flow::default();
+        f.set(IN_PORT, 3);
+        f.set(DL_TYPE, 0x0800);
+        f.set(NW_SRC, 0xc612_0001);
+        f.set(TP_DST, 53);
+        let k = f.to_key();
+        assert_eq!(k.words().len(), 4);
+        assert_eq!(k.get(NW_SRC), 0xc612_0001);
+        assert_eq!(k.get(NW_DST), 0);
+        let mut back = Flow::default();
+        k.expand(&mut back);
+        assert_eq!(back, f);
+        // Re-expanding a different key over it leaves no stale words.
+        let mut g = Flow::default();
+        g.set(DL_SRC, 0x0200_0000_0001);
+        g.set(TP_SRC, 7);
+        let prev = k.map();
+        let m = g.to_key().expand_over(&mut back, prev);
+        assert_eq!(back, g);
+        assert_eq!(m, g.to_key().map());
+        let mut f2 = f;
+        f2.set(TP_DST, 54);
+        assert_ne!(f2.to_key(), k);
+        assert_ne!(f2.to_key().hash(), k.hash());
+        f2.set(TP_DST, 53);
+        assert_eq!(f2.to_key(), k);
+        assert_eq!(f2.to_key().hash(), k.hash());
+    }
+
+    #[test]
+    fn masked_match() {
+        let mut f = Flow::default();
+        f.set(IN_PORT, 1);
+        f.set(NW_DST, 0xc612_0102);
+        f.set(TP_SRC, 999);
+        let pkt = f.to_key();
+        let mut m = Flow::default();
+        m.set(NW_DST, 0xffff_ff00);
+        let mask = m.to_key();
+        let rule = pkt.masked(&mask);
+        assert_eq!(rule.get(NW_DST), 0xc612_0100);
+        assert_eq!(rule.get(TP_SRC), 0);
+        assert!(pkt.matches(&rule, &mask));
+        f.set(NW_DST, 0xc612_0202);
+        assert!(!f.to_key().matches(&rule, &mask));
+    }
+}

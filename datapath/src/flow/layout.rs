@@ -1,0 +1,132 @@
+//! Where each field lives in a flow key: 34 64-bit words, in parse order.
+//!
+//! Metadata comes first, then L2, L3, L4, so that extraction, which walks
+//! the packet front to back, always appends words in increasing index
+//! order. Each field is a bit range of one word ([`Field`]); 128-bit
+//! fields (IPv6 addresses, ct_label) take two words, high half first.
+//! Only this file knows the positions: everything else goes through
+//! [`Field`] so that the layout can change in one place.
+
+pub const FLOW_WORDS: usize = 34;
+
+pub const W_MD0: usize = 0; // in_port | recirc_id
+pub const W_MD1: usize = 1; // dp_hash | skb_priority
+pub const W_MD2: usize = 2; // pkt_mark | ct_zone | ct_state
+pub const W_CT_MARK: usize = 3; // ct_mark | ct_nw_proto
+pub const W_CT_LABEL: usize = 4; // 2 words
+pub const W_CT_NW: usize = 6; // ct_nw_dst | ct_nw_src
+pub const W_CT_IPV6_SRC: usize = 7; // 2 words
+pub const W_CT_IPV6_DST: usize = 9; // 2 words
+pub const W_CT_TP: usize = 11; // ct_tp_dst | ct_tp_src
+pub const W_TUN_ID: usize = 12;
+pub const W_TUN_V4: usize = 13; // tun_dst | tun_src
+pub const W_TUN_V6_SRC: usize = 14; // 2 words
+pub const W_TUN_V6_DST: usize = 16; // 2 words
+pub const W_TUN_MISC: usize = 18; // tos | ttl | flags | tp_src | tp_dst
+pub const W_DL_DST: usize = 19;
+pub const W_DL_SRC: usize = 20;
+pub const W_VLAN: usize = 21; // tci0 | tpid0 | tci1 | tpid1
+pub const W_DL_TYPE: usize = 22; // dl_type | mpls_lse
+pub const W_NW: usize = 23; // nw_dst | nw_src (IPv4, ARP tpa/spa)
+pub const W_IPV6_SRC: usize = 24; // 2 words
+pub const W_IPV6_DST: usize = 26; // 2 words
+pub const W_NW_MISC: usize = 28; // ipv6_label | nw_frag | nw_tos | nw_ttl | nw_proto
+pub const W_ARP_SHA: usize = 29; // arp_sha / nd_sll
+pub const W_ARP_THA: usize = 30; // arp_tha / nd_tll
+pub const W_ND_TARGET: usize = 31; // 2 words
+pub const W_TP: usize = 33; // tp_src | tp_dst | tcp_flags
+
+/// A field: `bits` bits at bit `shift` of word `word`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub word: u8,
+    pub shift: u8,
+    pub bits: u8,
+}
+
+impl Field {
+    const fn new(word: usize, shift: u8, bits: u8) -> Field {
+        Field {
+            word: word as u8,
+            shift,
+            bits,
+        }
+    }
+    /// The all-ones mask of the field, in place in its word.
+    #[inline]
+    pub const fn word_mask(self) -> u64 {
+        let m = if self.bits == 64 {
+            !0
+        } else {
+            (1u64 << self.bits) - 1
+        };
+        m << self.shift
+    }
+    #[inline]
+    pub const fn place(self, v: u64) -> u64 {
+        (v << self.shift) & self.word_mask()
+    }
+}
+
+pub const IN_PORT: Field = Field::new(W_MD0, 0, 32);
+pub const RECIRC_ID: Field = Field::new(W_MD0, 32, 32);
+pub const DP_HASH: Field = Field::new(W_MD1, 0, 32);
+pub const SKB_PRIORITY: Field = Field::new(W_MD1, 32, 32);
+pub const PKT_MARK: Field = Field::new(W_MD2, 0, 32);
+pub const CT_ZONE: Field = Field::new(W_MD2, 32, 16);
+pub const CT_STATE: Field = Field::new(W_MD2, 48, 16);
+pub const CT_MARK: Field = Field::new(W_CT_MARK, 0, 32);
+pub const CT_NW_PROTO: Field = Field::new(W_CT_MARK, 32, 8);
+pub const CT_LABEL_HI: Field = Field::new(W_CT_LABEL, 0, 64);
+pub const CT_LABEL_LO: Field = Field::new(W_CT_LABEL + 1, 0, 64);
+pub const CT_NW_DST: Field = Field::new(W_CT_NW, 0, 32);
+pub const CT_NW_SRC: Field = Field::new(W_CT_NW, 32, 32);
+pub const CT_IPV6_SRC_HI: Field = Field::new(W_CT_IPV6_SRC, 0, 64);
+pub const CT_IPV6_SRC_LO: Field = Field::new(W_CT_IPV6_SRC + 1, 0, 64);
+pub const CT_IPV6_DST_HI: Field = Field::new(W_CT_IPV6_DST, 0, 64);
+pub const CT_IPV6_DST_LO: Field = Field::new(W_CT_IPV6_DST + 1, 0, 64);
+pub const CT_TP_DST: Field = Field::new(W_CT_TP, 0, 16);
+pub const CT_TP_SRC: Field = Field::new(W_CT_TP, 16, 16);
+pub const TUN_ID: Field = Field::new(W_TUN_ID, 0, 64);
+pub const TUN_DST: Field = Field::new(W_TUN_V4, 0, 32);
+pub const TUN_SRC: Field = Field::new(W_TUN_V4, 32, 32);
+pub const TUN_IPV6_SRC_HI: Field = Field::new(W_TUN_V6_SRC, 0, 64);
+pub const TUN_IPV6_SRC_LO: Field = Field::new(W_TUN_V6_SRC + 1, 0, 64);
+pub const TUN_IPV6_DST_HI: Field = Field::new(W_TUN_V6_DST, 0, 64);
+pub const TUN_IPV6_DST_LO: Field = Field::new(W_TUN_V6_DST + 1, 0, 64);
+pub const TUN_TOS: Field = Field::new(W_TUN_MISC, 0, 8);
+pub const TUN_TTL: Field = Field::new(W_TUN_MISC, 8, 8);
+pub const TUN_FLAGS: Field = Field::new(W_TUN_MISC, 16, 16);
+pub const TUN_TP_SRC: Field = Field::new(W_TUN_MISC, 32, 16);
+pub const TUN_TP_DST: Field = Field::new(W_TUN_MISC, 48, 16);
+pub const DL_DST: Field = Field::new(W_DL_DST, 0, 48);
+pub const DL_SRC: Field = Field::new(W_DL_SRC, 0, 48);
+/// Outer VLAN TCI; bit 12 (CFI/DEI position) is set when a tag is present,
+/// as in OVS.
+pub const VLAN0_TCI: Field = Field::new(W_VLAN, 0, 16);
+pub const VLAN0_TPID: Field = Field::new(W_VLAN, 16, 16);
+pub const VLAN1_TCI: Field = Field::new(W_VLAN, 32, 16);
+pub const VLAN1_TPID: Field = Field::new(W_VLAN, 48, 16);
+pub const DL_TYPE: Field = Field::new(W_DL_TYPE, 0, 16);
+pub const MPLS_LSE: Field = Field::new(W_DL_TYPE, 32, 32);
+pub const NW_DST: Field = Field::new(W_NW, 0, 32);
+pub const NW_SRC: Field = Field::new(W_NW, 32, 32);
+pub const IPV6_SRC_HI: Field = Field::new(W_IPV6_SRC, 0, 64);
+pub const IPV6_SRC_LO: Field = Field::new(W_IPV6_SRC + 1, 0, 64);
+pub const IPV6_DST_HI: Field = Field::new(W_IPV6_DST, 0, 64);
+pub const IPV6_DST_LO: Field = Field::new(W_IPV6_DST + 1, 0, 64);
+pub const IPV6_LABEL: Field = Field::new(W_NW_MISC, 0, 20);
+pub const NW_FRAG: Field = Field::new(W_NW_MISC, 32, 8);
+pub const NW_TOS: Field = Field::new(W_NW_MISC, 40, 8);
+pub const NW_TTL: Field = Field::new(W_NW_MISC, 48, 8);
+pub const NW_PROTO: Field = Field::new(W_NW_MISC, 56, 8);
+pub const ARP_SHA: Field = Field::new(W_ARP_SHA, 0, 48);
+pub const ARP_THA: Field = Field::new(W_ARP_THA, 0, 48);
+pub const ND_TARGET_HI: Field = Field::new(W_ND_TARGET, 0, 64);
+pub const ND_TARGET_LO: Field = Field::new(W_ND_TARGET + 1, 0, 64);
+pub const TP_SRC: Field = Field::new(W_TP, 0, 16);
+pub const TP_DST: Field = Field::new(W_TP, 16, 16);
+pub const TCP_FLAGS: Field = Field::new(W_TP, 32, 16);
+
+/// VLAN TCI bit that marks a tag as present in a flow key.
+pub const VLAN_PRESENT: u16 = 0x1000;

@@ -1,0 +1,147 @@
+//! A megaflow: a masked key, its actions and its statistics.
+//!
+//! Megaflows are shared (`Arc`) between the PMD that classifies with them
+//! and the control threads that dump and revalidate them. Everything a PMD
+//! changes after install is in [`FlowStats`]: atomics with a single writer
+//! (the owning PMD), updated once per group of packets with plain
+//! load/store pairs, never a locked read-modify-write. Modifying the
+//! actions replaces the `Megaflow` with a new one that shares the same
+//! `FlowStats`, so counters survive a modify.
+
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::actions::DpActions;
+use crate::flow::key::{hash_add, hash_finish};
+use crate::flow::FlowKey;
+
+/// Unique flow id, as OVS's UFID (128 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ufid(pub u128);
+
+impl Ufid {
+    /// The UFID derived from a masked key and its mask.
+    pub fn of(key: &FlowKey, mask: &FlowKey) -> Ufid {
+        let mut a = hash_add(0x5eed, key.map());
+        let mut b = hash_add(0xfeed, mask.map());
+        for &w in key.words() {
+            a = hash_add(a, w);
+        }
+        for &w in mask.words() {
+            b = hash_add(b, w);
+            a = hash_add(a, w);
+        }
+        let hi = (hash_finish(a) as u64) << 32 | hash_finish(a ^ b.rotate_left(17)) as u64;
+        let lo = (hash_finish(b) as u64) << 32 | hash_finish(b ^ a.rotate_left(9)) as u64;
+        Ufid((hi as u128) << 64 | lo as u128)
+    }
+}
+
+/// Hasher for maps keyed by [`Ufid`]: a UFID is already a hash, so its
+/// low 64 bits are used as they are (SipHash would cost more than the
+/// rest of a flow install's map work).
+#[derive(Default, Clone, Copy)]
+pub struct UfidHasher(u64);
+
+impl std::hash::Hasher for UfidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= v as u64 ^ (v >> 64) as u64;
+    }
+}
+
+pub type UfidMap<V> = std::collections::HashMap<Ufid, V, std::hash::BuildHasherDefault<UfidHasher>>;
+
+/// Counters of one megaflow.
+#[derive(Debug, Default)]
+pub struct FlowStats {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    /// Milliseconds on the datapath clock, 0 = never.
+    used: AtomicU64,
+    tcp_flags: AtomicU16,
+}
+
+/// A copy of the counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlowStatsSnapshot {
+    pub packets: u64,
+    pub bytes: u64,
+    pub used_ms: u64,
+    pub tcp_flags: u16,
+}
+
+impl FlowStats {
+    /// Adds a group of packets. Only the owning PMD calls this.
+    #[inline]
+    pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u16, now_ms: u64) {
+        self.packets
+            .store(self.packets.load(Relaxed) + packets, Relaxed);
+        self.bytes.store(self.bytes.load(Relaxed) + bytes, Relaxed);
+        self.used.store(now_ms, Relaxed);
+        if tcp_flags != 0 {
+            self.tcp_flags
+                .store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
+        }
+    }
+    pub fn snapshot(&self) -> FlowStatsSnapshot {
+        FlowStatsSnapshot {
+            packets: self.packets.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            used_ms: self.used.load(Relaxed),
+            tcp_flags: self.tcp_flags.load(Relaxed),
+        }
+    }
+}
+
+/// An installed megaflow.
+#[derive(Debug)]
+pub struct Megaflow {
+    pub ufid: Ufid,
+    /// `key & mask` (only the masked bits are set).
+    pub key: FlowKey,
+    pub mask: FlowKey,
+    pub actions: DpActions,
+    pub stats: Arc<FlowStats>,
+    /// The PMD that owns it.
+    pub pmd: usize,
+    /// in_port the megaflow matches (its classifier).
+    pub in_port: u32,
+    /// The owning PMD's slot for it (`u32::MAX` until installed); written
+    /// and read only by that PMD, so control commands can name a flow by
+    /// pointer and the PMD needs no UFID index of its own.
+    pub(crate) slot: AtomicU32,
+}
+
+impl Megaflow {
+    pub fn new(
+        ufid: Ufid,
+        key: FlowKey,
+        mask: FlowKey,
+        actions: DpActions,
+        stats: Arc<FlowStats>,
+        pmd: usize,
+        in_port: u32,
+    ) -> Megaflow {
+        Megaflow {
+            ufid,
+            key,
+            mask,
+            actions,
+            stats,
+            pmd,
+            in_port,
+            slot: AtomicU32::new(u32::MAX),
+        }
+    }
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot.load(Relaxed)
+    }
+}

@@ -1,0 +1,632 @@
+//! A PMD (poll-mode driver) thread: the loop that moves packets.
+//!
+//! Each [`Pmd`] owns, without sharing: an EMC, one megaflow classifier per
+//! in_port, a slab of megaflow slots (the handles the EMC and classifiers
+//! store), a packet pool and all per-batch scratch space, allocated once.
+//! One iteration ([`Pmd::poll_once`]):
+//!
+//! 1. apply pending control commands if any (`try_lock`, never waits);
+//! 2. load the published port table and receive-queue list;
+//! 3. for each queue: receive a batch, extract every key, look each up in
+//!    the EMC, look the misses up in the classifier as one batch, upcall
+//!    what is still missing (and install it), then run every packet's
+//!    actions in order, adding statistics once per flow group;
+//! 4. run recirculated packets the same way (bounded depth);
+//! 5. send each port's collected output as batches; publish counters.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arc_swap::Guard;
+
+use crate::actions::execute::PortOutputs;
+use crate::actions::DpActions;
+use crate::actions::ExecCtx;
+use crate::batch::{PacketBatch, BATCH_SIZE};
+use crate::dpcls::Dpcls;
+use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
+use crate::emc::Emc;
+use crate::flow::layout::IN_PORT;
+use crate::flow::{extract, Flow, FlowKey};
+use crate::megaflow::{FlowStats, Megaflow, Ufid};
+use crate::packet::{DpPacket, PacketPool};
+use crate::pmd_stats::{cycles, PmdStats};
+use crate::random::Rng;
+use crate::upcall::{exact_mask, UpcallReply};
+
+const NIL: u32 = u32::MAX;
+const DROP: u32 = u32::MAX - 1;
+/// Handle bit marking a not-installed (execute-only) upcall result.
+const TEMP: u32 = 1 << 31;
+/// Classifier re-ranking period, in poll iterations with work.
+const RANK_INTERVAL: u32 = 1 << 14;
+
+/// A megaflow slot. Actions and stats are copied out of the megaflow so a
+/// hit reaches them with one pointer less.
+struct Slot {
+    gen: u32,
+    flow: Option<Arc<Megaflow>>,
+    actions: Option<DpActions>,
+    stats: Option<Arc<FlowStats>>,
+    /// This batch's counts (next to `actions`: one cache line per hit).
+    acc: GroupAcc,
+}
+
+impl Slot {
+    fn set(&mut self, mf: Option<Arc<Megaflow>>) -> Option<Arc<Megaflow>> {
+        self.actions = mf.as_ref().map(|m| m.actions.clone());
+        self.stats = mf.as_ref().map(|m| m.stats.clone());
+        std::mem::replace(&mut self.flow, mf)
+    }
+}
+
+/// Per-slot statistics of the batch in progress (O(1) grouping).
+#[derive(Clone, Copy, Default)]
+struct GroupAcc {
+    pkts: u64,
+    bytes: u64,
+    flags: u16,
+}
+
+/// Per-PMD state (lives on the PMD thread, or with a caller driving it).
+pub struct Pmd {
+    dp: Arc<DpShared>,
+    me: Arc<PmdShared>,
+    emc: Emc,
+    cls: Vec<(u32, Dpcls)>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    n_flows: usize,
+    // scratch, allocated once
+    batch: PacketBatch,
+    keys: Vec<FlowKey>,
+    dense: Vec<Flow>,
+    /// Map of the key last expanded into each `dense` entry.
+    dense_map: [u64; BATCH_SIZE],
+    handles: [u32; BATCH_SIZE],
+    temp: Vec<Arc<Megaflow>>,
+    touched: Vec<u32>,
+    out: PortOutputs,
+    recirc: Vec<DpPacket>,
+    recirc_next: Vec<DpPacket>,
+    pool: PacketPool,
+    rng: Rng,
+    reply: UpcallReply,
+    scratch_key: FlowKey,
+    stats: PmdStats,
+    /// Datapath clock, read once per poll iteration.
+    now_ms: u64,
+    rank_countdown: u32,
+}
+
+impl Pmd {
+    pub(crate) fn new(dp: Arc<DpShared>, me: Arc<PmdShared>) -> Pmd {
+        let prob = dp.emc_insert_inv_prob.load(Ordering::Relaxed);
+        Pmd {
+            emc: Emc::new(dp.cfg.emc_entries, prob),
+            cls: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            n_flows: 0,
+            batch: PacketBatch::new(),
+            keys: vec![FlowKey::default(); BATCH_SIZE],
+            dense: vec![Flow::default(); BATCH_SIZE],
+            dense_map: [0; BATCH_SIZE],
+            handles: [NIL; BATCH_SIZE],
+            temp: Vec::new(),
+            touched: Vec::with_capacity(BATCH_SIZE),
+            out: PortOutputs::default(),
+            recirc: Vec::with_capacity(BATCH_SIZE * 2),
+            recirc_next: Vec::with_capacity(BATCH_SIZE * 2),
+            pool: PacketPool::new(1024),
+            rng: Rng::new(0x9e37_79b9 ^ (me.id as u64) << 32 ^ cycles()),
+            reply: UpcallReply::default(),
+            scratch_key: FlowKey::default(),
+            stats: PmdStats::default(),
+            now_ms: dp.now_ms(),
+            rank_countdown: RANK_INTERVAL,
+            dp,
+            me,
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.me.id
+    }
+
+    /// Statistics so far (also published for `Datapath::stats`).
+    pub fn stats(&self) -> PmdStats {
+        self.stats
+    }
+
+    /// Megaflows this PMD holds.
+    pub fn flow_count(&self) -> usize {
+        self.n_flows
+    }
+
+    /// Number of masks (subtables) in the classifier for `in_port`.
+    pub fn n_subtables(&self, in_port: u32) -> usize {
+        self.cls
+            .iter()
+            .find(|(p, _)| *p == in_port)
+            .map(|(_, c)| c.n_subtables())
+            .unwrap_or(0)
+    }
+
+    /// Removes every flow now (for callers driving the PMD inline).
+    pub fn flush_flows(&mut self) {
+        lock(&self.me.flows).clear();
+        self.apply(PmdCmd::Flush);
+    }
+
+    /// The thread body: poll until asked to stop.
+    pub(crate) fn run(mut self) {
+        if let Some(cpu) = self.me.cpu {
+            pin_to_cpu(cpu);
+        }
+        let mut idle = 0u32;
+        let cfg = self.dp.cfg.clone();
+        while !self.me.quit.load(Ordering::Acquire) {
+            if self.poll_once() == 0 {
+                idle = idle.saturating_add(1);
+                if let Some(d) = cfg.idle_sleep {
+                    if idle >= cfg.idle_polls_before_sleep {
+                        std::thread::sleep(d);
+                    }
+                }
+            } else {
+                idle = 0;
+            }
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.me.counters.publish(&self.stats);
+    }
+
+    /// One poll iteration over every assigned queue. Returns the number of
+    /// packets received.
+    pub fn poll_once(&mut self) -> usize {
+        let t0 = cycles();
+        if self.me.inbox_pending.load(Ordering::Acquire) {
+            self.drain_inbox();
+        }
+        let ports = self.dp.ports.load();
+        let rxqs = self.me.rxqs.load();
+        let mut total = 0;
+        let mut clock_read = false;
+        for r in rxqs.iter() {
+            let Some(port) = ports.get(r.port_no) else {
+                continue;
+            };
+            let n = port
+                .netdev
+                .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
+                .unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            if !clock_read {
+                self.now_ms = self.dp.now_ms();
+                clock_read = true;
+            }
+            self.stats.rx_packets += n as u64;
+            self.process_batch();
+            self.run_recirculation();
+            self.send_outputs(&ports);
+        }
+        self.stats.iterations += 1;
+        let dt = cycles().wrapping_sub(t0);
+        if total > 0 {
+            self.stats.busy_cycles += dt;
+            self.rank_countdown -= 1;
+            if self.rank_countdown == 0 {
+                self.rank_countdown = RANK_INTERVAL;
+                for (_, c) in self.cls.iter_mut() {
+                    c.rank();
+                }
+            }
+        } else {
+            self.stats.idle_cycles += dt;
+        }
+        self.publish();
+        total
+    }
+
+    fn drain_inbox(&mut self) {
+        let cmds = match self.me.inbox.try_lock() {
+            Ok(mut g) => {
+                self.me.inbox_pending.store(false, Ordering::Release);
+                std::mem::take(&mut *g)
+            }
+            Err(_) => return,
+        };
+        for c in cmds {
+            self.apply(c);
+        }
+    }
+
+    fn apply(&mut self, c: PmdCmd) {
+        match c {
+            PmdCmd::Insert { mf, prev } => {
+                self.install_local(mf, prev.as_ref());
+            }
+            PmdCmd::Remove(mf) => {
+                let s = mf.slot();
+                if self.holds(s, &mf) {
+                    self.free_slot(s, true);
+                }
+            }
+            PmdCmd::Flush => {
+                for s in 0..self.slots.len() as u32 {
+                    self.free_slot(s, false);
+                }
+                self.cls.clear();
+                self.emc.clear();
+            }
+            PmdCmd::EmcInsertInvProb(p) => {
+                self.emc.set_insert_inv_prob(p);
+                if p == 0 {
+                    self.emc.clear();
+                }
+            }
+        }
+    }
+
+    fn cls_mut(&mut self, in_port: u32) -> &mut Dpcls {
+        let pos = match self.cls.iter().position(|(p, _)| *p == in_port) {
+            Some(p) => p,
+            None => {
+                self.cls.push((in_port, Dpcls::new()));
+                self.cls.len() - 1
+            }
+        };
+        &mut self.cls[pos].1
+    }
+
+    /// True if slot `s` holds exactly `mf`.
+    fn holds(&self, s: u32, mf: &Arc<Megaflow>) -> bool {
+        self.slots
+            .get(s as usize)
+            .and_then(|x| x.flow.as_ref())
+            .is_some_and(|f| Arc::ptr_eq(f, mf))
+    }
+
+    fn free_slot(&mut self, s: u32, unlink: bool) {
+        let Some(slot) = self.slots.get_mut(s as usize) else {
+            return;
+        };
+        if let Some(mf) = slot.set(None) {
+            slot.gen = slot.gen.wrapping_add(1).max(1);
+            self.free_slots.push(s);
+            self.n_flows -= 1;
+            if unlink {
+                let (key, mask, port) = (mf.key.clone(), mf.mask.clone(), mf.in_port);
+                let c = self.cls_mut(port);
+                c.remove(&key, &mask);
+            }
+        }
+    }
+
+    /// Puts a megaflow into slab + classifier, replacing `prev` (its
+    /// previous version, same key and mask) in place, or any megaflow with
+    /// the same key and mask. Returns its slot.
+    fn install_local(&mut self, mf: Arc<Megaflow>, prev: Option<&Arc<Megaflow>>) -> u32 {
+        if let Some(p) = prev {
+            let s = p.slot();
+            if self.holds(s, p) && p.key == mf.key && p.mask == mf.mask {
+                mf.slot.store(s, Ordering::Relaxed);
+                self.slots[s as usize].set(Some(mf));
+                return s;
+            }
+            if self.holds(s, p) {
+                self.free_slot(s, true);
+            }
+        }
+        let s = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot {
+                    gen: 1,
+                    flow: None,
+                    actions: None,
+                    stats: None,
+                    acc: GroupAcc::default(),
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (port, ufid) = (mf.in_port, mf.ufid);
+        mf.slot.store(s, Ordering::Relaxed);
+        self.n_flows += 1;
+        let prev = {
+            let pos = match self.cls.iter().position(|(p, _)| *p == port) {
+                Some(p) => p,
+                None => {
+                    self.cls.push((port, Dpcls::new()));
+                    self.cls.len() - 1
+                }
+            };
+            self.cls[pos].1.insert(&mf.key, &mf.mask, s)
+        };
+        self.slots[s as usize].set(Some(mf));
+        if let Some(old) = prev {
+            // Same megaflow under another UFID: the new one wins.
+            if let Some(old_mf) = self.slots[old as usize].flow.clone() {
+                if old_mf.ufid != ufid {
+                    let mut flows = lock(&self.me.flows);
+                    if flows
+                        .get(&old_mf.ufid)
+                        .is_some_and(|f| Arc::ptr_eq(f, &old_mf))
+                    {
+                        flows.remove(&old_mf.ufid);
+                    }
+                }
+            }
+            self.free_slot(old, false);
+        }
+        s
+    }
+
+    /// Classifies and executes `self.batch` (then empties it).
+    fn process_batch(&mut self) {
+        let n = self.batch.len();
+        if n == 0 {
+            return;
+        }
+        // 1. extraction for the whole batch, prefetching EMC entries, then
+        //    the EMC lookups (their cache misses overlap).
+        let mut miss: u32 = 0;
+        let emc_on = self.emc.enabled();
+        for (p, k) in self
+            .batch
+            .packets_mut()
+            .iter_mut()
+            .zip(self.keys.iter_mut())
+        {
+            extract(p, k);
+            if emc_on {
+                self.emc.prefetch(k.hash());
+            }
+        }
+        {
+            let slots = &self.slots;
+            let alive = |s: u32, g: u32| slots.get(s as usize).is_some_and(|x| x.gen == g);
+            for i in 0..n {
+                let h = if emc_on {
+                    self.emc.lookup(&self.keys[i], alive)
+                } else {
+                    None
+                };
+                match h {
+                    Some(s) => self.handles[i] = s,
+                    None => {
+                        self.handles[i] = NIL;
+                        miss |= 1 << i;
+                    }
+                }
+            }
+        }
+        self.stats.emc_hits += (n as u32 - miss.count_ones()) as u64;
+        // 2. classifier, as a batch per in_port.
+        if miss != 0 {
+            self.classify_misses(miss);
+        }
+        // 3. execute in packet order; stats per flow group.
+        let now = self.now_ms;
+        let mut ctx = ExecCtx {
+            pool: &mut self.pool,
+            out: &mut self.out,
+            recirc: &mut self.recirc_next,
+            handler: &*self.dp.handler,
+            meter: self.dp.meter.as_deref(),
+            rng: &mut self.rng,
+            scratch: &mut self.scratch_key,
+            now_ms: now,
+            dropped: 0,
+        };
+        for (i, p) in self.batch.drain().enumerate() {
+            let h = self.handles[i];
+            if let Some(slot) = self.slots.get_mut(h as usize) {
+                let a = &mut slot.acc;
+                if a.pkts == 0 {
+                    self.touched.push(h);
+                }
+                a.pkts += 1;
+                a.bytes += p.len() as u64;
+                a.flags |= self.keys[i].tcp_flags();
+            }
+            let actions = if h & TEMP != 0 && h != NIL && h != DROP {
+                self.temp.get((h & !TEMP) as usize).map(|m| &m.actions)
+            } else {
+                self.slots.get(h as usize).and_then(|s| s.actions.as_ref())
+            };
+            let Some(actions) = actions else {
+                ctx.dropped += 1;
+                ctx.pool.put(p);
+                continue;
+            };
+            ctx.execute(p, actions);
+        }
+        self.stats.dropped += ctx.dropped;
+        for h in self.touched.drain(..) {
+            if let Some(slot) = self.slots.get_mut(h as usize) {
+                let a = std::mem::take(&mut slot.acc);
+                if let Some(st) = slot.stats.as_ref() {
+                    st.add(a.pkts, a.bytes, a.flags, now);
+                }
+            }
+        }
+        self.temp.clear();
+    }
+
+    fn classify_misses(&mut self, miss: u32) {
+        let mut left = miss;
+        // Batch lookup for packets sharing the first miss's in_port.
+        let first = miss.trailing_zeros() as usize;
+        let port = self.keys[first].get(IN_PORT) as u32;
+        let mut same = 0u32;
+        let mut bits = miss;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.dense_map[i] = self.keys[i].expand_over(&mut self.dense[i], self.dense_map[i]);
+            if self.keys[i].get(IN_PORT) as u32 == port {
+                same |= 1 << i;
+            }
+        }
+        if let Some(pos) = self.cls.iter().position(|(p, _)| *p == port) {
+            let c = &mut self.cls[pos].1;
+            let still = c.lookup_batch(&self.dense, same, &mut self.handles);
+            left &= !(same & !still);
+        }
+        // Others one by one.
+        let mut bits = left & !same;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let p = self.keys[i].get(IN_PORT) as u32;
+            if let Some(pos) = self.cls.iter().position(|(q, _)| *q == p) {
+                if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
+                    self.handles[i] = h;
+                    left &= !(1 << i);
+                }
+            }
+        }
+        let hits = miss & !left;
+        self.stats.megaflow_hits += hits.count_ones() as u64;
+        // EMC insertion for classifier hits.
+        let mut bits = hits;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let s = self.handles[i];
+            let gen = self.slots[s as usize].gen;
+            self.emc
+                .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
+        }
+        if left != 0 {
+            self.stats.misses += left.count_ones() as u64;
+            self.upcall_misses(left);
+        }
+    }
+
+    /// The miss path: re-check the classifier (an earlier upcall of this
+    /// batch may have installed the flow), else ask the handler.
+    fn upcall_misses(&mut self, left: u32) {
+        let mut bits = left;
+        let handler = self.dp.handler.clone();
+        let limit = self.dp.cfg.flow_limit;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let port = self.keys[i].get(IN_PORT) as u32;
+            if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
+                if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
+                    self.handles[i] = h;
+                    continue;
+                }
+            }
+            self.reply.clear();
+            let r = handler.miss(&self.batch.packets()[i], &self.keys[i], &mut self.reply);
+            if r.is_err() {
+                self.stats.upcall_errors += 1;
+                self.handles[i] = DROP;
+                continue;
+            }
+            self.stats.upcalls += 1;
+            let mask = self.reply.mask.take().unwrap_or_else(exact_mask);
+            let (key, mask) = normalize_dense(&self.dense[i], &mask);
+            let ufid = Ufid::of(&key, &mask);
+            let mf = Arc::new(Megaflow::new(
+                ufid,
+                key,
+                mask,
+                Arc::from(&self.reply.actions[..]),
+                Arc::new(FlowStats::default()),
+                self.me.id,
+                port,
+            ));
+            let install = self.reply.install && self.n_flows < limit;
+            if !install {
+                if self.reply.install {
+                    self.stats.flow_limit_hits += 1;
+                }
+                self.handles[i] = TEMP | self.temp.len() as u32;
+                self.temp.push(mf);
+                continue;
+            }
+            let prev = lock(&self.me.flows).insert(ufid, mf.clone());
+            let s = self.install_local(mf, prev.as_ref());
+            self.stats.flows_installed += 1;
+            self.handles[i] = s;
+            let gen = self.slots[s as usize].gen;
+            self.emc
+                .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
+        }
+    }
+
+    fn run_recirculation(&mut self) {
+        let max = self.dp.cfg.max_recirc_depth;
+        let mut depth = 0;
+        while !self.recirc_next.is_empty() {
+            depth += 1;
+            std::mem::swap(&mut self.recirc, &mut self.recirc_next);
+            if depth > max {
+                self.stats.dropped += self.recirc.len() as u64;
+                for p in self.recirc.drain(..) {
+                    self.pool.put(p);
+                }
+                continue;
+            }
+            while !self.recirc.is_empty() {
+                let take = self.recirc.len().min(BATCH_SIZE);
+                let start = self.recirc.len() - take;
+                for p in self.recirc.drain(start..) {
+                    let _ = self.batch.push(p);
+                }
+                self.stats.recirculations += take as u64;
+                self.process_batch();
+            }
+        }
+    }
+
+    fn send_outputs(&mut self, ports: &Guard<Arc<PortTable>>) {
+        let qbase = self.me.id;
+        for (port_no, pkts) in self.out.slots_mut() {
+            if pkts.is_empty() {
+                continue;
+            }
+            match ports.get(port_no) {
+                Some(port) => {
+                    let n = pkts.len() as u64;
+                    let q = qbase % port.netdev.n_txq().max(1);
+                    let sent = port.netdev.send(q, pkts, &mut self.pool).unwrap_or(0) as u64;
+                    self.stats.tx_packets += sent;
+                    self.stats.dropped += n - sent;
+                    for p in pkts.drain(..) {
+                        self.pool.put(p);
+                    }
+                }
+                None => {
+                    self.stats.dropped += pkts.len() as u64;
+                    for p in pkts.drain(..) {
+                        self.pool.put(p);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Pins the calling thread to `cpu` (logged and ignored on failure).
+fn pin_to_cpu(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_err()
+        || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err()
+    {
+        tracing::warn!(cpu, "could not pin PMD thread");
+    }
+}

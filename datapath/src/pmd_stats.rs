@@ -1,0 +1,111 @@
+//! Per-PMD statistics: plain counters in the PMD, published to atomics once
+//! per poll iteration, summed across PMDs only when someone reads them.
+//!
+//! Each PMD is the only writer of its [`PmdCounters`], so publishing is a
+//! relaxed store per counter, never a shared read-modify-write on the fast
+//! path.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of one PMD's counters (or the sum over PMDs).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PmdStats {
+    /// Packets received from ports.
+    pub rx_packets: u64,
+    /// Packets (including recirculated passes) that hit the EMC.
+    pub emc_hits: u64,
+    /// ... that missed the EMC and hit the megaflow classifier.
+    pub megaflow_hits: u64,
+    /// ... that missed both.
+    pub misses: u64,
+    /// Successful upcalls (actions obtained).
+    pub upcalls: u64,
+    /// Failed upcalls (packet dropped).
+    pub upcall_errors: u64,
+    /// Megaflows installed by upcalls.
+    pub flows_installed: u64,
+    /// Upcalls not installed because the flow limit was reached.
+    pub flow_limit_hits: u64,
+    /// Recirculated passes.
+    pub recirculations: u64,
+    /// Packets handed to ports.
+    pub tx_packets: u64,
+    /// Packets dropped (by actions, meters, full queues, lost upcalls).
+    pub dropped: u64,
+    /// Time stamp counter cycles spent on iterations that did work.
+    pub busy_cycles: u64,
+    /// ... on iterations that found nothing.
+    pub idle_cycles: u64,
+    /// Poll iterations.
+    pub iterations: u64,
+}
+
+impl PmdStats {
+    pub fn add(&mut self, o: &PmdStats) {
+        self.rx_packets += o.rx_packets;
+        self.emc_hits += o.emc_hits;
+        self.megaflow_hits += o.megaflow_hits;
+        self.misses += o.misses;
+        self.upcalls += o.upcalls;
+        self.upcall_errors += o.upcall_errors;
+        self.flows_installed += o.flows_installed;
+        self.flow_limit_hits += o.flow_limit_hits;
+        self.recirculations += o.recirculations;
+        self.tx_packets += o.tx_packets;
+        self.dropped += o.dropped;
+        self.busy_cycles += o.busy_cycles;
+        self.idle_cycles += o.idle_cycles;
+        self.iterations += o.iterations;
+    }
+}
+
+macro_rules! counters {
+    ($($f:ident),*) => {
+        /// The published (atomic) form of [`PmdStats`].
+        #[derive(Debug, Default)]
+        pub struct PmdCounters { $($f: AtomicU64,)* }
+        impl PmdCounters {
+            /// Publishes a PMD's local counters (single writer).
+            #[inline]
+            pub fn publish(&self, s: &PmdStats) {
+                $(self.$f.store(s.$f, Relaxed);)*
+            }
+            pub fn read(&self) -> PmdStats {
+                PmdStats { $($f: self.$f.load(Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters!(
+    rx_packets,
+    emc_hits,
+    megaflow_hits,
+    misses,
+    upcalls,
+    upcall_errors,
+    flows_installed,
+    flow_limit_hits,
+    recirculations,
+    tx_packets,
+    dropped,
+    busy_cycles,
+    idle_cycles,
+    iterations
+);
+
+/// The CPU's time stamp counter (or nanoseconds where there is none).
+#[inline(always)]
+pub fn cycles() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: RDTSC has no memory effects and exists on every x86_64 CPU.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        use std::sync::OnceLock;
+        static T0: OnceLock<std::time::Instant> = OnceLock::new();
+        T0.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    }
+}

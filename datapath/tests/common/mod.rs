@@ -1,0 +1,3 @@
+//! Shared test data.
+#![allow(dead_code)]
+pub mod frames;

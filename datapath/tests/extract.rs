@@ -1,0 +1,328 @@
+//! Flow key extraction on real frames, and on truncated/malformed ones.
+mod common;
+use common::frames::*;
+use ferrovs_datapath::flow::layout::*;
+use ferrovs_datapath::flow::{extract, FlowKey};
+use ferrovs_datapath::packet::{DpPacket, NO_OFFSET};
+
+fn key_of(hexs: &str, in_port: u32) -> (FlowKey, DpPacket) {
+    let mut p = DpPacket::from_bytes(&hex::decode(hexs).unwrap());
+    p.md_mut().in_port = in_port;
+    let mut k = FlowKey::default();
+    extract(&mut p, &mut k);
+    (k, p)
+}
+
+fn key_bytes(b: &[u8]) -> FlowKey {
+    let mut p = DpPacket::from_bytes(b);
+    let mut k = FlowKey::default();
+    extract(&mut p, &mut k);
+    k
+}
+
+const MAC_A: u64 = 0x0200_0000_0001;
+const MAC_B: u64 = 0x0200_0000_0002;
+const IP_1: u64 = 0xc612_0001;
+const IP_2: u64 = 0xc612_0002;
+const V6_1: (u64, u64) = (0x2001_0db8_0000_0000, 1);
+const V6_2: (u64, u64) = (0x2001_0db8_0000_0000, 2);
+
+#[test]
+fn udp4() {
+    let (k, p) = key_of(UDP4, 3);
+    assert_eq!(k.get(IN_PORT), 3);
+    assert_eq!(k.get(DL_DST), MAC_B);
+    assert_eq!(k.get(DL_SRC), MAC_A);
+    assert_eq!(k.get(DL_TYPE), 0x0800);
+    assert_eq!(k.get(NW_SRC), IP_1);
+    assert_eq!(k.get(NW_DST), IP_2);
+    assert_eq!(k.get(NW_PROTO), 17);
+    assert_eq!(k.get(NW_TTL), 64);
+    assert_eq!(k.get(NW_FRAG), 0);
+    assert_eq!(k.get(TP_SRC), 40000);
+    assert_eq!(k.get(TP_DST), 53);
+    assert_eq!(k.get(VLAN0_TCI), 0);
+    let o = p.offsets();
+    assert_eq!((o.l2_5, o.l3, o.l4), (14, 14, 34));
+    // compact: in_port, dl_dst, dl_src, dl_type, nw, nw_misc, tp
+    assert_eq!(k.words().len(), 7);
+}
+
+#[test]
+fn tcp4_syn_with_options() {
+    let (k, _) = key_of(TCP4_SYN, 1);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(TP_SRC), 43210);
+    assert_eq!(k.get(TP_DST), 80);
+    assert_eq!(k.get(TCP_FLAGS), 0x002);
+}
+
+#[test]
+fn tcp6_synack() {
+    let (k, _) = key_of(TCP6_SYNACK, 1);
+    assert_eq!(k.get(DL_TYPE), 0x86dd);
+    assert_eq!((k.get(IPV6_SRC_HI), k.get(IPV6_SRC_LO)), V6_1);
+    assert_eq!((k.get(IPV6_DST_HI), k.get(IPV6_DST_LO)), V6_2);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(TCP_FLAGS), 0x012);
+    assert_eq!(k.get(TP_SRC), 443);
+}
+
+#[test]
+fn icmp4_with_ip_options() {
+    let (k, p) = key_of(ICMP4_OPTS, 1);
+    assert_eq!(k.get(NW_PROTO), 1);
+    assert_eq!(k.get(TP_SRC), 8, "icmp type");
+    assert_eq!(k.get(TP_DST), 0, "icmp code");
+    assert_eq!(p.offsets().l4, 14 + 24, "L4 after the 4 option bytes");
+}
+
+#[test]
+fn qinq_two_tags() {
+    let (k, p) = key_of(QINQ_UDP4, 1);
+    assert_eq!(k.get(VLAN0_TPID), 0x88a8);
+    assert_eq!(k.get(VLAN0_TCI), 0x0064 | VLAN_PRESENT as u64);
+    assert_eq!(k.get(VLAN1_TPID), 0x8100);
+    assert_eq!(k.get(VLAN1_TCI), 0x200a | VLAN_PRESENT as u64);
+    assert_eq!(k.get(DL_TYPE), 0x0800);
+    assert_eq!(k.get(NW_SRC), 0xc612_0101);
+    assert_eq!(k.get(TP_DST), 6000);
+    assert_eq!(p.offsets().l3, 22);
+}
+
+#[test]
+fn arp_request() {
+    let (k, _) = key_of(ARP_REQ, 1);
+    assert_eq!(k.get(DL_TYPE), 0x0806);
+    assert_eq!(k.get(NW_PROTO), 1, "ARP op in nw_proto");
+    assert_eq!(k.get(NW_SRC), IP_1);
+    assert_eq!(k.get(NW_DST), IP_2);
+    assert_eq!(k.get(ARP_SHA), MAC_A);
+    assert_eq!(k.get(ARP_THA), 0);
+}
+
+#[test]
+fn nd_solicit_and_advert() {
+    let (k, _) = key_of(ND_NS, 1);
+    assert_eq!(k.get(NW_PROTO), 58);
+    assert_eq!(k.get(TP_SRC), 135);
+    assert_eq!(k.get(NW_TTL), 255);
+    assert_eq!((k.get(ND_TARGET_HI), k.get(ND_TARGET_LO)), V6_2);
+    assert_eq!(k.get(ARP_SHA), MAC_A, "SLL");
+    assert_eq!(k.get(ARP_THA), 0);
+    let (k, _) = key_of(ND_NA, 1);
+    assert_eq!(k.get(TP_SRC), 136);
+    assert_eq!(k.get(ARP_THA), MAC_B, "TLL");
+    assert_eq!(k.get(ARP_SHA), 0);
+}
+
+#[test]
+fn nd_with_zero_length_option_has_no_nd_fields() {
+    let mut b = hex::decode(ND_NS).unwrap();
+    let opt = 14 + 40 + 24;
+    b[opt + 1] = 0;
+    let k = key_bytes(&b);
+    assert_eq!(k.get(TP_SRC), 135);
+    assert_eq!(k.get(ND_TARGET_HI), 0);
+    assert_eq!(k.get(ARP_SHA), 0);
+}
+
+#[test]
+fn ipv6_ext_headers_and_fragments() {
+    let (k, p) = key_of(IPV6_HBH_FRAG1, 1);
+    assert_eq!(k.get(NW_PROTO), 17);
+    assert_eq!(k.get(NW_FRAG), 1, "first fragment");
+    assert_eq!(k.get(TP_SRC), 7000);
+    assert_eq!(k.get(IPV6_LABEL), 0x12345);
+    assert_eq!(p.offsets().l4, 14 + 40 + 8 + 8);
+    let (k, _) = key_of(IPV6_FRAG_LATER, 1);
+    assert_eq!(k.get(NW_PROTO), 17);
+    assert_eq!(k.get(NW_FRAG), 3, "later fragment");
+    assert_eq!(k.get(TP_SRC), 0, "no L4 in later fragments");
+}
+
+#[test]
+fn ipv4_fragments() {
+    let (k, _) = key_of(IPV4_FRAG_FIRST, 1);
+    assert_eq!(k.get(NW_FRAG), 1);
+    assert_eq!(k.get(TP_DST), 5678);
+    let (k, p) = key_of(IPV4_FRAG_LATER, 1);
+    assert_eq!(k.get(NW_FRAG), 3);
+    assert_eq!(k.get(TP_SRC), 0);
+    assert_eq!(p.offsets().l4, NO_OFFSET);
+}
+
+#[test]
+fn mpls_top_label_only() {
+    let (k, _) = key_of(MPLS, 1);
+    assert_eq!(k.get(DL_TYPE), 0x8847);
+    assert_eq!(k.get(MPLS_LSE) >> 12, 1000);
+    assert_eq!(k.get(MPLS_LSE) & 0xff, 64);
+    assert_eq!(k.get(NW_SRC), 0, "no L3 parsing below MPLS");
+}
+
+#[test]
+fn sctp4() {
+    let (k, _) = key_of(SCTP4, 1);
+    assert_eq!(k.get(NW_PROTO), 132);
+    assert_eq!(k.get(TP_SRC), 5001);
+    assert_eq!(k.get(TP_DST), 5002);
+}
+
+#[test]
+fn metadata_words() {
+    let mut p = DpPacket::from_bytes(&hex::decode(UDP4).unwrap());
+    {
+        let md = p.md_mut();
+        md.in_port = 7;
+        md.recirc_id = 5;
+        md.dp_hash = 0xabcd;
+        md.pkt_mark = 9;
+        md.ct.state = 0x21;
+        md.ct.zone = 3;
+        md.tunnel.ipv4_dst = IP_2 as u32;
+        md.tunnel.id = 42;
+    }
+    let mut k = FlowKey::default();
+    extract(&mut p, &mut k);
+    assert_eq!(k.get(RECIRC_ID), 5);
+    assert_eq!(k.get(DP_HASH), 0xabcd);
+    assert_eq!(k.get(PKT_MARK), 9);
+    assert_eq!(k.get(CT_STATE), 0x21);
+    assert_eq!(k.get(CT_ZONE), 3);
+    assert_eq!(k.get(TUN_ID), 42);
+    assert_eq!(k.get(TUN_DST), IP_2);
+}
+
+#[test]
+fn truncated_ethernet_is_metadata_only() {
+    let b = hex::decode(UDP4).unwrap();
+    let k = key_bytes(&b[..13]);
+    assert_eq!(k.words().len(), 0, "in_port 0 and nothing else: {k:?}");
+}
+
+#[test]
+fn truncated_vlan_keeps_tpid_as_type() {
+    let b = hex::decode(QINQ_UDP4).unwrap();
+    let k = key_bytes(&b[..16]);
+    assert_eq!(k.get(DL_TYPE), 0x88a8);
+    assert_eq!(k.get(VLAN0_TCI), 0);
+}
+
+#[test]
+fn truncated_ipv4_has_no_l3() {
+    let b = hex::decode(UDP4).unwrap();
+    // Total length says more than we have: OVS records no IPv4 fields.
+    let k = key_bytes(&b[..40]);
+    assert_eq!(k.get(DL_TYPE), 0x0800);
+    assert_eq!(k.get(NW_SRC), 0);
+    assert_eq!(k.get(NW_PROTO), 0);
+}
+
+#[test]
+fn ip_version_nibble_is_not_checked_like_ovs() {
+    let mut b = hex::decode(UDP4).unwrap();
+    b[14] = 0x65; // version 6, IHL 5, under EtherType IPv4
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_SRC), IP_1);
+    assert_eq!(k.get(TP_DST), 53);
+    let mut b = hex::decode(TCP6_SYNACK).unwrap();
+    b[14] = 0x40 | (b[14] & 0x0f); // version 4 under EtherType IPv6
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(TP_SRC), 443);
+}
+
+#[test]
+fn bad_ihl_has_no_l3() {
+    let mut b = hex::decode(UDP4).unwrap();
+    b[14] = 0x44; // IHL 4 < 5
+    let k = key_bytes(&b);
+    assert_eq!(k.get(DL_TYPE), 0x0800);
+    assert_eq!(k.get(NW_SRC), 0);
+}
+
+#[test]
+fn truncated_tcp_has_l3_not_l4() {
+    let mut b = hex::decode(TCP4_SYN).unwrap();
+    // Cut inside the TCP header and fix the IPv4 total length to match.
+    let cut = 14 + 20 + 10;
+    b.truncate(cut);
+    let tot = (cut - 14) as u16;
+    b[16..18].copy_from_slice(&tot.to_be_bytes());
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(NW_SRC), IP_1);
+    assert_eq!(k.get(TP_SRC), 0);
+    assert_eq!(k.get(TCP_FLAGS), 0);
+}
+
+#[test]
+fn tcp_bad_data_offset_has_no_l4() {
+    let mut b = hex::decode(TCP4_SYN).unwrap();
+    b[14 + 20 + 12] = 0x40; // 4 words < 5
+    let k = key_bytes(&b);
+    assert_eq!(k.get(NW_PROTO), 6);
+    assert_eq!(k.get(TP_DST), 0);
+}
+
+#[test]
+fn truncated_ipv6_ext_header_has_addresses_only() {
+    let mut b = hex::decode(IPV6_HBH_FRAG1).unwrap();
+    // Hop-by-hop claims 3*8+8 bytes, more than the payload holds.
+    b[14 + 40 + 1] = 30;
+    let k = key_bytes(&b);
+    assert_eq!((k.get(IPV6_SRC_HI), k.get(IPV6_SRC_LO)), V6_1);
+    assert_eq!(k.get(NW_PROTO), 0);
+    assert_eq!(k.get(NW_TTL), 0);
+}
+
+#[test]
+fn arp_with_wrong_hardware_type_has_no_arp_fields() {
+    let mut b = hex::decode(ARP_REQ).unwrap();
+    b[15] = 6; // htype 6 (IEEE 802)
+    let k = key_bytes(&b);
+    assert_eq!(k.get(DL_TYPE), 0x0806);
+    assert_eq!(k.get(NW_SRC), 0);
+    assert_eq!(k.get(ARP_SHA), 0);
+}
+
+#[test]
+fn every_prefix_of_every_frame_is_safe_and_monotone() {
+    for f in [
+        UDP4,
+        TCP4_SYN,
+        ICMP4_OPTS,
+        QINQ_UDP4,
+        ARP_REQ,
+        ND_NS,
+        ND_NA,
+        IPV6_HBH_FRAG1,
+        IPV6_FRAG_LATER,
+        IPV4_FRAG_FIRST,
+        IPV4_FRAG_LATER,
+        MPLS,
+        SCTP4,
+        TCP6_SYNACK,
+    ] {
+        let b = hex::decode(f).unwrap();
+        let full = key_bytes(&b);
+        for n in 0..=b.len() {
+            let k = key_bytes(&b[..n]);
+            // A prefix never shows a word the full frame does not have.
+            assert_eq!(k.map() & !full.map(), 0, "prefix {n} of {f}");
+            assert_eq!(k.map().count_ones() as usize, k.words().len());
+        }
+        assert!(key_bytes(&b[..b.len() - 1]).words().len() <= full.words().len());
+    }
+}
+
+#[test]
+fn llc_snap_and_802_3_length() {
+    // 802.3 frame with a length field and plain LLC (no SNAP).
+    let mut b = hex::decode(UDP4).unwrap();
+    b[12..14].copy_from_slice(&0x0040u16.to_be_bytes());
+    b[14..17].copy_from_slice(&[0x42, 0x42, 0x03]);
+    let k = key_bytes(&b);
+    assert_eq!(k.get(DL_TYPE), 0x05ff);
+}
