@@ -180,7 +180,8 @@ pub enum Action {
     StackPop(Subfield),
     /// `sample(...)`.
     Sample(Sample),
-    /// `conjunction(ID,CLAUSE/N_CLAUSES)`; `clause` is 1-based as printed.
+    /// `conjunction(ID,CLAUSE/N_CLAUSES)`; `clause` is 0-based as on the wire
+    /// (ovs-ofctl prints and parses `clause + 1`).
     Conjunction {
         id: u32,
         clause: u8,
