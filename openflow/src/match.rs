@@ -31,9 +31,32 @@ pub struct MatchField {
 }
 
 /// What a flow matches: fields not listed are wildcarded.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+///
+/// Equality and hashing treat `fields` as a set (order does not matter):
+/// an OpenFlow 1.0 match decodes in its own fixed order.
+#[derive(Debug, Clone, Default)]
 pub struct Match {
     pub fields: Vec<MatchField>,
+}
+
+impl PartialEq for Match {
+    fn eq(&self, other: &Match) -> bool {
+        self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .all(|f| other.fields.iter().any(|g| g == f))
+    }
+}
+
+impl Eq for Match {}
+
+impl core::hash::Hash for Match {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let mut v: Vec<&MatchField> = self.fields.iter().collect();
+        v.sort_by_key(|f| f.field);
+        v.hash(state);
+    }
 }
 
 fn bad(code: ErrorCode, what: &'static str) -> DecodeError {

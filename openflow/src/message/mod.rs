@@ -387,3 +387,37 @@ pub fn finish_message(out: &mut [u8], start: usize) {
     let len = (out.len() - start) as u16;
     out[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
 }
+
+/// Fuzzing entry point (used by `openflow/fuzz`): decodes `data` as a
+/// message of wire version `version` (forcing the header's version and
+/// length so that inputs reach the body decoders), re-encodes whatever
+/// decoded and decodes that again; also feeds the raw bytes to the action,
+/// instruction and match decoders.  Must never panic.
+#[doc(hidden)]
+pub fn fuzz_one(version: u8, data: &[u8]) {
+    let Some(v) = Version::from_wire(version) else {
+        return;
+    };
+    let _ = crate::action::decode_actions(v, data);
+    let _ = crate::instruction::Instruction::decode_list(v, data);
+    let _ = crate::r#match::Match::decode_tlvs(data);
+    let _ = crate::r#match::Match::decode_ofp12(data);
+    let _ = crate::r#match::Match::decode_ofp10(data);
+    if data.len() < HEADER_LEN || data.len() > 0xffff {
+        let _ = Message::decode(data);
+        return;
+    }
+    let mut buf = data.to_vec();
+    buf[0] = version;
+    let n = buf.len() as u16;
+    buf[2..4].copy_from_slice(&n.to_be_bytes());
+    if let Ok((h, m)) = Message::decode(&buf) {
+        let again = m.encode(v, h.xid);
+        if let Ok((_, m2)) = Message::decode(&again) {
+            let _ = m2.encode(v, h.xid);
+        }
+        if let Message::BundleAdd(b) = &m {
+            let _ = Message::decode(&b.message);
+        }
+    }
+}
