@@ -98,7 +98,7 @@ impl Bucket {
             // Properties only when they say something (as OVS sends them).
             if self.weight != 0 {
                 put_u16(out, 0);
-                put_u16(out, 6);
+                put_u16(out, 8);
                 put_u16(out, self.weight);
                 put_zeros(out, 2);
             }

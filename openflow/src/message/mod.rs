@@ -151,7 +151,7 @@ impl Message {
                 let r = basic::rd(body, "experimenter header");
                 let exp = r.u32(0)?;
                 if exp == nicira::NX_VENDOR {
-                    Message::Nx(NxMessage::decode(r.u32(4)?, r.tail(8)?)?)
+                    Message::Nx(NxMessage::decode(v, r.u32(4)?, r.tail(8)?)?)
                 } else {
                     Message::Experimenter(Experimenter::decode(body)?)
                 }
@@ -287,7 +287,7 @@ impl Message {
             Message::Nx(nx) => {
                 put_u32(out, nicira::NX_VENDOR);
                 put_u32(out, nx.subtype());
-                nx.encode(out);
+                nx.encode(v, out);
             }
             Message::FeaturesRequest
             | Message::GetConfigRequest

@@ -451,7 +451,7 @@ pub struct MeterFeatures {
     pub capabilities: u32,
     pub max_bands: u8,
     pub max_color: u8,
-    /// 1.5 only.
+    /// 1.5 only (sent only when non-zero: OVS 3.1 uses the 16-byte 1.3 form).
     pub features: u32,
 }
 
@@ -1074,8 +1074,9 @@ impl MultipartReply {
             })?),
             11 => {
                 let r = rd(body, "meter features");
-                let want = if version >= Version::Of15 { 24 } else { 16 };
-                if body.len() != want {
+                // OF1.5 added `features` (24 bytes); OVS 3.1 sends and
+                // accepts the 16-byte form in every version, so do we.
+                if body.len() != 16 && !(version >= Version::Of15 && body.len() == 24) {
                     return Err(bad(ErrorCode::OfpbrcBadLen, "meter features"));
                 }
                 MpReply::MeterFeatures(MeterFeatures {
@@ -1084,11 +1085,7 @@ impl MultipartReply {
                     capabilities: r.u32(8)?,
                     max_bands: r.u8(12)?,
                     max_color: r.u8(13)?,
-                    features: if version >= Version::Of15 {
-                        r.u32(16)?
-                    } else {
-                        0
-                    },
+                    features: if body.len() == 24 { r.u32(16)? } else { 0 },
                 })
             }
             12 => MpReply::TableFeatures(TableFeatures::decode_list(version, body)?),
@@ -1278,7 +1275,9 @@ impl MultipartReply {
                 out.push(m.max_bands);
                 out.push(m.max_color);
                 put_zeros(out, 2);
-                if version >= Version::Of15 {
+                // 16 bytes as OVS 3.1 has it, also in 1.5, unless the
+                // 1.5 `features` word is non-zero.
+                if version >= Version::Of15 && m.features != 0 {
                     put_u32(out, m.features);
                     put_zeros(out, 4);
                 }

@@ -219,7 +219,8 @@ impl PacketIn2 {
                 5 => p.reason = Some(v.u8(0)?),
                 6 => p.metadata = Some(Match::decode_tlvs(v.buf)?),
                 7 => p.userdata = Some(v.buf.to_vec()),
-                8 => p.continuation = Some(v.buf.to_vec()),
+                // Nested properties start 8-aligned: 4 bytes of padding first.
+                8 => p.continuation = Some(v.tail(4)?.to_vec()),
                 _ => p.other.push((ty, v.buf.to_vec())),
             }
             o += len.div_ceil(8) * 8;
@@ -263,7 +264,9 @@ impl PacketIn2 {
             prop(out, 7, u);
         }
         if let Some(c) = &self.continuation {
-            prop(out, 8, c);
+            let mut b = vec![0; 4];
+            b.extend_from_slice(c);
+            prop(out, 8, &b);
         }
         for (ty, v) in &self.other {
             prop(out, *ty, v);
@@ -409,7 +412,7 @@ impl NxMessage {
     }
 
     /// Decodes the body after `vendor, subtype`.
-    pub fn decode(subtype: u32, b: &[u8]) -> Result<NxMessage> {
+    pub fn decode(version: Version, subtype: u32, b: &[u8]) -> Result<NxMessage> {
         let r = rd(b, "nicira message");
         Ok(match subtype {
             10 | 11 => {
@@ -425,7 +428,7 @@ impl NxMessage {
                 exact(b, 4, "nx_set_flow_format")?;
                 NxMessage::SetFlowFormat(r.u32(0)?)
             }
-            13 => NxMessage::FlowMod(FlowMod::decode_nx(b)?),
+            13 => NxMessage::FlowMod(FlowMod::decode_nx(version, b)?),
             14 => {
                 r.need(40)?;
                 let mlen = r.u16(22)? as usize;
@@ -541,14 +544,14 @@ impl NxMessage {
     }
 
     /// Appends the body after `vendor, subtype`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    pub fn encode(&self, version: Version, out: &mut Vec<u8>) {
         match self {
             NxMessage::RoleRequest(v)
             | NxMessage::RoleReply(v)
             | NxMessage::SetFlowFormat(v)
             | NxMessage::SetPacketInFormat(v)
             | NxMessage::FlowMonitorCancel(v) => put_u32(out, *v),
-            NxMessage::FlowMod(fm) => fm.encode_nx(out),
+            NxMessage::FlowMod(fm) => fm.encode_nx(version, out),
             NxMessage::FlowRemoved(f) => {
                 let s = out.len();
                 put_u64(out, f.cookie);

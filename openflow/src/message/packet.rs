@@ -10,7 +10,7 @@
 //! - flow-removed 1.0: match(40) cookie(8) priority(2) reason(1) pad(1)
 //!   duration(4+4) idle(2) pad(2) packets(8) bytes(8); 1.3/1.4: cookie
 //!   priority reason table_id duration(4+4) idle hard packets bytes match;
-//!   1.5: cookie priority reason table_id idle hard match, then OXS stats.
+//!   1.5: table_id reason priority idle hard cookie match, then OXS stats.
 //!
 //! The packet data is borrowed while decoding and copied into the `Repr`.
 
@@ -251,14 +251,14 @@ impl FlowRemoved {
                 let (m, n) = Match::decode_ofp12(r.tail(16)?)?;
                 let st = OxsStats::decode(r.tail(16 + n)?)?;
                 Ok(FlowRemoved {
-                    cookie: r.u64(0)?,
-                    priority: r.u16(8)?,
-                    reason: r.u8(10)?,
-                    table_id: r.u8(11)?,
+                    table_id: r.u8(0)?,
+                    reason: r.u8(1)?,
+                    priority: r.u16(2)?,
+                    idle_timeout: r.u16(4)?,
+                    hard_timeout: r.u16(6)?,
+                    cookie: r.u64(8)?,
                     duration_sec: st.duration.map_or(0, |d| d.0),
                     duration_nsec: st.duration.map_or(0, |d| d.1),
-                    idle_timeout: r.u16(12)?,
-                    hard_timeout: r.u16(14)?,
                     packet_count: st.packet_count.unwrap_or(0),
                     byte_count: st.byte_count.unwrap_or(0),
                     r#match: m,
@@ -306,12 +306,12 @@ impl FlowRemoved {
                 put_u64(out, self.byte_count);
             }
             Version::Of15 => {
-                put_u64(out, self.cookie);
-                put_u16(out, self.priority);
-                out.push(self.reason);
                 out.push(self.table_id);
+                out.push(self.reason);
+                put_u16(out, self.priority);
                 put_u16(out, self.idle_timeout);
                 put_u16(out, self.hard_timeout);
+                put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
                 OxsStats {
                     duration: Some((self.duration_sec, self.duration_nsec)),
