@@ -960,11 +960,7 @@ pub fn messages(v: Version) -> Vec<Message> {
             command: 0,
             type_: 1,
             group_id: 5,
-            command_bucket_id: if v >= Version::Of15 {
-                0xffff_ffff
-            } else {
-                u32::MAX
-            },
+            command_bucket_id: u32::MAX,
             buckets: buckets.clone(),
             props: vec![],
         }),
