@@ -411,6 +411,12 @@ pub fn fuzz_one(version: u8, data: &[u8]) {
     buf[0] = version;
     let n = buf.len() as u16;
     buf[2..4].copy_from_slice(&n.to_be_bytes());
+    for v in crate::view::MessageSplitter::new(data).flatten() {
+        if let Ok(f) = crate::view::FlowModView::new_checked(v.body()) {
+            let _ = f.oxm_fields().count();
+            let _ = crate::view::ActionIter::new(f.instructions()).count();
+        }
+    }
     if let Ok((h, m)) = Message::decode(&buf) {
         let again = m.encode(v, h.xid);
         if let Ok((_, m2)) = Message::decode(&again) {
