@@ -5,3 +5,4 @@
 //! matches, actions and instructions, and the parser and printer for the flow
 //! syntax people type. Decoders never panic; every error maps to an
 //! OFPT_ERROR type and code.
+pub mod text;
