@@ -505,8 +505,9 @@ impl Action {
                     let mut first = true;
                     let mut m = *mask;
                     while m != 0 {
+                        // A Nicira load writes at most 64 bits.
                         let ofs = m.trailing_zeros();
-                        let run = (m >> ofs).trailing_ones();
+                        let run = (m >> ofs).trailing_ones().min(64);
                         let seg = (value >> ofs) & ones(run);
                         if !first {
                             s.push(',');

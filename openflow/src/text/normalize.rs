@@ -11,7 +11,7 @@
 //! so printing a normalized flow gives OVS's canonical line.
 
 use super::action::{n_bytes, Action};
-use super::field::{by_name, ones};
+use super::field::{by_name, ones, Field};
 use super::flow::FlowText;
 use super::flow_match::FlowMatch;
 
@@ -65,6 +65,41 @@ fn set_field(name: &str, value: u128) -> Action {
         value,
         mask: ones(n_bytes(f.bits) * 8),
         load: false,
+    }
+}
+
+/// OpenFlow 1.0 has no set_field: OVS uses the native 1.0 action when one
+/// exists for a full-width write, else a Nicira `load:` of the field's bits.
+fn of10_set_field(field: &'static Field, value: u128, mask: u128, load: bool) -> Action {
+    let full = ones(field.bits as u32);
+    if !load && mask & full == full {
+        let native = match field.name {
+            "eth_src" => Some(Action::SetEthSrc(value)),
+            "eth_dst" => Some(Action::SetEthDst(value)),
+            "ip_src" => Some(Action::SetIpv4Src(value as u32)),
+            "ip_dst" => Some(Action::SetIpv4Dst(value as u32)),
+            "ip_dscp" => Some(Action::SetIpDscp((value as u8) << 2)),
+            "tcp_src" | "udp_src" => Some(Action::SetL4Src(value as u16)),
+            "tcp_dst" | "udp_dst" => Some(Action::SetL4Dst(value as u16)),
+            "vlan_vid" => Some(Action::SetVlanVid {
+                vid: (value & 0xfff) as u16,
+                push: true,
+            }),
+            "vlan_pcp" => Some(Action::SetVlanPcp {
+                pcp: value as u8,
+                push: true,
+            }),
+            _ => None,
+        };
+        if let Some(a) = native {
+            return a;
+        }
+    }
+    Action::SetField {
+        field,
+        value: value & mask & full,
+        mask: mask & full,
+        load: true,
     }
 }
 
@@ -123,14 +158,13 @@ fn normalize_actions(
                 }),
                 A::ClearActions | A::WriteActions(_) => {}
                 A::StripVlan { .. } => out.push(A::StripVlan { pop: false }),
-                A::SetField { field, value, mask, .. } => {
-                    out.push(A::SetField {
-                        field,
-                        value,
-                        mask,
-                        load: true,
-                    });
+                A::SetField { field, value, mask, load } => {
+                    out.push(of10_set_field(field, value, mask, load));
                 }
+                A::SetIpEcn(e) => out.push(of10_set_field(by_name("nw_ecn").unwrap(), e as u128, 3, true)),
+                A::SetIpTtl(t) => out.push(of10_set_field(by_name("nw_ttl").unwrap(), t as u128, 0xff, true)),
+                A::SetVlanVid { vid, .. } => out.push(A::SetVlanVid { vid, push: true }),
+                A::SetVlanPcp { pcp, .. } => out.push(A::SetVlanPcp { pcp, push: true }),
                 A::Note(mut b) => {
                     // The note action is padded to a multiple of 8 bytes.
                     let len = (b.len() + 10).div_ceil(8) * 8 - 10;
