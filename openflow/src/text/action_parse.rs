@@ -43,15 +43,14 @@ fn table_id(name: &str, s: &str) -> Result<u8, ParseError> {
 }
 
 fn parse_hex_bytes(name: &str, s: &str) -> Result<Vec<u8>, ParseError> {
-    let mut out = Vec::new();
-    let digits: String = s.chars().filter(|c| *c != '.' && !c.is_whitespace()).collect();
+    let mut digits = Vec::new();
+    for c in s.chars().filter(|c| *c != '.' && !c.is_whitespace()) {
+        digits.push(c.to_digit(16).ok_or_else(|| ParseError::bad(name, s))? as u8);
+    }
     if digits.len() % 2 != 0 {
         return Err(ParseError::bad(name, s));
     }
-    for i in (0..digits.len()).step_by(2) {
-        out.push(u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| ParseError::bad(name, s))?);
-    }
-    Ok(out)
+    Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
 }
 
 /// `VALUE->DST` split.
