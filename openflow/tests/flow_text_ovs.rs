@@ -4,10 +4,12 @@
 //! `ovs-ofctl dump-flows --no-stats`; ferrovs parses the same line,
 //! normalizes it for the OpenFlow version used and prints it. The two
 //! lines must be identical. Run in OpenFlow 1.5 (every flow) and OpenFlow
-//! 1.0 + NXM (ovs-ofctl's default, for the flows OVS can encode in it).
+//! 1.0 + NXM (ovs-ofctl's default) and OpenFlow 1.3 (what Neutron's agent
+//! speaks), each for the flows OVS can encode in that version.
 
 use ferrovs_openflow::text::{normalize, parse_flow, WireVersion};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+use std::path::Path;
 
 
 fn corpus() -> Vec<String> {
@@ -23,12 +25,13 @@ fn corpus() -> Vec<String> {
 
 /// Adds `flow` alone to the bridge and returns OVS's dump line, or the
 /// error ovs-ofctl printed.
-fn ovs_canonical(ovs: &OvsVswitchd, ver: &str, flow: &str) -> Result<String, String> {
-    ovs.ofctl(&["-O", ver], "del-flows", &[]).map_err(|e| e.to_string())?;
-    ovs.ofctl(&["-O", ver], "add-flow", &[flow]).map_err(|e| e.to_string())?;
-    let out = ovs
-        .ofctl(&["-O", ver, "--no-stats"], "dump-flows", &[])
-        .map_err(|e| e.to_string())?;
+fn ovs_canonical(ovs: &OvsVswitchd, br: &Path, ver: &str, flow: &str) -> Result<String, String> {
+    let of = |opts: &[&str], cmd: &str, rest: &[&str]| {
+        ovs.ofctl_on(br, opts, cmd, rest).map_err(|e| e.to_string())
+    };
+    of(&["-O", ver], "del-flows", &[])?;
+    of(&["-O", ver], "add-flow", &[flow])?;
+    let out = of(&["-O", ver, "--no-stats"], "dump-flows", &[])?;
     let lines: Vec<&str> = out
         .lines()
         .filter(|l| !l.contains("_REPLY") && !l.trim().is_empty())
@@ -43,10 +46,22 @@ fn ovs_canonical(ovs: &OvsVswitchd, ver: &str, flow: &str) -> Result<String, Str
 /// Compares every corpus flow in `ver`; returns (which flows OVS accepted
 /// in this version, mismatch reports).
 fn run(ovs: &OvsVswitchd, flows: &[String], ver: WireVersion) -> (Vec<bool>, Vec<String>) {
+    // One bridge per version so that the versions run in parallel.
+    let br = ovs
+        .add_bridge(&format!("fvsof{}", ver.ofctl_name().trim_start_matches("OpenFlow")))
+        .expect("add bridge");
+    for g in [
+        "group_id=1,type=all,bucket=output:1",
+        "group_id=2,type=select,bucket=output:2,bucket=output:3",
+    ] {
+        ovs.ofctl_on(&br, &["-O", "OpenFlow15"], "add-group", &[g]).expect("add-group");
+    }
+    ovs.ofctl_on(&br, &["-O", "OpenFlow15"], "add-meter", &["meter=1,kbps,band=type=drop,rate=100"])
+        .expect("add-meter");
     let mut failures = Vec::new();
     let mut accepted = vec![false; flows.len()];
     for (i, flow) in flows.iter().enumerate() {
-        let Ok(ovs_line) = ovs_canonical(ovs, ver.ofctl_name(), flow) else {
+        let Ok(ovs_line) = ovs_canonical(ovs, &br, ver.ofctl_name(), flow) else {
             continue;
         };
         accepted[i] = true;
@@ -82,23 +97,23 @@ fn corpus_prints_like_ovs() {
     let flows = corpus();
     assert!(flows.len() >= 300, "corpus has only {} flows", flows.len());
     let ovs = OvsVswitchd::start("fvsbr0").expect("start ovs-vswitchd");
-    // Groups and a meter that corpus flows refer to (OVS checks they exist).
-    for g in [
-        "group_id=1,type=all,bucket=output:1",
-        "group_id=2,type=select,bucket=output:2,bucket=output:3",
-    ] {
-        ovs.ofctl(&["-O", "OpenFlow15"], "add-group", &[g]).expect("add-group");
-    }
-    ovs.ofctl(&["-O", "OpenFlow15"], "add-meter", &["meter=1,kbps,band=type=drop,rate=100"])
-        .expect("add-meter");
-    let (acc15, mut failures) = run(&ovs, &flows, WireVersion::Of15);
-    let (acc10, f10) = run(&ovs, &flows, WireVersion::Of10);
-    failures.extend(f10);
+    let versions = [WireVersion::Of10, WireVersion::Of13, WireVersion::Of15];
+    let results: Vec<(Vec<bool>, Vec<String>)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = versions
+            .iter()
+            .map(|v| {
+                let (ovs, flows) = (&ovs, &flows);
+                sc.spawn(move || run(ovs, flows, *v))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("version run")).collect()
+    });
+    let mut failures: Vec<String> = results.iter().flat_map(|r| r.1.clone()).collect();
     // Every corpus flow must be a real flow: OVS accepts it in at least one
-    // of the two versions (fin_timeout exists only in OpenFlow 1.0 + NXM,
+    // of the versions (fin_timeout exists only in OpenFlow 1.0 + NXM,
     // meters and write_actions only in 1.1+).
     for (i, flow) in flows.iter().enumerate() {
-        if !acc15[i] && !acc10[i] {
+        if results.iter().all(|r| !r.0[i]) {
             failures.push(format!("OVS rejects corpus flow in both versions: {flow}"));
         }
     }

@@ -137,6 +137,41 @@ impl OvsVswitchd {
         )
     }
 
+    /// Adds another `datapath_type=netdev` bridge and waits for its
+    /// management socket; returns that socket's path.
+    pub fn add_bridge(&self, br: &str) -> anyhow::Result<PathBuf> {
+        self.vsctl(&[
+            "add-br",
+            br,
+            "--",
+            "set",
+            "bridge",
+            br,
+            "datapath_type=netdev",
+            "protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15",
+            "fail_mode=secure",
+        ])?;
+        let mgmt = self.dir.join(format!("{br}.mgmt"));
+        self.wait_for(&mgmt, "ovs-vswitchd.log")?;
+        Ok(mgmt)
+    }
+
+    /// Runs `ovs-ofctl [opts] CMD <switch> [rest]` against any socket.
+    pub fn ofctl_on(
+        &self,
+        switch: &Path,
+        opts: &[&str],
+        cmd: &str,
+        rest: &[&str],
+    ) -> anyhow::Result<String> {
+        run(Command::new(tool("ovs-ofctl"))
+            .args(opts)
+            .arg(cmd)
+            .arg(switch)
+            .args(rest)
+            .envs(self.ovs_env()))
+    }
+
     /// The temporary directory holding sockets, database and logs.
     pub fn dir(&self) -> &Path {
         &self.dir

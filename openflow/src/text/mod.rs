@@ -11,7 +11,7 @@
 //! The layers, bottom up: `lexer` (items of `key=value` lists, zero-copy),
 //! `value` (numbers, addresses, ports, flags), `field` (the field table),
 //! `subfield`, `flow_match`, `action` + `action_parse`, `flow`,
-//! `normalize`.
+//! `normalize`; `group` and `meter` for `add-group`/`add-meter` text.
 
 pub mod action;
 pub mod action_parse;
@@ -19,7 +19,9 @@ pub mod error;
 pub mod field;
 pub mod flow;
 pub mod flow_match;
+pub mod group;
 pub mod lexer;
+pub mod meter;
 pub mod normalize;
 pub mod subfield;
 pub mod value;
@@ -29,6 +31,8 @@ pub use action_parse::parse_actions;
 pub use error::ParseError;
 pub use flow::FlowText;
 pub use flow_match::FlowMatch;
+pub use group::GroupText;
+pub use meter::MeterText;
 pub use normalize::{normalize, WireVersion};
 
 /// Parses one `ovs-ofctl add-flow` line.

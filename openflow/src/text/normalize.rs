@@ -176,12 +176,19 @@ fn normalize_actions(
             continue;
         }
         match a {
-            A::SetField { field, value, mask, .. } => out.push(A::SetField {
-                field,
-                value,
-                mask,
-                load: false,
-            }),
+            // OpenFlow 1.5 has only set_field; 1.2-1.4 keep a `load` as a
+            // Nicira load and can carry set_field only for a whole field.
+            A::SetField { field, value, mask, load } => {
+                let full = ones(n_bytes(field.bits) * 8);
+                let load = ver < WireVersion::Of15 && (load || mask & full != full);
+                let (value, mask) = if load {
+                    let bits = ones(field.bits as u32);
+                    (value & mask & bits, mask & bits)
+                } else {
+                    (value, mask)
+                };
+                out.push(A::SetField { field, value, mask, load })
+            }
             A::StripVlan { .. } => out.push(A::StripVlan { pop: true }),
             A::SetVlanVid { vid, push } => {
                 if push && !*vlan {
@@ -222,4 +229,10 @@ fn normalize_actions(
         }
     }
     out
+}
+
+/// Normalizes a group bucket's actions (no match: no VLAN known present).
+pub fn normalize_bucket_actions(acts: Vec<Action>, ver: WireVersion) -> Vec<Action> {
+    let mut vlan = false;
+    normalize_actions(acts, ver, &FlowMatch::default(), &mut vlan)
 }

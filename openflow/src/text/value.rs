@@ -188,6 +188,9 @@ pub fn parse_flags(
             Some(ms) => parse_uint_bits(field, ms, 32)? as u32,
             None => all,
         };
+        if (v | m) & !all != 0 {
+            return Err(ParseError::Overflow(format!("{field}={s}")));
+        }
         return Ok(((v & m) as u128, m as u128));
     }
     let mut v = 0u32;
