@@ -246,6 +246,9 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
                 let (a, _) = parse_masked(dst, f.fmt, f.bits as u32, f.maskable, val)?;
                 (a, ones(n_bytes(f.bits) * 8))
             };
+            if mask == 0 {
+                return Err(ParseError::bad(key, v));
+            }
             A::SetField {
                 field: f,
                 value,

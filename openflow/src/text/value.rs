@@ -256,6 +256,9 @@ pub fn parse_masked(
     maskable: bool,
     s: &str,
 ) -> Result<(u128, u128), ParseError> {
+    if !maskable && s.contains('/') && !matches!(fmt, Fmt::CtState | Fmt::TcpFlags | Fmt::TunFlags) {
+        return Err(ParseError::NotMaskable(field.to_string()));
+    }
     match fmt {
         Fmt::TcpFlags => return parse_flags(field, s, TCP_FLAGS, 0x0fff),
         Fmt::CtState => return parse_flags(field, s, CT_STATE_FLAGS, 0xff),
