@@ -25,6 +25,7 @@ pub mod meter;
 pub mod normalize;
 pub mod subfield;
 pub mod value;
+pub mod wire;
 
 pub use action::Action;
 pub use action_parse::parse_actions;
@@ -33,7 +34,7 @@ pub use flow::FlowText;
 pub use flow_match::FlowMatch;
 pub use group::GroupText;
 pub use meter::MeterText;
-pub use normalize::{normalize, WireVersion};
+pub use normalize::{normalize, usable_in, WireVersion};
 
 /// Parses one `ovs-ofctl add-flow` line.
 pub fn parse_flow(s: &str) -> Result<FlowText, ParseError> {

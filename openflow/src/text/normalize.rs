@@ -236,3 +236,19 @@ pub fn normalize_bucket_actions(acts: Vec<Action>, ver: WireVersion) -> Vec<Acti
     let mut vlan = false;
     normalize_actions(acts, ver, &FlowMatch::default(), &mut vlan)
 }
+
+/// Whether OVS can carry `flow` in `ver` at all (`ovs-ofctl` reports "no
+/// usable protocol" otherwise): OpenFlow 1.0 has no push_vlan and no meter;
+/// fin_timeout has only the OpenFlow 1.0 + NXM encoding.
+pub fn usable_in(flow: &FlowText, ver: WireVersion) -> bool {
+    fn ok(acts: &[Action], ver: WireVersion) -> bool {
+        acts.iter().all(|a| match a {
+            Action::PushVlan(_) | Action::Meter(_) => ver != WireVersion::Of10,
+            Action::FinTimeout { .. } => ver == WireVersion::Of10,
+            Action::Clone(v) | Action::WriteActions(v) => ok(v, ver),
+            Action::Ct(c) => ok(&c.exec, ver),
+            _ => true,
+        })
+    }
+    ok(&flow.actions, ver)
+}
