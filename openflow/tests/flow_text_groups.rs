@@ -37,7 +37,8 @@ fn groups_and_meters_print_like_ovs() {
     for ver in [WireVersion::Of13, WireVersion::Of15] {
         let v = ver.ofctl_name();
         for g in &groups {
-            ovs.ofctl(&["-O", v], "del-groups", &[]).expect("del-groups");
+            ovs.ofctl(&["-O", v], "del-groups", &[])
+                .expect("del-groups");
             if let Err(e) = ovs.ofctl(&["-O", v], "add-group", &[g]) {
                 failures.push(format!("[{v}] OVS rejects corpus group {g}: {e}"));
                 continue;
@@ -55,7 +56,8 @@ fn groups_and_meters_print_like_ovs() {
             }
         }
         for m in &meters {
-            ovs.ofctl(&["-O", v], "del-meters", &[]).expect("del-meters");
+            ovs.ofctl(&["-O", v], "del-meters", &[])
+                .expect("del-meters");
             if let Err(e) = ovs.ofctl(&["-O", v], "add-meter", &[m]) {
                 failures.push(format!("[{v}] OVS rejects corpus meter {m}: {e}"));
                 continue;
@@ -70,5 +72,10 @@ fn groups_and_meters_print_like_ovs() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

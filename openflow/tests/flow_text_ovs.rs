@@ -11,7 +11,6 @@ use ferrovs_openflow::text::{normalize, parse_flow, WireVersion};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 use std::path::Path;
 
-
 fn corpus() -> Vec<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/flows.txt");
     std::fs::read_to_string(path)
@@ -48,16 +47,25 @@ fn ovs_canonical(ovs: &OvsVswitchd, br: &Path, ver: &str, flow: &str) -> Result<
 fn run(ovs: &OvsVswitchd, flows: &[String], ver: WireVersion) -> (Vec<bool>, Vec<String>) {
     // One bridge per version so that the versions run in parallel.
     let br = ovs
-        .add_bridge(&format!("fvsof{}", ver.ofctl_name().trim_start_matches("OpenFlow")))
+        .add_bridge(&format!(
+            "fvsof{}",
+            ver.ofctl_name().trim_start_matches("OpenFlow")
+        ))
         .expect("add bridge");
     for g in [
         "group_id=1,type=all,bucket=output:1",
         "group_id=2,type=select,bucket=output:2,bucket=output:3",
     ] {
-        ovs.ofctl_on(&br, &["-O", "OpenFlow15"], "add-group", &[g]).expect("add-group");
+        ovs.ofctl_on(&br, &["-O", "OpenFlow15"], "add-group", &[g])
+            .expect("add-group");
     }
-    ovs.ofctl_on(&br, &["-O", "OpenFlow15"], "add-meter", &["meter=1,kbps,band=type=drop,rate=100"])
-        .expect("add-meter");
+    ovs.ofctl_on(
+        &br,
+        &["-O", "OpenFlow15"],
+        "add-meter",
+        &["meter=1,kbps,band=type=drop,rate=100"],
+    )
+    .expect("add-meter");
     let mut failures = Vec::new();
     let mut accepted = vec![false; flows.len()];
     for (i, flow) in flows.iter().enumerate() {
@@ -106,7 +114,9 @@ fn corpus_prints_like_ovs() {
                 sc.spawn(move || run(ovs, flows, *v))
             })
             .collect();
-        hs.into_iter().map(|h| h.join().expect("version run")).collect()
+        hs.into_iter()
+            .map(|h| h.join().expect("version run"))
+            .collect()
     });
     let mut failures: Vec<String> = results.iter().flat_map(|r| r.1.clone()).collect();
     // Every corpus flow must be a real flow: OVS accepts it in at least one
@@ -117,5 +127,10 @@ fn corpus_prints_like_ovs() {
             failures.push(format!("OVS rejects corpus flow in both versions: {flow}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

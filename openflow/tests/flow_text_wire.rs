@@ -46,7 +46,11 @@ fn round_trip(flow: &str, ver: WireVersion) -> Result<(String, String), String> 
             back.actions = actions_from_wire(&dec, false).map_err(u)?;
         }
         _ => {
-            let v = if ver == WireVersion::Of13 { Version::Of13 } else { Version::Of15 };
+            let v = if ver == WireVersion::Of13 {
+                Version::Of13
+            } else {
+                Version::Of15
+            };
             m.encode_tlvs(Some(v), &mut buf);
             back.matches = match_from_wire(&Match::decode_tlvs(&buf).map_err(e)?).map_err(u)?;
             let ins = instructions_to_wire(&f.actions).map_err(u)?;
@@ -76,7 +80,20 @@ fn corpus_round_trips_through_the_wire_codec() {
             }
         }
     }
-    eprintln!("{ok} round trips identical, {} skipped:\n{}", skipped.len(), skipped.join("\n"));
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
-    assert!(ok >= flows.len() * 3 * 9 / 10, "only {ok} of {} round trips", flows.len() * 3);
+    eprintln!(
+        "{ok} round trips identical, {} skipped:\n{}",
+        skipped.len(),
+        skipped.join("\n")
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(
+        ok >= flows.len() * 3 * 9 / 10,
+        "only {ok} of {} round trips",
+        flows.len() * 3
+    );
 }

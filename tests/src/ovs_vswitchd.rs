@@ -66,9 +66,18 @@ impl OvsVswitchd {
             .arg(&db)
             .arg(format!("--remote=punix:{}", db_sock.display()))
             .arg("--remote=db:Open_vSwitch,Open_vSwitch,manager_options")
-            .arg(format!("--unixctl={}", d.join("ovsdb-server.ctl").display()))
-            .arg(format!("--log-file={}", d.join("ovsdb-server.log").display()))
-            .arg(format!("--pidfile={}", d.join("ovsdb-server.pid").display()))
+            .arg(format!(
+                "--unixctl={}",
+                d.join("ovsdb-server.ctl").display()
+            ))
+            .arg(format!(
+                "--log-file={}",
+                d.join("ovsdb-server.log").display()
+            ))
+            .arg(format!(
+                "--pidfile={}",
+                d.join("ovsdb-server.pid").display()
+            ))
             .arg("-vconsole:off")
             .envs(self.ovs_env())
             .stdin(Stdio::null())
@@ -84,9 +93,18 @@ impl OvsVswitchd {
             .args(["netns", "exec", ns.name()])
             .arg(tool("ovs-vswitchd"))
             .arg(format!("unix:{}", db_sock.display()))
-            .arg(format!("--unixctl={}", d.join("ovs-vswitchd.ctl").display()))
-            .arg(format!("--log-file={}", d.join("ovs-vswitchd.log").display()))
-            .arg(format!("--pidfile={}", d.join("ovs-vswitchd.pid").display()))
+            .arg(format!(
+                "--unixctl={}",
+                d.join("ovs-vswitchd.ctl").display()
+            ))
+            .arg(format!(
+                "--log-file={}",
+                d.join("ovs-vswitchd.log").display()
+            ))
+            .arg(format!(
+                "--pidfile={}",
+                d.join("ovs-vswitchd.pid").display()
+            ))
             .arg("-vconsole:off")
             .envs(self.ovs_env())
             .stdin(Stdio::null())

@@ -52,12 +52,26 @@ pub struct Ct {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LearnSpec {
     /// Match `dst` against an immediate value.
-    MatchImm { dst: Subfield, value: u128 },
+    MatchImm {
+        dst: Subfield,
+        value: u128,
+    },
     /// Match `dst` against the packet's `src`.
-    MatchField { dst: Subfield, src: Subfield },
-    LoadImm { dst: Subfield, value: u128 },
-    LoadField { dst: Subfield, src: Subfield },
-    Output { src: Subfield },
+    MatchField {
+        dst: Subfield,
+        src: Subfield,
+    },
+    LoadImm {
+        dst: Subfield,
+        value: u128,
+    },
+    LoadField {
+        dst: Subfield,
+        src: Subfield,
+    },
+    Output {
+        src: Subfield,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,15 +153,39 @@ pub struct Controller {
 /// One action or instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Output { port: u32, max_len: u16 },
-    OutputTrunc { port: u32, max_len: u32 },
-    OutputReg { src: Subfield, max_len: u16 },
-    Enqueue { port: u32, queue: u32 },
+    Output {
+        port: u32,
+        max_len: u16,
+    },
+    OutputTrunc {
+        port: u32,
+        max_len: u32,
+    },
+    OutputReg {
+        src: Subfield,
+        max_len: u16,
+    },
+    Enqueue {
+        port: u32,
+        queue: u32,
+    },
     Controller(Controller),
-    Resubmit { port: u32, table: Option<u8>, ct: bool },
-    SetVlanVid { vid: u16, push: bool },
-    SetVlanPcp { pcp: u8, push: bool },
-    StripVlan { pop: bool },
+    Resubmit {
+        port: u32,
+        table: Option<u8>,
+        ct: bool,
+    },
+    SetVlanVid {
+        vid: u16,
+        push: bool,
+    },
+    SetVlanPcp {
+        pcp: u8,
+        push: bool,
+    },
+    StripVlan {
+        pop: bool,
+    },
     PushVlan(u16),
     SetEthSrc(u128),
     SetEthDst(u128),
@@ -165,33 +203,57 @@ pub enum Action {
     DecMplsTtl,
     PushMpls(u16),
     PopMpls(u16),
-    SetTunnel { id: u64, wide: bool },
+    SetTunnel {
+        id: u64,
+        wide: bool,
+    },
     SetQueue(u32),
     PopQueue,
     /// `set_field` (or `load`, when `load` is true: printed as `load:`).
-    SetField { field: &'static Field, value: u128, mask: u128, load: bool },
-    Move { src: Subfield, dst: Subfield },
+    SetField {
+        field: &'static Field,
+        value: u128,
+        mask: u128,
+        load: bool,
+    },
+    Move {
+        src: Subfield,
+        dst: Subfield,
+    },
     StackPush(Subfield),
     StackPop(Subfield),
     Learn(Box<Learn>),
-    Conjunction { id: u32, clause: u8, n_clauses: u8 },
+    Conjunction {
+        id: u32,
+        clause: u8,
+        n_clauses: u8,
+    },
     Note(Vec<u8>),
     Exit,
     Ct(Box<Ct>),
     CtClear,
-    FinTimeout { idle: u16, hard: u16 },
+    FinTimeout {
+        idle: u16,
+        hard: u16,
+    },
     Group(u32),
     Bundle(Box<Bundle>),
     Multipath(Box<Multipath>),
     Sample(Box<Sample>),
     Clone(Vec<Action>),
-    CheckPktLarger { len: u16, dst: Subfield },
+    CheckPktLarger {
+        len: u16,
+        dst: Subfield,
+    },
     DecNshTtl,
     // Instructions.
     Meter(u32),
     ClearActions,
     WriteActions(Vec<Action>),
-    WriteMetadata { value: u64, mask: u64 },
+    WriteMetadata {
+        value: u64,
+        mask: u64,
+    },
     GotoTable(u8),
 }
 
@@ -243,9 +305,12 @@ pub fn mf_format(f: &Field, v: u128, m: Option<u128>) -> String {
         Fmt::Ipv4 => format_ipv4_masked(v, m.unwrap_or(u32::MAX as u128)),
         Fmt::Ipv6 => format_ipv6_masked(v, m.unwrap_or(u128::MAX)),
         Fmt::CtState => format_flags(v as u32, m.unwrap_or(0xff) as u32, CT_STATE_FLAGS, 0xff),
-        Fmt::TcpFlags => {
-            format_flags(v as u32, m.unwrap_or(0xfff) as u32 & 0xfff, TCP_FLAGS, 0xfff)
-        }
+        Fmt::TcpFlags => format_flags(
+            v as u32,
+            m.unwrap_or(0xfff) as u32 & 0xfff,
+            TCP_FLAGS,
+            0xfff,
+        ),
         Fmt::TunFlags => format_flags(v as u32, m.unwrap_or(1) as u32 & 1, TUN_FLAGS, 1),
         Fmt::Frag => match v {
             0 => "no",
@@ -362,7 +427,11 @@ fn format_learn(l: &Learn, s: &mut String) {
         match spec {
             LearnSpec::MatchImm { dst, value } => {
                 if dst.is_whole() {
-                    s.push_str(&format!("{}={}", dst.field.name, mf_format(dst.field, *value, None)));
+                    s.push_str(&format!(
+                        "{}={}",
+                        dst.field.name,
+                        mf_format(dst.field, *value, None)
+                    ));
                 } else {
                     s.push_str(&format!("{}={}", dst.format(), put_hex(*value)));
                 }
@@ -401,7 +470,10 @@ impl Action {
                 }
             }
             OutputTrunc { port, max_len } => {
-                s.push_str(&format!("output(port={},max_len={max_len})", format_port(*port)));
+                s.push_str(&format!(
+                    "output(port={},max_len={max_len})",
+                    format_port(*port)
+                ));
             }
             OutputReg { src, max_len } => {
                 if *max_len == u16::MAX {
@@ -414,7 +486,12 @@ impl Action {
                 s.push_str(&format!("enqueue:{}:{queue}", format_port(*port)))
             }
             Controller(c) => {
-                if c.reason == "action" && c.id == 0 && c.userdata.is_empty() && !c.pause && c.meter_id.is_none() {
+                if c.reason == "action"
+                    && c.id == 0
+                    && c.userdata.is_empty()
+                    && !c.pause
+                    && c.meter_id.is_none()
+                {
                     s.push_str(&format!("CONTROLLER:{}", c.max_len));
                 } else {
                     s.push_str("controller(");
@@ -461,11 +538,19 @@ impl Action {
             }
             SetVlanVid { vid, push } => s.push_str(&format!(
                 "{}:{vid}",
-                if *push { "mod_vlan_vid" } else { "set_vlan_vid" }
+                if *push {
+                    "mod_vlan_vid"
+                } else {
+                    "set_vlan_vid"
+                }
             )),
             SetVlanPcp { pcp, push } => s.push_str(&format!(
                 "{}:{pcp}",
-                if *push { "mod_vlan_pcp" } else { "set_vlan_pcp" }
+                if *push {
+                    "mod_vlan_pcp"
+                } else {
+                    "set_vlan_pcp"
+                }
             )),
             StripVlan { pop } => s.push_str(if *pop { "pop_vlan" } else { "strip_vlan" }),
             PushVlan(t) => s.push_str(&format!("push_vlan:{t:#x}")),
@@ -482,7 +567,12 @@ impl Action {
                 s.push_str("dec_ttl");
                 if let Some(ids) = ids {
                     s.push('(');
-                    s.push_str(&ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","));
+                    s.push_str(
+                        &ids.iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    );
                     s.push(')');
                 }
             }
@@ -494,12 +584,21 @@ impl Action {
             PopMpls(t) => s.push_str(&format!("pop_mpls:0x{t:04x}")),
             SetTunnel { id, wide } => s.push_str(&format!(
                 "set_tunnel{}:{}",
-                if *wide || *id > u32::MAX as u64 { "64" } else { "" },
+                if *wide || *id > u32::MAX as u64 {
+                    "64"
+                } else {
+                    ""
+                },
                 hex0(*id as u128)
             )),
             SetQueue(q) => s.push_str(&format!("set_queue:{q}")),
             PopQueue => s.push_str("pop_queue"),
-            SetField { field, value, mask, load } => {
+            SetField {
+                field,
+                value,
+                mask,
+                load,
+            } => {
                 if *load {
                     // One `load:` per contiguous run of mask bits.
                     let mut first = true;
@@ -533,9 +632,14 @@ impl Action {
             StackPush(f) => s.push_str(&format!("push:{}", f.format())),
             StackPop(f) => s.push_str(&format!("pop:{}", f.format())),
             Learn(l) => format_learn(l, s),
-            Conjunction { id, clause, n_clauses } => {
-                s.push_str(&format!("conjunction({id},{}/{n_clauses})", *clause as u32 + 1))
-            }
+            Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => s.push_str(&format!(
+                "conjunction({id},{}/{n_clauses})",
+                *clause as u32 + 1
+            )),
             Note(b) => s.push_str(&format!("note:{}", format_hex_arg(b))),
             Exit => s.push_str("exit"),
             Ct(c) => {
@@ -591,7 +695,11 @@ impl Action {
             Bundle(b) => {
                 s.push_str(&format!(
                     "{}({},{},{},ofport,",
-                    if b.dst.is_some() { "bundle_load" } else { "bundle" },
+                    if b.dst.is_some() {
+                        "bundle_load"
+                    } else {
+                        "bundle"
+                    },
                     b.fields,
                     b.basis,
                     if b.hrw { "hrw" } else { "active_backup" }
@@ -601,7 +709,13 @@ impl Action {
                     s.push(',');
                 }
                 s.push_str("members:");
-                s.push_str(&b.members.iter().map(|p| format_port(*p)).collect::<Vec<_>>().join(","));
+                s.push_str(
+                    &b.members
+                        .iter()
+                        .map(|p| format_port(*p))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
                 s.push(')');
             }
             Multipath(m) => s.push_str(&format!(

@@ -126,7 +126,11 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
                 if args.is_empty() || args.len() > 3 {
                     return Err(ParseError::bad("resubmit", v));
                 }
-                let port = if args[0].is_empty() { 0xfff8 } else { parse_port(args[0])? };
+                let port = if args[0].is_empty() {
+                    0xfff8
+                } else {
+                    parse_port(args[0])?
+                };
                 let table = match args.get(1) {
                     Some(t) if !t.is_empty() => Some(table_id("resubmit", t)?),
                     _ => None,
@@ -287,11 +291,13 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
         "learn" => A::Learn(Box::new(parse_learn(v)?)),
         "conjunction" => {
             let (id, rest) = v.split_once(',').ok_or_else(|| ParseError::bad(key, v))?;
-            let (k, n) = rest.split_once('/').ok_or_else(|| ParseError::bad(key, v))?;
+            let (k, n) = rest
+                .split_once('/')
+                .ok_or_else(|| ParseError::bad(key, v))?;
             let id = u::<u32>(key, id.trim())?;
             let k = u::<u8>(key, k.trim())?;
             let n = u::<u8>(key, n.trim())?;
-            if n < 2 || n > 64 || k < 1 || k > n {
+            if !(2..=64).contains(&n) || k < 1 || k > n {
                 return Err(ParseError::bad(key, v));
             }
             A::Conjunction {
@@ -307,7 +313,9 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
         "fin_timeout" => {
             let (mut idle, mut hard) = (0, 0);
             for arg in split_args(v)? {
-                let (k, x) = arg.split_once('=').ok_or_else(|| ParseError::bad(key, arg))?;
+                let (k, x) = arg
+                    .split_once('=')
+                    .ok_or_else(|| ParseError::bad(key, arg))?;
                 match k {
                     "idle_timeout" => idle = u::<u16>(k, x)?,
                     "hard_timeout" => hard = u::<u16>(k, x)?,
@@ -324,7 +332,9 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
         "check_pkt_larger" => {
             // `check_pkt_larger(N)->DST`: the lexer keeps `DST` as the tail.
             if item.tail.is_empty() {
-                return Err(ParseError::Syntax(format!("{text}: missing `->' destination")));
+                return Err(ParseError::Syntax(format!(
+                    "{text}: missing `->' destination"
+                )));
             }
             A::CheckPktLarger {
                 len: u::<u16>(key, v)?,
@@ -702,7 +712,9 @@ fn parse_sample(v: &str) -> Result<Sample, ParseError> {
         }
     }
     if s.probability == 0 {
-        return Err(ParseError::Syntax("non-zero \"probability\" must be specified on sample".into()));
+        return Err(ParseError::Syntax(
+            "non-zero \"probability\" must be specified on sample".into(),
+        ));
     }
     Ok(s)
 }

@@ -194,7 +194,8 @@ macro_rules! f {
 use Loc::Bits;
 use Slot as S;
 
-/// The field table, in meta-flow order.
+/// The field table, in meta-flow order (one row per field).
+#[rustfmt::skip]
 pub static FIELDS: &[Field] = &[
     f!("dp_hash", None, Some("NXM_NX_DP_HASH"), None, 32, Hex, true, None, Bits(S::DpHash, 0), false),
     f!("recirc_id", None, Some("NXM_NX_RECIRC_ID"), None, 32, Dec, false, None, Bits(S::RecircId, 0), false),

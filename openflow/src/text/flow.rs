@@ -9,7 +9,7 @@
 use super::action::{format_actions, Action};
 use super::action_parse::parse_actions;
 use super::error::ParseError;
-use super::field::{by_wire_name, ones, Field};
+use super::field::{ones, Field};
 use super::flow_match::*;
 use super::lexer::Items;
 use super::subfield::Subfield;
@@ -76,7 +76,10 @@ const PROTOCOLS: &[(&str, u128, Option<u128>)] = &[
 
 /// Splits `... actions=...` into the match part and the action text.
 fn extract_actions(s: &str) -> Option<(&str, &str)> {
-    let i = s.find("actions=").map(|i| (i, 8)).or_else(|| s.find("action=").map(|i| (i, 7)))?;
+    let i = s
+        .find("actions=")
+        .map(|i| (i, 8))
+        .or_else(|| s.find("action=").map(|i| (i, 7)))?;
     Some((&s[..i.0], &s[i.0 + i.1..]))
 }
 
@@ -167,7 +170,11 @@ impl FlowText {
             _ => {
                 if let Some(f) = super::field::by_name(key) {
                     // dl_vlan also takes 0xffff ("no VLAN"), wider than its 12 bits.
-                    let bits = if f.loc == super::field::Loc::DlVlan { 16 } else { f.bits as u32 };
+                    let bits = if f.loc == super::field::Loc::DlVlan {
+                        16
+                    } else {
+                        f.bits as u32
+                    };
                     let (v, m) = parse_masked(key, f.fmt, bits, f.maskable, value)?;
                     check_value(f, v, value)?;
                     self.matches.set_field(f, v, m);
@@ -181,8 +188,6 @@ impl FlowText {
                     let fm = ones(sf.n_bits as u32) << sf.ofs;
                     self.matches
                         .set_field(sf.field, (old_v & !fm) | (v << sf.ofs), old_m | fm);
-                } else if by_wire_name(key).is_some() {
-                    return Err(ParseError::UnknownKeyword(key.to_string()));
                 } else {
                     return Err(ParseError::UnknownKeyword(key.to_string()));
                 }
@@ -238,7 +243,13 @@ impl FlowText {
 fn is_keyword(k: &str) -> bool {
     matches!(
         k,
-        "table" | "priority" | "idle_timeout" | "hard_timeout" | "importance" | "cookie" | "out_port"
+        "table"
+            | "priority"
+            | "idle_timeout"
+            | "hard_timeout"
+            | "importance"
+            | "cookie"
+            | "out_port"
     )
 }
 

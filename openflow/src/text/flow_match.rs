@@ -68,7 +68,9 @@ impl FlowMatch {
                 self.set_bits(slot as usize, 0, 16, v, if m != 0 { 0xffff } else { 0 })
             }
             // `nw_tos` is the DSCP bits of the TOS byte, written unshifted.
-            Loc::Bits(Slot::NwTos, 0) if bits == 8 => self.set_bits(Slot::NwTos as usize, 0, 8, v, m & 0xfc),
+            Loc::Bits(Slot::NwTos, 0) if bits == 8 => {
+                self.set_bits(Slot::NwTos as usize, 0, 8, v, m & 0xfc)
+            }
             Loc::Bits(slot, shift) => self.set_bits(slot as usize, shift as u32, bits, v, m),
             Loc::Reg(i) => self.set_bits(reg_index(i as usize), 0, 32, v, m),
             Loc::Xreg(i) => {
@@ -180,19 +182,18 @@ impl FlowMatch {
             clear(Slot::Ipv6Dst);
             clear(Slot::Ipv6Label);
         }
-        let l4 = ip
-            && matches!(
+        let l4 =
+            ip && matches!(
                 (ip4, proto),
                 (_, Some(6)) | (_, Some(17)) | (_, Some(132)) | (true, Some(1))
-            )
-            || (ip6 && proto == Some(58));
+            ) || (ip6 && proto == Some(58));
         if !l4 {
             clear(Slot::TpSrc);
             clear(Slot::TpDst);
         }
         let icmp6 = ip6 && proto == Some(58);
         let nd = icmp6 && tp_src.1 == 0xffff && (tp_src.0 == 135 || tp_src.0 == 136);
-        if !(ip && proto == Some(6)) && !nd {
+        if !(nd || (ip && proto == Some(6))) {
             clear(Slot::TcpFlags);
         }
         if !nd {
@@ -322,7 +323,10 @@ impl FlowMatch {
         }
         let (ptv, ptm) = g(Slot::PacketType);
         if ptm != 0 && ptv != 0 {
-            put(&mut s, format!("packet_type=({},{:#x})", ptv >> 16, ptv & 0xffff));
+            put(
+                &mut s,
+                format!("packet_type=({},{:#x})", ptv >> 16, ptv & 0xffff),
+            );
         }
         let dl = self.dl_type();
         let proto = self.nw_proto();
@@ -338,10 +342,7 @@ impl FlowMatch {
                     Some(132) => Some("sctp"),
                     _ => None,
                 }
-                .map(|n| {
-                    skip_proto = true;
-                    n
-                })
+                .inspect(|_| skip_proto = true)
                 .or(Some("ip")),
                 ETH_TYPE_IPV6 => match proto {
                     Some(58) => Some("icmp6"),
@@ -350,10 +351,7 @@ impl FlowMatch {
                     Some(132) => Some("sctp6"),
                     _ => None,
                 }
-                .map(|n| {
-                    skip_proto = true;
-                    n
-                })
+                .inspect(|_| skip_proto = true)
                 .or(Some("ipv6")),
                 ETH_TYPE_ARP => Some("arp"),
                 ETH_TYPE_RARP => Some("rarp"),
@@ -405,7 +403,10 @@ impl FlowMatch {
         if m & 1 != 0 {
             put(
                 &mut s,
-                format!("tun_flags={}", format_flags(v as u32, m as u32 & 1, TUN_FLAGS, 0xf)),
+                format!(
+                    "tun_flags={}",
+                    format_flags(v as u32, m as u32 & 1, TUN_FLAGS, 0xf)
+                ),
             );
         }
         let (v, m) = g(Slot::Metadata);

@@ -82,14 +82,17 @@ fn split_buckets(s: &str) -> Result<(&str, Vec<&str>), ParseError> {
 fn parse_bucket(s: &str, group_type: GroupType) -> Result<Bucket, ParseError> {
     let mut b = Bucket {
         bucket_id: None,
-        weight: if group_type == GroupType::Select { 1 } else { 0 },
+        weight: if group_type == GroupType::Select {
+            1
+        } else {
+            0
+        },
         watch_port: None,
         watch_group: None,
         actions: Vec::new(),
     };
     let mut acts = String::new();
-    let mut items = Items::new(s);
-    while let Some(item) = items.next() {
+    for item in Items::new(s) {
         let item = item?;
         match item.key {
             "bucket_id" => b.bucket_id = Some(num(item.key, item.value)? as u32),
@@ -182,7 +185,9 @@ impl GroupText {
             g.buckets.push(parse_bucket(b, g.group_type)?);
         }
         if g.group_type == GroupType::Indirect && g.buckets.len() > 1 {
-            return Err(ParseError::Syntax("indirect groups can have at most one bucket".into()));
+            return Err(ParseError::Syntax(
+                "indirect groups can have at most one bucket".into(),
+            ));
         }
         Ok(g)
     }
@@ -211,13 +216,20 @@ impl GroupText {
         if let Some(m) = &self.selection_method {
             s.push_str(&format!(",selection_method={m}"));
             if self.selection_method_param != 0 {
-                s.push_str(&format!(",selection_method_param={}", self.selection_method_param));
+                s.push_str(&format!(
+                    ",selection_method_param={}",
+                    self.selection_method_param
+                ));
             }
             if !self.fields.is_empty() {
                 s.push_str(&format!(",fields({})", self.fields.join(",")));
             }
         }
-        let default_weight = if self.group_type == GroupType::Select { 1 } else { 0 };
+        let default_weight = if self.group_type == GroupType::Select {
+            1
+        } else {
+            0
+        };
         for b in &self.buckets {
             s.push_str(",bucket=");
             if let Some(id) = b.bucket_id {

@@ -210,13 +210,17 @@ mod tests {
 
     #[test]
     fn splits_nested_items() {
-        let items: Vec<_> = Items::new("ip, nw_src=198.18.0.1 ct(commit,zone=5),load:1->NXM_NX_REG0[0..3]")
-            .map(|r| r.unwrap())
-            .collect();
+        let items: Vec<_> =
+            Items::new("ip, nw_src=198.18.0.1 ct(commit,zone=5),load:1->NXM_NX_REG0[0..3]")
+                .map(|r| r.unwrap())
+                .collect();
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].key, "ip");
         assert_eq!(items[1].value, "198.18.0.1");
-        assert_eq!((items[2].key, items[2].value, items[2].paren), ("ct", "commit,zone=5", true));
+        assert_eq!(
+            (items[2].key, items[2].value, items[2].paren),
+            ("ct", "commit,zone=5", true)
+        );
         assert_eq!(items[3].value, "1->NXM_NX_REG0[0..3]");
     }
 

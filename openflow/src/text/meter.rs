@@ -89,9 +89,9 @@ impl MeterText {
                         });
                     }
                     k @ ("rate" | "burst_size" | "prec_level") => {
-                        let bd = band
-                            .as_mut()
-                            .ok_or_else(|| ParseError::Syntax("band must start with type".into()))?;
+                        let bd = band.as_mut().ok_or_else(|| {
+                            ParseError::Syntax("band must start with type".into())
+                        })?;
                         let v = n32(k, item.value)?;
                         match k {
                             "rate" => bd.rate = v,

@@ -158,11 +158,26 @@ fn normalize_actions(
                 }),
                 A::ClearActions | A::WriteActions(_) => {}
                 A::StripVlan { .. } => out.push(A::StripVlan { pop: false }),
-                A::SetField { field, value, mask, load } => {
+                A::SetField {
+                    field,
+                    value,
+                    mask,
+                    load,
+                } => {
                     out.push(of10_set_field(field, value, mask, load));
                 }
-                A::SetIpEcn(e) => out.push(of10_set_field(by_name("nw_ecn").unwrap(), e as u128, 3, true)),
-                A::SetIpTtl(t) => out.push(of10_set_field(by_name("nw_ttl").unwrap(), t as u128, 0xff, true)),
+                A::SetIpEcn(e) => out.push(of10_set_field(
+                    by_name("nw_ecn").unwrap(),
+                    e as u128,
+                    3,
+                    true,
+                )),
+                A::SetIpTtl(t) => out.push(of10_set_field(
+                    by_name("nw_ttl").unwrap(),
+                    t as u128,
+                    0xff,
+                    true,
+                )),
                 A::SetVlanVid { vid, .. } => out.push(A::SetVlanVid { vid, push: true }),
                 A::SetVlanPcp { pcp, .. } => out.push(A::SetVlanPcp { pcp, push: true }),
                 A::Note(mut b) => {
@@ -178,7 +193,12 @@ fn normalize_actions(
         match a {
             // OpenFlow 1.5 has only set_field; 1.2-1.4 keep a `load` as a
             // Nicira load and can carry set_field only for a whole field.
-            A::SetField { field, value, mask, load } => {
+            A::SetField {
+                field,
+                value,
+                mask,
+                load,
+            } => {
                 let full = ones(n_bytes(field.bits) * 8);
                 let load = ver < WireVersion::Of15 && (load || mask & full != full);
                 let (value, mask) = if load {
@@ -187,7 +207,12 @@ fn normalize_actions(
                 } else {
                     (value, mask)
                 };
-                out.push(A::SetField { field, value, mask, load })
+                out.push(A::SetField {
+                    field,
+                    value,
+                    mask,
+                    load,
+                })
             }
             A::StripVlan { .. } => out.push(A::StripVlan { pop: true }),
             A::SetVlanVid { vid, push } => {

@@ -52,7 +52,9 @@ impl Subfield {
             None | Some("") => (0, field.bits),
             Some(r) => {
                 let num = |x: &str| -> Result<u16, ParseError> {
-                    x.trim().parse::<u16>().map_err(|_| ParseError::bad("subfield", s))
+                    x.trim()
+                        .parse::<u16>()
+                        .map_err(|_| ParseError::bad("subfield", s))
                 };
                 let (a, b) = match r.split_once("..") {
                     Some((a, b)) => (num(a)?, num(b)?),

@@ -256,7 +256,8 @@ pub fn parse_masked(
     maskable: bool,
     s: &str,
 ) -> Result<(u128, u128), ParseError> {
-    if !maskable && s.contains('/') && !matches!(fmt, Fmt::CtState | Fmt::TcpFlags | Fmt::TunFlags) {
+    if !maskable && s.contains('/') && !matches!(fmt, Fmt::CtState | Fmt::TcpFlags | Fmt::TunFlags)
+    {
         return Err(ParseError::NotMaskable(field.to_string()));
     }
     match fmt {
@@ -280,7 +281,9 @@ pub fn parse_masked(
                 .strip_prefix('(')
                 .and_then(|x| x.strip_suffix(')'))
                 .ok_or_else(|| ParseError::bad(field, s))?;
-            let (a, b) = inner.split_once(',').ok_or_else(|| ParseError::bad(field, s))?;
+            let (a, b) = inner
+                .split_once(',')
+                .ok_or_else(|| ParseError::bad(field, s))?;
             let ns = parse_uint_bits(field, a, 16)?;
             let ty = parse_uint_bits(field, b, 16)?;
             return Ok(((ns << 16) | ty, ones(32)));

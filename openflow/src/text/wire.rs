@@ -54,11 +54,36 @@ fn tsub(s: &w::Subfield) -> R<Subfield> {
 /// protocol (as OVS's `nx_put_raw` chooses them).
 fn views(m: &FlowMatch) -> Vec<&'static str> {
     let mut v = vec![
-        "dp_hash", "recirc_id", "conj_id", "tun_id", "tun_src", "tun_dst", "tun_ipv6_src",
-        "tun_ipv6_dst", "tun_flags", "tun_gbp_id", "tun_gbp_flags", "metadata", "in_port",
-        "pkt_mark", "ct_state", "ct_zone", "ct_mark", "ct_label", "ct_nw_src", "ct_nw_dst",
-        "ct_ipv6_src", "ct_ipv6_dst", "ct_nw_proto", "ct_tp_src", "ct_tp_dst", "actset_output",
-        "eth_src", "eth_dst", "eth_type", "vlan_tci",
+        "dp_hash",
+        "recirc_id",
+        "conj_id",
+        "tun_id",
+        "tun_src",
+        "tun_dst",
+        "tun_ipv6_src",
+        "tun_ipv6_dst",
+        "tun_flags",
+        "tun_gbp_id",
+        "tun_gbp_flags",
+        "metadata",
+        "in_port",
+        "pkt_mark",
+        "ct_state",
+        "ct_zone",
+        "ct_mark",
+        "ct_label",
+        "ct_nw_src",
+        "ct_nw_dst",
+        "ct_ipv6_src",
+        "ct_ipv6_dst",
+        "ct_nw_proto",
+        "ct_tp_src",
+        "ct_tp_dst",
+        "actset_output",
+        "eth_src",
+        "eth_dst",
+        "eth_type",
+        "vlan_tci",
     ];
     const REGS: [&str; 16] = [
         "reg0", "reg1", "reg2", "reg3", "reg4", "reg5", "reg6", "reg7", "reg8", "reg9", "reg10",
@@ -80,9 +105,13 @@ fn views(m: &FlowMatch) -> Vec<&'static str> {
                 (_, Some(17)) => v.extend(["udp_src", "udp_dst"]),
                 (_, Some(132)) => v.extend(["sctp_src", "sctp_dst"]),
                 (Some(ETH_TYPE_IP), Some(1)) => v.extend(["icmp_type", "icmp_code"]),
-                (Some(ETH_TYPE_IPV6), Some(58)) => {
-                    v.extend(["icmpv6_type", "icmpv6_code", "nd_target", "nd_sll", "nd_tll"])
-                }
+                (Some(ETH_TYPE_IPV6), Some(58)) => v.extend([
+                    "icmpv6_type",
+                    "icmpv6_code",
+                    "nd_target",
+                    "nd_sll",
+                    "nd_tll",
+                ]),
                 _ => {}
             }
         }
@@ -212,7 +241,12 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
             queue: *queue,
         },
         A::Controller(c) => {
-            if c.reason == "action" && c.id == 0 && c.userdata.is_empty() && !c.pause && c.meter_id.is_none() {
+            if c.reason == "action"
+                && c.id == 0
+                && c.userdata.is_empty()
+                && !c.pause
+                && c.meter_id.is_none()
+            {
                 W::Output {
                     port: 0xfffd,
                     max_len: c.max_len,
@@ -264,7 +298,12 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
         }
         A::SetQueue(q) => W::SetQueue(*q),
         A::PopQueue => W::PopQueue,
-        A::SetField { field, value, mask, load } => {
+        A::SetField {
+            field,
+            value,
+            mask,
+            load,
+        } => {
             let wf = wfield(field.name)?;
             if *load {
                 // One Nicira load per contiguous run of at most 64 bits.
@@ -299,7 +338,11 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
         A::StackPush(s) => W::StackPush(wsub(s)?),
         A::StackPop(s) => W::StackPop(wsub(s)?),
         A::Learn(l) => W::Learn(learn_to_wire(l)?),
-        A::Conjunction { id, clause, n_clauses } => W::Conjunction {
+        A::Conjunction {
+            id,
+            clause,
+            n_clauses,
+        } => W::Conjunction {
             id: *id,
             clause: *clause,
             n_clauses: *n_clauses,
@@ -313,7 +356,7 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
             }
             inner.extend(actions_to_wire(&c.exec)?);
             W::Ct(w::Ct {
-                flags: (c.commit as u16) * w::Ct::F_COMMIT | (c.force as u16) * w::Ct::F_FORCE,
+                flags: ((c.commit as u16) * w::Ct::F_COMMIT) | ((c.force as u16) * w::Ct::F_FORCE),
                 zone: match &c.zone {
                     None => w::CtZone::Imm(0),
                     Some(ZoneSrc::Imm(z)) => w::CtZone::Imm(*z),
@@ -352,7 +395,11 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
             obs_point_id: s.obs_point_id,
             sampling_port: s.sampling_port.map(|p| p as u16).unwrap_or(0xffff),
             direction: s.direction,
-            variant: if s.sampling_port.is_some() || s.direction != 0 { 2 } else { 0 },
+            variant: if s.sampling_port.is_some() || s.direction != 0 {
+                2
+            } else {
+                0
+            },
         }),
         A::Clone(v) => W::Clone(actions_to_wire(v)?),
         A::CheckPktLarger { len, dst } => W::CheckPktLarger {
@@ -552,7 +599,10 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
     let mut out: Vec<Action> = Vec::new();
     for a in acts {
         let x = match a {
-            W::Output { port: 0xfffd, max_len } => A::Controller(Controller {
+            W::Output {
+                port: 0xfffd,
+                max_len,
+            } => A::Controller(Controller {
                 max_len: *max_len,
                 reason: "action",
                 id: 0,
@@ -589,8 +639,14 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
                 table: (*table != 255).then_some(*table),
                 ct: *ct,
             },
-            W::SetVlanVid(v) => A::SetVlanVid { vid: *v, push: true },
-            W::SetVlanPcp(p) => A::SetVlanPcp { pcp: *p, push: true },
+            W::SetVlanVid(v) => A::SetVlanVid {
+                vid: *v,
+                push: true,
+            },
+            W::SetVlanPcp(p) => A::SetVlanPcp {
+                pcp: *p,
+                push: true,
+            },
             W::PopVlan => A::StripVlan { pop: of11 },
             W::PushVlan(t) => A::PushVlan(*t),
             W::SetDlSrc(m) => A::SetEthSrc(eth_u128(m)),
@@ -614,7 +670,10 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
                 id: *id as u64,
                 wide: false,
             },
-            W::SetTunnel64(id) => A::SetTunnel { id: *id, wide: true },
+            W::SetTunnel64(id) => A::SetTunnel {
+                id: *id,
+                wide: true,
+            },
             W::SetQueue(q) => A::SetQueue(*q),
             W::PopQueue => A::PopQueue,
             W::SetField { field, value, mask } => {
@@ -632,7 +691,13 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
                 let m = ones(d.n_bits as u32) << d.ofs;
                 let v = (*value as u128) << d.ofs;
                 // Consecutive loads into one field print as one `load:` list.
-                if let Some(A::SetField { field, value, mask, load: true }) = out.last_mut() {
+                if let Some(A::SetField {
+                    field,
+                    value,
+                    mask,
+                    load: true,
+                }) = out.last_mut()
+                {
                     if std::ptr::eq(*field, d.field) && *mask & m == 0 {
                         *value |= v;
                         *mask |= m;
@@ -653,7 +718,11 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
             W::StackPush(s) => A::StackPush(tsub(s)?),
             W::StackPop(s) => A::StackPop(tsub(s)?),
             W::Learn(l) => A::Learn(Box::new(learn_from_wire(l)?)),
-            W::Conjunction { id, clause, n_clauses } => A::Conjunction {
+            W::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => A::Conjunction {
                 id: *id,
                 clause: *clause,
                 n_clauses: *n_clauses,
@@ -776,7 +845,9 @@ pub fn instructions_from_wire(list: &[Instruction]) -> R<Vec<Action>> {
             Instruction::Meter(m) => out.push(Action::Meter(*m)),
             Instruction::ApplyActions(v) => out.extend(actions_from_wire(v, true)?),
             Instruction::ClearActions => out.push(Action::ClearActions),
-            Instruction::WriteActions(v) => out.push(Action::WriteActions(actions_from_wire(v, true)?)),
+            Instruction::WriteActions(v) => {
+                out.push(Action::WriteActions(actions_from_wire(v, true)?))
+            }
             Instruction::WriteMetadata { metadata, mask } => out.push(Action::WriteMetadata {
                 value: *metadata,
                 mask: *mask,
@@ -792,5 +863,8 @@ pub fn instructions_from_wire(list: &[Instruction]) -> R<Vec<Action>> {
 
 /// A flow's match and actions in wire form, for tests and tools.
 pub fn flow_to_wire(f: &FlowText) -> R<(WMatch, Vec<Instruction>)> {
-    Ok((match_to_wire(&f.matches)?, instructions_to_wire(&f.actions)?))
+    Ok((
+        match_to_wire(&f.matches)?,
+        instructions_to_wire(&f.actions)?,
+    ))
 }
