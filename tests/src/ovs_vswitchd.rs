@@ -254,3 +254,40 @@ impl Drop for OvsVswitchd {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process_alive(pid: &str) -> bool {
+        Path::new("/proc").join(pid.trim()).exists()
+    }
+
+    #[test]
+    fn starts_a_bridge_and_cleans_up_on_drop() {
+        let (dir, pids) = {
+            let ovs = OvsVswitchd::start("fvsguard").expect("start");
+            let out = ovs
+                .ofctl(&["-O", "OpenFlow13"], "show", &[])
+                .expect("ofctl show");
+            assert!(out.contains("OFPT_FEATURES_REPLY"), "{out}");
+            let second = ovs.add_bridge("fvsguard2").expect("second bridge");
+            ovs.ofctl_on(&second, &[], "add-flow", &["priority=7,actions=drop"])
+                .expect("add-flow");
+            let dump = ovs
+                .ofctl_on(&second, &["--no-stats"], "dump-flows", &[])
+                .expect("dump");
+            assert!(dump.contains("priority=7 actions=drop"), "{dump}");
+            let pids: Vec<String> = ["ovs-vswitchd.pid", "ovsdb-server.pid"]
+                .iter()
+                .map(|p| std::fs::read_to_string(ovs.dir().join(p)).expect("pid file"))
+                .collect();
+            assert!(pids.iter().all(|p| process_alive(p)));
+            (ovs.dir().to_path_buf(), pids)
+        };
+        assert!(!dir.exists(), "{} left behind", dir.display());
+        for p in &pids {
+            assert!(!process_alive(p), "daemon {p} still running");
+        }
+    }
+}
