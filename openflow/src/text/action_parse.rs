@@ -7,7 +7,7 @@
 
 use super::action::*;
 use super::error::ParseError;
-use super::field::{by_name, ones, Fmt};
+use super::field::{by_name, ones};
 use super::lexer::{split_args, Item, Items};
 use super::subfield::Subfield;
 use super::value::*;
@@ -718,6 +718,3 @@ fn parse_sample(v: &str) -> Result<Sample, ParseError> {
     }
     Ok(s)
 }
-
-#[allow(dead_code)]
-fn _fmt_used(_: Fmt) {}
