@@ -1,5 +1,10 @@
 //! Criterion benchmarks for ferrovs-openflow.
 //!
+//! `openflow/parse_flow_text`: parse every line of the flow corpus
+//! (`openflow/tests/data/flows.txt`, Neutron/OVN-style and a sweep of all
+//! fields and actions) with the `ovs-ofctl` syntax parser; throughput in
+//! flows.
+//!
 //! `openflow/decode_flow_mod` and `openflow/encode_flow_mod` measure one
 //! Neutron-style OpenFlow 1.3 flow-mod (OXM match of 7 fields, ct + resubmit
 //! + set_field + output actions, goto_table) per iteration; throughput is in
@@ -7,6 +12,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ferrovs_openflow::action::{Action, Ct, CtZone, Subfield};
 use ferrovs_openflow::message::{FlowMod, FlowModCommand, Message};
+use ferrovs_openflow::text::parse_flow;
 use ferrovs_openflow::{Field, Instruction, Match, Value, Version};
 
 /// A typical br-int flow: `table=0,priority=100,ct_state=-trk,tcp,in_port=5,
@@ -101,5 +107,25 @@ fn flow_mod_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(group, flow_mod_benches);
+const CORPUS: &str = include_str!("../../openflow/tests/data/flows.txt");
+
+fn parse_flow_text(c: &mut Criterion) {
+    let flows: Vec<&str> = CORPUS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut g = c.benchmark_group("openflow");
+    g.throughput(Throughput::Elements(flows.len() as u64));
+    g.bench_function("parse_flow_text", |b| {
+        b.iter(|| {
+            for f in &flows {
+                black_box(parse_flow(black_box(f)).expect("corpus flow parses"));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(group, flow_mod_benches, parse_flow_text);
 criterion_main!(group);
