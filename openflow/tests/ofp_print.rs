@@ -489,3 +489,97 @@ fn ovs_reads_key_facts() {
     let got = ofp_print(&e10.encode(Version::Of10, 8));
     assert!(got.contains("OFPT_ERROR (xid=0x8)"), "{got}");
 }
+
+/// Differences owned by the text side (branch oftext) at the time of the
+/// merge, reported to it: `output:SRC[]` printed as `output(src=..,max_len=0)`,
+/// and an exact `ct_state` printed bit by bit.  Constructs the text bridge
+/// cannot convert yet (tun_metadata subfields, delete_field, encap/decap)
+/// are also counted as gaps.  Everything else must print identically.
+const KNOWN_TEXT_GAPS: &[&str] = &[
+    "actions=output:NXM_NX_REG1[0..15]",
+    "ct_state=new|trk,tcp,reg0",
+];
+
+/// With the text side (`ferrovs_openflow::text`): the match and actions
+/// ferrovs prints for the bytes it decoded equal what ovs-ofctl prints for
+/// the same bytes.
+#[test]
+fn ferrovs_printer_agrees_with_ovs() {
+    use ferrovs_openflow::text::action::format_actions;
+    use ferrovs_openflow::text::wire;
+    let (mut checked, mut agree) = (0, 0);
+    let (mut differ, mut gaps) = (Vec::new(), Vec::new());
+    for v in ALL {
+        let mut flows: Vec<(Match, Vec<Instruction>)> = cases(v)
+            .into_iter()
+            .map(|(a, ctx, _)| (ctx_match(ctx), vec![Instruction::ApplyActions(vec![a])]))
+            .collect();
+        flows.push((
+            sample_match(v),
+            vec![Instruction::ApplyActions(vec![Action::Output {
+                port: 1,
+                max_len: 0,
+            }])],
+        ));
+        for (m, insts) in flows {
+            let fm = FlowMod {
+                r#match: m,
+                instructions: insts,
+                priority: 300,
+                ..FlowMod::default()
+            };
+            let msg = if v == Version::Of10 {
+                Message::Nx(NxMessage::FlowMod(fm))
+            } else {
+                Message::FlowMod(fm)
+            };
+            let bytes = msg.encode(v, 1);
+            let ovs = ofp_print(&bytes);
+            let ovs = ovs.lines().next().unwrap_or("");
+            let ovs = ovs.split_once(": ADD ").map(|x| x.1).unwrap_or(ovs);
+            let fm = match Message::decode(&bytes).unwrap().1 {
+                Message::FlowMod(f) | Message::Nx(NxMessage::FlowMod(f)) => f,
+                other => panic!("{other:?}"),
+            };
+            let text = wire::match_from_wire(&fm.r#match).and_then(|tm| {
+                let acts = if v == Version::Of10 {
+                    wire::actions_from_wire(&Instruction::flat_actions(&fm.instructions), false)
+                } else {
+                    wire::instructions_from_wire(&fm.instructions)
+                }?;
+                Ok(format!(
+                    "{} actions={}",
+                    tm.format(Some(fm.priority)),
+                    format_actions(&acts)
+                ))
+            });
+            let mine = text.unwrap_or_else(|e| format!("(text side: {e})"));
+            if mine != ovs {
+                let line = format!("{v:?}\n  ovs:     {ovs}\n  ferrovs: {mine}");
+                if mine.starts_with("(text side:")
+                    || KNOWN_TEXT_GAPS.iter().any(|k| ovs.contains(k))
+                {
+                    gaps.push(line);
+                } else {
+                    differ.push(line);
+                }
+            } else {
+                agree += 1;
+            }
+            checked += 1;
+        }
+    }
+    eprintln!(
+        "{agree} of {checked} agree; known text-side gaps ({}):\n{}",
+        gaps.len(),
+        gaps.join("\n")
+    );
+    assert!(checked > 220, "{checked}");
+    assert!(agree >= 210, "{agree}");
+    assert!(
+        differ.is_empty(),
+        "{} of {checked} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
