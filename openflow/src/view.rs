@@ -82,7 +82,7 @@ impl<'a> MessageSplitter<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
         MessageSplitter { rest: buf }
     }
-    /// Bytes not yet returned (a partial message, or garbage after an error).
+    /// Bytes not yet returned (a partial message; empty after a framing error).
     pub fn rest(&self) -> &'a [u8] {
         self.rest
     }
@@ -96,6 +96,8 @@ impl<'a> Iterator for MessageSplitter<'a> {
         }
         let len = be16(self.rest, 2) as usize;
         if len < 8 {
+            // Unrecoverable framing error: yield it once, then stop.
+            self.rest = &[];
             return Some(Err(DecodeError::new(
                 ErrorCode::OfpbrcBadLen,
                 "ofp_header length",
@@ -317,6 +319,11 @@ mod tests {
         let acts: Vec<_> = ActionIter::new(&inst[8..]).map(|a| a.unwrap()).collect();
         assert_eq!(acts.len(), 2);
         assert_eq!(acts[1].experimenter, Some((0x2320, 14)));
+        // a bad length is reported once, then the splitter stops
+        let bad = [4u8, 0, 0, 4, 0, 0, 0, 0, 4, 0, 0, 4];
+        let mut s = MessageSplitter::new(&bad);
+        assert!(s.next().unwrap().is_err());
+        assert!(s.next().is_none());
         // partial message: nothing yielded, all left in rest()
         let mut s = MessageSplitter::new(&b[..b.len() - 1]);
         assert!(s.next().is_none());
