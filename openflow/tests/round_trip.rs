@@ -257,3 +257,17 @@ fn decode_errors_map_to_ofpt_error() {
         Some(ErrorCode::OfpbmcBadPrereq)
     );
 }
+
+#[test]
+fn encodability_is_reported() {
+    use ferrovs_openflow::action::check_encodable;
+    assert!(check_encodable(Version::Of10, &Action::PushVlan(0x8100)).is_err());
+    assert!(check_encodable(Version::Of13, &Action::PushVlan(0x8100)).is_ok());
+    assert!(check_encodable(Version::Of13, &Action::Meter(1)).is_err());
+    assert!(check_encodable(Version::Of15, &Action::Meter(1)).is_ok());
+    for v in ALL {
+        for a in actions(v) {
+            assert!(check_encodable(v, &a).is_ok(), "{v:?} {a:?}");
+        }
+    }
+}

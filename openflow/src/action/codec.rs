@@ -308,6 +308,37 @@ pub(crate) fn put_set_field_tlv(
     m.encode_tlvs(oxm_version, out);
 }
 
+/// Whether `a` (and every action nested in it) has a wire form in
+/// `version`.  The encoders skip actions that have none (as OVS refuses
+/// them), so callers that must not lose an action check first.
+pub fn check_encodable(
+    version: Version,
+    a: &Action,
+) -> core::result::Result<(), crate::error::EncodeError> {
+    let no = |what| Err(crate::error::EncodeError { what, version });
+    let v10 = version == Version::Of10;
+    match a {
+        Action::CopyTtlOut | Action::CopyTtlIn if v10 => no("copy_ttl"),
+        Action::PushVlan(_) if v10 => no("push_vlan"),
+        Action::SetNwTtl(_) if v10 => no("mod_nw_ttl"),
+        Action::SetNwEcn(_) if v10 => no("mod_nw_ecn"),
+        Action::PushPbb(_) | Action::PopPbb if v10 => no("pbb"),
+        Action::Meter(_) if version < Version::Of15 => {
+            no("meter action (use the meter instruction)")
+        }
+        Action::Encap { .. } | Action::Decap { .. } | Action::DecNshTtl if v10 => no("encap/decap"),
+        Action::SetField { field, .. } if field.info().headers.is_empty() => {
+            no("set_field of a field without NXM/OXM")
+        }
+        Action::Ct(c) => c
+            .actions
+            .iter()
+            .try_for_each(|x| check_encodable(version, x)),
+        Action::Clone(l) => l.iter().try_for_each(|x| check_encodable(version, x)),
+        _ => Ok(()),
+    }
+}
+
 /// Appends an action list in `version`'s encoding.
 pub fn encode_actions(version: Version, actions: &[Action], out: &mut Vec<u8>) {
     for a in actions {

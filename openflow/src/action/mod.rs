@@ -14,7 +14,7 @@
 mod codec;
 mod nx;
 
-pub use codec::{decode_actions, encode_actions, reg_load_as_set_field};
+pub use codec::{check_encodable, decode_actions, encode_actions, reg_load_as_set_field};
 
 use crate::field::Field;
 use crate::port::PortNo;
