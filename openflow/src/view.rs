@@ -263,7 +263,9 @@ impl<'a> Iterator for ActionIter<'a> {
         let (a, r) = self.rest.split_at(len);
         self.rest = r;
         let type_ = be16(a, 0);
-        let experimenter = (type_ == 0xffff).then(|| (be32(a, 4), be16(a, 8)));
+        // Vendor actions are at least 8 bytes; the subtype needs 10.
+        let experimenter =
+            (type_ == 0xffff).then(|| (be32(a, 4), if a.len() >= 10 { be16(a, 8) } else { 0 }));
         Some(Ok(ActionView {
             type_,
             experimenter,
@@ -319,6 +321,10 @@ mod tests {
         let acts: Vec<_> = ActionIter::new(&inst[8..]).map(|a| a.unwrap()).collect();
         assert_eq!(acts.len(), 2);
         assert_eq!(acts[1].experimenter, Some((0x2320, 14)));
+        // an 8-byte vendor action (no room for a subtype) does not panic
+        let v8 = [0xffu8, 0xff, 0, 8, 0, 0, 0x23, 0x20];
+        let a: Vec<_> = ActionIter::new(&v8).collect();
+        assert_eq!(a[0].unwrap().experimenter, Some((0x2320, 0)));
         // a bad length is reported once, then the splitter stops
         let bad = [4u8, 0, 0, 4, 0, 0, 0, 0, 4, 0, 0, 4];
         let mut s = MessageSplitter::new(&bad);
