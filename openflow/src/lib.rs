@@ -31,6 +31,10 @@
 //!   [`message::Message`] for every message with `decode`/`encode`.
 //! - [`view`]: zero-copy checked views (`MessageView`, `MessageSplitter`,
 //!   `FlowModView`, `OxmIter`, `ActionIter`) for code that needs a few fields.
+//! - Checks: [`Match::check_prereqs`] (OFPBMC_BAD_PREREQ),
+//!   [`action::check_encodable`] (what a version cannot carry).
+//! - [`text`]: the `ovs-ofctl` syntax (written by the text side), bridged
+//!   to these types by `text::wire`.
 //! - Errors: [`DecodeError`] `{ code: ErrorCode, what }`;
 //!   `ErrorCode::to_wire(version)` gives the [`OfpError`] `{type_, code}`.
 

@@ -70,7 +70,7 @@ pub struct PacketIn2 {
     pub other: Vec<(u16, Vec<u8>)>,
 }
 
-/// One NXT_TLV_TABLE_* mapping: Geneve option (class, type, len) <-> tun_metadata<index>.
+/// One NXT_TLV_TABLE_* mapping: Geneve option (class, type, len) <-> `tun_metadata<index>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TlvMap {
     pub option_class: u16,
