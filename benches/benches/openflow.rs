@@ -6,9 +6,10 @@
 //! flows.
 //!
 //! `openflow/decode_flow_mod` and `openflow/encode_flow_mod` measure one
-//! Neutron-style OpenFlow 1.3 flow-mod (OXM match of 7 fields, ct + resubmit
-//! + set_field + output actions, goto_table) per iteration; throughput is in
-//! messages.  Add more benches as functions and list them in `criterion_group!`.
+//! Neutron-style OpenFlow 1.3 flow-mod (OXM match of 8 fields; ct, set_field,
+//! load, resubmit and output actions; goto_table) per iteration; throughput
+//! is in messages.  Add more benches as functions and list them in
+//! `criterion_group!`.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ferrovs_openflow::action::{Action, Ct, CtZone, Subfield};
 use ferrovs_openflow::message::{FlowMod, FlowModCommand, Message};
