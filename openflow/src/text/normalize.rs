@@ -1,0 +1,279 @@
+//! What a flow looks like after a trip through the switch in a given
+//! OpenFlow version: the form `ovs-ofctl dump-flows -O <version>` prints.
+//!
+//! The text syntax is richer than any one wire version. OVS encodes each
+//! action in the version's own vocabulary and decodes it back, so
+//! `load:` becomes `set_field:` from OpenFlow 1.2 on, `mod_vlan_vid`
+//! becomes `set_field:<vid|0x1000>->vlan_vid`, `strip_vlan` becomes
+//! `pop_vlan`; OpenFlow 1.0 turns `goto_table` into `resubmit(,N)` and has
+//! no flow flags in its statistics. Match fields whose prerequisites are
+//! not met are never encoded. `normalize` applies exactly those rewrites,
+//! so printing a normalized flow gives OVS's canonical line.
+
+use super::action::{n_bytes, Action};
+use super::field::{by_name, ones, Field};
+use super::flow::FlowText;
+use super::flow_match::FlowMatch;
+
+/// The OpenFlow versions the printer can mimic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WireVersion {
+    /// OpenFlow 1.0 with Nicira extensions (NXM), `ovs-ofctl`'s default.
+    Of10,
+    Of13,
+    Of14,
+    Of15,
+}
+
+impl WireVersion {
+    /// The `-O` argument of `ovs-ofctl`.
+    pub fn ofctl_name(self) -> &'static str {
+        match self {
+            WireVersion::Of10 => "OpenFlow10",
+            WireVersion::Of13 => "OpenFlow13",
+            WireVersion::Of14 => "OpenFlow14",
+            WireVersion::Of15 => "OpenFlow15",
+        }
+    }
+}
+
+/// Rewrites `flow` into the form OVS prints after a round trip in `ver`.
+pub fn normalize(flow: &mut FlowText, ver: WireVersion) {
+    flow.matches.drop_unmet_prereqs();
+    if flow.table.is_none() {
+        flow.table = Some(0);
+    }
+    if ver == WireVersion::Of10 {
+        flow.flags = 0;
+    }
+    if ver < WireVersion::Of14 {
+        flow.importance = 0;
+    }
+    if ver != WireVersion::Of10 {
+        flow.matches.oxm_vlan();
+    }
+    let m = flow.matches.clone();
+    let acts = std::mem::take(&mut flow.actions);
+    let mut vlan = m.has_vlan();
+    flow.actions = normalize_actions(acts, ver, &m, &mut vlan);
+}
+
+fn set_field(name: &str, value: u128) -> Action {
+    let f = by_name(name).expect("field table has every set_field target");
+    Action::SetField {
+        field: f,
+        value,
+        mask: ones(n_bytes(f.bits) * 8),
+        load: false,
+    }
+}
+
+/// OpenFlow 1.0 has no set_field: OVS uses the native 1.0 action when one
+/// exists for a full-width write, else a Nicira `load:` of the field's bits.
+fn of10_set_field(field: &'static Field, value: u128, mask: u128, load: bool) -> Action {
+    let full = ones(field.bits as u32);
+    if !load && mask & full == full {
+        let native = match field.name {
+            "eth_src" => Some(Action::SetEthSrc(value)),
+            "eth_dst" => Some(Action::SetEthDst(value)),
+            "ip_src" => Some(Action::SetIpv4Src(value as u32)),
+            "ip_dst" => Some(Action::SetIpv4Dst(value as u32)),
+            "ip_dscp" => Some(Action::SetIpDscp((value as u8) << 2)),
+            "tcp_src" | "udp_src" => Some(Action::SetL4Src(value as u16)),
+            "tcp_dst" | "udp_dst" => Some(Action::SetL4Dst(value as u16)),
+            "vlan_vid" => Some(Action::SetVlanVid {
+                vid: (value & 0xfff) as u16,
+                push: true,
+            }),
+            "vlan_pcp" => Some(Action::SetVlanPcp {
+                pcp: value as u8,
+                push: true,
+            }),
+            _ => None,
+        };
+        if let Some(a) = native {
+            return a;
+        }
+    }
+    Action::SetField {
+        field,
+        value: value & mask & full,
+        mask: mask & full,
+        load: true,
+    }
+}
+
+fn l4_field(m: &FlowMatch, src: bool) -> &'static str {
+    match (m.nw_proto(), src) {
+        (Some(17), true) => "udp_src",
+        (Some(17), false) => "udp_dst",
+        (Some(132), true) => "sctp_src",
+        (Some(132), false) => "sctp_dst",
+        (_, true) => "tcp_src",
+        (_, false) => "tcp_dst",
+    }
+}
+
+/// `vlan` tracks whether a VLAN header is present at this point of the
+/// list (OVS pushes one before `mod_vlan_vid` in OpenFlow 1.1+ when not).
+fn normalize_actions(
+    acts: Vec<Action>,
+    ver: WireVersion,
+    m: &FlowMatch,
+    vlan: &mut bool,
+) -> Vec<Action> {
+    use Action as A;
+    let mut out = Vec::with_capacity(acts.len());
+    for a in acts {
+        let a = match a {
+            A::Clone(v) => {
+                let mut inner = *vlan;
+                A::Clone(normalize_actions(v, ver, m, &mut inner))
+            }
+            A::WriteActions(v) => {
+                let mut inner = *vlan;
+                A::WriteActions(normalize_actions(v, ver, m, &mut inner))
+            }
+            A::Ct(mut c) => {
+                let mut inner = *vlan;
+                c.exec = normalize_actions(std::mem::take(&mut c.exec), ver, m, &mut inner);
+                A::Ct(c)
+            }
+            other => other,
+        };
+        match &a {
+            A::PushVlan(_) => *vlan = true,
+            A::StripVlan { .. } => *vlan = false,
+            _ => {}
+        }
+        if ver == WireVersion::Of10 {
+            if let A::SetVlanVid { push: true, .. } | A::SetVlanPcp { push: true, .. } = a {
+                *vlan = true;
+            }
+            match a {
+                A::GotoTable(t) => out.push(A::Resubmit {
+                    port: 0xfff8,
+                    table: Some(t),
+                    ct: false,
+                }),
+                A::ClearActions | A::WriteActions(_) => {}
+                A::StripVlan { .. } => out.push(A::StripVlan { pop: false }),
+                A::SetField {
+                    field,
+                    value,
+                    mask,
+                    load,
+                } => {
+                    out.push(of10_set_field(field, value, mask, load));
+                }
+                A::SetIpEcn(e) => out.push(of10_set_field(
+                    by_name("nw_ecn").unwrap(),
+                    e as u128,
+                    3,
+                    true,
+                )),
+                A::SetIpTtl(t) => out.push(of10_set_field(
+                    by_name("nw_ttl").unwrap(),
+                    t as u128,
+                    0xff,
+                    true,
+                )),
+                A::SetVlanVid { vid, .. } => out.push(A::SetVlanVid { vid, push: true }),
+                A::SetVlanPcp { pcp, .. } => out.push(A::SetVlanPcp { pcp, push: true }),
+                A::Note(mut b) => {
+                    // The note action is padded to a multiple of 8 bytes.
+                    let len = (b.len() + 10).div_ceil(8) * 8 - 10;
+                    b.resize(len, 0);
+                    out.push(A::Note(b));
+                }
+                other => out.push(other),
+            }
+            continue;
+        }
+        match a {
+            // OpenFlow 1.5 has only set_field; 1.2-1.4 keep a `load` as a
+            // Nicira load and can carry set_field only for a whole field.
+            A::SetField {
+                field,
+                value,
+                mask,
+                load,
+            } => {
+                let full = ones(n_bytes(field.bits) * 8);
+                let load = ver < WireVersion::Of15 && (load || mask & full != full);
+                let (value, mask) = if load {
+                    let bits = ones(field.bits as u32);
+                    (value & mask & bits, mask & bits)
+                } else {
+                    (value, mask)
+                };
+                out.push(A::SetField {
+                    field,
+                    value,
+                    mask,
+                    load,
+                })
+            }
+            A::StripVlan { .. } => out.push(A::StripVlan { pop: true }),
+            A::SetVlanVid { vid, push } => {
+                if push && !*vlan {
+                    out.push(A::PushVlan(0x8100));
+                    *vlan = true;
+                }
+                out.push(set_field("vlan_vid", vid as u128 | 0x1000))
+            }
+            A::SetVlanPcp { pcp, push } => {
+                if push && !*vlan {
+                    out.push(A::PushVlan(0x8100));
+                    *vlan = true;
+                }
+                out.push(set_field("vlan_pcp", pcp as u128))
+            }
+            A::Enqueue { port, queue } => {
+                out.push(A::SetQueue(queue));
+                out.push(A::Output { port, max_len: 0 });
+                out.push(A::PopQueue);
+            }
+            A::SetEthSrc(x) => out.push(set_field("eth_src", x)),
+            A::SetEthDst(x) => out.push(set_field("eth_dst", x)),
+            A::SetIpv4Src(x) => out.push(set_field("ip_src", x as u128)),
+            A::SetIpv4Dst(x) => out.push(set_field("ip_dst", x as u128)),
+            A::SetIpDscp(x) => out.push(set_field("ip_dscp", (x >> 2) as u128)),
+            A::SetIpEcn(x) => out.push(set_field("nw_ecn", x as u128)),
+            A::SetL4Src(x) => out.push(set_field(l4_field(m, true), x as u128)),
+            A::SetL4Dst(x) => out.push(set_field(l4_field(m, false), x as u128)),
+            A::SetMplsLabel(x) => out.push(set_field("mpls_label", x as u128)),
+            A::SetMplsTc(x) => out.push(set_field("mpls_tc", x as u128)),
+            A::SetTunnel { id, .. } => out.push(set_field("tun_id", id as u128)),
+            A::Note(mut b) => {
+                let len = (b.len() + 10).div_ceil(8) * 8 - 10;
+                b.resize(len, 0);
+                out.push(A::Note(b));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Normalizes a group bucket's actions (no match: no VLAN known present).
+pub fn normalize_bucket_actions(acts: Vec<Action>, ver: WireVersion) -> Vec<Action> {
+    let mut vlan = false;
+    normalize_actions(acts, ver, &FlowMatch::default(), &mut vlan)
+}
+
+/// Whether OVS can carry `flow` in `ver` at all (`ovs-ofctl` reports "no
+/// usable protocol" otherwise): OpenFlow 1.0 has no push_vlan and no meter;
+/// fin_timeout has only the OpenFlow 1.0 + NXM encoding.
+pub fn usable_in(flow: &FlowText, ver: WireVersion) -> bool {
+    fn ok(acts: &[Action], ver: WireVersion) -> bool {
+        acts.iter().all(|a| match a {
+            Action::PushVlan(_) | Action::Meter(_) => ver != WireVersion::Of10,
+            Action::FinTimeout { .. } => ver == WireVersion::Of10,
+            Action::Clone(v) | Action::WriteActions(v) => ok(v, ver),
+            Action::Ct(c) => ok(&c.exec, ver),
+            _ => true,
+        })
+    }
+    ok(&flow.actions, ver)
+}
