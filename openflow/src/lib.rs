@@ -29,6 +29,8 @@
 //! - [`message::FlowMod`]: version-independent flow-mod (`decode_of10`,
 //!   `decode_of11`, `decode_nx` and the matching `encode_*`), and
 //!   [`message::Message`] for every message with `decode`/`encode`.
+//! - [`view`]: zero-copy checked views (`MessageView`, `MessageSplitter`,
+//!   `FlowModView`, `OxmIter`, `ActionIter`) for code that needs a few fields.
 //! - Errors: [`DecodeError`] `{ code: ErrorCode, what }`;
 //!   `ErrorCode::to_wire(version)` gives the [`OfpError`] `{type_, code}`.
 
@@ -44,6 +46,7 @@ pub mod port;
 pub mod text;
 pub mod value;
 pub mod version;
+pub mod view;
 pub(crate) mod wire;
 
 pub use action::Action;

@@ -15,7 +15,7 @@
 //! the TCP/UDP/SCTP/ICMP field the `nw_proto` selects.
 
 use crate::error::{DecodeError, ErrorCode, Result};
-use crate::field::Field;
+use crate::field::{Field, Prereq};
 use crate::oxm::{self, OxmHeader};
 use crate::port;
 use crate::value::Value;
@@ -31,9 +31,32 @@ pub struct MatchField {
 }
 
 /// What a flow matches: fields not listed are wildcarded.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+///
+/// Equality and hashing treat `fields` as a set (order does not matter):
+/// an OpenFlow 1.0 match decodes in its own fixed order.
+#[derive(Debug, Clone, Default)]
 pub struct Match {
     pub fields: Vec<MatchField>,
+}
+
+impl PartialEq for Match {
+    fn eq(&self, other: &Match) -> bool {
+        self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .all(|f| other.fields.iter().any(|g| g == f))
+    }
+}
+
+impl Eq for Match {}
+
+impl core::hash::Hash for Match {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let mut v: Vec<&MatchField> = self.fields.iter().collect();
+        v.sort_by_key(|f| f.field);
+        v.hash(state);
+    }
 }
 
 fn bad(code: ErrorCode, what: &'static str) -> DecodeError {
@@ -99,6 +122,53 @@ impl Match {
         self.get(field)
             .filter(|f| f.mask.is_none())
             .map(|f| f.value.to_u128())
+    }
+
+    /// Checks every field's prerequisite (OVS's `MFP_*` rules) against the
+    /// rest of the match: e.g. `tcp_dst` needs `eth_type` IPv4/IPv6 and
+    /// `ip_proto=6`.  Returns OFPBMC_BAD_PREREQ naming nothing more.
+    pub fn check_prereqs(&self) -> Result<()> {
+        let eth = self.exact_u128(Field::EthType).map(|v| v as u16);
+        let proto = self.exact_u128(Field::NwProto).map(|v| v as u8);
+        let ip4 = eth == Some(0x0800);
+        let ip6 = eth == Some(0x86dd);
+        let ip = ip4 || ip6;
+        let icmp6_type = self.exact_u128(Field::Icmpv6Type).map(|v| v as u8);
+        let ok = |p: Prereq| -> bool {
+            match p {
+                Prereq::None => true,
+                Prereq::Ethernet => true,
+                Prereq::Arp => matches!(eth, Some(0x0806) | Some(0x8035)),
+                Prereq::VlanVid => self.get(Field::VlanVid).is_some_and(|f| {
+                    f.value.to_u64() & 0x1000 != 0
+                        && f.mask.as_ref().is_none_or(|m| m.to_u64() & 0x1000 != 0)
+                }),
+                Prereq::Ipv4 => ip4,
+                Prereq::Ipv6 => ip6,
+                Prereq::IpAny => ip,
+                Prereq::Nsh => eth == Some(0x894f),
+                Prereq::CtValid => self
+                    .get(Field::CtState)
+                    .is_some_and(|f| f.value.to_u64() & 0x20 != 0),
+                Prereq::Mpls => matches!(eth, Some(0x8847) | Some(0x8848)),
+                Prereq::Tcp => ip && proto == Some(6),
+                Prereq::Udp => ip && proto == Some(17),
+                Prereq::Sctp => ip && proto == Some(132),
+                Prereq::Icmpv4 => ip4 && proto == Some(1),
+                Prereq::Icmpv6 => ip6 && proto == Some(58),
+                Prereq::Nd => {
+                    ip6 && proto == Some(58) && matches!(icmp6_type, Some(135) | Some(136))
+                }
+                Prereq::NdSolicit => ip6 && proto == Some(58) && icmp6_type == Some(135),
+                Prereq::NdAdvert => ip6 && proto == Some(58) && icmp6_type == Some(136),
+            }
+        };
+        for f in &self.fields {
+            if !ok(f.field.info().prereq) {
+                return Err(bad(ErrorCode::OfpbmcBadPrereq, f.field.info().name));
+            }
+        }
+        Ok(())
     }
 
     // ---------------------------------------------------------------- NXM/OXM
@@ -541,6 +611,25 @@ mod tests {
         let mut nx = Vec::new();
         m.encode_nxm_padded(&mut nx);
         assert_eq!(&nx[0..6], &[0, 0, 0, 2, 0, 3]);
+    }
+
+    #[test]
+    fn prerequisites() {
+        assert!(sample().check_prereqs().is_ok());
+        let mut m = Match::new();
+        m.set_exact(Field::TcpDst, Value::from_u16(80));
+        assert_eq!(
+            m.check_prereqs().unwrap_err().code,
+            ErrorCode::OfpbmcBadPrereq
+        );
+        m.set_exact(Field::EthType, Value::from_u16(0x86dd));
+        m.set_exact(Field::NwProto, Value::from_u8(6));
+        assert!(m.check_prereqs().is_ok());
+        let mut a = Match::new();
+        a.set_exact(Field::ArpSpa, Value::from_u32(1));
+        assert!(a.check_prereqs().is_err());
+        a.set_exact(Field::EthType, Value::from_u16(0x0806));
+        assert!(a.check_prereqs().is_ok());
     }
 
     #[test]

@@ -34,8 +34,9 @@ def main():
                 # experimenter error: (exp_code) in OF1.2+.
                 specs.append((lo_v, hi_v, VENDOR[vendor], 0xFFFF, int(a)))
             else:
-                # a plain (type, code), numbered by OpenFlow or by Nicira for 1.0/1.1
-                specs.append((lo_v, hi_v, 0, int(a), int(b)))
+                # a (type, code); for a vendor (NX1.0-1.1) it is sent inside
+                # an NXET_VENDOR error (OVS's nx_vendor_error).
+                specs.append((lo_v, hi_v, VENDOR[vendor], int(a), int(b)))
         desc = comment.split(".  ", 1)[1] if ".  " in comment else ""
         rows.append((name, specs, desc))
     out = []

@@ -419,6 +419,20 @@ fn encode_one(version: Version, a: &Action, out: &mut Vec<u8>) {
         Action::PushPbb(e) => simple8(out, 26, &e.to_be_bytes()),
         Action::PopPbb => simple8(out, 27, &[]),
         Action::Meter(m) if version >= Version::Of15 => simple8(out, 29, &m.to_be_bytes()),
+        // NXAST_REG_LOAD does not exist in 1.5 (OVS: NX1.0-1.4): masked set_field.
+        Action::RegLoad { dst, value } if version >= Version::Of15 => {
+            let w = dst.field.info().width as usize;
+            let (value, mask) = reg_load_as_set_field(dst, *value, w);
+            encode_one(
+                version,
+                &Action::SetField {
+                    field: dst.field,
+                    value,
+                    mask,
+                },
+                out,
+            )
+        }
         Action::Move { src, dst } if version >= Version::Of15 => {
             let s = start(out, 28);
             put_u16(out, src.n_bits);
@@ -431,6 +445,44 @@ fn encode_one(version: Version, a: &Action, out: &mut Vec<u8>) {
         }
         _ => nx::encode(version, a, out),
     }
+}
+
+/// `load:value->field[ofs..ofs+n_bits]` as a set_field value and mask
+/// (no mask when the whole field is written).
+pub fn reg_load_as_set_field(
+    dst: &super::Subfield,
+    value: u64,
+    width: usize,
+) -> (Value, Option<Value>) {
+    let bits = (width * 8) as u32;
+    let n = u32::from(dst.n_bits).min(bits);
+    let ofs = u32::from(dst.ofs);
+    let ones: u128 = if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    };
+    let mask = ones.checked_shl(ofs).unwrap_or(0);
+    let v = (u128::from(value) & ones).checked_shl(ofs).unwrap_or(0);
+    let whole = ofs == 0 && n == bits;
+    let w = width.min(16);
+    let mut val = Value::from_u128_width(v, w);
+    if width > 16 {
+        let mut b = vec![0u8; width - 16];
+        b.extend_from_slice(val.as_bytes());
+        val = Value::from_slice(&b);
+    }
+    let mask = (!whole).then(|| {
+        let m = Value::from_u128_width(mask, w);
+        if width > 16 {
+            let mut b = vec![0u8; width - 16];
+            b.extend_from_slice(m.as_bytes());
+            Value::from_slice(&b)
+        } else {
+            m
+        }
+    });
+    (val, mask)
 }
 
 fn set_field(version: Version, field: Field, value: Value, out: &mut Vec<u8>) {

@@ -14,7 +14,7 @@
 mod codec;
 mod nx;
 
-pub use codec::{decode_actions, encode_actions};
+pub use codec::{decode_actions, encode_actions, reg_load_as_set_field};
 
 use crate::field::Field;
 use crate::port::PortNo;
@@ -180,7 +180,8 @@ pub enum Action {
     StackPop(Subfield),
     /// `sample(...)`.
     Sample(Sample),
-    /// `conjunction(ID,CLAUSE/N_CLAUSES)`; `clause` is 1-based as printed.
+    /// `conjunction(ID,CLAUSE/N_CLAUSES)`; `clause` is 0-based as on the wire
+    /// (ovs-ofctl prints and parses `clause + 1`).
     Conjunction {
         id: u32,
         clause: u8,

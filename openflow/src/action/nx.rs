@@ -982,11 +982,15 @@ fn encode_controller(c: &Controller, out: &mut Vec<u8>) {
         out.extend_from_slice(v);
         crate::r#match::pad8(out, p);
     };
+    // 16-bit properties are 8 bytes long (value + 2 bytes of padding), as
+    // OpenFlow and OVS write them.
     if c.max_len != u16::MAX {
-        prop(out, 0, &c.max_len.to_be_bytes());
+        let v = c.max_len.to_be_bytes();
+        prop(out, 0, &[v[0], v[1], 0, 0]);
     }
     if c.controller_id != 0 {
-        prop(out, 1, &c.controller_id.to_be_bytes());
+        let v = c.controller_id.to_be_bytes();
+        prop(out, 1, &[v[0], v[1], 0, 0]);
     }
     if c.reason != 1 {
         prop(out, 2, &[c.reason]);

@@ -20,8 +20,9 @@ pub struct ErrorSpec {
     pub min: u8,
     /// Last wire version (inclusive).
     pub max: u8,
-    /// 0 for a standard (type, code); else the experimenter id, and `code`
-    /// is the experimenter error code (wire type 0xffff, OF1.2+).
+    /// 0 for a standard (type, code); else the vendor/experimenter id: with
+    /// `type_` 0xffff (OF1.2+) `code` is the experimenter's code; otherwise
+    /// (OF1.0/1.1) the (type, code) travels inside an NXET_VENDOR error.
     pub vendor: u32,
     pub type_: u16,
     pub code: u16,
@@ -31,7 +32,8 @@ pub struct ErrorSpec {
 ///
 /// `experimenter` is 0 for standard errors; for experimenter errors
 /// (`type_ == 0xffff`, OF1.2+) it holds the experimenter id and `code` is
-/// the experimenter's code.
+/// the experimenter's code; in OF1.0/1.1 a non-zero `experimenter` means a
+/// Nicira NXET_VENDOR error carrying `(type_, code)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OfpError {
     pub type_: u16,
@@ -91,11 +93,8 @@ impl ErrorCode {
                     s.min <= v
                         && v <= s.max
                         && s.code == e.code
-                        && if s.vendor == 0 {
-                            e.experimenter == 0 && s.type_ == e.type_
-                        } else {
-                            s.vendor == e.experimenter && e.type_ == 0xffff
-                        }
+                        && s.type_ == e.type_
+                        && s.vendor == e.experimenter
                 })
             })
             .map(|r| r.0)

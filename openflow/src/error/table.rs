@@ -522,7 +522,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 512,
             },
@@ -562,7 +562,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 514,
             },
@@ -677,7 +677,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 256,
             },
@@ -697,7 +697,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 257,
             },
@@ -717,7 +717,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 515,
             },
@@ -737,7 +737,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 516,
             },
@@ -757,7 +757,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 520,
             },
@@ -777,7 +777,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 521,
             },
@@ -896,7 +896,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x2,
                 code: 9,
             },
@@ -916,7 +916,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 522,
             },
@@ -958,7 +958,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 523,
             },
@@ -978,7 +978,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 524,
             },
@@ -998,7 +998,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 525,
             },
@@ -1049,7 +1049,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x2,
                 code: 256,
             },
@@ -1069,7 +1069,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x2,
                 code: 526,
             },
@@ -1122,7 +1122,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 265,
             },
@@ -1153,7 +1153,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x2,
                 code: 257,
             },
@@ -1259,7 +1259,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 2,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x3,
                 code: 256,
             },
@@ -1341,7 +1341,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 262,
             },
@@ -1361,7 +1361,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x0,
                 code: 263,
             },
@@ -1381,7 +1381,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 258,
             },
@@ -1401,7 +1401,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 259,
             },
@@ -1421,7 +1421,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 260,
             },
@@ -1441,7 +1441,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 261,
             },
@@ -1472,7 +1472,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 264,
             },
@@ -1616,14 +1616,14 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x3,
                 code: 258,
             },
             ErrorSpec {
                 min: 2,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x5,
                 code: 258,
             },
@@ -1696,7 +1696,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x5,
                 code: 256,
             },
@@ -1716,7 +1716,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x5,
                 code: 257,
             },
@@ -1736,7 +1736,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 536,
             },
@@ -1756,7 +1756,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 0,
             },
@@ -1776,7 +1776,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 1,
             },
@@ -1796,7 +1796,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 2,
             },
@@ -1816,7 +1816,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 3,
             },
@@ -1836,7 +1836,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 4,
             },
@@ -1856,7 +1856,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 5,
             },
@@ -1876,7 +1876,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 6,
             },
@@ -1896,7 +1896,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 7,
             },
@@ -1916,7 +1916,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 8,
             },
@@ -1936,7 +1936,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 9,
             },
@@ -1956,7 +1956,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 10,
             },
@@ -1976,7 +1976,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 11,
             },
@@ -1996,7 +1996,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 12,
             },
@@ -2016,7 +2016,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 13,
             },
@@ -2036,7 +2036,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 14,
             },
@@ -2056,7 +2056,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 15,
             },
@@ -2076,7 +2076,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 1,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x6,
                 code: 16,
             },
@@ -2328,7 +2328,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 513,
             },
@@ -2601,7 +2601,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xd,
                 code: 2,
             },
@@ -2635,7 +2635,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xd,
                 code: 3,
             },
@@ -2669,7 +2669,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xd,
                 code: 4,
             },
@@ -2703,7 +2703,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 3,
             },
@@ -2737,7 +2737,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 4,
             },
@@ -2771,7 +2771,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 5,
             },
@@ -2805,7 +2805,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 6,
             },
@@ -2839,7 +2839,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 7,
             },
@@ -2873,7 +2873,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0xe,
                 code: 8,
             },
@@ -3342,7 +3342,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 517,
             },
@@ -3380,7 +3380,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 519,
             },
@@ -3418,7 +3418,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 518,
             },
@@ -3467,7 +3467,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 527,
             },
@@ -3487,7 +3487,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 528,
             },
@@ -3507,7 +3507,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 529,
             },
@@ -3527,7 +3527,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 530,
             },
@@ -3547,7 +3547,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 531,
             },
@@ -3567,7 +3567,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 532,
             },
@@ -3587,7 +3587,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 537,
             },
@@ -3607,7 +3607,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 533,
             },
@@ -3627,7 +3627,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 534,
             },
@@ -3647,7 +3647,7 @@ pub static ERRORS: [(ErrorCode, &str, &[ErrorSpec]); 197] = [
             ErrorSpec {
                 min: 1,
                 max: 2,
-                vendor: 0x00000000,
+                vendor: 0x00002320,
                 type_: 0x1,
                 code: 535,
             },

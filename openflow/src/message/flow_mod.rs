@@ -195,7 +195,9 @@ impl FlowMod {
     }
 
     /// Decodes a Nicira `nx_flow_mod` body (after the 16-byte NX header).
-    pub fn decode_nx(body: &[u8]) -> Result<FlowMod> {
+    /// In OpenFlow 1.1+ sessions the tail is an instruction list of that
+    /// version (as OVS reads it), in 1.0 an action list.
+    pub fn decode_nx(version: Version, body: &[u8]) -> Result<FlowMod> {
         if body.len() < 32 {
             return Err(bad_len("nx_flow_mod"));
         }
@@ -206,7 +208,12 @@ impl FlowMod {
         }
         let m = Match::decode_tlvs(&body[32..32 + match_len])?;
         let (command, table_id) = Self::command_10(be16(body, 8))?;
-        let actions = decode_actions(Version::Of10, &body[32 + padded..])?;
+        let tail = &body[32 + padded..];
+        let instructions = if version == Version::Of10 {
+            wrap_actions(decode_actions(Version::Of10, tail)?)
+        } else {
+            Instruction::decode_list(version, tail)?
+        };
         Ok(FlowMod {
             cookie: be64(body, 0),
             cookie_mask: 0,
@@ -221,12 +228,13 @@ impl FlowMod {
             flags: Self::flags_from_10(be16(body, 22)),
             importance: 0,
             r#match: m,
-            instructions: wrap_actions(actions),
+            instructions,
         })
     }
 
-    /// Appends a Nicira `nx_flow_mod` body (after the NX header).
-    pub fn encode_nx(&self, out: &mut Vec<u8>) {
+    /// Appends a Nicira `nx_flow_mod` body (after the NX header), with an
+    /// action list in 1.0 and an instruction list in 1.1+.
+    pub fn encode_nx(&self, version: Version, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&self.cookie.to_be_bytes());
         out.extend_from_slice(&self.command_10_wire().to_be_bytes());
@@ -237,11 +245,15 @@ impl FlowMod {
         out.extend_from_slice(&[0; 8]);
         let n = self.r#match.encode_nxm_padded(out);
         out[start + 24..start + 26].copy_from_slice(&(n as u16).to_be_bytes());
-        encode_actions(
-            Version::Of10,
-            &Instruction::flat_actions(&self.instructions),
-            out,
-        );
+        if version == Version::Of10 {
+            encode_actions(
+                Version::Of10,
+                &Instruction::flat_actions(&self.instructions),
+                out,
+            );
+        } else {
+            Instruction::encode_list(version, &self.instructions, out);
+        }
     }
 
     /// Decodes an OpenFlow 1.1+ `ofp_flow_mod` body (after the header).
