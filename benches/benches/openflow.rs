@@ -1,8 +1,8 @@
 //! Criterion benchmarks for ferrovs-openflow.
 //!
 //! `openflow/decode_flow_mod` and `openflow/encode_flow_mod` measure one
-//! Neutron-style OpenFlow 1.3 flow-mod (OXM match of 7 fields, ct + resubmit
-//! + set_field + output actions, goto_table) per iteration; throughput is in
+//! Neutron-style OpenFlow 1.3 flow-mod (OXM match of 7 fields, ct, resubmit,
+//! set_field and output actions, goto_table) per iteration; throughput is in
 //! messages.  Add more benches as functions and list them in `criterion_group!`.
 //!
 //! `openflow/parse_flow_text` parses every line of the flow corpus
