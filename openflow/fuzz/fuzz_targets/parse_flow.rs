@@ -8,7 +8,9 @@ use ferrovs_openflow::text::{normalize, parse_flow, wire, GroupText, MeterText, 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(flow) = parse_flow(s) {
         let text = flow.format();
         let again = parse_flow(&text).unwrap_or_else(|e| panic!("reparse of {text:?} failed: {e}"));
