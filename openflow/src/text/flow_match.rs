@@ -69,7 +69,8 @@ impl FlowMatch {
             }
             // `nw_tos` is the DSCP bits of the TOS byte, written unshifted.
             Loc::Bits(Slot::NwTos, 0) if bits == 8 => {
-                self.set_bits(Slot::NwTos as usize, 0, 8, v, m & 0xfc)
+                // Only the DSCP bits: an earlier `nw_ecn` stays.
+                self.set_bits(Slot::NwTos as usize, 2, 6, v >> 2, m >> 2)
             }
             Loc::Bits(slot, shift) => self.set_bits(slot as usize, shift as u32, bits, v, m),
             Loc::Reg(i) => self.set_bits(reg_index(i as usize), 0, 32, v, m),

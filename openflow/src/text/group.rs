@@ -104,6 +104,9 @@ fn parse_bucket(s: &str, group_type: GroupType) -> Result<Bucket, ParseError> {
             "watch_group" => b.watch_group = Some(num(item.key, item.value)? as u32),
             "actions" => {
                 // Everything from here on is the action list.
+                if !item.text.starts_with("actions=") {
+                    return Err(ParseError::bad("bucket", item.text));
+                }
                 let start = item.text.as_ptr() as usize - s.as_ptr() as usize + "actions=".len();
                 if !acts.is_empty() {
                     acts.push(',');
