@@ -10,6 +10,8 @@
 //! Addresses used by network tests come only from 198.18.0.0/15 and
 //! 2001:db8::/32.
 
+pub mod ovsdb_server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
