@@ -388,6 +388,23 @@ impl JsonRpc {
     }
 }
 
+/// Sorts the keys of every JSON object in `v` (recursively): objects are
+/// unordered in JSON, and two servers may emit members in different orders.
+pub fn sort_json_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut x) in entries {
+                sort_json_keys(&mut x);
+                m.insert(k, x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_json_keys),
+        _ => {}
+    }
+}
+
 /// Replaces every UUID (8-4-4-4-12 hex digits) in `s` by `<uuid>`, so that
 /// outputs of two servers (which pick different random UUIDs) compare
 /// equal. Order-independent on purpose: sets of UUIDs are printed sorted
@@ -444,10 +461,7 @@ mod tests {
     #[test]
     fn uuids_are_replaced_and_nothing_else() {
         let s = "_uuid : 031183e2-124f-4915-ac75-c44fcec899b1\nports: [5213d0db-740c-41f4-b36f-fc2a722a8f47, x]\n";
-        assert_eq!(
-            normalize_uuids(s),
-            "_uuid : <uuid>\nports: [<uuid>, x]\n"
-        );
+        assert_eq!(normalize_uuids(s), "_uuid : <uuid>\nports: [<uuid>, x]\n");
         assert_eq!(normalize_uuids("abc-12"), "abc-12");
         assert_eq!(
             normalize_uuids("x031183e2-124f-4915-ac75-c44fcec899b1"),

@@ -13,12 +13,17 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ferrovs_tests::ovsdb_server::{normalize_uuids, Flavor, OvsdbServer};
+use ferrovs_tests::ovsdb_server::{normalize_uuids, sort_json_keys, Flavor, OvsdbServer};
 use ferrovs_tests::{tool, Child};
 use serde_json::{json, Value};
 
 /// Removes the free-form parts (`details`, `syntax`) of error objects.
 fn strip_error_details(v: &mut Value) {
+    sort_json_keys(v);
+    strip_details(v);
+}
+
+fn strip_details(v: &mut Value) {
     match v {
         Value::Object(m) => {
             if m.contains_key("error") {
@@ -26,10 +31,10 @@ fn strip_error_details(v: &mut Value) {
                 m.remove("syntax");
             }
             for x in m.values_mut() {
-                strip_error_details(x);
+                strip_details(x);
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(strip_error_details),
+        Value::Array(a) => a.iter_mut().for_each(strip_details),
         _ => {}
     }
 }
@@ -105,8 +110,11 @@ fn transact_scenario(s: &OvsdbServer) -> String {
             {"op": "select", "table": "QoS", "where": [["type", "==", "linux-htb"]],
                 "columns": ["type", "other_config"]},
             {"op": "comment", "comment": "ferrovs test"}]),
-        &|r| r.contains(r#"{"rows":[{"other_config":["map",[["max-rate","100"]]],"type":"linux-htb"}]}"#)
-            || r.contains(r#"{"rows":[{"type":"linux-htb","other_config":["map",[["max-rate","100"]]]}]}"#),
+        &|r| {
+            r.contains(
+                r#"{"rows":[{"other_config":["map",[["max-rate","100"]]],"type":"linux-htb"}]}"#,
+            )
+        },
     );
     step(
         "insert with uuid",
@@ -133,7 +141,9 @@ fn transact_scenario(s: &OvsdbServer) -> String {
                 ["other_config", "delete", ["set", ["a"]]]]},
             {"op": "select", "table": "Queue", "where": [], "columns": ["dscp", "other_config"]}]),
         // (7 + 10) * 2 - 1 = 33, 33 % 20 = 13.
-        &|r| r.contains(r#""dscp":13"#) && r.contains(r#"["b","2"]"#) && !r.contains(r#"["a","1"]"#),
+        &|r| {
+            r.contains(r#""dscp":13"#) && r.contains(r#"["b","2"]"#) && !r.contains(r#"["a","1"]"#)
+        },
     );
     step(
         "wait satisfied",
@@ -254,7 +264,9 @@ fn info_scenario(s: &OvsdbServer) -> String {
     let server_db = client_ok(
         s,
         "transact",
-        &[r#"["_Server",{"op":"select","table":"Database","where":[["name","==","Open_vSwitch"]],"columns":["name","model","connected","leader","schema"]}]"#],
+        &[
+            r#"["_Server",{"op":"select","table":"Database","where":[["name","==","Open_vSwitch"]],"columns":["name","model","connected","leader","schema"]}]"#,
+        ],
     );
     let v: Value = serde_json::from_str(server_db.trim()).expect("JSON");
     let row = &v[0]["rows"][0];
@@ -364,10 +376,15 @@ fn rpc_scenario(s: &OvsdbServer) -> String {
     let mut e = r["error"].clone();
     strip_error_details(&mut e);
     t.push_str(&format!("get_schema Nope: {e}\n"));
-    let r = c.request("transact", json!(["Open_vSwitch", {"op": "frobnicate"}])).unwrap();
+    let r = c
+        .request("transact", json!(["Open_vSwitch", {"op": "frobnicate"}]))
+        .unwrap();
     let mut e = r.clone();
     strip_error_details(&mut e);
-    t.push_str(&format!("bad op: {}\n", normalize_uuids(&e["result"].to_string())));
+    t.push_str(&format!(
+        "bad op: {}\n",
+        normalize_uuids(&e["result"].to_string())
+    ));
     // The session still works.
     let r = c.call("list_dbs", json!([])).unwrap();
     assert_eq!(r, json!(["Open_vSwitch", "_Server"]));
@@ -377,7 +394,8 @@ fn rpc_scenario(s: &OvsdbServer) -> String {
         use std::io::{Read, Write};
         let mut raw = std::os::unix::net::UnixStream::connect(s.sock_path()).unwrap();
         raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        raw.write_all(b"{\"method\": \"echo\", \"params\": [}\n").unwrap();
+        raw.write_all(b"{\"method\": \"echo\", \"params\": [}\n")
+            .unwrap();
         let mut buf = Vec::new();
         let _ = raw.read_to_end(&mut buf);
     }
@@ -461,7 +479,12 @@ fn monitor_scenario(s: &OvsdbServer) -> String {
     let mon = Background::start(
         s,
         "monitor",
-        &["Open_vSwitch", "Bridge", "name,external_ids", "--format=json"],
+        &[
+            "Open_vSwitch",
+            "Bridge",
+            "name,external_ids",
+            "--format=json",
+        ],
     );
     let cond = Background::start(
         s,
@@ -486,7 +509,15 @@ fn monitor_scenario(s: &OvsdbServer) -> String {
     assert!(l.contains(r#""insert","br2""#), "{l}");
     t.push_str(&format!("monitor: {}\n", normalize_uuids(&l)));
 
-    s.vsctl_ok(&["add-br", "br1", "--", "set", "Bridge", "br1", "external_ids:a=b"]);
+    s.vsctl_ok(&[
+        "add-br",
+        "br1",
+        "--",
+        "set",
+        "Bridge",
+        "br1",
+        "external_ids:a=b",
+    ]);
     let l = mon.line();
     assert!(l.contains(r#""insert","br1",["map",[["a","b"]]]"#), "{l}");
     t.push_str(&format!("monitor: {}\n", normalize_uuids(&l)));

@@ -66,7 +66,12 @@ fn reply_ok(reply: &Value) -> Result<(), String> {
 
 /// The client: commits transactions one after the other, reconnecting
 /// whenever the server is gone, until `stop`.
-fn client_loop(sock: std::path::PathBuf, durable: bool, stop: Arc<AtomicBool>, p: Arc<Mutex<Progress>>) {
+fn client_loop(
+    sock: std::path::PathBuf,
+    durable: bool,
+    stop: Arc<AtomicBool>,
+    p: Arc<Mutex<Progress>>,
+) {
     let mut i: i64 = 0;
     let mut conn: Option<JsonRpc> = None;
     while !stop.load(Ordering::Relaxed) {

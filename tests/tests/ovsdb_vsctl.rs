@@ -139,7 +139,10 @@ fn scenario(server: &OvsdbServer) -> String {
         "br0\nstandalone\n{hwaddr=\"00:11:22:33:44:55\"}\n"
     );
     t.ok(&["set", "Port", "p1", "tag=10", "trunks=1,2,3"]);
-    assert_eq!(t.ok(&["get", "Port", "p1", "tag", "trunks"]), "10\n[1, 2, 3]\n");
+    assert_eq!(
+        t.ok(&["get", "Port", "p1", "tag", "trunks"]),
+        "10\n[1, 2, 3]\n"
+    );
     t.ok(&["remove", "Port", "p1", "trunks", "2"]);
     assert_eq!(t.ok(&["get", "Port", "p1", "trunks"]), "[1, 3]\n");
     t.ok(&["add", "Port", "p1", "trunks", "7"]);
@@ -156,7 +159,12 @@ fn scenario(server: &OvsdbServer) -> String {
         t.ok(&["--if-exists", "get", "Bridge", "br0", "external_ids:owner"]),
         "\n"
     );
-    t.ok(&["set", "Open_vSwitch", ".", "external_ids:system-id=fvs-test"]);
+    t.ok(&[
+        "set",
+        "Open_vSwitch",
+        ".",
+        "external_ids:system-id=fvs-test",
+    ]);
     assert_eq!(
         t.ok(&["get", "Open_vSwitch", ".", "external_ids:system-id"]),
         "fvs-test\n"
