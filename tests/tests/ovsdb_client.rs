@@ -88,9 +88,13 @@ fn client_ok(s: &OvsdbServer, cmd: &str, args: &[&str]) -> String {
 
 fn transact_scenario(s: &OvsdbServer) -> String {
     let mut t = String::new();
+    // Every step runs; the unexpected replies are reported together.
+    let mut bad = Vec::new();
     let mut step = |name: &str, ops: Value, expect: &dyn Fn(&str) -> bool| {
         let r = transact(s, ops);
-        assert!(expect(&r), "{:?}: {name}: unexpected reply {r}", s.flavor());
+        if !expect(&r) {
+            bad.push(format!("{name}: unexpected reply {r}"));
+        }
         t.push_str(&format!("{name}: {r}\n"));
     };
     let db = "Open_vSwitch";
@@ -231,6 +235,13 @@ fn transact_scenario(s: &OvsdbServer) -> String {
         json!(["Nope", {"op": "select", "table": "QoS", "where": []}]),
         &|r| r.starts_with(r#"ERR {"error":"unknown database"}"#),
     );
+    assert!(
+        bad.is_empty(),
+        "{:?}: {} of the transact steps failed:\n{}",
+        s.flavor(),
+        bad.len(),
+        bad.join("\n")
+    );
     t
 }
 
@@ -278,7 +289,14 @@ fn info_scenario(s: &OvsdbServer) -> String {
     let in_server: Value = serde_json::from_str(schema_text).expect("schema JSON");
     let got: Value =
         serde_json::from_str(&client_ok(s, "get-schema", &["Open_vSwitch"])).expect("JSON");
-    assert_eq!(in_server, got, "_Server.Database.schema != get-schema");
+    let mut d = Vec::new();
+    schema_diff("", &in_server, &got, &mut d);
+    assert!(
+        d.is_empty(),
+        "{:?}: _Server Database.schema (left) differs from get-schema (right):\n{}",
+        s.flavor(),
+        d[..d.len().min(15)].join("\n")
+    );
     t.push_str(&format!(
         "\n_Server: {} {} {}\n",
         row["name"], row["model"], row["connected"]

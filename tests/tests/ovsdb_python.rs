@@ -52,7 +52,10 @@ impl Script {
     fn expect(&self, prefix: &str) -> String {
         match self.lines.recv_timeout(Duration::from_secs(15)) {
             Ok(l) if l.starts_with(prefix) => l,
-            Ok(l) => panic!("{:?}: python IDL said {l:?}, expected {prefix:?}", self.flavor),
+            Ok(l) => panic!(
+                "{:?}: python IDL said {l:?}, expected {prefix:?}",
+                self.flavor
+            ),
             Err(e) => panic!(
                 "{:?}: python IDL said nothing while expecting {prefix:?} ({e})",
                 self.flavor
@@ -71,12 +74,18 @@ fn idl_scenario(s: &OvsdbServer) {
     py.expect("READY");
 
     // What the IDL wrote is what ovs-vsctl reads.
-    assert_eq!(s.vsctl_ok(&["get", "Bridge", "br-py", "_uuid"]).trim(), uuid);
+    assert_eq!(
+        s.vsctl_ok(&["get", "Bridge", "br-py", "_uuid"]).trim(),
+        uuid
+    );
     assert_eq!(
         s.vsctl_ok(&["get", "Bridge", "br-py", "external_ids", "fail_mode"]),
         "{py=yes}\nsecure\n"
     );
-    assert_eq!(s.vsctl_ok(&["get", "Interface", "br-py", "type"]), "internal\n");
+    assert_eq!(
+        s.vsctl_ok(&["get", "Interface", "br-py", "type"]),
+        "internal\n"
+    );
     assert_eq!(s.vsctl_ok(&["list-br"]), "br-py\nbr0\n");
     let port = s.vsctl_ok(&["get", "Port", "br-py", "_uuid"]);
     assert_eq!(
