@@ -208,6 +208,7 @@ fn crash_test(flavor: Flavor, durable: bool) {
         last_acked = acked.len();
 
         // With the server down, Debian's ovsdb-tool opens the file cleanly.
+        let t_check = Instant::now();
         let out = ovsdb_tool(&["db-is-standalone", &db_s]);
         assert!(
             out.status.success(),
@@ -229,10 +230,13 @@ fn crash_test(flavor: Flavor, durable: bool) {
         let in_file: Value = serde_json::from_slice(&out.stdout).expect("query prints JSON");
         check(&format!("kill {k}, file"), &in_file, &acked, sent_max).unwrap();
 
+        let check_time = t_check.elapsed();
         // The restarted server serves everything acknowledged.
+        let t_restart = Instant::now();
         server
             .restart()
             .unwrap_or_else(|e| panic!("kill {k}: restart failed: {e}"));
+        let restart_time = t_restart.elapsed();
         // Acknowledged before the select: must be there. Sent after the
         // select started: may be there too (the client runs on).
         let acked = progress.lock().unwrap().acked.clone();
@@ -245,7 +249,8 @@ fn crash_test(flavor: Flavor, durable: bool) {
         let n = check(&format!("kill {k}, server"), &served, &acked, sent_max)
             .unwrap_or_else(|e| panic!("{e}\nserver log:\n{}", server.log()));
         eprintln!(
-            "{flavor:?} durable={durable} kill {k}: {} acked, {n} rows, sent {sent_max}",
+            "{flavor:?} durable={durable} kill {k}: {} acked, {n} rows, sent {sent_max}; \
+             ovsdb-tool checks {check_time:?}, restart {restart_time:?}",
             acked.len()
         );
     }
