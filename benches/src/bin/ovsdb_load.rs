@@ -26,7 +26,11 @@ use serde_json::{json, Value};
 
 struct Conn {
     w: UnixStream,
-    r: serde_json::StreamDeserializer<'static, serde_json::de::IoRead<BufReader<UnixStream>>, Value>,
+    r: serde_json::StreamDeserializer<
+        'static,
+        serde_json::de::IoRead<BufReader<UnixStream>>,
+        Value,
+    >,
     next_id: u64,
 }
 
@@ -35,7 +39,11 @@ impl Conn {
         let s = UnixStream::connect(sock).with_context(|| format!("connect {}", sock.display()))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         let r = serde_json::Deserializer::from_reader(BufReader::new(s.try_clone()?)).into_iter();
-        Ok(Conn { w: s, r, next_id: 1 })
+        Ok(Conn {
+            w: s,
+            r,
+            next_id: 1,
+        })
     }
 
     fn send(&mut self, v: &Value) -> anyhow::Result<()> {
@@ -103,7 +111,9 @@ struct Args {
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut it = std::env::args().skip(1);
-    let cmd = it.next().context("usage: ovsdb_load init|txn|monitor|fill --sock PATH ...")?;
+    let cmd = it
+        .next()
+        .context("usage: ovsdb_load init|txn|monitor|fill --sock PATH ...")?;
     let mut a = Args {
         cmd,
         sock: PathBuf::new(),
@@ -234,7 +244,9 @@ fn monitor(a: &Args) -> anyhow::Result<()> {
                 let at = epoch.elapsed();
                 let rows = &msg["params"][1]["Open_vSwitch"];
                 for (_, row) in rows.as_object().into_iter().flatten() {
-                    let v = row["modify"]["next_cfg"].as_i64().or(row["insert"]["next_cfg"].as_i64());
+                    let v = row["modify"]["next_cfg"]
+                        .as_i64()
+                        .or(row["insert"]["next_cfg"].as_i64());
                     if let Some(seq) = v {
                         if tx.send((seq, at)).is_err() {
                             return Ok(());
@@ -292,23 +304,33 @@ fn fill(a: &Args) -> anyhow::Result<()> {
         let mut ops = vec![json!("Open_vSwitch")];
         let mut names = Vec::new();
         for k in p..p + n {
-            ops.push(json!({"op": "insert", "table": "Interface", "uuid-name": format!("i{k}"),
+            ops.push(
+                json!({"op": "insert", "table": "Interface", "uuid-name": format!("i{k}"),
                 "row": {"name": format!("tap{k}"), "type": "internal",
-                        "external_ids": ["map", [["iface-id", format!("vm-{k}")]]]}}));
-            ops.push(json!({"op": "insert", "table": "Port", "uuid-name": format!("p{k}"),
+                        "external_ids": ["map", [["iface-id", format!("vm-{k}")]]]}}),
+            );
+            ops.push(
+                json!({"op": "insert", "table": "Port", "uuid-name": format!("p{k}"),
                 "row": {"name": format!("tap{k}"), "interfaces": ["named-uuid", format!("i{k}")],
-                        "tag": (k % 4000) + 1}}));
+                        "tag": (k % 4000) + 1}}),
+            );
             names.push(json!(["named-uuid", format!("p{k}")]));
         }
-        ops.push(json!({"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", ["uuid", br]]],
-            "mutations": [["ports", "insert", ["set", names]]]}));
+        ops.push(
+            json!({"op": "mutate", "table": "Bridge", "where": [["_uuid", "==", ["uuid", br]]],
+            "mutations": [["ports", "insert", ["set", names]]]}),
+        );
         c.transact(Value::Array(ops))?;
         p += n;
     }
     let r = c.transact(json!(["Open_vSwitch",
         {"op": "select", "table": "Port", "where": [], "columns": ["_uuid"]}]))?;
     let rows = r[0]["rows"].as_array().map_or(0, Vec::len);
-    anyhow::ensure!(rows == a.ports, "expected {} Port rows, found {rows}", a.ports);
+    anyhow::ensure!(
+        rows == a.ports,
+        "expected {} Port rows, found {rows}",
+        a.ports
+    );
     println!("fill_ports {rows}");
     println!("fill_secs {:.3}", started.elapsed().as_secs_f64());
     Ok(())
