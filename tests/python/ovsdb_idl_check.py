@@ -3,7 +3,7 @@
 ovsdbapp / Neutron): read the replica, insert, update, and watch changes
 made by someone else.
 
-Usage: ovsdb_idl_check.py unix:SOCK
+Usage: ovsdb_idl_check.py unix:SOCK [--reconnect]
 
 Protocol with the calling test (one line each, on stdout):
   INITIAL <sorted bridge names>      replica after the first sync
@@ -12,6 +12,10 @@ Protocol with the calling test (one line each, on stdout):
   READY                              now make external changes
   EVENT <create|update|delete> Bridge <name> [<changed columns>]
   DONE                               after the delete of br-ext was seen
+With --reconnect, then:
+  RESTART                            now restart the server, add br-after
+  RESYNCED <sorted bridge names>     replica after the IDL reconnected and
+                                     saw br-after created
 Any failure prints `FAIL <reason>` and exits 1.
 """
 
@@ -169,9 +173,31 @@ def main():
             say("EVENT", event, "Bridge", name, cols)
             if event == ovs.db.idl.ROW_DELETE and name == "br-ext":
                 say("DONE")
+                if "--reconnect" in sys.argv:
+                    resync(idl)
                 return
         if time.time() > deadline:
             fail("timed out watching changes")
+        poller = ovs.poller.Poller()
+        idl.wait(poller)
+        poller.timer_wait(100)
+        poller.block()
+
+
+def resync(idl):
+    """The server restarts under us; the IDL reconnects by itself."""
+    idl.events = []
+    say("RESTART")
+    deadline = time.time() + 3 * TIMEOUT
+    while True:
+        idl.run()
+        if any(e[0] == ovs.db.idl.ROW_CREATE and e[1] == "br-after"
+               for e in idl.events):
+            names = sorted(r.name for r in idl.tables["Bridge"].rows.values())
+            say("RESYNCED", " ".join(names))
+            return
+        if time.time() > deadline:
+            fail("timed out waiting for br-after after the restart")
         poller = ovs.poller.Poller()
         idl.wait(poller)
         poller.timer_wait(100)

@@ -231,6 +231,37 @@ impl OvsdbServer {
         Ok(())
     }
 
+    /// Waits up to `timeout` for the server to exit by itself (e.g. after
+    /// `ovs-appctl exit`) and reaps it; `None` if it is still running.
+    pub fn wait_exit(
+        &mut self,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        while let Some(c) = self.child.as_mut() {
+            if let Some(status) = c.try_wait()? {
+                self.child = None;
+                return Ok(Some(status));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(None)
+    }
+
+    /// Runs `ovs-appctl -t CTL ARGS...` (the server's unixctl socket).
+    pub fn appctl(&self, args: &[&str]) -> Output {
+        Command::new(crate::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(self.ctl_path())
+            .arg("--timeout=10")
+            .args(args)
+            .output()
+            .expect("run ovs-appctl")
+    }
+
     /// Runs `ovs-vsctl --db=unix:SOCK --no-wait --timeout=10 ARGS...`.
     pub fn vsctl(&self, args: &[&str]) -> Output {
         Command::new(crate::tool("ovs-vsctl"))

@@ -20,13 +20,14 @@ struct Script {
 }
 
 impl Script {
-    fn start(s: &OvsdbServer) -> Script {
+    fn start(s: &OvsdbServer, extra: &[&str]) -> Script {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ovsdb_idl_check.py");
         let mut child = Command::new(python())
             .arg("-W")
             .arg("ignore")
             .arg(&script)
             .arg(s.remote())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -64,9 +65,13 @@ impl Script {
     }
 }
 
-fn idl_scenario(s: &OvsdbServer) {
+fn idl_scenario(s: &OvsdbServer) -> Script {
+    idl_scenario_with(s, &[])
+}
+
+fn idl_scenario_with(s: &OvsdbServer, extra: &[&str]) -> Script {
     s.vsctl_ok(&["init", "--", "add-br", "br0"]);
-    let py = Script::start(s);
+    let py = Script::start(s, extra);
     assert_eq!(py.expect("INITIAL"), "INITIAL br0");
     let inserted = py.expect("INSERTED ");
     let uuid = inserted.trim_start_matches("INSERTED ").to_string();
@@ -101,6 +106,28 @@ fn idl_scenario(s: &OvsdbServer) {
     s.vsctl_ok(&["del-br", "br-ext"]);
     assert_eq!(py.expect("EVENT"), "EVENT delete Bridge br-ext ");
     py.expect("DONE");
+    py
+}
+
+/// The server is killed and restarted under a connected IDL: the IDL
+/// reconnects (with its backoff), resynchronises, and sees new changes.
+fn reconnect_scenario(mut s: OvsdbServer) {
+    let py = idl_scenario_with(&s, &["--reconnect"]);
+    py.expect("RESTART");
+    s.kill9();
+    s.restart().expect("restart server");
+    s.vsctl_ok(&["add-br", "br-after"]);
+    assert_eq!(py.expect("RESYNCED"), "RESYNCED br-after br-py br0");
+}
+
+#[test]
+fn python_idl_reconnect_debian() {
+    reconnect_scenario(OvsdbServer::debian().expect("start Debian ovsdb-server"));
+}
+
+#[test]
+fn python_idl_reconnect_ferrovs() {
+    reconnect_scenario(OvsdbServer::ferrovs().expect("start ferrovs-ovsdb-server"));
 }
 
 #[test]
