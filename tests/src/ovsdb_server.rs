@@ -13,7 +13,7 @@
 //! wait for readiness and by tests that need raw RFC 7047 requests.
 //! [`normalize_uuids`] makes outputs of two servers comparable.
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -319,54 +319,106 @@ pub fn ovsdb_tool(args: &[&str]) -> Output {
 }
 
 /// A blocking JSON-RPC 1.0 session over a unix socket (RFC 7047 framing:
-/// a stream of JSON values). Notifications and the server's echo requests
-/// that arrive while waiting for a reply are kept in `notifications`
-/// (echo requests are answered).
+/// a stream of JSON values, split here by parsing from an own buffer, so
+/// that a read timeout never loses a partial message). Notifications that
+/// arrive while waiting for a reply are kept in `notifications`; the
+/// server's echo requests are answered.
 pub struct JsonRpc {
-    writer: UnixStream,
-    reader: serde_json::StreamDeserializer<
-        'static,
-        serde_json::de::IoRead<BufReader<UnixStream>>,
-        Value,
-    >,
+    stream: UnixStream,
+    buf: Vec<u8>,
     next_id: u64,
+    timeout: Duration,
     pub notifications: Vec<Value>,
 }
 
 impl JsonRpc {
     pub fn connect(path: &Path) -> anyhow::Result<JsonRpc> {
         let s = UnixStream::connect(path)?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
-        let reader = serde_json::Deserializer::from_reader(BufReader::new(s.try_clone()?))
-            .into_iter::<Value>();
         Ok(JsonRpc {
-            writer: s,
-            reader,
+            stream: s,
+            buf: Vec::new(),
             next_id: 1,
+            timeout: Duration::from_secs(10),
             notifications: Vec::new(),
         })
     }
 
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> anyhow::Result<()> {
-        self.writer.set_read_timeout(t)?;
-        Ok(())
+    /// How long [`Self::recv`] waits (10 s unless changed).
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        self.timeout = t;
     }
 
     pub fn send(&mut self, msg: &Value) -> anyhow::Result<()> {
         let mut buf = serde_json::to_vec(msg)?;
         buf.push(b'\n');
-        self.writer.write_all(&buf)?;
+        self.stream.write_all(&buf)?;
         Ok(())
     }
 
-    /// Reads the next message from the server.
-    pub fn recv(&mut self) -> anyhow::Result<Value> {
-        match self.reader.next() {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => bail!("reading from server: {e}"),
-            None => bail!("server closed the connection"),
+    fn parse_buffered(&mut self) -> anyhow::Result<Option<Value>> {
+        let mut it = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
+        match it.next() {
+            Some(Ok(v)) => {
+                let used = it.byte_offset();
+                self.buf.drain(..used);
+                Ok(Some(v))
+            }
+            Some(Err(e)) if e.is_eof() => Ok(None),
+            Some(Err(e)) => bail!("server sent invalid JSON: {e}"),
+            None => Ok(None),
         }
+    }
+
+    /// The next message from the server, or `None` if none arrives within
+    /// `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> anyhow::Result<Option<Value>> {
+        use std::io::Read;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.parse_buffered()? {
+                return Ok(Some(v));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => bail!("server closed the connection"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return Ok(None)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads the next message from the server (an error after the read
+    /// timeout).
+    pub fn recv(&mut self) -> anyhow::Result<Value> {
+        match self.recv_timeout(self.timeout)? {
+            Some(v) => Ok(v),
+            None => bail!("no message from the server within {:?}", self.timeout),
+        }
+    }
+
+    /// Answers an echo request; returns true if `msg` was one.
+    fn answer_echo(&mut self, msg: &Value) -> anyhow::Result<bool> {
+        if msg.get("method").and_then(Value::as_str) == Some("echo")
+            && msg.get("id").is_some_and(|i| !i.is_null())
+        {
+            let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
+            self.send(&reply)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Sends a request and returns the whole reply object (with `result`
@@ -377,11 +429,7 @@ impl JsonRpc {
         self.send(&json!({"method": method, "params": params, "id": id}))?;
         loop {
             let msg = self.recv()?;
-            if msg.get("method").and_then(Value::as_str) == Some("echo")
-                && msg.get("id").is_some_and(|i| !i.is_null())
-            {
-                let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
-                self.send(&reply)?;
+            if self.answer_echo(&msg)? {
                 continue;
             }
             if msg.get("id") == Some(&json!(id)) {
@@ -407,14 +455,26 @@ impl JsonRpc {
         }
         loop {
             let msg = self.recv()?;
-            if msg.get("method").and_then(Value::as_str) == Some("echo")
-                && msg.get("id").is_some_and(|i| !i.is_null())
-            {
-                let reply = json!({"result": msg["params"], "error": null, "id": msg["id"]});
-                self.send(&reply)?;
-                continue;
+            if !self.answer_echo(&msg)? {
+                return Ok(msg);
             }
-            return Ok(msg);
+        }
+    }
+
+    /// Fails if any message (other than an echo request) arrives within `d`
+    /// or is already queued.
+    pub fn expect_quiet(&mut self, d: Duration) -> anyhow::Result<()> {
+        if let Some(m) = self.notifications.first() {
+            bail!("unexpected message {m}");
+        }
+        let deadline = Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv_timeout(left)? {
+                None => return Ok(()),
+                Some(m) if self.answer_echo(&m)? => continue,
+                Some(m) => bail!("unexpected message {m}"),
+            }
         }
     }
 }
