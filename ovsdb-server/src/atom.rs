@@ -195,8 +195,16 @@ pub(crate) fn short(v: &Value) -> String {
 }
 
 impl PartialEq for Atom {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        match (self, other) {
+            (Atom::Uuid(a), Atom::Uuid(b)) => a == b,
+            (Atom::Integer(a), Atom::Integer(b)) => a == b,
+            (Atom::String(a), Atom::String(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Atom::Real(a), Atom::Real(b)) => a.total_cmp(b) == Ordering::Equal,
+            (Atom::Boolean(a), Atom::Boolean(b)) => a == b,
+            _ => false,
+        }
     }
 }
 impl Eq for Atom {}
@@ -206,13 +214,15 @@ impl PartialOrd for Atom {
     }
 }
 impl Ord for Atom {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         match (self, other) {
             (Atom::Integer(a), Atom::Integer(b)) => a.cmp(b),
             (Atom::Real(a), Atom::Real(b)) => a.total_cmp(b),
             (Atom::Boolean(a), Atom::Boolean(b)) => a.cmp(b),
             (Atom::String(a), Atom::String(b)) => a.cmp(b),
-            (Atom::Uuid(a), Atom::Uuid(b)) => a.cmp(b),
+            // Same order as the bytes, one integer compare.
+            (Atom::Uuid(a), Atom::Uuid(b)) => a.as_u128().cmp(&b.as_u128()),
             _ => self.rank().cmp(&other.rank()),
         }
     }

@@ -86,12 +86,18 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
                     if !persistent(schema, ch.table, ci) {
                         continue;
                     }
-                    let include = match old {
-                        Some(o) => o.cols[ci] != *d,
-                        None => *d != Datum::default_for(&ts.columns[ci].ty),
-                    };
-                    if include {
-                        m.insert(ts.columns[ci].name.clone(), d.to_json());
+                    match old {
+                        Some(o) if o.cols[ci] != *d => {
+                            let ty = &ts.columns[ci].ty;
+                            m.insert(
+                                ts.columns[ci].name.clone(),
+                                Datum::diff(&o.cols[ci], d, ty).to_json(),
+                            );
+                        }
+                        None if *d != Datum::default_for(&ts.columns[ci].ty) => {
+                            m.insert(ts.columns[ci].name.clone(), d.to_json());
+                        }
+                        _ => {}
                     }
                 }
                 if old.is_some() && m.is_empty() {
@@ -110,6 +116,8 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
         return None;
     }
     tables.insert("_date".into(), Value::from(date_ms));
+    // Modified columns are written as update2-style diffs, as OVS 3.x does.
+    tables.insert("_is_diff".into(), Value::Bool(true));
     if let Some(cm) = &c.comment {
         tables.insert("_comment".into(), Value::String(cm.clone()));
     }

@@ -19,6 +19,23 @@ pub enum Datum {
     Map(Vec<(Atom, Atom)>),
 }
 
+/// Iterator over the keys of a datum.
+pub enum Keys<'a> {
+    Set(std::slice::Iter<'a, Atom>),
+    Map(std::slice::Iter<'a, (Atom, Atom)>),
+}
+
+impl<'a> Iterator for Keys<'a> {
+    type Item = &'a Atom;
+    #[inline]
+    fn next(&mut self) -> Option<&'a Atom> {
+        match self {
+            Keys::Set(i) => i.next(),
+            Keys::Map(i) => i.next().map(|(k, _)| k),
+        }
+    }
+}
+
 /// Resolver for `named-uuid` references.
 pub type Named<'a> = &'a mut dyn FnMut(&str) -> Option<Uuid>;
 
@@ -57,12 +74,11 @@ impl Datum {
     }
 
     /// Keys of a set or of a map.
-    pub fn keys(&self) -> impl Iterator<Item = &Atom> {
-        let (a, b) = match self {
-            Datum::Set(v) => (Some(v.iter()), None),
-            Datum::Map(v) => (None, Some(v.iter().map(|(k, _)| k))),
-        };
-        a.into_iter().flatten().chain(b.into_iter().flatten())
+    pub fn keys(&self) -> Keys<'_> {
+        match self {
+            Datum::Set(v) => Keys::Set(v.iter()),
+            Datum::Map(v) => Keys::Map(v.iter()),
+        }
     }
 
     /// Values of a map (nothing for a set).
@@ -278,7 +294,7 @@ impl Datum {
     /// difference; for maps removed keys (old pair), added pairs and, for a
     /// changed value, the new pair. Scalars: the new value.
     pub fn diff(old: &Datum, new: &Datum, ty: &ColumnType) -> Datum {
-        if ty.is_scalar() {
+        if !ty.is_map() && ty.max == 1 {
             return new.clone();
         }
         match (old, new) {
@@ -325,7 +341,7 @@ impl Datum {
 
     /// Applies an update2 diff (inverse of `diff`), used by the IDL.
     pub fn apply_diff(&mut self, d: &Datum, ty: &ColumnType) {
-        if ty.is_scalar() {
+        if !ty.is_map() && ty.max == 1 {
             *self = d.clone();
             return;
         }
@@ -380,5 +396,113 @@ fn map_members(v: &Value) -> Option<&Vec<Value>> {
         a[1].as_array()
     } else {
         None
+    }
+}
+
+/// Calls `f(table, uuid, strong, +1/-1)` for every reference that differs
+/// between `old` and `new` (either may be absent), by a sorted merge, so an
+/// update that adds one element to a large set costs one callback.
+pub fn ref_changes(
+    ty: &ColumnType,
+    old: Option<&Datum>,
+    new: Option<&Datum>,
+    f: &mut dyn FnMut(usize, Uuid, bool, i64),
+) {
+    use crate::schema::RefType;
+    let kref = ty
+        .key
+        .ref_table_index()
+        .map(|t| (t, ty.key.ref_type == RefType::Strong));
+    let vref = ty.value.as_ref().and_then(|v| {
+        v.ref_table_index()
+            .map(|t| (t, v.ref_type == RefType::Strong))
+    });
+    if kref.is_none() && vref.is_none() {
+        return;
+    }
+    let empty = Datum::Set(Vec::new());
+    let o = old.unwrap_or(&empty);
+    let n = new.unwrap_or(&empty);
+    let emit_key = |a: &Atom, d: i64, f: &mut dyn FnMut(usize, Uuid, bool, i64)| {
+        if let (Some((t, s)), Some(u)) = (kref, a.as_uuid()) {
+            f(t, u, s, d);
+        }
+    };
+    let emit_val = |a: &Atom, d: i64, f: &mut dyn FnMut(usize, Uuid, bool, i64)| {
+        if let (Some((t, s)), Some(u)) = (vref, a.as_uuid()) {
+            f(t, u, s, d);
+        }
+    };
+    match (o, n) {
+        (Datum::Map(a), Datum::Map(b)) => {
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() || j < b.len() {
+                if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                    emit_key(&a[i].0, -1, f);
+                    emit_val(&a[i].1, -1, f);
+                    i += 1;
+                } else if i >= a.len() || b[j].0 < a[i].0 {
+                    emit_key(&b[j].0, 1, f);
+                    emit_val(&b[j].1, 1, f);
+                    j += 1;
+                } else {
+                    if a[i].1 != b[j].1 {
+                        emit_val(&a[i].1, -1, f);
+                        emit_val(&b[j].1, 1, f);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (Datum::Set(ka), Datum::Set(kb)) => {
+            let (mut i, mut j) = (0, 0);
+            while i < ka.len() && j < kb.len() {
+                match ka[i].cmp(&kb[j]) {
+                    std::cmp::Ordering::Less => {
+                        emit_key(&ka[i], -1, f);
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        emit_key(&kb[j], 1, f);
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Equal => {
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            for a in &ka[i..] {
+                emit_key(a, -1, f);
+            }
+            for b in &kb[j..] {
+                emit_key(b, 1, f);
+            }
+        }
+        _ => {
+            // A map against an empty default set.
+            let ka: Vec<&Atom> = o.keys().collect();
+            let kb: Vec<&Atom> = n.keys().collect();
+            let (mut i, mut j) = (0, 0);
+            while i < ka.len() || j < kb.len() {
+                if j >= kb.len() || (i < ka.len() && ka[i] < kb[j]) {
+                    emit_key(ka[i], -1, f);
+                    i += 1;
+                } else if i >= ka.len() || kb[j] < ka[i] {
+                    emit_key(kb[j], 1, f);
+                    j += 1;
+                } else {
+                    i += 1;
+                    j += 1;
+                }
+            }
+            for v in o.values() {
+                emit_val(v, -1, f);
+            }
+            for v in n.values() {
+                emit_val(v, 1, f);
+            }
+        }
     }
 }

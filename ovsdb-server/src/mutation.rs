@@ -173,6 +173,17 @@ fn unreachable_mutator() -> Option<i64> {
 
 /// Applies `m` to `d` (a datum of type `ty`) and checks the result.
 pub fn apply(ty: &ColumnType, d: &mut Datum, m: &Mutation) -> Result<()> {
+    if m.mutator == Mutator::Insert {
+        // Only inserted elements can break the base type's constraints.
+        for k in m.arg.keys() {
+            ty.key.check(k)?;
+        }
+        if let Some(vt) = &ty.value {
+            for x in m.arg.values() {
+                vt.check(x)?;
+            }
+        }
+    }
     match m.mutator {
         Mutator::Insert => d.union(&m.arg),
         Mutator::Delete => match &m.arg {
@@ -201,15 +212,6 @@ pub fn apply(ty: &ColumnType, d: &mut Datum, m: &Mutation) -> Result<()> {
                 *v = out;
             }
             return Ok(());
-        }
-    }
-    // Inserted elements were type-checked but not constraint-checked.
-    for k in d.keys() {
-        ty.key.check(k)?;
-    }
-    if let Some(vt) = &ty.value {
-        for x in d.values() {
-            vt.check(x)?;
         }
     }
     let n = d.len() as u64;

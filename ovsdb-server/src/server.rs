@@ -278,8 +278,7 @@ impl Core {
         };
         let mut gate_durable = false;
         if let Some(prep) = prepared {
-            gate_durable = prep.durable;
-            self.commit(i, prep);
+            gate_durable = self.commit(i, prep);
         }
         let entry = &self.dbs[i];
         let gate = Gate {
@@ -292,20 +291,20 @@ impl Core {
     }
 
     /// Applies a prepared transaction, logs it and notifies monitors.
-    fn commit(&mut self, i: usize, prep: crate::transaction::Prepared) {
+    /// Returns whether a durable record was queued (the reply must then
+    /// wait for the fsync).
+    fn commit(&mut self, i: usize, prep: crate::transaction::Prepared) -> bool {
         let durable = prep.durable;
         let entry = &mut self.dbs[i];
         let committed = commit::apply(&mut entry.db, prep);
         let rec = commit::log_record(&entry.db.schema, &committed, now_ms());
-        match rec {
+        let durable = match rec {
             Some(r) => {
                 entry.storage.append(&r, durable);
+                durable
             }
-            None if durable => {
-                entry.storage.append(&json!({"_date": now_ms()}), true);
-            }
-            None => {}
-        }
+            None => false,
+        };
         entry.last_txn = committed.txn_id;
         let committed = Arc::new(committed);
         entry.history.push_back(committed.clone());
@@ -340,6 +339,7 @@ impl Core {
             entry.storage.compact(&entry.db);
         }
         self.commits.send_modify(|n| *n += 1);
+        durable
     }
 
     /// Compacts database `i` now (unixctl ovsdb-server/compact).

@@ -51,6 +51,7 @@ where
                     break 'outer;
                 }
             };
+            tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
             let msg = match Message::parse(&text) {
                 Ok(m) => m,
                 Err(e) => {
@@ -132,6 +133,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedRec
                     }
                 }
             }
+            tracing::trace!("-> {}", String::from_utf8_lossy(&o.msg));
             out.extend_from_slice(&o.msg);
             if out.len() < 1 << 20 {
                 item = rx.try_recv().ok();

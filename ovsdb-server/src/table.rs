@@ -31,6 +31,8 @@ impl Hasher for UuidHasher {
     }
 }
 pub type UuidMap<V> = HashMap<Uuid, V, BuildHasherDefault<UuidHasher>>;
+/// Map keyed by (table index, row uuid).
+pub type RowKeyMap<V> = HashMap<(usize, Uuid), V, BuildHasherDefault<UuidHasher>>;
 
 /// One table's data.
 #[derive(Debug, Default, Clone)]
@@ -76,6 +78,11 @@ impl Db {
             None => self.tables[t].rows.remove(&uuid),
         };
         for (i, cols) in ts.indexes.iter().enumerate() {
+            if let (Some(o), Some(n)) = (&old, &new) {
+                if cols.iter().all(|&c| o.cols[c] == n.cols[c]) {
+                    continue;
+                }
+            }
             if let Some(o) = &old {
                 let k = Self::index_key(o, cols);
                 if self.tables[t].indexes[i].get(&k) == Some(&uuid) {
@@ -90,26 +97,26 @@ impl Db {
             if !col.ty.has_refs() {
                 continue;
             }
-            if let Some(o) = &old {
-                for (rt, ru, strong) in o.cols[c].refs(&col.ty) {
-                    if strong {
-                        let rc = &mut self.tables[rt].refcount;
-                        if let Some(n) = rc.get_mut(&ru) {
-                            *n -= 1;
-                            if *n == 0 {
-                                rc.remove(&ru);
-                            }
-                        }
+            let od = old.as_ref().map(|r| &r.cols[c]);
+            let nd = new.as_ref().map(|r| &r.cols[c]);
+            if od.is_some() && od == nd {
+                continue;
+            }
+            let tables = &mut self.tables;
+            crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
+                if !strong {
+                    return;
+                }
+                let rc = &mut tables[rt].refcount;
+                if d > 0 {
+                    *rc.entry(ru).or_insert(0) += 1;
+                } else if let Some(n) = rc.get_mut(&ru) {
+                    *n -= 1;
+                    if *n == 0 {
+                        rc.remove(&ru);
                     }
                 }
-            }
-            if let Some(n) = &new {
-                for (rt, ru, strong) in n.cols[c].refs(&col.ty) {
-                    if strong {
-                        *self.tables[rt].refcount.entry(ru).or_insert(0) += 1;
-                    }
-                }
-            }
+            });
         }
         old
     }

@@ -15,7 +15,7 @@ use crate::error::{OvsdbError, Result};
 use crate::mutation::{self, parse_mutations};
 use crate::row::{uuid_json, Row};
 use crate::schema::TableSchema;
-use crate::table::{Db, UuidMap};
+use crate::table::{Db, RowKeyMap, UuidMap};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -114,11 +114,7 @@ pub fn execute(db: &Db, ops: &[Value], ctx: &ExecCtx) -> Outcome {
     match txn.prepare() {
         Ok(p) => Outcome::Done {
             results: Value::Array(results),
-            prepared: if p.changes.is_empty() && !p.durable {
-                None
-            } else {
-                Some(p)
-            },
+            prepared: if p.changes.is_empty() { None } else { Some(p) },
         },
         Err(e) => {
             results.push(e.to_json());
@@ -580,14 +576,15 @@ impl<'a> Txn<'a> {
             ch.retain(|_, c| c.old.is_some() || c.new.is_some());
         }
         let mut rounds = 0;
-        loop {
+        let delta = loop {
             self.clean_weak_refs()?;
             rounds += 1;
-            if !self.collect_garbage() || rounds > 10_000 {
-                break;
+            let (deleted, delta) = self.collect_garbage();
+            if !deleted || rounds > 10_000 {
+                break delta;
             }
-        }
-        self.check_strong_refs()?;
+        };
+        self.check_strong_refs(&delta)?;
         self.check_max_rows()?;
         self.check_indexes()?;
         let mut changes = Vec::new();
@@ -721,8 +718,8 @@ impl<'a> Txn<'a> {
     }
 
     /// Net change of strong reference counts caused by this transaction.
-    fn ref_deltas(&self) -> HashMap<(usize, Uuid), i64> {
-        let mut delta: HashMap<(usize, Uuid), i64> = HashMap::new();
+    fn ref_deltas(&self) -> RowKeyMap<i64> {
+        let mut delta: RowKeyMap<i64> = RowKeyMap::default();
         let schema = &self.db.schema;
         for (t, ch) in self.changes.iter().enumerate() {
             let ts = &schema.tables[t];
@@ -731,36 +728,36 @@ impl<'a> Txn<'a> {
                     if !col.ty.has_refs() {
                         continue;
                     }
-                    if let Some(o) = &c.old {
-                        for (rt, ru, strong) in o.cols[ci].refs(&col.ty) {
-                            if strong {
-                                *delta.entry((rt, ru)).or_insert(0) -= 1;
-                            }
-                        }
+                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
+                    let nd = c.new.as_ref().map(|r| &r.cols[ci]);
+                    if od.is_some() && od == nd {
+                        continue;
                     }
-                    if let Some(n) = &c.new {
-                        for (rt, ru, strong) in n.cols[ci].refs(&col.ty) {
-                            if strong {
-                                *delta.entry((rt, ru)).or_insert(0) += 1;
-                            }
+                    crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
+                        if strong {
+                            *delta.entry((rt, ru)).or_insert(0) += d;
                         }
-                    }
+                    });
                 }
             }
         }
         delta
     }
 
-    fn final_refs(&self, delta: &HashMap<(usize, Uuid), i64>, t: usize, u: &Uuid) -> i64 {
+    fn final_refs(&self, delta: &RowKeyMap<i64>, t: usize, u: &Uuid) -> i64 {
         self.db.refcount(t, u) as i64 + delta.get(&(t, *u)).copied().unwrap_or(0)
     }
 
     /// Deletes non-root rows left without strong references. Returns whether
     /// it deleted anything.
-    fn collect_garbage(&mut self) -> bool {
+    fn collect_garbage(&mut self) -> (bool, RowKeyMap<i64>) {
         let delta = self.ref_deltas();
         let schema = self.db.schema.clone();
-        let mut cands: HashSet<(usize, Uuid)> = delta.keys().copied().collect();
+        let mut cands: HashSet<(usize, Uuid)> = delta
+            .iter()
+            .filter(|(_, d)| **d < 0)
+            .map(|(k, _)| *k)
+            .collect();
         for (t, ch) in self.changes.iter().enumerate() {
             if !schema.tables[t].is_root {
                 for (u, c) in ch {
@@ -783,10 +780,10 @@ impl<'a> Txn<'a> {
                 any = true;
             }
         }
-        any
+        (any, delta)
     }
 
-    fn check_strong_refs(&self) -> Result<()> {
+    fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
         let schema = &self.db.schema;
         for (t, ch) in self.changes.iter().enumerate() {
             let ts = &schema.tables[t];
@@ -796,22 +793,34 @@ impl<'a> Txn<'a> {
                     if !col.ty.has_refs() {
                         continue;
                     }
-                    for (rt, ru, strong) in n.cols[ci].refs(&col.ty) {
-                        if strong && !self.exists(rt, &ru) {
-                            return Err(OvsdbError::refint(format!(
-                                "Table {} column {} row {u} references nonexistent row {ru} in table {}.",
-                                ts.name, col.name, schema.tables[rt].name
-                            )));
-                        }
+                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
+                    if od == Some(&n.cols[ci]) {
+                        continue;
+                    }
+                    let mut bad = None;
+                    crate::datum::ref_changes(
+                        &col.ty,
+                        od,
+                        Some(&n.cols[ci]),
+                        &mut |rt, ru, strong, d| {
+                            if strong && d > 0 && bad.is_none() && !self.exists(rt, &ru) {
+                                bad = Some((rt, ru));
+                            }
+                        },
+                    );
+                    if let Some((rt, ru)) = bad {
+                        return Err(OvsdbError::refint(format!(
+                            "Table {} column {} row {u} references nonexistent row {ru} in table {}.",
+                            ts.name, col.name, schema.tables[rt].name
+                        )));
                     }
                 }
             }
         }
-        let delta = self.ref_deltas();
         for (t, ch) in self.changes.iter().enumerate() {
             for (u, c) in ch {
                 if c.old.is_some() && c.new.is_none() {
-                    let n = self.final_refs(&delta, t, u);
+                    let n = self.final_refs(delta, t, u);
                     if n > 0 {
                         return Err(OvsdbError::refint(format!(
                             "cannot delete {} row {u} because of {n} remaining reference(s)",
