@@ -61,6 +61,7 @@ pub struct OvsdbServer {
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
     starts: u32,
+    extra_args: Vec<String>,
 }
 
 impl OvsdbServer {
@@ -83,6 +84,16 @@ impl OvsdbServer {
     }
 
     pub fn start(flavor: Flavor, init: DbInit) -> anyhow::Result<OvsdbServer> {
+        Self::start_with_args(flavor, init, &[])
+    }
+
+    /// Like [`Self::start`], with more command-line arguments after the
+    /// common ones (`{dir}` in an argument is replaced by the directory).
+    pub fn start_with_args(
+        flavor: Flavor,
+        init: DbInit,
+        extra: &[&str],
+    ) -> anyhow::Result<OvsdbServer> {
         let dir = tempfile::Builder::new().prefix("fvs-ovsdb-").tempdir()?;
         let db = dir.path().join("conf.db");
         match &init {
@@ -109,7 +120,10 @@ impl OvsdbServer {
             dir,
             child: None,
             starts: 0,
+            extra_args: Vec::new(),
         };
+        let d = s.dir.path().display().to_string();
+        s.extra_args = extra.iter().map(|a| a.replace("{dir}", &d)).collect();
         s.restart()?;
         Ok(s)
     }
@@ -160,6 +174,7 @@ impl OvsdbServer {
             .arg(self.db_path())
             .arg(format!("--remote=punix:{}", self.sock_path().display()))
             .arg(format!("--unixctl={}", self.ctl_path().display()))
+            .args(&self.extra_args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -195,3 +195,207 @@ fn monitor_cancel_ferrovs_matches_debian() {
     let f = cancel_scenario(&OvsdbServer::ferrovs().expect("start ferrovs-ovsdb-server"));
     assert_eq!(d, f, "left: Debian, right: ferrovs");
 }
+
+/// Names of the rows in a `{"Bridge": {uuid: row-update}}` table update,
+/// as sorted `action name` strings (the name looked up in `names` when the
+/// row update does not carry it, e.g. a delete in update2).
+fn row_actions(tu: &Value, names: &std::collections::HashMap<String, String>) -> Vec<String> {
+    let mut v = Vec::new();
+    for (uuid, ru) in tu["Bridge"].as_object().into_iter().flatten() {
+        for (action, row) in ru.as_object().into_iter().flatten() {
+            let name = row["name"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| names.get(uuid).cloned())
+                .unwrap_or_else(|| "?".into());
+            v.push(format!("{action} {name}"));
+        }
+    }
+    v.sort();
+    v
+}
+
+fn bridge_uuid(s: &OvsdbServer, name: &str) -> String {
+    s.vsctl_ok(&["get", "Bridge", name, "_uuid"])
+        .trim()
+        .to_string()
+}
+
+/// monitor_cond then monitor_cond_change: the server sends the rows that
+/// leave and enter the condition, under the new monitor id.
+fn cond_change_scenario(s: &OvsdbServer) -> String {
+    let mut t = String::new();
+    s.vsctl_ok(&["init", "--", "add-br", "brA", "--", "add-br", "brB"]);
+    let mut names = std::collections::HashMap::new();
+    for n in ["brA", "brB"] {
+        names.insert(bridge_uuid(s, n), n.to_string());
+    }
+    let mut m = s.rpc().unwrap();
+    let r = m
+        .call(
+            "monitor_cond",
+            json!(["Open_vSwitch", "m1",
+                {"Bridge": [{"columns": ["name"], "where": [["name", "==", "brA"]]}]}]),
+        )
+        .unwrap();
+    assert_eq!(row_actions(&r, &names), ["initial brA"], "{r}");
+    t.push_str(&format!("initial: {:?}\n", row_actions(&r, &names)));
+
+    let r = m
+        .call(
+            "monitor_cond_change",
+            json!(["m1", "m2", {"Bridge": [{"where": [["name", "==", "brB"]]}]}]),
+        )
+        .unwrap();
+    t.push_str(&format!("change: {r}\n"));
+    let n = m.next_notification().unwrap();
+    assert_eq!(n["method"], "update2", "{n}");
+    assert_eq!(n["params"][0], "m2", "{n}");
+    let acts = row_actions(&n["params"][1], &names);
+    assert_eq!(acts, ["delete brA", "insert brB"], "{n}");
+    t.push_str(&format!("after change: {acts:?}\n"));
+
+    s.vsctl_ok(&["add-br", "brC"]);
+    m.expect_quiet(Duration::from_millis(300))
+        .expect("update for a row outside the condition");
+    s.vsctl_ok(&["del-br", "brB"]);
+    let n = m.next_notification().unwrap();
+    let acts = row_actions(&n["params"][1], &names);
+    assert_eq!(acts, ["delete brB"], "{n}");
+    t.push_str(&format!("del-br: {acts:?}\n"));
+    t
+}
+
+#[test]
+fn monitor_cond_change_debian() {
+    cond_change_scenario(&OvsdbServer::debian().expect("start Debian ovsdb-server"));
+}
+
+#[test]
+fn monitor_cond_change_ferrovs_matches_debian() {
+    let d = cond_change_scenario(&OvsdbServer::debian().expect("start Debian ovsdb-server"));
+    let f = cond_change_scenario(&OvsdbServer::ferrovs().expect("start ferrovs-ovsdb-server"));
+    assert_eq!(d, f, "left: Debian, right: ferrovs");
+}
+
+/// monitor_cond_since: update3 notifications carry transaction ids; a
+/// client resuming from an id gets either `found: true` and exactly the
+/// changes since, or `found: false` and the whole state (both are valid
+/// answers; Debian's standalone server keeps no history and says false).
+fn cond_since_scenario(s: &OvsdbServer) -> String {
+    const ZERO: &str = "00000000-0000-0000-0000-000000000000";
+    let mut t = String::new();
+    s.vsctl_ok(&["init", "--", "add-br", "brD"]);
+    let req = |last: &str| json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name"]}]}, last]);
+    let names = std::collections::HashMap::new();
+    let mut m = s.rpc().unwrap();
+    let r = m.call("monitor_cond_since", req(ZERO)).unwrap();
+    assert_eq!(r[0], false, "found with the zero id: {r}");
+    assert!(r[1].is_string(), "{r}");
+    assert_eq!(row_actions(&r[2], &names), ["initial brD"], "{r}");
+    t.push_str(&format!(
+        "first: found={} {:?}\n",
+        r[0],
+        row_actions(&r[2], &names)
+    ));
+
+    s.vsctl_ok(&["add-br", "brE"]);
+    let n = m.next_notification().unwrap();
+    assert_eq!(n["method"], "update3", "{n}");
+    assert_eq!(n["params"][0], "m", "{n}");
+    let last = n["params"][1].as_str().expect("txn id").to_string();
+    // (Debian's standalone server keeps no history: its ids are all zero.)
+    let acts = row_actions(&n["params"][2], &names);
+    assert_eq!(acts, ["insert brE"], "{n}");
+    t.push_str(&format!("update3: {acts:?}\n"));
+    drop(m);
+
+    // Changed while the client was away.
+    s.vsctl_ok(&["add-br", "brF"]);
+    let mut m = s.rpc().unwrap();
+    let r = m.call("monitor_cond_since", req(&last)).unwrap();
+    let acts = row_actions(&r[2], &names);
+    if r[0] == true {
+        assert_eq!(acts, ["insert brF"], "found=true must send the delta: {r}");
+    } else {
+        assert_eq!(
+            acts,
+            ["initial brD", "initial brE", "initial brF"],
+            "found=false must send everything: {r}"
+        );
+    }
+    t.push_str("resume: consistent\n");
+    t
+}
+
+#[test]
+fn monitor_cond_since_debian() {
+    cond_since_scenario(&OvsdbServer::debian().expect("start Debian ovsdb-server"));
+}
+
+#[test]
+fn monitor_cond_since_ferrovs_matches_debian() {
+    let d = cond_since_scenario(&OvsdbServer::debian().expect("start Debian ovsdb-server"));
+    let f = cond_since_scenario(&OvsdbServer::ferrovs().expect("start ferrovs-ovsdb-server"));
+    assert_eq!(d, f, "left: Debian, right: ferrovs");
+}
+
+/// `--remote=db:Open_vSwitch,Open_vSwitch,manager_options`: the server
+/// listens where the Manager rows say, and stops when they go.
+fn db_remote_scenario(s: &OvsdbServer) {
+    let mgr = s.dir().join("mgr.sock");
+    let target = format!("punix:{}", mgr.display());
+    s.vsctl_ok(&["init"]);
+    s.vsctl_ok(&["set-manager", &target]);
+    let mut c = None;
+    for _ in 0..250 {
+        if let Ok(x) = ferrovs_tests::ovsdb_server::JsonRpc::connect(&mgr) {
+            c = Some(x);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = c.unwrap_or_else(|| {
+        panic!(
+            "{:?}: no listener on {target} 5 s after set-manager",
+            s.flavor()
+        )
+    });
+    assert_eq!(
+        c.call("list_dbs", json!([])).unwrap(),
+        json!(["Open_vSwitch", "_Server"])
+    );
+    drop(c);
+    s.vsctl_ok(&["del-manager"]);
+    let mut gone = false;
+    for _ in 0..250 {
+        if ferrovs_tests::ovsdb_server::JsonRpc::connect(&mgr).is_err() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone, "{:?}: still listening after del-manager", s.flavor());
+}
+
+fn with_db_remote(flavor: ferrovs_tests::ovsdb_server::Flavor) -> OvsdbServer {
+    use ferrovs_tests::ovsdb_server::{DbInit, VSWITCH_SCHEMA};
+    OvsdbServer::start_with_args(
+        flavor,
+        DbInit::ToolCreate(VSWITCH_SCHEMA.into()),
+        &["--remote=db:Open_vSwitch,Open_vSwitch,manager_options"],
+    )
+    .expect("start server")
+}
+
+#[test]
+fn db_remote_debian() {
+    db_remote_scenario(&with_db_remote(ferrovs_tests::ovsdb_server::Flavor::Debian));
+}
+
+#[test]
+fn db_remote_ferrovs() {
+    db_remote_scenario(&with_db_remote(
+        ferrovs_tests::ovsdb_server::Flavor::Ferrovs,
+    ));
+}
