@@ -220,7 +220,7 @@ impl Datum {
             (Datum::Set(a), Datum::Set(b)) => b.iter().all(|x| a.binary_search(x).is_err()),
             (Datum::Map(a), Datum::Map(b)) => b
                 .iter()
-                .all(|(k, x)| !Self::map_get(a, k).is_some_and(|i| a[i].1 == *x)),
+                .all(|(k, x)| Self::map_get(a, k).is_none_or(|i| a[i].1 != *x)),
             _ => false,
         }
     }

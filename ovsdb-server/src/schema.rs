@@ -137,23 +137,23 @@ impl BaseType {
             }
         }
         match a {
-            Atom::Integer(i) => {
+            Atom::Integer(i)
                 if self.min_integer.is_some_and(|m| *i < m)
-                    || self.max_integer.is_some_and(|m| *i > m)
-                {
-                    return Err(OvsdbError::constraint(format!(
-                        "{i} is not in the valid range {} to {} (inclusive)",
-                        self.min_integer.unwrap_or(i64::MIN),
-                        self.max_integer.unwrap_or(i64::MAX)
-                    )));
-                }
+                    || self.max_integer.is_some_and(|m| *i > m) =>
+            {
+                return Err(OvsdbError::constraint(format!(
+                    "{i} is not in the valid range {} to {} (inclusive)",
+                    self.min_integer.unwrap_or(i64::MIN),
+                    self.max_integer.unwrap_or(i64::MAX)
+                )));
             }
-            Atom::Real(r) => {
-                if self.min_real.is_some_and(|m| *r < m) || self.max_real.is_some_and(|m| *r > m) {
-                    return Err(OvsdbError::constraint(format!(
-                        "{r} is not in the valid range"
-                    )));
-                }
+            Atom::Real(r)
+                if self.min_real.is_some_and(|m| *r < m)
+                    || self.max_real.is_some_and(|m| *r > m) =>
+            {
+                return Err(OvsdbError::constraint(format!(
+                    "{r} is not in the valid range"
+                )));
             }
             Atom::String(s) => {
                 let n = s.chars().count() as u64;

@@ -58,10 +58,13 @@ pub enum Outcome {
     Retry { remaining_ms: Option<u64> },
 }
 
+/// One row of a prepared change list: table, uuid, old image, new image.
+pub type PreparedRow = (usize, Uuid, Option<Arc<Row>>, Option<Row>);
+
 /// A checked, owned change list ready to apply.
 #[derive(Debug)]
 pub struct Prepared {
-    pub changes: Vec<(usize, Uuid, Option<Arc<Row>>, Option<Row>)>,
+    pub changes: Vec<PreparedRow>,
     pub durable: bool,
     pub comment: Option<String>,
 }
@@ -363,9 +366,7 @@ impl<'a> Txn<'a> {
             if self.db.tables[t].rows.contains_key(&uuid) || self.changes[t].contains_key(&uuid) {
                 return Err(OvsdbError::new(
                     "duplicate uuid",
-                    format!(
-                        "This UUID would duplicate a UUID already present within the table or deleted within the same transaction."
-                    ),
+                    "This UUID would duplicate a UUID already present within the table or deleted within the same transaction.",
                 ));
             }
         }
@@ -377,7 +378,7 @@ impl<'a> Txn<'a> {
                 Some(s) if s.created => {
                     return Err(OvsdbError::new(
                         "duplicate uuid-name",
-                        format!("This \"uuid-name\" appeared on an earlier \"insert\" operation."),
+                        "This \"uuid-name\" appeared on an earlier \"insert\" operation.",
                     ))
                 }
                 Some(s) => {

@@ -181,8 +181,8 @@ impl Replica {
                         kind: ChangeKind::Modify,
                         seqno: seq,
                     });
-                } else if ru.contains_key("delete") {
-                    if tr.rows.remove(&u).is_some() {
+                } else if ru.contains_key("delete") && tr.rows.remove(&u).is_some() {
+                    {
                         self.tracked.push(Tracked {
                             table: tname.clone(),
                             uuid: u,
