@@ -69,7 +69,9 @@ fn lock_scenario(s: &OvsdbServer) -> String {
     // The thief disconnecting releases the lock; b, robbed but still in
     // line (it asked with "lock", not "steal"), becomes the owner again.
     drop(c);
-    let n = b.next_notification().unwrap();
+    let n = b
+        .next_notification()
+        .expect("b (robbed, still queued) gets `locked` when the thief disconnects");
     assert_eq!(n["method"], "locked", "{n}");
     log("b notified", &json!([n["method"], n["params"]]));
     let r = a.call("lock", json!(["L"])).unwrap();
