@@ -351,3 +351,43 @@ fn vsctl_scenario_ferrovs_on_tool_created_db() {
     let ferrovs = scenario(&f);
     assert_same_transcript(&debian, &ferrovs);
 }
+
+/// 8 ovs-vsctl processes add ports to the same bridge at once. Each one
+/// verifies `Bridge.ports` (a `wait` operation) and retries on conflict;
+/// every port must end up on the bridge exactly once.
+fn concurrent_add_port(s: &OvsdbServer) {
+    s.vsctl_ok(&["init", "--", "add-br", "br0"]);
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            scope.spawn(move || {
+                for k in 0..5 {
+                    s.vsctl_ok(&["add-port", "br0", &format!("c{w}x{k}")]);
+                }
+            });
+        }
+    });
+    let ports = s.vsctl_ok(&["list-ports", "br0"]);
+    let mut want: Vec<String> = (0..8)
+        .flat_map(|w| (0..5).map(move |k| format!("c{w}x{k}")))
+        .collect();
+    want.sort();
+    let got: Vec<&str> = ports.lines().collect();
+    assert_eq!(got, want, "{:?}", s.flavor());
+    let ifaces = s.vsctl_ok(&["--bare", "--columns=name", "list", "Interface"]);
+    assert_eq!(
+        ifaces.lines().filter(|l| !l.is_empty()).count(),
+        41,
+        "{:?}: Interface rows: {ifaces}",
+        s.flavor()
+    );
+}
+
+#[test]
+fn concurrent_add_port_debian() {
+    concurrent_add_port(&OvsdbServer::debian().expect("start Debian ovsdb-server"));
+}
+
+#[test]
+fn concurrent_add_port_ferrovs() {
+    concurrent_add_port(&OvsdbServer::ferrovs().expect("start ferrovs-ovsdb-server"));
+}
