@@ -5,3 +5,27 @@
 //! standalone database format), the JSON-RPC server with monitors and locks,
 //! the `_Server` database, and the IDL replica that vswitchd and
 //! `ferrovs vsctl` use.
+
+pub mod atom;
+pub mod commit;
+pub mod condition;
+pub mod datum;
+pub mod error;
+pub mod idl;
+pub mod jsonrpc;
+pub mod lock;
+pub mod monitor;
+pub mod mutation;
+pub mod remote;
+pub mod row;
+pub mod schema;
+pub mod server;
+pub mod server_db;
+pub mod session;
+pub mod storage;
+pub mod table;
+pub mod transaction;
+pub mod unixctl;
+
+/// The Open_vSwitch schema that ferrovs ships (OVS 3.1's vswitch.ovsschema).
+pub const VSWITCH_SCHEMA: &str = include_str!("../schemas/vswitch.ovsschema");

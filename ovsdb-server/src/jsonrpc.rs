@@ -1,0 +1,218 @@
+//! JSON-RPC 1.0 framing and messages as OVSDB uses them (RFC 7047 section
+//! 4): a byte stream of concatenated JSON objects with no delimiter.
+//!
+//! `Framer` finds message boundaries with a tiny state machine (nesting
+//! depth, inside-string, escape) that looks at each byte once, so a message
+//! split over many reads is never re-parsed from the start; each complete
+//! message is then parsed once by serde_json. A message over the size limit
+//! or a stray non-object is an error, after which the stream is closed.
+
+use crate::error::OvsdbError;
+use serde_json::{json, Value};
+
+/// Largest accepted message.
+pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Splits a byte stream into JSON texts.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already scanned.
+    scanned: usize,
+    depth: u32,
+    in_str: bool,
+    esc: bool,
+    started: bool,
+    limit: usize,
+}
+
+impl Framer {
+    pub fn new() -> Self {
+        Framer {
+            limit: MAX_MESSAGE,
+            ..Default::default()
+        }
+    }
+    pub fn with_limit(limit: usize) -> Self {
+        Framer {
+            limit,
+            ..Default::default()
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete JSON text, if any.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, OvsdbError> {
+        let mut i = self.scanned;
+        while i < self.buf.len() {
+            let b = self.buf[i];
+            if !self.started {
+                match b {
+                    b' ' | b'\t' | b'\r' | b'\n' => {
+                        // Drop leading whitespace.
+                        self.buf.drain(..=i);
+                        i = 0;
+                        continue;
+                    }
+                    b'{' | b'[' => {
+                        self.started = true;
+                        self.depth = 1;
+                    }
+                    _ => {
+                        return Err(OvsdbError::syntax(format!(
+                            "unexpected character 0x{b:02x} between messages"
+                        )))
+                    }
+                }
+            } else if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                } else if b == b'\\' {
+                    self.esc = true;
+                } else if b == b'"' {
+                    self.in_str = false;
+                }
+            } else {
+                match b {
+                    b'"' => self.in_str = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            let msg: Vec<u8> = self.buf.drain(..=i).collect();
+                            self.scanned = 0;
+                            self.started = false;
+                            return Ok(Some(msg));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+            if i > self.limit {
+                return Err(OvsdbError::new(
+                    "resources exhausted",
+                    format!("message exceeds {} bytes", self.limit),
+                ));
+            }
+        }
+        self.scanned = i;
+        Ok(None)
+    }
+
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// A parsed JSON-RPC message.
+#[derive(Debug, Clone)]
+pub enum Message {
+    Request {
+        method: String,
+        params: Value,
+        id: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
+    Reply {
+        id: Value,
+        result: Value,
+        error: Value,
+    },
+}
+
+impl Message {
+    pub fn parse(text: &[u8]) -> Result<Message, OvsdbError> {
+        let v: Value = serde_json::from_slice(text)
+            .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
+        Self::from_value(v)
+    }
+
+    pub fn from_value(v: Value) -> Result<Message, OvsdbError> {
+        let Value::Object(mut o) = v else {
+            return Err(OvsdbError::syntax("JSON-RPC message must be an object"));
+        };
+        let id = o.remove("id");
+        let params = o.remove("params");
+        match o.remove("method") {
+            Some(Value::String(method)) => {
+                let params = params.unwrap_or(Value::Array(vec![]));
+                if !params.is_array() {
+                    return Err(OvsdbError::syntax("\"params\" must be an array"));
+                }
+                match id {
+                    None | Some(Value::Null) => Ok(Message::Notification { method, params }),
+                    Some(id) => Ok(Message::Request { method, params, id }),
+                }
+            }
+            Some(_) => Err(OvsdbError::syntax("\"method\" must be a string")),
+            None => {
+                let result = o.remove("result");
+                let error = o.remove("error");
+                if result.is_none() && error.is_none() {
+                    return Err(OvsdbError::syntax(
+                        "message is neither a request nor a reply",
+                    ));
+                }
+                Ok(Message::Reply {
+                    id: id.unwrap_or(Value::Null),
+                    result: result.unwrap_or(Value::Null),
+                    error: error.unwrap_or(Value::Null),
+                })
+            }
+        }
+    }
+}
+
+pub fn reply(id: &Value, result: Value) -> Value {
+    json!({"id": id, "result": result, "error": Value::Null})
+}
+
+pub fn error_reply(id: &Value, error: Value) -> Value {
+    json!({"id": id, "result": Value::Null, "error": error})
+}
+
+pub fn notification(method: &str, params: Value) -> Value {
+    json!({"id": Value::Null, "method": method, "params": params})
+}
+
+pub fn request(method: &str, params: Value, id: Value) -> Value {
+    json!({"id": id, "method": method, "params": params})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_and_concatenated() {
+        let mut f = Framer::new();
+        f.push(br#"{"a":"}{\""}  {"b":[1,{"#);
+        assert_eq!(
+            f.next_message().unwrap().unwrap(),
+            br#"{"a":"}{\""}"#.to_vec()
+        );
+        assert!(f.next_message().unwrap().is_none());
+        f.push(b"}]}");
+        assert_eq!(
+            f.next_message().unwrap().unwrap(),
+            br#"{"b":[1,{}]}"#.to_vec()
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_and_oversize() {
+        let mut f = Framer::new();
+        f.push(b"x");
+        assert_eq!(f.next_message().unwrap_err().tag, "syntax error");
+        let mut f = Framer::with_limit(10);
+        f.push(b"{\"aaaaaaaaaaaaaaaa");
+        assert_eq!(f.next_message().unwrap_err().tag, "resources exhausted");
+    }
+}

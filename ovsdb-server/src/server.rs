@@ -1,0 +1,662 @@
+//! The server engine: the served databases, sessions with their monitors,
+//! and locks; dispatch of every JSON-RPC method.
+//!
+//! `Core` is plain synchronous state. The async session code (or a fuzz
+//! target, or a test) feeds it one parsed message at a time under one lock
+//! and it pushes replies and notifications into per-session queues. Each
+//! queued message carries a gate (log sequence number, durable or not) so
+//! the session writer sends it only once the transaction it reveals is in
+//! the log: replies and monitor updates can never get ahead of storage,
+//! while the engine never waits for I/O.
+
+use crate::commit::{self, Committed, RowChange};
+use crate::error::OvsdbError;
+use crate::jsonrpc::{error_reply, notification, reply, Message};
+use crate::lock::{Locks, SessionId};
+use crate::monitor::{self, Monitor, Version};
+use crate::row::Row;
+use crate::server_db;
+use crate::storage::{Progress, Storage};
+use crate::table::Db;
+use crate::transaction::{execute, ExecCtx, Outcome};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+/// Wait condition for an outgoing message.
+#[derive(Clone)]
+pub struct Gate {
+    pub rx: watch::Receiver<Progress>,
+    pub seq: u64,
+    pub durable: bool,
+}
+
+impl Gate {
+    pub fn is_open(&self, p: &Progress) -> bool {
+        if self.durable {
+            p.synced >= self.seq
+        } else {
+            p.written >= self.seq
+        }
+    }
+}
+
+/// One outgoing message.
+pub struct Out {
+    pub msg: Vec<u8>,
+    pub gate: Option<Gate>,
+}
+
+pub type OutTx = mpsc::UnboundedSender<Out>;
+
+/// Number of committed transactions remembered for monitor_cond_since.
+pub const HISTORY_LEN: usize = 256;
+
+pub struct DbEntry {
+    pub name: String,
+    pub db: Db,
+    pub storage: Storage,
+    pub history: VecDeque<Arc<Committed>>,
+    pub last_txn: Uuid,
+    pub read_only: bool,
+    pub server_row: Uuid,
+}
+
+struct SessionState {
+    out: OutTx,
+    monitors: HashMap<String, Monitor>,
+}
+
+/// What the caller must do after `handle`.
+pub enum Handled {
+    Done,
+    /// A transaction waits for a "wait" condition: call `handle` again with
+    /// the same message after the next commit or when `remaining_ms` pass.
+    Retry {
+        remaining_ms: Option<u64>,
+    },
+}
+
+pub struct Core {
+    pub dbs: Vec<DbEntry>,
+    sessions: HashMap<SessionId, SessionState>,
+    locks: Locks,
+    next_sid: SessionId,
+    /// Counts commits; wakes waiting transactions and remote reconfiguration.
+    pub commits: watch::Sender<u64>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn to_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Default for Core {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Core {
+    pub fn new() -> Core {
+        let schema = server_db::server_schema();
+        let db = server_db::build(schema, &[]);
+        let (tx, _) = watch::channel(0);
+        let mut c = Core {
+            dbs: vec![DbEntry {
+                name: "_Server".into(),
+                db,
+                storage: Storage::memory(),
+                history: VecDeque::new(),
+                last_txn: Uuid::nil(),
+                read_only: true,
+                server_row: Uuid::new_v4(),
+            }],
+            sessions: HashMap::new(),
+            locks: Locks::default(),
+            next_sid: 1,
+            commits: tx,
+        };
+        c.rebuild_server_db();
+        c
+    }
+
+    /// Adds a database. Fails if one with that name is already served.
+    pub fn add_db(&mut self, db: Db, storage: Storage) -> Result<(), OvsdbError> {
+        let name = db.schema.name.clone();
+        if self.db_index(&name).is_some() {
+            return Err(OvsdbError::new(
+                "duplicate database",
+                format!("{name} is already served"),
+            ));
+        }
+        self.dbs.push(DbEntry {
+            name,
+            db,
+            storage,
+            history: VecDeque::new(),
+            last_txn: Uuid::nil(),
+            read_only: false,
+            server_row: Uuid::new_v4(),
+        });
+        self.rebuild_server_db();
+        Ok(())
+    }
+
+    fn rebuild_server_db(&mut self) {
+        let list: Vec<_> = self
+            .dbs
+            .iter()
+            .map(|e| (e.name.clone(), e.db.schema.clone(), e.server_row))
+            .collect();
+        let schema = self.dbs[0].db.schema.clone();
+        self.dbs[0].db = server_db::build(schema, &list);
+    }
+
+    pub fn db_index(&self, name: &str) -> Option<usize> {
+        self.dbs.iter().position(|e| e.name == name)
+    }
+
+    pub fn db_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.dbs.iter().map(|e| e.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    pub fn open_session(&mut self, out: OutTx) -> SessionId {
+        let sid = self.next_sid;
+        self.next_sid += 1;
+        self.sessions.insert(
+            sid,
+            SessionState {
+                out,
+                monitors: HashMap::new(),
+            },
+        );
+        sid
+    }
+
+    pub fn close_session(&mut self, sid: SessionId) {
+        self.sessions.remove(&sid);
+        for (s, m, name) in self.locks.drop_session(sid) {
+            self.send(s, &notification(m, json!([name])), None);
+        }
+    }
+
+    pub fn has_session(&self, sid: SessionId) -> bool {
+        self.sessions.contains_key(&sid)
+    }
+
+    pub fn n_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn send(&self, sid: SessionId, v: &Value, gate: Option<Gate>) {
+        if let Some(s) = self.sessions.get(&sid) {
+            let _ = s.out.send(Out {
+                msg: to_bytes(v),
+                gate,
+            });
+        }
+    }
+
+    fn lookup_db(&self, v: Option<&Value>) -> Result<usize, OvsdbError> {
+        let name = v
+            .and_then(Value::as_str)
+            .ok_or_else(|| OvsdbError::syntax("database name expected as first parameter"))?;
+        self.db_index(name).ok_or_else(|| {
+            OvsdbError::new(
+                "unknown database",
+                format!("{name} is not a valid database name"),
+            )
+        })
+    }
+
+    /// Handles one message from session `sid`. `elapsed_ms` is the time
+    /// since the message first arrived (for retried "wait" transactions).
+    pub fn handle(&mut self, sid: SessionId, msg: &Message, elapsed_ms: u64) -> Handled {
+        let (method, params, id) = match msg {
+            Message::Request { method, params, id } => (method.as_str(), params, id),
+            // Notifications ("cancel") and replies (to echo) need no answer.
+            _ => return Handled::Done,
+        };
+        let p = params.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let res = match method {
+            "transact" => return self.transact(sid, id, p, elapsed_ms),
+            "echo" => Ok(params.clone()),
+            "list_dbs" => Ok(json!(self.db_names())),
+            "get_schema" => self
+                .lookup_db(p.first())
+                .map(|i| self.dbs[i].db.schema.json.clone()),
+            "monitor" => return self.monitor(sid, id, p, Version::V1),
+            "monitor_cond" => return self.monitor(sid, id, p, Version::V2),
+            "monitor_cond_since" => return self.monitor(sid, id, p, Version::V3),
+            "monitor_cancel" => self.monitor_cancel(sid, p),
+            "monitor_cond_change" => return self.monitor_cond_change(sid, id, p),
+            "lock" | "steal" | "unlock" => self.lock_op(sid, method, p),
+            "set_db_change_aware" => Ok(json!({})),
+            "get_server_id" => Ok(json!(self.dbs[0].server_row.hyphenated().to_string())),
+            _ => {
+                self.send(sid, &error_reply(id, json!("unknown method")), None);
+                return Handled::Done;
+            }
+        };
+        match res {
+            Ok(r) => self.send(sid, &reply(id, r), None),
+            Err(e) => self.send(sid, &error_reply(id, e.to_json()), None),
+        }
+        Handled::Done
+    }
+
+    fn transact(&mut self, sid: SessionId, id: &Value, p: &[Value], elapsed_ms: u64) -> Handled {
+        let i = match self.lookup_db(p.first()) {
+            Ok(i) => i,
+            Err(e) => {
+                self.send(sid, &error_reply(id, e.to_json()), None);
+                return Handled::Done;
+            }
+        };
+        let locks = &self.locks;
+        let has_lock = |n: &str| locks.holds(n, sid);
+        let entry = &self.dbs[i];
+        let ctx = ExecCtx {
+            read_only: entry.read_only,
+            has_lock: &has_lock,
+            elapsed_ms,
+        };
+        let (results, prepared) = match execute(&entry.db, &p[1..], &ctx) {
+            Outcome::Retry { remaining_ms } => return Handled::Retry { remaining_ms },
+            Outcome::Done { results, prepared } => (results, prepared),
+        };
+        let mut gate_durable = false;
+        if let Some(prep) = prepared {
+            gate_durable = self.commit(i, prep);
+        }
+        let entry = &self.dbs[i];
+        let gate = Gate {
+            rx: entry.storage.progress(),
+            seq: entry.storage.seq(),
+            durable: gate_durable,
+        };
+        self.send(sid, &reply(id, results), Some(gate));
+        Handled::Done
+    }
+
+    /// Applies a prepared transaction, logs it and notifies monitors.
+    /// Returns whether a durable record was queued (the reply must then
+    /// wait for the fsync).
+    fn commit(&mut self, i: usize, prep: crate::transaction::Prepared) -> bool {
+        let durable = prep.durable;
+        let entry = &mut self.dbs[i];
+        let committed = commit::apply(&mut entry.db, prep);
+        let rec = commit::log_record(&entry.db.schema, &committed, now_ms());
+        let durable = match rec {
+            Some(r) => {
+                entry.storage.append(&r, durable);
+                durable
+            }
+            None => false,
+        };
+        entry.last_txn = committed.txn_id;
+        let committed = Arc::new(committed);
+        entry.history.push_back(committed.clone());
+        while entry.history.len() > HISTORY_LEN {
+            entry.history.pop_front();
+        }
+        let gate = Gate {
+            rx: entry.storage.progress(),
+            seq: entry.storage.seq(),
+            durable,
+        };
+        let schema = entry.db.schema.clone();
+        for s in self.sessions.values() {
+            for m in s.monitors.values() {
+                if m.db != i {
+                    continue;
+                }
+                if let Some(u) = m.update(&schema, &committed.changes) {
+                    let params = match m.version {
+                        Version::V3 => json!([m.id, committed.txn_id.hyphenated().to_string(), u]),
+                        _ => json!([m.id, u]),
+                    };
+                    let _ = s.out.send(Out {
+                        msg: to_bytes(&notification(m.method(), params)),
+                        gate: Some(gate.clone()),
+                    });
+                }
+            }
+        }
+        let entry = &mut self.dbs[i];
+        if entry.storage.wants_compaction() {
+            entry.storage.compact(&entry.db);
+        }
+        self.commits.send_modify(|n| *n += 1);
+        durable
+    }
+
+    /// Compacts database `i` now (unixctl ovsdb-server/compact).
+    pub fn compact(&mut self, i: usize) {
+        let entry = &mut self.dbs[i];
+        entry.storage.compact(&entry.db);
+    }
+
+    fn monitor(&mut self, sid: SessionId, id: &Value, p: &[Value], version: Version) -> Handled {
+        let r = self.monitor_inner(sid, p, version);
+        match r {
+            Ok(v) => self.send(sid, &reply(id, v), None),
+            Err(e) => self.send(sid, &error_reply(id, e.to_json()), None),
+        }
+        Handled::Done
+    }
+
+    fn monitor_inner(
+        &mut self,
+        sid: SessionId,
+        p: &[Value],
+        version: Version,
+    ) -> Result<Value, OvsdbError> {
+        let i = self.lookup_db(p.first())?;
+        let monid = p
+            .get(1)
+            .cloned()
+            .ok_or_else(|| OvsdbError::syntax("monitor id expected"))?;
+        let reqs = p
+            .get(2)
+            .ok_or_else(|| OvsdbError::syntax("monitor requests expected"))?;
+        let key = monid.to_string();
+        if self
+            .sessions
+            .get(&sid)
+            .is_some_and(|s| s.monitors.contains_key(&key))
+        {
+            return Err(OvsdbError::syntax("duplicate monitor ID"));
+        }
+        let entry = &self.dbs[i];
+        let tables = monitor::parse_requests(&entry.db.schema, reqs, version)?;
+        let m = Monitor {
+            id: monid,
+            db: i,
+            version,
+            tables,
+        };
+        let result = if version == Version::V3 {
+            let last = p
+                .get(3)
+                .and_then(Value::as_str)
+                .and_then(crate::atom::parse_uuid);
+            let since = last.and_then(|l| {
+                if l == entry.last_txn && !l.is_nil() {
+                    return Some(Vec::new());
+                }
+                let pos = entry.history.iter().position(|c| c.txn_id == l)?;
+                Some(merge_changes(entry.history.iter().skip(pos + 1)))
+            });
+            match since {
+                Some(changes) => json!([
+                    true,
+                    entry.last_txn.hyphenated().to_string(),
+                    m.update(&entry.db.schema, &changes)
+                        .unwrap_or_else(|| json!({}))
+                ]),
+                None => json!([
+                    false,
+                    entry.last_txn.hyphenated().to_string(),
+                    m.initial(&entry.db)
+                ]),
+            }
+        } else {
+            m.initial(&entry.db)
+        };
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.monitors.insert(key, m);
+        }
+        Ok(result)
+    }
+
+    fn monitor_cancel(&mut self, sid: SessionId, p: &[Value]) -> Result<Value, OvsdbError> {
+        let key = p
+            .first()
+            .ok_or_else(|| OvsdbError::syntax("monitor id expected"))?
+            .to_string();
+        match self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.monitors.remove(&key))
+        {
+            Some(_) => Ok(json!({})),
+            None => Err(OvsdbError::new("unknown monitor", "unknown monitor")),
+        }
+    }
+
+    fn monitor_cond_change(&mut self, sid: SessionId, id: &Value, p: &[Value]) -> Handled {
+        match self.cond_change_inner(sid, p) {
+            Ok(update) => {
+                self.send(sid, &reply(id, json!({})), None);
+                if let Some((method, params)) = update {
+                    self.send(sid, &notification(method, params), None);
+                }
+            }
+            Err(e) => self.send(sid, &error_reply(id, e.to_json()), None),
+        }
+        Handled::Done
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn cond_change_inner(
+        &mut self,
+        sid: SessionId,
+        p: &[Value],
+    ) -> Result<Option<(&'static str, Value)>, OvsdbError> {
+        let old_key = p
+            .first()
+            .ok_or_else(|| OvsdbError::syntax("monitor id expected"))?
+            .to_string();
+        let new_id = p
+            .get(1)
+            .cloned()
+            .ok_or_else(|| OvsdbError::syntax("new monitor id expected"))?;
+        let reqs = p
+            .get(2)
+            .and_then(Value::as_object)
+            .ok_or_else(|| OvsdbError::syntax("monitor-cond-change requests expected"))?;
+        let sess = self
+            .sessions
+            .get_mut(&sid)
+            .ok_or_else(|| OvsdbError::syntax("no session"))?;
+        let mut m = sess
+            .monitors
+            .remove(&old_key)
+            .ok_or_else(|| OvsdbError::new("unknown monitor", "unknown monitor"))?;
+        if m.version == Version::V1 {
+            sess.monitors.insert(old_key, m);
+            return Err(OvsdbError::syntax(
+                "monitor_cond_change on a monitor without conditions",
+            ));
+        }
+        let db = &self.dbs[m.db].db;
+        let schema = db.schema.clone();
+        let mut out = serde_json::Map::new();
+        for (tname, r) in reqs {
+            let t = match schema.table(tname) {
+                Some(t) => t,
+                None => {
+                    sess.monitors.insert(old_key, m);
+                    return Err(OvsdbError::new(
+                        "unknown table",
+                        format!("no table named {tname}"),
+                    ));
+                }
+            };
+            let ts = &schema.tables[t];
+            let Some(mt) = m.tables.iter_mut().find(|x| x.table == t) else {
+                continue;
+            };
+            let r0 = match r {
+                Value::Array(a) => a.first().cloned().unwrap_or(json!({})),
+                o => o.clone(),
+            };
+            let mut none = |_: &str| None;
+            let newc = match r0.get("where") {
+                Some(w) => match crate::condition::Condition::from_json(ts, w, &mut none) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        sess.monitors.insert(old_key, m);
+                        return Err(e);
+                    }
+                },
+                None => continue,
+            };
+            let oldc = std::mem::replace(&mut mt.cond, newc);
+            let mut rows = serde_json::Map::new();
+            for (u, row) in &db.tables[t].rows {
+                let (om, nm) = (oldc.eval(u, row), mt.cond.eval(u, row));
+                let j = match (om, nm) {
+                    (false, true) => {
+                        let mut mm = serde_json::Map::new();
+                        mm.insert("insert".into(), monitor_row(ts, row, &mt.cols));
+                        Value::Object(mm)
+                    }
+                    (true, false) => json!({"delete": null}),
+                    _ => continue,
+                };
+                rows.insert(u.hyphenated().to_string(), j);
+            }
+            if !rows.is_empty() {
+                out.insert(tname.clone(), Value::Object(rows));
+            }
+        }
+        m.id = new_id.clone();
+        let method = m.method();
+        let version = m.version;
+        let last = self.dbs[m.db].last_txn;
+        sess.monitors.insert(new_id.to_string(), m);
+        if out.is_empty() {
+            return Ok(None);
+        }
+        let params = match version {
+            Version::V3 => json!([new_id, last.hyphenated().to_string(), out]),
+            _ => json!([new_id, out]),
+        };
+        Ok(Some((method, params)))
+    }
+
+    fn lock_op(&mut self, sid: SessionId, method: &str, p: &[Value]) -> Result<Value, OvsdbError> {
+        let name = p
+            .first()
+            .and_then(Value::as_str)
+            .ok_or_else(|| OvsdbError::syntax("lock name expected"))?
+            .to_string();
+        match method {
+            "lock" => {
+                if self.locks.is_waiting(&name, sid) {
+                    return Err(OvsdbError::new(
+                        "duplicate lock",
+                        format!("lock {name} already requested"),
+                    ));
+                }
+                let got = self.locks.lock(&name, sid);
+                Ok(json!({"locked": got}))
+            }
+            "steal" => {
+                for (s, m, n) in self.locks.steal(&name, sid) {
+                    self.send(s, &notification(m, json!([n])), None);
+                }
+                Ok(json!({"locked": true}))
+            }
+            _ => {
+                if !self.locks.is_waiting(&name, sid) {
+                    return Err(OvsdbError::new(
+                        "not owner",
+                        format!("lock {name} not held"),
+                    ));
+                }
+                for (s, m, n) in self.locks.unlock(&name, sid) {
+                    self.send(s, &notification(m, json!([n])), None);
+                }
+                Ok(json!({}))
+            }
+        }
+    }
+
+    /// Listener targets named by `db:DB,TABLE,COLUMN` (OVS --remote syntax):
+    /// strings in the column, or the `target` of referenced rows.
+    pub fn db_remote_targets(&self, spec: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let parts: Vec<&str> = spec.splitn(3, ',').collect();
+        if parts.len() != 3 {
+            return out;
+        }
+        let Some(i) = self.db_index(parts[0]) else {
+            return out;
+        };
+        let db = &self.dbs[i].db;
+        let Some(t) = db.schema.table(parts[1]) else {
+            return out;
+        };
+        let ts = &db.schema.tables[t];
+        let Some(c) = ts.column(parts[2]) else {
+            return out;
+        };
+        let ty = &ts.columns[c].ty;
+        for r in db.tables[t].rows.values() {
+            for a in r.cols[c].keys() {
+                match a {
+                    crate::atom::Atom::String(s) => out.push(s.to_string()),
+                    crate::atom::Atom::Uuid(u) => {
+                        if let Some(rt) = ty.key.ref_table_index() {
+                            let rts = &db.schema.tables[rt];
+                            if let (Some(row), Some(tc)) =
+                                (db.tables[rt].rows.get(u), rts.column("target"))
+                            {
+                                if let Some(s) = row.cols[tc].first().and_then(|a| a.as_str()) {
+                                    out.push(s.to_string());
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+fn monitor_row(ts: &crate::schema::TableSchema, r: &Row, cols: &[usize]) -> Value {
+    let mut m = serde_json::Map::new();
+    for &c in cols {
+        if r.cols[c] != crate::datum::Datum::default_for(&ts.columns[c].ty) {
+            m.insert(ts.columns[c].name.clone(), r.cols[c].to_json());
+        }
+    }
+    Value::Object(m)
+}
+
+/// Collapses several transactions into one change per row (first old image,
+/// last new image).
+fn merge_changes<'a>(txns: impl Iterator<Item = &'a Arc<Committed>>) -> Vec<RowChange> {
+    let mut idx: HashMap<(usize, Uuid), usize> = HashMap::new();
+    let mut out: Vec<RowChange> = Vec::new();
+    for c in txns {
+        for ch in &c.changes {
+            match idx.get(&(ch.table, ch.uuid)) {
+                Some(&k) => out[k].new = ch.new.clone(),
+                None => {
+                    idx.insert((ch.table, ch.uuid), out.len());
+                    out.push(ch.clone());
+                }
+            }
+        }
+    }
+    out
+}

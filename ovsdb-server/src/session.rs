@@ -1,0 +1,148 @@
+//! One JSON-RPC connection: a reader that frames and dispatches messages to
+//! the shared `Core`, and a writer that sends queued replies and
+//! notifications once their log gate is open, batching whatever is ready
+//! into one write.
+//!
+//! The core lock is held only for the synchronous work of one message; all
+//! waiting (for the socket, for the log writer, for a "wait" condition)
+//! happens outside it.
+
+use crate::jsonrpc::{error_reply, Framer, Message};
+use crate::server::{Core, Handled, Out};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+pub type SharedCore = Arc<Mutex<Core>>;
+
+pub fn lock(core: &SharedCore) -> std::sync::MutexGuard<'_, Core> {
+    core.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serves one connection until it closes.
+pub async fn run<S>(core: SharedCore, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, wr) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sid = lock(&core).open_session(tx.clone());
+    let writer = tokio::spawn(write_loop(wr, rx));
+    let mut framer = Framer::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    'outer: loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            let text = match framer.next_message() {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("session {sid}: {e}; closing");
+                    let _ = tx.send(Out {
+                        msg: err_bytes(e.to_json()),
+                        gate: None,
+                    });
+                    break 'outer;
+                }
+            };
+            tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
+            let msg = match Message::parse(&text) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!("session {sid}: {e}; closing");
+                    let _ = tx.send(Out {
+                        msg: err_bytes(e.to_json()),
+                        gate: None,
+                    });
+                    break 'outer;
+                }
+            };
+            let arrived = Instant::now();
+            let mut g = lock(&core);
+            if let Handled::Retry { remaining_ms } = g.handle(sid, &msg, 0) {
+                let commits = g.commits.subscribe();
+                drop(g);
+                tokio::spawn(retry(
+                    core.clone(),
+                    sid,
+                    msg,
+                    arrived,
+                    remaining_ms,
+                    commits,
+                ));
+            }
+        }
+    }
+    lock(&core).close_session(sid);
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+}
+
+fn err_bytes(e: Value) -> Vec<u8> {
+    serde_json::to_vec(&error_reply(&Value::Null, e)).unwrap_or_default()
+}
+
+/// Re-runs a transaction blocked in "wait" after each commit or timeout.
+async fn retry(
+    core: SharedCore,
+    sid: u64,
+    msg: Message,
+    arrived: Instant,
+    mut remaining_ms: Option<u64>,
+    mut commits: tokio::sync::watch::Receiver<u64>,
+) {
+    loop {
+        let sleep = tokio::time::sleep(Duration::from_millis(remaining_ms.unwrap_or(3_600_000)));
+        tokio::select! {
+            r = commits.changed() => if r.is_err() { return },
+            _ = sleep => {}
+        }
+        let mut g = lock(&core);
+        if !g.has_session(sid) {
+            return;
+        }
+        match g.handle(sid, &msg, arrived.elapsed().as_millis() as u64) {
+            Handled::Done => return,
+            Handled::Retry { remaining_ms: r } => remaining_ms = r,
+        }
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut out = Vec::with_capacity(64 * 1024);
+    while let Some(first) = rx.recv().await {
+        let mut item = Some(first);
+        while let Some(o) = item.take() {
+            if let Some(g) = &o.gate {
+                if !g.is_open(&g.rx.borrow()) {
+                    if !out.is_empty() {
+                        if wr.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                    let mut w = g.rx.clone();
+                    if w.wait_for(|p| g.is_open(p)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            tracing::trace!("-> {}", String::from_utf8_lossy(&o.msg));
+            out.extend_from_slice(&o.msg);
+            if out.len() < 1 << 20 {
+                item = rx.try_recv().ok();
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
+            return;
+        }
+        out.clear();
+    }
+    let _ = wr.shutdown().await;
+}

@@ -1,0 +1,943 @@
+//! The transaction engine: executes the operations of one `transact` request
+//! against a copy-on-write view of a database, then checks the commit
+//! (referential integrity, garbage collection of orphaned non-root rows, weak
+//! reference cleanup, maxRows, unique indexes).
+//!
+//! A `Txn` borrows the committed database read-only and records only the rows
+//! it touches (`changes`, per table, old image shared by `Arc`), so a
+//! transaction costs O(rows touched), never O(database). `prepare` turns it
+//! into an owned change list that `commit::apply` installs in one step.
+
+use crate::atom::{parse_uuid, Atom};
+use crate::condition::{column_ref, ColRef, Condition};
+use crate::datum::Datum;
+use crate::error::{OvsdbError, Result};
+use crate::mutation::{self, parse_mutations};
+use crate::row::{uuid_json, Row};
+use crate::schema::TableSchema;
+use crate::table::{Db, RowKeyMap, UuidMap};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A row touched by a transaction.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub old: Option<Arc<Row>>,
+    /// None: deleted (or inserted then deleted).
+    pub new: Option<Row>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Symbol {
+    uuid: Uuid,
+    created: bool,
+}
+
+/// What the caller knows about the session and the clock.
+pub struct ExecCtx<'a> {
+    /// `_Server` and other reserved databases reject writes.
+    pub read_only: bool,
+    /// Whether the session holds lock `name` (for "assert").
+    pub has_lock: &'a dyn Fn(&str) -> bool,
+    /// Milliseconds since the request first arrived (for "wait").
+    pub elapsed_ms: u64,
+}
+
+/// The outcome of executing a transaction.
+pub enum Outcome {
+    /// The result array and, if it succeeded and changed something, the
+    /// prepared change list.
+    Done {
+        results: Value,
+        prepared: Option<Prepared>,
+    },
+    /// A "wait" is not satisfied yet: retry after a change, at most this
+    /// many milliseconds from now (None: forever).
+    Retry { remaining_ms: Option<u64> },
+}
+
+/// One row of a prepared change list: table, uuid, old image, new image.
+pub type PreparedRow = (usize, Uuid, Option<Arc<Row>>, Option<Row>);
+
+/// A checked, owned change list ready to apply.
+#[derive(Debug)]
+pub struct Prepared {
+    pub changes: Vec<PreparedRow>,
+    pub durable: bool,
+    pub comment: Option<String>,
+}
+
+pub struct Txn<'a> {
+    db: &'a Db,
+    pub changes: Vec<UuidMap<Change>>,
+    symtab: HashMap<String, Symbol>,
+    durable: bool,
+    comments: Vec<String>,
+}
+
+enum OpError {
+    Err(OvsdbError),
+    Retry(Option<u64>),
+}
+impl From<OvsdbError> for OpError {
+    fn from(e: OvsdbError) -> Self {
+        OpError::Err(e)
+    }
+}
+
+const READ_ONLY_OPS: &[&str] = &["select", "wait", "abort", "comment", "assert"];
+
+/// Executes the operations `ops` (the params after the database name).
+pub fn execute(db: &Db, ops: &[Value], ctx: &ExecCtx) -> Outcome {
+    let mut txn = Txn::new(db);
+    let mut results = Vec::with_capacity(ops.len());
+    let mut failed = false;
+    for op in ops {
+        match txn.run_op(op, ctx) {
+            Ok(r) => results.push(r),
+            Err(OpError::Retry(rem)) => return Outcome::Retry { remaining_ms: rem },
+            Err(OpError::Err(e)) => {
+                results.push(e.to_json());
+                failed = true;
+                break;
+            }
+        }
+    }
+    while results.len() < ops.len() {
+        results.push(Value::Null);
+    }
+    if failed {
+        return Outcome::Done {
+            results: Value::Array(results),
+            prepared: None,
+        };
+    }
+    match txn.prepare() {
+        Ok(p) => Outcome::Done {
+            results: Value::Array(results),
+            prepared: if p.changes.is_empty() { None } else { Some(p) },
+        },
+        Err(e) => {
+            results.push(e.to_json());
+            Outcome::Done {
+                results: Value::Array(results),
+                prepared: None,
+            }
+        }
+    }
+}
+
+fn member<'v>(o: &'v Map<String, Value>, k: &str) -> Result<&'v Value> {
+    o.get(k)
+        .ok_or_else(|| OvsdbError::syntax(format!("Required '{k}' member is missing.")))
+}
+
+fn check_members(o: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
+    for k in o.keys() {
+        if k != "op" && !allowed.contains(&k.as_str()) {
+            return Err(OvsdbError::syntax(format!(
+                "Member '{k}' is present but not allowed here."
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Txn<'a> {
+    pub fn new(db: &'a Db) -> Self {
+        Txn {
+            db,
+            changes: vec![UuidMap::default(); db.tables.len()],
+            symtab: HashMap::new(),
+            durable: false,
+            comments: Vec::new(),
+        }
+    }
+
+    fn ts(&self, t: usize) -> &'a TableSchema {
+        &self.db.schema.tables[t]
+    }
+
+    /// The row as this transaction sees it.
+    pub fn get(&self, t: usize, u: &Uuid) -> Option<&Row> {
+        match self.changes[t].get(u) {
+            Some(c) => c.new.as_ref(),
+            None => self.db.tables[t].rows.get(u).map(|r| &**r),
+        }
+    }
+
+    fn get_mut(&mut self, t: usize, u: &Uuid) -> Option<&mut Row> {
+        let db = self.db;
+        let e = self.changes[t].entry(*u);
+        let c = match e {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let old = db.tables[t].rows.get(u)?.clone();
+                v.insert(Change {
+                    new: Some((*old).clone()),
+                    old: Some(old),
+                })
+            }
+        };
+        c.new.as_mut()
+    }
+
+    fn delete_row(&mut self, t: usize, u: &Uuid) {
+        let old = self.db.tables[t].rows.get(u).cloned();
+        let c = self.changes[t]
+            .entry(*u)
+            .or_insert(Change { old, new: None });
+        c.new = None;
+    }
+
+    fn table(&self, o: &Map<String, Value>) -> Result<usize> {
+        let name = member(o, "table")?
+            .as_str()
+            .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'table'."))?;
+        self.db
+            .schema
+            .table(name)
+            .ok_or_else(|| OvsdbError::new("unknown table", format!("No table named {name}.")))
+    }
+
+    fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
+        let symtab = &mut self.symtab;
+        let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
+        Condition::from_json(ts, v, &mut named)
+    }
+
+    /// Uuids of rows of table `t` matching `cond`, in this transaction's view.
+    fn matching(&self, t: usize, cond: &Condition) -> Vec<Uuid> {
+        if let Some(u) = cond.uuid_eq() {
+            return match self.get(t, &u) {
+                Some(r) if cond.eval(&u, r) => vec![u],
+                _ => vec![],
+            };
+        }
+        let mut out = Vec::new();
+        let ch = &self.changes[t];
+        for (u, r) in &self.db.tables[t].rows {
+            if !ch.contains_key(u) && cond.eval(u, r) {
+                out.push(*u);
+            }
+        }
+        for (u, c) in ch {
+            if let Some(r) = &c.new {
+                if cond.eval(u, r) {
+                    out.push(*u);
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses a `<row>` for insert or update.
+    fn parse_row(
+        &mut self,
+        ts: &TableSchema,
+        v: &Value,
+        update: bool,
+    ) -> Result<Vec<(usize, Datum)>> {
+        let o = v
+            .as_object()
+            .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
+        let mut out = Vec::with_capacity(o.len());
+        let symtab = &mut self.symtab;
+        let mut named = |n: &str| {
+            Some(
+                symtab
+                    .entry(n.to_string())
+                    .or_insert_with(|| Symbol {
+                        uuid: Uuid::new_v4(),
+                        created: false,
+                    })
+                    .uuid,
+            )
+        };
+        for (k, x) in o {
+            let c = match ts.column(k) {
+                Some(c) => c,
+                None if k == "_uuid" || k == "_version" => {
+                    return Err(OvsdbError::constraint(format!(
+                        "Cannot update immutable column {k} in table {}.",
+                        ts.name
+                    )))
+                }
+                None => {
+                    return Err(OvsdbError::new(
+                        "unknown column",
+                        format!("No column {k} in table {}.", ts.name),
+                    ))
+                }
+            };
+            let cs = &ts.columns[c];
+            if update && !cs.mutable {
+                return Err(OvsdbError::constraint(format!(
+                    "Cannot update immutable column {k} in table {}.",
+                    ts.name
+                )));
+            }
+            let d = Datum::from_json(&cs.ty, x, &mut named, false).map_err(|e| {
+                if e.tag == "syntax error" && e.details.contains("members but") {
+                    OvsdbError::constraint(e.details)
+                } else {
+                    e
+                }
+            })?;
+            out.push((c, d));
+        }
+        Ok(out)
+    }
+
+    fn run_op(&mut self, op: &Value, ctx: &ExecCtx) -> std::result::Result<Value, OpError> {
+        let o = op
+            .as_object()
+            .ok_or_else(|| OvsdbError::syntax("operation must be an object"))?;
+        let name = member(o, "op")?
+            .as_str()
+            .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'op'."))?;
+        let r = match name {
+            "insert" => self.op_insert(o),
+            "select" => self.op_select(o),
+            "update" => self.op_update(o),
+            "mutate" => self.op_mutate(o),
+            "delete" => self.op_delete(o),
+            "wait" => return self.op_wait(o, ctx),
+            "commit" => {
+                check_members(o, &["durable"])?;
+                self.durable = member(o, "durable")?
+                    .as_bool()
+                    .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'durable'."))?;
+                Ok(json!({}))
+            }
+            "abort" => {
+                check_members(o, &[])?;
+                Err(OvsdbError::new("aborted", "aborted by request"))
+            }
+            "comment" => {
+                check_members(o, &["comment"])?;
+                let c = member(o, "comment")?
+                    .as_str()
+                    .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'comment'."))?;
+                self.comments.push(c.to_string());
+                Ok(json!({}))
+            }
+            "assert" => {
+                check_members(o, &["lock"])?;
+                let l = member(o, "lock")?
+                    .as_str()
+                    .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'lock'."))?;
+                if (ctx.has_lock)(l) {
+                    Ok(json!({}))
+                } else {
+                    Err(OvsdbError::new(
+                        "not owner",
+                        format!("Asserted lock {l} not held."),
+                    ))
+                }
+            }
+            other => Err(OvsdbError::syntax(format!("No operation \"{other}\""))),
+        }?;
+        if ctx.read_only && !READ_ONLY_OPS.contains(&name) {
+            return Err(OvsdbError::new(
+                "not allowed",
+                format!(
+                    "{name} operation not allowed on table in reserved database {}",
+                    self.db.schema.name
+                ),
+            )
+            .into());
+        }
+        Ok(r)
+    }
+
+    fn op_insert(&mut self, o: &Map<String, Value>) -> Result<Value> {
+        check_members(o, &["table", "row", "uuid-name", "uuid"])?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let mut uuid = Uuid::new_v4();
+        if let Some(uj) = o.get("uuid") {
+            uuid = uj
+                .as_str()
+                .and_then(parse_uuid)
+                .ok_or_else(|| OvsdbError::syntax("bad uuid"))?;
+            if self.db.tables[t].rows.contains_key(&uuid) || self.changes[t].contains_key(&uuid) {
+                return Err(OvsdbError::new(
+                    "duplicate uuid",
+                    "This UUID would duplicate a UUID already present within the table or deleted within the same transaction.",
+                ));
+            }
+        }
+        if let Some(nj) = o.get("uuid-name") {
+            let n = nj
+                .as_str()
+                .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'uuid-name'."))?;
+            match self.symtab.get_mut(n) {
+                Some(s) if s.created => {
+                    return Err(OvsdbError::new(
+                        "duplicate uuid-name",
+                        "This \"uuid-name\" appeared on an earlier \"insert\" operation.",
+                    ))
+                }
+                Some(s) => {
+                    s.created = true;
+                    if o.get("uuid").is_some() {
+                        return Err(OvsdbError::syntax(
+                            "uuid-name used before insert with explicit uuid",
+                        ));
+                    }
+                    uuid = s.uuid;
+                }
+                None => {
+                    self.symtab.insert(
+                        n.to_string(),
+                        Symbol {
+                            uuid,
+                            created: true,
+                        },
+                    );
+                }
+            }
+        }
+        let mut row = Row::new_default(ts);
+        if let Some(rj) = o.get("row") {
+            for (c, d) in self.parse_row(ts, rj, false)? {
+                row.cols[c] = d;
+            }
+        }
+        self.changes[t].insert(
+            uuid,
+            Change {
+                old: None,
+                new: Some(row),
+            },
+        );
+        Ok(json!({"uuid": uuid_json(&uuid)}))
+    }
+
+    fn op_select(&mut self, o: &Map<String, Value>) -> Result<Value> {
+        check_members(o, &["table", "where", "columns"])?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let cond = self.condition(ts, member(o, "where")?)?;
+        let cols = parse_columns(ts, o.get("columns"))?;
+        let rows: Vec<Value> = self
+            .matching(t, &cond)
+            .iter()
+            .filter_map(|u| self.get(t, u).map(|r| project(ts, u, r, cols.as_deref())))
+            .collect();
+        Ok(json!({"rows": rows}))
+    }
+
+    fn op_update(&mut self, o: &Map<String, Value>) -> Result<Value> {
+        check_members(o, &["table", "where", "row"])?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let cond = self.condition(ts, member(o, "where")?)?;
+        let vals = self.parse_row(ts, member(o, "row")?, true)?;
+        let hits = self.matching(t, &cond);
+        for u in &hits {
+            if let Some(r) = self.get_mut(t, u) {
+                for (c, d) in &vals {
+                    r.cols[*c] = d.clone();
+                }
+            }
+        }
+        Ok(json!({"count": hits.len()}))
+    }
+
+    fn op_mutate(&mut self, o: &Map<String, Value>) -> Result<Value> {
+        check_members(o, &["table", "where", "mutations"])?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let cond = self.condition(ts, member(o, "where")?)?;
+        let muts = {
+            let symtab = &mut self.symtab;
+            let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
+            parse_mutations(ts, member(o, "mutations")?, &mut named)?
+        };
+        let hits = self.matching(t, &cond);
+        for u in &hits {
+            if let Some(r) = self.get_mut(t, u) {
+                for m in &muts {
+                    mutation::apply(&ts.columns[m.col].ty, &mut r.cols[m.col], m)?;
+                }
+            }
+        }
+        Ok(json!({"count": hits.len()}))
+    }
+
+    fn op_delete(&mut self, o: &Map<String, Value>) -> Result<Value> {
+        check_members(o, &["table", "where"])?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let cond = self.condition(ts, member(o, "where")?)?;
+        let hits = self.matching(t, &cond);
+        for u in &hits {
+            self.delete_row(t, u);
+        }
+        Ok(json!({"count": hits.len()}))
+    }
+
+    fn op_wait(
+        &mut self,
+        o: &Map<String, Value>,
+        ctx: &ExecCtx,
+    ) -> std::result::Result<Value, OpError> {
+        check_members(
+            o,
+            &["table", "where", "columns", "until", "rows", "timeout"],
+        )?;
+        let t = self.table(o)?;
+        let ts = self.ts(t);
+        let timeout = match o.get("timeout") {
+            None => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .filter(|x| *x >= 0.0)
+                    .ok_or_else(|| OvsdbError::syntax("timeout must be nonnegative"))?
+                    as u64,
+            ),
+        };
+        let cond = self.condition(ts, member(o, "where")?)?;
+        let cols: Vec<usize> = match parse_columns(ts, o.get("columns"))? {
+            Some(c) => c,
+            None => (0..ts.columns.len()).collect(),
+        };
+        if cols.iter().any(|&c| c >= ts.columns.len()) {
+            return Err(OvsdbError::syntax("wait columns must be table columns").into());
+        }
+        let until = member(o, "until")?.as_str().unwrap_or("");
+        let want_eq = match until {
+            "==" => true,
+            "!=" => false,
+            _ => {
+                return Err(
+                    OvsdbError::syntax(format!("\"{until}\" is not a valid \"until\"")).into(),
+                )
+            }
+        };
+        let rows = member(o, "rows")?
+            .as_array()
+            .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'rows'."))?;
+        let mut expected: Vec<Vec<Datum>> = Vec::with_capacity(rows.len());
+        for rj in rows {
+            let ro = rj
+                .as_object()
+                .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
+            let mut vals = Vec::with_capacity(cols.len());
+            for &c in &cols {
+                let cs = &ts.columns[c];
+                let x = ro.get(&cs.name).ok_or_else(|| {
+                    OvsdbError::syntax(format!("wait row lacks column {}", cs.name))
+                })?;
+                let symtab = &mut self.symtab;
+                let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
+                vals.push(Datum::from_json(&cs.ty, x, &mut named, false)?);
+            }
+            expected.push(vals);
+        }
+        let mut actual: Vec<Vec<Datum>> = self
+            .matching(t, &cond)
+            .iter()
+            .filter_map(|u| self.get(t, u))
+            .map(|r| cols.iter().map(|&c| r.cols[c].clone()).collect())
+            .collect();
+        actual.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        let equal = actual == expected;
+        if equal == want_eq {
+            return Ok(json!({}));
+        }
+        match timeout {
+            Some(ms) if ctx.elapsed_ms >= ms => {
+                Err(OvsdbError::new("timed out", "\"wait\" timed out").into())
+            }
+            Some(ms) => Err(OpError::Retry(Some(ms - ctx.elapsed_ms))),
+            None => Err(OpError::Retry(None)),
+        }
+    }
+
+    /// Runs the commit-time checks and returns the owned change list.
+    pub fn prepare(mut self) -> Result<Prepared> {
+        for (n, s) in &self.symtab {
+            if !s.created {
+                return Err(OvsdbError::new(
+                    "referential integrity violation",
+                    format!(
+                        "named-uuid \"{n}\" is used but no row with that uuid-name was inserted"
+                    ),
+                ));
+            }
+        }
+        // Rows inserted then deleted in this transaction never existed.
+        for ch in &mut self.changes {
+            ch.retain(|_, c| c.old.is_some() || c.new.is_some());
+        }
+        let mut rounds = 0;
+        let delta = loop {
+            self.clean_weak_refs()?;
+            rounds += 1;
+            let (deleted, delta) = self.collect_garbage();
+            if !deleted || rounds > 10_000 {
+                break delta;
+            }
+        };
+        self.check_strong_refs(&delta)?;
+        self.check_max_rows()?;
+        self.check_indexes()?;
+        let mut changes = Vec::new();
+        for (t, ch) in self.changes.into_iter().enumerate() {
+            for (u, c) in ch {
+                let same = match (&c.old, &c.new) {
+                    (Some(o), Some(n)) => o.cols == n.cols,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !same {
+                    changes.push((t, u, c.old, c.new));
+                }
+            }
+        }
+        let comment = if self.comments.is_empty() {
+            None
+        } else {
+            Some(self.comments.join("\n"))
+        };
+        Ok(Prepared {
+            changes,
+            durable: self.durable,
+            comment,
+        })
+    }
+
+    fn exists(&self, t: usize, u: &Uuid) -> bool {
+        self.get(t, u).is_some()
+    }
+
+    /// Removes weak references to rows that do not exist at commit.
+    fn clean_weak_refs(&mut self) -> Result<()> {
+        let schema = self.db.schema.clone();
+        // Tables that lost rows in this transaction.
+        let lost: Vec<bool> = self
+            .changes
+            .iter()
+            .map(|ch| ch.values().any(|c| c.old.is_some() && c.new.is_none()))
+            .collect();
+        for (t, ts) in schema.tables.iter().enumerate() {
+            let weak_cols: Vec<usize> = ts
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    std::iter::once(&c.ty.key)
+                        .chain(c.ty.value.as_ref())
+                        .any(|b| {
+                            b.ref_table.is_some() && b.ref_type == crate::schema::RefType::Weak
+                        })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if weak_cols.is_empty() {
+                continue;
+            }
+            let scan_all = weak_cols.iter().any(|&c| {
+                let ty = &ts.columns[c].ty;
+                std::iter::once(&ty.key)
+                    .chain(ty.value.as_ref())
+                    .filter_map(|b| b.ref_table_index())
+                    .any(|rt| lost[rt])
+            });
+            let candidates: Vec<Uuid> = if scan_all {
+                let mut v: Vec<Uuid> = self.db.tables[t]
+                    .rows
+                    .keys()
+                    .filter(|u| !self.changes[t].contains_key(u))
+                    .copied()
+                    .collect();
+                v.extend(
+                    self.changes[t]
+                        .iter()
+                        .filter(|(_, c)| c.new.is_some())
+                        .map(|(u, _)| *u),
+                );
+                v
+            } else {
+                self.changes[t]
+                    .iter()
+                    .filter(|(_, c)| c.new.is_some())
+                    .map(|(u, _)| *u)
+                    .collect()
+            };
+            for u in candidates {
+                let Some(row) = self.get(t, &u) else { continue };
+                let mut fixes: Vec<(usize, Datum)> = Vec::new();
+                for &c in &weak_cols {
+                    let ty = &ts.columns[c].ty;
+                    let d = &row.cols[c];
+                    let dead = |b: &crate::schema::BaseType, a: &Atom| {
+                        b.ref_type == crate::schema::RefType::Weak
+                            && b.ref_table_index()
+                                .is_some_and(|rt| a.as_uuid().is_some_and(|x| !self.exists(rt, &x)))
+                    };
+                    let nd = match d {
+                        Datum::Set(v) => {
+                            if !v.iter().any(|a| dead(&ty.key, a)) {
+                                continue;
+                            }
+                            Datum::Set(v.iter().filter(|a| !dead(&ty.key, a)).cloned().collect())
+                        }
+                        Datum::Map(v) => {
+                            let vt = ty.value.as_ref().unwrap_or(&ty.key);
+                            let bad = |(k, x): &(Atom, Atom)| dead(&ty.key, k) || dead(vt, x);
+                            if !v.iter().any(bad) {
+                                continue;
+                            }
+                            Datum::Map(v.iter().filter(|p| !bad(p)).cloned().collect())
+                        }
+                    };
+                    if (nd.len() as u64) < ty.min {
+                        return Err(OvsdbError::constraint(format!(
+                            "Deletion of weak reference(s) from column {} of {} row {u} leaves it with fewer than the minimum number of elements.",
+                            ts.columns[c].name, ts.name
+                        )));
+                    }
+                    fixes.push((c, nd));
+                }
+                if !fixes.is_empty() {
+                    if let Some(r) = self.get_mut(t, &u) {
+                        for (c, d) in fixes {
+                            r.cols[c] = d;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Net change of strong reference counts caused by this transaction.
+    fn ref_deltas(&self) -> RowKeyMap<i64> {
+        let mut delta: RowKeyMap<i64> = RowKeyMap::default();
+        let schema = &self.db.schema;
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &schema.tables[t];
+            for c in ch.values() {
+                for (ci, col) in ts.columns.iter().enumerate() {
+                    if !col.ty.has_refs() {
+                        continue;
+                    }
+                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
+                    let nd = c.new.as_ref().map(|r| &r.cols[ci]);
+                    if od.is_some() && od == nd {
+                        continue;
+                    }
+                    crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
+                        if strong {
+                            *delta.entry((rt, ru)).or_insert(0) += d;
+                        }
+                    });
+                }
+            }
+        }
+        delta
+    }
+
+    fn final_refs(&self, delta: &RowKeyMap<i64>, t: usize, u: &Uuid) -> i64 {
+        self.db.refcount(t, u) as i64 + delta.get(&(t, *u)).copied().unwrap_or(0)
+    }
+
+    /// Deletes non-root rows left without strong references. Returns whether
+    /// it deleted anything.
+    fn collect_garbage(&mut self) -> (bool, RowKeyMap<i64>) {
+        let delta = self.ref_deltas();
+        let schema = self.db.schema.clone();
+        let mut cands: HashSet<(usize, Uuid)> = delta
+            .iter()
+            .filter(|(_, d)| **d < 0)
+            .map(|(k, _)| *k)
+            .collect();
+        for (t, ch) in self.changes.iter().enumerate() {
+            if !schema.tables[t].is_root {
+                for (u, c) in ch {
+                    if c.new.is_some() {
+                        cands.insert((t, *u));
+                    }
+                }
+            }
+        }
+        let mut any = false;
+        for (t, u) in cands {
+            if schema.tables[t].is_root || !self.exists(t, &u) {
+                continue;
+            }
+            if self.final_refs(&delta, t, &u) <= 0 {
+                self.delete_row(t, &u);
+                if self.changes[t].get(&u).is_some_and(|c| c.old.is_none()) {
+                    self.changes[t].remove(&u);
+                }
+                any = true;
+            }
+        }
+        (any, delta)
+    }
+
+    fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
+        let schema = &self.db.schema;
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &schema.tables[t];
+            for (u, c) in ch {
+                let Some(n) = &c.new else { continue };
+                for (ci, col) in ts.columns.iter().enumerate() {
+                    if !col.ty.has_refs() {
+                        continue;
+                    }
+                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
+                    if od == Some(&n.cols[ci]) {
+                        continue;
+                    }
+                    let mut bad = None;
+                    crate::datum::ref_changes(
+                        &col.ty,
+                        od,
+                        Some(&n.cols[ci]),
+                        &mut |rt, ru, strong, d| {
+                            if strong && d > 0 && bad.is_none() && !self.exists(rt, &ru) {
+                                bad = Some((rt, ru));
+                            }
+                        },
+                    );
+                    if let Some((rt, ru)) = bad {
+                        return Err(OvsdbError::refint(format!(
+                            "Table {} column {} row {u} references nonexistent row {ru} in table {}.",
+                            ts.name, col.name, schema.tables[rt].name
+                        )));
+                    }
+                }
+            }
+        }
+        for (t, ch) in self.changes.iter().enumerate() {
+            for (u, c) in ch {
+                if c.old.is_some() && c.new.is_none() {
+                    let n = self.final_refs(delta, t, u);
+                    if n > 0 {
+                        return Err(OvsdbError::refint(format!(
+                            "cannot delete {} row {u} because of {n} remaining reference(s)",
+                            schema.tables[t].name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_max_rows(&self) -> Result<()> {
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &self.db.schema.tables[t];
+            let Some(max) = ts.max_rows else { continue };
+            let mut n = self.db.tables[t].rows.len() as i64;
+            for c in ch.values() {
+                n += c.new.is_some() as i64 - c.old.is_some() as i64;
+            }
+            if n as u64 > max {
+                return Err(OvsdbError::constraint(format!(
+                    "Transaction causes \"{}\" table to contain {n} rows, greater than the schema-defined limit of {max} row(s).",
+                    ts.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_indexes(&self) -> Result<()> {
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &self.db.schema.tables[t];
+            for (i, cols) in ts.indexes.iter().enumerate() {
+                let mut seen: HashMap<Vec<Datum>, Uuid> = HashMap::new();
+                for (u, c) in ch {
+                    let Some(n) = &c.new else { continue };
+                    let k = Db::index_key(n, cols);
+                    let clash = |other: &Uuid| {
+                        let names: Vec<&str> =
+                            cols.iter().map(|&c| ts.columns[c].name.as_str()).collect();
+                        let vals: Vec<String> = k.iter().map(|d| d.to_json().to_string()).collect();
+                        OvsdbError::constraint(format!(
+                            "Transaction causes multiple rows in \"{}\" table to have identical values ({}) for index on column{} \"{}\".  First row, with UUID {other}, and second row, with UUID {u}.",
+                            ts.name,
+                            vals.join(", "),
+                            if names.len() > 1 { "s" } else { "" },
+                            names.join("\", \"")
+                        ))
+                    };
+                    if let Some(other) = seen.get(&k) {
+                        return Err(clash(other));
+                    }
+                    if let Some(other) = self.db.tables[t].indexes[i].get(&k) {
+                        if other != u && !ch.contains_key(other) {
+                            return Err(clash(other));
+                        }
+                    }
+                    seen.insert(k, *u);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses an optional `columns` array into column indexes (None = all).
+/// `_uuid`/`_version` are accepted and mapped to `usize::MAX - 1/2` markers.
+pub fn parse_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Option<Vec<usize>>> {
+    let Some(v) = v else { return Ok(None) };
+    let a = v
+        .as_array()
+        .ok_or_else(|| OvsdbError::syntax("array of column names expected"))?;
+    let mut out = Vec::with_capacity(a.len());
+    for c in a {
+        let n = c
+            .as_str()
+            .ok_or_else(|| OvsdbError::syntax("array of column names expected"))?;
+        match column_ref(ts, n) {
+            Some((ColRef::Col(i), _)) => out.push(i),
+            Some((ColRef::Uuid, _)) => out.push(COL_UUID),
+            Some((ColRef::Version, _)) => out.push(COL_VERSION),
+            None => {
+                return Err(OvsdbError::new(
+                    "unknown column",
+                    format!("No column {n} in table {}.", ts.name),
+                ))
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+pub const COL_UUID: usize = usize::MAX;
+pub const COL_VERSION: usize = usize::MAX - 1;
+
+/// A select result row: the chosen columns or everything with metadata.
+pub fn project(ts: &TableSchema, u: &Uuid, r: &Row, cols: Option<&[usize]>) -> Value {
+    match cols {
+        None => r.to_json(ts, u, None, true),
+        Some(cs) => {
+            let mut m = Map::new();
+            for &c in cs {
+                match c {
+                    COL_UUID => {
+                        m.insert("_uuid".into(), uuid_json(u));
+                    }
+                    COL_VERSION => {
+                        m.insert("_version".into(), uuid_json(&r.version));
+                    }
+                    _ => {
+                        m.insert(ts.columns[c].name.clone(), r.cols[c].to_json());
+                    }
+                }
+            }
+            Value::Object(m)
+        }
+    }
+}
