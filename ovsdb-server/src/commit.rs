@@ -34,12 +34,13 @@ pub struct Committed {
 /// Installs `p` into `db`.
 pub fn apply(db: &mut Db, p: Prepared) -> Committed {
     let mut changes = Vec::with_capacity(p.changes.len());
+    db.apply_ref_delta(&p.ref_delta);
     for (t, u, old, new) in p.changes {
         let new = new.map(|mut r| {
             r.version = Uuid::new_v4();
             Arc::new(r)
         });
-        db.put_row(t, u, new.clone());
+        db.put_row_no_refs(t, u, new.clone());
         changes.push(RowChange {
             table: t,
             uuid: u,

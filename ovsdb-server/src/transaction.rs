@@ -65,6 +65,8 @@ pub type PreparedRow = (usize, Uuid, Option<Arc<Row>>, Option<Row>);
 #[derive(Debug)]
 pub struct Prepared {
     pub changes: Vec<PreparedRow>,
+    /// Net strong reference count change per target row.
+    pub ref_delta: RowKeyMap<i64>,
     pub durable: bool,
     pub comment: Option<String>,
 }
@@ -608,6 +610,7 @@ impl<'a> Txn<'a> {
         };
         Ok(Prepared {
             changes,
+            ref_delta: delta,
             durable: self.durable,
             comment,
         })
@@ -786,36 +789,15 @@ impl<'a> Txn<'a> {
 
     fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
         let schema = &self.db.schema;
-        for (t, ch) in self.changes.iter().enumerate() {
-            let ts = &schema.tables[t];
-            for (u, c) in ch {
-                let Some(n) = &c.new else { continue };
-                for (ci, col) in ts.columns.iter().enumerate() {
-                    if !col.ty.has_refs() {
-                        continue;
-                    }
-                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
-                    if od == Some(&n.cols[ci]) {
-                        continue;
-                    }
-                    let mut bad = None;
-                    crate::datum::ref_changes(
-                        &col.ty,
-                        od,
-                        Some(&n.cols[ci]),
-                        &mut |rt, ru, strong, d| {
-                            if strong && d > 0 && bad.is_none() && !self.exists(rt, &ru) {
-                                bad = Some((rt, ru));
-                            }
-                        },
-                    );
-                    if let Some((rt, ru)) = bad {
-                        return Err(OvsdbError::refint(format!(
-                            "Table {} column {} row {u} references nonexistent row {ru} in table {}.",
-                            ts.name, col.name, schema.tables[rt].name
-                        )));
-                    }
-                }
+        // A row gaining references must exist (a row that merely keeps the
+        // same number was referenced before, so it existed).
+        for ((rt, ru), d) in delta {
+            if *d > 0 && !self.exists(*rt, ru) {
+                let from = self.referrer(*rt, ru);
+                return Err(OvsdbError::refint(format!(
+                    "{from}references nonexistent row {ru} in table {}.",
+                    schema.tables[*rt].name
+                )));
             }
         }
         for (t, ch) in self.changes.iter().enumerate() {
@@ -832,6 +814,27 @@ impl<'a> Txn<'a> {
             }
         }
         Ok(())
+    }
+
+    /// "Table T column C row U " of a changed row referencing `ru`, for
+    /// error messages.
+    fn referrer(&self, rt: usize, ru: &Uuid) -> String {
+        let schema = &self.db.schema;
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &schema.tables[t];
+            for (u, c) in ch {
+                let Some(n) = &c.new else { continue };
+                for (ci, col) in ts.columns.iter().enumerate() {
+                    if n.cols[ci]
+                        .refs(&col.ty)
+                        .any(|(t2, u2, s)| s && t2 == rt && u2 == *ru)
+                    {
+                        return format!("Table {} column {} row {u} ", ts.name, col.name);
+                    }
+                }
+            }
+        }
+        String::new()
     }
 
     fn check_max_rows(&self) -> Result<()> {
