@@ -88,12 +88,19 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
                         continue;
                     }
                     match old {
-                        Some(o) if o.cols[ci] != *d => {
+                        Some(o) => {
                             let ty = &ts.columns[ci].ty;
-                            m.insert(
-                                ts.columns[ci].name.clone(),
-                                Datum::diff(&o.cols[ci], d, ty).to_json(),
-                            );
+                            if !ty.is_map() && ty.max == 1 {
+                                if o.cols[ci] != *d {
+                                    m.insert(ts.columns[ci].name.clone(), d.to_json());
+                                }
+                            } else {
+                                // One merge both detects and encodes the change.
+                                let diff = Datum::diff(&o.cols[ci], d, ty);
+                                if !diff.is_empty() {
+                                    m.insert(ts.columns[ci].name.clone(), diff.to_json());
+                                }
+                            }
                         }
                         None if *d != Datum::default_for(&ts.columns[ci].ty) => {
                             m.insert(ts.columns[ci].name.clone(), d.to_json());

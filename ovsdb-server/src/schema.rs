@@ -278,6 +278,8 @@ pub struct DatabaseSchema {
     pub table_index: HashMap<String, usize>,
     /// The schema as given, for get_schema and for the log.
     pub json: Value,
+    /// `json` as text (the `_Server` Database.schema column).
+    pub json_text: String,
 }
 
 fn valid_id(s: &str) -> bool {
@@ -355,6 +357,7 @@ impl DatabaseSchema {
             tables,
             table_index,
             json: v.clone(),
+            json_text: v.to_string(),
         })
     }
 

@@ -26,11 +26,11 @@ pub fn lock(core: &SharedCore) -> std::sync::MutexGuard<'_, Core> {
 /// One task does both directions: after handling what it read it writes
 /// every queued message whose gate is open in the same wake-up, so a reply
 /// to a non-durable transaction costs no task switch.
-pub async fn run<S>(core: SharedCore, stream: S)
+pub async fn run<R, W>(core: SharedCore, mut rd: R, mut wr: W)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut rd, mut wr) = tokio::io::split(stream);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sid = lock(&core).open_session(tx.clone());
     let mut framer = Framer::new();

@@ -734,9 +734,7 @@ impl<'a> Txn<'a> {
                     }
                     let od = c.old.as_ref().map(|r| &r.cols[ci]);
                     let nd = c.new.as_ref().map(|r| &r.cols[ci]);
-                    if od.is_some() && od == nd {
-                        continue;
-                    }
+                    // The merge itself finds nothing for an unchanged column.
                     crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
                         if strong {
                             *delta.entry((rt, ru)).or_insert(0) += d;
