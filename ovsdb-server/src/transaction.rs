@@ -582,8 +582,14 @@ impl<'a> Txn<'a> {
         let delta = loop {
             self.clean_weak_refs()?;
             rounds += 1;
-            let (deleted, delta) = self.collect_garbage();
-            if !deleted || rounds > 10_000 {
+            let delta = self.ref_deltas();
+            if rounds == 1 {
+                // As OVS does: strong references are checked before garbage
+                // collection, so an orphan row that references a missing row
+                // is an error, not silently collected.
+                self.check_strong_refs(&delta)?;
+            }
+            if !self.collect_garbage(&delta) || rounds > 10_000 {
                 break delta;
             }
         };
@@ -750,10 +756,10 @@ impl<'a> Txn<'a> {
         self.db.refcount(t, u) as i64 + delta.get(&(t, *u)).copied().unwrap_or(0)
     }
 
-    /// Deletes non-root rows left without strong references. Returns whether
+    /// Deletes non-root rows left without strong references (`delta`: the
+    /// reference count changes of the transaction so far). Returns whether
     /// it deleted anything.
-    fn collect_garbage(&mut self) -> (bool, RowKeyMap<i64>) {
-        let delta = self.ref_deltas();
+    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>) -> bool {
         let schema = self.db.schema.clone();
         let mut cands: HashSet<(usize, Uuid)> = delta
             .iter()
@@ -774,7 +780,7 @@ impl<'a> Txn<'a> {
             if schema.tables[t].is_root || !self.exists(t, &u) {
                 continue;
             }
-            if self.final_refs(&delta, t, &u) <= 0 {
+            if self.final_refs(delta, t, &u) <= 0 {
                 self.delete_row(t, &u);
                 if self.changes[t].get(&u).is_some_and(|c| c.old.is_none()) {
                     self.changes[t].remove(&u);
@@ -782,7 +788,7 @@ impl<'a> Txn<'a> {
                 any = true;
             }
         }
-        (any, delta)
+        any
     }
 
     fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {

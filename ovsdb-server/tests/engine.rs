@@ -486,7 +486,7 @@ fn monitors_v1_v2_v3_and_cancel() {
     let (r, _) = h.call("monitor_cancel", json!(["m1"]));
     assert_eq!(r["result"], json!({}));
     let (r, _) = h.call("monitor_cancel", json!(["m1"]));
-    assert_eq!(r["error"]["error"], "unknown monitor");
+    assert_eq!(r["error"], "unknown monitor", "OVS sends a bare string");
     let (r, _) = h.call("monitor", json!(["T", "m3", {"Root": {}}]));
     assert_eq!(r["error"]["error"], "syntax error", "duplicate monitor id");
     let (_, notes) = h.call(
