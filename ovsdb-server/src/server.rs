@@ -497,10 +497,7 @@ impl Core {
                 Some(t) => t,
                 None => {
                     sess.monitors.insert(old_key, m);
-                    return Err(OvsdbError::new(
-                        "unknown table",
-                        format!("no table named {tname}"),
-                    ));
+                    return Err(OvsdbError::syntax(format!("no table named {tname}")));
                 }
             };
             let ts = &schema.tables[t];

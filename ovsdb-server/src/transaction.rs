@@ -201,7 +201,7 @@ impl<'a> Txn<'a> {
         self.db
             .schema
             .table(name)
-            .ok_or_else(|| OvsdbError::new("unknown table", format!("No table named {name}.")))
+            .ok_or_else(|| OvsdbError::syntax(format!("No table named {name}.")))
     }
 
     fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {

@@ -261,7 +261,8 @@ fn constraints_index_maxrows_enum() {
     );
     assert_eq!(
         h.tx_err(json!([{"op": "insert", "table": "Nope", "row": {}}])),
-        "unknown table"
+        "syntax error",
+        "OVS reports an unknown table as a syntax error"
     );
     assert_eq!(
         h.tx_err(json!([{"op": "insert", "table": "Root", "row": {"nope": 1}}])),
