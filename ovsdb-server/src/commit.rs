@@ -34,12 +34,13 @@ pub struct Committed {
 /// Installs `p` into `db`.
 pub fn apply(db: &mut Db, p: Prepared) -> Committed {
     let mut changes = Vec::with_capacity(p.changes.len());
+    db.apply_ref_delta(&p.ref_delta);
     for (t, u, old, new) in p.changes {
         let new = new.map(|mut r| {
             r.version = Uuid::new_v4();
             Arc::new(r)
         });
-        db.put_row(t, u, new.clone());
+        db.put_row_no_refs(t, u, new.clone());
         changes.push(RowChange {
             table: t,
             uuid: u,
@@ -87,12 +88,19 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
                         continue;
                     }
                     match old {
-                        Some(o) if o.cols[ci] != *d => {
+                        Some(o) => {
                             let ty = &ts.columns[ci].ty;
-                            m.insert(
-                                ts.columns[ci].name.clone(),
-                                Datum::diff(&o.cols[ci], d, ty).to_json(),
-                            );
+                            if !ty.is_map() && ty.max == 1 {
+                                if o.cols[ci] != *d {
+                                    m.insert(ts.columns[ci].name.clone(), d.to_json());
+                                }
+                            } else {
+                                // One merge both detects and encodes the change.
+                                let diff = Datum::diff(&o.cols[ci], d, ty);
+                                if !diff.is_empty() {
+                                    m.insert(ts.columns[ci].name.clone(), diff.to_json());
+                                }
+                            }
                         }
                         None if *d != Datum::default_for(&ts.columns[ci].ty) => {
                             m.insert(ts.columns[ci].name.clone(), d.to_json());

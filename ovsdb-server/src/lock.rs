@@ -1,89 +1,121 @@
-//! Locks (RFC 7047 section 4.1.8-4.1.10): named locks with one owner and a
-//! FIFO queue of waiting sessions.
+//! Locks (RFC 7047 section 4.1.8-4.1.10, with OVS's semantics): named locks,
+//! each a queue of waiters whose front is the owner.
 //!
-//! The owner is the front of the queue. Every operation returns which session
-//! must be told "locked" or "stolen", so the caller sends notifications
-//! after updating state and the lock table never talks to sockets itself.
+//! A session registers at most one waiter per lock name, with "lock"
+//! (joins at the back) or "steal" (goes to the front). A steal notifies the
+//! previous owner "stolen"; that owner leaves the queue only if it had
+//! itself stolen the lock, otherwise it waits again behind the thief (so it
+//! gets the lock back when the thief lets go). A waiter that left the queue
+//! that way stays registered until its session says "unlock", as in OVS.
+//! Whenever a waiter leaves a queue that is still not empty, its owner is
+//! told "locked".
+//!
+//! Every operation returns the notifications to send, so the caller sends
+//! them after updating state and the lock table never talks to sockets.
 
-use std::collections::{HashMap, VecDeque};
+use crate::error::{OvsdbError, Result};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 pub type SessionId = u64;
 
-#[derive(Debug, Default)]
-pub struct Locks {
-    map: HashMap<String, VecDeque<SessionId>>,
+/// How a waiter asked for its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Wait,
+    Steal,
 }
 
-/// A notification to deliver: session and method ("locked"/"stolen").
+#[derive(Debug, Default)]
+pub struct Locks {
+    queues: HashMap<String, VecDeque<(SessionId, LockMode)>>,
+    /// Every (session, lock) with a waiter, in a queue or not.
+    registered: HashSet<(SessionId, String)>,
+}
+
+/// A notification to deliver: session, method ("locked"/"stolen"), lock.
 pub type Notice = (SessionId, &'static str, String);
 
 impl Locks {
     pub fn owner(&self, name: &str) -> Option<SessionId> {
-        self.map.get(name).and_then(|q| q.front().copied())
+        self.queues
+            .get(name)
+            .and_then(|q| q.front())
+            .map(|(s, _)| *s)
     }
 
     pub fn holds(&self, name: &str, s: SessionId) -> bool {
         self.owner(name) == Some(s)
     }
 
-    pub fn is_waiting(&self, name: &str, s: SessionId) -> bool {
-        self.map.get(name).is_some_and(|q| q.contains(&s))
-    }
-
-    /// Requests the lock; returns whether it was granted at once.
-    pub fn lock(&mut self, name: &str, s: SessionId) -> bool {
-        let q = self.map.entry(name.to_string()).or_default();
-        if !q.contains(&s) {
-            q.push_back(s);
+    /// "lock" or "steal": returns whether `s` owns the lock now, and the
+    /// notifications to send.
+    pub fn acquire(
+        &mut self,
+        name: &str,
+        s: SessionId,
+        mode: LockMode,
+    ) -> Result<(bool, Vec<Notice>)> {
+        if self.registered.contains(&(s, name.to_string())) {
+            let method = match mode {
+                LockMode::Wait => "lock",
+                LockMode::Steal => "steal",
+            };
+            return Err(OvsdbError::syntax(format!(
+                "must issue \"unlock\" before new \"{method}\""
+            )));
         }
-        q.front() == Some(&s)
-    }
-
-    /// Takes the lock; the previous owner (if another session) is dropped
-    /// from the queue and must be told "stolen".
-    pub fn steal(&mut self, name: &str, s: SessionId) -> Vec<Notice> {
-        let q = self.map.entry(name.to_string()).or_default();
-        let prev = q.front().copied();
-        q.retain(|x| *x != s);
+        self.registered.insert((s, name.to_string()));
+        let q = self.queues.entry(name.to_string()).or_default();
         let mut out = Vec::new();
-        if let Some(p) = prev {
-            if p != s {
-                q.retain(|x| *x != p);
-                out.push((p, "stolen", name.to_string()));
+        match mode {
+            LockMode::Wait => q.push_back((s, mode)),
+            LockMode::Steal => {
+                if let Some(&(victim, victim_mode)) = q.front() {
+                    if victim_mode == LockMode::Steal {
+                        q.pop_front();
+                    }
+                    out.push((victim, "stolen", name.to_string()));
+                }
+                q.push_front((s, mode));
             }
         }
-        q.push_front(s);
-        out
+        Ok((self.holds(name, s), out))
     }
 
-    /// Gives up the lock or the wait; the next waiter, if it became owner,
-    /// is told "locked".
-    pub fn unlock(&mut self, name: &str, s: SessionId) -> Vec<Notice> {
+    /// "unlock": removes the session's waiter for `name`.
+    pub fn unlock(&mut self, name: &str, s: SessionId) -> Result<Vec<Notice>> {
+        if !self.registered.remove(&(s, name.to_string())) {
+            return Err(OvsdbError::syntax(
+                "unlock: \"unlock\" without \"lock\" or \"steal\"",
+            ));
+        }
         let mut out = Vec::new();
-        if let Some(q) = self.map.get_mut(name) {
-            let was_owner = q.front() == Some(&s);
-            q.retain(|x| *x != s);
-            if was_owner {
-                if let Some(n) = q.front() {
-                    out.push((*n, "locked", name.to_string()));
+        if let Some(q) = self.queues.get_mut(name) {
+            if let Some(pos) = q.iter().position(|(x, _)| *x == s) {
+                q.remove(pos);
+                match q.front() {
+                    Some(&(owner, _)) => out.push((owner, "locked", name.to_string())),
+                    None => {
+                        self.queues.remove(name);
+                    }
                 }
             }
-            if q.is_empty() {
-                self.map.remove(name);
-            }
         }
-        out
+        Ok(out)
     }
 
     /// Releases everything a closing session held or waited for.
     pub fn drop_session(&mut self, s: SessionId) -> Vec<Notice> {
         let names: Vec<String> = self
-            .map
+            .registered
             .iter()
-            .filter(|(_, q)| q.contains(&s))
-            .map(|(n, _)| n.clone())
+            .filter(|(x, _)| *x == s)
+            .map(|(_, n)| n.clone())
             .collect();
-        names.iter().flat_map(|n| self.unlock(n, s)).collect()
+        names
+            .iter()
+            .flat_map(|n| self.unlock(n, s).unwrap_or_default())
+            .collect()
     }
 }
 
@@ -91,16 +123,38 @@ impl Locks {
 mod tests {
     use super::*;
 
+    fn n(s: SessionId, m: &'static str) -> Notice {
+        (s, m, "a".to_string())
+    }
+
     #[test]
     fn lock_queue_steal_unlock() {
         let mut l = Locks::default();
-        assert!(l.lock("a", 1));
-        assert!(!l.lock("a", 2));
-        assert!(l.holds("a", 1));
-        assert_eq!(l.unlock("a", 1), vec![(2, "locked", "a".to_string())]);
-        assert_eq!(l.steal("a", 3), vec![(2, "stolen", "a".to_string())]);
-        assert!(l.holds("a", 3));
-        assert!(l.drop_session(3).is_empty());
+        assert_eq!(l.acquire("a", 1, LockMode::Wait).unwrap(), (true, vec![]));
+        assert_eq!(l.acquire("a", 2, LockMode::Wait).unwrap(), (false, vec![]));
+        assert!(l.acquire("a", 2, LockMode::Wait).is_err(), "duplicate lock");
+        assert_eq!(l.unlock("a", 1).unwrap(), vec![n(2, "locked")]);
+        // 3 steals from 2, which waited normally: 2 waits again behind 3.
+        let (got, notes) = l.acquire("a", 3, LockMode::Steal).unwrap();
+        assert!(got);
+        assert_eq!(notes, vec![n(2, "stolen")]);
+        assert_eq!(l.drop_session(3), vec![n(2, "locked")]);
+        assert!(l.holds("a", 2));
+        assert_eq!(l.unlock("a", 2).unwrap(), vec![]);
         assert_eq!(l.owner("a"), None);
+        assert!(l.unlock("a", 2).is_err(), "unlock without lock");
+    }
+
+    #[test]
+    fn a_stolen_steal_leaves_the_queue_but_stays_registered() {
+        let mut l = Locks::default();
+        l.acquire("a", 1, LockMode::Steal).unwrap();
+        let (_, notes) = l.acquire("a", 2, LockMode::Steal).unwrap();
+        assert_eq!(notes, vec![n(1, "stolen")]);
+        assert!(l.acquire("a", 1, LockMode::Wait).is_err());
+        // 2 lets go: nobody is left in the queue, so no "locked".
+        assert_eq!(l.unlock("a", 2).unwrap(), vec![]);
+        assert_eq!(l.owner("a"), None);
+        assert_eq!(l.unlock("a", 1).unwrap(), vec![]);
     }
 }

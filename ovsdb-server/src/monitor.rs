@@ -79,7 +79,7 @@ pub fn parse_requests(
     for (tname, reqs) in o {
         let t = schema
             .table(tname)
-            .ok_or_else(|| OvsdbError::new("unknown table", format!("no table named {tname}")))?;
+            .ok_or_else(|| OvsdbError::syntax(format!("no table named {tname}")))?;
         let ts = &schema.tables[t];
         let list: Vec<&Value> = match reqs {
             Value::Array(a) => a.iter().collect(),

@@ -61,7 +61,8 @@ pub async fn start(core: SharedCore, remote: &Remote) -> std::io::Result<JoinHan
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
-                            tokio::spawn(session::run(core.clone(), s));
+                            let (r, w) = s.into_split();
+                            tokio::spawn(session::run(core.clone(), r, w));
                         }
                         Err(e) => {
                             tracing::warn!("punix:{path}: accept: {e}");
@@ -78,7 +79,8 @@ pub async fn start(core: SharedCore, remote: &Remote) -> std::io::Result<JoinHan
                     match l.accept().await {
                         Ok((s, _)) => {
                             let _ = s.set_nodelay(true);
-                            tokio::spawn(session::run(core.clone(), s));
+                            let (r, w) = s.into_split();
+                            tokio::spawn(session::run(core.clone(), r, w));
                         }
                         Err(e) => {
                             tracing::warn!("ptcp:{port}: accept: {e}");
@@ -95,7 +97,8 @@ pub async fn start(core: SharedCore, remote: &Remote) -> std::io::Result<JoinHan
                 let r = match &remote {
                     Remote::Unix(p) => match tokio::net::UnixStream::connect(p).await {
                         Ok(s) => {
-                            session::run(core.clone(), s).await;
+                            let (r, w) = s.into_split();
+                            session::run(core.clone(), r, w).await;
                             Ok(())
                         }
                         Err(e) => Err(e),
@@ -104,7 +107,8 @@ pub async fn start(core: SharedCore, remote: &Remote) -> std::io::Result<JoinHan
                         match tokio::net::TcpStream::connect((ip.as_str(), *port)).await {
                             Ok(s) => {
                                 let _ = s.set_nodelay(true);
-                                session::run(core.clone(), s).await;
+                                let (r, w) = s.into_split();
+                                session::run(core.clone(), r, w).await;
                                 Ok(())
                             }
                             Err(e) => Err(e),

@@ -4,7 +4,8 @@
 //! A schema is parsed once and then only read. Columns of a table are kept in
 //! a vector sorted by name and addressed by index everywhere else (rows store
 //! one datum per column index), so the hot paths never hash column names.
-//! The original JSON text is kept for `get_schema` and for the log file.
+//! The original JSON is kept for the log file; `get_schema` and `_Server`
+//! publish the canonical form OVS publishes (defaults left out).
 
 use crate::atom::{Atom, AtomicType};
 use crate::error::{OvsdbError, Result};
@@ -276,8 +277,12 @@ pub struct DatabaseSchema {
     /// Sorted by name.
     pub tables: Vec<TableSchema>,
     pub table_index: HashMap<String, usize>,
-    /// The schema as given, for get_schema and for the log.
+    /// The schema as given, for the log.
     pub json: Value,
+    /// The canonical form (see `to_canonical_json`), for `get_schema`.
+    pub canonical: Value,
+    /// `canonical` as text (the `_Server` Database.schema column).
+    pub json_text: String,
 }
 
 fn valid_id(s: &str) -> bool {
@@ -348,14 +353,19 @@ impl DatabaseSchema {
                 }
             }
         }
-        Ok(DatabaseSchema {
+        let mut schema = DatabaseSchema {
             name,
             version,
             cksum,
             tables,
             table_index,
             json: v.clone(),
-        })
+            canonical: Value::Null,
+            json_text: String::new(),
+        };
+        schema.canonical = schema.to_canonical_json();
+        schema.json_text = schema.canonical.to_string();
+        Ok(schema)
     }
 
     fn table_from_json(name: &str, v: &Value) -> Result<TableSchema> {
@@ -441,4 +451,139 @@ impl DatabaseSchema {
 /// Builds `{"name": .., "tables": ..}` JSON of a schema (just the original).
 pub fn schema_json(s: &DatabaseSchema) -> Value {
     s.json.clone()
+}
+
+/// The canonical JSON form of a schema, as OVS's servers publish it in
+/// `_Server`'s `Database.schema` column and answer `get_schema`: every
+/// default left out (`min`/`max` of 1, `refType` strong, `mutable` true,
+/// `ephemeral` false), a constraint-free scalar type written as its atomic
+/// type name, and `isRoot` only where it differs from the schema's default
+/// (all tables are roots when no table says `isRoot`).
+impl DatabaseSchema {
+    pub fn to_canonical_json(&self) -> Value {
+        let mut o = serde_json::Map::new();
+        o.insert("name".into(), Value::from(self.name.as_str()));
+        if !self.version.is_empty() {
+            o.insert("version".into(), Value::from(self.version.as_str()));
+        }
+        if let Some(c) = self.cksum.as_deref().filter(|c| !c.is_empty()) {
+            o.insert("cksum".into(), Value::from(c));
+        }
+        let default_is_root = self.tables.iter().all(|t| t.is_root);
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), t.to_canonical_json(default_is_root)))
+            .collect();
+        o.insert("tables".into(), Value::Object(tables));
+        Value::Object(o)
+    }
+}
+
+impl TableSchema {
+    fn to_canonical_json(&self, default_is_root: bool) -> Value {
+        let mut o = serde_json::Map::new();
+        if self.is_root != default_is_root {
+            o.insert("isRoot".into(), Value::Bool(self.is_root));
+        }
+        let cols = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut co = serde_json::Map::new();
+                if !c.mutable {
+                    co.insert("mutable".into(), Value::Bool(false));
+                }
+                if c.ephemeral {
+                    co.insert("ephemeral".into(), Value::Bool(true));
+                }
+                co.insert("type".into(), c.ty.to_canonical_json());
+                (c.name.clone(), Value::Object(co))
+            })
+            .collect();
+        o.insert("columns".into(), Value::Object(cols));
+        if let Some(m) = self.max_rows {
+            o.insert("maxRows".into(), Value::from(m));
+        }
+        if !self.indexes.is_empty() {
+            let ix = self
+                .indexes
+                .iter()
+                .map(|cols| {
+                    Value::Array(
+                        cols.iter()
+                            .map(|&ci| Value::from(self.columns[ci].name.as_str()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            o.insert("indexes".into(), Value::Array(ix));
+        }
+        Value::Object(o)
+    }
+}
+
+impl ColumnType {
+    fn to_canonical_json(&self) -> Value {
+        if self.is_scalar() && !self.key.has_constraints() {
+            return self.key.to_canonical_json();
+        }
+        let mut o = serde_json::Map::new();
+        o.insert("key".into(), self.key.to_canonical_json());
+        if let Some(v) = &self.value {
+            o.insert("value".into(), v.to_canonical_json());
+        }
+        if self.min != 1 {
+            o.insert("min".into(), Value::from(self.min));
+        }
+        if self.max == u64::MAX {
+            o.insert("max".into(), Value::from("unlimited"));
+        } else if self.max != 1 {
+            o.insert("max".into(), Value::from(self.max));
+        }
+        Value::Object(o)
+    }
+}
+
+impl BaseType {
+    fn has_constraints(&self) -> bool {
+        self.enums.is_some()
+            || self.min_integer.is_some()
+            || self.max_integer.is_some()
+            || self.min_real.is_some()
+            || self.max_real.is_some()
+            || self.min_length.is_some()
+            || self.max_length.is_some()
+            || self.ref_table.is_some()
+    }
+
+    fn to_canonical_json(&self) -> Value {
+        let tname = Value::from(self.atype.name());
+        if !self.has_constraints() {
+            return tname;
+        }
+        let mut o = serde_json::Map::new();
+        o.insert("type".into(), tname);
+        if let Some(e) = &self.enums {
+            o.insert("enum".into(), crate::datum::Datum::Set(e.clone()).to_json());
+        }
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                o.insert(k.into(), v);
+            }
+        };
+        put("minInteger", self.min_integer.map(Value::from));
+        put("maxInteger", self.max_integer.map(Value::from));
+        put("minReal", self.min_real.map(Value::from));
+        put("maxReal", self.max_real.map(Value::from));
+        put("minLength", self.min_length.map(Value::from));
+        put("maxLength", self.max_length.map(Value::from));
+        if let Some((t, _)) = &self.ref_table {
+            put("refTable", Some(Value::from(t.as_str())));
+            if self.ref_type == RefType::Weak {
+                put("refType", Some(Value::from("weak")));
+            }
+        }
+        Value::Object(o)
+    }
 }

@@ -12,7 +12,7 @@
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
 use crate::jsonrpc::{error_reply, notification, reply, Message};
-use crate::lock::{Locks, SessionId};
+use crate::lock::{LockMode, Locks, SessionId};
 use crate::monitor::{self, Monitor, Version};
 use crate::row::Row;
 use crate::server_db;
@@ -235,11 +235,18 @@ impl Core {
             "list_dbs" => Ok(json!(self.db_names())),
             "get_schema" => self
                 .lookup_db(p.first())
-                .map(|i| self.dbs[i].db.schema.json.clone()),
+                .map(|i| self.dbs[i].db.schema.canonical.clone()),
             "monitor" => return self.monitor(sid, id, p, Version::V1),
             "monitor_cond" => return self.monitor(sid, id, p, Version::V2),
             "monitor_cond_since" => return self.monitor(sid, id, p, Version::V3),
-            "monitor_cancel" => self.monitor_cancel(sid, p),
+            "monitor_cancel" => {
+                let msg = match self.monitor_cancel(sid, p) {
+                    Ok(r) => reply(id, r),
+                    Err(e) => error_reply(id, e),
+                };
+                self.send(sid, &msg, None);
+                return Handled::Done;
+            }
             "monitor_cond_change" => return self.monitor_cond_change(sid, id, p),
             "lock" | "steal" | "unlock" => self.lock_op(sid, method, p),
             "set_db_change_aware" => Ok(json!({})),
@@ -421,18 +428,19 @@ impl Core {
         Ok(result)
     }
 
-    fn monitor_cancel(&mut self, sid: SessionId, p: &[Value]) -> Result<Value, OvsdbError> {
-        let key = p
-            .first()
-            .ok_or_else(|| OvsdbError::syntax("monitor id expected"))?
-            .to_string();
+    /// Errors of monitor_cancel are bare strings in OVS, not error objects.
+    fn monitor_cancel(&mut self, sid: SessionId, p: &[Value]) -> Result<Value, Value> {
+        let [key] = p else {
+            return Err(json!("invalid parameters"));
+        };
+        let key = key.to_string();
         match self
             .sessions
             .get_mut(&sid)
             .and_then(|s| s.monitors.remove(&key))
         {
             Some(_) => Ok(json!({})),
-            None => Err(OvsdbError::new("unknown monitor", "unknown monitor")),
+            None => Err(json!("unknown monitor")),
         }
     }
 
@@ -489,10 +497,7 @@ impl Core {
                 Some(t) => t,
                 None => {
                     sess.monitors.insert(old_key, m);
-                    return Err(OvsdbError::new(
-                        "unknown table",
-                        format!("no table named {tname}"),
-                    ));
+                    return Err(OvsdbError::syntax(format!("no table named {tname}")));
                 }
             };
             let ts = &schema.tables[t];
@@ -554,36 +559,25 @@ impl Core {
             .and_then(Value::as_str)
             .ok_or_else(|| OvsdbError::syntax("lock name expected"))?
             .to_string();
-        match method {
-            "lock" => {
-                if self.locks.is_waiting(&name, sid) {
-                    return Err(OvsdbError::new(
-                        "duplicate lock",
-                        format!("lock {name} already requested"),
-                    ));
-                }
-                let got = self.locks.lock(&name, sid);
-                Ok(json!({"locked": got}))
-            }
-            "steal" => {
-                for (s, m, n) in self.locks.steal(&name, sid) {
+        let notes = match method {
+            "lock" | "steal" => {
+                let mode = if method == "lock" {
+                    LockMode::Wait
+                } else {
+                    LockMode::Steal
+                };
+                let (got, notes) = self.locks.acquire(&name, sid, mode)?;
+                for (s, m, n) in notes {
                     self.send(s, &notification(m, json!([n])), None);
                 }
-                Ok(json!({"locked": true}))
+                return Ok(json!({"locked": got}));
             }
-            _ => {
-                if !self.locks.is_waiting(&name, sid) {
-                    return Err(OvsdbError::new(
-                        "not owner",
-                        format!("lock {name} not held"),
-                    ));
-                }
-                for (s, m, n) in self.locks.unlock(&name, sid) {
-                    self.send(s, &notification(m, json!([n])), None);
-                }
-                Ok(json!({}))
-            }
+            _ => self.locks.unlock(&name, sid)?,
+        };
+        for (s, m, n) in notes {
+            self.send(s, &notification(m, json!([n])), None);
         }
+        Ok(json!({}))
     }
 
     /// Listener targets named by `db:DB,TABLE,COLUMN` (OVS --remote syntax):

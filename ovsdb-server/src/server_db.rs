@@ -47,7 +47,7 @@ pub fn build(schema: Arc<DatabaseSchema>, dbs: &[(String, Arc<DatabaseSchema>, U
         r.cols[col("model")] = Datum::scalar(Atom::String(Arc::from("standalone")));
         r.cols[col("connected")] = Datum::scalar(Atom::Boolean(true));
         r.cols[col("leader")] = Datum::scalar(Atom::Boolean(true));
-        r.cols[col("schema")] = Datum::scalar(Atom::String(Arc::from(s.json.to_string().as_str())));
+        r.cols[col("schema")] = Datum::scalar(Atom::String(Arc::from(s.json_text.as_str())));
         db.put_row(t, *row_uuid, Some(Arc::new(r)));
     }
     db

@@ -1,7 +1,6 @@
-//! One JSON-RPC connection: a reader that frames and dispatches messages to
-//! the shared `Core`, and a writer that sends queued replies and
-//! notifications once their log gate is open, batching whatever is ready
-//! into one write.
+//! One JSON-RPC connection: frames and dispatches messages to the shared
+//! `Core`, and sends queued replies and notifications once their log gate
+//! is open, batching whatever is ready into one write.
 //!
 //! The core lock is held only for the synchronous work of one message; all
 //! waiting (for the socket, for the log writer, for a "wait" condition)
@@ -10,6 +9,7 @@
 use crate::jsonrpc::{error_reply, Framer, Message};
 use crate::server::{Core, Handled, Out};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -22,66 +22,100 @@ pub fn lock(core: &SharedCore) -> std::sync::MutexGuard<'_, Core> {
 }
 
 /// Serves one connection until it closes.
-pub async fn run<S>(core: SharedCore, stream: S)
+///
+/// One task does both directions: after handling what it read it writes
+/// every queued message whose gate is open in the same wake-up, so a reply
+/// to a non-durable transaction costs no task switch.
+pub async fn run<R, W>(core: SharedCore, mut rd: R, mut wr: W)
 where
-    S: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut rd, wr) = tokio::io::split(stream);
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let sid = lock(&core).open_session(tx.clone());
-    let writer = tokio::spawn(write_loop(wr, rx));
     let mut framer = Framer::new();
     let mut buf = vec![0u8; 64 * 1024];
-    'outer: loop {
-        let n = match rd.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        framer.push(&buf[..n]);
-        loop {
-            let text = match framer.next_message() {
-                Ok(Some(t)) => t,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!("session {sid}: {e}; closing");
-                    let _ = tx.send(Out {
-                        msg: err_bytes(e.to_json()),
-                        gate: None,
-                    });
-                    break 'outer;
+    let mut queue: VecDeque<Out> = VecDeque::new();
+    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut closing = false;
+    loop {
+        // Write everything that may go out now, in order.
+        while let Ok(o) = rx.try_recv() {
+            queue.push_back(o);
+        }
+        while let Some(o) = queue.front() {
+            if let Some(g) = &o.gate {
+                if !g.is_open(&g.rx.borrow()) {
+                    break;
                 }
-            };
-            tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
-            let msg = match Message::parse(&text) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!("session {sid}: {e}; closing");
-                    let _ = tx.send(Out {
-                        msg: err_bytes(e.to_json()),
-                        gate: None,
-                    });
-                    break 'outer;
-                }
-            };
-            let arrived = Instant::now();
-            let mut g = lock(&core);
-            if let Handled::Retry { remaining_ms } = g.handle(sid, &msg, 0) {
-                let commits = g.commits.subscribe();
-                drop(g);
-                tokio::spawn(retry(
-                    core.clone(),
-                    sid,
-                    msg,
-                    arrived,
-                    remaining_ms,
-                    commits,
-                ));
             }
+            let o = queue.pop_front().expect("front exists");
+            tracing::trace!("session {sid} -> {}", String::from_utf8_lossy(&o.msg));
+            out.extend_from_slice(&o.msg);
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if closing && queue.is_empty() {
+            break;
+        }
+        let gate = queue.front().and_then(|o| o.gate.clone());
+        tokio::select! {
+            r = rd.read(&mut buf), if !closing => {
+                let n = match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                framer.push(&buf[..n]);
+                loop {
+                    let text = match framer.next_message() {
+                        Ok(Some(t)) => t,
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!("session {sid}: {e}; closing");
+                            queue.push_back(Out { msg: err_bytes(e.to_json()), gate: None });
+                            closing = true;
+                            break;
+                        }
+                    };
+                    tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
+                    let msg = match Message::parse(&text) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!("session {sid}: {e}; closing");
+                            queue.push_back(Out { msg: err_bytes(e.to_json()), gate: None });
+                            closing = true;
+                            break;
+                        }
+                    };
+                    let arrived = Instant::now();
+                    let mut g = lock(&core);
+                    if let Handled::Retry { remaining_ms } = g.handle(sid, &msg, 0) {
+                        let commits = g.commits.subscribe();
+                        drop(g);
+                        tokio::spawn(retry(core.clone(), sid, msg, arrived, remaining_ms, commits));
+                    }
+                }
+            }
+            o = rx.recv() => {
+                if let Some(o) = o {
+                    queue.push_back(o);
+                }
+            }
+            _ = async {
+                match gate {
+                    Some(g) => { let mut w = g.rx.clone(); let _ = w.wait_for(|p| g.is_open(p)).await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
         }
     }
     lock(&core).close_session(sid);
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+    let _ = wr.shutdown().await;
 }
 
 fn err_bytes(e: Value) -> Vec<u8> {
@@ -112,37 +146,4 @@ async fn retry(
             Handled::Retry { remaining_ms: r } => remaining_ms = r,
         }
     }
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Out>) {
-    let mut out = Vec::with_capacity(64 * 1024);
-    while let Some(first) = rx.recv().await {
-        let mut item = Some(first);
-        while let Some(o) = item.take() {
-            if let Some(g) = &o.gate {
-                if !g.is_open(&g.rx.borrow()) {
-                    if !out.is_empty() {
-                        if wr.write_all(&out).await.is_err() {
-                            return;
-                        }
-                        out.clear();
-                    }
-                    let mut w = g.rx.clone();
-                    if w.wait_for(|p| g.is_open(p)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            tracing::trace!("-> {}", String::from_utf8_lossy(&o.msg));
-            out.extend_from_slice(&o.msg);
-            if out.len() < 1 << 20 {
-                item = rx.try_recv().ok();
-            }
-        }
-        if wr.write_all(&out).await.is_err() {
-            return;
-        }
-        out.clear();
-    }
-    let _ = wr.shutdown().await;
 }

@@ -71,6 +71,43 @@ impl Db {
     /// Installs `new` as the state of row `uuid` in table `t` (None deletes),
     /// keeping reference counts and indexes right. Returns the old row.
     pub fn put_row(&mut self, t: usize, uuid: Uuid, new: Option<Arc<Row>>) -> Option<Arc<Row>> {
+        self.put_row_inner(t, uuid, new, true)
+    }
+
+    /// Like `put_row` but leaves reference counts alone (the caller applies
+    /// a precomputed delta with `apply_ref_delta`).
+    pub fn put_row_no_refs(
+        &mut self,
+        t: usize,
+        uuid: Uuid,
+        new: Option<Arc<Row>>,
+    ) -> Option<Arc<Row>> {
+        self.put_row_inner(t, uuid, new, false)
+    }
+
+    /// Adds a net reference count change per target row.
+    pub fn apply_ref_delta(&mut self, delta: &RowKeyMap<i64>) {
+        for ((t, u), d) in delta {
+            if *d == 0 {
+                continue;
+            }
+            let rc = &mut self.tables[*t].refcount;
+            let n = rc.get(u).copied().unwrap_or(0) as i64 + d;
+            if n > 0 {
+                rc.insert(*u, n as u32);
+            } else {
+                rc.remove(u);
+            }
+        }
+    }
+
+    fn put_row_inner(
+        &mut self,
+        t: usize,
+        uuid: Uuid,
+        new: Option<Arc<Row>>,
+        refs: bool,
+    ) -> Option<Arc<Row>> {
         let schema = self.schema.clone();
         let ts = &schema.tables[t];
         let old = match &new {
@@ -94,7 +131,7 @@ impl Db {
             }
         }
         for (c, col) in ts.columns.iter().enumerate() {
-            if !col.ty.has_refs() {
+            if !refs || !col.ty.has_refs() {
                 continue;
             }
             let od = old.as_ref().map(|r| &r.cols[c]);

@@ -65,6 +65,8 @@ pub type PreparedRow = (usize, Uuid, Option<Arc<Row>>, Option<Row>);
 #[derive(Debug)]
 pub struct Prepared {
     pub changes: Vec<PreparedRow>,
+    /// Net strong reference count change per target row.
+    pub ref_delta: RowKeyMap<i64>,
     pub durable: bool,
     pub comment: Option<String>,
 }
@@ -199,7 +201,7 @@ impl<'a> Txn<'a> {
         self.db
             .schema
             .table(name)
-            .ok_or_else(|| OvsdbError::new("unknown table", format!("No table named {name}.")))
+            .ok_or_else(|| OvsdbError::syntax(format!("No table named {name}.")))
     }
 
     fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
@@ -580,8 +582,14 @@ impl<'a> Txn<'a> {
         let delta = loop {
             self.clean_weak_refs()?;
             rounds += 1;
-            let (deleted, delta) = self.collect_garbage();
-            if !deleted || rounds > 10_000 {
+            let delta = self.ref_deltas();
+            if rounds == 1 {
+                // As OVS does: strong references are checked before garbage
+                // collection, so an orphan row that references a missing row
+                // is an error, not silently collected.
+                self.check_strong_refs(&delta)?;
+            }
+            if !self.collect_garbage(&delta) || rounds > 10_000 {
                 break delta;
             }
         };
@@ -608,6 +616,7 @@ impl<'a> Txn<'a> {
         };
         Ok(Prepared {
             changes,
+            ref_delta: delta,
             durable: self.durable,
             comment,
         })
@@ -731,9 +740,7 @@ impl<'a> Txn<'a> {
                     }
                     let od = c.old.as_ref().map(|r| &r.cols[ci]);
                     let nd = c.new.as_ref().map(|r| &r.cols[ci]);
-                    if od.is_some() && od == nd {
-                        continue;
-                    }
+                    // The merge itself finds nothing for an unchanged column.
                     crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
                         if strong {
                             *delta.entry((rt, ru)).or_insert(0) += d;
@@ -749,10 +756,10 @@ impl<'a> Txn<'a> {
         self.db.refcount(t, u) as i64 + delta.get(&(t, *u)).copied().unwrap_or(0)
     }
 
-    /// Deletes non-root rows left without strong references. Returns whether
+    /// Deletes non-root rows left without strong references (`delta`: the
+    /// reference count changes of the transaction so far). Returns whether
     /// it deleted anything.
-    fn collect_garbage(&mut self) -> (bool, RowKeyMap<i64>) {
-        let delta = self.ref_deltas();
+    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>) -> bool {
         let schema = self.db.schema.clone();
         let mut cands: HashSet<(usize, Uuid)> = delta
             .iter()
@@ -773,7 +780,7 @@ impl<'a> Txn<'a> {
             if schema.tables[t].is_root || !self.exists(t, &u) {
                 continue;
             }
-            if self.final_refs(&delta, t, &u) <= 0 {
+            if self.final_refs(delta, t, &u) <= 0 {
                 self.delete_row(t, &u);
                 if self.changes[t].get(&u).is_some_and(|c| c.old.is_none()) {
                     self.changes[t].remove(&u);
@@ -781,41 +788,20 @@ impl<'a> Txn<'a> {
                 any = true;
             }
         }
-        (any, delta)
+        any
     }
 
     fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
         let schema = &self.db.schema;
-        for (t, ch) in self.changes.iter().enumerate() {
-            let ts = &schema.tables[t];
-            for (u, c) in ch {
-                let Some(n) = &c.new else { continue };
-                for (ci, col) in ts.columns.iter().enumerate() {
-                    if !col.ty.has_refs() {
-                        continue;
-                    }
-                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
-                    if od == Some(&n.cols[ci]) {
-                        continue;
-                    }
-                    let mut bad = None;
-                    crate::datum::ref_changes(
-                        &col.ty,
-                        od,
-                        Some(&n.cols[ci]),
-                        &mut |rt, ru, strong, d| {
-                            if strong && d > 0 && bad.is_none() && !self.exists(rt, &ru) {
-                                bad = Some((rt, ru));
-                            }
-                        },
-                    );
-                    if let Some((rt, ru)) = bad {
-                        return Err(OvsdbError::refint(format!(
-                            "Table {} column {} row {u} references nonexistent row {ru} in table {}.",
-                            ts.name, col.name, schema.tables[rt].name
-                        )));
-                    }
-                }
+        // A row gaining references must exist (a row that merely keeps the
+        // same number was referenced before, so it existed).
+        for ((rt, ru), d) in delta {
+            if *d > 0 && !self.exists(*rt, ru) {
+                let from = self.referrer(*rt, ru);
+                return Err(OvsdbError::refint(format!(
+                    "{from}references nonexistent row {ru} in table {}.",
+                    schema.tables[*rt].name
+                )));
             }
         }
         for (t, ch) in self.changes.iter().enumerate() {
@@ -832,6 +818,27 @@ impl<'a> Txn<'a> {
             }
         }
         Ok(())
+    }
+
+    /// "Table T column C row U " of a changed row referencing `ru`, for
+    /// error messages.
+    fn referrer(&self, rt: usize, ru: &Uuid) -> String {
+        let schema = &self.db.schema;
+        for (t, ch) in self.changes.iter().enumerate() {
+            let ts = &schema.tables[t];
+            for (u, c) in ch {
+                let Some(n) = &c.new else { continue };
+                for (ci, col) in ts.columns.iter().enumerate() {
+                    if n.cols[ci]
+                        .refs(&col.ty)
+                        .any(|(t2, u2, s)| s && t2 == rt && u2 == *ru)
+                    {
+                        return format!("Table {} column {} row {u} ", ts.name, col.name);
+                    }
+                }
+            }
+        }
+        String::new()
     }
 
     fn check_max_rows(&self) -> Result<()> {

@@ -177,6 +177,13 @@ fn notify_ready(fd: Option<i32>) {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Large sets (a bridge's ports) are reallocated on every change: keep
+    // them on the heap instead of paying an mmap/munmap and page faults each
+    // time.
+    // SAFETY: mallopt only tunes glibc's allocator; called before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut o = parse_args(&args)?;
     if o.dbs.is_empty() {

@@ -1,14 +1,15 @@
 //! Durable storage of one database: replay of an existing log at start-up,
-//! and an append-only writer thread with group commit and online compaction.
+//! appends with group-committed fsync, and online compaction.
 //!
-//! The engine appends encoded records to an in-memory queue under its lock
-//! and gets back a sequence number; the writer thread takes everything queued
-//! in one go, writes it with one write(2), fsyncs if any of it was durable,
-//! and publishes the written/synced sequence numbers on a watch channel.
-//! Replies wait on that channel, so nothing is acknowledged before it is in
-//! the file (or on disk, for `durable`), while many clients share one write.
-//! Compaction writes a full snapshot to a temporary file, fsyncs, and renames
-//! it over the log atomically.
+//! The engine appends each transaction's record with one write(2) while it
+//! still holds the engine lock (a page-cache write costs microseconds and
+//! keeps the file in commit order), then publishes the new sequence number
+//! on a watch channel. Durable transactions additionally wake an fsync
+//! thread: one fsync covers every record written before it started, so many
+//! clients' durable commits share one disk flush. Replies wait on the watch
+//! (written, or synced when durable), so nothing is acknowledged before it
+//! is in the file or on disk. Compaction writes a full snapshot to a
+//! temporary file, fsyncs it and renames it over the log atomically.
 
 pub mod log;
 
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::watch;
 
-/// How far the writer has got.
+/// How far storage has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
     pub written: u64,
@@ -33,29 +34,31 @@ pub struct Progress {
 }
 
 #[derive(Default)]
-struct Queue {
-    buf: Vec<u8>,
-    seq: u64,
-    need_sync: bool,
-    /// Snapshot bytes and how much of `buf` it already covers.
-    compact: Option<(Vec<u8>, usize)>,
+struct SyncState {
+    /// Highest written sequence number that must be fsynced.
+    wanted: u64,
+    /// File to fsync (replaced after compaction).
+    file: Option<File>,
     stop: bool,
 }
 
-struct Shared {
-    q: Mutex<Queue>,
+struct SyncShared {
+    st: Mutex<SyncState>,
     cv: Condvar,
 }
 
 /// Storage of one database: a file, or nothing (in-memory databases).
 pub struct Storage {
-    shared: Option<Arc<Shared>>,
+    file: Option<File>,
+    sync: Option<Arc<SyncShared>>,
     progress_tx: Arc<watch::Sender<Progress>>,
     progress_rx: watch::Receiver<Progress>,
     seq: u64,
     log_bytes: u64,
     snapshot_bytes: u64,
     thread: Option<std::thread::JoinHandle<()>>,
+    buf: Vec<u8>,
+    failed: bool,
     pub path: Option<PathBuf>,
 }
 
@@ -73,13 +76,16 @@ impl Storage {
     pub fn memory() -> Storage {
         let (tx, rx) = watch::channel(Progress::default());
         Storage {
-            shared: None,
+            file: None,
+            sync: None,
             progress_tx: Arc::new(tx),
             progress_rx: rx,
             seq: 0,
             log_bytes: 0,
             snapshot_bytes: 0,
             thread: None,
+            buf: Vec::new(),
+            failed: false,
             path: None,
         }
     }
@@ -104,7 +110,7 @@ impl Storage {
         Ok(())
     }
 
-    /// Opens `path`, replays it into a database and starts the writer.
+    /// Opens `path`, replays it into a database and starts the fsync thread.
     pub fn open(path: &Path) -> Result<(Db, Storage), OvsdbError> {
         let data = std::fs::read(path).map_err(|e| io_err(path, e))?;
         let parsed = log::parse_log(&data)?;
@@ -135,8 +141,11 @@ impl Storage {
         s.path = Some(path.to_path_buf());
         s.log_bytes = parsed.good_len as u64;
         s.snapshot_bytes = parsed.good_len as u64;
-        let shared = Arc::new(Shared {
-            q: Mutex::new(Queue::default()),
+        let shared = Arc::new(SyncShared {
+            st: Mutex::new(SyncState {
+                file: Some(file.try_clone().map_err(|e| io_err(path, e))?),
+                ..Default::default()
+            }),
             cv: Condvar::new(),
         });
         let sh = shared.clone();
@@ -144,57 +153,96 @@ impl Storage {
         let p = path.to_path_buf();
         s.thread = Some(
             std::thread::Builder::new()
-                .name("ovsdb-log".into())
-                .spawn(move || writer(sh, file, p, tx))
+                .name("ovsdb-fsync".into())
+                .spawn(move || syncer(sh, p, tx))
                 .map_err(|e| io_err(path, e))?,
         );
-        s.shared = Some(shared);
+        s.file = Some(file);
+        s.sync = Some(shared);
         Ok((db, s))
     }
 
-    /// Queues `record`; returns its sequence number.
+    /// Writes `record` to the log; returns its sequence number. A durable
+    /// record also asks the fsync thread to flush it.
     pub fn append(&mut self, record: &Value, durable: bool) -> u64 {
         self.seq += 1;
-        let Some(sh) = &self.shared else {
-            let _ = self.progress_tx.send(Progress {
-                written: self.seq,
-                synced: self.seq,
+        let seq = self.seq;
+        let Some(f) = self.file.as_mut() else {
+            self.progress_tx.send_modify(|p| {
+                p.written = seq;
+                p.synced = seq;
             });
-            return self.seq;
+            return seq;
         };
-        let mut q = sh.q.lock().unwrap_or_else(|e| e.into_inner());
-        let before = q.buf.len();
-        log::encode_record(record, &mut q.buf);
-        self.log_bytes += (q.buf.len() - before) as u64;
-        q.seq = self.seq;
-        q.need_sync |= durable;
-        drop(q);
-        sh.cv.notify_one();
-        self.seq
+        self.buf.clear();
+        log::encode_record(record, &mut self.buf);
+        if self.failed {
+            return seq;
+        }
+        if let Err(e) = f.write_all(&self.buf) {
+            // Never acknowledge what is not in the file: the gate stays shut.
+            tracing::error!("{:?}: write failed: {e}", self.path);
+            self.failed = true;
+            return seq;
+        }
+        self.log_bytes += self.buf.len() as u64;
+        self.progress_tx.send_modify(|p| p.written = seq);
+        if durable {
+            if let Some(sh) = &self.sync {
+                let mut st = sh.st.lock().unwrap_or_else(|e| e.into_inner());
+                st.wanted = st.wanted.max(seq);
+                drop(st);
+                sh.cv.notify_one();
+            }
+        }
+        seq
     }
 
     /// Whether the log has grown enough to be worth compacting.
     pub fn wants_compaction(&self) -> bool {
-        self.shared.is_some()
+        self.file.is_some()
             && self.log_bytes >= COMPACT_MIN_BYTES
             && self.log_bytes >= 4 * self.snapshot_bytes.max(1)
     }
 
-    /// Queues a compaction to the current state of `db`.
+    /// Rewrites the log as a snapshot of `db`, atomically.
     pub fn compact(&mut self, db: &Db) {
-        let Some(sh) = &self.shared else { return };
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        if self.failed {
+            return;
+        }
         let mut snap = Vec::new();
         log::encode_record(&db.schema.json, &mut snap);
         log::encode_record(&snapshot_record(db, now_ms()), &mut snap);
-        self.seq += 1;
-        self.snapshot_bytes = snap.len() as u64;
-        self.log_bytes = snap.len() as u64;
-        let mut q = sh.q.lock().unwrap_or_else(|e| e.into_inner());
-        let covered = q.buf.len();
-        q.compact = Some((snap, covered));
-        q.seq = self.seq;
-        drop(q);
-        sh.cv.notify_one();
+        let res: std::io::Result<File> = (|| {
+            let tmp = tmp_path(&path);
+            let mut f = File::create(&tmp)?;
+            f.write_all(&snap)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            sync_dir(&path);
+            OpenOptions::new().append(true).open(&path)
+        })();
+        match res {
+            Ok(f) => {
+                tracing::info!("{}: compacted to {} bytes", path.display(), snap.len());
+                if let Some(sh) = &self.sync {
+                    sh.st.lock().unwrap_or_else(|e| e.into_inner()).file = f.try_clone().ok();
+                }
+                self.file = Some(f);
+                self.seq += 1;
+                let seq = self.seq;
+                self.snapshot_bytes = snap.len() as u64;
+                self.log_bytes = snap.len() as u64;
+                self.progress_tx.send_modify(|p| {
+                    p.written = seq;
+                    p.synced = seq;
+                });
+            }
+            Err(e) => tracing::error!("{}: compaction failed: {e}", path.display()),
+        }
     }
 
     pub fn log_bytes(&self) -> u64 {
@@ -204,12 +252,15 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        if let Some(sh) = &self.shared {
-            sh.q.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+        if let Some(sh) = &self.sync {
+            sh.st.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
             sh.cv.notify_one();
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let Some(f) = &self.file {
+            let _ = f.sync_all();
         }
     }
 }
@@ -234,51 +285,29 @@ fn io_err(p: &Path, e: std::io::Error) -> OvsdbError {
     OvsdbError::new("I/O error", format!("{}: {e}", p.display()))
 }
 
-fn writer(sh: Arc<Shared>, mut file: File, path: PathBuf, tx: Arc<watch::Sender<Progress>>) {
+/// The fsync thread: flushes whenever a durable record is waiting, covering
+/// everything written so far in one call.
+fn syncer(sh: Arc<SyncShared>, path: PathBuf, tx: Arc<watch::Sender<Progress>>) {
     loop {
-        let (buf, seq, sync, compact, stop) = {
-            let mut q = sh.q.lock().unwrap_or_else(|e| e.into_inner());
-            while q.buf.is_empty() && q.compact.is_none() && !q.stop {
-                q = sh.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+        let (file, stop) = {
+            let mut st = sh.st.lock().unwrap_or_else(|e| e.into_inner());
+            while st.wanted <= tx.borrow().synced && !st.stop {
+                st = sh.cv.wait(st).unwrap_or_else(|e| e.into_inner());
             }
-            let buf = std::mem::take(&mut q.buf);
-            let sync = std::mem::take(&mut q.need_sync);
-            (buf, q.seq, sync, q.compact.take(), q.stop)
+            (st.file.as_ref().and_then(|f| f.try_clone().ok()), st.stop)
         };
-        let compacted = compact.is_some();
-        let res: std::io::Result<()> = (|| {
-            if let Some((snap, covered)) = compact {
-                let tmp = tmp_path(&path);
-                let mut f = File::create(&tmp)?;
-                f.write_all(&snap)?;
-                f.write_all(&buf[covered.min(buf.len())..])?;
-                f.sync_all()?;
-                std::fs::rename(&tmp, &path)?;
-                sync_dir(&path);
-                file = OpenOptions::new().append(true).open(&path)?;
-                tracing::info!("{}: compacted to {} bytes", path.display(), snap.len());
-            } else if !buf.is_empty() {
-                file.write_all(&buf)?;
-                if sync {
-                    file.sync_data()?;
-                }
-            }
-            Ok(())
-        })();
-        match res {
-            Ok(()) => {
-                tx.send_modify(|p| {
-                    p.written = seq;
-                    if sync || compacted {
-                        p.synced = seq;
-                    }
-                });
-            }
-            Err(e) => tracing::error!("{}: write failed: {e}", path.display()),
-        }
         if stop {
-            let _ = file.sync_all();
             return;
+        }
+        // Everything written before the fsync starts is covered by it.
+        let target = tx.borrow().written;
+        match file.map(|f| f.sync_data()) {
+            Some(Ok(())) => tx.send_modify(|p| p.synced = p.synced.max(target)),
+            Some(Err(e)) => {
+                tracing::error!("{}: fsync failed: {e}", path.display());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     }
 }
