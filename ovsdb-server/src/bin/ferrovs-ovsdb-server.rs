@@ -222,6 +222,11 @@ fn main() -> anyhow::Result<()> {
         let (db, st) = Storage::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         dbs.push((db, st));
     }
+    // Replaying a long log leaves much freed memory behind; give it back.
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
