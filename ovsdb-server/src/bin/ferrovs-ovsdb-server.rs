@@ -227,10 +227,22 @@ fn main() -> anyhow::Result<()> {
     unsafe {
         libc::malloc_trim(0);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // The engine is single-owner (one lock), so one event-loop thread, like
+    // OVS, avoids cross-thread wake-ups; FERROVS_THREADS=N uses N workers.
+    let threads: usize = std::env::var("FERROVS_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     let res = rt.block_on(serve(o, dbs, ready_fd));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     res
