@@ -658,7 +658,7 @@ impl Core {
 fn monitor_row(ts: &crate::schema::TableSchema, r: &Row, cols: &[usize]) -> Value {
     let mut m = serde_json::Map::new();
     for &c in cols {
-        if r.cols[c] != crate::datum::Datum::default_for(&ts.columns[c].ty) {
+        if r.cols[c] != ts.defaults[c] {
             m.insert(ts.columns[c].name.clone(), r.cols[c].to_json());
         }
     }

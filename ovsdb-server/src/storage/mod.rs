@@ -358,9 +358,9 @@ fn replay(db: &mut Db, rec: &Value) -> Result<(), OvsdbError> {
                 let ty = &ts.columns[c].ty;
                 let d = Datum::from_json(ty, v, &mut none, true)?;
                 if is_diff && existing.is_some() {
-                    row.cols[c].apply_diff(&d, ty);
+                    row.col_mut(c).apply_diff(&d, ty);
                 } else {
-                    row.cols[c] = d;
+                    row.set(c, d);
                 }
             }
             row.version = uuid::Uuid::new_v4();
