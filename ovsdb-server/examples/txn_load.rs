@@ -13,7 +13,9 @@ fn main() {
     let sock = a.get(1).cloned().unwrap_or_else(|| "db.sock".into());
     let clients: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let txns: usize = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let durable = a.get(4).is_some_and(|s| s == "durable");
+    let durable = a.iter().skip(4).any(|s| s == "durable");
+    // "update": bump Open_vSwitch next_cfg instead of inserting a bridge.
+    let update = a.iter().skip(4).any(|s| s == "update");
     let tag = std::process::id();
     let start = Instant::now();
     let hs: Vec<_> = (0..clients)
@@ -24,9 +26,15 @@ fn main() {
                 let mut buf = vec![0u8; 65536];
                 for i in 0..txns {
                     let commit = if durable { r#",{"op":"commit","durable":true}"# } else { "" };
-                    let msg = format!(
+                    let msg = if update {
+                        format!(
+                            r#"{{"id":{i},"method":"transact","params":["Open_vSwitch",{{"op":"mutate","table":"Open_vSwitch","where":[],"mutations":[["next_cfg","+=",1]]}}{commit}]}}"#
+                        )
+                    } else {
+                        format!(
                         r#"{{"id":{i},"method":"transact","params":["Open_vSwitch",{{"op":"insert","table":"Bridge","uuid-name":"nb","row":{{"name":"b{c}-{i}-{tag}","external_ids":["map",[["k","v"]]]}}}},{{"op":"mutate","table":"Open_vSwitch","where":[],"mutations":[["bridges","insert",["named-uuid","nb"]]]}}{commit}]}}"#
-                    );
+                        )
+                    };
                     s.write_all(msg.as_bytes()).unwrap();
                     let mut depth = 0i32;
                     let mut done = false;

@@ -102,7 +102,7 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
                                 }
                             }
                         }
-                        None if *d != Datum::default_for(&ts.columns[ci].ty) => {
+                        None if *d != ts.defaults[ci] => {
                             m.insert(ts.columns[ci].name.clone(), d.to_json());
                         }
                         _ => {}
@@ -144,7 +144,7 @@ pub fn snapshot_record(db: &Db, date_ms: u64) -> Value {
         for (u, r) in &db.tables[t].rows {
             let mut m = Map::new();
             for (ci, d) in r.cols.iter().enumerate() {
-                if persistent(schema, t, ci) && *d != Datum::default_for(&ts.columns[ci].ty) {
+                if persistent(schema, t, ci) && *d != ts.defaults[ci] {
                     m.insert(ts.columns[ci].name.clone(), d.to_json());
                 }
             }

@@ -1,8 +1,8 @@
 //! JSON-RPC 1.0 framing and messages as OVSDB uses them (RFC 7047 section
 //! 4): a byte stream of concatenated JSON objects with no delimiter.
 //!
-//! `Framer` finds message boundaries with a tiny state machine (nesting
-//! depth, inside-string, escape) that looks at each byte once, so a message
+//! `Framer` finds message boundaries with a tiny state machine (bracket
+//! stack, inside-string, escape) that looks at each byte once, so a message
 //! split over many reads is never re-parsed from the start; each complete
 //! message is then parsed once by serde_json. A message over the size limit
 //! or a stray non-object is an error, after which the stream is closed.
@@ -19,7 +19,8 @@ pub struct Framer {
     buf: Vec<u8>,
     /// Bytes of `buf` already scanned.
     scanned: usize,
-    depth: u32,
+    /// Closing brackets expected, innermost last.
+    stack: Vec<u8>,
     in_str: bool,
     esc: bool,
     started: bool,
@@ -59,7 +60,8 @@ impl Framer {
                     }
                     b'{' | b'[' => {
                         self.started = true;
-                        self.depth = 1;
+                        self.stack.clear();
+                        self.stack.push(if b == b'{' { b'}' } else { b']' });
                     }
                     _ => {
                         return Err(OvsdbError::syntax(format!(
@@ -78,10 +80,16 @@ impl Framer {
             } else {
                 match b {
                     b'"' => self.in_str = true,
-                    b'{' | b'[' => self.depth += 1,
+                    b'{' => self.stack.push(b'}'),
+                    b'[' => self.stack.push(b']'),
                     b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
+                        if self.stack.pop() != Some(b) {
+                            return Err(OvsdbError::syntax(format!(
+                                "mismatched '{}' at byte {i} of message",
+                                b as char
+                            )));
+                        }
+                        if self.stack.is_empty() {
                             let msg: Vec<u8> = self.buf.drain(..=i).collect();
                             self.scanned = 0;
                             self.started = false;
@@ -210,6 +218,9 @@ mod tests {
     fn rejects_garbage_and_oversize() {
         let mut f = Framer::new();
         f.push(b"x");
+        assert_eq!(f.next_message().unwrap_err().tag, "syntax error");
+        let mut f = Framer::new();
+        f.push(b"{\"a\":[}");
         assert_eq!(f.next_message().unwrap_err().tag, "syntax error");
         let mut f = Framer::with_limit(10);
         f.push(b"{\"aaaaaaaaaaaaaaaa");

@@ -151,7 +151,7 @@ fn row_cols(ts: &TableSchema, r: &Row, cols: &[usize], skip_default: bool) -> Va
     let mut m = Map::new();
     for &c in cols {
         let d = &r.cols[c];
-        if skip_default && *d == Datum::default_for(&ts.columns[c].ty) {
+        if skip_default && *d == ts.defaults[c] {
             continue;
         }
         m.insert(ts.columns[c].name.clone(), d.to_json());

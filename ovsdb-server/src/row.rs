@@ -7,12 +7,17 @@
 use crate::datum::Datum;
 use crate::schema::TableSchema;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub version: Uuid,
-    pub cols: Box<[Datum]>,
+    /// One shared datum per column: copying a row for an update copies
+    /// pointers, unchanged columns stay shared with the committed row (and
+    /// compare equal by pointer), and every default-valued column points at
+    /// the table's one default datum.
+    pub cols: Box<[Arc<Datum>]>,
 }
 
 impl Row {
@@ -20,12 +25,18 @@ impl Row {
     pub fn new_default(ts: &TableSchema) -> Row {
         Row {
             version: Uuid::nil(),
-            cols: ts
-                .columns
-                .iter()
-                .map(|c| Datum::default_for(&c.ty))
-                .collect(),
+            cols: ts.defaults.iter().cloned().collect(),
         }
+    }
+
+    /// Replaces column `c`.
+    pub fn set(&mut self, c: usize, d: Datum) {
+        self.cols[c] = Arc::new(d);
+    }
+
+    /// Column `c` for modification (copied first if shared).
+    pub fn col_mut(&mut self, c: usize) -> &mut Datum {
+        Arc::make_mut(&mut self.cols[c])
     }
 
     /// JSON object of the chosen columns (all when `cols` is None), with

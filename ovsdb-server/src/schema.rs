@@ -260,6 +260,8 @@ pub struct TableSchema {
     pub is_root: bool,
     /// Each index is a list of column indexes.
     pub indexes: Vec<Vec<usize>>,
+    /// The default datum of each column, shared by every row that has it.
+    pub defaults: Vec<std::sync::Arc<crate::datum::Datum>>,
 }
 
 impl TableSchema {
@@ -437,7 +439,12 @@ impl DatabaseSchema {
                 indexes.push(cols);
             }
         }
+        let defaults = columns
+            .iter()
+            .map(|c| std::sync::Arc::new(crate::datum::Datum::default_for(&c.ty)))
+            .collect();
         Ok(TableSchema {
+            defaults,
             name: name.to_string(),
             columns,
             col_index,

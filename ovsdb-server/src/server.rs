@@ -53,12 +53,28 @@ pub type OutTx = mpsc::UnboundedSender<Out>;
 
 /// Number of committed transactions remembered for monitor_cond_since.
 pub const HISTORY_LEN: usize = 256;
+/// Bound on the atoms held by old row images in the history (about 2.5 MB),
+/// so that many updates of a huge set do not pin many copies of it.
+pub const HISTORY_ATOMS: usize = 100_000;
+
+fn history_weight(c: &Committed) -> usize {
+    c.changes
+        .iter()
+        .map(|ch| {
+            1 + ch
+                .old
+                .as_ref()
+                .map_or(0, |r| r.cols.iter().map(|d| d.len()).sum::<usize>())
+        })
+        .sum()
+}
 
 pub struct DbEntry {
     pub name: String,
     pub db: Db,
     pub storage: Storage,
     pub history: VecDeque<Arc<Committed>>,
+    pub history_atoms: usize,
     pub last_txn: Uuid,
     pub read_only: bool,
     pub server_row: Uuid,
@@ -116,6 +132,7 @@ impl Core {
                 db,
                 storage: Storage::memory(),
                 history: VecDeque::new(),
+                history_atoms: 0,
                 last_txn: Uuid::nil(),
                 read_only: true,
                 server_row: Uuid::new_v4(),
@@ -143,6 +160,7 @@ impl Core {
             db,
             storage,
             history: VecDeque::new(),
+            history_atoms: 0,
             last_txn: Uuid::nil(),
             read_only: false,
             server_row: Uuid::new_v4(),
@@ -314,9 +332,14 @@ impl Core {
         };
         entry.last_txn = committed.txn_id;
         let committed = Arc::new(committed);
+        entry.history_atoms += history_weight(&committed);
         entry.history.push_back(committed.clone());
-        while entry.history.len() > HISTORY_LEN {
-            entry.history.pop_front();
+        while entry.history.len() > HISTORY_LEN
+            || (entry.history_atoms > HISTORY_ATOMS && entry.history.len() > 1)
+        {
+            if let Some(c) = entry.history.pop_front() {
+                entry.history_atoms -= history_weight(&c);
+            }
         }
         let gate = Gate {
             rx: entry.storage.progress(),
@@ -629,7 +652,7 @@ impl Core {
 fn monitor_row(ts: &crate::schema::TableSchema, r: &Row, cols: &[usize]) -> Value {
     let mut m = serde_json::Map::new();
     for &c in cols {
-        if r.cols[c] != crate::datum::Datum::default_for(&ts.columns[c].ty) {
+        if r.cols[c] != ts.defaults[c] {
             m.insert(ts.columns[c].name.clone(), r.cols[c].to_json());
         }
     }

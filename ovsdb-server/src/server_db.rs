@@ -43,11 +43,20 @@ pub fn build(schema: Arc<DatabaseSchema>, dbs: &[(String, Arc<DatabaseSchema>, U
     for (name, s, row_uuid) in dbs {
         let mut r = Row::new_default(ts);
         r.version = Uuid::new_v4();
-        r.cols[col("name")] = Datum::scalar(Atom::String(Arc::from(name.as_str())));
-        r.cols[col("model")] = Datum::scalar(Atom::String(Arc::from("standalone")));
-        r.cols[col("connected")] = Datum::scalar(Atom::Boolean(true));
-        r.cols[col("leader")] = Datum::scalar(Atom::Boolean(true));
-        r.cols[col("schema")] = Datum::scalar(Atom::String(Arc::from(s.json_text.as_str())));
+        r.set(
+            col("name"),
+            Datum::scalar(Atom::String(Arc::from(name.as_str()))),
+        );
+        r.set(
+            col("model"),
+            Datum::scalar(Atom::String(Arc::from("standalone"))),
+        );
+        r.set(col("connected"), Datum::scalar(Atom::Boolean(true)));
+        r.set(col("leader"), Datum::scalar(Atom::Boolean(true)));
+        r.set(
+            col("schema"),
+            Datum::scalar(Atom::String(Arc::from(s.json_text.as_str()))),
+        );
         db.put_row(t, *row_uuid, Some(Arc::new(r)));
     }
     db

@@ -65,7 +65,7 @@ impl Db {
     }
 
     pub fn index_key(row: &Row, cols: &[usize]) -> Vec<Datum> {
-        cols.iter().map(|&c| row.cols[c].clone()).collect()
+        cols.iter().map(|&c| Datum::clone(&row.cols[c])).collect()
     }
 
     /// Installs `new` as the state of row `uuid` in table `t` (None deletes),
@@ -134,8 +134,8 @@ impl Db {
             if !refs || !col.ty.has_refs() {
                 continue;
             }
-            let od = old.as_ref().map(|r| &r.cols[c]);
-            let nd = new.as_ref().map(|r| &r.cols[c]);
+            let od = old.as_ref().map(|r| &*r.cols[c]);
+            let nd = new.as_ref().map(|r| &*r.cols[c]);
             if od.is_some() && od == nd {
                 continue;
             }

@@ -406,7 +406,7 @@ impl<'a> Txn<'a> {
         let mut row = Row::new_default(ts);
         if let Some(rj) = o.get("row") {
             for (c, d) in self.parse_row(ts, rj, false)? {
-                row.cols[c] = d;
+                row.set(c, d);
             }
         }
         self.changes[t].insert(
@@ -443,7 +443,7 @@ impl<'a> Txn<'a> {
         for u in &hits {
             if let Some(r) = self.get_mut(t, u) {
                 for (c, d) in &vals {
-                    r.cols[*c] = d.clone();
+                    r.set(*c, d.clone());
                 }
             }
         }
@@ -464,7 +464,7 @@ impl<'a> Txn<'a> {
         for u in &hits {
             if let Some(r) = self.get_mut(t, u) {
                 for m in &muts {
-                    mutation::apply(&ts.columns[m.col].ty, &mut r.cols[m.col], m)?;
+                    mutation::apply(&ts.columns[m.col].ty, r.col_mut(m.col), m)?;
                 }
             }
         }
@@ -545,7 +545,7 @@ impl<'a> Txn<'a> {
             .matching(t, &cond)
             .iter()
             .filter_map(|u| self.get(t, u))
-            .map(|r| cols.iter().map(|&c| r.cols[c].clone()).collect())
+            .map(|r| cols.iter().map(|&c| Datum::clone(&r.cols[c])).collect())
             .collect();
         actual.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
         expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
@@ -691,7 +691,7 @@ impl<'a> Txn<'a> {
                             && b.ref_table_index()
                                 .is_some_and(|rt| a.as_uuid().is_some_and(|x| !self.exists(rt, &x)))
                     };
-                    let nd = match d {
+                    let nd = match &**d {
                         Datum::Set(v) => {
                             if !v.iter().any(|a| dead(&ty.key, a)) {
                                 continue;
@@ -718,7 +718,7 @@ impl<'a> Txn<'a> {
                 if !fixes.is_empty() {
                     if let Some(r) = self.get_mut(t, &u) {
                         for (c, d) in fixes {
-                            r.cols[c] = d;
+                            r.set(c, d);
                         }
                     }
                 }
@@ -738,8 +738,8 @@ impl<'a> Txn<'a> {
                     if !col.ty.has_refs() {
                         continue;
                     }
-                    let od = c.old.as_ref().map(|r| &r.cols[ci]);
-                    let nd = c.new.as_ref().map(|r| &r.cols[ci]);
+                    let od = c.old.as_ref().map(|r| &*r.cols[ci]);
+                    let nd = c.new.as_ref().map(|r| &*r.cols[ci]);
                     // The merge itself finds nothing for an unchanged column.
                     crate::datum::ref_changes(&col.ty, od, nd, &mut |rt, ru, strong, d| {
                         if strong {

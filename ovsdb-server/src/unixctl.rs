@@ -27,6 +27,8 @@ const COMMANDS: &[&str] = &[
     "ovsdb-server/list-remotes",
     "ovsdb-server/remove-remote",
     "version",
+    "vlog/list",
+    "vlog/reopen",
     "vlog/set",
 ];
 
@@ -99,7 +101,7 @@ async fn run_command(ctl: &Ctl, cmd: &str, args: &[String]) -> (Result<String, S
                 .map(|c| format!("  {c}\n"))
                 .collect::<String>()
         )),
-        "vlog/set" => Ok(String::new()),
+        "vlog/set" | "vlog/reopen" | "vlog/list" => Ok(String::new()),
         "memory/show" => {
             let g = session::lock(&ctl.core);
             let rows: usize = g.dbs.iter().map(|d| d.db.n_rows()).sum();

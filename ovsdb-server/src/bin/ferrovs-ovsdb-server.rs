@@ -222,10 +222,27 @@ fn main() -> anyhow::Result<()> {
         let (db, st) = Storage::open(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         dbs.push((db, st));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // Replaying a long log leaves much freed memory behind; give it back.
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    // The engine is single-owner (one lock), so one event-loop thread, like
+    // OVS, avoids cross-thread wake-ups; FERROVS_THREADS=N uses N workers.
+    let threads: usize = std::env::var("FERROVS_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     let res = rt.block_on(serve(o, dbs, ready_fd));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     res

@@ -36,25 +36,35 @@ pub struct Parsed {
 /// Parses every complete, valid record of `data`.
 pub fn parse_log(data: &[u8]) -> Result<Parsed, OvsdbError> {
     let mut records = Vec::new();
+    let (good_len, tail_error) = for_each_record(data, &mut |v| {
+        records.push(v);
+        Ok(())
+    })?;
+    Ok(Parsed {
+        records,
+        good_len,
+        tail_error,
+    })
+}
+
+/// Calls `f` on each complete, valid record in order, one at a time (so a
+/// long log is never held as parsed JSON all at once). Returns the offset
+/// after the last good record and why reading stopped early, if it did.
+pub fn for_each_record(
+    data: &[u8],
+    f: &mut dyn FnMut(Value) -> Result<(), OvsdbError>,
+) -> Result<(usize, Option<String>), OvsdbError> {
     let mut off = 0;
-    let mut tail_error = None;
     while off < data.len() {
         match parse_one(&data[off..]) {
             Ok((v, n)) => {
-                records.push(v);
+                f(v)?;
                 off += n;
             }
-            Err(e) => {
-                tail_error = Some(format!("at offset {off}: {e}"));
-                break;
-            }
+            Err(e) => return Ok((off, Some(format!("at offset {off}: {e}")))),
         }
     }
-    Ok(Parsed {
-        records,
-        good_len: off,
-        tail_error,
-    })
+    Ok((off, None))
 }
 
 fn parse_one(d: &[u8]) -> Result<(Value, usize), String> {

@@ -113,16 +113,23 @@ impl Storage {
     /// Opens `path`, replays it into a database and starts the fsync thread.
     pub fn open(path: &Path) -> Result<(Db, Storage), OvsdbError> {
         let data = std::fs::read(path).map_err(|e| io_err(path, e))?;
-        let parsed = log::parse_log(&data)?;
-        let mut recs = parsed.records.into_iter();
-        let schema_json = recs.next().ok_or_else(|| {
+        let mut db: Option<Db> = None;
+        let (good_len, tail_error) = log::for_each_record(&data, &mut |rec| {
+            match db.as_mut() {
+                None => db = Some(Db::new(Arc::new(DatabaseSchema::from_json(&rec)?))),
+                Some(d) => replay(d, &rec)?,
+            }
+            Ok(())
+        })?;
+        drop(data);
+        let db = db.ok_or_else(|| {
             OvsdbError::new("I/O error", format!("{}: no schema record", path.display()))
         })?;
-        let schema = Arc::new(DatabaseSchema::from_json(&schema_json)?);
-        let mut db = Db::new(schema);
-        for r in recs {
-            replay(&mut db, &r)?;
-        }
+        let parsed = log::Parsed {
+            records: Vec::new(),
+            good_len,
+            tail_error,
+        };
         if let Some(e) = &parsed.tail_error {
             tracing::warn!("{}: {e}; dropping the torn tail", path.display());
             let f = OpenOptions::new()
@@ -351,9 +358,9 @@ fn replay(db: &mut Db, rec: &Value) -> Result<(), OvsdbError> {
                 let ty = &ts.columns[c].ty;
                 let d = Datum::from_json(ty, v, &mut none, true)?;
                 if is_diff && existing.is_some() {
-                    row.cols[c].apply_diff(&d, ty);
+                    row.col_mut(c).apply_diff(&d, ty);
                 } else {
-                    row.cols[c] = d;
+                    row.set(c, d);
                 }
             }
             row.version = uuid::Uuid::new_v4();
