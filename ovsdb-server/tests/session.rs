@@ -85,7 +85,10 @@ fn bad_input_gets_error_and_others_continue() {
     assert!(closed);
 
     let (v, _) = exchange(&sock, br#"{"id":7,"method":"transact","params":["Open_vSwitch",{"op":"insert","table":"Nope","row":{}}]}"#, 1);
-    assert_eq!(v[0]["result"][0]["error"], "unknown table");
+    assert_eq!(
+        v[0]["result"][0]["error"], "syntax error",
+        "OVS: no table named Nope"
+    );
 
     good.write_all(br#"{"id":9,"method":"echo","params":["still here"]}"#)
         .unwrap();

@@ -37,9 +37,27 @@ impl Subfield {
             n_bits: field.info().bits,
         }
     }
-    /// True if it covers all of the field's bits.
+    /// True if it covers all of the field's bits (OVS prints it `FIELD[]`).
     pub fn is_whole(&self) -> bool {
-        self.ofs == 0 && self.n_bits == self.field.info().width as u16 * 8
+        self.ofs == 0 && self.n_bits == self.field.info().bits
+    }
+}
+
+#[cfg(test)]
+mod subfield_tests {
+    use super::*;
+
+    #[test]
+    fn whole_is_whole_also_for_fields_narrower_than_their_bytes() {
+        for f in [Field::MplsLabel, Field::Reg0, Field::VlanTci] {
+            assert!(Subfield::whole(f).is_whole(), "{f:?}");
+        }
+        let part = Subfield {
+            field: Field::MplsLabel,
+            ofs: 0,
+            n_bits: 16,
+        };
+        assert!(!part.is_whole());
     }
 }
 
