@@ -179,3 +179,24 @@ pub fn ferrovs_bin(name: &str) -> PathBuf {
     );
     p
 }
+
+/// Spawns `cmd` with its stdout piped and returns the child (killed on
+/// drop) and a channel that yields each line it prints, read by a thread,
+/// so a test can wait for output with a timeout (`recv_timeout`).
+pub fn spawn_lines(
+    cmd: &mut Command,
+) -> std::io::Result<(Child, std::sync::mpsc::Receiver<String>)> {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+    let out = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((Child(child), rx))
+}

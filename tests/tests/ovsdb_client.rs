@@ -8,13 +8,12 @@
 //! string but not the human-readable `details`); the ferrovs tests require
 //! the same transcript as Debian's server.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use ferrovs_tests::ovsdb_server::{normalize_uuids, sort_json_keys, Flavor, OvsdbServer};
-use ferrovs_tests::{tool, Child};
+use ferrovs_tests::{spawn_lines, tool, Child};
 use serde_json::{json, Value};
 
 /// Removes the free-form parts (`details`, `syntax`) of error objects.
@@ -446,27 +445,17 @@ struct Background {
 
 impl Background {
     fn start(s: &OvsdbServer, cmd: &str, args: &[&str]) -> Background {
-        let mut child = Command::new(tool("ovsdb-client"))
-            .arg(cmd)
-            .arg(s.remote())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn ovsdb-client");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_lines(
+            Command::new(tool("ovsdb-client"))
+                .arg(cmd)
+                .arg(s.remote())
+                .args(args)
+                .stderr(Stdio::null()),
+        )
+        .expect("spawn ovsdb-client");
         Background {
-            _child: Child(child),
-            lines: rx,
+            _child: child,
+            lines,
             what: format!("{:?} ovsdb-client {cmd} {}", s.flavor(), args.join(" ")),
         }
     }

@@ -4,14 +4,13 @@
 //! by `ovs-vsctl` meanwhile. The script is `tests/python/ovsdb_idl_check.py`;
 //! this test drives it line by line and checks its writes with ovs-vsctl.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use ferrovs_tests::ovsdb_server::{Flavor, OvsdbServer};
-use ferrovs_tests::{python, Child};
+use ferrovs_tests::{python, spawn_lines, Child};
 
 struct Script {
     _child: Child,
@@ -22,29 +21,19 @@ struct Script {
 impl Script {
     fn start(s: &OvsdbServer, extra: &[&str]) -> Script {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ovsdb_idl_check.py");
-        let mut child = Command::new(python())
-            .arg("-W")
-            .arg("ignore")
-            .arg(&script)
-            .arg(s.remote())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn python");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = spawn_lines(
+            Command::new(python())
+                .arg("-W")
+                .arg("ignore")
+                .arg(&script)
+                .arg(s.remote())
+                .args(extra)
+                .stderr(Stdio::inherit()),
+        )
+        .expect("spawn python");
         Script {
-            _child: Child(child),
-            lines: rx,
+            _child: child,
+            lines,
             flavor: s.flavor(),
         }
     }
