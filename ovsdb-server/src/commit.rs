@@ -37,7 +37,7 @@ pub fn apply(db: &mut Db, p: Prepared) -> Committed {
     db.apply_ref_delta(&p.ref_delta);
     for (t, u, old, new) in p.changes {
         let new = new.map(|mut r| {
-            r.version = Uuid::new_v4();
+            r.version = crate::uuidgen::fresh();
             Arc::new(r)
         });
         db.put_row_no_refs(t, u, new.clone());
@@ -49,7 +49,7 @@ pub fn apply(db: &mut Db, p: Prepared) -> Committed {
         });
     }
     Committed {
-        txn_id: Uuid::new_v4(),
+        txn_id: crate::uuidgen::fresh(),
         changes,
         durable: p.durable,
         comment: p.comment,

@@ -26,6 +26,7 @@ pub mod storage;
 pub mod table;
 pub mod transaction;
 pub mod unixctl;
+pub mod uuidgen;
 
 /// The Open_vSwitch schema that ferrovs ships (OVS 3.1's vswitch.ovsschema).
 pub const VSWITCH_SCHEMA: &str = include_str!("../schemas/vswitch.ovsschema");

@@ -22,7 +22,7 @@ use crate::transaction::{execute, ExecCtx, Outcome};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
 /// Wait condition for an outgoing message.
@@ -102,6 +102,8 @@ pub struct Core {
     next_sid: SessionId,
     /// Counts commits; wakes waiting transactions and remote reconfiguration.
     pub commits: watch::Sender<u64>,
+    /// Signalled when a log has records to write or sync (see `flush`).
+    flush_wanted: Arc<Notify>,
 }
 
 fn now_ms() -> u64 {
@@ -135,12 +137,13 @@ impl Core {
                 history_atoms: 0,
                 last_txn: Uuid::nil(),
                 read_only: true,
-                server_row: Uuid::new_v4(),
+                server_row: crate::uuidgen::fresh(),
             }],
             sessions: HashMap::new(),
             locks: Locks::default(),
             next_sid: 1,
             commits: tx,
+            flush_wanted: Arc::new(Notify::new()),
         };
         c.rebuild_server_db();
         c
@@ -163,7 +166,7 @@ impl Core {
             history_atoms: 0,
             last_txn: Uuid::nil(),
             read_only: false,
-            server_row: Uuid::new_v4(),
+            server_row: crate::uuidgen::fresh(),
         });
         self.rebuild_server_db();
         Ok(())
@@ -187,6 +190,21 @@ impl Core {
         let mut v: Vec<String> = self.dbs.iter().map(|e| e.name.clone()).collect();
         v.sort();
         v
+    }
+
+    /// Signalled whenever `flush` has work. The event loop waits on it and
+    /// calls `flush` once the sessions that were ready have all run, so that
+    /// one write(2) and at most one fdatasync(2) cover all their commits.
+    pub fn flush_wanted(&self) -> Arc<Notify> {
+        self.flush_wanted.clone()
+    }
+
+    /// Writes (and syncs, where a durable transaction asks for it) every
+    /// pending log record, opening the gates of the messages waiting on them.
+    pub fn flush(&mut self) {
+        for e in &mut self.dbs {
+            e.storage.flush();
+        }
     }
 
     pub fn open_session(&mut self, out: OutTx) -> SessionId {
@@ -367,6 +385,9 @@ impl Core {
         let entry = &mut self.dbs[i];
         if entry.storage.wants_compaction() {
             entry.storage.compact(&entry.db);
+        }
+        if entry.storage.needs_flush() {
+            self.flush_wanted.notify_one();
         }
         self.commits.send_modify(|n| *n += 1);
         durable

@@ -42,7 +42,7 @@ pub fn build(schema: Arc<DatabaseSchema>, dbs: &[(String, Arc<DatabaseSchema>, U
     let col = |n: &str| ts.column(n).expect("_Server Database column");
     for (name, s, row_uuid) in dbs {
         let mut r = Row::new_default(ts);
-        r.version = Uuid::new_v4();
+        r.version = crate::uuidgen::fresh();
         r.set(
             col("name"),
             Datum::scalar(Atom::String(Arc::from(name.as_str()))),

@@ -21,6 +21,20 @@ pub fn lock(core: &SharedCore) -> std::sync::MutexGuard<'_, Core> {
     core.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs the log flusher of `core` on the current runtime: whenever a commit
+/// leaves records pending it writes (and syncs) them all at once. Woken by
+/// a commit, it runs after the other tasks already woken by the same poll,
+/// so their transactions share the write(2) and the fdatasync(2).
+pub fn spawn_flusher(core: SharedCore) -> tokio::task::JoinHandle<()> {
+    let wanted = lock(&core).flush_wanted();
+    tokio::spawn(async move {
+        loop {
+            wanted.notified().await;
+            lock(&core).flush();
+        }
+    })
+}
+
 /// Serves one connection until it closes.
 ///
 /// One task does both directions: after handling what it read it writes

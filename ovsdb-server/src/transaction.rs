@@ -252,7 +252,7 @@ impl<'a> Txn<'a> {
                 symtab
                     .entry(n.to_string())
                     .or_insert_with(|| Symbol {
-                        uuid: Uuid::new_v4(),
+                        uuid: crate::uuidgen::fresh(),
                         created: false,
                     })
                     .uuid,
@@ -359,7 +359,7 @@ impl<'a> Txn<'a> {
         check_members(o, &["table", "row", "uuid-name", "uuid"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
-        let mut uuid = Uuid::new_v4();
+        let mut uuid = crate::uuidgen::fresh();
         if let Some(uj) = o.get("uuid") {
             uuid = uj
                 .as_str()
@@ -635,7 +635,13 @@ impl<'a> Txn<'a> {
             .iter()
             .map(|ch| ch.values().any(|c| c.old.is_some() && c.new.is_none()))
             .collect();
+        let any_lost = lost.iter().any(|&l| l);
         for (t, ts) in schema.tables.iter().enumerate() {
+            // Without lost rows only rows changed here can hold a dead
+            // reference (to a row this transaction never had).
+            if !any_lost && self.changes[t].is_empty() {
+                continue;
+            }
             let weak_cols: Vec<usize> = ts
                 .columns
                 .iter()

@@ -56,6 +56,8 @@ fn transact(
     p.extend(ops.as_array().unwrap().iter().cloned());
     let m = Message::from_value(json!({"id": 1, "method": "transact", "params": p})).unwrap();
     core.handle(sid, &m, 0);
+    // What the server's event loop does once the ready sessions have run.
+    core.flush();
     let mut reply = Value::Null;
     while let Ok(o) = rx.try_recv() {
         let v: Value = serde_json::from_slice(&o.msg).unwrap();

@@ -282,6 +282,7 @@ async fn serve(
         core.add_db(db, st).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let core: SharedCore = Arc::new(Mutex::new(core));
+    let flusher = session::spawn_flusher(core.clone());
     let remotes = Arc::new(tokio::sync::Mutex::new(Remotes::new(core.clone())));
     {
         let mut r = remotes.lock().await;
@@ -341,7 +342,8 @@ async fn serve(
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }
-    // Flush and close every log: the storage writer threads finish on drop.
+    // Flush and close every log.
+    flusher.abort();
     let dbs = std::mem::take(&mut session::lock(&core).dbs);
     drop(dbs);
     Ok(())

@@ -1,15 +1,17 @@
 //! Durable storage of one database: replay of an existing log at start-up,
-//! appends with group-committed fsync, and online compaction.
+//! appends with group commit, and online compaction.
 //!
-//! The engine appends each transaction's record with one write(2) while it
-//! still holds the engine lock (a page-cache write costs microseconds and
-//! keeps the file in commit order), then publishes the new sequence number
-//! on a watch channel. Durable transactions additionally wake an fsync
-//! thread: one fsync covers every record written before it started, so many
-//! clients' durable commits share one disk flush. Replies wait on the watch
-//! (written, or synced when durable), so nothing is acknowledged before it
-//! is in the file or on disk. Compaction writes a full snapshot to a
-//! temporary file, fsyncs it and renames it over the log atomically.
+//! The engine encodes each transaction's record into a pending buffer while
+//! it holds the engine lock and gets back a sequence number; nothing touches
+//! the disk yet. Once every session woken by the same poll has run, the
+//! event loop calls `flush`: one write(2) puts all pending records in the
+//! file (in commit order), and if any of them is durable one fdatasync(2)
+//! covers them all. Only then is the new progress published on a watch
+//! channel, and replies and monitor updates wait on that watch (written, or
+//! synced when durable), so nothing is acknowledged before it is in the
+//! file or on disk, and no thread hop is paid per transaction. Compaction
+//! writes a full snapshot to a temporary file, fsyncs it and renames it over
+//! the log atomically.
 
 pub mod log;
 
@@ -23,7 +25,7 @@ use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// How far storage has got.
@@ -33,31 +35,21 @@ pub struct Progress {
     pub synced: u64,
 }
 
-#[derive(Default)]
-struct SyncState {
-    /// Highest written sequence number that must be fsynced.
-    wanted: u64,
-    /// File to fsync (replaced after compaction).
-    file: Option<File>,
-    stop: bool,
-}
-
-struct SyncShared {
-    st: Mutex<SyncState>,
-    cv: Condvar,
-}
-
 /// Storage of one database: a file, or nothing (in-memory databases).
 pub struct Storage {
     file: Option<File>,
-    sync: Option<Arc<SyncShared>>,
     progress_tx: Arc<watch::Sender<Progress>>,
     progress_rx: watch::Receiver<Progress>,
+    /// Sequence number of the last appended record.
     seq: u64,
+    /// Encoded records appended since the last flush (all up to `seq`).
+    pending: Vec<u8>,
+    /// What the last flush achieved (also published on the watch).
+    done: Progress,
+    /// Highest sequence number that must be fsynced.
+    sync_wanted: u64,
     log_bytes: u64,
     snapshot_bytes: u64,
-    thread: Option<std::thread::JoinHandle<()>>,
-    buf: Vec<u8>,
     failed: bool,
     pub path: Option<PathBuf>,
 }
@@ -77,14 +69,14 @@ impl Storage {
         let (tx, rx) = watch::channel(Progress::default());
         Storage {
             file: None,
-            sync: None,
             progress_tx: Arc::new(tx),
             progress_rx: rx,
             seq: 0,
+            pending: Vec::new(),
+            done: Progress::default(),
+            sync_wanted: 0,
             log_bytes: 0,
             snapshot_bytes: 0,
-            thread: None,
-            buf: Vec::new(),
             failed: false,
             path: None,
         }
@@ -110,7 +102,7 @@ impl Storage {
         Ok(())
     }
 
-    /// Opens `path`, replays it into a database and starts the fsync thread.
+    /// Opens `path` and replays it into a database.
     pub fn open(path: &Path) -> Result<(Db, Storage), OvsdbError> {
         let data = std::fs::read(path).map_err(|e| io_err(path, e))?;
         let mut db: Option<Db> = None;
@@ -125,19 +117,13 @@ impl Storage {
         let db = db.ok_or_else(|| {
             OvsdbError::new("I/O error", format!("{}: no schema record", path.display()))
         })?;
-        let parsed = log::Parsed {
-            records: Vec::new(),
-            good_len,
-            tail_error,
-        };
-        if let Some(e) = &parsed.tail_error {
+        if let Some(e) = &tail_error {
             tracing::warn!("{}: {e}; dropping the torn tail", path.display());
             let f = OpenOptions::new()
                 .write(true)
                 .open(path)
                 .map_err(|e| io_err(path, e))?;
-            f.set_len(parsed.good_len as u64)
-                .map_err(|e| io_err(path, e))?;
+            f.set_len(good_len as u64).map_err(|e| io_err(path, e))?;
             f.sync_all().map_err(|e| io_err(path, e))?;
         }
         let file = OpenOptions::new()
@@ -146,73 +132,82 @@ impl Storage {
             .map_err(|e| io_err(path, e))?;
         let mut s = Storage::memory();
         s.path = Some(path.to_path_buf());
-        s.log_bytes = parsed.good_len as u64;
-        s.snapshot_bytes = parsed.good_len as u64;
-        let shared = Arc::new(SyncShared {
-            st: Mutex::new(SyncState {
-                file: Some(file.try_clone().map_err(|e| io_err(path, e))?),
-                ..Default::default()
-            }),
-            cv: Condvar::new(),
-        });
-        let sh = shared.clone();
-        let tx = s.progress_tx.clone();
-        let p = path.to_path_buf();
-        s.thread = Some(
-            std::thread::Builder::new()
-                .name("ovsdb-fsync".into())
-                .spawn(move || syncer(sh, p, tx))
-                .map_err(|e| io_err(path, e))?,
-        );
+        s.log_bytes = good_len as u64;
+        s.snapshot_bytes = good_len as u64;
         s.file = Some(file);
-        s.sync = Some(shared);
         Ok((db, s))
     }
 
-    /// Writes `record` to the log; returns its sequence number. A durable
-    /// record also asks the fsync thread to flush it.
+    /// Queues `record` for the log; returns its sequence number. It is in
+    /// the file (and, if `durable`, on disk) once `flush` has covered it.
     pub fn append(&mut self, record: &Value, durable: bool) -> u64 {
         self.seq += 1;
         let seq = self.seq;
-        let Some(f) = self.file.as_mut() else {
-            self.progress_tx.send_modify(|p| {
-                p.written = seq;
-                p.synced = seq;
-            });
-            return seq;
-        };
-        self.buf.clear();
-        log::encode_record(record, &mut self.buf);
-        if self.failed {
+        if self.file.is_none() {
+            self.done = Progress {
+                written: seq,
+                synced: seq,
+            };
+            self.progress_tx.send_replace(self.done);
             return seq;
         }
-        if let Err(e) = f.write_all(&self.buf) {
-            // Never acknowledge what is not in the file: the gate stays shut.
-            tracing::error!("{:?}: write failed: {e}", self.path);
-            self.failed = true;
-            return seq;
-        }
-        self.log_bytes += self.buf.len() as u64;
-        self.progress_tx.send_modify(|p| p.written = seq);
+        log::encode_record(record, &mut self.pending);
         if durable {
-            if let Some(sh) = &self.sync {
-                let mut st = sh.st.lock().unwrap_or_else(|e| e.into_inner());
-                st.wanted = st.wanted.max(seq);
-                drop(st);
-                sh.cv.notify_one();
-            }
+            self.sync_wanted = seq;
         }
         seq
     }
 
-    /// Whether the log has grown enough to be worth compacting.
-    pub fn wants_compaction(&self) -> bool {
-        self.file.is_some()
-            && self.log_bytes >= COMPACT_MIN_BYTES
-            && self.log_bytes >= 4 * self.snapshot_bytes.max(1)
+    /// Whether `flush` has anything to do.
+    pub fn needs_flush(&self) -> bool {
+        !self.failed && (!self.pending.is_empty() || self.sync_wanted > self.done.synced)
     }
 
-    /// Rewrites the log as a snapshot of `db`, atomically.
+    /// Writes every pending record with one write(2), fdatasyncs once if
+    /// any of them is durable, then publishes the new progress. After a
+    /// write or sync error nothing more is ever acknowledged.
+    pub fn flush(&mut self) {
+        if !self.needs_flush() {
+            return;
+        }
+        let Some(f) = self.file.as_mut() else {
+            return;
+        };
+        let mut now = self.done;
+        if !self.pending.is_empty() {
+            if let Err(e) = f.write_all(&self.pending) {
+                tracing::error!("{:?}: write failed: {e}", self.path);
+                self.failed = true;
+                return;
+            }
+            self.log_bytes += self.pending.len() as u64;
+            self.pending.clear();
+            now.written = self.seq;
+        }
+        if self.sync_wanted > now.synced {
+            // fdatasync, as OVS does: the data and the file size are on
+            // disk, which is all a reader of the log needs.
+            if let Err(e) = f.sync_data() {
+                tracing::error!("{:?}: fdatasync failed: {e}", self.path);
+                self.failed = true;
+                return;
+            }
+            now.synced = now.written;
+        }
+        if now != self.done {
+            self.done = now;
+            self.progress_tx.send_replace(now);
+        }
+    }
+
+    /// Whether the log has grown enough to be worth compacting.
+    pub fn wants_compaction(&self) -> bool {
+        let bytes = self.log_bytes + self.pending.len() as u64;
+        self.file.is_some() && bytes >= COMPACT_MIN_BYTES && bytes >= 4 * self.snapshot_bytes.max(1)
+    }
+
+    /// Rewrites the log as a snapshot of `db`, atomically. The snapshot
+    /// holds every pending record's changes, so those are dropped.
     pub fn compact(&mut self, db: &Db) {
         let Some(path) = self.path.clone() else {
             return;
@@ -235,18 +230,18 @@ impl Storage {
         match res {
             Ok(f) => {
                 tracing::info!("{}: compacted to {} bytes", path.display(), snap.len());
-                if let Some(sh) = &self.sync {
-                    sh.st.lock().unwrap_or_else(|e| e.into_inner()).file = f.try_clone().ok();
-                }
                 self.file = Some(f);
+                self.pending.clear();
                 self.seq += 1;
                 let seq = self.seq;
+                self.sync_wanted = seq;
                 self.snapshot_bytes = snap.len() as u64;
                 self.log_bytes = snap.len() as u64;
-                self.progress_tx.send_modify(|p| {
-                    p.written = seq;
-                    p.synced = seq;
-                });
+                self.done = Progress {
+                    written: seq,
+                    synced: seq,
+                };
+                self.progress_tx.send_replace(self.done);
             }
             Err(e) => tracing::error!("{}: compaction failed: {e}", path.display()),
         }
@@ -259,13 +254,7 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        if let Some(sh) = &self.sync {
-            sh.st.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
-            sh.cv.notify_one();
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.flush();
         if let Some(f) = &self.file {
             let _ = f.sync_all();
         }
@@ -290,33 +279,6 @@ fn sync_dir(p: &Path) {
 
 fn io_err(p: &Path, e: std::io::Error) -> OvsdbError {
     OvsdbError::new("I/O error", format!("{}: {e}", p.display()))
-}
-
-/// The fsync thread: flushes whenever a durable record is waiting, covering
-/// everything written so far in one call.
-fn syncer(sh: Arc<SyncShared>, path: PathBuf, tx: Arc<watch::Sender<Progress>>) {
-    loop {
-        let (file, stop) = {
-            let mut st = sh.st.lock().unwrap_or_else(|e| e.into_inner());
-            while st.wanted <= tx.borrow().synced && !st.stop {
-                st = sh.cv.wait(st).unwrap_or_else(|e| e.into_inner());
-            }
-            (st.file.as_ref().and_then(|f| f.try_clone().ok()), st.stop)
-        };
-        if stop {
-            return;
-        }
-        // Everything written before the fsync starts is covered by it.
-        let target = tx.borrow().written;
-        match file.map(|f| f.sync_data()) {
-            Some(Ok(())) => tx.send_modify(|p| p.synced = p.synced.max(target)),
-            Some(Err(e)) => {
-                tracing::error!("{}: fsync failed: {e}", path.display());
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            None => std::thread::sleep(std::time::Duration::from_millis(100)),
-        }
-    }
 }
 
 /// Applies one transaction record from the log.
@@ -363,7 +325,7 @@ fn replay(db: &mut Db, rec: &Value) -> Result<(), OvsdbError> {
                     row.set(c, d);
                 }
             }
-            row.version = uuid::Uuid::new_v4();
+            row.version = crate::uuidgen::fresh();
             db.put_row(t, u, Some(Arc::new(row)));
         }
     }

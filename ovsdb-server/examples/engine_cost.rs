@@ -1,0 +1,74 @@
+//! Per-transaction CPU cost of the engine without sockets:
+//! `cargo run --release --example engine_cost -- [TXNS]`.
+//! Drives `Core` exactly as a session does (parse the request bytes,
+//! handle, flush the log to a file under /var/tmp, serialize the reply) for
+//! small QoS inserts and updates, and prints microseconds per transaction.
+//! Used to tell engine costs from system-call and wake-up costs, which the
+//! socket benchmark (benches/scripts/ovsdb-compare.sh) mixes together.
+
+use ovsdb::jsonrpc::Message;
+use ovsdb::server::Core;
+use ovsdb::storage::Storage;
+use std::time::Instant;
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    let dir = std::env::temp_dir().join(format!("engine_cost.{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("conf.db");
+    let schema: serde_json::Value = serde_json::from_str(ovsdb::VSWITCH_SCHEMA).expect("schema");
+    Storage::create(&path, &schema).expect("create");
+    let (db, st) = Storage::open(&path).expect("open");
+    let mut core = Core::new();
+    core.add_db(db, st).expect("add");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sid = core.open_session(tx);
+    let mut run = |core: &mut Core, text: &[u8]| -> serde_json::Value {
+        let m = Message::parse(text).expect("parse");
+        core.handle(sid, &m, 0);
+        core.flush();
+        let mut last = serde_json::Value::Null;
+        while let Ok(o) = rx.try_recv() {
+            last = serde_json::from_slice(&o.msg).unwrap_or_default();
+        }
+        last
+    };
+    run(
+        &mut core,
+        br#"{"id":0,"method":"transact","params":["Open_vSwitch",{"op":"insert","table":"Open_vSwitch","row":{}}]}"#,
+    );
+    let r = run(
+        &mut core,
+        br#"{"id":0,"method":"transact","params":["Open_vSwitch",{"op":"insert","table":"QoS","row":{"type":"bench-update"}}]}"#,
+    );
+    let row = r["result"][0]["uuid"][1]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    for op in ["insert", "update"] {
+        let reqs: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let body = if op == "insert" {
+                    format!(r#"{{"op":"insert","table":"QoS","row":{{"type":"bench","external_ids":["map",[["c","0-{i}"]]]}}}}"#)
+                } else {
+                    format!(r#"{{"op":"update","table":"QoS","where":[["_uuid","==",["uuid","{row}"]]],"row":{{"external_ids":["map",[["n","{i}"]]]}}}}"#)
+                };
+                format!(r#"{{"id":{i},"method":"transact","params":["Open_vSwitch",{body}]}}"#)
+                    .into_bytes()
+            })
+            .collect();
+        let t = Instant::now();
+        for r in &reqs {
+            let m = Message::parse(r).expect("parse");
+            core.handle(sid, &m, 0);
+            core.flush();
+            while rx.try_recv().is_ok() {}
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("{op}_us_per_txn {us:.2}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
