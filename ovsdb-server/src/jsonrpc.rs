@@ -182,6 +182,18 @@ pub fn reply(id: &Value, result: Value) -> Value {
     json!({"id": id, "result": result, "error": Value::Null})
 }
 
+/// The bytes of `reply(id, result)`, serialized without building the
+/// envelope object first.
+pub fn reply_bytes(id: &Value, result: &Value) -> Vec<u8> {
+    let mut b = Vec::with_capacity(128);
+    b.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut b, id);
+    b.extend_from_slice(b",\"result\":");
+    let _ = serde_json::to_writer(&mut b, result);
+    b.extend_from_slice(b",\"error\":null}");
+    b
+}
+
 pub fn error_reply(id: &Value, error: Value) -> Value {
     json!({"id": id, "result": Value::Null, "error": error})
 }
@@ -212,6 +224,17 @@ mod tests {
             f.next_message().unwrap().unwrap(),
             br#"{"b":[1,{}]}"#.to_vec()
         );
+    }
+
+    #[test]
+    fn reply_bytes_match_reply() {
+        for id in [json!(7), json!("x\"y"), json!(null), json!([1, {"a": 2}])] {
+            let r = json!([{"uuid": ["uuid", "0"]}, {"rows": []}]);
+            assert_eq!(
+                reply_bytes(&id, &r),
+                serde_json::to_vec(&reply(&id, r.clone())).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
-use crate::jsonrpc::{error_reply, notification, reply, Message};
+use crate::jsonrpc::{error_reply, notification, reply, reply_bytes, Message};
 use crate::lock::{LockMode, Locks, SessionId};
 use crate::monitor::{self, Monitor, Version};
 use crate::row::Row;
@@ -236,11 +236,12 @@ impl Core {
     }
 
     fn send(&self, sid: SessionId, v: &Value, gate: Option<Gate>) {
+        self.send_bytes(sid, to_bytes(v), gate);
+    }
+
+    fn send_bytes(&self, sid: SessionId, msg: Vec<u8>, gate: Option<Gate>) {
         if let Some(s) = self.sessions.get(&sid) {
-            let _ = s.out.send(Out {
-                msg: to_bytes(v),
-                gate,
-            });
+            let _ = s.out.send(Out { msg, gate });
         }
     }
 
@@ -329,7 +330,7 @@ impl Core {
             seq: entry.storage.seq(),
             durable: gate_durable,
         };
-        self.send(sid, &reply(id, results), Some(gate));
+        self.send_bytes(sid, reply_bytes(id, &results), Some(gate));
         Handled::Done
     }
 

@@ -13,15 +13,29 @@ use sha1::{Digest, Sha1};
 
 pub const MAGIC: &str = "JSON";
 
-/// Builds the bytes of one record holding `json`.
+/// Appends the bytes of one record holding `json` to `out`. The body is
+/// serialized straight into `out` and the header slid in front of it, so a
+/// record costs no temporary buffers.
 pub fn encode_record(json: &Value, out: &mut Vec<u8>) {
-    let mut body = serde_json::to_vec(json).unwrap_or_default();
-    body.push(b'\n');
-    let digest = Sha1::digest(&body);
-    out.extend_from_slice(
-        format!("OVSDB {MAGIC} {} {}\n", body.len(), hex::encode(digest)).as_bytes(),
-    );
-    out.extend_from_slice(&body);
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, json).is_err() {
+        out.truncate(start);
+    }
+    out.push(b'\n');
+    let digest = Sha1::digest(&out[start..]);
+    let mut header = Vec::with_capacity(64);
+    header.extend_from_slice(b"OVSDB ");
+    header.extend_from_slice(MAGIC.as_bytes());
+    header.push(b' ');
+    header.extend_from_slice((out.len() - start).to_string().as_bytes());
+    header.push(b' ');
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in digest {
+        header.push(HEX[(b >> 4) as usize]);
+        header.push(HEX[(b & 15) as usize]);
+    }
+    header.push(b'\n');
+    out.splice(start..start, header);
 }
 
 /// The result of reading a log.
