@@ -46,69 +46,105 @@ impl Framer {
     }
 
     /// The next complete JSON text, if any.
+    ///
+    /// Inside a string only `"` and `\\` matter, outside it only quotes and
+    /// brackets, so the scan jumps from one such byte to the next.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, OvsdbError> {
+        if !self.started {
+            // Drop whitespace between messages.
+            let ws = self
+                .buf
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
+            self.buf.drain(..ws);
+            let Some(&b) = self.buf.first() else {
+                self.scanned = 0;
+                return Ok(None);
+            };
+            if b != b'{' && b != b'[' {
+                return Err(OvsdbError::syntax(format!(
+                    "unexpected character 0x{b:02x} between messages"
+                )));
+            }
+            self.started = true;
+            self.in_str = false;
+            self.esc = false;
+            self.stack.clear();
+            self.stack.push(if b == b'{' { b'}' } else { b']' });
+            self.scanned = 1;
+        }
+        let n = self.buf.len();
         let mut i = self.scanned;
-        while i < self.buf.len() {
-            let b = self.buf[i];
-            if !self.started {
-                match b {
-                    b' ' | b'\t' | b'\r' | b'\n' => {
-                        // Drop leading whitespace.
-                        self.buf.drain(..=i);
-                        i = 0;
-                        continue;
+        let (mut in_str, mut esc) = (self.in_str, self.esc);
+        while i < n {
+            let rest = &self.buf[i..];
+            if in_str {
+                if esc {
+                    esc = false;
+                    i += 1;
+                    continue;
+                }
+                match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                    None => i = n,
+                    Some(k) => {
+                        i += k;
+                        if self.buf[i] == b'\\' {
+                            esc = true;
+                        } else {
+                            in_str = false;
+                        }
+                        i += 1;
                     }
-                    b'{' | b'[' => {
-                        self.started = true;
-                        self.stack.clear();
-                        self.stack.push(if b == b'{' { b'}' } else { b']' });
-                    }
-                    _ => {
+                }
+                continue;
+            }
+            let Some(k) = rest
+                .iter()
+                .position(|&b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'))
+            else {
+                i = n;
+                break;
+            };
+            i += k;
+            match self.buf[i] {
+                b'"' => in_str = true,
+                b'{' => self.stack.push(b'}'),
+                b'[' => self.stack.push(b']'),
+                b => {
+                    if self.stack.pop() != Some(b) {
                         return Err(OvsdbError::syntax(format!(
-                            "unexpected character 0x{b:02x} between messages"
-                        )))
+                            "mismatched '{}' at byte {i} of message",
+                            b as char
+                        )));
                     }
-                }
-            } else if self.in_str {
-                if self.esc {
-                    self.esc = false;
-                } else if b == b'\\' {
-                    self.esc = true;
-                } else if b == b'"' {
-                    self.in_str = false;
-                }
-            } else {
-                match b {
-                    b'"' => self.in_str = true,
-                    b'{' => self.stack.push(b'}'),
-                    b'[' => self.stack.push(b']'),
-                    b'}' | b']' => {
-                        if self.stack.pop() != Some(b) {
-                            return Err(OvsdbError::syntax(format!(
-                                "mismatched '{}' at byte {i} of message",
-                                b as char
-                            )));
+                    if self.stack.is_empty() {
+                        if i > self.limit {
+                            return Err(self.too_big());
                         }
-                        if self.stack.is_empty() {
-                            let msg: Vec<u8> = self.buf.drain(..=i).collect();
-                            self.scanned = 0;
-                            self.started = false;
-                            return Ok(Some(msg));
-                        }
+                        let msg: Vec<u8> = self.buf.drain(..=i).collect();
+                        self.scanned = 0;
+                        self.started = false;
+                        return Ok(Some(msg));
                     }
-                    _ => {}
                 }
             }
             i += 1;
-            if i > self.limit {
-                return Err(OvsdbError::new(
-                    "resources exhausted",
-                    format!("message exceeds {} bytes", self.limit),
-                ));
-            }
         }
         self.scanned = i;
+        self.in_str = in_str;
+        self.esc = esc;
+        if i > self.limit {
+            return Err(self.too_big());
+        }
         Ok(None)
+    }
+
+    fn too_big(&self) -> OvsdbError {
+        OvsdbError::new(
+            "resources exhausted",
+            format!("message exceeds {} bytes", self.limit),
+        )
     }
 
     pub fn pending(&self) -> usize {
@@ -224,6 +260,66 @@ mod tests {
             f.next_message().unwrap().unwrap(),
             br#"{"b":[1,{}]}"#.to_vec()
         );
+    }
+
+    /// Byte-at-a-time reference: where each message ends.
+    fn reference_ends(data: &[u8]) -> Vec<usize> {
+        let (mut depth, mut in_str, mut esc, mut out) = (0usize, false, false, vec![]);
+        for (i, &b) in data.iter().enumerate() {
+            if in_str {
+                if esc {
+                    esc = false;
+                } else if b == b'\\' {
+                    esc = true;
+                } else if b == b'"' {
+                    in_str = false;
+                }
+            } else if b == b'"' {
+                in_str = true;
+            } else if b == b'{' || b == b'[' {
+                depth += 1;
+            } else if b == b'}' || b == b']' {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(i + 1);
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn framer_matches_reference_in_any_split(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    r#"{"a":"x\\\"}{[y"}"#, r#"[1,{"b":[]}]"#, "  \n", r#"{"s":"\\\\"}"#,
+                    r#"{"m":"transact","p":["db",{"op":"insert"}],"id":7}"#,
+                ]),
+                1..8,
+            ),
+            cut in 0usize..200,
+        ) {
+            let data: Vec<u8> = parts.concat().into_bytes();
+            let cut = cut.min(data.len());
+            let mut f = Framer::new();
+            let mut got = Vec::new();
+            let mut total = 0;
+            for chunk in [&data[..cut], &data[cut..]] {
+                f.push(chunk);
+                while let Some(m) = f.next_message().unwrap() {
+                    let start = data[total..]
+                        .iter()
+                        .position(|b| !b" \t\r\n".contains(b))
+                        .unwrap()
+                        + total;
+                    proptest::prop_assert_eq!(&data[start..start + m.len()], &m[..]);
+                    total = start + m.len();
+                    got.push(total);
+                }
+            }
+            proptest::prop_assert_eq!(got, reference_ends(&data));
+        }
     }
 
     #[test]
