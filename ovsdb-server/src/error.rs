@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 pub struct OvsdbError {
     pub tag: &'static str,
     pub details: String,
+    /// The offending JSON text, which OVS reports as `"syntax"` for some
+    /// syntax errors.
+    pub syntax: Option<String>,
 }
 
 impl OvsdbError {
@@ -20,6 +23,14 @@ impl OvsdbError {
         OvsdbError {
             tag,
             details: details.into(),
+            syntax: None,
+        }
+    }
+    /// A syntax error about `json`, quoted in the error's `"syntax"` member.
+    pub fn syntax_in(json: &Value, details: impl Into<String>) -> Self {
+        OvsdbError {
+            syntax: Some(json.to_string()),
+            ..Self::syntax(details)
         }
     }
     pub fn syntax(details: impl Into<String>) -> Self {
@@ -32,7 +43,10 @@ impl OvsdbError {
         Self::new("referential integrity violation", details)
     }
     pub fn to_json(&self) -> Value {
-        json!({"error": self.tag, "details": self.details})
+        match &self.syntax {
+            None => json!({"error": self.tag, "details": self.details}),
+            Some(s) => json!({"error": self.tag, "details": self.details, "syntax": s}),
+        }
     }
 }
 

@@ -94,7 +94,6 @@ pub fn parse_requests(
             modify: false,
             cond: Condition { clauses: vec![] },
         };
-        let mut any_where = false;
         if list.is_empty() {
             mt.cols = (0..ts.columns.len()).collect();
             mt.initial = true;
@@ -102,41 +101,57 @@ pub fn parse_requests(
             mt.delete = true;
             mt.modify = true;
         }
-        for r in list {
+        // As OVS 3.1 does: the columns of all requests for a table add up
+        // (naming one twice is an error), while only the first request's
+        // "where" (none: every row) selects the rows.
+        let mut seen = vec![false; ts.columns.len()];
+        for (k, r) in list.into_iter().enumerate() {
             let ro = r
                 .as_object()
                 .ok_or_else(|| OvsdbError::syntax("monitor request must be an object"))?;
-            match ro.get("columns") {
-                None => mt.cols.extend(0..ts.columns.len()),
-                Some(cj) => {
-                    let ca = cj
-                        .as_array()
-                        .ok_or_else(|| OvsdbError::syntax("columns must be an array"))?;
-                    for c in ca {
-                        let n = c
-                            .as_str()
-                            .ok_or_else(|| OvsdbError::syntax("column name expected"))?;
-                        let ci = ts.column(n).ok_or_else(|| {
-                            OvsdbError::syntax(format!("{n} is not a valid column name"))
-                        })?;
-                        mt.cols.push(ci);
-                    }
-                }
-            }
             let (i, ins, d, m) = parse_select(ro.get("select"))?;
             mt.initial |= i;
             mt.insert |= ins;
             mt.delete |= d;
             mt.modify |= m;
+            let cj = ro.get("columns");
+            let cols: Vec<usize> = match cj {
+                None => (0..ts.columns.len()).collect(),
+                Some(cj) => {
+                    let ca = cj
+                        .as_array()
+                        .ok_or_else(|| OvsdbError::syntax("columns must be an array"))?;
+                    let mut v = Vec::with_capacity(ca.len());
+                    for c in ca {
+                        let n = c
+                            .as_str()
+                            .ok_or_else(|| OvsdbError::syntax("column name expected"))?;
+                        v.push(ts.column(n).ok_or_else(|| {
+                            OvsdbError::syntax(format!("{n} is not a valid column name"))
+                        })?);
+                    }
+                    v
+                }
+            };
+            for ci in cols {
+                if std::mem::replace(&mut seen[ci], true) {
+                    let details =
+                        format!("column {} mentioned more than once", ts.columns[ci].name);
+                    return Err(match cj {
+                        Some(cj) => OvsdbError::syntax_in(cj, details),
+                        None => OvsdbError::syntax(details),
+                    });
+                }
+                mt.cols.push(ci);
+            }
             if let Some(w) = ro.get("where") {
                 if version == Version::V1 {
                     return Err(OvsdbError::syntax("\"where\" is not allowed in monitor"));
                 }
                 let mut none = |_: &str| None;
                 let c = Condition::from_json(ts, w, &mut none)?;
-                if !any_where {
+                if k == 0 {
                     mt.cond = c;
-                    any_where = true;
                 }
             }
         }
