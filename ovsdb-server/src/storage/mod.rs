@@ -10,8 +10,9 @@
 //! channel, and replies and monitor updates wait on that watch (written, or
 //! synced when durable), so nothing is acknowledged before it is in the
 //! file or on disk, and no thread hop is paid per transaction. Compaction
-//! writes a full snapshot to a temporary file, fsyncs it and renames it over
-//! the log atomically.
+//! (on OVS's schedule: not within 10-20 minutes of the last one, then when
+//! the log grew a lot) writes a full snapshot to a temporary file, fsyncs
+//! it and renames it over the log atomically.
 
 pub mod log;
 
@@ -26,6 +27,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How far storage has got.
@@ -50,12 +52,30 @@ pub struct Storage {
     sync_wanted: u64,
     log_bytes: u64,
     snapshot_bytes: u64,
+    /// Transaction records in the log since the last snapshot.
+    records: u64,
+    /// Compaction window (see `wants_compaction`).
+    next_compact_min: Instant,
+    next_compact_max: Instant,
     failed: bool,
     pub path: Option<PathBuf>,
 }
 
 /// Minimum log size before automatic compaction.
 pub const COMPACT_MIN_BYTES: u64 = 10 * 1024 * 1024;
+/// As OVS: no automatic compaction sooner than 10 to 20 minutes after the
+/// database was opened or last compacted (a random point in that range)...
+const COMPACT_MIN_DELAY: Duration = Duration::from_secs(10 * 60);
+/// ...and one at least once a day if anything was logged.
+const COMPACT_MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The compaction window starting now.
+fn compact_window() -> (Instant, Instant) {
+    let now = Instant::now();
+    let jitter =
+        Duration::from_millis(rand::random::<u64>() % COMPACT_MIN_DELAY.as_millis() as u64);
+    (now + COMPACT_MIN_DELAY + jitter, now + COMPACT_MAX_DELAY)
+}
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -67,6 +87,7 @@ fn now_ms() -> u64 {
 impl Storage {
     pub fn memory() -> Storage {
         let (tx, rx) = watch::channel(Progress::default());
+        let (next_compact_min, next_compact_max) = compact_window();
         Storage {
             file: None,
             progress_tx: Arc::new(tx),
@@ -77,6 +98,9 @@ impl Storage {
             sync_wanted: 0,
             log_bytes: 0,
             snapshot_bytes: 0,
+            records: 0,
+            next_compact_min,
+            next_compact_max,
             failed: false,
             path: None,
         }
@@ -106,10 +130,14 @@ impl Storage {
     pub fn open(path: &Path) -> Result<(Db, Storage), OvsdbError> {
         let data = std::fs::read(path).map_err(|e| io_err(path, e))?;
         let mut db: Option<Db> = None;
+        let mut records = 0;
         let (good_len, tail_error) = log::for_each_record(&data, &mut |rec| {
             match db.as_mut() {
                 None => db = Some(Db::new(Arc::new(DatabaseSchema::from_json(&rec)?))),
-                Some(d) => replay(d, &rec)?,
+                Some(d) => {
+                    replay(d, &rec)?;
+                    records += 1;
+                }
             }
             Ok(())
         })?;
@@ -134,6 +162,7 @@ impl Storage {
         s.path = Some(path.to_path_buf());
         s.log_bytes = good_len as u64;
         s.snapshot_bytes = good_len as u64;
+        s.records = records;
         s.file = Some(file);
         Ok((db, s))
     }
@@ -152,6 +181,7 @@ impl Storage {
             return seq;
         }
         log::encode_record(record, &mut self.pending);
+        self.records += 1;
         if durable {
             self.sync_wanted = seq;
         }
@@ -200,10 +230,23 @@ impl Storage {
         }
     }
 
-    /// Whether the log has grown enough to be worth compacting.
+    /// Whether to compact now, by OVS's rule: never inside the minimum
+    /// delay; then once at least 100 records were logged and the log is over
+    /// 10 MB and 4 times its size after the last snapshot; past the maximum
+    /// delay, if anything at all was logged.
     pub fn wants_compaction(&self) -> bool {
+        if self.file.is_none() || self.failed {
+            return false;
+        }
+        let now = Instant::now();
+        if now < self.next_compact_min {
+            return false;
+        }
+        if now >= self.next_compact_max {
+            return self.records > 0;
+        }
         let bytes = self.log_bytes + self.pending.len() as u64;
-        self.file.is_some() && bytes >= COMPACT_MIN_BYTES && bytes >= 4 * self.snapshot_bytes.max(1)
+        self.records >= 100 && bytes >= COMPACT_MIN_BYTES && bytes >= 4 * self.snapshot_bytes.max(1)
     }
 
     /// Rewrites the log as a snapshot of `db`, atomically. The snapshot
@@ -237,6 +280,8 @@ impl Storage {
                 self.sync_wanted = seq;
                 self.snapshot_bytes = snap.len() as u64;
                 self.log_bytes = snap.len() as u64;
+                self.records = 0;
+                (self.next_compact_min, self.next_compact_max) = compact_window();
                 self.done = Progress {
                     written: seq,
                     synced: seq,
@@ -330,4 +375,35 @@ fn replay(db: &mut Db, rec: &Value) -> Result<(), OvsdbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compaction_waits_for_the_minimum_delay_as_ovs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let schema = json!({"name": "T", "version": "1.0.0", "tables": {"A": {"columns": {"s": {"type": "string"}}}}});
+        Storage::create(&path, &schema).unwrap();
+        let (_db, mut st) = Storage::open(&path).unwrap();
+        let big = "x".repeat(100 * 1024);
+        for _ in 0..110 {
+            st.append(&json!({"A": {"s": big}}), false);
+        }
+        st.flush();
+        assert!(st.log_bytes() > COMPACT_MIN_BYTES);
+        // Grown a lot, but opened just now.
+        assert!(!st.wants_compaction());
+        st.next_compact_min = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction());
+        // Fewer than 100 records since the last snapshot: not yet.
+        st.records = 99;
+        assert!(!st.wants_compaction());
+        // Past the maximum delay any record is enough.
+        st.next_compact_max = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction());
+    }
 }
