@@ -159,7 +159,7 @@ impl Atom {
             Atom::String(s) => Value::String(s.to_string()),
             Atom::Uuid(u) => Value::Array(vec![
                 Value::String("uuid".into()),
-                Value::String(u.hyphenated().to_string()),
+                Value::String(crate::uuidgen::text(u)),
             ]),
         }
     }

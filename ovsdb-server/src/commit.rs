@@ -118,7 +118,7 @@ pub fn log_record(schema: &DatabaseSchema, c: &Committed, date_ms: u64) -> Optio
             .entry(ts.name.clone())
             .or_insert_with(|| Value::Object(Map::new()))
             .as_object_mut()
-            .map(|o| o.insert(ch.uuid.hyphenated().to_string(), rowj));
+            .map(|o| o.insert(crate::uuidgen::text(&ch.uuid), rowj));
     }
     if tables.is_empty() {
         return None;
@@ -148,7 +148,7 @@ pub fn snapshot_record(db: &Db, date_ms: u64) -> Value {
                     m.insert(ts.columns[ci].name.clone(), d.to_json());
                 }
             }
-            rows.insert(u.hyphenated().to_string(), Value::Object(m));
+            rows.insert(crate::uuidgen::text(u), Value::Object(m));
         }
         tables.insert(ts.name.clone(), Value::Object(rows));
     }

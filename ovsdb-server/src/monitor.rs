@@ -188,10 +188,7 @@ impl Monitor {
                 if !mt.cond.eval(u, r) {
                     continue;
                 }
-                rows.insert(
-                    u.hyphenated().to_string(),
-                    self.insert_json(ts, r, mt, true),
-                );
+                rows.insert(crate::uuidgen::text(u), self.insert_json(ts, r, mt, true));
             }
             if !rows.is_empty() {
                 out.insert(ts.name.clone(), Value::Object(rows));
@@ -229,7 +226,7 @@ impl Monitor {
                 out.entry(ts.name.clone())
                     .or_insert_with(|| Value::Object(Map::new()))
                     .as_object_mut()
-                    .map(|o| o.insert(ch.uuid.hyphenated().to_string(), j));
+                    .map(|o| o.insert(crate::uuidgen::text(&ch.uuid), j));
             }
         }
         if out.is_empty() {

@@ -72,6 +72,6 @@ impl Row {
 pub fn uuid_json(u: &Uuid) -> Value {
     Value::Array(vec![
         Value::String("uuid".into()),
-        Value::String(u.hyphenated().to_string()),
+        Value::String(crate::uuidgen::text(u)),
     ])
 }

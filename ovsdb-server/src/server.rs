@@ -287,7 +287,7 @@ impl Core {
             "monitor_cond_change" => return self.monitor_cond_change(sid, id, p),
             "lock" | "steal" | "unlock" => self.lock_op(sid, method, p),
             "set_db_change_aware" => Ok(json!({})),
-            "get_server_id" => Ok(json!(self.dbs[0].server_row.hyphenated().to_string())),
+            "get_server_id" => Ok(json!(crate::uuidgen::text(&self.dbs[0].server_row))),
             _ => {
                 self.send(sid, &error_reply(id, json!("unknown method")), None);
                 return Handled::Done;
@@ -373,7 +373,7 @@ impl Core {
                 }
                 if let Some(u) = m.update(&schema, &committed.changes) {
                     let params = match m.version {
-                        Version::V3 => json!([m.id, committed.txn_id.hyphenated().to_string(), u]),
+                        Version::V3 => json!([m.id, crate::uuidgen::text(&committed.txn_id), u]),
                         _ => json!([m.id, u]),
                     };
                     let _ = s.out.send(Out {
@@ -454,13 +454,13 @@ impl Core {
             match since {
                 Some(changes) => json!([
                     true,
-                    entry.last_txn.hyphenated().to_string(),
+                    crate::uuidgen::text(&entry.last_txn),
                     m.update(&entry.db.schema, &changes)
                         .unwrap_or_else(|| json!({}))
                 ]),
                 None => json!([
                     false,
-                    entry.last_txn.hyphenated().to_string(),
+                    crate::uuidgen::text(&entry.last_txn),
                     m.initial(&entry.db)
                 ]),
             }
@@ -577,7 +577,7 @@ impl Core {
                     (true, false) => json!({"delete": null}),
                     _ => continue,
                 };
-                rows.insert(u.hyphenated().to_string(), j);
+                rows.insert(crate::uuidgen::text(u), j);
             }
             if !rows.is_empty() {
                 out.insert(tname.clone(), Value::Object(rows));
@@ -592,7 +592,7 @@ impl Core {
             return Ok(None);
         }
         let params = match version {
-            Version::V3 => json!([new_id, last.hyphenated().to_string(), out]),
+            Version::V3 => json!([new_id, crate::uuidgen::text(&last), out]),
             _ => json!([new_id, out]),
         };
         Ok(Some((method, params)))

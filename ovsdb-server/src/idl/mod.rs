@@ -236,7 +236,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                                 next_id += 1;
                                 monitor_id = Some(id);
                                 send(&mut wr, &json!({"id": id, "method": "monitor_cond_since",
-                                    "params": [cfg.db, monid, reqs, last.hyphenated().to_string()]})).await?;
+                                    "params": [cfg.db, monid, reqs, crate::uuidgen::text(&last)]})).await?;
                             } else if Some(id) == monitor_id {
                                 if !error.is_null() {
                                     return Err(format!("monitor_cond_since: {error}"));

@@ -16,7 +16,7 @@ pub enum RowRef {
 impl RowRef {
     pub fn to_json(&self) -> Value {
         match self {
-            RowRef::Existing(u) => json!(["uuid", u.hyphenated().to_string()]),
+            RowRef::Existing(u) => json!(["uuid", crate::uuidgen::text(u)]),
             RowRef::Named(n) => json!(["named-uuid", n]),
         }
     }
