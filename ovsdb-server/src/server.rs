@@ -6,8 +6,10 @@
 //! and it pushes replies and notifications into per-session queues. Each
 //! queued message carries a gate (log sequence number, durable or not) so
 //! the session writer sends it only once the transaction it reveals is in
-//! the log: replies and monitor updates can never get ahead of storage,
-//! while the engine never waits for I/O.
+//! the log: replies and monitor updates can never get ahead of storage.
+//! Handling a message never waits for I/O: commits only queue their log
+//! records, and `flush` (run by the event loop once the ready sessions have
+//! run) writes them with one write(2) and at most one fdatasync(2).
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
