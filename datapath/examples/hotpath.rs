@@ -152,6 +152,40 @@ fn micro() {
         "{:>16}: {ns:6.1} ns/pkt cpu (md reset + extract + hash) [{acc}]",
         "extract only"
     );
+    let t = cpu_ns();
+    for _ in 0..n {
+        for p in pkts.iter_mut() {
+            p.md_mut().reset(1);
+        }
+        std::hint::black_box(&mut pkts);
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!("{:>16}: {ns:6.1} ns/pkt cpu", "md reset only");
+    let t = cpu_ns();
+    for _ in 0..n {
+        for (p, k) in pkts.iter_mut().zip(keys.iter_mut()) {
+            extract(p, k);
+            acc ^= k.hash();
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!(
+        "{:>16}: {ns:6.1} ns/pkt cpu (extract + hash) [{acc}]",
+        "extract no reset"
+    );
+    let t = cpu_ns();
+    for _ in 0..n {
+        for k in keys.iter_mut() {
+            k.rehash();
+            acc ^= k.hash();
+        }
+    }
+    let ns = (cpu_ns() - t) as f64 / (n * 32) as f64;
+    println!(
+        "{:>16}: {ns:6.1} ns/pkt cpu [{acc}] ({} words)",
+        "rehash only",
+        keys[0].words().len()
+    );
     let mut emc = ferrovs_datapath::emc::Emc::new(8192, 1);
     for (i, k) in keys.iter().enumerate() {
         emc.insert(k, i as u32, 1);
