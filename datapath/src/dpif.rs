@@ -202,11 +202,19 @@ pub(crate) fn normalize(key: &FlowKey, mask: &FlowKey) -> (FlowKey, FlowKey) {
     normalize_dense(&d, mask)
 }
 
-/// [`normalize`] for a key already in dense form (the PMD's miss path).
+/// [`normalize`] for a key already in dense form.
 pub(crate) fn normalize_dense(key: &Flow, mask: &FlowKey) -> (FlowKey, FlowKey) {
-    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
     let mut m = FlowKey::default();
     let mut k = FlowKey::default();
+    normalize_dense_into(key, mask, &mut k, &mut m);
+    (k, m)
+}
+
+/// [`normalize_dense`] writing into `k` and `m` in place (the PMD's miss
+/// path builds them inside the new megaflow: no key copies).
+#[inline]
+pub(crate) fn normalize_dense_into(key: &Flow, mask: &FlowKey, k: &mut FlowKey, m: &mut FlowKey) {
+    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
     let mut mb = m.builder();
     let mut kb = k.builder();
     if mask.map() & 1 == 0 {
@@ -220,7 +228,6 @@ pub(crate) fn normalize_dense(key: &Flow, mask: &FlowKey) -> (FlowKey, FlowKey) 
     }
     mb.finish();
     kb.finish();
-    (k, m)
 }
 
 /// The userspace datapath.

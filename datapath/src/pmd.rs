@@ -24,7 +24,7 @@ use crate::actions::DpActions;
 use crate::actions::ExecCtx;
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
-use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
+use crate::dpif::{lock, normalize_dense_into, DpShared, PmdCmd, PmdShared, PortTable};
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
@@ -93,6 +93,8 @@ pub struct Pmd {
     rng: Rng,
     reply: UpcallReply,
     scratch_key: FlowKey,
+    /// The exact-match mask (for replies without one), built once.
+    exact: FlowKey,
     stats: PmdStats,
     /// Datapath clock, read once per poll iteration.
     now_ms: u64,
@@ -122,6 +124,7 @@ impl Pmd {
             rng: Rng::new(0x9e37_79b9 ^ (me.id as u64) << 32 ^ cycles()),
             reply: UpcallReply::default(),
             scratch_key: FlowKey::default(),
+            exact: exact_mask(),
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
             rank_countdown: RANK_INTERVAL,
@@ -537,18 +540,25 @@ impl Pmd {
                 continue;
             }
             self.stats.upcalls += 1;
-            let mask = self.reply.mask.take().unwrap_or_else(exact_mask);
-            let (key, mask) = normalize_dense(&self.dense[i], &mask);
-            let ufid = Ufid::of(&key, &mask);
-            let mf = Arc::new(Megaflow::new(
-                ufid,
-                key,
-                mask,
-                Arc::from(&self.reply.actions[..]),
+            // The megaflow is allocated first and its key and mask built
+            // inside it; the reply's actions are moved, not cloned.
+            let actions: DpActions = self.reply.actions.drain(..).collect();
+            let mut mf = Arc::new(Megaflow::new(
+                Ufid(0),
+                FlowKey::default(),
+                FlowKey::default(),
+                actions,
                 Arc::new(FlowStats::default()),
                 self.me.id,
                 port,
             ));
+            let ufid = {
+                let m = Arc::get_mut(&mut mf).expect("a new megaflow is not shared");
+                let mask = self.reply.mask.as_ref().unwrap_or(&self.exact);
+                normalize_dense_into(&self.dense[i], mask, &mut m.key, &mut m.mask);
+                m.ufid = Ufid::of(&m.key, &m.mask);
+                m.ufid
+            };
             let install = self.reply.install && self.n_flows < limit;
             if !install {
                 if self.reply.install {

@@ -109,12 +109,17 @@ pub fn key_word_hash(idx: usize, w: u64) -> u64 {
     fold_mul(w ^ s, m)
 }
 
-/// Mixes word number `pos` of a sequence into a hash accumulator. Each
-/// word's multiply is independent of the others (only the final add
-/// chains), so a 10-word key hashes in about a dozen cycles.
+/// The (seed, multiplier) of word index `idx`'s hash term, for callers
+/// that precompute them ([`word_hash_with`]).
+#[inline]
+pub fn word_hash_consts(idx: usize) -> (u64, u64) {
+    WORD_CONSTS[idx]
+}
+
+/// [`key_word_hash`] with the constants given.
 #[inline(always)]
-pub fn hash_word(acc: u64, pos: usize, w: u64) -> u64 {
-    acc.wrapping_add(key_word_hash(pos % FLOW_WORDS, w))
+pub fn word_hash_with(c: (u64, u64), w: u64) -> u64 {
+    fold_mul(w ^ c.0, c.1)
 }
 
 /// Sequential mixing for the few places that hash outside a key walk.
