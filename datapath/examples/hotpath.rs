@@ -118,6 +118,7 @@ fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
     };
     let polls = env("HOTPATH_POLLS", 40_000);
     let n_rounds = env("HOTPATH_ROUNDS", 7).max(1) as usize;
+    let limit = env("HOTPATH_LIMIT", LIMIT as u64) as usize;
     let mut rounds = Vec::new();
     let mut walls = Vec::new();
     for _ in 0..n_rounds {
@@ -126,7 +127,7 @@ fn run(name: &str, emc: u32, masks: usize, upcall: bool) {
         let mut excluded = 0u64;
         for i in 0..polls {
             pmd.poll_once();
-            if upcall && i % 1024 == 0 && pmd.flow_count() > LIMIT {
+            if upcall && i % 32 == 0 && pmd.flow_count() > limit {
                 let f = cpu_ns();
                 pmd.flush_flows();
                 excluded += cpu_ns() - f;
@@ -220,6 +221,16 @@ fn micro() {
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
+    if which == "sizes" {
+        use std::mem::size_of;
+        println!(
+            "FlowKey {} Megaflow {} DpAction {} DpPacket inner n/a",
+            size_of::<FlowKey>(),
+            size_of::<ferrovs_datapath::megaflow::Megaflow>(),
+            size_of::<DpAction>()
+        );
+        return;
+    }
     if which == "micro" {
         micro();
         return;

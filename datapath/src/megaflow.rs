@@ -107,7 +107,10 @@ pub struct Megaflow {
     pub ufid: Ufid,
     /// `key & mask` (only the masked bits are set).
     pub key: FlowKey,
-    pub mask: FlowKey,
+    /// Shared by the megaflows a PMD installs with the same mask (a PMD
+    /// interns its masks), which keeps a megaflow at about half the size
+    /// of two inline keys: the miss path writes that much less memory.
+    pub mask: Arc<FlowKey>,
     pub actions: DpActions,
     pub stats: Arc<FlowStats>,
     /// The PMD that owns it.
@@ -125,6 +128,18 @@ impl Megaflow {
         ufid: Ufid,
         key: FlowKey,
         mask: FlowKey,
+        actions: DpActions,
+        stats: Arc<FlowStats>,
+        pmd: usize,
+        in_port: u32,
+    ) -> Megaflow {
+        Megaflow::with_mask(ufid, key, Arc::new(mask), actions, stats, pmd, in_port)
+    }
+    /// [`Megaflow::new`] with a shared mask.
+    pub fn with_mask(
+        ufid: Ufid,
+        key: FlowKey,
+        mask: Arc<FlowKey>,
         actions: DpActions,
         stats: Arc<FlowStats>,
         pmd: usize,

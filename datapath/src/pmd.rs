@@ -24,7 +24,9 @@ use crate::actions::DpActions;
 use crate::actions::ExecCtx;
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
-use crate::dpif::{lock, normalize_dense_into, DpShared, PmdCmd, PmdShared, PortTable};
+use crate::dpif::{
+    lock, masked_key_into, normalize_mask_into, DpShared, PmdCmd, PmdShared, PortTable,
+};
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
@@ -38,6 +40,8 @@ const NIL: u32 = u32::MAX;
 const DROP: u32 = u32::MAX - 1;
 /// Handle bit marking a not-installed (execute-only) upcall result.
 const TEMP: u32 = 1 << 31;
+/// Interned masks kept before unused ones are pruned.
+const MAX_INTERNED_MASKS: usize = 256;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
 
@@ -95,6 +99,9 @@ pub struct Pmd {
     scratch_key: FlowKey,
     /// The exact-match mask (for replies without one), built once.
     exact: FlowKey,
+    /// The masks of the megaflows this PMD installed, shared by them.
+    masks: Vec<Arc<FlowKey>>,
+    mask_scratch: FlowKey,
     stats: PmdStats,
     /// Datapath clock, read once per poll iteration.
     now_ms: u64,
@@ -125,6 +132,8 @@ impl Pmd {
             reply: UpcallReply::default(),
             scratch_key: FlowKey::default(),
             exact: exact_mask(),
+            masks: Vec::new(),
+            mask_scratch: FlowKey::default(),
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
             rank_countdown: RANK_INTERVAL,
@@ -267,6 +276,7 @@ impl Pmd {
                     self.free_slot(s, false);
                 }
                 self.cls.clear();
+                self.masks.clear();
                 self.emc.clear();
             }
             PmdCmd::EmcInsertInvProb(p) => {
@@ -306,9 +316,7 @@ impl Pmd {
             self.free_slots.push(s);
             self.n_flows -= 1;
             if unlink {
-                let (key, mask, port) = (mf.key.clone(), mf.mask.clone(), mf.in_port);
-                let c = self.cls_mut(port);
-                c.remove(&key, &mask);
+                self.cls_mut(mf.in_port).remove(&mf.key, &mf.mask);
             }
         }
     }
@@ -543,10 +551,15 @@ impl Pmd {
             // The megaflow is allocated first and its key and mask built
             // inside it; the reply's actions are moved, not cloned.
             let actions: DpActions = self.reply.actions.drain(..).collect();
-            let mut mf = Arc::new(Megaflow::new(
+            normalize_mask_into(
+                self.reply.mask.as_ref().unwrap_or(&self.exact),
+                &mut self.mask_scratch,
+            );
+            let mask = self.intern_mask();
+            let mut mf = Arc::new(Megaflow::with_mask(
                 Ufid(0),
                 FlowKey::default(),
-                FlowKey::default(),
+                mask,
                 actions,
                 Arc::new(FlowStats::default()),
                 self.me.id,
@@ -554,8 +567,7 @@ impl Pmd {
             ));
             let ufid = {
                 let m = Arc::get_mut(&mut mf).expect("a new megaflow is not shared");
-                let mask = self.reply.mask.as_ref().unwrap_or(&self.exact);
-                normalize_dense_into(&self.dense[i], mask, &mut m.key, &mut m.mask);
+                masked_key_into(&self.dense[i], &m.mask, &mut m.key);
                 m.ufid = Ufid::of(&m.key, &m.mask);
                 m.ufid
             };
@@ -576,6 +588,25 @@ impl Pmd {
             self.emc
                 .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
         }
+    }
+
+    /// The shared copy of `self.mask_scratch` (made on first use; masks no
+    /// megaflow uses any more are dropped when the list is full).
+    fn intern_mask(&mut self) -> Arc<FlowKey> {
+        let m = &self.mask_scratch;
+        if let Some(a) = self
+            .masks
+            .iter()
+            .find(|a| a.hash() == m.hash() && ***a == *m)
+        {
+            return a.clone();
+        }
+        if self.masks.len() >= MAX_INTERNED_MASKS {
+            self.masks.retain(|a| Arc::strong_count(a) > 1);
+        }
+        let a = Arc::new(m.clone());
+        self.masks.push(a.clone());
+        a
     }
 
     fn run_recirculation(&mut self) {
