@@ -17,7 +17,7 @@
 //! PMD owns its classifiers.
 
 use crate::flow::key::{hash_finish, word_hash_consts, word_hash_with};
-use crate::flow::{Flow, FlowKey, MapIter};
+use crate::flow::{Flow, FlowKey, KeyWords, MapIter};
 
 const NIL: u32 = u32::MAX;
 
@@ -112,7 +112,7 @@ impl Subtable {
     }
 
     /// Masked words of a masked key (the rule side), in mask order.
-    fn rule_words(&self, key: &FlowKey, out: &mut Vec<u64>) -> u32 {
+    fn rule_words<K: KeyWords + ?Sized>(&self, key: &K, out: &mut Vec<u64>) -> u32 {
         out.clear();
         let mut h = 0u64;
         for mw in self.mwords.iter() {
@@ -256,7 +256,12 @@ impl Dpcls {
 
     /// Inserts `key` (already masked) under `mask`; returns the old value
     /// if that exact megaflow was present (it is replaced).
-    pub fn insert(&mut self, key: &FlowKey, mask: &FlowKey, value: u32) -> Option<u32> {
+    pub fn insert<K: KeyWords + ?Sized>(
+        &mut self,
+        key: &K,
+        mask: &FlowKey,
+        value: u32,
+    ) -> Option<u32> {
         assert_ne!(value, NIL, "reserved handle");
         let pos = match self.subtables.iter().position(|s| s.mask == *mask) {
             Some(p) => p,
@@ -274,7 +279,7 @@ impl Dpcls {
     }
 
     /// Removes a megaflow; empty subtables are dropped.
-    pub fn remove(&mut self, key: &FlowKey, mask: &FlowKey) -> Option<u32> {
+    pub fn remove<K: KeyWords + ?Sized>(&mut self, key: &K, mask: &FlowKey) -> Option<u32> {
         let pos = self.subtables.iter().position(|s| s.mask == *mask)?;
         let mut w = std::mem::take(&mut self.scratch);
         let st = &mut self.subtables[pos];

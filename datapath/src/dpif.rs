@@ -173,7 +173,7 @@ impl FlowInfo {
         FlowInfo {
             ufid: m.ufid,
             pmd: m.pmd,
-            key: m.key.clone(),
+            key: m.key.to_key(),
             mask: (*m.mask).clone(),
             actions: m.actions.clone(),
             stats: m.stats.snapshot(),

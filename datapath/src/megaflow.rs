@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::actions::DpActions;
 use crate::flow::key::{hash_add, hash_finish};
-use crate::flow::FlowKey;
+use crate::flow::{FlowKey, PackedKey};
 
 /// Unique flow id, as OVS's UFID (128 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,8 +105,8 @@ impl FlowStats {
 #[derive(Debug)]
 pub struct Megaflow {
     pub ufid: Ufid,
-    /// `key & mask` (only the masked bits are set).
-    pub key: FlowKey,
+    /// `key & mask` (only the masked bits are set), at its own length.
+    pub key: PackedKey,
     /// Shared by the megaflows a PMD installs with the same mask (a PMD
     /// interns its masks), which keeps a megaflow at about half the size
     /// of two inline keys: the miss path writes that much less memory.
@@ -133,12 +133,20 @@ impl Megaflow {
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {
-        Megaflow::with_mask(ufid, key, Arc::new(mask), actions, stats, pmd, in_port)
+        Megaflow::with_mask(
+            ufid,
+            PackedKey::from_key(&key),
+            Arc::new(mask),
+            actions,
+            stats,
+            pmd,
+            in_port,
+        )
     }
-    /// [`Megaflow::new`] with a shared mask.
+    /// [`Megaflow::new`] with a packed key and a shared mask.
     pub fn with_mask(
         ufid: Ufid,
-        key: FlowKey,
+        key: PackedKey,
         mask: Arc<FlowKey>,
         actions: DpActions,
         stats: Arc<FlowStats>,

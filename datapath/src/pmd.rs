@@ -29,7 +29,7 @@ use crate::dpif::{
 };
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
-use crate::flow::{extract, Flow, FlowKey};
+use crate::flow::{extract, Flow, FlowKey, PackedKey};
 use crate::megaflow::{FlowStats, Megaflow, Ufid};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
@@ -102,6 +102,7 @@ pub struct Pmd {
     /// The masks of the megaflows this PMD installed, shared by them.
     masks: Vec<Arc<FlowKey>>,
     mask_scratch: FlowKey,
+    key_scratch: FlowKey,
     stats: PmdStats,
     /// Datapath clock, read once per poll iteration.
     now_ms: u64,
@@ -134,6 +135,7 @@ impl Pmd {
             exact: exact_mask(),
             masks: Vec::new(),
             mask_scratch: FlowKey::default(),
+            key_scratch: FlowKey::default(),
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
             rank_countdown: RANK_INTERVAL,
@@ -556,21 +558,17 @@ impl Pmd {
                 &mut self.mask_scratch,
             );
             let mask = self.intern_mask();
-            let mut mf = Arc::new(Megaflow::with_mask(
-                Ufid(0),
-                FlowKey::default(),
+            masked_key_into(&self.dense[i], &mask, &mut self.key_scratch);
+            let ufid = Ufid::of(&self.key_scratch, &mask);
+            let mf = Arc::new(Megaflow::with_mask(
+                ufid,
+                PackedKey::from_key(&self.key_scratch),
                 mask,
                 actions,
                 Arc::new(FlowStats::default()),
                 self.me.id,
                 port,
             ));
-            let ufid = {
-                let m = Arc::get_mut(&mut mf).expect("a new megaflow is not shared");
-                masked_key_into(&self.dense[i], &m.mask, &mut m.key);
-                m.ufid = Ufid::of(&m.key, &m.mask);
-                m.ufid
-            };
             let install = self.reply.install && self.n_flows < limit;
             if !install {
                 if self.reply.install {

@@ -162,6 +162,10 @@ impl FlowKey {
     /// Word `idx` (zero when absent).
     #[inline]
     pub fn word(&self, idx: usize) -> u64 {
+        KeyWords::word(self, idx)
+    }
+    #[inline]
+    fn word_at(&self, idx: usize) -> u64 {
         let bit = 1u64 << idx;
         if self.map & bit == 0 {
             return 0;
@@ -242,6 +246,18 @@ impl FlowKey {
     pub fn matches(&self, key: &FlowKey, mask: &FlowKey) -> bool {
         mask.iter()
             .all(|(i, m)| self.word(i) & m == key.word(i) & m)
+    }
+}
+
+/// Anything that can say what word `idx` of a key is (zero when absent).
+pub trait KeyWords {
+    fn word(&self, idx: usize) -> u64;
+}
+
+impl KeyWords for FlowKey {
+    #[inline]
+    fn word(&self, idx: usize) -> u64 {
+        self.word_at(idx)
     }
 }
 
