@@ -42,6 +42,11 @@ const DROP: u32 = u32::MAX - 1;
 const TEMP: u32 = 1 << 31;
 /// Interned masks kept before unused ones are pruned.
 const MAX_INTERNED_MASKS: usize = 256;
+/// The datapath clock (a system call's worth of work) is read again only
+/// when this many time stamp counter ticks have passed since the last read
+/// (under a millisecond, the clock's resolution, on any CPU whose counter
+/// runs at 1 GHz or more), instead of on every poll with packets.
+const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
 
@@ -104,8 +109,10 @@ pub struct Pmd {
     mask_scratch: FlowKey,
     key_scratch: FlowKey,
     stats: PmdStats,
-    /// Datapath clock, read once per poll iteration.
+    /// Datapath clock, read at most once per poll iteration (see
+    /// [`CLOCK_REFRESH_TICKS`]), and the time stamp counter at that read.
     now_ms: u64,
+    clock_tsc: u64,
     rank_countdown: u32,
 }
 
@@ -138,6 +145,7 @@ impl Pmd {
             key_scratch: FlowKey::default(),
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
+            clock_tsc: cycles(),
             rank_countdown: RANK_INTERVAL,
             dp,
             me,
@@ -223,8 +231,11 @@ impl Pmd {
             }
             total += n;
             if !clock_read {
-                self.now_ms = self.dp.now_ms();
                 clock_read = true;
+                if t0.wrapping_sub(self.clock_tsc) >= CLOCK_REFRESH_TICKS {
+                    self.now_ms = self.dp.now_ms();
+                    self.clock_tsc = t0;
+                }
             }
             self.stats.rx_packets += n as u64;
             self.process_batch();
