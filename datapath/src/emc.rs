@@ -66,9 +66,16 @@ impl Emc {
     #[inline(always)]
     pub fn lookup(&self, key: &FlowKey, alive: impl Fn(u32, u32) -> bool) -> Option<u32> {
         let h = key.hash();
-        for seg in 0..2 {
-            let e = &self.entries[self.idx(h, seg)];
-            if e.gen != 0 && e.key.hash() == h && e.key == *key && alive(e.slot, e.gen) {
+        // The two candidates, unrolled; the hash check rejects most
+        // mismatches before the key compare.
+        let hit = |e: &EmcEntry| e.gen != 0 && e.key.hash() == h && e.key == *key;
+        if let Some(e) = self.entries.get(self.idx(h, 0)) {
+            if hit(e) && alive(e.slot, e.gen) {
+                return Some(e.slot);
+            }
+        }
+        if let Some(e) = self.entries.get(self.idx(h, 1)) {
+            if hit(e) && alive(e.slot, e.gen) {
                 return Some(e.slot);
             }
         }
