@@ -497,7 +497,7 @@ impl Pmd {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             self.dense_map[i] = self.keys[i].expand_over(&mut self.dense[i], self.dense_map[i]);
-            if self.keys[i].get(IN_PORT) as u32 == port {
+            if self.dense[i].get(IN_PORT) as u32 == port {
                 same |= 1 << i;
             }
         }
@@ -511,7 +511,7 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let p = self.keys[i].get(IN_PORT) as u32;
+            let p = self.dense[i].get(IN_PORT) as u32;
             if let Some(pos) = self.cls.iter().position(|(q, _)| *q == p) {
                 if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                     self.handles[i] = h;
@@ -522,7 +522,7 @@ impl Pmd {
         let hits = miss & !left;
         self.stats.megaflow_hits += hits.count_ones() as u64;
         // EMC insertion for classifier hits.
-        let mut bits = hits;
+        let mut bits = if self.emc.enabled() { hits } else { 0 };
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -546,7 +546,7 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let port = self.keys[i].get(IN_PORT) as u32;
+            let port = self.dense[i].get(IN_PORT) as u32;
             if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
                 if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                     self.handles[i] = h;
