@@ -17,9 +17,11 @@ pub const EMC_DEFAULT_ENTRIES: usize = 8192;
 pub const EMC_DEFAULT_INSERT_INV_PROB: u32 = 100;
 
 /// `repr(C)`: generation, slot, and the key's map and hash share the
-/// first cache line of the entry.
+/// first cache line of the entry; entries start on a cache line, so a key
+/// of up to 5 words is compared within that one line, and one of up to 13
+/// within two.
 #[derive(Clone, Default)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct EmcEntry {
     /// Megaflow slot handle and its generation; gen 0 = empty.
     gen: u32,
