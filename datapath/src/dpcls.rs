@@ -142,7 +142,12 @@ impl Subtable {
     /// masked on the fly (no scratch copy).
     #[inline(always)]
     fn lookup(&self, f: &Flow) -> Option<u32> {
-        let h = self.hash_flow(f);
+        self.probe(f, self.hash_flow(f))
+    }
+
+    /// [`Subtable::lookup`] with the packet's masked hash already known.
+    #[inline(always)]
+    fn probe(&self, f: &Flow, h: u32) -> Option<u32> {
         let n = self.n();
         let mut e = self.buckets[h as usize & (self.buckets.len() - 1)];
         while e != NIL {
@@ -320,13 +325,25 @@ impl Dpcls {
             if left == 0 {
                 break;
             }
+            // Two passes: hash every packet still unmatched (independent
+            // multiplies, no branches to mispredict), then probe.
+            let mut hashes = [0u32; 32];
+            let mut bits = left;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let (Some(f), Some(h)) = (flows.get(i), hashes.get_mut(i)) {
+                    *h = st.hash_flow(f);
+                }
+            }
             let mut bits = left;
             let mut hits = 0u64;
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if let (Some(f), Some(o)) = (flows.get(i), out.get_mut(i)) {
-                    if let Some(v) = st.lookup(f) {
+                if let (Some(f), Some(o), Some(&h)) = (flows.get(i), out.get_mut(i), hashes.get(i))
+                {
+                    if let Some(v) = st.probe(f, h) {
                         *o = v;
                         left &= !(1 << i);
                         hits += 1;
