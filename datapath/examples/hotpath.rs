@@ -1,7 +1,12 @@
 //! Measures CPU time per packet (thread CPU clock, so the figure holds on
 //! a loaded machine) for the EMC-hit, megaflow-hit and upcall paths, the
 //! same set-ups as the criterion benches. Run with
-//! `cargo run --release -p ferrovs-datapath --example hotpath`.
+//! `cargo run --release -p ferrovs-datapath --example hotpath [MODE]`, MODE
+//! one of `emc`, `mf`, `mf8`, `upcall`, `install`, `exec`, `micro`, `sizes`
+//! (default: all benches). Each bench prints the minimum and median over
+//! rounds; `HOTPATH_POLLS`, `HOTPATH_ROUNDS` shrink a run (e.g. under
+//! callgrind) and `HOTPATH_LIMIT` sets the installed-flow count at which
+//! the upcall bench flushes (100000 matches the criterion bench).
 use std::sync::Arc;
 
 use ferrovs_datapath::actions::{DpAction, Masked, SetField};
