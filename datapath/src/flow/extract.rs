@@ -107,15 +107,37 @@ fn tp_word(src: u16, dst: u16, flags: u16) -> u64 {
 #[inline]
 pub fn extract_parts(data: &[u8], md: &PktMetadata, key: &mut FlowKey) -> Offsets {
     let mut b = key.builder();
-    let mut ofs = Offsets::default();
     push_metadata(&mut b, md);
-    let b = parse_l2(data, b, &mut ofs);
-    b.finish();
-    ofs
+    let p = parse_l2(
+        data,
+        Parse {
+            b,
+            ofs: Offsets::default(),
+        },
+    );
+    p.b.finish();
+    p.ofs
+}
+
+/// What the header walk carries from one header to the next: the key
+/// builder and the header offsets. Passed by value (and returned), never by
+/// reference, so that it stays in registers: a stored-then-reloaded map,
+/// length, hash or offset would put a store-to-load forwarding delay on
+/// every header.
+struct Parse<'k> {
+    b: KeyBuilder<'k>,
+    ofs: Offsets,
+}
+
+impl Parse<'_> {
+    #[inline(always)]
+    fn push(&mut self, idx: usize, w: u64) {
+        self.b.push(idx, w);
+    }
 }
 
 #[inline(always)]
-fn parse_l2<'k>(data: &[u8], mut b: KeyBuilder<'k>, ofs: &mut Offsets) -> KeyBuilder<'k> {
+fn parse_l2<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
     let Ok(eth) = EthernetFrame::new_checked(data) else {
         return b;
     };
@@ -151,7 +173,7 @@ fn parse_l2<'k>(data: &[u8], mut b: KeyBuilder<'k>, ofs: &mut Offsets) -> KeyBui
             }
         }
     }
-    ofs.l2_5 = off as u16;
+    b.ofs.l2_5 = off as u16;
     let rest = &data[off..];
     if is_mpls(ty) {
         let lse = if rest.len() >= 4 { be32(rest, 0) } else { 0 };
@@ -160,24 +182,19 @@ fn parse_l2<'k>(data: &[u8], mut b: KeyBuilder<'k>, ofs: &mut Offsets) -> KeyBui
     }
     b.push(W_DL_TYPE, ty as u64);
     match ty {
-        ETH_TYPE_IPV4 => parse_ipv4(rest, off, b, ofs),
-        ETH_TYPE_IPV6 => parse_ipv6(rest, off, b, ofs),
-        ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b, ofs),
+        ETH_TYPE_IPV4 => parse_ipv4(rest, off, b),
+        ETH_TYPE_IPV6 => parse_ipv6(rest, off, b),
+        ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b),
         _ => b,
     }
 }
 
 #[inline(always)]
-fn parse_ipv4<'k>(
-    buf: &[u8],
-    base: usize,
-    mut b: KeyBuilder<'k>,
-    ofs: &mut Offsets,
-) -> KeyBuilder<'k> {
+fn parse_ipv4<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(ip) = Ipv4Packet::new_checked(buf) else {
         return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     b.push(W_NW, w2(ip.src() as u64, ip.dst() as u64, 32));
     let frag = ip.frag();
     let proto = ip.protocol();
@@ -188,12 +205,12 @@ fn parse_ipv4<'k>(
     let l4 = ip.payload();
     let l4_off = base + ip.header_len();
     match proto {
-        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
-        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
-        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
         ipv4::PROTO_ICMP => {
             if let Ok(ic) = IcmpHeader::new_checked(l4) {
-                ofs.l4 = l4_off as u16;
+                b.ofs.l4 = l4_off as u16;
                 b.push(W_TP, tp_word(ic.icmp_type() as u16, ic.code() as u16, 0));
             }
             b
@@ -203,44 +220,28 @@ fn parse_ipv4<'k>(
 }
 
 #[inline(always)]
-fn parse_tcp<'k>(
-    l4: &[u8],
-    l4_off: usize,
-    mut b: KeyBuilder<'k>,
-    ofs: &mut Offsets,
-) -> KeyBuilder<'k> {
+fn parse_tcp<'k>(l4: &[u8], l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
     if let Ok(t) = TcpHeader::new_checked(l4) {
-        ofs.l4 = l4_off as u16;
+        b.ofs.l4 = l4_off as u16;
         b.push(W_TP, tp_word(t.src_port(), t.dst_port(), t.flags()));
     }
     b
 }
 
 #[inline(always)]
-fn parse_ports<'k>(
-    l4: &[u8],
-    min: usize,
-    l4_off: usize,
-    mut b: KeyBuilder<'k>,
-    ofs: &mut Offsets,
-) -> KeyBuilder<'k> {
+fn parse_ports<'k>(l4: &[u8], min: usize, l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
     if let Ok(u) = PortsHeader::new_checked(l4, min) {
-        ofs.l4 = l4_off as u16;
+        b.ofs.l4 = l4_off as u16;
         b.push(W_TP, tp_word(u.src_port(), u.dst_port(), 0));
     }
     b
 }
 
-fn parse_ipv6<'k>(
-    buf: &[u8],
-    base: usize,
-    mut b: KeyBuilder<'k>,
-    ofs: &mut Offsets,
-) -> KeyBuilder<'k> {
+fn parse_ipv6<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(ip) = Ipv6Packet::new_checked(buf) else {
         return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     let (s, d) = (ip.src(), ip.dst());
     b.push(W_IPV6_SRC, (s >> 64) as u64);
     b.push(W_IPV6_SRC + 1, s as u64);
@@ -268,14 +269,14 @@ fn parse_ipv6<'k>(
     let l4 = &payload[walk.offset..];
     let l4_off = base + ipv6::IPV6_HLEN + walk.offset;
     match proto {
-        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
-        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
-        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
         ipv6::PROTO_ICMPV6 => {
             let Ok(ic) = IcmpHeader::new_checked(l4) else {
                 return b;
             };
-            ofs.l4 = l4_off as u16;
+            b.ofs.l4 = l4_off as u16;
             let (ty, code) = (ic.icmp_type(), ic.code());
             if code == 0 && (ty == icmp::ND_NEIGHBOR_SOLICIT || ty == icmp::ND_NEIGHBOR_ADVERT) {
                 if let Ok(nd) = icmp::parse_nd(l4) {
@@ -292,16 +293,11 @@ fn parse_ipv6<'k>(
     }
 }
 
-fn parse_arp<'k>(
-    buf: &[u8],
-    base: usize,
-    mut b: KeyBuilder<'k>,
-    ofs: &mut Offsets,
-) -> KeyBuilder<'k> {
+fn parse_arp<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(arp) = ArpPacket::new_checked(buf) else {
         return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     b.push(W_NW, w2(arp.spa() as u64, arp.tpa() as u64, 32));
     // Only the low 8 bits of the opcode are matched (as OVS).
     let op = arp.op();
