@@ -16,8 +16,8 @@
 //! Values are `u32` handles (the PMD's flow slots). Single-threaded: each
 //! PMD owns its classifiers.
 
-use crate::flow::key::{hash_finish, hash_word};
-use crate::flow::{Flow, FlowKey, MapIter};
+use crate::flow::key::{hash_finish, word_hash_consts, word_hash_with};
+use crate::flow::{Flow, FlowKey, KeyWords, MapIter};
 
 const NIL: u32 = u32::MAX;
 
@@ -35,13 +35,23 @@ fn words_eq(a: &[u64], b: &[u64]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u64, |d, (x, y)| d | (x ^ y)) == 0
 }
 
+/// One word a subtable looks at: where it is in a dense flow, its mask,
+/// and the hash term constants of its position (so that hashing a packet
+/// reads one array front to back).
+#[derive(Debug, Clone, Copy)]
+struct MaskWord {
+    idx: usize,
+    mask: u64,
+    /// Hash term constants of position `k` (this word's place in the mask).
+    hc: (u64, u64),
+}
+
 /// All megaflows sharing one mask.
 #[derive(Debug)]
 pub struct Subtable {
     mask: FlowKey,
-    /// Word indices the mask covers, and the mask word for each.
-    idx: Box<[u8]>,
-    mwords: Box<[u64]>,
+    /// The words the mask covers, in index order.
+    mwords: Box<[MaskWord]>,
     buckets: Vec<u32>,
     entries: Vec<Entry>,
     keys: Vec<u64>,
@@ -52,11 +62,18 @@ pub struct Subtable {
 
 impl Subtable {
     fn new(mask: &FlowKey) -> Subtable {
-        let idx: Vec<u8> = MapIter(mask.map()).map(|i| i as u8).collect();
+        let mwords: Vec<MaskWord> = MapIter(mask.map())
+            .zip(mask.words())
+            .enumerate()
+            .map(|(k, (idx, &mask))| MaskWord {
+                idx,
+                mask,
+                hc: word_hash_consts(k),
+            })
+            .collect();
         Subtable {
             mask: mask.clone(),
-            idx: idx.into_boxed_slice(),
-            mwords: mask.words().to_vec().into_boxed_slice(),
+            mwords: mwords.into_boxed_slice(),
             buckets: vec![NIL; 16],
             entries: Vec::new(),
             keys: Vec::new(),
@@ -78,29 +95,30 @@ impl Subtable {
 
     #[inline(always)]
     fn n(&self) -> usize {
-        self.idx.len()
+        self.mwords.len()
     }
 
-    /// Masked hash of a dense packet flow.
+    /// Masked hash of a dense packet flow. A subtable's words have the
+    /// same hash terms as a key made of them (position `k`), so the rule
+    /// side below hashes alike.
     #[inline(always)]
-    fn hash_flow(&self, f: &Flow, out: &mut [u64; crate::flow::layout::FLOW_WORDS]) -> u32 {
+    fn hash_flow(&self, f: &Flow) -> u32 {
         let mut h = 0u64;
-        for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
-            let w = f.0[i as usize] & m;
-            out[k] = w;
-            h = hash_word(h, k, w);
+        for mw in self.mwords.iter() {
+            let w = f.0[mw.idx] & mw.mask;
+            h = h.wrapping_add(word_hash_with(mw.hc, w));
         }
         hash_finish(h)
     }
 
     /// Masked words of a masked key (the rule side), in mask order.
-    fn rule_words(&self, key: &FlowKey, out: &mut Vec<u64>) -> u32 {
+    fn rule_words<K: KeyWords + ?Sized>(&self, key: &K, out: &mut Vec<u64>) -> u32 {
         out.clear();
         let mut h = 0u64;
-        for (k, (&i, &m)) in self.idx.iter().zip(self.mwords.iter()).enumerate() {
-            let w = key.word(i as usize) & m;
+        for mw in self.mwords.iter() {
+            let w = key.word(mw.idx) & mw.mask;
             out.push(w);
-            h = hash_word(h, k, w);
+            h = h.wrapping_add(word_hash_with(mw.hc, w));
         }
         hash_finish(h)
     }
@@ -119,15 +137,34 @@ impl Subtable {
         None
     }
 
+    /// Looks a dense packet flow up: hash, then walk the bucket's chain
+    /// comparing the hash, then the stored words with the packet's words
+    /// masked on the fly (no scratch copy).
     #[inline(always)]
-    fn lookup(
-        &self,
-        f: &Flow,
-        scratch: &mut [u64; crate::flow::layout::FLOW_WORDS],
-    ) -> Option<u32> {
-        let h = self.hash_flow(f, scratch);
+    fn lookup(&self, f: &Flow) -> Option<u32> {
+        self.probe(f, self.hash_flow(f))
+    }
+
+    /// [`Subtable::lookup`] with the packet's masked hash already known.
+    #[inline(always)]
+    fn probe(&self, f: &Flow, h: u32) -> Option<u32> {
         let n = self.n();
-        self.find(h, &scratch[..n]).map(|e| self.entries[e].value)
+        let mut e = self.buckets[h as usize & (self.buckets.len() - 1)];
+        while e != NIL {
+            let en = &self.entries[e as usize];
+            if en.hash == h {
+                let stored = &self.keys[e as usize * n..e as usize * n + n];
+                let diff = stored
+                    .iter()
+                    .zip(self.mwords.iter())
+                    .fold(0u64, |d, (&s, mw)| d | (s ^ (f.0[mw.idx] & mw.mask)));
+                if diff == 0 {
+                    return Some(en.value);
+                }
+            }
+            e = en.next;
+        }
+        None
     }
 
     fn grow(&mut self) {
@@ -224,7 +261,12 @@ impl Dpcls {
 
     /// Inserts `key` (already masked) under `mask`; returns the old value
     /// if that exact megaflow was present (it is replaced).
-    pub fn insert(&mut self, key: &FlowKey, mask: &FlowKey, value: u32) -> Option<u32> {
+    pub fn insert<K: KeyWords + ?Sized>(
+        &mut self,
+        key: &K,
+        mask: &FlowKey,
+        value: u32,
+    ) -> Option<u32> {
         assert_ne!(value, NIL, "reserved handle");
         let pos = match self.subtables.iter().position(|s| s.mask == *mask) {
             Some(p) => p,
@@ -242,7 +284,7 @@ impl Dpcls {
     }
 
     /// Removes a megaflow; empty subtables are dropped.
-    pub fn remove(&mut self, key: &FlowKey, mask: &FlowKey) -> Option<u32> {
+    pub fn remove<K: KeyWords + ?Sized>(&mut self, key: &K, mask: &FlowKey) -> Option<u32> {
         let pos = self.subtables.iter().position(|s| s.mask == *mask)?;
         let mut w = std::mem::take(&mut self.scratch);
         let st = &mut self.subtables[pos];
@@ -258,9 +300,8 @@ impl Dpcls {
     /// Looks one dense flow up.
     #[inline]
     pub fn lookup_flow(&mut self, f: &Flow) -> Option<u32> {
-        let mut scratch = [0u64; crate::flow::layout::FLOW_WORDS];
         for st in self.subtables.iter_mut() {
-            if let Some(v) = st.lookup(f, &mut scratch) {
+            if let Some(v) = st.lookup(f) {
                 st.hits += 1;
                 return Some(v);
             }
@@ -280,18 +321,29 @@ impl Dpcls {
     #[inline]
     pub fn lookup_batch(&mut self, flows: &[Flow], todo: u32, out: &mut [u32]) -> u32 {
         let mut left = todo;
-        let mut scratch = [0u64; crate::flow::layout::FLOW_WORDS];
         for st in self.subtables.iter_mut() {
             if left == 0 {
                 break;
+            }
+            // Two passes: hash every packet still unmatched (independent
+            // multiplies, no branches to mispredict), then probe.
+            let mut hashes = [0u32; 32];
+            let mut bits = left;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let (Some(f), Some(h)) = (flows.get(i), hashes.get_mut(i)) {
+                    *h = st.hash_flow(f);
+                }
             }
             let mut bits = left;
             let mut hits = 0u64;
             while bits != 0 {
                 let i = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if let (Some(f), Some(o)) = (flows.get(i), out.get_mut(i)) {
-                    if let Some(v) = st.lookup(f, &mut scratch) {
+                if let (Some(f), Some(o), Some(&h)) = (flows.get(i), out.get_mut(i), hashes.get(i))
+                {
+                    if let Some(v) = st.probe(f, h) {
                         *o = v;
                         left &= !(1 << i);
                         hits += 1;

@@ -173,8 +173,8 @@ impl FlowInfo {
         FlowInfo {
             ufid: m.ufid,
             pmd: m.pmd,
-            key: m.key.clone(),
-            mask: m.mask.clone(),
+            key: m.key.to_key(),
+            mask: (*m.mask).clone(),
             actions: m.actions.clone(),
             stats: m.stats.snapshot(),
         }
@@ -202,25 +202,39 @@ pub(crate) fn normalize(key: &FlowKey, mask: &FlowKey) -> (FlowKey, FlowKey) {
     normalize_dense(&d, mask)
 }
 
-/// [`normalize`] for a key already in dense form (the PMD's miss path).
+/// [`normalize`] for a key already in dense form.
 pub(crate) fn normalize_dense(key: &Flow, mask: &FlowKey) -> (FlowKey, FlowKey) {
-    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
     let mut m = FlowKey::default();
     let mut k = FlowKey::default();
+    normalize_mask_into(mask, &mut m);
+    masked_key_into(key, &m, &mut k);
+    (k, m)
+}
+
+/// The mask half of [`normalize`]: `mask` with in_port and recirc_id made
+/// exact, written into `m`.
+#[inline]
+pub(crate) fn normalize_mask_into(mask: &FlowKey, m: &mut FlowKey) {
+    let md0 = IN_PORT.word_mask() | RECIRC_ID.word_mask();
     let mut mb = m.builder();
-    let mut kb = k.builder();
     if mask.map() & 1 == 0 {
         mb.push(0, md0);
-        kb.push(0, key.0[0] & md0);
     }
     for (i, w) in mask.iter() {
-        let w = if i == 0 { w | md0 } else { w };
-        mb.push(i, w);
-        kb.push(i, key.0[i] & w);
+        mb.push(i, if i == 0 { w | md0 } else { w });
     }
     mb.finish();
+}
+
+/// `key & mask` of a dense key, written into `k` in place (the PMD's miss
+/// path builds it inside the new megaflow: no key copies).
+#[inline]
+pub(crate) fn masked_key_into(key: &Flow, mask: &FlowKey, k: &mut FlowKey) {
+    let mut kb = k.builder();
+    for (i, w) in mask.iter() {
+        kb.push(i, key.0[i] & w);
+    }
     kb.finish();
-    (k, m)
 }
 
 /// The userspace datapath.

@@ -18,13 +18,17 @@ pub const NO_OFFSET: u16 = u16::MAX;
 
 /// Tunnel metadata (the outer header of a decapsulated packet, or what an
 /// encapsulation will use). A tunnel is present when a destination is set.
+///
+/// `repr(C)`, small fields first: what receive resets and extraction reads
+/// is contiguous, ahead of the Geneve option bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct TunnelMd {
+    pub ipv6_src: u128,
+    pub ipv6_dst: u128,
     pub id: u64,
     pub ipv4_src: u32,
     pub ipv4_dst: u32,
-    pub ipv6_src: u128,
-    pub ipv6_dst: u128,
     pub tos: u8,
     pub ttl: u8,
     /// Tunnel flags (OAM, CSUM, KEY, ...), as OVS's FLOW_TNL_F_*.
@@ -80,8 +84,10 @@ impl TunnelMd {
     }
 }
 
-/// Connection tracking results attached to a packet.
+/// Connection tracking results attached to a packet (`repr(C)`: the fields
+/// extraction always reads come first).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct CtMd {
     /// CS_* bits (new, established, related, reply, invalid, tracked, ...).
     pub state: u16,
@@ -94,18 +100,24 @@ pub struct CtMd {
 
 /// The original-direction 5-tuple of a tracked connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct CtTuple {
-    pub nw_proto: u8,
-    pub ipv4_src: u32,
-    pub ipv4_dst: u32,
     pub ipv6_src: u128,
     pub ipv6_dst: u128,
+    pub ipv4_src: u32,
+    pub ipv4_dst: u32,
     pub tp_src: u16,
     pub tp_dst: u16,
+    pub nw_proto: u8,
 }
 
 /// Per-packet metadata (what the key holds besides the headers).
+///
+/// `repr(C)` in this order (scalars, conntrack, tunnel with its option
+/// bytes last) so that everything receive resets and extraction reads
+/// lies in the first four cache lines of the packet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct PktMetadata {
     pub in_port: u32,
     pub recirc_id: u32,
@@ -150,12 +162,15 @@ impl Default for Offsets {
     }
 }
 
+/// `repr(C)`: the buffer bounds and offsets, then the metadata's hot
+/// fields, share the first cache line.
+#[repr(C)]
 struct Inner {
-    md: PktMetadata,
-    ofs: Offsets,
     head: usize,
     len: usize,
     buf: Box<[u8]>,
+    ofs: Offsets,
+    md: PktMetadata,
 }
 
 /// A packet buffer with headroom and metadata.

@@ -13,6 +13,13 @@
 //!    actions in order, adding statistics once per flow group;
 //! 4. run recirculated packets the same way (bounded depth);
 //! 5. send each port's collected output as batches; publish counters.
+//!
+//! Why it is fast: a hit touches the packet (receive resets and extraction
+//! read its first lines only), its key, one EMC entry (cache-line aligned)
+//! and one slot, which holds the port of a lone `output` so the action
+//! list is not even read; no locks, no allocation. A miss allocates the new
+//! megaflow at its packed size with the PMD's shared copy of its mask and
+//! the reply's actions moved in, so installing writes few fresh cache lines.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -20,14 +27,16 @@ use std::sync::Arc;
 use arc_swap::Guard;
 
 use crate::actions::execute::PortOutputs;
-use crate::actions::DpActions;
 use crate::actions::ExecCtx;
+use crate::actions::{DpAction, DpActions};
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
-use crate::dpif::{lock, normalize_dense, DpShared, PmdCmd, PmdShared, PortTable};
+use crate::dpif::{
+    lock, masked_key_into, normalize_mask_into, DpShared, PmdCmd, PmdShared, PortTable,
+};
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
-use crate::flow::{extract, Flow, FlowKey};
+use crate::flow::{extract, Flow, FlowKey, PackedKey};
 use crate::megaflow::{FlowStats, Megaflow, Ufid};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
@@ -38,13 +47,26 @@ const NIL: u32 = u32::MAX;
 const DROP: u32 = u32::MAX - 1;
 /// Handle bit marking a not-installed (execute-only) upcall result.
 const TEMP: u32 = 1 << 31;
+/// Interned masks kept before unused ones are pruned.
+const MAX_INTERNED_MASKS: usize = 256;
+/// The datapath clock (a system call's worth of work) is read again only
+/// when this many time stamp counter ticks have passed since the last read
+/// (under a millisecond, the clock's resolution, on any CPU whose counter
+/// runs at 1 GHz or more), instead of on every poll with packets.
+const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
 
 /// A megaflow slot. Actions and stats are copied out of the megaflow so a
 /// hit reaches them with one pointer less.
+///
+/// The whole slot fits one cache line; when the actions are a lone
+/// `output` (the commonest megaflow), the port is kept in the slot too, so
+/// such a hit never reads the action list.
 struct Slot {
     gen: u32,
+    /// Port of a lone `output` action, or [`NO_FAST_OUTPUT`].
+    output: u32,
     flow: Option<Arc<Megaflow>>,
     actions: Option<DpActions>,
     stats: Option<Arc<FlowStats>>,
@@ -52,19 +74,27 @@ struct Slot {
     acc: GroupAcc,
 }
 
+/// [`Slot::output`] when the actions are not a lone `output`.
+const NO_FAST_OUTPUT: u32 = u32::MAX;
+
 impl Slot {
     fn set(&mut self, mf: Option<Arc<Megaflow>>) -> Option<Arc<Megaflow>> {
         self.actions = mf.as_ref().map(|m| m.actions.clone());
         self.stats = mf.as_ref().map(|m| m.stats.clone());
+        self.output = match self.actions.as_deref() {
+            Some([DpAction::Output(port)]) => *port,
+            _ => NO_FAST_OUTPUT,
+        };
         std::mem::replace(&mut self.flow, mf)
     }
 }
 
-/// Per-slot statistics of the batch in progress (O(1) grouping).
+/// Per-slot statistics of the batch in progress (O(1) grouping; a batch
+/// has at most [`BATCH_SIZE`] packets, so `pkts` fits 32 bits).
 #[derive(Clone, Copy, Default)]
 struct GroupAcc {
-    pkts: u64,
     bytes: u64,
+    pkts: u32,
     flags: u16,
 }
 
@@ -93,9 +123,17 @@ pub struct Pmd {
     rng: Rng,
     reply: UpcallReply,
     scratch_key: FlowKey,
+    /// The exact-match mask (for replies without one), built once.
+    exact: FlowKey,
+    /// The masks of the megaflows this PMD installed, shared by them.
+    masks: Vec<Arc<FlowKey>>,
+    mask_scratch: FlowKey,
+    key_scratch: FlowKey,
     stats: PmdStats,
-    /// Datapath clock, read once per poll iteration.
+    /// Datapath clock, read at most once per poll iteration (see
+    /// [`CLOCK_REFRESH_TICKS`]), and the time stamp counter at that read.
     now_ms: u64,
+    clock_tsc: u64,
     rank_countdown: u32,
 }
 
@@ -122,8 +160,13 @@ impl Pmd {
             rng: Rng::new(0x9e37_79b9 ^ (me.id as u64) << 32 ^ cycles()),
             reply: UpcallReply::default(),
             scratch_key: FlowKey::default(),
+            exact: exact_mask(),
+            masks: Vec::new(),
+            mask_scratch: FlowKey::default(),
+            key_scratch: FlowKey::default(),
             stats: PmdStats::default(),
             now_ms: dp.now_ms(),
+            clock_tsc: cycles(),
             rank_countdown: RANK_INTERVAL,
             dp,
             me,
@@ -209,8 +252,11 @@ impl Pmd {
             }
             total += n;
             if !clock_read {
-                self.now_ms = self.dp.now_ms();
                 clock_read = true;
+                if t0.wrapping_sub(self.clock_tsc) >= CLOCK_REFRESH_TICKS {
+                    self.now_ms = self.dp.now_ms();
+                    self.clock_tsc = t0;
+                }
             }
             self.stats.rx_packets += n as u64;
             self.process_batch();
@@ -264,6 +310,7 @@ impl Pmd {
                     self.free_slot(s, false);
                 }
                 self.cls.clear();
+                self.masks.clear();
                 self.emc.clear();
             }
             PmdCmd::EmcInsertInvProb(p) => {
@@ -303,9 +350,7 @@ impl Pmd {
             self.free_slots.push(s);
             self.n_flows -= 1;
             if unlink {
-                let (key, mask, port) = (mf.key.clone(), mf.mask.clone(), mf.in_port);
-                let c = self.cls_mut(port);
-                c.remove(&key, &mask);
+                self.cls_mut(mf.in_port).remove(&mf.key, &mf.mask);
             }
         }
     }
@@ -330,6 +375,7 @@ impl Pmd {
             None => {
                 self.slots.push(Slot {
                     gen: 1,
+                    output: NO_FAST_OUTPUT,
                     flow: None,
                     actions: None,
                     stats: None,
@@ -429,6 +475,7 @@ impl Pmd {
         };
         for (i, p) in self.batch.drain().enumerate() {
             let h = self.handles[i];
+            let mut fast = NO_FAST_OUTPUT;
             if let Some(slot) = self.slots.get_mut(h as usize) {
                 let a = &mut slot.acc;
                 if a.pkts == 0 {
@@ -437,6 +484,11 @@ impl Pmd {
                 a.pkts += 1;
                 a.bytes += p.len() as u64;
                 a.flags |= self.keys[i].tcp_flags();
+                fast = slot.output;
+            }
+            if fast != NO_FAST_OUTPUT {
+                ctx.out.push(fast, p);
+                continue;
             }
             let actions = if h & TEMP != 0 && h != NIL && h != DROP {
                 self.temp.get((h & !TEMP) as usize).map(|m| &m.actions)
@@ -455,7 +507,7 @@ impl Pmd {
             if let Some(slot) = self.slots.get_mut(h as usize) {
                 let a = std::mem::take(&mut slot.acc);
                 if let Some(st) = slot.stats.as_ref() {
-                    st.add(a.pkts, a.bytes, a.flags, now);
+                    st.add(a.pkts as u64, a.bytes, a.flags, now);
                 }
             }
         }
@@ -473,7 +525,7 @@ impl Pmd {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             self.dense_map[i] = self.keys[i].expand_over(&mut self.dense[i], self.dense_map[i]);
-            if self.keys[i].get(IN_PORT) as u32 == port {
+            if self.dense[i].get(IN_PORT) as u32 == port {
                 same |= 1 << i;
             }
         }
@@ -487,7 +539,7 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let p = self.keys[i].get(IN_PORT) as u32;
+            let p = self.dense[i].get(IN_PORT) as u32;
             if let Some(pos) = self.cls.iter().position(|(q, _)| *q == p) {
                 if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                     self.handles[i] = h;
@@ -498,7 +550,7 @@ impl Pmd {
         let hits = miss & !left;
         self.stats.megaflow_hits += hits.count_ones() as u64;
         // EMC insertion for classifier hits.
-        let mut bits = hits;
+        let mut bits = if self.emc.enabled() { hits } else { 0 };
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -522,7 +574,7 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let port = self.keys[i].get(IN_PORT) as u32;
+            let port = self.dense[i].get(IN_PORT) as u32;
             if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
                 if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                     self.handles[i] = h;
@@ -537,14 +589,21 @@ impl Pmd {
                 continue;
             }
             self.stats.upcalls += 1;
-            let mask = self.reply.mask.take().unwrap_or_else(exact_mask);
-            let (key, mask) = normalize_dense(&self.dense[i], &mask);
-            let ufid = Ufid::of(&key, &mask);
-            let mf = Arc::new(Megaflow::new(
+            // The megaflow is allocated first and its key and mask built
+            // inside it; the reply's actions are moved, not cloned.
+            let actions: DpActions = self.reply.actions.drain(..).collect();
+            normalize_mask_into(
+                self.reply.mask.as_ref().unwrap_or(&self.exact),
+                &mut self.mask_scratch,
+            );
+            let mask = self.intern_mask();
+            masked_key_into(&self.dense[i], &mask, &mut self.key_scratch);
+            let ufid = Ufid::of(&self.key_scratch, &mask);
+            let mf = Arc::new(Megaflow::with_mask(
                 ufid,
-                key,
+                PackedKey::from_key(&self.key_scratch),
                 mask,
-                Arc::from(&self.reply.actions[..]),
+                actions,
                 Arc::new(FlowStats::default()),
                 self.me.id,
                 port,
@@ -566,6 +625,25 @@ impl Pmd {
             self.emc
                 .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
         }
+    }
+
+    /// The shared copy of `self.mask_scratch` (made on first use; masks no
+    /// megaflow uses any more are dropped when the list is full).
+    fn intern_mask(&mut self) -> Arc<FlowKey> {
+        let m = &self.mask_scratch;
+        if let Some(a) = self
+            .masks
+            .iter()
+            .find(|a| a.hash() == m.hash() && ***a == *m)
+        {
+            return a.clone();
+        }
+        if self.masks.len() >= MAX_INTERNED_MASKS {
+            self.masks.retain(|a| Arc::strong_count(a) > 1);
+        }
+        let a = Arc::new(m.clone());
+        self.masks.push(a.clone());
+        a
     }
 
     fn run_recirculation(&mut self) {

@@ -613,3 +613,55 @@ fn pmd_threads_share_queues_and_sum_stats() {
     assert_eq!(dp.flow_dump().len(), 2);
     assert!(s.busy_cycles > 0);
 }
+
+/// A hit on a lone-`output` megaflow takes the slot's cached port; a
+/// modify to a longer action list and back must switch between that and
+/// the interpreter (EMC and classifier hits alike).
+#[test]
+fn lone_output_fast_path_follows_modifies() {
+    let h = Handler::new(output_to(3));
+    for emc in [1, 0] {
+        let cfg = DpConfig {
+            emc_insert_inv_prob: emc,
+            ..DpConfig::default()
+        };
+        let mut r = rig(h.clone(), cfg, 3);
+        let f = frame(UDP4);
+        let mut p = DpPacket::from_bytes(&f);
+        p.md_mut().in_port = 1;
+        let mut key = FlowKey::default();
+        extract(&mut p, &mut key);
+        let m = mask(&[DL_TYPE, NW_DST]);
+        let put = |r: &Rig, actions: Vec<DpAction>| {
+            r.dp.flow_put(FlowPut {
+                key: key.clone(),
+                mask: m.clone(),
+                actions,
+                pmd: None,
+                ufid: None,
+            })
+            .unwrap()
+        };
+        let ufid = put(&r, vec![DpAction::Output(2)]);
+        for _ in 0..3 {
+            r.send(1, &f);
+        }
+        assert_eq!(r.out(2), vec![f.clone(); 3], "emc {emc}");
+        put(&r, vec![set_ipv4_dst(0xc612_0063), DpAction::Output(2)]);
+        for _ in 0..2 {
+            r.send(1, &f);
+        }
+        let got = r.out(2);
+        assert_eq!(got.len(), 2, "emc {emc}");
+        for g in &got {
+            assert_eq!(&g[30..34], &[198, 18, 0, 99], "rewritten (emc {emc})");
+            assert_ipv4_checksums(g, 14);
+        }
+        put(&r, vec![DpAction::Output(3)]);
+        r.send(1, &f);
+        assert_eq!(r.out(3), vec![f.clone()], "emc {emc}");
+        assert!(r.out(2).is_empty());
+        assert_eq!(r.dp.flow_get(ufid).unwrap().stats.packets, 6);
+        assert_eq!(h.n_misses(), 0);
+    }
+}

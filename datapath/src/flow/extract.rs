@@ -107,17 +107,39 @@ fn tp_word(src: u16, dst: u16, flags: u16) -> u64 {
 #[inline]
 pub fn extract_parts(data: &[u8], md: &PktMetadata, key: &mut FlowKey) -> Offsets {
     let mut b = key.builder();
-    let mut ofs = Offsets::default();
     push_metadata(&mut b, md);
-    parse_l2(data, &mut b, &mut ofs);
-    b.finish();
-    ofs
+    let p = parse_l2(
+        data,
+        Parse {
+            b,
+            ofs: Offsets::default(),
+        },
+    );
+    p.b.finish();
+    p.ofs
+}
+
+/// What the header walk carries from one header to the next: the key
+/// builder and the header offsets. Passed by value (and returned), never by
+/// reference, so that it stays in registers: a stored-then-reloaded map,
+/// length, hash or offset would put a store-to-load forwarding delay on
+/// every header.
+struct Parse<'k> {
+    b: KeyBuilder<'k>,
+    ofs: Offsets,
+}
+
+impl Parse<'_> {
+    #[inline(always)]
+    fn push(&mut self, idx: usize, w: u64) {
+        self.b.push(idx, w);
+    }
 }
 
 #[inline(always)]
-fn parse_l2(data: &[u8], b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_l2<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
     let Ok(eth) = EthernetFrame::new_checked(data) else {
-        return;
+        return b;
     };
     b.push(W_DL_DST, eth.dst());
     b.push(W_DL_SRC, eth.src());
@@ -151,72 +173,75 @@ fn parse_l2(data: &[u8], b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
             }
         }
     }
-    ofs.l2_5 = off as u16;
+    b.ofs.l2_5 = off as u16;
     let rest = &data[off..];
     if is_mpls(ty) {
         let lse = if rest.len() >= 4 { be32(rest, 0) } else { 0 };
         b.push(W_DL_TYPE, ty as u64 | (lse as u64) << 32);
-        return;
+        return b;
     }
     b.push(W_DL_TYPE, ty as u64);
     match ty {
-        ETH_TYPE_IPV4 => parse_ipv4(rest, off, b, ofs),
-        ETH_TYPE_IPV6 => parse_ipv6(rest, off, b, ofs),
-        ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b, ofs),
-        _ => {}
+        ETH_TYPE_IPV4 => parse_ipv4(rest, off, b),
+        ETH_TYPE_IPV6 => parse_ipv6(rest, off, b),
+        ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b),
+        _ => b,
     }
 }
 
 #[inline(always)]
-fn parse_ipv4(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_ipv4<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(ip) = Ipv4Packet::new_checked(buf) else {
-        return;
+        return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     b.push(W_NW, w2(ip.src() as u64, ip.dst() as u64, 32));
     let frag = ip.frag();
     let proto = ip.protocol();
     b.push(W_NW_MISC, nw_misc(0, frag, ip.tos(), ip.ttl(), proto));
     if frag & FRAG_LATER != 0 {
-        return;
+        return b;
     }
     let l4 = ip.payload();
     let l4_off = base + ip.header_len();
     match proto {
-        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
-        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
-        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
         ipv4::PROTO_ICMP => {
             if let Ok(ic) = IcmpHeader::new_checked(l4) {
-                ofs.l4 = l4_off as u16;
+                b.ofs.l4 = l4_off as u16;
                 b.push(W_TP, tp_word(ic.icmp_type() as u16, ic.code() as u16, 0));
             }
+            b
         }
-        _ => {}
+        _ => b,
     }
 }
 
 #[inline(always)]
-fn parse_tcp(l4: &[u8], l4_off: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_tcp<'k>(l4: &[u8], l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
     if let Ok(t) = TcpHeader::new_checked(l4) {
-        ofs.l4 = l4_off as u16;
+        b.ofs.l4 = l4_off as u16;
         b.push(W_TP, tp_word(t.src_port(), t.dst_port(), t.flags()));
     }
+    b
 }
 
 #[inline(always)]
-fn parse_ports(l4: &[u8], min: usize, l4_off: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_ports<'k>(l4: &[u8], min: usize, l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
     if let Ok(u) = PortsHeader::new_checked(l4, min) {
-        ofs.l4 = l4_off as u16;
+        b.ofs.l4 = l4_off as u16;
         b.push(W_TP, tp_word(u.src_port(), u.dst_port(), 0));
     }
+    b
 }
 
-fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_ipv6<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(ip) = Ipv6Packet::new_checked(buf) else {
-        return;
+        return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     let (s, d) = (ip.src(), ip.dst());
     b.push(W_IPV6_SRC, (s >> 64) as u64);
     b.push(W_IPV6_SRC + 1, s as u64);
@@ -225,7 +250,7 @@ fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets
     let payload = ip.payload();
     let walk = ipv6::walk_ext_headers(payload, ip.next_header());
     if !walk.complete {
-        return;
+        return b;
     }
     let proto = walk.proto;
     b.push(
@@ -239,19 +264,19 @@ fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets
         ),
     );
     if walk.frag & FRAG_LATER != 0 {
-        return;
+        return b;
     }
     let l4 = &payload[walk.offset..];
     let l4_off = base + ipv6::IPV6_HLEN + walk.offset;
     match proto {
-        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b, ofs),
-        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b, ofs),
-        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b, ofs),
+        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
+        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
+        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
         ipv6::PROTO_ICMPV6 => {
             let Ok(ic) = IcmpHeader::new_checked(l4) else {
-                return;
+                return b;
             };
-            ofs.l4 = l4_off as u16;
+            b.ofs.l4 = l4_off as u16;
             let (ty, code) = (ic.icmp_type(), ic.code());
             if code == 0 && (ty == icmp::ND_NEIGHBOR_SOLICIT || ty == icmp::ND_NEIGHBOR_ADVERT) {
                 if let Ok(nd) = icmp::parse_nd(l4) {
@@ -262,16 +287,17 @@ fn parse_ipv6(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets
                 }
             }
             b.push(W_TP, tp_word(ty as u16, code as u16, 0));
+            b
         }
-        _ => {}
+        _ => b,
     }
 }
 
-fn parse_arp(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets) {
+fn parse_arp<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     let Ok(arp) = ArpPacket::new_checked(buf) else {
-        return;
+        return b;
     };
-    ofs.l3 = base as u16;
+    b.ofs.l3 = base as u16;
     b.push(W_NW, w2(arp.spa() as u64, arp.tpa() as u64, 32));
     // Only the low 8 bits of the opcode are matched (as OVS).
     let op = arp.op();
@@ -279,4 +305,5 @@ fn parse_arp(buf: &[u8], base: usize, b: &mut KeyBuilder<'_>, ofs: &mut Offsets)
     b.push(W_NW_MISC, nw_misc(0, 0, 0, 0, op));
     b.push(W_ARP_SHA, arp.sha());
     b.push(W_ARP_THA, arp.tha());
+    b
 }

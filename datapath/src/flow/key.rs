@@ -68,16 +68,26 @@ impl std::fmt::Debug for FlowKey {
 
 const K1: u64 = 0x9e37_79b9_7f4a_7c15;
 const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
-const SEEDS: [u64; 8] = [
-    0x243f_6a88_85a3_08d3,
-    0x1319_8a2e_0370_7344,
-    0xa409_3822_299f_31d0,
-    0x082e_fa98_ec4e_6c89,
-    0x4528_21e6_38d0_1377,
-    0xbe54_66cf_34e9_0c6c,
-    0xc0ac_29b7_c97c_50dd,
-    0x3f84_d5b5_b547_0917,
-];
+
+/// splitmix64 step, to derive the per-word hash constants at compile time.
+const fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Per word index: a seed XORed into the word and an odd multiplier.
+const fn word_consts() -> [(u64, u64); FLOW_WORDS] {
+    let mut t = [(0u64, 0u64); FLOW_WORDS];
+    let mut i = 0;
+    while i < FLOW_WORDS {
+        t[i] = (splitmix(2 * i as u64 + 1), splitmix(2 * i as u64 + 2) | 1);
+        i += 1;
+    }
+    t
+}
+const WORD_CONSTS: [(u64, u64); FLOW_WORDS] = word_consts();
 
 /// 64x64->128 multiply folded to 64 bits (mixes every input bit into
 /// every output bit).
@@ -87,12 +97,29 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// Mixes word number `pos` of a sequence into a hash accumulator. Each
-/// word's multiply is independent of the others (only the final add
-/// chains), so a 10-word key hashes in about a dozen cycles.
+/// A key's hash contribution of word `w` at layout index `idx`. A key's
+/// hash is the (wrapping) sum of its present words' contributions, then
+/// [`hash_finish`]: the terms are independent, so extraction adds each
+/// one as it lays the word down (with `idx` a constant there, the seed and
+/// multiplier are immediates), and there is no second pass over the key.
+/// The map needs no term of its own: each word's term depends on its index.
 #[inline(always)]
-pub fn hash_word(acc: u64, pos: usize, w: u64) -> u64 {
-    acc.wrapping_add(fold_mul(w ^ SEEDS[pos & 7], K1 ^ (pos as u64) << 57))
+pub fn key_word_hash(idx: usize, w: u64) -> u64 {
+    let (s, m) = WORD_CONSTS[idx];
+    fold_mul(w ^ s, m)
+}
+
+/// The (seed, multiplier) of word index `idx`'s hash term, for callers
+/// that precompute them ([`word_hash_with`]).
+#[inline]
+pub fn word_hash_consts(idx: usize) -> (u64, u64) {
+    WORD_CONSTS[idx]
+}
+
+/// [`key_word_hash`] with the constants given.
+#[inline(always)]
+pub fn word_hash_with(c: (u64, u64), w: u64) -> u64 {
+    fold_mul(w ^ c.0, c.1)
 }
 
 /// Sequential mixing for the few places that hash outside a key walk.
@@ -115,6 +142,7 @@ impl FlowKey {
             key: self,
             map: 0,
             len: 0,
+            hash: 0,
         }
     }
 
@@ -134,6 +162,10 @@ impl FlowKey {
     /// Word `idx` (zero when absent).
     #[inline]
     pub fn word(&self, idx: usize) -> u64 {
+        KeyWords::word(self, idx)
+    }
+    #[inline]
+    fn word_at(&self, idx: usize) -> u64 {
         let bit = 1u64 << idx;
         if self.map & bit == 0 {
             return 0;
@@ -162,9 +194,9 @@ impl FlowKey {
     /// Recomputes the hash over map and words.
     #[inline]
     pub fn rehash(&mut self) {
-        let mut h = hash_word(0, 7, self.map);
-        for (i, &w) in self.words().iter().enumerate() {
-            h = hash_word(h, i, w);
+        let mut h = 0u64;
+        for (i, w) in self.iter() {
+            h = h.wrapping_add(key_word_hash(i, w));
         }
         self.hash = hash_finish(h);
     }
@@ -217,35 +249,49 @@ impl FlowKey {
     }
 }
 
+/// Anything that can say what word `idx` of a key is (zero when absent).
+pub trait KeyWords {
+    fn word(&self, idx: usize) -> u64;
+}
+
+impl KeyWords for FlowKey {
+    #[inline]
+    fn word(&self, idx: usize) -> u64 {
+        self.word_at(idx)
+    }
+}
+
 /// Appends words in increasing index order; zero words are skipped.
-/// Map and length live in locals (registers) until `finish`, which also
-/// hashes the words as they are laid down.
+/// Map, length and hash live in locals (registers) until `finish`; each
+/// word's hash term is added as it is laid down.
 pub struct KeyBuilder<'a> {
     key: &'a mut FlowKey,
     map: u64,
     len: usize,
+    hash: u64,
 }
 
 impl KeyBuilder<'_> {
     /// Appends word `idx`. Indices must be pushed in increasing order, each
-    /// at most once (extraction follows the layout order).
+    /// at most once (extraction follows the layout order), so the length
+    /// never exceeds `idx`: writing at `min(len, idx)` is the same slot and
+    /// needs no bounds check when `idx` is a constant.
     #[inline(always)]
     pub fn push(&mut self, idx: usize, w: u64) {
         debug_assert!(self.map >> idx == 0, "word {idx} pushed out of order");
         if w != 0 {
-            if let Some(slot) = self.key.words.get_mut(self.len) {
-                *slot = w;
-                self.map |= 1u64 << idx;
-                self.len += 1;
-            }
+            self.key.words[self.len.min(idx)] = w;
+            self.map |= 1u64 << idx;
+            self.len += 1;
+            self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
         }
     }
-    /// Finishes the key: stores map and length, computes the hash.
+    /// Finishes the key: stores map, length and hash.
     #[inline(always)]
     pub fn finish(self) {
         self.key.map = self.map;
         self.key.len = self.len as u8;
-        self.key.rehash();
+        self.key.hash = hash_finish(self.hash);
     }
 }
 

@@ -1,9 +1,12 @@
-//! Flow keys: layout, the compact key, and extraction from packets.
+//! Flow keys: layout, the compact key (and its packed form for
+//! megaflows), and extraction from packets.
 
 pub mod extract;
 pub mod key;
 pub mod layout;
+pub mod packed;
 
 pub use extract::{extract, extract_parts};
-pub use key::{Flow, FlowKey, MapIter};
+pub use key::{Flow, FlowKey, KeyWords, MapIter};
 pub use layout::Field;
+pub use packed::PackedKey;
