@@ -164,12 +164,20 @@ impl Default for Offsets {
 
 /// `repr(C)`: the buffer bounds and offsets, then the metadata's hot
 /// fields, share the first cache line.
+///
+/// Invariant of `md_dirty`: when it is false, every metadata field except
+/// `in_port` is zero. It is set by every mutable access to the metadata
+/// ([`DpPacket::md_mut`]) and cleared by a full reset, so a packet whose
+/// metadata nobody touched since its last receive is reset by writing
+/// `in_port` alone and extracted without reading the conntrack and tunnel
+/// lines (three of the four metadata cache lines).
 #[repr(C)]
 struct Inner {
     head: usize,
     len: usize,
     buf: Box<[u8]>,
     ofs: Offsets,
+    md_dirty: bool,
     md: PktMetadata,
 }
 
@@ -189,6 +197,7 @@ impl Clone for DpPacket {
     fn clone(&self) -> Self {
         DpPacket(Box::new(Inner {
             md: self.0.md.clone(),
+            md_dirty: self.0.md_dirty,
             ofs: self.0.ofs,
             head: self.0.head,
             len: self.0.len,
@@ -206,6 +215,7 @@ impl DpPacket {
     pub fn with_room(room: usize) -> DpPacket {
         DpPacket(Box::new(Inner {
             md: PktMetadata::default(),
+            md_dirty: false,
             ofs: Offsets::default(),
             head: HEADROOM,
             len: 0,
@@ -252,9 +262,31 @@ impl DpPacket {
     pub fn md(&self) -> &PktMetadata {
         &self.0.md
     }
+    /// Mutable metadata. Marks the metadata as possibly non-zero, so the
+    /// next receive resets all of it and extraction reads all of it.
     #[inline]
     pub fn md_mut(&mut self) -> &mut PktMetadata {
+        self.0.md_dirty = true;
         &mut self.0.md
+    }
+    /// Whether the metadata may hold anything besides `in_port` (false
+    /// means: every other field is zero).
+    #[inline]
+    pub fn md_dirty(&self) -> bool {
+        self.0.md_dirty
+    }
+    /// Resets the metadata for a packet received on `in_port` (the same
+    /// result as [`PktMetadata::reset`]); writes only `in_port` when the
+    /// metadata is clean.
+    #[inline]
+    pub fn reset_md(&mut self, in_port: u32) {
+        let i = &mut *self.0;
+        if i.md_dirty {
+            i.md.reset(in_port);
+            i.md_dirty = false;
+        } else {
+            i.md.in_port = in_port;
+        }
     }
     #[inline]
     pub fn offsets(&self) -> Offsets {
@@ -265,12 +297,13 @@ impl DpPacket {
         self.0.ofs = o;
     }
     /// Data and metadata at once (for extraction, which reads one and
-    /// writes offsets).
+    /// writes offsets), with the dirty flag of [`DpPacket::md_dirty`].
     #[inline]
-    pub fn parts(&self) -> (&[u8], &PktMetadata) {
+    pub fn parts(&self) -> (&[u8], &PktMetadata, bool) {
         (
             &self.0.buf[self.0.head..self.0.head + self.0.len],
             &self.0.md,
+            self.0.md_dirty,
         )
     }
     /// Makes `n` new bytes at the front (from headroom). Returns false if
@@ -324,8 +357,8 @@ impl DpPacket {
     /// cleared, frame emptied with full headroom.
     #[inline]
     pub fn reset_for_rx(&mut self, in_port: u32) {
+        self.reset_md(in_port);
         let i = &mut *self.0;
-        i.md.reset(in_port);
         i.ofs = Offsets::default();
         i.head = HEADROOM.min(i.buf.len());
         i.len = 0;
@@ -334,6 +367,7 @@ impl DpPacket {
     pub fn clone_into(&self, dst: &mut DpPacket) {
         dst.set_data(self.data());
         dst.0.md.clone_from(&self.0.md);
+        dst.0.md_dirty = self.0.md_dirty;
         dst.0.ofs = self.0.ofs;
     }
 }

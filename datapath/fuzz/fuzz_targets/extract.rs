@@ -6,11 +6,12 @@
 //! compacting the dense form gives the same key back. Then every datapath
 //! action that edits packets runs on the parsed packet (masked sets of
 //! every header, VLAN push/pop, hash, clone, check_pkt_len), and the result
-//! is extracted again: none of it may panic.
+//! is extracted again: none of it may panic. A packet with untouched
+//! metadata must extract to the same key as full extraction.
 #![no_main]
 use ferrovs_datapath::actions::execute::PortOutputs;
 use ferrovs_datapath::actions::{DpAction, ExecCtx, HashAlg, Masked, SetField};
-use ferrovs_datapath::flow::{extract, Flow, FlowKey};
+use ferrovs_datapath::flow::{extract, extract_parts, Flow, FlowKey};
 use ferrovs_datapath::packet::{DpPacket, PacketPool, NO_OFFSET};
 use ferrovs_datapath::random::Rng;
 use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
@@ -124,6 +125,22 @@ fuzz_target!(|data: &[u8]| {
         Some((s, f)) => (*s, f),
         None => (0, data),
     };
+    // A packet whose metadata was never touched (the receive fast path)
+    // gives the same key and offsets as full extraction over zero
+    // metadata with the same in_port.
+    let mut c = DpPacket::from_bytes(frame);
+    c.reset_md(sel as u32);
+    assert!(!c.md_dirty());
+    let mut kc = FlowKey::default();
+    extract(&mut c, &mut kc);
+    let md0 = ferrovs_datapath::packet::PktMetadata {
+        in_port: sel as u32,
+        ..Default::default()
+    };
+    let mut kf = FlowKey::default();
+    let of = extract_parts(frame, &md0, &mut kf);
+    assert!(kc == kf && kc.hash() == kf.hash() && c.offsets() == of);
+
     let mut p = DpPacket::from_bytes(frame);
     {
         let md = p.md_mut();

@@ -120,7 +120,7 @@ impl Netdev for MemNetdev {
         let mut q = lock(q);
         let n = batch.room().min(q.len());
         for mut p in q.drain(..n) {
-            p.md_mut().reset(in_port);
+            p.reset_md(in_port);
             // Cannot fail: n <= room.
             let _ = batch.push(p);
         }
