@@ -591,7 +591,7 @@ impl Pmd {
             self.stats.upcalls += 1;
             // The megaflow is allocated first and its key and mask built
             // inside it; the reply's actions are moved, not cloned.
-            let actions: DpActions = self.reply.actions.drain(..).collect();
+            let actions: DpActions = crate::actions::take_actions(&mut self.reply.actions);
             normalize_mask_into(
                 self.reply.mask.as_ref().unwrap_or(&self.exact),
                 &mut self.mask_scratch,

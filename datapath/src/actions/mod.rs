@@ -60,3 +60,52 @@ pub enum DpAction {
 
 /// An action list shared between the flow table and the PMDs.
 pub type DpActions = Arc<[DpAction]>;
+
+/// Moves the actions out of `v` into a new shared list, leaving `v` empty
+/// with its capacity (the upcall reply's vector is reused for every miss).
+///
+/// One allocation and one copy of the elements; `collect()` from a
+/// `drain` costs about twice as many instructions per installed flow.
+pub fn take_actions(v: &mut Vec<DpAction>) -> DpActions {
+    let n = v.len();
+    let mut a = Arc::<[DpAction]>::new_uninit_slice(n);
+    let dst = Arc::get_mut(&mut a).expect("a new Arc is unique");
+    // SAFETY: `dst` has exactly `n` slots and `v` holds `n` initialized
+    // elements; the two buffers are distinct allocations. After the copy
+    // `set_len(0)` makes `v` forget the elements (they are moved, so they
+    // must not be dropped twice), and all `n` slots of `a` are initialized
+    // before `assume_init`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(v.as_ptr(), dst.as_mut_ptr().cast::<DpAction>(), n);
+        v.set_len(0);
+        a.assume_init()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_actions_moves_every_action_once() {
+        let user: Arc<[u8]> = Arc::from(&b"abc"[..]);
+        let mut v = Vec::with_capacity(8);
+        v.push(DpAction::Output(3));
+        v.push(DpAction::Userspace {
+            userdata: user.clone(),
+        });
+        v.push(DpAction::Clone(vec![DpAction::PopVlan].into_boxed_slice()));
+        let want = v.clone();
+        assert_eq!(Arc::strong_count(&user), 3);
+        let a = take_actions(&mut v);
+        assert!(v.is_empty());
+        assert_eq!(v.capacity(), 8);
+        assert_eq!(&a[..], &want[..]);
+        drop(want);
+        // Moved, not copied: one reference from `user`, one from `a`.
+        assert_eq!(Arc::strong_count(&user), 2);
+        drop(a);
+        assert_eq!(Arc::strong_count(&user), 1);
+        assert!(take_actions(&mut v).is_empty());
+    }
+}
