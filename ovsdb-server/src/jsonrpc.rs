@@ -172,7 +172,14 @@ pub enum Message {
 }
 
 impl Message {
+    /// Parses one JSON text. The envelope's members go straight into their
+    /// fields (no map is built for the top level); anything the fast path
+    /// rejects is parsed again through a `Value`, so every error reads
+    /// exactly as before.
     pub fn parse(text: &[u8]) -> Result<Message, OvsdbError> {
+        if let Ok(Envelope(e)) = serde_json::from_slice::<Envelope>(text) {
+            return Self::from_parts(e);
+        }
         let v: Value = serde_json::from_slice(text)
             .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
         Self::from_value(v)
@@ -182,9 +189,24 @@ impl Message {
         let Value::Object(mut o) = v else {
             return Err(OvsdbError::syntax("JSON-RPC message must be an object"));
         };
-        let id = o.remove("id");
-        let params = o.remove("params");
-        match o.remove("method") {
+        Self::from_parts(Parts {
+            id: o.remove("id"),
+            method: o.remove("method"),
+            params: o.remove("params"),
+            result: o.remove("result"),
+            error: o.remove("error"),
+        })
+    }
+
+    fn from_parts(p: Parts) -> Result<Message, OvsdbError> {
+        let Parts {
+            id,
+            method,
+            params,
+            result,
+            error,
+        } = p;
+        match method {
             Some(Value::String(method)) => {
                 let params = params.unwrap_or(Value::Array(vec![]));
                 if !params.is_array() {
@@ -197,8 +219,6 @@ impl Message {
             }
             Some(_) => Err(OvsdbError::syntax("\"method\" must be a string")),
             None => {
-                let result = o.remove("result");
-                let error = o.remove("error");
                 if result.is_none() && error.is_none() {
                     return Err(OvsdbError::syntax(
                         "message is neither a request nor a reply",
@@ -211,6 +231,68 @@ impl Message {
                 })
             }
         }
+    }
+}
+
+/// The members of a message object that JSON-RPC gives a meaning to.
+#[derive(Default)]
+struct Parts {
+    id: Option<Value>,
+    method: Option<Value>,
+    params: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+/// A message object read member by member: a repeated member keeps its
+/// last value and other members are dropped, as the `Value` route does.
+struct Envelope(Parts);
+
+#[derive(serde::Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Member {
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Envelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Envelope;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON-RPC message object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Envelope, A::Error> {
+                let mut p = Parts::default();
+                while let Some(k) = m.next_key::<Member>()? {
+                    let slot = match k {
+                        Member::Id => &mut p.id,
+                        Member::Method => &mut p.method,
+                        Member::Params => &mut p.params,
+                        Member::Result => &mut p.result,
+                        Member::Error => &mut p.error,
+                        Member::Other => {
+                            // Parsed as a Value, not skipped, so that it is
+                            // validated exactly as the `Value` route does.
+                            m.next_value::<Value>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(m.next_value()?);
+                }
+                Ok(Envelope(p))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -330,6 +412,42 @@ mod tests {
                 reply_bytes(&id, &r),
                 serde_json::to_vec(&reply(&id, r.clone())).unwrap()
             );
+        }
+    }
+
+    /// The member-by-member parse gives what the `Value` route gives
+    /// (message or error text) for every kind of envelope.
+    #[test]
+    fn envelope_parse_matches_value_route() {
+        let cases: &[&[u8]] = &[
+            br#"{"id":1,"method":"transact","params":["db",{"op":"comment"}]}"#,
+            br#"{"method":"echo","params":[],"id":null}"#,
+            br#"{"method":"update","params":[1,{}]}"#,
+            br#"{"id":"x","result":[1],"error":null}"#,
+            br#"{"id":2,"error":"bad"}"#,
+            br#"{"id":1,"id":2,"method":"a","method":"echo","params":[3]}"#,
+            br#"{"extra":{"deep":[1,2,{"x":null}]},"method":"echo","id":0}"#,
+            br#"{"\u0069d":5,"method":"echo"}"#,
+            br#"{"method":7,"id":1}"#,
+            br#"{"method":"echo","params":{}}"#,
+            br#"{"id":1}"#,
+            br#"{}"#,
+            br#"[1,2]"#,
+            br#""str""#,
+            br#"{"method":"echo","params":[],"id":1"#,
+            br#"{"method":"echo","x":"\ud800"}"#,
+            b"{\"method\":\"echo\",\"x\":\"\xff\"}",
+            br#"{"method":"echo","id":1} x"#,
+        ];
+        let via_value = |t: &[u8]| -> Result<Message, OvsdbError> {
+            let v: Value = serde_json::from_slice(t)
+                .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
+            Message::from_value(v)
+        };
+        for t in cases {
+            let a = format!("{:?}", Message::parse(t));
+            let b = format!("{:?}", via_value(t));
+            assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }
     }
 

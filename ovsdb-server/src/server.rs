@@ -76,6 +76,8 @@ pub struct DbEntry {
     pub db: Db,
     pub storage: Storage,
     pub history: VecDeque<Arc<Committed>>,
+    /// `history_weight` of each entry of `history` (computed once).
+    history_weights: VecDeque<usize>,
     pub history_atoms: usize,
     pub last_txn: Uuid,
     pub read_only: bool,
@@ -136,6 +138,7 @@ impl Core {
                 db,
                 storage: Storage::memory(),
                 history: VecDeque::new(),
+                history_weights: VecDeque::new(),
                 history_atoms: 0,
                 last_txn: Uuid::nil(),
                 read_only: true,
@@ -165,6 +168,7 @@ impl Core {
             db,
             storage,
             history: VecDeque::new(),
+            history_weights: VecDeque::new(),
             history_atoms: 0,
             last_txn: Uuid::nil(),
             read_only: false,
@@ -353,14 +357,15 @@ impl Core {
         };
         entry.last_txn = committed.txn_id;
         let committed = Arc::new(committed);
-        entry.history_atoms += history_weight(&committed);
+        let weight = history_weight(&committed);
+        entry.history_atoms += weight;
         entry.history.push_back(committed.clone());
+        entry.history_weights.push_back(weight);
         while entry.history.len() > HISTORY_LEN
             || (entry.history_atoms > HISTORY_ATOMS && entry.history.len() > 1)
         {
-            if let Some(c) = entry.history.pop_front() {
-                entry.history_atoms -= history_weight(&c);
-            }
+            entry.history.pop_front();
+            entry.history_atoms -= entry.history_weights.pop_front().unwrap_or(0);
         }
         let gate = Gate {
             rx: entry.storage.progress(),
