@@ -287,24 +287,27 @@ fn arp_with_wrong_hardware_type_has_no_arp_fields() {
     assert_eq!(k.get(ARP_SHA), 0);
 }
 
+/// Every captured test frame, for the tests that walk all of them.
+const ALL_FRAMES: [&str; 14] = [
+    UDP4,
+    TCP4_SYN,
+    ICMP4_OPTS,
+    QINQ_UDP4,
+    ARP_REQ,
+    ND_NS,
+    ND_NA,
+    IPV6_HBH_FRAG1,
+    IPV6_FRAG_LATER,
+    IPV4_FRAG_FIRST,
+    IPV4_FRAG_LATER,
+    MPLS,
+    SCTP4,
+    TCP6_SYNACK,
+];
+
 #[test]
 fn every_prefix_of_every_frame_is_safe_and_monotone() {
-    for f in [
-        UDP4,
-        TCP4_SYN,
-        ICMP4_OPTS,
-        QINQ_UDP4,
-        ARP_REQ,
-        ND_NS,
-        ND_NA,
-        IPV6_HBH_FRAG1,
-        IPV6_FRAG_LATER,
-        IPV4_FRAG_FIRST,
-        IPV4_FRAG_LATER,
-        MPLS,
-        SCTP4,
-        TCP6_SYNACK,
-    ] {
+    for f in ALL_FRAMES {
         let b = hex::decode(f).unwrap();
         let full = key_bytes(&b);
         for n in 0..=b.len() {
@@ -336,22 +339,7 @@ fn one_pass_key_and_hash_match_the_dense_round_trip() {
     use ferrovs_datapath::flow::Flow;
     let mut keys = std::collections::HashSet::new();
     let mut hashes = std::collections::HashSet::new();
-    for f in [
-        UDP4,
-        TCP4_SYN,
-        ICMP4_OPTS,
-        QINQ_UDP4,
-        ARP_REQ,
-        ND_NS,
-        ND_NA,
-        IPV6_HBH_FRAG1,
-        IPV6_FRAG_LATER,
-        IPV4_FRAG_FIRST,
-        IPV4_FRAG_LATER,
-        MPLS,
-        SCTP4,
-        TCP6_SYNACK,
-    ] {
+    for f in ALL_FRAMES {
         let b = hex::decode(f).unwrap();
         for n in 0..=b.len() {
             for v in 0..4u32 {
