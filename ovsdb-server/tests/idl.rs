@@ -6,35 +6,12 @@ use ovsdb::atom::Atom;
 use ovsdb::idl::replica::ChangeKind;
 use ovsdb::idl::{Idl, IdlConfig, RowRef, TxnBuilder};
 use serde_json::json;
-use std::process::{Child, Command};
 use std::time::Duration;
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
-fn start(dir: &std::path::Path) -> Server {
-    let sock = dir.join("db.sock");
-    let _ = std::fs::remove_file(&sock);
-    let child = Command::new(env!("CARGO_BIN_EXE_ferrovs-ovsdb-server"))
-        .arg(dir.join("conf.db"))
-        .arg(format!("--remote=punix:{}", sock.display()))
-        .arg(format!("--unixctl={}", dir.join("ctl").display()))
-        .env("FERROVS_LOG", "warn")
-        .spawn()
-        .expect("start ferrovs-ovsdb-server");
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(sock.exists(), "server did not create its socket");
-    Server(child)
+fn start(dir: &std::path::Path) -> common::Server {
+    common::start(common::FERROVS, dir).0
 }
 
 async fn within<F: std::future::Future>(what: &str, f: F) -> F::Output {

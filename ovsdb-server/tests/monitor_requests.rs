@@ -10,47 +10,25 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 const OVS_SERVER: &str = "/usr/sbin/ovsdb-server";
 const OVS_TOOL: &str = "/usr/bin/ovsdb-tool";
 const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
-fn start(bin: &str, dir: &Path) -> (Server, PathBuf) {
-    let db = dir.join("conf.db");
+/// `bin` on a fresh database that Debian's ovsdb-tool created.
+fn start(bin: &str, dir: &Path) -> (common::Server, PathBuf) {
     let out = Command::new(OVS_TOOL)
         .arg("create")
-        .arg(&db)
+        .arg(dir.join("conf.db"))
         .arg(OVS_SCHEMA)
         .output()
         .expect("run ovsdb-tool");
     assert!(out.status.success(), "ovsdb-tool create failed");
-    let sock = dir.join("db.sock");
-    let child = Command::new(bin)
-        .arg(&db)
-        .arg(format!("--remote=punix:{}", sock.display()))
-        .arg(format!("--unixctl={}", dir.join("ctl").display()))
-        .env("FERROVS_LOG", "error")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {bin}: {e}"));
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(sock.exists(), "{bin} did not create its socket");
-    (Server(child), sock)
+    common::start(bin, dir)
 }
 
 struct Conn {
@@ -191,7 +169,7 @@ fn several_requests_per_table_as_debian_ovsdb_server() {
         );
     }
     let ovs = run(OVS_SERVER);
-    let ours = run(env!("CARGO_BIN_EXE_ferrovs-ovsdb-server"));
+    let ours = run(common::FERROVS);
     for (k, (name, req)) in requests().iter().enumerate() {
         assert_eq!(ours[k], ovs[k], "{name}: {req}");
     }

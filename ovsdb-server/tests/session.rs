@@ -5,35 +5,9 @@
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command};
 use std::time::Duration;
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> (Server, std::path::PathBuf) {
-    let sock = dir.join("db.sock");
-    let child = Command::new(env!("CARGO_BIN_EXE_ferrovs-ovsdb-server"))
-        .arg(dir.join("conf.db"))
-        .arg(format!("--remote=punix:{}", sock.display()))
-        .arg(format!("--unixctl={}", dir.join("ctl").display()))
-        .env("FERROVS_LOG", "error")
-        .spawn()
-        .expect("start ferrovs-ovsdb-server");
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(sock.exists(), "server did not create its socket");
-    (Server(child), sock)
-}
+mod common;
 
 /// Sends `bytes` and reads until the server closes or `n` JSON values came.
 fn exchange(sock: &std::path::Path, bytes: &[u8], n: usize) -> (Vec<Value>, bool) {
@@ -67,7 +41,7 @@ fn exchange(sock: &std::path::Path, bytes: &[u8], n: usize) -> (Vec<Value>, bool
 #[test]
 fn bad_input_gets_error_and_others_continue() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, sock) = start(dir.path());
+    let (_server, sock) = common::start(common::FERROVS, dir.path());
     // A healthy session stays open across the others' failures.
     let mut good = UnixStream::connect(&sock).unwrap();
     good.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
