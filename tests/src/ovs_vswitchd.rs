@@ -62,55 +62,23 @@ impl OvsVswitchd {
             .arg(&schema))?;
 
         let db_sock = d.join("db.sock");
-        let ovsdb = Command::new(tool("ovsdb-server"))
+        let mut ovsdb = Command::new(tool("ovsdb-server"));
+        ovsdb
             .arg(&db)
             .arg(format!("--remote=punix:{}", db_sock.display()))
-            .arg("--remote=db:Open_vSwitch,Open_vSwitch,manager_options")
-            .arg(format!(
-                "--unixctl={}",
-                d.join("ovsdb-server.ctl").display()
-            ))
-            .arg(format!(
-                "--log-file={}",
-                d.join("ovsdb-server.log").display()
-            ))
-            .arg(format!(
-                "--pidfile={}",
-                d.join("ovsdb-server.pid").display()
-            ))
-            .arg("-vconsole:off")
-            .envs(self.ovs_env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+            .arg("--remote=db:Open_vSwitch,Open_vSwitch,manager_options");
+        let ovsdb = self.daemon(&mut ovsdb, "ovsdb-server").spawn()?;
         self.ovsdb = Some(Child(ovsdb));
         self.wait_for(&db_sock, "ovsdb-server.log")?;
         self.vsctl(&["--no-wait", "init"])?;
 
         let ns = Netns::new("ovs")?;
-        let vswitchd = Command::new(tool("ip"))
+        let mut vswitchd = Command::new(tool("ip"));
+        vswitchd
             .args(["netns", "exec", ns.name()])
             .arg(tool("ovs-vswitchd"))
-            .arg(format!("unix:{}", db_sock.display()))
-            .arg(format!(
-                "--unixctl={}",
-                d.join("ovs-vswitchd.ctl").display()
-            ))
-            .arg(format!(
-                "--log-file={}",
-                d.join("ovs-vswitchd.log").display()
-            ))
-            .arg(format!(
-                "--pidfile={}",
-                d.join("ovs-vswitchd.pid").display()
-            ))
-            .arg("-vconsole:off")
-            .envs(self.ovs_env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+            .arg(format!("unix:{}", db_sock.display()));
+        let vswitchd = self.daemon(&mut vswitchd, "ovs-vswitchd").spawn()?;
         self.netns = Some(ns);
         self.vswitchd = Some(Child(vswitchd));
         self.wait_for(&d.join("ovs-vswitchd.ctl"), "ovs-vswitchd.log")?;
@@ -130,6 +98,21 @@ impl OvsVswitchd {
         let mgmt = self.mgmt_socket();
         self.wait_for(&mgmt, "ovs-vswitchd.log")?;
         Ok(())
+    }
+
+    /// Adds what both daemons take: control socket, log and pid file named
+    /// after `name` in the directory, no console log, OVS's run/db/log
+    /// directories pointed at the directory, no stdio.
+    fn daemon<'c>(&self, cmd: &'c mut Command, name: &str) -> &'c mut Command {
+        let file = |ext: &str| self.dir.join(format!("{name}.{ext}")).display().to_string();
+        cmd.arg(format!("--unixctl={}", file("ctl")))
+            .arg(format!("--log-file={}", file("log")))
+            .arg(format!("--pidfile={}", file("pid")))
+            .arg("-vconsole:off")
+            .envs(self.ovs_env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
     }
 
     fn ovs_env(&self) -> Vec<(&'static str, PathBuf)> {
