@@ -645,6 +645,27 @@ fn len_list<T>(b: &[u8], len_at: usize, f: impl Fn(&Rd<'_>) -> Result<T>) -> Res
     Ok(v)
 }
 
+/// Decodes the (packet_count, byte_count) pairs that fill an entry from
+/// `from` to its end (group bucket counters, meter band counters): 16
+/// bytes each, the entry's length must leave no remainder.
+fn counter_pairs(r: &Rd<'_>, from: usize, what: &'static str) -> Result<Vec<(u64, u64)>> {
+    let tail = r.tail(from)?;
+    if tail.len() % 16 != 0 {
+        return Err(bad(ErrorCode::OfpbrcBadLen, what));
+    }
+    (0..tail.len() / 16)
+        .map(|i| Ok((r.u64(from + 16 * i)?, r.u64(from + 8 + 16 * i)?)))
+        .collect()
+}
+
+/// Encodes what `counter_pairs` decodes.
+fn put_counter_pairs(out: &mut Vec<u8>, pairs: &[(u64, u64)]) {
+    for (packets, bytes) in pairs {
+        put_u64(out, *packets);
+        put_u64(out, *bytes);
+    }
+}
+
 fn patch_len(out: &mut [u8], s: usize, at: usize) {
     let len = (out.len() - s) as u16;
     out[s + at..s + at + 2].copy_from_slice(&len.to_be_bytes());
@@ -997,10 +1018,6 @@ impl MultipartReply {
             },
             6 => MpReply::Group(len_list(body, 0, |r| {
                 r.need(40)?;
-                let n = (r.len() - 40) / 16;
-                if 40 + 16 * n != r.len() {
-                    return Err(bad(ErrorCode::OfpbrcBadLen, "group stats"));
-                }
                 Ok(GroupStats {
                     group_id: r.u32(4)?,
                     ref_count: r.u32(8)?,
@@ -1008,9 +1025,7 @@ impl MultipartReply {
                     byte_count: r.u64(24)?,
                     duration_sec: r.u32(32)?,
                     duration_nsec: r.u32(36)?,
-                    buckets: (0..n)
-                        .map(|i| Ok((r.u64(40 + 16 * i)?, r.u64(48 + 16 * i)?)))
-                        .collect::<Result<_>>()?,
+                    buckets: counter_pairs(r, 40, "group stats")?,
                 })
             })?),
             7 => MpReply::GroupDesc(len_list(body, 0, |r| {
@@ -1048,10 +1063,6 @@ impl MultipartReply {
             }
             9 => MpReply::Meter(len_list(body, 4, |r| {
                 r.need(40)?;
-                let n = (r.len() - 40) / 16;
-                if 40 + 16 * n != r.len() {
-                    return Err(bad(ErrorCode::OfpbrcBadLen, "meter stats"));
-                }
                 Ok(MeterStats {
                     meter_id: r.u32(0)?,
                     flow_count: r.u32(12)?,
@@ -1059,9 +1070,7 @@ impl MultipartReply {
                     byte_in_count: r.u64(24)?,
                     duration_sec: r.u32(32)?,
                     duration_nsec: r.u32(36)?,
-                    bands: (0..n)
-                        .map(|i| Ok((r.u64(40 + 16 * i)?, r.u64(48 + 16 * i)?)))
-                        .collect::<Result<_>>()?,
+                    bands: counter_pairs(r, 40, "meter stats")?,
                 })
             })?),
             10 => MpReply::MeterConfig(len_list(body, 0, |r| {
@@ -1205,10 +1214,7 @@ impl MultipartReply {
                     put_u64(out, g.byte_count);
                     put_u32(out, g.duration_sec);
                     put_u32(out, g.duration_nsec);
-                    for (p, b) in &g.buckets {
-                        put_u64(out, *p);
-                        put_u64(out, *b);
-                    }
+                    put_counter_pairs(out, &g.buckets);
                     patch_len(out, s, 0);
                 }
             }
@@ -1251,10 +1257,7 @@ impl MultipartReply {
                     put_u64(out, m.byte_in_count);
                     put_u32(out, m.duration_sec);
                     put_u32(out, m.duration_nsec);
-                    for (p, b) in &m.bands {
-                        put_u64(out, *p);
-                        put_u64(out, *b);
-                    }
+                    put_counter_pairs(out, &m.bands);
                     patch_len(out, s, 4);
                 }
             }
