@@ -260,13 +260,11 @@ impl FlowStats {
                 put_u16(out, self.importance);
                 put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
-                OxsStats {
-                    duration: Some((self.duration_sec, self.duration_nsec)),
-                    idle_time: None,
-                    flow_count: None,
-                    packet_count: Some(self.packet_count),
-                    byte_count: Some(self.byte_count),
-                }
+                OxsStats::of_flow(
+                    (self.duration_sec, self.duration_nsec),
+                    self.packet_count,
+                    self.byte_count,
+                )
                 .encode(out);
                 Instruction::encode_list(version, &self.instructions, out);
             }

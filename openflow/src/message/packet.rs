@@ -313,13 +313,11 @@ impl FlowRemoved {
                 put_u16(out, self.hard_timeout);
                 put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
-                OxsStats {
-                    duration: Some((self.duration_sec, self.duration_nsec)),
-                    idle_time: None,
-                    flow_count: None,
-                    packet_count: Some(self.packet_count),
-                    byte_count: Some(self.byte_count),
-                }
+                OxsStats::of_flow(
+                    (self.duration_sec, self.duration_nsec),
+                    self.packet_count,
+                    self.byte_count,
+                )
                 .encode(out);
             }
             _ => {
@@ -352,6 +350,17 @@ pub struct OxsStats {
 }
 
 impl OxsStats {
+    /// The statistics of one flow as flow-stats replies and flow-removed
+    /// messages carry them: duration, packet and byte counts.
+    pub fn of_flow(duration: (u32, u32), packets: u64, bytes: u64) -> OxsStats {
+        OxsStats {
+            duration: Some(duration),
+            packet_count: Some(packets),
+            byte_count: Some(bytes),
+            ..OxsStats::default()
+        }
+    }
+
     /// Decodes `reserved(2) length(2) TLVs`, padded to 8; must fill `b`
     /// up to its padded length (the caller passes the rest of the body).
     pub fn decode(b: &[u8]) -> Result<OxsStats> {
