@@ -1,5 +1,5 @@
 //! Per-transaction CPU cost of the engine without sockets:
-//! `cargo run --release --example engine_cost -- [TXNS]`.
+//! `cargo run --release --example engine_cost -- [TXNS [insert|update]]`.
 //! Drives `Core` exactly as a session does (parse the request bytes,
 //! handle, flush the log to a file under /var/tmp, serialize the reply) for
 //! small QoS inserts and updates, and prints microseconds per transaction.
@@ -52,7 +52,11 @@ fn main() {
         .as_str()
         .expect("uuid")
         .to_string();
+    let only = std::env::args().nth(2);
     for op in ["insert", "update"] {
+        if only.as_deref().is_some_and(|o| o != op) {
+            continue;
+        }
         let reqs: Vec<Vec<u8>> = (0..n)
             .map(|i| {
                 let body = if op == "insert" {

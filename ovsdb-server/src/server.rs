@@ -13,7 +13,7 @@
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
-use crate::jsonrpc::{error_reply, notification, reply, reply_bytes, Message};
+use crate::jsonrpc::{error_reply, notification, reply, transact_reply_bytes, Message};
 use crate::lock::{LockMode, Locks, SessionId};
 use crate::monitor::{self, Monitor, Version};
 use crate::row::Row;
@@ -336,7 +336,7 @@ impl Core {
             seq: entry.storage.seq(),
             durable: gate_durable,
         };
-        self.send_bytes(sid, reply_bytes(id, &results), Some(gate));
+        self.send_bytes(sid, transact_reply_bytes(id, &results), Some(gate));
         Handled::Done
     }
 
