@@ -1,5 +1,5 @@
 //! Per-transaction CPU cost of the engine without sockets:
-//! `cargo run --release --example engine_cost -- [TXNS]`.
+//! `cargo run --release --example engine_cost -- [TXNS [insert|update]]`.
 //! Drives `Core` exactly as a session does (parse the request bytes,
 //! handle, flush the log to a file under /var/tmp, serialize the reply) for
 //! small QoS inserts and updates, and prints microseconds per transaction.
@@ -10,6 +10,10 @@ use ovsdb::jsonrpc::Message;
 use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use std::time::Instant;
+
+/// The server's allocator (see src/bin/ferrovs-ovsdb-server.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let n: usize = std::env::args()
@@ -48,7 +52,11 @@ fn main() {
         .as_str()
         .expect("uuid")
         .to_string();
+    let only = std::env::args().nth(2);
     for op in ["insert", "update"] {
+        if only.as_deref().is_some_and(|o| o != op) {
+            continue;
+        }
         let reqs: Vec<Vec<u8>> = (0..n)
             .map(|i| {
                 let body = if op == "insert" {

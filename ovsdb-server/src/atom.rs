@@ -165,6 +165,38 @@ impl Atom {
     }
 }
 
+impl Atom {
+    /// Appends the JSON text of `to_json()` to `out` without building it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Atom::Integer(i) => {
+                let _ = serde_json::to_writer(&mut *out, i);
+            }
+            Atom::Real(r) => {
+                let _ = serde_json::to_writer(&mut *out, &real_to_json(*r));
+            }
+            Atom::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Atom::String(s) => {
+                let _ = serde_json::to_writer(&mut *out, &**s);
+            }
+            Atom::Uuid(u) => write_uuid_json(u, out),
+        }
+    }
+}
+
+/// Appends `["uuid","<text>"]`.
+pub fn write_uuid_json(u: &Uuid, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"[\"uuid\",\"");
+    write_uuid_text(u, out);
+    out.extend_from_slice(b"\"]");
+}
+
+/// Appends the 36-character text form of `u` (no quotes).
+pub fn write_uuid_text(u: &Uuid, out: &mut Vec<u8>) {
+    let mut b = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.extend_from_slice(u.hyphenated().encode_lower(&mut b).as_bytes());
+}
+
 /// Reals that are whole numbers are still written with a fraction so that
 /// they read back as reals.
 fn real_to_json(r: f64) -> Value {

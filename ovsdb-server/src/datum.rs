@@ -192,6 +192,37 @@ impl Datum {
         }
     }
 
+    /// Appends the JSON text of `to_json()` to `out` without building it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Datum::Set(v) if v.len() == 1 => v[0].write_json(out),
+            Datum::Set(v) => {
+                out.extend_from_slice(b"[\"set\",[");
+                for (i, a) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    a.write_json(out);
+                }
+                out.extend_from_slice(b"]]");
+            }
+            Datum::Map(v) => {
+                out.extend_from_slice(b"[\"map\",[");
+                for (i, (k, x)) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.push(b'[');
+                    k.write_json(out);
+                    out.push(b',');
+                    x.write_json(out);
+                    out.push(b']');
+                }
+                out.extend_from_slice(b"]]");
+            }
+        }
+    }
+
     pub fn contains_key(&self, k: &Atom) -> bool {
         match self {
             Datum::Set(v) => v.binary_search(k).is_ok(),

@@ -48,7 +48,7 @@ impl Framer {
     /// The next complete JSON text, if any.
     ///
     /// Inside a string only `"` and `\\` matter, outside it only quotes and
-    /// brackets, so the scan jumps from one such byte to the next.
+    /// brackets, so the scan jumps from one such byte to the next, eight bytes at a time.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, OvsdbError> {
         if !self.started {
             // Drop whitespace between messages.
@@ -78,14 +78,13 @@ impl Framer {
         let mut i = self.scanned;
         let (mut in_str, mut esc) = (self.in_str, self.esc);
         while i < n {
-            let rest = &self.buf[i..];
             if in_str {
                 if esc {
                     esc = false;
                     i += 1;
                     continue;
                 }
-                match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                match find_in_string(&self.buf[i..]) {
                     None => i = n,
                     Some(k) => {
                         i += k;
@@ -99,10 +98,7 @@ impl Framer {
                 }
                 continue;
             }
-            let Some(k) = rest
-                .iter()
-                .position(|&b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'))
-            else {
+            let Some(k) = find_structural(&self.buf[i..]) else {
                 i = n;
                 break;
             };
@@ -150,6 +146,56 @@ impl Framer {
     pub fn pending(&self) -> usize {
         self.buf.len()
     }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` that equals `c` (exact for the lowest
+/// such byte, which is all the scans below use).
+#[inline(always)]
+fn eq_mask(w: u64, c: u8) -> u64 {
+    let x = w ^ (LO * c as u64);
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Index of the first byte of `s` that satisfies `hit` (given one 8-byte
+/// little-endian word, the mask of matching bytes), scanning a word at a
+/// time: a message's strings and gaps are mostly plain bytes.
+#[inline(always)]
+fn find_word(s: &[u8], hit: impl Fn(u64) -> u64, byte: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let w = u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+        let m = hit(w);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| byte(b)).map(|k| i + k)
+}
+
+/// First `"` or backslash (the bytes that matter inside a string).
+fn find_in_string(s: &[u8]) -> Option<usize> {
+    find_word(
+        s,
+        |w| eq_mask(w, b'"') | eq_mask(w, b'\\'),
+        |b| b == b'"' || b == b'\\',
+    )
+}
+
+/// First quote or bracket (the bytes that matter outside strings). Setting
+/// bit 0x20 maps `[` to `{` and `]` to `}` and no other byte onto either.
+fn find_structural(s: &[u8]) -> Option<usize> {
+    find_word(
+        s,
+        |w| {
+            let f = w | (LO * 0x20);
+            eq_mask(w, b'"') | eq_mask(f, b'{') | eq_mask(f, b'}')
+        },
+        |b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'),
+    )
 }
 
 /// A parsed JSON-RPC message.
@@ -312,6 +358,23 @@ pub fn reply_bytes(id: &Value, result: &Value) -> Vec<u8> {
     b
 }
 
+/// The bytes of a transact reply: `reply(id, [results...])` written
+/// straight from the operation results.
+pub fn transact_reply_bytes(id: &Value, results: &[crate::transaction::OpResult]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(128);
+    b.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut b, id);
+    b.extend_from_slice(b",\"result\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        r.write_json(&mut b);
+    }
+    b.extend_from_slice(b"],\"error\":null}");
+    b
+}
+
 pub fn error_reply(id: &Value, error: Value) -> Value {
     json!({"id": id, "result": Value::Null, "error": error})
 }
@@ -404,6 +467,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The word-at-a-time scans find what a byte loop finds.
+        #[test]
+        fn word_scans_match_byte_scans(
+            s in proptest::collection::vec(proptest::sample::select(
+                b"ab \"\\{}[];{}[]\x7b\x7d\x5b\x5d\x3b\x1b\xfb\xdb\x02\xa2\x00\x80\xff".to_vec()), 0..40),
+        ) {
+            proptest::prop_assert_eq!(
+                find_in_string(&s),
+                s.iter().position(|&b| b == b'"' || b == b'\\')
+            );
+            proptest::prop_assert_eq!(
+                find_structural(&s),
+                s.iter().position(|&b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'))
+            );
+        }
+    }
+
     #[test]
     fn reply_bytes_match_reply() {
         for id in [json!(7), json!("x\"y"), json!(null), json!([1, {"a": 2}])] {
@@ -411,6 +492,27 @@ mod tests {
             assert_eq!(
                 reply_bytes(&id, &r),
                 serde_json::to_vec(&reply(&id, r.clone())).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn transact_reply_bytes_match_reply() {
+        use crate::transaction::OpResult;
+        let u = crate::uuidgen::fresh();
+        let rs = [
+            OpResult::Uuid(u),
+            OpResult::Count(3),
+            OpResult::Empty,
+            OpResult::Json(json!({"rows": [{"a": "x\"y"}]})),
+            OpResult::Json(Value::Null),
+        ];
+        for n in 0..=rs.len() {
+            let rs = &rs[..n];
+            let v = Value::Array(rs.iter().map(OpResult::to_json).collect());
+            assert_eq!(
+                String::from_utf8(transact_reply_bytes(&json!(9), rs)).unwrap(),
+                serde_json::to_string(&reply(&json!(9), v)).unwrap()
             );
         }
     }

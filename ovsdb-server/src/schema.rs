@@ -249,13 +249,40 @@ pub struct ColumnSchema {
     pub mutable: bool,
 }
 
+/// Hasher for the schema's name maps (FxHash-style: a multiply and rotate
+/// per 8 bytes). Those maps are built once from the schema and never grow,
+/// so a client-chosen name can only cost its own lookup: no flooding, and
+/// no SipHash on every table and column name of every request.
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+}
+/// Map from a schema name (table or column) to its index.
+pub type NameMap = HashMap<String, usize, std::hash::BuildHasherDefault<NameHasher>>;
+
 /// One table.
 #[derive(Debug, Clone)]
 pub struct TableSchema {
     pub name: String,
     /// Sorted by name.
     pub columns: Vec<ColumnSchema>,
-    pub col_index: HashMap<String, usize>,
+    pub col_index: NameMap,
     pub max_rows: Option<u64>,
     pub is_root: bool,
     /// Each index is a list of column indexes.
@@ -278,7 +305,7 @@ pub struct DatabaseSchema {
     pub cksum: Option<String>,
     /// Sorted by name.
     pub tables: Vec<TableSchema>,
-    pub table_index: HashMap<String, usize>,
+    pub table_index: NameMap,
     /// The schema as given, for the log.
     pub json: Value,
     /// The canonical form (see `to_canonical_json`), for `get_schema`.
@@ -336,7 +363,7 @@ impl DatabaseSchema {
                 t.is_root = true;
             }
         }
-        let table_index: HashMap<String, usize> = tables
+        let table_index: NameMap = tables
             .iter()
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))
@@ -399,7 +426,7 @@ impl DatabaseSchema {
                 mutable: c.get("mutable").and_then(Value::as_bool).unwrap_or(true),
             });
         }
-        let col_index: HashMap<String, usize> = columns
+        let col_index: NameMap = columns
             .iter()
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i))

@@ -13,7 +13,7 @@
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
-use crate::jsonrpc::{error_reply, notification, reply, reply_bytes, Message};
+use crate::jsonrpc::{error_reply, notification, reply, transact_reply_bytes, Message};
 use crate::lock::{LockMode, Locks, SessionId};
 use crate::monitor::{self, Monitor, Version};
 use crate::row::Row;
@@ -336,7 +336,7 @@ impl Core {
             seq: entry.storage.seq(),
             durable: gate_durable,
         };
-        self.send_bytes(sid, reply_bytes(id, &results), Some(gate));
+        self.send_bytes(sid, transact_reply_bytes(id, &results), Some(gate));
         Handled::Done
     }
 
@@ -347,14 +347,12 @@ impl Core {
         let durable = prep.durable;
         let entry = &mut self.dbs[i];
         let committed = commit::apply(&mut entry.db, prep);
-        let rec = commit::log_record(&entry.db.schema, &committed, now_ms());
-        let durable = match rec {
-            Some(r) => {
-                entry.storage.append(&r, durable);
-                durable
-            }
-            None => false,
-        };
+        let schema = &entry.db.schema;
+        let date = now_ms();
+        let logged = entry.storage.append_with(durable, |out| {
+            commit::write_log_record(schema, &committed, date, out)
+        });
+        let durable = durable && logged.is_some();
         entry.last_txn = committed.txn_id;
         let committed = Arc::new(committed);
         let weight = history_weight(&committed);

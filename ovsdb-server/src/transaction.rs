@@ -45,12 +45,56 @@ pub struct ExecCtx<'a> {
     pub elapsed_ms: u64,
 }
 
+/// One operation's result. The common shapes stay unbuilt and are written
+/// straight into the reply (`write_json`); `to_json` gives the same JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpResult {
+    /// `{"uuid":["uuid","..."]}` (insert).
+    Uuid(Uuid),
+    /// `{"count":N}` (update, mutate, delete).
+    Count(usize),
+    /// `{}` (commit, comment, assert, wait).
+    Empty,
+    /// Anything else: select rows, an error object, `null` after an error.
+    Json(Value),
+}
+
+impl OpResult {
+    pub fn to_json(&self) -> Value {
+        match self {
+            OpResult::Uuid(u) => json!({"uuid": uuid_json(u)}),
+            OpResult::Count(n) => json!({"count": n}),
+            OpResult::Empty => json!({}),
+            OpResult::Json(v) => v.clone(),
+        }
+    }
+
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            OpResult::Uuid(u) => {
+                out.extend_from_slice(b"{\"uuid\":");
+                crate::atom::write_uuid_json(u, out);
+                out.push(b'}');
+            }
+            OpResult::Count(n) => {
+                out.extend_from_slice(b"{\"count\":");
+                let _ = serde_json::to_writer(&mut *out, n);
+                out.push(b'}');
+            }
+            OpResult::Empty => out.extend_from_slice(b"{}"),
+            OpResult::Json(v) => {
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+        }
+    }
+}
+
 /// The outcome of executing a transaction.
 pub enum Outcome {
     /// The result array and, if it succeeded and changed something, the
     /// prepared change list.
     Done {
-        results: Value,
+        results: Vec<OpResult>,
         prepared: Option<Prepared>,
     },
     /// A "wait" is not satisfied yet: retry after a change, at most this
@@ -101,39 +145,48 @@ pub fn execute(db: &Db, ops: &[Value], ctx: &ExecCtx) -> Outcome {
             Ok(r) => results.push(r),
             Err(OpError::Retry(rem)) => return Outcome::Retry { remaining_ms: rem },
             Err(OpError::Err(e)) => {
-                results.push(e.to_json());
+                results.push(OpResult::Json(e.to_json()));
                 failed = true;
                 break;
             }
         }
     }
     while results.len() < ops.len() {
-        results.push(Value::Null);
+        results.push(OpResult::Json(Value::Null));
     }
     if failed {
         return Outcome::Done {
-            results: Value::Array(results),
+            results,
             prepared: None,
         };
     }
     match txn.prepare() {
         Ok(p) => Outcome::Done {
-            results: Value::Array(results),
+            results,
             prepared: if p.changes.is_empty() { None } else { Some(p) },
         },
         Err(e) => {
-            results.push(e.to_json());
+            results.push(OpResult::Json(e.to_json()));
             Outcome::Done {
-                results: Value::Array(results),
+                results,
                 prepared: None,
             }
         }
     }
 }
 
+/// Member `k` of a small object by a linear scan (an operation has a
+/// handful of members: comparing them beats hashing `k`), else by hash.
+fn get<'v>(o: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
+    if o.len() <= 8 {
+        o.iter().find(|(n, _)| n.as_str() == k).map(|(_, v)| v)
+    } else {
+        o.get(k)
+    }
+}
+
 fn member<'v>(o: &'v Map<String, Value>, k: &str) -> Result<&'v Value> {
-    o.get(k)
-        .ok_or_else(|| OvsdbError::syntax(format!("Required '{k}' member is missing.")))
+    get(o, k).ok_or_else(|| OvsdbError::syntax(format!("Required '{k}' member is missing.")))
 }
 
 fn check_members(o: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
@@ -151,7 +204,7 @@ impl<'a> Txn<'a> {
     pub fn new(db: &'a Db) -> Self {
         Txn {
             db,
-            changes: vec![UuidMap::default(); db.tables.len()],
+            changes: (0..db.tables.len()).map(|_| UuidMap::default()).collect(),
             symtab: HashMap::new(),
             durable: false,
             comments: Vec::new(),
@@ -293,7 +346,7 @@ impl<'a> Txn<'a> {
         Ok(out)
     }
 
-    fn run_op(&mut self, op: &Value, ctx: &ExecCtx) -> std::result::Result<Value, OpError> {
+    fn run_op(&mut self, op: &Value, ctx: &ExecCtx) -> std::result::Result<OpResult, OpError> {
         let o = op
             .as_object()
             .ok_or_else(|| OvsdbError::syntax("operation must be an object"))?;
@@ -312,7 +365,7 @@ impl<'a> Txn<'a> {
                 self.durable = member(o, "durable")?
                     .as_bool()
                     .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'durable'."))?;
-                Ok(json!({}))
+                Ok(OpResult::Empty)
             }
             "abort" => {
                 check_members(o, &[])?;
@@ -324,7 +377,7 @@ impl<'a> Txn<'a> {
                     .as_str()
                     .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'comment'."))?;
                 self.comments.push(c.to_string());
-                Ok(json!({}))
+                Ok(OpResult::Empty)
             }
             "assert" => {
                 check_members(o, &["lock"])?;
@@ -332,7 +385,7 @@ impl<'a> Txn<'a> {
                     .as_str()
                     .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'lock'."))?;
                 if (ctx.has_lock)(l) {
-                    Ok(json!({}))
+                    Ok(OpResult::Empty)
                 } else {
                     Err(OvsdbError::new(
                         "not owner",
@@ -355,12 +408,12 @@ impl<'a> Txn<'a> {
         Ok(r)
     }
 
-    fn op_insert(&mut self, o: &Map<String, Value>) -> Result<Value> {
+    fn op_insert(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
         check_members(o, &["table", "row", "uuid-name", "uuid"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
         let mut uuid = crate::uuidgen::fresh();
-        if let Some(uj) = o.get("uuid") {
+        if let Some(uj) = get(o, "uuid") {
             uuid = uj
                 .as_str()
                 .and_then(parse_uuid)
@@ -372,7 +425,7 @@ impl<'a> Txn<'a> {
                 ));
             }
         }
-        if let Some(nj) = o.get("uuid-name") {
+        if let Some(nj) = get(o, "uuid-name") {
             let n = nj
                 .as_str()
                 .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'uuid-name'."))?;
@@ -385,7 +438,7 @@ impl<'a> Txn<'a> {
                 }
                 Some(s) => {
                     s.created = true;
-                    if o.get("uuid").is_some() {
+                    if get(o, "uuid").is_some() {
                         return Err(OvsdbError::syntax(
                             "uuid-name used before insert with explicit uuid",
                         ));
@@ -404,7 +457,7 @@ impl<'a> Txn<'a> {
             }
         }
         let mut row = Row::new_default(ts);
-        if let Some(rj) = o.get("row") {
+        if let Some(rj) = get(o, "row") {
             for (c, d) in self.parse_row(ts, rj, false)? {
                 row.set(c, d);
             }
@@ -416,24 +469,24 @@ impl<'a> Txn<'a> {
                 new: Some(row),
             },
         );
-        Ok(json!({"uuid": uuid_json(&uuid)}))
+        Ok(OpResult::Uuid(uuid))
     }
 
-    fn op_select(&mut self, o: &Map<String, Value>) -> Result<Value> {
+    fn op_select(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
         check_members(o, &["table", "where", "columns"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
-        let cols = parse_columns(ts, o.get("columns"))?;
+        let cols = parse_columns(ts, get(o, "columns"))?;
         let rows: Vec<Value> = self
             .matching(t, &cond)
             .iter()
             .filter_map(|u| self.get(t, u).map(|r| project(ts, u, r, cols.as_deref())))
             .collect();
-        Ok(json!({"rows": rows}))
+        Ok(OpResult::Json(json!({"rows": rows})))
     }
 
-    fn op_update(&mut self, o: &Map<String, Value>) -> Result<Value> {
+    fn op_update(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
         check_members(o, &["table", "where", "row"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
@@ -447,10 +500,10 @@ impl<'a> Txn<'a> {
                 }
             }
         }
-        Ok(json!({"count": hits.len()}))
+        Ok(OpResult::Count(hits.len()))
     }
 
-    fn op_mutate(&mut self, o: &Map<String, Value>) -> Result<Value> {
+    fn op_mutate(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
         check_members(o, &["table", "where", "mutations"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
@@ -468,10 +521,10 @@ impl<'a> Txn<'a> {
                 }
             }
         }
-        Ok(json!({"count": hits.len()}))
+        Ok(OpResult::Count(hits.len()))
     }
 
-    fn op_delete(&mut self, o: &Map<String, Value>) -> Result<Value> {
+    fn op_delete(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
         check_members(o, &["table", "where"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
@@ -480,21 +533,21 @@ impl<'a> Txn<'a> {
         for u in &hits {
             self.delete_row(t, u);
         }
-        Ok(json!({"count": hits.len()}))
+        Ok(OpResult::Count(hits.len()))
     }
 
     fn op_wait(
         &mut self,
         o: &Map<String, Value>,
         ctx: &ExecCtx,
-    ) -> std::result::Result<Value, OpError> {
+    ) -> std::result::Result<OpResult, OpError> {
         check_members(
             o,
             &["table", "where", "columns", "until", "rows", "timeout"],
         )?;
         let t = self.table(o)?;
         let ts = self.ts(t);
-        let timeout = match o.get("timeout") {
+        let timeout = match get(o, "timeout") {
             None => None,
             Some(v) => Some(
                 v.as_f64()
@@ -504,7 +557,7 @@ impl<'a> Txn<'a> {
             ),
         };
         let cond = self.condition(ts, member(o, "where")?)?;
-        let cols: Vec<usize> = match parse_columns(ts, o.get("columns"))? {
+        let cols: Vec<usize> = match parse_columns(ts, get(o, "columns"))? {
             Some(c) => c,
             None => (0..ts.columns.len()).collect(),
         };
@@ -551,7 +604,7 @@ impl<'a> Txn<'a> {
         expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
         let equal = actual == expected;
         if equal == want_eq {
-            return Ok(json!({}));
+            return Ok(OpResult::Empty);
         }
         match timeout {
             Some(ms) if ctx.elapsed_ms >= ms => {
@@ -575,7 +628,7 @@ impl<'a> Txn<'a> {
             }
         }
         // Rows inserted then deleted in this transaction never existed.
-        for ch in &mut self.changes {
+        for ch in self.changes.iter_mut().filter(|ch| !ch.is_empty()) {
             ch.retain(|_, c| c.old.is_some() || c.new.is_some());
         }
         let mut rounds = 0;
@@ -598,6 +651,9 @@ impl<'a> Txn<'a> {
         self.check_indexes()?;
         let mut changes = Vec::new();
         for (t, ch) in self.changes.into_iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             for (u, c) in ch {
                 let same = match (&c.old, &c.new) {
                     (Some(o), Some(n)) => o.cols == n.cols,
@@ -633,7 +689,7 @@ impl<'a> Txn<'a> {
         let lost: Vec<bool> = self
             .changes
             .iter()
-            .map(|ch| ch.values().any(|c| c.old.is_some() && c.new.is_none()))
+            .map(|ch| !ch.is_empty() && ch.values().any(|c| c.old.is_some() && c.new.is_none()))
             .collect();
         let any_lost = lost.iter().any(|&l| l);
         for (t, ts) in schema.tables.iter().enumerate() {
@@ -738,6 +794,9 @@ impl<'a> Txn<'a> {
         let mut delta: RowKeyMap<i64> = RowKeyMap::default();
         let schema = &self.db.schema;
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             let ts = &schema.tables[t];
             for c in ch.values() {
                 for (ci, col) in ts.columns.iter().enumerate() {
@@ -773,6 +832,9 @@ impl<'a> Txn<'a> {
             .map(|(k, _)| *k)
             .collect();
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             if !schema.tables[t].is_root {
                 for (u, c) in ch {
                     if c.new.is_some() {
@@ -811,6 +873,9 @@ impl<'a> Txn<'a> {
             }
         }
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             for (u, c) in ch {
                 if c.old.is_some() && c.new.is_none() {
                     let n = self.final_refs(delta, t, u);
@@ -831,6 +896,9 @@ impl<'a> Txn<'a> {
     fn referrer(&self, rt: usize, ru: &Uuid) -> String {
         let schema = &self.db.schema;
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             let ts = &schema.tables[t];
             for (u, c) in ch {
                 let Some(n) = &c.new else { continue };
@@ -849,6 +917,9 @@ impl<'a> Txn<'a> {
 
     fn check_max_rows(&self) -> Result<()> {
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             let ts = &self.db.schema.tables[t];
             let Some(max) = ts.max_rows else { continue };
             let mut n = self.db.tables[t].rows.len() as i64;
@@ -867,6 +938,9 @@ impl<'a> Txn<'a> {
 
     fn check_indexes(&self) -> Result<()> {
         for (t, ch) in self.changes.iter().enumerate() {
+            if ch.is_empty() {
+                continue;
+            }
             let ts = &self.db.schema.tables[t];
             for (i, cols) in ts.indexes.iter().enumerate() {
                 let mut seen: HashMap<Vec<Datum>, Uuid> = HashMap::new();

@@ -13,29 +13,52 @@ use sha1::{Digest, Sha1};
 
 pub const MAGIC: &str = "JSON";
 
-/// Appends the bytes of one record holding `json` to `out`. The body is
-/// serialized straight into `out` and the header slid in front of it, so a
-/// record costs no temporary buffers.
+/// Appends the bytes of one record holding `json` to `out`.
 pub fn encode_record(json: &Value, out: &mut Vec<u8>) {
+    encode_record_with(out, |b| serde_json::to_writer(b, json).is_ok());
+}
+
+/// Appends one record whose JSON text `body` writes into the buffer it is
+/// given (returning false for "no record", which leaves `out` as it was).
+/// The body goes straight into `out` and the header is slid in front of
+/// it, so a record costs no temporary buffers.
+pub fn encode_record_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
     let start = out.len();
-    if serde_json::to_writer(&mut *out, json).is_err() {
+    if !body(out) {
         out.truncate(start);
+        return false;
     }
     out.push(b'\n');
     let digest = Sha1::digest(&out[start..]);
-    let mut header = Vec::with_capacity(64);
-    header.extend_from_slice(b"OVSDB ");
-    header.extend_from_slice(MAGIC.as_bytes());
-    header.push(b' ');
-    header.extend_from_slice((out.len() - start).to_string().as_bytes());
-    header.push(b' ');
+    let mut header = [0u8; 96];
+    let mut h = 0;
+    let mut put = |bytes: &[u8]| {
+        header[h..h + bytes.len()].copy_from_slice(bytes);
+        h += bytes.len();
+    };
+    put(b"OVSDB ");
+    put(MAGIC.as_bytes());
+    put(b" ");
+    let mut num = [0u8; 20];
+    let mut n = out.len() - start;
+    let mut k = num.len();
+    loop {
+        k -= 1;
+        num[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    put(&num[k..]);
+    put(b" ");
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        header.push(HEX[(b >> 4) as usize]);
-        header.push(HEX[(b & 15) as usize]);
+        put(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
     }
-    header.push(b'\n');
-    out.splice(start..start, header);
+    put(b"\n");
+    out.splice(start..start, header[..h].iter().copied());
+    true
 }
 
 /// The result of reading a log.

@@ -170,22 +170,41 @@ impl Storage {
     /// Queues `record` for the log; returns its sequence number. It is in
     /// the file (and, if `durable`, on disk) once `flush` has covered it.
     pub fn append(&mut self, record: &Value, durable: bool) -> u64 {
-        self.seq += 1;
-        let seq = self.seq;
+        self.append_with(durable, |b| serde_json::to_writer(b, record).is_ok())
+            .unwrap_or(self.seq)
+    }
+
+    /// Queues the record whose JSON text `body` writes (see
+    /// `log::encode_record_with`; false: nothing to log). Returns its
+    /// sequence number, or None when there was no record.
+    pub fn append_with(
+        &mut self,
+        durable: bool,
+        body: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> Option<u64> {
         if self.file.is_none() {
+            if !body(&mut Vec::new()) {
+                return None;
+            }
+            self.seq += 1;
+            let seq = self.seq;
             self.done = Progress {
                 written: seq,
                 synced: seq,
             };
             self.progress_tx.send_replace(self.done);
-            return seq;
+            return Some(seq);
         }
-        log::encode_record(record, &mut self.pending);
+        if !log::encode_record_with(&mut self.pending, body) {
+            return None;
+        }
+        self.seq += 1;
+        let seq = self.seq;
         self.records += 1;
         if durable {
             self.sync_wanted = seq;
         }
-        seq
+        Some(seq)
     }
 
     /// Whether `flush` has anything to do.
