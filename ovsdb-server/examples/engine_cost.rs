@@ -11,10 +11,6 @@ use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use std::time::Instant;
 
-/// The server's allocator (see src/bin/ferrovs-ovsdb-server.rs).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)

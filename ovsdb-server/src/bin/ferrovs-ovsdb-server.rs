@@ -13,38 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-/// A transaction allocates and frees a few dozen small objects (the parsed
-/// request, row images, the reply); mimalloc's per-thread free lists make
-/// each of those a handful of instructions instead of glibc's bins.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-extern "C" {
-    /// From the mimalloc library that the `mimalloc` crate links in.
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-/// `mi_option_arena_eager_commit` and `mi_option_purge_delay` in the
-/// `mi_option_e` enum of the mimalloc 3 header (libmimalloc-sys 0.1.49).
-const MI_OPTION_ARENA_EAGER_COMMIT: std::ffi::c_int = 4;
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// Memory freed after a burst (a big transaction, a compaction) goes back
-/// to the system at once instead of after a delay that only runs on later
-/// allocations, so an idle server's resident size stays what it holds.
-/// Arenas are set up by the first allocation, so this runs as an ELF
-/// constructor, before the Rust runtime allocates anything.
-extern "C" fn tune_allocator() {
-    // SAFETY: mi_option_set only stores an option value; it runs before
-    // main, single-threaded.
-    unsafe {
-        mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-    }
-}
-#[used]
-#[link_section = ".init_array"]
-static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
-
 #[derive(Default, Debug)]
 struct Opts {
     dbs: Vec<PathBuf>,
@@ -209,6 +177,13 @@ fn notify_ready(fd: Option<i32>) {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Large sets (a bridge's ports) are reallocated on every change: keep
+    // them on the heap instead of paying an mmap/munmap and page faults each
+    // time.
+    // SAFETY: mallopt only tunes glibc's allocator; called before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 8 << 20);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut o = parse_args(&args)?;
     if o.dbs.is_empty() {
