@@ -286,6 +286,15 @@ impl KeyBuilder<'_> {
             self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
         }
     }
+    /// [`KeyBuilder::push`] of a word the caller knows is not zero.
+    #[inline(always)]
+    pub fn push_nonzero(&mut self, idx: usize, w: u64) {
+        debug_assert!(w != 0 && self.map >> idx == 0);
+        self.key.words[self.len.min(idx)] = w;
+        self.map |= 1u64 << idx;
+        self.len += 1;
+        self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
+    }
     /// Finishes the key: stores map, length and hash.
     #[inline(always)]
     pub fn finish(self) {
