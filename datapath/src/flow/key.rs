@@ -41,19 +41,49 @@ impl Default for FlowKey {
 impl PartialEq for FlowKey {
     #[inline]
     fn eq(&self, o: &FlowKey) -> bool {
-        // Same map implies same length; a plain loop beats a memcmp call
-        // for the ~10 words a key has.
+        // Same map implies same length. Keys of up to 8 words (nearly all)
+        // are compared with a fixed shape: all 8 first words XORed and
+        // masked by the row of `PREFIX_MASKS` for the length (words past
+        // the length are stale scratch and ignored), no loop and no
+        // data-dependent branch; the compiler makes it a few vector ops.
         if self.map != o.map {
             return false;
         }
-        let n = (self.len as usize).min(FLOW_WORDS);
+        let n = self.len as usize;
+        if let Some(m) = PREFIX_MASKS.0.get(n) {
+            let (a, b) = (&self.words[..8], &o.words[..8]);
+            let diff = a
+                .iter()
+                .zip(b)
+                .zip(m)
+                .fold(0u64, |d, ((x, y), k)| d | ((x ^ y) & k));
+            return diff == 0;
+        }
         let mut diff = 0u64;
-        for i in 0..n {
+        for i in 0..n.min(FLOW_WORDS) {
             diff |= self.words[i] ^ o.words[i];
         }
         diff == 0
     }
 }
+
+/// Row `n`: all ones in the first `n` of 8 words (one cache line a row).
+#[repr(C, align(64))]
+struct PrefixMasks([[u64; 8]; 9]);
+
+static PREFIX_MASKS: PrefixMasks = {
+    let mut t = [[0u64; 8]; 9];
+    let mut n = 0;
+    while n <= 8 {
+        let mut i = 0;
+        while i < n {
+            t[n][i] = !0;
+            i += 1;
+        }
+        n += 1;
+    }
+    PrefixMasks(t)
+};
 impl Eq for FlowKey {}
 
 impl std::fmt::Debug for FlowKey {
