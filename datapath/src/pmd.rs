@@ -434,7 +434,7 @@ impl Pmd {
         {
             extract(p, k);
             if emc_on {
-                self.emc.prefetch(k.hash());
+                self.emc.prefetch(k.hash(), k.n_words());
             }
         }
         if emc_on {

@@ -184,6 +184,11 @@ impl FlowKey {
     pub fn hash(&self) -> u32 {
         self.hash
     }
+    /// How many words are present.
+    #[inline]
+    pub fn n_words(&self) -> usize {
+        self.len as usize
+    }
     /// The present words, in index order.
     #[inline]
     pub fn words(&self) -> &[u64] {
