@@ -212,10 +212,12 @@ impl FlowKey {
     #[inline(always)]
     pub fn tcp_flags(&self) -> u16 {
         const _: () = assert!(super::layout::W_TP == FLOW_WORDS - 1);
-        if self.map >> super::layout::W_TP & 1 == 0 || self.len == 0 {
+        if self.map >> super::layout::W_TP & 1 == 0 {
             return 0;
         }
-        let w = self.words[(self.len as usize - 1).min(FLOW_WORDS - 1)];
+        // The map has a bit, so len >= 1 (the clamp only keeps the index
+        // in bounds without a panic path).
+        let w = self.words[(self.len as usize).wrapping_sub(1).min(FLOW_WORDS - 1)];
         ((w & super::layout::TCP_FLAGS.word_mask()) >> super::layout::TCP_FLAGS.shift) as u16
     }
     /// Value of a field.
