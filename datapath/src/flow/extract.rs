@@ -215,11 +215,12 @@ const FAST_L3_END: usize = ETH_HLEN + 20;
 const FAST_LEN: usize = FAST_L3_END + 20;
 
 /// Per IP protocol, the L4 header length the fast path needs (UDP 8,
-/// SCTP 12, TCP 20), or 0 for a protocol it leaves to the general walk.
-const FAST_L4_LEN: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[ipv4::PROTO_UDP as usize] = UDP_HLEN as u8;
-    t[ipv4::PROTO_SCTP as usize] = SCTP_HLEN as u8;
+/// SCTP 12, TCP 20), or more than an IPv4 total length can cover for a
+/// protocol it leaves to the general walk.
+const FAST_L4_LEN: [u32; 256] = {
+    let mut t = [1 << 16; 256];
+    t[ipv4::PROTO_UDP as usize] = UDP_HLEN as u32;
+    t[ipv4::PROTO_SCTP as usize] = SCTP_HLEN as u32;
     t[ipv4::PROTO_TCP as usize] = 20;
     t
 };
@@ -236,17 +237,21 @@ const FAST_L4_LEN: [u8; 256] = {
 #[inline(always)]
 fn fast_frame(data: &[u8]) -> Option<&[u8; FAST_LEN]> {
     let h = data.first_chunk::<FAST_LEN>()?;
-    // EtherType 0x0800 and IHL 5 in one load (bytes 12, 13 and the low
-    // nibble of 14); MF and the fragment offset in another (DF ignored).
-    let ty_ihl = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) & 0x000f_ffff;
-    let frag = u16::from_le_bytes([h[20], h[21]]) & 0xff3f;
-    let tot = u16::from_be_bytes([h[16], h[17]]) as usize;
-    let proto = h[23];
+    // Two loads cover the fields: bytes 12..20 (EtherType, version/IHL,
+    // TOS, total length, id) and 20..24 (flags/fragment offset, TTL,
+    // protocol). EtherType 0x0800 and IHL 5 are one masked compare; MF and
+    // the fragment offset another (DF ignored).
+    let w12 = u64::from_le_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
+    let w20 = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
+    let ty_ihl = w12 as u32 & 0x000f_ffff;
+    let tot = u16::from_be((w12 >> 32) as u16) as usize;
+    let frag = w20 & 0xff3f;
+    let proto = (w20 >> 24) as u8;
+    // Unsupported protocols need more L4 bytes than any IPv4 packet has.
     let l4_len = FAST_L4_LEN[proto as usize] as usize;
     let tcp_off = (h[FAST_L3_END + 12] >> 4) as usize * 4;
     let ok = (ty_ihl == 0x0005_0008)
         & (frag == 0)
-        & (l4_len != 0)
         & (tot >= 20 + l4_len)
         & (tot <= data.len() - ETH_HLEN)
         & ((proto != ipv4::PROTO_TCP) | ((tcp_off >= 20) & (tcp_off + 20 <= tot)));
