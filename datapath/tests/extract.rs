@@ -367,6 +367,9 @@ fn one_pass_key_and_hash_match_the_dense_round_trip() {
                 let mut r = k.clone();
                 r.rehash();
                 assert_eq!(r.hash(), k.hash());
+                // The recorded TCP flags are the L4 word's field.
+                assert_eq!(k.tcp_flags() as u64, k.get(TCP_FLAGS), "prefix {n} of {f}");
+                assert_eq!(back.tcp_flags(), k.tcp_flags());
                 keys.insert((k.map(), k.words().to_vec()));
                 hashes.insert(k.hash());
             }
@@ -457,6 +460,8 @@ fn fast_path_equals_general_walk() {
             let og = extract_parts_general(b, md, &mut kg);
             assert_eq!(kf, kg, "{what}");
             assert_eq!(kf.hash(), kg.hash(), "{what}");
+            assert_eq!(kf.tcp_flags(), kg.tcp_flags(), "{what}");
+            assert_eq!(kf.tcp_flags() as u64, kf.get(TCP_FLAGS), "{what}");
             assert_eq!(of, og, "{what}");
             // And through a received (clean-metadata) packet.
             if md.recirc_id == 0 {

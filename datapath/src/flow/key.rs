@@ -24,6 +24,10 @@ pub struct FlowKey {
     map: u64,
     hash: u32,
     len: u8,
+    /// The TCP_FLAGS field of the L4 word (0 without one), kept by the
+    /// builder in what was padding so per-flow statistics read it with one
+    /// load. Derived from the words, so equality ignores it.
+    tcp_flags: u16,
     words: [u64; FLOW_WORDS],
 }
 
@@ -33,6 +37,7 @@ impl Default for FlowKey {
             map: 0,
             hash: 0,
             len: 0,
+            tcp_flags: 0,
             words: [0; FLOW_WORDS],
         }
     }
@@ -173,6 +178,7 @@ impl FlowKey {
             map: 0,
             len: 0,
             hash: 0,
+            tcp_flags: 0,
         }
     }
 
@@ -207,18 +213,10 @@ impl FlowKey {
         }
         self.words[(self.map & (bit - 1)).count_ones() as usize]
     }
-    /// TCP flags without a popcount: the L4 word is the last word of the
-    /// layout, so when present it is the key's last word.
+    /// TCP flags (zero without an L4 word), recorded by the builder.
     #[inline(always)]
     pub fn tcp_flags(&self) -> u16 {
-        const _: () = assert!(super::layout::W_TP == FLOW_WORDS - 1);
-        if self.map >> super::layout::W_TP & 1 == 0 {
-            return 0;
-        }
-        // The map has a bit, so len >= 1 (the clamp only keeps the index
-        // in bounds without a panic path).
-        let w = self.words[(self.len as usize).wrapping_sub(1).min(FLOW_WORDS - 1)];
-        ((w & super::layout::TCP_FLAGS.word_mask()) >> super::layout::TCP_FLAGS.shift) as u16
+        self.tcp_flags
     }
     /// Value of a field.
     pub fn get(&self, f: Field) -> u64 {
@@ -306,6 +304,15 @@ pub struct KeyBuilder<'a> {
     map: u64,
     len: usize,
     hash: u64,
+    tcp_flags: u16,
+}
+
+/// The TCP_FLAGS field of word `idx`'s value `w`, if `idx` is the L4 word
+/// (a constant test where `idx` is a constant).
+#[inline(always)]
+fn flags_of(idx: usize, w: u64) -> Option<u16> {
+    use super::layout::{TCP_FLAGS, W_TP};
+    (idx == W_TP).then_some(((w & TCP_FLAGS.word_mask()) >> TCP_FLAGS.shift) as u16)
 }
 
 impl KeyBuilder<'_> {
@@ -321,6 +328,9 @@ impl KeyBuilder<'_> {
             self.map |= 1u64 << idx;
             self.len += 1;
             self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
+            if let Some(f) = flags_of(idx, w) {
+                self.tcp_flags = f;
+            }
         }
     }
     /// [`KeyBuilder::push`] of a word the caller knows is not zero.
@@ -331,12 +341,16 @@ impl KeyBuilder<'_> {
         self.map |= 1u64 << idx;
         self.len += 1;
         self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
+        if let Some(f) = flags_of(idx, w) {
+            self.tcp_flags = f;
+        }
     }
     /// Finishes the key: stores map, length and hash.
     #[inline(always)]
     pub fn finish(self) {
         self.key.map = self.map;
         self.key.len = self.len as u8;
+        self.key.tcp_flags = self.tcp_flags;
         self.key.hash = hash_finish(self.hash);
     }
 }
