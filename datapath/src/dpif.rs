@@ -175,7 +175,7 @@ impl FlowInfo {
             pmd: m.pmd,
             key: m.key.to_key(),
             mask: (*m.mask).clone(),
-            actions: m.actions.clone(),
+            actions: DpActions::from(&m.actions[..]),
             stats: m.stats.snapshot(),
         }
     }
@@ -421,7 +421,6 @@ impl Datapath {
     pub fn flow_put(&self, put: FlowPut) -> Result<Ufid, DpError> {
         let (key, mask) = normalize(&put.key, &put.mask);
         let ufid = put.ufid.unwrap_or_else(|| Ufid::of(&key, &mask));
-        let actions: DpActions = put.actions.into();
         let targets: Vec<&Arc<PmdShared>> = match put.pmd {
             Some(i) => vec![self.shared.pmds.get(i).ok_or(DpError::NoPmd(i))?],
             None => self.shared.pmds.iter().collect(),
@@ -429,15 +428,17 @@ impl Datapath {
         let in_port = key.get(IN_PORT) as u32;
         for pmd in targets {
             let mut flows = lock(&pmd.flows);
+            // A modify starts from the old counters; the PMD carries them
+            // over again when it swaps the two (see `megaflow`).
             let stats = flows
                 .get(&ufid)
-                .map(|m| m.stats.clone())
-                .unwrap_or_else(|| Arc::new(FlowStats::default()));
+                .map(|m| FlowStats::from_snapshot(m.stats.snapshot()))
+                .unwrap_or_default();
             let mf = Arc::new(Megaflow::new(
                 ufid,
                 key.clone(),
                 mask.clone(),
-                actions.clone(),
+                put.actions.iter().cloned().collect(),
                 stats,
                 pmd.id,
                 in_port,

@@ -5,15 +5,18 @@
 //! changes after install is in [`FlowStats`]: atomics with a single writer
 //! (the owning PMD), updated once per group of packets with plain
 //! load/store pairs, never a locked read-modify-write. Modifying the
-//! actions replaces the `Megaflow` with a new one that shares the same
-//! `FlowStats`, so counters survive a modify. The key is packed (its own
-//! length) and the mask shared between megaflows, so a megaflow is a few
-//! cache lines: installing one per new flow stays cheap.
+//! actions replaces the `Megaflow` with a new one: it starts from the old
+//! one's counters, and the owning PMD, when it swaps the two, carries the
+//! old counters over once more (it is their only writer, so nothing is
+//! lost), so counters survive a modify. A megaflow is one allocation: the
+//! key is packed (its own length), the mask shared between megaflows, the
+//! counters inline and a short action list inline, so installing one per
+//! new flow costs one allocation and a few cache lines.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use crate::actions::DpActions;
+use crate::actions::FlowActions;
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{FlowKey, PackedKey};
 
@@ -93,6 +96,24 @@ impl FlowStats {
                 .store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
         }
     }
+    /// Counters starting at `s`.
+    pub fn from_snapshot(s: FlowStatsSnapshot) -> FlowStats {
+        FlowStats {
+            packets: AtomicU64::new(s.packets),
+            bytes: AtomicU64::new(s.bytes),
+            used: AtomicU64::new(s.used_ms),
+            tcp_flags: AtomicU16::new(s.tcp_flags),
+        }
+    }
+    /// Overwrites these counters with `from`'s (the owning PMD, when a
+    /// modified megaflow replaces `from`).
+    pub(crate) fn carry_from(&self, from: &FlowStats) {
+        let s = from.snapshot();
+        self.packets.store(s.packets, Relaxed);
+        self.bytes.store(s.bytes, Relaxed);
+        self.used.store(s.used_ms, Relaxed);
+        self.tcp_flags.store(s.tcp_flags, Relaxed);
+    }
     pub fn snapshot(&self) -> FlowStatsSnapshot {
         FlowStatsSnapshot {
             packets: self.packets.load(Relaxed),
@@ -113,8 +134,8 @@ pub struct Megaflow {
     /// interns its masks), which keeps a megaflow at about half the size
     /// of two inline keys: the miss path writes that much less memory.
     pub mask: Arc<FlowKey>,
-    pub actions: DpActions,
-    pub stats: Arc<FlowStats>,
+    pub stats: FlowStats,
+    pub actions: FlowActions,
     /// The PMD that owns it.
     pub pmd: usize,
     /// in_port the megaflow matches (its classifier).
@@ -130,8 +151,8 @@ impl Megaflow {
         ufid: Ufid,
         key: FlowKey,
         mask: FlowKey,
-        actions: DpActions,
-        stats: Arc<FlowStats>,
+        actions: FlowActions,
+        stats: FlowStats,
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {
@@ -150,8 +171,8 @@ impl Megaflow {
         ufid: Ufid,
         key: PackedKey,
         mask: Arc<FlowKey>,
-        actions: DpActions,
-        stats: Arc<FlowStats>,
+        actions: FlowActions,
+        stats: FlowStats,
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {

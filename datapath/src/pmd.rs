@@ -27,8 +27,8 @@ use std::sync::Arc;
 use arc_swap::Guard;
 
 use crate::actions::execute::PortOutputs;
+use crate::actions::DpAction;
 use crate::actions::ExecCtx;
-use crate::actions::{DpAction, DpActions};
 use crate::batch::{PacketBatch, BATCH_SIZE};
 use crate::dpcls::Dpcls;
 use crate::dpif::{
@@ -57,20 +57,19 @@ const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
 
-/// A megaflow slot. Actions and stats are copied out of the megaflow so a
-/// hit reaches them with one pointer less.
+/// A megaflow slot: the handle the EMC and classifiers store. The
+/// megaflow holds its actions and counters inline, so a hit reaches them
+/// through the one pointer kept here.
 ///
-/// The whole slot fits one cache line; when the actions are a lone
-/// `output` (the commonest megaflow), the port is kept in the slot too, so
-/// such a hit never reads the action list.
+/// A slot is half a cache line; when the actions are a lone `output` (the
+/// commonest megaflow), the port is kept in the slot too, so such a hit
+/// never reads the action list.
 struct Slot {
     gen: u32,
     /// Port of a lone `output` action, or [`NO_FAST_OUTPUT`].
     output: u32,
     flow: Option<Arc<Megaflow>>,
-    actions: Option<DpActions>,
-    stats: Option<Arc<FlowStats>>,
-    /// This batch's counts (next to `actions`: one cache line per hit).
+    /// This batch's counts (next to `flow`: one cache line per hit).
     acc: GroupAcc,
 }
 
@@ -79,9 +78,7 @@ const NO_FAST_OUTPUT: u32 = u32::MAX;
 
 impl Slot {
     fn set(&mut self, mf: Option<Arc<Megaflow>>) -> Option<Arc<Megaflow>> {
-        self.actions = mf.as_ref().map(|m| m.actions.clone());
-        self.stats = mf.as_ref().map(|m| m.stats.clone());
-        self.output = match self.actions.as_deref() {
+        self.output = match mf.as_deref().map(|m| &m.actions[..]) {
             Some([DpAction::Output(port)]) => *port,
             _ => NO_FAST_OUTPUT,
         };
@@ -297,7 +294,7 @@ impl Pmd {
     fn apply(&mut self, c: PmdCmd) {
         match c {
             PmdCmd::Insert { mf, prev } => {
-                self.install_local(mf, prev.as_ref());
+                self.install_local(mf, prev.as_ref(), None);
             }
             PmdCmd::Remove(mf) => {
                 let s = mf.slot();
@@ -309,7 +306,11 @@ impl Pmd {
                 for s in 0..self.slots.len() as u32 {
                     self.free_slot(s, false);
                 }
-                self.cls.clear();
+                // Classifiers are emptied, not dropped: their tables keep
+                // their capacity for the flows that come next.
+                for (_, c) in self.cls.iter_mut() {
+                    c.clear();
+                }
                 self.masks.clear();
                 self.emc.clear();
             }
@@ -358,9 +359,21 @@ impl Pmd {
     /// Puts a megaflow into slab + classifier, replacing `prev` (its
     /// previous version, same key and mask) in place, or any megaflow with
     /// the same key and mask. Returns its slot.
-    fn install_local(&mut self, mf: Arc<Megaflow>, prev: Option<&Arc<Megaflow>>) -> u32 {
+    /// `dense`: the index in `self.dense` of the packet whose miss made
+    /// `mf` (its classifier entry is then built from the dense words).
+    fn install_local(
+        &mut self,
+        mf: Arc<Megaflow>,
+        prev: Option<&Arc<Megaflow>>,
+        dense: Option<usize>,
+    ) -> u32 {
         if let Some(p) = prev {
             let s = p.slot();
+            if dense.is_none() && self.holds(s, p) {
+                // A modify (flow_put): this PMD is the counters' only
+                // writer, so carrying them over here loses nothing.
+                mf.stats.carry_from(&p.stats);
+            }
             if self.holds(s, p) && p.key == mf.key && p.mask == mf.mask {
                 mf.slot.store(s, Ordering::Relaxed);
                 self.slots[s as usize].set(Some(mf));
@@ -377,8 +390,6 @@ impl Pmd {
                     gen: 1,
                     output: NO_FAST_OUTPUT,
                     flow: None,
-                    actions: None,
-                    stats: None,
                     acc: GroupAcc::default(),
                 });
                 (self.slots.len() - 1) as u32
@@ -395,7 +406,11 @@ impl Pmd {
                     self.cls.len() - 1
                 }
             };
-            self.cls[pos].1.insert(&mf.key, &mf.mask, s)
+            let c = &mut self.cls[pos].1;
+            match dense.and_then(|i| self.dense.get(i)) {
+                Some(f) => c.insert_flow(f, &mf.mask, s),
+                None => c.insert(&mf.key, &mf.mask, s),
+            }
         };
         self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
@@ -491,9 +506,12 @@ impl Pmd {
                 continue;
             }
             let actions = if h & TEMP != 0 && h != NIL && h != DROP {
-                self.temp.get((h & !TEMP) as usize).map(|m| &m.actions)
+                self.temp.get((h & !TEMP) as usize).map(|m| &m.actions[..])
             } else {
-                self.slots.get(h as usize).and_then(|s| s.actions.as_ref())
+                self.slots
+                    .get(h as usize)
+                    .and_then(|s| s.flow.as_deref())
+                    .map(|m| &m.actions[..])
             };
             let Some(actions) = actions else {
                 ctx.dropped += 1;
@@ -506,8 +524,8 @@ impl Pmd {
         for h in self.touched.drain(..) {
             if let Some(slot) = self.slots.get_mut(h as usize) {
                 let a = std::mem::take(&mut slot.acc);
-                if let Some(st) = slot.stats.as_ref() {
-                    st.add(a.pkts as u64, a.bytes, a.flags, now);
+                if let Some(f) = slot.flow.as_deref() {
+                    f.stats.add(a.pkts as u64, a.bytes, a.flags, now);
                 }
             }
         }
@@ -591,7 +609,7 @@ impl Pmd {
             self.stats.upcalls += 1;
             // The megaflow is allocated first and its key and mask built
             // inside it; the reply's actions are moved, not cloned.
-            let actions: DpActions = crate::actions::take_actions(&mut self.reply.actions);
+            let actions = crate::actions::take_actions(&mut self.reply.actions);
             normalize_mask_into(
                 self.reply.mask.as_ref().unwrap_or(&self.exact),
                 &mut self.mask_scratch,
@@ -604,7 +622,7 @@ impl Pmd {
                 PackedKey::from_key(&self.key_scratch),
                 mask,
                 actions,
-                Arc::new(FlowStats::default()),
+                FlowStats::default(),
                 self.me.id,
                 port,
             ));
@@ -618,7 +636,7 @@ impl Pmd {
                 continue;
             }
             let prev = lock(&self.me.flows).insert(ufid, mf.clone());
-            let s = self.install_local(mf, prev.as_ref());
+            let s = self.install_local(mf, prev.as_ref(), Some(i));
             self.stats.flows_installed += 1;
             self.handles[i] = s;
             let gen = self.slots[s as usize].gen;
