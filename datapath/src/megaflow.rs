@@ -16,7 +16,9 @@
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use crate::actions::FlowActions;
+use std::ptr::addr_of_mut;
+
+use crate::actions::{DpAction, FlowActions};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{FlowKey, PackedKey};
 
@@ -185,6 +187,51 @@ impl Megaflow {
             pmd,
             in_port,
             slot: AtomicU32::new(u32::MAX),
+        }
+    }
+    /// The miss path's constructor: builds the megaflow directly in its
+    /// allocation, packing `key` (already masked) into it and moving the
+    /// actions out of `actions` (left empty with its capacity, it is the
+    /// reused upcall reply's vector), so nothing of its ~6 cache lines is
+    /// written twice through a copy on the stack.
+    pub(crate) fn new_in_place(
+        ufid: Ufid,
+        key: &FlowKey,
+        mask: Arc<FlowKey>,
+        actions: &mut Vec<DpAction>,
+        pmd: usize,
+        in_port: u32,
+    ) -> Arc<Megaflow> {
+        let mut a = Arc::<Megaflow>::new_uninit();
+        let p = Arc::get_mut(&mut a)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        let n = actions.len();
+        // SAFETY: `p` points to the new, uninitialized megaflow, which no
+        // one else can see. Every field is written exactly once through
+        // `addr_of_mut!` (no reference to uninitialized memory is made)
+        // before `assume_init`. For the actions: the list is initialized
+        // empty, then given room for `n` (`reserve_exact`), the `n`
+        // initialized elements of `actions` are copied into it (distinct
+        // buffers) and each side's length set: `actions` forgets them
+        // (they are moved, not dropped twice), the list covers exactly
+        // the `n` slots written.
+        unsafe {
+            addr_of_mut!((*p).ufid).write(ufid);
+            addr_of_mut!((*p).key).write(PackedKey::from_key(key));
+            addr_of_mut!((*p).mask).write(mask);
+            addr_of_mut!((*p).stats).write(FlowStats::default());
+            let acts = addr_of_mut!((*p).actions);
+            acts.write(FlowActions::new());
+            let acts = &mut *acts;
+            acts.reserve_exact(n);
+            std::ptr::copy_nonoverlapping(actions.as_ptr(), acts.as_mut_ptr(), n);
+            actions.set_len(0);
+            acts.set_len(n);
+            addr_of_mut!((*p).pmd).write(pmd);
+            addr_of_mut!((*p).in_port).write(in_port);
+            addr_of_mut!((*p).slot).write(AtomicU32::new(u32::MAX));
+            a.assume_init()
         }
     }
     pub(crate) fn slot(&self) -> u32 {

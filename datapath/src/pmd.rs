@@ -36,8 +36,8 @@ use crate::dpif::{
 };
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
-use crate::flow::{extract, Flow, FlowKey, PackedKey};
-use crate::megaflow::{FlowStats, Megaflow, Ufid};
+use crate::flow::{extract, Flow, FlowKey};
+use crate::megaflow::{Megaflow, Ufid};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::random::Rng;
@@ -124,6 +124,9 @@ pub struct Pmd {
     exact: FlowKey,
     /// The masks of the megaflows this PMD installed, shared by them.
     masks: Vec<Arc<FlowKey>>,
+    /// The handler's last shared mask (immutable: this clone keeps it
+    /// from being unique) and the interned normalized form of it.
+    last_mask: Option<(Arc<FlowKey>, Arc<FlowKey>)>,
     mask_scratch: FlowKey,
     key_scratch: FlowKey,
     stats: PmdStats,
@@ -159,6 +162,7 @@ impl Pmd {
             scratch_key: FlowKey::default(),
             exact: exact_mask(),
             masks: Vec::new(),
+            last_mask: None,
             mask_scratch: FlowKey::default(),
             key_scratch: FlowKey::default(),
             stats: PmdStats::default(),
@@ -312,6 +316,7 @@ impl Pmd {
                     c.clear();
                 }
                 self.masks.clear();
+                self.last_mask = None;
                 self.emc.clear();
             }
             PmdCmd::EmcInsertInvProb(p) => {
@@ -607,25 +612,35 @@ impl Pmd {
                 continue;
             }
             self.stats.upcalls += 1;
-            // The megaflow is allocated first and its key and mask built
-            // inside it; the reply's actions are moved, not cloned.
-            let actions = crate::actions::take_actions(&mut self.reply.actions);
-            normalize_mask_into(
-                self.reply.mask.as_ref().unwrap_or(&self.exact),
-                &mut self.mask_scratch,
-            );
-            let mask = self.intern_mask();
+            let mask = match self.reply.shared_mask.take() {
+                Some(m) => match &self.last_mask {
+                    Some((h, n)) if Arc::ptr_eq(h, &m) => n.clone(),
+                    _ => {
+                        normalize_mask_into(&m, &mut self.mask_scratch);
+                        let n = self.intern_mask();
+                        self.last_mask = Some((m, n.clone()));
+                        n
+                    }
+                },
+                None => {
+                    normalize_mask_into(
+                        self.reply.mask.as_ref().unwrap_or(&self.exact),
+                        &mut self.mask_scratch,
+                    );
+                    self.intern_mask()
+                }
+            };
             masked_key_into(&self.dense[i], &mask, &mut self.key_scratch);
             let ufid = Ufid::of(&self.key_scratch, &mask);
-            let mf = Arc::new(Megaflow::with_mask(
+            // Built in its allocation; the reply's actions are moved in.
+            let mf = Megaflow::new_in_place(
                 ufid,
-                PackedKey::from_key(&self.key_scratch),
+                &self.key_scratch,
                 mask,
-                actions,
-                FlowStats::default(),
+                &mut self.reply.actions,
                 self.me.id,
                 port,
-            ));
+            );
             let install = self.reply.install && self.n_flows < limit;
             if !install {
                 if self.reply.install {

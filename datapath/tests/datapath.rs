@@ -665,3 +665,70 @@ fn lone_output_fast_path_follows_modifies() {
         assert_eq!(h.n_misses(), 0);
     }
 }
+
+/// A handler that hands over shared masks (`shared_mask`): the megaflows
+/// get exactly that mask (normalized: in_port exact), also when the
+/// handler switches between masks and back (the PMD recognizes the last
+/// shared mask by pointer), and `shared_mask` wins over `mask`.
+#[test]
+fn shared_reply_masks_install_their_own_megaflows() {
+    // Both look at the low bit of the TCP source port, so their megaflows
+    // do not overlap (as a slow path guarantees).
+    let parity = |fields: &[Field]| {
+        let mut d = Flow::default();
+        mask(fields).expand(&mut d);
+        d.set(TP_SRC, 1);
+        Arc::new(d.to_key())
+    };
+    let by_dst = parity(&[DL_TYPE, NW_DST]);
+    let by_src = parity(&[DL_TYPE, NW_SRC]);
+    let (a, b) = (by_dst.clone(), by_src.clone());
+    // Even TCP source ports get the nw_dst mask, odd ones the nw_src one.
+    let h = Handler::new(move |k, r| {
+        let m = if k.get(TP_SRC) % 2 == 0 { &a } else { &b };
+        r.shared_mask = Some(m.clone());
+        r.mask = Some(mask(&[DL_TYPE])); // ignored
+        r.actions.push(DpAction::Output(2));
+    });
+    let mut r = rig(h.clone(), DpConfig::default(), 2);
+    let f = frame(TCP4_SYN);
+    let with = |sport: u16, dst: u8| {
+        let mut g = f.clone();
+        g[14 + 20..14 + 22].copy_from_slice(&sport.to_be_bytes());
+        g[14 + 19] = dst;
+        g
+    };
+    // Misses: nw_dst mask (dst 2), nw_src mask, nw_dst mask (dst 3).
+    r.send(1, &with(1000, 2));
+    r.send(1, &with(1001, 2));
+    r.send(1, &with(1000, 3));
+    assert_eq!(h.n_misses(), 3);
+    // Hits: the nw_dst megaflows cover every even port of dst 2 and 3; the
+    // nw_src one every odd port to any destination.
+    r.send(1, &with(1002, 2));
+    r.send(1, &with(1000, 3));
+    r.send(1, &with(1003, 9));
+    assert_eq!(h.n_misses(), 3, "all hit");
+    assert_eq!(r.out(2).len(), 6);
+    let mut masks: Vec<(FlowKey, FlowKey)> =
+        r.dp.flow_dump()
+            .into_iter()
+            .map(|f| (f.key, f.mask))
+            .collect();
+    assert_eq!(masks.len(), 3);
+    let norm = |m: &FlowKey| {
+        let mut d = Flow::default();
+        m.expand(&mut d);
+        d.set_all(IN_PORT);
+        d.set_all(RECIRC_ID);
+        d.to_key()
+    };
+    masks.sort_by_key(|(k, _)| k.get(NW_DST));
+    let dst: Vec<u64> = masks.iter().map(|(k, _)| k.get(NW_DST)).collect();
+    assert_eq!(dst, vec![0, 0xc612_0002, 0xc612_0003]);
+    assert_eq!(masks[0].1, norm(&by_src));
+    assert_eq!(masks[0].0.get(NW_SRC), 0xc612_0001);
+    assert_eq!(masks[0].0.get(TP_SRC), 1);
+    assert_eq!(masks[1].1, norm(&by_dst));
+    assert_eq!(masks[2].1, norm(&by_dst));
+}
