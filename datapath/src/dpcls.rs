@@ -219,6 +219,13 @@ impl Subtable {
         if let Some(e) = self.find(hash, words) {
             return Some(std::mem::replace(&mut self.entries[e].value, value));
         }
+        self.insert_new(hash, words, value);
+        None
+    }
+
+    /// Inserts a rule known to be absent (no chain walk to look for it).
+    fn insert_new(&mut self, hash: u32, words: &[u64], value: u32) {
+        debug_assert!(self.find(hash, words).is_none(), "rule already present");
         if self.count + 1 > self.buckets.len() {
             self.grow();
         }
@@ -246,7 +253,6 @@ impl Subtable {
         };
         self.buckets[b] = slot;
         self.count += 1;
-        None
     }
 
     fn remove(&mut self, hash: u32, words: &[u64]) -> Option<u32> {
@@ -318,6 +324,24 @@ impl Dpcls {
     /// dense flow (the miss path has it): the rule words and their hash
     /// come from the dense words with one load each, as a lookup does.
     pub fn insert_flow(&mut self, flow: &Flow, mask: &FlowKey, value: u32) -> Option<u32> {
+        self.insert_flow_with(flow, mask, value, false)
+    }
+
+    /// [`Dpcls::insert_flow`] for a caller that knows the megaflow is
+    /// absent: [`Dpcls::lookup_flow`] of `flow` just found nothing (a rule
+    /// with this mask and these words would have matched it). The new
+    /// rule is linked in without walking its bucket's chain first.
+    pub fn insert_flow_absent(&mut self, flow: &Flow, mask: &FlowKey, value: u32) {
+        self.insert_flow_with(flow, mask, value, true);
+    }
+
+    fn insert_flow_with(
+        &mut self,
+        flow: &Flow,
+        mask: &FlowKey,
+        value: u32,
+        absent: bool,
+    ) -> Option<u32> {
         assert_ne!(value, NIL, "reserved handle");
         let pos = self.subtable_for(mask);
         let mut w = std::mem::take(&mut self.scratch);
@@ -325,7 +349,12 @@ impl Dpcls {
         w.clear();
         w.extend(st.mwords.iter().map(|mw| flow.0[mw.idx] & mw.mask));
         let h = st.hash_flow(flow);
-        let r = st.insert(h, &w, value);
+        let r = if absent {
+            st.insert_new(h, &w, value);
+            None
+        } else {
+            st.insert(h, &w, value)
+        };
         self.scratch = w;
         r
     }

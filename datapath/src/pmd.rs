@@ -112,6 +112,10 @@ pub struct Pmd {
     dense_map: [u64; BATCH_SIZE],
     handles: [u32; BATCH_SIZE],
     temp: Vec<Arc<Megaflow>>,
+    /// Megaflows installed by this batch's misses, for the master map.
+    new_flows: Vec<Arc<Megaflow>>,
+    /// Megaflows they replaced there.
+    replaced: Vec<Arc<Megaflow>>,
     touched: Vec<u32>,
     out: PortOutputs,
     recirc: Vec<DpPacket>,
@@ -152,6 +156,8 @@ impl Pmd {
             dense_map: [0; BATCH_SIZE],
             handles: [NIL; BATCH_SIZE],
             temp: Vec::new(),
+            new_flows: Vec::with_capacity(BATCH_SIZE),
+            replaced: Vec::new(),
             touched: Vec::with_capacity(BATCH_SIZE),
             out: PortOutputs::default(),
             recirc: Vec::with_capacity(BATCH_SIZE * 2),
@@ -413,21 +419,30 @@ impl Pmd {
             };
             let c = &mut self.cls[pos].1;
             match dense.and_then(|i| self.dense.get(i)) {
-                Some(f) => c.insert_flow(f, &mf.mask, s),
+                // The miss path looked the packet up just before: absent.
+                Some(f) => {
+                    c.insert_flow_absent(f, &mf.mask, s);
+                    None
+                }
                 None => c.insert(&mf.key, &mf.mask, s),
             }
         };
         self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
-            // Same megaflow under another UFID: the new one wins.
+            // Same megaflow already installed: the new one wins, in the
+            // master map too. Under another UFID the old entry goes; under
+            // the same UFID (a miss of this PMD raced a `flow_put` of that
+            // megaflow) the new one takes the old one's place.
             if let Some(old_mf) = self.slots[old as usize].flow.clone() {
-                if old_mf.ufid != ufid {
-                    let mut flows = lock(&self.me.flows);
-                    if flows
-                        .get(&old_mf.ufid)
-                        .is_some_and(|f| Arc::ptr_eq(f, &old_mf))
-                    {
+                let mut flows = lock(&self.me.flows);
+                if flows
+                    .get(&old_mf.ufid)
+                    .is_some_and(|f| Arc::ptr_eq(f, &old_mf))
+                {
+                    if old_mf.ufid != ufid {
                         flows.remove(&old_mf.ufid);
+                    } else if let Some(new) = self.slots[s as usize].flow.clone() {
+                        flows.insert(ufid, new);
                     }
                 }
             }
@@ -650,13 +665,37 @@ impl Pmd {
                 self.temp.push(mf);
                 continue;
             }
-            let prev = lock(&self.me.flows).insert(ufid, mf.clone());
-            let s = self.install_local(mf, prev.as_ref(), Some(i));
+            // Into the master map at the end of the batch (one lock).
+            self.new_flows.push(mf.clone());
+            let s = self.install_local(mf, None, Some(i));
             self.stats.flows_installed += 1;
             self.handles[i] = s;
             let gen = self.slots[s as usize].gen;
             self.emc
                 .probabilistic_insert(&self.keys[i], s, gen, &mut self.rng);
+        }
+        if !self.new_flows.is_empty() {
+            self.publish_new_flows();
+        }
+    }
+
+    /// Puts the megaflows this batch's misses installed into the master
+    /// map under one lock. A megaflow there under the same UFID (a
+    /// `flow_put` this PMD has not applied yet, or one with a chosen UFID)
+    /// is replaced, as a modify would, and its slot freed if it has one.
+    fn publish_new_flows(&mut self) {
+        let mut flows = lock(&self.me.flows);
+        for mf in self.new_flows.drain(..) {
+            if let Some(old) = flows.insert(mf.ufid, mf) {
+                self.replaced.push(old);
+            }
+        }
+        drop(flows);
+        while let Some(old) = self.replaced.pop() {
+            let s = old.slot();
+            if self.holds(s, &old) {
+                self.free_slot(s, true);
+            }
         }
     }
 

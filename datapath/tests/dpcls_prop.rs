@@ -125,11 +125,17 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
                 }
                 let value = next;
                 next += 1;
-                let old = if dense {
-                    cls.insert_flow(&flow_of(&vals), m, value)
-                } else {
-                    cls.insert(&key, m, value)
-                };
+                let old =
+                    if dense && same.is_none() && cls.lookup(&flow_of(&vals).to_key()).is_none() {
+                        // What the miss path does: a lookup missed, so the
+                        // rule is absent.
+                        cls.insert_flow_absent(&flow_of(&vals), m, value);
+                        None
+                    } else if dense {
+                        cls.insert_flow(&flow_of(&vals), m, value)
+                    } else {
+                        cls.insert(&key, m, value)
+                    };
                 match same {
                     Some(p) => {
                         prop_assert_eq!(old, Some(model[p].value));
