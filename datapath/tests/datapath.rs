@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::frames::*;
-use ferrovs_datapath::actions::{DpAction, HashAlg, Masked, MeterHook, SetField};
+use ferrovs_datapath::actions::{
+    DpAction, HashAlg, Masked, MeterHook, SetArp, SetField, SetIpv6, SetNd,
+};
 use ferrovs_datapath::flow::layout::*;
 use ferrovs_datapath::flow::{extract, Flow, FlowKey};
 use ferrovs_datapath::netdev::MemNetdev;
@@ -365,13 +367,14 @@ fn set_ipv4_and_ports_fix_checksums() {
 fn set_ipv6_address_fixes_tcp_checksum_and_sctp_crc() {
     let h = Handler::new(|k, r| {
         if k.get(DL_TYPE) == 0x86dd {
-            r.actions.push(DpAction::Set(SetField::Ipv6 {
-                src: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_dead_beef),
-                dst: Masked::default(),
-                label: Masked::<u32>::exact(0x54321),
-                tclass: Masked::default(),
-                hlimit: Masked::<u8>::exact(7),
-            }));
+            r.actions
+                .push(DpAction::Set(SetField::Ipv6(Box::new(SetIpv6 {
+                    src: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_dead_beef),
+                    dst: Masked::default(),
+                    label: Masked::<u32>::exact(0x54321),
+                    tclass: Masked::default(),
+                    hlimit: Masked::<u8>::exact(7),
+                }))));
         } else {
             r.actions.push(DpAction::Set(SetField::Sctp {
                 src: Masked::<u16>::exact(7777),
@@ -408,19 +411,19 @@ fn set_ipv6_address_fixes_tcp_checksum_and_sctp_crc() {
 fn set_nd_target_and_arp() {
     let h = Handler::new(|k, r| {
         if k.get(DL_TYPE) == 0x0806 {
-            r.actions.push(DpAction::Set(SetField::Arp {
+            r.actions.push(DpAction::Set(SetField::Arp(Box::new(SetArp {
                 op: Masked::<u16>::exact(2),
                 sha: Masked::<u64>::exact(0x0200_0000_00bb),
                 spa: Masked::default(),
                 tha: Masked::default(),
                 tpa: Masked::default(),
-            }));
+            }))));
         } else {
-            r.actions.push(DpAction::Set(SetField::Nd {
+            r.actions.push(DpAction::Set(SetField::Nd(Box::new(SetNd {
                 target: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_0000_0077),
                 sll: Masked::<u64>::exact(0x0200_0000_00cc),
                 tll: Masked::default(),
-            }));
+            }))));
         }
         r.actions.push(DpAction::Output(2));
     });

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use execute::{ExecCtx, MeterHook};
-pub use set::{Masked, SetField};
+pub use set::{Masked, SetArp, SetField, SetIpv6, SetNd};
 
 /// How the `hash` action computes `dp_hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
