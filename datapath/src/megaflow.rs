@@ -234,6 +234,39 @@ impl Megaflow {
             a.assume_init()
         }
     }
+    /// [`Megaflow::new_in_place`] into a recycled megaflow that no one
+    /// else holds (its old key, mask and actions are dropped, its
+    /// allocation reused: no allocator call, no fresh page).
+    pub(crate) fn refill(
+        mf: &mut Arc<Megaflow>,
+        ufid: Ufid,
+        key: &FlowKey,
+        mask: Arc<FlowKey>,
+        actions: &mut Vec<DpAction>,
+        pmd: usize,
+        in_port: u32,
+    ) {
+        let m = Arc::get_mut(mf).expect("a recycled megaflow is unique");
+        m.ufid = ufid;
+        m.key = PackedKey::from_key(key);
+        m.mask = mask;
+        m.stats = FlowStats::default();
+        m.actions.clear();
+        let n = actions.len();
+        m.actions.reserve_exact(n);
+        // SAFETY: `m.actions` is empty with room for `n` elements and
+        // `actions` holds `n` initialized ones in a distinct buffer; after
+        // the copy `actions` forgets them (moved, not dropped twice) and
+        // `m.actions` covers exactly the `n` slots written.
+        unsafe {
+            std::ptr::copy_nonoverlapping(actions.as_ptr(), m.actions.as_mut_ptr(), n);
+            actions.set_len(0);
+            m.actions.set_len(n);
+        }
+        m.pmd = pmd;
+        m.in_port = in_port;
+        *m.slot.get_mut() = u32::MAX;
+    }
     pub(crate) fn slot(&self) -> u32 {
         self.slot.load(Relaxed)
     }

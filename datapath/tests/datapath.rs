@@ -735,3 +735,67 @@ fn shared_reply_masks_install_their_own_megaflows() {
     assert_eq!(masks[1].1, norm(&by_dst));
     assert_eq!(masks[2].1, norm(&by_dst));
 }
+
+/// Megaflows freed by a flush or a `flow_del` are refilled by later
+/// misses (recycled in place): the new flows have their own key, mask,
+/// actions and fresh counters, and the old ones are gone.
+#[test]
+fn recycled_megaflows_start_clean() {
+    // Destination .x gets x-dependent actions: output to port 2, with a
+    // TTL rewrite for odd x (so lists of one and of two actions alternate).
+    let h = Handler::new(|k, r| {
+        if k.get(NW_DST) & 1 == 1 {
+            r.actions.push(DpAction::Set(SetField::Ipv4 {
+                src: Masked::default(),
+                dst: Masked::default(),
+                tos: Masked::default(),
+                ttl: Masked::<u8>::exact(9),
+            }));
+        }
+        r.actions.push(DpAction::Output(2));
+        r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+    });
+    let mut r = rig(h.clone(), DpConfig::default(), 2);
+    let to = |x: u8| {
+        let mut g = frame(UDP4);
+        g[14 + 19] = x;
+        g
+    };
+    for x in 1..=4 {
+        r.send(1, &to(x));
+        r.send(1, &to(x));
+    }
+    assert_eq!(r.dp.flow_count(), 4);
+    r.dp.flow_flush();
+    r.send(1, &to(10)); // applies the flush, then misses
+    let victim = r.dp.flow_dump()[0].ufid;
+    r.dp.flow_del(victim).unwrap();
+    for x in [11u8, 12, 13] {
+        r.send(1, &to(x));
+    }
+    assert_eq!(h.n_misses(), 4 + 4);
+    let mut dump = r.dp.flow_dump();
+    dump.sort_by_key(|f| f.key.get(NW_DST));
+    let dsts: Vec<u64> = dump.iter().map(|f| f.key.get(NW_DST) & 0xff).collect();
+    assert_eq!(dsts, vec![11, 12, 13]);
+    for f in &dump {
+        let odd = f.key.get(NW_DST) & 1 == 1;
+        assert_eq!(f.actions.len(), if odd { 2 } else { 1 }, "{f:?}");
+        assert_eq!(f.actions.last(), Some(&DpAction::Output(2)));
+        assert_eq!(f.stats.packets, 1, "fresh counters: {f:?}");
+        assert_eq!(f.key.get(IN_PORT), 1);
+        assert_eq!(f.mask.get(NW_DST), 0xffff_ffff);
+        assert_eq!(f.mask.get(NW_SRC), 0);
+    }
+    // They match what they should, and only that.
+    r.out(2);
+    r.send(1, &to(13));
+    let o = r.out(2);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0][14 + 8], 9, "ttl rewritten for .13");
+    r.send(1, &to(12));
+    assert_eq!(r.out(2)[0][14 + 8], frame(UDP4)[14 + 8], "ttl kept for .12");
+    assert_eq!(h.n_misses(), 8, "hits");
+    let s = r.dp.stats();
+    assert_eq!(s.flows_installed, 8);
+}
