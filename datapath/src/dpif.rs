@@ -7,8 +7,9 @@
 //! iteration; flow changes go into the PMD's inbox, which the PMD drains
 //! with `try_lock` at the top of an iteration (it never waits for it).
 //! Each PMD also keeps its megaflows in a master map (`Ufid -> Arc<Megaflow>`)
-//! behind a mutex, which the PMD locks only on the miss path (install) and
-//! control threads only to copy pointers out; hits never lock anything.
+//! behind a mutex, which the PMD locks only on the miss path (once per
+//! batch that installed flows) and control threads only to copy pointers
+//! out; hits never lock anything.
 //!
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).

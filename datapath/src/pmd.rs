@@ -17,9 +17,14 @@
 //! Why it is fast: a hit touches the packet (receive resets and extraction
 //! read its first lines only), its key, one EMC entry (cache-line aligned)
 //! and one slot, which holds the port of a lone `output` so the action
-//! list is not even read; no locks, no allocation. A miss allocates the new
-//! megaflow at its packed size with the PMD's shared copy of its mask and
-//! the reply's actions moved in, so installing writes few fresh cache lines.
+//! list is not even read; no locks, no allocation. A miss builds the new
+//! megaflow in one allocation (a recycled megaflow when one is free): its
+//! packed key, the PMD's shared copy of its mask (a handler's shared mask
+//! is recognized by pointer, so it is normalized once), its counters and
+//! the reply's actions, moved in; the classifier entry comes from the
+//! packet's dense words and is linked without a search (the lookup just
+//! before proved it absent), and the batch's new megaflows enter the
+//! master map under one lock at the end of the batch.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
