@@ -241,7 +241,10 @@ impl Subtable {
                     next: NIL,
                     value,
                 });
-                self.keys.extend_from_slice(words);
+                // A few words: pushed one by one (no memcpy call).
+                for &w in words {
+                    self.keys.push(w);
+                }
                 (self.entries.len() - 1) as u32
             }
         };

@@ -29,13 +29,24 @@ pub struct Ufid(pub u128);
 impl Ufid {
     /// The UFID derived from a masked key and its mask.
     pub fn of(key: &FlowKey, mask: &FlowKey) -> Ufid {
-        let mut a = hash_add(0x5eed, key.map());
+        Ufid::of_with(key, mask, Ufid::mask_part(mask))
+    }
+    /// The part of [`Ufid::of`] that depends on the mask alone (a PMD
+    /// keeps it with a mask it sees again and again).
+    pub fn mask_part(mask: &FlowKey) -> u64 {
         let mut b = hash_add(0xfeed, mask.map());
+        for &w in mask.words() {
+            b = hash_add(b, w);
+        }
+        b
+    }
+    /// [`Ufid::of`] with `b = Ufid::mask_part(mask)` already known.
+    pub fn of_with(key: &FlowKey, mask: &FlowKey, b: u64) -> Ufid {
+        let mut a = hash_add(0x5eed, key.map());
         for &w in key.words() {
             a = hash_add(a, w);
         }
         for &w in mask.words() {
-            b = hash_add(b, w);
             a = hash_add(a, w);
         }
         let hi = (hash_finish(a) as u64) << 32 | hash_finish(a ^ b.rotate_left(17)) as u64;

@@ -139,8 +139,9 @@ pub struct Pmd {
     /// The masks of the megaflows this PMD installed, shared by them.
     masks: Vec<Arc<FlowKey>>,
     /// The handler's last shared mask (immutable: this clone keeps it
-    /// from being unique) and the interned normalized form of it.
-    last_mask: Option<(Arc<FlowKey>, Arc<FlowKey>)>,
+    /// from being unique), the interned normalized form of it and that
+    /// form's [`Ufid::mask_part`].
+    last_mask: Option<(Arc<FlowKey>, Arc<FlowKey>, u64)>,
     mask_scratch: FlowKey,
     key_scratch: FlowKey,
     stats: PmdStats,
@@ -655,14 +656,15 @@ impl Pmd {
                 continue;
             }
             self.stats.upcalls += 1;
-            let mask = match self.reply.shared_mask.take() {
+            let (mask, mask_part) = match self.reply.shared_mask.take() {
                 Some(m) => match &self.last_mask {
-                    Some((h, n)) if Arc::ptr_eq(h, &m) => n.clone(),
+                    Some((h, n, b)) if Arc::ptr_eq(h, &m) => (n.clone(), *b),
                     _ => {
                         normalize_mask_into(&m, &mut self.mask_scratch);
                         let n = self.intern_mask();
-                        self.last_mask = Some((m, n.clone()));
-                        n
+                        let b = Ufid::mask_part(&n);
+                        self.last_mask = Some((m, n.clone(), b));
+                        (n, b)
                     }
                 },
                 None => {
@@ -670,11 +672,13 @@ impl Pmd {
                         self.reply.mask.as_ref().unwrap_or(&self.exact),
                         &mut self.mask_scratch,
                     );
-                    self.intern_mask()
+                    let n = self.intern_mask();
+                    let b = Ufid::mask_part(&n);
+                    (n, b)
                 }
             };
             masked_key_into(&self.dense[i], &mask, &mut self.key_scratch);
-            let ufid = Ufid::of(&self.key_scratch, &mask);
+            let ufid = Ufid::of_with(&self.key_scratch, &mask, mask_part);
             // Built in its allocation (a recycled one if there is one);
             // the reply's actions are moved in.
             let mf = match self.spare_flows.pop() {
