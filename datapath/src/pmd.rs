@@ -60,7 +60,8 @@ const MAX_INTERNED_MASKS: usize = 256;
 /// runs at 1 GHz or more), instead of on every poll with packets.
 const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
 /// Freed megaflows a PMD keeps for reuse (about 19 MB at 288 bytes each;
-/// see [`Pmd::recycle`]).
+/// see [`Pmd::recycle`]); half of those unused over a re-ranking period
+/// are freed at its end.
 const MAX_SPARE_MEGAFLOWS: usize = 65536;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
@@ -122,6 +123,8 @@ pub struct Pmd {
     temp: Vec<Arc<Megaflow>>,
     /// Freed megaflows no one else holds, refilled by the next misses.
     spare_flows: Vec<Arc<Megaflow>>,
+    /// Fewest spare megaflows since the last trim.
+    spare_low: usize,
     /// Megaflows installed by this batch's misses, for the master map.
     new_flows: Vec<Arc<Megaflow>>,
     /// Megaflows they replaced there.
@@ -169,6 +172,7 @@ impl Pmd {
             temp: Vec::new(),
             new_flows: Vec::with_capacity(BATCH_SIZE),
             spare_flows: Vec::new(),
+            spare_low: 0,
             replaced: Vec::new(),
             touched: Vec::with_capacity(BATCH_SIZE),
             out: PortOutputs::default(),
@@ -292,6 +296,7 @@ impl Pmd {
                 for (_, c) in self.cls.iter_mut() {
                     c.rank();
                 }
+                self.trim_spare_flows();
             }
         } else {
             self.stats.idle_cycles += dt;
@@ -381,6 +386,16 @@ impl Pmd {
             }
             self.recycle(mf);
         }
+    }
+
+    /// Frees half of the spare megaflows that stayed unused over the last
+    /// re-ranking period (the low-water mark of the list), so a pool left
+    /// by a flush shrinks when misses do not need it.
+    fn trim_spare_flows(&mut self) {
+        let unused = self.spare_low.min(self.spare_flows.len());
+        let keep = self.spare_flows.len() - unused / 2;
+        self.spare_flows.truncate(keep);
+        self.spare_low = self.spare_flows.len();
     }
 
     /// Keeps a megaflow nobody else holds (the master map and the control
@@ -683,6 +698,7 @@ impl Pmd {
             // the reply's actions are moved in.
             let mf = match self.spare_flows.pop() {
                 Some(mut mf) => {
+                    self.spare_low = self.spare_low.min(self.spare_flows.len());
                     Megaflow::refill(
                         &mut mf,
                         ufid,
@@ -825,5 +841,81 @@ fn pin_to_cpu(cpu: usize) {
         || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err()
     {
         tracing::warn!(cpu, "could not pin PMD thread");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::DpAction;
+    use crate::dpif::{Datapath, DpConfig};
+    use crate::flow::layout::{DL_TYPE, NW_DST};
+    use crate::netdev::MemNetdev;
+    use crate::upcall::{UpcallError, UpcallHandler};
+
+    /// Exact on nw_dst, output to port 2.
+    struct ToPort2;
+    impl UpcallHandler for ToPort2 {
+        fn miss(
+            &self,
+            _p: &DpPacket,
+            _k: &FlowKey,
+            r: &mut UpcallReply,
+        ) -> Result<(), UpcallError> {
+            let mut m = Flow::default();
+            m.set_all(DL_TYPE);
+            m.set_all(NW_DST);
+            r.mask = Some(m.to_key());
+            r.actions.push(DpAction::Output(2));
+            Ok(())
+        }
+    }
+
+    fn udp_to(x: u8) -> DpPacket {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&46u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+        f[30..34].copy_from_slice(&[198, 19, 0, x]);
+        DpPacket::from_bytes(&f)
+    }
+
+    /// A flush leaves its megaflows as spares; misses refill them (the
+    /// pool shrinks by what they take), and what stays unused over a
+    /// re-ranking period is halved at its end.
+    #[test]
+    fn spare_megaflows_are_refilled_then_trimmed_when_unused() {
+        let dp = Datapath::new(DpConfig::default(), Arc::new(ToPort2));
+        let p1 = MemNetdev::new("p1", 1, 1);
+        dp.add_port(1, p1.clone()).unwrap();
+        dp.add_port(2, MemNetdev::new("p2", 1, 1)).unwrap();
+        let mut pmd = dp.pmd_inline(0).unwrap();
+        for x in 0..40 {
+            assert!(p1.inject(0, udp_to(x)));
+            pmd.poll_once();
+        }
+        assert_eq!(pmd.flow_count(), 40);
+        pmd.flush_flows();
+        assert_eq!(pmd.spare_flows.len(), 40);
+        for x in 100..110 {
+            assert!(p1.inject(0, udp_to(x)));
+            pmd.poll_once();
+        }
+        assert_eq!(pmd.spare_flows.len(), 30, "10 refilled");
+        assert_eq!(pmd.flow_count(), 10);
+        // Hits only. Periods end every RANK_INTERVAL busy polls (the 50
+        // above count): the first one saw the pool appear mid-way (not
+        // unused all along: kept), then 30 unused -> 15 -> 8.
+        for round in [30, 15, 8] {
+            for _ in 0..RANK_INTERVAL {
+                assert!(p1.inject(0, udp_to(100)));
+                pmd.poll_once();
+            }
+            assert_eq!(pmd.spare_flows.len(), round);
+        }
+        assert_eq!(pmd.stats().flows_installed, 50);
     }
 }
