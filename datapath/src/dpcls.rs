@@ -349,9 +349,16 @@ impl Dpcls {
         let pos = self.subtable_for(mask);
         let mut w = std::mem::take(&mut self.scratch);
         let st = &mut self.subtables[pos];
+        // Rule words and their hash in one pass (as `hash_flow` hashes).
         w.clear();
-        w.extend(st.mwords.iter().map(|mw| flow.0[mw.idx] & mw.mask));
-        let h = st.hash_flow(flow);
+        let mut acc = 0u64;
+        for mw in st.mwords.iter() {
+            let x = flow.0[mw.idx] & mw.mask;
+            w.push(x);
+            acc = acc.wrapping_add(word_hash_with(mw.hc, x));
+        }
+        let h = hash_finish(acc);
+        debug_assert_eq!(h, st.hash_flow(flow));
         let r = if absent {
             st.insert_new(h, &w, value);
             None
