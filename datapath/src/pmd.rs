@@ -653,14 +653,20 @@ impl Pmd {
         let mut bits = left;
         let handler = self.dp.handler.clone();
         let limit = self.dp.cfg.flow_limit;
+        // Until this batch installs a megaflow, the classifier is as the
+        // batch lookup saw it: every miss is still a miss (and its rule
+        // absent), so only later misses look again.
+        let mut installed = false;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let port = self.dense[i].get(IN_PORT) as u32;
-            if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
-                if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
-                    self.handles[i] = h;
-                    continue;
+            if installed {
+                if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
+                    if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
+                        self.handles[i] = h;
+                        continue;
+                    }
                 }
             }
             self.reply.clear();
@@ -731,6 +737,7 @@ impl Pmd {
             // Into the master map at the end of the batch (one lock).
             self.new_flows.push(mf.clone());
             let s = self.install_local(mf, None, Some(i));
+            installed = true;
             self.stats.flows_installed += 1;
             self.handles[i] = s;
             let gen = self.slots[s as usize].gen;
@@ -881,6 +888,30 @@ mod tests {
         f[26..30].copy_from_slice(&[198, 18, 0, 1]);
         f[30..34].copy_from_slice(&[198, 19, 0, x]);
         DpPacket::from_bytes(&f)
+    }
+
+    /// Misses of one batch that share a megaflow call the handler once:
+    /// after the first install the later misses look the classifier up
+    /// again (before it, they need not).
+    #[test]
+    fn one_upcall_per_megaflow_within_a_batch() {
+        let dp = Datapath::new(DpConfig::default(), Arc::new(ToPort2));
+        let p1 = MemNetdev::new("p1", 1, 1);
+        let p2 = MemNetdev::new("p2", 1, 1);
+        dp.add_port(1, p1.clone()).unwrap();
+        dp.add_port(2, p2.clone()).unwrap();
+        let mut pmd = dp.pmd_inline(0).unwrap();
+        for x in [7u8, 7, 8, 7, 8, 9] {
+            assert!(p1.inject(0, udp_to(x)));
+        }
+        pmd.poll_once();
+        let s = pmd.stats();
+        assert_eq!((s.misses, s.upcalls, s.flows_installed), (6, 3, 3));
+        assert_eq!(s.tx_packets, 6);
+        assert_eq!(dp.flow_count(), 3);
+        let mut pkts: Vec<u64> = dp.flow_dump().iter().map(|f| f.stats.packets).collect();
+        pkts.sort();
+        assert_eq!(pkts, vec![1, 2, 3]);
     }
 
     /// A flush leaves its megaflows as spares; misses refill them (the
