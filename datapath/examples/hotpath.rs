@@ -7,6 +7,19 @@
 //! rounds; `HOTPATH_POLLS`, `HOTPATH_ROUNDS` shrink a run (e.g. under
 //! callgrind) and `HOTPATH_LIMIT` sets the installed-flow count at which
 //! the upcall bench flushes (100000 matches the criterion bench).
+//!
+//! Figures here and in the criterion benches differ for reasons that are
+//! not the measured work (same `poll_once`, same instructions per packet
+//! within a few percent): this example builds with the release profile
+//! (no LTO, 4 codegen units) and criterion with the bench profile (thin
+//! LTO, 1 unit), which inline differently (callgrind on the criterion
+//! binary itself is the check: `valgrind --tool=callgrind
+//! --toggle-collect='ferrovs_datapath::pmd::Pmd::poll_once'
+//! target/release/deps/datapath-* --bench --profile-time 3 emc_hit`); the
+//! two programs allocate packets and tables at different addresses, which
+//! changed L1 conflict misses until frames were cache-line aligned; and on
+//! this shared 2-core VM one binary's timing moves by +-30% from minute to
+//! minute, so compare builds interleaved, many times.
 use std::sync::Arc;
 
 use ferrovs_datapath::actions::{DpAction, Masked, SetField};

@@ -64,6 +64,13 @@ impl PacketBatch {
     pub fn packets_mut(&mut self) -> &mut [DpPacket] {
         &mut self.pkts
     }
+    /// The packet list itself, for devices that move packets in bulk. They
+    /// must keep it at most [`BATCH_SIZE`] long (add at most
+    /// [`PacketBatch::room`] packets).
+    #[inline]
+    pub fn as_vec_mut(&mut self) -> &mut Vec<DpPacket> {
+        &mut self.pkts
+    }
     /// Removes all packets, in order.
     #[inline]
     pub fn drain(&mut self) -> std::vec::Drain<'_, DpPacket> {

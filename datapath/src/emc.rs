@@ -86,11 +86,17 @@ impl Emc {
 
     /// Hints the CPU to fetch the entries `key` may live in (called for a
     /// whole batch before the lookups, so the misses overlap).
+    /// `words` is the key's length: a key of more than 5 words ends in the
+    /// entry's second cache line, which is fetched too.
     #[inline(always)]
-    pub fn prefetch(&self, hash: u32) {
+    pub fn prefetch(&self, hash: u32, words: usize) {
         for seg in 0..2 {
             if let Some(e) = self.entries.get(self.idx(hash, seg)) {
-                prefetch_read(e as *const EmcEntry as *const i8);
+                let p = e as *const EmcEntry as *const i8;
+                prefetch_read(p);
+                if words > 5 {
+                    prefetch_read(p.wrapping_add(64));
+                }
             }
         }
     }
@@ -153,8 +159,9 @@ impl Emc {
     }
 }
 
+/// A read prefetch hint for the cache line holding `p` (any address).
 #[inline(always)]
-fn prefetch_read(p: *const i8) {
+pub(crate) fn prefetch_read(p: *const i8) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: a prefetch is only a hint; it never faults and has no

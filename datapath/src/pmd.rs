@@ -513,26 +513,21 @@ impl Pmd {
         {
             extract(p, k);
             if emc_on {
-                self.emc.prefetch(k.hash());
+                self.emc.prefetch(k.hash(), k.n_words());
             }
         }
-        {
+        if emc_on {
             let slots = &self.slots;
             let alive = |s: u32, g: u32| slots.get(s as usize).is_some_and(|x| x.gen == g);
-            for i in 0..n {
-                let h = if emc_on {
-                    self.emc.lookup(&self.keys[i], alive)
-                } else {
-                    None
-                };
-                match h {
-                    Some(s) => self.handles[i] = s,
-                    None => {
-                        self.handles[i] = NIL;
-                        miss |= 1 << i;
-                    }
-                }
+            let pairs = self.keys[..n].iter().zip(self.handles[..n].iter_mut());
+            for (i, (k, hd)) in pairs.enumerate() {
+                let h = self.emc.lookup(k, alive);
+                *hd = h.unwrap_or(NIL);
+                miss |= (h.is_none() as u32) << i;
             }
+        } else {
+            self.handles[..n].fill(NIL);
+            miss = u32::MAX >> (BATCH_SIZE - n);
         }
         self.stats.emc_hits += (n as u32 - miss.count_ones()) as u64;
         // 2. classifier, as a batch per in_port.
@@ -552,8 +547,11 @@ impl Pmd {
             now_ms: now,
             dropped: 0,
         };
-        for (i, p) in self.batch.drain().enumerate() {
-            let h = self.handles[i];
+        let each = self
+            .batch
+            .drain()
+            .zip(self.handles.iter().zip(self.keys.iter()));
+        for (p, (&h, key)) in each {
             let mut fast = NO_FAST_OUTPUT;
             if let Some(slot) = self.slots.get_mut(h as usize) {
                 let a = &mut slot.acc;
@@ -562,7 +560,7 @@ impl Pmd {
                 }
                 a.pkts += 1;
                 a.bytes += p.len() as u64;
-                a.flags |= self.keys[i].tcp_flags();
+                a.flags |= key.tcp_flags();
                 fast = slot.output;
             }
             if fast != NO_FAST_OUTPUT {

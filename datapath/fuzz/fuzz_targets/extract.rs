@@ -7,13 +7,15 @@
 //! action that edits packets runs on the parsed packet (masked sets of
 //! every header, VLAN push/pop, hash, clone, check_pkt_len), and the result
 //! is extracted again: none of it may panic. A packet with untouched
-//! metadata must extract to the same key as full extraction.
+//! metadata must extract to the same key as full extraction, and the
+//! common-frame fast path to the same key, hash and offsets as the general
+//! header walk.
 #![no_main]
 use ferrovs_datapath::actions::execute::PortOutputs;
 use ferrovs_datapath::actions::{
     DpAction, ExecCtx, HashAlg, Masked, SetArp, SetField, SetIpv6, SetNd,
 };
-use ferrovs_datapath::flow::{extract, extract_parts, Flow, FlowKey};
+use ferrovs_datapath::flow::{extract, extract_parts, extract_parts_general, Flow, FlowKey};
 use ferrovs_datapath::packet::{DpPacket, PacketPool, NO_OFFSET};
 use ferrovs_datapath::random::Rng;
 use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
@@ -142,6 +144,12 @@ fuzz_target!(|data: &[u8]| {
     let mut kf = FlowKey::default();
     let of = extract_parts(frame, &md0, &mut kf);
     assert!(kc == kf && kc.hash() == kf.hash() && c.offsets() == of);
+    let mut kg = FlowKey::default();
+    let og = extract_parts_general(frame, &md0, &mut kg);
+    assert!(
+        kg == kf && kg.hash() == kf.hash() && og == of,
+        "fast != general"
+    );
 
     let mut p = DpPacket::from_bytes(frame);
     {

@@ -30,7 +30,9 @@ pub struct PortOutputs {
 }
 
 impl PortOutputs {
-    #[inline]
+    /// Inlined into the fast path (the same port as the last packet, the
+    /// common case); another port takes the out-of-line search.
+    #[inline(always)]
     pub fn push(&mut self, port: u32, p: DpPacket) {
         if let Some((q, v)) = self.slots.get_mut(self.last) {
             if *q == port {
@@ -38,6 +40,11 @@ impl PortOutputs {
                 return;
             }
         }
+        self.push_other(port, p)
+    }
+
+    #[inline(never)]
+    fn push_other(&mut self, port: u32, p: DpPacket) {
         for (i, (q, v)) in self.slots.iter_mut().enumerate() {
             if *q == port {
                 v.push(p);

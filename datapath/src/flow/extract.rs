@@ -16,6 +16,14 @@
 //! - a malformed ND message: ICMPv6 type/code, no ND words.
 //!
 //! It also records header offsets in the packet, for actions.
+//!
+//! The commonest frame (untagged Ethernet, IPv4 without options, not a
+//! fragment, UDP/TCP/SCTP) takes a straight-line path: one predicate over
+//! fixed offsets says the general walk would reach the L4 header, then the
+//! words are read at those offsets with no per-header views or length
+//! checks. It lays down exactly the words, offsets and hash the general walk
+//! would (tests and the fuzz target compare the two on every input); any
+//! other frame takes the general walk.
 
 use super::key::{FlowKey, KeyBuilder};
 use super::layout::*;
@@ -32,15 +40,41 @@ const ETH_TYPE_RARP: u16 = 0x8035;
 
 /// Extracts the key of `pkt` into `key` and stores header offsets in the
 /// packet.
-#[inline]
+///
+/// A received packet (clean metadata) carrying the common frame is
+/// extracted inline; anything else calls the general walk out of line, so
+/// that the caller's loop keeps its registers for the common case.
+#[inline(always)]
 pub fn extract(pkt: &mut DpPacket, key: &mut FlowKey) {
     let (data, md, dirty) = pkt.parts();
-    let ofs = if dirty {
+    let ofs = match fast_frame(data) {
+        Some(h) if !dirty => extract_fast(h, md.in_port, key),
+        _ => extract_other(data, md, dirty, key),
+    };
+    pkt.set_offsets(ofs);
+}
+
+#[inline(never)]
+fn extract_other(data: &[u8], md: &PktMetadata, dirty: bool, key: &mut FlowKey) -> Offsets {
+    if dirty {
         extract_parts(data, md, key)
     } else {
         extract_clean(data, md.in_port, key)
+    }
+}
+
+/// The key of a clean packet whose frame [`fast_frame`] accepted.
+#[inline(always)]
+fn extract_fast(h: &[u8; FAST_LEN], in_port: u32, key: &mut FlowKey) -> Offsets {
+    let mut b = key.builder();
+    b.push(W_MD0, in_port as u64);
+    let mut p = Parse {
+        b,
+        ofs: Offsets::default(),
     };
-    pkt.set_offsets(ofs);
+    push_fast(h, &mut p);
+    p.b.finish();
+    p.ofs
 }
 
 /// Extraction of a packet whose metadata is clean (every field but
@@ -50,7 +84,7 @@ pub fn extract(pkt: &mut DpPacket, key: &mut FlowKey) {
 fn extract_clean(data: &[u8], in_port: u32, key: &mut FlowKey) -> Offsets {
     let mut b = key.builder();
     b.push(W_MD0, in_port as u64);
-    let p = parse_l2(
+    let p = parse_l2::<true>(
         data,
         Parse {
             b,
@@ -128,9 +162,25 @@ fn tp_word(src: u16, dst: u16, flags: u16) -> u64 {
 /// Extraction over raw parts; returns the header offsets.
 #[inline]
 pub fn extract_parts(data: &[u8], md: &PktMetadata, key: &mut FlowKey) -> Offsets {
+    extract_parts_with::<true>(data, md, key)
+}
+
+/// [`extract_parts`] with the common-frame fast path turned off: the
+/// general header walk alone (the reference the fast path is tested
+/// against).
+pub fn extract_parts_general(data: &[u8], md: &PktMetadata, key: &mut FlowKey) -> Offsets {
+    extract_parts_with::<false>(data, md, key)
+}
+
+#[inline(always)]
+fn extract_parts_with<const FAST: bool>(
+    data: &[u8],
+    md: &PktMetadata,
+    key: &mut FlowKey,
+) -> Offsets {
     let mut b = key.builder();
     push_metadata(&mut b, md);
-    let p = parse_l2(
+    let p = parse_l2::<FAST>(
         data,
         Parse {
             b,
@@ -158,8 +208,122 @@ impl Parse<'_> {
     }
 }
 
+/// Ethernet + IPv4 header bytes of a fast-path frame.
+const FAST_L3_END: usize = ETH_HLEN + 20;
+/// Bytes the fast path reads: the headers plus 20 bytes of L4 (UDP and
+/// SCTP use the first 4).
+const FAST_LEN: usize = FAST_L3_END + 20;
+
+/// Per IP protocol, the L4 header length the fast path needs (UDP 8,
+/// SCTP 12, TCP 20), or more than an IPv4 total length can cover for a
+/// protocol it leaves to the general walk.
+const FAST_L4_LEN: [u32; 256] = {
+    let mut t = [1 << 16; 256];
+    t[ipv4::PROTO_UDP as usize] = UDP_HLEN as u32;
+    t[ipv4::PROTO_SCTP as usize] = SCTP_HLEN as u32;
+    t[ipv4::PROTO_TCP as usize] = 20;
+    t
+};
+
+/// The common frame, at fixed offsets: untagged IPv4 with IHL 5 whose
+/// total length covers the header and fits the frame, not a fragment
+/// (MF and offset clear; DF is ignored), and a UDP, SCTP or TCP header
+/// that the general walk would accept (for TCP: data offset >= 5 words and
+/// within the IP payload). Exactly the frames for which the general walk
+/// reaches and accepts the L4 header with `l3` = `l2_5` = 14 and `l4` = 34,
+/// restricted to frames of at least [`FAST_LEN`] bytes (any real frame: the
+/// Ethernet minimum is 60). The conditions are combined without branches;
+/// the one branch on the result is taken the same way for a whole flow.
 #[inline(always)]
-fn parse_l2<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
+fn fast_frame(data: &[u8]) -> Option<&[u8; FAST_LEN]> {
+    let h = data.first_chunk::<FAST_LEN>()?;
+    // Two loads cover the fields: bytes 12..20 (EtherType, version/IHL,
+    // TOS, total length, id) and 20..24 (flags/fragment offset, TTL,
+    // protocol). EtherType 0x0800 and IHL 5 are one masked compare; MF and
+    // the fragment offset another (DF ignored).
+    let w12 = u64::from_le_bytes([h[12], h[13], h[14], h[15], h[16], h[17], h[18], h[19]]);
+    let w20 = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
+    let ty_ihl = w12 as u32 & 0x000f_ffff;
+    let tot = u16::from_be((w12 >> 32) as u16) as usize;
+    let frag = w20 & 0xff3f;
+    let proto = (w20 >> 24) as u8;
+    // Unsupported protocols need more L4 bytes than any IPv4 packet has.
+    let l4_len = FAST_L4_LEN[proto as usize] as usize;
+    let tcp_off = (h[FAST_L3_END + 12] >> 4) as usize * 4;
+    let ok = (ty_ihl == 0x0005_0008)
+        & (frag == 0)
+        & (tot >= 20 + l4_len)
+        & (tot <= data.len() - ETH_HLEN)
+        & ((proto != ipv4::PROTO_TCP) | ((tcp_off >= 20) & (tcp_off + 20 <= tot)));
+    ok.then_some(h)
+}
+
+/// The words and offsets of a frame [`fast_frame`] accepted, as the general
+/// walk lays them down (no VLAN word: an untagged frame's is zero).
+#[inline(always)]
+fn push_fast(h: &[u8; FAST_LEN], b: &mut Parse<'_>) {
+    let be64 = |at: usize| {
+        u64::from_be_bytes([
+            h[at],
+            h[at + 1],
+            h[at + 2],
+            h[at + 3],
+            h[at + 4],
+            h[at + 5],
+            h[at + 6],
+            h[at + 7],
+        ])
+    };
+    let be16 = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let dl_dst = be64(0) >> 16;
+    let dl_src = be64(6) >> 16;
+    // Source and destination addresses are one big-endian 64-bit load.
+    let nw = be64(26);
+    // Never zero: the protocol is UDP, TCP or SCTP.
+    let nw_misc = nw_misc(0, 0, h[15], h[22], h[23]);
+    let l4 = FAST_L3_END;
+    let flags = if h[23] == ipv4::PROTO_TCP {
+        be16(l4 + 12) & 0x0fff
+    } else {
+        0
+    };
+    let tp = tp_word(be16(l4), be16(l4 + 2), flags);
+    if (dl_dst != 0) & (dl_src != 0) & (nw != 0) & (tp != 0) {
+        // Every word present (real traffic): no per-word test.
+        b.b.push_nonzero(W_DL_DST, dl_dst);
+        b.b.push_nonzero(W_DL_SRC, dl_src);
+        b.b.push_nonzero(W_DL_TYPE, ETH_TYPE_IPV4 as u64);
+        b.b.push_nonzero(W_NW, nw);
+        b.b.push_nonzero(W_NW_MISC, nw_misc);
+        b.b.push_nonzero(W_TP, tp);
+    } else {
+        b.push(W_DL_DST, dl_dst);
+        b.push(W_DL_SRC, dl_src);
+        b.push(W_DL_TYPE, ETH_TYPE_IPV4 as u64);
+        b.push(W_NW, nw);
+        b.push(W_NW_MISC, nw_misc);
+        b.push(W_TP, tp);
+    }
+    b.ofs = Offsets {
+        l2_5: ETH_HLEN as u16,
+        l3: ETH_HLEN as u16,
+        l4: FAST_L3_END as u16,
+    };
+}
+
+#[inline(always)]
+fn parse_l2<'k, const FAST: bool>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
+    if FAST {
+        if let Some(h) = fast_frame(data) {
+            push_fast(h, &mut b);
+            return b;
+        }
+    }
+    parse_l2_general(data, b)
+}
+
+#[inline(always)]
+fn parse_l2_general<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
     let Ok(eth) = EthernetFrame::new_checked(data) else {
         return b;
     };

@@ -24,6 +24,10 @@ pub struct FlowKey {
     map: u64,
     hash: u32,
     len: u8,
+    /// The TCP_FLAGS field of the L4 word (0 without one), kept by the
+    /// builder in what was padding so per-flow statistics read it with one
+    /// load. Derived from the words, so equality ignores it.
+    tcp_flags: u16,
     words: [u64; FLOW_WORDS],
 }
 
@@ -33,6 +37,7 @@ impl Default for FlowKey {
             map: 0,
             hash: 0,
             len: 0,
+            tcp_flags: 0,
             words: [0; FLOW_WORDS],
         }
     }
@@ -41,19 +46,49 @@ impl Default for FlowKey {
 impl PartialEq for FlowKey {
     #[inline]
     fn eq(&self, o: &FlowKey) -> bool {
-        // Same map implies same length; a plain loop beats a memcmp call
-        // for the ~10 words a key has.
+        // Same map implies same length. Keys of up to 8 words (nearly all)
+        // are compared with a fixed shape: all 8 first words XORed and
+        // masked by the row of `PREFIX_MASKS` for the length (words past
+        // the length are stale scratch and ignored), no loop and no
+        // data-dependent branch; the compiler makes it a few vector ops.
         if self.map != o.map {
             return false;
         }
-        let n = (self.len as usize).min(FLOW_WORDS);
+        let n = self.len as usize;
+        if let Some(m) = PREFIX_MASKS.0.get(n) {
+            let (a, b) = (&self.words[..8], &o.words[..8]);
+            let diff = a
+                .iter()
+                .zip(b)
+                .zip(m)
+                .fold(0u64, |d, ((x, y), k)| d | ((x ^ y) & k));
+            return diff == 0;
+        }
         let mut diff = 0u64;
-        for i in 0..n {
+        for i in 0..n.min(FLOW_WORDS) {
             diff |= self.words[i] ^ o.words[i];
         }
         diff == 0
     }
 }
+
+/// Row `n`: all ones in the first `n` of 8 words (one cache line a row).
+#[repr(C, align(64))]
+struct PrefixMasks([[u64; 8]; 9]);
+
+static PREFIX_MASKS: PrefixMasks = {
+    let mut t = [[0u64; 8]; 9];
+    let mut n = 0;
+    while n <= 8 {
+        let mut i = 0;
+        while i < n {
+            t[n][i] = !0;
+            i += 1;
+        }
+        n += 1;
+    }
+    PrefixMasks(t)
+};
 impl Eq for FlowKey {}
 
 impl std::fmt::Debug for FlowKey {
@@ -143,6 +178,7 @@ impl FlowKey {
             map: 0,
             len: 0,
             hash: 0,
+            tcp_flags: 0,
         }
     }
 
@@ -153,6 +189,11 @@ impl FlowKey {
     #[inline]
     pub fn hash(&self) -> u32 {
         self.hash
+    }
+    /// How many words are present.
+    #[inline]
+    pub fn n_words(&self) -> usize {
+        self.len as usize
     }
     /// The present words, in index order.
     #[inline]
@@ -172,16 +213,10 @@ impl FlowKey {
         }
         self.words[(self.map & (bit - 1)).count_ones() as usize]
     }
-    /// TCP flags without a popcount: the L4 word is the last word of the
-    /// layout, so when present it is the key's last word.
+    /// TCP flags (zero without an L4 word), recorded by the builder.
     #[inline(always)]
     pub fn tcp_flags(&self) -> u16 {
-        const _: () = assert!(super::layout::W_TP == FLOW_WORDS - 1);
-        if self.map >> super::layout::W_TP & 1 == 0 || self.len == 0 {
-            return 0;
-        }
-        let w = self.words[(self.len as usize - 1).min(FLOW_WORDS - 1)];
-        ((w & super::layout::TCP_FLAGS.word_mask()) >> super::layout::TCP_FLAGS.shift) as u16
+        self.tcp_flags
     }
     /// Value of a field.
     pub fn get(&self, f: Field) -> u64 {
@@ -269,6 +304,15 @@ pub struct KeyBuilder<'a> {
     map: u64,
     len: usize,
     hash: u64,
+    tcp_flags: u16,
+}
+
+/// The TCP_FLAGS field of word `idx`'s value `w`, if `idx` is the L4 word
+/// (a constant test where `idx` is a constant).
+#[inline(always)]
+fn flags_of(idx: usize, w: u64) -> Option<u16> {
+    use super::layout::{TCP_FLAGS, W_TP};
+    (idx == W_TP).then_some(((w & TCP_FLAGS.word_mask()) >> TCP_FLAGS.shift) as u16)
 }
 
 impl KeyBuilder<'_> {
@@ -284,6 +328,21 @@ impl KeyBuilder<'_> {
             self.map |= 1u64 << idx;
             self.len += 1;
             self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
+            if let Some(f) = flags_of(idx, w) {
+                self.tcp_flags = f;
+            }
+        }
+    }
+    /// [`KeyBuilder::push`] of a word the caller knows is not zero.
+    #[inline(always)]
+    pub fn push_nonzero(&mut self, idx: usize, w: u64) {
+        debug_assert!(w != 0 && self.map >> idx == 0);
+        self.key.words[self.len.min(idx)] = w;
+        self.map |= 1u64 << idx;
+        self.len += 1;
+        self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
+        if let Some(f) = flags_of(idx, w) {
+            self.tcp_flags = f;
         }
     }
     /// Finishes the key: stores map, length and hash.
@@ -291,6 +350,7 @@ impl KeyBuilder<'_> {
     pub fn finish(self) {
         self.key.map = self.map;
         self.key.len = self.len as u8;
+        self.key.tcp_flags = self.tcp_flags;
         self.key.hash = hash_finish(self.hash);
     }
 }

@@ -6,7 +6,7 @@ pub mod key;
 pub mod layout;
 pub mod packed;
 
-pub use extract::{extract, extract_parts};
+pub use extract::{extract, extract_parts, extract_parts_general};
 pub use key::{Flow, FlowKey, KeyWords, MapIter};
 pub use layout::Field;
 pub use packed::PackedKey;

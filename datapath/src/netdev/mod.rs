@@ -8,6 +8,7 @@
 //! rings). AF_XDP, tap, internal and AF_PACKET ports will implement this.
 
 pub mod memory;
+pub mod ring;
 
 use crate::batch::PacketBatch;
 use crate::packet::PacketPool;
