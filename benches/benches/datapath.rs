@@ -69,19 +69,19 @@ fn fold(mut a: u32) -> u16 {
 struct Rewriter;
 
 /// The handler's mask (built once, as a real slow path caches its masks).
-fn rewriter_mask() -> &'static FlowKey {
-    static M: std::sync::OnceLock<FlowKey> = std::sync::OnceLock::new();
+fn rewriter_mask() -> &'static Arc<FlowKey> {
+    static M: std::sync::OnceLock<Arc<FlowKey>> = std::sync::OnceLock::new();
     M.get_or_init(|| {
         let mut m = Flow::default();
         m.set_all(DL_TYPE);
         m.set_all(NW_DST);
-        m.to_key()
+        Arc::new(m.to_key())
     })
 }
 
 impl UpcallHandler for Rewriter {
     fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
-        r.mask = Some(rewriter_mask().clone());
+        r.shared_mask = Some(rewriter_mask().clone());
         let dst = key.get(NW_DST) as u32;
         r.actions.push(DpAction::Set(SetField::Ipv4 {
             src: Masked::default(),

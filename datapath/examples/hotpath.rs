@@ -56,13 +56,13 @@ fn frame(grp: u8, dst: [u8; 4]) -> Vec<u8> {
 struct Rewriter;
 
 /// The handler's mask (built once, as a real slow path caches its masks).
-fn rewriter_mask() -> &'static FlowKey {
-    static M: std::sync::OnceLock<FlowKey> = std::sync::OnceLock::new();
+fn rewriter_mask() -> &'static Arc<FlowKey> {
+    static M: std::sync::OnceLock<Arc<FlowKey>> = std::sync::OnceLock::new();
     M.get_or_init(|| {
         let mut m = Flow::default();
         m.set_all(DL_TYPE);
         m.set_all(NW_DST);
-        m.to_key()
+        Arc::new(m.to_key())
     })
 }
 static NO_INSTALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -71,7 +71,7 @@ impl UpcallHandler for Rewriter {
         if NO_INSTALL.load(std::sync::atomic::Ordering::Relaxed) {
             r.install = false;
         }
-        r.mask = Some(rewriter_mask().clone());
+        r.shared_mask = Some(rewriter_mask().clone());
         let dst = key.get(NW_DST) as u32;
         r.actions.push(DpAction::Set(SetField::Ipv4 {
             src: Masked::default(),

@@ -13,6 +13,10 @@
 //! common masks are tried first. A batch lookup walks the subtables once,
 //! probing every packet still unmatched, and stops as soon as all matched.
 //!
+//! Emptied subtables (flush, last flow removed) are kept for reuse with
+//! the capacity of their vectors, so refilling a classifier after a flush
+//! neither reallocates nor copies its tables while they grow back.
+//!
 //! Values are `u32` handles (the PMD's flow slots). Single-threaded: each
 //! PMD owns its classifiers.
 
@@ -20,6 +24,11 @@ use crate::flow::key::{hash_finish, word_hash_consts, word_hash_with};
 use crate::flow::{Flow, FlowKey, KeyWords, MapIter};
 
 const NIL: u32 = u32::MAX;
+/// Buckets of a new (or reset) subtable.
+const MIN_BUCKETS: usize = 16;
+/// Emptied subtables a classifier keeps for reuse (their vectors keep
+/// their capacity, so refilling after a flush allocates nothing).
+const MAX_SPARE: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -60,27 +69,47 @@ pub struct Subtable {
     hits: u64,
 }
 
+fn mask_words(mask: &FlowKey) -> Box<[MaskWord]> {
+    MapIter(mask.map())
+        .zip(mask.words())
+        .enumerate()
+        .map(|(k, (idx, &mask))| MaskWord {
+            idx,
+            mask,
+            hc: word_hash_consts(k),
+        })
+        .collect()
+}
+
 impl Subtable {
     fn new(mask: &FlowKey) -> Subtable {
-        let mwords: Vec<MaskWord> = MapIter(mask.map())
-            .zip(mask.words())
-            .enumerate()
-            .map(|(k, (idx, &mask))| MaskWord {
-                idx,
-                mask,
-                hc: word_hash_consts(k),
-            })
-            .collect();
         Subtable {
             mask: mask.clone(),
-            mwords: mwords.into_boxed_slice(),
-            buckets: vec![NIL; 16],
+            mwords: mask_words(mask),
+            buckets: vec![NIL; MIN_BUCKETS],
             entries: Vec::new(),
             keys: Vec::new(),
             free: Vec::new(),
             count: 0,
             hits: 0,
         }
+    }
+
+    /// Empties the subtable and gives it `mask`, keeping the capacity of
+    /// its vectors (a refill after a flush does not grow them again). The
+    /// bucket array restarts small (a few flows stay in a few cache lines).
+    fn reset(&mut self, mask: &FlowKey) {
+        if self.mask != *mask {
+            self.mask = mask.clone();
+            self.mwords = mask_words(mask);
+        }
+        self.buckets.clear();
+        self.buckets.resize(MIN_BUCKETS, NIL);
+        self.entries.clear();
+        self.keys.clear();
+        self.free.clear();
+        self.count = 0;
+        self.hits = 0;
     }
 
     pub fn mask(&self) -> &FlowKey {
@@ -169,7 +198,13 @@ impl Subtable {
 
     fn grow(&mut self) {
         let nb = self.buckets.len() * 2;
-        self.buckets = vec![NIL; nb];
+        if self.buckets.capacity() >= nb {
+            // Kept from before a reset: no allocation.
+            self.buckets.clear();
+            self.buckets.resize(nb, NIL);
+        } else {
+            self.buckets = vec![NIL; nb];
+        }
         for i in 0..self.entries.len() {
             if self.entries[i].value == NIL {
                 continue;
@@ -184,6 +219,13 @@ impl Subtable {
         if let Some(e) = self.find(hash, words) {
             return Some(std::mem::replace(&mut self.entries[e].value, value));
         }
+        self.insert_new(hash, words, value);
+        None
+    }
+
+    /// Inserts a rule known to be absent (no chain walk to look for it).
+    fn insert_new(&mut self, hash: u32, words: &[u64], value: u32) {
+        debug_assert!(self.find(hash, words).is_none(), "rule already present");
         if self.count + 1 > self.buckets.len() {
             self.grow();
         }
@@ -199,7 +241,10 @@ impl Subtable {
                     next: NIL,
                     value,
                 });
-                self.keys.extend_from_slice(words);
+                // A few words: pushed one by one (no memcpy call).
+                for &w in words {
+                    self.keys.push(w);
+                }
                 (self.entries.len() - 1) as u32
             }
         };
@@ -211,7 +256,6 @@ impl Subtable {
         };
         self.buckets[b] = slot;
         self.count += 1;
-        None
     }
 
     fn remove(&mut self, hash: u32, words: &[u64]) -> Option<u32> {
@@ -238,6 +282,8 @@ impl Subtable {
 #[derive(Debug, Default)]
 pub struct Dpcls {
     subtables: Vec<Subtable>,
+    /// Emptied subtables kept for reuse (at most [`MAX_SPARE`]).
+    spare: Vec<Subtable>,
     scratch: Vec<u64>,
 }
 
@@ -268,19 +314,80 @@ impl Dpcls {
         value: u32,
     ) -> Option<u32> {
         assert_ne!(value, NIL, "reserved handle");
-        let pos = match self.subtables.iter().position(|s| s.mask == *mask) {
-            Some(p) => p,
-            None => {
-                self.subtables.push(Subtable::new(mask));
-                self.subtables.len() - 1
-            }
-        };
+        let pos = self.subtable_for(mask);
         let mut w = std::mem::take(&mut self.scratch);
         let st = &mut self.subtables[pos];
         let h = st.rule_words(key, &mut w);
         let r = st.insert(h, &w, value);
         self.scratch = w;
         r
+    }
+
+    /// [`Dpcls::insert`] of the megaflow `flow & mask`, given the packet's
+    /// dense flow (the miss path has it): the rule words and their hash
+    /// come from the dense words with one load each, as a lookup does.
+    pub fn insert_flow(&mut self, flow: &Flow, mask: &FlowKey, value: u32) -> Option<u32> {
+        self.insert_flow_with(flow, mask, value, false)
+    }
+
+    /// [`Dpcls::insert_flow`] for a caller that knows the megaflow is
+    /// absent: [`Dpcls::lookup_flow`] of `flow` just found nothing (a rule
+    /// with this mask and these words would have matched it). The new
+    /// rule is linked in without walking its bucket's chain first.
+    pub fn insert_flow_absent(&mut self, flow: &Flow, mask: &FlowKey, value: u32) {
+        self.insert_flow_with(flow, mask, value, true);
+    }
+
+    fn insert_flow_with(
+        &mut self,
+        flow: &Flow,
+        mask: &FlowKey,
+        value: u32,
+        absent: bool,
+    ) -> Option<u32> {
+        assert_ne!(value, NIL, "reserved handle");
+        let pos = self.subtable_for(mask);
+        let mut w = std::mem::take(&mut self.scratch);
+        let st = &mut self.subtables[pos];
+        // Rule words and their hash in one pass (as `hash_flow` hashes).
+        w.clear();
+        let mut acc = 0u64;
+        for mw in st.mwords.iter() {
+            let x = flow.0[mw.idx] & mw.mask;
+            w.push(x);
+            acc = acc.wrapping_add(word_hash_with(mw.hc, x));
+        }
+        let h = hash_finish(acc);
+        debug_assert_eq!(h, st.hash_flow(flow));
+        let r = if absent {
+            st.insert_new(h, &w, value);
+            None
+        } else {
+            st.insert(h, &w, value)
+        };
+        self.scratch = w;
+        r
+    }
+
+    /// The position of the subtable for `mask`, made (or taken from the
+    /// spares) if there is none.
+    fn subtable_for(&mut self, mask: &FlowKey) -> usize {
+        match self.subtables.iter().position(|s| s.mask == *mask) {
+            Some(p) => p,
+            None => {
+                let st = match self.spare.iter().position(|s| s.mask == *mask) {
+                    Some(i) => self.spare.swap_remove(i),
+                    None => match self.spare.pop() {
+                        Some(s) => s,
+                        None => Subtable::new(mask),
+                    },
+                };
+                self.subtables.push(st);
+                let pos = self.subtables.len() - 1;
+                self.subtables[pos].reset(mask);
+                pos
+            }
+        }
     }
 
     /// Removes a megaflow; empty subtables are dropped.
@@ -292,9 +399,29 @@ impl Dpcls {
         let r = st.remove(h, &w);
         self.scratch = w;
         if self.subtables[pos].count == 0 {
-            self.subtables.remove(pos);
+            let st = self.subtables.remove(pos);
+            self.keep_spare(st);
         }
         r
+    }
+
+    /// Removes every megaflow. The emptied subtables are kept (up to
+    /// [`MAX_SPARE`]) with their capacity, for the masks that come next.
+    pub fn clear(&mut self) {
+        while let Some(st) = self.subtables.pop() {
+            self.keep_spare(st);
+        }
+    }
+
+    fn keep_spare(&mut self, st: Subtable) {
+        if self.spare.len() < MAX_SPARE {
+            self.spare.push(st);
+        } else if let Some(small) = self.spare.iter_mut().min_by_key(|s| s.entries.capacity()) {
+            // Keep the larger of the two (the one that saves more growth).
+            if small.entries.capacity() < st.entries.capacity() {
+                *small = st;
+            }
+        }
     }
 
     /// Looks one dense flow up.

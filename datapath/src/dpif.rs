@@ -7,8 +7,9 @@
 //! iteration; flow changes go into the PMD's inbox, which the PMD drains
 //! with `try_lock` at the top of an iteration (it never waits for it).
 //! Each PMD also keeps its megaflows in a master map (`Ufid -> Arc<Megaflow>`)
-//! behind a mutex, which the PMD locks only on the miss path (install) and
-//! control threads only to copy pointers out; hits never lock anything.
+//! behind a mutex, which the PMD locks only on the miss path (once per
+//! batch that installed flows) and control threads only to copy pointers
+//! out; hits never lock anything.
 //!
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).
@@ -175,7 +176,7 @@ impl FlowInfo {
             pmd: m.pmd,
             key: m.key.to_key(),
             mask: (*m.mask).clone(),
-            actions: m.actions.clone(),
+            actions: DpActions::from(&m.actions[..]),
             stats: m.stats.snapshot(),
         }
     }
@@ -421,7 +422,6 @@ impl Datapath {
     pub fn flow_put(&self, put: FlowPut) -> Result<Ufid, DpError> {
         let (key, mask) = normalize(&put.key, &put.mask);
         let ufid = put.ufid.unwrap_or_else(|| Ufid::of(&key, &mask));
-        let actions: DpActions = put.actions.into();
         let targets: Vec<&Arc<PmdShared>> = match put.pmd {
             Some(i) => vec![self.shared.pmds.get(i).ok_or(DpError::NoPmd(i))?],
             None => self.shared.pmds.iter().collect(),
@@ -429,15 +429,17 @@ impl Datapath {
         let in_port = key.get(IN_PORT) as u32;
         for pmd in targets {
             let mut flows = lock(&pmd.flows);
+            // A modify starts from the old counters; the PMD carries them
+            // over again when it swaps the two (see `megaflow`).
             let stats = flows
                 .get(&ufid)
-                .map(|m| m.stats.clone())
-                .unwrap_or_else(|| Arc::new(FlowStats::default()));
+                .map(|m| FlowStats::from_snapshot(m.stats.snapshot()))
+                .unwrap_or_default();
             let mf = Arc::new(Megaflow::new(
                 ufid,
                 key.clone(),
                 mask.clone(),
-                actions.clone(),
+                put.actions.iter().cloned().collect(),
                 stats,
                 pmd.id,
                 in_port,

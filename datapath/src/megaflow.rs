@@ -5,15 +5,20 @@
 //! changes after install is in [`FlowStats`]: atomics with a single writer
 //! (the owning PMD), updated once per group of packets with plain
 //! load/store pairs, never a locked read-modify-write. Modifying the
-//! actions replaces the `Megaflow` with a new one that shares the same
-//! `FlowStats`, so counters survive a modify. The key is packed (its own
-//! length) and the mask shared between megaflows, so a megaflow is a few
-//! cache lines: installing one per new flow stays cheap.
+//! actions replaces the `Megaflow` with a new one: it starts from the old
+//! one's counters, and the owning PMD, when it swaps the two, carries the
+//! old counters over once more (it is their only writer, so nothing is
+//! lost), so counters survive a modify. A megaflow is one allocation: the
+//! key is packed (its own length), the mask shared between megaflows, the
+//! counters inline and a short action list inline, so installing one per
+//! new flow costs one allocation and a few cache lines.
 
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use crate::actions::DpActions;
+use std::ptr::addr_of_mut;
+
+use crate::actions::{DpAction, FlowActions};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{FlowKey, PackedKey};
 
@@ -24,13 +29,24 @@ pub struct Ufid(pub u128);
 impl Ufid {
     /// The UFID derived from a masked key and its mask.
     pub fn of(key: &FlowKey, mask: &FlowKey) -> Ufid {
-        let mut a = hash_add(0x5eed, key.map());
+        Ufid::of_with(key, mask, Ufid::mask_part(mask))
+    }
+    /// The part of [`Ufid::of`] that depends on the mask alone (a PMD
+    /// keeps it with a mask it sees again and again).
+    pub fn mask_part(mask: &FlowKey) -> u64 {
         let mut b = hash_add(0xfeed, mask.map());
+        for &w in mask.words() {
+            b = hash_add(b, w);
+        }
+        b
+    }
+    /// [`Ufid::of`] with `b = Ufid::mask_part(mask)` already known.
+    pub fn of_with(key: &FlowKey, mask: &FlowKey, b: u64) -> Ufid {
+        let mut a = hash_add(0x5eed, key.map());
         for &w in key.words() {
             a = hash_add(a, w);
         }
         for &w in mask.words() {
-            b = hash_add(b, w);
             a = hash_add(a, w);
         }
         let hi = (hash_finish(a) as u64) << 32 | hash_finish(a ^ b.rotate_left(17)) as u64;
@@ -93,6 +109,24 @@ impl FlowStats {
                 .store(self.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
         }
     }
+    /// Counters starting at `s`.
+    pub fn from_snapshot(s: FlowStatsSnapshot) -> FlowStats {
+        FlowStats {
+            packets: AtomicU64::new(s.packets),
+            bytes: AtomicU64::new(s.bytes),
+            used: AtomicU64::new(s.used_ms),
+            tcp_flags: AtomicU16::new(s.tcp_flags),
+        }
+    }
+    /// Overwrites these counters with `from`'s (the owning PMD, when a
+    /// modified megaflow replaces `from`).
+    pub(crate) fn carry_from(&self, from: &FlowStats) {
+        let s = from.snapshot();
+        self.packets.store(s.packets, Relaxed);
+        self.bytes.store(s.bytes, Relaxed);
+        self.used.store(s.used_ms, Relaxed);
+        self.tcp_flags.store(s.tcp_flags, Relaxed);
+    }
     pub fn snapshot(&self) -> FlowStatsSnapshot {
         FlowStatsSnapshot {
             packets: self.packets.load(Relaxed),
@@ -113,8 +147,8 @@ pub struct Megaflow {
     /// interns its masks), which keeps a megaflow at about half the size
     /// of two inline keys: the miss path writes that much less memory.
     pub mask: Arc<FlowKey>,
-    pub actions: DpActions,
-    pub stats: Arc<FlowStats>,
+    pub stats: FlowStats,
+    pub actions: FlowActions,
     /// The PMD that owns it.
     pub pmd: usize,
     /// in_port the megaflow matches (its classifier).
@@ -130,8 +164,8 @@ impl Megaflow {
         ufid: Ufid,
         key: FlowKey,
         mask: FlowKey,
-        actions: DpActions,
-        stats: Arc<FlowStats>,
+        actions: FlowActions,
+        stats: FlowStats,
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {
@@ -150,8 +184,8 @@ impl Megaflow {
         ufid: Ufid,
         key: PackedKey,
         mask: Arc<FlowKey>,
-        actions: DpActions,
-        stats: Arc<FlowStats>,
+        actions: FlowActions,
+        stats: FlowStats,
         pmd: usize,
         in_port: u32,
     ) -> Megaflow {
@@ -166,7 +200,131 @@ impl Megaflow {
             slot: AtomicU32::new(u32::MAX),
         }
     }
+    /// The miss path's constructor: builds the megaflow directly in its
+    /// allocation, packing `key` (already masked) into it and moving the
+    /// actions out of `actions` (left empty with its capacity, it is the
+    /// reused upcall reply's vector), so nothing of its ~6 cache lines is
+    /// written twice through a copy on the stack.
+    pub(crate) fn new_in_place(
+        ufid: Ufid,
+        key: &FlowKey,
+        mask: Arc<FlowKey>,
+        actions: &mut Vec<DpAction>,
+        pmd: usize,
+        in_port: u32,
+    ) -> Arc<Megaflow> {
+        let mut a = Arc::<Megaflow>::new_uninit();
+        let p = Arc::get_mut(&mut a)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        let n = actions.len();
+        // SAFETY: `p` points to the new, uninitialized megaflow, which no
+        // one else can see. Every field is written exactly once through
+        // `addr_of_mut!` (no reference to uninitialized memory is made)
+        // before `assume_init`. For the actions: the list is initialized
+        // empty, then given room for `n` (`reserve_exact`), the `n`
+        // initialized elements of `actions` are copied into it (distinct
+        // buffers) and each side's length set: `actions` forgets them
+        // (they are moved, not dropped twice), the list covers exactly
+        // the `n` slots written.
+        unsafe {
+            addr_of_mut!((*p).ufid).write(ufid);
+            addr_of_mut!((*p).key).write(PackedKey::from_key(key));
+            addr_of_mut!((*p).mask).write(mask);
+            addr_of_mut!((*p).stats).write(FlowStats::default());
+            let acts = addr_of_mut!((*p).actions);
+            acts.write(FlowActions::new());
+            let acts = &mut *acts;
+            acts.reserve_exact(n);
+            std::ptr::copy_nonoverlapping(actions.as_ptr(), acts.as_mut_ptr(), n);
+            actions.set_len(0);
+            acts.set_len(n);
+            addr_of_mut!((*p).pmd).write(pmd);
+            addr_of_mut!((*p).in_port).write(in_port);
+            addr_of_mut!((*p).slot).write(AtomicU32::new(u32::MAX));
+            a.assume_init()
+        }
+    }
+    /// [`Megaflow::new_in_place`] into a recycled megaflow that no one
+    /// else holds (its old key, mask and actions are dropped, its
+    /// allocation reused: no allocator call, no fresh page).
+    pub(crate) fn refill(
+        mf: &mut Arc<Megaflow>,
+        ufid: Ufid,
+        key: &FlowKey,
+        mask: Arc<FlowKey>,
+        actions: &mut Vec<DpAction>,
+        pmd: usize,
+        in_port: u32,
+    ) {
+        let m = Arc::get_mut(mf).expect("a recycled megaflow is unique");
+        m.ufid = ufid;
+        m.key = PackedKey::from_key(key);
+        m.mask = mask;
+        m.stats = FlowStats::default();
+        m.actions.clear();
+        let n = actions.len();
+        m.actions.reserve_exact(n);
+        // SAFETY: `m.actions` is empty with room for `n` elements and
+        // `actions` holds `n` initialized ones in a distinct buffer; after
+        // the copy `actions` forgets them (moved, not dropped twice) and
+        // `m.actions` covers exactly the `n` slots written.
+        unsafe {
+            std::ptr::copy_nonoverlapping(actions.as_ptr(), m.actions.as_mut_ptr(), n);
+            actions.set_len(0);
+            m.actions.set_len(n);
+        }
+        m.pmd = pmd;
+        m.in_port = in_port;
+        *m.slot.get_mut() = u32::MAX;
+    }
     pub(crate) fn slot(&self) -> u32 {
         self.slot.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::layout::{DL_TYPE, IN_PORT, NW_DST, NW_SRC, TP_SRC};
+    use crate::flow::Flow;
+
+    /// `Ufid::of` as it was first written (key and mask chains
+    /// interleaved): splitting out the mask half keeps every UFID.
+    fn ufid_interleaved(key: &FlowKey, mask: &FlowKey) -> Ufid {
+        let mut a = hash_add(0x5eed, key.map());
+        let mut b = hash_add(0xfeed, mask.map());
+        for &w in key.words() {
+            a = hash_add(a, w);
+        }
+        for &w in mask.words() {
+            b = hash_add(b, w);
+            a = hash_add(a, w);
+        }
+        let hi = (hash_finish(a) as u64) << 32 | hash_finish(a ^ b.rotate_left(17)) as u64;
+        let lo = (hash_finish(b) as u64) << 32 | hash_finish(b ^ a.rotate_left(9)) as u64;
+        Ufid((hi as u128) << 64 | lo as u128)
+    }
+
+    #[test]
+    fn ufid_with_mask_part_is_the_same_ufid() {
+        let mut m = Flow::default();
+        m.set_all(IN_PORT);
+        m.set_all(DL_TYPE);
+        m.set_all(NW_DST);
+        m.set(TP_SRC, 1);
+        let mask = m.to_key();
+        for i in 0..64u64 {
+            let mut k = Flow::default();
+            k.set(IN_PORT, i % 3 + 1);
+            k.set(DL_TYPE, 0x0800);
+            k.set(NW_DST, 0xc613_0000 + i * 7);
+            k.set(NW_SRC, i);
+            k.set(TP_SRC, i & 1);
+            let key = k.to_key().masked(&mask);
+            let want = ufid_interleaved(&key, &mask);
+            assert_eq!(Ufid::of(&key, &mask), want);
+            assert_eq!(Ufid::of_with(&key, &mask, Ufid::mask_part(&mask)), want);
+        }
     }
 }

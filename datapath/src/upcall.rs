@@ -1,12 +1,15 @@
 //! The upcall interface between the datapath and its slow path (ofproto).
 //!
 //! On a megaflow miss the PMD calls [`UpcallHandler::miss`] with the packet
-//! and its key; the handler fills an [`UpcallReply`] with the actions to
-//! run and the mask of every field it looked at. The datapath installs the
+//! and its key; the handler fills an [`UpcallReply`] (one per PMD, reused:
+//! its action vector keeps its capacity) with the actions to run and the
+//! mask of every field it looked at, its own copy or a shared one. The datapath installs the
 //! megaflow `(key & mask, mask) -> actions` unless the flow limit is
 //! reached, then executes the actions. The handler is called once per
 //! missed packet, never on the hit path, so it may be a trait object.
 //! `userspace` actions reach [`UpcallHandler::userspace`] the same way.
+
+use std::sync::Arc;
 
 use crate::actions::DpAction;
 use crate::flow::FlowKey;
@@ -20,6 +23,11 @@ pub struct UpcallReply {
     /// Fields the translation looked at (a mask; `None` means exact match
     /// on every field of the key).
     pub mask: Option<FlowKey>,
+    /// The same as `mask`, for a handler that keeps its masks (as a slow
+    /// path caches them): handed over without a copy, and recognized by
+    /// pointer, so the datapath normalizes and interns a mask it has seen
+    /// just before only once. Takes precedence over `mask`.
+    pub shared_mask: Option<Arc<FlowKey>>,
     /// Whether to install a megaflow (false: execute only, e.g. when the
     /// slow path wants to see every packet).
     pub install: bool,
@@ -29,6 +37,7 @@ impl UpcallReply {
     pub fn clear(&mut self) {
         self.actions.clear();
         self.mask = None;
+        self.shared_mask = None;
         self.install = true;
     }
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::frames::*;
-use ferrovs_datapath::actions::{DpAction, HashAlg, Masked, MeterHook, SetField};
+use ferrovs_datapath::actions::{
+    DpAction, HashAlg, Masked, MeterHook, SetArp, SetField, SetIpv6, SetNd,
+};
 use ferrovs_datapath::flow::layout::*;
 use ferrovs_datapath::flow::{extract, Flow, FlowKey};
 use ferrovs_datapath::netdev::MemNetdev;
@@ -365,13 +367,14 @@ fn set_ipv4_and_ports_fix_checksums() {
 fn set_ipv6_address_fixes_tcp_checksum_and_sctp_crc() {
     let h = Handler::new(|k, r| {
         if k.get(DL_TYPE) == 0x86dd {
-            r.actions.push(DpAction::Set(SetField::Ipv6 {
-                src: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_dead_beef),
-                dst: Masked::default(),
-                label: Masked::<u32>::exact(0x54321),
-                tclass: Masked::default(),
-                hlimit: Masked::<u8>::exact(7),
-            }));
+            r.actions
+                .push(DpAction::Set(SetField::Ipv6(Box::new(SetIpv6 {
+                    src: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_dead_beef),
+                    dst: Masked::default(),
+                    label: Masked::<u32>::exact(0x54321),
+                    tclass: Masked::default(),
+                    hlimit: Masked::<u8>::exact(7),
+                }))));
         } else {
             r.actions.push(DpAction::Set(SetField::Sctp {
                 src: Masked::<u16>::exact(7777),
@@ -408,19 +411,19 @@ fn set_ipv6_address_fixes_tcp_checksum_and_sctp_crc() {
 fn set_nd_target_and_arp() {
     let h = Handler::new(|k, r| {
         if k.get(DL_TYPE) == 0x0806 {
-            r.actions.push(DpAction::Set(SetField::Arp {
+            r.actions.push(DpAction::Set(SetField::Arp(Box::new(SetArp {
                 op: Masked::<u16>::exact(2),
                 sha: Masked::<u64>::exact(0x0200_0000_00bb),
                 spa: Masked::default(),
                 tha: Masked::default(),
                 tpa: Masked::default(),
-            }));
+            }))));
         } else {
-            r.actions.push(DpAction::Set(SetField::Nd {
+            r.actions.push(DpAction::Set(SetField::Nd(Box::new(SetNd {
                 target: Masked::<u128>::exact(0x2001_0db8_0000_0000_0000_0000_0000_0077),
                 sll: Masked::<u64>::exact(0x0200_0000_00cc),
                 tll: Masked::default(),
-            }));
+            }))));
         }
         r.actions.push(DpAction::Output(2));
     });
@@ -664,4 +667,135 @@ fn lone_output_fast_path_follows_modifies() {
         assert_eq!(r.dp.flow_get(ufid).unwrap().stats.packets, 6);
         assert_eq!(h.n_misses(), 0);
     }
+}
+
+/// A handler that hands over shared masks (`shared_mask`): the megaflows
+/// get exactly that mask (normalized: in_port exact), also when the
+/// handler switches between masks and back (the PMD recognizes the last
+/// shared mask by pointer), and `shared_mask` wins over `mask`.
+#[test]
+fn shared_reply_masks_install_their_own_megaflows() {
+    // Both look at the low bit of the TCP source port, so their megaflows
+    // do not overlap (as a slow path guarantees).
+    let parity = |fields: &[Field]| {
+        let mut d = Flow::default();
+        mask(fields).expand(&mut d);
+        d.set(TP_SRC, 1);
+        Arc::new(d.to_key())
+    };
+    let by_dst = parity(&[DL_TYPE, NW_DST]);
+    let by_src = parity(&[DL_TYPE, NW_SRC]);
+    let (a, b) = (by_dst.clone(), by_src.clone());
+    // Even TCP source ports get the nw_dst mask, odd ones the nw_src one.
+    let h = Handler::new(move |k, r| {
+        let m = if k.get(TP_SRC) % 2 == 0 { &a } else { &b };
+        r.shared_mask = Some(m.clone());
+        r.mask = Some(mask(&[DL_TYPE])); // ignored
+        r.actions.push(DpAction::Output(2));
+    });
+    let mut r = rig(h.clone(), DpConfig::default(), 2);
+    let f = frame(TCP4_SYN);
+    let with = |sport: u16, dst: u8| {
+        let mut g = f.clone();
+        g[14 + 20..14 + 22].copy_from_slice(&sport.to_be_bytes());
+        g[14 + 19] = dst;
+        g
+    };
+    // Misses: nw_dst mask (dst 2), nw_src mask, nw_dst mask (dst 3).
+    r.send(1, &with(1000, 2));
+    r.send(1, &with(1001, 2));
+    r.send(1, &with(1000, 3));
+    assert_eq!(h.n_misses(), 3);
+    // Hits: the nw_dst megaflows cover every even port of dst 2 and 3; the
+    // nw_src one every odd port to any destination.
+    r.send(1, &with(1002, 2));
+    r.send(1, &with(1000, 3));
+    r.send(1, &with(1003, 9));
+    assert_eq!(h.n_misses(), 3, "all hit");
+    assert_eq!(r.out(2).len(), 6);
+    let mut masks: Vec<(FlowKey, FlowKey)> =
+        r.dp.flow_dump()
+            .into_iter()
+            .map(|f| (f.key, f.mask))
+            .collect();
+    assert_eq!(masks.len(), 3);
+    let norm = |m: &FlowKey| {
+        let mut d = Flow::default();
+        m.expand(&mut d);
+        d.set_all(IN_PORT);
+        d.set_all(RECIRC_ID);
+        d.to_key()
+    };
+    masks.sort_by_key(|(k, _)| k.get(NW_DST));
+    let dst: Vec<u64> = masks.iter().map(|(k, _)| k.get(NW_DST)).collect();
+    assert_eq!(dst, vec![0, 0xc612_0002, 0xc612_0003]);
+    assert_eq!(masks[0].1, norm(&by_src));
+    assert_eq!(masks[0].0.get(NW_SRC), 0xc612_0001);
+    assert_eq!(masks[0].0.get(TP_SRC), 1);
+    assert_eq!(masks[1].1, norm(&by_dst));
+    assert_eq!(masks[2].1, norm(&by_dst));
+}
+
+/// Megaflows freed by a flush or a `flow_del` are refilled by later
+/// misses (recycled in place): the new flows have their own key, mask,
+/// actions and fresh counters, and the old ones are gone.
+#[test]
+fn recycled_megaflows_start_clean() {
+    // Destination .x gets x-dependent actions: output to port 2, with a
+    // TTL rewrite for odd x (so lists of one and of two actions alternate).
+    let h = Handler::new(|k, r| {
+        if k.get(NW_DST) & 1 == 1 {
+            r.actions.push(DpAction::Set(SetField::Ipv4 {
+                src: Masked::default(),
+                dst: Masked::default(),
+                tos: Masked::default(),
+                ttl: Masked::<u8>::exact(9),
+            }));
+        }
+        r.actions.push(DpAction::Output(2));
+        r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+    });
+    let mut r = rig(h.clone(), DpConfig::default(), 2);
+    let to = |x: u8| {
+        let mut g = frame(UDP4);
+        g[14 + 19] = x;
+        g
+    };
+    for x in 1..=4 {
+        r.send(1, &to(x));
+        r.send(1, &to(x));
+    }
+    assert_eq!(r.dp.flow_count(), 4);
+    r.dp.flow_flush();
+    r.send(1, &to(10)); // applies the flush, then misses
+    let victim = r.dp.flow_dump()[0].ufid;
+    r.dp.flow_del(victim).unwrap();
+    for x in [11u8, 12, 13] {
+        r.send(1, &to(x));
+    }
+    assert_eq!(h.n_misses(), 4 + 4);
+    let mut dump = r.dp.flow_dump();
+    dump.sort_by_key(|f| f.key.get(NW_DST));
+    let dsts: Vec<u64> = dump.iter().map(|f| f.key.get(NW_DST) & 0xff).collect();
+    assert_eq!(dsts, vec![11, 12, 13]);
+    for f in &dump {
+        let odd = f.key.get(NW_DST) & 1 == 1;
+        assert_eq!(f.actions.len(), if odd { 2 } else { 1 }, "{f:?}");
+        assert_eq!(f.actions.last(), Some(&DpAction::Output(2)));
+        assert_eq!(f.stats.packets, 1, "fresh counters: {f:?}");
+        assert_eq!(f.key.get(IN_PORT), 1);
+        assert_eq!(f.mask.get(NW_DST), 0xffff_ffff);
+        assert_eq!(f.mask.get(NW_SRC), 0);
+    }
+    // They match what they should, and only that.
+    r.out(2);
+    r.send(1, &to(13));
+    let o = r.out(2);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0][14 + 8], 9, "ttl rewritten for .13");
+    r.send(1, &to(12));
+    assert_eq!(r.out(2)[0][14 + 8], frame(UDP4)[14 + 8], "ttl kept for .12");
+    assert_eq!(h.n_misses(), 8, "hits");
+    let s = r.dp.stats();
+    assert_eq!(s.flows_installed, 8);
 }

@@ -1,6 +1,8 @@
 //! Property test: the megaflow classifier agrees with a linear scan over
 //! random masks and keys, with inserts and deletes interleaved with
-//! lookups (single and batch), and with re-ranking.
+//! lookups (single and batch), with re-ranking, with inserts from a dense
+//! flow (the miss path's `insert_flow`) and with flushes (`clear`, whose
+//! emptied subtables are reused).
 use ferrovs_datapath::dpcls::Dpcls;
 use ferrovs_datapath::flow::layout::*;
 use ferrovs_datapath::flow::{Flow, FlowKey};
@@ -35,7 +37,12 @@ fn mask_of(bits: &[u8; 8]) -> FlowKey {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert { vals: [u64; 8], mask: usize },
+    Insert {
+        vals: [u64; 8],
+        mask: usize,
+        dense: bool,
+    },
+    Clear,
     Delete(usize),
     Lookup([u64; 8]),
     Batch(Vec<[u64; 8]>),
@@ -49,7 +56,9 @@ fn vals() -> impl Strategy<Value = [u64; 8]> {
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     prop::collection::vec(
         prop_oneof![
-            4 => (vals(), 0usize..6).prop_map(|(vals, mask)| Op::Insert { vals, mask }),
+            4 => (vals(), 0usize..6, any::<bool>())
+                .prop_map(|(vals, mask, dense)| Op::Insert { vals, mask, dense }),
+            1 => Just(Op::Clear),
             2 => (0usize..64).prop_map(Op::Delete),
             4 => vals().prop_map(Op::Lookup),
             1 => prop::collection::vec(vals(), 1..32).prop_map(Op::Batch),
@@ -101,7 +110,13 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
     };
     for op in ops {
         match op {
-            Op::Insert { vals, mask } => {
+            Op::Clear => {
+                cls.clear();
+                model.clear();
+                prop_assert_eq!(cls.len(), 0);
+                prop_assert_eq!(cls.n_subtables(), 0);
+            }
+            Op::Insert { vals, mask, dense } => {
                 let m = &masks[mask];
                 let key = flow_of(&vals).to_key().masked(m);
                 let same = model.iter().position(|r| r.key == key && r.mask == *m);
@@ -110,7 +125,17 @@ fn run(ops: Vec<Op>, masks: Vec<[u8; 8]>, disjoint: bool) -> Result<(), TestCase
                 }
                 let value = next;
                 next += 1;
-                let old = cls.insert(&key, m, value);
+                let old =
+                    if dense && same.is_none() && cls.lookup(&flow_of(&vals).to_key()).is_none() {
+                        // What the miss path does: a lookup missed, so the
+                        // rule is absent.
+                        cls.insert_flow_absent(&flow_of(&vals), m, value);
+                        None
+                    } else if dense {
+                        cls.insert_flow(&flow_of(&vals), m, value)
+                    } else {
+                        cls.insert(&key, m, value)
+                    };
                 match same {
                     Some(p) => {
                         prop_assert_eq!(old, Some(model[p].value));

@@ -12,7 +12,9 @@
 //! header walk.
 #![no_main]
 use ferrovs_datapath::actions::execute::PortOutputs;
-use ferrovs_datapath::actions::{DpAction, ExecCtx, HashAlg, Masked, SetField};
+use ferrovs_datapath::actions::{
+    DpAction, ExecCtx, HashAlg, Masked, SetArp, SetField, SetIpv6, SetNd,
+};
 use ferrovs_datapath::flow::{extract, extract_parts, extract_parts_general, Flow, FlowKey};
 use ferrovs_datapath::packet::{DpPacket, PacketPool, NO_OFFSET};
 use ferrovs_datapath::random::Rng;
@@ -64,7 +66,7 @@ fn actions(sel: u8) -> Vec<DpAction> {
                 mask: 0xff,
             },
         }),
-        DpAction::Set(SetField::Ipv6 {
+        DpAction::Set(SetField::Ipv6(Box::new(SetIpv6 {
             src: Masked { value: 1, mask: !0 },
             dst: Masked {
                 value: 2,
@@ -82,22 +84,22 @@ fn actions(sel: u8) -> Vec<DpAction> {
                 value: 5,
                 mask: 0xff,
             },
-        }),
+        }))),
         DpAction::Set(SetField::Tcp { src: m16, dst: m16 }),
         DpAction::Set(SetField::Udp { src: m16, dst: m16 }),
         DpAction::Set(SetField::Sctp { src: m16, dst: m16 }),
-        DpAction::Set(SetField::Arp {
+        DpAction::Set(SetField::Arp(Box::new(SetArp {
             op: m16,
             sha: all,
             spa: Masked { value: 1, mask: !0 },
             tha: all,
             tpa: Masked { value: 2, mask: !0 },
-        }),
-        DpAction::Set(SetField::Nd {
+        }))),
+        DpAction::Set(SetField::Nd(Box::new(SetNd {
             target: Masked { value: 7, mask: !0 },
             sll: all,
             tll: all,
-        }),
+        }))),
         DpAction::Hash {
             alg: if sel & 1 != 0 {
                 HashAlg::L4
@@ -144,7 +146,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(kc == kf && kc.hash() == kf.hash() && c.offsets() == of);
     let mut kg = FlowKey::default();
     let og = extract_parts_general(frame, &md0, &mut kg);
-    assert!(kg == kf && kg.hash() == kf.hash() && og == of, "fast != general");
+    assert!(
+        kg == kf && kg.hash() == kf.hash() && og == of,
+        "fast != general"
+    );
 
     let mut p = DpPacket::from_bytes(frame);
     {

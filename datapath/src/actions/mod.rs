@@ -11,8 +11,10 @@ pub mod vlan;
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub use execute::{ExecCtx, MeterHook};
-pub use set::{Masked, SetField};
+pub use set::{Masked, SetArp, SetField, SetIpv6, SetNd};
 
 /// How the `hash` action computes `dp_hash`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,25 +63,32 @@ pub enum DpAction {
 /// An action list shared between the flow table and the PMDs.
 pub type DpActions = Arc<[DpAction]>;
 
-/// Moves the actions out of `v` into a new shared list, leaving `v` empty
+/// Actions kept inline in a megaflow up to this many (rewrite + output,
+/// the common megaflow, needs no allocation of its own).
+pub const INLINE_ACTIONS: usize = 2;
+
+/// A megaflow's own action list: inline up to [`INLINE_ACTIONS`].
+pub type FlowActions = SmallVec<[DpAction; INLINE_ACTIONS]>;
+
+/// Moves the actions out of `v` into a megaflow's list, leaving `v` empty
 /// with its capacity (the upcall reply's vector is reused for every miss).
 ///
-/// One allocation and one copy of the elements; `collect()` from a
-/// `drain` costs about twice as many instructions per installed flow.
-pub fn take_actions(v: &mut Vec<DpAction>) -> DpActions {
+/// One copy of the elements, and no allocation when they fit inline;
+/// `collect()` from a `drain` costs about twice as many instructions.
+pub fn take_actions(v: &mut Vec<DpAction>) -> FlowActions {
     let n = v.len();
-    let mut a = Arc::<[DpAction]>::new_uninit_slice(n);
-    let dst = Arc::get_mut(&mut a).expect("a new Arc is unique");
-    // SAFETY: `dst` has exactly `n` slots and `v` holds `n` initialized
-    // elements; the two buffers are distinct allocations. After the copy
-    // `set_len(0)` makes `v` forget the elements (they are moved, so they
-    // must not be dropped twice), and all `n` slots of `a` are initialized
-    // before `assume_init`.
+    let mut a = FlowActions::with_capacity(n);
+    // SAFETY: `a` has room for at least `n` elements (`with_capacity`) and
+    // `v` holds `n` initialized ones; the two buffers are distinct. After
+    // the copy `v.set_len(0)` makes `v` forget the elements (they are
+    // moved, so they must not be dropped twice) and `a.set_len(n)` covers
+    // exactly the `n` slots just written.
     unsafe {
-        std::ptr::copy_nonoverlapping(v.as_ptr(), dst.as_mut_ptr().cast::<DpAction>(), n);
+        std::ptr::copy_nonoverlapping(v.as_ptr(), a.as_mut_ptr(), n);
         v.set_len(0);
-        a.assume_init()
+        a.set_len(n);
     }
+    a
 }
 
 #[cfg(test)]
@@ -107,5 +116,11 @@ mod tests {
         drop(a);
         assert_eq!(Arc::strong_count(&user), 1);
         assert!(take_actions(&mut v).is_empty());
+        // Two fit inline.
+        v.push(DpAction::PopVlan);
+        v.push(DpAction::Output(1));
+        let a = take_actions(&mut v);
+        assert!(!a.spilled());
+        assert_eq!(&a[..], &[DpAction::PopVlan, DpAction::Output(1)]);
     }
 }

@@ -9,7 +9,7 @@
 //! have (per the offsets extraction found) does nothing.
 
 use crate::packet::{DpPacket, TunnelMd, NO_OFFSET};
-use crate::wire::checksum::{crc32c, update128, update16, update32};
+use crate::wire::checksum::{crc32c, update128, update16};
 use crate::wire::ipv4::{PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 use crate::wire::ipv6::PROTO_ICMPV6;
 use crate::wire::{be128, be16, be32, mac48, put_be16, put_be32, put_mac48};
@@ -57,13 +57,9 @@ pub enum SetField {
         tos: Masked<u8>,
         ttl: Masked<u8>,
     },
-    Ipv6 {
-        src: Masked<u128>,
-        dst: Masked<u128>,
-        label: Masked<u32>,
-        tclass: Masked<u8>,
-        hlimit: Masked<u8>,
-    },
+    /// Boxed, as the other wide variants: an action stays 40 bytes, so a
+    /// megaflow's inline list of two is one cache line and a bit.
+    Ipv6(Box<SetIpv6>),
     Tcp {
         src: Masked<u16>,
         dst: Masked<u16>,
@@ -76,22 +72,40 @@ pub enum SetField {
         src: Masked<u16>,
         dst: Masked<u16>,
     },
-    Arp {
-        op: Masked<u16>,
-        sha: Masked<u64>,
-        spa: Masked<u32>,
-        tha: Masked<u64>,
-        tpa: Masked<u32>,
-    },
-    Nd {
-        target: Masked<u128>,
-        sll: Masked<u64>,
-        tll: Masked<u64>,
-    },
+    Arp(Box<SetArp>),
+    Nd(Box<SetNd>),
     SkbPriority(Masked<u32>),
     PktMark(Masked<u32>),
     /// Tunnel metadata for a later encapsulation (not masked, as in OVS).
     Tunnel(Box<TunnelMd>),
+}
+
+/// The fields of [`SetField::Ipv6`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetIpv6 {
+    pub src: Masked<u128>,
+    pub dst: Masked<u128>,
+    pub label: Masked<u32>,
+    pub tclass: Masked<u8>,
+    pub hlimit: Masked<u8>,
+}
+
+/// The fields of [`SetField::Arp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetArp {
+    pub op: Masked<u16>,
+    pub sha: Masked<u64>,
+    pub spa: Masked<u32>,
+    pub tha: Masked<u64>,
+    pub tpa: Masked<u32>,
+}
+
+/// The fields of [`SetField::Nd`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetNd {
+    pub target: Masked<u128>,
+    pub sll: Masked<u64>,
+    pub tll: Masked<u64>,
 }
 
 /// Applies a set action to one packet.
@@ -115,23 +129,18 @@ pub fn apply(p: &mut DpPacket, s: &SetField) {
             }
         }
         SetField::Ipv4 { src, dst, tos, ttl } => set_ipv4(p, src, dst, tos, ttl),
-        SetField::Ipv6 {
-            src,
-            dst,
-            label,
-            tclass,
-            hlimit,
-        } => set_ipv6(p, src, dst, label, tclass, hlimit),
+        SetField::Ipv6(v) => set_ipv6(p, &v.src, &v.dst, &v.label, &v.tclass, &v.hlimit),
         SetField::Tcp { src, dst } => set_ports(p, PROTO_TCP, src, dst),
         SetField::Udp { src, dst } => set_ports(p, PROTO_UDP, src, dst),
         SetField::Sctp { src, dst } => set_ports(p, PROTO_SCTP, src, dst),
-        SetField::Arp {
-            op,
-            sha,
-            spa,
-            tha,
-            tpa,
-        } => {
+        SetField::Arp(a) => {
+            let SetArp {
+                op,
+                sha,
+                spa,
+                tha,
+                tpa,
+            } = &**a;
             let at = p.offsets().l3 as usize;
             let d = p.data_mut();
             if at == NO_OFFSET as usize || d.len() < at + 28 {
@@ -149,7 +158,7 @@ pub fn apply(p: &mut DpPacket, s: &SetField) {
             let v = tpa.apply(be32(a, 24));
             put_be32(a, 24, v);
         }
-        SetField::Nd { target, sll, tll } => set_nd(p, target, sll, tll),
+        SetField::Nd(n) => set_nd(p, &n.target, &n.sll, &n.tll),
         SetField::SkbPriority(m) => {
             let md = p.md_mut();
             md.skb_priority = m.apply(md.skb_priority);
@@ -189,6 +198,25 @@ fn fix_l4(d: &mut [u8], l4: usize, proto: u8, f: impl Fn(u16) -> u16) {
     put_be16(d, l4 + c, new);
 }
 
+/// The RFC 1624 terms `~m + m'` of a 32-bit value changing from `old` to
+/// `new` (its two 16-bit words), not folded: a few such sums stay far
+/// below 2^32, and [`csum_apply`] folds once.
+#[inline(always)]
+fn csum_delta32(old: u32, new: u32) -> u32 {
+    (!old >> 16) + (!old & 0xffff) + (new >> 16) + (new & 0xffff)
+}
+
+/// `HC' = ~(~HC + delta)` with two folds (enough for `delta` below 2^20):
+/// the same value as one `update16` per word changed, in fewer steps.
+#[inline(always)]
+fn csum_apply(csum: u16, delta: u32) -> u16 {
+    debug_assert!(delta < 1 << 20);
+    let mut acc = (!csum) as u32 + delta;
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    !(acc as u16)
+}
+
 fn set_ipv4(
     p: &mut DpPacket,
     src: &Masked<u32>,
@@ -211,11 +239,12 @@ fn set_ipv4(
     if old_s != new_s || old_d != new_d {
         put_be32(d, l3 + 12, new_s);
         put_be32(d, l3 + 16, new_d);
-        csum = update32(update32(csum, old_s, new_s), old_d, new_d);
+        // The address change is one RFC 1624 sum, shared by the IPv4 and
+        // the L4 (pseudo-header) checksums.
+        let delta = csum_delta32(old_s, new_s) + csum_delta32(old_d, new_d);
+        csum = csum_apply(csum, delta);
         if proto == PROTO_TCP || proto == PROTO_UDP {
-            fix_l4(d, l4, proto, |c| {
-                update32(update32(c, old_s, new_s), old_d, new_d)
-            });
+            fix_l4(d, l4, proto, |c| csum_apply(c, delta));
         }
     }
     let old_tos = d[l3 + 1];
@@ -372,4 +401,51 @@ fn set_nd(p: &mut DpPacket, target: &Masked<u128>, sll: &Masked<u64>, tll: &Mask
         off += len;
     }
     put_be16(d, l4 + 2, csum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum::update32;
+
+    /// One folded sum for both addresses gives what one `update32` per
+    /// address gives, on edge values (0, 0xffff words) and pseudo-random
+    /// ones.
+    #[test]
+    fn combined_checksum_delta_equals_word_by_word_updates() {
+        let edge = [0u32, 1, 0xffff, 0xffff_0000, 0xffff_ffff, 0x8000_8000];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut cases = Vec::new();
+        for &a in &edge {
+            for &b in &edge {
+                for c in [0u16, 1, 0xfffe, 0xffff, 0x1234] {
+                    cases.push((c, a, b, b, a));
+                }
+            }
+        }
+        for _ in 0..100_000 {
+            let (r1, r2) = (next(), next());
+            cases.push((
+                r1 as u16,
+                (r1 >> 16) as u32,
+                (r1 >> 32) as u32,
+                r2 as u32,
+                (r2 >> 32) as u32,
+            ));
+        }
+        for (c, os, ns, od, nd) in cases {
+            let want = update32(update32(c, os, ns), od, nd);
+            let got = csum_apply(c, csum_delta32(os, ns) + csum_delta32(od, nd));
+            assert_eq!(
+                got, want,
+                "csum {c:#x} src {os:#x}->{ns:#x} dst {od:#x}->{nd:#x}"
+            );
+        }
+    }
 }
