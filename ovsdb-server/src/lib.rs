@@ -30,3 +30,28 @@ pub mod uuidgen;
 
 /// The Open_vSwitch schema that ferrovs ships (OVS 3.1's vswitch.ovsschema).
 pub const VSWITCH_SCHEMA: &str = include_str!("../schemas/vswitch.ovsschema");
+
+/// [`VSWITCH_SCHEMA`] parsed, once per process (it ships with the crate, so
+/// it always parses; a test checks it).
+pub fn vswitch_schema() -> std::sync::Arc<schema::DatabaseSchema> {
+    static S: std::sync::OnceLock<std::sync::Arc<schema::DatabaseSchema>> =
+        std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let v: serde_json::Value =
+            serde_json::from_str(VSWITCH_SCHEMA).expect("the shipped schema is JSON");
+        std::sync::Arc::new(
+            schema::DatabaseSchema::from_json(&v).expect("the shipped schema is valid"),
+        )
+    })
+    .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shipped_schema_parses() {
+        let s = super::vswitch_schema();
+        assert_eq!(s.name, "Open_vSwitch");
+        assert!(s.table("Bridge").is_some());
+    }
+}

@@ -8,20 +8,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use ovsdb::idl::replica::Replica;
-use ovsdb::schema::DatabaseSchema;
-use std::sync::{Arc, OnceLock};
-
-fn schema() -> Arc<DatabaseSchema> {
-    static S: OnceLock<Arc<DatabaseSchema>> = OnceLock::new();
-    S.get_or_init(|| {
-        let v: serde_json::Value = serde_json::from_str(ovsdb::VSWITCH_SCHEMA).unwrap();
-        Arc::new(DatabaseSchema::from_json(&v).unwrap())
-    })
-    .clone()
-}
 
 fuzz_target!(|data: &[u8]| {
-    let schema = schema();
+    let schema = ovsdb::vswitch_schema();
     let tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
     let mut replica = Replica::new(schema, &tables);
     // The input may hold several updates one after another, as a

@@ -5,24 +5,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use ovsdb::jsonrpc::{Framer, Message};
-use ovsdb::schema::DatabaseSchema;
 use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use ovsdb::table::Db;
-use std::sync::{Arc, OnceLock};
-
-fn schema() -> Arc<DatabaseSchema> {
-    static S: OnceLock<Arc<DatabaseSchema>> = OnceLock::new();
-    S.get_or_init(|| {
-        let v: serde_json::Value = serde_json::from_str(ovsdb::VSWITCH_SCHEMA).unwrap();
-        Arc::new(DatabaseSchema::from_json(&v).unwrap())
-    })
-    .clone()
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut core = Core::new();
-    core.add_db(Db::new(schema()), Storage::memory()).unwrap();
+    core.add_db(Db::new(ovsdb::vswitch_schema()), Storage::memory()).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sid = core.open_session(tx);
     let mut f = Framer::with_limit(1 << 20);
