@@ -324,13 +324,7 @@ impl KeyBuilder<'_> {
     pub fn push(&mut self, idx: usize, w: u64) {
         debug_assert!(self.map >> idx == 0, "word {idx} pushed out of order");
         if w != 0 {
-            self.key.words[self.len.min(idx)] = w;
-            self.map |= 1u64 << idx;
-            self.len += 1;
-            self.hash = self.hash.wrapping_add(key_word_hash(idx, w));
-            if let Some(f) = flags_of(idx, w) {
-                self.tcp_flags = f;
-            }
+            self.push_nonzero(idx, w);
         }
     }
     /// [`KeyBuilder::push`] of a word the caller knows is not zero.
