@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use std::ptr::addr_of_mut;
 
-use crate::actions::{DpAction, FlowActions};
+use crate::actions::{move_actions, DpAction, FlowActions};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{FlowKey, PackedKey};
 
@@ -217,16 +217,11 @@ impl Megaflow {
         let p = Arc::get_mut(&mut a)
             .expect("a new Arc is unique")
             .as_mut_ptr();
-        let n = actions.len();
         // SAFETY: `p` points to the new, uninitialized megaflow, which no
         // one else can see. Every field is written exactly once through
         // `addr_of_mut!` (no reference to uninitialized memory is made)
-        // before `assume_init`. For the actions: the list is initialized
-        // empty, then given room for `n` (`reserve_exact`), the `n`
-        // initialized elements of `actions` are copied into it (distinct
-        // buffers) and each side's length set: `actions` forgets them
-        // (they are moved, not dropped twice), the list covers exactly
-        // the `n` slots written.
+        // before `assume_init`; the action list is initialized empty before
+        // a reference to it is taken to move the actions in.
         unsafe {
             addr_of_mut!((*p).ufid).write(ufid);
             addr_of_mut!((*p).key).write(PackedKey::from_key(key));
@@ -234,11 +229,7 @@ impl Megaflow {
             addr_of_mut!((*p).stats).write(FlowStats::default());
             let acts = addr_of_mut!((*p).actions);
             acts.write(FlowActions::new());
-            let acts = &mut *acts;
-            acts.reserve_exact(n);
-            std::ptr::copy_nonoverlapping(actions.as_ptr(), acts.as_mut_ptr(), n);
-            actions.set_len(0);
-            acts.set_len(n);
+            move_actions(actions, &mut *acts);
             addr_of_mut!((*p).pmd).write(pmd);
             addr_of_mut!((*p).in_port).write(in_port);
             addr_of_mut!((*p).slot).write(AtomicU32::new(u32::MAX));
@@ -262,18 +253,7 @@ impl Megaflow {
         m.key = PackedKey::from_key(key);
         m.mask = mask;
         m.stats = FlowStats::default();
-        m.actions.clear();
-        let n = actions.len();
-        m.actions.reserve_exact(n);
-        // SAFETY: `m.actions` is empty with room for `n` elements and
-        // `actions` holds `n` initialized ones in a distinct buffer; after
-        // the copy `actions` forgets them (moved, not dropped twice) and
-        // `m.actions` covers exactly the `n` slots written.
-        unsafe {
-            std::ptr::copy_nonoverlapping(actions.as_ptr(), m.actions.as_mut_ptr(), n);
-            actions.set_len(0);
-            m.actions.set_len(n);
-        }
+        move_actions(actions, &mut m.actions);
         m.pmd = pmd;
         m.in_port = in_port;
         *m.slot.get_mut() = u32::MAX;

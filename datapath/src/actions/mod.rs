@@ -70,30 +70,38 @@ pub const INLINE_ACTIONS: usize = 2;
 /// A megaflow's own action list: inline up to [`INLINE_ACTIONS`].
 pub type FlowActions = SmallVec<[DpAction; INLINE_ACTIONS]>;
 
-/// Moves the actions out of `v` into a megaflow's list, leaving `v` empty
-/// with its capacity (the upcall reply's vector is reused for every miss).
+/// Moves the actions out of `v` into `dst` (a megaflow's list, new or
+/// recycled: its old actions are dropped), leaving `v` empty with its
+/// capacity (the upcall reply's vector is reused for every miss).
 ///
-/// One copy of the elements, and no allocation when they fit inline;
-/// `collect()` from a `drain` costs about twice as many instructions.
-pub fn take_actions(v: &mut Vec<DpAction>) -> FlowActions {
+/// One copy of the elements, and no allocation when they fit inline or
+/// `dst` already has the room; `collect()` from a `drain` costs about
+/// twice as many instructions.
+pub fn move_actions(v: &mut Vec<DpAction>, dst: &mut FlowActions) {
+    dst.clear();
     let n = v.len();
-    let mut a = FlowActions::with_capacity(n);
-    // SAFETY: `a` has room for at least `n` elements (`with_capacity`) and
-    // `v` holds `n` initialized ones; the two buffers are distinct. After
-    // the copy `v.set_len(0)` makes `v` forget the elements (they are
-    // moved, so they must not be dropped twice) and `a.set_len(n)` covers
-    // exactly the `n` slots just written.
+    dst.reserve_exact(n);
+    // SAFETY: `dst` is empty with room for at least `n` elements
+    // (`reserve_exact`) and `v` holds `n` initialized ones; the two buffers
+    // are distinct. After the copy `v.set_len(0)` makes `v` forget the
+    // elements (they are moved, so they must not be dropped twice) and
+    // `dst.set_len(n)` covers exactly the `n` slots just written.
     unsafe {
-        std::ptr::copy_nonoverlapping(v.as_ptr(), a.as_mut_ptr(), n);
+        std::ptr::copy_nonoverlapping(v.as_ptr(), dst.as_mut_ptr(), n);
         v.set_len(0);
-        a.set_len(n);
+        dst.set_len(n);
     }
-    a
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn take_actions(v: &mut Vec<DpAction>) -> FlowActions {
+        let mut a = FlowActions::new();
+        move_actions(v, &mut a);
+        a
+    }
 
     #[test]
     fn take_actions_moves_every_action_once() {
