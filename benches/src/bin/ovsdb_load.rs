@@ -23,6 +23,7 @@
 //!   fill --ports N                -> one bridge with N Port+Interface rows
 
 use std::io::{Read, Write};
+use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Barrier};
@@ -97,6 +98,33 @@ impl Conn {
         Ok(())
     }
 
+    /// Blocks in poll(2) until the socket is readable, the way OVS's own
+    /// clients (ovs-vsctl, the IDLs) wait. A reader blocked in read(2)
+    /// instead would be woken by every send-buffer release on its socket
+    /// (each time the server reads a request), which costs the server a
+    /// cross-CPU wake-up per transaction.
+    fn wait_readable(&self) -> anyhow::Result<()> {
+        let mut p = libc::pollfd {
+            fd: self.s.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: `p` is a valid pollfd for the duration of the call.
+            let r = unsafe { libc::poll(&mut p, 1, 30_000) };
+            if r > 0 {
+                return Ok(());
+            }
+            if r == 0 {
+                bail!("timed out waiting for the server");
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
+    }
+
     /// The byte range in `buf` of the next complete message.
     fn next_raw(&mut self) -> anyhow::Result<std::ops::Range<usize>> {
         loop {
@@ -138,6 +166,7 @@ impl Conn {
                 self.scanned -= self.start;
                 self.start = 0;
             }
+            self.wait_readable()?;
             let len = self.buf.len();
             self.buf.resize(len + 64 * 1024, 0);
             let n = match self.s.read(&mut self.buf[len..]) {
