@@ -5,7 +5,10 @@
 #
 # Metrics (each repeated RUNS times, medians reported):
 #   txn/s for small inserts (one QoS row) and small updates (one QoS row's
-#   external_ids), 1 and 8 clients, with and without "durable": true;
+#   external_ids), 1 and 8 clients, with and without "durable": true, and
+#   the server's CPU time (user + system) per transaction in each of them;
+#   echo round trips/s (a request that touches no database: the floor that
+#   framing, parsing and wake-ups set on this machine);
 #   monitor fan-out latency (commit -> update2 received) to 8 monitor_cond
 #   clients, median and p99; resident memory (VmRSS) with 10,000 Port and
 #   10,000 Interface rows on a fresh server.
@@ -70,6 +73,10 @@ stop_server() {
   kill "${PID[$1]}"; wait "${PID[$1]}" 2>/dev/null || true; unset "PID[$1]"
 }
 
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # record RUN NAME METRIC VALUE
 record() { echo "$1 $2 $3 $4" >> "$RESULTS"; }
 
@@ -80,14 +87,21 @@ value() { awk -v k="$1" '$1 == k { print $2 }'; }
 # then right away on the other (order alternating between runs), so that
 # load from elsewhere on the machine hits both alike.
 bench_run() {
-  local run=$1 order=$2 name out
+  local run=$1 order=$2 name out t0 t1 key
   for name in $order; do start_server "$name"; done
-  for op in insert update; do
+  for op in echo insert update; do
     for durable in "" "--durable"; do
+      [ "$op" = echo ] && [ -n "$durable" ] && continue
       for clients in 1 8; do
         for name in $order; do
+          t0=$(cpu_ticks "${PID[$name]}")
           out=$("$LOAD" txn --sock "$WORK/$name/sock" --op $op --clients $clients --secs "$SECS" $durable)
-          record "$run" "$name" "${op}_c${clients}${durable:+_durable}_txn/s" "$(value txn_per_s <<<"$out")"
+          t1=$(cpu_ticks "${PID[$name]}")
+          key="${op}_c${clients}${durable:+_durable}"
+          record "$run" "$name" "${key}_txn/s" "$(value txn_per_s <<<"$out")"
+          record "$run" "$name" "${key}_server_cpu_us" \
+            "$(awk -v d=$((t1 - t0)) -v n="$(value txn_count <<<"$out")" -v hz="$HZ" \
+               'BEGIN { printf "%.1f", (n > 0 ? d * 1e6 / hz / n : 0) }')"
         done
       done
     done

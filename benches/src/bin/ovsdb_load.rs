@@ -16,7 +16,7 @@
 //!
 //! Subcommands (all take `--sock PATH`):
 //!   init                          insert the Open_vSwitch root row
-//!   txn --op insert|update --clients N --secs S [--durable]
+//!   txn --op insert|update|echo --clients N --secs S [--durable]
 //!                                 -> `txn_per_s X`
 //!   monitor --monitors N --samples K
 //!                                 -> `fanout_median_us X`, `fanout_p99_us Y`
@@ -232,12 +232,18 @@ impl Conn {
     /// pre-formatted bytes, its reply checked by a byte scan (full parse
     /// when the scan is not sure). Fails if any operation failed.
     fn transact_raw(&mut self, ops: std::fmt::Arguments) -> anyhow::Result<()> {
+        self.call_raw("transact", format_args!("[\"Open_vSwitch\",{ops}]"))
+    }
+
+    /// A request with pre-formatted `params`, its reply checked as in
+    /// `transact_raw` (a transact reply's operations must all succeed).
+    fn call_raw(&mut self, method: &str, params: std::fmt::Arguments) -> anyhow::Result<()> {
         let id = self.next_id;
         self.next_id += 1;
         self.req.clear();
         writeln!(
             self.req,
-            "{{\"method\":\"transact\",\"params\":[\"Open_vSwitch\",{ops}],\"id\":{id}}}"
+            "{{\"method\":\"{method}\",\"params\":{params},\"id\":{id}}}"
         )?;
         self.s.write_all(&self.req)?;
         let idtext = id.to_string();
@@ -251,9 +257,11 @@ impl Conn {
             };
             if m["id"] == id {
                 if !m["error"].is_null() {
-                    bail!("transact: {}", m["error"]);
+                    bail!("{method}: {}", m["error"]);
                 }
-                check_ops(&m["result"])?;
+                if method == "transact" {
+                    check_ops(&m["result"])?;
+                }
                 return Ok(());
             }
         }
@@ -356,6 +364,9 @@ fn txn_client(a: &Args, n: usize, barrier: &Barrier, secs: f64) -> anyhow::Resul
             "update" => c.transact_raw(format_args!(
                 "{{\"op\":\"update\",\"table\":\"QoS\",\"where\":[[\"_uuid\",\"==\",[\"uuid\",\"{row}\"]]],\"row\":{{\"external_ids\":[\"map\",[[\"n\",\"{i}\"]]]}}}}{commit}"
             ))?,
+            // The server's floor: a JSON-RPC round trip that touches no
+            // database (same framing, parsing and wake-ups, no commit).
+            "echo" => c.call_raw("echo", format_args!("[{i}]"))?,
             other => bail!("unknown --op {other}"),
         }
         done += 1;
