@@ -24,8 +24,8 @@
 use crate::lock::SessionId;
 use crate::remote::{Backoff, Listener, Remote, RemoteSpecs, Stream};
 use crate::server::Core;
-use crate::session::{Conn, CtlRequest, Kind, State, Waiting};
 use crate::server::Handled;
+use crate::session::{Conn, CtlRequest, Kind, State, Waiting};
 use crate::unixctl::{self, Control};
 use mio::net::UnixListener;
 use mio::unix::SourceFd;
@@ -249,9 +249,10 @@ impl EventLoop {
         }
         for ev in events.iter() {
             let i = ev.token().0;
-            let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+            let hup = ev.is_read_closed() || ev.is_error();
+            let readable = ev.is_readable() || hup;
             let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
-            self.dispatch(i, readable, writable);
+            self.dispatch(i, readable, writable, hup);
         }
         self.events = events;
         if !self.retries.is_empty() {
@@ -289,7 +290,7 @@ impl EventLoop {
         Some(next.saturating_duration_since(Instant::now()))
     }
 
-    fn dispatch(&mut self, i: usize, readable: bool, writable: bool) {
+    fn dispatch(&mut self, i: usize, readable: bool, writable: bool, hup: bool) {
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
         };
@@ -304,6 +305,7 @@ impl EventLoop {
             Slot::Conn(c) => {
                 if readable {
                     c.readable = true;
+                    c.hup |= hup;
                     self.read_ready.push(i);
                 }
                 if writable && c.want_write {
@@ -332,7 +334,9 @@ impl EventLoop {
         loop {
             let r = match self.slots.get(i) {
                 Some(Some(Slot::Listener(l))) => l.accept().map(|s| (s, false)),
-                Some(Some(Slot::CtlListener(l))) => l.accept().map(|(s, _)| (Stream::Unix(s), true)),
+                Some(Some(Slot::CtlListener(l))) => {
+                    l.accept().map(|(s, _)| (Stream::Unix(s), true))
+                }
                 _ => return,
             };
             match r {
@@ -342,7 +346,9 @@ impl EventLoop {
                     }
                 }
                 Ok((s, true)) => {
-                    if let Err(e) = self.insert(Slot::Conn(Conn::new(s, Kind::Ctl)), Interest::READABLE) {
+                    if let Err(e) =
+                        self.insert(Slot::Conn(Conn::new(s, Kind::Ctl)), Interest::READABLE)
+                    {
                         tracing::warn!("register unixctl connection: {e}");
                     }
                 }
@@ -352,7 +358,8 @@ impl EventLoop {
                     // Edge-triggered: the pending connection raises no new
                     // edge, so try again shortly.
                     tracing::warn!("accept: {e}");
-                    self.retries.push((Instant::now() + ACCEPT_RETRY, Retry::Accept(i)));
+                    self.retries
+                        .push((Instant::now() + ACCEPT_RETRY, Retry::Accept(i)));
                     return;
                 }
             }
@@ -375,7 +382,8 @@ impl EventLoop {
                 Kind::Session(_) => c.read_session(&mut self.core, &mut self.buf, &mut self.waits),
                 Kind::Ctl => {
                     let more = c.read_ctl(&mut self.buf, &mut self.ctl_scratch);
-                    self.ctl_reqs.extend(self.ctl_scratch.drain(..).map(|r| (i, r)));
+                    self.ctl_reqs
+                        .extend(self.ctl_scratch.drain(..).map(|r| (i, r)));
                     more
                 }
             };
@@ -419,8 +427,8 @@ impl EventLoop {
                     self.waits.remove(k);
                     continue;
                 }
-                let due = w.seen_commits != self.core.commits()
-                    || w.deadline.is_some_and(|d| d <= now);
+                let due =
+                    w.seen_commits != self.core.commits() || w.deadline.is_some_and(|d| d <= now);
                 if !due {
                     k += 1;
                     continue;
@@ -659,7 +667,7 @@ impl EventLoop {
     fn retry_connect(&mut self, spec: &str) {
         if let Some(Running::Active { backoff, slot }) = self.running.get_mut(spec) {
             *slot = None;
-            let at = Instant::now() + backoff.next();
+            let at = Instant::now() + backoff.next_delay();
             self.retries.push((at, Retry::Connect(spec.to_string())));
         }
     }

@@ -236,7 +236,7 @@ impl Backoff {
     const MAX: Duration = Duration::from_secs(8);
 
     /// The delay before the next attempt; the one after is twice as long.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let d = self.0;
         self.0 = (self.0 * 2).min(Self::MAX);
         d
@@ -311,9 +311,9 @@ mod tests {
     #[test]
     fn backoff_doubles_to_the_cap_and_resets() {
         let mut b = Backoff::default();
-        let seq: Vec<u64> = (0..9).map(|_| b.next().as_millis() as u64).collect();
+        let seq: Vec<u64> = (0..9).map(|_| b.next_delay().as_millis() as u64).collect();
         assert_eq!(seq, [100, 200, 400, 800, 1600, 3200, 6400, 8000, 8000]);
         b.reset();
-        assert_eq!(b.next(), Duration::from_millis(100));
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
     }
 }

@@ -804,3 +804,136 @@ fn merge_changes<'a>(txns: impl Iterator<Item = &'a Arc<Committed>>) -> Vec<RowC
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(v: Value) -> Message {
+        Message::from_value(v).unwrap()
+    }
+
+    /// A core serving the shipped schema from a fresh file, with a
+    /// monitoring session and a writing session.
+    fn file_core(dir: &std::path::Path) -> (Core, SessionId, SessionId) {
+        let path = dir.join("conf.db");
+        let schema: Value = serde_json::from_str(crate::VSWITCH_SCHEMA).unwrap();
+        Storage::create(&path, &schema).unwrap();
+        let (db, st) = Storage::open(&path).unwrap();
+        let mut core = Core::new();
+        core.add_db(db, st).unwrap();
+        let mon = core.open_session();
+        let w = core.open_session();
+        core.handle(
+            mon,
+            &msg(
+                json!({"id": 1, "method": "monitor_cond", "params": ["Open_vSwitch", null,
+                {"Open_vSwitch": [{"columns": ["next_cfg"]}]}]}),
+            ),
+            0,
+        );
+        (core, mon, w)
+    }
+
+    fn ready(core: &mut Core, sid: SessionId) -> (Vec<Value>, bool) {
+        let mut buf = Vec::new();
+        let held = core.take_ready(sid, &mut buf);
+        let v = serde_json::Deserializer::from_slice(&buf)
+            .into_iter::<Value>()
+            .map(Result::unwrap)
+            .collect();
+        (v, held)
+    }
+
+    #[test]
+    fn replies_and_updates_wait_for_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, mon, w) = file_core(dir.path());
+        let mut dirty = Vec::new();
+        core.take_dirty(&mut dirty);
+        assert_eq!(dirty, vec![mon]);
+        let (v, held) = ready(&mut core, mon);
+        assert_eq!((v.len(), held), (1, false), "monitor reply: no gate");
+        assert!(v[0]["error"].is_null(), "{v:?}");
+
+        for durable in [false, true] {
+            // An insert, then a durable update of the same row.
+            let mut ops = vec![json!("Open_vSwitch")];
+            ops.push(if durable {
+                json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": 2}})
+            } else {
+                json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 1}})
+            });
+            if durable {
+                ops.push(json!({"op": "commit", "durable": true}));
+            }
+            core.handle(
+                w,
+                &msg(json!({"id": 7, "method": "transact", "params": ops})),
+                0,
+            );
+            core.take_dirty(&mut dirty);
+            dirty.sort();
+            assert_eq!(dirty, vec![mon, w]);
+            // Not in the file yet: nothing may go out, to either session.
+            assert!(core.needs_flush());
+            assert_eq!(ready(&mut core, w), (vec![], true));
+            assert_eq!(ready(&mut core, mon), (vec![], true));
+            assert!(core.has_output(w) && core.has_output(mon));
+            core.flush();
+            assert!(!core.needs_flush());
+            let (r, held) = ready(&mut core, w);
+            assert!(!held && r[0]["id"] == 7 && r[0]["error"].is_null(), "{r:?}");
+            let (u, held) = ready(&mut core, mon);
+            assert!(!held && u[0]["method"] == "update2", "{u:?}");
+            assert!(!core.has_output(w) && !core.has_output(mon));
+        }
+        // The gate of a durable reply needs the sync, not just the write.
+        let g = Gate {
+            db: 1,
+            seq: 5,
+            durable: true,
+        };
+        assert!(!g.is_open(&Progress {
+            written: 5,
+            synced: 4
+        }));
+        assert!(g.is_open(&Progress {
+            written: 5,
+            synced: 5
+        }));
+        let g = Gate {
+            durable: false,
+            ..g
+        };
+        assert!(g.is_open(&Progress {
+            written: 5,
+            synced: 0
+        }));
+    }
+
+    #[test]
+    fn output_stays_in_order_behind_a_closed_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, _mon, w) = file_core(dir.path());
+        core.handle(
+            w,
+            &msg(
+                json!({"id": 1, "method": "transact", "params": ["Open_vSwitch",
+            {"op": "insert", "table": "Open_vSwitch", "row": {}}]}),
+            ),
+            0,
+        );
+        // An ungated reply queued after a gated one waits behind it.
+        core.handle(w, &msg(json!({"id": 2, "method": "echo", "params": []})), 0);
+        assert_eq!(ready(&mut core, w), (vec![], true));
+        core.flush();
+        let (v, _) = ready(&mut core, w);
+        let ids: Vec<&Value> = v.iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, [&json!(1), &json!(2)]);
+        // Closing a session drops its queue.
+        core.handle(w, &msg(json!({"id": 3, "method": "echo", "params": []})), 0);
+        core.close_session(w);
+        assert!(!core.has_output(w) && core.take_output(w).next().is_none());
+    }
+}

@@ -8,7 +8,9 @@
 //! that arrives later raises a new edge, so the loop stops there without
 //! paying the extra read(2) that would only say EAGAIN. After `MAX_READS`
 //! full buffers it stops for fairness and leaves the session marked
-//! readable for the next turn. A session whose earlier output is still
+//! readable for the next turn. The end of the stream raises no edge of its
+//! own once seen, so after EPOLLRDHUP the loop reads until read(2) says 0.
+//! A session whose earlier output is still
 //! unsent is not read (back-pressure: a client that does not read its
 //! replies cannot make the server buffer without bound).
 //!
@@ -78,6 +80,9 @@ pub struct Conn {
     wpos: usize,
     /// Edge seen and not yet read to the end.
     pub readable: bool,
+    /// The poller reported the peer's end closed (EPOLLRDHUP) or an error:
+    /// read until EOF, since no further edge will come.
+    pub hup: bool,
     /// Registered for EPOLLOUT (only while output is pending).
     pub want_write: bool,
     /// The active remote this connection was made for.
@@ -93,7 +98,8 @@ impl Conn {
             framer: Framer::new(),
             wbuf: Vec::new(),
             wpos: 0,
-            readable: true,
+            readable: false,
+            hup: false,
             want_write: false,
             active: None,
         }
@@ -152,7 +158,7 @@ impl Conn {
                     Err(e) => return Input::Bad(e.to_json()),
                 }
             }
-            if n < buf.len() {
+            if n < buf.len() && !self.hup {
                 // Short read: the receive queue is empty (see the module
                 // comment); a later arrival raises a new edge.
                 self.readable = false;

@@ -42,7 +42,11 @@ pub trait Control {
 
 /// Runs one command. Returns the reply (text or error text) and whether
 /// the server should exit once the reply is sent.
-pub fn run_command(ctl: &mut dyn Control, cmd: &str, args: &[String]) -> (Result<String, String>, bool) {
+pub fn run_command(
+    ctl: &mut dyn Control,
+    cmd: &str,
+    args: &[String],
+) -> (Result<String, String>, bool) {
     let r = match cmd {
         "exit" => return (Ok(String::new()), true),
         "version" => Ok(format!("{VERSION}\n")),

@@ -44,11 +44,7 @@ fn open(path: &Path) -> (Core, u64) {
     (core, sid)
 }
 
-fn transact(
-    core: &mut Core,
-    sid: u64,
-    ops: Value,
-) -> Value {
+fn transact(core: &mut Core, sid: u64, ops: Value) -> Value {
     let mut p = vec![json!("Open_vSwitch")];
     p.extend(ops.as_array().unwrap().iter().cloned());
     let m = Message::from_value(json!({"id": 1, "method": "transact", "params": p})).unwrap();
@@ -57,7 +53,10 @@ fn transact(
     core.flush();
     // After the flush every gate is open, as the event loop's writer sees.
     let mut out = Vec::new();
-    assert!(!core.take_ready(sid, &mut out), "reply held back after flush");
+    assert!(
+        !core.take_ready(sid, &mut out),
+        "reply held back after flush"
+    );
     let mut reply = Value::Null;
     for v in serde_json::Deserializer::from_slice(&out).into_iter::<Value>() {
         let v = v.unwrap();
@@ -68,11 +67,7 @@ fn transact(
     reply["result"].clone()
 }
 
-fn add_bridge(
-    core: &mut Core,
-    sid: u64,
-    name: &str,
-) {
+fn add_bridge(core: &mut Core, sid: u64, name: &str) {
     let r = transact(
         core,
         sid,
@@ -91,10 +86,7 @@ fn add_bridge(
     );
 }
 
-fn bridge_names(
-    core: &mut Core,
-    sid: u64,
-) -> Vec<String> {
+fn bridge_names(core: &mut Core, sid: u64) -> Vec<String> {
     let r = transact(
         core,
         sid,
@@ -162,10 +154,7 @@ fn roundtrip_with_real_ovsdb_tool() {
         r#"["Open_vSwitch",{"op":"mutate","table":"Bridge","where":[["name","==","br1"]],"mutations":[["external_ids","delete",["set",["k"]]]]}]"#,
     ]);
     let (mut core, sid) = open(&path);
-    assert_eq!(
-        bridge_names(&mut core, sid),
-        vec!["br0", "br1", "br2"]
-    );
+    assert_eq!(bridge_names(&mut core, sid), vec!["br0", "br1", "br2"]);
     let r = transact(
         &mut core,
         sid,
