@@ -11,6 +11,7 @@ pub mod commit;
 pub mod condition;
 pub mod datum;
 pub mod error;
+pub mod event_loop;
 pub mod idl;
 pub mod jsonrpc;
 pub mod lock;

@@ -1,12 +1,18 @@
 //! Remotes: passive listeners (`punix:PATH`, `ptcp:PORT[:IP]`) and active
-//! connections (`unix:PATH`, `tcp:IP:PORT`, reconnecting with backoff), plus
-//! the set of remotes taken from the database (`db:DB,TABLE,COLUMN`) that is
-//! re-read after every commit.
+//! connections (`unix:PATH`, `tcp:IP:PORT`, reconnecting with backoff), as
+//! non-blocking sockets for the event loop, plus the reconnect backoff and
+//! the list of remotes wanted, where `db:DB,TABLE,COLUMN` entries name
+//! targets read from the database (re-read by the loop after commits).
+//!
+//! A `Stream` is one connected socket of either family; the event loop
+//! treats both the same (read, write, register).
 
-use crate::session::{self, SharedCore};
-use std::collections::HashMap;
+use crate::server::Core;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{event::Source, Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 /// A parsed remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,106 +55,213 @@ impl Remote {
             _ => None,
         }
     }
+
+    pub fn is_passive(&self) -> bool {
+        matches!(self, Remote::PUnix(_) | Remote::PTcp(..))
+    }
 }
 
-/// Starts serving `remote`. Binding errors are returned at once.
-pub async fn start(core: SharedCore, remote: &Remote) -> std::io::Result<JoinHandle<()>> {
-    match remote.clone() {
-        Remote::PUnix(path) => {
-            let _ = std::fs::remove_file(&path);
-            let l = tokio::net::UnixListener::bind(&path)?;
-            Ok(tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok((s, _)) => {
-                            let (r, w) = s.into_split();
-                            tokio::spawn(session::run(core.clone(), r, w));
-                        }
-                        Err(e) => {
-                            tracing::warn!("punix:{path}: accept: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            }))
-        }
-        Remote::PTcp(ip, port) => {
-            let l = tokio::net::TcpListener::bind((ip.as_str(), port)).await?;
-            Ok(tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok((s, _)) => {
-                            let _ = s.set_nodelay(true);
-                            let (r, w) = s.into_split();
-                            tokio::spawn(session::run(core.clone(), r, w));
-                        }
-                        Err(e) => {
-                            tracing::warn!("ptcp:{port}: accept: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            }))
-        }
-        active @ (Remote::Unix(_) | Remote::Tcp(..)) => Ok(tokio::spawn(async move {
-            let remote = active;
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                let r = match &remote {
-                    Remote::Unix(p) => match tokio::net::UnixStream::connect(p).await {
-                        Ok(s) => {
-                            let (r, w) = s.into_split();
-                            session::run(core.clone(), r, w).await;
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Remote::Tcp(ip, port) => {
-                        match tokio::net::TcpStream::connect((ip.as_str(), *port)).await {
-                            Ok(s) => {
-                                let _ = s.set_nodelay(true);
-                                let (r, w) = s.into_split();
-                                session::run(core.clone(), r, w).await;
-                                Ok(())
-                            }
-                            Err(e) => Err(e),
-                        }
-                    }
-                    _ => Ok(()),
-                };
-                if r.is_ok() {
-                    backoff = Duration::from_millis(100);
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(8));
+fn resolve(ip: &str, port: u16) -> io::Result<SocketAddr> {
+    (ip, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))
+}
+
+/// A listening socket.
+pub enum Listener {
+    Unix(UnixListener, String),
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Binds a passive remote (a stale `punix` socket file is replaced).
+    pub fn bind(r: &Remote) -> io::Result<Listener> {
+        match r {
+            Remote::PUnix(path) => {
+                let _ = std::fs::remove_file(path);
+                Ok(Listener::Unix(UnixListener::bind(path)?, path.clone()))
             }
-        })),
-    }
-}
-
-/// The running remotes: fixed ones from the command line and the ones read
-/// from the database.
-pub struct Remotes {
-    pub core: SharedCore,
-    pub specs: Vec<String>,
-    running: HashMap<String, JoinHandle<()>>,
-}
-
-impl Remotes {
-    pub fn new(core: SharedCore) -> Self {
-        Remotes {
-            core,
-            specs: Vec::new(),
-            running: HashMap::new(),
+            Remote::PTcp(ip, port) => Ok(Listener::Tcp(TcpListener::bind(resolve(ip, *port)?)?)),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a passive remote",
+            )),
         }
     }
 
-    fn desired(&self) -> Vec<String> {
-        let g = session::lock(&self.core);
+    /// Accepts one pending connection (non-blocking).
+    pub fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Listener::Tcp(l) => l.accept().map(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(s)
+            }),
+        }
+    }
+
+    /// Removes the socket file of a `punix` listener.
+    pub fn unlink(&self) {
+        if let Listener::Unix(_, p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Unix(l, _) => l.register(r, t, i),
+            Listener::Tcp(l) => l.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Unix(l, _) => l.reregister(r, t, i),
+            Listener::Tcp(l) => l.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Unix(l, _) => l.deregister(r),
+            Listener::Tcp(l) => l.deregister(r),
+        }
+    }
+}
+
+/// A connected (or, for TCP, connecting) non-blocking socket.
+pub enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    /// Starts connecting an active remote. A unix socket connects at once;
+    /// a TCP connection completes when the socket turns writable (see
+    /// `connected`).
+    pub fn connect(r: &Remote) -> io::Result<Stream> {
+        match r {
+            Remote::Unix(p) => {
+                let s = std::os::unix::net::UnixStream::connect(p)?;
+                s.set_nonblocking(true)?;
+                Ok(Stream::Unix(UnixStream::from_std(s)))
+            }
+            Remote::Tcp(ip, port) => {
+                let s = TcpStream::connect(resolve(ip, *port)?)?;
+                let _ = s.set_nodelay(true);
+                Ok(Stream::Tcp(s))
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not an active remote",
+            )),
+        }
+    }
+
+    /// For a connecting stream that turned writable: Ok(true) once
+    /// connected, Ok(false) if still in progress, Err if it failed.
+    pub fn connected(&self) -> io::Result<bool> {
+        match self {
+            Stream::Unix(_) => Ok(true),
+            Stream::Tcp(s) => {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(b),
+            Stream::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(b),
+            Stream::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tcp(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tcp(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.deregister(r),
+            Stream::Tcp(s) => s.deregister(r),
+        }
+    }
+}
+
+/// Reconnect delay of an active remote: 100 ms after a session that got
+/// connected, doubling after each failed attempt up to 8 s.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Self::MIN)
+    }
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(8);
+
+    /// The delay before the next attempt; the one after is twice as long.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        d
+    }
+
+    /// A connection succeeded: start again from the minimum.
+    pub fn reset(&mut self) {
+        self.0 = Self::MIN;
+    }
+}
+
+/// The remotes asked for: fixed ones from the command line or
+/// `ovsdb-server/add-remote`, and `db:` specs resolved against the data.
+#[derive(Debug, Default)]
+pub struct RemoteSpecs {
+    pub specs: Vec<String>,
+}
+
+impl RemoteSpecs {
+    /// The concrete remotes wanted now (sorted, without duplicates).
+    pub fn desired(&self, core: &Core) -> Vec<String> {
         let mut out = Vec::new();
         for s in &self.specs {
             if let Some(rest) = s.strip_prefix("db:") {
-                out.extend(g.db_remote_targets(rest));
+                out.extend(core.db_remote_targets(rest));
             } else {
                 out.push(s.clone());
             }
@@ -158,48 +271,9 @@ impl Remotes {
         out
     }
 
-    /// Starts missing remotes and stops removed ones. Returns errors of
-    /// remotes that could not start.
-    pub async fn reconcile(&mut self) -> Vec<String> {
-        let want = self.desired();
-        let mut errs = Vec::new();
-        let gone: Vec<String> = self
-            .running
-            .keys()
-            .filter(|k| !want.contains(k))
-            .cloned()
-            .collect();
-        for k in gone {
-            if let Some(h) = self.running.remove(&k) {
-                h.abort();
-            }
-            if let Some(Remote::PUnix(p)) = Remote::parse(&k) {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-        for w in want {
-            if self.running.contains_key(&w) {
-                continue;
-            }
-            match Remote::parse(&w) {
-                Some(r) => match start(self.core.clone(), &r).await {
-                    Ok(h) => {
-                        tracing::info!("listening on {w}");
-                        self.running.insert(w, h);
-                    }
-                    Err(e) => {
-                        tracing::warn!("{w}: {e}");
-                        errs.push(format!("{w}: {e}"));
-                    }
-                },
-                None => {
-                    tracing::warn!("{w}: unsupported remote");
-                    errs.push(format!("{w}: unsupported remote"));
-                    self.running.insert(w, tokio::spawn(async {}));
-                }
-            }
-        }
-        errs
+    /// Whether any spec depends on the data (re-read after commits).
+    pub fn uses_db(&self) -> bool {
+        self.specs.iter().any(|s| s.starts_with("db:"))
     }
 
     pub fn list(&self) -> Vec<String> {
@@ -207,13 +281,39 @@ impl Remotes {
         v.sort();
         v
     }
+}
 
-    pub fn shutdown(&mut self) {
-        for (k, h) in self.running.drain() {
-            h.abort();
-            if let Some(Remote::PUnix(p)) = Remote::parse(&k) {
-                let _ = std::fs::remove_file(p);
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ovs_remote_syntax() {
+        assert_eq!(
+            Remote::parse("ptcp:6641:127.0.0.1"),
+            Some(Remote::PTcp("127.0.0.1".into(), 6641))
+        );
+        assert_eq!(
+            Remote::parse("ptcp::[::1]"),
+            Some(Remote::PTcp("::1".into(), 6640))
+        );
+        assert_eq!(
+            Remote::parse("tcp:[2001:db8::1]:6640"),
+            Some(Remote::Tcp("2001:db8::1".into(), 6640))
+        );
+        assert_eq!(
+            Remote::parse("punix:/x/y"),
+            Some(Remote::PUnix("/x/y".into()))
+        );
+        assert_eq!(Remote::parse("ssl:1.2.3.4:6640"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut b = Backoff::default();
+        let seq: Vec<u64> = (0..9).map(|_| b.next_delay().as_millis() as u64).collect();
+        assert_eq!(seq, [100, 200, 400, 800, 1600, 3200, 6400, 8000, 8000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
     }
 }

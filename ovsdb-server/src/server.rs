@@ -1,15 +1,18 @@
 //! The server engine: the served databases, sessions with their monitors,
 //! and locks; dispatch of every JSON-RPC method.
 //!
-//! `Core` is plain synchronous state. The async session code (or a fuzz
-//! target, or a test) feeds it one parsed message at a time under one lock
-//! and it pushes replies and notifications into per-session queues. Each
-//! queued message carries a gate (log sequence number, durable or not) so
-//! the session writer sends it only once the transaction it reveals is in
-//! the log: replies and monitor updates can never get ahead of storage.
-//! Handling a message never waits for I/O: commits only queue their log
-//! records, and `flush` (run by the event loop once the ready sessions have
-//! run) writes them with one write(2) and at most one fdatasync(2).
+//! `Core` is plain synchronous state owned by one thread (the event loop,
+//! a fuzz target, or a test). It is fed one parsed message at a time and
+//! appends replies and notifications to the session's own outgoing queue
+//! (a `VecDeque<Out>` inside `Core`: no channel, no wake-up). Each queued
+//! message may carry a gate (database, log sequence number, durable or not)
+//! so it is handed out only once the transaction it reveals is in the log,
+//! or on disk when durable: replies and monitor updates can never get ahead
+//! of storage. Handling a message never waits for I/O: commits only queue
+//! their log records, and `flush` (run by the event loop once every ready
+//! session has been read) writes them with one write(2) and at most one
+//! fdatasync(2). Sessions that got output since the last `take_dirty` are
+//! listed there, so the loop visits only those.
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
@@ -24,13 +27,13 @@ use crate::transaction::{execute, ExecCtx, Outcome};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch, Notify};
 use uuid::Uuid;
 
-/// Wait condition for an outgoing message.
-#[derive(Clone)]
+/// Wait condition for an outgoing message: the log of database `db` has
+/// reached `seq` (written, or synced when `durable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gate {
-    pub rx: watch::Receiver<Progress>,
+    pub db: usize,
     pub seq: u64,
     pub durable: bool,
 }
@@ -46,12 +49,11 @@ impl Gate {
 }
 
 /// One outgoing message.
+#[derive(Debug)]
 pub struct Out {
     pub msg: Vec<u8>,
     pub gate: Option<Gate>,
 }
-
-pub type OutTx = mpsc::UnboundedSender<Out>;
 
 /// Number of committed transactions remembered for monitor_cond_since.
 pub const HISTORY_LEN: usize = 256;
@@ -85,7 +87,10 @@ pub struct DbEntry {
 }
 
 struct SessionState {
-    out: OutTx,
+    /// Outgoing messages in order; the front one's gate holds back the rest.
+    out: VecDeque<Out>,
+    /// Whether the session is listed in `Core::dirty`.
+    dirty: bool,
     monitors: HashMap<String, Monitor>,
 }
 
@@ -104,10 +109,11 @@ pub struct Core {
     sessions: HashMap<SessionId, SessionState>,
     locks: Locks,
     next_sid: SessionId,
-    /// Counts commits; wakes waiting transactions and remote reconfiguration.
-    pub commits: watch::Sender<u64>,
-    /// Signalled when a log has records to write or sync (see `flush`).
-    flush_wanted: Arc<Notify>,
+    /// Counts commits: the event loop re-runs waiting transactions and
+    /// re-reads `db:` remotes when it changes.
+    commits: u64,
+    /// Sessions that got output since the last `take_dirty`.
+    dirty: Vec<SessionId>,
 }
 
 fn now_ms() -> u64 {
@@ -131,7 +137,6 @@ impl Core {
     pub fn new() -> Core {
         let schema = server_db::server_schema();
         let db = server_db::build(schema, &[]);
-        let (tx, _) = watch::channel(0);
         let mut c = Core {
             dbs: vec![DbEntry {
                 name: "_Server".into(),
@@ -147,8 +152,8 @@ impl Core {
             sessions: HashMap::new(),
             locks: Locks::default(),
             next_sid: 1,
-            commits: tx,
-            flush_wanted: Arc::new(Notify::new()),
+            commits: 0,
+            dirty: Vec::new(),
         };
         c.rebuild_server_db();
         c
@@ -198,11 +203,14 @@ impl Core {
         v
     }
 
-    /// Signalled whenever `flush` has work. The event loop waits on it and
-    /// calls `flush` once the sessions that were ready have all run, so that
-    /// one write(2) and at most one fdatasync(2) cover all their commits.
-    pub fn flush_wanted(&self) -> Arc<Notify> {
-        self.flush_wanted.clone()
+    /// Number of commits so far (changes whenever a transaction commits).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Whether `flush` has records to write or sync.
+    pub fn needs_flush(&self) -> bool {
+        self.dbs.iter().any(|e| e.storage.needs_flush())
     }
 
     /// Writes (and syncs, where a durable transaction asks for it) every
@@ -213,19 +221,33 @@ impl Core {
         }
     }
 
-    pub fn open_session(&mut self, out: OutTx) -> SessionId {
+    /// Whether a message with `gate` may go out now.
+    pub fn gate_open(&self, gate: Option<&Gate>) -> bool {
+        match gate {
+            None => true,
+            Some(g) => self
+                .dbs
+                .get(g.db)
+                .is_some_and(|e| g.is_open(&e.storage.progress())),
+        }
+    }
+
+    pub fn open_session(&mut self) -> SessionId {
         let sid = self.next_sid;
         self.next_sid += 1;
         self.sessions.insert(
             sid,
             SessionState {
-                out,
+                out: VecDeque::new(),
+                dirty: false,
                 monitors: HashMap::new(),
             },
         );
         sid
     }
 
+    /// Forgets session `sid` and its queued output; other sessions may get
+    /// lock notifications.
     pub fn close_session(&mut self, sid: SessionId) {
         self.sessions.remove(&sid);
         for (s, m, name) in self.locks.drop_session(sid) {
@@ -241,14 +263,76 @@ impl Core {
         self.sessions.len()
     }
 
-    fn send(&self, sid: SessionId, v: &Value, gate: Option<Gate>) {
+    /// Takes every queued message of `sid`, gated or not (for tests and
+    /// tools on in-memory databases, whose gates are always open, or that
+    /// check the gates themselves with `gate_open`).
+    pub fn take_output(&mut self, sid: SessionId) -> impl Iterator<Item = Out> + '_ {
+        self.sessions
+            .get_mut(&sid)
+            .map(|s| s.out.drain(..))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Appends to `buf` the bytes of the queued messages of `sid` whose
+    /// gates are open, in order, stopping at the first closed gate. Returns
+    /// whether messages are still held back.
+    pub fn take_ready(&mut self, sid: SessionId, buf: &mut Vec<u8>) -> bool {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return false;
+        };
+        while let Some(o) = s.out.front() {
+            if let Some(g) = &o.gate {
+                let open = self
+                    .dbs
+                    .get(g.db)
+                    .is_some_and(|e| g.is_open(&e.storage.progress()));
+                if !open {
+                    return true;
+                }
+            }
+            let o = s.out.pop_front().expect("front exists");
+            tracing::trace!("session {sid} -> {}", String::from_utf8_lossy(&o.msg));
+            if buf.is_empty() {
+                // Usually the only message: take its buffer instead of copying.
+                *buf = o.msg;
+            } else {
+                buf.extend_from_slice(&o.msg);
+            }
+        }
+        false
+    }
+
+    /// Queues `out` for session `sid` behind its other messages.
+    pub fn push(&mut self, sid: SessionId, out: Out) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            push_out(s, &mut self.dirty, sid, out);
+        }
+    }
+
+    /// Whether session `sid` has queued messages (sent or held back).
+    pub fn has_output(&self, sid: SessionId) -> bool {
+        self.sessions.get(&sid).is_some_and(|s| !s.out.is_empty())
+    }
+
+    /// Moves the list of sessions that got output since the last call into
+    /// `into` (which is cleared first).
+    pub fn take_dirty(&mut self, into: &mut Vec<SessionId>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dirty);
+        for sid in into.iter() {
+            if let Some(s) = self.sessions.get_mut(sid) {
+                s.dirty = false;
+            }
+        }
+    }
+
+    fn send(&mut self, sid: SessionId, v: &Value, gate: Option<Gate>) {
         self.send_bytes(sid, to_bytes(v), gate);
     }
 
-    fn send_bytes(&self, sid: SessionId, msg: Vec<u8>, gate: Option<Gate>) {
-        if let Some(s) = self.sessions.get(&sid) {
-            let _ = s.out.send(Out { msg, gate });
-        }
+    fn send_bytes(&mut self, sid: SessionId, msg: Vec<u8>, gate: Option<Gate>) {
+        self.push(sid, Out { msg, gate });
     }
 
     fn lookup_db(&self, v: Option<&Value>) -> Result<usize, OvsdbError> {
@@ -330,10 +414,9 @@ impl Core {
         if let Some(prep) = prepared {
             gate_durable = self.commit(i, prep);
         }
-        let entry = &self.dbs[i];
         let gate = Gate {
-            rx: entry.storage.progress(),
-            seq: entry.storage.seq(),
+            db: i,
+            seq: self.dbs[i].storage.seq(),
             durable: gate_durable,
         };
         self.send_bytes(sid, transact_reply_bytes(id, &results), Some(gate));
@@ -366,12 +449,12 @@ impl Core {
             entry.history_atoms -= entry.history_weights.pop_front().unwrap_or(0);
         }
         let gate = Gate {
-            rx: entry.storage.progress(),
+            db: i,
             seq: entry.storage.seq(),
             durable,
         };
         let schema = entry.db.schema.clone();
-        for s in self.sessions.values() {
+        for (&sid, s) in self.sessions.iter_mut() {
             for m in s.monitors.values() {
                 if m.db != i {
                     continue;
@@ -381,10 +464,11 @@ impl Core {
                         Version::V3 => json!([m.id, crate::uuidgen::text(&committed.txn_id), u]),
                         _ => json!([m.id, u]),
                     };
-                    let _ = s.out.send(Out {
+                    let out = Out {
                         msg: to_bytes(&notification(m.method(), params)),
-                        gate: Some(gate.clone()),
-                    });
+                        gate: Some(gate),
+                    };
+                    push_out_parts(&mut s.out, &mut s.dirty, &mut self.dirty, sid, out);
                 }
             }
         }
@@ -392,10 +476,7 @@ impl Core {
         if entry.storage.wants_compaction() {
             entry.storage.compact(&entry.db);
         }
-        if entry.storage.needs_flush() {
-            self.flush_wanted.notify_one();
-        }
-        self.commits.send_modify(|n| *n += 1);
+        self.commits += 1;
         durable
     }
 
@@ -676,6 +757,25 @@ impl Core {
     }
 }
 
+fn push_out(s: &mut SessionState, dirty: &mut Vec<SessionId>, sid: SessionId, o: Out) {
+    push_out_parts(&mut s.out, &mut s.dirty, dirty, sid, o);
+}
+
+/// Queues `o` for `sid` and lists the session as dirty once.
+fn push_out_parts(
+    out: &mut VecDeque<Out>,
+    listed: &mut bool,
+    dirty: &mut Vec<SessionId>,
+    sid: SessionId,
+    o: Out,
+) {
+    out.push_back(o);
+    if !*listed {
+        *listed = true;
+        dirty.push(sid);
+    }
+}
+
 fn monitor_row(ts: &crate::schema::TableSchema, r: &Row, cols: &[usize]) -> Value {
     let mut m = serde_json::Map::new();
     for &c in cols {
@@ -703,4 +803,137 @@ fn merge_changes<'a>(txns: impl Iterator<Item = &'a Arc<Committed>>) -> Vec<RowC
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(v: Value) -> Message {
+        Message::from_value(v).unwrap()
+    }
+
+    /// A core serving the shipped schema from a fresh file, with a
+    /// monitoring session and a writing session.
+    fn file_core(dir: &std::path::Path) -> (Core, SessionId, SessionId) {
+        let path = dir.join("conf.db");
+        let schema: Value = serde_json::from_str(crate::VSWITCH_SCHEMA).unwrap();
+        Storage::create(&path, &schema).unwrap();
+        let (db, st) = Storage::open(&path).unwrap();
+        let mut core = Core::new();
+        core.add_db(db, st).unwrap();
+        let mon = core.open_session();
+        let w = core.open_session();
+        core.handle(
+            mon,
+            &msg(
+                json!({"id": 1, "method": "monitor_cond", "params": ["Open_vSwitch", null,
+                {"Open_vSwitch": [{"columns": ["next_cfg"]}]}]}),
+            ),
+            0,
+        );
+        (core, mon, w)
+    }
+
+    fn ready(core: &mut Core, sid: SessionId) -> (Vec<Value>, bool) {
+        let mut buf = Vec::new();
+        let held = core.take_ready(sid, &mut buf);
+        let v = serde_json::Deserializer::from_slice(&buf)
+            .into_iter::<Value>()
+            .map(Result::unwrap)
+            .collect();
+        (v, held)
+    }
+
+    #[test]
+    fn replies_and_updates_wait_for_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, mon, w) = file_core(dir.path());
+        let mut dirty = Vec::new();
+        core.take_dirty(&mut dirty);
+        assert_eq!(dirty, vec![mon]);
+        let (v, held) = ready(&mut core, mon);
+        assert_eq!((v.len(), held), (1, false), "monitor reply: no gate");
+        assert!(v[0]["error"].is_null(), "{v:?}");
+
+        for durable in [false, true] {
+            // An insert, then a durable update of the same row.
+            let mut ops = vec![json!("Open_vSwitch")];
+            ops.push(if durable {
+                json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": 2}})
+            } else {
+                json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 1}})
+            });
+            if durable {
+                ops.push(json!({"op": "commit", "durable": true}));
+            }
+            core.handle(
+                w,
+                &msg(json!({"id": 7, "method": "transact", "params": ops})),
+                0,
+            );
+            core.take_dirty(&mut dirty);
+            dirty.sort();
+            assert_eq!(dirty, vec![mon, w]);
+            // Not in the file yet: nothing may go out, to either session.
+            assert!(core.needs_flush());
+            assert_eq!(ready(&mut core, w), (vec![], true));
+            assert_eq!(ready(&mut core, mon), (vec![], true));
+            assert!(core.has_output(w) && core.has_output(mon));
+            core.flush();
+            assert!(!core.needs_flush());
+            let (r, held) = ready(&mut core, w);
+            assert!(!held && r[0]["id"] == 7 && r[0]["error"].is_null(), "{r:?}");
+            let (u, held) = ready(&mut core, mon);
+            assert!(!held && u[0]["method"] == "update2", "{u:?}");
+            assert!(!core.has_output(w) && !core.has_output(mon));
+        }
+        // The gate of a durable reply needs the sync, not just the write.
+        let g = Gate {
+            db: 1,
+            seq: 5,
+            durable: true,
+        };
+        assert!(!g.is_open(&Progress {
+            written: 5,
+            synced: 4
+        }));
+        assert!(g.is_open(&Progress {
+            written: 5,
+            synced: 5
+        }));
+        let g = Gate {
+            durable: false,
+            ..g
+        };
+        assert!(g.is_open(&Progress {
+            written: 5,
+            synced: 0
+        }));
+    }
+
+    #[test]
+    fn output_stays_in_order_behind_a_closed_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, _mon, w) = file_core(dir.path());
+        core.handle(
+            w,
+            &msg(
+                json!({"id": 1, "method": "transact", "params": ["Open_vSwitch",
+            {"op": "insert", "table": "Open_vSwitch", "row": {}}]}),
+            ),
+            0,
+        );
+        // An ungated reply queued after a gated one waits behind it.
+        core.handle(w, &msg(json!({"id": 2, "method": "echo", "params": []})), 0);
+        assert_eq!(ready(&mut core, w), (vec![], true));
+        core.flush();
+        let (v, _) = ready(&mut core, w);
+        let ids: Vec<&Value> = v.iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, [&json!(1), &json!(2)]);
+        // Closing a session drops its queue.
+        core.handle(w, &msg(json!({"id": 3, "method": "echo", "params": []})), 0);
+        core.close_session(w);
+        assert!(!core.has_output(w) && core.take_output(w).next().is_none());
+    }
 }

@@ -1,163 +1,314 @@
-//! One JSON-RPC connection: frames and dispatches messages to the shared
-//! `Core`, and sends queued replies and notifications once their log gate
-//! is open, batching whatever is ready into one write.
+//! One JSON-RPC connection as the event loop sees it: a non-blocking
+//! socket, the framer of its input, and the bytes of its output not yet
+//! accepted by the kernel.
 //!
-//! The core lock is held only for the synchronous work of one message; all
-//! waiting (for the socket, for the log writer, for a "wait" condition)
-//! happens outside it.
+//! Reading: the loop registers sockets edge-triggered, so a socket must be
+//! read until the kernel has nothing more. A read that returns less than
+//! the buffer has emptied the receive queue at that moment, and any byte
+//! that arrives later raises a new edge, so the loop stops there without
+//! paying the extra read(2) that would only say EAGAIN. After `MAX_READS`
+//! full buffers it stops for fairness and leaves the session marked
+//! readable for the next turn. The end of the stream raises no edge of its
+//! own once seen, so after EPOLLRDHUP the loop reads until read(2) says 0.
+//! A session whose earlier output is still
+//! unsent is not read (back-pressure: a client that does not read its
+//! replies cannot make the server buffer without bound).
+//!
+//! Writing: the loop calls `write_out` after the log flush; the messages
+//! whose gates are open are appended to `wbuf` and sent with one write(2).
+//! A partial write keeps the rest and asks for EPOLLOUT; only then is the
+//! socket registered for writability, so a client reading its reply does
+//! not wake the server.
 
 use crate::jsonrpc::{error_reply, Framer, Message};
+use crate::lock::SessionId;
+use crate::remote::Stream;
 use crate::server::{Core, Handled, Out};
 use serde_json::Value;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
-pub type SharedCore = Arc<Mutex<Core>>;
+/// Full reads of one session per loop turn before others get their turn.
+pub const MAX_READS: usize = 4;
 
-pub fn lock(core: &SharedCore) -> std::sync::MutexGuard<'_, Core> {
-    core.lock().unwrap_or_else(|e| e.into_inner())
+/// What the connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An OVSDB client session.
+    Session(SessionId),
+    /// A unixctl (ovs-appctl) client.
+    Ctl,
 }
 
-/// Runs the log flusher of `core` on the current runtime: whenever a commit
-/// leaves records pending it writes (and syncs) them all at once. Woken by
-/// a commit, it runs after the other tasks already woken by the same poll,
-/// so their transactions share the write(2) and the fdatasync(2).
-pub fn spawn_flusher(core: SharedCore) -> tokio::task::JoinHandle<()> {
-    let wanted = lock(&core).flush_wanted();
-    tokio::spawn(async move {
-        loop {
-            wanted.notified().await;
-            lock(&core).flush();
-        }
-    })
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Open,
+    /// Bad input was answered with an error: close once the output is out.
+    Closing,
+    /// The peer closed (or reset) its side: close after this turn's write.
+    Eof,
+    /// A write failed: close now.
+    Dead,
 }
 
-/// Serves one connection until it closes.
-///
-/// One task does both directions: after handling what it read it writes
-/// every queued message whose gate is open in the same wake-up, so a reply
-/// to a non-durable transaction costs no task switch.
-pub async fn run<R, W>(core: SharedCore, mut rd: R, mut wr: W)
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let sid = lock(&core).open_session(tx.clone());
-    let mut framer = Framer::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut queue: VecDeque<Out> = VecDeque::new();
-    let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut closing = false;
-    loop {
-        // Write everything that may go out now, in order.
-        while let Ok(o) = rx.try_recv() {
-            queue.push_back(o);
-        }
-        while let Some(o) = queue.front() {
-            if let Some(g) = &o.gate {
-                if !g.is_open(&g.rx.borrow()) {
-                    break;
-                }
-            }
-            let o = queue.pop_front().expect("front exists");
-            tracing::trace!("session {sid} -> {}", String::from_utf8_lossy(&o.msg));
-            out.extend_from_slice(&o.msg);
-        }
-        if !out.is_empty() {
-            if wr.write_all(&out).await.is_err() {
-                break;
-            }
-            out.clear();
-        }
-        if closing && queue.is_empty() {
-            break;
-        }
-        let gate = queue.front().and_then(|o| o.gate.clone());
-        tokio::select! {
-            r = rd.read(&mut buf), if !closing => {
-                let n = match r {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                framer.push(&buf[..n]);
-                loop {
-                    let text = match framer.next_message() {
-                        Ok(Some(t)) => t,
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!("session {sid}: {e}; closing");
-                            queue.push_back(Out { msg: err_bytes(e.to_json()), gate: None });
-                            closing = true;
-                            break;
-                        }
-                    };
-                    tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
-                    let msg = match Message::parse(&text) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            tracing::warn!("session {sid}: {e}; closing");
-                            queue.push_back(Out { msg: err_bytes(e.to_json()), gate: None });
-                            closing = true;
-                            break;
-                        }
-                    };
-                    let arrived = Instant::now();
-                    let mut g = lock(&core);
-                    if let Handled::Retry { remaining_ms } = g.handle(sid, &msg, 0) {
-                        let commits = g.commits.subscribe();
-                        drop(g);
-                        tokio::spawn(retry(core.clone(), sid, msg, arrived, remaining_ms, commits));
-                    }
-                }
-            }
-            o = rx.recv() => {
-                if let Some(o) = o {
-                    queue.push_back(o);
-                }
-            }
-            _ = async {
-                match gate {
-                    Some(g) => { let mut w = g.rx.clone(); let _ = w.wait_for(|p| g.is_open(p)).await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => {}
+/// A transaction blocked in a "wait" operation.
+pub struct Waiting {
+    pub sid: SessionId,
+    pub msg: Message,
+    pub arrived: Instant,
+    /// When to re-run it even without a commit.
+    pub deadline: Option<Instant>,
+    /// `Core::commits` when it last ran.
+    pub seen_commits: u64,
+}
+
+/// A unixctl request read from a control connection.
+pub struct CtlRequest {
+    pub id: Value,
+    pub method: String,
+    pub args: Vec<String>,
+}
+
+pub struct Conn {
+    pub stream: Stream,
+    pub kind: Kind,
+    pub state: State,
+    framer: Framer,
+    wbuf: Vec<u8>,
+    /// Bytes of `wbuf` already written.
+    wpos: usize,
+    /// Edge seen and not yet read to the end.
+    pub readable: bool,
+    /// The poller reported the peer's end closed (EPOLLRDHUP) or an error:
+    /// read until EOF, since no further edge will come.
+    pub hup: bool,
+    /// Registered for EPOLLOUT (only while output is pending).
+    pub want_write: bool,
+    /// The active remote this connection was made for.
+    pub active: Option<String>,
+}
+
+impl Conn {
+    pub fn new(stream: Stream, kind: Kind) -> Conn {
+        Conn {
+            stream,
+            kind,
+            state: State::Open,
+            framer: Framer::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            readable: false,
+            hup: false,
+            want_write: false,
+            active: None,
         }
     }
-    lock(&core).close_session(sid);
-    drop(tx);
-    let _ = wr.shutdown().await;
+
+    /// Output accepted from the engine but not yet by the kernel.
+    pub fn has_unsent(&self) -> bool {
+        self.wpos < self.wbuf.len()
+    }
+
+    /// Queues raw bytes (unixctl replies, which have no gate).
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// Whether reading may proceed now.
+    pub fn can_read(&self) -> bool {
+        self.readable && self.state == State::Open && !self.has_unsent()
+    }
+
+    /// Reads what the socket holds (up to `MAX_READS` full buffers) and
+    /// hands each complete message to `on_text`.
+    fn read_input(
+        &mut self,
+        buf: &mut [u8],
+        mut on_text: impl FnMut(Vec<u8>) -> Result<(), Value>,
+    ) -> Input {
+        for _ in 0..MAX_READS {
+            let n = match self.stream.read(buf) {
+                Ok(0) => {
+                    self.readable = false;
+                    self.state = State::Eof;
+                    return Input::Drained;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return Input::Drained;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.readable = false;
+                    self.state = State::Eof;
+                    return Input::Drained;
+                }
+            };
+            self.framer.push(&buf[..n]);
+            loop {
+                match self.framer.next_message() {
+                    Ok(Some(text)) => {
+                        if let Err(e) = on_text(text) {
+                            return Input::Bad(e);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Input::Bad(e.to_json()),
+                }
+            }
+            if n < buf.len() && !self.hup {
+                // Short read: the receive queue is empty (see the module
+                // comment); a later arrival raises a new edge.
+                self.readable = false;
+                return Input::Drained;
+            }
+        }
+        Input::More
+    }
+
+    /// Reads a session's input and handles every message in `core`;
+    /// transactions that must wait are appended to `waits`. Bad input gets
+    /// an error reply (queued behind the replies before it) and closes the
+    /// session. Returns whether input may remain.
+    pub fn read_session(
+        &mut self,
+        core: &mut Core,
+        buf: &mut [u8],
+        waits: &mut Vec<Waiting>,
+    ) -> bool {
+        let Kind::Session(sid) = self.kind else {
+            return false;
+        };
+        let r = self.read_input(buf, |text| {
+            tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
+            let msg = Message::parse(&text).map_err(|e| e.to_json())?;
+            if let Handled::Retry { remaining_ms } = core.handle(sid, &msg, 0) {
+                let arrived = Instant::now();
+                waits.push(Waiting {
+                    sid,
+                    msg,
+                    arrived,
+                    deadline: remaining_ms.map(|ms| arrived + Duration::from_millis(ms)),
+                    seen_commits: core.commits(),
+                });
+            }
+            Ok(())
+        });
+        match r {
+            Input::More => true,
+            Input::Drained => false,
+            Input::Bad(err) => {
+                tracing::warn!("session {sid}: {err}; closing");
+                core.push(
+                    sid,
+                    Out {
+                        msg: err_bytes(err),
+                        gate: None,
+                    },
+                );
+                self.state = State::Closing;
+                self.readable = false;
+                false
+            }
+        }
+    }
+
+    /// Reads a unixctl connection's requests into `reqs`. Anything but a
+    /// request closes it. Returns whether input may remain.
+    pub fn read_ctl(&mut self, buf: &mut [u8], reqs: &mut Vec<CtlRequest>) -> bool {
+        let r = self.read_input(buf, |text| match Message::parse(&text) {
+            Ok(Message::Request { method, params, id }) => {
+                let args = params
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| {
+                                x.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| x.to_string())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                reqs.push(CtlRequest { id, method, args });
+                Ok(())
+            }
+            _ => Err(Value::Null),
+        });
+        match r {
+            Input::More => true,
+            Input::Drained => false,
+            Input::Bad(_) => {
+                self.state = State::Dead;
+                self.readable = false;
+                false
+            }
+        }
+    }
+
+    /// Moves the session's sendable output from `core` into the write
+    /// buffer and writes it with one write(2). Returns whether output is
+    /// left for EPOLLOUT (the caller registers for it).
+    pub fn write_out(&mut self, core: &mut Core) -> bool {
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        }
+        if let Kind::Session(sid) = self.kind {
+            core.take_ready(sid, &mut self.wbuf);
+        }
+        if self.wpos == self.wbuf.len() {
+            return false;
+        }
+        loop {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(n) => {
+                    self.wpos += n;
+                    if self.wpos == self.wbuf.len() {
+                        self.wbuf.clear();
+                        self.wpos = 0;
+                        return false;
+                    }
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.state = State::Dead;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Whether the connection is finished and should be closed now.
+    pub fn finished(&self, core: &Core) -> bool {
+        match self.state {
+            State::Open => false,
+            State::Eof | State::Dead => true,
+            State::Closing => {
+                !self.has_unsent()
+                    && match self.kind {
+                        Kind::Session(sid) => !core.has_output(sid),
+                        Kind::Ctl => true,
+                    }
+            }
+        }
+    }
+}
+
+/// Result of reading a connection.
+enum Input {
+    /// Stopped at the fairness cap: more may be waiting.
+    More,
+    /// Read to the end (or the peer closed).
+    Drained,
+    /// Bad input, with the error to answer.
+    Bad(Value),
 }
 
 fn err_bytes(e: Value) -> Vec<u8> {
     serde_json::to_vec(&error_reply(&Value::Null, e)).unwrap_or_default()
-}
-
-/// Re-runs a transaction blocked in "wait" after each commit or timeout.
-async fn retry(
-    core: SharedCore,
-    sid: u64,
-    msg: Message,
-    arrived: Instant,
-    mut remaining_ms: Option<u64>,
-    mut commits: tokio::sync::watch::Receiver<u64>,
-) {
-    loop {
-        let sleep = tokio::time::sleep(Duration::from_millis(remaining_ms.unwrap_or(3_600_000)));
-        tokio::select! {
-            r = commits.changed() => if r.is_err() { return },
-            _ = sleep => {}
-        }
-        let mut g = lock(&core);
-        if !g.has_session(sid) {
-            return;
-        }
-        match g.handle(sid, &msg, arrived.elapsed().as_millis() as u64) {
-            Handled::Done => return,
-            Handled::Retry { remaining_ms: r } => remaining_ms = r,
-        }
-    }
 }

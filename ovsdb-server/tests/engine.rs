@@ -4,12 +4,11 @@
 
 use ovsdb::jsonrpc::Message;
 use ovsdb::schema::DatabaseSchema;
-use ovsdb::server::{Core, Out};
+use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use ovsdb::table::Db;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 const SCHEMA: &str = r#"{"name": "T", "version": "1.0.0", "tables": {
   "Root": {"isRoot": true, "maxRows": 3, "columns": {
@@ -28,7 +27,6 @@ const SCHEMA: &str = r#"{"name": "T", "version": "1.0.0", "tables": {
 struct H {
     core: Core,
     sid: u64,
-    rx: mpsc::UnboundedReceiver<Out>,
     next_id: u64,
 }
 
@@ -38,28 +36,27 @@ impl H {
         let schema = Arc::new(DatabaseSchema::from_json(&v).unwrap());
         let mut core = Core::new();
         core.add_db(Db::new(schema), Storage::memory()).unwrap();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let sid = core.open_session(tx);
+        let sid = core.open_session();
         H {
             core,
             sid,
-            rx,
             next_id: 1,
         }
     }
 
     /// A second session on the same core.
-    fn session(&mut self) -> (u64, mpsc::UnboundedReceiver<Out>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (self.core.open_session(tx), rx)
+    fn session(&mut self) -> u64 {
+        self.core.open_session()
     }
 
-    fn drain(rx: &mut mpsc::UnboundedReceiver<Out>) -> Vec<Value> {
-        let mut v = Vec::new();
-        while let Ok(o) = rx.try_recv() {
-            v.push(serde_json::from_slice(&o.msg).unwrap());
-        }
-        v
+    /// Everything queued for `sid` (in-memory storage: no gate is closed).
+    fn drain(&mut self, sid: u64) -> Vec<Value> {
+        let mut buf = Vec::new();
+        assert!(!self.core.take_ready(sid, &mut buf), "output held back");
+        serde_json::Deserializer::from_slice(&buf)
+            .into_iter::<Value>()
+            .map(Result::unwrap)
+            .collect()
     }
 
     fn call_on(&mut self, sid: u64, method: &str, params: Value) -> Value {
@@ -73,7 +70,7 @@ impl H {
     /// Calls a method on the main session; returns (reply, notifications).
     fn call(&mut self, method: &str, params: Value) -> (Value, Vec<Value>) {
         let id = self.call_on(self.sid, method, params);
-        let msgs = Self::drain(&mut self.rx);
+        let msgs = self.drain(self.sid);
         let mut reply = Value::Null;
         let mut notes = Vec::new();
         for m in msgs {
@@ -366,7 +363,7 @@ fn wait_with_timeout_retries_until_satisfied() {
         h.core.handle(h.sid, &m, 5),
         ovsdb::server::Handled::Done
     ));
-    let out = H::drain(&mut h.rx);
+    let out = h.drain(h.sid);
     assert!(
         out.iter()
             .any(|m| m["id"] == 99 && m["result"][0] == json!({})),
@@ -379,7 +376,7 @@ fn wait_with_timeout_retries_until_satisfied() {
         h.core.handle(h.sid, &m2, 60),
         ovsdb::server::Handled::Done
     ));
-    let out = H::drain(&mut h.rx);
+    let out = h.drain(h.sid);
     assert_eq!(out[0]["result"][0]["error"], "timed out");
 }
 
@@ -500,25 +497,25 @@ fn monitors_v1_v2_v3_and_cancel() {
 #[test]
 fn locks_notify_locked_and_stolen() {
     let mut h = H::new();
-    let (s2, mut rx2) = h.session();
+    let s2 = h.session();
     let (r, _) = h.call("lock", json!(["L"]));
     assert_eq!(r["result"]["locked"], true);
     h.call_on(s2, "lock", json!(["L"]));
-    assert_eq!(H::drain(&mut rx2)[0]["result"]["locked"], false);
+    assert_eq!(h.drain(s2)[0]["result"]["locked"], false);
     let (r, _) = h.call("unlock", json!(["L"]));
     assert_eq!(r["result"], json!({}));
-    let n = H::drain(&mut rx2);
+    let n = h.drain(s2);
     assert_eq!(n[0]["method"], "locked");
     assert_eq!(n[0]["params"], json!(["L"]));
     let (r, notes) = h.call("steal", json!(["L"]));
     assert_eq!(r["result"]["locked"], true);
     assert!(notes.is_empty());
-    let n = H::drain(&mut rx2);
+    let n = h.drain(s2);
     assert_eq!(n[0]["method"], "stolen");
     // Closing the owner hands the lock on.
     h.call_on(s2, "lock", json!(["L"]));
-    H::drain(&mut rx2);
+    h.drain(s2);
     h.core.close_session(h.sid);
-    let n = H::drain(&mut rx2);
+    let n = h.drain(s2);
     assert_eq!(n[0]["method"], "locked");
 }

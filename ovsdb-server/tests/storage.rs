@@ -8,7 +8,6 @@ use ovsdb::storage::Storage;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use tokio::sync::mpsc;
 
 fn ovsdb_tool() -> String {
     for p in ["/usr/bin/ovsdb-tool", "/usr/local/bin/ovsdb-tool"] {
@@ -37,55 +36,41 @@ fn vswitch_schema() -> Value {
 }
 
 /// Opens `path` in a fresh core with one session.
-fn open(path: &Path) -> (Core, u64, mpsc::UnboundedReceiver<ovsdb::server::Out>) {
+fn open(path: &Path) -> (Core, u64) {
     let (db, st) = Storage::open(path).unwrap();
     let mut core = Core::new();
     core.add_db(db, st).unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let sid = core.open_session(tx);
-    (core, sid, rx)
+    let sid = core.open_session();
+    (core, sid)
 }
 
-fn transact(
-    core: &mut Core,
-    sid: u64,
-    rx: &mut mpsc::UnboundedReceiver<ovsdb::server::Out>,
-    ops: Value,
-) -> Value {
+fn transact(core: &mut Core, sid: u64, ops: Value) -> Value {
     let mut p = vec![json!("Open_vSwitch")];
     p.extend(ops.as_array().unwrap().iter().cloned());
     let m = Message::from_value(json!({"id": 1, "method": "transact", "params": p})).unwrap();
     core.handle(sid, &m, 0);
     // What the server's event loop does once the ready sessions have run.
     core.flush();
+    // After the flush every gate is open, as the event loop's writer sees.
+    let mut out = Vec::new();
+    assert!(
+        !core.take_ready(sid, &mut out),
+        "reply held back after flush"
+    );
     let mut reply = Value::Null;
-    while let Ok(o) = rx.try_recv() {
-        let v: Value = serde_json::from_slice(&o.msg).unwrap();
+    for v in serde_json::Deserializer::from_slice(&out).into_iter::<Value>() {
+        let v = v.unwrap();
         if v["id"] == 1 {
-            // Wait until the reply's gate opens, as the session writer does.
-            if let Some(g) = o.gate {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                while !g.is_open(&g.rx.borrow()) {
-                    assert!(std::time::Instant::now() < deadline, "log writer stalled");
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-            }
             reply = v;
         }
     }
     reply["result"].clone()
 }
 
-fn add_bridge(
-    core: &mut Core,
-    sid: u64,
-    rx: &mut mpsc::UnboundedReceiver<ovsdb::server::Out>,
-    name: &str,
-) {
+fn add_bridge(core: &mut Core, sid: u64, name: &str) {
     let r = transact(
         core,
         sid,
-        rx,
         json!([
             {"op": "insert", "table": "Bridge", "uuid-name": "b", "row": {"name": name, "external_ids": ["map", [["k", name]]]}},
             {"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["bridges", "insert", ["named-uuid", "b"]]]},
@@ -101,15 +86,10 @@ fn add_bridge(
     );
 }
 
-fn bridge_names(
-    core: &mut Core,
-    sid: u64,
-    rx: &mut mpsc::UnboundedReceiver<ovsdb::server::Out>,
-) -> Vec<String> {
+fn bridge_names(core: &mut Core, sid: u64) -> Vec<String> {
     let r = transact(
         core,
         sid,
-        rx,
         json!([{"op": "select", "table": "Bridge", "where": [], "columns": ["name"]}]),
     );
     let mut v: Vec<String> = r[0]["rows"]
@@ -138,21 +118,19 @@ fn roundtrip_with_real_ovsdb_tool() {
         r#"["Open_vSwitch",{"op":"insert","table":"Open_vSwitch","row":{"next_cfg":7}}]"#,
     ]);
     {
-        let (mut core, sid, mut rx) = open(&path);
+        let (mut core, sid) = open(&path);
         let r = transact(
             &mut core,
             sid,
-            &mut rx,
             json!([{"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]}]),
         );
         assert_eq!(r[0]["rows"][0]["next_cfg"], 7);
         for n in ["br0", "br1", "br2"] {
-            add_bridge(&mut core, sid, &mut rx, n);
+            add_bridge(&mut core, sid, n);
         }
         transact(
             &mut core,
             sid,
-            &mut rx,
             json!([{"op": "mutate", "table": "Bridge", "where": [["name", "==", "br1"]], "mutations": [["external_ids", "insert", ["map", [["x", "y"]]]]]}]),
         );
     }
@@ -175,15 +153,11 @@ fn roundtrip_with_real_ovsdb_tool() {
         path.to_str().unwrap(),
         r#"["Open_vSwitch",{"op":"mutate","table":"Bridge","where":[["name","==","br1"]],"mutations":[["external_ids","delete",["set",["k"]]]]}]"#,
     ]);
-    let (mut core, sid, mut rx) = open(&path);
-    assert_eq!(
-        bridge_names(&mut core, sid, &mut rx),
-        vec!["br0", "br1", "br2"]
-    );
+    let (mut core, sid) = open(&path);
+    assert_eq!(bridge_names(&mut core, sid), vec!["br0", "br1", "br2"]);
     let r = transact(
         &mut core,
         sid,
-        &mut rx,
         json!([{"op": "select", "table": "Bridge", "where": [["name", "==", "br1"]], "columns": ["external_ids"]}]),
     );
     assert_eq!(
@@ -198,14 +172,13 @@ fn torn_tail_is_dropped() {
     let path = dir.path().join("conf.db");
     Storage::create(&path, &vswitch_schema()).unwrap();
     {
-        let (mut core, sid, mut rx) = open(&path);
+        let (mut core, sid) = open(&path);
         transact(
             &mut core,
             sid,
-            &mut rx,
             json!([{"op": "insert", "table": "Open_vSwitch", "row": {}}]),
         );
-        add_bridge(&mut core, sid, &mut rx, "br0");
+        add_bridge(&mut core, sid, "br0");
     }
     let good = std::fs::metadata(&path).unwrap().len();
     // Half of a record, as a crash in the middle of write(2) leaves it.
@@ -214,14 +187,14 @@ fn torn_tail_is_dropped() {
     let mut data = std::fs::read(&path).unwrap();
     data.extend_from_slice(&rec[..rec.len() / 2]);
     std::fs::write(&path, &data).unwrap();
-    let (mut core, sid, mut rx) = open(&path);
+    let (mut core, sid) = open(&path);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
-    assert_eq!(bridge_names(&mut core, sid, &mut rx), vec!["br0"]);
-    add_bridge(&mut core, sid, &mut rx, "br1");
+    assert_eq!(bridge_names(&mut core, sid), vec!["br0"]);
+    add_bridge(&mut core, sid, "br1");
     drop(core);
     tool(&["show-log", path.to_str().unwrap()]);
-    let (mut core, sid, mut rx) = open(&path);
-    assert_eq!(bridge_names(&mut core, sid, &mut rx), vec!["br0", "br1"]);
+    let (mut core, sid) = open(&path);
+    assert_eq!(bridge_names(&mut core, sid), vec!["br0", "br1"]);
 }
 
 #[test]
@@ -231,29 +204,27 @@ fn compaction_keeps_everything() {
     Storage::create(&path, &vswitch_schema()).unwrap();
     let names: Vec<String> = (0..200).map(|i| format!("br{i:03}")).collect();
     {
-        let (mut core, sid, mut rx) = open(&path);
+        let (mut core, sid) = open(&path);
         transact(
             &mut core,
             sid,
-            &mut rx,
             json!([{"op": "insert", "table": "Open_vSwitch", "row": {}}]),
         );
         for n in &names {
-            add_bridge(&mut core, sid, &mut rx, n);
+            add_bridge(&mut core, sid, n);
         }
         // Churn that compaction can drop.
         for i in 0..200 {
             transact(
                 &mut core,
                 sid,
-                &mut rx,
                 json!([{"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": i}}]),
             );
         }
         let before = std::fs::metadata(&path).unwrap().len();
         core.compact(1);
         // A transaction after the snapshot must land after it.
-        add_bridge(&mut core, sid, &mut rx, "zz");
+        add_bridge(&mut core, sid, "zz");
         drop(core);
         let after = std::fs::metadata(&path).unwrap().len();
         assert!(
@@ -267,14 +238,13 @@ fn compaction_keeps_everything() {
         3,
         "{log}"
     );
-    let (mut core, sid, mut rx) = open(&path);
+    let (mut core, sid) = open(&path);
     let mut want = names.clone();
     want.push("zz".into());
-    assert_eq!(bridge_names(&mut core, sid, &mut rx), want);
+    assert_eq!(bridge_names(&mut core, sid), want);
     let r = transact(
         &mut core,
         sid,
-        &mut rx,
         json!([{"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["next_cfg"]}]),
     );
     assert_eq!(r[0]["rows"][0]["next_cfg"], 199);

@@ -12,8 +12,7 @@ use ovsdb::table::Db;
 fuzz_target!(|data: &[u8]| {
     let mut core = Core::new();
     core.add_db(Db::new(ovsdb::vswitch_schema()), Storage::memory()).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let sid = core.open_session(tx);
+    let sid = core.open_session();
     let mut f = Framer::with_limit(1 << 20);
     // Split the input in two reads to exercise partial framing.
     let mid = data.len() / 2;
@@ -33,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(_) => return,
             }
         }
-        while rx.try_recv().is_ok() {}
+        core.take_output(sid).for_each(drop);
     }
     core.close_session(sid);
 });

@@ -4,14 +4,12 @@
 //! [--detach] [--log-file[=F]] [--unixctl=SOCK]`.
 
 use anyhow::{bail, Context};
-use ovsdb::remote::Remotes;
+use ovsdb::event_loop::EventLoop;
 use ovsdb::server::Core;
-use ovsdb::session::{self, SharedCore};
 use ovsdb::storage::Storage;
-use ovsdb::unixctl::{self, Ctl};
+use ovsdb::unixctl;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use std::sync::Mutex;
 
 #[derive(Default, Debug)]
 struct Opts {
@@ -139,7 +137,7 @@ fn daemonize() -> anyhow::Result<i32> {
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         bail!("pipe failed");
     }
-    // SAFETY: called before any thread is started (no tokio runtime yet).
+    // SAFETY: called before any thread is started (the server has only one).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         bail!("fork failed");
@@ -227,25 +225,7 @@ fn main() -> anyhow::Result<()> {
     unsafe {
         libc::malloc_trim(0);
     }
-    // The engine is single-owner (one lock), so one event-loop thread, like
-    // OVS, avoids cross-thread wake-ups; FERROVS_THREADS=N uses N workers.
-    let threads: usize = std::env::var("FERROVS_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()?
-    };
-    let res = rt.block_on(serve(o, dbs, ready_fd));
-    rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    res
+    serve(o, dbs, ready_fd)
 }
 
 fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
@@ -272,7 +252,8 @@ fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(
+/// Runs the server on one thread: the event loop owns the engine.
+fn serve(
     o: Opts,
     dbs: Vec<(ovsdb::table::Db, Storage)>,
     ready_fd: Option<i32>,
@@ -281,70 +262,36 @@ async fn serve(
     for (db, st) in dbs {
         core.add_db(db, st).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let core: SharedCore = Arc::new(Mutex::new(core));
-    let flusher = session::spawn_flusher(core.clone());
-    let remotes = Arc::new(tokio::sync::Mutex::new(Remotes::new(core.clone())));
-    {
-        let mut r = remotes.lock().await;
-        r.specs = o.remotes.clone();
-        let errs = r.reconcile().await;
-        for e in &errs {
-            tracing::error!("{e}");
-        }
-        if o.remotes.iter().any(|s| !s.starts_with("db:")) && !errs.is_empty() {
-            bail!("could not start remotes: {}", errs.join("; "));
-        }
+    let mut ev = EventLoop::new(core).context("creating the event loop")?;
+    ev.watch_signals().context("watching signals")?;
+    let errs = ev.set_remotes(o.remotes.clone());
+    for e in &errs {
+        tracing::error!("{e}");
     }
-    let exit = Arc::new(Notify::new());
-    let ctl = Arc::new(Ctl {
-        core: core.clone(),
-        remotes: remotes.clone(),
-        exit: exit.clone(),
-    });
+    if o.remotes.iter().any(|s| !s.starts_with("db:")) && !errs.is_empty() {
+        bail!("could not start remotes: {}", errs.join("; "));
+    }
     let ctl_path = o.unixctl.clone().unwrap_or_else(|| {
         rundir()
             .join(format!("ovsdb-server.{}.ctl", std::process::id()))
             .display()
             .to_string()
     });
-    match unixctl::serve(ctl, ctl_path.clone()).await {
-        Ok(_) => {}
-        Err(e) => tracing::warn!("unixctl {ctl_path}: {e}"),
+    if let Err(e) = ev.listen_unixctl(&ctl_path) {
+        tracing::warn!("unixctl {ctl_path}: {e}");
     }
     if let Some(p) = &o.pidfile {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pidfile {}", p.display()))?;
     }
-    // Re-read db: remotes after every commit.
-    if o.remotes.iter().any(|s| s.starts_with("db:")) {
-        let remotes = remotes.clone();
-        let mut commits = session::lock(&core).commits.subscribe();
-        tokio::spawn(async move {
-            while commits.changed().await.is_ok() {
-                remotes.lock().await.reconcile().await;
-            }
-        });
-    }
     notify_ready(ready_fd);
     tracing::info!("{} ready", unixctl::VERSION);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    tokio::select! {
-        _ = exit.notified() => {}
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-        _ = hup.recv() => {}
-    }
-    tracing::info!("exiting");
-    remotes.lock().await.shutdown();
-    let _ = std::fs::remove_file(&ctl_path);
+    let res = ev.run();
+    // Stop listening, then flush and close every log.
+    let core = ev.into_core();
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }
-    // Flush and close every log.
-    flusher.abort();
-    let dbs = std::mem::take(&mut session::lock(&core).dbs);
-    drop(dbs);
-    Ok(())
+    drop(core);
+    res.context("event loop")
 }

@@ -6,10 +6,11 @@
 //! the disk yet. Once every session woken by the same poll has run, the
 //! event loop calls `flush`: one write(2) puts all pending records in the
 //! file (in commit order), and if any of them is durable one fdatasync(2)
-//! covers them all. Only then is the new progress published on a watch
-//! channel, and replies and monitor updates wait on that watch (written, or
-//! synced when durable), so nothing is acknowledged before it is in the
-//! file or on disk, and no thread hop is paid per transaction. Compaction
+//! covers them all. Only then does `progress` move on; replies and monitor
+//! updates are gated on it (written, or synced when durable), so nothing is
+//! acknowledged before it is in the file or on disk, and no thread hop or
+//! wake-up is paid per transaction (the event loop reads `progress` right
+//! after the flush, on the same thread). Compaction
 //! (on OVS's schedule: not within 10-20 minutes of the last one, then when
 //! the log grew a lot) writes a full snapshot to a temporary file, fsyncs
 //! it and renames it over the log atomically.
@@ -28,7 +29,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 /// How far storage has got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,13 +40,11 @@ pub struct Progress {
 /// Storage of one database: a file, or nothing (in-memory databases).
 pub struct Storage {
     file: Option<File>,
-    progress_tx: Arc<watch::Sender<Progress>>,
-    progress_rx: watch::Receiver<Progress>,
     /// Sequence number of the last appended record.
     seq: u64,
     /// Encoded records appended since the last flush (all up to `seq`).
     pending: Vec<u8>,
-    /// What the last flush achieved (also published on the watch).
+    /// What the last flush achieved (see `progress`).
     done: Progress,
     /// Highest sequence number that must be fsynced.
     sync_wanted: u64,
@@ -86,12 +84,9 @@ fn now_ms() -> u64 {
 
 impl Storage {
     pub fn memory() -> Storage {
-        let (tx, rx) = watch::channel(Progress::default());
         let (next_compact_min, next_compact_max) = compact_window();
         Storage {
             file: None,
-            progress_tx: Arc::new(tx),
-            progress_rx: rx,
             seq: 0,
             pending: Vec::new(),
             done: Progress::default(),
@@ -106,8 +101,10 @@ impl Storage {
         }
     }
 
-    pub fn progress(&self) -> watch::Receiver<Progress> {
-        self.progress_rx.clone()
+    /// How far the log has got: everything up to `written` is in the file,
+    /// up to `synced` on disk.
+    pub fn progress(&self) -> Progress {
+        self.done
     }
     pub fn seq(&self) -> u64 {
         self.seq
@@ -192,7 +189,6 @@ impl Storage {
                 written: seq,
                 synced: seq,
             };
-            self.progress_tx.send_replace(self.done);
             return Some(seq);
         }
         if !log::encode_record_with(&mut self.pending, body) {
@@ -243,10 +239,7 @@ impl Storage {
             }
             now.synced = now.written;
         }
-        if now != self.done {
-            self.done = now;
-            self.progress_tx.send_replace(now);
-        }
+        self.done = now;
     }
 
     /// Whether to compact now, by OVS's rule: never inside the minimum
@@ -305,7 +298,6 @@ impl Storage {
                     written: seq,
                     synced: seq,
                 };
-                self.progress_tx.send_replace(self.done);
             }
             Err(e) => tracing::error!("{}: compaction failed: {e}", path.display()),
         }
