@@ -215,6 +215,9 @@ pub enum Message {
         result: Value,
         error: Value,
     },
+    /// A `transact` request kept as text for the fast path
+    /// (`crate::transact_text`); `generic` gives its `Request` form.
+    Transact(crate::transact_text::TransactText),
 }
 
 impl Message {
@@ -223,12 +226,28 @@ impl Message {
     /// rejects is parsed again through a `Value`, so every error reads
     /// exactly as before.
     pub fn parse(text: &[u8]) -> Result<Message, OvsdbError> {
+        if let Some(t) = crate::transact_text::TransactText::read(text) {
+            return Ok(Message::Transact(t));
+        }
         if let Ok(Envelope(e)) = serde_json::from_slice::<Envelope>(text) {
             return Self::from_parts(e);
         }
         let v: Value = serde_json::from_slice(text)
             .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
         Self::from_value(v)
+    }
+
+    /// The message as the generic parser gives it (a `Transact` becomes
+    /// the `Request` it stands for).
+    pub fn generic(self) -> Message {
+        match self {
+            Message::Transact(t) => Message::Request {
+                method: "transact".into(),
+                params: t.params_value(),
+                id: t.id,
+            },
+            m => m,
+        }
     }
 
     pub fn from_value(v: Value) -> Result<Message, OvsdbError> {
@@ -547,7 +566,7 @@ mod tests {
             Message::from_value(v)
         };
         for t in cases {
-            let a = format!("{:?}", Message::parse(t));
+            let a = format!("{:?}", Message::parse(t).map(Message::generic));
             let b = format!("{:?}", via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }

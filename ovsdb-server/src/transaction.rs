@@ -30,9 +30,9 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Symbol {
-    uuid: Uuid,
-    created: bool,
+pub(crate) struct Symbol {
+    pub(crate) uuid: Uuid,
+    pub(crate) created: bool,
 }
 
 /// What the caller knows about the session and the clock.
@@ -118,9 +118,9 @@ pub struct Prepared {
 pub struct Txn<'a> {
     db: &'a Db,
     pub changes: Vec<UuidMap<Change>>,
-    symtab: HashMap<String, Symbol>,
-    durable: bool,
-    comments: Vec<String>,
+    pub(crate) symtab: HashMap<String, Symbol>,
+    pub(crate) durable: bool,
+    pub(crate) comments: Vec<String>,
 }
 
 enum OpError {
@@ -211,7 +211,11 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn ts(&self, t: usize) -> &'a TableSchema {
+    pub(crate) fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    pub(crate) fn ts(&self, t: usize) -> &'a TableSchema {
         &self.db.schema.tables[t]
     }
 
@@ -257,7 +261,7 @@ impl<'a> Txn<'a> {
             .ok_or_else(|| OvsdbError::syntax(format!("No table named {name}.")))
     }
 
-    fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
+    pub(crate) fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
         let symtab = &mut self.symtab;
         let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
         Condition::from_json(ts, v, &mut named)
@@ -462,6 +466,11 @@ impl<'a> Txn<'a> {
                 row.set(c, d);
             }
         }
+        Ok(self.insert_row(t, uuid, row))
+    }
+
+    /// The end of every insert: the new row goes in.
+    pub(crate) fn insert_row(&mut self, t: usize, uuid: Uuid, row: Row) -> OpResult {
         self.changes[t].insert(
             uuid,
             Change {
@@ -469,7 +478,32 @@ impl<'a> Txn<'a> {
                 new: Some(row),
             },
         );
-        Ok(OpResult::Uuid(uuid))
+        OpResult::Uuid(uuid)
+    }
+
+    /// Applies "uuid-name" `n` to an insert whose row will be `uuid`
+    /// (without an explicit "uuid" member); returns the row's uuid.
+    pub(crate) fn name_insert(&mut self, n: &str, uuid: Uuid) -> Result<Uuid> {
+        match self.symtab.get_mut(n) {
+            Some(s) if s.created => Err(OvsdbError::new(
+                "duplicate uuid-name",
+                "This \"uuid-name\" appeared on an earlier \"insert\" operation.",
+            )),
+            Some(s) => {
+                s.created = true;
+                Ok(s.uuid)
+            }
+            None => {
+                self.symtab.insert(
+                    n.to_string(),
+                    Symbol {
+                        uuid,
+                        created: true,
+                    },
+                );
+                Ok(uuid)
+            }
+        }
     }
 
     fn op_select(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -492,15 +526,25 @@ impl<'a> Txn<'a> {
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
         let vals = self.parse_row(ts, member(o, "row")?, true)?;
-        let hits = self.matching(t, &cond);
+        Ok(self.update_rows(t, &cond, &vals))
+    }
+
+    /// Sets columns `vals` in every row of `t` matching `cond`.
+    pub(crate) fn update_rows(
+        &mut self,
+        t: usize,
+        cond: &Condition,
+        vals: &[(usize, Datum)],
+    ) -> OpResult {
+        let hits = self.matching(t, cond);
         for u in &hits {
             if let Some(r) = self.get_mut(t, u) {
-                for (c, d) in &vals {
+                for (c, d) in vals {
                     r.set(*c, d.clone());
                 }
             }
         }
-        Ok(OpResult::Count(hits.len()))
+        OpResult::Count(hits.len())
     }
 
     fn op_mutate(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -513,10 +557,21 @@ impl<'a> Txn<'a> {
             let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
             parse_mutations(ts, member(o, "mutations")?, &mut named)?
         };
-        let hits = self.matching(t, &cond);
+        self.mutate_rows(t, &cond, &muts)
+    }
+
+    /// Applies `muts` to every row of `t` matching `cond`.
+    pub(crate) fn mutate_rows(
+        &mut self,
+        t: usize,
+        cond: &Condition,
+        muts: &[mutation::Mutation],
+    ) -> Result<OpResult> {
+        let ts = self.ts(t);
+        let hits = self.matching(t, cond);
         for u in &hits {
             if let Some(r) = self.get_mut(t, u) {
-                for m in &muts {
+                for m in muts {
                     mutation::apply(&ts.columns[m.col].ty, r.col_mut(m.col), m)?;
                 }
             }
@@ -529,11 +584,16 @@ impl<'a> Txn<'a> {
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
-        let hits = self.matching(t, &cond);
+        Ok(self.delete_rows(t, &cond))
+    }
+
+    /// Deletes every row of `t` matching `cond`.
+    pub(crate) fn delete_rows(&mut self, t: usize, cond: &Condition) -> OpResult {
+        let hits = self.matching(t, cond);
         for u in &hits {
             self.delete_row(t, u);
         }
-        Ok(OpResult::Count(hits.len()))
+        OpResult::Count(hits.len())
     }
 
     fn op_wait(
