@@ -118,6 +118,9 @@ pub struct Prepared {
 pub struct Txn<'a> {
     db: &'a Db,
     pub changes: Vec<UuidMap<Change>>,
+    /// Tables whose `changes` were ever non-empty (maybe repeated, see
+    /// `touched`), so that commit checks visit only those.
+    touched: Vec<usize>,
     pub(crate) symtab: HashMap<String, Symbol>,
     pub(crate) durable: bool,
     pub(crate) comments: Vec<String>,
@@ -205,10 +208,26 @@ impl<'a> Txn<'a> {
         Txn {
             db,
             changes: (0..db.tables.len()).map(|_| UuidMap::default()).collect(),
+            touched: Vec::new(),
             symtab: HashMap::new(),
             durable: false,
             comments: Vec::new(),
         }
+    }
+
+    /// Notes that table `t` is about to get a change.
+    #[inline]
+    fn mark(&mut self, t: usize) {
+        if self.changes[t].is_empty() {
+            self.touched.push(t);
+        }
+    }
+
+    /// The touched tables, in table order, once each.
+    fn touched(&mut self) -> Vec<usize> {
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        self.touched.clone()
     }
 
     pub(crate) fn db(&self) -> &'a Db {
@@ -229,6 +248,7 @@ impl<'a> Txn<'a> {
 
     fn get_mut(&mut self, t: usize, u: &Uuid) -> Option<&mut Row> {
         let db = self.db;
+        self.mark(t);
         let e = self.changes[t].entry(*u);
         let c = match e {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -245,6 +265,7 @@ impl<'a> Txn<'a> {
 
     fn delete_row(&mut self, t: usize, u: &Uuid) {
         let old = self.db.tables[t].rows.get(u).cloned();
+        self.mark(t);
         let c = self.changes[t]
             .entry(*u)
             .or_insert(Change { old, new: None });
@@ -471,6 +492,7 @@ impl<'a> Txn<'a> {
 
     /// The end of every insert: the new row goes in.
     pub(crate) fn insert_row(&mut self, t: usize, uuid: Uuid, row: Row) -> OpResult {
+        self.mark(t);
         self.changes[t].insert(
             uuid,
             Change {
@@ -688,32 +710,33 @@ impl<'a> Txn<'a> {
             }
         }
         // Rows inserted then deleted in this transaction never existed.
-        for ch in self.changes.iter_mut().filter(|ch| !ch.is_empty()) {
-            ch.retain(|_, c| c.old.is_some() || c.new.is_some());
+        let touched = self.touched();
+        for &t in &touched {
+            self.changes[t].retain(|_, c| c.old.is_some() || c.new.is_some());
         }
         let mut rounds = 0;
-        let delta = loop {
-            self.clean_weak_refs()?;
+        let (delta, touched) = loop {
+            let touched = self.touched();
+            self.clean_weak_refs(&touched)?;
             rounds += 1;
-            let delta = self.ref_deltas();
+            let touched = self.touched();
+            let delta = self.ref_deltas(&touched);
             if rounds == 1 {
                 // As OVS does: strong references are checked before garbage
                 // collection, so an orphan row that references a missing row
                 // is an error, not silently collected.
-                self.check_strong_refs(&delta)?;
+                self.check_strong_refs(&delta, &touched)?;
             }
-            if !self.collect_garbage(&delta) || rounds > 10_000 {
-                break delta;
+            if !self.collect_garbage(&delta, &touched) || rounds > 10_000 {
+                break (delta, self.touched());
             }
         };
-        self.check_strong_refs(&delta)?;
-        self.check_max_rows()?;
-        self.check_indexes()?;
+        self.check_strong_refs(&delta, &touched)?;
+        self.check_max_rows(&touched)?;
+        self.check_indexes(&touched)?;
         let mut changes = Vec::new();
-        for (t, ch) in self.changes.into_iter().enumerate() {
-            if ch.is_empty() {
-                continue;
-            }
+        for &t in &touched {
+            let ch = std::mem::take(&mut self.changes[t]);
             for (u, c) in ch {
                 let same = match (&c.old, &c.new) {
                     (Some(o), Some(n)) => o.cols == n.cols,
@@ -743,19 +766,37 @@ impl<'a> Txn<'a> {
     }
 
     /// Removes weak references to rows that do not exist at commit.
-    fn clean_weak_refs(&mut self) -> Result<()> {
+    fn clean_weak_refs(&mut self, touched: &[usize]) -> Result<()> {
         let schema = self.db.schema.clone();
         // Tables that lost rows in this transaction.
-        let lost: Vec<bool> = self
-            .changes
+        let lost: Vec<usize> = touched
             .iter()
-            .map(|ch| !ch.is_empty() && ch.values().any(|c| c.old.is_some() && c.new.is_none()))
+            .copied()
+            .filter(|&t| {
+                self.changes[t]
+                    .values()
+                    .any(|c| c.old.is_some() && c.new.is_none())
+            })
             .collect();
-        let any_lost = lost.iter().any(|&l| l);
-        for (t, ts) in schema.tables.iter().enumerate() {
-            // Without lost rows only rows changed here can hold a dead
-            // reference (to a row this transaction never had).
-            if !any_lost && self.changes[t].is_empty() {
+        // Without lost rows only rows changed here can hold a dead
+        // reference (to a row this transaction never had).
+        let all: Vec<usize>;
+        let tables = if lost.is_empty() {
+            touched
+        } else {
+            all = (0..schema.tables.len()).collect();
+            &all
+        };
+        for &t in tables {
+            let ts = &schema.tables[t];
+            let is_weak = |b: &crate::schema::BaseType| {
+                b.ref_table.is_some() && b.ref_type == crate::schema::RefType::Weak
+            };
+            if !ts
+                .columns
+                .iter()
+                .any(|c| is_weak(&c.ty.key) || c.ty.value.as_ref().is_some_and(is_weak))
+            {
                 continue;
             }
             let weak_cols: Vec<usize> = ts
@@ -779,7 +820,7 @@ impl<'a> Txn<'a> {
                 std::iter::once(&ty.key)
                     .chain(ty.value.as_ref())
                     .filter_map(|b| b.ref_table_index())
-                    .any(|rt| lost[rt])
+                    .any(|rt| lost.contains(&rt))
             });
             let candidates: Vec<Uuid> = if scan_all {
                 let mut v: Vec<Uuid> = self.db.tables[t]
@@ -850,10 +891,11 @@ impl<'a> Txn<'a> {
     }
 
     /// Net change of strong reference counts caused by this transaction.
-    fn ref_deltas(&self) -> RowKeyMap<i64> {
+    fn ref_deltas(&self, touched: &[usize]) -> RowKeyMap<i64> {
         let mut delta: RowKeyMap<i64> = RowKeyMap::default();
         let schema = &self.db.schema;
-        for (t, ch) in self.changes.iter().enumerate() {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -884,14 +926,15 @@ impl<'a> Txn<'a> {
     /// Deletes non-root rows left without strong references (`delta`: the
     /// reference count changes of the transaction so far). Returns whether
     /// it deleted anything.
-    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>) -> bool {
+    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>, touched: &[usize]) -> bool {
         let schema = self.db.schema.clone();
         let mut cands: HashSet<(usize, Uuid)> = delta
             .iter()
             .filter(|(_, d)| **d < 0)
             .map(|(k, _)| *k)
             .collect();
-        for (t, ch) in self.changes.iter().enumerate() {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -919,7 +962,7 @@ impl<'a> Txn<'a> {
         any
     }
 
-    fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
+    fn check_strong_refs(&self, delta: &RowKeyMap<i64>, touched: &[usize]) -> Result<()> {
         let schema = &self.db.schema;
         // A row gaining references must exist (a row that merely keeps the
         // same number was referenced before, so it existed).
@@ -932,10 +975,8 @@ impl<'a> Txn<'a> {
                 )));
             }
         }
-        for (t, ch) in self.changes.iter().enumerate() {
-            if ch.is_empty() {
-                continue;
-            }
+        for &t in touched {
+            let ch = &self.changes[t];
             for (u, c) in ch {
                 if c.old.is_some() && c.new.is_none() {
                     let n = self.final_refs(delta, t, u);
@@ -975,8 +1016,9 @@ impl<'a> Txn<'a> {
         String::new()
     }
 
-    fn check_max_rows(&self) -> Result<()> {
-        for (t, ch) in self.changes.iter().enumerate() {
+    fn check_max_rows(&self, touched: &[usize]) -> Result<()> {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -996,8 +1038,9 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    fn check_indexes(&self) -> Result<()> {
-        for (t, ch) in self.changes.iter().enumerate() {
+    fn check_indexes(&self, touched: &[usize]) -> Result<()> {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }

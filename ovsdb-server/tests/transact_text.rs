@@ -100,8 +100,14 @@ fn int() -> impl Strategy<Value = String> + Clone {
 }
 
 fn str_atom() -> impl Strategy<Value = String> + Clone {
-    prop::sample::select(vec!["\"a\"", "\"b\"", "\"red\"", "\"\\u0062\"", "\"\\t\u{e9}\""])
-        .prop_map(str::to_string)
+    prop::sample::select(vec![
+        "\"a\"",
+        "\"b\"",
+        "\"red\"",
+        "\"\\u0062\"",
+        "\"\\t\u{e9}\"",
+    ])
+    .prop_map(str::to_string)
 }
 
 fn uuid_atom() -> impl Strategy<Value = String> + Clone {
@@ -175,8 +181,9 @@ fn op_text() -> impl Strategy<Value = String> {
             Some(n) => format!(r#"{{"op":"insert","table":"{t}","uuid-name":"{n}","row":{r}}}"#),
             None => format!(r#"{{"row":{r},"op":"insert","table":"{t}"}}"#),
         }),
-        (table.clone(), where_text(), row_text())
-            .prop_map(|(t, w, r)| format!(r#"{{"op":"update","table":"{t}","where":{w},"row":{r}}}"#)),
+        (table.clone(), where_text(), row_text()).prop_map(|(t, w, r)| format!(
+            r#"{{"op":"update","table":"{t}","where":{w},"row":{r}}}"#
+        )),
         (table.clone(), where_text(), mutation).prop_map(|(t, w, m)| format!(
             r#"{{"op":"mutate","table":"{t}","where":{w},"mutations":{m}}}"#
         )),
@@ -194,18 +201,32 @@ fn op_text() -> impl Strategy<Value = String> {
 fn message_text() -> impl Strategy<Value = String> {
     let db = prop::sample::select(vec!["\"T\"", "\"T\"", "\"T\"", "\"T\"", "\"X\"", "1"]);
     let id = prop::sample::select(vec![
-        "7", "\"s\"", "7", "\"s\"", "7", "\"s\"", "null", "[1,{\"a\":2}]", "1e2",
+        "7",
+        "\"s\"",
+        "7",
+        "\"s\"",
+        "7",
+        "\"s\"",
+        "null",
+        "[1,{\"a\":2}]",
+        "1e2",
     ]);
-    (db, prop::collection::vec(op_text(), 0..3), id, any::<bool>()).prop_map(|(d, ops, id, order)| {
-        let mut p = vec![d.to_string()];
-        p.extend(ops);
-        let params = format!("[{}]", p.join(",\n "));
-        if order {
-            format!(r#"{{"id":{id},"method":"transact","params":{params}}}"#)
-        } else {
-            format!(r#"{{"params": {params}, "method": "transact", "id": {id}}} "#)
-        }
-    })
+    (
+        db,
+        prop::collection::vec(op_text(), 0..3),
+        id,
+        any::<bool>(),
+    )
+        .prop_map(|(d, ops, id, order)| {
+            let mut p = vec![d.to_string()];
+            p.extend(ops);
+            let params = format!("[{}]", p.join(",\n "));
+            if order {
+                format!(r#"{{"id":{id},"method":"transact","params":{params}}}"#)
+            } else {
+                format!(r#"{{"params": {params}, "method": "transact", "id": {id}}} "#)
+            }
+        })
 }
 
 fn generic(text: &[u8]) -> Result<Message, OvsdbError> {
