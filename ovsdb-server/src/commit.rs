@@ -264,7 +264,7 @@ pub fn write_log_record(
 
 /// `"name":` with JSON escaping.
 fn write_key(name: &str, out: &mut Vec<u8>) {
-    let _ = serde_json::to_writer(&mut *out, name);
+    crate::jsontext::write_str(name, out);
     out.push(b':');
 }
 

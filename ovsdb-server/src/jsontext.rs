@@ -191,12 +191,39 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Skips a string, accepting exactly what `string` accepts.
+    fn skip_string(&mut self) -> Option<()> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        loop {
+            self.pos += string_stop(self.b.get(self.pos..)?)?;
+            match self.b[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                b'\\' => match *self.b.get(self.pos + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
+                    b'u' => {
+                        let mut n = 0u32;
+                        for &d in self.b.get(self.pos + 2..self.pos + 6)? {
+                            n = n * 16 + (d as char).to_digit(16)?;
+                        }
+                        char::from_u32(n)?;
+                        self.pos += 6;
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+    }
+
     /// Skips one value, checking it, `depth` levels deep.
     pub fn skip(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
-            b'"' => {
-                self.string()?;
-            }
+            b'"' => self.skip_string()?,
             c @ (b'{' | b'[') => {
                 if depth >= MAX_DEPTH {
                     return None;
@@ -208,10 +235,7 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     if c == b'{' {
-                        if self.peek()? != b'"' {
-                            return None;
-                        }
-                        self.string()?;
+                        self.skip_string()?;
                         if !self.eat(b':') {
                             return None;
                         }
@@ -317,6 +341,38 @@ fn string_stop(s: &[u8]) -> Option<usize> {
         .map(|k| i + k)
 }
 
+/// Appends `v` as a JSON string, byte for byte as serde_json writes it
+/// (short escapes for `"`, backslash, `\b \f \n \r \t`, `\u00xx` for the
+/// other control characters, everything else as is), copying the plain runs
+/// between those whole.
+pub fn write_str(v: &str, out: &mut Vec<u8>) {
+    let b = v.as_bytes();
+    out.push(b'"');
+    let mut i = 0;
+    while let Some(k) = b.get(i..).and_then(string_stop) {
+        out.extend_from_slice(&b[i..i + k]);
+        let c = b[i + k];
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+            }
+        }
+        i += k + 1;
+    }
+    out.extend_from_slice(b.get(i..).unwrap_or_default());
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +405,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// `skip_string` accepts what `string` accepts and ends where it does.
+        #[test]
+        fn skip_string_matches_string(s in "\"([a\\\\\"/bnu0-9dD\x01\u{e9}]|\\\\u[0-9a-fA-F]{4}){0,8}\"?") {
+            let (mut a, mut b) = (Reader::new(&s), Reader::new(&s));
+            let ok = a.string().is_some();
+            proptest::prop_assert_eq!(ok, b.skip_string().is_some());
+            if ok {
+                proptest::prop_assert_eq!(a.pos(), b.pos());
+            }
+        }
+
         /// On checked text the quick skip ends where the checking one does.
         #[test]
         fn quick_skip_matches_checking_skip(parts in proptest::collection::vec(
@@ -379,6 +446,13 @@ mod tests {
             0..20,
         )) {
             check(&parts.concat());
+        }
+
+        #[test]
+        fn write_str_matches_serde_json(s in "[a\"\\\\\x00-\x1f\x7f\u{e9}\u{10348} ]{0,24}") {
+            let mut out = Vec::new();
+            write_str(&s, &mut out);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
         }
 
         #[test]
