@@ -114,10 +114,7 @@ impl TransactText {
             return None;
         }
         let (a, b) = id?;
-        let id: Value = serde_json::from_str(text.get(a..b)?).ok()?;
-        if id.is_null() {
-            return None;
-        }
+        let id = id_value(text.get(a..b)?)?;
         Some(TransactText {
             id,
             text: text.to_owned(),
@@ -145,6 +142,25 @@ impl TransactText {
     pub fn params_value(&self) -> Value {
         serde_json::from_str(self.part(self.params)).unwrap_or(Value::Array(Vec::new()))
     }
+}
+
+/// The id member's value (not null), the common integer and plain string
+/// ids built directly, the others by serde_json.
+fn id_value(text: &str) -> Option<Value> {
+    let mut r = Reader::new(text);
+    let v = match r.peek()? {
+        b'"' => Value::String(r.string()?.into_owned()),
+        b'-' | b'0'..=b'9' => match r.int()? {
+            // As serde_json reads them: non-negative integers are unsigned.
+            i if i >= 0 => Value::from(i as u64),
+            i => Value::from(i),
+        },
+        _ => serde_json::from_str(text).ok()?,
+    };
+    if !r.at_end() || v.is_null() {
+        return None;
+    }
+    Some(v)
 }
 
 /// Runs the operations of `t` on `db`, or `None` to leave the request to
