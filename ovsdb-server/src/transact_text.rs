@@ -39,8 +39,19 @@ pub struct TransactText {
     params: Span,
     /// The first parameter, when it is a string.
     db: Option<Span>,
-    /// The parameters after the first.
-    ops: Vec<Span>,
+    /// The parameters after the first, their members found.
+    ops: Vec<OpSpans>,
+}
+
+/// Where the members of one operation are (found while checking the text).
+#[derive(Debug, Clone, Default)]
+struct OpSpans {
+    /// Per member (`M_*` order): the value's text.
+    members: [Option<Span>; N_MEMBERS],
+    /// Bit per member present.
+    present: u8,
+    /// Not an object, or a member repeated or unknown to the fast path.
+    other: bool,
 }
 
 impl TransactText {
@@ -97,10 +108,7 @@ impl TransactText {
                             r.skip(2)?;
                         }
                         while r.more(b']')? {
-                            r.peek()?;
-                            let s = r.pos();
-                            r.skip(2)?;
-                            ops.push((s, r.pos()));
+                            ops.push(op_spans(&mut r)?);
                         }
                     }
                     params = Some((start, r.pos()));
@@ -131,11 +139,6 @@ impl TransactText {
     /// The database name, when the first parameter is a string.
     pub fn db_name(&self) -> Option<Cow<'_, str>> {
         Reader::new(self.part(self.db?)).string()
-    }
-
-    /// The text of each operation.
-    pub fn ops(&self) -> impl Iterator<Item = &str> {
-        self.ops.iter().map(|&s| self.part(s))
     }
 
     /// The parameters as the generic engine takes them.
@@ -171,8 +174,8 @@ pub fn execute(db: &Db, t: &TransactText, ctx: &ExecCtx) -> Option<Outcome> {
     }
     let mut txn = Txn::new(db);
     let mut results = Vec::with_capacity(t.ops.len());
-    for op in t.ops() {
-        results.push(run_op(&mut txn, op)?);
+    for op in &t.ops {
+        results.push(run_op(&mut txn, t, op)?);
     }
     let p = txn.prepare().ok()?;
     Some(Outcome::Done {
@@ -181,21 +184,7 @@ pub fn execute(db: &Db, t: &TransactText, ctx: &ExecCtx) -> Option<Outcome> {
     })
 }
 
-/// The members of one operation object that the fast path knows.
-#[derive(Default)]
-struct OpMembers<'a> {
-    op: Option<Cow<'a, str>>,
-    table: Option<Cow<'a, str>>,
-    row: Option<&'a str>,
-    uuid_name: Option<Cow<'a, str>>,
-    where_: Option<&'a str>,
-    mutations: Option<&'a str>,
-    comment: Option<Cow<'a, str>>,
-    durable: Option<bool>,
-    /// Bit per member present (the order above, `op` first).
-    present: u8,
-}
-
+const M_OP: u8 = 1;
 const M_TABLE: u8 = 1 << 1;
 const M_ROW: u8 = 1 << 2;
 const M_UUID_NAME: u8 = 1 << 3;
@@ -203,138 +192,141 @@ const M_WHERE: u8 = 1 << 4;
 const M_MUTATIONS: u8 = 1 << 5;
 const M_COMMENT: u8 = 1 << 6;
 const M_DURABLE: u8 = 1 << 7;
+const N_MEMBERS: usize = 8;
 
-fn read_members(text: &str) -> Option<OpMembers<'_>> {
-    let mut r = Reader::new(text);
-    let mut m = OpMembers::default();
-    if !r.eat(b'{') || r.eat(b'}') {
-        return None;
+/// Checks one operation (any value) at `r`, depth 2, and notes where the
+/// members the fast path knows are.
+fn op_spans(r: &mut Reader) -> Option<OpSpans> {
+    let mut o = OpSpans::default();
+    if r.peek()? != b'{' {
+        r.skip(2)?;
+        o.other = true;
+        return Some(o);
+    }
+    r.eat(b'{');
+    if r.eat(b'}') {
+        o.other = true;
+        return Some(o);
     }
     loop {
         let k = r.string()?;
         if !r.eat(b':') {
             return None;
         }
+        r.peek()?;
+        let start = r.pos();
+        r.skip(3)?;
         let bit = match &*k {
-            "op" => {
-                m.op = Some(r.string()?);
-                1
-            }
-            "table" => {
-                m.table = Some(r.string()?);
-                M_TABLE
-            }
-            "row" => {
-                m.row = Some(r.value_checked_before()?);
-                M_ROW
-            }
-            "uuid-name" => {
-                m.uuid_name = Some(r.string()?);
-                M_UUID_NAME
-            }
-            "where" => {
-                m.where_ = Some(r.value_checked_before()?);
-                M_WHERE
-            }
-            "mutations" => {
-                m.mutations = Some(r.value_checked_before()?);
-                M_MUTATIONS
-            }
-            "comment" => {
-                m.comment = Some(r.string()?);
-                M_COMMENT
-            }
-            "durable" => {
-                m.durable = Some(r.boolean()?);
-                M_DURABLE
-            }
-            _ => return None,
+            "op" => M_OP,
+            "table" => M_TABLE,
+            "row" => M_ROW,
+            "uuid-name" => M_UUID_NAME,
+            "where" => M_WHERE,
+            "mutations" => M_MUTATIONS,
+            "comment" => M_COMMENT,
+            "durable" => M_DURABLE,
+            _ => 0,
         };
-        if m.present & bit != 0 {
-            return None;
+        if bit == 0 || o.present & bit != 0 {
+            o.other = true;
+        } else {
+            o.present |= bit;
+            o.members[bit.trailing_zeros() as usize] = Some((start, r.pos()));
         }
-        m.present |= bit;
         if !r.more(b'}')? {
             break;
         }
     }
-    Some(m)
+    Some(o)
 }
 
-fn run_op(txn: &mut Txn, text: &str) -> Option<OpResult> {
-    let m = read_members(text)?;
+impl OpSpans {
+    /// The text of member `bit`.
+    fn get<'t>(&self, t: &'t TransactText, bit: u8) -> Option<&'t str> {
+        self.members[bit.trailing_zeros() as usize].map(|s| t.part(s))
+    }
+
+    /// Member `bit` as a string.
+    fn string<'t>(&self, t: &'t TransactText, bit: u8) -> Option<Cow<'t, str>> {
+        Reader::new(self.get(t, bit)?).string()
+    }
+}
+
+fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
+    if m.other {
+        return None;
+    }
     let only = |allowed: u8, required: u8| {
-        m.present & !(allowed | 1) == 0 && m.present & required == required
+        m.present & !(allowed | M_OP) == 0 && m.present & required == required
     };
     let db = txn.db();
-    let table = |m: &OpMembers| -> Option<usize> { db.schema.table(m.table.as_deref()?) };
-    match m.op.as_deref()? {
+    let table = || -> Option<usize> { db.schema.table(&m.string(t, M_TABLE)?) };
+    match &*m.string(t, M_OP)? {
         "insert" => {
             if !only(M_TABLE | M_ROW | M_UUID_NAME, M_TABLE) {
                 return None;
             }
-            let t = table(&m)?;
-            let ts = txn.ts(t);
+            let tb = table()?;
+            let ts = txn.ts(tb);
             let mut uuid = crate::uuidgen::fresh();
-            if let Some(n) = &m.uuid_name {
-                uuid = txn.name_insert(n, uuid).ok()?;
+            if m.present & M_UUID_NAME != 0 {
+                uuid = txn.name_insert(&m.string(t, M_UUID_NAME)?, uuid).ok()?;
             }
             let mut row = Row::new_default(ts);
-            if let Some(rj) = m.row {
+            if let Some(rj) = m.get(t, M_ROW) {
                 for (c, d) in parse_row(txn, ts, rj, false)? {
                     row.set(c, d);
                 }
             }
-            Some(txn.insert_row(t, uuid, row))
+            Some(txn.insert_row(tb, uuid, row))
         }
         "update" => {
             if !only(M_TABLE | M_WHERE | M_ROW, M_TABLE | M_WHERE | M_ROW) {
                 return None;
             }
-            let t = table(&m)?;
-            let ts = txn.ts(t);
-            let cond = condition(txn, ts, m.where_?)?;
-            let vals = parse_row(txn, ts, m.row?, true)?;
-            Some(txn.update_rows(t, &cond, &vals))
+            let tb = table()?;
+            let ts = txn.ts(tb);
+            let cond = condition(txn, ts, m.get(t, M_WHERE)?)?;
+            let vals = parse_row(txn, ts, m.get(t, M_ROW)?, true)?;
+            Some(txn.update_rows(tb, &cond, &vals))
         }
         "mutate" => {
-            if !only(
-                M_TABLE | M_WHERE | M_MUTATIONS,
-                M_TABLE | M_WHERE | M_MUTATIONS,
-            ) {
+            let all = M_TABLE | M_WHERE | M_MUTATIONS;
+            if !only(all, all) {
                 return None;
             }
-            let t = table(&m)?;
-            let ts = txn.ts(t);
-            let cond = condition(txn, ts, m.where_?)?;
-            let v: Value = serde_json::from_str(m.mutations?).ok()?;
+            let tb = table()?;
+            let ts = txn.ts(tb);
+            let cond = condition(txn, ts, m.get(t, M_WHERE)?)?;
+            let v: Value = serde_json::from_str(m.get(t, M_MUTATIONS)?).ok()?;
             let muts = {
                 let symtab = &mut txn.symtab;
                 let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
                 crate::mutation::parse_mutations(ts, &v, &mut named).ok()?
             };
-            txn.mutate_rows(t, &cond, &muts).ok()
+            txn.mutate_rows(tb, &cond, &muts).ok()
         }
         "delete" => {
             if !only(M_TABLE | M_WHERE, M_TABLE | M_WHERE) {
                 return None;
             }
-            let t = table(&m)?;
-            let cond = condition(txn, txn.ts(t), m.where_?)?;
-            Some(txn.delete_rows(t, &cond))
+            let tb = table()?;
+            let cond = condition(txn, txn.ts(tb), m.get(t, M_WHERE)?)?;
+            Some(txn.delete_rows(tb, &cond))
         }
         "comment" => {
             if !only(M_COMMENT, M_COMMENT) {
                 return None;
             }
-            txn.comments.push(m.comment?.into_owned());
+            let c = m.string(t, M_COMMENT)?.into_owned();
+            txn.comments.push(c);
             Some(OpResult::Empty)
         }
         "commit" => {
             if !only(M_DURABLE, M_DURABLE) {
                 return None;
             }
-            txn.durable = m.durable?;
+            txn.durable = Reader::new(m.get(t, M_DURABLE)?).boolean()?;
             Some(OpResult::Empty)
         }
         _ => None,
