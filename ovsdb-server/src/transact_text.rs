@@ -288,7 +288,7 @@ fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
             let ts = txn.ts(tb);
             let cond = condition(txn, ts, m.get(t, M_WHERE)?)?;
             let vals = parse_row(txn, ts, m.get(t, M_ROW)?, true)?;
-            Some(txn.update_rows(tb, &cond, &vals))
+            Some(txn.update_rows(tb, &cond, vals))
         }
         "mutate" => {
             let all = M_TABLE | M_WHERE | M_MUTATIONS;

@@ -223,11 +223,16 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// The touched tables, in table order, once each.
-    fn touched(&mut self) -> Vec<usize> {
-        self.touched.sort_unstable();
-        self.touched.dedup();
-        self.touched.clone()
+    /// Runs `f` with the touched tables (in table order, once each); tables
+    /// that `f` touches anew are kept for the next call.
+    fn with_touched<R>(&mut self, f: impl FnOnce(&mut Self, &[usize]) -> R) -> R {
+        let mut t = std::mem::take(&mut self.touched);
+        t.sort_unstable();
+        t.dedup();
+        let r = f(self, &t);
+        t.append(&mut self.touched);
+        self.touched = t;
+        r
     }
 
     pub(crate) fn db(&self) -> &'a Db {
@@ -548,20 +553,29 @@ impl<'a> Txn<'a> {
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
         let vals = self.parse_row(ts, member(o, "row")?, true)?;
-        Ok(self.update_rows(t, &cond, &vals))
+        Ok(self.update_rows(t, &cond, vals))
     }
 
-    /// Sets columns `vals` in every row of `t` matching `cond`.
+    /// Sets columns `vals` in every row of `t` matching `cond` (the last
+    /// row gets the values themselves, the others copies).
     pub(crate) fn update_rows(
         &mut self,
         t: usize,
         cond: &Condition,
-        vals: &[(usize, Datum)],
+        vals: Vec<(usize, Datum)>,
     ) -> OpResult {
         let hits = self.matching(t, cond);
-        for u in &hits {
-            if let Some(r) = self.get_mut(t, u) {
-                for (c, d) in vals {
+        let mut vals = Some(vals);
+        for (k, u) in hits.iter().enumerate() {
+            let Some(r) = self.get_mut(t, u) else {
+                continue;
+            };
+            if k + 1 == hits.len() {
+                for (c, d) in vals.take().unwrap_or_default() {
+                    r.set(c, d);
+                }
+            } else {
+                for (c, d) in vals.iter().flatten() {
                     r.set(*c, d.clone());
                 }
             }
@@ -710,27 +724,34 @@ impl<'a> Txn<'a> {
             }
         }
         // Rows inserted then deleted in this transaction never existed.
-        let touched = self.touched();
-        for &t in &touched {
-            self.changes[t].retain(|_, c| c.old.is_some() || c.new.is_some());
-        }
-        let mut rounds = 0;
-        let (delta, touched) = loop {
-            let touched = self.touched();
-            self.clean_weak_refs(&touched)?;
-            rounds += 1;
-            let touched = self.touched();
-            let delta = self.ref_deltas(&touched);
-            if rounds == 1 {
-                // As OVS does: strong references are checked before garbage
-                // collection, so an orphan row that references a missing row
-                // is an error, not silently collected.
-                self.check_strong_refs(&delta, &touched)?;
+        self.with_touched(|txn, touched| {
+            for &t in touched {
+                txn.changes[t].retain(|_, c| c.old.is_some() || c.new.is_some());
             }
-            if !self.collect_garbage(&delta, &touched) || rounds > 10_000 {
-                break (delta, self.touched());
+        });
+        let mut rounds = 0;
+        let delta = loop {
+            self.with_touched(|txn, touched| txn.clean_weak_refs(touched))?;
+            rounds += 1;
+            let delta = self.with_touched(|txn, touched| -> Result<_> {
+                let delta = txn.ref_deltas(touched);
+                if rounds == 1 {
+                    // As OVS does: strong references are checked before
+                    // garbage collection, so an orphan row that references a
+                    // missing row is an error, not silently collected.
+                    txn.check_strong_refs(&delta, touched)?;
+                }
+                Ok(delta)
+            })?;
+            if !self.with_touched(|txn, touched| txn.collect_garbage(&delta, touched))
+                || rounds > 10_000
+            {
+                break delta;
             }
         };
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
         self.check_strong_refs(&delta, &touched)?;
         self.check_max_rows(&touched)?;
         self.check_indexes(&touched)?;
@@ -904,6 +925,12 @@ impl<'a> Txn<'a> {
                 for (ci, col) in ts.columns.iter().enumerate() {
                     if !col.ty.has_refs() {
                         continue;
+                    }
+                    if let (Some(o), Some(n)) = (&c.old, &c.new) {
+                        // An unchanged column still shares the old datum.
+                        if Arc::ptr_eq(&o.cols[ci], &n.cols[ci]) {
+                            continue;
+                        }
                     }
                     let od = c.old.as_ref().map(|r| &*r.cols[ci]);
                     let nd = c.new.as_ref().map(|r| &*r.cols[ci]);
