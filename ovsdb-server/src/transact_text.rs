@@ -64,7 +64,8 @@ impl TransactText {
         if !r.eat(b'{') {
             return None;
         }
-        let (mut id, mut params, mut db, mut ops) = (None, None, None, Vec::new());
+        let (mut id, mut params, mut db) = (None, None, None);
+        let mut ops = Vec::with_capacity(4);
         let mut seen = 0u8;
         loop {
             let k = r.string()?;
@@ -338,7 +339,7 @@ fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
 /// give up: they have type rules of their own).
 fn condition(txn: &mut Txn, ts: &TableSchema, text: &str) -> Option<Condition> {
     let mut r = Reader::new(text);
-    let mut clauses = Vec::new();
+    let mut clauses = Vec::with_capacity(2);
     if !r.eat(b'[') {
         return None;
     }
@@ -411,7 +412,7 @@ fn parse_row(
     if !r.eat(b'{') {
         return None;
     }
-    let mut out: Vec<(usize, Datum)> = Vec::new();
+    let mut out: Vec<(usize, Datum)> = Vec::with_capacity(4);
     if r.eat(b'}') {
         return Some(out);
     }
@@ -452,7 +453,7 @@ pub(crate) fn datum(r: &mut Reader, ty: &ColumnType, named: Named, strict: bool)
         if !r.eat(b'[') || r.string()? != "map" || !r.eat(b',') || !r.eat(b'[') {
             return None;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4);
         if !r.eat(b']') {
             loop {
                 if !r.eat(b'[') {
@@ -481,10 +482,11 @@ pub(crate) fn datum(r: &mut Reader, ty: &ColumnType, named: Named, strict: bool)
         }
         Datum::Map(out)
     } else {
-        let mut out = Vec::new();
         let mut probe = r.clone();
         let is_set = probe.eat(b'[') && probe.string().as_deref() == Some("set");
+        let mut out;
         if is_set {
+            out = Vec::with_capacity(4);
             *r = probe;
             if !r.eat(b',') || !r.eat(b'[') {
                 return None;
@@ -501,7 +503,7 @@ pub(crate) fn datum(r: &mut Reader, ty: &ColumnType, named: Named, strict: bool)
                 return None;
             }
         } else {
-            out.push(atom(r, &ty.key, named, strict)?);
+            out = vec![atom(r, &ty.key, named, strict)?];
         }
         out.sort();
         if out.windows(2).any(|w| w[0] == w[1]) {

@@ -208,7 +208,7 @@ impl<'a> Txn<'a> {
         Txn {
             db,
             changes: (0..db.tables.len()).map(|_| UuidMap::default()).collect(),
-            touched: Vec::new(),
+            touched: Vec::with_capacity(4),
             symtab: HashMap::new(),
             durable: false,
             comments: Vec::new(),
