@@ -85,6 +85,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string with no escapes (a member name, say): `None` for any other
+    /// value, so a caller that needs escapes falls back to `string`.
+    #[inline]
+    pub fn plain_string(&mut self) -> Option<&'a str> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        self.pos += string_stop(self.b.get(start..)?)?;
+        if self.b[self.pos] != b'"' {
+            return None;
+        }
+        self.pos += 1;
+        self.s.get(start..self.pos - 1)
+    }
+
     /// A string, unescaped.
     pub fn string(&mut self) -> Option<Cow<'a, str>> {
         if !self.eat(b'"') {

@@ -68,11 +68,11 @@ impl TransactText {
         let mut ops = Vec::with_capacity(4);
         let mut seen = 0u8;
         loop {
-            let k = r.string()?;
+            let k = r.plain_string()?;
             if !r.eat(b':') {
                 return None;
             }
-            let bit = match &*k {
+            let bit = match k {
                 "id" => 1,
                 "method" => 2,
                 "params" => 4,
@@ -210,14 +210,15 @@ fn op_spans(r: &mut Reader) -> Option<OpSpans> {
         return Some(o);
     }
     loop {
-        let k = r.string()?;
+        // An escaped member name leaves the request to the generic parser.
+        let k = r.plain_string()?;
         if !r.eat(b':') {
             return None;
         }
         r.peek()?;
         let start = r.pos();
         r.skip(3)?;
-        let bit = match &*k {
+        let bit = match k {
             "op" => M_OP,
             "table" => M_TABLE,
             "row" => M_ROW,
@@ -429,11 +430,11 @@ fn parse_row(
         )
     };
     loop {
-        let k = r.string()?;
+        let k = r.plain_string()?;
         if !r.eat(b':') {
             return None;
         }
-        let c = ts.column(&k)?;
+        let c = ts.column(k)?;
         let cs = &ts.columns[c];
         if (update && !cs.mutable) || out.iter().any(|(x, _)| *x == c) {
             return None;
