@@ -4,8 +4,10 @@
 //! `Framer` finds message boundaries with a tiny state machine (bracket
 //! stack, inside-string, escape) that looks at each byte once, so a message
 //! split over many reads is never re-parsed from the start; each complete
-//! message is then parsed once by serde_json. A message over the size limit
-//! or a stray non-object is an error, after which the stream is closed.
+//! message is then parsed once: a `transact` request is checked and kept as
+//! text for the typed fast path (`Message::Transact`, see `transact_text`),
+//! anything else goes through serde_json. A message over the size limit or a
+//! stray non-object is an error, after which the stream is closed.
 
 use crate::error::OvsdbError;
 use serde_json::{json, Value};
