@@ -176,9 +176,7 @@ impl Atom {
                 let _ = serde_json::to_writer(&mut *out, &real_to_json(*r));
             }
             Atom::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            Atom::String(s) => {
-                let _ = serde_json::to_writer(&mut *out, &**s);
-            }
+            Atom::String(s) => crate::jsontext::write_str(s, out),
             Atom::Uuid(u) => write_uuid_json(u, out),
         }
     }

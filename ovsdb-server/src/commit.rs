@@ -146,12 +146,26 @@ pub fn write_log_record(
     let start = out.len();
     out.push(b'{');
     let mut any_table = false;
-    let mut seen = vec![false; schema.tables.len()];
+    // Tables already written: a bit each (a vector for huge schemas).
+    let n_tables = schema.tables.len();
+    let mut seen_bits = 0u64;
+    let mut seen = if n_tables > 64 {
+        vec![false; n_tables]
+    } else {
+        Vec::new()
+    };
     // Per table written: index of its first written row, its bytes.
-    let mut blocks: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    let mut blocks: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(4);
     for (i, first) in c.changes.iter().enumerate() {
         let t = first.table;
-        if std::mem::replace(&mut seen[t], true) {
+        let again = if n_tables > 64 {
+            std::mem::replace(&mut seen[t], true)
+        } else {
+            let old = seen_bits;
+            seen_bits |= 1 << t;
+            old & 1 << t != 0
+        };
+        if again {
             continue;
         }
         let ts = &schema.tables[t];
@@ -264,7 +278,7 @@ pub fn write_log_record(
 
 /// `"name":` with JSON escaping.
 fn write_key(name: &str, out: &mut Vec<u8>) {
-    let _ = serde_json::to_writer(&mut *out, name);
+    crate::jsontext::write_str(name, out);
     out.push(b':');
 }
 

@@ -28,7 +28,7 @@ pub enum Function {
 }
 
 impl Function {
-    fn from_name(s: &str) -> Option<Self> {
+    pub(crate) fn from_name(s: &str) -> Option<Self> {
         Some(match s {
             "<" => Function::Lt,
             "<=" => Function::Le,

@@ -4,8 +4,10 @@
 //! `Framer` finds message boundaries with a tiny state machine (bracket
 //! stack, inside-string, escape) that looks at each byte once, so a message
 //! split over many reads is never re-parsed from the start; each complete
-//! message is then parsed once by serde_json. A message over the size limit
-//! or a stray non-object is an error, after which the stream is closed.
+//! message is then parsed once: a `transact` request is checked and kept as
+//! text for the typed fast path (`Message::Transact`, see `transact_text`),
+//! anything else goes through serde_json. A message over the size limit or a
+//! stray non-object is an error, after which the stream is closed.
 
 use crate::error::OvsdbError;
 use serde_json::{json, Value};
@@ -215,6 +217,9 @@ pub enum Message {
         result: Value,
         error: Value,
     },
+    /// A `transact` request kept as text for the fast path
+    /// (`crate::transact_text`); `generic` gives its `Request` form.
+    Transact(crate::transact_text::TransactText),
 }
 
 impl Message {
@@ -223,12 +228,28 @@ impl Message {
     /// rejects is parsed again through a `Value`, so every error reads
     /// exactly as before.
     pub fn parse(text: &[u8]) -> Result<Message, OvsdbError> {
+        if let Some(t) = crate::transact_text::TransactText::read(text) {
+            return Ok(Message::Transact(t));
+        }
         if let Ok(Envelope(e)) = serde_json::from_slice::<Envelope>(text) {
             return Self::from_parts(e);
         }
         let v: Value = serde_json::from_slice(text)
             .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
         Self::from_value(v)
+    }
+
+    /// The message as the generic parser gives it (a `Transact` becomes
+    /// the `Request` it stands for).
+    pub fn generic(self) -> Message {
+        match self {
+            Message::Transact(t) => Message::Request {
+                method: "transact".into(),
+                params: t.params_value(),
+                id: t.id,
+            },
+            m => m,
+        }
     }
 
     pub fn from_value(v: Value) -> Result<Message, OvsdbError> {
@@ -547,7 +568,7 @@ mod tests {
             Message::from_value(v)
         };
         for t in cases {
-            let a = format!("{:?}", Message::parse(t));
+            let a = format!("{:?}", Message::parse(t).map(Message::generic));
             let b = format!("{:?}", via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }

@@ -156,7 +156,7 @@ impl BaseType {
                     "{r} is not in the valid range"
                 )));
             }
-            Atom::String(s) => {
+            Atom::String(s) if self.min_length.is_some() || self.max_length.is_some() => {
                 let n = s.chars().count() as u64;
                 if self.min_length.is_some_and(|m| n < m) || self.max_length.is_some_and(|m| n > m)
                 {

@@ -23,6 +23,7 @@ use crate::row::Row;
 use crate::server_db;
 use crate::storage::{Progress, Storage};
 use crate::table::Db;
+use crate::transact_text::TransactText;
 use crate::transaction::{execute, ExecCtx, Outcome};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -352,6 +353,7 @@ impl Core {
     pub fn handle(&mut self, sid: SessionId, msg: &Message, elapsed_ms: u64) -> Handled {
         let (method, params, id) = match msg {
             Message::Request { method, params, id } => (method.as_str(), params, id),
+            Message::Transact(t) => return self.transact_text(sid, t, elapsed_ms),
             // Notifications ("cancel") and replies (to echo) need no answer.
             _ => return Handled::Done,
         };
@@ -406,7 +408,33 @@ impl Core {
             has_lock: &has_lock,
             elapsed_ms,
         };
-        let (results, prepared) = match execute(&entry.db, &p[1..], &ctx) {
+        let out = execute(&entry.db, &p[1..], &ctx);
+        self.finish_transact(sid, id, i, out)
+    }
+
+    /// `transact` from its text: the fast path (`transact_text`), or the
+    /// generic engine for whatever the fast path leaves to it.
+    fn transact_text(&mut self, sid: SessionId, t: &TransactText, elapsed_ms: u64) -> Handled {
+        if let Some(i) = t.db_name().and_then(|n| self.db_index(&n)) {
+            let locks = &self.locks;
+            let has_lock = |n: &str| locks.holds(n, sid);
+            let entry = &self.dbs[i];
+            let ctx = ExecCtx {
+                read_only: entry.read_only,
+                has_lock: &has_lock,
+                elapsed_ms,
+            };
+            if let Some(out) = crate::transact_text::execute(&entry.db, t, &ctx) {
+                return self.finish_transact(sid, &t.id, i, out);
+            }
+        }
+        let params = t.params_value();
+        let p = params.as_array().map(Vec::as_slice).unwrap_or(&[]);
+        self.transact(sid, &t.id, p, elapsed_ms)
+    }
+
+    fn finish_transact(&mut self, sid: SessionId, id: &Value, i: usize, out: Outcome) -> Handled {
+        let (results, prepared) = match out {
             Outcome::Retry { remaining_ms } => return Handled::Retry { remaining_ms },
             Outcome::Done { results, prepared } => (results, prepared),
         };

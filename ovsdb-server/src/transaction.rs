@@ -30,9 +30,9 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Symbol {
-    uuid: Uuid,
-    created: bool,
+pub(crate) struct Symbol {
+    pub(crate) uuid: Uuid,
+    pub(crate) created: bool,
 }
 
 /// What the caller knows about the session and the clock.
@@ -118,9 +118,12 @@ pub struct Prepared {
 pub struct Txn<'a> {
     db: &'a Db,
     pub changes: Vec<UuidMap<Change>>,
-    symtab: HashMap<String, Symbol>,
-    durable: bool,
-    comments: Vec<String>,
+    /// Tables whose `changes` were ever non-empty (maybe repeated, see
+    /// `touched`), so that commit checks visit only those.
+    touched: Vec<usize>,
+    pub(crate) symtab: HashMap<String, Symbol>,
+    pub(crate) durable: bool,
+    pub(crate) comments: Vec<String>,
 }
 
 enum OpError {
@@ -205,13 +208,38 @@ impl<'a> Txn<'a> {
         Txn {
             db,
             changes: (0..db.tables.len()).map(|_| UuidMap::default()).collect(),
+            touched: Vec::with_capacity(4),
             symtab: HashMap::new(),
             durable: false,
             comments: Vec::new(),
         }
     }
 
-    fn ts(&self, t: usize) -> &'a TableSchema {
+    /// Notes that table `t` is about to get a change.
+    #[inline]
+    fn mark(&mut self, t: usize) {
+        if self.changes[t].is_empty() {
+            self.touched.push(t);
+        }
+    }
+
+    /// Runs `f` with the touched tables (in table order, once each); tables
+    /// that `f` touches anew are kept for the next call.
+    fn with_touched<R>(&mut self, f: impl FnOnce(&mut Self, &[usize]) -> R) -> R {
+        let mut t = std::mem::take(&mut self.touched);
+        t.sort_unstable();
+        t.dedup();
+        let r = f(self, &t);
+        t.append(&mut self.touched);
+        self.touched = t;
+        r
+    }
+
+    pub(crate) fn db(&self) -> &'a Db {
+        self.db
+    }
+
+    pub(crate) fn ts(&self, t: usize) -> &'a TableSchema {
         &self.db.schema.tables[t]
     }
 
@@ -225,6 +253,7 @@ impl<'a> Txn<'a> {
 
     fn get_mut(&mut self, t: usize, u: &Uuid) -> Option<&mut Row> {
         let db = self.db;
+        self.mark(t);
         let e = self.changes[t].entry(*u);
         let c = match e {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
@@ -241,6 +270,7 @@ impl<'a> Txn<'a> {
 
     fn delete_row(&mut self, t: usize, u: &Uuid) {
         let old = self.db.tables[t].rows.get(u).cloned();
+        self.mark(t);
         let c = self.changes[t]
             .entry(*u)
             .or_insert(Change { old, new: None });
@@ -257,7 +287,7 @@ impl<'a> Txn<'a> {
             .ok_or_else(|| OvsdbError::syntax(format!("No table named {name}.")))
     }
 
-    fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
+    pub(crate) fn condition(&mut self, ts: &TableSchema, v: &Value) -> Result<Condition> {
         let symtab = &mut self.symtab;
         let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
         Condition::from_json(ts, v, &mut named)
@@ -462,6 +492,12 @@ impl<'a> Txn<'a> {
                 row.set(c, d);
             }
         }
+        Ok(self.insert_row(t, uuid, row))
+    }
+
+    /// The end of every insert: the new row goes in.
+    pub(crate) fn insert_row(&mut self, t: usize, uuid: Uuid, row: Row) -> OpResult {
+        self.mark(t);
         self.changes[t].insert(
             uuid,
             Change {
@@ -469,7 +505,32 @@ impl<'a> Txn<'a> {
                 new: Some(row),
             },
         );
-        Ok(OpResult::Uuid(uuid))
+        OpResult::Uuid(uuid)
+    }
+
+    /// Applies "uuid-name" `n` to an insert whose row will be `uuid`
+    /// (without an explicit "uuid" member); returns the row's uuid.
+    pub(crate) fn name_insert(&mut self, n: &str, uuid: Uuid) -> Result<Uuid> {
+        match self.symtab.get_mut(n) {
+            Some(s) if s.created => Err(OvsdbError::new(
+                "duplicate uuid-name",
+                "This \"uuid-name\" appeared on an earlier \"insert\" operation.",
+            )),
+            Some(s) => {
+                s.created = true;
+                Ok(s.uuid)
+            }
+            None => {
+                self.symtab.insert(
+                    n.to_string(),
+                    Symbol {
+                        uuid,
+                        created: true,
+                    },
+                );
+                Ok(uuid)
+            }
+        }
     }
 
     fn op_select(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -492,15 +553,34 @@ impl<'a> Txn<'a> {
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
         let vals = self.parse_row(ts, member(o, "row")?, true)?;
-        let hits = self.matching(t, &cond);
-        for u in &hits {
-            if let Some(r) = self.get_mut(t, u) {
-                for (c, d) in &vals {
+        Ok(self.update_rows(t, &cond, vals))
+    }
+
+    /// Sets columns `vals` in every row of `t` matching `cond` (the last
+    /// row gets the values themselves, the others copies).
+    pub(crate) fn update_rows(
+        &mut self,
+        t: usize,
+        cond: &Condition,
+        vals: Vec<(usize, Datum)>,
+    ) -> OpResult {
+        let hits = self.matching(t, cond);
+        let mut vals = Some(vals);
+        for (k, u) in hits.iter().enumerate() {
+            let Some(r) = self.get_mut(t, u) else {
+                continue;
+            };
+            if k + 1 == hits.len() {
+                for (c, d) in vals.take().unwrap_or_default() {
+                    r.set(c, d);
+                }
+            } else {
+                for (c, d) in vals.iter().flatten() {
                     r.set(*c, d.clone());
                 }
             }
         }
-        Ok(OpResult::Count(hits.len()))
+        OpResult::Count(hits.len())
     }
 
     fn op_mutate(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -513,10 +593,21 @@ impl<'a> Txn<'a> {
             let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
             parse_mutations(ts, member(o, "mutations")?, &mut named)?
         };
-        let hits = self.matching(t, &cond);
+        self.mutate_rows(t, &cond, &muts)
+    }
+
+    /// Applies `muts` to every row of `t` matching `cond`.
+    pub(crate) fn mutate_rows(
+        &mut self,
+        t: usize,
+        cond: &Condition,
+        muts: &[mutation::Mutation],
+    ) -> Result<OpResult> {
+        let ts = self.ts(t);
+        let hits = self.matching(t, cond);
         for u in &hits {
             if let Some(r) = self.get_mut(t, u) {
-                for m in &muts {
+                for m in muts {
                     mutation::apply(&ts.columns[m.col].ty, r.col_mut(m.col), m)?;
                 }
             }
@@ -529,11 +620,16 @@ impl<'a> Txn<'a> {
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
-        let hits = self.matching(t, &cond);
+        Ok(self.delete_rows(t, &cond))
+    }
+
+    /// Deletes every row of `t` matching `cond`.
+    pub(crate) fn delete_rows(&mut self, t: usize, cond: &Condition) -> OpResult {
+        let hits = self.matching(t, cond);
         for u in &hits {
             self.delete_row(t, u);
         }
-        Ok(OpResult::Count(hits.len()))
+        OpResult::Count(hits.len())
     }
 
     fn op_wait(
@@ -628,32 +724,40 @@ impl<'a> Txn<'a> {
             }
         }
         // Rows inserted then deleted in this transaction never existed.
-        for ch in self.changes.iter_mut().filter(|ch| !ch.is_empty()) {
-            ch.retain(|_, c| c.old.is_some() || c.new.is_some());
-        }
+        self.with_touched(|txn, touched| {
+            for &t in touched {
+                txn.changes[t].retain(|_, c| c.old.is_some() || c.new.is_some());
+            }
+        });
         let mut rounds = 0;
         let delta = loop {
-            self.clean_weak_refs()?;
+            self.with_touched(|txn, touched| txn.clean_weak_refs(touched))?;
             rounds += 1;
-            let delta = self.ref_deltas();
-            if rounds == 1 {
-                // As OVS does: strong references are checked before garbage
-                // collection, so an orphan row that references a missing row
-                // is an error, not silently collected.
-                self.check_strong_refs(&delta)?;
-            }
-            if !self.collect_garbage(&delta) || rounds > 10_000 {
+            let delta = self.with_touched(|txn, touched| -> Result<_> {
+                let delta = txn.ref_deltas(touched);
+                if rounds == 1 {
+                    // As OVS does: strong references are checked before
+                    // garbage collection, so an orphan row that references a
+                    // missing row is an error, not silently collected.
+                    txn.check_strong_refs(&delta, touched)?;
+                }
+                Ok(delta)
+            })?;
+            if !self.with_touched(|txn, touched| txn.collect_garbage(&delta, touched))
+                || rounds > 10_000
+            {
                 break delta;
             }
         };
-        self.check_strong_refs(&delta)?;
-        self.check_max_rows()?;
-        self.check_indexes()?;
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        self.check_strong_refs(&delta, &touched)?;
+        self.check_max_rows(&touched)?;
+        self.check_indexes(&touched)?;
         let mut changes = Vec::new();
-        for (t, ch) in self.changes.into_iter().enumerate() {
-            if ch.is_empty() {
-                continue;
-            }
+        for &t in &touched {
+            let ch = std::mem::take(&mut self.changes[t]);
             for (u, c) in ch {
                 let same = match (&c.old, &c.new) {
                     (Some(o), Some(n)) => o.cols == n.cols,
@@ -683,19 +787,37 @@ impl<'a> Txn<'a> {
     }
 
     /// Removes weak references to rows that do not exist at commit.
-    fn clean_weak_refs(&mut self) -> Result<()> {
+    fn clean_weak_refs(&mut self, touched: &[usize]) -> Result<()> {
         let schema = self.db.schema.clone();
         // Tables that lost rows in this transaction.
-        let lost: Vec<bool> = self
-            .changes
+        let lost: Vec<usize> = touched
             .iter()
-            .map(|ch| !ch.is_empty() && ch.values().any(|c| c.old.is_some() && c.new.is_none()))
+            .copied()
+            .filter(|&t| {
+                self.changes[t]
+                    .values()
+                    .any(|c| c.old.is_some() && c.new.is_none())
+            })
             .collect();
-        let any_lost = lost.iter().any(|&l| l);
-        for (t, ts) in schema.tables.iter().enumerate() {
-            // Without lost rows only rows changed here can hold a dead
-            // reference (to a row this transaction never had).
-            if !any_lost && self.changes[t].is_empty() {
+        // Without lost rows only rows changed here can hold a dead
+        // reference (to a row this transaction never had).
+        let all: Vec<usize>;
+        let tables = if lost.is_empty() {
+            touched
+        } else {
+            all = (0..schema.tables.len()).collect();
+            &all
+        };
+        for &t in tables {
+            let ts = &schema.tables[t];
+            let is_weak = |b: &crate::schema::BaseType| {
+                b.ref_table.is_some() && b.ref_type == crate::schema::RefType::Weak
+            };
+            if !ts
+                .columns
+                .iter()
+                .any(|c| is_weak(&c.ty.key) || c.ty.value.as_ref().is_some_and(is_weak))
+            {
                 continue;
             }
             let weak_cols: Vec<usize> = ts
@@ -719,7 +841,7 @@ impl<'a> Txn<'a> {
                 std::iter::once(&ty.key)
                     .chain(ty.value.as_ref())
                     .filter_map(|b| b.ref_table_index())
-                    .any(|rt| lost[rt])
+                    .any(|rt| lost.contains(&rt))
             });
             let candidates: Vec<Uuid> = if scan_all {
                 let mut v: Vec<Uuid> = self.db.tables[t]
@@ -790,10 +912,11 @@ impl<'a> Txn<'a> {
     }
 
     /// Net change of strong reference counts caused by this transaction.
-    fn ref_deltas(&self) -> RowKeyMap<i64> {
+    fn ref_deltas(&self, touched: &[usize]) -> RowKeyMap<i64> {
         let mut delta: RowKeyMap<i64> = RowKeyMap::default();
         let schema = &self.db.schema;
-        for (t, ch) in self.changes.iter().enumerate() {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -802,6 +925,12 @@ impl<'a> Txn<'a> {
                 for (ci, col) in ts.columns.iter().enumerate() {
                     if !col.ty.has_refs() {
                         continue;
+                    }
+                    if let (Some(o), Some(n)) = (&c.old, &c.new) {
+                        // An unchanged column still shares the old datum.
+                        if Arc::ptr_eq(&o.cols[ci], &n.cols[ci]) {
+                            continue;
+                        }
                     }
                     let od = c.old.as_ref().map(|r| &*r.cols[ci]);
                     let nd = c.new.as_ref().map(|r| &*r.cols[ci]);
@@ -824,14 +953,15 @@ impl<'a> Txn<'a> {
     /// Deletes non-root rows left without strong references (`delta`: the
     /// reference count changes of the transaction so far). Returns whether
     /// it deleted anything.
-    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>) -> bool {
+    fn collect_garbage(&mut self, delta: &RowKeyMap<i64>, touched: &[usize]) -> bool {
         let schema = self.db.schema.clone();
         let mut cands: HashSet<(usize, Uuid)> = delta
             .iter()
             .filter(|(_, d)| **d < 0)
             .map(|(k, _)| *k)
             .collect();
-        for (t, ch) in self.changes.iter().enumerate() {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -859,7 +989,7 @@ impl<'a> Txn<'a> {
         any
     }
 
-    fn check_strong_refs(&self, delta: &RowKeyMap<i64>) -> Result<()> {
+    fn check_strong_refs(&self, delta: &RowKeyMap<i64>, touched: &[usize]) -> Result<()> {
         let schema = &self.db.schema;
         // A row gaining references must exist (a row that merely keeps the
         // same number was referenced before, so it existed).
@@ -872,10 +1002,8 @@ impl<'a> Txn<'a> {
                 )));
             }
         }
-        for (t, ch) in self.changes.iter().enumerate() {
-            if ch.is_empty() {
-                continue;
-            }
+        for &t in touched {
+            let ch = &self.changes[t];
             for (u, c) in ch {
                 if c.old.is_some() && c.new.is_none() {
                     let n = self.final_refs(delta, t, u);
@@ -915,8 +1043,9 @@ impl<'a> Txn<'a> {
         String::new()
     }
 
-    fn check_max_rows(&self) -> Result<()> {
-        for (t, ch) in self.changes.iter().enumerate() {
+    fn check_max_rows(&self, touched: &[usize]) -> Result<()> {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }
@@ -936,8 +1065,9 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    fn check_indexes(&self) -> Result<()> {
-        for (t, ch) in self.changes.iter().enumerate() {
+    fn check_indexes(&self, touched: &[usize]) -> Result<()> {
+        for &t in touched {
+            let ch = &self.changes[t];
             if ch.is_empty() {
                 continue;
             }

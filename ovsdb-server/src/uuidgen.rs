@@ -9,11 +9,34 @@
 use rand::RngCore;
 use uuid::Uuid;
 
+thread_local! {
+    /// A seeded generator that replaces ThreadRng on this thread (see `seed`).
+    static SEEDED: std::cell::RefCell<Option<rand::rngs::StdRng>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// A new random UUID.
 pub fn fresh() -> Uuid {
     let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
+    let seeded = SEEDED.with(|s| match &mut *s.borrow_mut() {
+        Some(r) => {
+            r.fill_bytes(&mut b);
+            true
+        }
+        None => false,
+    });
+    if !seeded {
+        rand::thread_rng().fill_bytes(&mut b);
+    }
     uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
+/// Makes this thread's UUIDs a fixed sequence from `seed` (None: random
+/// again). Only for differential tests that run the same transaction two
+/// ways and compare every UUID they make.
+pub fn seed(seed: Option<u64>) {
+    use rand::SeedableRng;
+    SEEDED.with(|s| *s.borrow_mut() = seed.map(rand::rngs::StdRng::seed_from_u64));
 }
 
 /// The usual text form (lowercase, hyphenated), without the formatting

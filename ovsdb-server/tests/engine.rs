@@ -7,6 +7,8 @@ use ovsdb::schema::DatabaseSchema;
 use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use ovsdb::table::Db;
+use ovsdb::transact_text::differential;
+use ovsdb::transaction::ExecCtx;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -28,6 +30,8 @@ struct H {
     core: Core,
     sid: u64,
     next_id: u64,
+    /// Transactions the fast path ran (and matched the generic engine on).
+    fast: usize,
 }
 
 impl H {
@@ -41,6 +45,7 @@ impl H {
             core,
             sid,
             next_id: 1,
+            fast: 0,
         }
     }
 
@@ -62,7 +67,25 @@ impl H {
     fn call_on(&mut self, sid: u64, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
-        let m = Message::from_value(json!({"id": id, "method": method, "params": params})).unwrap();
+        // As a session does: from the bytes, so transacts take the fast
+        // path where it applies; that path must then agree with the generic
+        // engine on the same database, UUID for UUID.
+        let text =
+            serde_json::to_vec(&json!({"id": id, "method": method, "params": params})).unwrap();
+        let m = Message::parse(&text).unwrap();
+        if let Message::Transact(t) = &m {
+            if let Some(i) = t.db_name().and_then(|n| self.core.db_index(&n)) {
+                let e = &self.core.dbs[i];
+                let ctx = ExecCtx {
+                    read_only: e.read_only,
+                    has_lock: &|_| false,
+                    elapsed_ms: 0,
+                };
+                if differential(&e.db, t, &ctx).unwrap() {
+                    self.fast += 1;
+                }
+            }
+        }
         self.core.handle(sid, &m, 0);
         id.into()
     }
@@ -518,4 +541,42 @@ fn locks_notify_locked_and_stolen() {
     h.core.close_session(h.sid);
     let n = h.drain(s2);
     assert_eq!(n[0]["method"], "locked");
+}
+
+/// The common transactions take the fast path (and, as every transaction
+/// in these tests, agree with the generic engine: see `H::call_on`).
+#[test]
+fn common_transactions_take_the_fast_path() {
+    let mut h = H::new();
+    h.tx(json!([
+        {"op": "insert", "table": "Kid", "uuid-name": "k", "row": {"name": "kid"}},
+        {"op": "insert", "table": "Root", "uuid-name": "r", "row": {"name": "a", "fixed": "f",
+            "kids": ["set", [["named-uuid", "k"]]], "m": ["map", [["x", "1"], ["a", "2"]]],
+            "ints": ["set", [3, 1, 2]], "color": "red", "n": 7}},
+        {"op": "comment", "comment": "esc\"aped \u{e9}"},
+        {"op": "commit", "durable": false}
+    ]));
+    assert_eq!(h.fast, 1);
+    let u = h.select("Root", json!(["_uuid"]))[0]["_uuid"].clone();
+    h.tx(json!([
+        {"op": "update", "table": "Root", "where": [["_uuid", "==", u]], "row": {"m": ["map", [["n", "0"]]], "kids": ["set", []]}},
+        {"op": "mutate", "table": "Root", "where": [["name", "==", "a"], true], "mutations": [["ints", "insert", ["set", [9]]]]},
+        {"op": "update", "table": "Root", "where": [["ints", "includes", 9], ["color", "!=", "blue"]], "row": {"n": 8}}
+    ]));
+    // The kid, now unreferenced, was collected.
+    let r = h.tx(json!([{"op": "delete", "table": "Kid", "where": [["name", "excludes", "zzz"]]}]));
+    assert_eq!(r, vec![json!({"count": 0})]);
+    // Ends up as an error (a referenced row), answered by the generic engine.
+    assert_eq!(h.fast, 3);
+    let e = h.tx_err(json!([{"op": "delete", "table": "Root", "where": []}, {"op": "delete", "table": "Kid", "where": []},
+        {"op": "insert", "table": "Root", "row": {"name": "b", "kids": ["uuid", "00000000-0000-0000-0000-000000000001"]}}]));
+    assert_eq!(e, "referential integrity violation");
+    assert_eq!(h.fast, 3);
+    let rows = h.select("Root", json!(["name", "n", "ints", "m"]));
+    assert_eq!(
+        rows,
+        vec![
+            json!({"name": "a", "n": 8, "ints": ["set", [1, 2, 3, 9]], "m": ["map", [["n", "0"]]]})
+        ]
+    );
 }

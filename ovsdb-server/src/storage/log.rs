@@ -57,7 +57,12 @@ pub fn encode_record_with(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>) -> 
         put(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
     }
     put(b"\n");
-    out.splice(start..start, header[..h].iter().copied());
+    // Slide the body up by the header's length (one memmove) and put the
+    // header in front of it.
+    let end = out.len();
+    out.resize(end + h, 0);
+    out.copy_within(start..end, start + h);
+    out[start..start + h].copy_from_slice(&header[..h]);
     true
 }
 
