@@ -14,7 +14,8 @@ use ovsdb::table::Db;
 
 fuzz_target!(|data: &[u8]| {
     let mut core = Core::new();
-    core.add_db(Db::new(ovsdb::vswitch_schema()), Storage::memory()).unwrap();
+    core.add_db(Db::new(ovsdb::vswitch_schema()), Storage::memory())
+        .unwrap();
     let sid = core.open_session();
     let mut f = Framer::with_limit(1 << 20);
     // Split the input in two reads to exercise partial framing.
