@@ -459,32 +459,12 @@ impl<'a> Txn<'a> {
             let n = nj
                 .as_str()
                 .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'uuid-name'."))?;
-            match self.symtab.get_mut(n) {
-                Some(s) if s.created => {
-                    return Err(OvsdbError::new(
-                        "duplicate uuid-name",
-                        "This \"uuid-name\" appeared on an earlier \"insert\" operation.",
-                    ))
-                }
-                Some(s) => {
-                    s.created = true;
-                    if get(o, "uuid").is_some() {
-                        return Err(OvsdbError::syntax(
-                            "uuid-name used before insert with explicit uuid",
-                        ));
-                    }
-                    uuid = s.uuid;
-                }
-                None => {
-                    self.symtab.insert(
-                        n.to_string(),
-                        Symbol {
-                            uuid,
-                            created: true,
-                        },
-                    );
-                }
+            if get(o, "uuid").is_some() && self.symtab.get(n).is_some_and(|s| !s.created) {
+                return Err(OvsdbError::syntax(
+                    "uuid-name used before insert with explicit uuid",
+                ));
             }
+            uuid = self.name_insert(n, uuid)?;
         }
         let mut row = Row::new_default(ts);
         if let Some(rj) = get(o, "row") {
