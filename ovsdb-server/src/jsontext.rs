@@ -172,11 +172,12 @@ impl<'a> Reader<'a> {
             if !c.is_ascii_digit() {
                 break;
             }
-            v = v * 10 + (c - b'0') as i64;
-            self.pos += 1;
-            if self.pos - d0 > 18 {
+            if self.pos - d0 == 18 {
+                // A 19th digit could overflow; serde_json's route decides.
                 return None;
             }
+            v = v * 10 + (c - b'0') as i64;
+            self.pos += 1;
         }
         let nd = self.pos - d0;
         if nd == 0 || (nd > 1 && self.b[d0] == b'0') || (neg && v == 0) {
@@ -357,7 +358,21 @@ mod tests {
         assert_eq!(r.int(), Some(12));
         assert_eq!(r.int(), Some(-3));
         assert!(r.at_end());
-        for bad in ["01", "-0", "1.5", "1e3", "1234567890123456789", "-"] {
+        assert_eq!(
+            Reader::new("-999999999999999999").int(),
+            Some(-999_999_999_999_999_999)
+        );
+        // 19 digits go the generic way; found by the fuzz target, where the
+        // 19th digit overflowed before the length check.
+        for bad in [
+            "01",
+            "-0",
+            "1.5",
+            "1e3",
+            "1234567890123456789",
+            "9999999999999999999",
+            "-",
+        ] {
             assert_eq!(Reader::new(bad).int(), None, "{bad:?}");
         }
         for bad in [r#""\ud800""#, "\"\x01\"", r#""\x""#, "\"ab"] {
