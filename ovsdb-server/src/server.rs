@@ -400,31 +400,37 @@ impl Core {
                 return Handled::Done;
             }
         };
-        let locks = &self.locks;
-        let has_lock = |n: &str| locks.holds(n, sid);
+        let out = self.with_exec_ctx(sid, i, elapsed_ms, |db, ctx| execute(db, &p[1..], ctx));
+        self.finish_transact(sid, id, i, out)
+    }
+
+    /// Runs `f` on database `i` in the execution context of session `sid`
+    /// (its locks, the database's read-only flag, the time already waited).
+    fn with_exec_ctx<R>(
+        &self,
+        sid: SessionId,
+        i: usize,
+        elapsed_ms: u64,
+        f: impl FnOnce(&Db, &ExecCtx) -> R,
+    ) -> R {
+        let has_lock = |n: &str| self.locks.holds(n, sid);
         let entry = &self.dbs[i];
         let ctx = ExecCtx {
             read_only: entry.read_only,
             has_lock: &has_lock,
             elapsed_ms,
         };
-        let out = execute(&entry.db, &p[1..], &ctx);
-        self.finish_transact(sid, id, i, out)
+        f(&entry.db, &ctx)
     }
 
     /// `transact` from its text: the fast path (`transact_text`), or the
     /// generic engine for whatever the fast path leaves to it.
     fn transact_text(&mut self, sid: SessionId, t: &TransactText, elapsed_ms: u64) -> Handled {
         if let Some(i) = t.db_name().and_then(|n| self.db_index(&n)) {
-            let locks = &self.locks;
-            let has_lock = |n: &str| locks.holds(n, sid);
-            let entry = &self.dbs[i];
-            let ctx = ExecCtx {
-                read_only: entry.read_only,
-                has_lock: &has_lock,
-                elapsed_ms,
-            };
-            if let Some(out) = crate::transact_text::execute(&entry.db, t, &ctx) {
+            let fast = self.with_exec_ctx(sid, i, elapsed_ms, |db, ctx| {
+                crate::transact_text::execute(db, t, ctx)
+            });
+            if let Some(out) = fast {
                 return self.finish_transact(sid, &t.id, i, out);
             }
         }
