@@ -1,10 +1,22 @@
 //! ferrovs-ofproto: the OpenFlow switch.
 //!
-//! Will own the flow tables and their classifier, flow-mod semantics, groups,
+//! Owns the flow tables and their classifier, flow-mod semantics, groups,
 //! meters, the connection manager, and translation (xlate) of a packet
 //! through the tables into datapath actions plus a megaflow mask, NORMAL
 //! (MAC learning, VLAN modes) and patch ports. Translation is pure:
 //! (flow, bridge state) -> (datapath actions, mask).
 //!
-//! Nothing lives here yet; the datapath and OpenFlow crates it builds on come
-//! first.
+//! - [`flow`]: `OfFlow` (a packet in OpenFlow terms: the datapath's flow
+//!   words plus registers and metadata) and `OfMatch` (value + mask).
+//! - [`classifier`]: rules by (match, priority), lookup with wildcard
+//!   tracking for megaflows.
+//! - [`ofproto`]: `Ofproto`, one bridge's switch, and its API to vswitchd.
+//! - [`connmgr`]: OpenFlow connections: framing, negotiation, dispatch.
+
+pub mod classifier;
+pub mod connmgr;
+pub mod flow;
+pub mod ofproto;
+
+pub use connmgr::{ConnId, ConnKind, Waker};
+pub use ofproto::{OfPort, Ofproto, OfprotoConfig};

@@ -1,0 +1,172 @@
+//! The OpenFlow view of a packet: `OfFlow`, and `OfMatch`, a rule's match as
+//! a value and a mask over it.
+//!
+//! An `OfFlow` is the datapath's dense [`Flow`] words (same layout, so a
+//! megaflow mask is simply the first `FLOW_WORDS` words of the wildcards a
+//! translation collected) followed by the words that exist only while a
+//! packet is translated: `metadata`, the sixteen 32-bit registers, `conj_id`,
+//! `actset_output` and `packet_type`. Only [`place`] knows where an OpenFlow
+//! field sits; everything else goes through it.
+//!
+//! Differences from the datapath's meaning of the same words: `in_port`
+//! holds the OpenFlow port number (translation maps datapath port numbers
+//! to OpenFlow ones on entry), and OpenFlow-only words start at zero for
+//! every packet.
+//!
+//! `OfMatch` is canonical: value bits outside the mask are zero, so two
+//! matches that select the same packets compare equal whatever spelling
+//! (`dl_vlan`, `vlan_vid`, `vlan_tci`) built them.
+
+mod place;
+
+pub use place::{place, Place, PlaceError};
+
+use ferrovs_datapath::flow::layout::FLOW_WORDS;
+use ferrovs_datapath::flow::Flow;
+use ferrovs_openflow::Match;
+
+/// Words after the datapath's: metadata, 8 words of registers (xreg0..7),
+/// conj_id | actset_output, packet_type.
+pub const OF_EXTRA_WORDS: usize = 11;
+/// Every word of an [`OfFlow`].
+pub const OF_WORDS: usize = FLOW_WORDS + OF_EXTRA_WORDS;
+
+/// `metadata` (64 bits).
+pub const W_METADATA: usize = FLOW_WORDS;
+/// `xreg0`..`xreg7`: register `2i` in the high half, `2i+1` in the low half
+/// (so `xxreg0` is the two words `xreg0`, `xreg1`, high first).
+pub const W_REGS: usize = FLOW_WORDS + 1;
+/// `conj_id` (low 32) | `actset_output` (high 32).
+pub const W_OF_MISC: usize = FLOW_WORDS + 9;
+/// `packet_type` (low 32).
+pub const W_PACKET_TYPE: usize = FLOW_WORDS + 10;
+
+/// A packet (or a rule's value, or a mask) in OpenFlow terms.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct OfFlow(pub [u64; OF_WORDS]);
+
+impl Default for OfFlow {
+    fn default() -> Self {
+        OfFlow([0; OF_WORDS])
+    }
+}
+
+impl OfFlow {
+    /// The datapath words of a packet, OpenFlow-only words zero.
+    pub fn from_dp(f: &Flow) -> OfFlow {
+        let mut o = OfFlow::default();
+        o.0[..FLOW_WORDS].copy_from_slice(&f.0);
+        o
+    }
+    /// The datapath part (for a megaflow key or mask).
+    pub fn to_dp(&self) -> Flow {
+        let mut f = Flow::default();
+        f.0.copy_from_slice(&self.0[..FLOW_WORDS]);
+        f
+    }
+    /// `self & mask`, word by word.
+    pub fn masked(&self, mask: &OfFlow) -> OfFlow {
+        let mut o = *self;
+        for (w, m) in o.0.iter_mut().zip(mask.0.iter()) {
+            *w &= m;
+        }
+        o
+    }
+    /// True if every word is zero.
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+    /// Reads bits `[shift, shift+bits)` of word `word`.
+    #[inline]
+    pub fn bits(&self, word: usize, shift: u32, bits: u32) -> u64 {
+        (self.0[word] >> shift) & low_mask(bits)
+    }
+    /// Writes bits `[shift, shift+bits)` of word `word`.
+    #[inline]
+    pub fn set_bits(&mut self, word: usize, shift: u32, bits: u32, v: u64) {
+        let m = low_mask(bits) << shift;
+        self.0[word] = (self.0[word] & !m) | ((v << shift) & m);
+    }
+    /// Register `n` (0..16).
+    pub fn reg(&self, n: usize) -> u32 {
+        let shift = if n.is_multiple_of(2) { 32 } else { 0 };
+        self.bits(W_REGS + n / 2, shift, 32) as u32
+    }
+    pub fn set_reg(&mut self, n: usize, v: u32) {
+        let shift = if n.is_multiple_of(2) { 32 } else { 0 };
+        self.set_bits(W_REGS + n / 2, shift, 32, v as u64)
+    }
+}
+
+#[inline]
+pub(crate) fn low_mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        !0
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// A rule's match: packets `p` with `p & mask == value`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct OfMatch {
+    pub value: OfFlow,
+    pub mask: OfFlow,
+}
+
+impl OfMatch {
+    /// The match-everything match.
+    pub fn catchall() -> OfMatch {
+        OfMatch::default()
+    }
+
+    /// Builds the canonical form of an OpenFlow match. Fields the switch
+    /// cannot classify on yet (tunnel metadata, NSH, GBP, ERSPAN, GTP-U)
+    /// fail with [`PlaceError::Unsupported`].
+    pub fn from_match(m: &Match) -> Result<OfMatch, PlaceError> {
+        let mut om = OfMatch::default();
+        for mf in &m.fields {
+            let p = place(mf.field)?;
+            p.apply(&mut om.value, &mut om.mask, &mf.value, mf.mask.as_ref())?;
+        }
+        om.value = om.value.masked(&om.mask);
+        Ok(om)
+    }
+
+    /// True if packet `flow` is selected.
+    #[inline]
+    pub fn matches(&self, flow: &OfFlow) -> bool {
+        self.value
+            .0
+            .iter()
+            .zip(self.mask.0.iter())
+            .zip(flow.0.iter())
+            .all(|((v, m), f)| f & m == *v)
+    }
+
+    /// True if every packet `self` selects is also selected by `other`
+    /// (`other` is looser or equal): the "loose" test of modify and delete
+    /// (a rule is affected when the request's match covers it).
+    pub fn is_covered_by(&self, other: &OfMatch) -> bool {
+        self.mask
+            .0
+            .iter()
+            .zip(other.mask.0.iter())
+            .zip(self.value.0.iter().zip(other.value.0.iter()))
+            .all(|((sm, om), (sv, ov))| om & !sm == 0 && sv & om == *ov)
+    }
+
+    /// True if some packet could be selected by both (the test of
+    /// OFPFF_CHECK_OVERLAP, for rules of the same priority).
+    pub fn overlaps(&self, other: &OfMatch) -> bool {
+        self.mask
+            .0
+            .iter()
+            .zip(other.mask.0.iter())
+            .zip(self.value.0.iter().zip(other.value.0.iter()))
+            .all(|((sm, om), (sv, ov))| (sv ^ ov) & sm & om == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests;
