@@ -17,9 +17,13 @@
 //! matches that select the same packets compare equal whatever spelling
 //! (`dl_vlan`, `vlan_vid`, `vlan_tci`) built them.
 
+mod access;
 mod place;
+mod tlv;
+mod to_match;
 
 pub use place::{place, Place, PlaceError};
+pub use tlv::{TlvError, TlvMap, TlvSlot, TUN_METADATA_FIELDS};
 
 use ferrovs_datapath::flow::layout::FLOW_WORDS;
 use ferrovs_datapath::flow::Flow;
@@ -149,14 +153,21 @@ impl OfMatch {
         OfMatch::default()
     }
 
-    /// Builds the canonical form of an OpenFlow match. Fields the switch
-    /// cannot classify on yet (tunnel metadata, NSH, GBP, ERSPAN, GTP-U)
-    /// fail with [`PlaceError::Unsupported`].
+    /// Builds the canonical form of an OpenFlow match, with no tunnel
+    /// option mapped: `tun_metadata<n>` fails with [`PlaceError::Unmapped`]
+    /// (use [`OfMatch::from_match_tlv`] with the switch's map).
     pub fn from_match(m: &Match) -> Result<OfMatch, PlaceError> {
+        OfMatch::from_match_tlv(m, &TlvMap::EMPTY)
+    }
+
+    /// Builds the canonical form of an OpenFlow match, placing
+    /// `tun_metadata<n>` fields where `tlv` maps them.
+    pub fn from_match_tlv(m: &Match, tlv: &TlvMap) -> Result<OfMatch, PlaceError> {
         let mut om = OfMatch::default();
         for mf in &m.fields {
             let p = place(mf.field)?;
-            p.apply(&mut om.value, &mut om.mask, &mf.value, mf.mask.as_ref())?;
+            let (v, mk) = access::normalize_in(mf.field, &mf.value, mf.mask.as_ref());
+            p.apply(&mut om.value, &mut om.mask, &v, mk.as_ref(), tlv)?;
         }
         om.value = om.value.masked(&om.mask);
         Ok(om)
