@@ -25,6 +25,7 @@
 
 mod hash;
 mod prefix;
+mod slab;
 mod stage;
 mod subtable;
 mod trie;
@@ -37,6 +38,7 @@ use ferrovs_openflow::Field;
 
 use self::hash::WordBuild;
 use self::prefix::TrieField;
+use self::slab::Slab;
 use self::subtable::Subtable;
 use self::trie::Plens;
 use super::flow::{OfFlow, OfMatch};
@@ -59,8 +61,7 @@ struct Rule<T> {
 
 /// A classifier holding values of type `T` (ofproto holds `Arc<Rule>`).
 pub struct Classifier<T> {
-    rules: Vec<Option<Rule<T>>>,
-    free_rules: Vec<u32>,
+    rules: Slab<Rule<T>>,
     subtables: Vec<Option<Subtable>>,
     free_subtables: Vec<u32>,
     by_mask: HashMap<OfFlow, u32, WordBuild>,
@@ -73,8 +74,7 @@ pub struct Classifier<T> {
 impl<T> Default for Classifier<T> {
     fn default() -> Self {
         let mut c = Classifier {
-            rules: Vec::new(),
-            free_rules: Vec::new(),
+            rules: Slab::default(),
             subtables: Vec::new(),
             free_subtables: Vec::new(),
             by_mask: HashMap::default(),
@@ -129,7 +129,7 @@ impl<T> Classifier<T> {
                 st.trie_plen[t] = tf.plen(&st.mask) as u8;
             }
         }
-        for r in self.rules.iter().flatten() {
+        for r in self.rules.iter() {
             let mask = &r.key.r#match.mask;
             for tf in self.tries.iter_mut() {
                 let plen = tf.plen(mask);
@@ -158,7 +158,7 @@ impl<T> Classifier<T> {
     }
 
     fn rule(&self, slot: u32) -> &Rule<T> {
-        self.rules[slot as usize].as_ref().expect("live rule slot")
+        self.rules.get(slot)
     }
 
     /// The slot of the rule (m, priority), with its predecessor in the chain.
@@ -219,7 +219,7 @@ impl<T> Classifier<T> {
     /// Inserts, replacing (and returning) the value of an identical rule.
     pub fn insert(&mut self, m: OfMatch, priority: u32, value: T) -> Option<T> {
         if let Some((_, _, _, slot)) = self.find(&m, priority) {
-            let r = self.rules[slot as usize].as_mut().expect("live rule slot");
+            let r = self.rules.get_mut(slot);
             return Some(std::mem::replace(&mut r.value, value));
         }
         let id = self.subtable_for(&m.mask);
@@ -240,16 +240,7 @@ impl<T> Classifier<T> {
             value,
             next: cur,
         };
-        let slot = match self.free_rules.pop() {
-            Some(s) => {
-                self.rules[s as usize] = Some(rule);
-                s
-            }
-            None => {
-                self.rules.push(Some(rule));
-                (self.rules.len() - 1) as u32
-            }
-        };
+        let slot = self.rules.insert(rule);
         if prev == NIL {
             self.subtables[id as usize]
                 .as_mut()
@@ -257,7 +248,7 @@ impl<T> Classifier<T> {
                 .buckets
                 .insert(hash, slot);
         } else {
-            self.rules[prev as usize].as_mut().expect("live").next = slot;
+            self.rules.get_mut(prev).next = slot;
         }
         let st = self.subtables[id as usize].as_mut().expect("live subtable");
         for (s, part) in parts.iter().enumerate() {
@@ -282,8 +273,7 @@ impl<T> Classifier<T> {
     /// Removes the rule with exactly this match and priority.
     pub fn remove(&mut self, m: &OfMatch, priority: u32) -> Option<T> {
         let (id, hash, prev, slot) = self.find(m, priority)?;
-        let rule = self.rules[slot as usize].take().expect("live rule slot");
-        self.free_rules.push(slot);
+        let rule = self.rules.remove(slot);
         self.n_rules -= 1;
         let (parts, _) = self.st(id).hashes(&m.value);
         let st = self.subtables[id as usize].as_mut().expect("live subtable");
@@ -294,7 +284,7 @@ impl<T> Classifier<T> {
                 st.buckets.insert(hash, rule.next);
             }
         } else {
-            self.rules[prev as usize].as_mut().expect("live").next = rule.next;
+            self.rules.get_mut(prev).next = rule.next;
         }
         for (s, part) in parts.iter().enumerate() {
             if st.has_index(s) {
@@ -332,7 +322,7 @@ impl<T> Classifier<T> {
 
     pub fn get_mut(&mut self, m: &OfMatch, priority: u32) -> Option<&mut T> {
         let (_, _, _, slot) = self.find(m, priority)?;
-        self.rules[slot as usize].as_mut().map(|r| &mut r.value)
+        Some(&mut self.rules.get_mut(slot).value)
     }
 
     /// The highest-priority rule matching `flow`. Every bit examined is
@@ -518,13 +508,13 @@ impl<T> Classifier<T> {
 
     /// Every rule.
     pub fn iter(&self) -> impl Iterator<Item = (&ClsKey, &T)> {
-        self.rules.iter().flatten().map(|r| (&r.key, &r.value))
+        self.rules.iter().map(|r| (&r.key, &r.value))
     }
 
     /// Removes every rule for which `keep` returns false.
     pub fn retain(&mut self, mut keep: impl FnMut(&ClsKey, &mut T) -> bool) {
-        for i in 0..self.rules.len() {
-            let gone = match self.rules[i].as_mut() {
+        for i in 0..self.rules.slots() {
+            let gone = match self.rules.get_opt_mut(i) {
                 Some(r) => (!keep(&r.key, &mut r.value)).then_some(r.key),
                 None => None,
             };
@@ -537,7 +527,7 @@ impl<T> Classifier<T> {
     /// Approximate heap bytes held (rule slab, subtables, indices, tries),
     /// not counting what the values themselves point to.
     pub fn memory_bytes(&self) -> usize {
-        let rules = self.rules.capacity() * std::mem::size_of::<Option<Rule<T>>>();
+        let rules = self.rules.heap_bytes();
         let subtables: usize = self
             .subtables
             .iter()
