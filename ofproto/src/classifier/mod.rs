@@ -30,7 +30,7 @@ mod stage;
 mod subtable;
 mod trie;
 
-pub use prefix::{PrefixError, DEFAULT_PREFIX_FIELDS, MAX_TRIES};
+pub use prefix::{prefix_fields_from_names, PrefixError, DEFAULT_PREFIX_FIELDS, MAX_TRIES};
 
 use std::collections::HashMap;
 

@@ -20,7 +20,7 @@ pub const MAX_TRIES: usize = 3;
 /// OVS's default prefix fields.
 pub const DEFAULT_PREFIX_FIELDS: [Field; 2] = [Field::IpDst, Field::IpSrc];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrefixError {
     #[error("at most {MAX_TRIES} prefix fields")]
     TooMany,
@@ -28,6 +28,22 @@ pub enum PrefixError {
     NotPrefixField(&'static str),
     #[error("field {0} given twice")]
     Duplicate(&'static str),
+    #[error("unknown field {0}")]
+    UnknownField(String),
+}
+
+/// The fields named by a `Flow_Table:prefixes` value: `["none"]` for no
+/// prefix tracking, an empty list for the default, else field names
+/// (`nw_dst` and `ip_dst` alike).
+pub fn prefix_fields_from_names(names: &[&str]) -> Result<Vec<Field>, PrefixError> {
+    match names {
+        [] => Ok(DEFAULT_PREFIX_FIELDS.to_vec()),
+        ["none"] => Ok(Vec::new()),
+        _ => names
+            .iter()
+            .map(|n| Field::from_name(n).ok_or_else(|| PrefixError::UnknownField(n.to_string())))
+            .collect(),
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
