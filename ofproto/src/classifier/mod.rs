@@ -24,6 +24,7 @@
 //! only the address bits that decided it.
 
 mod hash;
+mod hot;
 mod prefix;
 mod slab;
 mod stage;
@@ -37,6 +38,7 @@ use std::collections::HashMap;
 use ferrovs_openflow::Field;
 
 use self::hash::WordBuild;
+use self::hot::Hot;
 use self::prefix::TrieField;
 use self::slab::Slab;
 use self::subtable::Subtable;
@@ -66,7 +68,7 @@ pub struct Classifier<T> {
     free_subtables: Vec<u32>,
     by_mask: HashMap<OfFlow, u32, WordBuild>,
     /// Live subtables by descending `max_priority`.
-    order: Vec<u32>,
+    order: Vec<Hot>,
     tries: Vec<TrieField>,
     n_rules: usize,
 }
@@ -129,6 +131,10 @@ impl<T> Classifier<T> {
                 st.trie_plen[t] = tf.plen(&st.mask) as u8;
             }
         }
+        for h in self.order.iter_mut() {
+            let st = self.subtables[h.id as usize].as_ref().expect("live");
+            h.refresh(st, &self.tries);
+        }
         for r in self.rules.iter() {
             let mask = &r.key.r#match.mask;
             for tf in self.tries.iter_mut() {
@@ -179,19 +185,22 @@ impl<T> Classifier<T> {
         None
     }
 
-    /// Moves subtable `id` to its place in `order` after its maximum changed.
-    fn reorder(&mut self, id: u32) {
-        if let Some(i) = self.order.iter().position(|&o| o == id) {
-            self.order.remove(i);
-        }
-        let max = self.st(id).max_priority;
-        let subtables = &self.subtables;
-        let at = self.order.partition_point(|&o| {
-            subtables[o as usize]
-                .as_ref()
-                .is_some_and(|s| s.max_priority >= max)
-        });
-        self.order.insert(at, id);
+    /// Position in `order` of subtable `id`, whose entry says `max`.
+    fn hot_pos(&self, id: u32, max: u32) -> usize {
+        let start = self.order.partition_point(|h| h.max_priority > max);
+        start
+            + self.order[start..]
+                .iter()
+                .position(|h| h.id == id)
+                .expect("live subtable is in order")
+    }
+
+    /// Inserts `hot` at its place (after entries of equal priority).
+    fn place_hot(&mut self, hot: Hot) {
+        let at = self
+            .order
+            .partition_point(|h| h.max_priority >= hot.max_priority);
+        self.order.insert(at, hot);
     }
 
     fn subtable_for(&mut self, mask: &OfFlow) -> u32 {
@@ -256,10 +265,25 @@ impl<T> Classifier<T> {
                 *st.indices[s].entry(*part).or_insert(0) += 1;
             }
         }
+        let (was_empty, old_max) = (st.n_rules == 0, st.max_priority);
         let changed = st.add_priority(priority);
+        let key = st.first_key(&parts, hash);
         let plens = st.trie_plen;
-        if changed {
-            self.reorder(id);
+        if was_empty {
+            let st = self.st(id);
+            let mut hot = Hot::new(id, st, &self.tries);
+            hot.add_key(key);
+            self.place_hot(hot);
+        } else {
+            let p = self.hot_pos(id, old_max);
+            if changed {
+                let mut hot = self.order.remove(p);
+                hot.max_priority = self.st(id).max_priority;
+                hot.add_key(key);
+                self.place_hot(hot);
+            } else {
+                self.order[p].add_key(key);
+            }
         }
         for (t, tf) in self.tries.iter_mut().enumerate() {
             if plens[t] > 0 {
@@ -296,15 +320,22 @@ impl<T> Classifier<T> {
                 }
             }
         }
+        let old_max = st.max_priority;
         let changed = st.remove_priority(priority);
+        let (new_max, empty) = (st.max_priority, st.n_rules == 0);
         let plens = st.trie_plen;
-        if st.n_rules == 0 {
+        if empty || changed {
+            let p = self.hot_pos(id, old_max);
+            let mut hot = self.order.remove(p);
+            if !empty {
+                hot.max_priority = new_max;
+                self.place_hot(hot);
+            }
+        }
+        if empty {
             self.subtables[id as usize] = None;
             self.free_subtables.push(id);
             self.by_mask.remove(&m.mask);
-            self.order.retain(|&o| o != id);
-        } else if changed {
-            self.reorder(id);
         }
         for (t, tf) in self.tries.iter_mut().enumerate() {
             if plens[t] > 0 {
@@ -330,11 +361,14 @@ impl<T> Classifier<T> {
     pub fn lookup(&self, flow: &OfFlow, mut wc: Option<&mut OfFlow>) -> Option<(&ClsKey, &T)> {
         let mut ctx: TrieCtx = [None; MAX_TRIES];
         let mut best: Option<&Rule<T>> = None;
-        for &id in &self.order {
-            let st = self.st(id);
-            if best.is_some_and(|b| st.max_priority <= b.key.priority) {
+        for hot in &self.order {
+            if best.is_some_and(|b| hot.max_priority <= b.key.priority) {
                 break;
             }
+            if hot.rejects(flow, wc.as_deref_mut()) {
+                continue;
+            }
+            let st = self.st(hot.id);
             if let Some(slot) = self.find_in(st, flow, &mut ctx, wc.as_deref_mut()) {
                 let r = self.rule(slot);
                 if best.is_none_or(|b| r.key.priority > b.key.priority) {
@@ -446,8 +480,8 @@ impl<T> Classifier<T> {
     /// the same mask, only `m`'s bucket.
     pub fn covered_by<'a>(&'a self, m: &'a OfMatch) -> impl Iterator<Item = (&'a ClsKey, &'a T)> {
         let mut out: Vec<(&'a ClsKey, &'a T)> = Vec::new();
-        for &id in &self.order {
-            let st = self.st(id);
+        for hot in &self.order {
+            let st = self.st(hot.id);
             if !mask_subset(&m.mask, &st.mask) {
                 continue;
             }
@@ -477,8 +511,8 @@ impl<T> Classifier<T> {
 
     /// True if a rule of this priority overlaps `m` (OFPFF_CHECK_OVERLAP).
     pub fn overlaps(&self, m: &OfMatch, priority: u32) -> bool {
-        for &id in &self.order {
-            let st = self.st(id);
+        for hot in &self.order {
+            let st = self.st(hot.id);
             if st.max_priority < priority {
                 break;
             }
@@ -536,7 +570,7 @@ impl<T> Classifier<T> {
             .sum();
         let by_mask = self.by_mask.capacity() * (std::mem::size_of::<(OfFlow, u32)>() + 1);
         let tries: usize = self.tries.iter().map(|t| t.trie.n_nodes() * 48).sum();
-        rules + subtables + by_mask + tries + self.order.capacity() * 4
+        rules + subtables + by_mask + tries + self.order.capacity() * std::mem::size_of::<Hot>()
     }
 }
 

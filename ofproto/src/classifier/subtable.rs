@@ -85,6 +85,24 @@ impl Subtable {
         s < self.last as usize && self.stage_end[s] as usize > self.stage_start(s)
     }
 
+    /// The stage of the first hash probe: the first indexed stage, else
+    /// the last (the bucket table).
+    pub(crate) fn first_probe(&self) -> usize {
+        (0..self.last as usize)
+            .find(|&s| self.has_index(s))
+            .unwrap_or(self.last as usize)
+    }
+
+    /// The key of the first probe, from [`Subtable::hashes`]' results.
+    pub(crate) fn first_key(&self, parts: &[u64; N_STAGES - 1], full: u64) -> u64 {
+        let fp = self.first_probe();
+        if fp == self.last as usize {
+            full
+        } else {
+            parts[fp]
+        }
+    }
+
     /// The partial hashes (stages with an index) and the full hash of `v`.
     pub(crate) fn hashes(&self, v: &OfFlow) -> ([u64; N_STAGES - 1], u64) {
         let mut parts = [0u64; N_STAGES - 1];
