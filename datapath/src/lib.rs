@@ -16,6 +16,7 @@ pub mod emc;
 pub mod flow;
 pub mod megaflow;
 pub mod netdev;
+pub mod offload;
 pub mod packet;
 pub mod pmd;
 pub mod pmd_stats;

