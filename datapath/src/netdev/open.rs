@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::afpacket::AfPacketNetdev;
+use super::afxdp::{AfXdpNetdev, AfXdpOptions};
 use super::tap::{TapKind, TapNetdev};
 use super::{Netdev, NetdevError};
 
@@ -17,8 +18,11 @@ pub fn open(
     name: &str,
     options: &BTreeMap<String, String>,
 ) -> Result<Arc<dyn Netdev>, NetdevError> {
-    let _ = options;
     match kind {
+        "afxdp" => {
+            let o = AfXdpOptions::parse(name, options)?;
+            Ok(Arc::new(AfXdpNetdev::open(name, &o)?))
+        }
         "" | "system" => Ok(Arc::new(AfPacketNetdev::open(name)?)),
         "tap" => Ok(Arc::new(TapNetdev::open(name, TapKind::Tap)?)),
         "internal" => Ok(Arc::new(TapNetdev::open(name, TapKind::Internal)?)),

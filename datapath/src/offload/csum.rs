@@ -77,3 +77,59 @@ pub fn complete_packet(p: &mut DpPacket) -> Result<(), OffloadError> {
     });
     r
 }
+
+/// Finds the partial checksum of a frame that came with no offload
+/// metadata (AF_XDP): a TCP or UDP checksum field holding exactly the
+/// folded pseudo-header sum is what a local stack leaves for the device
+/// to finish (a veth passes such packets on as they are). Returns the
+/// offload state that says so. A complete checksum that happens to equal
+/// that value is finished to the same value again, so a false match is
+/// harmless. Fragments and IPv6 extension headers are left alone.
+pub fn detect_partial(frame: &[u8]) -> Option<Offload> {
+    use crate::wire::checksum::{fold, sum16};
+    let (t, l3) = l3_offset(frame)?;
+    let b = |i: usize| frame.get(i).copied();
+    let (proto, l4, l4_len, addrs) = match t {
+        ETH_TYPE_IPV4 => {
+            let ihl = (b(l3)? & 0x0f) as usize * 4;
+            let tot = u16::from_be_bytes([b(l3 + 2)?, b(l3 + 3)?]) as usize;
+            let frag = u16::from_be_bytes([b(l3 + 6)?, b(l3 + 7)?]) & 0x3fff;
+            if ihl < 20 || frag != 0 || tot < ihl || l3 + tot > frame.len() {
+                return None;
+            }
+            (
+                b(l3 + 9)?,
+                l3 + ihl,
+                tot - ihl,
+                frame.get(l3 + 12..l3 + 20)?,
+            )
+        }
+        ETH_TYPE_IPV6 => {
+            let pl = u16::from_be_bytes([b(l3 + 4)?, b(l3 + 5)?]) as usize;
+            if l3 + 40 + pl > frame.len() {
+                return None;
+            }
+            (b(l3 + 6)?, l3 + 40, pl, frame.get(l3 + 8..l3 + 40)?)
+        }
+        _ => return None,
+    };
+    let off = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return None,
+    };
+    if l4_len < off + 2 {
+        return None;
+    }
+    let field = u16::from_be_bytes([b(l4 + off)?, b(l4 + off + 1)?]);
+    if proto == 17 && field == 0 {
+        return None;
+    }
+    let pseudo = fold(sum16(addrs, 0) + proto as u32 + l4_len as u32);
+    (field == pseudo).then_some(Offload {
+        flags: super::VNET_F_NEEDS_CSUM,
+        csum_start: l4 as u16,
+        csum_offset: off as u16,
+        ..Offload::NONE
+    })
+}
