@@ -122,7 +122,7 @@ pub fn segment(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::offload::{Offload, VNET_F_NEEDS_CSUM};
 
@@ -167,7 +167,7 @@ mod tests {
         p
     }
 
-    fn l4_ok(f: &[u8]) -> bool {
+    pub(crate) fn l4_ok(f: &[u8]) -> bool {
         let l4_len = u16::from_be_bytes([f[16], f[17]]) as usize - 20;
         let ps = sum16(&f[26..34], 0) + f[23] as u32 + l4_len as u32;
         fold(sum16(&f[34..34 + l4_len], ps)) == 0xffff
