@@ -299,6 +299,22 @@ impl DpPacket {
         i.off = Offload::NONE;
         &mut i.buf[i.head..i.head + len]
     }
+    /// Appends `tail` to the frame, growing the buffer (keeping the frame
+    /// and its headroom) when it has no room after the frame.
+    pub fn extend(&mut self, tail: &[u8]) {
+        let i = &mut *self.0;
+        let end = i.head + i.len;
+        if i.buf.len() - end < tail.len() {
+            let mut nb = new_buf(i.len + tail.len());
+            let nh = frame_start(&nb);
+            nb[nh..nh + i.len].copy_from_slice(&i.buf[i.head..end]);
+            i.buf = nb;
+            i.head = nh;
+        }
+        let end = i.head + i.len;
+        i.buf[end..end + tail.len()].copy_from_slice(tail);
+        i.len += tail.len();
+    }
     /// Checksum and segmentation work the frame still carries.
     #[inline]
     pub fn offload(&self) -> Offload {

@@ -8,20 +8,32 @@ mod common;
 use std::sync::Arc;
 
 use common::ports::*;
-use ferrovs_datapath::netdev::afpacket::AfPacketNetdev;
+use ferrovs_datapath::netdev::afpacket::{AfPacketNetdev, RxMode};
 use ferrovs_datapath::netdev::{Netdev, NetdevError};
 
 #[test]
-fn afpacket_ping_tcp_udp_with_default_offloads() -> anyhow::Result<()> {
+fn afpacket_mmsg_ping_tcp_udp_with_default_offloads() -> anyhow::Result<()> {
+    scenario(RxMode::Mmsg)
+}
+
+#[test]
+fn afpacket_tpacket_v3_ping_tcp_udp_with_default_offloads() -> anyhow::Result<()> {
+    scenario(RxMode::TpacketV3)
+}
+
+fn scenario(mode: RxMode) -> anyhow::Result<()> {
     let h1 = Host::veth("ap1", IP1, IP6_1)?;
     let h2 = Host::veth("ap2", IP2, IP6_2)?;
-    let a: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open(h1.outer())?);
-    let b: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open(h2.outer())?);
+    let a: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open_with(h1.outer(), mode)?);
+    let b: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open_with(h2.outer(), mode)?);
     let fwd = Forwarder::start(a.clone(), b.clone());
     ping(&h1, IP2)?;
     ping(&h1, IP6_2)?;
     let bps = tcp_transfer(&h1, &h2, IP2, 7001, 64 << 20)?;
-    eprintln!("TCP transfer over AF_PACKET: {:.2} Gbit/s", bps / 1e9);
+    eprintln!(
+        "TCP transfer over AF_PACKET ({mode:?}): {:.2} Gbit/s",
+        bps / 1e9
+    );
     let bps6 = tcp_transfer(&h2, &h1, &format!("[{IP6_1}]"), 7002, 16 << 20)?;
     eprintln!("TCP/IPv6 transfer over AF_PACKET: {:.2} Gbit/s", bps6 / 1e9);
     let got = udp_exchange(&h1, &h2, IP2, 7003, 50, 1000)?;

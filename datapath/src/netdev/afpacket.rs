@@ -1,14 +1,25 @@
-//! System interfaces over AF_PACKET: a TPACKET_V3 receive ring and
-//! `sendmmsg` transmit, both with virtio-net headers (`PACKET_VNET_HDR`).
+//! System interfaces over AF_PACKET, receive and transmit with virtio-net
+//! headers (`PACKET_VNET_HDR`), receive in one of two modes:
 //!
-//! Receive: the kernel fills fixed-size blocks of a shared ring with
-//! variable-size frames and hands a block over when it is full or when its
-//! timer (1 ms) expires; the PMD copies frames out of the block straight
-//! into pooled buffers (one copy, no system call while blocks are ready)
-//! and gives the block back once every frame is taken. A cursor (block,
-//! frame, frames left) remembers where a batch stopped, so a block is
-//! consumed over several batches. The cursor is behind a mutex that only
-//! the PMD polling the queue takes (uncontended).
+//! - `mmsg` (default): one `recvmmsg` per batch of up to 32 frames, each
+//!   read straight into a pooled buffer (2 KiB) with a per-slot 64 KiB
+//!   overflow buffer behind it for GSO frames, whose tail is then appended
+//!   (one copy either way). A frame is visible as soon as the kernel
+//!   queues it, so latency is a wakeup, and a VLAN tag the kernel took out
+//!   comes back from the `PACKET_AUXDATA` control message.
+//! - `tpacket-v3`: a TPACKET_V3 ring. The kernel fills fixed-size blocks
+//!   of a shared ring with variable-size frames and hands a block over
+//!   when it is full or when its timer expires; the PMD copies frames out
+//!   of the block into pooled buffers (no system call while blocks are
+//!   ready) and gives the block back once every frame is taken. A cursor
+//!   (block, frame, frames left) remembers where a batch stopped. The
+//!   timer has jiffy resolution (1 ms asked, 4 ms on a HZ=250 kernel), so
+//!   at low rates each frame waits for it: fewer system calls at high
+//!   packet rates, much higher latency (and slower TCP, whose ACKs wait
+//!   too) otherwise. Measured in `examples/port_bench.rs`.
+//!
+//! Receive state is behind a mutex that only the PMD polling the queue
+//! takes (uncontended).
 //!
 //! Transmit: one `sendmmsg` per 32 packets, each message a vnet header and
 //! the frame (two iovecs, nothing copied in user space), bypassing the
@@ -30,9 +41,10 @@ use std::sync::Mutex;
 
 use super::sys::{self, open_error, Mmap};
 use super::tpacket::{BlockView, Frame, BLOCK_STATUS_AT, TP_STATUS_KERNEL, TP_STATUS_USER};
+use super::tpacket::{TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID};
 use super::{DeviceDrops, Netdev, NetdevError};
 use crate::batch::PacketBatch;
-use crate::offload::{Offload, VNET_F_NEEDS_CSUM};
+use crate::offload::{Offload, VNET_F_NEEDS_CSUM, VNET_HDR_LEN};
 use crate::packet::{DpPacket, PacketPool};
 
 const SOL_PACKET: i32 = 263;
@@ -59,6 +71,8 @@ const TX_BURST: usize = 32;
 /// Send buffer (the kernel accounts GSO skbs against it until the peer
 /// consumes them).
 const SNDBUF: i32 = 4 << 20;
+/// Receive buffer in `mmsg` mode.
+const RCVBUF: i32 = 16 << 20;
 
 #[repr(C)]
 struct TpacketReq3 {
@@ -87,6 +101,63 @@ struct PacketMreq {
     address: [u8; 8],
 }
 
+/// How frames are received (Interface option `afpacket-rx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxMode {
+    /// `recvmmsg` into pooled buffers (default).
+    #[default]
+    Mmsg,
+    /// A TPACKET_V3 ring.
+    TpacketV3,
+}
+
+impl RxMode {
+    pub fn parse(dev: &str, v: Option<&String>) -> Result<RxMode, NetdevError> {
+        match v.map(String::as_str) {
+            None | Some("mmsg") => Ok(RxMode::Mmsg),
+            Some("tpacket-v3") => Ok(RxMode::TpacketV3),
+            Some(_) => Err(NetdevError::BadOption {
+                dev: dev.to_string(),
+                option: "afpacket-rx".to_string(),
+                why: "expected mmsg or tpacket-v3".to_string(),
+            }),
+        }
+    }
+}
+
+const PACKET_AUXDATA: i32 = 8;
+/// Frame bytes read into the pooled buffer; the rest of a larger frame
+/// lands in the slot's overflow buffer.
+const MMSG_HEAD: usize = crate::packet::DEFAULT_FRAME_ROOM;
+/// Overflow room per slot: a 64 KiB GSO frame.
+const MMSG_TAIL: usize = 65536;
+const CMSG_SPACE: usize = 64;
+const RX_BURST: usize = 32;
+
+/// `struct tpacket_auxdata`, the control message of each received frame.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Auxdata {
+    status: u32,
+    len: u32,
+    snaplen: u32,
+    mac: u16,
+    net: u16,
+    vlan_tci: u16,
+    vlan_tpid: u16,
+}
+
+/// Buffers of `recvmmsg` receive, allocated once.
+struct MmsgRx {
+    tail: Vec<u8>,
+    ctrl: Vec<[u64; CMSG_SPACE / 8]>,
+}
+
+enum RxState {
+    Ring(RxCursor),
+    Mmsg(MmsgRx),
+}
+
 /// Where receive stopped inside the ring.
 #[derive(Default)]
 struct RxCursor {
@@ -101,8 +172,9 @@ struct RxCursor {
 pub struct AfPacketNetdev {
     name: String,
     fd: OwnedFd,
-    ring: Mmap,
-    rx: Mutex<RxCursor>,
+    /// The TPACKET_V3 ring (`tpacket-v3` mode only).
+    ring: Option<Mmap>,
+    rx: Mutex<RxState>,
     rx_packets: AtomicU64,
     rx_invalid: AtomicU64,
     rx_ring_full: AtomicU64,
@@ -111,8 +183,14 @@ pub struct AfPacketNetdev {
 }
 
 impl AfPacketNetdev {
-    /// Opens interface `name` (brought up if it is down).
+    /// Opens interface `name` (brought up if it is down) with the default
+    /// receive mode.
     pub fn open(name: &str) -> Result<AfPacketNetdev, NetdevError> {
+        Self::open_with(name, RxMode::default())
+    }
+
+    /// Opens interface `name` receiving in `mode`.
+    pub fn open_with(name: &str, mode: RxMode) -> Result<AfPacketNetdev, NetdevError> {
         let ifindex = sys::ifindex(name)?;
         let err = |what: &str| {
             let e = std::io::Error::last_os_error();
@@ -124,6 +202,34 @@ impl AfPacketNetdev {
         let one: i32 = 1;
         sys::setsockopt(raw, SOL_PACKET, PACKET_VNET_HDR, &one)
             .map_err(|_| err("PACKET_VNET_HDR"))?;
+        let (ring, rx) = match mode {
+            RxMode::TpacketV3 => {
+                let ring = Self::setup_ring(name, raw)?;
+                (Some(ring), RxState::Ring(RxCursor::default()))
+            }
+            RxMode::Mmsg => {
+                sys::setsockopt(raw, SOL_PACKET, PACKET_AUXDATA, &one)
+                    .map_err(|_| err("PACKET_AUXDATA"))?;
+                // The socket queue holds GSO skbs of up to 64 KiB each
+                // until the PMD reads them: room for a few hundred.
+                if sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &RCVBUF).is_err() {
+                    let _ = sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF);
+                }
+                let rx = MmsgRx {
+                    tail: vec![0u8; RX_BURST * MMSG_TAIL],
+                    ctrl: vec![[0u64; CMSG_SPACE / 8]; RX_BURST],
+                };
+                (None, RxState::Mmsg(rx))
+            }
+        };
+        Self::finish_open(name, fd, ifindex, ring, rx)
+    }
+
+    fn setup_ring(name: &str, raw: RawFd) -> Result<Mmap, NetdevError> {
+        let err = |what: &str| {
+            let e = std::io::Error::last_os_error();
+            open_error(name, what, e)
+        };
         sys::setsockopt(raw, SOL_PACKET, PACKET_VERSION, &TPACKET_V3)
             .map_err(|_| err("PACKET_VERSION"))?;
         let req = TpacketReq3 {
@@ -137,8 +243,23 @@ impl AfPacketNetdev {
         };
         sys::setsockopt(raw, SOL_PACKET, PACKET_RX_RING, &req)
             .map_err(|_| err("PACKET_RX_RING"))?;
-        let ring = Mmap::new(raw, (BLOCK_SIZE * BLOCK_NR) as usize, 0)
-            .map_err(|e| open_error(name, "mmap ring", e))?;
+        Mmap::new(raw, (BLOCK_SIZE * BLOCK_NR) as usize, 0)
+            .map_err(|e| open_error(name, "mmap ring", e))
+    }
+
+    fn finish_open(
+        name: &str,
+        fd: OwnedFd,
+        ifindex: i32,
+        ring: Option<Mmap>,
+        rx: RxState,
+    ) -> Result<AfPacketNetdev, NetdevError> {
+        let raw = fd.as_raw_fd();
+        let one: i32 = 1;
+        let err = |what: &str| {
+            let e = std::io::Error::last_os_error();
+            open_error(name, what, e)
+        };
         // Best effort: older kernels lack these; correctness does not
         // depend on them (outgoing frames are also filtered below).
         let _ = sys::setsockopt(raw, SOL_PACKET, PACKET_QDISC_BYPASS, &one);
@@ -173,7 +294,7 @@ impl AfPacketNetdev {
             name: name.to_string(),
             fd,
             ring,
-            rx: Mutex::new(RxCursor::default()),
+            rx: Mutex::new(rx),
             rx_packets: AtomicU64::new(0),
             rx_invalid: AtomicU64::new(0),
             rx_ring_full: AtomicU64::new(0),
@@ -182,26 +303,22 @@ impl AfPacketNetdev {
         })
     }
 
-    fn block_status(&self, block: usize) -> &AtomicU32 {
+    fn block_status(ring: &Mmap, block: usize) -> &AtomicU32 {
         // SAFETY: block < BLOCK_NR, so the status word lies inside the
         // mapping, 4-byte aligned (blocks are page aligned); the kernel
         // accesses it concurrently, hence the atomic view.
         unsafe {
-            &*(self
-                .ring
-                .ptr
-                .add(block * BLOCK_SIZE as usize + BLOCK_STATUS_AT)
-                as *const AtomicU32)
+            &*(ring.ptr.add(block * BLOCK_SIZE as usize + BLOCK_STATUS_AT) as *const AtomicU32)
         }
     }
 
-    fn block(&self, block: usize) -> &[u8] {
+    fn block(ring: &Mmap, block: usize) -> &[u8] {
         // SAFETY: the block lies inside the mapping, and it is read only
         // while its status is TP_STATUS_USER, when the kernel does not
         // write it.
         unsafe {
             std::slice::from_raw_parts(
-                self.ring.ptr.add(block * BLOCK_SIZE as usize),
+                ring.ptr.add(block * BLOCK_SIZE as usize),
                 BLOCK_SIZE as usize,
             )
         }
@@ -212,6 +329,176 @@ impl AfPacketNetdev {
         if sys::getsockopt(self.fd.as_raw_fd(), SOL_PACKET, PACKET_STATISTICS, &mut st).is_ok() {
             self.rx_ring_full.fetch_add(st.drops as u64, Relaxed);
         }
+    }
+
+    /// Takes frames from the TPACKET_V3 ring. Returns (received, refused).
+    fn recv_ring(
+        ring: &Mmap,
+        cur: &mut RxCursor,
+        in_port: u32,
+        batch: &mut PacketBatch,
+        pool: &mut PacketPool,
+    ) -> (usize, u64) {
+        let (mut got, mut bad) = (0usize, 0u64);
+        while batch.room() > 0 {
+            if !cur.open {
+                if Self::block_status(ring, cur.block).load(Acquire) & TP_STATUS_USER == 0 {
+                    break;
+                }
+                let b = match BlockView::new_checked(Self::block(ring, cur.block)) {
+                    Ok(b) => b,
+                    Err(_) => break,
+                };
+                cur.open = true;
+                cur.next_at = b.first_offset();
+                cur.left = b.num_pkts();
+            }
+            let block = Self::block(ring, cur.block);
+            while cur.left > 0 && batch.room() > 0 {
+                cur.left -= 1;
+                let f = match Frame::parse(block, cur.next_at) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        bad += 1 + cur.left as u64;
+                        cur.left = 0;
+                        break;
+                    }
+                };
+                if cur.left > 0 {
+                    if f.next == 0 {
+                        bad += cur.left as u64;
+                        cur.left = 0;
+                    }
+                    cur.next_at += f.next as usize;
+                }
+                let mut p = pool.get();
+                p.reset_md(in_port);
+                match f.to_packet(block, true, &mut p) {
+                    Ok(()) => {
+                        let _ = batch.push(p);
+                        got += 1;
+                    }
+                    Err(_) => {
+                        bad += 1;
+                        pool.put(p);
+                    }
+                }
+            }
+            if cur.left == 0 {
+                Self::block_status(ring, cur.block).store(TP_STATUS_KERNEL, Release);
+                cur.block = (cur.block + 1) % BLOCK_NR as usize;
+                cur.open = false;
+            }
+        }
+        (got, bad)
+    }
+
+    /// Receives up to a batch with one `recvmmsg`. Returns (received,
+    /// refused).
+    fn recv_mmsg(
+        &self,
+        m: &mut MmsgRx,
+        in_port: u32,
+        batch: &mut PacketBatch,
+        pool: &mut PacketPool,
+    ) -> (usize, u64) {
+        let n = batch.room().min(RX_BURST);
+        if n == 0 {
+            return (0, 0);
+        }
+        let mut pkts: [Option<DpPacket>; RX_BURST] = Default::default();
+        let mut hdrs = [[0u8; VNET_HDR_LEN]; RX_BURST];
+        // SAFETY: iovec and mmsghdr are plain old data; zero is valid.
+        let mut iov: [[libc::iovec; 3]; RX_BURST] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; RX_BURST] = unsafe { std::mem::zeroed() };
+        for i in 0..n {
+            let p = pkts[i].insert(pool.get());
+            let head = p.frame_for_fill(MMSG_HEAD);
+            iov[i] = [
+                libc::iovec {
+                    iov_base: hdrs[i].as_mut_ptr() as *mut libc::c_void,
+                    iov_len: VNET_HDR_LEN,
+                },
+                libc::iovec {
+                    iov_base: head.as_mut_ptr() as *mut libc::c_void,
+                    iov_len: MMSG_HEAD,
+                },
+                libc::iovec {
+                    iov_base: m.tail[i * MMSG_TAIL..].as_mut_ptr() as *mut libc::c_void,
+                    iov_len: MMSG_TAIL,
+                },
+            ];
+            let h = &mut msgs[i].msg_hdr;
+            h.msg_iov = iov[i].as_mut_ptr();
+            h.msg_iovlen = 3;
+            h.msg_control = m.ctrl[i].as_mut_ptr() as *mut libc::c_void;
+            h.msg_controllen = CMSG_SPACE;
+        }
+        // SAFETY: msgs[..n] are initialized; their iovecs point into the
+        // vnet header array, the packets' buffers (alive in `pkts`, not
+        // moved during the call) and the overflow buffer, and their
+        // control buffers into `m.ctrl`, all of the lengths given.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        let got_msgs = if r > 0 { r as usize } else { 0 };
+        let (mut got, mut bad) = (0usize, 0u64);
+        for i in 0..n {
+            let mut p = pkts[i].take().expect("filled above");
+            if i >= got_msgs {
+                pool.put(p);
+                continue;
+            }
+            let h = &msgs[i].msg_hdr;
+            let total = msgs[i].msg_len as usize;
+            if h.msg_flags & libc::MSG_TRUNC != 0 || total < VNET_HDR_LEN {
+                bad += 1;
+                pool.put(p);
+                continue;
+            }
+            let len = total - VNET_HDR_LEN;
+            if len > MMSG_HEAD {
+                p.truncate(MMSG_HEAD);
+                p.extend(&m.tail[i * MMSG_TAIL..i * MMSG_TAIL + (len - MMSG_HEAD)]);
+            } else {
+                p.truncate(len);
+            }
+            let off = match Offload::from_vnet(&hdrs[i], len) {
+                Ok(o) => o,
+                Err(_) => {
+                    bad += 1;
+                    pool.put(p);
+                    continue;
+                }
+            };
+            p.reset_md(in_port);
+            p.set_offload(off);
+            if let Some(aux) = auxdata(h) {
+                if aux.status & TP_STATUS_VLAN_VALID != 0 && p.len() >= 12 {
+                    let tpid = if aux.status & TP_STATUS_VLAN_TPID_VALID != 0 && aux.vlan_tpid != 0
+                    {
+                        aux.vlan_tpid
+                    } else {
+                        0x8100
+                    };
+                    // The offload offsets move with the gap.
+                    if p.insert_gap(12, 4) {
+                        let d = p.data_mut();
+                        d[12..14].copy_from_slice(&tpid.to_be_bytes());
+                        d[14..16].copy_from_slice(&aux.vlan_tci.to_be_bytes());
+                    }
+                }
+            }
+            let _ = batch.push(p);
+            got += 1;
+        }
+        (got, bad)
     }
 
     pub fn rx_packets(&self) -> u64 {
@@ -244,60 +531,13 @@ impl Netdev for AfPacketNetdev {
         if qid != 0 {
             return Err(NetdevError::NoQueue(qid));
         }
-        let mut cur = self.rx.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut got, mut bad) = (0usize, 0u64);
-        while batch.room() > 0 {
-            if !cur.open {
-                if self.block_status(cur.block).load(Acquire) & TP_STATUS_USER == 0 {
-                    break;
-                }
-                let b =
-                    BlockView::new_checked(self.block(cur.block)).map_err(|_| NetdevError::Down)?;
-                cur.open = true;
-                cur.next_at = b.first_offset();
-                cur.left = b.num_pkts();
-            }
-            let block = self.block(cur.block);
-            while cur.left > 0 && batch.room() > 0 {
-                cur.left -= 1;
-                let f = match Frame::parse(block, cur.next_at) {
-                    Ok(f) => f,
-                    Err(_) => {
-                        bad += 1 + cur.left as u64;
-                        cur.left = 0;
-                        break;
-                    }
-                };
-                if cur.left > 0 {
-                    if f.next == 0 {
-                        bad += cur.left as u64;
-                        cur.left = 0;
-                    }
-                    cur.next_at += f.next as usize;
-                }
-                let mut p = pool.get();
-                p.reset_md(in_port);
-                match f.to_packet(block, true, &mut p) {
-                    Ok(()) => {
-                        let _ = batch.push(p);
-                        got += 1;
-                    }
-                    Err(_) => {
-                        bad += 1;
-                        pool.put(p);
-                    }
-                }
-            }
-            if cur.left == 0 {
-                self.block_status(cur.block)
-                    .store(TP_STATUS_KERNEL, Release);
-                cur.block = (cur.block + 1) % BLOCK_NR as usize;
-                cur.open = false;
-                if cur.block == 0 {
-                    self.poll_ring_stats();
-                }
-            }
-        }
+        let mut st = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let (got, bad) = match (&mut *st, &self.ring) {
+            (RxState::Ring(cur), Some(ring)) => Self::recv_ring(ring, cur, in_port, batch, pool),
+            (RxState::Mmsg(m), _) => self.recv_mmsg(m, in_port, batch, pool),
+            (RxState::Ring(_), None) => (0, 0),
+        };
+        drop(st);
         if bad > 0 {
             self.rx_invalid.fetch_add(bad, Relaxed);
         }
@@ -422,4 +662,27 @@ pub(crate) fn wait_writable(fd: RawFd, ms: i32) {
     unsafe {
         libc::poll(&mut pfd, 1, ms);
     }
+}
+
+/// The `PACKET_AUXDATA` control message of a received frame, if any.
+fn auxdata(h: &libc::msghdr) -> Option<Auxdata> {
+    // SAFETY: `h` was filled by recvmmsg: its control buffer holds
+    // `msg_controllen` bytes of well-formed control messages, walked with
+    // the libc macros, which stay inside it.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == SOL_PACKET
+                && (*c).cmsg_type == PACKET_AUXDATA
+                && (*c).cmsg_len as usize
+                    >= libc::CMSG_LEN(std::mem::size_of::<Auxdata>() as u32) as usize
+            {
+                return Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(c) as *const Auxdata
+                ));
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
 }

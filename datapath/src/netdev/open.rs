@@ -1,13 +1,14 @@
 //! Opening a port by its Interface `type` and `options`, as vswitchd asks.
 //!
-//! Types: `""` and `system` (AF_PACKET), `tap`, `internal`, `afxdp`.
+//! Types: `""` and `system` (AF_PACKET; option `afpacket-rx` = `mmsg` or
+//! `tpacket-v3`), `tap`, `internal`, `afxdp`.
 //! Options are the Interface's `options` column; unknown ones are ignored
 //! here (vswitchd warns), bad values are a [`NetdevError::BadOption`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::afpacket::AfPacketNetdev;
+use super::afpacket::{AfPacketNetdev, RxMode};
 use super::afxdp::{AfXdpNetdev, AfXdpOptions};
 use super::tap::{TapKind, TapNetdev};
 use super::{Netdev, NetdevError};
@@ -23,7 +24,10 @@ pub fn open(
             let o = AfXdpOptions::parse(name, options)?;
             Ok(Arc::new(AfXdpNetdev::open(name, &o)?))
         }
-        "" | "system" => Ok(Arc::new(AfPacketNetdev::open(name)?)),
+        "" | "system" => {
+            let mode = RxMode::parse(name, options.get("afpacket-rx"))?;
+            Ok(Arc::new(AfPacketNetdev::open_with(name, mode)?))
+        }
         "tap" => Ok(Arc::new(TapNetdev::open(name, TapKind::Tap)?)),
         "internal" => Ok(Arc::new(TapNetdev::open(name, TapKind::Internal)?)),
         other => Err(NetdevError::Unsupported {

@@ -117,6 +117,19 @@ pub struct FwdStats {
     pub a_to_b: u64,
     pub b_to_a: u64,
     pub sent: u64,
+    /// CPU time the forwarding thread used.
+    pub cpu: Duration,
+}
+
+/// CPU time used by the calling thread.
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A thread moving every packet received on one port to the other,
@@ -163,6 +176,7 @@ impl Forwarder {
                     wait_readable(&fds, 2);
                 }
             }
+            st.cpu = thread_cpu();
             st
         });
         Forwarder {
