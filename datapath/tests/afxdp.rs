@@ -28,9 +28,9 @@ fn xdp(name: &str, mode: XdpMode) -> anyhow::Result<AfXdpNetdev> {
 fn afxdp_native_to_afpacket_ping_tcp_udp() -> anyhow::Result<()> {
     let h1 = Host::veth("xn1", IP1, IP6_1)?;
     let h2 = Host::veth("xn2", IP2, IP6_2)?;
-    let x = xdp(h1.outer(), XdpMode::Native)?;
+    let x = Arc::new(xdp(h1.outer(), XdpMode::Native)?);
     assert!(x.is_native());
-    let a: Arc<dyn Netdev> = Arc::new(x);
+    let a: Arc<dyn Netdev> = x.clone();
     let b: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open(h2.outer())?);
     let fwd = Forwarder::start(a.clone(), b.clone());
     ping(&h1, IP2)?;
@@ -59,6 +59,13 @@ fn afxdp_native_to_afpacket_ping_tcp_udp() -> anyhow::Result<()> {
     );
     assert_eq!(a.drops().rx_invalid, 0);
     assert_eq!(a.drops().tx_offload_failed, 0);
+    let (gso, csums) = x.software_offload_counts();
+    eprintln!("software offload on the AF_XDP port: {gso} GSO packets segmented, {csums} checksums completed");
+    assert!(
+        gso > 0,
+        "GSO packets from the veth reached the AF_XDP port and were cut"
+    );
+    assert!(csums > 0, "partial checksums were completed");
     Ok(())
 }
 

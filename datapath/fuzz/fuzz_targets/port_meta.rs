@@ -20,11 +20,11 @@ use libfuzzer_sys::fuzz_target;
 
 fn finish(p: DpPacket, pool: &mut PacketPool) -> usize {
     let mut v = vec![p];
-    let dropped = finish_for_plain_port(&mut v, pool);
+    let r = finish_for_plain_port(&mut v, pool);
     for s in &v {
         assert!(!s.offload().pending(), "offload left pending");
     }
-    dropped
+    r.failed
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -213,46 +213,66 @@ impl<'a> VnetHdr<'a> {
     }
 }
 
+/// What [`finish_for_plain_port`] did to a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SoftwareOffload {
+    /// Partial checksums completed (GSO segments not counted).
+    pub csums: usize,
+    /// GSO packets cut into segments.
+    pub gso_packets: usize,
+    /// Segments they became.
+    pub segments: usize,
+    /// Packets that could not be finished (dropped, or sent as they were
+    /// when only a checksum could not be completed).
+    pub failed: usize,
+}
+
 /// Turns every packet of `pkts` into plain frames for a port that takes
 /// no vnet header: partial checksums are completed in place and GSO
-/// packets are replaced by their segments (in order). Packets that cannot
-/// be finished are dropped (recycled into `pool`). Returns how many were
-/// dropped.
-pub fn finish_for_plain_port(pkts: &mut Vec<DpPacket>, pool: &mut PacketPool) -> usize {
+/// packets are replaced by their segments (in order). GSO packets that
+/// cannot be segmented are dropped (recycled into `pool`).
+pub fn finish_for_plain_port(pkts: &mut Vec<DpPacket>, pool: &mut PacketPool) -> SoftwareOffload {
+    let mut r = SoftwareOffload::default();
     if !pkts.iter().any(|p| p.offload().pending()) {
-        return 0;
+        return r;
     }
-    let mut dropped = 0;
     if !pkts.iter().any(|p| p.offload().is_gso()) {
         for p in pkts.iter_mut() {
-            if csum::complete_packet(p).is_err() {
-                // Sent as is: the receiver drops it on the bad checksum,
-                // as it would behind a NIC; counted here.
-                dropped += 1;
+            if p.offload().needs_csum() {
+                match csum::complete_packet(p) {
+                    // Sent as is on failure: the receiver drops it on the
+                    // bad checksum, as it would behind a NIC.
+                    Ok(()) => r.csums += 1,
+                    Err(_) => r.failed += 1,
+                }
             }
         }
-        return dropped;
+        return r;
     }
     let mut out = Vec::with_capacity(pkts.len() + 64);
     for mut p in pkts.drain(..) {
         let o = p.offload();
         if o.is_gso() {
             match gso::segment(&p, pool, &mut out) {
-                Ok(_) => pool.put(p),
-                Err(_) => {
-                    dropped += 1;
-                    pool.put(p);
+                Ok(n) => {
+                    r.gso_packets += 1;
+                    r.segments += n;
                 }
+                Err(_) => r.failed += 1,
             }
+            pool.put(p);
         } else {
-            if o.needs_csum() && csum::complete_packet(&mut p).is_err() {
-                dropped += 1;
+            if o.needs_csum() {
+                match csum::complete_packet(&mut p) {
+                    Ok(()) => r.csums += 1,
+                    Err(_) => r.failed += 1,
+                }
             }
             out.push(p);
         }
     }
     *pkts = out;
-    dropped
+    r
 }
 
 #[cfg(test)]

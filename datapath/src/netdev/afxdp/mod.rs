@@ -109,12 +109,16 @@ pub struct AfXdpNetdev {
     name: String,
     attach: XdpAttach,
     queues: Vec<Mutex<Xsk>>,
+    /// Each queue's socket, readable when its receive ring has frames.
+    fds: Vec<RawFd>,
     zero_copy: bool,
     rx_packets: AtomicU64,
     rx_invalid: AtomicU64,
     tx_packets: AtomicU64,
     tx_dropped: AtomicU64,
     tx_offload_failed: AtomicU64,
+    tx_gso_segmented: AtomicU64,
+    tx_csum_completed: AtomicU64,
 }
 
 impl AfXdpNetdev {
@@ -153,6 +157,7 @@ impl AfXdpNetdev {
                     return Ok(AfXdpNetdev {
                         name: name.to_string(),
                         attach,
+                        fds: queues.iter().map(Xsk::raw_fd).collect(),
                         queues: queues.into_iter().map(Mutex::new).collect(),
                         zero_copy: zc,
                         rx_packets: AtomicU64::new(0),
@@ -160,6 +165,8 @@ impl AfXdpNetdev {
                         tx_packets: AtomicU64::new(0),
                         tx_dropped: AtomicU64::new(0),
                         tx_offload_failed: AtomicU64::new(0),
+                        tx_gso_segmented: AtomicU64::new(0),
+                        tx_csum_completed: AtomicU64::new(0),
                     });
                 }
                 Err(e) => last = Some(e),
@@ -213,6 +220,14 @@ impl AfXdpNetdev {
     }
     pub fn is_zero_copy(&self) -> bool {
         self.zero_copy
+    }
+    /// GSO packets segmented and partial checksums completed in software
+    /// on transmit (this port takes no offload metadata).
+    pub fn software_offload_counts(&self) -> (u64, u64) {
+        (
+            self.tx_gso_segmented.load(Relaxed),
+            self.tx_csum_completed.load(Relaxed),
+        )
     }
 
     fn queue(&self, qid: usize) -> std::sync::MutexGuard<'_, Xsk> {
@@ -275,9 +290,16 @@ impl Netdev for AfXdpNetdev {
         packets: &mut Vec<DpPacket>,
         pool: &mut PacketPool,
     ) -> Result<usize, NetdevError> {
-        let failed = finish_for_plain_port(packets, pool);
-        if failed > 0 {
-            self.tx_offload_failed.fetch_add(failed as u64, Relaxed);
+        let sw = finish_for_plain_port(packets, pool);
+        if sw.failed > 0 {
+            self.tx_offload_failed.fetch_add(sw.failed as u64, Relaxed);
+        }
+        if sw.gso_packets > 0 {
+            self.tx_gso_segmented
+                .fetch_add(sw.gso_packets as u64, Relaxed);
+        }
+        if sw.csums > 0 {
+            self.tx_csum_completed.fetch_add(sw.csums as u64, Relaxed);
         }
         let mut x = self.queue(qid);
         let (queued, refused) = x.queue_tx(packets.iter().map(|p| p.data()));
@@ -296,7 +318,7 @@ impl Netdev for AfXdpNetdev {
     }
 
     fn rx_fd(&self, qid: usize) -> Option<RawFd> {
-        (qid < self.queues.len()).then(|| self.queue(qid).raw_fd())
+        self.fds.get(qid).copied()
     }
 
     fn drops(&self) -> DeviceDrops {
