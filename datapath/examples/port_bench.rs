@@ -8,7 +8,7 @@
 //!
 //! Run as root, optimized:
 //! `cargo run --release -p ferrovs-datapath --example port_bench -- --secs 3 --runs 3`
-//! Options: `--kinds afpacket,afpacket-v3,afxdp,afxdp-generic` `--secs N` `--runs N`.
+//! Options: `--kinds linux-bridge,afpacket,afpacket-v3,afxdp,afxdp-generic` `--secs N` `--runs N`.
 
 #[allow(dead_code)]
 #[path = "../tests/common/ports.rs"]
@@ -108,6 +108,37 @@ fn ping_rtt(h1: &Host) -> anyhow::Result<(f64, f64)> {
     Ok((median(&mut v), p99))
 }
 
+/// A Linux bridge joining the two outer veth ends (the reference the
+/// switch is compared with), deleted on drop.
+struct Bridge(String);
+
+impl Bridge {
+    fn new(ports: &[&str]) -> anyhow::Result<Bridge> {
+        let name = format!("fvbr{}", ferrovs_tests::unique_suffix());
+        let ip = |args: &[&str]| -> anyhow::Result<()> {
+            let st = std::process::Command::new("ip").args(args).status()?;
+            anyhow::ensure!(st.success(), "ip {}", args.join(" "));
+            Ok(())
+        };
+        ip(&["link", "add", &name, "type", "bridge"])?;
+        let br = Bridge(name);
+        for p in ports {
+            ip(&["link", "set", p, "master", &br.0])?;
+            ip(&["link", "set", p, "up"])?;
+        }
+        ip(&["link", "set", &br.0, "up"])?;
+        Ok(br)
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, def: &str| -> String {
@@ -118,12 +149,31 @@ fn main() -> anyhow::Result<()> {
     };
     let secs: u32 = arg("--secs", "3").parse()?;
     let runs: usize = arg("--runs", "3").parse()?;
-    let kinds = arg("--kinds", "afpacket,afpacket-v3,afxdp");
+    let kinds = arg("--kinds", "linux-bridge,afpacket,afpacket-v3,afxdp");
     println!("| ports | TCP Gbit/s | 64B UDP kpps | ping median µs | ping p99 µs | idle CPU % |");
     println!("|---|---|---|---|---|---|");
     for kind in kinds.split(',') {
         let h1 = Host::veth("bn1", IP1, IP6_1)?;
         let h2 = Host::veth("bn2", IP2, IP6_2)?;
+        if kind == "linux-bridge" {
+            let _br = Bridge::new(&[h1.outer(), h2.outer()])?;
+            ping(&h1, IP2)?;
+            let (mut tcp, mut pps) = (Vec::new(), Vec::new());
+            for _ in 0..runs {
+                tcp.push(iperf3(&h1, &h2, IP2, secs)?.0 / 1e9);
+                pps.push(udp64_pps(&h1, &h2, secs)? / 1e3);
+            }
+            let (p50, p99) = ping_rtt(&h1)?;
+            println!(
+                "| {kind} | {:.2} | {:.0} | {:.0} | {:.0} | - |",
+                median(&mut tcp),
+                median(&mut pps),
+                p50,
+                p99
+            );
+            eprintln!("  runs: TCP {tcp:.2?} Gbit/s, UDP {pps:.0?} kpps");
+            continue;
+        }
         let a = open(kind, h1.outer())?;
         let b = open(kind, h2.outer())?;
         let fwd = Forwarder::start(a.clone(), b.clone());

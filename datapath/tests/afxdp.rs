@@ -140,3 +140,52 @@ fn afxdp_options_and_open_errors() {
         Err(NetdevError::Unsupported { .. })
     ));
 }
+
+/// A VM on a tap (TSO and checksum offload negotiated) talks to a host
+/// behind an AF_XDP port: the tap's GSO packets and partial checksums are
+/// finished in software for AF_XDP, and the AF_XDP side's partial
+/// checksums (detected) go to the tap as partial.
+#[test]
+fn tap_to_afxdp_ping_tcp_udp() -> anyhow::Result<()> {
+    use ferrovs_datapath::netdev::tap::{TapKind, TapNetdev};
+    let tname = format!("fvtx{}", ferrovs_tests::unique_suffix());
+    let a: Arc<dyn Netdev> = Arc::new(TapNetdev::open(&tname, TapKind::Tap)?);
+    let h1 = Host::tap("tx1", &tname, IP1, IP6_1)?;
+    let h2 = Host::veth("tx2", IP2, IP6_2)?;
+    let x = Arc::new(xdp(h2.outer(), XdpMode::Native)?);
+    let b: Arc<dyn Netdev> = x.clone();
+    let fwd = Forwarder::start(a.clone(), b.clone());
+    ping(&h1, IP2)?;
+    ping(&h2, IP6_1)?;
+    assert_eq!(udp_exchange(&h1, &h2, IP2, 7601, 30, 1300)?, 30);
+    assert_eq!(udp_exchange(&h2, &h1, IP1, 7602, 30, 1300)?, 30);
+    let bps = tcp_transfer(&h1, &h2, IP2, 7603, 16 << 20)?;
+    eprintln!("TCP tap -> AF_XDP: {:.2} Gbit/s", bps / 1e9);
+    let bps = tcp_transfer(&h2, &h1, IP1, 7604, 16 << 20)?;
+    eprintln!("TCP AF_XDP -> tap: {:.2} Gbit/s", bps / 1e9);
+    fwd.stop();
+    let (gso, csums) = x.software_offload_counts();
+    eprintln!("AF_XDP port: {gso} GSO packets segmented, {csums} checksums completed");
+    assert!(gso > 0 && csums > 0);
+    Ok(())
+}
+
+/// A second AF_XDP port on an interface that already has one is refused
+/// as busy, and the first keeps working.
+#[test]
+fn afxdp_second_open_is_busy() -> anyhow::Result<()> {
+    let h1 = Host::veth("xb1", IP1, IP6_1)?;
+    let first = xdp(h1.outer(), XdpMode::Native)?;
+    match xdp(h1.outer(), XdpMode::Native) {
+        Err(e) => {
+            let e = e.downcast::<NetdevError>()?;
+            assert!(matches!(e, NetdevError::Busy(_)), "got {e}");
+        }
+        Ok(_) => panic!("second AF_XDP port on the same interface opened"),
+    }
+    drop(first);
+    // Once the first is closed (its link detached) the interface is free.
+    let again = xdp(h1.outer(), XdpMode::Native)?;
+    assert!(again.is_native());
+    Ok(())
+}

@@ -89,3 +89,16 @@ fn internal_port_with_address_reaches_a_namespace() -> anyhow::Result<()> {
     fwd.stop();
     Ok(())
 }
+
+#[test]
+fn tap_already_attached_is_busy() -> anyhow::Result<()> {
+    use ferrovs_datapath::netdev::NetdevError;
+    let name = tap_name("d");
+    let _first = TapNetdev::open(&name, TapKind::Tap)?;
+    match TapNetdev::open(&name, TapKind::Tap) {
+        Err(NetdevError::Busy(d)) => assert_eq!(d, name),
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("opened an attached tap twice"),
+    }
+    Ok(())
+}

@@ -228,4 +228,96 @@ pub(crate) mod tests {
         );
         assert!(out.is_empty());
     }
+
+    /// An IPv6 GSO packet of `proto` (TCP with a 20-byte header, or UDP)
+    /// with a partial checksum.
+    fn gso6(proto: u8, payload: &[u8], mss: u16) -> DpPacket {
+        let l4h = if proto == 6 { 20 } else { 8 };
+        let mut f = vec![0u8; 14 + 40 + l4h];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        let pl = (l4h + payload.len()) as u16;
+        f[18..20].copy_from_slice(&pl.to_be_bytes());
+        f[20] = proto;
+        f[21] = 64;
+        f[22..38].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[38..54].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f[54..56].copy_from_slice(&1000u16.to_be_bytes());
+        f[56..58].copy_from_slice(&2000u16.to_be_bytes());
+        let at = if proto == 6 {
+            f[54 + 12] = 5 << 4;
+            f[54 + 13] = 0x18;
+            54 + 16
+        } else {
+            f[58..60].copy_from_slice(&pl.to_be_bytes());
+            54 + 6
+        };
+        let ps = sum16(&f[22..54], 0) + proto as u32 + pl as u32;
+        f[at..at + 2].copy_from_slice(&fold(ps).to_be_bytes());
+        f.extend_from_slice(payload);
+        let mut p = DpPacket::from_bytes(&f);
+        p.set_offload(Offload {
+            flags: VNET_F_NEEDS_CSUM,
+            gso_type: if proto == 6 {
+                VNET_GSO_TCPV6
+            } else {
+                VNET_GSO_UDP_L4
+            },
+            hdr_len: (54 + l4h) as u16,
+            gso_size: mss,
+            csum_start: 54,
+            csum_offset: (at - 54) as u16,
+        });
+        p
+    }
+
+    fn l4_ok6(f: &[u8], proto: u8) -> bool {
+        let pl = u16::from_be_bytes([f[18], f[19]]) as usize;
+        let ps = sum16(&f[22..54], 0) + proto as u32 + pl as u32;
+        fold(sum16(&f[54..54 + pl], ps)) == 0xffff
+    }
+
+    #[test]
+    fn tcp6_and_udp6_segments_are_complete_datagrams() {
+        let payload: Vec<u8> = (0..2500u32).map(|i| (i * 31) as u8).collect();
+        for proto in [6u8, 17] {
+            let p = gso6(proto, &payload, 1000);
+            let mut pool = PacketPool::new(8);
+            let mut out = Vec::new();
+            assert_eq!(segment(&p, &mut pool, &mut out), Ok(3), "proto {proto}");
+            let hdr = if proto == 6 { 74 } else { 62 };
+            let mut joined = Vec::new();
+            for (i, s) in out.iter().enumerate() {
+                let f = s.data();
+                assert!(l4_ok6(f, proto), "proto {proto} segment {i} checksum");
+                let pl = u16::from_be_bytes([f[18], f[19]]) as usize;
+                assert_eq!(pl + 54, f.len());
+                if proto == 17 {
+                    assert_eq!(u16::from_be_bytes([f[58], f[59]]) as usize, pl);
+                } else {
+                    let seq = u32::from_be_bytes(f[58..62].try_into().unwrap());
+                    assert_eq!(seq, 1000 * i as u32);
+                }
+                joined.extend_from_slice(&f[hdr..]);
+            }
+            assert_eq!(joined, payload);
+        }
+    }
+
+    #[test]
+    fn partial_checksum_detected_and_finished() {
+        use crate::offload::csum::{complete, detect_partial};
+        // A non-GSO TCP/IPv4 packet as a stack leaves it (partial).
+        let p = gso_tcp4(&[5u8; 700], 1448);
+        let mut f = p.data().to_vec();
+        let o = detect_partial(&f).expect("partial checksum recognized");
+        assert_eq!((o.csum_start, o.csum_offset), (34, 16));
+        complete(&mut f, &o).unwrap();
+        assert!(l4_ok(&f));
+        // Once complete it is no longer taken for partial.
+        assert_eq!(detect_partial(&f), None);
+        // UDP/IPv6 the same way.
+        let p = gso6(17, &[9u8; 300], 1000);
+        assert!(detect_partial(p.data()).is_some());
+    }
 }
