@@ -184,8 +184,22 @@ fn afxdp_second_open_is_busy() -> anyhow::Result<()> {
         Ok(_) => panic!("second AF_XDP port on the same interface opened"),
     }
     drop(first);
-    // Once the first is closed (its link detached) the interface is free.
-    let again = xdp(h1.outer(), XdpMode::Native)?;
-    assert!(again.is_native());
+    // Once the first is closed (its link detached, its socket's queue
+    // binding released, which the kernel may finish a little later) the
+    // interface is free again.
+    let t0 = std::time::Instant::now();
+    loop {
+        match xdp(h1.outer(), XdpMode::Native) {
+            Ok(again) => {
+                assert!(again.is_native());
+                break;
+            }
+            Err(e) if t0.elapsed() < std::time::Duration::from_secs(3) => {
+                eprintln!("reopen not yet possible: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
