@@ -102,3 +102,67 @@ fn tap_already_attached_is_busy() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// An idle PMD's sleep: the waiter times out with nothing to read, wakes
+/// when a frame arrives on a tap queue (the host stack sends one), and
+/// wakes when its waker fires.
+#[test]
+fn rx_waiter_sleeps_until_a_queue_is_readable() -> anyhow::Result<()> {
+    use ferrovs_datapath::batch::PacketBatch;
+    use ferrovs_datapath::netdev::wait::RxWaiter;
+    use ferrovs_datapath::packet::PacketPool;
+    use std::time::{Duration, Instant};
+    let name = tap_name("w");
+    let tap = Arc::new(TapNetdev::open(&name, TapKind::Tap)?);
+    let h = Host::tap("tw1", &name, IP1, IP6_1)?;
+    // No IPv6 chatter (router solicitations, MLD) during the idle wait.
+    h.ns.exec(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{name}.disable_ipv6=1"),
+    ])?;
+    let mut w = RxWaiter::new()?;
+    assert!(w.set_fds([tap.rx_fd(0)]));
+    // Drain what the stack sent when the link came up (IPv6 is on).
+    let (mut batch, mut pool) = (PacketBatch::new(), PacketPool::new(64));
+    std::thread::sleep(Duration::from_millis(200));
+    while tap.recv(0, 1, &mut batch, &mut pool)? > 0 {
+        batch.drain().for_each(drop);
+    }
+    let t0 = Instant::now();
+    assert!(
+        !w.wait(Duration::from_millis(100)),
+        "idle queue woke the waiter"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(90));
+    // The namespace sends an ARP request out of the tap.
+    let pinger = std::thread::spawn({
+        let ns = h.ns.name().to_string();
+        move || {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "exec", &ns, "ping", "-c", "1", "-W", "1", IP2])
+                .output();
+        }
+    });
+    assert!(
+        w.wait(Duration::from_secs(3)),
+        "frame did not wake the waiter"
+    );
+    assert!(tap.recv(0, 1, &mut batch, &mut pool)? > 0);
+    batch.drain().for_each(drop);
+    pinger.join().unwrap();
+    while tap.recv(0, 1, &mut batch, &mut pool)? > 0 {
+        batch.drain().for_each(drop);
+    }
+    let waker = w.waker();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+    });
+    let t0 = Instant::now();
+    assert!(w.wait(Duration::from_secs(3)));
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // A queue without a descriptor makes the set unusable.
+    assert!(!w.set_fds([tap.rx_fd(0), None]));
+    Ok(())
+}

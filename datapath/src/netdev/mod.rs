@@ -21,6 +21,7 @@ pub mod ring;
 pub mod sys;
 pub mod tap;
 pub mod tpacket;
+pub mod wait;
 
 use crate::batch::PacketBatch;
 use crate::packet::PacketPool;
