@@ -8,7 +8,7 @@
 //!
 //! Run as root, optimized:
 //! `cargo run --release -p ferrovs-datapath --example port_bench -- --secs 3 --runs 3`
-//! Options: `--kinds linux-bridge,afpacket,afpacket-v3,afxdp,afxdp-generic` `--secs N` `--runs N`.
+//! Options: `--busy` (the forwarding thread never sleeps), `--kinds linux-bridge,afpacket,afpacket-v3,afxdp,afxdp-generic` `--secs N` `--runs N`.
 
 #[allow(dead_code)]
 #[path = "../tests/common/ports.rs"]
@@ -149,6 +149,7 @@ fn main() -> anyhow::Result<()> {
     };
     let secs: u32 = arg("--secs", "3").parse()?;
     let runs: usize = arg("--runs", "3").parse()?;
+    let busy = args.iter().any(|a| a == "--busy");
     let kinds = arg("--kinds", "linux-bridge,afpacket,afpacket-v3,afxdp");
     println!("| ports | TCP Gbit/s | 64B UDP kpps | ping median µs | ping p99 µs | idle CPU % |");
     println!("|---|---|---|---|---|---|");
@@ -176,7 +177,7 @@ fn main() -> anyhow::Result<()> {
         }
         let a = open(kind, h1.outer())?;
         let b = open(kind, h2.outer())?;
-        let fwd = Forwarder::start(a.clone(), b.clone());
+        let fwd = Forwarder::start_with(a.clone(), b.clone(), !busy);
         ping(&h1, IP2)?;
         let (mut tcp, mut pps) = (Vec::new(), Vec::new());
         for r in 0..runs {

@@ -141,6 +141,12 @@ pub struct Forwarder {
 
 impl Forwarder {
     pub fn start(a: Arc<dyn Netdev>, b: Arc<dyn Netdev>) -> Forwarder {
+        Self::start_with(a, b, true)
+    }
+
+    /// `sleep`: false keeps polling when idle (a busy PMD), true sleeps on
+    /// the receive descriptors after 64 empty polls.
+    pub fn start_with(a: Arc<dyn Netdev>, b: Arc<dyn Netdev>, sleep: bool) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -172,7 +178,7 @@ impl Forwarder {
                     continue;
                 }
                 idle += 1;
-                if idle > 64 {
+                if sleep && idle > 64 {
                     wait_readable(&fds, 2);
                 }
             }

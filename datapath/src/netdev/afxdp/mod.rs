@@ -322,9 +322,19 @@ impl Netdev for AfXdpNetdev {
     }
 
     fn drops(&self) -> DeviceDrops {
+        // The kernel's own counts: frames it could not place (ring full,
+        // or too large for a chunk, as a GSO frame in generic mode).
+        let kernel: u64 = self
+            .fds
+            .iter()
+            .map(|&fd| {
+                let st = xsk::statistics(fd);
+                st.rx_dropped + st.rx_ring_full
+            })
+            .sum();
         DeviceDrops {
             rx_invalid: self.rx_invalid.load(Relaxed),
-            rx_ring_full: 0,
+            rx_ring_full: kernel,
             tx_dropped: self.tx_dropped.load(Relaxed),
             tx_offload_failed: self.tx_offload_failed.load(Relaxed),
         }

@@ -479,3 +479,24 @@ impl Xsk {
         self.fd.as_raw_fd()
     }
 }
+
+/// The kernel's counters of one socket (`struct xdp_statistics`).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct XdpStatistics {
+    /// Frames dropped for other reasons (e.g. larger than a chunk).
+    pub rx_dropped: u64,
+    pub rx_invalid_descs: u64,
+    pub tx_invalid_descs: u64,
+    /// Frames dropped because the receive ring was full.
+    pub rx_ring_full: u64,
+    pub rx_fill_ring_empty_descs: u64,
+    pub tx_ring_empty_descs: u64,
+}
+
+/// Reads the counters of socket `fd`.
+pub fn statistics(fd: RawFd) -> XdpStatistics {
+    let mut st = XdpStatistics::default();
+    let _ = sys::getsockopt(fd, SOL_XDP, XDP_STATISTICS, &mut st);
+    st
+}
