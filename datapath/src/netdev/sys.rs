@@ -79,6 +79,19 @@ pub fn set_up(name: &str) -> Result<(), NetdevError> {
     Ok(())
 }
 
+/// The MTU of interface `name`.
+pub fn mtu(name: &str) -> Result<usize, NetdevError> {
+    let mut r = ifreq(name)?;
+    let s =
+        socket(libc::AF_INET, libc::SOCK_DGRAM, 0).map_err(|e| open_error(name, "socket", e))?;
+    // SAFETY: SIOCGIFMTU fills the mtu member of the ifreq we pass.
+    unsafe {
+        check(libc::ioctl(s.as_raw_fd(), libc::SIOCGIFMTU, &mut r) as _)
+            .map_err(|e| open_error(name, "SIOCGIFMTU", e))?;
+        Ok(r.ifr_ifru.ifru_mtu.max(68) as usize)
+    }
+}
+
 /// A new socket, close-on-exec and non-blocking.
 pub fn socket(domain: i32, ty: i32, proto: i32) -> io::Result<OwnedFd> {
     // SAFETY: plain system call; the descriptor is owned by the result.

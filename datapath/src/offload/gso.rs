@@ -12,7 +12,7 @@
 //! packet, or the packet is refused.
 
 use super::csum::{ip_end, l3_offset};
-use super::{OffloadError, VNET_GSO_ECN, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP_L4};
+use super::{Offload, OffloadError, VNET_GSO_ECN, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_GSO_UDP_L4};
 use crate::packet::{DpPacket, PacketPool};
 use crate::wire::checksum::{checksum, fold, sum16};
 use crate::wire::ethernet::{ETH_TYPE_IPV4, ETH_TYPE_IPV6};
@@ -121,10 +121,39 @@ pub fn segment(
     Ok(n)
 }
 
+/// For a TCP frame with a partial checksum `o` whose IP packet is larger
+/// than `mtu` (a GSO segment that lost its metadata on the way, as AF_XDP
+/// delivers them): the offload state of a GSO packet whose segments fill
+/// the MTU. None when the frame is not such a packet.
+pub fn infer_tcp_gso(frame: &[u8], o: Offload, mtu: usize) -> Option<Offload> {
+    if !o.needs_csum() || o.is_gso() || o.csum_offset != 16 {
+        return None;
+    }
+    let (ethertype, l3) = l3_offset(frame)?;
+    let gso_type = match ethertype {
+        ETH_TYPE_IPV4 => VNET_GSO_TCPV4,
+        ETH_TYPE_IPV6 => VNET_GSO_TCPV6,
+        _ => return None,
+    };
+    let l4 = o.csum_start as usize;
+    let doff = (*frame.get(l4 + 12)? >> 4) as usize * 4;
+    let hdr = l4 + doff;
+    let ip_len = ip_end(frame, ethertype, l3).checked_sub(l3)?;
+    if doff < 20 || l4 < l3 || ip_len <= mtu || hdr - l3 >= mtu {
+        return None;
+    }
+    Some(Offload {
+        gso_type,
+        gso_size: u16::try_from(mtu - (hdr - l3)).ok()?,
+        hdr_len: u16::try_from(hdr).ok()?,
+        ..o
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::offload::{Offload, VNET_F_NEEDS_CSUM};
+    use crate::offload::VNET_F_NEEDS_CSUM;
 
     /// A TCP/IPv4 GSO packet as a local stack hands it over: partial
     /// checksum (pseudo-header sum only), total length of the whole.
@@ -319,5 +348,27 @@ pub(crate) mod tests {
         // UDP/IPv6 the same way.
         let p = gso6(17, &[9u8; 300], 1000);
         assert!(detect_partial(p.data()).is_some());
+    }
+
+    #[test]
+    fn gso_inferred_from_an_oversized_partial_tcp_frame() {
+        let p = gso_tcp4(&[3u8; 4000], 1448);
+        let plain = Offload {
+            gso_type: 0,
+            gso_size: 0,
+            ..p.offload()
+        };
+        let o = infer_tcp_gso(p.data(), plain, 1500).expect("oversized TCP frame");
+        assert_eq!(o.gso_type, VNET_GSO_TCPV4);
+        assert_eq!(o.gso_size, 1500 - 20 - 32);
+        assert_eq!(o.hdr_len, 66);
+        let mut q = p.clone();
+        q.set_offload(o);
+        let mut pool = PacketPool::new(4);
+        let mut out = Vec::new();
+        assert_eq!(segment(&q, &mut pool, &mut out), Ok(3));
+        assert!(out.iter().all(|s| s.len() - 14 <= 1500 && l4_ok(s.data())));
+        // Within the MTU: nothing to infer.
+        assert_eq!(infer_tcp_gso(p.data(), plain, 9000), None);
     }
 }

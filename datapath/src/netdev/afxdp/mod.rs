@@ -15,9 +15,12 @@
 //! leave a vnet-header port still partial and any other port finished;
 //! transmitted packets get checksums completed and GSO packets segmented
 //! in software first. In native mode on a veth the kernel stops the peer
-//! from making GSO packets itself; in generic mode a GSO packet larger
-//! than a UMEM frame never reaches the socket (the kernel drops it), so
-//! TCP from a veth peer with default offloads needs native mode.
+//! from making GSO packets itself. In generic mode it does not: a 64 KiB
+//! TCP segment reaches the socket whole, as a chain of descriptors
+//! (multi-buffer, `XDP_USE_SG`); it is reassembled, and since its segment
+//! size was lost, it is taken as a GSO packet cut to the interface's MTU.
+//! (On a kernel without multi-buffer AF_XDP such frames are dropped by
+//! the kernel and counted in the port's drops.)
 //!
 //! Field order matters for teardown: the XDP link is closed first (the
 //! program detaches), then the sockets.
@@ -33,10 +36,10 @@ use std::sync::Mutex;
 use super::sys::{self, open_error};
 use super::{DeviceDrops, Netdev, NetdevError};
 use crate::batch::PacketBatch;
-use crate::offload::{csum::detect_partial, finish_for_plain_port};
+use crate::offload::{csum::detect_partial, finish_for_plain_port, gso::infer_tcp_gso};
 use crate::packet::{DpPacket, PacketPool};
 use bpf::{XdpAttach, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE};
-use xsk::{Xsk, XDP_COPY, XDP_USE_NEED_WAKEUP, XDP_ZEROCOPY};
+use xsk::{Xsk, XDP_COPY, XDP_USE_NEED_WAKEUP, XDP_USE_SG, XDP_ZEROCOPY};
 
 /// `xdp-mode` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,8 @@ pub struct AfXdpNetdev {
     queues: Vec<Mutex<Xsk>>,
     /// Each queue's socket, readable when its receive ring has frames.
     fds: Vec<RawFd>,
+    /// The interface's MTU (sizes the segments of GSO frames).
+    mtu: usize,
     zero_copy: bool,
     rx_packets: AtomicU64,
     rx_invalid: AtomicU64,
@@ -125,6 +130,7 @@ impl AfXdpNetdev {
     pub fn open(name: &str, opts: &AfXdpOptions) -> Result<AfXdpNetdev, NetdevError> {
         let ifindex = sys::ifindex(name)?;
         sys::set_up(name)?;
+        let mtu = sys::mtu(name)?;
         let modes: &[u32] = match opts.mode {
             XdpMode::Native | XdpMode::NativeZeroCopy => &[XDP_FLAGS_DRV_MODE],
             XdpMode::Generic => &[XDP_FLAGS_SKB_MODE],
@@ -158,6 +164,7 @@ impl AfXdpNetdev {
                         name: name.to_string(),
                         attach,
                         fds: queues.iter().map(Xsk::raw_fd).collect(),
+                        mtu,
                         queues: queues.into_iter().map(Mutex::new).collect(),
                         zero_copy: zc,
                         rx_packets: AtomicU64::new(0),
@@ -198,11 +205,15 @@ impl AfXdpNetdev {
         for q in 0..n {
             let mut x = Xsk::new().map_err(|e| ("AF_XDP socket".to_string(), e))?;
             let mut res = Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-            for &b in binds {
-                res = x.bind(ifindex, q, b | wake);
-                if res.is_ok() {
-                    zc = b == XDP_ZEROCOPY;
-                    break;
+            // Multi-buffer first (frames larger than a chunk arrive as
+            // chains), then without it (older kernels, drivers).
+            'bind: for &b in binds {
+                for sg in [XDP_USE_SG, 0] {
+                    res = x.bind(ifindex, q, b | sg | wake);
+                    if res.is_ok() {
+                        zc = b == XDP_ZEROCOPY;
+                        break 'bind;
+                    }
                 }
             }
             res.map_err(|e| (format!("bind queue {q}"), e))?;
@@ -263,12 +274,23 @@ impl Netdev for AfXdpNetdev {
             x.kick_tx(2);
         }
         let (mut got, mut bad) = (0usize, 0u64);
+        let mtu = self.mtu;
         x.recv(batch.room() as u32, |r| match r {
-            Ok(bytes) => {
+            Ok(pieces) => {
                 let mut p = pool.get();
                 p.reset_md(in_port);
-                p.frame_for_fill(bytes.len()).copy_from_slice(bytes);
+                let total = pieces.iter().map(|b| b.len()).sum();
+                let f = p.frame_for_fill(total);
+                let mut at = 0;
+                for b in pieces {
+                    f[at..at + b.len()].copy_from_slice(b);
+                    at += b.len();
+                }
                 if let Some(o) = detect_partial(p.data()) {
+                    // A frame beyond the MTU is a GSO segment the kernel
+                    // handed over whole (generic mode), its segment size
+                    // lost on the way: the MTU gives it back.
+                    let o = infer_tcp_gso(p.data(), o, mtu).unwrap_or(o);
                     p.set_offload(o);
                 }
                 let _ = batch.push(p);

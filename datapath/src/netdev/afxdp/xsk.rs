@@ -40,6 +40,14 @@ const XDP_UMEM_PGOFF_COMPLETION_RING: i64 = 0x1_8000_0000;
 pub const XDP_COPY: u16 = 1 << 1;
 pub const XDP_ZEROCOPY: u16 = 1 << 2;
 pub const XDP_USE_NEED_WAKEUP: u16 = 1 << 3;
+/// Multi-buffer: a frame larger than a chunk arrives as a chain of
+/// descriptors (all but the last flagged [`XDP_PKT_CONTD`]).
+pub const XDP_USE_SG: u16 = 1 << 4;
+/// Descriptor option: more pieces of this frame follow.
+pub const XDP_PKT_CONTD: u32 = 1;
+/// Most pieces one received frame may have (a 64 KiB frame in 4 KiB
+/// chunks is 17).
+pub const MAX_PIECES: usize = 32;
 const XDP_RING_NEED_WAKEUP: u32 = 1;
 
 /// Size of a UMEM chunk (one frame).
@@ -93,18 +101,14 @@ pub enum DescError {
     OutOfUmem,
     #[error("descriptor crosses its chunk")]
     CrossesChunk,
-    #[error("descriptor of a multi-buffer frame")]
-    MultiBuffer,
+    #[error("frame of too many pieces")]
+    TooManyPieces,
 }
 
 /// Checks a receive descriptor against a UMEM of `umem_len` bytes cut
 /// into `frame` chunks: the bytes it names must lie in one chunk. Returns
 /// the byte range in the UMEM.
 pub fn check_desc(d: &XdpDesc, umem_len: u64, frame: u32) -> Result<(usize, usize), DescError> {
-    const XDP_PKT_CONTD: u32 = 1;
-    if d.options & XDP_PKT_CONTD != 0 {
-        return Err(DescError::MultiBuffer);
-    }
     let end = d
         .addr
         .checked_add(d.len as u64)
@@ -344,34 +348,64 @@ impl Xsk {
         n
     }
 
-    /// Receives up to `max` frames, calling `take` with each frame's bytes
-    /// (or the descriptor error). Refills the fill ring afterwards.
-    pub fn recv(&mut self, max: u32, mut take: impl FnMut(Result<&[u8], DescError>)) -> u32 {
-        let n = self.rx.available(max);
-        for i in 0..n {
-            let d = self.rx.read(i);
-            match check_desc(&d, self.umem.len as u64, FRAME_SIZE) {
-                Ok((s, e)) => {
-                    // SAFETY: s..e lies inside the UMEM (checked), and the
-                    // chunk is ours until it goes back to the free list.
-                    let bytes = unsafe { std::slice::from_raw_parts(self.umem.ptr.add(s), e - s) };
-                    take(Ok(bytes));
+    /// Receives up to `max` frames, calling `take` with each frame as the
+    /// list of its pieces (one per descriptor: several for a multi-buffer
+    /// frame), or with the error of its first bad descriptor (the frame is
+    /// dropped). A chain the kernel has not finished publishing is left
+    /// for the next call. Refills the fill ring afterwards.
+    pub fn recv(&mut self, max: u32, mut take: impl FnMut(Result<&[&[u8]], DescError>)) -> u32 {
+        let avail = self.rx.available(RING_SIZE);
+        let (mut used, mut frames) = (0u32, 0u32);
+        let mut pieces: [&[u8]; MAX_PIECES] = [&[]; MAX_PIECES];
+        'frames: while used < avail && frames < max {
+            // The chain used..end is one frame.
+            let mut end = used;
+            loop {
+                if end >= avail {
+                    break 'frames;
                 }
-                Err(e) => take(Err(e)),
+                let d = self.rx.read(end);
+                end += 1;
+                if d.options & XDP_PKT_CONTD == 0 {
+                    break;
+                }
             }
-            if d.addr < self.umem.len as u64 {
-                self.free.push(d.addr - d.addr % FRAME_SIZE as u64);
+            let mut np = 0;
+            let mut err = None;
+            for i in used..end {
+                let d = self.rx.read(i);
+                match check_desc(&d, self.umem.len as u64, FRAME_SIZE) {
+                    Ok((s, e)) if np < MAX_PIECES => {
+                        // SAFETY: s..e lies inside the UMEM (checked), and
+                        // the chunk is ours until `take` returns (it goes
+                        // to the free list, refilled only after).
+                        pieces[np] =
+                            unsafe { std::slice::from_raw_parts(self.umem.ptr.add(s), e - s) };
+                        np += 1;
+                    }
+                    Ok(_) => err = err.or(Some(DescError::TooManyPieces)),
+                    Err(e) => err = err.or(Some(e)),
+                }
+                if d.addr < self.umem.len as u64 {
+                    self.free.push(d.addr - d.addr % FRAME_SIZE as u64);
+                }
             }
+            match err {
+                None => take(Ok(&pieces[..np])),
+                Some(e) => take(Err(e)),
+            }
+            used = end;
+            frames += 1;
         }
-        if n > 0 {
-            self.rx.release(n);
+        if used > 0 {
+            self.rx.release(used);
         }
         let room = N_FRAMES; // refill as far as the fill ring has room
         self.refill(room);
         if self.need_wakeup && self.fill.needs_wakeup() {
             self.wake_rx();
         }
-        n
+        frames
     }
 
     fn wake_rx(&self) {
