@@ -5,7 +5,8 @@
 //! (bit 7 of the selector says whether vnet headers are on); (1) a vnet
 //! header and a frame, as tap and packet sockets deliver them; (2) AF_XDP
 //! receive descriptors checked against a small UMEM, and the bytes as a
-//! frame whose partial checksum is detected. Every accepted packet then
+//! frame whose partial checksum is detected (and, when oversized, taken
+//! for a GSO packet and segmented). Every accepted packet then
 //! goes through the software offload path (checksum completion, GSO
 //! segmentation) that ports without vnet headers use. Nothing may panic;
 //! refused input is counted, accepted descriptors must lie inside one
@@ -14,6 +15,7 @@
 use ferrovs_datapath::netdev::afxdp::xsk::{check_desc, XdpDesc};
 use ferrovs_datapath::netdev::tpacket::{BlockView, Frames};
 use ferrovs_datapath::offload::csum::{complete, detect_partial};
+use ferrovs_datapath::offload::gso::infer_tcp_gso;
 use ferrovs_datapath::offload::{finish_for_plain_port, Offload};
 use ferrovs_datapath::packet::{DpPacket, PacketPool};
 use libfuzzer_sys::fuzz_target;
@@ -92,6 +94,15 @@ fuzz_target!(|data: &[u8]| {
             let mut frame = rest.to_vec();
             if let Some(o) = detect_partial(&frame) {
                 assert!(o.validate(frame.len()).is_ok());
+                // An oversized one is taken for GSO (AF_XDP generic mode)
+                // and cut to the MTU.
+                let mtu = 576 + (sel as usize) * 4;
+                if let Some(g) = infer_tcp_gso(&frame, o, mtu) {
+                    assert!(g.validate(frame.len()).is_ok());
+                    let mut p = DpPacket::from_bytes(&frame);
+                    p.set_offload(g);
+                    refused += finish(p, &mut pool);
+                }
                 let _ = complete(&mut frame, &o);
             }
         }
