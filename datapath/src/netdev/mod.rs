@@ -89,6 +89,12 @@ pub trait Netdev: Send + Sync {
     fn rx_fd(&self, _qid: usize) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// Whether frames handed to `send` may still wait for the device to
+    /// take them (AF_XDP copy mode moves them on later calls): a PMD must
+    /// not sleep on its receive descriptors while this is true.
+    fn tx_pending(&self) -> bool {
+        false
+    }
     /// Counters of packets refused or lost by the device (bad metadata,
     /// truncated frames, send failures), for statistics.
     fn drops(&self) -> DeviceDrops {

@@ -178,7 +178,7 @@ impl Forwarder {
                     continue;
                 }
                 idle += 1;
-                if sleep && idle > 64 {
+                if sleep && idle > 64 && !a.tx_pending() && !b.tx_pending() {
                     wait_readable(&fds, 2);
                 }
             }

@@ -339,6 +339,14 @@ impl Netdev for AfXdpNetdev {
         Ok(queued as usize)
     }
 
+    fn tx_pending(&self) -> bool {
+        self.queues.iter().any(|q| match q.try_lock() {
+            Ok(x) => x.tx_outstanding > 0,
+            // Someone is using the queue right now: it will be kicked.
+            Err(_) => false,
+        })
+    }
+
     fn rx_fd(&self, qid: usize) -> Option<RawFd> {
         self.fds.get(qid).copied()
     }
