@@ -22,6 +22,7 @@ fn tap_to_afpacket_ping_tcp_udp() -> anyhow::Result<()> {
     let tname = tap_name("a");
     let tap = TapNetdev::open(&tname, TapKind::Tap)?;
     assert_ne!(tap.offloads() & 0x02, 0, "TSO4 negotiated");
+    eprintln!("tap offloads negotiated: {:#x}", tap.offloads());
     let a: Arc<dyn Netdev> = Arc::new(tap);
     let h1 = Host::tap("tp1", &tname, IP1, IP6_1)?;
     let h2 = Host::veth("tp2", IP2, IP6_2)?;
