@@ -2,8 +2,9 @@
 //!
 //! Owns everything a packet touches on the fast path: packet buffers and
 //! batches, flow key extraction, the exact-match cache (EMC), the megaflow
-//! classifier, datapath actions, PMD threads, netdevs (in-memory now; AF_XDP,
-//! tap, internal and AF_PACKET later), and later conntrack and tunnels.
+//! classifier, datapath actions, PMD threads, netdevs (AF_PACKET, AF_XDP, tap,
+//! internal, in-memory) with checksum/segmentation offload state
+//! ([`offload`]), and later conntrack and tunnels.
 //!
 //! It knows nothing of OpenFlow or OVSDB: the slow path (ofproto) reaches it
 //! only through the upcall interface and flow put/get/del/dump.
@@ -16,6 +17,7 @@ pub mod emc;
 pub mod flow;
 pub mod megaflow;
 pub mod netdev;
+pub mod offload;
 pub mod packet;
 pub mod pmd;
 pub mod pmd_stats;

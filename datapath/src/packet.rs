@@ -7,7 +7,10 @@
 //! the packet. Buffers are recycled through a [`PacketPool`]: in steady
 //! state the fast path allocates nothing. Resetting metadata on receive
 //! touches only the small fields (Geneve option bytes are left in place,
-//! guarded by their length).
+//! guarded by their length). Checksum and segmentation offload state
+//! ([`Offload`], from a vnet header) rides along with the frame.
+
+use crate::offload::Offload;
 
 /// Bytes reserved in front of the frame for pushes (at least; see
 /// [`FRAME_ALIGN`]).
@@ -195,6 +198,9 @@ struct Inner {
     len: usize,
     buf: Box<[u8]>,
     ofs: Offsets,
+    /// Checksum and segmentation work still to do (kept by receive from
+    /// a vnet header, moved with the frame's bytes by pushes and pulls).
+    off: Offload,
     md_dirty: bool,
     md: PktMetadata,
 }
@@ -217,6 +223,7 @@ impl Clone for DpPacket {
             md: self.0.md.clone(),
             md_dirty: self.0.md_dirty,
             ofs: self.0.ofs,
+            off: self.0.off,
             head: self.0.head,
             len: self.0.len,
             buf: self.0.buf.clone(),
@@ -236,6 +243,7 @@ impl DpPacket {
             md: PktMetadata::default(),
             md_dirty: false,
             ofs: Offsets::default(),
+            off: Offload::NONE,
             head: frame_start(&buf),
             len: 0,
             buf,
@@ -259,6 +267,62 @@ impl DpPacket {
         i.buf[i.head..i.head + n].copy_from_slice(&frame[..n]);
         i.len = n;
         i.ofs = Offsets::default();
+        i.off = Offload::NONE;
+    }
+    /// Replaces the frame with `head` followed by `tail` (a segment built
+    /// from copied headers and a slice of payload), offload cleared.
+    pub fn set_concat(&mut self, head: &[u8], tail: &[u8]) {
+        let total = head.len() + tail.len();
+        let i = &mut *self.0;
+        if i.buf.len() < HEADROOM + FRAME_ALIGN - 1 + total {
+            i.buf = new_buf(total.max(DEFAULT_FRAME_ROOM));
+        }
+        i.head = frame_start(&i.buf);
+        let (h, t) = (i.head, i.head + head.len());
+        i.buf[h..t].copy_from_slice(head);
+        i.buf[t..t + tail.len()].copy_from_slice(tail);
+        i.len = total;
+        i.ofs = Offsets::default();
+        i.off = Offload::NONE;
+    }
+    /// Makes room for a frame of `len` bytes (growing the buffer if it is
+    /// too small) and returns it to be filled; offsets and offload are
+    /// cleared. For devices that copy a received frame straight in.
+    pub fn frame_for_fill(&mut self, len: usize) -> &mut [u8] {
+        let i = &mut *self.0;
+        if i.buf.len() < HEADROOM + FRAME_ALIGN - 1 + len {
+            i.buf = new_buf(len.max(DEFAULT_FRAME_ROOM));
+        }
+        i.head = frame_start(&i.buf);
+        i.len = len;
+        i.ofs = Offsets::default();
+        i.off = Offload::NONE;
+        &mut i.buf[i.head..i.head + len]
+    }
+    /// Appends `tail` to the frame, growing the buffer (keeping the frame
+    /// and its headroom) when it has no room after the frame.
+    pub fn extend(&mut self, tail: &[u8]) {
+        let i = &mut *self.0;
+        let end = i.head + i.len;
+        if i.buf.len() - end < tail.len() {
+            let mut nb = new_buf(i.len + tail.len());
+            let nh = frame_start(&nb);
+            nb[nh..nh + i.len].copy_from_slice(&i.buf[i.head..end]);
+            i.buf = nb;
+            i.head = nh;
+        }
+        let end = i.head + i.len;
+        i.buf[end..end + tail.len()].copy_from_slice(tail);
+        i.len += tail.len();
+    }
+    /// Checksum and segmentation work the frame still carries.
+    #[inline]
+    pub fn offload(&self) -> Offload {
+        self.0.off
+    }
+    #[inline]
+    pub fn set_offload(&mut self, o: Offload) {
+        self.0.off = o;
     }
     /// Hints the CPU to fetch the frame's first cache line (the headers),
     /// for a caller that will parse it soon.
@@ -340,6 +404,7 @@ impl DpPacket {
         }
         i.head -= n;
         i.len += n;
+        i.off.shift(0, n as isize);
         true
     }
     /// Drops `n` bytes from the front.
@@ -350,6 +415,7 @@ impl DpPacket {
         }
         i.head += n;
         i.len -= n;
+        i.off.shift(0, -(n as isize));
         true
     }
     /// Inserts `n` zero bytes at offset `at` of the frame, moving the `at`
@@ -361,6 +427,10 @@ impl DpPacket {
         let i = &mut *self.0;
         i.buf.copy_within(i.head + n..i.head + n + at, i.head);
         i.buf[i.head + at..i.head + at + n].fill(0);
+        // push_front moved the offload's offsets by n; only those after
+        // the gap really moved.
+        i.off.shift(0, -(n as isize));
+        i.off.shift(at, n as isize);
         true
     }
     /// Removes `n` bytes at offset `at`, moving the bytes before it forward.
@@ -372,6 +442,7 @@ impl DpPacket {
         i.buf.copy_within(i.head..i.head + at, i.head + n);
         i.head += n;
         i.len -= n;
+        i.off.shift(at, -(n as isize));
         true
     }
     /// Shortens the frame to `len` bytes.
@@ -385,6 +456,7 @@ impl DpPacket {
         self.reset_md(in_port);
         let i = &mut *self.0;
         i.ofs = Offsets::default();
+        i.off = Offload::NONE;
         i.head = frame_start(&i.buf);
         i.len = 0;
     }
@@ -394,6 +466,7 @@ impl DpPacket {
         dst.0.md.clone_from(&self.0.md);
         dst.0.md_dirty = self.0.md_dirty;
         dst.0.ofs = self.0.ofs;
+        dst.0.off = self.0.off;
     }
 }
 

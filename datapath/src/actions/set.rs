@@ -181,13 +181,40 @@ fn l4_csum_at(proto: u8) -> Option<usize> {
     }
 }
 
-/// Applies `f` to the L4 checksum (if present in the bytes; UDP 0 stays 0).
-fn fix_l4(d: &mut [u8], l4: usize, proto: u8, f: impl Fn(u16) -> u16) {
+/// How the L4 checksum field of a packet is to be updated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum L4Csum {
+    /// A complete checksum: updated by RFC 1624.
+    Full,
+    /// A partial checksum (checksum offload, see [`crate::offload`]): the
+    /// field holds the uninverted pseudo-header sum, so it changes with
+    /// the addresses (the same update, on the inverted value) and not with
+    /// anything the final sum will cover (ports).
+    Partial,
+}
+
+/// Whether the packet's L4 checksum at `l4` is a partial one.
+fn l4_csum_kind(p: &DpPacket, l4: usize) -> L4Csum {
+    let o = p.offload();
+    if o.needs_csum() && o.csum_start as usize == l4 {
+        L4Csum::Partial
+    } else {
+        L4Csum::Full
+    }
+}
+
+/// Applies the pseudo-header update `f` to the L4 checksum (if present in
+/// the bytes; a UDP 0 stays 0).
+fn fix_l4(d: &mut [u8], l4: usize, proto: u8, kind: L4Csum, f: impl Fn(u16) -> u16) {
     let Some(c) = l4_csum_at(proto) else { return };
     if l4 == NO_OFFSET as usize || d.len() < l4 + c + 2 {
         return;
     }
     let old = be16(d, l4 + c);
+    if kind == L4Csum::Partial {
+        put_be16(d, l4 + c, !f(!old));
+        return;
+    }
     if proto == PROTO_UDP && old == 0 {
         return;
     }
@@ -226,6 +253,7 @@ fn set_ipv4(
 ) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
+    let kind = l4_csum_kind(p, l4);
     let d = p.data_mut();
     if l3 == NO_OFFSET as usize || d.len() < l3 + 20 || d[l3] >> 4 != 4 {
         return;
@@ -244,7 +272,7 @@ fn set_ipv4(
         let delta = csum_delta32(old_s, new_s) + csum_delta32(old_d, new_d);
         csum = csum_apply(csum, delta);
         if proto == PROTO_TCP || proto == PROTO_UDP {
-            fix_l4(d, l4, proto, |c| csum_apply(c, delta));
+            fix_l4(d, l4, proto, kind, |c| csum_apply(c, delta));
         }
     }
     let old_tos = d[l3 + 1];
@@ -280,6 +308,7 @@ fn set_ipv6(
 ) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
+    let kind = l4_csum_kind(p, l4);
     let d = p.data_mut();
     if l3 == NO_OFFSET as usize || d.len() < l3 + 40 || d[l3] >> 4 != 6 {
         return;
@@ -300,7 +329,7 @@ fn set_ipv6(
     if old_s != new_s || old_d != new_d {
         d[l3 + 8..l3 + 24].copy_from_slice(&new_s.to_be_bytes());
         d[l3 + 24..l3 + 40].copy_from_slice(&new_d.to_be_bytes());
-        fix_l4(d, l4, proto, |c| {
+        fix_l4(d, l4, proto, kind, |c| {
             update128(update128(c, old_s, new_s), old_d, new_d)
         });
     }
@@ -317,6 +346,7 @@ fn set_ipv6(
 fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
+    let kind = l4_csum_kind(p, l4);
     let d = p.data_mut();
     if l3 == NO_OFFSET as usize || l4 == NO_OFFSET as usize || d.len() < l4 + 4 {
         return;
@@ -356,7 +386,11 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     }
     put_be16(d, l4, new_s);
     put_be16(d, l4 + 2, new_d);
-    fix_l4(d, l4, proto, |c| {
+    if kind == L4Csum::Partial {
+        // Ports are covered by the sum still to be made, not the field.
+        return;
+    }
+    fix_l4(d, l4, proto, L4Csum::Full, |c| {
         update16(update16(c, old_s, new_s), old_d, new_d)
     });
 }
@@ -447,5 +481,62 @@ mod tests {
                 "csum {c:#x} src {os:#x}->{ns:#x} dst {od:#x}->{nd:#x}"
             );
         }
+    }
+
+    /// A GSO TCP segment with a partial checksum whose address and port
+    /// are rewritten: the partial field follows the address (not the
+    /// port), so the segments cut afterwards all carry right checksums,
+    /// and the VLAN push in between moves the offload offsets along.
+    #[test]
+    fn rewrite_on_partial_gso_segment_keeps_checksums_right() {
+        use crate::offload::gso::{segment, tests::gso_tcp4, tests::l4_ok};
+        use crate::packet::{Offsets, PacketPool};
+        let payload: Vec<u8> = (0..3000u32).map(|i| (i * 13) as u8).collect();
+        let mut p = gso_tcp4(&payload, 1000);
+        p.set_offsets(Offsets {
+            l2_5: 14,
+            l3: 14,
+            l4: 34,
+        });
+        apply(
+            &mut p,
+            &SetField::Ipv4 {
+                src: Masked::default(),
+                dst: Masked::<u32>::exact(u32::from_be_bytes([198, 19, 5, 77])),
+                tos: Masked::default(),
+                ttl: Masked::default(),
+            },
+        );
+        apply(
+            &mut p,
+            &SetField::Tcp {
+                src: Masked::default(),
+                dst: Masked::<u16>::exact(8080),
+            },
+        );
+        let mut pool = PacketPool::new(4);
+        let mut out = Vec::new();
+        assert_eq!(segment(&p, &mut pool, &mut out), Ok(3));
+        for s in &out {
+            let f = s.data();
+            assert_eq!(&f[30..34], &[198, 19, 5, 77]);
+            assert_eq!(u16::from_be_bytes([f[36], f[37]]), 8080);
+            assert!(l4_ok(f));
+        }
+        // With a full checksum instead, the same rewrite is RFC 1624.
+        let mut q = out.remove(0);
+        q.set_offsets(Offsets {
+            l2_5: 14,
+            l3: 14,
+            l4: 34,
+        });
+        apply(
+            &mut q,
+            &SetField::Tcp {
+                src: Masked::<u16>::exact(1234),
+                dst: Masked::default(),
+            },
+        );
+        assert!(l4_ok(q.data()));
     }
 }

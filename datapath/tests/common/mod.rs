@@ -1,3 +1,4 @@
 //! Shared test data.
 #![allow(dead_code)]
 pub mod frames;
+pub mod ports;

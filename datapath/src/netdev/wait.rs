@@ -1,0 +1,142 @@
+//! [`RxWaiter`]: how an idle PMD sleeps until one of its receive queues
+//! has packets, instead of spinning.
+//!
+//! An epoll set of the queues' readiness descriptors ([`super::Netdev::rx_fd`]),
+//! level-triggered, plus an eventfd that control threads write to wake the
+//! PMD at once (new flows, a changed queue list, quit). The PMD polls while
+//! traffic flows and, after a run of empty polls, calls [`RxWaiter::wait`];
+//! the set is rebuilt only when its queue list changes. Sleeping costs one
+//! wakeup (a few microseconds) on the first packet after idleness; an idle
+//! PMD uses no CPU. A queue without a descriptor makes the set unusable
+//! ([`RxWaiter::set_fds`] says so), and the PMD then keeps its timed sleep.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Wakes a sleeping [`RxWaiter`] from another thread.
+#[derive(Clone)]
+pub struct RxWaker(Arc<OwnedFd>);
+
+impl RxWaker {
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
+        unsafe {
+            libc::write(
+                self.0.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            );
+        }
+    }
+}
+
+pub struct RxWaiter {
+    ep: OwnedFd,
+    wake: Arc<OwnedFd>,
+    fds: Vec<RawFd>,
+    usable: bool,
+}
+
+const WAKE_TOKEN: u64 = u64::MAX;
+
+impl RxWaiter {
+    pub fn new() -> io::Result<RxWaiter> {
+        // SAFETY: plain system calls; the descriptors are owned below.
+        let (ep, ev) = unsafe {
+            (
+                libc::epoll_create1(libc::EPOLL_CLOEXEC),
+                libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK),
+            )
+        };
+        if ep < 0 || ev < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptors owned by nobody else.
+        let (ep, ev) = unsafe { (OwnedFd::from_raw_fd(ep), OwnedFd::from_raw_fd(ev)) };
+        let w = RxWaiter {
+            ep,
+            wake: Arc::new(ev),
+            fds: Vec::new(),
+            usable: false,
+        };
+        w.ctl(libc::EPOLL_CTL_ADD, w.wake.as_raw_fd(), WAKE_TOKEN)?;
+        Ok(w)
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: a valid epoll_event for the call.
+        let r = unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), op, fd, &mut ev) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A handle that wakes this waiter.
+    pub fn waker(&self) -> RxWaker {
+        RxWaker(self.wake.clone())
+    }
+
+    /// Makes the set the queues' descriptors (one per queue, `None` for a
+    /// queue that has none). Returns whether the set can be waited on
+    /// (every queue has a descriptor and epoll took it).
+    pub fn set_fds(&mut self, fds: impl IntoIterator<Item = Option<RawFd>>) -> bool {
+        for &fd in &self.fds {
+            let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0);
+        }
+        self.fds.clear();
+        self.usable = true;
+        for (i, fd) in fds.into_iter().enumerate() {
+            match fd {
+                Some(fd) if !self.fds.contains(&fd) => {
+                    if self.ctl(libc::EPOLL_CTL_ADD, fd, i as u64).is_err() {
+                        self.usable = false;
+                    } else {
+                        self.fds.push(fd);
+                    }
+                }
+                Some(_) => {}
+                None => self.usable = false,
+            }
+        }
+        self.usable
+    }
+
+    pub fn is_usable(&self) -> bool {
+        self.usable
+    }
+
+    /// Sleeps until a queue is readable, the waker fires, or `timeout`
+    /// passes. Returns true when woken by a queue or the waker.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: `evs` has room for the 8 events passed.
+        let n = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 8, ms) };
+        if n <= 0 {
+            return false;
+        }
+        for e in &evs[..n as usize] {
+            if e.u64 == WAKE_TOKEN {
+                let mut v = 0u64;
+                // SAFETY: reads 8 bytes into a live u64 (drains the count).
+                unsafe {
+                    libc::read(
+                        self.wake.as_raw_fd(),
+                        &mut v as *mut u64 as *mut libc::c_void,
+                        8,
+                    );
+                }
+            }
+        }
+        true
+    }
+}
