@@ -11,7 +11,7 @@ declare -A need=(
   [ovsdb-tool]=openvswitch-common [ovsdb-client]=openvswitch-common
   [ovsdb-server]=openvswitch-switch [ovs-vswitchd]=openvswitch-switch
   [ip]=iproute2 [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark
-  [ethtool]=ethtool
+  [ethtool]=ethtool [ping]=iputils-ping
 )
 missing=()
 for bin in "${!need[@]}"; do
