@@ -213,7 +213,7 @@ impl Ofproto {
                 let v = conn.ver();
                 let err = ferrovs_openflow::message::ErrorMsg {
                     error: e.to_wire_or_fallback(v),
-                    data: bytes[..bytes.len().min(64)].to_vec(),
+                    data: bytes[..bytes.len().min(0xffff - 12)].to_vec(),
                 };
                 conn.send(&Message::Error(err), *xid);
                 let _ = Version::Of14;

@@ -70,7 +70,9 @@ impl OfprotoConfig {
     }
 }
 
-/// One OpenFlow port of the bridge, as port-desc and port-status carry it.
+/// One OpenFlow port of the bridge, as port-desc and port-status carry it
+/// (OFPPF_* feature bits in their OpenFlow 1.1+ positions; OpenFlow 1.0
+/// connections get them converted).
 pub type OfPort = OfpPortDesc;
 
 /// The OpenFlow switch of one bridge.
@@ -90,6 +92,8 @@ pub struct Ofproto {
     pub(crate) clock: Clock,
     /// Packet-outs received, for translation to execute.
     pub(crate) packet_outs: Vec<ferrovs_openflow::message::PacketOut>,
+    /// Port-mod config changes not yet taken by vswitchd.
+    pub(crate) port_mods: Vec<(u16, u32)>,
 }
 
 impl Ofproto {
@@ -106,6 +110,7 @@ impl Ofproto {
             generation_id: None,
             clock: Arc::new(Instant::now),
             packet_outs: Vec::new(),
+            port_mods: Vec::new(),
         }
     }
 

@@ -59,11 +59,30 @@ impl PortCounters {
     }
 }
 
+/// OFPPF_* bits from their OpenFlow 1.1+ positions (how the switch keeps
+/// them) to OpenFlow 1.0's: speeds stay, COPPER..PAUSE_ASYM move from
+/// bits 11..15 to 7..11, and 40G/100G/1T/OTHER have no 1.0 form.
+pub fn features_to_of10(f: u32) -> u32 {
+    (f & 0x7f) | ((f >> 4) & 0xf80)
+}
+
+/// The port as version `v` describes it.
+pub fn port_for(v: ferrovs_openflow::Version, port: &OfPort) -> OfPort {
+    let mut p = port.clone();
+    if v == ferrovs_openflow::Version::Of10 {
+        p.curr = features_to_of10(p.curr);
+        p.advertised = features_to_of10(p.advertised);
+        p.supported = features_to_of10(p.supported);
+        p.peer = features_to_of10(p.peer);
+    }
+    p
+}
+
 fn port_status(c: &mut Connection, reason: u8, port: &OfPort) {
     if c.receives_async(AsyncKind::PortStatus, reason) {
         c.send_async(&Message::PortStatus(PortStatus {
             reason,
-            port: port.clone(),
+            port: port_for(c.ver(), port),
         }));
     }
 }
@@ -114,7 +133,15 @@ impl Ofproto {
         let mut port = port.clone();
         port.config = config;
         self.ports.insert(pm.port_no, port.clone());
+        self.port_mods.push((pm.port_no, config));
         self.each_conn(Some(conn), |c| port_status(c, PR_MODIFY, &port));
         Ok(())
+    }
+
+    /// Port config changes made by port-mods since the last call, as
+    /// (port, new config): vswitchd brings the netdev up or down
+    /// (OFPPC_PORT_DOWN) and reports the resulting state with `set_port`.
+    pub fn take_port_mods(&mut self) -> Vec<(u16, u32)> {
+        std::mem::take(&mut self.port_mods)
     }
 }

@@ -117,7 +117,7 @@ impl Ofproto {
                     .ports
                     .values()
                     .filter(|d| p == OFPP_NONE || p == 0xfffc || d.port_no == p)
-                    .cloned()
+                    .map(|d| crate::port::port_for(v, d))
                     .collect();
                 send_split(conn, xid, ports, MpReply::PortDesc);
             }
@@ -155,6 +155,21 @@ impl Ofproto {
                 send_split(conn, xid, f, MpReply::TableFeatures);
             }
             MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
+            // OVS's OpenFlow 1.0 port description request (type 13).
+            MpRequest::Other { type_: 13, body } if v == Version::Of10 => {
+                let p = if body.len() >= 2 {
+                    u16::from_be_bytes([body[0], body[1]])
+                } else {
+                    OFPP_NONE
+                };
+                let ports: Vec<_> = self
+                    .ports
+                    .values()
+                    .filter(|d| p == OFPP_NONE || d.port_no == p)
+                    .map(|d| crate::port::port_for(v, d))
+                    .collect();
+                send_split(conn, xid, ports, MpReply::PortDesc);
+            }
             _ => {
                 let _ = v;
                 return Err(ErrorCode::OfpbrcBadStat);
@@ -194,10 +209,12 @@ impl Ofproto {
 
     pub(crate) fn flow_stats(&self, r: &FlowStatsRequest) -> Result<Vec<FlowStats>, ErrorCode> {
         let now = self.now();
+        // Wire form of NX/OF1.5 ages: seconds + 1 (0 means unknown).
         let age = |t: std::time::Instant| {
             now.saturating_duration_since(t)
                 .as_secs()
-                .min(u16::MAX as u64) as u16
+                .min(u16::MAX as u64 - 1) as u16
+                + 1
         };
         Ok(self
             .stats_rules(r)?

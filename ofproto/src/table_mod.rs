@@ -58,7 +58,9 @@ impl Ofproto {
             .map(|id| {
                 let t = self.tables.get(id).expect("visible table");
                 let mut name = [0u8; 32];
-                let s = t.name.clone().unwrap_or_else(|| format!("table{id}"));
+                // No name unless configured (as OVS: ovs-ofctl then
+                // shows the number).
+                let s = t.name.clone().unwrap_or_default();
                 let k = s.len().min(31);
                 name[..k].copy_from_slice(&s.as_bytes()[..k]);
                 let next: Vec<u8> = (id + 1..n).collect();

@@ -110,7 +110,11 @@ fn dispatch(
                 capabilities: capabilities(v),
                 actions: if v == Version::Of10 { OF10_ACTIONS } else { 0 },
                 ports: if v <= Version::Of12 {
-                    ofproto.ports.values().cloned().collect()
+                    ofproto
+                        .ports
+                        .values()
+                        .map(|p| crate::port::port_for(v, p))
+                        .collect()
                 } else {
                     Vec::new()
                 },

@@ -198,7 +198,8 @@ impl Connection {
         self.closing = true;
     }
 
-    /// Queues an OFPT_ERROR for the offending message `raw`.
+    /// Queues an OFPT_ERROR for the offending message `raw`, which it
+    /// carries whole (as OVS does) as far as it fits in one message.
     pub fn send_error(&mut self, code: ErrorCode, raw: &[u8]) {
         let v = self.version.unwrap_or(Version::Of10);
         let xid = if raw.len() >= 8 {
@@ -208,7 +209,7 @@ impl Connection {
         };
         let err = ErrorMsg {
             error: code.to_wire_or_fallback(v),
-            data: raw[..raw.len().min(64)].to_vec(),
+            data: raw[..raw.len().min(0xffff - 12)].to_vec(),
         };
         self.send(&Message::Error(err), xid);
     }

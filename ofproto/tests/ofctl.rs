@@ -1,0 +1,115 @@
+//! `ovs-ofctl` (Debian's) against an `Ofproto` served on a unix socket and
+//! against Debian's `ovs-vswitchd` (netdev bridge, internal ports), the
+//! same commands in the same order: what each prints must be identical
+//! apart from durations, counters, socket paths and port MAC addresses.
+//! Dumps whose order OVS leaves to its classifier are compared sorted.
+
+mod support;
+
+use support::SideBySide;
+
+const FLOWS: &str = "\
+table=0,priority=100,in_port=1,actions=output:2
+table=0,priority=90,ip,nw_src=198.18.0.1,actions=drop
+table=0,priority=80,tcp,tp_dst=80,actions=output:1
+table=0,cookie=0x5,priority=70,dl_vlan=10,actions=strip_vlan,output:2
+table=1,priority=10,arp,actions=output:1
+table=1,cookie=0x6,idle_timeout=300,priority=20,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=drop
+";
+
+/// The flow-mod and dump commands of one version.
+fn flow_script(s: &mut SideBySide, v: &str) {
+    let o = ["-O", v];
+    s.run(&o, "show", &[]);
+    s.run(&o, "dump-ports-desc", &[]);
+    s.run(&o, "dump-tables", &[]);
+    s.run(&o, "add-flow", &["priority=5,actions=drop"]);
+    s.run_input(&o, "add-flows", &["-"], Some(FLOWS), false);
+    s.run_sorted(&o, "dump-flows", &[]);
+    s.run(&["-O", v, "--rsort"], "dump-flows", &[]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&["-O", v, "--no-stats", "--sort"], "dump-flows", &[]);
+    s.run(&["-O", v, "--names", "--sort"], "dump-flows", &[]);
+    s.run_sorted(&o, "dump-flows", &["table=1"]);
+    s.run_sorted(&o, "dump-flows", &["ip"]);
+    s.run(&o, "dump-aggregate", &[]);
+    s.run(&o, "dump-aggregate", &["table=1"]);
+    s.run(&o, "dump-tables", &[]);
+    // Replace (same match and priority), overlap check, strict modify.
+    s.run(
+        &o,
+        "add-flow",
+        &["table=0,priority=100,in_port=1,actions=output:3"],
+    );
+    s.run(&o, "add-flow", &["--check-overlap"]);
+    s.run(
+        &["-O", v],
+        "add-flow",
+        &["check_overlap,priority=90,ip,actions=drop"],
+    );
+    s.run(&o, "mod-flows", &["tcp,actions=output:3"]);
+    s.run(
+        &o,
+        "mod-flows",
+        &["--strict", "priority=70,dl_vlan=10,actions=output:1"],
+    );
+    s.run(&o, "mod-flows", &["udp,tp_dst=53,actions=output:3"]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(
+        &o,
+        "del-flows",
+        &["--strict", "priority=90,ip,nw_src=198.18.0.1"],
+    );
+    s.run(&o, "del-flows", &["out_port=1"]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&o, "del-flows", &["table=1"]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run_input(&o, "replace-flows", &["-"], Some(FLOWS), false);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run_input(
+        &o,
+        "diff-flows",
+        &["-"],
+        Some("priority=7,actions=drop\n"),
+        false,
+    );
+    s.run(&o, "del-flows", &[]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    // Errors the switch sends.
+    s.run(&o, "add-flow", &["table=254,actions=drop"]);
+    s.run(&o, "add-flow", &["actions=group:7"]);
+    s.run(&o, "add-flow", &["table=3,actions=goto_table:2"]);
+    s.run(&o, "dump-ports", &[]);
+    s.run(&o, "dump-ports", &["1"]);
+    s.run(&o, "mod-port", &["p1", "no-flood"]);
+    s.run(&o, "dump-ports-desc", &[]);
+    s.run(&o, "mod-port", &["p1", "flood"]);
+    s.run(&o, "mod-port", &["p1", "up"]);
+    s.run(&o, "show", &[]);
+}
+
+fn check(v: &str, script: fn(&mut SideBySide, &str)) {
+    let mut s = SideBySide::start(2);
+    script(&mut s, v);
+    assert!(
+        s.diffs.is_empty(),
+        "{} differences:\n{}",
+        s.diffs.len(),
+        s.report()
+    );
+}
+
+#[test]
+fn flows_of10() {
+    check("OpenFlow10", flow_script);
+}
+
+#[test]
+fn flows_of13() {
+    check("OpenFlow13", flow_script);
+}
+
+#[test]
+fn flows_of15() {
+    check("OpenFlow15", flow_script);
+}
