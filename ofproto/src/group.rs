@@ -267,14 +267,14 @@ impl Ofproto {
             .values()
             .filter(|g| id == OFPG_ALL || g.group_id == id)
             .map(|g| {
-                let d = now.saturating_duration_since(g.created);
+                let (duration_sec, duration_nsec) = crate::rule::duration_since(g.created, now);
                 GroupStats {
                     group_id: g.group_id,
                     ref_count: self.group_refs(g.group_id),
                     packet_count: g.packet_count,
                     byte_count: g.byte_count,
-                    duration_sec: d.as_secs() as u32,
-                    duration_nsec: d.subsec_nanos(),
+                    duration_sec,
+                    duration_nsec,
                     buckets: g.bucket_counts.clone(),
                 }
             })

@@ -28,9 +28,9 @@ pub const MBT_DSCP_REMARK: u16 = 2;
 pub const OFPM_MAX: u32 = 0xffff_0000;
 pub const OFPM_ALL: u32 = 0xffff_ffff;
 /// Meters this switch holds.
-pub const MAX_METERS: u32 = 200_000;
+pub const MAX_METERS: u32 = 262_144;
 /// Bands per meter.
-pub const MAX_BANDS: u8 = 1;
+pub const MAX_BANDS: u8 = 8;
 
 #[derive(Debug, Clone)]
 pub struct Meter {
@@ -165,14 +165,14 @@ impl Ofproto {
             .meters_selected(id)?
             .into_iter()
             .map(|m| {
-                let d = now.saturating_duration_since(m.created);
+                let (duration_sec, duration_nsec) = crate::rule::duration_since(m.created, now);
                 MeterStats {
                     meter_id: m.meter_id,
                     flow_count: self.meter_flows(m.meter_id),
                     packet_in_count: m.packet_in_count,
                     byte_in_count: m.byte_in_count,
-                    duration_sec: d.as_secs() as u32,
-                    duration_nsec: d.subsec_nanos(),
+                    duration_sec,
+                    duration_nsec,
                     bands: m.band_counts.clone(),
                 }
             })

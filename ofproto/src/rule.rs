@@ -117,8 +117,7 @@ impl Rule {
 
     /// Seconds and nanoseconds since `created`.
     pub fn duration(&self, now: Instant) -> (u32, u32) {
-        let d = now.saturating_duration_since(self.created);
-        (d.as_secs() as u32, d.subsec_nanos())
+        duration_since(self.created, now)
     }
 }
 
@@ -145,4 +144,11 @@ impl Rule {
             byte_count: 0,
         }
     }
+}
+
+/// (seconds, nanoseconds) from `then` to `now`, in whole milliseconds as
+/// OVS reports durations.
+pub fn duration_since(then: Instant, now: Instant) -> (u32, u32) {
+    let d = now.saturating_duration_since(then);
+    (d.as_secs() as u32, d.subsec_millis() * 1_000_000)
 }

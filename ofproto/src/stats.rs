@@ -290,13 +290,11 @@ impl Ofproto {
             .filter(|n| p == OFPP_NONE || p == 0xfffc || **n == p)
             .map(|n| {
                 let c = self.port_counters.get(n).cloned().unwrap_or_default();
-                let d = c
-                    .since
-                    .map(|s| now.saturating_duration_since(s))
-                    .unwrap_or_default();
+                let (duration_sec, duration_nsec) =
+                    crate::rule::duration_since(c.since.unwrap_or(now), now);
                 PortStats {
-                    duration_sec: d.as_secs() as u32,
-                    duration_nsec: d.subsec_nanos(),
+                    duration_sec,
+                    duration_nsec,
                     ..c.stats(*n)
                 }
             })

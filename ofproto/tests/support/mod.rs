@@ -226,6 +226,7 @@ fn blank_values(line: &str, keys: &[&str]) -> String {
 pub fn normalize(text: &str, sock: &Path) -> String {
     let keys = [
         "duration=",
+        "duration:",
         "n_packets=",
         "n_bytes=",
         "idle_age=",
