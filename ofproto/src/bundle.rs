@@ -44,6 +44,12 @@ pub struct Bundle {
     pub items: Vec<(BundleItem, u32, Vec<u8>)>,
 }
 
+/// ONF's experimenter id, and the ONF extension types carrying bundles
+/// in OpenFlow 1.3 (ONFT_BUNDLE_CONTROL, ONFT_BUNDLE_ADD_MESSAGE).
+pub const ONF_EXPERIMENTER: u32 = 0x4f4e_4600;
+pub const ONFT_BUNDLE_CONTROL: u32 = 2300;
+pub const ONFT_BUNDLE_ADD: u32 = 2301;
+
 fn reply(conn: &mut Connection, bc: &BundleControl, type_: u16, xid: u32) {
     let r = BundleControl {
         bundle_id: bc.bundle_id,
@@ -51,7 +57,18 @@ fn reply(conn: &mut Connection, bc: &BundleControl, type_: u16, xid: u32) {
         flags: bc.flags,
         props: Vec::new(),
     };
-    conn.send(&Message::BundleControl(r), xid);
+    if conn.ver() < Version::Of14 {
+        let mut data = Vec::new();
+        r.encode(&mut data);
+        let e = ferrovs_openflow::message::Experimenter {
+            experimenter: ONF_EXPERIMENTER,
+            exp_type: ONFT_BUNDLE_CONTROL,
+            data,
+        };
+        conn.send(&Message::Experimenter(e), xid);
+    } else {
+        conn.send(&Message::BundleControl(r), xid);
+    }
 }
 
 impl Ofproto {
@@ -130,30 +147,21 @@ impl Ofproto {
     ) -> Handled {
         crate::connmgr::role::check_writable(conn)?;
         let inner = &ba.message;
-        let (h, msg) = match Message::decode(inner) {
-            Ok(x) => x,
-            Err(e) => {
-                conn.bundles.remove(&ba.bundle_id);
-                return Err(e.code);
-            }
-        };
+        let (h, msg) = Message::decode(inner).map_err(|e| e.code)?;
         if h.version != conn.ver().wire() {
-            conn.bundles.remove(&ba.bundle_id);
             return Err(ErrorCode::OfpbfcBadVersion);
         }
         let fail = |conn: &mut Connection, e: ErrorCode| {
             conn.bundles.remove(&ba.bundle_id);
             Err(e)
         };
+        // A message that fails its checks is not added; the bundle stays
+        // open (OVS), the error goes back for the add.
         let item = match &msg {
-            Message::FlowMod(fm) => self.bundle_flow_mod(conn, fm, inner, false),
-            Message::Nx(NxMessage::FlowMod(fm)) => self.bundle_flow_mod(conn, fm, inner, true),
-            Message::PortMod(pm) => Ok(BundleItem::Port(pm.clone())),
-            _ => Err(ErrorCode::OfpbfcMsgUnsup),
-        };
-        let item = match item {
-            Ok(i) => i,
-            Err(e) => return fail(conn, e),
+            Message::FlowMod(fm) => self.bundle_flow_mod(conn, fm, inner, false)?,
+            Message::Nx(NxMessage::FlowMod(fm)) => self.bundle_flow_mod(conn, fm, inner, true)?,
+            Message::PortMod(pm) => BundleItem::Port(pm.clone()),
+            _ => return Err(ErrorCode::OfpbfcMsgUnsup),
         };
         let Some(b) = conn.bundles.get_mut(&ba.bundle_id) else {
             // OVS opens the bundle implicitly on the first add.
@@ -185,9 +193,9 @@ impl Ofproto {
         raw: &[u8],
         nx: bool,
     ) -> Result<BundleItem, ErrorCode> {
-        Ok(BundleItem::Flow(Box::new(
-            self.flow_mod_request(conn, fm, raw, nx)?,
-        )))
+        let req = self.flow_mod_request(conn, fm, raw, nx)?;
+        self.init_flow_mod(&req)?;
+        Ok(BundleItem::Flow(Box::new(req)))
     }
 
     /// Applies a bundle all or nothing.
@@ -216,7 +224,6 @@ impl Ofproto {
                     data: bytes[..bytes.len().min(0xffff - 12)].to_vec(),
                 };
                 conn.send(&Message::Error(err), *xid);
-                let _ = Version::Of14;
                 return Err(ErrorCode::OfpbfcMsgFailed);
             }
         }

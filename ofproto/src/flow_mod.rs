@@ -188,7 +188,9 @@ pub enum RuleEvent {
     Removed(u8),
 }
 
-/// One change to the tables: undo record and event.
+/// One change to the tables: undo record and event. (Insert carries the
+/// key inline: changes live only for one flow-mod or bundle.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Change {
     /// A rule was inserted at (table, match, priority); `old` is the rule
@@ -258,7 +260,7 @@ impl Ofproto {
                         out.push((t, r.om, r.priority));
                     }
                 }
-                out[start..].sort_by(|a, b| b.2.cmp(&a.2));
+                out[start..].sort_by_key(|k| std::cmp::Reverse(k.2));
             }
         }
         out
@@ -279,6 +281,26 @@ impl Ofproto {
         Ok(())
     }
 
+    /// The checks OVS makes before touching the tables
+    /// (`ofproto_flow_mod_init`): table id, read-only table, buffer id.
+    /// A bundle makes them when the message is added.
+    pub(crate) fn init_flow_mod(&self, req: &FlowModReq) -> Result<(), ErrorCode> {
+        if !self.check_table_id(req.table_id) {
+            return Err(ErrorCode::OfpbrcBadTableId);
+        }
+        let adds = !matches!(
+            req.command,
+            FlowModCommand::Delete | FlowModCommand::DeleteStrict
+        );
+        if adds && req.table_id == TABLE_HIDDEN {
+            return Err(ErrorCode::OfpbrcEperm);
+        }
+        if adds && req.buffer_id != u32::MAX {
+            return Err(ErrorCode::OfpbrcBufferUnknown);
+        }
+        Ok(())
+    }
+
     /// Applies one flow-mod, appending what it did to `changes`. On error
     /// nothing of this flow-mod stays applied.
     pub(crate) fn apply_flow_mod(
@@ -287,9 +309,7 @@ impl Ofproto {
         now: Instant,
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
-        if !self.check_table_id(req.table_id) {
-            return Err(ErrorCode::OfpbrcBadTableId);
-        }
+        self.init_flow_mod(req)?;
         let mark = changes.len();
         let r = match req.command {
             FlowModCommand::Add => self.add_flow(req, now, changes),
@@ -301,17 +321,6 @@ impl Ofproto {
                 Ok(())
             }
         };
-        let r = r.and_then(|_| {
-            let adds = !matches!(
-                req.command,
-                FlowModCommand::Delete | FlowModCommand::DeleteStrict
-            );
-            if adds && req.buffer_id != u32::MAX {
-                Err(ErrorCode::OfpbrcBufferUnknown)
-            } else {
-                Ok(())
-            }
-        });
         if r.is_err() {
             let undo: Vec<Change> = changes.drain(mark..).collect();
             self.revert_changes(undo);

@@ -39,17 +39,17 @@ impl Ofproto {
         let mut set_ids = Vec::new();
         for info in ferrovs_openflow::field::FIELDS.iter() {
             // The OXM row when there is one, else the NXM row.
-            let Some(h) = info.headers.iter().rev().next() else {
+            let Some(h) = info.headers.iter().next_back() else {
                 continue;
             };
             let width = info.width as u32;
             let id = OxmId {
                 header: (u32::from(h.class) << 16)
                     | (u32::from(h.field) << 9)
-                    | width + if h.class == 0xffff { 4 } else { 0 },
+                    | (width + if h.class == 0xffff { 4 } else { 0 }),
                 experimenter: (h.class == 0xffff).then_some(h.experimenter),
             };
-            match_ids.push(id.clone());
+            match_ids.push(id);
             if info.writable {
                 set_ids.push(id);
             }

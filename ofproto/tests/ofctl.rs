@@ -183,3 +183,41 @@ fn groups_meters_of13() {
 fn groups_meters_of15() {
     check("OpenFlow15", group_meter_script);
 }
+
+/// `--bundle`: all or nothing; a bundle that fails half way leaves the
+/// tables as they were and reports the failing message's error.
+fn bundle_script(s: &mut SideBySide, v: &str) {
+    let o = ["-O", v, "--bundle"];
+    s.run(&o, "add-flow", &["priority=5,actions=drop"]);
+    s.run_input(&o, "add-flows", &["-"], Some(FLOWS), false);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    let bad =
+        "priority=1,actions=drop\ntable=254,priority=2,actions=drop\npriority=3,actions=drop\n";
+    s.run_input(&o, "add-flows", &["-"], Some(bad), false);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run_input(
+        &o,
+        "replace-flows",
+        &["-"],
+        Some("priority=9,actions=drop\n"),
+        false,
+    );
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&o, "del-flows", &[]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+}
+
+#[test]
+fn bundles_of13() {
+    check("OpenFlow13", bundle_script);
+}
+
+#[test]
+fn bundles_of14() {
+    check("OpenFlow14", bundle_script);
+}
+
+#[test]
+fn bundles_of15() {
+    check("OpenFlow15", bundle_script);
+}

@@ -172,6 +172,20 @@ fn dispatch(
             Ok(())
         }
         Message::Nx(nx) => dispatch_nx(ofproto, conn, nx, raw, xid),
+        Message::Experimenter(e) if e.experimenter == crate::bundle::ONF_EXPERIMENTER => {
+            use ferrovs_openflow::message::{BundleAdd, BundleControl};
+            match e.exp_type {
+                crate::bundle::ONFT_BUNDLE_CONTROL => {
+                    let bc = BundleControl::decode(&e.data).map_err(|e| e.code)?;
+                    ofproto.handle_bundle_control(conn, &bc, raw, xid)
+                }
+                crate::bundle::ONFT_BUNDLE_ADD => {
+                    let ba = BundleAdd::decode(&e.data).map_err(|e| e.code)?;
+                    ofproto.handle_bundle_add(conn, &ba, raw)
+                }
+                _ => Err(ErrorCode::OfpbrcBadType),
+            }
+        }
         Message::Error(_) | Message::FeaturesReply(_) | Message::GetConfigReply(_) => {
             Err(ErrorCode::OfpbrcBadType)
         }
