@@ -130,6 +130,46 @@ impl Ofproto {
         std::mem::take(&mut self.packet_outs)
     }
 
+    /// Adds datapath counters to a rule (what revalidators push back):
+    /// `packets`/`bytes` more, last used at `used`. False if no such rule.
+    pub fn credit_rule(
+        &mut self,
+        table_id: u8,
+        m: &crate::flow::OfMatch,
+        priority: u16,
+        packets: u64,
+        bytes: u64,
+        used: Instant,
+    ) -> bool {
+        let Some(r) = self
+            .tables
+            .get_mut(table_id)
+            .and_then(|t| t.cls.get_mut(m, priority as u32))
+        else {
+            return false;
+        };
+        if r.flags & ferrovs_openflow::message::FlowMod::F_NO_PKT_COUNTS == 0 {
+            r.packet_count += packets;
+        }
+        if r.flags & ferrovs_openflow::message::FlowMod::F_NO_BYT_COUNTS == 0 {
+            r.byte_count += bytes;
+        }
+        if packets > 0 {
+            r.used = r.used.max(used);
+        }
+        true
+    }
+
+    /// The rule at (table, match, priority).
+    pub fn rule(
+        &self,
+        table_id: u8,
+        m: &crate::flow::OfMatch,
+        priority: u16,
+    ) -> Option<&crate::rule::Rule> {
+        self.tables.get(table_id)?.cls.get(m, priority as u32)
+    }
+
     /// Number of rules in every table.
     pub fn n_rules(&self) -> usize {
         self.tables.n_rules()
