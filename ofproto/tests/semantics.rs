@@ -617,7 +617,7 @@ fn meters_config_and_delete_removes_users() {
             command,
             flags,
             meter_id: id,
-            bands: vec![band.clone()],
+            bands: vec![band],
         })
     };
     assert!(c.send(&mm(0, 1, 1)).is_empty());
