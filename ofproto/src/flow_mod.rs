@@ -396,11 +396,11 @@ impl Ofproto {
         }
         if let Some(ev) = evicted {
             changes.push(Change::Remove {
-                rule: Box::new(ev),
+                rule: ev,
                 reason: RR_EVICTION,
             });
         }
-        let old = table.cls.insert(req.om, prio, rule).map(Box::new);
+        let old = table.cls.insert(req.om, prio, Box::new(rule));
         changes.push(Change::Insert {
             table_id,
             om: req.om,
@@ -460,7 +460,7 @@ impl Ofproto {
                 table_id: t,
                 om,
                 priority: prio,
-                old: Some(Box::new(old)),
+                old: Some(old),
                 event: RuleEvent::Modified,
                 actions_changed: actions_changed || cookie_changed,
             });
@@ -495,10 +495,7 @@ impl Ofproto {
                 .get_mut(*t)
                 .and_then(|tb| tb.cls.remove(om, *prio as u32))
             {
-                changes.push(Change::Remove {
-                    rule: Box::new(rule),
-                    reason,
-                });
+                changes.push(Change::Remove { rule, reason });
             }
         }
     }
@@ -517,7 +514,7 @@ impl Ofproto {
                     let t = self.tables.get_mut(table_id).expect("table");
                     match old {
                         Some(old) => {
-                            t.cls.insert(om, priority as u32, *old);
+                            t.cls.insert(om, priority as u32, old);
                         }
                         None => {
                             t.cls.remove(&om, priority as u32);
@@ -526,7 +523,7 @@ impl Ofproto {
                 }
                 Change::Remove { rule, .. } => {
                     let t = self.tables.get_mut(rule.table_id).expect("table");
-                    t.cls.insert(rule.om, rule.priority as u32, *rule);
+                    t.cls.insert(rule.om, rule.priority as u32, rule);
                 }
             }
         }

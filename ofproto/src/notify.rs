@@ -46,6 +46,8 @@ impl Ofproto {
         }
         let now = self.now();
         let by: Option<ConnId> = cur.as_ref().map(|c| c.id);
+        let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
+            || self.conns.values().any(|c| !c.monitors.is_empty());
         for ch in &changes {
             match ch {
                 Change::Remove { rule, reason } => {
@@ -67,7 +69,7 @@ impl Ofproto {
                     actions_changed,
                     ..
                 } => {
-                    if *event == RuleEvent::Modified && !actions_changed {
+                    if (*event == RuleEvent::Modified && !actions_changed) || !monitored {
                         continue;
                     }
                     let Some(rule) = self

@@ -167,7 +167,11 @@ impl Ofproto {
         m: &crate::flow::OfMatch,
         priority: u16,
     ) -> Option<&crate::rule::Rule> {
-        self.tables.get(table_id)?.cls.get(m, priority as u32)
+        self.tables
+            .get(table_id)?
+            .cls
+            .get(m, priority as u32)
+            .map(|r| &**r)
     }
 
     /// Number of rules in every table.
@@ -258,7 +262,7 @@ impl Ofproto {
             return Vec::new();
         };
         let out = std::mem::take(&mut conn.output);
-        if !conn.input.is_empty() && !conn.closing {
+        if conn.pending_input() > 0 && !conn.closing {
             self.process_input(&mut conn);
             if !conn.output.is_empty() {
                 (conn.waker)();

@@ -204,6 +204,7 @@ impl Ofproto {
         Ok(keys
             .iter()
             .filter_map(|(t, m, p)| self.tables.get(*t)?.cls.get(m, *p as u32))
+            .map(|r| &**r)
             .collect())
     }
 

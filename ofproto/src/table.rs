@@ -17,7 +17,8 @@ pub const TABLE_HIDDEN: u8 = 254;
 pub const DEFAULT_MAX_FLOWS: u32 = 1_000_000;
 
 pub struct OfTable {
-    pub cls: Classifier<Rule>,
+    /// Rules boxed: the classifier moves only pointers.
+    pub cls: Classifier<Box<Rule>>,
     /// `Flow_Table:name`; None shows the default.
     pub name: Option<String>,
     /// Flow limit (`Flow_Table:flow_limit`), u32::MAX: none.

@@ -72,6 +72,8 @@ pub struct Connection {
     /// Versions this switch offers on this connection.
     pub offered: Vec<Version>,
     pub input: Vec<u8>,
+    /// Start of the unprocessed part of `input`.
+    pub input_pos: usize,
     pub output: Vec<u8>,
     /// Close once `output` is written.
     pub closing: bool,
@@ -108,6 +110,7 @@ impl Connection {
             version: None,
             offered: offered.to_vec(),
             input: Vec::new(),
+            input_pos: 0,
             output: hello,
             closing: false,
             config: SwitchConfig {
@@ -142,7 +145,7 @@ impl Connection {
 
     /// True while the socket should be read.
     pub fn wants_input(&self) -> bool {
-        !self.closing && !self.output_full() && self.input.len() < INPUT_LIMIT
+        !self.closing && !self.output_full() && self.pending_input() < INPUT_LIMIT
     }
 
     /// Queues an asynchronous message (not a reply): dropped past
@@ -162,19 +165,37 @@ impl Connection {
     /// The next whole message of the input, if any (removed from it).
     /// A header with a length below 8 closes the connection.
     pub fn next_message(&mut self) -> Option<Vec<u8>> {
-        if self.input.len() < 8 {
-            return None;
-        }
-        let len = u16::from_be_bytes([self.input[2], self.input[3]]) as usize;
+        let rest = &self.input[self.input_pos..];
+        let len = if rest.len() >= 8 {
+            u16::from_be_bytes([rest[2], rest[3]]) as usize
+        } else {
+            usize::MAX
+        };
         if len < 8 {
             self.closing = true;
             self.input.clear();
+            self.input_pos = 0;
             return None;
         }
-        if self.input.len() < len {
+        if rest.len() < len {
+            // Keep only the partial message (one move per read, not one
+            // per message).
+            self.input.drain(..self.input_pos);
+            self.input_pos = 0;
             return None;
         }
-        Some(self.input.drain(..len).collect())
+        let msg = rest[..len].to_vec();
+        self.input_pos += len;
+        if self.input_pos == self.input.len() {
+            self.input.clear();
+            self.input_pos = 0;
+        }
+        Some(msg)
+    }
+
+    /// Unprocessed input bytes.
+    pub fn pending_input(&self) -> usize {
+        self.input.len() - self.input_pos
     }
 
     /// Queues `msg` in the negotiated version.
