@@ -21,6 +21,8 @@ pub const PR_MODIFY: u8 = 2;
 /// OFPPC_* bits a port-mod may change: PORT_DOWN, NO_STP (1.0), NO_RECV,
 /// NO_RECV_STP (1.0), NO_FLOOD (1.0), NO_FWD, NO_PACKET_IN.
 pub const PORT_MOD_BITS: u32 = 0x7f;
+/// OpenFlow 1.1+: PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN.
+pub const PORT_MOD_BITS_11: u32 = 0x65;
 
 /// Counters of one port (the datapath adds to them).
 #[derive(Debug, Clone, Default)]
@@ -125,7 +127,14 @@ impl Ofproto {
         if port.hw_addr != pm.hw_addr {
             return Err(ErrorCode::OfppmfcBadHwAddr);
         }
-        let mask = pm.mask & PORT_MOD_BITS;
+        // OpenFlow 1.1+ has no NO_STP, NO_RECV_STP, NO_FLOOD: those bits
+        // are ignored there (OVS).
+        let bits = if conn.ver() == ferrovs_openflow::Version::Of10 {
+            PORT_MOD_BITS
+        } else {
+            PORT_MOD_BITS_11
+        };
+        let mask = pm.mask & bits;
         let config = (port.config & !mask) | (pm.config & mask);
         if config == port.config {
             return Ok(());

@@ -151,10 +151,21 @@ impl Ofproto {
                     // already has; refused here.
                     return Err(ErrorCode::OfptffcEperm);
                 }
-                let f = self.table_features();
+                let f = self.table_features(v);
                 send_split(conn, xid, f, MpReply::TableFeatures);
             }
             MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
+            // OFPMP_TABLE_DESC (1.4+).
+            MpRequest::Other { type_: 14, body } if v >= Version::Of14 => {
+                if !body.is_empty() {
+                    return Err(ErrorCode::OfpbrcBadLen);
+                }
+                let entries = self.table_desc();
+                send_split(conn, xid, entries, |e: Vec<Vec<u8>>| MpReply::Other {
+                    type_: 14,
+                    body: e.concat(),
+                });
+            }
             // OVS's OpenFlow 1.0 port description request (type 13).
             MpRequest::Other { type_: 13, body } if v == Version::Of10 => {
                 let p = if body.len() >= 2 {

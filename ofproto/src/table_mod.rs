@@ -32,26 +32,86 @@ impl Ofproto {
         Ok(())
     }
 
+    /// OFPMP_TABLE_DESC (1.4+) entries, encoded: per table its config
+    /// and an eviction property (OVS's flags OTHER|IMPORTANCE|LIFETIME),
+    /// plus a vacancy property when vacancy events are on.
+    pub(crate) fn table_desc(&self) -> Vec<Vec<u8>> {
+        (0..self.config.n_tables)
+            .map(|id| {
+                let t = self.tables.get(id).expect("visible table");
+                let config = if t.eviction { TC_EVICTION } else { 0 }
+                    | if t.vacancy { TC_VACANCY } else { 0 };
+                let mut e = Vec::with_capacity(24);
+                e.extend_from_slice(&0u16.to_be_bytes());
+                e.push(id);
+                e.push(0);
+                e.extend_from_slice(&config.to_be_bytes());
+                // OFPTMPT_EVICTION: type 2, length 8, flags.
+                e.extend_from_slice(&2u16.to_be_bytes());
+                e.extend_from_slice(&8u16.to_be_bytes());
+                e.extend_from_slice(&7u32.to_be_bytes());
+                if t.vacancy {
+                    // OFPTMPT_VACANCY: type 3, length 8, down, up, vacancy, pad.
+                    e.extend_from_slice(&3u16.to_be_bytes());
+                    e.extend_from_slice(&8u16.to_be_bytes());
+                    e.extend_from_slice(&[0, 100, 100, 0]);
+                }
+                let len = e.len() as u16;
+                e[0..2].copy_from_slice(&len.to_be_bytes());
+                e
+            })
+            .collect()
+    }
+
     /// Table features of every visible table.
-    pub(crate) fn table_features(&self) -> Vec<TableFeatures> {
+    pub(crate) fn table_features(&self, v: ferrovs_openflow::Version) -> Vec<TableFeatures> {
         let n = self.config.n_tables;
         let mut match_ids = Vec::new();
         let mut set_ids = Vec::new();
+        let mut wild_ids = Vec::new();
         for info in ferrovs_openflow::field::FIELDS.iter() {
-            // The OXM row when there is one, else the NXM row.
-            let Some(h) = info.headers.iter().next_back() else {
+            // As OVS's mf_oxm_header: the newest standard OXM row this
+            // version has, else the NXM row, else the first row (an
+            // experimenter OXM).
+            let oxm_ok = |h: &&ferrovs_openflow::field::OxmHeaderDef| {
+                h.class != 0xffff && !h.is_nxm() && h.since.is_some_and(|s| s <= v)
+            };
+            let Some(h) = info
+                .headers
+                .iter()
+                .rev()
+                .find(oxm_ok)
+                .or_else(|| info.headers.iter().rev().find(|h| h.is_nxm()))
+                .or_else(|| info.headers.first())
+            else {
                 continue;
             };
-            let width = info.width as u32;
-            let id = OxmId {
-                header: (u32::from(h.class) << 16)
-                    | (u32::from(h.field) << 9)
-                    | (width + if h.class == 0xffff { 4 } else { 0 }),
-                experimenter: (h.class == 0xffff).then_some(h.experimenter),
-            };
-            match_ids.push(id);
+            let exp = u32::from(h.class == 0xffff) * 4;
+            let width = u32::from(info.width);
+            let header = (u32::from(h.class) << 16) | (u32::from(h.field) << 9);
+            let experimenter = (h.class == 0xffff).then_some(h.experimenter);
+            // In the match property a maskable field carries the hasmask
+            // bit (and the doubled length), as OVS encodes it.
+            match_ids.push(if info.maskable {
+                OxmId {
+                    header: header | 0x100 | (2 * width + exp),
+                    experimenter,
+                }
+            } else {
+                OxmId {
+                    header: header | (width + exp),
+                    experimenter,
+                }
+            });
+            wild_ids.push(OxmId {
+                header: header | (width + exp),
+                experimenter,
+            });
             if info.writable {
-                set_ids.push(id);
+                set_ids.push(OxmId {
+                    header: header | (width + exp),
+                    experimenter,
+                });
             }
         }
         (0..n)
@@ -66,11 +126,13 @@ impl Ofproto {
                 let next: Vec<u8> = (id + 1..n).collect();
                 let mut props = Vec::new();
                 for miss in [0u16, 1] {
-                    let insts: Vec<u16> = if next.is_empty() {
-                        vec![2, 3, 4, 5, 6]
-                    } else {
-                        vec![1, 2, 3, 4, 5, 6]
-                    };
+                    // goto_table only when a later table exists; meter is an
+                    // instruction up to 1.4 (an action in 1.5).
+                    let insts: Vec<u16> = [1u16, 2, 3, 4, 5, 6]
+                        .into_iter()
+                        .filter(|i| *i != 1 || !next.is_empty())
+                        .filter(|i| *i != 6 || v < ferrovs_openflow::Version::Of15)
+                        .collect();
                     props.push(TableFeatureProp {
                         type_: miss,
                         value: TfpValue::Ids(insts),
@@ -105,7 +167,7 @@ impl Ofproto {
                 });
                 props.push(TableFeatureProp {
                     type_: 10,
-                    value: TfpValue::Oxm(match_ids.clone()),
+                    value: TfpValue::Oxm(wild_ids.clone()),
                 });
                 TableFeatures {
                     table_id: id,

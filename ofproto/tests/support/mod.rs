@@ -202,7 +202,11 @@ fn blank_values(line: &str, keys: &[&str]) -> String {
     'outer: while !rest.is_empty() {
         for k in keys {
             if rest.starts_with(k) {
-                let prev_ok = out.is_empty() || out.ends_with([' ', ',', '(']);
+                // Keys without a separator (`duration0.096s`, `pkts0`)
+                // need a digit right after them.
+                let sep_ok = k.ends_with(['=', ':'])
+                    || rest[k.len()..].starts_with(|c: char| c.is_ascii_digit());
+                let prev_ok = sep_ok && (out.is_empty() || out.ends_with([' ', ',', '(']));
                 if prev_ok {
                     out.push_str(k);
                     out.push('*');
@@ -227,6 +231,7 @@ pub fn normalize(text: &str, sock: &Path) -> String {
     let keys = [
         "duration=",
         "duration:",
+        "duration",
         "n_packets=",
         "n_bytes=",
         "idle_age=",
@@ -242,6 +247,9 @@ pub fn normalize(text: &str, sock: &Path) -> String {
         "over=",
         "crc=",
         "coll=",
+        "idle",
+        "pkts",
+        "bytes",
     ];
     text.replace(&sock.display().to_string(), "SOCK")
         .lines()
@@ -268,6 +276,8 @@ pub struct SideBySide {
     pub ovs_sock: PathBuf,
     /// Differences seen (command, oracle, ours).
     pub diffs: Vec<(String, String, String)>,
+    /// What the oracle's monitors printed (tests check they saw events).
+    pub monitor_outputs: Vec<String>,
 }
 
 impl SideBySide {
@@ -318,6 +328,7 @@ impl SideBySide {
             fvs,
             ovs_sock,
             diffs: Vec::new(),
+            monitor_outputs: Vec::new(),
         }
     }
 
@@ -361,6 +372,61 @@ impl SideBySide {
     /// Like `run`, comparing the dump's lines in sorted order.
     pub fn run_sorted(&mut self, opts: &[&str], cmd: &str, args: &[&str]) -> Run {
         self.run_input(opts, cmd, args, None, true)
+    }
+
+    /// Runs `ovs-ofctl [opts] monitor SWITCH [args]` on both while
+    /// `during` runs commands (on both), then stops the monitors and
+    /// compares what they printed.
+    pub fn monitor(&mut self, opts: &[&str], args: &[&str], during: impl FnOnce(&mut SideBySide)) {
+        let spawn = |sock: &Path, dir: &Path| {
+            // Unbuffered: the monitor is killed at the end, and what it
+            // printed must not be lost in a stdio buffer.
+            Command::new(tool("stdbuf"))
+                .arg("-o0")
+                .arg(tool("ovs-ofctl"))
+                .args(opts)
+                .arg("monitor")
+                .arg(format!("unix:{}", sock.display()))
+                .args(args)
+                .env("OVS_RUNDIR", dir)
+                .env("OVS_LOGDIR", dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("ovs-ofctl monitor runs")
+        };
+        let dir = self.ovs.dir().to_path_buf();
+        let mut a = spawn(&self.ovs_sock, &dir);
+        let mut b = spawn(&self.fvs.path, &dir);
+        std::thread::sleep(Duration::from_millis(500));
+        during(self);
+        std::thread::sleep(Duration::from_millis(500));
+        let stop = |c: &mut std::process::Child| {
+            let _ = c.kill();
+        };
+        stop(&mut a);
+        stop(&mut b);
+        let out = |c: std::process::Child| {
+            // ovs-ofctl prints what it receives on stdout or stderr
+            // depending on the message; both are kept, minus the log line
+            // of its own death.
+            let o = c.wait_with_output().expect("monitor output");
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            text.lines()
+                .filter(|l| !l.contains("|fatal_signal|"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let (oa, ob) = (out(a), out(b));
+        self.monitor_outputs.push(oa.clone());
+        let na = normalize(&oa, &self.ovs_sock);
+        let nb = normalize(&ob, &self.fvs.path);
+        if na != nb {
+            let what = format!("ovs-ofctl {} monitor {}", opts.join(" "), args.join(" "));
+            self.diffs.push((what, na, nb));
+        }
     }
 
     /// Formats the differences for a failure message.
