@@ -71,6 +71,8 @@ pub struct FlowModWire {
     pub tid: bool,
     /// OF1.0 `ofp_match` wildcards were all zero (exact match).
     pub of10_exact: bool,
+    /// NXM_NX_COOKIE of an NXT_FLOW_MOD: (cookie, mask) selecting rules.
+    pub nx_cookie: Option<(u64, u64)>,
 }
 
 impl FlowModReq {
@@ -81,12 +83,18 @@ impl FlowModReq {
         let is_delete = matches!(fm.command, Delete | DeleteStrict);
         let (cookie, cookie_mask, new_cookie, table_id, priority);
         if w.version == Version::Of10 {
-            if w.nx && fm.command == Add && fm.cookie_mask != 0 {
+            let (match_cookie, match_mask) = w.nx_cookie.unwrap_or((0, 0));
+            if w.nx && fm.command == Add && match_mask != 0 {
                 return Err(ErrorCode::NxbrcNxmInvalid);
             }
-            cookie = fm.cookie & fm.cookie_mask;
-            cookie_mask = if w.nx { fm.cookie_mask } else { 0 };
-            new_cookie = Some(fm.cookie);
+            cookie = match_cookie & match_mask;
+            cookie_mask = match_mask;
+            // All ones: leave cookies alone (OVS's OVS_BE64_MAX).
+            new_cookie = if fm.cookie == u64::MAX && fm.command != Add {
+                None
+            } else {
+                Some(fm.cookie)
+            };
             table_id = if w.tid { fm.table_id } else { 0xff };
             priority = if w.of10_exact && !w.nx {
                 u16::MAX
@@ -569,6 +577,7 @@ impl Ofproto {
                 nx,
                 tid: conn.flow_mod_table_id,
                 of10_exact,
+                nx_cookie: if nx { conn.nx_cookie_match } else { None },
             },
         )
     }

@@ -79,6 +79,21 @@ fn flow_script(s: &mut SideBySide, v: &str) {
     s.run(&o, "add-flow", &["table=254,actions=drop"]);
     s.run(&o, "add-flow", &["actions=group:7"]);
     s.run(&o, "add-flow", &["table=3,actions=goto_table:2"]);
+    // Cookies, flags, importance, timeouts.
+    s.run_input(&o, "add-flows", &["-"], Some(FLOWS), false);
+    s.run(&o, "add-flow", &["send_flow_rem,reset_counts,no_packet_counts,no_byte_counts,cookie=0x15,priority=33,icmp,actions=drop"]);
+    s.run(
+        &o,
+        "add-flow",
+        &["importance=7,hard_timeout=600,cookie=0x25,priority=34,udp,actions=drop"],
+    );
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &["cookie=0x5/0xf"]);
+    s.run(&o, "mod-flows", &["cookie=0x5/0xf,actions=output:3"]);
+    s.run(&o, "del-flows", &["cookie=0x6/-1"]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&o, "dump-aggregate", &["cookie=0x5/0xf"]);
+    s.run(&o, "del-flows", &[]);
     s.run(&o, "dump-ports", &[]);
     s.run(&o, "dump-ports", &["1"]);
     s.run(&o, "mod-port", &["p1", "no-flood"]);

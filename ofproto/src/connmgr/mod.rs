@@ -18,6 +18,7 @@
 pub mod async_config;
 pub(crate) mod dispatch;
 pub mod monitor;
+pub mod nx_cookie;
 pub mod role;
 
 pub use dispatch::handle;
@@ -96,6 +97,8 @@ pub struct Connection {
     pub pending_updates: Vec<ferrovs_openflow::message::nicira::FlowUpdate>,
     /// Open bundles by id.
     pub bundles: std::collections::BTreeMap<u32, Bundle>,
+    /// NXM_NX_COOKIE of the NXT_FLOW_MOD being handled (cookie, mask).
+    pub nx_cookie_match: Option<(u64, u64)>,
     /// Asynchronous messages dropped under back-pressure.
     pub dropped_async: u64,
 }
@@ -130,6 +133,7 @@ impl Connection {
             pending_updates: Vec::new(),
             bundles: Default::default(),
             dropped_async: 0,
+            nx_cookie_match: None,
         }
     }
 
