@@ -32,7 +32,7 @@ pub mod port;
 pub mod rule;
 pub mod stats;
 pub mod table;
-mod table_mod;
+pub mod table_mod;
 
 pub use connmgr::{ConnId, ConnKind, Waker};
 pub use ofproto::{OfPort, Ofproto, OfprotoConfig};

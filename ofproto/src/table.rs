@@ -25,11 +25,15 @@ pub struct OfTable {
     pub max_flows: u32,
     /// Evict when full (table-mod OFPTC14_EVICTION or `overflow_policy=evict`).
     pub eviction: bool,
-    /// OFPTC11_TABLE_MISS_* (0 = default per version, as OVS's
-    /// OFPUTIL_TABLE_MISS_DEFAULT).
+    /// Table-miss config from an OpenFlow 1.1/1.2 table-mod: 0 default
+    /// (per version), 1 continue (OFPTC11_TABLE_MISS_CONTINUE), 2 drop,
+    /// 3 controller.
     pub miss_config: u32,
-    /// Vacancy events (OFPTC14_VACANCY_EVENTS) asked.
+    /// Vacancy events (OFPTC14_VACANCY_EVENTS) asked, with their
+    /// thresholds in percent (down, up).
     pub vacancy: bool,
+    pub vacancy_down: u8,
+    pub vacancy_up: u8,
     pub lookup_count: u64,
     pub matched_count: u64,
 }
@@ -43,6 +47,8 @@ impl Default for OfTable {
             eviction: false,
             miss_config: 0,
             vacancy: false,
+            vacancy_down: 0,
+            vacancy_up: 100,
             lookup_count: 0,
             matched_count: 0,
         }

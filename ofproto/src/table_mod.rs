@@ -13,9 +13,67 @@ use crate::table::{DEFAULT_MAX_FLOWS, TABLE_HIDDEN};
 const TC_EVICTION: u32 = 1 << 2;
 const TC_VACANCY: u32 = 1 << 3;
 
+/// What a table does with a packet no rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableMiss {
+    /// Send it to the controllers (packet-in, reason no_match).
+    Controller,
+    /// Go on to the next table.
+    Continue,
+    /// Drop it.
+    Drop,
+}
+
 impl Ofproto {
-    /// OFPT_TABLE_MOD.
-    pub(crate) fn handle_table_mod(&mut self, tm: &TableMod) -> Handled {
+    /// Applies `Flow_Table` settings from the database: name, flow limit
+    /// (`flow_limit`, None: unlimited) and `overflow_policy=evict`.
+    pub fn set_table_config(
+        &mut self,
+        table_id: u8,
+        name: Option<String>,
+        max_flows: Option<u32>,
+        evict: bool,
+    ) {
+        if let Some(t) = self.tables.get_mut(table_id) {
+            t.name = name;
+            t.max_flows = max_flows.unwrap_or(u32::MAX);
+            t.eviction = evict;
+        }
+    }
+
+    /// OVS's `connmgr_wants_packet_in_on_miss`: some connection with
+    /// controller id 0 speaks OpenFlow below 1.3 (or has not negotiated
+    /// yet); those expect table misses as packet-ins.
+    pub fn wants_packet_in_on_miss(&self) -> bool {
+        self.conns.values().any(|c| {
+            c.controller_id == 0
+                && c.version
+                    .is_none_or(|v| v < ferrovs_openflow::Version::Of13)
+        })
+    }
+
+    /// The table-miss behaviour of `table_id` (table-mod OFPTC11_TABLE_MISS_*
+    /// if set, else the default per version: packet-in while a pre-1.3
+    /// controller wants it, else drop, as OVS).
+    pub fn table_miss(&self, table_id: u8) -> TableMiss {
+        match self.tables.get(table_id).map_or(0, |t| t.miss_config) {
+            1 => TableMiss::Continue,
+            2 => TableMiss::Drop,
+            3 => TableMiss::Controller,
+            _ if self.wants_packet_in_on_miss() => TableMiss::Controller,
+            _ => TableMiss::Drop,
+        }
+    }
+
+    /// OFPT_TABLE_MOD: table-miss bits in 1.1/1.2 (0 controller, 1
+    /// continue, 2 drop), eviction and vacancy bits in 1.4+; 1.3 has no
+    /// config bits.
+    pub(crate) fn handle_table_mod(
+        &mut self,
+        tm: &TableMod,
+        v: ferrovs_openflow::Version,
+    ) -> Handled {
+        use ferrovs_openflow::Version;
         let ids: Vec<u8> = if tm.table_id == 0xff {
             (0..TABLE_HIDDEN).collect()
         } else if tm.table_id >= TABLE_HIDDEN {
@@ -23,11 +81,46 @@ impl Ofproto {
         } else {
             vec![tm.table_id]
         };
+        // OFPTMPT14_VACANCY property: type 3, length 8, down, up.
+        let mut vacancy = None;
+        let mut p = &tm.props[..];
+        while p.len() >= 4 {
+            let ty = u16::from_be_bytes([p[0], p[1]]);
+            let len = u16::from_be_bytes([p[2], p[3]]) as usize;
+            if len < 4 || len > p.len() {
+                return Err(ErrorCode::OfpbpcBadLen);
+            }
+            if ty == 3 {
+                if len != 8 {
+                    return Err(ErrorCode::OfpbpcBadLen);
+                }
+                let (down, up) = (p[4], p[5]);
+                if down > up || up > 100 {
+                    return Err(ErrorCode::OfpbpcBadValue);
+                }
+                vacancy = Some((down, up));
+            }
+            p = &p[(len.div_ceil(8) * 8).min(p.len())..];
+        }
         for id in ids {
             let t = self.tables.get_mut(id).expect("table exists");
-            t.miss_config = tm.config & 3;
-            t.eviction = tm.config & TC_EVICTION != 0;
-            t.vacancy = tm.config & TC_VACANCY != 0;
+            match v {
+                Version::Of11 | Version::Of12 => {
+                    t.miss_config = match tm.config & 3 {
+                        0 => 3,
+                        m => m,
+                    }
+                }
+                Version::Of14 | Version::Of15 => {
+                    t.eviction = tm.config & TC_EVICTION != 0;
+                    t.vacancy = tm.config & TC_VACANCY != 0;
+                    if let Some((down, up)) = vacancy {
+                        t.vacancy_down = down;
+                        t.vacancy_up = up;
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -54,7 +147,9 @@ impl Ofproto {
                     // OFPTMPT_VACANCY: type 3, length 8, down, up, vacancy, pad.
                     e.extend_from_slice(&3u16.to_be_bytes());
                     e.extend_from_slice(&8u16.to_be_bytes());
-                    e.extend_from_slice(&[0, 100, 100, 0]);
+                    let max = t.max_flows.min(DEFAULT_MAX_FLOWS) as u64;
+                    let free = 100 - (t.n_flows() as u64 * 100 / max.max(1)).min(100);
+                    e.extend_from_slice(&[t.vacancy_down, t.vacancy_up, free as u8, 0]);
                 }
                 let len = e.len() as u16;
                 e[0..2].copy_from_slice(&len.to_be_bytes());

@@ -346,6 +346,13 @@ fn table_script(s: &mut SideBySide, v: &str) {
         !(what.contains("dump-table-features") && *a == b.replace("c1...c3", "c1...c4"))
     });
     s.run(&o, "dump-table-desc", &[]);
+    if v >= "OpenFlow14" {
+        s.run(&o, "mod-table", &["0", "evict"]);
+        s.run(&o, "mod-table", &["1", "vacancy:20,80"]);
+        s.run(&o, "dump-table-desc", &[]);
+        s.run(&o, "mod-table", &["0", "noevict"]);
+        s.run(&o, "dump-table-desc", &[]);
+    }
     let ours = s.run(&o, "dump-desc", &[]);
     assert!(ours.stdout.contains("Software: ferrovs"), "{}", ours.stdout);
     s.diffs.retain(|(what, a, b)| {

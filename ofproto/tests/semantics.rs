@@ -756,3 +756,59 @@ fn flow_monitor_reports_other_connections_changes() {
         .collect();
     assert_eq!(events, vec![0, 1]);
 }
+
+#[test]
+fn flow_limit_evicts_least_important_or_refuses() {
+    let v = Version::Of14;
+    let mut c = Ctl::new(v);
+    c.of.set_table_config(0, None, Some(2), false);
+    c.add("priority=1,hard_timeout=100,actions=drop");
+    c.add("priority=2,hard_timeout=100,actions=drop");
+    assert_eq!(
+        error_of(v, &c.add("priority=3,actions=drop")),
+        ErrorCode::OfpfmfcTableFull
+    );
+    // Replacing an existing rule needs no room.
+    assert!(c
+        .add("priority=2,hard_timeout=100,actions=output:1")
+        .is_empty());
+    c.of.set_table_config(0, None, Some(2), true);
+    // Importance 9 on priority 1, 0 on priority 2: the latter goes.
+    let mut fm = Ctl::flow_mod(
+        FlowModCommand::Add,
+        "priority=1,hard_timeout=100,actions=drop",
+    );
+    fm.importance = 9;
+    fm.flags = FlowMod::F_SEND_FLOW_REM;
+    c.fm(fm);
+    let mut fm = Ctl::flow_mod(
+        FlowModCommand::Add,
+        "priority=2,hard_timeout=100,actions=drop",
+    );
+    fm.flags = FlowMod::F_SEND_FLOW_REM;
+    c.fm(fm);
+    let out = c.add("priority=3,actions=drop");
+    match &out[..] {
+        [Message::FlowRemoved(fr)] => assert_eq!((fr.priority, fr.reason), (2, 5)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.priorities(), vec![3, 1]);
+    // Then the important one, which still has a timeout.
+    assert!(
+        matches!(&c.add("priority=4,actions=drop")[..], [Message::FlowRemoved(fr)] if fr.priority == 1)
+    );
+    // Rules without timeouts are not evictable: the table is full.
+    assert_eq!(
+        error_of(v, &c.add("priority=5,actions=drop")),
+        ErrorCode::OfpfmfcTableFull
+    );
+}
+
+#[test]
+fn table_miss_follows_the_controllers_versions() {
+    use ferrovs_ofproto::table_mod::TableMiss;
+    let c13 = Ctl::new(Version::Of13);
+    assert_eq!(c13.of.table_miss(0), TableMiss::Drop);
+    let c10 = Ctl::new(Version::Of10);
+    assert_eq!(c10.of.table_miss(0), TableMiss::Controller);
+}

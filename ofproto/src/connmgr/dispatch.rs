@@ -167,7 +167,7 @@ fn dispatch(
         }
         Message::TableMod(tm) => {
             role::check_writable(conn)?;
-            ofproto.handle_table_mod(&tm)
+            ofproto.handle_table_mod(&tm, v)
         }
         Message::GroupMod(gm) => {
             role::check_writable(conn)?;
