@@ -38,8 +38,8 @@ pub const GC_ADD_OR_MOD: u16 = 0x8000;
 pub const OFPG_MAX: u32 = 0xffff_ff00;
 pub const OFPG_ALL: u32 = 0xffff_fffc;
 pub const OFPG_ANY: u32 = 0xffff_ffff;
-pub const BUCKET_FIRST: u32 = 0xffff_fffe;
-pub const BUCKET_LAST: u32 = 0xffff_fffd;
+pub const BUCKET_FIRST: u32 = 0xffff_fffd;
+pub const BUCKET_LAST: u32 = 0xffff_fffe;
 pub const BUCKET_ALL: u32 = 0xffff_ffff;
 
 #[derive(Debug, Clone)]
