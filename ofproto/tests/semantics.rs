@@ -812,3 +812,35 @@ fn table_miss_follows_the_controllers_versions() {
     let c10 = Ctl::new(Version::Of10);
     assert_eq!(c10.of.table_miss(0), TableMiss::Controller);
 }
+
+#[test]
+fn a_new_primary_demotes_the_old_one_with_role_status() {
+    let v = Version::Of14;
+    let mut c = Ctl::new(v);
+    let other = c.connect();
+    let out = c.send(&Message::RoleRequest(Role {
+        role: 2,
+        generation_id: 5,
+    }));
+    assert!(matches!(&out[..], [Message::RoleReply(r)] if r.role == 2 && r.generation_id == 5));
+    let req = Message::RoleRequest(Role {
+        role: 2,
+        generation_id: 6,
+    })
+    .encode(v, 7);
+    let out = c.send_raw_on(other, &req);
+    assert!(matches!(&out[..], [Message::RoleReply(r)] if r.role == 2));
+    let id = c.id;
+    match &c.pending(id)[..] {
+        [Message::Other { type_: 30, body }] => {
+            assert_eq!(&body[..4], &3u32.to_be_bytes());
+            assert_eq!(&body[8..16], &6u64.to_be_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The demoted controller may no longer change the tables.
+    assert_eq!(
+        error_of(v, &c.add("actions=drop")),
+        ErrorCode::OfpbrcIsSecondary
+    );
+}

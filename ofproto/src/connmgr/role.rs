@@ -8,7 +8,7 @@
 
 use ferrovs_openflow::message::nicira::NxMessage;
 use ferrovs_openflow::message::{Message, Role};
-use ferrovs_openflow::ErrorCode;
+use ferrovs_openflow::{ErrorCode, Version};
 
 use super::dispatch::Handled;
 use super::Connection;
@@ -28,13 +28,39 @@ pub fn check_writable(conn: &Connection) -> Handled {
     }
 }
 
+/// OFPT_ROLE_STATUS (1.4+; ONF extension 1911 in 1.3) telling `conn` it
+/// was demoted because another controller became primary (reason
+/// OFPCRR_MASTER_REQUEST), as OVS sends it, whatever the async config.
+fn send_role_status(conn: &mut Connection, role: u32, generation_id: u64) {
+    let v = conn.ver();
+    if conn.version.is_none() || v < Version::Of13 {
+        return;
+    }
+    let mut body = Vec::with_capacity(16);
+    body.extend_from_slice(&role.to_be_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    body.extend_from_slice(&generation_id.to_be_bytes());
+    let msg = if v >= Version::Of14 {
+        Message::Other { type_: 30, body }
+    } else {
+        Message::Experimenter(ferrovs_openflow::message::Experimenter {
+            experimenter: crate::bundle::ONF_EXPERIMENTER,
+            exp_type: 1911,
+            data: body,
+        })
+    };
+    conn.send(&msg, 0);
+    (conn.waker)();
+}
+
 impl Ofproto {
     fn set_role(&mut self, conn: &mut Connection, role: u32) {
-        if role == ROLE_MASTER {
+        if role == ROLE_MASTER && conn.role != ROLE_MASTER {
+            let generation = self.generation_id.unwrap_or(u64::MAX);
             for other in self.conns.values_mut() {
                 if other.role == ROLE_MASTER {
                     other.role = ROLE_SLAVE;
-                    // OF1.4+ role-status would go here (OVS sends it).
+                    send_role_status(other, ROLE_SLAVE, generation);
                 }
             }
         }
