@@ -155,6 +155,10 @@ impl Ofproto {
                 send_split(conn, xid, f, MpReply::TableFeatures);
             }
             MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
+            // OFPMP_FLOW_MONITOR (1.4+).
+            MpRequest::Other { type_: 16, body } if v >= Version::Of14 => {
+                self.of14_monitors(conn, &body, xid)?
+            }
             // OFPMP_TABLE_DESC (1.4+).
             MpRequest::Other { type_: 14, body } if v >= Version::Of14 => {
                 if !body.is_empty() {

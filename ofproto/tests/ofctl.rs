@@ -281,10 +281,9 @@ fn bundles_of15() {
 
 /// `monitor`: port status, flow-removed and (NXST) flow monitor updates,
 /// as a controller sees them while another connection changes the switch.
-/// Flow monitors are compared in OpenFlow 1.0 only: in 1.3 ovs-ofctl uses
-/// ONF's extension (ONFST_FLOW_MONITOR), in 1.4+ OFPMP_FLOW_MONITOR, which
-/// ferrovs does not implement yet (and Debian's ovs-ofctl 3.1 prints only
-/// the first line of OVS's own ONF updates).
+/// Flow monitors are compared in OpenFlow 1.0 (NXST) and 1.4/1.5
+/// (OFPMP_FLOW_MONITOR); not in 1.3, where ovs-ofctl uses ONF's extension
+/// (ONFST_FLOW_MONITOR), which ferrovs does not implement yet.
 fn async_script(s: &mut SideBySide, v: &str) {
     let o = ["-O", v];
     s.monitor(&o, &["65534"], |s| {
@@ -373,6 +372,16 @@ fn monitor_script(s: &mut SideBySide, v: &str) {
 #[test]
 fn monitor_of10() {
     check("OpenFlow10", monitor_script);
+}
+
+#[test]
+fn monitor_of14() {
+    check("OpenFlow14", monitor_script);
+}
+
+#[test]
+fn monitor_of15() {
+    check("OpenFlow15", monitor_script);
 }
 
 /// Table features and descriptions. Kept differences:

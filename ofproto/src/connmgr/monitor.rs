@@ -1,5 +1,8 @@
-//! Flow monitors (NXST_FLOW_MONITOR): a connection asks to hear about
-//! rules that match a filter being added, modified or deleted.
+//! Flow monitors (NXST_FLOW_MONITOR, and OpenFlow 1.4+ OFPMP_FLOW_MONITOR):
+//! a connection asks to hear about rules that match a filter being added,
+//! modified or deleted. OpenFlow 1.4 flags are kept in their Nicira
+//! equivalents (as OVS maps them); updates are encoded in the form of the
+//! request that asked for them.
 //!
 //! Each [`Monitor`] keeps its filter in canonical form; on every committed
 //! change the switch calls [`Connection::report_rule`] for each connection,
@@ -28,10 +31,108 @@ pub const NXFMF_OWN: u16 = 32;
 #[derive(Debug, Clone)]
 pub struct Monitor {
     pub id: u32,
+    /// NXFMF_* bits.
     pub flags: u16,
     pub out_port: PortNo,
     pub table_id: u8,
     pub om: OfMatch,
+}
+
+/// OFPFMF_* (1.4) to NXFMF_* flags, as OVS's `ofp_to_nx_flow_monitor_flags`.
+fn of14_to_nx_flags(f: u16) -> u16 {
+    let mut nx = f & 0xf; // INITIAL, ADD, REMOVED->DELETE, MODIFY
+    if f & 16 != 0 {
+        nx |= NXFMF_ACTIONS;
+    }
+    if f & 64 != 0 {
+        nx |= NXFMF_OWN;
+    }
+    nx
+}
+
+/// One OpenFlow 1.4 `ofp14_flow_monitor_request`: (command, monitor), or
+/// the error OVS gives.
+fn parse_of14_request(b: &[u8]) -> Result<(u8, Monitor, usize), ErrorCode> {
+    if b.len() < 16 {
+        return Err(ErrorCode::OfpbrcBadLen);
+    }
+    let be32 = |o: usize| u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let id = be32(0);
+    let out_port = ferrovs_openflow::port::from_ofp11(be32(4)).map_err(|e| e.code)?;
+    let flags = u16::from_be_bytes([b[12], b[13]]);
+    let table_id = b[14];
+    let command = b[15];
+    let (m, n) = ferrovs_openflow::Match::decode_ofp12(&b[16..]).map_err(|e| e.code)?;
+    if command != 2 && (flags & (2 | 4 | 8) == 0 || flags & !(1 | 2 | 4 | 8 | 16 | 64) != 0) {
+        return Err(ErrorCode::OfpmofcBadFlags);
+    }
+    if command > 2 {
+        return Err(ErrorCode::OfpmofcBadCommand);
+    }
+    let om = OfMatch::from_match(&m).map_err(|e| e.code())?;
+    let mon = Monitor {
+        id,
+        flags: of14_to_nx_flags(flags),
+        out_port,
+        table_id,
+        om,
+    };
+    Ok((command, mon, 16 + n))
+}
+
+/// Encodes updates in the OpenFlow 1.4 `ofp_flow_update_*` form. `initial`:
+/// the reply to the request (event INITIAL instead of ADDED).
+pub fn encode_of14_updates(
+    v: ferrovs_openflow::Version,
+    updates: &[FlowUpdate],
+    initial: bool,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for u in updates {
+        let s = out.len();
+        match u {
+            FlowUpdate::Abbrev { xid } => {
+                out.extend_from_slice(&8u16.to_be_bytes());
+                out.extend_from_slice(&4u16.to_be_bytes());
+                out.extend_from_slice(&xid.to_be_bytes());
+            }
+            FlowUpdate::Full {
+                event,
+                reason,
+                priority,
+                idle_timeout,
+                hard_timeout,
+                table_id,
+                cookie,
+                r#match,
+                actions,
+            } => {
+                // NX ADDED 0, DELETED 1, MODIFIED 2 -> 1.4 ADDED 1,
+                // REMOVED 2, MODIFIED 3 (INITIAL 0 in a request's reply).
+                let ev: u16 = if initial { 0 } else { event + 1 };
+                out.extend_from_slice(&0u16.to_be_bytes());
+                out.extend_from_slice(&ev.to_be_bytes());
+                out.push(*table_id);
+                out.push(*reason as u8);
+                out.extend_from_slice(&idle_timeout.to_be_bytes());
+                out.extend_from_slice(&hard_timeout.to_be_bytes());
+                out.extend_from_slice(&priority.to_be_bytes());
+                out.extend_from_slice(&[0; 4]);
+                out.extend_from_slice(&cookie.to_be_bytes());
+                r#match.encode_ofp12(v, &mut out);
+                if !actions.is_empty() {
+                    Instruction::encode_list(
+                        v,
+                        &[Instruction::ApplyActions(actions.clone())],
+                        &mut out,
+                    );
+                }
+                let len = (out.len() - s) as u16;
+                out[s..s + 2].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+    out
 }
 
 impl Monitor {
@@ -114,17 +215,87 @@ impl Connection {
             .push(full_update(rule, event, reason, flags & NXFMF_ACTIONS != 0));
     }
 
-    /// Sends the recorded updates as one NXST_FLOW_MONITOR reply.
+    /// Sends the recorded updates as one NXST_FLOW_MONITOR reply (one
+    /// OFPMP_FLOW_MONITOR reply in OpenFlow 1.4+).
     pub fn flush_updates(&mut self) {
         if self.pending_updates.is_empty() {
             return;
         }
-        let body = MpReply::NxFlowMonitor(std::mem::take(&mut self.pending_updates));
+        let updates = std::mem::take(&mut self.pending_updates);
+        let v = self.ver();
+        let body = if v >= ferrovs_openflow::Version::Of14 {
+            MpReply::Other {
+                type_: 16,
+                body: encode_of14_updates(v, &updates, false),
+            }
+        } else {
+            MpReply::NxFlowMonitor(updates)
+        };
         self.send_async(&Message::MultipartReply(MultipartReply { flags: 0, body }));
     }
 }
 
 impl crate::ofproto::Ofproto {
+    /// OFPMP_FLOW_MONITOR request (1.4+): add, modify (replace) or delete
+    /// monitors; replies with the rules that new INITIAL monitors select.
+    pub(crate) fn of14_monitors(
+        &mut self,
+        conn: &mut Connection,
+        body: &[u8],
+        xid: u32,
+    ) -> Handled {
+        let mut rest = body;
+        let mut add = Vec::new();
+        while !rest.is_empty() {
+            let (command, mon, n) = parse_of14_request(rest)?;
+            rest = &rest[n.min(rest.len())..];
+            match command {
+                0 => {
+                    if conn
+                        .monitors
+                        .iter()
+                        .chain(add.iter())
+                        .any(|m: &Monitor| m.id == mon.id)
+                    {
+                        return Err(ErrorCode::OfpmofcMonitorExists);
+                    }
+                    add.push(mon);
+                }
+                1 => {
+                    conn.cancel_monitor(mon.id)?;
+                    add.push(mon);
+                }
+                _ => conn.cancel_monitor(mon.id)?,
+            }
+        }
+        let initial = self.initial_updates(&add);
+        conn.monitors.extend(add);
+        let v = conn.ver();
+        let enc = encode_of14_updates(v, &initial, true);
+        crate::stats::send_split(conn, xid, vec![enc], |e: Vec<Vec<u8>>| MpReply::Other {
+            type_: 16,
+            body: e.concat(),
+        });
+        Ok(())
+    }
+
+    fn initial_updates(&self, monitors: &[Monitor]) -> Vec<FlowUpdate> {
+        let mut initial = Vec::new();
+        for m in monitors {
+            if m.flags & NXFMF_INITIAL == 0 {
+                continue;
+            }
+            for t in &self.tables.t {
+                for (_, rule) in t.cls.iter() {
+                    if m.selects(rule) {
+                        initial.push(full_update(rule, 0, 0, m.flags & NXFMF_ACTIONS != 0));
+                    }
+                }
+            }
+        }
+        initial
+    }
+
     /// NXST_FLOW_MONITOR request: installs the monitors, replies with the
     /// rules that those with NXFMF_INITIAL select.
     pub(crate) fn add_monitors(
