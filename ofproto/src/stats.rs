@@ -155,6 +155,12 @@ impl Ofproto {
                 send_split(conn, xid, f, MpReply::TableFeatures);
             }
             MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
+            // ONFST_FLOW_MONITOR (OpenFlow 1.3 ONF extension).
+            MpRequest::Experimenter {
+                experimenter: crate::bundle::ONF_EXPERIMENTER,
+                exp_type: crate::connmgr::monitor::ONF_FLOW_MONITOR,
+                body,
+            } if v == Version::Of13 => self.onf_monitors(conn, &body, xid)?,
             // OFPMP_FLOW_MONITOR (1.4+).
             MpRequest::Other { type_: 16, body } if v >= Version::Of14 => {
                 self.of14_monitors(conn, &body, xid)?

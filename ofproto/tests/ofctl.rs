@@ -281,9 +281,8 @@ fn bundles_of15() {
 
 /// `monitor`: port status, flow-removed and (NXST) flow monitor updates,
 /// as a controller sees them while another connection changes the switch.
-/// Flow monitors are compared in OpenFlow 1.0 (NXST) and 1.4/1.5
-/// (OFPMP_FLOW_MONITOR); not in 1.3, where ovs-ofctl uses ONF's extension
-/// (ONFST_FLOW_MONITOR), which ferrovs does not implement yet.
+/// Flow monitors: NXST in OpenFlow 1.0, ONF's extension (ONFST) in 1.3,
+/// OFPMP_FLOW_MONITOR in 1.4/1.5.
 fn async_script(s: &mut SideBySide, v: &str) {
     let o = ["-O", v];
     s.monitor(&o, &["65534"], |s| {
@@ -372,6 +371,11 @@ fn monitor_script(s: &mut SideBySide, v: &str) {
 #[test]
 fn monitor_of10() {
     check("OpenFlow10", monitor_script);
+}
+
+#[test]
+fn monitor_of13() {
+    check("OpenFlow13", monitor_script);
 }
 
 #[test]

@@ -204,6 +204,10 @@ fn dispatch(
                     let ba = BundleAdd::decode(&e.data).map_err(|e| e.code)?;
                     ofproto.handle_bundle_add(conn, &ba, raw)
                 }
+                crate::connmgr::monitor::ONF_FLOW_MONITOR if e.data.len() == 4 => conn
+                    .cancel_monitor(u32::from_be_bytes([
+                        e.data[0], e.data[1], e.data[2], e.data[3],
+                    ])),
                 _ => Err(ErrorCode::OfpbrcBadType),
             }
         }

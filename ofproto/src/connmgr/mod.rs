@@ -93,6 +93,9 @@ pub struct Connection {
     /// NXT_SET_CONTROLLER_ID.
     pub controller_id: u16,
     pub monitors: Vec<Monitor>,
+    /// Monitors came by ONF's OpenFlow 1.3 extension (updates go back in
+    /// its form).
+    pub monitor_onf: bool,
     /// Monitor updates not yet sent.
     pub pending_updates: Vec<ferrovs_openflow::message::nicira::FlowUpdate>,
     /// Open bundles by id.
@@ -131,6 +134,7 @@ impl Connection {
             controller_id: 0,
             monitors: Vec::new(),
             pending_updates: Vec::new(),
+            monitor_onf: false,
             bundles: Default::default(),
             dropped_async: 0,
             nx_cookie_match: None,

@@ -80,6 +80,120 @@ fn parse_of14_request(b: &[u8]) -> Result<(u8, Monitor, usize), ErrorCode> {
     Ok((command, mon, 16 + n))
 }
 
+/// ONF's flow monitor extension in OpenFlow 1.3 (ONFST_FLOW_MONITOR
+/// multipart type and ONFT_FLOW_MONITOR_CANCEL message).
+pub const ONF_FLOW_MONITOR: u32 = 1870;
+
+/// One `onf_flow_monitor_request` (OpenFlow 1.3): the monitor and the
+/// bytes it took, or the error OVS gives.
+fn parse_onf_request(b: &[u8]) -> Result<(Monitor, usize), ErrorCode> {
+    if b.len() < 16 {
+        return Err(ErrorCode::OfpbrcBadLen);
+    }
+    let id = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let flags = u16::from_be_bytes([b[4], b[5]]);
+    let out_port =
+        ferrovs_openflow::port::from_ofp11(u32::from_be_bytes([b[8], b[9], b[10], b[11]]))
+            .map_err(|e| e.code)?;
+    let table_id = b[12];
+    if flags & (2 | 4 | 8) == 0 || flags & !0x3f != 0 {
+        return Err(ErrorCode::OfpmofcBadFlags);
+    }
+    if b[13..16] != [0, 0, 0] {
+        return Err(ErrorCode::NxbrcMustBeZero);
+    }
+    let (m, n) = ferrovs_openflow::Match::decode_ofp12(&b[16..]).map_err(|e| e.code)?;
+    let om = OfMatch::from_match(&m).map_err(|e| e.code())?;
+    Ok((
+        Monitor {
+            id,
+            flags,
+            out_port,
+            table_id,
+            om,
+        },
+        16 + n,
+    ))
+}
+
+/// Encodes updates as OVS does for OpenFlow 1.3 (NXST and ONFST alike):
+/// `nx_flow_update_full` with an OXM `ofp_match` and instructions.
+pub fn encode_of13_updates(v: ferrovs_openflow::Version, updates: &[FlowUpdate]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for u in updates {
+        let s = out.len();
+        match u {
+            FlowUpdate::Abbrev { xid } => {
+                out.extend_from_slice(&8u16.to_be_bytes());
+                out.extend_from_slice(&3u16.to_be_bytes());
+                out.extend_from_slice(&xid.to_be_bytes());
+            }
+            FlowUpdate::Full {
+                event,
+                reason,
+                priority,
+                idle_timeout,
+                hard_timeout,
+                table_id,
+                cookie,
+                r#match,
+                actions,
+            } => {
+                out.extend_from_slice(&0u16.to_be_bytes());
+                out.extend_from_slice(&event.to_be_bytes());
+                out.extend_from_slice(&reason.to_be_bytes());
+                out.extend_from_slice(&priority.to_be_bytes());
+                out.extend_from_slice(&idle_timeout.to_be_bytes());
+                out.extend_from_slice(&hard_timeout.to_be_bytes());
+                out.extend_from_slice(&0u16.to_be_bytes());
+                out.push(*table_id);
+                out.push(0);
+                out.extend_from_slice(&cookie.to_be_bytes());
+                let m = out.len();
+                r#match.encode_ofp12(v, &mut out);
+                let match_len = u16::from_be_bytes([out[m + 2], out[m + 3]]);
+                out[s + 12..s + 14].copy_from_slice(&match_len.to_be_bytes());
+                if !actions.is_empty() {
+                    Instruction::encode_list(
+                        v,
+                        &[Instruction::ApplyActions(actions.clone())],
+                        &mut out,
+                    );
+                }
+                let len = (out.len() - s) as u16;
+                out[s..s + 2].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The multipart reply carrying updates in `conn`'s form.
+fn updates_reply(conn: &Connection, updates: Vec<FlowUpdate>, initial: bool) -> MpReply {
+    let v = conn.ver();
+    if v >= ferrovs_openflow::Version::Of14 {
+        MpReply::Other {
+            type_: 16,
+            body: encode_of14_updates(v, &updates, initial),
+        }
+    } else if v == ferrovs_openflow::Version::Of10 {
+        MpReply::NxFlowMonitor(updates)
+    } else if conn.monitor_onf {
+        MpReply::Experimenter {
+            experimenter: crate::bundle::ONF_EXPERIMENTER,
+            exp_type: ONF_FLOW_MONITOR,
+            body: encode_of13_updates(v, &updates),
+        }
+    } else {
+        // NXST_FLOW_MONITOR in 1.1-1.3: OXM matches and instructions.
+        MpReply::Experimenter {
+            experimenter: ferrovs_openflow::message::nicira::NX_VENDOR,
+            exp_type: 2,
+            body: encode_of13_updates(v, &updates),
+        }
+    }
+}
+
 /// Encodes updates in the OpenFlow 1.4 `ofp_flow_update_*` form. `initial`:
 /// the reply to the request (event INITIAL instead of ADDED).
 pub fn encode_of14_updates(
@@ -222,15 +336,7 @@ impl Connection {
             return;
         }
         let updates = std::mem::take(&mut self.pending_updates);
-        let v = self.ver();
-        let body = if v >= ferrovs_openflow::Version::Of14 {
-            MpReply::Other {
-                type_: 16,
-                body: encode_of14_updates(v, &updates, false),
-            }
-        } else {
-            MpReply::NxFlowMonitor(updates)
-        };
+        let body = updates_reply(self, updates, false);
         self.send_async(&Message::MultipartReply(MultipartReply { flags: 0, body }));
     }
 }
@@ -296,6 +402,39 @@ impl crate::ofproto::Ofproto {
         initial
     }
 
+    /// ONFST_FLOW_MONITOR request (OpenFlow 1.3, ONF extension).
+    pub(crate) fn onf_monitors(&mut self, conn: &mut Connection, body: &[u8], xid: u32) -> Handled {
+        let mut rest = body;
+        let mut add: Vec<Monitor> = Vec::new();
+        while !rest.is_empty() {
+            let (mon, n) = parse_onf_request(rest)?;
+            rest = &rest[n.min(rest.len())..];
+            if conn
+                .monitors
+                .iter()
+                .chain(add.iter())
+                .any(|m| m.id == mon.id)
+            {
+                return Err(ErrorCode::OfpmofcMonitorExists);
+            }
+            add.push(mon);
+        }
+        let initial = self.initial_updates(&add);
+        conn.monitors.extend(add);
+        conn.monitor_onf = true;
+        let reply = updates_reply(conn, initial, true);
+        conn.send(
+            &ferrovs_openflow::message::Message::MultipartReply(
+                ferrovs_openflow::message::MultipartReply {
+                    flags: 0,
+                    body: reply,
+                },
+            ),
+            xid,
+        );
+        Ok(())
+    }
+
     /// NXST_FLOW_MONITOR request: installs the monitors, replies with the
     /// rules that those with NXFMF_INITIAL select.
     pub(crate) fn add_monitors(
@@ -316,25 +455,17 @@ impl crate::ofproto::Ofproto {
             }
             new.push(Monitor::from_request(r)?);
         }
-        let mut initial = Vec::new();
-        for m in &new {
-            if m.flags & NXFMF_INITIAL == 0 {
-                continue;
-            }
-            for t in &self.tables.t {
-                for (_, rule) in t.cls.iter() {
-                    if m.selects(rule) {
-                        initial.push(full_update(rule, 0, 0, m.flags & NXFMF_ACTIONS != 0));
-                    }
-                }
-            }
-        }
+        let initial = self.initial_updates(&new);
         conn.monitors.extend(new);
-        crate::stats::send_split(
-            conn,
+        let reply = updates_reply(conn, initial, true);
+        conn.send(
+            &ferrovs_openflow::message::Message::MultipartReply(
+                ferrovs_openflow::message::MultipartReply {
+                    flags: 0,
+                    body: reply,
+                },
+            ),
             xid,
-            initial,
-            ferrovs_openflow::message::multipart::MpReply::NxFlowMonitor,
         );
         Ok(())
     }
