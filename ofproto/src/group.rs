@@ -294,6 +294,26 @@ impl Ofproto {
             .collect()
     }
 
+    /// Adds datapath counters to group `id` and its bucket at `bucket`
+    /// (position). False if there is no such group.
+    pub fn credit_group(&mut self, id: u32, bucket: usize, packets: u64, bytes: u64) -> bool {
+        let Some(g) = self.groups.get_mut(&id) else {
+            return false;
+        };
+        g.packet_count += packets;
+        g.byte_count += bytes;
+        if let Some(b) = g.bucket_counts.get_mut(bucket) {
+            b.0 += packets;
+            b.1 += bytes;
+        }
+        true
+    }
+
+    /// The group `id`.
+    pub fn group(&self, id: u32) -> Option<&Group> {
+        self.groups.get(&id)
+    }
+
     /// True if group `id` is live (fast-failover): it has a live bucket.
     pub fn group_is_live(&self, id: u32, depth: u32) -> bool {
         let Some(g) = self.groups.get(&id) else {

@@ -139,6 +139,34 @@ impl Ofproto {
         }
     }
 
+    /// Adds datapath counters to meter `id`: packets/bytes in, and those
+    /// band `band` dropped (or remarked). False if there is no such meter.
+    pub fn credit_meter(
+        &mut self,
+        id: u32,
+        packets: u64,
+        bytes: u64,
+        band: Option<(usize, u64, u64)>,
+    ) -> bool {
+        let Some(m) = self.meters.get_mut(&id) else {
+            return false;
+        };
+        m.packet_in_count += packets;
+        m.byte_in_count += bytes;
+        if let Some((i, p, b)) = band {
+            if let Some(c) = m.band_counts.get_mut(i) {
+                c.0 += p;
+                c.1 += b;
+            }
+        }
+        true
+    }
+
+    /// The meter `id`.
+    pub fn meter(&self, id: u32) -> Option<&Meter> {
+        self.meters.get(&id)
+    }
+
     fn meters_selected(&self, id: u32) -> Result<Vec<&Meter>, ErrorCode> {
         if id != OFPM_ALL && (id == 0 || id > OFPM_MAX) {
             return Err(ErrorCode::OfpmmfcInvalidMeter);

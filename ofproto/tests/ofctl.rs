@@ -94,6 +94,20 @@ fn flow_script(s: &mut SideBySide, v: &str) {
     s.run(&["-O", v, "--sort"], "dump-flows", &[]);
     s.run(&o, "dump-aggregate", &["cookie=0x5/0xf"]);
     s.run(&o, "del-flows", &[]);
+    if v == "OpenFlow10" {
+        // The plain OpenFlow 1.0 flow format (no NXM).
+        let f = ["-O", v, "-F", "openflow10"];
+        s.run(
+            &f,
+            "add-flow",
+            &["priority=9,ip,nw_dst=198.18.0.0/16,actions=output:1"],
+        );
+        s.run(&f, "add-flow", &["in_port=1,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,dl_vlan=1,dl_vlan_pcp=0,dl_type=0x0800,nw_src=198.18.0.1,nw_dst=198.18.0.2,nw_proto=6,nw_tos=0,tp_src=1,tp_dst=2,actions=drop"]);
+        s.run_sorted(&f, "dump-flows", &[]);
+        s.run(&f, "dump-aggregate", &[]);
+        s.run(&f, "del-flows", &["ip"]);
+        s.run_sorted(&f, "dump-flows", &[]);
+    }
     s.run(&o, "dump-ports", &[]);
     s.run(&o, "dump-ports", &["1"]);
     s.run(&o, "mod-port", &["p1", "no-flood"]);
@@ -262,6 +276,11 @@ fn bundle_script(s: &mut SideBySide, v: &str) {
     s.run(&["-O", v, "--sort"], "dump-flows", &[]);
     s.run(&o, "del-flows", &[]);
     s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+}
+
+#[test]
+fn bundles_of10() {
+    check("OpenFlow10", bundle_script);
 }
 
 #[test]
