@@ -261,9 +261,8 @@ impl FlowStats {
                 put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
                 OxsStats {
-                    // OVS sends the idle time when it knows it (NX form:
-                    // 0 = unknown, else age + 1).
-                    idle_time: (self.idle_age != 0).then(|| (u32::from(self.idle_age - 1), 0)),
+                    // OVS sends the idle time whenever it knows it.
+                    idle_time: self.idle_age.checked_sub(1).map(|a| (u32::from(a), 0)),
                     ..OxsStats::of_flow(
                         (self.duration_sec, self.duration_nsec),
                         self.packet_count,
