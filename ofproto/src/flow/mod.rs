@@ -17,17 +17,35 @@
 //! matches that select the same packets compare equal whatever spelling
 //! (`dl_vlan`, `vlan_vid`, `vlan_tci`) built them.
 
+mod access;
 mod place;
+mod tlv;
+mod to_match;
 
 pub use place::{place, Place, PlaceError};
+pub use tlv::{TlvError, TlvMap, TlvSlot, TUN_METADATA_FIELDS};
 
 use ferrovs_datapath::flow::layout::FLOW_WORDS;
 use ferrovs_datapath::flow::Flow;
 use ferrovs_openflow::Match;
 
-/// Words after the datapath's: metadata, 8 words of registers (xreg0..7),
-/// conj_id | actset_output, packet_type.
-pub const OF_EXTRA_WORDS: usize = 11;
+/// Words after the datapath's, in OVS `struct flow` terms:
+///
+/// | word | contents |
+/// |---|---|
+/// | +0 | `metadata` |
+/// | +1..+8 | `xreg0`..`xreg7` (registers) |
+/// | +9 | `conj_id` (low 32) \| `actset_output` (high 32) |
+/// | +10 | `packet_type` (low 32) |
+/// | +11 | `tun_gbp_id` 16 @0, `tun_gbp_flags` 8 @16, `tun_erspan_ver` 8 @24, `tun_erspan_dir` 8 @32, `tun_erspan_hwid` 8 @40, `tun_gtpu_flags` 8 @48, `tun_gtpu_msgtype` 8 @56 |
+/// | +12 | `tun_erspan_idx` (low 32) |
+/// | +13 | tunnel metadata present map: bit n set when `tun_metadata<n>` is present |
+/// | +14..+45 | tunnel metadata option bytes (256), byte 0 the most significant of word +14 |
+/// | +46 | NSH: `flags` 8 @0, `ttl` 8 @8, `mdtype` 8 @16, `np` 8 @24, `si` 8 @32, `spi` 24 @40 |
+/// | +47 | NSH `c1` (low 32) \| `c0` (high 32) |
+/// | +48 | NSH `c3` (low 32) \| `c2` (high 32) |
+/// | +49 | `nd_reserved` (low 32; OVS keeps it in `igmp_group_ip4`) |
+pub const OF_EXTRA_WORDS: usize = 50;
 /// Every word of an [`OfFlow`].
 pub const OF_WORDS: usize = FLOW_WORDS + OF_EXTRA_WORDS;
 
@@ -40,6 +58,21 @@ pub const W_REGS: usize = FLOW_WORDS + 1;
 pub const W_OF_MISC: usize = FLOW_WORDS + 9;
 /// `packet_type` (low 32).
 pub const W_PACKET_TYPE: usize = FLOW_WORDS + 10;
+/// GBP, ERSPAN (but the index) and GTP-U tunnel fields.
+pub const W_TUN_GBP: usize = FLOW_WORDS + 11;
+/// `tun_erspan_idx` (low 32).
+pub const W_TUN_ERSPAN_IDX: usize = FLOW_WORDS + 12;
+/// Tunnel metadata present map.
+pub const W_TUN_MD_PRESENT: usize = FLOW_WORDS + 13;
+/// Tunnel metadata option bytes.
+pub const W_TUN_MD: usize = FLOW_WORDS + 14;
+/// Bytes of tunnel metadata options (as OVS's `TUN_METADATA_TOT_OPT_SIZE`).
+pub const TUN_MD_BYTES: usize = 256;
+/// NSH words.
+pub const W_NSH: usize = FLOW_WORDS + 46;
+pub const NSH_WORDS: usize = 3;
+/// `nd_reserved` (low 32).
+pub const W_ND_RESERVED: usize = FLOW_WORDS + 49;
 
 /// A packet (or a rule's value, or a mask) in OpenFlow terms.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -120,14 +153,21 @@ impl OfMatch {
         OfMatch::default()
     }
 
-    /// Builds the canonical form of an OpenFlow match. Fields the switch
-    /// cannot classify on yet (tunnel metadata, NSH, GBP, ERSPAN, GTP-U)
-    /// fail with [`PlaceError::Unsupported`].
+    /// Builds the canonical form of an OpenFlow match, with no tunnel
+    /// option mapped: `tun_metadata<n>` fails with [`PlaceError::Unmapped`]
+    /// (use [`OfMatch::from_match_tlv`] with the switch's map).
     pub fn from_match(m: &Match) -> Result<OfMatch, PlaceError> {
+        OfMatch::from_match_tlv(m, &TlvMap::EMPTY)
+    }
+
+    /// Builds the canonical form of an OpenFlow match, placing
+    /// `tun_metadata<n>` fields where `tlv` maps them.
+    pub fn from_match_tlv(m: &Match, tlv: &TlvMap) -> Result<OfMatch, PlaceError> {
         let mut om = OfMatch::default();
         for mf in &m.fields {
             let p = place(mf.field)?;
-            p.apply(&mut om.value, &mut om.mask, &mf.value, mf.mask.as_ref())?;
+            let (v, mk) = access::normalize_in(mf.field, &mf.value, mf.mask.as_ref());
+            p.apply(&mut om.value, &mut om.mask, &v, mk.as_ref(), tlv)?;
         }
         om.value = om.value.masked(&om.mask);
         Ok(om)

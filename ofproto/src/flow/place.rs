@@ -6,11 +6,19 @@
 //! OVS does). Aliases land on the same bits: `dl_vlan`, `vlan_vid` and
 //! `vlan_tci`; `arp_spa` and `nw_src`; `nd_sll` and `arp_sha`; `xreg0` and
 //! `reg0`/`reg1`.
+//!
+//! `tun_metadata<n>` has no fixed place: its bytes are wherever the
+//! switch's [`TlvMap`] put option `n`, so its [`Place`] names the index and
+//! placing it needs the map.
 
 use ferrovs_datapath::flow::layout as dp;
 use ferrovs_openflow::{ErrorCode, Field, Value};
 
-use super::{low_mask, OfFlow, W_METADATA, W_OF_MISC, W_PACKET_TYPE, W_REGS};
+use super::tlv::TlvMap;
+use super::{
+    low_mask, OfFlow, W_METADATA, W_ND_RESERVED, W_NSH, W_OF_MISC, W_PACKET_TYPE, W_REGS,
+    W_TUN_ERSPAN_IDX, W_TUN_GBP, W_TUN_MD, W_TUN_MD_PRESENT,
+};
 
 /// A field's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +35,9 @@ pub enum Place {
     /// `nw_tos`: the whole TOS byte whose low two (ECN) bits must be zero;
     /// it sets the DSCP bits, as `ip_dscp` does shifted.
     NwTos,
+    /// `tun_metadata<n>`: the bytes the TLV map gives option `n`, plus
+    /// bit `n` of the present map.
+    TunMetadata(u8),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +46,8 @@ pub enum PlaceError {
     Unsupported(&'static str),
     #[error("value out of range for field {0}")]
     BadValue(&'static str),
+    #[error("{0} is not mapped to a tunnel option (NXT_TLV_TABLE_MOD)")]
+    Unmapped(&'static str),
 }
 
 impl PlaceError {
@@ -43,6 +56,7 @@ impl PlaceError {
         match self {
             PlaceError::Unsupported(_) => ErrorCode::OfpbmcBadField,
             PlaceError::BadValue(_) => ErrorCode::OfpbmcBadValue,
+            PlaceError::Unmapped(_) => ErrorCode::OfpbmcBadField,
         }
     }
 }
@@ -133,6 +147,28 @@ pub fn place(field: Field) -> Result<Place, PlaceError> {
         F::IcmpType | F::Icmpv6Type => bits(dp::W_TP, dp::TP_SRC.shift, 8),
         F::IcmpCode | F::Icmpv6Code => bits(dp::W_TP, dp::TP_DST.shift, 8),
         F::NdTarget => wide(dp::W_ND_TARGET),
+        // OVS keeps nd_reserved in igmp_group_ip4 and nd_options_type in
+        // the low byte of tcp_flags.
+        F::NdReserved => bits(W_ND_RESERVED, 0, 32),
+        F::NdOptionsType => bits(dp::W_TP, dp::TCP_FLAGS.shift, 8),
+        F::TunGbpId => bits(W_TUN_GBP, 0, 16),
+        F::TunGbpFlags => bits(W_TUN_GBP, 16, 8),
+        F::TunErspanVer => bits(W_TUN_GBP, 24, 8),
+        F::TunErspanDir => bits(W_TUN_GBP, 32, 8),
+        F::TunErspanHwid => bits(W_TUN_GBP, 40, 8),
+        F::TunGtpuFlags => bits(W_TUN_GBP, 48, 8),
+        F::TunGtpuMsgtype => bits(W_TUN_GBP, 56, 8),
+        F::TunErspanIdx => bits(W_TUN_ERSPAN_IDX, 0, 32),
+        F::NshFlags => bits(W_NSH, 0, 8),
+        F::NshTtl => bits(W_NSH, 8, 8),
+        F::NshMdtype => bits(W_NSH, 16, 8),
+        F::NshNp => bits(W_NSH, 24, 8),
+        F::NshSi => bits(W_NSH, 32, 8),
+        F::NshSpi => bits(W_NSH, 40, 24),
+        F::NshC0 => bits(W_NSH + 1, 32, 32),
+        F::NshC1 => bits(W_NSH + 1, 0, 32),
+        F::NshC2 => bits(W_NSH + 2, 32, 32),
+        F::NshC3 => bits(W_NSH + 2, 0, 32),
         f => {
             if let Some(n) = reg_index(f) {
                 let shift = if n.is_multiple_of(2) { 32 } else { 0 };
@@ -141,6 +177,8 @@ pub fn place(field: Field) -> Result<Place, PlaceError> {
                 bits(W_REGS + n as usize, 0, 64)
             } else if let Some(n) = (0..4u8).find(|&i| Field::xxreg(i) == Some(f)) {
                 wide(W_REGS + 2 * n as usize)
+            } else if let Some(n) = f.tun_metadata_index() {
+                Place::TunMetadata(n)
             } else {
                 return Err(PlaceError::Unsupported(f.name()));
             }
@@ -162,7 +200,11 @@ impl Place {
         mask: &mut OfFlow,
         v: &Value,
         m: Option<&Value>,
+        tlv: &TlvMap,
     ) -> Result<(), PlaceError> {
+        if let Place::TunMetadata(n) = self {
+            return apply_tun_metadata(n, value, mask, v, m, tlv);
+        }
         // An exact match is every bit of the field.
         let v = v.to_u128();
         let m = m.map_or(u128::MAX, |m| m.to_u128());
@@ -216,7 +258,72 @@ impl Place {
                 value.set_bits(w, s, 16, (cur_v & !0xe000) | 0x1000 | ((v as u64) << 13));
                 mask.set_bits(w, s, 16, cur_m | 0xf000);
             }
+            Place::TunMetadata(_) => unreachable!("handled above"),
         }
         Ok(())
     }
+}
+
+/// The option bytes of `tun_metadata<n>` under `tlv`: (first byte, length).
+pub(crate) fn tun_metadata_span(n: u8, tlv: &TlvMap) -> Result<(usize, usize), PlaceError> {
+    let name = Field::tun_metadata(n).map_or("tun_metadata", |f| f.name());
+    let slot = tlv.get(n).ok_or(PlaceError::Unmapped(name))?;
+    Ok((slot.offset as usize, slot.len as usize))
+}
+
+/// Byte `i` of the option space of `f`.
+pub(crate) fn md_byte(f: &OfFlow, i: usize) -> u8 {
+    (f.0[W_TUN_MD + i / 8] >> (56 - 8 * (i % 8))) as u8
+}
+
+pub(crate) fn set_md_byte(f: &mut OfFlow, i: usize, b: u8) {
+    let sh = 56 - 8 * (i % 8);
+    let w = &mut f.0[W_TUN_MD + i / 8];
+    *w = (*w & !(0xff << sh)) | (b as u64) << sh;
+}
+
+/// Writes `bytes` right-aligned into `len` bytes at `off` (zero-filled on
+/// the left, as OVS accepts values shorter than the option).
+pub(crate) fn put_md_bytes(
+    f: &mut OfFlow,
+    off: usize,
+    len: usize,
+    bytes: &[u8],
+    fill: u8,
+) -> Result<(), ()> {
+    let (lead, rest) = match bytes.len().checked_sub(len) {
+        // Longer than the option: only leading zero bytes may be dropped.
+        Some(extra) => (&bytes[..extra], &bytes[extra..]),
+        None => (&[][..], bytes),
+    };
+    if lead.iter().any(|b| *b != 0) {
+        return Err(());
+    }
+    let pad = len - rest.len();
+    for i in 0..len {
+        let b = if i < pad { fill } else { rest[i - pad] };
+        set_md_byte(f, off + i, b);
+    }
+    Ok(())
+}
+
+fn apply_tun_metadata(
+    n: u8,
+    value: &mut OfFlow,
+    mask: &mut OfFlow,
+    v: &Value,
+    m: Option<&Value>,
+    tlv: &TlvMap,
+) -> Result<(), PlaceError> {
+    let (off, len) = tun_metadata_span(n, tlv)?;
+    let bad = PlaceError::BadValue("tun_metadata");
+    put_md_bytes(value, off, len, v.as_bytes(), 0).map_err(|_| bad)?;
+    match m {
+        Some(m) => put_md_bytes(mask, off, len, m.as_bytes(), 0).map_err(|_| bad)?,
+        None => put_md_bytes(mask, off, len, &[], 0xff).map_err(|_| bad)?,
+    }
+    // Matching an option also requires it to be present.
+    value.0[W_TUN_MD_PRESENT] |= 1 << n;
+    mask.0[W_TUN_MD_PRESENT] |= 1 << n;
+    Ok(())
 }

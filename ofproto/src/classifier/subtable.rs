@@ -1,0 +1,186 @@
+//! One subtable of the tuple space: every rule whose mask is exactly
+//! `mask`, hashed by masked value.
+//!
+//! The mask is flattened into (word, bit mask) pairs grouped by lookup
+//! stage. Hashing folds the packet's masked words in that order; the
+//! running hash at the end of each stage before the last is looked up in
+//! that stage's index (a count of rules per partial hash), so a miss is
+//! found as early as possible and only the stages seen so far enter the
+//! megaflow. The full hash selects a bucket: a chain of rule slots (in the
+//! classifier's slab) sorted by descending priority, so the first rule in
+//! a bucket whose value matches is the subtable's best. Different values
+//! that share a 64-bit hash also share a chain; values are compared.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::hash::{finish, mix, PassThroughBuild, BASIS};
+use super::stage::{stage_masks, N_STAGES};
+use super::MAX_TRIES;
+use crate::flow::{OfFlow, OF_WORDS};
+
+pub(crate) struct Subtable {
+    pub(crate) mask: OfFlow,
+    /// Nonzero (word, bits) of the mask, in stage order.
+    pub(crate) words: Box<[(u8, u64)]>,
+    /// `words[..stage_end[s]]` are the pairs of stages `0..=s`.
+    pub(crate) stage_end: [u8; N_STAGES],
+    /// The last stage with bits: its hash is the bucket key.
+    pub(crate) last: u8,
+    /// Per stage before `last` that has bits: partial hash -> rules.
+    pub(crate) indices: [HashMap<u64, u32, PassThroughBuild>; N_STAGES - 1],
+    /// Full hash -> first rule slot of the chain.
+    pub(crate) buckets: HashMap<u64, u32, PassThroughBuild>,
+    /// Rules per priority (so the maximum survives removals).
+    priorities: BTreeMap<u32, u32>,
+    pub(crate) max_priority: u32,
+    pub(crate) n_rules: u32,
+    /// Per configured prefix trie: this mask's prefix length on its field
+    /// (0: the field is wildcarded or not a CIDR mask; no trie check).
+    pub(crate) trie_plen: [u8; MAX_TRIES],
+}
+
+impl Subtable {
+    pub(crate) fn new(mask: OfFlow) -> Subtable {
+        let stages = stage_masks();
+        let mut words = Vec::new();
+        let mut stage_end = [0u8; N_STAGES];
+        let mut last = 0u8;
+        for (s, sm) in stages.iter().enumerate() {
+            for w in 0..OF_WORDS {
+                let m = mask.0[w] & sm.0[w];
+                if m != 0 {
+                    words.push((w as u8, m));
+                    last = s as u8;
+                }
+            }
+            stage_end[s] = words.len() as u8;
+        }
+        Subtable {
+            mask,
+            words: words.into_boxed_slice(),
+            stage_end,
+            last,
+            indices: Default::default(),
+            buckets: HashMap::default(),
+            priorities: BTreeMap::new(),
+            max_priority: 0,
+            n_rules: 0,
+            trie_plen: [0; MAX_TRIES],
+        }
+    }
+
+    /// Start of stage `s` in `words`.
+    #[inline]
+    pub(crate) fn stage_start(&self, s: usize) -> usize {
+        if s == 0 {
+            0
+        } else {
+            self.stage_end[s - 1] as usize
+        }
+    }
+
+    /// True if stage `s` is probed through an index.
+    #[inline]
+    pub(crate) fn has_index(&self, s: usize) -> bool {
+        s < self.last as usize && self.stage_end[s] as usize > self.stage_start(s)
+    }
+
+    /// The stage of the first hash probe: the first indexed stage, else
+    /// the last (the bucket table).
+    pub(crate) fn first_probe(&self) -> usize {
+        (0..self.last as usize)
+            .find(|&s| self.has_index(s))
+            .unwrap_or(self.last as usize)
+    }
+
+    /// The key of the first probe, from [`Subtable::hashes`]' results.
+    pub(crate) fn first_key(&self, parts: &[u64; N_STAGES - 1], full: u64) -> u64 {
+        let fp = self.first_probe();
+        if fp == self.last as usize {
+            full
+        } else {
+            parts[fp]
+        }
+    }
+
+    /// The partial hashes (stages with an index) and the full hash of `v`.
+    pub(crate) fn hashes(&self, v: &OfFlow) -> ([u64; N_STAGES - 1], u64) {
+        let mut parts = [0u64; N_STAGES - 1];
+        let mut h = BASIS;
+        for s in 0..=self.last as usize {
+            for &(w, m) in &self.words[self.stage_start(s)..self.stage_end[s] as usize] {
+                h = mix(h, v.0[w as usize] & m);
+            }
+            if let (true, Some(p)) = (self.has_index(s), parts.get_mut(s)) {
+                *p = finish(h);
+            }
+        }
+        (parts, finish(h))
+    }
+
+    /// The full hash of `v` (bucket key).
+    pub(crate) fn full_hash(&self, v: &OfFlow) -> u64 {
+        let mut h = BASIS;
+        for &(w, m) in self.words.iter() {
+            h = mix(h, v.0[w as usize] & m);
+        }
+        finish(h)
+    }
+
+    /// True if `flow` and the (masked) value `v` agree on this mask.
+    #[inline]
+    pub(crate) fn same_masked(&self, flow: &OfFlow, v: &OfFlow) -> bool {
+        self.words
+            .iter()
+            .all(|&(w, m)| flow.0[w as usize] & m == v.0[w as usize])
+    }
+
+    /// Sets in `wc` the mask bits of the first `n` (word, bits) pairs.
+    #[inline]
+    pub(crate) fn fold(&self, wc: &mut OfFlow, n: usize) {
+        for &(w, m) in &self.words[..n] {
+            wc.0[w as usize] |= m;
+        }
+    }
+
+    /// Counts one more rule of `priority`; true if the maximum changed.
+    pub(crate) fn add_priority(&mut self, priority: u32) -> bool {
+        *self.priorities.entry(priority).or_insert(0) += 1;
+        self.n_rules += 1;
+        if self.n_rules == 1 || priority > self.max_priority {
+            self.max_priority = priority;
+            return true;
+        }
+        false
+    }
+
+    /// Counts one rule fewer of `priority`; true if the maximum changed.
+    pub(crate) fn remove_priority(&mut self, priority: u32) -> bool {
+        if let Some(n) = self.priorities.get_mut(&priority) {
+            *n -= 1;
+            if *n == 0 {
+                self.priorities.remove(&priority);
+            }
+        }
+        self.n_rules -= 1;
+        let max = self.priorities.keys().next_back().copied().unwrap_or(0);
+        let changed = max != self.max_priority;
+        self.max_priority = max;
+        changed
+    }
+
+    pub(crate) fn has_priority(&self, priority: u32) -> bool {
+        self.priorities.contains_key(&priority)
+    }
+
+    /// Approximate heap bytes (tables at capacity).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(u64, u32)>() + 1;
+        let idx: usize = self.indices.iter().map(|i| i.capacity() * slot).sum();
+        self.words.len() * 16
+            + idx
+            + self.buckets.capacity() * slot
+            + self.priorities.len() * 48
+            + std::mem::size_of::<Subtable>()
+    }
+}
