@@ -277,13 +277,18 @@ impl Ofproto {
     /// Groups and meters the instructions use must exist
     /// (OVS ofproto_check_ofpacts).
     fn check_references(&self, instructions: &[Instruction]) -> Result<(), ErrorCode> {
-        let probe = Rule::probe(instructions);
-        if let Some(m) = probe.meter() {
+        if let Some(m) = crate::rule::meter_of(instructions) {
             if !self.meters.contains_key(&m) {
                 return Err(ErrorCode::OfpmmfcInvalidMeter);
             }
         }
-        if probe.groups().iter().any(|g| !self.groups.contains_key(g)) {
+        let mut bad_group = false;
+        crate::rule::each_action(instructions, &mut |a| {
+            bad_group |=
+                matches!(a, ferrovs_openflow::Action::Group(g) if !self.groups.contains_key(g));
+            bad_group
+        });
+        if bad_group {
             return Err(ErrorCode::OfpbacBadOutGroup);
         }
         Ok(())
@@ -353,19 +358,17 @@ impl Ofproto {
         self.check_references(&req.instructions)?;
         let table = self.tables.get_mut(table_id).expect("table id checked");
         let prio = req.priority as u32;
-        let old = table.cls.get(&req.om, prio).map(|o| {
-            (
-                o.packet_count,
-                o.byte_count,
-                o.instructions != req.instructions,
-            )
-        });
+        // Looking for an identical rule first is needed only to check
+        // overlap or room; otherwise the insertion itself tells.
+        let full = table.n_flows() as u64 >= table.max_flows as u64;
+        let exists = (full || req.flags & FlowMod::F_CHECK_OVERLAP != 0)
+            && table.cls.get(&req.om, prio).is_some();
         let mut evicted = None;
-        if old.is_none() {
+        if !exists {
             if req.flags & FlowMod::F_CHECK_OVERLAP != 0 && table.cls.overlaps(&req.om, prio) {
                 return Err(ErrorCode::OfpfmfcOverlap);
             }
-            if table.n_flows() as u64 >= table.max_flows as u64 {
+            if full {
                 let victim = if table.eviction {
                     table.eviction_victim()
                 } else {
@@ -377,7 +380,7 @@ impl Ofproto {
                 evicted = table.cls.remove(&vm, vp);
             }
         }
-        let mut rule = Rule {
+        let rule = Rule {
             table_id,
             priority: req.priority,
             r#match: req.r#match.clone(),
@@ -394,14 +397,6 @@ impl Ofproto {
             packet_count: 0,
             byte_count: 0,
         };
-        let mut actions_changed = true;
-        if let Some((packets, bytes, changed)) = old {
-            if req.flags & FlowMod::F_RESET_COUNTS == 0 {
-                rule.packet_count = packets;
-                rule.byte_count = bytes;
-            }
-            actions_changed = changed;
-        }
         if let Some(ev) = evicted {
             changes.push(Change::Remove {
                 rule: ev,
@@ -409,6 +404,16 @@ impl Ofproto {
             });
         }
         let old = table.cls.insert(req.om, prio, Box::new(rule));
+        let mut actions_changed = true;
+        if let Some(old) = &old {
+            // A replacing add keeps the counters unless reset_counts.
+            actions_changed = old.instructions != req.instructions;
+            if req.flags & FlowMod::F_RESET_COUNTS == 0 {
+                let new = table.cls.get_mut(&req.om, prio).expect("just inserted");
+                new.packet_count = old.packet_count;
+                new.byte_count = old.byte_count;
+            }
+        }
         changes.push(Change::Insert {
             table_id,
             om: req.om,

@@ -47,26 +47,50 @@ pub struct Rule {
     pub byte_count: u64,
 }
 
+/// Calls `f` on every action of `instructions`, nested ones (clone)
+/// included, until it returns true; returns whether it did.
+pub fn each_action(instructions: &[Instruction], f: &mut impl FnMut(&Action) -> bool) -> bool {
+    fn walk(list: &[Action], f: &mut impl FnMut(&Action) -> bool) -> bool {
+        for a in list {
+            if f(a) {
+                return true;
+            }
+            if let Action::Clone(inner) = a {
+                if walk(inner, f) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    instructions.iter().any(|i| match i {
+        Instruction::ApplyActions(l) | Instruction::WriteActions(l) => walk(l, f),
+        _ => false,
+    })
+}
+
+/// The meter `instructions` use (instruction in 1.3/1.4, action in 1.5).
+pub fn meter_of(instructions: &[Instruction]) -> Option<u32> {
+    let mut m = instructions.iter().find_map(|i| match i {
+        Instruction::Meter(m) => Some(*m),
+        _ => None,
+    });
+    if m.is_none() {
+        each_action(instructions, &mut |a| {
+            if let Action::Meter(id) = a {
+                m = Some(*id);
+                return true;
+            }
+            false
+        });
+    }
+    m
+}
+
 impl Rule {
     /// Every action of the rule, nested ones (clone) included.
     pub fn each_action(&self, f: &mut impl FnMut(&Action) -> bool) -> bool {
-        fn walk(list: &[Action], f: &mut impl FnMut(&Action) -> bool) -> bool {
-            for a in list {
-                if f(a) {
-                    return true;
-                }
-                if let Action::Clone(inner) = a {
-                    if walk(inner, f) {
-                        return true;
-                    }
-                }
-            }
-            false
-        }
-        self.instructions.iter().any(|i| match i {
-            Instruction::ApplyActions(l) | Instruction::WriteActions(l) => walk(l, f),
-            _ => false,
-        })
+        each_action(&self.instructions, f)
     }
 
     /// True if an action outputs to `port` (OFPP_NONE: always true), the
@@ -99,50 +123,12 @@ impl Rule {
 
     /// The meter of the rule (instruction in 1.3/1.4, action in 1.5).
     pub fn meter(&self) -> Option<u32> {
-        let mut m = self.instructions.iter().find_map(|i| match i {
-            Instruction::Meter(m) => Some(*m),
-            _ => None,
-        });
-        if m.is_none() {
-            self.each_action(&mut |a| {
-                if let Action::Meter(id) = a {
-                    m = Some(*id);
-                    return true;
-                }
-                false
-            });
-        }
-        m
+        meter_of(&self.instructions)
     }
 
     /// Seconds and nanoseconds since `created`.
     pub fn duration(&self, now: Instant) -> (u32, u32) {
         duration_since(self.created, now)
-    }
-}
-
-impl Rule {
-    /// A rule holding only `instructions` (to reuse the action walkers on
-    /// a request before it becomes a rule).
-    pub fn probe(instructions: &[Instruction]) -> Rule {
-        let now = Instant::now();
-        Rule {
-            table_id: 0,
-            priority: 0,
-            r#match: Match::new(),
-            om: OfMatch::default(),
-            cookie: 0,
-            idle_timeout: 0,
-            hard_timeout: 0,
-            flags: 0,
-            importance: 0,
-            instructions: instructions.to_vec(),
-            created: now,
-            modified: now,
-            used: now,
-            packet_count: 0,
-            byte_count: 0,
-        }
     }
 }
 
