@@ -844,3 +844,77 @@ fn a_new_primary_demotes_the_old_one_with_role_status() {
         ErrorCode::OfpbrcIsSecondary
     );
 }
+
+#[test]
+fn set_port_and_del_port_send_port_status_add_modify_delete() {
+    let v = Version::Of13;
+    let mut c = Ctl::new(v);
+    let id = c.id;
+    c.of.set_port(port(7, "p7"));
+    c.of.set_port(port(7, "p7")); // unchanged: nothing
+    let mut p = port(7, "p7");
+    p.state = 1;
+    c.of.set_port(p);
+    c.of.del_port(7);
+    let reasons: Vec<u8> = c
+        .pending(id)
+        .iter()
+        .map(|m| match m {
+            Message::PortStatus(ps) => ps.reason,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(reasons, vec![0, 2, 1]);
+}
+
+#[test]
+fn async_config_per_role_selects_flow_removed() {
+    use ferrovs_openflow::message::AsyncConfig;
+    let v = Version::Of13;
+    let mut c = Ctl::new(v);
+    // Defaults as OVS: flow-removed to primaries/equals, not secondaries.
+    match &c.send(&Message::GetAsyncRequest)[..] {
+        [Message::GetAsyncReply(AsyncConfig::Masks {
+            flow_removed,
+            port_status,
+            ..
+        })] => {
+            assert_eq!(*flow_removed, [0xf, 0]);
+            assert_eq!(*port_status, [7, 7]);
+        }
+        other => panic!("{other:?}"),
+    }
+    c.send(&Message::RoleRequest(Role {
+        role: 3,
+        generation_id: 1,
+    }));
+    let mut fm = Ctl::flow_mod(
+        FlowModCommand::Add,
+        "priority=1,hard_timeout=1,actions=drop",
+    );
+    fm.flags = FlowMod::F_SEND_FLOW_REM;
+    // A secondary may not add; make the rule from another connection.
+    let other = c.connect();
+    assert!(c
+        .send_raw_on(other, &Message::FlowMod(fm.clone()).encode(v, 3))
+        .is_empty());
+    c.advance(2);
+    let id = c.id;
+    assert!(
+        c.pending(id).is_empty(),
+        "secondary gets no flow-removed by default"
+    );
+    // Ask for hard-timeout flow-removed as secondary.
+    let cfg = AsyncConfig::Masks {
+        packet_in: [0, 0],
+        port_status: [7, 7],
+        flow_removed: [0xf, 1 << 1],
+    };
+    assert!(c.send(&Message::SetAsync(cfg)).is_empty());
+    c.pending(other);
+    assert!(c
+        .send_raw_on(other, &Message::FlowMod(fm).encode(v, 4))
+        .is_empty());
+    c.advance(2);
+    assert!(matches!(&c.pending(id)[..], [Message::FlowRemoved(fr)] if fr.reason == 1));
+}
