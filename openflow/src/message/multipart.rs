@@ -260,11 +260,15 @@ impl FlowStats {
                 put_u16(out, self.importance);
                 put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
-                OxsStats::of_flow(
-                    (self.duration_sec, self.duration_nsec),
-                    self.packet_count,
-                    self.byte_count,
-                )
+                OxsStats {
+                    // OVS sends the idle time whenever it knows it.
+                    idle_time: self.idle_age.checked_sub(1).map(|a| (u32::from(a), 0)),
+                    ..OxsStats::of_flow(
+                        (self.duration_sec, self.duration_nsec),
+                        self.packet_count,
+                        self.byte_count,
+                    )
+                }
                 .encode(out);
                 Instruction::encode_list(version, &self.instructions, out);
             }
