@@ -1,0 +1,290 @@
+//! The unixctl server that `ovs-appctl -t SOCKET COMMAND ARGS...` talks
+//! to: JSON-RPC 1.0 over a unix stream socket, one request
+//! `{"method": COMMAND, "params": [ARG...], "id": N}` answered by
+//! `{"result": TEXT, "error": null, "id": N}` or an error text.
+//!
+//! Every command lives in one table (`COMMANDS`) with its usage and
+//! argument counts; `list-commands` prints that table, so what is listed is
+//! exactly what runs. Handlers are short and synchronous: they lock the
+//! switch briefly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ferrovs_datapath::packet::DpPacket;
+use ovsdb::jsonrpc::Framer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::iface::Backing;
+use crate::switch::Switch;
+use crate::vlog::Vlog;
+
+pub const VERSION: &str = concat!(
+    "ferrovs-vswitchd (ferrovs) ",
+    env!("CARGO_PKG_VERSION"),
+    ", compatible with Open vSwitch 3.1"
+);
+
+/// What commands act on.
+pub struct Ctx {
+    pub switch: Arc<Mutex<Switch>>,
+    pub vlog: Arc<Vlog>,
+    /// Notified by `exit`.
+    pub exit: Arc<Notify>,
+}
+
+type Handler = fn(&Ctx, &[String]) -> Result<String, String>;
+
+struct Command {
+    name: &'static str,
+    usage: &'static str,
+    min_args: usize,
+    max_args: usize,
+    run: Handler,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "exit",
+        usage: "[--cleanup]",
+        min_args: 0,
+        max_args: 1,
+        run: cmd_exit,
+    },
+    Command {
+        name: "list-commands",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_list,
+    },
+    Command {
+        name: "netdev-dummy/receive",
+        usage: "name packet|flow...",
+        min_args: 2,
+        max_args: usize::MAX,
+        run: cmd_receive,
+    },
+    Command {
+        name: "ofproto/list",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_ofproto_list,
+    },
+    Command {
+        name: "version",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_version,
+    },
+    Command {
+        name: "vlog/list",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_vlog_list,
+    },
+    Command {
+        name: "vlog/set",
+        usage: "{spec | PATTERN:destination:pattern}",
+        min_args: 0,
+        max_args: usize::MAX,
+        run: cmd_vlog_set,
+    },
+];
+
+fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    ctx.exit.notify_one();
+    Ok(String::new())
+}
+
+fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
+    let mut s = String::from("The available commands are:\n");
+    for c in COMMANDS {
+        s.push_str(&format!("  {:<23} {}\n", c.name, c.usage));
+    }
+    Ok(s)
+}
+
+fn cmd_version(_: &Ctx, _: &[String]) -> Result<String, String> {
+    Ok(format!("{VERSION}\n"))
+}
+
+fn cmd_vlog_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    Ok(ctx.vlog.list())
+}
+
+fn cmd_vlog_set(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    ctx.vlog.set(args).map(|_| String::new())
+}
+
+fn cmd_ofproto_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(sw.bridges.keys().map(|n| format!("{n}\n")).collect())
+}
+
+/// `netdev-dummy/receive NAME PACKET...`: each PACKET is an Ethernet frame
+/// in hex; it enters the dummy interface's receive queue as if it arrived
+/// on the wire.
+fn cmd_receive(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let nd = sw
+        .iface(&args[0])
+        .filter(|i| i.backing == Some(Backing::Dummy))
+        .and_then(|i| i.netdev.clone())
+        .ok_or_else(|| "no such dummy netdev".to_string())?;
+    drop(sw);
+    let mut packets = Vec::new();
+    for a in &args[1..] {
+        packets.push(parse_packet(a)?);
+    }
+    for p in packets {
+        if !nd.inject(0, DpPacket::from_bytes(&p)) {
+            return Err(format!("{}: receive queue full", args[0]));
+        }
+    }
+    Ok(String::new())
+}
+
+/// An Ethernet frame from hex digits (whitespace between bytes allowed).
+pub fn parse_packet(s: &str) -> Result<Vec<u8>, String> {
+    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let bytes = hex::decode(&digits)
+            .map_err(|_| "bad packet syntax: odd number of hex digits".to_string())?;
+        if bytes.len() < 14 {
+            return Err("packet data too short for Ethernet".into());
+        }
+        return Ok(bytes);
+    }
+    Err("bad packet syntax: only hex packets are accepted so far (flow syntax is not supported yet)".into())
+}
+
+/// Runs one request; returns the reply and whether it was `exit`.
+pub fn dispatch(ctx: &Ctx, method: &str, params: &[String]) -> Result<String, String> {
+    let Some(c) = COMMANDS.iter().find(|c| c.name == method) else {
+        return Err(format!("\"{method}\" is not a valid command (use \"list-commands\" to see a list of valid commands)"));
+    };
+    if params.len() < c.min_args {
+        return Err(format!(
+            "\"{method}\" command requires at least {} arguments",
+            c.min_args
+        ));
+    }
+    if params.len() > c.max_args {
+        return Err(format!(
+            "\"{method}\" command takes at most {} arguments",
+            c.max_args
+        ));
+    }
+    (c.run)(ctx, params)
+}
+
+/// The unixctl socket; its file is removed on drop.
+pub struct Server {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Server {
+    pub fn start(path: &Path, ctx: Arc<Ctx>) -> std::io::Result<Server> {
+        let _ = std::fs::remove_file(path);
+        let l = tokio::net::UnixListener::bind(path)?;
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    a = l.accept() => match a {
+                        Ok((s, _)) => {
+                            let ctx = ctx.clone();
+                            conns.spawn(async move {
+                                if let Err(e) = serve(s, &ctx).await {
+                                    tracing::debug!("unixctl connection: {e}");
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!("unixctl accept: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                    },
+                    Some(_) = conns.join_next() => {}
+                }
+            }
+        });
+        Ok(Server {
+            path: path.to_path_buf(),
+            task,
+        })
+    }
+}
+
+/// Requests larger than this close the connection.
+const MAX_REQUEST: usize = 1 << 20;
+
+async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
+    let mut framer = Framer::with_limit(MAX_REQUEST);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        framer.push(&buf[..n]);
+        while let Some(text) = framer.next_message()? {
+            let v: Value = serde_json::from_slice(&text)?;
+            let id = v.get("id").cloned().unwrap_or(Value::Null);
+            let method = v.get("method").and_then(Value::as_str).unwrap_or("");
+            let reply = match v.get("params").and_then(Value::as_array) {
+                Some(ps) if ps.iter().all(Value::is_string) => {
+                    let params: Vec<String> = ps
+                        .iter()
+                        .filter_map(|p| p.as_str().map(str::to_string))
+                        .collect();
+                    tracing::debug!("unixctl: {method} {params:?}");
+                    dispatch(ctx, method, &params)
+                }
+                _ => Err("command arguments must be strings".to_string()),
+            };
+            let msg = match reply {
+                Ok(r) => json!({"id": id, "result": r, "error": null}),
+                Err(e) => json!({"id": id, "result": null, "error": e}),
+            };
+            s.write_all(&serde_json::to_vec(&msg)?).await?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_in_hex() {
+        let p = parse_packet("50540000000a 50540000 0009 0800").unwrap();
+        assert_eq!(p.len(), 14);
+        assert_eq!(p[12..], [8, 0]);
+        assert!(parse_packet("0102").is_err());
+        assert!(parse_packet("505400000000a").is_err());
+        assert!(parse_packet("in_port(1),eth(src=50:54:00:00:00:09)").is_err());
+    }
+
+    #[test]
+    fn table_is_sorted() {
+        let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+}
