@@ -108,6 +108,11 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
         r,
         rows: BTreeMap::new(),
     };
+    // Like OVS, errors found by the status refresh (a patch port without
+    // its peer) are written once the reconfiguration is acknowledged
+    // (`cur_cfg` caught up), in a transaction of their own: ovs-vsctl,
+    // which waits for `cur_cfg`, does not report them.
+    let settled = crate::config::Rows(r).int("Open_vSwitch", &root, "cur_cfg") == Some(want.next_cfg);
     for b in sw.bridges.values() {
         p.set(
             "Bridge",
@@ -136,7 +141,11 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
                 continue;
             }
             p.set("Interface", u, "ofport", opt(i.ofport.map(i64::from)));
-            p.set("Interface", u, "error", empty());
+            let refresh_error = match &i.backing {
+                Some(Backing::Patch { peer }) if settled => sw.patch_peer_error(&i.cfg.name, peer),
+                _ => None,
+            };
+            p.set("Interface", u, "error", opt(refresh_error));
             p.set("Interface", u, "admin_state", json!("up"));
             p.set("Interface", u, "link_state", json!("up"));
             p.set("Interface", u, "mac_in_use", json!(hwaddr::format(&i.mac)));
