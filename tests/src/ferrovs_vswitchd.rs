@@ -69,7 +69,11 @@ impl FerrovsVswitchd {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        bail!("{} did not appear within 20 s; log:\n{}", path.display(), self.log())
+        bail!(
+            "{} did not appear within 20 s; log:\n{}",
+            path.display(),
+            self.log()
+        )
     }
 
     pub fn dir(&self) -> &Path {
@@ -179,7 +183,10 @@ impl FerrovsVswitchd {
             if Instant::now() > deadline {
                 let _ = c.kill();
                 let _ = c.wait();
-                bail!("ferrovs-vswitchd ignored SIGTERM for 10 s; log:\n{}", self.log());
+                bail!(
+                    "ferrovs-vswitchd ignored SIGTERM for 10 s; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

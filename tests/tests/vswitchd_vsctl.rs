@@ -91,7 +91,10 @@ fn rows(side: &Side, table: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
             .cloned()
             .zip(r.as_array().unwrap().iter().cloned())
             .collect();
-        let name = cols["name"].as_str().map(str::to_string).unwrap_or_default();
+        let name = cols["name"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_default();
         rows.insert(name, cols);
     }
     rows
@@ -103,27 +106,147 @@ fn rows(side: &Side, table: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
 /// or an error once the switch caught up.
 fn scenario(side: &Side) -> Vec<(String, bool, String)> {
     let steps: &[&[&str]] = &[
-        &["add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=dummy"],
-        &["add-port", "br0", "p2", "--", "set", "Interface", "p2", "type=dummy", "ofport_request=7"],
-        &["add-port", "br0", "i1", "--", "set", "Interface", "i1", "type=internal"],
-        &["add-br", "br1", "--", "set", "bridge", "br1", "datapath_type=netdev"],
-        &["add-port", "br0", "pa", "--", "set", "Interface", "pa", "type=patch", "options:peer=pb"],
-        &["add-port", "br1", "pb", "--", "set", "Interface", "pb", "type=patch", "options:peer=pa"],
-        &["add-port", "br1", "pc", "--", "set", "Interface", "pc", "type=patch"],
-        &["add-port", "br0", "p3", "--", "set", "Interface", "p3", "type=dummy"],
+        &[
+            "add-port",
+            "br0",
+            "p1",
+            "--",
+            "set",
+            "Interface",
+            "p1",
+            "type=dummy",
+        ],
+        &[
+            "add-port",
+            "br0",
+            "p2",
+            "--",
+            "set",
+            "Interface",
+            "p2",
+            "type=dummy",
+            "ofport_request=7",
+        ],
+        &[
+            "add-port",
+            "br0",
+            "i1",
+            "--",
+            "set",
+            "Interface",
+            "i1",
+            "type=internal",
+        ],
+        &[
+            "add-br",
+            "br1",
+            "--",
+            "set",
+            "bridge",
+            "br1",
+            "datapath_type=netdev",
+        ],
+        &[
+            "add-port",
+            "br0",
+            "pa",
+            "--",
+            "set",
+            "Interface",
+            "pa",
+            "type=patch",
+            "options:peer=pb",
+        ],
+        &[
+            "add-port",
+            "br1",
+            "pb",
+            "--",
+            "set",
+            "Interface",
+            "pb",
+            "type=patch",
+            "options:peer=pa",
+        ],
+        &[
+            "add-port",
+            "br1",
+            "pc",
+            "--",
+            "set",
+            "Interface",
+            "pc",
+            "type=patch",
+        ],
+        &[
+            "add-port",
+            "br0",
+            "p3",
+            "--",
+            "set",
+            "Interface",
+            "p3",
+            "type=dummy",
+        ],
         &["del-port", "br0", "p1"],
         // Port 1 was just freed: OVS does not hand it out again at once.
-        &["add-port", "br0", "p4", "--", "set", "Interface", "p4", "type=dummy"],
+        &[
+            "add-port",
+            "br0",
+            "p4",
+            "--",
+            "set",
+            "Interface",
+            "p4",
+            "type=dummy",
+        ],
         // A new request re-creates the port with that number.
         &["set", "Interface", "p3", "ofport_request=20"],
         &["set", "Interface", "p4", "mtu_request=9000"],
         // Taken by p2: the allocator picks the next free number.
-        &["add-port", "br1", "p5", "--", "set", "Interface", "p5", "type=dummy", "ofport_request=7"],
+        &[
+            "add-port",
+            "br1",
+            "p5",
+            "--",
+            "set",
+            "Interface",
+            "p5",
+            "type=dummy",
+            "ofport_request=7",
+        ],
         &["add-port", "br1", "s1"],
-        &["add-port", "br0", "i2", "--", "set", "Interface", "i2", "type=internal", "mac=\"00:11:22:33:44:55\""],
+        &[
+            "add-port",
+            "br0",
+            "i2",
+            "--",
+            "set",
+            "Interface",
+            "i2",
+            "type=internal",
+            "mac=\"00:11:22:33:44:55\"",
+        ],
         &["del-br", "br1"],
-        &["add-br", "br1", "--", "set", "bridge", "br1", "datapath_type=netdev"],
-        &["add-port", "br1", "p6", "--", "set", "Interface", "p6", "type=dummy"],
+        &[
+            "add-br",
+            "br1",
+            "--",
+            "set",
+            "bridge",
+            "br1",
+            "datapath_type=netdev",
+        ],
+        &[
+            "add-port",
+            "br1",
+            "p6",
+            "--",
+            "set",
+            "Interface",
+            "p6",
+            "type=dummy",
+        ],
     ];
     let mut outcomes = Vec::new();
     for s in steps {
@@ -159,13 +282,21 @@ fn vsctl_without_no_wait_matches_ovs() {
     let o = scenario(&ovs);
     let f = scenario(&fvs);
     for ((cmd, ook, ocause), (_, fok, fcause)) in o.iter().zip(&f) {
-        assert_eq!(ook, fok, "`ovs-vsctl {cmd}`: OVS ok={ook} ({ocause}), ferrovs ok={fok} ({fcause})\n{}", fv.log());
+        assert_eq!(
+            ook,
+            fok,
+            "`ovs-vsctl {cmd}`: OVS ok={ook} ({ocause}), ferrovs ok={fok} ({fcause})\n{}",
+            fv.log()
+        );
         if cmd.contains("pc") {
             // The one failure whose text both produce the same way.
             assert_eq!(ocause, fcause, "`{cmd}`");
         }
         if cmd.ends_with("s1") {
-            assert!(ocause.contains("No such device"), "OVS has no device s1: {ocause}");
+            assert!(
+                ocause.contains("No such device"),
+                "OVS has no device s1: {ocause}"
+            );
             assert!(fcause.contains("not supported yet"), "{fcause}");
         } else if !cmd.contains("pc") {
             assert_eq!(ocause, "", "`{cmd}` on OVS");
@@ -180,7 +311,14 @@ fn vsctl_without_no_wait_matches_ovs() {
     for (name, orow) in &oi {
         let frow = &fi[name];
         let internal = orow["type"] == "internal";
-        let mut cols = vec!["type", "ofport", "ofport_request", "mtu_request", "options", "link_resets"];
+        let mut cols = vec![
+            "type",
+            "ofport",
+            "ofport_request",
+            "mtu_request",
+            "options",
+            "link_resets",
+        ];
         if name != "s1" {
             cols.push("error");
         }
@@ -194,7 +332,11 @@ fn vsctl_without_no_wait_matches_ovs() {
             cols.extend(["mac_in_use", "status"]);
         }
         for c in cols {
-            assert_eq!(orow[c], frow[c], "Interface {name} column {c}: OVS {} ferrovs {}", orow[c], frow[c]);
+            assert_eq!(
+                orow[c], frow[c],
+                "Interface {name} column {c}: OVS {} ferrovs {}",
+                orow[c], frow[c]
+            );
         }
     }
     // Spot checks of what the comparison covers.
@@ -217,7 +359,12 @@ fn vsctl_without_no_wait_matches_ovs() {
             assert_eq!(dpid, format!("0000{mac}"), "{}: {br}", side.name);
             assert_eq!(b[br]["datapath_version"], "<built-in>", "{}", side.name);
         }
-        let (_, root) = side.vsctl(&["--format=json", "--columns=cur_cfg,next_cfg,dpdk_initialized", "list", "Open_vSwitch"]);
+        let (_, root) = side.vsctl(&[
+            "--format=json",
+            "--columns=cur_cfg,next_cfg,dpdk_initialized",
+            "list",
+            "Open_vSwitch",
+        ]);
         let v: Value = serde_json::from_str(&root).unwrap();
         let d = &v["data"][0];
         assert_eq!(d[0], d[1], "{}: cur_cfg == next_cfg", side.name);
@@ -229,19 +376,65 @@ fn vsctl_without_no_wait_matches_ovs() {
 fn datapath_id_and_hwaddr_overrides() {
     let fv = FerrovsVswitchd::start().expect("start ferrovs");
     fv.vsctl_ok(ADD_BR0);
-    fv.vsctl_ok(&["set", "bridge", "br0", "other-config:datapath-id=0000000000000abc"]);
-    assert_eq!(fv.vsctl_ok(&["get", "bridge", "br0", "datapath_id"]).trim(), "\"0000000000000abc\"");
-    fv.vsctl_ok(&["remove", "bridge", "br0", "other-config", "datapath-id", "--", "set", "bridge", "br0", "other-config:hwaddr=\"02:00:00:00:00:42\""]);
-    assert_eq!(fv.vsctl_ok(&["get", "bridge", "br0", "datapath_id"]).trim(), "\"0000020000000042\"");
-    assert_eq!(fv.vsctl_ok(&["get", "Interface", "br0", "mac_in_use"]).trim(), "\"02:00:00:00:00:42\"");
+    fv.vsctl_ok(&[
+        "set",
+        "bridge",
+        "br0",
+        "other-config:datapath-id=0000000000000abc",
+    ]);
+    assert_eq!(
+        fv.vsctl_ok(&["get", "bridge", "br0", "datapath_id"]).trim(),
+        "\"0000000000000abc\""
+    );
+    fv.vsctl_ok(&[
+        "remove",
+        "bridge",
+        "br0",
+        "other-config",
+        "datapath-id",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "other-config:hwaddr=\"02:00:00:00:00:42\"",
+    ]);
+    assert_eq!(
+        fv.vsctl_ok(&["get", "bridge", "br0", "datapath_id"]).trim(),
+        "\"0000020000000042\""
+    );
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", "br0", "mac_in_use"])
+            .trim(),
+        "\"02:00:00:00:00:42\""
+    );
     // A system bridge cannot run: its interface says why.
-    let out = fv.vsctl(&["add-br", "brs", "--", "set", "bridge", "brs", "datapath_type=system"]);
+    let out = fv.vsctl(&[
+        "add-br",
+        "brs",
+        "--",
+        "set",
+        "bridge",
+        "brs",
+        "datapath_type=system",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Error detected while setting up 'brs'"), "{err}");
-    assert_eq!(fv.vsctl_ok(&["get", "Interface", "brs", "ofport"]).trim(), "-1");
-    assert!(fv.vsctl_ok(&["get", "Interface", "brs", "error"]).contains("not supported"));
+    assert!(
+        err.contains("Error detected while setting up 'brs'"),
+        "{err}"
+    );
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", "brs", "ofport"]).trim(),
+        "-1"
+    );
+    assert!(fv
+        .vsctl_ok(&["get", "Interface", "brs", "error"])
+        .contains("not supported"));
     // Open_vSwitch columns the switch fills in.
-    let ovs = fv.vsctl_ok(&["--columns=datapath_types,iface_types,dpdk_initialized,db_version", "list", "Open_vSwitch"]);
+    let ovs = fv.vsctl_ok(&[
+        "--columns=datapath_types,iface_types,dpdk_initialized,db_version",
+        "list",
+        "Open_vSwitch",
+    ]);
     assert!(ovs.contains("[netdev]"), "{ovs}");
     assert!(ovs.contains("[dummy, internal, patch]"), "{ovs}");
     assert!(ovs.contains("\"8.3.1\""), "{ovs}");

@@ -112,7 +112,8 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
     // its peer) are written once the reconfiguration is acknowledged
     // (`cur_cfg` caught up), in a transaction of their own: ovs-vsctl,
     // which waits for `cur_cfg`, does not report them.
-    let settled = crate::config::Rows(r).int("Open_vSwitch", &root, "cur_cfg") == Some(want.next_cfg);
+    let settled =
+        crate::config::Rows(r).int("Open_vSwitch", &root, "cur_cfg") == Some(want.next_cfg);
     for b in sw.bridges.values() {
         p.set(
             "Bridge",

@@ -69,9 +69,9 @@ impl Switch {
     /// For a patch interface, OVS's complaint when its peer is not a patch
     /// interface (of a running bridge) that names it back.
     pub fn patch_peer_error(&self, name: &str, peer: &str) -> Option<String> {
-        let peered = self.iface(peer).is_some_and(|p| {
-            matches!(&p.backing, Some(crate::iface::Backing::Patch { peer: pp }) if pp == name)
-        });
+        let peered = self.iface(peer).is_some_and(
+            |p| matches!(&p.backing, Some(crate::iface::Backing::Patch { peer: pp }) if pp == name),
+        );
         (!peered).then(|| format!("No usable peer '{peer}' exists in 'netdev' datapath."))
     }
 

@@ -230,6 +230,15 @@ impl Server {
     }
 }
 
+/// A non-empty reply ends with a newline, as OVS's unixctl server makes
+/// it (ovs-appctl prints the text as it is).
+fn with_newline(mut s: String) -> String {
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
 /// Requests larger than this close the connection.
 const MAX_REQUEST: usize = 1 << 20;
 
@@ -257,7 +266,7 @@ async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 _ => Err("command arguments must be strings".to_string()),
             };
-            let msg = match reply {
+            let msg = match reply.map(with_newline).map_err(with_newline) {
                 Ok(r) => json!({"id": id, "result": r, "error": null}),
                 Err(e) => json!({"id": id, "result": null, "error": e}),
             };

@@ -106,7 +106,10 @@ impl Vlog {
             } else {
                 (l, "OFF".to_string())
             };
-            s.push_str(&format!("{m:<16}{console:>7}{:>10}{file:>11}\n", "OFF"));
+            s.push_str(&format!(
+                "{m:<16}  {console:>4}       {:>4}       {file:>4}\n",
+                "OFF"
+            ));
         }
         s
     }
@@ -132,7 +135,7 @@ impl Vlog {
                 } else if let Some((m, _)) = MODULES.iter().find(|(m, _)| *m == w) {
                     module = Some(m);
                 } else {
-                    return Err(format!("unknown module \"{word}\""));
+                    return Err(format!("no destination, level, or module \"{word}\""));
                 }
             }
             let level = level.unwrap_or("dbg");

@@ -1,0 +1,216 @@
+//! Debian's `ovs-appctl` against ferrovs-vswitchd's unixctl socket:
+//! list-commands (exactly the registered table, in OVS's layout), version,
+//! ofproto/list, vlog/list and vlog/set, errors for unknown commands and
+//! bad arguments, and netdev-dummy/receive, whose packets must be counted
+//! on the interface as by Debian's ovs-vswitchd given the same packets.
+
+use std::time::Duration;
+
+use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+
+fn ok(fv: &FerrovsVswitchd, args: &[&str]) -> String {
+    let out = fv.appctl(args);
+    assert!(
+        out.status.success(),
+        "ovs-appctl {}: {}\nlog:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        fv.log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn err(fv: &FerrovsVswitchd, args: &[&str]) -> String {
+    let out = fv.appctl(args);
+    assert!(
+        !out.status.success(),
+        "ovs-appctl {} succeeded",
+        args.join(" ")
+    );
+    // ovs-appctl exits 2 when the server answers with an error.
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const ADD_BR: &[&str] = &[
+    "add-br",
+    "br0",
+    "--",
+    "set",
+    "bridge",
+    "br0",
+    "datapath_type=netdev",
+];
+
+#[test]
+fn commands() {
+    let fv = FerrovsVswitchd::start().unwrap();
+    assert_eq!(
+        ok(&fv, &["list-commands"]),
+        "The available commands are:\n\
+         \x20 exit                    [--cleanup]\n\
+         \x20 list-commands           \n\
+         \x20 netdev-dummy/receive    name packet|flow...\n\
+         \x20 ofproto/list            \n\
+         \x20 version                 \n\
+         \x20 vlog/list               \n\
+         \x20 vlog/set                {spec | PATTERN:destination:pattern}\n"
+    );
+    let v = ok(&fv, &["version"]);
+    assert!(v.starts_with("ferrovs-vswitchd (ferrovs) "), "{v}");
+    assert!(v.contains("Open vSwitch 3.1"), "{v}");
+
+    assert_eq!(ok(&fv, &["ofproto/list"]), "");
+    fv.vsctl_ok(ADD_BR);
+    fv.vsctl_ok(&[
+        "add-br",
+        "br1",
+        "--",
+        "set",
+        "bridge",
+        "br1",
+        "datapath_type=netdev",
+    ]);
+    assert_eq!(ok(&fv, &["ofproto/list"]), "br0\nbr1\n");
+    fv.vsctl_ok(&["del-br", "br0"]);
+    assert_eq!(ok(&fv, &["ofproto/list"]), "br1\n");
+
+    let l = ok(&fv, &["vlog/list"]);
+    let lines: Vec<&str> = l.lines().collect();
+    assert_eq!(lines[0], "                 console    syslog    file");
+    assert_eq!(lines[1], "                 -------    ------    ------");
+    let bridge = lines
+        .iter()
+        .find(|l| l.starts_with("bridge "))
+        .expect("bridge module");
+    assert_eq!(
+        bridge.split_whitespace().collect::<Vec<_>>(),
+        ["bridge", "OFF", "OFF", "INFO"]
+    );
+    ok(&fv, &["vlog/set", "bridge:file:dbg"]);
+    let l = ok(&fv, &["vlog/list"]);
+    let bridge = l.lines().find(|l| l.starts_with("bridge ")).unwrap();
+    assert_eq!(
+        bridge.split_whitespace().collect::<Vec<_>>(),
+        ["bridge", "OFF", "OFF", "DBG"]
+    );
+    // Debug messages of that module now reach the log.
+    fv.vsctl_ok(&[
+        "add-port",
+        "br1",
+        "p1",
+        "--",
+        "set",
+        "Interface",
+        "p1",
+        "type=dummy",
+    ]);
+    ok(&fv, &["vlog/set", "ANY:warn"]);
+    assert!(ok(&fv, &["vlog/list"])
+        .lines()
+        .skip(2)
+        .all(|l| l.ends_with("WARN")));
+    assert!(err(&fv, &["vlog/set", "nosuchmodule:dbg"])
+        .contains("no destination, level, or module \"nosuchmodule\""));
+
+    assert!(err(&fv, &["no/such-command"]).contains("\"no/such-command\" is not a valid command"));
+    assert!(err(&fv, &["ofproto/list", "extra"]).contains("at most 0 arguments"));
+    assert!(err(&fv, &["netdev-dummy/receive", "p1"]).contains("at least 2 arguments"));
+    assert_eq!(
+        err(&fv, &["netdev-dummy/receive", "nope", "00"]),
+        "no such dummy netdev\novs-appctl: ferrovs-vswitchd.ctl: server returned an error\n"
+            .replace("ferrovs-vswitchd.ctl", &fv.ctl_path().display().to_string())
+    );
+    assert!(err(&fv, &["netdev-dummy/receive", "p1", "0102"]).contains("too short"));
+    assert!(err(&fv, &["netdev-dummy/receive", "p1", "in_port(1)"])
+        .contains("flow syntax is not supported yet"));
+
+    // exit: the reply comes back, then the process ends and cleans up.
+    let mut fv = fv;
+    ok(&fv, &["exit"]);
+    let st = fv.wait_exit().unwrap();
+    assert!(st.success(), "{st}");
+    assert!(!fv.ctl_path().exists());
+    assert!(!fv.pidfile().exists());
+    assert!(!fv.mgmt_socket("br1").exists());
+}
+
+/// A frame from 50:54:00:00:00:01 to 50:54:00:00:00:02, IPv4 198.18.0.1 ->
+/// 198.18.0.2, ICMP echo request.
+const PACKET: &str = "505400000002505400000001080045000054000040004001000ac6120001c6120002\
+0800f7ff00000000";
+
+fn rx_packets(stats: &str) -> Option<u64> {
+    stats
+        .trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(", ")
+        .find_map(|kv| kv.strip_prefix("rx_packets="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn dummy_receive_counts_like_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    for side in 0..2 {
+        let args = [
+            "add-port",
+            "br0",
+            "p1",
+            "--",
+            "set",
+            "Interface",
+            "p1",
+            "type=dummy",
+        ];
+        if side == 0 {
+            ovs.vsctl(&args).unwrap();
+        } else {
+            fv.vsctl_ok(&args);
+        }
+    }
+    // Three packets into p1 on each switch.
+    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
+    for _ in 0..3 {
+        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(&ovs_ctl)
+            .args(["netdev-dummy/receive", "p1", PACKET])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ok(&fv, &["netdev-dummy/receive", "p1", PACKET]);
+    }
+    // Statistics are refreshed every 5 s by both.
+    let mut ovs_rx = None;
+    let mut fv_rx = None;
+    let done = fv.wait_until(Duration::from_secs(15), || {
+        ovs_rx = rx_packets(
+            &ovs.vsctl(&["get", "Interface", "p1", "statistics"])
+                .unwrap(),
+        );
+        fv_rx = rx_packets(&fv.vsctl_ok(&["get", "Interface", "p1", "statistics"]));
+        ovs_rx == Some(3) && fv_rx == Some(3)
+    });
+    assert!(
+        done,
+        "rx_packets: OVS {ovs_rx:?}, ferrovs {fv_rx:?}\n{}",
+        fv.log()
+    );
+}
