@@ -59,7 +59,7 @@ pub struct WantController {
     pub target: String,
     /// Milliseconds (default 8000, at least 1000).
     pub max_backoff_ms: u64,
-    /// Milliseconds; 0 disables probing (default 5000).
+    /// Milliseconds; 0 disables probing (default 5000, at least 5000).
     pub inactivity_probe_ms: u64,
 }
 
@@ -174,10 +174,13 @@ impl Wanted {
                     .int("Controller", &c, "max_backoff")
                     .unwrap_or(8000)
                     .max(1000) as u64;
-                let inactivity_probe_ms = rows
-                    .int("Controller", &c, "inactivity_probe")
-                    .unwrap_or(5000)
-                    .max(0) as u64;
+                // Whole seconds, at least 5 unless 0 (disabled), as
+                // OVS's rconn takes it.
+                let inactivity_probe_ms = match rows.int("Controller", &c, "inactivity_probe") {
+                    None => 5000,
+                    Some(ms) if ms / 1000 <= 0 => 0,
+                    Some(ms) => (ms / 1000).max(5) as u64 * 1000,
+                };
                 controllers.insert(
                     target.clone(),
                     WantController {

@@ -140,3 +140,129 @@ async fn sleep_until(t: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrovs_ofproto::OfprotoConfig;
+
+    fn switch() -> SharedOfproto {
+        Arc::new(Mutex::new(Ofproto::new(OfprotoConfig::new("br0", 0x42))))
+    }
+
+    /// Reads one OpenFlow message (header and body).
+    async fn read_msg<R: AsyncRead + Unpin>(c: &mut R) -> Option<Vec<u8>> {
+        let mut h = [0u8; 8];
+        if c.read_exact(&mut h).await.is_err() {
+            return None;
+        }
+        let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+        let mut m = h.to_vec();
+        m.resize(len.max(8), 0);
+        c.read_exact(&mut m[8..]).await.ok()?;
+        Some(m)
+    }
+
+    fn msg(version: u8, ty: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![version, ty];
+        m.extend_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+        m.extend_from_slice(&xid.to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    const HELLO: u8 = 0;
+    const ECHO_REQUEST: u8 = 2;
+    const ECHO_REPLY: u8 = 3;
+
+    #[tokio::test]
+    async fn hello_then_echo() {
+        let (mut client, sw) = tokio::io::duplex(64 * 1024);
+        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, None));
+        let hello = read_msg(&mut client).await.unwrap();
+        assert_eq!(hello[1], HELLO);
+        client.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();
+        client
+            .write_all(&msg(4, ECHO_REQUEST, 7, b"abc"))
+            .await
+            .unwrap();
+        let r = read_msg(&mut client).await.unwrap();
+        assert_eq!(
+            (r[0], r[1], &r[4..8], &r[8..]),
+            (4, ECHO_REPLY, &7u32.to_be_bytes()[..], &b"abc"[..])
+        );
+        drop(client);
+        assert_eq!(task.await.unwrap(), ConnEnd::PeerClosed);
+    }
+
+    /// A peer that sends requests without reading replies is not read from
+    /// once `MAX_QUEUED` bytes of replies wait: its writes stall. Once it
+    /// reads, everything is answered.
+    #[tokio::test]
+    async fn back_pressure() {
+        let (client, sw) = tokio::io::duplex(64 * 1024);
+        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, None));
+        let (mut rd, mut wr) = tokio::io::split(client);
+        assert_eq!(read_msg(&mut rd).await.unwrap()[1], HELLO);
+        wr.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();
+        let payload = vec![0x5a; 4096];
+        let n = (4 * MAX_QUEUED) / payload.len();
+        let mut all = Vec::new();
+        for i in 0..n {
+            all.extend_from_slice(&msg(4, ECHO_REQUEST, i as u32, &payload));
+        }
+        let payload_len = payload.len();
+        let total = all.len();
+        let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let w2 = written.clone();
+        let writer = tokio::spawn(async move {
+            for chunk in all.chunks(8192) {
+                wr.write_all(chunk).await.unwrap();
+                w2.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+            wr
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let w = written.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            w < total,
+            "all {total} bytes of requests went in with nobody reading"
+        );
+        // What went in: the switch's queued replies (up to MAX_QUEUED plus
+        // the replies to one read), the pipe's buffers both ways, a chunk.
+        assert!(
+            w <= MAX_QUEUED + READ_CHUNK + 3 * 64 * 1024,
+            "{w} bytes accepted"
+        );
+        // Now a reader: every request is answered.
+        for i in 0..n {
+            let r = read_msg(&mut rd).await.unwrap();
+            assert_eq!((r[1], r.len()), (ECHO_REPLY, 8 + payload_len), "reply {i}");
+            assert_eq!(r[4..8], (i as u32).to_be_bytes());
+        }
+        let wr = writer.await.unwrap();
+        drop((rd, wr));
+        assert_eq!(task.await.unwrap(), ConnEnd::PeerClosed);
+    }
+
+    /// With a probe interval, silence brings an echo request, and more
+    /// silence closes the connection.
+    #[tokio::test(start_paused = true)]
+    async fn inactivity_probe() {
+        let (mut client, sw) = tokio::io::duplex(64 * 1024);
+        let probe = Duration::from_secs(5);
+        let task = tokio::spawn(serve(sw, switch(), ConnKind::Controller, Some(probe)));
+        let hello = read_msg(&mut client).await.unwrap();
+        assert_eq!(hello[1], HELLO);
+        client.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();
+        let t0 = Instant::now();
+        let echo = read_msg(&mut client).await.unwrap();
+        assert_eq!(echo[1], ECHO_REQUEST);
+        assert_eq!(echo[0], 4, "probe in the negotiated version");
+        assert!(t0.elapsed() >= probe);
+        // Unanswered: the switch hangs up after another interval.
+        assert_eq!(read_msg(&mut client).await, None);
+        assert_eq!(task.await.unwrap(), ConnEnd::ProbeTimeout);
+        assert!(t0.elapsed() >= probe * 2);
+    }
+}
