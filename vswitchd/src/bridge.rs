@@ -242,12 +242,23 @@ impl Bridge {
     }
 
     fn apply_controllers(&mut self, want: &WantBridge, sh: &Shared) {
-        self.controllers.retain(|t, (cfg, _)| {
-            let keep = want.controllers.get(t) == Some(cfg);
-            if !keep {
+        self.controllers.retain(|t, (cfg, c)| {
+            let Some(w) = want.controllers.get(t) else {
                 tracing::info!("bridge {}: controller {t} removed", want.name);
+                return false;
+            };
+            if w == cfg {
+                return true;
             }
-            keep
+            match c {
+                // Same target, new timers: reconfigured in place.
+                Controller::Active(a) if w.uuid == cfg.uuid => {
+                    a.update(Duration::from_millis(w.max_backoff_ms), probe_of(w));
+                    *cfg = w.clone();
+                    true
+                }
+                _ => false,
+            }
         });
         for (t, w) in &want.controllers {
             if self.controllers.contains_key(t) {
@@ -385,6 +396,10 @@ impl Bridge {
         p.state = OFPPS_LIVE;
         lock(&self.ofproto).set_port(p);
     }
+}
+
+fn probe_of(w: &WantController) -> Option<Duration> {
+    (w.inactivity_probe_ms > 0).then(|| Duration::from_millis(w.inactivity_probe_ms))
 }
 
 /// An internal port's address: `mac` if valid unicast, else random.

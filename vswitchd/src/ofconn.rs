@@ -22,7 +22,7 @@ use ferrovs_ofproto::{ConnKind, Ofproto};
 use ferrovs_openflow::message::Message;
 use ferrovs_openflow::Version;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// Bytes read from the socket per `receive` call.
@@ -31,6 +31,15 @@ pub const READ_CHUNK: usize = 64 * 1024;
 pub const MAX_QUEUED: usize = 1 << 20;
 
 pub type SharedOfproto = Arc<Mutex<Ofproto>>;
+
+/// A connection's inactivity probe interval (None: no probes), which the
+/// configuration may change while the connection runs.
+pub type Probe = watch::Receiver<Option<Duration>>;
+
+/// A probe setting that never changes.
+pub fn fixed_probe(p: Option<Duration>) -> Probe {
+    watch::channel(p).1
+}
 
 pub fn lock(o: &SharedOfproto) -> std::sync::MutexGuard<'_, Ofproto> {
     o.lock().unwrap_or_else(|e| e.into_inner())
@@ -60,12 +69,7 @@ impl ConnEnd {
 }
 
 /// Runs connection `stream` on `ofproto` until it ends.
-pub async fn serve<S>(
-    stream: S,
-    ofproto: SharedOfproto,
-    kind: ConnKind,
-    probe: Option<Duration>,
-) -> ConnEnd
+pub async fn serve<S>(stream: S, ofproto: SharedOfproto, kind: ConnKind, probe: Probe) -> ConnEnd
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -85,7 +89,7 @@ async fn run<S>(
     ofproto: &SharedOfproto,
     id: ferrovs_ofproto::ConnId,
     notify: &Notify,
-    probe: Option<Duration>,
+    mut probe: Probe,
 ) -> ConnEnd
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -95,12 +99,13 @@ where
     let mut buf = vec![0u8; READ_CHUNK];
     let mut last_rx = Instant::now();
     let mut probe_sent = false;
+    let mut probe_open = true;
     loop {
         let closing = lock(ofproto).is_closing(id);
         if closing && out.is_empty() {
             return ConnEnd::Closed;
         }
-        let probe_at = probe.map(|p| last_rx + p);
+        let probe_at = probe.borrow().map(|p| last_rx + p);
         tokio::select! {
             w = wr.write(&out), if !out.is_empty() => match w {
                 Ok(0) => return ConnEnd::PeerClosed,
@@ -120,6 +125,11 @@ where
             },
             _ = notify.notified() => {
                 out.extend_from_slice(&lock(ofproto).take_output(id));
+            }
+            r = probe.changed(), if probe_open => {
+                // A new interval applies from now on; a closed channel
+                // means the setting is final.
+                probe_open = r.is_ok();
             }
             _ = sleep_until(probe_at) => {
                 if probe_sent {
@@ -178,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn hello_then_echo() {
         let (mut client, sw) = tokio::io::duplex(64 * 1024);
-        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, None));
+        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, fixed_probe(None)));
         let hello = read_msg(&mut client).await.unwrap();
         assert_eq!(hello[1], HELLO);
         client.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();
@@ -201,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn back_pressure() {
         let (client, sw) = tokio::io::duplex(64 * 1024);
-        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, None));
+        let task = tokio::spawn(serve(sw, switch(), ConnKind::Service, fixed_probe(None)));
         let (mut rd, mut wr) = tokio::io::split(client);
         assert_eq!(read_msg(&mut rd).await.unwrap()[1], HELLO);
         wr.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();
@@ -251,7 +261,12 @@ mod tests {
     async fn inactivity_probe() {
         let (mut client, sw) = tokio::io::duplex(64 * 1024);
         let probe = Duration::from_secs(5);
-        let task = tokio::spawn(serve(sw, switch(), ConnKind::Controller, Some(probe)));
+        let task = tokio::spawn(serve(
+            sw,
+            switch(),
+            ConnKind::Controller,
+            fixed_probe(Some(probe)),
+        ));
         let hello = read_msg(&mut client).await.unwrap();
         assert_eq!(hello[1], HELLO);
         client.write_all(&msg(4, HELLO, 1, &[])).await.unwrap();

@@ -22,15 +22,11 @@ use crate::status::{self, STATS_INTERVAL};
 use crate::switch::Switch;
 
 /// Tables the switch reads (all columns: it writes status columns too and
-/// must see them to write only differences).
-pub const TABLES: &[&str] = &[
-    "Open_vSwitch",
-    "Bridge",
-    "Port",
-    "Interface",
-    "Controller",
-    "Manager",
-];
+/// must see them to write only differences). `Manager` is not among them:
+/// managers are the database server's connections (`manager_options`);
+/// OVS's switch reads them only for in-band control, which ferrovs does
+/// not do.
+pub const TABLES: &[&str] = &["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"];
 
 pub fn idl_config(remote: &str) -> IdlConfig {
     IdlConfig {

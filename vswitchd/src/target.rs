@@ -22,7 +22,8 @@ use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::ofconn::{self, SharedOfproto};
+use crate::ofconn::{self, fixed_probe, SharedOfproto};
+use tokio::sync::watch;
 
 pub const OFP_PORT: u16 = 6653;
 
@@ -111,7 +112,7 @@ impl Service {
                     loop {
                         tokio::select! {
                             a = l.accept() => match a {
-                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, probe),
+                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe)),
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
                                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -134,7 +135,7 @@ impl Service {
                             a = l.accept() => match a {
                                 Ok((s, _)) => {
                                     let _ = s.set_nodelay(true);
-                                    spawn_conn(&mut conns, s, &ofproto, kind, probe)
+                                    spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe))
                                 }
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
@@ -163,7 +164,7 @@ fn spawn_conn<S>(
     s: S,
     ofproto: &SharedOfproto,
     kind: ConnKind,
-    probe: Option<Duration>,
+    probe: ofconn::Probe,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -188,6 +189,8 @@ pub struct ActiveStatus {
 pub struct Active {
     task: JoinHandle<()>,
     pub status: Arc<Mutex<ActiveStatus>>,
+    probe: watch::Sender<Option<Duration>>,
+    max_backoff: watch::Sender<Duration>,
 }
 
 impl Drop for Active {
@@ -206,6 +209,8 @@ impl Active {
         probe: Option<Duration>,
         changed: Arc<Notify>,
     ) -> Active {
+        let (probe_tx, probe_rx) = watch::channel(probe);
+        let (backoff_tx, backoff_rx) = watch::channel(max_backoff);
         let status = Arc::new(Mutex::new(ActiveStatus {
             state: "CONNECTING",
             ..Default::default()
@@ -231,8 +236,8 @@ impl Active {
                         let o = ofproto.clone();
                         let k = ConnKind::Controller;
                         let end = match stream {
-                            Stream::Unix(s) => ofconn::serve(s, o, k, probe).await,
-                            Stream::Tcp(s) => ofconn::serve(s, o, k, probe).await,
+                            Stream::Unix(s) => ofconn::serve(s, o, k, probe_rx.clone()).await,
+                            Stream::Tcp(s) => ofconn::serve(s, o, k, probe_rx.clone()).await,
                         };
                         end.describe()
                     }
@@ -252,10 +257,22 @@ impl Active {
                     backoff = Duration::from_secs(1);
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(max_backoff);
+                backoff = (backoff * 2).min(*backoff_rx.borrow());
             }
         });
-        Active { task, status }
+        Active {
+            task,
+            status,
+            probe: probe_tx,
+            max_backoff: backoff_tx,
+        }
+    }
+
+    /// New settings for the running controller: the connection stays up
+    /// (as OVS's connmgr reconfigures an existing controller in place).
+    pub fn update(&self, max_backoff: Duration, probe: Option<Duration>) {
+        self.max_backoff.send_replace(max_backoff);
+        self.probe.send_replace(probe);
     }
 }
 
