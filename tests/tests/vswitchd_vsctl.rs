@@ -227,6 +227,9 @@ fn scenario(side: &Side) -> Vec<(String, bool, String)> {
             "type=internal",
             "mac=\"00:11:22:33:44:55\"",
         ],
+        // A patch port's new peer applies in place (same port number).
+        &["set", "Interface", "pa", "options:peer=px"],
+        &["set", "Interface", "pa", "options:peer=pb"],
         &["del-br", "br1"],
         &[
             "add-br",
@@ -341,6 +344,7 @@ fn vsctl_without_no_wait_matches_ovs() {
     }
     // Spot checks of what the comparison covers.
     assert_eq!(fi["p2"]["ofport"], 7);
+    assert_eq!(fi["pa"]["ofport"], 3);
     assert_eq!(fi["p3"]["ofport"], 20);
     assert_eq!(fi["p4"]["ofport"], 5);
     assert_eq!(fi["p4"]["mtu"], 9000);

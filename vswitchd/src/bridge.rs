@@ -1,13 +1,14 @@
 //! A running bridge: its `Ofproto`, interfaces, management socket and
 //! controllers, and the pass that brings it to what the database wants.
 //!
-//! `Bridge::apply` changes only what differs: interfaces that went away or
-//! whose type, options or `ofport_request` changed are removed (OVS
-//! re-creates a port in those cases too), new ones are added (those with an
+//! `Bridge::apply` changes only what differs, as OVS's bridge.c: an
+//! interface that went away, changed type, or got a new `ofport_request`
+//! it does not have is removed (and re-added); one that failed is retried
+//! when its configuration changes; new ones are added (those with an
 //! `ofport_request` first, so that their numbers are free, then the rest in
-//! name order), MTU and MAC changes are applied in place, controllers are
-//! compared by target. Ports and connections that did not change are never
-//! touched.
+//! name order); options (a patch peer), MTU and MAC changes are applied in
+//! place, keeping the port number; controllers are compared by target.
+//! Ports and connections that did not change are never touched.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -160,11 +161,7 @@ impl Bridge {
         let gone: Vec<String> = self
             .ifaces
             .iter()
-            .filter(|(n, i)| {
-                want.ifaces
-                    .get(*n)
-                    .is_none_or(|w| w.identity() != i.cfg.identity() || w.uuid != i.cfg.uuid)
-            })
+            .filter(|(n, i)| want.ifaces.get(*n).is_none_or(|w| must_recreate(i, w)))
             .map(|(n, _)| n.clone())
             .collect();
         for n in gone {
@@ -181,12 +178,26 @@ impl Bridge {
         for w in req.into_iter().chain(rest) {
             self.add_iface(w, sh, now);
         }
-        // 3. In-place changes (MTU, MAC).
+        // 3. In-place changes (options, MTU, MAC).
         for (n, w) in &want.ifaces {
             if let Some(i) = self.ifaces.get_mut(n) {
                 if i.cfg != *w {
                     let mac_changed = i.cfg.mac != w.mac;
                     i.cfg = w.clone();
+                    if let Some(Backing::Patch { peer }) = &mut i.backing {
+                        match iface::patch_peer(w) {
+                            Ok(p) => *peer = p,
+                            // The new options are unusable: the port goes
+                            // and the error shows (OVS deletes a port whose
+                            // netdev refuses its new configuration).
+                            Err(e) => {
+                                tracing::warn!("bridge {}: {e}", self.name);
+                                self.remove_iface(n, sh, now);
+                                self.add_iface(w, sh, now);
+                                continue;
+                            }
+                        }
+                    }
                     if mac_changed && i.backing == Some(Backing::Internal) {
                         i.mac = internal_mac(w);
                         self.publish_port(n);
@@ -396,6 +407,17 @@ impl Bridge {
         p.state = OFPPS_LIVE;
         lock(&self.ofproto).set_port(p);
     }
+}
+
+/// Whether interface `i` must be removed and added again to become `w`.
+fn must_recreate(i: &Iface, w: &WantIface) -> bool {
+    let new_request = w.ofport_request != i.cfg.ofport_request
+        && w.ofport_request.is_some()
+        && w.ofport_request != i.ofport.map(i64::from);
+    w.uuid != i.cfg.uuid
+        || w.kind != i.cfg.kind
+        || new_request
+        || (i.error.is_some() && w != &i.cfg)
 }
 
 fn probe_of(w: &WantController) -> Option<Duration> {

@@ -74,14 +74,6 @@ pub struct WantIface {
     pub mac: Option<String>,
 }
 
-impl WantIface {
-    /// What needs the port to be re-created when it changes (as OVS: the
-    /// type, the options, the requested OpenFlow port number).
-    pub fn identity(&self) -> (&str, &BTreeMap<String, String>, Option<i64>) {
-        (&self.kind, &self.options, self.ofport_request)
-    }
-}
-
 /// Typed reads of replica columns.
 pub struct Rows<'a>(pub &'a Replica);
 

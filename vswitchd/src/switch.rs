@@ -177,6 +177,30 @@ mod tests {
         );
         assert_eq!(sw.shared.dp.ports().len(), 3, "br0, p1, p2");
 
+        // A new peer is applied in place: the patch port keeps its number.
+        b.ifaces
+            .get_mut("pa")
+            .unwrap()
+            .options
+            .insert("peer".into(), "pc".into());
+        sw.apply(&wanted(&[b.clone()]));
+        let pa = &sw.bridges["br0"].ifaces["pa"];
+        assert_eq!(pa.ofport, Some(3));
+        assert_eq!(
+            pa.backing,
+            Some(crate::iface::Backing::Patch { peer: "pc".into() })
+        );
+        // Without a peer it fails (and shows why).
+        b.ifaces.get_mut("pa").unwrap().options.clear();
+        sw.apply(&wanted(&[b.clone()]));
+        let pa = &sw.bridges["br0"].ifaces["pa"];
+        assert_eq!(pa.ofport, None);
+        assert!(pa
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("requires valid 'peer'"));
+
         // An MTU change is applied in place; a type change re-creates.
         b.ifaces.get_mut("p1").unwrap().mtu_request = Some(9000);
         sw.apply(&wanted(&[b.clone()]));
