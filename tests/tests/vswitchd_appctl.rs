@@ -51,7 +51,7 @@ fn commands() {
         "The available commands are:\n\
          \x20 exit                    [--cleanup]\n\
          \x20 list-commands           \n\
-         \x20 netdev-dummy/receive    name packet|flow...\n\
+         \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
          \x20 version                 \n\
          \x20 vlog/list               \n\
@@ -123,8 +123,20 @@ fn commands() {
             .replace("ferrovs-vswitchd.ctl", &fv.ctl_path().display().to_string())
     );
     assert!(err(&fv, &["netdev-dummy/receive", "p1", "0102"]).contains("too short"));
-    assert!(err(&fv, &["netdev-dummy/receive", "p1", "in_port(1)"])
-        .contains("flow syntax is not supported yet"));
+    assert!(err(
+        &fv,
+        &[
+            "netdev-dummy/receive",
+            "p1",
+            "eth_type(0x0800),ipv4(src=1.2.3)"
+        ]
+    )
+    .contains("bad IPv4 address"));
+    assert!(err(
+        &fv,
+        &["netdev-dummy/receive", "p1", "eth(src=50:54:00:00:00:01"]
+    )
+    .contains("syntax error"));
 
     // exit: the reply comes back, then the process ends and cleans up.
     let mut fv = fv;
@@ -213,4 +225,119 @@ fn dummy_receive_counts_like_ovs() {
         "rx_packets: OVS {ovs_rx:?}, ferrovs {fv_rx:?}\n{}",
         fv.log()
     );
+}
+
+/// Frames in a pcap file (record headers skipped).
+fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: no pcap header", path.display());
+    let mut frames = Vec::new();
+    let mut i = 24;
+    while i + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
+        frames.push(b[i + 16..i + 16 + incl].to_vec());
+        i += 16 + incl;
+    }
+    frames
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Packets given as datapath flows are composed byte for byte as OVS's
+/// netdev-dummy composes them (both record what they receive with
+/// `options:rxq_pcap`).
+#[test]
+fn dummy_receive_flows_compose_like_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(ADD_BR);
+    let ovs_pcap = ovs.dir().join("p1-rx.pcap");
+    let fv_pcap = fv.dir().join("p1-rx.pcap");
+    let add = |pcap: &std::path::Path| -> Vec<String> {
+        [
+            "add-port",
+            "br0",
+            "p1",
+            "--",
+            "set",
+            "Interface",
+            "p1",
+            "type=dummy",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("options:rxq_pcap={}", pcap.display())])
+        .collect()
+    };
+    let a = add(&ovs_pcap);
+    ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap();
+    let a = add(&fv_pcap);
+    fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let eth = "eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)";
+    let ip4 = "eth_type(0x0800),ipv4(src=198.18.0.1,dst=198.18.0.2";
+    let ip6 = "eth_type(0x86dd),ipv6(src=2001:db8::1";
+    let flows: Vec<Vec<String>> = vec![
+        vec![format!("in_port(1),{eth},{ip4},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)")],
+        vec![format!("{eth},{ip4},proto=6,tos=0x10,ttl=63,frag=no),tcp(src=8080,dst=80)")],
+        vec![format!("{eth},{ip4},proto=6,ttl=64,frag=no),tcp(src=1,dst=2),tcp_flags(syn)")],
+        vec![
+            format!("{eth},{ip4},proto=17,ttl=64,frag=no),udp(src=53,dst=5353)"),
+            "--len".into(),
+            "200".into(),
+        ],
+        vec![format!("{eth},{ip4},proto=17,ttl=64,frag=first),udp(src=1,dst=2)")],
+        vec![format!("{eth},{ip4},proto=17,ttl=64,frag=later)")],
+        vec![format!(
+            "{eth},eth_type(0x8100),vlan(vid=10,pcp=3),encap({ip4},proto=1,ttl=64,frag=no),icmp(type=0,code=0))"
+        )],
+        vec![format!(
+            "{eth},{ip6},dst=2001:db8::2,label=5,proto=58,tclass=0,hlimit=255,frag=no),icmpv6(type=128,code=0)"
+        )],
+        vec![format!(
+            "{eth},{ip6},dst=ff02::1:ff00:2,proto=58,hlimit=255,frag=no),icmpv6(type=135,code=0),nd(target=2001:db8::2,sll=50:54:00:00:00:01)"
+        )],
+        vec![format!("{eth},{ip6},dst=2001:db8::2,proto=6,hlimit=64,frag=no),tcp(src=5,dst=6)")],
+        vec![format!(
+            "{eth},eth_type(0x0806),arp(sip=198.18.0.1,tip=198.18.0.2,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)"
+        )],
+        vec![eth.to_string()],
+    ];
+    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
+    for f in &flows {
+        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(&ovs_ctl)
+            .arg("netdev-dummy/receive")
+            .arg("p1")
+            .args(f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "OVS {f:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut args = vec!["netdev-dummy/receive", "p1"];
+        args.extend(f.iter().map(String::as_str));
+        ok(&fv, &args);
+    }
+    // OVS writes its capture as packets are handled: wait for all of them.
+    let mut o = Vec::new();
+    let all = fv.wait_until(Duration::from_secs(10), || {
+        o = if ovs_pcap.exists() {
+            pcap_frames(&ovs_pcap)
+        } else {
+            Vec::new()
+        };
+        o.len() == flows.len()
+    });
+    assert!(all, "OVS captured {} of {} packets", o.len(), flows.len());
+    let f = pcap_frames(&fv_pcap);
+    assert_eq!(f.len(), flows.len());
+    for (i, (a, b)) in o.iter().zip(&f).enumerate() {
+        assert_eq!(hex(a), hex(b), "packet {i}: {:?}", flows[i]);
+    }
 }

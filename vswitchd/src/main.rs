@@ -14,10 +14,12 @@
 mod bridge;
 mod cli;
 mod config;
+mod dummy_packet;
 mod hwaddr;
 mod iface;
 mod ofconn;
 mod ofport;
+mod pcap;
 mod reconcile;
 mod status;
 mod switch;

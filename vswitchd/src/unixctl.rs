@@ -17,9 +17,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
 use crate::vlog::Vlog;
+use ferrovs_datapath::netdev::Netdev;
 
 pub const VERSION: &str = concat!(
     "ferrovs-vswitchd (ferrovs) ",
@@ -62,7 +64,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "netdev-dummy/receive",
-        usage: "name packet|flow...",
+        usage: "name [--qid queue_id] packet|flow [--len packet_len]",
         min_args: 2,
         max_args: usize::MAX,
         run: cmd_receive,
@@ -127,41 +129,34 @@ fn cmd_ofproto_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
     Ok(sw.bridges.keys().map(|n| format!("{n}\n")).collect())
 }
 
-/// `netdev-dummy/receive NAME PACKET...`: each PACKET is an Ethernet frame
-/// in hex; it enters the dummy interface's receive queue as if it arrived
-/// on the wire.
+/// `netdev-dummy/receive NAME [--qid N] PACKET|FLOW [--len N]...`: each
+/// packet (hex, or a datapath flow to compose one from) enters the dummy
+/// interface's receive queue as if it arrived on the wire; with
+/// `options:rxq_pcap=FILE` on the interface it is also appended there.
 fn cmd_receive(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-    let nd = sw
+    let iface = sw
         .iface(&args[0])
         .filter(|i| i.backing == Some(Backing::Dummy))
-        .and_then(|i| i.netdev.clone())
         .ok_or_else(|| "no such dummy netdev".to_string())?;
+    let nd = iface
+        .netdev
+        .clone()
+        .ok_or_else(|| "no such dummy netdev".to_string())?;
+    let pcap = iface.cfg.options.get("rxq_pcap").cloned();
     drop(sw);
-    let mut packets = Vec::new();
-    for a in &args[1..] {
-        packets.push(parse_packet(a)?);
+    let (qid, packets) = dummy_packet::parse_receive(&args[1..], nd.n_rxq())?;
+    if let Some(f) = pcap {
+        if let Err(e) = crate::pcap::append(std::path::Path::new(&f), &packets) {
+            tracing::warn!("{}: rxq_pcap {f}: {e}", args[0]);
+        }
     }
     for p in packets {
-        if !nd.inject(0, DpPacket::from_bytes(&p)) {
+        if !nd.inject(qid, DpPacket::from_bytes(&p)) {
             return Err(format!("{}: receive queue full", args[0]));
         }
     }
     Ok(String::new())
-}
-
-/// An Ethernet frame from hex digits (whitespace between bytes allowed).
-pub fn parse_packet(s: &str) -> Result<Vec<u8>, String> {
-    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let bytes = hex::decode(&digits)
-            .map_err(|_| "bad packet syntax: odd number of hex digits".to_string())?;
-        if bytes.len() < 14 {
-            return Err("packet data too short for Ethernet".into());
-        }
-        return Ok(bytes);
-    }
-    Err("bad packet syntax: only hex packets are accepted so far (flow syntax is not supported yet)".into())
 }
 
 /// Runs one request; returns the reply and whether it was `exit`.
@@ -278,16 +273,6 @@ async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn packets_in_hex() {
-        let p = parse_packet("50540000000a 50540000 0009 0800").unwrap();
-        assert_eq!(p.len(), 14);
-        assert_eq!(p[12..], [8, 0]);
-        assert!(parse_packet("0102").is_err());
-        assert!(parse_packet("505400000000a").is_err());
-        assert!(parse_packet("in_port(1),eth(src=50:54:00:00:00:09)").is_err());
-    }
 
     #[test]
     fn table_is_sorted() {
