@@ -105,155 +105,39 @@ fn rows(side: &Side, table: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
 /// which ovs-vsctl prints (exiting 0) when a new interface got ofport -1
 /// or an error once the switch caught up.
 fn scenario(side: &Side) -> Vec<(String, bool, String)> {
-    let steps: &[&[&str]] = &[
-        &[
-            "add-port",
-            "br0",
-            "p1",
-            "--",
-            "set",
-            "Interface",
-            "p1",
-            "type=dummy",
-        ],
-        &[
-            "add-port",
-            "br0",
-            "p2",
-            "--",
-            "set",
-            "Interface",
-            "p2",
-            "type=dummy",
-            "ofport_request=7",
-        ],
-        &[
-            "add-port",
-            "br0",
-            "i1",
-            "--",
-            "set",
-            "Interface",
-            "i1",
-            "type=internal",
-        ],
-        &[
-            "add-br",
-            "br1",
-            "--",
-            "set",
-            "bridge",
-            "br1",
-            "datapath_type=netdev",
-        ],
-        &[
-            "add-port",
-            "br0",
-            "pa",
-            "--",
-            "set",
-            "Interface",
-            "pa",
-            "type=patch",
-            "options:peer=pb",
-        ],
-        &[
-            "add-port",
-            "br1",
-            "pb",
-            "--",
-            "set",
-            "Interface",
-            "pb",
-            "type=patch",
-            "options:peer=pa",
-        ],
-        &[
-            "add-port",
-            "br1",
-            "pc",
-            "--",
-            "set",
-            "Interface",
-            "pc",
-            "type=patch",
-        ],
-        &[
-            "add-port",
-            "br0",
-            "p3",
-            "--",
-            "set",
-            "Interface",
-            "p3",
-            "type=dummy",
-        ],
-        &["del-port", "br0", "p1"],
+    // One ovs-vsctl command per line (words split at spaces).
+    let steps: &[&str] = &[
+        "add-port br0 p1 -- set Interface p1 type=dummy",
+        "add-port br0 p2 -- set Interface p2 type=dummy ofport_request=7",
+        "add-port br0 i1 -- set Interface i1 type=internal",
+        "add-br br1 -- set bridge br1 datapath_type=netdev",
+        "add-port br0 pa -- set Interface pa type=patch options:peer=pb",
+        "add-port br1 pb -- set Interface pb type=patch options:peer=pa",
+        "add-port br1 pc -- set Interface pc type=patch",
+        "add-port br0 p3 -- set Interface p3 type=dummy",
+        "del-port br0 p1",
         // Port 1 was just freed: OVS does not hand it out again at once.
-        &[
-            "add-port",
-            "br0",
-            "p4",
-            "--",
-            "set",
-            "Interface",
-            "p4",
-            "type=dummy",
-        ],
+        "add-port br0 p4 -- set Interface p4 type=dummy",
         // A new request re-creates the port with that number.
-        &["set", "Interface", "p3", "ofport_request=20"],
-        &["set", "Interface", "p4", "mtu_request=9000"],
-        // Taken by p2: the allocator picks the next free number.
-        &[
-            "add-port",
-            "br1",
-            "p5",
-            "--",
-            "set",
-            "Interface",
-            "p5",
-            "type=dummy",
-            "ofport_request=7",
-        ],
-        &["add-port", "br1", "s1"],
-        &[
-            "add-port",
-            "br0",
-            "i2",
-            "--",
-            "set",
-            "Interface",
-            "i2",
-            "type=internal",
-            "mac=\"00:11:22:33:44:55\"",
-        ],
+        "set Interface p3 ofport_request=20",
+        "set Interface p4 mtu_request=9000",
+        // 7 is taken on br0, not on br1.
+        "add-port br1 p5 -- set Interface p5 type=dummy ofport_request=7",
+        "add-port br1 s1",
+        "add-port br0 i2 -- set Interface i2 type=internal mac=\"00:11:22:33:44:55\"",
         // A patch port's new peer applies in place (same port number).
-        &["set", "Interface", "pa", "options:peer=px"],
-        &["set", "Interface", "pa", "options:peer=pb"],
-        &["del-br", "br1"],
-        &[
-            "add-br",
-            "br1",
-            "--",
-            "set",
-            "bridge",
-            "br1",
-            "datapath_type=netdev",
-        ],
-        &[
-            "add-port",
-            "br1",
-            "p6",
-            "--",
-            "set",
-            "Interface",
-            "p6",
-            "type=dummy",
-        ],
+        "set Interface pa options:peer=px",
+        "set Interface pa options:peer=pb",
+        "del-br br1",
+        "add-br br1 -- set bridge br1 datapath_type=netdev",
+        "add-port br1 p6 -- set Interface p6 type=dummy",
+        // br1's internal port follows the smallest MTU of its other ports.
+        "set Interface p6 mtu_request=9000",
     ];
     let mut outcomes = Vec::new();
-    for s in steps {
-        let (ok, _, err) = side.run(s);
+    for line in steps {
+        let s: Vec<&str> = line.split(' ').collect();
+        let (ok, _, err) = side.run(&s);
         // "Error detected while setting up 'pc': CAUSE.  See ..."
         let cause = err
             .split("Error detected while setting up ")
@@ -261,7 +145,7 @@ fn scenario(side: &Side) -> Vec<(String, bool, String)> {
             .and_then(|t| t.split("  See ").next())
             .unwrap_or("")
             .to_string();
-        outcomes.push((s.join(" "), ok, cause));
+        outcomes.push((line.to_string(), ok, cause));
     }
     outcomes
 }
@@ -349,6 +233,8 @@ fn vsctl_without_no_wait_matches_ovs() {
     assert_eq!(fi["p4"]["ofport"], 5);
     assert_eq!(fi["p4"]["mtu"], 9000);
     assert_eq!(fi["br0"]["ofport"], 65534);
+    assert_eq!(fi["br1"]["mtu"], 9000);
+    assert_eq!(fi["br0"]["mtu"], 1500);
     assert_eq!(fi["i2"]["mac_in_use"], "00:11:22:33:44:55");
     assert_eq!(oi["i2"]["mac_in_use"], "00:11:22:33:44:55");
 

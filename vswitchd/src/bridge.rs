@@ -144,6 +144,18 @@ impl Bridge {
         }
     }
 
+    /// The smallest MTU among ports whose MTU is their own (not internal
+    /// ports that follow the bridge, not patch ports), or 1500 if none: what
+    /// internal ports without `mtu_request` get, as in OVS.
+    pub fn min_mtu(&self) -> i64 {
+        self.ifaces
+            .values()
+            .filter(|i| !i.mtu_follows_bridge())
+            .filter_map(|i| i.mtu(iface::DEFAULT_MTU))
+            .min()
+            .unwrap_or(iface::DEFAULT_MTU)
+    }
+
     /// Removes every interface (the bridge is going away).
     pub fn destroy(mut self, sh: &mut Shared) {
         let names: Vec<String> = self.ifaces.keys().cloned().collect();

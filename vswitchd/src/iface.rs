@@ -42,9 +42,19 @@ pub struct Iface {
 pub const DEFAULT_MTU: i64 = 1500;
 
 impl Iface {
-    pub fn mtu(&self) -> Option<i64> {
+    /// Internal ports without `mtu_request` follow the bridge (OVS's
+    /// ofproto overrides their MTU with the bridge minimum).
+    pub fn mtu_follows_bridge(&self) -> bool {
+        matches!(self.backing, Some(Backing::Local) | Some(Backing::Internal))
+            && self.cfg.mtu_request.is_none()
+    }
+
+    /// The MTU, given the bridge's minimum (`Bridge::min_mtu`); None for
+    /// patch ports, which have none.
+    pub fn mtu(&self, bridge_min: i64) -> Option<i64> {
         match self.backing {
             Some(Backing::Patch { .. }) | None => None,
+            _ if self.mtu_follows_bridge() => Some(bridge_min),
             _ => Some(self.cfg.mtu_request.unwrap_or(DEFAULT_MTU)),
         }
     }

@@ -122,6 +122,7 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
             json!(format!("{:016x}", b.dpid)),
         );
         p.set("Bridge", b.uuid, "datapath_version", json!("<built-in>"));
+        let min_mtu = b.min_mtu();
         for i in b.ifaces.values() {
             let u = i.cfg.uuid;
             if let Some(e) = &i.error {
@@ -150,7 +151,7 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
             p.set("Interface", u, "admin_state", json!("up"));
             p.set("Interface", u, "link_state", json!("up"));
             p.set("Interface", u, "mac_in_use", json!(hwaddr::format(&i.mac)));
-            p.set("Interface", u, "mtu", opt(i.mtu()));
+            p.set("Interface", u, "mtu", opt(i.mtu(min_mtu)));
             p.set("Interface", u, "ifindex", json!(0));
             p.set("Interface", u, "link_resets", json!(0));
             p.set("Interface", u, "status", map(i.status()));

@@ -208,7 +208,10 @@ mod tests {
             &nd1,
             sw.bridges["br0"].ifaces["p1"].netdev.as_ref().unwrap()
         ));
-        assert_eq!(sw.bridges["br0"].ifaces["p1"].mtu(), Some(9000));
+        let br = &sw.bridges["br0"];
+        assert_eq!(br.ifaces["p1"].mtu(br.min_mtu()), Some(9000));
+        // The LOCAL port follows the smallest MTU of the others (p2: 1500).
+        assert_eq!(br.ifaces["br0"].mtu(br.min_mtu()), Some(1500));
         b.ifaces.get_mut("p2").unwrap().kind = "geneve".into();
         sw.apply(&wanted(&[b.clone()]));
         let p2 = &sw.bridges["br0"].ifaces["p2"];
