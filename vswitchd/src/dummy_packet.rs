@@ -35,6 +35,8 @@ const ETH_TYPE_IPV6: u16 = 0x86dd;
 const ETH_TYPE_ARP: u16 = 0x0806;
 const ETH_TYPE_RARP: u16 = 0x8035;
 const VLAN_CFI: u16 = 0x1000;
+/// Largest `--len` (a frame's length must fit the IP length fields).
+const MAX_LEN: usize = 65535;
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Spec {
@@ -543,6 +545,9 @@ pub fn parse_receive(args: &[String], n_rxq: usize) -> Result<(usize, Vec<Vec<u8
                 .ok_or_else(|| "too small packet len".to_string())?;
             if n < 60 {
                 return Err("too small packet len".into());
+            }
+            if n > MAX_LEN {
+                return Err(format!("packet len over {MAX_LEN}"));
             }
             len = Some(n);
             i += 2;

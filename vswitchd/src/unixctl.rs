@@ -247,27 +247,40 @@ async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
         }
         framer.push(&buf[..n]);
         while let Some(text) = framer.next_message()? {
-            let v: Value = serde_json::from_slice(&text)?;
-            let id = v.get("id").cloned().unwrap_or(Value::Null);
-            let method = v.get("method").and_then(Value::as_str).unwrap_or("");
-            let reply = match v.get("params").and_then(Value::as_array) {
-                Some(ps) if ps.iter().all(Value::is_string) => {
-                    let params: Vec<String> = ps
-                        .iter()
-                        .filter_map(|p| p.as_str().map(str::to_string))
-                        .collect();
-                    tracing::debug!("unixctl: {method} {params:?}");
-                    dispatch(ctx, method, &params)
-                }
-                _ => Err("command arguments must be strings".to_string()),
-            };
-            let msg = match reply.map(with_newline).map_err(with_newline) {
-                Ok(r) => json!({"id": id, "result": r, "error": null}),
-                Err(e) => json!({"id": id, "result": null, "error": e}),
-            };
-            s.write_all(&serde_json::to_vec(&msg)?).await?;
+            let reply = handle_request(ctx, &text).map_err(anyhow::Error::msg)?;
+            s.write_all(&reply).await?;
         }
     }
+}
+
+/// Runs one framed JSON-RPC request and returns the reply's bytes. A text
+/// that is not a JSON object is a protocol error (Err: the connection
+/// closes, as OVS's does); a bad command or bad arguments get an error
+/// reply.
+pub fn handle_request(ctx: &Ctx, text: &[u8]) -> Result<Vec<u8>, String> {
+    let v: Value =
+        serde_json::from_slice(text).map_err(|e| format!("bad JSON-RPC message: {e}"))?;
+    if !v.is_object() {
+        return Err("JSON-RPC message must be an object".into());
+    }
+    let id = v.get("id").cloned().unwrap_or(Value::Null);
+    let method = v.get("method").and_then(Value::as_str).unwrap_or("");
+    let reply = match v.get("params").and_then(Value::as_array) {
+        Some(ps) if ps.iter().all(Value::is_string) => {
+            let params: Vec<String> = ps
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect();
+            tracing::debug!("unixctl: {method} {params:?}");
+            dispatch(ctx, method, &params)
+        }
+        _ => Err("command arguments must be strings".to_string()),
+    };
+    let msg = match reply.map(with_newline).map_err(with_newline) {
+        Ok(r) => json!({"id": id, "result": r, "error": null}),
+        Err(e) => json!({"id": id, "result": null, "error": e}),
+    };
+    serde_json::to_vec(&msg).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
