@@ -171,3 +171,19 @@ fn detach() {
     assert!(gone, "detached switch {pid} still running after exit");
     assert!(!pidfile.exists());
 }
+
+/// With the database gone (the switch retrying its connection), SIGTERM
+/// still ends the switch at once and cleanly.
+#[test]
+fn sigterm_with_database_down() {
+    let mut fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(ADD_BR);
+    fv.db().kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = std::time::Instant::now();
+    let st = fv.sigterm().unwrap();
+    assert!(st.success(), "exit status {st}; log:\n{}", fv.log());
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert!(!fv.mgmt_socket("br0").exists());
+    assert!(!fv.pidfile().exists());
+}

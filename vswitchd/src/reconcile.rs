@@ -73,7 +73,12 @@ pub async fn run(
         }
         let mut retry_at = None;
         if let Some(txn) = txn {
-            if let Err(e) = idl.commit(&txn).await {
+            // A server that stops answering must not hold up a shutdown.
+            let r = tokio::select! {
+                r = idl.commit(&txn) => r,
+                _ = stop.notified() => return,
+            };
+            if let Err(e) = r {
                 tracing::warn!("status transaction failed: {e}; retrying");
                 retry_at = Some(Instant::now() + Duration::from_millis(500));
             }
