@@ -183,6 +183,15 @@ fn passive_unix_controller_and_mgmt_socket() {
             .trim(),
         "false"
     );
+    // other_config:flow_tables sets the number of tables shown.
+    fv.vsctl_ok(&["set", "Bridge", "br0", "other_config:flow_tables=10"]);
+    let out = fv.ofctl(&["-O", "OpenFlow13"], "show", "br0", &[]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        text.lines().nth(1),
+        Some("n_tables:10, n_buffers:0"),
+        "{text}"
+    );
     // A bridge limited to OpenFlow 1.3 refuses 1.0.
     fv.vsctl_ok(&["set", "Bridge", "br0", "protocols=OpenFlow13"]);
     let out = fv.ofctl(&["-O", "OpenFlow10"], "show", "br0", &[]);

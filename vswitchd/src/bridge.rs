@@ -253,6 +253,7 @@ impl Bridge {
             cfg.datapath_id = dpid;
             cfg.versions = want.protocols.clone();
             cfg.fail_secure = want.fail_secure;
+            cfg.n_tables = want.n_tables().unwrap_or(254);
             lock(&self.ofproto).set_config(cfg);
         }
         if settings_changed {

@@ -32,7 +32,12 @@ pub struct WantBridge {
     pub fail_secure: bool,
     /// `protocols` that ferrovs knows, in order; empty means the default.
     pub protocols: Vec<Version>,
+    /// Holds `datapath-id`, `hwaddr` (used), `flow_tables` (the number
+    /// of visible tables, given to ofproto), `disable-in-band` (kept: no
+    /// in-band control in ferrovs).
     pub other_config: BTreeMap<String, String>,
+    /// `mcast_snooping_enable`, kept for when snooping exists.
+    pub mcast_snooping: bool,
     pub controllers: BTreeMap<String, WantController>,
     /// Interfaces of every port of the bridge, by interface name.
     pub ifaces: BTreeMap<String, WantIface>,
@@ -40,13 +45,22 @@ pub struct WantBridge {
 
 impl WantBridge {
     /// Settings other than ports and controllers, for change detection.
-    pub fn settings(&self) -> (&str, bool, &[Version], &BTreeMap<String, String>) {
+    pub fn settings(&self) -> (&str, bool, &[Version], &BTreeMap<String, String>, bool) {
         (
             &self.datapath_type,
             self.fail_secure,
             &self.protocols,
             &self.other_config,
+            self.mcast_snooping,
         )
+    }
+
+    /// `other_config:flow_tables`, if a usable table count (1 to 254).
+    pub fn n_tables(&self) -> Option<u8> {
+        self.other_config
+            .get("flow_tables")
+            .and_then(|v| v.parse::<u8>().ok())
+            .filter(|n| (1..=254).contains(n))
     }
     pub fn is_netdev(&self) -> bool {
         self.datapath_type.is_empty() || self.datapath_type == "netdev"
@@ -227,6 +241,10 @@ impl Wanted {
                     fail_secure: rows.str("Bridge", &b, "fail_mode").as_deref() == Some("secure"),
                     protocols,
                     other_config: rows.map("Bridge", &b, "other_config"),
+                    mcast_snooping: r
+                        .get("Bridge", &b, "mcast_snooping_enable")
+                        .and_then(|d| d.first())
+                        .is_some_and(|a| matches!(a, ovsdb::atom::Atom::Boolean(true))),
                     controllers,
                     ifaces,
                 },

@@ -119,6 +119,7 @@ mod tests {
             fail_secure: false,
             protocols: Vec::new(),
             other_config: BTreeMap::new(),
+            mcast_snooping: false,
             controllers: BTreeMap::new(),
             ifaces: ifaces.iter().map(|i| (i.name.clone(), i.clone())).collect(),
         }
