@@ -247,6 +247,10 @@ fn vsctl_without_no_wait_matches_ovs() {
             let dpid = b[br]["datapath_id"].as_str().unwrap().to_string();
             let mac = i[br]["mac_in_use"].as_str().unwrap().replace(':', "");
             assert_eq!(dpid, format!("0000{mac}"), "{}: {br}", side.name);
+            if br == "br0" {
+                // i2's configured address is br0's lowest usable one.
+                assert_eq!(dpid, "0000001122334455", "{}", side.name);
+            }
             assert_eq!(b[br]["datapath_version"], "<built-in>", "{}", side.name);
         }
         let (_, root) = side.vsctl(&[
