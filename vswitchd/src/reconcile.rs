@@ -57,10 +57,19 @@ pub async fn run(
                 return None;
             }
             let _ = r.take_changes();
+            let t0 = std::time::Instant::now();
             let want = Wanted::read(r);
             let mut sw = switch.lock().unwrap_or_else(|e| e.into_inner());
             sw.apply(&want);
-            status::build(r, &sw, &want, full)
+            let t1 = std::time::Instant::now();
+            let txn = status::build(r, &sw, &want, full);
+            tracing::debug!(
+                "pass: configuration {:?}, status {:?}, {} rows to write",
+                t1 - t0,
+                t1.elapsed(),
+                txn.as_ref().map_or(0, |t| t.ops.len())
+            );
+            txn
         });
         let connected = idl.with(|r| r.is_some_and(|r| r.connected));
         if connected != was_connected {
