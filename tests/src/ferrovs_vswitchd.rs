@@ -49,7 +49,6 @@ impl FerrovsVswitchd {
             .arg(format!("--pidfile={}", self.pidfile().display()))
             .arg(format!("--log-file={}", self.log_path().display()))
             .env("FERROVS_RUNDIR", &d)
-            .env("FERROVS_LOG", "info")
             .current_dir(&d)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
