@@ -91,6 +91,9 @@ fn commands() {
     ok(&fv, &["vlog/set", "bridge:file:dbg"]);
     let l = ok(&fv, &["vlog/list"]);
     let bridge = l.lines().find(|l| l.starts_with("bridge ")).unwrap();
+    // Columns line up as OVS's ("bridge             OFF       INFO        DBG"
+    // there: OVS also logs to syslog).
+    assert_eq!(bridge, "bridge             OFF        OFF        DBG");
     assert_eq!(
         bridge.split_whitespace().collect::<Vec<_>>(),
         ["bridge", "OFF", "OFF", "DBG"]
