@@ -99,8 +99,19 @@ const COMMANDS: &[Command] = &[
     },
 ];
 
+/// The switch stops a moment after the reply (as OVS's, which replies and
+/// exits on its next main loop turn), so the reply reaches `ovs-appctl`.
 fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
-    ctx.exit.notify_one();
+    let exit = ctx.exit.clone();
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                exit.notify_one();
+            });
+        }
+        Err(_) => exit.notify_one(),
+    }
     Ok(String::new())
 }
 
