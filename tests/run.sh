@@ -41,5 +41,7 @@ if ! "$venv/bin/python3" -c 'import ovs, os_ken' >/dev/null 2>&1; then
 fi
 export FERROVS_PYTHON="$venv/bin/python3"
 
+echo "== cargo build --workspace --bins (the daemons the integration tests start)"
+cargo build --workspace --bins
 echo "== cargo test --workspace --all-targets --no-fail-fast"
 cargo test --workspace --all-targets --no-fail-fast

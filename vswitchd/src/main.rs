@@ -1,9 +1,36 @@
 //! ferrovs-vswitchd: reads the Open_vSwitch database, builds bridges, ports
 //! and datapath ports, speaks OpenFlow to controllers and serves unixctl.
 //!
-//! A reconciler: it keeps an IDL replica of the database and, on every
-//! change, diffs desired against actual state and applies the difference.
-//! Not built yet: the datapath, OpenFlow and OVSDB crates come first.
+//! `ferrovs-vswitchd [unix:DBSOCK] [--pidfile[=F]] [--detach]
+//! [--log-file[=F]] [--unixctl=SOCK]`. The run directory (management
+//! sockets `<bridge>.mgmt`, the default unixctl socket and pid file) is
+//! `FERROVS_RUNDIR`, else `OVS_RUNDIR`, else `/var/run/ferrovs`.
+//!
+//! One tokio runtime (current thread) runs the reconciler, the OpenFlow
+//! connections and unixctl; the datapath's PMD threads run beside it.
+//! SIGTERM, SIGINT and `ovs-appctl exit` stop the switch cleanly: the PMD
+//! threads are joined and the sockets and pid file removed.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ferrovs_vswitchd::{cli, run, vlog};
+
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("ferrovs-vswitchd is not built yet")
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let o = cli::parse(&args)?;
+    // Fork before any thread exists.
+    let ready_fd = if o.detach {
+        Some(cli::daemonize()?)
+    } else {
+        None
+    };
+    let vlog = Arc::new(vlog::Vlog::init(o.log_file.as_deref())?);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let res = rt.block_on(run::serve(o, vlog, ready_fd));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    res
 }

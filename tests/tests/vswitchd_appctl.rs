@@ -1,0 +1,346 @@
+//! Debian's `ovs-appctl` against ferrovs-vswitchd's unixctl socket:
+//! list-commands (exactly the registered table, in OVS's layout), version,
+//! ofproto/list, vlog/list and vlog/set, errors for unknown commands and
+//! bad arguments, and netdev-dummy/receive, whose packets must be counted
+//! on the interface as by Debian's ovs-vswitchd given the same packets.
+
+use std::time::Duration;
+
+use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+
+fn ok(fv: &FerrovsVswitchd, args: &[&str]) -> String {
+    let out = fv.appctl(args);
+    assert!(
+        out.status.success(),
+        "ovs-appctl {}: {}\nlog:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        fv.log()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn err(fv: &FerrovsVswitchd, args: &[&str]) -> String {
+    let out = fv.appctl(args);
+    assert!(
+        !out.status.success(),
+        "ovs-appctl {} succeeded",
+        args.join(" ")
+    );
+    // ovs-appctl exits 2 when the server answers with an error.
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const ADD_BR: &[&str] = &[
+    "add-br",
+    "br0",
+    "--",
+    "set",
+    "bridge",
+    "br0",
+    "datapath_type=netdev",
+];
+
+#[test]
+fn commands() {
+    let fv = FerrovsVswitchd::start().unwrap();
+    assert_eq!(
+        ok(&fv, &["list-commands"]),
+        "The available commands are:\n\
+         \x20 exit                    [--cleanup]\n\
+         \x20 list-commands           \n\
+         \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
+         \x20 ofproto/list            \n\
+         \x20 version                 \n\
+         \x20 vlog/list               \n\
+         \x20 vlog/set                {spec | PATTERN:destination:pattern}\n"
+    );
+    let v = ok(&fv, &["version"]);
+    assert!(v.starts_with("ferrovs-vswitchd (ferrovs) "), "{v}");
+    assert!(v.contains("Open vSwitch 3.1"), "{v}");
+
+    assert_eq!(ok(&fv, &["ofproto/list"]), "");
+    fv.vsctl_ok(ADD_BR);
+    fv.vsctl_ok(&[
+        "add-br",
+        "br1",
+        "--",
+        "set",
+        "bridge",
+        "br1",
+        "datapath_type=netdev",
+    ]);
+    assert_eq!(ok(&fv, &["ofproto/list"]), "br0\nbr1\n");
+    fv.vsctl_ok(&["del-br", "br0"]);
+    assert_eq!(ok(&fv, &["ofproto/list"]), "br1\n");
+
+    let l = ok(&fv, &["vlog/list"]);
+    let lines: Vec<&str> = l.lines().collect();
+    assert_eq!(lines[0], "                 console    syslog    file");
+    assert_eq!(lines[1], "                 -------    ------    ------");
+    let bridge = lines
+        .iter()
+        .find(|l| l.starts_with("bridge "))
+        .expect("bridge module");
+    assert_eq!(
+        bridge.split_whitespace().collect::<Vec<_>>(),
+        ["bridge", "OFF", "OFF", "INFO"]
+    );
+    ok(&fv, &["vlog/set", "bridge:file:dbg"]);
+    let l = ok(&fv, &["vlog/list"]);
+    let bridge = l.lines().find(|l| l.starts_with("bridge ")).unwrap();
+    // Columns line up as OVS's ("bridge             OFF       INFO        DBG"
+    // there: OVS also logs to syslog).
+    assert_eq!(bridge, "bridge             OFF        OFF        DBG");
+    assert_eq!(
+        bridge.split_whitespace().collect::<Vec<_>>(),
+        ["bridge", "OFF", "OFF", "DBG"]
+    );
+    // Debug messages of that module now reach the log.
+    fv.vsctl_ok(&[
+        "add-port",
+        "br1",
+        "p1",
+        "--",
+        "set",
+        "Interface",
+        "p1",
+        "type=dummy",
+    ]);
+    ok(&fv, &["vlog/set", "ANY:warn"]);
+    assert!(ok(&fv, &["vlog/list"])
+        .lines()
+        .skip(2)
+        .all(|l| l.ends_with("WARN")));
+    assert!(err(&fv, &["vlog/set", "nosuchmodule:dbg"])
+        .contains("no destination, level, or module \"nosuchmodule\""));
+
+    assert!(err(&fv, &["no/such-command"]).contains("\"no/such-command\" is not a valid command"));
+    assert!(err(&fv, &["ofproto/list", "extra"]).contains("at most 0 arguments"));
+    assert!(err(&fv, &["netdev-dummy/receive", "p1"]).contains("at least 2 arguments"));
+    assert_eq!(
+        err(&fv, &["netdev-dummy/receive", "nope", "00"]),
+        "no such dummy netdev\novs-appctl: ferrovs-vswitchd.ctl: server returned an error\n"
+            .replace("ferrovs-vswitchd.ctl", &fv.ctl_path().display().to_string())
+    );
+    assert!(err(&fv, &["netdev-dummy/receive", "p1", "0102"]).contains("too short"));
+    assert!(err(
+        &fv,
+        &[
+            "netdev-dummy/receive",
+            "p1",
+            "eth_type(0x0800),ipv4(src=1.2.3)"
+        ]
+    )
+    .contains("bad IPv4 address"));
+    assert!(err(
+        &fv,
+        &["netdev-dummy/receive", "p1", "eth(src=50:54:00:00:00:01"]
+    )
+    .contains("syntax error"));
+
+    // exit: the reply comes back, then the process ends and cleans up.
+    let mut fv = fv;
+    ok(&fv, &["exit"]);
+    let st = fv.wait_exit().unwrap();
+    assert!(st.success(), "{st}");
+    assert!(!fv.ctl_path().exists());
+    assert!(!fv.pidfile().exists());
+    assert!(!fv.mgmt_socket("br1").exists());
+}
+
+/// A frame from 50:54:00:00:00:01 to 50:54:00:00:00:02, IPv4 198.18.0.1 ->
+/// 198.18.0.2, ICMP echo request.
+const PACKET: &str = "505400000002505400000001080045000054000040004001000ac6120001c6120002\
+0800f7ff00000000";
+
+fn rx_packets(stats: &str) -> Option<u64> {
+    stats
+        .trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(", ")
+        .find_map(|kv| kv.strip_prefix("rx_packets="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn dummy_receive_counts_like_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    for side in 0..2 {
+        let args = [
+            "add-port",
+            "br0",
+            "p1",
+            "--",
+            "set",
+            "Interface",
+            "p1",
+            "type=dummy",
+        ];
+        if side == 0 {
+            ovs.vsctl(&args).unwrap();
+        } else {
+            fv.vsctl_ok(&args);
+        }
+    }
+    // Three packets into p1 on each switch.
+    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
+    for _ in 0..3 {
+        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(&ovs_ctl)
+            .args(["netdev-dummy/receive", "p1", PACKET])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ok(&fv, &["netdev-dummy/receive", "p1", PACKET]);
+    }
+    // Statistics are refreshed every 5 s by both.
+    let mut ovs_rx = None;
+    let mut fv_rx = None;
+    let done = fv.wait_until(Duration::from_secs(15), || {
+        ovs_rx = rx_packets(
+            &ovs.vsctl(&["get", "Interface", "p1", "statistics"])
+                .unwrap(),
+        );
+        fv_rx = rx_packets(&fv.vsctl_ok(&["get", "Interface", "p1", "statistics"]));
+        ovs_rx == Some(3) && fv_rx == Some(3)
+    });
+    assert!(
+        done,
+        "rx_packets: OVS {ovs_rx:?}, ferrovs {fv_rx:?}\n{}",
+        fv.log()
+    );
+}
+
+/// Frames in a pcap file (record headers skipped).
+fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: no pcap header", path.display());
+    let mut frames = Vec::new();
+    let mut i = 24;
+    while i + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
+        frames.push(b[i + 16..i + 16 + incl].to_vec());
+        i += 16 + incl;
+    }
+    frames
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Packets given as datapath flows are composed byte for byte as OVS's
+/// netdev-dummy composes them (both record what they receive with
+/// `options:rxq_pcap`).
+#[test]
+fn dummy_receive_flows_compose_like_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(ADD_BR);
+    let ovs_pcap = ovs.dir().join("p1-rx.pcap");
+    let fv_pcap = fv.dir().join("p1-rx.pcap");
+    let add = |pcap: &std::path::Path| -> Vec<String> {
+        [
+            "add-port",
+            "br0",
+            "p1",
+            "--",
+            "set",
+            "Interface",
+            "p1",
+            "type=dummy",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("options:rxq_pcap={}", pcap.display())])
+        .collect()
+    };
+    let a = add(&ovs_pcap);
+    ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap();
+    let a = add(&fv_pcap);
+    fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let eth = "eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)";
+    let ip4 = "eth_type(0x0800),ipv4(src=198.18.0.1,dst=198.18.0.2";
+    let ip6 = "eth_type(0x86dd),ipv6(src=2001:db8::1";
+    let flows: Vec<Vec<String>> = vec![
+        vec![format!("in_port(1),{eth},{ip4},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)")],
+        vec![format!("{eth},{ip4},proto=6,tos=0x10,ttl=63,frag=no),tcp(src=8080,dst=80)")],
+        vec![format!("{eth},{ip4},proto=6,ttl=64,frag=no),tcp(src=1,dst=2),tcp_flags(syn)")],
+        vec![
+            format!("{eth},{ip4},proto=17,ttl=64,frag=no),udp(src=53,dst=5353)"),
+            "--len".into(),
+            "200".into(),
+        ],
+        vec![format!("{eth},{ip4},proto=17,ttl=64,frag=first),udp(src=1,dst=2)")],
+        vec![format!("{eth},{ip4},proto=17,ttl=64,frag=later)")],
+        vec![format!(
+            "{eth},eth_type(0x8100),vlan(vid=10,pcp=3),encap({ip4},proto=1,ttl=64,frag=no),icmp(type=0,code=0))"
+        )],
+        vec![format!(
+            "{eth},{ip6},dst=2001:db8::2,label=5,proto=58,tclass=0,hlimit=255,frag=no),icmpv6(type=128,code=0)"
+        )],
+        vec![format!(
+            "{eth},{ip6},dst=ff02::1:ff00:2,proto=58,hlimit=255,frag=no),icmpv6(type=135,code=0),nd(target=2001:db8::2,sll=50:54:00:00:00:01)"
+        )],
+        vec![format!("{eth},{ip6},dst=2001:db8::2,proto=6,hlimit=64,frag=no),tcp(src=5,dst=6)")],
+        vec![format!(
+            "{eth},eth_type(0x0806),arp(sip=198.18.0.1,tip=198.18.0.2,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)"
+        )],
+        vec![eth.to_string()],
+    ];
+    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
+    for f in &flows {
+        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(&ovs_ctl)
+            .arg("netdev-dummy/receive")
+            .arg("p1")
+            .args(f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "OVS {f:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut args = vec!["netdev-dummy/receive", "p1"];
+        args.extend(f.iter().map(String::as_str));
+        ok(&fv, &args);
+    }
+    // OVS writes its capture as packets are handled: wait for all of them.
+    let mut o = Vec::new();
+    let all = fv.wait_until(Duration::from_secs(10), || {
+        o = if ovs_pcap.exists() {
+            pcap_frames(&ovs_pcap)
+        } else {
+            Vec::new()
+        };
+        o.len() == flows.len()
+    });
+    assert!(all, "OVS captured {} of {} packets", o.len(), flows.len());
+    let f = pcap_frames(&fv_pcap);
+    assert_eq!(f.len(), flows.len());
+    for (i, (a, b)) in o.iter().zip(&f).enumerate() {
+        assert_eq!(hex(a), hex(b), "packet {i}: {:?}", flows[i]);
+    }
+}

@@ -1,0 +1,450 @@
+//! A running bridge: its `Ofproto`, interfaces, management socket and
+//! controllers, and the pass that brings it to what the database wants.
+//!
+//! `Bridge::apply` changes only what differs, as OVS's bridge.c: an
+//! interface that went away, changed type, or got a new `ofport_request`
+//! it does not have is removed (and re-added); one that failed is retried
+//! when its configuration changes; new ones are added (those with an
+//! `ofport_request` first, so that their numbers are free, then the rest in
+//! name order); options (a patch peer), MTU and MAC changes are applied in
+//! place, keeping the port number; controllers are compared by target.
+//! Ports and connections that did not change are never touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrovs_datapath::netdev::{MemNetdev, Netdev};
+use ferrovs_datapath::Datapath;
+use ferrovs_ofproto::{ConnKind, OfPort, Ofproto, OfprotoConfig};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::config::{WantBridge, WantController, WantIface};
+use crate::hwaddr::{self, EthAddr};
+use crate::iface::{self, Backing, Iface};
+use crate::ofconn::{lock, SharedOfproto};
+use crate::ofport::{OfportAlloc, OFPP_LOCAL};
+use crate::target::{Active, Service, Target};
+
+/// OpenFlow port state bit for a live port (OpenFlow 1.1+ OFPPS_LIVE), as
+/// OVS sets it on ports whose carrier is up.
+const OFPPS_LIVE: u32 = 1 << 2;
+
+/// What the bridges share: the one datapath and its port numbers, and the
+/// counter that names dummy devices' addresses.
+pub struct Shared {
+    pub dp: Arc<Datapath>,
+    dp_ports: BTreeSet<u32>,
+    /// Next dummy address: aa:55:aa:55:00:00, ...:01, ... in creation
+    /// order over the whole process, as OVS's netdev-dummy.
+    next_dummy: u32,
+    pub rundir: std::path::PathBuf,
+    /// Notified when a controller connects or disconnects.
+    pub status_changed: Arc<Notify>,
+}
+
+impl Shared {
+    pub fn new(dp: Arc<Datapath>, rundir: &Path) -> Shared {
+        Shared {
+            dp,
+            dp_ports: BTreeSet::new(),
+            next_dummy: 0,
+            rundir: rundir.to_path_buf(),
+            status_changed: Arc::new(Notify::new()),
+        }
+    }
+
+    fn add_dp_port(&mut self, netdev: Arc<MemNetdev>) -> Result<u32, String> {
+        // Port 0 is the datapath's own port in OVS; bridges' ports start at 1.
+        let no = (1..).find(|n| !self.dp_ports.contains(n)).unwrap_or(1);
+        self.dp
+            .add_port(no, netdev as Arc<dyn Netdev>)
+            .map_err(|e| e.to_string())?;
+        self.dp_ports.insert(no);
+        Ok(no)
+    }
+
+    fn del_dp_port(&mut self, no: u32) {
+        if let Err(e) = self.dp.del_port(no) {
+            tracing::warn!("datapath port {no}: {e}");
+        }
+        self.dp_ports.remove(&no);
+    }
+
+    fn dummy_mac(&mut self) -> EthAddr {
+        let n = 0xaa55_0000u32 + self.next_dummy;
+        self.next_dummy += 1;
+        let b = n.to_be_bytes();
+        [0xaa, 0x55, b[0], b[1], b[2], b[3]]
+    }
+}
+
+/// A controller target as it runs.
+pub enum Controller {
+    Active(Active),
+    /// Held for its listener (dropping it closes the socket).
+    Passive(#[allow(dead_code)] Service),
+    /// Could not start (bad target, bind failure): logged, retried when the
+    /// configuration changes.
+    Failed(String),
+}
+
+pub struct Bridge {
+    pub uuid: Uuid,
+    pub name: String,
+    pub ofproto: SharedOfproto,
+    pub ifaces: BTreeMap<String, Iface>,
+    alloc: OfportAlloc,
+    pub settings: WantBridge,
+    _mgmt: Option<Service>,
+    pub controllers: BTreeMap<String, (WantController, Controller)>,
+    pub ea: EthAddr,
+    pub dpid: u64,
+}
+
+impl Bridge {
+    /// Creates the bridge with its management socket
+    /// (`RUNDIR/<name>.mgmt`).
+    pub fn create(want: &WantBridge, sh: &Shared) -> Bridge {
+        let ea = hwaddr::bridge_default(&want.uuid);
+        let dpid = hwaddr::pick_dpid(None, &ea);
+        let ofproto = Arc::new(Mutex::new(Ofproto::new(OfprotoConfig::new(
+            &want.name, dpid,
+        ))));
+        let mgmt_path = sh.rundir.join(format!("{}.mgmt", want.name));
+        let mgmt = match Service::listen(
+            &Target::PUnix(mgmt_path.clone()),
+            ofproto.clone(),
+            ConnKind::Service,
+            None,
+        ) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!("{}: {e}", mgmt_path.display());
+                None
+            }
+        };
+        tracing::info!("bridge {}: created", want.name);
+        let mut settings = want.clone();
+        settings.ifaces.clear();
+        settings.controllers.clear();
+        Bridge {
+            uuid: want.uuid,
+            name: want.name.clone(),
+            ofproto,
+            ifaces: BTreeMap::new(),
+            alloc: OfportAlloc::default(),
+            settings,
+            _mgmt: mgmt,
+            controllers: BTreeMap::new(),
+            ea,
+            dpid,
+        }
+    }
+
+    /// The smallest MTU among ports whose MTU is their own (not internal
+    /// ports that follow the bridge, not patch ports), or 1500 if none: what
+    /// internal ports without `mtu_request` get, as in OVS.
+    pub fn min_mtu(&self) -> i64 {
+        self.ifaces
+            .values()
+            .filter(|i| !i.mtu_follows_bridge())
+            .filter_map(|i| i.mtu(iface::DEFAULT_MTU))
+            .min()
+            .unwrap_or(iface::DEFAULT_MTU)
+    }
+
+    /// Removes every interface (the bridge is going away).
+    pub fn destroy(mut self, sh: &mut Shared) {
+        let names: Vec<String> = self.ifaces.keys().cloned().collect();
+        for n in names {
+            self.remove_iface(&n, sh, Instant::now());
+        }
+        tracing::info!("bridge {}: deleted", self.name);
+    }
+
+    /// Brings the bridge to `want`.
+    pub fn apply(&mut self, want: &WantBridge, sh: &mut Shared) {
+        let now = Instant::now();
+        self.uuid = want.uuid;
+        // 1. Interfaces that went away or must be re-created.
+        let gone: Vec<String> = self
+            .ifaces
+            .iter()
+            .filter(|(n, i)| want.ifaces.get(*n).is_none_or(|w| must_recreate(i, w)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in gone {
+            self.remove_iface(&n, sh, now);
+        }
+        // 2. New interfaces: requested numbers first.
+        let new: Vec<&WantIface> = want
+            .ifaces
+            .values()
+            .filter(|w| !self.ifaces.contains_key(&w.name))
+            .collect();
+        let (req, rest): (Vec<&WantIface>, Vec<&WantIface>) =
+            new.into_iter().partition(|w| w.ofport_request.is_some());
+        for w in req.into_iter().chain(rest) {
+            self.add_iface(w, sh, now);
+        }
+        // 3. In-place changes (options, MTU, MAC).
+        for (n, w) in &want.ifaces {
+            if let Some(i) = self.ifaces.get_mut(n) {
+                if i.cfg != *w {
+                    let mac_changed = i.cfg.mac != w.mac;
+                    i.cfg = w.clone();
+                    if let Some(Backing::Patch { peer }) = &mut i.backing {
+                        match iface::patch_peer(w) {
+                            Ok(p) => *peer = p,
+                            // The new options are unusable: the port goes
+                            // and the error shows (OVS deletes a port whose
+                            // netdev refuses its new configuration).
+                            Err(e) => {
+                                tracing::warn!("bridge {}: {e}", self.name);
+                                self.remove_iface(n, sh, now);
+                                self.add_iface(w, sh, now);
+                                continue;
+                            }
+                        }
+                    }
+                    if mac_changed && i.backing == Some(Backing::Internal) {
+                        i.mac = internal_mac(w);
+                        self.publish_port(n);
+                    }
+                }
+            }
+        }
+        // 4. Bridge address, datapath id, ofproto settings.
+        let hw = want.other_config.get("hwaddr").map(String::as_str);
+        let ea = hwaddr::pick_bridge_addr(
+            hw,
+            self.ifaces
+                .values()
+                .filter(|i| i.backing.is_some() && i.backing != Some(Backing::Local))
+                .map(|i| i.mac),
+            hwaddr::bridge_default(&want.uuid),
+        );
+        let dpid = hwaddr::pick_dpid(
+            want.other_config.get("datapath-id").map(String::as_str),
+            &ea,
+        );
+        if ea != self.ea {
+            self.ea = ea;
+            let local: Vec<String> = self
+                .ifaces
+                .iter()
+                .filter(|(_, i)| i.backing == Some(Backing::Local))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in local {
+                if let Some(i) = self.ifaces.get_mut(&n) {
+                    i.mac = ea;
+                }
+                self.publish_port(&n);
+            }
+        }
+        let settings_changed = want.settings() != self.settings.settings();
+        if dpid != self.dpid || settings_changed {
+            self.dpid = dpid;
+            let mut cfg = lock(&self.ofproto).config().clone();
+            cfg.datapath_id = dpid;
+            cfg.versions = want.protocols.clone();
+            cfg.fail_secure = want.fail_secure;
+            cfg.n_tables = want.n_tables().unwrap_or(254);
+            lock(&self.ofproto).set_config(cfg);
+        }
+        if settings_changed {
+            self.settings = want.clone();
+            self.settings.ifaces.clear();
+            self.settings.controllers.clear();
+        }
+        // 5. Controllers.
+        self.apply_controllers(want, sh);
+    }
+
+    fn apply_controllers(&mut self, want: &WantBridge, sh: &Shared) {
+        self.controllers.retain(|t, (cfg, c)| {
+            let Some(w) = want.controllers.get(t) else {
+                tracing::info!("bridge {}: controller {t} removed", want.name);
+                return false;
+            };
+            if w == cfg {
+                return true;
+            }
+            match c {
+                // Same target, new timers: reconfigured in place.
+                Controller::Active(a) if w.uuid == cfg.uuid => {
+                    a.update(Duration::from_millis(w.max_backoff_ms), probe_of(w));
+                    *cfg = w.clone();
+                    true
+                }
+                _ => false,
+            }
+        });
+        for (t, w) in &want.controllers {
+            if self.controllers.contains_key(t) {
+                continue;
+            }
+            let probe =
+                (w.inactivity_probe_ms > 0).then(|| Duration::from_millis(w.inactivity_probe_ms));
+            let c = match Target::parse(t, &sh.rundir) {
+                None => Controller::Failed(format!("{t}: unsupported or malformed target")),
+                Some(tg) if tg.is_passive() => {
+                    match Service::listen(&tg, self.ofproto.clone(), ConnKind::Controller, probe) {
+                        Ok(s) => Controller::Passive(s),
+                        Err(e) => Controller::Failed(format!("{t}: {e}")),
+                    }
+                }
+                Some(tg) => Controller::Active(Active::start(
+                    tg,
+                    self.ofproto.clone(),
+                    Duration::from_millis(w.max_backoff_ms),
+                    probe,
+                    sh.status_changed.clone(),
+                )),
+            };
+            if let Controller::Failed(e) = &c {
+                tracing::warn!("bridge {}: controller {e}", want.name);
+            } else {
+                tracing::info!("bridge {}: controller {t} added", want.name);
+            }
+            self.controllers.insert(t.clone(), (w.clone(), c));
+        }
+    }
+
+    fn remove_iface(&mut self, name: &str, sh: &mut Shared, now: Instant) {
+        let Some(i) = self.ifaces.remove(name) else {
+            return;
+        };
+        if let Some(p) = i.ofport {
+            lock(&self.ofproto).del_port(p);
+            self.alloc.free(p, now);
+        }
+        if let Some(d) = i.dp_port {
+            sh.del_dp_port(d);
+        }
+        tracing::info!("bridge {}: removed interface {name}", self.name);
+    }
+
+    fn add_iface(&mut self, w: &WantIface, sh: &mut Shared, now: Instant) {
+        let local = w.name == self.name;
+        let mut i = Iface {
+            cfg: w.clone(),
+            backing: None,
+            ofport: None,
+            dp_port: None,
+            netdev: None,
+            mac: [0; 6],
+            error: None,
+        };
+        let backing = match w.kind.as_str() {
+            "internal" if local => Ok(Backing::Local),
+            "internal" => Ok(Backing::Internal),
+            "dummy" => Ok(Backing::Dummy),
+            "patch" => iface::patch_peer(w).map(|peer| Backing::Patch { peer }),
+            _ => Err(iface::unsupported(w)),
+        };
+        match backing {
+            Err(e) => {
+                tracing::warn!("bridge {}: {e}", self.name);
+                i.error = Some(e);
+            }
+            Ok(b) => {
+                i.mac = match b {
+                    Backing::Local => self.ea,
+                    Backing::Internal => internal_mac(w),
+                    Backing::Dummy => sh.dummy_mac(),
+                    Backing::Patch { .. } => hwaddr::random(),
+                };
+                if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
+                    let nd = MemNetdev::new(&w.name, 1, 1);
+                    match sh.add_dp_port(nd.clone()) {
+                        Ok(no) => {
+                            i.dp_port = Some(no);
+                            i.netdev = Some(nd);
+                        }
+                        Err(e) => {
+                            i.error = Some(format!("could not add {} to the datapath: {e}", w.name))
+                        }
+                    }
+                }
+                if i.error.is_none() {
+                    let no = if b == Backing::Local {
+                        Some(OFPP_LOCAL)
+                    } else {
+                        self.alloc.alloc(w.ofport_request, now)
+                    };
+                    match no {
+                        Some(no) => i.ofport = Some(no),
+                        None => i.error = Some(format!("{}: no OpenFlow port number left", w.name)),
+                    }
+                }
+                if i.error.is_some() {
+                    if let Some(d) = i.dp_port.take() {
+                        sh.del_dp_port(d);
+                    }
+                    i.netdev = None;
+                } else {
+                    i.backing = Some(b);
+                }
+            }
+        }
+        let name = w.name.clone();
+        tracing::info!(
+            "bridge {}: added interface {name} on port {:?}",
+            self.name,
+            i.ofport
+        );
+        self.ifaces.insert(name.clone(), i);
+        self.publish_port(&name);
+    }
+
+    /// Tells ofproto about interface `name`'s port (number, name, address,
+    /// state).
+    fn publish_port(&self, name: &str) {
+        let Some(i) = self.ifaces.get(name) else {
+            return;
+        };
+        let Some(no) = i.ofport else {
+            return;
+        };
+        let mut p = OfPort {
+            port_no: no,
+            hw_addr: i.mac,
+            ..Default::default()
+        };
+        p.set_name(name);
+        p.state = OFPPS_LIVE;
+        lock(&self.ofproto).set_port(p);
+    }
+}
+
+/// Whether interface `i` must be removed and added again to become `w`.
+fn must_recreate(i: &Iface, w: &WantIface) -> bool {
+    let new_request = w.ofport_request != i.cfg.ofport_request
+        && w.ofport_request.is_some()
+        && w.ofport_request != i.ofport.map(i64::from);
+    w.uuid != i.cfg.uuid
+        || w.kind != i.cfg.kind
+        || new_request
+        || (i.error.is_some() && w != &i.cfg)
+}
+
+fn probe_of(w: &WantController) -> Option<Duration> {
+    (w.inactivity_probe_ms > 0).then(|| Duration::from_millis(w.inactivity_probe_ms))
+}
+
+/// An internal port's address: `mac` if valid unicast, else random.
+fn internal_mac(w: &WantIface) -> EthAddr {
+    match w.mac.as_deref().and_then(hwaddr::parse) {
+        Some(ea) if !hwaddr::is_multicast(&ea) => ea,
+        Some(_) => {
+            tracing::error!("interface {}: cannot set MAC to multicast address", w.name);
+            hwaddr::random()
+        }
+        None => hwaddr::random(),
+    }
+}

@@ -1,0 +1,100 @@
+//! A running interface of a bridge: its OpenFlow port number, its datapath
+//! port and device (if it has one), its address, or the error that kept it
+//! from running (then it has no OpenFlow port, and the database shows
+//! `ofport` -1 with the error, as OVS does).
+//!
+//! Types: `internal` and `dummy` are in-memory devices (`MemNetdev`) added
+//! to the shared datapath; an internal port has no host interface yet (real
+//! tap-backed internal ports come with the port issue) and its `status`
+//! says so. `patch` has no datapath port: it joins two bridges inside
+//! translation. Every other type is refused with an error.
+
+use std::sync::Arc;
+
+use ferrovs_datapath::netdev::MemNetdev;
+
+use crate::config::WantIface;
+use crate::hwaddr::EthAddr;
+
+/// What kind of device backs a running interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backing {
+    /// The bridge's own port (65534), an in-memory internal device.
+    Local,
+    Internal,
+    Dummy,
+    Patch {
+        peer: String,
+    },
+}
+
+pub struct Iface {
+    pub cfg: WantIface,
+    pub backing: Option<Backing>,
+    pub ofport: Option<u16>,
+    pub dp_port: Option<u32>,
+    pub netdev: Option<Arc<MemNetdev>>,
+    pub mac: EthAddr,
+    pub error: Option<String>,
+}
+
+/// MTU of in-memory devices when none is requested (as OVS's dummy).
+pub const DEFAULT_MTU: i64 = 1500;
+
+impl Iface {
+    /// Internal ports without `mtu_request` follow the bridge (OVS's
+    /// ofproto overrides their MTU with the bridge minimum).
+    pub fn mtu_follows_bridge(&self) -> bool {
+        matches!(self.backing, Some(Backing::Local) | Some(Backing::Internal))
+            && self.cfg.mtu_request.is_none()
+    }
+
+    /// The MTU, given the bridge's minimum (`Bridge::min_mtu`); None for
+    /// patch ports, which have none.
+    pub fn mtu(&self, bridge_min: i64) -> Option<i64> {
+        match self.backing {
+            Some(Backing::Patch { .. }) | None => None,
+            _ if self.mtu_follows_bridge() => Some(bridge_min),
+            _ => Some(self.cfg.mtu_request.unwrap_or(DEFAULT_MTU)),
+        }
+    }
+
+    /// The `status` column.
+    pub fn status(&self) -> Vec<(&'static str, String)> {
+        match self.backing {
+            Some(Backing::Local) | Some(Backing::Internal) => vec![(
+                "ferrovs_internal",
+                "in-memory port: no host interface yet".to_string(),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The error text for a patch interface's options, or the peer's name.
+pub fn patch_peer(cfg: &WantIface) -> Result<String, String> {
+    match cfg.options.get("peer") {
+        Some(p) if !p.is_empty() && *p != cfg.name => Ok(p.clone()),
+        Some(p) if *p == cfg.name => Err(format!(
+            "{}: patch peer must not be the same as the interface name",
+            cfg.name
+        )),
+        _ => Err(format!(
+            "{}: patch type requires valid 'peer' argument",
+            cfg.name
+        )),
+    }
+}
+
+/// The error for a type ferrovs does not run.
+pub fn unsupported(cfg: &WantIface) -> String {
+    let kind = if cfg.kind.is_empty() {
+        "system"
+    } else {
+        &cfg.kind
+    };
+    format!(
+        "could not open network device {} (interface type \"{kind}\" is not supported yet by ferrovs)",
+        cfg.name
+    )
+}

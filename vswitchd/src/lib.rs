@@ -1,0 +1,32 @@
+//! ferrovs-vswitchd as a library: the switch daemon's parts (reconciler,
+//! bridges, OpenFlow connections, unixctl), so that the `ferrovs-vswitchd`
+//! binary and `ferrovs up` (one process with the database server) run the
+//! same code, and fuzz targets can reach the decoders.
+//!
+//! - [`config`]: the wanted configuration read from the IDL replica;
+//! - [`switch`], [`bridge`], [`iface`], [`ofport`], [`hwaddr`]: the running
+//!   switch and the pass that brings it to the configuration;
+//! - [`status`]: what is written back; [`reconcile`]: the loop;
+//! - [`ofconn`], [`target`]: OpenFlow connections, listeners, controllers;
+//! - [`unixctl`], [`vlog`]: the control socket and logging;
+//! - [`dummy_packet`], [`pcap`]: packets for dummy interfaces;
+//! - [`upcall`]: the datapath's miss handler (drops, for now);
+//! - [`run`]: the daemon's main loop; [`cli`]: its command line.
+
+pub mod bridge;
+pub mod cli;
+pub mod config;
+pub mod dummy_packet;
+pub mod hwaddr;
+pub mod iface;
+pub mod ofconn;
+pub mod ofport;
+pub mod pcap;
+pub mod reconcile;
+pub mod run;
+pub mod status;
+pub mod switch;
+pub mod target;
+pub mod unixctl;
+pub mod upcall;
+pub mod vlog;

@@ -1,0 +1,308 @@
+//! The unixctl server that `ovs-appctl -t SOCKET COMMAND ARGS...` talks
+//! to: JSON-RPC 1.0 over a unix stream socket, one request
+//! `{"method": COMMAND, "params": [ARG...], "id": N}` answered by
+//! `{"result": TEXT, "error": null, "id": N}` or an error text.
+//!
+//! Every command lives in one table (`COMMANDS`) with its usage and
+//! argument counts; `list-commands` prints that table, so what is listed is
+//! exactly what runs. Handlers are short and synchronous: they lock the
+//! switch briefly.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ferrovs_datapath::packet::DpPacket;
+use ovsdb::jsonrpc::Framer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::dummy_packet;
+use crate::iface::Backing;
+use crate::switch::Switch;
+use crate::vlog::Vlog;
+use ferrovs_datapath::netdev::Netdev;
+
+pub const VERSION: &str = concat!(
+    "ferrovs-vswitchd (ferrovs) ",
+    env!("CARGO_PKG_VERSION"),
+    ", compatible with Open vSwitch 3.1"
+);
+
+/// What commands act on.
+pub struct Ctx {
+    pub switch: Arc<Mutex<Switch>>,
+    pub vlog: Arc<Vlog>,
+    /// Notified by `exit`.
+    pub exit: Arc<Notify>,
+}
+
+type Handler = fn(&Ctx, &[String]) -> Result<String, String>;
+
+struct Command {
+    name: &'static str,
+    usage: &'static str,
+    min_args: usize,
+    max_args: usize,
+    run: Handler,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "exit",
+        usage: "[--cleanup]",
+        min_args: 0,
+        max_args: 1,
+        run: cmd_exit,
+    },
+    Command {
+        name: "list-commands",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_list,
+    },
+    Command {
+        name: "netdev-dummy/receive",
+        usage: "name [--qid queue_id] packet|flow [--len packet_len]",
+        min_args: 2,
+        max_args: usize::MAX,
+        run: cmd_receive,
+    },
+    Command {
+        name: "ofproto/list",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_ofproto_list,
+    },
+    Command {
+        name: "version",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_version,
+    },
+    Command {
+        name: "vlog/list",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_vlog_list,
+    },
+    Command {
+        name: "vlog/set",
+        usage: "{spec | PATTERN:destination:pattern}",
+        min_args: 0,
+        max_args: usize::MAX,
+        run: cmd_vlog_set,
+    },
+];
+
+/// The switch stops a moment after the reply (as OVS's, which replies and
+/// exits on its next main loop turn), so the reply reaches `ovs-appctl`.
+fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let exit = ctx.exit.clone();
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                exit.notify_one();
+            });
+        }
+        Err(_) => exit.notify_one(),
+    }
+    Ok(String::new())
+}
+
+fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
+    let mut s = String::from("The available commands are:\n");
+    for c in COMMANDS {
+        s.push_str(&format!("  {:<23} {}\n", c.name, c.usage));
+    }
+    Ok(s)
+}
+
+fn cmd_version(_: &Ctx, _: &[String]) -> Result<String, String> {
+    Ok(format!("{VERSION}\n"))
+}
+
+fn cmd_vlog_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    Ok(ctx.vlog.list())
+}
+
+fn cmd_vlog_set(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    ctx.vlog.set(args).map(|_| String::new())
+}
+
+fn cmd_ofproto_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(sw.bridges.keys().map(|n| format!("{n}\n")).collect())
+}
+
+/// `netdev-dummy/receive NAME [--qid N] PACKET|FLOW [--len N]...`: each
+/// packet (hex, or a datapath flow to compose one from) enters the dummy
+/// interface's receive queue as if it arrived on the wire; with
+/// `options:rxq_pcap=FILE` on the interface it is also appended there.
+fn cmd_receive(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let iface = sw
+        .iface(&args[0])
+        .filter(|i| i.backing == Some(Backing::Dummy))
+        .ok_or_else(|| "no such dummy netdev".to_string())?;
+    let nd = iface
+        .netdev
+        .clone()
+        .ok_or_else(|| "no such dummy netdev".to_string())?;
+    let pcap = iface.cfg.options.get("rxq_pcap").cloned();
+    drop(sw);
+    let (qid, packets) = dummy_packet::parse_receive(&args[1..], nd.n_rxq())?;
+    if let Some(f) = pcap {
+        if let Err(e) = crate::pcap::append(std::path::Path::new(&f), &packets) {
+            tracing::warn!("{}: rxq_pcap {f}: {e}", args[0]);
+        }
+    }
+    for p in packets {
+        if !nd.inject(qid, DpPacket::from_bytes(&p)) {
+            return Err(format!("{}: receive queue full", args[0]));
+        }
+    }
+    Ok(String::new())
+}
+
+/// Runs one request; returns the reply and whether it was `exit`.
+pub fn dispatch(ctx: &Ctx, method: &str, params: &[String]) -> Result<String, String> {
+    let Some(c) = COMMANDS.iter().find(|c| c.name == method) else {
+        return Err(format!("\"{method}\" is not a valid command (use \"list-commands\" to see a list of valid commands)"));
+    };
+    if params.len() < c.min_args {
+        return Err(format!(
+            "\"{method}\" command requires at least {} arguments",
+            c.min_args
+        ));
+    }
+    if params.len() > c.max_args {
+        return Err(format!(
+            "\"{method}\" command takes at most {} arguments",
+            c.max_args
+        ));
+    }
+    (c.run)(ctx, params)
+}
+
+/// The unixctl socket; its file is removed on drop.
+pub struct Server {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Server {
+    pub fn start(path: &Path, ctx: Arc<Ctx>) -> std::io::Result<Server> {
+        let _ = std::fs::remove_file(path);
+        let l = tokio::net::UnixListener::bind(path)?;
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    a = l.accept() => match a {
+                        Ok((s, _)) => {
+                            let ctx = ctx.clone();
+                            conns.spawn(async move {
+                                if let Err(e) = serve(s, &ctx).await {
+                                    tracing::debug!("unixctl connection: {e}");
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!("unixctl accept: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                    },
+                    Some(_) = conns.join_next() => {}
+                }
+            }
+        });
+        Ok(Server {
+            path: path.to_path_buf(),
+            task,
+        })
+    }
+}
+
+/// A non-empty reply ends with a newline, as OVS's unixctl server makes
+/// it (ovs-appctl prints the text as it is).
+fn with_newline(mut s: String) -> String {
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Requests larger than this close the connection.
+const MAX_REQUEST: usize = 1 << 20;
+
+async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
+    let mut framer = Framer::with_limit(MAX_REQUEST);
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        framer.push(&buf[..n]);
+        while let Some(text) = framer.next_message()? {
+            let reply = handle_request(ctx, &text).map_err(anyhow::Error::msg)?;
+            s.write_all(&reply).await?;
+        }
+    }
+}
+
+/// Runs one framed JSON-RPC request and returns the reply's bytes. A text
+/// that is not a JSON object is a protocol error (Err: the connection
+/// closes, as OVS's does); a bad command or bad arguments get an error
+/// reply.
+pub fn handle_request(ctx: &Ctx, text: &[u8]) -> Result<Vec<u8>, String> {
+    let v: Value =
+        serde_json::from_slice(text).map_err(|e| format!("bad JSON-RPC message: {e}"))?;
+    if !v.is_object() {
+        return Err("JSON-RPC message must be an object".into());
+    }
+    let id = v.get("id").cloned().unwrap_or(Value::Null);
+    let method = v.get("method").and_then(Value::as_str).unwrap_or("");
+    let reply = match v.get("params").and_then(Value::as_array) {
+        Some(ps) if ps.iter().all(Value::is_string) => {
+            let params: Vec<String> = ps
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect();
+            tracing::debug!("unixctl: {method} {params:?}");
+            dispatch(ctx, method, &params)
+        }
+        _ => Err("command arguments must be strings".to_string()),
+    };
+    let msg = match reply.map(with_newline).map_err(with_newline) {
+        Ok(r) => json!({"id": id, "result": r, "error": null}),
+        Err(e) => json!({"id": id, "result": null, "error": e}),
+    };
+    serde_json::to_vec(&msg).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted() {
+        let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+    }
+}

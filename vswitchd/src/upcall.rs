@@ -1,0 +1,36 @@
+//! The datapath's slow path for now: every megaflow miss is dropped and
+//! counted. Translating packets through the OpenFlow tables is the next
+//! issue (xlate); until then no megaflow is installed, so each packet that
+//! enters a port reaches this handler and the count is exact.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrovs_datapath::flow::FlowKey;
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
+
+#[derive(Debug, Default)]
+pub struct DropUpcalls {
+    misses: AtomicU64,
+}
+
+impl DropUpcalls {
+    /// Packets dropped on a miss since start.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+}
+
+impl UpcallHandler for DropUpcalls {
+    fn miss(
+        &self,
+        _pkt: &DpPacket,
+        _key: &FlowKey,
+        reply: &mut UpcallReply,
+    ) -> Result<(), UpcallError> {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        reply.clear();
+        reply.install = false;
+        Ok(())
+    }
+}
