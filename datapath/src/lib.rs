@@ -19,6 +19,7 @@ pub mod netdev;
 pub mod packet;
 pub mod pmd;
 pub mod pmd_stats;
+pub mod port_index;
 pub mod random;
 pub mod upcall;
 pub mod wire;

@@ -1,0 +1,375 @@
+//! The datapath's control side under races: concurrent port changes, a
+//! flush racing a miss, stop/start, recirculation order, the datapath-wide
+//! flow limit. Each test drives the interleaving it needs itself (a handler
+//! that acts in the middle of a miss, threads started together), so a
+//! failure is reproducible, not a matter of timing luck.
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use ferrovs_datapath::actions::DpAction;
+use ferrovs_datapath::flow::layout::*;
+use ferrovs_datapath::flow::{Flow, FlowKey};
+use ferrovs_datapath::netdev::MemNetdev;
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
+use ferrovs_datapath::{Datapath, DpConfig, FlowPut};
+
+/// A UDP frame 198.18.0.1 -> 198.19.(x >> 8).(x & 255), payload `x`.
+fn udp(x: u16) -> DpPacket {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    f[30..34].copy_from_slice(&[198, 19, (x >> 8) as u8, x as u8]);
+    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&2000u16.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f[42..44].copy_from_slice(&x.to_be_bytes());
+    DpPacket::from_bytes(&f)
+}
+
+fn payload(p: &DpPacket) -> u16 {
+    let d = p.data();
+    u16::from_be_bytes([d[42], d[43]])
+}
+
+fn mask(fields: &[Field]) -> FlowKey {
+    let mut f = Flow::default();
+    for x in fields {
+        f.set_all(*x);
+    }
+    f.to_key()
+}
+
+type Decide = dyn Fn(&FlowKey, &mut UpcallReply) + Send + Sync;
+
+/// Counts misses and answers with a closure.
+struct Handler {
+    misses: AtomicUsize,
+    decide: Box<Decide>,
+}
+
+impl Handler {
+    fn new(f: impl Fn(&FlowKey, &mut UpcallReply) + Send + Sync + 'static) -> Arc<Handler> {
+        Arc::new(Handler {
+            misses: AtomicUsize::new(0),
+            decide: Box::new(f),
+        })
+    }
+}
+
+impl UpcallHandler for Handler {
+    fn miss(&self, _p: &DpPacket, k: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
+        self.misses.fetch_add(1, Ordering::SeqCst);
+        (self.decide)(k, r);
+        Ok(())
+    }
+}
+
+/// Exact on nw_dst, output to `port`.
+fn to_port(port: u32) -> Arc<Handler> {
+    Handler::new(move |_k, r| {
+        r.actions.push(DpAction::Output(port));
+        r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+    })
+}
+
+fn cfg(pmds: usize) -> DpConfig {
+    DpConfig {
+        pmd_cpus: vec![None; pmds],
+        idle_sleep: Some(Duration::from_micros(50)),
+        idle_polls_before_sleep: 16,
+        ..DpConfig::default()
+    }
+}
+
+/// Every port's queues are assigned to exactly one PMD, and no PMD polls
+/// a queue of a port that is not in the table.
+fn assert_ports_and_queues_agree(dp: &Datapath) {
+    let ports: BTreeSet<u32> = dp.ports().iter().map(|p| p.port_no).collect();
+    let mut queues = BTreeSet::new();
+    for i in 0..dp.n_pmds() {
+        for r in dp.pmd_rxqs(i) {
+            assert!(
+                ports.contains(&r.port_no),
+                "PMD {i} polls queue {} of port {}, which is not in the table",
+                r.qid,
+                r.port_no
+            );
+            assert!(
+                queues.insert((r.port_no, r.qid)),
+                "queue {r:?} assigned twice"
+            );
+        }
+    }
+    let want: BTreeSet<(u32, usize)> = dp
+        .ports()
+        .iter()
+        .flat_map(|p| (0..p.netdev.n_rxq()).map(move |q| (p.port_no, q)))
+        .collect();
+    assert_eq!(queues, want, "queue assignment differs from the port table");
+}
+
+/// Two threads adding 200 ports each, then removing half of them, started
+/// together: every call succeeds, so every port must be there (or gone).
+#[test]
+fn concurrent_add_and_del_port_lose_nothing() {
+    for round in 0..5 {
+        let dp = Arc::new(Datapath::new(cfg(3), to_port(1)));
+        let start = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = (0..2u32)
+            .map(|t| {
+                let (dp, start) = (dp.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for i in 0..200 {
+                        let n = 1 + t * 1000 + i;
+                        dp.add_port(n, MemNetdev::new(&format!("p{n}"), 2, 1))
+                            .unwrap();
+                    }
+                    for i in (0..200).step_by(2) {
+                        dp.del_port(1 + t * 1000 + i).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(dp.ports().len(), 200, "round {round}");
+        assert_ports_and_queues_agree(&dp);
+        let per_pmd: Vec<usize> = (0..3).map(|i| dp.pmd_rxqs(i).len()).collect();
+        assert_eq!(per_pmd.iter().sum::<usize>(), 400, "round {round}");
+    }
+}
+
+/// The same port added by two threads at once: exactly one wins.
+#[test]
+fn concurrent_add_of_one_port_has_one_winner() {
+    for _ in 0..50 {
+        let dp = Arc::new(Datapath::new(cfg(2), to_port(1)));
+        let start = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (dp, start) = (dp.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    dp.add_port(7, MemNetdev::new("p7", 1, 1)).is_ok()
+                })
+            })
+            .collect();
+        let wins = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&ok| ok)
+            .count();
+        assert_eq!(wins, 1);
+        assert_ports_and_queues_agree(&dp);
+    }
+}
+
+/// A flush that lands while a PMD is handling a miss (here: the handler
+/// itself flushes, in the middle of the batch): once the PMD has applied
+/// the flush, the flow interface reports no flow the classifier does not
+/// have, and the packet that follows misses, installs and hits again.
+#[test]
+fn flush_racing_a_miss_leaves_no_ghost_flow() {
+    let dp_slot: Arc<OnceLock<Weak<Datapath>>> = Arc::new(OnceLock::new());
+    let flush_once = Arc::new(AtomicUsize::new(0));
+    let h = {
+        let (dp_slot, flush_once) = (dp_slot.clone(), flush_once.clone());
+        Handler::new(move |_k, r| {
+            if flush_once.fetch_add(1, Ordering::SeqCst) == 0 {
+                if let Some(dp) = dp_slot.get().and_then(Weak::upgrade) {
+                    dp.flow_flush();
+                }
+            }
+            r.actions.push(DpAction::Output(2));
+            r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+        })
+    };
+    let dp = Arc::new(Datapath::new(cfg(1), h.clone()));
+    dp_slot.set(Arc::downgrade(&dp)).unwrap();
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    assert!(p1.inject(0, udp(5)));
+    pmd.poll_once();
+    assert_eq!(p2.take_tx(0).len(), 1);
+    // Applies the flush.
+    pmd.poll_once();
+    assert_eq!(
+        dp.flow_count(),
+        pmd.flow_count(),
+        "flow interface and classifier disagree: {:?}",
+        dp.flow_dump()
+    );
+    // A flow the dump lists must match its packets.
+    let listed = dp.flow_count();
+    assert!(p1.inject(0, udp(5)));
+    pmd.poll_once();
+    let misses = h.misses.load(Ordering::SeqCst);
+    if listed == 1 {
+        assert_eq!(misses, 1, "a listed flow did not match its packet");
+    }
+    assert_eq!(dp.flow_count(), 1);
+    assert_eq!(pmd.flow_count(), 1);
+    assert!(p1.inject(0, udp(5)));
+    pmd.poll_once();
+    assert_eq!(h.misses.load(Ordering::SeqCst), misses, "now it hits");
+    assert_eq!(p2.take_tx(0).len(), 2);
+}
+
+/// Waits until `dev` has sent `n` packets (PMD threads forward them).
+fn wait_tx(dev: &MemNetdev, n: usize) -> Vec<DpPacket> {
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    while got.len() < n {
+        got.extend(dev.take_tx(0));
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "only {} of {n} packets forwarded",
+            got.len()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    got
+}
+
+/// A flow installed by `flow_put` still matches after the PMD threads are
+/// stopped and started again (it is still listed, so it must still be in
+/// the classifiers).
+#[test]
+fn stop_then_start_keeps_installed_flows() {
+    let h = to_port(3);
+    let dp = Datapath::new(cfg(1), h.clone());
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    dp.add_port(3, MemNetdev::new("p3", 1, 1)).unwrap();
+    let mut key = Flow::default();
+    key.set(IN_PORT, 1);
+    dp.flow_put(FlowPut {
+        key: key.to_key(),
+        mask: mask(&[IN_PORT]),
+        actions: vec![DpAction::Output(2)],
+        pmd: None,
+        ufid: None,
+    })
+    .unwrap();
+    for round in 0..3 {
+        dp.start().unwrap();
+        assert!(p1.inject(0, udp(round)));
+        wait_tx(&p2, 1);
+        dp.stop();
+        assert_eq!(h.misses.load(Ordering::SeqCst), 0, "round {round}: upcall");
+        assert_eq!(dp.flow_count(), 1);
+    }
+}
+
+/// `stop` releases only the PMDs it started: one driven inline stays
+/// claimed (a later `start` must not give it a second driver).
+#[test]
+fn stop_keeps_an_inline_pmd_claimed() {
+    let dp = Datapath::new(cfg(2), to_port(1));
+    let _inline = dp.pmd_inline(0).unwrap();
+    dp.start().unwrap();
+    dp.stop();
+    assert!(dp.pmd_inline(0).is_err(), "PMD 0 claimed twice");
+    dp.start().unwrap();
+    dp.stop();
+    assert!(dp.pmd_inline(0).is_err(), "PMD 0 claimed twice");
+    // PMD 1 was the thread's, and is free again once stopped.
+    assert!(dp.pmd_inline(1).is_ok());
+}
+
+/// A recirculation pass of more than a batch (32 packets, each sent
+/// twice through recirculation: 64) leaves in the order it arrived.
+#[test]
+fn recirculation_keeps_packet_order() {
+    let h = Handler::new(|k, r| {
+        if k.get(RECIRC_ID) == 0 {
+            r.actions.push(DpAction::Recirc(1));
+            r.actions.push(DpAction::Recirc(1));
+        } else {
+            r.actions.push(DpAction::Output(2));
+        }
+        r.mask = Some(mask(&[RECIRC_ID, DL_TYPE]));
+    });
+    let dp = Datapath::new(cfg(1), h);
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    for x in 0..32 {
+        assert!(p1.inject(0, udp(x)));
+    }
+    pmd.poll_once();
+    let got: Vec<u16> = p2.take_tx(0).iter().map(payload).collect();
+    let want: Vec<u16> = (0..32).flat_map(|x| [x, x]).collect();
+    assert_eq!(got, want);
+}
+
+/// The flow limit counts megaflows over the whole datapath (as OVS's
+/// other_config:flow-limit), not per PMD; packets over it are still
+/// forwarded (executed without install).
+#[test]
+fn flow_limit_is_datapath_wide() {
+    let dp = Datapath::new(
+        DpConfig {
+            flow_limit: 8,
+            ..cfg(2)
+        },
+        to_port(3),
+    );
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    let p3 = MemNetdev::new("p3", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    dp.add_port(3, p3.clone()).unwrap();
+    let (mut a, mut b) = (dp.pmd_inline(0).unwrap(), dp.pmd_inline(1).unwrap());
+    let owner_of = |port: u32| (0..2).find(|&i| dp.pmd_rxqs(i).iter().any(|r| r.port_no == port));
+    assert_ne!(owner_of(1), owner_of(2), "ports 1 and 2 on different PMDs");
+    for x in 0..10 {
+        assert!(p1.inject(0, udp(x)));
+        assert!(p2.inject(0, udp(100 + x)));
+        a.poll_once();
+        b.poll_once();
+    }
+    assert_eq!(p3.take_tx(0).len(), 20, "every packet forwarded");
+    assert_eq!(dp.flow_count(), 8, "{} megaflows", dp.flow_count());
+    assert_eq!(a.flow_count() + b.flow_count(), 8);
+    assert_eq!(dp.stats().flow_limit_hits, 12);
+    // The slow path cannot go over it either.
+    let mut key = Flow::default();
+    key.set(IN_PORT, 3);
+    let put = FlowPut {
+        key: key.to_key(),
+        mask: mask(&[IN_PORT]),
+        actions: vec![DpAction::Output(1)],
+        pmd: Some(0),
+        ufid: None,
+    };
+    assert!(dp.flow_put(put).is_err(), "flow_put over the limit");
+    assert_eq!(dp.flow_count(), 8);
+    // Once flows go, installs resume.
+    dp.flow_flush();
+    a.poll_once();
+    b.poll_once();
+    assert!(p1.inject(0, udp(50)));
+    a.poll_once();
+    b.poll_once();
+    assert_eq!(dp.flow_count(), 1);
+}
