@@ -289,29 +289,28 @@ impl Pmd {
             self.apply(c);
         }
         let map: Vec<Arc<Megaflow>> = lock(&self.me.flows).values().cloned().collect();
+        // (in_port, slot) of every classifier entry.
+        let mut in_cls: Vec<(u32, u32)> = self
+            .cls
+            .iter()
+            .flat_map(|(port, c)| c.values().map(move |v| (*port, v)))
+            .collect();
+        in_cls.sort_unstable();
+        let mut listed = Vec::with_capacity(map.len());
         for mf in &map {
             if !self.holds(mf.slot(), mf) {
                 return Err(format!("listed flow {:?} is in no slot", mf.ufid));
             }
-            let found = self
-                .cls_index
-                .get(mf.in_port)
-                .and_then(|i| self.cls[i].1.lookup(&mf.key.to_key()));
-            if found != Some(mf.slot()) {
-                return Err(format!(
-                    "listed flow {:?} (slot {}) classifies to {found:?}",
-                    mf.ufid,
-                    mf.slot()
-                ));
-            }
+            listed.push((mf.in_port, mf.slot()));
         }
-        let in_cls: usize = self.cls.iter().map(|(_, c)| c.len()).sum();
-        if map.len() != self.n_flows || in_cls != self.n_flows {
+        listed.sort_unstable();
+        if listed != in_cls || listed.len() != self.n_flows {
             return Err(format!(
-                "{} listed, {} in slots, {} in classifiers",
+                "{} listed, {} in slots, {} in classifiers; (in_port, slot) listed \
+                 {listed:?}, classified {in_cls:?}",
                 map.len(),
                 self.n_flows,
-                in_cls
+                in_cls.len(),
             ));
         }
         Ok(())

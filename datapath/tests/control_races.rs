@@ -373,3 +373,223 @@ fn flow_limit_is_datapath_wide() {
     b.poll_once();
     assert_eq!(dp.flow_count(), 1);
 }
+
+/// xorshift64: a different stream per thread, reproducible.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const STABLE: [u32; 4] = [1, 2, 3, 4];
+const CHURN: std::ops::Range<u32> = 100..132;
+
+/// Where a flow to 198.19.x.y goes: odd -> one of the churned ports (which
+/// may be missing), even -> a stable one.
+fn stress_out(nw_dst_low: u64) -> u32 {
+    if nw_dst_low & 1 == 1 {
+        CHURN.start + (nw_dst_low as u32 >> 1) % (CHURN.end - CHURN.start)
+    } else {
+        STABLE[(nw_dst_low as usize >> 1) % 4]
+    }
+}
+
+/// Ports added and removed, flows put, deleted and flushed from several
+/// threads while two PMDs forward traffic. Afterwards: the port table and
+/// the queue assignment agree; every PMD's master map, slots and
+/// classifiers hold the same megaflows; the flow limit counter equals the
+/// megaflows held and stayed within the limit; and every packet received
+/// was either sent by a device or counted as dropped (output to a port
+/// that was gone included).
+#[test]
+fn control_side_stress_keeps_everything_consistent() {
+    const LIMIT: usize = 300;
+    let h = Handler::new(|k, r| {
+        // A slow path takes its time: control changes land mid-batch.
+        std::thread::yield_now();
+        r.actions
+            .push(DpAction::Output(stress_out(k.get(NW_DST) & 0xff)));
+        r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+    });
+    let dp = Arc::new(Datapath::new(
+        DpConfig {
+            flow_limit: LIMIT,
+            ..cfg(2)
+        },
+        h,
+    ));
+    let stable: Vec<Arc<MemNetdev>> = STABLE
+        .iter()
+        .map(|&n| {
+            let d = MemNetdev::new(&format!("p{n}"), 1, 2);
+            dp.add_port(n, d.clone()).unwrap();
+            d
+        })
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pmd_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pmds: Vec<_> = (0..2)
+        .map(|i| {
+            let mut pmd = dp.pmd_inline(i).unwrap();
+            let pmd_stop = pmd_stop.clone();
+            std::thread::spawn(move || {
+                while !pmd_stop.load(Ordering::Acquire) {
+                    if pmd.poll_once() == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+                pmd
+            })
+        })
+        .collect();
+    // Traffic into the stable ports; their output is taken away.
+    let traffic = {
+        let (stop, stable) = (stop.clone(), stable.clone());
+        std::thread::spawn(move || {
+            let mut rng = Rng(0x1234_5678);
+            let mut injected = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                for d in &stable {
+                    if d.rx_pending(0) < 512 {
+                        for _ in 0..16 {
+                            let x = rng.below(512) as u16;
+                            injected += d.inject(0, udp(x)) as u64;
+                        }
+                    }
+                    d.take_all_tx();
+                }
+                std::thread::yield_now();
+            }
+            injected
+        })
+    };
+    // Port churn from two threads, each owning every other churned port
+    // (so each knows which of its ports are present: every call must
+    // succeed).
+    let churn: Vec<_> = (0..2u32)
+        .map(|t| {
+            let (stop, dp) = (stop.clone(), dp.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x9abc_def0 + t as u64);
+                let mut present = BTreeSet::new();
+                let mut devs = Vec::new();
+                let half = (CHURN.end - CHURN.start) / 2;
+                while !stop.load(Ordering::Acquire) {
+                    let n = CHURN.start + 2 * rng.below(half as u64) as u32 + t;
+                    if present.remove(&n) {
+                        dp.del_port(n).unwrap();
+                    } else {
+                        let d = MemNetdev::new(&format!("c{n}"), 1 + (n as usize & 1), 1);
+                        dp.add_port(n, d.clone()).unwrap();
+                        devs.push(d);
+                        present.insert(n);
+                    }
+                    if rng.below(8) == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+                devs
+            })
+        })
+        .collect();
+    // Flow churn from two threads.
+    let flows: Vec<_> = (0..2u64)
+        .map(|t| {
+            let (stop, dp) = (stop.clone(), dp.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x5555_0000 + t);
+                let mut ufids = Vec::new();
+                let mut refused = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    match rng.below(100) {
+                        0..=59 => {
+                            let mut key = Flow::default();
+                            key.set(IN_PORT, STABLE[rng.below(4) as usize] as u64);
+                            key.set(DL_TYPE, 0x0800);
+                            let low = rng.below(512);
+                            key.set(NW_DST, 0xc613_0000 | low);
+                            let put = FlowPut {
+                                key: key.to_key(),
+                                mask: mask(&[DL_TYPE, NW_DST]),
+                                actions: vec![DpAction::Output(stress_out(low & 0xff))],
+                                pmd: if rng.below(2) == 0 {
+                                    None
+                                } else {
+                                    Some(rng.below(2) as usize)
+                                },
+                                ufid: None,
+                            };
+                            match dp.flow_put(put) {
+                                Ok(u) => ufids.push(u),
+                                Err(ferrovs_datapath::DpError::FlowLimit(_)) => refused += 1,
+                                Err(e) => panic!("flow_put: {e}"),
+                            }
+                        }
+                        60..=97 => {
+                            if !ufids.is_empty() {
+                                let u = ufids.swap_remove(rng.below(ufids.len() as u64) as usize);
+                                let _ = dp.flow_del(u);
+                            }
+                        }
+                        _ => dp.flow_flush(),
+                    }
+                    let _ = dp.flow_dump();
+                    if rng.below(16) == 0 {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Release);
+    let injected = traffic.join().unwrap();
+    let churned: Vec<Arc<MemNetdev>> = churn.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    for f in flows {
+        f.join().unwrap();
+    }
+    pmd_stop.store(true, Ordering::Release);
+    let mut pmds: Vec<_> = pmds.into_iter().map(|t| t.join().unwrap()).collect();
+    for (i, p) in pmds.iter_mut().enumerate() {
+        p.audit().unwrap_or_else(|e| panic!("PMD {i}: {e}"));
+    }
+    assert_ports_and_queues_agree(&dp);
+    let held: usize = pmds.iter().map(|p| p.flow_count()).sum();
+    assert_eq!(dp.flow_count(), held);
+    assert_eq!(dp.flow_limit_count(), held);
+    assert!(held <= LIMIT, "{held} megaflows over the limit of {LIMIT}");
+    let mut rx = 0;
+    let mut tx = 0;
+    for (i, p) in pmds.iter().enumerate() {
+        let s = p.stats();
+        assert_eq!(
+            s.rx_packets,
+            s.tx_packets + s.dropped,
+            "PMD {i}: received packets neither sent nor counted dropped: {s:?}"
+        );
+        rx += s.rx_packets;
+        tx += s.tx_packets;
+    }
+    let dev_tx: u64 = stable
+        .iter()
+        .chain(churned.iter())
+        .map(|d| d.tx_packets.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(dev_tx, tx, "devices sent what the PMDs counted as sent");
+    assert!(
+        rx > 1000 && injected >= rx,
+        "traffic flowed: {rx} of {injected}"
+    );
+    println!(
+        "stress: {injected} injected, {rx} received, {tx} sent, {held} megaflows, {} churned ports",
+        churned.len()
+    );
+}
