@@ -6,8 +6,8 @@
 //! swapped atomically (`ArcSwap`), loaded by the PMD once per poll
 //! iteration; flow changes go into the PMD's inbox, which the PMD drains
 //! with `try_lock` at the top of an iteration (it never waits for it).
-//! Every control-side update (ports, flows, start/stop) runs under one
-//! datapath mutex, so the clone-modify-store of a published value and the
+//! Every control-side update of ports and flows runs under one datapath
+//! mutex (start/stop under the thread list's), so the clone-modify-store of a published value and the
 //! check before it are never interleaved with another update's.
 //!
 //! The port table indexes ports by number ([`PortIndex`]: an array for
@@ -480,7 +480,6 @@ impl Datapath {
     /// Starts one thread per PMD not claimed inline. A PMD stopped by
     /// `stop` resumes with its state (flows, caches, statistics).
     pub fn start(&self) -> Result<(), DpError> {
-        let _ctl = lock(&self.ctl);
         let mut th = lock(&self.threads);
         if !th.is_empty() {
             return Err(DpError::Started);
@@ -506,9 +505,10 @@ impl Datapath {
     }
 
     /// Stops and joins the PMD threads, keeping their state for `start`.
-    /// PMDs driven inline stay claimed.
+    /// PMDs driven inline stay claimed. (Serialized with `start` by the
+    /// thread list's lock, not the control mutex: a PMD thread may be in an
+    /// upcall handler that is waiting for that one.)
     pub fn stop(&self) {
-        let _ctl = lock(&self.ctl);
         let mut th = lock(&self.threads);
         for (id, _) in th.iter() {
             self.shared.pmds[*id].quit.store(true, Ordering::Release);

@@ -943,31 +943,26 @@ impl Pmd {
         }
     }
 
+    /// Sends each port's collected output (only the ports this batch
+    /// output to); output to a port that is gone is dropped and counted.
     fn send_outputs(&mut self, ports: &Guard<Arc<PortTable>>) {
         let qbase = self.me.id;
-        for (port_no, pkts) in self.out.slots_mut() {
-            if pkts.is_empty() {
-                continue;
-            }
-            match ports.get(port_no) {
+        let (pool, stats) = (&mut self.pool, &mut self.stats);
+        self.out.drain_pending(|port_no, pkts| {
+            let n = pkts.len() as u64;
+            let sent = match ports.get(port_no) {
                 Some(port) => {
-                    let n = pkts.len() as u64;
                     let q = qbase % port.netdev.n_txq().max(1);
-                    let sent = port.netdev.send(q, pkts, &mut self.pool).unwrap_or(0) as u64;
-                    self.stats.tx_packets += sent;
-                    self.stats.dropped += n - sent;
-                    for p in pkts.drain(..) {
-                        self.pool.put(p);
-                    }
+                    port.netdev.send(q, pkts, pool).unwrap_or(0) as u64
                 }
-                None => {
-                    self.stats.dropped += pkts.len() as u64;
-                    for p in pkts.drain(..) {
-                        self.pool.put(p);
-                    }
-                }
+                None => 0,
+            };
+            stats.tx_packets += sent;
+            stats.dropped += n - sent;
+            for p in pkts.drain(..) {
+                pool.put(p);
             }
-        }
+        });
     }
 }
 

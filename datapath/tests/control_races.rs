@@ -593,3 +593,52 @@ fn control_side_stress_keeps_everything_consistent() {
         churned.len()
     );
 }
+
+/// Port numbers of any size (the port index has an array for small ones
+/// and a map for the rest) receive, classify and output; with thousands
+/// of ports, each packet still reaches the port its flow names, and
+/// output to a port that was deleted is counted as dropped.
+#[test]
+fn ports_of_any_number_forward() {
+    // Output to the port whose number is in nw_dst.
+    let h = Handler::new(|k, r| {
+        r.actions.push(DpAction::Output(k.get(NW_DST) as u32));
+        r.mask = Some(mask(&[DL_TYPE, NW_DST]));
+    });
+    let dp = Datapath::new(cfg(1), h);
+    let mut numbers: Vec<u32> = (1..=3000).collect();
+    numbers.extend([70_000, 1 << 24, u32::MAX - 1]);
+    let devs: Vec<Arc<MemNetdev>> = numbers
+        .iter()
+        .map(|&n| {
+            let d = MemNetdev::new(&format!("p{n}"), 1, 1);
+            dp.add_port(n, d.clone()).unwrap();
+            d
+        })
+        .collect();
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    let to = |dst: u32| {
+        let mut p = udp(0);
+        p.data_mut()[30..34].copy_from_slice(&dst.to_be_bytes());
+        p
+    };
+    // From the big-numbered ports to a spread of others, and back.
+    let targets = [1u32, 2, 1500, 2999, 3000, 70_000, 1 << 24, u32::MAX - 1];
+    for (i, &src) in [70_000u32, 1 << 24, u32::MAX - 1, 7].iter().enumerate() {
+        let d = &devs[numbers.iter().position(|&n| n == src).unwrap()];
+        for &t in &targets {
+            assert!(d.inject(0, to(t)));
+        }
+        pmd.poll_once();
+        for &t in &targets {
+            let got = devs[numbers.iter().position(|&n| n == t).unwrap()].take_tx(0);
+            assert_eq!(got.len(), 1, "round {i}: port {src} -> port {t}");
+        }
+    }
+    dp.del_port(1500).unwrap();
+    assert!(devs[0].inject(0, to(1500)));
+    let before = pmd.stats().dropped;
+    pmd.poll_once();
+    assert_eq!(pmd.stats().dropped, before + 1, "output to a deleted port");
+    assert_eq!(dp.ports().len(), numbers.len() - 1);
+}
