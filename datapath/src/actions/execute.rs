@@ -31,7 +31,9 @@ pub trait MeterHook: Send + Sync {
 #[derive(Default)]
 pub struct PortOutputs {
     slots: Vec<(u32, Vec<DpPacket>)>,
-    /// Index of the slot used last (consecutive packets usually share it).
+    /// Index of the slot used last (consecutive packets usually share it),
+    /// always one in `pending`; out of range after a drain, so that the
+    /// first packet after it takes `push_other` and is noted there.
     last: usize,
     index: PortIndex,
     /// Slots that went from empty to non-empty since the last drain.
@@ -44,7 +46,7 @@ impl PortOutputs {
     #[inline(always)]
     pub fn push(&mut self, port: u32, p: DpPacket) {
         if let Some((q, v)) = self.slots.get_mut(self.last) {
-            if *q == port && !v.is_empty() {
+            if *q == port {
                 v.push(p);
                 return;
             }
@@ -82,11 +84,13 @@ impl PortOutputs {
             }
         }
         self.pending.clear();
+        self.last = usize::MAX;
     }
     /// Every (port, packets) pair; lists keep their capacity when drained.
     /// The caller must empty them.
     pub fn slots_mut(&mut self) -> impl Iterator<Item = (u32, &mut Vec<DpPacket>)> {
         self.pending.clear();
+        self.last = usize::MAX;
         self.slots.iter_mut().map(|(p, v)| (*p, v))
     }
     pub fn is_empty(&self) -> bool {
