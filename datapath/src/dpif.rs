@@ -468,13 +468,17 @@ impl Datapath {
     }
 
     /// A PMD's thread-local state, to be driven by the caller with
-    /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks).
+    /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks). A
+    /// PMD whose thread was stopped is handed over with its state.
     pub fn pmd_inline(&self, id: usize) -> Result<Pmd, DpError> {
         let me = self.shared.pmds.get(id).ok_or(DpError::NoPmd(id))?;
         if me.claimed.swap(true, Ordering::AcqRel) {
             return Err(DpError::Inline(id));
         }
-        Ok(Pmd::new(self.shared.clone(), me.clone()))
+        match lock(&self.parked)[id].take() {
+            Some(p) => Ok(p),
+            None => Ok(Pmd::new(self.shared.clone(), me.clone())),
+        }
     }
 
     /// Starts one thread per PMD not claimed inline. A PMD stopped by

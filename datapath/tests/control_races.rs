@@ -275,6 +275,14 @@ fn stop_then_start_keeps_installed_flows() {
         assert_eq!(h.misses.load(Ordering::SeqCst), 0, "round {round}: upcall");
         assert_eq!(dp.flow_count(), 1);
     }
+    // Driving the stopped PMD inline takes it over with its flows.
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    assert_eq!(pmd.flow_count(), 1);
+    assert!(p1.inject(0, udp(9)));
+    pmd.poll_once();
+    assert_eq!(p2.take_tx(0).len(), 1);
+    assert_eq!(h.misses.load(Ordering::SeqCst), 0);
+    pmd.audit().unwrap();
 }
 
 /// `stop` releases only the PMDs it started: one driven inline stays
@@ -641,4 +649,48 @@ fn ports_of_any_number_forward() {
     pmd.poll_once();
     assert_eq!(pmd.stats().dropped, before + 1, "output to a deleted port");
     assert_eq!(dp.ports().len(), numbers.len() - 1);
+}
+
+/// A PMD thread that dies (here: its upcall handler panics) takes its
+/// classifiers with it; after `stop`, the next `start` rebuilds them from
+/// the master map, so listed flows match again.
+#[test]
+fn a_dead_pmd_thread_is_rebuilt_from_the_master_map() {
+    let h = Handler::new(|_k, _r| panic!("handler failure (expected by this test)"));
+    let dp = Datapath::new(cfg(1), h);
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let mut key = Flow::default();
+    key.set(IN_PORT, 1);
+    key.set(DL_TYPE, 0x0800);
+    key.set(NW_DST, 0xc613_0001);
+    dp.flow_put(FlowPut {
+        key: key.to_key(),
+        mask: mask(&[IN_PORT, DL_TYPE, NW_DST]),
+        actions: vec![DpAction::Output(2)],
+        pmd: None,
+        ufid: None,
+    })
+    .unwrap();
+    dp.start().unwrap();
+    assert!(p1.inject(0, udp(1)));
+    wait_tx(&p2, 1);
+    // A miss: the handler panics and the thread dies.
+    assert!(p1.inject(0, udp(2)));
+    let t0 = Instant::now();
+    while p1.rx_pending(0) > 0 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    dp.stop();
+    assert_eq!(dp.flow_count(), 1);
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    assert_eq!(pmd.flow_count(), 1, "rebuilt from the master map");
+    pmd.audit().unwrap();
+    assert!(p1.inject(0, udp(1)));
+    pmd.poll_once();
+    assert_eq!(p2.take_tx(0).len(), 1);
+    assert_eq!(dp.flow_limit_count(), 1);
 }
