@@ -7,8 +7,9 @@
 //! iteration; flow changes go into the PMD's inbox, which the PMD drains
 //! with `try_lock` at the top of an iteration (it never waits for it).
 //! Every control-side update of ports and flows runs under one datapath
-//! mutex (start/stop under the thread list's), so the clone-modify-store of a published value and the
-//! check before it are never interleaved with another update's.
+//! mutex (start/stop under the thread list's), so the clone-modify-store
+//! of a published value and the check before it are never interleaved
+//! with another update's.
 //!
 //! The port table indexes ports by number ([`PortIndex`]: an array for
 //! the usual small numbers), and each receive-queue entry carries its
