@@ -299,7 +299,23 @@ impl Pmd {
         let mut listed = Vec::with_capacity(map.len());
         for mf in &map {
             if !self.holds(mf.slot(), mf) {
-                return Err(format!("listed flow {:?} is in no slot", mf.ufid));
+                let s = mf.slot();
+                let there = self
+                    .slots
+                    .get(s as usize)
+                    .and_then(|x| x.flow.as_ref())
+                    .map(|f| (f.ufid, f.key == mf.key, f.mask == mf.mask));
+                let same_key = self.slots.iter().enumerate().find_map(|(i, x)| {
+                    x.flow
+                        .as_ref()
+                        .filter(|f| f.key == mf.key && f.mask == mf.mask)
+                        .map(|f| (i, f.ufid))
+                });
+                return Err(format!(
+                    "listed flow {:?} (in_port {}, slot {s}) is in no slot; slot {s} holds \
+                     {there:?}; a flow with its key and mask: {same_key:?}",
+                    mf.ufid, mf.in_port
+                ));
             }
             listed.push((mf.in_port, mf.slot()));
         }
@@ -411,7 +427,29 @@ impl Pmd {
     fn apply(&mut self, c: PmdCmd) {
         match c {
             PmdCmd::Insert { mf, prev, reserved } => {
-                self.install_local(mf, prev.as_ref(), None, reserved);
+                // Only if the master map still lists it: a later delete,
+                // flush or put (whose command follows), or a megaflow this
+                // PMD's miss installed and published meanwhile, has made
+                // it stale, and installing it would make the classifier
+                // hold what the map does not list. The version it replaced
+                // in the map is gone either way.
+                let current = lock(&self.me.flows)
+                    .get(&mf.ufid)
+                    .is_some_and(|f| Arc::ptr_eq(f, &mf));
+                if current {
+                    self.install_local(mf, prev.as_ref(), None, reserved);
+                } else {
+                    if let Some(p) = prev {
+                        let s = p.slot();
+                        if self.holds(s, &p) {
+                            drop(p);
+                            self.free_slot(s, true);
+                        }
+                    }
+                    if reserved {
+                        self.dp.release_flows(1);
+                    }
+                }
             }
             PmdCmd::Remove(mf) => {
                 let s = mf.slot();
@@ -580,9 +618,9 @@ impl Pmd {
         self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
             // Same megaflow already installed: the new one wins, in the
-            // master map too. Under another UFID the old entry goes; under
-            // the same UFID (a miss of this PMD raced a `flow_put` of that
-            // megaflow) the new one takes the old one's place.
+            // master map too (which never lists a freed megaflow). Under
+            // another UFID the old entry goes; under the same UFID the new
+            // one takes the old one's place.
             if let Some(old_mf) = self.slots[old as usize].flow.clone() {
                 let mut flows = lock(&self.me.flows);
                 if flows
