@@ -93,6 +93,9 @@ pub const COMPACT_MIN_BYTES: u64 = 10 * 1024 * 1024;
 const COMPACT_MIN_DELAY: Duration = Duration::from_secs(10 * 60);
 /// ...and one at least once a day if anything was logged.
 const COMPACT_MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+/// After a compaction that failed before replacing the log (nothing lost),
+/// the next automatic attempt waits this long (not at every commit).
+const COMPACT_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// The compaction window starting now.
 fn compact_window() -> (Instant, Instant) {
@@ -332,6 +335,7 @@ impl Storage {
                 // there at the next flush.
                 tracing::error!("{}: compaction failed: {e}", path.display());
                 let _ = std::fs::remove_file(&tmp);
+                self.next_compact_min = Instant::now() + COMPACT_RETRY_DELAY;
                 return;
             }
         };
@@ -342,6 +346,7 @@ impl Storage {
             // rename(2) is atomic: the old log is whole and still in use.
             tracing::error!("{}: compaction failed: rename: {e}", path.display());
             let _ = std::fs::remove_file(&tmp);
+            self.next_compact_min = Instant::now() + COMPACT_RETRY_DELAY;
             return;
         }
         // From here the old log is unlinked: writing on into it would lose
@@ -507,5 +512,27 @@ mod tests {
         // Past the maximum delay any record is enough.
         st.next_compact_max = Instant::now() - Duration::from_secs(1);
         assert!(st.wants_compaction());
+    }
+
+    /// A compaction that failed before replacing the log is not retried
+    /// at every commit (each attempt writes a whole snapshot).
+    #[test]
+    fn failed_compaction_waits_before_the_next_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let schema = json!({"name": "T", "version": "1.0.0", "tables": {"A": {"columns": {"s": {"type": "string"}}}}});
+        Storage::create(&path, &schema).unwrap();
+        let (db, mut st) = Storage::open(&path).unwrap();
+        st.append(&json!({"A": {}}), false);
+        st.flush();
+        st.next_compact_min = Instant::now() - Duration::from_secs(1);
+        st.next_compact_max = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction());
+        st.inject_compaction_fault(Some(CompactStep::CreateTemp));
+        st.compact(&db);
+        assert!(!st.failed());
+        assert!(!st.wants_compaction(), "retried at once");
+        st.next_compact_min = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction(), "retried after the delay");
     }
 }
