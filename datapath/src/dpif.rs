@@ -154,11 +154,10 @@ pub(crate) struct Rxq {
 
 pub(crate) enum PmdCmd {
     /// Install `mf`, replacing `prev` (the same UFID's previous version).
-    /// `reserved`: one unit of the flow limit was reserved for it.
+    /// Its flow-limit reservation, if any, is in `mf.reserved`.
     Insert {
         mf: Arc<Megaflow>,
         prev: Option<Arc<Megaflow>>,
-        reserved: bool,
     },
     Remove(Arc<Megaflow>),
     /// Remove everything; the PMD has then applied flush generation `.0`.
@@ -585,12 +584,18 @@ impl Datapath {
                 in_port,
             ));
             let prev = flows.insert(ufid, mf.clone());
+            // A new flow takes one of the units reserved above (a PMD's
+            // miss may have published this UFID since the count: that unit
+            // then goes back); a modify of a version not installed yet
+            // takes over that version's unit (its install is now stale).
+            let fresh = prev.is_none() && reservations > 0;
+            reservations -= fresh as usize;
+            let inherited = prev
+                .as_ref()
+                .is_some_and(|p| p.reserved.swap(false, Ordering::AcqRel));
+            mf.reserved.store(fresh || inherited, Ordering::Release);
             drop(flows);
-            // A PMD's miss may have published this UFID since the count
-            // above: the reservation then goes back.
-            let reserved = prev.is_none() && reservations > 0;
-            reservations -= reserved as usize;
-            pmd.send(PmdCmd::Insert { mf, prev, reserved });
+            pmd.send(PmdCmd::Insert { mf, prev });
         }
         self.shared.release_flows(reservations);
         Ok(ufid)

@@ -229,7 +229,8 @@ impl Pmd {
         let mut p = Pmd::new(dp, me);
         let flows: Vec<Arc<Megaflow>> = lock(&p.me.flows).values().cloned().collect();
         for mf in flows {
-            p.install_local(mf, None, None, false);
+            let reserved = mf.reserved.swap(false, Ordering::AcqRel);
+            p.install_local(mf, None, None, reserved);
         }
         p
     }
@@ -426,16 +427,19 @@ impl Pmd {
 
     fn apply(&mut self, c: PmdCmd) {
         match c {
-            PmdCmd::Insert { mf, prev, reserved } => {
+            PmdCmd::Insert { mf, prev } => {
                 // Only if the master map still lists it: a later delete,
                 // flush or put (whose command follows), or a megaflow this
                 // PMD's miss installed and published meanwhile, has made
                 // it stale, and installing it would make the classifier
                 // hold what the map does not list. The version it replaced
-                // in the map is gone either way.
-                let current = lock(&self.me.flows)
-                    .get(&mf.ufid)
-                    .is_some_and(|f| Arc::ptr_eq(f, &mf));
+                // in the map is gone either way. Its flow-limit unit is
+                // taken under the map lock (see `Megaflow::reserved`).
+                let (current, reserved) = {
+                    let flows = lock(&self.me.flows);
+                    let current = flows.get(&mf.ufid).is_some_and(|f| Arc::ptr_eq(f, &mf));
+                    (current, mf.reserved.swap(false, Ordering::AcqRel))
+                };
                 if current {
                     self.install_local(mf, prev.as_ref(), None, reserved);
                 } else {
