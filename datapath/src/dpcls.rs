@@ -115,6 +115,13 @@ impl Subtable {
     pub fn mask(&self) -> &FlowKey {
         &self.mask
     }
+    /// Whether this subtable's mask is `mask`: the keys' stored hashes
+    /// first, so looking a mask up among many subtables compares one word
+    /// per subtable, not whole masks.
+    #[inline]
+    fn has_mask(&self, mask: &FlowKey) -> bool {
+        self.mask.hash() == mask.hash() && self.mask == *mask
+    }
     pub fn len(&self) -> usize {
         self.count
     }
@@ -372,10 +379,10 @@ impl Dpcls {
     /// The position of the subtable for `mask`, made (or taken from the
     /// spares) if there is none.
     fn subtable_for(&mut self, mask: &FlowKey) -> usize {
-        match self.subtables.iter().position(|s| s.mask == *mask) {
+        match self.subtables.iter().position(|s| s.has_mask(mask)) {
             Some(p) => p,
             None => {
-                let st = match self.spare.iter().position(|s| s.mask == *mask) {
+                let st = match self.spare.iter().position(|s| s.has_mask(mask)) {
                     Some(i) => self.spare.swap_remove(i),
                     None => match self.spare.pop() {
                         Some(s) => s,
@@ -392,7 +399,7 @@ impl Dpcls {
 
     /// Removes a megaflow; empty subtables are dropped.
     pub fn remove<K: KeyWords + ?Sized>(&mut self, key: &K, mask: &FlowKey) -> Option<u32> {
-        let pos = self.subtables.iter().position(|s| s.mask == *mask)?;
+        let pos = self.subtables.iter().position(|s| s.has_mask(mask))?;
         let mut w = std::mem::take(&mut self.scratch);
         let st = &mut self.subtables[pos];
         let h = st.rule_words(key, &mut w);

@@ -6,6 +6,27 @@
 //! swapped atomically (`ArcSwap`), loaded by the PMD once per poll
 //! iteration; flow changes go into the PMD's inbox, which the PMD drains
 //! with `try_lock` at the top of an iteration (it never waits for it).
+//! Every control-side update of ports and flows runs under one datapath
+//! mutex (start/stop under the thread list's), so the clone-modify-store
+//! of a published value and the check before it are never interleaved
+//! with another update's.
+//!
+//! The port table indexes ports by number ([`PortIndex`]: an array for
+//! the usual small numbers), and each receive-queue entry carries its
+//! netdev, so an idle poll costs the same per queue whatever the number
+//! of ports.
+//!
+//! The flow limit is datapath-wide, as OVS's `other_config:flow-limit`:
+//! one counter of the megaflows held by all PMDs, reserved before a
+//! megaflow is built (a miss at the limit executes the reply's actions
+//! without building one) or refused to `flow_put` with
+//! [`DpError::FlowLimit`].
+//!
+//! A flush increments the PMD's flush generation under its master-map
+//! lock; a PMD publishing the megaflows of a batch does not put them in
+//! the map while a flush it has not applied yet is pending (they are
+//! dropped by that flush), so the map never lists a flow the classifier
+//! does not hold.
 //! Each PMD also keeps its megaflows in a master map (`Ufid -> Arc<Megaflow>`)
 //! behind a mutex, which the PMD locks only on the miss path (once per
 //! batch that installed flows) and control threads only to copy pointers
@@ -14,7 +35,7 @@
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +49,7 @@ use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
 use crate::netdev::Netdev;
 use crate::pmd::Pmd;
 use crate::pmd_stats::{PmdCounters, PmdStats};
+use crate::port_index::PortIndex;
 use crate::upcall::UpcallHandler;
 
 /// Datapath settings (defaults as OVS's).
@@ -38,7 +60,9 @@ pub struct DpConfig {
     pub emc_entries: usize,
     /// OVS `other_config:emc-insert-inv-prob` (0 disables the EMC).
     pub emc_insert_inv_prob: u32,
-    /// Megaflows per PMD beyond which upcalls only execute.
+    /// OVS `other_config:flow-limit`: megaflows in the whole datapath (all
+    /// PMDs together) beyond which misses are executed without installing
+    /// and `flow_put` of a new flow is refused.
     pub flow_limit: usize,
     /// Recirculation passes per packet before it is dropped.
     pub max_recirc_depth: u32,
@@ -76,6 +100,8 @@ pub enum DpError {
     Started,
     #[error("PMD {0} is driven inline")]
     Inline(usize),
+    #[error("flow limit ({0} megaflows) reached")]
+    FlowLimit(usize),
 }
 
 /// A datapath port.
@@ -85,16 +111,25 @@ pub struct Port {
     pub netdev: Arc<dyn Netdev>,
 }
 
-/// The published port table (sorted by port number).
+/// The published port table (sorted by port number, indexed by it).
 #[derive(Clone, Default)]
 pub struct PortTable {
     ports: Vec<Port>,
+    index: PortIndex,
 }
 
 impl PortTable {
+    fn from_ports(mut ports: Vec<Port>) -> PortTable {
+        ports.sort_by_key(|p| p.port_no);
+        let mut index = PortIndex::default();
+        for (i, p) in ports.iter().enumerate() {
+            index.set(p.port_no, i);
+        }
+        PortTable { ports, index }
+    }
     #[inline]
     pub fn get(&self, port_no: u32) -> Option<&Port> {
-        self.ports.iter().find(|p| p.port_no == port_no)
+        self.ports.get(self.index.get(port_no)?)
     }
     pub fn iter(&self) -> impl Iterator<Item = &Port> {
         self.ports.iter()
@@ -108,23 +143,36 @@ pub struct RxqRef {
     pub qid: usize,
 }
 
+/// A receive queue as the PMD polls it: with its netdev (no port-table
+/// lookup per queue per poll).
+#[derive(Clone)]
+pub(crate) struct Rxq {
+    pub port_no: u32,
+    pub qid: usize,
+    pub netdev: Arc<dyn Netdev>,
+}
+
 pub(crate) enum PmdCmd {
     /// Install `mf`, replacing `prev` (the same UFID's previous version).
+    /// Its flow-limit reservation, if any, is in `mf.reserved`.
     Insert {
         mf: Arc<Megaflow>,
         prev: Option<Arc<Megaflow>>,
     },
     Remove(Arc<Megaflow>),
-    Flush,
+    /// Remove everything; the PMD has then applied flush generation `.0`.
+    Flush(u64),
     EmcInsertInvProb(u32),
 }
 
 pub(crate) struct PmdShared {
     pub id: usize,
     pub cpu: Option<usize>,
-    pub rxqs: ArcSwap<Vec<RxqRef>>,
+    pub rxqs: ArcSwap<Vec<Rxq>>,
     pub counters: PmdCounters,
     pub flows: Mutex<UfidMap<Arc<Megaflow>>>,
+    /// Flushes requested; changed only with `flows` locked.
+    pub flush_gen: AtomicU64,
     pub inbox: Mutex<Vec<PmdCmd>>,
     pub inbox_pending: AtomicBool,
     pub quit: AtomicBool,
@@ -136,7 +184,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl PmdShared {
-    fn send(&self, c: PmdCmd) {
+    pub(crate) fn send(&self, c: PmdCmd) {
         lock(&self.inbox).push(c);
         self.inbox_pending.store(true, Ordering::Release);
     }
@@ -150,11 +198,34 @@ pub(crate) struct DpShared {
     pub meter: Option<Arc<dyn MeterHook>>,
     pub epoch: Instant,
     pub emc_insert_inv_prob: AtomicU32,
+    /// Megaflows held by all PMDs' slots, plus reservations for ones about
+    /// to be (see `reserve_flows`).
+    pub n_flows: AtomicUsize,
 }
 
 impl DpShared {
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Reserves room for `n` more megaflows under the flow limit. At the
+    /// limit this is one load (no write to the shared line).
+    #[inline]
+    pub fn reserve_flows(&self, n: usize) -> bool {
+        let limit = self.cfg.flow_limit;
+        self.n_flows
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (c + n <= limit).then_some(c + n)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `n` units (megaflows freed, or reservations unused).
+    #[inline]
+    pub fn release_flows(&self, n: usize) {
+        if n > 0 {
+            self.n_flows.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 }
 
@@ -241,7 +312,13 @@ pub(crate) fn masked_key_into(key: &Flow, mask: &FlowKey, k: &mut FlowKey) {
 /// The userspace datapath.
 pub struct Datapath {
     pub(crate) shared: Arc<DpShared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Serializes every control-side update.
+    ctl: Mutex<()>,
+    /// The running PMD threads, by PMD id; each returns its state.
+    threads: Mutex<Vec<(usize, JoinHandle<Pmd>)>>,
+    /// The state of stopped PMD threads (classifiers, EMC, statistics),
+    /// by PMD id, taken up again by `start`.
+    parked: Mutex<Vec<Option<Pmd>>>,
 }
 
 impl Datapath {
@@ -263,6 +340,7 @@ impl Datapath {
                     rxqs: ArcSwap::from_pointee(Vec::new()),
                     counters: PmdCounters::default(),
                     flows: Mutex::new(UfidMap::default()),
+                    flush_gen: AtomicU64::new(0),
                     inbox: Mutex::new(Vec::new()),
                     inbox_pending: AtomicBool::new(false),
                     quit: AtomicBool::new(false),
@@ -279,8 +357,11 @@ impl Datapath {
                 handler,
                 meter,
                 epoch: Instant::now(),
+                n_flows: AtomicUsize::new(0),
             }),
+            ctl: Mutex::new(()),
             threads: Mutex::new(Vec::new()),
+            parked: Mutex::new((0..n).map(|_| None).collect()),
         }
     }
 
@@ -291,15 +372,20 @@ impl Datapath {
     /// Adds a port; its receive queues are spread over the PMDs (each to
     /// the PMD with the fewest queues).
     pub fn add_port(&self, port_no: u32, netdev: Arc<dyn Netdev>) -> Result<(), DpError> {
+        let _ctl = lock(&self.ctl);
         let cur = self.shared.ports.load();
         if cur.get(port_no).is_some() {
             return Err(DpError::PortExists(port_no));
         }
-        let mut t = PortTable::clone(&cur);
         let nrx = netdev.n_rxq();
-        t.ports.push(Port { port_no, netdev });
-        t.ports.sort_by_key(|p| p.port_no);
-        self.shared.ports.store(Arc::new(t));
+        let mut ports = cur.ports.clone();
+        ports.push(Port {
+            port_no,
+            netdev: netdev.clone(),
+        });
+        self.shared
+            .ports
+            .store(Arc::new(PortTable::from_ports(ports)));
         for qid in 0..nrx {
             let pmd = self
                 .shared
@@ -308,32 +394,45 @@ impl Datapath {
                 .min_by_key(|p| p.rxqs.load().len())
                 .expect("at least one PMD");
             let mut v = Vec::clone(&pmd.rxqs.load());
-            v.push(RxqRef { port_no, qid });
+            v.push(Rxq {
+                port_no,
+                qid,
+                netdev: netdev.clone(),
+            });
             pmd.rxqs.store(Arc::new(v));
         }
         Ok(())
     }
 
     /// Removes a port (its queues are no longer polled; flows stay until
-    /// revalidated away).
+    /// revalidated away; output to it is dropped and counted).
     pub fn del_port(&self, port_no: u32) -> Result<(), DpError> {
+        let _ctl = lock(&self.ctl);
         let cur = self.shared.ports.load();
         if cur.get(port_no).is_none() {
             return Err(DpError::NoPort(port_no));
         }
         for pmd in &self.shared.pmds {
-            let v: Vec<RxqRef> = pmd
-                .rxqs
-                .load()
+            let old = pmd.rxqs.load();
+            if old.iter().all(|r| r.port_no != port_no) {
+                continue;
+            }
+            let v: Vec<Rxq> = old
                 .iter()
-                .copied()
                 .filter(|r| r.port_no != port_no)
+                .cloned()
                 .collect();
             pmd.rxqs.store(Arc::new(v));
         }
-        let mut t = PortTable::clone(&cur);
-        t.ports.retain(|p| p.port_no != port_no);
-        self.shared.ports.store(Arc::new(t));
+        let ports = cur
+            .ports
+            .iter()
+            .filter(|p| p.port_no != port_no)
+            .cloned()
+            .collect();
+        self.shared
+            .ports
+            .store(Arc::new(PortTable::from_ports(ports)));
         Ok(())
     }
 
@@ -346,12 +445,22 @@ impl Datapath {
         self.shared
             .pmds
             .get(pmd)
-            .map(|p| p.rxqs.load().to_vec())
+            .map(|p| {
+                p.rxqs
+                    .load()
+                    .iter()
+                    .map(|r| RxqRef {
+                        port_no: r.port_no,
+                        qid: r.qid,
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Changes the EMC insertion probability on every PMD.
     pub fn set_emc_insert_inv_prob(&self, p: u32) {
+        let _ctl = lock(&self.ctl);
         self.shared.emc_insert_inv_prob.store(p, Ordering::Relaxed);
         for pmd in &self.shared.pmds {
             pmd.send(PmdCmd::EmcInsertInvProb(p));
@@ -359,47 +468,67 @@ impl Datapath {
     }
 
     /// A PMD's thread-local state, to be driven by the caller with
-    /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks).
+    /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks). A
+    /// PMD whose thread was stopped is handed over with its state.
     pub fn pmd_inline(&self, id: usize) -> Result<Pmd, DpError> {
         let me = self.shared.pmds.get(id).ok_or(DpError::NoPmd(id))?;
         if me.claimed.swap(true, Ordering::AcqRel) {
             return Err(DpError::Inline(id));
         }
-        Ok(Pmd::new(self.shared.clone(), me.clone()))
+        match lock(&self.parked)[id].take() {
+            Some(p) => Ok(p),
+            None => Ok(Pmd::new(self.shared.clone(), me.clone())),
+        }
     }
 
-    /// Starts one thread per PMD not claimed inline.
+    /// Starts one thread per PMD not claimed inline. A PMD stopped by
+    /// `stop` resumes with its state (flows, caches, statistics).
     pub fn start(&self) -> Result<(), DpError> {
         let mut th = lock(&self.threads);
         if !th.is_empty() {
             return Err(DpError::Started);
         }
+        let mut parked = lock(&self.parked);
         for me in &self.shared.pmds {
             if me.claimed.swap(true, Ordering::AcqRel) {
                 continue;
             }
             me.quit.store(false, Ordering::Release);
-            let pmd = Pmd::new(self.shared.clone(), me.clone());
+            let pmd = match parked[me.id].take() {
+                Some(p) => p,
+                None => Pmd::new(self.shared.clone(), me.clone()),
+            };
             let name = format!("pmd-{}", me.id);
             let h = std::thread::Builder::new()
                 .name(name)
                 .spawn(move || pmd.run())
                 .expect("spawn PMD thread");
-            th.push(h);
+            th.push((me.id, h));
         }
         Ok(())
     }
 
-    /// Stops and joins the PMD threads.
+    /// Stops and joins the PMD threads, keeping their state for `start`.
+    /// PMDs driven inline stay claimed. (Serialized with `start` by the
+    /// thread list's lock, not the control mutex: a PMD thread may be in an
+    /// upcall handler that is waiting for that one.)
     pub fn stop(&self) {
-        for me in &self.shared.pmds {
-            me.quit.store(true, Ordering::Release);
-        }
         let mut th = lock(&self.threads);
-        for h in th.drain(..) {
-            let _ = h.join();
+        for (id, _) in th.iter() {
+            self.shared.pmds[*id].quit.store(true, Ordering::Release);
         }
-        for me in &self.shared.pmds {
+        let mut parked = lock(&self.parked);
+        for (id, h) in th.drain(..) {
+            let me = &self.shared.pmds[id];
+            parked[id] = match h.join() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    // Its classifiers are gone with it: a new PMD starts
+                    // from the master map.
+                    tracing::error!(pmd = id, "PMD thread panicked");
+                    Some(Pmd::from_master_map(self.shared.clone(), me.clone()))
+                }
+            };
             me.claimed.store(false, Ordering::Release);
         }
     }
@@ -419,13 +548,23 @@ impl Datapath {
     }
 
     /// Installs or modifies a flow. A modify (same UFID) keeps its stats.
+    /// A new flow over the datapath's flow limit is refused.
     pub fn flow_put(&self, put: FlowPut) -> Result<Ufid, DpError> {
+        let _ctl = lock(&self.ctl);
         let (key, mask) = normalize(&put.key, &put.mask);
         let ufid = put.ufid.unwrap_or_else(|| Ufid::of(&key, &mask));
         let targets: Vec<&Arc<PmdShared>> = match put.pmd {
             Some(i) => vec![self.shared.pmds.get(i).ok_or(DpError::NoPmd(i))?],
             None => self.shared.pmds.iter().collect(),
         };
+        let new = targets
+            .iter()
+            .filter(|p| !lock(&p.flows).contains_key(&ufid))
+            .count();
+        if !self.shared.reserve_flows(new) {
+            return Err(DpError::FlowLimit(self.shared.cfg.flow_limit));
+        }
+        let mut reservations = new;
         let in_port = key.get(IN_PORT) as u32;
         for pmd in targets {
             let mut flows = lock(&pmd.flows);
@@ -445,9 +584,20 @@ impl Datapath {
                 in_port,
             ));
             let prev = flows.insert(ufid, mf.clone());
+            // A new flow takes one of the units reserved above (a PMD's
+            // miss may have published this UFID since the count: that unit
+            // then goes back); a modify of a version not installed yet
+            // takes over that version's unit (its install is now stale).
+            let fresh = prev.is_none() && reservations > 0;
+            reservations -= fresh as usize;
+            let inherited = prev
+                .as_ref()
+                .is_some_and(|p| p.reserved.swap(false, Ordering::AcqRel));
+            mf.reserved.store(fresh || inherited, Ordering::Release);
             drop(flows);
             pmd.send(PmdCmd::Insert { mf, prev });
         }
+        self.shared.release_flows(reservations);
         Ok(ufid)
     }
 
@@ -461,6 +611,7 @@ impl Datapath {
 
     /// Deletes a flow from every PMD; returns its last statistics (summed).
     pub fn flow_del(&self, ufid: Ufid) -> Result<FlowStatsSnapshot, DpError> {
+        let _ctl = lock(&self.ctl);
         let mut found = false;
         let mut s = FlowStatsSnapshot::default();
         for pmd in &self.shared.pmds {
@@ -497,17 +648,29 @@ impl Datapath {
         self.shared.pmds.iter().map(|p| lock(&p.flows).len()).sum()
     }
 
-    /// Deletes every flow.
+    /// Deletes every flow (the flow interface lists none from now on;
+    /// each PMD stops matching them at its next iteration).
     pub fn flow_flush(&self) {
+        let _ctl = lock(&self.ctl);
         for pmd in &self.shared.pmds {
-            lock(&pmd.flows).clear();
-            pmd.send(PmdCmd::Flush);
+            let gen = {
+                let mut flows = lock(&pmd.flows);
+                flows.clear();
+                pmd.flush_gen.fetch_add(1, Ordering::AcqRel) + 1
+            };
+            pmd.send(PmdCmd::Flush(gen));
         }
     }
 
     /// Milliseconds on the datapath clock (the unit of `used_ms`).
     pub fn now_ms(&self) -> u64 {
         self.shared.now_ms()
+    }
+
+    /// Megaflows counted against the flow limit (held by PMDs, or reserved
+    /// for ones on their way).
+    pub fn flow_limit_count(&self) -> usize {
+        self.shared.n_flows.load(Ordering::Relaxed)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod offload;
 pub mod packet;
 pub mod pmd;
 pub mod pmd_stats;
+pub mod port_index;
 pub mod random;
 pub mod upcall;
 pub mod wire;

@@ -13,7 +13,7 @@
 //! counters inline and a short action list inline, so installing one per
 //! new flow costs one allocation and a few cache lines.
 
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use std::ptr::addr_of_mut;
@@ -157,6 +157,12 @@ pub struct Megaflow {
     /// and read only by that PMD, so control commands can name a flow by
     /// pointer and the PMD needs no UFID index of its own.
     pub(crate) slot: AtomicU32,
+    /// One unit of the datapath's flow limit reserved for it by
+    /// `flow_put`: taken by the PMD that installs it, given back if its
+    /// install turns out stale, or handed to the version that replaced it
+    /// in the master map before it was installed (both under that map's
+    /// lock).
+    pub(crate) reserved: AtomicBool,
 }
 
 impl Megaflow {
@@ -198,6 +204,7 @@ impl Megaflow {
             pmd,
             in_port,
             slot: AtomicU32::new(u32::MAX),
+            reserved: AtomicBool::new(false),
         }
     }
     /// The miss path's constructor: builds the megaflow directly in its
@@ -233,6 +240,7 @@ impl Megaflow {
             addr_of_mut!((*p).pmd).write(pmd);
             addr_of_mut!((*p).in_port).write(in_port);
             addr_of_mut!((*p).slot).write(AtomicU32::new(u32::MAX));
+            addr_of_mut!((*p).reserved).write(AtomicBool::new(false));
             a.assume_init()
         }
     }
@@ -257,6 +265,7 @@ impl Megaflow {
         m.pmd = pmd;
         m.in_port = in_port;
         *m.slot.get_mut() = u32::MAX;
+        *m.reserved.get_mut() = false;
     }
     pub(crate) fn slot(&self) -> u32 {
         self.slot.load(Relaxed)

@@ -24,8 +24,16 @@
 //! the reply's actions, moved in; the classifier entry comes from the
 //! packet's dense words and is linked without a search (the lookup just
 //! before proved it absent), and the batch's new megaflows enter the
-//! master map under one lock at the end of the batch.
+//! master map under one lock at the end of the batch. At the flow limit
+//! (datapath-wide, see `dpif`) a miss builds nothing: the reply's action
+//! list is swapped into a per-batch buffer and executed from there.
+//!
+//! Nothing on the poll path scales with the number of ports: each queue
+//! entry holds its netdev, outputs and in_port classifiers are found
+//! through a [`PortIndex`], and masks are interned through a hash map.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -42,9 +50,10 @@ use crate::dpif::{
 use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
-use crate::megaflow::{Megaflow, Ufid};
+use crate::megaflow::{Megaflow, Ufid, UfidHasher};
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
+use crate::port_index::PortIndex;
 use crate::random::Rng;
 use crate::upcall::{exact_mask, UpcallReply};
 
@@ -52,7 +61,8 @@ const NIL: u32 = u32::MAX;
 const DROP: u32 = u32::MAX - 1;
 /// Handle bit marking a not-installed (execute-only) upcall result.
 const TEMP: u32 = 1 << 31;
-/// Interned masks kept before unused ones are pruned.
+/// Interned masks kept before unused ones are first pruned (then again
+/// each time their number doubles: amortized constant cost).
 const MAX_INTERNED_MASKS: usize = 256;
 /// The datapath clock (a system call's worth of work) is read again only
 /// when this many time stamp counter ticks have passed since the last read
@@ -110,6 +120,9 @@ pub struct Pmd {
     me: Arc<PmdShared>,
     emc: Emc,
     cls: Vec<(u32, Dpcls)>,
+    /// in_port -> position in `cls` (classifiers are emptied, never
+    /// removed, so positions stay valid).
+    cls_index: PortIndex,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     n_flows: usize,
@@ -120,7 +133,10 @@ pub struct Pmd {
     /// Map of the key last expanded into each `dense` entry.
     dense_map: [u64; BATCH_SIZE],
     handles: [u32; BATCH_SIZE],
-    temp: Vec<Arc<Megaflow>>,
+    /// Actions of this batch's execute-only misses (the first `n_temp`;
+    /// swapped with the reply's list, so their capacity is reused).
+    temp: Vec<Vec<DpAction>>,
+    n_temp: usize,
     /// Freed megaflows no one else holds, refilled by the next misses.
     spare_flows: Vec<Arc<Megaflow>>,
     /// Fewest spare megaflows since the last trim.
@@ -139,8 +155,12 @@ pub struct Pmd {
     scratch_key: FlowKey,
     /// The exact-match mask (for replies without one), built once.
     exact: FlowKey,
-    /// The masks of the megaflows this PMD installed, shared by them.
-    masks: Vec<Arc<FlowKey>>,
+    /// The masks of the megaflows this PMD installed, shared by them, by
+    /// hash ([`FlowKey::hash`]).
+    masks: HashMap<u32, Vec<Arc<FlowKey>>, BuildHasherDefault<UfidHasher>>,
+    n_masks: usize,
+    /// `n_masks` at which unused masks are pruned next.
+    masks_prune_at: usize,
     /// The handler's last shared mask (immutable: this clone keeps it
     /// from being unique), the interned normalized form of it and that
     /// form's [`Ufid::mask_part`].
@@ -153,6 +173,8 @@ pub struct Pmd {
     now_ms: u64,
     clock_tsc: u64,
     rank_countdown: u32,
+    /// The last flush generation applied (see `PmdShared::flush_gen`).
+    flushed_gen: u64,
 }
 
 impl Pmd {
@@ -161,6 +183,7 @@ impl Pmd {
         Pmd {
             emc: Emc::new(dp.cfg.emc_entries, prob),
             cls: Vec::new(),
+            cls_index: PortIndex::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             n_flows: 0,
@@ -170,6 +193,7 @@ impl Pmd {
             dense_map: [0; BATCH_SIZE],
             handles: [NIL; BATCH_SIZE],
             temp: Vec::new(),
+            n_temp: 0,
             new_flows: Vec::with_capacity(BATCH_SIZE),
             spare_flows: Vec::new(),
             spare_low: 0,
@@ -183,7 +207,9 @@ impl Pmd {
             reply: UpcallReply::default(),
             scratch_key: FlowKey::default(),
             exact: exact_mask(),
-            masks: Vec::new(),
+            masks: HashMap::default(),
+            n_masks: 0,
+            masks_prune_at: MAX_INTERNED_MASKS,
             last_mask: None,
             mask_scratch: FlowKey::default(),
             key_scratch: FlowKey::default(),
@@ -191,9 +217,22 @@ impl Pmd {
             now_ms: dp.now_ms(),
             clock_tsc: cycles(),
             rank_countdown: RANK_INTERVAL,
+            flushed_gen: me.flush_gen.load(Ordering::Acquire),
             dp,
             me,
         }
+    }
+
+    /// A PMD whose classifiers hold every flow of its master map (for one
+    /// whose thread died with them).
+    pub(crate) fn from_master_map(dp: Arc<DpShared>, me: Arc<PmdShared>) -> Pmd {
+        let mut p = Pmd::new(dp, me);
+        let flows: Vec<Arc<Megaflow>> = lock(&p.me.flows).values().cloned().collect();
+        for mf in flows {
+            let reserved = mf.reserved.swap(false, Ordering::AcqRel);
+            p.install_local(mf, None, None, reserved);
+        }
+        p
     }
 
     pub fn id(&self) -> usize {
@@ -212,21 +251,91 @@ impl Pmd {
 
     /// Number of masks (subtables) in the classifier for `in_port`.
     pub fn n_subtables(&self, in_port: u32) -> usize {
-        self.cls
-            .iter()
-            .find(|(p, _)| *p == in_port)
-            .map(|(_, c)| c.n_subtables())
+        self.cls_index
+            .get(in_port)
+            .map(|i| self.cls[i].1.n_subtables())
             .unwrap_or(0)
     }
 
-    /// Removes every flow now (for callers driving the PMD inline).
+    /// Removes every flow now (for callers driving the PMD inline), after
+    /// applying whatever the control side sent before.
     pub fn flush_flows(&mut self) {
-        lock(&self.me.flows).clear();
-        self.apply(PmdCmd::Flush);
+        let gen = {
+            let mut flows = lock(&self.me.flows);
+            flows.clear();
+            self.me.flush_gen.fetch_add(1, Ordering::AcqRel) + 1
+        };
+        self.me.send(PmdCmd::Flush(gen));
+        let cmds = {
+            let mut g = lock(&self.me.inbox);
+            self.me.inbox_pending.store(false, Ordering::Release);
+            std::mem::take(&mut *g)
+        };
+        for c in cmds {
+            self.apply(c);
+        }
     }
 
-    /// The thread body: poll until asked to stop.
-    pub(crate) fn run(mut self) {
+    /// Checks that the master map and this PMD's slots and classifiers
+    /// hold the same megaflows (after applying the pending commands; call
+    /// it with the control side quiet). For tests.
+    #[doc(hidden)]
+    pub fn audit(&mut self) -> Result<(), String> {
+        let cmds = {
+            let mut g = lock(&self.me.inbox);
+            self.me.inbox_pending.store(false, Ordering::Release);
+            std::mem::take(&mut *g)
+        };
+        for c in cmds {
+            self.apply(c);
+        }
+        let map: Vec<Arc<Megaflow>> = lock(&self.me.flows).values().cloned().collect();
+        // (in_port, slot) of every classifier entry.
+        let mut in_cls: Vec<(u32, u32)> = self
+            .cls
+            .iter()
+            .flat_map(|(port, c)| c.values().map(move |v| (*port, v)))
+            .collect();
+        in_cls.sort_unstable();
+        let mut listed = Vec::with_capacity(map.len());
+        for mf in &map {
+            if !self.holds(mf.slot(), mf) {
+                let s = mf.slot();
+                let there = self
+                    .slots
+                    .get(s as usize)
+                    .and_then(|x| x.flow.as_ref())
+                    .map(|f| (f.ufid, f.key == mf.key, f.mask == mf.mask));
+                let same_key = self.slots.iter().enumerate().find_map(|(i, x)| {
+                    x.flow
+                        .as_ref()
+                        .filter(|f| f.key == mf.key && f.mask == mf.mask)
+                        .map(|f| (i, f.ufid))
+                });
+                return Err(format!(
+                    "listed flow {:?} (in_port {}, slot {s}) is in no slot; slot {s} holds \
+                     {there:?}; a flow with its key and mask: {same_key:?}",
+                    mf.ufid, mf.in_port
+                ));
+            }
+            listed.push((mf.in_port, mf.slot()));
+        }
+        listed.sort_unstable();
+        if listed != in_cls || listed.len() != self.n_flows {
+            return Err(format!(
+                "{} listed, {} in slots, {} in classifiers; (in_port, slot) listed \
+                 {listed:?}, classified {in_cls:?}",
+                map.len(),
+                self.n_flows,
+                in_cls.len(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The thread body: poll until asked to stop. Returns the PMD's state
+    /// (kept by `Datapath::stop` for the next `start`).
+    pub(crate) fn run(mut self) -> Pmd {
         if let Some(cpu) = self.me.cpu {
             pin_to_cpu(cpu);
         }
@@ -245,6 +354,7 @@ impl Pmd {
             }
         }
         self.publish();
+        self
     }
 
     fn publish(&self) {
@@ -263,10 +373,7 @@ impl Pmd {
         let mut total = 0;
         let mut clock_read = false;
         for r in rxqs.iter() {
-            let Some(port) = ports.get(r.port_no) else {
-                continue;
-            };
-            let n = port
+            let n = r
                 .netdev
                 .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
                 .unwrap_or(0);
@@ -321,7 +428,32 @@ impl Pmd {
     fn apply(&mut self, c: PmdCmd) {
         match c {
             PmdCmd::Insert { mf, prev } => {
-                self.install_local(mf, prev.as_ref(), None);
+                // Only if the master map still lists it: a later delete,
+                // flush or put (whose command follows), or a megaflow this
+                // PMD's miss installed and published meanwhile, has made
+                // it stale, and installing it would make the classifier
+                // hold what the map does not list. The version it replaced
+                // in the map is gone either way. Its flow-limit unit is
+                // taken under the map lock (see `Megaflow::reserved`).
+                let (current, reserved) = {
+                    let flows = lock(&self.me.flows);
+                    let current = flows.get(&mf.ufid).is_some_and(|f| Arc::ptr_eq(f, &mf));
+                    (current, mf.reserved.swap(false, Ordering::AcqRel))
+                };
+                if current {
+                    self.install_local(mf, prev.as_ref(), None, reserved);
+                } else {
+                    if let Some(p) = prev {
+                        let s = p.slot();
+                        if self.holds(s, &p) {
+                            drop(p);
+                            self.free_slot(s, true);
+                        }
+                    }
+                    if reserved {
+                        self.dp.release_flows(1);
+                    }
+                }
             }
             PmdCmd::Remove(mf) => {
                 let s = mf.slot();
@@ -332,7 +464,8 @@ impl Pmd {
                     self.free_slot(s, true);
                 }
             }
-            PmdCmd::Flush => {
+            PmdCmd::Flush(gen) => {
+                self.flushed_gen = self.flushed_gen.max(gen);
                 for s in 0..self.slots.len() as u32 {
                     self.free_slot(s, false);
                 }
@@ -342,6 +475,8 @@ impl Pmd {
                     c.clear();
                 }
                 self.masks.clear();
+                self.n_masks = 0;
+                self.masks_prune_at = MAX_INTERNED_MASKS;
                 self.last_mask = None;
                 self.emc.clear();
             }
@@ -355,10 +490,11 @@ impl Pmd {
     }
 
     fn cls_mut(&mut self, in_port: u32) -> &mut Dpcls {
-        let pos = match self.cls.iter().position(|(p, _)| *p == in_port) {
+        let pos = match self.cls_index.get(in_port) {
             Some(p) => p,
             None => {
                 self.cls.push((in_port, Dpcls::new()));
+                self.cls_index.set(in_port, self.cls.len() - 1);
                 self.cls.len() - 1
             }
         };
@@ -381,6 +517,7 @@ impl Pmd {
             slot.gen = slot.gen.wrapping_add(1).max(1);
             self.free_slots.push(s);
             self.n_flows -= 1;
+            self.dp.release_flows(1);
             if unlink {
                 self.cls_mut(mf.in_port).remove(&mf.key, &mf.mask);
             }
@@ -416,11 +553,15 @@ impl Pmd {
     /// the same key and mask. Returns its slot.
     /// `dense`: the index in `self.dense` of the packet whose miss made
     /// `mf` (its classifier entry is then built from the dense words).
+    /// `reserved`: the flow limit was already charged for it (else it is
+    /// charged here if it takes a slot; a reservation not used is given
+    /// back).
     fn install_local(
         &mut self,
         mf: Arc<Megaflow>,
         prev: Option<&Arc<Megaflow>>,
         dense: Option<usize>,
+        reserved: bool,
     ) -> u32 {
         if let Some(p) = prev {
             let s = p.slot();
@@ -432,6 +573,9 @@ impl Pmd {
             if self.holds(s, p) && p.key == mf.key && p.mask == mf.mask {
                 mf.slot.store(s, Ordering::Relaxed);
                 self.slots[s as usize].set(Some(mf));
+                if reserved {
+                    self.dp.release_flows(1);
+                }
                 return s;
             }
             if self.holds(s, p) {
@@ -453,11 +597,15 @@ impl Pmd {
         let (port, ufid) = (mf.in_port, mf.ufid);
         mf.slot.store(s, Ordering::Relaxed);
         self.n_flows += 1;
+        if !reserved {
+            self.dp.n_flows.fetch_add(1, Ordering::Relaxed);
+        }
         let prev = {
-            let pos = match self.cls.iter().position(|(p, _)| *p == port) {
+            let pos = match self.cls_index.get(port) {
                 Some(p) => p,
                 None => {
                     self.cls.push((port, Dpcls::new()));
+                    self.cls_index.set(port, self.cls.len() - 1);
                     self.cls.len() - 1
                 }
             };
@@ -474,9 +622,9 @@ impl Pmd {
         self.slots[s as usize].set(Some(mf));
         if let Some(old) = prev {
             // Same megaflow already installed: the new one wins, in the
-            // master map too. Under another UFID the old entry goes; under
-            // the same UFID (a miss of this PMD raced a `flow_put` of that
-            // megaflow) the new one takes the old one's place.
+            // master map too (which never lists a freed megaflow). Under
+            // another UFID the old entry goes; under the same UFID the new
+            // one takes the old one's place.
             if let Some(old_mf) = self.slots[old as usize].flow.clone() {
                 let mut flows = lock(&self.me.flows);
                 if flows
@@ -568,7 +716,9 @@ impl Pmd {
                 continue;
             }
             let actions = if h & TEMP != 0 && h != NIL && h != DROP {
-                self.temp.get((h & !TEMP) as usize).map(|m| &m.actions[..])
+                self.temp[..self.n_temp]
+                    .get((h & !TEMP) as usize)
+                    .map(|a| &a[..])
             } else {
                 self.slots
                     .get(h as usize)
@@ -591,7 +741,10 @@ impl Pmd {
                 }
             }
         }
-        self.temp.clear();
+        for a in &mut self.temp[..self.n_temp] {
+            a.clear();
+        }
+        self.n_temp = 0;
     }
 
     fn classify_misses(&mut self, miss: u32) {
@@ -609,7 +762,7 @@ impl Pmd {
                 same |= 1 << i;
             }
         }
-        if let Some(pos) = self.cls.iter().position(|(p, _)| *p == port) {
+        if let Some(pos) = self.cls_index.get(port) {
             let c = &mut self.cls[pos].1;
             let still = c.lookup_batch(&self.dense, same, &mut self.handles);
             left &= !(same & !still);
@@ -620,7 +773,7 @@ impl Pmd {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let p = self.dense[i].get(IN_PORT) as u32;
-            if let Some(pos) = self.cls.iter().position(|(q, _)| *q == p) {
+            if let Some(pos) = self.cls_index.get(p) {
                 if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                     self.handles[i] = h;
                     left &= !(1 << i);
@@ -650,7 +803,6 @@ impl Pmd {
     fn upcall_misses(&mut self, left: u32) {
         let mut bits = left;
         let handler = self.dp.handler.clone();
-        let limit = self.dp.cfg.flow_limit;
         // Until this batch installs a megaflow, the classifier is as the
         // batch lookup saw it: every miss is still a miss (and its rule
         // absent), so only later misses look again.
@@ -660,7 +812,7 @@ impl Pmd {
             bits &= bits - 1;
             let port = self.dense[i].get(IN_PORT) as u32;
             if installed {
-                if let Some(pos) = self.cls.iter().position(|(q, _)| *q == port) {
+                if let Some(pos) = self.cls_index.get(port) {
                     if let Some(h) = self.cls[pos].1.lookup_flow(&self.dense[i]) {
                         self.handles[i] = h;
                         continue;
@@ -675,6 +827,22 @@ impl Pmd {
                 continue;
             }
             self.stats.upcalls += 1;
+            // Over the flow limit (or not to be installed): no megaflow is
+            // built; the reply's actions are kept for this batch and the
+            // reply gets an emptied list (with capacity) in exchange.
+            let install = self.reply.install && self.dp.reserve_flows(1);
+            if !install {
+                if self.reply.install {
+                    self.stats.flow_limit_hits += 1;
+                }
+                if self.n_temp == self.temp.len() {
+                    self.temp.push(Vec::new());
+                }
+                std::mem::swap(&mut self.temp[self.n_temp], &mut self.reply.actions);
+                self.handles[i] = TEMP | self.n_temp as u32;
+                self.n_temp += 1;
+                continue;
+            }
             let (mask, mask_part) = match self.reply.shared_mask.take() {
                 Some(m) => match &self.last_mask {
                     Some((h, n, b)) if Arc::ptr_eq(h, &m) => (n.clone(), *b),
@@ -723,18 +891,9 @@ impl Pmd {
                     port,
                 ),
             };
-            let install = self.reply.install && self.n_flows < limit;
-            if !install {
-                if self.reply.install {
-                    self.stats.flow_limit_hits += 1;
-                }
-                self.handles[i] = TEMP | self.temp.len() as u32;
-                self.temp.push(mf);
-                continue;
-            }
             // Into the master map at the end of the batch (one lock).
             self.new_flows.push(mf.clone());
-            let s = self.install_local(mf, None, Some(i));
+            let s = self.install_local(mf, None, Some(i), true);
             installed = true;
             self.stats.flows_installed += 1;
             self.handles[i] = s;
@@ -751,8 +910,16 @@ impl Pmd {
     /// map under one lock. A megaflow there under the same UFID (a
     /// `flow_put` this PMD has not applied yet, or one with a chosen UFID)
     /// is replaced, as a modify would, and its slot freed if it has one.
+    ///
+    /// While a flush this PMD has not applied yet is pending, they stay
+    /// out of the map: that flush will remove them from the classifier.
     fn publish_new_flows(&mut self) {
         let mut flows = lock(&self.me.flows);
+        if self.me.flush_gen.load(Ordering::Acquire) != self.flushed_gen {
+            drop(flows);
+            self.new_flows.clear();
+            return;
+        }
         for mf in self.new_flows.drain(..) {
             if let Some(old) = flows.insert(mf.ufid, mf) {
                 self.replaced.push(old);
@@ -768,21 +935,28 @@ impl Pmd {
     }
 
     /// The shared copy of `self.mask_scratch` (made on first use; masks no
-    /// megaflow uses any more are dropped when the list is full).
+    /// megaflow uses any more are dropped when their number has doubled
+    /// since the last pruning).
     fn intern_mask(&mut self) -> Arc<FlowKey> {
         let m = &self.mask_scratch;
         if let Some(a) = self
             .masks
-            .iter()
-            .find(|a| a.hash() == m.hash() && ***a == *m)
+            .get(&m.hash())
+            .and_then(|v| v.iter().find(|a| ***a == *m))
         {
             return a.clone();
         }
-        if self.masks.len() >= MAX_INTERNED_MASKS {
-            self.masks.retain(|a| Arc::strong_count(a) > 1);
+        if self.n_masks >= self.masks_prune_at {
+            self.masks.retain(|_, v| {
+                v.retain(|a| Arc::strong_count(a) > 1);
+                !v.is_empty()
+            });
+            self.n_masks = self.masks.values().map(Vec::len).sum();
+            self.masks_prune_at = (2 * self.n_masks).max(MAX_INTERNED_MASKS);
         }
-        let a = Arc::new(m.clone());
-        self.masks.push(a.clone());
+        let a = Arc::new(self.mask_scratch.clone());
+        self.masks.entry(a.hash()).or_default().push(a.clone());
+        self.n_masks += 1;
         a
     }
 
@@ -799,10 +973,10 @@ impl Pmd {
                 }
                 continue;
             }
+            // In arrival order, a batch at a time.
             while !self.recirc.is_empty() {
                 let take = self.recirc.len().min(BATCH_SIZE);
-                let start = self.recirc.len() - take;
-                for p in self.recirc.drain(start..) {
+                for p in self.recirc.drain(..take) {
                     let _ = self.batch.push(p);
                 }
                 self.stats.recirculations += take as u64;
@@ -811,31 +985,33 @@ impl Pmd {
         }
     }
 
+    /// Sends each port's collected output (only the ports this batch
+    /// output to); output to a port that is gone is dropped and counted.
     fn send_outputs(&mut self, ports: &Guard<Arc<PortTable>>) {
         let qbase = self.me.id;
-        for (port_no, pkts) in self.out.slots_mut() {
-            if pkts.is_empty() {
-                continue;
-            }
-            match ports.get(port_no) {
+        let (pool, stats) = (&mut self.pool, &mut self.stats);
+        self.out.drain_pending(|port_no, pkts| {
+            let n = pkts.len() as u64;
+            let sent = match ports.get(port_no) {
                 Some(port) => {
-                    let n = pkts.len() as u64;
                     let q = qbase % port.netdev.n_txq().max(1);
-                    let sent = port.netdev.send(q, pkts, &mut self.pool).unwrap_or(0) as u64;
-                    self.stats.tx_packets += sent;
-                    self.stats.dropped += n - sent;
-                    for p in pkts.drain(..) {
-                        self.pool.put(p);
-                    }
+                    port.netdev.send(q, pkts, pool).unwrap_or(0) as u64
                 }
-                None => {
-                    self.stats.dropped += pkts.len() as u64;
-                    for p in pkts.drain(..) {
-                        self.pool.put(p);
-                    }
-                }
+                None => 0,
+            };
+            stats.tx_packets += sent;
+            stats.dropped += n - sent;
+            for p in pkts.drain(..) {
+                pool.put(p);
             }
-        }
+        });
+    }
+}
+
+impl Drop for Pmd {
+    /// Its megaflows no longer count against the flow limit.
+    fn drop(&mut self) {
+        self.dp.release_flows(self.n_flows);
     }
 }
 

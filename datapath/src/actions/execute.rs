@@ -11,6 +11,7 @@ use super::{set, vlan, DpAction, HashAlg};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
+use crate::port_index::PortIndex;
 use crate::random::Rng;
 use crate::upcall::UpcallHandler;
 
@@ -22,16 +23,26 @@ pub trait MeterHook: Send + Sync {
 }
 
 /// Packets waiting to be sent, per datapath port.
+///
+/// One list per port ever output to (kept with its capacity), found by
+/// port number through a [`PortIndex`], and the positions of the lists
+/// that got packets since the last [`PortOutputs::drain_pending`]: with
+/// thousands of ports, a batch costs what its own outputs cost.
 #[derive(Default)]
 pub struct PortOutputs {
     slots: Vec<(u32, Vec<DpPacket>)>,
-    /// Index of the slot used last (consecutive packets usually share it).
+    /// Index of the slot used last (consecutive packets usually share it),
+    /// always one in `pending`; out of range after a drain, so that the
+    /// first packet after it takes `push_other` and is noted there.
     last: usize,
+    index: PortIndex,
+    /// Slots that went from empty to non-empty since the last drain.
+    pending: Vec<u32>,
 }
 
 impl PortOutputs {
     /// Inlined into the fast path (the same port as the last packet, the
-    /// common case); another port takes the out-of-line search.
+    /// common case); another port takes the out-of-line lookup.
     #[inline(always)]
     pub fn push(&mut self, port: u32, p: DpPacket) {
         if let Some((q, v)) = self.slots.get_mut(self.last) {
@@ -45,20 +56,41 @@ impl PortOutputs {
 
     #[inline(never)]
     fn push_other(&mut self, port: u32, p: DpPacket) {
-        for (i, (q, v)) in self.slots.iter_mut().enumerate() {
-            if *q == port {
-                v.push(p);
-                self.last = i;
-                return;
+        let i = match self.index.get(port) {
+            Some(i) => i,
+            None => {
+                self.slots
+                    .push((port, Vec::with_capacity(crate::batch::BATCH_SIZE)));
+                self.index.set(port, self.slots.len() - 1);
+                self.slots.len() - 1
+            }
+        };
+        let v = &mut self.slots[i].1;
+        if v.is_empty() {
+            self.pending.push(i as u32);
+        }
+        v.push(p);
+        self.last = i;
+    }
+    /// Calls `f` on each port's list that has packets; `f` must empty it
+    /// (lists keep their capacity).
+    pub fn drain_pending(&mut self, mut f: impl FnMut(u32, &mut Vec<DpPacket>)) {
+        for &i in &self.pending {
+            if let Some((port, v)) = self.slots.get_mut(i as usize) {
+                if !v.is_empty() {
+                    f(*port, v);
+                    debug_assert!(v.is_empty(), "output list left with packets");
+                }
             }
         }
-        self.last = self.slots.len();
-        let mut v = Vec::with_capacity(crate::batch::BATCH_SIZE);
-        v.push(p);
-        self.slots.push((port, v));
+        self.pending.clear();
+        self.last = usize::MAX;
     }
-    /// (port, packets) pairs; lists keep their capacity when drained.
+    /// Every (port, packets) pair; lists keep their capacity when drained.
+    /// The caller must empty them.
     pub fn slots_mut(&mut self) -> impl Iterator<Item = (u32, &mut Vec<DpPacket>)> {
+        self.pending.clear();
+        self.last = usize::MAX;
         self.slots.iter_mut().map(|(p, v)| (*p, v))
     }
     pub fn is_empty(&self) -> bool {

@@ -370,15 +370,18 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
         return;
     }
     if proto == PROTO_SCTP {
-        if d.len() < l4 + 12 {
+        // The CRC covers the SCTP packet only: up to the end the IP header
+        // gives, not the Ethernet padding of a short frame.
+        let end = ip_payload_end(d, l3);
+        if end < l4 + 12 {
             return;
         }
         let old_csum = be32(d, l4 + 8);
         put_be32(d, l4 + 8, 0);
-        let old_correct = crc32c(&d[l4..]);
+        let old_correct = crc32c(&d[l4..end]);
         put_be16(d, l4, new_s);
         put_be16(d, l4 + 2, new_d);
-        let new_correct = crc32c(&d[l4..]);
+        let new_correct = crc32c(&d[l4..end]);
         // CRC32c is stored little endian on the wire.
         let fixed = u32::from_le_bytes(old_csum.to_be_bytes()) ^ old_correct ^ new_correct;
         d[l4 + 8..l4 + 12].copy_from_slice(&fixed.to_le_bytes());
@@ -393,6 +396,18 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     fix_l4(d, l4, proto, L4Csum::Full, |c| {
         update16(update16(c, old_s, new_s), old_d, new_d)
     });
+}
+
+/// Where the IP packet starting at `l3` ends in `d`: its length field
+/// (IPv4 total length, IPv6 header plus payload length) bounded by the
+/// frame; whatever follows is link-layer padding. The caller checked the
+/// version and that the fixed header is in `d`.
+fn ip_payload_end(d: &[u8], l3: usize) -> usize {
+    let len = match d[l3] >> 4 {
+        4 => be16(d, l3 + 2) as usize,
+        _ => 40 + be16(d, l3 + 4) as usize,
+    };
+    (l3 + len).min(d.len())
 }
 
 fn set_nd(p: &mut DpPacket, target: &Masked<u128>, sll: &Masked<u64>, tll: &Masked<u64>) {
@@ -441,6 +456,45 @@ fn set_nd(p: &mut DpPacket, target: &Masked<u128>, sll: &Masked<u64>, tll: &Mask
 mod tests {
     use super::*;
     use crate::wire::checksum::update32;
+
+    /// An IPv4 SCTP COOKIE ACK (50 bytes, padded to 60 as on the wire):
+    /// after a port rewrite its CRC32c is that of the SCTP packet alone,
+    /// padding excluded (a receiver checks exactly those bytes).
+    #[test]
+    fn sctp_port_rewrite_on_a_padded_frame_keeps_a_good_crc() {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&36u16.to_be_bytes()); // 20 + 12 + 4
+        f[22] = 64;
+        f[23] = PROTO_SCTP;
+        f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+        f[30..34].copy_from_slice(&[198, 18, 0, 2]);
+        f[34..36].copy_from_slice(&5000u16.to_be_bytes());
+        f[36..38].copy_from_slice(&6000u16.to_be_bytes());
+        f[38..42].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+        f[46] = 11; // COOKIE ACK, length 4
+        f[49] = 4;
+        let crc = crc32c(&f[34..50]);
+        f[42..46].copy_from_slice(&crc.to_le_bytes());
+        for b in &mut f[50..] {
+            *b = 0xa5; // padding need not be zero
+        }
+        let mut p = DpPacket::from_bytes(&f);
+        let mut k = crate::flow::FlowKey::default();
+        crate::flow::extract(&mut p, &mut k);
+        let set = SetField::Sctp {
+            src: Masked::<u16>::exact(7000),
+            dst: Masked::<u16>::exact(6000),
+        };
+        apply(&mut p, &set);
+        let d = p.data_mut();
+        assert_eq!(be16(d, 34), 7000);
+        let stored = u32::from_le_bytes([d[42], d[43], d[44], d[45]]);
+        d[42..46].fill(0);
+        assert_eq!(stored, crc32c(&d[34..50]), "CRC over the SCTP bytes only");
+        assert!(d[50..].iter().all(|&b| b == 0xa5), "padding untouched");
+    }
 
     /// One folded sum for both addresses gives what one `update32` per
     /// address gives, on edge values (0, 0xffff words) and pseudo-random

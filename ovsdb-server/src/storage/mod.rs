@@ -13,7 +13,10 @@
 //! after the flush, on the same thread). Compaction
 //! (on OVS's schedule: not within 10-20 minutes of the last one, then when
 //! the log grew a lot) writes a full snapshot to a temporary file, fsyncs
-//! it and renames it over the log atomically.
+//! it and renames it over the log atomically; the temporary file's
+//! descriptor becomes the log's (no re-open that could fail once the old
+//! log is gone), and any failure from the rename on stops all
+//! acknowledgements, as a failed write does.
 
 pub mod log;
 
@@ -56,7 +59,31 @@ pub struct Storage {
     next_compact_min: Instant,
     next_compact_max: Instant,
     failed: bool,
+    /// A compaction step made to fail (see `inject_compaction_fault`).
+    fault: Option<CompactStep>,
     pub path: Option<PathBuf>,
+}
+
+/// The steps of a compaction, in order (for fault injection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompactStep {
+    OpenDir,
+    CreateTemp,
+    WriteTemp,
+    SyncTemp,
+    Rename,
+    SyncDir,
+}
+
+impl CompactStep {
+    pub const ALL: [CompactStep; 6] = [
+        CompactStep::OpenDir,
+        CompactStep::CreateTemp,
+        CompactStep::WriteTemp,
+        CompactStep::SyncTemp,
+        CompactStep::Rename,
+        CompactStep::SyncDir,
+    ];
 }
 
 /// Minimum log size before automatic compaction.
@@ -66,6 +93,9 @@ pub const COMPACT_MIN_BYTES: u64 = 10 * 1024 * 1024;
 const COMPACT_MIN_DELAY: Duration = Duration::from_secs(10 * 60);
 /// ...and one at least once a day if anything was logged.
 const COMPACT_MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+/// After a compaction that failed before replacing the log (nothing lost),
+/// the next automatic attempt waits this long (not at every commit).
+const COMPACT_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// The compaction window starting now.
 fn compact_window() -> (Instant, Instant) {
@@ -97,6 +127,7 @@ impl Storage {
             next_compact_min,
             next_compact_max,
             failed: false,
+            fault: None,
             path: None,
         }
     }
@@ -119,7 +150,7 @@ impl Storage {
         f.write_all(&b).map_err(|e| io_err(path, e))?;
         f.sync_all().map_err(|e| io_err(path, e))?;
         std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-        sync_dir(path);
+        sync_dir(path).map_err(|e| io_err(path, e))?;
         Ok(())
     }
 
@@ -263,6 +294,14 @@ impl Storage {
 
     /// Rewrites the log as a snapshot of `db`, atomically. The snapshot
     /// holds every pending record's changes, so those are dropped.
+    ///
+    /// Every descriptor is opened before the rename (the directory's too),
+    /// and the temporary file's own descriptor becomes the log: nothing
+    /// can fail for lack of descriptors once the old log is unlinked. A
+    /// failure before the rename leaves the old log in use, untouched; any
+    /// failure from the rename on (including the directory fsync that makes
+    /// it durable) is a storage failure, as a failed write: nothing more is
+    /// acknowledged.
     pub fn compact(&mut self, db: &Db) {
         let Some(path) = self.path.clone() else {
             return;
@@ -273,34 +312,89 @@ impl Storage {
         let mut snap = Vec::new();
         log::encode_record(&db.schema.json, &mut snap);
         log::encode_record(&snapshot_record(db, now_ms()), &mut snap);
-        let res: std::io::Result<File> = (|| {
-            let tmp = tmp_path(&path);
-            let mut f = File::create(&tmp)?;
+        let tmp = tmp_path(&path);
+        let prepared: std::io::Result<(File, File)> = (|| {
+            self.fault(CompactStep::OpenDir)?;
+            let dir = File::open(dir_of(&path))?;
+            self.fault(CompactStep::CreateTemp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            self.fault(CompactStep::WriteTemp)?;
             f.write_all(&snap)?;
+            self.fault(CompactStep::SyncTemp)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            sync_dir(&path);
-            OpenOptions::new().append(true).open(&path)
+            Ok((f, dir))
         })();
-        match res {
-            Ok(f) => {
-                tracing::info!("{}: compacted to {} bytes", path.display(), snap.len());
-                self.file = Some(f);
-                self.pending.clear();
-                self.seq += 1;
-                let seq = self.seq;
-                self.sync_wanted = seq;
-                self.snapshot_bytes = snap.len() as u64;
-                self.log_bytes = snap.len() as u64;
-                self.records = 0;
-                (self.next_compact_min, self.next_compact_max) = compact_window();
-                self.done = Progress {
-                    written: seq,
-                    synced: seq,
-                };
+        let (f, dir) = match prepared {
+            Ok(x) => x,
+            Err(e) => {
+                // The old log is still the log; the pending records go
+                // there at the next flush.
+                tracing::error!("{}: compaction failed: {e}", path.display());
+                let _ = std::fs::remove_file(&tmp);
+                self.next_compact_min = Instant::now() + COMPACT_RETRY_DELAY;
+                return;
             }
-            Err(e) => tracing::error!("{}: compaction failed: {e}", path.display()),
+        };
+        let renamed = self
+            .fault(CompactStep::Rename)
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = renamed {
+            // rename(2) is atomic: the old log is whole and still in use.
+            tracing::error!("{}: compaction failed: rename: {e}", path.display());
+            let _ = std::fs::remove_file(&tmp);
+            self.next_compact_min = Instant::now() + COMPACT_RETRY_DELAY;
+            return;
         }
+        // From here the old log is unlinked: writing on into it would lose
+        // whatever is acknowledged next.
+        self.file = Some(f);
+        self.pending.clear();
+        self.seq += 1;
+        let synced = self
+            .fault(CompactStep::SyncDir)
+            .and_then(|()| dir.sync_all());
+        if let Err(e) = synced {
+            tracing::error!(
+                "{}: compaction failed: directory fsync: {e}; storage stopped",
+                path.display()
+            );
+            self.failed = true;
+            return;
+        }
+        tracing::info!("{}: compacted to {} bytes", path.display(), snap.len());
+        let seq = self.seq;
+        self.sync_wanted = seq;
+        self.snapshot_bytes = snap.len() as u64;
+        self.log_bytes = snap.len() as u64;
+        self.records = 0;
+        (self.next_compact_min, self.next_compact_max) = compact_window();
+        self.done = Progress {
+            written: seq,
+            synced: seq,
+        };
+    }
+
+    /// Whether a write, sync or compaction failed: from then on nothing
+    /// more is acknowledged.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Makes the next compaction fail at `step` (tests of its error paths).
+    #[doc(hidden)]
+    pub fn inject_compaction_fault(&mut self, step: Option<CompactStep>) {
+        self.fault = step;
+    }
+
+    fn fault(&self, step: CompactStep) -> std::io::Result<()> {
+        if self.fault == Some(step) {
+            return Err(std::io::Error::other(format!("injected fault at {step:?}")));
+        }
+        Ok(())
     }
 
     pub fn log_bytes(&self) -> u64 {
@@ -323,14 +417,16 @@ fn tmp_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn sync_dir(p: &Path) {
-    let dir = p
-        .parent()
+/// The directory holding `p`.
+fn dir_of(p: &Path) -> &Path {
+    p.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+        .unwrap_or(Path::new("."))
+}
+
+/// Makes a rename in `p`'s directory durable.
+fn sync_dir(p: &Path) -> std::io::Result<()> {
+    File::open(dir_of(p))?.sync_all()
 }
 
 fn io_err(p: &Path, e: std::io::Error) -> OvsdbError {
@@ -416,5 +512,27 @@ mod tests {
         // Past the maximum delay any record is enough.
         st.next_compact_max = Instant::now() - Duration::from_secs(1);
         assert!(st.wants_compaction());
+    }
+
+    /// A compaction that failed before replacing the log is not retried
+    /// at every commit (each attempt writes a whole snapshot).
+    #[test]
+    fn failed_compaction_waits_before_the_next_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let schema = json!({"name": "T", "version": "1.0.0", "tables": {"A": {"columns": {"s": {"type": "string"}}}}});
+        Storage::create(&path, &schema).unwrap();
+        let (db, mut st) = Storage::open(&path).unwrap();
+        st.append(&json!({"A": {}}), false);
+        st.flush();
+        st.next_compact_min = Instant::now() - Duration::from_secs(1);
+        st.next_compact_max = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction());
+        st.inject_compaction_fault(Some(CompactStep::CreateTemp));
+        st.compact(&db);
+        assert!(!st.failed());
+        assert!(!st.wants_compaction(), "retried at once");
+        st.next_compact_min = Instant::now() - Duration::from_secs(1);
+        assert!(st.wants_compaction(), "retried after the delay");
     }
 }
