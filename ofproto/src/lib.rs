@@ -11,12 +11,28 @@
 //! - [`classifier`]: rules by (match, priority), lookup with wildcard
 //!   tracking for megaflows.
 //! - [`ofproto`]: `Ofproto`, one bridge's switch, and its API to vswitchd.
-//! - [`connmgr`]: OpenFlow connections: framing, negotiation, dispatch.
+//! - [`connmgr`]: OpenFlow connections: framing, negotiation, dispatch,
+//!   roles, async configuration, flow monitors, back-pressure.
+//! - [`table`], [`rule`]: the 255 tables and their rules.
+//! - [`flow_mod`]: flow-mod semantics per version, with an undo log
+//!   ([`bundle`] commits all or nothing with it); [`expiry`]: timeouts.
+//! - [`stats`]: multipart requests; [`port`], [`group`], [`meter`].
 
+pub mod bundle;
 pub mod classifier;
 pub mod connmgr;
+pub mod expiry;
 pub mod flow;
+pub mod flow_mod;
+pub mod group;
+pub mod meter;
+mod notify;
 pub mod ofproto;
+pub mod port;
+pub mod rule;
+pub mod stats;
+pub mod table;
+mod table_mod;
 
 pub use connmgr::{ConnId, ConnKind, Waker};
 pub use ofproto::{OfPort, Ofproto, OfprotoConfig};

@@ -12,12 +12,20 @@
 //! The caller holds an `Ofproto` behind a mutex; every method is short.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferrovs_openflow::message::Port as OfpPortDesc;
 use ferrovs_openflow::Version;
 
 use crate::connmgr::{ConnId, ConnKind, Connection, Waker};
+use crate::group::Group;
+use crate::meter::Meter;
+use crate::port::PortCounters;
+use crate::table::Tables;
+
+/// The switch's clock (tests replace it to move time).
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// Settings that come from the database (`Bridge` row) or the command line.
 #[derive(Debug, Clone)]
@@ -62,7 +70,9 @@ impl OfprotoConfig {
     }
 }
 
-/// One OpenFlow port of the bridge, as port-desc and port-status carry it.
+/// One OpenFlow port of the bridge, as port-desc and port-status carry it
+/// (OFPPF_* feature bits in their OpenFlow 1.1+ positions; OpenFlow 1.0
+/// connections get them converted).
 pub type OfPort = OfpPortDesc;
 
 /// The OpenFlow switch of one bridge.
@@ -72,6 +82,18 @@ pub struct Ofproto {
     pub(crate) ports: BTreeMap<u16, OfPort>,
     pub(crate) conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
+    pub(crate) tables: Tables,
+    pub(crate) groups: BTreeMap<u32, Group>,
+    pub(crate) meters: BTreeMap<u32, Meter>,
+    /// Per-port counters and the time each port appeared.
+    pub(crate) port_counters: BTreeMap<u16, PortCounters>,
+    /// Highest generation id a primary role request carried.
+    pub(crate) generation_id: Option<u64>,
+    pub(crate) clock: Clock,
+    /// Packet-outs received, for translation to execute.
+    pub(crate) packet_outs: Vec<ferrovs_openflow::message::PacketOut>,
+    /// Port-mod config changes not yet taken by vswitchd.
+    pub(crate) port_mods: Vec<(u16, u32)>,
 }
 
 impl Ofproto {
@@ -81,7 +103,80 @@ impl Ofproto {
             ports: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
+            tables: Tables::default(),
+            groups: BTreeMap::new(),
+            meters: BTreeMap::new(),
+            port_counters: BTreeMap::new(),
+            generation_id: None,
+            clock: Arc::new(Instant::now),
+            packet_outs: Vec::new(),
+            port_mods: Vec::new(),
         }
+    }
+
+    /// Replaces the clock (tests move time with it).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    /// Takes the packet-outs received since the last call (translation
+    /// executes them).
+    pub fn take_packet_outs(&mut self) -> Vec<ferrovs_openflow::message::PacketOut> {
+        std::mem::take(&mut self.packet_outs)
+    }
+
+    /// Adds datapath counters to a rule (what revalidators push back):
+    /// `packets`/`bytes` more, last used at `used`. False if no such rule.
+    pub fn credit_rule(
+        &mut self,
+        table_id: u8,
+        m: &crate::flow::OfMatch,
+        priority: u16,
+        packets: u64,
+        bytes: u64,
+        used: Instant,
+    ) -> bool {
+        let Some(r) = self
+            .tables
+            .get_mut(table_id)
+            .and_then(|t| t.cls.get_mut(m, priority as u32))
+        else {
+            return false;
+        };
+        if r.flags & ferrovs_openflow::message::FlowMod::F_NO_PKT_COUNTS == 0 {
+            r.packet_count += packets;
+        }
+        if r.flags & ferrovs_openflow::message::FlowMod::F_NO_BYT_COUNTS == 0 {
+            r.byte_count += bytes;
+        }
+        if packets > 0 {
+            r.used = r.used.max(used);
+        }
+        true
+    }
+
+    /// The rule at (table, match, priority).
+    pub fn rule(
+        &self,
+        table_id: u8,
+        m: &crate::flow::OfMatch,
+        priority: u16,
+    ) -> Option<&crate::rule::Rule> {
+        self.tables
+            .get(table_id)?
+            .cls
+            .get(m, priority as u32)
+            .map(|r| &**r)
+    }
+
+    /// Number of rules in every table.
+    pub fn n_rules(&self) -> usize {
+        self.tables.n_rules()
     }
 
     pub fn config(&self) -> &OfprotoConfig {
@@ -95,13 +190,12 @@ impl Ofproto {
 
     /// Adds or changes a port; connections are told by port-status.
     pub fn set_port(&mut self, port: OfPort) {
-        let no = port.port_no;
-        self.ports.insert(no, port);
+        self.port_changed(port);
     }
 
-    /// Removes a port (and, once tables exist, what refers to it).
+    /// Removes a port; connections are told by port-status.
     pub fn del_port(&mut self, port_no: u16) -> Option<OfPort> {
-        self.ports.remove(&port_no)
+        self.port_removed(port_no)
     }
 
     pub fn port(&self, port_no: u16) -> Option<&OfPort> {
@@ -122,6 +216,14 @@ impl Ofproto {
         id
     }
 
+    /// True while connection `id` may be read: its queued output is under
+    /// [`crate::connmgr::OUTPUT_LIMIT`] and its unprocessed input under
+    /// [`crate::connmgr::INPUT_LIMIT`]. The I/O side stops reading the
+    /// socket while this is false and asks again after each write.
+    pub fn wants_input(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.wants_input())
+    }
+
     /// Forgets a connection (socket closed).
     pub fn disconnect(&mut self, id: ConnId) {
         self.conns.remove(&id);
@@ -134,21 +236,40 @@ impl Ofproto {
             return;
         };
         conn.input.extend_from_slice(bytes);
-        while let Some(msg) = conn.next_message() {
-            crate::connmgr::handle(self, &mut conn, &msg);
+        self.process_input(&mut conn);
+        self.conns.insert(id, conn);
+    }
+
+    /// Processes whole messages of `conn`'s input while its output is
+    /// under the limit (back-pressure: the rest waits in `input`).
+    fn process_input(&mut self, conn: &mut Connection) {
+        while !conn.output_full() {
+            let Some(msg) = conn.next_message() else {
+                break;
+            };
+            crate::connmgr::handle(self, conn, &msg);
             if conn.closing {
                 break;
             }
         }
-        self.conns.insert(id, conn);
     }
 
-    /// Takes what is queued for connection `id` (empty if nothing).
+    /// Takes what is queued for connection `id` (empty if nothing). Input
+    /// held back by back-pressure is processed now; what it produces is
+    /// queued for the next call (and the waker told).
     pub fn take_output(&mut self, id: ConnId) -> Vec<u8> {
-        self.conns
-            .get_mut(&id)
-            .map(|c| std::mem::take(&mut c.output))
-            .unwrap_or_default()
+        let Some(mut conn) = self.conns.remove(&id) else {
+            return Vec::new();
+        };
+        let out = std::mem::take(&mut conn.output);
+        if conn.pending_input() > 0 && !conn.closing {
+            self.process_input(&mut conn);
+            if !conn.output.is_empty() {
+                (conn.waker)();
+            }
+        }
+        self.conns.insert(id, conn);
+        out
     }
 
     /// True once the connection should be closed after its output is
@@ -162,8 +283,9 @@ impl Ofproto {
         self.conns.get(&id).and_then(|c| c.version)
     }
 
-    /// Time-driven work; returns when it next wants to run.
-    pub fn run(&mut self, _now: Instant) -> Option<Instant> {
-        None
+    /// Time-driven work (idle and hard timeouts); returns when it next
+    /// wants to run.
+    pub fn run(&mut self, now: Instant) -> Option<Instant> {
+        self.expire_rules(now)
     }
 }

@@ -4,12 +4,47 @@
 //! A [`Connection`] holds the bytes not yet framed (`input`), the bytes
 //! waiting to be written (`output`) and the per-connection OpenFlow state
 //! (negotiated version, later role, async configuration, flow format).
-//! [`handle`] processes one whole message.
+//! [`handle`] processes one whole message; the handlers live beside the
+//! state they touch (flow-mods in `flow_mod`, stats in `stats`, roles in
+//! [`role`], asynchronous message selection in [`async_config`], flow
+//! monitors in [`monitor`]).
+//!
+//! Back-pressure: a connection whose queued output passes [`OUTPUT_LIMIT`]
+//! is not read further (its whole messages wait in `input`), and
+//! asynchronous messages to it are dropped (counted) past
+//! [`ASYNC_DROP_LIMIT`], so a controller that does not read cannot make
+//! the switch buffer without bound.
 
-use ferrovs_openflow::message::{ErrorMsg, FeaturesReply, Hello, Message, SwitchConfig};
+pub mod async_config;
+pub(crate) mod dispatch;
+pub mod monitor;
+pub mod nx_cookie;
+pub mod role;
+
+pub use dispatch::handle;
+
+use ferrovs_openflow::message::{ErrorMsg, Hello, Message, SwitchConfig};
 use ferrovs_openflow::{ErrorCode, Version};
 
-use crate::ofproto::Ofproto;
+use crate::bundle::Bundle;
+use async_config::AsyncMasks;
+use monitor::Monitor;
+
+/// Queued output past which a connection is not read (and its pending
+/// input is not processed) until it drains.
+pub const OUTPUT_LIMIT: usize = 1 << 20;
+/// Queued output past which asynchronous messages (port-status,
+/// flow-removed, monitor updates) to the connection are dropped.
+pub const ASYNC_DROP_LIMIT: usize = 4 << 20;
+/// Unprocessed input past which the socket should not be read.
+pub const INPUT_LIMIT: usize = 1 << 20;
+
+/// NXFF_* flow formats (OF1.0 connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowFormat {
+    OpenFlow10,
+    Nxm,
+}
 
 /// A connection's id, unique within its switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,11 +73,34 @@ pub struct Connection {
     /// Versions this switch offers on this connection.
     pub offered: Vec<Version>,
     pub input: Vec<u8>,
+    /// Start of the unprocessed part of `input`.
+    pub input_pos: usize,
     pub output: Vec<u8>,
     /// Close once `output` is written.
     pub closing: bool,
     pub config: SwitchConfig,
     pub waker: Waker,
+    /// OF1.0: NXT_SET_FLOW_FORMAT.
+    pub flow_format: FlowFormat,
+    /// NXT_SET_PACKET_IN_FORMAT (0 standard, 1 NXT_PACKET_IN, 2 packet-in2).
+    pub packet_in_format: u32,
+    /// NXT_FLOW_MOD_TABLE_ID enabled.
+    pub flow_mod_table_id: bool,
+    /// OFPCR_ROLE_EQUAL 1, MASTER 2, SLAVE 3.
+    pub role: u32,
+    /// Set by set-async; None: the version's default.
+    pub async_masks: Option<AsyncMasks>,
+    /// NXT_SET_CONTROLLER_ID.
+    pub controller_id: u16,
+    pub monitors: Vec<Monitor>,
+    /// Monitor updates not yet sent.
+    pub pending_updates: Vec<ferrovs_openflow::message::nicira::FlowUpdate>,
+    /// Open bundles by id.
+    pub bundles: std::collections::BTreeMap<u32, Bundle>,
+    /// NXM_NX_COOKIE of the NXT_FLOW_MOD being handled (cookie, mask).
+    pub nx_cookie_match: Option<(u64, u64)>,
+    /// Asynchronous messages dropped under back-pressure.
+    pub dropped_async: u64,
 }
 
 impl Connection {
@@ -55,32 +113,93 @@ impl Connection {
             version: None,
             offered: offered.to_vec(),
             input: Vec::new(),
+            input_pos: 0,
             output: hello,
             closing: false,
             config: SwitchConfig {
                 flags: 0,
-                miss_send_len: 128,
+                // OVS: controllers 128, service connections 0 (so they get
+                // no asynchronous messages until they ask).
+                miss_send_len: if kind == ConnKind::Controller { 128 } else { 0 },
             },
             waker,
+            flow_format: FlowFormat::OpenFlow10,
+            packet_in_format: 0,
+            flow_mod_table_id: false,
+            role: role::ROLE_EQUAL,
+            async_masks: None,
+            controller_id: 0,
+            monitors: Vec::new(),
+            pending_updates: Vec::new(),
+            bundles: Default::default(),
+            dropped_async: 0,
+            nx_cookie_match: None,
         }
+    }
+
+    /// The negotiated version (1.0 before negotiation).
+    pub fn ver(&self) -> Version {
+        self.version.unwrap_or(Version::Of10)
+    }
+
+    /// True once queued output passed [`OUTPUT_LIMIT`].
+    pub fn output_full(&self) -> bool {
+        self.output.len() >= OUTPUT_LIMIT
+    }
+
+    /// True while the socket should be read.
+    pub fn wants_input(&self) -> bool {
+        !self.closing && !self.output_full() && self.pending_input() < INPUT_LIMIT
+    }
+
+    /// Queues an asynchronous message (not a reply): dropped past
+    /// [`ASYNC_DROP_LIMIT`]; the waker is told.
+    pub fn send_async(&mut self, msg: &Message) {
+        if self.version.is_none() || self.closing {
+            return;
+        }
+        if self.output.len() >= ASYNC_DROP_LIMIT {
+            self.dropped_async += 1;
+            return;
+        }
+        self.send(msg, 0);
+        (self.waker)();
     }
 
     /// The next whole message of the input, if any (removed from it).
     /// A header with a length below 8 closes the connection.
     pub fn next_message(&mut self) -> Option<Vec<u8>> {
-        if self.input.len() < 8 {
-            return None;
-        }
-        let len = u16::from_be_bytes([self.input[2], self.input[3]]) as usize;
+        let rest = &self.input[self.input_pos..];
+        let len = if rest.len() >= 8 {
+            u16::from_be_bytes([rest[2], rest[3]]) as usize
+        } else {
+            usize::MAX
+        };
         if len < 8 {
             self.closing = true;
             self.input.clear();
+            self.input_pos = 0;
             return None;
         }
-        if self.input.len() < len {
+        if rest.len() < len {
+            // Keep only the partial message (one move per read, not one
+            // per message).
+            self.input.drain(..self.input_pos);
+            self.input_pos = 0;
             return None;
         }
-        Some(self.input.drain(..len).collect())
+        let msg = rest[..len].to_vec();
+        self.input_pos += len;
+        if self.input_pos == self.input.len() {
+            self.input.clear();
+            self.input_pos = 0;
+        }
+        Some(msg)
+    }
+
+    /// Unprocessed input bytes.
+    pub fn pending_input(&self) -> usize {
+        self.input.len() - self.input_pos
     }
 
     /// Queues `msg` in the negotiated version.
@@ -104,7 +223,8 @@ impl Connection {
         self.closing = true;
     }
 
-    /// Queues an OFPT_ERROR for the offending message `raw`.
+    /// Queues an OFPT_ERROR for the offending message `raw`, which it
+    /// carries whole (as OVS does) as far as it fits in one message.
     pub fn send_error(&mut self, code: ErrorCode, raw: &[u8]) {
         let v = self.version.unwrap_or(Version::Of10);
         let xid = if raw.len() >= 8 {
@@ -114,82 +234,8 @@ impl Connection {
         };
         let err = ErrorMsg {
             error: code.to_wire_or_fallback(v),
-            data: raw[..raw.len().min(64)].to_vec(),
+            data: raw[..raw.len().min(0xffff - 12)].to_vec(),
         };
         self.send(&Message::Error(err), xid);
-    }
-}
-
-/// Negotiates the version from the peer's hello (OpenFlow 1.3.1 section
-/// 6.3.1: the highest version both bitmaps share, else the lower of the
-/// two headers' versions if we offer it).
-fn negotiate(offered: &[Version], header_version: u8, hello: &Hello) -> Option<Version> {
-    if let Some(bitmap) = &hello.bitmap {
-        return offered
-            .iter()
-            .copied()
-            .filter(|v| {
-                let b = v.wire() as usize;
-                bitmap.get(b / 32).is_some_and(|w| w & (1 << (b % 32)) != 0)
-            })
-            .max();
-    }
-    let ours = offered.iter().copied().max()?;
-    let v = Version::from_wire(header_version.min(ours.wire()))?;
-    offered.contains(&v).then_some(v)
-}
-
-/// Processes one whole message `raw` received on `conn`.
-pub fn handle(ofproto: &mut Ofproto, conn: &mut Connection, raw: &[u8]) {
-    let (header, msg) = match Message::decode(raw) {
-        Ok(x) => x,
-        Err(e) => {
-            if conn.version.is_none() {
-                conn.closing = true;
-            }
-            conn.send_error(e.code, raw);
-            return;
-        }
-    };
-    let xid = header.xid;
-    if conn.version.is_none() {
-        let Message::Hello(h) = &msg else {
-            conn.send_hello_failed("expected a hello message first");
-            return;
-        };
-        match negotiate(&conn.offered, header.version, h) {
-            Some(v) => conn.version = Some(v),
-            None => conn.send_hello_failed("no common OpenFlow version"),
-        }
-        return;
-    }
-    match msg {
-        Message::Hello(_) => {}
-        Message::EchoRequest(data) => conn.send(&Message::EchoReply(data), xid),
-        Message::EchoReply(_) => {}
-        Message::FeaturesRequest => {
-            let v = conn.version.unwrap_or(Version::Of10);
-            let reply = FeaturesReply {
-                datapath_id: ofproto.config.datapath_id,
-                n_buffers: 0,
-                n_tables: ofproto.config.n_tables,
-                auxiliary_id: 0,
-                capabilities: 0,
-                actions: 0,
-                ports: if v <= Version::Of12 {
-                    ofproto.ports.values().cloned().collect()
-                } else {
-                    Vec::new()
-                },
-            };
-            conn.send(&Message::FeaturesReply(reply), xid);
-        }
-        Message::GetConfigRequest => {
-            let c = conn.config;
-            conn.send(&Message::GetConfigReply(c), xid)
-        }
-        Message::SetConfig(c) => conn.config = c,
-        Message::BarrierRequest => conn.send(&Message::BarrierReply, xid),
-        _ => conn.send_error(ErrorCode::OfpbrcBadType, raw),
     }
 }

@@ -260,11 +260,16 @@ impl FlowStats {
                 put_u16(out, self.importance);
                 put_u64(out, self.cookie);
                 self.r#match.encode_ofp12(version, out);
-                OxsStats::of_flow(
-                    (self.duration_sec, self.duration_nsec),
-                    self.packet_count,
-                    self.byte_count,
-                )
+                OxsStats {
+                    // OVS sends the idle time when it knows it (NX form:
+                    // 0 = unknown, else age + 1).
+                    idle_time: (self.idle_age != 0).then(|| (u32::from(self.idle_age - 1), 0)),
+                    ..OxsStats::of_flow(
+                        (self.duration_sec, self.duration_nsec),
+                        self.packet_count,
+                        self.byte_count,
+                    )
+                }
                 .encode(out);
                 Instruction::encode_list(version, &self.instructions, out);
             }

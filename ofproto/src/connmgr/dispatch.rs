@@ -1,0 +1,268 @@
+//! The dispatch of one whole message received on a connection.
+//!
+//! Version negotiation first (nothing else is accepted before it), then
+//! one arm per message kind; each handler replies on the connection or
+//! sends the OFPT_ERROR that OVS sends, with the offending bytes, and the
+//! connection goes on.
+
+use ferrovs_openflow::message::nicira::NxMessage;
+use ferrovs_openflow::message::{FeaturesReply, Hello, Message};
+use ferrovs_openflow::{ErrorCode, Version};
+
+use super::{role, Connection, FlowFormat};
+use crate::ofproto::Ofproto;
+
+/// Negotiates the version from the peer's hello (OpenFlow 1.3.1 section
+/// 6.3.1: the highest version both bitmaps share, else the lower of the
+/// two headers' versions if we offer it).
+fn negotiate(offered: &[Version], header_version: u8, hello: &Hello) -> Option<Version> {
+    if let Some(bitmap) = &hello.bitmap {
+        return offered
+            .iter()
+            .copied()
+            .filter(|v| {
+                let b = v.wire() as usize;
+                bitmap.get(b / 32).is_some_and(|w| w & (1 << (b % 32)) != 0)
+            })
+            .max();
+    }
+    let ours = offered.iter().copied().max()?;
+    let v = Version::from_wire(header_version.min(ours.wire()))?;
+    offered.contains(&v).then_some(v)
+}
+
+/// OFPC_* capabilities OVS reports (flow, table, port, queue stats; 1.0
+/// adds ARP_MATCH_IP, 1.1+ group stats, 1.4+ bundles).
+fn capabilities(v: Version) -> u32 {
+    let mut c = 1 | 2 | 4 | 0x40;
+    if v == Version::Of10 {
+        c |= 0x80;
+    } else {
+        c |= 8;
+    }
+    if v >= Version::Of14 {
+        c |= 0x200; // OFPC_BUNDLES (OVS's own bit 9)
+    }
+    c
+}
+
+/// OF1.0 OFPAT_* actions bitmap: output .. mod_tp_dst and enqueue.
+const OF10_ACTIONS: u32 = 0xfff;
+
+/// Processes one whole message `raw` received on `conn`.
+pub fn handle(ofproto: &mut Ofproto, conn: &mut Connection, raw: &[u8]) {
+    // OpenFlow 1.0 Nicira cookie matching: decoded without the cookie
+    // field, which then selects rules as cookie/cookie_mask.
+    let stripped = super::nx_cookie::take_nx_cookie(raw);
+    let (decode_from, nx_cookie) = match &stripped {
+        Some((bytes, c, m)) => (bytes.as_slice(), Some((*c, *m))),
+        None => (raw, None),
+    };
+    let (header, mut msg) = match ferrovs_openflow::message::Message::decode(decode_from) {
+        Ok(x) => x,
+        Err(e) => {
+            if conn.version.is_none() {
+                conn.closing = true;
+            }
+            conn.send_error(e.code, raw);
+            return;
+        }
+    };
+    let xid = header.xid;
+    if conn.version.is_none() {
+        let Message::Hello(h) = &msg else {
+            conn.send_hello_failed("expected a hello message first");
+            return;
+        };
+        match negotiate(&conn.offered, header.version, h) {
+            Some(v) => conn.version = Some(v),
+            None => conn.send_hello_failed("no common OpenFlow version"),
+        }
+        return;
+    }
+    if header.version != conn.ver().wire() {
+        conn.send_error(ErrorCode::OfpbrcBadVersion, raw);
+        return;
+    }
+    if let Some((cookie, mask)) = nx_cookie {
+        use ferrovs_openflow::message::multipart::MpRequest;
+        match &mut msg {
+            Message::Nx(NxMessage::FlowMod(_)) => conn.nx_cookie_match = Some((cookie, mask)),
+            Message::MultipartRequest(r) => {
+                if let MpRequest::NxFlow(f) | MpRequest::NxAggregate(f) = &mut r.body {
+                    f.cookie = cookie;
+                    f.cookie_mask = mask;
+                }
+            }
+            _ => {}
+        }
+    }
+    let result = dispatch(ofproto, conn, msg, raw, xid);
+    conn.nx_cookie_match = None;
+    if let Err(code) = result {
+        conn.send_error(code, raw);
+    }
+}
+
+/// A handler's outcome: Err sends that error for the message.
+pub(crate) type Handled = Result<(), ErrorCode>;
+
+fn dispatch(
+    ofproto: &mut Ofproto,
+    conn: &mut Connection,
+    msg: Message,
+    raw: &[u8],
+    xid: u32,
+) -> Handled {
+    let v = conn.ver();
+    match msg {
+        Message::Hello(_) => Ok(()),
+        Message::EchoRequest(data) => {
+            conn.send(&Message::EchoReply(data), xid);
+            Ok(())
+        }
+        Message::EchoReply(_) => Ok(()),
+        Message::FeaturesRequest => {
+            let reply = FeaturesReply {
+                datapath_id: ofproto.config.datapath_id,
+                n_buffers: 0,
+                n_tables: ofproto.config.n_tables,
+                auxiliary_id: 0,
+                capabilities: capabilities(v),
+                actions: if v == Version::Of10 { OF10_ACTIONS } else { 0 },
+                ports: if v <= Version::Of12 {
+                    ofproto
+                        .ports
+                        .values()
+                        .map(|p| crate::port::port_for(v, p))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            };
+            conn.send(&Message::FeaturesReply(reply), xid);
+            Ok(())
+        }
+        Message::GetConfigRequest => {
+            let c = conn.config;
+            conn.send(&Message::GetConfigReply(c), xid);
+            Ok(())
+        }
+        Message::SetConfig(c) => {
+            conn.config = c;
+            Ok(())
+        }
+        Message::BarrierRequest => {
+            conn.send(&Message::BarrierReply, xid);
+            Ok(())
+        }
+        Message::FlowMod(fm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_flow_mod(conn, &fm, raw, xid, false)
+        }
+        Message::MultipartRequest(req) => ofproto.handle_multipart(conn, req, xid),
+        Message::PortMod(pm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_port_mod(conn, &pm)
+        }
+        Message::TableMod(tm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_table_mod(&tm)
+        }
+        Message::GroupMod(gm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_group_mod(conn, &gm, xid)
+        }
+        Message::MeterMod(mm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_meter_mod(conn, &mm)
+        }
+        Message::RoleRequest(r) => ofproto.handle_role_request(conn, &r, xid),
+        Message::GetAsyncRequest => {
+            let reply = conn.async_masks().to_wire(v);
+            conn.send(&Message::GetAsyncReply(reply), xid);
+            Ok(())
+        }
+        Message::SetAsync(cfg) => conn.set_async(&cfg),
+        Message::BundleControl(bc) => ofproto.handle_bundle_control(conn, &bc, raw, xid),
+        Message::BundleAdd(ba) => ofproto.handle_bundle_add(conn, &ba, raw),
+        Message::PacketOut(po) => {
+            role::check_writable(conn)?;
+            // Executed by translation (next issue); kept for it.
+            ofproto.packet_outs.push(po);
+            Ok(())
+        }
+        Message::Nx(nx) => dispatch_nx(ofproto, conn, nx, raw, xid),
+        Message::Experimenter(e) if e.experimenter == crate::bundle::ONF_EXPERIMENTER => {
+            use ferrovs_openflow::message::{BundleAdd, BundleControl};
+            match e.exp_type {
+                crate::bundle::ONFT_BUNDLE_CONTROL => {
+                    let bc = BundleControl::decode(&e.data).map_err(|e| e.code)?;
+                    ofproto.handle_bundle_control(conn, &bc, raw, xid)
+                }
+                crate::bundle::ONFT_BUNDLE_ADD => {
+                    let ba = BundleAdd::decode(&e.data).map_err(|e| e.code)?;
+                    ofproto.handle_bundle_add(conn, &ba, raw)
+                }
+                _ => Err(ErrorCode::OfpbrcBadType),
+            }
+        }
+        Message::Error(_) | Message::FeaturesReply(_) | Message::GetConfigReply(_) => {
+            Err(ErrorCode::OfpbrcBadType)
+        }
+        _ => Err(ErrorCode::OfpbrcBadType),
+    }
+}
+
+fn dispatch_nx(
+    ofproto: &mut Ofproto,
+    conn: &mut Connection,
+    nx: NxMessage,
+    raw: &[u8],
+    xid: u32,
+) -> Handled {
+    match nx {
+        NxMessage::SetFlowFormat(f) => {
+            conn.flow_format = match f {
+                0 => FlowFormat::OpenFlow10,
+                2 => FlowFormat::Nxm,
+                _ => return Err(ErrorCode::OfpbrcEperm),
+            };
+            Ok(())
+        }
+        NxMessage::FlowModTableId(on) => {
+            conn.flow_mod_table_id = on;
+            Ok(())
+        }
+        NxMessage::SetPacketInFormat(f) => {
+            if f > 2 {
+                return Err(ErrorCode::OfpbrcEperm);
+            }
+            conn.packet_in_format = f;
+            Ok(())
+        }
+        NxMessage::FlowMod(fm) => {
+            role::check_writable(conn)?;
+            ofproto.handle_flow_mod(conn, &fm, raw, xid, true)
+        }
+        NxMessage::RoleRequest(r) => ofproto.handle_nx_role_request(conn, r, xid),
+        NxMessage::SetAsyncConfig {
+            packet_in,
+            port_status,
+            flow_removed,
+        } => {
+            conn.set_async_masks(packet_in, port_status, flow_removed);
+            Ok(())
+        }
+        NxMessage::SetAsyncConfig2(props) => {
+            conn.set_async(&ferrovs_openflow::message::AsyncConfig::Props(props))
+        }
+        NxMessage::SetControllerId(id) => {
+            conn.controller_id = id;
+            Ok(())
+        }
+        NxMessage::FlowMonitorCancel(id) => conn.cancel_monitor(id),
+        NxMessage::FlowAge => Ok(()),
+        _ => Err(ErrorCode::OfpbrcBadSubtype),
+    }
+}

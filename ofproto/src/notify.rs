@@ -1,0 +1,135 @@
+//! What the switch tells its connections after a committed change:
+//! flow-removed (to every connection whose async configuration wants the
+//! reason, in its version and flow format) and flow-monitor updates.
+//!
+//! While a message is being handled its connection is out of the map
+//! (`Ofproto::receive` holds it), so every broadcast takes that
+//! connection too.
+
+use std::time::Instant;
+
+use ferrovs_openflow::message::nicira::{NxFlowRemoved, NxMessage};
+use ferrovs_openflow::message::{FlowMod, FlowRemoved, Message};
+use ferrovs_openflow::Version;
+
+use crate::connmgr::async_config::AsyncKind;
+use crate::connmgr::{ConnId, Connection, FlowFormat};
+use crate::flow_mod::{Change, RuleEvent, RR_DELETE};
+use crate::ofproto::Ofproto;
+use crate::rule::Rule;
+
+impl Ofproto {
+    /// Calls `f` on every connection, `cur` (the one being served) too.
+    pub(crate) fn each_conn(
+        &mut self,
+        cur: Option<&mut Connection>,
+        mut f: impl FnMut(&mut Connection),
+    ) {
+        if let Some(c) = cur {
+            f(c);
+        }
+        for c in self.conns.values_mut() {
+            f(c);
+        }
+    }
+
+    /// Reports committed `changes` made by connection `by` (with request
+    /// `xid`), or by the switch itself (timeouts) when `by` is None.
+    pub(crate) fn commit_changes(
+        &mut self,
+        changes: Vec<Change>,
+        mut cur: Option<&mut Connection>,
+        xid: u32,
+    ) {
+        if changes.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let by: Option<ConnId> = cur.as_ref().map(|c| c.id);
+        let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
+            || self.conns.values().any(|c| !c.monitors.is_empty());
+        for ch in &changes {
+            match ch {
+                Change::Remove { rule, reason } => {
+                    if rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
+                        self.each_conn(cur.as_deref_mut(), |c| {
+                            send_flow_removed(c, rule, *reason, now)
+                        });
+                    }
+                    let ev = RuleEvent::Removed(*reason);
+                    self.each_conn(cur.as_deref_mut(), |c| {
+                        c.report_rule(rule, ev, (Some(c.id) == by).then_some(xid))
+                    });
+                }
+                Change::Insert {
+                    table_id,
+                    om,
+                    priority,
+                    event,
+                    actions_changed,
+                    ..
+                } => {
+                    if (*event == RuleEvent::Modified && !actions_changed) || !monitored {
+                        continue;
+                    }
+                    let Some(rule) = self
+                        .tables
+                        .get(*table_id)
+                        .and_then(|t| t.cls.get(om, *priority as u32))
+                        .cloned()
+                    else {
+                        continue;
+                    };
+                    self.each_conn(cur.as_deref_mut(), |c| {
+                        c.report_rule(&rule, *event, (Some(c.id) == by).then_some(xid))
+                    });
+                }
+            }
+        }
+        self.each_conn(cur, |c| c.flush_updates());
+    }
+}
+
+/// Queues a flow-removed for `rule` on `c` if it wants the reason.
+fn send_flow_removed(c: &mut Connection, rule: &Rule, reason: u8, now: Instant) {
+    if !c.receives_async(AsyncKind::FlowRemoved, reason) {
+        return;
+    }
+    let v = c.ver();
+    // Reasons a version does not know go out as DELETE (as OVS encodes).
+    let wire_reason = match v {
+        Version::Of10 | Version::Of11 | Version::Of12 if reason > 2 => RR_DELETE,
+        Version::Of13 if reason > 3 => RR_DELETE,
+        _ => reason,
+    };
+    let (duration_sec, duration_nsec) = rule.duration(now);
+    let msg = if v == Version::Of10 && c.flow_format == FlowFormat::Nxm {
+        Message::Nx(NxMessage::FlowRemoved(NxFlowRemoved {
+            cookie: rule.cookie,
+            priority: rule.priority,
+            reason: wire_reason,
+            table_id: rule.table_id,
+            duration_sec,
+            duration_nsec,
+            idle_timeout: rule.idle_timeout,
+            packet_count: rule.packet_count,
+            byte_count: rule.byte_count,
+            r#match: rule.r#match.clone(),
+        }))
+    } else {
+        Message::FlowRemoved(FlowRemoved {
+            cookie: rule.cookie,
+            priority: rule.priority,
+            reason: wire_reason,
+            table_id: rule.table_id,
+            duration_sec,
+            duration_nsec,
+            idle_timeout: rule.idle_timeout,
+            hard_timeout: rule.hard_timeout,
+            packet_count: rule.packet_count,
+            byte_count: rule.byte_count,
+            r#match: rule.r#match.clone(),
+        })
+    };
+    c.send_async(&msg);
+}

@@ -1,0 +1,156 @@
+//! Ports as OpenFlow sees them: descriptions, port-mod (config bits) and
+//! the port-status messages every change sends to every connection that
+//! wants them; per-port counters that the datapath side fills in.
+
+use std::time::Instant;
+
+use ferrovs_openflow::message::multipart::PortStats;
+use ferrovs_openflow::message::{Message, PortMod, PortStatus};
+use ferrovs_openflow::ErrorCode;
+
+use crate::connmgr::async_config::AsyncKind;
+use crate::connmgr::dispatch::Handled;
+use crate::connmgr::Connection;
+use crate::ofproto::{OfPort, Ofproto};
+
+/// OFPPR_* reasons.
+pub const PR_ADD: u8 = 0;
+pub const PR_DELETE: u8 = 1;
+pub const PR_MODIFY: u8 = 2;
+
+/// OFPPC_* bits a port-mod may change: PORT_DOWN, NO_STP (1.0), NO_RECV,
+/// NO_RECV_STP (1.0), NO_FLOOD (1.0), NO_FWD, NO_PACKET_IN.
+pub const PORT_MOD_BITS: u32 = 0x7f;
+/// OpenFlow 1.1+: PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN.
+pub const PORT_MOD_BITS_11: u32 = 0x65;
+
+/// Counters of one port (the datapath adds to them).
+#[derive(Debug, Clone, Default)]
+pub struct PortCounters {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    /// When the port appeared.
+    pub since: Option<Instant>,
+}
+
+impl PortCounters {
+    pub fn stats(&self, port_no: u16) -> PortStats {
+        PortStats {
+            port_no,
+            rx_packets: self.rx_packets,
+            tx_packets: self.tx_packets,
+            rx_bytes: self.rx_bytes,
+            tx_bytes: self.tx_bytes,
+            rx_dropped: self.rx_dropped,
+            tx_dropped: self.tx_dropped,
+            rx_errors: self.rx_errors,
+            tx_errors: self.tx_errors,
+            rx_frame_err: 0,
+            rx_over_err: 0,
+            rx_crc_err: 0,
+            collisions: 0,
+            duration_sec: 0,
+            duration_nsec: 0,
+        }
+    }
+}
+
+/// OFPPF_* bits from their OpenFlow 1.1+ positions (how the switch keeps
+/// them) to OpenFlow 1.0's: speeds stay, COPPER..PAUSE_ASYM move from
+/// bits 11..15 to 7..11, and 40G/100G/1T/OTHER have no 1.0 form.
+pub fn features_to_of10(f: u32) -> u32 {
+    (f & 0x7f) | ((f >> 4) & 0xf80)
+}
+
+/// The port as version `v` describes it.
+pub fn port_for(v: ferrovs_openflow::Version, port: &OfPort) -> OfPort {
+    let mut p = port.clone();
+    if v == ferrovs_openflow::Version::Of10 {
+        p.curr = features_to_of10(p.curr);
+        p.advertised = features_to_of10(p.advertised);
+        p.supported = features_to_of10(p.supported);
+        p.peer = features_to_of10(p.peer);
+    }
+    p
+}
+
+fn port_status(c: &mut Connection, reason: u8, port: &OfPort) {
+    if c.receives_async(AsyncKind::PortStatus, reason) {
+        c.send_async(&Message::PortStatus(PortStatus {
+            reason,
+            port: port_for(c.ver(), port),
+        }));
+    }
+}
+
+impl Ofproto {
+    /// Replaces the counters of a port (vswitchd/datapath side).
+    pub fn set_port_counters(&mut self, port_no: u16, mut c: PortCounters) {
+        let since = self.port_counters.get(&port_no).and_then(|p| p.since);
+        c.since = since.or(c.since);
+        self.port_counters.insert(port_no, c);
+    }
+
+    pub(crate) fn port_changed(&mut self, port: OfPort) {
+        let no = port.port_no;
+        let reason = match self.ports.get(&no) {
+            Some(old) if *old == port => return,
+            Some(_) => PR_MODIFY,
+            None => PR_ADD,
+        };
+        if reason == PR_ADD {
+            let now = self.now();
+            self.port_counters.entry(no).or_default().since = Some(now);
+        }
+        self.ports.insert(no, port.clone());
+        self.each_conn(None, |c| port_status(c, reason, &port));
+    }
+
+    pub(crate) fn port_removed(&mut self, port_no: u16) -> Option<OfPort> {
+        let port = self.ports.remove(&port_no)?;
+        self.port_counters.remove(&port_no);
+        self.each_conn(None, |c| port_status(c, PR_DELETE, &port));
+        Some(port)
+    }
+
+    /// OFPT_PORT_MOD.
+    pub(crate) fn handle_port_mod(&mut self, conn: &mut Connection, pm: &PortMod) -> Handled {
+        let Some(port) = self.ports.get(&pm.port_no) else {
+            return Err(ErrorCode::OfppmfcBadPort);
+        };
+        if port.hw_addr != pm.hw_addr {
+            return Err(ErrorCode::OfppmfcBadHwAddr);
+        }
+        // OpenFlow 1.1+ has no NO_STP, NO_RECV_STP, NO_FLOOD: those bits
+        // are ignored there (OVS).
+        let bits = if conn.ver() == ferrovs_openflow::Version::Of10 {
+            PORT_MOD_BITS
+        } else {
+            PORT_MOD_BITS_11
+        };
+        let mask = pm.mask & bits;
+        let config = (port.config & !mask) | (pm.config & mask);
+        if config == port.config {
+            return Ok(());
+        }
+        let mut port = port.clone();
+        port.config = config;
+        self.ports.insert(pm.port_no, port.clone());
+        self.port_mods.push((pm.port_no, config));
+        self.each_conn(Some(conn), |c| port_status(c, PR_MODIFY, &port));
+        Ok(())
+    }
+
+    /// Port config changes made by port-mods since the last call, as
+    /// (port, new config): vswitchd brings the netdev up or down
+    /// (OFPPC_PORT_DOWN) and reports the resulting state with `set_port`.
+    pub fn take_port_mods(&mut self) -> Vec<(u16, u32)> {
+        std::mem::take(&mut self.port_mods)
+    }
+}

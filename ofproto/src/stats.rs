@@ -1,0 +1,319 @@
+//! Statistics and description requests (OFPT_MULTIPART / OFPT_STATS and
+//! Nicira's NXST_*): desc, flow, aggregate, table, port, queue, port
+//! desc, and the group, meter and monitor kinds (handled by their own
+//! modules). Replies larger than one message are split into several with
+//! OFPMPF_REPLY_MORE, as OVS does.
+
+use ferrovs_openflow::message::multipart::{
+    AggregateStats, Desc, FlowStats, FlowStatsRequest, MpReply, MpRequest, MultipartReply,
+    MultipartRequest, PortStats, TableStats,
+};
+use ferrovs_openflow::message::Message;
+use ferrovs_openflow::port::{OFPP_LOCAL, OFPP_NONE};
+use ferrovs_openflow::{ErrorCode, Version};
+
+use crate::connmgr::dispatch::Handled;
+use crate::connmgr::Connection;
+use crate::flow::OfMatch;
+use crate::flow_mod::RuleCriteria;
+use crate::ofproto::Ofproto;
+use crate::rule::Rule;
+
+/// Largest message body we put entries in before splitting.
+const MP_SPLIT: usize = 60_000;
+
+/// OFPFW10 bits of every field an OF1.0 table can wildcard.
+const OF10_WILDCARDS: u32 = 0x3820ff;
+
+/// Sends `entries` as one or more replies built by `wrap`.
+pub(crate) fn send_split<T: Clone>(
+    conn: &mut Connection,
+    xid: u32,
+    entries: Vec<T>,
+    wrap: impl Fn(Vec<T>) -> MpReply,
+) {
+    let v = conn.ver();
+    let encode = |chunk: Vec<T>, more: bool| {
+        Message::MultipartReply(MultipartReply {
+            flags: u16::from(more),
+            body: wrap(chunk),
+        })
+        .encode(v, xid)
+    };
+    let whole = encode(entries.clone(), false);
+    if whole.len() <= 0xffff {
+        conn.output.extend_from_slice(&whole);
+        return;
+    }
+    let per = (entries.len() * MP_SPLIT / whole.len()).max(1);
+    let n = entries.len();
+    let mut start = 0;
+    while start < n {
+        let mut take = per.min(n - start);
+        loop {
+            let more = start + take < n;
+            let msg = encode(entries[start..start + take].to_vec(), more);
+            if msg.len() <= 0xffff || take == 1 {
+                conn.output.extend_from_slice(&msg);
+                break;
+            }
+            take /= 2;
+        }
+        start += take;
+    }
+}
+
+impl Ofproto {
+    pub(crate) fn handle_multipart(
+        &mut self,
+        conn: &mut Connection,
+        req: MultipartRequest,
+        xid: u32,
+    ) -> Handled {
+        let v = conn.ver();
+        match req.body {
+            MpRequest::Desc => {
+                let d = Desc {
+                    mfr_desc: "Nicira, Inc.".into(),
+                    hw_desc: "Open vSwitch".into(),
+                    sw_desc: "ferrovs".into(),
+                    serial_num: "None".into(),
+                    dp_desc: "None".into(),
+                };
+                self.reply(conn, xid, MpReply::Desc(d));
+            }
+            MpRequest::Flow(r) => {
+                let fs = self.flow_stats(&r)?;
+                send_split(conn, xid, fs, MpReply::Flow);
+            }
+            MpRequest::NxFlow(r) => {
+                let fs = self.flow_stats(&r)?;
+                send_split(conn, xid, fs, MpReply::NxFlow);
+            }
+            MpRequest::Aggregate(r) => {
+                let a = self.aggregate_stats(&r)?;
+                self.reply(conn, xid, MpReply::Aggregate(a));
+            }
+            MpRequest::NxAggregate(r) => {
+                let a = self.aggregate_stats(&r)?;
+                self.reply(conn, xid, MpReply::NxAggregate(a));
+            }
+            MpRequest::Table => {
+                let ts = self.table_stats();
+                send_split(conn, xid, ts, MpReply::Table);
+            }
+            MpRequest::PortStats(p) => {
+                let ps = self.port_stats(p)?;
+                send_split(conn, xid, ps, MpReply::PortStats);
+            }
+            MpRequest::Queue(p, _q) => {
+                if p != OFPP_NONE && p != 0xfffc && !self.ports.contains_key(&p) {
+                    return Err(ErrorCode::OfpqofcBadPort);
+                }
+                self.reply(conn, xid, MpReply::Queue(Vec::new()));
+            }
+            MpRequest::PortDesc(p) => {
+                let ports: Vec<_> = self
+                    .ports
+                    .values()
+                    .filter(|d| p == OFPP_NONE || p == 0xfffc || d.port_no == p)
+                    .map(|d| crate::port::port_for(v, d))
+                    .collect();
+                send_split(conn, xid, ports, MpReply::PortDesc);
+            }
+            MpRequest::Group(g) => {
+                let s = self.group_stats(g);
+                send_split(conn, xid, s, MpReply::Group);
+            }
+            MpRequest::GroupDesc(g) => {
+                let s = self.group_desc(g);
+                send_split(conn, xid, s, MpReply::GroupDesc);
+            }
+            MpRequest::GroupFeatures => {
+                let f = crate::group::group_features();
+                self.reply(conn, xid, MpReply::GroupFeatures(f));
+            }
+            MpRequest::Meter(m) => {
+                let s = self.meter_stats(m)?;
+                send_split(conn, xid, s, MpReply::Meter);
+            }
+            MpRequest::MeterConfig(m) => {
+                let s = self.meter_config(m)?;
+                send_split(conn, xid, s, MpReply::MeterConfig);
+            }
+            MpRequest::MeterFeatures => {
+                let f = crate::meter::meter_features();
+                self.reply(conn, xid, MpReply::MeterFeatures(f));
+            }
+            MpRequest::TableFeatures(req) => {
+                if !req.is_empty() {
+                    // Changing table features: OVS accepts only what it
+                    // already has; refused here.
+                    return Err(ErrorCode::OfptffcEperm);
+                }
+                let f = self.table_features(v);
+                send_split(conn, xid, f, MpReply::TableFeatures);
+            }
+            MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
+            // OFPMP_TABLE_DESC (1.4+).
+            MpRequest::Other { type_: 14, body } if v >= Version::Of14 => {
+                if !body.is_empty() {
+                    return Err(ErrorCode::OfpbrcBadLen);
+                }
+                let entries = self.table_desc();
+                send_split(conn, xid, entries, |e: Vec<Vec<u8>>| MpReply::Other {
+                    type_: 14,
+                    body: e.concat(),
+                });
+            }
+            // OVS's OpenFlow 1.0 port description request (type 13).
+            MpRequest::Other { type_: 13, body } if v == Version::Of10 => {
+                let p = if body.len() >= 2 {
+                    u16::from_be_bytes([body[0], body[1]])
+                } else {
+                    OFPP_NONE
+                };
+                let ports: Vec<_> = self
+                    .ports
+                    .values()
+                    .filter(|d| p == OFPP_NONE || d.port_no == p)
+                    .map(|d| crate::port::port_for(v, d))
+                    .collect();
+                send_split(conn, xid, ports, MpReply::PortDesc);
+            }
+            _ => {
+                let _ = v;
+                return Err(ErrorCode::OfpbrcBadStat);
+            }
+        }
+        Ok(())
+    }
+
+    fn reply(&self, conn: &mut Connection, xid: u32, body: MpReply) {
+        conn.send(
+            &Message::MultipartReply(MultipartReply { flags: 0, body }),
+            xid,
+        );
+    }
+
+    /// Rules a flow/aggregate stats request selects.
+    fn stats_rules(&self, r: &FlowStatsRequest) -> Result<Vec<&Rule>, ErrorCode> {
+        if !self.check_table_id(r.table_id) {
+            return Err(ErrorCode::OfpbrcBadTableId);
+        }
+        r.r#match.check_prereqs().map_err(|e| e.code)?;
+        let om = OfMatch::from_match(&r.r#match).map_err(|e| e.code())?;
+        let keys = self.collect_rules(&RuleCriteria {
+            table_id: r.table_id,
+            om: &om,
+            strict_priority: None,
+            cookie: r.cookie,
+            cookie_mask: r.cookie_mask,
+            out_port: r.out_port,
+            out_group: r.out_group,
+        });
+        Ok(keys
+            .iter()
+            .filter_map(|(t, m, p)| self.tables.get(*t)?.cls.get(m, *p as u32))
+            .map(|r| &**r)
+            .collect())
+    }
+
+    pub(crate) fn flow_stats(&self, r: &FlowStatsRequest) -> Result<Vec<FlowStats>, ErrorCode> {
+        let now = self.now();
+        // Wire form of NX/OF1.5 ages: seconds + 1 (0 means unknown).
+        let age = |t: std::time::Instant| {
+            now.saturating_duration_since(t)
+                .as_secs()
+                .min(u16::MAX as u64 - 1) as u16
+                + 1
+        };
+        Ok(self
+            .stats_rules(r)?
+            .into_iter()
+            .map(|rule| {
+                let (duration_sec, duration_nsec) = rule.duration(now);
+                FlowStats {
+                    table_id: rule.table_id,
+                    duration_sec,
+                    duration_nsec,
+                    priority: rule.priority,
+                    idle_timeout: rule.idle_timeout,
+                    hard_timeout: rule.hard_timeout,
+                    flags: rule.flags,
+                    importance: rule.importance,
+                    idle_age: age(rule.used),
+                    hard_age: age(rule.modified),
+                    cookie: rule.cookie,
+                    packet_count: rule.packet_count,
+                    byte_count: rule.byte_count,
+                    r#match: rule.r#match.clone(),
+                    instructions: rule.instructions.clone(),
+                }
+            })
+            .collect())
+    }
+
+    fn aggregate_stats(&self, r: &FlowStatsRequest) -> Result<AggregateStats, ErrorCode> {
+        let rules = self.stats_rules(r)?;
+        let mut a = AggregateStats {
+            packet_count: 0,
+            byte_count: 0,
+            flow_count: rules.len() as u32,
+        };
+        for rule in rules {
+            a.packet_count += rule.packet_count;
+            a.byte_count += rule.byte_count;
+        }
+        Ok(a)
+    }
+
+    fn table_stats(&self) -> Vec<TableStats> {
+        (0..self.config.n_tables)
+            .map(|id| {
+                let t = self.tables.get(id).expect("visible table exists");
+                let mut name = [0u8; 32];
+                if let Some(n) = &t.name {
+                    let b = n.as_bytes();
+                    let k = b.len().min(31);
+                    name[..k].copy_from_slice(&b[..k]);
+                }
+                TableStats {
+                    table_id: id,
+                    name,
+                    wildcards: OF10_WILDCARDS,
+                    max_entries: t.max_flows.min(crate::table::DEFAULT_MAX_FLOWS),
+                    active_count: t.n_flows() as u32,
+                    lookup_count: t.lookup_count,
+                    matched_count: t.matched_count,
+                }
+            })
+            .collect()
+    }
+
+    fn port_stats(&self, p: u16) -> Result<Vec<PortStats>, ErrorCode> {
+        if p != OFPP_NONE && p != 0xfffc && !self.ports.contains_key(&p) {
+            return Err(ErrorCode::OfpbrcBadPort);
+        }
+        let now = self.now();
+        let mut v: Vec<PortStats> = self
+            .ports
+            .keys()
+            .filter(|n| p == OFPP_NONE || p == 0xfffc || **n == p)
+            .map(|n| {
+                let c = self.port_counters.get(n).cloned().unwrap_or_default();
+                let (duration_sec, duration_nsec) =
+                    crate::rule::duration_since(c.since.unwrap_or(now), now);
+                PortStats {
+                    duration_sec,
+                    duration_nsec,
+                    ..c.stats(*n)
+                }
+            })
+            .collect();
+        // OVS lists LOCAL first, then ports by number.
+        v.sort_by_key(|s| (s.port_no != OFPP_LOCAL, s.port_no));
+        let _ = Version::Of10;
+        Ok(v)
+    }
+}

@@ -1,0 +1,92 @@
+//! The 255 OpenFlow tables of a bridge.
+//!
+//! Each [`OfTable`] is a priority classifier of [`Rule`]s keyed by
+//! (canonical match, priority) plus the table's settings (name, flow limit,
+//! eviction, table-mod config) and its lookup counters. Table 254 exists
+//! but is hidden and read-only as in OVS (controllers see ids 0..=253);
+//! `n_tables` of the bridge config can hide more.
+
+use crate::classifier::Classifier;
+use crate::rule::Rule;
+
+/// Tables a bridge holds (ids 0..=254).
+pub const N_TABLES: usize = 255;
+/// The hidden, read-only table (OVS's TBL_INTERNAL).
+pub const TABLE_HIDDEN: u8 = 254;
+/// Default flow limit (reported as max_entries).
+pub const DEFAULT_MAX_FLOWS: u32 = 1_000_000;
+
+pub struct OfTable {
+    /// Rules boxed: the classifier moves only pointers.
+    pub cls: Classifier<Box<Rule>>,
+    /// `Flow_Table:name`; None shows the default.
+    pub name: Option<String>,
+    /// Flow limit (`Flow_Table:flow_limit`), u32::MAX: none.
+    pub max_flows: u32,
+    /// Evict when full (table-mod OFPTC14_EVICTION or `overflow_policy=evict`).
+    pub eviction: bool,
+    /// OFPTC11_TABLE_MISS_* (0 = default per version, as OVS's
+    /// OFPUTIL_TABLE_MISS_DEFAULT).
+    pub miss_config: u32,
+    /// Vacancy events (OFPTC14_VACANCY_EVENTS) asked.
+    pub vacancy: bool,
+    pub lookup_count: u64,
+    pub matched_count: u64,
+}
+
+impl Default for OfTable {
+    fn default() -> Self {
+        OfTable {
+            cls: Classifier::new(),
+            name: None,
+            max_flows: u32::MAX,
+            eviction: false,
+            miss_config: 0,
+            vacancy: false,
+            lookup_count: 0,
+            matched_count: 0,
+        }
+    }
+}
+
+impl OfTable {
+    pub fn n_flows(&self) -> usize {
+        self.cls.len()
+    }
+
+    /// The rule to evict to make room: the least important, then the one
+    /// closest to expiring (OVS's eviction order, without eviction groups).
+    pub fn eviction_victim(&self) -> Option<(crate::flow::OfMatch, u32)> {
+        self.cls
+            .iter()
+            .filter(|(_, r)| r.idle_timeout != 0 || r.hard_timeout != 0 || r.importance != 0)
+            .min_by_key(|(_, r)| (r.importance, r.used))
+            .map(|(k, _)| (k.r#match, k.priority))
+    }
+}
+
+/// Every table of a bridge.
+pub struct Tables {
+    pub t: Vec<OfTable>,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables {
+            t: (0..N_TABLES).map(|_| OfTable::default()).collect(),
+        }
+    }
+}
+
+impl Tables {
+    pub fn get(&self, id: u8) -> Option<&OfTable> {
+        self.t.get(id as usize)
+    }
+    pub fn get_mut(&mut self, id: u8) -> Option<&mut OfTable> {
+        self.t.get_mut(id as usize)
+    }
+    /// Total number of rules.
+    pub fn n_rules(&self) -> usize {
+        self.t.iter().map(|t| t.n_flows()).sum()
+    }
+}
