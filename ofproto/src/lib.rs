@@ -17,6 +17,9 @@
 //! - [`flow_mod`]: flow-mod semantics per version, with an undo log
 //!   ([`bundle`] commits all or nothing with it); [`expiry`]: timeouts.
 //! - [`stats`]: multipart requests; [`port`], [`group`], [`meter`].
+//! - [`xlate`]: translation; [`normal`]: MAC learning and the NORMAL
+//!   action; [`trace`]: `ofproto/trace`; [`upcall`]: the datapath's
+//!   upcall handler; [`flow_text`]: flows from `ovs-ofctl` text.
 
 pub mod bundle;
 pub mod classifier;
@@ -24,8 +27,10 @@ pub mod connmgr;
 pub mod expiry;
 pub mod flow;
 pub mod flow_mod;
+pub mod flow_text;
 pub mod group;
 pub mod meter;
+pub mod normal;
 mod notify;
 pub mod ofproto;
 pub mod port;
@@ -33,6 +38,9 @@ pub mod rule;
 pub mod stats;
 pub mod table;
 mod table_mod;
+pub mod trace;
+pub mod upcall;
+pub mod xlate;
 
 pub use connmgr::{ConnId, ConnKind, Waker};
 pub use ofproto::{OfPort, Ofproto, OfprotoConfig};

@@ -1,0 +1,226 @@
+//! Committing header changes: the datapath actions that turn the packet
+//! as the datapath has it (`base`) into the packet as OpenFlow actions
+//! left it (`flow`), emitted just before an output.
+//!
+//! Order as OVS's `commit_odp_actions`: Ethernet, IPv4/IPv6, L4 ports,
+//! VLAN, then skb_priority and pkt_mark. A changed header becomes one
+//! masked `set` whose mask is the megaflow bits of that header (what was
+//! read or written), as OVS does; the written bits are already in the
+//! wildcards, so the megaflow pins the values the `set` assumes.
+
+use ferrovs_datapath::actions::{DpAction, Masked, SetField, SetIpv6};
+use ferrovs_datapath::flow::layout::{self as dp, Field as DpField};
+
+use super::Ctx;
+use crate::flow::OfFlow;
+
+fn get(f: &OfFlow, fld: DpField) -> u64 {
+    f.bits(fld.word as usize, fld.shift as u32, fld.bits as u32)
+}
+
+fn get128(f: &OfFlow, hi: DpField) -> u128 {
+    (f.0[hi.word as usize] as u128) << 64 | f.0[hi.word as usize + 1] as u128
+}
+
+fn changed(a: &OfFlow, b: &OfFlow, fields: &[DpField]) -> bool {
+    fields.iter().any(|f| get(a, *f) != get(b, *f))
+}
+
+fn copy(dst: &mut OfFlow, src: &OfFlow, fields: &[DpField]) {
+    for f in fields {
+        dst.set_bits(f.word as usize, f.shift as u32, f.bits as u32, get(src, *f));
+    }
+}
+
+fn m64(flow: &OfFlow, wc: &OfFlow, f: DpField) -> Masked<u64> {
+    Masked {
+        value: get(flow, f),
+        mask: get(wc, f),
+    }
+}
+
+impl Ctx<'_, '_> {
+    /// Emits the actions that bring `base` up to `flow`.
+    pub(crate) fn commit(&mut self) {
+        self.commit_eth();
+        self.commit_l3();
+        self.commit_l4();
+        self.commit_vlan();
+        self.commit_meta();
+    }
+
+    /// Marks the whole of `fields` as examined.
+    fn wc_fields(&mut self, fields: &[DpField]) {
+        for f in fields {
+            self.wc.0[f.word as usize] |= f.word_mask();
+        }
+    }
+
+    fn commit_eth(&mut self) {
+        let fs = [dp::DL_SRC, dp::DL_DST];
+        if !changed(&self.flow, &self.base, &fs) {
+            return;
+        }
+        self.out.actions.push(DpAction::Set(SetField::Ethernet {
+            src: m64(&self.flow, &self.wc, dp::DL_SRC),
+            dst: m64(&self.flow, &self.wc, dp::DL_DST),
+        }));
+        copy(&mut self.base, &self.flow, &fs);
+    }
+
+    fn commit_l3(&mut self) {
+        let (f, w) = (&self.flow, &self.wc);
+        match super::dl_type(f) {
+            0x0800 => {
+                let fs = [dp::NW_SRC, dp::NW_DST, dp::NW_TOS, dp::NW_TTL];
+                if !changed(f, &self.base, &fs) {
+                    return;
+                }
+                let m8 = |fld| Masked {
+                    value: get(f, fld) as u8,
+                    mask: get(w, fld) as u8,
+                };
+                let m32 = |fld| Masked {
+                    value: get(f, fld) as u32,
+                    mask: get(w, fld) as u32,
+                };
+                let s = SetField::Ipv4 {
+                    src: m32(dp::NW_SRC),
+                    dst: m32(dp::NW_DST),
+                    tos: m8(dp::NW_TOS),
+                    ttl: m8(dp::NW_TTL),
+                };
+                self.out.actions.push(DpAction::Set(s));
+                copy(&mut self.base, &self.flow.clone(), &fs);
+            }
+            0x86dd => {
+                let fs = [
+                    dp::IPV6_SRC_HI,
+                    dp::IPV6_SRC_LO,
+                    dp::IPV6_DST_HI,
+                    dp::IPV6_DST_LO,
+                    dp::IPV6_LABEL,
+                    dp::NW_TOS,
+                    dp::NW_TTL,
+                ];
+                if !changed(f, &self.base, &fs) {
+                    return;
+                }
+                let m128 = |hi| Masked {
+                    value: get128(f, hi),
+                    mask: get128(w, hi),
+                };
+                let s = SetIpv6 {
+                    src: m128(dp::IPV6_SRC_HI),
+                    dst: m128(dp::IPV6_DST_HI),
+                    label: Masked {
+                        value: get(f, dp::IPV6_LABEL) as u32,
+                        mask: get(w, dp::IPV6_LABEL) as u32,
+                    },
+                    tclass: Masked {
+                        value: get(f, dp::NW_TOS) as u8,
+                        mask: get(w, dp::NW_TOS) as u8,
+                    },
+                    hlimit: Masked {
+                        value: get(f, dp::NW_TTL) as u8,
+                        mask: get(w, dp::NW_TTL) as u8,
+                    },
+                };
+                self.out
+                    .actions
+                    .push(DpAction::Set(SetField::Ipv6(Box::new(s))));
+                copy(&mut self.base, &self.flow.clone(), &fs);
+            }
+            _ => {}
+        }
+    }
+
+    fn commit_l4(&mut self) {
+        let fs = [dp::TP_SRC, dp::TP_DST];
+        if !super::is_ip_any(&self.flow) || !changed(&self.flow, &self.base, &fs) {
+            return;
+        }
+        let (f, w) = (&self.flow, &self.wc);
+        let m16 = |fld| Masked {
+            value: get(f, fld) as u16,
+            mask: get(w, fld) as u16,
+        };
+        let (src, dst) = (m16(dp::TP_SRC), m16(dp::TP_DST));
+        let s = match super::nw_proto(f) {
+            6 => SetField::Tcp { src, dst },
+            17 => SetField::Udp { src, dst },
+            132 => SetField::Sctp { src, dst },
+            _ => return,
+        };
+        self.out.actions.push(DpAction::Set(s));
+        copy(&mut self.base, &self.flow.clone(), &fs);
+    }
+
+    fn commit_vlan(&mut self) {
+        let fs = [dp::VLAN0_TCI, dp::VLAN0_TPID, dp::VLAN1_TCI, dp::VLAN1_TPID];
+        if !changed(&self.flow, &self.base, &fs) {
+            return;
+        }
+        let present = |f: &OfFlow, t: DpField| get(f, t) as u16 & dp::VLAN_PRESENT != 0;
+        // Pop what differs (outer first), push back what the flow has.
+        let same_inner = get(&self.flow, dp::VLAN1_TCI) == get(&self.base, dp::VLAN1_TCI)
+            && get(&self.flow, dp::VLAN1_TPID) == get(&self.base, dp::VLAN1_TPID);
+        let mut pops = 0;
+        if present(&self.base, dp::VLAN0_TCI) {
+            pops += 1;
+        }
+        if !same_inner && present(&self.base, dp::VLAN1_TCI) {
+            pops += 1;
+        }
+        for _ in 0..pops {
+            self.out.actions.push(DpAction::PopVlan);
+        }
+        let push = |flow: &OfFlow, tci: DpField, tpid: DpField, out: &mut Vec<DpAction>| {
+            let t = get(flow, tci) as u16;
+            if t & dp::VLAN_PRESENT != 0 {
+                let tpid = match get(flow, tpid) as u16 {
+                    0 => 0x8100,
+                    x => x,
+                };
+                out.push(DpAction::PushVlan {
+                    tpid,
+                    tci: t & !dp::VLAN_PRESENT,
+                });
+            }
+        };
+        if !same_inner || pops == 2 {
+            push(
+                &self.flow,
+                dp::VLAN1_TCI,
+                dp::VLAN1_TPID,
+                &mut self.out.actions,
+            );
+        }
+        push(
+            &self.flow,
+            dp::VLAN0_TCI,
+            dp::VLAN0_TPID,
+            &mut self.out.actions,
+        );
+        copy(&mut self.base, &self.flow.clone(), &fs);
+    }
+
+    fn commit_meta(&mut self) {
+        for (fld, is_prio) in [(dp::SKB_PRIORITY, true), (dp::PKT_MARK, false)] {
+            if get(&self.flow, fld) == get(&self.base, fld) {
+                continue;
+            }
+            self.wc_fields(&[fld]);
+            let m = Masked {
+                value: get(&self.flow, fld) as u32,
+                mask: !0,
+            };
+            self.out.actions.push(DpAction::Set(if is_prio {
+                SetField::SkbPriority(m)
+            } else {
+                SetField::PktMark(m)
+            }));
+            copy(&mut self.base, &self.flow.clone(), &[fld]);
+        }
+    }
+}
