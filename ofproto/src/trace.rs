@@ -63,6 +63,12 @@ pub fn parse_trace_flow(text: &str, ports: &BridgePorts) -> Result<OfFlow, Trace
 pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
     let mut mask = OfFlow::default();
     mask.0[..FLOW_WORDS].copy_from_slice(&wc.0[..FLOW_WORDS]);
+    // An untagged packet's megaflow needs only the present bit, which
+    // OVS's text leaves out (its datapath key has no VLAN at all).
+    let vlan = ferrovs_datapath::flow::layout::W_VLAN;
+    if flow.0[vlan] & 0x1000 == 0 {
+        mask.0[vlan] &= !0xffff;
+    }
     let om = OfMatch {
         value: flow.masked(&mask),
         mask,

@@ -25,6 +25,8 @@ pub struct OvsVswitchd {
     netns: Option<Netns>,
     dir: PathBuf,
     bridge: String,
+    /// More `ovs-vswitchd` arguments (`--enable-dummy`).
+    extra_args: Vec<String>,
 }
 
 impl OvsVswitchd {
@@ -32,6 +34,17 @@ impl OvsVswitchd {
     /// `datapath_type=netdev`. Fails (with the daemons' log tail) when the
     /// bridge's management socket does not appear.
     pub fn start(bridge: &str) -> anyhow::Result<OvsVswitchd> {
+        Self::start_with_args(bridge, &[])
+    }
+
+    /// Like [`Self::start`] with `--enable-dummy`, so that interfaces of
+    /// type `dummy` exist (fed with `netdev-dummy/receive`), as ferrovs's.
+    pub fn start_dummy(bridge: &str) -> anyhow::Result<OvsVswitchd> {
+        Self::start_with_args(bridge, &["--enable-dummy"])
+    }
+
+    /// Like [`Self::start`], with more `ovs-vswitchd` arguments.
+    pub fn start_with_args(bridge: &str, extra: &[&str]) -> anyhow::Result<OvsVswitchd> {
         let dir = std::env::temp_dir().join(format!("fvs-ovs-{}", unique_suffix()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
@@ -41,6 +54,7 @@ impl OvsVswitchd {
             netns: None,
             dir,
             bridge: bridge.to_string(),
+            extra_args: extra.iter().map(|a| a.to_string()).collect(),
         };
         ovs.boot()?;
         Ok(ovs)
@@ -77,7 +91,8 @@ impl OvsVswitchd {
         vswitchd
             .args(["netns", "exec", ns.name()])
             .arg(tool("ovs-vswitchd"))
-            .arg(format!("unix:{}", db_sock.display()));
+            .arg(format!("unix:{}", db_sock.display()))
+            .args(&self.extra_args);
         let vswitchd = self.daemon(&mut vswitchd, "ovs-vswitchd").spawn()?;
         self.netns = Some(ns);
         self.vswitchd = Some(Child(vswitchd));

@@ -21,7 +21,13 @@ impl Ctx<'_, '_> {
         for f in [dp::DL_SRC, dp::DL_DST] {
             self.wc.0[f.word as usize] |= f.word_mask();
         }
-        self.wc.0[dp::W_VLAN] |= 0x1fff;
+        // The VLAN ID and the present bit, not the PCP.
+        let tagged = self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0;
+        self.wc.0[dp::W_VLAN] |= if tagged {
+            0x1fff
+        } else {
+            dp::VLAN_PRESENT as u64
+        };
         let br = self.br();
         let inp = in_port(&self.flow);
         let Some(xin) = br.ports.get(inp) else {
@@ -86,6 +92,10 @@ impl Ctx<'_, '_> {
             })
             .map(|(p, _)| p)
             .collect();
+        // The bridge's own port first, then by number (OVS's bundle order
+        // for ports added in number order).
+        let mut ports = ports;
+        ports.sort_by_key(|p| (*p != ferrovs_openflow::port::OFPP_LOCAL, *p));
         for p in ports {
             self.normal_output(p, vlan);
         }
@@ -99,6 +109,7 @@ impl Ctx<'_, '_> {
         };
         let old = self.flow.0[dp::W_VLAN];
         let tci = self.flow.bits(dp::W_VLAN, 0, 16) as u16;
+
         let new = match xp.vlan.output_tag(vlan) {
             Some(v) => (tci & 0xe000) | dp::VLAN_PRESENT | v,
             None => 0,

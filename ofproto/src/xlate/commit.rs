@@ -32,10 +32,28 @@ fn copy(dst: &mut OfFlow, src: &OfFlow, fields: &[DpField]) {
     }
 }
 
-fn m64(flow: &OfFlow, wc: &OfFlow, f: DpField) -> Masked<u64> {
+/// The set mask of a field, as OVS: its megaflow bits (those read or
+/// written) if the actions changed its value, none otherwise.
+fn diff(flow: &OfFlow, base: &OfFlow, wc: &OfFlow, f: DpField) -> u64 {
+    if get(flow, f) != get(base, f) {
+        get(wc, f)
+    } else {
+        0
+    }
+}
+
+fn diff128(flow: &OfFlow, base: &OfFlow, wc: &OfFlow, hi: DpField) -> u128 {
+    if get128(flow, hi) != get128(base, hi) {
+        get128(wc, hi)
+    } else {
+        0
+    }
+}
+
+fn m64(flow: &OfFlow, base: &OfFlow, wc: &OfFlow, f: DpField) -> Masked<u64> {
     Masked {
         value: get(flow, f),
-        mask: get(wc, f),
+        mask: diff(flow, base, wc, f),
     }
 }
 
@@ -62,27 +80,28 @@ impl Ctx<'_, '_> {
             return;
         }
         self.out.actions.push(DpAction::Set(SetField::Ethernet {
-            src: m64(&self.flow, &self.wc, dp::DL_SRC),
-            dst: m64(&self.flow, &self.wc, dp::DL_DST),
+            src: m64(&self.flow, &self.base, &self.wc, dp::DL_SRC),
+            dst: m64(&self.flow, &self.base, &self.wc, dp::DL_DST),
         }));
         copy(&mut self.base, &self.flow, &fs);
     }
 
     fn commit_l3(&mut self) {
-        let (f, w) = (&self.flow, &self.wc);
+        let (f, w) = (&self.flow, &self.base);
         match super::dl_type(f) {
             0x0800 => {
                 let fs = [dp::NW_SRC, dp::NW_DST, dp::NW_TOS, dp::NW_TTL];
-                if !changed(f, &self.base, &fs) {
+                if !changed(f, w, &fs) || !self.has_l3() {
                     return;
                 }
+                let (f, w) = (&self.flow, &self.base);
                 let m8 = |fld| Masked {
                     value: get(f, fld) as u8,
-                    mask: get(w, fld) as u8,
+                    mask: diff(f, w, &self.wc, fld) as u8,
                 };
                 let m32 = |fld| Masked {
                     value: get(f, fld) as u32,
-                    mask: get(w, fld) as u32,
+                    mask: diff(f, w, &self.wc, fld) as u32,
                 };
                 let s = SetField::Ipv4 {
                     src: m32(dp::NW_SRC),
@@ -103,12 +122,13 @@ impl Ctx<'_, '_> {
                     dp::NW_TOS,
                     dp::NW_TTL,
                 ];
-                if !changed(f, &self.base, &fs) {
+                if !changed(f, w, &fs) || !self.has_l3() {
                     return;
                 }
+                let (f, w) = (&self.flow, &self.base);
                 let m128 = |hi| Masked {
                     value: get128(f, hi),
-                    mask: get128(w, hi),
+                    mask: diff128(f, w, &self.wc, hi),
                 };
                 let s = SetIpv6 {
                     src: m128(dp::IPV6_SRC_HI),
@@ -119,11 +139,11 @@ impl Ctx<'_, '_> {
                     },
                     tclass: Masked {
                         value: get(f, dp::NW_TOS) as u8,
-                        mask: get(w, dp::NW_TOS) as u8,
+                        mask: diff(f, w, &self.wc, dp::NW_TOS) as u8,
                     },
                     hlimit: Masked {
                         value: get(f, dp::NW_TTL) as u8,
-                        mask: get(w, dp::NW_TTL) as u8,
+                        mask: diff(f, w, &self.wc, dp::NW_TTL) as u8,
                     },
                 };
                 self.out
@@ -135,15 +155,22 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// As OVS: a packet whose nw_proto is zero is taken to have no L3
+    /// header to rewrite (reading nw_proto).
+    fn has_l3(&mut self) -> bool {
+        self.wc.0[dp::W_NW_MISC] |= dp::NW_PROTO.word_mask();
+        super::nw_proto(&self.flow) != 0
+    }
+
     fn commit_l4(&mut self) {
         let fs = [dp::TP_SRC, dp::TP_DST];
         if !super::is_ip_any(&self.flow) || !changed(&self.flow, &self.base, &fs) {
             return;
         }
-        let (f, w) = (&self.flow, &self.wc);
+        let (f, w) = (&self.flow, &self.base);
         let m16 = |fld| Masked {
             value: get(f, fld) as u16,
-            mask: get(w, fld) as u16,
+            mask: diff(f, w, &self.wc, fld) as u16,
         };
         let (src, dst) = (m16(dp::TP_SRC), m16(dp::TP_DST));
         let s = match super::nw_proto(f) {
@@ -161,47 +188,40 @@ impl Ctx<'_, '_> {
         if !changed(&self.flow, &self.base, &fs) {
             return;
         }
-        let present = |f: &OfFlow, t: DpField| get(f, t) as u16 & dp::VLAN_PRESENT != 0;
-        // Pop what differs (outer first), push back what the flow has.
-        let same_inner = get(&self.flow, dp::VLAN1_TCI) == get(&self.base, dp::VLAN1_TCI)
-            && get(&self.flow, dp::VLAN1_TPID) == get(&self.base, dp::VLAN1_TPID);
-        let mut pops = 0;
-        if present(&self.base, dp::VLAN0_TCI) {
-            pops += 1;
+        // Tag stacks, bottom (inner) first; pop the base's tags above the
+        // part both share, push the flow's.
+        let stack = |f: &OfFlow| -> Vec<(u16, u16)> {
+            let mut v = Vec::new();
+            for (tci, tpid) in [
+                (dp::VLAN1_TCI, dp::VLAN1_TPID),
+                (dp::VLAN0_TCI, dp::VLAN0_TPID),
+            ] {
+                let t = get(f, tci) as u16;
+                if t & dp::VLAN_PRESENT != 0 {
+                    let p = match get(f, tpid) as u16 {
+                        0 => 0x8100,
+                        x => x,
+                    };
+                    v.push((t, p));
+                }
+            }
+            v
+        };
+        let (b, f) = (stack(&self.base), stack(&self.flow));
+        // Rewriting tags reads the whole outer TCI (its priority too).
+        if !b.is_empty() {
+            self.wc.0[dp::W_VLAN] |= dp::VLAN0_TCI.word_mask();
         }
-        if !same_inner && present(&self.base, dp::VLAN1_TCI) {
-            pops += 1;
-        }
-        for _ in 0..pops {
+        let common = b.iter().zip(f.iter()).take_while(|(x, y)| x == y).count();
+        for _ in common..b.len() {
             self.out.actions.push(DpAction::PopVlan);
         }
-        let push = |flow: &OfFlow, tci: DpField, tpid: DpField, out: &mut Vec<DpAction>| {
-            let t = get(flow, tci) as u16;
-            if t & dp::VLAN_PRESENT != 0 {
-                let tpid = match get(flow, tpid) as u16 {
-                    0 => 0x8100,
-                    x => x,
-                };
-                out.push(DpAction::PushVlan {
-                    tpid,
-                    tci: t & !dp::VLAN_PRESENT,
-                });
-            }
-        };
-        if !same_inner || pops == 2 {
-            push(
-                &self.flow,
-                dp::VLAN1_TCI,
-                dp::VLAN1_TPID,
-                &mut self.out.actions,
-            );
+        for (tci, tpid) in &f[common..] {
+            self.out.actions.push(DpAction::PushVlan {
+                tpid: *tpid,
+                tci: tci & !dp::VLAN_PRESENT,
+            });
         }
-        push(
-            &self.flow,
-            dp::VLAN0_TCI,
-            dp::VLAN0_TPID,
-            &mut self.out.actions,
-        );
         copy(&mut self.base, &self.flow.clone(), &fs);
     }
 

@@ -149,8 +149,13 @@ fn header_changes_are_committed_before_output_with_their_bits() {
         ],
     );
     assert_eq!(
+        run(&b, "in_port=1,tcp,nw_src=198.18.0.2,nw_dst=198.18.0.1"),
+        "set(ipv4(src=198.18.0.9)),102,set(eth(dst=00:00:00:00:00:07)),103"
+    );
+    // nw_proto 0: no L3 header to rewrite (as OVS).
+    assert_eq!(
         run(&b, "in_port=1,ip,nw_src=198.18.0.2,nw_dst=198.18.0.1"),
-        "set(ipv4(src=198.18.0.9,dst=198.18.0.1)),102,set(eth(dst=00:00:00:00:00:07)),103"
+        "102,set(eth(dst=00:00:00:00:00:07)),103"
     );
     let (a, o) = run_on(&[&b], 0, "in_port=2,tcp,nw_ttl=64,tp_dst=80");
     assert_eq!(a, "set(ipv4(ttl=63)),set(tcp(dst=8080)),103");

@@ -17,10 +17,20 @@ impl Ctx<'_, '_> {
             .set_bits(f.word as usize, f.shift as u32, 16, v as u64);
     }
 
-    pub(crate) fn vlan(&mut self, a: &Action) {
-        // Every VLAN action reads the outer tag.
-        self.wc.0[dp::W_VLAN] |= dp::VLAN0_TCI.word_mask();
+    /// Reads the outer tag: the whole TCI of a tagged packet, only the
+    /// present bit of an untagged one (as OVS's megaflows show).
+    pub(crate) fn wc_vlan(&mut self) {
         let tci = self.tci(dp::VLAN0_TCI);
+        self.wc.0[dp::W_VLAN] |= if tci & dp::VLAN_PRESENT != 0 {
+            dp::VLAN0_TCI.word_mask()
+        } else {
+            dp::VLAN_PRESENT as u64
+        };
+    }
+
+    pub(crate) fn vlan(&mut self, a: &Action) {
+        let tci = self.tci(dp::VLAN0_TCI);
+        self.wc_vlan();
         let tagged = tci & dp::VLAN_PRESENT != 0;
         match a {
             Action::PushVlan(tpid) => {
