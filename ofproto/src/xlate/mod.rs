@@ -216,11 +216,11 @@ pub(crate) fn is_ip_any(f: &OfFlow) -> bool {
     matches!(dl_type(f), 0x0800 | 0x86dd)
 }
 
-pub(crate) fn in_port(f: &OfFlow) -> u16 {
+pub fn in_port(f: &OfFlow) -> u16 {
     f.bits(dp::W_MD0, dp::IN_PORT.shift as u32, 32) as u16
 }
 
-pub(crate) fn set_in_port(f: &mut OfFlow, p: u16) {
+pub fn set_in_port(f: &mut OfFlow, p: u16) {
     f.set_bits(dp::W_MD0, dp::IN_PORT.shift as u32, 32, p as u64);
 }
 
@@ -512,6 +512,24 @@ pub fn controller_userdata(pi: &PacketIn) -> Vec<u8> {
     v.push(pi.table_id);
     v.extend_from_slice(&pi.cookie.to_be_bytes());
     v
+}
+
+/// The packet-in a `userspace` action's userdata describes (flow not
+/// kept: zero).
+pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
+    if u.len() != 14 || &u[..3] != b"ctl" {
+        return None;
+    }
+    Some(PacketIn {
+        bridge: u[3] as usize,
+        reason: u[4],
+        table_id: u[5],
+        cookie: u64::from_be_bytes(u[6..14].try_into().ok()?),
+        max_len: u16::MAX,
+        controller_id: 0,
+        userdata: Vec::new(),
+        flow: OfFlow::default(),
+    })
 }
 
 /// A rule's match as `ovs-ofctl` prints it (empty for match-all).
