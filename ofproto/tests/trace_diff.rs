@@ -521,3 +521,197 @@ fn trace_datapath_actions_match_ovs() {
         "unexplained differences: {failures:#?}"
     );
 }
+
+/// Patch ports between two bridges and groups of type all, indirect and
+/// fast failover, traced in both switches.
+#[test]
+fn patch_ports_and_groups_match_ovs() {
+    let ovs = OvsVswitchd::start_dummy(BR).expect("start OVS");
+    ovs.add_bridge("br1").expect("br1");
+    let add = |br: &str, name: &str, no: u16, extra: &[&str]| {
+        let mut a = vec![
+            "add-port".to_string(),
+            br.into(),
+            name.into(),
+            "--".into(),
+            "set".into(),
+            "interface".into(),
+            name.into(),
+            format!("ofport_request={no}"),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        ovs.vsctl(&a).expect("add-port");
+    };
+    for p in 1..=N_PORTS {
+        add(BR, &format!("p{p}"), p, &["type=dummy"]);
+    }
+    add("br1", "q1", 1, &["type=dummy"]);
+    add("br1", "q2", 2, &["type=dummy"]);
+    add(BR, "patch0", 10, &["type=patch", "options:peer=patch1"]);
+    add("br1", "patch1", 10, &["type=patch", "options:peer=patch0"]);
+    let dp_names = ovs_dp_names(&ovs);
+
+    let br0_flows = [
+        "priority=10,in_port=1 actions=group:1",
+        "priority=10,in_port=2 actions=group:2",
+        "priority=10,in_port=3 actions=group:3",
+        "priority=10,in_port=4 actions=group:4",
+        "priority=100,in_port=1,tcp actions=output:10",
+        "priority=100,in_port=2,tcp actions=mod_dl_dst:00:00:00:00:00:44,output:10,output:3",
+        "priority=100,in_port=3,tcp actions=set_field:0x5->reg0,output:10,output:1",
+        "priority=100,in_port=10 actions=output:4",
+    ];
+    let br1_flows = [
+        "priority=10,in_port=10 actions=output:1",
+        "priority=20,in_port=10,dl_dst=00:00:00:00:00:44 actions=output:2",
+        "priority=200,in_port=10,reg0=5 actions=output:2",
+        "priority=10,in_port=1 actions=mod_dl_src:00:00:00:00:00:11,output:10",
+    ];
+    let groups = [
+        "group_id=1,type=all,bucket=output:2,bucket=output:3",
+        "group_id=2,type=indirect,bucket=actions=mod_dl_src:00:00:00:00:00:33,output:4",
+        "group_id=3,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3",
+        "group_id=4,type=all,bucket=actions=mod_vlan_vid:5,output:2,bucket=actions=output:3",
+    ];
+    let write = |name: &str, lines: &[&str]| {
+        let f = ovs.dir().join(name);
+        std::fs::write(&f, lines.join("\n")).expect("write");
+        f
+    };
+    let (gf, f0, f1) = (
+        write("groups.txt", &groups),
+        write("br0.txt", &br0_flows),
+        write("br1.txt", &br1_flows),
+    );
+    let br1_mgmt = ovs.dir().join("br1.mgmt");
+    let o15 = ["-O", "OpenFlow15"];
+    ovs.ofctl(&o15, "add-groups", &[gf.to_str().unwrap()])
+        .expect("groups");
+    ovs.ofctl(&o15, "add-flows", &[f0.to_str().unwrap()])
+        .expect("flows br0");
+    ovs.ofctl_on(&br1_mgmt, &o15, "add-flows", &[f1.to_str().unwrap()])
+        .expect("flows br1");
+
+    // ferrovs: the same two bridges, loaded by the same commands.
+    let s0 = support::SwitchServer::start(
+        BR,
+        &[(1, "p1"), (2, "p2"), (3, "p3"), (4, "p4"), (10, "patch0")],
+    );
+    let s1 = support::SwitchServer::start("br1", &[(1, "q1"), (2, "q2"), (10, "patch1")]);
+    for s in [&s0, &s1] {
+        // Ports up and live, as OVS's dummy ports are.
+        let mut of = s.ofproto.lock().expect("lock");
+        let ps: Vec<_> = of.ports().cloned().collect();
+        for mut p in ps {
+            p.config = 0;
+            p.state = 4;
+            of.set_port(p);
+        }
+    }
+    ovs.ofctl_on(&s0.path, &o15, "add-groups", &[gf.to_str().unwrap()])
+        .expect("ferrovs groups");
+    ovs.ofctl_on(&s0.path, &o15, "add-flows", &[f0.to_str().unwrap()])
+        .expect("ferrovs flows br0");
+    ovs.ofctl_on(&s1.path, &o15, "add-flows", &[f1.to_str().unwrap()])
+        .expect("ferrovs flows br1");
+    let mut p0 = ferrovs_ports(&SCENARIOS[0]);
+    p0.set(
+        10,
+        XPort {
+            name: "patch0".into(),
+            dp_port: None,
+            vlan: PortVlan::default(),
+            peer: Some(ferrovs_ofproto::xlate::PatchPeer {
+                bridge: "br1".into(),
+                ofport: 10,
+            }),
+        },
+    );
+    let mut p1 = BridgePorts::new();
+    for (no, name, dp) in [(1u16, "q1", 201u32), (2, "q2", 202), (0xfffe, "br1", 98)] {
+        p1.set(
+            no,
+            XPort {
+                name: name.into(),
+                dp_port: Some(dp),
+                ..Default::default()
+            },
+        );
+    }
+    p1.set(
+        10,
+        XPort {
+            name: "patch1".into(),
+            dp_port: None,
+            vlan: PortVlan::default(),
+            peer: Some(ferrovs_ofproto::xlate::PatchPeer {
+                bridge: BR.into(),
+                ofport: 10,
+            }),
+        },
+    );
+    let (g0, g1) = (s0.ofproto.lock().unwrap(), s1.ofproto.lock().unwrap());
+    let (m0, m1) = (MacTable::default(), MacTable::default());
+    let refs = [
+        BridgeRef {
+            ofproto: &g0,
+            ports: &p0,
+            mac: &m0,
+        },
+        BridgeRef {
+            ofproto: &g1,
+            ports: &p1,
+            mac: &m1,
+        },
+    ];
+    let fv_name = |n: u32| {
+        [&p0, &p1].iter().find_map(|ps| {
+            ps.iter()
+                .find(|(_, x)| x.dp_port == Some(n))
+                .map(|(_, x)| x.name.clone())
+        })
+    };
+    let traces: &[(&str, &str)] = &[
+        (BR, "in_port=1"),
+        (BR, "in_port=2"),
+        (BR, "in_port=3"),
+        (BR, "in_port=4"),
+        (BR, "in_port=4,dl_vlan=9"),
+        (BR, "in_port=1,tcp"),
+        (BR, "in_port=2,tcp"),
+        (BR, "in_port=3,tcp"),
+        ("br1", "in_port=1"),
+        ("br1", "in_port=1,tcp,nw_dst=198.18.0.1"),
+    ];
+    let (mut same, mut report, mut failures) = (0, String::new(), Vec::new());
+    for (br, t) in traces {
+        let o = appctl(&ovs, &["ofproto/trace", br, t]).expect("trace");
+        let ovs_dp = rename_ports(line_after(&o, "Datapath actions:"), &|n| {
+            dp_names.get(&n).cloned()
+        });
+        let idx = ferrovs_ofproto::trace::bridge_index(&refs, br).unwrap();
+        let r = ferrovs_ofproto::trace::trace(&refs, idx, t, Instant::now(), &|p| p.to_string())
+            .unwrap();
+        let fv_dp = rename_ports(&r.dp_actions, &fv_name);
+        if ovs_dp == fv_dp {
+            same += 1;
+            report.push_str(&format!("SAME {br} {t}: {ovs_dp}\n"));
+        } else {
+            failures.push(format!("{br} {t}"));
+            report.push_str(&format!(
+                "DIFF {br} {t}\n   ovs:     {ovs_dp}\n   ferrovs: {fv_dp}\n--- OVS:\n{o}--- ferrovs:\n{}",
+                r.text
+            ));
+        }
+    }
+    println!("{report}");
+    println!(
+        "patch/group traces compared: {}; Datapath actions identical: {same}",
+        traces.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "unexplained differences: {failures:#?}"
+    );
+}
