@@ -26,14 +26,14 @@ pub enum TraceError {
 
 /// What a trace produced.
 #[derive(Debug, Clone)]
-pub struct TraceResult {
+pub struct TraceResult<'a> {
     /// The whole text, as `ovs-appctl ofproto/trace` prints it.
     pub text: String,
     /// The `Megaflow:` line's value.
     pub megaflow: String,
     /// The `Datapath actions:` line's value.
     pub dp_actions: String,
-    pub out: XlateOut,
+    pub out: XlateOut<'a>,
 }
 
 /// Parses FLOW into a packet; `in_port` may be a port name of `ports`.
@@ -89,13 +89,13 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
 
 /// Runs `ofproto/trace` on `bridges[bridge]` for `flow_text`. `port_name`
 /// prints datapath port numbers in the `Datapath actions:` line.
-pub fn trace(
-    bridges: &[BridgeRef<'_>],
+pub fn trace<'a>(
+    bridges: &'a [BridgeRef<'a>],
     bridge: usize,
     flow_text: &str,
     now: Instant,
     port_name: &dyn Fn(u32) -> String,
-) -> Result<TraceResult, TraceError> {
+) -> Result<TraceResult<'a>, TraceError> {
     let br = bridges
         .get(bridge)
         .ok_or_else(|| TraceError::NoBridge(bridge.to_string()))?;

@@ -21,10 +21,16 @@ use ferrovs_datapath::flow::{Flow, FlowKey};
 use ferrovs_datapath::packet::DpPacket;
 use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
 
-use crate::flow::OfFlow;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ferrovs_datapath::actions::DpAction;
+
+use crate::flow::{OfFlow, OfMatch};
 use crate::normal::MacTable;
 use crate::ofproto::Ofproto;
-use crate::xlate::{self, BridgePorts, BridgeRef, PacketIn, XPort, XlateIn, XlateOut};
+use crate::rule::Rule;
+use crate::xlate::{self, BridgePorts, BridgeRef, PacketIn, XPort, XlateError, XlateIn};
 
 /// One bridge of the datapath, as the upcall handler sees it.
 pub struct Bridge {
@@ -60,11 +66,41 @@ impl Bridge {
     }
 }
 
+/// Packets and bytes owed to one rule, until [`OfprotoUpcall::flush_stats`].
+struct Credit {
+    /// The rule's creation time: tells a rule from a later one that got
+    /// the same address.
+    created: Instant,
+    table_id: u8,
+    priority: u16,
+    om: OfMatch,
+    packets: u64,
+    bytes: u64,
+    /// Time of the last packet.
+    used: Instant,
+}
+
+/// What a translation of a datapath flow produced, owned.
+#[derive(Debug, Clone)]
+pub struct Translation {
+    pub actions: Vec<DpAction>,
+    /// Every bit examined (`wc.to_dp()` is the megaflow mask).
+    pub wc: OfFlow,
+    pub packet_ins: Vec<PacketIn>,
+    pub mac_changed: bool,
+    pub error: Option<XlateError>,
+    /// Number of rules the packet went through.
+    pub n_rules: usize,
+}
+
 /// The upcall handler of one datapath.
 #[derive(Default)]
 pub struct OfprotoUpcall {
     bridges: RwLock<Vec<Arc<Bridge>>>,
     packet_ins: Mutex<Vec<(String, PacketIn, Vec<u8>)>>,
+    /// Rule credits by (bridge, rule address), batched so that a miss
+    /// does not search the tables for each rule it went through.
+    credits: Mutex<HashMap<(usize, usize), Credit>>,
 }
 
 impl OfprotoUpcall {
@@ -96,7 +132,7 @@ impl OfprotoUpcall {
     /// Translates a datapath flow (its `in_port` a datapath port number):
     /// what a miss does, and what revalidators will call. None if no
     /// bridge owns the port.
-    pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<XlateOut> {
+    pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<Translation> {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let dp_in = f.get(dp::IN_PORT) as u32;
         let ports: Vec<_> = bridges
@@ -107,38 +143,86 @@ impl OfprotoUpcall {
             .iter()
             .enumerate()
             .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))?;
-        let mut guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
             .iter()
             .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
             .collect();
         let now = guards[idx].now();
-        let out = {
-            let refs: Vec<BridgeRef<'_>> = guards
-                .iter()
-                .zip(ports.iter())
-                .zip(bridges.iter())
-                .map(|((g, p), b)| BridgeRef {
-                    ofproto: g,
-                    ports: p,
-                    mac: &b.mac,
-                })
-                .collect();
-            let mut flow = OfFlow::from_dp(f);
-            xlate::set_in_port(&mut flow, ofport);
-            xlate::xlate(&XlateIn {
-                bridges: &refs,
-                bridge: idx,
-                flow,
-                now,
-                may_learn,
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
             })
-        };
-        if pkt_len > 0 {
-            for r in &out.rules {
-                guards[r.bridge].credit_rule(r.table_id, &r.om, r.priority, 1, pkt_len, now);
+            .collect();
+        let mut flow = OfFlow::from_dp(f);
+        xlate::set_in_port(&mut flow, ofport);
+        let out = xlate::xlate(&XlateIn {
+            bridges: &refs,
+            bridge: idx,
+            flow,
+            now,
+            may_learn,
+        });
+        if pkt_len > 0 && !out.rules.is_empty() {
+            let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+            for h in &out.rules {
+                let r = h.rule;
+                let key = (h.bridge, r as *const Rule as usize);
+                let c = credits.entry(key).or_insert_with(|| Credit {
+                    created: r.created,
+                    table_id: r.table_id,
+                    priority: r.priority,
+                    om: r.om,
+                    packets: 0,
+                    bytes: 0,
+                    used: now,
+                });
+                if c.created != r.created || c.priority != r.priority {
+                    // Same address, another rule: the old one is gone.
+                    *c = Credit {
+                        created: r.created,
+                        table_id: r.table_id,
+                        priority: r.priority,
+                        om: r.om,
+                        packets: 0,
+                        bytes: 0,
+                        used: now,
+                    };
+                }
+                c.packets += 1;
+                c.bytes += pkt_len;
+                c.used = now;
             }
         }
-        Some(out)
+        Some(Translation {
+            n_rules: out.rules.len(),
+            actions: out.actions,
+            wc: out.wc,
+            packet_ins: out.packet_ins,
+            mac_changed: out.mac_changed,
+            error: out.error,
+        })
+    }
+
+    /// Adds the packets and bytes that misses sent through each rule to
+    /// the rules' counters (vswitchd calls it from its main loop, and
+    /// before answering flow stats). Rules deleted meanwhile are skipped.
+    pub fn flush_stats(&self) {
+        let credits = std::mem::take(&mut *self.credits.lock().unwrap_or_else(|e| e.into_inner()));
+        if credits.is_empty() {
+            return;
+        }
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        for ((b, _), c) in credits {
+            if let Some(br) = bridges.get(b) {
+                let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                of.credit_rule(c.table_id, &c.om, c.priority, c.packets, c.bytes, c.used);
+            }
+        }
     }
 }
 

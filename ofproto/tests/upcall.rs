@@ -165,6 +165,7 @@ fn packets_are_forwarded_by_the_openflow_tables() {
     // Rule counters: the upcall credited each rule it went through once
     // per missed packet (the revalidator that pushes megaflow stats for
     // the hits is not built yet, so hits are not counted).
+    up.flush_stats();
     let g = of.lock().unwrap();
     let r0 = g.rule(0, &om("in_port=1,udp,tp_dst=53"), 10).expect("rule");
     assert_eq!(r0.packet_count, 1);

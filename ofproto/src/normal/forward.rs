@@ -31,7 +31,7 @@ impl Ctx<'_, '_> {
         let br = self.br();
         let inp = in_port(&self.flow);
         let Some(xin) = br.ports.get(inp) else {
-            self.note("no input bundle, dropping".to_string());
+            self.note(|| "no input bundle, dropping".to_string());
             return;
         };
         let tci = self.flow.bits(dp::W_VLAN, 0, 16) as u16;
@@ -39,11 +39,13 @@ impl Ctx<'_, '_> {
             .then_some(tci & 0xfff)
             .filter(|v| *v != 0);
         let Some(vlan) = xin.vlan.input_vlan(vid) else {
-            self.note(format!(
-                "dropping VLAN {} packet received on port {} not configured for it",
-                vid.unwrap_or(0),
-                xin.name
-            ));
+            self.note(|| {
+                format!(
+                    "dropping VLAN {} packet received on port {} not configured for it",
+                    vid.unwrap_or(0),
+                    xin.name
+                )
+            });
             return;
         };
         let src = self.flow.0[dp::W_DL_SRC] & dp::DL_SRC.word_mask();
@@ -51,27 +53,29 @@ impl Ctx<'_, '_> {
         if self.may_learn && br.mac.learn(vlan, src, inp, self.now) {
             self.out.mac_changed = true;
             if !is_multicast(src) {
-                self.note(format!(
-                    "learned that {} is on port {} in VLAN {vlan}",
-                    mac_text(src),
-                    xin.name
-                ));
+                self.note(|| {
+                    format!(
+                        "learned that {} is on port {} in VLAN {vlan}",
+                        mac_text(src),
+                        xin.name
+                    )
+                });
             }
         }
         if is_multicast(dst) {
-            self.note("multicast/broadcast, flooding".to_string());
+            self.note(|| "multicast/broadcast, flooding".to_string());
             return self.normal_flood(vlan, inp);
         }
         match br.mac.lookup(vlan, dst, self.now) {
             Some(p) if p == inp => {
-                self.note("learned port is input port, dropping".to_string());
+                self.note(|| "learned port is input port, dropping".to_string());
             }
             Some(p) => {
-                self.note("forwarding to learned port".to_string());
+                self.note(|| "forwarding to learned port".to_string());
                 self.normal_output(p, vlan);
             }
             None => {
-                self.note("no learned MAC for destination, flooding".to_string());
+                self.note(|| "no learned MAC for destination, flooding".to_string());
                 self.normal_flood(vlan, inp);
             }
         }

@@ -13,7 +13,7 @@ impl Ctx<'_, '_> {
     pub(crate) fn group(&mut self, id: u32) {
         let br = self.br();
         let Some(g) = br.ofproto.groups.get(&id) else {
-            self.note(format!("group {id} does not exist"));
+            self.note(|| format!("group {id} does not exist"));
             return;
         };
         if self.depth >= MAX_DEPTH {
@@ -35,7 +35,7 @@ impl Ctx<'_, '_> {
         self.depth += 1;
         for i in chosen {
             let b = &g.buckets[i];
-            self.note(format!("bucket {}", b.bucket_id));
+            self.note(|| format!("bucket {}", b.bucket_id));
             let saved = self.flow;
             self.do_actions(&b.actions);
             self.flow = saved;

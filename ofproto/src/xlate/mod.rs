@@ -61,13 +61,12 @@ pub struct XlateIn<'a> {
     pub may_learn: bool,
 }
 
-/// A rule a translation went through (for stats).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleHit {
+/// A rule a translation went through (for stats), borrowed from the
+/// bridge's tables.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleHit<'a> {
     pub bridge: usize,
-    pub table_id: u8,
-    pub om: OfMatch,
-    pub priority: u16,
+    pub rule: &'a crate::rule::Rule,
 }
 
 /// A packet-in to send to the bridge's controllers.
@@ -95,11 +94,11 @@ pub enum XlateError {
 
 /// The result of a translation.
 #[derive(Debug, Clone)]
-pub struct XlateOut {
+pub struct XlateOut<'a> {
     pub actions: Vec<DpAction>,
     /// Every bit examined; `wc.to_dp()` is the megaflow mask.
     pub wc: OfFlow,
-    pub rules: Vec<RuleHit>,
+    pub rules: Vec<RuleHit<'a>>,
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
@@ -137,17 +136,17 @@ pub struct Ctx<'a, 't> {
     pub(crate) exit: bool,
     pub(crate) stack: Vec<u128>,
     pub(crate) rule_cookie: u64,
-    pub(crate) out: XlateOut,
+    pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
-pub fn xlate(input: &XlateIn<'_>) -> XlateOut {
+pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
     xlate_traced(input, None)
 }
 
 /// As [`xlate`], recording each step in `trace`.
-pub fn xlate_traced(input: &XlateIn<'_>, trace: Option<&mut Trace>) -> XlateOut {
+pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
     let mut wc = OfFlow::default();
     init_wc(&input.flow, &mut wc);
     let mut ctx = Ctx {
@@ -180,13 +179,13 @@ pub fn xlate_traced(input: &XlateIn<'_>, trace: Option<&mut Trace>) -> XlateOut 
     ctx.pipeline(0);
     if ctx.out.error.is_none() && !ctx.action_set.is_empty() {
         let set = std::mem::take(&mut ctx.action_set);
-        ctx.note("action set:".to_string());
+        ctx.note(|| "action set:".to_string());
         ctx.exit = false;
         ctx.do_actions(&set.into_ordered());
     }
     if let Some(e) = ctx.out.error {
         ctx.out.actions.clear();
-        ctx.note(format!("error: {e}, dropping"));
+        ctx.note(|| format!("error: {e}, dropping"));
     }
     ctx.out.wc = ctx.wc;
     ctx.out.final_flow = ctx.flow;
@@ -233,11 +232,11 @@ impl<'a, 't> Ctx<'a, 't> {
         self.depth as usize * 4
     }
 
-    /// A trace line under the current rule.
-    pub(crate) fn note(&mut self, s: String) {
+    /// A trace line under the current rule (built only when tracing).
+    pub(crate) fn note(&mut self, s: impl FnOnce() -> String) {
         let ind = self.indent() + 4;
         if let Some(t) = self.trace.as_deref_mut() {
-            t.push(ind, s);
+            t.push(ind, s());
         }
     }
 
@@ -282,7 +281,7 @@ impl<'a, 't> Ctx<'a, 't> {
             if pipeline {
                 self.table_miss(table_id, table.miss_config);
             } else {
-                self.note("drop".to_string());
+                self.note(|| "drop".to_string());
             }
             return;
         };
@@ -305,9 +304,7 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         self.out.rules.push(RuleHit {
             bridge: self.bridge,
-            table_id,
-            om: rule.om,
-            priority: rule.priority,
+            rule,
         });
         let (old_table, old_cookie) = (self.table_id, self.rule_cookie);
         self.table_id = table_id;
@@ -324,10 +321,10 @@ impl<'a, 't> Ctx<'a, 't> {
     fn table_miss(&mut self, table_id: u8, miss_config: u32) {
         match miss_config & 3 {
             1 if (table_id as usize) + 1 < crate::table::N_TABLES => {
-                self.note(format!("continuing to table {}", table_id + 1));
+                self.note(|| format!("continuing to table {}", table_id + 1));
                 self.pipeline(table_id + 1)
             }
-            2 => self.note("drop".to_string()),
+            2 => self.note(|| "drop".to_string()),
             _ => {
                 let pi = PacketIn {
                     bridge: self.bridge,
@@ -340,7 +337,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     flow: self.flow,
                 };
                 self.out.packet_ins.push(pi);
-                self.note("drop".to_string());
+                self.note(|| "drop".to_string());
             }
         }
     }
@@ -357,15 +354,15 @@ impl<'a, 't> Ctx<'a, 't> {
         for i in insts {
             match i {
                 Instruction::ClearActions => {
-                    self.note("clear_actions".to_string());
+                    self.note(|| "clear_actions".to_string());
                     self.action_set.clear();
                 }
                 Instruction::WriteActions(acts) => {
-                    self.note(format!("write_actions({})", actions_text(acts)));
+                    self.note(|| format!("write_actions({})", actions_text(acts)));
                     self.action_set.write(acts);
                 }
                 Instruction::WriteMetadata { metadata, mask } => {
-                    self.note(format!("write_metadata:{metadata:#x}/{mask:#x}"));
+                    self.note(|| format!("write_metadata:{metadata:#x}/{mask:#x}"));
                     let w = &mut self.flow.0[crate::flow::W_METADATA];
                     *w = (*w & !mask) | (metadata & mask);
                 }
@@ -377,7 +374,7 @@ impl<'a, 't> Ctx<'a, 't> {
             if self.exit || self.out.error.is_some() {
                 return;
             }
-            self.note(format!("goto_table:{t}"));
+            self.note(|| format!("goto_table:{t}"));
             if pipeline {
                 self.pipeline(t);
             } else {
@@ -388,7 +385,7 @@ impl<'a, 't> Ctx<'a, 't> {
 
     fn trace_actions(&mut self, acts: &[Action]) {
         if self.tracing() && acts.is_empty() {
-            self.note("drop".to_string());
+            self.note(|| "drop".to_string());
         }
     }
 
@@ -399,7 +396,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 return;
             }
             if self.tracing() {
-                self.note(actions_text(std::slice::from_ref(a)));
+                self.note(|| actions_text(std::slice::from_ref(a)));
             }
             if !self.do_action(a) {
                 return;
@@ -450,7 +447,7 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             _ => {
                 if !self.set_action(a) {
-                    self.note("(action not supported by ferrovs translation yet)".to_string());
+                    self.note(|| "(action not supported by ferrovs translation yet)".to_string());
                 }
             }
         }

@@ -28,7 +28,7 @@ impl Ctx<'_, '_> {
             OFPP_ALL => self.flood(true),
             OFPP_CONTROLLER => self.packet_in(REASON_ACTION, max_len, 0, Vec::new()),
             OFPP_NONE => {}
-            p if p == inp => self.note("skipping output to input port".to_string()),
+            p if p == inp => self.note(|| "skipping output to input port".to_string()),
             p => self.output_to(p),
         }
     }
@@ -59,7 +59,7 @@ impl Ctx<'_, '_> {
     pub(crate) fn output_to(&mut self, p: u16) {
         let br = self.br();
         let Some(xp) = br.ports.get(p) else {
-            self.note(format!("output to nonexistent port {p}"));
+            self.note(|| format!("output to nonexistent port {p}"));
             return;
         };
         if br
@@ -67,7 +67,7 @@ impl Ctx<'_, '_> {
             .port(p)
             .is_some_and(|d| d.config & PC_NO_FWD != 0)
         {
-            self.note(format!("port {p} is configured no-fwd, dropping"));
+            self.note(|| format!("port {p} is configured no-fwd, dropping"));
             return;
         }
         if let Some(peer) = xp.peer.clone() {
@@ -85,7 +85,7 @@ impl Ctx<'_, '_> {
     /// with fresh metadata and registers; the flow is restored after.
     fn patch_output(&mut self, peer_bridge: &str, peer_port: u16) {
         let Some(idx) = self.bridges.iter().position(|b| b.name() == peer_bridge) else {
-            self.note(format!("patch peer bridge {peer_bridge} not found"));
+            self.note(|| format!("patch peer bridge {peer_bridge} not found"));
             return;
         };
         if self.depth >= MAX_DEPTH {

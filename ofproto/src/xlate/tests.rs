@@ -59,7 +59,16 @@ fn bridge(name: &str, ports: &[u16], flows: &[&str]) -> Br {
     }
 }
 
-fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, XlateOut) {
+/// What the tests look at of an `XlateOut` (which borrows the bridges).
+struct O {
+    wc: OfFlow,
+    packet_ins: Vec<PacketIn>,
+    error: Option<XlateError>,
+    final_flow: OfFlow,
+    n_rules: usize,
+}
+
+fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
     let refs: Vec<BridgeRef> = brs
         .iter()
         .map(|b| BridgeRef {
@@ -83,7 +92,14 @@ fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, XlateOut) {
         r.dp_actions,
         "trace and xlate agree"
     );
-    (r.dp_actions, r.out)
+    let o = O {
+        wc: r.out.wc,
+        packet_ins: r.out.packet_ins.clone(),
+        error: r.out.error,
+        final_flow: r.out.final_flow,
+        n_rules: r.out.rules.len(),
+    };
+    (r.dp_actions, o)
 }
 
 fn run(b: &Br, flow: &str) -> String {
@@ -359,7 +375,7 @@ fn patch_port_continues_in_peer_bridge() {
     );
     let (acts, o) = run_on(&[&a, &b], 0, "in_port=1");
     assert_eq!(acts, "set(eth(src=00:00:00:00:00:05)),102");
-    assert_eq!(o.rules.len(), 2);
+    assert_eq!(o.n_rules, 2);
 }
 
 #[test]
