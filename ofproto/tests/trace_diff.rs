@@ -777,7 +777,7 @@ fn random_flows(r: &mut Rng) -> Vec<String> {
             for _ in 0..k {
                 let ip = matches!(proto, "ip" | "tcp" | "udp");
                 let a = match r.below(12) {
-                    0 | 1 | 2 => format!("output:{}", 1 + r.below(4)),
+                    0..=2 => format!("output:{}", 1 + r.below(4)),
                     3 if t < 3 => format!("resubmit(,{})", t + 1 + r.below(3 - t)),
                     4 => format!("set_field:{}->reg0", r.below(3)),
                     5 => "mod_dl_src:00:00:00:00:00:5a".to_string(),
