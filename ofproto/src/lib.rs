@@ -33,6 +33,7 @@ pub mod meter;
 pub mod normal;
 mod notify;
 pub mod ofproto;
+pub mod packet_in;
 pub mod port;
 pub mod rule;
 pub mod stats;

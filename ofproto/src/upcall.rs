@@ -124,7 +124,8 @@ impl OfprotoUpcall {
     }
 
     /// Packet-ins produced since the last call: (bridge name, packet-in,
-    /// packet bytes) for vswitchd to hand to the bridge's connections.
+    /// packet bytes) for vswitchd to hand to the bridge's connections
+    /// (`Ofproto::send_packet_in`).
     pub fn take_packet_ins(&self) -> Vec<(String, PacketIn, Vec<u8>)> {
         std::mem::take(&mut *self.packet_ins.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -282,13 +283,24 @@ impl UpcallHandler for OfprotoUpcall {
     }
 
     fn userspace(&self, pkt: &DpPacket, userdata: &[u8]) {
-        let Some(pi) = xlate::parse_controller_userdata(userdata) else {
+        let Some(mut pi) = xlate::parse_controller_userdata(userdata) else {
             return;
         };
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let Some(b) = bridges.get(pi.bridge) else {
             return;
         };
+        // The pipeline match of the packet-in: its OpenFlow input port
+        // (registers are not carried through the datapath).
+        let dp_in = pkt.md().in_port;
+        if let Some(p) = b
+            .ports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .ofport_of_dp(dp_in)
+        {
+            xlate::set_in_port(&mut pi.flow, p);
+        }
         let name = b
             .ofproto
             .lock()

@@ -4,6 +4,8 @@
 //! hit it; what comes out of each port, the datapath counters and the
 //! rules' counters are checked.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use ferrovs_datapath::dpif::{Datapath, DpConfig};
@@ -178,4 +180,88 @@ fn packets_are_forwarded_by_the_openflow_tables() {
     let s = dp.stats();
     assert_eq!(s.rx_packets, 5 + 1 + 1 + 1);
     assert_eq!(s.tx_packets, 5 + 1 + 2 + 1);
+}
+
+/// A controller action in the tables reaches a connected `ovs-ofctl
+/// monitor` as a packet-in, through the datapath's userspace action.
+#[test]
+fn controller_action_reaches_the_controller() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let server = support::SwitchServer::start("br0", &[(1, "p1"), (2, "p2")]);
+    server
+        .ofproto
+        .lock()
+        .unwrap()
+        .add_flow_text("in_port=1,udp actions=controller:64")
+        .unwrap();
+    let br = Bridge::new(server.ofproto.clone());
+    let up = OfprotoUpcall::new();
+    up.add_bridge(br.clone());
+    let dp = Datapath::new(DpConfig::default(), up.clone());
+    let p1 = MemNetdev::new("p1", 1, 1);
+    dp.add_port(7, p1.clone()).unwrap();
+    br.set_port(
+        1,
+        XPort {
+            name: "p1".into(),
+            dp_port: Some(7),
+            ..Default::default()
+        },
+    );
+    let mut pmd = dp.pmd_inline(0).unwrap();
+
+    // `monitor SWITCH 128` asks for packet-ins (miss_send_len 128).
+    let mut mon = Command::new(ferrovs_tests::tool("stdbuf"))
+        .arg("-o0")
+        .arg(ferrovs_tests::tool("ovs-ofctl"))
+        .arg("monitor")
+        .arg(format!("unix:{}", server.path.display()))
+        .arg("128")
+        .env("OVS_RUNDIR", server.path.parent().unwrap())
+        .env("OVS_LOGDIR", server.path.parent().unwrap())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ovs-ofctl monitor");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let f = udp_frame(A, B, None, [198, 18, 0, 9], 7);
+    for _ in 0..2 {
+        assert!(p1.inject(0, DpPacket::from_bytes(&f)));
+        pmd.poll_once();
+    }
+    let pins = up.take_packet_ins();
+    assert_eq!(pins.len(), 2, "the first packet and the megaflow hit");
+    {
+        let mut of = server.ofproto.lock().unwrap();
+        for (name, pi, bytes) in &pins {
+            assert_eq!(name, "br0");
+            assert_eq!(pi.reason, 1);
+            assert_eq!(bytes, &f);
+            let sent = of.send_packet_in(pi, bytes);
+            if sent != 1 {
+                let _ = mon.kill();
+                let mut o = String::new();
+                mon.stdout.take().unwrap().read_to_string(&mut o).unwrap();
+                mon.stderr.take().unwrap().read_to_string(&mut o).unwrap();
+                panic!("sent to {sent}; monitor printed:\n{o}");
+            }
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = mon.kill();
+    let mut out = String::new();
+    mon.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    mon.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let _ = mon.wait();
+    let out = format!("{out}{err}");
+    let n = out.matches("PACKET_IN").count();
+    assert_eq!(n, 2, "monitor output:\n{out}");
+    assert!(out.contains("in_port=1"), "{out}");
+    assert!(out.contains("(via action)"), "{out}");
+    assert!(out.contains("total_len=60"), "{out}");
 }
