@@ -35,6 +35,7 @@ mod notify;
 pub mod ofproto;
 pub mod packet_in;
 pub mod port;
+pub mod revalidate;
 pub mod rule;
 pub mod stats;
 pub mod table;

@@ -180,6 +180,27 @@ fn packets_are_forwarded_by_the_openflow_tables() {
     let s = dp.stats();
     assert_eq!(s.rx_packets, 5 + 1 + 1 + 1);
     assert_eq!(s.tx_packets, 5 + 1 + 2 + 1);
+    drop(g);
+
+    // Revalidation: the A->B flood megaflow is stale now that B was
+    // learned (it would be unicast); the others stay. A second round
+    // finds nothing to do.
+    let n = dp.flow_count();
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.checked, r.deleted_stale, r.deleted_idle), (n, 1, 0));
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.checked, r.deleted_stale, r.deleted_idle), (n - 1, 0, 0));
+    // A flow-mod: DNS to 198.18.0.0/16 now goes to port 2. The stale
+    // megaflow goes, and the next packet follows the new rule.
+    of.lock()
+        .unwrap()
+        .add_flow_text("table=1,priority=40000,ip,nw_dst=198.18.0.0/16 actions=output:2")
+        .unwrap();
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!(r.deleted_stale, 1, "{r:?}");
+    send(1, &dns);
+    assert_eq!(take(2), vec![dns.clone()]);
+    assert!(take(3).is_empty());
 }
 
 /// A controller action in the tables reaches a connected `ovs-ofctl

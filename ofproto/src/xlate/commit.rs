@@ -57,7 +57,49 @@ fn m64(flow: &OfFlow, base: &OfFlow, wc: &OfFlow, f: DpField) -> Masked<u64> {
     }
 }
 
+/// Zeroes the value bits outside each mask, so that two translations of
+/// the same megaflow (one from a packet, one from the masked key) give
+/// equal actions.
+fn canon(mut s: SetField) -> SetField {
+    fn c<T>(m: &mut Masked<T>)
+    where
+        Masked<T>: Copy,
+        T: Copy + std::ops::BitAnd<Output = T>,
+    {
+        m.value = m.value & m.mask;
+    }
+    match &mut s {
+        SetField::Ethernet { src, dst } => {
+            c(src);
+            c(dst);
+        }
+        SetField::Ipv4 { src, dst, tos, ttl } => {
+            c(src);
+            c(dst);
+            c(tos);
+            c(ttl);
+        }
+        SetField::Ipv6(v) => {
+            c(&mut v.src);
+            c(&mut v.dst);
+            c(&mut v.label);
+            c(&mut v.tclass);
+            c(&mut v.hlimit);
+        }
+        SetField::Tcp { src, dst } | SetField::Udp { src, dst } | SetField::Sctp { src, dst } => {
+            c(src);
+            c(dst);
+        }
+        _ => {}
+    }
+    s
+}
+
 impl Ctx<'_, '_> {
+    fn push_set(&mut self, s: SetField) {
+        self.out.actions.push(DpAction::Set(canon(s)));
+    }
+
     /// Emits the actions that bring `base` up to `flow`.
     pub(crate) fn commit(&mut self) {
         self.commit_eth();
@@ -79,10 +121,10 @@ impl Ctx<'_, '_> {
         if !changed(&self.flow, &self.base, &fs) {
             return;
         }
-        self.out.actions.push(DpAction::Set(SetField::Ethernet {
+        self.push_set(SetField::Ethernet {
             src: m64(&self.flow, &self.base, &self.wc, dp::DL_SRC),
             dst: m64(&self.flow, &self.base, &self.wc, dp::DL_DST),
-        }));
+        });
         copy(&mut self.base, &self.flow, &fs);
     }
 
@@ -109,7 +151,7 @@ impl Ctx<'_, '_> {
                     tos: m8(dp::NW_TOS),
                     ttl: m8(dp::NW_TTL),
                 };
-                self.out.actions.push(DpAction::Set(s));
+                self.push_set(s);
                 copy(&mut self.base, &self.flow.clone(), &fs);
             }
             0x86dd => {
@@ -146,9 +188,7 @@ impl Ctx<'_, '_> {
                         mask: diff(f, w, &self.wc, dp::NW_TTL) as u8,
                     },
                 };
-                self.out
-                    .actions
-                    .push(DpAction::Set(SetField::Ipv6(Box::new(s))));
+                self.push_set(SetField::Ipv6(Box::new(s)));
                 copy(&mut self.base, &self.flow.clone(), &fs);
             }
             _ => {}
@@ -179,7 +219,7 @@ impl Ctx<'_, '_> {
             132 => SetField::Sctp { src, dst },
             _ => return,
         };
-        self.out.actions.push(DpAction::Set(s));
+        self.push_set(s);
         copy(&mut self.base, &self.flow.clone(), &fs);
     }
 
@@ -235,11 +275,11 @@ impl Ctx<'_, '_> {
                 value: get(&self.flow, fld) as u32,
                 mask: !0,
             };
-            self.out.actions.push(DpAction::Set(if is_prio {
+            self.push_set(if is_prio {
                 SetField::SkbPriority(m)
             } else {
                 SetField::PktMark(m)
-            }));
+            });
             copy(&mut self.base, &self.flow.clone(), &[fld]);
         }
     }
