@@ -19,7 +19,9 @@
 //! - [`stats`]: multipart requests; [`port`], [`group`], [`meter`].
 //! - [`xlate`]: translation; [`normal`]: MAC learning and the NORMAL
 //!   action; [`trace`]: `ofproto/trace`; [`upcall`]: the datapath's
-//!   upcall handler; [`flow_text`]: flows from `ovs-ofctl` text.
+//!   upcall handler; [`revalidate`]: stale and idle megaflows;
+//!   [`packet_in`]: packet-ins to connections; [`flow_text`]: flows from
+//!   `ovs-ofctl` text.
 
 pub mod bundle;
 pub mod classifier;

@@ -227,6 +227,51 @@ impl OfprotoUpcall {
     }
 }
 
+impl OfprotoUpcall {
+    /// `ofproto/trace BRIDGE FLOW` over this datapath's bridges (what
+    /// vswitchd's unixctl command calls): the text OVS prints.
+    pub fn trace(&self, bridge: &str, flow: &str) -> Result<String, crate::trace::TraceError> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let idx = crate::trace::bridge_index(&refs, bridge)?;
+        let now = guards[idx].now();
+        let r = crate::trace::trace(&refs, idx, flow, now, &|p| p.to_string())?;
+        Ok(r.text)
+    }
+
+    /// `fdb/show BRIDGE`, as OVS prints it.
+    pub fn fdb_show(&self, bridge: &str) -> Option<String> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let b = bridges.iter().find(|b| {
+            b.ofproto
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config()
+                .name
+                == bridge
+        })?;
+        let now = b.ofproto.lock().unwrap_or_else(|e| e.into_inner()).now();
+        Some(crate::normal::format_fdb(&b.mac.entries(now)))
+    }
+}
+
 impl UpcallHandler for OfprotoUpcall {
     fn miss(
         &self,

@@ -458,6 +458,16 @@ fn trace_datapath_actions_match_ovs() {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
+            // fdb/show: same entries (ages zeroed: they depend on timing).
+            let zero_age = |s: &str| -> String {
+                s.lines()
+                    .map(|l| l.rsplit_once("  ").map_or(l, |(a, _)| a).to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let ovs_fdb = appctl(&ovs, &["fdb/show", BR]).expect("fdb/show");
+            let fv_fdb = ferrovs_ofproto::normal::format_fdb(&mac.entries(Instant::now()));
+            assert_eq!(zero_age(&ovs_fdb), zero_age(&fv_fdb), "{}", sc.name);
         }
         for t in sc.traces {
             let o = appctl(&ovs, &["ofproto/trace", BR, t])

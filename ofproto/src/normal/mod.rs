@@ -186,6 +186,32 @@ impl MacTable {
     }
 }
 
+/// `fdb/show` text: a header, then one line per entry (port, VLAN, MAC,
+/// age in seconds), as OVS prints it (`LOCAL` for the bridge's port).
+pub fn format_fdb(entries: &[MacEntry]) -> String {
+    let mut s = String::from(" port  VLAN  MAC                Age\n");
+    for e in entries {
+        let port = if e.port == 0xfffe {
+            "LOCAL".to_string()
+        } else {
+            e.port.to_string()
+        };
+        let b = e.mac.to_be_bytes();
+        s.push_str(&format!(
+            "{port:>5}  {:>4}  {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}  {:>3}\n",
+            e.vlan,
+            b[2],
+            b[3],
+            b[4],
+            b[5],
+            b[6],
+            b[7],
+            e.age.as_secs()
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +239,17 @@ mod tests {
         assert_eq!(t.lookup(1, 0xc, t0 + Duration::from_secs(12)), None);
         assert_eq!(t.expire(t0 + Duration::from_secs(20)), 2);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn fdb_show_format() {
+        let t0 = Instant::now();
+        let t = MacTable::default();
+        t.learn(0, 0x5054_0000_0001, 1, t0);
+        t.learn(10, 0x5054_0000_0002, 0xfffe, t0);
+        assert_eq!(
+            format_fdb(&t.entries(t0 + Duration::from_secs(3))),
+            " port  VLAN  MAC                Age\n    1     0  50:54:00:00:00:01    3\nLOCAL    10  50:54:00:00:00:02    3\n"
+        );
     }
 }
