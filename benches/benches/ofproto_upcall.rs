@@ -30,8 +30,11 @@ fn handler() -> Arc<OfprotoUpcall> {
             ))
             .unwrap();
         }
-        of.add_flow_text(&format!("table={t},priority=0 actions=goto_table:{}", t + 1))
-            .unwrap();
+        of.add_flow_text(&format!(
+            "table={t},priority=0 actions=goto_table:{}",
+            t + 1
+        ))
+        .unwrap();
     }
     of.add_flow_text("table=9 actions=NORMAL").unwrap();
     let br = Bridge::new(Arc::new(Mutex::new(of)));
@@ -72,7 +75,7 @@ fn upcall(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             f.set(dp::DL_DST, 0x0200_0000_0000 | (n & 0xff_ffff_ffff));
-            f.set(dp::NW_DST, 0xc612_0000 | (n as u64 & 0x7ff));
+            f.set(dp::NW_DST, 0xc612_0000 | (n & 0x7ff));
             let key = f.to_key();
             reply.clear();
             up.miss(&pkt, &key, &mut reply).unwrap();
