@@ -17,6 +17,11 @@
 //! - [`flow_mod`]: flow-mod semantics per version, with an undo log
 //!   ([`bundle`] commits all or nothing with it); [`expiry`]: timeouts.
 //! - [`stats`]: multipart requests; [`port`], [`group`], [`meter`].
+//! - [`xlate`]: translation; [`normal`]: MAC learning and the NORMAL
+//!   action; [`trace`]: `ofproto/trace`; [`upcall`]: the datapath's
+//!   upcall handler; [`revalidate`]: stale and idle megaflows;
+//!   [`packet_in`]: packet-ins to connections; [`flow_text`]: flows from
+//!   `ovs-ofctl` text.
 
 pub mod bundle;
 pub mod classifier;
@@ -24,15 +29,22 @@ pub mod connmgr;
 pub mod expiry;
 pub mod flow;
 pub mod flow_mod;
+pub mod flow_text;
 pub mod group;
 pub mod meter;
+pub mod normal;
 mod notify;
 pub mod ofproto;
+pub mod packet_in;
 pub mod port;
+pub mod revalidate;
 pub mod rule;
 pub mod stats;
 pub mod table;
 pub mod table_mod;
+pub mod trace;
+pub mod upcall;
+pub mod xlate;
 
 pub use connmgr::{ConnId, ConnKind, Waker};
 pub use ofproto::{OfPort, Ofproto, OfprotoConfig};

@@ -1,0 +1,137 @@
+//! The NORMAL action: VLAN of the input port, MAC learning, then output to
+//! the learned port or flooding within the VLAN (never back out of the
+//! input port, never to a no-flood port), each output tagged or untagged
+//! as the output port's VLAN mode wants.
+//!
+//! The megaflow reads the input port, both MAC addresses and the outer
+//! VLAN ID, as OVS's `xlate_normal` does.
+
+use ferrovs_datapath::flow::layout as dp;
+
+use crate::xlate::{in_port, Ctx};
+
+const PC_NO_FLOOD: u32 = 1 << 4;
+
+fn is_multicast(mac: u64) -> bool {
+    mac >> 40 & 1 != 0
+}
+
+impl Ctx<'_, '_> {
+    pub(crate) fn normal(&mut self) {
+        for f in [dp::DL_SRC, dp::DL_DST] {
+            self.wc.0[f.word as usize] |= f.word_mask();
+        }
+        // The VLAN ID and the present bit, not the PCP.
+        let tagged = self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0;
+        self.wc.0[dp::W_VLAN] |= if tagged {
+            0x1fff
+        } else {
+            dp::VLAN_PRESENT as u64
+        };
+        let br = self.br();
+        let inp = in_port(&self.flow);
+        let Some(xin) = br.ports.get(inp) else {
+            self.note(|| "no input bundle, dropping".to_string());
+            return;
+        };
+        let tci = self.flow.bits(dp::W_VLAN, 0, 16) as u16;
+        let vid = (tci & dp::VLAN_PRESENT != 0)
+            .then_some(tci & 0xfff)
+            .filter(|v| *v != 0);
+        let Some(vlan) = xin.vlan.input_vlan(vid) else {
+            self.note(|| {
+                format!(
+                    "dropping VLAN {} packet received on port {} not configured for it",
+                    vid.unwrap_or(0),
+                    xin.name
+                )
+            });
+            return;
+        };
+        let src = self.flow.0[dp::W_DL_SRC] & dp::DL_SRC.word_mask();
+        let dst = self.flow.0[dp::W_DL_DST] & dp::DL_DST.word_mask();
+        if self.may_learn && br.mac.learn(vlan, src, inp, self.now) {
+            self.out.mac_changed = true;
+            if !is_multicast(src) {
+                self.note(|| {
+                    format!(
+                        "learned that {} is on port {} in VLAN {vlan}",
+                        mac_text(src),
+                        xin.name
+                    )
+                });
+            }
+        }
+        if is_multicast(dst) {
+            self.note(|| "multicast/broadcast, flooding".to_string());
+            return self.normal_flood(vlan, inp);
+        }
+        match br.mac.lookup(vlan, dst, self.now) {
+            Some(p) if p == inp => {
+                self.note(|| "learned port is input port, dropping".to_string());
+            }
+            Some(p) => {
+                self.note(|| "forwarding to learned port".to_string());
+                self.normal_output(p, vlan);
+            }
+            None => {
+                self.note(|| "no learned MAC for destination, flooding".to_string());
+                self.normal_flood(vlan, inp);
+            }
+        }
+    }
+
+    fn normal_flood(&mut self, vlan: u16, inp: u16) {
+        let br = self.br();
+        let ports: Vec<u16> = br
+            .ports
+            .iter()
+            .filter(|(p, xp)| {
+                *p != inp
+                    && xp.vlan.includes(vlan)
+                    && br
+                        .ofproto
+                        .port(*p)
+                        .is_none_or(|d| d.config & PC_NO_FLOOD == 0)
+            })
+            .map(|(p, _)| p)
+            .collect();
+        // The bridge's own port first, then by number (OVS's bundle order
+        // for ports added in number order).
+        let mut ports = ports;
+        ports.sort_by_key(|p| (*p != ferrovs_openflow::port::OFPP_LOCAL, *p));
+        for p in ports {
+            self.normal_output(p, vlan);
+        }
+    }
+
+    /// Output to `p` with the tag its VLAN mode wants for `vlan`.
+    fn normal_output(&mut self, p: u16, vlan: u16) {
+        let br = self.br();
+        let Some(xp) = br.ports.get(p) else {
+            return;
+        };
+        let old = self.flow.0[dp::W_VLAN];
+        let tci = self.flow.bits(dp::W_VLAN, 0, 16) as u16;
+
+        let new = match xp.vlan.output_tag(vlan) {
+            Some(v) => (tci & 0xe000) | dp::VLAN_PRESENT | v,
+            None => 0,
+        };
+        self.flow.set_bits(dp::W_VLAN, 0, 16, new as u64);
+        if new != 0 && tci & dp::VLAN_PRESENT == 0 {
+            self.flow
+                .set_bits(dp::W_VLAN, dp::VLAN0_TPID.shift as u32, 16, 0x8100);
+        }
+        self.output_to(p);
+        self.flow.0[dp::W_VLAN] = old;
+    }
+}
+
+fn mac_text(m: u64) -> String {
+    let b = m.to_be_bytes();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[2], b[3], b[4], b[5], b[6], b[7]
+    )
+}

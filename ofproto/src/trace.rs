@@ -1,0 +1,155 @@
+//! `ofproto/trace BRIDGE FLOW`: runs translation with a [`Trace`] and
+//! prints what OVS 3.1 prints: the flow, each bridge, table, rule and
+//! action, then `Final flow:`, `Megaflow:` and `Datapath actions:`.
+//!
+//! FLOW is OVS's OpenFlow flow syntax (`in_port=1,dl_dst=...,ip,...`),
+//! parsed by the `ovs-ofctl` text parser of the openflow crate; `in_port`
+//! may name a port. Datapath ports print as numbers, as OVS does.
+
+use std::time::Instant;
+
+use ferrovs_datapath::flow::layout::FLOW_WORDS;
+use ferrovs_openflow::text::wire::match_to_wire;
+use ferrovs_openflow::text::FlowText;
+
+use crate::flow::{OfFlow, OfMatch};
+use crate::xlate::odp_text::format_dp_actions;
+use crate::xlate::{format_match, xlate_traced, BridgePorts, BridgeRef, Trace, XlateIn, XlateOut};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TraceError {
+    #[error("no bridge named {0}")]
+    NoBridge(String),
+    #[error("{0}")]
+    BadFlow(String),
+}
+
+/// What a trace produced.
+#[derive(Debug, Clone)]
+pub struct TraceResult<'a> {
+    /// The whole text, as `ovs-appctl ofproto/trace` prints it.
+    pub text: String,
+    /// The `Megaflow:` line's value.
+    pub megaflow: String,
+    /// The `Datapath actions:` line's value.
+    pub dp_actions: String,
+    pub out: XlateOut<'a>,
+}
+
+/// Parses FLOW into a packet; `in_port` may be a port name of `ports`.
+pub fn parse_trace_flow(text: &str, ports: &BridgePorts) -> Result<OfFlow, TraceError> {
+    let mut items = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        if let Some(name) = item.strip_prefix("in_port=") {
+            if name.parse::<u32>().is_err() && !name.starts_with("0x") {
+                if let Some(p) = ports.by_name(name) {
+                    items.push(format!("in_port={p}"));
+                    continue;
+                }
+            }
+        }
+        items.push(item.to_string());
+    }
+    let joined = items.join(",");
+    let ft = FlowText::parse(&joined, false).map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    let m = match_to_wire(&ft.matches).map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    let om = OfMatch::from_match(&m).map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    Ok(om.value)
+}
+
+/// The megaflow of a translation as OVS prints it: the packet's bits under
+/// the datapath words of the wildcards.
+pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
+    let mut mask = OfFlow::default();
+    mask.0[..FLOW_WORDS].copy_from_slice(&wc.0[..FLOW_WORDS]);
+    // An untagged packet's megaflow needs only the present bit, which
+    // OVS's text leaves out (its datapath key has no VLAN at all).
+    let vlan = ferrovs_datapath::flow::layout::W_VLAN;
+    if flow.0[vlan] & 0x1000 == 0 {
+        mask.0[vlan] &= !0xffff;
+    }
+    let om = OfMatch {
+        value: flow.masked(&mask),
+        mask,
+    };
+    let m = format_match(&om);
+    // OVS always shows the recirculation id and the packet type first.
+    let m = m
+        .split(',')
+        .filter(|s| !s.starts_with("recirc_id="))
+        .collect::<Vec<_>>()
+        .join(",");
+    if m.is_empty() {
+        "recirc_id=0,eth".to_string()
+    } else {
+        format!("recirc_id=0,eth,{m}")
+    }
+}
+
+/// Runs `ofproto/trace` on `bridges[bridge]` for `flow_text`. `port_name`
+/// prints datapath port numbers in the `Datapath actions:` line.
+pub fn trace<'a>(
+    bridges: &'a [BridgeRef<'a>],
+    bridge: usize,
+    flow_text: &str,
+    now: Instant,
+    port_name: &dyn Fn(u32) -> String,
+) -> Result<TraceResult<'a>, TraceError> {
+    let br = bridges
+        .get(bridge)
+        .ok_or_else(|| TraceError::NoBridge(bridge.to_string()))?;
+    let flow = parse_trace_flow(flow_text, br.ports)?;
+    let input = XlateIn {
+        bridges,
+        bridge,
+        flow,
+        now,
+        may_learn: false,
+    };
+    let mut t = Trace::default();
+    let out = xlate_traced(&input, Some(&mut t));
+    let all = OfMatch {
+        value: flow,
+        mask: OfFlow(std::array::from_fn(|i| if flow.0[i] != 0 { !0 } else { 0 })),
+    };
+    let mut text = format!("Flow: {}\n\n", format_match(&all));
+    for l in &t.lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text.push('\n');
+    if out.final_flow == flow {
+        text.push_str("Final flow: unchanged\n");
+    } else {
+        let fin = OfMatch {
+            value: out.final_flow,
+            mask: OfFlow(std::array::from_fn(|i| {
+                if out.final_flow.0[i] != 0 || flow.0[i] != 0 {
+                    !0
+                } else {
+                    0
+                }
+            })),
+        };
+        text.push_str(&format!("Final flow: {}\n", format_match(&fin)));
+    }
+    let megaflow = format_megaflow(&flow, &out.wc);
+    let dp_actions = format_dp_actions(&out.actions, port_name);
+    text.push_str(&format!("Megaflow: {megaflow}\n"));
+    text.push_str(&format!("Datapath actions: {dp_actions}\n"));
+    Ok(TraceResult {
+        text,
+        megaflow,
+        dp_actions,
+        out,
+    })
+}
+
+/// Finds a bridge by name in `bridges`.
+pub fn bridge_index(bridges: &[BridgeRef<'_>], name: &str) -> Result<usize, TraceError> {
+    bridges
+        .iter()
+        .position(|b| b.name() == name)
+        .ok_or_else(|| TraceError::NoBridge(name.to_string()))
+}

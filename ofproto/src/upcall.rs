@@ -1,0 +1,361 @@
+//! The datapath's upcall handler: a megaflow miss is translated through
+//! the OpenFlow tables of the bridge that owns the input port.
+//!
+//! [`OfprotoUpcall`] holds the datapath's bridges ([`Bridge`]: the
+//! `Ofproto` behind its mutex, the port map, the MAC table). On a miss it
+//! maps the datapath input port to (bridge, OpenFlow port), locks every
+//! bridge (patch ports may cross into any of them; always in list order,
+//! so two misses never deadlock), runs [`xlate`], credits the matched rules
+//! with the packet, queues the packet-ins for vswitchd to send, and
+//! replies with the actions and the megaflow mask (`wc.to_dp()`).
+//!
+//! vswitchd creates one per datapath: `let up = OfprotoUpcall::new();
+//! let dp = Datapath::new(cfg, up.clone());` then per bridge
+//! `up.add_bridge(Bridge::new(ofproto_arc))` and, per port,
+//! `bridge.set_port(ofport, XPort { dp_port: Some(n), .. })`.
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use ferrovs_datapath::flow::layout as dp;
+use ferrovs_datapath::flow::{Flow, FlowKey};
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ferrovs_datapath::actions::DpAction;
+
+use crate::flow::{OfFlow, OfMatch};
+use crate::normal::MacTable;
+use crate::ofproto::Ofproto;
+use crate::rule::Rule;
+use crate::xlate::{self, BridgePorts, BridgeRef, PacketIn, XPort, XlateError, XlateIn};
+
+/// One bridge of the datapath, as the upcall handler sees it.
+pub struct Bridge {
+    pub ofproto: Arc<Mutex<Ofproto>>,
+    pub ports: RwLock<BridgePorts>,
+    pub mac: MacTable,
+}
+
+impl Bridge {
+    pub fn new(ofproto: Arc<Mutex<Ofproto>>) -> Arc<Bridge> {
+        Arc::new(Bridge {
+            ofproto,
+            ports: RwLock::new(BridgePorts::new()),
+            mac: MacTable::default(),
+        })
+    }
+
+    /// Adds or changes OpenFlow port `ofport` (its datapath port, VLAN
+    /// settings, patch peer).
+    pub fn set_port(&self, ofport: u16, port: XPort) {
+        self.ports
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set(ofport, port);
+    }
+
+    pub fn del_port(&self, ofport: u16) {
+        self.ports
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ofport);
+        self.mac.flush(Some(ofport));
+    }
+}
+
+/// Packets and bytes owed to one rule, until [`OfprotoUpcall::flush_stats`].
+struct Credit {
+    /// The rule's creation time: tells a rule from a later one that got
+    /// the same address.
+    created: Instant,
+    table_id: u8,
+    priority: u16,
+    om: OfMatch,
+    packets: u64,
+    bytes: u64,
+    /// Time of the last packet.
+    used: Instant,
+}
+
+/// What a translation of a datapath flow produced, owned.
+#[derive(Debug, Clone)]
+pub struct Translation {
+    pub actions: Vec<DpAction>,
+    /// Every bit examined (`wc.to_dp()` is the megaflow mask).
+    pub wc: OfFlow,
+    pub packet_ins: Vec<PacketIn>,
+    pub mac_changed: bool,
+    pub error: Option<XlateError>,
+    /// Number of rules the packet went through.
+    pub n_rules: usize,
+}
+
+/// The upcall handler of one datapath.
+#[derive(Default)]
+pub struct OfprotoUpcall {
+    bridges: RwLock<Vec<Arc<Bridge>>>,
+    packet_ins: Mutex<Vec<(String, PacketIn, Vec<u8>)>>,
+    /// Rule credits by (bridge, rule address), batched so that a miss
+    /// does not search the tables for each rule it went through.
+    credits: Mutex<HashMap<(usize, usize), Credit>>,
+}
+
+impl OfprotoUpcall {
+    pub fn new() -> Arc<OfprotoUpcall> {
+        Arc::new(OfprotoUpcall::default())
+    }
+
+    pub fn add_bridge(&self, b: Arc<Bridge>) {
+        self.bridges
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(b);
+    }
+
+    /// Removes the bridge whose `Ofproto` is `of`.
+    pub fn del_bridge(&self, of: &Arc<Mutex<Ofproto>>) {
+        self.bridges
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|b| !Arc::ptr_eq(&b.ofproto, of));
+    }
+
+    /// Packet-ins produced since the last call: (bridge name, packet-in,
+    /// packet bytes) for vswitchd to hand to the bridge's connections
+    /// (`Ofproto::send_packet_in`).
+    pub fn take_packet_ins(&self) -> Vec<(String, PacketIn, Vec<u8>)> {
+        std::mem::take(&mut *self.packet_ins.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Translates a datapath flow (its `in_port` a datapath port number):
+    /// what a miss does, and what revalidators will call. None if no
+    /// bridge owns the port.
+    pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<Translation> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let dp_in = f.get(dp::IN_PORT) as u32;
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let (idx, ofport) = ports
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))?;
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let now = guards[idx].now();
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let mut flow = OfFlow::from_dp(f);
+        xlate::set_in_port(&mut flow, ofport);
+        let out = xlate::xlate(&XlateIn {
+            bridges: &refs,
+            bridge: idx,
+            flow,
+            now,
+            may_learn,
+        });
+        if pkt_len > 0 && !out.rules.is_empty() {
+            let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+            for h in &out.rules {
+                let r = h.rule;
+                let key = (h.bridge, r as *const Rule as usize);
+                let c = credits.entry(key).or_insert_with(|| Credit {
+                    created: r.created,
+                    table_id: r.table_id,
+                    priority: r.priority,
+                    om: r.om,
+                    packets: 0,
+                    bytes: 0,
+                    used: now,
+                });
+                if c.created != r.created || c.priority != r.priority {
+                    // Same address, another rule: the old one is gone.
+                    *c = Credit {
+                        created: r.created,
+                        table_id: r.table_id,
+                        priority: r.priority,
+                        om: r.om,
+                        packets: 0,
+                        bytes: 0,
+                        used: now,
+                    };
+                }
+                c.packets += 1;
+                c.bytes += pkt_len;
+                c.used = now;
+            }
+        }
+        Some(Translation {
+            n_rules: out.rules.len(),
+            actions: out.actions,
+            wc: out.wc,
+            packet_ins: out.packet_ins,
+            mac_changed: out.mac_changed,
+            error: out.error,
+        })
+    }
+
+    /// Adds the packets and bytes that misses sent through each rule to
+    /// the rules' counters (vswitchd calls it from its main loop, and
+    /// before answering flow stats). Rules deleted meanwhile are skipped.
+    pub fn flush_stats(&self) {
+        let credits = std::mem::take(&mut *self.credits.lock().unwrap_or_else(|e| e.into_inner()));
+        if credits.is_empty() {
+            return;
+        }
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        for ((b, _), c) in credits {
+            if let Some(br) = bridges.get(b) {
+                let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                of.credit_rule(c.table_id, &c.om, c.priority, c.packets, c.bytes, c.used);
+            }
+        }
+    }
+}
+
+impl OfprotoUpcall {
+    /// `ofproto/trace BRIDGE FLOW` over this datapath's bridges (what
+    /// vswitchd's unixctl command calls): the text OVS prints.
+    pub fn trace(&self, bridge: &str, flow: &str) -> Result<String, crate::trace::TraceError> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let idx = crate::trace::bridge_index(&refs, bridge)?;
+        let now = guards[idx].now();
+        let r = crate::trace::trace(&refs, idx, flow, now, &|p| p.to_string())?;
+        Ok(r.text)
+    }
+
+    /// `fdb/show BRIDGE`, as OVS prints it.
+    pub fn fdb_show(&self, bridge: &str) -> Option<String> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let b = bridges.iter().find(|b| {
+            b.ofproto
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config()
+                .name
+                == bridge
+        })?;
+        let now = b.ofproto.lock().unwrap_or_else(|e| e.into_inner()).now();
+        Some(crate::normal::format_fdb(&b.mac.entries(now)))
+    }
+}
+
+impl UpcallHandler for OfprotoUpcall {
+    fn miss(
+        &self,
+        pkt: &DpPacket,
+        key: &FlowKey,
+        reply: &mut UpcallReply,
+    ) -> Result<(), UpcallError> {
+        let mut f = Flow::default();
+        key.expand(&mut f);
+        let Some(out) = self.translate(&f, true, pkt.len() as u64) else {
+            // No bridge owns the port: drop, and keep dropping in the
+            // datapath (exact in_port).
+            reply.actions.clear();
+            let mut m = Flow::default();
+            m.set_all(dp::IN_PORT);
+            reply.mask = Some(m.to_key());
+            reply.install = true;
+            return Ok(());
+        };
+        // Packet-ins of table misses (no datapath action) are queued here;
+        // those of controller actions come back through `userspace`.
+        let misses: Vec<PacketIn> = out
+            .packet_ins
+            .iter()
+            .filter(|p| p.reason == xlate::REASON_NO_MATCH)
+            .cloned()
+            .collect();
+        if !misses.is_empty() {
+            let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+            let mut q = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
+            for pi in misses {
+                let name = bridges
+                    .get(pi.bridge)
+                    .map(|b| {
+                        b.ofproto
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .config()
+                            .name
+                            .clone()
+                    })
+                    .unwrap_or_default();
+                q.push((name, pi, pkt.data().to_vec()));
+            }
+        }
+        reply.actions.extend(out.actions);
+        let mut mask = out.wc.to_dp();
+        // The datapath needs in_port exact (OpenFlow in_port bits are the
+        // same bits, already exact).
+        mask.set_all(dp::IN_PORT);
+        reply.mask = Some(mask.to_key());
+        reply.install = true;
+        Ok(())
+    }
+
+    fn userspace(&self, pkt: &DpPacket, userdata: &[u8]) {
+        let Some(mut pi) = xlate::parse_controller_userdata(userdata) else {
+            return;
+        };
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let Some(b) = bridges.get(pi.bridge) else {
+            return;
+        };
+        // The pipeline match of the packet-in: its OpenFlow input port
+        // (registers are not carried through the datapath).
+        let dp_in = pkt.md().in_port;
+        if let Some(p) = b
+            .ports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .ofport_of_dp(dp_in)
+        {
+            xlate::set_in_port(&mut pi.flow, p);
+        }
+        let name = b
+            .ofproto
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config()
+            .name
+            .clone();
+        self.packet_ins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, pi, pkt.data().to_vec()));
+    }
+}

@@ -1,0 +1,550 @@
+//! Translation (xlate): a packet's flow through a bridge's OpenFlow tables
+//! into datapath actions plus the megaflow mask of every bit examined.
+//!
+//! [`xlate`] is pure apart from the side effects it reports: it borrows the
+//! bridges ([`BridgeRef`]: tables, ports, MAC table), walks the tables from
+//! table 0 with one [`Ctx`] passed down, and returns an [`XlateOut`]: the
+//! datapath actions, the wildcards (`wc`, an [`OfFlow`] mask whose first
+//! `FLOW_WORDS` words are the megaflow mask), the rules that matched (for
+//! stats) and the packet-ins to send. Upcalls, revalidation, packet-out
+//! and `ofproto/trace` all call it; trace passes a [`Trace`] to see each
+//! step.
+//!
+//! The context keeps two flows: `flow`, the packet as the OpenFlow actions
+//! so far left it, and `base`, the packet as the datapath actions emitted so
+//! far leave it. Before each output, [`commit`] emits the `set`/VLAN actions
+//! that take `base` to `flow`, so header changes cost nothing until a packet
+//! is actually sent. Each family of actions has its own file.
+
+mod action_set;
+pub mod bridge;
+mod commit;
+mod group;
+pub mod odp_text;
+mod output;
+mod set;
+mod vlan;
+
+use std::time::Instant;
+
+use ferrovs_datapath::actions::DpAction;
+use ferrovs_datapath::flow::layout as dp;
+use ferrovs_openflow::action::Action;
+use ferrovs_openflow::port::{OFPP_IN_PORT, OFPP_NONE};
+use ferrovs_openflow::{Instruction, Version};
+
+use crate::flow::{OfFlow, OfMatch};
+use action_set::ActionSet;
+pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
+
+/// OVS's limit on nested resubmits (and patch port crossings).
+pub const MAX_DEPTH: u32 = 64;
+/// OVS's limit on resubmits in one translation.
+pub const MAX_RESUBMITS: u32 = 4096;
+
+/// OFPR_* packet-in reasons.
+pub const REASON_NO_MATCH: u8 = 0;
+pub const REASON_ACTION: u8 = 1;
+pub const REASON_INVALID_TTL: u8 = 2;
+
+/// What a translation starts from.
+pub struct XlateIn<'a> {
+    /// Every bridge of the datapath (patch ports cross between them).
+    pub bridges: &'a [BridgeRef<'a>],
+    /// Index of the bridge the packet entered.
+    pub bridge: usize,
+    /// The packet; `in_port` holds the OpenFlow port number.
+    pub flow: OfFlow,
+    pub now: Instant,
+    /// Learn MAC addresses (false for trace and revalidation, which must
+    /// not change state).
+    pub may_learn: bool,
+}
+
+/// A rule a translation went through (for stats), borrowed from the
+/// bridge's tables.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleHit<'a> {
+    pub bridge: usize,
+    pub rule: &'a crate::rule::Rule,
+}
+
+/// A packet-in to send to the bridge's controllers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketIn {
+    pub bridge: usize,
+    pub reason: u8,
+    pub table_id: u8,
+    pub cookie: u64,
+    pub max_len: u16,
+    pub controller_id: u16,
+    pub userdata: Vec<u8>,
+    /// The flow at the time of the packet-in (the match to send).
+    pub flow: OfFlow,
+}
+
+/// Why a translation was cut short (its actions are then dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum XlateError {
+    #[error("over max translation depth {MAX_DEPTH}")]
+    TooDeep,
+    #[error("over {MAX_RESUBMITS} resubmit actions")]
+    TooManyResubmits,
+}
+
+/// The result of a translation.
+#[derive(Debug, Clone)]
+pub struct XlateOut<'a> {
+    pub actions: Vec<DpAction>,
+    /// Every bit examined; `wc.to_dp()` is the megaflow mask.
+    pub wc: OfFlow,
+    pub rules: Vec<RuleHit<'a>>,
+    pub packet_ins: Vec<PacketIn>,
+    /// MAC learning changed a table (megaflows may need revalidation).
+    pub mac_changed: bool,
+    pub error: Option<XlateError>,
+    /// The flow at the end.
+    pub final_flow: OfFlow,
+}
+
+/// Trace lines, as `ofproto/trace` prints them between the `Flow:` line
+/// and the `Final flow:` line.
+#[derive(Debug, Default, Clone)]
+pub struct Trace {
+    pub lines: Vec<String>,
+}
+
+impl Trace {
+    fn push(&mut self, indent: usize, s: String) {
+        self.lines.push(format!("{}{}", " ".repeat(indent), s));
+    }
+}
+
+/// The translation context, passed down to every action family.
+pub struct Ctx<'a, 't> {
+    pub(crate) bridges: &'a [BridgeRef<'a>],
+    pub(crate) bridge: usize,
+    pub(crate) flow: OfFlow,
+    pub(crate) base: OfFlow,
+    pub(crate) wc: OfFlow,
+    pub(crate) now: Instant,
+    pub(crate) may_learn: bool,
+    pub(crate) table_id: u8,
+    pub(crate) depth: u32,
+    pub(crate) resubmits: u32,
+    pub(crate) action_set: ActionSet,
+    pub(crate) exit: bool,
+    pub(crate) stack: Vec<u128>,
+    pub(crate) rule_cookie: u64,
+    pub(crate) out: XlateOut<'a>,
+    pub(crate) trace: Option<&'t mut Trace>,
+}
+
+/// Translates `input.flow` through the tables of `input.bridge`.
+pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
+    xlate_traced(input, None)
+}
+
+/// As [`xlate`], recording each step in `trace`.
+pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
+    let mut wc = OfFlow::default();
+    init_wc(&input.flow, &mut wc);
+    let mut ctx = Ctx {
+        bridges: input.bridges,
+        bridge: input.bridge,
+        flow: input.flow,
+        base: input.flow,
+        wc,
+        now: input.now,
+        may_learn: input.may_learn,
+        table_id: 0,
+        depth: 0,
+        resubmits: 0,
+        action_set: ActionSet::default(),
+        exit: false,
+        stack: Vec::new(),
+        rule_cookie: 0,
+        out: XlateOut {
+            actions: Vec::new(),
+            wc: OfFlow::default(),
+            rules: Vec::new(),
+            packet_ins: Vec::new(),
+            mac_changed: false,
+            error: None,
+            final_flow: OfFlow::default(),
+        },
+        trace,
+    };
+    ctx.trace_bridge();
+    ctx.pipeline(0);
+    if ctx.out.error.is_none() && !ctx.action_set.is_empty() {
+        let set = std::mem::take(&mut ctx.action_set);
+        ctx.note(|| "action set:".to_string());
+        ctx.exit = false;
+        ctx.do_actions(&set.into_ordered());
+    }
+    if let Some(e) = ctx.out.error {
+        ctx.out.actions.clear();
+        ctx.note(|| format!("error: {e}, dropping"));
+    }
+    ctx.out.wc = ctx.wc;
+    ctx.out.final_flow = ctx.flow;
+    ctx.out
+}
+
+/// The bits every megaflow matches, as OVS's `xlate_wc_init`: the input
+/// port, the recirculation id, the Ethernet type and, for IP, the
+/// fragment bits.
+fn init_wc(flow: &OfFlow, wc: &mut OfFlow) {
+    wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
+    wc.0[dp::W_DL_TYPE] |= dp::DL_TYPE.word_mask();
+    if is_ip_any(flow) {
+        wc.0[dp::W_NW_MISC] |= dp::NW_FRAG.word_mask();
+    }
+}
+
+pub(crate) fn dl_type(f: &OfFlow) -> u16 {
+    f.bits(dp::W_DL_TYPE, dp::DL_TYPE.shift as u32, 16) as u16
+}
+
+pub(crate) fn nw_proto(f: &OfFlow) -> u8 {
+    f.bits(dp::W_NW_MISC, dp::NW_PROTO.shift as u32, 8) as u8
+}
+
+pub(crate) fn is_ip_any(f: &OfFlow) -> bool {
+    matches!(dl_type(f), 0x0800 | 0x86dd)
+}
+
+pub fn in_port(f: &OfFlow) -> u16 {
+    f.bits(dp::W_MD0, dp::IN_PORT.shift as u32, 32) as u16
+}
+
+pub fn set_in_port(f: &mut OfFlow, p: u16) {
+    f.set_bits(dp::W_MD0, dp::IN_PORT.shift as u32, 32, p as u64);
+}
+
+impl<'a, 't> Ctx<'a, 't> {
+    pub(crate) fn br(&self) -> BridgeRef<'a> {
+        self.bridges[self.bridge]
+    }
+
+    fn indent(&self) -> usize {
+        self.depth as usize * 4
+    }
+
+    /// A trace line under the current rule (built only when tracing).
+    pub(crate) fn note(&mut self, s: impl FnOnce() -> String) {
+        let ind = self.indent() + 4;
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(ind, s());
+        }
+    }
+
+    pub(crate) fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    fn trace_bridge(&mut self) {
+        let ind = self.indent();
+        let name = self.br().name().to_string();
+        if let Some(t) = self.trace.as_deref_mut() {
+            let head = format!("bridge(\"{name}\")");
+            let dashes = "-".repeat(head.len());
+            if !t.lines.is_empty() {
+                t.push(0, String::new());
+            }
+            t.push(ind, head);
+            t.push(ind, dashes);
+        }
+    }
+
+    /// Walks the pipeline from `table_id`: a miss applies the table-miss
+    /// behaviour, goto_table continues.
+    fn pipeline(&mut self, table_id: u8) {
+        self.lookup_and_run(table_id, true);
+    }
+
+    /// Looks `flow` up in `table_id` and runs the rule found. `pipeline`:
+    /// a miss is a table miss (OpenFlow semantics), otherwise (resubmit)
+    /// it does nothing.
+    pub(crate) fn lookup_and_run(&mut self, table_id: u8, pipeline: bool) {
+        let br = self.br();
+        let Some(table) = br.ofproto.tables.get(table_id) else {
+            return;
+        };
+        let ind = self.indent();
+        let hit = table.cls.lookup(&self.flow, Some(&mut self.wc));
+        let Some((key, rule)) = hit else {
+            if let Some(t) = self.trace.as_deref_mut() {
+                t.push(ind, format!("{table_id:2}. No match."));
+            }
+            if pipeline {
+                self.table_miss(table_id, table.miss_config);
+            } else {
+                self.note(|| "drop".to_string());
+            }
+            return;
+        };
+        let rule: &'a crate::rule::Rule = rule;
+        let _ = key;
+        if self.tracing() {
+            let m = format_match(&rule.om);
+            let mut line = format!("{table_id:2}. ");
+            if !m.is_empty() {
+                line.push_str(&m);
+                line.push_str(", ");
+            }
+            line.push_str(&format!("priority {}", rule.priority));
+            if rule.cookie != 0 {
+                line.push_str(&format!(", cookie {:#x}", rule.cookie));
+            }
+            if let Some(t) = self.trace.as_deref_mut() {
+                t.push(ind, line);
+            }
+        }
+        self.out.rules.push(RuleHit {
+            bridge: self.bridge,
+            rule,
+        });
+        let (old_table, old_cookie) = (self.table_id, self.rule_cookie);
+        self.table_id = table_id;
+        self.rule_cookie = rule.cookie;
+        self.run_instructions(&rule.instructions, pipeline);
+        self.table_id = old_table;
+        self.rule_cookie = old_cookie;
+    }
+
+    /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
+    /// next table, DROP drops, and the default (OVS's) sends a packet-in
+    /// with reason no_match to controllers that ask for it (OpenFlow 1.3+
+    /// controllers do not by default, so with none the packet drops).
+    fn table_miss(&mut self, table_id: u8, miss_config: u32) {
+        match miss_config & 3 {
+            1 if (table_id as usize) + 1 < crate::table::N_TABLES => {
+                self.note(|| format!("continuing to table {}", table_id + 1));
+                self.pipeline(table_id + 1)
+            }
+            2 => self.note(|| "drop".to_string()),
+            _ => {
+                let pi = PacketIn {
+                    bridge: self.bridge,
+                    reason: REASON_NO_MATCH,
+                    table_id,
+                    cookie: u64::MAX,
+                    max_len: u16::MAX,
+                    controller_id: 0,
+                    userdata: Vec::new(),
+                    flow: self.flow,
+                };
+                self.out.packet_ins.push(pi);
+                self.note(|| "drop".to_string());
+            }
+        }
+    }
+
+    fn run_instructions(&mut self, insts: &'a [Instruction], pipeline: bool) {
+        // Execution order of OpenFlow 1.3 section 5.9.
+        let mut goto = None;
+        for i in insts {
+            if let Instruction::ApplyActions(acts) = i {
+                self.trace_actions(acts);
+                self.do_actions(acts);
+            }
+        }
+        for i in insts {
+            match i {
+                Instruction::ClearActions => {
+                    self.note(|| "clear_actions".to_string());
+                    self.action_set.clear();
+                }
+                Instruction::WriteActions(acts) => {
+                    self.note(|| format!("write_actions({})", actions_text(acts)));
+                    self.action_set.write(acts);
+                }
+                Instruction::WriteMetadata { metadata, mask } => {
+                    self.note(|| format!("write_metadata:{metadata:#x}/{mask:#x}"));
+                    let w = &mut self.flow.0[crate::flow::W_METADATA];
+                    *w = (*w & !mask) | (metadata & mask);
+                }
+                Instruction::GotoTable(t) => goto = Some(*t),
+                _ => {}
+            }
+        }
+        if let Some(t) = goto {
+            if self.exit || self.out.error.is_some() {
+                return;
+            }
+            self.note(|| format!("goto_table:{t}"));
+            if pipeline {
+                self.pipeline(t);
+            } else {
+                self.lookup_and_run(t, true);
+            }
+        }
+    }
+
+    fn trace_actions(&mut self, acts: &[Action]) {
+        if self.tracing() && acts.is_empty() {
+            self.note(|| "drop".to_string());
+        }
+    }
+
+    /// Runs an action list (stops at `exit` or an error).
+    pub(crate) fn do_actions(&mut self, acts: &[Action]) {
+        for a in acts {
+            if self.exit || self.out.error.is_some() {
+                return;
+            }
+            if self.tracing() {
+                self.note(|| actions_text(std::slice::from_ref(a)));
+            }
+            if !self.do_action(a) {
+                return;
+            }
+        }
+    }
+
+    /// One action; false stops the list (dec_ttl at zero).
+    fn do_action(&mut self, a: &Action) -> bool {
+        use Action as A;
+        match a {
+            A::Output { port, max_len } => self.output(*port, *max_len),
+            A::Enqueue { port, .. } => self.output(*port, 0),
+            A::OutputTrunc { port, .. } => self.output(*port, 0),
+            A::OutputReg { src, max_len } => {
+                let p = self.read_subfield(src).unwrap_or(OFPP_NONE as u128);
+                self.output(p as u16, *max_len)
+            }
+            A::Resubmit { in_port, table, .. } => self.resubmit(*in_port, *table),
+            A::Group(g) => self.group(*g),
+            A::Controller(c) => {
+                self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
+            }
+            A::Exit => self.exit = true,
+            A::Note(_) | A::Meter(_) | A::SetQueue(_) | A::PopQueue | A::Conjunction { .. } => {}
+            A::WriteMetadata { metadata, mask } => {
+                let w = &mut self.flow.0[crate::flow::W_METADATA];
+                *w = (*w & !mask) | (metadata & mask);
+            }
+            A::Clone(inner) => {
+                let saved = self.flow;
+                let saved_set = self.action_set.clone();
+                self.do_actions(inner);
+                self.flow = saved;
+                self.action_set = saved_set;
+                self.exit = false;
+            }
+            A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
+            A::DecTtl | A::DecTtlCntIds(_) => return self.dec_ttl(),
+            A::StackPush(sf) => {
+                let v = self.read_subfield(sf).unwrap_or(0);
+                self.stack.push(v);
+            }
+            A::StackPop(sf) => {
+                if let Some(v) = self.stack.pop() {
+                    self.write_subfield(sf, v);
+                }
+            }
+            _ => {
+                if !self.set_action(a) {
+                    self.note(|| "(action not supported by ferrovs translation yet)".to_string());
+                }
+            }
+        }
+        true
+    }
+
+    /// `resubmit(port,table)`.
+    fn resubmit(&mut self, port: u16, table: u8) {
+        if self.depth >= MAX_DEPTH {
+            self.out.error = Some(XlateError::TooDeep);
+            return;
+        }
+        if self.resubmits >= MAX_RESUBMITS {
+            self.out.error = Some(XlateError::TooManyResubmits);
+            return;
+        }
+        self.resubmits += 1;
+        let table = if table == 0xff { self.table_id } else { table };
+        let old_in = in_port(&self.flow);
+        let new_in = if port == OFPP_IN_PORT { old_in } else { port };
+        set_in_port(&mut self.flow, new_in);
+        self.depth += 1;
+        self.lookup_and_run(table, false);
+        self.depth -= 1;
+        if in_port(&self.flow) == new_in {
+            set_in_port(&mut self.flow, old_in);
+        }
+    }
+
+    /// Queues a packet-in and, on the datapath, a `userspace` action that
+    /// brings the packet to the slow path.
+    pub(crate) fn packet_in(&mut self, reason: u8, max_len: u16, id: u16, userdata: Vec<u8>) {
+        self.commit();
+        let pi = PacketIn {
+            bridge: self.bridge,
+            reason,
+            table_id: self.table_id,
+            cookie: self.rule_cookie,
+            max_len,
+            controller_id: id,
+            userdata,
+            flow: self.flow,
+        };
+        let tag = controller_userdata(&pi);
+        self.out.packet_ins.push(pi);
+        self.out.actions.push(DpAction::Userspace {
+            userdata: tag.into(),
+        });
+    }
+}
+
+/// The userdata of a `userspace` action that carries a packet-in: the
+/// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
+/// then the cookie (8 bytes big-endian).
+pub fn controller_userdata(pi: &PacketIn) -> Vec<u8> {
+    let mut v = b"ctl".to_vec();
+    v.push(pi.bridge as u8);
+    v.push(pi.reason);
+    v.push(pi.table_id);
+    v.extend_from_slice(&pi.cookie.to_be_bytes());
+    v
+}
+
+/// The packet-in a `userspace` action's userdata describes (flow not
+/// kept: zero).
+pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
+    if u.len() != 14 || &u[..3] != b"ctl" {
+        return None;
+    }
+    Some(PacketIn {
+        bridge: u[3] as usize,
+        reason: u[4],
+        table_id: u[5],
+        cookie: u64::from_be_bytes(u[6..14].try_into().ok()?),
+        max_len: u16::MAX,
+        controller_id: 0,
+        userdata: Vec::new(),
+        flow: OfFlow::default(),
+    })
+}
+
+/// A rule's match as `ovs-ofctl` prints it (empty for match-all).
+pub fn format_match(om: &OfMatch) -> String {
+    let m = om.to_match(Version::Of15);
+    match ferrovs_openflow::text::wire::match_from_wire(&m) {
+        Ok(fm) => fm.format(None),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+/// Actions as `ovs-ofctl` prints them.
+pub fn actions_text(acts: &[Action]) -> String {
+    match ferrovs_openflow::text::wire::actions_from_wire(acts, true) {
+        Ok(t) => ferrovs_openflow::text::action::format_actions(&t),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! Datapath actions in OVS's text form (`format_odp_actions`), as the
+//! `Datapath actions:` line of `ofproto/trace` and `dpctl/dump-flows`
+//! print them: `drop` for none, ports by number, `set(eth(...))` with only
+//! the fields whose mask is not zero (`/mask` when partly masked),
+//! `push_vlan(vid=V,pcp=P)`, `pop_vlan`.
+
+use std::fmt::Write;
+
+use ferrovs_datapath::actions::{DpAction, Masked, SetField};
+
+/// Formats `acts`; `port` names a datapath port (OVS prints numbers).
+pub fn format_dp_actions(acts: &[DpAction], port: &dyn Fn(u32) -> String) -> String {
+    if acts.is_empty() {
+        return "drop".to_string();
+    }
+    let v: Vec<String> = acts.iter().map(|a| format_one(a, port)).collect();
+    v.join(",")
+}
+
+fn mac(v: u64) -> String {
+    let b = v.to_be_bytes();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[2], b[3], b[4], b[5], b[6], b[7]
+    )
+}
+
+fn ip4(v: u32) -> String {
+    std::net::Ipv4Addr::from(v).to_string()
+}
+
+fn ip6(v: u128) -> String {
+    std::net::Ipv6Addr::from(v).to_string()
+}
+
+/// `name=value[/mask]`, nothing when the mask is zero.
+fn put<T: Copy + PartialEq + Default>(
+    out: &mut Vec<String>,
+    name: &str,
+    m: Masked<T>,
+    full: T,
+    f: impl Fn(T) -> String,
+) {
+    if m.mask == T::default() {
+        return;
+    }
+    if m.mask == full {
+        out.push(format!("{name}={}", f(m.value)));
+    } else {
+        out.push(format!("{name}={}/{}", f(m.value), f(m.mask)));
+    }
+}
+
+fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
+    match a {
+        DpAction::Output(p) => port(*p),
+        DpAction::PopVlan => "pop_vlan".to_string(),
+        DpAction::PushVlan { tpid, tci } => {
+            let mut s = String::from("push_vlan(");
+            if *tpid != 0x8100 {
+                let _ = write!(s, "tpid={tpid:#x},");
+            }
+            let _ = write!(s, "vid={},pcp={}", tci & 0xfff, tci >> 13);
+            if tci & 0x1000 != 0 {
+                s.push_str(",cfi=1");
+            }
+            s.push(')');
+            s
+        }
+        DpAction::Set(sf) => format!("set({})", format_set(sf)),
+        DpAction::Recirc(id) => format!("recirc({id:#x})"),
+        DpAction::Userspace { .. } => "userspace(pid=0,controller)".to_string(),
+        DpAction::Clone(inner) => format!("clone({})", format_dp_actions(inner, port)),
+        DpAction::Hash { basis, .. } => format!("hash(l4({basis}))"),
+        DpAction::Meter(m) => format!("meter({m})"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn format_set(sf: &SetField) -> String {
+    let mut f = Vec::new();
+    let name = match sf {
+        SetField::Ethernet { src, dst } => {
+            put(&mut f, "src", *src, 0xffff_ffff_ffff, mac);
+            put(&mut f, "dst", *dst, 0xffff_ffff_ffff, mac);
+            "eth"
+        }
+        SetField::Ipv4 { src, dst, tos, ttl } => {
+            put(&mut f, "src", *src, !0, ip4);
+            put(&mut f, "dst", *dst, !0, ip4);
+            put(&mut f, "tos", *tos, !0, |v| format!("{v:#x}"));
+            put(&mut f, "ttl", *ttl, !0, |v| v.to_string());
+            "ipv4"
+        }
+        SetField::Ipv6(v) => {
+            put(&mut f, "src", v.src, !0, ip6);
+            put(&mut f, "dst", v.dst, !0, ip6);
+            put(&mut f, "label", v.label, 0xfffff, |x| format!("{x:#x}"));
+            put(&mut f, "tclass", v.tclass, !0, |x| format!("{x:#x}"));
+            put(&mut f, "hlimit", v.hlimit, !0, |x| x.to_string());
+            "ipv6"
+        }
+        SetField::Tcp { src, dst } | SetField::Udp { src, dst } | SetField::Sctp { src, dst } => {
+            put(&mut f, "src", *src, !0, |v| v.to_string());
+            put(&mut f, "dst", *dst, !0, |v| v.to_string());
+            match sf {
+                SetField::Tcp { .. } => "tcp",
+                SetField::Udp { .. } => "udp",
+                _ => "sctp",
+            }
+        }
+        SetField::SkbPriority(m) => return format!("skb_priority({:#x})", m.value),
+        SetField::PktMark(m) => return format!("skb_mark({:#x})", m.value),
+        other => return format!("{other:?}"),
+    };
+    format!("{name}({})", f.join(","))
+}

@@ -1,0 +1,233 @@
+//! Actions that write fields: `set_field`, Nicira `load` and `move`,
+//! registers and subfields, the OpenFlow 1.0 `mod_*` actions and
+//! `dec_ttl`.
+//!
+//! As OVS: a field is only written when the packet has the header it
+//! belongs to (the prerequisite check reads, so un-wildcards, `dl_type`
+//! and `nw_proto`); a write un-wildcards the bits written, so that the
+//! megaflow pins the values the datapath `set` will assume.
+
+use ferrovs_datapath::flow::layout as dp;
+use ferrovs_openflow::action::{Action, Subfield};
+use ferrovs_openflow::{Field, Prereq, Value};
+
+use super::{dl_type, nw_proto, Ctx, REASON_INVALID_TTL};
+use crate::flow::{OfFlow, TlvMap};
+
+fn ones(n: u32) -> u128 {
+    if n >= 128 {
+        !0
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+impl Ctx<'_, '_> {
+    fn wc_dp(&mut self, f: dp::Field) {
+        self.wc.0[f.word as usize] |= f.word_mask();
+    }
+
+    /// True if the packet has `field`'s header (un-wildcarding what it
+    /// reads to know).
+    fn prereqs_ok(&mut self, field: Field) -> bool {
+        let p = field.info().prereq;
+        let t = dl_type(&self.flow);
+        let ip = matches!(t, 0x0800 | 0x86dd);
+        let proto = || nw_proto(&self.flow);
+        let ok = match p {
+            Prereq::None => true,
+            Prereq::Ipv4 => t == 0x0800,
+            Prereq::Ipv6 => t == 0x86dd,
+            Prereq::IpAny => ip,
+            Prereq::Arp => matches!(t, 0x0806 | 0x8035),
+            Prereq::Tcp => ip && proto() == 6,
+            Prereq::Udp => ip && proto() == 17,
+            Prereq::Sctp => ip && proto() == 132,
+            Prereq::Icmpv4 => t == 0x0800 && proto() == 1,
+            Prereq::Icmpv6 | Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
+                t == 0x86dd && proto() == 58
+            }
+            Prereq::Mpls => matches!(t, 0x8847 | 0x8848),
+            Prereq::VlanVid => self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0,
+            _ => true,
+        };
+        if !matches!(p, Prereq::None) {
+            self.wc_dp(dp::DL_TYPE);
+        }
+        if matches!(
+            p,
+            Prereq::Tcp
+                | Prereq::Udp
+                | Prereq::Sctp
+                | Prereq::Icmpv4
+                | Prereq::Icmpv6
+                | Prereq::Nd
+                | Prereq::NdSolicit
+                | Prereq::NdAdvert
+        ) {
+            self.wc_dp(dp::NW_PROTO);
+        }
+        if matches!(p, Prereq::VlanVid) {
+            self.wc.0[dp::W_VLAN] |= dp::VLAN_PRESENT as u64;
+        }
+        ok
+    }
+
+    /// Un-wildcards bits `mask` (right-aligned, field width) of `field`.
+    fn wc_field_bits(&mut self, field: Field, mask: u128) {
+        let Ok(full) = OfFlow::field_mask(field, &TlvMap::EMPTY) else {
+            return;
+        };
+        let width = field.info().width as usize;
+        let mut part = OfFlow::default();
+        let mv = Value::from_u128_width(mask, width.min(16));
+        if part.set_field(field, &mv).is_err() {
+            part = full;
+        }
+        for (w, (p, f)) in self.wc.0.iter_mut().zip(part.0.iter().zip(full.0.iter())) {
+            *w |= p & f;
+        }
+    }
+
+    /// Reads a subfield (fields up to 128 bits).
+    pub(crate) fn read_subfield(&mut self, sf: &Subfield) -> Option<u128> {
+        let v = self.flow.get_field(sf.field).ok()?.to_u128();
+        self.wc_field_bits(sf.field, ones(sf.n_bits as u32) << sf.ofs);
+        Some((v >> sf.ofs) & ones(sf.n_bits as u32))
+    }
+
+    /// Writes `v` into a subfield.
+    pub(crate) fn write_subfield(&mut self, sf: &Subfield, v: u128) {
+        let m = ones(sf.n_bits as u32) << sf.ofs;
+        self.write_field_masked(sf.field, (v << sf.ofs) & m, m);
+    }
+
+    fn write_field_masked(&mut self, field: Field, v: u128, m: u128) -> bool {
+        if !self.prereqs_ok(field) {
+            return false;
+        }
+        let Ok(old) = self.flow.get_field(field) else {
+            return false;
+        };
+        let width = field.info().width as usize;
+        if width > 16 {
+            return false;
+        }
+        let new = (old.to_u128() & !m) | (v & m);
+        self.wc_field_bits(field, m);
+        self.flow
+            .set_field(field, &Value::from_u128_width(new, width))
+            .is_ok()
+    }
+
+    /// Field-writing actions; false if `a` is not one of them.
+    pub(crate) fn set_action(&mut self, a: &Action) -> bool {
+        use Action as A;
+        match a {
+            A::SetField { field, value, mask } => {
+                let f = *field;
+                if matches!(f, Field::VlanVid | Field::VlanPcp | Field::DlVlanPcp)
+                    && !self.has_vlan()
+                {
+                    return true;
+                }
+                let v = value.to_u128();
+                let m = mask
+                    .as_ref()
+                    .map(|m| m.to_u128())
+                    .unwrap_or(ones(f.info().width as u32 * 8));
+                self.write_field_masked(f, v, m);
+            }
+            A::RegLoad { dst, value } => self.write_subfield(dst, *value as u128),
+            A::Move { src, dst } => {
+                if let Some(v) = self.read_subfield(src) {
+                    self.write_subfield(dst, v);
+                }
+            }
+            A::SetDlSrc(mac) => self.set_dp(dp::DL_SRC, mac48(mac), true),
+            A::SetDlDst(mac) => self.set_dp(dp::DL_DST, mac48(mac), true),
+            A::SetNwSrc(ip) if dl_type(&self.flow) == 0x0800 => {
+                self.set_dp(dp::NW_SRC, *ip as u64, true)
+            }
+            A::SetNwDst(ip) if dl_type(&self.flow) == 0x0800 => {
+                self.set_dp(dp::NW_DST, *ip as u64, true)
+            }
+            A::SetNwTos(tos) if self.is_ip() => {
+                let old = self.dp_get(dp::NW_TOS);
+                self.wc.0[dp::W_NW_MISC] |= 0xfc << dp::NW_TOS.shift;
+                self.set_dp(dp::NW_TOS, (old & 3) | (*tos as u64 & 0xfc), false)
+            }
+            A::SetNwEcn(ecn) if self.is_ip() => {
+                let old = self.dp_get(dp::NW_TOS);
+                self.wc.0[dp::W_NW_MISC] |= 3 << dp::NW_TOS.shift;
+                self.set_dp(dp::NW_TOS, (old & 0xfc) | (*ecn as u64 & 3), false)
+            }
+            A::SetNwTtl(ttl) if self.is_ip() => self.set_dp(dp::NW_TTL, *ttl as u64, true),
+            A::SetTpSrc(p) if self.is_l4() => self.set_dp(dp::TP_SRC, *p as u64, true),
+            A::SetTpDst(p) if self.is_l4() => self.set_dp(dp::TP_DST, *p as u64, true),
+            A::SetNwSrc(_)
+            | A::SetNwDst(_)
+            | A::SetNwTos(_)
+            | A::SetNwEcn(_)
+            | A::SetNwTtl(_)
+            | A::SetTpSrc(_)
+            | A::SetTpDst(_) => {}
+            A::SetTunnel(id) => self.flow.0[dp::W_TUN_ID] = *id as u64,
+            A::SetTunnel64(id) => self.flow.0[dp::W_TUN_ID] = *id,
+            _ => return false,
+        }
+        true
+    }
+
+    fn dp_get(&self, f: dp::Field) -> u64 {
+        self.flow
+            .bits(f.word as usize, f.shift as u32, f.bits as u32)
+    }
+
+    fn set_dp(&mut self, f: dp::Field, v: u64, wc: bool) {
+        if wc {
+            self.wc_dp(f);
+        }
+        self.flow
+            .set_bits(f.word as usize, f.shift as u32, f.bits as u32, v);
+    }
+
+    fn is_ip(&mut self) -> bool {
+        self.wc_dp(dp::DL_TYPE);
+        super::is_ip_any(&self.flow)
+    }
+
+    fn is_l4(&mut self) -> bool {
+        if !self.is_ip() {
+            return false;
+        }
+        self.wc_dp(dp::NW_PROTO);
+        matches!(nw_proto(&self.flow), 6 | 17 | 132)
+    }
+
+    pub(crate) fn has_vlan(&mut self) -> bool {
+        self.wc.0[dp::W_VLAN] |= dp::VLAN_PRESENT as u64;
+        self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0
+    }
+
+    /// `dec_ttl`: false stops the action list (TTL expired: packet-in
+    /// with reason invalid_ttl instead).
+    pub(crate) fn dec_ttl(&mut self) -> bool {
+        if !self.is_ip() {
+            return true;
+        }
+        self.wc_dp(dp::NW_TTL);
+        let ttl = self.dp_get(dp::NW_TTL);
+        if ttl > 1 {
+            self.set_dp(dp::NW_TTL, ttl - 1, true);
+            true
+        } else {
+            self.packet_in(REASON_INVALID_TTL, u16::MAX, 0, Vec::new());
+            false
+        }
+    }
+}
+
+fn mac48(m: &[u8; 6]) -> u64 {
+    m.iter().fold(0u64, |a, b| a << 8 | *b as u64)
+}

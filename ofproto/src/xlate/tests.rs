@@ -1,0 +1,397 @@
+//! Unit tests of translation: actions, limits, and which bits the
+//! megaflow keeps.
+
+use std::time::Instant;
+
+use ferrovs_datapath::flow::layout as dp;
+
+use super::*;
+use crate::normal::MacTable;
+use crate::ofproto::{OfPort, Ofproto, OfprotoConfig};
+
+struct Br {
+    of: Ofproto,
+    ports: BridgePorts,
+    mac: MacTable,
+}
+
+fn port_desc(no: u16, name: &str) -> OfPort {
+    let mut n = [0u8; 16];
+    n[..name.len()].copy_from_slice(name.as_bytes());
+    OfPort {
+        port_no: no,
+        hw_addr: [0xaa, 0x55, 0, 0, 0, no as u8],
+        name: n,
+        config: 0,
+        state: 0,
+        curr: 0,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: 0,
+        max_speed: 0,
+        other_props: Vec::new(),
+    }
+}
+
+/// A bridge whose OpenFlow port n is datapath port 100+n.
+fn bridge(name: &str, ports: &[u16], flows: &[&str]) -> Br {
+    let mut of = Ofproto::new(OfprotoConfig::new(name, 1));
+    let mut bp = BridgePorts::new();
+    for p in ports {
+        of.set_port(port_desc(*p, &format!("p{p}")));
+        bp.set(
+            *p,
+            XPort {
+                name: format!("p{p}"),
+                dp_port: Some(100 + *p as u32),
+                ..Default::default()
+            },
+        );
+    }
+    for f in flows {
+        of.add_flow_text(f).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    Br {
+        of,
+        ports: bp,
+        mac: MacTable::default(),
+    }
+}
+
+/// What the tests look at of an `XlateOut` (which borrows the bridges).
+struct O {
+    wc: OfFlow,
+    packet_ins: Vec<PacketIn>,
+    error: Option<XlateError>,
+    final_flow: OfFlow,
+    n_rules: usize,
+}
+
+fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
+    let refs: Vec<BridgeRef> = brs
+        .iter()
+        .map(|b| BridgeRef {
+            ofproto: &b.of,
+            ports: &b.ports,
+            mac: &b.mac,
+        })
+        .collect();
+    let r = crate::trace::trace(&refs, idx, flow, Instant::now(), &|p| p.to_string())
+        .unwrap_or_else(|e| panic!("{flow}: {e}"));
+    let out = XlateIn {
+        bridges: &refs,
+        bridge: idx,
+        flow: crate::trace::parse_trace_flow(flow, &brs[idx].ports).unwrap(),
+        now: Instant::now(),
+        may_learn: true,
+    };
+    let o = xlate(&out);
+    assert_eq!(
+        odp_text::format_dp_actions(&o.actions, &|p| p.to_string()),
+        r.dp_actions,
+        "trace and xlate agree"
+    );
+    let o = O {
+        wc: r.out.wc,
+        packet_ins: r.out.packet_ins.clone(),
+        error: r.out.error,
+        final_flow: r.out.final_flow,
+        n_rules: r.out.rules.len(),
+    };
+    (r.dp_actions, o)
+}
+
+fn run(b: &Br, flow: &str) -> String {
+    run_on(&[b], 0, flow).0
+}
+
+#[test]
+fn output_resubmit_goto_and_miss() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1 actions=output:2",
+            "in_port=2 actions=resubmit(,1)",
+            "table=1,priority=0 actions=output:3,output:1",
+            "in_port=3 actions=goto_table:2",
+            "table=2,ip actions=output:1",
+        ],
+    );
+    assert_eq!(run(&b, "in_port=1"), "102");
+    // Output to the input port is skipped; IN_PORT is not.
+    assert_eq!(run(&b, "in_port=2"), "103,101");
+    assert_eq!(run(&b, "in_port=3,ip"), "101");
+    // Miss in table 2 (reached by goto): table miss, no controller: drop.
+    let (a, o) = run_on(&[&b], 0, "in_port=3,arp");
+    assert_eq!(a, "drop");
+    assert_eq!(o.packet_ins.len(), 1);
+    assert_eq!(o.packet_ins[0].table_id, 2);
+    assert_eq!(run(&b, "in_port=9"), "drop");
+}
+
+#[test]
+fn resubmit_limits_drop_everything() {
+    // Each rule resubmits to itself: depth limit.
+    let b = bridge("br0", &[1, 2], &["actions=output:2,resubmit(,0)"]);
+    let (a, o) = run_on(&[&b], 0, "in_port=1");
+    assert_eq!(a, "drop");
+    assert_eq!(o.error, Some(XlateError::TooDeep));
+    // Fan-out: 2^12 resubmits without going deeper than 13.
+    let mut flows = vec![];
+    for t in 0..13 {
+        flows.push(format!(
+            "table={t} actions=resubmit(,{n}),resubmit(,{n})",
+            n = t + 1
+        ));
+    }
+    flows.push("table=13 actions=output:2".to_string());
+    let refs: Vec<&str> = flows.iter().map(|s| s.as_str()).collect();
+    let b = bridge("br0", &[1, 2], &refs);
+    let (a, o) = run_on(&[&b], 0, "in_port=1");
+    assert_eq!(a, "drop");
+    assert_eq!(o.error, Some(XlateError::TooManyResubmits));
+}
+
+#[test]
+fn header_changes_are_committed_before_output_with_their_bits() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1,ip,nw_dst=198.18.0.1 actions=mod_nw_src:198.18.0.9,output:2,mod_dl_dst:00:00:00:00:00:07,output:3",
+            "in_port=2,tcp actions=mod_tp_dst:8080,dec_ttl,output:3",
+        ],
+    );
+    assert_eq!(
+        run(&b, "in_port=1,tcp,nw_src=198.18.0.2,nw_dst=198.18.0.1"),
+        "set(ipv4(src=198.18.0.9)),102,set(eth(dst=00:00:00:00:00:07)),103"
+    );
+    // nw_proto 0: no L3 header to rewrite (as OVS).
+    assert_eq!(
+        run(&b, "in_port=1,ip,nw_src=198.18.0.2,nw_dst=198.18.0.1"),
+        "102,set(eth(dst=00:00:00:00:00:07)),103"
+    );
+    let (a, o) = run_on(&[&b], 0, "in_port=2,tcp,nw_ttl=64,tp_dst=80");
+    assert_eq!(a, "set(ipv4(ttl=63)),set(tcp(dst=8080)),103");
+    let wc = o.wc;
+    assert_eq!(wc.bits(dp::W_TP, dp::TP_DST.shift as u32, 16), 0xffff);
+    assert_eq!(
+        wc.bits(dp::W_TP, dp::TP_SRC.shift as u32, 16),
+        0,
+        "tp_src untouched"
+    );
+    assert_eq!(wc.0[dp::W_NW], 0, "addresses untouched");
+    // TTL 1: packet-in (invalid_ttl), the rest of the list stops.
+    let (a, o) = run_on(&[&b], 0, "in_port=2,tcp,nw_ttl=1");
+    assert_eq!(a, "set(tcp(dst=8080)),userspace(pid=0,controller)");
+    assert_eq!(o.packet_ins[0].reason, REASON_INVALID_TTL);
+}
+
+#[test]
+fn registers_load_move_and_output_reg() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1 actions=load:0x3->NXM_NX_REG0[],move:NXM_NX_REG0[0..15]->NXM_NX_REG1[16..31],resubmit(,1)",
+            "table=1,reg1=0x30000 actions=output:NXM_NX_REG0[]",
+            "in_port=2 actions=set_field:5->reg2,set_field:00:00:00:00:00:aa->eth_src,resubmit(,2)",
+            "table=2,reg2=5 actions=output:1",
+        ],
+    );
+    let (a, o) = run_on(&[&b], 0, "in_port=1");
+    assert_eq!(a, "103");
+    assert_eq!(o.final_flow.reg(0), 3);
+    assert_eq!(o.final_flow.reg(1), 0x30000);
+    assert_eq!(run(&b, "in_port=2"), "set(eth(src=00:00:00:00:00:aa)),101");
+}
+
+#[test]
+fn write_actions_run_at_the_end_in_set_order() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1 actions=write_actions(output:3,set_field:00:00:00:00:00:01->eth_dst),goto_table:1",
+            "table=1 actions=write_actions(output:2),output:3",
+            "in_port=2 actions=write_actions(output:3),clear_actions,goto_table:2",
+            "table=2 actions=write_metadata:0x5/0xff,goto_table:3",
+            "table=3,metadata=5 actions=output:1",
+        ],
+    );
+    assert_eq!(
+        run(&b, "in_port=1"),
+        "103,set(eth(dst=00:00:00:00:00:01)),102"
+    );
+    assert_eq!(run(&b, "in_port=2"), "101");
+}
+
+#[test]
+fn vlan_push_pop_mod() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1 actions=mod_vlan_vid:10,output:2",
+            "in_port=2 actions=strip_vlan,output:1",
+            "in_port=3 actions=push_vlan:0x8100,set_field:4116->vlan_vid,output:1,mod_vlan_vid:30,output:2",
+        ],
+    );
+    assert_eq!(run(&b, "in_port=1"), "push_vlan(vid=10,pcp=0),102");
+    assert_eq!(
+        run(&b, "in_port=1,dl_vlan=5"),
+        "pop_vlan,push_vlan(vid=10,pcp=0),102"
+    );
+    assert_eq!(run(&b, "in_port=2,dl_vlan=5"), "pop_vlan,101");
+    assert_eq!(
+        run(&b, "in_port=3"),
+        "push_vlan(vid=20,pcp=0),101,pop_vlan,push_vlan(vid=30,pcp=0),102"
+    );
+}
+
+#[test]
+fn flood_all_and_no_flood() {
+    let mut b = bridge(
+        "br0",
+        &[1, 2, 3, 4],
+        &["actions=FLOOD", "priority=40000,in_port=4 actions=ALL"],
+    );
+    let mut d = port_desc(3, "p3");
+    d.config = 1 << 4;
+    b.of.set_port(d);
+    assert_eq!(run(&b, "in_port=1"), "102,104");
+    assert_eq!(run(&b, "in_port=4"), "101,102,103");
+}
+
+fn normal_bridge() -> Br {
+    let mut b = bridge("br0", &[1, 2, 3, 4], &["actions=NORMAL"]);
+    let vl = |mode, tag, trunks: &[u16]| PortVlan {
+        mode,
+        tag,
+        trunks: trunks.to_vec(),
+    };
+    let mut set = |p: u16, v: PortVlan| {
+        let mut x = b.ports.get(p).unwrap().clone();
+        x.vlan = v;
+        b.ports.set(p, x);
+    };
+    set(1, vl(VlanMode::Default, Some(10), &[]));
+    set(2, vl(VlanMode::Default, Some(10), &[]));
+    set(3, vl(VlanMode::Default, Some(20), &[]));
+    set(4, vl(VlanMode::Trunk, None, &[10, 20]));
+    b
+}
+
+#[test]
+fn normal_learns_and_keeps_vlans_apart() {
+    let b = normal_bridge();
+    let a = "dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02";
+    let back = "dl_src=00:00:00:00:00:02,dl_dst=00:00:00:00:00:01";
+    // Unknown destination: flood in VLAN 10, tagged on the trunk.
+    assert_eq!(
+        run(&b, &format!("in_port=1,{a}")),
+        "102,push_vlan(vid=10,pcp=0),104"
+    );
+    // The reply from the trunk in VLAN 10 goes to the learned port only.
+    assert_eq!(
+        run(&b, &format!("in_port=4,dl_vlan=10,{back}")),
+        "pop_vlan,101"
+    );
+    // VLAN 20 has not learned 00:..:01: flood within VLAN 20.
+    assert_eq!(
+        run(&b, &format!("in_port=4,dl_vlan=20,{back}")),
+        "pop_vlan,103"
+    );
+    // Tagged packet on an access port, VLAN not in trunks: dropped.
+    assert_eq!(run(&b, &format!("in_port=1,dl_vlan=10,{a}")), "drop");
+    assert_eq!(run(&b, &format!("in_port=4,dl_vlan=30,{a}")), "drop");
+    // A MAC moving port.
+    assert_eq!(
+        run(&b, &format!("in_port=2,{a}")),
+        "push_vlan(vid=10,pcp=0),104"
+    );
+    assert_eq!(b.mac.lookup(10, 1, Instant::now()), Some(2));
+    // Megaflow: MACs, VLAN, in_port; not the L3 fields.
+    let (_, o) = run_on(&[&b], 0, &format!("in_port=1,ip,nw_dst=198.18.0.1,{a}"));
+    assert_eq!(
+        o.wc.0[dp::W_DL_DST] & dp::DL_DST.word_mask(),
+        dp::DL_DST.word_mask()
+    );
+    assert_eq!(o.wc.0[dp::W_NW], 0);
+}
+
+#[test]
+fn native_vlan_modes() {
+    let t = |mode| PortVlan {
+        mode,
+        tag: Some(10),
+        trunks: vec![10, 20],
+    };
+    assert_eq!(t(VlanMode::NativeUntagged).output_tag(10), None);
+    assert_eq!(t(VlanMode::NativeUntagged).output_tag(20), Some(20));
+    assert_eq!(t(VlanMode::NativeTagged).output_tag(10), Some(10));
+    assert_eq!(t(VlanMode::NativeTagged).input_vlan(None), Some(10));
+    assert_eq!(t(VlanMode::NativeTagged).input_vlan(Some(30)), None);
+    assert_eq!(t(VlanMode::Access).input_vlan(Some(10)), None);
+}
+
+#[test]
+fn patch_port_continues_in_peer_bridge() {
+    let mut a = bridge(
+        "br0",
+        &[1],
+        &["in_port=1 actions=set_field:7->reg0,output:9"],
+    );
+    let mut b = bridge(
+        "br1",
+        &[2],
+        &["in_port=5,reg0=0 actions=mod_dl_src:00:00:00:00:00:05,output:2"],
+    );
+    a.ports.set(
+        9,
+        XPort {
+            name: "patch-a".into(),
+            dp_port: None,
+            peer: Some(PatchPeer {
+                bridge: "br1".into(),
+                ofport: 5,
+            }),
+            ..Default::default()
+        },
+    );
+    b.ports.set(
+        5,
+        XPort {
+            name: "patch-b".into(),
+            dp_port: None,
+            peer: Some(PatchPeer {
+                bridge: "br0".into(),
+                ofport: 9,
+            }),
+            ..Default::default()
+        },
+    );
+    let (acts, o) = run_on(&[&a, &b], 0, "in_port=1");
+    assert_eq!(acts, "set(eth(src=00:00:00:00:00:05)),102");
+    assert_eq!(o.n_rules, 2);
+}
+
+#[test]
+fn megaflow_keeps_only_examined_bits() {
+    let b = bridge(
+        "br0",
+        &[1, 2],
+        &[
+            "priority=10,ip,nw_dst=198.18.0.0/16 actions=output:2",
+            "priority=0 actions=drop",
+        ],
+    );
+    let (a, o) = run_on(&[&b], 0, "in_port=1,ip,nw_dst=198.18.3.4,nw_src=198.18.9.9");
+    assert_eq!(a, "102");
+    let m = o.wc.bits(dp::W_NW, dp::NW_DST.shift as u32, 32);
+    assert_eq!(m & 0xffff_0000, 0xffff_0000);
+    assert_ne!(m, 0xffff_ffff, "prefix tracking keeps the megaflow wide");
+    assert_eq!(o.wc.bits(dp::W_NW, dp::NW_SRC.shift as u32, 32), 0);
+}
