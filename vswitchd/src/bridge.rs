@@ -15,13 +15,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrovs_datapath::netdev::{MemNetdev, Netdev};
+use ferrovs_datapath::netdev::{self, MemNetdev, Netdev, NetdevError};
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::{ConnKind, OfPort, Ofproto, OfprotoConfig};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::{WantBridge, WantController, WantIface};
+use crate::hostdev;
 use crate::hwaddr::{self, EthAddr};
 use crate::iface::{self, Backing, Iface};
 use crate::ofconn::{lock, SharedOfproto};
@@ -43,6 +44,11 @@ pub struct Shared {
     pub rundir: std::path::PathBuf,
     /// Notified when a controller connects or disconnects.
     pub status_changed: Arc<Notify>,
+    /// Whether system, afxdp, tap and internal interfaces open host
+    /// devices (the daemon) or internal ports are in-memory devices and the
+    /// other host types are refused (`--enable-dummy=override`, unit tests:
+    /// nothing is created on the host).
+    pub host_ports: bool,
 }
 
 impl Shared {
@@ -53,15 +59,14 @@ impl Shared {
             next_dummy: 0,
             rundir: rundir.to_path_buf(),
             status_changed: Arc::new(Notify::new()),
+            host_ports: false,
         }
     }
 
-    fn add_dp_port(&mut self, netdev: Arc<MemNetdev>) -> Result<u32, String> {
+    fn add_dp_port(&mut self, netdev: Arc<dyn Netdev>) -> Result<u32, String> {
         // Port 0 is the datapath's own port in OVS; bridges' ports start at 1.
         let no = (1..).find(|n| !self.dp_ports.contains(n)).unwrap_or(1);
-        self.dp
-            .add_port(no, netdev as Arc<dyn Netdev>)
-            .map_err(|e| e.to_string())?;
+        self.dp.add_port(no, netdev).map_err(|e| e.to_string())?;
         self.dp_ports.insert(no);
         Ok(no)
     }
@@ -212,6 +217,9 @@ impl Bridge {
                     }
                     if mac_changed && i.backing == Some(Backing::Internal) {
                         i.mac = internal_mac(w);
+                        if i.host.is_some() {
+                            set_host_mac(n, &i.mac);
+                        }
                         self.publish_port(n);
                     }
                 }
@@ -242,6 +250,9 @@ impl Bridge {
             for n in local {
                 if let Some(i) = self.ifaces.get_mut(&n) {
                     i.mac = ea;
+                    if i.host.is_some() {
+                        set_host_mac(&n, &ea);
+                    }
                 }
                 self.publish_port(&n);
             }
@@ -337,6 +348,7 @@ impl Bridge {
             ofport: None,
             dp_port: None,
             netdev: None,
+            host: None,
             mac: [0; 6],
             error: None,
         };
@@ -345,6 +357,7 @@ impl Bridge {
             "internal" => Ok(Backing::Internal),
             "dummy" => Ok(Backing::Dummy),
             "patch" => iface::patch_peer(w).map(|peer| Backing::Patch { peer }),
+            k if sh.host_ports && iface::is_host_type(k) => Ok(Backing::Device),
             _ => Err(iface::unsupported(w)),
         };
         match backing {
@@ -357,19 +370,45 @@ impl Bridge {
                     Backing::Local => self.ea,
                     Backing::Internal => internal_mac(w),
                     Backing::Dummy => sh.dummy_mac(),
-                    Backing::Patch { .. } => hwaddr::random(),
+                    Backing::Patch { .. } | Backing::Device => hwaddr::random(),
                 };
-                if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
-                    let nd = MemNetdev::new(&w.name, 1, 1);
-                    match sh.add_dp_port(nd.clone()) {
-                        Ok(no) => {
-                            i.dp_port = Some(no);
-                            i.netdev = Some(nd);
+                let host = matches!(b, Backing::Device)
+                    || (sh.host_ports && matches!(b, Backing::Local | Backing::Internal));
+                let dev: Option<Arc<dyn Netdev>> = if host {
+                    match open_host(w) {
+                        Ok(d) => {
+                            i.host = Some(d.clone());
+                            Some(d)
                         }
+                        Err(e) => {
+                            i.error = Some(e);
+                            None
+                        }
+                    }
+                } else if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
+                    let nd = MemNetdev::new(&w.name, 1, 1);
+                    i.netdev = Some(nd.clone());
+                    Some(nd)
+                } else {
+                    None
+                };
+                if let Some(d) = dev {
+                    match sh.add_dp_port(d) {
+                        Ok(no) => i.dp_port = Some(no),
                         Err(e) => {
                             i.error = Some(format!("could not add {} to the datapath: {e}", w.name))
                         }
                     }
+                }
+                if i.host.is_some() && i.error.is_none() {
+                    i.mac = match b {
+                        // The host sees the port's own address.
+                        Backing::Local | Backing::Internal => {
+                            set_host_mac(&w.name, &i.mac);
+                            hostdev::mac(&w.name).unwrap_or(i.mac)
+                        }
+                        _ => hostdev::mac(&w.name).unwrap_or(i.mac),
+                    };
                 }
                 if i.error.is_none() {
                     let no = if b == Backing::Local {
@@ -387,6 +426,7 @@ impl Bridge {
                         sh.del_dp_port(d);
                     }
                     i.netdev = None;
+                    i.host = None;
                 } else {
                     i.backing = Some(b);
                 }
@@ -419,6 +459,36 @@ impl Bridge {
         p.set_name(name);
         p.state = OFPPS_LIVE;
         lock(&self.ofproto).set_port(p);
+    }
+}
+
+/// How many times a busy AF_XDP device is tried again (a socket of a
+/// port just removed may take a moment to go), and how long apart.
+const BUSY_RETRIES: u32 = 5;
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Opens interface `w`'s host device; the error is the `error` column's
+/// text.
+fn open_host(w: &WantIface) -> Result<Arc<dyn Netdev>, String> {
+    let mut tries = 0;
+    loop {
+        match netdev::open::open(&w.kind, &w.name, &w.options) {
+            Ok(d) => return Ok(d),
+            Err(NetdevError::Busy(_)) if w.kind == "afxdp" && tries < BUSY_RETRIES => {
+                tries += 1;
+                std::thread::sleep(BUSY_PAUSE);
+            }
+            Err(e) => {
+                tracing::warn!("could not open network device {}: {e}", w.name);
+                return Err(e.to_string());
+            }
+        }
+    }
+}
+
+fn set_host_mac(name: &str, ea: &EthAddr) {
+    if let Err(e) = hostdev::set_mac(name, ea) {
+        tracing::warn!("{name}: setting address: {e}");
     }
 }
 
