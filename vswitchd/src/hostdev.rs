@@ -52,7 +52,10 @@ pub fn link_state(name: &str) -> &'static str {
 
 /// `up` when the device is administratively up (OVS's `admin_state`).
 pub fn admin_state(name: &str) -> &'static str {
-    match int(name, "flags") {
+    // `flags` is written in hex ("0x1003").
+    let flags =
+        attr(name, "flags").and_then(|f| i64::from_str_radix(f.trim_start_matches("0x"), 16).ok());
+    match flags {
         Some(f) if f & libc::IFF_UP as i64 != 0 => "up",
         _ => "down",
     }
@@ -125,6 +128,7 @@ mod tests {
         assert_eq!(mac("lo"), Some([0; 6]));
         assert!(mtu("lo").unwrap() > 0);
         assert_eq!(ifindex("lo"), Some(1));
+        assert_eq!(admin_state("lo"), "up");
         assert_eq!(mac("no-such-dev0"), None);
         assert_eq!(mac("../lo"), None);
     }
