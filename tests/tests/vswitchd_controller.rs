@@ -11,9 +11,8 @@
 //! - the management socket by bridge name (`ovs-ofctl show br0` with
 //!   OVS_RUNDIR), in OpenFlow 1.0, 1.3 and 1.5.
 //!
-//! The port list in `show` and `dump-ports-desc` needs OFPMP_PORT_DESC
-//! from ofproto (being written beside this): `ports_desc_match_ovs` is
-//! ignored until it answers.
+//! - the port list of `dump-ports-desc` in OpenFlow 1.0, 1.3 and 1.5, as
+//!   OVS's.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -206,7 +205,6 @@ fn passive_unix_controller_and_mgmt_socket() {
 /// `ovs-ofctl dump-ports-desc` lists the same ports (numbers, names, dummy
 /// addresses, config and state) on ferrovs and on OVS.
 #[test]
-#[ignore = "needs OFPMP_PORT_DESC from ofproto (issue 11, ofproto side, in progress)"]
 fn ports_desc_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
     let fv = FerrovsVswitchd::start().unwrap();

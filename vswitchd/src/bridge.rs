@@ -161,6 +161,29 @@ impl Bridge {
             .unwrap_or(iface::DEFAULT_MTU)
     }
 
+    /// Sets the MTU of each host device whose MTU differs from what it
+    /// should be; a device refusing it is logged (its MTU stays, and shows).
+    fn sync_host_mtus(&self) {
+        let own = |i: &Iface| i.cfg.mtu_request;
+        for i in self
+            .ifaces
+            .values()
+            .filter(|i| i.host.is_some() && !i.mtu_follows_bridge())
+        {
+            if let Some(m) = own(i) {
+                set_host_mtu(&i.cfg.name, m);
+            }
+        }
+        let min = self.min_mtu();
+        for i in self
+            .ifaces
+            .values()
+            .filter(|i| i.host.is_some() && i.mtu_follows_bridge())
+        {
+            set_host_mtu(&i.cfg.name, min);
+        }
+    }
+
     /// Removes every interface (the bridge is going away).
     pub fn destroy(mut self, sh: &mut Shared) {
         let names: Vec<String> = self.ifaces.keys().cloned().collect();
@@ -225,6 +248,9 @@ impl Bridge {
                 }
             }
         }
+        // Host devices get their MTU: mtu_request, or for internal ports
+        // without one the bridge's smallest (as OVS).
+        self.sync_host_mtus();
         // 4. Bridge address, datapath id, ofproto settings.
         let hw = want.other_config.get("hwaddr").map(String::as_str);
         let ea = hwaddr::pick_bridge_addr(
@@ -483,6 +509,15 @@ fn open_host(w: &WantIface) -> Result<Arc<dyn Netdev>, String> {
                 return Err(e.to_string());
             }
         }
+    }
+}
+
+fn set_host_mtu(name: &str, mtu: i64) {
+    if hostdev::mtu(name) == Some(mtu) {
+        return;
+    }
+    if let Err(e) = hostdev::set_mtu(name, mtu) {
+        tracing::warn!("{name}: setting MTU {mtu}: {e}");
     }
 }
 

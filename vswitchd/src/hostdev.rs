@@ -5,7 +5,8 @@
 //!
 //! Reads come from `/sys/class/net/NAME/` (the namespace vswitchd runs
 //! in), once per status pass and never on the packet path; the one write
-//! is an `SIOCSIFHWADDR` ioctl when an internal port's address changes.
+//! are `SIOCSIFHWADDR` and `SIOCSIFMTU` ioctls when an internal port's
+//! address or a port's MTU must change.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -87,8 +88,8 @@ pub fn statistics(name: &str, swap: bool) -> Vec<(&'static str, i64)> {
     out
 }
 
-/// Sets the device's Ethernet address.
-pub fn set_mac(name: &str, ea: &EthAddr) -> std::io::Result<()> {
+/// A control socket and an `ifreq` naming `name`.
+fn ifreq(name: &str) -> std::io::Result<(OwnedFd, libc::ifreq)> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ {
         return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
     }
@@ -104,6 +105,12 @@ pub fn set_mac(name: &str, ea: &EthAddr) -> std::io::Result<()> {
     for (d, c) in r.ifr_name.iter_mut().zip(name.bytes()) {
         *d = c as libc::c_char;
     }
+    Ok((s, r))
+}
+
+/// Sets the device's Ethernet address.
+pub fn set_mac(name: &str, ea: &EthAddr) -> std::io::Result<()> {
+    let (s, mut r) = ifreq(name)?;
     // SAFETY: writing the sockaddr member of the union we own.
     unsafe {
         r.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
@@ -113,6 +120,18 @@ pub fn set_mac(name: &str, ea: &EthAddr) -> std::io::Result<()> {
     }
     // SAFETY: SIOCSIFHWADDR reads the ifreq we pass.
     if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFHWADDR, &r) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sets the device's MTU.
+pub fn set_mtu(name: &str, mtu: i64) -> std::io::Result<()> {
+    let (s, mut r) = ifreq(name)?;
+    r.ifr_ifru.ifru_mtu =
+        i32::try_from(mtu).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: SIOCSIFMTU reads the ifreq we pass.
+    if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFMTU, &r) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
