@@ -283,6 +283,12 @@ impl Ofproto {
         self.conns.get(&id).and_then(|c| c.version)
     }
 
+    /// The role of connection `id` (`connmgr::role::ROLE_EQUAL`,
+    /// `ROLE_MASTER` or `ROLE_SLAVE`), for the Controller `role` column.
+    pub fn conn_role(&self, id: ConnId) -> Option<u32> {
+        self.conns.get(&id).map(|c| c.role)
+    }
+
     /// Time-driven work (idle and hard timeouts); returns when it next
     /// wants to run.
     pub fn run(&mut self, now: Instant) -> Option<Instant> {

@@ -103,8 +103,28 @@ fn active_unix_controller() {
     let status = fv.vsctl_ok(&["get", "Controller", "br0", "status"]);
     assert!(status.contains("state=ACTIVE"), "{status}");
 
-    // Silence: an echo request after the probe interval (at least 5 s)...
+    // The controller becomes primary (OFPT_ROLE_REQUEST, MASTER, generation
+    // 1): `role` follows the connection (by the next status pass, 5 s).
     let t0 = Instant::now();
+    let mut rr = msg(4, 24, 3);
+    rr.extend_from_slice(&2u32.to_be_bytes());
+    rr.extend_from_slice(&[0; 4]);
+    rr.extend_from_slice(&1u64.to_be_bytes());
+    rr[3] = rr.len() as u8;
+    c.write_all(&rr).unwrap();
+    let reply = read_msg(&mut c).unwrap();
+    assert_eq!(reply[1], 25, "ROLE_REPLY");
+    assert_eq!(&reply[8..12], &2u32.to_be_bytes(), "MASTER");
+    let master = fv.wait_until(Duration::from_secs(7), || {
+        fv.vsctl_ok(&["get", "Controller", "br0", "role"]).trim() == "master"
+    });
+    assert!(
+        master,
+        "role {}",
+        fv.vsctl_ok(&["get", "Controller", "br0", "role"])
+    );
+
+    // Silence: an echo request after the probe interval (at least 5 s)...
     let echo = read_msg(&mut c).unwrap();
     assert_eq!(echo[1], 2, "ECHO_REQUEST");
     assert!(t0.elapsed() >= Duration::from_secs(4), "{:?}", t0.elapsed());

@@ -60,6 +60,16 @@ fn map<K: AsRef<str>>(pairs: impl IntoIterator<Item = (K, String)>) -> Value {
     ])
 }
 
+/// The Controller `role` column's word for a connection role.
+fn role_name(role: u32) -> &'static str {
+    use ferrovs_ofproto::connmgr::role::{ROLE_MASTER, ROLE_SLAVE};
+    match role {
+        ROLE_MASTER => "master",
+        ROLE_SLAVE => "slave",
+        _ => "other",
+    }
+}
+
 fn set_of(items: &[&str]) -> Value {
     json!(["set", items])
 }
@@ -220,12 +230,12 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
                 Controller::Active(a) => {
                     let s = a.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     p.set("Controller", u, "is_connected", json!(s.connected));
-                    p.set(
-                        "Controller",
-                        u,
-                        "role",
-                        if s.connected { json!("other") } else { empty() },
-                    );
+                    let role = s
+                        .conn
+                        .filter(|_| s.connected)
+                        .and_then(|id| crate::ofconn::lock(&b.ofproto).conn_role(id))
+                        .map(|r| json!(role_name(r)));
+                    p.set("Controller", u, "role", role.unwrap_or_else(empty));
                     let mut st: Vec<(&str, String)> = vec![("state", s.state.to_string())];
                     if let Some(e) = &s.last_error {
                         st.push(("last_error", e.clone()));
