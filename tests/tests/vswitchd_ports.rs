@@ -150,6 +150,36 @@ fn system_and_internal_ports_on_veth() {
         assert!(show.contains(&format!(" {no}({dev}): addr:")), "{show}");
     }
 
+    // Port state: LIVE in OpenFlow 1.3 with carrier, LINK_DOWN (and not
+    // live) once the peer goes down; OpenFlow 1.0 has no LIVE bit.
+    let port_state = |v: &str, dev: &str| -> String {
+        let out = fv.ofctl(&["-O", v], "show", "br0", &[]);
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let block = out
+            .split(&format!("({dev}): "))
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        block
+            .lines()
+            .find(|l| l.trim_start().starts_with("state:"))
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    };
+    assert_eq!(port_state("OpenFlow13", &v1.a), "state:      LIVE");
+    assert_eq!(port_state("OpenFlow10", &v1.a), "state:      0");
+    _h1.exec(&["ip", "link", "set", &v1.b, "down"]).unwrap();
+    assert!(
+        fv.wait_until(Duration::from_secs(12), || port_state("OpenFlow13", &v1.a)
+            == "state:      LINK_DOWN"),
+        "{}",
+        port_state("OpenFlow13", &v1.a)
+    );
+    assert_eq!(get(&fv, &v1.a, "link_state"), "down");
+    assert_eq!(port_state("OpenFlow10", &v1.a), "state:      LINK_DOWN");
+    _h1.exec(&["ip", "link", "set", &v1.b, "up"]).unwrap();
+
     // iface_types lists the host types.
     let types = fv.vsctl_ok(&["get", "Open_vSwitch", ".", "iface_types"]);
     for t in ["system", "tap", "afxdp", "internal"] {

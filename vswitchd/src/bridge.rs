@@ -32,6 +32,8 @@ use crate::target::{Active, Service, Target};
 /// OpenFlow port state bit for a live port (OpenFlow 1.1+ OFPPS_LIVE), as
 /// OVS sets it on ports whose carrier is up.
 const OFPPS_LIVE: u32 = 1 << 2;
+/// OFPPS_LINK_DOWN: no carrier.
+const OFPPS_LINK_DOWN: u32 = 1;
 
 /// What the bridges share: the one datapath and its port numbers, and the
 /// counter that names dummy devices' addresses.
@@ -300,6 +302,17 @@ impl Bridge {
         }
         // 5. Controllers.
         self.apply_controllers(want, sh);
+        // 6. Carrier changes of host devices reach OpenFlow (port-status
+        // only when the state changed).
+        let hosts: Vec<String> = self
+            .ifaces
+            .iter()
+            .filter(|(_, i)| i.host.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in hosts {
+            self.publish_port(&n);
+        }
     }
 
     fn apply_controllers(&mut self, want: &WantBridge, sh: &Shared) {
@@ -483,8 +496,13 @@ impl Bridge {
             ..Default::default()
         };
         p.set_name(name);
-        p.state = OFPPS_LIVE;
-        lock(&self.ofproto).set_port(p);
+        // A host device without carrier is LINK_DOWN and not live.
+        let down = i.host.is_some() && hostdev::link_state(name) == "down";
+        p.state = if down { OFPPS_LINK_DOWN } else { OFPPS_LIVE };
+        let mut of = lock(&self.ofproto);
+        // The config bits are the controller's (port-mod): kept.
+        p.config = of.port(no).map_or(0, |old| old.config);
+        of.set_port(p);
     }
 }
 
