@@ -1,7 +1,8 @@
 //! Real ports configured with Debian's `ovs-vsctl` (without `--no-wait`)
 //! against ferrovs-vswitchd: a bridge with two system (AF_PACKET) ports on
-//! veth pairs whose other ends are in two host namespaces, an internal
-//! port, and an interface that does not exist.
+//! veth pairs whose other ends are in two host namespaces, one of them
+//! turned into an AF_XDP port and back, internal and tap ports, and an
+//! interface that does not exist.
 //!
 //! The switch runs in its own namespace (the guard's); the veth ends it
 //! opens are moved there. Hosts get addresses in 198.18.0.0/15 and
@@ -185,6 +186,33 @@ fn system_and_internal_ports_on_veth() {
     for t in ["system", "tap", "afxdp", "internal"] {
         assert!(types.contains(t), "{types}");
     }
+
+    // A tap port: ferrovs creates the device, the host sees it.
+    fv.vsctl_ok(&[
+        "add-port",
+        "br0",
+        "tap0",
+        "--",
+        "set",
+        "Interface",
+        "tap0",
+        "type=tap",
+    ]);
+    assert_eq!(get(&fv, "tap0", "error"), "[]");
+    assert_eq!(
+        get(&fv, "tap0", "mac_in_use"),
+        format!("\"{}\"", host_mac(&fv, "tap0"))
+    );
+    fv.vsctl_ok(&["del-port", "br0", "tap0"]);
+    assert!(fv.netns().exec(&["ip", "link", "show", "tap0"]).is_err());
+
+    // A system port becomes an AF_XDP port (type change: closed and
+    // reopened at once, a busy device retried), and back.
+    fv.vsctl_ok(&["set", "Interface", &v2.a, "type=afxdp"]);
+    assert_eq!(get(&fv, &v2.a, "error"), "[]", "{}", fv.log());
+    assert!(get(&fv, &v2.a, "ofport").parse::<i64>().unwrap() > 0);
+    fv.vsctl_ok(&["set", "Interface", &v2.a, "type=system"]);
+    assert_eq!(get(&fv, &v2.a, "error"), "[]", "{}", fv.log());
 
     // Removing a port closes its device and leaves the other alone.
     fv.vsctl_ok(&["del-port", "br0", "int0"]);
