@@ -214,6 +214,23 @@ fn system_and_internal_ports_on_veth() {
     fv.vsctl_ok(&["set", "Interface", &v2.a, "type=system"]);
     assert_eq!(get(&fv, &v2.a, "error"), "[]", "{}", fv.log());
 
+    // Statistics are the device's: h1's ARP requests (nothing forwards
+    // them yet) are received on its port within a statistics period.
+    let _ = _h1.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "1", "198.18.0.2"]);
+    let rx = || -> i64 {
+        let st = get(&fv, &v1.a, "statistics");
+        st.trim_matches(|c| c == '{' || c == '}')
+            .split(", ")
+            .find_map(|kv| kv.strip_prefix("rx_packets="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        fv.wait_until(Duration::from_secs(12), || rx() > 0),
+        "{}",
+        get(&fv, &v1.a, "statistics")
+    );
+
     // Removing a port closes its device and leaves the other alone.
     fv.vsctl_ok(&["del-port", "br0", "int0"]);
     assert!(fv.netns().exec(&["ip", "link", "show", "int0"]).is_err());

@@ -6,10 +6,10 @@
 //! `error`). The Interface columns both switches write are then compared.
 //!
 //! Known differences, kept here with their reason:
-//! - internal interfaces: OVS's are tap devices, down until the host
-//!   brings them up (admin_state/link_state down, an ifindex, tun driver
-//!   status); ferrovs's are in-memory ports for now (up, ifindex 0, a
-//!   status saying there is no host interface). Their ofport, error and
+//! - internal interfaces: tap devices in both, each switch in its own
+//!   namespace; OVS leaves them down until the host brings them up
+//!   (admin_state/link_state down, tun driver status), ferrovs brings them
+//!   up when it opens them, and ifindexes differ. Their ofport, error and
 //!   MTU agree.
 //! - mac_in_use of internal and patch interfaces is random in both.
 //! - statistics: OVS's dummy shows byte and per-queue counters; ferrovs's

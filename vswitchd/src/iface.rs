@@ -21,7 +21,7 @@ use crate::hwaddr::EthAddr;
 /// What kind of device backs a running interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backing {
-    /// The bridge's own port (65534), an in-memory internal device.
+    /// The bridge's own port (65534), an internal port.
     Local,
     Internal,
     Dummy,
