@@ -261,4 +261,21 @@ fn ports_desc_match_ovs() {
         let strip = |s: &str| -> String { s.split(" LOCAL(").next().unwrap_or("").to_string() };
         assert_eq!(strip(&o), strip(&f), "{v}");
     }
+    // ovs-ofctl drops state bits OpenFlow 1.0 does not define, so the
+    // text above cannot show them: read the OF1.0 FEATURES_REPLY's ports
+    // directly. Only LINK_DOWN (1) and the STP field (0x300) may be set;
+    // OFPPS_LIVE (4) is OpenFlow 1.1+.
+    let mut c = UnixStream::connect(fv.mgmt_socket("br0")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(&msg(1, 0, 1)).unwrap();
+    assert_eq!(read_msg(&mut c).unwrap()[1], 0, "HELLO");
+    c.write_all(&msg(1, 5, 2)).unwrap();
+    let f = read_msg(&mut c).unwrap();
+    assert_eq!((f[0], f[1]), (1, 6), "OF1.0 FEATURES_REPLY");
+    let ports: Vec<&[u8]> = f[32..].chunks(48).collect();
+    assert_eq!(ports.len(), 3, "p1, p2, LOCAL");
+    for p in ports {
+        let state = u32::from_be_bytes([p[28], p[29], p[30], p[31]]);
+        assert_eq!(state & !0x301, 0, "OF1.0 port state {state:#x}");
+    }
 }
