@@ -283,6 +283,21 @@ impl Ofproto {
         self.conns.get(&id).and_then(|c| c.version)
     }
 
+    /// Every rule of every table, hidden table 254 included (read-only, for
+    /// `bridge/dump-flows`): table by table in id order, each table's
+    /// rules in no particular order.
+    pub fn rules(&self) -> impl Iterator<Item = &crate::rule::Rule> {
+        (0..=crate::table::TABLE_HIDDEN)
+            .filter_map(|t| self.tables.get(t))
+            .flat_map(|t| t.cls.iter().map(|(_, r)| &**r))
+    }
+
+    /// The role of connection `id` (`connmgr::role::ROLE_EQUAL`,
+    /// `ROLE_MASTER` or `ROLE_SLAVE`), for the Controller `role` column.
+    pub fn conn_role(&self, id: ConnId) -> Option<u32> {
+        self.conns.get(&id).map(|c| c.role)
+    }
+
     /// Time-driven work (idle and hard timeouts); returns when it next
     /// wants to run.
     pub fn run(&mut self, now: Instant) -> Option<Instant> {

@@ -68,10 +68,15 @@ pub fn features_to_of10(f: u32) -> u32 {
     (f & 0x7f) | ((f >> 4) & 0xf80)
 }
 
+/// OFPPS_* bits OpenFlow 1.0 has: LINK_DOWN and the STP state field
+/// (bits 8-9). BLOCKED and LIVE (bits 1, 2) exist from 1.1 on.
+pub const PORT_STATE_BITS_10: u32 = 0x301;
+
 /// The port as version `v` describes it.
 pub fn port_for(v: ferrovs_openflow::Version, port: &OfPort) -> OfPort {
     let mut p = port.clone();
     if v == ferrovs_openflow::Version::Of10 {
+        p.state &= PORT_STATE_BITS_10;
         p.curr = features_to_of10(p.curr);
         p.advertised = features_to_of10(p.advertised);
         p.supported = features_to_of10(p.supported);
@@ -152,5 +157,23 @@ impl Ofproto {
     /// (OFPPC_PORT_DOWN) and reports the resulting state with `set_port`.
     pub fn take_port_mods(&mut self) -> Vec<(u16, u32)> {
         std::mem::take(&mut self.port_mods)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrovs_openflow::Version;
+
+    /// LIVE (4) and BLOCKED (2) have no OpenFlow 1.0 form; LINK_DOWN and
+    /// the STP field keep theirs.
+    #[test]
+    fn state_bits_per_version() {
+        let p = OfPort {
+            state: 0x4 | 0x2 | 0x1 | 0x200,
+            ..Default::default()
+        };
+        assert_eq!(port_for(Version::Of10, &p).state, 0x201);
+        assert_eq!(port_for(Version::Of13, &p).state, 0x207);
     }
 }

@@ -9,6 +9,12 @@
 //! (`ovs-vsctl` without `--no-wait`, `ovs-appctl`, `ovs-ofctl`) are run
 //! against it with `OVS_RUNDIR` pointing at the directory. On drop the
 //! switch is killed (if a test did not stop it) and then the server.
+//!
+//! The switch runs inside a network namespace of its own (as the OVS oracle
+//! does), so the tap devices of internal ports and bridges' LOCAL ports
+//! never collide with other tests or the host; a test gives it system
+//! ports by moving veth ends into [`FerrovsVswitchd::netns`]. The
+//! namespace is deleted after the switch is gone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -17,12 +23,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::ovsdb_server::OvsdbServer;
-use crate::{ferrovs_bin, tool};
+use crate::{ferrovs_bin, tool, Netns};
 
 pub struct FerrovsVswitchd {
-    // Field order is drop order: the switch goes before its database.
+    // Field order is drop order: the switch goes before its database and
+    // its namespace.
     switch: Option<std::process::Child>,
     db: OvsdbServer,
+    netns: Netns,
 }
 
 impl FerrovsVswitchd {
@@ -34,7 +42,12 @@ impl FerrovsVswitchd {
         if !out.status.success() {
             bail!("ovs-vsctl init: {}", String::from_utf8_lossy(&out.stderr));
         }
-        let mut s = FerrovsVswitchd { switch: None, db };
+        let netns = Netns::new("fvs")?;
+        let mut s = FerrovsVswitchd {
+            switch: None,
+            db,
+            netns,
+        };
         s.start_switch()?;
         Ok(s)
     }
@@ -43,7 +56,11 @@ impl FerrovsVswitchd {
     pub fn start_switch(&mut self) -> anyhow::Result<()> {
         let d = self.dir().to_path_buf();
         let _ = std::fs::remove_file(self.ctl_path());
-        let child = Command::new(ferrovs_bin("ferrovs-vswitchd"))
+        // `ip netns exec` executes the switch in place: the child's pid is
+        // the switch's.
+        let child = Command::new(tool("ip"))
+            .args(["netns", "exec", self.netns.name()])
+            .arg(ferrovs_bin("ferrovs-vswitchd"))
             .arg(self.db.remote())
             .arg(format!("--unixctl={}", self.ctl_path().display()))
             .arg(format!("--pidfile={}", self.pidfile().display()))
@@ -77,6 +94,10 @@ impl FerrovsVswitchd {
 
     pub fn dir(&self) -> &Path {
         self.db.dir()
+    }
+    /// The network namespace the switch runs in.
+    pub fn netns(&self) -> &Netns {
+        &self.netns
     }
     pub fn ctl_path(&self) -> PathBuf {
         self.dir().join("ferrovs-vswitchd.ctl")

@@ -1,6 +1,6 @@
 //! Debian's `ovs-appctl` against ferrovs-vswitchd's unixctl socket:
 //! list-commands (exactly the registered table, in OVS's layout), version,
-//! ofproto/list, vlog/list and vlog/set, errors for unknown commands and
+//! ofproto/list, vlog/list and vlog/set, bridge/dump-flows (beside OVS's), errors for unknown commands and
 //! bad arguments, and netdev-dummy/receive, whose packets must be counted
 //! on the interface as by Debian's ovs-vswitchd given the same packets.
 
@@ -49,6 +49,7 @@ fn commands() {
     assert_eq!(
         ok(&fv, &["list-commands"]),
         "The available commands are:\n\
+         \x20 bridge/dump-flows       [--offload-stats] bridge\n\
          \x20 exit                    [--cleanup]\n\
          \x20 list-commands           \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
@@ -343,4 +344,88 @@ fn dummy_receive_flows_compose_like_ovs() {
     for (i, (a, b)) in o.iter().zip(&f).enumerate() {
         assert_eq!(hex(a), hex(b), "packet {i}: {:?}", flows[i]);
     }
+}
+
+/// `bridge/dump-flows` on ferrovs and on OVS after the same `ovs-ofctl
+/// add-flows`: the same lines, apart from the duration, in OpenFlow tables
+/// 0..253. Known difference, kept with its reason: OVS also lists its
+/// hidden table 254 (`table_id=254, ...` rules that route recirculation
+/// and controller misses inside its translation); ferrovs's translation is
+/// another issue's and installs no hidden rules yet, so those lines are
+/// left out of the comparison (and counted on OVS's side, so the filter
+/// cannot hide everything).
+#[test]
+fn bridge_dump_flows_matches_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    let flows = fv.dir().join("flows.txt");
+    std::fs::write(
+        &flows,
+        "priority=0,actions=drop\n\
+         table=0,priority=100,in_port=1,dl_src=00:11:22:33:44:55,actions=output:2\n\
+         cookie=0x5,table=1,priority=200,ip,nw_dst=198.18.0.0/15,actions=mod_nw_tos:4,resubmit(,2)\n\
+         table=2,tcp,tp_dst=80,actions=controller\n\
+         table=3,priority=7,ipv6,ipv6_src=2001:db8::1,actions=set_field:2001:db8::2->ipv6_dst,goto_table:4\n",
+    )
+    .unwrap();
+    let flows_arg = flows.to_str().unwrap();
+    ovs.ofctl(&["-O", "OpenFlow13"], "add-flows", &[flows_arg])
+        .unwrap();
+    let out = fv.ofctl(&["-O", "OpenFlow13"], "add-flows", "br0", &[flows_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let o = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+        .arg("-t")
+        .arg(ovs.dir().join("ovs-vswitchd.ctl"))
+        .args(["bridge/dump-flows", "br0"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = String::from_utf8_lossy(&o.stdout).into_owned();
+    let f = ok(&fv, &["bridge/dump-flows", "br0"]);
+    let norm = |s: &str| -> (Vec<String>, usize) {
+        let mut hidden = 0;
+        let mut v: Vec<String> = s
+            .lines()
+            .filter(|l| {
+                let h = l.starts_with("table_id=254, ");
+                hidden += h as usize;
+                !h
+            })
+            .map(|l| {
+                // duration=Ns, -> duration=?
+                let mut w: Vec<String> = l.split(", ").map(str::to_string).collect();
+                for x in w.iter_mut() {
+                    if x.starts_with("duration=") {
+                        *x = "duration=?".into();
+                    }
+                }
+                w.join(", ")
+            })
+            .collect();
+        v.sort();
+        (v, hidden)
+    };
+    let (ol, ohidden) = norm(&o);
+    let (fl, fhidden) = norm(&f);
+    assert_eq!(ol.len(), 5, "OVS:\n{o}");
+    assert!(ohidden > 0, "OVS lists its hidden rules:\n{o}");
+    assert_eq!(fhidden, 0);
+    assert_eq!(ol, fl, "OVS:\n{o}\nferrovs:\n{f}");
+    // Unknown bridge: an error, as OVS.
+    assert!(err(&fv, &["bridge/dump-flows", "nobr"]).contains("Unknown bridge"));
 }

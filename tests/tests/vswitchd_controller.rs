@@ -11,9 +11,8 @@
 //! - the management socket by bridge name (`ovs-ofctl show br0` with
 //!   OVS_RUNDIR), in OpenFlow 1.0, 1.3 and 1.5.
 //!
-//! The port list in `show` and `dump-ports-desc` needs OFPMP_PORT_DESC
-//! from ofproto (being written beside this): `ports_desc_match_ovs` is
-//! ignored until it answers.
+//! - the port list of `dump-ports-desc` in OpenFlow 1.0, 1.3 and 1.5, as
+//!   OVS's.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -104,8 +103,28 @@ fn active_unix_controller() {
     let status = fv.vsctl_ok(&["get", "Controller", "br0", "status"]);
     assert!(status.contains("state=ACTIVE"), "{status}");
 
-    // Silence: an echo request after the probe interval (at least 5 s)...
+    // The controller becomes primary (OFPT_ROLE_REQUEST, MASTER, generation
+    // 1): `role` follows the connection (by the next status pass, 5 s).
     let t0 = Instant::now();
+    let mut rr = msg(4, 24, 3);
+    rr.extend_from_slice(&2u32.to_be_bytes());
+    rr.extend_from_slice(&[0; 4]);
+    rr.extend_from_slice(&1u64.to_be_bytes());
+    rr[3] = rr.len() as u8;
+    c.write_all(&rr).unwrap();
+    let reply = read_msg(&mut c).unwrap();
+    assert_eq!(reply[1], 25, "ROLE_REPLY");
+    assert_eq!(&reply[8..12], &2u32.to_be_bytes(), "MASTER");
+    let master = fv.wait_until(Duration::from_secs(7), || {
+        fv.vsctl_ok(&["get", "Controller", "br0", "role"]).trim() == "master"
+    });
+    assert!(
+        master,
+        "role {}",
+        fv.vsctl_ok(&["get", "Controller", "br0", "role"])
+    );
+
+    // Silence: an echo request after the probe interval (at least 5 s)...
     let echo = read_msg(&mut c).unwrap();
     assert_eq!(echo[1], 2, "ECHO_REQUEST");
     assert!(t0.elapsed() >= Duration::from_secs(4), "{:?}", t0.elapsed());
@@ -206,7 +225,6 @@ fn passive_unix_controller_and_mgmt_socket() {
 /// `ovs-ofctl dump-ports-desc` lists the same ports (numbers, names, dummy
 /// addresses, config and state) on ferrovs and on OVS.
 #[test]
-#[ignore = "needs OFPMP_PORT_DESC from ofproto (issue 11, ofproto side, in progress)"]
 fn ports_desc_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
     let fv = FerrovsVswitchd::start().unwrap();
@@ -242,5 +260,22 @@ fn ports_desc_match_ovs() {
         // LOCAL differs: OVS's is a tap device (down, random address).
         let strip = |s: &str| -> String { s.split(" LOCAL(").next().unwrap_or("").to_string() };
         assert_eq!(strip(&o), strip(&f), "{v}");
+    }
+    // ovs-ofctl drops state bits OpenFlow 1.0 does not define, so the
+    // text above cannot show them: read the OF1.0 FEATURES_REPLY's ports
+    // directly. Only LINK_DOWN (1) and the STP field (0x300) may be set;
+    // OFPPS_LIVE (4) is OpenFlow 1.1+.
+    let mut c = UnixStream::connect(fv.mgmt_socket("br0")).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(&msg(1, 0, 1)).unwrap();
+    assert_eq!(read_msg(&mut c).unwrap()[1], 0, "HELLO");
+    c.write_all(&msg(1, 5, 2)).unwrap();
+    let f = read_msg(&mut c).unwrap();
+    assert_eq!((f[0], f[1]), (1, 6), "OF1.0 FEATURES_REPLY");
+    let ports: Vec<&[u8]> = f[32..].chunks(48).collect();
+    assert_eq!(ports.len(), 3, "p1, p2, LOCAL");
+    for p in ports {
+        let state = u32::from_be_bytes([p[28], p[29], p[30], p[31]]);
+        assert_eq!(state & !0x301, 0, "OF1.0 port state {state:#x}");
     }
 }

@@ -6,17 +6,17 @@
 //! `error`). The Interface columns both switches write are then compared.
 //!
 //! Known differences, kept here with their reason:
-//! - internal interfaces: OVS's are tap devices, down until the host
-//!   brings them up (admin_state/link_state down, an ifindex, tun driver
-//!   status); ferrovs's are in-memory ports for now (up, ifindex 0, a
-//!   status saying there is no host interface). Their ofport, error and
+//! - internal interfaces: tap devices in both, each switch in its own
+//!   namespace; OVS leaves them down until the host brings them up
+//!   (admin_state/link_state down, tun driver status), ferrovs brings them
+//!   up when it opens them, and ifindexes differ. Their ofport, error and
 //!   MTU agree.
 //! - mac_in_use of internal and patch interfaces is random in both.
 //! - statistics: OVS's dummy shows byte and per-queue counters; ferrovs's
 //!   in-memory device counts packets only (compared in vswitchd_appctl).
-//! - the error text of an interface type ferrovs does not run (OVS runs
-//!   `system` interfaces and fails on a missing device; ferrovs refuses the
-//!   type): both give ofport -1 and an error.
+//! - the error text of a missing system device: ferrovs's is the
+//!   datapath's typed error ("s1: no such device"), OVS's "could not open
+//!   network device s1 (No such device)": both give ofport -1 and an error.
 
 use std::collections::BTreeMap;
 
@@ -184,7 +184,7 @@ fn vsctl_without_no_wait_matches_ovs() {
                 ocause.contains("No such device"),
                 "OVS has no device s1: {ocause}"
             );
-            assert!(fcause.contains("not supported yet"), "{fcause}");
+            assert!(fcause.contains("s1: no such device"), "{fcause}");
         } else if !cmd.contains("pc") {
             assert_eq!(ocause, "", "`{cmd}` on OVS");
             assert_eq!(fcause, "", "`{cmd}` on ferrovs");
@@ -330,6 +330,9 @@ fn datapath_id_and_hwaddr_overrides() {
         "Open_vSwitch",
     ]);
     assert!(ovs.contains("[netdev]"), "{ovs}");
-    assert!(ovs.contains("[dummy, internal, patch]"), "{ovs}");
+    assert!(
+        ovs.contains("[afxdp, dummy, internal, patch, system, tap]"),
+        "{ovs}"
+    );
     assert!(ovs.contains("\"8.3.1\""), "{ovs}");
 }

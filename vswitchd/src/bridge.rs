@@ -15,13 +15,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrovs_datapath::netdev::{MemNetdev, Netdev};
+use ferrovs_datapath::netdev::{self, MemNetdev, Netdev, NetdevError};
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::{ConnKind, OfPort, Ofproto, OfprotoConfig};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::config::{WantBridge, WantController, WantIface};
+use crate::hostdev;
 use crate::hwaddr::{self, EthAddr};
 use crate::iface::{self, Backing, Iface};
 use crate::ofconn::{lock, SharedOfproto};
@@ -31,6 +32,8 @@ use crate::target::{Active, Service, Target};
 /// OpenFlow port state bit for a live port (OpenFlow 1.1+ OFPPS_LIVE), as
 /// OVS sets it on ports whose carrier is up.
 const OFPPS_LIVE: u32 = 1 << 2;
+/// OFPPS_LINK_DOWN: no carrier.
+const OFPPS_LINK_DOWN: u32 = 1;
 
 /// What the bridges share: the one datapath and its port numbers, and the
 /// counter that names dummy devices' addresses.
@@ -43,6 +46,11 @@ pub struct Shared {
     pub rundir: std::path::PathBuf,
     /// Notified when a controller connects or disconnects.
     pub status_changed: Arc<Notify>,
+    /// Whether system, afxdp, tap and internal interfaces open host
+    /// devices (the daemon) or internal ports are in-memory devices and the
+    /// other host types are refused (`--enable-dummy=override`, unit tests:
+    /// nothing is created on the host).
+    pub host_ports: bool,
 }
 
 impl Shared {
@@ -53,15 +61,14 @@ impl Shared {
             next_dummy: 0,
             rundir: rundir.to_path_buf(),
             status_changed: Arc::new(Notify::new()),
+            host_ports: false,
         }
     }
 
-    fn add_dp_port(&mut self, netdev: Arc<MemNetdev>) -> Result<u32, String> {
+    fn add_dp_port(&mut self, netdev: Arc<dyn Netdev>) -> Result<u32, String> {
         // Port 0 is the datapath's own port in OVS; bridges' ports start at 1.
         let no = (1..).find(|n| !self.dp_ports.contains(n)).unwrap_or(1);
-        self.dp
-            .add_port(no, netdev as Arc<dyn Netdev>)
-            .map_err(|e| e.to_string())?;
+        self.dp.add_port(no, netdev).map_err(|e| e.to_string())?;
         self.dp_ports.insert(no);
         Ok(no)
     }
@@ -156,6 +163,29 @@ impl Bridge {
             .unwrap_or(iface::DEFAULT_MTU)
     }
 
+    /// Sets the MTU of each host device whose MTU differs from what it
+    /// should be; a device refusing it is logged (its MTU stays, and shows).
+    fn sync_host_mtus(&self) {
+        let own = |i: &Iface| i.cfg.mtu_request;
+        for i in self
+            .ifaces
+            .values()
+            .filter(|i| i.host.is_some() && !i.mtu_follows_bridge())
+        {
+            if let Some(m) = own(i) {
+                set_host_mtu(&i.cfg.name, m);
+            }
+        }
+        let min = self.min_mtu();
+        for i in self
+            .ifaces
+            .values()
+            .filter(|i| i.host.is_some() && i.mtu_follows_bridge())
+        {
+            set_host_mtu(&i.cfg.name, min);
+        }
+    }
+
     /// Removes every interface (the bridge is going away).
     pub fn destroy(mut self, sh: &mut Shared) {
         let names: Vec<String> = self.ifaces.keys().cloned().collect();
@@ -212,11 +242,17 @@ impl Bridge {
                     }
                     if mac_changed && i.backing == Some(Backing::Internal) {
                         i.mac = internal_mac(w);
+                        if i.host.is_some() {
+                            set_host_mac(n, &i.mac);
+                        }
                         self.publish_port(n);
                     }
                 }
             }
         }
+        // Host devices get their MTU: mtu_request, or for internal ports
+        // without one the bridge's smallest (as OVS).
+        self.sync_host_mtus();
         // 4. Bridge address, datapath id, ofproto settings.
         let hw = want.other_config.get("hwaddr").map(String::as_str);
         let ea = hwaddr::pick_bridge_addr(
@@ -242,6 +278,9 @@ impl Bridge {
             for n in local {
                 if let Some(i) = self.ifaces.get_mut(&n) {
                     i.mac = ea;
+                    if i.host.is_some() {
+                        set_host_mac(&n, &ea);
+                    }
                 }
                 self.publish_port(&n);
             }
@@ -263,6 +302,17 @@ impl Bridge {
         }
         // 5. Controllers.
         self.apply_controllers(want, sh);
+        // 6. Carrier changes of host devices reach OpenFlow (port-status
+        // only when the state changed).
+        let hosts: Vec<String> = self
+            .ifaces
+            .iter()
+            .filter(|(_, i)| i.host.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in hosts {
+            self.publish_port(&n);
+        }
     }
 
     fn apply_controllers(&mut self, want: &WantBridge, sh: &Shared) {
@@ -337,6 +387,7 @@ impl Bridge {
             ofport: None,
             dp_port: None,
             netdev: None,
+            host: None,
             mac: [0; 6],
             error: None,
         };
@@ -345,6 +396,7 @@ impl Bridge {
             "internal" => Ok(Backing::Internal),
             "dummy" => Ok(Backing::Dummy),
             "patch" => iface::patch_peer(w).map(|peer| Backing::Patch { peer }),
+            k if sh.host_ports && iface::is_host_type(k) => Ok(Backing::Device),
             _ => Err(iface::unsupported(w)),
         };
         match backing {
@@ -357,19 +409,45 @@ impl Bridge {
                     Backing::Local => self.ea,
                     Backing::Internal => internal_mac(w),
                     Backing::Dummy => sh.dummy_mac(),
-                    Backing::Patch { .. } => hwaddr::random(),
+                    Backing::Patch { .. } | Backing::Device => hwaddr::random(),
                 };
-                if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
-                    let nd = MemNetdev::new(&w.name, 1, 1);
-                    match sh.add_dp_port(nd.clone()) {
-                        Ok(no) => {
-                            i.dp_port = Some(no);
-                            i.netdev = Some(nd);
+                let host = matches!(b, Backing::Device)
+                    || (sh.host_ports && matches!(b, Backing::Local | Backing::Internal));
+                let dev: Option<Arc<dyn Netdev>> = if host {
+                    match open_host(w) {
+                        Ok(d) => {
+                            i.host = Some(d.clone());
+                            Some(d)
                         }
+                        Err(e) => {
+                            i.error = Some(e);
+                            None
+                        }
+                    }
+                } else if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
+                    let nd = MemNetdev::new(&w.name, 1, 1);
+                    i.netdev = Some(nd.clone());
+                    Some(nd)
+                } else {
+                    None
+                };
+                if let Some(d) = dev {
+                    match sh.add_dp_port(d) {
+                        Ok(no) => i.dp_port = Some(no),
                         Err(e) => {
                             i.error = Some(format!("could not add {} to the datapath: {e}", w.name))
                         }
                     }
+                }
+                if i.host.is_some() && i.error.is_none() {
+                    i.mac = match b {
+                        // The host sees the port's own address.
+                        Backing::Local | Backing::Internal => {
+                            set_host_mac(&w.name, &i.mac);
+                            hostdev::mac(&w.name).unwrap_or(i.mac)
+                        }
+                        _ => hostdev::mac(&w.name).unwrap_or(i.mac),
+                    };
                 }
                 if i.error.is_none() {
                     let no = if b == Backing::Local {
@@ -387,6 +465,7 @@ impl Bridge {
                         sh.del_dp_port(d);
                     }
                     i.netdev = None;
+                    i.host = None;
                 } else {
                     i.backing = Some(b);
                 }
@@ -417,8 +496,52 @@ impl Bridge {
             ..Default::default()
         };
         p.set_name(name);
-        p.state = OFPPS_LIVE;
-        lock(&self.ofproto).set_port(p);
+        // A host device without carrier is LINK_DOWN and not live.
+        let down = i.host.is_some() && hostdev::link_state(name) == "down";
+        p.state = if down { OFPPS_LINK_DOWN } else { OFPPS_LIVE };
+        let mut of = lock(&self.ofproto);
+        // The config bits are the controller's (port-mod): kept.
+        p.config = of.port(no).map_or(0, |old| old.config);
+        of.set_port(p);
+    }
+}
+
+/// How many times a busy AF_XDP device is tried again (a socket of a
+/// port just removed may take a moment to go), and how long apart.
+const BUSY_RETRIES: u32 = 5;
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Opens interface `w`'s host device; the error is the `error` column's
+/// text.
+fn open_host(w: &WantIface) -> Result<Arc<dyn Netdev>, String> {
+    let mut tries = 0;
+    loop {
+        match netdev::open::open(&w.kind, &w.name, &w.options) {
+            Ok(d) => return Ok(d),
+            Err(NetdevError::Busy(_)) if w.kind == "afxdp" && tries < BUSY_RETRIES => {
+                tries += 1;
+                std::thread::sleep(BUSY_PAUSE);
+            }
+            Err(e) => {
+                tracing::warn!("could not open network device {}: {e}", w.name);
+                return Err(e.to_string());
+            }
+        }
+    }
+}
+
+fn set_host_mtu(name: &str, mtu: i64) {
+    if hostdev::mtu(name) == Some(mtu) {
+        return;
+    }
+    if let Err(e) = hostdev::set_mtu(name, mtu) {
+        tracing::warn!("{name}: setting MTU {mtu}: {e}");
+    }
+}
+
+fn set_host_mac(name: &str, ea: &EthAddr) {
+    if let Err(e) = hostdev::set_mac(name, ea) {
+        tracing::warn!("{name}: setting address: {e}");
     }
 }
 

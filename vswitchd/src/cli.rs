@@ -1,8 +1,11 @@
 //! The command line, as ovs-vswitchd's common options, and daemonizing.
 //!
 //! `[unix:DBSOCK] [--pidfile[=F]] [--detach] [--no-chdir] [--log-file[=F]]
-//! [--unixctl=SOCK]`; other OVS options (`-v...`, `--mlockall`,
-//! `--enable-dummy`...) are accepted and ignored with a warning, so that
+//! [--unixctl=SOCK] [--enable-dummy[=override]]`; `--enable-dummy=override`
+//! runs internal ports as in-memory devices and refuses host interface
+//! types, so nothing is created on the host (as OVS's override replaces
+//! its device types with dummies). Other OVS options (`-v...`,
+//! `--mlockall`...) are accepted and ignored with a warning, so that
 //! scripts written for ovs-vswitchd run unchanged.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +21,8 @@ pub struct Opts {
     pub no_chdir: bool,
     pub log_file: Option<PathBuf>,
     pub unixctl: Option<PathBuf>,
+    /// `--enable-dummy=override`: in-memory ports only.
+    pub dummy_override: bool,
 }
 
 /// `FERROVS_RUNDIR`, else `OVS_RUNDIR`, else `/var/run/ferrovs`.
@@ -54,6 +59,7 @@ pub fn parse(args: &[String]) -> anyhow::Result<Opts> {
         no_chdir: false,
         log_file: None,
         unixctl: None,
+        dummy_override: false,
     };
     for a in args {
         if !a.starts_with('-') {
@@ -85,10 +91,12 @@ pub fn parse(args: &[String]) -> anyhow::Result<Opts> {
                 // A relative name is taken in the run directory, as OVS.
                 o.unixctl = Some(absolute(Path::new(v), &rundir));
             }
+            // Dummy ports exist anyway; only the override changes anything.
+            "--enable-dummy" => o.dummy_override = value == Some("override"),
             "--detach" => o.detach = true,
             "--no-chdir" => o.no_chdir = true,
             "-h" | "--help" => {
-                println!("usage: ferrovs-vswitchd [unix:DBSOCK] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET]");
+                println!("usage: ferrovs-vswitchd [unix:DBSOCK] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET] [--enable-dummy[=override]]");
                 std::process::exit(0);
             }
             "-V" | "--version" => {

@@ -3,15 +3,17 @@
 //! from running (then it has no OpenFlow port, and the database shows
 //! `ofport` -1 with the error, as OVS does).
 //!
-//! Types: `internal` and `dummy` are in-memory devices (`MemNetdev`) added
-//! to the shared datapath; an internal port has no host interface yet (real
-//! tap-backed internal ports come with the port issue) and its `status`
-//! says so. `patch` has no datapath port: it joins two bridges inside
-//! translation. Every other type is refused with an error.
+//! Types: `""`/`system` (AF_PACKET on an existing host interface),
+//! `afxdp`, `tap` and `internal` (the bridge's LOCAL port too) are host
+//! devices opened by `netdev::open`; `dummy` is an in-memory device
+//! (`MemNetdev`), and so are internal ports when the switch runs with
+//! in-memory ports only (`--enable-dummy=override`, and unit tests), whose
+//! `status` then says so. `patch` has no datapath port: it joins two
+//! bridges inside translation. Every other type is refused with an error.
 
 use std::sync::Arc;
 
-use ferrovs_datapath::netdev::MemNetdev;
+use ferrovs_datapath::netdev::{MemNetdev, Netdev};
 
 use crate::config::WantIface;
 use crate::hwaddr::EthAddr;
@@ -19,10 +21,12 @@ use crate::hwaddr::EthAddr;
 /// What kind of device backs a running interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backing {
-    /// The bridge's own port (65534), an in-memory internal device.
+    /// The bridge's own port (65534), an internal port.
     Local,
     Internal,
     Dummy,
+    /// A host device of type system, afxdp or tap.
+    Device,
     Patch {
         peer: String,
     },
@@ -33,7 +37,10 @@ pub struct Iface {
     pub backing: Option<Backing>,
     pub ofport: Option<u16>,
     pub dp_port: Option<u32>,
+    /// The in-memory device (dummy ports, in-memory internal ports).
     pub netdev: Option<Arc<MemNetdev>>,
+    /// The host device (system, afxdp, tap, and real internal ports).
+    pub host: Option<Arc<dyn Netdev>>,
     pub mac: EthAddr,
     pub error: Option<String>,
 }
@@ -52,6 +59,9 @@ impl Iface {
     /// The MTU, given the bridge's minimum (`Bridge::min_mtu`); None for
     /// patch ports, which have none.
     pub fn mtu(&self, bridge_min: i64) -> Option<i64> {
+        if self.host.is_some() {
+            return crate::hostdev::mtu(&self.cfg.name);
+        }
         match self.backing {
             Some(Backing::Patch { .. }) | None => None,
             _ if self.mtu_follows_bridge() => Some(bridge_min),
@@ -61,6 +71,9 @@ impl Iface {
 
     /// The `status` column.
     pub fn status(&self) -> Vec<(&'static str, String)> {
+        if self.host.is_some() {
+            return Vec::new();
+        }
         match self.backing {
             Some(Backing::Local) | Some(Backing::Internal) => vec![(
                 "ferrovs_internal",
@@ -69,6 +82,12 @@ impl Iface {
             _ => Vec::new(),
         }
     }
+}
+
+/// Whether interface type `kind` is a host device ferrovs opens with
+/// `netdev::open` (internal ports only when host ports are on).
+pub fn is_host_type(kind: &str) -> bool {
+    matches!(kind, "" | "system" | "afxdp" | "tap")
 }
 
 /// The error text for a patch interface's options, or the peer's name.

@@ -8,7 +8,9 @@
 //!   switch and the pass that brings it to the configuration;
 //! - [`status`]: what is written back; [`reconcile`]: the loop;
 //! - [`ofconn`], [`target`]: OpenFlow connections, listeners, controllers;
-//! - [`unixctl`], [`vlog`]: the control socket and logging;
+//! - [`unixctl`], [`vlog`]: the control socket and logging; [`flow_dump`]:
+//!   rules as `bridge/dump-flows` prints them;
+//! - [`hostdev`]: address, MTU, carrier, counters of host devices;
 //! - [`dummy_packet`], [`pcap`]: packets for dummy interfaces;
 //! - [`upcall`]: the datapath's miss handler (drops, for now);
 //! - [`run`]: the daemon's main loop; [`cli`]: its command line.
@@ -17,6 +19,8 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod dummy_packet;
+pub mod flow_dump;
+pub mod hostdev;
 pub mod hwaddr;
 pub mod iface;
 pub mod ofconn;

@@ -73,11 +73,27 @@ pub async fn serve<S>(stream: S, ofproto: SharedOfproto, kind: ConnKind, probe: 
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    serve_as(stream, ofproto, kind, probe, |_| {}).await
+}
+
+/// [`serve`], telling `on_connect` the connection's id once ofproto has
+/// it (an active controller's status reads its role with it).
+pub async fn serve_as<S>(
+    stream: S,
+    ofproto: SharedOfproto,
+    kind: ConnKind,
+    probe: Probe,
+    on_connect: impl FnOnce(ferrovs_ofproto::ConnId),
+) -> ConnEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let notify = Arc::new(Notify::new());
     let id = {
         let n = notify.clone();
         lock(&ofproto).connect(kind, Box::new(move || n.notify_one()))
     };
+    on_connect(id);
     let end = run(stream, &ofproto, id, &notify, probe).await;
     lock(&ofproto).disconnect(id);
     tracing::debug!("connection {id:?} of {kind:?}: {}", end.describe());

@@ -27,7 +27,8 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("starting PMD threads: {e}"))?;
     tracing::info!("datapath: {} PMD thread(s); packet translation is not built yet, so every miss is dropped and counted", dp.n_pmds());
 
-    let shared = bridge::Shared::new(dp.clone(), &o.rundir);
+    let mut shared = bridge::Shared::new(dp.clone(), &o.rundir);
+    shared.host_ports = !o.dummy_override;
     let changed = shared.status_changed.clone();
     let switch = Arc::new(Mutex::new(switch::Switch::new(shared)));
     let exit = Arc::new(Notify::new());

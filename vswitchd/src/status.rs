@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::bridge::Controller;
 use crate::config::Wanted;
+use crate::hostdev;
 use crate::hwaddr;
 use crate::iface::Backing;
 use crate::switch::{refused_error, Switch};
@@ -33,7 +34,9 @@ pub const OVS_COMPAT_VERSION: &str = "3.1.0";
 
 /// Datapath types and interface types ferrovs runs.
 pub const DATAPATH_TYPES: &[&str] = &["netdev"];
-pub const IFACE_TYPES: &[&str] = &["dummy", "internal", "patch"];
+pub const IFACE_TYPES: &[&str] = &["afxdp", "dummy", "internal", "patch", "system", "tap"];
+/// Interface types with in-memory ports only (`--enable-dummy=override`).
+pub const IFACE_TYPES_IN_MEMORY: &[&str] = &["dummy", "internal", "patch"];
 
 fn empty() -> Value {
     json!(["set", []])
@@ -55,6 +58,16 @@ fn map<K: AsRef<str>>(pairs: impl IntoIterator<Item = (K, String)>) -> Value {
             .map(|(k, v)| json!([k, v]))
             .collect::<Vec<_>>()
     ])
+}
+
+/// The Controller `role` column's word for a connection role.
+fn role_name(role: u32) -> &'static str {
+    use ferrovs_ofproto::connmgr::role::{ROLE_MASTER, ROLE_SLAVE};
+    match role {
+        ROLE_MASTER => "master",
+        ROLE_SLAVE => "slave",
+        _ => "other",
+    }
 }
 
 fn set_of(items: &[&str]) -> Value {
@@ -148,19 +161,50 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
                 _ => None,
             };
             p.set("Interface", u, "error", opt(refresh_error));
-            p.set("Interface", u, "admin_state", json!("up"));
-            p.set("Interface", u, "link_state", json!("up"));
-            p.set("Interface", u, "mac_in_use", json!(hwaddr::format(&i.mac)));
+            let name = i.cfg.name.as_str();
+            if i.host.is_some() {
+                // What the device itself shows.
+                p.set(
+                    "Interface",
+                    u,
+                    "admin_state",
+                    json!(hostdev::admin_state(name)),
+                );
+                p.set(
+                    "Interface",
+                    u,
+                    "link_state",
+                    json!(hostdev::link_state(name)),
+                );
+                let mac = hostdev::mac(name).unwrap_or(i.mac);
+                p.set("Interface", u, "mac_in_use", json!(hwaddr::format(&mac)));
+                p.set("Interface", u, "ifindex", opt(hostdev::ifindex(name)));
+            } else {
+                p.set("Interface", u, "admin_state", json!("up"));
+                p.set("Interface", u, "link_state", json!("up"));
+                p.set("Interface", u, "mac_in_use", json!(hwaddr::format(&i.mac)));
+                p.set("Interface", u, "ifindex", json!(0));
+            }
             p.set("Interface", u, "mtu", opt(i.mtu(min_mtu)));
-            p.set("Interface", u, "ifindex", json!(0));
             p.set("Interface", u, "link_resets", json!(0));
             p.set("Interface", u, "status", map(i.status()));
             // Statistics every period, and at once for a new interface.
             let no_stats = r
                 .get("Interface", &u, "statistics")
                 .is_none_or(|d| d.is_empty());
-            if full || (no_stats && i.netdev.is_some()) {
+            if full || (no_stats && (i.netdev.is_some() || i.host.is_some())) {
                 let stats = match (&i.netdev, &i.backing) {
+                    (None, _) if i.host.is_some() => {
+                        // Tap devices (tap, internal) count from the host's side.
+                        let swap = matches!(i.cfg.kind.as_str(), "tap" | "internal");
+                        json!([
+                            "map",
+                            hostdev::statistics(name, swap)
+                                .into_iter()
+                                .map(|(k, v)| json!([k, v]))
+                                .collect::<Vec<_>>()
+                        ])
+                    }
                     (Some(nd), _) => {
                         use std::sync::atomic::Ordering::Relaxed;
                         json!([
@@ -186,12 +230,12 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
                 Controller::Active(a) => {
                     let s = a.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     p.set("Controller", u, "is_connected", json!(s.connected));
-                    p.set(
-                        "Controller",
-                        u,
-                        "role",
-                        if s.connected { json!("other") } else { empty() },
-                    );
+                    let role = s
+                        .conn
+                        .filter(|_| s.connected)
+                        .and_then(|id| crate::ofconn::lock(&b.ofproto).conn_role(id))
+                        .map(|r| json!(role_name(r)));
+                    p.set("Controller", u, "role", role.unwrap_or_else(empty));
                     let mut st: Vec<(&str, String)> = vec![("state", s.state.to_string())];
                     if let Some(e) = &s.last_error {
                         st.push(("last_error", e.clone()));
@@ -231,7 +275,12 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
         "datapath_types",
         set_of(DATAPATH_TYPES),
     );
-    p.set("Open_vSwitch", root, "iface_types", set_of(IFACE_TYPES));
+    let types = if sw.shared.host_ports {
+        IFACE_TYPES
+    } else {
+        IFACE_TYPES_IN_MEMORY
+    };
+    p.set("Open_vSwitch", root, "iface_types", set_of(types));
     p.set("Open_vSwitch", root, "dpdk_initialized", json!(false));
     let rows = crate::config::Rows(r);
     if rows.str("Open_vSwitch", &root, "ovs_version").is_none() {

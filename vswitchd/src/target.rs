@@ -183,6 +183,8 @@ pub struct ActiveStatus {
     pub last_error: Option<String>,
     pub connected_at: Option<std::time::Instant>,
     pub disconnected_at: Option<std::time::Instant>,
+    /// The ofproto connection while connected (for its role).
+    pub conn: Option<ferrovs_ofproto::ConnId>,
 }
 
 /// An active controller connection with reconnection.
@@ -235,9 +237,13 @@ impl Active {
                         });
                         let o = ofproto.clone();
                         let k = ConnKind::Controller;
+                        let p = probe_rx.clone();
+                        let st2 = st.clone();
+                        let on =
+                            move |id| st2.lock().unwrap_or_else(|e| e.into_inner()).conn = Some(id);
                         let end = match stream {
-                            Stream::Unix(s) => ofconn::serve(s, o, k, probe_rx.clone()).await,
-                            Stream::Tcp(s) => ofconn::serve(s, o, k, probe_rx.clone()).await,
+                            Stream::Unix(s) => ofconn::serve_as(s, o, k, p, on).await,
+                            Stream::Tcp(s) => ofconn::serve_as(s, o, k, p, on).await,
                         };
                         end.describe()
                     }
@@ -249,6 +255,7 @@ impl Active {
                         s.disconnected_at = Some(std::time::Instant::now());
                     }
                     s.connected = false;
+                    s.conn = None;
                     s.state = "BACKOFF";
                     s.last_error = Some(err.clone());
                 });

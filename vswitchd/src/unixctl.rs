@@ -49,6 +49,13 @@ struct Command {
 
 const COMMANDS: &[Command] = &[
     Command {
+        name: "bridge/dump-flows",
+        usage: "[--offload-stats] bridge",
+        min_args: 1,
+        max_args: 2,
+        run: cmd_dump_flows,
+    },
+    Command {
         name: "exit",
         usage: "[--cleanup]",
         min_args: 0,
@@ -138,6 +145,32 @@ fn cmd_vlog_set(ctx: &Ctx, args: &[String]) -> Result<String, String> {
 fn cmd_ofproto_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
     Ok(sw.bridges.keys().map(|n| format!("{n}\n")).collect())
+}
+
+/// `bridge/dump-flows [--offload-stats] BRIDGE`: every rule of every
+/// table, hidden ones included, as OVS's `flow_stats_ds` prints them
+/// (`table_id=N, ` unless table 0, duration, counters, match with
+/// priority, actions). `--offload-stats` is accepted; ferrovs offloads
+/// nothing, so there is nothing more to print.
+fn cmd_dump_flows(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let name = args.last().map(String::as_str).unwrap_or("");
+    if args.len() == 2 && args[0] != "--offload-stats" {
+        return Err(format!("invalid option {}", args[0]));
+    }
+    let of = {
+        let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+        sw.bridges
+            .get(name)
+            .map(|b| b.ofproto.clone())
+            .ok_or_else(|| "Unknown bridge".to_string())?
+    };
+    let of = crate::ofconn::lock(&of);
+    let now = of.now();
+    let mut out = String::new();
+    for r in of.rules() {
+        crate::flow_dump::format_rule(r, now, &mut out);
+    }
+    Ok(out)
 }
 
 /// `netdev-dummy/receive NAME [--qid N] PACKET|FLOW [--len N]...`: each
