@@ -12,6 +12,9 @@
 //!
 //! Every operation returns the notifications to send, so the caller sends
 //! them after updating state and the lock table never talks to sockets.
+//!
+//! Registrations are kept per session, so closing a session visits only
+//! its own locks, however many other sessions hold.
 
 use crate::error::{OvsdbError, Result};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -28,8 +31,8 @@ pub enum LockMode {
 #[derive(Debug, Default)]
 pub struct Locks {
     queues: HashMap<String, VecDeque<(SessionId, LockMode)>>,
-    /// Every (session, lock) with a waiter, in a queue or not.
-    registered: HashSet<(SessionId, String)>,
+    /// Per session, every lock name it has a waiter for, in a queue or not.
+    registered: HashMap<SessionId, HashSet<String>>,
 }
 
 /// A notification to deliver: session, method ("locked"/"stolen"), lock.
@@ -55,7 +58,8 @@ impl Locks {
         s: SessionId,
         mode: LockMode,
     ) -> Result<(bool, Vec<Notice>)> {
-        if self.registered.contains(&(s, name.to_string())) {
+        let mine = self.registered.entry(s).or_default();
+        if mine.contains(name) {
             let method = match mode {
                 LockMode::Wait => "lock",
                 LockMode::Steal => "steal",
@@ -64,7 +68,7 @@ impl Locks {
                 "must issue \"unlock\" before new \"{method}\""
             )));
         }
-        self.registered.insert((s, name.to_string()));
+        mine.insert(name.to_string());
         let q = self.queues.entry(name.to_string()).or_default();
         let mut out = Vec::new();
         match mode {
@@ -84,11 +88,26 @@ impl Locks {
 
     /// "unlock": removes the session's waiter for `name`.
     pub fn unlock(&mut self, name: &str, s: SessionId) -> Result<Vec<Notice>> {
-        if !self.registered.remove(&(s, name.to_string())) {
+        let removed = match self.registered.get_mut(&s) {
+            Some(mine) => {
+                let r = mine.remove(name);
+                if mine.is_empty() {
+                    self.registered.remove(&s);
+                }
+                r
+            }
+            None => false,
+        };
+        if !removed {
             return Err(OvsdbError::syntax(
                 "unlock: \"unlock\" without \"lock\" or \"steal\"",
             ));
         }
+        Ok(self.leave_queue(name, s))
+    }
+
+    /// Takes session `s` out of the queue of `name` (if it is in it).
+    fn leave_queue(&mut self, name: &str, s: SessionId) -> Vec<Notice> {
         let mut out = Vec::new();
         if let Some(q) = self.queues.get_mut(name) {
             if let Some(pos) = q.iter().position(|(x, _)| *x == s) {
@@ -101,21 +120,15 @@ impl Locks {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
     /// Releases everything a closing session held or waited for.
     pub fn drop_session(&mut self, s: SessionId) -> Vec<Notice> {
-        let names: Vec<String> = self
-            .registered
-            .iter()
-            .filter(|(x, _)| *x == s)
-            .map(|(_, n)| n.clone())
-            .collect();
-        names
-            .iter()
-            .flat_map(|n| self.unlock(n, s).unwrap_or_default())
-            .collect()
+        let Some(names) = self.registered.remove(&s) else {
+            return Vec::new();
+        };
+        names.iter().flat_map(|n| self.leave_queue(n, s)).collect()
     }
 }
 

@@ -11,6 +11,7 @@
 //! 2001:db8::/32.
 
 pub mod ovs_vswitchd;
+pub mod ovsdb_hostile;
 pub mod ovsdb_server;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Context};
 use ovsdb::event_loop::EventLoop;
+use ovsdb::limits::Limits;
 use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use ovsdb::unixctl;
@@ -20,6 +21,8 @@ struct Opts {
     no_chdir: bool,
     log_file: Option<PathBuf>,
     unixctl: Option<String>,
+    /// Bounds on what one client may cost (`--max-...=N`, see `Limits`).
+    limits: Limits,
 }
 
 fn rundir() -> PathBuf {
@@ -101,12 +104,22 @@ fn parse_args(args: &[String]) -> anyhow::Result<Opts> {
             "--detach" => o.detach = true,
             "--no-chdir" => o.no_chdir = true,
             "-h" | "--help" => {
-                println!("usage: ferrovs-ovsdb-server [DATABASE...] [--remote=REMOTE] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET]");
+                println!("usage: ferrovs-ovsdb-server [DATABASE...] [--remote=REMOTE] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET] [--max-message-bytes=N] [--max-message-elements=N] [--max-input-total=N] [--backlog-pause=N] [--max-session-backlog=N] [--max-waits-per-session=N]");
                 std::process::exit(0);
             }
             "-V" | "--version" => {
                 println!("{}", unixctl::VERSION);
                 std::process::exit(0);
+            }
+            n if n
+                .strip_prefix("--")
+                .is_some_and(|o| Limits::OPTIONS.contains(&o)) =>
+            {
+                let v = value()?;
+                let x: usize = v
+                    .parse()
+                    .with_context(|| format!("{n}: {v} is not a number"))?;
+                o.limits.set(&n[2..], x);
             }
             n if WITH_VALUE.contains(&n) => {
                 let v = value()?;
@@ -263,6 +276,7 @@ fn serve(
         core.add_db(db, st).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let mut ev = EventLoop::new(core).context("creating the event loop")?;
+    ev.set_limits(o.limits);
     ev.watch_signals().context("watching signals")?;
     let errs = ev.set_remotes(o.remotes.clone());
     for e in &errs {
