@@ -209,12 +209,16 @@ impl Probe {
         let handle = std::thread::spawn(move || {
             let mut lat = Vec::new();
             let mut peak = rss_mib(pid);
-            while !st.load(Ordering::Relaxed) {
+            // At least one echo, however short the scenario.
+            loop {
                 let t = Instant::now();
                 c.call("echo", json!(["probe"]))
                     .context("the probe's echo failed")?;
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
                 peak = peak.max(rss_mib(pid));
+                if st.load(Ordering::Relaxed) {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(10));
                 peak = peak.max(rss_mib(pid));
             }
@@ -311,8 +315,9 @@ impl Raw {
         let deadline = Instant::now() + d;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
+        let mut scan = TextEnd::default();
         loop {
-            if let Some(n) = complete_text(&out) {
+            if let Some(n) = scan.find(&out) {
                 out.truncate(n);
                 return Ok(out);
             }
@@ -331,33 +336,47 @@ impl Raw {
     }
 }
 
-/// Length of the first complete JSON object or array in `b`, if any.
-fn complete_text(b: &[u8]) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for (i, &c) in b.iter().enumerate() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_str = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
+/// Finds where the first JSON object or array of a growing buffer ends,
+/// scanning each byte once.
+#[derive(Default)]
+struct TextEnd {
+    scanned: usize,
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+}
+
+impl TextEnd {
+    /// The length of the first complete text in `b` (which only grows
+    /// between calls), if it is complete.
+    fn find(&mut self, b: &[u8]) -> Option<usize> {
+        while self.scanned < b.len() {
+            let c = b[self.scanned];
+            self.scanned += 1;
+            if self.in_str {
+                if self.esc {
+                    self.esc = false;
+                } else if c == b'\\' {
+                    self.esc = true;
+                } else if c == b'"' {
+                    self.in_str = false;
                 }
+                continue;
             }
-            _ => {}
+            match c {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(self.scanned);
+                    }
+                }
+                _ => {}
+            }
         }
+        None
     }
-    None
 }
 
 fn req(method: &str, params: Value, id: u64) -> Vec<u8> {
@@ -580,14 +599,23 @@ pub fn run(scenario: Scenario, sock: &Path, pid: u32, scale: &Scale) -> anyhow::
                 let n = scale.locks;
                 std::thread::spawn(move || -> usize {
                     // Count the replies (one per lock) as they come.
+                    // The last 7 bytes of each read stay in front of the
+                    // next, so a word split between reads is still seen.
                     let mut buf = vec![0u8; 1 << 16];
                     let mut got = 0;
+                    let mut keep = 0;
                     let _ = s.set_read_timeout(Some(Duration::from_secs(120)));
                     while got < n {
-                        match s.read(&mut buf) {
+                        match s.read(&mut buf[keep..]) {
                             Ok(0) | Err(_) => break,
                             Ok(k) => {
-                                got += buf[..k].windows(8).filter(|w| w == b"\"locked\"").count()
+                                let end = keep + k;
+                                got += buf[..end]
+                                    .windows(8)
+                                    .filter(|w| w == b"\"locked\"")
+                                    .count();
+                                keep = end.min(7);
+                                buf.copy_within(end - keep..end, 0);
                             }
                         }
                     }
