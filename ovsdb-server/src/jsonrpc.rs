@@ -25,6 +25,9 @@ pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// Deepest accepted nesting of arrays and objects, the envelope included
 /// (OVS's JSON parser refuses deeper input too).
 pub const MAX_DEPTH: usize = 1000;
+/// Stack for the thread that parses messages: serde_json recurses once per
+/// level of nesting (a few KB each in a debug build), up to `MAX_DEPTH`.
+pub const SERVER_STACK: usize = 64 << 20;
 /// Messages at most this long are not counted for elements: they cannot
 /// hold enough to matter.
 pub const ELEMENT_SCAN_MIN: usize = 1 << 20;
@@ -723,9 +726,17 @@ mod tests {
             br#"{"method":"echo","x":"\ud800"}"#,
             b"{\"method\":\"echo\",\"x\":\"\xff\"}",
             br#"{"method":"echo","id":1} x"#,
+            // Echo keeps its parameters as text, unless they need a parse.
+            br#"{"method":"echo","params":[1, 2.50, "a\n", {"b":[null]}],"id":"e"}"#,
+            br#"{"params":[[[[[[]]]]]],"id":3,"method":"echo"}"#,
+            br#"{"method":"echo","params":["\ud800"],"id":1}"#,
+            br#"{"method":"echo","params":["\u0041"],"id":1}"#,
+            br#"{"method":"echo","params":{"a":1},"id":1}"#,
+            br#"{"method":"echo","params":[1],"id":null}"#,
+            br#"{"method":"echo","params":[1,],"id":1}"#,
         ];
         let via_value = |t: &[u8]| -> Result<Message, OvsdbError> {
-            let v: Value = serde_json::from_slice(t)
+            let v: Value = from_slice_unbounded(t)
                 .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
             Message::from_value(v)
         };
@@ -734,6 +745,86 @@ mod tests {
             let b = format!("{:?}", via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }
+    }
+
+    #[test]
+    fn echo_is_answered_from_its_text() {
+        let t = br#"{"method":"echo","params":[1,  [2,{"x":"y"}]],"id":[7]}"#;
+        let Ok(Message::Echo { id, params }) = Message::parse(t) else {
+            panic!("not an echo");
+        };
+        assert_eq!(
+            echo_reply_bytes(&id, &params),
+            br#"{"id":[7],"result":[1,  [2,{"x":"y"}]],"error":null}"#.to_vec()
+        );
+    }
+
+    /// OVS's nesting limit, the envelope included; serde_json's own
+    /// (128) no longer applies. (A debug build needs a few KB of stack per
+    /// level: the server runs its loop on a thread with `SERVER_STACK`.)
+    #[test]
+    fn depth_limit_is_ovs_one() {
+        std::thread::Builder::new()
+            .stack_size(SERVER_STACK)
+            .spawn(depth_limit_is_ovs_one_inner)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn depth_limit_is_ovs_one_inner() {
+        let msg = |n: usize| {
+            format!(
+                "{{\"method\":\"echo\",\"params\":{}{},\"id\":1}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let mut f = Framer::new();
+        f.push(msg(MAX_DEPTH - 1).as_bytes());
+        let text = f.next_message().unwrap().unwrap();
+        let m = Message::parse(&text).unwrap().generic();
+        assert!(matches!(m, Message::Request { .. }));
+        // Through the tree route too (a non-echo method).
+        let deep = String::from_utf8(text).unwrap().replace("echo", "other");
+        assert!(Message::parse(deep.as_bytes()).is_ok());
+        let mut f = Framer::new();
+        f.push(msg(MAX_DEPTH).as_bytes());
+        let e = f.next_message().unwrap_err();
+        assert_eq!(e.tag, "syntax error");
+        assert!(
+            e.to_json().to_string().contains("nesting depth 1000"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn elements_are_counted_outside_strings() {
+        assert_eq!(count_elements(b"[]"), 2);
+        assert_eq!(count_elements(br#"[1,2,{"a":[3]}]"#), 6);
+        assert_eq!(count_elements(br#"["a,b[{","\",["]"#), 3);
+        // A big message with too many elements is refused unless an echo.
+        let arr = format!("[{}1]", "1,".repeat(ELEMENT_SCAN_MIN));
+        let other = format!("{{\"method\":\"x\",\"params\":{arr},\"id\":1}}");
+        let e = Message::parse_bounded(other.as_bytes(), 1000).unwrap_err();
+        assert_eq!(e.tag, "resources exhausted");
+        let echo = other.replace("\"x\"", "\"echo\"");
+        assert!(matches!(
+            Message::parse_bounded(echo.as_bytes(), 1000),
+            Ok(Message::Echo { .. })
+        ));
+        assert!(Message::parse_bounded(other.as_bytes(), usize::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_big_message_does_not_keep_its_buffer() {
+        let mut f = Framer::new();
+        let big = format!("[\"{}\"]", "x".repeat(8 << 20));
+        f.push(big.as_bytes());
+        f.push(b" [1]");
+        assert_eq!(f.next_message().unwrap().unwrap().len(), big.len());
+        assert!(f.buf.capacity() < 1 << 20, "{}", f.buf.capacity());
+        assert_eq!(f.next_message().unwrap().unwrap(), b"[1]".to_vec());
     }
 
     #[test]

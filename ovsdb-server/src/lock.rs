@@ -159,6 +159,26 @@ mod tests {
     }
 
     #[test]
+    fn closing_a_session_releases_only_its_own() {
+        let mut l = Locks::default();
+        for i in 0..1000 {
+            l.acquire(&format!("x{i}"), 1, LockMode::Wait).unwrap();
+        }
+        l.acquire("a", 2, LockMode::Wait).unwrap();
+        l.acquire("a", 3, LockMode::Wait).unwrap();
+        assert_eq!(l.drop_session(2), vec![n(3, "locked")]);
+        assert_eq!(l.registered.len(), 2);
+        assert!(l.drop_session(2).is_empty());
+        assert_eq!(l.drop_session(1).len(), 0);
+        assert_eq!(l.registered.len(), 1);
+        assert_eq!(l.owner("x5"), None);
+        // The session may lock again after "unlock" emptied its set.
+        l.unlock("a", 3).unwrap();
+        assert!(l.registered.is_empty());
+        assert_eq!(l.acquire("a", 3, LockMode::Wait).unwrap(), (true, vec![]));
+    }
+
+    #[test]
     fn a_stolen_steal_leaves_the_queue_but_stays_registered() {
         let mut l = Locks::default();
         l.acquire("a", 1, LockMode::Steal).unwrap();

@@ -1147,6 +1147,80 @@ mod tests {
         }));
     }
 
+    /// A monitor whose socket has a backlog gets no serialized update per
+    /// commit: the rows are merged (first old, last new, an insert then
+    /// delete forgotten) and serialized once, when it drains or before its
+    /// next reply.
+    #[test]
+    fn updates_for_a_slow_reader_are_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, mon, w) = file_core(dir.path());
+        let _ = ready(&mut core, mon);
+        let tx = |core: &mut Core, id: u64, op: Value| {
+            core.handle(
+                w,
+                &msg(json!({"id": id, "method": "transact", "params": ["Open_vSwitch", op]})),
+                0,
+            );
+        };
+        core.set_unsent(mon, 100);
+        tx(
+            &mut core,
+            1,
+            json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 1}}),
+        );
+        for n in 2..=5 {
+            tx(
+                &mut core,
+                n,
+                json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": n}}),
+            );
+        }
+        tx(
+            &mut core,
+            9,
+            json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 9}}),
+        );
+        tx(
+            &mut core,
+            10,
+            json!({"op": "delete", "table": "Open_vSwitch", "where": [["next_cfg", "==", 9]]}),
+        );
+        core.flush();
+        assert_eq!(
+            core.backlog(mon),
+            100,
+            "nothing queued: only the socket's bytes"
+        );
+        assert!(core.has_output(mon), "merged changes are pending output");
+        core.set_unsent(mon, 0);
+        let (v, held) = ready(&mut core, mon);
+        assert!(!held);
+        assert_eq!(v.len(), 1, "{v:?}");
+        let rows = v[0]["params"][1]["Open_vSwitch"].as_object().unwrap();
+        assert_eq!(rows.len(), 1, "{v:?}");
+        let row = rows.values().next().unwrap();
+        assert_eq!(row["insert"]["next_cfg"], 5, "{v:?}");
+
+        // Merged updates go out before a reply queued after them.
+        core.set_unsent(mon, 100);
+        tx(
+            &mut core,
+            11,
+            json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": 6}}),
+        );
+        core.handle(
+            mon,
+            &msg(json!({"id": 12, "method": "echo", "params": []})),
+            0,
+        );
+        core.flush();
+        let (v, _) = ready(&mut core, mon);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0]["method"], "update2");
+        assert_eq!(v[1]["id"], 12);
+    }
+
     #[test]
     fn output_stays_in_order_behind_a_closed_gate() {
         let dir = tempfile::tempdir().unwrap();

@@ -342,6 +342,30 @@ fn referential_integrity_gc_and_weak_refs() {
     );
 }
 
+/// "wait" compares rows as multisets: order does not matter, duplicates
+/// count, and a row missing or extra makes them differ.
+#[test]
+fn wait_compares_rows_as_multisets() {
+    let mut h = H::new();
+    for n in ["a", "b", "a"] {
+        insert_root(&mut h, n);
+    }
+    let wait = |rows: Value| {
+        json!([{"op": "wait", "table": "Root", "where": [], "columns": ["name"],
+                "until": "==", "rows": rows, "timeout": 0}])
+    };
+    let ok = h.tx(wait(json!([{"name": "b"}, {"name": "a"}, {"name": "a"}])));
+    assert_eq!(ok[0], json!({}));
+    for rows in [
+        json!([{"name": "a"}, {"name": "b"}, {"name": "b"}]),
+        json!([{"name": "a"}, {"name": "b"}]),
+        json!([{"name": "a"}, {"name": "a"}, {"name": "b"}, {"name": "b"}]),
+        json!([]),
+    ] {
+        assert_eq!(h.tx_err(wait(rows.clone())), "timed out", "{rows}");
+    }
+}
+
 #[test]
 fn wait_commit_abort_assert() {
     let mut h = H::new();

@@ -610,10 +610,7 @@ pub fn run(scenario: Scenario, sock: &Path, pid: u32, scale: &Scale) -> anyhow::
                             Ok(0) | Err(_) => break,
                             Ok(k) => {
                                 let end = keep + k;
-                                got += buf[..end]
-                                    .windows(8)
-                                    .filter(|w| w == b"\"locked\"")
-                                    .count();
+                                got += buf[..end].windows(8).filter(|w| w == b"\"locked\"").count();
                                 keep = end.min(7);
                                 buf.copy_within(end - keep..end, 0);
                             }

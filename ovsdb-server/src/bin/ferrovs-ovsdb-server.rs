@@ -238,7 +238,30 @@ fn main() -> anyhow::Result<()> {
     unsafe {
         libc::malloc_trim(0);
     }
-    serve(o, dbs, ready_fd)
+    // The loop parses messages nested up to jsonrpc::MAX_DEPTH levels,
+    // recursively: it runs on a thread with room for that. The signals the
+    // loop reads from its signalfd are blocked here first, so that no
+    // thread takes them with their default action.
+    block_exit_signals()?;
+    std::thread::Builder::new()
+        .name("ovsdb-server".into())
+        .stack_size(ovsdb::jsonrpc::SERVER_STACK)
+        .spawn(move || serve(o, dbs, ready_fd))
+        .context("starting the server thread")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in the
+/// threads it starts): `EventLoop::watch_signals` reads them.
+fn block_exit_signals() -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block().context("blocking signals")?;
+    Ok(())
 }
 
 fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
