@@ -43,7 +43,7 @@ impl Default for Limits {
             // below this; a 64 MiB array of small integers does not.
             message_elements: 8_000_000,
             input_total: 256 << 20,
-            backlog_pause: 256 << 10,
+            backlog_pause: 64 << 10,
             session_backlog: 512 << 20,
             waits_per_session: 100,
         }

@@ -123,12 +123,33 @@ impl Locks {
         out
     }
 
-    /// Releases everything a closing session held or waited for.
+    /// Releases everything a closing session held or waited for. Each of
+    /// its locks is looked up once: its queue is taken out of the table
+    /// and put back only if other sessions still wait in it.
     pub fn drop_session(&mut self, s: SessionId) -> Vec<Notice> {
         let Some(names) = self.registered.remove(&s) else {
             return Vec::new();
         };
-        names.iter().flat_map(|n| self.leave_queue(n, s)).collect()
+        let mut out = Vec::new();
+        for name in names {
+            let Some(mut q) = self.queues.remove(&name) else {
+                continue;
+            };
+            let left = match q.iter().position(|(x, _)| *x == s) {
+                Some(pos) => {
+                    q.remove(pos);
+                    true
+                }
+                None => false,
+            };
+            if let Some(&(owner, _)) = q.front() {
+                if left {
+                    out.push((owner, "locked", name.clone()));
+                }
+                self.queues.insert(name, q);
+            }
+        }
+        out
     }
 }
 
@@ -176,6 +197,15 @@ mod tests {
         l.unlock("a", 3).unwrap();
         assert!(l.registered.is_empty());
         assert_eq!(l.acquire("a", 3, LockMode::Wait).unwrap(), (true, vec![]));
+    }
+
+    #[test]
+    fn closing_a_registered_but_unqueued_session_tells_no_one() {
+        let mut l = Locks::default();
+        l.acquire("a", 1, LockMode::Steal).unwrap();
+        l.acquire("a", 2, LockMode::Steal).unwrap();
+        assert!(l.drop_session(1).is_empty());
+        assert!(l.holds("a", 2));
     }
 
     #[test]

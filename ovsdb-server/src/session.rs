@@ -240,9 +240,9 @@ impl Conn {
         let pause = self.limits.backlog_pause;
         let max_waits = self.limits.waits_per_session;
         let max_elements = self.limits.message_elements;
-        let unsent = self.unsent();
         let mut n_waits = self.waits;
-        let paused = core.backlog(sid) + unsent > pause;
+        // `backlog` counts the socket's unsent bytes too (`set_unsent`).
+        let paused = core.backlog(sid) > pause;
         let r = self.read_input(buf, paused, |text| {
             tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
             let msg = Message::parse_bounded(&text, max_elements).map_err(|e| e.to_json())?;
@@ -277,7 +277,7 @@ impl Conn {
                     });
                 }
             }
-            Ok(core.backlog(sid) + unsent <= pause)
+            Ok(core.backlog(sid) <= pause)
         });
         self.waits = n_waits;
         match r {

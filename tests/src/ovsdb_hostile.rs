@@ -530,10 +530,16 @@ pub fn run(scenario: Scenario, sock: &Path, pid: u32, scale: &Scale) -> anyhow::
                 conns.push(r);
             }
             notes.push((
-                "requests_taken".into(),
-                (written / (batch.len() / scale.pipeline_requests)).to_string(),
+                "requests_sent".into(),
+                (written * scale.pipeline_requests / batch.len()).to_string(),
             ));
             std::thread::sleep(Duration::from_secs(1));
+            // Every request is answered once its client reads.
+            let mut answered = 0;
+            for r in &mut conns {
+                answered += count_word(&mut r.s, b"\"error\":null", scale.pipeline_requests);
+            }
+            notes.push(("replies_read".into(), answered.to_string()));
             drop(conns);
         }
         Scenario::EndlessInput => {
@@ -597,27 +603,7 @@ pub fn run(scenario: Scenario, sock: &Path, pid: u32, scale: &Scale) -> anyhow::
             let reader = {
                 let mut s = raw.s.try_clone()?;
                 let n = scale.locks;
-                std::thread::spawn(move || -> usize {
-                    // Count the replies (one per lock) as they come.
-                    // The last 7 bytes of each read stay in front of the
-                    // next, so a word split between reads is still seen.
-                    let mut buf = vec![0u8; 1 << 16];
-                    let mut got = 0;
-                    let mut keep = 0;
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(120)));
-                    while got < n {
-                        match s.read(&mut buf[keep..]) {
-                            Ok(0) | Err(_) => break,
-                            Ok(k) => {
-                                let end = keep + k;
-                                got += buf[..end].windows(8).filter(|w| w == b"\"locked\"").count();
-                                keep = end.min(7);
-                                buf.copy_within(end - keep..end, 0);
-                            }
-                        }
-                    }
-                    got
-                })
+                std::thread::spawn(move || count_word(&mut s, b"\"locked\"", n))
             };
             raw.write_for(&batch, Duration::from_secs(300));
             let got = reader.join().unwrap_or(0);
@@ -647,6 +633,31 @@ pub fn run(scenario: Scenario, sock: &Path, pid: u32, scale: &Scale) -> anyhow::
     let mut rep = probe.finish(pid)?;
     rep.notes = notes;
     Ok(rep)
+}
+
+/// Reads `s` until `word` was seen `n` times (or the peer closes, or two
+/// minutes pass without data); how many times it was seen. The last bytes
+/// of each read stay in front of the next, so a word split between reads
+/// still counts.
+fn count_word(s: &mut UnixStream, word: &[u8], n: usize) -> usize {
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut got, mut keep) = (0, 0);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(120)));
+    while got < n {
+        match s.read(&mut buf[keep..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                let end = keep + k;
+                got += buf[..end]
+                    .windows(word.len())
+                    .filter(|w| w == &word)
+                    .count();
+                keep = end.min(word.len() - 1);
+                buf.copy_within(end - keep..end, 0);
+            }
+        }
+    }
+    got
 }
 
 fn transact(c: &mut JsonRpc, ops: Value) -> anyhow::Result<Value> {
