@@ -127,8 +127,8 @@ impl Scale {
             pipeline_requests: 1000,
             endless_sessions: 3,
             endless_bytes: 40 << 20,
-            locks: 20_000,
-            lock_churn: 200,
+            locks: 50_000,
+            lock_churn: 300,
         }
     }
 }
@@ -192,10 +192,12 @@ pub fn rss_mib(pid: u32) -> f64 {
 }
 
 /// A well-behaved client timing echoes, and the server's memory, until
-/// stopped.
+/// stopped. Memory is sampled by a thread of its own every 5 ms, so that a
+/// server stalled on one message (when memory peaks) is still measured.
 pub struct Probe {
     stop: Arc<AtomicBool>,
-    handle: JoinHandle<anyhow::Result<(Vec<f64>, f64)>>,
+    echo: JoinHandle<anyhow::Result<Vec<f64>>>,
+    rss: JoinHandle<f64>,
     start_mib: f64,
 }
 
@@ -206,27 +208,34 @@ impl Probe {
         c.set_read_timeout(Duration::from_secs(120));
         let start_mib = rss_mib(pid);
         let st = stop.clone();
-        let handle = std::thread::spawn(move || {
+        let echo = std::thread::spawn(move || {
             let mut lat = Vec::new();
-            let mut peak = rss_mib(pid);
             // At least one echo, however short the scenario.
             loop {
                 let t = Instant::now();
                 c.call("echo", json!(["probe"]))
                     .context("the probe's echo failed")?;
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
-                peak = peak.max(rss_mib(pid));
                 if st.load(Ordering::Relaxed) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
-                peak = peak.max(rss_mib(pid));
             }
-            Ok((lat, peak))
+            Ok(lat)
+        });
+        let st = stop.clone();
+        let rss = std::thread::spawn(move || {
+            let mut peak: f64 = 0.0;
+            while !st.load(Ordering::Relaxed) {
+                peak = peak.max(rss_mib(pid));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
         });
         Ok(Probe {
             stop,
-            handle,
+            echo,
+            rss,
             start_mib,
         })
     }
@@ -234,10 +243,14 @@ impl Probe {
     /// Stops the probe; the report of what it saw.
     pub fn finish(self, pid: u32) -> anyhow::Result<Report> {
         self.stop.store(true, Ordering::Relaxed);
-        let (mut lat, peak) = self
-            .handle
+        let mut lat = self
+            .echo
             .join()
             .map_err(|_| anyhow::anyhow!("probe thread panicked"))??;
+        let peak = self
+            .rss
+            .join()
+            .map_err(|_| anyhow::anyhow!("memory sampler panicked"))?;
         lat.sort_by(|a, b| a.total_cmp(b));
         let end = rss_mib(pid);
         Ok(Report {
