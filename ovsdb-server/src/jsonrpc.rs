@@ -534,7 +534,11 @@ pub fn reply_bytes(id: &Value, result: &Value) -> Vec<u8> {
 
 /// The bytes of the reply to an echo: its parameters, as they came.
 pub fn echo_reply_bytes(id: &Value, params: &RawValue) -> Vec<u8> {
-    let p = params.get().as_bytes();
+    reply_text_bytes(id, params.get().as_bytes())
+}
+
+/// The bytes of a reply whose result is already JSON text `p`.
+pub fn reply_text_bytes(id: &Value, p: &[u8]) -> Vec<u8> {
     let mut b = Vec::with_capacity(p.len() + 64);
     b.extend_from_slice(b"{\"id\":");
     let _ = serde_json::to_writer(&mut b, id);

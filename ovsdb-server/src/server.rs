@@ -97,6 +97,8 @@ pub struct DbEntry {
     pub last_txn: Uuid,
     pub read_only: bool,
     pub server_row: Uuid,
+    /// `get_schema`'s result, serialized on first use.
+    pub schema_text: std::cell::OnceCell<Vec<u8>>,
 }
 
 struct SessionState {
@@ -205,6 +207,7 @@ impl Core {
                 last_txn: Uuid::nil(),
                 read_only: true,
                 server_row: crate::uuidgen::fresh(),
+                schema_text: Default::default(),
             }],
             sessions: HashMap::new(),
             locks: Locks::default(),
@@ -236,6 +239,7 @@ impl Core {
             last_txn: Uuid::nil(),
             read_only: false,
             server_row: crate::uuidgen::fresh(),
+            schema_text: Default::default(),
         });
         self.rebuild_server_db();
         Ok(())
@@ -491,9 +495,19 @@ impl Core {
                 return Handled::Done;
             }
             "list_dbs" => Ok(json!(self.db_names())),
-            "get_schema" => self
-                .lookup_db(p.first())
-                .map(|i| self.dbs[i].db.schema.canonical.clone()),
+            "get_schema" => match self.lookup_db(p.first()) {
+                Ok(i) => {
+                    // Serialized once: a client may ask for it very often.
+                    let e = &self.dbs[i];
+                    let text = e
+                        .schema_text
+                        .get_or_init(|| to_bytes(&e.db.schema.canonical));
+                    let bytes = crate::jsonrpc::reply_text_bytes(id, text);
+                    self.send_bytes(sid, bytes, None);
+                    return Handled::Done;
+                }
+                Err(e) => Err(e),
+            },
             "monitor" => return self.monitor(sid, id, p, Version::V1),
             "monitor_cond" => return self.monitor(sid, id, p, Version::V2),
             "monitor_cond_since" => return self.monitor(sid, id, p, Version::V3),
