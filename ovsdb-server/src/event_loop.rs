@@ -17,10 +17,17 @@
 //!    finished connections;
 //! 6. re-read `db:` remotes if anything committed.
 //!
+//! Bounds (`Limits`): besides each session's own (see `session`), the
+//! bytes all framers hold are summed in `input_held`; past
+//! `Limits::input_total` the session with the largest partial input is
+//! closed with an error. A session whose output backlog passes
+//! `Limits::session_backlog` is closed with a log line.
+//!
 //! Slots: every registered socket lives in `slots`, indexed by its mio
 //! token; freed slots are reused. `by_sid` maps engine session ids to
 //! slots, so the sessions `Core` lists as dirty find their socket.
 
+use crate::limits::Limits;
 use crate::lock::SessionId;
 use crate::remote::{Backoff, Listener, Remote, RemoteSpecs, Stream};
 use crate::server::Core;
@@ -99,6 +106,10 @@ pub struct EventLoop {
     to_close: Vec<usize>,
     ctl_reqs: Vec<(usize, CtlRequest)>,
     ctl_scratch: Vec<CtlRequest>,
+    touched: Vec<(usize, usize)>,
+    limits: Limits,
+    /// Sum of `Conn::input_held` over all connections.
+    input_held: usize,
 }
 
 impl EventLoop {
@@ -119,6 +130,9 @@ impl EventLoop {
             remotes_seen: 0,
             ctl_path: None,
             exit: false,
+            touched: Vec::new(),
+            limits: Limits::default(),
+            input_held: 0,
             buf: vec![0; READ_BUF],
             scratch: Vec::new(),
             dirty: Vec::new(),
@@ -177,6 +191,12 @@ impl EventLoop {
         Some(slot)
     }
 
+    /// Sets the bounds applied to connections accepted from now on (and to
+    /// the loop's own budgets).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// Turns SIGTERM, SIGINT and SIGHUP into a clean exit of `run`. They
     /// are blocked and read from a signalfd, so call this before any
     /// thread is started.
@@ -212,7 +232,7 @@ impl EventLoop {
     pub fn add_session(&mut self, stream: Stream) -> io::Result<SessionId> {
         let sid = self.core.open_session();
         match self.insert(
-            Slot::Conn(Conn::new(stream, Kind::Session(sid))),
+            Slot::Conn(Conn::new(stream, Kind::Session(sid), &self.limits)),
             Interest::READABLE,
         ) {
             Ok(i) => {
@@ -262,9 +282,7 @@ impl EventLoop {
         if !self.ctl_reqs.is_empty() {
             self.run_ctl();
         }
-        if !self.waits.is_empty() {
-            self.run_waits();
-        }
+        self.run_waits();
         self.core.flush();
         self.write_phase();
         if self.specs.uses_db() && self.core.commits() != self.remotes_seen {
@@ -346,9 +364,10 @@ impl EventLoop {
                     }
                 }
                 Ok((s, true)) => {
-                    if let Err(e) =
-                        self.insert(Slot::Conn(Conn::new(s, Kind::Ctl)), Interest::READABLE)
-                    {
+                    if let Err(e) = self.insert(
+                        Slot::Conn(Conn::new(s, Kind::Ctl, &self.limits)),
+                        Interest::READABLE,
+                    ) {
                         tracing::warn!("register unixctl connection: {e}");
                     }
                 }
@@ -378,6 +397,7 @@ impl EventLoop {
             if !c.can_read() {
                 continue;
             }
+            let held = c.input_held();
             let more = match c.kind {
                 Kind::Session(_) => c.read_session(&mut self.core, &mut self.buf, &mut self.waits),
                 Kind::Ctl => {
@@ -393,10 +413,40 @@ impl EventLoop {
             if c.state != State::Open {
                 self.write_ready.push(i);
             }
+            self.input_held = self.input_held.saturating_sub(held) + c.input_held();
+            if self.input_held > self.limits.input_total {
+                self.shed_input();
+            }
         }
         list.clear();
         std::mem::swap(&mut list, &mut self.scratch);
         self.read_ready = list;
+    }
+
+    /// Over the global input budget: closes the session holding the most
+    /// input (an error reply first), as if its message were too long.
+    fn shed_input(&mut self) {
+        let biggest = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Some(Slot::Conn(c)) if c.state == State::Open => Some((c.input_held(), i)),
+                _ => None,
+            })
+            .max();
+        let Some((held, i)) = biggest else {
+            return;
+        };
+        tracing::warn!(
+            "input of all sessions exceeds {} bytes: closing the session holding {held}",
+            self.limits.input_total
+        );
+        if let Some(Some(Slot::Conn(c))) = self.slots.get_mut(i) {
+            c.refuse_input(&mut self.core, self.limits.input_total);
+            self.input_held -= held;
+            self.write_ready.push(i);
+        }
     }
 
     fn run_ctl(&mut self) {
@@ -414,39 +464,52 @@ impl EventLoop {
         }
     }
 
-    /// Re-runs waiting transactions after a commit or at their deadline,
-    /// until a pass commits nothing more.
+    /// Re-runs waiting transactions whose tables a commit touched, or
+    /// whose deadline passed, until a pass commits nothing more. A commit
+    /// elsewhere costs them nothing.
     fn run_waits(&mut self) {
         loop {
+            self.core.take_touched(&mut self.touched);
+            if self.waits.is_empty() {
+                return;
+            }
+            self.touched.sort_unstable();
+            self.touched.dedup();
             let before = self.core.commits();
             let now = Instant::now();
-            let mut k = 0;
-            while k < self.waits.len() {
-                let w = &mut self.waits[k];
+            let waits = std::mem::take(&mut self.waits);
+            let mut kept = Vec::with_capacity(waits.len());
+            for mut w in waits {
                 if !self.core.has_session(w.sid) {
-                    self.waits.remove(k);
                     continue;
                 }
-                let due =
-                    w.seen_commits != self.core.commits() || w.deadline.is_some_and(|d| d <= now);
-                if !due {
-                    k += 1;
+                let touched = match &w.tables {
+                    None => !self.touched.is_empty(),
+                    Some(t) => t.iter().any(|x| self.touched.binary_search(x).is_ok()),
+                };
+                if !touched && w.deadline.is_none_or(|d| d > now) {
+                    kept.push(w);
                     continue;
                 }
                 let elapsed = now.saturating_duration_since(w.arrived).as_millis() as u64;
                 match self.core.handle(w.sid, &w.msg, elapsed) {
                     Handled::Done => {
-                        self.waits.remove(k);
+                        let slot = self.by_sid.get(&w.sid).copied();
+                        if let Some(Some(Slot::Conn(c))) = slot.and_then(|i| self.slots.get_mut(i))
+                        {
+                            c.waits = c.waits.saturating_sub(1);
+                        }
                     }
                     Handled::Retry { remaining_ms } => {
-                        w.seen_commits = self.core.commits();
                         w.deadline = remaining_ms.map(|ms| now + Duration::from_millis(ms));
-                        k += 1;
+                        kept.push(w);
                     }
                 }
             }
+            self.waits = kept;
             if self.core.commits() == before {
-                break;
+                self.core.take_touched(&mut self.touched);
+                return;
             }
         }
     }
@@ -503,6 +566,16 @@ impl EventLoop {
             return;
         };
         let left = c.write_out(&mut self.core);
+        if let Kind::Session(sid) = c.kind {
+            let backlog = self.core.backlog(sid);
+            if backlog > self.limits.session_backlog && c.state == State::Open {
+                tracing::warn!(
+                    "session {sid}: {backlog} bytes of output not read by the client (limit {}); closing",
+                    self.limits.session_backlog
+                );
+                c.state = State::Dead;
+            }
+        }
         if left != c.want_write {
             let interest = if left {
                 Interest::READABLE | Interest::WRITABLE
@@ -531,6 +604,7 @@ impl EventLoop {
         let Some(Slot::Conn(c)) = self.remove(i) else {
             return;
         };
+        self.input_held = self.input_held.saturating_sub(c.input_held());
         if let Kind::Session(sid) = c.kind {
             self.by_sid.remove(&sid);
             self.core.close_session(sid);
@@ -646,7 +720,7 @@ impl EventLoop {
     /// An active remote's connection is up: serve it as a session.
     fn connected(&mut self, s: Stream, spec: String) {
         let sid = self.core.open_session();
-        let mut c = Conn::new(s, Kind::Session(sid));
+        let mut c = Conn::new(s, Kind::Session(sid), &self.limits);
         c.active = Some(spec.clone());
         match self.insert(Slot::Conn(c), Interest::READABLE) {
             Ok(i) => {

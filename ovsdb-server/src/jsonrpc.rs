@@ -8,12 +8,66 @@
 //! text for the typed fast path (`Message::Transact`, see `transact_text`),
 //! anything else goes through serde_json. A message over the size limit or a
 //! stray non-object is an error, after which the stream is closed.
+//!
+//! Bounds, so that one message cannot cost much more than its size: the
+//! framer refuses nesting deeper than `MAX_DEPTH` (OVS's limit) and, being
+//! the only depth check, lets serde_json recurse without its own limit; a
+//! big message is counted for elements (`count_elements`) before any tree
+//! is built for it; and `echo` keeps its parameters as validated text
+//! (`RawValue`), so its reply is a copy of bytes, never a `Value` tree.
 
 use crate::error::OvsdbError;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// Largest accepted message.
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// Deepest accepted nesting of arrays and objects, the envelope included
+/// (OVS's JSON parser refuses deeper input too).
+pub const MAX_DEPTH: usize = 1000;
+/// Stack for the thread that parses messages: serde_json recurses once per
+/// level of nesting (a few KB each in a debug build), up to `MAX_DEPTH`.
+pub const SERVER_STACK: usize = 64 << 20;
+/// Messages at most this long are not counted for elements: they cannot
+/// hold enough to matter.
+pub const ELEMENT_SCAN_MIN: usize = 1 << 20;
+
+/// Parses a JSON text with no recursion limit of serde_json's own: callers
+/// pass texts the `Framer` has checked against `MAX_DEPTH`.
+pub fn from_slice_unbounded<'a, T: serde::Deserialize<'a>>(
+    text: &'a [u8],
+) -> serde_json::Result<T> {
+    let mut d = serde_json::Deserializer::from_slice(text);
+    d.disable_recursion_limit();
+    let v = T::deserialize(&mut d)?;
+    d.end()?;
+    Ok(v)
+}
+
+/// Number of values in a JSON text, roughly: commas and opening brackets
+/// outside strings, plus one. It bounds the size of the tree parsing would
+/// build, so it is checked first for big messages.
+pub fn count_elements(text: &[u8]) -> usize {
+    let (mut n, mut in_str, mut esc) = (1usize, false, false);
+    for &b in text {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+        } else {
+            match b {
+                b'"' => in_str = true,
+                b',' | b'[' | b'{' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
 
 /// Splits a byte stream into JSON texts.
 #[derive(Debug, Default)]
@@ -107,8 +161,14 @@ impl Framer {
             i += k;
             match self.buf[i] {
                 b'"' => in_str = true,
-                b'{' => self.stack.push(b'}'),
-                b'[' => self.stack.push(b']'),
+                b @ (b'{' | b'[') => {
+                    if self.stack.len() >= MAX_DEPTH {
+                        return Err(OvsdbError::syntax(format!(
+                            "input exceeds maximum nesting depth {MAX_DEPTH}"
+                        )));
+                    }
+                    self.stack.push(b + 2);
+                }
                 b => {
                     if self.stack.pop() != Some(b) {
                         return Err(OvsdbError::syntax(format!(
@@ -120,7 +180,7 @@ impl Framer {
                         if i > self.limit {
                             return Err(self.too_big());
                         }
-                        let msg: Vec<u8> = self.buf.drain(..=i).collect();
+                        let msg = self.take_front(i + 1);
                         self.scanned = 0;
                         self.started = false;
                         return Ok(Some(msg));
@@ -136,6 +196,25 @@ impl Framer {
             return Err(self.too_big());
         }
         Ok(None)
+    }
+
+    /// Removes and returns the first `n` bytes of the buffer. A message
+    /// that fills (most of) the buffer takes its allocation rather than a
+    /// copy, and a big buffer left behind with little in it is shrunk, so
+    /// that one large message does not keep its memory after it is handled.
+    fn take_front(&mut self, n: usize) -> Vec<u8> {
+        let msg = if n == self.buf.len() {
+            std::mem::take(&mut self.buf)
+        } else if n >= self.buf.len() / 2 {
+            let rest = self.buf.split_off(n);
+            std::mem::replace(&mut self.buf, rest)
+        } else {
+            self.buf.drain(..n).collect()
+        };
+        if self.buf.capacity() > 1 << 20 && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf.shrink_to_fit();
+        }
+        msg
     }
 
     fn too_big(&self) -> OvsdbError {
@@ -220,6 +299,12 @@ pub enum Message {
     /// A `transact` request kept as text for the fast path
     /// (`crate::transact_text`); `generic` gives its `Request` form.
     Transact(crate::transact_text::TransactText),
+    /// An `echo` request, its parameters (an array) kept as checked text:
+    /// the reply copies them, building no tree.
+    Echo {
+        id: Value,
+        params: Box<RawValue>,
+    },
 }
 
 impl Message {
@@ -228,25 +313,48 @@ impl Message {
     /// rejects is parsed again through a `Value`, so every error reads
     /// exactly as before.
     pub fn parse(text: &[u8]) -> Result<Message, OvsdbError> {
+        Self::parse_bounded(text, usize::MAX)
+    }
+
+    /// `parse`, refusing a message of more than `max_elements` values
+    /// (see `count_elements`) unless it is an `echo`, which builds no tree.
+    pub fn parse_bounded(text: &[u8], max_elements: usize) -> Result<Message, OvsdbError> {
+        if text.len() > ELEMENT_SCAN_MIN && count_elements(text) > max_elements {
+            return match from_slice_unbounded::<Envelope>(text) {
+                Ok(Envelope(e)) if e.is_echo() => Self::from_parts(e),
+                _ => Err(OvsdbError::new(
+                    "resources exhausted",
+                    format!("message has more than {max_elements} elements"),
+                )),
+            };
+        }
         if let Some(t) = crate::transact_text::TransactText::read(text) {
             return Ok(Message::Transact(t));
         }
-        if let Ok(Envelope(e)) = serde_json::from_slice::<Envelope>(text) {
-            return Self::from_parts(e);
+        if let Ok(Envelope(e)) = from_slice_unbounded::<Envelope>(text) {
+            if let Ok(m) = Self::from_parts(e) {
+                return Ok(m);
+            }
         }
-        let v: Value = serde_json::from_slice(text)
+        let v: Value = from_slice_unbounded(text)
             .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
         Self::from_value(v)
     }
 
-    /// The message as the generic parser gives it (a `Transact` becomes
-    /// the `Request` it stands for).
+    /// The message as the generic parser gives it (a `Transact` or an
+    /// `Echo` becomes the `Request` it stands for).
     pub fn generic(self) -> Message {
         match self {
             Message::Transact(t) => Message::Request {
                 method: "transact".into(),
                 params: t.params_value(),
                 id: t.id,
+            },
+            Message::Echo { id, params } => Message::Request {
+                method: "echo".into(),
+                params: from_slice_unbounded(params.get().as_bytes())
+                    .unwrap_or(Value::Array(vec![])),
+                id,
             },
             m => m,
         }
@@ -259,13 +367,14 @@ impl Message {
         Self::from_parts(Parts {
             id: o.remove("id"),
             method: o.remove("method"),
-            params: o.remove("params"),
+            params: o.remove("params").map(Params::Tree),
             result: o.remove("result"),
             error: o.remove("error"),
         })
     }
 
     fn from_parts(p: Parts) -> Result<Message, OvsdbError> {
+        let echo = p.is_echo();
         let Parts {
             id,
             method,
@@ -273,6 +382,22 @@ impl Message {
             result,
             error,
         } = p;
+        let params = match params {
+            Some(Params::Text(raw)) => {
+                if echo {
+                    let id = id.unwrap_or(Value::Null);
+                    return Ok(Message::Echo { id, params: raw });
+                }
+                // Not an echo: the tree is needed after all. The text
+                // was read once already, so this cannot fail.
+                Some(
+                    from_slice_unbounded(raw.get().as_bytes())
+                        .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?,
+                )
+            }
+            Some(Params::Tree(v)) => Some(v),
+            None => None,
+        };
         match method {
             Some(Value::String(method)) => {
                 let params = params.unwrap_or(Value::Array(vec![]));
@@ -306,9 +431,34 @@ impl Message {
 struct Parts {
     id: Option<Value>,
     method: Option<Value>,
-    params: Option<Value>,
+    params: Option<Params>,
     result: Option<Value>,
     error: Option<Value>,
+}
+
+/// "params" as read: checked text (from the envelope reader, until the
+/// method is known) or a tree.
+enum Params {
+    Text(Box<RawValue>),
+    Tree(Value),
+}
+
+impl Parts {
+    /// An echo request whose parameters can be sent back as they came: an
+    /// array with no `\u` escape (whose surrogates only a full parse
+    /// checks), so that the reply is exactly what a parse would give.
+    fn is_echo(&self) -> bool {
+        let text_ok = match &self.params {
+            Some(Params::Text(raw)) => {
+                let t = raw.get().as_bytes();
+                t.first() == Some(&b'[') && !t.windows(2).any(|w| w == b"\\u")
+            }
+            _ => false,
+        };
+        text_ok
+            && matches!(&self.method, Some(Value::String(m)) if m == "echo")
+            && !matches!(self.id, None | Some(Value::Null))
+    }
 }
 
 /// A message object read member by member: a repeated member keeps its
@@ -344,7 +494,10 @@ impl<'de> serde::Deserialize<'de> for Envelope {
                     let slot = match k {
                         Member::Id => &mut p.id,
                         Member::Method => &mut p.method,
-                        Member::Params => &mut p.params,
+                        Member::Params => {
+                            p.params = Some(Params::Text(m.next_value()?));
+                            continue;
+                        }
                         Member::Result => &mut p.result,
                         Member::Error => &mut p.error,
                         Member::Other => {
@@ -375,6 +528,22 @@ pub fn reply_bytes(id: &Value, result: &Value) -> Vec<u8> {
     let _ = serde_json::to_writer(&mut b, id);
     b.extend_from_slice(b",\"result\":");
     let _ = serde_json::to_writer(&mut b, result);
+    b.extend_from_slice(b",\"error\":null}");
+    b
+}
+
+/// The bytes of the reply to an echo: its parameters, as they came.
+pub fn echo_reply_bytes(id: &Value, params: &RawValue) -> Vec<u8> {
+    reply_text_bytes(id, params.get().as_bytes())
+}
+
+/// The bytes of a reply whose result is already JSON text `p`.
+pub fn reply_text_bytes(id: &Value, p: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(p.len() + 64);
+    b.extend_from_slice(b"{\"id\":");
+    let _ = serde_json::to_writer(&mut b, id);
+    b.extend_from_slice(b",\"result\":");
+    b.extend_from_slice(p);
     b.extend_from_slice(b",\"error\":null}");
     b
 }
@@ -561,9 +730,17 @@ mod tests {
             br#"{"method":"echo","x":"\ud800"}"#,
             b"{\"method\":\"echo\",\"x\":\"\xff\"}",
             br#"{"method":"echo","id":1} x"#,
+            // Echo keeps its parameters as text, unless they need a parse.
+            br#"{"method":"echo","params":[1, 2.50, "a\n", {"b":[null]}],"id":"e"}"#,
+            br#"{"params":[[[[[[]]]]]],"id":3,"method":"echo"}"#,
+            br#"{"method":"echo","params":["\ud800"],"id":1}"#,
+            br#"{"method":"echo","params":["\u0041"],"id":1}"#,
+            br#"{"method":"echo","params":{"a":1},"id":1}"#,
+            br#"{"method":"echo","params":[1],"id":null}"#,
+            br#"{"method":"echo","params":[1,],"id":1}"#,
         ];
         let via_value = |t: &[u8]| -> Result<Message, OvsdbError> {
-            let v: Value = serde_json::from_slice(t)
+            let v: Value = from_slice_unbounded(t)
                 .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
             Message::from_value(v)
         };
@@ -572,6 +749,86 @@ mod tests {
             let b = format!("{:?}", via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }
+    }
+
+    #[test]
+    fn echo_is_answered_from_its_text() {
+        let t = br#"{"method":"echo","params":[1,  [2,{"x":"y"}]],"id":[7]}"#;
+        let Ok(Message::Echo { id, params }) = Message::parse(t) else {
+            panic!("not an echo");
+        };
+        assert_eq!(
+            echo_reply_bytes(&id, &params),
+            br#"{"id":[7],"result":[1,  [2,{"x":"y"}]],"error":null}"#.to_vec()
+        );
+    }
+
+    /// OVS's nesting limit, the envelope included; serde_json's own
+    /// (128) no longer applies. (A debug build needs a few KB of stack per
+    /// level: the server runs its loop on a thread with `SERVER_STACK`.)
+    #[test]
+    fn depth_limit_is_ovs_one() {
+        std::thread::Builder::new()
+            .stack_size(SERVER_STACK)
+            .spawn(depth_limit_is_ovs_one_inner)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn depth_limit_is_ovs_one_inner() {
+        let msg = |n: usize| {
+            format!(
+                "{{\"method\":\"echo\",\"params\":{}{},\"id\":1}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let mut f = Framer::new();
+        f.push(msg(MAX_DEPTH - 1).as_bytes());
+        let text = f.next_message().unwrap().unwrap();
+        let m = Message::parse(&text).unwrap().generic();
+        assert!(matches!(m, Message::Request { .. }));
+        // Through the tree route too (a non-echo method).
+        let deep = String::from_utf8(text).unwrap().replace("echo", "other");
+        assert!(Message::parse(deep.as_bytes()).is_ok());
+        let mut f = Framer::new();
+        f.push(msg(MAX_DEPTH).as_bytes());
+        let e = f.next_message().unwrap_err();
+        assert_eq!(e.tag, "syntax error");
+        assert!(
+            e.to_json().to_string().contains("nesting depth 1000"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn elements_are_counted_outside_strings() {
+        assert_eq!(count_elements(b"[]"), 2);
+        assert_eq!(count_elements(br#"[1,2,{"a":[3]}]"#), 6);
+        assert_eq!(count_elements(br#"["a,b[{","\",["]"#), 3);
+        // A big message with too many elements is refused unless an echo.
+        let arr = format!("[{}1]", "1,".repeat(ELEMENT_SCAN_MIN));
+        let other = format!("{{\"method\":\"x\",\"params\":{arr},\"id\":1}}");
+        let e = Message::parse_bounded(other.as_bytes(), 1000).unwrap_err();
+        assert_eq!(e.tag, "resources exhausted");
+        let echo = other.replace("\"x\"", "\"echo\"");
+        assert!(matches!(
+            Message::parse_bounded(echo.as_bytes(), 1000),
+            Ok(Message::Echo { .. })
+        ));
+        assert!(Message::parse_bounded(other.as_bytes(), usize::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_big_message_does_not_keep_its_buffer() {
+        let mut f = Framer::new();
+        let big = format!("[\"{}\"]", "x".repeat(8 << 20));
+        f.push(big.as_bytes());
+        f.push(b" [1]");
+        assert_eq!(f.next_message().unwrap().unwrap().len(), big.len());
+        assert!(f.buf.capacity() < 1 << 20, "{}", f.buf.capacity());
+        assert_eq!(f.next_message().unwrap().unwrap(), b"[1]".to_vec());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod event_loop;
 pub mod idl;
 pub mod jsonrpc;
 pub mod jsontext;
+pub mod limits;
 pub mod lock;
 pub mod monitor;
 pub mod mutation;

@@ -12,6 +12,9 @@
 //!
 //! Every operation returns the notifications to send, so the caller sends
 //! them after updating state and the lock table never talks to sockets.
+//!
+//! Registrations are kept per session, so closing a session visits only
+//! its own locks, however many other sessions hold.
 
 use crate::error::{OvsdbError, Result};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -28,8 +31,8 @@ pub enum LockMode {
 #[derive(Debug, Default)]
 pub struct Locks {
     queues: HashMap<String, VecDeque<(SessionId, LockMode)>>,
-    /// Every (session, lock) with a waiter, in a queue or not.
-    registered: HashSet<(SessionId, String)>,
+    /// Per session, every lock name it has a waiter for, in a queue or not.
+    registered: HashMap<SessionId, HashSet<String>>,
 }
 
 /// A notification to deliver: session, method ("locked"/"stolen"), lock.
@@ -55,7 +58,8 @@ impl Locks {
         s: SessionId,
         mode: LockMode,
     ) -> Result<(bool, Vec<Notice>)> {
-        if self.registered.contains(&(s, name.to_string())) {
+        let mine = self.registered.entry(s).or_default();
+        if mine.contains(name) {
             let method = match mode {
                 LockMode::Wait => "lock",
                 LockMode::Steal => "steal",
@@ -64,7 +68,7 @@ impl Locks {
                 "must issue \"unlock\" before new \"{method}\""
             )));
         }
-        self.registered.insert((s, name.to_string()));
+        mine.insert(name.to_string());
         let q = self.queues.entry(name.to_string()).or_default();
         let mut out = Vec::new();
         match mode {
@@ -84,11 +88,26 @@ impl Locks {
 
     /// "unlock": removes the session's waiter for `name`.
     pub fn unlock(&mut self, name: &str, s: SessionId) -> Result<Vec<Notice>> {
-        if !self.registered.remove(&(s, name.to_string())) {
+        let removed = match self.registered.get_mut(&s) {
+            Some(mine) => {
+                let r = mine.remove(name);
+                if mine.is_empty() {
+                    self.registered.remove(&s);
+                }
+                r
+            }
+            None => false,
+        };
+        if !removed {
             return Err(OvsdbError::syntax(
                 "unlock: \"unlock\" without \"lock\" or \"steal\"",
             ));
         }
+        Ok(self.leave_queue(name, s))
+    }
+
+    /// Takes session `s` out of the queue of `name` (if it is in it).
+    fn leave_queue(&mut self, name: &str, s: SessionId) -> Vec<Notice> {
         let mut out = Vec::new();
         if let Some(q) = self.queues.get_mut(name) {
             if let Some(pos) = q.iter().position(|(x, _)| *x == s) {
@@ -101,21 +120,36 @@ impl Locks {
                 }
             }
         }
-        Ok(out)
+        out
     }
 
-    /// Releases everything a closing session held or waited for.
+    /// Releases everything a closing session held or waited for. Each of
+    /// its locks is looked up once: its queue is taken out of the table
+    /// and put back only if other sessions still wait in it.
     pub fn drop_session(&mut self, s: SessionId) -> Vec<Notice> {
-        let names: Vec<String> = self
-            .registered
-            .iter()
-            .filter(|(x, _)| *x == s)
-            .map(|(_, n)| n.clone())
-            .collect();
-        names
-            .iter()
-            .flat_map(|n| self.unlock(n, s).unwrap_or_default())
-            .collect()
+        let Some(names) = self.registered.remove(&s) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let Some(mut q) = self.queues.remove(&name) else {
+                continue;
+            };
+            let left = match q.iter().position(|(x, _)| *x == s) {
+                Some(pos) => {
+                    q.remove(pos);
+                    true
+                }
+                None => false,
+            };
+            if let Some(&(owner, _)) = q.front() {
+                if left {
+                    out.push((owner, "locked", name.clone()));
+                }
+                self.queues.insert(name, q);
+            }
+        }
+        out
     }
 }
 
@@ -143,6 +177,35 @@ mod tests {
         assert_eq!(l.unlock("a", 2).unwrap(), vec![]);
         assert_eq!(l.owner("a"), None);
         assert!(l.unlock("a", 2).is_err(), "unlock without lock");
+    }
+
+    #[test]
+    fn closing_a_session_releases_only_its_own() {
+        let mut l = Locks::default();
+        for i in 0..1000 {
+            l.acquire(&format!("x{i}"), 1, LockMode::Wait).unwrap();
+        }
+        l.acquire("a", 2, LockMode::Wait).unwrap();
+        l.acquire("a", 3, LockMode::Wait).unwrap();
+        assert_eq!(l.drop_session(2), vec![n(3, "locked")]);
+        assert_eq!(l.registered.len(), 2);
+        assert!(l.drop_session(2).is_empty());
+        assert_eq!(l.drop_session(1).len(), 0);
+        assert_eq!(l.registered.len(), 1);
+        assert_eq!(l.owner("x5"), None);
+        // The session may lock again after "unlock" emptied its set.
+        l.unlock("a", 3).unwrap();
+        assert!(l.registered.is_empty());
+        assert_eq!(l.acquire("a", 3, LockMode::Wait).unwrap(), (true, vec![]));
+    }
+
+    #[test]
+    fn closing_a_registered_but_unqueued_session_tells_no_one() {
+        let mut l = Locks::default();
+        l.acquire("a", 1, LockMode::Steal).unwrap();
+        l.acquire("a", 2, LockMode::Steal).unwrap();
+        assert!(l.drop_session(1).is_empty());
+        assert!(l.holds("a", 2));
     }
 
     #[test]

@@ -13,6 +13,18 @@
 //! session has been read) writes them with one write(2) and at most one
 //! fdatasync(2). Sessions that got output since the last `take_dirty` are
 //! listed there, so the loop visits only those.
+//!
+//! Slow readers: each session counts the bytes of its queue and the bytes
+//! its socket has not taken yet (`set_unsent`). A commit serializes monitor
+//! updates only for sessions with no such backlog; for the others it merges
+//! the row changes into the session's `Pending` (first old image, last new
+//! image per row, rows inserted and deleted again forgotten), which holds
+//! `Arc`s of rows and so stays within the size of the database however
+//! many commits pass. The merged update is serialized when the session's
+//! queue drains (`take_ready`), or before any other message queued for the
+//! session, so that updates still precede the replies that follow them.
+//! Each commit also records which tables it touched (`take_touched`), so
+//! that waiting transactions are re-run only when one of theirs changed.
 
 use crate::commit::{self, Committed, RowChange};
 use crate::error::OvsdbError;
@@ -85,14 +97,58 @@ pub struct DbEntry {
     pub last_txn: Uuid,
     pub read_only: bool,
     pub server_row: Uuid,
+    /// `get_schema`'s result, serialized on first use.
+    pub schema_text: std::cell::OnceCell<Vec<u8>>,
 }
 
 struct SessionState {
     /// Outgoing messages in order; the front one's gate holds back the rest.
     out: VecDeque<Out>,
+    /// Bytes of the messages in `out`.
+    queued: usize,
+    /// Bytes the socket has not accepted yet (told by the event loop).
+    unsent: usize,
     /// Whether the session is listed in `Core::dirty`.
     dirty: bool,
     monitors: HashMap<String, Monitor>,
+    /// Row changes not yet serialized for the monitors, per database.
+    pending: HashMap<usize, Pending>,
+}
+
+impl SessionState {
+    fn has_backlog(&self) -> bool {
+        self.queued + self.unsent > 0
+    }
+}
+
+/// Changes of one database merged while a session had a backlog.
+struct Pending {
+    rows: HashMap<(usize, Uuid), RowChange>,
+    /// The last merged transaction (for update3).
+    txn_id: Uuid,
+    /// Covers every merged commit.
+    gate: Gate,
+}
+
+impl Pending {
+    fn merge(&mut self, c: &Committed, gate: Gate) {
+        for ch in &c.changes {
+            match self.rows.entry((ch.table, ch.uuid)) {
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().new = ch.new.clone();
+                    if e.get().old.is_none() && e.get().new.is_none() {
+                        e.remove();
+                    }
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(ch.clone());
+                }
+            }
+        }
+        self.txn_id = c.txn_id;
+        self.gate.seq = self.gate.seq.max(gate.seq);
+        self.gate.durable |= gate.durable;
+    }
 }
 
 /// What the caller must do after `handle`.
@@ -115,6 +171,8 @@ pub struct Core {
     commits: u64,
     /// Sessions that got output since the last `take_dirty`.
     dirty: Vec<SessionId>,
+    /// (database, table) pairs changed since the last `take_touched`.
+    touched: Vec<(usize, usize)>,
 }
 
 fn now_ms() -> u64 {
@@ -149,12 +207,14 @@ impl Core {
                 last_txn: Uuid::nil(),
                 read_only: true,
                 server_row: crate::uuidgen::fresh(),
+                schema_text: Default::default(),
             }],
             sessions: HashMap::new(),
             locks: Locks::default(),
             next_sid: 1,
             commits: 0,
             dirty: Vec::new(),
+            touched: Vec::new(),
         };
         c.rebuild_server_db();
         c
@@ -179,6 +239,7 @@ impl Core {
             last_txn: Uuid::nil(),
             read_only: false,
             server_row: crate::uuidgen::fresh(),
+            schema_text: Default::default(),
         });
         self.rebuild_server_db();
         Ok(())
@@ -240,8 +301,11 @@ impl Core {
             sid,
             SessionState {
                 out: VecDeque::new(),
+                queued: 0,
+                unsent: 0,
                 dirty: false,
                 monitors: HashMap::new(),
+                pending: HashMap::new(),
             },
         );
         sid
@@ -268,11 +332,35 @@ impl Core {
     /// tools on in-memory databases, whose gates are always open, or that
     /// check the gates themselves with `gate_open`).
     pub fn take_output(&mut self, sid: SessionId) -> impl Iterator<Item = Out> + '_ {
+        let (dbs, dirty) = (&self.dbs, &mut self.dirty);
         self.sessions
             .get_mut(&sid)
-            .map(|s| s.out.drain(..))
+            .map(|s| {
+                flush_pending(s, dbs, dirty, sid);
+                s.queued = 0;
+                s.out.drain(..)
+            })
             .into_iter()
             .flatten()
+    }
+
+    /// Bytes queued for session `sid` and not yet taken by its socket.
+    pub fn backlog(&self, sid: SessionId) -> usize {
+        self.sessions.get(&sid).map_or(0, |s| s.queued + s.unsent)
+    }
+
+    /// Tells how many bytes of `sid`'s output its socket has not taken.
+    pub fn set_unsent(&mut self, sid: SessionId, n: usize) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.unsent = n;
+        }
+    }
+
+    /// Moves the (database, table) pairs changed since the last call into
+    /// `into` (cleared first; a pair may repeat).
+    pub fn take_touched(&mut self, into: &mut Vec<(usize, usize)>) {
+        into.clear();
+        std::mem::swap(into, &mut self.touched);
     }
 
     /// Appends to `buf` the bytes of the queued messages of `sid` whose
@@ -282,7 +370,14 @@ impl Core {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return false;
         };
-        while let Some(o) = s.out.front() {
+        loop {
+            if s.out.is_empty() && !s.pending.is_empty() {
+                // The session took everything: now its merged updates.
+                flush_pending(s, &self.dbs, &mut self.dirty, sid);
+            }
+            let Some(o) = s.out.front() else {
+                break;
+            };
             if let Some(g) = &o.gate {
                 let open = self
                     .dbs
@@ -293,6 +388,7 @@ impl Core {
                 }
             }
             let o = s.out.pop_front().expect("front exists");
+            s.queued -= o.msg.len();
             tracing::trace!("session {sid} -> {}", String::from_utf8_lossy(&o.msg));
             if buf.is_empty() {
                 // Usually the only message: take its buffer instead of copying.
@@ -307,13 +403,17 @@ impl Core {
     /// Queues `out` for session `sid` behind its other messages.
     pub fn push(&mut self, sid: SessionId, out: Out) {
         if let Some(s) = self.sessions.get_mut(&sid) {
+            // Merged updates go first: they reveal commits that came before.
+            flush_pending(s, &self.dbs, &mut self.dirty, sid);
             push_out(s, &mut self.dirty, sid, out);
         }
     }
 
     /// Whether session `sid` has queued messages (sent or held back).
     pub fn has_output(&self, sid: SessionId) -> bool {
-        self.sessions.get(&sid).is_some_and(|s| !s.out.is_empty())
+        self.sessions
+            .get(&sid)
+            .is_some_and(|s| !s.out.is_empty() || !s.pending.is_empty())
     }
 
     /// Moves the list of sessions that got output since the last call into
@@ -348,27 +448,71 @@ impl Core {
         })
     }
 
+    /// The (database, table) pairs a transaction's operations name, or
+    /// None if they cannot be told (then any commit may matter to it).
+    pub fn txn_tables(&self, msg: &Message) -> Option<Vec<(usize, usize)>> {
+        let owned;
+        let p = match msg {
+            Message::Request { method, params, .. } if method == "transact" => params,
+            Message::Transact(t) => {
+                owned = t.params_value();
+                &owned
+            }
+            _ => return None,
+        };
+        let p = p.as_array()?;
+        let i = self.db_index(p.first()?.as_str()?)?;
+        let schema = &self.dbs[i].db.schema;
+        let mut out = Vec::new();
+        for op in &p[1..] {
+            if let Some(t) = op.get("table") {
+                out.push((i, schema.table(t.as_str()?)?));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
     /// Handles one message from session `sid`. `elapsed_ms` is the time
     /// since the message first arrived (for retried "wait" transactions).
     pub fn handle(&mut self, sid: SessionId, msg: &Message, elapsed_ms: u64) -> Handled {
         let (method, params, id) = match msg {
             Message::Request { method, params, id } => (method.as_str(), params, id),
             Message::Transact(t) => return self.transact_text(sid, t, elapsed_ms),
+            Message::Echo { id, params } => {
+                self.send_bytes(sid, crate::jsonrpc::echo_reply_bytes(id, params), None);
+                return Handled::Done;
+            }
             // Notifications ("cancel") and replies (to echo) need no answer.
             _ => return Handled::Done,
         };
         let p = params.as_array().map(Vec::as_slice).unwrap_or(&[]);
         let res = match method {
             "transact" => return self.transact(sid, id, p, elapsed_ms),
-            "echo" => Ok(params.clone()),
+            "echo" => {
+                self.send_bytes(sid, crate::jsonrpc::reply_bytes(id, params), None);
+                return Handled::Done;
+            }
             "list_dbs" => Ok(json!(self.db_names())),
-            "get_schema" => self
-                .lookup_db(p.first())
-                .map(|i| self.dbs[i].db.schema.canonical.clone()),
+            "get_schema" => match self.lookup_db(p.first()) {
+                Ok(i) => {
+                    // Serialized once: a client may ask for it very often.
+                    let e = &self.dbs[i];
+                    let text = e
+                        .schema_text
+                        .get_or_init(|| to_bytes(&e.db.schema.canonical));
+                    let bytes = crate::jsonrpc::reply_text_bytes(id, text);
+                    self.send_bytes(sid, bytes, None);
+                    return Handled::Done;
+                }
+                Err(e) => Err(e),
+            },
             "monitor" => return self.monitor(sid, id, p, Version::V1),
             "monitor_cond" => return self.monitor(sid, id, p, Version::V2),
             "monitor_cond_since" => return self.monitor(sid, id, p, Version::V3),
             "monitor_cancel" => {
+                self.flush_session(sid);
                 let msg = match self.monitor_cancel(sid, p) {
                     Ok(r) => reply(id, r),
                     Err(e) => error_reply(id, e),
@@ -489,23 +633,37 @@ impl Core {
         };
         let schema = entry.db.schema.clone();
         for (&sid, s) in self.sessions.iter_mut() {
-            for m in s.monitors.values() {
-                if m.db != i {
-                    continue;
-                }
-                if let Some(u) = m.update(&schema, &committed.changes) {
-                    let params = match m.version {
-                        Version::V3 => json!([m.id, crate::uuidgen::text(&committed.txn_id), u]),
-                        _ => json!([m.id, u]),
-                    };
-                    let out = Out {
-                        msg: to_bytes(&notification(m.method(), params)),
-                        gate: Some(gate),
-                    };
-                    push_out_parts(&mut s.out, &mut s.dirty, &mut self.dirty, sid, out);
-                }
+            if !s.monitors.values().any(|m| m.db == i) {
+                continue;
             }
+            if s.has_backlog() || s.pending.contains_key(&i) {
+                // A slow reader: keep the rows, not their serialization.
+                s.pending
+                    .entry(i)
+                    .or_insert_with(|| Pending {
+                        rows: HashMap::new(),
+                        txn_id: committed.txn_id,
+                        gate,
+                    })
+                    .merge(&committed, gate);
+                continue;
+            }
+            queue_updates(
+                s,
+                &mut self.dirty,
+                sid,
+                &schema,
+                i,
+                &committed.changes,
+                committed.txn_id,
+                gate,
+            );
         }
+        let mut tables: Vec<(usize, usize)> =
+            committed.changes.iter().map(|c| (i, c.table)).collect();
+        tables.sort_unstable();
+        tables.dedup();
+        self.touched.extend(tables);
         let entry = &mut self.dbs[i];
         if entry.storage.wants_compaction() {
             entry.storage.compact(&entry.db);
@@ -520,7 +678,17 @@ impl Core {
         entry.storage.compact(&entry.db);
     }
 
+    /// Serializes the merged updates of `sid` now (before its monitors
+    /// change, so that each change is judged by the monitors it happened
+    /// under).
+    fn flush_session(&mut self, sid: SessionId) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            flush_pending(s, &self.dbs, &mut self.dirty, sid);
+        }
+    }
+
     fn monitor(&mut self, sid: SessionId, id: &Value, p: &[Value], version: Version) -> Handled {
+        self.flush_session(sid);
         let r = self.monitor_inner(sid, p, version);
         match r {
             Ok(v) => self.send(sid, &reply(id, v), None),
@@ -610,6 +778,7 @@ impl Core {
     }
 
     fn monitor_cond_change(&mut self, sid: SessionId, id: &Value, p: &[Value]) -> Handled {
+        self.flush_session(sid);
         match self.cond_change_inner(sid, p) {
             Ok(update) => {
                 self.send(sid, &reply(id, json!({})), None);
@@ -791,22 +960,68 @@ impl Core {
     }
 }
 
+/// Queues `o` for `sid` and lists the session as dirty once.
 fn push_out(s: &mut SessionState, dirty: &mut Vec<SessionId>, sid: SessionId, o: Out) {
-    push_out_parts(&mut s.out, &mut s.dirty, dirty, sid, o);
+    s.queued += o.msg.len();
+    s.out.push_back(o);
+    if !s.dirty {
+        s.dirty = true;
+        dirty.push(sid);
+    }
 }
 
-/// Queues `o` for `sid` and lists the session as dirty once.
-fn push_out_parts(
-    out: &mut VecDeque<Out>,
-    listed: &mut bool,
+/// Queues the update of every monitor of `s` on database `db` for
+/// `changes` (of transaction `txn_id`, in the log once `gate` opens).
+#[allow(clippy::too_many_arguments)]
+fn queue_updates(
+    s: &mut SessionState,
     dirty: &mut Vec<SessionId>,
     sid: SessionId,
-    o: Out,
+    schema: &crate::schema::DatabaseSchema,
+    db: usize,
+    changes: &[RowChange],
+    txn_id: Uuid,
+    gate: Gate,
 ) {
-    out.push_back(o);
-    if !*listed {
-        *listed = true;
-        dirty.push(sid);
+    let mut outs = Vec::new();
+    for m in s.monitors.values() {
+        if m.db != db {
+            continue;
+        }
+        if let Some(u) = m.update(schema, changes) {
+            let params = match m.version {
+                Version::V3 => json!([m.id, crate::uuidgen::text(&txn_id), u]),
+                _ => json!([m.id, u]),
+            };
+            outs.push(Out {
+                msg: to_bytes(&notification(m.method(), params)),
+                gate: Some(gate),
+            });
+        }
+    }
+    for o in outs {
+        push_out(s, dirty, sid, o);
+    }
+}
+
+/// Serializes the merged changes of `s` (if any) onto its queue.
+fn flush_pending(
+    s: &mut SessionState,
+    dbs: &[DbEntry],
+    dirty: &mut Vec<SessionId>,
+    sid: SessionId,
+) {
+    if s.pending.is_empty() {
+        return;
+    }
+    let mut pending: Vec<(usize, Pending)> = s.pending.drain().collect();
+    pending.sort_unstable_by_key(|(db, _)| *db);
+    for (db, p) in pending {
+        let Some(e) = dbs.get(db) else {
+            continue;
+        };
+        let changes: Vec<RowChange> = p.rows.into_values().collect();
+        queue_updates(s, dirty, sid, &e.db.schema, db, &changes, p.txn_id, p.gate);
     }
 }
 
@@ -944,6 +1159,80 @@ mod tests {
             written: 5,
             synced: 0
         }));
+    }
+
+    /// A monitor whose socket has a backlog gets no serialized update per
+    /// commit: the rows are merged (first old, last new, an insert then
+    /// delete forgotten) and serialized once, when it drains or before its
+    /// next reply.
+    #[test]
+    fn updates_for_a_slow_reader_are_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut core, mon, w) = file_core(dir.path());
+        let _ = ready(&mut core, mon);
+        let tx = |core: &mut Core, id: u64, op: Value| {
+            core.handle(
+                w,
+                &msg(json!({"id": id, "method": "transact", "params": ["Open_vSwitch", op]})),
+                0,
+            );
+        };
+        core.set_unsent(mon, 100);
+        tx(
+            &mut core,
+            1,
+            json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 1}}),
+        );
+        for n in 2..=5 {
+            tx(
+                &mut core,
+                n,
+                json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": n}}),
+            );
+        }
+        tx(
+            &mut core,
+            9,
+            json!({"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 9}}),
+        );
+        tx(
+            &mut core,
+            10,
+            json!({"op": "delete", "table": "Open_vSwitch", "where": [["next_cfg", "==", 9]]}),
+        );
+        core.flush();
+        assert_eq!(
+            core.backlog(mon),
+            100,
+            "nothing queued: only the socket's bytes"
+        );
+        assert!(core.has_output(mon), "merged changes are pending output");
+        core.set_unsent(mon, 0);
+        let (v, held) = ready(&mut core, mon);
+        assert!(!held);
+        assert_eq!(v.len(), 1, "{v:?}");
+        let rows = v[0]["params"][1]["Open_vSwitch"].as_object().unwrap();
+        assert_eq!(rows.len(), 1, "{v:?}");
+        let row = rows.values().next().unwrap();
+        assert_eq!(row["insert"]["next_cfg"], 5, "{v:?}");
+
+        // Merged updates go out before a reply queued after them.
+        core.set_unsent(mon, 100);
+        tx(
+            &mut core,
+            11,
+            json!({"op": "update", "table": "Open_vSwitch", "where": [], "row": {"next_cfg": 6}}),
+        );
+        core.handle(
+            mon,
+            &msg(json!({"id": 12, "method": "echo", "params": []})),
+            0,
+        );
+        core.flush();
+        let (v, _) = ready(&mut core, mon);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0]["method"], "update2");
+        assert_eq!(v[1]["id"], 12);
     }
 
     #[test]

@@ -12,7 +12,11 @@
 //! own once seen, so after EPOLLRDHUP the loop reads until read(2) says 0.
 //! A session whose earlier output is still
 //! unsent is not read (back-pressure: a client that does not read its
-//! replies cannot make the server buffer without bound).
+//! replies cannot make the server buffer without bound). Before each
+//! message the session's backlog (queued plus unsent bytes) is checked too:
+//! past `Limits::backlog_pause` the session stops, the rest of its input
+//! stays in the framer (`stalled`), and the loop resumes it once its output
+//! drains, before reading its socket again.
 //!
 //! Writing: the loop calls `write_out` after the log flush; the messages
 //! whose gates are open are appended to `wbuf` and sent with one write(2).
@@ -20,7 +24,9 @@
 //! socket registered for writability, so a client reading its reply does
 //! not wake the server.
 
+use crate::error::OvsdbError;
 use crate::jsonrpc::{error_reply, Framer, Message};
+use crate::limits::Limits;
 use crate::lock::SessionId;
 use crate::remote::Stream;
 use crate::server::{Core, Handled, Out};
@@ -59,8 +65,9 @@ pub struct Waiting {
     pub arrived: Instant,
     /// When to re-run it even without a commit.
     pub deadline: Option<Instant>,
-    /// `Core::commits` when it last ran.
-    pub seen_commits: u64,
+    /// The (database, table) pairs its operations name: it is re-run only
+    /// when a commit touches one of them (None: after any commit).
+    pub tables: Option<Vec<(usize, usize)>>,
 }
 
 /// A unixctl request read from a control connection.
@@ -87,22 +94,41 @@ pub struct Conn {
     pub want_write: bool,
     /// The active remote this connection was made for.
     pub active: Option<String>,
+    /// The framer may hold complete messages not handled yet (a backlog
+    /// paused the session): handle them before reading more.
+    pub stalled: bool,
+    /// "wait" transactions of this session still pending.
+    pub waits: usize,
+    limits: Limits,
 }
 
 impl Conn {
-    pub fn new(stream: Stream, kind: Kind) -> Conn {
+    pub fn new(stream: Stream, kind: Kind, limits: &Limits) -> Conn {
         Conn {
             stream,
             kind,
             state: State::Open,
-            framer: Framer::new(),
+            framer: Framer::with_limit(limits.message_bytes),
             wbuf: Vec::new(),
             wpos: 0,
             readable: false,
             hup: false,
             want_write: false,
             active: None,
+            stalled: false,
+            waits: 0,
+            limits: *limits,
         }
+    }
+
+    /// Bytes held in the framer (partial or unhandled messages).
+    pub fn input_held(&self) -> usize {
+        self.framer.pending()
+    }
+
+    /// Bytes written to the socket buffer but not accepted by the kernel.
+    pub fn unsent(&self) -> usize {
+        self.wbuf.len() - self.wpos
     }
 
     /// Output accepted from the engine but not yet by the kernel.
@@ -117,16 +143,53 @@ impl Conn {
 
     /// Whether reading may proceed now.
     pub fn can_read(&self) -> bool {
-        self.readable && self.state == State::Open && !self.has_unsent()
+        (self.readable || self.stalled) && self.state == State::Open && !self.has_unsent()
+    }
+
+    /// Hands the complete messages in the framer to `on_text`, which says
+    /// whether the next one may follow; None once the framer has none.
+    fn handle_framed(
+        &mut self,
+        on_text: &mut impl FnMut(Vec<u8>) -> Result<bool, Value>,
+    ) -> Option<Input> {
+        loop {
+            match self.framer.next_message() {
+                Ok(Some(text)) => match on_text(text) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.stalled = true;
+                        return Some(Input::Paused);
+                    }
+                    Err(e) => return Some(Input::Bad(e)),
+                },
+                Ok(None) => {
+                    self.stalled = false;
+                    return None;
+                }
+                Err(e) => return Some(Input::Bad(e.to_json())),
+            }
+        }
     }
 
     /// Reads what the socket holds (up to `MAX_READS` full buffers) and
-    /// hands each complete message to `on_text`.
+    /// hands each complete message to `on_text`, which says whether the
+    /// next may follow (see the module comment). Messages left by an
+    /// earlier pause go first; nothing is read while `paused`.
     fn read_input(
         &mut self,
         buf: &mut [u8],
-        mut on_text: impl FnMut(Vec<u8>) -> Result<(), Value>,
+        paused: bool,
+        mut on_text: impl FnMut(Vec<u8>) -> Result<bool, Value>,
     ) -> Input {
+        if paused {
+            self.stalled = true;
+            return Input::Paused;
+        }
+        if self.stalled {
+            if let Some(r) = self.handle_framed(&mut on_text) {
+                return r;
+            }
+        }
         for _ in 0..MAX_READS {
             let n = match self.stream.read(buf) {
                 Ok(0) => {
@@ -147,16 +210,8 @@ impl Conn {
                 }
             };
             self.framer.push(&buf[..n]);
-            loop {
-                match self.framer.next_message() {
-                    Ok(Some(text)) => {
-                        if let Err(e) = on_text(text) {
-                            return Input::Bad(e);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Input::Bad(e.to_json()),
-                }
+            if let Some(r) = self.handle_framed(&mut on_text) {
+                return r;
             }
             if n < buf.len() && !self.hup {
                 // Short read: the receive queue is empty (see the module
@@ -168,10 +223,11 @@ impl Conn {
         Input::More
     }
 
-    /// Reads a session's input and handles every message in `core`;
-    /// transactions that must wait are appended to `waits`. Bad input gets
-    /// an error reply (queued behind the replies before it) and closes the
-    /// session. Returns whether input may remain.
+    /// Reads a session's input and handles its messages in `core`, while
+    /// its backlog stays under the pause threshold; transactions that must
+    /// wait are appended to `waits` (up to the per-session bound; more get
+    /// an error). Bad input gets an error reply (queued behind the replies
+    /// before it) and closes the session. Returns whether input may remain.
     pub fn read_session(
         &mut self,
         core: &mut Core,
@@ -181,24 +237,52 @@ impl Conn {
         let Kind::Session(sid) = self.kind else {
             return false;
         };
-        let r = self.read_input(buf, |text| {
+        let pause = self.limits.backlog_pause;
+        let max_waits = self.limits.waits_per_session;
+        let max_elements = self.limits.message_elements;
+        let mut n_waits = self.waits;
+        // `backlog` counts the socket's unsent bytes too (`set_unsent`).
+        let paused = core.backlog(sid) > pause;
+        let r = self.read_input(buf, paused, |text| {
             tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
-            let msg = Message::parse(&text).map_err(|e| e.to_json())?;
+            let msg = Message::parse_bounded(&text, max_elements).map_err(|e| e.to_json())?;
+            drop(text);
             if let Handled::Retry { remaining_ms } = core.handle(sid, &msg, 0) {
-                let arrived = Instant::now();
-                waits.push(Waiting {
-                    sid,
-                    msg,
-                    arrived,
-                    deadline: remaining_ms.map(|ms| arrived + Duration::from_millis(ms)),
-                    seen_commits: core.commits(),
-                });
+                if n_waits >= max_waits {
+                    let e = OvsdbError::new(
+                        "resources exhausted",
+                        format!(
+                            "more than {max_waits} \"wait\" transactions pending in this session"
+                        ),
+                    );
+                    let bytes = serde_json::to_vec(&error_reply(&msg_id(&msg), e.to_json()))
+                        .unwrap_or_default();
+                    core.push(
+                        sid,
+                        Out {
+                            msg: bytes,
+                            gate: None,
+                        },
+                    );
+                } else {
+                    n_waits += 1;
+                    let arrived = Instant::now();
+                    let tables = core.txn_tables(&msg);
+                    waits.push(Waiting {
+                        sid,
+                        msg,
+                        arrived,
+                        deadline: remaining_ms.map(|ms| arrived + Duration::from_millis(ms)),
+                        tables,
+                    });
+                }
             }
-            Ok(())
+            Ok(core.backlog(sid) <= pause)
         });
+        self.waits = n_waits;
         match r {
             Input::More => true,
-            Input::Drained => false,
+            Input::Drained | Input::Paused => false,
             Input::Bad(err) => {
                 tracing::warn!("session {sid}: {err}; closing");
                 core.push(
@@ -215,31 +299,58 @@ impl Conn {
         }
     }
 
+    /// Answers the session's pending input with a "resources exhausted"
+    /// error and closes it once the error is out (the input is dropped).
+    pub fn refuse_input(&mut self, core: &mut Core, budget: usize) {
+        self.framer = Framer::with_limit(self.limits.message_bytes);
+        self.stalled = false;
+        self.readable = false;
+        if self.state != State::Open {
+            return;
+        }
+        self.state = State::Closing;
+        if let Kind::Session(sid) = self.kind {
+            let e = OvsdbError::new(
+                "resources exhausted",
+                format!("input of all sessions exceeds {budget} bytes"),
+            );
+            core.push(
+                sid,
+                Out {
+                    msg: err_bytes(e.to_json()),
+                    gate: None,
+                },
+            );
+        }
+    }
+
     /// Reads a unixctl connection's requests into `reqs`. Anything but a
     /// request closes it. Returns whether input may remain.
     pub fn read_ctl(&mut self, buf: &mut [u8], reqs: &mut Vec<CtlRequest>) -> bool {
-        let r = self.read_input(buf, |text| match Message::parse(&text) {
-            Ok(Message::Request { method, params, id }) => {
-                let args = params
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|x| {
-                                x.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| x.to_string())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                reqs.push(CtlRequest { id, method, args });
-                Ok(())
+        let r = self.read_input(buf, false, |text| {
+            match Message::parse(&text).map(Message::generic) {
+                Ok(Message::Request { method, params, id }) => {
+                    let args = params
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| {
+                                    x.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| x.to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    reqs.push(CtlRequest { id, method, args });
+                    Ok(true)
+                }
+                _ => Err(Value::Null),
             }
-            _ => Err(Value::Null),
         });
         match r {
             Input::More => true,
-            Input::Drained => false,
+            Input::Drained | Input::Paused => false,
             Input::Bad(_) => {
                 self.state = State::Dead;
                 self.readable = false;
@@ -252,26 +363,38 @@ impl Conn {
     /// buffer and writes it with one write(2). Returns whether output is
     /// left for EPOLLOUT (the caller registers for it).
     pub fn write_out(&mut self, core: &mut Core) -> bool {
-        if self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
-            self.wpos = 0;
-        }
+        let left = self.write_buffered(core);
         if let Kind::Session(sid) = self.kind {
-            core.take_ready(sid, &mut self.wbuf);
+            core.set_unsent(sid, self.unsent());
         }
-        if self.wpos == self.wbuf.len() {
-            return false;
-        }
+        left
+    }
+
+    fn write_buffered(&mut self, core: &mut Core) -> bool {
         loop {
+            if self.wpos == self.wbuf.len() {
+                self.wpos = 0;
+                if self.wbuf.capacity() > 1 << 20 {
+                    // A big reply went out: do not keep its memory.
+                    self.wbuf = Vec::new();
+                } else {
+                    self.wbuf.clear();
+                }
+                // Only an empty buffer takes more from the engine: what the
+                // kernel does not accept stays queued (and counted) there.
+                if let Kind::Session(sid) = self.kind {
+                    core.take_ready(sid, &mut self.wbuf);
+                }
+                if self.wbuf.is_empty() {
+                    return false;
+                }
+            }
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(n) => {
                     self.wpos += n;
-                    if self.wpos == self.wbuf.len() {
-                        self.wbuf.clear();
-                        self.wpos = 0;
-                        return false;
+                    if self.wpos < self.wbuf.len() {
+                        return true;
                     }
-                    return true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -305,8 +428,19 @@ enum Input {
     More,
     /// Read to the end (or the peer closed).
     Drained,
+    /// Stopped because the session's output backs up.
+    Paused,
     /// Bad input, with the error to answer.
     Bad(Value),
+}
+
+/// The id of a request (null for anything else).
+fn msg_id(m: &Message) -> Value {
+    match m {
+        Message::Request { id, .. } | Message::Echo { id, .. } => id.clone(),
+        Message::Transact(t) => t.id.clone(),
+        _ => Value::Null,
+    }
 }
 
 fn err_bytes(e: Value) -> Vec<u8> {

@@ -144,7 +144,8 @@ impl TransactText {
 
     /// The parameters as the generic engine takes them.
     pub fn params_value(&self) -> Value {
-        serde_json::from_str(self.part(self.params)).unwrap_or(Value::Array(Vec::new()))
+        crate::jsonrpc::from_slice_unbounded(self.part(self.params).as_bytes())
+            .unwrap_or(Value::Array(Vec::new()))
     }
 }
 

@@ -670,15 +670,27 @@ impl<'a> Txn<'a> {
             }
             expected.push(vals);
         }
-        let mut actual: Vec<Vec<Datum>> = self
-            .matching(t, &cond)
-            .iter()
-            .filter_map(|u| self.get(t, u))
-            .map(|r| cols.iter().map(|&c| Datum::clone(&r.cols[c])).collect())
-            .collect();
-        actual.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        let equal = actual == expected;
+        // The rows compare as multisets: count each expected row up and
+        // each actual one down; equal when every count is back to zero.
+        let hits = self.matching(t, &cond);
+        let equal = hits.len() == expected.len() && {
+            let mut counts: HashMap<Vec<&Datum>, isize> = HashMap::with_capacity(expected.len());
+            for e in &expected {
+                *counts.entry(e.iter().collect()).or_default() += 1;
+            }
+            let mut same = true;
+            for r in hits.iter().filter_map(|u| self.get(t, u)) {
+                let key: Vec<&Datum> = cols.iter().map(|&c| &*r.cols[c]).collect();
+                match counts.get_mut(&key) {
+                    Some(n) if *n > 0 => *n -= 1,
+                    _ => {
+                        same = false;
+                        break;
+                    }
+                }
+            }
+            same
+        };
         if equal == want_eq {
             return Ok(OpResult::Empty);
         }

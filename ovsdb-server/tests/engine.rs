@@ -342,6 +342,32 @@ fn referential_integrity_gc_and_weak_refs() {
     );
 }
 
+/// "wait" compares rows as multisets: order does not matter, duplicates
+/// count, and a row missing or extra makes them differ.
+#[test]
+fn wait_compares_rows_as_multisets() {
+    let mut h = H::new();
+    for (n, f) in [("a", "x"), ("b", "y"), ("c", "x")] {
+        h.tx(json!([{"op": "insert", "table": "Root", "row": {"name": n, "fixed": f}}]));
+    }
+    let wait = |rows: Value| {
+        json!([{"op": "wait", "table": "Root", "where": [], "columns": ["fixed"],
+                "until": "==", "rows": rows, "timeout": 0}])
+    };
+    let ok = h.tx(wait(
+        json!([{"fixed": "y"}, {"fixed": "x"}, {"fixed": "x"}]),
+    ));
+    assert_eq!(ok[0], json!({}));
+    for rows in [
+        json!([{"fixed": "x"}, {"fixed": "y"}, {"fixed": "y"}]),
+        json!([{"fixed": "x"}, {"fixed": "y"}]),
+        json!([{"fixed": "x"}, {"fixed": "x"}, {"fixed": "y"}, {"fixed": "y"}]),
+        json!([]),
+    ] {
+        assert_eq!(h.tx_err(wait(rows.clone())), "timed out", "{rows}");
+    }
+}
+
 #[test]
 fn wait_commit_abort_assert() {
     let mut h = H::new();

@@ -172,14 +172,17 @@ fn clients_that_do_not_read_hold_up_no_one() {
     let r = good.call(9999, "echo", json!(["still here"]));
     assert_eq!(r["result"][0], "still here");
 
-    // The monitor still gets every update, in order, once it reads.
+    // The monitor still gets the updates in order once it reads: those
+    // that piled up while it did not read come merged (as OVS merges
+    // them), so values may be skipped but never go back, and the last one
+    // arrives.
     let mut last = 0;
     while last < 200 {
         let v = mon.recv();
         if v["method"] == "update2" {
             for row in v["params"][1]["Open_vSwitch"].as_object().unwrap().values() {
                 if let Some(n) = row["modify"]["next_cfg"].as_i64() {
-                    assert_eq!(n, last + 1, "updates out of order");
+                    assert!(n > last, "updates out of order: {n} after {last}");
                     last = n;
                 }
             }

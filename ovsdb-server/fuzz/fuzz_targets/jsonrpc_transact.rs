@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_fast_path(core: &Core, text: &[u8]) {
-    let generic = serde_json::from_slice::<serde_json::Value>(text)
+    let generic = ovsdb::jsonrpc::from_slice_unbounded::<serde_json::Value>(text)
         .map_err(|e| ovsdb::error::OvsdbError::syntax(format!("JSON parse error: {e}")))
         .and_then(Message::from_value);
     let parsed = Message::parse(text);

@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Context};
 use ovsdb::event_loop::EventLoop;
+use ovsdb::limits::Limits;
 use ovsdb::server::Core;
 use ovsdb::storage::Storage;
 use ovsdb::unixctl;
@@ -20,6 +21,8 @@ struct Opts {
     no_chdir: bool,
     log_file: Option<PathBuf>,
     unixctl: Option<String>,
+    /// Bounds on what one client may cost (`--max-...=N`, see `Limits`).
+    limits: Limits,
 }
 
 fn rundir() -> PathBuf {
@@ -101,12 +104,22 @@ fn parse_args(args: &[String]) -> anyhow::Result<Opts> {
             "--detach" => o.detach = true,
             "--no-chdir" => o.no_chdir = true,
             "-h" | "--help" => {
-                println!("usage: ferrovs-ovsdb-server [DATABASE...] [--remote=REMOTE] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET]");
+                println!("usage: ferrovs-ovsdb-server [DATABASE...] [--remote=REMOTE] [--pidfile[=FILE]] [--detach] [--log-file[=FILE]] [--unixctl=SOCKET] [--max-message-bytes=N] [--max-message-elements=N] [--max-input-total=N] [--backlog-pause=N] [--max-session-backlog=N] [--max-waits-per-session=N]");
                 std::process::exit(0);
             }
             "-V" | "--version" => {
                 println!("{}", unixctl::VERSION);
                 std::process::exit(0);
+            }
+            n if n
+                .strip_prefix("--")
+                .is_some_and(|o| Limits::OPTIONS.contains(&o)) =>
+            {
+                let v = value()?;
+                let x: usize = v
+                    .parse()
+                    .with_context(|| format!("{n}: {v} is not a number"))?;
+                o.limits.set(&n[2..], x);
             }
             n if WITH_VALUE.contains(&n) => {
                 let v = value()?;
@@ -225,7 +238,30 @@ fn main() -> anyhow::Result<()> {
     unsafe {
         libc::malloc_trim(0);
     }
-    serve(o, dbs, ready_fd)
+    // The loop parses messages nested up to jsonrpc::MAX_DEPTH levels,
+    // recursively: it runs on a thread with room for that. The signals the
+    // loop reads from its signalfd are blocked here first, so that no
+    // thread takes them with their default action.
+    block_exit_signals()?;
+    std::thread::Builder::new()
+        .name("ovsdb-server".into())
+        .stack_size(ovsdb::jsonrpc::SERVER_STACK)
+        .spawn(move || serve(o, dbs, ready_fd))
+        .context("starting the server thread")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the server thread panicked"))?
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in the
+/// threads it starts): `EventLoop::watch_signals` reads them.
+fn block_exit_signals() -> anyhow::Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block().context("blocking signals")?;
+    Ok(())
 }
 
 fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
@@ -263,6 +299,7 @@ fn serve(
         core.add_db(db, st).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let mut ev = EventLoop::new(core).context("creating the event loop")?;
+    ev.set_limits(o.limits);
     ev.watch_signals().context("watching signals")?;
     let errs = ev.set_remotes(o.remotes.clone());
     for e in &errs {

@@ -191,7 +191,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 framer.push(&buf[..n]);
                 while let Some(text) = framer.next_message().map_err(|e| e.to_string())? {
-                    let msg = Message::parse(&text).map_err(|e| e.to_string())?;
+                    let msg = Message::parse(&text)
+                        .map(Message::generic)
+                        .map_err(|e| e.to_string())?;
                     match msg {
                         Message::Request { method, params, id } if method == "echo" => {
                             send(&mut wr, &json!({"id": id, "result": params, "error": null})).await?;
