@@ -341,6 +341,13 @@ impl Message {
         Self::from_value(v)
     }
 
+    /// Whether this is a reply a server never expects: OVS accepts only
+    /// replies to its own `echo` probes (id `"echo"`), and closes the
+    /// session on any other.
+    pub fn unexpected_from_client(&self) -> bool {
+        matches!(self, Message::Reply { id, .. } if id.as_str() != Some("echo"))
+    }
+
     /// The message as the generic parser gives it (a `Transact` or an
     /// `Echo` becomes the `Request` it stands for).
     pub fn generic(self) -> Message {
@@ -364,16 +371,20 @@ impl Message {
         let Value::Object(mut o) = v else {
             return Err(OvsdbError::syntax("JSON-RPC message must be an object"));
         };
-        Self::from_parts(Parts {
+        let mut p = Parts {
             id: o.remove("id"),
             method: o.remove("method"),
             params: o.remove("params").map(Params::Tree),
             result: o.remove("result"),
             error: o.remove("error"),
-        })
+            extra: false,
+        };
+        p.extra = !o.is_empty();
+        Self::from_parts(p)
     }
 
-    fn from_parts(p: Parts) -> Result<Message, OvsdbError> {
+    fn from_parts(mut p: Parts) -> Result<Message, OvsdbError> {
+        p.check_shape()?;
         let echo = p.is_echo();
         let Parts {
             id,
@@ -381,6 +392,7 @@ impl Message {
             params,
             result,
             error,
+            ..
         } = p;
         let params = match params {
             Some(Params::Text(raw)) => {
@@ -434,6 +446,8 @@ struct Parts {
     params: Option<Params>,
     result: Option<Value>,
     error: Option<Value>,
+    /// A member JSON-RPC does not define was present.
+    extra: bool,
 }
 
 /// "params" as read: checked text (from the envelope reader, until the
@@ -444,6 +458,45 @@ enum Params {
 }
 
 impl Parts {
+    /// OVS's shape rules for a message: no member beyond the five, and by
+    /// kind (a non-null `result` makes a reply, else a non-null `error` an
+    /// error reply, else a `method` a request or, with a null or absent
+    /// `id`, a notification) exactly the members that kind has, `params`
+    /// an array. (JSON nulls count as absent, as in OVS.) Anything else is
+    /// a malformed message, which closes the session.
+    fn check_shape(&mut self) -> Result<(), OvsdbError> {
+        for slot in [&mut self.id, &mut self.result, &mut self.error] {
+            if matches!(slot, Some(Value::Null)) {
+                *slot = None;
+            }
+        }
+        let bad = |what: &str| {
+            Err(OvsdbError::syntax(format!(
+                "malformed JSON-RPC message: {what}"
+            )))
+        };
+        if self.extra {
+            return bad("unexpected member");
+        }
+        if self.result.is_some() || self.error.is_some() {
+            if self.result.is_some() && self.error.is_some() {
+                return bad("both result and error");
+            }
+            if self.method.is_some() || self.params.is_some() || self.id.is_none() {
+                return bad("reply must have exactly an id and a result or error");
+            }
+            return Ok(());
+        }
+        if !matches!(self.method, Some(Value::String(_))) {
+            return bad("\"method\" must be a string");
+        }
+        match &self.params {
+            Some(Params::Tree(v)) if v.is_array() => Ok(()),
+            Some(Params::Text(raw)) if raw.get().starts_with('[') => Ok(()),
+            _ => bad("\"params\" must be an array"),
+        }
+    }
+
     /// An echo request whose parameters can be sent back as they came: an
     /// array with no `\u` escape (whose surrogates only a full parse
     /// checks), so that the reply is exactly what a parse would give.
@@ -451,7 +504,12 @@ impl Parts {
         let text_ok = match &self.params {
             Some(Params::Text(raw)) => {
                 let t = raw.get().as_bytes();
-                t.first() == Some(&b'[') && !t.windows(2).any(|w| w == b"\\u")
+                t.first() == Some(&b'[')
+                    && !t.windows(2).any(|w| {
+                        // A `\u` escape, or an exponent (which may be out
+                        // of range): only the full parse checks those.
+                        w == b"\\u" || (w[0].is_ascii_digit() && (w[1] | 0x20) == b'e')
+                    })
             }
             _ => false,
         };
@@ -504,6 +562,7 @@ impl<'de> serde::Deserialize<'de> for Envelope {
                             // Parsed as a Value, not skipped, so that it is
                             // validated exactly as the `Value` route does.
                             m.next_value::<Value>()?;
+                            p.extra = true;
                             continue;
                         }
                     };
@@ -561,8 +620,9 @@ pub fn transact_reply_bytes(id: &Value, results: &[crate::transaction::OpResult]
     b
 }
 
+/// An error reply: `error` and `id` only (OVS's form has no `result`).
 pub fn error_reply(id: &Value, error: Value) -> Value {
-    json!({"id": id, "result": Value::Null, "error": error})
+    json!({"id": id, "error": error})
 }
 
 pub fn notification(method: &str, params: Value) -> Value {

@@ -1,0 +1,241 @@
+//! Differential edge cases of the OVSDB protocol: the same bytes go to
+//! Debian's `ovsdb-server` (OVS 3.1) and to ferrovs, and the transcripts
+//! (every message each sends back, and whether it closes the connection)
+//! must be equal. Each case is one fresh connection; after its lines the
+//! test sends an `echo` probe, so a transcript ends either with the probe's
+//! answer or with `<closed>`. A bystander session stays open throughout and
+//! must still answer at the end (a bad client harms no one else).
+//!
+//! Compared: the envelope's members (an error reply has no `result`), the
+//! `error` string of every error object (not the free-form `details`), and
+//! everything else with UUIDs blanked out.
+
+use std::time::Duration;
+
+use ferrovs_tests::ovsdb_server::{normalize_uuids, sort_json_keys, Flavor, OvsdbServer};
+use serde_json::{json, Value};
+
+/// Reduces every error object (`{"error": tag, "details": ...}`) to its tag.
+fn strip_details(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.get("error").is_some_and(Value::is_string) {
+                m.remove("details");
+                m.remove("syntax");
+            }
+            m.values_mut().for_each(strip_details);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_details),
+        _ => {}
+    }
+}
+
+fn shape(mut v: Value) -> String {
+    strip_details(&mut v);
+    sort_json_keys(&mut v);
+    normalize_uuids(&v.to_string())
+}
+
+/// Sends `lines` (each followed by a newline) on a new connection, then the
+/// probe; returns what came back.
+fn run_case(s: &OvsdbServer, lines: &[String]) -> String {
+    let mut c = s.rpc().unwrap();
+    c.set_read_timeout(Duration::from_secs(5));
+    let mut out = String::new();
+    for l in lines {
+        if c.send_raw(format!("{l}\n").as_bytes()).is_err() {
+            out.push_str("<closed>\n");
+            return out;
+        }
+    }
+    let _ = c.send_raw(b"{\"method\":\"echo\",\"params\":[\"probe\"],\"id\":\"probe\"}\n");
+    loop {
+        match c.recv_or_closed() {
+            Ok(Some(m)) => {
+                let probe = m.get("id") == Some(&json!("probe"));
+                out.push_str(&shape(m));
+                out.push('\n');
+                if probe {
+                    return out;
+                }
+            }
+            Ok(None) => {
+                out.push_str("<closed>\n");
+                return out;
+            }
+            Err(e) => {
+                out.push_str(&format!("<{e}>\n"));
+                return out;
+            }
+        }
+    }
+}
+
+fn req(method: &str, params: Value, id: u64) -> String {
+    json!({"method": method, "params": params, "id": id}).to_string()
+}
+
+fn tx(ops: Value) -> String {
+    let mut p = vec![json!("Open_vSwitch")];
+    p.extend(ops.as_array().unwrap().iter().cloned());
+    req("transact", Value::Array(p), 1)
+}
+
+/// The cases: (name, lines). Lines are raw text; most are built with json!.
+fn cases() -> Vec<(&'static str, Vec<String>)> {
+    let raw = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        // --- malformed JSON-RPC: OVS closes without a reply ---
+        ("invalid json", raw(&["{\"method\": ]"])),
+        ("top-level array", raw(&["[1,2]"])),
+        ("top-level number", raw(&["42"])),
+        ("top-level string", raw(&["\"x\""])),
+        ("missing method", raw(&[r#"{"params":[],"id":1}"#])),
+        ("method not string", raw(&[r#"{"method":1,"params":[],"id":1}"#])),
+        ("missing params", raw(&[r#"{"method":"list_dbs","id":1}"#])),
+        ("params object", raw(&[r#"{"method":"list_dbs","params":{},"id":1}"#])),
+        ("extra member", raw(&[r#"{"method":"list_dbs","params":[],"id":1,"x":2}"#])),
+        ("unsolicited reply", raw(&[r#"{"result":[],"error":null,"id":99}"#])),
+        ("unsolicited error reply", raw(&[r#"{"result":null,"error":"x","id":99}"#])),
+        ("number out of range", raw(&[r#"{"method":"echo","params":[1e400],"id":1}"#])),
+        ("integer out of range", raw(&[r#"{"method":"echo","params":[99999999999999999999],"id":1}"#])),
+        ("lone surrogate", raw(&[r#"{"method":"echo","params":["\ud800"],"id":1}"#])),
+        ("unknown notification", raw(&[r#"{"method":"bogus","params":[],"id":null}"#])),
+        ("unknown method", raw(&[r#"{"method":"bogus","params":[],"id":5}"#])),
+        ("echo notification", raw(&[r#"{"method":"echo","params":[],"id":null}"#])),
+        // --- error replies ---
+        ("unknown db", vec![req("get_schema", json!(["nope"]), 3)]),
+        ("transact unknown db", vec![req("transact", json!(["nope"]), 3)]),
+        // --- locks ---
+        ("lock name not id", vec![req("lock", json!(["1abc"]), 1)]),
+        ("lock name with space", vec![req("lock", json!(["a b"]), 1)]),
+        ("lock name number", vec![req("lock", json!([5]), 1)]),
+        ("lock no params", vec![req("lock", json!([]), 1)]),
+        ("unlock not held", vec![req("unlock", json!(["zz"]), 1)]),
+        // --- set_db_change_aware ---
+        ("change aware true", vec![req("set_db_change_aware", json!([true]), 1)]),
+        ("change aware empty", vec![req("set_db_change_aware", json!([]), 1)]),
+        ("change aware string", vec![req("set_db_change_aware", json!(["x"]), 1)]),
+        ("change aware two", vec![req("set_db_change_aware", json!([true, true]), 1)]),
+        // --- monitors ---
+        (
+            "cond_since bad txn id",
+            vec![req("monitor_cond_since", json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name"]}]}, "xyz"]), 1)],
+        ),
+        (
+            "cond_change unknown table",
+            vec![
+                req("monitor_cond", json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name"]}]}]), 1),
+                req("monitor_cond_change", json!(["m", "m2", {"Nope": [{"where": []}]}]), 2),
+            ],
+        ),
+        (
+            "cond_change with columns",
+            vec![
+                req("monitor_cond", json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name"]}]}]), 1),
+                req("monitor_cond_change", json!(["m", "m2", {"Bridge": [{"columns": ["name"], "where": []}]}]), 2),
+            ],
+        ),
+        (
+            "cond_change id in use",
+            vec![
+                req("monitor_cond", json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name"]}]}]), 1),
+                req("monitor_cond", json!(["Open_vSwitch", "n", {"Bridge": [{"columns": ["name"]}]}]), 2),
+                req("monitor_cond_change", json!(["m", "n", {"Bridge": [{"where": []}]}]), 3),
+            ],
+        ),
+        (
+            "cond_change on plain monitor",
+            vec![
+                req("monitor", json!(["Open_vSwitch", "m", {"Bridge": {"columns": ["name"]}}]), 1),
+                req("monitor_cond_change", json!(["m", "m2", {"Bridge": [{"where": [false]}]}]), 2),
+            ],
+        ),
+        (
+            "monitor _version",
+            vec![req("monitor", json!(["Open_vSwitch", "m", {"Open_vSwitch": {"columns": ["_version", "ovs_version"]}}]), 1)],
+        ),
+        // --- transact checks ---
+        ("uuid-name not id", vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "u1"}, "uuid-name": "1x"}]))]),
+        ("insert without row", vec![tx(json!([{"op": "insert", "table": "Flow_Sample_Collector_Set"}]))]),
+        ("select duplicate columns", vec![tx(json!([{"op": "select", "table": "Bridge", "where": [], "columns": ["name", "name"]}]))]),
+        ("select unknown column", vec![tx(json!([{"op": "select", "table": "Bridge", "where": [], "columns": ["nope"]}]))]),
+        ("select sort", vec![tx(json!([{"op": "select", "table": "Bridge", "where": [], "columns": ["name"], "sort": ["name"]}]))]),
+        ("lt on optional", vec![tx(json!([{"op": "select", "table": "Interface", "where": [["mtu", "<", 5]]}]))]),
+        ("ge on optional", vec![tx(json!([{"op": "select", "table": "Interface", "where": [["mtu", ">=", 5]]}]))]),
+        ("lt on required int", vec![tx(json!([{"op": "select", "table": "Flow_Sample_Collector_Set", "where": [["id", "<", 5]]}]))]),
+        ("real as int in condition", vec![tx(json!([{"op": "select", "table": "Flow_Sample_Collector_Set", "where": [["id", "==", 5.0]]}]))]),
+        ("fractional real as int", vec![tx(json!([{"op": "select", "table": "Flow_Sample_Collector_Set", "where": [["id", "==", 5.5]]}]))]),
+        (
+            "real as int in row",
+            vec![tx(json!([{"op": "insert", "table": "Flow_Sample_Collector_Set", "row": {"id": 7.0, "bridge": ["named-uuid", "b"]}},
+                           {"op": "insert", "table": "Bridge", "row": {"name": "r1"}, "uuid-name": "b"},
+                           {"op": "select", "table": "Flow_Sample_Collector_Set", "where": [["id", "==", 7]], "columns": ["id"]}]))],
+        ),
+        (
+            "insert names _uuid",
+            vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "u2", "_uuid": ["uuid", "01234567-89ab-cdef-0123-456789abcdef"]}}]))],
+        ),
+        (
+            "undefined named-uuid into uuid column",
+            vec![tx(json!([{"op": "insert", "table": "Open_vSwitch", "row": {"bridges": ["named-uuid", "nope"]}}]))],
+        ),
+        ("set size violation", vec![tx(json!([{"op": "insert", "table": "Port", "row": {"name": "p1", "tag": ["set", [1, 2]]}}]))]),
+        ("duplicate set elements", vec![tx(json!([{"op": "insert", "table": "Port", "row": {"name": "p2", "trunks": ["set", [1, 1]]}}]))]),
+        ("duplicate map keys", vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "b3", "other_config": ["map", [["a", "1"], ["a", "2"]]]}}]))]),
+        ("unknown mutator", vec![tx(json!([{"op": "mutate", "table": "Bridge", "where": [], "mutations": [["flood_vlans", "^=", 1]]}]))]),
+        ("unknown function", vec![tx(json!([{"op": "select", "table": "Bridge", "where": [["name", "~=", "x"]]}]))]),
+        ("wait unknown column", vec![tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [], "columns": ["nope"], "until": "==", "rows": []}]))]),
+        ("wait no columns", vec![tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [], "until": "==", "rows": []}]))]),
+        (
+            "wait duplicate rows",
+            vec![
+                tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "w1"}}])),
+                tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [["name", "==", "w1"]], "columns": ["name"], "until": "==", "rows": [{"name": "w1"}, {"name": "w1"}]}])),
+            ],
+        ),
+        (
+            "wait row with other columns",
+            vec![tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [["name", "==", "w1"]], "columns": ["name"], "until": "==", "rows": [{"name": "w1", "stp_enable": false}]}]))],
+        ),
+        (
+            "wait != no columns",
+            vec![tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [["name", "==", "w1"]], "until": "!=", "rows": []}]))],
+        ),
+        ("invalid utf8 string", vec!["{\"method\":\"transact\",\"params\":[\"Open_vSwitch\",{\"op\":\"insert\",\"table\":\"Bridge\",\"row\":{\"name\":\"\\u00ff\"}}],\"id\":1}".into()]),
+    ]
+}
+
+fn transcript(s: &OvsdbServer, only: Option<&str>) -> Vec<(String, String)> {
+    let mut bystander = s.rpc().unwrap();
+    bystander.call("list_dbs", json!([])).unwrap();
+    let mut out = Vec::new();
+    for (name, lines) in cases() {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        out.push((name.to_string(), run_case(s, &lines)));
+    }
+    let r = bystander
+        .call("echo", json!(["still here"]))
+        .expect("the bystander session survives the others' bad input");
+    assert_eq!(r, json!(["still here"]));
+    out
+}
+
+#[test]
+fn edge_cases_ferrovs_matches_debian() {
+    let d = transcript(&OvsdbServer::with_tool_db(Flavor::Debian).unwrap(), None);
+    let f = transcript(&OvsdbServer::with_tool_db(Flavor::Ferrovs).unwrap(), None);
+    let mut bad = String::new();
+    for ((name, a), (_, b)) in d.iter().zip(&f) {
+        if a != b {
+            bad.push_str(&format!(
+                "== {name}\n debian:  {}\n ferrovs: {}\n",
+                a.replace('\n', " | "),
+                b.replace('\n', " | ")
+            ));
+        }
+    }
+    assert!(bad.is_empty(), "differences:\n{bad}");
+}
