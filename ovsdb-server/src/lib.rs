@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod mutation;
 pub mod remote;
 pub mod row;
+pub mod rpc_params;
 pub mod schema;
 pub mod server;
 pub mod server_db;
