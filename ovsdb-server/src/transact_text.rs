@@ -266,14 +266,18 @@ fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
     let table = || -> Option<usize> { db.schema.table(&m.string(t, M_TABLE)?) };
     match &*m.string(t, M_OP)? {
         "insert" => {
-            if !only(M_TABLE | M_ROW | M_UUID_NAME, M_TABLE) {
+            if !only(M_TABLE | M_ROW | M_UUID_NAME, M_TABLE | M_ROW) {
                 return None;
             }
             let tb = table()?;
             let ts = txn.ts(tb);
             let mut uuid = crate::uuidgen::fresh();
             if m.present & M_UUID_NAME != 0 {
-                uuid = txn.name_insert(&m.string(t, M_UUID_NAME)?, uuid).ok()?;
+                let n = m.string(t, M_UUID_NAME)?;
+                if !crate::schema::valid_id(&n) {
+                    return None;
+                }
+                uuid = txn.name_insert(&n, uuid).ok()?;
             }
             let mut row = Row::new_default(ts);
             if let Some(rj) = m.get(t, M_ROW) {

@@ -344,6 +344,12 @@ impl<'a> Txn<'a> {
         for (k, x) in o {
             let c = match ts.column(k) {
                 Some(c) => c,
+                None if (k == "_uuid" || k == "_version") && !update => {
+                    // OVS parses them (a uuid) and ignores them on insert.
+                    let mut none = |_: &str| Some(Uuid::nil());
+                    Datum::from_json(&crate::condition::uuid_type(), x, &mut none, false)?;
+                    continue;
+                }
                 None if k == "_uuid" || k == "_version" => {
                     return Err(OvsdbError::constraint(format!(
                         "Cannot update immutable column {k} in table {}.",
@@ -364,13 +370,7 @@ impl<'a> Txn<'a> {
                     ts.name
                 )));
             }
-            let d = Datum::from_json(&cs.ty, x, &mut named, false).map_err(|e| {
-                if e.tag == "syntax error" && e.details.contains("members but") {
-                    OvsdbError::constraint(e.details)
-                } else {
-                    e
-                }
-            })?;
+            let d = Datum::from_json(&cs.ty, x, &mut named, false)?;
             out.push((c, d));
         }
         Ok(out)
@@ -459,6 +459,9 @@ impl<'a> Txn<'a> {
             let n = nj
                 .as_str()
                 .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'uuid-name'."))?;
+            if !crate::schema::valid_id(n) {
+                return Err(OvsdbError::syntax_in(nj, "uuid-name must be an id"));
+            }
             if get(o, "uuid").is_some() && self.symtab.get(n).is_some_and(|s| !s.created) {
                 return Err(OvsdbError::syntax(
                     "uuid-name used before insert with explicit uuid",
@@ -467,10 +470,8 @@ impl<'a> Txn<'a> {
             uuid = self.name_insert(n, uuid)?;
         }
         let mut row = Row::new_default(ts);
-        if let Some(rj) = get(o, "row") {
-            for (c, d) in self.parse_row(ts, rj, false)? {
-                row.set(c, d);
-            }
+        for (c, d) in self.parse_row(ts, member(o, "row")?, false)? {
+            row.set(c, d);
         }
         Ok(self.insert_row(t, uuid, row))
     }
@@ -514,17 +515,43 @@ impl<'a> Txn<'a> {
     }
 
     fn op_select(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
-        check_members(o, &["table", "where", "columns"])?;
+        check_members(o, &["table", "where", "columns", "sort"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
         let cols = parse_columns(ts, get(o, "columns"))?;
-        let rows: Vec<Value> = self
-            .matching(t, &cond)
+        let sort = parse_columns(ts, get(o, "sort"))?;
+        let mut hits = self.matching(t, &cond);
+        if let Some(sort) = sort {
+            self.sort_rows(t, &mut hits, &sort);
+        }
+        let rows: Vec<Value> = hits
             .iter()
             .filter_map(|u| self.get(t, u).map(|r| project(ts, u, r, cols.as_deref())))
             .collect();
         Ok(OpResult::Json(json!({"rows": rows})))
+    }
+
+    /// Orders `hits` by the `sort` columns of a select, as OVS does: by
+    /// each column's datum in turn (fewer elements first, then element by
+    /// element), `_uuid` and `_version` by value.
+    fn sort_rows(&self, t: usize, hits: &mut [Uuid], sort: &[usize]) {
+        let key = |u: &Uuid, c: usize| -> Datum {
+            let r = self.get(t, u);
+            match c {
+                COL_UUID => Datum::scalar(Atom::Uuid(*u)),
+                COL_VERSION => Datum::scalar(Atom::Uuid(r.map(|r| r.version).unwrap_or_default())),
+                c => r
+                    .map(|r| (*r.cols[c]).clone())
+                    .unwrap_or_else(Datum::empty_set),
+            }
+        };
+        hits.sort_by(|a, b| {
+            sort.iter()
+                .map(|&c| key(a, c).compare(&key(b, c)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
 
     fn op_update(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -1114,11 +1141,17 @@ pub fn parse_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Option<Vec<u
             Some((ColRef::Uuid, _)) => out.push(COL_UUID),
             Some((ColRef::Version, _)) => out.push(COL_VERSION),
             None => {
-                return Err(OvsdbError::new(
-                    "unknown column",
+                return Err(OvsdbError::syntax_in(
+                    v,
                     format!("No column {n} in table {}.", ts.name),
                 ))
             }
+        }
+        if out[..out.len() - 1].contains(out.last().expect("just pushed")) {
+            return Err(OvsdbError::syntax_in(
+                v,
+                format!("Column {n} specified multiple times."),
+            ));
         }
     }
     Ok(Some(out))

@@ -43,7 +43,15 @@ fn run_case(s: &OvsdbServer, lines: &[String]) -> String {
     c.set_read_timeout(Duration::from_secs(5));
     let mut out = String::new();
     for l in lines {
-        if c.send_raw(format!("{l}\n").as_bytes()).is_err() {
+        // `<FF>` stands for the byte 0xff (invalid UTF-8).
+        let bytes: Vec<u8> = format!("{l}\n")
+            .split("<FF>")
+            .collect::<Vec<_>>()
+            .join("\u{1}")
+            .bytes()
+            .map(|b| if b == 1 { 0xff } else { b })
+            .collect();
+        if c.send_raw(&bytes).is_err() {
             out.push_str("<closed>\n");
             return out;
         }
@@ -202,6 +210,42 @@ fn cases() -> Vec<(&'static str, Vec<String>)> {
             "wait != no columns",
             vec![tx(json!([{"op": "wait", "timeout": 0, "table": "Bridge", "where": [["name", "==", "w1"]], "until": "!=", "rows": []}]))],
         ),
+        ("invalid utf8 in a string", vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "x<FF>y"}}]))]),
+        ("invalid utf8 in a key", vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "ok", "ext<FF>": 1}}]))]),
+        (
+            "optional compared with data",
+            vec![tx(json!([
+                {"op": "insert", "table": "Manager", "row": {"target": "ptcp:1", "inactivity_probe": 3}, "uuid-name": "m1"},
+                {"op": "insert", "table": "Manager", "row": {"target": "ptcp:2"}, "uuid-name": "m2"},
+                {"op": "insert", "table": "Manager", "row": {"target": "ptcp:3", "inactivity_probe": 9}, "uuid-name": "m3"},
+                {"op": "insert", "table": "Open_vSwitch", "row": {"manager_options": ["set", [["named-uuid", "m1"], ["named-uuid", "m2"], ["named-uuid", "m3"]]]}},
+                {"op": "select", "table": "Manager", "where": [["inactivity_probe", "<", 5]], "columns": ["target"]},
+                {"op": "select", "table": "Manager", "where": [["inactivity_probe", ">=", 5]], "columns": ["target"]},
+                {"op": "select", "table": "Manager", "where": [["inactivity_probe", "<=", 100]], "columns": ["target"], "sort": ["target"]},
+                {"op": "select", "table": "Manager", "where": [["inactivity_probe", ">", 0.0]], "columns": ["target"], "sort": ["target"]},
+            ]))],
+        ),
+        (
+            "select sort with data",
+            vec![tx(json!([
+                {"op": "insert", "table": "Bridge", "row": {"name": "s3"}},
+                {"op": "insert", "table": "Bridge", "row": {"name": "s1"}},
+                {"op": "insert", "table": "Bridge", "row": {"name": "s2"}},
+                {"op": "select", "table": "Bridge", "where": [], "columns": ["name"], "sort": ["name"]},
+                {"op": "select", "table": "Bridge", "where": [], "columns": ["name"], "sort": ["nope"]},
+            ]))],
+        ),
+        (
+            "insert names _version",
+            vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "u3", "_version": ["uuid", "01234567-89ab-cdef-0123-456789abcdef"]}}]))],
+        ),
+        (
+            "insert _uuid not a uuid",
+            vec![tx(json!([{"op": "insert", "table": "Bridge", "row": {"name": "u4", "_uuid": 5}}]))],
+        ),
+        ("update _uuid", vec![tx(json!([{"op": "update", "table": "Bridge", "where": [], "row": {"_uuid": ["uuid", "01234567-89ab-cdef-0123-456789abcdef"]}}]))]),
+        ("update size violation", vec![tx(json!([{"op": "update", "table": "Port", "where": [], "row": {"tag": ["set", [1, 2]]}}]))]),
+        ("mutate size violation", vec![tx(json!([{"op": "mutate", "table": "Port", "where": [], "mutations": [["tag", "insert", ["set", [1, 2]]]]}]))]),
         ("invalid utf8 string", vec!["{\"method\":\"transact\",\"params\":[\"Open_vSwitch\",{\"op\":\"insert\",\"table\":\"Bridge\",\"row\":{\"name\":\"\\u00ff\"}}],\"id\":1}".into()]),
     ]
 }
