@@ -283,3 +283,61 @@ fn edge_cases_ferrovs_matches_debian() {
     }
     assert!(bad.is_empty(), "differences:\n{bad}");
 }
+
+/// Monitors of `_version` (named, and implied by "all columns"), and the
+/// order in which three monitors of one session get the updates of one
+/// commit. Returns every message of the monitoring session, shaped.
+fn version_scenario(s: &OvsdbServer) -> String {
+    let mut t = String::new();
+    let mut m = s.rpc().unwrap();
+    let mut w = s.rpc().unwrap();
+    let mut log = |v: Value| {
+        t.push_str(&shape(v));
+        t.push('\n');
+    };
+    log(m
+        .request(
+            "monitor",
+            json!(["Open_vSwitch", "a", {"Open_vSwitch": {"columns": ["_version", "next_cfg"]}}]),
+        )
+        .unwrap());
+    log(m
+        .request(
+            "monitor_cond",
+            json!(["Open_vSwitch", "b", {"Open_vSwitch": [{}]}]),
+        )
+        .unwrap());
+    log(m
+        .request(
+            "monitor_cond",
+            json!(["Open_vSwitch", "c", {"Open_vSwitch": [{"columns": ["next_cfg"]}]}]),
+        )
+        .unwrap());
+    let steps = [
+        json!([{"op": "insert", "table": "Open_vSwitch", "row": {"next_cfg": 1}}]),
+        json!([{"op": "mutate", "table": "Open_vSwitch", "where": [], "mutations": [["next_cfg", "+=", 1]]}]),
+        // A column only "b" watches: "a" sees its _version change.
+        json!([{"op": "update", "table": "Open_vSwitch", "where": [], "row": {"ovs_version": "x"}}]),
+        json!([{"op": "delete", "table": "Open_vSwitch", "where": []}]),
+    ];
+    for ops in steps {
+        let mut p = vec![json!("Open_vSwitch")];
+        p.extend(ops.as_array().unwrap().iter().cloned());
+        let r = w.call("transact", Value::Array(p)).unwrap();
+        assert!(r[0].get("error").is_none(), "{r}");
+        // Everything the commit causes, up to the echo probe.
+        let probe = m.request("echo", json!(["p"])).unwrap();
+        for n in std::mem::take(&mut m.notifications) {
+            log(n);
+        }
+        log(probe);
+    }
+    t
+}
+
+#[test]
+fn monitor_version_and_order_ferrovs_matches_debian() {
+    let d = version_scenario(&OvsdbServer::with_tool_db(Flavor::Debian).unwrap());
+    let f = version_scenario(&OvsdbServer::with_tool_db(Flavor::Ferrovs).unwrap());
+    assert_eq!(d, f, "left: Debian, right: ferrovs");
+}
