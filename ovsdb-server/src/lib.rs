@@ -18,6 +18,7 @@ pub mod jsontext;
 pub mod limits;
 pub mod lock;
 pub mod monitor;
+pub mod monitor_set;
 pub mod mutation;
 pub mod remote;
 pub mod row;

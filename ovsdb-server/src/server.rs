@@ -107,7 +107,7 @@ struct SessionState {
     unsent: usize,
     /// Whether the session is listed in `Core::dirty`.
     dirty: bool,
-    monitors: HashMap<String, Monitor>,
+    monitors: crate::monitor_set::MonitorSet,
     /// Row changes not yet serialized for the monitors, per database.
     pending: HashMap<usize, Pending>,
 }
@@ -299,7 +299,7 @@ impl Core {
                 queued: 0,
                 unsent: 0,
                 dirty: false,
-                monitors: HashMap::new(),
+                monitors: crate::monitor_set::MonitorSet::new(),
                 pending: HashMap::new(),
             },
         );
