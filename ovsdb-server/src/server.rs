@@ -766,10 +766,11 @@ impl Core {
         self.flush_session(sid);
         match self.cond_change_inner(sid, p) {
             Ok(update) => {
-                self.send(sid, &reply(id, json!({})), None);
+                // As OVS: the update moving rows in and out goes first.
                 if let Some((method, params)) = update {
                     self.send(sid, &notification(method, params), None);
                 }
+                self.send(sid, &reply(id, json!({})), None);
             }
             Err(e) => self.send(sid, &error_reply(id, e.to_json()), None),
         }
@@ -875,7 +876,9 @@ impl Core {
         let version = m.version;
         let last = self.dbs[m.db].last_txn;
         sess.monitors.insert(new_id.to_string(), m);
-        if out.is_empty() {
+        // OVS sends no such update to a plain `monitor` (the new condition
+        // applies from the next commit on).
+        if out.is_empty() || version == Version::V1 {
             return Ok(None);
         }
         let params = match version {

@@ -281,7 +281,9 @@ fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
             }
             let mut row = Row::new_default(ts);
             if let Some(rj) = m.get(t, M_ROW) {
-                for (c, d) in parse_row(txn, ts, rj, false)? {
+                let vals = parse_row(txn, ts, rj, false)?;
+                crate::transaction::check_defaults(ts, &vals).ok()?;
+                for (c, d) in vals {
                     row.set(c, d);
                 }
             }

@@ -470,7 +470,9 @@ impl<'a> Txn<'a> {
             uuid = self.name_insert(n, uuid)?;
         }
         let mut row = Row::new_default(ts);
-        for (c, d) in self.parse_row(ts, member(o, "row")?, false)? {
+        let vals = self.parse_row(ts, member(o, "row")?, false)?;
+        check_defaults(ts, &vals)?;
+        for (c, d) in vals {
             row.set(c, d);
         }
         Ok(self.insert_row(t, uuid, row))
@@ -660,13 +662,13 @@ impl<'a> Txn<'a> {
             ),
         };
         let cond = self.condition(ts, member(o, "where")?)?;
+        // No "columns": every column, `_uuid` and `_version` too (as OVS).
         let cols: Vec<usize> = match parse_columns(ts, get(o, "columns"))? {
             Some(c) => c,
-            None => (0..ts.columns.len()).collect(),
+            None => (0..ts.columns.len())
+                .chain([COL_UUID, COL_VERSION])
+                .collect(),
         };
-        if cols.iter().any(|&c| c >= ts.columns.len()) {
-            return Err(OvsdbError::syntax("wait columns must be table columns").into());
-        }
         let until = member(o, "until")?.as_str().unwrap_or("");
         let want_eq = match until {
             "==" => true,
@@ -680,44 +682,56 @@ impl<'a> Txn<'a> {
         let rows = member(o, "rows")?
             .as_array()
             .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'rows'."))?;
-        let mut expected: Vec<Vec<Datum>> = Vec::with_capacity(rows.len());
+        // The rows compare as sets, as in OVS: duplicates (given or
+        // found) count once; a column a given row lacks is its default,
+        // and its members outside `cols` are ignored.
+        let mut expected: HashSet<Vec<Datum>> = HashSet::with_capacity(rows.len());
         for rj in rows {
             let ro = rj
                 .as_object()
                 .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
             let mut vals = Vec::with_capacity(cols.len());
             for &c in &cols {
-                let cs = &ts.columns[c];
-                let x = ro.get(&cs.name).ok_or_else(|| {
-                    OvsdbError::syntax(format!("wait row lacks column {}", cs.name))
-                })?;
-                let symtab = &mut self.symtab;
-                let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
-                vals.push(Datum::from_json(&cs.ty, x, &mut named, false)?);
-            }
-            expected.push(vals);
-        }
-        // The rows compare as multisets: count each expected row up and
-        // each actual one down; equal when every count is back to zero.
-        let hits = self.matching(t, &cond);
-        let equal = hits.len() == expected.len() && {
-            let mut counts: HashMap<Vec<&Datum>, isize> = HashMap::with_capacity(expected.len());
-            for e in &expected {
-                *counts.entry(e.iter().collect()).or_default() += 1;
-            }
-            let mut same = true;
-            for r in hits.iter().filter_map(|u| self.get(t, u)) {
-                let key: Vec<&Datum> = cols.iter().map(|&c| &*r.cols[c]).collect();
-                match counts.get_mut(&key) {
-                    Some(n) if *n > 0 => *n -= 1,
-                    _ => {
-                        same = false;
-                        break;
+                let (name, ty, default) = match c {
+                    COL_UUID | COL_VERSION => (
+                        if c == COL_UUID { "_uuid" } else { "_version" },
+                        crate::condition::uuid_type(),
+                        Datum::scalar(Atom::Uuid(Uuid::nil())),
+                    ),
+                    c => (
+                        ts.columns[c].name.as_str(),
+                        ts.columns[c].ty.clone(),
+                        (*ts.defaults[c]).clone(),
+                    ),
+                };
+                let d = match ro.get(name) {
+                    Some(x) => {
+                        let symtab = &mut self.symtab;
+                        let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
+                        Datum::from_json(&ty, x, &mut named, false)?
                     }
-                }
+                    None => default,
+                };
+                vals.push(d);
             }
-            same
-        };
+            expected.insert(vals);
+        }
+        let hits = self.matching(t, &cond);
+        let mut actual: HashSet<Vec<Datum>> = HashSet::with_capacity(hits.len());
+        for u in &hits {
+            if let Some(r) = self.get(t, u) {
+                let key = cols
+                    .iter()
+                    .map(|&c| match c {
+                        COL_UUID => Datum::scalar(Atom::Uuid(*u)),
+                        COL_VERSION => Datum::scalar(Atom::Uuid(r.version)),
+                        c => (*r.cols[c]).clone(),
+                    })
+                    .collect();
+                actual.insert(key);
+            }
+        }
+        let equal = expected == actual;
         if equal == want_eq {
             return Ok(OpResult::Empty);
         }
@@ -1155,6 +1169,28 @@ pub fn parse_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Option<Vec<u
         }
     }
     Ok(Some(out))
+}
+
+/// OVS checks every column of a new row against its constraints, defaults
+/// included: a column the insert leaves out whose default breaks its own
+/// constraint (an enum without the default, a minimum above it) fails the
+/// insert with a constraint violation.
+pub(crate) fn check_defaults(ts: &TableSchema, given: &[(usize, Datum)]) -> Result<()> {
+    for (c, cs) in ts.columns.iter().enumerate() {
+        if given.iter().any(|(g, _)| *g == c) {
+            continue;
+        }
+        let d = &*ts.defaults[c];
+        for a in d.keys() {
+            cs.ty.key.check(a)?;
+        }
+        if let (Some(vt), Datum::Map(m)) = (&cs.ty.value, d) {
+            for (_, v) in m {
+                vt.check(v)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub const COL_UUID: usize = usize::MAX;
