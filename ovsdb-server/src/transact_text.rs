@@ -424,18 +424,6 @@ fn parse_row(
     if r.eat(b'}') {
         return Some(out);
     }
-    let symtab = &mut txn.symtab;
-    let mut named = |n: &str| {
-        Some(
-            symtab
-                .entry(n.to_string())
-                .or_insert_with(|| crate::transaction::Symbol {
-                    uuid: crate::uuidgen::fresh(),
-                    created: false,
-                })
-                .uuid,
-        )
-    };
     loop {
         let k = r.plain_string()?;
         if !r.eat(b':') {
@@ -446,6 +434,9 @@ fn parse_row(
         if (update && !cs.mutable) || out.iter().any(|(x, _)| *x == c) {
             return None;
         }
+        let is_ref = crate::transaction::is_ref_column(&cs.ty);
+        let symtab = &mut txn.symtab;
+        let mut named = |n: &str| Some(crate::transaction::row_symbol(symtab, n, is_ref));
         out.push((c, datum(&mut r, &cs.ty, &mut named, true)?));
         if !r.more(b'}')? {
             break;

@@ -33,6 +33,25 @@ pub struct Change {
 pub(crate) struct Symbol {
     pub(crate) uuid: Uuid,
     pub(crate) created: bool,
+    /// Used in a column that references a table.
+    pub(crate) in_ref: bool,
+}
+
+/// The uuid that named-uuid `n` stands for in a row's column (a fresh one
+/// the first time); `is_ref` says whether the column references a table.
+pub(crate) fn row_symbol(symtab: &mut HashMap<String, Symbol>, n: &str, is_ref: bool) -> Uuid {
+    let s = symtab.entry(n.to_string()).or_insert_with(|| Symbol {
+        uuid: crate::uuidgen::fresh(),
+        created: false,
+        in_ref: false,
+    });
+    s.in_ref |= is_ref;
+    s.uuid
+}
+
+/// Whether a column's keys or values reference a table.
+pub(crate) fn is_ref_column(ty: &crate::schema::ColumnType) -> bool {
+    ty.key.ref_table.is_some() || ty.value.as_ref().is_some_and(|v| v.ref_table.is_some())
 }
 
 /// What the caller knows about the session and the clock.
@@ -329,18 +348,6 @@ impl<'a> Txn<'a> {
             .as_object()
             .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
         let mut out = Vec::with_capacity(o.len());
-        let symtab = &mut self.symtab;
-        let mut named = |n: &str| {
-            Some(
-                symtab
-                    .entry(n.to_string())
-                    .or_insert_with(|| Symbol {
-                        uuid: crate::uuidgen::fresh(),
-                        created: false,
-                    })
-                    .uuid,
-            )
-        };
         for (k, x) in o {
             let c = match ts.column(k) {
                 Some(c) => c,
@@ -370,6 +377,9 @@ impl<'a> Txn<'a> {
                     ts.name
                 )));
             }
+            let is_ref = is_ref_column(&cs.ty);
+            let symtab = &mut self.symtab;
+            let mut named = |n: &str| Some(row_symbol(symtab, n, is_ref));
             let d = Datum::from_json(&cs.ty, x, &mut named, false)?;
             out.push((c, d));
         }
@@ -509,6 +519,7 @@ impl<'a> Txn<'a> {
                     Symbol {
                         uuid,
                         created: true,
+                        in_ref: false,
                     },
                 );
                 Ok(uuid)
@@ -746,8 +757,10 @@ impl<'a> Txn<'a> {
 
     /// Runs the commit-time checks and returns the owned change list.
     pub fn prepare(mut self) -> Result<Prepared> {
+        // A named-uuid no insert defines is an error in a reference column;
+        // in a plain uuid column it stands for a fresh uuid, as in OVS.
         for (n, s) in &self.symtab {
-            if !s.created {
+            if !s.created && s.in_ref {
                 return Err(OvsdbError::new(
                     "referential integrity violation",
                     format!(

@@ -408,6 +408,12 @@ fn small_cases() -> Vec<(&'static str, Vec<String>)> {
             )],
         ),
         (
+            "undefined named-uuid in a plain uuid column",
+            vec![ttx(
+                json!([{"op": "insert", "table": "R", "row": {"n": 1, "s": "a", "u": ["named-uuid", "nowhere"]}}]),
+            )],
+        ),
+        (
             "defaults overridden",
             vec![ttx(
                 json!([{"op": "insert", "table": "R", "row": {"n": 1, "s": "a"}}]),
