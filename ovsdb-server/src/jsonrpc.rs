@@ -336,9 +336,47 @@ impl Message {
                 return Ok(m);
             }
         }
-        let v: Value = from_slice_unbounded(text)
-            .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
+        let v: Value = match from_slice_unbounded(text) {
+            Ok(v) => v,
+            Err(_) if std::str::from_utf8(text).is_err() => return Self::parse_invalid_utf8(text),
+            Err(e) => return Err(OvsdbError::syntax(format!("JSON parse error: {e}"))),
+        };
         Self::from_value(v)
+    }
+
+    /// A message whose text is not valid UTF-8. OVS reads such strings and
+    /// fails the transact operation holding one with a constraint
+    /// violation; so does ferrovs: each invalid sequence becomes
+    /// `INVALID_UTF8_MARK`, and the first operation of a `transact` that
+    /// holds one is replaced by the internal operation `INVALID_UTF8_OP`,
+    /// which fails that way. Anything else (OVS would echo the bytes back
+    /// as invalid JSON) is malformed and closes the session.
+    fn parse_invalid_utf8(text: &[u8]) -> Result<Message, OvsdbError> {
+        let bad = || OvsdbError::syntax("message is not valid UTF-8");
+        let mut repaired = String::with_capacity(text.len() + 8);
+        for chunk in text.utf8_chunks() {
+            repaired.push_str(chunk.valid());
+            if !chunk.invalid().is_empty() {
+                repaired.push(INVALID_UTF8_MARK);
+            }
+        }
+        let v: Value = from_slice_unbounded(repaired.as_bytes()).map_err(|_| bad())?;
+        match Self::from_value(v)? {
+            Message::Request {
+                method,
+                mut params,
+                id,
+            } if method == "transact" => {
+                let ops = params.as_array_mut().ok_or_else(bad)?;
+                let held = |v: &Value| v.to_string().contains(INVALID_UTF8_MARK);
+                match ops.iter().skip(1).position(held) {
+                    Some(i) => ops[i + 1] = json!({"op": INVALID_UTF8_OP}),
+                    None => return Err(bad()),
+                }
+                Ok(Message::Request { method, params, id })
+            }
+            _ => Err(bad()),
+        }
     }
 
     /// Whether this is a reply a server never expects: OVS accepts only
@@ -437,6 +475,15 @@ impl Message {
         }
     }
 }
+
+/// Stands for an invalid UTF-8 sequence while a message is repaired (a
+/// Unicode noncharacter, reserved for such internal use).
+const INVALID_UTF8_MARK: char = '\u{FDD0}';
+
+/// The operation that replaces a transact operation holding invalid UTF-8
+/// (see `Message::parse_invalid_utf8`); it fails with a constraint
+/// violation.
+pub const INVALID_UTF8_OP: &str = "\u{FDD0}invalid UTF-8";
 
 /// The members of a message object that JSON-RPC gives a meaning to.
 #[derive(Default)]

@@ -400,6 +400,9 @@ impl<'a> Txn<'a> {
             "mutate" => self.op_mutate(o),
             "delete" => self.op_delete(o),
             "wait" => return self.op_wait(o, ctx),
+            crate::jsonrpc::INVALID_UTF8_OP => Err(OvsdbError::constraint(
+                "operation holds a string that is not valid UTF-8",
+            )),
             "commit" => {
                 check_members(o, &["durable"])?;
                 self.durable = member(o, "durable")?
