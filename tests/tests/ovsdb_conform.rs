@@ -541,3 +541,72 @@ fn small_schema_ferrovs_matches_debian() {
     }
     assert!(bad.is_empty(), "differences:\n{bad}");
 }
+
+/// Deliberate difference: monitor_cond_since history. OVS 3.1's standalone
+/// server keeps none (found=false and the whole table every time, its
+/// last-txn-id all zeros); ferrovs keeps recent transactions, so a client
+/// resuming from an id it knows gets found=true and only what changed
+/// meanwhile (fewer bytes and no full re-dump for reconnecting IDLs). This
+/// checks the delta is exact: several commits merged, a row inserted and
+/// deleted in the gap absent, a modified row as a modify, a deleted one
+/// as a delete; and an unknown id still gets found=false and everything.
+#[test]
+fn cond_since_history_deliberate_difference() {
+    let since = |c: &mut ferrovs_tests::ovsdb_server::JsonRpc, last: &str| {
+        c.call(
+            "monitor_cond_since",
+            json!(["Open_vSwitch", "m", {"Bridge": [{"columns": ["name", "stp_enable"]}]}, last]),
+        )
+        .unwrap()
+    };
+    let zero = "00000000-0000-0000-0000-000000000000";
+    let d = OvsdbServer::with_tool_db(Flavor::Debian).unwrap();
+    d.vsctl_ok(&["init", "--", "add-br", "b1"]);
+    let r = since(&mut d.rpc().unwrap(), zero);
+    assert_eq!(r[0], false, "{r}");
+    assert_eq!(r[1], zero, "Debian keeps no history: {r}");
+
+    let s = OvsdbServer::with_tool_db(Flavor::Ferrovs).unwrap();
+    s.vsctl_ok(&["init", "--", "add-br", "b1", "--", "add-br", "b2"]);
+    let mut c = s.rpc().unwrap();
+    let r = since(&mut c, zero);
+    assert_eq!(r[0], false, "{r}");
+    let last = r[1].as_str().unwrap().to_string();
+    assert_ne!(last, zero);
+    drop(c);
+    s.vsctl_ok(&["add-br", "b3"]);
+    s.vsctl_ok(&["set", "Bridge", "b1", "stp_enable=true"]);
+    s.vsctl_ok(&["del-br", "b2"]);
+    s.vsctl_ok(&["add-br", "tmp", "--", "del-br", "tmp"]);
+    s.vsctl_ok(&["add-br", "tmp2"]);
+    s.vsctl_ok(&["del-br", "tmp2"]);
+    let mut c = s.rpc().unwrap();
+    let r = since(&mut c, &last);
+    assert_eq!(r[0], true, "{r}");
+    let mut acts: Vec<String> = r[2]["Bridge"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|u| {
+            let (k, v) = u.as_object().unwrap().iter().next().unwrap();
+            format!("{k} {}", normalize_uuids(&v.to_string()))
+        })
+        .collect();
+    acts.sort();
+    assert_eq!(
+        acts,
+        [
+            "delete null",
+            "insert {\"name\":\"b3\"}",
+            "modify {\"stp_enable\":true}",
+        ],
+        "{r}"
+    );
+    // An id the server never issued: found=false and the whole table.
+    let r = since(
+        &mut s.rpc().unwrap(),
+        "11111111-2222-3333-4444-555555555555",
+    );
+    assert_eq!(r[0], false, "{r}");
+    assert_eq!(r[2]["Bridge"].as_object().unwrap().len(), 2, "{r}");
+}
