@@ -847,11 +847,51 @@ mod tests {
                 .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
             Message::from_value(v)
         };
+        // Errors compare by tag: both close the session, and invalid UTF-8
+        // is read (then refused) by `parse_invalid_utf8`, with its own words.
+        let show = |r: Result<Message, OvsdbError>| match r {
+            Ok(m) => format!("{m:?}"),
+            Err(e) => format!("Err({})", e.tag),
+        };
         for t in cases {
-            let a = format!("{:?}", Message::parse(t).map(Message::generic));
-            let b = format!("{:?}", via_value(t));
+            let a = show(Message::parse(t).map(Message::generic));
+            let b = show(via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }
+    }
+
+    /// OVS's shape rules: each of these is malformed (the session closes).
+    #[test]
+    fn malformed_shapes_are_refused() {
+        for t in [
+            &br#"{"method":"list_dbs","id":1}"#[..],
+            br#"{"method":"list_dbs","params":[],"id":1,"x":2}"#,
+            br#"{"method":"list_dbs","params":{},"id":1}"#,
+            br#"{"params":[],"id":1}"#,
+            br#"{"result":1,"error":"e","id":1}"#,
+            br#"{"result":1}"#,
+            br#"{"result":1,"method":"x","id":1}"#,
+            br#"{"method":"echo","params":[1e400],"id":1}"#,
+        ] {
+            assert!(Message::parse(t).is_err(), "{}", String::from_utf8_lossy(t));
+        }
+        let r = Message::parse(br#"{"result":[],"error":null,"id":9}"#).unwrap();
+        assert!(r.unexpected_from_client());
+        let r = Message::parse(br#"{"result":[],"error":null,"id":"echo"}"#).unwrap();
+        assert!(!r.unexpected_from_client());
+    }
+
+    /// Invalid UTF-8 in a transact operation becomes the operation that
+    /// fails with a constraint violation; elsewhere it is malformed.
+    #[test]
+    fn invalid_utf8_fails_its_operation() {
+        let t = b"{\"method\":\"transact\",\"params\":[\"D\",{\"op\":\"comment\",\"comment\":\"ok\"},{\"op\":\"insert\",\"table\":\"T\",\"row\":{\"s\":\"\xff\"}}],\"id\":1}";
+        let Ok(Message::Request { params, .. }) = Message::parse(t) else {
+            panic!("not a request");
+        };
+        assert_eq!(params[1]["op"], "comment");
+        assert_eq!(params[2], json!({"op": INVALID_UTF8_OP}));
+        assert!(Message::parse(b"{\"method\":\"echo\",\"params\":[\"\xff\"],\"id\":1}").is_err());
     }
 
     #[test]
