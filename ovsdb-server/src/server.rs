@@ -846,6 +846,11 @@ impl Core {
                 },
                 None => continue,
             };
+            if m.version == Version::V1 {
+                // OVS accepts the change on a plain `monitor` and ignores
+                // it: such a monitor keeps sending every row.
+                continue;
+            }
             let oldc = std::mem::replace(&mut mt.cond, newc);
             // Rows entering the condition are inserts, rows leaving it
             // deletes, in the monitor's own update form (a plain
@@ -876,9 +881,7 @@ impl Core {
         let version = m.version;
         let last = self.dbs[m.db].last_txn;
         sess.monitors.insert(new_id.to_string(), m);
-        // OVS sends no such update to a plain `monitor` (the new condition
-        // applies from the next commit on).
-        if out.is_empty() || version == Version::V1 {
+        if out.is_empty() {
             return Ok(None);
         }
         let params = match version {

@@ -468,6 +468,20 @@ fn small_cases() -> Vec<(&'static str, Vec<String>)> {
             ],
         ),
         (
+            "plain monitor after cond_change",
+            vec![
+                req("monitor", json!(["T", "pm", {"P": {"columns": ["x"]}}]), 1),
+                req(
+                    "monitor_cond_change",
+                    json!(["pm", "pm", {"P": [{"where": [["x", ">=", 50]]}]}]),
+                    2,
+                ),
+                ttx(
+                    json!([{"op": "insert", "table": "P", "row": {"x": 10}}, {"op": "insert", "table": "P", "row": {"x": 60}}]),
+                ),
+            ],
+        ),
+        (
             "cond_change on monitor_cond_since",
             vec![
                 req(
