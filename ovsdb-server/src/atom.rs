@@ -118,7 +118,13 @@ impl Atom {
                     if let Some(i) = n.as_i64() {
                         Ok(Atom::Integer(i))
                     } else {
-                        Err(bad())
+                        // An integral real (`1.0`) is that integer, as in OVS.
+                        match n.as_f64() {
+                            Some(f) if f.fract() == 0.0 && (-9.2e18..9.2e18).contains(&f) => {
+                                Ok(Atom::Integer(f as i64))
+                            }
+                            _ => Err(bad()),
+                        }
                     }
                 }
                 _ => Err(bad()),

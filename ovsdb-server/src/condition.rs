@@ -123,8 +123,9 @@ impl Condition {
                 )
             })?;
             let fname = a[1].as_str().unwrap_or("");
-            let func = Function::from_name(fname)
-                .ok_or_else(|| OvsdbError::syntax(format!("unknown function \"{fname}\"")))?;
+            let func = Function::from_name(fname).ok_or_else(|| {
+                OvsdbError::new("unknown function", format!("unknown function \"{fname}\""))
+            })?;
             if matches!(
                 func,
                 Function::Lt | Function::Le | Function::Gt | Function::Ge

@@ -129,7 +129,7 @@ impl Datum {
             }
             out.sort_by(|a, b| a.0.cmp(&b.0));
             if out.windows(2).any(|w| w[0].0 == w[1].0) {
-                return Err(OvsdbError::syntax("map contains duplicate key"));
+                return Err(OvsdbError::new("ovsdb error", "map contains duplicate key"));
             }
             Datum::Map(out)
         } else {
@@ -145,7 +145,10 @@ impl Datum {
             }
             out.sort();
             if out.windows(2).any(|w| w[0] == w[1]) {
-                return Err(OvsdbError::syntax("set contains duplicate value"));
+                return Err(OvsdbError::new(
+                    "ovsdb error",
+                    "set contains duplicate value",
+                ));
             }
             Datum::Set(out)
         };
@@ -153,6 +156,21 @@ impl Datum {
             d.check_cardinality(ty)?;
         }
         Ok(d)
+    }
+
+    /// OVS's datum order (for select's `sort`): fewer elements first, then
+    /// keys, then values, element by element.
+    pub fn compare(&self, other: &Datum) -> std::cmp::Ordering {
+        self.len()
+            .cmp(&other.len())
+            .then_with(|| match (self, other) {
+                (Datum::Map(a), Datum::Map(b)) => a
+                    .iter()
+                    .map(|x| &x.0)
+                    .cmp(b.iter().map(|x| &x.0))
+                    .then_with(|| a.iter().map(|x| &x.1).cmp(b.iter().map(|x| &x.1))),
+                _ => self.keys().cmp(other.keys()),
+            })
     }
 
     pub fn check_cardinality(&self, ty: &ColumnType) -> Result<()> {

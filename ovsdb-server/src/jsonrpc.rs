@@ -336,9 +336,54 @@ impl Message {
                 return Ok(m);
             }
         }
-        let v: Value = from_slice_unbounded(text)
-            .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
+        let v: Value = match from_slice_unbounded(text) {
+            Ok(v) => v,
+            Err(_) if std::str::from_utf8(text).is_err() => return Self::parse_invalid_utf8(text),
+            Err(e) => return Err(OvsdbError::syntax(format!("JSON parse error: {e}"))),
+        };
         Self::from_value(v)
+    }
+
+    /// A message whose text is not valid UTF-8. OVS reads such strings and
+    /// fails the transact operation holding one with a constraint
+    /// violation; so does ferrovs: each invalid sequence becomes
+    /// `INVALID_UTF8_MARK`, and the first operation of a `transact` that
+    /// holds one is replaced by the internal operation `INVALID_UTF8_OP`,
+    /// which fails that way. Anything else (OVS would echo the bytes back
+    /// as invalid JSON) is malformed and closes the session.
+    fn parse_invalid_utf8(text: &[u8]) -> Result<Message, OvsdbError> {
+        let bad = || OvsdbError::syntax("message is not valid UTF-8");
+        let mut repaired = String::with_capacity(text.len() + 8);
+        for chunk in text.utf8_chunks() {
+            repaired.push_str(chunk.valid());
+            if !chunk.invalid().is_empty() {
+                repaired.push(INVALID_UTF8_MARK);
+            }
+        }
+        let v: Value = from_slice_unbounded(repaired.as_bytes()).map_err(|_| bad())?;
+        match Self::from_value(v)? {
+            Message::Request {
+                method,
+                mut params,
+                id,
+            } if method == "transact" => {
+                let ops = params.as_array_mut().ok_or_else(bad)?;
+                let held = |v: &Value| v.to_string().contains(INVALID_UTF8_MARK);
+                match ops.iter().skip(1).position(held) {
+                    Some(i) => ops[i + 1] = json!({"op": INVALID_UTF8_OP}),
+                    None => return Err(bad()),
+                }
+                Ok(Message::Request { method, params, id })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// Whether this is a reply a server never expects: OVS accepts only
+    /// replies to its own `echo` probes (id `"echo"`), and closes the
+    /// session on any other.
+    pub fn unexpected_from_client(&self) -> bool {
+        matches!(self, Message::Reply { id, .. } if id.as_str() != Some("echo"))
     }
 
     /// The message as the generic parser gives it (a `Transact` or an
@@ -364,16 +409,20 @@ impl Message {
         let Value::Object(mut o) = v else {
             return Err(OvsdbError::syntax("JSON-RPC message must be an object"));
         };
-        Self::from_parts(Parts {
+        let mut p = Parts {
             id: o.remove("id"),
             method: o.remove("method"),
             params: o.remove("params").map(Params::Tree),
             result: o.remove("result"),
             error: o.remove("error"),
-        })
+            extra: false,
+        };
+        p.extra = !o.is_empty();
+        Self::from_parts(p)
     }
 
-    fn from_parts(p: Parts) -> Result<Message, OvsdbError> {
+    fn from_parts(mut p: Parts) -> Result<Message, OvsdbError> {
+        p.check_shape()?;
         let echo = p.is_echo();
         let Parts {
             id,
@@ -381,6 +430,7 @@ impl Message {
             params,
             result,
             error,
+            ..
         } = p;
         let params = match params {
             Some(Params::Text(raw)) => {
@@ -426,6 +476,15 @@ impl Message {
     }
 }
 
+/// Stands for an invalid UTF-8 sequence while a message is repaired (a
+/// Unicode noncharacter, reserved for such internal use).
+const INVALID_UTF8_MARK: char = '\u{FDD0}';
+
+/// The operation that replaces a transact operation holding invalid UTF-8
+/// (see `Message::parse_invalid_utf8`); it fails with a constraint
+/// violation.
+pub const INVALID_UTF8_OP: &str = "\u{FDD0}invalid UTF-8";
+
 /// The members of a message object that JSON-RPC gives a meaning to.
 #[derive(Default)]
 struct Parts {
@@ -434,6 +493,8 @@ struct Parts {
     params: Option<Params>,
     result: Option<Value>,
     error: Option<Value>,
+    /// A member JSON-RPC does not define was present.
+    extra: bool,
 }
 
 /// "params" as read: checked text (from the envelope reader, until the
@@ -444,6 +505,45 @@ enum Params {
 }
 
 impl Parts {
+    /// OVS's shape rules for a message: no member beyond the five, and by
+    /// kind (a non-null `result` makes a reply, else a non-null `error` an
+    /// error reply, else a `method` a request or, with a null or absent
+    /// `id`, a notification) exactly the members that kind has, `params`
+    /// an array. (JSON nulls count as absent, as in OVS.) Anything else is
+    /// a malformed message, which closes the session.
+    fn check_shape(&mut self) -> Result<(), OvsdbError> {
+        for slot in [&mut self.id, &mut self.result, &mut self.error] {
+            if matches!(slot, Some(Value::Null)) {
+                *slot = None;
+            }
+        }
+        let bad = |what: &str| {
+            Err(OvsdbError::syntax(format!(
+                "malformed JSON-RPC message: {what}"
+            )))
+        };
+        if self.extra {
+            return bad("unexpected member");
+        }
+        if self.result.is_some() || self.error.is_some() {
+            if self.result.is_some() && self.error.is_some() {
+                return bad("both result and error");
+            }
+            if self.method.is_some() || self.params.is_some() || self.id.is_none() {
+                return bad("reply must have exactly an id and a result or error");
+            }
+            return Ok(());
+        }
+        if !matches!(self.method, Some(Value::String(_))) {
+            return bad("\"method\" must be a string");
+        }
+        match &self.params {
+            Some(Params::Tree(v)) if v.is_array() => Ok(()),
+            Some(Params::Text(raw)) if raw.get().starts_with('[') => Ok(()),
+            _ => bad("\"params\" must be an array"),
+        }
+    }
+
     /// An echo request whose parameters can be sent back as they came: an
     /// array with no `\u` escape (whose surrogates only a full parse
     /// checks), so that the reply is exactly what a parse would give.
@@ -451,7 +551,12 @@ impl Parts {
         let text_ok = match &self.params {
             Some(Params::Text(raw)) => {
                 let t = raw.get().as_bytes();
-                t.first() == Some(&b'[') && !t.windows(2).any(|w| w == b"\\u")
+                t.first() == Some(&b'[')
+                    && !t.windows(2).any(|w| {
+                        // A `\u` escape, or an exponent (which may be out
+                        // of range): only the full parse checks those.
+                        w == b"\\u" || (w[0].is_ascii_digit() && (w[1] | 0x20) == b'e')
+                    })
             }
             _ => false,
         };
@@ -504,6 +609,7 @@ impl<'de> serde::Deserialize<'de> for Envelope {
                             // Parsed as a Value, not skipped, so that it is
                             // validated exactly as the `Value` route does.
                             m.next_value::<Value>()?;
+                            p.extra = true;
                             continue;
                         }
                     };
@@ -565,8 +671,9 @@ pub fn transact_reply_bytes(id: &Value, results: &[crate::transaction::OpResult]
     b
 }
 
+/// An error reply: `error` and `id` only (OVS's form has no `result`).
 pub fn error_reply(id: &Value, error: Value) -> Value {
-    json!({"id": id, "result": Value::Null, "error": error})
+    json!({"id": id, "error": error})
 }
 
 pub fn notification(method: &str, params: Value) -> Value {
@@ -744,11 +851,51 @@ mod tests {
                 .map_err(|e| OvsdbError::syntax(format!("JSON parse error: {e}")))?;
             Message::from_value(v)
         };
+        // Errors compare by tag: both close the session, and invalid UTF-8
+        // is read (then refused) by `parse_invalid_utf8`, with its own words.
+        let show = |r: Result<Message, OvsdbError>| match r {
+            Ok(m) => format!("{m:?}"),
+            Err(e) => format!("Err({})", e.tag),
+        };
         for t in cases {
-            let a = format!("{:?}", Message::parse(t).map(Message::generic));
-            let b = format!("{:?}", via_value(t));
+            let a = show(Message::parse(t).map(Message::generic));
+            let b = show(via_value(t));
             assert_eq!(a, b, "input {}", String::from_utf8_lossy(t));
         }
+    }
+
+    /// OVS's shape rules: each of these is malformed (the session closes).
+    #[test]
+    fn malformed_shapes_are_refused() {
+        for t in [
+            &br#"{"method":"list_dbs","id":1}"#[..],
+            br#"{"method":"list_dbs","params":[],"id":1,"x":2}"#,
+            br#"{"method":"list_dbs","params":{},"id":1}"#,
+            br#"{"params":[],"id":1}"#,
+            br#"{"result":1,"error":"e","id":1}"#,
+            br#"{"result":1}"#,
+            br#"{"result":1,"method":"x","id":1}"#,
+            br#"{"method":"echo","params":[1e400],"id":1}"#,
+        ] {
+            assert!(Message::parse(t).is_err(), "{}", String::from_utf8_lossy(t));
+        }
+        let r = Message::parse(br#"{"result":[],"error":null,"id":9}"#).unwrap();
+        assert!(r.unexpected_from_client());
+        let r = Message::parse(br#"{"result":[],"error":null,"id":"echo"}"#).unwrap();
+        assert!(!r.unexpected_from_client());
+    }
+
+    /// Invalid UTF-8 in a transact operation becomes the operation that
+    /// fails with a constraint violation; elsewhere it is malformed.
+    #[test]
+    fn invalid_utf8_fails_its_operation() {
+        let t = b"{\"method\":\"transact\",\"params\":[\"D\",{\"op\":\"comment\",\"comment\":\"ok\"},{\"op\":\"insert\",\"table\":\"T\",\"row\":{\"s\":\"\xff\"}}],\"id\":1}";
+        let Ok(Message::Request { params, .. }) = Message::parse(t) else {
+            panic!("not a request");
+        };
+        assert_eq!(params[1]["op"], "comment");
+        assert_eq!(params[2], json!({"op": INVALID_UTF8_OP}));
+        assert!(Message::parse(b"{\"method\":\"echo\",\"params\":[\"\xff\"],\"id\":1}").is_err());
     }
 
     #[test]

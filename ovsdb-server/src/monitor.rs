@@ -33,6 +33,8 @@ pub enum Version {
 pub struct MonTable {
     pub table: usize,
     pub cols: Vec<usize>,
+    /// `_version` is monitored (named, or all columns asked for).
+    pub version_col: bool,
     pub initial: bool,
     pub insert: bool,
     pub delete: bool,
@@ -88,6 +90,7 @@ pub fn parse_requests(
         let mut mt = MonTable {
             table: t,
             cols: Vec::new(),
+            version_col: false,
             initial: false,
             insert: false,
             delete: false,
@@ -96,6 +99,7 @@ pub fn parse_requests(
         };
         if list.is_empty() {
             mt.cols = (0..ts.columns.len()).collect();
+            mt.version_col = true;
             mt.initial = true;
             mt.insert = true;
             mt.delete = true;
@@ -116,7 +120,10 @@ pub fn parse_requests(
             mt.modify |= m;
             let cj = ro.get("columns");
             let cols: Vec<usize> = match cj {
-                None => (0..ts.columns.len()).collect(),
+                None => {
+                    mt.version_col = true;
+                    (0..ts.columns.len()).collect()
+                }
                 Some(cj) => {
                     let ca = cj
                         .as_array()
@@ -126,6 +133,10 @@ pub fn parse_requests(
                         let n = c
                             .as_str()
                             .ok_or_else(|| OvsdbError::syntax("column name expected"))?;
+                        if n == "_version" {
+                            mt.version_col = true;
+                            continue;
+                        }
                         v.push(ts.column(n).ok_or_else(|| {
                             OvsdbError::syntax(format!("{n} is not a valid column name"))
                         })?);
@@ -162,8 +173,13 @@ pub fn parse_requests(
     Ok(out)
 }
 
-fn row_cols(ts: &TableSchema, r: &Row, cols: &[usize], skip_default: bool) -> Value {
+/// The chosen columns of `r` (and its `_version` when `version`), as a row
+/// object; `skip_default` leaves out columns holding their default.
+fn row_cols(ts: &TableSchema, r: &Row, cols: &[usize], skip_default: bool, version: bool) -> Value {
     let mut m = Map::new();
+    if version {
+        m.insert("_version".into(), crate::row::uuid_json(&r.version));
+    }
     for &c in cols {
         let d = &r.cols[c];
         if skip_default && *d == ts.defaults[c] {
@@ -201,12 +217,15 @@ impl Monitor {
         let mut m = Map::new();
         match self.version {
             Version::V1 => {
-                m.insert("new".into(), row_cols(ts, r, &mt.cols, false));
+                m.insert(
+                    "new".into(),
+                    row_cols(ts, r, &mt.cols, false, mt.version_col),
+                );
             }
             _ => {
                 m.insert(
                     if initial { "initial" } else { "insert" }.into(),
-                    row_cols(ts, r, &mt.cols, true),
+                    row_cols(ts, r, &mt.cols, true, mt.version_col),
                 );
             }
         }
@@ -262,7 +281,10 @@ impl Monitor {
                 }
                 match self.version {
                     Version::V1 => {
-                        m.insert("old".into(), row_cols(ts, o, &mt.cols, false));
+                        m.insert(
+                            "old".into(),
+                            row_cols(ts, o, &mt.cols, false, mt.version_col),
+                        );
                     }
                     _ => {
                         m.insert("delete".into(), Value::Null);
@@ -279,16 +301,23 @@ impl Monitor {
                     .copied()
                     .filter(|&c| o.cols[c] != n.cols[c])
                     .collect();
-                if changed.is_empty() {
+                let new_version = mt.version_col && o.version != n.version;
+                if changed.is_empty() && !new_version {
                     return None;
                 }
                 match self.version {
                     Version::V1 => {
-                        m.insert("old".into(), row_cols(ts, o, &changed, false));
-                        m.insert("new".into(), row_cols(ts, n, &mt.cols, false));
+                        m.insert("old".into(), row_cols(ts, o, &changed, false, new_version));
+                        m.insert(
+                            "new".into(),
+                            row_cols(ts, n, &mt.cols, false, mt.version_col),
+                        );
                     }
                     _ => {
                         let mut d = Map::new();
+                        if new_version {
+                            d.insert("_version".into(), crate::row::uuid_json(&n.version));
+                        }
                         for c in changed {
                             let ty = &ts.columns[c].ty;
                             d.insert(

@@ -71,7 +71,12 @@ pub fn parse_mutations(ts: &TableSchema, v: &Value, named: Named) -> Result<Vec<
             "%=" => Mutator::Mod,
             "insert" => Mutator::Insert,
             "delete" => Mutator::Delete,
-            _ => return Err(OvsdbError::syntax(format!("Unknown mutator \"{mname}\"."))),
+            _ => {
+                return Err(OvsdbError::new(
+                    "unknown mutator",
+                    format!("Unknown mutator \"{mname}\"."),
+                ))
+            }
         };
         let arg = match mutator {
             Mutator::Insert | Mutator::Delete => {
@@ -80,9 +85,13 @@ pub fn parse_mutations(ts: &TableSchema, v: &Value, named: Named) -> Result<Vec<
                         "Type mismatch: \"{mname}\" operator may not be applied to scalar column {cname}."
                     )));
                 }
+                // As OVS: an insert's argument may not hold more than
+                // the column does (a syntax error); a delete's may.
                 let mut aty = ty.clone();
                 aty.min = 0;
-                aty.max = u64::MAX;
+                if mutator == Mutator::Delete {
+                    aty.max = u64::MAX;
+                }
                 if mutator == Mutator::Delete && ty.is_map() {
                     // delete takes a map (pairs) or a set of keys.
                     let mut kty = aty.clone();
@@ -92,7 +101,7 @@ pub fn parse_mutations(ts: &TableSchema, v: &Value, named: Named) -> Result<Vec<
                         Err(_) => Datum::from_json(&kty, &a[2], named, true)?,
                     }
                 } else {
-                    Datum::from_json(&aty, &a[2], named, true)?
+                    Datum::from_json(&aty, &a[2], named, mutator == Mutator::Delete)?
                 }
             }
             _ => {

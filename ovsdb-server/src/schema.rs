@@ -314,7 +314,7 @@ pub struct DatabaseSchema {
     pub json_text: String,
 }
 
-fn valid_id(s: &str) -> bool {
+pub fn valid_id(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')

@@ -31,7 +31,6 @@ use crate::error::OvsdbError;
 use crate::jsonrpc::{error_reply, notification, reply, transact_reply_bytes, Message};
 use crate::lock::{LockMode, Locks, SessionId};
 use crate::monitor::{self, Monitor, Version};
-use crate::row::Row;
 use crate::server_db;
 use crate::storage::{Progress, Storage};
 use crate::table::Db;
@@ -110,7 +109,7 @@ struct SessionState {
     unsent: usize,
     /// Whether the session is listed in `Core::dirty`.
     dirty: bool,
-    monitors: HashMap<String, Monitor>,
+    monitors: crate::monitor_set::MonitorSet,
     /// Row changes not yet serialized for the monitors, per database.
     pending: HashMap<usize, Pending>,
 }
@@ -304,7 +303,7 @@ impl Core {
                 queued: 0,
                 unsent: 0,
                 dirty: false,
-                monitors: HashMap::new(),
+                monitors: crate::monitor_set::MonitorSet::new(),
                 pending: HashMap::new(),
             },
         );
@@ -522,7 +521,7 @@ impl Core {
             }
             "monitor_cond_change" => return self.monitor_cond_change(sid, id, p),
             "lock" | "steal" | "unlock" => self.lock_op(sid, method, p),
-            "set_db_change_aware" => Ok(json!({})),
+            "set_db_change_aware" => crate::rpc_params::change_aware(p).map(|_| json!({})),
             "get_server_id" => Ok(json!(crate::uuidgen::text(&self.dbs[0].server_row))),
             _ => {
                 self.send(sid, &error_reply(id, json!("unknown method")), None);
@@ -719,6 +718,10 @@ impl Core {
         {
             return Err(OvsdbError::syntax("duplicate monitor ID"));
         }
+        let last = match version {
+            Version::V3 => crate::rpc_params::last_txn_id(p)?,
+            _ => None,
+        };
         let entry = &self.dbs[i];
         let tables = monitor::parse_requests(&entry.db.schema, reqs, version)?;
         let m = Monitor {
@@ -728,10 +731,6 @@ impl Core {
             tables,
         };
         let result = if version == Version::V3 {
-            let last = p
-                .get(3)
-                .and_then(Value::as_str)
-                .and_then(crate::atom::parse_uuid);
             let since = last.and_then(|l| {
                 if l == entry.last_txn && !l.is_nil() {
                     return Some(Vec::new());
@@ -781,10 +780,11 @@ impl Core {
         self.flush_session(sid);
         match self.cond_change_inner(sid, p) {
             Ok(update) => {
-                self.send(sid, &reply(id, json!({})), None);
+                // As OVS: the update moving rows in and out goes first.
                 if let Some((method, params)) = update {
                     self.send(sid, &notification(method, params), None);
                 }
+                self.send(sid, &reply(id, json!({})), None);
             }
             Err(e) => self.send(sid, &error_reply(id, e.to_json()), None),
         }
@@ -813,17 +813,21 @@ impl Core {
             .sessions
             .get_mut(&sid)
             .ok_or_else(|| OvsdbError::syntax("no session"))?;
+        let new_key = new_id.to_string();
+        if new_key != old_key && sess.monitors.contains_key(&new_key) {
+            return Err(OvsdbError::syntax_in(&new_id, "monitor id already in use"));
+        }
         let mut m = sess
             .monitors
             .remove(&old_key)
             .ok_or_else(|| OvsdbError::new("unknown monitor", "unknown monitor"))?;
-        if m.version == Version::V1 {
-            sess.monitors.insert(old_key, m);
-            return Err(OvsdbError::syntax(
-                "monitor_cond_change on a monitor without conditions",
-            ));
-        }
         let db = &self.dbs[m.db].db;
+        let probe = Monitor {
+            id: Value::Null,
+            db: m.db,
+            version: m.version,
+            tables: Vec::new(),
+        };
         let schema = db.schema.clone();
         let mut out = serde_json::Map::new();
         for (tname, r) in reqs {
@@ -838,12 +842,15 @@ impl Core {
             let Some(mt) = m.tables.iter_mut().find(|x| x.table == t) else {
                 continue;
             };
-            let r0 = match r {
-                Value::Array(a) => a.first().cloned().unwrap_or(json!({})),
-                o => o.clone(),
-            };
             let mut none = |_: &str| None;
-            let newc = match r0.get("where") {
+            let w = match crate::rpc_params::cond_change_where(r) {
+                Ok(w) => w,
+                Err(e) => {
+                    sess.monitors.insert(old_key, m);
+                    return Err(e);
+                }
+            };
+            let newc = match w {
                 Some(w) => match crate::condition::Condition::from_json(ts, w, &mut none) {
                     Ok(c) => c,
                     Err(e) => {
@@ -853,19 +860,30 @@ impl Core {
                 },
                 None => continue,
             };
+            if m.version == Version::V1 {
+                // OVS accepts the change on a plain `monitor` and ignores
+                // it: such a monitor keeps sending every row.
+                continue;
+            }
             let oldc = std::mem::replace(&mut mt.cond, newc);
+            // Rows entering the condition are inserts, rows leaving it
+            // deletes, in the monitor's own update form (a plain
+            // `monitor` takes conditions too, as in OVS).
+            let moving = monitor::MonTable {
+                cond: crate::condition::Condition { clauses: vec![] },
+                insert: true,
+                delete: true,
+                ..mt.clone()
+            };
             let mut rows = serde_json::Map::new();
             for (u, row) in &db.tables[t].rows {
                 let (om, nm) = (oldc.eval(u, row), mt.cond.eval(u, row));
                 let j = match (om, nm) {
-                    (false, true) => {
-                        let mut mm = serde_json::Map::new();
-                        mm.insert("insert".into(), monitor_row(ts, row, &mt.cols));
-                        Value::Object(mm)
-                    }
-                    (true, false) => json!({"delete": null}),
+                    (false, true) => probe.row_update(ts, &moving, u, None, Some(row)),
+                    (true, false) => probe.row_update(ts, &moving, u, Some(row), None),
                     _ => continue,
                 };
+                let Some(j) = j else { continue };
                 rows.insert(crate::uuidgen::text(u), j);
             }
             if !rows.is_empty() {
@@ -888,11 +906,7 @@ impl Core {
     }
 
     fn lock_op(&mut self, sid: SessionId, method: &str, p: &[Value]) -> Result<Value, OvsdbError> {
-        let name = p
-            .first()
-            .and_then(Value::as_str)
-            .ok_or_else(|| OvsdbError::syntax("lock name expected"))?
-            .to_string();
+        let name = crate::rpc_params::lock_name(p)?.to_string();
         let notes = match method {
             "lock" | "steal" => {
                 let mode = if method == "lock" {
@@ -1023,16 +1037,6 @@ fn flush_pending(
         let changes: Vec<RowChange> = p.rows.into_values().collect();
         queue_updates(s, dirty, sid, &e.db.schema, db, &changes, p.txn_id, p.gate);
     }
-}
-
-fn monitor_row(ts: &crate::schema::TableSchema, r: &Row, cols: &[usize]) -> Value {
-    let mut m = serde_json::Map::new();
-    for &c in cols {
-        if r.cols[c] != ts.defaults[c] {
-            m.insert(ts.columns[c].name.clone(), r.cols[c].to_json());
-        }
-    }
-    Value::Object(m)
 }
 
 /// Collapses several transactions into one change per row (first old image,

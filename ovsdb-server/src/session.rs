@@ -166,7 +166,7 @@ impl Conn {
                     self.stalled = false;
                     return None;
                 }
-                Err(e) => return Some(Input::Bad(e.to_json())),
+                Err(e) => return Some(Input::Bad(malformed_answer(e))),
             }
         }
     }
@@ -245,8 +245,12 @@ impl Conn {
         let paused = core.backlog(sid) > pause;
         let r = self.read_input(buf, paused, |text| {
             tracing::trace!("session {sid} <- {}", String::from_utf8_lossy(&text));
-            let msg = Message::parse_bounded(&text, max_elements).map_err(|e| e.to_json())?;
+            let msg = Message::parse_bounded(&text, max_elements).map_err(malformed_answer)?;
             drop(text);
+            if msg.unexpected_from_client() {
+                tracing::warn!("session {sid}: received an unexpected reply; closing");
+                return Err(Value::Null);
+            }
             if let Handled::Retry { remaining_ms } = core.handle(sid, &msg, 0) {
                 if n_waits >= max_waits {
                     let e = OvsdbError::new(
@@ -285,13 +289,15 @@ impl Conn {
             Input::Drained | Input::Paused => false,
             Input::Bad(err) => {
                 tracing::warn!("session {sid}: {err}; closing");
-                core.push(
-                    sid,
-                    Out {
-                        msg: err_bytes(err),
-                        gate: None,
-                    },
-                );
+                if !err.is_null() {
+                    core.push(
+                        sid,
+                        Out {
+                            msg: err_bytes(err),
+                            gate: None,
+                        },
+                    );
+                }
                 self.state = State::Closing;
                 self.readable = false;
                 false
@@ -440,6 +446,18 @@ fn msg_id(m: &Message) -> Value {
         Message::Request { id, .. } | Message::Echo { id, .. } => id.clone(),
         Message::Transact(t) => t.id.clone(),
         _ => Value::Null,
+    }
+}
+
+/// What a message that does not parse gets before the session closes:
+/// nothing (null) for malformed JSON or JSON-RPC, as OVS, which logs it
+/// and drops the connection; the error for a message over the bounds.
+fn malformed_answer(e: OvsdbError) -> Value {
+    if e.tag == "syntax error" {
+        tracing::warn!("malformed JSON-RPC input: {}", e.details);
+        Value::Null
+    } else {
+        e.to_json()
     }
 }
 

@@ -266,18 +266,24 @@ fn run_op(txn: &mut Txn, t: &TransactText, m: &OpSpans) -> Option<OpResult> {
     let table = || -> Option<usize> { db.schema.table(&m.string(t, M_TABLE)?) };
     match &*m.string(t, M_OP)? {
         "insert" => {
-            if !only(M_TABLE | M_ROW | M_UUID_NAME, M_TABLE) {
+            if !only(M_TABLE | M_ROW | M_UUID_NAME, M_TABLE | M_ROW) {
                 return None;
             }
             let tb = table()?;
             let ts = txn.ts(tb);
             let mut uuid = crate::uuidgen::fresh();
             if m.present & M_UUID_NAME != 0 {
-                uuid = txn.name_insert(&m.string(t, M_UUID_NAME)?, uuid).ok()?;
+                let n = m.string(t, M_UUID_NAME)?;
+                if !crate::schema::valid_id(&n) {
+                    return None;
+                }
+                uuid = txn.name_insert(&n, uuid).ok()?;
             }
             let mut row = Row::new_default(ts);
             if let Some(rj) = m.get(t, M_ROW) {
-                for (c, d) in parse_row(txn, ts, rj, false)? {
+                let vals = parse_row(txn, ts, rj, false)?;
+                crate::transaction::check_defaults(ts, &vals).ok()?;
+                for (c, d) in vals {
                     row.set(c, d);
                 }
             }
@@ -418,18 +424,6 @@ fn parse_row(
     if r.eat(b'}') {
         return Some(out);
     }
-    let symtab = &mut txn.symtab;
-    let mut named = |n: &str| {
-        Some(
-            symtab
-                .entry(n.to_string())
-                .or_insert_with(|| crate::transaction::Symbol {
-                    uuid: crate::uuidgen::fresh(),
-                    created: false,
-                })
-                .uuid,
-        )
-    };
     loop {
         let k = r.plain_string()?;
         if !r.eat(b':') {
@@ -440,6 +434,9 @@ fn parse_row(
         if (update && !cs.mutable) || out.iter().any(|(x, _)| *x == c) {
             return None;
         }
+        let is_ref = crate::transaction::is_ref_column(&cs.ty);
+        let symtab = &mut txn.symtab;
+        let mut named = |n: &str| Some(crate::transaction::row_symbol(symtab, n, is_ref));
         out.push((c, datum(&mut r, &cs.ty, &mut named, true)?));
         if !r.more(b'}')? {
             break;

@@ -33,6 +33,25 @@ pub struct Change {
 pub(crate) struct Symbol {
     pub(crate) uuid: Uuid,
     pub(crate) created: bool,
+    /// Used in a column that references a table.
+    pub(crate) in_ref: bool,
+}
+
+/// The uuid that named-uuid `n` stands for in a row's column (a fresh one
+/// the first time); `is_ref` says whether the column references a table.
+pub(crate) fn row_symbol(symtab: &mut HashMap<String, Symbol>, n: &str, is_ref: bool) -> Uuid {
+    let s = symtab.entry(n.to_string()).or_insert_with(|| Symbol {
+        uuid: crate::uuidgen::fresh(),
+        created: false,
+        in_ref: false,
+    });
+    s.in_ref |= is_ref;
+    s.uuid
+}
+
+/// Whether a column's keys or values reference a table.
+pub(crate) fn is_ref_column(ty: &crate::schema::ColumnType) -> bool {
+    ty.key.ref_table.is_some() || ty.value.as_ref().is_some_and(|v| v.ref_table.is_some())
 }
 
 /// What the caller knows about the session and the clock.
@@ -329,21 +348,15 @@ impl<'a> Txn<'a> {
             .as_object()
             .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
         let mut out = Vec::with_capacity(o.len());
-        let symtab = &mut self.symtab;
-        let mut named = |n: &str| {
-            Some(
-                symtab
-                    .entry(n.to_string())
-                    .or_insert_with(|| Symbol {
-                        uuid: crate::uuidgen::fresh(),
-                        created: false,
-                    })
-                    .uuid,
-            )
-        };
         for (k, x) in o {
             let c = match ts.column(k) {
                 Some(c) => c,
+                None if (k == "_uuid" || k == "_version") && !update => {
+                    // OVS parses them (a uuid) and ignores them on insert.
+                    let mut none = |_: &str| Some(Uuid::nil());
+                    Datum::from_json(&crate::condition::uuid_type(), x, &mut none, false)?;
+                    continue;
+                }
                 None if k == "_uuid" || k == "_version" => {
                     return Err(OvsdbError::constraint(format!(
                         "Cannot update immutable column {k} in table {}.",
@@ -364,13 +377,10 @@ impl<'a> Txn<'a> {
                     ts.name
                 )));
             }
-            let d = Datum::from_json(&cs.ty, x, &mut named, false).map_err(|e| {
-                if e.tag == "syntax error" && e.details.contains("members but") {
-                    OvsdbError::constraint(e.details)
-                } else {
-                    e
-                }
-            })?;
+            let is_ref = is_ref_column(&cs.ty);
+            let symtab = &mut self.symtab;
+            let mut named = |n: &str| Some(row_symbol(symtab, n, is_ref));
+            let d = Datum::from_json(&cs.ty, x, &mut named, false)?;
             out.push((c, d));
         }
         Ok(out)
@@ -390,6 +400,9 @@ impl<'a> Txn<'a> {
             "mutate" => self.op_mutate(o),
             "delete" => self.op_delete(o),
             "wait" => return self.op_wait(o, ctx),
+            crate::jsonrpc::INVALID_UTF8_OP => Err(OvsdbError::constraint(
+                "operation holds a string that is not valid UTF-8",
+            )),
             "commit" => {
                 check_members(o, &["durable"])?;
                 self.durable = member(o, "durable")?
@@ -459,6 +472,9 @@ impl<'a> Txn<'a> {
             let n = nj
                 .as_str()
                 .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'uuid-name'."))?;
+            if !crate::schema::valid_id(n) {
+                return Err(OvsdbError::syntax_in(nj, "uuid-name must be an id"));
+            }
             if get(o, "uuid").is_some() && self.symtab.get(n).is_some_and(|s| !s.created) {
                 return Err(OvsdbError::syntax(
                     "uuid-name used before insert with explicit uuid",
@@ -467,10 +483,10 @@ impl<'a> Txn<'a> {
             uuid = self.name_insert(n, uuid)?;
         }
         let mut row = Row::new_default(ts);
-        if let Some(rj) = get(o, "row") {
-            for (c, d) in self.parse_row(ts, rj, false)? {
-                row.set(c, d);
-            }
+        let vals = self.parse_row(ts, member(o, "row")?, false)?;
+        check_defaults(ts, &vals)?;
+        for (c, d) in vals {
+            row.set(c, d);
         }
         Ok(self.insert_row(t, uuid, row))
     }
@@ -506,6 +522,7 @@ impl<'a> Txn<'a> {
                     Symbol {
                         uuid,
                         created: true,
+                        in_ref: false,
                     },
                 );
                 Ok(uuid)
@@ -514,17 +531,43 @@ impl<'a> Txn<'a> {
     }
 
     fn op_select(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
-        check_members(o, &["table", "where", "columns"])?;
+        check_members(o, &["table", "where", "columns", "sort"])?;
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
         let cols = parse_columns(ts, get(o, "columns"))?;
-        let rows: Vec<Value> = self
-            .matching(t, &cond)
+        let sort = parse_columns(ts, get(o, "sort"))?;
+        let mut hits = self.matching(t, &cond);
+        if let Some(sort) = sort {
+            self.sort_rows(t, &mut hits, &sort);
+        }
+        let rows: Vec<Value> = hits
             .iter()
             .filter_map(|u| self.get(t, u).map(|r| project(ts, u, r, cols.as_deref())))
             .collect();
         Ok(OpResult::Json(json!({"rows": rows})))
+    }
+
+    /// Orders `hits` by the `sort` columns of a select, as OVS does: by
+    /// each column's datum in turn (fewer elements first, then element by
+    /// element), `_uuid` and `_version` by value.
+    fn sort_rows(&self, t: usize, hits: &mut [Uuid], sort: &[usize]) {
+        let key = |u: &Uuid, c: usize| -> Datum {
+            let r = self.get(t, u);
+            match c {
+                COL_UUID => Datum::scalar(Atom::Uuid(*u)),
+                COL_VERSION => Datum::scalar(Atom::Uuid(r.map(|r| r.version).unwrap_or_default())),
+                c => r
+                    .map(|r| (*r.cols[c]).clone())
+                    .unwrap_or_else(Datum::empty_set),
+            }
+        };
+        hits.sort_by(|a, b| {
+            sort.iter()
+                .map(|&c| key(a, c).compare(&key(b, c)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
 
     fn op_update(&mut self, o: &Map<String, Value>) -> Result<OpResult> {
@@ -633,13 +676,13 @@ impl<'a> Txn<'a> {
             ),
         };
         let cond = self.condition(ts, member(o, "where")?)?;
+        // No "columns": every column, `_uuid` and `_version` too (as OVS).
         let cols: Vec<usize> = match parse_columns(ts, get(o, "columns"))? {
             Some(c) => c,
-            None => (0..ts.columns.len()).collect(),
+            None => (0..ts.columns.len())
+                .chain([COL_UUID, COL_VERSION])
+                .collect(),
         };
-        if cols.iter().any(|&c| c >= ts.columns.len()) {
-            return Err(OvsdbError::syntax("wait columns must be table columns").into());
-        }
         let until = member(o, "until")?.as_str().unwrap_or("");
         let want_eq = match until {
             "==" => true,
@@ -653,44 +696,56 @@ impl<'a> Txn<'a> {
         let rows = member(o, "rows")?
             .as_array()
             .ok_or_else(|| OvsdbError::syntax("Type mismatch for member 'rows'."))?;
-        let mut expected: Vec<Vec<Datum>> = Vec::with_capacity(rows.len());
+        // The rows compare as sets, as in OVS: duplicates (given or
+        // found) count once; a column a given row lacks is its default,
+        // and its members outside `cols` are ignored.
+        let mut expected: HashSet<Vec<Datum>> = HashSet::with_capacity(rows.len());
         for rj in rows {
             let ro = rj
                 .as_object()
                 .ok_or_else(|| OvsdbError::syntax("row must be an object"))?;
             let mut vals = Vec::with_capacity(cols.len());
             for &c in &cols {
-                let cs = &ts.columns[c];
-                let x = ro.get(&cs.name).ok_or_else(|| {
-                    OvsdbError::syntax(format!("wait row lacks column {}", cs.name))
-                })?;
-                let symtab = &mut self.symtab;
-                let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
-                vals.push(Datum::from_json(&cs.ty, x, &mut named, false)?);
-            }
-            expected.push(vals);
-        }
-        // The rows compare as multisets: count each expected row up and
-        // each actual one down; equal when every count is back to zero.
-        let hits = self.matching(t, &cond);
-        let equal = hits.len() == expected.len() && {
-            let mut counts: HashMap<Vec<&Datum>, isize> = HashMap::with_capacity(expected.len());
-            for e in &expected {
-                *counts.entry(e.iter().collect()).or_default() += 1;
-            }
-            let mut same = true;
-            for r in hits.iter().filter_map(|u| self.get(t, u)) {
-                let key: Vec<&Datum> = cols.iter().map(|&c| &*r.cols[c]).collect();
-                match counts.get_mut(&key) {
-                    Some(n) if *n > 0 => *n -= 1,
-                    _ => {
-                        same = false;
-                        break;
+                let (name, ty, default) = match c {
+                    COL_UUID | COL_VERSION => (
+                        if c == COL_UUID { "_uuid" } else { "_version" },
+                        crate::condition::uuid_type(),
+                        Datum::scalar(Atom::Uuid(Uuid::nil())),
+                    ),
+                    c => (
+                        ts.columns[c].name.as_str(),
+                        ts.columns[c].ty.clone(),
+                        (*ts.defaults[c]).clone(),
+                    ),
+                };
+                let d = match ro.get(name) {
+                    Some(x) => {
+                        let symtab = &mut self.symtab;
+                        let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
+                        Datum::from_json(&ty, x, &mut named, false)?
                     }
-                }
+                    None => default,
+                };
+                vals.push(d);
             }
-            same
-        };
+            expected.insert(vals);
+        }
+        let hits = self.matching(t, &cond);
+        let mut actual: HashSet<Vec<Datum>> = HashSet::with_capacity(hits.len());
+        for u in &hits {
+            if let Some(r) = self.get(t, u) {
+                let key = cols
+                    .iter()
+                    .map(|&c| match c {
+                        COL_UUID => Datum::scalar(Atom::Uuid(*u)),
+                        COL_VERSION => Datum::scalar(Atom::Uuid(r.version)),
+                        c => (*r.cols[c]).clone(),
+                    })
+                    .collect();
+                actual.insert(key);
+            }
+        }
+        let equal = expected == actual;
         if equal == want_eq {
             return Ok(OpResult::Empty);
         }
@@ -705,8 +760,10 @@ impl<'a> Txn<'a> {
 
     /// Runs the commit-time checks and returns the owned change list.
     pub fn prepare(mut self) -> Result<Prepared> {
+        // A named-uuid no insert defines is an error in a reference column;
+        // in a plain uuid column it stands for a fresh uuid, as in OVS.
         for (n, s) in &self.symtab {
-            if !s.created {
+            if !s.created && s.in_ref {
                 return Err(OvsdbError::new(
                     "referential integrity violation",
                     format!(
@@ -1114,14 +1171,42 @@ pub fn parse_columns(ts: &TableSchema, v: Option<&Value>) -> Result<Option<Vec<u
             Some((ColRef::Uuid, _)) => out.push(COL_UUID),
             Some((ColRef::Version, _)) => out.push(COL_VERSION),
             None => {
-                return Err(OvsdbError::new(
-                    "unknown column",
+                return Err(OvsdbError::syntax_in(
+                    v,
                     format!("No column {n} in table {}.", ts.name),
                 ))
             }
         }
+        if out[..out.len() - 1].contains(out.last().expect("just pushed")) {
+            return Err(OvsdbError::syntax_in(
+                v,
+                format!("Column {n} specified multiple times."),
+            ));
+        }
     }
     Ok(Some(out))
+}
+
+/// OVS checks every column of a new row against its constraints, defaults
+/// included: a column the insert leaves out whose default breaks its own
+/// constraint (an enum without the default, a minimum above it) fails the
+/// insert with a constraint violation.
+pub(crate) fn check_defaults(ts: &TableSchema, given: &[(usize, Datum)]) -> Result<()> {
+    for (c, cs) in ts.columns.iter().enumerate() {
+        if given.iter().any(|(g, _)| *g == c) {
+            continue;
+        }
+        let d = &*ts.defaults[c];
+        for a in d.keys() {
+            cs.ty.key.check(a)?;
+        }
+        if let (Some(vt), Datum::Map(m)) = (&cs.ty.value, d) {
+            for (_, v) in m {
+                vt.check(v)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub const COL_UUID: usize = usize::MAX;

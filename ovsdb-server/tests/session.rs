@@ -1,6 +1,6 @@
-//! Session robustness against the real server binary: malformed JSON, a
-//! stray non-JSON byte and an unknown method each get an error reply, the
-//! bad session is closed, and other sessions keep working.
+//! Session robustness against the real server binary: an unknown method
+//! gets an error reply; malformed JSON and a stray non-JSON byte close the
+//! session without a reply (as OVS does); other sessions keep working.
 
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -51,11 +51,11 @@ fn bad_input_gets_error_and_others_continue() {
     assert!(!closed, "an unknown method must not close the session");
 
     let (v, closed) = exchange(&sock, br#"{"id":1,"method":"echo","params":[} "#, 1);
-    assert_eq!(v[0]["error"]["error"], "syntax error", "{v:?}");
+    assert!(v.is_empty(), "no reply to malformed JSON: {v:?}");
     assert!(closed, "malformed JSON closes the session");
 
     let (v, closed) = exchange(&sock, b"x", 1);
-    assert_eq!(v[0]["error"]["error"], "syntax error");
+    assert!(v.is_empty(), "{v:?}");
     assert!(closed);
 
     let (v, _) = exchange(&sock, br#"{"id":7,"method":"transact","params":["Open_vSwitch",{"op":"insert","table":"Nope","row":{}}]}"#, 1);

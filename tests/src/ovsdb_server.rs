@@ -371,6 +371,29 @@ impl JsonRpc {
         Ok(())
     }
 
+    /// Sends `bytes` as they are (malformed input included).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// The next message, `Ok(None)` once the server has closed the
+    /// connection (an error if nothing happens within the read timeout).
+    pub fn recv_or_closed(&mut self) -> anyhow::Result<Option<Value>> {
+        match self.recv_timeout(self.timeout) {
+            Ok(Some(v)) => Ok(Some(v)),
+            Ok(None) => bail!("no message from the server within {:?}", self.timeout),
+            Err(e) if e.to_string() == "server closed the connection" => Ok(None),
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionReset) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn parse_buffered(&mut self) -> anyhow::Result<Option<Value>> {
         let mut it = serde_json::Deserializer::from_slice(&self.buf).into_iter::<Value>();
         match it.next() {

@@ -47,10 +47,16 @@ fn check_fast_path(core: &Core, text: &[u8]) {
         .map_err(|e| ovsdb::error::OvsdbError::syntax(format!("JSON parse error: {e}")))
         .and_then(Message::from_value);
     let parsed = Message::parse(text);
-    assert_eq!(
-        format!("{:?}", parsed.clone().map(Message::generic)),
-        format!("{generic:?}")
-    );
+    // Text that is not UTF-8 has its own route (a transact operation
+    // holding it fails; anything else is malformed), and errors compare
+    // by tag (each closes the session).
+    if std::str::from_utf8(text).is_ok() {
+        let show = |r: Result<Message, ovsdb::error::OvsdbError>| match r {
+            Ok(m) => format!("{m:?}"),
+            Err(e) => format!("Err({})", e.tag),
+        };
+        assert_eq!(show(parsed.clone().map(Message::generic)), show(generic));
+    }
     if let Ok(Message::Transact(t)) = &parsed {
         if let Some(i) = t.db_name().and_then(|n| core.db_index(&n)) {
             let e = &core.dbs[i];
