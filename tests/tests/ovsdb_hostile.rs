@@ -11,7 +11,12 @@
 use ferrovs_tests::ovsdb_hostile::{run, Report, Scale, Scenario};
 use ferrovs_tests::ovsdb_server::{DbInit, Flavor, OvsdbServer, VSWITCH_SCHEMA};
 
+/// One scenario at a time: each measures a second client's latency, which
+/// another scenario running beside it on this small machine would distort.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn play(scenario: Scenario, extra: &[&str]) -> Report {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = OvsdbServer::start_with_args(
         Flavor::Ferrovs,
         DbInit::ToolCreate(VSWITCH_SCHEMA.into()),
