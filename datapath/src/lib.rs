@@ -22,6 +22,7 @@ pub mod packet;
 pub mod pmd;
 pub mod pmd_stats;
 pub mod random;
+pub mod tunnel;
 pub mod upcall;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
 use crate::random::Rng;
+use crate::tunnel;
 use crate::upcall::UpcallHandler;
 
 /// Meters live in the slow path's configuration; the datapath asks this
@@ -167,6 +168,30 @@ impl ExecCtx<'_> {
                     let c = self.pool.clone_packet(&pkt);
                     self.run(c, branch, depth + 1);
                 }
+                DpAction::TunnelPush(t) => {
+                    if last {
+                        // OVS: a push whose result nobody uses is skipped.
+                        break;
+                    }
+                    let hash = match pkt.md().dp_hash {
+                        0 => self.hash_packet(&mut pkt, HashAlg::L4, 0),
+                        h => h,
+                    };
+                    if let Err(e) = tunnel::push::push(&mut pkt, t, hash) {
+                        tunnel::TNL_DROPS.count(e);
+                        self.dropped += 1;
+                        self.pool.put(pkt);
+                        return;
+                    }
+                }
+                DpAction::TunnelPop(p) => {
+                    if last {
+                        self.tunnel_pop(pkt, *p);
+                        return;
+                    }
+                    let c = self.pool.clone_packet(&pkt);
+                    self.tunnel_pop(c, *p);
+                }
                 DpAction::Meter(id) => {
                     if let Some(m) = self.meter {
                         if !m.pass(*id, pkt.len(), self.now_ms) {
@@ -179,6 +204,22 @@ impl ExecCtx<'_> {
             }
         }
         self.pool.put(pkt);
+    }
+
+    /// Decapsulates `pkt` and queues it for recirculation from the tunnel
+    /// port (its recirc_id unchanged), or drops and counts it.
+    fn tunnel_pop(&mut self, mut pkt: DpPacket, p: tunnel::TnlPop) {
+        match tunnel::pop::pop(&mut pkt, p.kind) {
+            Ok(()) => {
+                pkt.md_mut().in_port = p.port;
+                self.recirc.push(pkt);
+            }
+            Err(e) => {
+                tunnel::TNL_DROPS.count(e);
+                self.dropped += 1;
+                self.pool.put(pkt);
+            }
+        }
     }
 
     /// dp_hash of the packet's current headers (re-extracted, since earlier
