@@ -171,3 +171,6 @@ impl TnlDrops {
         c.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -136,7 +136,7 @@ impl<'a> GeneveRepr<'a> {
     }
     pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
         let ol = self.options.len();
-        if ol % 4 != 0 || ol > GENEVE_MAX_OPTS {
+        if !ol.is_multiple_of(4) || ol > GENEVE_MAX_OPTS {
             return Err(WireError::Malformed);
         }
         if buf.len() < self.header_len() {
