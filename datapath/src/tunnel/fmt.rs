@@ -27,6 +27,16 @@ impl Display for TnlPush {
     }
 }
 
+/// Prints any bytes as a `header(...)` of vport type `ty` (what OVS
+/// prints for a template, truncations included).
+pub struct HeaderDisplay<'a>(pub &'a [u8], pub u32);
+
+impl Display for HeaderDisplay<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        format_header(f, self.0, self.1)
+    }
+}
+
 /// C's `%#x`: "0" for zero, else "0x..".
 struct AltHex(u32);
 impl Display for AltHex {

@@ -2,7 +2,9 @@
 //! IPv4/IPv6, UDP or GRE and tunnel headers, fills the packet's tunnel
 //! metadata from them and strips them.
 //!
-//! Everything is checked on the untouched frame first and the metadata is
+//! A frame whose offload state says its outer checksum is partial (sent by
+//! a local stack, not yet computed) or already verified by the device is
+//! not checked again. Everything is checked on the untouched frame first and the metadata is
 //! built on the side, so a refused packet is left as it came (to be
 //! dropped and counted by the caller). What is refused, as OVS refuses it:
 //! an IPv4 header with a bad checksum (options are allowed and skipped),
@@ -14,7 +16,7 @@
 //! judged here: the flow tables match on `tun_id` after recirculation.
 
 use super::{TnlError, TnlKind};
-use crate::offload::Offload;
+use crate::offload::{Offload, VNET_F_DATA_VALID};
 use crate::packet::{CtMd, DpPacket, Offsets, TunnelMd};
 use crate::wire::checksum::{checksum, fold, sum16};
 use crate::wire::ethernet::{EthernetFrame, ETH_HLEN, ETH_TYPE_IPV4, ETH_TYPE_IPV6};
@@ -34,13 +36,17 @@ pub const TNL_F_KEY: u16 = 1 << 3;
 
 const PROTO_GRE: u8 = super::header::PROTO_GRE;
 
-/// Reads the outer headers of `frame` as tunnel type `kind`. Returns the
-/// metadata and the number of bytes to strip, and the length of the outer
-/// packet (the frame may carry Ethernet padding after it).
+/// Reads the outer headers of `frame` as tunnel type `kind` into `md`.
+/// Returns the number of bytes to strip and the length of the outer packet
+/// (the frame may carry Ethernet padding after it). `l4_csum_trusted`: the
+/// offload state says the L4 checksum was verified or is still to be
+/// computed by the sender (a frame from a local stack), so UDP and GRE
+/// checksums are not verified.
 pub fn parse_outer(
     frame: &[u8],
     kind: TnlKind,
     md: &mut TunnelMd,
+    l4_csum_trusted: bool,
 ) -> Result<(usize, usize), TnlError> {
     let eth = EthernetFrame::new_checked(frame)?;
     let l3 = &frame[ETH_HLEN..];
@@ -101,7 +107,7 @@ pub fn parse_outer(
             let udp = &l4[..ulen];
             if be16(udp, 6) != 0 {
                 let acc = pseudo + PROTO_UDP as u32 + ulen as u32;
-                if fold(sum16(udp, acc)) != 0xffff {
+                if !l4_csum_trusted && fold(sum16(udp, acc)) != 0xffff {
                     return Err(TnlError::BadChecksum);
                 }
                 md.flags |= TNL_F_CSUM;
@@ -143,7 +149,7 @@ pub fn parse_outer(
             }
             let h = GreHeader::new_checked(l4)?;
             let g = GreRepr::parse(&h)?;
-            if !h.checksum_ok() {
+            if !l4_csum_trusted && !h.checksum_ok() {
                 return Err(TnlError::BadChecksum);
             }
             if g.csum {
@@ -170,7 +176,9 @@ pub fn parse_outer(
 /// state are cleared (as OVS does on pop). On error `pkt` is unchanged.
 pub fn pop(pkt: &mut DpPacket, kind: TnlKind) -> Result<(), TnlError> {
     let mut md = TunnelMd::default();
-    let (strip, end) = parse_outer(pkt.data(), kind, &mut md)?;
+    let o = pkt.offload();
+    let trusted = o.needs_csum() || o.flags & VNET_F_DATA_VALID != 0;
+    let (strip, end) = parse_outer(pkt.data(), kind, &mut md, trusted)?;
     pkt.set_offload(Offload::NONE);
     pkt.truncate(end);
     pkt.pull_front(strip);

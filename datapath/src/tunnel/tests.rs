@@ -230,7 +230,7 @@ fn push_then_pop_restores_frame_and_fills_metadata() {
         }
         let mut md = crate::packet::TunnelMd::default();
         let kind = kind_of(&r);
-        super::pop::parse_outer(&d, kind, &mut md).unwrap();
+        super::pop::parse_outer(&d, kind, &mut md, false).unwrap();
         match &r.encap {
             Encap::Vxlan { csum, vxlan, .. } => {
                 assert_eq!(md.tp_src, udp_src_port(0x1234_5678));
@@ -319,7 +319,7 @@ fn partial_inner_checksum_survives_and_outer_csum_completes_it() {
     assert!(!p.offload().needs_csum());
     assert_eq!(&p.data()[50..], &full[..]);
     let mut md = crate::packet::TunnelMd::default();
-    super::pop::parse_outer(p.data(), TnlKind::Vxlan, &mut md).unwrap();
+    super::pop::parse_outer(p.data(), TnlKind::Vxlan, &mut md, false).unwrap();
     assert_ne!(md.flags & TNL_F_CSUM, 0);
 }
 
