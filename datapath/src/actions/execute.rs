@@ -177,6 +177,10 @@ impl ExecCtx<'_> {
                         0 => self.hash_packet(&mut pkt, HashAlg::L4, 0),
                         h => h,
                     };
+                    if pkt.offload().is_gso() {
+                        self.push_segments(pkt, t, hash, &acts[i + 1..], depth);
+                        return;
+                    }
                     if let Err(e) = tunnel::push::push(&mut pkt, t, hash) {
                         tunnel::TNL_DROPS.count(e);
                         self.dropped += 1;
@@ -204,6 +208,38 @@ impl ExecCtx<'_> {
             }
         }
         self.pool.put(pkt);
+    }
+
+    /// A GSO packet cannot be segmented once encapsulated (ports take one
+    /// header chain), so it is cut into segments here, each encapsulated
+    /// and run through the rest of the actions. All share the flow hash.
+    #[cold]
+    fn push_segments(
+        &mut self,
+        pkt: DpPacket,
+        t: &tunnel::TnlPush,
+        hash: u32,
+        rest: &[DpAction],
+        depth: u32,
+    ) {
+        let mut segs = Vec::new();
+        let r = crate::offload::gso::segment(&pkt, self.pool, &mut segs);
+        self.pool.put(pkt);
+        if r.is_err() {
+            tunnel::TNL_DROPS.count(tunnel::TnlError::Offload);
+            self.dropped += 1;
+            return;
+        }
+        for mut s in segs {
+            match tunnel::push::push(&mut s, t, hash) {
+                Ok(()) => self.run(s, rest, depth),
+                Err(e) => {
+                    tunnel::TNL_DROPS.count(e);
+                    self.dropped += 1;
+                    self.pool.put(s);
+                }
+            }
+        }
     }
 
     /// Decapsulates `pkt` and queues it for recirculation from the tunnel

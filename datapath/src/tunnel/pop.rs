@@ -172,16 +172,34 @@ pub fn parse_outer(
 }
 
 /// Decapsulates `pkt` in place: on success the frame is the inner
-/// Ethernet frame, the tunnel metadata is set, conntrack state and offload
-/// state are cleared (as OVS does on pop). On error `pkt` is unchanged.
+/// Ethernet frame, the tunnel metadata is set, conntrack state is cleared
+/// (as OVS does on pop), and offload state is kept only where it concerns
+/// the inner frame. On error `pkt` is unchanged.
 pub fn pop(pkt: &mut DpPacket, kind: TnlKind) -> Result<(), TnlError> {
     let mut md = TunnelMd::default();
     let o = pkt.offload();
     let trusted = o.needs_csum() || o.flags & VNET_F_DATA_VALID != 0;
     let (strip, end) = parse_outer(pkt.data(), kind, &mut md, trusted)?;
-    pkt.set_offload(Offload::NONE);
     pkt.truncate(end);
+    // Offload state pointing into the outer headers (a partial outer
+    // checksum) goes; an inner partial checksum (the sender's outer one
+    // was computed without it) moves with the frame and is kept. "Verified"
+    // spoke of the outer checksum only. (Offload::shift would also drop
+    // the inner state, as hdr_len 0 of a non-GSO packet lies in the pulled
+    // bytes.)
+    let o = pkt.offload();
+    let inner = if o.needs_csum() && !o.is_gso() && o.csum_start as usize >= strip {
+        Offload {
+            flags: o.flags & !VNET_F_DATA_VALID,
+            csum_start: o.csum_start - strip as u16,
+            hdr_len: o.hdr_len.saturating_sub(strip as u16),
+            ..o
+        }
+    } else {
+        Offload::NONE
+    };
     pkt.pull_front(strip);
+    pkt.set_offload(inner);
     pkt.set_offsets(Offsets::default());
     let m = pkt.md_mut();
     m.tunnel = md;

@@ -10,8 +10,9 @@
 //! header length, so an inner partial checksum is still finished by the
 //! port that sends the packet (kernel or software). An outer checksum
 //! covers the inner bytes, so that one case finishes the inner checksum
-//! first. A GSO packet with an outer UDP checksum gets a zero outer
-//! checksum on IPv4 (allowed by RFC 768) as the segments do not exist yet.
+//! first. GSO packets are segmented by the executor before the push
+//! (`ExecCtx::push_segments`); called directly on one, `push` leaves the
+//! outer UDP checksum zero and refuses a GRE checksum.
 
 use super::{Outer, TnlError, TnlPush};
 use crate::offload::csum::complete_packet;
