@@ -261,7 +261,7 @@ fn scenario(kind: TnlKind) -> anyhow::Result<()> {
         "permanent",
     ])?;
     let dev = "tnl0";
-    match kind {
+    let made = match kind {
         TnlKind::Vxlan => kh.ns.exec(&[
             "ip",
             "link",
@@ -279,7 +279,7 @@ fn scenario(kind: TnlKind) -> anyhow::Result<()> {
             "4789",
             "dev",
             &kh.ifname,
-        ])?,
+        ]),
         TnlKind::Gre => kh.ns.exec(&[
             "ip",
             "link",
@@ -293,7 +293,7 @@ fn scenario(kind: TnlKind) -> anyhow::Result<()> {
             "198.18.0.1",
             "key",
             "42",
-        ])?,
+        ]),
         TnlKind::Geneve => kh.ns.exec(&[
             "ip",
             "link",
@@ -305,8 +305,11 @@ fn scenario(kind: TnlKind) -> anyhow::Result<()> {
             "42",
             "remote",
             "198.18.0.1",
-        ])?,
+        ]),
     };
+    made.map_err(|e| {
+        anyhow::anyhow!("this kernel cannot create the {kind:?} tunnel device (no module?): {e}")
+    })?;
     kh.ns.exec(&["ip", "link", "set", dev, "mtu", "1400"])?;
     kh.ns
         .exec(&["ip", "addr", "add", "198.18.1.2/24", "dev", dev])?;

@@ -458,3 +458,80 @@ fn executor_pushes_outputs_pops_and_recirculates() {
             > before
     );
 }
+
+#[test]
+fn pop_keeps_an_inner_partial_checksum_and_drops_an_outer_one() {
+    let mut inner = inner_frame(40);
+    inner[40..42].copy_from_slice(&[0, 0]);
+    let o = Offload {
+        flags: VNET_F_NEEDS_CSUM,
+        csum_start: 34,
+        csum_offset: 6,
+        ..Offload::NONE
+    };
+    let t = action(4789, &tmpl(v4(), vxlan(false, 1)));
+    let mut p = DpPacket::from_bytes(&inner);
+    p.set_offload(o);
+    push(&mut p, &t, 5).unwrap();
+    pop(&mut p, TnlKind::Vxlan).unwrap();
+    assert_eq!(
+        p.offload(),
+        o,
+        "inner partial checksum kept across push+pop"
+    );
+    // an outer partial checksum (csum_start at the outer UDP header) goes
+    let mut p = DpPacket::from_bytes(&inner);
+    push(&mut p, &t, 5).unwrap();
+    p.set_offload(Offload {
+        flags: VNET_F_NEEDS_CSUM,
+        csum_start: 34,
+        csum_offset: 6,
+        ..Offload::NONE
+    });
+    pop(&mut p, TnlKind::Vxlan).unwrap();
+    assert_eq!(p.offload(), Offload::NONE);
+}
+
+#[test]
+fn gso_packet_is_segmented_then_each_segment_encapsulated() {
+    use crate::offload::gso::tests::{gso_tcp4, l4_ok};
+    let payload: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let p = gso_tcp4(&payload, 1000);
+    let t = Arc::new(action(4789, &tmpl(v4(), vxlan(true, 0x7b))));
+    let mut pool = PacketPool::new(8);
+    let mut out = PortOutputs::default();
+    let mut recirc = Vec::new();
+    let mut rng = Rng::new(1);
+    let mut scratch = FlowKey::default();
+    let mut ctx = ExecCtx {
+        pool: &mut pool,
+        out: &mut out,
+        recirc: &mut recirc,
+        handler: &Nop,
+        meter: None,
+        rng: &mut rng,
+        scratch: &mut scratch,
+        now_ms: 1,
+        dropped: 0,
+    };
+    ctx.execute(p, &[DpAction::TunnelPush(t), DpAction::Output(3)]);
+    assert_eq!(ctx.dropped, 0);
+    let mut segs = vec![];
+    for (port, pk) in out.slots_mut() {
+        assert_eq!(port, 3);
+        segs.append(pk);
+    }
+    assert_eq!(segs.len(), 5);
+    let mut got = vec![];
+    for mut s in segs {
+        assert!(!s.offload().pending());
+        let mut md = crate::packet::TunnelMd::default();
+        // the outer UDP checksum is complete and verifies
+        super::pop::parse_outer(s.data(), TnlKind::Vxlan, &mut md, false).unwrap();
+        assert_ne!(md.flags & TNL_F_CSUM, 0);
+        pop(&mut s, TnlKind::Vxlan).unwrap();
+        assert!(l4_ok(s.data()), "inner TCP checksum of each segment");
+        got.extend_from_slice(&s.data()[66..]);
+    }
+    assert_eq!(got, payload);
+}
