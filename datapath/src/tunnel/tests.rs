@@ -535,3 +535,41 @@ fn gso_packet_is_segmented_then_each_segment_encapsulated() {
     }
     assert_eq!(got, payload);
 }
+
+/// Frames that OVS's own tests feed to its `tnl_pop` (tests/tunnel-push-pop.at):
+/// GRE (TEB, key 0x1c8), Geneve with two options, and L3 GRE (IPv4 payload).
+#[test]
+fn decodes_the_frames_of_ovs_tunnel_tests() {
+    let tail = "fe71d883724fbeb6f4e1494a080045000054ba200000400184861e0000011e00000200004227e75400030af3195500000000f265010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637";
+    let gre = hex::decode(format!("aa55aa550000001b213cab6408004500007e79464000402fba550101025c0101025820006558000001c8{tail}")).unwrap();
+    let mut p = DpPacket::from_bytes(&gre);
+    pop(&mut p, TnlKind::Gre).unwrap();
+    let md = &p.md().tunnel;
+    assert_eq!(md.id, 0x1c8);
+    assert_eq!(md.ipv4_src, u32::from(Ipv4Addr::new(1, 1, 2, 92)));
+    assert_eq!(md.ipv4_dst, u32::from(Ipv4Addr::new(1, 1, 2, 88)));
+    assert_eq!(md.flags, TNL_F_KEY | TNL_F_DONT_FRAGMENT);
+    assert_eq!(p.data(), &hex::decode(tail).unwrap()[..]);
+
+    let gnv = hex::decode(format!("aa55aa550000001b213cab64080045000096794640004011ba5b0101025c01010258308817c1008200000400655800007b00ffff80010000000affff00010000000b{tail}")).unwrap();
+    let mut p = DpPacket::from_bytes(&gnv);
+    pop(&mut p, TnlKind::Geneve).unwrap();
+    let md = &p.md().tunnel;
+    assert_eq!(md.id, 0x7b);
+    assert_eq!((md.tp_src, md.tp_dst), (0x3088, 6081));
+    let opts: Vec<_> = crate::wire::geneve::geneve_options(md.geneve()).collect();
+    assert_eq!(opts.len(), 2);
+    assert_eq!(
+        (opts[0].class, opts[0].typ, opts[0].data),
+        (0xffff, 0x80, &[0, 0, 0, 0xa][..])
+    );
+    assert_eq!(
+        (opts[1].class, opts[1].typ, opts[1].data),
+        (0xffff, 0x00, &[0, 0, 0, 0xb][..])
+    );
+    assert_eq!(p.data(), &hex::decode(tail).unwrap()[..]);
+
+    let l3 = hex::decode("aa55aa550000001b213cab6408004500007079464000402fba630101025c0101025820000800000001c845000054ba200000400184861e0000011e00000200004227e75400030af3195500000000f265010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637").unwrap();
+    let mut p = DpPacket::from_bytes(&l3);
+    assert_eq!(pop(&mut p, TnlKind::Gre), Err(TnlError::Unsupported));
+}
