@@ -23,6 +23,7 @@ pub mod pmd;
 pub mod pmd_stats;
 pub mod port_index;
 pub mod random;
+pub mod tunnel;
 pub mod upcall;
 pub mod wire;
 

@@ -13,6 +13,7 @@ use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
 use crate::port_index::PortIndex;
 use crate::random::Rng;
+use crate::tunnel;
 use crate::upcall::UpcallHandler;
 
 /// Meters live in the slow path's configuration; the datapath asks this
@@ -199,6 +200,34 @@ impl ExecCtx<'_> {
                     let c = self.pool.clone_packet(&pkt);
                     self.run(c, branch, depth + 1);
                 }
+                DpAction::TunnelPush(t) => {
+                    if last {
+                        // OVS: a push whose result nobody uses is skipped.
+                        break;
+                    }
+                    let hash = match pkt.md().dp_hash {
+                        0 => self.hash_packet(&mut pkt, HashAlg::L4, 0),
+                        h => h,
+                    };
+                    if pkt.offload().is_gso() {
+                        self.push_segments(pkt, t, hash, &acts[i + 1..], depth);
+                        return;
+                    }
+                    if let Err(e) = tunnel::push::push(&mut pkt, t, hash) {
+                        tunnel::TNL_DROPS.count(e);
+                        self.dropped += 1;
+                        self.pool.put(pkt);
+                        return;
+                    }
+                }
+                DpAction::TunnelPop(p) => {
+                    if last {
+                        self.tunnel_pop(pkt, *p);
+                        return;
+                    }
+                    let c = self.pool.clone_packet(&pkt);
+                    self.tunnel_pop(c, *p);
+                }
                 DpAction::Meter(id) => {
                     if let Some(m) = self.meter {
                         if !m.pass(*id, pkt.len(), self.now_ms) {
@@ -211,6 +240,54 @@ impl ExecCtx<'_> {
             }
         }
         self.pool.put(pkt);
+    }
+
+    /// A GSO packet cannot be segmented once encapsulated (ports take one
+    /// header chain), so it is cut into segments here, each encapsulated
+    /// and run through the rest of the actions. All share the flow hash.
+    #[cold]
+    fn push_segments(
+        &mut self,
+        pkt: DpPacket,
+        t: &tunnel::TnlPush,
+        hash: u32,
+        rest: &[DpAction],
+        depth: u32,
+    ) {
+        let mut segs = Vec::new();
+        let r = crate::offload::gso::segment(&pkt, self.pool, &mut segs);
+        self.pool.put(pkt);
+        if r.is_err() {
+            tunnel::TNL_DROPS.count(tunnel::TnlError::Offload);
+            self.dropped += 1;
+            return;
+        }
+        for mut s in segs {
+            match tunnel::push::push(&mut s, t, hash) {
+                Ok(()) => self.run(s, rest, depth),
+                Err(e) => {
+                    tunnel::TNL_DROPS.count(e);
+                    self.dropped += 1;
+                    self.pool.put(s);
+                }
+            }
+        }
+    }
+
+    /// Decapsulates `pkt` and queues it for recirculation from the tunnel
+    /// port (its recirc_id unchanged), or drops and counts it.
+    fn tunnel_pop(&mut self, mut pkt: DpPacket, p: tunnel::TnlPop) {
+        match tunnel::pop::pop(&mut pkt, p.kind) {
+            Ok(()) => {
+                pkt.md_mut().in_port = p.port;
+                self.recirc.push(pkt);
+            }
+            Err(e) => {
+                tunnel::TNL_DROPS.count(e);
+                self.dropped += 1;
+                self.pool.put(pkt);
+            }
+        }
     }
 
     /// dp_hash of the packet's current headers (re-extracted, since earlier

@@ -58,6 +58,10 @@ pub enum DpAction {
     },
     /// Pass the packet through meter `0` (the hook decides; drop on band).
     Meter(u32),
+    /// Prepend the outer tunnel header of the template (`tnl_push`).
+    TunnelPush(Arc<crate::tunnel::TnlPush>),
+    /// Decapsulate and recirculate from the tunnel port (`tnl_pop`).
+    TunnelPop(crate::tunnel::TnlPop),
 }
 
 /// An action list shared between the flow table and the PMDs.

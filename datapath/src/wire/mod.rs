@@ -9,10 +9,13 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod geneve;
+pub mod gre;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod vxlan;
 
 /// Why a header could not be viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
