@@ -43,6 +43,8 @@ pub struct Shared {
     pub rundir: std::path::PathBuf,
     /// Notified when a controller connects or disconnects.
     pub status_changed: Arc<Notify>,
+    /// The upcall handler's view of the bridges (None: misses drop).
+    pub wiring: Option<crate::xlate_glue::Wiring>,
 }
 
 impl Shared {
@@ -53,6 +55,7 @@ impl Shared {
             next_dummy: 0,
             rundir: rundir.to_path_buf(),
             status_changed: Arc::new(Notify::new()),
+            wiring: None,
         }
     }
 

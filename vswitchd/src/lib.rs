@@ -10,7 +10,9 @@
 //! - [`ofconn`], [`target`]: OpenFlow connections, listeners, controllers;
 //! - [`unixctl`], [`vlog`]: the control socket and logging;
 //! - [`dummy_packet`], [`pcap`]: packets for dummy interfaces;
-//! - [`upcall`]: the datapath's miss handler (drops, for now);
+//! - [`upcall`]: a miss handler that drops (for tests without tables);
+//! - [`xlate_glue`]: keeps ofproto's upcall handler in step with the
+//!   bridges, and the periodic slow-path work;
 //! - [`run`]: the daemon's main loop; [`cli`]: its command line.
 
 pub mod bridge;
@@ -28,5 +30,7 @@ pub mod status;
 pub mod switch;
 pub mod target;
 pub mod unixctl;
+pub mod unixctl_xlate;
 pub mod upcall;
 pub mod vlog;
+pub mod xlate_glue;
