@@ -245,15 +245,8 @@ fn standalone_normal_learns_macs() {
     let e = fv.appctl(&["fdb/show", "nobr"]);
     assert!(String::from_utf8_lossy(&e.stderr).contains("no such bridge"));
 
-    // A controller makes the bridge flush its flows (as OVS's connmgr);
-    // removing it brings the NORMAL flow back.
-    fv.vsctl_ok(&["set-controller", "br0", "punix:ctl.sock"]);
-    assert_eq!(ofctl_ok(&fv, "dump-flows", &["--no-stats"]), "");
-    fv.vsctl_ok(&["del-controller", "br0"]);
-    assert_eq!(
-        ofctl_ok(&fv, "dump-flows", &["--no-stats"]),
-        " priority=0 actions=NORMAL\n"
-    );
+    // Flows after fail-mode and controller changes: see
+    // fail_mode_flows_match_ovs.
 }
 
 #[test]
@@ -442,4 +435,58 @@ fn trace_matches_ovs() {
             "{p}\nferrovs:\n{f}\nOVS:\n{o}"
         );
     }
+}
+
+/// The flows a bridge shows as its fail mode and controllers change are
+/// those Debian's ovs-vswitchd shows after the same steps (OVS's connmgr
+/// flushes the flows and, standalone without controllers, adds
+/// `priority=0 actions=NORMAL`).
+#[test]
+fn fail_mode_flows_match_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    let ovs_flows = || -> String {
+        ovs.ofctl(&["--no-stats"], "dump-flows", &[])
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("NXST_FLOW"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let fv_flows = || ofctl_ok(&fv, "dump-flows", &["--no-stats"]);
+    let steps: &[&[&str]] = &[
+        &["set", "bridge", "br0", "fail_mode=standalone"],
+        &["set-controller", "br0", "punix:ctl.sock"],
+        &["del-controller", "br0"],
+        &["set-fail-mode", "br0", "secure"],
+        &["del-fail-mode", "br0"],
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        ovs.vsctl(step).unwrap();
+        fv.vsctl_ok(step);
+        if i == 2 {
+            // A flow of the operator's own, then the mode change flushes.
+            ovs.ofctl(&[], "add-flow", &["priority=5,actions=drop"])
+                .unwrap();
+            ofctl_ok(&fv, "add-flow", &["priority=5,actions=drop"]);
+        }
+        // Dump order is OVS's classifier iteration order: compare sets.
+        let sorted = |s: String| {
+            let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(fv_flows()), sorted(ovs_flows()), "after {step:?}");
+    }
+    assert_eq!(fv_flows(), " priority=0 actions=NORMAL\n");
 }

@@ -7,15 +7,15 @@
 //! (after each reconciler pass) diffs the running switch against that and
 //! applies only the difference, so an unchanged port is never touched.
 //! `tick` (every 100 ms from the main loop) pushes rule statistics,
-//! revalidates the megaflows, hands packet-ins to the bridges' controllers
-//! and drains what the datapath sent on dummy and internal devices (into
+//! revalidates the megaflows, hands packet-ins to the bridges' controllers,
+//! drops packet-outs (translation does not execute them yet) and drains what the datapath sent on dummy and internal devices (into
 //! `options:tx_pcap` for dummies, as OVS's netdev-dummy).
 //!
 //! Standalone fail mode follows OVS's connmgr: a bridge starts in secure
-//! mode with no controller; its flows are flushed whenever it gains its
-//! first or loses its last controller, and when its fail mode changes while
-//! it has none; after a flush, a standalone bridge without controllers
-//! gets the visible flow `priority=0 actions=NORMAL`.
+//! mode; when its fail mode changes while it has no controller its flows
+//! are flushed, and a standalone one gets the visible flow
+//! `priority=0 actions=NORMAL` (so a new bridge without `fail_mode` shows
+//! that flow in `ovs-ofctl dump-flows`, as OVS's).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -223,30 +223,24 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
     changed
 }
 
-/// OVS's order: controllers first (`connmgr_set_controllers`), then the
-/// fail mode (`connmgr_set_fail_mode`). Returns whether flows were flushed.
+/// As OVS's `connmgr_set_fail_mode`: a fail-mode change on a bridge
+/// without controllers flushes its flows, and a standalone one then gets
+/// `priority=0 actions=NORMAL`. (Gaining or losing controllers flushes
+/// nothing, as Debian's ovs-vswitchd shows.) Returns whether flows were
+/// flushed.
 fn apply_fail_mode(of: &SharedOfproto, old: (bool, bool), new: (bool, bool)) -> bool {
-    let (old_standalone, old_ctl) = old;
     let (standalone, ctl) = new;
-    let mut flushed = false;
-    let flush = |standalone: bool, ctl: bool| {
-        let mut o = lock(of);
-        o.flush_flows();
-        if standalone && !ctl {
-            if let Err(e) = o.add_flow_text("priority=0,actions=NORMAL") {
-                tracing::error!("standalone NORMAL flow: {e}");
-            }
+    if old.0 == standalone || ctl {
+        return false;
+    }
+    let mut o = lock(of);
+    o.flush_flows();
+    if standalone {
+        if let Err(e) = o.add_flow_text("priority=0,actions=NORMAL") {
+            tracing::error!("standalone NORMAL flow: {e}");
         }
-    };
-    if old_ctl != ctl {
-        flush(old_standalone, ctl);
-        flushed = true;
     }
-    if old_standalone != standalone && !ctl {
-        flush(standalone, ctl);
-        flushed = true;
-    }
-    flushed
+    true
 }
 
 /// What one `tick` works on, taken out of the switch under its lock.
@@ -292,6 +286,16 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
         if let Some(of) = work.ofprotos.get(&bridge) {
             lock(of).send_packet_in(&pi, &pkt);
+        }
+    }
+    // Packet-outs are not run through translation yet: dropped here so
+    // that they do not pile up, and said so in the log.
+    for (bridge, of) in &work.ofprotos {
+        let n = lock(of).take_packet_outs().len();
+        if n > 0 {
+            tracing::warn!(
+                "bridge {bridge}: {n} packet-out(s) dropped: packet-out is not executed yet"
+            );
         }
     }
     drain_tx(&work.devices);
