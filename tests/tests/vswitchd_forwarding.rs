@@ -490,3 +490,163 @@ fn fail_mode_flows_match_ovs() {
     }
     assert_eq!(fv_flows(), " priority=0 actions=NORMAL\n");
 }
+
+/// `ovs-vsctl` arguments for two bridges joined by patch ports:
+/// br0 = {p1 (1), pa (2)}, br1 = {pb (1), p2 (2)}, pa <-> pb.
+fn patched(dir: &Path, fail: &str) -> Vec<String> {
+    let mut a = Vec::new();
+    for br in ["br0", "br1"] {
+        a.extend(
+            [
+                "add-br",
+                br,
+                "--",
+                "set",
+                "bridge",
+                br,
+                "datapath_type=netdev",
+                fail,
+                "--",
+            ]
+            .map(String::from),
+        );
+    }
+    let ports = [
+        ("br0", "p1", 1, "type=dummy", String::new()),
+        ("br0", "pa", 2, "type=patch", "options:peer=pb".to_string()),
+        ("br1", "pb", 1, "type=patch", "options:peer=pa".to_string()),
+        ("br1", "p2", 2, "type=dummy", String::new()),
+    ];
+    for (k, (br, name, no, kind, opt)) in ports.iter().enumerate() {
+        if k > 0 {
+            a.push("--".into());
+        }
+        a.extend(["add-port", br, name, "--", "set", "Interface", name, kind].map(String::from));
+        a.push(format!("ofport_request={no}"));
+        if *kind == "type=dummy" {
+            a.push(format!(
+                "options:tx_pcap={}",
+                dir.join(format!("{name}-tx.pcap")).display()
+            ));
+        } else {
+            a.push(opt.clone());
+        }
+    }
+    a
+}
+
+/// A packet crosses from br0 to br1 through a patch port pair within one
+/// datapath pass (both bridges standalone: NORMAL), and both bridges learn
+/// its source; the trace's datapath actions are OVS's.
+#[test]
+fn patch_ports_join_bridges() {
+    let ovs = OvsVswitchd::start_dummy("brx").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    vsctl(&fv, &patched(fv.dir(), "fail_mode=standalone"));
+    let a = patched(ovs.dir(), "fail_mode=standalone");
+    ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap();
+    let tx = Tx::new(&fv, &["p1", "p2"]);
+    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 2)]);
+    tx.expect(&fv, &[("p1", 0), ("p2", 1)]);
+    ok(&fv, &["netdev-dummy/receive", "p2", &icmp(2, 1)]);
+    tx.expect(&fv, &[("p1", 1), ("p2", 1)]);
+    let fdb = ok(&fv, &["fdb/show", "br1"]);
+    assert!(
+        fdb.lines().any(|l| {
+            l.split_whitespace().take(3).collect::<Vec<_>>() == ["1", "0", "50:54:00:00:00:01"]
+        }),
+        "{fdb}"
+    );
+
+    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
+    let ovs_appctl = |args: &[&str]| -> String {
+        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
+            .arg("-t")
+            .arg(&ovs_ctl)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "OVS {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ovs_names = dp_names(&ovs_appctl(&["dpif/show"]));
+    let fv_names = dp_names(&ok(&fv, &["dpif/show"]));
+    let eth = "dl_src=50:54:00:00:00:07,dl_dst=50:54:00:00:00:08";
+    for (br, p) in [
+        ("br0", format!("in_port=1,{eth},ip")),
+        ("br1", format!("in_port=2,{eth},ip")),
+        ("br0", format!("in_port=1,{eth},dl_vlan=5")),
+    ] {
+        let o = ovs_appctl(&["ofproto/trace", br, &p]);
+        let f = ok(&fv, &["ofproto/trace", br, &p]);
+        assert_eq!(
+            named_actions(&f, &fv_names),
+            named_actions(&o, &ovs_names),
+            "{br} {p}\nferrovs:\n{f}\nOVS:\n{o}"
+        );
+    }
+}
+
+/// A `controller` action's packet reaches a connected controller
+/// (`ovs-ofctl monitor`) as a packet-in.
+#[test]
+fn controller_action_sends_packet_in() {
+    let fv = FerrovsVswitchd::start().unwrap();
+    let mut a: Vec<String> = [
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    a.extend(add_ports(fv.dir(), &[("p1", &[]), ("p2", &[])]));
+    vsctl(&fv, &a);
+    ofctl_ok(&fv, "add-flow", &["in_port=1,actions=controller,output:2"]);
+    // `ovs-ofctl monitor` prints what it receives on its stderr.
+    let err_path = fv.dir().join("monitor.err");
+    let _mon = ferrovs_tests::Child(
+        std::process::Command::new(ferrovs_tests::tool("ovs-ofctl"))
+            .args(["--timeout=10", "monitor", "br0", "65534"])
+            .env("OVS_RUNDIR", fv.dir())
+            .env("OVS_LOGDIR", fv.dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The monitor prints nothing until a message comes: send the packet
+    // again until it sees one (each is sent by the megaflow's userspace
+    // action or, the first time, by the upcall), for at most 5 s.
+    let pkt = icmp(1, 2);
+    let seen = || std::fs::read_to_string(&err_path).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut got = false;
+    while !got && std::time::Instant::now() < deadline {
+        ok(&fv, &["netdev-dummy/receive", "p1", &pkt]);
+        std::thread::sleep(Duration::from_millis(300));
+        got = seen().lines().any(|l| {
+            l.starts_with("OFPT_PACKET_IN") && l.contains("total_len=42 in_port=1 (via action)")
+        });
+    }
+    assert!(got, "no packet-in:\n{}\nlog:\n{}", seen(), fv.log());
+    // The packets also went on to p2.
+    std::thread::sleep(Duration::from_millis(300));
+    let tx = Tx::new(&fv, &["p1", "p2"]);
+    assert!(
+        tx.count("p2") >= 1 && tx.count("p1") == 0,
+        "{:?}",
+        tx.counts()
+    );
+}
