@@ -339,3 +339,139 @@ pub async fn run(switch: Arc<std::sync::Mutex<Switch>>, dp: Arc<Datapath>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::Shared;
+    use crate::config::{WantBridge, WantIface, Wanted};
+    use ferrovs_datapath::DpConfig;
+    use uuid::Uuid;
+
+    fn iface(name: &str, kind: &str, peer: Option<&str>) -> WantIface {
+        WantIface {
+            uuid: Uuid::new_v4(),
+            name: name.into(),
+            kind: kind.into(),
+            options: peer
+                .map(|p| [("peer".to_string(), p.to_string())].into())
+                .unwrap_or_default(),
+            ofport_request: None,
+            mtu_request: None,
+            mac: None,
+        }
+    }
+
+    fn bridge(name: &str, ifaces: &[WantIface]) -> WantBridge {
+        WantBridge {
+            uuid: Uuid::new_v4(),
+            name: name.into(),
+            datapath_type: "netdev".into(),
+            fail_secure: false,
+            protocols: Vec::new(),
+            other_config: BTreeMap::new(),
+            mcast_snooping: false,
+            controllers: BTreeMap::new(),
+            ifaces: ifaces.iter().map(|i| (i.name.clone(), i.clone())).collect(),
+        }
+    }
+
+    fn wanted(bridges: &[&WantBridge]) -> Wanted {
+        Wanted {
+            root: Some(Uuid::new_v4()),
+            next_cfg: 1,
+            bridges: bridges
+                .iter()
+                .map(|b| (b.name.clone(), (*b).clone()))
+                .collect(),
+        }
+    }
+
+    fn ports(sw: &Switch, br: &str) -> BTreeMap<u16, XPort> {
+        let w = sw.shared.wiring.as_ref().unwrap();
+        let ports = w.bridges[br].xbridge.ports.read().unwrap();
+        ports.iter().map(|(n, p)| (n, p.clone())).collect()
+    }
+
+    /// Bridges, ports (datapath port, VLAN, patch peer) reach the upcall
+    /// handler; only differences are applied; a standalone bridge gets
+    /// its NORMAL flow, a secure one none.
+    #[tokio::test]
+    async fn sync_follows_the_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = OfprotoUpcall::new();
+        let dp = Arc::new(Datapath::new(DpConfig::default(), up.clone()));
+        let mut shared = Shared::new(dp, dir.path());
+        shared.wiring = Some(Wiring::new(up.clone()));
+        let mut sw = Switch::new(shared);
+        let mut b0 = bridge(
+            "br0",
+            &[
+                iface("br0", "internal", None),
+                iface("p1", "dummy", None),
+                iface("pa", "patch", Some("pb")),
+            ],
+        );
+        let mut b1 = bridge(
+            "br1",
+            &[
+                iface("br1", "internal", None),
+                iface("pb", "patch", Some("pa")),
+            ],
+        );
+        b1.fail_secure = true;
+        let vlans: BTreeMap<String, PortVlan> = [(
+            "p1".to_string(),
+            PortVlan {
+                tag: Some(10),
+                ..Default::default()
+            },
+        )]
+        .into();
+        sw.apply(&wanted(&[&b0, &b1]));
+        assert!(sync(&mut sw, &vlans));
+        let p = ports(&sw, "br0");
+        assert_eq!(p.keys().copied().collect::<Vec<_>>(), [1, 2, 0xfffe]);
+        assert_eq!(p[&1].dp_port, sw.bridges["br0"].ifaces["p1"].dp_port);
+        assert!(p[&1].dp_port.is_some());
+        assert_eq!(p[&1].vlan.tag, Some(10));
+        assert_eq!(p[&2].dp_port, None);
+        assert_eq!(
+            p[&2].peer,
+            Some(PatchPeer {
+                bridge: "br1".into(),
+                ofport: 1
+            })
+        );
+        // Standalone br0 has the NORMAL flow; secure br1 has none.
+        assert_eq!(lock(&sw.bridges["br0"].ofproto).n_rules(), 1);
+        assert_eq!(lock(&sw.bridges["br1"].ofproto).n_rules(), 0);
+        let t = up.trace("br0", "in_port=1").unwrap();
+        assert!(t.contains("NORMAL"), "{t}");
+
+        // Nothing changed: nothing applied.
+        assert!(!sync(&mut sw, &vlans));
+
+        // p1 leaves; br1 goes away, so pa loses its peer.
+        b0.ifaces.remove("p1");
+        sw.apply(&wanted(&[&b0]));
+        assert!(sync(&mut sw, &vlans));
+        let p = ports(&sw, "br0");
+        assert_eq!(p.keys().copied().collect::<Vec<_>>(), [2, 0xfffe]);
+        assert_eq!(p[&2].peer, None);
+        assert!(up.trace("br1", "in_port=1").is_err());
+        assert!(!sw
+            .shared
+            .wiring
+            .as_ref()
+            .unwrap()
+            .bridges
+            .contains_key("br1"));
+
+        // br0 turns secure without controllers: its flows are flushed.
+        b0.fail_secure = true;
+        sw.apply(&wanted(&[&b0]));
+        assert!(sync(&mut sw, &vlans));
+        assert_eq!(lock(&sw.bridges["br0"].ofproto).n_rules(), 0);
+    }
+}
