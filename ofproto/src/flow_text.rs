@@ -36,3 +36,19 @@ impl Ofproto {
         Ok(())
     }
 }
+
+impl Ofproto {
+    /// Deletes every flow of every table, as OVS's `ofproto_flush_flows`
+    /// does when a bridge's fail mode or controller presence changes
+    /// (vswitchd then re-adds the standalone `priority=0 actions=NORMAL`).
+    pub fn flush_flows(&mut self) {
+        let mut req = FlowModReq::add(0xff, 0, &ferrovs_openflow::Match::default(), Vec::new());
+        req.command = ferrovs_openflow::message::FlowModCommand::Delete;
+        req.new_cookie = None;
+        let now = self.now();
+        let mut changes = Vec::new();
+        if self.apply_flow_mod(&req, now, &mut changes).is_ok() {
+            self.commit_changes(changes, None, 0);
+        }
+    }
+}

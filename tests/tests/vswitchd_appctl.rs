@@ -50,10 +50,17 @@ fn commands() {
         ok(&fv, &["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
+         \x20 fdb/flush               [bridge]\n\
+         \x20 fdb/show                bridge\n\
          \x20 list-commands           \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
+         \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]\n\
+         \x20 revalidator/purge       \n\
+         \x20 revalidator/wait        \n\
+         \x20 upcall/show             \n\
          \x20 version                 \n\
          \x20 vlog/list               \n\
          \x20 vlog/set                {spec | PATTERN:destination:pattern}\n"

@@ -51,6 +51,8 @@ pub struct Shared {
     /// other host types are refused (`--enable-dummy=override`, unit tests:
     /// nothing is created on the host).
     pub host_ports: bool,
+    /// The upcall handler's view of the bridges (None: misses drop).
+    pub wiring: Option<crate::xlate_glue::Wiring>,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
             rundir: rundir.to_path_buf(),
             status_changed: Arc::new(Notify::new()),
             host_ports: false,
+            wiring: None,
         }
     }
 

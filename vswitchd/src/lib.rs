@@ -12,7 +12,9 @@
 //!   rules as `bridge/dump-flows` prints them;
 //! - [`hostdev`]: address, MTU, carrier, counters of host devices;
 //! - [`dummy_packet`], [`pcap`]: packets for dummy interfaces;
-//! - [`upcall`]: the datapath's miss handler (drops, for now);
+//! - [`upcall`]: a miss handler that drops (for tests without tables);
+//! - [`xlate_glue`]: keeps ofproto's upcall handler in step with the
+//!   bridges, and the periodic slow-path work;
 //! - [`run`]: the daemon's main loop; [`cli`]: its command line.
 
 pub mod bridge;
@@ -32,5 +34,7 @@ pub mod status;
 pub mod switch;
 pub mod target;
 pub mod unixctl;
+pub mod unixctl_xlate;
 pub mod upcall;
 pub mod vlog;
+pub mod xlate_glue;

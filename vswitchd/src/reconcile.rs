@@ -61,6 +61,7 @@ pub async fn run(
             let want = Wanted::read(r);
             let mut sw = switch.lock().unwrap_or_else(|e| e.into_inner());
             sw.apply(&want);
+            crate::xlate_glue::sync(&mut sw, &crate::xlate_glue::port_vlans(r));
             let t1 = std::time::Instant::now();
             let txn = status::build(r, &sw, &want, full);
             tracing::debug!(

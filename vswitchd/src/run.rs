@@ -10,7 +10,9 @@ use ferrovs_datapath::{Datapath, DpConfig};
 use ovsdb::idl::Idl;
 use tokio::sync::Notify;
 
-use crate::{bridge, cli, reconcile, switch, unixctl, upcall, vlog};
+use ferrovs_ofproto::upcall::OfprotoUpcall;
+
+use crate::{bridge, cli, reconcile, switch, unixctl, vlog, xlate_glue};
 
 /// Runs the switch until it is told to stop. `ready_fd` is the pipe a
 /// detaching parent waits on.
@@ -21,14 +23,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&o.rundir)
         .with_context(|| format!("creating run directory {}", o.rundir.display()))?;
-    let upcalls = Arc::new(upcall::DropUpcalls::default());
+    let upcalls = OfprotoUpcall::new();
     let dp = Arc::new(Datapath::new(DpConfig::default(), upcalls.clone()));
     dp.start()
         .map_err(|e| anyhow::anyhow!("starting PMD threads: {e}"))?;
-    tracing::info!("datapath: {} PMD thread(s); packet translation is not built yet, so every miss is dropped and counted", dp.n_pmds());
+    tracing::info!("datapath: {} PMD thread(s)", dp.n_pmds());
 
     let mut shared = bridge::Shared::new(dp.clone(), &o.rundir);
     shared.host_ports = !o.dummy_override;
+    shared.wiring = Some(xlate_glue::Wiring::new(upcalls));
     let changed = shared.status_changed.clone();
     let switch = Arc::new(Mutex::new(switch::Switch::new(shared)));
     let exit = Arc::new(Notify::new());
@@ -50,6 +53,7 @@ pub async fn serve(
     let idl = Idl::start(reconcile::idl_config(&o.db));
     let stop = Arc::new(Notify::new());
     let reconciler = tokio::spawn(reconcile::run(idl, switch.clone(), changed, stop.clone()));
+    let slow_path = tokio::spawn(xlate_glue::run(switch.clone(), dp.clone()));
     cli::notify_ready(ready_fd);
     tracing::info!("{} ready (database {})", unixctl::VERSION, o.db);
 
@@ -62,12 +66,13 @@ pub async fn serve(
     }
     stop.notify_one();
     let _ = reconciler.await;
+    slow_path.abort();
+    let _ = slow_path.await;
     // Give a pending `exit` reply a moment to be written.
     tokio::task::yield_now().await;
     switch.lock().unwrap_or_else(|e| e.into_inner()).clear();
     drop(ctl);
     dp.stop();
-    tracing::info!("{} misses dropped since start", upcalls.misses());
     if let Some(p) = &o.pidfile {
         let _ = std::fs::remove_file(p);
     }

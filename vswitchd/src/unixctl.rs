@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
+use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
 
@@ -56,11 +57,32 @@ const COMMANDS: &[Command] = &[
         run: cmd_dump_flows,
     },
     Command {
+        name: "dpif/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_xlate::cmd_dpif_show,
+    },
+    Command {
         name: "exit",
         usage: "[--cleanup]",
         min_args: 0,
         max_args: 1,
         run: cmd_exit,
+    },
+    Command {
+        name: "fdb/flush",
+        usage: "[bridge]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_xlate::cmd_fdb_flush,
+    },
+    Command {
+        name: "fdb/show",
+        usage: "bridge",
+        min_args: 1,
+        max_args: 1,
+        run: unixctl_xlate::cmd_fdb_show,
     },
     Command {
         name: "list-commands",
@@ -82,6 +104,34 @@ const COMMANDS: &[Command] = &[
         min_args: 0,
         max_args: 0,
         run: cmd_ofproto_list,
+    },
+    Command {
+        name: "ofproto/trace",
+        usage: "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]",
+        min_args: 1,
+        max_args: usize::MAX,
+        run: unixctl_xlate::cmd_trace,
+    },
+    Command {
+        name: "revalidator/purge",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_xlate::cmd_revalidator_purge,
+    },
+    Command {
+        name: "revalidator/wait",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_xlate::cmd_revalidator_wait,
+    },
+    Command {
+        name: "upcall/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_xlate::cmd_upcall_show,
     },
     Command {
         name: "version",

@@ -1,7 +1,7 @@
-//! The datapath's slow path for now: every megaflow miss is dropped and
-//! counted. Translating packets through the OpenFlow tables is the next
-//! issue (xlate); until then no megaflow is installed, so each packet that
-//! enters a port reaches this handler and the count is exact.
+//! A miss handler that drops every packet and counts it: what unit tests
+//! and fuzz targets give a datapath when no table is needed. The daemon
+//! runs ofproto's `OfprotoUpcall` (see `xlate_glue`), which translates
+//! misses through the bridges' OpenFlow tables.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

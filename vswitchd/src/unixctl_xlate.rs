@@ -1,0 +1,124 @@
+//! unixctl commands over translation and the megaflow cache, in OVS's
+//! formats: `ofproto/trace`, `fdb/show`, `fdb/flush`, `revalidator/wait`,
+//! `revalidator/purge`, `upcall/show`, `dpif/show`. Each takes what it needs out of the
+//! switch under its lock and works after releasing it, since a trace or a
+//! revalidation round locks every bridge's `Ofproto`.
+
+use std::sync::Arc;
+
+use ferrovs_datapath::Datapath;
+use ferrovs_ofproto::upcall::OfprotoUpcall;
+
+use crate::unixctl::Ctx;
+use crate::xlate_glue;
+
+/// OVS's default `other_config:flow-limit`.
+const FLOW_LIMIT: usize = 200_000;
+
+fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let w = sw
+        .shared
+        .wiring
+        .as_ref()
+        .ok_or_else(|| "packet translation is not running".to_string())?;
+    Ok((w.upcall.clone(), sw.shared.dp.clone()))
+}
+
+/// `ofproto/trace BRIDGE FLOW [-generate]`.
+pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let rest: Vec<&String> = args.iter().filter(|a| *a != "-generate").collect();
+    let [bridge, flow] = rest[..] else {
+        return Err("usage: ofproto/trace BRIDGE FLOW [-generate]".to_string());
+    };
+    let (up, _) = upcall_of(ctx)?;
+    up.trace(bridge, flow).map_err(|e| e.to_string())
+}
+
+/// `fdb/show BRIDGE`.
+pub fn cmd_fdb_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let (up, _) = upcall_of(ctx)?;
+    up.fdb_show(&args[0])
+        .ok_or_else(|| "no such bridge".to_string())
+}
+
+/// `fdb/flush [BRIDGE]`.
+pub fn cmd_fdb_flush(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let w = sw
+        .shared
+        .wiring
+        .as_ref()
+        .ok_or_else(|| "packet translation is not running".to_string())?;
+    if w.fdb_flush(args.first().map(String::as_str)) {
+        Ok("table successfully flushed".to_string())
+    } else {
+        Err("no such bridge".to_string())
+    }
+}
+
+/// `revalidator/wait`: returns after one full revalidation round (and the
+/// statistics and packet-ins it owes), run here.
+pub fn cmd_revalidator_wait(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let (work, dp) = {
+        let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+        (xlate_glue::tick_work(&sw), sw.shared.dp.clone())
+    };
+    let work = work.ok_or_else(|| "packet translation is not running".to_string())?;
+    xlate_glue::tick(&work, &dp);
+    Ok(String::new())
+}
+
+/// `revalidator/purge`: deletes every megaflow.
+pub fn cmd_revalidator_purge(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let (up, dp) = upcall_of(ctx)?;
+    up.flush_stats();
+    dp.flow_flush();
+    Ok(String::new())
+}
+
+/// `upcall/show`, in OVS's layout (one datapath, one revalidator: the
+/// main loop's round).
+pub fn cmd_upcall_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let w = sw
+        .shared
+        .wiring
+        .as_ref()
+        .ok_or_else(|| "packet translation is not running".to_string())?;
+    let n = sw.shared.dp.flow_count();
+    let max = w.max_flows.max(n);
+    let (keys, ms) = w
+        .last_round
+        .map(|(st, d)| (st.checked, d.as_millis()))
+        .unwrap_or((0, 0));
+    Ok(format!(
+        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {FLOW_LIMIT})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
+    ))
+}
+
+/// `dpif/show`: the datapath's hit and miss counts, then each bridge's
+/// ports as `NAME OFPORT/DPPORT: (TYPE)`, in name order.
+pub fn cmd_dpif_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let st = sw.shared.dp.stats();
+    let mut s = format!(
+        "netdev@ovs-netdev: hit:{} missed:{}\n",
+        st.emc_hits + st.megaflow_hits,
+        st.misses
+    );
+    for (bn, b) in &sw.bridges {
+        s.push_str(&format!("  {bn}:\n"));
+        for (n, i) in &b.ifaces {
+            let Some(of) = i.ofport else { continue };
+            let dp = i.dp_port.map_or("none".to_string(), |d| d.to_string());
+            let kind = match &i.backing {
+                Some(crate::iface::Backing::Patch { peer }) => format!("patch: peer={peer}"),
+                _ if i.cfg.kind.is_empty() => "system".to_string(),
+                _ => i.cfg.kind.clone(),
+            };
+            s.push_str(&format!("    {n} {of}/{dp}: ({kind})\n"));
+        }
+    }
+    Ok(s)
+}
