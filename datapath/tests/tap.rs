@@ -69,6 +69,11 @@ fn internal_port_with_address_reaches_a_namespace() -> anyhow::Result<()> {
         .args(["addr", "add", "198.19.213.1/24", "dev", &iname])
         .output()?;
     anyhow::ensure!(out.status.success(), "{out:?}");
+    // Internal ports start down, as in OVS: the host brings them up.
+    let out = std::process::Command::new("ip")
+        .args(["link", "set", &iname, "up"])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "{out:?}");
     let h2 = Host::veth("in2", "198.19.213.2", IP6_2)?;
     let b: Arc<dyn Netdev> = Arc::new(AfPacketNetdev::open(h2.outer())?);
     let fwd = Forwarder::start(a, b);

@@ -7,10 +7,10 @@
 //!
 //! Known differences, kept here with their reason:
 //! - internal interfaces: tap devices in both, each switch in its own
-//!   namespace; OVS leaves them down until the host brings them up
-//!   (admin_state/link_state down, tun driver status), ferrovs brings them
-//!   up when it opens them, and ifindexes differ. Their ofport, error and
-//!   MTU agree.
+//!   namespace, both left down until the host brings them up; their
+//!   ifindexes and the tun driver's status text differ, so admin_state,
+//!   link_state and ifindex are not compared. Their ofport, error and MTU
+//!   agree.
 //! - mac_in_use of internal and patch interfaces is random in both.
 //! - statistics: OVS's dummy shows byte and per-queue counters; ferrovs's
 //!   in-memory device counts packets only (compared in vswitchd_appctl).

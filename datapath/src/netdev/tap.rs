@@ -64,8 +64,11 @@ pub struct TapNetdev {
 }
 
 impl TapNetdev {
-    /// Opens tap device `name`, creating it if it does not exist, and
-    /// brings it up.
+    /// Opens tap device `name`, creating it if it does not exist. A VM's
+    /// port (`Tap`) is brought up; an `Internal` port is left as the host
+    /// has it (down when new), as OVS does: the host brings it up when it
+    /// wants to use it, so a fresh bridge does not receive the host's IPv6
+    /// router solicitations and MLD reports before anyone asked.
     pub fn open(name: &str, kind: TapKind) -> Result<TapNetdev, NetdevError> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(NetdevError::NoDevice(name.to_string()));
@@ -103,7 +106,9 @@ impl TapNetdev {
                 break;
             }
         }
-        sys::set_up(name)?;
+        if kind == TapKind::Tap {
+            sys::set_up(name)?;
+        }
         Ok(TapNetdev {
             name: name.to_string(),
             kind,
