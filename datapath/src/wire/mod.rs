@@ -13,6 +13,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod nsh;
 
 /// Why a header could not be viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
