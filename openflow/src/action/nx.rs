@@ -927,10 +927,9 @@ pub(crate) fn encode(version: Version, a: &Action, out: &mut Vec<u8>) {
             put_u16(out, 0);
             put_u32(out, *packet_type);
             out.extend_from_slice(props);
+            // hdr_size (bytes 10-11) stays 0, "not specified": what OVS's
+            // parser leaves there and ovs-ofctl sends.
             finish(out, s);
-            // hdr_size is the total length of the action (OVS fills it so).
-            let len = (out.len() - s) as u16;
-            out[s + 10..s + 12].copy_from_slice(&len.to_be_bytes());
         }
         Action::Decap { packet_type } => nx32(out, DECAP, *packet_type),
         Action::DecNshTtl => nx0(out, DEC_NSH_TTL),

@@ -415,14 +415,15 @@ impl OxsStats {
         if let Some((a, b)) = self.idle_time {
             tlv(out, 1, &((u64::from(a) << 32) | u64::from(b)).to_be_bytes());
         }
-        if let Some(c) = self.flow_count {
-            tlv(out, 3, &c.to_be_bytes());
-        }
+        // OVS's order (`oxs_put_stats`): flow_count last.
         if let Some(c) = self.packet_count {
             tlv(out, 4, &c.to_be_bytes());
         }
         if let Some(c) = self.byte_count {
             tlv(out, 5, &c.to_be_bytes());
+        }
+        if let Some(c) = self.flow_count {
+            tlv(out, 3, &c.to_be_bytes());
         }
         let len = (out.len() - s) as u16;
         out[s + 2..s + 4].copy_from_slice(&len.to_be_bytes());
