@@ -215,12 +215,14 @@ impl Match {
         while !rest.is_empty() {
             let (e, n) = oxm::parse_entry(rest)?;
             rest = &rest[n..];
-            if e.header.class == NXM_COOKIE_CLASS && e.header.field == NXM_COOKIE_FIELD {
+            // Told apart from NXM_NX_MPLS_TTL (same class and field, 1 byte)
+            // by its 8-byte value, as OVS does by the whole header.
+            if e.header.class == NXM_COOKIE_CLASS
+                && e.header.field == NXM_COOKIE_FIELD
+                && e.value.len() == 8
+            {
                 if !allow_cookie {
                     return Err(bad(ErrorCode::OfpbmcBadField, "cookie in this match"));
-                }
-                if e.value.len() != 8 {
-                    return Err(bad(ErrorCode::OfpbmcBadLen, "match field length"));
                 }
                 if cookie.1 != 0 {
                     return Err(bad(ErrorCode::OfpbmcDupField, "duplicate cookie"));

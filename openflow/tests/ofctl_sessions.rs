@@ -102,12 +102,24 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
     for ver in all {
         let o = vec!["-O", ver];
         // NXM cookie matching (OF1.0: NXM_NX_COOKIE in the match).
-        v.push((o.clone(), "add-flow", vec!["cookie=0x5,priority=7,ip,actions=drop"]));
+        v.push((
+            o.clone(),
+            "add-flow",
+            vec!["cookie=0x5,priority=7,ip,actions=drop"],
+        ));
         v.push((o.clone(), "dump-flows", vec!["cookie=0x5/-1"]));
         v.push((o.clone(), "dump-flows", vec!["cookie=0x4/0x4,ip"]));
         v.push((o.clone(), "dump-aggregate", vec!["cookie=0x5/-1"]));
-        v.push((o.clone(), "mod-flows", vec!["cookie=0x5/-1,actions=output:2"]));
-        v.push((vec!["-O", ver, "--strict"], "del-flows", vec!["cookie=0x5/-1,priority=7,ip"]));
+        v.push((
+            o.clone(),
+            "mod-flows",
+            vec!["cookie=0x5/-1,actions=output:2"],
+        ));
+        v.push((
+            vec!["-O", ver, "--strict"],
+            "del-flows",
+            vec!["cookie=0x5/-1,priority=7,ip"],
+        ));
         v.push((o.clone(), "del-flows", vec!["cookie=0x1/0x1"]));
         // set_field on fields with and without an OXM form.
         for a in [
@@ -123,7 +135,8 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             "set_field:3->nsh_spi",
             "set_field:0x1->ct_mark",
         ] {
-            let flow: &'static str = Box::leak(format!("priority=9,ip,actions={a}").into_boxed_str());
+            let flow: &'static str =
+                Box::leak(format!("priority=9,ip,actions={a}").into_boxed_str());
             v.push((o.clone(), "add-flow", vec![flow]));
         }
         // Action orders (OVS refuses some with OFPBAC_UNSUPPORTED_ORDER).
@@ -185,7 +198,11 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             v.push((o.clone(), "add-group", vec![g]));
         }
         v.push((o.clone(), "dump-groups", vec![]));
-        v.push((o.clone(), "mod-group", vec!["group_id=7,type=select,bucket=weight:30,output:3"]));
+        v.push((
+            o.clone(),
+            "mod-group",
+            vec!["group_id=7,type=select,bucket=weight:30,output:3"],
+        ));
         v.push((o.clone(), "dump-group-stats", vec![]));
         v.push((o.clone(), "del-groups", vec![]));
     }
@@ -228,10 +245,30 @@ fn describe(bytes: &[u8]) -> String {
 #[test]
 fn ofctl_sessions_decode_and_reencode_as_ovs() {
     let ovs = OvsVswitchd::start("fvsrec").expect("start OVS");
-    ovs.vsctl(&["add-port", "fvsrec", "p1", "--", "set", "Interface", "p1", "type=internal", "ofport_request=1"])
-        .expect("add p1");
-    ovs.vsctl(&["add-port", "fvsrec", "p2", "--", "set", "Interface", "p2", "type=internal", "ofport_request=2"])
-        .expect("add p2");
+    ovs.vsctl(&[
+        "add-port",
+        "fvsrec",
+        "p1",
+        "--",
+        "set",
+        "Interface",
+        "p1",
+        "type=internal",
+        "ofport_request=1",
+    ])
+    .expect("add p1");
+    ovs.vsctl(&[
+        "add-port",
+        "fvsrec",
+        "p2",
+        "--",
+        "set",
+        "Interface",
+        "p2",
+        "type=internal",
+        "ofport_request=2",
+    ])
+    .expect("add p2");
     let rec = Recorder::start(ovs.dir(), ovs.mgmt_socket());
     let target = PathBuf::from(format!("unix:{}", rec.path.display()));
     let mut refused_by_ofctl = 0;
@@ -257,14 +294,16 @@ fn ofctl_sessions_decode_and_reencode_as_ovs() {
         let h = Header::parse(&r.bytes).unwrap();
         let v = Version::from_wire(h.version).unwrap();
         let ovs_error = if r.from_client {
-            errors.get(&(r.conn, h.xid)).map(|e| {
-                let (_, m) = Message::decode(e).expect("decode OVS's error");
-                match m {
-                    Message::Error(em) => em.code(v),
-                    _ => unreachable!(),
-                }
-            })
-            .filter(|c| !c.is_some_and(|c| STATE_ERRORS.contains(&c)))
+            errors
+                .get(&(r.conn, h.xid))
+                .map(|e| {
+                    let (_, m) = Message::decode(e).expect("decode OVS's error");
+                    match m {
+                        Message::Error(em) => em.code(v),
+                        _ => unreachable!(),
+                    }
+                })
+                .filter(|c| !c.is_some_and(|c| STATE_ERRORS.contains(&c)))
         } else {
             None
         };
@@ -304,11 +343,20 @@ fn ofctl_sessions_decode_and_reencode_as_ovs() {
     }
     if std::env::var_os("FVS_DUMP_SESSIONS").is_some() {
         for r in &log {
-            eprintln!("{} {}", if r.from_client { ">" } else { "<" }, hex::encode(&r.bytes));
+            eprintln!(
+                "{} {}",
+                if r.from_client { ">" } else { "<" },
+                hex::encode(&r.bytes)
+            );
         }
     }
     assert!(n_checked > 300, "{n_checked} messages recorded");
     eprintln!("{refused_by_ofctl} ovs-ofctl commands failed");
-    assert!(bad.is_empty(), "{} of {n_checked} messages differ:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {n_checked} messages differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
     let _ = ErrorCode::OfpbacUnsupportedOrder;
 }

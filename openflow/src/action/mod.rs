@@ -13,8 +13,10 @@
 
 mod codec;
 mod nx;
+mod verify;
 
 pub use codec::{check_encodable, decode_actions, encode_actions, reg_load_as_set_field};
+pub use verify::{verify_action_list, verify_instructions};
 
 use crate::field::Field;
 use crate::port::PortNo;

@@ -15,7 +15,7 @@
 //!
 //! Decoding reads fixed offsets after one length check, so it cannot panic.
 
-use crate::action::{decode_actions, encode_actions};
+use crate::action::{decode_actions, encode_actions, verify_instructions};
 use crate::error::{bad_len, DecodeError, ErrorCode, Result};
 use crate::instruction::Instruction;
 use crate::port::{self, PortNo};
@@ -161,7 +161,8 @@ impl FlowMod {
         let m = Match::decode_ofp10(&body[..OFP10_MATCH_LEN])?;
         let b = &body[OFP10_MATCH_LEN..];
         let (command, table_id) = Self::command_10(be16(b, 8))?;
-        let actions = decode_actions(Version::Of10, &b[24..])?;
+        let instructions = wrap_actions(decode_actions(Version::Of10, &b[24..])?);
+        verify_instructions(Version::Of10, &instructions)?;
         Ok(FlowMod {
             cookie: be64(b, 0),
             cookie_mask: 0,
@@ -177,7 +178,7 @@ impl FlowMod {
             flags: Self::flags_from_10(be16(b, 22)),
             importance: 0,
             r#match: m,
-            instructions: wrap_actions(actions),
+            instructions,
         })
     }
 
@@ -231,6 +232,7 @@ impl FlowMod {
         } else {
             Instruction::decode_list(version, tail)?
         };
+        verify_instructions(version, &instructions)?;
         Ok(FlowMod {
             cookie: be64(body, 0),
             cookie_mask,
@@ -283,6 +285,7 @@ impl FlowMod {
         }
         let (m, mlen) = Match::decode_ofp12(&body[40..])?;
         let instructions = Instruction::decode_list(version, &body[40 + mlen..])?;
+        verify_instructions(version, &instructions)?;
         let out_port = port::from_ofp11(be32(body, 28))?;
         let flags = be16(body, 36) & 0x7fff;
         Ok(FlowMod {

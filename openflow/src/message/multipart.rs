@@ -198,9 +198,9 @@ impl FlowStats {
                     r#match: m,
                     duration_sec: st.duration.map_or(0, |d| d.0),
                     duration_nsec: st.duration.map_or(0, |d| d.1),
-                    idle_age: st
-                        .idle_time
-                        .map_or(0, |(sec, _)| sec.saturating_add(1).min(u16::MAX as u32) as u16),
+                    idle_age: st.idle_time.map_or(0, |(sec, _)| {
+                        sec.saturating_add(1).min(u16::MAX as u32) as u16
+                    }),
                     hard_age: 0,
                     packet_count: st.packet_count.unwrap_or(0),
                     byte_count: st.byte_count.unwrap_or(0),
@@ -1238,12 +1238,12 @@ impl MultipartReply {
                         put_u16(out, 0);
                         put_zeros(out, 6);
                         let b = out.len();
-                        Bucket::encode_list(version, &g.buckets, out);
+                        Bucket::encode_list(version, g.type_, &g.buckets, out);
                         let n = (out.len() - b) as u16;
                         out[s + 8..s + 10].copy_from_slice(&n.to_be_bytes());
                         out.extend_from_slice(&g.props);
                     } else {
-                        Bucket::encode_list(version, &g.buckets, out);
+                        Bucket::encode_list(version, g.type_, &g.buckets, out);
                     }
                     patch_len(out, s, 0);
                 }

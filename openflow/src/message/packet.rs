@@ -15,7 +15,7 @@
 //! The packet data is borrowed while decoding and copied into the `Repr`.
 
 use super::basic::rd;
-use crate::action::{decode_actions, encode_actions, Action};
+use crate::action::{decode_actions, encode_actions, verify_action_list, Action};
 use crate::error::{DecodeError, ErrorCode, Result};
 use crate::field::Field;
 use crate::port::{self, PortNo};
@@ -119,7 +119,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port: r.u16(4)?,
                     r#match: Match::new(),
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(8 + alen)?.to_vec(),
                 })
             }
@@ -135,7 +135,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port,
                     r#match: m,
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(8 + n + alen)?.to_vec(),
                 })
             }
@@ -147,7 +147,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port: port::from_ofp11(r.u32(4)?)?,
                     r#match: Match::new(),
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(16 + alen)?.to_vec(),
                 })
             }
