@@ -12,6 +12,7 @@
 //! check_pkt_larger is not nested; ct's `exec`) are plain `Vec<Action>`.
 
 mod codec;
+pub mod ed_prop;
 mod nx;
 mod verify;
 
@@ -220,7 +221,8 @@ pub enum Action {
         pkt_len: u16,
         dst: Subfield,
     },
-    /// `encap(...)` (NSH/Ethernet); properties kept raw.
+    /// `encap(...)` (NSH/Ethernet/MPLS); properties kept raw (checked at
+    /// decode; read them with [`ed_prop::EdProp::decode_list`]).
     Encap {
         packet_type: u32,
         props: Vec<u8>,

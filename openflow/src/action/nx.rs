@@ -155,6 +155,13 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
     let r = Rd::new(a, ErrorCode::OfpbacBadLen, "nx action");
     r.need(10)?;
     let st = r.u16(8)?;
+    if matches!(st, ENCAP | DECAP | DEC_NSH_TTL) && version < Version::Of13 {
+        // OVS defines these for OpenFlow 1.3 and later only.
+        return Err(bad(
+            ErrorCode::OfpbacBadVendorType,
+            "nx action before OpenFlow 1.3",
+        ));
+    }
     Ok(match st {
         RESUBMIT => {
             fixed(&r, 16)?;
@@ -437,13 +444,23 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
         }
         ENCAP => {
             r.need(16)?;
+            let packet_type = r.u32(12)?;
+            if !super::ed_prop::encap_type_supported(packet_type) {
+                return Err(bad(ErrorCode::NxbacBadHeaderType, "encap header type"));
+            }
+            let props = r.tail(16)?;
+            super::ed_prop::EdProp::decode_list(props)?;
             Action::Encap {
-                packet_type: r.u32(12)?,
-                props: r.tail(16)?.to_vec(),
+                packet_type,
+                props: props.to_vec(),
             }
         }
         DECAP => {
-            fixed(&r, 16)?;
+            r.need(16)?;
+            if r.len() > 16 {
+                // No decap properties exist yet (OVS).
+                return Err(bad(ErrorCode::NxbacUnknownEdProp, "decap property"));
+            }
             Action::Decap {
                 packet_type: r.u32(12)?,
             }

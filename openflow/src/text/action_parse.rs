@@ -342,6 +342,8 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
             }
         }
         "dec_nsh_ttl" => A::DecNshTtl,
+        "encap" => super::encap::parse_encap(v)?,
+        "decap" => super::encap::parse_decap(v)?,
         "meter" => A::Meter(u::<u32>(key, v)?),
         "clear_actions" => A::ClearActions,
         "write_actions" => A::WriteActions(parse_actions(v)?),

@@ -407,6 +407,19 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
             dst: wsub(dst)?,
         },
         A::DecNshTtl => W::DecNshTtl,
+        A::Encap { packet_type, props } => W::Encap {
+            packet_type: *packet_type,
+            props: {
+                let mut b = Vec::new();
+                for p in props {
+                    p.encode(&mut b);
+                }
+                b
+            },
+        },
+        A::Decap { packet_type } => W::Decap {
+            packet_type: *packet_type,
+        },
         A::Meter(m) => W::Meter(*m),
         // The Nicira write_metadata action (OpenFlow 1.0); 1.1+ use the
         // instruction (see `instructions_to_wire`).
@@ -783,6 +796,14 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
                 dst: tsub(dst)?,
             },
             W::DecNshTtl => A::DecNshTtl,
+            W::Encap { packet_type, props } => A::Encap {
+                packet_type: *packet_type,
+                props: crate::action::ed_prop::EdProp::decode_list(props)
+                    .map_err(|e| Unrepresentable(format!("encap properties: {e}")))?,
+            },
+            W::Decap { packet_type } => A::Decap {
+                packet_type: *packet_type,
+            },
             W::Meter(m) => A::Meter(*m),
             W::WriteMetadata { metadata, mask } => A::WriteMetadata {
                 value: *metadata,
