@@ -89,6 +89,22 @@ fn pool() -> Vec<(&'static str, Action)> {
             Action::Clone(vec![out.clone(), wm, out]),
         ),
         ("dec_ttl", Action::DecTtl),
+        (
+            "set in_port",
+            Action::SetField {
+                field: Field::InPort,
+                value: Value::from_u16(5),
+                mask: None,
+            },
+        ),
+        (
+            "set in_port_oxm",
+            Action::SetField {
+                field: Field::InPortOxm,
+                value: Value::from_u32(5),
+                mask: None,
+            },
+        ),
     ]
 }
 

@@ -521,6 +521,44 @@ fn ferrovs_printer_agrees_with_ovs() {
                 max_len: 0,
             }])],
         ));
+        if v != Version::Of10 {
+            // Issue 17: encap with NSH properties, decap with a packet
+            // type, set_field on the 16-bit NXM in_port.
+            use ferrovs_openflow::action::ed_prop::EdProp;
+            let mut props = Vec::new();
+            for p in [
+                EdProp::NshMdType(2),
+                EdProp::NshTlv {
+                    class: 0x1000,
+                    ty: 10,
+                    value: vec![0, 0x12, 0x34],
+                },
+            ] {
+                p.encode(&mut props);
+            }
+            let mut ip = Match::new();
+            ip.set_exact(Field::EthType, Value::from_u16(0x0800));
+            for a in [
+                Action::Encap {
+                    packet_type: 0x1_894f,
+                    props,
+                },
+                Action::Encap {
+                    packet_type: 0,
+                    props: vec![],
+                },
+                Action::Decap {
+                    packet_type: 0x1_0800,
+                },
+                Action::SetField {
+                    field: Field::InPort,
+                    value: Value::from_u16(5),
+                    mask: None,
+                },
+            ] {
+                flows.push((ip.clone(), vec![Instruction::ApplyActions(vec![a])]));
+            }
+        }
         for (m, insts) in flows {
             let fm = FlowMod {
                 r#match: m,

@@ -283,6 +283,14 @@ pub(crate) fn decode_set_field(_version: Version, tlv: &[u8], mask_ok: bool) -> 
         .into_iter()
         .next()
         .ok_or(bad(ErrorCode::OfpbacBadSetLen, "set_field"))?;
+    if f.field == Field::InPortOxm {
+        // OXM_OF_IN_PORT is not settable (OpenFlow 1.3 spec; OVS refuses
+        // it so); the NXM in_port is.
+        return Err(bad(
+            ErrorCode::OfpbacBadSetArgument,
+            "set_field in_port (OXM)",
+        ));
+    }
     Ok(Action::SetField {
         field: f.field,
         value: f.value,

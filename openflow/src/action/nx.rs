@@ -414,13 +414,15 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
                 CtZone::Field(sub_from_word(zone_src, r.u16(16)?)?)
             };
             zeros(r.slice(19, 22)?)?;
-            Action::Ct(Ct {
+            let a = Action::Ct(Ct {
                 flags: r.u16(10)?,
                 zone,
                 recirc_table: r.u8(18)?,
                 alg: r.u16(22)?,
                 actions: decode_actions_depth(version, r.tail(24)?, depth + 1)?,
-            })
+            });
+            super::verify::verify_decoded(version, &a)?;
+            a
         }
         NAT => decode_nat(&r)?,
         OUTPUT_TRUNC => {
@@ -436,7 +438,11 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
         }
         CLONE => {
             r.need(16)?;
-            Action::Clone(decode_actions_depth(version, r.tail(16)?, depth + 1)?)
+            let a = Action::Clone(decode_actions_depth(version, r.tail(16)?, depth + 1)?);
+            // Nested-list checks happen as the action is decoded (OVS), so
+            // their errors come before those of later actions.
+            super::verify::verify_decoded(version, &a)?;
+            a
         }
         CT_CLEAR => {
             fixed(&r, 16)?;

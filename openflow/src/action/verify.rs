@@ -100,7 +100,7 @@ fn verify_nested(a: &Action, outer: Outer) -> Result<()> {
 
 /// The checks OVS makes while decoding an action, before it looks at the
 /// list around it: those of `ct` and `clone` and of their nested lists.
-fn verify_decoded(version: Version, a: &Action) -> Result<()> {
+pub(crate) fn verify_decoded(version: Version, a: &Action) -> Result<()> {
     match a {
         Action::Ct(ct) => verify_ct(version, ct),
         Action::Clone(acts) => verify_list(version, acts.iter(), Outer::Clone),
