@@ -121,8 +121,16 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             vec!["cookie=0x5/-1,priority=7,ip"],
         ));
         v.push((o.clone(), "del-flows", vec!["cookie=0x1/0x1"]));
-        v.push((vec!["-O", ver, "--strict"], "mod-flows", vec!["cookie=0x5/-1,priority=7,ip,actions=output:1"]));
-        v.push((o.clone(), "add-flow", vec!["cookie=0x6,priority=8,ip,actions=write_metadata:0x1/0x1,goto_table:1"]));
+        v.push((
+            vec!["-O", ver, "--strict"],
+            "mod-flows",
+            vec!["cookie=0x5/-1,priority=7,ip,actions=output:1"],
+        ));
+        v.push((
+            o.clone(),
+            "add-flow",
+            vec!["cookie=0x6,priority=8,ip,actions=write_metadata:0x1/0x1,goto_table:1"],
+        ));
         v.push((o.clone(), "dump-flows", vec!["cookie=0x6/0xff"]));
         // set_field on fields with and without an OXM form.
         for a in [
@@ -178,6 +186,7 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             "encap(nsh(md_type=2,tlv(0x1000,10,0x12345678))),output:1",
             "encap(nsh(md_type=2,tlv(0x1000,10,0x12345678),tlv(0x2000,20,0xfedcba9876543210))),output:1",
             "encap(nsh),output:1",
+            "encap(nsh(md_type=1)),set_field:0x44->nsh_c4,set_field:0x33->nsh_c3,output:1",
             "encap(ethernet),output:1",
             "decap(),output:1",
             "decap(packet_type(ns=0,type=0x894f)),output:1",
@@ -185,6 +194,12 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             let flow: &'static str =
                 Box::leak(format!("priority=12,ip,actions={a}").into_boxed_str());
             v.push((o.clone(), "add-flow", vec![flow]));
+        }
+        for f in [
+            "priority=13,dl_type=0x894f,nsh_c4=0x5,nsh_spi=0x10,actions=output:1",
+            "priority=14,dl_type=0x894f,nsh_c1=0x1/0xff,actions=set_field:0x9->nsh_c4,output:1",
+        ] {
+            v.push((o.clone(), "add-flow", vec![f]));
         }
         v.push((o.clone(), "dump-flows", vec![]));
         v.del_flows(&o);
