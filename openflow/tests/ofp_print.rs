@@ -637,8 +637,8 @@ fn nxm_cookie_entries_as_ovs() {
         ]
         .concat()
     };
-    let eth_ip = vec![0x00, 0x00, 0x06, 0x02, 0x08, 0x00];
-    let mpls_ttl = vec![0x00, 0x01, 0x3c, 0x01, 0x40];
+    let eth_ip = [0x00, 0x00, 0x06, 0x02, 0x08, 0x00];
+    let mpls_ttl = [0x00, 0x01, 0x3c, 0x01, 0x40];
     // NX flow-mod (OF1.0): header, NX header, body with `match_len`, match.
     let nx_flow_mod = |command: u16, m: &[u8]| {
         let mut b = vec![0x01, 0x04, 0, 0, 0, 0, 0, 9, 0, 0, 0x23, 0x20, 0, 0, 0, 13];
