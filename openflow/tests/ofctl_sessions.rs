@@ -145,6 +145,22 @@ fn commands() -> Vec<(Vec<&'static str>, &'static str, Vec<&'static str>)> {
             "load:5->NXM_OF_IN_PORT[]",
             "set_field:3->nsh_spi",
             "set_field:0x1->ct_mark",
+            "set_field:1->xreg0",
+            "set_field:0x1/0xff->xreg3",
+            "set_field:1->xxreg1",
+            "set_field:198.18.0.9->tun_src",
+            "set_field:2001:db8::9->tun_ipv6_dst",
+            "set_field:0x5->tun_gbp_id",
+            "set_field:1->tun_flags",
+            "set_field:3->nw_ttl",
+            "set_field:1->nw_ecn",
+            "set_field:9->reg15",
+            "set_field:0x55->tun_metadata0",
+            "set_field:02:00:00:00:00:07->eth_src",
+            "set_field:4->vlan_pcp",
+            "set_field:1->skb_priority",
+            "move:NXM_NX_REG0[]->NXM_NX_TUN_IPV4_DST[]",
+            "move:OXM_OF_PKT_REG0[]->NXM_NX_XXREG0[0..63]",
         ] {
             let flow: &'static str =
                 Box::leak(format!("priority=9,ip,actions={a}").into_boxed_str());
@@ -254,6 +270,8 @@ const STATE_ERRORS: &[ErrorCode] = &[
     ErrorCode::OfpgmfcInvalidGroup,
     ErrorCode::OfpgmfcChainingUnsupported,
     ErrorCode::OfppmfcBadPort,
+    // tun_metadata<N> used before a TLV mapping exists (add-tlv-map).
+    ErrorCode::NxfmfcInvalidTlvField,
 ];
 
 fn describe(bytes: &[u8]) -> String {
