@@ -172,10 +172,32 @@ fn set_field(name: &str, value: u128) -> Action {
     }
 }
 
+/// Whether OVS writes the field with `NXAST_REG_LOAD2` (its only header is
+/// an experimenter OXM, e.g. the NSH fields), which prints back as
+/// `set_field` in every version, mask or not.
+fn load2(field: &Field) -> bool {
+    field.nxm.is_none()
+        && field
+            .oxm
+            .is_some_and(|o| o.starts_with("NXOXM_") || o.starts_with("ONFOXM_"))
+}
+
 /// OpenFlow 1.0 has no set_field: OVS uses the native 1.0 action when one
 /// exists for a full-width write, else a Nicira `load:` of the field's bits.
 fn of10_set_field(field: &'static Field, value: u128, mask: u128, load: bool) -> Action {
     let full = ones(field.bits as u32);
+    if load2(field) {
+        return Action::SetField {
+            field,
+            value: value & mask & full,
+            mask: if mask & full == full {
+                ones(n_bytes(field.bits) * 8)
+            } else {
+                mask & full
+            },
+            load: false,
+        };
+    }
     // A whole-field set_field uses OpenFlow 1.0's own action. (OVS uses it
     // for a masked set_field too, one added in OpenFlow 1.5, dropping the
     // mask: the 1.0 flow would then write the whole field. ferrovs keeps
@@ -331,7 +353,8 @@ fn normalize_actions(
                 load,
             } => {
                 let full = ones(n_bytes(field.bits) * 8);
-                let load = ver < WireVersion::Of15 && (load || mask & full != full);
+                let load =
+                    ver < WireVersion::Of15 && !load2(field) && (load || mask & full != full);
                 let (value, mask) = if load {
                     let bits = ones(field.bits as u32);
                     (value & mask & bits, mask & bits)
