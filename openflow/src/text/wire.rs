@@ -121,6 +121,18 @@ fn views(m: &FlowMatch) -> Vec<&'static str> {
         Some(ETH_TYPE_MPLS) | Some(ETH_TYPE_MPLS_MCAST) => {
             v.extend(["mpls_label", "mpls_tc", "mpls_bos", "mpls_ttl"])
         }
+        Some(ETH_TYPE_NSH) => v.extend([
+            "nsh_flags",
+            "nsh_ttl",
+            "nsh_mdtype",
+            "nsh_np",
+            "nsh_spi",
+            "nsh_si",
+            "nsh_c1",
+            "nsh_c2",
+            "nsh_c3",
+            "nsh_c4",
+        ]),
         _ => {}
     }
     v
