@@ -91,10 +91,12 @@ pub fn parse_encap(v: &str) -> Result<Action, ParseError> {
                 };
                 let class = u16::try_from(num("tlv", class)?).map_err(|_| bad("tlv", val))?;
                 let ty = u8::try_from(num("tlv", ty)?).map_err(|_| bad("tlv", val))?;
-                let hex = value
-                    .strip_prefix("0x")
-                    .filter(|h| !h.is_empty() && h.len() <= 251)
-                    .ok_or_else(|| bad("tlv", val))?;
+                // OVS prints an all-zero value as a bare `0`: read digits
+                // without `0x` too, so that printing is a fixed point.
+                let hex = value.strip_prefix("0x").unwrap_or(value);
+                if hex.is_empty() || hex.len() > 251 {
+                    return Err(bad("tlv", val));
+                }
                 // An odd number of digits (OVS prints `0x1` for 00..01) is
                 // read with a leading zero nibble; OVS's parser would drop
                 // the last digit instead.
