@@ -117,10 +117,24 @@ fn nd_solicit_and_advert() {
 }
 
 #[test]
-fn nd_with_zero_length_option_has_no_nd_fields() {
+fn nd_with_zero_length_option_keeps_what_came_before() {
+    // As OVS: an option of length 0 ends the walk; the target (and any
+    // address read before it) stays.
     let mut b = hex::decode(ND_NS).unwrap();
     let opt = 14 + 40 + 24;
     b[opt + 1] = 0;
+    let k = key_bytes(&b);
+    assert_eq!(k.get(TP_SRC), 135);
+    assert_eq!((k.get(ND_TARGET_HI), k.get(ND_TARGET_LO)), V6_2);
+    assert_eq!(k.get(ARP_SHA), 0);
+}
+
+#[test]
+fn nd_with_a_second_sll_has_no_nd_fields() {
+    let mut b = hex::decode(ND_NS).unwrap();
+    let opt = b[14 + 40 + 24..].to_vec();
+    b.extend_from_slice(&opt);
+    b[14 + 5] += 8; // payload length
     let k = key_bytes(&b);
     assert_eq!(k.get(TP_SRC), 135);
     assert_eq!(k.get(ND_TARGET_HI), 0);
@@ -136,7 +150,11 @@ fn ipv6_ext_headers_and_fragments() {
     assert_eq!(k.get(IPV6_LABEL), 0x12345);
     assert_eq!(p.offsets().l4, 14 + 40 + 8 + 8);
     let (k, _) = key_of(IPV6_FRAG_LATER, 1);
-    assert_eq!(k.get(NW_PROTO), 17);
+    assert_eq!(
+        k.get(NW_PROTO),
+        44,
+        "later fragment: the fragment header, as OVS"
+    );
     assert_eq!(k.get(NW_FRAG), 3, "later fragment");
     assert_eq!(k.get(TP_SRC), 0, "no L4 in later fragments");
 }
@@ -153,12 +171,73 @@ fn ipv4_fragments() {
 }
 
 #[test]
-fn mpls_top_label_only() {
+fn mpls_label_stack() {
     let (k, _) = key_of(MPLS, 1);
     assert_eq!(k.get(DL_TYPE), 0x8847);
     assert_eq!(k.get(MPLS_LSE) >> 12, 1000);
     assert_eq!(k.get(MPLS_LSE) & 0xff, 64);
+    assert_eq!(
+        k.get(MPLS_LSE1),
+        0x007d_013f,
+        "second entry (bottom of stack)"
+    );
+    assert_eq!(k.get(MPLS_LSE2), 0);
     assert_eq!(k.get(NW_SRC), 0, "no L3 parsing below MPLS");
+    // Four entries, none bottom of stack: the first three are kept.
+    let mut f = hex::decode(&MPLS[..28]).unwrap();
+    for lse in [0x0000_1040u32, 0x0000_2040, 0x0000_3040, 0x0000_4040] {
+        f.extend_from_slice(&lse.to_be_bytes());
+    }
+    let k = key_bytes(&f);
+    assert_eq!(k.get(MPLS_LSE), 0x1040);
+    assert_eq!(k.get(MPLS_LSE1), 0x2040);
+    assert_eq!(k.get(MPLS_LSE2), 0x3040);
+}
+
+#[test]
+fn nsh_md1() {
+    let mut f = hex::decode(&UDP4[..24]).unwrap();
+    f.extend_from_slice(&[0x89, 0x4f, 0x1f, 0xc6, 0x01, 0x03, 0x00, 0x01, 0x23, 0xfe]);
+    for c in 1u32..=4 {
+        f.extend_from_slice(&(0xc000_0000 | c).to_be_bytes());
+    }
+    let (k, p) = key_of(&hex::encode(&f), 1);
+    assert_eq!(k.get(DL_TYPE), 0x894f);
+    assert_eq!((k.get(NSH_FLAGS), k.get(NSH_TTL)), (1, 63));
+    assert_eq!((k.get(NSH_MDTYPE), k.get(NSH_NP)), (1, 3));
+    assert_eq!((k.get(NSH_SPI), k.get(NSH_SI)), (0x123, 0xfe));
+    let c = [NSH_C1, NSH_C2, NSH_C3, NSH_C4].map(|f| k.get(f));
+    assert_eq!(c, [0xc000_0001, 0xc000_0002, 0xc000_0003, 0xc000_0004]);
+    assert_eq!(p.offsets().l3, 14);
+    // Cut one byte short of its length: no NSH fields.
+    let k = key_bytes(&f[..f.len() - 1]);
+    assert_eq!(k.get(NSH_SPI), 0);
+    assert_eq!(k.get(DL_TYPE), 0x894f);
+}
+
+#[test]
+fn igmp_and_cross_version_icmp() {
+    // IGMPv2 report: type and code in tp_src/tp_dst.
+    let mut f = hex::decode(&ICMP4_OPTS[..28]).unwrap();
+    f.extend_from_slice(&[
+        0x45, 0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0, 198, 18, 0, 1, 224, 0, 0, 251,
+    ]);
+    f.extend_from_slice(&[0x16, 0x05, 0, 0, 224, 0, 0, 251]);
+    let k = key_bytes(&f);
+    assert_eq!(
+        (k.get(NW_PROTO), k.get(TP_SRC), k.get(TP_DST)),
+        (2, 0x16, 5)
+    );
+    // ICMPv6 carried in IPv4: type and code too.
+    f[14 + 9] = 58;
+    f[34] = 128;
+    let k = key_bytes(&f);
+    assert_eq!((k.get(TP_SRC), k.get(TP_DST)), (128, 5));
+    // An ICMP header of 7 bytes: no type or code (OVS needs all 8).
+    f[14 + 9] = 1;
+    f[14 + 3] = 27;
+    let k = key_bytes(&f[..f.len() - 1]);
+    assert_eq!((k.get(NW_PROTO), k.get(TP_SRC)), (1, 0));
 }
 
 #[test]

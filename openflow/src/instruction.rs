@@ -112,6 +112,13 @@ impl Instruction {
                 }
                 _ => return Err(bad(ErrorCode::OfpbicUnknownInst, "instruction type")),
             };
+            // At most one of each type (OVS: OFPBIC_DUP_INST).
+            if out
+                .iter()
+                .any(|i| core::mem::discriminant(i) == core::mem::discriminant(&inst))
+            {
+                return Err(bad(ErrorCode::OfpbicDupInst, "duplicate instruction"));
+            }
             out.push(inst);
             rest = &rest[len..];
         }

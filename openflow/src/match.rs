@@ -21,6 +21,11 @@ use crate::port;
 use crate::value::Value;
 use crate::version::Version;
 
+/// `NXM_NX_COOKIE`: class NXM_1, field 30 (a pseudo-field of Nicira
+/// flow-mods and flow stats requests, not a flow field).
+const NXM_COOKIE_CLASS: u16 = 0x0001;
+const NXM_COOKIE_FIELD: u8 = 30;
+
 /// One matched field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MatchField {
@@ -176,13 +181,63 @@ impl Match {
     /// Decodes a run of NXM/OXM TLVs (exactly `buf`, no padding).
     /// `oxm`: true inside an OpenFlow 1.2+ `ofp_match`.
     pub fn decode_tlvs(buf: &[u8]) -> Result<Match> {
+        Ok(Match::decode_tlvs_cookie(buf, false, true)?.0)
+    }
+
+    /// Like [`Match::decode_tlvs`] but keeps `OXM_OF_IN_PORT` as
+    /// [`Field::InPortOxm`] (32-bit) instead of normalizing it, so that a
+    /// `set_field` re-encodes with the header it came with: OVS keeps the
+    /// two forms apart there (`NXM_OF_IN_PORT` stays NXM in OpenFlow 1.3+).
+    pub(crate) fn decode_tlvs_as_sent(buf: &[u8]) -> Result<Match> {
+        Ok(Match::decode_tlvs_cookie(buf, false, false)?.0)
+    }
+
+    /// Decodes the NXM match of a Nicira flow-mod or flow/aggregate stats
+    /// request, where the `NXM_NX_COOKIE(_W)` pseudo-field may select flows
+    /// by cookie: returns the match and (cookie, mask), mask all-ones for
+    /// the exact form and zero when absent. As OVS: at most one cookie
+    /// entry, no value bit outside its mask, and anywhere else it is an
+    /// unknown field.
+    pub fn decode_nxm_with_cookie(buf: &[u8]) -> Result<(Match, (u64, u64))> {
+        Match::decode_tlvs_cookie(buf, true, true)
+    }
+
+    fn decode_tlvs_cookie(
+        buf: &[u8],
+        allow_cookie: bool,
+        normalize_in_port: bool,
+    ) -> Result<(Match, (u64, u64))> {
         let mut m = Match {
             fields: Vec::with_capacity(buf.len() / 8 + 1),
         };
+        let mut cookie = (0u64, 0u64);
         let mut rest = buf;
         while !rest.is_empty() {
             let (e, n) = oxm::parse_entry(rest)?;
             rest = &rest[n..];
+            // Told apart from NXM_NX_MPLS_TTL (same class and field, 1 byte)
+            // by its 8-byte value, as OVS does by the whole header.
+            if e.header.class == NXM_COOKIE_CLASS
+                && e.header.field == NXM_COOKIE_FIELD
+                && e.value.len() == 8
+            {
+                if !allow_cookie {
+                    return Err(bad(ErrorCode::OfpbmcBadField, "cookie in this match"));
+                }
+                if cookie.1 != 0 {
+                    return Err(bad(ErrorCode::OfpbmcDupField, "duplicate cookie"));
+                }
+                let v = u64::from_be_bytes(e.value.try_into().expect("8 bytes"));
+                let mk = match e.mask {
+                    Some(mk) => u64::from_be_bytes(mk.try_into().expect("8 bytes")),
+                    None => u64::MAX,
+                };
+                if v & !mk != 0 {
+                    return Err(bad(ErrorCode::OfpbmcBadWildcards, "value outside mask"));
+                }
+                cookie = (v, mk);
+                continue;
+            }
             let field = oxm::field_for_header(e.header)
                 .ok_or(bad(ErrorCode::OfpbmcBadField, "unknown match field"))?;
             let info = field.info();
@@ -196,7 +251,7 @@ impl Match {
             if e.mask.is_some() && !info.maskable {
                 return Err(bad(ErrorCode::OfpbmcBadMask, "field not maskable"));
             }
-            let (field, value, mask) = if field == Field::InPortOxm {
+            let (field, value, mask) = if field == Field::InPortOxm && normalize_in_port {
                 let p = u32::from_be_bytes([e.value[0], e.value[1], e.value[2], e.value[3]]);
                 let p =
                     port::from_ofp11(p).map_err(|_| bad(ErrorCode::OfpbmcBadValue, "in_port"))?;
@@ -224,7 +279,31 @@ impl Match {
             }
             m.fields.push(MatchField { field, value, mask });
         }
-        Ok(m)
+        Ok((m, cookie))
+    }
+
+    /// Appends NXM TLVs, then (when `cookie.1`, the mask, is not zero) the
+    /// `NXM_NX_COOKIE(_W)` entry as OVS places it, last; zero padding to a
+    /// multiple of 8 bytes. Returns the unpadded length (`match_len`).
+    pub fn encode_nxm_with_cookie(&self, cookie: (u64, u64), out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        let mut n = self.encode_tlvs(None, out);
+        let (v, mk) = cookie;
+        if mk != 0 {
+            let masked = mk != u64::MAX;
+            OxmHeader::new(NXM_COOKIE_CLASS, NXM_COOKIE_FIELD).emit(
+                masked,
+                if masked { 16 } else { 8 },
+                out,
+            );
+            out.extend_from_slice(&(v & mk).to_be_bytes());
+            if masked {
+                out.extend_from_slice(&mk.to_be_bytes());
+            }
+            n = out.len() - start;
+        }
+        pad8(out, start);
+        n
     }
 
     /// Appends the fields as NXM (`oxm_version = None`) or OXM TLVs.

@@ -96,7 +96,10 @@ def parse(text):
                 else:
                     break
                 j += 1
-            for n, mff in enumerate(ids):
+            for k, mff in enumerate(ids):
+                # <N> is the id's own number (reg0.. from 0, nsh_c1.. from 1).
+                num = re.search(r"(\d+)$", mff)
+                n = int(num.group(1)) if num else k
                 blk = expand(comment, n) if len(ids) > 1 else comment
                 fields.append(build(mff, blk))
             i = j

@@ -10,10 +10,16 @@
 //! - a VLAN tag cut short: the TPID stays as `dl_type`;
 //! - an IPv4/IPv6 header failing its sanity check (bad version or length,
 //!   fewer bytes than the length fields claim): `dl_type` but no L3 words;
-//! - an IPv6 extension header cut short: addresses but no `nw_proto`;
-//! - later fragments: L3 words, no L4 words;
-//! - an L4 header cut short or malformed: L3 words, no L4 words;
-//! - a malformed ND message: ICMPv6 type/code, no ND words.
+//! - an IPv6 extension header cut short (each needs 8 bytes): addresses
+//!   but no `nw_proto`;
+//! - later fragments: L3 words, no L4 words (IPv6: `nw_proto` 44);
+//! - an L4 header cut short or malformed: L3 words, no L4 words (ICMP,
+//!   ICMPv6 and IGMP need their whole 8-byte header);
+//! - a malformed ND message: see [`icmp::parse_nd`];
+//! - MPLS: up to three label stack entries, nothing below; NSH: its base,
+//!   path and MD1 context words, nothing after.
+//!
+//! `tests/extract_ovs.rs` checks all this against OVS's own extraction.
 //!
 //! It also records header offsets in the packet, for actions.
 //!
@@ -30,10 +36,11 @@ use super::layout::*;
 use crate::packet::{DpPacket, Offsets, PktMetadata};
 use crate::wire::arp::ArpPacket;
 use crate::wire::ethernet::*;
-use crate::wire::icmp::{self, IcmpHeader};
+use crate::wire::icmp;
 use crate::wire::ipv4::{self, Ipv4Packet, FRAG_LATER};
 use crate::wire::ipv6::{self, Ipv6Packet};
 use crate::wire::l4::{PortsHeader, TcpHeader, SCTP_HLEN, UDP_HLEN};
+use crate::wire::nsh;
 use crate::wire::{be16, be32};
 
 const ETH_TYPE_RARP: u16 = 0x8035;
@@ -362,17 +369,54 @@ fn parse_l2_general<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
     b.ofs.l2_5 = off as u16;
     let rest = &data[off..];
     if is_mpls(ty) {
-        let lse = if rest.len() >= 4 { be32(rest, 0) } else { 0 };
-        b.push(W_DL_TYPE, ty as u64 | (lse as u64) << 32);
-        return b;
+        return parse_mpls(ty, rest, b);
     }
     b.push(W_DL_TYPE, ty as u64);
     match ty {
         ETH_TYPE_IPV4 => parse_ipv4(rest, off, b),
         ETH_TYPE_IPV6 => parse_ipv6(rest, off, b),
         ETH_TYPE_ARP | ETH_TYPE_RARP => parse_arp(rest, off, b),
+        ETH_TYPE_NSH => parse_nsh(rest, off, b),
         _ => b,
     }
+}
+
+/// The MPLS label stack: as OVS, entries are counted up to the bottom of
+/// stack (or the end of the frame) and the first three are kept; nothing
+/// below the stack is parsed.
+fn parse_mpls<'k>(ty: u16, rest: &[u8], mut b: Parse<'k>) -> Parse<'k> {
+    let mut lse = [0u32; 3];
+    for (i, e) in rest.chunks_exact(4).take(3).enumerate() {
+        lse[i] = be32(e, 0);
+        if lse[i] & 0x100 != 0 {
+            break;
+        }
+    }
+    b.push(W_DL_TYPE, ty as u64 | (lse[0] as u64) << 32);
+    b.push(W_MPLS, w2(lse[2] as u64, lse[1] as u64, 32));
+    b
+}
+
+/// An NSH header (OVS's `parse_nsh`): version 0 and a length within the
+/// frame, MD type 1 exactly 24 bytes with its four context words, any
+/// other MD type with the context left zero. Nothing after it is parsed.
+fn parse_nsh<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
+    b.ofs.l3 = base as u16;
+    let Ok(n) = nsh::NshHeader::new_checked(buf) else {
+        return b;
+    };
+    b.push(
+        W_NSH,
+        n.flags() as u64
+            | (n.ttl() as u64) << 8
+            | (n.md_type() as u64) << 16
+            | (n.next_proto() as u64) << 24
+            | (n.path_hdr() as u64) << 32,
+    );
+    let c = n.context();
+    b.push(W_NSH_C, w2(c[1] as u64, c[0] as u64, 32));
+    b.push(W_NSH_C + 1, w2(c[3] as u64, c[2] as u64, 32));
+    b
 }
 
 #[inline(always)]
@@ -388,21 +432,57 @@ fn parse_ipv4<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     if frag & FRAG_LATER != 0 {
         return b;
     }
-    let l4 = ip.payload();
     let l4_off = base + ip.header_len();
+    parse_l4::<false>(proto, ip.payload(), l4_off, b)
+}
+
+/// The L4 header of a first or unfragmented IP packet. As OVS, the
+/// protocol alone picks the parser, whichever IP version carries it: ICMP
+/// in IPv6 and ICMPv6 in IPv4 have their type and code. The ND fields of
+/// an NS/NA are read in IPv6 only (`V6`): OVS's `flow_extract` also fills
+/// them in under IPv4, but no match, flow dump or datapath key of OVS can
+/// show them there (they need `dl_type=0x86dd`), so ferrovs leaves them
+/// out rather than carry two words no one can read.
+#[inline(always)]
+fn parse_l4<'k, const V6: bool>(proto: u8, l4: &[u8], l4_off: usize, b: Parse<'k>) -> Parse<'k> {
     match proto {
         ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
         ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
         ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
-        ipv4::PROTO_ICMP => {
-            if let Ok(ic) = IcmpHeader::new_checked(l4) {
-                b.ofs.l4 = l4_off as u16;
-                b.push(W_TP, tp_word(ic.icmp_type() as u16, ic.code() as u16, 0));
-            }
-            b
-        }
+        ipv4::PROTO_ICMP | ipv4::PROTO_IGMP => parse_type_code(l4, l4_off, b),
+        ipv6::PROTO_ICMPV6 => parse_icmpv6::<V6>(l4, l4_off, b),
         _ => b,
     }
+}
+
+/// ICMP and IGMP: type and code in `tp_src`/`tp_dst`, when the whole
+/// 8-byte header is there (OVS's `ICMP_HEADER_LEN`, `IGMP_HEADER_LEN`).
+#[inline(always)]
+fn parse_type_code<'k>(l4: &[u8], l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
+    if l4.len() >= icmp::ICMP_DATA_HLEN {
+        b.ofs.l4 = l4_off as u16;
+        b.push(W_TP, tp_word(l4[0] as u16, l4[1] as u16, 0));
+    }
+    b
+}
+
+/// ICMPv6 (8 bytes at least), and for an NS or NA of code 0 its target and
+/// link-layer addresses, as far as they parse (see [`icmp::parse_nd`]).
+fn parse_icmpv6<'k, const V6: bool>(l4: &[u8], l4_off: usize, mut b: Parse<'k>) -> Parse<'k> {
+    if l4.len() < icmp::ICMP_DATA_HLEN {
+        return b;
+    }
+    b.ofs.l4 = l4_off as u16;
+    let (ty, code) = (l4[0], l4[1]);
+    if V6 && code == 0 && (ty == icmp::ND_NEIGHBOR_SOLICIT || ty == icmp::ND_NEIGHBOR_ADVERT) {
+        let nd = icmp::parse_nd(l4);
+        b.push(W_ARP_SHA, nd.sll);
+        b.push(W_ARP_THA, nd.tll);
+        b.push(W_ND_TARGET, (nd.target >> 64) as u64);
+        b.push(W_ND_TARGET + 1, nd.target as u64);
+    }
+    b.push(W_TP, tp_word(ty as u16, code as u16, 0));
+    b
 }
 
 #[inline(always)]
@@ -452,31 +532,8 @@ fn parse_ipv6<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {
     if walk.frag & FRAG_LATER != 0 {
         return b;
     }
-    let l4 = &payload[walk.offset..];
     let l4_off = base + ipv6::IPV6_HLEN + walk.offset;
-    match proto {
-        ipv4::PROTO_TCP => parse_tcp(l4, l4_off, b),
-        ipv4::PROTO_UDP => parse_ports(l4, UDP_HLEN, l4_off, b),
-        ipv4::PROTO_SCTP => parse_ports(l4, SCTP_HLEN, l4_off, b),
-        ipv6::PROTO_ICMPV6 => {
-            let Ok(ic) = IcmpHeader::new_checked(l4) else {
-                return b;
-            };
-            b.ofs.l4 = l4_off as u16;
-            let (ty, code) = (ic.icmp_type(), ic.code());
-            if code == 0 && (ty == icmp::ND_NEIGHBOR_SOLICIT || ty == icmp::ND_NEIGHBOR_ADVERT) {
-                if let Ok(nd) = icmp::parse_nd(l4) {
-                    b.push(W_ARP_SHA, nd.sll);
-                    b.push(W_ARP_THA, nd.tll);
-                    b.push(W_ND_TARGET, (nd.target >> 64) as u64);
-                    b.push(W_ND_TARGET + 1, nd.target as u64);
-                }
-            }
-            b.push(W_TP, tp_word(ty as u16, code as u16, 0));
-            b
-        }
-        _ => b,
-    }
+    parse_l4::<true>(proto, &payload[walk.offset..], l4_off, b)
 }
 
 fn parse_arp<'k>(buf: &[u8], base: usize, mut b: Parse<'k>) -> Parse<'k> {

@@ -8,7 +8,7 @@
 //! equal: there is one representation per flow.
 //!
 //! A mask is a `FlowKey` too (its map is the set of words it looks at).
-//! [`Flow`] is the dense form (all 34 words), handy in the slow path, in
+//! [`Flow`] is the dense form (all `FLOW_WORDS` words), handy in the slow path, in
 //! the classifier after an EMC miss (a masked word is then one load), and
 //! in tests.
 
@@ -244,7 +244,7 @@ impl FlowKey {
         }
     }
     /// Expands into `out`, which holds (only) the words of a key whose map
-    /// was `prev_map`: clears just those words instead of all 34. Returns
+    /// was `prev_map`: clears just those words instead of all of them. Returns
     /// the map to pass next time.
     #[inline]
     pub fn expand_over(&self, out: &mut Flow, prev_map: u64) -> u64 {

@@ -1,4 +1,4 @@
-//! Where each field lives in a flow key: 34 64-bit words, in parse order.
+//! Where each field lives in a flow key: 38 64-bit words, in parse order.
 //!
 //! Metadata comes first, then L2, L3, L4, so that extraction, which walks
 //! the packet front to back, always appends words in increasing index
@@ -6,8 +6,13 @@
 //! fields (IPv6 addresses, ct_label) take two words, high half first.
 //! Only this file knows the positions: everything else goes through
 //! [`Field`] so that the layout can change in one place.
+//!
+//! The MPLS label stack entries below the top one and the NSH words sit
+//! between `dl_type` and L3: an MPLS or NSH frame has no L3 words (as in
+//! OVS, extraction stops at those headers), so they cost nothing to the
+//! commoner frames, whose keys only hold the words they use.
 
-pub const FLOW_WORDS: usize = 34;
+pub const FLOW_WORDS: usize = 38;
 
 pub const W_MD0: usize = 0; // in_port | recirc_id
 pub const W_MD1: usize = 1; // dp_hash | skb_priority
@@ -26,15 +31,18 @@ pub const W_TUN_MISC: usize = 18; // tos | ttl | flags | tp_src | tp_dst
 pub const W_DL_DST: usize = 19;
 pub const W_DL_SRC: usize = 20;
 pub const W_VLAN: usize = 21; // tci0 | tpid0 | tci1 | tpid1
-pub const W_DL_TYPE: usize = 22; // dl_type | mpls_lse
-pub const W_NW: usize = 23; // nw_dst | nw_src (IPv4, ARP tpa/spa)
-pub const W_IPV6_SRC: usize = 24; // 2 words
-pub const W_IPV6_DST: usize = 26; // 2 words
-pub const W_NW_MISC: usize = 28; // ipv6_label | nw_frag | nw_tos | nw_ttl | nw_proto
-pub const W_ARP_SHA: usize = 29; // arp_sha / nd_sll
-pub const W_ARP_THA: usize = 30; // arp_tha / nd_tll
-pub const W_ND_TARGET: usize = 31; // 2 words
-pub const W_TP: usize = 33; // tp_src | tp_dst | tcp_flags
+pub const W_DL_TYPE: usize = 22; // dl_type | mpls_lse (top entry)
+pub const W_MPLS: usize = 23; // mpls_lse1 | mpls_lse2
+pub const W_NSH: usize = 24; // flags | ttl | mdtype | np | si | spi
+pub const W_NSH_C: usize = 25; // 2 words: c1 | c2, c3 | c4
+pub const W_NW: usize = 27; // nw_dst | nw_src (IPv4, ARP tpa/spa)
+pub const W_IPV6_SRC: usize = 28; // 2 words
+pub const W_IPV6_DST: usize = 30; // 2 words
+pub const W_NW_MISC: usize = 32; // ipv6_label | nw_frag | nw_tos | nw_ttl | nw_proto
+pub const W_ARP_SHA: usize = 33; // arp_sha / nd_sll
+pub const W_ARP_THA: usize = 34; // arp_tha / nd_tll
+pub const W_ND_TARGET: usize = 35; // 2 words
+pub const W_TP: usize = 37; // tp_src | tp_dst | tcp_flags
 
 /// A field: `bits` bits at bit `shift` of word `word`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +116,24 @@ pub const VLAN0_TPID: Field = Field::new(W_VLAN, 16, 16);
 pub const VLAN1_TCI: Field = Field::new(W_VLAN, 32, 16);
 pub const VLAN1_TPID: Field = Field::new(W_VLAN, 48, 16);
 pub const DL_TYPE: Field = Field::new(W_DL_TYPE, 0, 16);
+/// Top MPLS label stack entry.
 pub const MPLS_LSE: Field = Field::new(W_DL_TYPE, 32, 32);
+/// The second and third entries, when the stack has them (as OVS, at most
+/// three entries are kept, the last one the bottom of stack or the third).
+pub const MPLS_LSE1: Field = Field::new(W_MPLS, 0, 32);
+pub const MPLS_LSE2: Field = Field::new(W_MPLS, 32, 32);
+/// NSH base and service path header (MD type 1 context in `NSH_C1..4`,
+/// zero for other MD types, as in OVS).
+pub const NSH_FLAGS: Field = Field::new(W_NSH, 0, 8);
+pub const NSH_TTL: Field = Field::new(W_NSH, 8, 8);
+pub const NSH_MDTYPE: Field = Field::new(W_NSH, 16, 8);
+pub const NSH_NP: Field = Field::new(W_NSH, 24, 8);
+pub const NSH_SI: Field = Field::new(W_NSH, 32, 8);
+pub const NSH_SPI: Field = Field::new(W_NSH, 40, 24);
+pub const NSH_C1: Field = Field::new(W_NSH_C, 0, 32);
+pub const NSH_C2: Field = Field::new(W_NSH_C, 32, 32);
+pub const NSH_C3: Field = Field::new(W_NSH_C + 1, 0, 32);
+pub const NSH_C4: Field = Field::new(W_NSH_C + 1, 32, 32);
 pub const NW_DST: Field = Field::new(W_NW, 0, 32);
 pub const NW_SRC: Field = Field::new(W_NW, 32, 32);
 pub const IPV6_SRC_HI: Field = Field::new(W_IPV6_SRC, 0, 64);

@@ -15,6 +15,7 @@ pub const ETH_TYPE_VLAN_8021AD: u16 = 0x88a8;
 pub const ETH_TYPE_IPV6: u16 = 0x86dd;
 pub const ETH_TYPE_MPLS: u16 = 0x8847;
 pub const ETH_TYPE_MPLS_MCAST: u16 = 0x8848;
+pub const ETH_TYPE_NSH: u16 = 0x894f;
 /// EtherType values below this are 802.3 lengths, not types (OVS records
 /// such frames with dl_type 0x05ff, "no type").
 pub const ETH_TYPE_MIN: u16 = 0x0600;

@@ -12,6 +12,7 @@ use super::{be16, be32, WireError};
 
 pub const IPV4_MIN_HLEN: usize = 20;
 pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_IGMP: u8 = 2;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 pub const PROTO_SCTP: u8 = 132;

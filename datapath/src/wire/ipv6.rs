@@ -89,74 +89,49 @@ pub struct ExtWalk {
 }
 
 /// Walks extension headers starting at `buf` (the bytes after the fixed
-/// header) whose first header is `next`.
+/// header) whose first header is `next`, as OVS's `parse_ipv6_ext_hdrs`:
+/// every extension header needs at least 8 bytes; a fragment header with
+/// any of its offset, reserved or M bits set marks the packet a fragment,
+/// and one with a non-zero offset a later fragment, whose walk stops there
+/// with `proto` = 44 (the fragment header itself: a later fragment carries
+/// no upper-layer header to name).
 pub fn walk_ext_headers(buf: &[u8], mut next: u8) -> ExtWalk {
     let mut off = 0usize;
     let mut frag = 0u8;
+    let stop = |proto, offset, frag, complete| ExtWalk {
+        proto,
+        offset,
+        frag,
+        complete,
+    };
     loop {
-        match next {
-            PROTO_HOPOPTS | PROTO_ROUTING | PROTO_DSTOPTS | PROTO_AH => {
-                if buf.len() < off + 2 {
-                    return ExtWalk {
-                        proto: next,
-                        offset: off,
-                        frag,
-                        complete: false,
-                    };
-                }
-                let len = if next == PROTO_AH {
-                    (buf[off + 1] as usize + 2) * 4
-                } else {
-                    (buf[off + 1] as usize + 1) * 8
-                };
-                if buf.len() < off + len {
-                    return ExtWalk {
-                        proto: next,
-                        offset: off,
-                        frag,
-                        complete: false,
-                    };
-                }
-                next = buf[off];
-                off += len;
-            }
-            PROTO_FRAGMENT => {
+        let len = match next {
+            PROTO_HOPOPTS | PROTO_ROUTING | PROTO_DSTOPTS | PROTO_AH | PROTO_FRAGMENT => {
                 if buf.len() < off + 8 {
-                    return ExtWalk {
-                        proto: next,
-                        offset: off,
-                        frag,
-                        complete: false,
-                    };
+                    return stop(next, off, frag, false);
                 }
-                let f = be16(buf, off + 2);
-                let offset = f >> 3;
-                let more = f & 1 != 0;
-                if offset != 0 {
-                    frag = FRAG_ANY | FRAG_LATER;
-                } else if more {
-                    frag = FRAG_ANY;
-                }
-                next = buf[off];
-                off += 8;
-                if frag & FRAG_LATER != 0 {
-                    // Later fragments carry no upper-layer header.
-                    return ExtWalk {
-                        proto: next,
-                        offset: off,
-                        frag,
-                        complete: true,
-                    };
+                match next {
+                    PROTO_AH => (buf[off + 1] as usize + 2) * 4,
+                    PROTO_FRAGMENT => 8,
+                    _ => (buf[off + 1] as usize + 1) * 8,
                 }
             }
-            _ => {
-                return ExtWalk {
-                    proto: next,
-                    offset: off,
-                    frag,
-                    complete: true,
+            _ => return stop(next, off, frag, true),
+        };
+        if buf.len() < off + len {
+            return stop(next, off, frag, false);
+        }
+        if next == PROTO_FRAGMENT {
+            let f = be16(buf, off + 2);
+            if f != 0 {
+                frag = FRAG_ANY;
+                if f & 0xfff8 != 0 {
+                    // Later fragments carry no upper-layer header.
+                    return stop(PROTO_FRAGMENT, off + 8, FRAG_ANY | FRAG_LATER, true);
                 }
             }
         }
+        next = buf[off];
+        off += len;
     }
 }

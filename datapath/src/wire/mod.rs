@@ -15,6 +15,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod nsh;
 pub mod vxlan;
 
 /// Why a header could not be viewed.

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use ferrovs_datapath::flow::layout as dp;
 
-use crate::flow::{OfFlow, NSH_WORDS, OF_WORDS, W_ND_RESERVED, W_NSH};
+use crate::flow::{OfFlow, OF_WORDS, W_ND_RESERVED};
 
 pub(crate) const N_STAGES: usize = 4;
 pub(crate) const L3: usize = 2;
@@ -24,9 +24,9 @@ fn build() -> [OfFlow; N_STAGES] {
             dp::W_CT_NW => L3,
             _ if (dp::W_CT_IPV6_SRC..dp::W_CT_IPV6_DST + 2).contains(&w) => L3,
             dp::W_CT_TP | W_ND_RESERVED => 3,
-            _ if (dp::W_DL_DST..=dp::W_DL_TYPE).contains(&w) => 1,
+            _ if (dp::W_DL_DST..=dp::W_DL_TYPE).contains(&w) || w == dp::W_MPLS => 1,
             _ if (dp::W_NW..dp::W_TP).contains(&w) => L3,
-            _ if (W_NSH..W_NSH + NSH_WORDS).contains(&w) => L3,
+            _ if (dp::W_NSH..dp::W_NSH_C + 2).contains(&w) => L3,
             _ => METADATA,
         };
         s[stage].0[w] = !0;

@@ -41,11 +41,10 @@ use ferrovs_openflow::Match;
 /// | +12 | `tun_erspan_idx` (low 32) |
 /// | +13 | tunnel metadata present map: bit n set when `tun_metadata<n>` is present |
 /// | +14..+45 | tunnel metadata option bytes (256), byte 0 the most significant of word +14 |
-/// | +46 | NSH: `flags` 8 @0, `ttl` 8 @8, `mdtype` 8 @16, `np` 8 @24, `si` 8 @32, `spi` 24 @40 |
-/// | +47 | NSH `c1` (low 32) \| `c0` (high 32) |
-/// | +48 | NSH `c3` (low 32) \| `c2` (high 32) |
-/// | +49 | `nd_reserved` (low 32; OVS keeps it in `igmp_group_ip4`) |
-pub const OF_EXTRA_WORDS: usize = 50;
+/// | +46 | `nd_reserved` (low 32; OVS keeps it in `igmp_group_ip4`) |
+///
+/// NSH and the MPLS label stack below the top entry are datapath words.
+pub const OF_EXTRA_WORDS: usize = 47;
 /// Every word of an [`OfFlow`].
 pub const OF_WORDS: usize = FLOW_WORDS + OF_EXTRA_WORDS;
 
@@ -68,11 +67,8 @@ pub const W_TUN_MD_PRESENT: usize = FLOW_WORDS + 13;
 pub const W_TUN_MD: usize = FLOW_WORDS + 14;
 /// Bytes of tunnel metadata options (as OVS's `TUN_METADATA_TOT_OPT_SIZE`).
 pub const TUN_MD_BYTES: usize = 256;
-/// NSH words.
-pub const W_NSH: usize = FLOW_WORDS + 46;
-pub const NSH_WORDS: usize = 3;
-/// `nd_reserved` (low 32).
-pub const W_ND_RESERVED: usize = FLOW_WORDS + 49;
+/// `nd_reserved` (low 32). (NSH lives in the datapath's words.)
+pub const W_ND_RESERVED: usize = FLOW_WORDS + 46;
 
 /// A packet (or a rule's value, or a mask) in OpenFlow terms.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

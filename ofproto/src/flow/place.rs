@@ -16,7 +16,7 @@ use ferrovs_openflow::{ErrorCode, Field, Value};
 
 use super::tlv::TlvMap;
 use super::{
-    low_mask, OfFlow, W_METADATA, W_ND_RESERVED, W_NSH, W_OF_MISC, W_PACKET_TYPE, W_REGS,
+    low_mask, OfFlow, W_METADATA, W_ND_RESERVED, W_OF_MISC, W_PACKET_TYPE, W_REGS,
     W_TUN_ERSPAN_IDX, W_TUN_GBP, W_TUN_MD, W_TUN_MD_PRESENT,
 };
 
@@ -159,16 +159,18 @@ pub fn place(field: Field) -> Result<Place, PlaceError> {
         F::TunGtpuFlags => bits(W_TUN_GBP, 48, 8),
         F::TunGtpuMsgtype => bits(W_TUN_GBP, 56, 8),
         F::TunErspanIdx => bits(W_TUN_ERSPAN_IDX, 0, 32),
-        F::NshFlags => bits(W_NSH, 0, 8),
-        F::NshTtl => bits(W_NSH, 8, 8),
-        F::NshMdtype => bits(W_NSH, 16, 8),
-        F::NshNp => bits(W_NSH, 24, 8),
-        F::NshSi => bits(W_NSH, 32, 8),
-        F::NshSpi => bits(W_NSH, 40, 24),
-        F::NshC0 => bits(W_NSH + 1, 32, 32),
-        F::NshC1 => bits(W_NSH + 1, 0, 32),
-        F::NshC2 => bits(W_NSH + 2, 32, 32),
-        F::NshC3 => bits(W_NSH + 2, 0, 32),
+        // NSH lives in the datapath's words (extraction fills them), so
+        // megaflows carry it.
+        F::NshFlags => dpf(dp::NSH_FLAGS),
+        F::NshTtl => dpf(dp::NSH_TTL),
+        F::NshMdtype => dpf(dp::NSH_MDTYPE),
+        F::NshNp => dpf(dp::NSH_NP),
+        F::NshSi => dpf(dp::NSH_SI),
+        F::NshSpi => dpf(dp::NSH_SPI),
+        F::NshC1 => dpf(dp::NSH_C1),
+        F::NshC2 => dpf(dp::NSH_C2),
+        F::NshC3 => dpf(dp::NSH_C3),
+        F::NshC4 => dpf(dp::NSH_C4),
         f => {
             if let Some(n) = reg_index(f) {
                 let shift = if n.is_multiple_of(2) { 32 } else { 0 };

@@ -242,8 +242,8 @@ fn get_and_set_fields() {
     for (fld, v) in [
         (Field::NshSpi, 0x12_3456u128),
         (Field::NshSi, 0xfe),
-        (Field::NshC0, 0xdead_beef),
-        (Field::NshC3, 0x1234_5678),
+        (Field::NshC1, 0xdead_beef),
+        (Field::NshC4, 0x1234_5678),
         (Field::TunGbpId, 0xbeef),
         (Field::TunErspanIdx, 0xf_ffff),
         (Field::NdReserved, 0x8000_0000),

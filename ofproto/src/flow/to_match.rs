@@ -170,10 +170,10 @@ impl OfMatch {
             F::NshNp,
             F::NshSpi,
             F::NshSi,
-            F::NshC0,
             F::NshC1,
             F::NshC2,
             F::NshC3,
+            F::NshC4,
         ] {
             w.put(f);
         }

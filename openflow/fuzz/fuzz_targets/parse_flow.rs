@@ -2,9 +2,12 @@
 //! typed error, never panic. Whatever parses as a flow must print, and the
 //! printed canonical form must parse again to the same text; normalizing
 //! for each wire version and converting to the wire model must not panic
-//! either. The same input is also tried as a group and as a meter.
+//! either, nor normalizing across versions. The same input is also tried
+//! as a group and as a meter.
 #![no_main]
-use ferrovs_openflow::text::{normalize, parse_flow, wire, GroupText, MeterText, WireVersion};
+use ferrovs_openflow::text::{
+    normalize, normalize_between, parse_flow, wire, GroupText, MeterText, WireVersion,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,6 +28,13 @@ fuzz_target!(|data: &[u8]| {
             normalize(&mut f, v);
             let _ = f.format();
             let _ = wire::flow_to_wire(&f);
+            // And across versions (a flow added in one, dumped in another).
+            for d in [WireVersion::Of10, WireVersion::Of13, WireVersion::Of15] {
+                let mut f = flow.clone();
+                if normalize_between(&mut f, v, d).is_ok() {
+                    let _ = f.format();
+                }
+            }
         }
     }
     if let Ok(mut g) = GroupText::parse(s) {

@@ -273,7 +273,7 @@ pub(crate) fn decode_set_field(_version: Version, tlv: &[u8], mask_ok: bool) -> 
     if e.mask.is_some() && !mask_ok {
         return Err(bad(ErrorCode::OfpbacBadSetMask, "set_field mask"));
     }
-    let m = Match::decode_tlvs(&tlv[..n]).map_err(|e| match e.code {
+    let m = Match::decode_tlvs_as_sent(&tlv[..n]).map_err(|e| match e.code {
         ErrorCode::OfpbmcBadField => bad(ErrorCode::OfpbacBadSetType, "set_field field"),
         ErrorCode::OfpbmcBadLen => bad(ErrorCode::OfpbacBadSetLen, "set_field length"),
         _ => bad(ErrorCode::OfpbacBadSetArgument, "set_field value"),
@@ -283,6 +283,14 @@ pub(crate) fn decode_set_field(_version: Version, tlv: &[u8], mask_ok: bool) -> 
         .into_iter()
         .next()
         .ok_or(bad(ErrorCode::OfpbacBadSetLen, "set_field"))?;
+    if f.field == Field::InPortOxm {
+        // OXM_OF_IN_PORT is not settable (OpenFlow 1.3 spec; OVS refuses
+        // it so); the NXM in_port is.
+        return Err(bad(
+            ErrorCode::OfpbacBadSetArgument,
+            "set_field in_port (OXM)",
+        ));
+    }
     Ok(Action::SetField {
         field: f.field,
         value: f.value,
@@ -298,6 +306,13 @@ pub(crate) fn put_set_field_tlv(
     oxm_version: Option<Version>,
     out: &mut Vec<u8>,
 ) {
+    if field == Field::InPort && oxm_version.is_some() {
+        // The 16-bit NXM form keeps its NXM header in every version (as
+        // OVS); `Field::InPortOxm` is the OXM one.
+        crate::oxm::OxmHeader::new(0, 0).emit(false, 2, out);
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
     let m = Match {
         fields: vec![crate::r#match::MatchField {
             field,

@@ -12,9 +12,12 @@
 //! check_pkt_larger is not nested; ct's `exec`) are plain `Vec<Action>`.
 
 mod codec;
+pub mod ed_prop;
 mod nx;
+mod verify;
 
 pub use codec::{check_encodable, decode_actions, encode_actions, reg_load_as_set_field};
+pub use verify::{verify_action_list, verify_instructions};
 
 use crate::field::Field;
 use crate::port::PortNo;
@@ -218,7 +221,8 @@ pub enum Action {
         pkt_len: u16,
         dst: Subfield,
     },
-    /// `encap(...)` (NSH/Ethernet); properties kept raw.
+    /// `encap(...)` (NSH/Ethernet/MPLS); properties kept raw (checked at
+    /// decode; read them with [`ed_prop::EdProp::decode_list`]).
     Encap {
         packet_type: u32,
         props: Vec<u8>,

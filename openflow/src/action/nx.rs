@@ -155,6 +155,13 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
     let r = Rd::new(a, ErrorCode::OfpbacBadLen, "nx action");
     r.need(10)?;
     let st = r.u16(8)?;
+    if matches!(st, ENCAP | DECAP | DEC_NSH_TTL) && version < Version::Of13 {
+        // OVS defines these for OpenFlow 1.3 and later only.
+        return Err(bad(
+            ErrorCode::OfpbacBadVendorType,
+            "nx action before OpenFlow 1.3",
+        ));
+    }
     Ok(match st {
         RESUBMIT => {
             fixed(&r, 16)?;
@@ -407,13 +414,15 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
                 CtZone::Field(sub_from_word(zone_src, r.u16(16)?)?)
             };
             zeros(r.slice(19, 22)?)?;
-            Action::Ct(Ct {
+            let a = Action::Ct(Ct {
                 flags: r.u16(10)?,
                 zone,
                 recirc_table: r.u8(18)?,
                 alg: r.u16(22)?,
                 actions: decode_actions_depth(version, r.tail(24)?, depth + 1)?,
-            })
+            });
+            super::verify::verify_decoded(version, &a)?;
+            a
         }
         NAT => decode_nat(&r)?,
         OUTPUT_TRUNC => {
@@ -429,7 +438,11 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
         }
         CLONE => {
             r.need(16)?;
-            Action::Clone(decode_actions_depth(version, r.tail(16)?, depth + 1)?)
+            let a = Action::Clone(decode_actions_depth(version, r.tail(16)?, depth + 1)?);
+            // Nested-list checks happen as the action is decoded (OVS), so
+            // their errors come before those of later actions.
+            super::verify::verify_decoded(version, &a)?;
+            a
         }
         CT_CLEAR => {
             fixed(&r, 16)?;
@@ -437,13 +450,23 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
         }
         ENCAP => {
             r.need(16)?;
+            let packet_type = r.u32(12)?;
+            if !super::ed_prop::encap_type_supported(packet_type) {
+                return Err(bad(ErrorCode::NxbacBadHeaderType, "encap header type"));
+            }
+            let props = r.tail(16)?;
+            super::ed_prop::EdProp::decode_list(props)?;
             Action::Encap {
-                packet_type: r.u32(12)?,
-                props: r.tail(16)?.to_vec(),
+                packet_type,
+                props: props.to_vec(),
             }
         }
         DECAP => {
-            fixed(&r, 16)?;
+            r.need(16)?;
+            if r.len() > 16 {
+                // No decap properties exist yet (OVS).
+                return Err(bad(ErrorCode::NxbacUnknownEdProp, "decap property"));
+            }
             Action::Decap {
                 packet_type: r.u32(12)?,
             }
@@ -927,10 +950,9 @@ pub(crate) fn encode(version: Version, a: &Action, out: &mut Vec<u8>) {
             put_u16(out, 0);
             put_u32(out, *packet_type);
             out.extend_from_slice(props);
+            // hdr_size (bytes 10-11) stays 0, "not specified": what OVS's
+            // parser leaves there and ovs-ofctl sends.
             finish(out, s);
-            // hdr_size is the total length of the action (OVS fills it so).
-            let len = (out.len() - s) as u16;
-            out[s + 10..s + 12].copy_from_slice(&len.to_be_bytes());
         }
         Action::Decap { packet_type } => nx32(out, DECAP, *packet_type),
         Action::DecNshTtl => nx0(out, DEC_NSH_TTL),

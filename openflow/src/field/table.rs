@@ -366,14 +366,14 @@ pub enum Field {
     NshSpi,
     /// `nsh_si` aka `nsi` (OVS `MFF_NSH_SI`).
     NshSi,
-    /// `nsh_c0` aka `nshc0` (OVS `MFF_NSH_C1`).
-    NshC0,
-    /// `nsh_c1` aka `nshc1` (OVS `MFF_NSH_C2`).
+    /// `nsh_c1` aka `nshc1` (OVS `MFF_NSH_C1`).
     NshC1,
-    /// `nsh_c2` aka `nshc2` (OVS `MFF_NSH_C3`).
+    /// `nsh_c2` aka `nshc2` (OVS `MFF_NSH_C2`).
     NshC2,
-    /// `nsh_c3` aka `nshc3` (OVS `MFF_NSH_C4`).
+    /// `nsh_c3` aka `nshc3` (OVS `MFF_NSH_C3`).
     NshC3,
+    /// `nsh_c4` aka `nshc4` (OVS `MFF_NSH_C4`).
+    NshC4,
     /// `nsh_ttl` (OVS `MFF_NSH_TTL`).
     NshTtl,
 }
@@ -4013,19 +4013,6 @@ pub static FIELDS: [FieldInfo; N_FIELDS] = [
         }],
     },
     FieldInfo {
-        field: Field::NshC0,
-        name: "nsh_c0",
-        extra_name: Some("nshc0"),
-        width: 4,
-        bits: 32,
-        variable: false,
-        maskable: true,
-        format: FieldFormat::Hexadecimal,
-        prereq: Prereq::Nsh,
-        writable: true,
-        headers: &[],
-    },
-    FieldInfo {
         field: Field::NshC1,
         name: "nsh_c1",
         extra_name: Some("nshc1"),
@@ -4079,6 +4066,25 @@ pub static FIELDS: [FieldInfo; N_FIELDS] = [
             class: 0xffff,
             experimenter: 0x005ad650,
             field: 8,
+            since: None,
+        }],
+    },
+    FieldInfo {
+        field: Field::NshC4,
+        name: "nsh_c4",
+        extra_name: Some("nshc4"),
+        width: 4,
+        bits: 32,
+        variable: false,
+        maskable: true,
+        format: FieldFormat::Hexadecimal,
+        prereq: Prereq::Nsh,
+        writable: true,
+        headers: &[OxmHeaderDef {
+            name: "NXOXM_NSH_C4",
+            class: 0xffff,
+            experimenter: 0x005ad650,
+            field: 9,
             since: None,
         }],
     },

@@ -619,9 +619,13 @@ impl PortMod {
                 put_zeros(out, 2);
                 put_u32(out, self.config);
                 put_u32(out, self.mask);
-                put_u16(out, 0);
-                put_u16(out, 8);
-                put_u32(out, self.advertise);
+                // As OVS: the Ethernet property only when there is something
+                // to advertise (0 means "leave unchanged" either way).
+                if self.advertise != 0 {
+                    put_u16(out, 0);
+                    put_u16(out, 8);
+                    put_u32(out, self.advertise);
+                }
                 out.extend_from_slice(&self.other_props);
             }
         }

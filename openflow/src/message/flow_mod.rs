@@ -15,7 +15,7 @@
 //!
 //! Decoding reads fixed offsets after one length check, so it cannot panic.
 
-use crate::action::{decode_actions, encode_actions};
+use crate::action::{decode_actions, encode_actions, verify_instructions};
 use crate::error::{bad_len, DecodeError, ErrorCode, Result};
 use crate::instruction::Instruction;
 use crate::port::{self, PortNo};
@@ -54,9 +54,16 @@ impl FlowModCommand {
 /// A flow-mod, any version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FlowMod {
+    /// The message's cookie field: in 1.1+ the new flow's cookie (add) or
+    /// the cookie to select (modify/delete, under `cookie_mask`); in an NX
+    /// flow-mod the new cookie (OVS's `new_cookie`, `u64::MAX` = keep).
     pub cookie: u64,
-    /// 1.1+ only (0 in 1.0/NX: there cookie matching uses NXM_NX_COOKIE).
+    /// 1.1+: the wire's cookie mask. NX: the mask of the match's
+    /// `NXM_NX_COOKIE(_W)` entry (all ones for the exact form, 0 without).
     pub cookie_mask: u64,
+    /// NX only: the cookie value of the match's `NXM_NX_COOKIE(_W)` entry,
+    /// which selects the flows to modify or delete (0 without one).
+    pub match_cookie: u64,
     /// 0xff = all tables (delete) or "unset" in 1.0 without table-id extension.
     pub table_id: u8,
     pub command: FlowModCommand,
@@ -82,6 +89,7 @@ impl Default for FlowMod {
         FlowMod {
             cookie: 0,
             cookie_mask: 0,
+            match_cookie: 0,
             table_id: 0,
             command: FlowModCommand::Add,
             idle_timeout: 0,
@@ -153,10 +161,12 @@ impl FlowMod {
         let m = Match::decode_ofp10(&body[..OFP10_MATCH_LEN])?;
         let b = &body[OFP10_MATCH_LEN..];
         let (command, table_id) = Self::command_10(be16(b, 8))?;
-        let actions = decode_actions(Version::Of10, &b[24..])?;
+        let instructions = wrap_actions(decode_actions(Version::Of10, &b[24..])?);
+        verify_instructions(Version::Of10, &instructions)?;
         Ok(FlowMod {
             cookie: be64(b, 0),
             cookie_mask: 0,
+            match_cookie: 0,
             table_id,
             command,
             idle_timeout: be16(b, 10),
@@ -168,7 +178,7 @@ impl FlowMod {
             flags: Self::flags_from_10(be16(b, 22)),
             importance: 0,
             r#match: m,
-            instructions: wrap_actions(actions),
+            instructions,
         })
     }
 
@@ -206,17 +216,27 @@ impl FlowMod {
         if body.len() < 32 + padded {
             return Err(bad_len("nx_flow_mod match_len"));
         }
-        let m = Match::decode_tlvs(&body[32..32 + match_len])?;
+        let (m, (match_cookie, cookie_mask)) =
+            Match::decode_nxm_with_cookie(&body[32..32 + match_len])?;
         let (command, table_id) = Self::command_10(be16(body, 8))?;
+        if command == FlowModCommand::Add && cookie_mask != 0 {
+            // An addition sets a cookie; it cannot select by one (OVS).
+            return Err(DecodeError::new(
+                ErrorCode::NxbrcNxmInvalid,
+                "nx_flow_mod add with a cookie match",
+            ));
+        }
         let tail = &body[32 + padded..];
         let instructions = if version == Version::Of10 {
             wrap_actions(decode_actions(Version::Of10, tail)?)
         } else {
             Instruction::decode_list(version, tail)?
         };
+        verify_instructions(version, &instructions)?;
         Ok(FlowMod {
             cookie: be64(body, 0),
-            cookie_mask: 0,
+            cookie_mask,
+            match_cookie,
             table_id,
             command,
             idle_timeout: be16(body, 10),
@@ -243,7 +263,9 @@ impl FlowMod {
         out.extend_from_slice(&self.out_port.to_be_bytes());
         out.extend_from_slice(&Self::flags_to_10(self.flags).to_be_bytes());
         out.extend_from_slice(&[0; 8]);
-        let n = self.r#match.encode_nxm_padded(out);
+        let n = self
+            .r#match
+            .encode_nxm_with_cookie((self.match_cookie, self.cookie_mask), out);
         out[start + 24..start + 26].copy_from_slice(&(n as u16).to_be_bytes());
         if version == Version::Of10 {
             encode_actions(
@@ -263,11 +285,13 @@ impl FlowMod {
         }
         let (m, mlen) = Match::decode_ofp12(&body[40..])?;
         let instructions = Instruction::decode_list(version, &body[40 + mlen..])?;
+        verify_instructions(version, &instructions)?;
         let out_port = port::from_ofp11(be32(body, 28))?;
         let flags = be16(body, 36) & 0x7fff;
         Ok(FlowMod {
             cookie: be64(body, 0),
             cookie_mask: be64(body, 8),
+            match_cookie: 0,
             table_id: body[16],
             command: FlowModCommand::from_wire(body[17])?,
             idle_timeout: be16(body, 18),

@@ -8,11 +8,14 @@
 //! experimenter id).
 
 use super::basic::rd;
-use crate::action::{decode_actions, encode_actions, Action};
+use crate::action::{decode_actions, encode_actions, verify_action_list, Action};
 use crate::error::{DecodeError, ErrorCode, Result};
 use crate::port::{self, PortNo};
 use crate::version::Version;
 use crate::wire::{put_u16, put_u32, put_zeros};
+
+/// OFPGT11_SELECT.
+const GROUP_TYPE_SELECT: u8 = 1;
 
 /// One group bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,7 +54,10 @@ impl Bucket {
                 weight: 0,
                 watch_port: port::OFPP_NONE,
                 watch_group: u32::MAX,
-                actions: decode_actions(version, r.slice(8, 8 + alen)?)?,
+                actions: verify_action_list(
+                    version,
+                    decode_actions(version, r.slice(8, 8 + alen)?)?,
+                )?,
             };
             let mut o = 8 + alen;
             while o + 4 <= len {
@@ -79,13 +85,15 @@ impl Bucket {
                 weight: r.u16(2)?,
                 watch_port: port::from_ofp11(r.u32(4)?)?,
                 watch_group: r.u32(8)?,
-                actions: decode_actions(version, r.slice(16, len)?)?,
+                actions: verify_action_list(version, decode_actions(version, r.slice(16, len)?)?)?,
             },
             len,
         ))
     }
 
-    fn encode(&self, version: Version, out: &mut Vec<u8>) {
+    /// `group_type` decides the 1.5 weight property, as in OVS: present
+    /// (even when 0) in a select group's buckets, absent elsewhere.
+    fn encode(&self, version: Version, group_type: u8, out: &mut Vec<u8>) {
         let s = out.len();
         if version >= Version::Of15 {
             put_u16(out, 0);
@@ -95,8 +103,9 @@ impl Bucket {
             encode_actions(version, &self.actions, out);
             let alen = (out.len() - a) as u16;
             out[s + 2..s + 4].copy_from_slice(&alen.to_be_bytes());
-            // Properties only when they say something (as OVS sends them).
-            if self.weight != 0 {
+            // Properties as OVS sends them: the weight for a select
+            // group, the watches when set.
+            if group_type == GROUP_TYPE_SELECT {
                 put_u16(out, 0);
                 put_u16(out, 8);
                 put_u16(out, self.weight);
@@ -134,9 +143,14 @@ impl Bucket {
         Ok(v)
     }
 
-    pub(crate) fn encode_list(version: Version, list: &[Bucket], out: &mut Vec<u8>) {
+    pub(crate) fn encode_list(
+        version: Version,
+        group_type: u8,
+        list: &[Bucket],
+        out: &mut Vec<u8>,
+    ) {
         for b in list {
-            b.encode(version, out);
+            b.encode(version, group_type, out);
         }
     }
 }
@@ -194,12 +208,12 @@ impl GroupMod {
             put_zeros(out, 2);
             put_u32(out, self.command_bucket_id);
             let s = out.len();
-            Bucket::encode_list(version, &self.buckets, out);
+            Bucket::encode_list(version, self.type_, &self.buckets, out);
             let n = (out.len() - s) as u16;
             out[at..at + 2].copy_from_slice(&n.to_be_bytes());
             out.extend_from_slice(&self.props);
         } else {
-            Bucket::encode_list(version, &self.buckets, out);
+            Bucket::encode_list(version, self.type_, &self.buckets, out);
         }
     }
 }

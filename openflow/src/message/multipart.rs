@@ -35,7 +35,7 @@ pub struct FlowStatsRequest {
     pub out_port: PortNo,
     /// 1.1+.
     pub out_group: u32,
-    /// 1.1+.
+    /// 1.1+, and NX (from the match's `NXM_NX_COOKIE(_W)` entry).
     pub cookie: u64,
     pub cookie_mask: u64,
     pub r#match: Match,
@@ -103,10 +103,12 @@ impl FlowStatsRequest {
         let r = rd(b, "nx_flow_stats_request");
         r.need(8)?;
         let mlen = r.u16(2)? as usize;
-        let m = Match::decode_tlvs(r.slice(8, 8 + mlen)?)?;
+        let (m, (cookie, cookie_mask)) = Match::decode_nxm_with_cookie(r.slice(8, 8 + mlen)?)?;
         Ok(FlowStatsRequest {
             out_port: r.u16(0)?,
             table_id: r.u8(4)?,
+            cookie,
+            cookie_mask,
             r#match: m,
             ..FlowStatsRequest::default()
         })
@@ -117,7 +119,9 @@ impl FlowStatsRequest {
         put_u16(out, 0);
         out.push(self.table_id);
         put_zeros(out, 3);
-        let n = self.r#match.encode_nxm_padded(out);
+        let n = self
+            .r#match
+            .encode_nxm_with_cookie((self.cookie, self.cookie_mask), out);
         out[s + 2..s + 4].copy_from_slice(&(n as u16).to_be_bytes());
     }
 }
@@ -135,8 +139,9 @@ pub struct FlowStats {
     pub flags: u16,
     /// 1.4+.
     pub importance: u16,
-    /// NX only: seconds since last packet / since modified (0 = unknown,
-    /// else age + 1 as on the wire).
+    /// NX: seconds since last packet / since modified (0 = unknown, else
+    /// age + 1 as on the wire). OpenFlow 1.5 carries the idle age too (OXS
+    /// `idle_time`, whole seconds), kept here in the same form.
     pub idle_age: u16,
     pub hard_age: u16,
     pub cookie: u64,
@@ -193,7 +198,9 @@ impl FlowStats {
                     r#match: m,
                     duration_sec: st.duration.map_or(0, |d| d.0),
                     duration_nsec: st.duration.map_or(0, |d| d.1),
-                    idle_age: 0,
+                    idle_age: st.idle_time.map_or(0, |(sec, _)| {
+                        sec.saturating_add(1).min(u16::MAX as u32) as u16
+                    }),
                     hard_age: 0,
                     packet_count: st.packet_count.unwrap_or(0),
                     byte_count: st.byte_count.unwrap_or(0),
@@ -1231,12 +1238,12 @@ impl MultipartReply {
                         put_u16(out, 0);
                         put_zeros(out, 6);
                         let b = out.len();
-                        Bucket::encode_list(version, &g.buckets, out);
+                        Bucket::encode_list(version, g.type_, &g.buckets, out);
                         let n = (out.len() - b) as u16;
                         out[s + 8..s + 10].copy_from_slice(&n.to_be_bytes());
                         out.extend_from_slice(&g.props);
                     } else {
-                        Bucket::encode_list(version, &g.buckets, out);
+                        Bucket::encode_list(version, g.type_, &g.buckets, out);
                     }
                     patch_len(out, s, 0);
                 }

@@ -15,7 +15,7 @@
 //! The packet data is borrowed while decoding and copied into the `Repr`.
 
 use super::basic::rd;
-use crate::action::{decode_actions, encode_actions, Action};
+use crate::action::{decode_actions, encode_actions, verify_action_list, Action};
 use crate::error::{DecodeError, ErrorCode, Result};
 use crate::field::Field;
 use crate::port::{self, PortNo};
@@ -119,7 +119,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port: r.u16(4)?,
                     r#match: Match::new(),
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(8 + alen)?.to_vec(),
                 })
             }
@@ -135,7 +135,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port,
                     r#match: m,
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(8 + n + alen)?.to_vec(),
                 })
             }
@@ -147,7 +147,7 @@ impl PacketOut {
                     buffer_id: r.u32(0)?,
                     in_port: port::from_ofp11(r.u32(4)?)?,
                     r#match: Match::new(),
-                    actions: decode_actions(version, acts)?,
+                    actions: verify_action_list(version, decode_actions(version, acts)?)?,
                     data: r.tail(16 + alen)?.to_vec(),
                 })
             }
@@ -415,14 +415,15 @@ impl OxsStats {
         if let Some((a, b)) = self.idle_time {
             tlv(out, 1, &((u64::from(a) << 32) | u64::from(b)).to_be_bytes());
         }
-        if let Some(c) = self.flow_count {
-            tlv(out, 3, &c.to_be_bytes());
-        }
+        // OVS's order (`oxs_put_stats`): flow_count last.
         if let Some(c) = self.packet_count {
             tlv(out, 4, &c.to_be_bytes());
         }
         if let Some(c) = self.byte_count {
             tlv(out, 5, &c.to_be_bytes());
+        }
+        if let Some(c) = self.flow_count {
+            tlv(out, 3, &c.to_be_bytes());
         }
         let len = (out.len() - s) as u16;
         out[s + 2..s + 4].copy_from_slice(&len.to_be_bytes());

@@ -12,6 +12,7 @@ use super::field::{ones, Field, Fmt};
 use super::flow_match::hex0;
 use super::subfield::Subfield;
 use super::value::*;
+use crate::action::ed_prop::EdProp;
 
 /// Immediate value or subfield, as the `zone=` of `ct` allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +247,15 @@ pub enum Action {
         dst: Subfield,
     },
     DecNshTtl,
+    /// `encap(HEADER)` / `encap(nsh(md_type=N,tlv(...)...))`.
+    Encap {
+        packet_type: u32,
+        props: Vec<EdProp>,
+    },
+    /// `decap()` / `decap(packet_type(ns=N,type=T))`.
+    Decap {
+        packet_type: u32,
+    },
     // Instructions.
     Meter(u32),
     ClearActions,
@@ -747,6 +757,8 @@ impl Action {
                 s.push_str(&format!("check_pkt_larger({len})->{}", dst.format()))
             }
             DecNshTtl => s.push_str("dec_nsh_ttl"),
+            Encap { packet_type, props } => super::encap::format_encap(*packet_type, props, s),
+            Decap { packet_type } => super::encap::format_decap(*packet_type, s),
             Meter(m) => s.push_str(&format!("meter:{m}")),
             ClearActions => s.push_str("clear_actions"),
             WriteActions(a) => s.push_str(&format!("write_actions({})", format_actions(a))),

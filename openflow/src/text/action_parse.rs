@@ -100,13 +100,22 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
                     },
                     _ => return Err(ParseError::bad("output", v)),
                 }
-            } else if v.contains('[') || by_name(v).is_some() {
+            } else if v.contains('[') {
                 A::OutputReg {
                     src: Subfield::parse(v)?,
                     max_len: u16::MAX,
                 }
             } else {
-                output(parse_port(v)?, None)
+                // A port name wins over a field name, as in OVS:
+                // `output:in_port` is the IN_PORT port, not the field.
+                match parse_port(v) {
+                    Ok(p) => output(p, None),
+                    Err(_) if by_name(v).is_some() => A::OutputReg {
+                        src: Subfield::parse(v)?,
+                        max_len: u16::MAX,
+                    },
+                    Err(e) => return Err(e),
+                }
             }
         }
         "controller" | "CONTROLLER" => parse_controller(item)?,
@@ -342,6 +351,8 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
             }
         }
         "dec_nsh_ttl" => A::DecNshTtl,
+        "encap" => super::encap::parse_encap(v)?,
+        "decap" => super::encap::parse_decap(v)?,
         "meter" => A::Meter(u::<u32>(key, v)?),
         "clear_actions" => A::ClearActions,
         "write_actions" => A::WriteActions(parse_actions(v)?),

@@ -66,10 +66,20 @@ pub enum Slot {
     NdTarget,
     TcpFlags,
     IgmpGroup,
+    NshFlags,
+    NshTtl,
+    NshMdtype,
+    NshNp,
+    NshSpi,
+    NshSi,
+    NshC1,
+    NshC2,
+    NshC3,
+    NshC4,
 }
 
 /// Number of slots.
-pub const N_SLOTS: usize = Slot::IgmpGroup as usize + 1;
+pub const N_SLOTS: usize = Slot::NshC4 as usize + 1;
 
 /// Index of register `reg<i>`'s slot in a match's arrays.
 pub const fn reg_index(i: usize) -> usize {
@@ -114,6 +124,8 @@ pub enum Prereq {
     NdSll,
     NdTll,
     Ct,
+    /// `dl_type=0x894f`.
+    Nsh,
 }
 
 /// Where the field's bits are in the match. `Bits` covers plain fields
@@ -300,6 +312,16 @@ pub static FIELDS: &[Field] = &[
     f!("nd_tll", None, Some("NXM_NX_ND_TLL"), Some("OXM_OF_IPV6_ND_TLL"), 48, Eth, true, NdTll, Bits(S::ArpTha, 0), true),
     f!("nd_reserved", None, None, Some("ERICOXM_OF_ICMPV6_ND_RESERVED"), 32, Dec, true, Nd, Bits(S::IgmpGroup, 0), true),
     f!("nd_options_type", None, None, Some("ERICOXM_OF_ICMPV6_ND_OPTIONS_TYPE"), 8, Dec, true, Nd, Bits(S::TcpFlags, 0), true),
+    f!("nsh_flags", None, None, Some("NXOXM_NSH_FLAGS"), 8, Dec, true, Nsh, Bits(S::NshFlags, 0), true),
+    f!("nsh_ttl", None, None, Some("NXOXM_NSH_TTL"), 8, Dec, false, Nsh, Bits(S::NshTtl, 0), true),
+    f!("nsh_mdtype", None, None, Some("NXOXM_NSH_MDTYPE"), 8, Dec, false, Nsh, Bits(S::NshMdtype, 0), false),
+    f!("nsh_np", None, None, Some("NXOXM_NSH_NP"), 8, Dec, false, Nsh, Bits(S::NshNp, 0), false),
+    f!("nsh_spi", Some("nsp"), None, Some("NXOXM_NSH_SPI"), 24, Hex, false, Nsh, Bits(S::NshSpi, 0), true),
+    f!("nsh_si", Some("nsi"), None, Some("NXOXM_NSH_SI"), 8, Dec, false, Nsh, Bits(S::NshSi, 0), true),
+    f!("nsh_c1", Some("nshc1"), None, Some("NXOXM_NSH_C1"), 32, Hex, true, Nsh, Bits(S::NshC1, 0), true),
+    f!("nsh_c2", Some("nshc2"), None, Some("NXOXM_NSH_C2"), 32, Hex, true, Nsh, Bits(S::NshC2, 0), true),
+    f!("nsh_c3", Some("nshc3"), None, Some("NXOXM_NSH_C3"), 32, Hex, true, Nsh, Bits(S::NshC3, 0), true),
+    f!("nsh_c4", Some("nshc4"), None, Some("NXOXM_NSH_C4"), 32, Hex, true, Nsh, Bits(S::NshC4, 0), true),
 ];
 
 /// Looks a field up by name or alias (as `mf_from_name` does).

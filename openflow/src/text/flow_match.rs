@@ -18,6 +18,19 @@ use super::value::*;
 pub const ETH_TYPE_IP: u128 = 0x0800;
 pub const ETH_TYPE_IPV6: u128 = 0x86dd;
 pub const ETH_TYPE_ARP: u128 = 0x0806;
+pub const ETH_TYPE_NSH: u128 = 0x894f;
+const NSH_SLOTS: [Slot; 10] = [
+    Slot::NshFlags,
+    Slot::NshTtl,
+    Slot::NshMdtype,
+    Slot::NshNp,
+    Slot::NshSpi,
+    Slot::NshSi,
+    Slot::NshC1,
+    Slot::NshC2,
+    Slot::NshC3,
+    Slot::NshC4,
+];
 pub const ETH_TYPE_RARP: u128 = 0x8035;
 pub const ETH_TYPE_MPLS: u128 = 0x8847;
 pub const ETH_TYPE_MPLS_MCAST: u128 = 0x8848;
@@ -214,6 +227,11 @@ impl FlowMatch {
         if !matches!(dl, Some(ETH_TYPE_MPLS) | Some(ETH_TYPE_MPLS_MCAST)) {
             clear(Slot::MplsLse);
         }
+        if dl != Some(ETH_TYPE_NSH) {
+            for sl in NSH_SLOTS {
+                clear(sl);
+            }
+        }
         for s in drop {
             self.v[s as usize] = 0;
             self.m[s as usize] = 0;
@@ -237,6 +255,40 @@ impl FlowMatch {
     pub fn has_vlan(&self) -> bool {
         let t = Slot::VlanTci as usize;
         self.m[t] & self.v[t] & 0x1000 != 0
+    }
+
+    /// OVS's `format_nsh_masked`: flags, TTL, MD type, next protocol, SPI,
+    /// SI, and the MD type 1 context words only when the match says MD
+    /// type 1 exactly.
+    fn format_nsh(&self, s: &mut String) {
+        let g = |sl: Slot| self.get(sl);
+        let u8m = |s: &mut String, name: &str, (v, m): (u128, u128)| {
+            if m == 0xff {
+                let _ = write!(s, "{name}={v},");
+            } else if m != 0 {
+                let _ = write!(s, "{name}=0x{v:02x}/0x{m:02x},");
+            }
+        };
+        let hex = |x: u128| format!("0x{x:x}");
+        let be32m = |s: &mut String, name: &str, (v, m): (u128, u128), full: u128| {
+            if m == full {
+                let _ = write!(s, "{name}={},", hex(v));
+            } else if m != 0 {
+                let _ = write!(s, "{name}={}/{},", hex(v), hex(m));
+            }
+        };
+        u8m(s, "nsh_flags", g(Slot::NshFlags));
+        u8m(s, "nsh_ttl", g(Slot::NshTtl));
+        u8m(s, "nsh_mdtype", g(Slot::NshMdtype));
+        u8m(s, "nsh_np", g(Slot::NshNp));
+        be32m(s, "nsh_spi", g(Slot::NshSpi), 0xff_ffff);
+        u8m(s, "nsh_si", g(Slot::NshSi));
+        if g(Slot::NshMdtype) == (1, 0xff) {
+            be32m(s, "nsh_c1", g(Slot::NshC1), 0xffff_ffff);
+            be32m(s, "nsh_c2", g(Slot::NshC2), 0xffff_ffff);
+            be32m(s, "nsh_c3", g(Slot::NshC3), 0xffff_ffff);
+            be32m(s, "nsh_c4", g(Slot::NshC4), 0xffff_ffff);
+        }
     }
 
     /// Formats the match as OVS's `match_format`, with `priority=N,` first
@@ -468,6 +520,8 @@ impl FlowMatch {
         } else if arp {
             ip4_masked(&mut s, "arp_spa", g(Slot::NwSrc));
             ip4_masked(&mut s, "arp_tpa", g(Slot::NwDst));
+        } else if dlv == ETH_TYPE_NSH {
+            self.format_nsh(&mut s);
         } else {
             ip4_masked(&mut s, "nw_src", g(Slot::NwSrc));
             ip4_masked(&mut s, "nw_dst", g(Slot::NwDst));

@@ -173,10 +173,7 @@ impl GroupText {
                 "selection_method_param" => g.selection_method_param = num(item.key, item.value)?,
                 "fields" if item.paren => {
                     for f in item.value.split(',') {
-                        if super::field::by_name(f.trim()).is_none() {
-                            return Err(ParseError::bad("fields", f));
-                        }
-                        g.fields.push(f.trim().to_string());
+                        g.fields.push(hash_field(f.trim())?);
                     }
                 }
                 _ => return Err(ParseError::UnknownKeyword(item.text.to_string())),
@@ -252,4 +249,32 @@ impl GroupText {
         }
         s
     }
+}
+
+/// One entry of a select group's `fields(...)`: `NAME` or `NAME=MASK`
+/// (the mask written as a value of the field, no `/`), in OVS's canonical
+/// spelling: the field's own name (`nw_proto`, not `ip_proto`) and the
+/// mask as `mf_format` prints it, left out when it is all ones.
+fn hash_field(f: &str) -> Result<String, ParseError> {
+    let (name, mask) = match f.split_once('=') {
+        Some((n, m)) => (n.trim(), Some(m.trim())),
+        None => (f, None),
+    };
+    let field = super::field::by_name(name).ok_or_else(|| ParseError::bad("fields", f))?;
+    let Some(mask) = mask else {
+        return Ok(field.name.to_string());
+    };
+    if mask.contains('/') {
+        // OVS: "wildcards not allowed here".
+        return Err(ParseError::bad("fields", f));
+    }
+    let (m, _) = super::value::parse_masked(name, field.fmt, field.bits as u32, false, mask)?;
+    if m == super::field::ones(field.bits as u32) {
+        return Ok(field.name.to_string());
+    }
+    Ok(format!(
+        "{}={}",
+        field.name,
+        super::action::mf_format(field, m, None)
+    ))
 }

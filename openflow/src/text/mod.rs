@@ -10,11 +10,12 @@
 //!
 //! The layers, bottom up: `lexer` (items of `key=value` lists, zero-copy),
 //! `value` (numbers, addresses, ports, flags), `field` (the field table),
-//! `subfield`, `flow_match`, `action` + `action_parse`, `flow`,
+//! `subfield`, `flow_match`, `action` + `action_parse` (+ `encap`), `flow`,
 //! `normalize`; `group` and `meter` for `add-group`/`add-meter` text.
 
 pub mod action;
 pub mod action_parse;
+pub mod encap;
 pub mod error;
 pub mod field;
 pub mod flow;
@@ -34,7 +35,7 @@ pub use flow::FlowText;
 pub use flow_match::FlowMatch;
 pub use group::GroupText;
 pub use meter::MeterText;
-pub use normalize::{normalize, usable_in, WireVersion};
+pub use normalize::{normalize, normalize_between, usable_in, Inexpressible, WireVersion};
 
 /// Parses one `ovs-ofctl add-flow` line.
 pub fn parse_flow(s: &str) -> Result<FlowText, ParseError> {

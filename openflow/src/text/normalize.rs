@@ -58,6 +58,110 @@ pub fn normalize(flow: &mut FlowText, ver: WireVersion) {
     flow.actions = normalize_actions(acts, ver, &m, &mut vlan);
 }
 
+/// Why a flow cannot be shown in a version: OVS's `dump-flows` then fails
+/// with this error instead of printing the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Inexpressible(pub String);
+
+/// Rewrites `flow`, added to the switch in `added`, into what `dump-flows`
+/// in `dumped` prints, or the reason OVS's dump fails. OVS keeps flows in a
+/// version-independent form, so this is the round trip in `added`, then
+/// that form's encoding in `dumped`:
+/// - a flow added in OpenFlow 1.0 keeps its flags and gains
+///   `reset_counts` (1.0 flow-mods always reset counters); its Nicira
+///   loads show in 1.5 as one masked `set_field` per 64-bit load;
+/// - OpenFlow 1.0 shows no meter, and a `push_vlan` only through the
+///   `mod_vlan_vid`/`mod_vlan_pcp` that follows it; it cannot carry
+///   encap/decap/dec_nsh_ttl, and an action list that its own rules refuse
+///   (a `write_metadata` before a `goto_table`, now a resubmit) makes the
+///   dump fail ([`Inexpressible`]), as ovs-ofctl's does.
+pub fn normalize_between(
+    flow: &mut FlowText,
+    added: WireVersion,
+    dumped: WireVersion,
+) -> Result<(), Inexpressible> {
+    let flags = flow.flags;
+    normalize(flow, added);
+    if added == WireVersion::Of10 && dumped != WireVersion::Of10 {
+        flow.flags = flags | super::flow::FF_RESET_COUNTS;
+        if dumped >= WireVersion::Of15 {
+            flow.actions = split_loads(std::mem::take(&mut flow.actions));
+        }
+    }
+    if dumped == WireVersion::Of10 && added != WireVersion::Of10 {
+        flow.actions = to_of10(std::mem::take(&mut flow.actions))?;
+    }
+    normalize(flow, dumped);
+    if dumped == WireVersion::Of10 {
+        let wire = super::wire::actions_to_wire(&flow.actions).map_err(|e| Inexpressible(e.0))?;
+        crate::action::verify_instructions(
+            crate::Version::Of10,
+            &[crate::Instruction::ApplyActions(wire)],
+        )
+        .map_err(|e| Inexpressible(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A flow's actions as OpenFlow 1.0 carries them (see
+/// [`normalize_between`]).
+fn to_of10(acts: Vec<Action>) -> Result<Vec<Action>, Inexpressible> {
+    let mut out = Vec::with_capacity(acts.len());
+    for a in acts {
+        match a {
+            Action::PushVlan(_) | Action::Meter(_) => {}
+            Action::Encap { .. } | Action::Decap { .. } | Action::DecNshTtl => {
+                return Err(Inexpressible(
+                    "encap, decap and dec_nsh_ttl need OpenFlow 1.3".into(),
+                ))
+            }
+            Action::Clone(v) => out.push(Action::Clone(to_of10(v)?)),
+            Action::WriteActions(v) => out.push(Action::WriteActions(to_of10(v)?)),
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Nicira loads as OpenFlow 1.5 shows them: each load (at most 64 bits
+/// of one contiguous run) a masked `set_field`.
+fn split_loads(acts: Vec<Action>) -> Vec<Action> {
+    let mut out = Vec::with_capacity(acts.len());
+    for a in acts {
+        match a {
+            Action::SetField {
+                field,
+                value,
+                mask,
+                load: true,
+            } => {
+                let mut m = mask;
+                while m != 0 {
+                    let ofs = m.trailing_zeros();
+                    let run = (m >> ofs).trailing_ones().min(64);
+                    let seg = ones(run) << ofs;
+                    out.push(Action::SetField {
+                        field,
+                        value: value & seg,
+                        mask: seg,
+                        load: false,
+                    });
+                    m &= !seg;
+                }
+            }
+            Action::Clone(v) => out.push(Action::Clone(split_loads(v))),
+            Action::WriteActions(v) => out.push(Action::WriteActions(split_loads(v))),
+            Action::Ct(mut c) => {
+                c.exec = split_loads(std::mem::take(&mut c.exec));
+                out.push(Action::Ct(c));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn set_field(name: &str, value: u128) -> Action {
     let f = by_name(name).expect("field table has every set_field target");
     Action::SetField {
@@ -68,10 +172,36 @@ fn set_field(name: &str, value: u128) -> Action {
     }
 }
 
+/// Whether OVS writes the field with `NXAST_REG_LOAD2` (its only header is
+/// an experimenter OXM, e.g. the NSH fields), which prints back as
+/// `set_field` in every version, mask or not.
+fn load2(field: &Field) -> bool {
+    field.nxm.is_none()
+        && field
+            .oxm
+            .is_some_and(|o| o.starts_with("NXOXM_") || o.starts_with("ONFOXM_"))
+}
+
 /// OpenFlow 1.0 has no set_field: OVS uses the native 1.0 action when one
 /// exists for a full-width write, else a Nicira `load:` of the field's bits.
 fn of10_set_field(field: &'static Field, value: u128, mask: u128, load: bool) -> Action {
     let full = ones(field.bits as u32);
+    if load2(field) {
+        return Action::SetField {
+            field,
+            value: value & mask & full,
+            mask: if mask & full == full {
+                ones(n_bytes(field.bits) * 8)
+            } else {
+                mask & full
+            },
+            load: false,
+        };
+    }
+    // A whole-field set_field uses OpenFlow 1.0's own action. (OVS uses it
+    // for a masked set_field too, one added in OpenFlow 1.5, dropping the
+    // mask: the 1.0 flow would then write the whole field. ferrovs keeps
+    // the masked write as a load; see tests/flow_text_cross.rs.)
     if !load && mask & full == full {
         let native = match field.name {
             "eth_src" => Some(Action::SetEthSrc(value)),
@@ -162,6 +292,29 @@ fn normalize_actions(
                     field,
                     value,
                     mask,
+                    load: false,
+                } if field.name == "vlan_tci" && mask & 0xffff == 0xffff => {
+                    // OVS: with CFI, mod_vlan_vid + mod_vlan_pcp; without,
+                    // strip_vlan.
+                    if value & 0x1000 != 0 {
+                        out.push(A::SetVlanVid {
+                            vid: (value & 0xfff) as u16,
+                            push: true,
+                        });
+                        out.push(A::SetVlanPcp {
+                            pcp: (value >> 13) as u8 & 7,
+                            push: true,
+                        });
+                        *vlan = true;
+                    } else {
+                        out.push(A::StripVlan { pop: false });
+                        *vlan = false;
+                    }
+                }
+                A::SetField {
+                    field,
+                    value,
+                    mask,
                     load,
                 } => {
                     out.push(of10_set_field(field, value, mask, load));
@@ -200,7 +353,8 @@ fn normalize_actions(
                 load,
             } => {
                 let full = ones(n_bytes(field.bits) * 8);
-                let load = ver < WireVersion::Of15 && (load || mask & full != full);
+                let load =
+                    ver < WireVersion::Of15 && !load2(field) && (load || mask & full != full);
                 let (value, mask) = if load {
                     let bits = ones(field.bits as u32);
                     (value & mask & bits, mask & bits)
@@ -268,7 +422,11 @@ pub fn normalize_bucket_actions(acts: Vec<Action>, ver: WireVersion) -> Vec<Acti
 pub fn usable_in(flow: &FlowText, ver: WireVersion) -> bool {
     fn ok(acts: &[Action], ver: WireVersion) -> bool {
         acts.iter().all(|a| match a {
-            Action::PushVlan(_) | Action::Meter(_) => ver != WireVersion::Of10,
+            Action::PushVlan(_)
+            | Action::Meter(_)
+            | Action::Encap { .. }
+            | Action::Decap { .. }
+            | Action::DecNshTtl => ver != WireVersion::Of10,
             Action::FinTimeout { .. } => ver == WireVersion::Of10,
             Action::Clone(v) | Action::WriteActions(v) => ok(v, ver),
             Action::Ct(c) => ok(&c.exec, ver),

@@ -121,6 +121,18 @@ fn views(m: &FlowMatch) -> Vec<&'static str> {
         Some(ETH_TYPE_MPLS) | Some(ETH_TYPE_MPLS_MCAST) => {
             v.extend(["mpls_label", "mpls_tc", "mpls_bos", "mpls_ttl"])
         }
+        Some(ETH_TYPE_NSH) => v.extend([
+            "nsh_flags",
+            "nsh_ttl",
+            "nsh_mdtype",
+            "nsh_np",
+            "nsh_spi",
+            "nsh_si",
+            "nsh_c1",
+            "nsh_c2",
+            "nsh_c3",
+            "nsh_c4",
+        ]),
         _ => {}
     }
     v
@@ -407,6 +419,19 @@ fn action_to_wire(a: &Action, out: &mut Vec<w::Action>) -> R<()> {
             dst: wsub(dst)?,
         },
         A::DecNshTtl => W::DecNshTtl,
+        A::Encap { packet_type, props } => W::Encap {
+            packet_type: *packet_type,
+            props: {
+                let mut b = Vec::new();
+                for p in props {
+                    p.encode(&mut b);
+                }
+                b
+            },
+        },
+        A::Decap { packet_type } => W::Decap {
+            packet_type: *packet_type,
+        },
         A::Meter(m) => W::Meter(*m),
         // The Nicira write_metadata action (OpenFlow 1.0); 1.1+ use the
         // instruction (see `instructions_to_wire`).
@@ -783,6 +808,14 @@ pub fn actions_from_wire(acts: &[w::Action], of11: bool) -> R<Vec<Action>> {
                 dst: tsub(dst)?,
             },
             W::DecNshTtl => A::DecNshTtl,
+            W::Encap { packet_type, props } => A::Encap {
+                packet_type: *packet_type,
+                props: crate::action::ed_prop::EdProp::decode_list(props)
+                    .map_err(|e| Unrepresentable(format!("encap properties: {e}")))?,
+            },
+            W::Decap { packet_type } => A::Decap {
+                packet_type: *packet_type,
+            },
             W::Meter(m) => A::Meter(*m),
             W::WriteMetadata { metadata, mask } => A::WriteMetadata {
                 value: *metadata,

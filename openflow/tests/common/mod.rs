@@ -421,8 +421,30 @@ pub fn sample_value(f: Field) -> (Value, Option<Value>) {
     (v, mask)
 }
 
+/// [`actions`] as a flow's action list OVS accepts (`ofpacts_verify`):
+/// no conjunction among other actions, `nat` only inside `ct`, and the
+/// `write_metadata` action last (in 1.1+ the instruction carries it).
+pub fn flow_actions(v: Version) -> Vec<Action> {
+    let mut acts: Vec<Action> = actions(v)
+        .into_iter()
+        .filter(|a| {
+            !matches!(
+                a,
+                Action::Conjunction { .. } | Action::Nat(_) | Action::WriteMetadata { .. }
+            )
+        })
+        .collect();
+    if v == Version::Of10 {
+        acts.push(Action::WriteMetadata {
+            metadata: 1,
+            mask: 0xff,
+        });
+    }
+    acts
+}
+
 pub fn flow_mod(v: Version) -> FlowMod {
-    let acts = actions(v);
+    let acts = flow_actions(v);
     let mut instructions = vec![Instruction::ApplyActions(acts)];
     if v != Version::Of10 {
         instructions.insert(
@@ -445,6 +467,7 @@ pub fn flow_mod(v: Version) -> FlowMod {
     FlowMod {
         cookie: 0xdead_beef,
         cookie_mask: if v == Version::Of10 { 0 } else { 0xffff },
+        match_cookie: 0,
         table_id: 2,
         command: FlowModCommand::ModifyStrict,
         idle_timeout: 10,
@@ -839,7 +862,9 @@ pub fn messages(v: Version) -> Vec<Message> {
         NxMessage::RoleReply(2),
         NxMessage::SetFlowFormat(2),
         NxMessage::FlowMod(FlowMod {
-            cookie_mask: 0,
+            // A modify selecting by cookie (NXM_NX_COOKIE_W in the match).
+            cookie_mask: 0xffff_0000,
+            match_cookie: 0x1234_0000,
             out_group: u32::MAX,
             importance: 0,
             ..flow_mod(v)

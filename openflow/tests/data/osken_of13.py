@@ -152,7 +152,6 @@ flow_mod("flow_mod_nicira", m2, [
         p.NXActionResubmitTable(in_port=0xfff8, table_id=10),
         p.NXActionRegMove(src_field="reg0", dst_field="reg1", n_bits=16, src_ofs=0, dst_ofs=8),
         p.NXActionRegLoad(ofs_nbits=nicira_ext.ofs_nbits(4, 31), dst="reg2", value=0x5),
-        p.NXActionConjunction(clause=1, n_clauses=2, id_=77),
         p.NXActionNote(note=[1, 2, 3, 4, 5, 6]),
         p.NXActionLearn(table_id=20, specs=[
             p.NXFlowSpecMatch(src=("vlan_tci", 0), dst=("vlan_tci", 0), n_bits=12),
@@ -163,6 +162,14 @@ flow_mod("flow_mod_nicira", m2, [
         p.NXActionDecTtl(),
     ]),
 ], priority=2000, table_id=0)
+
+# A conjunction goes with notes only (OVS refuses it among other actions).
+flow_mod("flow_mod_conjunction", p.OFPMatch(eth_type=0x0800, ipv4_src="198.18.0.5"), [
+    p.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, [
+        p.NXActionConjunction(clause=1, n_clauses=2, id_=77),
+        p.NXActionNote(note=[1, 2, 3, 4, 5, 6]),
+    ]),
+], priority=100, table_id=0)
 
 flow_mod("flow_mod_delete", p.OFPMatch(in_port=5), [], command=ofp.OFPFC_DELETE, table_id=ofp.OFPTT_ALL,
          out_port=7, cookie=0xf, cookie_mask=0xff)
