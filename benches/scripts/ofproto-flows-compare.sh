@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Side-by-side flow-table benchmark: ferrovs-vswitchd vs Debian's
+# ovs-vswitchd (OVS 3.1, netdev datapath, --enable-dummy), same machine,
+# same run, the same `ovs-ofctl` as the client of both.
+#
+# Per run and per switch (each on its own database server, each switch in a
+# network namespace of its own so that bridge tap devices never collide):
+#   add10     `ovs-ofctl -O OpenFlow10 add-flows br0 FILE`  (FLOWS flow-mods, one by one)
+#   dump      `ovs-ofctl dump-flows br0` of those flows
+#   del       `ovs-ofctl del-flows br0`
+#   add14b    `ovs-ofctl -O OpenFlow14 --bundle add-flows br0 FILE` (one bundle)
+#   rss_mib   the switch's VmRSS with the flows installed, and
+#   bytes_per_rule  (that RSS - the RSS before adding) / FLOWS.
+# Seconds are wall time of the ovs-ofctl command. The table gives per metric
+# the median of each switch over RUNS runs and the ratio OVS/ferrovs (for
+# times: how many times faster ferrovs is).
+#
+# Usage: bash benches/scripts/ofproto-flows-compare.sh   (RUNS=3 FLOWS=100000)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/sbin:/sbin"
+
+RUNS=${RUNS:-3}
+FLOWS=${FLOWS:-100000}
+SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
+
+echo "== building release binaries (ferrovs-ovsdb-server, ferrovs-vswitchd)" >&2
+cargo build --release -q -p ferrovs-ovsdb -p ferrovs-vswitchd \
+  --bin ferrovs-ovsdb-server --bin ferrovs-vswitchd
+FVS_DB=$PWD/target/release/ferrovs-ovsdb-server
+FVS_SW=$PWD/target/release/ferrovs-vswitchd
+for b in "$FVS_DB" "$FVS_SW" "$(command -v ovsdb-server)" "$(command -v ovs-vswitchd)" \
+  "$(command -v ovs-ofctl)" "$(command -v ovsdb-tool)"; do
+  [ -x "$b" ] || { echo "missing $b (run tests/run.sh once to install OVS)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /var/tmp/ofproto-flows.XXXXXX)
+NS_PREFIX="fvsfl$$"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for ns in $(ip netns list | awk -v p="$NS_PREFIX" 'index($1, p) == 1 {print $1}'); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The flows: distinct IPv4 destinations in 198.18.0.0/15 over 16 priorities.
+FLOWFILE=$WORK/flows.txt
+awk -v n="$FLOWS" 'BEGIN {
+  for (i = 0; i < n; i++)
+    printf "priority=%d,ip,nw_dst=198.%d.%d.%d,actions=output:1\n",
+      100 + i % 16, 18 + int(i / 65536) % 2, int(i / 256) % 256, i % 256
+}' > "$FLOWFILE"
+
+# start NAME: database server + switch + bridge br0 with one dummy port.
+# Sets SW_PID and OFCTL_TARGET.
+start() {
+  local name=$1 dir=$WORK/$1 ns="$NS_PREFIX$1"
+  rm -rf "$dir"; mkdir -p "$dir"
+  ovsdb-tool create "$dir/conf.db" "$SCHEMA"
+  local dbbin=ovsdb-server
+  [ "$name" = ferrovs ] && dbbin=$FVS_DB
+  "$dbbin" "$dir/conf.db" --remote="punix:$dir/db.sock" --unixctl="$dir/db.ctl" \
+    >"$dir/db.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -S "$dir/db.sock" ] && break; sleep 0.05; done
+  ovs-vsctl --db="unix:$dir/db.sock" --no-wait init
+  ip netns add "$ns"
+  if [ "$name" = ferrovs ]; then
+    FERROVS_RUNDIR=$dir ip netns exec "$ns" "$FVS_SW" "unix:$dir/db.sock" \
+      --unixctl="$dir/sw.ctl" --log-file="$dir/sw.log" >/dev/null 2>&1 &
+  else
+    OVS_RUNDIR=$dir ip netns exec "$ns" ovs-vswitchd "unix:$dir/db.sock" \
+      --enable-dummy --disable-system --unixctl="$dir/sw.ctl" \
+      --log-file="$dir/sw.log" >/dev/null 2>&1 &
+  fi
+  SW_PID=$!
+  PIDS+=("$SW_PID")
+  for _ in $(seq 200); do [ -S "$dir/sw.ctl" ] && break; sleep 0.05; done
+  ovs-vsctl --db="unix:$dir/db.sock" --timeout=30 add-br br0 \
+    -- set bridge br0 datapath_type=netdev fail_mode=secure \
+    -- add-port br0 p1 -- set interface p1 type=dummy ofport_request=1
+  OFCTL_TARGET="unix:$dir/br0.mgmt"
+  for _ in $(seq 200); do [ -S "$dir/br0.mgmt" ] && break; sleep 0.05; done
+}
+
+stop() {
+  kill "$SW_PID" 2>/dev/null || true
+  wait "$SW_PID" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+  ip netns del "$NS_PREFIX$1" 2>/dev/null || true
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+timed() { # prints seconds of wall time of the command
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >/dev/null
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}' 
+}
+
+RESULTS=$WORK/results.txt
+: > "$RESULTS"
+for run in $(seq "$RUNS"); do
+  for name in ovs ferrovs; do
+    echo "== run $run: $name" >&2
+    start "$name"
+    before=$(rss_kib "$SW_PID")
+    t_add10=$(timed ovs-ofctl -O OpenFlow10 add-flows "$OFCTL_TARGET" "$FLOWFILE")
+    n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+    [ "$n" = "$FLOWS" ] || { echo "$name: $n flows installed, expected $FLOWS" >&2; exit 1; }
+    after=$(rss_kib "$SW_PID")
+    t_dump=$(timed ovs-ofctl -O OpenFlow13 dump-flows "$OFCTL_TARGET")
+    t_del=$(timed ovs-ofctl -O OpenFlow13 del-flows "$OFCTL_TARGET")
+    t_add14b=$(timed ovs-ofctl -O OpenFlow14 --bundle add-flows "$OFCTL_TARGET" "$FLOWFILE")
+    n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+    [ "$n" = "$FLOWS" ] || { echo "$name: $n flows after the bundle, expected $FLOWS" >&2; exit 1; }
+    per_rule=$(awk -v a="$after" -v b="$before" -v n="$FLOWS" 'BEGIN {print (a - b) * 1024 / n}')
+    {
+      echo "$name add10_s $t_add10"
+      echo "$name dump_s $t_dump"
+      echo "$name del_s $t_del"
+      echo "$name add14_bundle_s $t_add14b"
+      echo "$name rss_mib $(awk -v a="$after" 'BEGIN {print a / 1024}')"
+      echo "$name bytes_per_rule $per_rule"
+    } >> "$RESULTS"
+    stop "$name"
+  done
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+printf "\n%-16s %12s %12s %10s\n" metric ovs ferrovs ovs/ferrovs
+for m in add10_s add14_bundle_s dump_s del_s rss_mib bytes_per_rule; do
+  o=$(awk -v m="$m" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
+  f=$(awk -v m="$m" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
+  printf "%-16s %12.3f %12.3f %10.2f\n" "$m" "$o" "$f" "$(awk -v o="$o" -v f="$f" 'BEGIN {print (f > 0) ? o / f : 0}')"
+done
+echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl)"
