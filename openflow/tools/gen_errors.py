@@ -3,7 +3,8 @@
 
 The header's comment before each OFPERR_* name states, per OpenFlow version,
 the (type, code) or experimenter code of that error.  Usage:
-  git -C /work/.mirror/openvswitch+ovs/repo show v3.1.0:include/openvswitch/ofp-errors.h \
+  # OVS_CHECKOUT: a clone of openvswitch/ovs
+  git -C "$OVS_CHECKOUT" show v3.1.0:include/openvswitch/ofp-errors.h \
       | python3 openflow/tools/gen_errors.py > openflow/src/error/table.rs
 """
 import re

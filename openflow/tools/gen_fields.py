@@ -3,7 +3,8 @@
 
 The header's structured comments are the facts (names, widths, maskability,
 prerequisites, NXM/OXM assignments).  Usage:
-  git -C /work/.mirror/openvswitch+ovs/repo show v3.1.0:include/openvswitch/meta-flow.h \
+  # OVS_CHECKOUT: a clone of openvswitch/ovs
+  git -C "$OVS_CHECKOUT" show v3.1.0:include/openvswitch/meta-flow.h \
       | python3 openflow/tools/gen_fields.py > openflow/src/field/table.rs
 """
 import re
