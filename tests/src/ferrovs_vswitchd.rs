@@ -172,6 +172,19 @@ impl FerrovsVswitchd {
             .expect("run ovs-appctl")
     }
 
+    /// Like [`Self::appctl`] but it must succeed; returns stdout.
+    pub fn appctl_ok(&self, args: &[&str]) -> String {
+        let out = self.appctl(args);
+        assert!(
+            out.status.success(),
+            "ovs-appctl {}: {}\nlog:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs `ovs-ofctl [opts] CMD SWITCH [rest]` where SWITCH is the bare
     /// bridge name (found through `OVS_RUNDIR`, as an operator types it).
     pub fn ofctl(&self, opts: &[&str], cmd: &str, bridge: &str, rest: &[&str]) -> Output {

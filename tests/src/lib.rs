@@ -14,6 +14,7 @@ pub mod ferrovs_vswitchd;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;
 pub mod ovsdb_server;
+pub mod pcap;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -9,18 +9,6 @@ use std::time::Duration;
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
-fn ok(fv: &FerrovsVswitchd, args: &[&str]) -> String {
-    let out = fv.appctl(args);
-    assert!(
-        out.status.success(),
-        "ovs-appctl {}: {}\nlog:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        fv.log()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn err(fv: &FerrovsVswitchd, args: &[&str]) -> String {
     let out = fv.appctl(args);
     assert!(
@@ -47,7 +35,7 @@ const ADD_BR: &[&str] = &[
 fn commands() {
     let fv = FerrovsVswitchd::start().unwrap();
     assert_eq!(
-        ok(&fv, &["list-commands"]),
+        fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
          \x20 dpif/show               \n\
@@ -65,11 +53,11 @@ fn commands() {
          \x20 vlog/list               \n\
          \x20 vlog/set                {spec | PATTERN:destination:pattern}\n"
     );
-    let v = ok(&fv, &["version"]);
+    let v = fv.appctl_ok(&["version"]);
     assert!(v.starts_with("ferrovs-vswitchd (ferrovs) "), "{v}");
     assert!(v.contains("Open vSwitch 3.1"), "{v}");
 
-    assert_eq!(ok(&fv, &["ofproto/list"]), "");
+    assert_eq!(fv.appctl_ok(&["ofproto/list"]), "");
     fv.vsctl_ok(ADD_BR);
     fv.vsctl_ok(&[
         "add-br",
@@ -80,11 +68,11 @@ fn commands() {
         "br1",
         "datapath_type=netdev",
     ]);
-    assert_eq!(ok(&fv, &["ofproto/list"]), "br0\nbr1\n");
+    assert_eq!(fv.appctl_ok(&["ofproto/list"]), "br0\nbr1\n");
     fv.vsctl_ok(&["del-br", "br0"]);
-    assert_eq!(ok(&fv, &["ofproto/list"]), "br1\n");
+    assert_eq!(fv.appctl_ok(&["ofproto/list"]), "br1\n");
 
-    let l = ok(&fv, &["vlog/list"]);
+    let l = fv.appctl_ok(&["vlog/list"]);
     let lines: Vec<&str> = l.lines().collect();
     assert_eq!(lines[0], "                 console    syslog    file");
     assert_eq!(lines[1], "                 -------    ------    ------");
@@ -96,8 +84,8 @@ fn commands() {
         bridge.split_whitespace().collect::<Vec<_>>(),
         ["bridge", "OFF", "OFF", "INFO"]
     );
-    ok(&fv, &["vlog/set", "bridge:file:dbg"]);
-    let l = ok(&fv, &["vlog/list"]);
+    fv.appctl_ok(&["vlog/set", "bridge:file:dbg"]);
+    let l = fv.appctl_ok(&["vlog/list"]);
     let bridge = l.lines().find(|l| l.starts_with("bridge ")).unwrap();
     // Columns line up as OVS's ("bridge             OFF       INFO        DBG"
     // there: OVS also logs to syslog).
@@ -117,8 +105,9 @@ fn commands() {
         "p1",
         "type=dummy",
     ]);
-    ok(&fv, &["vlog/set", "ANY:warn"]);
-    assert!(ok(&fv, &["vlog/list"])
+    fv.appctl_ok(&["vlog/set", "ANY:warn"]);
+    assert!(fv
+        .appctl_ok(&["vlog/list"])
         .lines()
         .skip(2)
         .all(|l| l.ends_with("WARN")));
@@ -151,7 +140,7 @@ fn commands() {
 
     // exit: the reply comes back, then the process ends and cleans up.
     let mut fv = fv;
-    ok(&fv, &["exit"]);
+    fv.appctl_ok(&["exit"]);
     let st = fv.wait_exit().unwrap();
     assert!(st.success(), "{st}");
     assert!(!fv.ctl_path().exists());
@@ -218,7 +207,7 @@ fn dummy_receive_counts_like_ovs() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        ok(&fv, &["netdev-dummy/receive", "p1", PACKET]);
+        fv.appctl_ok(&["netdev-dummy/receive", "p1", PACKET]);
     }
     // Statistics are refreshed every 5 s by both.
     let mut ovs_rx = None;
@@ -239,23 +228,6 @@ fn dummy_receive_counts_like_ovs() {
 }
 
 /// Frames in a pcap file (record headers skipped).
-fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(b.len() >= 24, "{}: no pcap header", path.display());
-    let mut frames = Vec::new();
-    let mut i = 24;
-    while i + 16 <= b.len() {
-        let incl = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
-        frames.push(b[i + 16..i + 16 + incl].to_vec());
-        i += 16 + incl;
-    }
-    frames
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Packets given as datapath flows are composed byte for byte as OVS's
 /// netdev-dummy composes them (both record what they receive with
 /// `options:rxq_pcap`).
@@ -333,23 +305,23 @@ fn dummy_receive_flows_compose_like_ovs() {
         );
         let mut args = vec!["netdev-dummy/receive", "p1"];
         args.extend(f.iter().map(String::as_str));
-        ok(&fv, &args);
+        fv.appctl_ok(&args);
     }
     // OVS writes its capture as packets are handled: wait for all of them.
     let mut o = Vec::new();
     let all = fv.wait_until(Duration::from_secs(10), || {
         o = if ovs_pcap.exists() {
-            pcap_frames(&ovs_pcap)
+            ferrovs_tests::pcap::frames(&ovs_pcap).unwrap_or_else(|e| panic!("pcap: {e}"))
         } else {
             Vec::new()
         };
         o.len() == flows.len()
     });
     assert!(all, "OVS captured {} of {} packets", o.len(), flows.len());
-    let f = pcap_frames(&fv_pcap);
+    let f = ferrovs_tests::pcap::frames(&fv_pcap).unwrap_or_else(|e| panic!("pcap: {e}"));
     assert_eq!(f.len(), flows.len());
     for (i, (a, b)) in o.iter().zip(&f).enumerate() {
-        assert_eq!(hex(a), hex(b), "packet {i}: {:?}", flows[i]);
+        assert_eq!(hex::encode(a), hex::encode(b), "packet {i}: {:?}", flows[i]);
     }
 }
 
@@ -403,7 +375,7 @@ fn bridge_dump_flows_matches_ovs() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = String::from_utf8_lossy(&o.stdout).into_owned();
-    let f = ok(&fv, &["bridge/dump-flows", "br0"]);
+    let f = fv.appctl_ok(&["bridge/dump-flows", "br0"]);
     let norm = |s: &str| -> (Vec<String>, usize) {
         let mut hidden = 0;
         let mut v: Vec<String> = s

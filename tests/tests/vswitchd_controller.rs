@@ -84,7 +84,7 @@ fn active_unix_controller() {
     c.write_all(&msg(4, 5, 2)).unwrap(); // FEATURES_REQUEST
     let f = read_msg(&mut c).unwrap();
     assert_eq!((f[0], f[1]), (4, 6), "FEATURES_REPLY in OF1.3");
-    let dpid = format!("\"{}\"", hex(&f[8..16]));
+    let dpid = format!("\"{}\"", hex::encode(&f[8..16]));
     assert_eq!(
         fv.vsctl_ok(&["get", "Bridge", "br0", "datapath_id"]).trim(),
         dpid
@@ -153,10 +153,6 @@ fn active_unix_controller() {
             Err(e) => panic!("connection not closed: {e}"),
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]

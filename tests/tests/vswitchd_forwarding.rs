@@ -13,18 +13,6 @@ use std::time::Duration;
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
-fn ok(fv: &FerrovsVswitchd, args: &[&str]) -> String {
-    let out = fv.appctl(args);
-    assert!(
-        out.status.success(),
-        "ovs-appctl {}: {}\nlog:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        fv.log()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn ofctl_ok(fv: &FerrovsVswitchd, cmd: &str, rest: &[&str]) -> String {
     let out = fv.ofctl(&[], cmd, "br0", rest);
     assert!(
@@ -61,27 +49,6 @@ fn vsctl(fv: &FerrovsVswitchd, args: &[String]) -> String {
 }
 
 /// Frames in a pcap file (none if it does not exist yet).
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let Ok(b) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let mut frames = Vec::new();
-    let mut i = 24;
-    while i + 16 <= b.len() {
-        let incl = u32::from_le_bytes(b[i + 8..i + 12].try_into().unwrap()) as usize;
-        if i + 16 + incl > b.len() {
-            break;
-        }
-        frames.push(b[i + 16..i + 16 + incl].to_vec());
-        i += 16 + incl;
-    }
-    frames
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// An ICMP echo request from 50:54:00:00:00:0<src> to ...:0<dst>.
 fn icmp(src: u8, dst: u8) -> String {
     format!(
@@ -103,7 +70,9 @@ impl Tx {
         }
     }
     fn count(&self, port: &str) -> usize {
-        pcap_frames(&self.files[port]).len()
+        ferrovs_tests::pcap::frames(&self.files[port])
+            .unwrap_or_default()
+            .len()
     }
     fn counts(&self) -> BTreeMap<String, usize> {
         self.files
@@ -153,34 +122,37 @@ fn openflow_table_forwards() {
     ofctl_ok(&fv, "add-flow", &["in_port=1,actions=output:2"]);
     let tx = Tx::new(&fv, &["p1", "p2", "p3"]);
     let pkt = icmp(1, 2);
-    ok(&fv, &["netdev-dummy/receive", "p1", &pkt]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
     tx.expect(&fv, &[("p1", 0), ("p2", 1), ("p3", 0)]);
-    assert_eq!(hex(&pcap_frames(&tx.files["p2"])[0]), pkt);
+    assert_eq!(
+        hex::encode(&ferrovs_tests::pcap::frames(&tx.files["p2"]).unwrap_or_default()[0]),
+        pkt
+    );
     // The second packet hits the megaflow the first one installed.
-    ok(&fv, &["netdev-dummy/receive", "p1", &pkt]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 0)]);
     // Unmatched input (p2) is dropped.
-    ok(&fv, &["netdev-dummy/receive", "p2", &icmp(2, 1)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p2", &icmp(2, 1)]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 0)]);
     // The rule is credited with the packet that went through the slow
     // path. (Megaflow hits are not pushed back to rules yet: ofproto's
     // revalidator does not do it, so the second packet is not counted.)
-    ok(&fv, &["revalidator/wait"]);
+    fv.appctl_ok(&["revalidator/wait"]);
     let flows = ofctl_ok(&fv, "dump-flows", &[]);
     assert!(flows.contains("n_packets=1, n_bytes=42,"), "{flows}");
     // A flow-mod reaches installed megaflows within a revalidation round.
     ofctl_ok(&fv, "mod-flows", &["in_port=1,actions=output:3"]);
-    ok(&fv, &["revalidator/wait"]);
-    ok(&fv, &["netdev-dummy/receive", "p1", &pkt]);
+    fv.appctl_ok(&["revalidator/wait"]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 1)]);
     // The megaflow cache is visible and can be purged.
-    let show = ok(&fv, &["upcall/show"]);
+    let show = fv.appctl_ok(&["upcall/show"]);
     assert!(
         show.starts_with("netdev@ovs-netdev:\n  flows         : (current "),
         "{show}"
     );
-    ok(&fv, &["revalidator/purge"]);
-    let show = ok(&fv, &["upcall/show"]);
+    fv.appctl_ok(&["revalidator/purge"]);
+    let show = fv.appctl_ok(&["upcall/show"]);
     assert!(show.contains("(current 0)"), "{show}");
 }
 
@@ -211,16 +183,16 @@ fn standalone_normal_learns_macs() {
     );
     let tx = Tx::new(&fv, &["p1", "p2", "p3"]);
     // Unknown destination: flooded, never back out of p1.
-    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 2)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 2)]);
     tx.expect(&fv, &[("p1", 0), ("p2", 1), ("p3", 1)]);
     // The reply goes to p1 only: its address was learned there.
-    ok(&fv, &["netdev-dummy/receive", "p2", &icmp(2, 1)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p2", &icmp(2, 1)]);
     tx.expect(&fv, &[("p1", 1), ("p2", 1), ("p3", 1)]);
     // And now p1 -> :02 goes to p2 only (the flood megaflow was revalidated).
-    ok(&fv, &["revalidator/wait"]);
-    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 2)]);
+    fv.appctl_ok(&["revalidator/wait"]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 2)]);
     tx.expect(&fv, &[("p1", 1), ("p2", 2), ("p3", 1)]);
-    let fdb = ok(&fv, &["fdb/show", "br0"]);
+    let fdb = fv.appctl_ok(&["fdb/show", "br0"]);
     let lines: Vec<Vec<&str>> = fdb
         .lines()
         .map(|l| l.split_whitespace().collect())
@@ -238,10 +210,10 @@ fn standalone_normal_learns_macs() {
         "{fdb}"
     );
     assert_eq!(
-        ok(&fv, &["fdb/flush", "br0"]),
+        fv.appctl_ok(&["fdb/flush", "br0"]),
         "table successfully flushed\n"
     );
-    assert_eq!(ok(&fv, &["fdb/show", "br0"]).lines().count(), 1);
+    assert_eq!(fv.appctl_ok(&["fdb/show", "br0"]).lines().count(), 1);
     let e = fv.appctl(&["fdb/show", "nobr"]);
     assert!(String::from_utf8_lossy(&e.stderr).contains("no such bridge"));
 
@@ -275,14 +247,20 @@ fn vlan_access_ports() {
     ));
     vsctl(&fv, &a);
     let tx = Tx::new(&fv, &["p1", "p2", "p3", "p4"]);
-    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 2)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 2)]);
     // VLAN 10 floods to p2 (untagged) and the trunk p4 (tagged 10).
     tx.expect(&fv, &[("p1", 0), ("p2", 1), ("p3", 0), ("p4", 1)]);
     let pkt = icmp(1, 2);
-    assert_eq!(hex(&pcap_frames(&tx.files["p2"])[0]), pkt);
+    assert_eq!(
+        hex::encode(&ferrovs_tests::pcap::frames(&tx.files["p2"]).unwrap_or_default()[0]),
+        pkt
+    );
     let tagged = format!("{}8100000a{}", &pkt[..24], &pkt[24..]);
-    assert_eq!(hex(&pcap_frames(&tx.files["p4"])[0]), tagged);
-    let fdb = ok(&fv, &["fdb/show", "br0"]);
+    assert_eq!(
+        hex::encode(&ferrovs_tests::pcap::frames(&tx.files["p4"]).unwrap_or_default()[0]),
+        tagged
+    );
+    let fdb = fv.appctl_ok(&["fdb/show", "br0"]);
     assert!(
         fdb.lines()
             .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>()
@@ -291,8 +269,8 @@ fn vlan_access_ports() {
     );
     // Moving p3 to VLAN 10 is picked up by the reconciler.
     fv.vsctl_ok(&["set", "Port", "p3", "tag=10"]);
-    ok(&fv, &["revalidator/wait"]);
-    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 3)]);
+    fv.appctl_ok(&["revalidator/wait"]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 3)]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 1), ("p4", 2)]);
 }
 
@@ -414,7 +392,7 @@ fn trace_matches_ovs() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let ovs_names = dp_names(&ovs_appctl(&["dpif/show"]));
-    let fv_names = dp_names(&ok(&fv, &["dpif/show"]));
+    let fv_names = dp_names(&fv.appctl_ok(&["dpif/show"]));
     let eth = "dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02";
     let packets = [
         format!("in_port=1,{eth},ip,nw_src=198.18.0.1,nw_dst=198.18.0.2"),
@@ -428,7 +406,7 @@ fn trace_matches_ovs() {
     ];
     for p in &packets {
         let o = ovs_appctl(&["ofproto/trace", "br0", p]);
-        let f = ok(&fv, &["ofproto/trace", "br0", p]);
+        let f = fv.appctl_ok(&["ofproto/trace", "br0", p]);
         assert_eq!(
             named_actions(&f, &fv_names),
             named_actions(&o, &ovs_names),
@@ -547,11 +525,11 @@ fn patch_ports_join_bridges() {
     ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
         .unwrap();
     let tx = Tx::new(&fv, &["p1", "p2"]);
-    ok(&fv, &["netdev-dummy/receive", "p1", &icmp(1, 2)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 2)]);
     tx.expect(&fv, &[("p1", 0), ("p2", 1)]);
-    ok(&fv, &["netdev-dummy/receive", "p2", &icmp(2, 1)]);
+    fv.appctl_ok(&["netdev-dummy/receive", "p2", &icmp(2, 1)]);
     tx.expect(&fv, &[("p1", 1), ("p2", 1)]);
-    let fdb = ok(&fv, &["fdb/show", "br1"]);
+    let fdb = fv.appctl_ok(&["fdb/show", "br1"]);
     assert!(
         fdb.lines().any(|l| {
             l.split_whitespace().take(3).collect::<Vec<_>>() == ["1", "0", "50:54:00:00:00:01"]
@@ -575,7 +553,7 @@ fn patch_ports_join_bridges() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let ovs_names = dp_names(&ovs_appctl(&["dpif/show"]));
-    let fv_names = dp_names(&ok(&fv, &["dpif/show"]));
+    let fv_names = dp_names(&fv.appctl_ok(&["dpif/show"]));
     let eth = "dl_src=50:54:00:00:00:07,dl_dst=50:54:00:00:00:08";
     for (br, p) in [
         ("br0", format!("in_port=1,{eth},ip")),
@@ -583,7 +561,7 @@ fn patch_ports_join_bridges() {
         ("br0", format!("in_port=1,{eth},dl_vlan=5")),
     ] {
         let o = ovs_appctl(&["ofproto/trace", br, &p]);
-        let f = ok(&fv, &["ofproto/trace", br, &p]);
+        let f = fv.appctl_ok(&["ofproto/trace", br, &p]);
         assert_eq!(
             named_actions(&f, &fv_names),
             named_actions(&o, &ovs_names),
@@ -634,7 +612,7 @@ fn controller_action_sends_packet_in() {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut got = false;
     while !got && std::time::Instant::now() < deadline {
-        ok(&fv, &["netdev-dummy/receive", "p1", &pkt]);
+        fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
         std::thread::sleep(Duration::from_millis(300));
         got = seen().lines().any(|l| {
             l.starts_with("OFPT_PACKET_IN") && l.contains("total_len=42 in_port=1 (via action)")
