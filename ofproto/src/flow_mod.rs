@@ -582,7 +582,8 @@ impl Ofproto {
                 nx,
                 tid: conn.flow_mod_table_id,
                 of10_exact,
-                nx_cookie: if nx { conn.nx_cookie_match } else { None },
+                // The codec decodes NXM_NX_COOKIE into match_cookie/cookie_mask.
+                nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
             },
         )
     }

@@ -51,14 +51,7 @@ const OF10_ACTIONS: u32 = 0xfff;
 
 /// Processes one whole message `raw` received on `conn`.
 pub fn handle(ofproto: &mut Ofproto, conn: &mut Connection, raw: &[u8]) {
-    // OpenFlow 1.0 Nicira cookie matching: decoded without the cookie
-    // field, which then selects rules as cookie/cookie_mask.
-    let stripped = super::nx_cookie::take_nx_cookie(raw);
-    let (decode_from, nx_cookie) = match &stripped {
-        Some((bytes, c, m)) => (bytes.as_slice(), Some((*c, *m))),
-        None => (raw, None),
-    };
-    let (header, mut msg) = match ferrovs_openflow::message::Message::decode(decode_from) {
+    let (header, msg) = match ferrovs_openflow::message::Message::decode(raw) {
         Ok(x) => x,
         Err(e) => {
             if conn.version.is_none() {
@@ -84,21 +77,7 @@ pub fn handle(ofproto: &mut Ofproto, conn: &mut Connection, raw: &[u8]) {
         conn.send_error(ErrorCode::OfpbrcBadVersion, raw);
         return;
     }
-    if let Some((cookie, mask)) = nx_cookie {
-        use ferrovs_openflow::message::multipart::MpRequest;
-        match &mut msg {
-            Message::Nx(NxMessage::FlowMod(_)) => conn.nx_cookie_match = Some((cookie, mask)),
-            Message::MultipartRequest(r) => {
-                if let MpRequest::NxFlow(f) | MpRequest::NxAggregate(f) = &mut r.body {
-                    f.cookie = cookie;
-                    f.cookie_mask = mask;
-                }
-            }
-            _ => {}
-        }
-    }
     let result = dispatch(ofproto, conn, msg, raw, xid);
-    conn.nx_cookie_match = None;
     if let Err(code) = result {
         conn.send_error(code, raw);
     }

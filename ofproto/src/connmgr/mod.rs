@@ -18,7 +18,6 @@
 pub mod async_config;
 pub(crate) mod dispatch;
 pub mod monitor;
-pub mod nx_cookie;
 pub mod role;
 
 pub use dispatch::handle;
@@ -100,8 +99,6 @@ pub struct Connection {
     pub pending_updates: Vec<ferrovs_openflow::message::nicira::FlowUpdate>,
     /// Open bundles by id.
     pub bundles: std::collections::BTreeMap<u32, Bundle>,
-    /// NXM_NX_COOKIE of the NXT_FLOW_MOD being handled (cookie, mask).
-    pub nx_cookie_match: Option<(u64, u64)>,
     /// Asynchronous messages dropped under back-pressure.
     pub dropped_async: u64,
 }
@@ -137,7 +134,6 @@ impl Connection {
             monitor_onf: false,
             bundles: Default::default(),
             dropped_async: 0,
-            nx_cookie_match: None,
         }
     }
 
