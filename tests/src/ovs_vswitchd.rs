@@ -189,6 +189,11 @@ impl OvsVswitchd {
     }
 
     /// The temporary directory holding sockets, database and logs.
+    /// The ovs-vswitchd process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.vswitchd.as_ref().map(|c| c.0.id())
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
