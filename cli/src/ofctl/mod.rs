@@ -213,23 +213,15 @@ fn print_all(conn: &mut OfConn, body: MpRequest) -> anyhow::Result<()> {
 
 /// A flow-mod from ovs-ofctl flow text.
 fn flow_mod(text: &str, command: FlowModCommand) -> anyhow::Result<FlowMod> {
-    let need_actions = command == FlowModCommand::Add
-        || matches!(
-            command,
-            FlowModCommand::Modify | FlowModCommand::ModifyStrict
-        );
-    let ft = FlowText::parse(text, need_actions).map_err(|e| anyhow::anyhow!("{e}"))?;
     let is_delete = matches!(
         command,
         FlowModCommand::Delete | FlowModCommand::DeleteStrict
     );
+    let ft = FlowText::parse(text, !is_delete).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(FlowMod {
         cookie: ft.cookie,
-        table_id: ft.table.unwrap_or(if command == FlowModCommand::Add {
-            0
-        } else {
-            0xff
-        }),
+        // As ovs-ofctl: table 0 unless given, all tables for deletes.
+        table_id: ft.table.unwrap_or(if is_delete { 0xff } else { 0 }),
         command,
         idle_timeout: ft.idle_timeout,
         hard_timeout: ft.hard_timeout,

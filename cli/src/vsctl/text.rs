@@ -129,7 +129,7 @@ pub fn parse_atom(bt: &BaseType, tok: &str) -> Result<Atom, String> {
     let a = match bt.atype {
         AtomicType::Integer => Atom::Integer(
             tok.parse()
-                .map_err(|_| format!("\"{tok}\" is not a valid integer"))?,
+                .map_err(|_| format!("\"{tok}\" is not a valid integer or range"))?,
         ),
         AtomicType::Real => Atom::Real(
             tok.parse()

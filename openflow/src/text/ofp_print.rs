@@ -589,7 +589,7 @@ pub fn message(h: &Header, m: &Message) -> String {
         }
         Message::FlowMod(fm) => {
             s = format!("{} {} ", head("OFPT_FLOW_MOD", h), command_name(fm.command));
-            if fm.table_id != 0 || v != Version::Of10 {
+            if fm.table_id != 0 && !(v == Version::Of10 && fm.table_id == 0xff) {
                 let _ = write!(s, "table:{} ", fm.table_id);
             }
             let mt = match match_from_wire(&fm.r#match) {
