@@ -35,7 +35,14 @@ pub fn print_bytes(bytes: &[u8]) -> String {
     while !rest.is_empty() {
         match Message::decode(rest) {
             Ok((h, m)) => {
-                out.push_str(&message(&h, &m));
+                let here = &rest[..h.length as usize];
+                match ovs_refuses(&h, &m) {
+                    Some(e) => {
+                        let _ = writeln!(out, "***decode error: {e}***");
+                        out.push_str(&hex_dump(here));
+                    }
+                    None => out.push_str(&message(&h, &m)),
+                }
                 rest = &rest[h.length as usize..];
             }
             Err(e) => {
@@ -48,6 +55,27 @@ pub fn print_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// The error OVS's decoder gives for a message the codec keeps raw:
+/// experimenter messages of vendors and Nicira subtypes OVS does not know.
+fn ovs_refuses(h: &Header, m: &Message) -> Option<&'static str> {
+    let nx_stats = |b: &MpRequest| matches!(b, MpRequest::NxFlow(_) | MpRequest::NxAggregate(_));
+    match m {
+        // Nicira flow and aggregate stats exist only in OpenFlow 1.0 for OVS.
+        Message::MultipartRequest(r) if h.version != 1 && nx_stats(&r.body) => {
+            Some("OFPBRC_BAD_SUBTYPE")
+        }
+        Message::MultipartReply(r)
+            if h.version != 1 && matches!(r.body, MpReply::NxFlow(_) | MpReply::NxAggregate(_)) =>
+        {
+            Some("OFPBRC_BAD_SUBTYPE")
+        }
+        Message::Experimenter(e) if e.experimenter == 0x2320 => Some("OFPBRC_BAD_SUBTYPE"),
+        Message::Experimenter(_) => Some("OFPBRC_BAD_VENDOR"),
+        Message::Nx(crate::message::nicira::NxMessage::Other { .. }) => Some("OFPBRC_BAD_SUBTYPE"),
+        _ => None,
+    }
+}
+
 /// OVS's `ds_put_hex_dump` with ASCII: 16 bytes a line.
 pub fn hex_dump(b: &[u8]) -> String {
     let mut s = String::new();
@@ -56,11 +84,10 @@ pub fn hex_dump(b: &[u8]) -> String {
         for j in 0..16 {
             match chunk.get(j) {
                 Some(x) => {
-                    let _ = write!(s, "{x:02x}");
+                    let _ = write!(s, "{x:02x}{}", if j == 7 { '-' } else { ' ' });
                 }
-                None => s.push_str("  "),
+                None => s.push_str("   "),
             }
-            s.push(if j == 7 { '-' } else { ' ' });
         }
         s.push('|');
         for &x in chunk {
@@ -78,11 +105,16 @@ pub fn hex_dump(b: &[u8]) -> String {
     s
 }
 
-/// `12s`, `3.012s`, `0.060s`: OVS's `ofp_print_duration`.
+/// `12s`, `3.012s`, `0.060s`, `5.000000006s`: OVS's `ofp_print_duration`.
 pub fn duration(sec: u32, nsec: u32) -> String {
     let mut s = sec.to_string();
     if nsec > 0 {
-        let _ = write!(s, ".{:03}", nsec / 1_000_000);
+        // Nine digits, trailing zeros dropped down to milliseconds.
+        let mut frac = format!("{nsec:09}");
+        while frac.len() > 3 && frac.ends_with('0') {
+            frac.pop();
+        }
+        let _ = write!(s, ".{frac}");
     }
     s.push('s');
     s
@@ -98,7 +130,7 @@ fn flow_mod_flags(flags: u16) -> String {
         (16, "no_byte_counts"),
     ] {
         if flags & bit != 0 {
-            let _ = write!(s, "{name}, ");
+            let _ = write!(s, "{name} ");
         }
     }
     s
@@ -215,7 +247,7 @@ fn port_stats(p: &PortStats, v: Version) -> String {
     s
 }
 
-fn group_desc(g: &GroupDesc) -> String {
+fn group_desc(g: &GroupDesc, v: Version) -> String {
     let gt = match g.type_ {
         0 => "all",
         1 => "select",
@@ -226,13 +258,16 @@ fn group_desc(g: &GroupDesc) -> String {
     let mut s = format!(" group_id={},type={gt}", g.group_id);
     for b in &g.buckets {
         s.push_str(",bucket=");
+        if v >= Version::Of15 {
+            let _ = write!(s, "bucket_id:{},", b.bucket_id);
+        }
         if gt == "select" && b.weight != 1 {
             let _ = write!(s, "weight:{},", b.weight);
         }
-        if b.watch_port != OFPP_NONE && gt == "ff" {
+        if b.watch_port != OFPP_NONE {
             let _ = write!(s, "watch_port:{},", format_port(b.watch_port as u32));
         }
-        if b.watch_group != u32::MAX && gt == "ff" {
+        if b.watch_group != u32::MAX {
             let _ = write!(s, "watch_group:{},", b.watch_group);
         }
         s.push_str("actions=");
@@ -404,7 +439,7 @@ fn phy_port(p: &crate::message::basic::Port, v: Version) -> String {
                 n.to_string()
             }
         } else {
-            bit_names(rest, &[(1, "LINK_DOWN")])
+            bit_names(rest & 1, &[(1, "LINK_DOWN")])
         }
     } else {
         bit_names(p.state, &state_names)
@@ -464,7 +499,13 @@ fn features_reply(f: &crate::message::basic::FeaturesReply, v: Version) -> Strin
             (0x200, "BUNDLES"),
         ]
     };
-    let _ = writeln!(s, "capabilities: {}", bit_names(f.capabilities, &caps));
+    // Bits this version does not define are dropped by OVS's decoder.
+    let known: u32 = caps.iter().map(|c| c.0).fold(0, |a, b| a | b);
+    let _ = writeln!(
+        s,
+        "capabilities: {}",
+        bit_names(f.capabilities & known, &caps)
+    );
     if v == Version::Of10 {
         let acts = [
             (1, "output"),
@@ -551,6 +592,18 @@ pub fn message(h: &Header, m: &Message) -> String {
                     } else {
                         e.data.len()
                     };
+                    if e.data.len() >= 8 {
+                        let d = &e.data;
+                        let ih = Header {
+                            version: d[0],
+                            type_: d[1],
+                            length: u16::from_be_bytes([d[2], d[3]]),
+                            xid: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
+                        };
+                        if let Some(n) = type_name(ih.version, ih.type_) {
+                            let _ = writeln!(s, "{}", head(n, &ih));
+                        }
+                    }
                     let _ = writeln!(
                         s,
                         "(***truncated to {} bytes from {total}***)",
@@ -563,6 +616,14 @@ pub fn message(h: &Header, m: &Message) -> String {
         Message::FeaturesReply(f) => {
             s = head("OFPT_FEATURES_REPLY", h);
             s.push_str(&features_reply(f, v));
+        }
+        Message::Nx(crate::message::nicira::NxMessage::SetFlowFormat(f)) => {
+            let name = match f {
+                0 => "openflow10".to_string(),
+                2 => "nxm".to_string(),
+                f => format!("{f}"),
+            };
+            s = format!("{} format={name}\n", head("NXT_SET_FLOW_FORMAT", h));
         }
         Message::FeaturesRequest => s = simple("OFPT_FEATURES_REQUEST"),
         Message::GetConfigRequest => s = simple("OFPT_GET_CONFIG_REQUEST"),
@@ -642,14 +703,12 @@ pub fn message(h: &Header, m: &Message) -> String {
                     let _ = write!(s, " port_no={}", format_port(*p as u32));
                 }
                 MpRequest::PortDesc(p) => {
-                    if v >= Version::Of15 {
-                        let _ = write!(s, " port={}", format_port(*p as u32));
-                    }
+                    let _ = write!(s, " port={}", format_port(*p as u32));
                 }
                 MpRequest::GroupDesc(g) => {
-                    if v >= Version::Of15 {
-                        let _ = write!(s, " group_id={}", group_name(*g));
-                    }
+                    // Before 1.5 the request has no group: all of them.
+                    let g = if v < Version::Of15 { 0xffff_fffc } else { *g };
+                    let _ = write!(s, " group_id={}", group_name(g));
                 }
                 MpRequest::Group(g) => {
                     let _ = write!(s, " group_id={}", group_name(*g));
@@ -704,7 +763,7 @@ pub fn message(h: &Header, m: &Message) -> String {
                 MpReply::GroupDesc(list) => {
                     s.push('\n');
                     for g in list {
-                        s.push_str(&group_desc(g));
+                        s.push_str(&group_desc(g, v));
                     }
                 }
                 MpReply::Aggregate(a) | MpReply::NxAggregate(a) => {
@@ -731,6 +790,35 @@ pub fn message(h: &Header, m: &Message) -> String {
         }
     }
     s
+}
+
+/// OVS's name of a message type that needs no body to be named.
+fn type_name(version: u8, t: u8) -> Option<&'static str> {
+    Some(match (version, t) {
+        (_, 0) => "OFPT_HELLO",
+        (_, 1) => "OFPT_ERROR",
+        (_, 2) => "OFPT_ECHO_REQUEST",
+        (_, 3) => "OFPT_ECHO_REPLY",
+        (_, 5) => "OFPT_FEATURES_REQUEST",
+        (_, 6) => "OFPT_FEATURES_REPLY",
+        (_, 7) => "OFPT_GET_CONFIG_REQUEST",
+        (_, 8) => "OFPT_GET_CONFIG_REPLY",
+        (_, 9) => "OFPT_SET_CONFIG",
+        (_, 10) => "OFPT_PACKET_IN",
+        (_, 11) => "OFPT_FLOW_REMOVED",
+        (_, 12) => "OFPT_PORT_STATUS",
+        (_, 13) => "OFPT_PACKET_OUT",
+        (_, 14) => "OFPT_FLOW_MOD",
+        (1, 15) => "OFPT_PORT_MOD",
+        (1, 18) => "OFPT_BARRIER_REQUEST",
+        (1, 19) => "OFPT_BARRIER_REPLY",
+        (_, 15) => "OFPT_GROUP_MOD",
+        (_, 16) => "OFPT_PORT_MOD",
+        (_, 17) => "OFPT_TABLE_MOD",
+        (_, 20) => "OFPT_BARRIER_REQUEST",
+        (_, 21) => "OFPT_BARRIER_REPLY",
+        _ => return None,
+    })
 }
 
 fn group_name(g: u32) -> String {
