@@ -142,6 +142,21 @@ fn switch_forwards_while_the_database_is_away() {
     let up = Up::start();
     let [(h1, _v1), (_h2, _v2)] = topology(&up);
     assert_forwards(&up, &h1, "at first");
+    // The datapath's view of that traffic, through the short names.
+    let stats = up.ferrovs_ok(&["appctl", "pmd-stats"]);
+    let rx: u64 = stats
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("packets received: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{stats}"));
+    assert!(rx > 0, "{stats}");
+    let flows = up.ferrovs_ok(&["appctl", "dump-dpflows"]);
+    assert!(
+        flows
+            .lines()
+            .any(|l| l.contains(",ip,") && l.contains("actions:")),
+        "{flows}"
+    );
     let sup = Pid::from_raw(up.child.as_ref().unwrap().id() as i32);
     let db = up.pid_of("ovsdb-server").unwrap();
     // Hold the supervisor so that the server stays away.
