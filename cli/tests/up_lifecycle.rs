@@ -121,3 +121,38 @@ fn a_second_up_on_the_same_rundir_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("already running"), "{err}");
 }
+
+#[test]
+fn sigterm_right_after_commits_loses_nothing_acknowledged() {
+    let mut up = Up::start();
+    // Each ovs-vsctl returns once the server acknowledged its transaction.
+    for i in 0..20 {
+        up.ovs_ok(
+            "ovs-vsctl",
+            &[
+                "--no-wait",
+                "add-br",
+                &format!("b{i}"),
+                "--",
+                "set",
+                "Bridge",
+                &format!("b{i}"),
+                &format!("external_ids:n={i}"),
+            ],
+        );
+    }
+    let st = up.sigterm();
+    assert!(st.success(), "{}", up.log());
+    up.launch();
+    let brs = up.ovs_ok("ovs-vsctl", &["--no-wait", "list-br"]);
+    let mut want: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    want.sort();
+    assert_eq!(
+        brs,
+        want.iter().map(|b| format!("{b}\n")).collect::<String>()
+    );
+    assert_eq!(
+        up.ovs_ok("ovs-vsctl", &["get", "Bridge", "b19", "external_ids:n"]),
+        "\"19\"\n"
+    );
+}
