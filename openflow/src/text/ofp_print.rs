@@ -625,6 +625,74 @@ pub fn message(h: &Header, m: &Message) -> String {
             };
             s = format!("{} format={name}\n", head("NXT_SET_FLOW_FORMAT", h));
         }
+        Message::Nx(nx) if nx_simple(nx).is_some() => {
+            let (name, body) = nx_simple(nx).expect("checked");
+            s = format!("{}{body}\n", head(name, h));
+        }
+        Message::RoleRequest(r) | Message::RoleReply(r) => {
+            let name = if matches!(m, Message::RoleRequest(_)) {
+                "OFPT_ROLE_REQUEST"
+            } else {
+                "OFPT_ROLE_REPLY"
+            };
+            let role = match r.role {
+                0 => "nochange",
+                1 => "equal",
+                2 => "primary",
+                3 => "secondary",
+                _ => "unknown",
+            };
+            s = format!("{} role={role}", head(name, h));
+            if r.role != 0 {
+                let _ = write!(s, " generation_id={}", r.generation_id);
+            }
+            s.push('\n');
+        }
+        Message::PortStatus(ps) => {
+            let reason = match ps.reason {
+                0 => "ADD",
+                1 => "DEL",
+                2 => "MOD",
+                _ => "UNKNOWN",
+            };
+            s = format!("{} {reason}:", head("OFPT_PORT_STATUS", h));
+            s.push_str(&phy_port(&ps.port, v));
+        }
+        Message::FlowRemoved(fr) => {
+            s = format!("{} ", head("OFPT_FLOW_REMOVED", h));
+            match match_from_wire(&fr.r#match) {
+                Ok(x) => s.push_str(&x.format(Some(fr.priority))),
+                Err(e) => {
+                    let _ = write!(s, "<{}>", e.0);
+                }
+            }
+            let reason = match fr.reason {
+                0 => "idle",
+                1 => "hard",
+                2 => "delete",
+                3 => "group_delete",
+                4 => "meter_delete",
+                5 => "eviction",
+                _ => "unknown",
+            };
+            let _ = write!(s, " reason={reason}");
+            if v != Version::Of10 && fr.table_id != 255 {
+                let _ = write!(s, " table_id={}", fr.table_id);
+            }
+            if fr.cookie != 0 {
+                let _ = write!(s, " cookie:{:#x}", fr.cookie);
+            }
+            let _ = write!(
+                s,
+                " duration{} idle{}",
+                duration(fr.duration_sec, fr.duration_nsec),
+                fr.idle_timeout
+            );
+            if fr.hard_timeout != 0 {
+                let _ = write!(s, " hard{}", fr.hard_timeout);
+            }
+            let _ = writeln!(s, " pkts{} bytes{}", fr.packet_count, fr.byte_count);
+        }
         Message::FeaturesRequest => s = simple("OFPT_FEATURES_REQUEST"),
         Message::GetConfigRequest => s = simple("OFPT_GET_CONFIG_REQUEST"),
         Message::BarrierRequest => s = simple("OFPT_BARRIER_REQUEST"),
@@ -710,6 +778,21 @@ pub fn message(h: &Header, m: &Message) -> String {
                     let g = if v < Version::Of15 { 0xffff_fffc } else { *g };
                     let _ = write!(s, " group_id={}", group_name(g));
                 }
+                MpRequest::Meter(id) | MpRequest::MeterConfig(id) => {
+                    if *id == u32::MAX {
+                        s.push_str(" meter=all");
+                    } else {
+                        let _ = write!(s, " meter={id}");
+                    }
+                }
+                MpRequest::Queue(p, q) => {
+                    let _ = write!(s, " port={}", format_port(*p as u32));
+                    if *q == u32::MAX {
+                        s.push_str(" queue=ALL");
+                    } else {
+                        let _ = write!(s, " queue={q}");
+                    }
+                }
                 MpRequest::Group(g) => {
                     let _ = write!(s, " group_id={}", group_name(*g));
                 }
@@ -766,6 +849,50 @@ pub fn message(h: &Header, m: &Message) -> String {
                         s.push_str(&group_desc(g, v));
                     }
                 }
+                MpReply::Group(list) => {
+                    s.push('\n');
+                    for g in list {
+                        let _ = write!(
+                            s,
+                            " group_id={},duration={},ref_count={},packet_count={},byte_count={}",
+                            g.group_id,
+                            duration(g.duration_sec, g.duration_nsec),
+                            g.ref_count,
+                            g.packet_count,
+                            g.byte_count
+                        );
+                        for (i, (p, b)) in g.buckets.iter().enumerate() {
+                            let _ = write!(s, ",bucket{i}:packet_count={p},byte_count={b}");
+                        }
+                        s.push('\n');
+                    }
+                }
+                MpReply::Queue(list) => {
+                    let _ = writeln!(s, " {} queues", list.len());
+                    for q in list {
+                        let d = if v >= Version::Of13 && q.duration_sec != u32::MAX {
+                            duration(q.duration_sec, q.duration_nsec)
+                        } else {
+                            "?".into()
+                        };
+                        let c = |x: u64| {
+                            if x == u64::MAX {
+                                "?".to_string()
+                            } else {
+                                x.to_string()
+                            }
+                        };
+                        let _ = writeln!(
+                            s,
+                            "  port {} queue {}: bytes={}, pkts={}, errors={}, duration={d}",
+                            format_port(q.port_no as u32),
+                            q.queue_id,
+                            c(q.tx_bytes),
+                            c(q.tx_packets),
+                            c(q.tx_errors)
+                        );
+                    }
+                }
                 MpReply::Aggregate(a) | MpReply::NxAggregate(a) => {
                     let _ = writeln!(
                         s,
@@ -817,6 +944,38 @@ fn type_name(version: u8, t: u8) -> Option<&'static str> {
         (_, 17) => "OFPT_TABLE_MOD",
         (_, 20) => "OFPT_BARRIER_REQUEST",
         (_, 21) => "OFPT_BARRIER_REPLY",
+        _ => return None,
+    })
+}
+
+/// Nicira messages with a one-line body: (name, body text).
+fn nx_simple(nx: &crate::message::nicira::NxMessage) -> Option<(&'static str, String)> {
+    use crate::message::nicira::NxMessage as N;
+    let role = |r: u32| match r {
+        0 => "equal",
+        1 => "primary",
+        2 => "secondary",
+        _ => "unknown",
+    };
+    Some(match nx {
+        N::RoleRequest(r) => ("NXT_ROLE_REQUEST", format!(" role={}", role(*r))),
+        N::RoleReply(r) => ("NXT_ROLE_REPLY", format!(" role={}", role(*r))),
+        N::FlowModTableId(on) => (
+            "NXT_FLOW_MOD_TABLE_ID",
+            if *on { " enable" } else { " disable" }.to_string(),
+        ),
+        N::SetPacketInFormat(f) => {
+            let n = match f {
+                0 => "openflow10".to_string(),
+                1 => "nxt_packet_in".to_string(),
+                2 => "nxt_packet_in2".to_string(),
+                f => format!("{f}"),
+            };
+            ("NXT_SET_PACKET_IN_FORMAT", format!(" format={n}"))
+        }
+        N::FlowAge => ("NXT_FLOW_AGE", String::new()),
+        N::SetControllerId(id) => ("NXT_SET_CONTROLLER_ID", format!(" id={id}")),
+        N::CtFlushZone(z) => ("NXT_CT_FLUSH_ZONE", format!(" zone_id={z}")),
         _ => return None,
     })
 }
