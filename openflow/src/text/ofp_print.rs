@@ -693,6 +693,62 @@ pub fn message(h: &Header, m: &Message) -> String {
             }
             let _ = writeln!(s, " pkts{} bytes{}", fr.packet_count, fr.byte_count);
         }
+        Message::MeterMod(mm) => {
+            let cmd = match mm.command {
+                0 => "ADD",
+                1 => "MOD",
+                2 => "DEL",
+                _ => "UNKNOWN",
+            };
+            s = format!(
+                "{} {cmd} {}",
+                head("OFPT_METER_MOD", h),
+                meter_config(mm.meter_id, mm.flags, &mm.bands)
+            );
+        }
+        Message::GroupMod(gm) => {
+            let cmd = match gm.command {
+                0 => "ADD",
+                1 => "MOD",
+                2 => "DEL",
+                _ => "UNKNOWN",
+            };
+            let g = GroupDesc {
+                type_: gm.type_,
+                group_id: gm.group_id,
+                buckets: gm.buckets.clone(),
+                props: gm.props.clone(),
+            };
+            s = format!("{}\n {cmd}{}", head("OFPT_GROUP_MOD", h), group_desc(&g, v));
+        }
+        Message::PortMod(pm) => {
+            let config = [
+                (1, "PORT_DOWN"),
+                (2, "NO_STP"),
+                (4, "NO_RECV"),
+                (8, "NO_RECV_STP"),
+                (16, "NO_FLOOD"),
+                (32, "NO_FWD"),
+                (64, "NO_PACKET_IN"),
+            ];
+            s = format!(
+                "{} port: {}: addr:{}\n",
+                head("OFPT_PORT_MOD", h),
+                format_port(pm.port_no as u32),
+                pm.hw_addr
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            );
+            let _ = writeln!(s, "     config: {}", bit_names(pm.config, &config));
+            let _ = writeln!(s, "     mask:   {}", bit_names(pm.mask, &config));
+            if pm.advertise == 0 {
+                s.push_str("     advertise: UNCHANGED\n");
+            } else {
+                let _ = writeln!(s, "     advertise: {}", port_features(pm.advertise, v));
+            }
+        }
         Message::FeaturesRequest => s = simple("OFPT_FEATURES_REQUEST"),
         Message::GetConfigRequest => s = simple("OFPT_GET_CONFIG_REQUEST"),
         Message::BarrierRequest => s = simple("OFPT_BARRIER_REQUEST"),
@@ -893,6 +949,47 @@ pub fn message(h: &Header, m: &Message) -> String {
                         );
                     }
                 }
+                MpReply::MeterConfig(list) => {
+                    s.push('\n');
+                    for mc in list {
+                        s.push_str(&meter_config(mc.meter_id, mc.flags, &mc.bands));
+                    }
+                }
+                MpReply::Meter(list) => {
+                    s.push('\n');
+                    for ms in list {
+                        let _ = writeln!(
+                            s,
+                            "meter:{} flow_count:{} packet_in_count:{} byte_in_count:{} duration:{} bands:",
+                            ms.meter_id,
+                            ms.flow_count,
+                            ms.packet_in_count,
+                            ms.byte_in_count,
+                            duration(ms.duration_sec, ms.duration_nsec)
+                        );
+                        for (i, (p, b)) in ms.bands.iter().enumerate() {
+                            let _ = writeln!(s, "{i}: packet_count:{p} byte_count:{b}");
+                        }
+                    }
+                }
+                MpReply::MeterFeatures(mf) => {
+                    let _ = writeln!(
+                        s,
+                        "\nmax_meter:{} max_bands:{} max_color:{}",
+                        mf.max_meter, mf.max_bands, mf.max_color
+                    );
+                    let bands: Vec<&str> = [(1u32 << 1, "drop"), (1 << 2, "dscp_remark")]
+                        .iter()
+                        .filter(|(b, _)| mf.band_types & b != 0)
+                        .map(|x| x.1)
+                        .collect();
+                    let _ = writeln!(s, "band_types: {}", bands.join(" "));
+                    let _ = writeln!(
+                        s,
+                        "capabilities: {}",
+                        meter_flags(mf.capabilities as u16).trim_end()
+                    );
+                }
                 MpReply::Aggregate(a) | MpReply::NxAggregate(a) => {
                     let _ = writeln!(
                         s,
@@ -946,6 +1043,38 @@ fn type_name(version: u8, t: u8) -> Option<&'static str> {
         (_, 21) => "OFPT_BARRIER_REPLY",
         _ => return None,
     })
+}
+
+/// `kbps pktps burst stats ` (each name followed by a space).
+fn meter_flags(f: u16) -> String {
+    [(1u16, "kbps"), (2, "pktps"), (4, "burst"), (8, "stats")]
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| format!("{n} "))
+        .collect()
+}
+
+/// OVS's `ofputil_format_meter_config`, with its newline.
+fn meter_config(id: u32, flags: u16, bands: &[crate::message::group_meter::MeterBand]) -> String {
+    let mut s = format!("meter={id} {}bands=", meter_flags(flags));
+    for b in bands {
+        match b.type_ {
+            1 => s.push_str("\ntype=drop"),
+            2 => s.push_str("\ntype=dscp_remark"),
+            t => {
+                let _ = write!(s, "\ntype={t}");
+            }
+        }
+        let _ = write!(s, " rate={}", b.rate);
+        if flags & 4 != 0 {
+            let _ = write!(s, " burst_size={}", b.burst_size);
+        }
+        if b.type_ == 2 {
+            let _ = write!(s, " prec_level={}", b.prec_level);
+        }
+    }
+    s.push('\n');
+    s
 }
 
 /// Nicira messages with a one-line body: (name, body text).
