@@ -347,3 +347,62 @@ fn completion_script_for_bash() {
         .unwrap();
     assert!(st.success());
 }
+
+#[test]
+fn ofp_print_takes_hex_or_files_as_ovs_ofctl() {
+    use ferrovs_openflow::message::Message;
+    use ferrovs_openflow::text::wire::flow_to_wire;
+    use ferrovs_openflow::Version;
+    let ft =
+        ferrovs_openflow::text::parse_flow("priority=7,tcp,tp_dst=80,actions=output:2").unwrap();
+    let (m, ins) = flow_to_wire(&ft).unwrap();
+    let fm = ferrovs_openflow::message::FlowMod {
+        priority: 7,
+        r#match: m,
+        instructions: ins,
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (msg, v)) in [
+        (Message::BarrierRequest, Version::Of13),
+        (Message::FeaturesRequest, Version::Of10),
+        (Message::FlowMod(fm), Version::Of13),
+        (Message::EchoRequest(b"ferrovs".to_vec()), Version::Of14),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let bytes = msg.encode(v, 0x42);
+        let hex = hex::encode(&bytes);
+        let ovs = std::process::Command::new(ferrovs_tests::tool("ovs-ofctl"))
+            .args(["ofp-print", &hex])
+            .output()
+            .unwrap();
+        let raw = dir.path().join(format!("m{i}.bin"));
+        std::fs::write(&raw, &bytes).unwrap();
+        let text = dir.path().join(format!("m{i}.hex"));
+        std::fs::write(&text, format!("{hex}\n")).unwrap();
+        for arg in [
+            hex.clone(),
+            raw.display().to_string(),
+            text.display().to_string(),
+        ] {
+            let ours = std::process::Command::new(common::ferrovs())
+                .args(["ofctl", "ofp-print", &arg])
+                .output()
+                .unwrap();
+            assert!(ours.status.success());
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stdout),
+                String::from_utf8_lossy(&ovs.stdout),
+                "{arg}"
+            );
+        }
+    }
+    let bad = std::process::Command::new(common::ferrovs())
+        .args(["ofctl", "ofp-print", "zz-not-hex"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("zz-not-hex"));
+}
