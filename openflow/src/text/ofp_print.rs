@@ -46,7 +46,20 @@ pub fn print_bytes(bytes: &[u8]) -> String {
                 rest = &rest[h.length as usize..];
             }
             Err(e) => {
-                let _ = writeln!(out, "***decode error: {e}***");
+                // As OVS: the message's name when its header names one,
+                // the error's OFPERR name, then the bytes.
+                if rest.len() >= 8 {
+                    let h = Header {
+                        version: rest[0],
+                        type_: rest[1],
+                        length: u16::from_be_bytes([rest[2], rest[3]]),
+                        xid: u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]),
+                    };
+                    if let Some(n) = type_name(h.version, h.type_) {
+                        let _ = write!(out, "{} ", head(n, &h));
+                    }
+                }
+                let _ = writeln!(out, "***decode error: {}***", e.code.name());
                 out.push_str(&hex_dump(rest));
                 break;
             }
