@@ -201,3 +201,17 @@ fn decode_errors_print_as_ovs() {
     // name differently, or messages one side still decodes).
     assert!(total > 500 && same >= 548, "{same} of {total}");
 }
+
+proptest::proptest! {
+    /// Any bytes print without a panic (the fuzz target `ofp_print` runs
+    /// the same for longer); valid headers with random bodies included.
+    #[test]
+    fn any_bytes_print(version in 1u8..7, ty in 0u8..40, body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let mut b = vec![version, ty, 0, 0, 0, 0, 0, 1];
+        b.extend_from_slice(&body);
+        let n = b.len() as u16;
+        b[2..4].copy_from_slice(&n.to_be_bytes());
+        let _ = ofp_print::print_bytes(&b);
+        let _ = ofp_print::print_bytes(&body);
+    }
+}
