@@ -265,3 +265,30 @@ pub fn run(file: &str) -> anyhow::Result<i32> {
     print!("{out}");
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any file contents: frames or an error, never a panic; and any
+        /// frame prints.
+        #[test]
+        fn any_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = read_pcap(&b);
+            let _ = flow_line(&b);
+            let mut p = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+            p.extend_from_slice(&[0; 16]);
+            p.extend_from_slice(&b);
+            let _ = read_pcap(&p);
+        }
+    }
+
+    #[test]
+    fn truncated_records_are_errors() {
+        let mut p = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        p.extend_from_slice(&[0; 16]);
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0, 1, 2]);
+        assert!(read_pcap(&p).unwrap_err().to_string().contains("truncated"));
+    }
+}

@@ -225,6 +225,35 @@ mod tests {
         assert_eq!(atom(&Atom::String("".into())), "\"\"");
     }
 
+    proptest::proptest! {
+        /// Any command-line text gives a value or an error, never a panic,
+        /// for every column type of the schema.
+        #[test]
+        fn any_text_parses_or_errs(t in ".{0,40}") {
+            let schema = ovsdb::vswitch_schema();
+            for ts in &schema.tables {
+                for c in &ts.columns {
+                    let _ = parse_datum(&c.ty, &t);
+                    let _ = parse_key(&c.ty, &t);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_read_back() {
+        let schema = ovsdb::vswitch_schema();
+        let t = &schema.tables[schema.table("Interface").unwrap()];
+        let opts = &t.columns[t.column("options").unwrap()].ty;
+        let d = parse_datum(opts, "{a=b, \"k 2\"=\"v,w\"}").unwrap();
+        assert_eq!(datum(&d, opts), "{a=b, \"k 2\"=\"v,w\"}");
+        let ofport = &t.columns[t.column("ofport_request").unwrap()].ty;
+        // Optional scalars: bare when set, `[]` when empty (OVS's n_max rule).
+        assert_eq!(datum(&parse_datum(ofport, "7").unwrap(), ofport), "7");
+        assert_eq!(datum(&parse_datum(ofport, "[]").unwrap(), ofport), "[]");
+        assert!(parse_datum(ofport, "x").is_err());
+    }
+
     #[test]
     fn tokens_keep_quotes_and_punctuation() {
         assert_eq!(
