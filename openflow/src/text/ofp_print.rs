@@ -762,6 +762,45 @@ pub fn message(h: &Header, m: &Message) -> String {
                 let _ = writeln!(s, "     advertise: {}", port_features(pm.advertise, v));
             }
         }
+        Message::BundleControl(bc) => {
+            let ty = [
+                "OPEN_REQUEST",
+                "OPEN_REPLY",
+                "CLOSE_REQUEST",
+                "CLOSE_REPLY",
+                "COMMIT_REQUEST",
+                "COMMIT_REPLY",
+                "DISCARD_REQUEST",
+                "DISCARD_REPLY",
+            ]
+            .get(bc.type_ as usize)
+            .copied()
+            .unwrap_or("???");
+            // C's %#x: no 0x for zero.
+            let id = if bc.bundle_id == 0 {
+                "0".to_string()
+            } else {
+                format!("{:#x}", bc.bundle_id)
+            };
+            s = format!(
+                "{}\n bundle_id={id} type={ty} flags={}\n",
+                head("OFPT_BUNDLE_CONTROL", h),
+                bit_names(bc.flags as u32, &[(1, "atomic"), (2, "ordered")])
+            );
+        }
+        Message::TableMod(tm) if v < Version::Of14 || tm.props.is_empty() => {
+            let table = if tm.table_id == 0xff {
+                "ALL_TABLES".to_string()
+            } else {
+                tm.table_id.to_string()
+            };
+            s = format!("{} table_id: {table}", head("OFPT_TABLE_MOD", h));
+            if v >= Version::Of14 {
+                let on = |b: u32| if tm.config & b != 0 { "on" } else { "off" };
+                let _ = write!(s, ", eviction={}, vacancy={}", on(4), on(8));
+            }
+            s.push('\n');
+        }
         Message::FeaturesRequest => s = simple("OFPT_FEATURES_REQUEST"),
         Message::GetConfigRequest => s = simple("OFPT_GET_CONFIG_REQUEST"),
         Message::BarrierRequest => s = simple("OFPT_BARRIER_REQUEST"),
@@ -1003,6 +1042,20 @@ pub fn message(h: &Header, m: &Message) -> String {
                         meter_flags(mf.capabilities as u16).trim_end()
                     );
                 }
+                // OpenFlow 1.3+ table stats (1.0's carry names and
+                // wildcards, not printed here). OVS folds runs of tables
+                // equal to the one before into `tables A...B: ditto`,
+                // which this does not do yet.
+                MpReply::Table(list) if v >= Version::Of13 => {
+                    s.push('\n');
+                    for t in list {
+                        let _ = writeln!(
+                            s,
+                            "  table {}:\n    active={}, lookup={}, matched={}",
+                            t.table_id, t.active_count, t.lookup_count, t.matched_count
+                        );
+                    }
+                }
                 MpReply::Aggregate(a) | MpReply::NxAggregate(a) => {
                     let _ = writeln!(
                         s,
@@ -1022,7 +1075,10 @@ pub fn message(h: &Header, m: &Message) -> String {
             }
         }
         _ => {
-            s = head(&format!("type {}", h.type_), h);
+            let name = type_name(h.version, h.type_)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("type {}", h.type_));
+            s = head(&name, h);
             s.push_str(UNSUPPORTED);
         }
     }
