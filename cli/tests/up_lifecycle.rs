@@ -156,3 +156,30 @@ fn sigterm_right_after_commits_loses_nothing_acknowledged() {
         "\"19\"\n"
     );
 }
+
+#[test]
+fn dummy_ports_create_nothing_on_the_host() {
+    let up = Up::start_with(&["--dummy-ports"]);
+    up.ferrovs_ok(&[
+        "vsctl",
+        "add-br",
+        "br0",
+        "--",
+        "add-port",
+        "br0",
+        "i1",
+        "--",
+        "set",
+        "Interface",
+        "i1",
+        "type=internal",
+    ]);
+    let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
+    assert!(
+        show.contains("(i1)") && show.contains("LOCAL(br0)"),
+        "{show}"
+    );
+    // The switch's namespace holds only its loopback.
+    let links = up.netns.exec(&["ip", "-o", "link"]).unwrap();
+    assert_eq!(links.lines().count(), 1, "{links}");
+}

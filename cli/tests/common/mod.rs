@@ -23,18 +23,26 @@ pub struct Up {
     pub child: Option<std::process::Child>,
     pub banner: Vec<String>,
     lines: Option<Receiver<String>>,
+    /// Extra `ferrovs up` options.
+    extra: Vec<String>,
     pub dir: tempfile::TempDir,
     pub netns: Netns,
 }
 
 impl Up {
     pub fn start() -> Up {
+        Up::start_with(&[])
+    }
+
+    /// Starts `ferrovs up` with extra options (`--dummy-ports`).
+    pub fn start_with(extra: &[&str]) -> Up {
         let dir = tempfile::tempdir().unwrap();
         let netns = Netns::new("up").unwrap();
         let mut u = Up {
             child: None,
             banner: Vec::new(),
             lines: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             dir,
             netns,
         };
@@ -52,6 +60,7 @@ impl Up {
             .arg(self.rundir())
             .arg("--db")
             .arg(self.db())
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stderr(
                 std::fs::File::options()
