@@ -44,7 +44,6 @@ fn parse_pcap_prints_as_ovs() {
         .filter(|(_, (a, b))| a != b)
         .map(|(fr, (a, b))| format!("frame {}\n  ferrovs: {a}\n  OVS:     {b}", hex::encode(fr)))
         .collect();
-    std::fs::write("/tmp/pcap_diff.txt", bad.join("\n")).ok();
     assert!(
         bad.is_empty(),
         "{} of {} frames differ:\n{}",
