@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
+use crate::unixctl_dpif;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
@@ -55,6 +56,20 @@ const COMMANDS: &[Command] = &[
         min_args: 1,
         max_args: 2,
         run: cmd_dump_flows,
+    },
+    Command {
+        name: "dpif-netdev/pmd-stats-show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_dpif::cmd_pmd_stats_show,
+    },
+    Command {
+        name: "dpif/dump-flows",
+        usage: "[bridge]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_dpif::cmd_dump_flows,
     },
     Command {
         name: "dpif/show",

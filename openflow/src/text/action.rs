@@ -314,7 +314,12 @@ pub fn mf_format(f: &Field, v: u128, m: Option<u128>) -> String {
         },
         Fmt::Ipv4 => format_ipv4_masked(v, m.unwrap_or(u32::MAX as u128)),
         Fmt::Ipv6 => format_ipv6_masked(v, m.unwrap_or(u128::MAX)),
-        Fmt::CtState => format_flags(v as u32, m.unwrap_or(0xff) as u32, CT_STATE_FLAGS, 0xff),
+        Fmt::CtState => format_flags(
+            v as u32,
+            m.unwrap_or(0xff) as u32 & 0xff,
+            CT_STATE_FLAGS,
+            0xff,
+        ),
         Fmt::TcpFlags => format_flags(
             v as u32,
             m.unwrap_or(0xfff) as u32 & 0xfff,

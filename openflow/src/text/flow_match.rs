@@ -341,7 +341,7 @@ impl FlowMatch {
                 &mut s,
                 format!(
                     "ct_state={}",
-                    format_flags(v as u32, m as u32, CT_STATE_FLAGS, 0xff)
+                    format_flags(v as u32, m as u32 & 0xff, CT_STATE_FLAGS, 0xff)
                 ),
             );
         }

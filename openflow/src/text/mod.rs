@@ -24,6 +24,7 @@ pub mod group;
 pub mod lexer;
 pub mod meter;
 pub mod normalize;
+pub mod ofp_print;
 pub mod subfield;
 pub mod value;
 pub mod wire;
