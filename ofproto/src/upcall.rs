@@ -199,14 +199,29 @@ impl OfprotoUpcall {
                 c.used = now;
             }
         }
-        Some(Translation {
+        // Learned flows and fin timeouts change the tables: applied once
+        // translation no longer borrows them.
+        let t = Translation {
             n_rules: out.rules.len(),
             actions: out.actions,
             wc: out.wc,
             packet_ins: out.packet_ins,
             mac_changed: out.mac_changed,
             error: out.error,
-        })
+        };
+        let learned = out.learned;
+        drop(refs);
+        let mut guards = guards;
+        for e in &learned {
+            let b = match e {
+                xlate::TableEffect::Learn(l) => l.bridge,
+                xlate::TableEffect::FinTimeout { bridge, .. } => *bridge,
+            };
+            if let Some(g) = guards.get_mut(b) {
+                g.apply_table_effect(e, now);
+            }
+        }
+        Some(t)
     }
 
     /// Adds the packets and bytes that misses sent through each rule to

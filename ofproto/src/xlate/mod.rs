@@ -20,6 +20,7 @@ mod action_set;
 pub mod bridge;
 mod commit;
 mod group;
+mod learn;
 pub mod odp_text;
 mod output;
 mod set;
@@ -36,6 +37,7 @@ use ferrovs_openflow::{Instruction, Version};
 use crate::flow::{OfFlow, OfMatch};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
+pub use learn::{learned_text, LearnedFlow, TableEffect};
 
 /// OVS's limit on nested resubmits (and patch port crossings).
 pub const MAX_DEPTH: u32 = 64;
@@ -105,6 +107,8 @@ pub struct XlateOut<'a> {
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
+    /// Flows to learn and timeouts to shorten (real packets only).
+    pub learned: Vec<TableEffect>,
 }
 
 /// Trace lines, as `ofproto/trace` prints them between the `Flow:` line
@@ -136,6 +140,8 @@ pub struct Ctx<'a, 't> {
     pub(crate) exit: bool,
     pub(crate) stack: Vec<u128>,
     pub(crate) rule_cookie: u64,
+    /// The rule whose actions run.
+    pub(crate) rule: Option<&'a crate::rule::Rule>,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
@@ -164,6 +170,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         exit: false,
         stack: Vec::new(),
         rule_cookie: 0,
+        rule: None,
         out: XlateOut {
             actions: Vec::new(),
             wc: OfFlow::default(),
@@ -172,6 +179,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
             mac_changed: false,
             error: None,
             final_flow: OfFlow::default(),
+            learned: Vec::new(),
         },
         trace,
     };
@@ -306,12 +314,14 @@ impl<'a, 't> Ctx<'a, 't> {
             bridge: self.bridge,
             rule,
         });
-        let (old_table, old_cookie) = (self.table_id, self.rule_cookie);
+        let (old_table, old_cookie, old_rule) = (self.table_id, self.rule_cookie, self.rule);
         self.table_id = table_id;
         self.rule_cookie = rule.cookie;
+        self.rule = Some(rule);
         self.run_instructions(&rule.instructions, pipeline);
         self.table_id = old_table;
         self.rule_cookie = old_cookie;
+        self.rule = old_rule;
     }
 
     /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
@@ -421,6 +431,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
             A::Exit => self.exit = true,
+            A::Learn(l) => self.learn(l),
+            A::FinTimeout { idle, hard } => self.fin_timeout(*idle, *hard),
             A::Note(_) | A::Meter(_) | A::SetQueue(_) | A::PopQueue | A::Conjunction { .. } => {}
             A::WriteMetadata { metadata, mask } => {
                 let w = &mut self.flow.0[crate::flow::W_METADATA];
