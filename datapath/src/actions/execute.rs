@@ -7,7 +7,7 @@
 //! goes back to the pool). Outputs are only collected here; the PMD sends
 //! each port's list as batches when the whole input batch is done.
 
-use super::{set, vlan, DpAction, HashAlg};
+use super::{mpls, set, vlan, DpAction, HashAlg};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
@@ -147,6 +147,12 @@ impl ExecCtx<'_> {
                 }
                 DpAction::PopVlan => {
                     vlan::pop_vlan(&mut pkt);
+                }
+                DpAction::PushMpls { ethertype, lse } => {
+                    mpls::push_mpls(&mut pkt, *ethertype, *lse);
+                }
+                DpAction::PopMpls(ethertype) => {
+                    mpls::pop_mpls(&mut pkt, *ethertype);
                 }
                 DpAction::Set(s) => set::apply(&mut pkt, s),
                 DpAction::Recirc(id) => {

@@ -21,6 +21,7 @@ pub mod bridge;
 mod commit;
 mod group;
 mod learn;
+mod mpls;
 pub mod odp_text;
 mod output;
 mod set;
@@ -92,6 +93,8 @@ pub enum XlateError {
     TooDeep,
     #[error("over {MAX_RESUBMITS} resubmit actions")]
     TooManyResubmits,
+    #[error("more MPLS labels than the flow holds")]
+    TooManyMplsLabels,
 }
 
 /// The result of a translation.
@@ -433,6 +436,12 @@ impl<'a, 't> Ctx<'a, 't> {
             A::Exit => self.exit = true,
             A::Learn(l) => self.learn(l),
             A::FinTimeout { idle, hard } => self.fin_timeout(*idle, *hard),
+            A::PushMpls(t) => self.push_mpls(*t),
+            A::PopMpls(t) => self.pop_mpls(*t),
+            A::SetMplsLabel(l) => self.set_mpls_label(*l),
+            A::SetMplsTc(t) => self.set_mpls_tc(*t),
+            A::SetMplsTtl(t) => self.set_mpls_ttl(*t),
+            A::DecMplsTtl => return self.dec_mpls_ttl(),
             A::Note(_) | A::Meter(_) | A::SetQueue(_) | A::PopQueue | A::Conjunction { .. } => {}
             A::WriteMetadata { metadata, mask } => {
                 let w = &mut self.flow.0[crate::flow::W_METADATA];

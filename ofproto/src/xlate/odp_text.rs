@@ -67,6 +67,13 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
             s.push(')');
             s
         }
+        DpAction::PushMpls { ethertype, lse } => {
+            format!(
+                "push_mpls({},eth_type={ethertype:#x})",
+                super::mpls::lse_text(*lse)
+            )
+        }
+        DpAction::PopMpls(t) => format!("pop_mpls(eth_type={t:#x})"),
         DpAction::Set(sf) => format!("set({})", format_set(sf)),
         DpAction::Recirc(id) => format!("recirc({id:#x})"),
         DpAction::Userspace { .. } => "userspace(pid=0,controller)".to_string(),
@@ -109,6 +116,7 @@ fn format_set(sf: &SetField) -> String {
                 _ => "sctp",
             }
         }
+        SetField::Mpls { lse } => return format!("mpls({})", super::mpls::lse_text(lse.value)),
         SetField::SkbPriority(m) => return format!("skb_priority({:#x})", m.value),
         SetField::PktMark(m) => return format!("skb_mark({:#x})", m.value),
         other => return format!("{other:?}"),
