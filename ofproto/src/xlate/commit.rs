@@ -109,6 +109,7 @@ impl Ctx<'_, '_> {
         }
         self.commit_l3();
         self.commit_l4();
+        self.commit_arp();
         if !mpls_first {
             self.commit_mpls();
         }
@@ -184,7 +185,7 @@ impl Ctx<'_, '_> {
                     dst: m128(dp::IPV6_DST_HI),
                     label: Masked {
                         value: get(f, dp::IPV6_LABEL) as u32,
-                        mask: get(w, dp::IPV6_LABEL) as u32,
+                        mask: diff(f, w, &self.wc, dp::IPV6_LABEL) as u32,
                     },
                     tclass: Masked {
                         value: get(f, dp::NW_TOS) as u8,

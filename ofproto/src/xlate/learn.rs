@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn neutron_br_tun_learns_mac_behind_tunnel() {
         let mut b = bridge("br-tun", &[1, 2], BR_TUN);
-        let pkt = "in_port=2,tun_id=0x3e9,dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02,ip";
+        let pkt = "in_port=2,tun_id=0x3e9,tun_dst=198.18.0.10,dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02,ip";
         let (a, wc, eff) = upcall(&b, pkt);
         assert_eq!(a, "push_vlan(vid=1,pcp=0),101");
         // The learn read the VID, eth_src, tun_id and in_port.

@@ -18,12 +18,16 @@
 
 mod action_set;
 pub mod bridge;
+mod check_pkt;
 mod commit;
+mod commit_arp;
 mod group;
 mod learn;
+mod meter;
 mod mpls;
 pub mod odp_text;
 mod output;
+mod queue;
 mod set;
 mod vlan;
 
@@ -198,6 +202,12 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         ctx.out.actions.clear();
         ctx.note(|| format!("error: {e}, dropping"));
     }
+    // As OVS's xlate_wc_finish: a packet that did not come from a tunnel
+    // has no tunnel metadata to match, whatever the tables read.
+    let tun = &input.flow.0[dp::W_TUN_V4..dp::W_TUN_MISC];
+    if tun.iter().all(|w| *w == 0) {
+        ctx.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
+    }
     ctx.out.wc = ctx.wc;
     ctx.out.final_flow = ctx.flow;
     ctx.out
@@ -358,6 +368,11 @@ impl<'a, 't> Ctx<'a, 't> {
     fn run_instructions(&mut self, insts: &'a [Instruction], pipeline: bool) {
         // Execution order of OpenFlow 1.3 section 5.9.
         let mut goto = None;
+        if let Some(Instruction::Meter(m)) =
+            insts.iter().find(|i| matches!(i, Instruction::Meter(_)))
+        {
+            self.meter(*m);
+        }
         for i in insts {
             if let Instruction::ApplyActions(acts) = i {
                 self.trace_actions(acts);
@@ -404,12 +419,17 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// Runs an action list (stops at `exit` or an error).
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
-        for a in acts {
+        for (i, a) in acts.iter().enumerate() {
             if self.exit || self.out.error.is_some() {
                 return;
             }
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
+            }
+            if let Action::CheckPktLarger { pkt_len, dst } = a {
+                // Translates the rest of the list itself, once per branch.
+                self.check_pkt_larger(*pkt_len, dst, &acts[i + 1..]);
+                return;
             }
             if !self.do_action(a) {
                 return;
@@ -422,7 +442,7 @@ impl<'a, 't> Ctx<'a, 't> {
         use Action as A;
         match a {
             A::Output { port, max_len } => self.output(*port, *max_len),
-            A::Enqueue { port, .. } => self.output(*port, 0),
+            A::Enqueue { port, queue } => self.enqueue(*port, *queue),
             A::OutputTrunc { port, .. } => self.output(*port, 0),
             A::OutputReg { src, max_len } => {
                 let p = self.read_subfield(src).unwrap_or(OFPP_NONE as u128);
@@ -442,7 +462,11 @@ impl<'a, 't> Ctx<'a, 't> {
             A::SetMplsTc(t) => self.set_mpls_tc(*t),
             A::SetMplsTtl(t) => self.set_mpls_ttl(*t),
             A::DecMplsTtl => return self.dec_mpls_ttl(),
-            A::Note(_) | A::Meter(_) | A::SetQueue(_) | A::PopQueue | A::Conjunction { .. } => {}
+            A::Note(_) | A::Conjunction { .. } => {}
+            A::SetQueue(q) => self.set_queue(*q),
+            A::PopQueue => self.pop_queue(),
+            A::Meter(m) => self.meter(*m),
+            A::Sample(_) => self.sample(),
             A::WriteMetadata { metadata, mask } => {
                 let w = &mut self.flow.0[crate::flow::W_METADATA];
                 *w = (*w & !mask) | (metadata & mask);
@@ -456,7 +480,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.exit = false;
             }
             A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
-            A::DecTtl | A::DecTtlCntIds(_) => return self.dec_ttl(),
+            A::DecTtl => return self.dec_ttl(&[0]),
+            A::DecTtlCntIds(ids) => return self.dec_ttl(ids),
             A::StackPush(sf) => {
                 let v = self.read_subfield(sf).unwrap_or(0);
                 self.stack.push(v);

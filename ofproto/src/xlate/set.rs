@@ -210,19 +210,27 @@ impl Ctx<'_, '_> {
         self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0
     }
 
-    /// `dec_ttl`: false stops the action list (TTL expired: packet-in
-    /// with reason invalid_ttl instead).
-    pub(crate) fn dec_ttl(&mut self) -> bool {
-        if !self.is_ip() {
+    /// `dec_ttl` / `dec_ttl(ids)`: false stops the action list. As OVS,
+    /// the TTL and nw_proto are in the megaflow whatever the packet; a
+    /// non-IP packet goes on untouched; a TTL of 0 or 1 sends one
+    /// packet-in (reason invalid_ttl) per controller id (plain `dec_ttl`:
+    /// id 0) and stops.
+    pub(crate) fn dec_ttl(&mut self, ids: &[u16]) -> bool {
+        self.wc_dp(dp::NW_TTL);
+        self.wc_dp(dp::NW_PROTO);
+        if !super::is_ip_any(&self.flow) {
             return true;
         }
-        self.wc_dp(dp::NW_TTL);
         let ttl = self.dp_get(dp::NW_TTL);
         if ttl > 1 {
             self.set_dp(dp::NW_TTL, ttl - 1, true);
             true
         } else {
-            self.packet_in(REASON_INVALID_TTL, u16::MAX, 0, Vec::new());
+            for id in ids {
+                self.packet_in(REASON_INVALID_TTL, u16::MAX, *id, Vec::new());
+            }
+            let v = if dl_type(&self.flow) == 0x0800 { 4 } else { 6 };
+            self.note(|| format!(">> IPv{v} decrement TTL exception"));
             false
         }
     }
