@@ -488,3 +488,76 @@ fn set_field_load_move() {
         ],
     );
 }
+
+/// multipath with each hash and algorithm, bundle and bundle_load: the
+/// same link for each of many flows (the hashes are OVS's, bit for bit).
+#[test]
+fn multipath_and_bundle() {
+    let p = Pair::start();
+    let mut flows = vec![
+        "table=1,reg0=0 actions=output:2".to_string(),
+        "table=1,reg0=1 actions=output:3".to_string(),
+        "table=1,reg0=2 actions=output:4".to_string(),
+        "table=1,reg0=3 actions=output:1".to_string(),
+        "table=1,reg1=2 actions=output:2".to_string(),
+        "table=1,reg1=3 actions=output:3".to_string(),
+        "table=1,reg1=4 actions=output:4".to_string(),
+        "in_port=2 actions=bundle(eth_src,0,active_backup,ofport,members:3,4)".to_string(),
+        "in_port=3 actions=bundle(symmetric_l4,7,hrw,ofport,members:1,2,4)".to_string(),
+        "in_port=4 actions=bundle_load(symmetric_l3l4+udp,3,hrw,ofport,NXM_NX_REG1[],members:2,3,4),resubmit(,1)".to_string(),
+    ];
+    let hashes = [
+        "eth_src",
+        "symmetric_l4",
+        "symmetric_l3l4",
+        "symmetric_l3l4+udp",
+        "nw_src",
+        "nw_dst",
+        "symmetric_l3",
+    ];
+    let algs = ["modulo_n", "hash_threshold", "hrw", "iter_hash"];
+    let mut cases = Vec::new();
+    for (i, h) in hashes.iter().enumerate() {
+        for (j, a) in algs.iter().enumerate() {
+            cases.push((i * algs.len() + j, h, a));
+        }
+    }
+    for (n, h, a) in &cases {
+        // Each (hash, algorithm) pair gets its own metadata value.
+        flows.push(format!(
+            "in_port=1,metadata={n} actions=multipath({h},{b},{a},3,{arg},NXM_NX_REG0[0..1]),resubmit(,1)",
+            b = 10 + n,
+            arg = if **a == "iter_hash" { 4 } else { 0 }
+        ));
+    }
+    let flow_refs: Vec<&str> = flows.iter().map(String::as_str).collect();
+    let mut pkts = Vec::new();
+    for (n, _, _) in &cases {
+        for k in 0..4 {
+            pkts.push(format!(
+                "in_port=1,metadata={n},dl_src=50:54:00:00:00:{k:02x},dl_dst=50:54:00:00:01:01,tcp,nw_src=198.18.{k}.1,nw_dst=198.18.1.{n},tp_src={},tp_dst=80",
+                1000 + 7 * k
+            ));
+        }
+        pkts.push(format!(
+            "in_port=1,metadata={n},dl_src=50:54:00:00:00:09,udp6,ipv6_src=2001:db8::{n:x},ipv6_dst=2001:db8::1,udp_src=53,udp_dst=5353"
+        ));
+        pkts.push(format!(
+            "in_port=1,metadata={n},dl_src=50:54:00:00:00:0{},arp",
+            n % 10
+        ));
+    }
+    for k in 0..6 {
+        pkts.push(format!("in_port=2,dl_src=50:54:00:00:00:0{k}"));
+        pkts.push(format!(
+            "in_port=3,dl_src=50:54:00:00:00:0{k},dl_dst=50:54:00:00:00:10,tcp,nw_src=198.18.0.{k},nw_dst=198.18.0.200,tp_src={},tp_dst=443",
+            2000 + k
+        ));
+        pkts.push(format!(
+            "in_port=4,dl_src=50:54:00:00:00:0{k},udp,nw_src=198.18.0.{k},nw_dst=198.18.0.200,udp_src={},udp_dst=53",
+            3000 + k
+        ));
+    }
+    let pkt_refs: Vec<&str> = pkts.iter().map(String::as_str).collect();
+    p.check("multipath", &flow_refs, false, &pkt_refs, &[]);
+}

@@ -21,10 +21,12 @@ pub mod bridge;
 mod check_pkt;
 mod commit;
 mod commit_arp;
+mod flow_hash;
 mod group;
 mod learn;
 mod meter;
 mod mpls;
+mod multipath;
 pub mod odp_text;
 mod output;
 mod queue;
@@ -456,6 +458,8 @@ impl<'a, 't> Ctx<'a, 't> {
             A::Exit => self.exit = true,
             A::Learn(l) => self.learn(l),
             A::FinTimeout { idle, hard } => self.fin_timeout(*idle, *hard),
+            A::Multipath(mp) => self.multipath(mp),
+            A::Bundle(b) => self.bundle(b),
             A::PushMpls(t) => self.push_mpls(*t),
             A::PopMpls(t) => self.pop_mpls(*t),
             A::SetMplsLabel(l) => self.set_mpls_label(*l),
