@@ -81,7 +81,9 @@ pub fn choose_link(hash: u32, algorithm: u16, n: u32, arg: u32) -> u16 {
             best.0
         }
         MP_HRW => iter_hash(hash, n, 0),
-        _ => iter_hash(hash, n, arg),
+        MP_ITER_HASH => iter_hash(hash, n, arg),
+        // The decoder refuses other algorithms.
+        _ => 0,
     }
 }
 
@@ -130,12 +132,14 @@ impl Ctx<'_, '_> {
                 }
                 best.map_or(OFPP_NONE, |(i, _)| b.members[i])
             }
-            _ => b
+            BD_ACTIVE_BACKUP => b
                 .members
                 .iter()
                 .copied()
                 .find(|m| self.member_live(*m))
                 .unwrap_or(OFPP_NONE),
+            // The decoder refuses other algorithms.
+            _ => OFPP_NONE,
         };
         match &b.dst {
             Some(dst) => self.write_subfield(dst, port as u128),
