@@ -21,6 +21,7 @@ pub mod bridge;
 mod check_pkt;
 mod commit;
 mod commit_arp;
+mod conjunction;
 mod flow_hash;
 mod group;
 mod learn;
@@ -296,8 +297,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         let ind = self.indent();
-        let hit = table.cls.lookup(&self.flow, Some(&mut self.wc));
-        let Some((key, rule)) = hit else {
+        let Some(rule) = self.table_lookup(table) else {
             if let Some(t) = self.trace.as_deref_mut() {
                 t.push(ind, format!("{table_id:2}. No match."));
             }
@@ -308,8 +308,6 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             return;
         };
-        let rule: &'a crate::rule::Rule = rule;
-        let _ = key;
         if self.tracing() {
             let m = format_match(&rule.om);
             let mut line = format!("{table_id:2}. ");
