@@ -105,6 +105,9 @@ pub struct OfprotoUpcall {
     /// The meters the datapath enforces (give it to `Datapath::with_meter`);
     /// configured from the bridges' meters as translations use them.
     pub meters: Arc<DpMeters>,
+    /// Datapath time of the last revalidation round (ms): megaflows used
+    /// since then replay their side effects (learn), as OVS's xlate cache.
+    pub(crate) last_reval_ms: std::sync::atomic::AtomicU64,
 }
 
 impl OfprotoUpcall {

@@ -663,7 +663,8 @@ impl Pair {
 }
 
 /// An ICMP echo from 198.18.0.1 to 198.18.0.2 (TTL 64).
-const ICMP: &str = "505400000002505400000001080045000054000040004001000ac6120001c61200020800f7ff00000000";
+const ICMP: &str =
+    "505400000002505400000001080045000054000040004001000ac6120001c61200020800f7ff00000000";
 
 /// MPLS push and pop executed on real packets: the frames out of the
 /// ports are byte for byte OVS's.
@@ -711,7 +712,11 @@ fn mpls_frames_match_ovs() {
 fn meter_trace_and_drop_band() {
     let p = Pair::start();
     let o13 = ["-O", "OpenFlow13"];
-    p.ofctl(&o13, "add-meter", &["meter=1,pktps,burst,band=type=drop,rate=1,burst_size=3"]);
+    p.ofctl(
+        &o13,
+        "add-meter",
+        &["meter=1,pktps,burst,band=type=drop,rate=1,burst_size=3"],
+    );
     p.check(
         "meter",
         &["in_port=1 actions=meter:1,output:2"],
@@ -732,4 +737,39 @@ fn meter_trace_and_drop_band() {
         o.len()
     );
     assert!((3..=4).contains(&o.len()), "OVS passed {}", o.len());
+}
+
+/// A learned flow with a hard timeout stays while packets keep hitting
+/// the learning megaflow (each use re-learns it, as OVS's xlate cache
+/// does), and expires once they stop: in both switches.
+#[test]
+fn learned_flow_refreshed_by_traffic() {
+    let p = Pair::start();
+    p.load(
+        &[
+            "table=0,in_port=1 actions=learn(table=1,hard_timeout=2,priority=5,cookie=0x5,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2",
+        ],
+        false,
+    );
+    let learned = |s: &str| {
+        s.lines()
+            .filter(|l| l.contains("cookie=0x5") && !l.contains("learn("))
+            .count()
+    };
+    for _ in 0..9 {
+        p.receive("p1", ICMP);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let (f, o) = p.ofctl(&[], "dump-flows", &[]);
+    assert_eq!(learned(&o), 1, "OVS:\n{o}");
+    assert_eq!(
+        learned(&f),
+        1,
+        "ferrovs lost the learned flow under traffic:\n{f}"
+    );
+    // Silence: gone within the timeout and a revalidation round or two.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let (f, o) = p.ofctl(&[], "dump-flows", &[]);
+    assert_eq!(learned(&o), 0, "OVS:\n{o}");
+    assert_eq!(learned(&f), 0, "ferrovs:\n{f}");
 }
