@@ -22,6 +22,7 @@ mod check_pkt;
 mod commit;
 mod commit_arp;
 mod conjunction;
+mod field_audit;
 mod flow_hash;
 mod group;
 mod learn;
