@@ -560,6 +560,16 @@ fn multipath_and_bundle() {
     }
     let pkt_refs: Vec<&str> = pkts.iter().map(String::as_str).collect();
     p.check("multipath", &flow_refs, false, &pkt_refs, &[]);
+    // Members go down (administratively): active_backup takes the backup,
+    // hrw picks among the live ones, bundle_load loads what is left.
+    p.ofctl(&[], "mod-port", &["p3", "down"]);
+    p.ofctl(&[], "mod-port", &["p2", "down"]);
+    let bundle_pkts: Vec<&str> = pkt_refs
+        .iter()
+        .copied()
+        .filter(|x| !x.starts_with("in_port=1,"))
+        .collect();
+    p.check("bundle, members down", &flow_refs, false, &bundle_pkts, &[]);
 }
 
 /// An OVN-style logical switch pipeline: port security and logical
