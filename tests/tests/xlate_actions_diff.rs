@@ -783,3 +783,34 @@ fn learned_flow_refreshed_by_traffic() {
     assert_eq!(learned(&o), 0, "OVS:\n{o}");
     assert_eq!(learned(&f), 0, "ferrovs:\n{f}");
 }
+
+/// `delete_learned`: deleting the learning flow deletes what it learned,
+/// in both switches; a learn without the flag leaves its flows.
+#[test]
+fn delete_learned_with_its_learning_flow() {
+    let p = Pair::start();
+    p.load(
+        &[
+            "table=0,in_port=1 actions=learn(table=1,delete_learned,cookie=0x7,priority=5,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),learn(table=2,cookie=0x8,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2",
+        ],
+        false,
+    );
+    p.receive("p1", ICMP);
+    let count = |s: &str, c: &str| {
+        s.lines()
+            .filter(|l| l.contains(c) && !l.contains("learn("))
+            .count()
+    };
+    p.fv.wait_until(std::time::Duration::from_secs(5), || {
+        count(&p.ofctl(&[], "dump-flows", &[]).0, "cookie=0x7") == 1
+    });
+    let (f, o) = p.ofctl(&[], "dump-flows", &[]);
+    for c in ["cookie=0x7", "cookie=0x8"] {
+        assert_eq!(count(&o, c), 1, "OVS {c}:\n{o}");
+        assert_eq!(count(&f, c), 1, "ferrovs {c}:\n{f}");
+    }
+    p.ofctl(&[], "del-flows", &["table=0,in_port=1"]);
+    let (f, o) = p.ofctl(&[], "dump-flows", &[]);
+    assert_eq!((count(&o, "cookie=0x7"), count(&o, "cookie=0x8")), (0, 1), "OVS:\n{o}");
+    assert_eq!((count(&f, "cookie=0x7"), count(&f, "cookie=0x8")), (0, 1), "ferrovs:\n{f}");
+}
