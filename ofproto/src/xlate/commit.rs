@@ -110,6 +110,7 @@ impl Ctx<'_, '_> {
         self.commit_l3();
         self.commit_l4();
         self.commit_arp();
+        self.commit_icmp();
         if !mpls_first {
             self.commit_mpls();
         }

@@ -43,16 +43,6 @@ mod tests {
     /// Fields written but not reaching the datapath, and why.
     const MISSING: &[(&str, &str)] = &[
         (
-            "icmp_type",
-            "no ICMP set action in the datapath yet (OVS slow-paths it)",
-        ),
-        (
-            "icmp_code",
-            "no ICMP set action in the datapath yet (OVS slow-paths it)",
-        ),
-        ("icmpv6_type", "no ICMPv6 set action in the datapath yet"),
-        ("icmpv6_code", "no ICMPv6 set action in the datapath yet"),
-        (
             "nd_target",
             "ND set not committed yet (the datapath has SetNd)",
         ),

@@ -21,6 +21,7 @@ pub mod bridge;
 mod check_pkt;
 mod commit;
 mod commit_arp;
+mod commit_icmp;
 mod conjunction;
 mod field_audit;
 mod flow_hash;

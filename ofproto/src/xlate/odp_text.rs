@@ -139,6 +139,10 @@ fn format_set(sf: &SetField) -> String {
             put(&mut f, "tha", a.tha, 0xffff_ffff_ffff, mac);
             "arp"
         }
+        SetField::Icmp { v6, r#type, code } => {
+            let name = if *v6 { "icmpv6" } else { "icmp" };
+            return format!("{name}(type={},code={})", r#type.value, code.value);
+        }
         SetField::SkbPriority(m) => return format!("skb_priority({})", c_hex(m.value)),
         SetField::PktMark(m) => return format!("skb_mark({})", c_hex(m.value)),
         other => return format!("{other:?}"),
