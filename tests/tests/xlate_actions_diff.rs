@@ -822,3 +822,45 @@ fn delete_learned_with_its_learning_flow() {
         "ferrovs:\n{f}"
     );
 }
+
+/// check_pkt_larger on real packets: a short and a long frame through
+/// one megaflow take their branches in both switches.
+#[test]
+fn check_pkt_larger_frames_match_ovs() {
+    let p = Pair::start();
+    p.load(
+        &[
+            "in_port=1 actions=check_pkt_larger(100)->NXM_NX_REG0[0],resubmit(,1)",
+            "table=1,reg0=1 actions=output:2",
+            "table=1,reg0=0 actions=output:3",
+        ],
+        false,
+    );
+    // Consistent IP lengths: 28 bytes of IP (frame 42) and 128 (142).
+    let short =
+        "50540000000250540000000108004500001c000040004001000ac6120001c61200020800f7ff00000000";
+    let long = format!(
+        "505400000002505400000001080045000080000040004001000ac6120001c61200020800f7ff00000000{}",
+        "00".repeat(100)
+    );
+    // IP says 84 bytes, the frame carries 44 more: link-layer padding,
+    // which OVS does not count (so not larger than 100).
+    let padded = format!(
+        "505400000002505400000001080045000054000040004001000ac6120001c61200020800f7ff00000000{}",
+        "ab".repeat(100)
+    );
+    p.receive("p1", short);
+    p.receive("p1", &long);
+    p.receive("p1", short);
+    p.receive("p1", &padded);
+    p.wait_tx("p3", 3);
+    for port in ["p2", "p3"] {
+        let (f, o) = p.tx(port);
+        assert_eq!(
+            f.iter().map(hex::encode).collect::<Vec<_>>(),
+            o.iter().map(hex::encode).collect::<Vec<_>>(),
+            "{port}"
+        );
+    }
+    assert_eq!((p.tx("p2").1.len(), p.tx("p3").1.len()), (1, 3));
+}

@@ -99,6 +99,28 @@ impl PortOutputs {
     }
 }
 
+/// The packet's length without link-layer padding after its IP packet
+/// (what OVS's `check_pkt_len` compares: a short IP packet padded to the
+/// Ethernet minimum is not "larger").
+fn len_without_l2_pad(pkt: &DpPacket) -> usize {
+    let d = pkt.data();
+    let l3 = pkt.offsets().l3;
+    if l3 == crate::packet::NO_OFFSET {
+        return d.len();
+    }
+    let l3 = l3 as usize;
+    let ok = match d.get(l3).map(|b| b >> 4) {
+        Some(4) => d.len() >= l3 + 20,
+        Some(6) => d.len() >= l3 + 40,
+        _ => false,
+    };
+    if ok {
+        set::ip_payload_end(d, l3)
+    } else {
+        d.len()
+    }
+}
+
 /// Maximum nesting of clone/sample/check_pkt_len.
 pub const MAX_NESTING: u32 = 8;
 
@@ -194,7 +216,7 @@ impl ExecCtx<'_> {
                     if depth >= MAX_NESTING {
                         continue;
                     }
-                    let branch = if pkt.len() > *max_len as usize {
+                    let branch = if len_without_l2_pad(&pkt) > *max_len as usize {
                         gt
                     } else {
                         le

@@ -438,7 +438,7 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
 /// (IPv4 total length, IPv6 header plus payload length) bounded by the
 /// frame; whatever follows is link-layer padding. The caller checked the
 /// version and that the fixed header is in `d`.
-fn ip_payload_end(d: &[u8], l3: usize) -> usize {
+pub(crate) fn ip_payload_end(d: &[u8], l3: usize) -> usize {
     let len = match d[l3] >> 4 {
         4 => be16(d, l3 + 2) as usize,
         _ => 40 + be16(d, l3 + 4) as usize,
