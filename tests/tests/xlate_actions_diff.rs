@@ -450,6 +450,7 @@ fn set_field_load_move() {
             "in_port=4,icmp actions=set_field:3->icmp_type,set_field:1->icmp_code,output:1",
             "in_port=4,vlan_tci=0x1000/0x1000 actions=set_field:5->vlan_vid,set_field:3->vlan_pcp,output:1",
             "in_port=4,arp actions=set_field:0x7->pkt_mark,set_queue:1,output:1",
+            "priority=40000,in_port=2,icmp6,icmp_type=135 actions=set_field:2001:db8::7->nd_target,set_field:00:00:00:00:00:07->nd_sll,output:1",
         ],
         false,
         &[
@@ -464,6 +465,7 @@ fn set_field_load_move() {
             "in_port=4,icmp,icmp_type=8",
             "in_port=4,dl_vlan=7,dl_vlan_pcp=1",
             "in_port=4,arp",
+            "in_port=2,icmp6,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8::1,nd_sll=00:00:00:00:00:01",
         ],
         &[
             Known {
@@ -477,6 +479,12 @@ fn set_field_load_move() {
                 line: Line::Megaflow,
                 reason: "same bits (low byte of tp_src/tp_dst); OVS prints them \
                          icmp_type=0x8/0xff,icmp_code=0x0/0xff, ferrovs's printer as exact",
+            },
+            Known {
+                packet: "in_port=2,icmp6,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8::1,nd_sll=00:00:00:00:00:01",
+                line: Line::Megaflow,
+                reason: "same bits (the ND prerequisite reads type and code); OVS \
+                         prints icmp_type=0x87/0xff,icmp_code=0x0/0xff",
             },
             Known {
                 packet: "in_port=4,arp",

@@ -42,18 +42,6 @@ mod tests {
 
     /// Fields written but not reaching the datapath, and why.
     const MISSING: &[(&str, &str)] = &[
-        (
-            "nd_target",
-            "ND set not committed yet (the datapath has SetNd)",
-        ),
-        (
-            "nd_sll",
-            "ND set not committed yet (the datapath has SetNd)",
-        ),
-        (
-            "nd_tll",
-            "ND set not committed yet (the datapath has SetNd)",
-        ),
         ("nd_options_type", "ND set not committed yet"),
         ("nsh_flags", "NSH set is the encap/NSH work's"),
         ("nsh_ttl", "NSH set is the encap/NSH work's"),

@@ -139,6 +139,12 @@ fn format_set(sf: &SetField) -> String {
             put(&mut f, "tha", a.tha, 0xffff_ffff_ffff, mac);
             "arp"
         }
+        SetField::Nd(n) => {
+            put(&mut f, "target", n.target, !0, ip6);
+            put(&mut f, "sll", n.sll, 0xffff_ffff_ffff, mac);
+            put(&mut f, "tll", n.tll, 0xffff_ffff_ffff, mac);
+            "nd"
+        }
         SetField::Icmp { v6, r#type, code } => {
             let name = if *v6 { "icmpv6" } else { "icmp" };
             return format!("{name}(type={},code={})", r#type.value, code.value);

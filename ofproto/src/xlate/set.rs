@@ -44,8 +44,22 @@ impl Ctx<'_, '_> {
             Prereq::Udp => ip && proto() == 17,
             Prereq::Sctp => ip && proto() == 132,
             Prereq::Icmpv4 => t == 0x0800 && proto() == 1,
-            Prereq::Icmpv6 | Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
-                t == 0x86dd && proto() == 58
+            Prereq::Icmpv6 => t == 0x86dd && proto() == 58,
+            Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
+                // As OVS: ICMPv6 with type 135 (solicit) or 136 (advert)
+                // and code 0, both read.
+                let ty = self.flow.bits(dp::W_TP, dp::TP_SRC.shift as u32, 8);
+                let code = self.flow.bits(dp::W_TP, dp::TP_DST.shift as u32, 8);
+                let is_v6 = t == 0x86dd && proto() == 58;
+                if is_v6 {
+                    self.wc.0[dp::W_TP] |= 0xff << dp::TP_SRC.shift | 0xff << dp::TP_DST.shift;
+                }
+                let ty_ok = match p {
+                    Prereq::NdSolicit => ty == 135,
+                    Prereq::NdAdvert => ty == 136,
+                    _ => ty == 135 || ty == 136,
+                };
+                is_v6 && ty_ok && code == 0
             }
             Prereq::Mpls => matches!(t, 0x8847 | 0x8848),
             Prereq::VlanVid => self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0,
