@@ -431,6 +431,19 @@ fn check_pkt_larger_sample_dec_ttl() {
                      nw_ttl out of an ARP match where OVS prints nw_ttl=0",
         }],
     );
+    // OpenFlow 1.3: the rule's write_actions and goto_table belong to
+    // both branches.
+    p.check(
+        "check_pkt_larger with instructions",
+        &[
+            "table=0,in_port=1 actions=check_pkt_larger(100)->NXM_NX_REG0[0],set_field:0x5->reg1,write_actions(output:3),goto_table:1",
+            "table=1,reg0=1,reg1=5 actions=output:2",
+            "table=1,reg0=0 actions=output:4,clear_actions",
+        ],
+        true,
+        &["in_port=1", "in_port=1,tcp"],
+        &[],
+    );
 }
 
 /// set_field, load, move, the OpenFlow 1.0 mod_* actions and registers.

@@ -6,7 +6,9 @@
 //! 1 into the datapath action's "greater" branch, once with DST 0 into its
 //! "less or equal" branch. Each branch starts from the flow, datapath
 //! headers, empty stack and empty action set as they are at the action,
-//! ends by running its own action set, and leaves nothing behind: after
+//! ends by running its own action set (after the rule's write-actions
+//! and goto_table, when the action is in the rule's apply-actions list),
+//! and leaves nothing behind: after
 //! the action, translation of this list is over (the caller's lists go
 //! on). The branches' wildcards add up (the megaflow covers both). As
 //! OVS 3.1, the action is emitted even when nothing follows it.
@@ -17,7 +19,7 @@
 
 use ferrovs_datapath::actions::DpAction;
 use ferrovs_openflow::action::{Action, Subfield};
-use ferrovs_openflow::Value;
+use ferrovs_openflow::{Instruction, Value};
 
 use super::Ctx;
 use crate::flow::TlvMap;
@@ -25,6 +27,15 @@ use crate::flow::TlvMap;
 impl<'a> Ctx<'a, '_> {
     /// `check_pkt_larger(pkt_len)->dst` followed by `rest`.
     pub(crate) fn check_pkt_larger(&mut self, pkt_len: u16, dst: &Subfield, rest: &[Action]) {
+        // When `rest` ends the running rule's apply-actions, its other
+        // instructions (write/clear actions, metadata, goto_table) are
+        // part of what follows, as in OVS's single action list.
+        let tail = self.rule.map(|r| &r.instructions[..]).filter(|insts| {
+            insts.iter().any(|i| {
+                matches!(i, Instruction::ApplyActions(l)
+                    if l.as_ptr_range().end == rest.as_ptr_range().end)
+            })
+        });
         self.commit();
         let flow = self.flow;
         let base = self.base;
@@ -39,6 +50,11 @@ impl<'a> Ctx<'a, '_> {
             self.exit = false;
             self.write_subfield_flow(dst, larger);
             self.do_actions(rest);
+            if let Some(insts) = tail {
+                if !self.exit && self.out.error.is_none() {
+                    self.run_tail(insts);
+                }
+            }
             if !self.action_set.is_empty() && self.out.error.is_none() {
                 let s = std::mem::take(&mut self.action_set);
                 self.exit = false;
@@ -59,6 +75,7 @@ impl<'a> Ctx<'a, '_> {
         self.stack = stack;
         self.action_set = set;
         self.exit = exit;
+        self.tail_done = tail.is_some();
     }
 
     /// Writes `v` into subfield `sf` of the flow without reading it (OVS
@@ -118,6 +135,23 @@ mod tests {
         assert_eq!(
             run(&b, "in_port=2"),
             "check_pkt_len(size=64,gt(drop),le(drop))"
+        );
+    }
+
+    #[test]
+    fn goto_and_write_actions_of_the_rule_run_in_each_branch() {
+        let b = bridge(
+            "br0",
+            &[1, 2, 3],
+            &[
+                "in_port=1 actions=check_pkt_larger(100)->NXM_NX_REG0[0],write_actions(output:3),goto_table:1",
+                "table=1,reg0=1 actions=output:2",
+                "table=1,reg0=0 actions=drop",
+            ],
+        );
+        assert_eq!(
+            run(&b, "in_port=1"),
+            "check_pkt_len(size=100,gt(102,103),le(103))"
         );
     }
 

@@ -154,6 +154,9 @@ pub struct Ctx<'a, 't> {
     pub(crate) rule_cookie: u64,
     /// The rule whose actions run.
     pub(crate) rule: Option<&'a crate::rule::Rule>,
+    /// Set by check_pkt_larger when its branches ran the rest of the
+    /// rule's instructions (taken by `run_instructions`).
+    pub(crate) tail_done: bool,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
@@ -183,6 +186,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         stack: Vec::new(),
         rule_cookie: 0,
         rule: None,
+        tail_done: false,
         out: XlateOut {
             actions: Vec::new(),
             wc: OfFlow::default(),
@@ -367,9 +371,8 @@ impl<'a, 't> Ctx<'a, 't> {
         }
     }
 
-    fn run_instructions(&mut self, insts: &'a [Instruction], pipeline: bool) {
+    fn run_instructions(&mut self, insts: &'a [Instruction], _pipeline: bool) {
         // Execution order of OpenFlow 1.3 section 5.9.
-        let mut goto = None;
         if let Some(Instruction::Meter(m)) =
             insts.iter().find(|i| matches!(i, Instruction::Meter(_)))
         {
@@ -381,6 +384,17 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.do_actions(acts);
             }
         }
+        // check_pkt_larger already ran the rest of the rule in its branches.
+        if std::mem::take(&mut self.tail_done) {
+            return;
+        }
+        self.run_tail(insts);
+    }
+
+    /// The instructions after apply-actions: clear and write the action
+    /// set, write metadata, then goto_table.
+    pub(crate) fn run_tail(&mut self, insts: &'a [Instruction]) {
+        let mut goto = None;
         for i in insts {
             match i {
                 Instruction::ClearActions => {
@@ -405,11 +419,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 return;
             }
             self.note(|| format!("goto_table:{t}"));
-            if pipeline {
-                self.pipeline(t);
-            } else {
-                self.lookup_and_run(t, true);
-            }
+            self.pipeline(t);
         }
     }
 
