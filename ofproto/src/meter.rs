@@ -42,6 +42,8 @@ pub struct Meter {
     pub byte_in_count: u64,
     /// Per band (packets, bytes).
     pub band_counts: Vec<(u64, u64)>,
+    /// The datapath meter id (see `dp_meter`), kept while the meter lives.
+    pub dp_id: u32,
 }
 
 /// What `meter-features` reports.
@@ -107,6 +109,7 @@ impl Ofproto {
                     packet_in_count: old.map_or(0, |o| o.packet_in_count),
                     byte_in_count: old.map_or(0, |o| o.byte_in_count),
                     band_counts: vec![(0, 0); mm.bands.len()],
+                    dp_id: old.map_or_else(crate::dp_meter::alloc_id, |o| o.dp_id),
                 };
                 self.meters.insert(id, m);
                 Ok(())
@@ -130,7 +133,9 @@ impl Ofproto {
                 let mut changes = Vec::new();
                 self.remove_rules(&victims, RR_METER_DELETE, &mut changes);
                 for i in &ids {
-                    self.meters.remove(i);
+                    if let Some(m) = self.meters.remove(i) {
+                        crate::dp_meter::free_id(m.dp_id);
+                    }
                 }
                 self.commit_changes(changes, Some(conn), 0);
                 Ok(())

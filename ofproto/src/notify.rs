@@ -87,6 +87,7 @@ impl Ofproto {
             }
         }
         self.each_conn(cur, |c| c.flush_updates());
+        self.delete_learned(&changes);
     }
 }
 

@@ -4,8 +4,9 @@
 //! megaflow's mask ignores; the next packet then installs the right one.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
-//! One round is a dump, one translation per megaflow (no MAC learning, no
-//! rule credit) and a delete per stale flow. Pushing the megaflows'
+//! One round is a dump, one translation per megaflow (no rule credit; the
+//! side effects, `learn` and MAC learning, only for megaflows that carried
+//! packets since the last round) and a delete per stale flow. Pushing the megaflows'
 //! packet counts to their rules is not done here yet.
 
 use ferrovs_datapath::dpif::Datapath;
@@ -30,6 +31,9 @@ impl OfprotoUpcall {
     pub fn revalidate(&self, dpif: &Datapath, max_idle_ms: u64) -> RevalidateStats {
         let mut st = RevalidateStats::default();
         let now = dpif.now_ms();
+        let since = self
+            .last_reval_ms
+            .swap(now, std::sync::atomic::Ordering::Relaxed);
         for f in dpif.flow_dump() {
             st.checked += 1;
             if now.saturating_sub(f.stats.used_ms) > max_idle_ms {
@@ -42,7 +46,11 @@ impl OfprotoUpcall {
             f.key.expand(&mut key);
             let mut old_mask = Flow::default();
             f.mask.expand(&mut old_mask);
-            let stale = match self.translate(&key, false, 0) {
+            // A megaflow that carried packets since the last round
+            // replays its side effects (learned flows refreshed, MAC
+            // entries kept), as OVS's xlate cache does on stats push.
+            let used = f.stats.used_ms > since;
+            let stale = match self.translate(&key, used, 0) {
                 None => true,
                 Some(t) => {
                     let mut m = t.wc.to_dp();

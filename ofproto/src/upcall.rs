@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use ferrovs_datapath::actions::DpAction;
 
+use crate::dp_meter::{DpMeters, MeterSpec};
 use crate::flow::{OfFlow, OfMatch};
 use crate::normal::MacTable;
 use crate::ofproto::Ofproto;
@@ -101,6 +102,12 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
+    /// The meters the datapath enforces (give it to `Datapath::with_meter`);
+    /// configured from the bridges' meters as translations use them.
+    pub meters: Arc<DpMeters>,
+    /// Datapath time of the last revalidation round (ms): megaflows used
+    /// since then replay their side effects (learn), as OVS's xlate cache.
+    pub(crate) last_reval_ms: std::sync::atomic::AtomicU64,
 }
 
 impl OfprotoUpcall {
@@ -199,14 +206,37 @@ impl OfprotoUpcall {
                 c.used = now;
             }
         }
-        Some(Translation {
+        // Learned flows and fin timeouts change the tables: applied once
+        // translation no longer borrows them.
+        let t = Translation {
             n_rules: out.rules.len(),
             actions: out.actions,
             wc: out.wc,
             packet_ins: out.packet_ins,
             mac_changed: out.mac_changed,
             error: out.error,
-        })
+        };
+        let learned = out.learned;
+        drop(refs);
+        self.meters.sync(&t.actions, |id| {
+            guards.iter().find_map(|g| {
+                g.meters
+                    .values()
+                    .find(|m| m.dp_id == id)
+                    .map(|m| MeterSpec::new(m.flags, &m.bands))
+            })
+        });
+        let mut guards = guards;
+        for e in &learned {
+            let b = match e {
+                xlate::TableEffect::Learn(l) => l.bridge,
+                xlate::TableEffect::FinTimeout { bridge, .. } => *bridge,
+            };
+            if let Some(g) = guards.get_mut(b) {
+                g.apply_table_effect(e, now);
+            }
+        }
+        Some(t)
     }
 
     /// Adds the packets and bytes that misses sent through each rule to
@@ -214,10 +244,28 @@ impl OfprotoUpcall {
     /// before answering flow stats). Rules deleted meanwhile are skipped.
     pub fn flush_stats(&self) {
         let credits = std::mem::take(&mut *self.credits.lock().unwrap_or_else(|e| e.into_inner()));
-        if credits.is_empty() {
+        let metered = self.meters.take_stats();
+        if credits.is_empty() && metered.is_empty() {
             return;
         }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        if !metered.is_empty() {
+            for br in bridges.iter() {
+                let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                let ids: Vec<(u32, u32)> =
+                    of.meters.values().map(|m| (m.meter_id, m.dp_id)).collect();
+                for (id, dp_id) in ids {
+                    if let Some((_, s)) = metered.iter().find(|(d, _)| *d == dp_id) {
+                        of.credit_meter(
+                            id,
+                            s.packets,
+                            s.bytes,
+                            Some((0, s.dropped, s.dropped_bytes)),
+                        );
+                    }
+                }
+            }
+        }
         for ((b, _), c) in credits {
             if let Some(br) = bridges.get(b) {
                 let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());

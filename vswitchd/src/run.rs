@@ -24,7 +24,11 @@ pub async fn serve(
     std::fs::create_dir_all(&o.rundir)
         .with_context(|| format!("creating run directory {}", o.rundir.display()))?;
     let upcalls = OfprotoUpcall::new();
-    let dp = Arc::new(Datapath::new(DpConfig::default(), upcalls.clone()));
+    let dp = Arc::new(Datapath::with_meter(
+        DpConfig::default(),
+        upcalls.clone(),
+        Some(upcalls.meters.clone()),
+    ));
     dp.start()
         .map_err(|e| anyhow::anyhow!("starting PMD threads: {e}"))?;
     tracing::info!("datapath: {} PMD thread(s)", dp.n_pmds());

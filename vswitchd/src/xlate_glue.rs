@@ -280,6 +280,12 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
 /// revalidation round's figures and duration.
 pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     work.upcall.flush_stats();
+    // Idle and hard timeouts (learned flows included) expire here.
+    for of in work.ofprotos.values() {
+        let mut of = lock(of);
+        let now = of.now();
+        of.run(now);
+    }
     let t0 = Instant::now();
     let st = work.upcall.revalidate(dp, DEFAULT_MAX_IDLE_MS);
     let took = t0.elapsed();

@@ -7,7 +7,7 @@
 //! goes back to the pool). Outputs are only collected here; the PMD sends
 //! each port's list as batches when the whole input batch is done.
 
-use super::{set, vlan, DpAction, HashAlg};
+use super::{mpls, set, vlan, DpAction, HashAlg};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
@@ -99,6 +99,28 @@ impl PortOutputs {
     }
 }
 
+/// The packet's length without link-layer padding after its IP packet
+/// (what OVS's `check_pkt_len` compares: a short IP packet padded to the
+/// Ethernet minimum is not "larger").
+fn len_without_l2_pad(pkt: &DpPacket) -> usize {
+    let d = pkt.data();
+    let l3 = pkt.offsets().l3;
+    if l3 == crate::packet::NO_OFFSET {
+        return d.len();
+    }
+    let l3 = l3 as usize;
+    let ok = match d.get(l3).map(|b| b >> 4) {
+        Some(4) => d.len() >= l3 + 20,
+        Some(6) => d.len() >= l3 + 40,
+        _ => false,
+    };
+    if ok {
+        set::ip_payload_end(d, l3)
+    } else {
+        d.len()
+    }
+}
+
 /// Maximum nesting of clone/sample/check_pkt_len.
 pub const MAX_NESTING: u32 = 8;
 
@@ -148,6 +170,12 @@ impl ExecCtx<'_> {
                 DpAction::PopVlan => {
                     vlan::pop_vlan(&mut pkt);
                 }
+                DpAction::PushMpls { ethertype, lse } => {
+                    mpls::push_mpls(&mut pkt, *ethertype, *lse);
+                }
+                DpAction::PopMpls(ethertype) => {
+                    mpls::pop_mpls(&mut pkt, *ethertype);
+                }
                 DpAction::Set(s) => set::apply(&mut pkt, s),
                 DpAction::Recirc(id) => {
                     if last {
@@ -188,7 +216,7 @@ impl ExecCtx<'_> {
                     if depth >= MAX_NESTING {
                         continue;
                     }
-                    let branch = if pkt.len() > *max_len as usize {
+                    let branch = if len_without_l2_pad(&pkt) > *max_len as usize {
                         gt
                     } else {
                         le

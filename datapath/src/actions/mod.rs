@@ -6,6 +6,7 @@
 //! An empty list drops the packet.
 
 pub mod execute;
+pub mod mpls;
 pub mod set;
 pub mod vlan;
 
@@ -34,6 +35,10 @@ pub enum DpAction {
     PushVlan { tpid: u16, tci: u16 },
     /// Pop the outermost VLAN tag.
     PopVlan,
+    /// Push an MPLS label stack entry; the EtherType becomes `ethertype`.
+    PushMpls { ethertype: u16, lse: u32 },
+    /// Pop the top MPLS entry; the EtherType becomes `0`.
+    PopMpls(u16),
     /// Masked set of header or metadata fields, checksums fixed.
     Set(SetField),
     /// Re-enter the datapath with this recirculation id.

@@ -73,6 +73,12 @@ pub enum SetField {
         dst: Masked<u16>,
     },
     Arp(Box<SetArp>),
+    /// ICMP (v4, or v6 with `v6`) type and code; checksum fixed.
+    Icmp {
+        v6: bool,
+        r#type: Masked<u8>,
+        code: Masked<u8>,
+    },
     Nd(Box<SetNd>),
     SkbPriority(Masked<u32>),
     PktMark(Masked<u32>),
@@ -159,6 +165,7 @@ pub fn apply(p: &mut DpPacket, s: &SetField) {
             put_be32(a, 24, v);
         }
         SetField::Nd(n) => set_nd(p, &n.target, &n.sll, &n.tll),
+        SetField::Icmp { v6, r#type, code } => set_icmp(p, *v6, r#type, code),
         SetField::SkbPriority(m) => {
             let md = p.md_mut();
             md.skb_priority = m.apply(md.skb_priority);
@@ -343,6 +350,35 @@ fn set_ipv6(
     d[l3 + 7] = hlimit.apply(d[l3 + 7]);
 }
 
+/// ICMP type and code: one 16-bit word, so one incremental checksum
+/// update (the ICMPv6 pseudo-header does not change).
+fn set_icmp(p: &mut DpPacket, v6: bool, ty: &Masked<u8>, code: &Masked<u8>) {
+    let o = p.offsets();
+    let (l3, l4) = (o.l3 as usize, o.l4 as usize);
+    let d = p.data_mut();
+    if l3 == NO_OFFSET as usize || l4 == NO_OFFSET as usize || d.len() < l4 + 4 {
+        return;
+    }
+    let proto = match d[l3] >> 4 {
+        4 if !v6 => d[l3 + 9],
+        6 if v6 && d.len() >= l3 + 40 => {
+            crate::wire::ipv6::walk_ext_headers(&d[l3 + 40..], d[l3 + 6]).proto
+        }
+        _ => return,
+    };
+    if proto != if v6 { PROTO_ICMPV6 } else { 1 } {
+        return;
+    }
+    let old = be16(d, l4);
+    let new = (ty.apply(d[l4]) as u16) << 8 | code.apply(d[l4 + 1]) as u16;
+    if old == new {
+        return;
+    }
+    put_be16(d, l4, new);
+    let c = update16(be16(d, l4 + 2), old, new);
+    put_be16(d, l4 + 2, c);
+}
+
 fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
@@ -402,7 +438,7 @@ fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
 /// (IPv4 total length, IPv6 header plus payload length) bounded by the
 /// frame; whatever follows is link-layer padding. The caller checked the
 /// version and that the fixed header is in `d`.
-fn ip_payload_end(d: &[u8], l3: usize) -> usize {
+pub(crate) fn ip_payload_end(d: &[u8], l3: usize) -> usize {
     let len = match d[l3] >> 4 {
         4 => be16(d, l3 + 2) as usize,
         _ => 40 + be16(d, l3 + 4) as usize,
@@ -454,6 +490,45 @@ fn set_nd(p: &mut DpPacket, target: &Masked<u128>, sll: &Masked<u64>, tll: &Mask
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn icmp_type_and_code_with_checksum() {
+        // Echo request 198.18.0.1 -> 198.18.0.2, 8 bytes of ICMP.
+        let hex =
+            "50540000000250540000000108004500001c000040004001000ac6120001c61200020800f7ff00000000";
+        let f: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let mut p = DpPacket::from_bytes(&f);
+        let mut k = crate::flow::FlowKey::default();
+        crate::flow::extract(&mut p, &mut k);
+        apply(
+            &mut p,
+            &SetField::Icmp {
+                v6: false,
+                r#type: Masked::<u8>::exact(3),
+                code: Masked::<u8>::exact(1),
+            },
+        );
+        let d = p.data();
+        assert_eq!((d[34], d[35]), (3, 1));
+        assert_eq!(
+            crate::wire::checksum::checksum(&d[34..42]),
+            0,
+            "checksum valid"
+        );
+        // The v6 variant leaves an IPv4 packet alone.
+        let before = p.data().to_vec();
+        apply(
+            &mut p,
+            &SetField::Icmp {
+                v6: true,
+                r#type: Masked::<u8>::exact(9),
+                code: Masked::<u8>::exact(9),
+            },
+        );
+        assert_eq!(p.data(), &before[..]);
+    }
+
     use super::*;
     use crate::wire::checksum::update32;
 

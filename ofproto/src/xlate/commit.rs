@@ -3,7 +3,7 @@
 //! left it (`flow`), emitted just before an output.
 //!
 //! Order as OVS's `commit_odp_actions`: Ethernet, IPv4/IPv6, L4 ports,
-//! VLAN, then skb_priority and pkt_mark. A changed header becomes one
+//! MPLS (before L3 when it pops the last entry, see `mpls.rs`), VLAN, then skb_priority and pkt_mark. A changed header becomes one
 //! masked `set` whose mask is the megaflow bits of that header (what was
 //! read or written), as OVS does; the written bits are already in the
 //! wildcards, so the megaflow pins the values the `set` assumes.
@@ -103,8 +103,17 @@ impl Ctx<'_, '_> {
     /// Emits the actions that bring `base` up to `flow`.
     pub(crate) fn commit(&mut self) {
         self.commit_eth();
+        let mpls_first = self.mpls_pop_first();
+        if mpls_first {
+            self.commit_mpls();
+        }
         self.commit_l3();
         self.commit_l4();
+        self.commit_arp();
+        self.commit_icmp();
+        if !mpls_first {
+            self.commit_mpls();
+        }
         self.commit_vlan();
         self.commit_meta();
     }
@@ -177,7 +186,7 @@ impl Ctx<'_, '_> {
                     dst: m128(dp::IPV6_DST_HI),
                     label: Masked {
                         value: get(f, dp::IPV6_LABEL) as u32,
-                        mask: get(w, dp::IPV6_LABEL) as u32,
+                        mask: diff(f, w, &self.wc, dp::IPV6_LABEL) as u32,
                     },
                     tclass: Masked {
                         value: get(f, dp::NW_TOS) as u8,

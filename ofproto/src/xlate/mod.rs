@@ -18,10 +18,21 @@
 
 mod action_set;
 pub mod bridge;
+mod check_pkt;
 mod commit;
+mod commit_arp;
+mod commit_icmp;
+mod conjunction;
+mod field_audit;
+mod flow_hash;
 mod group;
+mod learn;
+mod meter;
+mod mpls;
+mod multipath;
 pub mod odp_text;
 mod output;
+mod queue;
 mod set;
 mod vlan;
 
@@ -36,6 +47,7 @@ use ferrovs_openflow::{Instruction, Version};
 use crate::flow::{OfFlow, OfMatch};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
+pub use learn::{learned_text, LearnedFlow, TableEffect};
 
 /// OVS's limit on nested resubmits (and patch port crossings).
 pub const MAX_DEPTH: u32 = 64;
@@ -90,6 +102,8 @@ pub enum XlateError {
     TooDeep,
     #[error("over {MAX_RESUBMITS} resubmit actions")]
     TooManyResubmits,
+    #[error("more MPLS labels than the flow holds")]
+    TooManyMplsLabels,
 }
 
 /// The result of a translation.
@@ -105,6 +119,8 @@ pub struct XlateOut<'a> {
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
+    /// Flows to learn and timeouts to shorten (real packets only).
+    pub learned: Vec<TableEffect>,
 }
 
 /// Trace lines, as `ofproto/trace` prints them between the `Flow:` line
@@ -136,6 +152,11 @@ pub struct Ctx<'a, 't> {
     pub(crate) exit: bool,
     pub(crate) stack: Vec<u128>,
     pub(crate) rule_cookie: u64,
+    /// The rule whose actions run.
+    pub(crate) rule: Option<&'a crate::rule::Rule>,
+    /// Set by check_pkt_larger when its branches ran the rest of the
+    /// rule's instructions (taken by `run_instructions`).
+    pub(crate) tail_done: bool,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
@@ -164,6 +185,8 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         exit: false,
         stack: Vec::new(),
         rule_cookie: 0,
+        rule: None,
+        tail_done: false,
         out: XlateOut {
             actions: Vec::new(),
             wc: OfFlow::default(),
@@ -172,6 +195,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
             mac_changed: false,
             error: None,
             final_flow: OfFlow::default(),
+            learned: Vec::new(),
         },
         trace,
     };
@@ -186,6 +210,12 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
     if let Some(e) = ctx.out.error {
         ctx.out.actions.clear();
         ctx.note(|| format!("error: {e}, dropping"));
+    }
+    // As OVS's xlate_wc_finish: a packet that did not come from a tunnel
+    // has no tunnel metadata to match, whatever the tables read.
+    let tun = &input.flow.0[dp::W_TUN_V4..dp::W_TUN_MISC];
+    if tun.iter().all(|w| *w == 0) {
+        ctx.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
     }
     ctx.out.wc = ctx.wc;
     ctx.out.final_flow = ctx.flow;
@@ -273,8 +303,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         let ind = self.indent();
-        let hit = table.cls.lookup(&self.flow, Some(&mut self.wc));
-        let Some((key, rule)) = hit else {
+        let Some(rule) = self.table_lookup(table) else {
             if let Some(t) = self.trace.as_deref_mut() {
                 t.push(ind, format!("{table_id:2}. No match."));
             }
@@ -285,8 +314,6 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             return;
         };
-        let rule: &'a crate::rule::Rule = rule;
-        let _ = key;
         if self.tracing() {
             let m = format_match(&rule.om);
             let mut line = format!("{table_id:2}. ");
@@ -306,12 +333,14 @@ impl<'a, 't> Ctx<'a, 't> {
             bridge: self.bridge,
             rule,
         });
-        let (old_table, old_cookie) = (self.table_id, self.rule_cookie);
+        let (old_table, old_cookie, old_rule) = (self.table_id, self.rule_cookie, self.rule);
         self.table_id = table_id;
         self.rule_cookie = rule.cookie;
+        self.rule = Some(rule);
         self.run_instructions(&rule.instructions, pipeline);
         self.table_id = old_table;
         self.rule_cookie = old_cookie;
+        self.rule = old_rule;
     }
 
     /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
@@ -342,15 +371,30 @@ impl<'a, 't> Ctx<'a, 't> {
         }
     }
 
-    fn run_instructions(&mut self, insts: &'a [Instruction], pipeline: bool) {
+    fn run_instructions(&mut self, insts: &'a [Instruction], _pipeline: bool) {
         // Execution order of OpenFlow 1.3 section 5.9.
-        let mut goto = None;
+        if let Some(Instruction::Meter(m)) =
+            insts.iter().find(|i| matches!(i, Instruction::Meter(_)))
+        {
+            self.meter(*m);
+        }
         for i in insts {
             if let Instruction::ApplyActions(acts) = i {
                 self.trace_actions(acts);
                 self.do_actions(acts);
             }
         }
+        // check_pkt_larger already ran the rest of the rule in its branches.
+        if std::mem::take(&mut self.tail_done) {
+            return;
+        }
+        self.run_tail(insts);
+    }
+
+    /// The instructions after apply-actions: clear and write the action
+    /// set, write metadata, then goto_table.
+    pub(crate) fn run_tail(&mut self, insts: &'a [Instruction]) {
+        let mut goto = None;
         for i in insts {
             match i {
                 Instruction::ClearActions => {
@@ -375,11 +419,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 return;
             }
             self.note(|| format!("goto_table:{t}"));
-            if pipeline {
-                self.pipeline(t);
-            } else {
-                self.lookup_and_run(t, true);
-            }
+            self.pipeline(t);
         }
     }
 
@@ -391,12 +431,17 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// Runs an action list (stops at `exit` or an error).
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
-        for a in acts {
+        for (i, a) in acts.iter().enumerate() {
             if self.exit || self.out.error.is_some() {
                 return;
             }
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
+            }
+            if let Action::CheckPktLarger { pkt_len, dst } = a {
+                // Translates the rest of the list itself, once per branch.
+                self.check_pkt_larger(*pkt_len, dst, &acts[i + 1..]);
+                return;
             }
             if !self.do_action(a) {
                 return;
@@ -409,7 +454,7 @@ impl<'a, 't> Ctx<'a, 't> {
         use Action as A;
         match a {
             A::Output { port, max_len } => self.output(*port, *max_len),
-            A::Enqueue { port, .. } => self.output(*port, 0),
+            A::Enqueue { port, queue } => self.enqueue(*port, *queue),
             A::OutputTrunc { port, .. } => self.output(*port, 0),
             A::OutputReg { src, max_len } => {
                 let p = self.read_subfield(src).unwrap_or(OFPP_NONE as u128);
@@ -421,7 +466,21 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
             A::Exit => self.exit = true,
-            A::Note(_) | A::Meter(_) | A::SetQueue(_) | A::PopQueue | A::Conjunction { .. } => {}
+            A::Learn(l) => self.learn(l),
+            A::FinTimeout { idle, hard } => self.fin_timeout(*idle, *hard),
+            A::Multipath(mp) => self.multipath(mp),
+            A::Bundle(b) => self.bundle(b),
+            A::PushMpls(t) => self.push_mpls(*t),
+            A::PopMpls(t) => self.pop_mpls(*t),
+            A::SetMplsLabel(l) => self.set_mpls_label(*l),
+            A::SetMplsTc(t) => self.set_mpls_tc(*t),
+            A::SetMplsTtl(t) => self.set_mpls_ttl(*t),
+            A::DecMplsTtl => return self.dec_mpls_ttl(),
+            A::Note(_) | A::Conjunction { .. } => {}
+            A::SetQueue(q) => self.set_queue(*q),
+            A::PopQueue => self.pop_queue(),
+            A::Meter(m) => self.meter(*m),
+            A::Sample(_) => self.sample(),
             A::WriteMetadata { metadata, mask } => {
                 let w = &mut self.flow.0[crate::flow::W_METADATA];
                 *w = (*w & !mask) | (metadata & mask);
@@ -435,7 +494,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.exit = false;
             }
             A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
-            A::DecTtl | A::DecTtlCntIds(_) => return self.dec_ttl(),
+            A::DecTtl => return self.dec_ttl(&[0]),
+            A::DecTtlCntIds(ids) => return self.dec_ttl(ids),
             A::StackPush(sf) => {
                 let v = self.read_subfield(sf).unwrap_or(0);
                 self.stack.push(v);

@@ -25,6 +25,15 @@ fn mac(v: u64) -> String {
     )
 }
 
+/// C's `%#x`: `0` for zero, `0x..` otherwise.
+fn c_hex(v: u32) -> String {
+    if v == 0 {
+        "0".to_string()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
 fn ip4(v: u32) -> String {
     std::net::Ipv4Addr::from(v).to_string()
 }
@@ -67,12 +76,24 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
             s.push(')');
             s
         }
+        DpAction::PushMpls { ethertype, lse } => {
+            format!(
+                "push_mpls({},eth_type={ethertype:#x})",
+                super::mpls::lse_text(*lse)
+            )
+        }
+        DpAction::PopMpls(t) => format!("pop_mpls(eth_type={t:#x})"),
         DpAction::Set(sf) => format!("set({})", format_set(sf)),
         DpAction::Recirc(id) => format!("recirc({id:#x})"),
         DpAction::Userspace { .. } => "userspace(pid=0,controller)".to_string(),
         DpAction::Clone(inner) => format!("clone({})", format_dp_actions(inner, port)),
         DpAction::Hash { basis, .. } => format!("hash(l4({basis}))"),
         DpAction::Meter(m) => format!("meter({m})"),
+        DpAction::CheckPktLen { max_len, gt, le } => format!(
+            "check_pkt_len(size={max_len},gt({}),le({}))",
+            format_dp_actions(gt, port),
+            format_dp_actions(le, port)
+        ),
         other => format!("{other:?}"),
     }
 }
@@ -109,8 +130,27 @@ fn format_set(sf: &SetField) -> String {
                 _ => "sctp",
             }
         }
-        SetField::SkbPriority(m) => return format!("skb_priority({:#x})", m.value),
-        SetField::PktMark(m) => return format!("skb_mark({:#x})", m.value),
+        SetField::Mpls { lse } => return format!("mpls({})", super::mpls::lse_text(lse.value)),
+        SetField::Arp(a) => {
+            put(&mut f, "sip", a.spa, !0, ip4);
+            put(&mut f, "tip", a.tpa, !0, ip4);
+            put(&mut f, "op", a.op, 0xff, |v| v.to_string());
+            put(&mut f, "sha", a.sha, 0xffff_ffff_ffff, mac);
+            put(&mut f, "tha", a.tha, 0xffff_ffff_ffff, mac);
+            "arp"
+        }
+        SetField::Nd(n) => {
+            put(&mut f, "target", n.target, !0, ip6);
+            put(&mut f, "sll", n.sll, 0xffff_ffff_ffff, mac);
+            put(&mut f, "tll", n.tll, 0xffff_ffff_ffff, mac);
+            "nd"
+        }
+        SetField::Icmp { v6, r#type, code } => {
+            let name = if *v6 { "icmpv6" } else { "icmp" };
+            return format!("{name}(type={},code={})", r#type.value, code.value);
+        }
+        SetField::SkbPriority(m) => return format!("skb_priority({})", c_hex(m.value)),
+        SetField::PktMark(m) => return format!("skb_mark({})", c_hex(m.value)),
         other => return format!("{other:?}"),
     };
     format!("{name}({})", f.join(","))

@@ -44,8 +44,22 @@ impl Ctx<'_, '_> {
             Prereq::Udp => ip && proto() == 17,
             Prereq::Sctp => ip && proto() == 132,
             Prereq::Icmpv4 => t == 0x0800 && proto() == 1,
-            Prereq::Icmpv6 | Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
-                t == 0x86dd && proto() == 58
+            Prereq::Icmpv6 => t == 0x86dd && proto() == 58,
+            Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => {
+                // As OVS: ICMPv6 with type 135 (solicit) or 136 (advert)
+                // and code 0, both read.
+                let ty = self.flow.bits(dp::W_TP, dp::TP_SRC.shift as u32, 8);
+                let code = self.flow.bits(dp::W_TP, dp::TP_DST.shift as u32, 8);
+                let is_v6 = t == 0x86dd && proto() == 58;
+                if is_v6 {
+                    self.wc.0[dp::W_TP] |= 0xff << dp::TP_SRC.shift | 0xff << dp::TP_DST.shift;
+                }
+                let ty_ok = match p {
+                    Prereq::NdSolicit => ty == 135,
+                    Prereq::NdAdvert => ty == 136,
+                    _ => ty == 135 || ty == 136,
+                };
+                is_v6 && ty_ok && code == 0
             }
             Prereq::Mpls => matches!(t, 0x8847 | 0x8848),
             Prereq::VlanVid => self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0,
@@ -210,19 +224,27 @@ impl Ctx<'_, '_> {
         self.flow.bits(dp::W_VLAN, 0, 16) as u16 & dp::VLAN_PRESENT != 0
     }
 
-    /// `dec_ttl`: false stops the action list (TTL expired: packet-in
-    /// with reason invalid_ttl instead).
-    pub(crate) fn dec_ttl(&mut self) -> bool {
-        if !self.is_ip() {
+    /// `dec_ttl` / `dec_ttl(ids)`: false stops the action list. As OVS,
+    /// the TTL and nw_proto are in the megaflow whatever the packet; a
+    /// non-IP packet goes on untouched; a TTL of 0 or 1 sends one
+    /// packet-in (reason invalid_ttl) per controller id (plain `dec_ttl`:
+    /// id 0) and stops.
+    pub(crate) fn dec_ttl(&mut self, ids: &[u16]) -> bool {
+        self.wc_dp(dp::NW_TTL);
+        self.wc_dp(dp::NW_PROTO);
+        if !super::is_ip_any(&self.flow) {
             return true;
         }
-        self.wc_dp(dp::NW_TTL);
         let ttl = self.dp_get(dp::NW_TTL);
         if ttl > 1 {
             self.set_dp(dp::NW_TTL, ttl - 1, true);
             true
         } else {
-            self.packet_in(REASON_INVALID_TTL, u16::MAX, 0, Vec::new());
+            for id in ids {
+                self.packet_in(REASON_INVALID_TTL, u16::MAX, *id, Vec::new());
+            }
+            let v = if dl_type(&self.flow) == 0x0800 { 4 } else { 6 };
+            self.note(|| format!(">> IPv{v} decrement TTL exception"));
             false
         }
     }

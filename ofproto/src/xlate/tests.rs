@@ -9,13 +9,13 @@ use super::*;
 use crate::normal::MacTable;
 use crate::ofproto::{OfPort, Ofproto, OfprotoConfig};
 
-struct Br {
-    of: Ofproto,
-    ports: BridgePorts,
-    mac: MacTable,
+pub(super) struct Br {
+    pub(super) of: Ofproto,
+    pub(super) ports: BridgePorts,
+    pub(super) mac: MacTable,
 }
 
-fn port_desc(no: u16, name: &str) -> OfPort {
+pub(super) fn port_desc(no: u16, name: &str) -> OfPort {
     let mut n = [0u8; 16];
     n[..name.len()].copy_from_slice(name.as_bytes());
     OfPort {
@@ -35,7 +35,7 @@ fn port_desc(no: u16, name: &str) -> OfPort {
 }
 
 /// A bridge whose OpenFlow port n is datapath port 100+n.
-fn bridge(name: &str, ports: &[u16], flows: &[&str]) -> Br {
+pub(super) fn bridge(name: &str, ports: &[u16], flows: &[&str]) -> Br {
     let mut of = Ofproto::new(OfprotoConfig::new(name, 1));
     let mut bp = BridgePorts::new();
     for p in ports {
@@ -60,15 +60,15 @@ fn bridge(name: &str, ports: &[u16], flows: &[&str]) -> Br {
 }
 
 /// What the tests look at of an `XlateOut` (which borrows the bridges).
-struct O {
-    wc: OfFlow,
-    packet_ins: Vec<PacketIn>,
-    error: Option<XlateError>,
-    final_flow: OfFlow,
-    n_rules: usize,
+pub(super) struct O {
+    pub(super) wc: OfFlow,
+    pub(super) packet_ins: Vec<PacketIn>,
+    pub(super) error: Option<XlateError>,
+    pub(super) final_flow: OfFlow,
+    pub(super) n_rules: usize,
 }
 
-fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
+pub(super) fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
     let refs: Vec<BridgeRef> = brs
         .iter()
         .map(|b| BridgeRef {
@@ -102,7 +102,7 @@ fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
     (r.dp_actions, o)
 }
 
-fn run(b: &Br, flow: &str) -> String {
+pub(super) fn run(b: &Br, flow: &str) -> String {
     run_on(&[b], 0, flow).0
 }
 
