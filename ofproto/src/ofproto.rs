@@ -92,6 +92,8 @@ pub struct Ofproto {
     pub(crate) clock: Clock,
     /// Packet-outs received, for translation to execute.
     pub(crate) packet_outs: Vec<ferrovs_openflow::message::PacketOut>,
+    /// When `run` next scans the tables for expired rules.
+    pub(crate) next_expiry_scan: Option<Instant>,
     /// Port-mod config changes not yet taken by vswitchd.
     pub(crate) port_mods: Vec<(u16, u32)>,
 }
@@ -110,6 +112,7 @@ impl Ofproto {
             generation_id: None,
             clock: Arc::new(Instant::now),
             packet_outs: Vec::new(),
+            next_expiry_scan: None,
             port_mods: Vec::new(),
         }
     }
@@ -301,6 +304,6 @@ impl Ofproto {
     /// Time-driven work (idle and hard timeouts); returns when it next
     /// wants to run.
     pub fn run(&mut self, now: Instant) -> Option<Instant> {
-        self.expire_rules(now)
+        self.run_expiry(now)
     }
 }
