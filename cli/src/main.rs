@@ -8,6 +8,8 @@
 //! ports wired in a loop, PMD threads forwarding the packets through the
 //! EMC and megaflow classifier with a trivial upcall handler, printing
 //! packets per second every second.
+mod bench;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,8 @@ struct Cli {
 enum Cmd {
     /// Run the switch with embedded defaults (for now: the datapath demo).
     Up(UpArgs),
+    /// Measure ferrovs against Open vSwitch and the Linux bridge.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -158,5 +162,6 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt::init();
     match Cli::parse().cmd {
         Cmd::Up(a) => up(a),
+        Cmd::Bench(a) => bench::run(a),
     }
 }
