@@ -147,11 +147,18 @@ fn sigint_in_the_middle_removes_everything() {
     let err = BufReader::new(child.stderr.take().unwrap());
     let mut child = Child(child);
     let deadline = Instant::now() + Duration::from_secs(60);
+    // Read stderr on a thread to its end (a closed pipe would be another
+    // test), passing the progress lines on.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let mut seen = Vec::new();
-    for line in err.lines() {
-        let line = line.unwrap();
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         seen.push(line.clone());
-        if line.contains("iperf3 TCP") || Instant::now() > deadline {
+        if line.contains("iperf3 TCP") {
             break;
         }
     }

@@ -9,6 +9,7 @@
 //! finds nothing. Links need no entry: every link the bench makes lives in
 //! one of its namespaces from its creation and dies with it.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -88,7 +89,10 @@ pub fn install() -> anyhow::Result<Guard> {
         .name("bench-signals".into())
         .spawn(move || {
             if let Ok(sig) = set.wait() {
-                eprintln!("\nferrovs bench: {sig}, removing what it made");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nferrovs bench: {sig}, removing what it made"
+                );
                 undo_all();
                 std::process::exit(128 + sig as i32);
             }

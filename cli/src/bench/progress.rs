@@ -19,8 +19,9 @@ impl Progress {
             std::thread::spawn(move || {
                 while let Some(s) = s.upgrade() {
                     if let Some((step, t)) = s.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                        eprint!("\r\x1b[K{step} {}s", t.elapsed().as_secs());
-                        let _ = std::io::stderr().flush();
+                        let mut e = std::io::stderr().lock();
+                        let _ = write!(e, "\r\x1b[K{step} {}s", t.elapsed().as_secs());
+                        let _ = e.flush();
                     }
                     drop(s);
                     std::thread::sleep(Duration::from_millis(500));
@@ -33,7 +34,8 @@ impl Progress {
     pub fn step(&self, s: impl Into<String>) {
         let s = s.into();
         if !self.tty {
-            eprintln!("{s}");
+            // A closed stderr must not stop the bench (nor its cleanup).
+            let _ = writeln!(std::io::stderr(), "{s}");
         }
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some((s, Instant::now()));
     }
@@ -42,7 +44,7 @@ impl Progress {
     pub fn done(&self) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if self.tty {
-            eprint!("\r\x1b[K");
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
         }
     }
 }
