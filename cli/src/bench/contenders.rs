@@ -272,6 +272,21 @@ pub struct Running {
 }
 
 impl Running {
+    /// Copies the daemons' logs into `dest` (kept with the results).
+    pub fn keep_logs(&self, dest: &Path) -> anyhow::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dest)?;
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "log" || x == "out") {
+                std::fs::copy(&p, dest.join(e.file_name()))?;
+            }
+        }
+        Ok(())
+    }
+
     fn make_dir(&mut self, tag: &str) -> anyhow::Result<PathBuf> {
         let d = std::env::temp_dir().join(format!("{}-{tag}", super::topology::prefix()));
         let _ = std::fs::remove_dir_all(&d);

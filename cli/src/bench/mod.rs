@@ -41,7 +41,8 @@ pub struct BenchArgs {
     /// Seconds per figure (ping, TCP, UDP, idle CPU).
     #[arg(long, default_value_t = 5)]
     pub duration: u64,
-    /// Results folder (results.md, results.json, chart.png).
+    /// Results folder (results.md, results.json, chart.png, the daemons'
+    /// logs under logs/).
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
     /// In-memory datapath figures only (EMC hit, megaflow hit, upcall
@@ -91,8 +92,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let mut columns = Vec::new();
     for (i, &c) in chosen.iter().enumerate() {
         let tag = format!("[{}/{}] {}", i + 1, chosen.len(), c.name());
+        let logs = a.out.join("logs").join(c.name());
         columns.push(measure_contender(
-            c, &topo, &bin_dir, duration, &tag, &progress,
+            c, &topo, &bin_dir, duration, &tag, &progress, &logs,
         ));
     }
     drop(topo);
@@ -128,6 +130,7 @@ fn measure_contender(
     secs: u64,
     tag: &str,
     progress: &Progress,
+    logs: &std::path::Path,
 ) -> Column {
     let mut col = Column {
         contender: c,
@@ -160,6 +163,7 @@ fn measure_contender(
     };
     if let Err(e) = t.wait_connected(20) {
         fail_all(&mut col, e);
+        let _ = sw.keep_logs(logs);
         return col;
     }
     let cpu = |pid: Option<u32>| pid.map(CpuWindow::start);
