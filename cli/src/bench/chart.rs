@@ -26,6 +26,7 @@ fn colour(c: Contender) -> RGBColor {
         Contender::FerrovsAfXdp => RGBColor(200, 70, 20),
         Contender::OvsAfPacket => RGBColor(70, 130, 200),
         Contender::OvsAfXdp => RGBColor(30, 80, 160),
+        Contender::OvsAfPacketTso => RGBColor(120, 170, 230),
     }
 }
 

@@ -35,7 +35,8 @@ use topology::Topology;
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Comma-separated contenders: linux-bridge, ferrovs-afpacket,
-    /// ferrovs-afxdp, ovs-afpacket, ovs-afxdp (default: all).
+    /// ferrovs-afxdp, ovs-afpacket, ovs-afxdp (the default set), and
+    /// ovs-afpacket-tso (OVS's userspace TSO instead of offloads off).
     #[arg(long, value_delimiter = ',')]
     pub contenders: Vec<String>,
     /// Seconds per figure (ping, TCP, UDP, idle CPU).
@@ -226,6 +227,9 @@ fn measure_contender(
         });
         col.figures
             .push((Metric::CpuIdle, idle.map_err(|e| format!("{e:#}"))));
+    }
+    if let Err(e) = sw.keep_logs(logs) {
+        col.notes.push(format!("logs not kept: {e:#}"));
     }
     drop(sw);
     col
