@@ -308,6 +308,35 @@ pub struct Running {
 }
 
 impl Running {
+    /// The XDP modes the switch's log says its AF_XDP ports use (ferrovs:
+    /// `mode="native"`; OVS: "native XDP mode will be in use").
+    pub fn xdp_modes(&self) -> Vec<String> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let mut modes = Vec::new();
+        for log in ["vswitchd.log", "ovs-vswitchd.log"] {
+            let text = std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+            for l in text.lines() {
+                let m = if let Some((_, r)) = l.split_once("AF_XDP port open") {
+                    r.split_once("mode=\"")
+                        .and_then(|(_, m)| m.split('"').next())
+                        .map(str::to_string)
+                } else {
+                    l.split_once(" XDP mode will be in use")
+                        .and_then(|(m, _)| m.rsplit(' ').next())
+                        .map(str::to_string)
+                };
+                if let Some(m) = m {
+                    if !modes.contains(&m) {
+                        modes.push(m);
+                    }
+                }
+            }
+        }
+        modes
+    }
+
     /// Copies the daemons' logs into `dest` (kept with the results).
     pub fn keep_logs(&self, dest: &Path) -> anyhow::Result<()> {
         let Some(dir) = &self.dir else {

@@ -228,6 +228,10 @@ fn measure_contender(
         col.figures
             .push((Metric::CpuIdle, idle.map_err(|e| format!("{e:#}"))));
     }
+    let modes = sw.xdp_modes();
+    if !modes.is_empty() {
+        col.notes.push(format!("XDP mode: {}", modes.join(", ")));
+    }
     if let Err(e) = sw.keep_logs(logs) {
         col.notes.push(format!("logs not kept: {e:#}"));
     }
