@@ -297,13 +297,18 @@ fn now_utc() -> String {
     command_line(&["date", "-u", "+%Y-%m-%d %H:%M UTC"])
 }
 
-/// One line about the machine: cores, kernel, the OVS it compares with.
+/// One line about the machine: cores, kernel, the OVS it compares with,
+/// and the load average at the end (other work on the machine skews
+/// every figure; this says how much there was).
 fn machine() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!(
-        "{} CPU cores, Linux {}, {}",
+        "{} CPU cores, Linux {}, {}, load average {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         command_line(&["uname", "-r"]),
-        command_line(&["ovs-vswitchd", "--version"])
+        command_line(&["ovs-vswitchd", "--version"]),
+        load.join(" ")
     )
 }
 

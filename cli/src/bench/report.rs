@@ -228,7 +228,8 @@ impl Report {
             }
             s.trim_end().to_string()
         };
-        let mut out = line(&head);
+        let mut out = format!("{}\n\n", self.machine);
+        out.push_str(&line(&head));
         out.push('\n');
         out.push_str(&"-".repeat(w.iter().sum::<usize>() + 2 * (w.len() - 1)));
         out.push('\n');
