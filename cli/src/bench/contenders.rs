@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use super::cleanup::{self, Resource};
-use super::topology::{run, Topology};
+use super::topology::{run, set_offloads, Topology};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Contender {
@@ -85,10 +85,10 @@ impl Contender {
             Contender::FerrovsAfPacket => "type=system (AF_PACKET), default offloads",
             Contender::FerrovsAfXdp => "type=afxdp, default offloads",
             Contender::OvsAfPacket => {
-                "OVS 3.1 netdev datapath, type=system, host veth offloads off (ethtool -K tx/rx/tso/gso/gro off)"
+                "OVS 3.1 netdev datapath, type=system, host veth offloads off (ethtool -K tx/rx/tso/gso off)"
             }
             Contender::OvsAfXdp => {
-                "OVS 3.1 netdev datapath, type=afxdp, host veth offloads off (ethtool -K tx/rx/tso/gso/gro off)"
+                "OVS 3.1 netdev datapath, type=afxdp, host veth offloads off (ethtool -K tx/rx/tso/gso off)"
             }
             Contender::OvsAfPacketTso => {
                 "OVS 3.1 netdev datapath, type=system, other_config:userspace-tso-enable=true, default offloads"
@@ -111,7 +111,7 @@ impl Contender {
             dir: None,
             switch_pid: None,
             bridge_ns: None,
-            offloads_off: None,
+            offloads_off: Vec::new(),
         };
         match self {
             Contender::LinuxBridge => {
@@ -152,13 +152,8 @@ impl Contender {
             }
             Contender::OvsAfPacket | Contender::OvsAfXdp | Contender::OvsAfPacketTso => {
                 if self != Contender::OvsAfPacketTso {
-                    t.host_offloads(false)?;
-                    r.offloads_off = Some((
-                        t.h1.clone(),
-                        t.h1_dev.clone(),
-                        t.h2.clone(),
-                        t.h2_dev.clone(),
-                    ));
+                    r.offloads_off = t.host_ends();
+                    set_offloads(&r.offloads_off, false)?;
                 }
                 let dir = r.make_dir("ovs")?;
                 let db = dir.join("conf.db");
@@ -304,7 +299,8 @@ pub struct Running {
     /// The process whose CPU is the switch's (none for the kernel bridge).
     pub switch_pid: Option<u32>,
     bridge_ns: Option<String>,
-    offloads_off: Option<(String, String, String, String)>,
+    /// Host ends whose offloads this switch turned off (restored on drop).
+    offloads_off: Vec<(String, String)>,
 }
 
 impl Running {
@@ -392,17 +388,8 @@ impl Drop for Running {
                 .stderr(Stdio::null())
                 .status();
         }
-        if let Some((n1, d1, n2, d2)) = &self.offloads_off {
-            for (ns, dev) in [(n1, d1), (n2, d2)] {
-                let _ = Command::new("ip")
-                    .args(["netns", "exec", ns, "ethtool", "-K", dev])
-                    .args([
-                        "tx", "on", "rx", "on", "tso", "on", "gso", "on", "gro", "on",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
+        if !self.offloads_off.is_empty() {
+            let _ = set_offloads(&self.offloads_off, true);
         }
         if let Some(d) = self.dir.take() {
             let r = Resource::Dir(d);

@@ -167,6 +167,9 @@ fn measure_contender(
         let _ = sw.keep_logs(logs);
         return col;
     }
+    if let Ok(o) = topology::offload_summary(&t.h1, &t.h1_dev) {
+        col.notes.push(format!("host veth offloads: {o}"));
+    }
     let cpu = |pid: Option<u32>| pid.map(CpuWindow::start);
 
     progress.step(format!("{tag}: ping latency"));

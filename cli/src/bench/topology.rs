@@ -82,19 +82,12 @@ impl Topology {
         run(Command::new("ip").args(["netns", "exec", ns]).args(argv))
     }
 
-    /// `ethtool -K` on both host-side ends (`on` or `off` for the checksum
-    /// and segmentation offloads).
-    pub fn host_offloads(&self, on: bool) -> anyhow::Result<()> {
-        let v = if on { "on" } else { "off" };
-        for (ns, dev) in [(&self.h1, &self.h1_dev), (&self.h2, &self.h2_dev)] {
-            self.exec(
-                ns,
-                &[
-                    "ethtool", "-K", dev, "tx", v, "rx", v, "tso", v, "gso", v, "gro", v,
-                ],
-            )?;
-        }
-        Ok(())
+    /// (namespace, device) of both host-side ends.
+    pub fn host_ends(&self) -> Vec<(String, String)> {
+        vec![
+            (self.h1.clone(), self.h1_dev.clone()),
+            (self.h2.clone(), self.h2_dev.clone()),
+        ]
     }
 
     /// Pings host 2 from host 1 until one answer comes back (`secs`).
@@ -126,6 +119,40 @@ impl Drop for Topology {
             cleanup::unregister(&r);
         }
     }
+}
+
+/// `ethtool -K DEV tx rx tso gso on|off` on each (namespace, device):
+/// the checksum and segmentation offloads, all on by default on veth (GRO,
+/// off by default, is left alone).
+pub fn set_offloads(ends: &[(String, String)], on: bool) -> anyhow::Result<()> {
+    let v = if on { "on" } else { "off" };
+    for (ns, dev) in ends {
+        run(Command::new("ip")
+            .args(["netns", "exec", ns, "ethtool", "-K", dev])
+            .args(["tx", v, "rx", v, "tso", v, "gso", v]))?;
+    }
+    Ok(())
+}
+
+/// `tx on, tso on, gro off`: the offloads `ethtool -k` shows on a device.
+pub fn offload_summary(ns: &str, dev: &str) -> anyhow::Result<String> {
+    let out = run(Command::new("ip").args(["netns", "exec", ns, "ethtool", "-k", dev]))?;
+    let mut v = Vec::new();
+    for (feature, short) in [
+        ("tx-checksumming", "tx"),
+        ("rx-checksumming", "rx"),
+        ("tcp-segmentation-offload", "tso"),
+        ("generic-segmentation-offload", "gso"),
+        ("generic-receive-offload", "gro"),
+    ] {
+        let state = out
+            .lines()
+            .find_map(|l| l.strip_prefix(feature)?.strip_prefix(':'))
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("?");
+        v.push(format!("{short} {state}"));
+    }
+    Ok(v.join(", "))
 }
 
 /// Runs a command, returning stdout or an error with its stderr.
