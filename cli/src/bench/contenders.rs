@@ -112,7 +112,11 @@ impl Contender {
             switch_pid: None,
             bridge_ns: None,
             offloads_off: Vec::new(),
+            xdp_ports: Vec::new(),
         };
+        if self.port_type() == "afxdp" {
+            r.xdp_ports = vec![(t.sw.clone(), t.p1.clone()), (t.sw.clone(), t.p2.clone())];
+        }
         match self {
             Contender::LinuxBridge => {
                 t.exec(&t.sw, &["ip", "link", "add", "br0", "type", "bridge"])?;
@@ -301,6 +305,10 @@ pub struct Running {
     bridge_ns: Option<String>,
     /// Host ends whose offloads this switch turned off (restored on drop).
     offloads_off: Vec<(String, String)>,
+    /// Switch ends an AF_XDP switch attached XDP programs to: OVS attaches
+    /// them without a BPF link, so they outlive a killed ovs-vswitchd
+    /// (and keep the peers' TSO off); detached on drop.
+    xdp_ports: Vec<(String, String)>,
 }
 
 impl Running {
@@ -387,6 +395,15 @@ impl Drop for Running {
                 .args(["-n", ns, "link", "del", "br0"])
                 .stderr(Stdio::null())
                 .status();
+        }
+        for (ns, dev) in &self.xdp_ports {
+            for mode in ["xdp", "xdpgeneric"] {
+                let _ = Command::new("ip")
+                    .args(["-n", ns, "link", "set", "dev", dev, mode, "off"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
         if !self.offloads_off.is_empty() {
             let _ = set_offloads(&self.offloads_off, true);
