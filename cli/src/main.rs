@@ -3,11 +3,13 @@
 //! `ferrovs up` runs the database server and the switch with embedded
 //! defaults; `vsctl`, `ofctl` and `appctl` speak to them as OVS's tools do
 //! (found through the run directory, no flags needed); `completion` prints
-//! a shell completion script. The hidden `serve-db` and `serve-switch` are
+//! a shell completion script; `bench` measures ferrovs against Open
+//! vSwitch and the Linux bridge side by side. The hidden `serve-db` and `serve-switch` are
 //! the two children `up` supervises (the same executable, re-executed).
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod appctl;
+mod bench;
 mod jsonrpc;
 mod ofctl;
 mod rundir;
@@ -40,7 +42,8 @@ enum Cmd {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    // `Bench(bench::BenchArgs)` (the side-by-side benchmarks) goes here.
+    /// Measure ferrovs against Open vSwitch and the Linux bridge.
+    Bench(bench::BenchArgs),
     /// The database server child of `up`.
     #[command(hide = true)]
     ServeDb(up::child::ServeDbArgs),
@@ -71,6 +74,7 @@ fn main() {
             );
             Ok(0)
         }
+        Cmd::Bench(a) => bench::run(a).map(|()| 0),
         Cmd::ServeDb(a) => up::child::serve_db(a).map(|()| 0),
         Cmd::ServeSwitch(a) => up::child::serve_switch(a).map(|()| 0),
     };
