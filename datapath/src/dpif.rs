@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::actions::{DpAction, DpActions, MeterHook};
+use crate::conntrack::Conntrack;
 use crate::flow::layout::{IN_PORT, RECIRC_ID};
 use crate::flow::{Flow, FlowKey};
 use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
@@ -196,6 +197,8 @@ pub(crate) struct DpShared {
     pub pmds: Vec<Arc<PmdShared>>,
     pub handler: Arc<dyn UpcallHandler>,
     pub meter: Option<Arc<dyn MeterHook>>,
+    /// The connection tracker every PMD shares.
+    pub conntrack: Arc<Conntrack>,
     pub epoch: Instant,
     pub emc_insert_inv_prob: AtomicU32,
     /// Megaflows held by all PMDs' slots, plus reservations for ones about
@@ -356,6 +359,7 @@ impl Datapath {
                 pmds,
                 handler,
                 meter,
+                conntrack: Arc::new(Conntrack::new()),
                 epoch: Instant::now(),
                 n_flows: AtomicUsize::new(0),
             }),
@@ -363,6 +367,12 @@ impl Datapath {
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
         }
+    }
+
+    /// The connection tracker of this datapath (for `dpctl/*-conntrack`
+    /// and its expiry sweep, [`Conntrack::sweep`] with [`Datapath::now_ms`]).
+    pub fn conntrack(&self) -> &Arc<Conntrack> {
+        &self.shared.conntrack
     }
 
     pub fn n_pmds(&self) -> usize {

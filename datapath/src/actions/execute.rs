@@ -8,6 +8,7 @@
 //! each port's list as batches when the whole input batch is done.
 
 use super::{set, vlan, DpAction, HashAlg};
+use crate::conntrack::{self, Conntrack};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
@@ -113,6 +114,9 @@ pub struct ExecCtx<'a> {
     pub rng: &'a mut Rng,
     pub scratch: &'a mut FlowKey,
     pub now_ms: u64,
+    /// The datapath's connection tracker (`ct` actions are skipped, the
+    /// packet marked `inv|trk`, without one).
+    pub conntrack: Option<&'a Conntrack>,
     /// Packets dropped by meters or failed actions.
     pub dropped: u64,
 }
@@ -228,6 +232,8 @@ impl ExecCtx<'_> {
                     let c = self.pool.clone_packet(&pkt);
                     self.tunnel_pop(c, *p);
                 }
+                DpAction::Ct(a) => self.conntrack(&mut pkt, a),
+                DpAction::CtClear => conntrack::clear(&mut pkt),
                 DpAction::Meter(id) => {
                     if let Some(m) = self.meter {
                         if !m.pass(*id, pkt.len(), self.now_ms) {
@@ -286,6 +292,22 @@ impl ExecCtx<'_> {
                 tunnel::TNL_DROPS.count(e);
                 self.dropped += 1;
                 self.pool.put(pkt);
+            }
+        }
+    }
+
+    /// Runs the packet through the tracker. Offsets are re-extracted, as
+    /// earlier actions may have moved headers.
+    fn conntrack(&mut self, pkt: &mut DpPacket, a: &conntrack::CtAction) {
+        extract(pkt, self.scratch);
+        let dl_type = self.scratch.get(layout::DL_TYPE);
+        let (ip, v6) = (dl_type == 0x0800 || dl_type == 0x86dd, dl_type == 0x86dd);
+        match self.conntrack {
+            Some(ct) => ct.execute(pkt, ip, v6, a, self.now_ms, self.rng),
+            None => {
+                let md = &mut pkt.md_mut().ct;
+                md.state = conntrack::CS_INVALID | conntrack::CS_TRACKED;
+                md.zone = a.zone;
             }
         }
     }
