@@ -322,6 +322,8 @@ pub struct Datapath {
     /// The state of stopped PMD threads (classifiers, EMC, statistics),
     /// by PMD id, taken up again by `start`.
     parked: Mutex<Vec<Option<Pmd>>>,
+    /// The conntrack expiry thread, running while the PMDs run.
+    sweeper: Mutex<Option<crate::conntrack::expiry::Sweeper>>,
 }
 
 impl Datapath {
@@ -366,6 +368,7 @@ impl Datapath {
             ctl: Mutex::new(()),
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
+            sweeper: Mutex::new(None),
         }
     }
 
@@ -515,6 +518,19 @@ impl Datapath {
                 .expect("spawn PMD thread");
             th.push((me.id, h));
         }
+        let mut sw = lock(&self.sweeper);
+        if sw.is_none() {
+            let shared = Arc::downgrade(&self.shared);
+            let clock = move || shared.upgrade().map_or(0, |s| s.now_ms());
+            match crate::conntrack::expiry::Sweeper::spawn(
+                self.shared.conntrack.clone(),
+                clock,
+                crate::conntrack::expiry::SWEEP_INTERVAL,
+            ) {
+                Ok(s) => *sw = Some(s),
+                Err(e) => tracing::error!("conntrack expiry thread: {e}"),
+            }
+        }
         Ok(())
     }
 
@@ -523,6 +539,7 @@ impl Datapath {
     /// thread list's lock, not the control mutex: a PMD thread may be in an
     /// upcall handler that is waiting for that one.)
     pub fn stop(&self) {
+        lock(&self.sweeper).take();
         let mut th = lock(&self.threads);
         for (id, _) in th.iter() {
             self.shared.pmds[*id].quit.store(true, Ordering::Release);

@@ -23,6 +23,7 @@
 //! was applied.
 
 pub mod conn;
+pub mod expiry;
 pub mod fmt;
 pub mod frame;
 pub mod key;
