@@ -22,6 +22,7 @@
 //! cannot be tracked or fails the protocol checks; `snat`/`dnat` when NAT
 //! was applied.
 
+pub mod alg;
 pub mod conn;
 pub mod expiry;
 pub mod fmt;
@@ -95,6 +96,7 @@ pub struct Conntrack {
     basis: u64,
     tcp_seq_chk: AtomicBool,
     timeouts: ArcSwap<ZoneTimeouts>,
+    expectations: alg::Expectations,
     pub counters: CtCounters,
 }
 
@@ -139,6 +141,7 @@ impl Conntrack {
             basis,
             tcp_seq_chk: AtomicBool::new(true),
             timeouts: ArcSwap::from_pointee(ZoneTimeouts::default()),
+            expectations: alg::Expectations::default(),
             counters: CtCounters::default(),
         }
     }
@@ -165,9 +168,14 @@ impl Conntrack {
     pub fn n_conns(&self) -> usize {
         self.limits.n_conns()
     }
+    /// Data connections announced by ALGs and not yet seen.
+    pub fn n_expectations(&self) -> usize {
+        self.expectations.len()
+    }
 
     /// Removes connections expired at `now_ms`; returns how many.
     pub fn sweep(&self, now_ms: u64) -> usize {
+        self.expectations.sweep(now_ms);
         let gone = self.table.sweep(now_ms);
         for c in &gone {
             self.limits.release(c.fwd.zone);
@@ -281,7 +289,11 @@ impl Conntrack {
                     if e.conn.parent.is_some() {
                         state |= CS_RELATED;
                     }
-                    match self.update(&e.conn, &info, e.reply, now_ms, timeouts.get(zone)) {
+                    let u = self.update(&e.conn, &info, e.reply, now_ms, timeouts.get(zone));
+                    if e.conn.alg == Some(Alg::Ftp) && u != tcp::Update::Invalid {
+                        self.ftp_ctl(pkt.data(), &info, &e.conn, e.reply, now_ms);
+                    }
+                    match u {
                         tcp::Update::Valid => {
                             state |= CS_ESTABLISHED;
                             state &= !CS_NEW;
@@ -355,6 +367,32 @@ impl Conntrack {
         }
     }
 
+    /// Records that `c` announced the data connection `k`.
+    fn expect(&self, k: alg::ExpKey, c: &Conn, now: u64) {
+        let s = c.lock();
+        let e = alg::Expectation {
+            parent: c.parent.unwrap_or(c.fwd),
+            mark: s.mark,
+            label: s.label,
+            expires: now + alg::EXPECTATION_MS,
+        };
+        drop(s);
+        self.expectations.add(k, e);
+    }
+
+    /// An FTP control segment: look for a data connection announcement.
+    fn ftp_ctl(&self, frame: &[u8], info: &PktInfo, c: &Conn, reply: bool, now: u64) {
+        let Some(seg) = &info.tcp else { return };
+        let n = seg.payload_len as usize;
+        if n == 0 || info.ip_end > frame.len() || n > info.ip_end {
+            return;
+        }
+        let payload = &frame[info.ip_end - n..info.ip_end];
+        if let Some(k) = alg::ftp_expectation(payload, &c.fwd, reply) {
+            self.expect(k, c, now);
+        }
+    }
+
     /// Runs the protocol state machine of `c` on the packet.
     fn update(&self, c: &Conn, info: &PktInfo, reply: bool, now: u64, t: &Timeouts) -> tcp::Update {
         let seq_chk = self.tcp_seq_chk();
@@ -417,7 +455,14 @@ impl Conntrack {
         };
         *state = CS_NEW;
         if !(a.commit || a.force) {
+            if self.expectations.peek(key, now).is_some() {
+                *state |= CS_RELATED;
+            }
             return None;
+        }
+        let exp = self.expectations.take(key, now);
+        if exp.is_some() {
+            *state |= CS_RELATED;
         }
         if !self.limits.admit(key.zone) {
             self.counters.full.fetch_add(1, Ordering::Relaxed);
@@ -443,10 +488,19 @@ impl Conntrack {
             };
             let mut c = Conn::new(*key, rev, nat_act, proto.0, proto.1, now, t);
             c.alg = a.helper;
+            if let Some(x) = &exp {
+                c.parent = Some(x.parent);
+                let mut s = c.lock();
+                s.mark = x.mark;
+                s.label = x.label;
+            }
             let c = Arc::new(c);
             let (ok, gone) = self.table.insert(&c, now);
             self.release_all(gone);
             if ok {
+                if c.alg == Some(Alg::Tftp) && key.proto == crate::wire::ipv4::PROTO_UDP {
+                    self.expect(alg::tftp_expectation(key), &c, now);
+                }
                 if nat_act.any() {
                     nat::rewrite(pkt, info, &c, false);
                     *state |= nat::state_bits(&c, false);

@@ -667,3 +667,89 @@ proptest! {
         prop_assert!(checksums_ok(r.data()));
     }
 }
+
+/// A TCP segment carrying `text` as payload.
+fn tcp_text(p: Pkt, text: &[u8]) -> Vec<u8> {
+    let mut f = p.with_payload(text.len() as u16).emit();
+    let at = f.len() - text.len();
+    f[at..].copy_from_slice(text);
+    // Recompute the TCP checksum over the new payload.
+    f[50..52].copy_from_slice(&[0, 0]);
+    let l4 = &f[34..];
+    let acc = super::frame::pseudo_sum(false, p.src, p.dst, 6, l4.len());
+    let c = !crate::wire::checksum::fold(crate::wire::checksum::sum16(l4, acc));
+    f[50..52].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn ftp_active_and_passive_data_connections_are_related() {
+    let ct = Conntrack::with_basis(1);
+    let ftp = CtAction {
+        helper: Some(Alg::Ftp),
+        mark: Some(Masked::<u32>::exact(0x42)),
+        ..commit(4)
+    };
+    run(
+        &ct,
+        &Pkt::tcp4(A, 40000, B, 21, TCP_SYN).seq(100, 0).emit(),
+        &ftp,
+        0,
+    );
+    let synack = Pkt::tcp4(B, 21, A, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    assert_eq!(st(&run(&ct, &synack.emit(), &track(4), 0)), RPL);
+    // Active mode: the client announces 198.18.0.1:50000.
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(101, 901),
+        b"PORT 198,18,0,1,195,80\r\n",
+    );
+    assert!(checksums_ok(&port));
+    assert_eq!(st(&run(&ct, &port, &track(4), 1)), EST);
+    assert_eq!(ct.n_expectations(), 1);
+    // The server's data connection from port 20: new|rel, then est|rel.
+    let data = Pkt::tcp4(B, 20, A, 50000, TCP_SYN).seq(5, 0);
+    let p = run(&ct, &data.emit(), &commit(4), 2);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    assert_eq!(p.md().ct.mark, 0x42, "inherits the parent's mark");
+    assert_eq!(p.md().ct.orig.tp_dst, 21, "reports the parent's tuple");
+    assert_eq!(ct.n_expectations(), 0);
+    let back = Pkt::tcp4(A, 50000, B, 20, TCP_SYN | TCP_ACK).seq(77, 6);
+    assert_eq!(st(&run(&ct, &back.emit(), &track(4), 2)), RPL | CS_RELATED);
+    // A connection to a port nobody announced is not related.
+    let other = Pkt::tcp4(B, 20, A, 50001, TCP_SYN).seq(5, 0);
+    assert_eq!(st(&run(&ct, &other.emit(), &commit(4), 2)), NEW);
+    // Passive mode: the server's 227 reply.
+    let pasv = tcp_text(
+        Pkt::tcp4(B, 21, A, 40000, TCP_ACK | TCP_PSH).seq(901, 125),
+        b"227 Entering Passive Mode (198,19,0,2,39,16).\r\n",
+    );
+    assert_eq!(st(&run(&ct, &pasv, &track(4), 3)), RPL);
+    let data = Pkt::tcp4(A, 41000, B, 10000, TCP_SYN).seq(1, 0);
+    assert_eq!(st(&run(&ct, &data.emit(), &track(5), 3)), NEW, "zone 5");
+    assert_eq!(st(&run(&ct, &data.emit(), &commit(4), 3)), NEW | CS_RELATED);
+    // Expectations expire with the sweep.
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(125, 949),
+        b"PORT 198,18,0,1,195,81\r\n",
+    );
+    run(&ct, &port, &track(4), 4);
+    assert_eq!(ct.n_expectations(), 1);
+    ct.sweep(4 + alg::EXPECTATION_MS);
+    assert_eq!(ct.n_expectations(), 0);
+}
+
+#[test]
+fn tftp_reply_from_another_port_is_related() {
+    let ct = Conntrack::with_basis(1);
+    let tftp = CtAction {
+        helper: Some(Alg::Tftp),
+        ..commit(0)
+    };
+    let rrq = Pkt::udp4(A, 3333, B, 69).with_payload(12);
+    assert_eq!(st(&run(&ct, &rrq.emit(), &tftp, 0)), NEW);
+    let data = Pkt::udp4(B, 45000, A, 3333).with_payload(100);
+    let p = run(&ct, &data.emit(), &commit(0), 1);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    let ack = Pkt::udp4(A, 3333, B, 45000).with_payload(4);
+    assert_eq!(st(&run(&ct, &ack.emit(), &track(0), 1)), RPL | CS_RELATED);
+}
