@@ -142,3 +142,74 @@ fn snat_through_recirculation() {
     pmd.poll_once();
     assert!(out(&p1).is_empty());
 }
+
+/// Fragments are held until the datagram is whole, tracked as one, and
+/// sent on (all of them, unchanged) with its verdict; the reply datagram
+/// is `est|rpl` for each of its fragments.
+#[test]
+fn fragments_reassembled_before_tracking() {
+    use ferrovs_datapath::conntrack::frame::fragments;
+    struct Plain;
+    impl UpcallHandler for Plain {
+        fn miss(
+            &self,
+            _p: &DpPacket,
+            key: &FlowKey,
+            r: &mut UpcallReply,
+        ) -> Result<(), UpcallError> {
+            let (port, recirc, s) = (
+                key.get(IN_PORT),
+                key.get(RECIRC_ID),
+                key.get(CT_STATE) as u16,
+            );
+            let ct = CtAction {
+                zone: 1,
+                commit: port == 1,
+                ..CtAction::default()
+            };
+            match recirc {
+                0 => {
+                    r.actions.push(DpAction::Ct(Box::new(ct)));
+                    r.actions.push(DpAction::Recirc(port as u32));
+                }
+                1 if s == CS_TRACKED | CS_NEW => r.actions.push(DpAction::Output(2)),
+                2 if s == CS_TRACKED | CS_ESTABLISHED | CS_REPLY_DIR => {
+                    r.actions.push(DpAction::Output(1))
+                }
+                _ => {}
+            }
+            r.mask = Some(mask(&[DL_TYPE, CT_STATE, NW_FRAG]));
+            Ok(())
+        }
+        fn userspace(&self, _p: &DpPacket, _u: &[u8]) {}
+    }
+    let dp = Datapath::new(DpConfig::default(), Arc::new(Plain));
+    let p1 = MemNetdev::new("p1", 1, 1);
+    let p2 = MemNetdev::new("p2", 1, 1);
+    dp.add_port(1, p1.clone()).unwrap();
+    dp.add_port(2, p2.clone()).unwrap();
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    let big = Pkt::udp4(A, 7000, B, 7001).with_payload(3000);
+    let frags = fragments(&big, 1480, 99);
+    assert_eq!(frags.len(), 3);
+    for (i, f) in frags.iter().enumerate() {
+        assert!(p1.inject(0, DpPacket::from_bytes(f)));
+        pmd.poll_once();
+        let out: Vec<Vec<u8>> = p2.take_tx(0).iter().map(|p| p.data().to_vec()).collect();
+        if i < 2 {
+            assert!(out.is_empty(), "fragment {i} held");
+        } else {
+            assert_eq!(out, frags, "all fragments sent on, unchanged");
+        }
+    }
+    assert_eq!(dp.conntrack().n_conns(), 1);
+    assert_eq!(dp.conntrack().ipf().n_frags(), 0);
+    let reply = Pkt::udp4(B, 7001, A, 7000).with_payload(2000);
+    let rf = fragments(&reply, 1480, 5);
+    for f in rf.iter().rev() {
+        assert!(p2.inject(0, DpPacket::from_bytes(f)));
+        pmd.poll_once();
+    }
+    let out = p1.take_tx(0);
+    assert_eq!(out.len(), 2);
+}

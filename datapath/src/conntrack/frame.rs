@@ -241,3 +241,28 @@ pub fn checksums_ok(frame: &[u8]) -> bool {
     };
     fold(sum16(l4, acc)) == 0xffff
 }
+
+/// Cuts the IPv4 packet of `p` into fragments of `size` payload bytes
+/// (a multiple of 8) with IP id `id`.
+pub fn fragments(p: &Pkt, size: usize, id: u16) -> Vec<Vec<u8>> {
+    let f = p.emit();
+    let (eth, ip) = f.split_at(14);
+    let (hdr, payload) = ip.split_at(20);
+    let mut out = Vec::new();
+    for (i, chunk) in payload.chunks(size).enumerate() {
+        let mut h = hdr.to_vec();
+        let off = (i * size / 8) as u16;
+        let more = (i + 1) * size < payload.len();
+        h[2..4].copy_from_slice(&((20 + chunk.len()) as u16).to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        h[6..8].copy_from_slice(&(off | if more { 0x2000 } else { 0 }).to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum(&h);
+        h[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut fr = eth.to_vec();
+        fr.extend_from_slice(&h);
+        fr.extend_from_slice(chunk);
+        out.push(fr);
+    }
+    out
+}

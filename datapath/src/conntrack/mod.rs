@@ -27,6 +27,7 @@ pub mod conn;
 pub mod expiry;
 pub mod fmt;
 pub mod frame;
+pub mod ipf;
 pub mod key;
 pub mod nat;
 pub mod other;
@@ -97,6 +98,7 @@ pub struct Conntrack {
     tcp_seq_chk: AtomicBool,
     timeouts: ArcSwap<ZoneTimeouts>,
     expectations: alg::Expectations,
+    ipf: ipf::Ipf,
     pub counters: CtCounters,
 }
 
@@ -142,6 +144,7 @@ impl Conntrack {
             tcp_seq_chk: AtomicBool::new(true),
             timeouts: ArcSwap::from_pointee(ZoneTimeouts::default()),
             expectations: alg::Expectations::default(),
+            ipf: ipf::Ipf::default(),
             counters: CtCounters::default(),
         }
     }
@@ -168,6 +171,10 @@ impl Conntrack {
     pub fn n_conns(&self) -> usize {
         self.limits.n_conns()
     }
+    /// IPv4 fragment reassembly.
+    pub fn ipf(&self) -> &ipf::Ipf {
+        &self.ipf
+    }
     /// Data connections announced by ALGs and not yet seen.
     pub fn n_expectations(&self) -> usize {
         self.expectations.len()
@@ -176,6 +183,7 @@ impl Conntrack {
     /// Removes connections expired at `now_ms`; returns how many.
     pub fn sweep(&self, now_ms: u64) -> usize {
         self.expectations.sweep(now_ms);
+        self.ipf.sweep(now_ms);
         let gone = self.table.sweep(now_ms);
         for c in &gone {
             self.limits.release(c.fwd.zone);
