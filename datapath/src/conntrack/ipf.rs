@@ -271,7 +271,12 @@ mod tests {
             }
         }
         let (w, frags) = done.expect("complete");
-        assert_eq!(w.data(), &whole[..]);
+        // The same datagram (the IP id and flags are the fragments').
+        let d = w.data();
+        assert!(d.len() == whole.len() && d[34..] == whole[34..], "payload");
+        assert_eq!(d[16..18], whole[16..18], "total length");
+        assert_eq!(checksum(&d[14..34]), 0);
+        assert_eq!(d[20] & 0x3f, 0, "no MF, offset 0");
         assert_eq!(frags.len(), 3);
         assert_eq!(ipf.n_frags(), 0);
         // Overlap: the datagram is dropped whole.
