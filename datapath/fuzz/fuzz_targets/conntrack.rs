@@ -4,8 +4,8 @@
 //! Each 16-byte record builds a packet of a small address/port space (so
 //! that connections form, answer and collide) or, one in eight, takes
 //! raw bytes as the frame; its action picks a zone (0-3), commit, force,
-//! mark/label sets and NAT (none, bare, SNAT or DNAT with ranges,
-//! persistent/random). Some records send an ICMP error quoting the
+//! mark/label sets, NAT (none, bare, SNAT or DNAT with ranges,
+//! persistent/random) and an ALG (ftp, tftp). Some records send an ICMP error quoting the
 //! previous packet, advance the clock and sweep, or flush a zone.
 //! Checked after every packet: no panic; `trk` set and the zone the
 //! action named; the limits hold (connections below the maximum, zone
@@ -16,7 +16,7 @@
 use ferrovs_datapath::actions::Masked;
 use ferrovs_datapath::conntrack::frame::{checksums_ok, icmp_error, Pkt};
 use ferrovs_datapath::conntrack::{
-    Conntrack, CtAction, NatKind, NatSpec, CS_ESTABLISHED, CS_RELATED, CS_TRACKED,
+    Alg, Conntrack, CtAction, NatKind, NatSpec, CS_ESTABLISHED, CS_RELATED, CS_TRACKED,
 };
 use ferrovs_datapath::flow::layout::DL_TYPE;
 use ferrovs_datapath::flow::{extract, FlowKey};
@@ -81,6 +81,11 @@ fn action(r: &[u8]) -> CtAction {
             mask: u128::MAX,
         }),
         nat,
+        helper: match r[0] >> 6 {
+            1 => Some(Alg::Ftp),
+            2 => Some(Alg::Tftp),
+            _ => None,
+        },
         ..CtAction::default()
     }
 }
