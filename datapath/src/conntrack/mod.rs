@@ -12,7 +12,10 @@
 //! matches on it. Nothing on this path takes a global lock: one shard lock
 //! for the probe, one per-connection lock for the update, atomics for the
 //! limits. Expiry ([`Conntrack::sweep`]) runs on a control thread with a
-//! clock passed in (tests pass their own).
+//! clock passed in (tests pass their own; [`expiry`] runs it on a thread
+//! while the PMDs run). IPv4 fragments are reassembled first ([`ipf`]);
+//! FTP and TFTP data connections are announced by [`alg`]; [`fmt`] prints
+//! actions and entries as OVS does; [`frame`] builds test packets.
 //!
 //! What a packet's ct_state gets follows OVS's userspace tracker
 //! (lib/conntrack.c): `trk` always; `new` for a packet that may open a
@@ -127,11 +130,11 @@ impl Default for Conntrack {
 
 impl Conntrack {
     pub fn new() -> Conntrack {
-        let basis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x5eed)
-            ^ (&0u8 as *const u8 as u64);
+        use std::hash::{BuildHasher, Hasher};
+        // A random basis per tracker (std's per-process random keys).
+        let basis = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         Conntrack::with_basis(basis)
     }
 
