@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::actions::{DpAction, DpActions, MeterHook};
+use crate::conntrack::Conntrack;
 use crate::flow::layout::{IN_PORT, RECIRC_ID};
 use crate::flow::{Flow, FlowKey};
 use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
@@ -196,6 +197,8 @@ pub(crate) struct DpShared {
     pub pmds: Vec<Arc<PmdShared>>,
     pub handler: Arc<dyn UpcallHandler>,
     pub meter: Option<Arc<dyn MeterHook>>,
+    /// The connection tracker every PMD shares.
+    pub conntrack: Arc<Conntrack>,
     pub epoch: Instant,
     pub emc_insert_inv_prob: AtomicU32,
     /// Megaflows held by all PMDs' slots, plus reservations for ones about
@@ -319,6 +322,8 @@ pub struct Datapath {
     /// The state of stopped PMD threads (classifiers, EMC, statistics),
     /// by PMD id, taken up again by `start`.
     parked: Mutex<Vec<Option<Pmd>>>,
+    /// The conntrack expiry thread, running while the PMDs run.
+    sweeper: Mutex<Option<crate::conntrack::expiry::Sweeper>>,
 }
 
 impl Datapath {
@@ -356,13 +361,21 @@ impl Datapath {
                 pmds,
                 handler,
                 meter,
+                conntrack: Arc::new(Conntrack::new()),
                 epoch: Instant::now(),
                 n_flows: AtomicUsize::new(0),
             }),
             ctl: Mutex::new(()),
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
+            sweeper: Mutex::new(None),
         }
+    }
+
+    /// The connection tracker of this datapath (for `dpctl/*-conntrack`
+    /// and its expiry sweep, [`Conntrack::sweep`] with [`Datapath::now_ms`]).
+    pub fn conntrack(&self) -> &Arc<Conntrack> {
+        &self.shared.conntrack
     }
 
     pub fn n_pmds(&self) -> usize {
@@ -505,6 +518,19 @@ impl Datapath {
                 .expect("spawn PMD thread");
             th.push((me.id, h));
         }
+        let mut sw = lock(&self.sweeper);
+        if sw.is_none() {
+            let shared = Arc::downgrade(&self.shared);
+            let clock = move || shared.upgrade().map_or(0, |s| s.now_ms());
+            match crate::conntrack::expiry::Sweeper::spawn(
+                self.shared.conntrack.clone(),
+                clock,
+                crate::conntrack::expiry::SWEEP_INTERVAL,
+            ) {
+                Ok(s) => *sw = Some(s),
+                Err(e) => tracing::error!("conntrack expiry thread: {e}"),
+            }
+        }
         Ok(())
     }
 
@@ -513,6 +539,7 @@ impl Datapath {
     /// thread list's lock, not the control mutex: a PMD thread may be in an
     /// upcall handler that is waiting for that one.)
     pub fn stop(&self) {
+        lock(&self.sweeper).take();
         let mut th = lock(&self.threads);
         for (id, _) in th.iter() {
             self.shared.pmds[*id].quit.store(true, Ordering::Release);

@@ -4,13 +4,14 @@
 //! batches, flow key extraction, the exact-match cache (EMC), the megaflow
 //! classifier, datapath actions, PMD threads, netdevs (AF_PACKET, AF_XDP, tap,
 //! internal, in-memory) with checksum/segmentation offload state
-//! ([`offload`]), and later conntrack and tunnels.
+//! ([`offload`]), connection tracking and NAT ([`conntrack`]), and tunnels.
 //!
 //! It knows nothing of OpenFlow or OVSDB: the slow path (ofproto) reaches it
 //! only through the upcall interface and flow put/get/del/dump.
 
 pub mod actions;
 pub mod batch;
+pub mod conntrack;
 pub mod dpcls;
 pub mod dpif;
 pub mod emc;

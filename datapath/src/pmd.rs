@@ -693,6 +693,7 @@ impl Pmd {
             rng: &mut self.rng,
             scratch: &mut self.scratch_key,
             now_ms: now,
+            conntrack: Some(&self.dp.conntrack),
             dropped: 0,
         };
         let each = self

@@ -168,6 +168,7 @@ impl Loop {
                     rng: &mut rng,
                     scratch: &mut scratch,
                     now_ms: 0,
+                    conntrack: None,
                     dropped: 0,
                 };
                 for p in batch.drain() {

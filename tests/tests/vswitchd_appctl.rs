@@ -38,6 +38,17 @@ fn commands() {
         fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 dpctl/ct-disable-tcp-seq-chk [dp]\n\
+         \x20 dpctl/ct-enable-tcp-seq-chk [dp]\n\
+         \x20 dpctl/ct-get-limits     [dp] [zone=N1[,N2]...]\n\
+         \x20 dpctl/ct-get-maxconns   [dp]\n\
+         \x20 dpctl/ct-get-nconns     [dp]\n\
+         \x20 dpctl/ct-get-tcp-seq-chk [dp]\n\
+         \x20 dpctl/ct-set-limits     [dp] [default=L] [zone=N,limit=L]...\n\
+         \x20 dpctl/ct-set-maxconns   [dp] maxconns\n\
+         \x20 dpctl/ct-stats-show     [dp] [zone=N]\n\
+         \x20 dpctl/dump-conntrack    [dp] [zone=N]\n\
+         \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
          \x20 dpif-netdev/pmd-stats-show \n\
          \x20 dpif/dump-flows         [bridge]\n\
          \x20 dpif/show               \n\

@@ -34,6 +34,7 @@ pub mod status;
 pub mod switch;
 pub mod target;
 pub mod unixctl;
+pub mod unixctl_ct;
 pub mod unixctl_dpif;
 pub mod unixctl_xlate;
 pub mod upcall;

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
+use crate::unixctl_ct;
 use crate::unixctl_dpif;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
@@ -56,6 +57,83 @@ const COMMANDS: &[Command] = &[
         min_args: 1,
         max_args: 2,
         run: cmd_dump_flows,
+    },
+    Command {
+        name: "dpctl/ct-disable-tcp-seq-chk",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_disable_tcp_seq_chk,
+    },
+    Command {
+        name: "dpctl/ct-enable-tcp-seq-chk",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_enable_tcp_seq_chk,
+    },
+    Command {
+        name: "dpctl/ct-get-limits",
+        usage: "[dp] [zone=N1[,N2]...]",
+        min_args: 0,
+        max_args: 2,
+        run: unixctl_ct::cmd_ct_get_limits,
+    },
+    Command {
+        name: "dpctl/ct-get-maxconns",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_get_maxconns,
+    },
+    Command {
+        name: "dpctl/ct-get-nconns",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_get_nconns,
+    },
+    Command {
+        name: "dpctl/ct-get-tcp-seq-chk",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_get_tcp_seq_chk,
+    },
+    Command {
+        name: "dpctl/ct-set-limits",
+        usage: "[dp] [default=L] [zone=N,limit=L]...",
+        min_args: 0,
+        max_args: usize::MAX,
+        run: unixctl_ct::cmd_ct_set_limits,
+    },
+    Command {
+        name: "dpctl/ct-set-maxconns",
+        usage: "[dp] maxconns",
+        min_args: 1,
+        max_args: 2,
+        run: unixctl_ct::cmd_ct_set_maxconns,
+    },
+    Command {
+        name: "dpctl/ct-stats-show",
+        usage: "[dp] [zone=N]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_ct::cmd_ct_stats_show,
+    },
+    Command {
+        name: "dpctl/dump-conntrack",
+        usage: "[dp] [zone=N]",
+        min_args: 0,
+        max_args: 4,
+        run: unixctl_ct::cmd_dump_conntrack,
+    },
+    Command {
+        name: "dpctl/flush-conntrack",
+        usage: "[dp] [zone=N] [ct-orig-tuple]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_ct::cmd_flush_conntrack,
     },
     Command {
         name: "dpif-netdev/pmd-stats-show",

@@ -195,6 +195,7 @@ fuzz_target!(|data: &[u8]| {
         rng: &mut rng,
         scratch: &mut scratch,
         now_ms: 1,
+        conntrack: None,
         dropped: 0,
     };
     ctx.execute(p, &acts);

@@ -8,6 +8,7 @@
 //! each port's list as batches when the whole input batch is done.
 
 use super::{mpls, set, vlan, DpAction, HashAlg};
+use crate::conntrack::{self, ipf, Conntrack};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
 use crate::packet::{DpPacket, PacketPool};
@@ -121,6 +122,17 @@ fn len_without_l2_pad(pkt: &DpPacket) -> usize {
     }
 }
 
+/// What the `ct` action did with a packet.
+enum CtStep {
+    /// Tracked; the actions continue with it.
+    Continue(DpPacket),
+    /// A fragment held for reassembly.
+    Held,
+    /// Packets that continue with the rest of the actions (the fragments
+    /// of a reassembled datagram, or refused ones marked `inv`).
+    Fragments(Vec<DpPacket>),
+}
+
 /// Maximum nesting of clone/sample/check_pkt_len.
 pub const MAX_NESTING: u32 = 8;
 
@@ -135,6 +147,9 @@ pub struct ExecCtx<'a> {
     pub rng: &'a mut Rng,
     pub scratch: &'a mut FlowKey,
     pub now_ms: u64,
+    /// The datapath's connection tracker (`ct` actions are skipped, the
+    /// packet marked `inv|trk`, without one).
+    pub conntrack: Option<&'a Conntrack>,
     /// Packets dropped by meters or failed actions.
     pub dropped: u64,
 }
@@ -256,6 +271,17 @@ impl ExecCtx<'_> {
                     let c = self.pool.clone_packet(&pkt);
                     self.tunnel_pop(c, *p);
                 }
+                DpAction::Ct(a) => match self.conntrack(pkt, a) {
+                    CtStep::Continue(p) => pkt = p,
+                    CtStep::Held => return,
+                    CtStep::Fragments(frags) => {
+                        for f in frags {
+                            self.run(f, &acts[i + 1..], depth);
+                        }
+                        return;
+                    }
+                },
+                DpAction::CtClear => conntrack::clear(&mut pkt),
                 DpAction::Meter(id) => {
                     if let Some(m) = self.meter {
                         if !m.pass(*id, pkt.len(), self.now_ms) {
@@ -314,6 +340,59 @@ impl ExecCtx<'_> {
                 tunnel::TNL_DROPS.count(e);
                 self.dropped += 1;
                 self.pool.put(pkt);
+            }
+        }
+    }
+
+    /// Runs the packet through the tracker. Offsets are re-extracted, as
+    /// earlier actions may have moved headers. An IPv4 fragment is held
+    /// for reassembly; the datagram it completes is tracked whole and its
+    /// fragments continue with its verdict.
+    fn conntrack(&mut self, mut pkt: DpPacket, a: &conntrack::CtAction) -> CtStep {
+        extract(&mut pkt, self.scratch);
+        let dl_type = self.scratch.get(layout::DL_TYPE);
+        let (ip, v6) = (dl_type == 0x0800 || dl_type == 0x86dd, dl_type == 0x86dd);
+        let Some(ct) = self.conntrack else {
+            let md = &mut pkt.md_mut().ct;
+            md.state = conntrack::CS_INVALID | conntrack::CS_TRACKED;
+            md.zone = a.zone;
+            return CtStep::Continue(pkt);
+        };
+        let frag = self.scratch.get(layout::NW_FRAG) != 0;
+        if !(frag && dl_type == 0x0800 && ct.ipf().enabled()) {
+            ct.execute(&mut pkt, ip, v6, a, self.now_ms, self.rng);
+            return CtStep::Continue(pkt);
+        }
+        self.conntrack_fragment(ct, pkt, a)
+    }
+
+    #[cold]
+    fn conntrack_fragment(
+        &mut self,
+        ct: &Conntrack,
+        pkt: DpPacket,
+        a: &conntrack::CtAction,
+    ) -> CtStep {
+        let l3 = pkt.offsets().l3 as usize;
+        match ct.ipf().add(pkt, l3, a.zone, self.now_ms) {
+            ipf::FragResult::Held => CtStep::Held,
+            ipf::FragResult::Invalid(mut v) => {
+                for p in &mut v {
+                    let md = &mut p.md_mut().ct;
+                    md.state = conntrack::CS_INVALID | conntrack::CS_TRACKED;
+                    md.zone = a.zone;
+                }
+                CtStep::Fragments(v)
+            }
+            ipf::FragResult::Complete(mut whole, mut frags) => {
+                extract(&mut whole, self.scratch);
+                ct.execute(&mut whole, true, false, a, self.now_ms, self.rng);
+                let md = whole.md().ct;
+                for f in &mut frags {
+                    f.md_mut().ct = md;
+                }
+                self.pool.put(whole);
+                CtStep::Fragments(frags)
             }
         }
     }

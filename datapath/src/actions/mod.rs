@@ -67,6 +67,11 @@ pub enum DpAction {
     TunnelPush(Arc<crate::tunnel::TnlPush>),
     /// Decapsulate and recirculate from the tunnel port (`tnl_pop`).
     TunnelPop(crate::tunnel::TnlPop),
+    /// Run the packet through the connection tracker (`ct(...)`); sets
+    /// the packet's ct_* metadata for the following recirculation.
+    Ct(Box<crate::conntrack::CtAction>),
+    /// Forget the packet's conntrack metadata (`ct_clear`).
+    CtClear,
 }
 
 /// An action list shared between the flow table and the PMDs.

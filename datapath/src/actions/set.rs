@@ -251,7 +251,7 @@ fn csum_apply(csum: u16, delta: u32) -> u16 {
     !(acc as u16)
 }
 
-fn set_ipv4(
+pub(crate) fn set_ipv4(
     p: &mut DpPacket,
     src: &Masked<u32>,
     dst: &Masked<u32>,
@@ -305,7 +305,7 @@ fn set_ipv4(
     put_be16(d, l3 + 10, csum);
 }
 
-fn set_ipv6(
+pub(crate) fn set_ipv6(
     p: &mut DpPacket,
     src: &Masked<u128>,
     dst: &Masked<u128>,
@@ -379,7 +379,7 @@ fn set_icmp(p: &mut DpPacket, v6: bool, ty: &Masked<u8>, code: &Masked<u8>) {
     put_be16(d, l4 + 2, c);
 }
 
-fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
+pub(crate) fn set_ports(p: &mut DpPacket, want: u8, src: &Masked<u16>, dst: &Masked<u16>) {
     let o = p.offsets();
     let (l3, l4) = (o.l3 as usize, o.l4 as usize);
     let kind = l4_csum_kind(p, l4);

@@ -418,6 +418,7 @@ fn executor_pushes_outputs_pops_and_recirculates() {
         rng: &mut rng,
         scratch: &mut scratch,
         now_ms: 1,
+        conntrack: None,
         dropped: 0,
     };
     let inner = inner_frame(30);
@@ -512,6 +513,7 @@ fn gso_packet_is_segmented_then_each_segment_encapsulated() {
         rng: &mut rng,
         scratch: &mut scratch,
         now_ms: 1,
+        conntrack: None,
         dropped: 0,
     };
     ctx.execute(p, &[DpAction::TunnelPush(t), DpAction::Output(3)]);

@@ -1,0 +1,755 @@
+//! Tracker tests through whole frames: states, zones, NAT with checksums,
+//! ICMP errors, expiry on a mocked clock, limits, threads.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::frame::{checksums_ok, icmp_error, Pkt};
+use super::key::{TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN};
+use super::*;
+use crate::flow::layout::DL_TYPE;
+use crate::flow::{extract, FlowKey};
+use crate::packet::DpPacket;
+use std::sync::atomic::Ordering;
+
+const A: u32 = 0xc612_0001; // 198.18.0.1
+const B: u32 = 0xc613_0002; // 198.19.0.2
+const N: u32 = 0xc613_ff01; // 198.19.255.1 (NAT address)
+const C: u32 = 0xc613_0063; // 198.19.0.99 (a router)
+
+fn run(ct: &Conntrack, frame: &[u8], a: &CtAction, now: u64) -> DpPacket {
+    let mut p = DpPacket::from_bytes(frame);
+    run_pkt(ct, &mut p, a, now);
+    p
+}
+
+fn run_pkt(ct: &Conntrack, p: &mut DpPacket, a: &CtAction, now: u64) {
+    let mut k = FlowKey::default();
+    extract(p, &mut k);
+    let dl = k.get(DL_TYPE);
+    let mut rng = crate::random::Rng::new(now | 1);
+    ct.execute(
+        p,
+        dl == 0x0800 || dl == 0x86dd,
+        dl == 0x86dd,
+        a,
+        now,
+        &mut rng,
+    );
+}
+
+fn commit(zone: u16) -> CtAction {
+    CtAction {
+        zone,
+        commit: true,
+        ..CtAction::default()
+    }
+}
+
+fn track(zone: u16) -> CtAction {
+    CtAction {
+        zone,
+        ..CtAction::default()
+    }
+}
+
+fn st(p: &DpPacket) -> u16 {
+    p.md().ct.state
+}
+
+const NEW: u16 = CS_NEW | CS_TRACKED;
+const EST: u16 = CS_ESTABLISHED | CS_TRACKED;
+const RPL: u16 = CS_ESTABLISHED | CS_REPLY_DIR | CS_TRACKED;
+const INV: u16 = CS_INVALID | CS_TRACKED;
+
+#[test]
+fn tcp_connection_states() {
+    let ct = Conntrack::with_basis(1);
+    let syn = Pkt::tcp4(A, 40000, B, 80, TCP_SYN).seq(100, 0);
+    // Not committed: new, nothing stored.
+    assert_eq!(st(&run(&ct, &syn.emit(), &track(1), 0)), NEW);
+    assert_eq!(ct.n_conns(), 0);
+    let p = run(&ct, &syn.emit(), &commit(1), 0);
+    assert_eq!(st(&p), NEW);
+    assert_eq!(ct.n_conns(), 1);
+    assert_eq!(p.md().ct.zone, 1);
+    assert_eq!(p.md().ct.orig.ipv4_src, A);
+    assert_eq!(p.md().ct.orig.tp_dst, 80);
+    assert_eq!(p.md().ct.orig.nw_proto, 6);
+    let synack = Pkt::tcp4(B, 80, A, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    assert_eq!(st(&run(&ct, &synack.emit(), &track(1), 1)), RPL);
+    let ack = Pkt::tcp4(A, 40000, B, 80, TCP_ACK).seq(101, 901);
+    assert_eq!(st(&run(&ct, &ack.emit(), &track(1), 2)), EST);
+    let data = Pkt::tcp4(A, 40000, B, 80, TCP_ACK | TCP_PSH)
+        .seq(101, 901)
+        .with_payload(100);
+    assert_eq!(st(&run(&ct, &data.emit(), &track(1), 3)), EST);
+    // Far outside the window: invalid.
+    let bad = Pkt::tcp4(A, 40000, B, 80, TCP_ACK)
+        .seq(101 + 10_000_000, 901)
+        .with_payload(10);
+    assert_eq!(st(&run(&ct, &bad.emit(), &track(1), 4)), INV);
+    // A RST at the wrong sequence is invalid; at the right one, valid.
+    let rst = Pkt::tcp4(B, 80, A, 40000, TCP_RST).seq(5555, 0);
+    assert_eq!(st(&run(&ct, &rst.emit(), &track(1), 5)), INV);
+    let rst = Pkt::tcp4(B, 80, A, 40000, TCP_RST | TCP_ACK).seq(901, 201);
+    assert_eq!(st(&run(&ct, &rst.emit(), &track(1), 5)), RPL);
+    // Liberal mode lets an out-of-window segment through.
+    ct.set_tcp_seq_chk(false);
+    assert_eq!(st(&run(&ct, &bad.emit(), &track(1), 6)), EST);
+    ct.set_tcp_seq_chk(true);
+}
+
+#[test]
+fn invalid_packets() {
+    let ct = Conntrack::with_basis(1);
+    // SYN|ACK cannot open a connection; SYN|FIN is never valid.
+    for f in [TCP_SYN | TCP_ACK, TCP_SYN | TCP_FIN, 0, TCP_FIN] {
+        let p = Pkt::tcp4(A, 1, B, 2, f);
+        assert_eq!(st(&run(&ct, &p.emit(), &commit(0), 0)), INV, "flags {f:#x}");
+    }
+    assert_eq!(ct.n_conns(), 0);
+    // Not IP at all.
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    assert_eq!(st(&run(&ct, &arp, &commit(0), 0)), INV);
+    // A truncated TCP header.
+    let mut f = Pkt::tcp4(A, 1, B, 2, TCP_SYN).emit();
+    f.truncate(14 + 20 + 10);
+    f[16..18].copy_from_slice(&30u16.to_be_bytes());
+    assert_eq!(st(&run(&ct, &f, &commit(0), 0)), INV);
+    // An ICMP echo reply opens nothing.
+    let r = Pkt::echo(false, A as u128, B as u128, 7, 0);
+    assert_eq!(st(&run(&ct, &r.emit(), &commit(0), 0)), INV);
+    assert_eq!(ct.n_conns(), 0);
+}
+
+#[test]
+fn zones_never_see_each_other() {
+    let ct = Conntrack::with_basis(1);
+    let syn = Pkt::tcp4(A, 40000, B, 80, TCP_SYN).seq(100, 0);
+    run(&ct, &syn.emit(), &commit(1), 0);
+    let synack = Pkt::tcp4(B, 80, A, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    // Zone 2 knows nothing of it: a SYN|ACK is invalid there.
+    assert_eq!(st(&run(&ct, &synack.emit(), &track(2), 1)), INV);
+    assert_eq!(st(&run(&ct, &synack.emit(), &track(1), 1)), RPL);
+    // UDP: committed in zone 3, new in zone 4.
+    let u = Pkt::udp4(A, 5000, B, 53);
+    run(&ct, &u.emit(), &commit(3), 0);
+    let r = Pkt::udp4(B, 53, A, 5000);
+    assert_eq!(st(&run(&ct, &r.emit(), &track(4), 1)), NEW);
+    assert_eq!(st(&run(&ct, &r.emit(), &track(3), 1)), RPL);
+    // A packet tracked in zone 3 then sent to zone 4 starts afresh.
+    let mut p = DpPacket::from_bytes(&r.emit());
+    run_pkt(&ct, &mut p, &track(3), 2);
+    assert_eq!(st(&p), RPL);
+    run_pkt(&ct, &mut p, &track(4), 2);
+    assert_eq!(st(&p), NEW);
+    assert_eq!(p.md().ct.zone, 4);
+}
+
+#[test]
+fn mark_and_label_stored_per_connection() {
+    let ct = Conntrack::with_basis(1);
+    let u = Pkt::udp4(A, 5000, B, 53);
+    let a = CtAction {
+        mark: Some(Masked {
+            value: 0xab,
+            mask: 0xff,
+        }),
+        label: Some(Masked {
+            value: 1 << 100,
+            mask: u128::MAX,
+        }),
+        ..commit(9)
+    };
+    let p = run(&ct, &u.emit(), &a, 0);
+    assert_eq!(p.md().ct.mark, 0xab);
+    let r = run(&ct, &Pkt::udp4(B, 53, A, 5000).emit(), &track(9), 1);
+    assert_eq!(r.md().ct.mark, 0xab);
+    assert_eq!(r.md().ct.label, 1 << 100);
+    // Masked update keeps the other bits.
+    let a2 = CtAction {
+        mark: Some(Masked {
+            value: 0x100,
+            mask: 0xf00,
+        }),
+        ..commit(9)
+    };
+    assert_eq!(run(&ct, &u.emit(), &a2, 2).md().ct.mark, 0x1ab);
+    // ct_clear forgets all of it.
+    let mut p = run(&ct, &u.emit(), &track(9), 3);
+    clear(&mut p);
+    assert_eq!(p.md().ct, Default::default());
+}
+
+#[test]
+fn expiry_on_mocked_clock() {
+    let ct = Conntrack::with_basis(1);
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &commit(0), 0);
+    assert_eq!(ct.sweep(59_999), 0);
+    assert_eq!(ct.n_conns(), 1);
+    // A second packet one way: "multiple", 60 s from then.
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &track(0), 50_000);
+    assert_eq!(ct.sweep(100_000), 0);
+    // A reply: bidirectional, 30 s.
+    let p = run(&ct, &Pkt::udp4(B, 2, A, 1).emit(), &track(0), 100_000);
+    assert_eq!(st(&p), RPL);
+    assert_eq!(ct.sweep(129_999), 0);
+    assert_eq!(ct.sweep(130_000), 1);
+    assert_eq!(ct.n_conns(), 0);
+    // Expired but not yet swept: looks gone anyway.
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &commit(0), 200_000);
+    let p = run(&ct, &Pkt::udp4(B, 2, A, 1).emit(), &track(0), 260_000);
+    assert_eq!(st(&p), NEW);
+    // TCP: established lasts a day; after a RST, 30 s.
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_SYN).seq(1, 0).emit(),
+        &commit(0),
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(B, 80, A, 9, TCP_SYN | TCP_ACK).seq(50, 2).emit(),
+        &track(0),
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_ACK).seq(2, 51).emit(),
+        &track(0),
+        0,
+    );
+    ct.sweep(270_000); // the UDP one
+    assert_eq!(ct.n_conns(), 1);
+    assert_eq!(ct.sweep(86_399_999), 0);
+    let rst = Pkt::tcp4(A, 9, B, 80, TCP_RST | TCP_ACK).seq(2, 51);
+    run(&ct, &rst.emit(), &track(0), 1000);
+    assert_eq!(ct.sweep(30_999), 0);
+    assert_eq!(ct.sweep(31_000), 1);
+    // Timeout policies per zone.
+    let mut t = ZoneTimeouts::default();
+    let mut z = Timeouts::default();
+    assert!(z.set_by_name("udp_first", 5));
+    t.zones.insert(7, z);
+    ct.set_timeouts(t);
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &commit(7), 0);
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &commit(8), 0);
+    assert_eq!(ct.sweep(5_000), 1);
+    assert_eq!(ct.n_conns(), 1);
+}
+
+#[test]
+fn limits_bound_memory() {
+    let ct = Conntrack::with_basis(1);
+    ct.limits().set_max_conns(100);
+    ct.limits().set_zone_limit(5, Some(10));
+    for i in 0..1000u32 {
+        let p = Pkt::udp4(A + i, 1000, B, 53);
+        let s = st(&run(&ct, &p.emit(), &commit((i % 2) as u16 * 5), 0));
+        assert_eq!(s, NEW);
+    }
+    assert_eq!(ct.n_conns(), 100);
+    assert_eq!(ct.limits().zone_count(5), 10);
+    assert_eq!(ct.limits().zone_count(0), 90);
+    assert_eq!(ct.flush(Some(5), None), 10);
+    assert_eq!(ct.n_conns(), 90);
+    assert_eq!(ct.flush(None, None), 90);
+    assert_eq!(ct.n_conns(), 0);
+}
+
+fn snat_to(addr: u32, pmin: u16, pmax: u16) -> NatSpec {
+    NatSpec {
+        kind: Some(NatKind::Src),
+        min_addr: addr as u128,
+        min_port: pmin,
+        max_port: pmax,
+        ..NatSpec::default()
+    }
+}
+
+fn ip4(p: &DpPacket) -> (u32, u32, u16, u16) {
+    let d = p.data();
+    (
+        u32::from_be_bytes(d[26..30].try_into().unwrap()),
+        u32::from_be_bytes(d[30..34].try_into().unwrap()),
+        u16::from_be_bytes([d[34], d[35]]),
+        u16::from_be_bytes([d[36], d[37]]),
+    )
+}
+
+#[test]
+fn snat_tcp_both_directions_with_checksums() {
+    let ct = Conntrack::with_basis(1);
+    let nat = CtAction {
+        nat: Some(snat_to(N, 5000, 5010)),
+        ..commit(1)
+    };
+    let syn = Pkt::tcp4(A, 40000, B, 80, TCP_SYN).seq(100, 0);
+    let p = run(&ct, &syn.emit(), &nat, 0);
+    assert_eq!(st(&p), NEW | CS_SRC_NAT);
+    let (s, d, sp, dp) = ip4(&p);
+    assert_eq!((s, d, dp), (N, B, 80));
+    assert!((5000..=5010).contains(&sp));
+    assert!(checksums_ok(p.data()));
+    // The original tuple in the metadata is the pre-NAT one.
+    assert_eq!(p.md().ct.orig.ipv4_src, A);
+    // The reply arrives at N:sp and goes back to A:40000.
+    let synack = Pkt::tcp4(B, 80, N, sp, TCP_SYN | TCP_ACK).seq(900, 101);
+    let bare = CtAction {
+        nat: Some(NatSpec::default()),
+        ..track(1)
+    };
+    let r = run(&ct, &synack.emit(), &bare, 1);
+    assert_eq!(st(&r), RPL | CS_DST_NAT);
+    assert_eq!(ip4(&r), (B, A, 80, 40000));
+    assert!(checksums_ok(r.data()));
+    // Without `nat` the tracker still matches, and leaves the headers.
+    let r = run(&ct, &synack.emit(), &track(1), 1);
+    assert_eq!(st(&r), RPL);
+    assert_eq!(ip4(&r).1, N);
+    // Later packets of the original direction are translated the same.
+    let ack = Pkt::tcp4(A, 40000, B, 80, TCP_ACK)
+        .seq(101, 901)
+        .with_payload(33);
+    let p = run(&ct, &ack.emit(), &bare, 2);
+    assert_eq!(ip4(&p), (N, B, sp, 80));
+    assert_eq!(st(&p), EST | CS_SRC_NAT);
+    assert!(checksums_ok(p.data()));
+}
+
+#[test]
+fn snat_port_exhaustion_gives_no_connection() {
+    let ct = Conntrack::with_basis(1);
+    let nat = CtAction {
+        nat: Some(snat_to(N, 6000, 6001)),
+        ..commit(1)
+    };
+    for i in 0..2u32 {
+        let p = run(&ct, &Pkt::udp4(A + i, 7, B, 53).emit(), &nat, 0);
+        assert_eq!(st(&p), NEW | CS_SRC_NAT);
+    }
+    let p = run(&ct, &Pkt::udp4(A + 9, 7, B, 53).emit(), &nat, 0);
+    assert_eq!(st(&p), NEW, "no NAT tuple left: not committed");
+    assert_eq!(ip4(&p).0, A + 9);
+    assert_eq!(ct.n_conns(), 2);
+    assert_eq!(ct.counters.nat_exhausted.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn dnat_ipv6_with_port() {
+    let ct = Conntrack::with_basis(1);
+    let h = |x: u128| (0x2001_0db8u128 << 96) | x;
+    let vip = h(0x100);
+    let backend = h(0x200);
+    let nat = CtAction {
+        nat: Some(NatSpec {
+            kind: Some(NatKind::Dst),
+            v6: true,
+            min_addr: backend,
+            min_port: 8080,
+            ..NatSpec::default()
+        }),
+        ..commit(2)
+    };
+    let syn = Pkt::tcp4(0, 3333, 0, 80, TCP_SYN).v6();
+    let syn = Pkt {
+        src: h(1),
+        dst: vip,
+        ..syn
+    };
+    let p = run(&ct, &syn.emit(), &nat, 0);
+    assert_eq!(st(&p), NEW | CS_DST_NAT);
+    let d = p.data();
+    assert_eq!(u128::from_be_bytes(d[38..54].try_into().unwrap()), backend);
+    assert_eq!(u16::from_be_bytes([d[56], d[57]]), 8080);
+    assert!(checksums_ok(d));
+    assert_eq!(p.md().ct.orig.ipv6_dst, vip);
+    let reply = Pkt {
+        src: backend,
+        dst: h(1),
+        sport: 8080,
+        dport: 3333,
+        flags: TCP_SYN | TCP_ACK,
+        ack: 1,
+        ..syn
+    };
+    let r = run(
+        &ct,
+        &reply.emit(),
+        &CtAction {
+            nat: Some(NatSpec::default()),
+            ..track(2)
+        },
+        1,
+    );
+    assert_eq!(st(&r), RPL | CS_SRC_NAT);
+    let d = r.data();
+    assert_eq!(u128::from_be_bytes(d[22..38].try_into().unwrap()), vip);
+    assert_eq!(u16::from_be_bytes([d[54], d[55]]), 80);
+    assert!(checksums_ok(d));
+}
+
+#[test]
+fn icmp_echo_and_related_errors_with_nat() {
+    let ct = Conntrack::with_basis(1);
+    let nat = CtAction {
+        nat: Some(snat_to(N, 0, 0)),
+        ..commit(1)
+    };
+    let bare = CtAction {
+        nat: Some(NatSpec::default()),
+        ..track(1)
+    };
+    // Echo through SNAT and its reply back.
+    let ping = Pkt::echo(false, A as u128, B as u128, 77, 8);
+    let p = run(&ct, &ping.emit(), &nat, 0);
+    assert_eq!(st(&p), NEW | CS_SRC_NAT);
+    assert_eq!(ip4(&p).0, N);
+    assert!(checksums_ok(p.data()));
+    let id = u16::from_be_bytes([p.data()[38], p.data()[39]]);
+    let pong = Pkt::echo(false, B as u128, N as u128, id, 0);
+    let r = run(&ct, &pong.emit(), &bare, 1);
+    assert_eq!(st(&r), RPL | CS_DST_NAT);
+    assert_eq!(ip4(&r).1, A);
+    assert_eq!(u16::from_be_bytes([r.data()[38], r.data()[39]]), 77);
+    assert!(checksums_ok(r.data()));
+
+    // A UDP flow through SNAT; a router C answers "unreachable" to N,
+    // quoting the translated datagram: related, reply, sent on to A with
+    // the quote translated back.
+    let u = Pkt::udp4(A, 4444, B, 53).with_payload(20);
+    let p = run(&ct, &u.emit(), &nat, 2);
+    let (_, _, sp, _) = ip4(&p);
+    let err = icmp_error(false, C as u128, N as u128, &p.data()[14..]);
+    let e = run(&ct, &err, &bare, 3);
+    assert_eq!(st(&e), CS_RELATED | CS_REPLY_DIR | CS_TRACKED | CS_DST_NAT);
+    let d = e.data();
+    assert_eq!(ip4(&e).0, C, "the router's address stays");
+    assert_eq!(ip4(&e).1, A);
+    // Quoted header at 14 + 20 + 8.
+    let q = 42;
+    assert_eq!(u32::from_be_bytes(d[q + 12..q + 16].try_into().unwrap()), A);
+    assert_eq!(u16::from_be_bytes([d[q + 20], d[q + 21]]), 4444);
+    assert_ne!(sp, 0);
+    assert!(checksums_ok(d));
+    assert_eq!(crate::wire::checksum::checksum(&d[q..q + 20]), 0);
+    // An error quoting a connection that does not exist: invalid.
+    let other = Pkt::udp4(N, 1, B, 2).ip();
+    let err = icmp_error(false, C as u128, N as u128, &other);
+    assert_eq!(st(&run(&ct, &err, &bare, 3)), INV);
+    // An error quoting a zone-1 connection seen in zone 2: invalid.
+    let err = icmp_error(false, C as u128, N as u128, &p.data()[14..]);
+    assert_eq!(st(&run(&ct, &err, &track(2), 3)), INV);
+}
+
+#[test]
+fn icmpv6_echo_and_error() {
+    let ct = Conntrack::with_basis(1);
+    let h = |x: u128| (0x2001_0db8u128 << 96) | x;
+    let ping = Pkt::echo(true, h(1), h(2), 5, 128);
+    assert_eq!(st(&run(&ct, &ping.emit(), &commit(0), 0)), NEW);
+    let pong = Pkt::echo(true, h(2), h(1), 5, 129);
+    assert_eq!(st(&run(&ct, &pong.emit(), &track(0), 0)), RPL);
+    let err = icmp_error(true, h(9), h(1), &Pkt::echo(true, h(1), h(2), 5, 128).ip());
+    assert_eq!(
+        st(&run(&ct, &err, &track(0), 0)),
+        CS_RELATED | CS_REPLY_DIR | CS_TRACKED
+    );
+}
+
+#[test]
+fn partial_checksum_stays_partial_through_snat() {
+    use crate::offload::{Offload, VNET_F_NEEDS_CSUM};
+    let ct = Conntrack::with_basis(1);
+    let u = Pkt::udp4(A, 4444, B, 53).with_payload(40);
+    let mut f = u.emit();
+    // Make the UDP checksum partial: the pseudo-header sum only.
+    let len = 8 + 40;
+    let ps = super::frame::pseudo_sum(false, A as u128, B as u128, 17, len);
+    let partial = crate::wire::checksum::fold(ps);
+    f[40..42].copy_from_slice(&partial.to_be_bytes());
+    let mut p = DpPacket::from_bytes(&f);
+    p.set_offload(Offload {
+        flags: VNET_F_NEEDS_CSUM,
+        csum_start: 34,
+        csum_offset: 6,
+        ..Offload::default()
+    });
+    let nat = CtAction {
+        nat: Some(snat_to(N, 0, 0)),
+        ..commit(1)
+    };
+    run_pkt(&ct, &mut p, &nat, 0);
+    assert_eq!(ip4(&p).0, N);
+    // Finishing the checksum now gives a correct packet.
+    let mut out = p.data().to_vec();
+    crate::offload::csum::complete(&mut out, &p.offload()).unwrap();
+    assert!(checksums_ok(&out));
+}
+
+#[test]
+fn force_commit_replaces_reply_direction_connection() {
+    let ct = Conntrack::with_basis(1);
+    run(&ct, &Pkt::udp4(A, 1, B, 2).emit(), &commit(0), 0);
+    let force = CtAction {
+        force: true,
+        ..commit(0)
+    };
+    let p = run(&ct, &Pkt::udp4(B, 2, A, 1).emit(), &force, 1);
+    assert_eq!(st(&p), NEW);
+    assert_eq!(p.md().ct.orig.ipv4_src, B);
+    assert_eq!(ct.n_conns(), 1);
+}
+
+#[test]
+fn tcp_reopen_after_close_replaces_connection() {
+    let ct = Conntrack::with_basis(1);
+    let a = commit(0);
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_SYN).seq(1, 0).emit(),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(B, 80, A, 9, TCP_SYN | TCP_ACK).seq(50, 2).emit(),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_ACK | TCP_FIN).seq(2, 51).emit(),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(B, 80, A, 9, TCP_ACK | TCP_FIN).seq(51, 3).emit(),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_ACK).seq(3, 52).emit(),
+        &a,
+        0,
+    );
+    let p = run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_SYN).seq(7777, 0).emit(),
+        &a,
+        1,
+    );
+    assert_eq!(st(&p), NEW);
+    assert_eq!(ct.n_conns(), 1);
+    let p = run(
+        &ct,
+        &Pkt::tcp4(B, 80, A, 9, TCP_SYN | TCP_ACK)
+            .seq(1, 7778)
+            .emit(),
+        &a,
+        1,
+    );
+    assert_eq!(st(&p), RPL);
+}
+
+#[test]
+fn dump_format() {
+    let ct = Conntrack::with_basis(1);
+    let a = CtAction {
+        mark: Some(Masked::<u32>::exact(7)),
+        ..commit(3)
+    };
+    run(
+        &ct,
+        &Pkt::tcp4(A, 9, B, 80, TCP_SYN).seq(1, 0).emit(),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &Pkt::echo(false, A as u128, B as u128, 3, 8).emit(),
+        &commit(0),
+        0,
+    );
+    let mut lines = Vec::new();
+    ct.table().for_each(|c| lines.push(fmt::entry(c, 0, false)));
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "icmp,orig=(src=198.18.0.1,dst=198.19.0.2,id=3,type=8,code=0),\
+             reply=(src=198.19.0.2,dst=198.18.0.1,id=3,type=0,code=0)",
+            "tcp,orig=(src=198.18.0.1,dst=198.19.0.2,sport=9,dport=80),\
+             reply=(src=198.19.0.2,dst=198.18.0.1,sport=80,dport=9),zone=3,mark=7,\
+             protoinfo=(state=SYN_SENT)",
+        ]
+    );
+}
+
+#[test]
+fn many_threads_share_the_tracker() {
+    let ct = Arc::new(Conntrack::with_basis(3));
+    let threads: Vec<_> = (0..4u32)
+        .map(|t| {
+            let ct = ct.clone();
+            std::thread::spawn(move || {
+                for i in 0..500u32 {
+                    // Each thread its own connections, and all threads the
+                    // same 50 connections (racing to create them).
+                    let own = Pkt::udp4(A + t * 1000 + i, 1000, B, 53);
+                    run(&ct, &own.emit(), &commit(1), 0);
+                    let shared = Pkt::udp4(A, 2000 + (i % 50) as u16, B, 53);
+                    let s = st(&run(&ct, &shared.emit(), &commit(1), 0));
+                    assert!(s == NEW, "state {s:#x}");
+                    let back = Pkt::udp4(B, 53, A + t * 1000 + i, 1000);
+                    assert_eq!(st(&run(&ct, &back.emit(), &track(1), 1)), RPL);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(ct.n_conns(), 4 * 500 + 50);
+    assert_eq!(ct.limits().zone_count(1) as usize, ct.n_conns());
+    let mut n = 0;
+    ct.table().for_each(|_| n += 1);
+    assert_eq!(n, ct.n_conns());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Whatever the tuple and NAT spec, the reply to a translated packet
+    /// is translated back to the original tuple, with valid checksums.
+    #[test]
+    fn nat_reply_maps_back(
+        src in 1u32.., dst in 1u32.., sport in 1u16.., dport in 1u16..,
+        udp in any::<bool>(), snat in any::<bool>(),
+        amin in 1u32.., aspan in 0u32..16, pmin in 0u16..60000, pspan in 0u16..100,
+        persistent in any::<bool>(), random in any::<bool>(), zone in any::<u16>(),
+    ) {
+        let ct = Conntrack::with_basis(5);
+        let spec = NatSpec {
+            kind: Some(if snat { NatKind::Src } else { NatKind::Dst }),
+            min_addr: amin as u128,
+            max_addr: amin.saturating_add(aspan) as u128,
+            min_port: pmin,
+            max_port: if pmin == 0 { 0 } else { pmin.saturating_add(pspan) },
+            persistent,
+            random,
+            ..NatSpec::default()
+        };
+        let orig = if udp {
+            Pkt::udp4(src, sport, dst, dport)
+        } else {
+            Pkt::tcp4(src, sport, dst, dport, TCP_SYN).seq(10, 0)
+        };
+        let a = CtAction { nat: Some(spec), ..commit(zone) };
+        let p = run(&ct, &orig.emit(), &a, 0);
+        prop_assert!(checksums_ok(p.data()));
+        let (s2, d2, sp2, dp2) = ip4(&p);
+        let reply = if udp {
+            Pkt::udp4(d2, dp2, s2, sp2)
+        } else {
+            Pkt::tcp4(d2, dp2, s2, sp2, TCP_SYN | TCP_ACK).seq(99, 11)
+        };
+        let bare = CtAction { nat: Some(NatSpec::default()), ..track(zone) };
+        let r = run(&ct, &reply.emit(), &bare, 1);
+        prop_assert_eq!(st(&r) & CS_REPLY_DIR, CS_REPLY_DIR);
+        prop_assert_eq!(ip4(&r), (dst, src, dport, sport));
+        prop_assert!(checksums_ok(r.data()));
+    }
+}
+
+/// A TCP segment carrying `text` as payload.
+fn tcp_text(p: Pkt, text: &[u8]) -> Vec<u8> {
+    let mut f = p.with_payload(text.len() as u16).emit();
+    let at = f.len() - text.len();
+    f[at..].copy_from_slice(text);
+    // Recompute the TCP checksum over the new payload.
+    f[50..52].copy_from_slice(&[0, 0]);
+    let l4 = &f[34..];
+    let acc = super::frame::pseudo_sum(false, p.src, p.dst, 6, l4.len());
+    let c = !crate::wire::checksum::fold(crate::wire::checksum::sum16(l4, acc));
+    f[50..52].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn ftp_active_and_passive_data_connections_are_related() {
+    let ct = Conntrack::with_basis(1);
+    let ftp = CtAction {
+        helper: Some(Alg::Ftp),
+        mark: Some(Masked::<u32>::exact(0x42)),
+        ..commit(4)
+    };
+    run(
+        &ct,
+        &Pkt::tcp4(A, 40000, B, 21, TCP_SYN).seq(100, 0).emit(),
+        &ftp,
+        0,
+    );
+    let synack = Pkt::tcp4(B, 21, A, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    assert_eq!(st(&run(&ct, &synack.emit(), &track(4), 0)), RPL);
+    // Active mode: the client announces 198.18.0.1:50000.
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(101, 901),
+        b"PORT 198,18,0,1,195,80\r\n",
+    );
+    assert!(checksums_ok(&port));
+    assert_eq!(st(&run(&ct, &port, &track(4), 1)), EST);
+    assert_eq!(ct.n_expectations(), 1);
+    // The server's data connection from port 20: new|rel, then est|rel.
+    let data = Pkt::tcp4(B, 20, A, 50000, TCP_SYN).seq(5, 0);
+    let p = run(&ct, &data.emit(), &commit(4), 2);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    assert_eq!(p.md().ct.mark, 0x42, "inherits the parent's mark");
+    assert_eq!(p.md().ct.orig.tp_dst, 21, "reports the parent's tuple");
+    assert_eq!(ct.n_expectations(), 0);
+    let back = Pkt::tcp4(A, 50000, B, 20, TCP_SYN | TCP_ACK).seq(77, 6);
+    assert_eq!(st(&run(&ct, &back.emit(), &track(4), 2)), RPL | CS_RELATED);
+    // A connection to a port nobody announced is not related.
+    let other = Pkt::tcp4(B, 20, A, 50001, TCP_SYN).seq(5, 0);
+    assert_eq!(st(&run(&ct, &other.emit(), &commit(4), 2)), NEW);
+    // Passive mode: the server's 227 reply.
+    let pasv = tcp_text(
+        Pkt::tcp4(B, 21, A, 40000, TCP_ACK | TCP_PSH).seq(901, 125),
+        b"227 Entering Passive Mode (198,19,0,2,39,16).\r\n",
+    );
+    assert_eq!(st(&run(&ct, &pasv, &track(4), 3)), RPL);
+    let data = Pkt::tcp4(A, 41000, B, 10000, TCP_SYN).seq(1, 0);
+    assert_eq!(st(&run(&ct, &data.emit(), &track(5), 3)), NEW, "zone 5");
+    assert_eq!(st(&run(&ct, &data.emit(), &commit(4), 3)), NEW | CS_RELATED);
+    // Expectations expire with the sweep.
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(125, 949),
+        b"PORT 198,18,0,1,195,81\r\n",
+    );
+    run(&ct, &port, &track(4), 4);
+    assert_eq!(ct.n_expectations(), 1);
+    ct.sweep(4 + alg::EXPECTATION_MS);
+    assert_eq!(ct.n_expectations(), 0);
+}
+
+#[test]
+fn tftp_reply_from_another_port_is_related() {
+    let ct = Conntrack::with_basis(1);
+    let tftp = CtAction {
+        helper: Some(Alg::Tftp),
+        ..commit(0)
+    };
+    let rrq = Pkt::udp4(A, 3333, B, 69).with_payload(12);
+    assert_eq!(st(&run(&ct, &rrq.emit(), &tftp, 0)), NEW);
+    let data = Pkt::udp4(B, 45000, A, 3333).with_payload(100);
+    let p = run(&ct, &data.emit(), &commit(0), 1);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    let ack = Pkt::udp4(A, 3333, B, 45000).with_payload(4);
+    assert_eq!(st(&run(&ct, &ack.emit(), &track(0), 1)), RPL | CS_RELATED);
+}
