@@ -46,6 +46,7 @@ use crate::actions::{DpAction, DpActions, MeterHook};
 use crate::flow::layout::{IN_PORT, RECIRC_ID};
 use crate::flow::{Flow, FlowKey};
 use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
+use crate::netdev::wait::RxWaker;
 use crate::netdev::Netdev;
 use crate::pmd::Pmd;
 use crate::pmd_stats::{PmdCounters, PmdStats};
@@ -66,10 +67,16 @@ pub struct DpConfig {
     pub flow_limit: usize,
     /// Recirculation passes per packet before it is dropped.
     pub max_recirc_depth: u32,
-    /// When a PMD thread found nothing for this many iterations in a row it
-    /// sleeps `idle_sleep` (None: pure busy polling, as OVS).
+    /// A PMD thread that found nothing for this many iterations in a row,
+    /// and for at least `idle_spin`, stops spinning: it sleeps on its
+    /// queues' descriptors (at most `idle_wait`, woken at once by packets
+    /// and by the control side), or, when a queue has no descriptor
+    /// (in-memory ports), sleeps `idle_sleep` per iteration. `idle_sleep`
+    /// None: pure busy polling, as OVS.
     pub idle_polls_before_sleep: u32,
+    pub idle_spin: Duration,
     pub idle_sleep: Option<Duration>,
+    pub idle_wait: Duration,
 }
 
 impl Default for DpConfig {
@@ -80,8 +87,10 @@ impl Default for DpConfig {
             emc_insert_inv_prob: crate::emc::EMC_DEFAULT_INSERT_INV_PROB,
             flow_limit: 200_000,
             max_recirc_depth: 6,
-            idle_polls_before_sleep: 1024,
+            idle_polls_before_sleep: 128,
+            idle_spin: Duration::from_micros(150),
             idle_sleep: Some(Duration::from_micros(100)),
+            idle_wait: Duration::from_millis(50),
         }
     }
 }
@@ -177,6 +186,15 @@ pub(crate) struct PmdShared {
     pub inbox_pending: AtomicBool,
     pub quit: AtomicBool,
     pub claimed: AtomicBool,
+    /// Bumped on every store to `rxqs` (the PMD rebuilds its wait set
+    /// when it differs from the one it built it for).
+    pub rxq_gen: AtomicU64,
+    /// Set by the PMD while it sleeps on its wait set; whoever changes
+    /// what the PMD must see (inbox, rxqs, quit) wakes it then.
+    pub sleeping: AtomicBool,
+    /// Wakes the PMD's wait set (None if no eventfd could be made: the
+    /// PMD then never sleeps on descriptors).
+    pub waker: Option<RxWaker>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -186,7 +204,28 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl PmdShared {
     pub(crate) fn send(&self, c: PmdCmd) {
         lock(&self.inbox).push(c);
-        self.inbox_pending.store(true, Ordering::Release);
+        self.inbox_pending.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Publishes a new receive-queue list and wakes the PMD to use it.
+    pub(crate) fn set_rxqs(&self, v: Vec<Rxq>) {
+        self.rxqs.store(Arc::new(v));
+        self.rxq_gen.fetch_add(1, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Wakes the PMD if it sleeps. Called after the change it must see is
+    /// stored (SeqCst, as the PMD's `sleeping` store before its last
+    /// check): either the PMD's check sees the change, or this load sees
+    /// it sleeping and the eventfd (which keeps its count) ends the wait.
+    pub(crate) fn wake(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            if let Some(w) = &self.waker {
+                w.wake();
+            }
+        }
     }
 }
 
@@ -345,6 +384,11 @@ impl Datapath {
                     inbox_pending: AtomicBool::new(false),
                     quit: AtomicBool::new(false),
                     claimed: AtomicBool::new(false),
+                    rxq_gen: AtomicU64::new(0),
+                    sleeping: AtomicBool::new(false),
+                    waker: RxWaker::new()
+                        .map_err(|e| tracing::warn!("PMD {id}: no eventfd ({e}): no idle sleep"))
+                        .ok(),
                 })
             })
             .collect();
@@ -399,7 +443,7 @@ impl Datapath {
                 qid,
                 netdev: netdev.clone(),
             });
-            pmd.rxqs.store(Arc::new(v));
+            pmd.set_rxqs(v);
         }
         Ok(())
     }
@@ -422,7 +466,7 @@ impl Datapath {
                 .filter(|r| r.port_no != port_no)
                 .cloned()
                 .collect();
-            pmd.rxqs.store(Arc::new(v));
+            pmd.set_rxqs(v);
         }
         let ports = cur
             .ports
@@ -515,7 +559,9 @@ impl Datapath {
     pub fn stop(&self) {
         let mut th = lock(&self.threads);
         for (id, _) in th.iter() {
-            self.shared.pmds[*id].quit.store(true, Ordering::Release);
+            let me = &self.shared.pmds[*id];
+            me.quit.store(true, Ordering::SeqCst);
+            me.wake();
         }
         let mut parked = lock(&self.parked);
         for (id, h) in th.drain(..) {

@@ -36,6 +36,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::Guard;
 
@@ -51,6 +52,7 @@ use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
 use crate::megaflow::{Megaflow, Ufid, UfidHasher};
+use crate::netdev::wait::RxWaiter;
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::port_index::PortIndex;
@@ -175,6 +177,12 @@ pub struct Pmd {
     rank_countdown: u32,
     /// The last flush generation applied (see `PmdShared::flush_gen`).
     flushed_gen: u64,
+    /// The idle PMD's wait set (its queues' descriptors and the control
+    /// side's waker), the `rxq_gen` it was built for, and whether every
+    /// queue had a descriptor.
+    waiter: Option<RxWaiter>,
+    wait_gen: u64,
+    wait_usable: bool,
 }
 
 impl Pmd {
@@ -218,6 +226,9 @@ impl Pmd {
             clock_tsc: cycles(),
             rank_countdown: RANK_INTERVAL,
             flushed_gen: me.flush_gen.load(Ordering::Acquire),
+            waiter: me.waker.clone().and_then(|w| RxWaiter::with_waker(w).ok()),
+            wait_gen: u64::MAX,
+            wait_usable: false,
             dp,
             me,
         }
@@ -335,19 +346,26 @@ impl Pmd {
 
     /// The thread body: poll until asked to stop. Returns the PMD's state
     /// (kept by `Datapath::stop` for the next `start`).
+    ///
+    /// While packets flow it polls without pause. After an idle spell
+    /// (`idle_polls_before_sleep` empty polls lasting `idle_spin`) it
+    /// sleeps in [`Pmd::idle_wait`] between polls.
     pub(crate) fn run(mut self) -> Pmd {
         if let Some(cpu) = self.me.cpu {
             pin_to_cpu(cpu);
         }
         let mut idle = 0u32;
+        let mut idle_since = Instant::now();
         let cfg = self.dp.cfg.clone();
         while !self.me.quit.load(Ordering::Acquire) {
             if self.poll_once() == 0 {
                 idle = idle.saturating_add(1);
-                if let Some(d) = cfg.idle_sleep {
-                    if idle >= cfg.idle_polls_before_sleep {
-                        std::thread::sleep(d);
-                    }
+                if idle == 1 {
+                    idle_since = Instant::now();
+                } else if idle >= cfg.idle_polls_before_sleep
+                    && idle_since.elapsed() >= cfg.idle_spin
+                {
+                    self.idle_wait(&cfg);
                 }
             } else {
                 idle = 0;
@@ -355,6 +373,43 @@ impl Pmd {
         }
         self.publish();
         self
+    }
+
+    /// One idle pause: on the wait set when every queue has a descriptor
+    /// (until a queue is readable, the control side wakes it, or
+    /// `idle_wait` passes), else `idle_sleep`. Not while a port still
+    /// holds frames to transmit (AF_XDP copy mode moves them on the next
+    /// polls): then it keeps polling.
+    fn idle_wait(&mut self, cfg: &crate::dpif::DpConfig) {
+        let Some(nap) = cfg.idle_sleep else {
+            return;
+        };
+        let gen = self.me.rxq_gen.load(Ordering::Acquire);
+        if gen != self.wait_gen {
+            let rxqs = self.me.rxqs.load();
+            self.wait_usable = match &mut self.waiter {
+                Some(w) => w.set_fds(rxqs.iter().map(|r| r.netdev.rx_fd(r.qid))),
+                None => false,
+            };
+            self.wait_gen = gen;
+        }
+        let Some(w) = self.waiter.as_ref().filter(|_| self.wait_usable) else {
+            std::thread::sleep(nap);
+            return;
+        };
+        if self.dp.ports.load().iter().any(|p| p.netdev.tx_pending()) {
+            return;
+        }
+        self.me.sleeping.store(true, Ordering::SeqCst);
+        if !self.me.inbox_pending.load(Ordering::SeqCst)
+            && !self.me.quit.load(Ordering::SeqCst)
+            && self.me.rxq_gen.load(Ordering::SeqCst) == gen
+        {
+            self.stats.sleeps += 1;
+            self.me.counters.publish(&self.stats);
+            w.wait(cfg.idle_wait);
+        }
+        self.me.sleeping.store(false, Ordering::Relaxed);
     }
 
     fn publish(&self) {

@@ -38,6 +38,8 @@ pub struct PmdStats {
     pub idle_cycles: u64,
     /// Poll iterations.
     pub iterations: u64,
+    /// Idle pauses spent asleep on the queues' descriptors.
+    pub sleeps: u64,
 }
 
 impl PmdStats {
@@ -56,6 +58,7 @@ impl PmdStats {
         self.busy_cycles += o.busy_cycles;
         self.idle_cycles += o.idle_cycles;
         self.iterations += o.iterations;
+        self.sleeps += o.sleeps;
     }
 }
 
@@ -91,7 +94,8 @@ counters!(
     dropped,
     busy_cycles,
     idle_cycles,
-    iterations
+    iterations,
+    sleeps
 );
 
 /// The CPU's time stamp counter (or nanoseconds where there is none).
