@@ -153,12 +153,46 @@ pub struct RxqRef {
 }
 
 /// A receive queue as the PMD polls it: with its netdev (no port-table
-/// lookup per queue per poll).
+/// lookup per queue per poll) and the cycles spent on its batches (one
+/// writer, the PMD polling it; kept when the queue moves to another PMD,
+/// so `cycles` assignment sees its history).
 #[derive(Clone)]
 pub(crate) struct Rxq {
     pub port_no: u32,
     pub qid: usize,
     pub netdev: Arc<dyn Netdev>,
+    pub cycles: Arc<AtomicU64>,
+}
+
+/// How receive queues are spread over PMDs by a rebalance (OVS's
+/// `other_config:pmd-rxq-assign`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxqAssign {
+    /// Busiest queues first, dealt to PMDs in up-and-down order.
+    #[default]
+    Cycles,
+    /// In port and queue order, one PMD after the other.
+    RoundRobin,
+}
+
+/// A receive queue as `pmd_info` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxqInfo {
+    pub port_no: u32,
+    pub qid: usize,
+    /// Cycles spent on its batches since the last `clear_pmd_stats`.
+    pub cycles: u64,
+}
+
+/// A PMD as `pmd_info` reports it.
+#[derive(Debug, Clone)]
+pub struct PmdInfo {
+    pub id: usize,
+    /// The CPU it is pinned to.
+    pub cpu: Option<usize>,
+    pub rxqs: Vec<RxqInfo>,
+    /// Its counters since the last `clear_pmd_stats`.
+    pub stats: PmdStats,
 }
 
 pub(crate) enum PmdCmd {
@@ -176,7 +210,6 @@ pub(crate) enum PmdCmd {
 
 pub(crate) struct PmdShared {
     pub id: usize,
-    pub cpu: Option<usize>,
     pub rxqs: ArcSwap<Vec<Rxq>>,
     pub counters: PmdCounters,
     pub flows: Mutex<UfidMap<Arc<Megaflow>>>,
@@ -195,6 +228,11 @@ pub(crate) struct PmdShared {
     /// Wakes the PMD's wait set (None if no eventfd could be made: the
     /// PMD then never sleeps on descriptors).
     pub waker: Option<RxWaker>,
+    /// The CPU the thread is to be pinned to, and the running thread's id
+    /// (0: none), changed together under this lock (see `set_pmd_cpus`).
+    pub pin: Mutex<(Option<usize>, i32)>,
+    /// Counters at the last `clear_pmd_stats`.
+    pub stats_base: Mutex<PmdStats>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -353,6 +391,7 @@ pub struct Datapath {
     pub(crate) shared: Arc<DpShared>,
     /// Serializes every control-side update.
     ctl: Mutex<()>,
+    assign: Mutex<RxqAssign>,
     /// The running PMD threads, by PMD id; each returns its state.
     threads: Mutex<Vec<(usize, JoinHandle<Pmd>)>>,
     /// The state of stopped PMD threads (classifiers, EMC, statistics),
@@ -375,7 +414,6 @@ impl Datapath {
             .map(|id| {
                 Arc::new(PmdShared {
                     id,
-                    cpu: cfg.pmd_cpus.get(id).copied().flatten(),
                     rxqs: ArcSwap::from_pointee(Vec::new()),
                     counters: PmdCounters::default(),
                     flows: Mutex::new(UfidMap::default()),
@@ -386,6 +424,8 @@ impl Datapath {
                     claimed: AtomicBool::new(false),
                     rxq_gen: AtomicU64::new(0),
                     sleeping: AtomicBool::new(false),
+                    pin: Mutex::new((cfg.pmd_cpus.get(id).copied().flatten(), 0)),
+                    stats_base: Mutex::new(PmdStats::default()),
                     waker: RxWaker::new()
                         .map_err(|e| tracing::warn!("PMD {id}: no eventfd ({e}): no idle sleep"))
                         .ok(),
@@ -404,6 +444,7 @@ impl Datapath {
                 n_flows: AtomicUsize::new(0),
             }),
             ctl: Mutex::new(()),
+            assign: Mutex::new(RxqAssign::default()),
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
         }
@@ -442,6 +483,7 @@ impl Datapath {
                 port_no,
                 qid,
                 netdev: netdev.clone(),
+                cycles: Arc::default(),
             });
             pmd.set_rxqs(v);
         }
@@ -500,6 +542,93 @@ impl Datapath {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Each PMD with its CPU, queues and counters since the last clear.
+    pub fn pmd_info(&self) -> Vec<PmdInfo> {
+        self.shared
+            .pmds
+            .iter()
+            .map(|p| PmdInfo {
+                id: p.id,
+                cpu: lock(&p.pin).0,
+                rxqs: p
+                    .rxqs
+                    .load()
+                    .iter()
+                    .map(|r| RxqInfo {
+                        port_no: r.port_no,
+                        qid: r.qid,
+                        cycles: r.cycles.load(Ordering::Relaxed),
+                    })
+                    .collect(),
+                stats: p.counters.read().since(&lock(&p.stats_base)),
+            })
+            .collect()
+    }
+
+    /// Restarts `pmd_info`'s counters (and the queues' cycles) from zero.
+    pub fn clear_pmd_stats(&self) {
+        for p in &self.shared.pmds {
+            *lock(&p.stats_base) = p.counters.read();
+            for r in p.rxqs.load().iter() {
+                r.cycles.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Pins PMD `i` to `cpus[i]` (None: any CPU), the running threads at
+    /// once and later ones when they start.
+    pub fn set_pmd_cpus(&self, cpus: &[Option<usize>]) {
+        for p in &self.shared.pmds {
+            let mut pin = lock(&p.pin);
+            pin.0 = cpus.get(p.id).copied().flatten();
+            if pin.1 != 0 {
+                crate::pmd::pin_thread(pin.1, pin.0);
+            }
+        }
+    }
+
+    /// The mode of the next `rebalance_rxqs`.
+    pub fn set_rxq_assign(&self, mode: RxqAssign) {
+        *lock(&self.assign) = mode;
+    }
+
+    /// Spreads every receive queue over the PMDs again (`roundrobin`: in
+    /// port and queue order; `cycles`: busiest first, to PMDs 0, 1, ..,
+    /// n-1, n-1, .., 0, ...). A queue keeps its cycle count.
+    pub fn rebalance_rxqs(&self) {
+        let _ctl = lock(&self.ctl);
+        let mode = *lock(&self.assign);
+        let mut all: Vec<Rxq> = self
+            .shared
+            .pmds
+            .iter()
+            .flat_map(|p| p.rxqs.load().iter().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by_key(|r| (r.port_no, r.qid));
+        if mode == RxqAssign::Cycles {
+            all.sort_by_key(|r| std::cmp::Reverse(r.cycles.load(Ordering::Relaxed)));
+        }
+        let n = self.shared.pmds.len();
+        let mut lists: Vec<Vec<Rxq>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, r) in all.into_iter().enumerate() {
+            let k = match mode {
+                RxqAssign::RoundRobin => i % n,
+                RxqAssign::Cycles => {
+                    let (round, k) = (i / n, i % n);
+                    if round % 2 == 0 {
+                        k
+                    } else {
+                        n - 1 - k
+                    }
+                }
+            };
+            lists[k].push(r);
+        }
+        for (p, v) in self.shared.pmds.iter().zip(lists) {
+            p.set_rxqs(v);
+        }
     }
 
     /// Changes the EMC insertion probability on every PMD.

@@ -351,8 +351,12 @@ impl Pmd {
     /// (`idle_polls_before_sleep` empty polls lasting `idle_spin`) it
     /// sleeps in [`Pmd::idle_wait`] between polls.
     pub(crate) fn run(mut self) -> Pmd {
-        if let Some(cpu) = self.me.cpu {
-            pin_to_cpu(cpu);
+        {
+            let mut pin = lock(&self.me.pin);
+            pin.1 = nix::unistd::gettid().as_raw();
+            if pin.0.is_some() {
+                pin_thread(0, pin.0);
+            }
         }
         let mut idle = 0u32;
         let mut idle_since = Instant::now();
@@ -371,6 +375,7 @@ impl Pmd {
                 idle = 0;
             }
         }
+        lock(&self.me.pin).1 = 0;
         self.publish();
         self
     }
@@ -428,6 +433,7 @@ impl Pmd {
         let mut total = 0;
         let mut clock_read = false;
         for r in rxqs.iter() {
+            let tq = cycles();
             let n = r
                 .netdev
                 .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
@@ -447,6 +453,12 @@ impl Pmd {
             self.process_batch();
             self.run_recirculation();
             self.send_outputs(&ports);
+            // One writer (this PMD): a load and a store, no shared RMW.
+            let dq = cycles().wrapping_sub(tq);
+            r.cycles.store(
+                r.cycles.load(Ordering::Relaxed).wrapping_add(dq),
+                Ordering::Relaxed,
+            );
         }
         self.stats.iterations += 1;
         let dt = cycles().wrapping_sub(t0);
@@ -1072,13 +1084,16 @@ impl Drop for Pmd {
     }
 }
 
-/// Pins the calling thread to `cpu` (logged and ignored on failure).
-fn pin_to_cpu(cpu: usize) {
+/// Pins thread `tid` (0: the calling thread) to `cpu`, or lets it run on
+/// every CPU (None). Logged and ignored on failure.
+pub(crate) fn pin_thread(tid: i32, cpu: Option<usize>) {
     let mut set = nix::sched::CpuSet::new();
-    if set.set(cpu).is_err()
-        || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err()
-    {
-        tracing::warn!(cpu, "could not pin PMD thread");
+    let ok = match cpu {
+        Some(c) => set.set(c).is_ok(),
+        None => (0..nix::sched::CpuSet::count()).all(|c| set.set(c).is_ok()),
+    };
+    if !ok || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set).is_err() {
+        tracing::warn!(?cpu, tid, "could not pin PMD thread");
     }
 }
 

@@ -517,3 +517,169 @@ fn rewritten_addresses_keep_checksums_right() {
     // h2 listens on its own address; the flows rewrite on the way.
     tcp_intact(&fv, &h3.ns, &h2.ns, "198.18.0.99", 7401, 2 << 20);
 }
+
+/// The lines of OVS 3.1's `dpif-netdev/pmd-stats-show` for one PMD thread
+/// that has received nothing, values cut off (from Debian's ovs-vswitchd).
+const OVS_PMD_STATS_LABELS: &[&str] = &[
+    "pmd thread numa_id 0 core_id ",
+    "  packets received: ",
+    "  packet recirculations: ",
+    "  avg. datapath passes per packet: ",
+    "  phwol hits: ",
+    "  mfex opt hits: ",
+    "  simple match hits: ",
+    "  emc hits: ",
+    "  smc hits: ",
+    "  megaflow hits: ",
+    "  avg. subtable lookups per megaflow hit: ",
+    "  miss with success upcall: ",
+    "  miss with failed upcall: ",
+    "  avg. packets per output batch: ",
+    "  idle cycles: ",
+    "  processing cycles: ",
+];
+
+/// The value after `label` in `text` (first match).
+fn stat(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} in\n{text}"))
+        .to_string()
+}
+
+/// The PMD commands: queues of an AF_XDP port with `n_rxq=2` (a veth
+/// with two queues) and of a system port in `pmd-rxq-show`, counters in
+/// `pmd-stats-show` after traffic and zero after `pmd-stats-clear`,
+/// `pmd-cpu-mask` pinning the PMD thread (its affinity in /proc and its
+/// `core_id`), `pmd-rxq-assign` and `pmd-rxq-rebalance`.
+#[test]
+fn pmd_commands_show_queues_stats_and_pinning() {
+    let fv = switch();
+    let h1 = veth_host(&fv, "p1", 1, "system");
+    // A two-queue veth for the AF_XDP port.
+    let ns = Netns::new("p2").unwrap();
+    let s = ferrovs_tests::unique_suffix();
+    let (a, b) = (format!("fvq{s}a"), format!("fvq{s}b"));
+    fv.netns()
+        .exec(&[
+            "ip",
+            "link",
+            "add",
+            &a,
+            "numrxqueues",
+            "2",
+            "numtxqueues",
+            "2",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b,
+            "numrxqueues",
+            "2",
+            "numtxqueues",
+            "2",
+        ])
+        .unwrap();
+    fv.netns()
+        .exec(&["ip", "link", "set", &b, "netns", ns.name()])
+        .unwrap();
+    address(&ns, &b, 2);
+    fv.netns().exec(&["ip", "link", "set", &a, "up"]).unwrap();
+    fv.vsctl_ok(&[
+        "add-port",
+        "br0",
+        &a,
+        "--",
+        "set",
+        "Interface",
+        &a,
+        "type=afxdp",
+        "options:n_rxq=2",
+    ]);
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", &a, "error"]).trim(),
+        "[]",
+        "{}",
+        fv.log()
+    );
+    ping_ok(&h1.ns, "198.18.0.2");
+
+    let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
+    let lines: Vec<&str> = show.lines().collect();
+    assert_eq!(lines[0], "Displaying last 60 seconds pmd usage %", "{show}");
+    assert_eq!(lines[1], "pmd thread numa_id 0 core_id 0:", "{show}");
+    assert_eq!(lines[2], "  isolated : false", "{show}");
+    for (port, q) in [(h1.port.as_str(), 0), (a.as_str(), 0), (a.as_str(), 1)] {
+        let head = format!("  port: {port:<16}  queue-id: {q:2} (enabled)   pmd usage: ");
+        let l = lines
+            .iter()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("no {head:?} in\n{show}"));
+        let usage = &l[head.len()..];
+        assert!(
+            usage == "NOT AVAIL" || usage.ends_with(" %"),
+            "{usage:?} in\n{show}"
+        );
+    }
+    assert!(lines.last().unwrap().starts_with("  overhead: "), "{show}");
+
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
+    let pmd0: Vec<&str> = st.lines().take(OVS_PMD_STATS_LABELS.len()).collect();
+    for (l, label) in pmd0.iter().zip(OVS_PMD_STATS_LABELS) {
+        assert!(l.starts_with(label), "{l:?} is not {label:?}:\n{st}");
+    }
+    let rx: u64 = stat(&st, "  packets received: ").parse().unwrap();
+    assert!(rx >= 6, "{st}");
+    assert!(st.contains("\nmain thread:\n"), "{st}");
+    assert!(stat(&st, "  avg cycles per packet: ").contains(&format!("/{rx})")));
+    fv.appctl_ok(&["dpif-netdev/pmd-stats-clear"]);
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show", "-pmd", "0"]);
+    assert_eq!(stat(&st, "  packets received: "), "0", "{st}");
+    assert!(!st.contains("main thread"), "{st}");
+
+    // Pinning: the thread's affinity, and its core_id.
+    let pid = fv.pid().unwrap();
+    let affinity = || -> String {
+        for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            let d = t.unwrap().path();
+            let comm = std::fs::read_to_string(d.join("comm")).unwrap_or_default();
+            if comm.trim() == "pmd-0" {
+                let st = std::fs::read_to_string(d.join("status")).unwrap();
+                return stat(&st, "Cpus_allowed_list:").trim().to_string();
+            }
+        }
+        panic!("no pmd-0 thread in {pid}");
+    };
+    let all = affinity();
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x2"]);
+    assert!(
+        fv.wait_until(Duration::from_secs(10), || affinity() == "1"),
+        "{}",
+        affinity()
+    );
+    let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
+    assert!(show.contains("pmd thread numa_id 0 core_id 1:\n"), "{show}");
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show", "-pmd", "1"]);
+    assert!(st.starts_with("pmd thread numa_id 0 core_id 1:\n"), "{st}");
+    fv.vsctl_ok(&[
+        "remove",
+        "Open_vSwitch",
+        ".",
+        "other_config",
+        "pmd-cpu-mask",
+    ]);
+    assert!(fv.wait_until(Duration::from_secs(10), || affinity() == all));
+
+    fv.vsctl_ok(&[
+        "set",
+        "Open_vSwitch",
+        ".",
+        "other_config:pmd-rxq-assign=roundrobin",
+    ]);
+    assert_eq!(
+        fv.appctl_ok(&["dpif-netdev/pmd-rxq-rebalance"]),
+        "pmd rxq rebalance requested.\n"
+    );
+    ping_ok(&h1.ns, "198.18.0.2");
+}

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
+use crate::unixctl_pmd;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
@@ -55,6 +56,34 @@ const COMMANDS: &[Command] = &[
         min_args: 1,
         max_args: 2,
         run: cmd_dump_flows,
+    },
+    Command {
+        name: "dpif-netdev/pmd-rxq-rebalance",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_pmd::cmd_pmd_rxq_rebalance,
+    },
+    Command {
+        name: "dpif-netdev/pmd-rxq-show",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_rxq_show,
+    },
+    Command {
+        name: "dpif-netdev/pmd-stats-clear",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_stats_clear,
+    },
+    Command {
+        name: "dpif-netdev/pmd-stats-show",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_stats_show,
     },
     Command {
         name: "dpif/show",
