@@ -9,11 +9,13 @@
 #   ping_med_us, ping_p99_us
 #                  round-trip times of COUNT pings h1 -> h2 at INTERVAL s
 #                  (the PMD goes idle, so sleeps, between most of them:
-#                  this includes the wakeup).
+#                  this includes the wakeup);
+#   tcp_gbps       iperf3 TCP h1 -> h2 for TCP_SECS seconds (default
+#                  offloads), received rate.
 # The Linux bridge on the same topology is measured as the baseline.
 #
 # Usage: bash benches/scripts/pmd-idle-latency.sh
-#   (IDLE=10 COUNT=300 INTERVAL=0.01 TYPES="system afxdp" BIN=target/release)
+#   (IDLE=10 COUNT=300 INTERVAL=0.01 TCP_SECS=3 TYPES="system afxdp" BIN=target/release)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -21,6 +23,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 IDLE=${IDLE:-10}
 COUNT=${COUNT:-300}
 INTERVAL=${INTERVAL:-0.01}
+TCP_SECS=${TCP_SECS:-3}
 TYPES=${TYPES:-system afxdp}
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then
@@ -87,7 +90,17 @@ ping_rtt() {
   rtt_stats "$WORK/ping.txt"
 }
 
-printf '%-16s %12s %12s %12s\n' switch idle_cpu_pct ping_med_us ping_p99_us
+tcp_gbps() {
+  ip netns exec "${P}h2" iperf3 -s -1 -p 5399 >/dev/null 2>&1 &
+  local srv=$!
+  sleep 0.3
+  ip netns exec "${P}h1" iperf3 -c 198.18.0.2 -p 5399 -t "$TCP_SECS" -J >"$WORK/iperf.json" || true
+  wait "$srv" 2>/dev/null || true
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' \
+    "$WORK/iperf.json" 2>/dev/null || echo nan
+}
+
+printf '%-16s %12s %12s %12s %9s\n' switch idle_cpu_pct ping_med_us ping_p99_us tcp_gbps
 
 for ty in $TYPES; do
   dir=$WORK/$ty; mkdir -p "$dir"
@@ -111,9 +124,10 @@ for ty in $TYPES; do
     -- add-port br0 "${P}a2" -- set interface "${P}a2" type="$ty"
   sleep 1
   rtt=$(ping_rtt)
+  tcp=$(tcp_gbps)
   sleep 1
   cpu=$(idle_cpu_pct "$SW")
-  printf '%-16s %12s %12s %12s\n' "ferrovs-$ty" "$cpu" $rtt
+  printf '%-16s %12s %12s %12s %9s\n' "ferrovs-$ty" "$cpu" $rtt "$tcp"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
@@ -127,5 +141,6 @@ ip link set "${P}a1" master "${P}br"; ip link set "${P}a2" master "${P}br"
 for l in "${P}br" "${P}a1" "${P}a2"; do ip link set "$l" up; done
 sleep 1
 rtt=$(ping_rtt)
-printf '%-16s %12s %12s %12s\n' linux-bridge - $rtt
+tcp=$(tcp_gbps)
+printf '%-16s %12s %12s %12s %9s\n' linux-bridge - $rtt "$tcp"
 ip link del "${P}br"

@@ -28,6 +28,16 @@
 //! (datapath-wide, see `dpif`) a miss builds nothing: the reply's action
 //! list is swapped into a per-batch buffer and executed from there.
 //!
+//! Idle PMDs do not spin: after an idle spell (`DpConfig::idle_polls_before_sleep`
+//! empty polls lasting `idle_spin`, about 150 µs) the thread sleeps in
+//! epoll on its queues' descriptors ([`RxWaiter`]), rebuilt when its queue
+//! list changes, until a packet arrives or the control side wakes it
+//! (inbox, queue list, quit: `PmdShared::wake`); ports without descriptors
+//! get a timed sleep instead, and a port still holding frames to transmit
+//! keeps the PMD polling. Each queue also counts the cycles of its batches
+//! (one writer: a load and a store), for `pmd-rxq-show` and the `cycles`
+//! assignment.
+//!
 //! Nothing on the poll path scales with the number of ports: each queue
 //! entry holds its netdev, outputs and in_port classifiers are found
 //! through a [`PortIndex`], and masks are interned through a hash map.
