@@ -426,6 +426,32 @@ fn afxdp_ports_switch_hosts_with_default_offloads() {
     fns.exec(&["ip", "link", "set", "int0", "up"]).unwrap();
     tcp_intact(&fv, fns, &h2.ns, &h2.v4(), 7220, 2 << 20);
     udp_intact(&h2.ns, fns, "198.18.0.100", 7221, 40);
+
+    // A port that cannot be opened (a bad xdp-mode) shows its error and
+    // disturbs no one.
+    let v = Veth::new("xe").unwrap();
+    Command::new(tool("ip"))
+        .args(["link", "set", &v.a, "netns", fv.netns().name()])
+        .status()
+        .unwrap();
+    let _ = fv.vsctl(&[
+        "add-port",
+        "br0",
+        &v.a,
+        "--",
+        "set",
+        "Interface",
+        &v.a,
+        "type=afxdp",
+        "options:xdp-mode=bogus",
+    ]);
+    let err = fv.vsctl_ok(&["get", "Interface", &v.a, "error"]);
+    assert!(err.contains("xdp-mode"), "error column: {err}");
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", &v.a, "ofport"]).trim(),
+        "-1"
+    );
+    ping_ok(&h1.ns, &h2.v4());
 }
 
 /// Tap ports (VM ports with vnet headers): tap-tap, tap-system, and the
