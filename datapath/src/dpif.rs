@@ -95,6 +95,14 @@ impl Default for DpConfig {
     }
 }
 
+/// [`DpShared::max_sleep_us`] as `cfg` sets it.
+fn default_max_sleep_us(cfg: &DpConfig) -> u64 {
+    match cfg.idle_sleep {
+        Some(_) => (cfg.idle_wait.as_micros() as u64).max(1),
+        None => 0,
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DpError {
     #[error("port {0} already exists")]
@@ -278,6 +286,10 @@ pub(crate) struct DpShared {
     /// Megaflows held by all PMDs' slots, plus reservations for ones about
     /// to be (see `reserve_flows`).
     pub n_flows: AtomicUsize,
+    /// The longest sleep of an idle PMD on its wait set, in microseconds;
+    /// 0: idle PMDs do not sleep (busy polling, as OVS by default). Set
+    /// at run time by `set_pmd_max_sleep`.
+    pub max_sleep_us: AtomicU64,
 }
 
 impl DpShared {
@@ -432,6 +444,7 @@ impl Datapath {
                 })
             })
             .collect();
+        let max_sleep_us = default_max_sleep_us(&cfg);
         Datapath {
             shared: Arc::new(DpShared {
                 emc_insert_inv_prob: AtomicU32::new(cfg.emc_insert_inv_prob),
@@ -442,6 +455,7 @@ impl Datapath {
                 meter,
                 epoch: Instant::now(),
                 n_flows: AtomicUsize::new(0),
+                max_sleep_us: AtomicU64::new(max_sleep_us),
             }),
             ctl: Mutex::new(()),
             assign: Mutex::new(RxqAssign::default()),
@@ -586,6 +600,18 @@ impl Datapath {
             if pin.1 != 0 {
                 crate::pmd::pin_thread(pin.1, pin.0);
             }
+        }
+    }
+
+    /// The longest sleep of an idle PMD (OVS's `pmd-maxsleep`, in
+    /// microseconds): `Some(0)` keeps idle PMDs polling, `None` restores
+    /// the configured behaviour. Taken up by each PMD at its next idle
+    /// pause; a sleeping PMD is woken so that it does.
+    pub fn set_pmd_max_sleep(&self, us: Option<u64>) {
+        let v = us.unwrap_or_else(|| default_max_sleep_us(&self.shared.cfg));
+        self.shared.max_sleep_us.store(v, Ordering::Relaxed);
+        for p in &self.shared.pmds {
+            p.wake();
         }
     }
 

@@ -46,7 +46,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::Guard;
 
@@ -396,7 +396,8 @@ impl Pmd {
     /// holds frames to transmit (AF_XDP copy mode moves them on the next
     /// polls): then it keeps polling.
     fn idle_wait(&mut self, cfg: &crate::dpif::DpConfig) {
-        let Some(nap) = cfg.idle_sleep else {
+        let max_us = self.dp.max_sleep_us.load(Ordering::Relaxed);
+        let Some(nap) = cfg.idle_sleep.filter(|_| max_us > 0) else {
             return;
         };
         let gen = self.me.rxq_gen.load(Ordering::Acquire);
@@ -422,7 +423,7 @@ impl Pmd {
         {
             self.stats.sleeps += 1;
             self.me.counters.publish(&self.stats);
-            w.wait(cfg.idle_wait);
+            w.wait(Duration::from_micros(max_us));
         }
         self.me.sleeping.store(false, Ordering::Relaxed);
     }

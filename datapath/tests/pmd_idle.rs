@@ -8,6 +8,8 @@
 //! - A port added while it sleeps is waited on at once: the first packet
 //!   the host behind it sends wakes the PMD (ping from that host).
 //! - `stop` ends a sleeping PMD at once (quit wakes it).
+//! - `set_pmd_max_sleep(Some(0))` (OVS's `pmd-maxsleep=0`) turns sleeping
+//!   off at once, `None` back on.
 
 mod common;
 
@@ -72,6 +74,23 @@ fn idle_pmd_sleeps_and_wakes_for_packets_ports_and_quit() -> anyhow::Result<()> 
         polls < 20_000,
         "an idle PMD polled {polls} times in a second (spinning)"
     );
+
+    // pmd-maxsleep=0: the sleeping PMD is woken and polls from then on;
+    // back to the default, it sleeps again.
+    dp.set_pmd_max_sleep(Some(0));
+    std::thread::sleep(Duration::from_millis(100));
+    let a = dp.stats();
+    std::thread::sleep(Duration::from_millis(300));
+    let b = dp.stats();
+    assert_eq!(a.sleeps, b.sleeps, "a PMD told not to sleep slept");
+    assert!(
+        b.iterations - a.iterations > 500,
+        "a busy-polling PMD polled {} times in 300 ms",
+        b.iterations - a.iterations
+    );
+    dp.set_pmd_max_sleep(None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(dp.stats().sleeps > b.sleeps, "the PMD did not sleep again");
 
     // A port added while the PMD sleeps: h2 speaks first, on it.
     dp.add_port(2, Arc::new(AfPacketNetdev::open(h2.outer())?))?;

@@ -708,4 +708,17 @@ fn pmd_commands_show_queues_stats_and_pinning() {
         "pmd rxq rebalance requested.\n"
     );
     ping_ok(&h1.ns, "198.18.0.2");
+
+    // pmd-maxsleep=0: busy polling, as OVS by default; traffic still
+    // flows, and back to sleeping when removed.
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-maxsleep=0"]);
+    ping_ok(&h1.ns, "198.18.0.2");
+    fv.vsctl_ok(&[
+        "remove",
+        "Open_vSwitch",
+        ".",
+        "other_config",
+        "pmd-maxsleep",
+    ]);
+    ping_ok(&h1.ns, "198.18.0.2");
 }

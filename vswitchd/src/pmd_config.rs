@@ -2,7 +2,10 @@
 //! `pmd-cpu-mask` (hex, with or without `0x`: the CPUs PMD threads are
 //! pinned to, lowest first, one per PMD) and `pmd-rxq-assign`
 //! (`roundrobin` or `cycles`; `group`, which ferrovs does not have, and
-//! anything else fall back to `cycles` with OVS's warning).
+//! anything else fall back to `cycles` with OVS's warning), and
+//! `pmd-maxsleep` (microseconds, at most 10000 as in OVS: the longest
+//! sleep of an idle PMD; 0 keeps idle PMDs busy polling, as OVS does by
+//! default; unset: ferrovs's default, idle PMDs sleep on their queues).
 //!
 //! Applied only when a value changes, so a reconcile pass without change
 //! costs two string comparisons. The number of PMD threads is fixed when
@@ -19,6 +22,22 @@ use ferrovs_datapath::Datapath;
 pub struct PmdConfig {
     mask: Option<String>,
     assign: Option<String>,
+    max_sleep: Option<String>,
+}
+
+/// OVS's cap on `pmd-maxsleep`, in microseconds.
+const MAX_SLEEP_CAP_US: u64 = 10_000;
+
+/// The `pmd-maxsleep` to apply (None: unset or unusable, the default).
+pub fn max_sleep_us(v: Option<&str>) -> Option<u64> {
+    let v = v?;
+    match v.parse::<u64>() {
+        Ok(us) => Some(us.min(MAX_SLEEP_CAP_US)),
+        Err(_) => {
+            tracing::warn!("pmd-maxsleep {v:?}: not a number of microseconds, ignored");
+            None
+        }
+    }
 }
 
 /// The CPUs of a `pmd-cpu-mask`, lowest first (None: not a hex mask).
@@ -81,6 +100,11 @@ impl PmdConfig {
             dp.set_pmd_cpus(&pins);
             self.mask = mask;
         }
+        let max_sleep = other.get("pmd-maxsleep").cloned();
+        if max_sleep != self.max_sleep {
+            dp.set_pmd_max_sleep(max_sleep_us(max_sleep.as_deref()));
+            self.max_sleep = max_sleep;
+        }
         let assign = other.get("pmd-rxq-assign").cloned();
         if assign != self.assign {
             dp.set_rxq_assign(assign_mode(assign.as_deref()));
@@ -104,5 +128,9 @@ mod tests {
         assert_eq!(assign_mode(Some("roundrobin")), RxqAssign::RoundRobin);
         assert_eq!(assign_mode(Some("group")), RxqAssign::Cycles);
         assert_eq!(assign_mode(None), RxqAssign::Cycles);
+        assert_eq!(max_sleep_us(Some("0")), Some(0));
+        assert_eq!(max_sleep_us(Some("50000")), Some(10_000));
+        assert_eq!(max_sleep_us(Some("x")), None);
+        assert_eq!(max_sleep_us(None), None);
     }
 }

@@ -131,7 +131,9 @@ impl RxWaiter {
     /// passes. Returns true when woken by a queue or the waker.
     pub fn wait(&self, timeout: Duration) -> bool {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // epoll counts milliseconds: round up (a shorter timeout must not
+        // become a busy loop of zero-length waits).
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         // SAFETY: `evs` has room for the 8 events passed.
         let n = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 8, ms) };
         if n <= 0 {
