@@ -15,7 +15,8 @@
 # The Linux bridge on the same topology is measured as the baseline.
 #
 # Usage: bash benches/scripts/pmd-idle-latency.sh
-#   (IDLE=10 COUNT=300 INTERVAL=0.01 TCP_SECS=3 TYPES="system afxdp" BIN=target/release)
+#   (IDLE=10 COUNT=300 INTERVAL=0.01 TCP_SECS=3 TYPES="system afxdp" BIN=target/release
+#    MAXSLEEP=: other_config:pmd-maxsleep, e.g. 0 for busy-polling PMDs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -24,6 +25,7 @@ IDLE=${IDLE:-10}
 COUNT=${COUNT:-300}
 INTERVAL=${INTERVAL:-0.01}
 TCP_SECS=${TCP_SECS:-3}
+MAXSLEEP=${MAXSLEEP:-}
 TYPES=${TYPES:-system afxdp}
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then
@@ -113,6 +115,10 @@ for ty in $TYPES; do
   PIDS+=($!)
   for _ in $(seq 100); do [ -S "$dir/db.sock" ] && break; sleep 0.05; done
   ovs-vsctl --db="unix:$dir/db.sock" --no-wait init
+  if [ -n "$MAXSLEEP" ]; then
+    ovs-vsctl --db="unix:$dir/db.sock" --no-wait \
+      set Open_vSwitch . other_config:pmd-maxsleep="$MAXSLEEP"
+  fi
   FERROVS_RUNDIR=$dir ip netns exec "${P}sw" "$FVS_SW" "unix:$dir/db.sock" \
     --unixctl="$dir/sw.ctl" --log-file="$dir/sw.log" >/dev/null 2>&1 &
   SW=$!
@@ -127,7 +133,7 @@ for ty in $TYPES; do
   tcp=$(tcp_gbps)
   sleep 1
   cpu=$(idle_cpu_pct "$SW")
-  printf '%-16s %12s %12s %12s %9s\n' "ferrovs-$ty" "$cpu" $rtt "$tcp"
+  printf '%-16s %12s %12s %12s %9s\n' "ferrovs-$ty${MAXSLEEP:+-ms$MAXSLEEP}" "$cpu" $rtt "$tcp"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
