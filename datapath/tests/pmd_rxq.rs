@@ -73,38 +73,55 @@ fn cycles_follow_the_busy_queue_and_clear() {
     assert!(info[0].rxqs.iter().all(|r| r.cycles == 0));
 }
 
-/// The affinity of the thread named `pmd-0` of this process.
-fn pmd0_cpus() -> String {
-    for t in std::fs::read_dir("/proc/self/task").unwrap() {
-        let d = t.unwrap().path();
-        if std::fs::read_to_string(d.join("comm")).unwrap().trim() == "pmd-0" {
-            let st = std::fs::read_to_string(d.join("status")).unwrap();
+/// The affinity of the thread named `pmd-0` of this process (None while
+/// there is none: a new thread names itself once it runs).
+fn try_pmd0_cpus() -> Option<String> {
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let d = t.ok()?.path();
+        if std::fs::read_to_string(d.join("comm")).ok()?.trim() == "pmd-0" {
+            let st = std::fs::read_to_string(d.join("status")).ok()?;
             return st
                 .lines()
                 .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .unwrap()
-                .trim()
-                .to_string();
+                .map(|v| v.trim().to_string());
         }
     }
-    panic!("no pmd-0 thread");
+    None
+}
+
+/// `pmd-0`'s affinity once it is `want` (or whatever it is after 5 s).
+fn pmd0_cpus_when(want: &str) -> String {
+    let t = std::time::Instant::now();
+    loop {
+        let got = try_pmd0_cpus();
+        if got.as_deref() == Some(want) || t.elapsed() > std::time::Duration::from_secs(5) {
+            return got.unwrap_or_else(|| "no pmd-0 thread".to_string());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 #[test]
 fn pinning_applies_to_the_running_thread() {
     let dp = Datapath::new(DpConfig::default(), Arc::new(Drop0));
     dp.start().unwrap();
-    let all = pmd0_cpus();
+    let all = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(pmd0_cpus_when(&all), all);
     dp.set_pmd_cpus(&[Some(0)]);
-    assert_eq!(pmd0_cpus(), "0");
+    assert_eq!(pmd0_cpus_when("0"), "0");
     assert_eq!(dp.pmd_info()[0].cpu, Some(0));
     dp.set_pmd_cpus(&[None]);
-    assert_eq!(pmd0_cpus(), all);
+    assert_eq!(pmd0_cpus_when(&all), all);
     // Pinned before start: the thread pins itself.
     dp.stop();
     dp.set_pmd_cpus(&[Some(0)]);
     dp.start().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    assert_eq!(pmd0_cpus(), "0");
+    assert_eq!(pmd0_cpus_when("0"), "0");
     dp.stop();
 }

@@ -38,6 +38,10 @@ fn commands() {
         fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 dpif-netdev/pmd-rxq-rebalance [dp]\n\
+         \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\
+         \x20 dpif-netdev/pmd-stats-clear [-pmd core] [dp]\n\
+         \x20 dpif-netdev/pmd-stats-show [-pmd core] [dp]\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
          \x20 fdb/flush               [bridge]\n\
