@@ -47,6 +47,7 @@ use crate::conntrack::Conntrack;
 use crate::flow::layout::{IN_PORT, RECIRC_ID};
 use crate::flow::{Flow, FlowKey};
 use crate::megaflow::{FlowStats, FlowStatsSnapshot, Megaflow, Ufid, UfidMap};
+use crate::netdev::wait::RxWaker;
 use crate::netdev::Netdev;
 use crate::pmd::Pmd;
 use crate::pmd_stats::{PmdCounters, PmdStats};
@@ -67,10 +68,16 @@ pub struct DpConfig {
     pub flow_limit: usize,
     /// Recirculation passes per packet before it is dropped.
     pub max_recirc_depth: u32,
-    /// When a PMD thread found nothing for this many iterations in a row it
-    /// sleeps `idle_sleep` (None: pure busy polling, as OVS).
+    /// A PMD thread that found nothing for this many iterations in a row,
+    /// and for at least `idle_spin`, stops spinning: it sleeps on its
+    /// queues' descriptors (at most `idle_wait`, woken at once by packets
+    /// and by the control side), or, when a queue has no descriptor
+    /// (in-memory ports), sleeps `idle_sleep` per iteration. `idle_sleep`
+    /// None: pure busy polling, as OVS.
     pub idle_polls_before_sleep: u32,
+    pub idle_spin: Duration,
     pub idle_sleep: Option<Duration>,
+    pub idle_wait: Duration,
 }
 
 impl Default for DpConfig {
@@ -81,9 +88,19 @@ impl Default for DpConfig {
             emc_insert_inv_prob: crate::emc::EMC_DEFAULT_INSERT_INV_PROB,
             flow_limit: 200_000,
             max_recirc_depth: 6,
-            idle_polls_before_sleep: 1024,
+            idle_polls_before_sleep: 128,
+            idle_spin: Duration::from_micros(150),
             idle_sleep: Some(Duration::from_micros(100)),
+            idle_wait: Duration::from_millis(50),
         }
+    }
+}
+
+/// [`DpShared::max_sleep_us`] as `cfg` sets it.
+fn default_max_sleep_us(cfg: &DpConfig) -> u64 {
+    match cfg.idle_sleep {
+        Some(_) => (cfg.idle_wait.as_micros() as u64).max(1),
+        None => 0,
     }
 }
 
@@ -145,12 +162,46 @@ pub struct RxqRef {
 }
 
 /// A receive queue as the PMD polls it: with its netdev (no port-table
-/// lookup per queue per poll).
+/// lookup per queue per poll) and the cycles spent on its batches (one
+/// writer, the PMD polling it; kept when the queue moves to another PMD,
+/// so `cycles` assignment sees its history).
 #[derive(Clone)]
 pub(crate) struct Rxq {
     pub port_no: u32,
     pub qid: usize,
     pub netdev: Arc<dyn Netdev>,
+    pub cycles: Arc<AtomicU64>,
+}
+
+/// How receive queues are spread over PMDs by a rebalance (OVS's
+/// `other_config:pmd-rxq-assign`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxqAssign {
+    /// Busiest queues first, dealt to PMDs in up-and-down order.
+    #[default]
+    Cycles,
+    /// In port and queue order, one PMD after the other.
+    RoundRobin,
+}
+
+/// A receive queue as `pmd_info` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxqInfo {
+    pub port_no: u32,
+    pub qid: usize,
+    /// Cycles spent on its batches since the last `clear_pmd_stats`.
+    pub cycles: u64,
+}
+
+/// A PMD as `pmd_info` reports it.
+#[derive(Debug, Clone)]
+pub struct PmdInfo {
+    pub id: usize,
+    /// The CPU it is pinned to.
+    pub cpu: Option<usize>,
+    pub rxqs: Vec<RxqInfo>,
+    /// Its counters since the last `clear_pmd_stats`.
+    pub stats: PmdStats,
 }
 
 pub(crate) enum PmdCmd {
@@ -168,7 +219,6 @@ pub(crate) enum PmdCmd {
 
 pub(crate) struct PmdShared {
     pub id: usize,
-    pub cpu: Option<usize>,
     pub rxqs: ArcSwap<Vec<Rxq>>,
     pub counters: PmdCounters,
     pub flows: Mutex<UfidMap<Arc<Megaflow>>>,
@@ -178,6 +228,20 @@ pub(crate) struct PmdShared {
     pub inbox_pending: AtomicBool,
     pub quit: AtomicBool,
     pub claimed: AtomicBool,
+    /// Bumped on every store to `rxqs` (the PMD rebuilds its wait set
+    /// when it differs from the one it built it for).
+    pub rxq_gen: AtomicU64,
+    /// Set by the PMD while it sleeps on its wait set; whoever changes
+    /// what the PMD must see (inbox, rxqs, quit) wakes it then.
+    pub sleeping: AtomicBool,
+    /// Wakes the PMD's wait set (None if no eventfd could be made: the
+    /// PMD then never sleeps on descriptors).
+    pub waker: Option<RxWaker>,
+    /// The CPU the thread is to be pinned to, and the running thread's id
+    /// (0: none), changed together under this lock (see `set_pmd_cpus`).
+    pub pin: Mutex<(Option<usize>, i32)>,
+    /// Counters at the last `clear_pmd_stats`.
+    pub stats_base: Mutex<PmdStats>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -187,7 +251,28 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl PmdShared {
     pub(crate) fn send(&self, c: PmdCmd) {
         lock(&self.inbox).push(c);
-        self.inbox_pending.store(true, Ordering::Release);
+        self.inbox_pending.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Publishes a new receive-queue list and wakes the PMD to use it.
+    pub(crate) fn set_rxqs(&self, v: Vec<Rxq>) {
+        self.rxqs.store(Arc::new(v));
+        self.rxq_gen.fetch_add(1, Ordering::SeqCst);
+        self.wake();
+    }
+
+    /// Wakes the PMD if it sleeps. Called after the change it must see is
+    /// stored (SeqCst, as the PMD's `sleeping` store before its last
+    /// check): either the PMD's check sees the change, or this load sees
+    /// it sleeping and the eventfd (which keeps its count) ends the wait.
+    pub(crate) fn wake(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            if let Some(w) = &self.waker {
+                w.wake();
+            }
+        }
     }
 }
 
@@ -204,6 +289,10 @@ pub(crate) struct DpShared {
     /// Megaflows held by all PMDs' slots, plus reservations for ones about
     /// to be (see `reserve_flows`).
     pub n_flows: AtomicUsize,
+    /// The longest sleep of an idle PMD on its wait set, in microseconds;
+    /// 0: idle PMDs do not sleep (busy polling, as OVS by default). Set
+    /// at run time by `set_pmd_max_sleep`.
+    pub max_sleep_us: AtomicU64,
 }
 
 impl DpShared {
@@ -317,6 +406,7 @@ pub struct Datapath {
     pub(crate) shared: Arc<DpShared>,
     /// Serializes every control-side update.
     ctl: Mutex<()>,
+    assign: Mutex<RxqAssign>,
     /// The running PMD threads, by PMD id; each returns its state.
     threads: Mutex<Vec<(usize, JoinHandle<Pmd>)>>,
     /// The state of stopped PMD threads (classifiers, EMC, statistics),
@@ -341,7 +431,6 @@ impl Datapath {
             .map(|id| {
                 Arc::new(PmdShared {
                     id,
-                    cpu: cfg.pmd_cpus.get(id).copied().flatten(),
                     rxqs: ArcSwap::from_pointee(Vec::new()),
                     counters: PmdCounters::default(),
                     flows: Mutex::new(UfidMap::default()),
@@ -350,9 +439,17 @@ impl Datapath {
                     inbox_pending: AtomicBool::new(false),
                     quit: AtomicBool::new(false),
                     claimed: AtomicBool::new(false),
+                    rxq_gen: AtomicU64::new(0),
+                    sleeping: AtomicBool::new(false),
+                    pin: Mutex::new((cfg.pmd_cpus.get(id).copied().flatten(), 0)),
+                    stats_base: Mutex::new(PmdStats::default()),
+                    waker: RxWaker::new()
+                        .map_err(|e| tracing::warn!("PMD {id}: no eventfd ({e}): no idle sleep"))
+                        .ok(),
                 })
             })
             .collect();
+        let max_sleep_us = default_max_sleep_us(&cfg);
         Datapath {
             shared: Arc::new(DpShared {
                 emc_insert_inv_prob: AtomicU32::new(cfg.emc_insert_inv_prob),
@@ -364,8 +461,10 @@ impl Datapath {
                 conntrack: Arc::new(Conntrack::new()),
                 epoch: Instant::now(),
                 n_flows: AtomicUsize::new(0),
+                max_sleep_us: AtomicU64::new(max_sleep_us),
             }),
             ctl: Mutex::new(()),
+            assign: Mutex::new(RxqAssign::default()),
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
             sweeper: Mutex::new(None),
@@ -411,8 +510,9 @@ impl Datapath {
                 port_no,
                 qid,
                 netdev: netdev.clone(),
+                cycles: Arc::default(),
             });
-            pmd.rxqs.store(Arc::new(v));
+            pmd.set_rxqs(v);
         }
         Ok(())
     }
@@ -435,7 +535,7 @@ impl Datapath {
                 .filter(|r| r.port_no != port_no)
                 .cloned()
                 .collect();
-            pmd.rxqs.store(Arc::new(v));
+            pmd.set_rxqs(v);
         }
         let ports = cur
             .ports
@@ -469,6 +569,105 @@ impl Datapath {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Each PMD with its CPU, queues and counters since the last clear.
+    pub fn pmd_info(&self) -> Vec<PmdInfo> {
+        self.shared
+            .pmds
+            .iter()
+            .map(|p| PmdInfo {
+                id: p.id,
+                cpu: lock(&p.pin).0,
+                rxqs: p
+                    .rxqs
+                    .load()
+                    .iter()
+                    .map(|r| RxqInfo {
+                        port_no: r.port_no,
+                        qid: r.qid,
+                        cycles: r.cycles.load(Ordering::Relaxed),
+                    })
+                    .collect(),
+                stats: p.counters.read().since(&lock(&p.stats_base)),
+            })
+            .collect()
+    }
+
+    /// Restarts `pmd_info`'s counters (and the queues' cycles) from zero.
+    pub fn clear_pmd_stats(&self) {
+        for p in &self.shared.pmds {
+            *lock(&p.stats_base) = p.counters.read();
+            for r in p.rxqs.load().iter() {
+                r.cycles.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Pins PMD `i` to `cpus[i]` (None: any CPU), the running threads at
+    /// once and later ones when they start.
+    pub fn set_pmd_cpus(&self, cpus: &[Option<usize>]) {
+        for p in &self.shared.pmds {
+            let mut pin = lock(&p.pin);
+            pin.0 = cpus.get(p.id).copied().flatten();
+            if pin.1 != 0 {
+                crate::pmd::pin_thread(pin.1, pin.0);
+            }
+        }
+    }
+
+    /// The longest sleep of an idle PMD (OVS's `pmd-maxsleep`, in
+    /// microseconds): `Some(0)` keeps idle PMDs polling, `None` restores
+    /// the configured behaviour. Taken up by each PMD at its next idle
+    /// pause; a sleeping PMD is woken so that it does.
+    pub fn set_pmd_max_sleep(&self, us: Option<u64>) {
+        let v = us.unwrap_or_else(|| default_max_sleep_us(&self.shared.cfg));
+        self.shared.max_sleep_us.store(v, Ordering::Relaxed);
+        for p in &self.shared.pmds {
+            p.wake();
+        }
+    }
+
+    /// The mode of the next `rebalance_rxqs`.
+    pub fn set_rxq_assign(&self, mode: RxqAssign) {
+        *lock(&self.assign) = mode;
+    }
+
+    /// Spreads every receive queue over the PMDs again (`roundrobin`: in
+    /// port and queue order; `cycles`: busiest first, to PMDs 0, 1, ..,
+    /// n-1, n-1, .., 0, ...). A queue keeps its cycle count.
+    pub fn rebalance_rxqs(&self) {
+        let _ctl = lock(&self.ctl);
+        let mode = *lock(&self.assign);
+        let mut all: Vec<Rxq> = self
+            .shared
+            .pmds
+            .iter()
+            .flat_map(|p| p.rxqs.load().iter().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by_key(|r| (r.port_no, r.qid));
+        if mode == RxqAssign::Cycles {
+            all.sort_by_key(|r| std::cmp::Reverse(r.cycles.load(Ordering::Relaxed)));
+        }
+        let n = self.shared.pmds.len();
+        let mut lists: Vec<Vec<Rxq>> = (0..n).map(|_| Vec::new()).collect();
+        for (i, r) in all.into_iter().enumerate() {
+            let k = match mode {
+                RxqAssign::RoundRobin => i % n,
+                RxqAssign::Cycles => {
+                    let (round, k) = (i / n, i % n);
+                    if round % 2 == 0 {
+                        k
+                    } else {
+                        n - 1 - k
+                    }
+                }
+            };
+            lists[k].push(r);
+        }
+        for (p, v) in self.shared.pmds.iter().zip(lists) {
+            p.set_rxqs(v);
+        }
     }
 
     /// Changes the EMC insertion probability on every PMD.
@@ -542,7 +741,9 @@ impl Datapath {
         lock(&self.sweeper).take();
         let mut th = lock(&self.threads);
         for (id, _) in th.iter() {
-            self.shared.pmds[*id].quit.store(true, Ordering::Release);
+            let me = &self.shared.pmds[*id];
+            me.quit.store(true, Ordering::SeqCst);
+            me.wake();
         }
         let mut parked = lock(&self.parked);
         for (id, h) in th.drain(..) {

@@ -28,6 +28,16 @@
 //! (datapath-wide, see `dpif`) a miss builds nothing: the reply's action
 //! list is swapped into a per-batch buffer and executed from there.
 //!
+//! Idle PMDs do not spin: after an idle spell (`DpConfig::idle_polls_before_sleep`
+//! empty polls lasting `idle_spin`, about 150 µs) the thread sleeps in
+//! epoll on its queues' descriptors ([`RxWaiter`]), rebuilt when its queue
+//! list changes, until a packet arrives or the control side wakes it
+//! (inbox, queue list, quit: `PmdShared::wake`); ports without descriptors
+//! get a timed sleep instead, and a port still holding frames to transmit
+//! keeps the PMD polling. Each queue also counts the cycles of its batches
+//! (one writer: a load and a store), for `pmd-rxq-show` and the `cycles`
+//! assignment.
+//!
 //! Nothing on the poll path scales with the number of ports: each queue
 //! entry holds its netdev, outputs and in_port classifiers are found
 //! through a [`PortIndex`], and masks are interned through a hash map.
@@ -36,6 +46,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::Guard;
 
@@ -51,6 +62,7 @@ use crate::emc::Emc;
 use crate::flow::layout::IN_PORT;
 use crate::flow::{extract, Flow, FlowKey};
 use crate::megaflow::{Megaflow, Ufid, UfidHasher};
+use crate::netdev::wait::RxWaiter;
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::port_index::PortIndex;
@@ -175,6 +187,12 @@ pub struct Pmd {
     rank_countdown: u32,
     /// The last flush generation applied (see `PmdShared::flush_gen`).
     flushed_gen: u64,
+    /// The idle PMD's wait set (its queues' descriptors and the control
+    /// side's waker), the `rxq_gen` it was built for, and whether every
+    /// queue had a descriptor.
+    waiter: Option<RxWaiter>,
+    wait_gen: u64,
+    wait_usable: bool,
 }
 
 impl Pmd {
@@ -218,6 +236,9 @@ impl Pmd {
             clock_tsc: cycles(),
             rank_countdown: RANK_INTERVAL,
             flushed_gen: me.flush_gen.load(Ordering::Acquire),
+            waiter: me.waker.clone().and_then(|w| RxWaiter::with_waker(w).ok()),
+            wait_gen: u64::MAX,
+            wait_usable: false,
             dp,
             me,
         }
@@ -335,26 +356,76 @@ impl Pmd {
 
     /// The thread body: poll until asked to stop. Returns the PMD's state
     /// (kept by `Datapath::stop` for the next `start`).
+    ///
+    /// While packets flow it polls without pause. After an idle spell
+    /// (`idle_polls_before_sleep` empty polls lasting `idle_spin`) it
+    /// sleeps in [`Pmd::idle_wait`] between polls.
     pub(crate) fn run(mut self) -> Pmd {
-        if let Some(cpu) = self.me.cpu {
-            pin_to_cpu(cpu);
+        {
+            let mut pin = lock(&self.me.pin);
+            pin.1 = nix::unistd::gettid().as_raw();
+            if pin.0.is_some() {
+                pin_thread(0, pin.0);
+            }
         }
         let mut idle = 0u32;
+        let mut idle_since = Instant::now();
         let cfg = self.dp.cfg.clone();
         while !self.me.quit.load(Ordering::Acquire) {
             if self.poll_once() == 0 {
                 idle = idle.saturating_add(1);
-                if let Some(d) = cfg.idle_sleep {
-                    if idle >= cfg.idle_polls_before_sleep {
-                        std::thread::sleep(d);
-                    }
+                if idle == 1 {
+                    idle_since = Instant::now();
+                } else if idle >= cfg.idle_polls_before_sleep
+                    && idle_since.elapsed() >= cfg.idle_spin
+                {
+                    self.idle_wait(&cfg);
                 }
             } else {
                 idle = 0;
             }
         }
+        lock(&self.me.pin).1 = 0;
         self.publish();
         self
+    }
+
+    /// One idle pause: on the wait set when every queue has a descriptor
+    /// (until a queue is readable, the control side wakes it, or
+    /// `idle_wait` passes), else `idle_sleep`. Not while a port still
+    /// holds frames to transmit (AF_XDP copy mode moves them on the next
+    /// polls): then it keeps polling.
+    fn idle_wait(&mut self, cfg: &crate::dpif::DpConfig) {
+        let max_us = self.dp.max_sleep_us.load(Ordering::Relaxed);
+        let Some(nap) = cfg.idle_sleep.filter(|_| max_us > 0) else {
+            return;
+        };
+        let gen = self.me.rxq_gen.load(Ordering::Acquire);
+        if gen != self.wait_gen {
+            let rxqs = self.me.rxqs.load();
+            self.wait_usable = match &mut self.waiter {
+                Some(w) => w.set_fds(rxqs.iter().map(|r| r.netdev.rx_fd(r.qid))),
+                None => false,
+            };
+            self.wait_gen = gen;
+        }
+        let Some(w) = self.waiter.as_ref().filter(|_| self.wait_usable) else {
+            std::thread::sleep(nap);
+            return;
+        };
+        if self.dp.ports.load().iter().any(|p| p.netdev.tx_pending()) {
+            return;
+        }
+        self.me.sleeping.store(true, Ordering::SeqCst);
+        if !self.me.inbox_pending.load(Ordering::SeqCst)
+            && !self.me.quit.load(Ordering::SeqCst)
+            && self.me.rxq_gen.load(Ordering::SeqCst) == gen
+        {
+            self.stats.sleeps += 1;
+            self.me.counters.publish(&self.stats);
+            w.wait(Duration::from_micros(max_us));
+        }
+        self.me.sleeping.store(false, Ordering::Relaxed);
     }
 
     fn publish(&self) {
@@ -373,6 +444,7 @@ impl Pmd {
         let mut total = 0;
         let mut clock_read = false;
         for r in rxqs.iter() {
+            let tq = cycles();
             let n = r
                 .netdev
                 .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
@@ -392,6 +464,12 @@ impl Pmd {
             self.process_batch();
             self.run_recirculation();
             self.send_outputs(&ports);
+            // One writer (this PMD): a load and a store, no shared RMW.
+            let dq = cycles().wrapping_sub(tq);
+            r.cycles.store(
+                r.cycles.load(Ordering::Relaxed).wrapping_add(dq),
+                Ordering::Relaxed,
+            );
         }
         self.stats.iterations += 1;
         let dt = cycles().wrapping_sub(t0);
@@ -1001,7 +1079,9 @@ impl Pmd {
                 None => 0,
             };
             stats.tx_packets += sent;
-            stats.dropped += n - sent;
+            // A port that segments GSO packets in software sends more
+            // frames than it was given.
+            stats.dropped += n.saturating_sub(sent);
             for p in pkts.drain(..) {
                 pool.put(p);
             }
@@ -1016,13 +1096,16 @@ impl Drop for Pmd {
     }
 }
 
-/// Pins the calling thread to `cpu` (logged and ignored on failure).
-fn pin_to_cpu(cpu: usize) {
+/// Pins thread `tid` (0: the calling thread) to `cpu`, or lets it run on
+/// every CPU (None). Logged and ignored on failure.
+pub(crate) fn pin_thread(tid: i32, cpu: Option<usize>) {
     let mut set = nix::sched::CpuSet::new();
-    if set.set(cpu).is_err()
-        || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err()
-    {
-        tracing::warn!(cpu, "could not pin PMD thread");
+    let ok = match cpu {
+        Some(c) => set.set(c).is_ok(),
+        None => (0..nix::sched::CpuSet::count()).all(|c| set.set(c).is_ok()),
+    };
+    if !ok || nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set).is_err() {
+        tracing::warn!(?cpu, tid, "could not pin PMD thread");
     }
 }
 

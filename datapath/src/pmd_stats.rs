@@ -38,9 +38,33 @@ pub struct PmdStats {
     pub idle_cycles: u64,
     /// Poll iterations.
     pub iterations: u64,
+    /// Idle pauses spent asleep on the queues' descriptors.
+    pub sleeps: u64,
 }
 
 impl PmdStats {
+    /// Counts since `base` (an earlier reading of the same counters).
+    pub fn since(&self, base: &PmdStats) -> PmdStats {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        PmdStats {
+            rx_packets: d(self.rx_packets, base.rx_packets),
+            emc_hits: d(self.emc_hits, base.emc_hits),
+            megaflow_hits: d(self.megaflow_hits, base.megaflow_hits),
+            misses: d(self.misses, base.misses),
+            upcalls: d(self.upcalls, base.upcalls),
+            upcall_errors: d(self.upcall_errors, base.upcall_errors),
+            flows_installed: d(self.flows_installed, base.flows_installed),
+            flow_limit_hits: d(self.flow_limit_hits, base.flow_limit_hits),
+            recirculations: d(self.recirculations, base.recirculations),
+            tx_packets: d(self.tx_packets, base.tx_packets),
+            dropped: d(self.dropped, base.dropped),
+            busy_cycles: d(self.busy_cycles, base.busy_cycles),
+            idle_cycles: d(self.idle_cycles, base.idle_cycles),
+            iterations: d(self.iterations, base.iterations),
+            sleeps: d(self.sleeps, base.sleeps),
+        }
+    }
+
     pub fn add(&mut self, o: &PmdStats) {
         self.rx_packets += o.rx_packets;
         self.emc_hits += o.emc_hits;
@@ -56,6 +80,7 @@ impl PmdStats {
         self.busy_cycles += o.busy_cycles;
         self.idle_cycles += o.idle_cycles;
         self.iterations += o.iterations;
+        self.sleeps += o.sleeps;
     }
 }
 
@@ -91,7 +116,8 @@ counters!(
     dropped,
     busy_cycles,
     idle_cycles,
-    iterations
+    iterations,
+    sleeps
 );
 
 /// The CPU's time stamp counter (or nanoseconds where there is none).

@@ -49,7 +49,10 @@ fn commands() {
          \x20 dpctl/ct-stats-show     [dp] [zone=N]\n\
          \x20 dpctl/dump-conntrack    [dp] [zone=N]\n\
          \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
-         \x20 dpif-netdev/pmd-stats-show \n\
+         \x20 dpif-netdev/pmd-rxq-rebalance [dp]\n\
+         \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\
+         \x20 dpif-netdev/pmd-stats-clear [-pmd core] [dp]\n\
+         \x20 dpif-netdev/pmd-stats-show [-pmd core] [dp]\n\
          \x20 dpif/dump-flows         [bridge]\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\

@@ -9,8 +9,8 @@
 //! 2001:db8::/32 only. Namespaces and links go on drop, also on failure
 //! (a veth pair dies with either namespace).
 //!
-//! Forwarding between the hosts needs translation (another issue); this
-//! test checks what the database and the host show.
+//! This file checks what the database and the host show; traffic through
+//! these port types is in `vswitchd_traffic.rs`.
 //!
 //! Known difference with OVS, kept here with its reason: the text of a
 //! missing device's `error` is the datapath's typed error ("NAME: no such

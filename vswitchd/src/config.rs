@@ -21,6 +21,8 @@ pub struct Wanted {
     pub root: Option<Uuid>,
     pub next_cfg: i64,
     pub bridges: BTreeMap<String, WantBridge>,
+    /// The `Open_vSwitch` row's `other_config` (PMD settings).
+    pub other_config: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +160,7 @@ impl Wanted {
             root: Some(root),
             next_cfg: rows.int("Open_vSwitch", &root, "next_cfg").unwrap_or(0),
             bridges: BTreeMap::new(),
+            other_config: rows.map("Open_vSwitch", &root, "other_config"),
         };
         let mut seen_ifaces = std::collections::BTreeSet::new();
         let mut bridges: Vec<(String, Uuid)> = rows

@@ -17,6 +17,8 @@ pub struct Switch {
     pub bridges: BTreeMap<String, Bridge>,
     /// Configured bridges that cannot run (their datapath type).
     pub refused: BTreeMap<String, WantBridge>,
+    /// The PMD settings applied to the datapath.
+    pub pmd: crate::pmd_config::PmdConfig,
 }
 
 impl Switch {
@@ -25,10 +27,12 @@ impl Switch {
             shared,
             bridges: BTreeMap::new(),
             refused: BTreeMap::new(),
+            pmd: Default::default(),
         }
     }
 
     pub fn apply(&mut self, want: &Wanted) {
+        self.pmd.apply(&self.shared.dp, &want.other_config);
         let gone: Vec<String> = self
             .bridges
             .iter()
@@ -129,6 +133,7 @@ mod tests {
         Wanted {
             root: Some(Uuid::new_v4()),
             next_cfg: 1,
+            other_config: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), b.clone()))

@@ -22,6 +22,7 @@ use crate::iface::Backing;
 use crate::switch::Switch;
 use crate::unixctl_ct;
 use crate::unixctl_dpif;
+use crate::unixctl_pmd;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
@@ -136,11 +137,32 @@ const COMMANDS: &[Command] = &[
         run: unixctl_ct::cmd_flush_conntrack,
     },
     Command {
-        name: "dpif-netdev/pmd-stats-show",
-        usage: "",
+        name: "dpif-netdev/pmd-rxq-rebalance",
+        usage: "[dp]",
         min_args: 0,
-        max_args: 0,
-        run: unixctl_dpif::cmd_pmd_stats_show,
+        max_args: 1,
+        run: unixctl_pmd::cmd_pmd_rxq_rebalance,
+    },
+    Command {
+        name: "dpif-netdev/pmd-rxq-show",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_rxq_show,
+    },
+    Command {
+        name: "dpif-netdev/pmd-stats-clear",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_stats_clear,
+    },
+    Command {
+        name: "dpif-netdev/pmd-stats-show",
+        usage: "[-pmd core] [dp]",
+        min_args: 0,
+        max_args: 3,
+        run: unixctl_pmd::cmd_pmd_stats_show,
     },
     Command {
         name: "dpif/dump-flows",

@@ -386,6 +386,7 @@ mod tests {
         Wanted {
             root: Some(Uuid::new_v4()),
             next_cfg: 1,
+            other_config: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), (*b).clone()))

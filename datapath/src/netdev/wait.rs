@@ -20,6 +20,19 @@ use std::time::Duration;
 pub struct RxWaker(Arc<OwnedFd>);
 
 impl RxWaker {
+    /// A waker of its own (an eventfd), to be given to
+    /// [`RxWaiter::with_waker`]: a control side can then hold it before
+    /// the waiter exists, and keep it across waiters.
+    pub fn new() -> io::Result<RxWaker> {
+        // SAFETY: a plain system call; the descriptor is owned below.
+        let ev = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if ev < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor owned by nobody else.
+        Ok(RxWaker(Arc::new(unsafe { OwnedFd::from_raw_fd(ev) })))
+    }
+
     pub fn wake(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to our eventfd.
@@ -44,21 +57,21 @@ const WAKE_TOKEN: u64 = u64::MAX;
 
 impl RxWaiter {
     pub fn new() -> io::Result<RxWaiter> {
-        // SAFETY: plain system calls; the descriptors are owned below.
-        let (ep, ev) = unsafe {
-            (
-                libc::epoll_create1(libc::EPOLL_CLOEXEC),
-                libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK),
-            )
-        };
-        if ep < 0 || ev < 0 {
+        RxWaiter::with_waker(RxWaker::new()?)
+    }
+
+    /// A waiter woken by `waker` (and its clones).
+    pub fn with_waker(waker: RxWaker) -> io::Result<RxWaiter> {
+        // SAFETY: a plain system call; the descriptor is owned below.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: fresh descriptors owned by nobody else.
-        let (ep, ev) = unsafe { (OwnedFd::from_raw_fd(ep), OwnedFd::from_raw_fd(ev)) };
+        // SAFETY: a fresh descriptor owned by nobody else.
+        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
         let w = RxWaiter {
             ep,
-            wake: Arc::new(ev),
+            wake: waker.0,
             fds: Vec::new(),
             usable: false,
         };
@@ -118,7 +131,9 @@ impl RxWaiter {
     /// passes. Returns true when woken by a queue or the waker.
     pub fn wait(&self, timeout: Duration) -> bool {
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // epoll counts milliseconds: round up (a shorter timeout must not
+        // become a busy loop of zero-length waits).
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         // SAFETY: `evs` has room for the 8 events passed.
         let n = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 8, ms) };
         if n <= 0 {
