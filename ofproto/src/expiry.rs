@@ -36,7 +36,7 @@ impl Ofproto {
             for (k, r) in table.cls.iter() {
                 if let Some((at, reason)) = expiry(r) {
                     if at <= now {
-                        due.push(((t as u8, k.r#match, r.priority), reason));
+                        due.push(((t as u8, k.r#match(), r.priority), reason));
                     } else {
                         next = Some(next.map_or(at, |n| n.min(at)));
                     }

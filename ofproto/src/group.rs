@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use ferrovs_openflow::action::Action;
 use ferrovs_openflow::message::multipart::{GroupDesc, GroupFeatures, GroupStats};
 use ferrovs_openflow::message::{Bucket, GroupMod};
 use ferrovs_openflow::port::OFPP_NONE;
@@ -240,7 +239,7 @@ impl Ofproto {
         for (t, table) in self.tables.t.iter().enumerate() {
             for (k, r) in table.cls.iter() {
                 if r.groups().iter().any(|g| set.contains(g)) {
-                    victims.push((t as u8, k.r#match, r.priority));
+                    victims.push((t as u8, k.r#match(), r.priority));
                 }
             }
         }

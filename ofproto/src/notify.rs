@@ -63,7 +63,7 @@ impl Ofproto {
                 }
                 Change::Insert {
                     table_id,
-                    om,
+                    r#match,
                     priority,
                     event,
                     actions_changed,
@@ -72,10 +72,11 @@ impl Ofproto {
                     if (*event == RuleEvent::Modified && !actions_changed) || !monitored {
                         continue;
                     }
+                    let om = crate::flow::OfMatch::from_match(r#match).unwrap_or_default();
                     let Some(rule) = self
                         .tables
                         .get(*table_id)
-                        .and_then(|t| t.cls.get(om, *priority as u32))
+                        .and_then(|t| t.cls.get(&om, *priority as u32))
                         .cloned()
                     else {
                         continue;

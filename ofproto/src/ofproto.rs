@@ -242,16 +242,45 @@ impl Ofproto {
 
     /// Processes whole messages of `conn`'s input while its output is
     /// under the limit (back-pressure: the rest waits in `input`).
+    /// Messages are handled in place, from the input buffer (taken out of
+    /// the connection meanwhile), without a copy each.
     fn process_input(&mut self, conn: &mut Connection) {
+        let input = std::mem::take(&mut conn.input);
+        let mut pos = conn.input_pos;
         while !conn.output_full() {
-            let Some(msg) = conn.next_message() else {
+            let rest = &input[pos..];
+            if rest.len() < 8 {
                 break;
-            };
-            crate::connmgr::handle(self, conn, &msg);
+            }
+            let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+            if len < 8 {
+                // A header with a length below 8 closes the connection.
+                conn.closing = true;
+                pos = input.len();
+                break;
+            }
+            if rest.len() < len {
+                break;
+            }
+            crate::connmgr::handle(self, conn, &rest[..len]);
+            pos += len;
             if conn.closing {
                 break;
             }
         }
+        conn.input = input;
+        if pos == conn.input.len() {
+            conn.input.clear();
+            pos = 0;
+        } else if conn.input.len() - pos < 8
+            || u16::from_be_bytes([conn.input[pos + 2], conn.input[pos + 3]]) as usize
+                > conn.input.len() - pos
+        {
+            // Keep only the partial message (one move per read).
+            conn.input.drain(..pos);
+            pos = 0;
+        }
+        conn.input_pos = pos;
     }
 
     /// Takes what is queued for connection `id` (empty if nothing). Input

@@ -15,6 +15,9 @@ pub const N_TABLES: usize = 255;
 pub const TABLE_HIDDEN: u8 = 254;
 /// Default flow limit (reported as max_entries).
 pub const DEFAULT_MAX_FLOWS: u32 = 1_000_000;
+/// OFPTR_VACANCY_DOWN and OFPTR_VACANCY_UP (OFPT_TABLE_STATUS reasons).
+pub const VACANCY_DOWN: u8 = 3;
+pub const VACANCY_UP: u8 = 4;
 
 pub struct OfTable {
     /// Rules boxed: the classifier moves only pointers.
@@ -67,7 +70,7 @@ impl OfTable {
             .iter()
             .filter(|(_, r)| r.idle_timeout != 0 || r.hard_timeout != 0 || r.importance != 0)
             .min_by_key(|(_, r)| (r.importance, r.used))
-            .map(|(k, _)| (k.r#match, k.priority))
+            .map(|(k, _)| (k.r#match(), k.priority))
     }
 }
 

@@ -288,7 +288,7 @@ impl<'a, 't> Ctx<'a, 't> {
         let rule: &'a crate::rule::Rule = rule;
         let _ = key;
         if self.tracing() {
-            let m = format_match(&rule.om);
+            let m = format_match(&rule.om());
             let mut line = format!("{table_id:2}. ");
             if !m.is_empty() {
                 line.push_str(&m);
