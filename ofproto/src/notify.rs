@@ -49,6 +49,19 @@ impl Ofproto {
         let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
             || self.conns.values().any(|c| !c.monitors.is_empty());
         for ch in &changes {
+            // Vacancy events (OpenFlow 1.4): after each added or removed
+            // rule, as OVS; a no-op unless the table armed one.
+            match ch {
+                Change::Remove { rule, .. } => {
+                    self.send_table_status(cur.as_deref_mut(), rule.table_id)
+                }
+                Change::Insert {
+                    table_id,
+                    old: None,
+                    ..
+                } => self.send_table_status(cur.as_deref_mut(), *table_id),
+                Change::Insert { .. } => {}
+            }
             match ch {
                 Change::Remove { rule, reason } => {
                     if rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
