@@ -80,6 +80,8 @@ pub struct Ofproto {
     pub(crate) config: OfprotoConfig,
     /// By OpenFlow port number (16-bit numbering; LOCAL is 0xfffe).
     pub(crate) ports: BTreeMap<u16, OfPort>,
+    /// Ports whose device has the default queue 0 (see `queue`).
+    pub(crate) queue_ports: std::collections::BTreeSet<u16>,
     pub(crate) conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
     pub(crate) tables: Tables,
@@ -101,6 +103,7 @@ impl Ofproto {
         Ofproto {
             config,
             ports: BTreeMap::new(),
+            queue_ports: Default::default(),
             conns: BTreeMap::new(),
             next_conn: 1,
             tables: Tables::default(),

@@ -111,11 +111,9 @@ impl Ofproto {
                 let ps = self.port_stats(p)?;
                 send_split(conn, xid, ps, MpReply::PortStats);
             }
-            MpRequest::Queue(p, _q) => {
-                if p != OFPP_NONE && p != 0xfffc && !self.ports.contains_key(&p) {
-                    return Err(ErrorCode::OfpqofcBadPort);
-                }
-                self.reply(conn, xid, MpReply::Queue(Vec::new()));
+            MpRequest::Queue(p, q) => {
+                let qs = self.queue_stats(p, q)?;
+                send_split(conn, xid, qs, MpReply::Queue);
             }
             MpRequest::PortDesc(p) => {
                 let ports: Vec<_> = self
