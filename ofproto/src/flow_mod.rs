@@ -624,22 +624,29 @@ impl Ofproto {
         raw: &[u8],
         nx: bool,
     ) -> Result<FlowModReq, ErrorCode> {
+        FlowModReq::from_wire(fm, Self::flow_mod_wire(conn, fm, raw, nx))
+    }
+
+    /// How a flow-mod arrived on `conn` (raw: the whole message).
+    pub(crate) fn flow_mod_wire(
+        conn: &crate::connmgr::Connection,
+        fm: &FlowMod,
+        raw: &[u8],
+        nx: bool,
+    ) -> FlowModWire {
         let v = conn.ver();
         // OF1.0 ofp_match wildcards (first body word) all clear = exact.
         let of10_exact = v == Version::Of10
             && !nx
             && raw.len() >= 12
             && u32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]) & 0x3f_ffff == 0;
-        FlowModReq::from_wire(
-            fm,
-            FlowModWire {
-                version: v,
-                nx,
-                tid: conn.flow_mod_table_id,
-                of10_exact,
-                // The codec decodes NXM_NX_COOKIE into match_cookie/cookie_mask.
-                nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
-            },
-        )
+        FlowModWire {
+            version: v,
+            nx,
+            tid: conn.flow_mod_table_id,
+            of10_exact,
+            // The codec decodes NXM_NX_COOKIE into match_cookie/cookie_mask.
+            nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
+        }
     }
 }

@@ -1052,3 +1052,56 @@ fn packet_out_with_a_buffer_id_is_unknown_buffer() {
         assert_eq!(error_of(v, &r), ErrorCode::OfpbrcBufferUnknown, "{v:?}");
     }
 }
+
+/// A dump bigger than one message comes as several replies of at most
+/// 64 KiB, each but the last flagged OFPMPF_REPLY_MORE, together holding
+/// every rule once, in descending priority within the table; then a loose
+/// delete of all empties the table in one flow-mod.
+#[test]
+fn big_dump_is_split_and_delete_all_empties() {
+    for v in [Version::Of10, Version::Of13] {
+        let mut c = Ctl::new(v);
+        for i in 0..3000u32 {
+            let text = format!(
+                "priority={},ip,nw_dst=198.18.{}.{},actions=output:1",
+                100 + i % 16,
+                i / 256,
+                i % 256
+            );
+            assert!(c.add(&text).is_empty());
+        }
+        let req = MultipartRequest {
+            flags: 0,
+            body: MpRequest::Flow(FlowStatsRequest::default()),
+        };
+        c.xid += 1;
+        let bytes = Message::MultipartRequest(req).encode(v, c.xid);
+        let id = c.id;
+        c.of.receive(id, &bytes);
+        let out = c.of.take_output(id);
+        let (mut b, mut n_msgs, mut prios) = (&out[..], 0, Vec::new());
+        while b.len() >= 8 {
+            let len = u16::from_be_bytes([b[2], b[3]]) as usize;
+            let more = u16::from_be_bytes([b[10], b[11]]) & 1 == 1;
+            let Message::MultipartReply(r) = Message::decode(&b[..len]).unwrap().1 else {
+                panic!("not a multipart reply");
+            };
+            let MpReply::Flow(fs) = r.body else {
+                panic!("not flow stats");
+            };
+            prios.extend(fs.iter().map(|f| f.priority));
+            b = &b[len..];
+            n_msgs += 1;
+            assert_eq!(more, !b.is_empty(), "{v:?}: REPLY_MORE on all but the last");
+        }
+        assert!(n_msgs > 2, "{v:?}: {n_msgs} replies");
+        assert_eq!(prios.len(), 3000, "{v:?}");
+        assert!(
+            prios.windows(2).all(|w| w[0] >= w[1]),
+            "{v:?}: priority order"
+        );
+        let del = Ctl::flow_mod(FlowModCommand::Delete, "ip");
+        assert!(c.fm(del).is_empty());
+        assert_eq!(c.of.n_rules(), 0, "{v:?}");
+    }
+}

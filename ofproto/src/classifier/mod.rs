@@ -493,10 +493,8 @@ impl<T> Classifier<T> {
             let mut buf = [0u64; MAX_PAIRS];
             let want_hash = exact.then(|| st.full_hash(st.row_of(&m.value, &mut buf)));
             let (buckets, rows_view) = st.split();
-            buckets.retain(|&hash, head| {
-                if want_hash.is_some_and(|h| h != hash) {
-                    return true;
-                }
+            // Unlinks the selected rules of one chain; false once empty.
+            let mut walk = |head: &mut u32| {
                 let (mut prev, mut cur) = (NIL, *head);
                 while cur != NIL {
                     let e = rules.get(cur);
@@ -516,7 +514,18 @@ impl<T> Classifier<T> {
                     cur = next;
                 }
                 *head != NIL
-            });
+            };
+            match want_hash {
+                // Same mask: only m's bucket can hold covered rules.
+                Some(h) => {
+                    if let Some(head) = buckets.get_mut(&h) {
+                        if !walk(head) {
+                            buckets.remove(&h);
+                        }
+                    }
+                }
+                None => buckets.retain(|_, head| walk(head)),
+            }
             if slots.is_empty() {
                 continue;
             }
