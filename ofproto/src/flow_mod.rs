@@ -359,6 +359,10 @@ impl Ofproto {
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
         self.init_flow_mod(req)?;
+        if req.idle_timeout != 0 || req.hard_timeout != 0 {
+            // Expiry scans again from the next run.
+            self.expiry_due = Some(self.expiry_due.map_or(now, |t| t.min(now)));
+        }
         let mark = changes.len();
         let r = match req.command {
             FlowModCommand::Add => self.add_flow(req, now, changes),

@@ -82,6 +82,9 @@ pub struct Ofproto {
     pub(crate) ports: BTreeMap<u16, OfPort>,
     /// Ports whose device has the default queue 0 (see `queue`).
     pub(crate) queue_ports: std::collections::BTreeSet<u16>,
+    /// When `run` next has rules to expire: None while no rule has a
+    /// timeout; set to now by every flow-mod that gives a rule one.
+    pub(crate) expiry_due: Option<Instant>,
     pub(crate) conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
     pub(crate) tables: Tables,
@@ -104,6 +107,7 @@ impl Ofproto {
             config,
             ports: BTreeMap::new(),
             queue_ports: Default::default(),
+            expiry_due: None,
             conns: BTreeMap::new(),
             next_conn: 1,
             tables: Tables::default(),
@@ -332,7 +336,13 @@ impl Ofproto {
 
     /// Time-driven work (idle and hard timeouts); returns when it next
     /// wants to run.
+    /// The tables are only walked once something may be due, so a caller
+    /// may call this often (vswitchd: every slow-path tick).
     pub fn run(&mut self, now: Instant) -> Option<Instant> {
-        self.expire_rules(now)
+        if self.expiry_due.is_none_or(|t| t > now) {
+            return self.expiry_due;
+        }
+        self.expiry_due = self.expire_rules(now);
+        self.expiry_due
     }
 }

@@ -365,3 +365,40 @@ fn queue_stats_match_ovs() {
     // something).
     assert!(run(&ovs.mgmt_socket(), "OpenFlow13", &[]).contains("port 2 queue 0"));
 }
+
+/// Idle and hard timeouts expire in the running switch (vswitchd runs
+/// each bridge's expiry from its slow-path tick): flows with
+/// `hard_timeout=1` and `idle_timeout=1` are gone within a few seconds,
+/// a flow without timeout stays.
+#[test]
+fn timeouts_expire_in_the_running_switch() {
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    let ok = |args: &[&str]| {
+        let o = fv.ofctl(&[], "add-flow", "br0", args);
+        assert!(o.status.success(), "{o:?}");
+    };
+    ok(&["priority=5,ip,hard_timeout=1,send_flow_rem,actions=drop"]);
+    ok(&["priority=6,arp,idle_timeout=1,send_flow_rem,actions=drop"]);
+    ok(&["priority=7,ipv6,actions=drop"]);
+    let dump = || {
+        let o = fv.ofctl(&[], "dump-flows", "br0", &[]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(dump().contains("hard_timeout=1"));
+    let gone = fv.wait_until(Duration::from_secs(10), || {
+        let d = dump();
+        !d.contains("hard_timeout=1") && !d.contains("idle_timeout=1")
+    });
+    assert!(gone, "timed-out flows still there:\n{}", dump());
+    assert!(dump().contains("priority=7,ipv6"), "{}", dump());
+}

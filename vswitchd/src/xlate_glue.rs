@@ -280,6 +280,13 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
 /// revalidation round's figures and duration.
 pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     work.upcall.flush_stats();
+    // Idle and hard timeouts (after the counters above, so that a rule
+    // that saw packets is not taken for idle). Each ofproto walks its
+    // rules only when one may be due.
+    let now = Instant::now();
+    for of in work.ofprotos.values() {
+        lock(of).run(now);
+    }
     let t0 = Instant::now();
     let st = work.upcall.revalidate(dp, DEFAULT_MAX_IDLE_MS);
     let took = t0.elapsed();
