@@ -101,7 +101,24 @@ impl Ofproto {
             }
         }
         self.each_conn(cur, |c| c.flush_updates());
+        drop_later(changes);
     }
+}
+
+/// Changes past which removed rules are freed on a thread of their own.
+const DROP_LATER_MIN: usize = 4096;
+
+/// Frees a big batch of changes (the removed rules of a large delete: a
+/// few allocations each) off the connection's path, as OVS postpones rule
+/// destruction (RCU): the reply does not wait for 100,000 frees.
+fn drop_later(changes: Vec<Change>) {
+    if changes.len() < DROP_LATER_MIN {
+        return;
+    }
+    // If no thread can be made, the closure and the changes drop here.
+    let _ = std::thread::Builder::new()
+        .name("rule-free".into())
+        .spawn(move || drop(changes));
 }
 
 /// Queues a flow-removed for `rule` on `c` if it wants the reason.
