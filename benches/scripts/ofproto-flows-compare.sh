@@ -11,11 +11,16 @@
 #   add14b    `ovs-ofctl -O OpenFlow14 --bundle add-flows br0 FILE` (one bundle)
 #   rss_mib   the switch's VmRSS with the flows installed, and
 #   bytes_per_rule  (that RSS - the RSS before adding) / FLOWS.
-# Seconds are wall time of the ovs-ofctl command. The table gives per metric
-# the median of each switch over RUNS runs and the ratio OVS/ferrovs (for
-# times: how many times faster ferrovs is).
+# Seconds are wall time of the ovs-ofctl command. Beside each, `*_cli_s` is
+# the CPU time (user + system) of that ovs-ofctl process itself: the part of
+# the wall time no switch can remove (the client parses, encodes, prints),
+# which bounds how much faster than OVS any switch can look here. The table
+# gives per metric the median of each switch over RUNS runs and the ratio
+# OVS/ferrovs (for times: how many times faster ferrovs is).
 #
 # Usage: bash benches/scripts/ofproto-flows-compare.sh   (RUNS=3 FLOWS=100000)
+# FVS_SW=/path/to/ferrovs-vswitchd (and FVS_DB) run given binaries instead
+# of building this checkout (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -24,11 +29,13 @@ RUNS=${RUNS:-3}
 FLOWS=${FLOWS:-100000}
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 
-echo "== building release binaries (ferrovs-ovsdb-server, ferrovs-vswitchd)" >&2
-cargo build --release -q -p ferrovs-ovsdb -p ferrovs-vswitchd \
-  --bin ferrovs-ovsdb-server --bin ferrovs-vswitchd
-FVS_DB=$PWD/target/release/ferrovs-ovsdb-server
-FVS_SW=$PWD/target/release/ferrovs-vswitchd
+if [ -z "${FVS_SW:-}" ]; then
+  echo "== building release binaries (ferrovs-ovsdb-server, ferrovs-vswitchd)" >&2
+  cargo build --release -q -p ferrovs-ovsdb -p ferrovs-vswitchd \
+    --bin ferrovs-ovsdb-server --bin ferrovs-vswitchd
+fi
+FVS_DB=${FVS_DB:-$PWD/target/release/ferrovs-ovsdb-server}
+FVS_SW=${FVS_SW:-$PWD/target/release/ferrovs-vswitchd}
 for b in "$FVS_DB" "$FVS_SW" "$(command -v ovsdb-server)" "$(command -v ovs-vswitchd)" \
   "$(command -v ovs-ofctl)" "$(command -v ovsdb-tool)"; do
   [ -x "$b" ] || { echo "missing $b (run tests/run.sh once to install OVS)" >&2; exit 1; }
@@ -99,12 +106,12 @@ stop() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-timed() { # prints seconds of wall time of the command
-  local t0 t1
+timed() { # prints seconds of wall time of the command, then its CPU time
+  local t0 t1 cpu
   t0=$(date +%s.%N)
-  "$@" >/dev/null
+  cpu=$(/usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -1)
   t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}' 
+  awk -v a="$t0" -v b="$t1" -v c="$cpu" 'BEGIN {split(c, x, " "); printf "%.4f %.4f\n", b - a, x[1] + x[2]}'
 }
 
 RESULTS=$WORK/results.txt
@@ -125,10 +132,10 @@ for run in $(seq "$RUNS"); do
     [ "$n" = "$FLOWS" ] || { echo "$name: $n flows after the bundle, expected $FLOWS" >&2; exit 1; }
     per_rule=$(awk -v a="$after" -v b="$before" -v n="$FLOWS" 'BEGIN {print (a - b) * 1024 / n}')
     {
-      echo "$name add10_s $t_add10"
-      echo "$name dump_s $t_dump"
-      echo "$name del_s $t_del"
-      echo "$name add14_bundle_s $t_add14b"
+      set -- $t_add10; echo "$name add10_s $1"; echo "$name add10_cli_s $2"
+      set -- $t_dump; echo "$name dump_s $1"; echo "$name dump_cli_s $2"
+      set -- $t_del; echo "$name del_s $1"; echo "$name del_cli_s $2"
+      set -- $t_add14b; echo "$name add14_bundle_s $1"; echo "$name add14_bundle_cli_s $2"
       echo "$name rss_mib $(awk -v a="$after" 'BEGIN {print a / 1024}')"
       echo "$name bytes_per_rule $per_rule"
     } >> "$RESULTS"
@@ -138,9 +145,10 @@ done
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 printf "\n%-16s %12s %12s %10s\n" metric ovs ferrovs ovs/ferrovs
-for m in add10_s add14_bundle_s dump_s del_s rss_mib bytes_per_rule; do
+for m in add10_s add10_cli_s add14_bundle_s add14_bundle_cli_s dump_s dump_cli_s \
+  del_s del_cli_s rss_mib bytes_per_rule; do
   o=$(awk -v m="$m" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
   f=$(awk -v m="$m" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
   printf "%-16s %12.3f %12.3f %10.2f\n" "$m" "$o" "$f" "$(awk -v o="$o" -v f="$f" 'BEGIN {print (f > 0) ? o / f : 0}')"
 done
-echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl)"
+echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl; *_cli_s: CPU time of ovs-ofctl itself)"

@@ -6,10 +6,8 @@
 //! reason OFPRR_HARD_TIMEOUT or OFPRR_IDLE_TIMEOUT (hard wins when both
 //! are due), flow-removed goes to who asked. The scan is linear in the
 //! rules, so `run` does it only at the earliest deadline it found last
-//! time, and at least once a second (a rule added since may be due
-//! sooner; timeouts count whole seconds, as OVS's, which also checks
-//! them about once a second): an idle switch with 100,000 rules does not
-//! walk them ten times a second.
+//! time, or at once after a flow-mod that set a timeout: an idle switch
+//! with 100,000 rules does not walk them on every tick.
 
 use std::time::{Duration, Instant};
 
@@ -31,24 +29,7 @@ pub fn expiry(rule: &Rule) -> Option<(Instant, u8)> {
     }
 }
 
-/// The longest `run` goes without scanning for expired rules.
-pub const EXPIRY_SCAN_INTERVAL: Duration = Duration::from_secs(1);
-
 impl Ofproto {
-    /// Scans for expired rules when a deadline or the scan interval has
-    /// come; returns when the next scan is due.
-    pub(crate) fn run_expiry(&mut self, now: Instant) -> Option<Instant> {
-        if let Some(at) = self.next_expiry_scan {
-            if now < at {
-                return Some(at);
-            }
-        }
-        let cap = now + EXPIRY_SCAN_INTERVAL;
-        let at = self.expire_rules(now).map_or(cap, |n| n.min(cap));
-        self.next_expiry_scan = Some(at);
-        Some(at)
-    }
-
     /// Removes every expired rule; returns the next expiry time.
     pub(crate) fn expire_rules(&mut self, now: Instant) -> Option<Instant> {
         let mut due = Vec::new();
@@ -57,7 +38,7 @@ impl Ofproto {
             for (k, r) in table.cls.iter() {
                 if let Some((at, reason)) = expiry(r) {
                     if at <= now {
-                        due.push(((t as u8, k.r#match, r.priority), reason));
+                        due.push(((t as u8, k.r#match(), r.priority), reason));
                     } else {
                         next = Some(next.map_or(at, |n| n.min(at)));
                     }

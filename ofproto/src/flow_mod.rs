@@ -196,16 +196,17 @@ pub enum RuleEvent {
     Removed(u8),
 }
 
-/// One change to the tables: undo record and event. (Insert carries the
-/// key inline: changes live only for one flow-mod or bundle.)
-#[allow(clippy::large_enum_variant)]
+/// One change to the tables: undo record and event. Insert names its
+/// rule by the wire match (a few dozen bytes; the canonical `OfMatch`,
+/// 1.4 KB, is rebuilt from it only to undo or to report to monitors), so
+/// that a bundle of 100,000 adds does not hold 100,000 copies of it.
 #[derive(Debug, Clone)]
 pub enum Change {
     /// A rule was inserted at (table, match, priority); `old` is the rule
     /// it replaced, if any.
     Insert {
         table_id: u8,
-        om: OfMatch,
+        r#match: Match,
         priority: u16,
         old: Option<Box<Rule>>,
         event: RuleEvent,
@@ -229,43 +230,78 @@ pub struct RuleCriteria<'a> {
     pub out_group: u32,
 }
 
+impl RuleCriteria<'_> {
+    /// The tables the criteria reach (never the hidden one).
+    fn tables(&self) -> std::ops::Range<u8> {
+        match self.table_id {
+            0xff => 0..TABLE_HIDDEN,
+            TABLE_HIDDEN => 0..0,
+            t => t..t + 1,
+        }
+    }
+
+    /// The cookie, out_port and out_group filters.
+    fn keeps(&self, r: &Rule) -> bool {
+        (r.cookie ^ self.cookie) & self.cookie_mask == 0
+            && r.has_out_port(self.out_port)
+            && r.has_out_group(self.out_group)
+    }
+}
+
 impl Ofproto {
     /// `table_id` is 0xff or a table that exists (OVS check_table_id).
     pub(crate) fn check_table_id(&self, table_id: u8) -> bool {
         table_id == 0xff || (table_id as usize) < N_TABLES
     }
 
-    /// Rules selected by `c` as (table, match, priority), table order
-    /// then descending priority. Hidden-table rules are never selected.
-    pub(crate) fn collect_rules(&self, c: &RuleCriteria<'_>) -> Vec<(u8, OfMatch, u16)> {
-        let mut out = Vec::new();
-        let tables: Vec<u8> = if c.table_id == 0xff {
-            (0..TABLE_HIDDEN).collect()
-        } else if c.table_id == TABLE_HIDDEN {
-            Vec::new()
-        } else {
-            vec![c.table_id]
-        };
-        for t in tables {
+    /// Rules selected by `c`, table order then descending priority.
+    /// Hidden-table rules are never selected. No match is copied.
+    pub(crate) fn select_rules(&self, c: &RuleCriteria<'_>) -> Vec<&Rule> {
+        let mut out: Vec<&Rule> = Vec::new();
+        for t in c.tables() {
             let Some(table) = self.tables.get(t) else {
                 continue;
             };
-            let keep = |r: &Rule| {
-                (r.cookie ^ c.cookie) & c.cookie_mask == 0
-                    && r.has_out_port(c.out_port)
-                    && r.has_out_group(c.out_group)
-            };
             if let Some(p) = c.strict_priority {
                 if let Some(r) = table.cls.get(c.om, p as u32) {
-                    if keep(r) {
-                        out.push((t, r.om, r.priority));
+                    if c.keeps(r) {
+                        out.push(r);
                     }
                 }
             } else {
                 let start = out.len();
-                for (_, r) in table.cls.covered_by(c.om) {
-                    if keep(r) {
-                        out.push((t, r.om, r.priority));
+                out.extend(
+                    table
+                        .cls
+                        .covered_by(c.om)
+                        .map(|(_, r)| &**r)
+                        .filter(|r| c.keeps(r)),
+                );
+                out[start..].sort_by_key(|r| std::cmp::Reverse(r.priority));
+            }
+        }
+        out
+    }
+
+    /// Rules selected by `c` as (table, match, priority), in the order of
+    /// [`Ofproto::select_rules`] (for modify, which replaces each).
+    pub(crate) fn collect_rules(&self, c: &RuleCriteria<'_>) -> Vec<(u8, OfMatch, u16)> {
+        let mut out = Vec::new();
+        for t in c.tables() {
+            let Some(table) = self.tables.get(t) else {
+                continue;
+            };
+            if let Some(p) = c.strict_priority {
+                if let Some(r) = table.cls.get(c.om, p as u32) {
+                    if c.keeps(r) {
+                        out.push((t, *c.om, r.priority));
+                    }
+                }
+            } else {
+                let start = out.len();
+                for (k, r) in table.cls.covered_by(c.om) {
+                    if c.keeps(r) {
+                        out.push((t, k.r#match(), r.priority));
                     }
                 }
                 out[start..].sort_by_key(|k| std::cmp::Reverse(k.2));
@@ -323,6 +359,10 @@ impl Ofproto {
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
         self.init_flow_mod(req)?;
+        if req.idle_timeout != 0 || req.hard_timeout != 0 {
+            // Expiry scans again from the next run.
+            self.expiry_due = Some(self.expiry_due.map_or(now, |t| t.min(now)));
+        }
         let mark = changes.len();
         let r = match req.command {
             FlowModCommand::Add => self.add_flow(req, now, changes),
@@ -384,7 +424,6 @@ impl Ofproto {
             table_id,
             priority: req.priority,
             r#match: req.r#match.clone(),
-            om: req.om,
             cookie: req.new_cookie.unwrap_or(0),
             idle_timeout: req.idle_timeout,
             hard_timeout: req.hard_timeout,
@@ -416,7 +455,7 @@ impl Ofproto {
         }
         changes.push(Change::Insert {
             table_id,
-            om: req.om,
+            r#match: req.r#match.clone(),
             priority: req.priority,
             old,
             event: RuleEvent::Added,
@@ -468,10 +507,11 @@ impl Ofproto {
             }
             let actions_changed = old.instructions != rule.instructions;
             let cookie_changed = old.cookie != rule.cookie;
+            let r#match = old.r#match.clone();
             table.cls.insert(om, prio as u32, rule);
             changes.push(Change::Insert {
                 table_id: t,
-                om,
+                r#match,
                 priority: prio,
                 old: Some(old),
                 event: RuleEvent::Modified,
@@ -483,7 +523,7 @@ impl Ofproto {
 
     fn delete_flows(&mut self, req: &FlowModReq, changes: &mut Vec<Change>) {
         let strict = req.command == FlowModCommand::DeleteStrict;
-        let found = self.collect_rules(&RuleCriteria {
+        let c = RuleCriteria {
             table_id: req.table_id,
             om: &req.om,
             strict_priority: strict.then_some(req.priority),
@@ -491,8 +531,26 @@ impl Ofproto {
             cookie_mask: req.cookie_mask,
             out_port: req.out_port,
             out_group: req.out_group,
-        });
-        self.remove_rules(&found, RR_DELETE, changes);
+        };
+        if strict {
+            let found = self.collect_rules(&c);
+            self.remove_rules(&found, RR_DELETE, changes);
+            return;
+        }
+        // Loose: select and remove in one walk per table, then report in
+        // descending priority (the order `collect_rules` gives).
+        for t in c.tables() {
+            let Some(table) = self.tables.get_mut(t) else {
+                continue;
+            };
+            let mut gone = table.cls.remove_covered(c.om, |_, r| c.keeps(r));
+            gone.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
+            changes.reserve(gone.len());
+            changes.extend(gone.into_iter().map(|(_, rule)| Change::Remove {
+                rule,
+                reason: RR_DELETE,
+            }));
+        }
     }
 
     /// Removes the given rules for `reason`, recording them.
@@ -519,11 +577,12 @@ impl Ofproto {
             match c {
                 Change::Insert {
                     table_id,
-                    om,
+                    r#match,
                     priority,
                     old,
                     ..
                 } => {
+                    let om = OfMatch::from_match(&r#match).unwrap_or_default();
                     let t = self.tables.get_mut(table_id).expect("table");
                     match old {
                         Some(old) => {
@@ -536,7 +595,7 @@ impl Ofproto {
                 }
                 Change::Remove { rule, .. } => {
                     let t = self.tables.get_mut(rule.table_id).expect("table");
-                    t.cls.insert(rule.om, rule.priority as u32, rule);
+                    t.cls.insert(rule.om(), rule.priority as u32, rule);
                 }
             }
         }
@@ -569,22 +628,29 @@ impl Ofproto {
         raw: &[u8],
         nx: bool,
     ) -> Result<FlowModReq, ErrorCode> {
+        FlowModReq::from_wire(fm, Self::flow_mod_wire(conn, fm, raw, nx))
+    }
+
+    /// How a flow-mod arrived on `conn` (raw: the whole message).
+    pub(crate) fn flow_mod_wire(
+        conn: &crate::connmgr::Connection,
+        fm: &FlowMod,
+        raw: &[u8],
+        nx: bool,
+    ) -> FlowModWire {
         let v = conn.ver();
         // OF1.0 ofp_match wildcards (first body word) all clear = exact.
         let of10_exact = v == Version::Of10
             && !nx
             && raw.len() >= 12
             && u32::from_be_bytes([raw[8], raw[9], raw[10], raw[11]]) & 0x3f_ffff == 0;
-        FlowModReq::from_wire(
-            fm,
-            FlowModWire {
-                version: v,
-                nx,
-                tid: conn.flow_mod_table_id,
-                of10_exact,
-                // The codec decodes NXM_NX_COOKIE into match_cookie/cookie_mask.
-                nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
-            },
-        )
+        FlowModWire {
+            version: v,
+            nx,
+            tid: conn.flow_mod_table_id,
+            of10_exact,
+            // The codec decodes NXM_NX_COOKIE into match_cookie/cookie_mask.
+            nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
+        }
     }
 }

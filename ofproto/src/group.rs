@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use ferrovs_openflow::action::Action;
 use ferrovs_openflow::message::multipart::{GroupDesc, GroupFeatures, GroupStats};
 use ferrovs_openflow::message::{Bucket, GroupMod};
 use ferrovs_openflow::port::OFPP_NONE;
@@ -110,22 +109,6 @@ fn number_buckets(buckets: &mut [Bucket]) {
 }
 
 impl Ofproto {
-    fn check_bucket_refs(&self, gm: &GroupMod) -> Handled {
-        for b in &gm.buckets {
-            for a in &b.actions {
-                if let Action::Group(g) = a {
-                    if *g == gm.group_id {
-                        return Err(ErrorCode::OfpgmfcLoop);
-                    }
-                    if !self.groups.contains_key(g) {
-                        return Err(ErrorCode::OfpgmfcChainingUnsupported);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// OFPT_GROUP_MOD.
     pub(crate) fn handle_group_mod(
         &mut self,
@@ -156,7 +139,6 @@ impl Ofproto {
                 if gm.command == GC_MODIFY && !exists {
                     return Err(ErrorCode::OfpgmfcUnknownGroup);
                 }
-                self.check_bucket_refs(gm)?;
                 let mut buckets = gm.buckets.clone();
                 number_buckets(&mut buckets);
                 let old = self.groups.get(&gm.group_id);
@@ -174,7 +156,6 @@ impl Ofproto {
                 Ok(())
             }
             GC_INSERT_BUCKET => {
-                self.check_bucket_refs(gm)?;
                 let g = self
                     .groups
                     .get_mut(&gm.group_id)
@@ -240,7 +221,7 @@ impl Ofproto {
         for (t, table) in self.tables.t.iter().enumerate() {
             for (k, r) in table.cls.iter() {
                 if r.groups().iter().any(|g| set.contains(g)) {
-                    victims.push((t as u8, k.r#match, r.priority));
+                    victims.push((t as u8, k.r#match(), r.priority));
                 }
             }
         }

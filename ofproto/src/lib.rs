@@ -38,6 +38,7 @@ mod notify;
 pub mod ofproto;
 pub mod packet_in;
 pub mod port;
+pub mod queue;
 pub mod revalidate;
 pub mod rule;
 pub mod stats;

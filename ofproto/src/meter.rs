@@ -126,7 +126,7 @@ impl Ofproto {
                 for (t, table) in self.tables.t.iter().enumerate() {
                     for (k, r) in table.cls.iter() {
                         if r.meter().is_some_and(|m| ids.contains(&m)) {
-                            victims.push((t as u8, k.r#match, r.priority));
+                            victims.push((t as u8, k.r#match(), r.priority));
                         }
                     }
                 }

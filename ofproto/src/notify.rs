@@ -49,6 +49,19 @@ impl Ofproto {
         let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
             || self.conns.values().any(|c| !c.monitors.is_empty());
         for ch in &changes {
+            // Vacancy events (OpenFlow 1.4): after each added or removed
+            // rule, as OVS; a no-op unless the table armed one.
+            match ch {
+                Change::Remove { rule, .. } => {
+                    self.send_table_status(cur.as_deref_mut(), rule.table_id)
+                }
+                Change::Insert {
+                    table_id,
+                    old: None,
+                    ..
+                } => self.send_table_status(cur.as_deref_mut(), *table_id),
+                Change::Insert { .. } => {}
+            }
             match ch {
                 Change::Remove { rule, reason } => {
                     if rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
@@ -63,7 +76,7 @@ impl Ofproto {
                 }
                 Change::Insert {
                     table_id,
-                    om,
+                    r#match,
                     priority,
                     event,
                     actions_changed,
@@ -72,10 +85,11 @@ impl Ofproto {
                     if (*event == RuleEvent::Modified && !actions_changed) || !monitored {
                         continue;
                     }
+                    let om = crate::flow::OfMatch::from_match(r#match).unwrap_or_default();
                     let Some(rule) = self
                         .tables
                         .get(*table_id)
-                        .and_then(|t| t.cls.get(om, *priority as u32))
+                        .and_then(|t| t.cls.get(&om, *priority as u32))
                         .cloned()
                     else {
                         continue;
@@ -88,7 +102,24 @@ impl Ofproto {
         }
         self.each_conn(cur, |c| c.flush_updates());
         self.delete_learned(&changes);
+        drop_later(changes);
     }
+}
+
+/// Changes past which removed rules are freed on a thread of their own.
+const DROP_LATER_MIN: usize = 4096;
+
+/// Frees a big batch of changes (the removed rules of a large delete: a
+/// few allocations each) off the connection's path, as OVS postpones rule
+/// destruction (RCU): the reply does not wait for 100,000 frees.
+fn drop_later(changes: Vec<Change>) {
+    if changes.len() < DROP_LATER_MIN {
+        return;
+    }
+    // If no thread can be made, the closure and the changes drop here.
+    let _ = std::thread::Builder::new()
+        .name("rule-free".into())
+        .spawn(move || drop(changes));
 }
 
 /// Queues a flow-removed for `rule` on `c` if it wants the reason.

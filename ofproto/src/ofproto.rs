@@ -80,6 +80,11 @@ pub struct Ofproto {
     pub(crate) config: OfprotoConfig,
     /// By OpenFlow port number (16-bit numbering; LOCAL is 0xfffe).
     pub(crate) ports: BTreeMap<u16, OfPort>,
+    /// Ports whose device has the default queue 0 (see `queue`).
+    pub(crate) queue_ports: std::collections::BTreeSet<u16>,
+    /// When `run` next has rules to expire: None while no rule has a
+    /// timeout; set to now by every flow-mod that gives a rule one.
+    pub(crate) expiry_due: Option<Instant>,
     pub(crate) conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
     pub(crate) tables: Tables,
@@ -92,8 +97,6 @@ pub struct Ofproto {
     pub(crate) clock: Clock,
     /// Packet-outs received, for translation to execute.
     pub(crate) packet_outs: Vec<ferrovs_openflow::message::PacketOut>,
-    /// When `run` next scans the tables for expired rules.
-    pub(crate) next_expiry_scan: Option<Instant>,
     /// Port-mod config changes not yet taken by vswitchd.
     pub(crate) port_mods: Vec<(u16, u32)>,
 }
@@ -103,6 +106,8 @@ impl Ofproto {
         Ofproto {
             config,
             ports: BTreeMap::new(),
+            queue_ports: Default::default(),
+            expiry_due: None,
             conns: BTreeMap::new(),
             next_conn: 1,
             tables: Tables::default(),
@@ -112,7 +117,6 @@ impl Ofproto {
             generation_id: None,
             clock: Arc::new(Instant::now),
             packet_outs: Vec::new(),
-            next_expiry_scan: None,
             port_mods: Vec::new(),
         }
     }
@@ -245,16 +249,45 @@ impl Ofproto {
 
     /// Processes whole messages of `conn`'s input while its output is
     /// under the limit (back-pressure: the rest waits in `input`).
+    /// Messages are handled in place, from the input buffer (taken out of
+    /// the connection meanwhile), without a copy each.
     fn process_input(&mut self, conn: &mut Connection) {
+        let input = std::mem::take(&mut conn.input);
+        let mut pos = conn.input_pos;
         while !conn.output_full() {
-            let Some(msg) = conn.next_message() else {
+            let rest = &input[pos..];
+            if rest.len() < 8 {
                 break;
-            };
-            crate::connmgr::handle(self, conn, &msg);
+            }
+            let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+            if len < 8 {
+                // A header with a length below 8 closes the connection.
+                conn.closing = true;
+                pos = input.len();
+                break;
+            }
+            if rest.len() < len {
+                break;
+            }
+            crate::connmgr::handle(self, conn, &rest[..len]);
+            pos += len;
             if conn.closing {
                 break;
             }
         }
+        conn.input = input;
+        if pos == conn.input.len() {
+            conn.input.clear();
+            pos = 0;
+        } else if conn.input.len() - pos < 8
+            || u16::from_be_bytes([conn.input[pos + 2], conn.input[pos + 3]]) as usize
+                > conn.input.len() - pos
+        {
+            // Keep only the partial message (one move per read).
+            conn.input.drain(..pos);
+            pos = 0;
+        }
+        conn.input_pos = pos;
     }
 
     /// Takes what is queued for connection `id` (empty if nothing). Input
@@ -303,7 +336,13 @@ impl Ofproto {
 
     /// Time-driven work (idle and hard timeouts); returns when it next
     /// wants to run.
+    /// The tables are only walked once something may be due, so a caller
+    /// may call this often (vswitchd: every slow-path tick).
     pub fn run(&mut self, now: Instant) -> Option<Instant> {
-        self.run_expiry(now)
+        if self.expiry_due.is_none_or(|t| t > now) {
+            return self.expiry_due;
+        }
+        self.expiry_due = self.expire_rules(now);
+        self.expiry_due
     }
 }

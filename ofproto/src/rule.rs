@@ -1,9 +1,12 @@
 //! One OpenFlow rule (flow entry) of a table.
 //!
 //! A rule keeps the match as the controller sent it (`r#match`, re-encoded
-//! in any version for flow stats and flow-removed) beside its canonical
-//! [`OfMatch`] (what the classifier keys on), plus everything a flow-mod
-//! sets and the counters that the datapath side (revalidators) adds to.
+//! in any version for flow stats and flow-removed), plus everything a
+//! flow-mod sets and the counters that the datapath side (revalidators)
+//! adds to. Its canonical [`OfMatch`] (what the classifier keys on) is not
+//! stored here: the classifier holds it once, compactly (the shared mask
+//! of its subtable and the rule's masked words), and [`Rule::om`] rebuilds
+//! it from `r#match` when a rare path needs it.
 //! Times are [`Instant`]s from the switch's clock, so tests can move time.
 
 use std::time::Instant;
@@ -27,9 +30,8 @@ pub const RULE_FLAGS: u16 = FlowMod::F_SEND_FLOW_REM
 pub struct Rule {
     pub table_id: u8,
     pub priority: u16,
-    /// The match as received (canonical form is `om`).
+    /// The match as received (canonical form: [`Rule::om`]).
     pub r#match: Match,
-    pub om: OfMatch,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -88,6 +90,13 @@ pub fn meter_of(instructions: &[Instruction]) -> Option<u32> {
 }
 
 impl Rule {
+    /// The canonical match: what the rule was inserted under (a flow-mod's
+    /// `OfMatch` is built from the same wire match). About 1.4 KB: for
+    /// rare paths (trace, monitors, undo), not per rule of a big walk.
+    pub fn om(&self) -> OfMatch {
+        OfMatch::from_match(&self.r#match).unwrap_or_default()
+    }
+
     /// Every action of the rule, nested ones (clone) included.
     pub fn each_action(&self, f: &mut impl FnMut(&Action) -> bool) -> bool {
         each_action(&self.instructions, f)

@@ -63,6 +63,17 @@ pub(crate) fn send_split<T: Clone>(
     }
 }
 
+/// Sets the length (and OFPMPF_REPLY_MORE when `more`) of the multipart
+/// reply that starts at `start` and ends at the end of `out`.
+fn close_reply(out: &mut [u8], start: usize, more: bool) {
+    let len = (out.len() - start) as u16;
+    out[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
+    if more {
+        // The flags follow the header and the 16-bit type in every version.
+        out[start + 10..start + 12].copy_from_slice(&1u16.to_be_bytes());
+    }
+}
+
 impl Ofproto {
     pub(crate) fn handle_multipart(
         &mut self,
@@ -82,14 +93,8 @@ impl Ofproto {
                 };
                 self.reply(conn, xid, MpReply::Desc(d));
             }
-            MpRequest::Flow(r) => {
-                let fs = self.flow_stats(&r)?;
-                send_split(conn, xid, fs, MpReply::Flow);
-            }
-            MpRequest::NxFlow(r) => {
-                let fs = self.flow_stats(&r)?;
-                send_split(conn, xid, fs, MpReply::NxFlow);
-            }
+            MpRequest::Flow(r) => self.send_flow_stats(conn, xid, &r, false)?,
+            MpRequest::NxFlow(r) => self.send_flow_stats(conn, xid, &r, true)?,
             MpRequest::Aggregate(r) => {
                 let a = self.aggregate_stats(&r)?;
                 self.reply(conn, xid, MpReply::Aggregate(a));
@@ -106,11 +111,9 @@ impl Ofproto {
                 let ps = self.port_stats(p)?;
                 send_split(conn, xid, ps, MpReply::PortStats);
             }
-            MpRequest::Queue(p, _q) => {
-                if p != OFPP_NONE && p != 0xfffc && !self.ports.contains_key(&p) {
-                    return Err(ErrorCode::OfpqofcBadPort);
-                }
-                self.reply(conn, xid, MpReply::Queue(Vec::new()));
+            MpRequest::Queue(p, q) => {
+                let qs = self.queue_stats(p, q)?;
+                send_split(conn, xid, qs, MpReply::Queue);
             }
             MpRequest::PortDesc(p) => {
                 let ports: Vec<_> = self
@@ -213,7 +216,7 @@ impl Ofproto {
         }
         r.r#match.check_prereqs().map_err(|e| e.code)?;
         let om = OfMatch::from_match(&r.r#match).map_err(|e| e.code())?;
-        let keys = self.collect_rules(&RuleCriteria {
+        Ok(self.select_rules(&RuleCriteria {
             table_id: r.table_id,
             om: &om,
             strict_priority: None,
@@ -221,16 +224,11 @@ impl Ofproto {
             cookie_mask: r.cookie_mask,
             out_port: r.out_port,
             out_group: r.out_group,
-        });
-        Ok(keys
-            .iter()
-            .filter_map(|(t, m, p)| self.tables.get(*t)?.cls.get(m, *p as u32))
-            .map(|r| &**r)
-            .collect())
+        }))
     }
 
-    pub(crate) fn flow_stats(&self, r: &FlowStatsRequest) -> Result<Vec<FlowStats>, ErrorCode> {
-        let now = self.now();
+    /// The flow stats entry of `rule` at `now`.
+    fn flow_stats_entry(rule: &Rule, now: std::time::Instant) -> FlowStats {
         // Wire form of NX/OF1.5 ages: seconds + 1 (0 means unknown).
         let age = |t: std::time::Instant| {
             now.saturating_duration_since(t)
@@ -238,30 +236,62 @@ impl Ofproto {
                 .min(u16::MAX as u64 - 1) as u16
                 + 1
         };
-        Ok(self
-            .stats_rules(r)?
-            .into_iter()
-            .map(|rule| {
-                let (duration_sec, duration_nsec) = rule.duration(now);
-                FlowStats {
-                    table_id: rule.table_id,
-                    duration_sec,
-                    duration_nsec,
-                    priority: rule.priority,
-                    idle_timeout: rule.idle_timeout,
-                    hard_timeout: rule.hard_timeout,
-                    flags: rule.flags,
-                    importance: rule.importance,
-                    idle_age: age(rule.used),
-                    hard_age: age(rule.modified),
-                    cookie: rule.cookie,
-                    packet_count: rule.packet_count,
-                    byte_count: rule.byte_count,
-                    r#match: rule.r#match.clone(),
-                    instructions: rule.instructions.clone(),
-                }
-            })
-            .collect())
+        let (duration_sec, duration_nsec) = rule.duration(now);
+        FlowStats {
+            table_id: rule.table_id,
+            duration_sec,
+            duration_nsec,
+            priority: rule.priority,
+            idle_timeout: rule.idle_timeout,
+            hard_timeout: rule.hard_timeout,
+            flags: rule.flags,
+            importance: rule.importance,
+            idle_age: age(rule.used),
+            hard_age: age(rule.modified),
+            cookie: rule.cookie,
+            packet_count: rule.packet_count,
+            byte_count: rule.byte_count,
+            r#match: rule.r#match.clone(),
+            instructions: rule.instructions.clone(),
+        }
+    }
+
+    /// Answers a flow stats request (`nx`: NXST_FLOW) by encoding each
+    /// selected rule straight into reply messages on the connection's
+    /// output: a message is closed (with OFPMPF_REPLY_MORE) when the next
+    /// entry would take it past 64 KiB. No list of entries is built.
+    fn send_flow_stats(
+        &self,
+        conn: &mut Connection,
+        xid: u32,
+        r: &FlowStatsRequest,
+        nx: bool,
+    ) -> Result<(), ErrorCode> {
+        let rules = self.stats_rules(r)?;
+        let now = self.now();
+        let v = conn.ver();
+        let body = if nx {
+            MpReply::NxFlow(Vec::new())
+        } else {
+            MpReply::Flow(Vec::new())
+        };
+        let head = Message::MultipartReply(MultipartReply { flags: 0, body }).encode(v, xid);
+        let out = &mut conn.output;
+        let mut msg_start = out.len();
+        out.extend_from_slice(&head);
+        let mut entry = Vec::with_capacity(256);
+        for rule in rules {
+            entry.clear();
+            Self::flow_stats_entry(rule, now).encode_entry(v, nx, &mut entry);
+            if out.len() - msg_start + entry.len() > 0xffff && out.len() - msg_start > head.len() {
+                close_reply(out, msg_start, true);
+                msg_start = out.len();
+                out.extend_from_slice(&head);
+            }
+            out.extend_from_slice(&entry);
+        }
+        close_reply(out, msg_start, false);
+        Ok(())
     }
 
     fn aggregate_stats(&self, r: &FlowStatsRequest) -> Result<AggregateStats, ErrorCode> {

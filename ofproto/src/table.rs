@@ -15,6 +15,9 @@ pub const N_TABLES: usize = 255;
 pub const TABLE_HIDDEN: u8 = 254;
 /// Default flow limit (reported as max_entries).
 pub const DEFAULT_MAX_FLOWS: u32 = 1_000_000;
+/// OFPTR_VACANCY_DOWN and OFPTR_VACANCY_UP (OFPT_TABLE_STATUS reasons).
+pub const VACANCY_DOWN: u8 = 3;
+pub const VACANCY_UP: u8 = 4;
 
 pub struct OfTable {
     /// Rules boxed: the classifier moves only pointers.
@@ -34,6 +37,10 @@ pub struct OfTable {
     pub vacancy: bool,
     pub vacancy_down: u8,
     pub vacancy_up: u8,
+    /// The vacancy event armed (OVS `vacancy_event`): 0 none,
+    /// [`VACANCY_DOWN`] or [`VACANCY_UP`]. Sending one arms the other, so
+    /// a table going back and forth across one threshold reports once.
+    pub vacancy_event: u8,
     pub lookup_count: u64,
     pub matched_count: u64,
 }
@@ -49,6 +56,7 @@ impl Default for OfTable {
             vacancy: false,
             vacancy_down: 0,
             vacancy_up: 100,
+            vacancy_event: 0,
             lookup_count: 0,
             matched_count: 0,
         }
@@ -60,6 +68,44 @@ impl OfTable {
         self.cls.len()
     }
 
+    /// Free room in percent of the flow limit, rounded down (OVS
+    /// `oftable_vacancy`).
+    pub fn vacancy_percent(&self) -> u8 {
+        let (max, n) = (self.max_flows as u64, self.n_flows() as u64);
+        if max == 0 {
+            100
+        } else if n >= max {
+            0
+        } else {
+            ((max - n) * 100 / max) as u8
+        }
+    }
+
+    /// The vacancy event due now, if one is armed and its threshold is
+    /// crossed; it is then consumed and the opposite one armed.
+    pub fn take_vacancy_event(&mut self) -> Option<u8> {
+        if self.vacancy_event == 0 {
+            return None;
+        }
+        let v = self.vacancy_percent();
+        let ev = if v < self.vacancy_down {
+            VACANCY_DOWN
+        } else if v > self.vacancy_up {
+            VACANCY_UP
+        } else {
+            return None;
+        };
+        if ev != self.vacancy_event {
+            return None;
+        }
+        self.vacancy_event = if ev == VACANCY_DOWN {
+            VACANCY_UP
+        } else {
+            VACANCY_DOWN
+        };
+        Some(ev)
+    }
+
     /// The rule to evict to make room: the least important, then the one
     /// closest to expiring (OVS's eviction order, without eviction groups).
     pub fn eviction_victim(&self) -> Option<(crate::flow::OfMatch, u32)> {
@@ -67,7 +113,7 @@ impl OfTable {
             .iter()
             .filter(|(_, r)| r.idle_timeout != 0 || r.hard_timeout != 0 || r.importance != 0)
             .min_by_key(|(_, r)| (r.importance, r.used))
-            .map(|(k, _)| (k.r#match, k.priority))
+            .map(|(k, _)| (k.r#match(), k.priority))
     }
 }
 

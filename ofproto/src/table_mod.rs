@@ -5,13 +5,17 @@ use ferrovs_openflow::message::table_features::{OxmId, TableFeatureProp, TfpValu
 use ferrovs_openflow::message::{TableFeatures, TableMod};
 use ferrovs_openflow::ErrorCode;
 
+use crate::connmgr::async_config::AsyncKind;
 use crate::connmgr::dispatch::Handled;
+use crate::connmgr::Connection;
 use crate::ofproto::Ofproto;
 use crate::table::{DEFAULT_MAX_FLOWS, TABLE_HIDDEN};
 
 /// OFPTC14_EVICTION and OFPTC14_VACANCY_EVENTS.
 const TC_EVICTION: u32 = 1 << 2;
 const TC_VACANCY: u32 = 1 << 3;
+/// OFPT_TABLE_STATUS (OpenFlow 1.4+).
+const OFPT14_TABLE_STATUS: u8 = 31;
 
 /// What a table does with a packet no rule matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +122,16 @@ impl Ofproto {
                         t.vacancy_down = down;
                         t.vacancy_up = up;
                     }
+                    // Arm the event the current vacancy can reach first.
+                    if !t.vacancy {
+                        t.vacancy_event = 0;
+                    } else if t.vacancy_event == 0 {
+                        t.vacancy_event = if t.vacancy_percent() < t.vacancy_up {
+                            crate::table::VACANCY_UP
+                        } else {
+                            crate::table::VACANCY_DOWN
+                        };
+                    }
                 }
                 _ => {}
             }
@@ -130,32 +144,60 @@ impl Ofproto {
     /// plus a vacancy property when vacancy events are on.
     pub(crate) fn table_desc(&self) -> Vec<Vec<u8>> {
         (0..self.config.n_tables)
-            .map(|id| {
-                let t = self.tables.get(id).expect("visible table");
-                let config = if t.eviction { TC_EVICTION } else { 0 }
-                    | if t.vacancy { TC_VACANCY } else { 0 };
-                let mut e = Vec::with_capacity(24);
-                e.extend_from_slice(&0u16.to_be_bytes());
-                e.push(id);
-                e.push(0);
-                e.extend_from_slice(&config.to_be_bytes());
-                // OFPTMPT_EVICTION: type 2, length 8, flags.
-                e.extend_from_slice(&2u16.to_be_bytes());
-                e.extend_from_slice(&8u16.to_be_bytes());
-                e.extend_from_slice(&7u32.to_be_bytes());
-                if t.vacancy {
-                    // OFPTMPT_VACANCY: type 3, length 8, down, up, vacancy, pad.
-                    e.extend_from_slice(&3u16.to_be_bytes());
-                    e.extend_from_slice(&8u16.to_be_bytes());
-                    let max = t.max_flows.min(DEFAULT_MAX_FLOWS) as u64;
-                    let free = 100 - (t.n_flows() as u64 * 100 / max.max(1)).min(100);
-                    e.extend_from_slice(&[t.vacancy_down, t.vacancy_up, free as u8, 0]);
-                }
-                let len = e.len() as u16;
-                e[0..2].copy_from_slice(&len.to_be_bytes());
-                e
-            })
+            .map(|id| self.table_desc_entry(id))
             .collect()
+    }
+
+    /// One OFPMP_TABLE_DESC entry (also the body of a table status).
+    pub(crate) fn table_desc_entry(&self, id: u8) -> Vec<u8> {
+        let t = self.tables.get(id).expect("visible table");
+        let config =
+            if t.eviction { TC_EVICTION } else { 0 } | if t.vacancy { TC_VACANCY } else { 0 };
+        let mut e = Vec::with_capacity(24);
+        e.extend_from_slice(&0u16.to_be_bytes());
+        e.push(id);
+        e.push(0);
+        e.extend_from_slice(&config.to_be_bytes());
+        // OFPTMPT_EVICTION: type 2, length 8, flags.
+        e.extend_from_slice(&2u16.to_be_bytes());
+        e.extend_from_slice(&8u16.to_be_bytes());
+        e.extend_from_slice(&7u32.to_be_bytes());
+        if t.vacancy {
+            // OFPTMPT_VACANCY: type 3, length 8, down, up, vacancy, pad.
+            e.extend_from_slice(&3u16.to_be_bytes());
+            e.extend_from_slice(&8u16.to_be_bytes());
+            e.extend_from_slice(&[t.vacancy_down, t.vacancy_up, t.vacancy_percent(), 0]);
+        }
+        let len = e.len() as u16;
+        e[0..2].copy_from_slice(&len.to_be_bytes());
+        e
+    }
+
+    /// Sends OFPT_TABLE_STATUS for table `id` if its armed vacancy event
+    /// is due (OVS `send_table_status`), to every OpenFlow 1.4+
+    /// connection whose asynchronous configuration asks for the reason.
+    pub(crate) fn send_table_status(&mut self, cur: Option<&mut Connection>, id: u8) {
+        let Some(reason) = self.tables.get_mut(id).and_then(|t| t.take_vacancy_event()) else {
+            return;
+        };
+        let desc = self.table_desc_entry(id);
+        self.each_conn(cur, |c| {
+            let v = c.ver();
+            if v < ferrovs_openflow::Version::Of14
+                || !c.receives_async(AsyncKind::TableStatus, reason)
+            {
+                return;
+            }
+            // Header, reason, 7 bytes of pad, the table's description.
+            let mut m = Vec::with_capacity(16 + desc.len());
+            m.extend_from_slice(&[v.wire(), OFPT14_TABLE_STATUS]);
+            m.extend_from_slice(&((16 + desc.len()) as u16).to_be_bytes());
+            m.extend_from_slice(&0u32.to_be_bytes());
+            m.push(reason);
+            m.extend_from_slice(&[0; 7]);
+            m.extend_from_slice(&desc);
+            c.send_async_raw(&m);
+        });
     }
 
     /// Table features of every visible table.

@@ -255,6 +255,41 @@ fn groups_meters_of15() {
     check("OpenFlow15", group_meter_script);
 }
 
+/// Groups that chain to groups: a group naming itself, a group naming
+/// one that does not exist yet, and a loop through two groups made by
+/// mod-group. OVS advertises chaining without chaining checks
+/// (OFPGFC_CHAINING, not OFPGFC_CHAINING_CHECKS) and accepts all three
+/// (translation bounds the depth), so the switch must too, with the same
+/// dumps.
+fn group_chain_script(s: &mut SideBySide, v: &str) {
+    let o = ["-O", v];
+    s.run(&o, "add-group", &["group_id=1,type=all,bucket=group:1"]);
+    s.run(&o, "add-group", &["group_id=2,type=all,bucket=group:3"]);
+    s.run(&o, "add-group", &["group_id=3,type=all,bucket=output:1"]);
+    s.run(
+        &o,
+        "add-group",
+        &["group_id=4,type=indirect,bucket=group:3"],
+    );
+    s.run(&o, "mod-group", &["group_id=3,type=all,bucket=group:4"]);
+    s.run(&o, "add-flow", &["priority=5,ip,actions=group:2"]);
+    s.run_sorted(&o, "dump-groups", &[]);
+    s.run(&o, "del-groups", &["group_id=3"]);
+    s.run_sorted(&o, "dump-groups", &[]);
+    s.run(&["-O", v, "--sort"], "dump-flows", &[]);
+    s.run(&o, "dump-group-features", &[]);
+}
+
+#[test]
+fn group_chains_of13() {
+    check("OpenFlow13", group_chain_script);
+}
+
+#[test]
+fn group_chains_of15() {
+    check("OpenFlow15", group_chain_script);
+}
+
 /// `--bundle`: all or nothing; a bundle that fails half way leaves the
 /// tables as they were and reports the failing message's error.
 fn bundle_script(s: &mut SideBySide, v: &str) {

@@ -918,3 +918,190 @@ fn async_config_per_role_selects_flow_removed() {
     c.advance(2);
     assert!(matches!(&c.pending(id)[..], [Message::FlowRemoved(fr)] if fr.reason == 1));
 }
+
+/// Raw OFPT_TABLE_STATUS messages (type 31) queued for `id` (the codec
+/// does not model them), each as Debian's `ovs-ofctl ofp-print` prints it.
+fn table_statuses(c: &mut Ctl, id: ConnId) -> Vec<String> {
+    let out = c.of.take_output(id);
+    let mut b = &out[..];
+    let mut texts = Vec::new();
+    while b.len() >= 8 {
+        let len = u16::from_be_bytes([b[2], b[3]]) as usize;
+        assert_eq!(
+            b[1],
+            31,
+            "only table status expected: {:?}",
+            Message::decode(&b[..len])
+        );
+        {
+            let hex: String = b[..len].iter().map(|x| format!("{x:02x}")).collect();
+            let o = std::process::Command::new(ferrovs_tests::tool("ovs-ofctl"))
+                .args(["ofp-print", &hex])
+                .output()
+                .expect("ovs-ofctl runs");
+            assert!(o.status.success(), "ofp-print: {o:?}");
+            texts.push(String::from_utf8_lossy(&o.stdout).trim_end().to_string());
+        }
+        b = &b[len..];
+    }
+    texts
+}
+
+/// OpenFlow 1.4 vacancy events, as OVS's "asynchronous message control
+/// (OpenFlow 1.4)" test drives them: a table with a flow limit of 10 and
+/// vacancy thresholds 20%/80% reports VACANCY_DOWN once when filling
+/// below 20% free, then VACANCY_UP once when emptying above 80%; turned
+/// on at 70% free it arms VACANCY_UP only. Only a connection that asked
+/// for table status (set-async) gets them. The texts are what Debian's
+/// ovs-ofctl prints for the bytes the switch sent, and what OVS's test
+/// expects.
+#[test]
+fn table_status_vacancy_events() {
+    use ferrovs_openflow::message::{AsyncConfig, TableMod};
+    let v = Version::Of14;
+    let mut c = Ctl::new(v);
+    let other = c.connect();
+    c.of.set_table_config(1, None, Some(10), false);
+    // OFPACPT_TABLE_STATUS_MASTER: VACANCY_DOWN | VACANCY_UP.
+    let cfg = AsyncConfig::Props(vec![(9, (1 << 3) | (1 << 4))]);
+    assert!(c.send(&Message::SetAsync(cfg)).is_empty());
+    let vacancy = |on: bool| {
+        Message::TableMod(TableMod {
+            table_id: 1,
+            config: if on { 1 << 3 } else { 0 },
+            props: if on {
+                vec![0, 3, 0, 8, 20, 80, 0, 0]
+            } else {
+                Vec::new()
+            },
+        })
+    };
+    let id = c.id;
+    // Flow-mods whose only output may be table status (not decodable).
+    let send_fm = |c: &mut Ctl, cmd: FlowModCommand, text: String| {
+        c.xid += 1;
+        let bytes = Message::FlowMod(Ctl::flow_mod(cmd, &text)).encode(v, c.xid);
+        c.of.receive(id, &bytes);
+    };
+    let add = |c: &mut Ctl, i: u32| {
+        send_fm(
+            c,
+            FlowModCommand::Add,
+            format!("table=1,in_port={i},actions=2"),
+        )
+    };
+    let del =
+        |c: &mut Ctl, i: u32| send_fm(c, FlowModCommand::Delete, format!("table=1,in_port={i}"));
+    let status = |reason: &str, vacancy: u32| {
+        format!(
+            "OFPT_TABLE_STATUS (OF1.4) (xid=0x0): reason={reason}\ntable_desc:-\n  table 1:\n   \
+             eviction=off eviction_flags=OTHER|IMPORTANCE|LIFETIME\n   \
+             vacancy=on vacancy_down=20% vacancy_up=80% vacancy={vacancy}%"
+        )
+    };
+    assert!(c.send(&vacancy(true)).is_empty());
+    let mut seen = Vec::new();
+    for i in 1..=10 {
+        add(&mut c, i);
+        seen.extend(table_statuses(&mut c, id));
+    }
+    assert_eq!(seen, [status("VACANCY_DOWN", 10)]);
+    seen.clear();
+    for i in 1..=10 {
+        del(&mut c, i);
+        seen.extend(table_statuses(&mut c, id));
+    }
+    assert_eq!(seen, [status("VACANCY_UP", 90)]);
+    // From the other side: off, 3 flows, on at 70% free arms VACANCY_UP.
+    seen.clear();
+    assert!(c.send(&vacancy(false)).is_empty());
+    for i in 1..=3 {
+        add(&mut c, i);
+    }
+    assert!(table_statuses(&mut c, id).is_empty());
+    assert!(c.send(&vacancy(true)).is_empty());
+    for i in 4..=10 {
+        add(&mut c, i);
+        seen.extend(table_statuses(&mut c, id));
+    }
+    assert!(seen.is_empty(), "filling reports nothing: {seen:?}");
+    for i in 1..=10 {
+        del(&mut c, i);
+        seen.extend(table_statuses(&mut c, id));
+    }
+    assert_eq!(seen, [status("VACANCY_UP", 90)]);
+    // The connection that did not ask got none (and not below 1.4).
+    assert!(table_statuses(&mut c, other).is_empty());
+}
+
+/// A packet-out naming a buffer is refused with OFPBRC_BUFFER_UNKNOWN (no
+/// packet is ever buffered: packet-ins say OFP_NO_BUFFER), as OVS does.
+#[test]
+fn packet_out_with_a_buffer_id_is_unknown_buffer() {
+    use ferrovs_openflow::message::PacketOut;
+    for v in [Version::Of10, Version::Of13, Version::Of15] {
+        let mut c = Ctl::new(v);
+        let po = PacketOut {
+            buffer_id: 7,
+            in_port: 0xfffd,
+            r#match: Match::default(),
+            actions: Vec::new(),
+            data: Vec::new(),
+        };
+        let r = c.send(&Message::PacketOut(po));
+        assert_eq!(error_of(v, &r), ErrorCode::OfpbrcBufferUnknown, "{v:?}");
+    }
+}
+
+/// A dump bigger than one message comes as several replies of at most
+/// 64 KiB, each but the last flagged OFPMPF_REPLY_MORE, together holding
+/// every rule once, in descending priority within the table; then a loose
+/// delete of all empties the table in one flow-mod.
+#[test]
+fn big_dump_is_split_and_delete_all_empties() {
+    for v in [Version::Of10, Version::Of13] {
+        let mut c = Ctl::new(v);
+        for i in 0..3000u32 {
+            let text = format!(
+                "priority={},ip,nw_dst=198.18.{}.{},actions=output:1",
+                100 + i % 16,
+                i / 256,
+                i % 256
+            );
+            assert!(c.add(&text).is_empty());
+        }
+        let req = MultipartRequest {
+            flags: 0,
+            body: MpRequest::Flow(FlowStatsRequest::default()),
+        };
+        c.xid += 1;
+        let bytes = Message::MultipartRequest(req).encode(v, c.xid);
+        let id = c.id;
+        c.of.receive(id, &bytes);
+        let out = c.of.take_output(id);
+        let (mut b, mut n_msgs, mut prios) = (&out[..], 0, Vec::new());
+        while b.len() >= 8 {
+            let len = u16::from_be_bytes([b[2], b[3]]) as usize;
+            let more = u16::from_be_bytes([b[10], b[11]]) & 1 == 1;
+            let Message::MultipartReply(r) = Message::decode(&b[..len]).unwrap().1 else {
+                panic!("not a multipart reply");
+            };
+            let MpReply::Flow(fs) = r.body else {
+                panic!("not flow stats");
+            };
+            prios.extend(fs.iter().map(|f| f.priority));
+            b = &b[len..];
+            n_msgs += 1;
+            assert_eq!(more, !b.is_empty(), "{v:?}: REPLY_MORE on all but the last");
+        }
+        assert!(n_msgs > 2, "{v:?}: {n_msgs} replies");
+        assert_eq!(prios.len(), 3000, "{v:?}");
+        assert!(
+            prios.windows(2).all(|w| w[0] >= w[1]),
+            "{v:?}: priority order"
+        );
+        let del = Ctl::flow_mod(FlowModCommand::Delete, "ip");
+        assert!(c.fm(del).is_empty());
+        assert_eq!(c.of.n_rules(), 0, "{v:?}");
+    }
+}

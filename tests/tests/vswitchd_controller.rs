@@ -12,7 +12,9 @@
 //!   OVS_RUNDIR), in OpenFlow 1.0, 1.3 and 1.5.
 //!
 //! - the port list of `dump-ports-desc` in OpenFlow 1.0, 1.3 and 1.5, as
-//!   OVS's.
+//!   OVS's;
+//! - queue stats and their errors in OpenFlow 1.0, 1.3 and 1.4, as OVS's
+//!   (dummy ports have the default queue 0, LOCAL has none).
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -274,4 +276,129 @@ fn ports_desc_match_ovs() {
         let state = u32::from_be_bytes([p[28], p[29], p[30], p[31]]);
         assert_eq!(state & !0x301, 0, "OF1.0 port state {state:#x}");
     }
+}
+
+/// `ovs-ofctl queue-stats` (every port, one port, one queue, a port
+/// without queues, unknown ports and queues) prints the same on ferrovs as
+/// on OVS: dummy ports have queue 0 with unknown counters, LOCAL (a tap
+/// device on OVS, internal here) has none, an unknown port is
+/// OFPQOFC_BAD_PORT and a queue no selected port has is
+/// OFPQOFC_BAD_QUEUE.
+#[test]
+fn queue_stats_match_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+        "protocols=OpenFlow10,OpenFlow13,OpenFlow14",
+    ]);
+    ovs.vsctl(&[
+        "set",
+        "bridge",
+        "br0",
+        "protocols=OpenFlow10,OpenFlow13,OpenFlow14",
+    ])
+    .unwrap();
+    for (p, n) in [("p1", "1"), ("p2", "2")] {
+        let req = format!("ofport_request={n}");
+        let args = [
+            "add-port",
+            "br0",
+            p,
+            "--",
+            "set",
+            "Interface",
+            p,
+            "type=dummy",
+            &req,
+        ];
+        ovs.vsctl(&args).unwrap();
+        fv.vsctl_ok(&args);
+    }
+    let run = |sock: &std::path::Path, v: &str, rest: &[&str]| -> String {
+        let o = std::process::Command::new(ferrovs_tests::tool("ovs-ofctl"))
+            .args(["-O", v, "--timeout=10", "queue-stats"])
+            .arg(format!("unix:{}", sock.display()))
+            .args(rest)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("ovs-ofctl runs");
+        // Ports come in hash order on OVS: compare the lines sorted.
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        format!("ok={} {}", o.status.success(), lines.join("\n"))
+    };
+    let queries: &[&[&str]] = &[
+        &[],
+        &["1"],
+        &["2", "0"],
+        &["1", "5"],
+        &["LOCAL"],
+        &["LOCAL", "0"],
+        &["9"],
+        &["ALL", "0"],
+        &["ALL", "5"],
+    ];
+    let mut diffs = Vec::new();
+    for v in ["OpenFlow10", "OpenFlow13", "OpenFlow14"] {
+        for q in queries {
+            let o = run(&ovs.mgmt_socket(), v, q);
+            let f = run(&fv.mgmt_socket("br0"), v, q);
+            if o != f {
+                diffs.push(format!(
+                    "{v} queue-stats {q:?}\n--- OVS:\n{o}\n--- ferrovs:\n{f}"
+                ));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // The oracle did list queue 0 of both dummy ports (the test compares
+    // something).
+    assert!(run(&ovs.mgmt_socket(), "OpenFlow13", &[]).contains("port 2 queue 0"));
+}
+
+/// Idle and hard timeouts expire in the running switch (vswitchd runs
+/// each bridge's expiry from its slow-path tick): flows with
+/// `hard_timeout=1` and `idle_timeout=1` are gone within a few seconds,
+/// a flow without timeout stays.
+#[test]
+fn timeouts_expire_in_the_running_switch() {
+    let fv = FerrovsVswitchd::start().unwrap();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=secure",
+    ]);
+    let ok = |args: &[&str]| {
+        let o = fv.ofctl(&[], "add-flow", "br0", args);
+        assert!(o.status.success(), "{o:?}");
+    };
+    ok(&["priority=5,ip,hard_timeout=1,send_flow_rem,actions=drop"]);
+    ok(&["priority=6,arp,idle_timeout=1,send_flow_rem,actions=drop"]);
+    ok(&["priority=7,ipv6,actions=drop"]);
+    let dump = || {
+        let o = fv.ofctl(&[], "dump-flows", "br0", &[]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(dump().contains("hard_timeout=1"));
+    let gone = fv.wait_until(Duration::from_secs(10), || {
+        let d = dump();
+        !d.contains("hard_timeout=1") && !d.contains("idle_timeout=1")
+    });
+    assert!(gone, "timed-out flows still there:\n{}", dump());
+    assert!(dump().contains("priority=7,ipv6"), "{}", dump());
 }

@@ -112,35 +112,49 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut out: Vec<u8> = lock(ofproto).take_output(id);
+    // Start of the bytes of `out` not written yet.
+    let mut sent = 0usize;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut last_rx = Instant::now();
     let mut probe_sent = false;
     let mut probe_open = true;
     loop {
         let closing = lock(ofproto).is_closing(id);
-        if closing && out.is_empty() {
+        if closing && sent == out.len() {
             return ConnEnd::Closed;
         }
         let probe_at = probe.borrow().map(|p| last_rx + p);
         tokio::select! {
-            w = wr.write(&out), if !out.is_empty() => match w {
+            w = wr.write(&out[sent..]), if sent < out.len() => match w {
                 Ok(0) => return ConnEnd::PeerClosed,
-                Ok(n) => { out.drain(..n); }
+                Ok(n) => {
+                    // Written bytes are dropped once all are out, or once
+                    // they are most of the buffer: a big dump is not moved
+                    // down after every partial write.
+                    sent += n;
+                    if sent == out.len() {
+                        out.clear();
+                        sent = 0;
+                    } else if sent > out.len() / 2 {
+                        out.drain(..sent);
+                        sent = 0;
+                    }
+                }
                 Err(e) => return ConnEnd::Io(e.to_string()),
             },
-            r = rd.read(&mut buf), if !closing && out.len() < MAX_QUEUED => match r {
+            r = rd.read(&mut buf), if !closing && out.len() - sent < MAX_QUEUED => match r {
                 Ok(0) => return ConnEnd::PeerClosed,
                 Ok(n) => {
                     last_rx = Instant::now();
                     probe_sent = false;
                     let mut o = lock(ofproto);
                     o.receive(id, &buf[..n]);
-                    out.extend_from_slice(&o.take_output(id));
+                    append(&mut out, o.take_output(id));
                 }
                 Err(e) => return ConnEnd::Io(e.to_string()),
             },
             _ = notify.notified() => {
-                out.extend_from_slice(&lock(ofproto).take_output(id));
+                append(&mut out, lock(ofproto).take_output(id));
             }
             r = probe.changed(), if probe_open => {
                 // A new interval applies from now on; a closed channel
@@ -157,6 +171,15 @@ where
                 last_rx = Instant::now();
             }
         }
+    }
+}
+
+/// Appends `more` to `out`, taking its buffer when `out` is empty.
+fn append(out: &mut Vec<u8>, more: Vec<u8>) {
+    if out.is_empty() {
+        *out = more;
+    } else {
+        out.extend_from_slice(&more);
     }
 }
 

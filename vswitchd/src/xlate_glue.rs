@@ -280,7 +280,9 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
 /// revalidation round's figures and duration.
 pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     work.upcall.flush_stats();
-    // Idle and hard timeouts (learned flows included) expire here.
+    // Idle and hard timeouts (after the counters above, so that a rule
+    // that saw packets is not taken for idle). Each ofproto walks its
+    // rules only when one may be due.
     for of in work.ofprotos.values() {
         let mut of = lock(of);
         let now = of.now();

@@ -4,17 +4,21 @@
 //! API contract (what ofproto relies on):
 //! - a rule is identified by its canonical [`OfMatch`] and its priority;
 //!   `insert` of an identical (match, priority) replaces and returns the
-//!   old value;
+//!   old value; the classifier does not keep the `OfMatch` itself: a
+//!   [`ClsKey`] is a view that rebuilds it on demand;
 //! - `lookup` returns the highest-priority matching rule and, when given
 //!   wildcards, sets in them every bit the search examined (so that a
 //!   megaflow built from those wildcards can never match a packet that
 //!   the table would treat differently);
-//! - `covered_by` lists the rules a loose modify/delete reaches;
+//! - `covered_by` lists the rules a loose modify/delete reaches, and
+//!   `remove_covered` removes them in the same walk;
 //! - iteration order is unspecified.
 //!
-//! Inside: tuple space search. Rules live in one slab; each distinct mask
-//! has a [`Subtable`](subtable) hashing its rules by masked value (so
-//! insert, remove and strict get are one hash probe). Subtables are kept
+//! Inside: tuple space search. Rules live in one slab of small entries
+//! (priority, subtable, row, chain link, value); each distinct mask has a
+//! [`Subtable`](subtable) that stores the mask once and every rule's masked
+//! value as a short row, and hashes its rules by that row (so insert,
+//! remove and strict get are one hash probe). Subtables are kept
 //! in descending order of their highest priority; a lookup visits them in
 //! that order and stops as soon as no remaining subtable can beat the best
 //! rule found. Within a subtable, the lookup is staged (metadata, L2, L3,
@@ -41,29 +45,69 @@ use self::hash::WordBuild;
 use self::hot::Hot;
 use self::prefix::TrieField;
 use self::slab::Slab;
-use self::subtable::Subtable;
+use self::subtable::{Subtable, MAX_PAIRS};
 use self::trie::Plens;
 use super::flow::{OfFlow, OfMatch};
 
-/// One rule's key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ClsKey {
-    pub r#match: OfMatch,
+/// One rule's key, as the classifier holds it: its priority, and its match
+/// as the subtable's shared mask plus the rule's row of masked words.
+#[derive(Clone, Copy)]
+pub struct ClsKey<'a> {
     pub priority: u32,
+    st: &'a Subtable,
+    row: &'a [u64],
+}
+
+impl ClsKey<'_> {
+    /// The rule's canonical match (rebuilt: about 1.4 KB, so callers
+    /// should not ask for it per rule on hot paths).
+    pub fn r#match(&self) -> OfMatch {
+        OfMatch {
+            value: self.st.value_of(self.row),
+            mask: self.st.mask,
+        }
+    }
+
+    /// True if `flow` matches the rule (no match is rebuilt).
+    pub fn matches(&self, flow: &OfFlow) -> bool {
+        self.st.same_masked(flow, self.row)
+    }
+
+    /// The rule's mask (shared by its subtable).
+    pub fn mask(&self) -> &OfFlow {
+        &self.st.mask
+    }
+
+    /// True if the rule's match is `m` (cheaper than comparing `r#match()`).
+    pub fn is(&self, m: &OfMatch) -> bool {
+        self.st.mask == m.mask && self.st.same_masked(&m.value, self.row)
+    }
+}
+
+impl std::fmt::Debug for ClsKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClsKey")
+            .field("priority", &self.priority)
+            .field("row", &self.row)
+            .finish()
+    }
 }
 
 const NIL: u32 = u32::MAX;
 
-struct Rule<T> {
-    key: ClsKey,
-    value: T,
+struct Entry<T> {
+    priority: u32,
+    /// Subtable id and row in it.
+    st: u32,
+    row: u32,
     /// Next slot of the same bucket (lower or equal priority), or `NIL`.
     next: u32,
+    value: T,
 }
 
-/// A classifier holding values of type `T` (ofproto holds `Arc<Rule>`).
+/// A classifier holding values of type `T` (ofproto holds `Box<Rule>`).
 pub struct Classifier<T> {
-    rules: Slab<Rule<T>>,
+    rules: Slab<Entry<T>>,
     subtables: Vec<Option<Subtable>>,
     free_subtables: Vec<u32>,
     by_mask: HashMap<OfFlow, u32, WordBuild>,
@@ -96,6 +140,50 @@ type TrieCtx = [Option<(Plens, u32)>; MAX_TRIES];
 /// True if every bit of `a` is in `b`.
 fn mask_subset(a: &OfFlow, b: &OfFlow) -> bool {
     a.0.iter().zip(b.0.iter()).all(|(a, b)| a & !b == 0)
+}
+
+/// The key view of entry `e`.
+#[inline]
+fn key_of<'a, T>(subtables: &'a [Option<Subtable>], e: &'a Entry<T>) -> ClsKey<'a> {
+    let st = subtables[e.st as usize].as_ref().expect("live subtable id");
+    ClsKey {
+        priority: e.priority,
+        st,
+        row: st.row(e.row),
+    }
+}
+
+/// The rules of subtable `st`, bucket by bucket (each by descending
+/// priority).
+fn chain_iter<'a, T>(
+    rules: &'a Slab<Entry<T>>,
+    st: &'a Subtable,
+) -> impl Iterator<Item = &'a Entry<T>> + 'a {
+    st.buckets.values().flat_map(move |&head| {
+        let mut cur = head;
+        std::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let e = rules.get(cur);
+            cur = e.next;
+            Some(e)
+        })
+    })
+}
+
+/// The (word, bits, value) tests under which a rule of `st` is covered by
+/// `m` (whose mask is a subset of `st`'s): pair `i` of the row must give
+/// `row[i] & bits == value`. Pairs `m` does not constrain are left out.
+fn cover_tests(st: &Subtable, m: &OfMatch) -> Vec<(usize, u64, u64)> {
+    st.words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(w, mk))| {
+            let bits = m.mask.0[w as usize] & mk;
+            (bits != 0).then_some((i, bits, m.value.0[w as usize] & bits))
+        })
+        .collect()
 }
 
 impl<T> Classifier<T> {
@@ -135,16 +223,25 @@ impl<T> Classifier<T> {
             let st = self.subtables[h.id as usize].as_ref().expect("live");
             h.refresh(st, &self.tries);
         }
-        for r in self.rules.iter() {
-            let mask = &r.key.r#match.mask;
-            for tf in self.tries.iter_mut() {
-                let plen = tf.plen(mask);
-                if plen > 0 {
-                    tf.trie.insert(tf.value(&r.key.r#match.value), plen);
-                }
-            }
+        for t in 0..self.tries.len() {
+            self.rebuild_trie(t);
         }
         Ok(())
+    }
+
+    /// Refills trie `t` from the rules.
+    fn rebuild_trie(&mut self, t: usize) {
+        let tf = &mut self.tries[t];
+        tf.trie.clear();
+        for e in self.rules.iter() {
+            let st = self.subtables[e.st as usize].as_ref().expect("live");
+            let plen = st.trie_plen[t] as u32;
+            if plen > 0 {
+                let row = st.row(e.row);
+                tf.trie
+                    .insert(tf.value_with(|w| st.value_word(row, w)), plen);
+            }
+        }
     }
 
     /// The fields used for prefix tracking.
@@ -163,24 +260,29 @@ impl<T> Classifier<T> {
             .expect("live subtable id")
     }
 
-    fn rule(&self, slot: u32) -> &Rule<T> {
-        self.rules.get(slot)
+    fn st_mut(&mut self, id: u32) -> &mut Subtable {
+        self.subtables[id as usize]
+            .as_mut()
+            .expect("live subtable id")
     }
 
-    /// The slot of the rule (m, priority), with its predecessor in the chain.
+    /// The slot of the rule (m, priority), with its subtable, bucket hash
+    /// and predecessor in the chain.
     fn find(&self, m: &OfMatch, priority: u32) -> Option<(u32, u64, u32, u32)> {
         let id = *self.by_mask.get(&m.mask)?;
         let st = self.st(id);
-        let hash = st.full_hash(&m.value);
+        let mut buf = [0u64; MAX_PAIRS];
+        let row = st.row_of(&m.value, &mut buf);
+        let hash = st.full_hash(row);
         let mut prev = NIL;
         let mut cur = *st.buckets.get(&hash)?;
         while cur != NIL {
-            let r = self.rule(cur);
-            if r.key.priority == priority && r.key.r#match == *m {
+            let e = self.rules.get(cur);
+            if e.priority == priority && st.row(e.row) == row {
                 return Some((id, hash, prev, cur));
             }
             prev = cur;
-            cur = r.next;
+            cur = e.next;
         }
         None
     }
@@ -227,39 +329,43 @@ impl<T> Classifier<T> {
 
     /// Inserts, replacing (and returning) the value of an identical rule.
     pub fn insert(&mut self, m: OfMatch, priority: u32, value: T) -> Option<T> {
-        if let Some((_, _, _, slot)) = self.find(&m, priority) {
-            let r = self.rules.get_mut(slot);
-            return Some(std::mem::replace(&mut r.value, value));
-        }
         let id = self.subtable_for(&m.mask);
-        let (parts, hash) = self.st(id).hashes(&m.value);
-        // Chain position: after every rule of higher or equal priority.
-        let head = self.st(id).buckets.get(&hash).copied().unwrap_or(NIL);
+        let mut buf = [0u64; MAX_PAIRS];
+        let st = self.st(id);
+        let row = st.row_of(&m.value, &mut buf);
+        let (parts, hash) = st.hashes(row);
+        // Chain position: after every rule of higher or equal priority; an
+        // identical rule is replaced in place.
+        let head = st.buckets.get(&hash).copied().unwrap_or(NIL);
         let mut prev = NIL;
         let mut cur = head;
-        while cur != NIL && self.rule(cur).key.priority >= priority {
+        while cur != NIL {
+            let e = self.rules.get(cur);
+            if e.priority < priority {
+                break;
+            }
+            if e.priority == priority && st.row(e.row) == row {
+                let e = self.rules.get_mut(cur);
+                return Some(std::mem::replace(&mut e.value, value));
+            }
             prev = cur;
-            cur = self.rule(cur).next;
+            cur = e.next;
         }
-        let rule = Rule {
-            key: ClsKey {
-                r#match: m,
-                priority,
-            },
-            value,
+        let st = self.st_mut(id);
+        let row_ix = st.alloc_row(row);
+        let slot = self.rules.insert(Entry {
+            priority,
+            st: id,
+            row: row_ix,
             next: cur,
-        };
-        let slot = self.rules.insert(rule);
+            value,
+        });
+        let st = self.subtables[id as usize].as_mut().expect("live subtable");
         if prev == NIL {
-            self.subtables[id as usize]
-                .as_mut()
-                .expect("live subtable")
-                .buckets
-                .insert(hash, slot);
+            st.buckets.insert(hash, slot);
         } else {
             self.rules.get_mut(prev).next = slot;
         }
-        let st = self.subtables[id as usize].as_mut().expect("live subtable");
         for (s, part) in parts.iter().enumerate() {
             if st.has_index(s) {
                 *st.indices[s].entry(*part).or_insert(0) += 1;
@@ -294,22 +400,14 @@ impl<T> Classifier<T> {
         None
     }
 
-    /// Removes the rule with exactly this match and priority.
-    pub fn remove(&mut self, m: &OfMatch, priority: u32) -> Option<T> {
-        let (id, hash, prev, slot) = self.find(m, priority)?;
-        let rule = self.rules.remove(slot);
+    /// Takes entry `slot` (already unlinked from its chain) out of its
+    /// subtable's indices, priority counts and rows; the prefix tries are
+    /// the caller's. Returns the entry.
+    fn release(&mut self, slot: u32) -> Entry<T> {
+        let e = self.rules.remove(slot);
         self.n_rules -= 1;
-        let (parts, _) = self.st(id).hashes(&m.value);
-        let st = self.subtables[id as usize].as_mut().expect("live subtable");
-        if prev == NIL {
-            if rule.next == NIL {
-                st.buckets.remove(&hash);
-            } else {
-                st.buckets.insert(hash, rule.next);
-            }
-        } else {
-            self.rules.get_mut(prev).next = rule.next;
-        }
+        let st = self.st_mut(e.st);
+        let (parts, _) = st.hashes(st.row(e.row));
         for (s, part) in parts.iter().enumerate() {
             if st.has_index(s) {
                 if let Some(n) = st.indices[s].get_mut(part) {
@@ -320,10 +418,21 @@ impl<T> Classifier<T> {
                 }
             }
         }
+        st.free_row(e.row);
+        e
+    }
+
+    /// After rules of subtable `id` were released: its priority counts
+    /// (`gone` priorities), its place in `order`, and its end when empty.
+    fn settle(&mut self, id: u32, gone: impl IntoIterator<Item = u32>) {
+        let st = self.st_mut(id);
         let old_max = st.max_priority;
-        let changed = st.remove_priority(priority);
+        let mut changed = false;
+        for p in gone {
+            changed |= st.remove_priority(p);
+        }
+        changed |= st.max_priority != old_max;
         let (new_max, empty) = (st.max_priority, st.n_rules == 0);
-        let plens = st.trie_plen;
         if empty || changed {
             let p = self.hot_pos(id, old_max);
             let mut hot = self.order.remove(p);
@@ -333,22 +442,141 @@ impl<T> Classifier<T> {
             }
         }
         if empty {
-            self.subtables[id as usize] = None;
+            let st = self.subtables[id as usize].take().expect("live subtable");
             self.free_subtables.push(id);
-            self.by_mask.remove(&m.mask);
+            self.by_mask.remove(&st.mask);
         }
+    }
+
+    /// Removes the rule with exactly this match and priority.
+    pub fn remove(&mut self, m: &OfMatch, priority: u32) -> Option<T> {
+        let (id, hash, prev, slot) = self.find(m, priority)?;
+        let next = self.rules.get(slot).next;
+        if prev == NIL {
+            let st = self.st_mut(id);
+            if next == NIL {
+                st.buckets.remove(&hash);
+            } else {
+                st.buckets.insert(hash, next);
+            }
+        } else {
+            self.rules.get_mut(prev).next = next;
+        }
+        let plens = self.st(id).trie_plen;
+        let e = self.release(slot);
+        self.settle(id, [priority]);
         for (t, tf) in self.tries.iter_mut().enumerate() {
             if plens[t] > 0 {
                 tf.trie.remove(tf.value(&m.value), plens[t] as u32);
             }
         }
-        Some(rule.value)
+        Some(e.value)
+    }
+
+    /// Removes, in one walk, every rule covered by `m` (as
+    /// [`Classifier::covered_by`] selects them) for which `select` says
+    /// yes; returns them as (priority, value), in no particular order.
+    /// Prefix tries are updated once at the end (rebuilt when most of
+    /// their rules went).
+    pub fn remove_covered(
+        &mut self,
+        m: &OfMatch,
+        mut select: impl FnMut(u32, &T) -> bool,
+    ) -> Vec<(u32, T)> {
+        let ids: Vec<u32> = self
+            .order
+            .iter()
+            .map(|h| h.id)
+            .filter(|&id| mask_subset(&m.mask, &self.st(id).mask))
+            .collect();
+        let mut out = Vec::new();
+        let mut trie_gone: Vec<Vec<(u128, u32)>> = vec![Vec::new(); self.tries.len()];
+        let mut slots = Vec::new();
+        for id in ids {
+            slots.clear();
+            let Classifier {
+                rules, subtables, ..
+            } = self;
+            let st = subtables[id as usize].as_mut().expect("live subtable");
+            let tests = cover_tests(st, m);
+            let exact = st.mask == m.mask;
+            let mut buf = [0u64; MAX_PAIRS];
+            let want_hash = exact.then(|| st.full_hash(st.row_of(&m.value, &mut buf)));
+            let (buckets, rows_view) = st.split();
+            // Unlinks the selected rules of one chain; false once empty.
+            let mut walk = |head: &mut u32| {
+                let (mut prev, mut cur) = (NIL, *head);
+                while cur != NIL {
+                    let e = rules.get(cur);
+                    let next = e.next;
+                    let row = rows_view.row(e.row);
+                    let covered = tests.iter().all(|&(i, bits, v)| row[i] & bits == v);
+                    if covered && select(e.priority, &e.value) {
+                        slots.push(cur);
+                        if prev == NIL {
+                            *head = next;
+                        } else {
+                            rules.get_mut(prev).next = next;
+                        }
+                    } else {
+                        prev = cur;
+                    }
+                    cur = next;
+                }
+                *head != NIL
+            };
+            match want_hash {
+                // Same mask: only m's bucket can hold covered rules.
+                Some(h) => {
+                    if let Some(head) = buckets.get_mut(&h) {
+                        if !walk(head) {
+                            buckets.remove(&h);
+                        }
+                    }
+                }
+                None => buckets.retain(|_, head| walk(head)),
+            }
+            if slots.is_empty() {
+                continue;
+            }
+            let plens = self.st(id).trie_plen;
+            let mut gone = Vec::with_capacity(slots.len());
+            for &slot in &slots {
+                let st = self.st(id);
+                let e = self.rules.get(slot);
+                let row = st.row(e.row);
+                for (t, tf) in self.tries.iter().enumerate() {
+                    if plens[t] > 0 {
+                        let v = tf.value_with(|w| st.value_word(row, w));
+                        trie_gone[t].push((v, plens[t] as u32));
+                    }
+                }
+                let e = self.release(slot);
+                gone.push(e.priority);
+                out.push((e.priority, e.value));
+            }
+            self.settle(id, gone);
+        }
+        for (t, gone) in trie_gone.into_iter().enumerate() {
+            if gone.is_empty() {
+                continue;
+            }
+            if gone.len() > self.n_rules {
+                self.rebuild_trie(t);
+            } else {
+                let trie = &mut self.tries[t].trie;
+                for (v, plen) in gone {
+                    trie.remove(v, plen);
+                }
+            }
+        }
+        out
     }
 
     /// The rule with exactly this match and priority (strict look-up).
     pub fn get(&self, m: &OfMatch, priority: u32) -> Option<&T> {
         let (_, _, _, slot) = self.find(m, priority)?;
-        Some(&self.rule(slot).value)
+        Some(&self.rules.get(slot).value)
     }
 
     pub fn get_mut(&mut self, m: &OfMatch, priority: u32) -> Option<&mut T> {
@@ -358,11 +586,11 @@ impl<T> Classifier<T> {
 
     /// The highest-priority rule matching `flow`. Every bit examined is
     /// set in `wc` when given.
-    pub fn lookup(&self, flow: &OfFlow, mut wc: Option<&mut OfFlow>) -> Option<(&ClsKey, &T)> {
+    pub fn lookup(&self, flow: &OfFlow, mut wc: Option<&mut OfFlow>) -> Option<(ClsKey<'_>, &T)> {
         let mut ctx: TrieCtx = [None; MAX_TRIES];
-        let mut best: Option<&Rule<T>> = None;
+        let mut best: Option<&Entry<T>> = None;
         for hot in &self.order {
-            if best.is_some_and(|b| hot.max_priority <= b.key.priority) {
+            if best.is_some_and(|b| hot.max_priority <= b.priority) {
                 break;
             }
             if hot.rejects(flow, wc.as_deref_mut()) {
@@ -370,13 +598,13 @@ impl<T> Classifier<T> {
             }
             let st = self.st(hot.id);
             if let Some(slot) = self.find_in(st, flow, &mut ctx, wc.as_deref_mut()) {
-                let r = self.rule(slot);
-                if best.is_none_or(|b| r.key.priority > b.key.priority) {
-                    best = Some(r);
+                let e = self.rules.get(slot);
+                if best.is_none_or(|b| e.priority > b.priority) {
+                    best = Some(e);
                 }
             }
         }
-        best.map(|r| (&r.key, &r.value))
+        best.map(|e| (key_of(&self.subtables, e), &e.value))
     }
 
     /// The best rule of one subtable for `flow`, staged, with trie checks.
@@ -413,11 +641,11 @@ impl<T> Classifier<T> {
         }
         let mut cur = *st.buckets.get(&hash::finish(h))?;
         while cur != NIL {
-            let r = self.rule(cur);
-            if st.same_masked(flow, &r.key.r#match.value) {
+            let e = self.rules.get(cur);
+            if st.same_masked(flow, st.row(e.row)) {
                 return Some(cur);
             }
-            cur = r.next;
+            cur = e.next;
         }
         None
     }
@@ -460,49 +688,39 @@ impl<T> Classifier<T> {
         true
     }
 
-    /// The rules of one subtable.
-    fn subtable_rules<'a>(&'a self, st: &'a Subtable) -> impl Iterator<Item = &'a Rule<T>> + 'a {
-        st.buckets.values().flat_map(move |&head| {
-            let mut cur = head;
-            std::iter::from_fn(move || {
-                if cur == NIL {
-                    return None;
-                }
-                let r = self.rule(cur);
-                cur = r.next;
-                Some(r)
-            })
-        })
-    }
-
     /// Every rule whose match is covered by `m` (a loose modify/delete).
     /// Only subtables whose mask has every bit of `m`'s are looked at; with
     /// the same mask, only `m`'s bucket.
-    pub fn covered_by<'a>(&'a self, m: &'a OfMatch) -> impl Iterator<Item = (&'a ClsKey, &'a T)> {
-        let mut out: Vec<(&'a ClsKey, &'a T)> = Vec::new();
+    pub fn covered_by<'a>(
+        &'a self,
+        m: &OfMatch,
+    ) -> impl Iterator<Item = (ClsKey<'a>, &'a T)> + use<'a, T> {
+        let mut out: Vec<(ClsKey<'a>, &'a T)> = Vec::new();
         for hot in &self.order {
             let st = self.st(hot.id);
             if !mask_subset(&m.mask, &st.mask) {
                 continue;
             }
             if st.mask == m.mask {
-                let mut cur = st
-                    .buckets
-                    .get(&st.full_hash(&m.value))
-                    .copied()
-                    .unwrap_or(NIL);
+                let mut buf = [0u64; MAX_PAIRS];
+                let row = st.row_of(&m.value, &mut buf);
+                let mut cur = st.buckets.get(&st.full_hash(row)).copied().unwrap_or(NIL);
                 while cur != NIL {
-                    let r = self.rule(cur);
-                    if r.key.r#match == *m {
-                        out.push((&r.key, &r.value));
+                    let e = self.rules.get(cur);
+                    if st.row(e.row) == row {
+                        out.push((key_of(&self.subtables, e), &e.value));
                     }
-                    cur = r.next;
+                    cur = e.next;
                 }
             } else {
+                let tests = cover_tests(st, m);
                 out.extend(
-                    self.subtable_rules(st)
-                        .filter(|r| r.key.r#match.is_covered_by(m))
-                        .map(|r| (&r.key, &r.value)),
+                    chain_iter(&self.rules, st)
+                        .filter(|e| {
+                            let row = st.row(e.row);
+                            tests.iter().all(|&(i, bits, v)| row[i] & bits == v)
+                        })
+                        .map(|e| (key_of(&self.subtables, e), &e.value)),
                 );
             }
         }
@@ -519,41 +737,74 @@ impl<T> Classifier<T> {
             if !st.has_priority(priority) {
                 continue;
             }
+            let mut buf = [0u64; MAX_PAIRS];
+            let row = st.row_of(&m.value, &mut buf);
             if mask_subset(&st.mask, &m.mask) {
-                // A rule overlaps iff its value is m's value under its mask.
-                let v = m.value.masked(&st.mask);
-                let mut cur = st.buckets.get(&st.full_hash(&v)).copied().unwrap_or(NIL);
+                // A rule overlaps iff its row is m's value under its mask.
+                let mut cur = st.buckets.get(&st.full_hash(row)).copied().unwrap_or(NIL);
                 while cur != NIL {
-                    let r = self.rule(cur);
-                    if r.key.priority == priority && r.key.r#match.value == v {
+                    let e = self.rules.get(cur);
+                    if e.priority == priority && st.row(e.row) == row {
                         return true;
                     }
-                    cur = r.next;
+                    cur = e.next;
                 }
-            } else if self
-                .subtable_rules(st)
-                .any(|r| r.key.priority == priority && r.key.r#match.overlaps(m))
-            {
-                return true;
+            } else {
+                // Overlap: the values agree on every bit both masks have.
+                let common: Vec<(usize, u64)> = st
+                    .words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(w, _))| (i, m.mask.0[w as usize]))
+                    .filter(|&(_, b)| b != 0)
+                    .collect();
+                if chain_iter(&self.rules, st).any(|e| {
+                    let r = st.row(e.row);
+                    e.priority == priority
+                        && common.iter().all(|&(i, bits)| (r[i] ^ row[i]) & bits == 0)
+                }) {
+                    return true;
+                }
             }
         }
         false
     }
 
     /// Every rule.
-    pub fn iter(&self) -> impl Iterator<Item = (&ClsKey, &T)> {
-        self.rules.iter().map(|r| (&r.key, &r.value))
+    pub fn iter(&self) -> impl Iterator<Item = (ClsKey<'_>, &T)> {
+        self.rules
+            .iter()
+            .map(|e| (key_of(&self.subtables, e), &e.value))
+    }
+
+    /// Every rule's value, mutable.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.rules.iter_mut().map(|e| &mut e.value)
     }
 
     /// Removes every rule for which `keep` returns false.
-    pub fn retain(&mut self, mut keep: impl FnMut(&ClsKey, &mut T) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&ClsKey<'_>, &mut T) -> bool) {
         for i in 0..self.rules.slots() {
-            let gone = match self.rules.get_opt_mut(i) {
-                Some(r) => (!keep(&r.key, &mut r.value)).then_some(r.key),
-                None => None,
+            let gone = {
+                let Classifier {
+                    rules, subtables, ..
+                } = self;
+                match rules.get_opt_mut(i) {
+                    Some(e) => {
+                        let st = subtables[e.st as usize].as_ref().expect("live");
+                        let key = ClsKey {
+                            priority: e.priority,
+                            st,
+                            row: st.row(e.row),
+                        };
+                        (!keep(&key, &mut e.value)).then(|| key.r#match())
+                    }
+                    None => None,
+                }
             };
-            if let Some(k) = gone {
-                self.remove(&k.r#match, k.priority);
+            if let Some(m) = gone {
+                let p = self.rules.get(i).priority;
+                self.remove(&m, p);
             }
         }
     }

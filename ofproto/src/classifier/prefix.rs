@@ -106,9 +106,15 @@ impl TrieField {
 
     /// The field of `f`, left-aligned.
     pub(crate) fn value(&self, f: &OfFlow) -> u128 {
+        self.value_with(|w| f.0[w])
+    }
+
+    /// The field, left-aligned, from a reader of words (a rule's row).
+    #[inline]
+    pub(crate) fn value_with(&self, word: impl Fn(usize) -> u64) -> u128 {
         match self.loc {
-            Loc::V4 { word, shift } => ((f.0[word] >> shift) as u32 as u128) << 96,
-            Loc::V6 { word } => (f.0[word] as u128) << 64 | f.0[word + 1] as u128,
+            Loc::V4 { word: w, shift } => ((word(w) >> shift) as u32 as u128) << 96,
+            Loc::V6 { word: w } => (word(w) as u128) << 64 | word(w + 1) as u128,
         }
     }
 

@@ -81,6 +81,10 @@ impl<R> Slab<R> {
         self.chunks.iter().flat_map(|c| c.iter().flatten())
     }
 
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut R> {
+        self.chunks.iter_mut().flat_map(|c| c.iter_mut().flatten())
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.chunks.len() * CHUNK * std::mem::size_of::<Option<R>>() + self.free.capacity() * 4
     }

@@ -10,6 +10,12 @@
 //! classifier's slab) sorted by descending priority, so the first rule in
 //! a bucket whose value matches is the subtable's best. Different values
 //! that share a 64-bit hash also share a chain; values are compared.
+//!
+//! The mask is stored once, here: a rule keeps only its *row*, the masked
+//! value of each (word, bits) pair in `words` order, in this subtable's
+//! `rows` arena (a fixed stride per subtable, freed rows reused). A rule
+//! matching `ip,nw_dst=a.b.c.d` costs two words instead of a full value
+//! and mask of the flow.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,6 +23,10 @@ use super::hash::{finish, mix, PassThroughBuild, BASIS};
 use super::stage::{stage_masks, N_STAGES};
 use super::MAX_TRIES;
 use crate::flow::{OfFlow, OF_WORDS};
+
+/// Most (word, bits) pairs a mask flattens into: every word once, plus
+/// the words split between two stages.
+pub(crate) const MAX_PAIRS: usize = OF_WORDS + N_STAGES;
 
 pub(crate) struct Subtable {
     pub(crate) mask: OfFlow,
@@ -37,6 +47,23 @@ pub(crate) struct Subtable {
     /// Per configured prefix trie: this mask's prefix length on its field
     /// (0: the field is wildcarded or not a CIDR mask; no trie check).
     pub(crate) trie_plen: [u8; MAX_TRIES],
+    /// The rows of the rules, `words.len()` words each.
+    rows: Vec<u64>,
+    free_rows: Vec<u32>,
+    n_rows: u32,
+}
+
+/// A read view of a subtable's rows.
+pub(crate) struct Rows<'a> {
+    rows: &'a [u64],
+    n: usize,
+}
+
+impl Rows<'_> {
+    #[inline]
+    pub(crate) fn row(&self, r: u32) -> &[u64] {
+        &self.rows[r as usize * self.n..r as usize * self.n + self.n]
+    }
 }
 
 impl Subtable {
@@ -66,7 +93,75 @@ impl Subtable {
             max_priority: 0,
             n_rules: 0,
             trie_plen: [0; MAX_TRIES],
+            rows: Vec::new(),
+            free_rows: Vec::new(),
+            n_rows: 0,
         }
+    }
+
+    /// Row `r` of the arena.
+    #[inline]
+    pub(crate) fn row(&self, r: u32) -> &[u64] {
+        let n = self.words.len();
+        &self.rows[r as usize * n..r as usize * n + n]
+    }
+
+    /// Stores `row` (as built by [`Subtable::row_of`]); returns its index.
+    pub(crate) fn alloc_row(&mut self, row: &[u64]) -> u32 {
+        let n = self.words.len();
+        let r = match self.free_rows.pop() {
+            Some(r) => r,
+            None => {
+                self.n_rows += 1;
+                self.rows.resize(self.n_rows as usize * n, 0);
+                self.n_rows - 1
+            }
+        };
+        self.rows[r as usize * n..r as usize * n + n].copy_from_slice(row);
+        r
+    }
+
+    /// The buckets, mutable, beside a read view of the rows.
+    pub(crate) fn split(&mut self) -> (&mut HashMap<u64, u32, PassThroughBuild>, Rows<'_>) {
+        (
+            &mut self.buckets,
+            Rows {
+                rows: &self.rows,
+                n: self.words.len(),
+            },
+        )
+    }
+
+    pub(crate) fn free_row(&mut self, r: u32) {
+        self.free_rows.push(r);
+    }
+
+    /// The row of value `v` under this mask, in `buf`.
+    #[inline]
+    pub(crate) fn row_of<'b>(&self, v: &OfFlow, buf: &'b mut [u64; MAX_PAIRS]) -> &'b [u64] {
+        for (d, &(w, m)) in buf.iter_mut().zip(self.words.iter()) {
+            *d = v.0[w as usize] & m;
+        }
+        &buf[..self.words.len()]
+    }
+
+    /// Word `w` of a rule's value, from its row.
+    #[inline]
+    pub(crate) fn value_word(&self, row: &[u64], w: usize) -> u64 {
+        self.words
+            .iter()
+            .zip(row)
+            .filter(|(p, _)| p.0 as usize == w)
+            .fold(0, |a, (_, v)| a | v)
+    }
+
+    /// The rule's whole value (zero outside the mask).
+    pub(crate) fn value_of(&self, row: &[u64]) -> OfFlow {
+        let mut v = OfFlow::default();
+        for (&(w, _), x) in self.words.iter().zip(row) {
+            v.0[w as usize] |= x;
+        }
+        v
     }
 
     /// Start of stage `s` in `words`.
@@ -103,13 +198,14 @@ impl Subtable {
         }
     }
 
-    /// The partial hashes (stages with an index) and the full hash of `v`.
-    pub(crate) fn hashes(&self, v: &OfFlow) -> ([u64; N_STAGES - 1], u64) {
+    /// The partial hashes (stages with an index) and the full hash of a
+    /// row.
+    pub(crate) fn hashes(&self, row: &[u64]) -> ([u64; N_STAGES - 1], u64) {
         let mut parts = [0u64; N_STAGES - 1];
         let mut h = BASIS;
         for s in 0..=self.last as usize {
-            for &(w, m) in &self.words[self.stage_start(s)..self.stage_end[s] as usize] {
-                h = mix(h, v.0[w as usize] & m);
+            for &x in &row[self.stage_start(s)..self.stage_end[s] as usize] {
+                h = mix(h, x);
             }
             if let (true, Some(p)) = (self.has_index(s), parts.get_mut(s)) {
                 *p = finish(h);
@@ -118,21 +214,18 @@ impl Subtable {
         (parts, finish(h))
     }
 
-    /// The full hash of `v` (bucket key).
-    pub(crate) fn full_hash(&self, v: &OfFlow) -> u64 {
-        let mut h = BASIS;
-        for &(w, m) in self.words.iter() {
-            h = mix(h, v.0[w as usize] & m);
-        }
-        finish(h)
+    /// The full hash of a row (bucket key).
+    pub(crate) fn full_hash(&self, row: &[u64]) -> u64 {
+        finish(row.iter().fold(BASIS, |h, &x| mix(h, x)))
     }
 
-    /// True if `flow` and the (masked) value `v` agree on this mask.
+    /// True if `flow` under this mask is the row.
     #[inline]
-    pub(crate) fn same_masked(&self, flow: &OfFlow, v: &OfFlow) -> bool {
+    pub(crate) fn same_masked(&self, flow: &OfFlow, row: &[u64]) -> bool {
         self.words
             .iter()
-            .all(|&(w, m)| flow.0[w as usize] & m == v.0[w as usize])
+            .zip(row)
+            .all(|(&(w, m), &x)| flow.0[w as usize] & m == x)
     }
 
     /// Sets in `wc` the mask bits of the first `n` (word, bits) pairs.
@@ -178,6 +271,8 @@ impl Subtable {
         let slot = std::mem::size_of::<(u64, u32)>() + 1;
         let idx: usize = self.indices.iter().map(|i| i.capacity() * slot).sum();
         self.words.len() * 16
+            + self.rows.capacity() * 8
+            + self.free_rows.capacity() * 4
             + idx
             + self.buckets.capacity() * slot
             + self.priorities.len() * 48

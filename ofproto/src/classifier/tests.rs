@@ -454,13 +454,13 @@ proptest! {
         for f in &packets {
             let got = c.lookup(f, None);
             prop_assert_eq!(got.map(|(k, _)| k.priority), naive_best(&naive, f));
-            if let Some((k, _)) = got { prop_assert!(k.r#match.matches(f)); }
+            if let Some((k, _)) = got { prop_assert!(k.r#match().matches(f)); }
             let mut wc = OfFlow::default();
-            let with_wc = c.lookup(f, Some(&mut wc)).map(|(k, _)| *k);
-            prop_assert_eq!(with_wc.map(|k| k.priority), naive_best(&naive, f));
+            let with_wc = c.lookup(f, Some(&mut wc)).map(|(k, _)| k.priority);
+            prop_assert_eq!(with_wc, naive_best(&naive, f));
         }
         for (m, p) in &probes {
-            let mut got: Vec<_> = c.covered_by(m).map(|(k, _)| (k.r#match, k.priority)).collect();
+            let mut got: Vec<_> = c.covered_by(m).map(|(k, _)| (k.r#match(), k.priority)).collect();
             let mut want: Vec<_> = naive.iter().filter(|(r, _)| r.is_covered_by(m)).copied().collect();
             got.sort_by_key(|x| format!("{x:?}"));
             want.sort_by_key(|x| format!("{x:?}"));
@@ -486,14 +486,94 @@ proptest! {
         }
         for (a, b) in &packets {
             let mut wc = OfFlow::default();
-            let ra = c.lookup(a, Some(&mut wc)).map(|(k, _)| *k);
+            let ra = c.lookup(a, Some(&mut wc)).map(|(k, _)| (k.r#match(), k.priority));
             // b' = a on the wildcard bits, b elsewhere.
             let mut b2 = *b;
             for w in 0..b2.0.len() {
                 b2.0[w] = (a.0[w] & wc.0[w]) | (b.0[w] & !wc.0[w]);
             }
-            let rb = c.lookup(&b2, None).map(|(k, _)| *k);
+            let rb = c.lookup(&b2, None).map(|(k, _)| (k.r#match(), k.priority));
             prop_assert_eq!(ra, rb);
         }
     }
+
+    /// One-pass removal selects exactly what `covered_by` plus the filter
+    /// select, leaves the rest, and leaves the classifier (its prefix
+    /// tries included) answering as one built from the remaining rules.
+    #[test]
+    fn remove_covered_agrees_with_naive(
+        rules in proptest::collection::vec(arb_rule(), 1..60),
+        probes in proptest::collection::vec(arb_rule(), 1..4),
+        packets in proptest::collection::vec(arb_packet(), 1..20),
+        parity in 0usize..3,
+        cfg in any::<u8>(),
+    ) {
+        let mut c = Classifier::new();
+        c.set_prefix_fields(&prefix_config(cfg)).unwrap();
+        let mut naive: Vec<(OfMatch, u32, usize)> = Vec::new();
+        for (i, (m, p)) in rules.iter().enumerate() {
+            if c.insert(*m, *p, i).is_none() {
+                naive.push((*m, *p, i));
+            } else {
+                naive.iter_mut().find(|r| r.0 == *m && r.1 == *p).unwrap().2 = i;
+            }
+        }
+        // parity 2: every covered rule; else values of that parity.
+        let pick = |v: usize| parity == 2 || v % 2 == parity;
+        for (m, _) in probes.iter().chain([(OfMatch::catchall(), 0)].iter()) {
+            let mut got: Vec<usize> = c.remove_covered(m, |_, v| pick(*v)).into_iter().map(|(_, v)| v).collect();
+            let mut want: Vec<usize> = naive.iter().filter(|r| r.0.is_covered_by(m) && pick(r.2)).map(|r| r.2).collect();
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want);
+            naive.retain(|r| !(r.0.is_covered_by(m) && pick(r.2)));
+            prop_assert_eq!(c.len(), naive.len());
+            let mut fresh = Classifier::new();
+            fresh.set_prefix_fields(&prefix_config(cfg)).unwrap();
+            for (m, p, v) in &naive {
+                fresh.insert(*m, *p, *v);
+                prop_assert_eq!(c.get(m, *p), Some(v));
+            }
+            for f in &packets {
+                let (mut wa, mut wb) = (OfFlow::default(), OfFlow::default());
+                let a = c.lookup(f, Some(&mut wa)).map(|(k, v)| (k.priority, *v));
+                let b = fresh.lookup(f, Some(&mut wb)).map(|(k, v)| (k.priority, *v));
+                prop_assert_eq!(a.map(|x| x.0), b.map(|x| x.0));
+                prop_assert_eq!(a.map(|x| x.0), naive_best(&naive.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), f));
+            }
+        }
+        prop_assert!(c.is_empty() || parity != 2);
+    }
+}
+
+#[test]
+fn remove_covered_drops_emptied_subtables_and_tries() {
+    let mut c: Classifier<u32> = Classifier::new();
+    for i in 0..2000u32 {
+        let m = mk(&[
+            (Field::EthType, 0x0800, None),
+            (Field::IpDst, 0xc612_0000 | i as u128, None),
+        ]);
+        c.insert(m, 100 + i % 16, i);
+    }
+    c.insert(mk(&[(Field::EthType, 0x0806, None)]), 5, 9999);
+    let ip = mk(&[(Field::EthType, 0x0800, None)]);
+    let gone = c.remove_covered(&ip, |_, _| true);
+    assert_eq!(gone.len(), 2000);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c.n_subtables(), 1);
+    assert_eq!(c.tries[0].trie.n_nodes(), 1, "nw_dst trie emptied");
+    // The same match again, reinserted, is found.
+    let m = mk(&[
+        (Field::EthType, 0x0800, None),
+        (Field::IpDst, 0xc612_0005, None),
+    ]);
+    c.insert(m, 7, 5);
+    let p = pkt(&[(Field::EthType, 0x0800), (Field::IpDst, 0xc612_0005)]);
+    assert_eq!(
+        c.lookup(&p, None).map(|(k, v)| (k.priority, *v)),
+        Some((7, 5))
+    );
+    assert!(c.lookup(&p, None).unwrap().0.is(&m));
+    assert_eq!(c.lookup(&p, None).unwrap().0.r#match(), m);
 }

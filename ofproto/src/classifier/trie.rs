@@ -162,8 +162,10 @@ impl PrefixTrie {
     /// Removes one rule with prefix `v/len`; it must have been inserted.
     pub(crate) fn remove(&mut self, v: u128, len: u32) {
         let v = prefix(v, len);
-        // Path of (parent, edge bit) down to the node.
-        let mut path: Vec<(usize, usize)> = Vec::new();
+        // Path of (parent, edge bit) down to the node: every node but the
+        // root holds at least one bit, so at most 128 edges (no heap).
+        let mut path = [(0u32, 0u8); 129];
+        let mut n_path = 0usize;
         let (mut node, mut depth) = (0usize, 0u32);
         while depth < len {
             let b = bit(v, depth);
@@ -172,7 +174,8 @@ impl PrefixTrie {
                 debug_assert!(false, "prefix trie: removing an absent prefix");
                 return;
             }
-            path.push((node, b));
+            path[n_path] = (node as u32, b as u8);
+            n_path += 1;
             node = c as usize;
             depth += self.nodes[node].len as u32;
         }
@@ -183,7 +186,9 @@ impl PrefixTrie {
         self.nodes[node].n_rules -= 1;
         // Restore compression: drop empty leaves, merge single-child chains.
         while node != 0 && self.nodes[node].n_rules == 0 {
-            let (parent, b) = path.pop().expect("non-root node has a parent");
+            debug_assert!(n_path > 0, "non-root node has a parent");
+            n_path -= 1;
+            let (parent, b) = (path[n_path].0 as usize, path[n_path].1 as usize);
             let n = &self.nodes[node];
             match n.child {
                 [NIL, NIL] => {
@@ -233,6 +238,11 @@ impl PrefixTrie {
                 c => node = &self.nodes[c as usize],
             }
         }
+    }
+
+    /// Forgets every prefix (before a rebuild).
+    pub(crate) fn clear(&mut self) {
+        *self = PrefixTrie::default();
     }
 
     /// Number of live nodes (for memory accounting).

@@ -17,11 +17,14 @@ pub enum AsyncKind {
     PacketIn = 0,
     PortStatus = 1,
     FlowRemoved = 2,
+    /// OpenFlow 1.4 OFPT_TABLE_STATUS (reasons OFPTR_VACANCY_DOWN 3,
+    /// OFPTR_VACANCY_UP 4); off unless set-async turns it on.
+    TableStatus = 3,
 }
 
 /// `[kind][0 = primary/equal, 1 = secondary]` reason bitmaps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsyncMasks(pub [[u32; 2]; 3]);
+pub struct AsyncMasks(pub [[u32; 2]; 4]);
 
 impl AsyncMasks {
     /// OVS's `ofputil_async_cfg_default`.
@@ -40,7 +43,7 @@ impl AsyncMasks {
         } else {
             0x7
         };
-        AsyncMasks([[pin, 0], [0x7, 0x7], [fr, 0]])
+        AsyncMasks([[pin, 0], [0x7, 0x7], [fr, 0], [0, 0]])
     }
 
     /// The masks as the version's get-async reply carries them.
@@ -62,7 +65,8 @@ impl Connection {
     }
 
     pub fn set_async_masks(&mut self, pin: [u32; 2], ps: [u32; 2], fr: [u32; 2]) {
-        self.async_masks = Some(AsyncMasks([pin, ps, fr]));
+        let ts = self.async_masks().0[AsyncKind::TableStatus as usize];
+        self.async_masks = Some(AsyncMasks([pin, ps, fr, ts]));
     }
 
     /// OFPT_SET_ASYNC (1.3 masks or 1.4 properties; unknown property types
@@ -74,7 +78,10 @@ impl Connection {
                 packet_in,
                 port_status,
                 flow_removed,
-            } => m = AsyncMasks([*packet_in, *port_status, *flow_removed]),
+            } => {
+                // OpenFlow 1.3 masks have no table status: it stays.
+                m = AsyncMasks([*packet_in, *port_status, *flow_removed, m.0[3]])
+            }
             AsyncConfig::Props(props) => {
                 for (ty, mask) in props {
                     let (kind, slot) = match ty {
@@ -84,6 +91,9 @@ impl Connection {
                         3 => (1, 0),
                         4 => (2, 1),
                         5 => (2, 0),
+                        // OFPACPT_TABLE_STATUS_SLAVE / _MASTER.
+                        8 => (3, 1),
+                        9 => (3, 0),
                         _ => return Err(ErrorCode::OfpbpcBadType),
                     };
                     m.0[kind][slot] = *mask;

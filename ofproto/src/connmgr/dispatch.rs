@@ -167,6 +167,11 @@ fn dispatch(
         Message::BundleAdd(ba) => ofproto.handle_bundle_add(conn, &ba, raw),
         Message::PacketOut(po) => {
             role::check_writable(conn)?;
+            // No packet is ever buffered (packet-ins carry OFP_NO_BUFFER),
+            // so any other buffer id is unknown, as OVS answers.
+            if po.buffer_id != u32::MAX {
+                return Err(ErrorCode::OfpbrcBufferUnknown);
+            }
             // Executed by translation (next issue); kept for it.
             ofproto.packet_outs.push(po);
             Ok(())

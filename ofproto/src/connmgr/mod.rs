@@ -166,6 +166,22 @@ impl Connection {
         (self.waker)();
     }
 
+    /// Queues an asynchronous message already encoded (a kind the codec
+    /// does not model, such as OFPT_TABLE_STATUS), as [`send_async`].
+    ///
+    /// [`send_async`]: Connection::send_async
+    pub fn send_async_raw(&mut self, msg: &[u8]) {
+        if self.version.is_none() || self.closing {
+            return;
+        }
+        if self.output.len() >= ASYNC_DROP_LIMIT {
+            self.dropped_async += 1;
+            return;
+        }
+        self.output.extend_from_slice(msg);
+        (self.waker)();
+    }
+
     /// The next whole message of the input, if any (removed from it).
     /// A header with a length below 8 closes the connection.
     pub fn next_message(&mut self) -> Option<Vec<u8>> {

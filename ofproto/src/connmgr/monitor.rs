@@ -267,7 +267,7 @@ impl Monitor {
     /// True if `rule` is in this monitor's scope.
     pub fn selects(&self, rule: &Rule) -> bool {
         (self.table_id == 0xff || self.table_id == rule.table_id)
-            && rule.om.is_covered_by(&self.om)
+            && rule.om().is_covered_by(&self.om)
             && (self.out_port == OFPP_NONE || rule.has_out_port(self.out_port))
     }
 }

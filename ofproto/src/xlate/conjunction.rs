@@ -25,6 +25,7 @@ use ferrovs_openflow::action::Action;
 use ferrovs_openflow::{Field, Instruction, Value};
 
 use super::Ctx;
+use crate::classifier::ClsKey;
 use crate::flow::{OfFlow, TlvMap};
 use crate::rule::Rule;
 use crate::table::OfTable;
@@ -58,12 +59,16 @@ fn with_conj_id(flow: &OfFlow, id: u32) -> OfFlow {
     f
 }
 
+/// A rule of a table with a conjunction, its classifier key and whether
+/// it is a conjunction clause ("soft").
+type Candidate<'r> = (ClsKey<'r>, &'r Rule, bool);
+
 /// The best rule of `rules` (hard ones only) matching `flow`.
-fn best_hard<'r>(rules: &[(&'r Rule, bool)], flow: &OfFlow) -> Option<&'r Rule> {
+fn best_hard<'r>(rules: &[Candidate<'r>], flow: &OfFlow) -> Option<&'r Rule> {
     rules
         .iter()
-        .filter(|(r, soft)| !soft && r.om.matches(flow))
-        .map(|(r, _)| *r)
+        .filter(|(k, _, soft)| !soft && k.matches(flow))
+        .map(|(_, r, _)| *r)
         .max_by_key(|r| r.priority)
 }
 
@@ -76,24 +81,24 @@ impl<'a> Ctx<'a, '_> {
         if clauses(hit).is_none() {
             return Some(hit);
         }
-        let rules: Vec<(&'a Rule, bool)> = table
+        let rules: Vec<Candidate<'a>> = table
             .cls
             .iter()
-            .map(|(_, r)| {
+            .map(|(k, r)| {
                 let r: &'a Rule = r;
-                (r, clauses(r).is_some())
+                (k, r, clauses(r).is_some())
             })
             .collect();
         let result = self.conjunctive(&rules);
         // Megaflow: every rule that could change the answer.
         let floor = result.map_or(0, |r| r.priority);
-        for (r, _) in &rules {
+        for (k, r, _) in &rules {
             if r.priority >= floor {
                 for (w, m) in self
                     .wc
                     .0
                     .iter_mut()
-                    .zip(r.om.mask.0.iter())
+                    .zip(k.mask().0.iter())
                     .take(ferrovs_datapath::flow::layout::FLOW_WORDS)
                 {
                     *w |= m;
@@ -103,14 +108,14 @@ impl<'a> Ctx<'a, '_> {
         result
     }
 
-    fn conjunctive(&mut self, rules: &[(&'a Rule, bool)]) -> Option<&'a Rule> {
+    fn conjunctive(&mut self, rules: &[Candidate<'a>]) -> Option<&'a Rule> {
         let flow = self.flow;
         let hard = best_hard(rules, &flow);
         let hard_pri = hard.map_or(-1, |r| r.priority as i32);
         // Matching soft rules above the hard match, by priority.
         let mut by_pri: BTreeMap<u16, Vec<&Rule>> = BTreeMap::new();
-        for (r, soft) in rules {
-            if *soft && r.priority as i32 > hard_pri && r.om.matches(&flow) {
+        for (k, r, soft) in rules {
+            if *soft && r.priority as i32 > hard_pri && k.matches(&flow) {
                 by_pri.entry(r.priority).or_default().push(r);
             }
         }

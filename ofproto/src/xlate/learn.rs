@@ -227,7 +227,7 @@ impl<'a> Ctx<'a, '_> {
         self.out.learned.push(TableEffect::FinTimeout {
             bridge: self.bridge,
             table_id: rule.table_id,
-            om: rule.om,
+            om: rule.om(),
             priority: rule.priority,
             idle,
             hard,
@@ -311,11 +311,14 @@ impl Ofproto {
             r.flags = lf.flags;
             r.modified = now;
             r.used = now;
-            if changed {
-                let om = lf.om;
+            let wire = changed.then(|| r.r#match.clone());
+            if lf.idle_timeout != 0 || lf.hard_timeout != 0 {
+                self.expiry_due = Some(self.expiry_due.map_or(now, |t| t.min(now)));
+            }
+            if let Some(r#match) = wire {
                 let changes = vec![Change::Insert {
                     table_id: lf.table_id,
-                    om,
+                    r#match,
                     priority: lf.priority,
                     old: None,
                     event: crate::flow_mod::RuleEvent::Modified,

@@ -315,7 +315,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         if self.tracing() {
-            let m = format_match(&rule.om);
+            let m = format_match(&rule.om());
             let mut line = format!("{table_id:2}. ");
             if !m.is_empty() {
                 line.push_str(&m);

@@ -152,6 +152,17 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
+    /// Appends this entry as it appears in the body of a flow stats reply
+    /// (`nx`: an NXST_FLOW reply), so that a switch can stream a dump into
+    /// reply messages of its own framing.
+    pub fn encode_entry(&self, version: Version, nx: bool, out: &mut Vec<u8>) {
+        if nx {
+            encode_nx_flow_stats(self, out);
+        } else {
+            self.encode(version, out);
+        }
+    }
+
     fn decode(version: Version, b: &[u8]) -> Result<(FlowStats, usize)> {
         let r = rd(b, "flow stats entry");
         let len = r.u16(0)? as usize;
