@@ -101,6 +101,8 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
+    /// Native tunnelling's routes, neighbours and local addresses.
+    pub tnl: Arc<crate::tunnel::TnlState>,
 }
 
 impl OfprotoUpcall {
@@ -140,10 +142,18 @@ impl OfprotoUpcall {
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
             .collect();
+        let mut flow = OfFlow::from_dp(f);
+        // Bits a decapsulated packet's tunnel port was chosen by.
+        let mut tnl_wc = OfFlow::default();
         let (idx, ofport) = ports
             .iter()
             .enumerate()
-            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))?;
+            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))
+            .or_else(|| {
+                ports.iter().enumerate().find_map(|(i, p)| {
+                    xlate::tunnel_receive(p, dp_in, &flow, &mut tnl_wc).map(|o| (i, o))
+                })
+            })?;
         let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
             .iter()
             .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
@@ -159,15 +169,18 @@ impl OfprotoUpcall {
                 mac: &b.mac,
             })
             .collect();
-        let mut flow = OfFlow::from_dp(f);
         xlate::set_in_port(&mut flow, ofport);
-        let out = xlate::xlate(&XlateIn {
+        let mut out = xlate::xlate(&XlateIn {
             bridges: &refs,
             bridge: idx,
             flow,
             now,
             may_learn,
+            tnl: Some(&self.tnl),
         });
+        for (w, m) in out.wc.0.iter_mut().zip(tnl_wc.0.iter()) {
+            *w |= m;
+        }
         if pkt_len > 0 && !out.rules.is_empty() {
             let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
             for h in &out.rules {
@@ -252,7 +265,8 @@ impl OfprotoUpcall {
             .collect();
         let idx = crate::trace::bridge_index(&refs, bridge)?;
         let now = guards[idx].now();
-        let r = crate::trace::trace(&refs, idx, flow, now, &|p| p.to_string())?;
+        let r =
+            crate::trace::trace_tnl(&refs, idx, flow, now, &|p| p.to_string(), Some(&self.tnl))?;
         Ok(r.text)
     }
 

@@ -23,7 +23,10 @@ mod group;
 pub mod odp_text;
 mod output;
 mod set;
+mod tunnel;
 mod vlan;
+
+pub use tunnel::tunnel_receive;
 
 use std::time::Instant;
 
@@ -59,6 +62,9 @@ pub struct XlateIn<'a> {
     /// Learn MAC addresses (false for trace and revalidation, which must
     /// not change state).
     pub may_learn: bool,
+    /// Native tunnelling's routes, neighbours and addresses (None: output
+    /// to a tunnel port drops).
+    pub tnl: Option<&'a crate::tunnel::TnlState>,
 }
 
 /// A rule a translation went through (for stats), borrowed from the
@@ -138,6 +144,10 @@ pub struct Ctx<'a, 't> {
     pub(crate) rule_cookie: u64,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
+    pub(crate) tnl: Option<&'a crate::tunnel::TnlState>,
+    /// The action being run is the last one of the translation (OVS's
+    /// `is_last_action`): a tunnel output then needs no `clone`.
+    pub(crate) last: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -174,6 +184,8 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
             final_flow: OfFlow::default(),
         },
         trace,
+        tnl: input.tnl,
+        last: true,
     };
     ctx.trace_bridge();
     ctx.pipeline(0);
@@ -181,6 +193,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         let set = std::mem::take(&mut ctx.action_set);
         ctx.note(|| "action set:".to_string());
         ctx.exit = false;
+        ctx.last = true;
         ctx.do_actions(&set.into_ordered());
     }
     if let Some(e) = ctx.out.error {
@@ -391,17 +404,20 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// Runs an action list (stops at `exit` or an error).
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
-        for a in acts {
+        let outer = self.last;
+        for (i, a) in acts.iter().enumerate() {
             if self.exit || self.out.error.is_some() {
-                return;
+                break;
             }
+            self.last = outer && i + 1 == acts.len() && self.action_set.is_empty();
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
             }
             if !self.do_action(a) {
-                return;
+                break;
             }
         }
+        self.last = outer;
     }
 
     /// One action; false stops the list (dec_ttl at zero).
@@ -416,7 +432,11 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.output(p as u16, *max_len)
             }
             A::Resubmit { in_port, table, .. } => self.resubmit(*in_port, *table),
-            A::Group(g) => self.group(*g),
+            A::Group(g) => {
+                let last = std::mem::replace(&mut self.last, false);
+                self.group(*g);
+                self.last = last;
+            }
             A::Controller(c) => {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
@@ -429,7 +449,9 @@ impl<'a, 't> Ctx<'a, 't> {
             A::Clone(inner) => {
                 let saved = self.flow;
                 let saved_set = self.action_set.clone();
+                let last = std::mem::replace(&mut self.last, false);
                 self.do_actions(inner);
+                self.last = last;
                 self.flow = saved;
                 self.action_set = saved_set;
                 self.exit = false;
