@@ -270,6 +270,54 @@ impl OfprotoUpcall {
         Ok(r.text)
     }
 
+    /// The datapath actions for a frame entering bridge `bridge` on
+    /// OpenFlow port `ofport` (how a tunnel's ARP request or neighbour
+    /// solicitation goes out of the underlay, as OVS's
+    /// `compose_table_xlate`). None if the bridge is not there.
+    pub fn translate_frame(
+        &self,
+        bridge: &str,
+        ofport: u16,
+        frame: &[u8],
+    ) -> Option<Vec<DpAction>> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let idx = guards.iter().position(|g| g.config().name == bridge)?;
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let mut pkt = DpPacket::from_bytes(frame);
+        let mut key = FlowKey::default();
+        ferrovs_datapath::flow::extract(&mut pkt, &mut key);
+        let mut f = Flow::default();
+        key.expand(&mut f);
+        let mut flow = OfFlow::from_dp(&f);
+        xlate::set_in_port(&mut flow, ofport);
+        let out = xlate::xlate(&XlateIn {
+            bridges: &refs,
+            bridge: idx,
+            flow,
+            now: guards[idx].now(),
+            may_learn: false,
+            tnl: Some(&self.tnl),
+        });
+        Some(out.actions)
+    }
+
     /// `fdb/show BRIDGE`, as OVS prints it.
     pub fn fdb_show(&self, bridge: &str) -> Option<String> {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());

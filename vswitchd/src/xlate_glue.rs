@@ -198,6 +198,10 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
                     dp_port: i.dp_port,
                     vlan: vlans.get(iname).cloned().unwrap_or_default(),
                     peer,
+                    tunnel: match &i.backing {
+                        Some(Backing::Tunnel(c)) => Some(c.clone()),
+                        _ => None,
+                    },
                 },
             );
         }
@@ -298,6 +302,8 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
             );
         }
     }
+    crate::tnl_host::refresh(&work.upcall.tnl);
+    crate::tnl_host::send_requests(&work.upcall, dp);
     drain_tx(&work.devices);
     (st, took)
 }
