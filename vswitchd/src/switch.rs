@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(br.ifaces["p1"].mtu(br.min_mtu()), Some(9000));
         // The LOCAL port follows the smallest MTU of the others (p2: 1500).
         assert_eq!(br.ifaces["br0"].mtu(br.min_mtu()), Some(1500));
-        b.ifaces.get_mut("p2").unwrap().kind = "geneve".into();
+        b.ifaces.get_mut("p2").unwrap().kind = "stt".into();
         sw.apply(&wanted(&[b.clone()]));
         let p2 = &sw.bridges["br0"].ifaces["p2"];
         assert_eq!(p2.ofport, None);

@@ -286,7 +286,7 @@ impl Ctx<'_, '_> {
             None if !added => self.out.actions.truncate(mark),
             None => {}
             Some(mut before) => {
-                let inner = std::mem::replace(&mut self.out.actions, Vec::new());
+                let inner = std::mem::take(&mut self.out.actions);
                 if added {
                     before.push(DpAction::Clone(inner.into_boxed_slice()));
                 }
