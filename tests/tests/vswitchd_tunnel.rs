@@ -411,3 +411,144 @@ fn trace_tunnels_matches_ovs() {
         eprintln!("{br} {p}\n  -> {oa}");
     }
 }
+
+/// A ferrovs host and a kernel VXLAN endpoint (a `vxlan` device in a
+/// Linux bridge, as a Linux-bridge agent's compute node) on VNI 100 carry
+/// ping both ways over a veth underlay. Nothing is set by hand on the
+/// ferrovs side but the route the kernel already has: the next hop's MAC
+/// is learned by ARP (request sent out of br0, reply snooped). After the
+/// ferrovs port moves to VNI 101, nothing crosses.
+#[test]
+fn kernel_vxlan_interop() {
+    use ferrovs_tests::{Netns, Veth};
+    let fv = FerrovsVswitchd::start().unwrap();
+    let h1 = fv.netns();
+    let kern = Netns::new("kvx").unwrap();
+    let vm = Netns::new("vm").unwrap();
+    // Underlay: ferrovs's p0 <-> the kernel host's 198.18.10.2.
+    let under = Veth::new("u").unwrap();
+    under.attach_b(&kern, "198.18.10.2/24").unwrap();
+    let ip = |ns: &Netns, a: &[&str]| {
+        let mut v = vec!["ip"];
+        v.extend_from_slice(a);
+        ns.exec(&v).unwrap();
+    };
+    let root_ip = |a: &[&str]| {
+        let st = std::process::Command::new(ferrovs_tests::tool("ip"))
+            .args(a)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {a:?}");
+    };
+    root_ip(&["link", "set", &under.a, "netns", h1.name()]);
+    ip(h1, &["link", "set", &under.a, "up"]);
+    // The VM: 198.18.20.1 behind a system port of br-int.
+    let vmlink = Veth::new("v").unwrap();
+    vmlink.attach_b(&vm, "198.18.20.1/24").unwrap();
+    root_ip(&["link", "set", &vmlink.a, "netns", h1.name()]);
+    ip(h1, &["link", "set", &vmlink.a, "up"]);
+    // Kernel side: vxlan device + Linux bridge holding 198.18.20.2.
+    ip(
+        &kern,
+        &[
+            "link",
+            "add",
+            "vx0",
+            "type",
+            "vxlan",
+            "id",
+            "100",
+            "remote",
+            "198.18.10.1",
+            "local",
+            "198.18.10.2",
+            "dstport",
+            "4789",
+            "dev",
+            &under.b,
+        ],
+    );
+    ip(&kern, &["link", "add", "kbr", "type", "bridge"]);
+    ip(&kern, &["link", "set", "vx0", "master", "kbr"]);
+    ip(&kern, &["addr", "add", "198.18.20.2/24", "dev", "kbr"]);
+    ip(&kern, &["link", "set", "vx0", "up"]);
+    ip(&kern, &["link", "set", "kbr", "up"]);
+
+    fv.vsctl_ok(&[
+        "add-br",
+        "br0",
+        "--",
+        "set",
+        "bridge",
+        "br0",
+        "datapath_type=netdev",
+        "fail_mode=standalone",
+        "--",
+        "add-port",
+        "br0",
+        &under.a,
+        "--",
+        "add-br",
+        "br-int",
+        "--",
+        "set",
+        "bridge",
+        "br-int",
+        "datapath_type=netdev",
+        "fail_mode=standalone",
+        "--",
+        "add-port",
+        "br-int",
+        &vmlink.a,
+        "--",
+        "add-port",
+        "br-int",
+        "t1",
+        "--",
+        "set",
+        "Interface",
+        "t1",
+        "type=vxlan",
+        "options:remote_ip=198.18.10.2",
+        "options:key=100",
+    ]);
+    ip(h1, &["addr", "add", "198.18.10.1/24", "dev", "br0"]);
+    ip(h1, &["link", "set", "br0", "up"]);
+    let ping = |ns: &Netns, dst: &str| -> bool {
+        // Up to 10 tries: the first packets wait for ARP on both layers.
+        (0..10).any(|_| ns.exec(&["ping", "-c", "1", "-W", "1", dst]).is_ok())
+    };
+    assert!(
+        ping(&vm, "198.18.20.2"),
+        "VM -> kernel bridge over VXLAN\n{}\n{}\n{}",
+        fv.appctl_ok(&["dpif/show"]),
+        fv.appctl_ok(&["tnl/neigh/show"]),
+        fv.log()
+    );
+    assert!(ping(&kern, "198.18.20.1"), "kernel -> VM over VXLAN");
+    let neigh = fv.appctl_ok(&["tnl/neigh/show"]);
+    assert!(
+        neigh
+            .lines()
+            .any(|l| l.starts_with("198.18.10.2 ") && l.ends_with(" br0")),
+        "next hop learned by snooping:\n{neigh}"
+    );
+    assert!(fv.appctl_ok(&["tnl/ports/show"]).contains("vxlan_sys_4789"));
+
+    // Wrong VNI: no traffic either way.
+    fv.vsctl_ok(&["set", "Interface", "t1", "options:key=101"]);
+    fv.appctl_ok(&["revalidator/wait"]);
+    ip(&vm, &["neigh", "flush", "all"]);
+    ip(&kern, &["neigh", "flush", "dev", "kbr"]);
+    for _ in 0..3 {
+        assert!(vm
+            .exec(&["ping", "-c", "1", "-W", "1", "198.18.20.2"])
+            .is_err());
+        assert!(kern
+            .exec(&["ping", "-c", "1", "-W", "1", "198.18.20.1"])
+            .is_err());
+    }
+    // Back on the right VNI, it works again.
+    fv.vsctl_ok(&["set", "Interface", "t1", "options:key=100"]);
+    assert!(ping(&vm, "198.18.20.2"), "VNI 100 again");
+}

@@ -76,8 +76,12 @@ impl TnlState {
             .map(|d| d.mac)
     }
 
-    pub(crate) fn request(&self, r: NeighRequest) {
-        self.neigh_misses.fetch_add(1, Ordering::Relaxed);
+    /// Queues a request; `packet` counts a dropped packet (a miss seen
+    /// by revalidation or trace is not one).
+    pub(crate) fn request(&self, r: NeighRequest, packet: bool) {
+        if packet {
+            self.neigh_misses.fetch_add(1, Ordering::Relaxed);
+        }
         let mut q = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         // Bounded: a burst of misses to one next hop asks once per round.
         if q.len() < 64 && !q.contains(&r) {

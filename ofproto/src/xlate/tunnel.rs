@@ -185,19 +185,20 @@ impl Ctx<'_, '_> {
             self.note(|| {
                 format!("neighbor cache miss for {nh} on bridge {ubname}, sending {what} request")
             });
-            if self.may_learn {
-                let s = crate::tunnel::route::source_address(&tnl.dev_addrs(&hit.dev), nh)
-                    .unwrap_or(hit.src);
-                if let Some(frame) = neigh_request(smac, s, nh) {
-                    tnl.request(NeighRequest {
+            // Asked for on every miss (revalidation included, so that a
+            // lost request is asked again); the queue keeps one per
+            // neighbour and round.
+            let s = crate::tunnel::route::source_address(&tnl.dev_addrs(&hit.dev), nh)
+                .unwrap_or(hit.src);
+            if let Some(frame) = neigh_request(smac, s, nh) {
+                tnl.request(
+                    NeighRequest {
                         bridge: ubname,
                         in_port: up,
                         frame,
-                    });
-                }
-            } else {
-                tnl.neigh_misses
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    },
+                    self.may_learn,
+                );
             }
             return;
         };
