@@ -149,6 +149,29 @@ fn layout() -> Vec<Vec<String>> {
             "options:ttl=9",
             "options:df_default=false",
             "ofport_request=6",
+            "--",
+            "add-port",
+            "br-tun",
+            "t6",
+            "--",
+            "set",
+            "Interface",
+            "t6",
+            "type=geneve",
+            "options:remote_ip=2001:db8:2::92",
+            "options:key=5",
+            "ofport_request=7",
+            "--",
+            "add-port",
+            "br-tun",
+            "t7",
+            "--",
+            "set",
+            "Interface",
+            "t7",
+            "type=gre",
+            "options:remote_ip=2001:db8:2::93",
+            "ofport_request=8",
         ]),
     ]
 }
@@ -166,6 +189,7 @@ const FLOWS: &[(&str, &str)] = &[
         "priority=10,in_port=1,dl_dst=50:54:00:00:00:04,actions=set_field:198.18.2.92->tun_dst,set_field:0x7->tun_id,output:5",
     ),
     ("br-tun", "priority=10,in_port=1,dl_dst=50:54:00:00:00:05,actions=output:6"),
+    ("br-tun", "priority=10,in_port=1,dl_dst=50:54:00:00:00:06,actions=output:7,output:8"),
     ("br-tun", "priority=10,in_port=2,tun_id=123,actions=output:1"),
     ("br-tun", "priority=10,in_port=3,actions=output:1"),
 ];
@@ -186,6 +210,17 @@ fn setup(s: &Side) {
     }
     s.ns.exec(&["ip", "addr", "add", "198.18.2.88/24", "dev", "br0"])
         .unwrap();
+    s.ns.exec(&[
+        "ip",
+        "-6",
+        "addr",
+        "add",
+        "2001:db8:2::88/64",
+        "dev",
+        "br0",
+        "nodad",
+    ])
+    .unwrap();
     s.ns.exec(&["ip", "link", "set", "br0", "up"]).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
@@ -200,6 +235,8 @@ fn setup(s: &Side) {
         ("198.18.2.92", "f8:bc:12:44:34:b6"),
         ("198.18.2.93", "f8:bc:12:44:34:b7"),
         ("198.18.2.1", "f8:bc:12:44:34:01"),
+        ("2001:db8:2::92", "f8:bc:12:44:34:62"),
+        ("2001:db8:2::93", "f8:bc:12:44:34:63"),
     ] {
         assert_eq!((s.appctl)(&["tnl/arp/set", "br0", ip, mac]), "OK\n");
     }
@@ -387,6 +424,7 @@ fn trace_tunnels_matches_ovs() {
         ("br-int", format!("in_port=1,{}", eth(3))),
         ("br-int", format!("in_port=1,{},ip", eth(4))),
         ("br-int", format!("in_port=1,{},ip,nw_tos=32", eth(5))),
+        ("br-int", format!("in_port=1,{},ip", eth(6))),
         // Decapsulation: the outer packet on the underlay, then the inner
         // one on the tunnel port.
         (
@@ -396,6 +434,10 @@ fn trace_tunnels_matches_ovs() {
         (
             "br0",
             "in_port=1,dl_src=f8:bc:12:44:34:b6,dl_dst=aa:55:aa:55:00:00,ip,nw_proto=47,nw_src=198.18.2.92,nw_dst=198.18.2.88".to_string(),
+        ),
+        (
+            "br0",
+            "in_port=1,dl_src=f8:bc:12:44:34:62,dl_dst=aa:55:aa:55:00:00,udp6,ipv6_src=2001:db8:2::92,ipv6_dst=2001:db8:2::88,udp_dst=6081".to_string(),
         ),
         (
             "br-tun",

@@ -466,15 +466,17 @@ fn header(
         _ => return None,
     };
     let vni = (key.unwrap_or(0) & 0xff_ffff) as u32;
+    // UDP over IPv6 always carries a checksum (as OVS's header builder).
+    let udp_csum = c.csum || dst.is_ipv6();
     let encap = match c.kind {
         TnlKind::Vxlan => Encap::Vxlan {
             dst_port: c.dst_port,
-            csum: c.csum,
+            csum: udp_csum,
             vxlan: VxlanRepr { vni, gbp: None },
         },
         TnlKind::Geneve => Encap::Geneve {
             dst_port: c.dst_port,
-            csum: c.csum,
+            csum: udp_csum,
             oam: false,
             critical: false,
             vni,
