@@ -391,6 +391,22 @@ fn trace_tunnels_matches_ovs() {
         &ovs_appctl(&["tnl/ports/show"]),
     );
     let fv_names = dp_names(&fv_appctl(&["dpif/show"]), &fv_appctl(&["tnl/ports/show"]));
+    // Tunnel ports as `dpif/show` describes them (numbers aside).
+    let tunnels = |s: String| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .lines()
+            .filter(|l| l.contains(": (vxlan") || l.contains(": (gre") || l.contains(": (geneve"))
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                format!("{} {}", w[0], w[2..].join(" "))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let ft = tunnels(fv_appctl(&["dpif/show"]));
+    assert_eq!(ft.len(), 7, "{ft:?}");
+    assert_eq!(ft, tunnels(ovs_appctl(&["dpif/show"])));
     // Routes and neighbours as OVS shows them (its kernel routes are read
     // from the same namespace layout).
     let user = |s: String| -> Vec<String> {

@@ -117,7 +117,7 @@ pub fn cmd_dpif_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
             };
             let kind = match &i.backing {
                 Some(crate::iface::Backing::Patch { peer }) => format!("patch: peer={peer}"),
-                Some(crate::iface::Backing::Tunnel(c)) => c.describe(&i.cfg.options),
+                Some(crate::iface::Backing::Tunnel(c)) => c.describe(),
                 _ if i.cfg.kind.is_empty() => "system".to_string(),
                 _ => i.cfg.kind.clone(),
             };

@@ -201,19 +201,59 @@ impl TnlConfig {
         Ok(c)
     }
 
-    /// How `ovs-appctl dpif/show` describes the port: `vxlan: key=123,
-    /// remote_ip=198.18.0.2` (options in name order, as OVS).
-    pub fn describe(&self, opts: &BTreeMap<String, String>) -> String {
-        let shown: Vec<String> = opts
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "tx_pcap" | "rxq_pcap" | "pcap"))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if shown.is_empty() {
-            self.kind.type_name().to_string()
-        } else {
-            format!("{}: {}", self.kind.type_name(), shown.join(", "))
+    /// How `ovs-appctl dpif/show` describes the port (`vxlan: key=123,
+    /// remote_ip=198.18.0.2`): the settings rendered back as OVS's
+    /// `get_tunnel_config` does, in name order.
+    pub fn describe(&self) -> String {
+        let mut a: Vec<(&str, String)> = Vec::new();
+        let ff = |v: FromFlow<IpAddr>| match v {
+            FromFlow::Fixed(ip) => ip.to_string(),
+            FromFlow::Flow => "flow".to_string(),
+        };
+        a.push(("remote_ip", ff(self.remote)));
+        if let Some(l) = self.local {
+            a.push(("local_ip", ff(l)));
         }
+        let kf = |k: FromFlow<u64>| match k {
+            FromFlow::Fixed(v) => v.to_string(),
+            FromFlow::Flow => "flow".to_string(),
+        };
+        match (self.in_key, self.out_key) {
+            (Some(i), Some(o)) if i == o => a.push(("key", kf(i))),
+            (i, o) => {
+                if let Some(i) = i {
+                    a.push(("in_key", kf(i)));
+                }
+                if let Some(o) = o {
+                    a.push(("out_key", kf(o)));
+                }
+            }
+        }
+        match self.ttl {
+            Inherit::Inherit => a.push(("ttl", "inherit".into())),
+            Inherit::Fixed(64) => {}
+            Inherit::Fixed(t) => a.push(("ttl", t.to_string())),
+        }
+        match self.tos {
+            Inherit::Inherit => a.push(("tos", "inherit".into())),
+            Inherit::Fixed(0) => {}
+            Inherit::Fixed(t) => a.push(("tos", format!("{t:#x}"))),
+        }
+        if self.dst_port != self.kind.default_port() && self.kind != TnlKind::Gre {
+            a.push(("dst_port", self.dst_port.to_string()));
+        }
+        if self.csum {
+            a.push(("csum", "true".into()));
+        }
+        if self.l3 {
+            a.push(("packet_type", "legacy_l3".into()));
+        }
+        if !self.df {
+            a.push(("df_default", "false".into()));
+        }
+        a.sort();
+        let shown: Vec<String> = a.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}: {}", self.kind.type_name(), shown.join(", "))
     }
 }
 
@@ -243,6 +283,10 @@ mod tests {
         assert_eq!(c.in_key, Some(FromFlow::Fixed(123)));
         assert_eq!(c.dst_port, 4789);
         assert_eq!(c.tos, Inherit::Inherit);
+        assert_eq!(
+            c.describe(),
+            "vxlan: key=123, remote_ip=198.18.0.2, tos=inherit"
+        );
         let c = TnlConfig::parse(
             "t",
             TnlKind::Gre,
