@@ -615,3 +615,7 @@ pub fn tunnel_receive(ports: &BridgePorts, dp_in: u32, f: &OfFlow, wc: &mut OfFl
     }
     best.map(|(_, no)| no)
 }
+
+#[cfg(test)]
+#[path = "tunnel_tests.rs"]
+mod tests;
