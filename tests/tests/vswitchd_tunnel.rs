@@ -409,15 +409,20 @@ fn trace_tunnels_matches_ovs() {
     assert_eq!(ft, tunnels(ovs_appctl(&["dpif/show"])));
     // Routes and neighbours as OVS shows them (its kernel routes are read
     // from the same namespace layout).
-    let user = |s: String| -> Vec<String> {
-        s.lines()
-            .filter(|l| l.starts_with("User:"))
-            .map(str::to_string)
-            .collect()
-    };
+    // The same table, in the same order (link-local addresses finish
+    // duplicate address detection a moment after the link comes up, and
+    // only then have their local route: wait for both to settle).
+    let settled = (0..50).any(|_| {
+        let same = fv_appctl(&["ovs/route/show"]) == ovs_appctl(&["ovs/route/show"]);
+        if !same {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        same
+    });
     assert_eq!(
-        user(fv_appctl(&["ovs/route/show"])),
-        user(ovs_appctl(&["ovs/route/show"]))
+        fv_appctl(&["ovs/route/show"]),
+        ovs_appctl(&["ovs/route/show"]),
+        "settled: {settled}"
     );
     assert_eq!(
         fv_appctl(&["ovs/route/lookup", "198.18.2.92"]),

@@ -29,6 +29,7 @@ pub mod ofconn;
 pub mod ofport;
 pub mod pcap;
 pub mod reconcile;
+pub mod rtnetlink;
 pub mod run;
 pub mod status;
 pub mod switch;
