@@ -407,6 +407,23 @@ fn trace_tunnels_matches_ovs() {
     let ft = tunnels(fv_appctl(&["dpif/show"]));
     assert_eq!(ft.len(), 7, "{ft:?}");
     assert_eq!(ft, tunnels(ovs_appctl(&["dpif/show"])));
+    // Tunnel status: the egress device of a fixed remote and its carrier
+    // (the status pass runs every few seconds: wait for it).
+    for t in ["t1", "t4", "t6"] {
+        let want = ovs_vsctl(&["get", "Interface", t, "status"]);
+        let ok = (0..100).any(|_| {
+            let same = fv_vsctl(&["get", "Interface", t, "status"]) == want;
+            if !same {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            same
+        });
+        assert!(
+            ok,
+            "{t} status: OVS {want}, ferrovs {}",
+            fv_vsctl(&["get", "Interface", t, "status"])
+        );
+    }
     // Routes and neighbours as OVS shows them (its kernel routes are read
     // from the same namespace layout).
     // The same table, in the same order (link-local addresses finish

@@ -16,7 +16,7 @@ use ferrovs_datapath::actions::DpAction;
 use ferrovs_datapath::packet::{DpPacket, PacketPool};
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::tunnel::route::{source_address, Route};
-use ferrovs_ofproto::tunnel::{DevAddr, DevInfo, TnlState};
+use ferrovs_ofproto::tunnel::{DevAddr, DevInfo, FromFlow, TnlConfig, TnlState};
 use ferrovs_ofproto::upcall::OfprotoUpcall;
 
 use crate::rtnetlink::KernelRoute;
@@ -143,6 +143,34 @@ pub fn refresh(tnl: &TnlState) {
         .set_cached(cached)
     {
         tracing::debug!("tunnel routes refreshed from the kernel");
+    }
+}
+
+/// A tunnel port's `status` entries, as OVS's: the device its fixed
+/// remote is routed through and that device's carrier (nothing for a
+/// remote taken from the flow, or without a route).
+pub fn egress_status(tnl: &TnlState, c: &TnlConfig) -> Vec<(&'static str, String)> {
+    let FromFlow::Fixed(dst) = c.remote else {
+        return Vec::new();
+    };
+    let src = match c.local {
+        Some(FromFlow::Fixed(s)) => Some(s),
+        _ => None,
+    };
+    let hit = tnl
+        .routes
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .lookup(0, dst, src);
+    match hit {
+        Some(h) => {
+            let carrier = crate::hostdev::link_state(&h.dev);
+            vec![
+                ("tunnel_egress_iface", h.dev),
+                ("tunnel_egress_iface_carrier", carrier.to_string()),
+            ]
+        }
+        None => Vec::new(),
     }
 }
 
