@@ -377,6 +377,20 @@ impl Ctx<'_, '_> {
         None
     }
 
+    /// Whether a device behind one of this bridge's ports has an address
+    /// `pred` accepts.
+    fn bridge_has_addr(
+        &self,
+        tnl: &crate::tunnel::TnlState,
+        pred: impl Fn(IpAddr) -> bool,
+    ) -> bool {
+        let devs = tnl.devs.read().unwrap_or_else(|e| e.into_inner());
+        self.br().ports.iter().any(|(_, x)| {
+            devs.get(&x.name)
+                .is_some_and(|d| d.addrs.iter().any(|a| pred(a.ip)))
+        })
+    }
+
     /// Learns the sender of an ARP reply (or gratuitous ARP) or the target
     /// of a neighbour advertisement into the neighbour cache.
     fn snoop_neighbor(&mut self, tnl: &crate::tunnel::TnlState) {
@@ -389,7 +403,15 @@ impl Ctx<'_, '_> {
                 let tpa = get(&f, dp::NW_DST) as u32;
                 unwild(&mut self.wc, dp::NW_SRC);
                 unwild(&mut self.wc, dp::NW_DST);
-                if op != 2 && !(op == 1 && spa == tpa) {
+                let garp = spa == tpa && get(&f, dp::DL_DST) == 0xffff_ffff_ffff;
+                if garp {
+                    unwild(&mut self.wc, dp::DL_DST);
+                }
+                // A reply to one of this bridge's addresses, or a
+                // gratuitous ARP (OVS's is_neighbor_reply_correct).
+                if !(op == 2 && self.bridge_has_addr(tnl, |a| a == IpAddr::V4(Ipv4Addr::from(tpa))))
+                    && !(garp && (op == 1 || op == 2))
+                {
                     return;
                 }
                 unwild(&mut self.wc, dp::ARP_SHA);
@@ -405,6 +427,23 @@ impl Ctx<'_, '_> {
                 }
                 unwild(&mut self.wc, dp::TP_SRC);
                 if get(&f, dp::TP_SRC) != 136 {
+                    return;
+                }
+                unwild(&mut self.wc, dp::IPV6_DST_HI);
+                unwild(&mut self.wc, dp::IPV6_DST_LO);
+                let d = get128(&f, dp::IPV6_DST_HI, dp::IPV6_DST_LO).to_be_bytes();
+                // Sent to one of this bridge's addresses or its
+                // solicited-node group.
+                let ours = self.bridge_has_addr(tnl, |a| match a {
+                    IpAddr::V6(a) => {
+                        let o = a.octets();
+                        o == d
+                            || (d[..13] == [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]
+                                && d[13..] == o[13..])
+                    }
+                    IpAddr::V4(_) => false,
+                });
+                if !ours {
                     return;
                 }
                 unwild(&mut self.wc, dp::ND_TARGET_HI);

@@ -271,6 +271,21 @@ fn packets_to_our_address_are_popped_and_neighbours_snooped() {
             .lookup("br0", ip("198.18.2.1"), Instant::now()),
         Some([2, 0, 0, 0, 0, 7])
     );
+    // A reply to someone else's address teaches nothing (no poisoning
+    // by replies the host never asked for).
+    run(
+        &brs,
+        &tnl,
+        0,
+        "in_port=1,dl_src=02:00:00:00:00:08,dl_dst=aa:55:aa:55:00:00,arp,arp_op=2,arp_spa=198.18.2.2,arp_tpa=198.18.2.77,arp_sha=02:00:00:00:00:08",
+    );
+    assert_eq!(
+        tnl.neigh
+            .lock()
+            .unwrap()
+            .lookup("br0", ip("198.18.2.2"), Instant::now()),
+        None
+    );
 }
 
 #[test]
