@@ -455,6 +455,28 @@ fn trace_tunnels_matches_ovs() {
         sorted(fv_appctl(&["tnl/arp/show"])),
         sorted(ovs_appctl(&["tnl/arp/show"]))
     );
+    // The shared ports and their users (numbers named).
+    let ports = |s: String, names: &BTreeMap<String, String>| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                match w.as_slice() {
+                    [n, no, rc] => {
+                        let no = no.trim_matches(|c| c == '(' || c == ')');
+                        format!("{n} ({}) {rc}", names.get(no).map_or("?", String::as_str))
+                    }
+                    _ => l.to_string(),
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ports(fv_appctl(&["tnl/ports/show"]), &fv_names),
+        ports(ovs_appctl(&["tnl/ports/show"]), &ovs_names)
+    );
 
     let eth = |d: u8| format!("dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:0{d}");
     let traces = [
