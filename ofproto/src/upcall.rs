@@ -145,7 +145,7 @@ impl OfprotoUpcall {
         let mut flow = OfFlow::from_dp(f);
         // Bits a decapsulated packet's tunnel port was chosen by.
         let mut tnl_wc = OfFlow::default();
-        let (idx, ofport) = ports
+        let found = ports
             .iter()
             .enumerate()
             .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))
@@ -153,7 +153,28 @@ impl OfprotoUpcall {
                 ports.iter().enumerate().find_map(|(i, p)| {
                     xlate::tunnel_receive(p, dp_in, &flow, &mut tnl_wc).map(|o| (i, o))
                 })
-            })?;
+            });
+        let Some((idx, ofport)) = found else {
+            // A decapsulated packet no tunnel port takes (unknown key or
+            // remote): dropped by a flow on exactly those tunnel fields,
+            // so that other tunnels' packets still reach translation.
+            let shared = ports.iter().any(|p| {
+                p.iter()
+                    .any(|(_, x)| x.tunnel.as_ref().is_some_and(|c| c.dp_port == dp_in))
+            });
+            if !shared {
+                return None;
+            }
+            tnl_wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
+            return Some(Translation {
+                actions: Vec::new(),
+                wc: tnl_wc,
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                error: None,
+                n_rules: 0,
+            });
+        };
         let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
             .iter()
             .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))

@@ -349,3 +349,68 @@ fn neighbour_solicitation_is_well_formed() {
     }
     assert_eq!(sum, 0xffff);
 }
+
+/// A decapsulated packet on the shared port goes to the tunnel port of
+/// its key; one with an unknown key is dropped by a flow that matches
+/// that key exactly (not the whole shared port).
+#[test]
+fn upcall_maps_popped_packets_and_drops_unknown_keys_narrowly() {
+    use crate::upcall::{Bridge, OfprotoUpcall};
+    use ferrovs_datapath::flow::Flow;
+    use std::sync::Mutex;
+
+    let mut of = Ofproto::new(OfprotoConfig::new("br-t", 2));
+    let mut ports = BridgePorts::new();
+    port(
+        &mut of,
+        &mut ports,
+        1,
+        "vm",
+        XPort {
+            dp_port: Some(3),
+            ..Default::default()
+        },
+    );
+    port(
+        &mut of,
+        &mut ports,
+        2,
+        "t5",
+        vxlan(9, FromFlow::Flow, Some(FromFlow::Fixed(5))),
+    );
+    port(
+        &mut of,
+        &mut ports,
+        3,
+        "t6",
+        vxlan(9, FromFlow::Flow, Some(FromFlow::Fixed(6))),
+    );
+    of.add_flow_text("in_port=2 actions=output:1").unwrap();
+    of.add_flow_text("in_port=3 actions=drop").unwrap();
+    let up = OfprotoUpcall::new();
+    let b = Bridge::new(Arc::new(Mutex::new(of)));
+    for (no, x) in ports.iter() {
+        b.set_port(no, x.clone());
+    }
+    up.add_bridge(b);
+    let popped = |key: u64| {
+        let mut f = Flow::default();
+        f.set(dp::IN_PORT, 9);
+        f.set(dp::TUN_ID, key);
+        f.set(dp::TUN_SRC, u32::from_be_bytes([198, 18, 3, 9]) as u64);
+        f.set(dp::TUN_DST, u32::from_be_bytes([198, 18, 2, 88]) as u64);
+        f
+    };
+    let t = up.translate(&popped(5), false, 0).unwrap();
+    assert_eq!(
+        odp_text::format_dp_actions(&t.actions, &|p| p.to_string()),
+        "3"
+    );
+    let t = up.translate(&popped(7), false, 0).unwrap();
+    assert!(t.actions.is_empty());
+    assert_eq!(get(&t.wc, dp::TUN_ID), u64::MAX, "the drop matches the key");
+    // A port that is not a tunnel's and not known: no translation.
+    let mut f = popped(5);
+    f.set(dp::IN_PORT, 77);
+    assert!(up.translate(&f, false, 0).is_none());
+}
