@@ -150,9 +150,16 @@ impl OfprotoUpcall {
             .enumerate()
             .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))
             .or_else(|| {
-                ports.iter().enumerate().find_map(|(i, p)| {
-                    xlate::tunnel_receive(p, dp_in, &flow, &mut tnl_wc).map(|o| (i, o))
-                })
+                // The most specific tunnel port of any bridge.
+                ports
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| {
+                        xlate::tunnel_receive_scored(p, dp_in, &flow, &mut tnl_wc)
+                            .map(|(s, o)| (s, i, o))
+                    })
+                    .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
+                    .map(|(_, i, o)| (i, o))
             });
         let Some((idx, ofport)) = found else {
             // A decapsulated packet no tunnel port takes (unknown key or

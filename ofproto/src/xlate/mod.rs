@@ -26,7 +26,7 @@ mod set;
 mod tunnel;
 mod vlan;
 
-pub use tunnel::tunnel_receive;
+pub use tunnel::{tunnel_receive, tunnel_receive_scored};
 
 use std::time::Instant;
 

@@ -611,6 +611,17 @@ fn neigh_request(smac: [u8; 6], sip: IpAddr, target: IpAddr) -> Option<Vec<u8>> 
 /// a port with more fixed settings that match wins over one taking them
 /// from the flow). Unwildcards what was looked at.
 pub fn tunnel_receive(ports: &BridgePorts, dp_in: u32, f: &OfFlow, wc: &mut OfFlow) -> Option<u16> {
+    tunnel_receive_scored(ports, dp_in, f, wc).map(|(_, no)| no)
+}
+
+/// As [`tunnel_receive`], with how specific the port found is (to choose
+/// among several bridges' tunnel ports).
+pub fn tunnel_receive_scored(
+    ports: &BridgePorts,
+    dp_in: u32,
+    f: &OfFlow,
+    wc: &mut OfFlow,
+) -> Option<(u32, u16)> {
     let mut best: Option<(u32, u16)> = None;
     let id = get(f, dp::TUN_ID);
     let src = tun_src(f);
@@ -652,7 +663,7 @@ pub fn tunnel_receive(ports: &BridgePorts, dp_in: u32, f: &OfFlow, wc: &mut OfFl
     ] {
         unwild(wc, x);
     }
-    best.map(|(_, no)| no)
+    best
 }
 
 #[cfg(test)]
