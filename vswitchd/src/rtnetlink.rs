@@ -6,6 +6,8 @@
 //! [`parse_dump`] is a pure decoder over the received bytes (bounds
 //! checked, a malformed message ends the walk with an error), so it is
 //! fuzzed apart from the socket; [`dump_routes`] owns the socket.
+//! [`Watch`] listens to the kernel's route, address and link groups so
+//! that the table is dumped again only when something changed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -198,6 +200,73 @@ pub fn dump_routes() -> Result<Vec<KernelRoute>, std::io::Error> {
             Ok(true) => return Ok(out),
             Ok(false) => {}
             Err(e) => return Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+/// RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE.
+const WATCH_GROUPS: u32 = 0x1 | 0x10 | 0x40 | 0x100 | 0x400;
+
+/// A non-blocking netlink socket subscribed to route, address and link
+/// changes.
+pub struct Watch {
+    sock: std::os::fd::OwnedFd,
+}
+
+impl Watch {
+    pub fn open() -> Result<Watch, std::io::Error> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: plain socket call; the descriptor is owned below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_nl is plain data; zero is a valid start.
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        sa.nl_groups = WATCH_GROUPS;
+        // SAFETY: sa is a valid sockaddr_nl of the size given.
+        let r = unsafe {
+            libc::bind(
+                sock.as_raw_fd(),
+                (&sa as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Watch { sock })
+    }
+
+    /// Whether anything changed since the last call (reads and discards
+    /// the notifications; an overrun counts as a change).
+    pub fn changed(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut buf = [0u8; 8192];
+        let mut any = false;
+        loop {
+            // SAFETY: buf is a valid writable buffer of its length.
+            let n =
+                unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n > 0 {
+                any = true;
+                continue;
+            }
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+                // ENOBUFS: notifications were lost.
+                any = true;
+            }
+            return any;
         }
     }
 }

@@ -103,6 +103,14 @@ pub fn cached_routes(
     v
 }
 
+/// Re-reads the host's addresses and routes into `tnl` when `watch` saw
+/// the kernel change something (every call without a watch).
+pub fn refresh_if_changed(tnl: &TnlState, watch: Option<&crate::rtnetlink::Watch>) {
+    if watch.is_none_or(|w| w.changed()) {
+        refresh(tnl);
+    }
+}
+
 /// Re-reads the host's addresses and routes into `tnl`.
 pub fn refresh(tnl: &TnlState) {
     let addrs = device_addrs();
