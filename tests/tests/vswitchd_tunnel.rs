@@ -559,7 +559,8 @@ fn tcp(server: &ferrovs_tests::Netns, client: &ferrovs_tests::Netns, addr: &str)
 /// ping both ways over a veth underlay. Nothing is set by hand on the
 /// ferrovs side but the route the kernel already has: the next hop's MAC
 /// is learned by ARP (request sent out of br0, reply snooped). After the
-/// ferrovs port moves to VNI 101, nothing crosses.
+/// ferrovs port moves to VNI 101, nothing crosses. Then the same over an
+/// IPv6 underlay (next hop learned by neighbour discovery).
 #[test]
 fn kernel_vxlan_interop() {
     use ferrovs_tests::{Netns, Veth};
@@ -704,6 +705,64 @@ fn kernel_vxlan_interop() {
     // Back on the right VNI, it works again.
     fv.vsctl_ok(&["set", "Interface", "t1", "options:key=100"]);
     assert!(ping(&vm, "198.18.20.2"), "VNI 100 again");
+
+    // The same over an IPv6 underlay (the outer UDP checksum is then
+    // mandatory, and the kernel checks it).
+    ip(&kern, &["link", "del", "vx0"]);
+    ip(
+        &kern,
+        &[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:10::2/64",
+            "dev",
+            &under.b,
+            "nodad",
+        ],
+    );
+    ip(
+        h1,
+        &[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:10::1/64",
+            "dev",
+            "br0",
+            "nodad",
+        ],
+    );
+    ip(
+        &kern,
+        &[
+            "link",
+            "add",
+            "vx6",
+            "type",
+            "vxlan",
+            "id",
+            "100",
+            "remote",
+            "2001:db8:10::1",
+            "local",
+            "2001:db8:10::2",
+            "dstport",
+            "4789",
+            "dev",
+            &under.b,
+        ],
+    );
+    ip(&kern, &["link", "set", "vx6", "master", "kbr"]);
+    ip(&kern, &["link", "set", "vx6", "up"]);
+    fv.vsctl_ok(&["set", "Interface", "t1", "options:remote_ip=2001:db8:10::2"]);
+    assert!(
+        ping(&vm, "198.18.20.2"),
+        "VM -> kernel over VXLAN/IPv6\n{}",
+        fv.appctl_ok(&["tnl/neigh/show"])
+    );
+    assert!(ping(&kern, "198.18.20.1"), "kernel -> VM over VXLAN/IPv6");
+    assert_eq!(tcp(&kern, &vm, "198.18.20.2"), 2_000_000, "TCP over IPv6");
 }
 
 /// One ferrovs hypervisor of [`ferrovs_to_ferrovs_gre_and_geneve`]: its
