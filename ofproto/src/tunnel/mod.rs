@@ -12,6 +12,7 @@
 pub mod config;
 pub mod neigh;
 pub mod route;
+pub mod solicit;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -24,9 +24,10 @@ pub mod odp_text;
 mod output;
 mod set;
 mod tunnel;
+mod tunnel_input;
 mod vlan;
 
-pub use tunnel::{tunnel_receive, tunnel_receive_scored};
+pub use tunnel_input::{tunnel_receive, tunnel_receive_scored};
 
 use std::time::Instant;
 

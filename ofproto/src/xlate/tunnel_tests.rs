@@ -10,7 +10,10 @@ use std::time::Instant;
 use super::*;
 use crate::normal::MacTable;
 use crate::ofproto::{OfPort, Ofproto, OfprotoConfig};
+use crate::tunnel::solicit::neigh_request;
 use crate::tunnel::{DevAddr, DevInfo, TnlState};
+use crate::xlate::tunnel_input::tunnel_receive;
+use crate::xlate::BridgePorts;
 use crate::xlate::{odp_text, xlate, BridgeRef, XPort, XlateIn};
 
 struct Br {
