@@ -264,6 +264,14 @@ fn kernel_vxlan_interop() {
             fv.appctl_ok(&["upcall/show"]),
             kern.exec(&["ip", "-s", "link", "show", "vx6"])
                 .unwrap_or_default()
+                + &kern.exec(&["ip", "-6", "neigh"]).unwrap_or_default()
+                + &kern
+                    .exec(&["ip", "-s", "link", "show", &under.b])
+                    .unwrap_or_default()
+                + &h1
+                    .exec(&["ip", "-s", "link", "show", &under.a])
+                    .unwrap_or_default()
+                + &vm.exec(&["ip", "neigh"]).unwrap_or_default()
         );
     }
     assert!(ping(&kern, "198.18.20.1"), "kernel -> VM over VXLAN/IPv6");
