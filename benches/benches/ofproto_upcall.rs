@@ -49,6 +49,7 @@ fn handler() -> Arc<OfprotoUpcall> {
                     ..Default::default()
                 },
                 peer: None,
+                tunnel: None,
             },
         );
     }

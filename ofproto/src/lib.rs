@@ -45,6 +45,7 @@ pub mod stats;
 pub mod table;
 pub mod table_mod;
 pub mod trace;
+pub mod tunnel;
 pub mod upcall;
 pub mod xlate;
 

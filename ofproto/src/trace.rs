@@ -96,6 +96,18 @@ pub fn trace<'a>(
     now: Instant,
     port_name: &dyn Fn(u32) -> String,
 ) -> Result<TraceResult<'a>, TraceError> {
+    trace_tnl(bridges, bridge, flow_text, now, port_name, None)
+}
+
+/// As [`trace`], with native tunnelling's state.
+pub fn trace_tnl<'a>(
+    bridges: &'a [BridgeRef<'a>],
+    bridge: usize,
+    flow_text: &str,
+    now: Instant,
+    port_name: &dyn Fn(u32) -> String,
+    tnl: Option<&'a crate::tunnel::TnlState>,
+) -> Result<TraceResult<'a>, TraceError> {
     let br = bridges
         .get(bridge)
         .ok_or_else(|| TraceError::NoBridge(bridge.to_string()))?;
@@ -106,6 +118,7 @@ pub fn trace<'a>(
         flow,
         now,
         may_learn: false,
+        tnl,
     };
     let mut t = Trace::default();
     let out = xlate_traced(&input, Some(&mut t));

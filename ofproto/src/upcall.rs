@@ -108,6 +108,8 @@ pub struct OfprotoUpcall {
     /// Datapath time of the last revalidation round (ms): megaflows used
     /// since then replay their side effects (learn), as OVS's xlate cache.
     pub(crate) last_reval_ms: std::sync::atomic::AtomicU64,
+    /// Native tunnelling's routes, neighbours and local addresses.
+    pub tnl: Arc<crate::tunnel::TnlState>,
 }
 
 impl OfprotoUpcall {
@@ -147,10 +149,46 @@ impl OfprotoUpcall {
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
             .collect();
-        let (idx, ofport) = ports
+        let mut flow = OfFlow::from_dp(f);
+        // Bits a decapsulated packet's tunnel port was chosen by.
+        let mut tnl_wc = OfFlow::default();
+        let found = ports
             .iter()
             .enumerate()
-            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))?;
+            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))
+            .or_else(|| {
+                // The most specific tunnel port of any bridge.
+                ports
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| {
+                        xlate::tunnel_receive_scored(p, dp_in, &flow, &mut tnl_wc)
+                            .map(|(s, o)| (s, i, o))
+                    })
+                    .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
+                    .map(|(_, i, o)| (i, o))
+            });
+        let Some((idx, ofport)) = found else {
+            // A decapsulated packet no tunnel port takes (unknown key or
+            // remote): dropped by a flow on exactly those tunnel fields,
+            // so that other tunnels' packets still reach translation.
+            let shared = ports.iter().any(|p| {
+                p.iter()
+                    .any(|(_, x)| x.tunnel.as_ref().is_some_and(|c| c.dp_port == dp_in))
+            });
+            if !shared {
+                return None;
+            }
+            tnl_wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
+            return Some(Translation {
+                actions: Vec::new(),
+                wc: tnl_wc,
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                error: None,
+                n_rules: 0,
+            });
+        };
         let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
             .iter()
             .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
@@ -166,15 +204,18 @@ impl OfprotoUpcall {
                 mac: &b.mac,
             })
             .collect();
-        let mut flow = OfFlow::from_dp(f);
         xlate::set_in_port(&mut flow, ofport);
-        let out = xlate::xlate(&XlateIn {
+        let mut out = xlate::xlate(&XlateIn {
             bridges: &refs,
             bridge: idx,
             flow,
             now,
             may_learn,
+            tnl: Some(&self.tnl),
         });
+        for (w, m) in out.wc.0.iter_mut().zip(tnl_wc.0.iter()) {
+            *w |= m;
+        }
         if pkt_len > 0 && !out.rules.is_empty() {
             let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
             for h in &out.rules {
@@ -300,8 +341,57 @@ impl OfprotoUpcall {
             .collect();
         let idx = crate::trace::bridge_index(&refs, bridge)?;
         let now = guards[idx].now();
-        let r = crate::trace::trace(&refs, idx, flow, now, &|p| p.to_string())?;
+        let r =
+            crate::trace::trace_tnl(&refs, idx, flow, now, &|p| p.to_string(), Some(&self.tnl))?;
         Ok(r.text)
+    }
+
+    /// The datapath actions for a frame entering bridge `bridge` on
+    /// OpenFlow port `ofport` (how a tunnel's ARP request or neighbour
+    /// solicitation goes out of the underlay, as OVS's
+    /// `compose_table_xlate`). None if the bridge is not there.
+    pub fn translate_frame(
+        &self,
+        bridge: &str,
+        ofport: u16,
+        frame: &[u8],
+    ) -> Option<Vec<DpAction>> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let idx = guards.iter().position(|g| g.config().name == bridge)?;
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let mut pkt = DpPacket::from_bytes(frame);
+        let mut key = FlowKey::default();
+        ferrovs_datapath::flow::extract(&mut pkt, &mut key);
+        let mut f = Flow::default();
+        key.expand(&mut f);
+        let mut flow = OfFlow::from_dp(&f);
+        xlate::set_in_port(&mut flow, ofport);
+        let out = xlate::xlate(&XlateIn {
+            bridges: &refs,
+            bridge: idx,
+            flow,
+            now: guards[idx].now(),
+            may_learn: false,
+            tnl: Some(&self.tnl),
+        });
+        Some(out.actions)
     }
 
     /// `fdb/show BRIDGE`, as OVS prints it.

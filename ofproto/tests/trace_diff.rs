@@ -326,6 +326,7 @@ fn ferrovs_ports(sc: &Scenario) -> BridgePorts {
                 dp_port: Some(if *no == 0xfffe { 99 } else { 100 + *no as u32 }),
                 vlan,
                 peer: None,
+                tunnel: None,
             },
         );
     }
@@ -446,6 +447,7 @@ fn trace_datapath_actions_match_ovs() {
                 flow,
                 now: Instant::now(),
                 may_learn: true,
+                tnl: None,
             });
         }
         if !sc.learn.is_empty() {
@@ -636,6 +638,7 @@ fn patch_ports_and_groups_match_ovs() {
                 bridge: "br1".into(),
                 ofport: 10,
             }),
+            tunnel: None,
         },
     );
     let mut p1 = BridgePorts::new();
@@ -659,6 +662,7 @@ fn patch_ports_and_groups_match_ovs() {
                 bridge: BR.into(),
                 ofport: 10,
             }),
+            tunnel: None,
         },
     );
     let (g0, g1) = (s0.ofproto.lock().unwrap(), s1.ofproto.lock().unwrap());

@@ -110,6 +110,7 @@ fn packets_are_forwarded_by_the_openflow_tables() {
                     }
                 },
                 peer: None,
+                tunnel: None,
             },
         );
     }

@@ -62,8 +62,19 @@ fn commands() {
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
          \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]\n\
+         \x20 ovs/route/add           ip/plen output_bridge [gw] [pkt_mark=mark]\n\
+         \x20 ovs/route/del           ip/plen [pkt_mark=mark]\n\
+         \x20 ovs/route/lookup        ip_addr [pkt_mark=mark]\n\
+         \x20 ovs/route/show          \n\
          \x20 revalidator/purge       \n\
          \x20 revalidator/wait        \n\
+         \x20 tnl/arp/flush           \n\
+         \x20 tnl/arp/set             BRIDGE IP MAC\n\
+         \x20 tnl/arp/show            \n\
+         \x20 tnl/neigh/flush         \n\
+         \x20 tnl/neigh/set           BRIDGE IP MAC\n\
+         \x20 tnl/neigh/show          \n\
+         \x20 tnl/ports/show          [-v]\n\
          \x20 upcall/show             \n\
          \x20 version                 \n\
          \x20 vlog/list               \n\

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use ferrovs_datapath::netdev::{self, MemNetdev, Netdev, NetdevError};
 use ferrovs_datapath::Datapath;
+use ferrovs_ofproto::tunnel::{TnlConfig, TnlKindNames};
 use ferrovs_ofproto::{ConnKind, OfPort, Ofproto, OfprotoConfig};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -40,6 +41,8 @@ const OFPPS_LINK_DOWN: u32 = 1;
 pub struct Shared {
     pub dp: Arc<Datapath>,
     dp_ports: BTreeSet<u32>,
+    /// Shared tunnel datapath ports by name: (port number, users).
+    tnl_ports: BTreeMap<String, (u32, usize)>,
     /// Next dummy address: aa:55:aa:55:00:00, ...:01, ... in creation
     /// order over the whole process, as OVS's netdev-dummy.
     next_dummy: u32,
@@ -60,6 +63,7 @@ impl Shared {
         Shared {
             dp,
             dp_ports: BTreeSet::new(),
+            tnl_ports: BTreeMap::new(),
             next_dummy: 0,
             rundir: rundir.to_path_buf(),
             status_changed: Arc::new(Notify::new()),
@@ -81,6 +85,43 @@ impl Shared {
             tracing::warn!("datapath port {no}: {e}");
         }
         self.dp_ports.remove(&no);
+    }
+
+    /// The shared datapath port of tunnel settings `c` (created with its
+    /// first user).
+    fn acquire_tnl_port(&mut self, c: &TnlConfig) -> Result<u32, String> {
+        let name = c.kind.dp_port_name(c.dst_port);
+        if let Some((no, users)) = self.tnl_ports.get_mut(&name) {
+            *users += 1;
+            return Ok(*no);
+        }
+        // The port has no device: a queue-less in-memory stand-in, so
+        // that the datapath knows the number as an input port.
+        let no = self.add_dp_port(MemNetdev::new(&name, 1, 1))?;
+        self.tnl_ports.insert(name, (no, 1));
+        Ok(no)
+    }
+
+    fn release_tnl_port(&mut self, c: &TnlConfig) {
+        let name = c.kind.dp_port_name(c.dst_port);
+        let Some((no, users)) = self.tnl_ports.get_mut(&name) else {
+            return;
+        };
+        *users -= 1;
+        if *users == 0 {
+            let no = *no;
+            self.tnl_ports.remove(&name);
+            self.del_dp_port(no);
+        }
+    }
+
+    /// `tnl/ports/show`'s lines: each shared tunnel port with its number
+    /// of users.
+    pub fn tnl_ports(&self) -> Vec<(String, u32, usize)> {
+        self.tnl_ports
+            .iter()
+            .map(|(n, (no, u))| (n.clone(), *no, *u))
+            .collect()
     }
 
     fn dummy_mac(&mut self) -> EthAddr {
@@ -243,6 +284,25 @@ impl Bridge {
                             }
                         }
                     }
+                    if let Some(Backing::Tunnel(old)) = &i.backing {
+                        let old = old.clone();
+                        match iface::tunnel_config(w).unwrap_or_else(|| Err(String::new())) {
+                            Ok(mut c) => {
+                                let same_port = old.kind == c.kind && old.dst_port == c.dst_port;
+                                c.dp_port = old.dp_port;
+                                if same_port {
+                                    i.backing = Some(Backing::Tunnel(Arc::new(c)));
+                                    continue;
+                                }
+                            }
+                            Err(e) => tracing::warn!("bridge {}: {e}", self.name),
+                        }
+                        // Another shared port or unusable options: the port
+                        // is made again (the error then shows).
+                        self.remove_iface(n, sh, now);
+                        self.add_iface(w, sh, now);
+                        continue;
+                    }
                     if mac_changed && i.backing == Some(Backing::Internal) {
                         i.mac = internal_mac(w);
                         if i.host.is_some() {
@@ -379,6 +439,9 @@ impl Bridge {
         if let Some(d) = i.dp_port {
             sh.del_dp_port(d);
         }
+        if let Some(Backing::Tunnel(c)) = &i.backing {
+            sh.release_tnl_port(c);
+        }
         tracing::info!("bridge {}: removed interface {name}", self.name);
     }
 
@@ -399,6 +462,15 @@ impl Bridge {
             "internal" => Ok(Backing::Internal),
             "dummy" => Ok(Backing::Dummy),
             "patch" => iface::patch_peer(w).map(|peer| Backing::Patch { peer }),
+            _ if iface::tunnel_config(w).is_some() => {
+                match iface::tunnel_config(w).unwrap_or_else(|| Err(String::new())) {
+                    Ok(mut c) => sh.acquire_tnl_port(&c).map(|no| {
+                        c.dp_port = no;
+                        Backing::Tunnel(Arc::new(c))
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
             k if sh.host_ports && iface::is_host_type(k) => Ok(Backing::Device),
             _ => Err(iface::unsupported(w)),
         };
@@ -412,7 +484,9 @@ impl Bridge {
                     Backing::Local => self.ea,
                     Backing::Internal => internal_mac(w),
                     Backing::Dummy => sh.dummy_mac(),
-                    Backing::Patch { .. } | Backing::Device => hwaddr::random(),
+                    Backing::Patch { .. } | Backing::Device | Backing::Tunnel(_) => {
+                        hwaddr::random()
+                    }
                 };
                 let host = matches!(b, Backing::Device)
                     || (sh.host_ports && matches!(b, Backing::Local | Backing::Internal));
@@ -466,6 +540,9 @@ impl Bridge {
                 if i.error.is_some() {
                     if let Some(d) = i.dp_port.take() {
                         sh.del_dp_port(d);
+                    }
+                    if let Backing::Tunnel(c) = &b {
+                        sh.release_tnl_port(c);
                     }
                     i.netdev = None;
                     i.host = None;

@@ -9,11 +9,16 @@
 //! (`MemNetdev`), and so are internal ports when the switch runs with
 //! in-memory ports only (`--enable-dummy=override`, and unit tests), whose
 //! `status` then says so. `patch` has no datapath port: it joins two
-//! bridges inside translation. Every other type is refused with an error.
+//! bridges inside translation. `vxlan`, `gre` and `geneve` have no device
+//! of their own: every tunnel port of a type (and UDP port) shares one
+//! datapath port that decapsulated packets come back on, as in OVS's
+//! netdev datapath. Every other type is refused with an error.
 
 use std::sync::Arc;
 
 use ferrovs_datapath::netdev::{MemNetdev, Netdev};
+
+use ferrovs_ofproto::tunnel::{TnlConfig, TnlKind, TnlKindNames};
 
 use crate::config::WantIface;
 use crate::hwaddr::EthAddr;
@@ -30,6 +35,9 @@ pub enum Backing {
     Patch {
         peer: String,
     },
+    /// A vxlan, gre or geneve port: its settings, including the shared
+    /// datapath port (`vxlan_sys_4789`, `gre_sys`, `genev_sys_6081`).
+    Tunnel(Arc<TnlConfig>),
 }
 
 pub struct Iface {
@@ -63,7 +71,7 @@ impl Iface {
             return crate::hostdev::mtu(&self.cfg.name);
         }
         match self.backing {
-            Some(Backing::Patch { .. }) | None => None,
+            Some(Backing::Patch { .. }) | Some(Backing::Tunnel(_)) | None => None,
             _ if self.mtu_follows_bridge() => Some(bridge_min),
             _ => Some(self.cfg.mtu_request.unwrap_or(DEFAULT_MTU)),
         }
@@ -88,6 +96,12 @@ impl Iface {
 /// `netdev::open` (internal ports only when host ports are on).
 pub fn is_host_type(kind: &str) -> bool {
     matches!(kind, "" | "system" | "afxdp" | "tap")
+}
+
+/// A tunnel interface's settings (its `dp_port` still 0), or the error.
+pub fn tunnel_config(cfg: &WantIface) -> Option<Result<TnlConfig, String>> {
+    let kind = TnlKind::from_type(&cfg.kind)?;
+    Some(TnlConfig::parse(&cfg.name, kind, &cfg.options))
 }
 
 /// The error text for a patch interface's options, or the peer's name.

@@ -187,7 +187,11 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
             }
             p.set("Interface", u, "mtu", opt(i.mtu(min_mtu)));
             p.set("Interface", u, "link_resets", json!(0));
-            p.set("Interface", u, "status", map(i.status()));
+            let mut st = i.status();
+            if let (Some(Backing::Tunnel(c)), Some(w)) = (&i.backing, sw.shared.wiring.as_ref()) {
+                st.extend(crate::tnl_host::egress_status(&w.upcall.tnl, c));
+            }
+            p.set("Interface", u, "status", map(st));
             // Statistics every period, and at once for a new interface.
             let no_stats = r
                 .get("Interface", &u, "statistics")

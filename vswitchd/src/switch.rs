@@ -97,6 +97,7 @@ pub fn refused_error(w: &WantBridge) -> String {
 mod tests {
     use super::*;
     use crate::config::{WantController, WantIface};
+    use crate::iface::Backing;
     use crate::upcall::DropUpcalls;
     use ferrovs_datapath::{Datapath, DpConfig};
     use std::collections::BTreeMap;
@@ -218,7 +219,7 @@ mod tests {
         assert_eq!(br.ifaces["p1"].mtu(br.min_mtu()), Some(9000));
         // The LOCAL port follows the smallest MTU of the others (p2: 1500).
         assert_eq!(br.ifaces["br0"].mtu(br.min_mtu()), Some(1500));
-        b.ifaces.get_mut("p2").unwrap().kind = "geneve".into();
+        b.ifaces.get_mut("p2").unwrap().kind = "stt".into();
         sw.apply(&wanted(&[b.clone()]));
         let p2 = &sw.bridges["br0"].ifaces["p2"];
         assert_eq!(p2.ofport, None);
@@ -269,5 +270,88 @@ mod tests {
         sw.apply(&wanted(&[b]));
         assert_eq!(sw.bridges["brs"].ifaces["brs"].ofport, Some(0xfffe));
         assert!(sw.refused.is_empty());
+    }
+
+    /// Tunnel ports of a type share one datapath port, counted by users;
+    /// a dst_port change moves a port to another shared port; bad options
+    /// show as the port's error.
+    #[tokio::test]
+    async fn tunnel_ports_share_datapath_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sw = switch(dir.path());
+        let tun = |name: &str, kind: &str, opts: &[(&str, &str)]| {
+            let mut i = iface(name, kind);
+            i.options = opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            i
+        };
+        let mut b = bridge(
+            "br0",
+            &[
+                iface("br0", "internal"),
+                tun("v1", "vxlan", &[("remote_ip", "198.18.0.2"), ("key", "1")]),
+                tun("v2", "vxlan", &[("remote_ip", "198.18.0.3"), ("key", "2")]),
+                tun("g1", "geneve", &[("remote_ip", "198.18.0.4")]),
+                tun("bad", "gre", &[("key", "3")]),
+            ],
+        );
+        sw.apply(&wanted(&[b.clone()]));
+        let names = |sw: &Switch| -> Vec<(String, usize)> {
+            sw.shared
+                .tnl_ports()
+                .into_iter()
+                .map(|(n, _, u)| (n, u))
+                .collect()
+        };
+        assert_eq!(
+            names(&sw),
+            [
+                ("genev_sys_6081".to_string(), 1),
+                ("vxlan_sys_4789".to_string(), 2)
+            ]
+        );
+        let br = &sw.bridges["br0"];
+        let dp = |n: &str| match &br.ifaces[n].backing {
+            Some(Backing::Tunnel(c)) => c.dp_port,
+            _ => panic!("{n} is not a tunnel"),
+        };
+        assert_eq!(dp("v1"), dp("v2"));
+        assert_ne!(dp("v1"), dp("g1"));
+        assert!(br.ifaces["v1"].ofport.is_some());
+        assert!(br.ifaces["bad"]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("remote_ip"));
+        // v2 moves to port 4790; v1 alone keeps 4789; g1 goes.
+        b.ifaces
+            .get_mut("v2")
+            .unwrap()
+            .options
+            .insert("dst_port".into(), "4790".into());
+        b.ifaces.remove("g1");
+        sw.apply(&wanted(&[b.clone()]));
+        assert_eq!(
+            names(&sw),
+            [
+                ("vxlan_sys_4789".to_string(), 1),
+                ("vxlan_sys_4790".to_string(), 1)
+            ]
+        );
+        // A key change stays in place (same shared port, same OpenFlow
+        // port).
+        let of = sw.bridges["br0"].ifaces["v1"].ofport;
+        b.ifaces
+            .get_mut("v1")
+            .unwrap()
+            .options
+            .insert("key".into(), "9".into());
+        sw.apply(&wanted(&[b.clone()]));
+        assert_eq!(sw.bridges["br0"].ifaces["v1"].ofport, of);
+        b.ifaces.clear();
+        sw.apply(&wanted(&[b]));
+        assert!(names(&sw).is_empty());
     }
 }

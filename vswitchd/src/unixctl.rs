@@ -23,6 +23,7 @@ use crate::switch::Switch;
 use crate::unixctl_ct;
 use crate::unixctl_dpif;
 use crate::unixctl_pmd;
+use crate::unixctl_tnl;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
@@ -228,6 +229,34 @@ const COMMANDS: &[Command] = &[
         run: unixctl_xlate::cmd_trace,
     },
     Command {
+        name: "ovs/route/add",
+        usage: "ip/plen output_bridge [gw] [pkt_mark=mark]",
+        min_args: 2,
+        max_args: 4,
+        run: unixctl_tnl::cmd_route_add,
+    },
+    Command {
+        name: "ovs/route/del",
+        usage: "ip/plen [pkt_mark=mark]",
+        min_args: 1,
+        max_args: 2,
+        run: unixctl_tnl::cmd_route_del,
+    },
+    Command {
+        name: "ovs/route/lookup",
+        usage: "ip_addr [pkt_mark=mark]",
+        min_args: 1,
+        max_args: 2,
+        run: unixctl_tnl::cmd_route_lookup,
+    },
+    Command {
+        name: "ovs/route/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_route_show,
+    },
+    Command {
         name: "revalidator/purge",
         usage: "",
         min_args: 0,
@@ -240,6 +269,55 @@ const COMMANDS: &[Command] = &[
         min_args: 0,
         max_args: 0,
         run: unixctl_xlate::cmd_revalidator_wait,
+    },
+    Command {
+        name: "tnl/arp/flush",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_neigh_flush,
+    },
+    Command {
+        name: "tnl/arp/set",
+        usage: "BRIDGE IP MAC",
+        min_args: 3,
+        max_args: 3,
+        run: unixctl_tnl::cmd_neigh_set,
+    },
+    Command {
+        name: "tnl/arp/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_neigh_show,
+    },
+    Command {
+        name: "tnl/neigh/flush",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_neigh_flush,
+    },
+    Command {
+        name: "tnl/neigh/set",
+        usage: "BRIDGE IP MAC",
+        min_args: 3,
+        max_args: 3,
+        run: unixctl_tnl::cmd_neigh_set,
+    },
+    Command {
+        name: "tnl/neigh/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_neigh_show,
+    },
+    Command {
+        name: "tnl/ports/show",
+        usage: "[-v]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_tnl::cmd_ports_show,
     },
     Command {
         name: "upcall/show",

@@ -111,9 +111,13 @@ pub fn cmd_dpif_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         s.push_str(&format!("  {bn}:\n"));
         for (n, i) in &b.ifaces {
             let Some(of) = i.ofport else { continue };
-            let dp = i.dp_port.map_or("none".to_string(), |d| d.to_string());
+            let dp = match &i.backing {
+                Some(crate::iface::Backing::Tunnel(c)) => c.dp_port.to_string(),
+                _ => i.dp_port.map_or("none".to_string(), |d| d.to_string()),
+            };
             let kind = match &i.backing {
                 Some(crate::iface::Backing::Patch { peer }) => format!("patch: peer={peer}"),
+                Some(crate::iface::Backing::Tunnel(c)) => c.describe(),
                 _ if i.cfg.kind.is_empty() => "system".to_string(),
                 _ => i.cfg.kind.clone(),
             };

@@ -53,15 +53,25 @@ pub struct Wiring {
     pub last_round: Option<(RevalidateStats, Duration)>,
     /// Most megaflows seen at once, for `upcall/show`.
     pub max_flows: usize,
+    /// Kernel route/address/link change notifications (None: the tunnel
+    /// routes are re-read every tick).
+    route_watch: Option<Arc<crate::rtnetlink::Watch>>,
 }
 
 impl Wiring {
     pub fn new(upcall: Arc<OfprotoUpcall>) -> Wiring {
+        // Listening first, then the first read: no change is missed.
+        let route_watch = crate::rtnetlink::Watch::open()
+            .map_err(|e| tracing::warn!("route change notifications: {e}"))
+            .ok()
+            .map(Arc::new);
+        crate::tnl_host::refresh(&upcall.tnl);
         Wiring {
             upcall,
             bridges: BTreeMap::new(),
             last_round: None,
             max_flows: 0,
+            route_watch,
         }
     }
 
@@ -198,6 +208,10 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
                     dp_port: i.dp_port,
                     vlan: vlans.get(iname).cloned().unwrap_or_default(),
                     peer,
+                    tunnel: match &i.backing {
+                        Some(Backing::Tunnel(c)) => Some(c.clone()),
+                        _ => None,
+                    },
                 },
             );
         }
@@ -249,6 +263,7 @@ pub struct TickWork {
     ofprotos: BTreeMap<String, SharedOfproto>,
     /// Devices the datapath transmits on, with their `tx_pcap` file.
     devices: Vec<(Arc<MemNetdev>, Option<PathBuf>)>,
+    route_watch: Option<Arc<crate::rtnetlink::Watch>>,
 }
 
 /// Collects what `tick` needs (None without wiring).
@@ -273,6 +288,7 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
             .map(|(n, b)| (n.clone(), b.ofproto.clone()))
             .collect(),
         devices,
+        route_watch: w.route_watch.clone(),
     })
 }
 
@@ -306,6 +322,8 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
             );
         }
     }
+    crate::tnl_host::refresh_if_changed(&work.upcall.tnl, work.route_watch.as_deref());
+    crate::tnl_host::send_requests(&work.upcall, dp);
     drain_tx(&work.devices);
     (st, took)
 }

@@ -100,9 +100,13 @@ impl Ctx<'_, '_> {
         // for ports added in number order).
         let mut ports = ports;
         ports.sort_by_key(|p| (*p != ferrovs_openflow::port::OFPP_LOCAL, *p));
-        for p in ports {
+        let last = self.last;
+        let n = ports.len();
+        for (i, p) in ports.into_iter().enumerate() {
+            self.last = last && i + 1 == n;
             self.normal_output(p, vlan);
         }
+        self.last = last;
     }
 
     /// Output to `p` with the tag its VLAN mode wants for `vlan`.

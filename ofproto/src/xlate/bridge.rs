@@ -110,6 +110,9 @@ pub struct XPort {
     pub dp_port: Option<u32>,
     pub vlan: PortVlan,
     pub peer: Option<PatchPeer>,
+    /// A tunnel port's settings (its `dp_port` is None: the shared
+    /// tunnel datapath port is in the settings).
+    pub tunnel: Option<std::sync::Arc<crate::tunnel::TnlConfig>>,
 }
 
 /// The ports of one bridge by OpenFlow number, and datapath -> OpenFlow.

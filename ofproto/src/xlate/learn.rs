@@ -416,6 +416,7 @@ mod tests {
             flow: crate::trace::parse_trace_flow(flow, &b.ports).unwrap(),
             now: Instant::now(),
             may_learn: true,
+            tnl: None,
         });
         (
             odp_text::format_dp_actions(&o.actions, &|p| p.to_string()),

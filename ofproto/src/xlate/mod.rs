@@ -34,7 +34,11 @@ pub mod odp_text;
 mod output;
 mod queue;
 mod set;
+mod tunnel;
+mod tunnel_input;
 mod vlan;
+
+pub use tunnel_input::{tunnel_receive, tunnel_receive_scored};
 
 use std::time::Instant;
 
@@ -71,6 +75,9 @@ pub struct XlateIn<'a> {
     /// Learn MAC addresses (false for trace and revalidation, which must
     /// not change state).
     pub may_learn: bool,
+    /// Native tunnelling's routes, neighbours and addresses (None: output
+    /// to a tunnel port drops).
+    pub tnl: Option<&'a crate::tunnel::TnlState>,
 }
 
 /// A rule a translation went through (for stats), borrowed from the
@@ -159,6 +166,10 @@ pub struct Ctx<'a, 't> {
     pub(crate) tail_done: bool,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
+    pub(crate) tnl: Option<&'a crate::tunnel::TnlState>,
+    /// The action being run is the last one of the translation (OVS's
+    /// `is_last_action`): a tunnel output then needs no `clone`.
+    pub(crate) last: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -198,6 +209,8 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
             learned: Vec::new(),
         },
         trace,
+        tnl: input.tnl,
+        last: true,
     };
     ctx.trace_bridge();
     ctx.pipeline(0);
@@ -205,6 +218,7 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         let set = std::mem::take(&mut ctx.action_set);
         ctx.note(|| "action set:".to_string());
         ctx.exit = false;
+        ctx.last = true;
         ctx.do_actions(&set.into_ordered());
     }
     if let Some(e) = ctx.out.error {
@@ -431,22 +445,26 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// Runs an action list (stops at `exit` or an error).
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
+        let outer = self.last;
         for (i, a) in acts.iter().enumerate() {
             if self.exit || self.out.error.is_some() {
-                return;
+                break;
             }
+            self.last = outer && i + 1 == acts.len() && self.action_set.is_empty();
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
             }
             if let Action::CheckPktLarger { pkt_len, dst } = a {
                 // Translates the rest of the list itself, once per branch.
                 self.check_pkt_larger(*pkt_len, dst, &acts[i + 1..]);
+                self.last = outer;
                 return;
             }
             if !self.do_action(a) {
-                return;
+                break;
             }
         }
+        self.last = outer;
     }
 
     /// One action; false stops the list (dec_ttl at zero).
@@ -461,7 +479,11 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.output(p as u16, *max_len)
             }
             A::Resubmit { in_port, table, .. } => self.resubmit(*in_port, *table),
-            A::Group(g) => self.group(*g),
+            A::Group(g) => {
+                let last = std::mem::replace(&mut self.last, false);
+                self.group(*g);
+                self.last = last;
+            }
             A::Controller(c) => {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
@@ -488,7 +510,9 @@ impl<'a, 't> Ctx<'a, 't> {
             A::Clone(inner) => {
                 let saved = self.flow;
                 let saved_set = self.action_set.clone();
+                let last = std::mem::replace(&mut self.last, false);
                 self.do_actions(inner);
+                self.last = last;
                 self.flow = saved;
                 self.action_set = saved_set;
                 self.exit = false;

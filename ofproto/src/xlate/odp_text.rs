@@ -89,11 +89,20 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
         DpAction::Clone(inner) => format!("clone({})", format_dp_actions(inner, port)),
         DpAction::Hash { basis, .. } => format!("hash(l4({basis}))"),
         DpAction::Meter(m) => format!("meter({m})"),
+        DpAction::Ct(a) => a.to_string(),
+        DpAction::CtClear => "ct_clear".into(),
         DpAction::CheckPktLen { max_len, gt, le } => format!(
             "check_pkt_len(size={max_len},gt({}),le({}))",
             format_dp_actions(gt, port),
             format_dp_actions(le, port)
         ),
+        DpAction::TunnelPush(t) => format!(
+            "tnl_push(tnl_port({}),{},out_port({}))",
+            port(t.tnl_port),
+            ferrovs_datapath::tunnel::fmt::HeaderDisplay(t.header(), t.tnl_type),
+            port(t.out_port)
+        ),
+        DpAction::TunnelPop(p) => format!("tnl_pop({})", port(p.port)),
         other => format!("{other:?}"),
     }
 }

@@ -49,9 +49,13 @@ impl Ctx<'_, '_> {
                     .is_none_or(|d| d.config & PC_NO_FLOOD == 0)
             })
             .collect();
-        for p in ports {
+        let last = self.last;
+        let n = ports.len();
+        for (i, p) in ports.into_iter().enumerate() {
+            self.last = last && i + 1 == n;
             self.output_to(p);
         }
+        self.last = last;
     }
 
     /// Sends to OpenFlow port `p` of the current bridge, input port
@@ -74,16 +78,23 @@ impl Ctx<'_, '_> {
             self.patch_output(&peer.bridge, peer.ofport);
             return;
         }
+        if let Some(t) = xp.tunnel.clone() {
+            self.tunnel_output(p, &t);
+            return;
+        }
         let Some(dp) = xp.dp_port else {
             return;
         };
         self.commit();
+        if self.terminate_tunnel(p) {
+            return;
+        }
         self.out.actions.push(DpAction::Output(dp));
     }
 
     /// Continues in the peer bridge as a packet entering `peer_port`
     /// with fresh metadata and registers; the flow is restored after.
-    fn patch_output(&mut self, peer_bridge: &str, peer_port: u16) {
+    pub(crate) fn patch_output(&mut self, peer_bridge: &str, peer_port: u16) {
         let Some(idx) = self.bridges.iter().position(|b| b.name() == peer_bridge) else {
             self.note(|| format!("patch peer bridge {peer_bridge} not found"));
             return;

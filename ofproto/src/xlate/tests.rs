@@ -85,6 +85,7 @@ pub(super) fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
         flow: crate::trace::parse_trace_flow(flow, &brs[idx].ports).unwrap(),
         now: Instant::now(),
         may_learn: true,
+        tnl: None,
     };
     let o = xlate(&out);
     assert_eq!(
