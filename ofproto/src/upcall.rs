@@ -30,7 +30,9 @@ use crate::flow::{OfFlow, OfMatch};
 use crate::normal::MacTable;
 use crate::ofproto::Ofproto;
 use crate::rule::Rule;
-use crate::xlate::{self, BridgePorts, BridgeRef, PacketIn, XPort, XlateError, XlateIn};
+use crate::xlate::{
+    self, BridgePorts, BridgeRef, PacketIn, RecircTable, XPort, XlateError, XlateIn,
+};
 
 /// One bridge of the datapath, as the upcall handler sees it.
 pub struct Bridge {
@@ -91,6 +93,9 @@ pub struct Translation {
     pub error: Option<XlateError>,
     /// Number of rules the packet went through.
     pub n_rules: usize,
+    /// Recirculation ids allocated for it, one reference each (see
+    /// [`OfprotoUpcall::translate`]).
+    pub recircs: Vec<u32>,
 }
 
 /// The upcall handler of one datapath.
@@ -101,6 +106,8 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
+    /// The datapath's recirculation ids and frozen states.
+    pub recirc: RecircTable,
 }
 
 impl OfprotoUpcall {
@@ -132,7 +139,9 @@ impl OfprotoUpcall {
 
     /// Translates a datapath flow (its `in_port` a datapath port number):
     /// what a miss does, and what revalidators will call. None if no
-    /// bridge owns the port.
+    /// bridge owns the port. The recirculation ids in `recircs` hold a
+    /// reference each: give them back with [`RecircTable::unref`] (after
+    /// [`RecircTable::hand_to_megaflow`] if the actions are installed).
     pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<Translation> {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let dp_in = f.get(dp::IN_PORT) as u32;
@@ -167,6 +176,7 @@ impl OfprotoUpcall {
             flow,
             now,
             may_learn,
+            recirc: Some(&self.recirc),
         });
         if pkt_len > 0 && !out.rules.is_empty() {
             let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
@@ -200,6 +210,7 @@ impl OfprotoUpcall {
             }
         }
         Some(Translation {
+            recircs: out.recircs,
             n_rules: out.rules.len(),
             actions: out.actions,
             wc: out.wc,
@@ -252,7 +263,14 @@ impl OfprotoUpcall {
             .collect();
         let idx = crate::trace::bridge_index(&refs, bridge)?;
         let now = guards[idx].now();
-        let r = crate::trace::trace(&refs, idx, flow, now, &|p| p.to_string())?;
+        let r = crate::trace::trace_with(
+            &refs,
+            idx,
+            flow,
+            now,
+            &|p| p.to_string(),
+            Some(&self.recirc),
+        )?;
         Ok(r.text)
     }
 
@@ -316,6 +334,10 @@ impl UpcallHandler for OfprotoUpcall {
                     .unwrap_or_default();
                 q.push((name, pi, pkt.data().to_vec()));
             }
+        }
+        for id in &out.recircs {
+            self.recirc.hand_to_megaflow(*id);
+            self.recirc.unref(*id);
         }
         reply.actions.extend(out.actions);
         let mut mask = out.wc.to_dp();

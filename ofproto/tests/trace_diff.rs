@@ -446,6 +446,7 @@ fn trace_datapath_actions_match_ovs() {
                 flow,
                 now: Instant::now(),
                 may_learn: true,
+                recirc: None,
             });
         }
         if !sc.learn.is_empty() {

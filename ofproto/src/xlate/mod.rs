@@ -19,9 +19,13 @@
 mod action_set;
 pub mod bridge;
 mod commit;
+pub mod freeze;
+#[cfg(test)]
+mod freeze_tests;
 mod group;
 pub mod odp_text;
 mod output;
+pub mod ovs_hash;
 mod set;
 mod vlan;
 
@@ -36,6 +40,8 @@ use ferrovs_openflow::{Instruction, Version};
 use crate::flow::{OfFlow, OfMatch};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
+use freeze::Freezing;
+pub use freeze::{FrozenAction, FrozenState, RecircTable};
 
 /// OVS's limit on nested resubmits (and patch port crossings).
 pub const MAX_DEPTH: u32 = 64;
@@ -59,6 +65,9 @@ pub struct XlateIn<'a> {
     /// Learn MAC addresses (false for trace and revalidation, which must
     /// not change state).
     pub may_learn: bool,
+    /// The datapath's recirculation ids (None: recirculation is not
+    /// possible, and a flow with a recirc_id does not translate).
+    pub recirc: Option<&'a RecircTable>,
 }
 
 /// A rule a translation went through (for stats), borrowed from the
@@ -90,6 +99,8 @@ pub enum XlateError {
     TooDeep,
     #[error("over {MAX_RESUBMITS} resubmit actions")]
     TooManyResubmits,
+    #[error("No recirculation context")]
+    NoRecircContext,
 }
 
 /// The result of a translation.
@@ -105,6 +116,9 @@ pub struct XlateOut<'a> {
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
+    /// Recirculation ids this translation allocated, one reference each
+    /// (the caller gives them back or hands them to the megaflow).
+    pub recircs: Vec<u32>,
 }
 
 /// Trace lines, as `ofproto/trace` prints them between the `Flow:` line
@@ -136,6 +150,8 @@ pub struct Ctx<'a, 't> {
     pub(crate) exit: bool,
     pub(crate) stack: Vec<u128>,
     pub(crate) rule_cookie: u64,
+    pub(crate) recirc: Option<&'a RecircTable>,
+    pub(crate) freezing: Freezing,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
@@ -147,49 +163,62 @@ pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
 
 /// As [`xlate`], recording each step in `trace`.
 pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
-    let mut wc = OfFlow::default();
-    init_wc(&input.flow, &mut wc);
-    let mut ctx = Ctx {
-        bridges: input.bridges,
-        bridge: input.bridge,
-        flow: input.flow,
-        base: input.flow,
-        wc,
-        now: input.now,
-        may_learn: input.may_learn,
-        table_id: 0,
-        depth: 0,
-        resubmits: 0,
-        action_set: ActionSet::default(),
-        exit: false,
-        stack: Vec::new(),
-        rule_cookie: 0,
-        out: XlateOut {
-            actions: Vec::new(),
-            wc: OfFlow::default(),
-            rules: Vec::new(),
-            packet_ins: Vec::new(),
-            mac_changed: false,
-            error: None,
-            final_flow: OfFlow::default(),
-        },
-        trace,
-    };
+    let mut ctx = Ctx::new(input, trace);
     ctx.trace_bridge();
-    ctx.pipeline(0);
-    if ctx.out.error.is_none() && !ctx.action_set.is_empty() {
-        let set = std::mem::take(&mut ctx.action_set);
-        ctx.note(|| "action set:".to_string());
-        ctx.exit = false;
-        ctx.do_actions(&set.into_ordered());
+    match freeze::recirc_id(&input.flow) {
+        0 => ctx.pipeline(0),
+        id => ctx.thaw(id),
     }
-    if let Some(e) = ctx.out.error {
-        ctx.out.actions.clear();
-        ctx.note(|| format!("error: {e}, dropping"));
+    ctx.finish_pipeline();
+    ctx.finish()
+}
+
+impl<'a, 't> Ctx<'a, 't> {
+    /// A context at the start of `input`'s translation.
+    pub(crate) fn new(input: &XlateIn<'a>, trace: Option<&'t mut Trace>) -> Ctx<'a, 't> {
+        let mut wc = OfFlow::default();
+        init_wc(&input.flow, &mut wc);
+        Ctx {
+            bridges: input.bridges,
+            bridge: input.bridge,
+            flow: input.flow,
+            base: input.flow,
+            wc,
+            now: input.now,
+            may_learn: input.may_learn,
+            table_id: 0,
+            depth: 0,
+            resubmits: 0,
+            action_set: ActionSet::default(),
+            exit: false,
+            stack: Vec::new(),
+            rule_cookie: 0,
+            recirc: input.recirc,
+            freezing: Freezing::default(),
+            out: XlateOut {
+                actions: Vec::new(),
+                wc: OfFlow::default(),
+                rules: Vec::new(),
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                error: None,
+                final_flow: OfFlow::default(),
+                recircs: Vec::new(),
+            },
+            trace,
+        }
     }
-    ctx.out.wc = ctx.wc;
-    ctx.out.final_flow = ctx.flow;
-    ctx.out
+
+    /// The result (an error drops every action).
+    pub(crate) fn finish(mut self) -> XlateOut<'a> {
+        if let Some(e) = self.out.error {
+            self.out.actions.clear();
+            self.note(|| format!("error: {e}, dropping"));
+        }
+        self.out.wc = self.wc;
+        self.out.final_flow = self.flow;
+        self.out
+    }
 }
 
 /// The bits every megaflow matches, as OVS's `xlate_wc_init`: the input
@@ -224,6 +253,21 @@ pub fn set_in_port(f: &mut OfFlow, p: u16) {
 }
 
 impl<'a, 't> Ctx<'a, 't> {
+    /// The end of a bridge's pipeline: the action set runs unless the
+    /// translation is freezing (then it is part of the frozen state), and
+    /// a freeze still open is finished.
+    pub(crate) fn finish_pipeline(&mut self) {
+        if self.out.error.is_none() && !self.freezing.active && !self.action_set.is_empty() {
+            let set = std::mem::take(&mut self.action_set);
+            self.note(|| "action set:".to_string());
+            self.exit = false;
+            self.do_actions(&set.into_ordered());
+        }
+        if self.freezing.active && self.out.error.is_none() {
+            self.finish_freezing();
+        }
+    }
+
     pub(crate) fn br(&self) -> BridgeRef<'a> {
         self.bridges[self.bridge]
     }
@@ -351,6 +395,10 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.do_actions(acts);
             }
         }
+        if self.freezing.active {
+            self.freeze_instructions(insts);
+            return;
+        }
         for i in insts {
             match i {
                 Instruction::ClearActions => {
@@ -391,14 +439,27 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// Runs an action list (stops at `exit` or an error).
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
-        for a in acts {
-            if self.exit || self.out.error.is_some() {
+        for (i, a) in acts.iter().enumerate() {
+            if self.out.error.is_some() {
+                return;
+            }
+            if self.exit {
+                if self.freezing.active {
+                    // Frozen under a resubmit: the rest runs after thawing.
+                    self.freeze_unroll(&acts[i..]);
+                }
                 return;
             }
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
             }
             if !self.do_action(a) {
+                return;
+            }
+            if self.exit && self.freezing.active && self.first_frozen_action() {
+                // This action froze the translation: it runs again, with
+                // the rest, after thawing.
+                self.freeze_unroll(&acts[i..]);
                 return;
             }
         }
@@ -430,6 +491,9 @@ impl<'a, 't> Ctx<'a, 't> {
                 let saved = self.flow;
                 let saved_set = self.action_set.clone();
                 self.do_actions(inner);
+                if self.freezing.active {
+                    self.finish_freezing();
+                }
                 self.flow = saved;
                 self.action_set = saved_set;
                 self.exit = false;

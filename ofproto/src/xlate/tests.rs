@@ -85,6 +85,7 @@ fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
         flow: crate::trace::parse_trace_flow(flow, &brs[idx].ports).unwrap(),
         now: Instant::now(),
         may_learn: true,
+        recirc: None,
     };
     let o = xlate(&out);
     assert_eq!(
