@@ -91,11 +91,15 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
     };
     let hash_mask = dp_hash(wc);
     if hash_mask != 0 {
-        let v = dp_hash(flow) & hash_mask;
+        // C's "%#x": zero prints as "0".
+        let v = match dp_hash(flow) & hash_mask {
+            0 => "0".to_string(),
+            v => format!("{v:#x}"),
+        };
         if hash_mask == u32::MAX {
-            head.push_str(&format!(",dp_hash={v:#x}"));
+            head.push_str(&format!(",dp_hash={v}"));
         } else {
-            head.push_str(&format!(",dp_hash={v:#x}/{hash_mask:#x}"));
+            head.push_str(&format!(",dp_hash={v}/{hash_mask:#x}"));
         }
     }
     if m.is_empty() {

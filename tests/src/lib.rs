@@ -11,6 +11,7 @@
 //! 2001:db8::/32.
 
 pub mod ferrovs_vswitchd;
+pub mod ovs_compare;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;
 pub mod ovsdb_server;

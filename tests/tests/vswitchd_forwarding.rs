@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_compare::{dp_names, named_actions};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
 fn ofctl_ok(fv: &FerrovsVswitchd, cmd: &str, rest: &[&str]) -> String {
@@ -272,71 +273,6 @@ fn vlan_access_ports() {
     fv.appctl_ok(&["revalidator/wait"]);
     fv.appctl_ok(&["netdev-dummy/receive", "p1", &icmp(1, 3)]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 1), ("p4", 2)]);
-}
-
-/// `NAME OFPORT/DPPORT` lines of `dpif/show` -> datapath port -> name.
-fn dp_names(dpif_show: &str) -> BTreeMap<String, String> {
-    dpif_show
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let name = w.next()?;
-            let nums = w.next()?.strip_suffix(':')?;
-            let (_, dp) = nums.split_once('/')?;
-            Some((dp.to_string(), name.to_string()))
-        })
-        .collect()
-}
-
-/// The `Datapath actions:` line with each datapath port number replaced
-/// by its port's name (bare numbers are output ports in these tables).
-fn named_actions(trace: &str, names: &BTreeMap<String, String>) -> String {
-    let line = trace
-        .lines()
-        .find(|l| l.starts_with("Datapath actions:"))
-        .unwrap_or_else(|| panic!("no Datapath actions line:\n{trace}"));
-    let body = line.trim_start_matches("Datapath actions:").trim();
-    // Runs of outputs between two other actions are sorted: OVS floods
-    // in the order of its bundle list, which follows hash order, so only
-    // the set of ports in each run means something.
-    let mut out: Vec<String> = Vec::new();
-    let mut run: Vec<String> = Vec::new();
-    for a in split_actions(body) {
-        match names.get(&a) {
-            Some(n) => run.push(n.clone()),
-            None => {
-                run.sort();
-                out.append(&mut run);
-                out.push(a);
-            }
-        }
-    }
-    run.sort();
-    out.append(&mut run);
-    out.join(",")
-}
-
-/// Splits datapath actions at the commas outside parentheses.
-fn split_actions(s: &str) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                v.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        v.push(cur);
-    }
-    v
 }
 
 #[test]
