@@ -13,6 +13,7 @@ pub mod actions;
 pub mod batch;
 pub mod dpcls;
 pub mod dpif;
+pub mod dpif_execute;
 pub mod emc;
 pub mod flow;
 pub mod megaflow;

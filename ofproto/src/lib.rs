@@ -36,6 +36,7 @@ pub mod normal;
 mod notify;
 pub mod ofproto;
 pub mod packet_in;
+pub mod packet_out;
 pub mod port;
 pub mod revalidate;
 pub mod rule;

@@ -178,36 +178,8 @@ impl OfprotoUpcall {
             may_learn,
             recirc: Some(&self.recirc),
         });
-        if pkt_len > 0 && !out.rules.is_empty() {
-            let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
-            for h in &out.rules {
-                let r = h.rule;
-                let key = (h.bridge, r as *const Rule as usize);
-                let c = credits.entry(key).or_insert_with(|| Credit {
-                    created: r.created,
-                    table_id: r.table_id,
-                    priority: r.priority,
-                    om: r.om,
-                    packets: 0,
-                    bytes: 0,
-                    used: now,
-                });
-                if c.created != r.created || c.priority != r.priority {
-                    // Same address, another rule: the old one is gone.
-                    *c = Credit {
-                        created: r.created,
-                        table_id: r.table_id,
-                        priority: r.priority,
-                        om: r.om,
-                        packets: 0,
-                        bytes: 0,
-                        used: now,
-                    };
-                }
-                c.packets += 1;
-                c.bytes += pkt_len;
-                c.used = now;
-            }
+        if pkt_len > 0 {
+            self.credit(&out.rules, now, pkt_len);
         }
         Some(Translation {
             recircs: out.recircs,
@@ -218,6 +190,48 @@ impl OfprotoUpcall {
             mac_changed: out.mac_changed,
             error: out.error,
         })
+    }
+
+    /// The datapath's bridges, read-locked.
+    pub(crate) fn bridges_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Bridge>>> {
+        self.bridges.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Owes one packet of `pkt_len` bytes to each rule of `rules` (added
+    /// to the rules by [`Self::flush_stats`]).
+    pub(crate) fn credit(&self, rules: &[xlate::RuleHit<'_>], now: Instant, pkt_len: u64) {
+        if rules.is_empty() {
+            return;
+        }
+        let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+        for h in rules {
+            let r = h.rule;
+            let key = (h.bridge, r as *const Rule as usize);
+            let c = credits.entry(key).or_insert_with(|| Credit {
+                created: r.created,
+                table_id: r.table_id,
+                priority: r.priority,
+                om: r.om,
+                packets: 0,
+                bytes: 0,
+                used: now,
+            });
+            if c.created != r.created || c.priority != r.priority {
+                // Same address, another rule: the old one is gone.
+                *c = Credit {
+                    created: r.created,
+                    table_id: r.table_id,
+                    priority: r.priority,
+                    om: r.om,
+                    packets: 0,
+                    bytes: 0,
+                    used: now,
+                };
+            }
+            c.packets += 1;
+            c.bytes += pkt_len;
+            c.used = now;
+        }
     }
 
     /// Adds the packets and bytes that misses sent through each rule to

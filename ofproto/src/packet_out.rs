@@ -1,0 +1,136 @@
+//! Packet-out through translation: an OpenFlow packet-out's actions are
+//! translated like a rule's, from the flow of its packet with the input
+//! port (and, in OpenFlow 1.5, the pipeline fields) of the message, into
+//! datapath actions for the datapath to execute on that packet
+//! (`Datapath::execute`). `output:TABLE` runs the pipeline from table 0,
+//! `CONTROLLER` becomes a `userspace` action (so the packet-in carries the
+//! packet as the actions left it), and a translation that freezes emits
+//! `recirc` as for any packet.
+//!
+//! What this returns is the whole decision; vswitchd executes it, sends
+//! the table-miss packet-ins it lists, and credits the rules.
+
+use std::sync::MutexGuard;
+
+use ferrovs_datapath::actions::DpAction;
+use ferrovs_datapath::flow::{extract, Flow, FlowKey};
+use ferrovs_datapath::packet::DpPacket;
+use ferrovs_openflow::message::PacketOut;
+use ferrovs_openflow::ErrorCode;
+
+use ferrovs_datapath::flow::layout::FLOW_WORDS;
+
+use crate::flow::{OfFlow, OfMatch};
+use crate::ofproto::Ofproto;
+use crate::upcall::OfprotoUpcall;
+use crate::xlate::{self, BridgeRef, Ctx, PacketIn, XlateError, XlateIn};
+
+/// OVS's ODPP_NONE: the datapath input port of a packet that did not
+/// come from a datapath port (in_port CONTROLLER, NONE, a patch port).
+pub const ODPP_NONE: u32 = u32::MAX;
+
+/// A translated packet-out.
+#[derive(Debug, Clone)]
+pub struct PacketOutExec {
+    /// Datapath port the packet is executed as coming from.
+    pub dp_in_port: u32,
+    pub actions: Vec<DpAction>,
+    /// Packet-ins of table misses (`output:TABLE`), to send now.
+    pub packet_ins: Vec<PacketIn>,
+    pub error: Option<XlateError>,
+    /// Recirculation ids the actions use (handed to the datapath).
+    pub recircs: Vec<u32>,
+}
+
+/// Why a packet-out is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PacketOutError {
+    #[error("no bridge named {0}")]
+    NoBridge(String),
+    #[error("packet-out pipeline fields: {0:?}")]
+    BadMatch(ErrorCode),
+}
+
+impl OfprotoUpcall {
+    /// Translates packet-out `po` sent to bridge `bridge`.
+    pub fn packet_out(
+        &self,
+        bridge: &str,
+        po: &PacketOut,
+    ) -> Result<PacketOutExec, PacketOutError> {
+        let bridges = self.bridges_read();
+        let ports: Vec<_> = bridges
+            .iter()
+            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        let idx = refs
+            .iter()
+            .position(|b| b.name() == bridge)
+            .ok_or_else(|| PacketOutError::NoBridge(bridge.to_string()))?;
+        let now = guards[idx].now();
+        let dp_in_port = ports[idx]
+            .get(po.in_port)
+            .and_then(|p| p.dp_port)
+            .unwrap_or(ODPP_NONE);
+        // The packet's headers, as the datapath would extract them.
+        let mut pkt = DpPacket::from_bytes(&po.data);
+        pkt.md_mut().reset(dp_in_port);
+        let mut key = FlowKey::default();
+        extract(&mut pkt, &mut key);
+        let mut dpf = Flow::default();
+        key.expand(&mut dpf);
+        let mut flow = OfFlow::from_dp(&dpf);
+        // OpenFlow 1.5: the pipeline fields of the message's match.
+        if !po.r#match.fields.is_empty() {
+            let m =
+                OfMatch::from_match(&po.r#match).map_err(|e| PacketOutError::BadMatch(e.code()))?;
+            for w in FLOW_WORDS..flow.0.len() {
+                flow.0[w] = (flow.0[w] & !m.mask.0[w]) | (m.value.0[w] & m.mask.0[w]);
+            }
+        }
+        xlate::set_in_port(&mut flow, po.in_port);
+        let input = XlateIn {
+            bridges: &refs,
+            bridge: idx,
+            flow,
+            now,
+            may_learn: false,
+            recirc: Some(&self.recirc),
+        };
+        let mut ctx = Ctx::new(&input, None);
+        ctx.do_actions(&po.actions);
+        ctx.finish_pipeline();
+        let out = ctx.finish();
+        self.credit(&out.rules, now, po.data.len() as u64);
+        for id in &out.recircs {
+            self.recirc.hand_to_megaflow(*id);
+            self.recirc.unref(*id);
+        }
+        Ok(PacketOutExec {
+            dp_in_port,
+            packet_ins: out
+                .packet_ins
+                .iter()
+                .filter(|p| p.reason == xlate::REASON_NO_MATCH)
+                .cloned()
+                .collect(),
+            actions: out.actions,
+            error: out.error,
+            recircs: out.recircs,
+        })
+    }
+}
