@@ -26,6 +26,7 @@
 pub mod bundle;
 pub mod classifier;
 pub mod connmgr;
+pub mod continuation;
 pub mod expiry;
 pub mod flow;
 pub mod flow_mod;

@@ -7,6 +7,9 @@
 //! packet as the actions left it), and a translation that freezes emits
 //! `recirc` as for any packet.
 //!
+//! An `NXT_RESUME` goes the same way: its frozen state resumes on the
+//! packet the controller sent back.
+//!
 //! What this returns is the whole decision; vswitchd executes it, sends
 //! the table-miss packet-ins it lists, and credits the rules.
 
@@ -20,6 +23,7 @@ use ferrovs_openflow::ErrorCode;
 
 use ferrovs_datapath::flow::layout::FLOW_WORDS;
 
+use crate::continuation::Resume;
 use crate::flow::{OfFlow, OfMatch};
 use crate::ofproto::Ofproto;
 use crate::upcall::OfprotoUpcall;
@@ -58,6 +62,43 @@ impl OfprotoUpcall {
         bridge: &str,
         po: &PacketOut,
     ) -> Result<PacketOutExec, PacketOutError> {
+        let pipeline = if po.r#match.fields.is_empty() {
+            None
+        } else {
+            Some(OfMatch::from_match(&po.r#match).map_err(|e| PacketOutError::BadMatch(e.code()))?)
+        };
+        self.execute_slow(bridge, &po.data, po.in_port, pipeline.as_ref(), |ctx| {
+            ctx.do_actions(&po.actions)
+        })
+    }
+
+    /// Translates an `NXT_RESUME` to bridge `bridge`: the frozen state
+    /// resumes on the packet the controller sent back.
+    pub fn resume(&self, bridge: &str, r: &Resume) -> Result<PacketOutExec, PacketOutError> {
+        let mut meta = OfMatch {
+            value: OfFlow::default(),
+            mask: OfFlow::default(),
+        };
+        r.state.restore_metadata(&mut meta.value);
+        for w in &mut meta.mask.0[FLOW_WORDS..] {
+            *w = !0;
+        }
+        self.execute_slow(bridge, &r.packet, r.state.in_port, Some(&meta), |ctx| {
+            ctx.resume(&r.state)
+        })
+    }
+
+    /// Translates what `run` does to the flow of `data` entering bridge
+    /// `bridge` on OpenFlow port `in_port`, with the OpenFlow-only fields
+    /// of `pipeline` (metadata, registers) set.
+    fn execute_slow(
+        &self,
+        bridge: &str,
+        data: &[u8],
+        in_port: u16,
+        pipeline: Option<&OfMatch>,
+        run: impl FnOnce(&mut Ctx<'_, '_>),
+    ) -> Result<PacketOutExec, PacketOutError> {
         let bridges = self.bridges_read();
         let ports: Vec<_> = bridges
             .iter()
@@ -83,26 +124,23 @@ impl OfprotoUpcall {
             .ok_or_else(|| PacketOutError::NoBridge(bridge.to_string()))?;
         let now = guards[idx].now();
         let dp_in_port = ports[idx]
-            .get(po.in_port)
+            .get(in_port)
             .and_then(|p| p.dp_port)
             .unwrap_or(ODPP_NONE);
         // The packet's headers, as the datapath would extract them.
-        let mut pkt = DpPacket::from_bytes(&po.data);
+        let mut pkt = DpPacket::from_bytes(data);
         pkt.md_mut().reset(dp_in_port);
         let mut key = FlowKey::default();
         extract(&mut pkt, &mut key);
         let mut dpf = Flow::default();
         key.expand(&mut dpf);
         let mut flow = OfFlow::from_dp(&dpf);
-        // OpenFlow 1.5: the pipeline fields of the message's match.
-        if !po.r#match.fields.is_empty() {
-            let m =
-                OfMatch::from_match(&po.r#match).map_err(|e| PacketOutError::BadMatch(e.code()))?;
+        if let Some(m) = pipeline {
             for w in FLOW_WORDS..flow.0.len() {
                 flow.0[w] = (flow.0[w] & !m.mask.0[w]) | (m.value.0[w] & m.mask.0[w]);
             }
         }
-        xlate::set_in_port(&mut flow, po.in_port);
+        xlate::set_in_port(&mut flow, in_port);
         let input = XlateIn {
             bridges: &refs,
             bridge: idx,
@@ -112,10 +150,10 @@ impl OfprotoUpcall {
             recirc: Some(&self.recirc),
         };
         let mut ctx = Ctx::new(&input, None);
-        ctx.do_actions(&po.actions);
+        run(&mut ctx);
         ctx.finish_pipeline();
         let out = ctx.finish();
-        self.credit(&out.rules, now, po.data.len() as u64);
+        self.credit(&out.rules, now, data.len() as u64);
         for id in &out.recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);

@@ -367,6 +367,17 @@ impl UpcallHandler for OfprotoUpcall {
         let Some(mut pi) = xlate::parse_controller_userdata(userdata) else {
             return;
         };
+        if let Some(id) = xlate::controller_pause_id(userdata) {
+            // A pause: its continuation is the frozen state (gone if no
+            // megaflow holds the id any more: then nothing to resume).
+            let Some(state) = self.recirc.get(id) else {
+                return;
+            };
+            pi.userdata = state.userdata.clone();
+            pi.flow = OfFlow::default();
+            state.restore_metadata(&mut pi.flow);
+            pi.continuation = Some(state);
+        }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let Some(b) = bridges.get(pi.bridge) else {
             return;

@@ -294,7 +294,7 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     (st, took)
 }
 
-/// Packet-outs the bridges' connections received: each is translated
+/// Packet-outs and `NXT_RESUME`s the bridges' connections received: each is translated
 /// (its actions from its packet's flow) and executed on the datapath; the
 /// packet-ins of table misses it made go to the controllers, those of
 /// `controller` actions come back through the datapath's `userspace`.
@@ -318,6 +318,28 @@ fn run_packet_outs(work: &TickWork, dp: &Datapath) {
                     }
                 }
                 Err(e) => tracing::warn!("bridge {bridge}: packet-out dropped: {e}"),
+            }
+        }
+    }
+    for (bridge, of) in &work.ofprotos {
+        let resumes = lock(of).take_resumes();
+        for r in resumes {
+            match work.upcall.resume(bridge, &r) {
+                Ok(x) => {
+                    if let Some(e) = x.error {
+                        tracing::warn!("bridge {bridge}: resume translation failed: {e}");
+                    }
+                    if !x.actions.is_empty() {
+                        dp.execute(&r.packet, x.dp_in_port, &x.actions);
+                    }
+                    if !x.packet_ins.is_empty() {
+                        let mut o = lock(of);
+                        for pi in &x.packet_ins {
+                            o.send_packet_in(pi, &r.packet);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("bridge {bridge}: resume dropped: {e}"),
             }
         }
     }

@@ -233,6 +233,7 @@ pub fn recirc_ids(acts: &[DpAction], out: &mut Vec<u32>) {
     for a in acts {
         match a {
             DpAction::Recirc(id) => out.push(*id),
+            DpAction::Userspace { userdata } => out.extend(super::controller_pause_id(userdata)),
             DpAction::Clone(sub) | DpAction::Sample { actions: sub, .. } => recirc_ids(sub, out),
             DpAction::CheckPktLen { gt, le, .. } => {
                 recirc_ids(gt, out);
@@ -250,6 +251,17 @@ pub(crate) struct Freezing {
     pub actions: Vec<FrozenAction>,
     /// Emit `hash(alg(basis))` before the `recirc`.
     pub hash: Option<(HashAlg, u32)>,
+    /// A `controller(pause)` froze: the state goes to the controller.
+    pub pause: Option<Pause>,
+}
+
+/// What a `controller(pause)` asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Pause {
+    pub reason: u8,
+    pub max_len: u16,
+    pub controller_id: u16,
+    pub userdata: Vec<u8>,
 }
 
 impl<'a> Ctx<'a, '_> {
@@ -266,6 +278,18 @@ impl<'a> Ctx<'a, '_> {
     pub(crate) fn trigger_recirculate_with_hash(&mut self, alg: HashAlg, basis: u32) {
         self.trigger_freeze();
         self.freezing.hash = Some((alg, basis));
+    }
+
+    /// `controller(pause)`: freezes; the packet and the frozen state go
+    /// to the controller, which may resume it with `NXT_RESUME`.
+    pub(crate) fn trigger_pause(&mut self, c: &ferrovs_openflow::action::Controller) {
+        self.freezing.pause = Some(Pause {
+            reason: c.reason,
+            max_len: c.max_len,
+            controller_id: c.controller_id,
+            userdata: c.userdata.clone(),
+        });
+        self.trigger_freeze();
     }
 
     /// True while the frozen actions are empty (the action that froze is
@@ -360,7 +384,12 @@ impl<'a> Ctx<'a, '_> {
             stack: self.stack.clone(),
             actions: self.freezing.actions.clone(),
             action_set: self.action_set.clone().into_ordered(),
-            userdata: Vec::new(),
+            userdata: self
+                .freezing
+                .pause
+                .as_ref()
+                .map(|p| p.userdata.clone())
+                .unwrap_or_default(),
             conntracked: false,
         }
     }
@@ -387,6 +416,33 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
+    /// The packet-in of a pause: a `userspace` action whose userdata
+    /// names the frozen state's recirculation id (the state is looked up
+    /// when the datapath hands the packet up, as OVS's).
+    fn finish_pause(&mut self, p: Pause) {
+        let state = self.frozen_state(0);
+        let Some(id) = self.alloc_recirc(0) else {
+            return;
+        };
+        self.note(|| "pausing: the packet and its continuation go to the controller".to_string());
+        let pi = super::PacketIn {
+            bridge: self.bridge,
+            reason: p.reason,
+            table_id: self.table_id,
+            cookie: self.rule_cookie,
+            max_len: p.max_len,
+            controller_id: p.controller_id,
+            userdata: p.userdata,
+            flow: self.flow,
+            continuation: Some(Arc::new(state)),
+        };
+        let tag = super::controller_userdata(&pi, Some(id));
+        self.out.packet_ins.push(pi);
+        self.out.actions.push(DpAction::Userspace {
+            userdata: tag.into(),
+        });
+    }
+
     fn cancel_freeze(&mut self) {
         self.freezing = Freezing::default();
     }
@@ -396,6 +452,11 @@ impl<'a> Ctx<'a, '_> {
     /// its continuation).
     pub(crate) fn finish_freezing(&mut self) {
         self.commit();
+        if let Some(p) = self.freezing.pause.clone() {
+            self.finish_pause(p);
+            self.cancel_freeze();
+            return;
+        }
         let hash = self.freezing.hash;
         if let Some(id) = self.alloc_recirc(0) {
             if let Some((alg, basis)) = hash {

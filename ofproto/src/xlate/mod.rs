@@ -90,6 +90,9 @@ pub struct PacketIn {
     pub userdata: Vec<u8>,
     /// The flow at the time of the packet-in (the match to send).
     pub flow: OfFlow,
+    /// `controller(pause)`: the frozen rest of the translation, for the
+    /// controller to resume (`NXT_RESUME`).
+    pub continuation: Option<std::sync::Arc<FrozenState>>,
 }
 
 /// Why a translation was cut short (its actions are then dropped).
@@ -379,6 +382,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     controller_id: 0,
                     userdata: Vec::new(),
                     flow: self.flow,
+                    continuation: None,
                 };
                 self.out.packet_ins.push(pi);
                 self.note(|| "drop".to_string());
@@ -458,8 +462,13 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             if self.exit && self.freezing.active && self.first_frozen_action() {
                 // This action froze the translation: it runs again, with
-                // the rest, after thawing.
-                self.freeze_unroll(&acts[i..]);
+                // the rest, after thawing (a pause itself does not).
+                let from = if self.freezing.pause.is_some() {
+                    i + 1
+                } else {
+                    i
+                };
+                self.freeze_unroll(&acts[from..]);
                 return;
             }
         }
@@ -478,6 +487,7 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             A::Resubmit { in_port, table, .. } => self.resubmit(*in_port, *table),
             A::Group(g) => self.group(*g),
+            A::Controller(c) if c.pause => self.trigger_pause(c),
             A::Controller(c) => {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
@@ -554,8 +564,9 @@ impl<'a, 't> Ctx<'a, 't> {
             controller_id: id,
             userdata,
             flow: self.flow,
+            continuation: None,
         };
-        let tag = controller_userdata(&pi);
+        let tag = controller_userdata(&pi, None);
         self.out.packet_ins.push(pi);
         self.out.actions.push(DpAction::Userspace {
             userdata: tag.into(),
@@ -565,20 +576,30 @@ impl<'a, 't> Ctx<'a, 't> {
 
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
-/// then the cookie (8 bytes big-endian).
-pub fn controller_userdata(pi: &PacketIn) -> Vec<u8> {
+/// then the cookie (8 bytes big-endian) and, for a `controller(pause)`,
+/// the recirculation id of its frozen state (4 bytes big-endian).
+pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     let mut v = b"ctl".to_vec();
     v.push(pi.bridge as u8);
     v.push(pi.reason);
     v.push(pi.table_id);
     v.extend_from_slice(&pi.cookie.to_be_bytes());
+    if let Some(id) = pause_id {
+        v.extend_from_slice(&id.to_be_bytes());
+    }
     v
 }
 
+/// The recirculation id a pause's `userspace` userdata refers to.
+pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
+    (u.len() == 18 && &u[..3] == b"ctl").then(|| u32::from_be_bytes([u[14], u[15], u[16], u[17]]))
+}
+
 /// The packet-in a `userspace` action's userdata describes (flow not
-/// kept: zero).
+/// kept: zero; the continuation of a pause is looked up by the caller,
+/// [`controller_pause_id`]).
 pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
-    if u.len() != 14 || &u[..3] != b"ctl" {
+    if !(u.len() == 14 || u.len() == 18) || &u[..3] != b"ctl" {
         return None;
     }
     Some(PacketIn {
@@ -590,6 +611,7 @@ pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
         controller_id: 0,
         userdata: Vec::new(),
         flow: OfFlow::default(),
+        continuation: None,
     })
 }
 
