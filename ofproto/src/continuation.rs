@@ -108,7 +108,7 @@ fn put_actions(out: &mut Vec<u8>, acts: &[Action]) {
 }
 
 /// The state's bytes (ferrovs's private encoding).
-fn encode_state(st: &FrozenState) -> Vec<u8> {
+pub fn encode_state(st: &FrozenState) -> Vec<u8> {
     let mut v = Vec::new();
     v.push(st.bridge.len().min(255) as u8);
     v.extend_from_slice(&st.bridge.as_bytes()[..st.bridge.len().min(255)]);
@@ -182,7 +182,9 @@ impl<'a> Rd<'a> {
     }
 }
 
-fn decode_state(b: &[u8]) -> Result<FrozenState, ContinuationError> {
+/// The decoder of ferrovs's state property alone, unsealed (what the
+/// `continuation` fuzz target drives; [`decode`] checks the seal first).
+pub fn decode_state(b: &[u8]) -> Result<FrozenState, ContinuationError> {
     let mut r = Rd(b);
     let n = r.u8()? as usize;
     let bridge = String::from_utf8(r.take(n)?.to_vec())
