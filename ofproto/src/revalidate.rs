@@ -4,8 +4,13 @@
 //! megaflow's mask ignores; the next packet then installs the right one.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
-//! One round is a dump, one translation per megaflow (no MAC learning, no
-//! rule credit) and a delete per stale flow. The dump also counts the
+//! One round is a dump, one translation per megaflow (no MAC learning)
+//! and a delete per stale flow. The packets and bytes each
+//! megaflow counted since the previous round are pushed to the rules its
+//! translation goes through (deleted megaflows' last counts too), so rule
+//! statistics and idle timeouts follow the traffic the datapath forwards.
+//! (A stale megaflow's last packets go to the rules of its new
+//! translation: the old rules are not kept per megaflow.) The dump also counts the
 //! megaflows that recirculate to each recirculation id, and ids none
 //! uses are freed ([`crate::xlate::RecircTable::sweep`]). Pushing the megaflows'
 //! packet counts to their rules is not done here yet.
@@ -41,19 +46,38 @@ impl OfprotoUpcall {
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
         let mut ids = Vec::new();
+        let mut pushed = std::mem::take(&mut *self.pushed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut kept = HashMap::with_capacity(pushed.len());
         for f in dpif.flow_dump() {
             st.checked += 1;
+            let mut key = Flow::default();
+            f.key.expand(&mut key);
+            let (p0, b0) = pushed.remove(&f.ufid).unwrap_or((0, 0));
             if now.saturating_sub(f.stats.used_ms) > max_idle_ms {
-                if dpif.flow_del(f.ufid).is_ok() {
+                if let Ok(last) = dpif.flow_del(f.ufid) {
                     st.deleted_idle += 1;
+                    // Counters since the last push go to the rules.
+                    let d = (last.packets.saturating_sub(p0), last.bytes.saturating_sub(b0));
+                    if d.0 > 0 {
+                        if let Some(t) = self.translate_credit(&key, false, Some(d)) {
+                            for id in &t.recircs {
+                                self.recirc.unref(*id);
+                            }
+                        }
+                    }
                 }
                 continue;
             }
-            let mut key = Flow::default();
-            f.key.expand(&mut key);
             let mut old_mask = Flow::default();
             f.mask.expand(&mut old_mask);
-            let stale = match self.translate(&key, false, 0) {
+            // Packets the megaflow counted since the last round are owed
+            // to the rules its translation goes through.
+            let delta = (
+                f.stats.packets.saturating_sub(p0),
+                f.stats.bytes.saturating_sub(b0),
+            );
+            let credit = (delta.0 > 0).then_some(delta);
+            let stale = match self.translate_credit(&key, false, credit) {
                 None => true,
                 Some(t) => {
                     for id in &t.recircs {
@@ -65,10 +89,26 @@ impl OfprotoUpcall {
                     wider || t.actions[..] != f.actions[..]
                 }
             };
-            if stale && dpif.flow_del(f.ufid).is_ok() {
-                st.deleted_stale += 1;
-                continue;
+            if stale {
+                if let Ok(last) = dpif.flow_del(f.ufid) {
+                    st.deleted_stale += 1;
+                    // Packets between the dump and the delete: to the
+                    // rules of the new translation too.
+                    let d = (
+                        last.packets.saturating_sub(f.stats.packets),
+                        last.bytes.saturating_sub(f.stats.bytes),
+                    );
+                    if d.0 > 0 {
+                        if let Some(t) = self.translate_credit(&key, false, Some(d)) {
+                            for id in &t.recircs {
+                                self.recirc.unref(*id);
+                            }
+                        }
+                    }
+                    continue;
+                }
             }
+            kept.insert(f.ufid, (f.stats.packets, f.stats.bytes));
             ids.clear();
             recirc_ids(&f.actions, &mut ids);
             for id in &ids {
@@ -76,6 +116,7 @@ impl OfprotoUpcall {
             }
         }
         st.recirc_freed = self.recirc.sweep(gen, &uses);
+        *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         st
     }
 }

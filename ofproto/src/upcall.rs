@@ -108,6 +108,9 @@ pub struct OfprotoUpcall {
     credits: Mutex<HashMap<(usize, usize), Credit>>,
     /// The datapath's recirculation ids and frozen states.
     pub recirc: RecircTable,
+    /// Megaflow counters (packets, bytes) already pushed to rules, by
+    /// megaflow.
+    pub(crate) pushed: Mutex<HashMap<ferrovs_datapath::megaflow::Ufid, (u64, u64)>>,
 }
 
 impl OfprotoUpcall {
@@ -143,6 +146,17 @@ impl OfprotoUpcall {
     /// reference each: give them back with [`RecircTable::unref`] (after
     /// [`RecircTable::hand_to_megaflow`] if the actions are installed).
     pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<Translation> {
+        self.translate_credit(f, may_learn, (pkt_len > 0).then_some((1, pkt_len)))
+    }
+
+    /// As [`Self::translate`], owing `credit` (packets, bytes) to each
+    /// rule the translation went through.
+    pub fn translate_credit(
+        &self,
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+    ) -> Option<Translation> {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let dp_in = f.get(dp::IN_PORT) as u32;
         let ports: Vec<_> = bridges
@@ -178,8 +192,8 @@ impl OfprotoUpcall {
             may_learn,
             recirc: Some(&self.recirc),
         });
-        if pkt_len > 0 {
-            self.credit(&out.rules, now, pkt_len);
+        if let Some((packets, bytes)) = credit {
+            self.credit(&out.rules, now, packets, bytes);
         }
         Some(Translation {
             recircs: out.recircs,
@@ -197,10 +211,16 @@ impl OfprotoUpcall {
         self.bridges.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Owes one packet of `pkt_len` bytes to each rule of `rules` (added
-    /// to the rules by [`Self::flush_stats`]).
-    pub(crate) fn credit(&self, rules: &[xlate::RuleHit<'_>], now: Instant, pkt_len: u64) {
-        if rules.is_empty() {
+    /// Owes `packets` and `bytes` to each rule of `rules` (added to the
+    /// rules by [`Self::flush_stats`]).
+    pub(crate) fn credit(
+        &self,
+        rules: &[xlate::RuleHit<'_>],
+        now: Instant,
+        packets: u64,
+        bytes: u64,
+    ) {
+        if rules.is_empty() || packets == 0 {
             return;
         }
         let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
@@ -228,8 +248,8 @@ impl OfprotoUpcall {
                     used: now,
                 };
             }
-            c.packets += 1;
-            c.bytes += pkt_len;
+            c.packets += packets;
+            c.bytes += bytes;
             c.used = now;
         }
     }
@@ -313,7 +333,9 @@ impl UpcallHandler for OfprotoUpcall {
     ) -> Result<(), UpcallError> {
         let mut f = Flow::default();
         key.expand(&mut f);
-        let Some(out) = self.translate(&f, true, pkt.len() as u64) else {
+        // Rules are credited when the revalidator pushes the megaflow's
+        // counters (which count this packet too), not here.
+        let Some(out) = self.translate(&f, true, 0) else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
