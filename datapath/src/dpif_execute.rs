@@ -120,3 +120,67 @@ impl Datapath {
         st
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::actions::HashAlg;
+    use crate::dpif::DpConfig;
+    use crate::flow::layout::{DP_HASH, RECIRC_ID};
+    use crate::netdev::MemNetdev;
+    use crate::upcall::{UpcallError, UpcallHandler};
+
+    /// Recirculated packets (recirc_id 7) go to port 3 when dp_hash is
+    /// set; anything else is dropped.
+    struct Thaw;
+    impl UpcallHandler for Thaw {
+        fn miss(
+            &self,
+            _pkt: &DpPacket,
+            key: &FlowKey,
+            reply: &mut UpcallReply,
+        ) -> Result<(), UpcallError> {
+            if key.get(RECIRC_ID) == 7 && key.get(DP_HASH) != 0 {
+                reply.actions.push(DpAction::Output(3));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn executes_outputs_and_recirculation() {
+        let dpif = Datapath::new(DpConfig::default(), Arc::new(Thaw));
+        let ports: Vec<Arc<MemNetdev>> = (1..=3)
+            .map(|i| MemNetdev::new(&format!("p{i}"), 1, 2))
+            .collect();
+        for (i, p) in ports.iter().enumerate() {
+            dpif.add_port(i as u32 + 1, p.clone()).unwrap();
+        }
+        let frame = [0x50u8; 60];
+        let st = dpif.execute(
+            &frame,
+            1,
+            &[
+                DpAction::Output(2),
+                DpAction::Hash {
+                    alg: HashAlg::SymL4,
+                    basis: 0,
+                },
+                DpAction::Recirc(7),
+            ],
+        );
+        assert_eq!(st.sent, 2);
+        assert_eq!(st.recirculations, 1);
+        // The non-PMD queue: n_pmds (1) % 2 queues.
+        let got2 = ports[1].take_tx(1);
+        assert_eq!(got2.len(), 1);
+        assert_eq!(got2[0].data(), &frame[..]);
+        assert_eq!(ports[2].take_tx(1).len(), 1);
+        assert!(ports[0].take_tx(1).is_empty());
+        // A port that is not there: dropped and counted.
+        let st = dpif.execute(&frame, 1, &[DpAction::Output(9)]);
+        assert_eq!((st.sent, st.dropped), (0, 1));
+    }
+}
