@@ -114,7 +114,7 @@ pub fn encode_state(st: &FrozenState) -> Vec<u8> {
     v.extend_from_slice(&st.bridge.as_bytes()[..st.bridge.len().min(255)]);
     v.push(st.table_id);
     v.extend_from_slice(&st.in_port.to_be_bytes());
-    v.push(st.conntracked as u8);
+    v.push(st.conntracked as u8 | (st.hashed as u8) << 1);
     for w in &st.meta {
         v.extend_from_slice(&w.to_be_bytes());
     }
@@ -191,7 +191,8 @@ pub fn decode_state(b: &[u8]) -> Result<FrozenState, ContinuationError> {
         .map_err(|_| ContinuationError::Malformed("bridge name"))?;
     let table_id = r.u8()?;
     let in_port = r.u16()?;
-    let conntracked = r.u8()? != 0;
+    let flags = r.u8()?;
+    let (conntracked, hashed) = (flags & 1 != 0, flags & 2 != 0);
     let mut meta = [0u64; META_WORDS];
     for w in &mut meta {
         *w = r.u64()?;
@@ -239,6 +240,7 @@ pub fn decode_state(b: &[u8]) -> Result<FrozenState, ContinuationError> {
         action_set,
         userdata,
         conntracked,
+        hashed,
     })
 }
 
@@ -324,6 +326,7 @@ mod tests {
             }],
             userdata: vec![1, 2, 3],
             conntracked: false,
+            hashed: true,
         }
     }
 

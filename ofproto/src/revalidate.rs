@@ -46,7 +46,8 @@ impl OfprotoUpcall {
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
         let mut ids = Vec::new();
-        let mut pushed = std::mem::take(&mut *self.pushed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut pushed =
+            std::mem::take(&mut *self.pushed.lock().unwrap_or_else(|e| e.into_inner()));
         let mut kept = HashMap::with_capacity(pushed.len());
         for f in dpif.flow_dump() {
             st.checked += 1;
@@ -57,7 +58,10 @@ impl OfprotoUpcall {
                 if let Ok(last) = dpif.flow_del(f.ufid) {
                     st.deleted_idle += 1;
                     // Counters since the last push go to the rules.
-                    let d = (last.packets.saturating_sub(p0), last.bytes.saturating_sub(b0));
+                    let d = (
+                        last.packets.saturating_sub(p0),
+                        last.bytes.saturating_sub(b0),
+                    );
                     if d.0 > 0 {
                         if let Some(t) = self.translate_credit(&key, false, Some(d)) {
                             for id in &t.recircs {

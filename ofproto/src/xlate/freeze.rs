@@ -71,6 +71,11 @@ pub struct FrozenState {
     pub userdata: Vec<u8>,
     /// The packet went through conntrack (for `ct` users).
     pub conntracked: bool,
+    /// The datapath computed `dp_hash` before recirculating: a zero
+    /// `dp_hash` after thawing is a computed value under a mask (the
+    /// revalidator translates megaflows from their masked keys), not
+    /// "not computed".
+    pub hashed: bool,
 }
 
 impl FrozenState {
@@ -391,6 +396,7 @@ impl<'a> Ctx<'a, '_> {
                 .map(|p| p.userdata.clone())
                 .unwrap_or_default(),
             conntracked: false,
+            hashed: self.freezing.hash.is_some(),
         }
     }
 
@@ -509,6 +515,7 @@ impl<'a> Ctx<'a, '_> {
         };
         self.bridge = b;
         self.table_id = state.table_id;
+        self.dp_hash_valid = state.hashed;
         self.note(|| format!("Resuming from table {}", state.table_id));
         state.restore_metadata(&mut self.flow);
         self.stack = state.stack.clone();

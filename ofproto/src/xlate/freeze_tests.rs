@@ -399,6 +399,7 @@ fn ids_live_while_megaflows_use_them() {
             action_set: Vec::new(),
             userdata: Vec::new(),
             conntracked: false,
+            hashed: false,
         })
         .unwrap();
     table.hand_to_megaflow(id);

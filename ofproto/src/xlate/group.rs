@@ -215,7 +215,7 @@ impl Ctx<'_, '_> {
         match method(g) {
             Method::DpHash { alg, basis, map } if self.recirc.is_some() => {
                 let h = dp_hash(&self.flow);
-                if h == 0 {
+                if h == 0 && !self.dp_hash_valid {
                     self.trigger_recirculate_with_hash(alg, basis);
                     return None;
                 }

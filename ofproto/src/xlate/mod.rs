@@ -155,6 +155,8 @@ pub struct Ctx<'a, 't> {
     pub(crate) rule_cookie: u64,
     pub(crate) recirc: Option<&'a RecircTable>,
     pub(crate) freezing: Freezing,
+    /// `dp_hash` was computed for this packet (see `FrozenState::hashed`).
+    pub(crate) dp_hash_valid: bool,
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
 }
@@ -198,6 +200,7 @@ impl<'a, 't> Ctx<'a, 't> {
             rule_cookie: 0,
             recirc: input.recirc,
             freezing: Freezing::default(),
+            dp_hash_valid: false,
             out: XlateOut {
                 actions: Vec::new(),
                 wc: OfFlow::default(),
