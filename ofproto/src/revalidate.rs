@@ -21,7 +21,10 @@ use ferrovs_datapath::flow::Flow;
 
 use std::collections::HashMap;
 
-use crate::upcall::OfprotoUpcall;
+use ferrovs_datapath::flow::PackedKey;
+use ferrovs_datapath::megaflow::{Ufid, UfidMap};
+
+use crate::upcall::{OfprotoUpcall, Translation};
 use crate::xlate::freeze::recirc_ids;
 
 /// What one round did.
@@ -37,6 +40,21 @@ pub struct RevalidateStats {
 /// OVS's `other_config:max-idle` default.
 pub const DEFAULT_MAX_IDLE_MS: u64 = 10_000;
 
+/// Megaflows revalidated under one lock of the bridges (the lock is let
+/// go between batches so that upcalls and OpenFlow messages go on).
+const BATCH: usize = 1024;
+
+/// A datapath key (packed words) in dense form.
+fn expand_packed(k: &PackedKey, out: &mut Flow) {
+    *out = Flow::default();
+    let mut map = k.map();
+    for w in k.words() {
+        let i = map.trailing_zeros() as usize;
+        map &= map - 1;
+        out.0[i] = *w;
+    }
+}
+
 impl OfprotoUpcall {
     /// One revalidation round over `dp`'s megaflows.
     pub fn revalidate(&self, dpif: &Datapath, max_idle_ms: u64) -> RevalidateStats {
@@ -48,76 +66,84 @@ impl OfprotoUpcall {
         let mut ids = Vec::new();
         let mut pushed =
             std::mem::take(&mut *self.pushed.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut kept = HashMap::with_capacity(pushed.len());
-        for f in dpif.flow_dump() {
-            st.checked += 1;
-            let mut key = Flow::default();
-            f.key.expand(&mut key);
-            let (p0, b0) = pushed.remove(&f.ufid).unwrap_or((0, 0));
-            if now.saturating_sub(f.stats.used_ms) > max_idle_ms {
-                if let Ok(last) = dpif.flow_del(f.ufid) {
-                    st.deleted_idle += 1;
-                    // Counters since the last push go to the rules.
-                    let d = (
-                        last.packets.saturating_sub(p0),
-                        last.bytes.saturating_sub(b0),
-                    );
-                    if d.0 > 0 {
-                        if let Some(t) = self.translate_credit(&key, false, Some(d)) {
-                            for id in &t.recircs {
-                                self.recirc.unref(*id);
+        let mut kept = UfidMap::with_capacity_and_hasher(pushed.len(), Default::default());
+        let flows = dpif.flow_dump_shared();
+        let mut key = Flow::default();
+        let mut old_mask = Flow::default();
+        for batch in flows.chunks(BATCH) {
+            self.with_bridges(|refs| {
+                for f in batch {
+                    st.checked += 1;
+                    expand_packed(&f.key, &mut key);
+                    let stats = f.stats.snapshot();
+                    // Each PMD's copy of a megaflow counts on its own.
+                    let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
+                    let (p0, b0) = pushed.remove(&slot).unwrap_or((0, 0));
+                    let release = |t: Translation| {
+                        for id in &t.recircs {
+                            self.recirc.unref(*id);
+                        }
+                    };
+                    if now.saturating_sub(stats.used_ms) > max_idle_ms {
+                        if let Ok(last) = dpif.flow_del(f.ufid) {
+                            st.deleted_idle += 1;
+                            // Counters since the last push go to the rules.
+                            let d = (
+                                last.packets.saturating_sub(p0),
+                                last.bytes.saturating_sub(b0),
+                            );
+                            if d.0 > 0 {
+                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                    release(t);
+                                }
                             }
                         }
+                        continue;
                     }
-                }
-                continue;
-            }
-            let mut old_mask = Flow::default();
-            f.mask.expand(&mut old_mask);
-            // Packets the megaflow counted since the last round are owed
-            // to the rules its translation goes through.
-            let delta = (
-                f.stats.packets.saturating_sub(p0),
-                f.stats.bytes.saturating_sub(b0),
-            );
-            let credit = (delta.0 > 0).then_some(delta);
-            let stale = match self.translate_credit(&key, false, credit) {
-                None => true,
-                Some(t) => {
-                    for id in &t.recircs {
-                        self.recirc.unref(*id);
-                    }
-                    let mut m = t.wc.to_dp();
-                    m.set_all(dp::IN_PORT);
-                    let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
-                    wider || t.actions[..] != f.actions[..]
-                }
-            };
-            if stale {
-                if let Ok(last) = dpif.flow_del(f.ufid) {
-                    st.deleted_stale += 1;
-                    // Packets between the dump and the delete: to the
-                    // rules of the new translation too.
-                    let d = (
-                        last.packets.saturating_sub(f.stats.packets),
-                        last.bytes.saturating_sub(f.stats.bytes),
+                    f.mask.expand(&mut old_mask);
+                    // Packets the megaflow counted since the last round are
+                    // owed to the rules its translation goes through.
+                    let delta = (
+                        stats.packets.saturating_sub(p0),
+                        stats.bytes.saturating_sub(b0),
                     );
-                    if d.0 > 0 {
-                        if let Some(t) = self.translate_credit(&key, false, Some(d)) {
-                            for id in &t.recircs {
-                                self.recirc.unref(*id);
+                    let credit = (delta.0 > 0).then_some(delta);
+                    let stale = match self.translate_locked(refs, &key, false, credit) {
+                        None => true,
+                        Some(t) => {
+                            let mut m = t.wc.to_dp();
+                            m.set_all(dp::IN_PORT);
+                            let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
+                            let stale = wider || t.actions[..] != f.actions[..];
+                            release(t);
+                            stale
+                        }
+                    };
+                    if stale {
+                        if let Ok(last) = dpif.flow_del(f.ufid) {
+                            st.deleted_stale += 1;
+                            // Packets between the dump and the delete: to
+                            // the rules of the new translation too.
+                            let d = (
+                                last.packets.saturating_sub(stats.packets),
+                                last.bytes.saturating_sub(stats.bytes),
+                            );
+                            if d.0 > 0 {
+                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                    release(t);
+                                }
                             }
+                            continue;
                         }
                     }
-                    continue;
+                    kept.insert(slot, (stats.packets, stats.bytes));
+                    ids.clear();
+                    recirc_ids(&f.actions, &mut ids);
+                    for id in &ids {
+                        *uses.entry(*id).or_default() += 1;
+                    }
                 }
-            }
-            kept.insert(f.ufid, (f.stats.packets, f.stats.bytes));
-            ids.clear();
-            recirc_ids(&f.actions, &mut ids);
-            for id in &ids {
-                *uses.entry(*id).or_default() += 1;
-            }
+            });
         }
         st.recirc_freed = self.recirc.sweep(gen, &uses);
         *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;

@@ -110,7 +110,7 @@ pub struct OfprotoUpcall {
     pub recirc: RecircTable,
     /// Megaflow counters (packets, bytes) already pushed to rules, by
     /// megaflow.
-    pub(crate) pushed: Mutex<HashMap<ferrovs_datapath::megaflow::Ufid, (u64, u64)>>,
+    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<(u64, u64)>>,
 }
 
 impl OfprotoUpcall {
@@ -157,21 +157,21 @@ impl OfprotoUpcall {
         may_learn: bool,
         credit: Option<(u64, u64)>,
     ) -> Option<Translation> {
+        self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit))
+    }
+
+    /// Runs `run` with every bridge of the datapath locked (always in list
+    /// order, so two callers never deadlock), as translation borrows them.
+    pub(crate) fn with_bridges<R>(&self, run: impl FnOnce(&[BridgeRef<'_>]) -> R) -> R {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let dp_in = f.get(dp::IN_PORT) as u32;
         let ports: Vec<_> = bridges
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
             .collect();
-        let (idx, ofport) = ports
-            .iter()
-            .enumerate()
-            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))?;
         let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
             .iter()
             .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
             .collect();
-        let now = guards[idx].now();
         let refs: Vec<BridgeRef<'_>> = guards
             .iter()
             .zip(ports.iter())
@@ -182,10 +182,27 @@ impl OfprotoUpcall {
                 mac: &b.mac,
             })
             .collect();
+        run(&refs)
+    }
+
+    /// [`Self::translate_credit`] with the bridges already locked.
+    pub(crate) fn translate_locked(
+        &self,
+        refs: &[BridgeRef<'_>],
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+    ) -> Option<Translation> {
+        let dp_in = f.get(dp::IN_PORT) as u32;
+        let (idx, ofport) = refs
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| b.ports.ofport_of_dp(dp_in).map(|o| (i, o)))?;
+        let now = refs[idx].ofproto.now();
         let mut flow = OfFlow::from_dp(f);
         xlate::set_in_port(&mut flow, ofport);
         let out = xlate::xlate(&XlateIn {
-            bridges: &refs,
+            bridges: refs,
             bridge: idx,
             flow,
             now,
