@@ -871,6 +871,16 @@ impl Datapath {
         out
     }
 
+    /// Every megaflow of every PMD, shared rather than copied (keys,
+    /// masks and actions stay where they are): what a revalidator reads.
+    pub fn flow_dump_shared(&self) -> Vec<Arc<Megaflow>> {
+        let mut out = Vec::with_capacity(self.flow_count());
+        for pmd in &self.shared.pmds {
+            out.extend(lock(&pmd.flows).values().cloned());
+        }
+        out
+    }
+
     /// Number of megaflows over all PMDs.
     pub fn flow_count(&self) -> usize {
         self.shared.pmds.iter().map(|p| lock(&p.flows).len()).sum()

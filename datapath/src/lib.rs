@@ -14,6 +14,7 @@ pub mod batch;
 pub mod conntrack;
 pub mod dpcls;
 pub mod dpif;
+pub mod dpif_execute;
 pub mod emc;
 pub mod flow;
 pub mod megaflow;

@@ -26,6 +26,7 @@
 pub mod bundle;
 pub mod classifier;
 pub mod connmgr;
+pub mod continuation;
 pub mod dp_meter;
 pub mod expiry;
 pub mod flow;
@@ -37,6 +38,7 @@ pub mod normal;
 mod notify;
 pub mod ofproto;
 pub mod packet_in;
+pub mod packet_out;
 pub mod port;
 pub mod queue;
 pub mod revalidate;

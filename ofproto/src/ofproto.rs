@@ -99,6 +99,11 @@ pub struct Ofproto {
     pub(crate) packet_outs: Vec<ferrovs_openflow::message::PacketOut>,
     /// Port-mod config changes not yet taken by vswitchd.
     pub(crate) port_mods: Vec<(u16, u32)>,
+    /// `NXT_RESUME`s received, for translation to execute.
+    pub(crate) resumes: Vec<crate::continuation::Resume>,
+    /// This bridge instance's id in continuations (random: a restart or a
+    /// new bridge of the same name makes old continuations stale).
+    pub(crate) instance_id: [u8; 16],
 }
 
 impl Ofproto {
@@ -118,6 +123,8 @@ impl Ofproto {
             clock: Arc::new(Instant::now),
             packet_outs: Vec::new(),
             port_mods: Vec::new(),
+            resumes: Vec::new(),
+            instance_id: crate::continuation::new_bridge_id(),
         }
     }
 
@@ -135,6 +142,16 @@ impl Ofproto {
     /// executes them).
     pub fn take_packet_outs(&mut self) -> Vec<ferrovs_openflow::message::PacketOut> {
         std::mem::take(&mut self.packet_outs)
+    }
+
+    /// Takes the `NXT_RESUME`s received since the last call.
+    pub fn take_resumes(&mut self) -> Vec<crate::continuation::Resume> {
+        std::mem::take(&mut self.resumes)
+    }
+
+    /// This bridge instance's id in the continuations it sends.
+    pub fn instance_id(&self) -> [u8; 16] {
+        self.instance_id
     }
 
     /// Adds datapath counters to a rule (what revalidators push back):

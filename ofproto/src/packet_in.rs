@@ -3,9 +3,14 @@
 //! pipeline match (input port and the metadata and registers that are not
 //! zero, as OVS sends), the packet cut to `max_len` (there are no buffers:
 //! `buffer_id` is always OFP_NO_BUFFER), to every connection whose
-//! asynchronous configuration wants that reason.
+//! asynchronous configuration wants that reason. A connection that set
+//! packet-in format `nxt_packet_in2` gets `NXT_PACKET_IN2` instead, with the
+//! continuation of a `controller(pause)` (see [`crate::continuation`]).
 
+use ferrovs_openflow::message::nicira::{NxMessage, PacketIn2};
 use ferrovs_openflow::message::{Message, PacketIn as OfpPacketIn};
+
+use crate::continuation::NXPIF_NXT_PACKET_IN2;
 
 use crate::connmgr::async_config::AsyncKind;
 use crate::flow::{OfFlow, OfMatch, W_METADATA, W_REGS};
@@ -47,19 +52,38 @@ impl Ofproto {
         let om = pipeline_match(&pi.flow);
         let len = packet.len().min(pi.max_len as usize);
         let mut n = 0;
+        let instance = self.instance_id;
         self.each_conn(None, |c| {
             if !c.receives_async(AsyncKind::PacketIn, pi.reason) {
                 return;
             }
-            let msg = Message::PacketIn(OfpPacketIn {
-                buffer_id: u32::MAX,
-                total_len: packet.len().min(u16::MAX as usize) as u16,
-                reason: pi.reason,
-                table_id: pi.table_id,
-                cookie: pi.cookie,
-                r#match: om.to_match(c.ver()),
-                data: packet[..len].to_vec(),
-            });
+            let msg = if c.packet_in_format == NXPIF_NXT_PACKET_IN2 {
+                Message::Nx(NxMessage::PacketIn2(PacketIn2 {
+                    packet: packet[..len].to_vec(),
+                    full_len: (len != packet.len()).then_some(packet.len() as u32),
+                    buffer_id: None,
+                    table_id: Some(pi.table_id),
+                    cookie: (pi.cookie != u64::MAX).then_some(pi.cookie),
+                    reason: Some(pi.reason),
+                    metadata: Some(om.to_match(c.ver())),
+                    userdata: (!pi.userdata.is_empty()).then(|| pi.userdata.clone()),
+                    continuation: pi
+                        .continuation
+                        .as_ref()
+                        .map(|st| crate::continuation::encode(st, &instance)),
+                    other: Vec::new(),
+                }))
+            } else {
+                Message::PacketIn(OfpPacketIn {
+                    buffer_id: u32::MAX,
+                    total_len: packet.len().min(u16::MAX as usize) as u16,
+                    reason: pi.reason,
+                    table_id: pi.table_id,
+                    cookie: pi.cookie,
+                    r#match: om.to_match(c.ver()),
+                    data: packet[..len].to_vec(),
+                })
+            };
             c.send_async(&msg);
             n += 1;
         });

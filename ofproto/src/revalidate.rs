@@ -4,16 +4,29 @@
 //! megaflow's mask ignores; the next packet then installs the right one.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
-//! One round is a dump, one translation per megaflow (no rule credit; the
-//! side effects, `learn` and MAC learning, only for megaflows that carried
-//! packets since the last round) and a delete per stale flow. Pushing the megaflows'
-//! packet counts to their rules is not done here yet.
+//! One round is a dump, one translation per megaflow and a delete per
+//! stale flow. Side effects (`learn`, MAC learning) are replayed only for
+//! megaflows that carried packets since the last round, as OVS's xlate
+//! cache does when it pushes stats. The packets and bytes each
+//! megaflow counted since the previous round are pushed to the rules its
+//! translation goes through (deleted megaflows' last counts too), so rule
+//! statistics and idle timeouts follow the traffic the datapath forwards.
+//! (A stale megaflow's last packets go to the rules of its new
+//! translation: the old rules are not kept per megaflow.) The dump also counts the
+//! megaflows that recirculate to each recirculation id, and ids none
+//! uses are freed ([`crate::xlate::RecircTable::sweep`]).
 
 use ferrovs_datapath::dpif::Datapath;
 use ferrovs_datapath::flow::layout as dp;
 use ferrovs_datapath::flow::Flow;
 
-use crate::upcall::OfprotoUpcall;
+use std::collections::HashMap;
+
+use ferrovs_datapath::flow::PackedKey;
+use ferrovs_datapath::megaflow::{Ufid, UfidMap};
+
+use crate::upcall::{OfprotoUpcall, Translation};
+use crate::xlate::freeze::recirc_ids;
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +34,27 @@ pub struct RevalidateStats {
     pub checked: usize,
     pub deleted_stale: usize,
     pub deleted_idle: usize,
+    /// Recirculation ids freed because no megaflow uses them any more.
+    pub recirc_freed: usize,
 }
 
 /// OVS's `other_config:max-idle` default.
 pub const DEFAULT_MAX_IDLE_MS: u64 = 10_000;
+
+/// Megaflows revalidated under one lock of the bridges (the lock is let
+/// go between batches so that upcalls and OpenFlow messages go on).
+const BATCH: usize = 1024;
+
+/// A datapath key (packed words) in dense form.
+fn expand_packed(k: &PackedKey, out: &mut Flow) {
+    *out = Flow::default();
+    let mut map = k.map();
+    for w in k.words() {
+        let i = map.trailing_zeros() as usize;
+        map &= map - 1;
+        out.0[i] = *w;
+    }
+}
 
 impl OfprotoUpcall {
     /// One revalidation round over `dp`'s megaflows.
@@ -34,35 +64,106 @@ impl OfprotoUpcall {
         let since = self
             .last_reval_ms
             .swap(now, std::sync::atomic::Ordering::Relaxed);
-        for f in dpif.flow_dump() {
-            st.checked += 1;
-            if now.saturating_sub(f.stats.used_ms) > max_idle_ms {
-                if dpif.flow_del(f.ufid).is_ok() {
-                    st.deleted_idle += 1;
+        let gen = self.recirc.begin_dump();
+        // Megaflows that recirculate to each id, among those kept.
+        let mut uses: HashMap<u32, u32> = HashMap::new();
+        let mut ids = Vec::new();
+        let mut pushed =
+            std::mem::take(&mut *self.pushed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut kept = UfidMap::with_capacity_and_hasher(pushed.len(), Default::default());
+        let flows = dpif.flow_dump_shared();
+        let mut key = Flow::default();
+        let mut old_mask = Flow::default();
+        for batch in flows.chunks(BATCH) {
+            let mut learned = Vec::new();
+            let mut learned_at = None;
+            self.with_bridges(|refs| {
+                for f in batch {
+                    st.checked += 1;
+                    expand_packed(&f.key, &mut key);
+                    let stats = f.stats.snapshot();
+                    // Each PMD's copy of a megaflow counts on its own.
+                    let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
+                    let (p0, b0) = pushed.remove(&slot).unwrap_or((0, 0));
+                    let release = |t: Translation| {
+                        for id in &t.recircs {
+                            self.recirc.unref(*id);
+                        }
+                    };
+                    if now.saturating_sub(stats.used_ms) > max_idle_ms {
+                        if let Ok(last) = dpif.flow_del(f.ufid) {
+                            st.deleted_idle += 1;
+                            // Counters since the last push go to the rules.
+                            let d = (
+                                last.packets.saturating_sub(p0),
+                                last.bytes.saturating_sub(b0),
+                            );
+                            if d.0 > 0 {
+                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                    release(t);
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    f.mask.expand(&mut old_mask);
+                    // Packets the megaflow counted since the last round are
+                    // owed to the rules its translation goes through.
+                    let delta = (
+                        stats.packets.saturating_sub(p0),
+                        stats.bytes.saturating_sub(b0),
+                    );
+                    let credit = (delta.0 > 0).then_some(delta);
+                    // A megaflow that carried packets since the last round
+                    // replays its side effects (learned flows refreshed, MAC
+                    // entries kept).
+                    let used = stats.used_ms > since;
+                    let stale = match self.translate_locked(refs, &key, used, credit) {
+                        None => true,
+                        Some(mut t) => {
+                            if !t.learned.is_empty() {
+                                learned.append(&mut t.learned);
+                                learned_at = Some(t.now);
+                            }
+                            let mut m = t.wc.to_dp();
+                            m.set_all(dp::IN_PORT);
+                            let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
+                            let stale = wider || t.actions[..] != f.actions[..];
+                            release(t);
+                            stale
+                        }
+                    };
+                    if stale {
+                        if let Ok(last) = dpif.flow_del(f.ufid) {
+                            st.deleted_stale += 1;
+                            // Packets between the dump and the delete: to
+                            // the rules of the new translation too.
+                            let d = (
+                                last.packets.saturating_sub(stats.packets),
+                                last.bytes.saturating_sub(stats.bytes),
+                            );
+                            if d.0 > 0 {
+                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                    release(t);
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                    kept.insert(slot, (stats.packets, stats.bytes));
+                    ids.clear();
+                    recirc_ids(&f.actions, &mut ids);
+                    for id in &ids {
+                        *uses.entry(*id).or_default() += 1;
+                    }
                 }
-                continue;
-            }
-            let mut key = Flow::default();
-            f.key.expand(&mut key);
-            let mut old_mask = Flow::default();
-            f.mask.expand(&mut old_mask);
-            // A megaflow that carried packets since the last round
-            // replays its side effects (learned flows refreshed, MAC
-            // entries kept), as OVS's xlate cache does on stats push.
-            let used = f.stats.used_ms > since;
-            let stale = match self.translate(&key, used, 0) {
-                None => true,
-                Some(t) => {
-                    let mut m = t.wc.to_dp();
-                    m.set_all(dp::IN_PORT);
-                    let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
-                    wider || t.actions[..] != f.actions[..]
-                }
-            };
-            if stale && dpif.flow_del(f.ufid).is_ok() {
-                st.deleted_stale += 1;
+            });
+            if let Some(at) = learned_at {
+                self.apply_learned(&learned, at);
             }
         }
+        st.recirc_freed = self.recirc.sweep(gen, &uses);
+        *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         st
     }
 }

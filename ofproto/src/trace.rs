@@ -13,8 +13,12 @@ use ferrovs_openflow::text::wire::match_to_wire;
 use ferrovs_openflow::text::FlowText;
 
 use crate::flow::{OfFlow, OfMatch};
+use crate::xlate::freeze::{dp_hash, recirc_id};
 use crate::xlate::odp_text::format_dp_actions;
-use crate::xlate::{format_match, xlate_traced, BridgePorts, BridgeRef, Trace, XlateIn, XlateOut};
+use crate::xlate::{
+    format_match, xlate_traced, BridgePorts, BridgeRef, RecircTable, Trace, XlateError, XlateIn,
+    XlateOut,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TraceError {
@@ -74,16 +78,34 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
         mask,
     };
     let m = format_match(&om);
-    // OVS always shows the recirculation id and the packet type first.
+    // OVS always shows the recirculation id, dp_hash and the packet type
+    // first.
     let m = m
         .split(',')
-        .filter(|s| !s.starts_with("recirc_id="))
+        .filter(|s| !s.starts_with("recirc_id=") && !s.starts_with("dp_hash="))
         .collect::<Vec<_>>()
         .join(",");
+    let mut head = match recirc_id(flow) {
+        0 => "recirc_id=0".to_string(),
+        id => format!("recirc_id={id:#x}"),
+    };
+    let hash_mask = dp_hash(wc);
+    if hash_mask != 0 {
+        // C's "%#x": zero prints as "0".
+        let v = match dp_hash(flow) & hash_mask {
+            0 => "0".to_string(),
+            v => format!("{v:#x}"),
+        };
+        if hash_mask == u32::MAX {
+            head.push_str(&format!(",dp_hash={v}"));
+        } else {
+            head.push_str(&format!(",dp_hash={v}/{hash_mask:#x}"));
+        }
+    }
     if m.is_empty() {
-        "recirc_id=0,eth".to_string()
+        format!("{head},eth")
     } else {
-        format!("recirc_id=0,eth,{m}")
+        format!("{head},eth,{m}")
     }
 }
 
@@ -96,17 +118,21 @@ pub fn trace<'a>(
     now: Instant,
     port_name: &dyn Fn(u32) -> String,
 ) -> Result<TraceResult<'a>, TraceError> {
-    trace_tnl(bridges, bridge, flow_text, now, port_name, None)
+    trace_with(bridges, bridge, flow_text, now, port_name, None, None)
 }
 
-/// As [`trace`], with native tunnelling's state.
-pub fn trace_tnl<'a>(
+/// As [`trace`], with native tunnelling's state and the datapath's
+/// recirculation ids: a flow with a
+/// `recirc_id` resumes its frozen state, and a translation that freezes
+/// gets an id (given back at the end unless a megaflow uses it, as OVS).
+pub fn trace_with<'a>(
     bridges: &'a [BridgeRef<'a>],
     bridge: usize,
     flow_text: &str,
     now: Instant,
     port_name: &dyn Fn(u32) -> String,
     tnl: Option<&'a crate::tunnel::TnlState>,
+    recirc: Option<&'a RecircTable>,
 ) -> Result<TraceResult<'a>, TraceError> {
     let br = bridges
         .get(bridge)
@@ -118,10 +144,16 @@ pub fn trace_tnl<'a>(
         flow,
         now,
         may_learn: false,
+        recirc,
         tnl,
     };
     let mut t = Trace::default();
     let out = xlate_traced(&input, Some(&mut t));
+    if let Some(r) = recirc {
+        for id in &out.recircs {
+            r.unref(*id);
+        }
+    }
     let all = OfMatch {
         value: flow,
         mask: OfFlow(std::array::from_fn(|i| if flow.0[i] != 0 { !0 } else { 0 })),
@@ -151,6 +183,9 @@ pub fn trace_tnl<'a>(
     let dp_actions = format_dp_actions(&out.actions, port_name);
     text.push_str(&format!("Megaflow: {megaflow}\n"));
     text.push_str(&format!("Datapath actions: {dp_actions}\n"));
+    if out.error == Some(XlateError::NoRecircContext) {
+        text.push_str("Translation failed (No recirculation context), packet is dropped.\n");
+    }
     Ok(TraceResult {
         text,
         megaflow,

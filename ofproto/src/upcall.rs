@@ -31,7 +31,9 @@ use crate::flow::{OfFlow, OfMatch};
 use crate::normal::MacTable;
 use crate::ofproto::Ofproto;
 use crate::rule::Rule;
-use crate::xlate::{self, BridgePorts, BridgeRef, PacketIn, XPort, XlateError, XlateIn};
+use crate::xlate::{
+    self, BridgePorts, BridgeRef, PacketIn, RecircTable, XPort, XlateError, XlateIn,
+};
 
 /// One bridge of the datapath, as the upcall handler sees it.
 pub struct Bridge {
@@ -92,6 +94,14 @@ pub struct Translation {
     pub error: Option<XlateError>,
     /// Number of rules the packet went through.
     pub n_rules: usize,
+    /// Recirculation ids allocated for it, one reference each (see
+    /// [`OfprotoUpcall::translate`]).
+    pub recircs: Vec<u32>,
+    /// Flows to learn and timeouts to shorten, applied once the tables
+    /// are no longer borrowed ([`OfprotoUpcall::apply_learned`]).
+    pub learned: Vec<xlate::TableEffect>,
+    /// The translation's clock, for applying `learned`.
+    pub now: Instant,
 }
 
 /// The upcall handler of one datapath.
@@ -102,6 +112,11 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
+    /// The datapath's recirculation ids and frozen states.
+    pub recirc: RecircTable,
+    /// Megaflow counters (packets, bytes) already pushed to rules, by
+    /// megaflow.
+    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<(u64, u64)>>,
     /// The meters the datapath enforces (give it to `Datapath::with_meter`);
     /// configured from the bridges' meters as translations use them.
     pub meters: Arc<DpMeters>,
@@ -141,28 +156,94 @@ impl OfprotoUpcall {
 
     /// Translates a datapath flow (its `in_port` a datapath port number):
     /// what a miss does, and what revalidators will call. None if no
-    /// bridge owns the port.
+    /// bridge owns the port. The recirculation ids in `recircs` hold a
+    /// reference each: give them back with [`RecircTable::unref`] (after
+    /// [`RecircTable::hand_to_megaflow`] if the actions are installed).
     pub fn translate(&self, f: &Flow, may_learn: bool, pkt_len: u64) -> Option<Translation> {
+        self.translate_credit(f, may_learn, (pkt_len > 0).then_some((1, pkt_len)))
+    }
+
+    /// As [`Self::translate`], owing `credit` (packets, bytes) to each
+    /// rule the translation went through.
+    pub fn translate_credit(
+        &self,
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+    ) -> Option<Translation> {
+        let t = self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit))?;
+        self.apply_learned(&t.learned, t.now);
+        Some(t)
+    }
+
+    /// Applies learned flows and fin timeouts (translation only reports
+    /// them, since it borrows the tables).
+    pub(crate) fn apply_learned(&self, learned: &[xlate::TableEffect], now: Instant) {
+        if learned.is_empty() {
+            return;
+        }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let dp_in = f.get(dp::IN_PORT) as u32;
+        for e in learned {
+            let b = match e {
+                xlate::TableEffect::Learn(l) => l.bridge,
+                xlate::TableEffect::FinTimeout { bridge, .. } => *bridge,
+            };
+            if let Some(br) = bridges.get(b) {
+                br.ofproto
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .apply_table_effect(e, now);
+            }
+        }
+    }
+
+    /// Runs `run` with every bridge of the datapath locked (always in list
+    /// order, so two callers never deadlock), as translation borrows them.
+    pub(crate) fn with_bridges<R>(&self, run: impl FnOnce(&[BridgeRef<'_>]) -> R) -> R {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let ports: Vec<_> = bridges
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
             .collect();
+        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
+            .iter()
+            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let refs: Vec<BridgeRef<'_>> = guards
+            .iter()
+            .zip(ports.iter())
+            .zip(bridges.iter())
+            .map(|((g, p), b)| BridgeRef {
+                ofproto: g,
+                ports: p,
+                mac: &b.mac,
+            })
+            .collect();
+        run(&refs)
+    }
+
+    /// [`Self::translate_credit`] with the bridges already locked.
+    pub(crate) fn translate_locked(
+        &self,
+        refs: &[BridgeRef<'_>],
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+    ) -> Option<Translation> {
+        let dp_in = f.get(dp::IN_PORT) as u32;
         let mut flow = OfFlow::from_dp(f);
         // Bits a decapsulated packet's tunnel port was chosen by.
         let mut tnl_wc = OfFlow::default();
-        let found = ports
+        let found = refs
             .iter()
             .enumerate()
-            .find_map(|(i, p)| p.ofport_of_dp(dp_in).map(|o| (i, o)))
+            .find_map(|(i, b)| b.ports.ofport_of_dp(dp_in).map(|o| (i, o)))
             .or_else(|| {
                 // The most specific tunnel port of any bridge.
-                ports
-                    .iter()
+                refs.iter()
                     .enumerate()
-                    .filter_map(|(i, p)| {
-                        xlate::tunnel_receive_scored(p, dp_in, &flow, &mut tnl_wc)
+                    .filter_map(|(i, b)| {
+                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, &mut tnl_wc)
                             .map(|(s, o)| (s, i, o))
                     })
                     .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
@@ -172,8 +253,9 @@ impl OfprotoUpcall {
             // A decapsulated packet no tunnel port takes (unknown key or
             // remote): dropped by a flow on exactly those tunnel fields,
             // so that other tunnels' packets still reach translation.
-            let shared = ports.iter().any(|p| {
-                p.iter()
+            let shared = refs.iter().any(|b| {
+                b.ports
+                    .iter()
                     .any(|(_, x)| x.tunnel.as_ref().is_some_and(|c| c.dp_port == dp_in))
             });
             if !shared {
@@ -187,41 +269,83 @@ impl OfprotoUpcall {
                 mac_changed: false,
                 error: None,
                 n_rules: 0,
+                recircs: Vec::new(),
+                learned: Vec::new(),
+                now: Instant::now(),
             });
         };
-        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
-            .iter()
-            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let now = guards[idx].now();
-        let refs: Vec<BridgeRef<'_>> = guards
-            .iter()
-            .zip(ports.iter())
-            .zip(bridges.iter())
-            .map(|((g, p), b)| BridgeRef {
-                ofproto: g,
-                ports: p,
-                mac: &b.mac,
-            })
-            .collect();
+        let now = refs[idx].ofproto.now();
         xlate::set_in_port(&mut flow, ofport);
         let mut out = xlate::xlate(&XlateIn {
-            bridges: &refs,
+            bridges: refs,
             bridge: idx,
             flow,
             now,
             may_learn,
+            recirc: Some(&self.recirc),
             tnl: Some(&self.tnl),
         });
         for (w, m) in out.wc.0.iter_mut().zip(tnl_wc.0.iter()) {
             *w |= m;
         }
-        if pkt_len > 0 && !out.rules.is_empty() {
-            let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
-            for h in &out.rules {
-                let r = h.rule;
-                let key = (h.bridge, r as *const Rule as usize);
-                let c = credits.entry(key).or_insert_with(|| Credit {
+        if let Some((packets, bytes)) = credit {
+            self.credit(&out.rules, now, packets, bytes);
+        }
+        self.meters.sync(&out.actions, |id| {
+            refs.iter().find_map(|b| {
+                b.ofproto
+                    .meters
+                    .values()
+                    .find(|m| m.dp_id == id)
+                    .map(|m| MeterSpec::new(m.flags, &m.bands))
+            })
+        });
+        Some(Translation {
+            learned: out.learned,
+            now,
+            recircs: out.recircs,
+            n_rules: out.rules.len(),
+            actions: out.actions,
+            wc: out.wc,
+            packet_ins: out.packet_ins,
+            mac_changed: out.mac_changed,
+            error: out.error,
+        })
+    }
+
+    /// The datapath's bridges, read-locked.
+    pub(crate) fn bridges_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Bridge>>> {
+        self.bridges.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Owes `packets` and `bytes` to each rule of `rules` (added to the
+    /// rules by [`Self::flush_stats`]).
+    pub(crate) fn credit(
+        &self,
+        rules: &[xlate::RuleHit<'_>],
+        now: Instant,
+        packets: u64,
+        bytes: u64,
+    ) {
+        if rules.is_empty() || packets == 0 {
+            return;
+        }
+        let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+        for h in rules {
+            let r = h.rule;
+            let key = (h.bridge, r as *const Rule as usize);
+            let c = credits.entry(key).or_insert_with(|| Credit {
+                created: r.created,
+                table_id: r.table_id,
+                priority: r.priority,
+                om: r.om(),
+                packets: 0,
+                bytes: 0,
+                used: now,
+            });
+            if c.created != r.created || c.priority != r.priority {
+                // Same address, another rule: the old one is gone.
+                *c = Credit {
                     created: r.created,
                     table_id: r.table_id,
                     priority: r.priority,
@@ -229,55 +353,12 @@ impl OfprotoUpcall {
                     packets: 0,
                     bytes: 0,
                     used: now,
-                });
-                if c.created != r.created || c.priority != r.priority {
-                    // Same address, another rule: the old one is gone.
-                    *c = Credit {
-                        created: r.created,
-                        table_id: r.table_id,
-                        priority: r.priority,
-                        om: r.om(),
-                        packets: 0,
-                        bytes: 0,
-                        used: now,
-                    };
-                }
-                c.packets += 1;
-                c.bytes += pkt_len;
-                c.used = now;
+                };
             }
+            c.packets += packets;
+            c.bytes += bytes;
+            c.used = now;
         }
-        // Learned flows and fin timeouts change the tables: applied once
-        // translation no longer borrows them.
-        let t = Translation {
-            n_rules: out.rules.len(),
-            actions: out.actions,
-            wc: out.wc,
-            packet_ins: out.packet_ins,
-            mac_changed: out.mac_changed,
-            error: out.error,
-        };
-        let learned = out.learned;
-        drop(refs);
-        self.meters.sync(&t.actions, |id| {
-            guards.iter().find_map(|g| {
-                g.meters
-                    .values()
-                    .find(|m| m.dp_id == id)
-                    .map(|m| MeterSpec::new(m.flags, &m.bands))
-            })
-        });
-        let mut guards = guards;
-        for e in &learned {
-            let b = match e {
-                xlate::TableEffect::Learn(l) => l.bridge,
-                xlate::TableEffect::FinTimeout { bridge, .. } => *bridge,
-            };
-            if let Some(g) = guards.get_mut(b) {
-                g.apply_table_effect(e, now);
-            }
-        }
-        Some(t)
     }
 
     /// Adds the packets and bytes that misses sent through each rule to
@@ -341,8 +422,15 @@ impl OfprotoUpcall {
             .collect();
         let idx = crate::trace::bridge_index(&refs, bridge)?;
         let now = guards[idx].now();
-        let r =
-            crate::trace::trace_tnl(&refs, idx, flow, now, &|p| p.to_string(), Some(&self.tnl))?;
+        let r = crate::trace::trace_with(
+            &refs,
+            idx,
+            flow,
+            now,
+            &|p| p.to_string(),
+            Some(&self.tnl),
+            Some(&self.recirc),
+        )?;
         Ok(r.text)
     }
 
@@ -356,42 +444,28 @@ impl OfprotoUpcall {
         ofport: u16,
         frame: &[u8],
     ) -> Option<Vec<DpAction>> {
-        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let ports: Vec<_> = bridges
-            .iter()
-            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
-            .iter()
-            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let idx = guards.iter().position(|g| g.config().name == bridge)?;
-        let refs: Vec<BridgeRef<'_>> = guards
-            .iter()
-            .zip(ports.iter())
-            .zip(bridges.iter())
-            .map(|((g, p), b)| BridgeRef {
-                ofproto: g,
-                ports: p,
-                mac: &b.mac,
-            })
-            .collect();
-        let mut pkt = DpPacket::from_bytes(frame);
-        let mut key = FlowKey::default();
-        ferrovs_datapath::flow::extract(&mut pkt, &mut key);
-        let mut f = Flow::default();
-        key.expand(&mut f);
-        let mut flow = OfFlow::from_dp(&f);
-        xlate::set_in_port(&mut flow, ofport);
-        let out = xlate::xlate(&XlateIn {
-            bridges: &refs,
-            bridge: idx,
-            flow,
-            now: guards[idx].now(),
-            may_learn: false,
-            tnl: Some(&self.tnl),
-        });
-        Some(out.actions)
+        self.with_bridges(|refs| {
+            let idx = refs
+                .iter()
+                .position(|b| b.ofproto.config().name == bridge)?;
+            let mut pkt = DpPacket::from_bytes(frame);
+            let mut key = FlowKey::default();
+            ferrovs_datapath::flow::extract(&mut pkt, &mut key);
+            let mut f = Flow::default();
+            key.expand(&mut f);
+            let mut flow = OfFlow::from_dp(&f);
+            xlate::set_in_port(&mut flow, ofport);
+            let out = xlate::xlate(&XlateIn {
+                bridges: refs,
+                bridge: idx,
+                flow,
+                now: refs[idx].ofproto.now(),
+                may_learn: false,
+                recirc: None,
+                tnl: Some(&self.tnl),
+            });
+            Some(out.actions)
+        })
     }
 
     /// `fdb/show BRIDGE`, as OVS prints it.
@@ -419,7 +493,9 @@ impl UpcallHandler for OfprotoUpcall {
     ) -> Result<(), UpcallError> {
         let mut f = Flow::default();
         key.expand(&mut f);
-        let Some(out) = self.translate(&f, true, pkt.len() as u64) else {
+        // Rules are credited when the revalidator pushes the megaflow's
+        // counters (which count this packet too), not here.
+        let Some(out) = self.translate(&f, true, 0) else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
@@ -455,6 +531,10 @@ impl UpcallHandler for OfprotoUpcall {
                 q.push((name, pi, pkt.data().to_vec()));
             }
         }
+        for id in &out.recircs {
+            self.recirc.hand_to_megaflow(*id);
+            self.recirc.unref(*id);
+        }
         reply.actions.extend(out.actions);
         let mut mask = out.wc.to_dp();
         // The datapath needs in_port exact (OpenFlow in_port bits are the
@@ -469,6 +549,17 @@ impl UpcallHandler for OfprotoUpcall {
         let Some(mut pi) = xlate::parse_controller_userdata(userdata) else {
             return;
         };
+        if let Some(id) = xlate::controller_pause_id(userdata) {
+            // A pause: its continuation is the frozen state (gone if no
+            // megaflow holds the id any more: then nothing to resume).
+            let Some(state) = self.recirc.get(id) else {
+                return;
+            };
+            pi.userdata = state.userdata.clone();
+            pi.flow = OfFlow::default();
+            state.restore_metadata(&mut pi.flow);
+            pi.continuation = Some(state);
+        }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let Some(b) = bridges.get(pi.bridge) else {
             return;

@@ -448,6 +448,7 @@ fn trace_datapath_actions_match_ovs() {
                 now: Instant::now(),
                 may_learn: true,
                 tnl: None,
+                recirc: None,
             });
         }
         if !sc.learn.is_empty() {

@@ -165,30 +165,37 @@ fn packets_are_forwarded_by_the_openflow_tables() {
     assert!(take(2).is_empty());
     assert_eq!(br.mac.len(), 2);
 
-    // Rule counters: the upcall credited each rule it went through once
-    // per missed packet (the revalidator that pushes megaflow stats for
-    // the hits is not built yet, so hits are not counted).
-    up.flush_stats();
-    let g = of.lock().unwrap();
-    let r0 = g.rule(0, &om("in_port=1,udp,tp_dst=53"), 10).expect("rule");
-    assert_eq!(r0.packet_count, 1);
-    assert_eq!(r0.byte_count, dns.len() as u64);
-    let r1 = g
-        .rule(1, &om("ip,nw_dst=198.18.0.0/16"), 32768)
-        .expect("rule");
-    assert_eq!(r1.packet_count, 1);
-    // Datapath counters agree with what was sent.
-    let s = dp.stats();
-    assert_eq!(s.rx_packets, 5 + 1 + 1 + 1);
-    assert_eq!(s.tx_packets, 5 + 1 + 2 + 1);
-    drop(g);
-
     // Revalidation: the A->B flood megaflow is stale now that B was
     // learned (it would be unicast); the others stay. A second round
     // finds nothing to do.
     let n = dp.flow_count();
     let r = up.revalidate(&dp, 10_000);
     assert_eq!((r.checked, r.deleted_stale, r.deleted_idle), (n, 1, 0));
+
+    // Rule counters: the round pushed each megaflow's packets (misses and
+    // hits alike) to the rules its translation goes through.
+    up.flush_stats();
+    let g = of.lock().unwrap();
+    let r0 = g.rule(0, &om("in_port=1,udp,tp_dst=53"), 10).expect("rule");
+    assert_eq!(r0.packet_count, 6);
+    assert_eq!(r0.byte_count, 6 * dns.len() as u64);
+    let r1 = g
+        .rule(1, &om("ip,nw_dst=198.18.0.0/16"), 32768)
+        .expect("rule");
+    assert_eq!(r1.packet_count, 6);
+    // Datapath counters agree with what was sent.
+    let s = dp.stats();
+    assert_eq!(s.rx_packets, 5 + 1 + 1 + 1);
+    assert_eq!(s.tx_packets, 5 + 1 + 2 + 1);
+    drop(g);
+    // Nothing new: a second push adds nothing.
+    up.revalidate(&dp, 10_000);
+    up.flush_stats();
+    let g = of.lock().unwrap();
+    let r0 = g.rule(0, &om("in_port=1,udp,tp_dst=53"), 10).expect("rule");
+    assert_eq!(r0.packet_count, 6);
+    drop(g);
+
     let r = up.revalidate(&dp, 10_000);
     assert_eq!((r.checked, r.deleted_stale, r.deleted_idle), (n - 1, 0, 0));
     // A flow-mod: DNS to 198.18.0.0/16 now goes to port 2. The stale

@@ -228,6 +228,15 @@ impl OvsVswitchd {
             .envs(self.ovs_env()))
     }
 
+    /// Runs `ovs-appctl -t <ovs-vswitchd.ctl> ARGS` and returns its stdout.
+    pub fn appctl(&self, args: &[&str]) -> anyhow::Result<String> {
+        run(Command::new(tool("ovs-appctl"))
+            .arg("-t")
+            .arg(self.dir.join("ovs-vswitchd.ctl"))
+            .args(args)
+            .envs(self.ovs_env()))
+    }
+
     /// Runs `ovs-ofctl [opts] CMD <bridge mgmt socket> [rest]` and returns
     /// its stdout; fails with its stderr.
     pub fn ofctl(&self, opts: &[&str], cmd: &str, rest: &[&str]) -> anyhow::Result<String> {

@@ -8,7 +8,8 @@
 //! applies only the difference, so an unchanged port is never touched.
 //! `tick` (every 100 ms from the main loop) pushes rule statistics,
 //! revalidates the megaflows, hands packet-ins to the bridges' controllers,
-//! drops packet-outs (translation does not execute them yet) and drains what the datapath sent on dummy and internal devices (into
+//! translates and executes the packet-outs they received, and drains what
+//! the datapath sent on dummy and internal devices (into
 //! `options:tx_pcap` for dummies, as OVS's netdev-dummy).
 //!
 //! Standalone fail mode follows OVS's connmgr: a bridge starts in secure
@@ -312,20 +313,68 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
             lock(of).send_packet_in(&pi, &pkt);
         }
     }
-    // Packet-outs are not run through translation yet: dropped here so
-    // that they do not pile up, and said so in the log.
-    for (bridge, of) in &work.ofprotos {
-        let n = lock(of).take_packet_outs().len();
-        if n > 0 {
-            tracing::warn!(
-                "bridge {bridge}: {n} packet-out(s) dropped: packet-out is not executed yet"
-            );
-        }
-    }
+    run_packet_outs(work, dp);
     crate::tnl_host::refresh_if_changed(&work.upcall.tnl, work.route_watch.as_deref());
     crate::tnl_host::send_requests(&work.upcall, dp);
     drain_tx(&work.devices);
     (st, took)
+}
+
+/// Packet-outs and `NXT_RESUME`s the bridges' connections received: each is translated
+/// (its actions from its packet's flow) and executed on the datapath; the
+/// packet-ins of table misses it made go to the controllers, those of
+/// `controller` actions come back through the datapath's `userspace`.
+fn run_packet_outs(work: &TickWork, dp: &Datapath) {
+    for (bridge, of) in &work.ofprotos {
+        let pos = lock(of).take_packet_outs();
+        for po in pos {
+            match work.upcall.packet_out(bridge, &po) {
+                Ok(x) => {
+                    if let Some(e) = x.error {
+                        tracing::warn!("bridge {bridge}: packet-out translation failed: {e}");
+                    }
+                    if !x.actions.is_empty() {
+                        dp.execute(&po.data, x.dp_in_port, &x.actions);
+                    }
+                    if !x.packet_ins.is_empty() {
+                        let mut o = lock(of);
+                        for pi in &x.packet_ins {
+                            o.send_packet_in(pi, &po.data);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("bridge {bridge}: packet-out dropped: {e}"),
+            }
+        }
+    }
+    for (bridge, of) in &work.ofprotos {
+        let resumes = lock(of).take_resumes();
+        for r in resumes {
+            match work.upcall.resume(bridge, &r) {
+                Ok(x) => {
+                    if let Some(e) = x.error {
+                        tracing::warn!("bridge {bridge}: resume translation failed: {e}");
+                    }
+                    if !x.actions.is_empty() {
+                        dp.execute(&r.packet, x.dp_in_port, &x.actions);
+                    }
+                    if !x.packet_ins.is_empty() {
+                        let mut o = lock(of);
+                        for pi in &x.packet_ins {
+                            o.send_packet_in(pi, &r.packet);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("bridge {bridge}: resume dropped: {e}"),
+            }
+        }
+    }
+    // Packet-ins of `controller` actions the executions made.
+    for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
+        if let Some(of) = work.ofprotos.get(&bridge) {
+            lock(of).send_packet_in(&pi, &pkt);
+        }
+    }
 }
 
 /// Takes what the datapath sent on each device; a dummy's goes to its

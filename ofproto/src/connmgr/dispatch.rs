@@ -222,6 +222,38 @@ fn dispatch_nx(
             conn.flow_mod_table_id = on;
             Ok(())
         }
+        NxMessage::Resume(p) => {
+            role::check_writable(conn)?;
+            if p.packet.is_empty() {
+                return Err(ErrorCode::OfpbrcBadLen);
+            }
+            let cont = p.continuation.as_deref().unwrap_or_default();
+            let mut state =
+                crate::continuation::decode(cont, &ofproto.instance_id).map_err(|e| e.code())?;
+            if state.bridge != ofproto.config().name {
+                return Err(ErrorCode::NxrStale);
+            }
+            // The pipeline fields the controller sent back win (OVS).
+            if let Some(m) = &p.metadata {
+                let om = crate::flow::OfMatch::from_match(m).map_err(|e| e.code())?;
+                let mut f = crate::flow::OfFlow::default();
+                state.restore_metadata(&mut f);
+                for (w, (v, k)) in f.0.iter_mut().zip(om.value.0.iter().zip(om.mask.0.iter())) {
+                    *w = (*w & !k) | (v & k);
+                }
+                state
+                    .meta
+                    .copy_from_slice(&f.0[ferrovs_datapath::flow::layout::FLOW_WORDS..]);
+                if om.mask.0[0] & ferrovs_datapath::flow::layout::IN_PORT.word_mask() != 0 {
+                    state.in_port = crate::xlate::in_port(&f);
+                }
+            }
+            ofproto.resumes.push(crate::continuation::Resume {
+                packet: p.packet,
+                state,
+            });
+            Ok(())
+        }
         NxMessage::SetPacketInFormat(f) => {
             if f > 2 {
                 return Err(ErrorCode::OfpbrcEperm);

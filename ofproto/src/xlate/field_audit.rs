@@ -131,6 +131,7 @@ mod tests {
                 now: Instant::now(),
                 may_learn: false,
                 tnl: None,
+                recirc: None,
             });
             let written = o.final_flow.get_field(f).map(|x| x.to_u128() & low == low);
             let acts = odp_text::format_dp_actions(&o.actions, &|p| p.to_string());

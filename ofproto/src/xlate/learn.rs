@@ -417,6 +417,7 @@ mod tests {
             now: Instant::now(),
             may_learn: true,
             tnl: None,
+            recirc: None,
         });
         (
             odp_text::format_dp_actions(&o.actions, &|p| p.to_string()),

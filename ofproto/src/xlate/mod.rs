@@ -25,6 +25,9 @@ mod commit_icmp;
 mod conjunction;
 mod field_audit;
 mod flow_hash;
+pub mod freeze;
+#[cfg(test)]
+mod freeze_tests;
 mod group;
 mod learn;
 mod meter;
@@ -32,6 +35,7 @@ mod mpls;
 mod multipath;
 pub mod odp_text;
 mod output;
+pub mod ovs_hash;
 mod queue;
 mod set;
 mod tunnel;
@@ -51,6 +55,8 @@ use ferrovs_openflow::{Instruction, Version};
 use crate::flow::{OfFlow, OfMatch};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
+use freeze::Freezing;
+pub use freeze::{FrozenAction, FrozenState, RecircTable};
 pub use learn::{learned_text, LearnedFlow, TableEffect};
 
 /// OVS's limit on nested resubmits (and patch port crossings).
@@ -75,6 +81,9 @@ pub struct XlateIn<'a> {
     /// Learn MAC addresses (false for trace and revalidation, which must
     /// not change state).
     pub may_learn: bool,
+    /// The datapath's recirculation ids (None: recirculation is not
+    /// possible, and a flow with a recirc_id does not translate).
+    pub recirc: Option<&'a RecircTable>,
     /// Native tunnelling's routes, neighbours and addresses (None: output
     /// to a tunnel port drops).
     pub tnl: Option<&'a crate::tunnel::TnlState>,
@@ -100,6 +109,9 @@ pub struct PacketIn {
     pub userdata: Vec<u8>,
     /// The flow at the time of the packet-in (the match to send).
     pub flow: OfFlow,
+    /// `controller(pause)`: the frozen rest of the translation, for the
+    /// controller to resume (`NXT_RESUME`).
+    pub continuation: Option<std::sync::Arc<FrozenState>>,
 }
 
 /// Why a translation was cut short (its actions are then dropped).
@@ -109,6 +121,8 @@ pub enum XlateError {
     TooDeep,
     #[error("over {MAX_RESUBMITS} resubmit actions")]
     TooManyResubmits,
+    #[error("No recirculation context")]
+    NoRecircContext,
     #[error("more MPLS labels than the flow holds")]
     TooManyMplsLabels,
 }
@@ -126,6 +140,9 @@ pub struct XlateOut<'a> {
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
+    /// Recirculation ids this translation allocated, one reference each
+    /// (the caller gives them back or hands them to the megaflow).
+    pub recircs: Vec<u32>,
     /// Flows to learn and timeouts to shorten (real packets only).
     pub learned: Vec<TableEffect>,
 }
@@ -159,6 +176,10 @@ pub struct Ctx<'a, 't> {
     pub(crate) exit: bool,
     pub(crate) stack: Vec<u128>,
     pub(crate) rule_cookie: u64,
+    pub(crate) recirc: Option<&'a RecircTable>,
+    pub(crate) freezing: Freezing,
+    /// `dp_hash` was computed for this packet (see `FrozenState::hashed`).
+    pub(crate) dp_hash_valid: bool,
     /// The rule whose actions run.
     pub(crate) rule: Option<&'a crate::rule::Rule>,
     /// Set by check_pkt_larger when its branches ran the rest of the
@@ -179,61 +200,76 @@ pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
 
 /// As [`xlate`], recording each step in `trace`.
 pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
-    let mut wc = OfFlow::default();
-    init_wc(&input.flow, &mut wc);
-    let mut ctx = Ctx {
-        bridges: input.bridges,
-        bridge: input.bridge,
-        flow: input.flow,
-        base: input.flow,
-        wc,
-        now: input.now,
-        may_learn: input.may_learn,
-        table_id: 0,
-        depth: 0,
-        resubmits: 0,
-        action_set: ActionSet::default(),
-        exit: false,
-        stack: Vec::new(),
-        rule_cookie: 0,
-        rule: None,
-        tail_done: false,
-        out: XlateOut {
-            actions: Vec::new(),
-            wc: OfFlow::default(),
-            rules: Vec::new(),
-            packet_ins: Vec::new(),
-            mac_changed: false,
-            error: None,
-            final_flow: OfFlow::default(),
-            learned: Vec::new(),
-        },
-        trace,
-        tnl: input.tnl,
-        last: true,
-    };
+    let mut ctx = Ctx::new(input, trace);
     ctx.trace_bridge();
-    ctx.pipeline(0);
-    if ctx.out.error.is_none() && !ctx.action_set.is_empty() {
-        let set = std::mem::take(&mut ctx.action_set);
-        ctx.note(|| "action set:".to_string());
-        ctx.exit = false;
-        ctx.last = true;
-        ctx.do_actions(&set.into_ordered());
+    match freeze::recirc_id(&input.flow) {
+        0 => ctx.pipeline(0),
+        id => ctx.thaw(id),
     }
-    if let Some(e) = ctx.out.error {
-        ctx.out.actions.clear();
-        ctx.note(|| format!("error: {e}, dropping"));
+    // The action set, if any, ends the translation.
+    ctx.last = true;
+    ctx.finish_pipeline();
+    ctx.finish()
+}
+
+impl<'a, 't> Ctx<'a, 't> {
+    /// A context at the start of `input`'s translation.
+    pub(crate) fn new(input: &XlateIn<'a>, trace: Option<&'t mut Trace>) -> Ctx<'a, 't> {
+        let mut wc = OfFlow::default();
+        init_wc(&input.flow, &mut wc);
+        Ctx {
+            bridges: input.bridges,
+            bridge: input.bridge,
+            flow: input.flow,
+            base: input.flow,
+            wc,
+            now: input.now,
+            may_learn: input.may_learn,
+            table_id: 0,
+            depth: 0,
+            resubmits: 0,
+            action_set: ActionSet::default(),
+            exit: false,
+            stack: Vec::new(),
+            rule_cookie: 0,
+            recirc: input.recirc,
+            freezing: Freezing::default(),
+            dp_hash_valid: false,
+            rule: None,
+            tail_done: false,
+            out: XlateOut {
+                actions: Vec::new(),
+                wc: OfFlow::default(),
+                rules: Vec::new(),
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                error: None,
+                final_flow: OfFlow::default(),
+                recircs: Vec::new(),
+                learned: Vec::new(),
+            },
+            trace,
+            tnl: input.tnl,
+            last: true,
+        }
     }
-    // As OVS's xlate_wc_finish: a packet that did not come from a tunnel
-    // has no tunnel metadata to match, whatever the tables read.
-    let tun = &input.flow.0[dp::W_TUN_V4..dp::W_TUN_MISC];
-    if tun.iter().all(|w| *w == 0) {
-        ctx.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
+
+    /// The result (an error drops every action).
+    pub(crate) fn finish(mut self) -> XlateOut<'a> {
+        if let Some(e) = self.out.error {
+            self.out.actions.clear();
+            self.note(|| format!("error: {e}, dropping"));
+        }
+        // As OVS's xlate_wc_finish: a packet that did not come from a tunnel
+        // has no tunnel metadata to match, whatever the tables read.
+        let tun = &self.base.0[dp::W_TUN_V4..dp::W_TUN_MISC];
+        if tun.iter().all(|w| *w == 0) {
+            self.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
+        }
+        self.out.wc = self.wc;
+        self.out.final_flow = self.flow;
+        self.out
     }
-    ctx.out.wc = ctx.wc;
-    ctx.out.final_flow = ctx.flow;
-    ctx.out
 }
 
 /// The bits every megaflow matches, as OVS's `xlate_wc_init`: the input
@@ -268,6 +304,21 @@ pub fn set_in_port(f: &mut OfFlow, p: u16) {
 }
 
 impl<'a, 't> Ctx<'a, 't> {
+    /// The end of a bridge's pipeline: the action set runs unless the
+    /// translation is freezing (then it is part of the frozen state), and
+    /// a freeze still open is finished.
+    pub(crate) fn finish_pipeline(&mut self) {
+        if self.out.error.is_none() && !self.freezing.active && !self.action_set.is_empty() {
+            let set = std::mem::take(&mut self.action_set);
+            self.note(|| "action set:".to_string());
+            self.exit = false;
+            self.do_actions(&set.into_ordered());
+        }
+        if self.freezing.active && self.out.error.is_none() {
+            self.finish_freezing();
+        }
+    }
+
     pub(crate) fn br(&self) -> BridgeRef<'a> {
         self.bridges[self.bridge]
     }
@@ -378,6 +429,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     controller_id: 0,
                     userdata: Vec::new(),
                     flow: self.flow,
+                    continuation: None,
                 };
                 self.out.packet_ins.push(pi);
                 self.note(|| "drop".to_string());
@@ -397,6 +449,10 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.trace_actions(acts);
                 self.do_actions(acts);
             }
+        }
+        if self.freezing.active {
+            self.freeze_instructions(insts);
+            return;
         }
         // check_pkt_larger already ran the rest of the rule in its branches.
         if std::mem::take(&mut self.tail_done) {
@@ -447,7 +503,14 @@ impl<'a, 't> Ctx<'a, 't> {
     pub(crate) fn do_actions(&mut self, acts: &[Action]) {
         let outer = self.last;
         for (i, a) in acts.iter().enumerate() {
-            if self.exit || self.out.error.is_some() {
+            if self.out.error.is_some() {
+                break;
+            }
+            if self.exit {
+                if self.freezing.active {
+                    // Frozen under a resubmit: the rest runs after thawing.
+                    self.freeze_unroll(&acts[i..]);
+                }
                 break;
             }
             self.last = outer && i + 1 == acts.len() && self.action_set.is_empty();
@@ -461,6 +524,17 @@ impl<'a, 't> Ctx<'a, 't> {
                 return;
             }
             if !self.do_action(a) {
+                break;
+            }
+            if self.exit && self.freezing.active && self.first_frozen_action() {
+                // This action froze the translation: it runs again, with
+                // the rest, after thawing (a pause itself does not).
+                let from = if self.freezing.pause.is_some() {
+                    i + 1
+                } else {
+                    i
+                };
+                self.freeze_unroll(&acts[from..]);
                 break;
             }
         }
@@ -484,6 +558,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.group(*g);
                 self.last = last;
             }
+            A::Controller(c) if c.pause => self.trigger_pause(c),
             A::Controller(c) => {
                 self.packet_in(c.reason, c.max_len, c.controller_id, c.userdata.clone())
             }
@@ -513,6 +588,9 @@ impl<'a, 't> Ctx<'a, 't> {
                 let last = std::mem::replace(&mut self.last, false);
                 self.do_actions(inner);
                 self.last = last;
+                if self.freezing.active {
+                    self.finish_freezing();
+                }
                 self.flow = saved;
                 self.action_set = saved_set;
                 self.exit = false;
@@ -574,8 +652,9 @@ impl<'a, 't> Ctx<'a, 't> {
             controller_id: id,
             userdata,
             flow: self.flow,
+            continuation: None,
         };
-        let tag = controller_userdata(&pi);
+        let tag = controller_userdata(&pi, None);
         self.out.packet_ins.push(pi);
         self.out.actions.push(DpAction::Userspace {
             userdata: tag.into(),
@@ -585,20 +664,30 @@ impl<'a, 't> Ctx<'a, 't> {
 
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
-/// then the cookie (8 bytes big-endian).
-pub fn controller_userdata(pi: &PacketIn) -> Vec<u8> {
+/// then the cookie (8 bytes big-endian) and, for a `controller(pause)`,
+/// the recirculation id of its frozen state (4 bytes big-endian).
+pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     let mut v = b"ctl".to_vec();
     v.push(pi.bridge as u8);
     v.push(pi.reason);
     v.push(pi.table_id);
     v.extend_from_slice(&pi.cookie.to_be_bytes());
+    if let Some(id) = pause_id {
+        v.extend_from_slice(&id.to_be_bytes());
+    }
     v
 }
 
+/// The recirculation id a pause's `userspace` userdata refers to.
+pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
+    (u.len() == 18 && &u[..3] == b"ctl").then(|| u32::from_be_bytes([u[14], u[15], u[16], u[17]]))
+}
+
 /// The packet-in a `userspace` action's userdata describes (flow not
-/// kept: zero).
+/// kept: zero; the continuation of a pause is looked up by the caller,
+/// [`controller_pause_id`]).
 pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
-    if u.len() != 14 || &u[..3] != b"ctl" {
+    if !(u.len() == 14 || u.len() == 18) || &u[..3] != b"ctl" {
         return None;
     }
     Some(PacketIn {
@@ -610,6 +699,7 @@ pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
         controller_id: 0,
         userdata: Vec::new(),
         flow: OfFlow::default(),
+        continuation: None,
     })
 }
 

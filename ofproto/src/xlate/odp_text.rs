@@ -87,7 +87,10 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
         DpAction::Recirc(id) => format!("recirc({id:#x})"),
         DpAction::Userspace { .. } => "userspace(pid=0,controller)".to_string(),
         DpAction::Clone(inner) => format!("clone({})", format_dp_actions(inner, port)),
-        DpAction::Hash { basis, .. } => format!("hash(l4({basis}))"),
+        DpAction::Hash { alg, basis } => match alg {
+            ferrovs_datapath::actions::HashAlg::L4 => format!("hash(l4({basis}))"),
+            ferrovs_datapath::actions::HashAlg::SymL4 => format!("hash(sym_l4({basis}))"),
+        },
         DpAction::Meter(m) => format!("meter({m})"),
         DpAction::Ct(a) => a.to_string(),
         DpAction::CtClear => "ct_clear".into(),

@@ -117,10 +117,7 @@ impl Ctx<'_, '_> {
         self.depth += 1;
         self.trace_patch();
         self.lookup_and_run(0, true);
-        if !self.action_set.is_empty() && self.out.error.is_none() {
-            let set = std::mem::take(&mut self.action_set);
-            self.do_actions(&set.into_ordered());
-        }
+        self.finish_pipeline();
         self.depth -= 1;
         self.exit = false;
         self.bridge = saved_bridge;

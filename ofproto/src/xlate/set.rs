@@ -29,7 +29,7 @@ impl Ctx<'_, '_> {
 
     /// True if the packet has `field`'s header (un-wildcarding what it
     /// reads to know).
-    fn prereqs_ok(&mut self, field: Field) -> bool {
+    pub(crate) fn prereqs_ok(&mut self, field: Field) -> bool {
         let p = field.info().prereq;
         let t = dl_type(&self.flow);
         let ip = matches!(t, 0x0800 | 0x86dd);
@@ -88,7 +88,7 @@ impl Ctx<'_, '_> {
     }
 
     /// Un-wildcards bits `mask` (right-aligned, field width) of `field`.
-    fn wc_field_bits(&mut self, field: Field, mask: u128) {
+    pub(crate) fn wc_field_bits(&mut self, field: Field, mask: u128) {
         let Ok(full) = OfFlow::field_mask(field, &TlvMap::EMPTY) else {
             return;
         };

@@ -86,6 +86,7 @@ pub(super) fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
         now: Instant::now(),
         may_learn: true,
         tnl: None,
+        recirc: None,
     };
     let o = xlate(&out);
     assert_eq!(

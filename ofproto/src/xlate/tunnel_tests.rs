@@ -178,6 +178,7 @@ fn run(brs: &[Br], tnl: &TnlState, bridge: usize, flow: &str) -> String {
         now: Instant::now(),
         may_learn: true,
         tnl: Some(tnl),
+        recirc: None,
     });
     odp_text::format_dp_actions(&out.actions, &|p| p.to_string())
 }
