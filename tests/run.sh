@@ -32,12 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
-# Python venv with the OVS IDL and os-ken (Neutron's OpenFlow library).
+# Python venv with the OVS IDL, os-ken (Neutron's OpenFlow library) and
+# ovsdbapp (Neutron's OVSDB library).
 venv="${FERROVS_VENV:-$HOME/.cache/ferrovs-venv}"
-if ! "$venv/bin/python3" -c 'import ovs, os_ken' >/dev/null 2>&1; then
-  echo "== creating python venv $venv (ovs, os-ken)"
+if ! "$venv/bin/python3" -c 'import ovs, os_ken, ovsdbapp' >/dev/null 2>&1; then
+  echo "== creating python venv $venv (ovs, os-ken, ovsdbapp)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check ovs os-ken
+  "$venv/bin/pip" install -q --disable-pip-version-check ovs os-ken ovsdbapp
 fi
 export FERROVS_PYTHON="$venv/bin/python3"
 

@@ -156,7 +156,14 @@ impl FlowModReq {
             buffer_id: fm.buffer_id,
             out_port: if is_delete { fm.out_port } else { OFPP_NONE },
             out_group: if is_delete { fm.out_group } else { u32::MAX },
-            instructions: fm.instructions.clone(),
+            // An empty apply-actions does nothing: kept out of the rule, as
+            // OVS does, so stats replies carry no instruction for it.
+            instructions: fm
+                .instructions
+                .iter()
+                .filter(|i| !matches!(i, Instruction::ApplyActions(a) if a.is_empty()))
+                .cloned()
+                .collect(),
         })
     }
 

@@ -49,6 +49,22 @@ pub(crate) fn row_symbol(symtab: &mut HashMap<String, Symbol>, n: &str, is_ref: 
     s.uuid
 }
 
+/// Makes a symbol (as [`row_symbol`]) of every `["named-uuid", NAME]` in
+/// the JSON value `v`.
+fn declare_named(symtab: &mut HashMap<String, Symbol>, v: &Value, is_ref: bool) {
+    if let Some(a) = v.as_array() {
+        if let [Value::String(tag), Value::String(n)] = a.as_slice() {
+            if tag == "named-uuid" {
+                row_symbol(symtab, n, is_ref);
+                return;
+            }
+        }
+        for x in a {
+            declare_named(symtab, x, is_ref);
+        }
+    }
+}
+
 /// Whether a column's keys or values reference a table.
 pub(crate) fn is_ref_column(ty: &crate::schema::ColumnType) -> bool {
     ty.key.ref_table.is_some() || ty.value.as_ref().is_some_and(|v| v.ref_table.is_some())
@@ -611,10 +627,24 @@ impl<'a> Txn<'a> {
         let t = self.table(o)?;
         let ts = self.ts(t);
         let cond = self.condition(ts, member(o, "where")?)?;
+        let muts_json = member(o, "mutations")?;
+        // As in OVS, a mutation may name a row that a later "insert" of the
+        // same transaction creates (the python IDL puts the mutation of
+        // `Open_vSwitch.bridges` before the bridge's insert): each
+        // named-uuid it uses becomes a symbol first.
+        for m in muts_json.as_array().into_iter().flatten() {
+            if let Some([col, _, val]) = m.as_array().map(Vec::as_slice) {
+                let is_ref = col
+                    .as_str()
+                    .and_then(|c| ts.column(c))
+                    .is_some_and(|c| is_ref_column(&ts.columns[c].ty));
+                declare_named(&mut self.symtab, val, is_ref);
+            }
+        }
         let muts = {
             let symtab = &mut self.symtab;
             let mut named = |n: &str| symtab.get(n).map(|s| s.uuid);
-            parse_mutations(ts, member(o, "mutations")?, &mut named)?
+            parse_mutations(ts, muts_json, &mut named)?
         };
         self.mutate_rows(t, &cond, &muts)
     }

@@ -342,6 +342,29 @@ fn referential_integrity_gc_and_weak_refs() {
     );
 }
 
+/// A mutation may name a row that a later insert of the same transaction
+/// creates, as the python IDL (ovsdbapp's add_br) sends it; a name no insert
+/// defines is still a referential integrity violation.
+#[test]
+fn mutate_names_a_row_inserted_later() {
+    let mut h = H::new();
+    insert_root(&mut h, "a");
+    h.tx(json!([
+        {"op": "mutate", "table": "Root", "where": [["name", "==", "a"]],
+         "mutations": [["kids", "insert", ["set", [["named-uuid", "k"]]]]]},
+        {"op": "insert", "table": "Kid", "uuid-name": "k", "row": {"name": "kid"}}
+    ]));
+    let kids = h.select("Kid", json!(["_uuid"]));
+    assert_eq!(kids.len(), 1);
+    let rows = h.select("Root", json!(["kids"]));
+    assert_eq!(rows[0]["kids"], kids[0]["_uuid"]);
+    assert_eq!(
+        h.tx_err(json!([{"op": "mutate", "table": "Root", "where": [],
+            "mutations": [["kids", "insert", ["named-uuid", "ghost"]]]}])),
+        "referential integrity violation"
+    );
+}
+
 /// "wait" compares rows as sets, as OVS 3.1 does (measured against
 /// Debian's server in tests/tests/ovsdb_conform.rs): order does not
 /// matter, duplicates (given or found) count once, and a row missing or

@@ -12,6 +12,7 @@
 
 pub mod ferrovs_vswitchd;
 pub mod frames;
+pub mod osken;
 pub mod ovs_compare;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;
@@ -204,4 +205,17 @@ pub fn spawn_lines(
         }
     });
     Ok((Child(child), rx))
+}
+
+/// A host namespace `tag` on end `b` of a new veth pair, with IPv4 address
+/// `addr` (CIDR, in 198.18.0.0/15); end `a` is moved into `switch_ns` (the
+/// namespace of the switch under test) and brought up there, ready to be
+/// added to a bridge as a system port.
+pub fn host_on(switch_ns: &Netns, tag: &str, addr: &str) -> anyhow::Result<(Netns, Veth)> {
+    let ns = Netns::new(tag)?;
+    let v = Veth::new(tag)?;
+    v.attach_b(&ns, addr)?;
+    run_ip(&["link", "set", &v.a, "netns", switch_ns.name()])?;
+    switch_ns.exec(&["ip", "link", "set", &v.a, "up"])?;
+    Ok((ns, v))
 }

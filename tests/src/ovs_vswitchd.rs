@@ -203,6 +203,14 @@ impl OvsVswitchd {
         &self.dir
     }
 
+    /// The network namespace ovs-vswitchd runs in (a controller listening
+    /// on its loopback is reachable by `tcp:127.0.0.1:PORT`).
+    pub fn netns(&self) -> &Netns {
+        self.netns
+            .as_ref()
+            .expect("ovs-vswitchd runs in its namespace")
+    }
+
     /// The bridge name.
     pub fn bridge(&self) -> &str {
         &self.bridge
