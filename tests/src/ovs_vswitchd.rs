@@ -153,11 +153,6 @@ impl OvsVswitchd {
         )
     }
 
-    /// The network namespace the daemon runs in.
-    pub fn netns(&self) -> Option<&Netns> {
-        self.netns.as_ref()
-    }
-
     /// Adds another `datapath_type=netdev` bridge and waits for its
     /// management socket; returns that socket's path.
     pub fn add_bridge(&self, br: &str) -> anyhow::Result<PathBuf> {

@@ -378,7 +378,7 @@ fn trace_tunnels_matches_ovs() {
         vsctl: &ovs_vsctl,
         appctl: &ovs_appctl,
         ofctl: &ovs_ofctl,
-        ns: ovs.netns().unwrap(),
+        ns: ovs.netns(),
     });
     setup(&Side {
         vsctl: &fv_vsctl,
