@@ -12,6 +12,8 @@
 
 pub mod ferrovs_vswitchd;
 pub mod frames;
+pub mod neutron_agent;
+pub mod overlay;
 pub mod ovs_compare;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;
