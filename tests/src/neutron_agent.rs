@@ -351,6 +351,98 @@ impl NeutronHost {
         )
     }
 
+    /// A provider bridge as the agent sets up a `bridge_mappings` entry:
+    /// `bridge` (secure, `nic` in it), patch ports `int-<bridge>` on br-int
+    /// and `phy-<bridge>` on `bridge`, and their default flows (traffic
+    /// from the patch ports dropped until a network is provisioned,
+    /// NORMAL otherwise on the provider bridge). `nic` must exist in the
+    /// hypervisor's namespace.
+    pub fn add_provider_bridge(&self, bridge: &str, nic: &str) -> anyhow::Result<()> {
+        let (int_p, phy_p) = (format!("int-{bridge}"), format!("phy-{bridge}"));
+        vsctl(
+            &self.fv,
+            &[
+                "--may-exist",
+                "add-br",
+                bridge,
+                "--",
+                "set",
+                "Bridge",
+                bridge,
+                "datapath_type=netdev",
+                "--",
+                "set-fail-mode",
+                bridge,
+                "secure",
+                "--",
+                "--may-exist",
+                "add-port",
+                bridge,
+                nic,
+                "--",
+                "--may-exist",
+                "add-port",
+                "br-int",
+                &int_p,
+                "--",
+                "set",
+                "Interface",
+                &int_p,
+                "type=patch",
+                &format!("options:peer={phy_p}"),
+                "--",
+                "--may-exist",
+                "add-port",
+                bridge,
+                &phy_p,
+                "--",
+                "set",
+                "Interface",
+                &phy_p,
+                "type=patch",
+                &format!("options:peer={int_p}"),
+            ],
+        )?;
+        let (int_n, phy_n) = (ofport(&self.fv, &int_p)?, ofport(&self.fv, &phy_p)?);
+        self.add_flows(
+            bridge,
+            &[
+                format!("table=0,priority=2,in_port={phy_n},actions=drop"),
+                "table=0,priority=0,actions=NORMAL".to_string(),
+            ],
+        )?;
+        self.add_flows(
+            "br-int",
+            &[format!(
+                "table={LOCAL_SWITCHING},priority=2,in_port={int_n},actions=drop"
+            )],
+        )
+    }
+
+    /// Maps provider VLAN `segment` on `bridge` to local VLAN `lvid`
+    /// (`provision_local_vlan` of a VLAN network on both bridges).
+    pub fn provision_provider_vlan(
+        &self,
+        bridge: &str,
+        segment: u16,
+        lvid: u16,
+    ) -> anyhow::Result<()> {
+        let int_n = ofport(&self.fv, &format!("int-{bridge}"))?;
+        let phy_n = ofport(&self.fv, &format!("phy-{bridge}"))?;
+        self.add_flows(
+            bridge,
+            &[format!(
+                "table=0,priority=4,in_port={phy_n},dl_vlan={lvid},actions=mod_vlan_vid:{segment},NORMAL"
+            )],
+        )?;
+        self.add_flows(
+            "br-int",
+            &[format!(
+                "table={LOCAL_SWITCHING},priority=3,in_port={int_n},dl_vlan={segment},actions=mod_vlan_vid:{lvid},resubmit(,{TRANSIENT})"
+            )],
+        )
+    }
+
     /// A VM plugged straight into br-int through tap port `tap` (as os-vif
     /// plugs it, with the port's external ids), tagged `lvid` by the agent.
     pub fn plug_vm_tap(

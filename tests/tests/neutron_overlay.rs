@@ -15,10 +15,13 @@
 //!   unicast through flows learned from the tunnels;
 //! - C, GRE key 300, with l2population and the ARP responder.
 //!
-//! The local VLAN of each network differs per hypervisor.
+//! The local VLAN of each network differs per hypervisor. A provider
+//! network (VLAN 200 on physnet `br-ex`) takes a VM on hv1 to a namespace
+//! outside the cloud, on a VLAN interface of its own.
 
+use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
 use ferrovs_tests::neutron_agent::{NeutronHost, TunnelType, ARP_RESPONDER, UCAST_TO_TUN};
-use ferrovs_tests::overlay::{tcp_transfer, Underlay, Vm};
+use ferrovs_tests::overlay::{tcp_transfer, veth_between, Underlay, Vm};
 
 struct Network {
     kind: TunnelType,
@@ -265,6 +268,56 @@ fn three_hypervisors_two_vxlan_one_gre_network() {
             .unwrap_or_else(|e| panic!("TCP {client} -> {server}: {e:#}\n{}", state(&hosts)));
         assert_eq!(got, 2_000_000, "TCP {client} -> {server}");
     }
+
+    // The provider network: hv1's br-ex holds eth2, a trunk to the
+    // outside: a top-of-rack switch in a namespace of its own, whose
+    // access port on VLAN 200 carries the provider subnet's gateway
+    // address. (That switch is a ferrovs too: this kernel has neither
+    // 802.1Q interfaces nor VLAN-filtering bridges.)
+    let outside = FerrovsVswitchd::start().unwrap();
+    veth_between(hosts[0].fv.netns(), "eth2", outside.netns(), "eth0").unwrap();
+    outside.vsctl_ok(&[
+        "add-br",
+        "br-tor",
+        "--",
+        "set",
+        "Bridge",
+        "br-tor",
+        "datapath_type=netdev",
+        "--",
+        "add-port",
+        "br-tor",
+        "eth0",
+        "--",
+        "add-port",
+        "br-tor",
+        "gw200",
+        "tag=200",
+        "--",
+        "set",
+        "Interface",
+        "gw200",
+        "type=internal",
+    ]);
+    for cmd in [
+        &["ip", "addr", "add", "198.18.200.1/24", "dev", "gw200"][..],
+        &["ip", "link", "set", "gw200", "up"],
+    ] {
+        outside.netns().exec(cmd).unwrap();
+    }
+    hosts[0].add_provider_bridge("br-ex", "eth2").unwrap();
+    hosts[0].provision_provider_vlan("br-ex", 200, 4).unwrap();
+    let p1 = hosts[0]
+        .plug_vm_tap("p1", "tapp1", 4, "fa:16:3e:00:04:0b", "198.18.200.11", 1500)
+        .unwrap();
+    assert!(
+        p1.ping("198.18.200.1", 5),
+        "provider VM -> outside over VLAN 200\n{}\n{}",
+        hosts[0].dump_flows("br-ex", &[]),
+        hosts[0].dump_flows("br-int", &[])
+    );
+    let got = tcp_transfer(outside.netns(), &p1.ns, "198.18.200.1", 5010, 2_000_000).unwrap();
+    assert_eq!(got, 2_000_000, "TCP provider VM -> outside");
 
     // Different networks never reach each other, although the addresses
     // share a subnet.
