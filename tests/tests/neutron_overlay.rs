@@ -360,4 +360,34 @@ fn three_hypervisors_two_vxlan_one_gre_network() {
         "hv3 drops VNI 200:\n{}",
         hosts[2].dump_flows("br-tun", &["table=4"])
     );
+
+    // Malformed tunnel packets from the underlay (a VXLAN header cut
+    // short) are dropped by hv1's datapath and counted.
+    let drops = |h: &NeutronHost| -> u64 {
+        let out = h.fv.appctl_ok(&["tnl/drops/show"]);
+        out.lines()
+            .find(|l| l.starts_with("tunnel_pop_malformed "))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("tnl/drops/show:\n{out}"))
+    };
+    let before = drops(&hosts[0]);
+    let ul = underlay.netns();
+    ul.exec(&["ip", "addr", "add", "198.18.100.9/24", "dev", "ul"])
+        .unwrap();
+    ul.exec(&[
+        "python3",
+        "-c",
+        "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         for _ in range(3): s.sendto(b'\\x08\\x00', ('198.18.100.1', 4789))\n",
+    ])
+    .unwrap();
+    assert!(
+        hosts[0]
+            .fv
+            .wait_until(std::time::Duration::from_secs(5), || drops(&hosts[0])
+                >= before + 3),
+        "malformed VXLAN not counted:\n{}",
+        hosts[0].fv.appctl_ok(&["tnl/drops/show"])
+    );
 }
