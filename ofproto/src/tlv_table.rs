@@ -8,7 +8,9 @@
 //! a copy that replaces the table only when every mapping succeeded, so a
 //! failed add leaves it as it was (OVS's semantics). Errors are OVS's
 //! `NXTTMFC_*` codes: the message checks (command, index, length) first,
-//! then the table's (already mapped, duplicate option, no room).
+//! then the table's (already mapped, duplicate option, no room); a
+//! mapping that a flow's match uses cannot be deleted or cleared.
+//! Flows keep the map they were placed with (see `Rule::tlv`).
 
 use ferrovs_openflow::message::nicira::{NxMessage, TlvMap as WireTlvMap};
 use ferrovs_openflow::message::Message;
@@ -88,6 +90,26 @@ impl Ofproto {
         command: u16,
         mappings: &[WireTlvMap],
     ) -> Result<(), ErrorCode> {
+        // A mapping a flow matches on may not go (OVS: the variable-length
+        // field is referenced).
+        if command == DELETE || command == CLEAR {
+            let gone = |n: u8| command == CLEAR || mappings.iter().any(|m| m.index == n.into());
+            let in_use = self
+                .tables
+                .t
+                .iter()
+                .flat_map(|t| t.cls.iter())
+                .any(|(_, r)| {
+                    r.r#match
+                        .fields
+                        .iter()
+                        .filter_map(|f| f.field.tun_metadata_index())
+                        .any(|n| self.tlv.get(n).is_some() && gone(n))
+                });
+            if in_use {
+                return Err(ErrorCode::NxttmfcInvalidTlvDel);
+            }
+        }
         apply(&mut self.tlv, command, mappings)
     }
 

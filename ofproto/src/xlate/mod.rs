@@ -380,7 +380,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         if self.tracing() {
-            let m = format_match(&rule.om());
+            let m = format_rule_match(rule);
             let mut line = format!("{table_id:2}. ");
             if !m.is_empty() {
                 line.push_str(&m);
@@ -710,6 +710,47 @@ pub fn format_match(om: &OfMatch) -> String {
         Ok(fm) => fm.format(None),
         Err(e) => format!("<{e}>"),
     }
+}
+
+/// A rule's match as a trace prints it: [`format_match`] with the rule's
+/// `tun_metadata<n>` fields (which the flow text cannot hold) after the
+/// other tunnel fields, where OVS puts them.
+pub fn format_rule_match(rule: &crate::rule::Rule) -> String {
+    let base = format_match(&rule.om());
+    let hex = |b: &[u8]| {
+        let s: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let t = s.trim_start_matches('0');
+        format!("0x{}", if t.is_empty() { "0" } else { t })
+    };
+    let md: Vec<String> = rule
+        .r#match
+        .fields
+        .iter()
+        .filter(|f| f.field.tun_metadata_index().is_some())
+        .map(|f| match &f.mask {
+            Some(m) => format!(
+                "{}={}/{}",
+                f.field.name(),
+                hex(f.value.as_bytes()),
+                hex(m.as_bytes())
+            ),
+            None => format!("{}={}", f.field.name(), hex(f.value.as_bytes())),
+        })
+        .collect();
+    if md.is_empty() {
+        return base;
+    }
+    let mut items: Vec<String> = if base.is_empty() {
+        Vec::new()
+    } else {
+        base.split(',').map(str::to_string).collect()
+    };
+    let at = items
+        .iter()
+        .rposition(|i| i.starts_with("tun_"))
+        .map_or(0, |p| p + 1);
+    items.splice(at..at, md);
+    items.join(",")
 }
 
 /// Actions as `ovs-ofctl` prints them.
