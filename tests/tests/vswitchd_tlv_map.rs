@@ -158,6 +158,8 @@ fn tun_metadata_flows_match_ovs() {
         "table=0,priority=0,actions=drop",
         "table=1,actions=drop",
         "table=2,actions=drop",
+        "table=0,priority=5,tun_id=0x7,actions=resubmit(,3)",
+        "table=3,actions=set_field:0x1234->tun_metadata0,resubmit(,0)",
     ] {
         assert!(both("add-flow", Some(f)).0, "add-flow {f}");
     }
@@ -229,6 +231,8 @@ fn tun_metadata_flows_match_ovs() {
         "in_port=LOCAL,tun_id=0x5,tun_src=198.18.0.1,tun_dst=198.18.0.2,tun_metadata0=0x1235",
         "in_port=LOCAL,tun_id=0x5,tun_src=198.18.0.1,tun_dst=198.18.0.2,tun_metadata1=0x2201",
         "in_port=LOCAL,tun_id=0x5,tun_src=198.18.0.1,tun_dst=198.18.0.2",
+        // set_field writes the option; the resubmitted lookup matches it.
+        "in_port=LOCAL,tun_id=0x7,tun_src=198.18.0.1,tun_dst=198.18.0.2",
     ] {
         let (want, got) = (trace(0, flow), trace(1, flow));
         assert_eq!(
