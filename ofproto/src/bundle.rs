@@ -197,7 +197,7 @@ impl Ofproto {
         nx: bool,
     ) -> Result<BundleItem, ErrorCode> {
         let wire = Self::flow_mod_wire(conn, fm, raw, nx);
-        let req = FlowModReq::from_wire(fm, wire)?;
+        let req = FlowModReq::from_wire(fm, wire, &self.tlv)?;
         self.init_flow_mod(&req)?;
         Ok(BundleItem::Flow(Box::new((fm.clone(), wire))))
     }
@@ -209,7 +209,7 @@ impl Ofproto {
         let mut port_undo = Vec::new();
         for (item, xid, bytes) in &b.items {
             let r = match item {
-                BundleItem::Flow(f) => FlowModReq::from_wire(&f.0, f.1)
+                BundleItem::Flow(f) => FlowModReq::from_wire(&f.0, f.1, &self.tlv)
                     .and_then(|req| self.apply_flow_mod(&req, now, &mut changes)),
                 BundleItem::Port(pm) => match self.ports.get(&pm.port_no) {
                     None => Err(ErrorCode::OfppmfcBadPort),

@@ -46,6 +46,9 @@ pub struct FlowModReq {
     pub priority: u16,
     pub r#match: Match,
     pub om: OfMatch,
+    /// The TLV table `om` was placed with, when the match has
+    /// `tun_metadata` fields.
+    pub tlv: Option<std::sync::Arc<crate::flow::TlvMap>>,
     /// Cookie and mask that select rules (modify/delete).
     pub cookie: u64,
     pub cookie_mask: u64,
@@ -77,7 +80,11 @@ pub struct FlowModWire {
 
 impl FlowModReq {
     /// Normalises a decoded flow-mod (OVS `ofputil_decode_flow_mod`).
-    pub fn from_wire(fm: &FlowMod, w: FlowModWire) -> Result<FlowModReq, ErrorCode> {
+    pub fn from_wire(
+        fm: &FlowMod,
+        w: FlowModWire,
+        tlv: &crate::flow::TlvMap,
+    ) -> Result<FlowModReq, ErrorCode> {
         use FlowModCommand::*;
         let is_modify = matches!(fm.command, Modify | ModifyStrict);
         let is_delete = matches!(fm.command, Delete | DeleteStrict);
@@ -126,7 +133,8 @@ impl FlowModReq {
             });
         }
         fm.r#match.check_prereqs().map_err(|e| e.code)?;
-        let om = OfMatch::from_match(&fm.r#match).map_err(|e| e.code())?;
+        let om = OfMatch::from_match_tlv(&fm.r#match, tlv).map_err(|e| e.code())?;
+        let tlv = uses_tun_metadata(&fm.r#match).then(|| std::sync::Arc::new(tlv.clone()));
         // Instruction checks that do not need the switch's state
         // (ofpacts_check): goto_table must go forward and exist.
         for i in &fm.instructions {
@@ -142,6 +150,7 @@ impl FlowModReq {
             priority,
             r#match: fm.r#match.clone(),
             om,
+            tlv,
             cookie,
             cookie_mask,
             new_cookie,
@@ -180,6 +189,7 @@ impl FlowModReq {
             priority,
             r#match: m.clone(),
             om: OfMatch::from_match(m).unwrap_or_default(),
+            tlv: None,
             cookie: 0,
             cookie_mask: 0,
             new_cookie: Some(0),
@@ -442,6 +452,7 @@ impl Ofproto {
             used: now,
             packet_count: 0,
             byte_count: 0,
+            tlv: req.tlv.clone(),
         };
         if let Some(ev) = evicted {
             changes.push(Change::Remove {
@@ -635,7 +646,7 @@ impl Ofproto {
         raw: &[u8],
         nx: bool,
     ) -> Result<FlowModReq, ErrorCode> {
-        FlowModReq::from_wire(fm, Self::flow_mod_wire(conn, fm, raw, nx))
+        FlowModReq::from_wire(fm, Self::flow_mod_wire(conn, fm, raw, nx), &self.tlv)
     }
 
     /// How a flow-mod arrived on `conn` (raw: the whole message).
@@ -660,4 +671,11 @@ impl Ofproto {
             nx_cookie: nx.then_some((fm.match_cookie, fm.cookie_mask)),
         }
     }
+}
+
+/// True if `m` matches a `tun_metadata<n>` field.
+pub fn uses_tun_metadata(m: &Match) -> bool {
+    m.fields
+        .iter()
+        .any(|f| f.field.tun_metadata_index().is_some())
 }

@@ -46,6 +46,7 @@ pub mod rule;
 pub mod stats;
 pub mod table;
 pub mod table_mod;
+pub mod tlv_table;
 pub mod trace;
 pub mod tunnel;
 pub mod upcall;

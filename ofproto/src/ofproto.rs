@@ -104,6 +104,8 @@ pub struct Ofproto {
     /// This bridge instance's id in continuations (random: a restart or a
     /// new bridge of the same name makes old continuations stale).
     pub(crate) instance_id: [u8; 16],
+    /// The Geneve TLV table (`tun_metadata<n>` mappings, see `tlv_table`).
+    pub(crate) tlv: crate::flow::TlvMap,
 }
 
 impl Ofproto {
@@ -125,6 +127,7 @@ impl Ofproto {
             port_mods: Vec::new(),
             resumes: Vec::new(),
             instance_id: crate::continuation::new_bridge_id(),
+            tlv: crate::flow::TlvMap::EMPTY,
         }
     }
 

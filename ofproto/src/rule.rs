@@ -47,6 +47,9 @@ pub struct Rule {
     pub used: Instant,
     pub packet_count: u64,
     pub byte_count: u64,
+    /// The TLV table in force when the rule was added, kept only when its
+    /// match has `tun_metadata` fields (their place in the option bytes).
+    pub tlv: Option<std::sync::Arc<crate::flow::TlvMap>>,
 }
 
 /// Calls `f` on every action of `instructions`, nested ones (clone)
@@ -94,7 +97,8 @@ impl Rule {
     /// `OfMatch` is built from the same wire match). About 1.4 KB: for
     /// rare paths (trace, monitors, undo), not per rule of a big walk.
     pub fn om(&self) -> OfMatch {
-        OfMatch::from_match(&self.r#match).unwrap_or_default()
+        let tlv = self.tlv.as_deref().unwrap_or(&crate::flow::TlvMap::EMPTY);
+        OfMatch::from_match_tlv(&self.r#match, tlv).unwrap_or_default()
     }
 
     /// Every action of the rule, nested ones (clone) included.

@@ -42,9 +42,31 @@ pub struct TraceResult<'a> {
 
 /// Parses FLOW into a packet; `in_port` may be a port name of `ports`.
 pub fn parse_trace_flow(text: &str, ports: &BridgePorts) -> Result<OfFlow, TraceError> {
+    parse_trace_flow_tlv(text, ports, &crate::flow::TlvMap::EMPTY)
+}
+
+/// As [`parse_trace_flow`], placing `tun_metadata<n>` with the bridge's
+/// TLV table.
+pub fn parse_trace_flow_tlv(
+    text: &str,
+    ports: &BridgePorts,
+    tlv: &crate::flow::TlvMap,
+) -> Result<OfFlow, TraceError> {
     let mut items = Vec::new();
+    // `tun_metadata<n>=HEX` items: the option's bytes, placed by `tlv`
+    // after the rest is parsed (the flow text's fields are at most 128
+    // bits wide; an option is up to 124 bytes).
+    let mut options = Vec::new();
     for item in text.split(',') {
         let item = item.trim();
+        if let Some((key, value)) = item.split_once('=') {
+            if let Some(field) = ferrovs_openflow::field::Field::from_name(key)
+                .filter(|f| f.tun_metadata_index().is_some())
+            {
+                options.push((field, value.to_string()));
+                continue;
+            }
+        }
         if let Some(name) = item.strip_prefix("in_port=") {
             if name.parse::<u32>().is_err() && !name.starts_with("0x") {
                 if let Some(p) = ports.by_name(name) {
@@ -58,8 +80,42 @@ pub fn parse_trace_flow(text: &str, ports: &BridgePorts) -> Result<OfFlow, Trace
     let joined = items.join(",");
     let ft = FlowText::parse(&joined, false).map_err(|e| TraceError::BadFlow(e.to_string()))?;
     let m = match_to_wire(&ft.matches).map_err(|e| TraceError::BadFlow(e.to_string()))?;
-    let om = OfMatch::from_match(&m).map_err(|e| TraceError::BadFlow(e.to_string()))?;
-    Ok(om.value)
+    let om = OfMatch::from_match_tlv(&m, tlv).map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    let mut flow = om.value;
+    for (field, value) in options {
+        let name = field.name();
+        let n = field.tun_metadata_index().unwrap_or(0);
+        let len = tlv
+            .get(n)
+            .ok_or_else(|| TraceError::BadFlow(format!("{name}: not mapped")))?
+            .len as usize;
+        let bytes = option_bytes(&value, len)
+            .ok_or_else(|| TraceError::BadFlow(format!("{name}: bad value {value}")))?;
+        flow.set_field_tlv(
+            field,
+            &ferrovs_openflow::value::Value::from_slice(&bytes),
+            tlv,
+        )
+        .map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    }
+    Ok(flow)
+}
+
+/// A `tun_metadata` value written as hex (`0x1234`) or decimal, right
+/// aligned in `len` bytes; None if it does not fit.
+fn option_bytes(text: &str, len: usize) -> Option<Vec<u8>> {
+    let digits = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(h) => h.to_string(),
+        None => format!("{:x}", text.parse::<u128>().ok()?),
+    };
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 2 * len || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let padded = format!("{digits:0>width$}", width = 2 * len);
+    (0..len)
+        .map(|i| u8::from_str_radix(&padded[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 /// The megaflow of a translation as OVS prints it: the packet's bits under
@@ -137,7 +193,7 @@ pub fn trace_with<'a>(
     let br = bridges
         .get(bridge)
         .ok_or_else(|| TraceError::NoBridge(bridge.to_string()))?;
-    let flow = parse_trace_flow(flow_text, br.ports)?;
+    let flow = parse_trace_flow_tlv(flow_text, br.ports, br.ofproto.tlv_table())?;
     let input = XlateIn {
         bridges,
         bridge,

@@ -12,6 +12,8 @@
 
 pub mod ferrovs_vswitchd;
 pub mod frames;
+pub mod neutron_agent;
+pub mod overlay;
 pub mod osken;
 pub mod ovs_compare;
 pub mod ovs_vswitchd;

@@ -292,6 +292,13 @@ const COMMANDS: &[Command] = &[
         run: unixctl_tnl::cmd_neigh_show,
     },
     Command {
+        name: "tnl/drops/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_drops_show,
+    },
+    Command {
         name: "tnl/neigh/flush",
         usage: "",
         min_args: 0,

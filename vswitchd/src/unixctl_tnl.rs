@@ -1,6 +1,6 @@
 //! The native tunnelling commands, in OVS's forms and wording:
 //! `ovs/route/{add,del,show,lookup}`, `tnl/arp/{show,set,flush}` and
-//! their `tnl/neigh/*` twins, `tnl/ports/show`. Each takes the tunnel
+//! their `tnl/neigh/*` twins, `tnl/ports/show`, `tnl/drops/show`. Each takes the tunnel
 //! state out of the switch and works on it alone.
 
 use std::net::IpAddr;
@@ -150,4 +150,37 @@ pub fn cmd_ports_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         s.push_str(&format!("{name} ({no}) ref_cnt={users}\n"));
     }
     Ok(s)
+}
+
+/// `tnl/drops/show`: tunnel packets dropped since start, one counter a
+/// line as `NAME total: N` (the form of OVS's `coverage/show` totals; the
+/// two sums carry OVS's coverage names): decapsulation failures by
+/// reason, encapsulation failures, and packets dropped on a neighbour
+/// cache miss.
+pub fn cmd_drops_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let d = &ferrovs_datapath::tunnel::TNL_DROPS;
+    let pop = [
+        ("tunnel_pop_malformed", d.malformed.load(Relaxed)),
+        ("tunnel_pop_bad_checksum", d.bad_checksum.load(Relaxed)),
+        ("tunnel_pop_not_tunnel", d.not_tunnel.load(Relaxed)),
+        ("tunnel_pop_fragment", d.fragment.load(Relaxed)),
+        ("tunnel_pop_unsupported", d.unsupported.load(Relaxed)),
+    ];
+    let misses = tnl(ctx).map(|t| t.neigh_misses.load(Relaxed)).unwrap_or(0);
+    let mut rows: Vec<(&str, u64)> = pop.to_vec();
+    rows.push((
+        "datapath_drop_tunnel_pop_error",
+        pop.iter().map(|(_, n)| n).sum(),
+    ));
+    rows.push((
+        "datapath_drop_tunnel_push_error",
+        d.push_failed.load(Relaxed),
+    ));
+    rows.push(("tunnel_neighbor_miss", misses));
+    let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    Ok(rows
+        .iter()
+        .map(|(n, v)| format!("{n:<w$} total: {v}\n"))
+        .collect())
 }

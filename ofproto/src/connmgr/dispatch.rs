@@ -283,6 +283,14 @@ fn dispatch_nx(
         }
         NxMessage::FlowMonitorCancel(id) => conn.cancel_monitor(id),
         NxMessage::FlowAge => Ok(()),
+        NxMessage::TlvTableMod { command, mappings } => {
+            role::check_writable(conn)?;
+            ofproto.handle_tlv_table_mod(command, &mappings)
+        }
+        NxMessage::TlvTableRequest => {
+            ofproto.handle_tlv_table_request(conn, xid);
+            Ok(())
+        }
         _ => Err(ErrorCode::OfpbrcBadSubtype),
     }
 }

@@ -56,7 +56,8 @@ impl PlaceError {
         match self {
             PlaceError::Unsupported(_) => ErrorCode::OfpbmcBadField,
             PlaceError::BadValue(_) => ErrorCode::OfpbmcBadValue,
-            PlaceError::Unmapped(_) => ErrorCode::OfpbmcBadField,
+            // OVS: a flow naming a `tun_metadata` field the TLV table lacks.
+            PlaceError::Unmapped(_) => ErrorCode::NxfmfcInvalidTlvField,
         }
     }
 }

@@ -31,8 +31,10 @@ pub enum TlvError {
     BadIndex,
     #[error("tun_metadata{0} is already mapped")]
     AlreadyMapped(u8),
-    #[error("option length must be a multiple of 4 in 4..=124")]
+    #[error("option length must be a multiple of 4 in 0..=124")]
     BadLength,
+    #[error("the option is already mapped to another field")]
+    DupEntry,
     #[error("no room left in the tunnel metadata space")]
     NoSpace,
 }
@@ -73,8 +75,16 @@ impl TlvMap {
         if self.slots[i].is_some() {
             return Err(TlvError::AlreadyMapped(idx));
         }
-        if len == 0 || len > 124 || !len.is_multiple_of(4) {
+        if len > 124 || !len.is_multiple_of(4) {
             return Err(TlvError::BadLength);
+        }
+        if self
+            .slots
+            .iter()
+            .flatten()
+            .any(|s| s.class == class && s.r#type == r#type)
+        {
+            return Err(TlvError::DupEntry);
         }
         let mut used = [false; TUN_MD_BYTES / 4];
         for s in self.slots.iter().flatten() {
@@ -97,6 +107,14 @@ impl TlvMap {
         Ok(slot)
     }
 
+    /// The mapped fields, by index.
+    pub fn iter(&self) -> impl Iterator<Item = (u8, TlvSlot)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i as u8, s)))
+    }
+
     /// Unmaps `tun_metadata<idx>`.
     pub fn remove(&mut self, idx: u8) -> Option<TlvSlot> {
         self.slots.get_mut(idx as usize).and_then(|s| s.take())
@@ -114,11 +132,14 @@ mod tests {
         assert_eq!(m.add(1, 0x102, 0x81, 8).unwrap().offset, 4);
         assert_eq!(m.add(0, 1, 1, 4), Err(TlvError::AlreadyMapped(0)));
         assert_eq!(m.add(2, 1, 1, 6), Err(TlvError::BadLength));
+        assert_eq!(m.add(2, 0x102, 0x81, 4), Err(TlvError::DupEntry));
         assert!(m.remove(0).is_some());
         assert_eq!(m.add(3, 1, 1, 4).unwrap().offset, 0);
-        assert_eq!(m.add(4, 1, 1, 124).unwrap().offset, 12);
-        assert_eq!(m.add(5, 1, 1, 124), Err(TlvError::NoSpace));
-        assert_eq!(m.add(5, 1, 1, 120).unwrap().offset, 136);
-        assert_eq!(m.add(6, 1, 1, 4), Err(TlvError::NoSpace));
+        assert_eq!(m.add(4, 1, 2, 124).unwrap().offset, 12);
+        assert_eq!(m.add(5, 1, 3, 124), Err(TlvError::NoSpace));
+        assert_eq!(m.add(5, 1, 3, 120).unwrap().offset, 136);
+        assert_eq!(m.add(6, 1, 4, 4), Err(TlvError::NoSpace));
+        // A zero-length option takes no space (OVS allows it).
+        assert_eq!(m.add(6, 1, 4, 0).unwrap().len, 0);
     }
 }

@@ -380,7 +380,7 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         if self.tracing() {
-            let m = format_match(&rule.om());
+            let m = format_rule_match(rule);
             let mut line = format!("{table_id:2}. ");
             if !m.is_empty() {
                 line.push_str(&m);
@@ -712,8 +712,76 @@ pub fn format_match(om: &OfMatch) -> String {
     }
 }
 
+/// A rule's match as a trace prints it: [`format_match`] with the rule's
+/// `tun_metadata<n>` fields (which the flow text cannot hold) after the
+/// other tunnel fields, where OVS puts them.
+pub fn format_rule_match(rule: &crate::rule::Rule) -> String {
+    let base = format_match(&rule.om());
+    let hex = option_hex;
+    let md: Vec<String> = rule
+        .r#match
+        .fields
+        .iter()
+        .filter(|f| f.field.tun_metadata_index().is_some())
+        .map(|f| match &f.mask {
+            Some(m) => format!(
+                "{}={}/{}",
+                f.field.name(),
+                hex(f.value.as_bytes()),
+                hex(m.as_bytes())
+            ),
+            None => format!("{}={}", f.field.name(), hex(f.value.as_bytes())),
+        })
+        .collect();
+    if md.is_empty() {
+        return base;
+    }
+    let mut items: Vec<String> = if base.is_empty() {
+        Vec::new()
+    } else {
+        base.split(',').map(str::to_string).collect()
+    };
+    let at = items
+        .iter()
+        .rposition(|i| i.starts_with("tun_"))
+        .map_or(0, |p| p + 1);
+    items.splice(at..at, md);
+    items.join(",")
+}
+
+/// An option's bytes as OVS prints a `tun_metadata` value: hex without
+/// leading zeros.
+fn option_hex(b: &[u8]) -> String {
+    let s: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let t = s.trim_start_matches('0');
+    format!("0x{}", if t.is_empty() { "0" } else { t })
+}
+
 /// Actions as `ovs-ofctl` prints them.
 pub fn actions_text(acts: &[Action]) -> String {
+    // `set_field` of a `tun_metadata` option: its value is wider than the
+    // action text's fields, so it is printed here, each action apart.
+    let is_md = |a: &Action| matches!(a, Action::SetField { field, .. } if field.tun_metadata_index().is_some());
+    if acts.iter().any(is_md) {
+        return acts
+            .iter()
+            .map(|a| match a {
+                Action::SetField { field, value, mask } if is_md(a) => {
+                    let v = option_hex(value.as_bytes());
+                    match mask {
+                        Some(m) => format!(
+                            "set_field:{v}/{}->{}",
+                            option_hex(m.as_bytes()),
+                            field.name()
+                        ),
+                        None => format!("set_field:{v}->{}", field.name()),
+                    }
+                }
+                _ => actions_text(std::slice::from_ref(a)),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+    }
     match ferrovs_openflow::text::wire::actions_from_wire(acts, true) {
         Ok(t) => ferrovs_openflow::text::action::format_actions(&t),
         Err(e) => format!("<{e}>"),

@@ -138,6 +138,15 @@ impl Ctx<'_, '_> {
     pub(crate) fn set_action(&mut self, a: &Action) -> bool {
         use Action as A;
         match a {
+            // Options are placed by the bridge's TLV table (and are
+            // pipeline state: the datapath key has no Geneve options yet).
+            A::SetField { field, value, mask } if field.tun_metadata_index().is_some() => {
+                let tlv = self.br().ofproto.tlv_table();
+                let _ = match mask {
+                    None => self.flow.set_field_tlv(*field, value, tlv),
+                    Some(m) => self.flow.set_field_masked(*field, value, m, tlv),
+                };
+            }
             A::SetField { field, value, mask } => {
                 let f = *field;
                 if matches!(f, Field::VlanVid | Field::VlanPcp | Field::DlVlanPcp)
