@@ -390,7 +390,11 @@ impl Bridge {
             match c {
                 // Same target, new timers: reconfigured in place.
                 Controller::Active(a) if w.uuid == cfg.uuid => {
-                    a.update(Duration::from_millis(w.max_backoff_ms), probe_of(w));
+                    a.update(
+                        Duration::from_millis(w.max_backoff_ms),
+                        probe_of(w),
+                        (w.rate_limit, w.burst_limit),
+                    );
                     *cfg = w.clone();
                     true
                 }
@@ -416,6 +420,7 @@ impl Bridge {
                     self.ofproto.clone(),
                     Duration::from_millis(w.max_backoff_ms),
                     probe,
+                    (w.rate_limit, w.burst_limit),
                     sh.status_changed.clone(),
                 )),
             };
