@@ -70,6 +70,8 @@ impl OfprotoUpcall {
         };
         self.execute_slow(bridge, &po.data, po.in_port, pipeline.as_ref(), |ctx| {
             ctx.in_packet_out = true;
+            // No rule: packet-ins carry no cookie (all ones), as OVS's.
+            ctx.rule_cookie = u64::MAX;
             ctx.do_actions(&po.actions)
         })
     }

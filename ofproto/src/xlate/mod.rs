@@ -678,8 +678,9 @@ impl<'a, 't> Ctx<'a, 't> {
 
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
-/// the cookie (8 bytes), max_len and controller id (2 bytes each, all
-/// big-endian) and a pause flag (1 byte); then, for a
+/// the cookie (8 bytes), max_len, controller id and the OpenFlow input
+/// port at the time (2 bytes each, all big-endian) and a pause flag (1
+/// byte); then, for a
 /// `controller(pause)`, the recirculation id of its frozen state (4
 /// bytes; the state holds the userdata), else the action's userdata.
 /// Everything the packet-in needs that the packet does not carry, as
@@ -692,6 +693,7 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     v.extend_from_slice(&pi.cookie.to_be_bytes());
     v.extend_from_slice(&pi.max_len.to_be_bytes());
     v.extend_from_slice(&pi.controller_id.to_be_bytes());
+    v.extend_from_slice(&in_port(&pi.flow).to_be_bytes());
     match pause_id {
         Some(id) => {
             v.push(1);
@@ -706,17 +708,23 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
 }
 
 /// Length of the fixed part of [`controller_userdata`].
-const CTL_FIXED: usize = 19;
+const CTL_FIXED: usize = 21;
 
 /// The recirculation id a pause's `userspace` userdata refers to.
 pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
-    (u.len() == CTL_FIXED + 4 && &u[..3] == b"ctl" && u[18] == 1)
-        .then(|| u32::from_be_bytes([u[19], u[20], u[21], u[22]]))
+    (u.len() == CTL_FIXED + 4 && &u[..3] == b"ctl" && u[CTL_FIXED - 1] == 1).then(|| {
+        u32::from_be_bytes([
+            u[CTL_FIXED],
+            u[CTL_FIXED + 1],
+            u[CTL_FIXED + 2],
+            u[CTL_FIXED + 3],
+        ])
+    })
 }
 
-/// The packet-in a `userspace` action's userdata describes (flow not
-/// kept: zero; the continuation of a pause and its userdata are looked
-/// up by the caller, [`controller_pause_id`]).
+/// The packet-in a `userspace` action's userdata describes (of the flow
+/// only the input port is kept; the continuation of a pause and its
+/// userdata are looked up by the caller, [`controller_pause_id`]).
 pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
     if u.len() < CTL_FIXED || &u[..3] != b"ctl" {
         return None;
@@ -729,12 +737,16 @@ pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
         cookie: u64::from_be_bytes(u[6..14].try_into().ok()?),
         max_len: be16(14),
         controller_id: be16(16),
-        userdata: if u[18] == 0 {
+        userdata: if u[CTL_FIXED - 1] == 0 {
             u[CTL_FIXED..].to_vec()
         } else {
             Vec::new()
         },
-        flow: OfFlow::default(),
+        flow: {
+            let mut f = OfFlow::default();
+            set_in_port(&mut f, be16(18));
+            f
+        },
         continuation: None,
     })
 }
