@@ -410,7 +410,17 @@ impl Bridge {
             let c = match Target::parse(t, &sh.rundir) {
                 None => Controller::Failed(format!("{t}: unsupported or malformed target")),
                 Some(tg) if tg.is_passive() => {
-                    match Service::listen(&tg, self.ofproto.clone(), ConnKind::Controller, probe) {
+                    let rate = (w.rate_limit, w.burst_limit);
+                    let of = self.ofproto.clone();
+                    // OVS: a passive target is a service connection (no
+                    // asynchronous messages until set-config asks) unless
+                    // its `type` says primary.
+                    let kind = if w.conn_type.as_deref() == Some("primary") {
+                        ConnKind::Controller
+                    } else {
+                        ConnKind::Service
+                    };
+                    match Service::listen_limited(&tg, of, kind, probe, rate) {
                         Ok(s) => Controller::Passive(s),
                         Err(e) => Controller::Failed(format!("{t}: {e}")),
                     }

@@ -81,6 +81,9 @@ pub struct WantController {
     pub rate_limit: u32,
     /// `controller_burst_limit` (0: a quarter of the rate).
     pub burst_limit: u32,
+    /// `type`: "primary" or "service" (unset: primary for an active
+    /// target, service for a passive one, as OVS).
+    pub conn_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +212,7 @@ impl Wanted {
                         inactivity_probe_ms,
                         rate_limit: limit("controller_rate_limit"),
                         burst_limit: limit("controller_burst_limit"),
+                        conn_type: rows.str("Controller", &c, "type"),
                     },
                 );
             }

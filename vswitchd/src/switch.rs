@@ -241,6 +241,7 @@ mod tests {
                 inactivity_probe_ms: 5000,
                 rate_limit: 0,
                 burst_limit: 0,
+                conn_type: None,
             },
         );
         sw.apply(&wanted(&[b.clone()]));

@@ -103,6 +103,19 @@ impl Service {
         kind: ConnKind,
         probe: Option<Duration>,
     ) -> std::io::Result<Service> {
+        Self::listen_limited(target, ofproto, kind, probe, (0, 0))
+    }
+
+    /// [`Service::listen`], each connection with packet-in rate limit
+    /// `rate` (rate, burst; rate 0: none), as a passive `Controller`
+    /// target has in OVS. A new setting makes a new listener.
+    pub fn listen_limited(
+        target: &Target,
+        ofproto: SharedOfproto,
+        kind: ConnKind,
+        probe: Option<Duration>,
+        rate: (u32, u32),
+    ) -> std::io::Result<Service> {
         let (task, path) = match target {
             Target::PUnix(p) => {
                 let _ = std::fs::remove_file(p);
@@ -112,7 +125,7 @@ impl Service {
                     loop {
                         tokio::select! {
                             a = l.accept() => match a {
-                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe)),
+                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate),
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
                                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -135,7 +148,7 @@ impl Service {
                             a = l.accept() => match a {
                                 Ok((s, _)) => {
                                     let _ = s.set_nodelay(true);
-                                    spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe))
+                                    spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate)
                                 }
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
@@ -165,12 +178,19 @@ fn spawn_conn<S>(
     ofproto: &SharedOfproto,
     kind: ConnKind,
     probe: ofconn::Probe,
+    rate: (u32, u32),
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let o = ofproto.clone();
+    let o2 = ofproto.clone();
     conns.spawn(async move {
-        ofconn::serve(s, o, kind, probe).await;
+        let on = move |id| {
+            if rate.0 > 0 {
+                ofconn::lock(&o2).set_conn_rate_limit(id, rate.0, rate.1);
+            }
+        };
+        ofconn::serve_as(s, o, kind, probe, on).await;
     });
 }
 
