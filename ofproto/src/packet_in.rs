@@ -147,4 +147,37 @@ mod tests {
         assert_eq!(wire_reason(2, Version::Of10), 2);
         assert!(is_miss(REASON_EXPLICIT_MISS) && !is_miss(REASON_PACKET_OUT));
     }
+
+    /// What a packet-in needs beyond the packet survives the datapath's
+    /// `userspace` action: max_len, controller id, input port, userdata
+    /// (or, for a pause, the recirculation id).
+    #[test]
+    fn controller_userdata_round_trip() {
+        use crate::xlate::{controller_pause_id, controller_userdata, parse_controller_userdata};
+        let mut flow = OfFlow::default();
+        crate::xlate::set_in_port(&mut flow, 0xffff);
+        let pi = PacketIn {
+            bridge: 2,
+            reason: REASON_PACKET_OUT,
+            table_id: 7,
+            cookie: 0x1234,
+            max_len: 20,
+            controller_id: 9,
+            userdata: vec![1, 2, 3],
+            flow,
+            continuation: None,
+        };
+        let u = controller_userdata(&pi, None);
+        assert_eq!(controller_pause_id(&u), None);
+        assert_eq!(parse_controller_userdata(&u), Some(pi.clone()));
+        let u = controller_userdata(&pi, Some(77));
+        assert_eq!(controller_pause_id(&u), Some(77));
+        let back = parse_controller_userdata(&u).unwrap();
+        assert_eq!((back.max_len, back.controller_id), (20, 9));
+        assert!(back.userdata.is_empty());
+        // Not ours, or cut short: nothing.
+        assert_eq!(parse_controller_userdata(b"ctl"), None);
+        assert_eq!(parse_controller_userdata(&u[..20]), None);
+        assert_eq!(controller_pause_id(&u[..24]), None);
+    }
 }
