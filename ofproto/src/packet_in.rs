@@ -1,9 +1,11 @@
 //! Sending packet-ins that translation produced to the bridge's
 //! connections: OFPT_PACKET_IN with the reason, table id, cookie and the
 //! pipeline match (input port and the metadata and registers that are not
-//! zero, as OVS sends), the packet cut to `max_len` (there are no buffers:
-//! `buffer_id` is always OFP_NO_BUFFER), to every connection whose
-//! asynchronous configuration wants that reason. A connection that set
+//! zero, as OVS sends), the whole packet (there are no buffers:
+//! `buffer_id` is always OFP_NO_BUFFER, and like OVS 3.1 neither max_len
+//! nor miss_send_len cut the packet), to every connection with the
+//! packet-in's controller id whose asynchronous configuration wants that
+//! reason, through the connection's rate limit if it has one. A connection that set
 //! packet-in format `nxt_packet_in2` gets `NXT_PACKET_IN2` instead, with the
 //! continuation of a `controller(pause)` (see [`crate::continuation`]).
 
@@ -15,7 +17,8 @@ use crate::continuation::NXPIF_NXT_PACKET_IN2;
 use crate::connmgr::async_config::AsyncKind;
 use crate::flow::{OfFlow, OfMatch, W_METADATA, W_REGS};
 use crate::ofproto::Ofproto;
-use crate::xlate::PacketIn;
+use crate::xlate::{PacketIn, REASON_ACTION, REASON_EXPLICIT_MISS, REASON_NO_MATCH};
+use ferrovs_openflow::Version;
 
 /// The pipeline fields of a packet-in: in_port, non-zero metadata and
 /// registers.
@@ -45,27 +48,53 @@ fn pipeline_match(flow: &OfFlow) -> OfMatch {
     }
 }
 
+/// The reason as version `v` names it (OVS's
+/// `encode_packet_in_reason`): action_set, group and packet_out are
+/// `action` before OpenFlow 1.4; an explicit miss is `no_match` from 1.3
+/// (`action` before); an implicit miss is `no_match`.
+pub fn wire_reason(reason: u8, v: Version) -> u8 {
+    match reason {
+        3..=5 if v < Version::Of14 => REASON_ACTION,
+        REASON_EXPLICIT_MISS if v < Version::Of13 => REASON_ACTION,
+        REASON_EXPLICIT_MISS | 7 => REASON_NO_MATCH,
+        r => r,
+    }
+}
+
+/// Table misses, implicit or explicit (they share a rate limiter).
+fn is_miss(reason: u8) -> bool {
+    matches!(reason, REASON_NO_MATCH | REASON_EXPLICIT_MISS | 7)
+}
+
 impl Ofproto {
     /// Sends `pi` (with the packet's bytes) to the connections that want
-    /// it; returns how many got it.
+    /// it and have its controller id; returns how many got (or queued) it.
+    /// The whole packet goes, whatever the action's max_len or the
+    /// connection's miss_send_len: OVS 3.1 keeps no buffers and sends
+    /// every packet-in unbuffered and whole.
     pub fn send_packet_in(&mut self, pi: &PacketIn, packet: &[u8]) -> usize {
         let om = pipeline_match(&pi.flow);
-        let len = packet.len().min(pi.max_len as usize);
         let mut n = 0;
         let instance = self.instance_id;
+        let port = crate::xlate::in_port(&pi.flow);
+        let now = std::time::Instant::now();
         self.each_conn(None, |c| {
-            if !c.receives_async(AsyncKind::PacketIn, pi.reason) {
+            if c.controller_id != pi.controller_id
+                || !c.receives_async(AsyncKind::PacketIn, pi.reason)
+            {
                 return;
             }
+            let v = c.ver();
+            let reason = wire_reason(pi.reason, v);
             let msg = if c.packet_in_format == NXPIF_NXT_PACKET_IN2 {
                 Message::Nx(NxMessage::PacketIn2(PacketIn2 {
-                    packet: packet[..len].to_vec(),
-                    full_len: (len != packet.len()).then_some(packet.len() as u32),
+                    packet: packet.to_vec(),
+                    full_len: None,
                     buffer_id: None,
                     table_id: Some(pi.table_id),
                     cookie: (pi.cookie != u64::MAX).then_some(pi.cookie),
-                    reason: Some(pi.reason),
-                    metadata: Some(om.to_match(c.ver())),
+                    reason: Some(reason),
+                    metadata: Some(om.to_match(v)),
                     userdata: (!pi.userdata.is_empty()).then(|| pi.userdata.clone()),
                     continuation: pi
                         .continuation
@@ -77,16 +106,78 @@ impl Ofproto {
                 Message::PacketIn(OfpPacketIn {
                     buffer_id: u32::MAX,
                     total_len: packet.len().min(u16::MAX as usize) as u16,
-                    reason: pi.reason,
+                    reason,
                     table_id: pi.table_id,
                     cookie: pi.cookie,
-                    r#match: om.to_match(c.ver()),
-                    data: packet[..len].to_vec(),
+                    r#match: om.to_match(v),
+                    data: packet.to_vec(),
                 })
             };
-            c.send_async(&msg);
+            c.send_packet_in(is_miss(pi.reason), port, &msg, now);
             n += 1;
         });
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xlate::REASON_PACKET_OUT;
+
+    #[test]
+    fn reasons_per_version() {
+        for v in [Version::Of10, Version::Of13] {
+            assert_eq!(wire_reason(REASON_PACKET_OUT, v), REASON_ACTION);
+            assert_eq!(wire_reason(3, v), REASON_ACTION);
+        }
+        assert_eq!(wire_reason(REASON_PACKET_OUT, Version::Of14), 5);
+        assert_eq!(
+            wire_reason(REASON_EXPLICIT_MISS, Version::Of10),
+            REASON_ACTION
+        );
+        assert_eq!(
+            wire_reason(REASON_EXPLICIT_MISS, Version::Of13),
+            REASON_NO_MATCH
+        );
+        assert_eq!(
+            wire_reason(REASON_EXPLICIT_MISS, Version::Of15),
+            REASON_NO_MATCH
+        );
+        assert_eq!(wire_reason(2, Version::Of10), 2);
+        assert!(is_miss(REASON_EXPLICIT_MISS) && !is_miss(REASON_PACKET_OUT));
+    }
+
+    /// What a packet-in needs beyond the packet survives the datapath's
+    /// `userspace` action: max_len, controller id, input port, userdata
+    /// (or, for a pause, the recirculation id).
+    #[test]
+    fn controller_userdata_round_trip() {
+        use crate::xlate::{controller_pause_id, controller_userdata, parse_controller_userdata};
+        let mut flow = OfFlow::default();
+        crate::xlate::set_in_port(&mut flow, 0xffff);
+        let pi = PacketIn {
+            bridge: 2,
+            reason: REASON_PACKET_OUT,
+            table_id: 7,
+            cookie: 0x1234,
+            max_len: 20,
+            controller_id: 9,
+            userdata: vec![1, 2, 3],
+            flow,
+            continuation: None,
+        };
+        let u = controller_userdata(&pi, None);
+        assert_eq!(controller_pause_id(&u), None);
+        assert_eq!(parse_controller_userdata(&u), Some(pi.clone()));
+        let u = controller_userdata(&pi, Some(77));
+        assert_eq!(controller_pause_id(&u), Some(77));
+        let back = parse_controller_userdata(&u).unwrap();
+        assert_eq!((back.max_len, back.controller_id), (20, 9));
+        assert!(back.userdata.is_empty());
+        // Not ours, or cut short: nothing.
+        assert_eq!(parse_controller_userdata(b"ctl"), None);
+        assert_eq!(parse_controller_userdata(&u[..20]), None);
+        assert_eq!(controller_pause_id(&u[..24]), None);
     }
 }

@@ -4,7 +4,8 @@
 //! datapath actions for the datapath to execute on that packet
 //! (`Datapath::execute`). `output:TABLE` runs the pipeline from table 0,
 //! `CONTROLLER` becomes a `userspace` action (so the packet-in carries the
-//! packet as the actions left it), and a translation that freezes emits
+//! packet as the actions left it) with reason `packet_out` (sent as
+//! `action` before OpenFlow 1.4), and a translation that freezes emits
 //! `recirc` as for any packet.
 //!
 //! An `NXT_RESUME` goes the same way: its frozen state resumes on the
@@ -68,6 +69,9 @@ impl OfprotoUpcall {
             Some(OfMatch::from_match(&po.r#match).map_err(|e| PacketOutError::BadMatch(e.code()))?)
         };
         self.execute_slow(bridge, &po.data, po.in_port, pipeline.as_ref(), |ctx| {
+            ctx.in_packet_out = true;
+            // No rule: packet-ins carry no cookie (all ones), as OVS's.
+            ctx.rule_cookie = u64::MAX;
             ctx.do_actions(&po.actions)
         })
     }

@@ -101,6 +101,12 @@ impl Rule {
         OfMatch::from_match_tlv(&self.r#match, tlv).unwrap_or_default()
     }
 
+    /// A table-miss flow: priority 0, matching everything (OVS's
+    /// `rule_is_table_miss`).
+    pub fn is_table_miss(&self) -> bool {
+        self.priority == 0 && self.om().mask.0.iter().all(|w| *w == 0)
+    }
+
     /// Every action of the rule, nested ones (clone) included.
     pub fn each_action(&self, f: &mut impl FnMut(&Action) -> bool) -> bool {
         each_action(&self.instructions, f)

@@ -556,8 +556,10 @@ impl UpcallHandler for OfprotoUpcall {
                 return;
             };
             pi.userdata = state.userdata.clone();
+            let port = xlate::in_port(&pi.flow);
             pi.flow = OfFlow::default();
             state.restore_metadata(&mut pi.flow);
+            xlate::set_in_port(&mut pi.flow, port);
             pi.continuation = Some(state);
         }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
@@ -565,16 +567,8 @@ impl UpcallHandler for OfprotoUpcall {
             return;
         };
         // The pipeline match of the packet-in: its OpenFlow input port
-        // (registers are not carried through the datapath).
-        let dp_in = pkt.md().in_port;
-        if let Some(p) = b
-            .ports
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .ofport_of_dp(dp_in)
-        {
-            xlate::set_in_port(&mut pi.flow, p);
-        }
+        // when the controller action ran (carried in the userdata; the
+        // registers are not carried through the datapath).
         let name = b
             .ofproto
             .lock()

@@ -390,7 +390,11 @@ impl Bridge {
             match c {
                 // Same target, new timers: reconfigured in place.
                 Controller::Active(a) if w.uuid == cfg.uuid => {
-                    a.update(Duration::from_millis(w.max_backoff_ms), probe_of(w));
+                    a.update(
+                        Duration::from_millis(w.max_backoff_ms),
+                        probe_of(w),
+                        (w.rate_limit, w.burst_limit),
+                    );
                     *cfg = w.clone();
                     true
                 }
@@ -406,7 +410,17 @@ impl Bridge {
             let c = match Target::parse(t, &sh.rundir) {
                 None => Controller::Failed(format!("{t}: unsupported or malformed target")),
                 Some(tg) if tg.is_passive() => {
-                    match Service::listen(&tg, self.ofproto.clone(), ConnKind::Controller, probe) {
+                    let rate = (w.rate_limit, w.burst_limit);
+                    let of = self.ofproto.clone();
+                    // OVS: a passive target is a service connection (no
+                    // asynchronous messages until set-config asks) unless
+                    // its `type` says primary.
+                    let kind = if w.conn_type.as_deref() == Some("primary") {
+                        ConnKind::Controller
+                    } else {
+                        ConnKind::Service
+                    };
+                    match Service::listen_limited(&tg, of, kind, probe, rate) {
                         Ok(s) => Controller::Passive(s),
                         Err(e) => Controller::Failed(format!("{t}: {e}")),
                     }
@@ -416,6 +430,7 @@ impl Bridge {
                     self.ofproto.clone(),
                     Duration::from_millis(w.max_backoff_ms),
                     probe,
+                    (w.rate_limit, w.burst_limit),
                     sh.status_changed.clone(),
                 )),
             };

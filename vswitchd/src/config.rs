@@ -77,6 +77,13 @@ pub struct WantController {
     pub max_backoff_ms: u64,
     /// Milliseconds; 0 disables probing (default 5000, at least 5000).
     pub inactivity_probe_ms: u64,
+    /// `controller_rate_limit`: packet-ins a second (0: unlimited).
+    pub rate_limit: u32,
+    /// `controller_burst_limit` (0: a quarter of the rate).
+    pub burst_limit: u32,
+    /// `type`: "primary" or "service" (unset: primary for an active
+    /// target, service for a passive one, as OVS).
+    pub conn_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +197,12 @@ impl Wanted {
                     Some(ms) if ms / 1000 <= 0 => 0,
                     Some(ms) => (ms / 1000).max(5) as u64 * 1000,
                 };
+                // The schema keeps them at 100 and 25 or more; unset: no
+                // limit, as OVS.
+                let limit = |col| {
+                    rows.int("Controller", &c, col)
+                        .map_or(0, |v| v.clamp(0, i64::from(u32::MAX)) as u32)
+                };
                 controllers.insert(
                     target.clone(),
                     WantController {
@@ -197,6 +210,9 @@ impl Wanted {
                         target,
                         max_backoff_ms,
                         inactivity_probe_ms,
+                        rate_limit: limit("controller_rate_limit"),
+                        burst_limit: limit("controller_burst_limit"),
+                        conn_type: rows.str("Controller", &c, "type"),
                     },
                 );
             }

@@ -11,6 +11,9 @@
 //! make the switch buffer without bound. The connection closes once ofproto
 //! says so and its output is written, or when the peer goes away.
 //!
+//! Rate-limited packet-ins (a controller's `controller_rate_limit`) wait
+//! in ofproto's schedulers; the loop wakes when the next one is due.
+//!
 //! Inactivity probes (controllers): after `probe` with nothing received the
 //! loop sends an echo request; after another `probe` with still nothing it
 //! gives up, as OVS's rconn does.
@@ -119,7 +122,13 @@ where
     let mut probe_sent = false;
     let mut probe_open = true;
     loop {
-        let closing = lock(ofproto).is_closing(id);
+        // Rate-limited packet-ins whose turn came are queued (the waker
+        // then brings them into `out`); `pin_at`: when the next is due.
+        let (closing, pin_at) = {
+            let mut o = lock(ofproto);
+            let due = o.run_conn_pinsched(id, std::time::Instant::now());
+            (o.is_closing(id), due)
+        };
         if closing && sent == out.len() {
             return ConnEnd::Closed;
         }
@@ -161,6 +170,7 @@ where
                 // means the setting is final.
                 probe_open = r.is_ok();
             }
+            _ = sleep_until(pin_at.map(Instant::from_std)), if pin_at.is_some() => {}
             _ = sleep_until(probe_at) => {
                 if probe_sent {
                     return ConnEnd::ProbeTimeout;

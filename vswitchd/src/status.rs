@@ -240,19 +240,41 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
                         .and_then(|id| crate::ofconn::lock(&b.ofproto).conn_role(id))
                         .map(|r| json!(role_name(r)));
                     p.set("Controller", u, "role", role.unwrap_or_else(empty));
-                    let mut st: Vec<(&str, String)> = vec![("state", s.state.to_string())];
+                    let mut st: Vec<(String, String)> = vec![("state".into(), s.state.to_string())];
                     if let Some(e) = &s.last_error {
-                        st.push(("last_error", e.clone()));
+                        st.push(("last_error".into(), e.clone()));
                     }
                     let cur = p.current_map("Controller", &u, "status");
                     let unchanged = cur.get("state").map(String::as_str) == Some(s.state)
                         && cur.get("last_error") == s.last_error.as_ref();
                     if full || !unchanged {
                         if let Some(t) = s.connected_at {
-                            st.push(("sec_since_connect", t.elapsed().as_secs().to_string()));
+                            st.push((
+                                "sec_since_connect".into(),
+                                t.elapsed().as_secs().to_string(),
+                            ));
                         }
                         if let Some(t) = s.disconnected_at {
-                            st.push(("sec_since_disconnect", t.elapsed().as_secs().to_string()));
+                            st.push((
+                                "sec_since_disconnect".into(),
+                                t.elapsed().as_secs().to_string(),
+                            ));
+                        }
+                        // Packet-in rate limiting counters, as OVS's
+                        // connmgr reports them (only when limited).
+                        let pins = s
+                            .conn
+                            .and_then(|id| crate::ofconn::lock(&b.ofproto).conn_pin_stats(id));
+                        for (name, ps) in ["action", "miss"].into_iter().zip(pins.iter().flatten())
+                        {
+                            for (k, v) in [
+                                ("backlog", ps.backlog),
+                                ("bypassed", ps.bypassed),
+                                ("queued", ps.queued),
+                                ("dropped", ps.dropped),
+                            ] {
+                                st.push((format!("packet-in-{name}-{k}"), v.to_string()));
+                            }
                         }
                         p.set("Controller", u, "status", map(st));
                     }

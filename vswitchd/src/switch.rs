@@ -239,6 +239,9 @@ mod tests {
                 target: "punix:ctl.sock".into(),
                 max_backoff_ms: 8000,
                 inactivity_probe_ms: 5000,
+                rate_limit: 0,
+                burst_limit: 0,
+                conn_type: None,
             },
         );
         sw.apply(&wanted(&[b.clone()]));

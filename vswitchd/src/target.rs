@@ -103,6 +103,19 @@ impl Service {
         kind: ConnKind,
         probe: Option<Duration>,
     ) -> std::io::Result<Service> {
+        Self::listen_limited(target, ofproto, kind, probe, (0, 0))
+    }
+
+    /// [`Service::listen`], each connection with packet-in rate limit
+    /// `rate` (rate, burst; rate 0: none), as a passive `Controller`
+    /// target has in OVS. A new setting makes a new listener.
+    pub fn listen_limited(
+        target: &Target,
+        ofproto: SharedOfproto,
+        kind: ConnKind,
+        probe: Option<Duration>,
+        rate: (u32, u32),
+    ) -> std::io::Result<Service> {
         let (task, path) = match target {
             Target::PUnix(p) => {
                 let _ = std::fs::remove_file(p);
@@ -112,7 +125,7 @@ impl Service {
                     loop {
                         tokio::select! {
                             a = l.accept() => match a {
-                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe)),
+                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate),
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
                                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -135,7 +148,7 @@ impl Service {
                             a = l.accept() => match a {
                                 Ok((s, _)) => {
                                     let _ = s.set_nodelay(true);
-                                    spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe))
+                                    spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate)
                                 }
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
@@ -165,12 +178,19 @@ fn spawn_conn<S>(
     ofproto: &SharedOfproto,
     kind: ConnKind,
     probe: ofconn::Probe,
+    rate: (u32, u32),
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let o = ofproto.clone();
+    let o2 = ofproto.clone();
     conns.spawn(async move {
-        ofconn::serve(s, o, kind, probe).await;
+        let on = move |id| {
+            if rate.0 > 0 {
+                ofconn::lock(&o2).set_conn_rate_limit(id, rate.0, rate.1);
+            }
+        };
+        ofconn::serve_as(s, o, kind, probe, on).await;
     });
 }
 
@@ -193,6 +213,9 @@ pub struct Active {
     pub status: Arc<Mutex<ActiveStatus>>,
     probe: watch::Sender<Option<Duration>>,
     max_backoff: watch::Sender<Duration>,
+    /// Packet-in (rate, burst), applied to each new connection.
+    rate: Arc<Mutex<(u32, u32)>>,
+    ofproto: SharedOfproto,
 }
 
 impl Drop for Active {
@@ -209,8 +232,12 @@ impl Active {
         ofproto: SharedOfproto,
         max_backoff: Duration,
         probe: Option<Duration>,
+        rate: (u32, u32),
         changed: Arc<Notify>,
     ) -> Active {
+        let rate = Arc::new(Mutex::new(rate));
+        let rate2 = rate.clone();
+        let of_keep = ofproto.clone();
         let (probe_tx, probe_rx) = watch::channel(probe);
         let (backoff_tx, backoff_rx) = watch::channel(max_backoff);
         let status = Arc::new(Mutex::new(ActiveStatus {
@@ -239,8 +266,15 @@ impl Active {
                         let k = ConnKind::Controller;
                         let p = probe_rx.clone();
                         let st2 = st.clone();
-                        let on =
-                            move |id| st2.lock().unwrap_or_else(|e| e.into_inner()).conn = Some(id);
+                        let of2 = ofproto.clone();
+                        let rate3 = rate2.clone();
+                        // Under the rate's lock, as `update`: a change
+                        // meanwhile reaches this connection.
+                        let on = move |id| {
+                            let r = rate3.lock().unwrap_or_else(|e| e.into_inner());
+                            ofconn::lock(&of2).set_conn_rate_limit(id, r.0, r.1);
+                            st2.lock().unwrap_or_else(|e| e.into_inner()).conn = Some(id);
+                        };
                         let end = match stream {
                             Stream::Unix(s) => ofconn::serve_as(s, o, k, p, on).await,
                             Stream::Tcp(s) => ofconn::serve_as(s, o, k, p, on).await,
@@ -272,14 +306,22 @@ impl Active {
             status,
             probe: probe_tx,
             max_backoff: backoff_tx,
+            rate,
+            ofproto: of_keep,
         }
     }
 
     /// New settings for the running controller: the connection stays up
     /// (as OVS's connmgr reconfigures an existing controller in place).
-    pub fn update(&self, max_backoff: Duration, probe: Option<Duration>) {
+    pub fn update(&self, max_backoff: Duration, probe: Option<Duration>, rate: (u32, u32)) {
         self.max_backoff.send_replace(max_backoff);
         self.probe.send_replace(probe);
+        let mut r = self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        *r = rate;
+        let conn = self.status.lock().unwrap_or_else(|e| e.into_inner()).conn;
+        if let Some(id) = conn {
+            ofconn::lock(&self.ofproto).set_conn_rate_limit(id, rate.0, rate.1);
+        }
     }
 }
 

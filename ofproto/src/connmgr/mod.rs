@@ -18,16 +18,20 @@
 pub mod async_config;
 pub(crate) mod dispatch;
 pub mod monitor;
+pub mod pinsched;
 pub mod role;
 
 pub use dispatch::handle;
 
 use ferrovs_openflow::message::{ErrorMsg, Hello, Message, SwitchConfig};
+use std::time::Instant;
+
 use ferrovs_openflow::{ErrorCode, Version};
 
 use crate::bundle::Bundle;
 use async_config::AsyncMasks;
 use monitor::Monitor;
+use pinsched::{PinSched, PinStats};
 
 /// Queued output past which a connection is not read (and its pending
 /// input is not processed) until it drains.
@@ -101,6 +105,9 @@ pub struct Connection {
     pub bundles: std::collections::BTreeMap<u32, Bundle>,
     /// Asynchronous messages dropped under back-pressure.
     pub dropped_async: u64,
+    /// Packet-in rate limiting (`controller_rate_limit`): schedulers for
+    /// [0] other reasons ("action"), [1] table misses ("miss").
+    pub pinsched: [Option<PinSched>; 2],
 }
 
 impl Connection {
@@ -134,6 +141,7 @@ impl Connection {
             monitor_onf: false,
             bundles: Default::default(),
             dropped_async: 0,
+            pinsched: [None, None],
         }
     }
 
@@ -180,6 +188,64 @@ impl Connection {
         }
         self.output.extend_from_slice(msg);
         (self.waker)();
+    }
+
+    /// Sets the packet-in rate limit (packets a second; 0: none) and
+    /// burst (0: a quarter of the rate), as OVS's
+    /// `ofconn_set_rate_limit`.
+    pub fn set_rate_limit(&mut self, rate: u32, burst: u32) {
+        for s in &mut self.pinsched {
+            match s {
+                _ if rate == 0 => *s = None,
+                Some(s) => s.set_limits(rate, burst),
+                None => *s = Some(PinSched::new(rate, burst)),
+            }
+        }
+    }
+
+    /// The schedulers' counters ([action, miss]), if rate limited.
+    pub fn pin_stats(&self) -> Option<[PinStats; 2]> {
+        match &self.pinsched {
+            [Some(a), Some(m)] => Some([a.stats(), m.stats()]),
+            _ => None,
+        }
+    }
+
+    /// Queues packet-in `msg` (input port `port`; `miss`: a table miss)
+    /// through the rate limit, if any.
+    pub fn send_packet_in(&mut self, miss: bool, port: u16, msg: &Message, now: Instant) {
+        if self.version.is_none() || self.closing {
+            return;
+        }
+        let v = self.ver();
+        let Some(s) = &mut self.pinsched[usize::from(miss)] else {
+            self.send_async(msg);
+            return;
+        };
+        let mut bytes = Vec::new();
+        msg.encode_into(v, 0, &mut bytes);
+        match s.send(port, bytes, now) {
+            Some(b) => self.send_async_raw(&b),
+            // Queued: the connection's loop learns the new due time.
+            None => (self.waker)(),
+        }
+    }
+
+    /// Sends the rate-limited packet-ins whose turn came; returns when
+    /// the next one is due (None: none waiting).
+    pub fn run_pinsched(&mut self, now: Instant) -> Option<Instant> {
+        let mut out = Vec::new();
+        let mut due: Option<Instant> = None;
+        for s in self.pinsched.iter_mut().flatten() {
+            s.run(now, &mut out);
+            if let Some(t) = s.next_due(now) {
+                due = Some(due.map_or(t, |d| d.min(t)));
+            }
+        }
+        for m in out {
+            self.send_async_raw(&m);
+        }
+        due
     }
 
     /// The next whole message of the input, if any (removed from it).
@@ -253,5 +319,26 @@ impl Connection {
             data: raw[..raw.len().min(0xffff - 12)].to_vec(),
         };
         self.send(&Message::Error(err), xid);
+    }
+}
+
+/// Packet-in rate limits, by connection id (the I/O side applies a
+/// controller's settings and runs the schedulers when they are due).
+impl crate::ofproto::Ofproto {
+    /// See [`Connection::set_rate_limit`].
+    pub fn set_conn_rate_limit(&mut self, id: ConnId, rate: u32, burst: u32) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.set_rate_limit(rate, burst);
+        }
+    }
+
+    /// See [`Connection::pin_stats`].
+    pub fn conn_pin_stats(&self, id: ConnId) -> Option<[PinStats; 2]> {
+        self.conns.get(&id).and_then(Connection::pin_stats)
+    }
+
+    /// See [`Connection::run_pinsched`].
+    pub fn run_conn_pinsched(&mut self, id: ConnId, now: Instant) -> Option<Instant> {
+        self.conns.get_mut(&id).and_then(|c| c.run_pinsched(now))
     }
 }

@@ -68,6 +68,11 @@ pub const MAX_RESUBMITS: u32 = 4096;
 pub const REASON_NO_MATCH: u8 = 0;
 pub const REASON_ACTION: u8 = 1;
 pub const REASON_INVALID_TTL: u8 = 2;
+/// OpenFlow 1.4 OFPR_PACKET_OUT: output:CONTROLLER in a packet-out.
+pub const REASON_PACKET_OUT: u8 = 5;
+/// OVS's private reason for a table-miss flow's controller action (sent
+/// as no_match from OpenFlow 1.3, action before).
+pub const REASON_EXPLICIT_MISS: u8 = 6;
 
 /// What a translation starts from.
 pub struct XlateIn<'a> {
@@ -191,6 +196,9 @@ pub struct Ctx<'a, 't> {
     /// The action being run is the last one of the translation (OVS's
     /// `is_last_action`): a tunnel output then needs no `clone`.
     pub(crate) last: bool,
+    /// Translating a packet-out's actions (output:CONTROLLER gives reason
+    /// packet_out, as OVS's `in_packet_out`).
+    pub(crate) in_packet_out: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -251,6 +259,7 @@ impl<'a, 't> Ctx<'a, 't> {
             trace,
             tnl: input.tnl,
             last: true,
+            in_packet_out: false,
         }
     }
 
@@ -643,6 +652,11 @@ impl<'a, 't> Ctx<'a, 't> {
     /// brings the packet to the slow path.
     pub(crate) fn packet_in(&mut self, reason: u8, max_len: u16, id: u16, userdata: Vec<u8>) {
         self.commit();
+        // A table-miss flow's action is an explicit miss (OVS).
+        let reason = match self.rule {
+            Some(r) if reason == REASON_ACTION && r.is_table_miss() => REASON_EXPLICIT_MISS,
+            _ => reason,
+        };
         let pi = PacketIn {
             bridge: self.bridge,
             reason,
@@ -664,41 +678,75 @@ impl<'a, 't> Ctx<'a, 't> {
 
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
-/// then the cookie (8 bytes big-endian) and, for a `controller(pause)`,
-/// the recirculation id of its frozen state (4 bytes big-endian).
+/// the cookie (8 bytes), max_len, controller id and the OpenFlow input
+/// port at the time (2 bytes each, all big-endian) and a pause flag (1
+/// byte); then, for a
+/// `controller(pause)`, the recirculation id of its frozen state (4
+/// bytes; the state holds the userdata), else the action's userdata.
+/// Everything the packet-in needs that the packet does not carry, as
+/// OVS's controller cookie and frozen state hold it.
 pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     let mut v = b"ctl".to_vec();
     v.push(pi.bridge as u8);
     v.push(pi.reason);
     v.push(pi.table_id);
     v.extend_from_slice(&pi.cookie.to_be_bytes());
-    if let Some(id) = pause_id {
-        v.extend_from_slice(&id.to_be_bytes());
+    v.extend_from_slice(&pi.max_len.to_be_bytes());
+    v.extend_from_slice(&pi.controller_id.to_be_bytes());
+    v.extend_from_slice(&in_port(&pi.flow).to_be_bytes());
+    match pause_id {
+        Some(id) => {
+            v.push(1);
+            v.extend_from_slice(&id.to_be_bytes());
+        }
+        None => {
+            v.push(0);
+            v.extend_from_slice(&pi.userdata);
+        }
     }
     v
 }
 
+/// Length of the fixed part of [`controller_userdata`].
+const CTL_FIXED: usize = 21;
+
 /// The recirculation id a pause's `userspace` userdata refers to.
 pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
-    (u.len() == 18 && &u[..3] == b"ctl").then(|| u32::from_be_bytes([u[14], u[15], u[16], u[17]]))
+    (u.len() == CTL_FIXED + 4 && &u[..3] == b"ctl" && u[CTL_FIXED - 1] == 1).then(|| {
+        u32::from_be_bytes([
+            u[CTL_FIXED],
+            u[CTL_FIXED + 1],
+            u[CTL_FIXED + 2],
+            u[CTL_FIXED + 3],
+        ])
+    })
 }
 
-/// The packet-in a `userspace` action's userdata describes (flow not
-/// kept: zero; the continuation of a pause is looked up by the caller,
-/// [`controller_pause_id`]).
+/// The packet-in a `userspace` action's userdata describes (of the flow
+/// only the input port is kept; the continuation of a pause and its
+/// userdata are looked up by the caller, [`controller_pause_id`]).
 pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
-    if !(u.len() == 14 || u.len() == 18) || &u[..3] != b"ctl" {
+    if u.len() < CTL_FIXED || &u[..3] != b"ctl" {
         return None;
     }
+    let be16 = |i: usize| u16::from_be_bytes([u[i], u[i + 1]]);
     Some(PacketIn {
         bridge: u[3] as usize,
         reason: u[4],
         table_id: u[5],
         cookie: u64::from_be_bytes(u[6..14].try_into().ok()?),
-        max_len: u16::MAX,
-        controller_id: 0,
-        userdata: Vec::new(),
-        flow: OfFlow::default(),
+        max_len: be16(14),
+        controller_id: be16(16),
+        userdata: if u[CTL_FIXED - 1] == 0 {
+            u[CTL_FIXED..].to_vec()
+        } else {
+            Vec::new()
+        },
+        flow: {
+            let mut f = OfFlow::default();
+            set_in_port(&mut f, be16(18));
+            f
+        },
         continuation: None,
     })
 }

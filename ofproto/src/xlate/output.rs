@@ -5,7 +5,7 @@
 use ferrovs_datapath::actions::DpAction;
 use ferrovs_openflow::port::*;
 
-use super::{in_port, set_in_port, Ctx, XlateError, MAX_DEPTH, REASON_ACTION};
+use super::{in_port, set_in_port, Ctx, XlateError, MAX_DEPTH, REASON_ACTION, REASON_PACKET_OUT};
 use crate::flow::OfFlow;
 
 /// OFPPC_NO_FLOOD (OpenFlow 1.0 bit, kept as OVS does).
@@ -26,7 +26,14 @@ impl Ctx<'_, '_> {
             OFPP_NORMAL => self.normal(),
             OFPP_FLOOD => self.flood(false),
             OFPP_ALL => self.flood(true),
-            OFPP_CONTROLLER => self.packet_in(REASON_ACTION, max_len, 0, Vec::new()),
+            OFPP_CONTROLLER => {
+                let reason = if self.in_packet_out {
+                    REASON_PACKET_OUT
+                } else {
+                    REASON_ACTION
+                };
+                self.packet_in(reason, max_len, 0, Vec::new())
+            }
             OFPP_NONE => {}
             p if p == inp => self.note(|| "skipping output to input port".to_string()),
             p => self.output_to(p),
