@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::neutron_fw::{NEUTRON_FW, VM1_MAC};
 use ferrovs_tests::{python, tool, Netns, Veth};
 
 struct Host {
@@ -37,6 +38,17 @@ impl Host {
 }
 
 fn veth_host(fv: &FerrovsVswitchd, tag: &str, n: u8) -> Host {
+    veth_host_with(fv, tag, n, None, None)
+}
+
+/// A host with a chosen MAC and OpenFlow port number.
+fn veth_host_with(
+    fv: &FerrovsVswitchd,
+    tag: &str,
+    n: u8,
+    mac: Option<&str>,
+    ofport: Option<u16>,
+) -> Host {
     let ns = Netns::new(tag).unwrap();
     let v = Veth::new(tag).unwrap();
     let ip = |args: &[&str]| {
@@ -44,6 +56,9 @@ fn veth_host(fv: &FerrovsVswitchd, tag: &str, n: u8) -> Host {
         assert!(out.status.success(), "{args:?}: {out:?}");
     };
     ip(&["link", "set", &v.b, "netns", ns.name()]);
+    if let Some(m) = mac {
+        ns.exec(&["ip", "link", "set", &v.b, "address", m]).unwrap();
+    }
     ns.exec(&[
         "ip",
         "addr",
@@ -56,7 +71,8 @@ fn veth_host(fv: &FerrovsVswitchd, tag: &str, n: u8) -> Host {
     ns.exec(&["ip", "link", "set", &v.b, "up"]).unwrap();
     ip(&["link", "set", &v.a, "netns", fv.netns().name()]);
     fv.netns().exec(&["ip", "link", "set", &v.a, "up"]).unwrap();
-    fv.vsctl_ok(&[
+    let req = ofport.map(|p| format!("ofport_request={p}"));
+    let mut args = vec![
         "add-port",
         "br0",
         &v.a,
@@ -65,7 +81,11 @@ fn veth_host(fv: &FerrovsVswitchd, tag: &str, n: u8) -> Host {
         "Interface",
         &v.a,
         "type=system",
-    ]);
+    ];
+    if let Some(r) = &req {
+        args.push(r);
+    }
+    fv.vsctl_ok(&args);
     Host {
         ns,
         ifname: v.b.clone(),
@@ -74,9 +94,8 @@ fn veth_host(fv: &FerrovsVswitchd, tag: &str, n: u8) -> Host {
     }
 }
 
-/// A switch with `br0` (netdev datapath, fail_mode secure) and two hosts
-/// 198.18.0.1 and 198.18.0.2; returns them with their OpenFlow ports.
-fn setup() -> (FerrovsVswitchd, Host, Host, String, String) {
+/// A switch with `br0` (netdev datapath, fail_mode secure).
+fn secure_switch() -> FerrovsVswitchd {
     let fv = FerrovsVswitchd::start().unwrap();
     fv.vsctl_ok(&[
         "add-br",
@@ -88,6 +107,13 @@ fn setup() -> (FerrovsVswitchd, Host, Host, String, String) {
         "datapath_type=netdev",
         "fail_mode=secure",
     ]);
+    fv
+}
+
+/// A switch with `br0` (netdev datapath, fail_mode secure) and two hosts
+/// 198.18.0.1 and 198.18.0.2; returns them with their OpenFlow ports.
+fn setup() -> (FerrovsVswitchd, Host, Host, String, String) {
+    let fv = secure_switch();
     let h1 = veth_host(&fv, "c1", 1);
     let h2 = veth_host(&fv, "c2", 2);
     let no = |p: &str| {
@@ -293,4 +319,65 @@ fn snat_and_floating_ip_dnat() {
         fv.appctl_ok(&["dpctl/dump-conntrack"])
     );
     assert!(ping(&h2.ns, "198.18.0.100"), "ping the floating IP");
+}
+
+/// Neutron's security-group flows (the ones the side-by-side trace test
+/// compares with OVS) in front of VMs as namespaces: VM1 (port 1,
+/// 198.18.0.1) allows ingress SSH from anywhere and ICMP from VM2's
+/// group; VM2 (port 2) and an outside host (port 3) try their luck.
+#[test]
+fn neutron_security_groups_between_namespaces() {
+    let fv = secure_switch();
+    let vm1 = veth_host_with(&fv, "n1", 1, Some(VM1_MAC), Some(1));
+    let vm2 = veth_host_with(&fv, "n2", 2, Some("fa:16:3e:00:00:02"), Some(2));
+    let out = veth_host_with(&fv, "n3", 3, Some("fa:16:3e:00:00:09"), Some(3));
+    let fl: Vec<String> = NEUTRON_FW.iter().map(|s| s.to_string()).collect();
+    flows(&fv, &fl);
+    let diag = || {
+        format!(
+            "{}\n{}",
+            fv.appctl_ok(&["dpctl/dump-flows"]),
+            fv.appctl_ok(&["dpctl/dump-conntrack"])
+        )
+    };
+    // Ingress SSH to VM1: from the other VM and from outside.
+    let r = tcp(&vm2.ns, &vm1.ns, "198.18.0.1", 22);
+    assert_eq!(
+        (r.0.as_str(), r.1.as_str()),
+        ("ok", "198.18.0.2"),
+        "{}",
+        diag()
+    );
+    let r = tcp(&out.ns, &vm1.ns, "198.18.0.1", 22);
+    assert_eq!(
+        (r.0.as_str(), r.1.as_str()),
+        ("ok", "198.18.0.3"),
+        "{}",
+        diag()
+    );
+    // Ingress HTTP to VM1: no rule.
+    let r = tcp(&vm2.ns, &vm1.ns, "198.18.0.1", 80);
+    assert!(r.0.starts_with("fail"), "HTTP to VM1 must drop: {r:?}");
+    // ICMP: from the remote group's member only.
+    assert!(
+        ping(&vm2.ns, "198.18.0.1"),
+        "ICMP from VM2 (remote group)\n{}",
+        diag()
+    );
+    assert!(!ping(&out.ns, "198.18.0.1"), "ICMP from outside must drop");
+    // Egress from VM1 is open, and the replies come back.
+    let r = tcp(&vm1.ns, &out.ns, "198.18.0.3", 8080);
+    assert_eq!(
+        (r.0.as_str(), r.1.as_str()),
+        ("ok", "198.18.0.1"),
+        "{}",
+        diag()
+    );
+    let ct = fv.appctl_ok(&["dpctl/dump-conntrack", "zone=1"]);
+    assert!(
+        ct.lines().any(
+            |l| l.starts_with("tcp,orig=(src=198.18.0.2,dst=198.18.0.1,") && l.contains("dport=22")
+        ),
+        "{ct}"
+    );
 }
