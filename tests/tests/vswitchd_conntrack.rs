@@ -150,6 +150,25 @@ if mode == 'server':
         print(peer[0], flush=True)
     except socket.timeout:
         print('none', flush=True)
+elif mode == 'echo-loop':
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', port)); s.listen(1); s.settimeout(30)
+    print('ready', flush=True)
+    c, peer = s.accept(); c.settimeout(30)
+    while True:
+        b = c.recv(100)
+        if not b: break
+        c.sendall(b)
+elif mode == 'client-wait':
+    # One echo, then a second one after a line on stdin.
+    s = socket.create_connection((addr, port), timeout=3)
+    s.sendall(b'one\n'); print('ok1' if s.recv(100) == b'one\n' else 'bad', flush=True)
+    sys.stdin.readline()
+    s.sendall(b'two\n')
+    try:
+        print('ok2' if s.recv(100) == b'two\n' else 'bad', flush=True)
+    except OSError:
+        print('cut', flush=True)
 else:
     try:
         s = socket.create_connection((addr, port), timeout=3)
@@ -461,4 +480,60 @@ fn icmp_timeout(fv: &FerrovsVswitchd) -> u64 {
         .and_then(|t| t.split(',').next())
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("no timeout: {line}"))
+}
+
+/// Neutron's way to cut a connection whose rule went away: with the
+/// ingress SSH rule deleted, the next packet of an established SSH
+/// connection hits `ct_state=+est` at priority 40, is committed with
+/// ct_mark=1 and dropped, and the connection is dead from then on.
+#[test]
+fn neutron_deleted_rule_cuts_established_connection_by_ct_mark() {
+    use std::io::Write;
+    let fv = secure_switch();
+    let vm1 = veth_host_with(&fv, "m1", 1, Some(VM1_MAC), Some(1));
+    let vm2 = veth_host_with(&fv, "m2", 2, Some("fa:16:3e:00:00:02"), Some(2));
+    let fl: Vec<String> = NEUTRON_FW.iter().map(|s| s.to_string()).collect();
+    flows(&fv, &fl);
+    let (_srv, lines) =
+        ferrovs_tests::spawn_lines(&mut py(&vm1.ns, &["echo-loop", "198.18.0.1", "22"])).unwrap();
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "ready"
+    );
+    let mut cmd = py(&vm2.ns, &["client-wait", "198.18.0.1", "22"]);
+    cmd.stdin(Stdio::piped());
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in out.lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, "ok1", "SSH allowed at first");
+    // The security group rule goes away (both of its flows).
+    let del = fv.ofctl(
+        &[],
+        "del-flows",
+        "br0",
+        &["table=82,tcp,reg5=0x1,tp_dst=22"],
+    );
+    assert!(del.status.success(), "{del:?}");
+    // The megaflows of the connection are revalidated (as OVS does after
+    // a flow table change, in the background).
+    fv.appctl_ok(&["revalidator/wait"]);
+    writeln!(stdin).unwrap();
+    let second = rx.recv_timeout(Duration::from_secs(15)).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(second, "cut", "the established connection must be cut");
+    let ct = fv.appctl_ok(&["dpctl/dump-conntrack", "zone=1"]);
+    assert!(
+        ct.lines()
+            .any(|l| l.contains("dport=22") && l.contains("mark=1")),
+        "the connection carries ct_mark=1:\n{ct}"
+    );
 }
