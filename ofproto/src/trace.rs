@@ -112,6 +112,26 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
         head.push(',');
         head.push_str(p);
     }
+    // The wire form (and so the text above) carries ct_nw_proto and the
+    // ct ports only when ct_nw_proto is nonzero; OVS's megaflow text
+    // prints them whenever they are masked.
+    let proto = ferrovs_datapath::flow::layout::CT_NW_PROTO;
+    let pm = wc.bits(proto.word as usize, proto.shift as u32, 8);
+    if pm != 0 && flow.bits(proto.word as usize, proto.shift as u32, 8) & pm == 0 {
+        head.push_str(",ct_nw_proto=0");
+        for (name, f) in [
+            ("ct_tp_src", ferrovs_datapath::flow::layout::CT_TP_SRC),
+            ("ct_tp_dst", ferrovs_datapath::flow::layout::CT_TP_DST),
+        ] {
+            let m = wc.bits(f.word as usize, f.shift as u32, 16);
+            let v = flow.bits(f.word as usize, f.shift as u32, 16) & m;
+            match m {
+                0 => {}
+                0xffff => head.push_str(&format!(",{name}={v}")),
+                _ => head.push_str(&format!(",{name}={v:#x}/{m:#x}")),
+            }
+        }
+    }
     if rest.is_empty() {
         format!("{head},eth")
     } else {

@@ -361,3 +361,32 @@ fn neutron_ovs_firewall() {
         ],
     );
 }
+
+#[test]
+fn ct_fields_headers_and_ipv6() {
+    let p = Pair::start();
+    let flows = [
+        // Header changes are committed before the tracker sees the packet.
+        "table=0,priority=100,tcp,in_port=1 actions=mod_nw_src:198.18.0.77,set_field:0x1234->reg6,ct(commit,zone=NXM_NX_REG6[4..19],exec(set_field:0x10/0xf0->ct_label)),mod_tp_dst:8080,output:2",
+        "table=0,priority=100,ipv6,in_port=2 actions=ct(table=1,zone=11)",
+        "table=0,priority=100,udp,in_port=3 actions=ct(table=1,zone=12)",
+        "table=1,priority=100,ct_state=+trk+est,ct_label=0x10/0xf0,ipv6 actions=output:1",
+        "table=1,priority=90,ct_state=+trk+new,ipv6,ct_ipv6_src=2001:db8::2,ct_nw_proto=6,ct_tp_dst=443 actions=output:3",
+        "table=1,priority=90,ct_state=+trk+new,ip,ct_nw_dst=198.18.0.1,ct_nw_proto=17,ct_tp_src=5000 actions=output:4",
+        "table=1,priority=80,ct_state=+trk+rel actions=output:1",
+        "table=1,priority=1 actions=drop",
+    ];
+    let tcp6 = "in_port=2,dl_src=fa:16:3e:00:00:02,dl_dst=fa:16:3e:00:00:01,tcp6,ipv6_src=2001:db8::2,ipv6_dst=2001:db8::1,tp_src=1000,tp_dst=443";
+    p.check(
+        "ct fields, headers, IPv6",
+        &flows,
+        &[
+            (TCP12, &[]),
+            (tcp6, &[]),
+            (tcp6, &["trk,est"]),
+            (UDP31, &[]),
+            (UDP31, &["trk,rel"]),
+        ],
+        &[],
+    );
+}

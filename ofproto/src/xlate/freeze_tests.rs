@@ -612,3 +612,40 @@ fn trace_follows_ct_recirculation_with_ct_next() {
     assert!(table.is_empty());
     assert!(crate::trace_ct::parse_ct_state("trk,bogus").is_err());
 }
+
+#[test]
+fn ct_tuple_matches_unwildcard_what_they_read() {
+    let b = bridge(
+        &[
+            "priority=90,ct_state=+trk+new,ip,ct_nw_dst=198.18.0.1,ct_nw_proto=17,ct_tp_src=5000 actions=output:4",
+            "priority=1 actions=drop",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let refs = [BridgeRef {
+        ofproto: &b.of,
+        ports: &b.ports,
+        mac: &b.mac,
+    }];
+    let f = crate::trace::parse_trace_flow(&format!("in_port=1,ct_state=+trk+new,{TCP}"), &b.ports)
+        .unwrap();
+    let out = xlate(&XlateIn {
+        bridges: &refs,
+        bridge: 0,
+        flow: f,
+        now: Instant::now(),
+        may_learn: false,
+        recirc: Some(&table),
+        tnl: None,
+    });
+    use ferrovs_datapath::flow::layout as dp;
+    let wc = out.wc;
+    let read =
+        wc.0[dp::W_CT_MARK] & dp::CT_NW_PROTO.word_mask() | wc.0[dp::W_CT_NW] | wc.0[dp::W_CT_TP];
+    assert!(read != 0, "{:x?}", &wc.0[..16]);
+    // OVS's megaflow text shows the zero ct_nw_proto that ruled it out.
+    let (a, m, text) = trace(&b, &table, &format!("in_port=1,ct_state=+trk+new,{TCP}"));
+    assert_eq!(a, "drop", "{text}");
+    assert!(m.contains(",ct_nw_proto=0,"), "{m}");
+}
