@@ -48,6 +48,7 @@ pub mod table;
 pub mod table_mod;
 pub mod tlv_table;
 pub mod trace;
+pub mod trace_ct;
 pub mod tunnel;
 pub mod upcall;
 pub mod xlate;

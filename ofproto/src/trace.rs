@@ -158,10 +158,40 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
             head.push_str(&format!(",dp_hash={v}/{hash_mask:#x}"));
         }
     }
-    if m.is_empty() {
+    // Metadata OVS prints before the packet type: skb_priority,
+    // pkt_mark and the conntrack fields.
+    let (pre, rest): (Vec<&str>, Vec<&str>) =
+        m.split(',').filter(|s| !s.is_empty()).partition(|s| {
+            s.starts_with("ct_") || s.starts_with("skb_priority=") || s.starts_with("pkt_mark=")
+        });
+    for p in pre {
+        head.push(',');
+        head.push_str(p);
+    }
+    // The wire form (and so the text above) carries ct_nw_proto and the
+    // ct ports only when ct_nw_proto is nonzero; OVS's megaflow text
+    // prints them whenever they are masked.
+    let proto = ferrovs_datapath::flow::layout::CT_NW_PROTO;
+    let pm = wc.bits(proto.word as usize, proto.shift as u32, 8);
+    if pm != 0 && flow.bits(proto.word as usize, proto.shift as u32, 8) & pm == 0 {
+        head.push_str(",ct_nw_proto=0");
+        for (name, f) in [
+            ("ct_tp_src", ferrovs_datapath::flow::layout::CT_TP_SRC),
+            ("ct_tp_dst", ferrovs_datapath::flow::layout::CT_TP_DST),
+        ] {
+            let m = wc.bits(f.word as usize, f.shift as u32, 16);
+            let v = flow.bits(f.word as usize, f.shift as u32, 16) & m;
+            match m {
+                0 => {}
+                0xffff => head.push_str(&format!(",{name}={v}")),
+                _ => head.push_str(&format!(",{name}={v:#x}/{m:#x}")),
+            }
+        }
+    }
+    if rest.is_empty() {
         format!("{head},eth")
     } else {
-        format!("{head},eth,{m}")
+        format!("{head},eth,{}", rest.join(","))
     }
 }
 
@@ -190,26 +220,42 @@ pub fn trace_with<'a>(
     tnl: Option<&'a crate::tunnel::TnlState>,
     recirc: Option<&'a RecircTable>,
 ) -> Result<TraceResult<'a>, TraceError> {
-    let br = bridges
-        .get(bridge)
-        .ok_or_else(|| TraceError::NoBridge(bridge.to_string()))?;
-    let flow = parse_trace_flow_tlv(flow_text, br.ports, br.ofproto.tlv_table())?;
-    let input = XlateIn {
+    let ctx = PassCtx {
         bridges,
         bridge,
-        flow,
         now,
-        may_learn: false,
-        recirc,
+        port_name,
         tnl,
+        recirc,
+    };
+    crate::trace_ct::trace_ct(&ctx, flow_text, &[])
+}
+
+/// What every pass of one trace shares.
+pub(crate) struct PassCtx<'a, 'p> {
+    pub bridges: &'a [BridgeRef<'a>],
+    pub bridge: usize,
+    pub now: Instant,
+    pub port_name: &'p dyn Fn(u32) -> String,
+    pub tnl: Option<&'a crate::tunnel::TnlState>,
+    pub recirc: Option<&'a RecircTable>,
+}
+
+/// One translation of `flow` and its text, from `Flow:` to `Datapath
+/// actions:`. The recirculation ids it took stay referenced (the caller
+/// follows and then gives them back).
+pub(crate) fn trace_pass<'a>(ctx: &PassCtx<'a, '_>, flow: OfFlow) -> TraceResult<'a> {
+    let input = XlateIn {
+        bridges: ctx.bridges,
+        bridge: ctx.bridge,
+        flow,
+        now: ctx.now,
+        may_learn: false,
+        recirc: ctx.recirc,
+        tnl: ctx.tnl,
     };
     let mut t = Trace::default();
     let out = xlate_traced(&input, Some(&mut t));
-    if let Some(r) = recirc {
-        for id in &out.recircs {
-            r.unref(*id);
-        }
-    }
     let all = OfMatch {
         value: flow,
         mask: OfFlow(std::array::from_fn(|i| if flow.0[i] != 0 { !0 } else { 0 })),
@@ -236,18 +282,18 @@ pub fn trace_with<'a>(
         text.push_str(&format!("Final flow: {}\n", format_match(&fin)));
     }
     let megaflow = format_megaflow(&flow, &out.wc);
-    let dp_actions = format_dp_actions(&out.actions, port_name);
+    let dp_actions = format_dp_actions(&out.actions, ctx.port_name);
     text.push_str(&format!("Megaflow: {megaflow}\n"));
     text.push_str(&format!("Datapath actions: {dp_actions}\n"));
     if out.error == Some(XlateError::NoRecircContext) {
         text.push_str("Translation failed (No recirculation context), packet is dropped.\n");
     }
-    Ok(TraceResult {
+    TraceResult {
         text,
         megaflow,
         dp_actions,
         out,
-    })
+    }
 }
 
 /// Finds a bridge by name in `bridges`.

@@ -401,6 +401,17 @@ impl OfprotoUpcall {
     /// `ofproto/trace BRIDGE FLOW` over this datapath's bridges (what
     /// vswitchd's unixctl command calls): the text OVS prints.
     pub fn trace(&self, bridge: &str, flow: &str) -> Result<String, crate::trace::TraceError> {
+        self.trace_ct_next(bridge, flow, &[])
+    }
+
+    /// As [`Self::trace`], resuming conntrack recirculations with the
+    /// `ct_state`s of `--ct-next`.
+    pub fn trace_ct_next(
+        &self,
+        bridge: &str,
+        flow: &str,
+        ct_next: &[u16],
+    ) -> Result<String, crate::trace::TraceError> {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
         let ports: Vec<_> = bridges
             .iter()
@@ -422,7 +433,7 @@ impl OfprotoUpcall {
             .collect();
         let idx = crate::trace::bridge_index(&refs, bridge)?;
         let now = guards[idx].now();
-        let r = crate::trace::trace_with(
+        let r = crate::trace_ct::trace_with_ct_next(
             &refs,
             idx,
             flow,
@@ -430,6 +441,7 @@ impl OfprotoUpcall {
             &|p| p.to_string(),
             Some(&self.tnl),
             Some(&self.recirc),
+            ct_next,
         )?;
         Ok(r.text)
     }

@@ -38,6 +38,19 @@ fn pool() -> Vec<(&'static str, Action)> {
             actions,
         })
     };
+    let ct_zone = |n_bits: u8| {
+        Action::Ct(Ct {
+            flags: 0,
+            zone: CtZone::Field(Subfield {
+                field: Field::Reg6,
+                ofs: 0,
+                n_bits: n_bits as _,
+            }),
+            recirc_table: Ct::RECIRC_NONE,
+            alg: 0,
+            actions: vec![],
+        })
+    };
     let wm = Action::WriteMetadata {
         metadata: 1,
         mask: 0xff,
@@ -80,6 +93,8 @@ fn pool() -> Vec<(&'static str, Action)> {
         ("ct(nat src)", ct(0, vec![nat_src.clone()])),
         ("ct commit(nat src)", ct(Ct::F_COMMIT, vec![nat_src])),
         ("ct force", ct(Ct::F_FORCE, vec![])),
+        ("ct zone=reg6[0..7]", ct_zone(8)),
+        ("ct zone=reg6[0..15]", ct_zone(16)),
         ("ct commit(output)", ct(Ct::F_COMMIT, vec![out.clone()])),
         ("clone(output)", Action::Clone(vec![out.clone()])),
         ("clone(write_metadata)", Action::Clone(vec![wm.clone()])),

@@ -13,8 +13,9 @@
 pub mod ferrovs_vswitchd;
 pub mod frames;
 pub mod neutron_agent;
-pub mod overlay;
+pub mod neutron_fw;
 pub mod osken;
+pub mod overlay;
 pub mod ovs_compare;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;

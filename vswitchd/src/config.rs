@@ -23,6 +23,8 @@ pub struct Wanted {
     pub bridges: BTreeMap<String, WantBridge>,
     /// The `Open_vSwitch` row's `other_config` (PMD settings).
     pub other_config: BTreeMap<String, String>,
+    /// Conntrack timeout policies per zone (`Datapath`/`CT_Zone`).
+    pub ct_zones: crate::ct_config::ZonePolicies,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +170,7 @@ impl Wanted {
             next_cfg: rows.int("Open_vSwitch", &root, "next_cfg").unwrap_or(0),
             bridges: BTreeMap::new(),
             other_config: rows.map("Open_vSwitch", &root, "other_config"),
+            ct_zones: crate::ct_config::read(r, &root),
         };
         let mut seen_ifaces = std::collections::BTreeSet::new();
         let mut bridges: Vec<(String, Uuid)> = rows

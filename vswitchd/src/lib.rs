@@ -20,6 +20,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod ct_config;
 pub mod dummy_packet;
 pub mod flow_dump;
 pub mod hostdev;

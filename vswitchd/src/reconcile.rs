@@ -26,7 +26,16 @@ use crate::switch::Switch;
 /// managers are the database server's connections (`manager_options`);
 /// OVS's switch reads them only for in-band control, which ferrovs does
 /// not do.
-pub const TABLES: &[&str] = &["Open_vSwitch", "Bridge", "Port", "Interface", "Controller"];
+pub const TABLES: &[&str] = &[
+    "Open_vSwitch",
+    "Bridge",
+    "Port",
+    "Interface",
+    "Controller",
+    "Datapath",
+    "CT_Zone",
+    "CT_Timeout_Policy",
+];
 
 pub fn idl_config(remote: &str) -> IdlConfig {
     IdlConfig {

@@ -19,6 +19,8 @@ pub struct Switch {
     pub refused: BTreeMap<String, WantBridge>,
     /// The PMD settings applied to the datapath.
     pub pmd: crate::pmd_config::PmdConfig,
+    /// The conntrack timeout policies applied to the datapath.
+    pub ct: crate::ct_config::CtConfig,
 }
 
 impl Switch {
@@ -28,11 +30,13 @@ impl Switch {
             bridges: BTreeMap::new(),
             refused: BTreeMap::new(),
             pmd: Default::default(),
+            ct: Default::default(),
         }
     }
 
     pub fn apply(&mut self, want: &Wanted) {
         self.pmd.apply(&self.shared.dp, &want.other_config);
+        self.ct.apply(&self.shared.dp, &want.ct_zones);
         let gone: Vec<String> = self
             .bridges
             .iter()
@@ -135,6 +139,7 @@ mod tests {
             root: Some(Uuid::new_v4()),
             next_cfg: 1,
             other_config: Default::default(),
+            ct_zones: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), b.clone()))

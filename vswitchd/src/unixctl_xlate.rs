@@ -27,12 +27,27 @@ fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
 
 /// `ofproto/trace BRIDGE FLOW [-generate]`.
 pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
-    let rest: Vec<&String> = args.iter().filter(|a| *a != "-generate").collect();
+    let mut rest: Vec<&String> = Vec::new();
+    let mut ct_next = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-generate" => {}
+            "--ct-next" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| "missing argument to --ct-next option".to_string())?;
+                ct_next.push(ferrovs_ofproto::trace_ct::parse_ct_state(v)?);
+            }
+            _ => rest.push(a),
+        }
+    }
     let [bridge, flow] = rest[..] else {
-        return Err("usage: ofproto/trace BRIDGE FLOW [-generate]".to_string());
+        return Err("usage: ofproto/trace BRIDGE FLOW [-generate] [--ct-next FLAGS]".to_string());
     };
     let (up, _) = upcall_of(ctx)?;
-    up.trace(bridge, flow).map_err(|e| e.to_string())
+    up.trace_ct_next(bridge, flow, &ct_next)
+        .map_err(|e| e.to_string())
 }
 
 /// `fdb/show BRIDGE`.

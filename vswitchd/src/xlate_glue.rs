@@ -456,6 +456,7 @@ mod tests {
             root: Some(Uuid::new_v4()),
             next_cfg: 1,
             other_config: Default::default(),
+            ct_zones: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), (*b).clone()))

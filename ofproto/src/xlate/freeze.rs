@@ -395,7 +395,7 @@ impl<'a> Ctx<'a, '_> {
                 .as_ref()
                 .map(|p| p.userdata.clone())
                 .unwrap_or_default(),
-            conntracked: false,
+            conntracked: self.conntracked,
             hashed: self.freezing.hash.is_some(),
         }
     }
@@ -518,6 +518,11 @@ impl<'a> Ctx<'a, '_> {
         self.dp_hash_valid = state.hashed;
         self.note(|| format!("Resuming from table {}", state.table_id));
         state.restore_metadata(&mut self.flow);
+        // As OVS: the ct_* fields mean something only after a `ct`.
+        self.conntracked = state.conntracked;
+        if !state.conntracked {
+            self.clear_conntrack();
+        }
         self.stack = state.stack.clone();
         if !state.action_set.is_empty() {
             self.note(|| format!("Restoring action set: {}", actions_text(&state.action_set)));

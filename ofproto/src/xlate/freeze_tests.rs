@@ -471,3 +471,181 @@ fn hash_fields_select_scores_as_ovs() {
         "recirc_id=0,eth,ip,in_port=1,nw_src=198.18.0.1,nw_dst=198.18.0.2,nw_frag=no"
     );
 }
+
+// Conntrack recirculation: the `conntracked` flag, `ct_clear` and the
+// trace's `--ct-next`.
+
+#[test]
+fn ct_table_freezes_a_conntracked_state() {
+    let b = bridge(
+        &[
+            "table=0,priority=10,ip,ct_state=-trk actions=set_field:7->reg6,ct(table=1,zone=NXM_NX_REG6[0..15])",
+            "table=1,priority=10,ct_state=+trk+est actions=ct_clear,output:2",
+            "table=1,priority=5,ct_state=+trk actions=output:3",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let acts = xlate_keep(&b, &table, &format!("in_port=1,{TCP}"));
+    let (ct, id) = match &acts[..] {
+        [DpAction::Ct(ct), DpAction::Recirc(id)] => (ct, *id),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ct.zone, 7, "the zone comes from reg6");
+    assert!(table.get(id).unwrap().conntracked);
+
+    // The packet comes back tracked and established: ct_clear is a
+    // datapath action because the packet went through the tracker.
+    let (a, _, text) = trace(
+        &b,
+        &table,
+        &format!("recirc_id={id:#x},ct_state=+trk+est,in_port=1,{TCP}"),
+    );
+    assert_eq!(a, "ct_clear,102", "{text}");
+}
+
+#[test]
+fn ct_clear_of_an_untracked_packet_is_no_action() {
+    let b = bridge(&["priority=1 actions=ct_clear,output:2"], Vec::new());
+    let table = RecircTable::new();
+    let (a, _, text) = trace(&b, &table, &format!("in_port=1,{TCP}"));
+    assert_eq!(a, "102", "{text}");
+}
+
+#[test]
+fn ct_fields_are_cleared_after_a_ct_without_table_and_on_other_thaws() {
+    // After ct (no table), ct_state is untracked again in this pass.
+    let b = bridge(
+        &[
+            "table=0,priority=1 actions=ct(commit,exec(set_field:0x5->ct_mark)),resubmit(,1)",
+            "table=1,priority=10,ct_state=+trk actions=output:2",
+            "table=1,priority=1 actions=output:3",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let (a, _, text) = trace(&b, &table, &format!("in_port=1,ct_state=+trk,{TCP}"));
+    assert_eq!(a, "ct(commit,mark=0x5/0xffffffff),103", "{text}");
+
+    // A select group's recirculation is not conntracked: the ct fields
+    // the datapath brings back are cleared before the lookup.
+    let g = select_group(1, vec![bucket(0, 1, 2), bucket(1, 1, 2)], Vec::new());
+    let b = bridge(
+        &[
+            "table=0,priority=1,in_port=1 actions=group:1",
+            "table=0,priority=10,in_port=2,ct_state=+trk actions=output:3",
+            "table=0,priority=1,in_port=2 actions=output:4",
+        ],
+        vec![g],
+    );
+    let acts = xlate_keep(&b, &table, &format!("in_port=1,{TCP}"));
+    let Some(DpAction::Recirc(id)) = acts.last() else {
+        panic!("{acts:?}")
+    };
+    let st = table.get(*id).unwrap();
+    assert!(!st.conntracked);
+}
+
+#[test]
+fn trace_follows_ct_recirculation_with_ct_next() {
+    let b = bridge(
+        &[
+            "table=0,priority=10,ip,ct_state=-trk actions=ct(table=1,zone=3)",
+            "table=1,priority=10,ct_state=+trk+est actions=output:2",
+            "table=1,priority=5,ct_state=+trk+new actions=ct(commit,zone=3),output:3",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let refs = [BridgeRef {
+        ofproto: &b.of,
+        ports: &b.ports,
+        mac: &b.mac,
+    }];
+    let run = |next: &[u16]| {
+        crate::trace_ct::trace_with_ct_next(
+            &refs,
+            0,
+            &format!("in_port=1,{TCP}"),
+            Instant::now(),
+            &|p| p.to_string(),
+            None,
+            Some(&table),
+            next,
+        )
+        .unwrap()
+        .text
+    };
+    let dp_lines = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("Datapath actions:"))
+            .map(|l| {
+                l.split_once("recirc(")
+                    .map(|x| x.0)
+                    .unwrap_or(l)
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let t = run(&[]);
+    assert!(
+        t.contains("resume conntrack with default ct_state=trk|new"),
+        "{t}"
+    );
+    assert_eq!(
+        dp_lines(&t),
+        [
+            "Datapath actions: ct(zone=3),",
+            "Datapath actions: ct(commit,zone=3),103"
+        ],
+        "{t}"
+    );
+    let est = crate::trace_ct::parse_ct_state("trk,est").unwrap();
+    let t = run(&[est]);
+    assert!(t.contains("resume conntrack with ct_state=est|trk"), "{t}");
+    assert_eq!(
+        dp_lines(&t),
+        ["Datapath actions: ct(zone=3),", "Datapath actions: 102"],
+        "{t}"
+    );
+    // Every id the trace took was given back.
+    assert!(table.is_empty());
+    assert!(crate::trace_ct::parse_ct_state("trk,bogus").is_err());
+}
+
+#[test]
+fn ct_tuple_matches_unwildcard_what_they_read() {
+    let b = bridge(
+        &[
+            "priority=90,ct_state=+trk+new,ip,ct_nw_dst=198.18.0.1,ct_nw_proto=17,ct_tp_src=5000 actions=output:4",
+            "priority=1 actions=drop",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let refs = [BridgeRef {
+        ofproto: &b.of,
+        ports: &b.ports,
+        mac: &b.mac,
+    }];
+    let f = crate::trace::parse_trace_flow(&format!("in_port=1,ct_state=+trk+new,{TCP}"), &b.ports)
+        .unwrap();
+    let out = xlate(&XlateIn {
+        bridges: &refs,
+        bridge: 0,
+        flow: f,
+        now: Instant::now(),
+        may_learn: false,
+        recirc: Some(&table),
+        tnl: None,
+    });
+    use ferrovs_datapath::flow::layout as dp;
+    let wc = out.wc;
+    let read =
+        wc.0[dp::W_CT_MARK] & dp::CT_NW_PROTO.word_mask() | wc.0[dp::W_CT_NW] | wc.0[dp::W_CT_TP];
+    assert!(read != 0, "{:x?}", &wc.0[..16]);
+    // OVS's megaflow text shows the zero ct_nw_proto that ruled it out.
+    let (a, m, text) = trace(&b, &table, &format!("in_port=1,ct_state=+trk+new,{TCP}"));
+    assert_eq!(a, "drop", "{text}");
+    assert!(m.contains(",ct_nw_proto=0,"), "{m}");
+}

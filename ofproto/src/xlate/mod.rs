@@ -23,6 +23,7 @@ mod commit;
 mod commit_arp;
 mod commit_icmp;
 mod conjunction;
+mod ct;
 mod field_audit;
 mod flow_hash;
 pub mod freeze;
@@ -150,6 +151,9 @@ pub struct XlateOut<'a> {
     pub recircs: Vec<u32>,
     /// Flows to learn and timeouts to shorten (real packets only).
     pub learned: Vec<TableEffect>,
+    /// Each `ct(table=)` recirculation: (id, zone, the flow the tracker
+    /// sees), for `ofproto/trace` to follow.
+    pub ct_recircs: Vec<(u32, u16, OfFlow)>,
 }
 
 /// Trace lines, as `ofproto/trace` prints them between the `Flow:` line
@@ -199,6 +203,9 @@ pub struct Ctx<'a, 't> {
     /// Translating a packet-out's actions (output:CONTROLLER gives reason
     /// packet_out, as OVS's `in_packet_out`).
     pub(crate) in_packet_out: bool,
+    /// The packet went through the tracker in this pass (OVS's
+    /// `conntracked`): frozen states carry it.
+    pub(crate) conntracked: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -255,11 +262,13 @@ impl<'a, 't> Ctx<'a, 't> {
                 final_flow: OfFlow::default(),
                 recircs: Vec::new(),
                 learned: Vec::new(),
+                ct_recircs: Vec::new(),
             },
             trace,
             tnl: input.tnl,
             last: true,
             in_packet_out: false,
+            conntracked: false,
         }
     }
 
@@ -607,6 +616,8 @@ impl<'a, 't> Ctx<'a, 't> {
             A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
             A::DecTtl => return self.dec_ttl(&[0]),
             A::DecTtlCntIds(ids) => return self.dec_ttl(ids),
+            A::Ct(c) => self.conntrack(c),
+            A::CtClear => self.ct_clear(),
             A::StackPush(sf) => {
                 let v = self.read_subfield(sf).unwrap_or(0);
                 self.stack.push(v);

@@ -411,7 +411,12 @@ pub(crate) fn decode(version: Version, a: &[u8], depth: u8) -> Result<Action> {
             let zone = if zone_src == 0 {
                 CtZone::Imm(r.u16(16)?)
             } else {
-                CtZone::Field(sub_from_word(zone_src, r.u16(16)?)?)
+                let sf = sub_from_word(zone_src, r.u16(16)?)?;
+                // As OVS: a zone read from a field is 16 bits wide.
+                if sf.n_bits != 16 {
+                    return Err(bad(ErrorCode::OfpbacBadSetLen, "ct zone n_bits must be 16"));
+                }
+                CtZone::Field(sf)
             };
             zeros(r.slice(19, 22)?)?;
             let a = Action::Ct(Ct {
