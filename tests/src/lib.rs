@@ -12,6 +12,7 @@
 
 pub mod ferrovs_vswitchd;
 pub mod frames;
+pub mod lab;
 pub mod ovs_compare;
 pub mod ovs_vswitchd;
 pub mod ovsdb_hostile;
