@@ -165,6 +165,15 @@ pub fn build(
             ],
         )?;
         ip(&ul, &["link", "set", &port, "master", "br-ul", "up"])?;
+        // The NIC belongs to the switch: its kernel side must not answer
+        // ARP for the node's tunnel address (held by br-phy) with its own
+        // MAC, or peers may learn a next hop the switch does not pop
+        // tunnels for.
+        ns_exec(&ns, &["sysctl", "-qw", "net.ipv4.conf.eth-ul.arp_ignore=1"])?;
+        ns_exec(
+            &ns,
+            &["sysctl", "-qw", "net.ipv6.conf.eth-ul.disable_ipv6=1"],
+        )?;
         ip(&ns, &["link", "set", "eth-ul", "up"])?;
         let switch = Switch::start(lab, backend, &ns, &dir.join(role))?;
         let br = |name: &str, mode: &str| -> Vec<String> {

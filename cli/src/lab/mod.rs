@@ -1,0 +1,111 @@
+//! `ferrovs lab`: a reference cloud deployment on this machine, built in
+//! network namespaces with one ferrovs per hypervisor, its paths checked
+//! and printed, then torn down (or left up with `--keep` until `ferrovs
+//! lab down`). The topology and checks are the scenario tests' own
+//! (`ferrovs_tests::lab`); this module only chooses where the lab's state
+//! lives and prints.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use ferrovs_tests::lab::switch::Backend;
+use ferrovs_tests::lab::{self, neutron_gre, table, Lab};
+
+#[derive(clap::Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    cmd: LabCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum LabCmd {
+    /// Deployment A: Neutron's OVS agent over GRE (network node, two
+    /// compute nodes, DHCP, router with SNAT and a floating IP,
+    /// iptables-hybrid security groups).
+    NeutronGre {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+    },
+    /// Remove the lab left up by `--keep` (namespaces, processes, files).
+    Down,
+}
+
+/// Where the lab's state lives; its namespaces are named `fvlab-*`.
+fn state_dir() -> PathBuf {
+    std::env::var_os("FERROVS_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/ferrovs-lab"))
+}
+
+pub fn run(args: LabArgs) -> anyhow::Result<i32> {
+    match args.cmd {
+        LabCmd::Down => {
+            let dir = state_dir();
+            if !dir.exists() {
+                println!("no lab is up");
+                return Ok(0);
+            }
+            lab::down(&dir)?;
+            println!("lab removed");
+            Ok(0)
+        }
+        LabCmd::NeutronGre { keep, ovs } => {
+            let mut need = vec![
+                "ip",
+                "iptables",
+                "dnsmasq",
+                "busybox",
+                "python3",
+                "ovs-vsctl",
+                "ovs-ofctl",
+                "ovs-appctl",
+            ];
+            if ovs {
+                need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
+            }
+            let missing: Vec<&str> = need
+                .into_iter()
+                .filter(|t| ferrovs_tests::try_tool(t).is_none())
+                .collect();
+            if !missing.is_empty() {
+                bail!("missing tools: {} (Debian: iproute2 iptables dnsmasq-base busybox python3 openvswitch-common openvswitch-switch)", missing.join(" "));
+            }
+            let backend = if ovs {
+                Backend::Ovs
+            } else {
+                let exe = std::env::current_exe()?;
+                let bin_dir = exe
+                    .parent()
+                    .expect("executable in a directory")
+                    .to_path_buf();
+                for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
+                    if !bin_dir.join(b).is_file() {
+                        bail!(
+                            "{b} not found beside {} (cargo build --workspace --bins)",
+                            exe.display()
+                        );
+                    }
+                }
+                Backend::Ferrovs { bin_dir }
+            };
+            let mut lab = Lab::new(&state_dir(), "fvlab")?;
+            let dep = neutron_gre::build(&mut lab, &backend, &mut |m| eprintln!("build: {m}"))?;
+            let res = dep.check(&mut lab, &mut |r| match &r.outcome {
+                Ok(d) => eprintln!("ok    {} {d}", r.path),
+                Err(e) => eprintln!("FAIL  {}: {e}", r.path),
+            });
+            println!("{}", table(&[(backend.label(), &res)]));
+            let failed = res.iter().filter(|r| r.outcome.is_err()).count();
+            if keep {
+                println!("{}", dep.describe());
+                println!("left up: `ip netns exec fvlab-vm1 ping 198.18.10.12`; remove with `ferrovs lab down`");
+                lab.keep();
+            }
+            Ok(i32::from(failed > 0))
+        }
+    }
+}
