@@ -253,11 +253,20 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<String> {
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        // The cause first (a table cell shows the first words): the last
+        // line of stderr, then the command.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let cause = err.trim().lines().last().unwrap_or("").to_string();
         bail!(
-            "{} {}: {}",
+            "{} ({} {}; exit {})",
+            if cause.is_empty() {
+                "no output"
+            } else {
+                &cause
+            },
             cmd.get_program().to_string_lossy(),
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            out.status
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

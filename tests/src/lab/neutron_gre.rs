@@ -849,6 +849,55 @@ impl Deployment {
         Ok((line, mbps))
     }
 
+    /// [`Self::tcp_send`] from `ns`'s device `dev` with its default
+    /// offloads; when that fails, tries once more with the sender's
+    /// transmit offloads off (checksum, and so TSO/GSO), then turns them
+    /// back on, so the failure says whether the offloads are the cause.
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_offloads(
+        ns: &str,
+        dev: &str,
+        dst: &str,
+        port: u16,
+        bytes: usize,
+        rx: &std::sync::mpsc::Receiver<String>,
+        timeout_s: u32,
+    ) -> anyhow::Result<(String, f64)> {
+        let e = match Self::tcp_send(ns, dst, port, bytes, rx, timeout_s) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        while rx.try_recv().is_ok() {}
+        let again = ns_exec(ns, &["ethtool", "-K", dev, "tx", "off", "gso", "off"])
+            .and_then(|_| Self::tcp_send(ns, dst, port, bytes, rx, timeout_s));
+        let _ = ns_exec(
+            ns,
+            &["ethtool", "-K", dev, "tx", "on", "tso", "on", "gso", "on"],
+        );
+        match again {
+            Ok(_) => bail!("only with the sender's tx offloads off (checksum, TSO): {e:#}"),
+            Err(e2) => bail!("{e:#}; also with tx offloads off: {e2:#}"),
+        }
+    }
+
+    /// CPU of the switches' processes over 5 s with the lab idle, in
+    /// percent of one core (all nodes together).
+    pub fn idle_cpu(&self) -> anyhow::Result<String> {
+        use super::switch::cpu_ticks;
+        let sum =
+            || -> anyhow::Result<u64> { self.nodes.iter().map(|n| cpu_ticks(n.switch.pid)).sum() };
+        let t0 = (sum()?, Instant::now());
+        std::thread::sleep(Duration::from_secs(5));
+        let ticks = sum()? - t0.0;
+        // USER_HZ: 100 ticks a second on Linux.
+        let pct = ticks as f64 / t0.1.elapsed().as_secs_f64();
+        Ok(format!(
+            "{pct:.1}% of a core, {} switches",
+            self.nodes.len()
+        ))
+    }
+
     /// Checks every path, in order; each result says what was seen.
     pub fn check(&self, lab: &mut Lab, log: &mut dyn FnMut(&PathResult)) -> Vec<PathResult> {
         let mut res = Vec::new();
@@ -890,7 +939,7 @@ impl Deployment {
             self.ping(vm3, VMS[2].ip),
         );
         let tcp = Self::sink(lab, vm2, "0.0.0.0", &[OPEN_PORT]).and_then(|rx| {
-            let (_, a) = Self::tcp_send(vm1, VMS[3].ip, OPEN_PORT, 4_000_000, &rx, 20)?;
+            let (_, a) = Self::tcp_offloads(vm1, "eth0", VMS[3].ip, OPEN_PORT, 4_000_000, &rx, 5)?;
             Ok(format!("4 MB, {a:.0} Mbit/s"))
         });
         push("net1: vm1 -> vm2 TCP, default offloads", tcp);
@@ -904,7 +953,7 @@ impl Deployment {
         );
         let snat = Self::sink(lab, &self.outside_ns, OUTSIDE, &[OPEN_PORT]).and_then(|rx| {
             self.ping(vm2, OUTSIDE)?;
-            let (line, _) = Self::tcp_send(vm2, OUTSIDE, OPEN_PORT, 100_000, &rx, 10)?;
+            let (line, _) = Self::tcp_offloads(vm2, "eth0", OUTSIDE, OPEN_PORT, 100_000, &rx, 5)?;
             let peer = line.split(' ').nth(1).unwrap_or("");
             ensure!(
                 peer == PUBLIC_QG,
@@ -920,8 +969,15 @@ impl Deployment {
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .and_then(|rx| {
                 self.ping(&self.outside_ns, FLOATING)?;
-                let (line, _) =
-                    Self::tcp_send(&self.outside_ns, FLOATING, OPEN_PORT + 1, 100_000, rx, 10)?;
+                let (line, _) = Self::tcp_offloads(
+                    &self.outside_ns,
+                    "eth0",
+                    FLOATING,
+                    OPEN_PORT + 1,
+                    100_000,
+                    rx,
+                    5,
+                )?;
                 let peer = line.split(' ').nth(1).unwrap_or("");
                 ensure!(peer == OUTSIDE, "vm1 saw {peer}");
                 Ok(format!("vm1 sees {peer}"))
@@ -955,6 +1011,7 @@ impl Deployment {
             sg,
         );
         push("local VLANs differ between nodes", self.local_vlans());
+        push("idle CPU of the switches (5 s)", self.idle_cpu());
         res
     }
 

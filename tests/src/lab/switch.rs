@@ -38,6 +38,8 @@ pub struct Switch {
     pub ns: String,
     pub dir: PathBuf,
     ctl: PathBuf,
+    /// The vswitchd's process id (for its CPU time).
+    pub pid: u32,
 }
 
 impl Switch {
@@ -52,7 +54,7 @@ impl Switch {
             Ok(std::fs::File::create(dir.join(format!("{name}.out")))?)
         };
         let ip = crate::tool("ip");
-        let ctl = match backend {
+        let (ctl, pid) = match backend {
             Backend::Ferrovs { bin_dir } => {
                 let out = log("ovsdb-server")?;
                 lab.spawn(
@@ -74,10 +76,11 @@ impl Switch {
                     ns: ns.into(),
                     dir: dir.into(),
                     ctl: dir.join("ferrovs-vswitchd.ctl"),
+                    pid: 0,
                 };
                 sw.vsctl(&["--no-wait", "init"])?;
                 let out = log("vswitchd")?;
-                lab.spawn(
+                let pid = lab.spawn(
                     Command::new(&ip)
                         .args(["netns", "exec", ns])
                         .arg(bin_dir.join("ferrovs-vswitchd"))
@@ -96,7 +99,7 @@ impl Switch {
                         .stdout(out.try_clone()?)
                         .stderr(out),
                 )?;
-                sw.ctl
+                (sw.ctl, pid)
             }
             Backend::Ovs => {
                 let schema = Path::new("/usr/share/openvswitch/vswitch.ovsschema");
@@ -134,6 +137,7 @@ impl Switch {
                     ns: ns.into(),
                     dir: dir.into(),
                     ctl: dir.join("ovs-vswitchd.ctl"),
+                    pid: 0,
                 };
                 sw.vsctl(&["--no-wait", "init"])?;
                 let mut c = Command::new(&ip);
@@ -141,8 +145,8 @@ impl Switch {
                     .arg(crate::tool("ovs-vswitchd"))
                     .arg(&remote);
                 daemon(&mut c, "ovs-vswitchd");
-                lab.spawn(&mut c)?;
-                sw.ctl
+                let pid = lab.spawn(&mut c)?;
+                (sw.ctl, pid)
             }
         };
         wait_path(&ctl, Duration::from_secs(20)).context("the switch did not start")?;
@@ -150,6 +154,7 @@ impl Switch {
             ns: ns.into(),
             dir: dir.into(),
             ctl,
+            pid,
         })
     }
 
@@ -203,6 +208,17 @@ impl Switch {
         anyhow::ensure!(n > 0, "interface {iface} has ofport {n}");
         Ok(n as u32)
     }
+}
+
+/// User plus system CPU time of process `pid` so far, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): state is
+    // the first, utime the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Ok(t(11) + t(12))
 }
 
 fn ovs_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
