@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{self, neutron_gre, table, Lab};
+use ferrovs_tests::lab::{self, neutron_gre, table, vxlan_mixed, Lab};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -23,6 +23,16 @@ enum LabCmd {
     /// compute nodes, DHCP, router with SNAT and a floating IP,
     /// iptables-hybrid security groups).
     NeutronGre {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+    },
+    /// Deployment B, first form: self-service VXLAN networks on a kernel
+    /// Linux-bridge host beside a ferrovs host, iptables router namespace.
+    VxlanMixed {
         /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
         #[arg(long)]
         keep: bool,
@@ -53,59 +63,96 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
             println!("lab removed");
             Ok(0)
         }
-        LabCmd::NeutronGre { keep, ovs } => {
-            let mut need = vec![
-                "ip",
-                "iptables",
-                "dnsmasq",
-                "busybox",
-                "python3",
-                "ovs-vsctl",
-                "ovs-ofctl",
-                "ovs-appctl",
-            ];
-            if ovs {
-                need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
-            }
-            let missing: Vec<&str> = need
-                .into_iter()
-                .filter(|t| ferrovs_tests::try_tool(t).is_none())
-                .collect();
-            if !missing.is_empty() {
-                bail!("missing tools: {} (Debian: iproute2 iptables dnsmasq-base busybox python3 openvswitch-common openvswitch-switch)", missing.join(" "));
-            }
-            let backend = if ovs {
-                Backend::Ovs
-            } else {
-                let exe = std::env::current_exe()?;
-                let bin_dir = exe
-                    .parent()
-                    .expect("executable in a directory")
-                    .to_path_buf();
-                for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
-                    if !bin_dir.join(b).is_file() {
-                        bail!(
-                            "{b} not found beside {} (cargo build --workspace --bins)",
-                            exe.display()
-                        );
-                    }
-                }
-                Backend::Ferrovs { bin_dir }
-            };
-            let mut lab = Lab::new(&state_dir(), "fvlab")?;
-            let dep = neutron_gre::build(&mut lab, &backend, &mut |m| eprintln!("build: {m}"))?;
-            let res = dep.check(&mut lab, &mut |r| match &r.outcome {
-                Ok(d) => eprintln!("ok    {} {d}", r.path),
-                Err(e) => eprintln!("FAIL  {}: {e}", r.path),
-            });
-            println!("{}", table(&[(backend.label(), &res)]));
-            let failed = res.iter().filter(|r| r.outcome.is_err()).count();
-            if keep {
-                println!("{}", dep.describe());
-                println!("left up: `ip netns exec fvlab-vm1 ping 198.18.10.12`; remove with `ferrovs lab down`");
-                lab.keep();
-            }
-            Ok(i32::from(failed > 0))
-        }
+        LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
+        LabCmd::VxlanMixed { keep, ovs } => up(Scenario::VxlanMixed, keep, ovs),
     }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Scenario {
+    NeutronGre,
+    VxlanMixed,
+}
+
+/// Builds `scenario`, checks and prints its paths, and tears it down
+/// unless `keep`. Exit status 1 when a path failed.
+fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
+    let mut need = vec![
+        "ip",
+        "iptables",
+        "python3",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "ovs-appctl",
+        "ethtool",
+        "tcpdump",
+        "bridge",
+    ];
+    if scenario == Scenario::NeutronGre {
+        need.extend(["dnsmasq", "busybox"]);
+    }
+    if ovs {
+        need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
+    }
+    let missing: Vec<&str> = need
+        .into_iter()
+        .filter(|t| ferrovs_tests::try_tool(t).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools: {} (Debian: iproute2 iptables dnsmasq-base busybox python3 ethtool \
+             tcpdump openvswitch-common openvswitch-switch)",
+            missing.join(" ")
+        );
+    }
+    let backend = if ovs {
+        Backend::Ovs
+    } else {
+        let exe = std::env::current_exe()?;
+        let bin_dir = exe
+            .parent()
+            .expect("executable in a directory")
+            .to_path_buf();
+        for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
+            if !bin_dir.join(b).is_file() {
+                bail!(
+                    "{b} not found beside {} (cargo build --workspace --bins)",
+                    exe.display()
+                );
+            }
+        }
+        Backend::Ferrovs { bin_dir }
+    };
+    let mut lab = Lab::new(&state_dir(), "fvlab")?;
+    let mut say = |m: &str| eprintln!("build: {m}");
+    let mut show = |r: &lab::PathResult| match &r.outcome {
+        Ok(d) => eprintln!("ok    {} {d}", r.path),
+        Err(e) => eprintln!("FAIL  {}: {e}", r.path),
+    };
+    let (res, about) = match scenario {
+        Scenario::NeutronGre => {
+            let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
+            (dep.check(&mut lab, &mut show), dep.describe())
+        }
+        Scenario::VxlanMixed => {
+            let dep = vxlan_mixed::build(&mut lab, &backend, &mut say)?;
+            (
+                dep.check(&mut lab, &mut show),
+                "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
+                 fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-qrouter-r1, fvlab-outside\n"
+                    .to_string(),
+            )
+        }
+    };
+    println!("{}", table(&[(backend.label(), &res)]));
+    let failed = res.iter().filter(|r| r.outcome.is_err()).count();
+    if keep {
+        println!("{about}");
+        println!(
+            "left up under {}; remove with `ferrovs lab down`",
+            state_dir().display()
+        );
+        lab.keep();
+    }
+    Ok(i32::from(failed > 0))
 }

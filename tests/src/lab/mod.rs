@@ -14,6 +14,7 @@
 
 pub mod neutron_gre;
 pub mod switch;
+pub mod vxlan_mixed;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

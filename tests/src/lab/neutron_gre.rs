@@ -108,11 +108,11 @@ pub struct Node {
 }
 
 impl Node {
-    fn ns(&self) -> &str {
+    pub(super) fn ns(&self) -> &str {
         &self.switch.ns
     }
     /// The node's local VLAN for network `net`, allocated on first use.
-    fn local_vlan(&mut self, net: usize) -> u16 {
+    pub(super) fn local_vlan(&mut self, net: usize) -> u16 {
         if let Some(v) = self.lvs[net] {
             return v;
         }
@@ -133,7 +133,7 @@ pub struct Deployment {
     backend: Backend,
 }
 
-fn ip(ns: &str, args: &[&str]) -> anyhow::Result<String> {
+pub(super) fn ip(ns: &str, args: &[&str]) -> anyhow::Result<String> {
     let mut v = vec!["ip"];
     v.extend_from_slice(args);
     ns_exec(ns, &v)
@@ -155,102 +155,15 @@ pub fn build(
     let mut nodes = Vec::new();
     for (i, role) in ["net", "cn1", "cn2"].into_iter().enumerate() {
         log(&format!("node {role}: {} switch", backend.label()));
-        let ns = lab.netns(role)?;
-        let tun_ip = format!("198.18.0.{}", i + 1);
-        let port = format!("ul-{role}");
-        ip(
+        nodes.push(agent_node(
+            lab,
+            backend,
             &ul,
-            &[
-                "link", "add", &port, "type", "veth", "peer", "name", "eth-ul", "netns", &ns,
-            ],
-        )?;
-        ip(&ul, &["link", "set", &port, "master", "br-ul", "up"])?;
-        // The NIC belongs to the switch: its kernel side must not answer
-        // ARP for the node's tunnel address (held by br-phy) with its own
-        // MAC, or peers may learn a next hop the switch does not pop
-        // tunnels for.
-        ns_exec(&ns, &["sysctl", "-qw", "net.ipv4.conf.eth-ul.arp_ignore=1"])?;
-        ns_exec(
-            &ns,
-            &["sysctl", "-qw", "net.ipv6.conf.eth-ul.disable_ipv6=1"],
-        )?;
-        ip(&ns, &["link", "set", "eth-ul", "up"])?;
-        let switch = Switch::start(lab, backend, &ns, &dir.join(role))?;
-        let br = |name: &str, mode: &str| -> Vec<String> {
-            [
-                "--",
-                "--may-exist",
-                "add-br",
-                name,
-                "--",
-                "set",
-                "Bridge",
-                name,
-                "datapath_type=netdev",
-                "protocols=OpenFlow10,OpenFlow13",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([format!("fail_mode={mode}")])
-            .collect()
-        };
-        let mut args: Vec<String> = Vec::new();
-        args.extend(br("br-phy", "standalone"));
-        args.extend(["--", "add-port", "br-phy", "eth-ul"].map(String::from));
-        args.extend(br("br-int", "secure"));
-        args.extend(br("br-tun", "secure"));
-        args.extend(
-            [
-                "--",
-                "add-port",
-                "br-int",
-                "patch-tun",
-                "--",
-                "set",
-                "Interface",
-                "patch-tun",
-                "type=patch",
-                "options:peer=patch-int",
-                "--",
-                "add-port",
-                "br-tun",
-                "patch-int",
-                "--",
-                "set",
-                "Interface",
-                "patch-int",
-                "type=patch",
-                "options:peer=patch-tun",
-            ]
-            .map(String::from),
-        );
-        if role == "net" {
-            args.extend(br("br-ex", "standalone"));
-        }
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        switch.vsctl(&a)?;
-        ip(
-            &ns,
-            &["addr", "add", &format!("{tun_ip}/24"), "dev", "br-phy"],
-        )?;
-        ip(&ns, &["link", "set", "br-phy", "up"])?;
-        // br-int: the agent's tables (dead VLAN dropped, NORMAL in 60).
-        switch.replace_flows(
-            "br-int",
-            &[
-                "table=0,priority=65535,vlan_tci=0x0fff/0x1fff actions=drop".into(),
-                "table=0,priority=0 actions=resubmit(,60)".into(),
-                "table=23,priority=0 actions=drop".into(),
-                "table=24,priority=0 actions=drop".into(),
-                "table=60,priority=3 actions=NORMAL".into(),
-            ],
-        )?;
-        nodes.push(Node {
             role,
-            switch,
-            tun_ip,
-            lvs: vec![None; NETS.len()],
-        });
+            i,
+            role == "net",
+            NETS.len(),
+        )?);
     }
 
     // GRE ports: a full mesh (no l2population: flooding reaches every node).
@@ -483,6 +396,118 @@ pub fn build(
     })
 }
 
+/// A hypervisor as the OVS agent sets it up: its switch in namespace
+/// `role`, an uplink `eth-ul` on br-phy (holding tunnel address
+/// 198.18.0.<i+1>) joined to the underlay bridge in `ul`, br-int and
+/// br-tun joined by patch ports, br-ex when `with_ex`, and br-int's
+/// tables.
+pub(super) fn agent_node(
+    lab: &mut Lab,
+    backend: &Backend,
+    ul: &str,
+    role: &'static str,
+    i: usize,
+    with_ex: bool,
+    n_nets: usize,
+) -> anyhow::Result<Node> {
+    let ns = lab.netns(role)?;
+    let tun_ip = format!("198.18.0.{}", i + 1);
+    let port = format!("ul-{role}");
+    ip(
+        ul,
+        &[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth-ul", "netns", &ns,
+        ],
+    )?;
+    ip(ul, &["link", "set", &port, "master", "br-ul", "up"])?;
+    // The NIC belongs to the switch: its kernel side must not answer
+    // ARP for the node's tunnel address (held by br-phy) with its own
+    // MAC, or peers may learn a next hop the switch does not pop
+    // tunnels for.
+    ns_exec(&ns, &["sysctl", "-qw", "net.ipv4.conf.eth-ul.arp_ignore=1"])?;
+    ns_exec(
+        &ns,
+        &["sysctl", "-qw", "net.ipv6.conf.eth-ul.disable_ipv6=1"],
+    )?;
+    ip(&ns, &["link", "set", "eth-ul", "up"])?;
+    let switch = Switch::start(lab, backend, &ns, &lab.dir().join(role))?;
+    let br = |name: &str, mode: &str| -> Vec<String> {
+        [
+            "--",
+            "--may-exist",
+            "add-br",
+            name,
+            "--",
+            "set",
+            "Bridge",
+            name,
+            "datapath_type=netdev",
+            "protocols=OpenFlow10,OpenFlow13",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("fail_mode={mode}")])
+        .collect()
+    };
+    let mut args: Vec<String> = Vec::new();
+    args.extend(br("br-phy", "standalone"));
+    args.extend(["--", "add-port", "br-phy", "eth-ul"].map(String::from));
+    args.extend(br("br-int", "secure"));
+    args.extend(br("br-tun", "secure"));
+    args.extend(
+        [
+            "--",
+            "add-port",
+            "br-int",
+            "patch-tun",
+            "--",
+            "set",
+            "Interface",
+            "patch-tun",
+            "type=patch",
+            "options:peer=patch-int",
+            "--",
+            "add-port",
+            "br-tun",
+            "patch-int",
+            "--",
+            "set",
+            "Interface",
+            "patch-int",
+            "type=patch",
+            "options:peer=patch-tun",
+        ]
+        .map(String::from),
+    );
+    if with_ex {
+        args.extend(br("br-ex", "standalone"));
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    switch.vsctl(&a)?;
+    ip(
+        &ns,
+        &["addr", "add", &format!("{tun_ip}/24"), "dev", "br-phy"],
+    )?;
+    ip(&ns, &["link", "set", "br-phy", "up"])?;
+    // br-int: the agent's tables (dead VLAN dropped, NORMAL in 60).
+    switch.replace_flows(
+        "br-int",
+        &[
+            "table=0,priority=65535,vlan_tci=0x0fff/0x1fff actions=drop".into(),
+            "table=0,priority=0 actions=resubmit(,60)".into(),
+            "table=23,priority=0 actions=drop".into(),
+            "table=24,priority=0 actions=drop".into(),
+            "table=60,priority=3 actions=NORMAL".into(),
+        ],
+    )?;
+    Ok(Node {
+        role,
+        switch,
+        tun_ip,
+        lvs: vec![None; n_nets],
+    })
+}
+
 /// Neutron's name of a tunnel port: `gre-` and the remote address in hex.
 fn gre_port(remote: &str) -> String {
     let hex: String = remote
@@ -494,7 +519,7 @@ fn gre_port(remote: &str) -> String {
 
 /// An internal port `dev` on `bridge` (tagged `tag` unless 0), moved into
 /// namespace `to` as the DHCP and L3 agents' interface driver does.
-fn internal_port(
+pub(super) fn internal_port(
     node: &Node,
     bridge: &str,
     dev: &str,
@@ -637,20 +662,37 @@ fn plug_hybrid(node: &Node, vm: &Vm, lv: u16, vm_ns: &str) -> anyhow::Result<()>
 
 /// br-tun's flows on node `i` for the networks it has local VLANs for.
 fn br_tun_flows(nodes: &[Node], i: usize) -> anyhow::Result<Vec<String>> {
-    let sw = &nodes[i].switch;
+    let keys: Vec<u32> = NETS.iter().map(|n| n.key).collect();
+    let ports: Vec<String> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, n)| gre_port(&n.tun_ip))
+        .collect();
+    agent_br_tun_flows(&nodes[i], &ports, &keys, 3)
+}
+
+/// The agent's br-tun flows on `node`: tunnel ports `ports` (all of one
+/// type, whose keys arrive in table `tun_table`: 3 for GRE, 4 for
+/// VXLAN), `keys[n]` the segmentation id of network `n`.
+pub(super) fn agent_br_tun_flows(
+    node: &Node,
+    ports: &[String],
+    keys: &[u32],
+    tun_table: u8,
+) -> anyhow::Result<Vec<String>> {
+    let sw = &node.switch;
     let patch = sw.ofport("patch-int")?;
     let mut tunnels = Vec::new();
-    for (j, n) in nodes.iter().enumerate() {
-        if j != i {
-            tunnels.push(sw.ofport(&gre_port(&n.tun_ip))?);
-        }
+    for p in ports {
+        tunnels.push(sw.ofport(p)?);
     }
     let mut f = vec![format!(
         "table=0,priority=1,in_port={patch} actions=resubmit(,2)"
     )];
     for t in &tunnels {
         f.push(format!(
-            "table=0,priority=1,in_port={t} actions=resubmit(,3)"
+            "table=0,priority=1,in_port={t} actions=resubmit(,{tun_table})"
         ));
     }
     f.push("table=0,priority=0 actions=drop".into());
@@ -672,11 +714,11 @@ fn br_tun_flows(nodes: &[Node], i: usize) -> anyhow::Result<Vec<String>> {
     f.push("table=20,priority=0 actions=resubmit(,22)".into());
     f.push("table=22,priority=0 actions=drop".into());
     let outs: String = tunnels.iter().map(|t| format!(",output:{t}")).collect();
-    for (n, lv) in nodes[i].lvs.iter().enumerate() {
+    for (n, lv) in node.lvs.iter().enumerate() {
         let Some(lv) = lv else { continue };
-        let key = NETS[n].key;
+        let key = keys[n];
         f.push(format!(
-            "table=3,priority=1,tun_id={key:#x} actions=push_vlan:0x8100,set_field:{}->vlan_vid,resubmit(,10)",
+            "table={tun_table},priority=1,tun_id={key:#x} actions=push_vlan:0x8100,set_field:{}->vlan_vid,resubmit(,10)",
             0x1000 | lv
         ));
         f.push(format!(
