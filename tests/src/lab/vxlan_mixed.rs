@@ -227,7 +227,7 @@ pub fn build(
     )?;
     ip(&outside_ns, &["link", "set", "eth0", "up"])?;
     let qr = lab.netns("qrouter-r1")?;
-    for n in 0..VNIS.len() {
+    for (n, gw) in GW.iter().enumerate() {
         let lv = nodes[0].local_vlan(n);
         let dev = format!("qr-net{}", n + 1);
         internal_port(
@@ -238,7 +238,7 @@ pub fn build(
             &format!("router-net{}", n + 1),
             &qr,
         )?;
-        ip(&qr, &["addr", "add", &format!("{}/24", GW[n]), "dev", &dev])?;
+        ip(&qr, &["addr", "add", &format!("{gw}/24"), "dev", &dev])?;
         ip(&qr, &["link", "set", &dev, "mtu", TENANT_MTU, "up"])?;
     }
     internal_port(&nodes[0], "br-ex", "qg-ext", 0, "router-gw", &qr)?;
@@ -366,14 +366,14 @@ pub fn build(
         ip(&ns, &["route", "add", "default", "via", GW[vm.net]])?;
         vm_ns.push(ns);
     }
-    for i in 0..nodes.len() {
+    for node in &nodes {
         let ports: Vec<String> = remotes
             .iter()
-            .filter(|r| **r != nodes[i].tun_ip)
+            .filter(|r| **r != node.tun_ip)
             .map(|r| vxlan_port(r))
             .collect();
-        let flows = agent_br_tun_flows(&nodes[i], &ports, &VNIS, 4)?;
-        nodes[i].switch.replace_flows("br-tun", &flows)?;
+        let flows = agent_br_tun_flows(node, &ports, &VNIS, 4)?;
+        node.switch.replace_flows("br-tun", &flows)?;
     }
     Ok(Deployment {
         nodes,
