@@ -891,14 +891,15 @@ impl Deployment {
         Ok((line, mbps))
     }
 
-    /// [`Self::tcp_send`] from `ns`'s device `dev` with its default
-    /// offloads; when that fails, tries once more with the sender's
-    /// transmit offloads off (checksum, and so TSO/GSO), then turns them
-    /// back on, so the failure says whether the offloads are the cause.
+    /// [`Self::tcp_send`] from `ns` to `dst` (in `peer_ns`), both eth0s
+    /// with their default offloads; when that fails, tries once more with
+    /// both ends' transmit offloads off (checksum, and so TSO/GSO), then
+    /// turns them back on, so the failure says whether offloads are the
+    /// cause.
     #[allow(clippy::too_many_arguments)]
     fn tcp_offloads(
         ns: &str,
-        dev: &str,
+        peer_ns: &str,
         dst: &str,
         port: u16,
         bytes: usize,
@@ -911,14 +912,21 @@ impl Deployment {
         };
         std::thread::sleep(Duration::from_millis(200));
         while rx.try_recv().is_ok() {}
-        let again = ns_exec(ns, &["ethtool", "-K", dev, "tx", "off", "gso", "off"])
-            .and_then(|_| Self::tcp_send(ns, dst, port, bytes, rx, timeout_s));
-        let _ = ns_exec(
-            ns,
-            &["ethtool", "-K", dev, "tx", "on", "tso", "on", "gso", "on"],
-        );
+        // Both ends: the reply (SYN-ACK, ACKs) carries offloads too.
+        let set = |on: &str| -> anyhow::Result<()> {
+            for n in [ns, peer_ns] {
+                let mut a = vec!["ethtool", "-K", "eth0", "tx", on, "gso", on];
+                if on == "on" {
+                    a.extend(["tso", "on"]);
+                }
+                ns_exec(n, &a)?;
+            }
+            Ok(())
+        };
+        let again = set("off").and_then(|_| Self::tcp_send(ns, dst, port, bytes, rx, timeout_s));
+        let _ = set("on");
         match again {
-            Ok(_) => bail!("only with the sender's tx offloads off (checksum, TSO): {e:#}"),
+            Ok(_) => bail!("works only with tx offloads (checksum, TSO) off on both ends: {e:#}"),
             Err(e2) => bail!("{e:#}; also with tx offloads off: {e2:#}"),
         }
     }
@@ -981,7 +989,7 @@ impl Deployment {
             self.ping(vm3, VMS[2].ip),
         );
         let tcp = Self::sink(lab, vm2, "0.0.0.0", &[OPEN_PORT]).and_then(|rx| {
-            let (_, a) = Self::tcp_offloads(vm1, "eth0", VMS[3].ip, OPEN_PORT, 4_000_000, &rx, 5)?;
+            let (_, a) = Self::tcp_offloads(vm1, vm2, VMS[3].ip, OPEN_PORT, 4_000_000, &rx, 5)?;
             Ok(format!("4 MB, {a:.0} Mbit/s"))
         });
         push("net1: vm1 -> vm2 TCP, default offloads", tcp);
@@ -995,7 +1003,8 @@ impl Deployment {
         );
         let snat = Self::sink(lab, &self.outside_ns, OUTSIDE, &[OPEN_PORT]).and_then(|rx| {
             self.ping(vm2, OUTSIDE)?;
-            let (line, _) = Self::tcp_offloads(vm2, "eth0", OUTSIDE, OPEN_PORT, 100_000, &rx, 5)?;
+            let (line, _) =
+                Self::tcp_offloads(vm2, &self.outside_ns, OUTSIDE, OPEN_PORT, 100_000, &rx, 5)?;
             let peer = line.split(' ').nth(1).unwrap_or("");
             ensure!(
                 peer == PUBLIC_QG,
@@ -1013,7 +1022,7 @@ impl Deployment {
                 self.ping(&self.outside_ns, FLOATING)?;
                 let (line, _) = Self::tcp_offloads(
                     &self.outside_ns,
-                    "eth0",
+                    vm1,
                     FLOATING,
                     OPEN_PORT + 1,
                     100_000,
