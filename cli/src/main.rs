@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod appctl;
 mod bench;
 mod jsonrpc;
+mod lab;
 mod ofctl;
 mod rundir;
 mod up;
@@ -44,6 +45,8 @@ enum Cmd {
     },
     /// Measure ferrovs against Open vSwitch and the Linux bridge.
     Bench(bench::BenchArgs),
+    /// Build a reference cloud deployment in namespaces and check its paths.
+    Lab(lab::LabArgs),
     /// The database server child of `up`.
     #[command(hide = true)]
     ServeDb(up::child::ServeDbArgs),
@@ -75,6 +78,7 @@ fn main() {
             Ok(0)
         }
         Cmd::Bench(a) => bench::run(a).map(|()| 0),
+        Cmd::Lab(a) => lab::run(a),
         Cmd::ServeDb(a) => up::child::serve_db(a).map(|()| 0),
         Cmd::ServeSwitch(a) => up::child::serve_switch(a).map(|()| 0),
     };

@@ -12,6 +12,7 @@
 
 pub mod ferrovs_vswitchd;
 pub mod frames;
+pub mod lab;
 pub mod neutron_agent;
 pub mod neutron_fw;
 pub mod osken;

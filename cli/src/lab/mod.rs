@@ -1,0 +1,158 @@
+//! `ferrovs lab`: a reference cloud deployment on this machine, built in
+//! network namespaces with one ferrovs per hypervisor, its paths checked
+//! and printed, then torn down (or left up with `--keep` until `ferrovs
+//! lab down`). The topology and checks are the scenario tests' own
+//! (`ferrovs_tests::lab`); this module only chooses where the lab's state
+//! lives and prints.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use ferrovs_tests::lab::switch::Backend;
+use ferrovs_tests::lab::{self, neutron_gre, table, vxlan_mixed, Lab};
+
+#[derive(clap::Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    cmd: LabCmd,
+}
+
+#[derive(clap::Subcommand)]
+enum LabCmd {
+    /// Deployment A: Neutron's OVS agent over GRE (network node, two
+    /// compute nodes, DHCP, router with SNAT and a floating IP,
+    /// iptables-hybrid security groups).
+    NeutronGre {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+    },
+    /// Deployment B, first form: self-service VXLAN networks on a kernel
+    /// Linux-bridge host beside a ferrovs host, iptables router namespace.
+    VxlanMixed {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+    },
+    /// Remove the lab left up by `--keep` (namespaces, processes, files).
+    Down,
+}
+
+/// Where the lab's state lives; its namespaces are named `fvlab-*`.
+fn state_dir() -> PathBuf {
+    std::env::var_os("FERROVS_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/ferrovs-lab"))
+}
+
+pub fn run(args: LabArgs) -> anyhow::Result<i32> {
+    match args.cmd {
+        LabCmd::Down => {
+            let dir = state_dir();
+            if !dir.exists() {
+                println!("no lab is up");
+                return Ok(0);
+            }
+            lab::down(&dir)?;
+            println!("lab removed");
+            Ok(0)
+        }
+        LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
+        LabCmd::VxlanMixed { keep, ovs } => up(Scenario::VxlanMixed, keep, ovs),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Scenario {
+    NeutronGre,
+    VxlanMixed,
+}
+
+/// Builds `scenario`, checks and prints its paths, and tears it down
+/// unless `keep`. Exit status 1 when a path failed.
+fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
+    let mut need = vec![
+        "ip",
+        "iptables",
+        "python3",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "ovs-appctl",
+        "ethtool",
+        "tcpdump",
+        "bridge",
+    ];
+    if scenario == Scenario::NeutronGre {
+        need.extend(["dnsmasq", "busybox"]);
+    }
+    if ovs {
+        need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
+    }
+    let missing: Vec<&str> = need
+        .into_iter()
+        .filter(|t| ferrovs_tests::try_tool(t).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools: {} (Debian: iproute2 iptables dnsmasq-base busybox python3 ethtool \
+             tcpdump openvswitch-common openvswitch-switch)",
+            missing.join(" ")
+        );
+    }
+    let backend = if ovs {
+        Backend::Ovs
+    } else {
+        let exe = std::env::current_exe()?;
+        let bin_dir = exe
+            .parent()
+            .expect("executable in a directory")
+            .to_path_buf();
+        for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
+            if !bin_dir.join(b).is_file() {
+                bail!(
+                    "{b} not found beside {} (cargo build --workspace --bins)",
+                    exe.display()
+                );
+            }
+        }
+        Backend::Ferrovs { bin_dir }
+    };
+    let mut lab = Lab::new(&state_dir(), "fvlab")?;
+    let mut say = |m: &str| eprintln!("build: {m}");
+    let mut show = |r: &lab::PathResult| match &r.outcome {
+        Ok(d) => eprintln!("ok    {} {d}", r.path),
+        Err(e) => eprintln!("FAIL  {}: {e}", r.path),
+    };
+    let (res, about) = match scenario {
+        Scenario::NeutronGre => {
+            let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
+            (dep.check(&mut lab, &mut show), dep.describe())
+        }
+        Scenario::VxlanMixed => {
+            let dep = vxlan_mixed::build(&mut lab, &backend, &mut say)?;
+            (
+                dep.check(&mut lab, &mut show),
+                "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
+                 fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-qrouter-r1, fvlab-outside\n"
+                    .to_string(),
+            )
+        }
+    };
+    println!("{}", table(&[(backend.label(), &res)]));
+    let failed = res.iter().filter(|r| r.outcome.is_err()).count();
+    if keep {
+        println!("{about}");
+        println!(
+            "left up under {}; remove with `ferrovs lab down`",
+            state_dir().display()
+        );
+        lab.keep();
+    }
+    Ok(i32::from(failed > 0))
+}

@@ -1,0 +1,349 @@
+//! Labs: whole cloud deployments built in network namespaces on one
+//! machine, shared by the scenario tests and `ferrovs lab`.
+//!
+//! A [`Lab`] owns a state directory whose `state` file lists, one a line
+//! and in creation order, every namespace (`ns NAME`) and process
+//! (`pid N`) the lab made. The file is appended to before anything else
+//! happens, so [`down`] can undo everything from it alone: from the
+//! lab's own `Drop` (a failed check unwinds through it), from the Ctrl-C
+//! watcher, or from another process (`ferrovs lab down`). Every link
+//! lives inside a lab namespace (none in the host's), so deleting the
+//! namespaces removes the links; processes carry `FERROVS_LAB=<dir>` in
+//! their environment, and [`down`] signals a recorded pid only when it
+//! still carries it (a recycled pid is left alone).
+
+pub mod neutron_gre;
+pub mod switch;
+pub mod vxlan_mixed;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// Labs of this process that are up, torn down by the Ctrl-C watcher.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Installs (once) SIGINT/SIGTERM handlers and a thread that, on either
+/// signal, tears down every live lab of this process and exits 130.
+fn watch_signals() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        let act = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: the handler only stores to an atomic, which is
+            // async-signal-safe.
+            let _ = unsafe { sigaction(sig, &act) };
+        }
+        std::thread::spawn(|| loop {
+            std::thread::sleep(Duration::from_millis(100));
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                let dirs: Vec<PathBuf> = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
+                for d in dirs {
+                    eprintln!("interrupted: tearing down lab {}", d.display());
+                    let _ = down(&d);
+                }
+                std::process::exit(130);
+            }
+        });
+    });
+}
+
+/// A lab being built or up. Dropping it tears it down unless
+/// [`Lab::keep`] was called.
+pub struct Lab {
+    dir: PathBuf,
+    prefix: String,
+    children: Vec<std::process::Child>,
+    kept: bool,
+}
+
+impl Lab {
+    /// Creates state directory `dir` (it must not hold a lab already) and
+    /// names namespaces `<prefix>-<short>`.
+    pub fn new(dir: &Path, prefix: &str) -> anyhow::Result<Lab> {
+        if dir.join("state").exists() {
+            bail!(
+                "a lab is already up in {} (`ferrovs lab down` removes it)",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        std::fs::write(dir.join("state"), "")?;
+        watch_signals();
+        LIVE.lock().unwrap().push(dir.to_path_buf());
+        Ok(Lab {
+            dir: dir.to_path_buf(),
+            prefix: prefix.to_string(),
+            children: Vec::new(),
+            kept: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn record(&self, line: &str) -> anyhow::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("state"))?;
+        writeln!(f, "{line}")?;
+        f.sync_data()?;
+        Ok(())
+    }
+
+    /// Creates namespace `<prefix>-<short>` with its loopback up and
+    /// returns its name.
+    pub fn netns(&mut self, short: &str) -> anyhow::Result<String> {
+        let name = format!("{}-{short}", self.prefix);
+        self.record(&format!("ns {name}"))?;
+        run(Command::new(crate::tool("ip")).args(["netns", "add", &name]))?;
+        run(Command::new(crate::tool("ip"))
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"]))?;
+        Ok(name)
+    }
+
+    /// Starts `cmd` in a process group of its own (a terminal's Ctrl-C
+    /// reaches only the lab's owner, which tears down in order), recorded
+    /// for teardown. Its stdin is closed; stdout/stderr are the caller's.
+    pub fn spawn(&mut self, cmd: &mut Command) -> anyhow::Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let child = cmd
+            .env("FERROVS_LAB", &self.dir)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("spawn {:?}", cmd.get_program()))?;
+        let pid = child.id();
+        self.record(&format!("pid {pid}"))?;
+        self.children.push(child);
+        Ok(pid)
+    }
+
+    /// Like [`Lab::spawn`] with stdout piped: each line it prints arrives
+    /// on the returned channel.
+    pub fn spawn_lines(
+        &mut self,
+        cmd: &mut Command,
+    ) -> anyhow::Result<std::sync::mpsc::Receiver<String>> {
+        use std::io::BufRead;
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        self.spawn(cmd)?;
+        let out = self
+            .children
+            .last_mut()
+            .and_then(|c| c.stdout.take())
+            .expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Leaves the lab up (its state directory says how to remove it).
+    pub fn keep(mut self) {
+        self.kept = true;
+        LIVE.lock().unwrap().retain(|d| d != &self.dir);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        if let Err(e) = down(&self.dir) {
+            eprintln!("lab teardown: {e:#}");
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        LIVE.lock().unwrap().retain(|d| d != &self.dir);
+    }
+}
+
+/// Whether process `pid` still carries `FERROVS_LAB=<dir>`.
+fn owned_by(pid: i32, dir: &Path) -> bool {
+    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let want = format!("FERROVS_LAB={}", dir.display());
+    env.split(|b| *b == 0).any(|v| v == want.as_bytes())
+}
+
+/// Tears down the lab whose state directory is `dir`: its processes
+/// (SIGTERM, then SIGKILL after 3 s), its namespaces (newest first, with
+/// every link in them), then the directory. A missing directory is no
+/// error.
+pub fn down(dir: &Path) -> anyhow::Result<()> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let Ok(state) = std::fs::read_to_string(dir.join("state")) else {
+        let _ = std::fs::remove_dir_all(dir);
+        return Ok(());
+    };
+    let mut pids = Vec::new();
+    let mut nss = Vec::new();
+    for line in state.lines() {
+        match line.split_once(' ') {
+            Some(("pid", p)) => pids.extend(p.parse::<i32>().ok()),
+            Some(("ns", n)) => nss.push(n.to_string()),
+            _ => {}
+        }
+    }
+    let mine: Vec<i32> = pids.into_iter().filter(|p| owned_by(*p, dir)).collect();
+    for p in &mine {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && mine.iter().any(|p| owned_by(*p, dir)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in &mine {
+        if owned_by(*p, dir) {
+            let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+        }
+    }
+    let mut failed = Vec::new();
+    for ns in nss.iter().rev() {
+        let out = Command::new(crate::tool("ip"))
+            .args(["netns", "del", ns])
+            .output()?;
+        if !out.status.success() && Path::new("/run/netns").join(ns).exists() {
+            failed.push(ns.clone());
+        }
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
+    if !failed.is_empty() {
+        bail!("namespaces not deleted: {}", failed.join(" "));
+    }
+    Ok(())
+}
+
+/// Runs `cmd`; fails with its stderr when it exits non-zero. Returns
+/// stdout.
+pub fn run(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("run {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        // The cause first (a table cell shows the first words): the last
+        // line of stderr, then the command.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let cause = err.trim().lines().last().unwrap_or("").to_string();
+        bail!(
+            "{} ({} {}; exit {})",
+            if cause.is_empty() {
+                "no output"
+            } else {
+                &cause
+            },
+            cmd.get_program().to_string_lossy(),
+            args.join(" "),
+            out.status
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `argv` inside namespace `ns` (`ip netns exec`).
+pub fn ns_exec(ns: &str, argv: &[&str]) -> anyhow::Result<String> {
+    run(Command::new(crate::tool("ip"))
+        .args(["netns", "exec", ns])
+        .args(argv))
+}
+
+/// Waits (up to `timeout`) until `path` exists.
+pub fn wait_path(path: &Path, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !path.exists() {
+        if Instant::now() > deadline {
+            bail!("{} did not appear within {timeout:?}", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// One checked path of a scenario and how it went.
+#[derive(Clone, Debug)]
+pub struct PathResult {
+    pub path: String,
+    pub outcome: Result<String, String>,
+}
+
+/// Prints results side by side, one column per switch: `ok (detail)` or
+/// `FAIL: why`.
+pub fn table(columns: &[(&str, &[PathResult])]) -> String {
+    let mut rows: Vec<String> = Vec::new();
+    for (_, res) in columns {
+        for r in res.iter() {
+            if !rows.contains(&r.path) {
+                rows.push(r.path.clone());
+            }
+        }
+    }
+    let cell = |res: &[PathResult], path: &str| -> String {
+        match res.iter().find(|r| r.path == path).map(|r| &r.outcome) {
+            Some(Ok(d)) if d.is_empty() => "ok".into(),
+            Some(Ok(d)) => format!("ok ({d})"),
+            Some(Err(e)) => format!("FAIL: {}", e.lines().next().unwrap_or("")),
+            None => "not run".into(),
+        }
+    };
+    let w0 = rows.iter().map(String::len).max().unwrap_or(4).max(4);
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|(name, res)| {
+            rows.iter()
+                .map(|p| cell(res, p).chars().count().min(70))
+                .max()
+                .unwrap_or(0)
+                .max(name.len())
+        })
+        .collect();
+    let mut s = format!("| {:w0$} |", "path");
+    for ((name, _), w) in columns.iter().zip(&widths) {
+        s += &format!(" {name:w$} |");
+    }
+    s += &format!("\n|{}|", "-".repeat(w0 + 2));
+    for w in &widths {
+        s += &format!("{}|", "-".repeat(w + 2));
+    }
+    for p in &rows {
+        s += &format!("\n| {p:w0$} |");
+        for ((_, res), w) in columns.iter().zip(&widths) {
+            let c: String = cell(res, p).chars().take(70).collect();
+            s += &format!(" {c:w$} |");
+        }
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,65 @@
+//! Deployment A end to end: Neutron's OVS agent layout over GRE with the
+//! iptables-hybrid firewall (see `ferrovs_tests::lab::neutron_gre`),
+//! built and checked with ferrovs, then with Debian's OVS 3.1 (userspace
+//! datapath) in its place, the same commands. Prints one table of both.
+//! ferrovs must pass every path; OVS's failures are reported, not hidden.
+//!
+//! Run by hand: `cargo test -p ferrovs-tests --test lab_neutron_gre -- --nocapture`
+
+use ferrovs_tests::lab::neutron_gre::run_scenario;
+use ferrovs_tests::lab::switch::Backend;
+use ferrovs_tests::lab::{table, Lab};
+
+fn lab_dir(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("fvs-lab-{tag}-{}", std::process::id()))
+}
+
+fn leftovers(prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn neutron_gre_ferrovs_and_ovs() {
+    for tool in ["dnsmasq", "iptables", "busybox", "ovs-vswitchd"] {
+        ferrovs_tests::tool(tool);
+    }
+    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut results = Vec::new();
+    for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
+        let t = std::time::Instant::now();
+        let dir = lab_dir(tag);
+        let prefix = format!("fvl{:x}{tag}", std::process::id() & 0xffff);
+        let res = {
+            let mut lab = Lab::new(&dir, &prefix).unwrap();
+            run_scenario(&mut lab, &backend, true)
+        };
+        eprintln!(
+            "[{}] {:.1} s with teardown",
+            backend.label(),
+            t.elapsed().as_secs_f64()
+        );
+        assert!(!dir.exists(), "{} left behind", dir.display());
+        assert!(
+            leftovers(&prefix).is_empty(),
+            "namespaces left: {:?}",
+            leftovers(&prefix)
+        );
+        results.push((backend.label(), res));
+    }
+    let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();
+    let t = table(&cols);
+    println!("\nDeployment A: Neutron OVS agent, GRE, iptables-hybrid firewall\n{t}");
+    let fv_failed: Vec<_> = results[0].1.iter().filter(|r| r.outcome.is_err()).collect();
+    assert!(fv_failed.is_empty(), "ferrovs failed paths:\n{t}");
+}
