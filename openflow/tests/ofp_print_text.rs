@@ -50,7 +50,7 @@ fn captured() -> Vec<(String, Vec<u8>)> {
 const KNOWN: &[(&str, &str)] = &[
     (
         "OFPST_TABLE_FEATURES reply",
-        "table-features bodies not printed yet",
+        "table-features bodies (properties, instructions, matching fields) not printed yet",
     ),
     (
         "OFPST_TABLE_FEATURES request",
@@ -58,45 +58,21 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     (
         "OFPT_PACKET_IN",
-        "packet-in bodies (packet dissection) not printed yet",
+        "the packet's own line needs OVS's flow dissection, which lives in ferrovs-datapath (not a dependency of this crate)",
     ),
-    ("OFPT_PACKET_OUT", "packet-out bodies not printed yet"),
-    ("OFPT_GET_ASYNC_REPLY", "async config not printed yet"),
-    ("OFPT_BUNDLE_ADD_MESSAGE", "bundles not printed yet"),
-    ("OFPST_TABLE reply", "table stats not printed yet"),
+    ("OFPT_PACKET_OUT", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_PACKET_IN", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_PACKET_IN2", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_RESUME", "as OFPT_PACKET_IN: the packet's line"),
     (
-        "OFPST_GROUP_FEATURES reply",
-        "group features not printed yet",
+        "OFPT_BUNDLE_ADD_MESSAGE",
+        "OVS refuses the built message (inner xid differs: OFPBFC_MSG_BAD_XID); bundle bodies not printed yet",
     ),
-    ("NXT_FLOW_MOD", "Nicira messages not printed yet"),
-    ("NXT_FLOW_REMOVED", "Nicira messages not printed yet"),
-    ("NXT_PACKET_IN", "Nicira messages not printed yet"),
-    ("NXT_PACKET_IN2", "Nicira messages not printed yet"),
-    ("NXT_SET_ASYNC_CONFIG", "Nicira messages not printed yet"),
-    ("NXT_SET_ASYNC_CONFIG2", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_MOD", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_REQUEST", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_REPLY", "Nicira messages not printed yet"),
-    ("NXT_RESUME", "Nicira messages not printed yet"),
-    ("NXT_FLOW_MONITOR_CANCEL", "Nicira messages not printed yet"),
-    ("NXT_FLOW_MONITOR_PAUSED", "Nicira messages not printed yet"),
-    (
-        "NXT_FLOW_MONITOR_RESUMED",
-        "Nicira messages not printed yet",
-    ),
-    (
-        "NXST_FLOW_MONITOR request",
-        "Nicira messages not printed yet",
-    ),
-    ("NXST_FLOW_MONITOR reply", "Nicira messages not printed yet"),
     (
         "OFPT_FLOW_MOD",
-        "the codec accepts actions OVS refuses in that version (OVS: decode error)",
+        "the round-trip flow-mod carries a tun_metadata action OVS refuses (OFPBAC_BAD_VENDOR_TYPE); the printer shows <field tun_metadata0>",
     ),
-    (
-        "***decode error: OFPBRC_BAD_SUBTYPE***",
-        "Nicira messages the codec builds in versions where OVS refuses them",
-    ),
+    ("NXT_FLOW_MOD", "as OFPT_FLOW_MOD: the same actions"),
 ];
 
 /// OVS's name of the message in its first line, version left out.
@@ -155,7 +131,7 @@ fn ofp_print_matches_ovs() {
     }
     assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
     // What is printed today: a floor, so that a regression shows.
-    assert!(same >= 245, "only {same} identical");
+    assert!(same >= 299, "only {same} identical");
 }
 
 #[test]
@@ -197,7 +173,7 @@ fn decode_errors_print_as_ovs() {
     eprintln!("{same} of {total} malformed messages print as OVS");
     // A floor at what prints alike today (the rest: errors the two decoders
     // name differently, or messages one side still decodes).
-    assert!(total > 500 && same >= 548, "{same} of {total}");
+    assert!(total > 500 && same >= 550, "{same} of {total}");
 }
 
 proptest::proptest! {
