@@ -49,7 +49,7 @@ const REASONS: [&[(u32, &str)]; 6] = [
 /// The reasons OVS accepts per type: the 1.0/1.3 masks know fewer.
 fn allowed(legacy: bool) -> [u32; 6] {
     if legacy {
-        [0x7, 0x7, 0xf, 0, 0, 0]
+        [0x7, 0x7, 0x3f, 0, 0, 0]
     } else {
         [0x3f, 0x7, 0x3f, 0x7, 0x18, 0x3]
     }
@@ -92,9 +92,13 @@ pub fn masks(c: &AsyncConfig) -> (Masks, bool) {
     }
 }
 
-/// Whether every bit set is one OVS accepts (its strict decoders refuse
-/// the message otherwise).
+/// Whether OVS's decoder takes the masks: 1.3's masks always (bits it
+/// does not know are dropped), properties only when every bit set is one
+/// it accepts (OFPACFC_INVALID otherwise), except in replies.
 pub fn valid(m: &Masks, legacy: bool) -> bool {
+    if legacy {
+        return true;
+    }
     let a = allowed(legacy);
     m.iter()
         .all(|r| r.iter().zip(a).all(|(x, ok)| x & !ok == 0))

@@ -31,9 +31,8 @@ const TYPES: [&str; 4] = ["all", "select", "indirect", "fast failover"];
 /// The body after the header line, with its newline.
 pub fn format(f: &GroupFeatures) -> String {
     let mut s = format!(
-        "\n Group table:\n    Types:  {}\n    Capabilities:  {}\n",
-        c_hex(f.types as u64),
-        c_hex(f.capabilities as u64)
+        "\n Group table:\n    Types:  {:#x}\n    Capabilities:  {:#x}\n",
+        f.types, f.capabilities
     );
     for (i, name) in TYPES.iter().enumerate() {
         if f.types & (1 << i) == 0 {

@@ -92,15 +92,6 @@ fn ovs_refuses(h: &Header, m: &Message) -> Option<(Option<&'static str>, &'stati
             (!async_config::valid(&masks, legacy))
                 .then_some((Some("OFPT_SET_ASYNC"), "OFPACFC_INVALID"))
         }
-        Message::Nx(N::SetAsyncConfig {
-            packet_in,
-            port_status,
-            flow_removed,
-        }) => {
-            let masks = async_config::from_legacy(*packet_in, *port_status, *flow_removed);
-            (!async_config::valid(&masks, true))
-                .then_some((Some("NXT_SET_ASYNC_CONFIG"), "OFPACFC_INVALID"))
-        }
         // Replaced by OFPT_SET_ASYNC from 1.4 on.
         Message::Nx(N::SetAsyncConfig2(_)) if v >= Version::Of14 => unnamed("OFPBRC_BAD_SUBTYPE"),
         Message::Nx(N::SetAsyncConfig2(p)) => {
