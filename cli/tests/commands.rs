@@ -406,3 +406,85 @@ fn ofp_print_takes_hex_or_files_as_ovs_ofctl() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("zz-not-hex"));
 }
+
+/// `create` with `--id=@name`, rows named by uuid prefixes, `add` and
+/// `remove` of map and set values: each command run by `ferrovs vsctl`
+/// and by ovs-vsctl in turn on the same database, same output (uuids
+/// blanked), same errors, same exit status; then the rows each made.
+#[test]
+fn vsctl_create_ids_prefixes_and_add_remove_as_ovs_vsctl() {
+    let up = Up::start();
+    up.ovs_ok("ovs-vsctl", &["add-br", "br0"]);
+    let q = up.ovs_ok("ovs-vsctl", &["create", "QoS", "type=linux-htb"]);
+    let prefix = &q.trim()[..8];
+    let blank = |b: &[u8]| -> String {
+        let s = String::from_utf8_lossy(b).replace("ferrovs vsctl:", "ovs-vsctl:");
+        s.split(|c: char| c.is_whitespace() || c == ',' || c == '"' || c == '[' || c == ']')
+            .map(|w| {
+                if uuid::Uuid::parse_str(w).is_ok() && w.len() == 36 {
+                    "UUID"
+                } else {
+                    w
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["create", "QoS", "type=a", "other_config:k=v"],
+        vec![
+            "--id=@q", "create", "QoS", "type=b", "--", "set", "Port", "br0", "qos=@q",
+        ],
+        vec!["set", "Port", "br0", "qos=@nope"],
+        vec!["--id=q", "create", "QoS", "type=y"],
+        vec![
+            "--id=@q", "create", "QoS", "type=y", "--", "--id=@q", "create", "QoS", "type=z",
+        ],
+        vec!["create", "Nosuch", "a=b"],
+        vec!["create", "QoS", "nosuch=1"],
+        vec!["get", "QoS", prefix, "type"],
+        vec!["get", "QoS", &prefix[..3], "type"],
+        vec!["get", "QoS", "zzzz", "type"],
+        vec!["list", "QoS", prefix],
+        vec!["set", "QoS", prefix, "other_config:y=2"],
+        vec!["add", "QoS", prefix, "other_config", "x=9", "z=3"],
+        vec!["add", "QoS", prefix, "other_config", "x=10"],
+        vec!["get", "QoS", prefix, "other_config"],
+        vec!["remove", "QoS", prefix, "other_config", "x=1"],
+        vec!["remove", "QoS", prefix, "other_config", "z"],
+        vec!["get", "QoS", prefix, "other_config"],
+        vec!["add", "Bridge", "br0", "flood_vlans", "1", "2", "3"],
+        vec!["remove", "Bridge", "br0", "flood_vlans", "2"],
+        vec!["get", "Bridge", "br0", "flood_vlans"],
+        vec!["remove", "Bridge", "br0", "flood_vlans", "x"],
+        vec!["add", "Bridge", "br0", "nosuch", "1"],
+    ];
+    for args in &cases {
+        let ours = up.ferrovs(&[&["vsctl"], &args[..]].concat());
+        let theirs = up.ovs("ovs-vsctl", args);
+        let what = format!("{args:?}");
+        assert_eq!(
+            blank(&ours.stdout),
+            blank(&theirs.stdout),
+            "stdout of {what}"
+        );
+        assert_eq!(
+            blank(&ours.stderr),
+            blank(&theirs.stderr),
+            "stderr of {what}"
+        );
+        assert_eq!(ours.status.code(), theirs.status.code(), "exit of {what}");
+    }
+    // Both made the same rows: two of each created type, and the
+    // prefix-named row changed twice over.
+    let types = up.ovs_ok("ovs-vsctl", &["--columns=type", "list", "QoS"]);
+    for t in ["a", "b"] {
+        assert_eq!(types.matches(&format!(": {t}\n")).count(), 2, "{types}");
+    }
+    // The uuid `create` prints is the one the server gave the row.
+    let u = up.ferrovs_ok(&["vsctl", "create", "QoS", "type=mine"]);
+    assert_eq!(
+        up.ovs_ok("ovs-vsctl", &["get", "QoS", u.trim(), "type"]),
+        "mine\n"
+    );
+}
