@@ -252,8 +252,8 @@ fn ofctl_prints_as_ovs_ofctl() {
         &up,
         "ofctl",
         "ovs-ofctl",
-        &["-O", "OpenFlow13"],
-        &["dump-flows", "br0"],
+        &[],
+        &["-O", "OpenFlow13", "dump-flows", "br0"],
     );
     up.ferrovs_ok(&["ofctl", "del-flows", "br0"]);
     assert_eq!(up.ferrovs_ok(&["ofctl", "dump-flows", "br0"]), "");
@@ -486,5 +486,89 @@ fn vsctl_create_ids_prefixes_and_add_remove_as_ovs_vsctl() {
     assert_eq!(
         up.ovs_ok("ovs-vsctl", &["get", "QoS", u.trim(), "type"]),
         "mine\n"
+    );
+}
+
+/// Port names in flow text (`in_port=p1`, `output:p1`, a bare `p1`,
+/// `out_port=p2`) resolved from the switch as ovs-ofctl does, and the
+/// version negotiated from the bridge's `protocols`.
+#[test]
+fn ofctl_port_names_and_negotiated_version() {
+    let up = Up::start();
+    up.ovs_ok("ovs-vsctl", &["add-br", "br0"]);
+    for (p, n) in [("p1", "5"), ("p2", "6")] {
+        let req = format!("ofport_request={n}");
+        up.ovs_ok(
+            "ovs-vsctl",
+            &[
+                "add-port",
+                "br0",
+                p,
+                "--",
+                "set",
+                "Interface",
+                p,
+                "type=dummy",
+                &req,
+            ],
+        );
+    }
+    up.ferrovs_ok(&["ofctl", "add-flow", "br0", "in_port=p1,actions=output:p2"]);
+    up.ferrovs_ok(&[
+        "ofctl",
+        "add-flow",
+        "br0",
+        "priority=5,in_port=p2,actions=p1,LOCAL",
+    ]);
+    up.ovs_ok(
+        "ovs-ofctl",
+        &["add-flow", "br0", "priority=7,in_port=p2,actions=drop"],
+    );
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(flows.contains("in_port=5 actions=output:6"), "{flows}");
+    assert!(
+        flows.contains("priority=5,in_port=6 actions=output:5,LOCAL"),
+        "{flows}"
+    );
+    // Names select as numbers do, in dump-flows and del-flows.
+    same(
+        &up,
+        "ofctl",
+        "ovs-ofctl",
+        &[],
+        &["-O", "OpenFlow13", "dump-flows", "br0", "in_port=p2"],
+    );
+    up.ferrovs_ok(&["ofctl", "del-flows", "br0", "out_port=p1"]);
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(!flows.contains("actions=output:5"), "{flows}");
+    assert!(flows.contains("actions=output:6"), "{flows}");
+    // An unknown name is an error naming it.
+    let out = up.ferrovs(&["ofctl", "add-flow", "br0", "in_port=nosuch,actions=drop"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch"));
+
+    // No -O: the highest version the bridge allows.
+    let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
+    assert!(show.starts_with("OFPT_FEATURES_REPLY (OF1.5)"), "{show}");
+    up.ovs_ok(
+        "ovs-vsctl",
+        &["set", "Bridge", "br0", "protocols=OpenFlow13,OpenFlow14"],
+    );
+    let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
+    assert!(show.starts_with("OFPT_FEATURES_REPLY (OF1.4)"), "{show}");
+    same(
+        &up,
+        "ofctl",
+        "ovs-ofctl",
+        &[],
+        &["-O", "OpenFlow10,OpenFlow13", "show", "br0"],
+    );
+    // No common version: OVS's words for it.
+    let out = up.ferrovs(&["ofctl", "-O", "OpenFlow10", "show", "br0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("version negotiation failed (we support version 0x01, peer supports versions 0x04, 0x05)"),
+        "{err}"
     );
 }
