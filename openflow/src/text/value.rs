@@ -111,12 +111,7 @@ pub fn parse_port(s: &str) -> Result<u32, ParseError> {
         .strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
         .unwrap_or(s);
-    let named = SWITCH_PORTS.with(|p| {
-        p.borrow()
-            .iter()
-            .find(|(n, _)| n == unquoted)
-            .map(|x| x.1)
-    });
+    let named = SWITCH_PORTS.with(|p| p.borrow().iter().find(|(n, _)| n == unquoted).map(|x| x.1));
     if s.starts_with('-') || (s.parse::<u64>().is_err() && !s.starts_with("0x")) {
         return named.ok_or_else(|| ParseError::BadPort(s.to_string()));
     }

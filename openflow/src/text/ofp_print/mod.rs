@@ -272,6 +272,15 @@ pub fn flow_stats_lines(m: &Message, v: Version) -> String {
     out
 }
 
+/// A counter, `?` when the switch does not keep it (all ones).
+fn counter(x: u64) -> String {
+    if x == u64::MAX {
+        "?".to_string()
+    } else {
+        x.to_string()
+    }
+}
+
 fn port_stats(p: &PortStats, v: Version) -> String {
     let mut s = String::new();
     let name = format_port(p.port_no as u32);
@@ -280,32 +289,25 @@ fn port_stats(p: &PortStats, v: Version) -> String {
     } else {
         let _ = write!(s, "  port {name}: ");
     }
-    let c = |x: u64| {
-        if x == u64::MAX {
-            "?".to_string()
-        } else {
-            x.to_string()
-        }
-    };
     let _ = writeln!(
         s,
         "rx pkts={}, bytes={}, drop={}, errs={}, frame={}, over={}, crc={}",
-        c(p.rx_packets),
-        c(p.rx_bytes),
-        c(p.rx_dropped),
-        c(p.rx_errors),
-        c(p.rx_frame_err),
-        c(p.rx_over_err),
-        c(p.rx_crc_err)
+        counter(p.rx_packets),
+        counter(p.rx_bytes),
+        counter(p.rx_dropped),
+        counter(p.rx_errors),
+        counter(p.rx_frame_err),
+        counter(p.rx_over_err),
+        counter(p.rx_crc_err)
     );
     let _ = writeln!(
         s,
         "           tx pkts={}, bytes={}, drop={}, errs={}, coll={}",
-        c(p.tx_packets),
-        c(p.tx_bytes),
-        c(p.tx_dropped),
-        c(p.tx_errors),
-        c(p.collisions)
+        counter(p.tx_packets),
+        counter(p.tx_bytes),
+        counter(p.tx_dropped),
+        counter(p.tx_errors),
+        counter(p.collisions)
     );
     if v >= Version::Of13 && p.duration_sec != u32::MAX {
         let _ = writeln!(
@@ -1088,21 +1090,14 @@ pub fn message(h: &Header, m: &Message) -> String {
                         } else {
                             "?".into()
                         };
-                        let c = |x: u64| {
-                            if x == u64::MAX {
-                                "?".to_string()
-                            } else {
-                                x.to_string()
-                            }
-                        };
                         let _ = writeln!(
                             s,
                             "  port {} queue {}: bytes={}, pkts={}, errors={}, duration={d}",
                             format_port(q.port_no as u32),
                             q.queue_id,
-                            c(q.tx_bytes),
-                            c(q.tx_packets),
-                            c(q.tx_errors)
+                            counter(q.tx_bytes),
+                            counter(q.tx_packets),
+                            counter(q.tx_errors)
                         );
                     }
                 }
