@@ -547,6 +547,21 @@ fn ofctl_port_names_and_negotiated_version() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch"));
 
+    // OpenFlow 1.0 flow-mods carry every field (as NXT_FLOW_MOD).
+    up.ferrovs_ok(&[
+        "ofctl",
+        "-O",
+        "OpenFlow10",
+        "add-flow",
+        "br0",
+        "priority=3,ipv6,ipv6_src=2001:db8::1,reg0=5,actions=output:p1",
+    ]);
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(
+        flows.contains("priority=3,ipv6,reg0=0x5,ipv6_src=2001:db8::1 actions=output:5"),
+        "{flows}"
+    );
+
     // No -O: the highest version the bridge allows.
     let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
     assert!(show.starts_with("OFPT_FEATURES_REPLY (OF1.5)"), "{show}");

@@ -110,7 +110,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
                 (_, true) => FlowModCommand::ModifyStrict,
             };
             let fm = flow_mod(&c[2], cmd, &mut ports)?;
-            open(&c[1])?.transact_noreply(&Message::FlowMod(fm))?;
+            send_flow_mod(&mut open(&c[1])?, fm)?;
         }
         "add-flows" => {
             args(c, 2, 2)?;
@@ -131,7 +131,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             }
             let mut conn = open(&c[1])?;
             for fm in fms {
-                conn.transact_noreply(&Message::FlowMod(fm))?;
+                send_flow_mod(&mut conn, fm)?;
             }
         }
         "del-flows" => {
@@ -145,7 +145,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             if !c.get(2).is_some_and(|t| t.contains("table=")) {
                 fm.table_id = 0xff;
             }
-            open(&c[1])?.transact_noreply(&Message::FlowMod(fm))?;
+            send_flow_mod(&mut open(&c[1])?, fm)?;
         }
         "dump-flows" => {
             args(c, 1, 2)?;
@@ -216,6 +216,18 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
         other => bail!("unknown command '{other}'; use --help for help"),
     }
     Ok(0)
+}
+
+/// Sends a flow-mod; in OpenFlow 1.0 as Nicira's NXT_FLOW_MOD, whose NXM
+/// match holds every field (OpenFlow 1.0's own match has no room for
+/// IPv6, registers or conntrack fields), as ovs-ofctl chooses it.
+fn send_flow_mod(conn: &mut OfConn, fm: FlowMod) -> anyhow::Result<()> {
+    let m = if conn.version == Version::Of10 {
+        Message::Nx(ferrovs_openflow::message::NxMessage::FlowMod(fm))
+    } else {
+        Message::FlowMod(fm)
+    };
+    conn.transact_noreply(&m)
 }
 
 /// Sends a multipart request and prints every reply as ofp-print.
