@@ -20,121 +20,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ferrovs_datapath::actions::{DpAction, Masked, SetField};
+use ferrovs_benches::datapath_rig::{dst_mask, frame, rig, NoMiss, Rewriter, Rig, N};
 use ferrovs_datapath::batch::PacketBatch;
 use ferrovs_datapath::flow::layout::*;
 use ferrovs_datapath::flow::{extract, Flow, FlowKey};
 use ferrovs_datapath::netdev::{MemNetdev, Netdev};
 use ferrovs_datapath::packet::{DpPacket, PacketPool};
-use ferrovs_datapath::upcall::{UpcallError, UpcallHandler, UpcallReply};
-use ferrovs_datapath::{Datapath, DpConfig, FlowPut, Pmd};
-
-const N: usize = 32;
-
-/// A UDP/IPv4 frame from 198.18.100.`grp` to `dst`, source port `sport`.
-fn frame(grp: u8, dst: [u8; 4], sport: u16) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    let ip = &mut f[14..34];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&46u16.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&[198, 18, 100, grp]);
-    ip[16..20].copy_from_slice(&dst);
-    let c = !fold(
-        ip.chunks(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
-            .sum(),
-    );
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let udp = &mut f[34..42];
-    udp[0..2].copy_from_slice(&sport.to_be_bytes());
-    udp[2..4].copy_from_slice(&9u16.to_be_bytes());
-    udp[4..6].copy_from_slice(&26u16.to_be_bytes());
-    f
-}
-
-fn fold(mut a: u32) -> u16 {
-    while a >> 16 != 0 {
-        a = (a & 0xffff) + (a >> 16);
-    }
-    a as u16
-}
-
-/// Upcall handler: exact on in_port, dl_type, nw_dst; rewrites nw_dst to
-/// nw_dst + 32 and outputs to port 2.
-struct Rewriter;
-
-/// The handler's mask (built once, as a real slow path caches its masks).
-fn rewriter_mask() -> &'static Arc<FlowKey> {
-    static M: std::sync::OnceLock<Arc<FlowKey>> = std::sync::OnceLock::new();
-    M.get_or_init(|| {
-        let mut m = Flow::default();
-        m.set_all(DL_TYPE);
-        m.set_all(NW_DST);
-        Arc::new(m.to_key())
-    })
-}
-
-impl UpcallHandler for Rewriter {
-    fn miss(&self, _p: &DpPacket, key: &FlowKey, r: &mut UpcallReply) -> Result<(), UpcallError> {
-        r.shared_mask = Some(rewriter_mask().clone());
-        let dst = key.get(NW_DST) as u32;
-        r.actions.push(DpAction::Set(SetField::Ipv4 {
-            src: Masked::default(),
-            dst: Masked::<u32>::exact(dst.wrapping_add(N as u32)),
-            tos: Masked::default(),
-            ttl: Masked::default(),
-        }));
-        r.actions.push(DpAction::Output(2));
-        Ok(())
-    }
-}
-
-/// Handler for the hit benches: flows are pre-installed, a miss is a bug.
-struct NoMiss;
-impl UpcallHandler for NoMiss {
-    fn miss(&self, _p: &DpPacket, _k: &FlowKey, _r: &mut UpcallReply) -> Result<(), UpcallError> {
-        Err(UpcallError::Failed(
-            "unexpected miss in a hit benchmark".into(),
-        ))
-    }
-}
-
-struct Rig {
-    dp: Datapath,
-    pmd: Pmd,
-    p1: Arc<MemNetdev>,
-}
-
-fn rig(handler: Arc<dyn UpcallHandler>, emc_prob: u32, frames: &[Vec<u8>]) -> Rig {
-    let cfg = DpConfig {
-        emc_insert_inv_prob: emc_prob,
-        ..DpConfig::default()
-    };
-    let dp = Datapath::new(cfg, handler);
-    let p1 = MemNetdev::new("p1", 1, 1);
-    let p2 = MemNetdev::new("p2", 1, 1);
-    p2.connect(&p1);
-    dp.add_port(1, p1.clone()).unwrap();
-    dp.add_port(2, p2.clone()).unwrap();
-    for f in frames {
-        assert!(p1.inject(0, DpPacket::from_bytes(f)));
-    }
-    let pmd = dp.pmd_inline(0).unwrap();
-    Rig { dp, pmd, p1 }
-}
 
 fn check_loop(r: &Rig) {
     if r.dp.stats().rx_packets == 0 {
         return; // filtered out by the command line
     }
-    assert_eq!(r.p1.rx_pending(0), N, "all packets circulate");
-    let s = r.dp.stats();
-    assert_eq!(s.upcall_errors, 0, "no unexpected misses: {s:?}");
+    r.check_loop().unwrap();
 }
 
 fn bench_extract(c: &mut Criterion) {
@@ -176,23 +73,9 @@ fn bench_emc(c: &mut Criterion) {
         .collect();
     // Warm up through the upcall path, then keep rewriting off: install
     // exact flows with output only.
-    let mut r = rig(Arc::new(NoMiss), 1, &frames);
+    let mut r = rig(Arc::new(NoMiss), 1, &frames).unwrap();
     for f in &frames {
-        let mut p = DpPacket::from_bytes(f);
-        p.md_mut().in_port = 1;
-        let mut k = FlowKey::default();
-        extract(&mut p, &mut k);
-        let mut m = Flow::default();
-        m.set_all(DL_TYPE);
-        m.set_all(NW_DST);
-        r.dp.flow_put(FlowPut {
-            key: k,
-            mask: m.to_key(),
-            actions: vec![DpAction::Output(2)],
-            pmd: None,
-            ufid: None,
-        })
-        .unwrap();
+        r.install(f, dst_mask()).unwrap();
     }
     for _ in 0..4 {
         r.pmd.poll_once();
@@ -218,25 +101,13 @@ fn bench_megaflow(c: &mut Criterion) {
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|i| frame((i % masks) as u8, [198, 19, (i / masks) as u8, 7], 1000))
             .collect();
-        let mut r = rig(Arc::new(NoMiss), 0, &frames);
+        let mut r = rig(Arc::new(NoMiss), 0, &frames).unwrap();
         for (i, f) in frames.iter().enumerate() {
-            let k = (i % masks) as u32;
-            let mut p = DpPacket::from_bytes(f);
-            p.md_mut().in_port = 1;
-            let mut key = FlowKey::default();
-            extract(&mut p, &mut key);
             let mut m = Flow::default();
             m.set_all(DL_TYPE);
             m.set_all(NW_SRC);
-            m.set(NW_DST, (!0u32 << k) as u64);
-            r.dp.flow_put(FlowPut {
-                key,
-                mask: m.to_key(),
-                actions: vec![DpAction::Output(2)],
-                pmd: None,
-                ufid: None,
-            })
-            .unwrap();
+            m.set(NW_DST, (!0u32 << (i % masks)) as u64);
+            r.install(f, m).unwrap();
         }
         for _ in 0..4 {
             r.pmd.poll_once();
@@ -256,7 +127,7 @@ fn bench_upcall(c: &mut Criterion) {
     let frames: Vec<Vec<u8>> = (0..N)
         .map(|i| frame(0, [198, 19, 0, i as u8], 1000))
         .collect();
-    let mut r = rig(Arc::new(Rewriter), 100, &frames);
+    let mut r = rig(Arc::new(Rewriter), 100, &frames).unwrap();
     let mut g = c.benchmark_group("datapath");
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("upcall_install", |b| {

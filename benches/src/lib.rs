@@ -2,4 +2,5 @@
 //! comparison scripts (`scripts/`) that measure ferrovs against Open vSwitch
 //! and the Linux bridge on the same machine in the same run.
 
+pub mod datapath_rig;
 pub mod thread_cpu;

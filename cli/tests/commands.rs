@@ -252,8 +252,8 @@ fn ofctl_prints_as_ovs_ofctl() {
         &up,
         "ofctl",
         "ovs-ofctl",
-        &["-O", "OpenFlow13"],
-        &["dump-flows", "br0"],
+        &[],
+        &["-O", "OpenFlow13", "dump-flows", "br0"],
     );
     up.ferrovs_ok(&["ofctl", "del-flows", "br0"]);
     assert_eq!(up.ferrovs_ok(&["ofctl", "dump-flows", "br0"]), "");
@@ -405,4 +405,185 @@ fn ofp_print_takes_hex_or_files_as_ovs_ofctl() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("zz-not-hex"));
+}
+
+/// `create` with `--id=@name`, rows named by uuid prefixes, `add` and
+/// `remove` of map and set values: each command run by `ferrovs vsctl`
+/// and by ovs-vsctl in turn on the same database, same output (uuids
+/// blanked), same errors, same exit status; then the rows each made.
+#[test]
+fn vsctl_create_ids_prefixes_and_add_remove_as_ovs_vsctl() {
+    let up = Up::start();
+    up.ovs_ok("ovs-vsctl", &["add-br", "br0"]);
+    let q = up.ovs_ok("ovs-vsctl", &["create", "QoS", "type=linux-htb"]);
+    let prefix = &q.trim()[..8];
+    let blank = |b: &[u8]| -> String {
+        let s = String::from_utf8_lossy(b).replace("ferrovs vsctl:", "ovs-vsctl:");
+        s.split(|c: char| c.is_whitespace() || c == ',' || c == '"' || c == '[' || c == ']')
+            .map(|w| {
+                if uuid::Uuid::parse_str(w).is_ok() && w.len() == 36 {
+                    "UUID"
+                } else {
+                    w
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["create", "QoS", "type=a", "other_config:k=v"],
+        vec![
+            "--id=@q", "create", "QoS", "type=b", "--", "set", "Port", "br0", "qos=@q",
+        ],
+        vec!["set", "Port", "br0", "qos=@nope"],
+        vec!["--id=q", "create", "QoS", "type=y"],
+        vec![
+            "--id=@q", "create", "QoS", "type=y", "--", "--id=@q", "create", "QoS", "type=z",
+        ],
+        vec!["create", "Nosuch", "a=b"],
+        vec!["create", "QoS", "nosuch=1"],
+        vec!["get", "QoS", prefix, "type"],
+        vec!["get", "QoS", &prefix[..3], "type"],
+        vec!["get", "QoS", "zzzz", "type"],
+        vec!["list", "QoS", prefix],
+        vec!["set", "QoS", prefix, "other_config:y=2"],
+        vec!["add", "QoS", prefix, "other_config", "x=9", "z=3"],
+        vec!["add", "QoS", prefix, "other_config", "x=10"],
+        vec!["get", "QoS", prefix, "other_config"],
+        vec!["remove", "QoS", prefix, "other_config", "x=1"],
+        vec!["remove", "QoS", prefix, "other_config", "z"],
+        vec!["get", "QoS", prefix, "other_config"],
+        vec!["add", "Bridge", "br0", "flood_vlans", "1", "2", "3"],
+        vec!["remove", "Bridge", "br0", "flood_vlans", "2"],
+        vec!["get", "Bridge", "br0", "flood_vlans"],
+        vec!["remove", "Bridge", "br0", "flood_vlans", "x"],
+        vec!["add", "Bridge", "br0", "nosuch", "1"],
+    ];
+    for args in &cases {
+        let ours = up.ferrovs(&[&["vsctl"], &args[..]].concat());
+        let theirs = up.ovs("ovs-vsctl", args);
+        let what = format!("{args:?}");
+        assert_eq!(
+            blank(&ours.stdout),
+            blank(&theirs.stdout),
+            "stdout of {what}"
+        );
+        assert_eq!(
+            blank(&ours.stderr),
+            blank(&theirs.stderr),
+            "stderr of {what}"
+        );
+        assert_eq!(ours.status.code(), theirs.status.code(), "exit of {what}");
+    }
+    // Both made the same rows: two of each created type, and the
+    // prefix-named row changed twice over.
+    let types = up.ovs_ok("ovs-vsctl", &["--columns=type", "list", "QoS"]);
+    for t in ["a", "b"] {
+        assert_eq!(types.matches(&format!(": {t}\n")).count(), 2, "{types}");
+    }
+    // The uuid `create` prints is the one the server gave the row.
+    let u = up.ferrovs_ok(&["vsctl", "create", "QoS", "type=mine"]);
+    assert_eq!(
+        up.ovs_ok("ovs-vsctl", &["get", "QoS", u.trim(), "type"]),
+        "mine\n"
+    );
+}
+
+/// Port names in flow text (`in_port=p1`, `output:p1`, a bare `p1`,
+/// `out_port=p2`) resolved from the switch as ovs-ofctl does, and the
+/// version negotiated from the bridge's `protocols`.
+#[test]
+fn ofctl_port_names_and_negotiated_version() {
+    let up = Up::start();
+    up.ovs_ok("ovs-vsctl", &["add-br", "br0"]);
+    for (p, n) in [("p1", "5"), ("p2", "6")] {
+        let req = format!("ofport_request={n}");
+        up.ovs_ok(
+            "ovs-vsctl",
+            &[
+                "add-port",
+                "br0",
+                p,
+                "--",
+                "set",
+                "Interface",
+                p,
+                "type=dummy",
+                &req,
+            ],
+        );
+    }
+    up.ferrovs_ok(&["ofctl", "add-flow", "br0", "in_port=p1,actions=output:p2"]);
+    up.ferrovs_ok(&[
+        "ofctl",
+        "add-flow",
+        "br0",
+        "priority=5,in_port=p2,actions=p1,LOCAL",
+    ]);
+    up.ovs_ok(
+        "ovs-ofctl",
+        &["add-flow", "br0", "priority=7,in_port=p2,actions=drop"],
+    );
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(flows.contains("in_port=5 actions=output:6"), "{flows}");
+    assert!(
+        flows.contains("priority=5,in_port=6 actions=output:5,LOCAL"),
+        "{flows}"
+    );
+    // Names select as numbers do, in dump-flows and del-flows.
+    same(
+        &up,
+        "ofctl",
+        "ovs-ofctl",
+        &[],
+        &["-O", "OpenFlow13", "dump-flows", "br0", "in_port=p2"],
+    );
+    up.ferrovs_ok(&["ofctl", "del-flows", "br0", "out_port=p1"]);
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(!flows.contains("actions=output:5"), "{flows}");
+    assert!(flows.contains("actions=output:6"), "{flows}");
+    // An unknown name is an error naming it.
+    let out = up.ferrovs(&["ofctl", "add-flow", "br0", "in_port=nosuch,actions=drop"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch"));
+
+    // OpenFlow 1.0 flow-mods carry every field (as NXT_FLOW_MOD).
+    up.ferrovs_ok(&[
+        "ofctl",
+        "-O",
+        "OpenFlow10",
+        "add-flow",
+        "br0",
+        "priority=3,ipv6,ipv6_src=2001:db8::1,reg0=5,actions=output:p1",
+    ]);
+    let flows = up.ovs_ok("ovs-ofctl", &["-O", "OpenFlow13", "dump-flows", "br0"]);
+    assert!(
+        flows.contains("priority=3,ipv6,reg0=0x5,ipv6_src=2001:db8::1 actions=output:5"),
+        "{flows}"
+    );
+
+    // No -O: the highest version the bridge allows.
+    let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
+    assert!(show.starts_with("OFPT_FEATURES_REPLY (OF1.5)"), "{show}");
+    up.ovs_ok(
+        "ovs-vsctl",
+        &["set", "Bridge", "br0", "protocols=OpenFlow13,OpenFlow14"],
+    );
+    let show = up.ferrovs_ok(&["ofctl", "show", "br0"]);
+    assert!(show.starts_with("OFPT_FEATURES_REPLY (OF1.4)"), "{show}");
+    same(
+        &up,
+        "ofctl",
+        "ovs-ofctl",
+        &[],
+        &["-O", "OpenFlow10,OpenFlow13", "show", "br0"],
+    );
+    // No common version: OVS's words for it.
+    let out = up.ferrovs(&["ofctl", "-O", "OpenFlow10", "show", "br0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("version negotiation failed (we support version 0x01, peer supports versions 0x04, 0x05)"),
+        "{err}"
+    );
 }

@@ -183,3 +183,81 @@ fn dummy_ports_create_nothing_on_the_host() {
     let links = up.netns.exec(&["ip", "-o", "link"]).unwrap();
     assert_eq!(links.lines().count(), 1, "{links}");
 }
+
+/// Whether `pid` runs (a zombie waiting for its reaper does not).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_string()))
+        .is_some_and(|r| !r.starts_with('Z'))
+}
+
+#[test]
+fn a_sigkilled_supervisor_takes_its_children_and_up_starts_again() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    use std::time::Duration;
+    let mut up = Up::start();
+    up.ovs_ok("ovs-vsctl", &["add-br", "br0"]);
+    let kids: Vec<i32> = ["ovs-vswitchd", "ovsdb-server"]
+        .iter()
+        .map(|n| up.pid_of(n).expect("pid file"))
+        .collect();
+    assert!(kids.iter().all(|&k| running(k)));
+    let mut sup = up.child.take().unwrap();
+    kill(Pid::from_raw(sup.id() as i32), Signal::SIGKILL).unwrap();
+    sup.wait().unwrap();
+    // The children get SIGTERM from the kernel and stop by themselves.
+    assert!(
+        up.wait_until(Duration::from_secs(15), || kids
+            .iter()
+            .all(|&k| !running(k))),
+        "children {kids:?} outlived the supervisor:\n{}",
+        up.log()
+    );
+    // A new `up` on the same run directory starts, with the state kept.
+    up.launch();
+    up.ovs_ok("ovs-vsctl", &["br-exists", "br0"]);
+    for (n, old) in ["ovs-vswitchd", "ovsdb-server"].iter().zip(&kids) {
+        let new = up.pid_of(n).unwrap();
+        assert_ne!(new, *old, "{n}");
+        assert!(running(new), "{n}");
+    }
+}
+
+#[test]
+fn up_stops_a_child_an_earlier_supervisor_left_behind() {
+    use std::time::Duration;
+    let mut up = Up::prepare(&[]);
+    std::fs::create_dir_all(up.rundir()).unwrap();
+    // A database child with no supervisor (as one left by a supervisor
+    // killed before children asked for the parent-death signal): its
+    // parent is this test, not a `ferrovs up`.
+    let mut orphan = std::process::Command::new(common::ferrovs())
+        .arg("serve-db")
+        .arg("--rundir")
+        .arg(up.rundir())
+        .arg("--db")
+        .arg(up.db())
+        .env_remove("FERROVS_SUPERVISOR_PID")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = up.rundir().join("db.sock");
+    assert!(up.wait_until(Duration::from_secs(20), || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    }));
+    let pid = orphan.id() as i32;
+    assert_eq!(up.pid_of("ovsdb-server"), Some(pid));
+    // A stale pid file of a switch that is long gone.
+    std::fs::write(up.rundir().join("ovs-vswitchd.pid"), "999999999\n").unwrap();
+    up.launch();
+    // Stopped by the new `up` (and reaped here, by its parent).
+    assert!(!running(pid));
+    orphan.wait().unwrap();
+    let log = up.log();
+    assert!(log.contains("outlived its supervisor"), "{log}");
+    assert!(log.contains("removing the stale"), "{log}");
+    assert_ne!(up.pid_of("ovsdb-server"), Some(pid));
+    up.ovs_ok("ovs-vsctl", &["add-br", "br1"]);
+}

@@ -50,7 +50,7 @@ fn captured() -> Vec<(String, Vec<u8>)> {
 const KNOWN: &[(&str, &str)] = &[
     (
         "OFPST_TABLE_FEATURES reply",
-        "table-features bodies not printed yet",
+        "table-features bodies (properties, instructions, matching fields) not printed yet",
     ),
     (
         "OFPST_TABLE_FEATURES request",
@@ -58,45 +58,21 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     (
         "OFPT_PACKET_IN",
-        "packet-in bodies (packet dissection) not printed yet",
+        "the packet's own line needs OVS's flow dissection, which lives in ferrovs-datapath (not a dependency of this crate)",
     ),
-    ("OFPT_PACKET_OUT", "packet-out bodies not printed yet"),
-    ("OFPT_GET_ASYNC_REPLY", "async config not printed yet"),
-    ("OFPT_BUNDLE_ADD_MESSAGE", "bundles not printed yet"),
-    ("OFPST_TABLE reply", "table stats not printed yet"),
+    ("OFPT_PACKET_OUT", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_PACKET_IN", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_PACKET_IN2", "as OFPT_PACKET_IN: the packet's line"),
+    ("NXT_RESUME", "as OFPT_PACKET_IN: the packet's line"),
     (
-        "OFPST_GROUP_FEATURES reply",
-        "group features not printed yet",
+        "OFPT_BUNDLE_ADD_MESSAGE",
+        "OVS refuses the built message (inner xid differs: OFPBFC_MSG_BAD_XID); bundle bodies not printed yet",
     ),
-    ("NXT_FLOW_MOD", "Nicira messages not printed yet"),
-    ("NXT_FLOW_REMOVED", "Nicira messages not printed yet"),
-    ("NXT_PACKET_IN", "Nicira messages not printed yet"),
-    ("NXT_PACKET_IN2", "Nicira messages not printed yet"),
-    ("NXT_SET_ASYNC_CONFIG", "Nicira messages not printed yet"),
-    ("NXT_SET_ASYNC_CONFIG2", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_MOD", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_REQUEST", "Nicira messages not printed yet"),
-    ("NXT_TLV_TABLE_REPLY", "Nicira messages not printed yet"),
-    ("NXT_RESUME", "Nicira messages not printed yet"),
-    ("NXT_FLOW_MONITOR_CANCEL", "Nicira messages not printed yet"),
-    ("NXT_FLOW_MONITOR_PAUSED", "Nicira messages not printed yet"),
-    (
-        "NXT_FLOW_MONITOR_RESUMED",
-        "Nicira messages not printed yet",
-    ),
-    (
-        "NXST_FLOW_MONITOR request",
-        "Nicira messages not printed yet",
-    ),
-    ("NXST_FLOW_MONITOR reply", "Nicira messages not printed yet"),
     (
         "OFPT_FLOW_MOD",
-        "the codec accepts actions OVS refuses in that version (OVS: decode error)",
+        "the round-trip flow-mod carries a tun_metadata action OVS refuses (OFPBAC_BAD_VENDOR_TYPE); the printer shows <field tun_metadata0>",
     ),
-    (
-        "***decode error: OFPBRC_BAD_SUBTYPE***",
-        "Nicira messages the codec builds in versions where OVS refuses them",
-    ),
+    ("NXT_FLOW_MOD", "as OFPT_FLOW_MOD: the same actions"),
 ];
 
 /// OVS's name of the message in its first line, version left out.
@@ -155,7 +131,7 @@ fn ofp_print_matches_ovs() {
     }
     assert!(bad.is_empty(), "{} differ:\n{}", bad.len(), bad.join("\n"));
     // What is printed today: a floor, so that a regression shows.
-    assert!(same >= 245, "only {same} identical");
+    assert!(same >= 299, "only {same} identical");
 }
 
 #[test]
@@ -197,7 +173,7 @@ fn decode_errors_print_as_ovs() {
     eprintln!("{same} of {total} malformed messages print as OVS");
     // A floor at what prints alike today (the rest: errors the two decoders
     // name differently, or messages one side still decodes).
-    assert!(total > 500 && same >= 548, "{same} of {total}");
+    assert!(total > 500 && same >= 550, "{same} of {total}");
 }
 
 proptest::proptest! {
@@ -211,5 +187,94 @@ proptest::proptest! {
         b[2..4].copy_from_slice(&n.to_be_bytes());
         let _ = ofp_print::print_bytes(&b);
         let _ = ofp_print::print_bytes(&body);
+    }
+}
+
+/// Bodies the round-trip messages do not vary: runs of equal tables
+/// (OVS's "ditto" folding, named and unnamed, 1.0 and 1.3), every
+/// group-features action bit, every async-config reason.
+#[test]
+fn table_runs_group_features_and_async_print_as_ovs() {
+    use ferrovs_openflow::message::basic::AsyncConfig;
+    use ferrovs_openflow::message::multipart::{GroupFeatures, TableStats};
+    use ferrovs_openflow::message::{MpReply, MultipartReply};
+    use ferrovs_openflow::Version;
+    let table = |id: u8, name: &str, wc: u32, max: u32, counts: (u32, u64, u64)| {
+        let mut n = [0u8; 32];
+        n[..name.len()].copy_from_slice(name.as_bytes());
+        TableStats {
+            table_id: id,
+            name: n,
+            wildcards: wc,
+            max_entries: max,
+            active_count: counts.0,
+            lookup_count: counts.1,
+            matched_count: counts.2,
+        }
+    };
+    let z = (0, 0, 0);
+    let of10 = vec![
+        table(0, "classifier", 0x3f_ffff, 1000, (1, 2, 3)),
+        table(1, "a", 0x3f_ffff, 1000, (1, 2, 3)),
+        table(2, "", 0x3f_ffff, 1000, (1, 2, 4)),
+        table(3, "", 0x3f_ffff, 1000, (1, 2, 4)),
+        table(4, "", 0x3f_ffff, 1000, (1, 2, 4)),
+        table(5, "", 0xd4 | (1 << 8), 0, z),
+        table(6, "", 0, 0, z),
+        table(7, "", 0, 0, z),
+    ];
+    let of13: Vec<TableStats> = (0..9)
+        .map(|i| table(i, "", 0, 0, if i == 0 || i == 5 { (1, 2, 3) } else { z }))
+        .collect();
+    let mut msgs = vec![
+        (Version::Of10, MpReply::Table(of10)),
+        (Version::Of13, MpReply::Table(of13)),
+    ];
+    for v in [Version::Of13, Version::Of15] {
+        msgs.push((
+            v,
+            MpReply::GroupFeatures(GroupFeatures {
+                types: 0xf,
+                capabilities: 0,
+                max_groups: [0, 1, 2, 0xffff_ffff],
+                actions: [u32::MAX, 0, 1, 1 << 25],
+            }),
+        ));
+    }
+    let mut all: Vec<Vec<u8>> = msgs
+        .into_iter()
+        .map(|(v, body)| Message::MultipartReply(MultipartReply { flags: 0, body }).encode(v, 5))
+        .collect();
+    let props: Vec<(u16, u32)> = vec![
+        (0, 1),
+        (1, 0x3f),
+        (2, 7),
+        (3, 2),
+        (5, 0x3f),
+        (7, 7),
+        (8, 0x18),
+        (11, 3),
+    ];
+    all.push(Message::GetAsyncReply(AsyncConfig::Props(props.clone())).encode(Version::Of14, 5));
+    all.push(Message::SetAsync(AsyncConfig::Props(props)).encode(Version::Of15, 5));
+    // Bits OVS does not accept: dropped from 1.3's masks, refused in
+    // 1.4's properties of OFPT_SET_ASYNC, dropped from those of the reply.
+    let wide = AsyncConfig::Masks {
+        packet_in: [u32::MAX, 1],
+        port_status: [7, 0],
+        flow_removed: [0x3f, 8],
+    };
+    all.push(Message::GetAsyncReply(wide.clone()).encode(Version::Of13, 5));
+    all.push(Message::SetAsync(wide).encode(Version::Of13, 5));
+    let bad = AsyncConfig::Props(vec![(1, u32::MAX), (8, 0xff)]);
+    all.push(Message::GetAsyncReply(bad.clone()).encode(Version::Of14, 5));
+    all.push(Message::SetAsync(bad).encode(Version::Of14, 5));
+    for b in &all {
+        assert_eq!(
+            ofp_print::print_bytes(b),
+            ovs_print(b),
+            "{}",
+            hex::encode(b)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! A blocking OpenFlow client on a bridge's management socket
-//! (`RUNDIR/<bridge>.mgmt`, or `unix:PATH`): hello exchange at one
-//! version, then requests answered in order. Multipart replies are
+//! (`RUNDIR/<bridge>.mgmt`, or `unix:PATH`): hello exchange offering
+//! the versions allowed (`-O`), the highest one both sides support
+//! chosen as ovs-ofctl's vconn does, then requests answered in order. Multipart replies are
 //! collected until the last part; echo requests from the switch are
 //! answered; an OFPT_ERROR reply to one of our requests becomes an error
 //! naming it as ovs-ofctl prints it.
@@ -21,6 +22,19 @@ pub struct OfConn {
     buf: Vec<u8>,
 }
 
+/// `version 0x04` or `versions 0x04, 0x05`, as OVS's vconn words it.
+fn version_list(bitmap: u32) -> String {
+    let v: Vec<String> = (0..32)
+        .filter(|i| bitmap & (1 << i) != 0)
+        .map(|i| format!("{i:#04x}"))
+        .collect();
+    format!(
+        "version{} {}",
+        if v.len() == 1 { "" } else { "s" },
+        v.join(", ")
+    )
+}
+
 /// The socket of `target`: a path or `unix:PATH` as is, a bridge name
 /// as `RUNDIR/NAME.mgmt`.
 pub fn socket_of(rundir: &Path, target: &str) -> PathBuf {
@@ -34,40 +48,80 @@ pub fn socket_of(rundir: &Path, target: &str) -> PathBuf {
 }
 
 impl OfConn {
-    pub fn open(path: &Path, version: Version) -> anyhow::Result<OfConn> {
+    /// Connects and negotiates: the highest of `versions` the switch
+    /// also speaks (by its hello's bitmap, or every version up to its
+    /// header's without one).
+    pub fn open(path: &Path, versions: &[Version]) -> anyhow::Result<OfConn> {
         let sock = UnixStream::connect(path)
             .with_context(|| format!("{}: failed to connect to socket", path.display()))?;
         sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let ours: u32 = versions.iter().fold(0, |b, v| b | 1 << v.wire());
+        let max = *versions
+            .iter()
+            .max()
+            .context("no OpenFlow version allowed")?;
         let mut c = OfConn {
             sock,
-            version,
+            version: max,
             // ovs-ofctl's hello is xid 1, its first request 2.
             xid: 1,
             buf: Vec::new(),
         };
-        let bitmap = 1u32 << version.wire();
         let hello = Message::Hello(Hello {
-            bitmap: Some(vec![bitmap]),
+            bitmap: Some(vec![ours]),
             other: Vec::new(),
         });
-        c.sock.write_all(&hello.encode(version, 1))?;
+        c.sock.write_all(&hello.encode(max, 1))?;
         let (h, m) = c.recv()?;
         let Message::Hello(peer) = m else {
             bail!("{}: expected hello, got {m:?}", path.display());
         };
-        let ok = match &peer.bitmap {
-            Some(b) => b.first().is_some_and(|w| w & bitmap != 0),
-            None => h.version >= version.wire(),
+        let theirs = match peer.bitmap.as_ref().and_then(|b| b.first()) {
+            Some(&w) => w,
+            None => (2u32 << h.version.min(31)) - 2,
         };
-        if !ok {
-            bail!(
-                "{}: version negotiation failed (we support version {:#04x}, peer supports version {:#04x})",
+        let common = ours & theirs;
+        match versions
+            .iter()
+            .filter(|v| common & (1 << v.wire()) != 0)
+            .max()
+        {
+            Some(&v) => c.version = v,
+            None => bail!(
+                "{}: version negotiation failed (we support {}, peer supports {})",
                 path.display(),
-                version.wire(),
-                h.version
-            );
+                version_list(ours),
+                version_list(theirs)
+            ),
         }
         Ok(c)
+    }
+
+    /// The switch's ports as (name, number): from the port descriptions
+    /// (1.3 on) or the features reply (1.0).
+    pub fn port_names(&mut self) -> anyhow::Result<Vec<(String, u32)>> {
+        use ferrovs_openflow::message::multipart::{MpReply, MpRequest, MultipartRequest};
+        let mut out = Vec::new();
+        if self.version >= Version::Of13 {
+            let req = Message::MultipartRequest(MultipartRequest {
+                flags: 0,
+                body: MpRequest::PortDesc(ferrovs_openflow::port::OFPP_NONE),
+            });
+            for (_, m) in self.transact(&req)? {
+                if let Message::MultipartReply(r) = m {
+                    if let MpReply::PortDesc(list) = r.body {
+                        out.extend(list.iter().map(|p| (p.name_str(), p.port_no as u32)));
+                    }
+                }
+            }
+        } else {
+            for (_, m) in self.transact(&Message::FeaturesRequest)? {
+                if let Message::FeaturesReply(f) = m {
+                    out.extend(f.ports.iter().map(|p| (p.name_str(), p.port_no as u32)));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn recv(&mut self) -> anyhow::Result<(Header, Message)> {

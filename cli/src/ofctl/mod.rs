@@ -6,8 +6,9 @@
 //! `ofp-print HEX|FILE` and `parse-pcap FILE`.
 //!
 //! Flows are parsed by the codec's ovs-ofctl syntax parser (errors name
-//! the bad token) and printed by its printer. The default protocol is
-//! OpenFlow 1.3 (so the text matches `ovs-ofctl -O OpenFlow13`).
+//! the bad token) and printed by its printer. The version is negotiated:
+//! the highest of those `-O` allows (default: all the codec speaks) that
+//! the bridge's `protocols` allow too.
 
 mod conn;
 mod parse_pcap;
@@ -30,8 +31,13 @@ pub struct OfctlArgs {
     /// Run directory of the switch (default: FERROVS_RUNDIR, OVS_RUNDIR, /var/run/ferrovs).
     #[arg(long)]
     rundir: Option<PathBuf>,
-    /// OpenFlow version: OpenFlow10, OpenFlow13, OpenFlow14 or OpenFlow15.
-    #[arg(short = 'O', long = "protocols", default_value = "OpenFlow13")]
+    /// OpenFlow versions allowed, comma-separated (OpenFlow10, OpenFlow13,
+    /// OpenFlow14, OpenFlow15); the highest the bridge also allows is used.
+    #[arg(
+        short = 'O',
+        long = "protocols",
+        default_value = "OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15"
+    )]
     protocols: String,
     /// mod-flows and del-flows match priority and match exactly.
     #[arg(long)]
@@ -44,14 +50,19 @@ pub struct OfctlArgs {
     command: Vec<String>,
 }
 
-fn version_of(s: &str) -> anyhow::Result<Version> {
-    Ok(match s {
-        "OpenFlow10" => Version::Of10,
-        "OpenFlow13" => Version::Of13,
-        "OpenFlow14" => Version::Of14,
-        "OpenFlow15" => Version::Of15,
-        _ => bail!("{s}: unknown or unsupported protocol (use OpenFlow10, OpenFlow13, OpenFlow14 or OpenFlow15)"),
-    })
+/// `-O`'s comma-separated list of versions.
+fn versions_of(list: &str) -> anyhow::Result<Vec<Version>> {
+    list.split(',')
+        .map(|s| {
+            Ok(match s.trim() {
+                "OpenFlow10" => Version::Of10,
+                "OpenFlow13" => Version::Of13,
+                "OpenFlow14" => Version::Of14,
+                "OpenFlow15" => Version::Of15,
+                s => bail!("{s}: unknown or unsupported protocol (use OpenFlow10, OpenFlow13, OpenFlow14 or OpenFlow15)"),
+            })
+        })
+        .collect()
 }
 
 fn args(c: &[String], min: usize, max: usize) -> anyhow::Result<()> {
@@ -81,9 +92,15 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
         }
         _ => {}
     }
-    let version = version_of(&a.protocols)?;
+    let versions = versions_of(&a.protocols)?;
     let dir = rundir::rundir(a.rundir.as_deref());
-    let open = |br: &str| OfConn::open(&conn::socket_of(&dir, br), version);
+    let open = |br: &str| OfConn::open(&conn::socket_of(&dir, br), &versions);
+    let bridge = c.get(1).cloned().unwrap_or_default();
+    let open_bridge = || open(&bridge);
+    let mut ports = PortNames {
+        open: &open_bridge,
+        names: None,
+    };
     match c[0].as_str() {
         "add-flow" | "mod-flows" => {
             args(c, 2, 2)?;
@@ -92,8 +109,8 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
                 (_, false) => FlowModCommand::Modify,
                 (_, true) => FlowModCommand::ModifyStrict,
             };
-            let fm = flow_mod(&c[2], cmd)?;
-            open(&c[1])?.transact_noreply(&Message::FlowMod(fm))?;
+            let fm = flow_mod(&c[2], cmd, &mut ports)?;
+            send_flow_mod(&mut open(&c[1])?, fm)?;
         }
         "add-flows" => {
             args(c, 2, 2)?;
@@ -108,13 +125,13 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
                 if l.is_empty() || l.starts_with('#') {
                     continue;
                 }
-                let fm = flow_mod(l, FlowModCommand::Add)
+                let fm = flow_mod(l, FlowModCommand::Add, &mut ports)
                     .with_context(|| format!("{}:{}", c[2], i + 1))?;
                 fms.push(fm);
             }
             let mut conn = open(&c[1])?;
             for fm in fms {
-                conn.transact_noreply(&Message::FlowMod(fm))?;
+                send_flow_mod(&mut conn, fm)?;
             }
         }
         "del-flows" => {
@@ -124,16 +141,15 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             } else {
                 FlowModCommand::Delete
             };
-            let mut fm = flow_mod(c.get(2).map(String::as_str).unwrap_or(""), cmd)?;
+            let mut fm = flow_mod(c.get(2).map(String::as_str).unwrap_or(""), cmd, &mut ports)?;
             if !c.get(2).is_some_and(|t| t.contains("table=")) {
                 fm.table_id = 0xff;
             }
-            open(&c[1])?.transact_noreply(&Message::FlowMod(fm))?;
+            send_flow_mod(&mut open(&c[1])?, fm)?;
         }
         "dump-flows" => {
             args(c, 1, 2)?;
-            let ft = FlowText::parse(c.get(2).map(String::as_str).unwrap_or(""), false)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ft = ports.parse(c.get(2).map(String::as_str).unwrap_or(""), false)?;
             let req = FlowStatsRequest {
                 table_id: ft.table.unwrap_or(0xff),
                 out_port: ft
@@ -143,6 +159,8 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
                 r#match: match_to_wire(&ft.matches).map_err(|e| anyhow::anyhow!("{}", e.0))?,
                 ..FlowStatsRequest::default()
             };
+            let mut conn = open(&c[1])?;
+            let version = conn.version;
             // OpenFlow 1.0 asks with Nicira's flow stats (matches of any
             // field, idle ages), as ovs-ofctl does.
             let body = if version == Version::Of10 {
@@ -150,7 +168,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             } else {
                 MpRequest::Flow(req)
             };
-            let replies = open(&c[1])?.transact(&Message::MultipartRequest(MultipartRequest {
+            let replies = conn.transact(&Message::MultipartRequest(MultipartRequest {
                 flags: 0,
                 body,
             }))?;
@@ -183,7 +201,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             for (h, m) in conn.transact(&Message::FeaturesRequest)? {
                 print!("{}", ofp_print::message(&h, &m));
             }
-            if version >= Version::Of13 {
+            if conn.version >= Version::Of13 {
                 print_all(
                     &mut conn,
                     MpRequest::PortDesc(ferrovs_openflow::port::OFPP_NONE),
@@ -200,6 +218,18 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Sends a flow-mod; in OpenFlow 1.0 as Nicira's NXT_FLOW_MOD, whose NXM
+/// match holds every field (OpenFlow 1.0's own match has no room for
+/// IPv6, registers or conntrack fields), as ovs-ofctl chooses it.
+fn send_flow_mod(conn: &mut OfConn, fm: FlowMod) -> anyhow::Result<()> {
+    let m = if conn.version == Version::Of10 {
+        Message::Nx(ferrovs_openflow::message::NxMessage::FlowMod(fm))
+    } else {
+        Message::FlowMod(fm)
+    };
+    conn.transact_noreply(&m)
+}
+
 /// Sends a multipart request and prints every reply as ofp-print.
 fn print_all(conn: &mut OfConn, body: MpRequest) -> anyhow::Result<()> {
     for (h, m) in conn.transact(&Message::MultipartRequest(MultipartRequest {
@@ -211,13 +241,43 @@ fn print_all(conn: &mut OfConn, body: MpRequest) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The switch's port names, asked for (on a connection of their own, as
+/// ovs-ofctl) only when flow text does not parse without them.
+struct PortNames<'a> {
+    open: &'a dyn Fn() -> anyhow::Result<OfConn>,
+    names: Option<Vec<(String, u32)>>,
+}
+
+impl PortNames<'_> {
+    /// Flow text parsed as ovs-ofctl does: port names resolved.
+    fn parse(&mut self, text: &str, need_actions: bool) -> anyhow::Result<FlowText> {
+        let parse = |names: &[(String, u32)]| {
+            ferrovs_openflow::text::value::with_port_names(names, || {
+                FlowText::parse(text, need_actions)
+            })
+        };
+        match parse(self.names.as_deref().unwrap_or_default()) {
+            // A bare name may also read as an unknown action: any error
+            // is worth one more try with the names.
+            Err(_) if self.names.is_none() => {
+                let names = (self.open)()?.port_names()?;
+                let r = parse(&names);
+                self.names = Some(names);
+                r
+            }
+            r => r,
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
 /// A flow-mod from ovs-ofctl flow text.
-fn flow_mod(text: &str, command: FlowModCommand) -> anyhow::Result<FlowMod> {
+fn flow_mod(text: &str, command: FlowModCommand, ports: &mut PortNames) -> anyhow::Result<FlowMod> {
     let is_delete = matches!(
         command,
         FlowModCommand::Delete | FlowModCommand::DeleteStrict
     );
-    let ft = FlowText::parse(text, !is_delete).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ft = ports.parse(text, !is_delete)?;
     Ok(FlowMod {
         cookie: ft.cookie,
         // As ovs-ofctl: table 0 unless given, all tables for deletes.

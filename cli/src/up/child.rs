@@ -57,6 +57,7 @@ fn init_logging() {
 }
 
 pub fn serve_db(a: ServeDbArgs) -> anyhow::Result<()> {
+    super::die_with_supervisor()?;
     create_db(&a.db)?;
     init_logging();
     let (db, st) = Storage::open(&a.db).map_err(|e| anyhow::anyhow!("{}: {e}", a.db.display()))?;
@@ -101,6 +102,7 @@ pub fn serve_db(a: ServeDbArgs) -> anyhow::Result<()> {
 }
 
 pub fn serve_switch(a: ServeSwitchArgs) -> anyhow::Result<()> {
+    super::die_with_supervisor()?;
     // The supervisor blocks the exit signals; the switch handles them.
     nix::sys::signal::SigSet::all()
         .thread_unblock()

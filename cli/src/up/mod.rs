@@ -16,10 +16,15 @@
 //! a transaction after writing it to the log and flushes the log on exit:
 //! nothing acknowledged is lost. The children are in their own process
 //! group, so a terminal's Ctrl-C reaches only the supervisor, which stops
-//! them in that order.
+//! them in that order. They die with it too (SIGTERM on the supervisor's
+//! death, even by SIGKILL), and a new `up` stops any child an earlier
+//! supervisor left behind (`orphans`).
 
 pub mod child;
+mod orphans;
 mod pidfile;
+
+pub use orphans::die_with_supervisor;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -85,7 +90,8 @@ impl Up {
                 }
             }
         }
-        c.process_group(0);
+        c.process_group(0)
+            .env(orphans::SUPERVISOR_ENV, std::process::id().to_string());
         let child = c
             .spawn()
             .with_context(|| format!("starting the {role:?} child"))?;
@@ -199,6 +205,10 @@ pub fn run(a: UpArgs) -> anyhow::Result<i32> {
     };
     std::fs::create_dir_all(&u.dir)
         .with_context(|| format!("creating run directory {}", u.dir.display()))?;
+    let stopped = orphans::recover(&u.dir);
+    if !stopped.is_empty() {
+        tracing::info!("stopped children of an earlier supervisor: {stopped:?}");
+    }
     if Client::connect(&rundir::db_sock(&u.dir)).is_ok() {
         bail!(
             "a database server already answers on {}: ferrovs is already running there",

@@ -19,6 +19,7 @@ use ovsdb::schema::{DatabaseSchema, TableSchema};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::symbols::Symbols;
 use crate::jsonrpc::Client;
 
 pub struct Row {
@@ -33,6 +34,8 @@ pub struct Db {
     pub schema: Arc<DatabaseSchema>,
     /// Rows per table index.
     pub rows: Vec<Vec<Row>>,
+    /// The `@name`s of this invocation.
+    pub symbols: Symbols,
 }
 
 pub const DB_NAME: &str = "Open_vSwitch";
@@ -80,7 +83,11 @@ impl Db {
             out.sort_by_key(|r| r.uuid);
             rows.push(out);
         }
-        Ok(Db { schema, rows })
+        Ok(Db {
+            schema,
+            rows,
+            symbols: Symbols::default(),
+        })
     }
 
     /// The table's index, matching OVS: exact name, else a unique
@@ -190,6 +197,11 @@ impl Db {
 
     /// A new row of table `t` with `values` (other columns at their defaults).
     pub fn insert(&mut self, t: usize, values: Vec<(&str, Datum)>) -> Uuid {
+        self.insert_as(t, Uuid::new_v4(), values)
+    }
+
+    /// A new row with the uuid given (that of an `@name`).
+    pub fn insert_as(&mut self, t: usize, uuid: Uuid, values: Vec<(&str, Datum)>) -> Uuid {
         let ts = self.ts(t);
         let mut cols: Vec<Datum> = ts
             .columns
@@ -202,7 +214,6 @@ impl Db {
             cols[c] = d;
             changed.insert(c);
         }
-        let uuid = Uuid::new_v4();
         self.rows[t].push(Row {
             uuid,
             cols,
@@ -222,6 +233,22 @@ impl Db {
             .iter()
             .flatten()
             .any(|r| (r.new && !r.deleted) || (!r.new && (r.deleted || !r.changed.is_empty())))
+    }
+
+    /// The uuids the server gave the rows inserted by `ops` (its reply's
+    /// `result`): (uuid here, uuid there).
+    pub fn inserted(ops: &[Value], result: &Value) -> Vec<(Uuid, Uuid)> {
+        ops.iter()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                let here = op["uuid-name"].as_str()?.strip_prefix("row")?;
+                let here = Uuid::parse_str(here).ok()?;
+                let there = result[i]["uuid"][1]
+                    .as_str()
+                    .and_then(ovsdb::atom::parse_uuid)?;
+                Some((here, there))
+            })
+            .collect()
     }
 
     /// The transaction's operations (after the database name).

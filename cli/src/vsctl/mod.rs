@@ -5,8 +5,11 @@
 //! Commands: `init`, `show`, `list-br`, `br-exists`, `add-br`, `del-br`,
 //! `list-ports`, `add-port`, `del-port`, `set-controller`,
 //! `del-controller`, `get-controller`, `set-fail-mode`, `get-fail-mode`,
-//! `del-fail-mode`, `list`, `get`, `set`, `add`, `remove`, `clear`; the
-//! command options `--may-exist`, `--if-exists`, `--columns=`. Global
+//! `del-fail-mode`, `list`, `get`, `set`, `add`, `remove`, `clear`,
+//! `create`; the command options `--may-exist`, `--if-exists`,
+//! `--columns=`, `--id=@name` (a created row's name, usable wherever a
+//! uuid is: [`symbols`]). Records are named as by ovs-vsctl: uuid, name,
+//! owner, or a uuid prefix of at least 4 hex digits. Global
 //! options: `--db=unix:PATH` (default `RUNDIR/db.sock`), `--rundir=DIR`,
 //! `--no-wait`, `--timeout=SECS`.
 //!
@@ -19,6 +22,7 @@
 
 mod db;
 mod show;
+mod symbols;
 mod text;
 
 use std::path::PathBuf;
@@ -113,7 +117,7 @@ fn parse(args: &[String]) -> anyhow::Result<(Global, Vec<Command>)> {
                             })?,
                     )
                 }
-                "--may-exist" | "--if-exists" | "--columns" | "--oneline" => {
+                "--may-exist" | "--if-exists" | "--columns" | "--oneline" | "--id" => {
                     cur.opts.push(a.clone())
                 }
                 _ => bail!("unrecognized option '{a}'"),
@@ -134,7 +138,7 @@ fn parse(args: &[String]) -> anyhow::Result<(Global, Vec<Command>)> {
 pub fn run_raw(args: &[String]) -> anyhow::Result<i32> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("usage: ferrovs vsctl [--db=unix:PATH] [--no-wait] [--timeout=SECS] [--may-exist|--if-exists] COMMAND ARGS... [-- COMMAND ARGS...]");
-        println!("commands: init show list-br br-exists add-br del-br list-ports add-port del-port set-controller del-controller get-controller set-fail-mode get-fail-mode del-fail-mode list get set add remove clear");
+        println!("commands: init show list-br br-exists add-br del-br list-ports add-port del-port set-controller del-controller get-controller set-fail-mode get-fail-mode del-fail-mode list get set add remove clear create");
         return Ok(0);
     }
     let (g, cmds) = parse(args)?;
@@ -157,6 +161,10 @@ pub fn run_raw(args: &[String]) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Err(e) = db.symbols.check() {
+        eprintln!("ferrovs vsctl: {e}");
+        return Ok(1);
+    }
     if db.dirty() {
         let ovs_t = db.table("Open_vSwitch").map_err(anyhow::Error::msg)?;
         let ovs_uuid = db.live(ovs_t).next().map(|(_, r)| r.uuid);
@@ -171,8 +179,14 @@ pub fn run_raw(args: &[String]) -> anyhow::Result<i32> {
                             "columns": ["next_cfg"]}));
         }
         let n = ops.len() - 1;
-        let r = c.call("transact", Value::Array(ops))?;
+        let r = c.call("transact", Value::Array(ops.clone()))?;
         check_txn(&r, n)?;
+        // Created rows are printed with the uuid the server gave them.
+        for (here, there) in Db::inserted(&ops[1..], &r["result"]) {
+            for o in &mut outputs {
+                *o = o.replace(&here.to_string(), &there.to_string());
+            }
+        }
         if wait {
             let next = r["result"][n - 1]["rows"][0]["next_cfg"]
                 .as_i64()
@@ -393,6 +407,10 @@ fn execute(db: &mut Db, cmd: &Command) -> CmdResult {
             need(cmd, 1, unlimited)?;
             list(db, cmd)
         }
+        "create" => {
+            need(cmd, 2, unlimited)?;
+            create(db, cmd)
+        }
         "get" => {
             need(cmd, 2, unlimited)?;
             get(db, cmd)
@@ -576,7 +594,42 @@ fn record(db: &Db, t: usize, id: &str) -> Result<Option<usize>, String> {
         _ if db.ts(t).column("name").is_some() => db.by_str(t, "name", id),
         _ => None,
     };
-    Ok(found)
+    match found {
+        Some(r) => Ok(Some(r)),
+        None => by_uuid_prefix(db, t, id),
+    }
+}
+
+/// A record named by a prefix of its uuid (at least 4 hex digits).
+fn by_uuid_prefix(db: &Db, t: usize, id: &str) -> Result<Option<usize>, String> {
+    if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Ok(None);
+    }
+    let id = id.to_ascii_lowercase();
+    let mut found = db
+        .live(t)
+        .filter(|(_, r)| r.uuid.to_string().starts_with(&id))
+        .map(|(i, _)| i);
+    match (found.next(), found.next()) {
+        (Some(_), Some(_)) => Err(format!("multiple rows in {} match \"{id}\"", db.ts(t).name)),
+        (r, _) => Ok(r),
+    }
+}
+
+/// `create TABLE COLUMN[:KEY]=VALUE...` (`--id=@name` names the row):
+/// prints the new row's uuid (replaced by the server's after the commit).
+fn create(db: &mut Db, cmd: &Command) -> CmdResult {
+    let t = db.table(&cmd.args[1])?;
+    let uuid = match cmd.opt_value("--id") {
+        Some(name) => db.symbols.declare(name)?,
+        None => uuid::Uuid::new_v4(),
+    };
+    db.insert_as(t, uuid, vec![]);
+    let r = db.rows[t].len() - 1;
+    for spec in &cmd.args[2..] {
+        set_one(db, t, r, spec)?;
+    }
+    Ok(format!("{uuid}\n"))
 }
 
 fn must_record(db: &Db, t: usize, id: &str, if_exists: bool) -> Result<Option<usize>, String> {
@@ -671,7 +724,7 @@ fn get(db: &Db, cmd: &Command) -> CmdResult {
                         cs.name
                     ));
                 }
-                let ka = text::parse_key(&cs.ty, k)?;
+                let ka = text::parse_key(&cs.ty, k, &db.symbols)?;
                 let Datum::Map(pairs) = d else { unreachable!() };
                 match pairs.iter().find(|(x, _)| *x == ka) {
                     Some((_, v)) => out.push_str(&format!("{}\n", text::atom(v))),
@@ -708,13 +761,13 @@ fn set_one(db: &mut Db, t: usize, r: usize, spec: &str) -> Result<(), String> {
         ));
     }
     let new = match key {
-        None => text::parse_datum(&cs.ty, value)?,
+        None => text::parse_datum(&cs.ty, value, &db.symbols)?,
         Some(k) => {
             let vt = cs.ty.value.as_ref().ok_or_else(|| {
                 format!("cannot specify key to set for non-map column {}", cs.name)
             })?;
-            let ka = text::parse_key(&cs.ty, k)?;
-            let va = text::parse_atom(vt, value)?;
+            let ka = text::parse_key(&cs.ty, k, &db.symbols)?;
+            let va = text::parse_atom(vt, value, &db.symbols)?;
             let Datum::Map(mut pairs) = db.rows[t][r].cols[c].clone() else {
                 unreachable!()
             };
@@ -762,12 +815,12 @@ fn modify(db: &mut Db, cmd: &Command) -> CmdResult {
                 match (&mut d, op) {
                     (Datum::Map(pairs), "remove") => {
                         if v.contains('=') {
-                            let x = text::parse_datum(&cs.ty, v)?;
+                            let x = text::parse_datum(&cs.ty, v, &db.symbols)?;
                             if let Datum::Map(rm) = x {
                                 pairs.retain(|p| !rm.contains(p));
                             }
                         } else {
-                            let k = text::parse_key(&cs.ty, v)?;
+                            let k = text::parse_key(&cs.ty, v, &db.symbols)?;
                             pairs.retain(|(x, _)| *x != k);
                         }
                     }
@@ -779,6 +832,7 @@ fn modify(db: &mut Db, cmd: &Command) -> CmdResult {
                                 ..cs.ty.clone()
                             },
                             v,
+                            &db.symbols,
                         )?
                         else {
                             unreachable!()
@@ -793,6 +847,7 @@ fn modify(db: &mut Db, cmd: &Command) -> CmdResult {
                                 ..cs.ty.clone()
                             },
                             v,
+                            &db.symbols,
                         )?;
                         if let (Datum::Map(pairs), Datum::Map(new)) = (&mut *d, &add) {
                             for (k, x) in new {

@@ -11,6 +11,8 @@ use ovsdb::atom::{parse_uuid, Atom, AtomicType};
 use ovsdb::datum::Datum;
 use ovsdb::schema::{BaseType, ColumnType};
 
+use super::symbols::Symbols;
+
 /// Whether a string must be quoted to read back as that string.
 fn needs_quotes(s: &str) -> bool {
     let mut c = s.chars();
@@ -117,8 +119,9 @@ fn tokens(s: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// One atom of base type `bt` from its text (a token).
-pub fn parse_atom(bt: &BaseType, tok: &str) -> Result<Atom, String> {
+/// One atom of base type `bt` from its text (a token); `@name` for a
+/// uuid is the row of that name (`syms`).
+pub fn parse_atom(bt: &BaseType, tok: &str, syms: &Symbols) -> Result<Atom, String> {
     let unquoted = || -> Result<String, String> {
         if tok.starts_with('"') {
             serde_json::from_str::<String>(tok).map_err(|_| format!("{tok}: bad string"))
@@ -145,6 +148,7 @@ pub fn parse_atom(bt: &BaseType, tok: &str) -> Result<Atom, String> {
             }
         },
         AtomicType::String => Atom::String(Arc::from(unquoted()?.as_str())),
+        AtomicType::Uuid if tok.starts_with('@') => Atom::Uuid(syms.resolve(tok)),
         AtomicType::Uuid => Atom::Uuid(
             parse_uuid(&unquoted()?).ok_or_else(|| format!("\"{tok}\" is not a valid UUID"))?,
         ),
@@ -155,7 +159,7 @@ pub fn parse_atom(bt: &BaseType, tok: &str) -> Result<Atom, String> {
 }
 
 /// A whole value of column type `ty` (`a`, `[a, b]`, `{k=v}`, `k=v,k2=v2`).
-pub fn parse_datum(ty: &ColumnType, s: &str) -> Result<Datum, String> {
+pub fn parse_datum(ty: &ColumnType, s: &str, syms: &Symbols) -> Result<Datum, String> {
     let mut t = tokens(s)?;
     if let (Some(f), Some(l)) = (t.first(), t.last()) {
         if (f == "[" && l == "]") || (f == "{" && l == "}") {
@@ -167,7 +171,9 @@ pub fn parse_datum(ty: &ColumnType, s: &str) -> Result<Datum, String> {
         let mut v = Vec::new();
         for it in items {
             match it {
-                [k, eq, x] if eq == "=" => v.push((parse_atom(&ty.key, k)?, parse_atom(vt, x)?)),
+                [k, eq, x] if eq == "=" => {
+                    v.push((parse_atom(&ty.key, k, syms)?, parse_atom(vt, x, syms)?))
+                }
                 _ => return Err(format!("{s}: syntax error in map (expected KEY=VALUE)")),
             }
         }
@@ -178,7 +184,7 @@ pub fn parse_datum(ty: &ColumnType, s: &str) -> Result<Datum, String> {
         let mut v = Vec::new();
         for it in items {
             match it {
-                [x] => v.push(parse_atom(&ty.key, x)?),
+                [x] => v.push(parse_atom(&ty.key, x, syms)?),
                 _ => return Err(format!("{s}: syntax error")),
             }
         }
@@ -200,10 +206,10 @@ pub fn parse_datum(ty: &ColumnType, s: &str) -> Result<Datum, String> {
 }
 
 /// A single key (map) or element (set) from its text.
-pub fn parse_key(ty: &ColumnType, s: &str) -> Result<Atom, String> {
+pub fn parse_key(ty: &ColumnType, s: &str, syms: &Symbols) -> Result<Atom, String> {
     let t = tokens(s)?;
     match t.as_slice() {
-        [x] => parse_atom(&ty.key, x),
+        [x] => parse_atom(&ty.key, x, syms),
         _ => Err(format!("{s}: expected one value")),
     }
 }
@@ -233,8 +239,8 @@ mod tests {
             let schema = ovsdb::vswitch_schema();
             for ts in &schema.tables {
                 for c in &ts.columns {
-                    let _ = parse_datum(&c.ty, &t);
-                    let _ = parse_key(&c.ty, &t);
+                    let _ = parse_datum(&c.ty, &t, &Symbols::default());
+                    let _ = parse_key(&c.ty, &t, &Symbols::default());
                 }
             }
         }
@@ -245,13 +251,25 @@ mod tests {
         let schema = ovsdb::vswitch_schema();
         let t = &schema.tables[schema.table("Interface").unwrap()];
         let opts = &t.columns[t.column("options").unwrap()].ty;
-        let d = parse_datum(opts, "{a=b, \"k 2\"=\"v,w\"}").unwrap();
+        let d = parse_datum(opts, "{a=b, \"k 2\"=\"v,w\"}", &Symbols::default()).unwrap();
         assert_eq!(datum(&d, opts), "{a=b, \"k 2\"=\"v,w\"}");
         let ofport = &t.columns[t.column("ofport_request").unwrap()].ty;
         // Optional scalars: bare when set, `[]` when empty (OVS's n_max rule).
-        assert_eq!(datum(&parse_datum(ofport, "7").unwrap(), ofport), "7");
-        assert_eq!(datum(&parse_datum(ofport, "[]").unwrap(), ofport), "[]");
-        assert!(parse_datum(ofport, "x").is_err());
+        assert_eq!(
+            datum(
+                &parse_datum(ofport, "7", &Symbols::default()).unwrap(),
+                ofport
+            ),
+            "7"
+        );
+        assert_eq!(
+            datum(
+                &parse_datum(ofport, "[]", &Symbols::default()).unwrap(),
+                ofport
+            ),
+            "[]"
+        );
+        assert!(parse_datum(ofport, "x", &Symbols::default()).is_err());
     }
 
     #[test]

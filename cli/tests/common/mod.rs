@@ -36,18 +36,21 @@ impl Up {
 
     /// Starts `ferrovs up` with extra options (`--dummy-ports`).
     pub fn start_with(extra: &[&str]) -> Up {
-        let dir = tempfile::tempdir().unwrap();
-        let netns = Netns::new("up").unwrap();
-        let mut u = Up {
+        let mut u = Up::prepare(extra);
+        u.launch();
+        u
+    }
+
+    /// The directory and namespace, `up` not started yet (`launch` does).
+    pub fn prepare(extra: &[&str]) -> Up {
+        Up {
             child: None,
             banner: Vec::new(),
             lines: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            dir,
-            netns,
-        };
-        u.launch();
-        u
+            dir: tempfile::tempdir().unwrap(),
+            netns: Netns::new("up").unwrap(),
+        }
     }
 
     /// Starts `ferrovs up` (again) and waits for its banner.

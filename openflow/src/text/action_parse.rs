@@ -65,13 +65,11 @@ fn parse_action(item: &Item<'_>, out: &mut Vec<Action>) -> Result<(), ParseError
     let key = item.key;
     let v = item.value;
     let text = item.text;
-    // Bare port (`1`, `LOCAL`, `NORMAL`...).
+    // Bare port (`1`, `LOCAL`, `NORMAL`, a switch port's name...).
     if v.is_empty() && !item.paren {
         if let Ok(port) = parse_port(key) {
-            if key.starts_with(|c: char| c.is_ascii_digit()) || port >= 0xff00 {
-                out.push(output(port, None));
-                return Ok(());
-            }
+            out.push(output(port, None));
+            return Ok(());
         }
     }
     let a = match key {

@@ -84,15 +84,36 @@ pub const PORT_NAMES: &[(&str, u32)] = &[
     ("NONE", 0xffff),
 ];
 
-/// Parses a port: a number below 0xff00, a reserved name, or an
-/// OpenFlow 1.1 reserved number (0xfffffff8..), mapped to the 16-bit one.
+thread_local! {
+    /// The switch's port names for the parse under way ([`with_port_names`]).
+    static SWITCH_PORTS: std::cell::RefCell<Vec<(String, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` (a parse) with the switch's port names known, so that
+/// `in_port=p1` or `output:p1` name a port as ovs-ofctl resolves them
+/// (after numbers and reserved names; a name may be quoted).
+pub fn with_port_names<R>(names: &[(String, u32)], f: impl FnOnce() -> R) -> R {
+    SWITCH_PORTS.with(|p| *p.borrow_mut() = names.to_vec());
+    let r = f();
+    SWITCH_PORTS.with(|p| p.borrow_mut().clear());
+    r
+}
+
+/// Parses a port: a number below 0xff00, a reserved name, an OpenFlow
+/// 1.1 reserved number (0xfffffff8..) mapped to the 16-bit one, or the
+/// name of one of the switch's ports while [`with_port_names`] runs.
 pub fn parse_port(s: &str) -> Result<u32, ParseError> {
     let s = s.trim();
     if let Some((_, n)) = PORT_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
         return Ok(*n);
     }
-    if s.starts_with('-') {
-        return Err(ParseError::BadPort(s.to_string()));
+    let unquoted = s
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s);
+    let named = SWITCH_PORTS.with(|p| p.borrow().iter().find(|(n, _)| n == unquoted).map(|x| x.1));
+    if s.starts_with('-') || (s.parse::<u64>().is_err() && !s.starts_with("0x")) {
+        return named.ok_or_else(|| ParseError::BadPort(s.to_string()));
     }
     let v = parse_uint("port", s).map_err(|_| ParseError::BadPort(s.to_string()))?;
     if v <= 0xffff {

@@ -6,6 +6,11 @@
 //! header and ` ***unsupported by ferrovs ofp-print***`, never a guess;
 //! the conformance test lists them.
 
+mod async_config;
+mod group_features;
+mod nicira;
+mod table_stats;
+
 use std::fmt::Write;
 
 use crate::message::multipart::{
@@ -37,7 +42,10 @@ pub fn print_bytes(bytes: &[u8]) -> String {
             Ok((h, m)) => {
                 let here = &rest[..h.length as usize];
                 match ovs_refuses(&h, &m) {
-                    Some(e) => {
+                    Some((name, e)) => {
+                        if let Some(n) = name {
+                            let _ = write!(out, "{} ", head(n, &h));
+                        }
                         let _ = writeln!(out, "***decode error: {e}***");
                         out.push_str(&hex_dump(here));
                     }
@@ -68,23 +76,63 @@ pub fn print_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// The error OVS's decoder gives for a message the codec keeps raw:
-/// experimenter messages of vendors and Nicira subtypes OVS does not know.
-fn ovs_refuses(h: &Header, m: &Message) -> Option<&'static str> {
+/// The error OVS's decoder gives for a message the codec keeps raw
+/// (experimenter messages of vendors and Nicira subtypes OVS does not
+/// know) or takes where OVS's stricter decoder does not, with the name
+/// OVS prints before it when it knows the message.
+fn ovs_refuses(h: &Header, m: &Message) -> Option<(Option<&'static str>, &'static str)> {
+    use crate::message::nicira::NxMessage as N;
+    let v = Version::from_wire(h.version).unwrap_or(Version::Of10);
+    let named = |n: &'static str, e: &'static str| Some((Some(n), e));
+    let unnamed = |e: &'static str| Some((None, e));
     let nx_stats = |b: &MpRequest| matches!(b, MpRequest::NxFlow(_) | MpRequest::NxAggregate(_));
     match m {
+        Message::SetAsync(c) => {
+            let (masks, legacy) = async_config::masks(c);
+            (!async_config::valid(&masks, legacy))
+                .then_some((Some("OFPT_SET_ASYNC"), "OFPACFC_INVALID"))
+        }
+        // Replaced by OFPT_SET_ASYNC from 1.4 on.
+        Message::Nx(N::SetAsyncConfig2(_)) if v >= Version::Of14 => unnamed("OFPBRC_BAD_SUBTYPE"),
+        Message::Nx(N::SetAsyncConfig2(p)) => {
+            let masks = async_config::from_props(p);
+            (!async_config::valid(&masks, false))
+                .then_some((Some("NXT_SET_ASYNC_CONFIG2"), "OFPACFC_INVALID"))
+        }
+        Message::MultipartRequest(MultipartRequest {
+            body: MpRequest::NxFlowMonitor(list),
+            ..
+        }) if v == Version::Of10 && !list.iter().all(nicira::monitor_request_valid) => {
+            named("NXST_FLOW_MONITOR request", "OFPMOFC_BAD_FLAGS")
+        }
         // Nicira flow and aggregate stats exist only in OpenFlow 1.0 for OVS.
         Message::MultipartRequest(r) if h.version != 1 && nx_stats(&r.body) => {
-            Some("OFPBRC_BAD_SUBTYPE")
+            unnamed("OFPBRC_BAD_SUBTYPE")
         }
         Message::MultipartReply(r)
             if h.version != 1 && matches!(r.body, MpReply::NxFlow(_) | MpReply::NxAggregate(_)) =>
         {
-            Some("OFPBRC_BAD_SUBTYPE")
+            unnamed("OFPBRC_BAD_SUBTYPE")
         }
-        Message::Experimenter(e) if e.experimenter == 0x2320 => Some("OFPBRC_BAD_SUBTYPE"),
-        Message::Experimenter(_) => Some("OFPBRC_BAD_VENDOR"),
-        Message::Nx(crate::message::nicira::NxMessage::Other { .. }) => Some("OFPBRC_BAD_SUBTYPE"),
+        Message::Experimenter(e) if e.experimenter == 0x2320 => unnamed("OFPBRC_BAD_SUBTYPE"),
+        Message::Experimenter(_) => unnamed("OFPBRC_BAD_VENDOR"),
+        Message::Nx(N::Other { .. }) => unnamed("OFPBRC_BAD_SUBTYPE"),
+        // Nicira messages OVS defines for OpenFlow 1.0 only.
+        Message::Nx(
+            N::SetFlowFormat(_)
+            | N::FlowMonitorCancel(_)
+            | N::FlowMonitorPaused
+            | N::FlowMonitorResumed,
+        ) if v != Version::Of10 => unnamed("OFPBRC_BAD_SUBTYPE"),
+        Message::MultipartRequest(MultipartRequest {
+            body: MpRequest::NxFlowMonitor(_),
+            ..
+        })
+        | Message::MultipartReply(MultipartReply {
+            body: MpReply::NxFlowMonitor(_),
+            ..
+        }) if v != Version::Of10 => unnamed("OFPBRC_BAD_SUBTYPE"),
+
         _ => None,
     }
 }
@@ -116,6 +164,15 @@ pub fn hex_dump(b: &[u8]) -> String {
         s.push_str("|\n");
     }
     s
+}
+
+/// `%#x` as C prints it: no `0x` before a zero.
+fn c_hex(v: u64) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
 }
 
 /// `12s`, `3.012s`, `0.060s`, `5.000000006s`: OVS's `ofp_print_duration`.
@@ -215,6 +272,15 @@ pub fn flow_stats_lines(m: &Message, v: Version) -> String {
     out
 }
 
+/// A counter, `?` when the switch does not keep it (all ones).
+fn counter(x: u64) -> String {
+    if x == u64::MAX {
+        "?".to_string()
+    } else {
+        x.to_string()
+    }
+}
+
 fn port_stats(p: &PortStats, v: Version) -> String {
     let mut s = String::new();
     let name = format_port(p.port_no as u32);
@@ -223,32 +289,25 @@ fn port_stats(p: &PortStats, v: Version) -> String {
     } else {
         let _ = write!(s, "  port {name}: ");
     }
-    let c = |x: u64| {
-        if x == u64::MAX {
-            "?".to_string()
-        } else {
-            x.to_string()
-        }
-    };
     let _ = writeln!(
         s,
         "rx pkts={}, bytes={}, drop={}, errs={}, frame={}, over={}, crc={}",
-        c(p.rx_packets),
-        c(p.rx_bytes),
-        c(p.rx_dropped),
-        c(p.rx_errors),
-        c(p.rx_frame_err),
-        c(p.rx_over_err),
-        c(p.rx_crc_err)
+        counter(p.rx_packets),
+        counter(p.rx_bytes),
+        counter(p.rx_dropped),
+        counter(p.rx_errors),
+        counter(p.rx_frame_err),
+        counter(p.rx_over_err),
+        counter(p.rx_crc_err)
     );
     let _ = writeln!(
         s,
         "           tx pkts={}, bytes={}, drop={}, errs={}, coll={}",
-        c(p.tx_packets),
-        c(p.tx_bytes),
-        c(p.tx_dropped),
-        c(p.tx_errors),
-        c(p.collisions)
+        counter(p.tx_packets),
+        counter(p.tx_bytes),
+        counter(p.tx_dropped),
+        counter(p.tx_errors),
+        counter(p.collisions)
     );
     if v >= Version::Of13 && p.duration_sec != u32::MAX {
         let _ = writeln!(
@@ -561,6 +620,7 @@ fn command_name(c: FlowModCommand) -> &'static str {
 
 /// One message as `ovs-ofctl ofp-print` prints it, ending in a newline.
 pub fn message(h: &Header, m: &Message) -> String {
+    use crate::message::nicira::NxMessage as N;
     let v = Version::from_wire(h.version).unwrap_or(Version::Of10);
     let mut s;
     let simple = |name: &str| format!("{}\n", head(name, h));
@@ -672,39 +732,81 @@ pub fn message(h: &Header, m: &Message) -> String {
             s.push_str(&phy_port(&ps.port, v));
         }
         Message::FlowRemoved(fr) => {
-            s = format!("{} ", head("OFPT_FLOW_REMOVED", h));
-            match match_from_wire(&fr.r#match) {
-                Ok(x) => s.push_str(&x.format(Some(fr.priority))),
-                Err(e) => {
-                    let _ = write!(s, "<{}>", e.0);
-                }
-            }
-            let reason = match fr.reason {
-                0 => "idle",
-                1 => "hard",
-                2 => "delete",
-                3 => "group_delete",
-                4 => "meter_delete",
-                5 => "eviction",
-                _ => "unknown",
+            s = head("OFPT_FLOW_REMOVED", h);
+            s.push_str(&nicira::flow_removed(fr, v != Version::Of10));
+        }
+        Message::Nx(N::FlowRemoved(nfr)) => {
+            s = head("NXT_FLOW_REMOVED", h);
+            let fr = crate::message::FlowRemoved {
+                cookie: nfr.cookie,
+                priority: nfr.priority,
+                reason: nfr.reason,
+                // Nicira's field is the table plus one, 0 for unknown.
+                table_id: nfr.table_id.wrapping_sub(1),
+                duration_sec: nfr.duration_sec,
+                duration_nsec: nfr.duration_nsec,
+                idle_timeout: nfr.idle_timeout,
+                hard_timeout: 0,
+                packet_count: nfr.packet_count,
+                byte_count: nfr.byte_count,
+                r#match: nfr.r#match.clone(),
             };
-            let _ = write!(s, " reason={reason}");
-            if v != Version::Of10 && fr.table_id != 255 {
-                let _ = write!(s, " table_id={}", fr.table_id);
-            }
-            if fr.cookie != 0 {
-                let _ = write!(s, " cookie:{:#x}", fr.cookie);
-            }
-            let _ = write!(
-                s,
-                " duration{} idle{}",
-                duration(fr.duration_sec, fr.duration_nsec),
-                fr.idle_timeout
+            s.push_str(&nicira::flow_removed(&fr, true));
+        }
+        Message::GetAsyncReply(c) | Message::SetAsync(c) => {
+            let name = if matches!(m, Message::SetAsync(_)) {
+                "OFPT_SET_ASYNC"
+            } else {
+                "OFPT_GET_ASYNC_REPLY"
+            };
+            let (masks, legacy) = async_config::masks(c);
+            s = format!(
+                "{}\n{}",
+                head(name, h),
+                async_config::format(&masks, legacy)
             );
-            if fr.hard_timeout != 0 {
-                let _ = write!(s, " hard{}", fr.hard_timeout);
-            }
-            let _ = writeln!(s, " pkts{} bytes{}", fr.packet_count, fr.byte_count);
+        }
+        Message::Nx(N::SetAsyncConfig {
+            packet_in,
+            port_status,
+            flow_removed,
+        }) => {
+            let masks = async_config::from_legacy(*packet_in, *port_status, *flow_removed);
+            s = format!(
+                "{}\n{}",
+                head("NXT_SET_ASYNC_CONFIG", h),
+                async_config::format(&masks, true)
+            );
+        }
+        Message::Nx(N::SetAsyncConfig2(p)) => {
+            let masks = async_config::from_props(p);
+            s = format!(
+                "{}\n{}",
+                head("NXT_SET_ASYNC_CONFIG2", h),
+                async_config::format(&masks, false)
+            );
+        }
+        Message::Nx(N::FlowMonitorCancel(id)) => {
+            s = format!("{} id={id}\n", head("NXT_FLOW_MONITOR_CANCEL", h));
+        }
+        Message::Nx(N::FlowMonitorPaused) => s = simple("NXT_FLOW_MONITOR_PAUSED"),
+        Message::Nx(N::FlowMonitorResumed) => s = simple("NXT_FLOW_MONITOR_RESUMED"),
+        Message::Nx(N::TlvTableRequest) => s = simple("NXT_TLV_TABLE_REQUEST"),
+        Message::Nx(N::TlvTableMod { command, mappings }) => {
+            s = head("NXT_TLV_TABLE_MOD", h);
+            s.push_str(&nicira::tlv_table_mod(*command, mappings));
+        }
+        Message::Nx(N::TlvTableReply {
+            max_option_space,
+            max_fields,
+            mappings,
+        }) => {
+            s = head("NXT_TLV_TABLE_REPLY", h);
+            s.push_str(&nicira::tlv_table_reply(
+                *max_option_space,
+                *max_fields,
+                mappings,
+            ));
         }
         Message::MeterMod(mm) => {
             let cmd = match mm.command {
@@ -904,6 +1006,11 @@ pub fn message(h: &Header, m: &Message) -> String {
                 MpRequest::Group(g) => {
                     let _ = write!(s, " group_id={}", group_name(*g));
                 }
+                MpRequest::NxFlowMonitor(list) => {
+                    for r in list {
+                        s.push_str(&nicira::monitor_request(r));
+                    }
+                }
                 MpRequest::Flow(r)
                 | MpRequest::Aggregate(r)
                 | MpRequest::NxFlow(r)
@@ -983,21 +1090,14 @@ pub fn message(h: &Header, m: &Message) -> String {
                         } else {
                             "?".into()
                         };
-                        let c = |x: u64| {
-                            if x == u64::MAX {
-                                "?".to_string()
-                            } else {
-                                x.to_string()
-                            }
-                        };
                         let _ = writeln!(
                             s,
                             "  port {} queue {}: bytes={}, pkts={}, errors={}, duration={d}",
                             format_port(q.port_no as u32),
                             q.queue_id,
-                            c(q.tx_bytes),
-                            c(q.tx_packets),
-                            c(q.tx_errors)
+                            counter(q.tx_bytes),
+                            counter(q.tx_packets),
+                            counter(q.tx_errors)
                         );
                     }
                 }
@@ -1042,19 +1142,16 @@ pub fn message(h: &Header, m: &Message) -> String {
                         meter_flags(mf.capabilities as u16).trim_end()
                     );
                 }
-                // OpenFlow 1.3+ table stats (1.0's carry names and
-                // wildcards, not printed here). OVS folds runs of tables
-                // equal to the one before into `tables A...B: ditto`,
-                // which this does not do yet.
-                MpReply::Table(list) if v >= Version::Of13 => {
-                    s.push('\n');
-                    for t in list {
-                        let _ = writeln!(
-                            s,
-                            "  table {}:\n    active={}, lookup={}, matched={}",
-                            t.table_id, t.active_count, t.lookup_count, t.matched_count
-                        );
+                MpReply::Table(list) => s.push_str(&table_stats::format(list)),
+                MpReply::GroupFeatures(f) => s.push_str(&group_features::format(f)),
+                MpReply::NxFlowMonitor(list) => {
+                    for u in list {
+                        s.push_str(&nicira::flow_update(u));
                     }
+                    // OVS's text of the last update loses its trailing space.
+                    let n = s.trim_end_matches(' ').len();
+                    s.truncate(n);
+                    s.push('\n');
                 }
                 MpReply::Aggregate(a) | MpReply::NxAggregate(a) => {
                     let _ = writeln!(
