@@ -47,13 +47,17 @@ fn commands() {
          \x20 dpctl/ct-set-limits     [dp] [default=L] [zone=N,limit=L]...\n\
          \x20 dpctl/ct-set-maxconns   [dp] maxconns\n\
          \x20 dpctl/ct-stats-show     [dp] [zone=N]\n\
+         \x20 dpctl/del-flows         [dp]\n\
          \x20 dpctl/dump-conntrack    [dp] [zone=N]\n\
+         \x20 dpctl/dump-dps          \n\
+         \x20 dpctl/dump-flows        [-m] [--names] [dp]\n\
          \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
+         \x20 dpctl/show              [dp...]\n\
          \x20 dpif-netdev/pmd-rxq-rebalance [dp]\n\
          \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-clear [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-show [-pmd core] [dp]\n\
-         \x20 dpif/dump-flows         [bridge]\n\
+         \x20 dpif/dump-flows         [-m] [--names | --no-names] bridge\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
          \x20 fdb/flush               [bridge]\n\

@@ -19,20 +19,26 @@ pub struct Switch {
     pub refused: BTreeMap<String, WantBridge>,
     /// The PMD settings applied to the datapath.
     pub pmd: crate::pmd_config::PmdConfig,
+    /// `flow-limit` and `max-idle`, shared with the revalidation tick.
+    pub flow_limits: std::sync::Arc<crate::flow_limit::FlowLimits>,
 }
 
 impl Switch {
     pub fn new(shared: Shared) -> Switch {
+        let flow_limits = std::sync::Arc::new(crate::flow_limit::FlowLimits::default());
+        shared.dp.set_flow_limit(flow_limits.limit());
         Switch {
             shared,
             bridges: BTreeMap::new(),
             refused: BTreeMap::new(),
             pmd: Default::default(),
+            flow_limits,
         }
     }
 
     pub fn apply(&mut self, want: &Wanted) {
         self.pmd.apply(&self.shared.dp, &want.other_config);
+        self.flow_limits.apply(&want.other_config);
         let gone: Vec<String> = self
             .bridges
             .iter()

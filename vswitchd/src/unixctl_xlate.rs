@@ -12,9 +12,6 @@ use ferrovs_ofproto::upcall::OfprotoUpcall;
 use crate::unixctl::Ctx;
 use crate::xlate_glue;
 
-/// OVS's default `other_config:flow-limit`.
-const FLOW_LIMIT: usize = 200_000;
-
 fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
     let w = sw
@@ -87,13 +84,14 @@ pub fn cmd_upcall_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         .as_ref()
         .ok_or_else(|| "packet translation is not running".to_string())?;
     let n = sw.shared.dp.flow_count();
+    let limit = sw.flow_limits.limit();
     let max = w.max_flows.max(n);
     let (keys, ms) = w
         .last_round
         .map(|(st, d)| (st.checked, d.as_millis()))
         .unwrap_or((0, 0));
     Ok(format!(
-        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {FLOW_LIMIT})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
+        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
     ))
 }
 
