@@ -393,20 +393,18 @@ fn l3(o: &mut Out<'_>) {
             o.mac(&mut p, "tha", l::ARP_THA);
             o.attr("arp", p);
         }
-        0x8847 | 0x8848 => {
-            if o.shown(l::MPLS_LSE) {
-                let (v, m) = o.kv(l::MPLS_LSE);
-                let mut p = vec![
-                    format!("label={}", (v >> 12) & 0xfffff),
-                    format!("tc={}", (v >> 9) & 7),
-                    format!("ttl={}", v & 0xff),
-                    format!("bos={}", (v >> 8) & 1),
-                ];
-                if m != 0xffff_ffff {
-                    p = vec![format!("lse={}{}", hex(v), hex_mask(m))];
-                }
-                o.attr("mpls", p);
+        0x8847 | 0x8848 if o.shown(l::MPLS_LSE) => {
+            let (v, m) = o.kv(l::MPLS_LSE);
+            let mut p = vec![
+                format!("label={}", (v >> 12) & 0xfffff),
+                format!("tc={}", (v >> 9) & 7),
+                format!("ttl={}", v & 0xff),
+                format!("bos={}", (v >> 8) & 1),
+            ];
+            if m != 0xffff_ffff {
+                p = vec![format!("lse={}{}", hex(v), hex_mask(m))];
             }
+            o.attr("mpls", p);
         }
         _ => {}
     }
