@@ -99,7 +99,16 @@ fn normalize(line: &str, names: &BTreeMap<String, String>) -> String {
         .split(',')
         .map(|a| names.get(a).cloned().unwrap_or_else(|| a.to_string()))
         .collect();
-    format!("{}, actions:{}", blank_wildcards(&key), actions.join(","))
+    // Known difference (verbose form): OVS names the first packet's L4
+    // header even when the megaflow wildcards its protocol; ferrovs's
+    // stored key has no protocol left, so no wholly wildcarded L4 part.
+    let mut key = blank_wildcards(&key);
+    for l4 in ["tcp", "udp", "sctp", "icmp", "icmpv6"] {
+        for f in [["src", "dst"], ["type", "code"]] {
+            key = key.replace(&format!(",{l4}({}=*/0,{}=*/0)", f[0], f[1]), "");
+        }
+    }
+    format!("{key}, actions:{}", actions.join(","))
 }
 
 /// `name=V/M` and `name(V/M)` with an all-zero mask M (`0`, `0.0.0.0`,
@@ -116,8 +125,8 @@ fn blank_wildcards(key: &str) -> String {
         if !mask.is_empty() && mask.chars().all(|c| matches!(c, '0' | '.' | ':')) {
             out.truncate(start);
             out.push('*');
-        } else if let Some(v) = masked_ipv4(&out[start..], mask) {
-            // OVS prints the packet's address under a partial mask,
+        } else if let Some(v) = masked_value(&out[start..], mask) {
+            // OVS prints the packet's value under a partial mask,
             // ferrovs the masked one: compare the bits the mask keeps.
             out.truncate(start);
             out.push_str(&v);
@@ -129,8 +138,14 @@ fn blank_wildcards(key: &str) -> String {
     out
 }
 
-/// `value & mask` for two dotted quads.
-fn masked_ipv4(value: &str, mask: &str) -> Option<String> {
+/// `value & mask` for two dotted quads, or a decimal value and a hex
+/// mask (`443/0xff00` -> `256`).
+fn masked_value(value: &str, mask: &str) -> Option<String> {
+    if let Some(m) = mask.strip_prefix("0x") {
+        let m = u64::from_str_radix(m, 16).ok()?;
+        let v: u64 = value.parse().ok()?;
+        return Some((v & m).to_string());
+    }
     let v: std::net::Ipv4Addr = value.parse().ok()?;
     let m: std::net::Ipv4Addr = mask.parse().ok()?;
     Some(std::net::Ipv4Addr::from(u32::from(v) & u32::from(m)).to_string())
