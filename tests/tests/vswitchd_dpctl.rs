@@ -276,3 +276,42 @@ fn upcall_show_flow_limit_matches_ovs() {
         p.ovs.appctl(&["upcall/show"]).unwrap()
     );
 }
+
+/// `ofproto/trace --format=json`: the text trace's parts as JSON; its
+/// megaflow is OVS's `Megaflow:` line for the same tables and packet.
+#[test]
+fn trace_json_has_the_text_traces_parts() {
+    let p = Pair::start(&[
+        "table=0,priority=100,ip,actions=resubmit(,1)",
+        "table=0,priority=0,actions=drop",
+        "table=1,priority=50,ip,nw_dst=198.18.0.0/16,actions=output:2",
+    ]);
+    let flow = "in_port=1,ip,nw_src=198.18.0.1,nw_dst=198.18.0.2";
+    let text = p.fv.appctl_ok(&["ofproto/trace", "br0", flow]);
+    let out =
+        p.fv.appctl_ok(&["ofproto/trace", "br0", flow, "--format=json"]);
+    let j: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let line = |t: &str, prefix: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix}\n{t}"))
+            .to_string()
+    };
+    assert_eq!(j["megaflow"], line(&text, "Megaflow: "), "{out}");
+    assert_eq!(j["datapath_actions"], line(&text, "Datapath actions: "));
+    let ovs = p.ovs.appctl(&["ofproto/trace", "br0", flow]).unwrap();
+    assert_eq!(j["megaflow"], line(&ovs, "Megaflow: "), "{out}\n{ovs}");
+    assert_eq!(j["bridges"][0]["bridge"], "br0");
+    let tables = j["bridges"][0]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 2, "{out}");
+    assert_eq!(tables[0]["table"], 0);
+    assert_eq!(tables[0]["actions"][0], "resubmit(,1)");
+    assert_eq!(tables[1]["table"], 1);
+    assert_eq!(tables[1]["depth"], 1);
+    assert!(
+        tables[1]["rule"].as_str().unwrap().contains("priority 50"),
+        "{out}"
+    );
+    let bad = p.fv.appctl(&["ofproto/trace", "br0", flow, "--format=xml"]);
+    assert!(!bad.status.success());
+}

@@ -37,6 +37,7 @@ pub mod status;
 pub mod switch;
 pub mod target;
 pub mod tnl_host;
+pub mod trace_json;
 pub mod unixctl;
 pub mod unixctl_ct;
 pub mod unixctl_dpctl;

@@ -251,7 +251,8 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ofproto/trace",
-        usage: "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]",
+        usage:
+            "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]",
         min_args: 1,
         max_args: usize::MAX,
         run: unixctl_xlate::cmd_trace,

@@ -22,14 +22,30 @@ fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
     Ok((w.upcall.clone(), sw.shared.dp.clone()))
 }
 
-/// `ofproto/trace BRIDGE FLOW [-generate]`.
+/// `ofproto/trace BRIDGE FLOW [-generate] [--format=json]` (JSON: see
+/// `trace_json`).
 pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
-    let rest: Vec<&String> = args.iter().filter(|a| *a != "-generate").collect();
+    let json = args.iter().any(|a| a == "--format=json");
+    let rest: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "-generate" && !a.starts_with("--format="))
+        .collect();
+    if let Some(f) = args
+        .iter()
+        .find(|a| a.starts_with("--format=") && *a != "--format=json")
+    {
+        return Err(format!("{f}: the formats are text (the default) and json"));
+    }
     let [bridge, flow] = rest[..] else {
-        return Err("usage: ofproto/trace BRIDGE FLOW [-generate]".to_string());
+        return Err("usage: ofproto/trace BRIDGE FLOW [-generate] [--format=json]".to_string());
     };
     let (up, _) = upcall_of(ctx)?;
-    up.trace(bridge, flow).map_err(|e| e.to_string())
+    let text = up.trace(bridge, flow).map_err(|e| e.to_string())?;
+    if json {
+        Ok(format!("{}\n", crate::trace_json::trace_to_json(&text)))
+    } else {
+        Ok(text)
+    }
 }
 
 /// `fdb/show BRIDGE`.
