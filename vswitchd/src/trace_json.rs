@@ -89,7 +89,7 @@ mod tests {
                     -------------\n\
                     \x200. in_port=1, priority 100\n\
                     \x20   resubmit(,1)\n\
-                    \x20   1. priority 10\n\
+                    \x20    1. priority 10\n\
                     \x20           output:2\n\
                     \n\
                     Final flow: unchanged\n\
