@@ -63,6 +63,7 @@ fn commands() {
          \x20 fdb/flush               [bridge]\n\
          \x20 fdb/show                bridge\n\
          \x20 list-commands           \n\
+         \x20 memory/show             \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
          \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]\n\

@@ -233,6 +233,28 @@ fn dump_flows_match_ovs() {
         "{f}"
     );
 
+    // memory/show: OVS's keys but its database cells, and the same
+    // numbers of ports and megaflows ("udpif keys").
+    let kv = |s: &str| -> BTreeMap<String, String> {
+        let s = s.trim().replace("udpif keys", "udpif_keys");
+        s.split(' ')
+            .filter_map(|w| w.split_once(':'))
+            .filter(|(k, _)| !k.starts_with("idl-cells"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let o = kv(&p.ovs.appctl(&["memory/show"]).unwrap());
+    let f = kv(&p.fv.appctl_ok(&["memory/show"]));
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        o.keys().collect::<Vec<_>>(),
+        "{f:?} {o:?}"
+    );
+    assert_eq!(f["ports"], o["ports"], "{f:?} {o:?}");
+    assert_eq!(f["udpif_keys"], "4", "{f:?}");
+    assert_eq!(o["udpif_keys"], "4", "{o:?}");
+    assert_eq!(f["rules"], "5", "{f:?}");
+
     p.fv.appctl_ok(&["dpctl/del-flows"]);
     p.ovs.appctl(&["dpctl/del-flows"]).unwrap();
     let ok = p.fv.wait_until(Duration::from_secs(5), || {

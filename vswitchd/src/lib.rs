@@ -41,6 +41,7 @@ pub mod trace_json;
 pub mod unixctl;
 pub mod unixctl_ct;
 pub mod unixctl_dpctl;
+pub mod unixctl_memory;
 pub mod unixctl_pmd;
 pub mod unixctl_tnl;
 pub mod unixctl_xlate;

@@ -22,6 +22,7 @@ use crate::iface::Backing;
 use crate::switch::Switch;
 use crate::unixctl_ct;
 use crate::unixctl_dpctl;
+use crate::unixctl_memory;
 use crate::unixctl_pmd;
 use crate::unixctl_tnl;
 use crate::unixctl_xlate;
@@ -234,6 +235,13 @@ const COMMANDS: &[Command] = &[
         min_args: 0,
         max_args: 0,
         run: cmd_list,
+    },
+    Command {
+        name: "memory/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_memory::cmd_memory_show,
     },
     Command {
         name: "netdev-dummy/receive",
