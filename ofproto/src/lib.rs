@@ -47,6 +47,7 @@ pub mod stats;
 pub mod table;
 pub mod table_mod;
 pub mod trace;
+pub mod trace_packet_out;
 pub mod tunnel;
 pub mod upcall;
 pub mod xlate;

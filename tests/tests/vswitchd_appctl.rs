@@ -67,6 +67,7 @@ fn commands() {
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
          \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]\n\
+         \x20 ofproto/trace-packet-out [-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions\n\
          \x20 ovs/route/add           ip/plen output_bridge [gw] [pkt_mark=mark]\n\
          \x20 ovs/route/del           ip/plen [pkt_mark=mark]\n\
          \x20 ovs/route/lookup        ip_addr [pkt_mark=mark]\n\

@@ -266,6 +266,13 @@ const COMMANDS: &[Command] = &[
         run: unixctl_xlate::cmd_trace,
     },
     Command {
+        name: "ofproto/trace-packet-out",
+        usage: "[-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions",
+        min_args: 2,
+        max_args: usize::MAX,
+        run: unixctl_xlate::cmd_trace_packet_out,
+    },
+    Command {
         name: "ovs/route/add",
         usage: "ip/plen output_bridge [gw] [pkt_mark=mark]",
         min_args: 2,

@@ -48,6 +48,22 @@ pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     }
 }
 
+/// `ofproto/trace-packet-out [-consistent] BRIDGE FLOW ACTIONS`.
+pub fn cmd_trace_packet_out(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let rest: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "-consistent" && *a != "-generate")
+        .collect();
+    let [bridge, flow, actions] = rest[..] else {
+        return Err(
+            "usage: ofproto/trace-packet-out [-consistent] BRIDGE FLOW ACTIONS".to_string(),
+        );
+    };
+    let (up, _) = upcall_of(ctx)?;
+    up.trace_packet_out(bridge, flow, actions)
+        .map_err(|e| e.to_string())
+}
+
 /// `fdb/show BRIDGE`.
 pub fn cmd_fdb_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     let (up, _) = upcall_of(ctx)?;
