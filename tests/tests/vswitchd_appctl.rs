@@ -38,6 +38,7 @@ fn commands() {
         fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 coverage/show           \n\
          \x20 dpctl/ct-disable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-enable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-get-limits     [dp] [zone=N1[,N2]...]\n\

@@ -255,6 +255,34 @@ fn dump_flows_match_ovs() {
     assert_eq!(o["udpif_keys"], "4", "{o:?}");
     assert_eq!(f["rules"], "5", "{f:?}");
 
+    // coverage/show: OVS's header and line layout; the four megaflows
+    // installed are counted.
+    let o = p.ovs.appctl(&["coverage/show"]).unwrap();
+    let f = p.fv.appctl_ok(&["coverage/show"]);
+    let head = "Event coverage, avg rate over last: 5 seconds, last minute, last hour,  hash=";
+    assert!(o.starts_with(head) && f.starts_with(head), "{f}\n{o}");
+    let put = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("dpif_flow_put "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("{s}"))
+    };
+    let (fp, op) = (put(&f), put(&o));
+    assert!(fp.ends_with("total: 4"), "{f}");
+    // Same columns: name, three rates, total.
+    let cols = |l: &str| {
+        l.split_whitespace()
+            .map(|w| {
+                w.chars()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cols(&fp), cols(&op), "{fp}\n{op}");
+    assert_eq!(fp.find("/sec"), op.find("/sec"), "{fp}\n{op}");
+    assert!(f.trim_end().ends_with("events never hit"), "{f}");
+
     p.fv.appctl_ok(&["dpctl/del-flows"]);
     p.ovs.appctl(&["dpctl/del-flows"]).unwrap();
     let ok = p.fv.wait_until(Duration::from_secs(5), || {

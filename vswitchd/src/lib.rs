@@ -20,6 +20,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod coverage;
 pub mod dummy_packet;
 pub mod flow_dump;
 pub mod flow_limit;

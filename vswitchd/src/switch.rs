@@ -21,6 +21,8 @@ pub struct Switch {
     pub pmd: crate::pmd_config::PmdConfig,
     /// `flow-limit` and `max-idle`, shared with the revalidation tick.
     pub flow_limits: std::sync::Arc<crate::flow_limit::FlowLimits>,
+    /// `coverage/show`'s counters.
+    pub coverage: std::sync::Arc<crate::coverage::Coverage>,
 }
 
 impl Switch {
@@ -33,6 +35,7 @@ impl Switch {
             refused: BTreeMap::new(),
             pmd: Default::default(),
             flow_limits,
+            coverage: Default::default(),
         }
     }
 

@@ -62,6 +62,13 @@ const COMMANDS: &[Command] = &[
         run: cmd_dump_flows,
     },
     Command {
+        name: "coverage/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: crate::coverage::cmd_coverage_show,
+    },
+    Command {
         name: "dpctl/ct-disable-tcp-seq-chk",
         usage: "[dp]",
         min_args: 0,

@@ -266,6 +266,7 @@ pub struct TickWork {
     devices: Vec<(Arc<MemNetdev>, Option<PathBuf>)>,
     route_watch: Option<Arc<crate::rtnetlink::Watch>>,
     limits: Arc<crate::flow_limit::FlowLimits>,
+    coverage: Arc<crate::coverage::Coverage>,
 }
 
 /// Collects what `tick` needs (None without wiring).
@@ -292,6 +293,7 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
         devices,
         route_watch: w.route_watch.clone(),
         limits: sw.flow_limits.clone(),
+        coverage: sw.coverage.clone(),
     })
 }
 
@@ -314,6 +316,8 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
         .revalidate(dp, work.limits.round_idle_ms(n_flows));
     let took = t0.elapsed();
     work.limits.adjust(n_flows, took, dp);
+    work.coverage.round(&st);
+    work.coverage.sample(dp);
     for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
         if let Some(of) = work.ofprotos.get(&bridge) {
             lock(of).send_packet_in(&pi, &pkt);
