@@ -289,6 +289,9 @@ pub(crate) struct DpShared {
     /// Megaflows held by all PMDs' slots, plus reservations for ones about
     /// to be (see `reserve_flows`).
     pub n_flows: AtomicUsize,
+    /// The flow limit in force (`cfg.flow_limit` at start; the switch's
+    /// upcall layer moves it at run time, see `set_flow_limit`).
+    pub flow_limit: AtomicUsize,
     /// The longest sleep of an idle PMD on its wait set, in microseconds;
     /// 0: idle PMDs do not sleep (busy polling, as OVS by default). Set
     /// at run time by `set_pmd_max_sleep`.
@@ -304,7 +307,7 @@ impl DpShared {
     /// limit this is one load (no write to the shared line).
     #[inline]
     pub fn reserve_flows(&self, n: usize) -> bool {
-        let limit = self.cfg.flow_limit;
+        let limit = self.flow_limit.load(Ordering::Relaxed);
         self.n_flows
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
                 (c + n <= limit).then_some(c + n)
@@ -450,6 +453,7 @@ impl Datapath {
             })
             .collect();
         let max_sleep_us = default_max_sleep_us(&cfg);
+        let flow_limit = cfg.flow_limit;
         Datapath {
             shared: Arc::new(DpShared {
                 emc_insert_inv_prob: AtomicU32::new(cfg.emc_insert_inv_prob),
@@ -461,6 +465,7 @@ impl Datapath {
                 conntrack: Arc::new(Conntrack::new()),
                 epoch: Instant::now(),
                 n_flows: AtomicUsize::new(0),
+                flow_limit: AtomicUsize::new(flow_limit),
                 max_sleep_us: AtomicU64::new(max_sleep_us),
             }),
             ctl: Mutex::new(()),
@@ -790,7 +795,9 @@ impl Datapath {
             .filter(|p| !lock(&p.flows).contains_key(&ufid))
             .count();
         if !self.shared.reserve_flows(new) {
-            return Err(DpError::FlowLimit(self.shared.cfg.flow_limit));
+            return Err(DpError::FlowLimit(
+                self.shared.flow_limit.load(Ordering::Relaxed),
+            ));
         }
         let mut reservations = new;
         let in_port = key.get(IN_PORT) as u32;
@@ -903,6 +910,17 @@ impl Datapath {
     /// Milliseconds on the datapath clock (the unit of `used_ms`).
     pub fn now_ms(&self) -> u64 {
         self.shared.now_ms()
+    }
+
+    /// Sets the number of megaflows beyond which misses are executed
+    /// without installing (flows already installed stay).
+    pub fn set_flow_limit(&self, limit: usize) {
+        self.shared.flow_limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// The flow limit in force.
+    pub fn flow_limit(&self) -> usize {
+        self.shared.flow_limit.load(Ordering::Relaxed)
     }
 
     /// Megaflows counted against the flow limit (held by PMDs, or reserved

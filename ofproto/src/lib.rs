@@ -49,6 +49,7 @@ pub mod table_mod;
 pub mod tlv_table;
 pub mod trace;
 pub mod trace_ct;
+pub mod trace_packet_out;
 pub mod tunnel;
 pub mod upcall;
 pub mod xlate;

@@ -955,6 +955,13 @@ fn random_tables_match_ovs() {
             }
             if line_after(&o, "Megaflow:") == r.megaflow {
                 mf_same += 1;
+            } else {
+                report.push_str(&format!(
+                    "MEGAFLOW table {n}: {t}\n{}\n   ovs:     {}\n   ferrovs: {}\n",
+                    flows.join("\n"),
+                    line_after(&o, "Megaflow:"),
+                    r.megaflow
+                ));
             }
         }
     }
@@ -964,4 +971,14 @@ fn random_tables_match_ovs() {
     );
     assert!(tables >= 30, "{tables}");
     assert!(failures.is_empty(), "differences: {failures:#?}");
+    // Megaflows: the transport-port ones match since the classifier's
+    // ports trie (26 of 240 differed before, mostly tp_dst). Four remain,
+    // not yet explained: three where OVS also un-wildcards nw_proto=0 and
+    // one where ferrovs also un-wildcards dl_vlan_pcp (printed above as
+    // MEGAFLOW). This bound keeps the count from growing.
+    assert!(
+        compared - mf_same <= 4,
+        "{} megaflows differ from OVS's (at most 4 known)",
+        compared - mf_same
+    );
 }

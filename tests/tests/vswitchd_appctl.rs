@@ -38,6 +38,7 @@ fn commands() {
         fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 coverage/show           \n\
          \x20 dpctl/ct-disable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-enable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-get-limits     [dp] [zone=N1[,N2]...]\n\
@@ -47,21 +48,27 @@ fn commands() {
          \x20 dpctl/ct-set-limits     [dp] [default=L] [zone=N,limit=L]...\n\
          \x20 dpctl/ct-set-maxconns   [dp] maxconns\n\
          \x20 dpctl/ct-stats-show     [dp] [zone=N]\n\
+         \x20 dpctl/del-flows         [dp]\n\
          \x20 dpctl/dump-conntrack    [dp] [zone=N]\n\
+         \x20 dpctl/dump-dps          \n\
+         \x20 dpctl/dump-flows        [-m] [--names] [dp]\n\
          \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
+         \x20 dpctl/show              [dp...]\n\
          \x20 dpif-netdev/pmd-rxq-rebalance [dp]\n\
          \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-clear [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-show [-pmd core] [dp]\n\
-         \x20 dpif/dump-flows         [bridge]\n\
+         \x20 dpif/dump-flows         [-m] [--names | --no-names] bridge\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
          \x20 fdb/flush               [bridge]\n\
          \x20 fdb/show                bridge\n\
          \x20 list-commands           \n\
+         \x20 memory/show             \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
-         \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]\n\
+         \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]\n\
+         \x20 ofproto/trace-packet-out [-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions\n\
          \x20 ovs/route/add           ip/plen output_bridge [gw] [pkt_mark=mark]\n\
          \x20 ovs/route/del           ip/plen [pkt_mark=mark]\n\
          \x20 ovs/route/lookup        ip_addr [pkt_mark=mark]\n\
@@ -71,6 +78,7 @@ fn commands() {
          \x20 tnl/arp/flush           \n\
          \x20 tnl/arp/set             BRIDGE IP MAC\n\
          \x20 tnl/arp/show            \n\
+         \x20 tnl/drops/show          \n\
          \x20 tnl/neigh/flush         \n\
          \x20 tnl/neigh/set           BRIDGE IP MAC\n\
          \x20 tnl/neigh/show          \n\

@@ -21,22 +21,31 @@ pub struct Switch {
     pub pmd: crate::pmd_config::PmdConfig,
     /// The conntrack timeout policies applied to the datapath.
     pub ct: crate::ct_config::CtConfig,
+    /// `flow-limit` and `max-idle`, shared with the revalidation tick.
+    pub flow_limits: std::sync::Arc<crate::flow_limit::FlowLimits>,
+    /// `coverage/show`'s counters.
+    pub coverage: std::sync::Arc<crate::coverage::Coverage>,
 }
 
 impl Switch {
     pub fn new(shared: Shared) -> Switch {
+        let flow_limits = std::sync::Arc::new(crate::flow_limit::FlowLimits::default());
+        shared.dp.set_flow_limit(flow_limits.limit());
         Switch {
             shared,
             bridges: BTreeMap::new(),
             refused: BTreeMap::new(),
             pmd: Default::default(),
             ct: Default::default(),
+            flow_limits,
+            coverage: Default::default(),
         }
     }
 
     pub fn apply(&mut self, want: &Wanted) {
         self.pmd.apply(&self.shared.dp, &want.other_config);
         self.ct.apply(&self.shared.dp, &want.ct_zones);
+        self.flow_limits.apply(&want.other_config);
         let gone: Vec<String> = self
             .bridges
             .iter()

@@ -21,7 +21,8 @@ use crate::dummy_packet;
 use crate::iface::Backing;
 use crate::switch::Switch;
 use crate::unixctl_ct;
-use crate::unixctl_dpif;
+use crate::unixctl_dpctl;
+use crate::unixctl_memory;
 use crate::unixctl_pmd;
 use crate::unixctl_tnl;
 use crate::unixctl_xlate;
@@ -59,6 +60,13 @@ const COMMANDS: &[Command] = &[
         min_args: 1,
         max_args: 2,
         run: cmd_dump_flows,
+    },
+    Command {
+        name: "coverage/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: crate::coverage::cmd_coverage_show,
     },
     Command {
         name: "dpctl/ct-disable-tcp-seq-chk",
@@ -124,6 +132,13 @@ const COMMANDS: &[Command] = &[
         run: unixctl_ct::cmd_ct_stats_show,
     },
     Command {
+        name: "dpctl/del-flows",
+        usage: "[dp]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_dpctl::cmd_del_flows,
+    },
+    Command {
         name: "dpctl/dump-conntrack",
         usage: "[dp] [zone=N]",
         min_args: 0,
@@ -131,11 +146,32 @@ const COMMANDS: &[Command] = &[
         run: unixctl_ct::cmd_dump_conntrack,
     },
     Command {
+        name: "dpctl/dump-dps",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_dpctl::cmd_dump_dps,
+    },
+    Command {
+        name: "dpctl/dump-flows",
+        usage: "[-m] [--names] [dp]",
+        min_args: 0,
+        max_args: 6,
+        run: unixctl_dpctl::cmd_dump_flows,
+    },
+    Command {
         name: "dpctl/flush-conntrack",
         usage: "[dp] [zone=N] [ct-orig-tuple]",
         min_args: 0,
         max_args: 3,
         run: unixctl_ct::cmd_flush_conntrack,
+    },
+    Command {
+        name: "dpctl/show",
+        usage: "[dp...]",
+        min_args: 0,
+        max_args: 8,
+        run: unixctl_dpctl::cmd_show,
     },
     Command {
         name: "dpif-netdev/pmd-rxq-rebalance",
@@ -167,10 +203,10 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "dpif/dump-flows",
-        usage: "[bridge]",
-        min_args: 0,
-        max_args: 1,
-        run: unixctl_dpif::cmd_dump_flows,
+        usage: "[-m] [--names | --no-names] bridge",
+        min_args: 1,
+        max_args: 4,
+        run: unixctl_dpctl::cmd_dpif_dump_flows,
     },
     Command {
         name: "dpif/show",
@@ -208,6 +244,13 @@ const COMMANDS: &[Command] = &[
         run: cmd_list,
     },
     Command {
+        name: "memory/show",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_memory::cmd_memory_show,
+    },
+    Command {
         name: "netdev-dummy/receive",
         usage: "name [--qid queue_id] packet|flow [--len packet_len]",
         min_args: 2,
@@ -223,10 +266,18 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ofproto/trace",
-        usage: "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet]",
+        usage:
+            "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]",
         min_args: 1,
         max_args: usize::MAX,
         run: unixctl_xlate::cmd_trace,
+    },
+    Command {
+        name: "ofproto/trace-packet-out",
+        usage: "[-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions",
+        min_args: 2,
+        max_args: usize::MAX,
+        run: unixctl_xlate::cmd_trace_packet_out,
     },
     Command {
         name: "ovs/route/add",

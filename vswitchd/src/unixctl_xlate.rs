@@ -12,9 +12,6 @@ use ferrovs_ofproto::upcall::OfprotoUpcall;
 use crate::unixctl::Ctx;
 use crate::xlate_glue;
 
-/// OVS's default `other_config:flow-limit`.
-const FLOW_LIMIT: usize = 200_000;
-
 fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
     let w = sw
@@ -25,14 +22,21 @@ fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
     Ok((w.upcall.clone(), sw.shared.dp.clone()))
 }
 
-/// `ofproto/trace BRIDGE FLOW [-generate]`.
+/// `ofproto/trace BRIDGE FLOW [-generate] [--format=json]` (JSON: see
+/// `trace_json`).
 pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let mut json = false;
     let mut rest: Vec<&String> = Vec::new();
     let mut ct_next = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-generate" => {}
+            "--format=json" => json = true,
+            "--format=text" => json = false,
+            f if f.starts_with("--format=") => {
+                return Err(format!("{f}: the formats are text (the default) and json"));
+            }
             "--ct-next" => {
                 let v = it
                     .next()
@@ -43,10 +47,35 @@ pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
         }
     }
     let [bridge, flow] = rest[..] else {
-        return Err("usage: ofproto/trace BRIDGE FLOW [-generate] [--ct-next FLAGS]".to_string());
+        return Err(
+            "usage: ofproto/trace BRIDGE FLOW [-generate] [--ct-next FLAGS] [--format=json]"
+                .to_string(),
+        );
     };
     let (up, _) = upcall_of(ctx)?;
-    up.trace_ct_next(bridge, flow, &ct_next)
+    let text = up
+        .trace_ct_next(bridge, flow, &ct_next)
+        .map_err(|e| e.to_string())?;
+    if json {
+        Ok(format!("{}\n", crate::trace_json::trace_to_json(&text)))
+    } else {
+        Ok(text)
+    }
+}
+
+/// `ofproto/trace-packet-out [-consistent] BRIDGE FLOW ACTIONS`.
+pub fn cmd_trace_packet_out(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let rest: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "-consistent" && *a != "-generate")
+        .collect();
+    let [bridge, flow, actions] = rest[..] else {
+        return Err(
+            "usage: ofproto/trace-packet-out [-consistent] BRIDGE FLOW ACTIONS".to_string(),
+        );
+    };
+    let (up, _) = upcall_of(ctx)?;
+    up.trace_packet_out(bridge, flow, actions)
         .map_err(|e| e.to_string())
 }
 
@@ -102,13 +131,14 @@ pub fn cmd_upcall_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         .as_ref()
         .ok_or_else(|| "packet translation is not running".to_string())?;
     let n = sw.shared.dp.flow_count();
+    let limit = sw.flow_limits.limit();
     let max = w.max_flows.max(n);
     let (keys, ms) = w
         .last_round
         .map(|(st, d)| (st.checked, d.as_millis()))
         .unwrap_or((0, 0));
     Ok(format!(
-        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {FLOW_LIMIT})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
+        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
     ))
 }
 

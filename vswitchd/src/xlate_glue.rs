@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use ferrovs_datapath::netdev::MemNetdev;
 use ferrovs_datapath::Datapath;
-use ferrovs_ofproto::revalidate::{RevalidateStats, DEFAULT_MAX_IDLE_MS};
+use ferrovs_ofproto::revalidate::RevalidateStats;
 use ferrovs_ofproto::upcall::{Bridge as XBridge, OfprotoUpcall};
 use ferrovs_ofproto::xlate::{PatchPeer, PortVlan, VlanMode, XPort};
 use ovsdb::idl::replica::Replica;
@@ -265,6 +265,8 @@ pub struct TickWork {
     /// Devices the datapath transmits on, with their `tx_pcap` file.
     devices: Vec<(Arc<MemNetdev>, Option<PathBuf>)>,
     route_watch: Option<Arc<crate::rtnetlink::Watch>>,
+    limits: Arc<crate::flow_limit::FlowLimits>,
+    coverage: Arc<crate::coverage::Coverage>,
 }
 
 /// Collects what `tick` needs (None without wiring).
@@ -290,6 +292,8 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
             .collect(),
         devices,
         route_watch: w.route_watch.clone(),
+        limits: sw.flow_limits.clone(),
+        coverage: sw.coverage.clone(),
     })
 }
 
@@ -306,8 +310,14 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
         of.run(now);
     }
     let t0 = Instant::now();
-    let st = work.upcall.revalidate(dp, DEFAULT_MAX_IDLE_MS);
+    let n_flows = dp.flow_count();
+    let st = work
+        .upcall
+        .revalidate(dp, work.limits.round_idle_ms(n_flows));
     let took = t0.elapsed();
+    work.limits.adjust(n_flows, took, dp);
+    work.coverage.round(&st);
+    work.coverage.sample(dp);
     for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
         if let Some(of) = work.ofprotos.get(&bridge) {
             lock(of).send_packet_in(&pi, &pkt);

@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod key;
 pub mod layout;
+pub mod odp_text;
 pub mod packed;
 
 pub use extract::{extract, extract_parts, extract_parts_general};

@@ -636,16 +636,27 @@ impl<T> Classifier<T> {
                 return None;
             }
         }
-        if let Some(wc) = wc {
-            st.fold(wc, st.words.len());
-        }
-        let mut cur = *st.buckets.get(&hash::finish(h))?;
+        let mut cur = st.buckets.get(&hash::finish(h)).copied().unwrap_or(NIL);
         while cur != NIL {
             let e = self.rules.get(cur);
             if st.same_masked(flow, st.row(e.row)) {
+                if let Some(wc) = wc {
+                    st.fold(wc, st.words.len());
+                }
                 return Some(cur);
             }
             cur = e.next;
+        }
+        if let Some(wc) = wc {
+            // A miss decided by the ports takes only the port bits that
+            // tell the flow apart (OVS's ports trie), else the whole mask.
+            match st.ports_miss_bits(flow) {
+                Some(bits) => {
+                    st.fold(wc, st.stage_start(st.last as usize));
+                    wc.0[ferrovs_datapath::flow::layout::W_TP] |= bits;
+                }
+                None => st.fold(wc, st.words.len()),
+            }
         }
         None
     }

@@ -16,13 +16,22 @@
 //! `rows` arena (a fixed stride per subtable, freed rows reused). A rule
 //! matching `ip,nw_dst=a.b.c.d` costs two words instead of a full value
 //! and mask of the flow.
+//!
+//! When the last stage is the transport ports alone, the subtable also
+//! keeps a trie of its rules' ports (`tp_src` then `tp_dst`, as one
+//! 32-bit value, OVS's "ports trie"): a packet that reaches the last stage
+//! and matches no rule un-wildcards only the leading port bits that tell
+//! it apart from every rule's ports, not the whole ports mask (so a
+//! `tp_dst=80` table gives `tp_dst=443/0xff00`-style megaflows as OVS's).
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::hash::{finish, mix, PassThroughBuild, BASIS};
 use super::stage::{stage_masks, N_STAGES};
+use super::trie::PrefixTrie;
 use super::MAX_TRIES;
 use crate::flow::{OfFlow, OF_WORDS};
+use ferrovs_datapath::flow::layout as dp;
 
 /// Most (word, bits) pairs a mask flattens into: every word once, plus
 /// the words split between two stages.
@@ -47,6 +56,9 @@ pub(crate) struct Subtable {
     /// Per configured prefix trie: this mask's prefix length on its field
     /// (0: the field is wildcarded or not a CIDR mask; no trie check).
     pub(crate) trie_plen: [u8; MAX_TRIES],
+    /// The ports trie (see the module comment) and the mask's prefix
+    /// length on the 32 port bits; None unless the last stage is ports.
+    pub(crate) ports: Option<(u32, PrefixTrie)>,
     /// The rows of the rules, `words.len()` words each.
     rows: Vec<u64>,
     free_rows: Vec<u32>,
@@ -82,6 +94,7 @@ impl Subtable {
             }
             stage_end[s] = words.len() as u8;
         }
+        let ports = ports_plen(&words, stage_end, last).map(|p| (p, PrefixTrie::default()));
         Subtable {
             mask,
             words: words.into_boxed_slice(),
@@ -93,6 +106,7 @@ impl Subtable {
             max_priority: 0,
             n_rules: 0,
             trie_plen: [0; MAX_TRIES],
+            ports,
             rows: Vec::new(),
             free_rows: Vec::new(),
             n_rows: 0,
@@ -118,6 +132,9 @@ impl Subtable {
             }
         };
         self.rows[r as usize * n..r as usize * n + n].copy_from_slice(row);
+        if let Some((plen, trie)) = &mut self.ports {
+            trie.insert(ports_value(row[n - 1]), *plen);
+        }
         r
     }
 
@@ -133,7 +150,28 @@ impl Subtable {
     }
 
     pub(crate) fn free_row(&mut self, r: u32) {
+        let n = self.words.len();
+        if let Some((plen, trie)) = &mut self.ports {
+            trie.remove(ports_value(self.rows[r as usize * n + n - 1]), *plen);
+        }
         self.free_rows.push(r);
+    }
+
+    /// The ports bits to un-wildcard for `flow`, which matches no rule of
+    /// this subtable and agrees with some on every earlier stage: the
+    /// ports mask cut to the leading bits that set the flow apart from
+    /// every rule's ports. None without a ports trie.
+    #[inline]
+    pub(crate) fn ports_miss_bits(&self, flow: &OfFlow) -> Option<u64> {
+        let (_, trie) = self.ports.as_ref()?;
+        let &(w, m) = self.words.last()?;
+        let (_, bits) = trie.lookup(ports_value(flow.0[w as usize] & m), 32);
+        let keep = if bits == 0 {
+            0
+        } else {
+            u32::MAX << (32 - bits.min(32))
+        };
+        Some(m & word_of_ports(keep))
     }
 
     /// The row of value `v` under this mask, in `buf`.
@@ -277,5 +315,37 @@ impl Subtable {
             + self.buckets.capacity() * slot
             + self.priorities.len() * 48
             + std::mem::size_of::<Subtable>()
+    }
+}
+
+/// The transport ports of word `W_TP` as OVS's 32-bit ports value
+/// (`tp_src` in the high half), left-aligned for a [`PrefixTrie`].
+#[inline]
+fn ports_value(w: u64) -> u128 {
+    let v = (dp::TP_SRC.word_mask() & w) >> dp::TP_SRC.shift << 16
+        | (dp::TP_DST.word_mask() & w) >> dp::TP_DST.shift;
+    (v as u128) << 96
+}
+
+/// A 32-bit ports value back in word `W_TP`'s positions.
+#[inline]
+fn word_of_ports(v: u32) -> u64 {
+    dp::TP_SRC.place((v >> 16) as u64) | dp::TP_DST.place((v & 0xffff) as u64)
+}
+
+/// The ports mask's prefix length when the last stage is `W_TP`'s port
+/// bits alone (the only case where a miss is decided by the ports).
+fn ports_plen(words: &[(u8, u64)], stage_end: [u8; N_STAGES], last: u8) -> Option<u32> {
+    if last as usize != N_STAGES - 1 {
+        return None;
+    }
+    let start = stage_end[last as usize - 1] as usize;
+    let ports = dp::TP_SRC.word_mask() | dp::TP_DST.word_mask();
+    match words[start..] {
+        [(w, m)] if w as usize == dp::W_TP && m & !ports == 0 => {
+            let v = (ports_value(m) >> 96) as u32;
+            Some(32 - v.trailing_zeros())
+        }
+        _ => None,
     }
 }

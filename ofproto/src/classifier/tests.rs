@@ -120,6 +120,59 @@ fn non_ip_packet_leaves_l3_and_l4_wildcarded() {
 }
 
 #[test]
+fn ports_trie_unwildcards_only_the_deciding_port_bits() {
+    let mut c = Classifier::new();
+    for port in [80u128, 8080] {
+        let m = mk(&[
+            (Field::EthType, IP, None),
+            (Field::NwProto, 6, None),
+            (Field::TcpDst, port, None),
+        ]);
+        c.insert(m, 100, port);
+    }
+    let tcp = |dst: u128, src: u128| {
+        pkt(&[
+            (Field::EthType, IP),
+            (Field::NwProto, 6),
+            (Field::TcpSrc, src),
+            (Field::TcpDst, dst),
+        ])
+    };
+    // 443 (0x01bb) leaves 80 (0x0050) and 8080 (0x1f90) at bit 7 of the
+    // port: OVS's megaflow says tcp(dst=443/0xff00).
+    let mut wc = OfFlow::default();
+    assert!(c.lookup(&tcp(443, 1234), Some(&mut wc)).is_none());
+    assert_eq!(wc_of(&wc, Field::TcpDst), 0xff00);
+    assert_eq!(wc_of(&wc, Field::TcpSrc), 0);
+    assert_eq!(wc_of(&wc, Field::NwProto), 0xff);
+    // 0x8000 differs from both at the first bit.
+    let mut wc = OfFlow::default();
+    assert!(c.lookup(&tcp(0x8000, 1), Some(&mut wc)).is_none());
+    assert_eq!(wc_of(&wc, Field::TcpDst), 0x8000);
+    // 81 shares 15 bits with 80: all 16 are needed.
+    let mut wc = OfFlow::default();
+    assert!(c.lookup(&tcp(81, 1), Some(&mut wc)).is_none());
+    assert_eq!(wc_of(&wc, Field::TcpDst), 0xffff);
+    // A hit un-wildcards the whole mask; after removing 8080, 8080 needs
+    // the bits up to its first difference with 80 only (bit 3).
+    let mut wc = OfFlow::default();
+    assert_eq!(
+        c.lookup(&tcp(8080, 1), Some(&mut wc)).map(|(_, v)| *v),
+        Some(8080)
+    );
+    assert_eq!(wc_of(&wc, Field::TcpDst), 0xffff);
+    let m = mk(&[
+        (Field::EthType, IP, None),
+        (Field::NwProto, 6, None),
+        (Field::TcpDst, 8080, None),
+    ]);
+    assert_eq!(c.remove(&m, 100), Some(8080));
+    let mut wc = OfFlow::default();
+    assert!(c.lookup(&tcp(0x1f90, 1), Some(&mut wc)).is_none());
+    assert_eq!(wc_of(&wc, Field::TcpDst), 0xf000);
+}
+
+#[test]
 fn metadata_miss_leaves_packet_fields_wildcarded() {
     let mut c = Classifier::new();
     c.insert(
