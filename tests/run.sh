@@ -12,6 +12,7 @@ declare -A need=(
   [ovsdb-server]=openvswitch-switch [ovs-vswitchd]=openvswitch-switch
   [ip]=iproute2 [iperf3]=iperf3 [tcpdump]=tcpdump [tshark]=tshark
   [ethtool]=ethtool [ping]=iputils-ping
+  [dnsmasq]=dnsmasq-base [busybox]=busybox [iptables]=iptables
 )
 missing=()
 for bin in "${!need[@]}"; do
