@@ -157,8 +157,10 @@ def run_tester(sw, suite_dir, version, wait, timeout):
     descs = set(files.values())
     cmd = ["ip", "netns", "exec", sw.ns, sys.executable, "-u", "-W", "ignore",
            os.path.abspath(__file__), "--run-tester", suite_dir, version, str(wait)]
+    # The tool needs os-ken's eventlet hub (see run_tester_inside).
+    env = dict(os.environ, OSKEN_HUB_TYPE="eventlet")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+                         stderr=subprocess.STDOUT, text=True, env=env)
     results, current = {}, None
     # A tool that stalls without printing is stopped all the same.
     watchdog = threading.Timer(timeout, p.kill)
@@ -214,7 +216,18 @@ def counts(res):
 
 
 def run_tester_inside(suite_dir, version, wait):
-    """The tester app itself (runs inside a switch's namespace)."""
+    """The tester app itself (runs inside a switch's namespace).
+
+    It runs on os-ken's eventlet hub, as os-ken's own manager ran it:
+    os-ken 4.x defaults to a 'native' hub of OS threads on which the tool
+    cannot work. There hub.Timeout is never armed (the tool creates it
+    without starting it), so a wait for a reply that never comes blocks
+    for ever; and a reply handled on the connection's thread before the
+    test thread has created its waiter is dropped. That was the stall
+    after the first barrier reply."""
+    assert os.environ.get("OSKEN_HUB_TYPE") == "eventlet"
+    from os_ken.lib import hub
+    hub.patch(thread=False)
     import logging
     from os_ken import cfg
     from os_ken.base import app_manager
