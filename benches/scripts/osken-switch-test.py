@@ -18,6 +18,7 @@ Run as root with the python of the test venv (ovs, os-ken):
   $FERROVS_PYTHON benches/scripts/osken-switch-test.py \
       [--bin target/debug] [--suites of13/match,of13/action,...] \
       [--wait 10] [--suite-timeout 1800] [--only ferrovs|ovs]
+      [--files REGEX] [--sequential]
 (the tool's own log of each switch goes to $FERROVS_SWTEST_LOGS,
 default /tmp/fvs-swtest-logs; FERROVS_SWTEST_DEBUG=1 logs os-ken's events too)
 
@@ -148,11 +149,23 @@ def file_descriptions(suite_dir):
 
 
 CASE = re.compile(r"^    (.*\S)\s+(OK|ERROR)\s*$")
+DETAIL = re.compile(r"^        (\S.*)$")
+
+
+def outcome(detail):
+    """A failing case's class from the tool's reason: 'error' when the
+    switch never answered or answered with an OFPT_ERROR (the tool's
+    TestTimeout / TestReceiveError), 'failed' when it answered wrongly."""
+    if ("OFPErrorMsg" in detail or "Disconnected" in detail or
+            (detail.endswith("timeout.") and "Receiving timeout" not in detail)):
+        return "error"
+    return "failed"
 
 
 def run_tester(sw, suite_dir, version, wait, timeout):
     """Runs the tool on `suite_dir` against `sw`; returns
-    {(file description, case description): 'OK'|'ERROR'}."""
+    {(file description, case description): (outcome, reason)}, outcome
+    'ok', 'failed' or 'error' (see outcome())."""
     files = file_descriptions(suite_dir)
     descs = set(files.values())
     cmd = ["ip", "netns", "exec", sw.ns, sys.executable, "-u", "-W", "ignore",
@@ -161,7 +174,7 @@ def run_tester(sw, suite_dir, version, wait, timeout):
     env = dict(os.environ, OSKEN_HUB_TYPE="eventlet")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=env)
-    results, current = {}, None
+    results, current, last = {}, None, None
     # A tool that stalls without printing is stopped all the same.
     watchdog = threading.Timer(timeout, p.kill)
     watchdog.start()
@@ -174,7 +187,13 @@ def run_tester(sw, suite_dir, version, wait, timeout):
                 current = line
             m = CASE.match(line)
             if m and current is not None:
-                results[(current, m.group(1))] = m.group(2)
+                last = (current, m.group(1))
+                results[last] = ("ok" if m.group(2) == "OK" else "error", "")
+                continue
+            d = DETAIL.match(line)
+            if d and last is not None and results[last][0] != "ok":
+                results[last] = (outcome(d.group(1)), d.group(1))
+            last = None
             if "Test end" in line:
                 break
     finally:
@@ -188,12 +207,27 @@ def run_tester(sw, suite_dir, version, wait, timeout):
     return results, files
 
 
-def suite(sw, name, wait, timeout):
+def subset(suite_dir, pattern):
+    """A directory with the suite's JSON files whose name matches `pattern`."""
+    d = tempfile.mkdtemp(prefix="fvs-swtest-subset-")
+    for path in file_descriptions(suite_dir):
+        if re.search(pattern, os.path.basename(path)):
+            shutil.copy(path, d)
+    return d
+
+
+def suite(sw, name, wait, timeout, files_re=None):
     """First pass and rerun of the failing files: (first, after_rerun)."""
     suite_dir = os.path.join(SWITCH_TESTS, name)
     version = VERSION[name.split("/")[0]]
-    first, files = run_tester(sw, suite_dir, version, wait, timeout)
-    failed_files = {f for (f, _), r in first.items() if r != "OK"}
+    if files_re:
+        suite_dir = subset(suite_dir, files_re)
+    try:
+        first, files = run_tester(sw, suite_dir, version, wait, timeout)
+    finally:
+        if files_re:
+            shutil.rmtree(suite_dir, ignore_errors=True)
+    failed_files = {f for (f, _), r in first.items() if r[0] != "ok"}
     after = dict(first)
     if failed_files:
         redo = tempfile.mkdtemp(prefix="fvs-swtest-rerun-")
@@ -203,7 +237,7 @@ def suite(sw, name, wait, timeout):
                     shutil.copy(path, redo)
             again, _ = run_tester(sw, redo, version, wait, timeout)
             for k, r in again.items():
-                if first.get(k) != "OK":
+                if first.get(k, ("",))[0] != "ok":
                     after[k] = r
         finally:
             shutil.rmtree(redo, ignore_errors=True)
@@ -211,8 +245,9 @@ def suite(sw, name, wait, timeout):
 
 
 def counts(res):
-    ok = sum(1 for r in res.values() if r == "OK")
-    return ok, len(res) - ok
+    """(passed, failed, errors)."""
+    kinds = [r[0] for r in res.values()]
+    return kinds.count("ok"), kinds.count("failed"), kinds.count("error")
 
 
 def run_tester_inside(suite_dir, version, wait):
@@ -263,39 +298,62 @@ def main():
     ap.add_argument("--wait", type=float, default=10.0)
     ap.add_argument("--suite-timeout", type=float, default=1800.0)
     ap.add_argument("--only", choices=["ferrovs", "ovs"])
+    ap.add_argument("--files", help="only the JSON files whose name matches "
+                    "this regex, in every suite (a quicker partial run)")
+    ap.add_argument("--sequential", action="store_true",
+                    help="one switch after the other (default: both at once)")
     a = ap.parse_args()
     kinds = [a.only] if a.only else ["ferrovs", "ovs"]
     shutil.rmtree(LOGDIR, ignore_errors=True)
     os.makedirs(LOGDIR)
     print(f"# tester logs in {LOGDIR}", flush=True)
     table = {}
-    for kind in kinds:
+
+    def run_switch(kind):
         sw = Switch(kind, os.path.abspath(a.bin))
         try:
             for name in a.suites.split(","):
                 t0 = time.time()
-                table[(kind, name)] = suite(sw, name, a.wait, a.suite_timeout)
-                f_ok, f_bad = counts(table[(kind, name)][0])
-                print(f"# {kind} {name}: first pass {f_ok} passed {f_bad} failed "
+                table[(kind, name)] = suite(sw, name, a.wait, a.suite_timeout,
+                                          a.files)
+                print(f"# {kind} {name}: first pass %d passed %d failed %d errors "
+                      % counts(table[(kind, name)][0]) +
                       f"({time.time() - t0:.0f} s)", flush=True)
         finally:
             sw.close()
+
+    # Each switch has its own namespace (and controller port in it), so
+    # both can run at once; --sequential halves the load on a small machine.
+    if a.sequential:
+        for kind in kinds:
+            run_switch(kind)
+    else:
+        threads = [threading.Thread(target=run_switch, args=(k,)) for k in kinds]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     print()
-    print(f"{'suite':<12} {'switch':<8} {'first pass':>18} {'after rerun':>18}")
+    print("passed / failed / errors (error: no reply in time or an OFPT_ERROR)")
+    print(f"{'suite':<12} {'switch':<8} {'first pass':>14} {'after rerun':>14}")
     for name in a.suites.split(","):
         for kind in kinds:
+            if (kind, name) not in table:
+                print(f"{name:<12} {kind:<8} {'not run':>14}")
+                continue
             first, after = table[(kind, name)]
-            print(f"{name:<12} {kind:<8} "
-                  f"{'%d ok / %d failed' % counts(first):>18} "
-                  f"{'%d ok / %d failed' % counts(after):>18}")
+            print(f"{name:<12} {kind:<8} {'%d / %d / %d' % counts(first):>14} "
+                  f"{'%d / %d / %d' % counts(after):>14}")
     if len(kinds) == 2:
-        print("\ncases ferrovs fails and OVS passes (after rerun):")
+        print("\ncases ferrovs fails and OVS passes (after rerun), with ferrovs's reason:")
         for name in a.suites.split(","):
+            if ("ferrovs", name) not in table or ("ovs", name) not in table:
+                continue
             fv, ovs = table[("ferrovs", name)][1], table[("ovs", name)][1]
             for k in sorted(ovs):
-                if ovs[k] == "OK" and fv.get(k) != "OK":
-                    print(f"  {name}: {k[0]} / {k[1]}"
-                          f"{' (not run)' if k not in fv else ''}")
+                if ovs[k][0] == "ok" and fv.get(k, ("",))[0] != "ok":
+                    why = fv[k][1] if k in fv else "not run"
+                    print(f"  {name}: {k[0]} / {k[1]}\n      {why}")
 
 
 if __name__ == "__main__":
