@@ -223,10 +223,14 @@ def suite(sw, name, wait, timeout, files_re=None):
     if files_re:
         suite_dir = subset(suite_dir, files_re)
     try:
-        first, files = run_tester(sw, suite_dir, version, wait, timeout)
+        return rerun(sw, suite_dir, version, wait, timeout)
     finally:
         if files_re:
             shutil.rmtree(suite_dir, ignore_errors=True)
+
+
+def rerun(sw, suite_dir, version, wait, timeout):
+    first, files = run_tester(sw, suite_dir, version, wait, timeout)
     failed_files = {f for (f, _), r in first.items() if r[0] != "ok"}
     after = dict(first)
     if failed_files:
