@@ -308,7 +308,8 @@ impl Ofproto {
         Ok(a)
     }
 
-    fn table_stats(&self) -> Vec<TableStats> {
+    /// The table stats body (`OFPMP_TABLE`): one entry per visible table.
+    pub fn table_stats(&self) -> Vec<TableStats> {
         (0..self.config.n_tables)
             .map(|id| {
                 let t = self.tables.get(id).expect("visible table exists");

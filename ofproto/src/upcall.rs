@@ -112,6 +112,8 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
+    /// Table lookup credits by (bridge, table): (lookups, matches).
+    table_credits: Mutex<HashMap<(usize, u8), (u64, u64)>>,
     /// The datapath's recirculation ids and frozen states.
     pub recirc: RecircTable,
     /// Megaflow counters (packets, bytes) already pushed to rules, by
@@ -289,7 +291,7 @@ impl OfprotoUpcall {
             *w |= m;
         }
         if let Some((packets, bytes)) = credit {
-            self.credit(&out.rules, now, packets, bytes);
+            self.credit(&out.rules, &out.lookups, now, packets, bytes);
         }
         self.meters.sync(&out.actions, |id| {
             refs.iter().find_map(|b| {
@@ -318,16 +320,31 @@ impl OfprotoUpcall {
         self.bridges.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Owes `packets` and `bytes` to each rule of `rules` (added to the
-    /// rules by [`Self::flush_stats`]).
+    /// Owes `packets` and `bytes` to each rule of `rules`, and `packets`
+    /// lookups (and matches) to each table of `lookups` (added to the
+    /// rules and tables by [`Self::flush_stats`]).
     pub(crate) fn credit(
         &self,
         rules: &[xlate::RuleHit<'_>],
+        lookups: &[xlate::TableLookup],
         now: Instant,
         packets: u64,
         bytes: u64,
     ) {
-        if rules.is_empty() || packets == 0 {
+        if packets == 0 {
+            return;
+        }
+        if !lookups.is_empty() {
+            let mut t = self.table_credits.lock().unwrap_or_else(|e| e.into_inner());
+            for l in lookups {
+                let c = t.entry((l.bridge, l.table_id)).or_default();
+                c.0 += packets;
+                if l.matched {
+                    c.1 += packets;
+                }
+            }
+        }
+        if rules.is_empty() {
             return;
         }
         let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
@@ -367,10 +384,21 @@ impl OfprotoUpcall {
     pub fn flush_stats(&self) {
         let credits = std::mem::take(&mut *self.credits.lock().unwrap_or_else(|e| e.into_inner()));
         let metered = self.meters.take_stats();
-        if credits.is_empty() && metered.is_empty() {
+        let tables =
+            std::mem::take(&mut *self.table_credits.lock().unwrap_or_else(|e| e.into_inner()));
+        if credits.is_empty() && metered.is_empty() && tables.is_empty() {
             return;
         }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        for ((b, id), (lookups, matched)) in tables {
+            if let Some(br) = bridges.get(b) {
+                let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(t) = of.tables.get_mut(id) {
+                    t.lookup_count += lookups;
+                    t.matched_count += matched;
+                }
+            }
+        }
         if !metered.is_empty() {
             for br in bridges.iter() {
                 let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
