@@ -18,6 +18,7 @@ use crate::flow::OfMatch;
 use crate::flow_mod::RuleCriteria;
 use crate::ofproto::Ofproto;
 use crate::rule::Rule;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Largest message body we put entries in before splitting.
 const MP_SPLIT: usize = 60_000;
@@ -325,8 +326,8 @@ impl Ofproto {
                     wildcards: OF10_WILDCARDS,
                     max_entries: t.max_flows.min(crate::table::DEFAULT_MAX_FLOWS),
                     active_count: t.n_flows() as u32,
-                    lookup_count: t.lookup_count,
-                    matched_count: t.matched_count,
+                    lookup_count: t.lookup_count.load(Relaxed),
+                    matched_count: t.matched_count.load(Relaxed),
                 }
             })
             .collect()

@@ -14,6 +14,7 @@
 //! `up.add_bridge(Bridge::new(ofproto_arc))` and, per port,
 //! `bridge.set_port(ofport, XPort { dp_port: Some(n), .. })`.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use ferrovs_datapath::flow::layout as dp;
@@ -112,8 +113,6 @@ pub struct OfprotoUpcall {
     /// Rule credits by (bridge, rule address), batched so that a miss
     /// does not search the tables for each rule it went through.
     credits: Mutex<HashMap<(usize, usize), Credit>>,
-    /// Table lookup credits by (bridge, table): (lookups, matches).
-    table_credits: Mutex<HashMap<(usize, u8), (u64, u64)>>,
     /// The datapath's recirculation ids and frozen states.
     pub recirc: RecircTable,
     /// Megaflow counters (packets, bytes) already pushed to rules, by
@@ -320,13 +319,14 @@ impl OfprotoUpcall {
         self.bridges.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Owes `packets` and `bytes` to each rule of `rules`, and `packets`
-    /// lookups (and matches) to each table of `lookups` (added to the
-    /// rules and tables by [`Self::flush_stats`]).
+    /// Owes `packets` and `bytes` to each rule of `rules` (added to the
+    /// rules by [`Self::flush_stats`]), and adds `packets` lookups (and
+    /// matches) to each table of `lookups` at once, as OVS counts them
+    /// when it translates: table stats read right after are exact.
     pub(crate) fn credit(
         &self,
         rules: &[xlate::RuleHit<'_>],
-        lookups: &[xlate::TableLookup],
+        lookups: &[xlate::TableLookup<'_>],
         now: Instant,
         packets: u64,
         bytes: u64,
@@ -334,14 +334,10 @@ impl OfprotoUpcall {
         if packets == 0 {
             return;
         }
-        if !lookups.is_empty() {
-            let mut t = self.table_credits.lock().unwrap_or_else(|e| e.into_inner());
-            for l in lookups {
-                let c = t.entry((l.bridge, l.table_id)).or_default();
-                c.0 += packets;
-                if l.matched {
-                    c.1 += packets;
-                }
+        for l in lookups {
+            l.table.lookup_count.fetch_add(packets, Relaxed);
+            if l.matched {
+                l.table.matched_count.fetch_add(packets, Relaxed);
             }
         }
         if rules.is_empty() {
@@ -384,21 +380,10 @@ impl OfprotoUpcall {
     pub fn flush_stats(&self) {
         let credits = std::mem::take(&mut *self.credits.lock().unwrap_or_else(|e| e.into_inner()));
         let metered = self.meters.take_stats();
-        let tables =
-            std::mem::take(&mut *self.table_credits.lock().unwrap_or_else(|e| e.into_inner()));
-        if credits.is_empty() && metered.is_empty() && tables.is_empty() {
+        if credits.is_empty() && metered.is_empty() {
             return;
         }
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        for ((b, id), (lookups, matched)) in tables {
-            if let Some(br) = bridges.get(b) {
-                let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(t) = of.tables.get_mut(id) {
-                    t.lookup_count += lookups;
-                    t.matched_count += matched;
-                }
-            }
-        }
         if !metered.is_empty() {
             for br in bridges.iter() {
                 let mut of = br.ofproto.lock().unwrap_or_else(|e| e.into_inner());

@@ -99,11 +99,16 @@ pub struct RuleHit<'a> {
 
 /// One lookup in an OpenFlow table (the table's lookup_count, and its
 /// matched_count when `matched`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableLookup {
-    pub bridge: usize,
-    pub table_id: u8,
+#[derive(Clone, Copy)]
+pub struct TableLookup<'a> {
+    pub table: &'a crate::table::OfTable,
     pub matched: bool,
+}
+
+impl std::fmt::Debug for TableLookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TableLookup(matched: {})", self.matched)
+    }
 }
 
 /// A packet-in to send to the bridge's controllers.
@@ -145,7 +150,7 @@ pub struct XlateOut<'a> {
     pub rules: Vec<RuleHit<'a>>,
     /// Every table lookup, hit or miss, resubmits included (OVS counts
     /// each `rule_dpif_lookup_from_table` the same way).
-    pub lookups: Vec<TableLookup>,
+    pub lookups: Vec<TableLookup<'a>>,
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
@@ -383,8 +388,7 @@ impl<'a, 't> Ctx<'a, 't> {
         let ind = self.indent();
         let found = self.table_lookup(table);
         self.out.lookups.push(TableLookup {
-            bridge: self.bridge,
-            table_id,
+            table,
             matched: found.is_some(),
         });
         let Some(rule) = found else {
