@@ -68,10 +68,23 @@ def wait_for(path, secs=30):
     raise RuntimeError(f"{path} did not appear within {secs} s")
 
 
+# Everything a stopped run must remove (the signal handler closes them).
+LIVE_SWITCHES, LIVE_TOOLS = [], []
+
+
+def stop_everything(*_):
+    for p in list(LIVE_TOOLS):
+        p.kill()
+    for sw in list(LIVE_SWITCHES):
+        sw.close()
+    os._exit(1)
+
+
 class Switch:
     """A database server and a switch (ferrovs or OVS) in a namespace."""
 
     def __init__(self, kind, bindir):
+        LIVE_SWITCHES.append(self)
         self.kind = kind
         self.dir = tempfile.mkdtemp(prefix=f"fvs-swtest-{kind}-")
         self.ns = f"fvs-swt-{kind[:3]}-{os.getpid() & 0xffff:x}"
@@ -129,6 +142,8 @@ class Switch:
                   *args, env=self.env)
 
     def close(self):
+        if self in LIVE_SWITCHES:
+            LIVE_SWITCHES.remove(self)
         for p in reversed(self.procs):
             p.kill()
             p.wait()
@@ -174,6 +189,7 @@ def run_tester(sw, suite_dir, version, wait, timeout):
     env = dict(os.environ, OSKEN_HUB_TYPE="eventlet")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=env)
+    LIVE_TOOLS.append(p)
     results, current, last = {}, None, None
     # A tool that stalls without printing is stopped all the same.
     watchdog = threading.Timer(timeout, p.kill)
@@ -204,6 +220,7 @@ def run_tester(sw, suite_dir, version, wait, timeout):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+        LIVE_TOOLS.remove(p)
     return results, files
 
 
@@ -294,7 +311,8 @@ def main():
         run_tester_inside(sys.argv[2], sys.argv[3], float(sys.argv[4]))
         return
     # A stopped run still removes its daemons, namespaces and directories.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    signal.signal(signal.SIGTERM, stop_everything)
+    signal.signal(signal.SIGINT, stop_everything)
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/debug")
     ap.add_argument("--suites", default="of13/match,of13/action,of13/group,"
