@@ -158,7 +158,7 @@ impl OfprotoUpcall {
         run(&mut ctx);
         ctx.finish_pipeline();
         let out = ctx.finish();
-        self.credit(&out.rules, now, 1, data.len() as u64);
+        self.credit(&out.rules, &out.lookups, now, 1, data.len() as u64);
         for id in &out.recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);

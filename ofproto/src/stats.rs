@@ -18,6 +18,7 @@ use crate::flow::OfMatch;
 use crate::flow_mod::RuleCriteria;
 use crate::ofproto::Ofproto;
 use crate::rule::Rule;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Largest message body we put entries in before splitting.
 const MP_SPLIT: usize = 60_000;
@@ -308,7 +309,8 @@ impl Ofproto {
         Ok(a)
     }
 
-    fn table_stats(&self) -> Vec<TableStats> {
+    /// The table stats body (`OFPMP_TABLE`): one entry per visible table.
+    pub fn table_stats(&self) -> Vec<TableStats> {
         (0..self.config.n_tables)
             .map(|id| {
                 let t = self.tables.get(id).expect("visible table exists");
@@ -324,8 +326,8 @@ impl Ofproto {
                     wildcards: OF10_WILDCARDS,
                     max_entries: t.max_flows.min(crate::table::DEFAULT_MAX_FLOWS),
                     active_count: t.n_flows() as u32,
-                    lookup_count: t.lookup_count,
-                    matched_count: t.matched_count,
+                    lookup_count: t.lookup_count.load(Relaxed),
+                    matched_count: t.matched_count.load(Relaxed),
                 }
             })
             .collect()

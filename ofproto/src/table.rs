@@ -8,6 +8,7 @@
 
 use crate::classifier::Classifier;
 use crate::rule::Rule;
+use std::sync::atomic::AtomicU64;
 
 /// Tables a bridge holds (ids 0..=254).
 pub const N_TABLES: usize = 255;
@@ -41,8 +42,10 @@ pub struct OfTable {
     /// [`VACANCY_DOWN`] or [`VACANCY_UP`]. Sending one arms the other, so
     /// a table going back and forth across one threshold reports once.
     pub vacancy_event: u8,
-    pub lookup_count: u64,
-    pub matched_count: u64,
+    /// Lookups and matches of packets (OpenFlow table stats), counted by
+    /// translation as it runs, under the shared borrow it holds.
+    pub lookup_count: AtomicU64,
+    pub matched_count: AtomicU64,
 }
 
 impl Default for OfTable {
@@ -57,8 +60,8 @@ impl Default for OfTable {
             vacancy_down: 0,
             vacancy_up: 100,
             vacancy_event: 0,
-            lookup_count: 0,
-            matched_count: 0,
+            lookup_count: AtomicU64::new(0),
+            matched_count: AtomicU64::new(0),
         }
     }
 }

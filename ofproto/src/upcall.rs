@@ -14,6 +14,7 @@
 //! `up.add_bridge(Bridge::new(ofproto_arc))` and, per port,
 //! `bridge.set_port(ofport, XPort { dp_port: Some(n), .. })`.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use ferrovs_datapath::flow::layout as dp;
@@ -289,7 +290,7 @@ impl OfprotoUpcall {
             *w |= m;
         }
         if let Some((packets, bytes)) = credit {
-            self.credit(&out.rules, now, packets, bytes);
+            self.credit(&out.rules, &out.lookups, now, packets, bytes);
         }
         self.meters.sync(&out.actions, |id| {
             refs.iter().find_map(|b| {
@@ -319,15 +320,27 @@ impl OfprotoUpcall {
     }
 
     /// Owes `packets` and `bytes` to each rule of `rules` (added to the
-    /// rules by [`Self::flush_stats`]).
+    /// rules by [`Self::flush_stats`]), and adds `packets` lookups (and
+    /// matches) to each table of `lookups` at once, as OVS counts them
+    /// when it translates: table stats read right after are exact.
     pub(crate) fn credit(
         &self,
         rules: &[xlate::RuleHit<'_>],
+        lookups: &[xlate::TableLookup<'_>],
         now: Instant,
         packets: u64,
         bytes: u64,
     ) {
-        if rules.is_empty() || packets == 0 {
+        if packets == 0 {
+            return;
+        }
+        for l in lookups {
+            l.table.lookup_count.fetch_add(packets, Relaxed);
+            if l.matched {
+                l.table.matched_count.fetch_add(packets, Relaxed);
+            }
+        }
+        if rules.is_empty() {
             return;
         }
         let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());

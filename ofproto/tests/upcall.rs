@@ -183,6 +183,12 @@ fn packets_are_forwarded_by_the_openflow_tables() {
         .rule(1, &om("ip,nw_dst=198.18.0.0/16"), 32768)
         .expect("rule");
     assert_eq!(r1.packet_count, 6);
+    // Table counters (OpenFlow table stats): every packet looked up in
+    // table 0 and matched there; the six DNS ones also in table 1.
+    let ts = g.table_stats();
+    assert_eq!((ts[0].lookup_count, ts[0].matched_count), (8, 8));
+    assert_eq!((ts[1].lookup_count, ts[1].matched_count), (6, 6));
+    assert_eq!((ts[2].lookup_count, ts[2].matched_count), (0, 0));
     // Datapath counters agree with what was sent.
     let s = dp.stats();
     assert_eq!(s.rx_packets, 5 + 1 + 1 + 1);

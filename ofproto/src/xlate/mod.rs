@@ -103,6 +103,20 @@ pub struct RuleHit<'a> {
     pub rule: &'a crate::rule::Rule,
 }
 
+/// One lookup in an OpenFlow table (the table's lookup_count, and its
+/// matched_count when `matched`).
+#[derive(Clone, Copy)]
+pub struct TableLookup<'a> {
+    pub table: &'a crate::table::OfTable,
+    pub matched: bool,
+}
+
+impl std::fmt::Debug for TableLookup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TableLookup(matched: {})", self.matched)
+    }
+}
+
 /// A packet-in to send to the bridge's controllers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketIn {
@@ -140,6 +154,9 @@ pub struct XlateOut<'a> {
     /// Every bit examined; `wc.to_dp()` is the megaflow mask.
     pub wc: OfFlow,
     pub rules: Vec<RuleHit<'a>>,
+    /// Every table lookup, hit or miss, resubmits included (OVS counts
+    /// each `rule_dpif_lookup_from_table` the same way).
+    pub lookups: Vec<TableLookup<'a>>,
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
@@ -256,6 +273,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 actions: Vec::new(),
                 wc: OfFlow::default(),
                 rules: Vec::new(),
+                lookups: Vec::new(),
                 packet_ins: Vec::new(),
                 mac_changed: false,
                 error: None,
@@ -386,7 +404,12 @@ impl<'a, 't> Ctx<'a, 't> {
             return;
         };
         let ind = self.indent();
-        let Some(rule) = self.table_lookup(table) else {
+        let found = self.table_lookup(table);
+        self.out.lookups.push(TableLookup {
+            table,
+            matched: found.is_some(),
+        });
+        let Some(rule) = found else {
             if let Some(t) = self.trace.as_deref_mut() {
                 t.push(ind, format!("{table_id:2}. No match."));
             }
