@@ -3,7 +3,7 @@
 //! text goes to stdout; an error reply goes to stderr and exits 2.
 //!
 //! Short names for the everyday commands: `trace` (ofproto/trace),
-//! `dump-dpflows` (dpif/dump-flows), `pmd-stats` (dpif-netdev/pmd-stats-show),
+//! `dump-dpflows` (dpctl/dump-flows), `pmd-stats` (dpif-netdev/pmd-stats-show),
 //! `fdb` (fdb/show). Any other command is sent as written.
 
 use std::path::PathBuf;
@@ -32,7 +32,7 @@ pub struct AppctlArgs {
 pub fn expand(cmd: &str) -> &str {
     match cmd {
         "trace" => "ofproto/trace",
-        "dump-dpflows" => "dpif/dump-flows",
+        "dump-dpflows" => "dpctl/dump-flows",
         "pmd-stats" => "dpif-netdev/pmd-stats-show",
         "fdb" => "fdb/show",
         c => c,

@@ -154,7 +154,7 @@ fn switch_forwards_while_the_database_is_away() {
     assert!(
         flows
             .lines()
-            .any(|l| l.contains(",ip,") && l.contains("actions:")),
+            .any(|l| l.contains("eth_type(0x0800)") && l.contains("actions:")),
         "{flows}"
     );
     let sup = Pid::from_raw(up.child.as_ref().unwrap().id() as i32);
