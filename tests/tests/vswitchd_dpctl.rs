@@ -257,7 +257,16 @@ fn dump_flows_match_ovs() {
 
     // coverage/show: OVS's header and line layout; the four megaflows
     // installed are counted.
-    let o = p.ovs.appctl(&["coverage/show"]).unwrap();
+    // OVS folds its per-thread counters into coverage/show about once a
+    // second: wait for the megaflow puts to show there.
+    let mut o = p.ovs.appctl(&["coverage/show"]).unwrap();
+    for _ in 0..40 {
+        if o.lines().any(|l| l.starts_with("dpif_flow_put ")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        o = p.ovs.appctl(&["coverage/show"]).unwrap();
+    }
     let f = p.fv.appctl_ok(&["coverage/show"]);
     let head = "Event coverage, avg rate over last: 5 seconds, last minute, last hour,  hash=";
     assert!(o.starts_with(head) && f.starts_with(head), "{f}\n{o}");
