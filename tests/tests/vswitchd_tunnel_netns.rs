@@ -306,6 +306,22 @@ fn hypervisor(n: u8, underlay_end: &str) -> Hv {
         assert!(st.success());
         fv.netns().exec(&["ip", "link", "set", dev, "up"]).unwrap();
     }
+    // The underlay NIC sits under br0 with no address: its kernel side must
+    // not answer ARP for br0's address, nor speak IPv6, or peers may learn
+    // its MAC and send the tunnel traffic to the kernel instead of br0.
+    let ns = fv.netns();
+    ns.exec(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv4.conf.{underlay_end}.arp_ignore=1"),
+    ])
+    .unwrap();
+    ns.exec(&[
+        "sysctl",
+        "-qw",
+        &format!("net.ipv6.conf.{underlay_end}.disable_ipv6=1"),
+    ])
+    .unwrap();
     fv.vsctl_ok(&[
         "add-br",
         "br0",
