@@ -329,16 +329,6 @@ fn neutron_ovs_firewall() {
         ],
         &[
             Known {
-                packet: eg_out,
-                ct_next: &[],
-                reason: "first pass: OVS's classifier keeps prefix tries on the L4 ports and un-wildcards only the bits that rule out table 71's DHCP rule (tp_src=0x1000/0xf000); ferrovs's classifier un-wildcards both whole ports (a narrower megaflow, same actions)",
-            },
-            Known {
-                packet: in_http,
-                ct_next: &[],
-                reason: "recirculated pass: the same port prefix trie in OVS (tp_dst=0x40/0xffc0 to rule out tp_dst=22); ferrovs un-wildcards tp_dst=80 whole",
-            },
-            Known {
                 packet: eg_arp,
                 ct_next: &[],
                 reason: "not conntrack: OVS's NORMAL checks every ARP for a gratuitous ARP (un-wildcarding arp_op and arp_tpa) even without bonds; ferrovs's NORMAL reads them only where it uses them",
