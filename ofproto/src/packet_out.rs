@@ -14,8 +14,6 @@
 //! What this returns is the whole decision; vswitchd executes it, sends
 //! the table-miss packet-ins it lists, and credits the rules.
 
-use std::sync::MutexGuard;
-
 use ferrovs_datapath::actions::DpAction;
 use ferrovs_datapath::flow::{extract, Flow, FlowKey};
 use ferrovs_datapath::packet::DpPacket;
@@ -26,7 +24,6 @@ use ferrovs_datapath::flow::layout::FLOW_WORDS;
 
 use crate::continuation::Resume;
 use crate::flow::{OfFlow, OfMatch};
-use crate::ofproto::Ofproto;
 use crate::upcall::OfprotoUpcall;
 use crate::xlate::{self, BridgeRef, Ctx, PacketIn, XlateError, XlateIn};
 
@@ -103,31 +100,26 @@ impl OfprotoUpcall {
         pipeline: Option<&OfMatch>,
         run: impl FnOnce(&mut Ctx<'_, '_>),
     ) -> Result<PacketOutExec, PacketOutError> {
-        let bridges = self.bridges_read();
-        let ports: Vec<_> = bridges
-            .iter()
-            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
-            .iter()
-            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let refs: Vec<BridgeRef<'_>> = guards
-            .iter()
-            .zip(ports.iter())
-            .zip(bridges.iter())
-            .map(|((g, p), b)| BridgeRef {
-                ofproto: g,
-                ports: p,
-                mac: &b.mac,
-            })
-            .collect();
+        self.with_bridges(|refs| self.execute_locked(refs, bridge, data, in_port, pipeline, run))
+    }
+
+    /// [`Self::execute_slow`] with the bridges already locked.
+    fn execute_locked(
+        &self,
+        refs: &[BridgeRef<'_>],
+        bridge: &str,
+        data: &[u8],
+        in_port: u16,
+        pipeline: Option<&OfMatch>,
+        run: impl FnOnce(&mut Ctx<'_, '_>),
+    ) -> Result<PacketOutExec, PacketOutError> {
         let idx = refs
             .iter()
             .position(|b| b.name() == bridge)
             .ok_or_else(|| PacketOutError::NoBridge(bridge.to_string()))?;
-        let now = guards[idx].now();
-        let dp_in_port = ports[idx]
+        let now = refs[idx].ofproto.now();
+        let dp_in_port = refs[idx]
+            .ports
             .get(in_port)
             .and_then(|p| p.dp_port)
             .unwrap_or(ODPP_NONE);
@@ -146,7 +138,7 @@ impl OfprotoUpcall {
         }
         xlate::set_in_port(&mut flow, in_port);
         let input = XlateIn {
-            bridges: &refs,
+            bridges: refs,
             bridge: idx,
             flow,
             now,

@@ -314,11 +314,6 @@ impl OfprotoUpcall {
         })
     }
 
-    /// The datapath's bridges, read-locked.
-    pub(crate) fn bridges_read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Bridge>>> {
-        self.bridges.read().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Owes `packets` and `bytes` to each rule of `rules` (added to the
     /// rules by [`Self::flush_stats`]), and adds `packets` lookups (and
     /// matches) to each table of `lookups` at once, as OVS counts them
@@ -425,38 +420,21 @@ impl OfprotoUpcall {
         flow: &str,
         ct_next: &[u16],
     ) -> Result<String, crate::trace::TraceError> {
-        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let ports: Vec<_> = bridges
-            .iter()
-            .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let guards: Vec<MutexGuard<'_, Ofproto>> = bridges
-            .iter()
-            .map(|b| b.ofproto.lock().unwrap_or_else(|e| e.into_inner()))
-            .collect();
-        let refs: Vec<BridgeRef<'_>> = guards
-            .iter()
-            .zip(ports.iter())
-            .zip(bridges.iter())
-            .map(|((g, p), b)| BridgeRef {
-                ofproto: g,
-                ports: p,
-                mac: &b.mac,
-            })
-            .collect();
-        let idx = crate::trace::bridge_index(&refs, bridge)?;
-        let now = guards[idx].now();
-        let r = crate::trace_ct::trace_with_ct_next(
-            &refs,
-            idx,
-            flow,
-            now,
-            &|p| p.to_string(),
-            Some(&self.tnl),
-            Some(&self.recirc),
-            ct_next,
-        )?;
-        Ok(r.text)
+        self.with_bridges(|refs| {
+            let idx = crate::trace::bridge_index(refs, bridge)?;
+            let now = refs[idx].ofproto.now();
+            let r = crate::trace_ct::trace_with_ct_next(
+                refs,
+                idx,
+                flow,
+                now,
+                &|p| p.to_string(),
+                Some(&self.tnl),
+                Some(&self.recirc),
+                ct_next,
+            )?;
+            Ok(r.text)
+        })
     }
 
     /// The datapath actions for a frame entering bridge `bridge` on
