@@ -60,19 +60,9 @@ impl Pair {
     }
 
     fn ovs_appctl(&self, args: &[&str]) -> String {
-        let ctl = self.ovs.dir().join("ovs-vswitchd.ctl");
-        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
-            .arg("-t")
-            .arg(&ctl)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "OVS {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.ovs
+            .appctl(args)
+            .unwrap_or_else(|e| panic!("OVS {args:?}: {e}"))
     }
 
     fn load(&self, flows: &[&str]) {
