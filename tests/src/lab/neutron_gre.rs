@@ -49,7 +49,7 @@ const SUBNET_GW: &str = "198.18.10.1";
 const DHCP_ADDR: &str = "198.18.10.2";
 const PUBLIC_QG: &str = "198.19.0.10";
 const FLOATING: &str = "198.19.0.50";
-const OUTSIDE: &str = "198.19.0.100";
+pub(super) const OUTSIDE: &str = "198.19.0.100";
 /// Underlay MTU 1500 less GRE's 42 bytes (outer IPv4, GRE with key,
 /// inner Ethernet): what Neutron gives a GRE network.
 const TENANT_MTU: &str = "1458";
@@ -195,30 +195,7 @@ pub fn build(
 
     // Network node: outside host on br-ex, DHCP per network, router.
     log("network node: qdhcp-net1, qdhcp-net2, qrouter, outside host on br-ex");
-    let outside_ns = lab.netns("outside")?;
-    let net_ns = nodes[0].ns().to_string();
-    ip(
-        &net_ns,
-        &[
-            "link",
-            "add",
-            "ex-out",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            &outside_ns,
-        ],
-    )?;
-    ip(&net_ns, &["link", "set", "ex-out", "up"])?;
-    nodes[0].switch.vsctl(&["add-port", "br-ex", "ex-out"])?;
-    ip(
-        &outside_ns,
-        &["addr", "add", &format!("{OUTSIDE}/24"), "dev", "eth0"],
-    )?;
-    ip(&outside_ns, &["link", "set", "eth0", "up"])?;
+    let outside_ns = attach_outside(lab, &nodes[0])?;
 
     let mut qdhcp_ns = Vec::new();
     for (n, net) in NETS.iter().enumerate() {
@@ -509,6 +486,36 @@ pub(super) fn agent_node(
 }
 
 /// Neutron's name of a tunnel port: `gre-` and the remote address in hex.
+/// The "outside" host: a namespace whose eth0 is veth-joined to br-ex of
+/// `node` (port `ex-out`), with address OUTSIDE/24; its namespace name.
+pub(super) fn attach_outside(lab: &mut Lab, node: &Node) -> anyhow::Result<String> {
+    let outside_ns = lab.netns("outside")?;
+    let net_ns = node.ns().to_string();
+    ip(
+        &net_ns,
+        &[
+            "link",
+            "add",
+            "ex-out",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &outside_ns,
+        ],
+    )?;
+    ip(&net_ns, &["link", "set", "ex-out", "up"])?;
+    node.switch.vsctl(&["add-port", "br-ex", "ex-out"])?;
+    ip(
+        &outside_ns,
+        &["addr", "add", &format!("{OUTSIDE}/24"), "dev", "eth0"],
+    )?;
+    ip(&outside_ns, &["link", "set", "eth0", "up"])?;
+    Ok(outside_ns)
+}
+
 fn gre_port(remote: &str) -> String {
     let hex: String = remote
         .split('.')

@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 
-use super::neutron_gre::{agent_br_tun_flows, agent_node, internal_port, ip, Node};
+use super::neutron_gre::{
+    agent_br_tun_flows, agent_node, attach_outside, internal_port, ip, Node, OUTSIDE,
+};
 use super::switch::Backend;
 use super::{ns_exec, Lab, PathResult};
 
@@ -29,7 +31,6 @@ const VNIS: [u32; 2] = [101, 102];
 const GW: [&str; 2] = ["198.18.10.1", "198.18.20.1"];
 const PUBLIC_QG: &str = "198.19.0.10";
 const FLOATING: &str = "198.19.0.60";
-const OUTSIDE: &str = "198.19.0.100";
 const KERNEL_TUN_IP: &str = "198.18.0.3";
 /// Underlay MTU 1500 less VXLAN's 50 bytes.
 const TENANT_MTU: &str = "1450";
@@ -202,30 +203,7 @@ pub fn build(
 
     // Network node: the router namespace and the outside host.
     log("network node: qrouter (iptables SNAT, floating IP), outside host on br-ex");
-    let outside_ns = lab.netns("outside")?;
-    let net_ns = nodes[0].ns().to_string();
-    ip(
-        &net_ns,
-        &[
-            "link",
-            "add",
-            "ex-out",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            &outside_ns,
-        ],
-    )?;
-    ip(&net_ns, &["link", "set", "ex-out", "up"])?;
-    nodes[0].switch.vsctl(&["add-port", "br-ex", "ex-out"])?;
-    ip(
-        &outside_ns,
-        &["addr", "add", &format!("{OUTSIDE}/24"), "dev", "eth0"],
-    )?;
-    ip(&outside_ns, &["link", "set", "eth0", "up"])?;
+    let outside_ns = attach_outside(lab, &nodes[0])?;
     let qr = lab.netns("qrouter-r1")?;
     for (n, gw) in GW.iter().enumerate() {
         let lv = nodes[0].local_vlan(n);
