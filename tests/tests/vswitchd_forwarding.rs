@@ -313,20 +313,9 @@ fn trace_matches_ovs() {
         ofctl_ok(&fv, "add-flow", &[f]);
         ovs.ofctl(&[], "add-flow", &[f]).unwrap();
     }
-    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
     let ovs_appctl = |args: &[&str]| -> String {
-        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
-            .arg("-t")
-            .arg(&ovs_ctl)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "OVS {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ovs.appctl(args)
+            .unwrap_or_else(|e| panic!("OVS {args:?}: {e}"))
     };
     let ovs_names = dp_names(&ovs_appctl(&["dpif/show"]));
     let fv_names = dp_names(&fv.appctl_ok(&["dpif/show"]));
@@ -474,20 +463,9 @@ fn patch_ports_join_bridges() {
         "{fdb}"
     );
 
-    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
     let ovs_appctl = |args: &[&str]| -> String {
-        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
-            .arg("-t")
-            .arg(&ovs_ctl)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "OVS {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ovs.appctl(args)
+            .unwrap_or_else(|e| panic!("OVS {args:?}: {e}"))
     };
     let ovs_names = dp_names(&ovs_appctl(&["dpif/show"]));
     let fv_names = dp_names(&fv.appctl_ok(&["dpif/show"]));

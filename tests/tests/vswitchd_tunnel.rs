@@ -344,20 +344,9 @@ fn trace_tunnels_matches_ovs() {
         "datapath_type=netdev",
         "fail_mode=secure",
     ]);
-    let ovs_ctl = ovs.dir().join("ovs-vswitchd.ctl");
     let ovs_appctl = |args: &[&str]| -> String {
-        let out = std::process::Command::new(ferrovs_tests::tool("ovs-appctl"))
-            .arg("-t")
-            .arg(&ovs_ctl)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "OVS {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ovs.appctl(args)
+            .unwrap_or_else(|e| panic!("OVS {args:?}: {e}"))
     };
     let ovs_vsctl = |a: &[&str]| ovs.vsctl(a).unwrap();
     let ovs_ofctl = |br: &str, f: &str| {
