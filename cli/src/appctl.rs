@@ -54,7 +54,7 @@ pub fn run(a: AppctlArgs) -> anyhow::Result<i32> {
     match reply.get("error") {
         Some(Value::Null) | None => {
             if let Some(Value::String(s)) = reply.get("result") {
-                print!("{s}");
+                crate::stdout::emit(s);
             }
             Ok(0)
         }

@@ -14,6 +14,7 @@ mod jsonrpc;
 mod lab;
 mod ofctl;
 mod rundir;
+mod stdout;
 mod up;
 mod vsctl;
 

@@ -71,3 +71,26 @@ fn parse_pcap_errors_name_the_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("magic"));
 }
+
+/// A reader that has gone away (`ferrovs ofctl parse-pcap F | head`) ends
+/// the command quietly with status 0, as OVS's tools do: no panic.
+#[test]
+fn closed_pipe_ends_quietly() {
+    let frames = ferrovs_tests::frames::frames();
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&ferrovs_tests::frames::pcap(&frames)).unwrap();
+    f.flush().unwrap();
+    let mut child = Command::new(common::ferrovs())
+        .args(["ofctl", "parse-pcap"])
+        .arg(f.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The read end is closed before the command writes a byte.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status {:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

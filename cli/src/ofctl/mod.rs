@@ -173,7 +173,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
                 body,
             }))?;
             for (_, m) in &replies {
-                print!("{}", ofp_print::flow_stats_lines(m, version));
+                crate::stdout::emit(&ofp_print::flow_stats_lines(m, version));
             }
         }
         "dump-ports" => {
@@ -199,7 +199,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             args(c, 1, 1)?;
             let mut conn = open(&c[1])?;
             for (h, m) in conn.transact(&Message::FeaturesRequest)? {
-                print!("{}", ofp_print::message(&h, &m));
+                crate::stdout::emit(&ofp_print::message(&h, &m));
             }
             if conn.version >= Version::Of13 {
                 print_all(
@@ -210,7 +210,7 @@ pub fn run(a: OfctlArgs) -> anyhow::Result<i32> {
             // ovs-ofctl spends one more xid here; keep its numbering.
             conn.skip_xid();
             for (h, m) in conn.transact(&Message::GetConfigRequest)? {
-                print!("{}", ofp_print::message(&h, &m));
+                crate::stdout::emit(&ofp_print::message(&h, &m));
             }
         }
         other => bail!("unknown command '{other}'; use --help for help"),
@@ -236,7 +236,7 @@ fn print_all(conn: &mut OfConn, body: MpRequest) -> anyhow::Result<()> {
         flags: 0,
         body,
     }))? {
-        print!("{}", ofp_print::message(&h, &m));
+        crate::stdout::emit(&ofp_print::message(&h, &m));
     }
     Ok(())
 }
@@ -318,6 +318,6 @@ fn ofp_print_cmd(arg: &str) -> anyhow::Result<i32> {
             hex::decode(&t).unwrap_or(raw)
         }
     };
-    print!("{}", ofp_print::print_bytes(&bytes));
+    crate::stdout::emit(&ofp_print::print_bytes(&bytes));
     Ok(0)
 }

@@ -262,7 +262,7 @@ pub fn run(file: &str) -> anyhow::Result<i32> {
         out.push_str(&flow_line(&f));
         out.push('\n');
     }
-    print!("{out}");
+    crate::stdout::emit(&out);
     Ok(0)
 }
 

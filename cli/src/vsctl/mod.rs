@@ -195,7 +195,7 @@ pub fn run_raw(args: &[String]) -> anyhow::Result<i32> {
         }
     }
     for o in outputs {
-        print!("{o}");
+        crate::stdout::emit(&o);
     }
     Ok(0)
 }
