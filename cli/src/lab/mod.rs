@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{self, neutron_gre, table, vxlan_mixed, Lab};
+use ferrovs_tests::lab::{self, flow_router, neutron_gre, table, vxlan_mixed, Lab};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -33,6 +33,17 @@ enum LabCmd {
     /// Deployment B, first form: self-service VXLAN networks on a kernel
     /// Linux-bridge host beside a ferrovs host, iptables router namespace.
     VxlanMixed {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+    },
+    /// A router as OpenFlow flows with ct(nat) on one ferrovs bridge: two
+    /// tenant networks, ARP responder, east-west routing, SNAT, a floating
+    /// IP, FTP through alg=ftp.
+    Router {
         /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
         #[arg(long)]
         keep: bool,
@@ -65,6 +76,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
         }
         LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
         LabCmd::VxlanMixed { keep, ovs } => up(Scenario::VxlanMixed, keep, ovs),
+        LabCmd::Router { keep, ovs } => up(Scenario::Router, keep, ovs),
     }
 }
 
@@ -72,6 +84,7 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
 enum Scenario {
     NeutronGre,
     VxlanMixed,
+    Router,
 }
 
 /// Builds `scenario`, checks and prints its paths, and tears it down
@@ -132,6 +145,13 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
     let (res, about) = match scenario {
         Scenario::NeutronGre => {
             let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
+            (dep.check(&mut lab, &mut show), dep.describe())
+        }
+        Scenario::Router => {
+            if !flow_router::have_pyftpdlib() {
+                bail!("python3 cannot import pyftpdlib (python3 -m pip install pyftpdlib)");
+            }
+            let dep = flow_router::build(&mut lab, &backend, &mut say)?;
             (dep.check(&mut lab, &mut show), dep.describe())
         }
         Scenario::VxlanMixed => {
