@@ -57,15 +57,18 @@ pub struct RouterNet {
     pub ingress: Vec<String>,
     /// Whether entering frames carry a VLAN tag to pop.
     pub pop_vlan: bool,
-    /// Actions sending a routed frame into the network (untagged frame
-    /// in, e.g. `output:3` or `push_vlan:0x8100,set_field:4097->vlan_vid,output:1`).
+    /// Actions sending a routed (untagged) frame to MAC `dst` on this
+    /// network, given the index of the network it entered from (a trunk
+    /// shared by several networks needs `in_port` then), e.g. `output:3`
+    /// or `push_vlan:0x8100,set_field:4097->vlan_vid,output:1`.
     pub egress_to: EgressFn,
     /// Actions sending an ARP reply back where the request came from.
     pub arp_reply: String,
 }
 
-/// How to reach one host's MAC on a network: its egress actions.
-pub type EgressFn = Box<dyn Fn(&str) -> String>;
+/// How to reach one host's MAC on a network from a source network: its
+/// egress actions.
+pub type EgressFn = Box<dyn Fn(&str, usize) -> String>;
 
 /// A host the router forwards to: address, MAC, network index.
 pub struct Neighbour {
@@ -188,12 +191,15 @@ impl RouterSpec {
         }
         f.push("table=30,priority=0 actions=drop".into());
         for nb in &self.neighbours {
-            f.push(format!(
-                "table=31,priority=100,ip,nw_dst={} actions=set_field:{}->eth_dst,{}",
-                nb.ip,
-                nb.mac,
-                (self.nets[nb.net].egress_to)(&nb.mac)
-            ));
+            for src in 0..self.nets.len() {
+                f.push(format!(
+                    "table=31,priority=100,reg0={},ip,nw_dst={} actions=set_field:{}->eth_dst,{}",
+                    src + 1,
+                    nb.ip,
+                    nb.mac,
+                    (self.nets[nb.net].egress_to)(&nb.mac, src)
+                ));
+            }
         }
         f.push("table=31,priority=0 actions=drop".into());
         f
@@ -367,7 +373,7 @@ fn one_bridge_spec(ports: &[u32]) -> RouterSpec {
                 },
                 ingress,
                 pop_vlan: false,
-                egress_to: Box::new(move |mac: &str| {
+                egress_to: Box::new(move |mac: &str, _| {
                     let p = by_mac.iter().find(|(m, _)| m == mac).map(|(_, p)| *p);
                     format!("output:{}", p.unwrap_or(0))
                 }),
