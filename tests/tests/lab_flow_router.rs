@@ -3,8 +3,8 @@
 //! provider network on one bridge, ARP responder, east-west routing,
 //! SNAT, a floating IP, FTP through `alg=ftp`; built and checked with
 //! ferrovs, then with Debian's OVS 3.1 (userspace datapath) and the same
-//! flows. Both columns are printed; ferrovs must pass every path that
-//! OVS passes.
+//! flows. Both columns are printed; ferrovs must pass every path, OVS's
+//! failures are reported.
 //!
 //! Run by hand: `cargo test -p ferrovs-tests --test lab_flow_router -- --nocapture`
 
@@ -64,16 +64,11 @@ fn flow_router_ferrovs_and_ovs() {
     println!(
         "\nRouter as OpenFlow flows with ct(nat): two tenant networks, SNAT, floating IP\n{t}"
     );
-    let ovs = &results[1].1;
-    let behind: Vec<_> = results[0]
+    let failed: Vec<_> = results[0]
         .1
         .iter()
         .filter(|r| r.outcome.is_err())
-        .filter(|r| ovs.iter().any(|o| o.path == r.path && o.outcome.is_ok()))
         .map(|r| r.path.clone())
         .collect();
-    assert!(
-        behind.is_empty(),
-        "ferrovs fails paths that OVS passes: {behind:?}\n{t}"
-    );
+    assert!(failed.is_empty(), "ferrovs failed paths: {failed:?}\n{t}");
 }

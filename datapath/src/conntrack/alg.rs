@@ -398,4 +398,49 @@ mod tests {
         assert!(ftp_expectation(b"PORT 1,2,3\r\n", &k, false).is_none());
         assert!(ftp_expectation(&[0xff, 0xfe], &k, true).is_none());
     }
+
+    #[test]
+    fn passive_reply_of_a_translated_server_names_the_public_address() {
+        // The client reaches the server by its floating address F; the
+        // server's own address is S.
+        let (f, srv) = (0xc613_003c_u128, 0xc612_0a0b_u128);
+        let fwd = ConnKey {
+            dst: Endpoint {
+                addr: f,
+                port: 21,
+                ..Endpoint::default()
+            },
+            ..ctl()
+        };
+        let mut rev = fwd.reverse();
+        rev.src.addr = srv;
+        let a = ftp_announce(
+            b"227 Entering Passive Mode (198,18,10,11,117,48).\r\n",
+            &fwd,
+            &rev,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.exp.src, a.exp.dst, a.exp.dst_port),
+            (fwd.src.addr, f, 30000)
+        );
+        assert_eq!(
+            a.nat,
+            Some(DataNat {
+                kind: NatKind::Dst,
+                addr: srv
+            })
+        );
+        let e = a.edit.unwrap();
+        assert_eq!((e.start, e.end, e.text.as_str()), (27, 39, "198,19,0,60"));
+        // An address that is neither is ignored.
+        assert!(ftp_announce(
+            b"227 Entering Passive Mode (198,18,10,12,117,48).\r\n",
+            &fwd,
+            &rev,
+            true
+        )
+        .is_none());
+    }
 }
