@@ -435,6 +435,14 @@ impl Deployment {
                 Ok(format!("far end sees {p}"))
             }
         };
+        let gateway_arp = || -> anyhow::Result<String> {
+            // vm12 has sent nothing yet: its first packet off the
+            // subnet makes it ARP for the gateway.
+            let _ = ns_exec(&ns("vm12"), &["ping", "-c", "1", "-W", "1", addr("vm21")]);
+            let out = ns_exec(&ns("vm12"), &["ip", "-4", "neigh", "show", NETS[0].1])?;
+            ensure!(out.contains(NETS[0].2), "neighbour entry: {}", out.trim());
+            Ok(format!("{} is {}", NETS[0].1, NETS[0].2))
+        };
         push(
             "L2 net1: vm11 -> vm12 ping (no router)",
             traffic::ping(&ns("vm11"), addr("vm12")).and_then(|p| {
@@ -444,12 +452,7 @@ impl Deployment {
         );
         push(
             "ARP responder: vm12 resolves its gateway to the router MAC",
-            ns_exec(&ns("vm12"), &["ip", "-4", "neigh", "show", NETS[0].1]).and_then(|_| {
-                let _ = ns_exec(&ns("vm12"), &["ping", "-c", "1", "-W", "1", addr("vm21")]);
-                let out = ns_exec(&ns("vm12"), &["ip", "-4", "neigh", "show", NETS[0].1])?;
-                ensure!(out.contains(NETS[0].2), "neighbour entry: {}", out.trim());
-                Ok(format!("{} is {}", NETS[0].1, NETS[0].2))
-            }),
+            gateway_arp(),
         );
         push(
             "E-W: vm11 (net1) -> vm21 (net2) ping, TTL decremented",
