@@ -417,4 +417,21 @@ fn flow_router() {
             reason: "not conntrack: OVS's NORMAL checks every ARP for a gratuitous ARP (un-wildcarding arp_spa) even without bonds; ferrovs's NORMAL reads them only where it uses them",
         }],
     );
+    // The NAT each recirculation resumes with is printed as OVS prints it.
+    for pkt in [snat_tcp, fip_in] {
+        let (_, _, ctx) = p.trace(pkt, &[]);
+        let (f, o) = ctx.split_once("\nOVS:\n").unwrap();
+        let nat_lines = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| {
+                    l.starts_with("Replacing src/dst")
+                        || l.starts_with(" Initial flow:")
+                        || l.starts_with(" Modified flow:")
+                })
+                .map(|l| l.trim_end().to_string())
+                .collect()
+        };
+        assert!(!nat_lines(o).is_empty(), "{ctx}");
+        assert_eq!(nat_lines(f), nat_lines(o), "{ctx}");
+    }
 }

@@ -94,11 +94,7 @@ impl Ctx<'_, '_> {
         } else {
             self.conntracked = true;
             if let Some(id) = self.recirculate_after(ct.recirc_table, act) {
-                let mut resumed = self.flow;
-                if let Some(n) = &nat {
-                    simulate_nat(&mut resumed, n);
-                }
-                self.out.ct_recircs.push((id, zone, resumed));
+                self.out.ct_recircs.push((id, zone, self.flow, nat));
             }
         }
         self.clear_conntrack();
@@ -127,30 +123,6 @@ impl Ctx<'_, '_> {
     fn ct_field(&self, f: dp::Field) -> u64 {
         self.flow
             .bits(f.word as usize, f.shift as u32, f.bits as u32)
-    }
-}
-
-/// What `ofproto/trace` resumes a NAT recirculation with, as OVS's
-/// trace: the first address (and port, when a range is given) of the
-/// NAT range written into the flow, so that later tables see translated
-/// headers. A bare `nat` changes nothing.
-fn simulate_nat(f: &mut crate::flow::OfFlow, n: &NatSpec) {
-    let Some(kind) = n.kind else { return };
-    if n.min_addr == 0 {
-        return;
-    }
-    let src = kind == NatKind::Src;
-    if n.v6 {
-        let w = if src { dp::W_IPV6_SRC } else { dp::W_IPV6_DST };
-        f.set_bits(w, 0, 64, (n.min_addr >> 64) as u64);
-        f.set_bits(w + 1, 0, 64, n.min_addr as u64);
-    } else {
-        let a = if src { dp::NW_SRC } else { dp::NW_DST };
-        f.set_bits(a.word as usize, a.shift as u32, 32, n.min_addr as u64);
-    }
-    if n.min_port != 0 {
-        let p = if src { dp::TP_SRC } else { dp::TP_DST };
-        f.set_bits(p.word as usize, p.shift as u32, 16, n.min_port as u64);
     }
 }
 
