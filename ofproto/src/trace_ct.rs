@@ -3,12 +3,14 @@
 //! pass, each queued one is traced in turn (its own passes queue more)
 //! with the packet's `ct_state` taken from `--ct-next` (one state per
 //! recirculation, in order), or `trk|new` when the list runs out, and
-//! `ct_zone` from the action. The recirculation ids stay referenced until
-//! every pass is done.
+//! `ct_zone` from the action. A `ct` with `nat` resumes, as in OVS's
+//! trace, with the first address (and port) of its range written into the
+//! flow, and says so. The recirculation ids stay referenced until every
+//! pass is done.
 
 use std::collections::VecDeque;
 
-use ferrovs_datapath::conntrack::{CS_NEW, CS_TRACKED};
+use ferrovs_datapath::conntrack::{NatKind, NatSpec, CS_NEW, CS_TRACKED};
 use ferrovs_datapath::flow::layout as dp;
 
 use crate::flow::OfFlow;
@@ -47,6 +49,56 @@ pub fn ct_state_text(v: u16) -> String {
         .join("|")
 }
 
+/// The first address (and port, when a range is given) of `n`'s range
+/// written into the flow, so that later tables see translated headers.
+/// A bare `nat` changes nothing.
+fn simulate_nat(f: &mut OfFlow, n: &NatSpec) {
+    let Some(kind) = n.kind else { return };
+    if n.min_addr == 0 {
+        return;
+    }
+    let src = kind == NatKind::Src;
+    if n.v6 {
+        let w = if src { dp::W_IPV6_SRC } else { dp::W_IPV6_DST };
+        f.set_bits(w, 0, 64, (n.min_addr >> 64) as u64);
+        f.set_bits(w + 1, 0, 64, n.min_addr as u64);
+    } else {
+        let a = if src { dp::NW_SRC } else { dp::NW_DST };
+        f.set_bits(a.word as usize, a.shift as u32, 32, n.min_addr as u64);
+    }
+    if n.min_port != 0 {
+        let p = if src { dp::TP_SRC } else { dp::TP_DST };
+        f.set_bits(p.word as usize, p.shift as u32, 16, n.min_port as u64);
+    }
+}
+
+/// The addresses and ports of `f` in the family of `n`'s range (nothing
+/// for a bare `nat`), as OVS's trace prints them.
+fn ip_flow(f: &OfFlow, n: &NatSpec) -> String {
+    if n.kind.is_none() || n.min_addr == 0 {
+        return String::new();
+    }
+    let g = |x: dp::Field| f.bits(x.word as usize, x.shift as u32, x.bits as u32);
+    let (sp, dp_) = (g(dp::TP_SRC), g(dp::TP_DST));
+    if n.v6 {
+        let a = |hi: dp::Field, lo: dp::Field| {
+            std::net::Ipv6Addr::from((u128::from(g(hi)) << 64) | u128::from(g(lo)))
+        };
+        format!(
+            "ipv6_src=[{}],tp_src={sp},ipv6_dst=[{}],tp_dst={dp_}",
+            a(dp::IPV6_SRC_HI, dp::IPV6_SRC_LO),
+            a(dp::IPV6_DST_HI, dp::IPV6_DST_LO)
+        )
+    } else {
+        let a = |x: dp::Field| std::net::Ipv4Addr::from(g(x) as u32);
+        format!(
+            "nw_src={},tp_src={sp},nw_dst={},tp_dst={dp_}",
+            a(dp::NW_SRC),
+            a(dp::NW_DST)
+        )
+    }
+}
+
 /// Traces `flow_text` and every conntrack recirculation it leads to.
 pub(crate) fn trace_ct<'a>(
     ctx: &PassCtx<'a, '_>,
@@ -60,10 +112,11 @@ pub(crate) fn trace_ct<'a>(
     let flow = parse_trace_flow_tlv(flow_text, br.ports, br.ofproto.tlv_table())?;
     let mut first = trace_pass(ctx, flow);
     let mut taken = first.out.recircs.clone();
-    let mut queue: VecDeque<(u32, u16, OfFlow)> = first.out.ct_recircs.iter().copied().collect();
+    let mut queue: VecDeque<(u32, u16, OfFlow, Option<NatSpec>)> =
+        first.out.ct_recircs.iter().copied().collect();
     let mut next = ct_next.iter();
     let mut passes = 0;
-    while let Some((id, zone, mut f)) = queue.pop_front() {
+    while let Some((id, zone, mut f, nat)) = queue.pop_front() {
         passes += 1;
         if passes > MAX_CT_PASSES {
             break;
@@ -82,11 +135,22 @@ pub(crate) fn trace_ct<'a>(
         f.set_bits(dp::W_MD0, dp::RECIRC_ID.shift as u32, 32, id as u64);
         f.set_bits(dp::W_MD2, dp::CT_STATE.shift as u32, 16, state as u64);
         f.set_bits(dp::W_MD2, dp::CT_ZONE.shift as u32, 16, zone as u64);
+        let nat_text = match &nat {
+            None => String::new(),
+            Some(n) => {
+                let before = ip_flow(&f, n);
+                simulate_nat(&mut f, n);
+                format!(
+                    "Replacing src/dst IP/ports to simulate NAT:\n Initial flow: {before}\n Modified flow: {}\n",
+                    ip_flow(&f, n)
+                )
+            }
+        };
         let r = trace_pass(ctx, f);
         let bar = "=".repeat(79);
-        first
-            .text
-            .push_str(&format!("\n\n{bar}\nrecirc({id:#x}){head}\n{bar}\n\n"));
+        first.text.push_str(&format!(
+            "\n\n{bar}\nrecirc({id:#x}){head}\n{nat_text}{bar}\n\n"
+        ));
         first.text.push_str(&r.text);
         taken.extend_from_slice(&r.out.recircs);
         queue.extend(r.out.ct_recircs.iter().copied());

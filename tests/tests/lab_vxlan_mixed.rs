@@ -1,14 +1,16 @@
-//! Deployment B, first form, end to end (see
+//! Deployment B, both forms, end to end (see
 //! `ferrovs_tests::lab::vxlan_mixed`): self-service VXLAN networks on a
-//! kernel Linux-bridge host and a switch host on the same VNIs, routed by
-//! an iptables namespace on the network node; built and checked with
-//! ferrovs, then with Debian's OVS 3.1 (userspace datapath) in its place.
-//! ferrovs must pass every path; OVS's failures are reported.
+//! kernel Linux-bridge host and a switch host on the same VNIs, routed
+//! first by an iptables namespace on the network node, then by OpenFlow
+//! flows with ct(nat) in the network node's switch; each built and
+//! checked with ferrovs, then with Debian's OVS 3.1 (userspace datapath)
+//! in its place. ferrovs must pass every path; OVS's failures are
+//! reported.
 //!
 //! Run by hand: `cargo test -p ferrovs-tests --test lab_vxlan_mixed -- --nocapture`
 
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::vxlan_mixed::run_scenario;
+use ferrovs_tests::lab::vxlan_mixed::{run_scenario_with, RouterForm};
 use ferrovs_tests::lab::{table, Lab};
 
 fn lab_dir(tag: &str) -> std::path::PathBuf {
@@ -37,30 +39,47 @@ fn vxlan_mixed_ferrovs_and_ovs() {
         .unwrap()
         .to_path_buf();
     let mut results = Vec::new();
-    for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
-        let t = std::time::Instant::now();
-        let dir = lab_dir(tag);
-        let prefix = format!("fvx{:x}{tag}", std::process::id() & 0xffff);
-        let res = {
-            let mut lab = Lab::new(&dir, &prefix).unwrap();
-            run_scenario(&mut lab, &backend, true)
-        };
-        eprintln!(
-            "[{}] {:.1} s with teardown",
-            backend.label(),
-            t.elapsed().as_secs_f64()
-        );
-        assert!(!dir.exists(), "{} left behind", dir.display());
-        assert!(
-            leftovers(&prefix).is_empty(),
-            "namespaces left: {:?}",
-            leftovers(&prefix)
-        );
-        results.push((backend.label(), res));
+    for form in [RouterForm::Namespace, RouterForm::Flows] {
+        for (tag, backend) in [
+            (
+                "fv",
+                Backend::Ferrovs {
+                    bin_dir: bin_dir.clone(),
+                },
+            ),
+            ("ovs", Backend::Ovs),
+        ] {
+            let t = std::time::Instant::now();
+            let tag = format!("{tag}{}", if form == RouterForm::Flows { "f" } else { "" });
+            let dir = lab_dir(&tag);
+            let prefix = format!("fvx{:x}{tag}", std::process::id() & 0xffff);
+            let res = {
+                let mut lab = Lab::new(&dir, &prefix).unwrap();
+                run_scenario_with(&mut lab, &backend, form, true)
+            };
+            eprintln!(
+                "[{}, {}] {:.1} s with teardown",
+                backend.label(),
+                form.label(),
+                t.elapsed().as_secs_f64()
+            );
+            assert!(!dir.exists(), "{} left behind", dir.display());
+            assert!(
+                leftovers(&prefix).is_empty(),
+                "namespaces left: {:?}",
+                leftovers(&prefix)
+            );
+            results.push((format!("{}, {}", backend.label(), form.label()), res));
+        }
     }
-    let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();
+    let cols: Vec<(&str, &[_])> = results
+        .iter()
+        .map(|(l, r)| (l.as_str(), r.as_slice()))
+        .collect();
     let t = table(&cols);
-    println!("\nDeployment B (first form): VXLAN, kernel Linux-bridge hosts beside switch hosts, iptables router\n{t}");
-    let fv_failed: Vec<_> = results[0].1.iter().filter(|r| r.outcome.is_err()).collect();
-    assert!(fv_failed.is_empty(), "ferrovs failed paths:\n{t}");
+    println!("\nDeployment B: VXLAN, kernel Linux-bridge hosts beside switch hosts; namespace router, then flow router\n{t}");
+    for (label, res) in results.iter().filter(|(l, _)| l.starts_with("ferrovs")) {
+        let failed: Vec<_> = res.iter().filter(|r| r.outcome.is_err()).collect();
+        assert!(failed.is_empty(), "{label} failed paths:\n{t}");
+    }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{self, neutron_gre, table, vxlan_mixed, Lab};
+use ferrovs_tests::lab::{self, flow_router, neutron_gre, table, vxlan_mixed, Lab};
 
 #[derive(clap::Args)]
 pub struct LabArgs {
@@ -30,9 +30,25 @@ enum LabCmd {
         #[arg(long)]
         ovs: bool,
     },
-    /// Deployment B, first form: self-service VXLAN networks on a kernel
-    /// Linux-bridge host beside a ferrovs host, iptables router namespace.
+    /// Deployment B: self-service VXLAN networks on a kernel Linux-bridge
+    /// host beside a ferrovs host, routed by an iptables namespace
+    /// (`--router=namespace`) or by ct(nat) flows in the network node's
+    /// switch (`--router=distributed`).
     VxlanMixed {
+        /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
+        #[arg(long)]
+        keep: bool,
+        /// Run Debian's Open vSwitch in ferrovs's place.
+        #[arg(long)]
+        ovs: bool,
+        /// The router's form.
+        #[arg(long, value_enum, default_value = "namespace")]
+        router: RouterArg,
+    },
+    /// A router as OpenFlow flows with ct(nat) on one ferrovs bridge: two
+    /// tenant networks, ARP responder, east-west routing, SNAT, a floating
+    /// IP, FTP through alg=ftp.
+    Router {
         /// Leave the lab up after the checks (remove it with `ferrovs lab down`).
         #[arg(long)]
         keep: bool,
@@ -42,6 +58,15 @@ enum LabCmd {
     },
     /// Remove the lab left up by `--keep` (namespaces, processes, files).
     Down,
+}
+
+/// `ferrovs lab vxlan-mixed --router=...`.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq)]
+enum RouterArg {
+    /// A qrouter namespace with iptables NAT (Neutron's L3 agent).
+    Namespace,
+    /// OpenFlow flows with ct(nat) in the network node's switch.
+    Distributed,
 }
 
 /// Where the lab's state lives; its namespaces are named `fvlab-*`.
@@ -64,14 +89,22 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
-        LabCmd::VxlanMixed { keep, ovs } => up(Scenario::VxlanMixed, keep, ovs),
+        LabCmd::VxlanMixed { keep, ovs, router } => {
+            let form = match router {
+                RouterArg::Namespace => vxlan_mixed::RouterForm::Namespace,
+                RouterArg::Distributed => vxlan_mixed::RouterForm::Flows,
+            };
+            up(Scenario::VxlanMixed(form), keep, ovs)
+        }
+        LabCmd::Router { keep, ovs } => up(Scenario::Router, keep, ovs),
     }
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Scenario {
     NeutronGre,
-    VxlanMixed,
+    VxlanMixed(vxlan_mixed::RouterForm),
+    Router,
 }
 
 /// Builds `scenario`, checks and prints its paths, and tears it down
@@ -134,13 +167,27 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
             let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
             (dep.check(&mut lab, &mut show), dep.describe())
         }
-        Scenario::VxlanMixed => {
-            let dep = vxlan_mixed::build(&mut lab, &backend, &mut say)?;
+        Scenario::Router => {
+            if !flow_router::have_pyftpdlib() {
+                bail!("python3 cannot import pyftpdlib (python3 -m pip install pyftpdlib)");
+            }
+            let dep = flow_router::build(&mut lab, &backend, &mut say)?;
+            (dep.check(&mut lab, &mut show), dep.describe())
+        }
+        Scenario::VxlanMixed(form) => {
+            let dep = vxlan_mixed::build_with(&mut lab, &backend, form, &mut say)?;
+            let router = match form {
+                vxlan_mixed::RouterForm::Namespace => "fvlab-qrouter-r1",
+                vxlan_mixed::RouterForm::Flows => {
+                    "router flows on br-int of fvlab-net (ovs-ofctl -O OpenFlow13 dump-flows br-int)"
+                }
+            };
             (
                 dep.check(&mut lab, &mut show),
-                "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
-                 fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-qrouter-r1, fvlab-outside\n"
-                    .to_string(),
+                format!(
+                    "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
+                     fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-outside; {router}\n"
+                ),
             )
         }
     };

@@ -5,7 +5,10 @@
 //! that connections form, answer and collide) or, one in eight, takes
 //! raw bytes as the frame; its action picks a zone (0-3), commit, force,
 //! mark/label sets, NAT (none, bare, SNAT or DNAT with ranges,
-//! persistent/random) and an ALG (ftp, tftp). Some records send an ICMP error quoting the
+//! persistent/random) and an ALG (ftp, tftp); an IPv4 TCP packet may
+//! carry an FTP announcement (PORT, EPRT, 227) naming one of the hosts
+//! or NAT addresses, so the ALG's payload rewriting under NAT runs (and
+//! must keep checksums right). Some records send an ICMP error quoting the
 //! previous packet, advance the clock and sweep, or flush a zone.
 //! Checked after every packet: no panic; `trk` set and the zone the
 //! action named; the limits hold (connections below the maximum, zone
@@ -14,7 +17,7 @@
 //! connection of its own zone.
 #![no_main]
 use ferrovs_datapath::actions::Masked;
-use ferrovs_datapath::conntrack::frame::{checksums_ok, icmp_error, Pkt};
+use ferrovs_datapath::conntrack::frame::{checksums_ok, icmp_error, pseudo_sum, Pkt};
 use ferrovs_datapath::conntrack::{
     Alg, Conntrack, CtAction, NatKind, NatSpec, CS_ESTABLISHED, CS_RELATED, CS_TRACKED,
 };
@@ -116,6 +119,40 @@ fn packet(r: &[u8]) -> Pkt {
     }
 }
 
+/// `p` as a frame whose TCP payload is an FTP announcement naming
+/// `a` (a host or a NAT address of the small space) and port `port`.
+fn ftp_frame(p: &Pkt, kind: u8, a: u128, port: u16) -> Vec<u8> {
+    let o = (a as u32).to_be_bytes();
+    let (p1, p2) = (port >> 8, port & 0xff);
+    let text = match kind & 3 {
+        0 => format!("PORT {},{},{},{},{p1},{p2}\r\n", o[0], o[1], o[2], o[3]),
+        1 => format!("EPRT |1|{}.{}.{}.{}|{port}|\r\n", o[0], o[1], o[2], o[3]),
+        2 => format!(
+            "227 Entering Passive Mode ({},{},{},{},{p1},{p2}).\r\n",
+            o[0], o[1], o[2], o[3]
+        ),
+        _ => format!("229 Entering Extended Passive Mode (|||{port}|)\r\n"),
+    };
+    let q = Pkt {
+        payload: text.len() as u16,
+        ..*p
+    };
+    let mut f = q.emit();
+    let at = f.len() - text.len();
+    f[at..].copy_from_slice(text.as_bytes());
+    let l4 = 14 + 20;
+    f[l4 + 16..l4 + 18].copy_from_slice(&[0, 0]);
+    let mut acc = pseudo_sum(false, q.src, q.dst, 6, f.len() - l4);
+    for c in f[l4..].chunks(2) {
+        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while acc >> 16 != 0 {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    f[l4 + 16..l4 + 18].copy_from_slice(&(!(acc as u16)).to_be_bytes());
+    f
+}
+
 fn run(ct: &Conntrack, frame: &[u8], a: &CtAction, now: u64, rng: &mut Rng) -> DpPacket {
     let mut p = DpPacket::from_bytes(frame);
     let mut k = FlowKey::default();
@@ -166,7 +203,15 @@ fuzz_target!(|data: &[u8]| {
                 ct.flush(Some(a.zone), None);
                 continue;
             }
-            _ => (packet(r).emit(), true),
+            _ => {
+                let p = packet(r);
+                if !p.v6 && p.proto == 6 && r[15] & 0x40 != 0 {
+                    let a = addr(false, r[5] >> 3) + if r[5] & 0x80 != 0 { 0x10 } else { 0 };
+                    (ftp_frame(&p, r[6] >> 3, a, 1000 + (r[3] & 7) as u16), true)
+                } else {
+                    (p.emit(), true)
+                }
+            }
         };
         let p = run(&ct, &frame, &a, now, &mut rng);
         let md = p.md().ct;

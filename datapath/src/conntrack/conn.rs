@@ -56,6 +56,11 @@ pub struct ConnState {
     /// Set when the connection is to be removed (replaced by a reopening
     /// SYN, or flushed): lookups then ignore it.
     pub dead: bool,
+    /// Bytes an ALG added to (or removed from) the TCP stream of each
+    /// direction (original, reply) by rewriting payload under NAT: later
+    /// sequence numbers of that direction, and acknowledgements of the
+    /// other, are shifted by it.
+    pub seq_skew: [i32; 2],
 }
 
 /// A tracked connection.
@@ -97,6 +102,7 @@ impl Conn {
                 proto,
                 expiration: now + timeouts.ms(tm),
                 dead: false,
+                seq_skew: [0; 2],
             }),
         }
     }

@@ -26,6 +26,7 @@
 //! was applied.
 
 pub mod alg;
+pub mod alg_nat;
 pub mod conn;
 pub mod expiry;
 pub mod fmt;
@@ -325,6 +326,9 @@ impl Conntrack {
                     {
                         nat::rewrite(pkt, &info, &e.conn, e.reply);
                         state |= nat::state_bits(&e.conn, e.reply);
+                        if e.conn.alg == Some(Alg::Ftp) {
+                            alg_nat::ftp_nat(pkt, &info, &e.conn, e.reply);
+                        }
                     }
                     conn = Some(e.conn);
                 }
@@ -378,14 +382,16 @@ impl Conntrack {
         }
     }
 
-    /// Records that `c` announced the data connection `k`.
-    fn expect(&self, k: alg::ExpKey, c: &Conn, now: u64) {
+    /// Records that `c` announced the data connection `k` (translated
+    /// by `nat` when committed with a bare `nat`).
+    fn expect(&self, k: alg::ExpKey, nat: Option<alg::DataNat>, c: &Conn, now: u64) {
         let s = c.lock();
         let e = alg::Expectation {
             parent: c.parent.unwrap_or(c.fwd),
             mark: s.mark,
             label: s.label,
             expires: now + alg::EXPECTATION_MS,
+            nat,
         };
         drop(s);
         self.expectations.add(k, e);
@@ -399,8 +405,8 @@ impl Conntrack {
             return;
         }
         let payload = &frame[info.ip_end - n..info.ip_end];
-        if let Some(k) = alg::ftp_expectation(payload, &c.fwd, reply) {
-            self.expect(k, c, now);
+        if let Some(a) = alg::ftp_announce(payload, &c.fwd, &c.rev, reply) {
+            self.expect(a.exp, a.nat, c, now);
         }
     }
 
@@ -479,7 +485,24 @@ impl Conntrack {
             self.counters.full.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let nat_spec = a.nat.as_ref().filter(|n| n.kind.is_some());
+        // A bare `nat` on an expected connection: its parent's NAT.
+        let inherited = match (&exp, &a.nat) {
+            (Some(alg::Expectation { nat: Some(n), .. }), Some(spec)) if spec.kind.is_none() => {
+                Some(NatSpec {
+                    kind: Some(n.kind),
+                    v6: key.v6,
+                    min_addr: n.addr,
+                    max_addr: n.addr,
+                    ..NatSpec::default()
+                })
+            }
+            _ => None,
+        };
+        let nat_spec = a
+            .nat
+            .as_ref()
+            .filter(|n| n.kind.is_some())
+            .or(inherited.as_ref());
         // A few tries: a NAT tuple (or the key itself) may be taken by a
         // racing thread between the check and the insertion.
         for _ in 0..4 {
@@ -510,7 +533,7 @@ impl Conntrack {
             self.release_all(gone);
             if ok {
                 if c.alg == Some(Alg::Tftp) && key.proto == crate::wire::ipv4::PROTO_UDP {
-                    self.expect(alg::tftp_expectation(key), &c, now);
+                    self.expect(alg::tftp_expectation(key), None, &c, now);
                 }
                 if nat_act.any() {
                     nat::rewrite(pkt, info, &c, false);

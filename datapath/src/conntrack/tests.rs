@@ -753,3 +753,74 @@ fn tftp_reply_from_another_port_is_related() {
     let ack = Pkt::udp4(A, 3333, B, 45000).with_payload(4);
     assert_eq!(st(&run(&ct, &ack.emit(), &track(0), 1)), RPL | CS_RELATED);
 }
+
+fn tcp_seq_ack(p: &DpPacket) -> (u32, u32) {
+    let d = p.data();
+    (
+        u32::from_be_bytes(d[38..42].try_into().unwrap()),
+        u32::from_be_bytes(d[42..46].try_into().unwrap()),
+    )
+}
+
+#[test]
+fn ftp_active_through_snat_rewrites_port_and_shifts_sequence_numbers() {
+    let ct = Conntrack::with_basis(1);
+    let bare = CtAction {
+        nat: Some(NatSpec::default()),
+        ..track(4)
+    };
+    let ftp = CtAction {
+        helper: Some(Alg::Ftp),
+        nat: Some(snat_to(N, 0, 0)),
+        ..commit(4)
+    };
+    let p = run(
+        &ct,
+        &Pkt::tcp4(A, 40000, B, 21, TCP_SYN).seq(100, 0).emit(),
+        &ftp,
+        0,
+    );
+    assert_eq!(ip4(&p), (N, B, 40000, 21));
+    let synack = Pkt::tcp4(B, 21, N, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    assert_eq!(st(&run(&ct, &synack.emit(), &bare, 0)), RPL | CS_DST_NAT);
+    // PORT 198.18.0.1 (10 characters) becomes PORT 198.19.255.1 (12).
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(101, 901),
+        b"PORT 198,18,0,1,195,80\r\n",
+    );
+    let p = run(&ct, &port, &bare, 1);
+    assert_eq!(st(&p), EST | CS_SRC_NAT);
+    assert_eq!(&p.data()[54..], b"PORT 198,19,255,1,195,80\r\n");
+    assert_eq!(
+        u16::from_be_bytes([p.data()[16], p.data()[17]]),
+        20 + 20 + 26
+    );
+    assert!(checksums_ok(p.data()));
+    assert_eq!(tcp_seq_ack(&p), (101, 901));
+    // The client's next bytes are 2 further on in the server's view, and
+    // the server's acknowledgement of them 2 back in the client's.
+    let next = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(125, 901),
+        b"RETR f\r\n",
+    );
+    let p = run(&ct, &next, &bare, 2);
+    assert_eq!(tcp_seq_ack(&p), (127, 901));
+    assert!(checksums_ok(p.data()));
+    let ack = Pkt::tcp4(B, 21, N, 40000, TCP_ACK).seq(901, 135);
+    let r = run(&ct, &ack.emit(), &bare, 2);
+    assert_eq!(st(&r), RPL | CS_DST_NAT, "the shifted acknowledgement is in window");
+    assert_eq!(ip4(&r), (B, A, 21, 40000));
+    assert_eq!(tcp_seq_ack(&r), (901, 133));
+    assert!(checksums_ok(r.data()));
+    // The server connects to the translated address; the data
+    // connection is translated back to the client by a bare nat.
+    let bare_commit = CtAction {
+        nat: Some(NatSpec::default()),
+        ..commit(4)
+    };
+    let data = Pkt::tcp4(B, 20, N, 50000, TCP_SYN).seq(5, 0);
+    let p = run(&ct, &data.emit(), &bare_commit, 3);
+    assert_eq!(st(&p), NEW | CS_RELATED | CS_DST_NAT);
+    assert_eq!(ip4(&p), (B, A, 20, 50000));
+    assert!(checksums_ok(p.data()));
+}

@@ -94,7 +94,7 @@ impl Ctx<'_, '_> {
         } else {
             self.conntracked = true;
             if let Some(id) = self.recirculate_after(ct.recirc_table, act) {
-                self.out.ct_recircs.push((id, zone, self.flow));
+                self.out.ct_recircs.push((id, zone, self.flow, nat));
             }
         }
         self.clear_conntrack();

@@ -169,8 +169,13 @@ pub struct XlateOut<'a> {
     /// Flows to learn and timeouts to shorten (real packets only).
     pub learned: Vec<TableEffect>,
     /// Each `ct(table=)` recirculation: (id, zone, the flow the tracker
-    /// sees), for `ofproto/trace` to follow.
-    pub ct_recircs: Vec<(u32, u16, OfFlow)>,
+    /// sees, the action's NAT), for `ofproto/trace` to follow.
+    pub ct_recircs: Vec<(
+        u32,
+        u16,
+        OfFlow,
+        Option<ferrovs_datapath::conntrack::NatSpec>,
+    )>,
 }
 
 /// Trace lines, as `ofproto/trace` prints them between the `Flow:` line

@@ -12,8 +12,10 @@
 //! their environment, and [`down`] signals a recorded pid only when it
 //! still carries it (a recycled pid is left alone).
 
+pub mod flow_router;
 pub mod neutron_gre;
 pub mod switch;
+pub mod traffic;
 pub mod vxlan_mixed;
 
 use std::io::Write;

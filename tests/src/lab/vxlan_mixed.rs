@@ -1,8 +1,12 @@
-//! Deployment B, first form: self-service VXLAN networks on a mix of
+//! Deployment B: self-service VXLAN networks on a mix of
 //! Linux-bridge-agent hosts (kernel `vxlan` devices on a Linux bridge per
 //! network, no switch) and OVS-agent hosts running the switch with VXLAN
-//! ports, on the same VNIs; the router is a namespace on the network node
-//! with iptables NAT.
+//! ports, on the same VNIs. The router takes one of two forms
+//! ([`RouterForm`]): first a namespace on the network node with iptables
+//! NAT; second OpenFlow flows with `ct(nat)` on the network node's switch
+//! itself ([`super::flow_router`]: br-int answers ARP for the gateways,
+//! routes, SNATs and DNATs; br-ex is joined to br-int by a patch port),
+//! which the other hosts reach through VXLAN.
 //!
 //! ```text
 //!  outside 198.19.0.100 ── br-ex ─ qg-ext [qrouter: SNAT, FIP 198.19.0.60 -> vmf1]
@@ -35,13 +39,41 @@ const KERNEL_TUN_IP: &str = "198.18.0.3";
 /// Underlay MTU 1500 less VXLAN's 50 bytes.
 const TENANT_MTU: &str = "1450";
 
-/// A VM: name, network, host, address.
+/// A VM: name, network, host, address, MAC.
 struct Vm {
     name: &'static str,
     net: usize,
     host: &'static str,
     ip: &'static str,
+    mac: &'static str,
 }
+
+/// Which router the network node runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RouterForm {
+    /// A `qrouter` namespace with iptables NAT (Neutron's L3 agent).
+    Namespace,
+    /// OpenFlow flows with `ct(nat)` in the network node's switch.
+    Flows,
+}
+
+impl RouterForm {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RouterForm::Namespace => "namespace router",
+            RouterForm::Flows => "flow router",
+        }
+    }
+}
+
+/// The outside host's MAC (the flow router's neighbour table holds it).
+const OUTSIDE_MAC: &str = "02:00:00:13:00:64";
+/// The flow router's MACs on net1, net2 and the provider network.
+const ROUTER_MACS: [&str; 3] = [
+    "02:00:00:00:01:01",
+    "02:00:00:00:02:01",
+    "02:00:00:00:ff:01",
+];
 
 const VMS: [Vm; 4] = [
     Vm {
@@ -49,24 +81,28 @@ const VMS: [Vm; 4] = [
         net: 0,
         host: "kn1",
         ip: "198.18.10.21",
+        mac: "02:00:00:0a:00:15",
     },
     Vm {
         name: "vmf1",
         net: 0,
         host: "fv1",
         ip: "198.18.10.22",
+        mac: "02:00:00:0a:00:16",
     },
     Vm {
         name: "vmf2",
         net: 1,
         host: "fv1",
         ip: "198.18.20.22",
+        mac: "02:00:00:14:00:16",
     },
     Vm {
         name: "vmk2",
         net: 1,
         host: "kn1",
         ip: "198.18.20.21",
+        mac: "02:00:00:14:00:15",
     },
 ];
 
@@ -85,9 +121,20 @@ pub struct Deployment {
     outside_ns: String,
 }
 
+/// Builds the first form (the namespace router).
 pub fn build(
     lab: &mut Lab,
     backend: &Backend,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<Deployment> {
+    build_with(lab, backend, RouterForm::Namespace, log)
+}
+
+/// Builds the deployment with router `form`.
+pub fn build_with(
+    lab: &mut Lab,
+    backend: &Backend,
+    form: RouterForm,
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Deployment> {
     log("underlay 198.18.0.0/24");
@@ -202,80 +249,89 @@ pub fn build(
     }
 
     // Network node: the router namespace and the outside host.
-    log("network node: qrouter (iptables SNAT, floating IP), outside host on br-ex");
     let outside_ns = attach_outside(lab, &nodes[0])?;
-    let qr = lab.netns("qrouter-r1")?;
-    for (n, gw) in GW.iter().enumerate() {
-        let lv = nodes[0].local_vlan(n);
-        let dev = format!("qr-net{}", n + 1);
-        internal_port(
-            &nodes[0],
-            "br-int",
-            &dev,
-            lv,
-            &format!("router-net{}", n + 1),
+    ip(
+        &outside_ns,
+        &["link", "set", "eth0", "address", OUTSIDE_MAC],
+    )?;
+    if form == RouterForm::Flows {
+        log("network node: flow router on br-int (ct(nat) SNAT, floating IP), outside host on br-ex");
+        install_flow_router(&mut nodes[0])?;
+    } else {
+        log("network node: qrouter (iptables SNAT, floating IP), outside host on br-ex");
+        let qr = lab.netns("qrouter-r1")?;
+        for (n, gw) in GW.iter().enumerate() {
+            let lv = nodes[0].local_vlan(n);
+            let dev = format!("qr-net{}", n + 1);
+            internal_port(
+                &nodes[0],
+                "br-int",
+                &dev,
+                lv,
+                &format!("router-net{}", n + 1),
+                &qr,
+            )?;
+            ip(&qr, &["addr", "add", &format!("{gw}/24"), "dev", &dev])?;
+            ip(&qr, &["link", "set", &dev, "mtu", TENANT_MTU, "up"])?;
+        }
+        internal_port(&nodes[0], "br-ex", "qg-ext", 0, "router-gw", &qr)?;
+        ip(
             &qr,
+            &["addr", "add", &format!("{PUBLIC_QG}/24"), "dev", "qg-ext"],
         )?;
-        ip(&qr, &["addr", "add", &format!("{gw}/24"), "dev", &dev])?;
-        ip(&qr, &["link", "set", &dev, "mtu", TENANT_MTU, "up"])?;
-    }
-    internal_port(&nodes[0], "br-ex", "qg-ext", 0, "router-gw", &qr)?;
-    ip(
-        &qr,
-        &["addr", "add", &format!("{PUBLIC_QG}/24"), "dev", "qg-ext"],
-    )?;
-    ip(
-        &qr,
-        &["addr", "add", &format!("{FLOATING}/32"), "dev", "qg-ext"],
-    )?;
-    ip(&qr, &["link", "set", "qg-ext", "up"])?;
-    ns_exec(&qr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-    let fip_vm = VMS[1].ip;
-    for rule in [
-        vec![
-            "-t",
-            "nat",
-            "-A",
-            "PREROUTING",
-            "-d",
-            FLOATING,
-            "-j",
-            "DNAT",
-            "--to-destination",
-            fip_vm,
-        ],
-        vec![
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-s",
-            fip_vm,
-            "-o",
-            "qg-ext",
-            "-j",
-            "SNAT",
-            "--to-source",
-            FLOATING,
-        ],
-        vec![
-            "-t",
-            "nat",
-            "-A",
-            "POSTROUTING",
-            "-s",
-            "198.18.0.0/15",
-            "-o",
-            "qg-ext",
-            "-j",
-            "SNAT",
-            "--to-source",
-            PUBLIC_QG,
-        ],
-    ] {
-        let mut v = vec!["iptables", "-w"];
-        v.extend(rule);
-        ns_exec(&qr, &v)?;
+        ip(
+            &qr,
+            &["addr", "add", &format!("{FLOATING}/32"), "dev", "qg-ext"],
+        )?;
+        ip(&qr, &["link", "set", "qg-ext", "up"])?;
+        ns_exec(&qr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        let fip_vm = VMS[1].ip;
+        for rule in [
+            vec![
+                "-t",
+                "nat",
+                "-A",
+                "PREROUTING",
+                "-d",
+                FLOATING,
+                "-j",
+                "DNAT",
+                "--to-destination",
+                fip_vm,
+            ],
+            vec![
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-s",
+                fip_vm,
+                "-o",
+                "qg-ext",
+                "-j",
+                "SNAT",
+                "--to-source",
+                FLOATING,
+            ],
+            vec![
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-s",
+                "198.18.0.0/15",
+                "-o",
+                "qg-ext",
+                "-j",
+                "SNAT",
+                "--to-source",
+                PUBLIC_QG,
+            ],
+        ] {
+            let mut v = vec!["iptables", "-w"];
+            v.extend(rule);
+            ns_exec(&qr, &v)?;
+        }
     }
 
     // VMs.
@@ -336,6 +392,7 @@ pub fn build(
                 "external_ids:iface-status=active",
             ])?;
         }
+        ip(&ns, &["link", "set", "eth0", "address", vm.mac])?;
         ip(
             &ns,
             &["addr", "add", &format!("{}/24", vm.ip), "dev", "eth0"],
@@ -358,6 +415,105 @@ pub fn build(
         vm_ns,
         outside_ns,
     })
+}
+
+/// The second form's router on the network node: br-ex joined to br-int
+/// by patch ports, and [`flow_router`](super::flow_router) flows on
+/// br-int above the agent's. Tenant frames come and go through
+/// patch-tun tagged with the node's local VLAN; the provider side is the
+/// patch to br-ex.
+fn install_flow_router(net: &mut Node) -> anyhow::Result<()> {
+    use super::flow_router::{Neighbour, RouterNet, RouterSpec};
+    let lvs: Vec<u16> = (0..GW.len()).map(|n| net.local_vlan(n)).collect();
+    let sw = &net.switch;
+    sw.vsctl(&[
+        "--",
+        "add-port",
+        "br-int",
+        "int-br-ex",
+        "--",
+        "set",
+        "Interface",
+        "int-br-ex",
+        "type=patch",
+        "options:peer=phy-br-ex",
+        "--",
+        "add-port",
+        "br-ex",
+        "phy-br-ex",
+        "--",
+        "set",
+        "Interface",
+        "phy-br-ex",
+        "type=patch",
+        "options:peer=int-br-ex",
+    ])?;
+    let trunk = sw.ofport("patch-tun")?;
+    let ex = sw.ofport("int-br-ex")?;
+    let mut nets = Vec::new();
+    for (n, gw) in GW.iter().enumerate() {
+        let vid = 0x1000 | u32::from(lvs[n]);
+        let push = format!("push_vlan:0x8100,set_field:{vid}->vlan_vid");
+        let cidr = format!("{}.0/24", gw.rsplit_once('.').map(|(a, _)| a).unwrap_or(gw));
+        nets.push(RouterNet {
+            cidr,
+            gw_ip: gw.to_string(),
+            gw_mac: ROUTER_MACS[n].into(),
+            extra_ips: vec![],
+            ingress: vec![format!("in_port={trunk},dl_vlan={}", vid & 0xfff)],
+            pop_vlan: true,
+            // From another tenant network the frame came in on the trunk
+            // itself, so it leaves by in_port.
+            egress_to: Box::new(move |_: &str, src: usize| {
+                if src < GW.len() {
+                    format!("{push},in_port")
+                } else {
+                    format!("{push},output:{trunk}")
+                }
+            }),
+            arp_reply: format!("push_vlan:0x8100,set_field:{vid}->vlan_vid,in_port"),
+        });
+    }
+    nets.push(RouterNet {
+        cidr: "198.19.0.0/24".into(),
+        gw_ip: PUBLIC_QG.into(),
+        gw_mac: ROUTER_MACS[2].into(),
+        extra_ips: vec![FLOATING.into()],
+        ingress: vec![format!("in_port={ex}")],
+        pop_vlan: false,
+        egress_to: Box::new(move |_: &str, _| format!("output:{ex}")),
+        arp_reply: "in_port".into(),
+    });
+    let mut neighbours: Vec<Neighbour> = VMS
+        .iter()
+        .map(|v| Neighbour {
+            ip: v.ip.into(),
+            mac: v.mac.into(),
+            net: v.net,
+        })
+        .collect();
+    neighbours.push(Neighbour {
+        ip: OUTSIDE.into(),
+        mac: OUTSIDE_MAC.into(),
+        net: 2,
+    });
+    let spec = RouterSpec {
+        nets,
+        external_ip: PUBLIC_QG.into(),
+        floating: vec![(FLOATING.into(), VMS[1].ip.into())],
+        neighbours,
+    };
+    let mut flows = spec.flows();
+    // The agent's own br-int flows stay below the router's.
+    flows.extend([
+        "table=0,priority=65535,vlan_tci=0x0fff/0x1fff actions=drop".to_string(),
+        "table=0,priority=0 actions=resubmit(,60)".into(),
+        "table=23,priority=0 actions=drop".into(),
+        "table=24,priority=0 actions=drop".into(),
+        "table=60,priority=3 actions=NORMAL".into(),
+    ]);
+    sw.replace_flows("br-int", &flows)?;
+    Ok(())
 }
 
 fn run_bridge(ns: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -533,15 +689,27 @@ fn hex_ip(ip: &str) -> String {
         .collect()
 }
 
-/// Builds with `backend`, checks every path; a build failure is one row.
+/// Builds the first form with `backend`, checks every path; a build
+/// failure is one row.
 pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<PathResult> {
-    let label = backend.label();
+    run_scenario_with(lab, backend, RouterForm::Namespace, verbose)
+}
+
+/// Builds with `backend` and router `form`, checks every path; a build
+/// failure is one row.
+pub fn run_scenario_with(
+    lab: &mut Lab,
+    backend: &Backend,
+    form: RouterForm,
+    verbose: bool,
+) -> Vec<PathResult> {
+    let label = format!("{}, {}", backend.label(), form.label());
     let mut say = |m: &str| {
         if verbose {
             eprintln!("[{label}] {m}");
         }
     };
-    match build(lab, backend, &mut say) {
+    match build_with(lab, backend, form, &mut say) {
         Ok(d) => d.check(lab, &mut |r: &PathResult| {
             if verbose {
                 match &r.outcome {
