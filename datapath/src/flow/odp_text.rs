@@ -344,8 +344,92 @@ fn tunnel(o: &mut Out<'_>) {
     o.dec(&mut p, "ttl", l::TUN_TTL);
     o.dec(&mut p, "tp_src", l::TUN_TP_SRC);
     o.dec(&mut p, "tp_dst", l::TUN_TP_DST);
+    if o.key.get(l::TUN_GNV_LEN) != 0 {
+        p.push(format!("geneve({})", geneve(o.key, o.mask, v)));
+    }
     o.verbose = v;
     o.attr("tunnel", p);
+}
+
+/// The raw Geneve options under their mask, as OVS prints them: per
+/// option `{class=..,type=..,len=..,DATA/MASK}`, a part whose mask is
+/// zero left out (but in the verbose form), `/MASK` only where the mask is
+/// not exact, the length's mask exact when its five bits are.
+fn geneve(key: &Flow, mask: &Flow, verbose: bool) -> String {
+    let mut k = [0u8; l::TUN_GNV_OPT_BYTES];
+    let mut m = [0u8; l::TUN_GNV_OPT_BYTES];
+    let n = key.geneve_opts(&mut k);
+    for (i, b) in m[..n].iter_mut().enumerate() {
+        *b = mask.geneve_byte(i);
+    }
+    let mut s = String::new();
+    let mut at = 0;
+    while at < n {
+        if n - at < 4 {
+            let _ = write!(s, "opt len {} less than minimum 4", n - at);
+            break;
+        }
+        let dl = (k[at + 3] & 0x1f) as usize * 4;
+        if at + 4 + dl > n {
+            let _ = write!(s, "opt len {} greater than remaining {}", 4 + dl, n - at);
+            break;
+        }
+        let mut parts = Vec::new();
+        let class = u16::from_be_bytes([k[at], k[at + 1]]) as u64;
+        let class_m = u16::from_be_bytes([m[at], m[at + 1]]) as u64;
+        field(&mut parts, "class", hex(class), class_m, 0xffff, verbose);
+        field(
+            &mut parts,
+            "type",
+            hex(k[at + 2] as u64),
+            m[at + 2] as u64,
+            0xff,
+            verbose,
+        );
+        let len_m = match m[at + 3] & 0x1f {
+            0x1f => 0xff,
+            x => x as u64,
+        };
+        field(&mut parts, "len", dl.to_string(), len_m, 0xff, verbose);
+        let (d, dm) = (&k[at + 4..at + 4 + dl], &m[at + 4..at + 4 + dl]);
+        if dl > 0 && (verbose || dm.iter().any(|b| *b != 0)) {
+            let mut p = odp_hex(d);
+            if dm.iter().any(|b| *b != 0xff) {
+                let _ = write!(p, "/{}", odp_hex(dm));
+            }
+            parts.push(p);
+        }
+        let _ = write!(s, "{{{}}}", parts.join(","));
+        at += 4 + dl;
+    }
+    s
+}
+
+/// `name=V` or `name=V/0xM`, left out when the mask is zero unless
+/// verbose.
+fn field(parts: &mut Vec<String>, name: &str, v: String, m: u64, all: u64, verbose: bool) {
+    if m == 0 && !verbose {
+        return;
+    }
+    let mut p = format!("{name}={v}");
+    if m != all {
+        p.push_str(&hex_mask(m));
+    }
+    parts.push(p);
+}
+
+/// Bytes as one hex number without leading zeros (OVS's `ds_put_hex`).
+fn odp_hex(b: &[u8]) -> String {
+    match b.iter().position(|x| *x != 0) {
+        None => "0".to_string(),
+        Some(i) => {
+            let mut s = format!("{:#x}", b[i]);
+            for x in &b[i + 1..] {
+                let _ = write!(s, "{x:02x}");
+            }
+            s
+        }
+    }
 }
 
 fn l3(o: &mut Out<'_>) {
@@ -540,6 +624,52 @@ mod tests {
             s,
             "ct_state(-new+est+trk),recirc_id(0),in_port(0),packet_type(ns=0,id=0),\
              eth_type(0x8100),vlan(vid=10),encap(eth_type(0x86dd),ipv6(frag=no))"
+        );
+    }
+
+    #[test]
+    fn geneve_options_as_ovs() {
+        // tunnel-push-pop.at's Geneve flow: tun_metadata0 (class 0xffff,
+        // type 0x80) matched on 0xa/0xf, a second option unmapped.
+        let mut k = Flow::default();
+        let mut m = Flow::default();
+        k.set(l::IN_PORT, 6081);
+        m.set_all(l::IN_PORT);
+        m.set_all(l::RECIRC_ID);
+        k.set(l::TUN_ID, 0x7b);
+        m.set_all(l::TUN_ID);
+        k.set(l::TUN_SRC, 0x0101_025c);
+        k.set(l::TUN_DST, 0x0101_0258);
+        m.set_all(l::TUN_SRC);
+        m.set_all(l::TUN_DST);
+        let opts = [
+            0xff, 0xff, 0x80, 0x01, 0, 0, 0, 0x0a, 0xff, 0xff, 0x00, 0x01, 0, 0, 0, 0x0b,
+        ];
+        let mo = [
+            0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0x0f, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0,
+        ];
+        k.set(l::TUN_GNV_LEN, 16);
+        m.set_all(l::TUN_GNV_LEN);
+        for i in 0..16 {
+            k.set_geneve_byte(i, opts[i]);
+            m.set_geneve_byte(i, mo[i]);
+        }
+        k.set(l::DL_TYPE, 0x0800);
+        m.set_all(l::DL_TYPE);
+        m.set(l::NW_FRAG, 3);
+        let s = format_odp_flow(
+            &k,
+            &m,
+            &OdpFormat {
+                verbose: false,
+                port_name: None,
+            },
+        );
+        assert_eq!(
+            s,
+            "tunnel(tun_id=0x7b,src=1.1.2.92,dst=1.1.2.88,\
+             geneve({class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4})),\
+             recirc_id(0),in_port(6081),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no)"
         );
     }
 }

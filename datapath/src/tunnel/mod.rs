@@ -126,7 +126,9 @@ pub enum TnlError {
     NotTunnel,
     #[error("IP fragment (not reassembled)")]
     Fragment,
-    #[error("inner packet type not supported (L3 GRE/Geneve payload)")]
+    #[error(
+        "not supported: L3 GRE/Geneve payload, or Geneve options longer than the flow key holds"
+    )]
     Unsupported,
     #[error("no headroom for the outer header")]
     NoHeadroom,

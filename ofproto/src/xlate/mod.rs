@@ -53,7 +53,7 @@ use ferrovs_openflow::action::Action;
 use ferrovs_openflow::port::{OFPP_IN_PORT, OFPP_NONE};
 use ferrovs_openflow::{Instruction, Version};
 
-use crate::flow::{OfFlow, OfMatch};
+use crate::flow::{geneve, OfFlow, OfMatch, TlvMap};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
 use freeze::Freezing;
@@ -145,6 +145,10 @@ pub enum XlateError {
     NoRecircContext,
     #[error("more MPLS labels than the flow holds")]
     TooManyMplsLabels,
+    /// Geneve options the TLV map cannot read (OVS's
+    /// XLATE_INVALID_TUNNEL_METADATA).
+    #[error("Invalid tunnel metadata")]
+    InvalidTunnelMetadata,
 }
 
 /// The result of a translation.
@@ -214,6 +218,8 @@ pub struct Ctx<'a, 't> {
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
     pub(crate) tnl: Option<&'a crate::tunnel::TnlState>,
+    /// The ingress bridge's Geneve TLV map (`tun_metadata<n>`).
+    pub(crate) tlv: &'a TlvMap,
     /// The action being run is the last one of the translation (OVS's
     /// `is_last_action`): a tunnel output then needs no `clone`.
     pub(crate) last: bool,
@@ -234,6 +240,17 @@ pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
 pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
     let mut ctx = Ctx::new(input, trace);
     ctx.trace_bridge();
+    // A decapsulated packet's Geneve options, read with this bridge's TLV
+    // map (as OVS's xlate_actions does with UDPIF options).
+    if ctx.flow.0[dp::W_TUN_GNV] != 0 {
+        let tlv = ctx.tlv;
+        if let Err(e) = geneve::map_options(&mut ctx.flow, tlv) {
+            ctx.note(|| format!("Invalid Geneve tunnel metadata: {e}"));
+            ctx.out.error = Some(XlateError::InvalidTunnelMetadata);
+            return ctx.finish();
+        }
+        ctx.base = ctx.flow;
+    }
     match freeze::recirc_id(&input.flow) {
         0 => ctx.pipeline(0),
         id => ctx.thaw(id),
@@ -284,6 +301,7 @@ impl<'a, 't> Ctx<'a, 't> {
             },
             trace,
             tnl: input.tnl,
+            tlv: &input.bridges[input.bridge].ofproto.tlv,
             last: true,
             in_packet_out: false,
             conntracked: false,
@@ -300,8 +318,10 @@ impl<'a, 't> Ctx<'a, 't> {
         // has no tunnel metadata to match, whatever the tables read.
         let tun = &self.base.0[dp::W_TUN_V4..dp::W_TUN_MISC];
         if tun.iter().all(|w| *w == 0) {
-            self.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
+            self.wc.0[dp::W_TUN_ID..dp::W_DL_DST].fill(0);
         }
+        // The tun_metadata bits read become a mask over the raw options.
+        geneve::options_mask(&self.base, &mut self.wc, self.tlv);
         self.out.wc = self.wc;
         self.out.final_flow = self.flow;
         self.out

@@ -77,7 +77,7 @@ pub(super) fn tun_src(f: &OfFlow) -> Option<IpAddr> {
 }
 
 /// The datapath words of the tunnel metadata (cleared for the underlay).
-const TUN_WORDS: std::ops::RangeInclusive<usize> = dp::W_TUN_ID..=dp::W_TUN_MISC;
+const TUN_WORDS: std::ops::Range<usize> = dp::W_TUN_ID..dp::W_DL_DST;
 
 impl Ctx<'_, '_> {
     /// Output to tunnel port `p` (see the module comment).
@@ -207,7 +207,14 @@ impl Ctx<'_, '_> {
                 fmt_mac(&dmac)
             )
         });
-        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key) else {
+        // Geneve carries the flow's present tun_metadata options.
+        let opts = if c.kind == TnlKind::Geneve {
+            crate::flow::geneve::unwild_present(&self.flow, &mut self.wc, self.tlv);
+            crate::flow::geneve::build_options(&self.flow, self.tlv)
+        } else {
+            (Vec::new(), false)
+        };
+        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key, opts) else {
             self.note(|| "native tunnel header build failed".to_string());
             return;
         };
@@ -233,6 +240,7 @@ impl Ctx<'_, '_> {
         for w in TUN_WORDS {
             f.0[w] = 0;
         }
+        f.0[crate::flow::W_TUN_MD_PRESENT] = 0;
         put(f, dp::DL_DST, mac_u64(dmac));
         put(f, dp::DL_SRC, mac_u64(smac));
         f.0[dp::W_VLAN] = 0;
@@ -312,6 +320,7 @@ fn header(
     tos: u8,
     ttl: u8,
     key: Option<u64>,
+    (options, critical): (Vec<u8>, bool),
 ) -> Option<TnlHeaderRepr> {
     let ip = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => OuterIp::V4 {
@@ -343,9 +352,9 @@ fn header(
             dst_port: c.dst_port,
             csum: udp_csum,
             oam: false,
-            critical: false,
+            critical,
             vni,
-            options: Vec::new(),
+            options,
         },
         TnlKind::Gre => Encap::Gre(GreRepr {
             protocol: if c.l3 {
