@@ -20,6 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::key::Flow;
 use super::layout::{self as l, Field};
+use crate::tunnel::pop::{TNL_F_CSUM, TNL_F_DONT_FRAGMENT, TNL_F_KEY, TNL_F_OAM};
 
 /// Options of [`format_odp_flow`].
 pub struct OdpFormat<'a> {
@@ -335,20 +336,85 @@ fn tunnel(o: &mut Out<'_>) {
     let mut p = Vec::new();
     let v = o.verbose;
     o.verbose = false;
-    o.hex(&mut p, "tun_id", l::TUN_ID);
-    o.ip4(&mut p, "src", l::TUN_SRC);
-    o.ip4(&mut p, "dst", l::TUN_DST);
-    o.ip6(&mut p, "ipv6_src", l::TUN_IPV6_SRC_HI, l::TUN_IPV6_SRC_LO);
-    o.ip6(&mut p, "ipv6_dst", l::TUN_IPV6_DST_HI, l::TUN_IPV6_DST_LO);
-    o.hex(&mut p, "tos", l::TUN_TOS);
+    // As OVS's datapath key, an attribute exists only where the key has a
+    // value (the TTL always): an IPv4 tunnel has no ipv6_src=::.
+    let has = |f: Field| o.key.get(f) != 0;
+    let key = has(l::TUN_ID) || o.key.get(l::TUN_FLAGS) as u16 & TNL_F_KEY != 0;
+    if key {
+        o.hex(&mut p, "tun_id", l::TUN_ID);
+    }
+    if has(l::TUN_SRC) {
+        o.ip4(&mut p, "src", l::TUN_SRC);
+    }
+    if has(l::TUN_DST) {
+        o.ip4(&mut p, "dst", l::TUN_DST);
+    }
+    if has(l::TUN_IPV6_SRC_HI) || has(l::TUN_IPV6_SRC_LO) {
+        o.ip6(&mut p, "ipv6_src", l::TUN_IPV6_SRC_HI, l::TUN_IPV6_SRC_LO);
+    }
+    if has(l::TUN_IPV6_DST_HI) || has(l::TUN_IPV6_DST_LO) {
+        o.ip6(&mut p, "ipv6_dst", l::TUN_IPV6_DST_HI, l::TUN_IPV6_DST_LO);
+    }
+    if has(l::TUN_TOS) {
+        o.hex(&mut p, "tos", l::TUN_TOS);
+    }
     o.dec(&mut p, "ttl", l::TUN_TTL);
-    o.dec(&mut p, "tp_src", l::TUN_TP_SRC);
-    o.dec(&mut p, "tp_dst", l::TUN_TP_DST);
+    if has(l::TUN_TP_SRC) {
+        o.dec(&mut p, "tp_src", l::TUN_TP_SRC);
+    }
+    if has(l::TUN_TP_DST) {
+        o.dec(&mut p, "tp_dst", l::TUN_TP_DST);
+    }
     if o.key.get(l::TUN_GNV_LEN) != 0 {
         p.push(format!("geneve({})", geneve(o.key, o.mask, v)));
     }
+    // Flags: the key flag goes with the tun_id attribute (its mask
+    // always present), the others with their own.
+    let others = TNL_F_OAM | TNL_F_DONT_FRAGMENT | TNL_F_CSUM;
+    let mut kf = o.key.get(l::TUN_FLAGS) as u16 & others;
+    let mut mf = o.mask.get(l::TUN_FLAGS) as u16 & others;
+    if key {
+        kf |= TNL_F_KEY;
+        mf |= TNL_F_KEY;
+    }
+    if mf != 0 || v {
+        p.push(format!("flags({})", tun_flags(kf, mf)));
+    }
     o.verbose = v;
     o.attr("tunnel", p);
+}
+
+/// The tunnel flags' names, in the order OVS prints them.
+const TNL_FLAG_NAMES: [(u16, &str); 4] = [
+    (TNL_F_OAM, "oam"),
+    (TNL_F_DONT_FRAGMENT, "df"),
+    (TNL_F_CSUM, "csum"),
+    (TNL_F_KEY, "key"),
+];
+
+/// Tunnel flags under their mask: `df|key` when all are examined,
+/// `-df+key` for some, as OVS's `format_flags_masked`.
+fn tun_flags(k: u16, m: u16) -> String {
+    if m == 0xf {
+        let v: Vec<&str> = TNL_FLAG_NAMES
+            .iter()
+            .filter(|(b, _)| k & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        return if v.is_empty() {
+            "0".into()
+        } else {
+            v.join("|")
+        };
+    }
+    if m == 0 {
+        return "0/0".into();
+    }
+    TNL_FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| m & b != 0)
+        .map(|(b, n)| format!("{}{n}", if k & b != 0 { '+' } else { '-' }))
+        .collect()
 }
 
 /// The raw Geneve options under their mask, as OVS prints them: per
@@ -668,7 +734,7 @@ mod tests {
         assert_eq!(
             s,
             "tunnel(tun_id=0x7b,src=1.1.2.92,dst=1.1.2.88,\
-             geneve({class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4})),\
+             geneve({class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4}),flags(+key)),\
              recirc_id(0),in_port(6081),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no)"
         );
     }
