@@ -4,7 +4,8 @@
 //! `tun_metadata1` an 8-byte one) and flows that set and match
 //! `tun_metadata`. `ofproto/trace` must print the same datapath actions
 //! (the `tnl_push` header with its options, the output of a packet whose
-//! option matched, the drop of one whose option did not). Port numbers
+//! option matched, the drop of one whose option did not), and the same
+//! ECN bits inherited on encapsulation. Port numbers
 //! are named before comparing. (The `Megaflow:` lines are printed, not
 //! compared: ferrovs's trace megaflow text leaves out the tunnel fields.)
 
@@ -189,6 +190,11 @@ fn geneve_options_trace_matches_ovs() {
         format!("in_port=4,{tun},tun_metadata0=0x1a,{},ip", eth(1)),
         format!("in_port=4,{tun},tun_metadata0=0x1b,{},ip", eth(1)),
         format!("in_port=4,{tun},{},ip", eth(1)),
+        // ECN: inherited on encapsulation (CE as ECT(0)). (The outer CE
+        // mark on decapsulation is not traced: ferrovs's trace flow text
+        // does not carry tun_tos.)
+        format!("in_port=1,{},ip,nw_ecn=3", eth(4)),
+        format!("in_port=1,{},ip,nw_ecn=1", eth(2)),
     ];
     for t in &traces {
         let o = ovs_appctl(&["ofproto/trace", "br-int", t]);

@@ -240,16 +240,20 @@ pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
 pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
     let mut ctx = Ctx::new(input, trace);
     ctx.trace_bridge();
+    if !ctx.tnl_process_ecn() {
+        return ctx.finish();
+    }
     // A decapsulated packet's Geneve options, read with this bridge's TLV
     // map (as OVS's xlate_actions does with UDPIF options).
     if ctx.flow.0[dp::W_TUN_GNV] != 0 {
         let tlv = ctx.tlv;
-        if let Err(e) = geneve::map_options(&mut ctx.flow, tlv) {
+        let mapped = geneve::map_options(&mut ctx.flow, tlv)
+            .and_then(|_| geneve::map_options(&mut ctx.base, tlv));
+        if let Err(e) = mapped {
             ctx.note(|| format!("Invalid Geneve tunnel metadata: {e}"));
             ctx.out.error = Some(XlateError::InvalidTunnelMetadata);
             return ctx.finish();
         }
-        ctx.base = ctx.flow;
     }
     match freeze::recirc_id(&input.flow) {
         0 => ctx.pipeline(0),
@@ -337,6 +341,7 @@ fn init_wc(flow: &OfFlow, wc: &mut OfFlow) {
     if is_ip_any(flow) {
         wc.0[dp::W_NW_MISC] |= dp::NW_FRAG.word_mask();
     }
+    tunnel::tnl_wc_init(flow, wc);
 }
 
 pub(crate) fn dl_type(f: &OfFlow) -> u16 {
