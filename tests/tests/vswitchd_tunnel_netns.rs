@@ -446,8 +446,9 @@ fn ferrovs_to_ferrovs_gre_and_geneve() {
 /// and the other host takes from the tunnel only what matches
 /// `tun_metadata0=0xa/0xf`, dropping the rest. Ping crosses; the
 /// decapsulated megaflow matches the option's bytes, printed by
-/// `dpctl/dump-flows` as OVS prints them; once host 1 sends 0x1b, nothing
-/// crosses.
+/// `dpctl/dump-flows` as OVS prints them; a frame too big for the
+/// underlay once encapsulated does not cross, one that fits does; once
+/// host 1 sends 0x1b, nothing crosses.
 #[test]
 fn ferrovs_to_ferrovs_geneve_options() {
     let under = ferrovs_tests::Veth::new("o").unwrap();
@@ -517,6 +518,31 @@ fn ferrovs_to_ferrovs_geneve_options() {
             && !l.ends_with("actions:drop")),
         "the decapsulated megaflow matches the option:\n{dump}"
     );
+    // MTU, as OVS's userspace datapath: a frame that no longer fits the
+    // underlay once encapsulated is dropped at the underlay port (no
+    // fragmenting, no ICMP; the port's count of it is checked in the
+    // datapath's afpacket test); one that fits goes.
+    let big = |size: &str| {
+        h1.vm
+            .exec(&[
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "1",
+                "-M",
+                "do",
+                "-s",
+                size,
+                "198.18.40.2",
+            ])
+            .is_ok()
+    };
+    assert!(
+        !big("1472"),
+        "1514-byte frame + 58 bytes of Geneve over a 1500 MTU"
+    );
+    assert!(big("1414"), "1456-byte frame + 58 = 1514: fits");
     // The option no longer matches on host 2: nothing crosses.
     flows(&h1, "0x1b");
     h1.fv.appctl_ok(&["revalidator/wait"]);
