@@ -119,11 +119,12 @@ pub fn map_options(f: &mut OfFlow, tlv: &TlvMap) -> Result<(), GeneveMdError> {
 }
 
 /// Sets in `wc` the mask of the raw options of packet `base`, as OVS's
-/// `tun_metadata_to_geneve_mask__`: the length and every option header
-/// exact (the reserved bits left out), each mapped option's data as the
-/// `tun_metadata` bits `wc` examined, other data wildcarded. A packet that
-/// came from a tunnel without options gets its length (zero) exact, so
-/// that its megaflow does not take packets with options.
+/// xlate does: the length always exact (so a megaflow never takes a
+/// packet with more or fewer options, nor one with options for one
+/// without); if the tables looked at any `tun_metadata`, also every option
+/// header exact (the reserved bits left out) and each mapped option's data
+/// as the `tun_metadata` bits `wc` examined, other data wildcarded
+/// (`tun_metadata_to_geneve_mask__`).
 pub fn options_mask(base: &OfFlow, wc: &mut OfFlow, tlv: &TlvMap) {
     let tunnelled = base.0[dp::W_TUN_V4..=dp::W_TUN_MISC]
         .iter()
@@ -132,6 +133,9 @@ pub fn options_mask(base: &OfFlow, wc: &mut OfFlow, tlv: &TlvMap) {
         return;
     }
     wc.0[dp::W_TUN_GNV] |= dp::TUN_GNV_LEN.word_mask();
+    if wc.0[W_TUN_MD_PRESENT] == 0 {
+        return;
+    }
     // A list that does not walk cannot come from tnl_pop; mask it whole.
     let Ok(opts) = raw_opts(base) else {
         for i in 0..raw_len(base) {
@@ -212,8 +216,14 @@ mod tests {
             (0..4).map(|i| md_byte(&f, i)).collect::<Vec<_>>(),
             [0, 0, 0, 0xa]
         );
+        // Nothing read: only the length is matched.
+        let mut wc = OfFlow::default();
+        options_mask(&f, &mut wc, &tlv);
+        assert_eq!(wc.0[dp::W_TUN_GNV], 0xff);
+        assert_eq!(wc.0[dp::W_TUN_GNV_OPTS], 0);
         // The tables read tun_metadata0 under 0xf.
         let mut wc = OfFlow::default();
+        wc.0[W_TUN_MD_PRESENT] = 1;
         set_md_byte(&mut wc, 3, 0x0f);
         options_mask(&f, &mut wc, &tlv);
         assert_eq!(wc.0[dp::W_TUN_GNV], 0xff);

@@ -490,7 +490,8 @@ impl<'a, 't> Ctx<'a, 't> {
                     bridge: self.bridge,
                     reason: REASON_NO_MATCH,
                     table_id,
-                    cookie: u64::MAX,
+                    // OVS's miss rule has cookie 0 (NXT_PACKET_IN2 shows it).
+                    cookie: 0,
                     max_len: u16::MAX,
                     controller_id: 0,
                     userdata: Vec::new(),
