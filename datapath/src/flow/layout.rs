@@ -1,4 +1,4 @@
-//! Where each field lives in a flow key: 46 64-bit words, in parse order.
+//! Where each field lives in a flow key: 47 64-bit words, in parse order.
 //!
 //! Metadata comes first, then L2, L3, L4, so that extraction, which walks
 //! the packet front to back, always appends words in increasing index
@@ -13,6 +13,8 @@
 //! commoner frames, whose keys only hold the words they use.
 
 pub const FLOW_WORDS: usize = W_TP + 1;
+// A key's present-word map is one u64.
+const _: () = assert!(FLOW_WORDS <= 64);
 
 pub const W_MD0: usize = 0; // in_port | recirc_id
 pub const W_MD1: usize = 1; // dp_hash | skb_priority
