@@ -85,10 +85,9 @@ const IP_ECN_CE: u8 = 0x03;
 const TUN_WORDS: std::ops::Range<usize> = dp::W_TUN_ID..dp::W_DL_DST;
 
 /// What every decapsulated packet's megaflow matches, as OVS's
-/// `tnl_wc_init`: the key, the outer addresses, the outer TOS (its ECN
-/// decides [`Ctx::tnl_process_ecn`]) and, for an outer CE mark on IP, the
-/// inner ECN bits. (The key flag OVS also matches is implied here: the
-/// datapath sets it for every keyed tunnel packet.)
+/// `tnl_wc_init`: the key and its presence flag, the outer addresses, the
+/// outer TOS (its ECN decides [`Ctx::tnl_process_ecn`]) and, for an outer
+/// CE mark on IP, the inner ECN bits.
 pub(crate) fn tnl_wc_init(f: &OfFlow, wc: &mut OfFlow) {
     if tun_dst(f).is_none() {
         return;
@@ -108,6 +107,10 @@ pub(crate) fn tnl_wc_init(f: &OfFlow, wc: &mut OfFlow) {
         }
     }
     unwild(wc, dp::TUN_TOS);
+    // Whether a key was present (a GRE packet with key 0 is not one
+    // without a key); the other flags, as upstream OVS since 3.7, not.
+    wc.0[dp::TUN_FLAGS.word as usize] |=
+        dp::TUN_FLAGS.place(ferrovs_datapath::tunnel::pop::TNL_F_KEY as u64);
     if super::is_ip_any(f) && get(f, dp::TUN_TOS) as u8 & IP_ECN_MASK == IP_ECN_CE {
         wc.0[dp::NW_TOS.word as usize] |= dp::NW_TOS.place(IP_ECN_MASK as u64);
     }
