@@ -81,7 +81,7 @@ const MAX_INTERNED_MASKS: usize = 256;
 /// (under a millisecond, the clock's resolution, on any CPU whose counter
 /// runs at 1 GHz or more), instead of on every poll with packets.
 const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
-/// Freed megaflows a PMD keeps for reuse (about 19 MB at 288 bytes each;
+/// Freed megaflows a PMD keeps for reuse (about 26 MB at 392 bytes each;
 /// see [`Pmd::recycle`]); half of those unused over a re-ranking period
 /// are freed at its end.
 const MAX_SPARE_MEGAFLOWS: usize = 65536;

@@ -145,3 +145,30 @@ fn afpacket_restores_vlan_tags() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A frame longer than the device's MTU allows (an encapsulated packet
+/// that no longer fits the underlay) is refused by the kernel, dropped and
+/// counted in `tx_dropped`, as OVS's netdev-linux does; the batch's other
+/// frames still go. No fragmenting, no ICMP: that is the datapath's part of
+/// tunnel MTU handling (see `tunnel` module comment).
+#[test]
+fn afpacket_drops_and_counts_frames_over_mtu() -> anyhow::Result<()> {
+    use ferrovs_datapath::packet::{DpPacket, PacketPool};
+    let h1 = Host::veth("am1", IP1, IP6_1)?;
+    let a = AfPacketNetdev::open(h1.outer())?;
+    let frame = |len: usize| {
+        let mut f = vec![0u8; len];
+        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 0xbb]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xaa]);
+        f[12..14].copy_from_slice(&[0x88, 0xb5]);
+        DpPacket::from_bytes(&f)
+    };
+    let mut pool = PacketPool::new(8);
+    // 14 + 1500 fits a 1500-byte MTU; 14 + 1558 (a full-size inner frame
+    // plus 58 bytes of Geneve with one option) does not.
+    let mut v = vec![frame(1514), frame(1572), frame(1514)];
+    let sent = a.send(0, &mut v, &mut pool)?;
+    assert_eq!(sent, 2);
+    assert_eq!(a.drops().tx_dropped, 1);
+    Ok(())
+}

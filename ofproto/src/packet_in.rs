@@ -15,17 +15,38 @@ use ferrovs_openflow::message::{Message, PacketIn as OfpPacketIn};
 use crate::continuation::NXPIF_NXT_PACKET_IN2;
 
 use crate::connmgr::async_config::AsyncKind;
-use crate::flow::{OfFlow, OfMatch, W_METADATA, W_REGS};
+use crate::flow::{OfFlow, OfMatch, TlvMap, W_METADATA, W_REGS, W_TUN_MD_PRESENT};
 use crate::ofproto::Ofproto;
 use crate::xlate::{PacketIn, REASON_ACTION, REASON_EXPLICIT_MISS, REASON_NO_MATCH};
 use ferrovs_openflow::Version;
 
-/// The pipeline fields of a packet-in: in_port, non-zero metadata and
-/// registers.
-fn pipeline_match(flow: &OfFlow) -> OfMatch {
+/// The pipeline fields of a packet-in (as OVS's `flow_get_metadata`):
+/// in_port, the tunnel fields that are not zero (the OAM flag alone of the
+/// flags), the `tun_metadata` options present (their bytes placed by
+/// `tlv`), non-zero metadata and registers.
+fn pipeline_match(flow: &OfFlow, tlv: &TlvMap) -> OfMatch {
+    use ferrovs_datapath::flow::layout as dp;
     let mut mask = OfFlow::default();
-    let inp = ferrovs_datapath::flow::layout::IN_PORT;
+    let inp = dp::IN_PORT;
     mask.0[inp.word as usize] = inp.word_mask();
+    for f in [dp::TUN_ID, dp::TUN_SRC, dp::TUN_DST] {
+        if flow.0[f.word as usize] & f.word_mask() != 0 {
+            mask.0[f.word as usize] |= f.word_mask();
+        }
+    }
+    for (hi, lo) in [
+        (dp::TUN_IPV6_SRC_HI, dp::TUN_IPV6_SRC_LO),
+        (dp::TUN_IPV6_DST_HI, dp::TUN_IPV6_DST_LO),
+    ] {
+        if flow.0[hi.word as usize] | flow.0[lo.word as usize] != 0 {
+            mask.0[hi.word as usize] = !0;
+            mask.0[lo.word as usize] = !0;
+        }
+    }
+    let oam = dp::TUN_FLAGS.place(ferrovs_datapath::tunnel::pop::TNL_F_OAM as u64);
+    mask.0[dp::TUN_FLAGS.word as usize] |= flow.0[dp::TUN_FLAGS.word as usize] & oam;
+    crate::flow::geneve::unwild_present(flow, &mut mask, tlv);
+    mask.0[W_TUN_MD_PRESENT] = flow.0[W_TUN_MD_PRESENT];
     for w in W_METADATA..W_REGS + 8 {
         if flow.0[w] != 0 {
             // Whole 32-bit registers that are not zero.
@@ -73,7 +94,8 @@ impl Ofproto {
     /// connection's miss_send_len: OVS 3.1 keeps no buffers and sends
     /// every packet-in unbuffered and whole.
     pub fn send_packet_in(&mut self, pi: &PacketIn, packet: &[u8]) -> usize {
-        let om = pipeline_match(&pi.flow);
+        let tlv = self.tlv.clone();
+        let om = pipeline_match(&pi.flow, &tlv);
         let mut n = 0;
         let instance = self.instance_id;
         let port = crate::xlate::in_port(&pi.flow);
@@ -94,7 +116,7 @@ impl Ofproto {
                     table_id: Some(pi.table_id),
                     cookie: (pi.cookie != u64::MAX).then_some(pi.cookie),
                     reason: Some(reason),
-                    metadata: Some(om.to_match(v)),
+                    metadata: Some(om.to_match_tlv(v, &tlv)),
                     userdata: (!pi.userdata.is_empty()).then(|| pi.userdata.clone()),
                     continuation: pi
                         .continuation
@@ -109,7 +131,7 @@ impl Ofproto {
                     reason,
                     table_id: pi.table_id,
                     cookie: pi.cookie,
-                    r#match: om.to_match(v),
+                    r#match: om.to_match_tlv(v, &tlv),
                     data: packet.to_vec(),
                 })
             };

@@ -571,17 +571,46 @@ impl UpcallHandler for OfprotoUpcall {
         };
         // The pipeline match of the packet-in: its OpenFlow input port
         // when the controller action ran (carried in the userdata; the
-        // registers are not carried through the datapath).
-        let name = b
-            .ofproto
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .config()
-            .name
-            .clone();
+        // registers are not carried through the datapath) and the tunnel
+        // metadata the packet still holds, its Geneve options read with
+        // the bridge's TLV map.
+        let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+        if pi.continuation.is_none() && pkt.md().tunnel.is_set() {
+            put_tunnel(&pkt.md().tunnel, &mut pi.flow);
+            // Options the map cannot read were refused by translation
+            // before this packet-in was made: none here.
+            let _ = crate::flow::geneve::map_options(&mut pi.flow, &of.tlv);
+        }
+        let name = of.config().name.clone();
+        drop(of);
         self.packet_ins
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((name, pi, pkt.data().to_vec()));
     }
+}
+
+/// The tunnel words of `f` from a packet's tunnel metadata (the words
+/// extraction would give it).
+fn put_tunnel(t: &ferrovs_datapath::packet::TunnelMd, f: &mut OfFlow) {
+    let mut d = f.to_dp();
+    d.set(dp::TUN_ID, t.id);
+    d.set(dp::TUN_SRC, t.ipv4_src as u64);
+    d.set(dp::TUN_DST, t.ipv4_dst as u64);
+    d.set(dp::TUN_IPV6_SRC_HI, (t.ipv6_src >> 64) as u64);
+    d.set(dp::TUN_IPV6_SRC_LO, t.ipv6_src as u64);
+    d.set(dp::TUN_IPV6_DST_HI, (t.ipv6_dst >> 64) as u64);
+    d.set(dp::TUN_IPV6_DST_LO, t.ipv6_dst as u64);
+    d.set(dp::TUN_TOS, t.tos as u64);
+    d.set(dp::TUN_TTL, t.ttl as u64);
+    d.set(dp::TUN_FLAGS, t.flags as u64);
+    d.set(dp::TUN_TP_SRC, t.tp_src as u64);
+    d.set(dp::TUN_TP_DST, t.tp_dst as u64);
+    let opts = t.geneve();
+    let n = opts.len().min(dp::TUN_GNV_OPT_BYTES);
+    d.set(dp::TUN_GNV_LEN, n as u64);
+    for (i, b) in opts[..n].iter().enumerate() {
+        d.set_geneve_byte(i, *b);
+    }
+    f.0[..dp::FLOW_WORDS].copy_from_slice(&d.0);
 }

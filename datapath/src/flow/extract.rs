@@ -149,6 +149,16 @@ fn push_metadata(b: &mut KeyBuilder<'_>, md: &PktMetadata) {
                 | (t.tp_src as u64) << 32
                 | (t.tp_dst as u64) << 48,
         );
+        // Geneve options, raw (`tnl_pop` refuses more than the key holds).
+        let opts = t.geneve();
+        if !opts.is_empty() {
+            b.push(W_TUN_GNV, opts.len() as u64);
+            for (i, c) in opts.chunks(8).take(TUN_GNV_OPT_WORDS).enumerate() {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                b.push(W_TUN_GNV_OPTS + i, u64::from_be_bytes(w));
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! the classifier after an EMC miss (a masked word is then one load), and
 //! in tests.
 
-use super::layout::{Field, FLOW_WORDS};
+use super::layout::{Field, FLOW_WORDS, TUN_GNV_LEN, TUN_GNV_OPT_BYTES, W_TUN_GNV_OPTS};
 
 /// Compact flow key: present-word bitmap + those words + hash.
 ///
@@ -393,6 +393,27 @@ impl Flow {
     }
     pub fn to_key(&self) -> FlowKey {
         FlowKey::from_flow(self)
+    }
+    /// Byte `i` (below [`TUN_GNV_OPT_BYTES`]) of the raw Geneve options.
+    #[inline]
+    pub fn geneve_byte(&self, i: usize) -> u8 {
+        (self.0[W_TUN_GNV_OPTS + i / 8] >> (56 - 8 * (i % 8))) as u8
+    }
+    /// Sets byte `i` of the raw Geneve options.
+    #[inline]
+    pub fn set_geneve_byte(&mut self, i: usize, b: u8) {
+        let sh = 56 - 8 * (i % 8);
+        let w = &mut self.0[W_TUN_GNV_OPTS + i / 8];
+        *w = (*w & !(0xff << sh)) | (b as u64) << sh;
+    }
+    /// The raw Geneve options (as many bytes as `TUN_GNV_LEN` says, at
+    /// most [`TUN_GNV_OPT_BYTES`]) copied into `buf`; returns their length.
+    pub fn geneve_opts(&self, buf: &mut [u8; TUN_GNV_OPT_BYTES]) -> usize {
+        let n = (self.get(TUN_GNV_LEN) as usize).min(TUN_GNV_OPT_BYTES);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = self.geneve_byte(i);
+        }
+        n
     }
 }
 

@@ -1,4 +1,4 @@
-//! Where each field lives in a flow key: 38 64-bit words, in parse order.
+//! Where each field lives in a flow key: 47 64-bit words, in parse order.
 //!
 //! Metadata comes first, then L2, L3, L4, so that extraction, which walks
 //! the packet front to back, always appends words in increasing index
@@ -12,7 +12,9 @@
 //! OVS, extraction stops at those headers), so they cost nothing to the
 //! commoner frames, whose keys only hold the words they use.
 
-pub const FLOW_WORDS: usize = 38;
+pub const FLOW_WORDS: usize = W_TP + 1;
+// A key's present-word map is one u64.
+const _: () = assert!(FLOW_WORDS <= 64);
 
 pub const W_MD0: usize = 0; // in_port | recirc_id
 pub const W_MD1: usize = 1; // dp_hash | skb_priority
@@ -28,21 +30,34 @@ pub const W_TUN_V4: usize = 13; // tun_dst | tun_src
 pub const W_TUN_V6_SRC: usize = 14; // 2 words
 pub const W_TUN_V6_DST: usize = 16; // 2 words
 pub const W_TUN_MISC: usize = 18; // tos | ttl | flags | tp_src | tp_dst
-pub const W_DL_DST: usize = 19;
-pub const W_DL_SRC: usize = 20;
-pub const W_VLAN: usize = 21; // tci0 | tpid0 | tci1 | tpid1
-pub const W_DL_TYPE: usize = 22; // dl_type | mpls_lse (top entry)
-pub const W_MPLS: usize = 23; // mpls_lse1 | mpls_lse2
-pub const W_NSH: usize = 24; // flags | ttl | mdtype | np | si | spi
-pub const W_NSH_C: usize = 25; // 2 words: c1 | c2, c3 | c4
-pub const W_NW: usize = 27; // nw_dst | nw_src (IPv4, ARP tpa/spa)
-pub const W_IPV6_SRC: usize = 28; // 2 words
-pub const W_IPV6_DST: usize = 30; // 2 words
-pub const W_NW_MISC: usize = 32; // ipv6_label | nw_frag | nw_tos | nw_ttl | nw_proto
-pub const W_ARP_SHA: usize = 33; // arp_sha / nd_sll
-pub const W_ARP_THA: usize = 34; // arp_tha / nd_tll
-pub const W_ND_TARGET: usize = 35; // 2 words
-pub const W_TP: usize = 37; // tp_src | tp_dst | tcp_flags
+/// Geneve options as received (OVS's "UDPIF" form, before the TLV map
+/// gives them meaning): the length word, then the option bytes, byte 0 the
+/// most significant of the first word. Only a Geneve packet with options
+/// has these words, so other keys do not pay for them.
+pub const W_TUN_GNV: usize = 19; // options length in bytes (low 8)
+pub const W_TUN_GNV_OPTS: usize = 20; // TUN_GNV_OPT_WORDS words
+/// Words of Geneve options a flow key holds: packets with longer options
+/// are refused by `tnl_pop` (dropped and counted as unsupported).
+pub const TUN_GNV_OPT_WORDS: usize = 8;
+/// Bytes of Geneve options a flow key holds.
+pub const TUN_GNV_OPT_BYTES: usize = TUN_GNV_OPT_WORDS * 8;
+/// First word after the metadata (the Ethernet destination).
+const L2: usize = W_TUN_GNV_OPTS + TUN_GNV_OPT_WORDS;
+pub const W_DL_DST: usize = L2;
+pub const W_DL_SRC: usize = L2 + 1;
+pub const W_VLAN: usize = L2 + 2; // tci0 | tpid0 | tci1 | tpid1
+pub const W_DL_TYPE: usize = L2 + 3; // dl_type | mpls_lse (top entry)
+pub const W_MPLS: usize = L2 + 4; // mpls_lse1 | mpls_lse2
+pub const W_NSH: usize = L2 + 5; // flags | ttl | mdtype | np | si | spi
+pub const W_NSH_C: usize = L2 + 6; // 2 words: c1 | c2, c3 | c4
+pub const W_NW: usize = L2 + 8; // nw_dst | nw_src (IPv4, ARP tpa/spa)
+pub const W_IPV6_SRC: usize = L2 + 9; // 2 words
+pub const W_IPV6_DST: usize = L2 + 11; // 2 words
+pub const W_NW_MISC: usize = L2 + 13; // ipv6_label | nw_frag | nw_tos | nw_ttl | nw_proto
+pub const W_ARP_SHA: usize = L2 + 14; // arp_sha / nd_sll
+pub const W_ARP_THA: usize = L2 + 15; // arp_tha / nd_tll
+pub const W_ND_TARGET: usize = L2 + 16; // 2 words
+pub const W_TP: usize = L2 + 18; // tp_src | tp_dst | tcp_flags
 
 /// A field: `bits` bits at bit `shift` of word `word`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +122,8 @@ pub const TUN_TTL: Field = Field::new(W_TUN_MISC, 8, 8);
 pub const TUN_FLAGS: Field = Field::new(W_TUN_MISC, 16, 16);
 pub const TUN_TP_SRC: Field = Field::new(W_TUN_MISC, 32, 16);
 pub const TUN_TP_DST: Field = Field::new(W_TUN_MISC, 48, 16);
+/// Length in bytes of the Geneve options in `W_TUN_GNV_OPTS..`.
+pub const TUN_GNV_LEN: Field = Field::new(W_TUN_GNV, 0, 8);
 pub const DL_DST: Field = Field::new(W_DL_DST, 0, 48);
 pub const DL_SRC: Field = Field::new(W_DL_SRC, 0, 48);
 /// Outer VLAN TCI; bit 12 (CFI/DEI position) is set when a tag is present,

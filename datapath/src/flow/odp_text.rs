@@ -20,6 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::key::Flow;
 use super::layout::{self as l, Field};
+use crate::tunnel::pop::{TNL_F_CSUM, TNL_F_DONT_FRAGMENT, TNL_F_KEY, TNL_F_OAM};
 
 /// Options of [`format_odp_flow`].
 pub struct OdpFormat<'a> {
@@ -335,17 +336,166 @@ fn tunnel(o: &mut Out<'_>) {
     let mut p = Vec::new();
     let v = o.verbose;
     o.verbose = false;
-    o.hex(&mut p, "tun_id", l::TUN_ID);
-    o.ip4(&mut p, "src", l::TUN_SRC);
-    o.ip4(&mut p, "dst", l::TUN_DST);
-    o.ip6(&mut p, "ipv6_src", l::TUN_IPV6_SRC_HI, l::TUN_IPV6_SRC_LO);
-    o.ip6(&mut p, "ipv6_dst", l::TUN_IPV6_DST_HI, l::TUN_IPV6_DST_LO);
-    o.hex(&mut p, "tos", l::TUN_TOS);
+    // As OVS's datapath key, an attribute exists only where the key has a
+    // value (the TTL always): an IPv4 tunnel has no ipv6_src=::.
+    let has = |f: Field| o.key.get(f) != 0;
+    let key = has(l::TUN_ID) || o.key.get(l::TUN_FLAGS) as u16 & TNL_F_KEY != 0;
+    if key {
+        o.hex(&mut p, "tun_id", l::TUN_ID);
+    }
+    if has(l::TUN_SRC) {
+        o.ip4(&mut p, "src", l::TUN_SRC);
+    }
+    if has(l::TUN_DST) {
+        o.ip4(&mut p, "dst", l::TUN_DST);
+    }
+    if has(l::TUN_IPV6_SRC_HI) || has(l::TUN_IPV6_SRC_LO) {
+        o.ip6(&mut p, "ipv6_src", l::TUN_IPV6_SRC_HI, l::TUN_IPV6_SRC_LO);
+    }
+    if has(l::TUN_IPV6_DST_HI) || has(l::TUN_IPV6_DST_LO) {
+        o.ip6(&mut p, "ipv6_dst", l::TUN_IPV6_DST_HI, l::TUN_IPV6_DST_LO);
+    }
+    if has(l::TUN_TOS) {
+        o.hex(&mut p, "tos", l::TUN_TOS);
+    }
     o.dec(&mut p, "ttl", l::TUN_TTL);
-    o.dec(&mut p, "tp_src", l::TUN_TP_SRC);
-    o.dec(&mut p, "tp_dst", l::TUN_TP_DST);
+    if has(l::TUN_TP_SRC) {
+        o.dec(&mut p, "tp_src", l::TUN_TP_SRC);
+    }
+    if has(l::TUN_TP_DST) {
+        o.dec(&mut p, "tp_dst", l::TUN_TP_DST);
+    }
+    if o.key.get(l::TUN_GNV_LEN) != 0 {
+        p.push(format!("geneve({})", geneve(o.key, o.mask, v)));
+    }
+    // Flags: the key flag goes with the tun_id attribute (its mask
+    // always present), the others with their own.
+    let others = TNL_F_OAM | TNL_F_DONT_FRAGMENT | TNL_F_CSUM;
+    let mut kf = o.key.get(l::TUN_FLAGS) as u16 & others;
+    let mut mf = o.mask.get(l::TUN_FLAGS) as u16 & others;
+    if key {
+        kf |= TNL_F_KEY;
+        mf |= TNL_F_KEY;
+    }
+    if mf != 0 || v {
+        p.push(format!("flags({})", tun_flags(kf, mf)));
+    }
     o.verbose = v;
     o.attr("tunnel", p);
+}
+
+/// The tunnel flags' names, in the order OVS prints them.
+const TNL_FLAG_NAMES: [(u16, &str); 4] = [
+    (TNL_F_OAM, "oam"),
+    (TNL_F_DONT_FRAGMENT, "df"),
+    (TNL_F_CSUM, "csum"),
+    (TNL_F_KEY, "key"),
+];
+
+/// Tunnel flags under their mask: `df|key` when all are examined,
+/// `-df+key` for some, as OVS's `format_flags_masked`.
+fn tun_flags(k: u16, m: u16) -> String {
+    if m == 0xf {
+        let v: Vec<&str> = TNL_FLAG_NAMES
+            .iter()
+            .filter(|(b, _)| k & b != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        return if v.is_empty() {
+            "0".into()
+        } else {
+            v.join("|")
+        };
+    }
+    if m == 0 {
+        return "0/0".into();
+    }
+    TNL_FLAG_NAMES
+        .iter()
+        .filter(|(b, _)| m & b != 0)
+        .map(|(b, n)| format!("{}{n}", if k & b != 0 { '+' } else { '-' }))
+        .collect()
+}
+
+/// The raw Geneve options under their mask, as OVS prints them: per
+/// option `{class=..,type=..,len=..,DATA/MASK}`, a part whose mask is
+/// zero left out (but in the verbose form), `/MASK` only where the mask is
+/// not exact, the length's mask exact when its five bits are.
+fn geneve(key: &Flow, mask: &Flow, verbose: bool) -> String {
+    let mut k = [0u8; l::TUN_GNV_OPT_BYTES];
+    let mut m = [0u8; l::TUN_GNV_OPT_BYTES];
+    let n = key.geneve_opts(&mut k);
+    for (i, b) in m[..n].iter_mut().enumerate() {
+        *b = mask.geneve_byte(i);
+    }
+    let mut s = String::new();
+    let mut at = 0;
+    while at < n {
+        if n - at < 4 {
+            let _ = write!(s, "opt len {} less than minimum 4", n - at);
+            break;
+        }
+        let dl = (k[at + 3] & 0x1f) as usize * 4;
+        if at + 4 + dl > n {
+            let _ = write!(s, "opt len {} greater than remaining {}", 4 + dl, n - at);
+            break;
+        }
+        let mut parts = Vec::new();
+        let class = u16::from_be_bytes([k[at], k[at + 1]]) as u64;
+        let class_m = u16::from_be_bytes([m[at], m[at + 1]]) as u64;
+        field(&mut parts, "class", hex(class), class_m, 0xffff, verbose);
+        field(
+            &mut parts,
+            "type",
+            hex(k[at + 2] as u64),
+            m[at + 2] as u64,
+            0xff,
+            verbose,
+        );
+        let len_m = match m[at + 3] & 0x1f {
+            0x1f => 0xff,
+            x => x as u64,
+        };
+        field(&mut parts, "len", dl.to_string(), len_m, 0xff, verbose);
+        let (d, dm) = (&k[at + 4..at + 4 + dl], &m[at + 4..at + 4 + dl]);
+        if dl > 0 && (verbose || dm.iter().any(|b| *b != 0)) {
+            let mut p = odp_hex(d);
+            if dm.iter().any(|b| *b != 0xff) {
+                let _ = write!(p, "/{}", odp_hex(dm));
+            }
+            parts.push(p);
+        }
+        let _ = write!(s, "{{{}}}", parts.join(","));
+        at += 4 + dl;
+    }
+    s
+}
+
+/// `name=V` or `name=V/0xM`, left out when the mask is zero unless
+/// verbose.
+fn field(parts: &mut Vec<String>, name: &str, v: String, m: u64, all: u64, verbose: bool) {
+    if m == 0 && !verbose {
+        return;
+    }
+    let mut p = format!("{name}={v}");
+    if m != all {
+        p.push_str(&hex_mask(m));
+    }
+    parts.push(p);
+}
+
+/// Bytes as one hex number without leading zeros (OVS's `ds_put_hex`).
+fn odp_hex(b: &[u8]) -> String {
+    match b.iter().position(|x| *x != 0) {
+        None => "0".to_string(),
+        Some(i) => {
+            let mut s = format!("{:#x}", b[i]);
+            for x in &b[i + 1..] {
+                let _ = write!(s, "{x:02x}");
+            }
+            s
+        }
+    }
 }
 
 fn l3(o: &mut Out<'_>) {
@@ -540,6 +690,52 @@ mod tests {
             s,
             "ct_state(-new+est+trk),recirc_id(0),in_port(0),packet_type(ns=0,id=0),\
              eth_type(0x8100),vlan(vid=10),encap(eth_type(0x86dd),ipv6(frag=no))"
+        );
+    }
+
+    #[test]
+    fn geneve_options_as_ovs() {
+        // tunnel-push-pop.at's Geneve flow: tun_metadata0 (class 0xffff,
+        // type 0x80) matched on 0xa/0xf, a second option unmapped.
+        let mut k = Flow::default();
+        let mut m = Flow::default();
+        k.set(l::IN_PORT, 6081);
+        m.set_all(l::IN_PORT);
+        m.set_all(l::RECIRC_ID);
+        k.set(l::TUN_ID, 0x7b);
+        m.set_all(l::TUN_ID);
+        k.set(l::TUN_SRC, 0x0101_025c);
+        k.set(l::TUN_DST, 0x0101_0258);
+        m.set_all(l::TUN_SRC);
+        m.set_all(l::TUN_DST);
+        let opts = [
+            0xff, 0xff, 0x80, 0x01, 0, 0, 0, 0x0a, 0xff, 0xff, 0x00, 0x01, 0, 0, 0, 0x0b,
+        ];
+        let mo = [
+            0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0x0f, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0, 0,
+        ];
+        k.set(l::TUN_GNV_LEN, 16);
+        m.set_all(l::TUN_GNV_LEN);
+        for i in 0..16 {
+            k.set_geneve_byte(i, opts[i]);
+            m.set_geneve_byte(i, mo[i]);
+        }
+        k.set(l::DL_TYPE, 0x0800);
+        m.set_all(l::DL_TYPE);
+        m.set(l::NW_FRAG, 3);
+        let s = format_odp_flow(
+            &k,
+            &m,
+            &OdpFormat {
+                verbose: false,
+                port_name: None,
+            },
+        );
+        assert_eq!(
+            s,
+            "tunnel(tun_id=0x7b,src=1.1.2.92,dst=1.1.2.88,\
+             geneve({class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4}),flags(+key)),\
+             recirc_id(0),in_port(6081),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no)"
         );
     }
 }

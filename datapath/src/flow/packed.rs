@@ -1,6 +1,6 @@
 //! [`PackedKey`]: a flow key stored at its own length, for megaflows.
 //!
-//! A [`FlowKey`] reserves room for every word (288 bytes) so that
+//! A [`FlowKey`] reserves room for every word (392 bytes) so that
 //! extraction can write into it without allocating; a megaflow's masked key
 //! usually has a handful of words. A `PackedKey` keeps the same map, hash
 //! and present words, inline up to [`INLINE_WORDS`] words (spilling to the

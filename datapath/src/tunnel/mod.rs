@@ -11,6 +11,20 @@
 //! UDP source port from the flow hash); only an outer checksum reads the
 //! payload. Failures are rare, so their counters ([`TNL_DROPS`]) are
 //! shared atomics touched only on the drop path.
+//!
+//! MTU, as OVS's userspace datapath: the push neither fragments nor
+//! answers with ICMP "fragmentation needed", whatever the DF bit. A frame
+//! that no longer fits the underlay once encapsulated is dropped at the
+//! underlay port: AF_PACKET's send gets EMSGSIZE from the kernel and
+//! counts it in the port's `tx_dropped` (the `afpacket` test checks it);
+//! on AF_XDP the device drops it (or the port refuses, and counts, a frame
+//! larger than its UMEM frame). A GSO packet is cut into segments of its own `gso_size`,
+//! which the sender chose for its MTU. So the overlay's MTU must leave
+//! room for the outer headers (50 bytes for VXLAN and Geneve without
+//! options over IPv4, 70 over IPv6, plus Geneve options; 38 or more for
+//! GRE): Neutron gives VMs 1450 on a 1500 underlay, or the underlay gets
+//! jumbo frames. `check_pkt_larger` is there for controllers that want to
+//! answer oversized packets themselves.
 
 pub mod fmt;
 pub mod header;
@@ -126,7 +140,9 @@ pub enum TnlError {
     NotTunnel,
     #[error("IP fragment (not reassembled)")]
     Fragment,
-    #[error("inner packet type not supported (L3 GRE/Geneve payload)")]
+    #[error(
+        "not supported: L3 GRE/Geneve payload, or Geneve options longer than the flow key holds"
+    )]
     Unsupported,
     #[error("no headroom for the outer header")]
     NoHeadroom,

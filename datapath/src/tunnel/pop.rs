@@ -10,12 +10,14 @@
 //! an IPv4 header with a bad checksum (options are allowed and skipped),
 //! fragments, a UDP or GRE checksum that does not verify, a
 //! VXLAN header with unknown flags, a Geneve header with a version other
-//! than 0 or options that do not walk to their end, a GRE header with
+//! than 0 or options that do not walk to their end (or longer than the
+//! flow key's `TUN_GNV_OPT_BYTES`), a GRE header with
 //! routing or a version, and payloads that are not Ethernet (L3 GRE needs a
 //! packet_type the datapath does not carry yet). The VNI or key is not
 //! judged here: the flow tables match on `tun_id` after recirculation.
 
 use super::{TnlError, TnlKind};
+use crate::flow::layout::TUN_GNV_OPT_BYTES;
 use crate::offload::{Offload, VNET_F_DATA_VALID};
 use crate::packet::{CtMd, DpPacket, Offsets, TunnelMd};
 use crate::wire::checksum::{checksum, fold, sum16};
@@ -129,7 +131,13 @@ pub fn parse_outer(
                 if g.oam {
                     md.flags |= TNL_F_OAM;
                 }
-                let ol = g.options.len().min(md.geneve_opts.len());
+                // The options go into the flow key, which holds
+                // TUN_GNV_OPT_BYTES of them: refuse more rather than
+                // match on a cut list.
+                let ol = g.options.len();
+                if ol > TUN_GNV_OPT_BYTES {
+                    return Err(TnlError::Unsupported);
+                }
                 md.geneve_opts[..ol].copy_from_slice(&g.options[..ol]);
                 md.geneve_len = ol as u8;
                 h.header_len()

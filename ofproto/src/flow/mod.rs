@@ -18,6 +18,7 @@
 //! (`dl_vlan`, `vlan_vid`, `vlan_tci`) built them.
 
 mod access;
+pub mod geneve;
 mod place;
 mod tlv;
 mod to_match;

@@ -53,7 +53,7 @@ use ferrovs_openflow::action::Action;
 use ferrovs_openflow::port::{OFPP_IN_PORT, OFPP_NONE};
 use ferrovs_openflow::{Instruction, Version};
 
-use crate::flow::{OfFlow, OfMatch};
+use crate::flow::{geneve, OfFlow, OfMatch, TlvMap};
 use action_set::ActionSet;
 pub use bridge::{BridgePorts, BridgeRef, PatchPeer, PortVlan, VlanMode, XPort};
 use freeze::Freezing;
@@ -145,6 +145,10 @@ pub enum XlateError {
     NoRecircContext,
     #[error("more MPLS labels than the flow holds")]
     TooManyMplsLabels,
+    /// Geneve options the TLV map cannot read (OVS's
+    /// XLATE_INVALID_TUNNEL_METADATA).
+    #[error("Invalid tunnel metadata")]
+    InvalidTunnelMetadata,
 }
 
 /// The result of a translation.
@@ -219,6 +223,8 @@ pub struct Ctx<'a, 't> {
     pub(crate) out: XlateOut<'a>,
     pub(crate) trace: Option<&'t mut Trace>,
     pub(crate) tnl: Option<&'a crate::tunnel::TnlState>,
+    /// The ingress bridge's Geneve TLV map (`tun_metadata<n>`).
+    pub(crate) tlv: &'a TlvMap,
     /// The action being run is the last one of the translation (OVS's
     /// `is_last_action`): a tunnel output then needs no `clone`.
     pub(crate) last: bool,
@@ -239,6 +245,21 @@ pub fn xlate<'a>(input: &XlateIn<'a>) -> XlateOut<'a> {
 pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> XlateOut<'a> {
     let mut ctx = Ctx::new(input, trace);
     ctx.trace_bridge();
+    if !ctx.tnl_process_ecn() {
+        return ctx.finish();
+    }
+    // A decapsulated packet's Geneve options, read with this bridge's TLV
+    // map (as OVS's xlate_actions does with UDPIF options).
+    if ctx.flow.0[dp::W_TUN_GNV] != 0 {
+        let tlv = ctx.tlv;
+        let mapped = geneve::map_options(&mut ctx.flow, tlv)
+            .and_then(|_| geneve::map_options(&mut ctx.base, tlv));
+        if let Err(e) = mapped {
+            ctx.note(|| format!("Invalid Geneve tunnel metadata: {e}"));
+            ctx.out.error = Some(XlateError::InvalidTunnelMetadata);
+            return ctx.finish();
+        }
+    }
     match freeze::recirc_id(&input.flow) {
         0 => ctx.pipeline(0),
         id => ctx.thaw(id),
@@ -289,6 +310,7 @@ impl<'a, 't> Ctx<'a, 't> {
             },
             trace,
             tnl: input.tnl,
+            tlv: &input.bridges[input.bridge].ofproto.tlv,
             last: true,
             in_packet_out: false,
             conntracked: false,
@@ -305,8 +327,10 @@ impl<'a, 't> Ctx<'a, 't> {
         // has no tunnel metadata to match, whatever the tables read.
         let tun = &self.base.0[dp::W_TUN_V4..dp::W_TUN_MISC];
         if tun.iter().all(|w| *w == 0) {
-            self.wc.0[dp::W_TUN_ID..=dp::W_TUN_MISC].fill(0);
+            self.wc.0[dp::W_TUN_ID..dp::W_DL_DST].fill(0);
         }
+        // The tun_metadata bits read become a mask over the raw options.
+        geneve::options_mask(&self.base, &mut self.wc, self.tlv);
         self.out.wc = self.wc;
         self.out.final_flow = self.flow;
         self.out
@@ -322,6 +346,7 @@ fn init_wc(flow: &OfFlow, wc: &mut OfFlow) {
     if is_ip_any(flow) {
         wc.0[dp::W_NW_MISC] |= dp::NW_FRAG.word_mask();
     }
+    tunnel::tnl_wc_init(flow, wc);
 }
 
 pub(crate) fn dl_type(f: &OfFlow) -> u16 {
@@ -470,7 +495,8 @@ impl<'a, 't> Ctx<'a, 't> {
                     bridge: self.bridge,
                     reason: REASON_NO_MATCH,
                     table_id,
-                    cookie: u64::MAX,
+                    // OVS's miss rule has cookie 0 (NXT_PACKET_IN2 shows it).
+                    cookie: 0,
                     max_len: u16::MAX,
                     controller_id: 0,
                     userdata: Vec::new(),

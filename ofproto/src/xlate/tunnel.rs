@@ -76,10 +76,65 @@ pub(super) fn tun_src(f: &OfFlow) -> Option<IpAddr> {
     (v6 != 0).then(|| IpAddr::V6(Ipv6Addr::from(v6)))
 }
 
+const IP_DSCP_MASK: u8 = 0xfc;
+const IP_ECN_MASK: u8 = 0x03;
+const IP_ECN_ECT_0: u8 = 0x02;
+const IP_ECN_CE: u8 = 0x03;
+
 /// The datapath words of the tunnel metadata (cleared for the underlay).
-const TUN_WORDS: std::ops::RangeInclusive<usize> = dp::W_TUN_ID..=dp::W_TUN_MISC;
+const TUN_WORDS: std::ops::Range<usize> = dp::W_TUN_ID..dp::W_DL_DST;
+
+/// What every decapsulated packet's megaflow matches, as OVS's
+/// `tnl_wc_init`: the key and its presence flag, the outer addresses, the
+/// outer TOS (its ECN decides [`Ctx::tnl_process_ecn`]) and, for an outer
+/// CE mark on IP, the inner ECN bits.
+pub(crate) fn tnl_wc_init(f: &OfFlow, wc: &mut OfFlow) {
+    if tun_dst(f).is_none() {
+        return;
+    }
+    unwild(wc, dp::TUN_ID);
+    if get(f, dp::TUN_DST) != 0 {
+        unwild(wc, dp::TUN_SRC);
+        unwild(wc, dp::TUN_DST);
+    } else {
+        for x in [
+            dp::TUN_IPV6_SRC_HI,
+            dp::TUN_IPV6_SRC_LO,
+            dp::TUN_IPV6_DST_HI,
+            dp::TUN_IPV6_DST_LO,
+        ] {
+            unwild(wc, x);
+        }
+    }
+    unwild(wc, dp::TUN_TOS);
+    // Whether a key was present (a GRE packet with key 0 is not one
+    // without a key); the other flags, as upstream OVS since 3.7, not.
+    wc.0[dp::TUN_FLAGS.word as usize] |=
+        dp::TUN_FLAGS.place(ferrovs_datapath::tunnel::pop::TNL_F_KEY as u64);
+    if super::is_ip_any(f) && get(f, dp::TUN_TOS) as u8 & IP_ECN_MASK == IP_ECN_CE {
+        wc.0[dp::NW_TOS.word as usize] |= dp::NW_TOS.place(IP_ECN_MASK as u64);
+    }
+}
 
 impl Ctx<'_, '_> {
+    /// An outer CE mark goes to the inner IP packet, which must then be
+    /// ECN capable (OVS's `tnl_process_ecn`); false: drop the packet.
+    pub(crate) fn tnl_process_ecn(&mut self) -> bool {
+        if tun_dst(&self.flow).is_none()
+            || !super::is_ip_any(&self.flow)
+            || get(&self.flow, dp::TUN_TOS) as u8 & IP_ECN_MASK != IP_ECN_CE
+        {
+            return true;
+        }
+        let tos = get(&self.flow, dp::NW_TOS) as u8;
+        if tos & IP_ECN_MASK == 0 {
+            self.note(|| "dropping tunnel packet marked ECN CE but is not ECN capable".into());
+            return false;
+        }
+        put(&mut self.flow, dp::NW_TOS, (tos | IP_ECN_CE) as u64);
+        true
+    }
+
     /// Output to tunnel port `p` (see the module comment).
     pub(crate) fn tunnel_output(&mut self, p: u16, c: &TnlConfig) {
         let Some(tnl) = self.tnl else {
@@ -119,14 +174,25 @@ impl Ctx<'_, '_> {
                 Some(get(&self.flow, dp::TUN_ID))
             }
         };
-        let tos = match c.tos {
+        // As OVS's tnl_port_send: `tos=inherit` takes the inner DSCP, and
+        // the ECN bits are always inherited (CE as ECT(0)).
+        let ip = super::is_ip_any(&self.flow);
+        let inner_tos = get(&self.flow, dp::NW_TOS) as u8;
+        let mut tos = match c.tos {
             Inherit::Fixed(t) => t,
-            Inherit::Inherit if super::is_ip_any(&self.flow) => {
-                unwild(&mut self.wc, dp::NW_TOS);
-                get(&self.flow, dp::NW_TOS) as u8
+            Inherit::Inherit if ip => {
+                self.wc.0[dp::NW_TOS.word as usize] |= dp::NW_TOS.place(IP_DSCP_MASK as u64);
+                inner_tos & IP_DSCP_MASK
             }
             Inherit::Inherit => 0,
         };
+        if ip {
+            self.wc.0[dp::NW_TOS.word as usize] |= dp::NW_TOS.place(IP_ECN_MASK as u64);
+            tos |= match inner_tos & IP_ECN_MASK {
+                IP_ECN_CE => IP_ECN_ECT_0,
+                ecn => ecn,
+            };
+        }
         let ttl = match c.ttl {
             Inherit::Fixed(t) => t,
             Inherit::Inherit if super::is_ip_any(&self.flow) => {
@@ -207,7 +273,14 @@ impl Ctx<'_, '_> {
                 fmt_mac(&dmac)
             )
         });
-        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key) else {
+        // Geneve carries the flow's present tun_metadata options.
+        let opts = if c.kind == TnlKind::Geneve {
+            crate::flow::geneve::unwild_present(&self.flow, &mut self.wc, self.tlv);
+            crate::flow::geneve::build_options(&self.flow, self.tlv)
+        } else {
+            (Vec::new(), false)
+        };
+        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key, opts) else {
             self.note(|| "native tunnel header build failed".to_string());
             return;
         };
@@ -233,6 +306,7 @@ impl Ctx<'_, '_> {
         for w in TUN_WORDS {
             f.0[w] = 0;
         }
+        f.0[crate::flow::W_TUN_MD_PRESENT] = 0;
         put(f, dp::DL_DST, mac_u64(dmac));
         put(f, dp::DL_SRC, mac_u64(smac));
         f.0[dp::W_VLAN] = 0;
@@ -312,6 +386,7 @@ fn header(
     tos: u8,
     ttl: u8,
     key: Option<u64>,
+    (options, critical): (Vec<u8>, bool),
 ) -> Option<TnlHeaderRepr> {
     let ip = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => OuterIp::V4 {
@@ -343,9 +418,9 @@ fn header(
             dst_port: c.dst_port,
             csum: udp_csum,
             oam: false,
-            critical: false,
+            critical,
             vni,
-            options: Vec::new(),
+            options,
         },
         TnlKind::Gre => Encap::Gre(GreRepr {
             protocol: if c.l3 {

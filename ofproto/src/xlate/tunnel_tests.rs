@@ -418,3 +418,49 @@ fn upcall_maps_popped_packets_and_drops_unknown_keys_narrowly() {
     f.set(dp::IN_PORT, 77);
     assert!(up.translate(&f, false, 0).is_none());
 }
+
+#[test]
+fn outer_ce_marks_the_inner_packet_or_drops_it() {
+    let (brs, tnl) = setup(&["in_port=2,actions=output:1"]);
+    let refs: Vec<BridgeRef> = brs
+        .iter()
+        .map(|b| BridgeRef {
+            ofproto: &b.of,
+            ports: &b.ports,
+            mac: &b.mac,
+        })
+        .collect();
+    let go = |outer_tos: u64, inner_tos: u64| {
+        let mut flow = crate::trace::parse_trace_flow(
+            "in_port=2,tun_id=5,tun_src=198.18.3.9,tun_dst=198.18.2.88,tcp",
+            &brs[1].ports,
+        )
+        .unwrap();
+        put(&mut flow, dp::TUN_TOS, outer_tos);
+        put(&mut flow, dp::NW_TOS, inner_tos);
+        let out = xlate(&XlateIn {
+            bridges: &refs,
+            bridge: 1,
+            flow,
+            now: Instant::now(),
+            may_learn: false,
+            tnl: Some(&tnl),
+            recirc: None,
+        });
+        (
+            odp_text::format_dp_actions(&out.actions, &|p| p.to_string()),
+            get(&out.wc, dp::TUN_TOS),
+            get(&out.wc, dp::NW_TOS),
+        )
+    };
+    // ECT(1) inside, CE outside: the inner packet leaves CE.
+    let (a, tun_tos_m, tos_m) = go(3, 0x21);
+    assert_eq!(a, "set(ipv4(tos=0x3/0x3)),3");
+    assert_eq!((tun_tos_m, tos_m & 3), (0xff, 3));
+    // Not ECN capable inside: dropped.
+    assert_eq!(go(3, 0x20).0, "drop");
+    // No CE outside: untouched, the inner ECN not looked at.
+    let (a, tun_tos_m, tos_m) = go(2, 0x20);
+    assert_eq!(a, "3");
+    assert_eq!((tun_tos_m, tos_m), (0xff, 0));
+}
