@@ -188,10 +188,31 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
             }
         }
     }
+    let rest: Vec<String> = rest.iter().map(|t| icmp_token(t, flow, wc)).collect();
     if rest.is_empty() {
         format!("{head},eth")
     } else {
         format!("{head},eth,{}", rest.join(","))
+    }
+}
+
+/// OVS prints ICMP type and code from the 16-bit port words: plain when
+/// all 16 bits are masked, else `0xV/0xM` (the usual 8-bit match's mask
+/// is 0xff), for ICMPv4 and ICMPv6 alike.
+fn icmp_token(tok: &str, flow: &OfFlow, wc: &OfFlow) -> String {
+    use ferrovs_datapath::flow::layout::{TP_DST, TP_SRC};
+    let f = match tok.split_once('=') {
+        Some(("icmp_type", _)) => TP_SRC,
+        Some(("icmp_code", _)) => TP_DST,
+        _ => return tok.to_string(),
+    };
+    let name = &tok[..tok.find('=').unwrap_or(0)];
+    let m = wc.bits(f.word as usize, f.shift as u32, 16);
+    let v = flow.bits(f.word as usize, f.shift as u32, 16) & m;
+    if m == 0xffff {
+        format!("{name}={v}")
+    } else {
+        format!("{name}={v:#x}/{m:#x}")
     }
 }
 

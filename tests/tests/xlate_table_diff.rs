@@ -173,7 +173,18 @@ fn topology_args(old: &BTreeSet<String>, ports: &[Port], dir: &Path) -> Vec<Stri
     for b in &bridges {
         sep(&mut a);
         a.extend(["add-br", b].map(String::from));
-        a.extend(["--", "set", "bridge", b, "datapath_type=netdev", "fail_mode=secure", PROTOCOLS].map(String::from));
+        a.extend(
+            [
+                "--",
+                "set",
+                "bridge",
+                b,
+                "datapath_type=netdev",
+                "fail_mode=secure",
+                PROTOCOLS,
+            ]
+            .map(String::from),
+        );
     }
     for p in ports {
         sep(&mut a);
@@ -390,13 +401,22 @@ impl Pair {
             if verbose {
                 eprintln!("=== {} {br} {flow}\n{ctx}", case.name);
             }
-            let differs = if f.1 != o.1 {
-                Some((Line::Actions, format!("ferrovs {}\n  OVS     {}", f.1, o.1)))
-            } else if f.0 != o.0 {
-                Some((Line::Megaflow, format!("ferrovs {}\n  OVS     {}", f.0, o.0)))
-            } else {
-                None
-            };
+            let names: BTreeSet<&str> = case
+                .ports
+                .iter()
+                .flat_map(|p| [p.name.as_str(), p.bridge.as_str()])
+                .collect();
+            let differs =
+                if f.1 != o.1 && canonical(&f.1, &names, flow) != canonical(&o.1, &names, flow) {
+                    Some((Line::Actions, format!("ferrovs {}\n  OVS     {}", f.1, o.1)))
+                } else if f.0 != o.0 {
+                    Some((
+                        Line::Megaflow,
+                        format!("ferrovs {}\n  OVS     {}", f.0, o.0),
+                    ))
+                } else {
+                    None
+                };
             let known = KNOWN
                 .iter()
                 .position(|(c, p, _, _)| *c == case.name && *p == flow.as_str());
@@ -421,6 +441,54 @@ impl Pair {
         }
         (bad, n)
     }
+}
+
+/// The datapath actions as what each port receives: every output becomes
+/// `PORT[header changes so far]` (VLAN pushes and pops, `set(...)`s), and
+/// outputs between two other actions are sorted; recirculation ids become
+/// `N`. Two lines with the same canonical form send the same packets to
+/// the same ports. Used only when the lines differ: OVS floods NORMAL's
+/// VLAN in the order of its bundle hash map (by pointer), so its order of
+/// outputs, and so where it puts push_vlan and pop_vlan, is not
+/// reproducible.
+fn canonical(actions: &str, ports: &BTreeSet<&str>, traced: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    // The traced packet's own tag, as push_vlan would print it.
+    let field = |k: &str| {
+        traced
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+    };
+    let mut vlans: Vec<String> = field("dl_vlan")
+        .map(|v| format!("vid={v},pcp={}", field("dl_vlan_pcp").unwrap_or("0")))
+        .into_iter()
+        .collect();
+    let mut sets: BTreeMap<String, String> = BTreeMap::new();
+    for a in ferrovs_tests::ovs_compare::split_actions(actions) {
+        if ports.contains(a.as_str()) {
+            let sets: Vec<String> = sets.values().cloned().collect();
+            run.push(format!("{a}[{};{}]", vlans.join("/"), sets.join(",")));
+        } else if let Some(v) = a.strip_prefix("push_vlan(") {
+            vlans.push(v.trim_end_matches(')').to_string());
+        } else if a == "pop_vlan" {
+            vlans.pop();
+        } else if let Some(inner) = a.strip_prefix("set(") {
+            let kind = inner.split('(').next().unwrap_or("").to_string();
+            sets.insert(kind, a.clone());
+        } else {
+            run.sort();
+            out.append(&mut run);
+            let a = match a.find("recirc(0x") {
+                Some(i) => format!("{}recirc(N)", &a[..i]),
+                None => a,
+            };
+            out.push(a);
+        }
+    }
+    run.sort();
+    out.append(&mut run);
+    out.join(",")
 }
 
 fn data_dir() -> PathBuf {

@@ -399,12 +399,30 @@ impl<'a, 't> Ctx<'a, 't> {
     /// a miss is a table miss (OpenFlow semantics), otherwise (resubmit)
     /// it does nothing.
     pub(crate) fn lookup_and_run(&mut self, table_id: u8, pipeline: bool) {
+        self.lookup_as_and_run(table_id, pipeline, None)
+    }
+
+    /// [`Self::lookup_and_run`] with the lookup (only) made as if the
+    /// packet came in on `lookup_in_port`: `resubmit(port,table)` looks up
+    /// with the new input port, then runs the rule's actions with the
+    /// packet's own (as OVS's rule_dpif_lookup_from_table restores it), so
+    /// that output to the real input port is still skipped.
+    fn lookup_as_and_run(&mut self, table_id: u8, pipeline: bool, lookup_in_port: Option<u16>) {
         let br = self.br();
         let Some(table) = br.ofproto.tables.get(table_id) else {
             return;
         };
         let ind = self.indent();
-        let found = self.table_lookup(table);
+        let found = match lookup_in_port {
+            Some(p) => {
+                let real = in_port(&self.flow);
+                set_in_port(&mut self.flow, p);
+                let found = self.table_lookup(table);
+                set_in_port(&mut self.flow, real);
+                found
+            }
+            None => self.table_lookup(table),
+        };
         self.out.lookups.push(TableLookup {
             table,
             matched: found.is_some(),
@@ -671,15 +689,10 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         self.resubmits += 1;
         let table = if table == 0xff { self.table_id } else { table };
-        let old_in = in_port(&self.flow);
-        let new_in = if port == OFPP_IN_PORT { old_in } else { port };
-        set_in_port(&mut self.flow, new_in);
+        let lookup_in = (port != OFPP_IN_PORT).then_some(port);
         self.depth += 1;
-        self.lookup_and_run(table, false);
+        self.lookup_as_and_run(table, false, lookup_in);
         self.depth -= 1;
-        if in_port(&self.flow) == new_in {
-            set_in_port(&mut self.flow, old_in);
-        }
     }
 
     /// Queues a packet-in and, on the datapath, a `userspace` action that
