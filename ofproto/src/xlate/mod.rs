@@ -223,6 +223,11 @@ pub struct Ctx<'a, 't> {
     /// The packet went through the tracker in this pass (OVS's
     /// `conntracked`): frozen states carry it.
     pub(crate) conntracked: bool,
+    /// MPLS was popped to a non-MPLS type in this pass (OVS's
+    /// `was_mpls`): the L3 header is not parsed yet, so a table lookup,
+    /// a select group or an action that reads or writes L3 first
+    /// recirculates, and the datapath parses the packet again.
+    pub(crate) was_mpls: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -287,6 +292,7 @@ impl<'a, 't> Ctx<'a, 't> {
             last: true,
             in_packet_out: false,
             conntracked: false,
+            was_mpls: false,
         }
     }
 
@@ -547,6 +553,19 @@ impl<'a, 't> Ctx<'a, 't> {
             if self.exit || self.out.error.is_some() {
                 return;
             }
+            if self.was_mpls {
+                // As a resubmit after pop_mpls: looked up after the
+                // datapath parsed the packet again.
+                self.trigger_freeze();
+                self.freezing
+                    .actions
+                    .push(freeze::FrozenAction::Act(Action::Resubmit {
+                        in_port: ferrovs_openflow::port::OFPP_IN_PORT,
+                        table: t,
+                        ct: false,
+                    }));
+                return;
+            }
             self.note(|| format!("goto_table:{t}"));
             self.pipeline(t);
         }
@@ -575,6 +594,14 @@ impl<'a, 't> Ctx<'a, 't> {
             self.last = outer && i + 1 == acts.len() && self.action_set.is_empty();
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
+            }
+            if self.was_mpls && crate::xlate::mpls::needs_reparse(a) {
+                // The action runs after the datapath parsed the popped
+                // packet again.
+                self.note(|| "recirculating to parse the packet after pop_mpls".to_string());
+                self.trigger_freeze();
+                self.freeze_unroll(&acts[i..]);
+                break;
             }
             if let Action::CheckPktLarger { pkt_len, dst } = a {
                 // Translates the rest of the list itself, once per branch.
@@ -643,6 +670,7 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             A::Clone(inner) => {
                 let saved = self.flow;
+                let saved_mpls = self.was_mpls;
                 let saved_set = self.action_set.clone();
                 let last = std::mem::replace(&mut self.last, false);
                 self.do_actions(inner);
@@ -651,6 +679,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     self.finish_freezing();
                 }
                 self.flow = saved;
+                self.was_mpls = saved_mpls;
                 self.action_set = saved_set;
                 self.exit = false;
             }
