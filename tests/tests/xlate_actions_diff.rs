@@ -477,25 +477,6 @@ fn set_field_load_move() {
                 reason: "same mask; OVS prints the whole 20-bit label mask as \
                          ipv6_label=0x00000/0xfffff, ferrovs's printer as exact",
             },
-            Known {
-                packet: "in_port=4,icmp,icmp_type=8",
-                line: Line::Megaflow,
-                reason: "same bits (low byte of tp_src/tp_dst); OVS prints them \
-                         icmp_type=0x8/0xff,icmp_code=0x0/0xff, ferrovs's printer as exact",
-            },
-            Known {
-                packet: "in_port=2,icmp6,icmpv6_type=135,icmpv6_code=0,nd_target=2001:db8::1,nd_sll=00:00:00:00:00:01",
-                line: Line::Megaflow,
-                reason: "same bits (the ND prerequisite reads type and code); OVS \
-                         prints icmp_type=0x87/0xff,icmp_code=0x0/0xff",
-            },
-            Known {
-                packet: "in_port=4,arp",
-                line: Line::Megaflow,
-                reason: "same bits; the megaflow printer puts recirc_id first and \
-                         omits skb_priority=0, OVS prints pkt_mark=0,recirc_id=0,\
-                         skb_priority=0,...",
-            },
         ],
     );
 }

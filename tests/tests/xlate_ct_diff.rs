@@ -319,11 +319,6 @@ fn neutron_ovs_firewall() {
         ],
         &[
             Known {
-                packet: eg_arp,
-                ct_next: &[],
-                reason: "not conntrack: OVS's NORMAL checks every ARP for a gratuitous ARP (un-wildcarding arp_op and arp_tpa) even without bonds; ferrovs's NORMAL reads them only where it uses them",
-            },
-            Known {
                 packet: in_icmp_member,
                 ct_next: &[],
                 reason: "recirculated pass, conjunction (classifier, not conntrack): OVS's megaflow has -inv, ct_zone=1 and ct_mark=0 (bits of the lower-priority table 82 rules that its conjunctive lookup looked at), ferrovs's has icmp_code=0 instead",
