@@ -56,6 +56,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arp_and_nd_addresses_are_l4_as_in_ovs() {
+        let s = stage_masks();
+        for w in [
+            dp::W_ARP_SHA,
+            dp::W_ARP_THA,
+            dp::W_ND_TARGET,
+            dp::W_ND_TARGET + 1,
+        ] {
+            assert_eq!(s[3].0[w], !0, "word {w}");
+        }
+        assert_eq!(s[L3].0[dp::W_NW], !0);
+    }
+
+    #[test]
     fn stages_partition_every_bit() {
         let s = stage_masks();
         for w in 0..OF_WORDS {
