@@ -55,9 +55,6 @@ enum Line {
 /// The reason of the packet-in entries.
 const CONTROLLER_COOKIE: &str = "OVS prints the packet-in's userspace cookie (controller(reason=..,dont_send=1,..,recirc_id=N,..)); ferrovs prints userspace(pid=0,controller): its cookie is its own (the packet-in/continuation work's), same packets sent";
 
-/// The reason of the conjunction entries.
-const CONJUNCTIVE: &str = "conjunctive match: ferrovs un-wildcards every bit of every rule at or above the result's priority; OVS's classifier visits the conjunctive subtables with its prefix tries and ports trie, so its megaflow is wider (ofproto/src/xlate/conjunction.rs)";
-
 const KNOWN: &[(&str, &str, Line, &str)] = &[
     (
         "15-neutron-node-patch-ports",
@@ -88,66 +85,6 @@ const KNOWN: &[(&str, &str, Line, &str)] = &[
         "in_port=1,dl_src=50:54:00:00:01:05,dl_dst=50:54:00:00:00:10,ip,nw_src=198.18.1.5,nw_dst=198.18.2.77,nw_ttl=64",
         Line::Actions,
         CONTROLLER_COOKIE,
-    ),
-    (
-        "32-ovn-acl-port-groups",
-        "in_port=2,dl_src=0a:00:00:00:00:02,dl_dst=0a:00:00:00:00:01,tcp,nw_src=198.18.10.2,nw_dst=198.18.10.1,tp_src=5000,tp_dst=4100",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "32-ovn-acl-port-groups",
-        "in_port=2,dl_src=0a:00:00:00:00:02,dl_dst=0a:00:00:00:00:01,tcp,nw_src=198.18.10.2,nw_dst=198.18.10.1,tp_src=5000,tp_dst=80",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "32-ovn-acl-port-groups",
-        "in_port=3,dl_src=0a:00:00:00:00:03,dl_dst=0a:00:00:00:00:02,icmp,nw_src=198.18.10.3,nw_dst=198.18.10.2,icmp_type=8",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "32-ovn-acl-port-groups",
-        "in_port=3,dl_src=0a:00:00:00:00:03,dl_dst=0a:00:00:00:00:01,icmp,nw_src=198.18.10.3,nw_dst=198.18.10.1,icmp_type=8",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "32-ovn-acl-port-groups",
-        "in_port=1,dl_src=0a:00:00:00:00:01,dl_dst=0a:00:00:00:00:02,icmp,nw_src=198.18.10.1,nw_dst=198.18.10.2,icmp_type=0",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "33-ovn-acl-address-sets",
-        "in_port=1,dl_src=0a:00:00:00:00:01,dl_dst=0a:00:00:00:00:02,udp,nw_src=198.18.10.1,nw_dst=198.18.20.9,udp_src=999,udp_dst=53",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "33-ovn-acl-address-sets",
-        "in_port=1,dl_src=0a:00:00:00:00:01,dl_dst=0a:00:00:00:00:02,tcp,nw_src=198.18.10.1,nw_dst=198.18.21.6,tp_src=999,tp_dst=443",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "33-ovn-acl-address-sets",
-        "in_port=2,dl_src=0a:00:00:00:00:02,dl_dst=0a:00:00:00:00:01,tcp,nw_src=198.18.10.2,nw_dst=198.18.21.6,tp_src=999,tp_dst=443",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "33-ovn-acl-address-sets",
-        "in_port=3,dl_src=0a:00:00:00:00:03,dl_dst=0a:00:00:00:00:01,tcp,nw_src=198.18.10.3,nw_dst=198.18.21.6,tp_src=999,tp_dst=443",
-        Line::Megaflow,
-        CONJUNCTIVE,
-    ),
-    (
-        "33-ovn-acl-address-sets",
-        "in_port=1,dl_src=0a:00:00:00:00:01,dl_dst=0a:00:00:00:00:02,udp,nw_src=198.18.10.1,nw_dst=198.18.22.1,udp_src=999,udp_dst=53",
-        Line::Megaflow,
-        CONJUNCTIVE,
     ),
 ];
 
