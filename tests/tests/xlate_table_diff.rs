@@ -4,7 +4,10 @@
 //! ports with the same OpenFlow port numbers), each packet of the file is
 //! traced in both with `ofproto/trace`, and the `Datapath actions:` lines
 //! (datapath port numbers replaced by port names, runs of outputs sorted)
-//! and the `Megaflow:` lines must be equal. A difference that cannot be
+//! and the `Megaflow:` lines must be equal; two actions lines that differ
+//! only in the order of their outputs count as equal when each port gets
+//! the same headers ([`canonical`]: OVS floods NORMAL's VLAN in hash
+//! order). A difference that cannot be
 //! fixed is listed in [`KNOWN`] with its reason; a listed difference that
 //! is gone fails too, so that the list stays true.
 //!
