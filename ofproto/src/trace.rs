@@ -141,10 +141,16 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
         .filter(|s| !s.starts_with("recirc_id=") && !s.starts_with("dp_hash="))
         .collect::<Vec<_>>()
         .join(",");
-    let mut head = match recirc_id(flow) {
+    // pkt_mark comes before the recirculation id (OVS's match_format).
+    let mut head: String = m
+        .split(',')
+        .filter(|s| s.starts_with("pkt_mark="))
+        .map(|s| format!("{s},"))
+        .collect();
+    head.push_str(&match recirc_id(flow) {
         0 => "recirc_id=0".to_string(),
         id => format!("recirc_id={id:#x}"),
-    };
+    });
     let hash_mask = dp_hash(wc);
     if hash_mask != 0 {
         // C's "%#x": zero prints as "0".
@@ -158,12 +164,24 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
             head.push_str(&format!(",dp_hash={v}/{hash_mask:#x}"));
         }
     }
+    // skb_priority has no OpenFlow field, so the match text lacks it.
+    let prio = ferrovs_datapath::flow::layout::SKB_PRIORITY;
+    if wc.bits(prio.word as usize, prio.shift as u32, 32) != 0 {
+        match flow.bits(prio.word as usize, prio.shift as u32, 32) {
+            0 => head.push_str(",skb_priority=0"),
+            v => head.push_str(&format!(",skb_priority={v:#x}")),
+        }
+    }
     // Metadata OVS prints before the packet type: skb_priority,
     // pkt_mark and the conntrack fields.
     let (pre, rest): (Vec<&str>, Vec<&str>) =
         m.split(',').filter(|s| !s.is_empty()).partition(|s| {
             s.starts_with("ct_") || s.starts_with("skb_priority=") || s.starts_with("pkt_mark=")
         });
+    let pre: Vec<&str> = pre
+        .into_iter()
+        .filter(|s| !s.starts_with("pkt_mark="))
+        .collect();
     for p in pre {
         head.push(',');
         head.push_str(p);
@@ -188,10 +206,55 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
             }
         }
     }
+    let mut rest: Vec<String> = rest.iter().map(|t| icmp_token(t, flow, wc)).collect();
+    mpls_lower_entries(&mut rest, flow, wc);
     if rest.is_empty() {
         format!("{head},eth")
     } else {
         format!("{head},eth,{}", rest.join(","))
+    }
+}
+
+/// OVS prints the masked bits of the second and third MPLS label stack
+/// entries (`mpls_lse1=0x%08x/0x%08x`) after the top entry's fields.
+fn mpls_lower_entries(rest: &mut Vec<String>, flow: &OfFlow, wc: &OfFlow) {
+    use ferrovs_datapath::flow::layout::{MPLS_LSE1, MPLS_LSE2};
+    let Some(last) = rest.iter().rposition(|t| t.starts_with("mpls_")) else {
+        return;
+    };
+    let mut at = last + 1;
+    for (name, f) in [("mpls_lse1", MPLS_LSE1), ("mpls_lse2", MPLS_LSE2)] {
+        let m = wc.bits(f.word as usize, f.shift as u32, 32);
+        if m == 0 || rest.iter().any(|t| t.starts_with(&format!("{name}="))) {
+            continue;
+        }
+        let v = flow.bits(f.word as usize, f.shift as u32, 32) & m;
+        let mut t = format!("{name}=0x{v:08x}");
+        if m != 0xffff_ffff {
+            t.push_str(&format!("/0x{m:08x}"));
+        }
+        rest.insert(at, t);
+        at += 1;
+    }
+}
+
+/// OVS prints ICMP type and code from the 16-bit port words: plain when
+/// all 16 bits are masked, else `0xV/0xM` (the usual 8-bit match's mask
+/// is 0xff), for ICMPv4 and ICMPv6 alike.
+fn icmp_token(tok: &str, flow: &OfFlow, wc: &OfFlow) -> String {
+    use ferrovs_datapath::flow::layout::{TP_DST, TP_SRC};
+    let f = match tok.split_once('=') {
+        Some(("icmp_type", _)) => TP_SRC,
+        Some(("icmp_code", _)) => TP_DST,
+        _ => return tok.to_string(),
+    };
+    let name = &tok[..tok.find('=').unwrap_or(0)];
+    let m = wc.bits(f.word as usize, f.shift as u32, 16);
+    let v = flow.bits(f.word as usize, f.shift as u32, 16) & m;
+    if m == 0xffff {
+        format!("{name}={v}")
+    } else {
+        format!("{name}={v:#x}/{m:#x}")
     }
 }
 

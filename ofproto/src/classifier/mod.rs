@@ -607,6 +607,27 @@ impl<T> Classifier<T> {
         best.map(|e| (key_of(&self.subtables, e), &e.value))
     }
 
+    /// Sets in `wc` the bits that decide, in every subtable holding a rule
+    /// of priority `floor` or more, which of its rules match `flow`: each
+    /// such subtable's staged look-up with the tries, as a single
+    /// look-up would do it. A hit pins the subtable's whole mask (so the
+    /// matching rules are known), a miss only what proved it. This is the
+    /// megaflow of a conjunctive match, which depends on every rule that
+    /// matches at or above the result, as OVS's classifier visits them.
+    pub fn wc_all_matches(&self, flow: &OfFlow, floor: u32, wc: &mut OfFlow) {
+        let mut ctx: TrieCtx = [None; MAX_TRIES];
+        for hot in &self.order {
+            if hot.max_priority < floor {
+                break;
+            }
+            if hot.rejects(flow, Some(&mut *wc)) {
+                continue;
+            }
+            let st = self.st(hot.id);
+            self.find_in(st, flow, &mut ctx, Some(&mut *wc));
+        }
+    }
+
     /// The best rule of one subtable for `flow`, staged, with trie checks.
     #[inline]
     fn find_in(

@@ -5,7 +5,10 @@
 //! layers out of the megaflow.
 //!
 //! Membership is per bit, not per word, because a few words mix layers
-//! (`tcp_flags`, which OVS keeps with L3, shares a word with the ports).
+//! (`tcp_flags`, which this classifier keeps with L3, shares a word with
+//! the ports). As in OVS 3.1's `struct flow`, the L4 stage starts at
+//! `nd_target`: ARP's and ND's hardware addresses and the ND target are
+//! L4.
 
 use std::sync::OnceLock;
 
@@ -24,6 +27,10 @@ fn build() -> [OfFlow; N_STAGES] {
             dp::W_CT_NW => L3,
             _ if (dp::W_CT_IPV6_SRC..dp::W_CT_IPV6_DST + 2).contains(&w) => L3,
             dp::W_CT_TP | W_ND_RESERVED => 3,
+            // OVS's L4 segment starts at nd_target: arp_sha, arp_tha
+            // and nd_target are looked at with the ports.
+            dp::W_ARP_SHA | dp::W_ARP_THA => 3,
+            _ if (dp::W_ND_TARGET..dp::W_ND_TARGET + 2).contains(&w) => 3,
             _ if (dp::W_DL_DST..=dp::W_DL_TYPE).contains(&w) || w == dp::W_MPLS => 1,
             _ if (dp::W_NW..dp::W_TP).contains(&w) => L3,
             _ if (dp::W_NSH..dp::W_NSH_C + 2).contains(&w) => L3,
@@ -47,6 +54,20 @@ pub(crate) fn stage_masks() -> &'static [OfFlow; N_STAGES] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arp_and_nd_addresses_are_l4_as_in_ovs() {
+        let s = stage_masks();
+        for w in [
+            dp::W_ARP_SHA,
+            dp::W_ARP_THA,
+            dp::W_ND_TARGET,
+            dp::W_ND_TARGET + 1,
+        ] {
+            assert_eq!(s[3].0[w], !0, "word {w}");
+        }
+        assert_eq!(s[L3].0[dp::W_NW], !0);
+    }
 
     #[test]
     fn stages_partition_every_bit() {

@@ -4,7 +4,9 @@
 //! as the output port's VLAN mode wants.
 //!
 //! The megaflow reads the input port, both MAC addresses and the outer
-//! VLAN ID, as OVS's `xlate_normal` does.
+//! VLAN ID, as OVS's `xlate_normal` does, and for a broadcast ARP the
+//! opcode (and a request's addresses), which OVS's gratuitous-ARP test
+//! reads.
 
 use ferrovs_datapath::flow::layout as dp;
 
@@ -50,6 +52,7 @@ impl Ctx<'_, '_> {
         };
         let src = self.flow.0[dp::W_DL_SRC] & dp::DL_SRC.word_mask();
         let dst = self.flow.0[dp::W_DL_DST] & dp::DL_DST.word_mask();
+        self.gratuitous_arp_mask(dst);
         if self.may_learn && br.mac.learn(vlan, src, inp, self.now) {
             self.out.mac_changed = true;
             if !is_multicast(src) {
@@ -78,6 +81,23 @@ impl Ctx<'_, '_> {
                 self.note(|| "no learned MAC for destination, flooding".to_string());
                 self.normal_flood(vlan, inp);
             }
+        }
+    }
+
+    /// The fields OVS's gratuitous-ARP test reads before learning (it
+    /// decides whether a learned entry may move): for a broadcast ARP the
+    /// opcode, and for a request both addresses.
+    fn gratuitous_arp_mask(&mut self, dst: u64) {
+        let dl_type = self.flow.bits(dp::W_DL_TYPE, dp::DL_TYPE.shift as u32, 16) as u16;
+        if dl_type != ferrovs_datapath::wire::ethernet::ETH_TYPE_ARP
+            || dst != dp::DL_DST.word_mask()
+        {
+            return;
+        }
+        self.wc.0[dp::W_NW_MISC] |= dp::NW_PROTO.word_mask();
+        let op = self.flow.bits(dp::W_NW_MISC, dp::NW_PROTO.shift as u32, 8);
+        if op == 1 {
+            self.wc.0[dp::W_NW] |= dp::NW_SRC.word_mask() | dp::NW_DST.word_mask();
         }
     }
 

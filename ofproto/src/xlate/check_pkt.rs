@@ -39,6 +39,7 @@ impl<'a> Ctx<'a, '_> {
         self.commit();
         let flow = self.flow;
         let base = self.base;
+        let was_mpls = self.was_mpls;
         let stack = std::mem::take(&mut self.stack);
         let set = std::mem::take(&mut self.action_set);
         let exit = self.exit;
@@ -47,6 +48,7 @@ impl<'a> Ctx<'a, '_> {
         for (larger, out) in [(1u128, 0usize), (0, 1)] {
             self.flow = flow;
             self.base = base;
+            self.was_mpls = was_mpls;
             self.exit = false;
             self.write_subfield_flow(dst, larger);
             self.do_actions(rest);

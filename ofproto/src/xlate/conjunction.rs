@@ -15,9 +15,12 @@
 //! walks the table's rules (`iter`), since the classifier has no
 //! multi-match lookup yet: a linear pass per conjunctive miss, which a
 //! classifier-side multi-match can later replace behind this function.
-//! Its megaflow is safe and may be narrower than OVS's: every bit of every
-//! rule at or above the result's priority (or of the whole table when
-//! nothing matches) is in the mask.
+//! Its megaflow is what OVS's holds: each subtable with a rule at or
+//! above the best hard match (every subtable without one) is
+//! looked up staged and with the prefix and ports tries
+//! ([`wc_all_matches`](crate::classifier::Classifier::wc_all_matches)),
+//! which decides which of its rules match without pinning the bits that
+//! do not.
 
 use std::collections::BTreeMap;
 
@@ -90,21 +93,15 @@ impl<'a> Ctx<'a, '_> {
             })
             .collect();
         let result = self.conjunctive(&rules);
-        // Megaflow: every rule that could change the answer.
-        let floor = result.map_or(0, |r| r.priority);
-        for (k, r, _) in &rules {
-            if r.priority >= floor {
-                for (w, m) in self
-                    .wc
-                    .0
-                    .iter_mut()
-                    .zip(k.mask().0.iter())
-                    .take(ferrovs_datapath::flow::layout::FLOW_WORDS)
-                {
-                    *w |= m;
-                }
-            }
-        }
+        // Megaflow: what decides every rule that could change the answer:
+        // each subtable with a rule at or above the best hard match (all
+        // of them without one), looked up staged and with the tries, as
+        // OVS's classifier visits them (it goes on past soft matches
+        // until a hard match stops it).
+        let floor = best_hard(&rules, &self.flow).map_or(0, |r| r.priority);
+        table
+            .cls
+            .wc_all_matches(&self.flow, floor as u32, &mut self.wc);
         result
     }
 

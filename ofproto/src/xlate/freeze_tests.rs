@@ -649,3 +649,40 @@ fn ct_tuple_matches_unwildcard_what_they_read() {
     assert_eq!(a, "drop", "{text}");
     assert!(m.contains(",ct_nw_proto=0,"), "{m}");
 }
+
+/// After pop_mpls to IP, a resubmit waits for the datapath to parse the
+/// packet again (OVS's `pop_mpls(eth_type=0x800),recirc(...)`); an output
+/// does not. Thawed, the lookup sees the IP header.
+#[test]
+fn pop_mpls_to_ip_recirculates_before_a_lookup() {
+    let b = bridge(
+        &[
+            "in_port=1,mpls,mpls_label=101 actions=pop_mpls:0x0800,resubmit(,1)",
+            "in_port=1,mpls,mpls_label=102 actions=pop_mpls:0x0800,output:2",
+            "in_port=1,mpls,mpls_label=103 actions=pop_mpls:0x8847,resubmit(,1)",
+            "table=1,ip,nw_dst=198.18.1.0/24 actions=output:3",
+            "table=1,priority=0 actions=output:4",
+        ],
+        Vec::new(),
+    );
+    let table = RecircTable::new();
+    let (a, _, _) = trace(
+        &b,
+        &table,
+        "in_port=1,mpls,mpls_label=101,mpls_ttl=9,mpls_bos=1",
+    );
+    assert!(a.starts_with("pop_mpls(eth_type=0x800),recirc(0x"), "{a}");
+    let (a, _, _) = trace(
+        &b,
+        &table,
+        "in_port=1,mpls,mpls_label=102,mpls_ttl=9,mpls_bos=1",
+    );
+    assert_eq!(a, "pop_mpls(eth_type=0x800),102");
+    // Popping to MPLS keeps the packet parsed: no recirculation.
+    let (a, _, _) = trace(
+        &b,
+        &table,
+        "in_port=1,mpls,mpls_label=103,mpls_ttl=9,mpls_bos=0",
+    );
+    assert!(!a.contains("recirc"), "{a}");
+}

@@ -181,6 +181,12 @@ impl Ctx<'_, '_> {
                 .position(|b| br.ofproto.bucket_is_live(b, 0))
                 .into_iter()
                 .collect(),
+            GT_SELECT if self.was_mpls => {
+                // Selection may read L3 and L4: after pop_mpls, only once
+                // the datapath has parsed the packet again.
+                self.trigger_freeze();
+                Vec::new()
+            }
             GT_SELECT => {
                 let b = self.select_bucket(g);
                 match b {
@@ -199,11 +205,13 @@ impl Ctx<'_, '_> {
             let b = &g.buckets[i];
             self.note(|| format!("bucket {}", b.bucket_id));
             let saved = self.flow;
+            let saved_mpls = self.was_mpls;
             self.do_actions(&b.actions);
             if self.freezing.active {
                 self.finish_freezing();
             }
             self.flow = saved;
+            self.was_mpls = saved_mpls;
             // A bucket that exits does not end the actions after the
             // group (as OVS: each bucket is a copy of the packet).
             self.exit = false;

@@ -234,6 +234,11 @@ pub struct Ctx<'a, 't> {
     /// The packet went through the tracker in this pass (OVS's
     /// `conntracked`): frozen states carry it.
     pub(crate) conntracked: bool,
+    /// MPLS was popped to a non-MPLS type in this pass (OVS's
+    /// `was_mpls`): the L3 header is not parsed yet, so a table lookup,
+    /// a select group or an action that reads or writes L3 first
+    /// recirculates, and the datapath parses the packet again.
+    pub(crate) was_mpls: bool,
 }
 
 /// Translates `input.flow` through the tables of `input.bridge`.
@@ -314,6 +319,7 @@ impl<'a, 't> Ctx<'a, 't> {
             last: true,
             in_packet_out: false,
             conntracked: false,
+            was_mpls: false,
         }
     }
 
@@ -429,12 +435,30 @@ impl<'a, 't> Ctx<'a, 't> {
     /// a miss is a table miss (OpenFlow semantics), otherwise (resubmit)
     /// it does nothing.
     pub(crate) fn lookup_and_run(&mut self, table_id: u8, pipeline: bool) {
+        self.lookup_as_and_run(table_id, pipeline, None)
+    }
+
+    /// [`Self::lookup_and_run`] with the lookup (only) made as if the
+    /// packet came in on `lookup_in_port`: `resubmit(port,table)` looks up
+    /// with the new input port, then runs the rule's actions with the
+    /// packet's own (as OVS's rule_dpif_lookup_from_table restores it), so
+    /// that output to the real input port is still skipped.
+    fn lookup_as_and_run(&mut self, table_id: u8, pipeline: bool, lookup_in_port: Option<u16>) {
         let br = self.br();
         let Some(table) = br.ofproto.tables.get(table_id) else {
             return;
         };
         let ind = self.indent();
-        let found = self.table_lookup(table);
+        let found = match lookup_in_port {
+            Some(p) => {
+                let real = in_port(&self.flow);
+                set_in_port(&mut self.flow, p);
+                let found = self.table_lookup(table);
+                set_in_port(&mut self.flow, real);
+                found
+            }
+            None => self.table_lookup(table),
+        };
         self.out.lookups.push(TableLookup {
             table,
             matched: found.is_some(),
@@ -560,6 +584,19 @@ impl<'a, 't> Ctx<'a, 't> {
             if self.exit || self.out.error.is_some() {
                 return;
             }
+            if self.was_mpls {
+                // As a resubmit after pop_mpls: looked up after the
+                // datapath parsed the packet again.
+                self.trigger_freeze();
+                self.freezing
+                    .actions
+                    .push(freeze::FrozenAction::Act(Action::Resubmit {
+                        in_port: ferrovs_openflow::port::OFPP_IN_PORT,
+                        table: t,
+                        ct: false,
+                    }));
+                return;
+            }
             self.note(|| format!("goto_table:{t}"));
             self.pipeline(t);
         }
@@ -588,6 +625,14 @@ impl<'a, 't> Ctx<'a, 't> {
             self.last = outer && i + 1 == acts.len() && self.action_set.is_empty();
             if self.tracing() {
                 self.note(|| actions_text(std::slice::from_ref(a)));
+            }
+            if self.was_mpls && crate::xlate::mpls::needs_reparse(a) {
+                // The action runs after the datapath parsed the popped
+                // packet again.
+                self.note(|| "recirculating to parse the packet after pop_mpls".to_string());
+                self.trigger_freeze();
+                self.freeze_unroll(&acts[i..]);
+                break;
             }
             if let Action::CheckPktLarger { pkt_len, dst } = a {
                 // Translates the rest of the list itself, once per branch.
@@ -656,6 +701,7 @@ impl<'a, 't> Ctx<'a, 't> {
             }
             A::Clone(inner) => {
                 let saved = self.flow;
+                let saved_mpls = self.was_mpls;
                 let saved_set = self.action_set.clone();
                 let last = std::mem::replace(&mut self.last, false);
                 self.do_actions(inner);
@@ -664,6 +710,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     self.finish_freezing();
                 }
                 self.flow = saved;
+                self.was_mpls = saved_mpls;
                 self.action_set = saved_set;
                 self.exit = false;
             }
@@ -702,15 +749,10 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         self.resubmits += 1;
         let table = if table == 0xff { self.table_id } else { table };
-        let old_in = in_port(&self.flow);
-        let new_in = if port == OFPP_IN_PORT { old_in } else { port };
-        set_in_port(&mut self.flow, new_in);
+        let lookup_in = (port != OFPP_IN_PORT).then_some(port);
         self.depth += 1;
-        self.lookup_and_run(table, false);
+        self.lookup_as_and_run(table, false, lookup_in);
         self.depth -= 1;
-        if in_port(&self.flow) == new_in {
-            set_in_port(&mut self.flow, old_in);
-        }
     }
 
     /// Queues a packet-in and, on the datapath, a `userspace` action that

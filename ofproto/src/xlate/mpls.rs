@@ -14,6 +14,8 @@
 use ferrovs_datapath::actions::{DpAction, Masked, SetField};
 use ferrovs_datapath::flow::layout::{self as dp, FLOW_WORDS};
 
+use ferrovs_openflow::action::Action;
+
 use super::{dl_type, is_ip_any, Ctx, XlateError, REASON_INVALID_TTL};
 use crate::flow::OfFlow;
 
@@ -126,6 +128,40 @@ fn push(f: &mut OfFlow, n: usize, ethertype: u16, wc: Option<&mut OfFlow>, clear
     set_dl_type(f, ethertype);
 }
 
+/// True if `a`, run after pop_mpls to a non-MPLS type, must wait for the
+/// datapath to parse the packet again (OVS's `recirc_for_mpls`): all but
+/// outputs, groups (a select group checks for itself) and rewrites of
+/// L2 fields.
+pub(crate) fn needs_reparse(a: &Action) -> bool {
+    use Action as A;
+    match a {
+        A::Output { .. }
+        | A::OutputTrunc { .. }
+        | A::Enqueue { .. }
+        | A::OutputReg { .. }
+        | A::SetVlanVid(_)
+        | A::SetVlanPcp(_)
+        | A::SetQueue(_)
+        | A::SetDlSrc(_)
+        | A::SetDlDst(_)
+        | A::SetTunnel(_)
+        | A::SetTunnel64(_)
+        | A::Group(_) => false,
+        A::SetField { field, .. } => l3_or_higher(*field),
+        A::RegLoad { dst, .. } => l3_or_higher(dst.field),
+        _ => true,
+    }
+}
+
+/// OVS's `mf_is_l3_or_higher`: a field of IP, ARP, L4, ND or NSH.
+fn l3_or_higher(f: ferrovs_openflow::field::Field) -> bool {
+    use ferrovs_openflow::field::Prereq as P;
+    !matches!(
+        f.info().prereq,
+        P::None | P::Ethernet | P::VlanVid | P::CtValid | P::Mpls
+    )
+}
+
 /// Pops the top entry of `f` (OVS `flow_pop_mpls`); false if it cannot.
 fn pop(f: &mut OfFlow, n: usize, ethertype: u16, mut wc: Option<&mut OfFlow>) -> bool {
     if n == 0 {
@@ -172,7 +208,11 @@ impl Ctx<'_, '_> {
     /// `pop_mpls:ETHERTYPE`.
     pub(crate) fn pop_mpls(&mut self, ethertype: u16) {
         let n = count(&self.flow, Some(&mut self.wc));
-        if !pop(&mut self.flow, n, ethertype, Some(&mut self.wc)) && n >= MAX_LABELS {
+        if pop(&mut self.flow, n, ethertype, Some(&mut self.wc)) {
+            if !is_mpls(ethertype) && self.recirc.is_some() {
+                self.was_mpls = true;
+            }
+        } else if n >= MAX_LABELS {
             self.out.error = Some(XlateError::TooManyMplsLabels);
         }
     }

@@ -25,15 +25,6 @@ fn mac(v: u64) -> String {
     )
 }
 
-/// C's `%#x`: `0` for zero, `0x..` otherwise.
-fn c_hex(v: u32) -> String {
-    if v == 0 {
-        "0".to_string()
-    } else {
-        format!("{v:#x}")
-    }
-}
-
 fn ip4(v: u32) -> String {
     std::net::Ipv4Addr::from(v).to_string()
 }
@@ -110,6 +101,15 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
     }
 }
 
+/// C's `%#x`: `0` for zero, `0x..` otherwise.
+fn c_hex<T: std::fmt::LowerHex + Default + PartialEq>(v: T) -> String {
+    if v == T::default() {
+        "0".to_string()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
 fn format_set(sf: &SetField) -> String {
     let mut f = Vec::new();
     let name = match sf {
@@ -121,15 +121,15 @@ fn format_set(sf: &SetField) -> String {
         SetField::Ipv4 { src, dst, tos, ttl } => {
             put(&mut f, "src", *src, !0, ip4);
             put(&mut f, "dst", *dst, !0, ip4);
-            put(&mut f, "tos", *tos, !0, |v| format!("{v:#x}"));
+            put(&mut f, "tos", *tos, !0, c_hex);
             put(&mut f, "ttl", *ttl, !0, |v| v.to_string());
             "ipv4"
         }
         SetField::Ipv6(v) => {
             put(&mut f, "src", v.src, !0, ip6);
             put(&mut f, "dst", v.dst, !0, ip6);
-            put(&mut f, "label", v.label, 0xfffff, |x| format!("{x:#x}"));
-            put(&mut f, "tclass", v.tclass, !0, |x| format!("{x:#x}"));
+            put(&mut f, "label", v.label, 0xfffff, c_hex);
+            put(&mut f, "tclass", v.tclass, !0, c_hex);
             put(&mut f, "hlimit", v.hlimit, !0, |x| x.to_string());
             "ipv6"
         }

@@ -115,6 +115,7 @@ impl Ctx<'_, '_> {
         let saved_set = std::mem::take(&mut self.action_set);
         let saved_stack = std::mem::take(&mut self.stack);
         let saved_table = self.table_id;
+        let saved_mpls = self.was_mpls;
         // OpenFlow-only words start at zero in the peer.
         for w in &mut self.flow.0[ferrovs_datapath::flow::layout::FLOW_WORDS..] {
             *w = 0;
@@ -131,6 +132,8 @@ impl Ctx<'_, '_> {
         self.table_id = saved_table;
         self.action_set = saved_set;
         self.stack = saved_stack;
+        // The peer popping MPLS does not change this bridge's packet.
+        self.was_mpls = saved_mpls;
         self.flow = restore_after_patch(&saved_flow);
     }
 

@@ -17,6 +17,8 @@ impl Ctx<'_, '_> {
     }
 
     fn set_skb_priority(&mut self, p: u32) {
+        // As OVS, the queue actions put skb_priority in the megaflow.
+        self.wc.0[dp::W_MD1] |= dp::SKB_PRIORITY.word_mask();
         self.flow
             .set_bits(dp::W_MD1, dp::SKB_PRIORITY.shift as u32, 32, p as u64);
     }

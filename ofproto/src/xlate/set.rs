@@ -68,17 +68,15 @@ impl Ctx<'_, '_> {
         if !matches!(p, Prereq::None) {
             self.wc_dp(dp::DL_TYPE);
         }
-        if matches!(
-            p,
-            Prereq::Tcp
-                | Prereq::Udp
-                | Prereq::Sctp
-                | Prereq::Icmpv4
-                | Prereq::Icmpv6
-                | Prereq::Nd
-                | Prereq::NdSolicit
-                | Prereq::NdAdvert
-        ) {
+        // The protocol is read only when the packet is IP (of the right
+        // version for ICMP), as OVS's is_tcp() and is_icmpv4() read it.
+        let reads_proto = match p {
+            Prereq::Tcp | Prereq::Udp | Prereq::Sctp => ip,
+            Prereq::Icmpv4 => t == 0x0800,
+            Prereq::Icmpv6 | Prereq::Nd | Prereq::NdSolicit | Prereq::NdAdvert => t == 0x86dd,
+            _ => false,
+        };
+        if reads_proto {
             self.wc_dp(dp::NW_PROTO);
         }
         if matches!(p, Prereq::VlanVid) {

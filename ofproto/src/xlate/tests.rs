@@ -397,3 +397,44 @@ fn megaflow_keeps_only_examined_bits() {
     assert_ne!(m, 0xffff_ffff, "prefix tracking keeps the megaflow wide");
     assert_eq!(o.wc.bits(dp::W_NW, dp::NW_SRC.shift as u32, 32), 0);
 }
+
+/// `resubmit(port,table)` looks up as if the packet came in on `port` but
+/// runs the actions with the real input port (as OVS): output to the
+/// real input port is still skipped, and `in_port` reads the real one.
+#[test]
+fn resubmit_in_port_is_for_the_lookup_only() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3, 4],
+        &[
+            "table=0,in_port=4 actions=resubmit(1,1),resubmit(2,1)",
+            "table=0,in_port=3 actions=resubmit(2,1)",
+            "table=1,in_port=1 actions=output:4",
+            "table=1,in_port=2 actions=move:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15],resubmit(,2)",
+            "table=2,reg0=3 actions=output:1",
+            "table=2,reg0=2 actions=output:2",
+        ],
+    );
+    assert_eq!(run(&b, "in_port=4,tcp"), "drop");
+    assert_eq!(run(&b, "in_port=3,tcp"), "101");
+}
+
+/// NORMAL reads what OVS's gratuitous-ARP test reads: nothing more for a
+/// unicast ARP, the opcode for a broadcast one, and a request's
+/// addresses too.
+#[test]
+fn normal_reads_broadcast_arp_as_ovs() {
+    let b = normal_bridge();
+    let op = dp::NW_PROTO.word_mask();
+    let addrs = dp::NW_SRC.word_mask() | dp::NW_DST.word_mask();
+    let wc = |flow: &str| run_on(&[&b], 0, flow).1.wc;
+    let w = wc("in_port=1,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,arp,arp_op=1");
+    assert_eq!((w.0[dp::W_NW_MISC] & op, w.0[dp::W_NW]), (0, 0));
+    let w = wc("in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=2");
+    assert_eq!((w.0[dp::W_NW_MISC] & op, w.0[dp::W_NW]), (op, 0));
+    let w = wc("in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_spa=198.18.0.1,arp_tpa=198.18.0.2");
+    assert_eq!((w.0[dp::W_NW_MISC] & op, w.0[dp::W_NW]), (op, addrs));
+    // Not ARP: none of it.
+    let w = wc("in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,ip");
+    assert_eq!(w.0[dp::W_NW], 0);
+}
