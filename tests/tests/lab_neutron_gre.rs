@@ -28,7 +28,7 @@ fn leftovers(prefix: &str) -> Vec<String> {
 
 #[test]
 fn neutron_gre_ferrovs_and_ovs() {
-    for tool in ["dnsmasq", "iptables", "busybox", "ovs-vswitchd"] {
+    for tool in ["dnsmasq", "iptables", "busybox", "ovs-vswitchd", "iperf3"] {
         ferrovs_tests::tool(tool);
     }
     let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")

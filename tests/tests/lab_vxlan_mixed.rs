@@ -29,7 +29,14 @@ fn leftovers(prefix: &str) -> Vec<String> {
 
 #[test]
 fn vxlan_mixed_ferrovs_and_ovs() {
-    for tool in ["iptables", "bridge", "ethtool", "tcpdump", "ovs-vswitchd"] {
+    for tool in [
+        "iptables",
+        "bridge",
+        "ethtool",
+        "tcpdump",
+        "ovs-vswitchd",
+        "iperf3",
+    ] {
         ferrovs_tests::tool(tool);
     }
     let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")

@@ -29,6 +29,10 @@ enum LabCmd {
         /// Run Debian's Open vSwitch in ferrovs's place.
         #[arg(long)]
         ovs: bool,
+        /// After the checks, measure TCP throughput (iperf3) and ping
+        /// latency east-west and north-south, and the switches' idle CPU.
+        #[arg(long)]
+        figures: bool,
     },
     /// Deployment B, first form: self-service VXLAN networks on a kernel
     /// Linux-bridge host beside a ferrovs host, iptables router namespace.
@@ -39,6 +43,10 @@ enum LabCmd {
         /// Run Debian's Open vSwitch in ferrovs's place.
         #[arg(long)]
         ovs: bool,
+        /// After the checks, measure TCP throughput (iperf3) and ping
+        /// latency east-west and north-south, and the switches' idle CPU.
+        #[arg(long)]
+        figures: bool,
     },
     /// Remove the lab left up by `--keep` (namespaces, processes, files).
     Down,
@@ -63,8 +71,8 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
             println!("lab removed");
             Ok(0)
         }
-        LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
-        LabCmd::VxlanMixed { keep, ovs } => up(Scenario::VxlanMixed, keep, ovs),
+        LabCmd::NeutronGre { keep, ovs, figures } => up(Scenario::NeutronGre, keep, ovs, figures),
+        LabCmd::VxlanMixed { keep, ovs, figures } => up(Scenario::VxlanMixed, keep, ovs, figures),
     }
 }
 
@@ -74,9 +82,10 @@ enum Scenario {
     VxlanMixed,
 }
 
-/// Builds `scenario`, checks and prints its paths, and tears it down
-/// unless `keep`. Exit status 1 when a path failed.
-fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
+/// Builds `scenario`, checks and prints its paths (and its figures when
+/// `figures`), and tears it down unless `keep`. Exit status 1 when a
+/// path failed.
+fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Result<i32> {
     let mut need = vec![
         "ip",
         "iptables",
@@ -90,6 +99,9 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
     ];
     if scenario == Scenario::NeutronGre {
         need.extend(["dnsmasq", "busybox"]);
+    }
+    if figures {
+        need.extend(["iperf3", "ss"]);
     }
     if ovs {
         need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
@@ -129,15 +141,24 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
         Ok(d) => eprintln!("ok    {} {d}", r.path),
         Err(e) => eprintln!("FAIL  {}: {e}", r.path),
     };
+    let mut note = |m: &str| eprintln!("{m}");
     let (res, about) = match scenario {
         Scenario::NeutronGre => {
             let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
-            (dep.check(&mut lab, &mut show), dep.describe())
+            let mut res = dep.check(&mut lab, &mut show);
+            if figures {
+                res.extend(dep.figures(&mut lab, &mut note));
+            }
+            (res, dep.describe())
         }
         Scenario::VxlanMixed => {
             let dep = vxlan_mixed::build(&mut lab, &backend, &mut say)?;
+            let mut res = dep.check(&mut lab, &mut show);
+            if figures {
+                res.extend(dep.figures(&mut lab, &mut note));
+            }
             (
-                dep.check(&mut lab, &mut show),
+                res,
                 "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
                  fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-qrouter-r1, fvlab-outside\n"
                     .to_string(),

@@ -12,6 +12,7 @@
 //! their environment, and [`down`] signals a recorded pid only when it
 //! still carries it (a recycled pid is left alone).
 
+pub mod figures;
 pub mod neutron_gre;
 pub mod switch;
 pub mod vxlan_mixed;
@@ -300,7 +301,7 @@ pub struct PathResult {
 }
 
 /// Prints results side by side, one column per switch: `ok (detail)` or
-/// `FAIL: why`.
+/// `FAIL: why`; a figure's row ([`figures::FIGURE`]) shows the figure.
 pub fn table(columns: &[(&str, &[PathResult])]) -> String {
     let mut rows: Vec<String> = Vec::new();
     for (_, res) in columns {
@@ -312,6 +313,7 @@ pub fn table(columns: &[(&str, &[PathResult])]) -> String {
     }
     let cell = |res: &[PathResult], path: &str| -> String {
         match res.iter().find(|r| r.path == path).map(|r| &r.outcome) {
+            Some(Ok(d)) if path.starts_with(figures::FIGURE) => d.clone(),
             Some(Ok(d)) if d.is_empty() => "ok".into(),
             Some(Ok(d)) => format!("ok ({d})"),
             Some(Err(e)) => format!("FAIL: {}", e.lines().next().unwrap_or("")),
