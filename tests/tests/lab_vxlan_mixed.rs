@@ -5,7 +5,13 @@
 //! ferrovs, then with Debian's OVS 3.1 (userspace datapath) in its place.
 //! ferrovs must pass every path; OVS's failures are reported.
 //!
+//! The table ends with the figures (`ferrovs_tests::lab::figures`): iperf3
+//! and ping median/p99 east-west and north-south, idle CPU of every
+//! switch process. ferrovs's figures must have been taken (non-zero
+//! throughput); their values are printed, never judged.
+//!
 //! Run by hand: `cargo test -p ferrovs-tests --test lab_vxlan_mixed -- --nocapture`
+//! (`FERROVS_BIN_DIR=target/release` runs optimized daemons).
 
 use ferrovs_tests::lab::switch::Backend;
 use ferrovs_tests::lab::vxlan_mixed::run_scenario;
@@ -39,10 +45,8 @@ fn vxlan_mixed_ferrovs_and_ovs() {
     ] {
         ferrovs_tests::tool(tool);
     }
-    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = ferrovs_tests::lab::ferrovs_bin_dir();
+    eprintln!("ferrovs daemons from {}", bin_dir.display());
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
         let t = std::time::Instant::now();

@@ -121,15 +121,18 @@ fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Resul
         Backend::Ovs
     } else {
         let exe = std::env::current_exe()?;
-        let bin_dir = exe
-            .parent()
-            .expect("executable in a directory")
-            .to_path_buf();
+        let bin_dir = match std::env::var_os("FERROVS_BIN_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => exe
+                .parent()
+                .expect("executable in a directory")
+                .to_path_buf(),
+        };
         for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
             if !bin_dir.join(b).is_file() {
                 bail!(
-                    "{b} not found beside {} (cargo build --workspace --bins)",
-                    exe.display()
+                    "{b} not found in {} (cargo build --workspace --bins, or set FERROVS_BIN_DIR)",
+                    bin_dir.display()
                 );
             }
         }

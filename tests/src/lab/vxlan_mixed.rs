@@ -446,7 +446,16 @@ impl Deployment {
                         ns_exec(
                             &ns,
                             &[
-                                "timeout", "4", "tcpdump", "-l", "-n", "-i", "eth0", "-c", "1",
+                                "timeout",
+                                "--foreground",
+                                "4",
+                                "tcpdump",
+                                "-l",
+                                "-n",
+                                "-i",
+                                "eth0",
+                                "-c",
+                                "1",
                                 &filt,
                             ],
                         )
