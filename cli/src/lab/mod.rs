@@ -147,7 +147,7 @@ fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Resul
     let mut note = |m: &str| eprintln!("{m}");
     let (res, about) = match scenario {
         Scenario::NeutronGre => {
-            let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
+            let dep = neutron_gre::build(&mut lab, &backend, &mut say).map_err(stopped)?;
             let mut res = dep.check(&mut lab, &mut show);
             if figures {
                 res.extend(dep.figures(&mut lab, &mut note));
@@ -155,7 +155,7 @@ fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Resul
             (res, dep.describe())
         }
         Scenario::VxlanMixed => {
-            let dep = vxlan_mixed::build(&mut lab, &backend, &mut say)?;
+            let dep = vxlan_mixed::build(&mut lab, &backend, &mut say).map_err(stopped)?;
             let mut res = dep.check(&mut lab, &mut show);
             if figures {
                 res.extend(dep.figures(&mut lab, &mut note));
@@ -179,4 +179,15 @@ fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Resul
         lab.keep();
     }
     Ok(i32::from(failed > 0))
+}
+
+/// A build error caused by Ctrl-C (its commands got the signal too) is
+/// not the lab's fault: wait for the teardown under way to exit 130.
+fn stopped(e: anyhow::Error) -> anyhow::Error {
+    if lab::interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+    e
 }

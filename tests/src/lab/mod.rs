@@ -39,6 +39,12 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// once it has begun.
 static MAKING: Mutex<()> = Mutex::new(());
 
+/// Whether Ctrl-C (or SIGTERM) came: the teardown is under way and
+/// ends the process with status 130.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Takes [`MAKING`]; fails once the lab is being torn down after Ctrl-C.
 fn making() -> anyhow::Result<std::sync::MutexGuard<'static, ()>> {
     let g = MAKING.lock().unwrap_or_else(|e| e.into_inner());
