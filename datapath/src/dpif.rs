@@ -76,7 +76,7 @@ pub struct DpConfig {
     /// None: pure busy polling, as OVS. Everything a sleeping PMD must
     /// see wakes it (packets, inbox, queue changes, quit), so `idle_wait`
     /// is only a safety net: its default of 1 s costs one wakeup a second
-    /// per idle PMD (50 ms took 20: a quarter of an idle lab switch's CPU).
+    /// per idle PMD (50 ms took 20 a second: a third of an idle lab switch's CPU).
     pub idle_polls_before_sleep: u32,
     pub idle_spin: Duration,
     pub idle_sleep: Option<Duration>,
