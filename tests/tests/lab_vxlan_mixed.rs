@@ -62,6 +62,8 @@ fn vxlan_mixed_ferrovs_and_ovs() {
             t.elapsed().as_secs_f64()
         );
         assert!(!dir.exists(), "{} left behind", dir.display());
+        let procs = ferrovs_tests::lab::processes_of(&dir);
+        assert!(procs.is_empty(), "processes left: {procs:?}");
         assert!(
             leftovers(&prefix).is_empty(),
             "namespaces left: {:?}",

@@ -228,6 +228,18 @@ fn owned_by(pid: i32, dir: &Path) -> bool {
     env.split(|b| *b == 0).any(|v| v == want.as_bytes())
 }
 
+/// Processes still carrying `FERROVS_LAB=<dir>` (after [`down`]: none).
+pub fn processes_of(dir: &Path) -> Vec<i32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| owned_by(*p, dir))
+        .collect()
+}
+
 /// Tears down the lab whose state directory is `dir`: its processes
 /// (SIGTERM, then SIGKILL after 3 s), its namespaces (newest first, with
 /// every link in them), then the directory. A missing directory is no
