@@ -4,7 +4,13 @@
 //! datapath) in its place, the same commands. Prints one table of both.
 //! ferrovs must pass every path; OVS's failures are reported, not hidden.
 //!
+//! The table ends with the figures (`ferrovs_tests::lab::figures`): iperf3
+//! and ping median/p99 east-west and north-south, idle CPU of every
+//! switch process. ferrovs's figures must have been taken (non-zero
+//! throughput); their values are printed, never judged.
+//!
 //! Run by hand: `cargo test -p ferrovs-tests --test lab_neutron_gre -- --nocapture`
+//! (`FERROVS_BIN_DIR=target/release` runs optimized daemons).
 
 use ferrovs_tests::lab::neutron_gre::run_scenario;
 use ferrovs_tests::lab::switch::Backend;
@@ -28,13 +34,11 @@ fn leftovers(prefix: &str) -> Vec<String> {
 
 #[test]
 fn neutron_gre_ferrovs_and_ovs() {
-    for tool in ["dnsmasq", "iptables", "busybox", "ovs-vswitchd"] {
+    for tool in ["dnsmasq", "iptables", "busybox", "ovs-vswitchd", "iperf3"] {
         ferrovs_tests::tool(tool);
     }
-    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = ferrovs_tests::lab::ferrovs_bin_dir();
+    eprintln!("ferrovs daemons from {}", bin_dir.display());
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
         let t = std::time::Instant::now();
@@ -50,6 +54,8 @@ fn neutron_gre_ferrovs_and_ovs() {
             t.elapsed().as_secs_f64()
         );
         assert!(!dir.exists(), "{} left behind", dir.display());
+        let procs = ferrovs_tests::lab::processes_of(&dir);
+        assert!(procs.is_empty(), "processes left: {procs:?}");
         assert!(
             leftovers(&prefix).is_empty(),
             "namespaces left: {:?}",

@@ -7,7 +7,13 @@
 //! in its place. ferrovs must pass every path; OVS's failures are
 //! reported.
 //!
+//! The table ends with the figures (`ferrovs_tests::lab::figures`): iperf3
+//! and ping median/p99 east-west and north-south, idle CPU of every
+//! switch process. ferrovs's figures must have been taken (non-zero
+//! throughput); their values are printed, never judged.
+//!
 //! Run by hand: `cargo test -p ferrovs-tests --test lab_vxlan_mixed -- --nocapture`
+//! (`FERROVS_BIN_DIR=target/release` runs optimized daemons).
 
 use ferrovs_tests::lab::switch::Backend;
 use ferrovs_tests::lab::vxlan_mixed::{run_scenario_with, RouterForm};
@@ -31,13 +37,18 @@ fn leftovers(prefix: &str) -> Vec<String> {
 
 #[test]
 fn vxlan_mixed_ferrovs_and_ovs() {
-    for tool in ["iptables", "bridge", "ethtool", "tcpdump", "ovs-vswitchd"] {
+    for tool in [
+        "iptables",
+        "bridge",
+        "ethtool",
+        "tcpdump",
+        "ovs-vswitchd",
+        "iperf3",
+    ] {
         ferrovs_tests::tool(tool);
     }
-    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = ferrovs_tests::lab::ferrovs_bin_dir();
+    eprintln!("ferrovs daemons from {}", bin_dir.display());
     let mut results = Vec::new();
     for form in [RouterForm::Namespace, RouterForm::Flows] {
         for (tag, backend) in [
@@ -64,6 +75,8 @@ fn vxlan_mixed_ferrovs_and_ovs() {
                 t.elapsed().as_secs_f64()
             );
             assert!(!dir.exists(), "{} left behind", dir.display());
+            let procs = ferrovs_tests::lab::processes_of(&dir);
+            assert!(procs.is_empty(), "processes left: {procs:?}");
             assert!(
                 leftovers(&prefix).is_empty(),
                 "namespaces left: {:?}",

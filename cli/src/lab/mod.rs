@@ -29,6 +29,10 @@ enum LabCmd {
         /// Run Debian's Open vSwitch in ferrovs's place.
         #[arg(long)]
         ovs: bool,
+        /// After the checks, measure TCP throughput (iperf3) and ping
+        /// latency east-west and north-south, and the switches' idle CPU.
+        #[arg(long)]
+        figures: bool,
     },
     /// Deployment B: self-service VXLAN networks on a kernel Linux-bridge
     /// host beside a ferrovs host, routed by an iptables namespace
@@ -44,6 +48,10 @@ enum LabCmd {
         /// The router's form.
         #[arg(long, value_enum, default_value = "namespace")]
         router: RouterArg,
+        /// After the checks, measure TCP throughput (iperf3) and ping
+        /// latency east-west and north-south, and the switches' idle CPU.
+        #[arg(long)]
+        figures: bool,
     },
     /// A router as OpenFlow flows with ct(nat) on one ferrovs bridge: two
     /// tenant networks, ARP responder, east-west routing, SNAT, a floating
@@ -88,15 +96,20 @@ pub fn run(args: LabArgs) -> anyhow::Result<i32> {
             println!("lab removed");
             Ok(0)
         }
-        LabCmd::NeutronGre { keep, ovs } => up(Scenario::NeutronGre, keep, ovs),
-        LabCmd::VxlanMixed { keep, ovs, router } => {
+        LabCmd::NeutronGre { keep, ovs, figures } => up(Scenario::NeutronGre, keep, ovs, figures),
+        LabCmd::VxlanMixed {
+            keep,
+            ovs,
+            router,
+            figures,
+        } => {
             let form = match router {
                 RouterArg::Namespace => vxlan_mixed::RouterForm::Namespace,
                 RouterArg::Distributed => vxlan_mixed::RouterForm::Flows,
             };
-            up(Scenario::VxlanMixed(form), keep, ovs)
+            up(Scenario::VxlanMixed(form), keep, ovs, figures)
         }
-        LabCmd::Router { keep, ovs } => up(Scenario::Router, keep, ovs),
+        LabCmd::Router { keep, ovs } => up(Scenario::Router, keep, ovs, false),
     }
 }
 
@@ -107,9 +120,10 @@ enum Scenario {
     Router,
 }
 
-/// Builds `scenario`, checks and prints its paths, and tears it down
-/// unless `keep`. Exit status 1 when a path failed.
-fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
+/// Builds `scenario`, checks and prints its paths (and its figures when
+/// `figures`), and tears it down unless `keep`. Exit status 1 when a
+/// path failed.
+fn up(scenario: Scenario, keep: bool, ovs: bool, figures: bool) -> anyhow::Result<i32> {
     let mut need = vec![
         "ip",
         "iptables",
@@ -123,6 +137,9 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
     ];
     if scenario == Scenario::NeutronGre {
         need.extend(["dnsmasq", "busybox"]);
+    }
+    if figures {
+        need.extend(["iperf3", "ss"]);
     }
     if ovs {
         need.extend(["ovsdb-server", "ovs-vswitchd", "ovsdb-tool"]);
@@ -142,15 +159,18 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
         Backend::Ovs
     } else {
         let exe = std::env::current_exe()?;
-        let bin_dir = exe
-            .parent()
-            .expect("executable in a directory")
-            .to_path_buf();
+        let bin_dir = match std::env::var_os("FERROVS_BIN_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => exe
+                .parent()
+                .expect("executable in a directory")
+                .to_path_buf(),
+        };
         for b in ["ferrovs-vswitchd", "ferrovs-ovsdb-server"] {
             if !bin_dir.join(b).is_file() {
                 bail!(
-                    "{b} not found beside {} (cargo build --workspace --bins)",
-                    exe.display()
+                    "{b} not found in {} (cargo build --workspace --bins, or set FERROVS_BIN_DIR)",
+                    bin_dir.display()
                 );
             }
         }
@@ -162,28 +182,38 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
         Ok(d) => eprintln!("ok    {} {d}", r.path),
         Err(e) => eprintln!("FAIL  {}: {e}", r.path),
     };
+    let mut note = |m: &str| eprintln!("{m}");
     let (res, about) = match scenario {
         Scenario::NeutronGre => {
-            let dep = neutron_gre::build(&mut lab, &backend, &mut say)?;
-            (dep.check(&mut lab, &mut show), dep.describe())
+            let dep = neutron_gre::build(&mut lab, &backend, &mut say).map_err(stopped)?;
+            let mut res = dep.check(&mut lab, &mut show);
+            if figures {
+                res.extend(dep.figures(&mut lab, &mut note));
+            }
+            (res, dep.describe())
         }
         Scenario::Router => {
             if !flow_router::have_pyftpdlib() {
                 bail!("python3 cannot import pyftpdlib (python3 -m pip install pyftpdlib)");
             }
-            let dep = flow_router::build(&mut lab, &backend, &mut say)?;
+            let dep = flow_router::build(&mut lab, &backend, &mut say).map_err(stopped)?;
             (dep.check(&mut lab, &mut show), dep.describe())
         }
         Scenario::VxlanMixed(form) => {
-            let dep = vxlan_mixed::build_with(&mut lab, &backend, form, &mut say)?;
+            let dep =
+                vxlan_mixed::build_with(&mut lab, &backend, form, &mut say).map_err(stopped)?;
             let router = match form {
                 vxlan_mixed::RouterForm::Namespace => "fvlab-qrouter-r1",
                 vxlan_mixed::RouterForm::Flows => {
                     "router flows on br-int of fvlab-net (ovs-ofctl -O OpenFlow13 dump-flows br-int)"
                 }
             };
+            let mut res = dep.check(&mut lab, &mut show);
+            if figures {
+                res.extend(dep.figures(&mut lab, &mut note));
+            }
             (
-                dep.check(&mut lab, &mut show),
+                res,
                 format!(
                     "namespaces: fvlab-net fvlab-fv1 (switch hosts), fvlab-kn1 (kernel host), \
                      fvlab-vmk1 fvlab-vmf1 fvlab-vmf2 fvlab-vmk2, fvlab-outside; {router}\n"
@@ -202,4 +232,15 @@ fn up(scenario: Scenario, keep: bool, ovs: bool) -> anyhow::Result<i32> {
         lab.keep();
     }
     Ok(i32::from(failed > 0))
+}
+
+/// A build error caused by Ctrl-C (its commands got the signal too) is
+/// not the lab's fault: wait for the teardown under way to exit 130.
+fn stopped(e: anyhow::Error) -> anyhow::Error {
+    if lab::interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+    e
 }

@@ -808,7 +808,11 @@ fn ftp_active_through_snat_rewrites_port_and_shifts_sequence_numbers() {
     assert!(checksums_ok(p.data()));
     let ack = Pkt::tcp4(B, 21, N, 40000, TCP_ACK).seq(901, 135);
     let r = run(&ct, &ack.emit(), &bare, 2);
-    assert_eq!(st(&r), RPL | CS_DST_NAT, "the shifted acknowledgement is in window");
+    assert_eq!(
+        st(&r),
+        RPL | CS_DST_NAT,
+        "the shifted acknowledgement is in window"
+    );
     assert_eq!(ip4(&r), (B, A, 21, 40000));
     assert_eq!(tcp_seq_ack(&r), (901, 133));
     assert!(checksums_ok(r.data()));

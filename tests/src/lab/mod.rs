@@ -10,8 +10,13 @@
 //! lives inside a lab namespace (none in the host's), so deleting the
 //! namespaces removes the links; processes carry `FERROVS_LAB=<dir>` in
 //! their environment, and [`down`] signals a recorded pid only when it
-//! still carries it (a recycled pid is left alone).
+//! still carries it (a recycled pid is left alone). A namespace or
+//! process is recorded and made under one lock that the Ctrl-C watcher
+//! takes before it reads the state file, so nothing made concurrently
+//! escapes it; short-lived commands (`ns_exec`) stay in the caller's
+//! process group, so a terminal's Ctrl-C ends them too.
 
+pub mod figures;
 pub mod flow_router;
 pub mod neutron_gre;
 pub mod switch;
@@ -30,6 +35,26 @@ use anyhow::{bail, Context};
 /// Labs of this process that are up, torn down by the Ctrl-C watcher.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Held while a namespace or process is recorded and made, and by the
+/// Ctrl-C watcher while it tears down: the watcher never reads a state
+/// file between a record and the thing it names, and nothing is made
+/// once it has begun.
+static MAKING: Mutex<()> = Mutex::new(());
+
+/// Whether Ctrl-C (or SIGTERM) came: the teardown is under way and
+/// ends the process with status 130.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Takes [`MAKING`]; fails once the lab is being torn down after Ctrl-C.
+fn making() -> anyhow::Result<std::sync::MutexGuard<'static, ()>> {
+    let g = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted");
+    }
+    Ok(g)
+}
 
 extern "C" fn on_signal(_: nix::libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
@@ -54,6 +79,8 @@ fn watch_signals() {
         std::thread::spawn(|| loop {
             std::thread::sleep(Duration::from_millis(100));
             if INTERRUPTED.load(Ordering::SeqCst) {
+                // Held until exit: nothing new is made from here on.
+                let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
                 let dirs: Vec<PathBuf> = LIVE.lock().map(|v| v.clone()).unwrap_or_default();
                 for d in dirs {
                     eprintln!("interrupted: tearing down lab {}", d.display());
@@ -84,9 +111,10 @@ impl Lab {
                 dir.display()
             );
         }
+        watch_signals();
+        let _making = making()?;
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         std::fs::write(dir.join("state"), "")?;
-        watch_signals();
         LIVE.lock().unwrap().push(dir.to_path_buf());
         Ok(Lab {
             dir: dir.to_path_buf(),
@@ -113,6 +141,12 @@ impl Lab {
     /// returns its name.
     pub fn netns(&mut self, short: &str) -> anyhow::Result<String> {
         let name = format!("{}-{short}", self.prefix);
+        let _making = making()?;
+        // Someone else's (or a lab's left up): not recorded, so never
+        // deleted by this lab's teardown.
+        if Path::new("/run/netns").join(&name).exists() {
+            bail!("namespace {name} exists already (a lab left up? `ferrovs lab down`)");
+        }
         self.record(&format!("ns {name}"))?;
         run(Command::new(crate::tool("ip")).args(["netns", "add", &name]))?;
         run(Command::new(crate::tool("ip"))
@@ -125,6 +159,7 @@ impl Lab {
     /// for teardown. Its stdin is closed; stdout/stderr are the caller's.
     pub fn spawn(&mut self, cmd: &mut Command) -> anyhow::Result<u32> {
         use std::os::unix::process::CommandExt;
+        let _making = making()?;
         let child = cmd
             .env("FERROVS_LAB", &self.dir)
             .stdin(Stdio::null())
@@ -195,6 +230,18 @@ fn owned_by(pid: i32, dir: &Path) -> bool {
     env.split(|b| *b == 0).any(|v| v == want.as_bytes())
 }
 
+/// Processes still carrying `FERROVS_LAB=<dir>` (after [`down`]: none).
+pub fn processes_of(dir: &Path) -> Vec<i32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| owned_by(*p, dir))
+        .collect()
+}
+
 /// Tears down the lab whose state directory is `dir`: its processes
 /// (SIGTERM, then SIGKILL after 3 s), its namespaces (newest first, with
 /// every link in them), then the directory. A missing directory is no
@@ -242,6 +289,19 @@ pub fn down(dir: &Path) -> anyhow::Result<()> {
         bail!("namespaces not deleted: {}", failed.join(" "));
     }
     Ok(())
+}
+
+/// Where the scenario tests find ferrovs's daemons: `FERROVS_BIN_DIR`
+/// when set (e.g. `target/release`, to take figures of optimized
+/// binaries from a debug test), else the test's own profile directory.
+pub fn ferrovs_bin_dir() -> PathBuf {
+    match std::env::var_os("FERROVS_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => crate::ferrovs_bin("ferrovs-vswitchd")
+            .parent()
+            .expect("a binary lives in a directory")
+            .to_path_buf(),
+    }
 }
 
 /// Runs `cmd`; fails with its stderr when it exits non-zero. Returns
@@ -302,7 +362,7 @@ pub struct PathResult {
 }
 
 /// Prints results side by side, one column per switch: `ok (detail)` or
-/// `FAIL: why`.
+/// `FAIL: why`; a figure's row ([`figures::FIGURE`]) shows the figure.
 pub fn table(columns: &[(&str, &[PathResult])]) -> String {
     let mut rows: Vec<String> = Vec::new();
     for (_, res) in columns {
@@ -314,6 +374,7 @@ pub fn table(columns: &[(&str, &[PathResult])]) -> String {
     }
     let cell = |res: &[PathResult], path: &str| -> String {
         match res.iter().find(|r| r.path == path).map(|r| &r.outcome) {
+            Some(Ok(d)) if path.starts_with(figures::FIGURE) => d.clone(),
             Some(Ok(d)) if d.is_empty() => "ok".into(),
             Some(Ok(d)) => format!("ok ({d})"),
             Some(Err(e)) => format!("FAIL: {}", e.lines().next().unwrap_or("")),

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 
+use super::figures::{self, Proc, Route};
 use super::switch::{Backend, Switch};
 use super::{ns_exec, Lab, PathResult};
 
@@ -938,21 +939,37 @@ impl Deployment {
         }
     }
 
-    /// CPU of the switches' processes over 5 s with the lab idle, in
-    /// percent of one core (all nodes together).
-    pub fn idle_cpu(&self) -> anyhow::Result<String> {
-        use super::switch::cpu_ticks;
-        let sum =
-            || -> anyhow::Result<u64> { self.nodes.iter().map(|n| cpu_ticks(n.switch.pid)).sum() };
-        let t0 = (sum()?, Instant::now());
-        std::thread::sleep(Duration::from_secs(5));
-        let ticks = sum()? - t0.0;
-        // USER_HZ: 100 ticks a second on Linux.
-        let pct = ticks as f64 / t0.1.elapsed().as_secs_f64();
-        Ok(format!(
-            "{pct:.1}% of a core, {} switches",
-            self.nodes.len()
-        ))
+    /// The figures (see [`super::figures`]): east-west vm1 (cn1) to vm2
+    /// (cn2) on net1, north-south vm2 to the outside host through SNAT
+    /// and the outside host to vm1 through its floating IP, idle CPU.
+    pub fn figures(&self, lab: &mut Lab, log: &mut dyn FnMut(&str)) -> Vec<PathResult> {
+        let (vm1, vm2) = (self.vm("vm1"), self.vm("vm2"));
+        let routes = [
+            Route {
+                name: "E-W vm1 (cn1) -> vm2 (cn2)",
+                client_ns: vm1,
+                server_ns: vm2,
+                dst: VMS[3].ip,
+            },
+            Route {
+                name: "N-S SNAT vm2 -> outside",
+                client_ns: vm2,
+                server_ns: &self.outside_ns,
+                dst: OUTSIDE,
+            },
+            Route {
+                name: "N-S FIP outside -> vm1",
+                client_ns: &self.outside_ns,
+                server_ns: vm1,
+                dst: FLOATING,
+            },
+        ];
+        let procs: Vec<Proc> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.switch.procs(n.role))
+            .collect();
+        figures::measure(lab, &routes, &procs, log)
     }
 
     /// Checks every path, in order; each result says what was seen.
@@ -1069,7 +1086,6 @@ impl Deployment {
             sg,
         );
         push("local VLANs differ between nodes", self.local_vlans());
-        push("idle CPU of the switches (5 s)", self.idle_cpu());
         res
     }
 
@@ -1142,14 +1158,22 @@ pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<Path
         }
     };
     match build(lab, backend, &mut say) {
-        Ok(d) => d.check(lab, &mut |r: &PathResult| {
-            if verbose {
-                match &r.outcome {
-                    Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                    Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
+        Ok(d) => {
+            let mut res = d.check(lab, &mut |r: &PathResult| {
+                if verbose {
+                    match &r.outcome {
+                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
+                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
+                    }
                 }
-            }
-        }),
+            });
+            res.extend(d.figures(lab, &mut |m: &str| {
+                if verbose {
+                    eprintln!("[{label}] {m}");
+                }
+            }));
+            res
+        }
         Err(e) => vec![PathResult {
             path: "build the deployment".into(),
             outcome: Err(format!("{e:#}").replace('\n', " ")),

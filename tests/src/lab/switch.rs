@@ -40,6 +40,8 @@ pub struct Switch {
     ctl: PathBuf,
     /// The vswitchd's process id (for its CPU time).
     pub pid: u32,
+    /// The database server's process id.
+    pub db_pid: u32,
 }
 
 impl Switch {
@@ -54,10 +56,10 @@ impl Switch {
             Ok(std::fs::File::create(dir.join(format!("{name}.out")))?)
         };
         let ip = crate::tool("ip");
-        let (ctl, pid) = match backend {
+        let (ctl, pid, db_pid) = match backend {
             Backend::Ferrovs { bin_dir } => {
                 let out = log("ovsdb-server")?;
-                lab.spawn(
+                let db_pid = lab.spawn(
                     Command::new(&ip)
                         .args(["netns", "exec", ns])
                         .arg(bin_dir.join("ferrovs-ovsdb-server"))
@@ -77,6 +79,7 @@ impl Switch {
                     dir: dir.into(),
                     ctl: dir.join("ferrovs-vswitchd.ctl"),
                     pid: 0,
+                    db_pid,
                 };
                 sw.vsctl(&["--no-wait", "init"])?;
                 let out = log("vswitchd")?;
@@ -99,7 +102,7 @@ impl Switch {
                         .stdout(out.try_clone()?)
                         .stderr(out),
                 )?;
-                (sw.ctl, pid)
+                (sw.ctl, pid, db_pid)
             }
             Backend::Ovs => {
                 let schema = Path::new("/usr/share/openvswitch/vswitch.ovsschema");
@@ -131,13 +134,14 @@ impl Switch {
                     .arg(&db)
                     .arg(format!("--remote=punix:{}", sock.display()));
                 daemon(&mut c, "ovsdb-server");
-                lab.spawn(&mut c)?;
+                let db_pid = lab.spawn(&mut c)?;
                 wait_path(&sock, Duration::from_secs(10))?;
                 let sw = Switch {
                     ns: ns.into(),
                     dir: dir.into(),
                     ctl: dir.join("ovs-vswitchd.ctl"),
                     pid: 0,
+                    db_pid,
                 };
                 sw.vsctl(&["--no-wait", "init"])?;
                 let mut c = Command::new(&ip);
@@ -146,7 +150,7 @@ impl Switch {
                     .arg(&remote);
                 daemon(&mut c, "ovs-vswitchd");
                 let pid = lab.spawn(&mut c)?;
-                (sw.ctl, pid)
+                (sw.ctl, pid, db_pid)
             }
         };
         wait_path(&ctl, Duration::from_secs(20)).context("the switch did not start")?;
@@ -155,6 +159,7 @@ impl Switch {
             dir: dir.into(),
             ctl,
             pid,
+            db_pid,
         })
     }
 
@@ -197,6 +202,24 @@ impl Switch {
             .envs(ovs_env(&self.dir)))
     }
 
+    /// The switch's processes (vswitchd, database server) on node `node`,
+    /// whose CPU the figures count.
+    pub fn procs(&self, node: &str) -> Vec<super::figures::Proc> {
+        use super::figures::Proc;
+        vec![
+            Proc {
+                role: "vswitchd",
+                node: node.into(),
+                pid: self.pid,
+            },
+            Proc {
+                role: "ovsdb-server",
+                node: node.into(),
+                pid: self.db_pid,
+            },
+        ]
+    }
+
     /// The OpenFlow port number of interface `iface` (as the agent reads
     /// it from the database).
     pub fn ofport(&self, iface: &str) -> anyhow::Result<u32> {
@@ -210,15 +233,14 @@ impl Switch {
     }
 }
 
-/// User plus system CPU time of process `pid` so far, in clock ticks.
-pub fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+/// User plus system ticks of a `/proc/.../stat` line.
+pub fn stat_ticks(stat: &str) -> u64 {
     // Fields after the command name (which may hold spaces): state is
     // the first, utime the 12th, stime the 13th.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Ok(t(11) + t(12))
+    t(11) + t(12)
 }
 
 fn ovs_env(dir: &Path) -> Vec<(&'static str, PathBuf)> {

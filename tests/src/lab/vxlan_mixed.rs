@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
 
+use super::figures::{self, Proc, Route};
 use super::neutron_gre::{
     agent_br_tun_flows, agent_node, attach_outside, internal_port, ip, Node, OUTSIDE,
 };
@@ -601,7 +602,16 @@ impl Deployment {
                         ns_exec(
                             &ns,
                             &[
-                                "timeout", "4", "tcpdump", "-l", "-n", "-i", "eth0", "-c", "1",
+                                "timeout",
+                                "--foreground",
+                                "4",
+                                "tcpdump",
+                                "-l",
+                                "-n",
+                                "-i",
+                                "eth0",
+                                "-c",
+                                "1",
                                 &filt,
                             ],
                         )
@@ -683,6 +693,42 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// The figures (see [`super::figures`]): east-west switch vmf1 (fv1)
+    /// to kernel vmk1 (kn1) on net1, north-south vmf2 to the outside host
+    /// through SNAT and the outside host to vmf1 through its floating IP,
+    /// idle CPU of the switch nodes (the kernel host runs none).
+    pub fn figures(&self, lab: &mut Lab, log: &mut dyn FnMut(&str)) -> Vec<PathResult> {
+        let (vmk1, vmf1, vmf2) = (self.vm("vmk1"), self.vm("vmf1"), self.vm("vmf2"));
+        let routes = [
+            Route {
+                name: "E-W vmf1 (fv1) -> vmk1 (kn1)",
+                client_ns: vmf1,
+                server_ns: vmk1,
+                dst: VMS[0].ip,
+            },
+            Route {
+                name: "N-S SNAT vmf2 -> outside",
+                client_ns: vmf2,
+                server_ns: &self.outside_ns,
+                dst: OUTSIDE,
+            },
+            Route {
+                name: "N-S FIP outside -> vmf1",
+                client_ns: &self.outside_ns,
+                server_ns: vmf1,
+                dst: FLOATING,
+            },
+        ];
+        let procs: Vec<Proc> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.switch.procs(n.role))
+            .collect();
+        figures::measure(lab, &routes, &procs, log)
+    }
+}
+
 fn hex_ip(ip: &str) -> String {
     ip.split('.')
         .map(|o| format!("{:02x}", o.parse::<u8>().unwrap_or(0)))
@@ -710,14 +756,22 @@ pub fn run_scenario_with(
         }
     };
     match build_with(lab, backend, form, &mut say) {
-        Ok(d) => d.check(lab, &mut |r: &PathResult| {
-            if verbose {
-                match &r.outcome {
-                    Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                    Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
+        Ok(d) => {
+            let mut res = d.check(lab, &mut |r: &PathResult| {
+                if verbose {
+                    match &r.outcome {
+                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
+                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
+                    }
                 }
-            }
-        }),
+            });
+            res.extend(d.figures(lab, &mut |m: &str| {
+                if verbose {
+                    eprintln!("[{label}] {m}");
+                }
+            }));
+            res
+        }
         Err(e) => vec![PathResult {
             path: "build the deployment".into(),
             outcome: Err(format!("{e:#}").replace('\n', " ")),
