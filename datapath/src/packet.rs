@@ -299,6 +299,25 @@ impl DpPacket {
         i.off = Offload::NONE;
         &mut i.buf[i.head..i.head + len]
     }
+    /// Frame bytes the buffer can hold after its aligned head: what
+    /// [`DpPacket::frame_for_fill`] gives without reallocating.
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.0.buf.len().saturating_sub(HEADROOM + FRAME_ALIGN - 1)
+    }
+    /// Grows the buffer (keeping the frame, moved to a fresh aligned
+    /// head) so that it can hold `room` frame bytes; nothing when it can.
+    pub fn reserve_room(&mut self, room: usize) {
+        if self.room() >= room {
+            return;
+        }
+        let i = &mut *self.0;
+        let mut nb = new_buf(room.max(i.len));
+        let nh = frame_start(&nb);
+        nb[nh..nh + i.len].copy_from_slice(&i.buf[i.head..i.head + i.len]);
+        i.buf = nb;
+        i.head = nh;
+    }
     /// Appends `tail` to the frame, growing the buffer (keeping the frame
     /// and its headroom) when it has no room after the frame.
     pub fn extend(&mut self, tail: &[u8]) {
