@@ -542,6 +542,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reserve_room_keeps_the_frame_and_grows_once() {
+        let mut p = DpPacket::from_bytes(&[7u8; 100]);
+        assert!(p.room() >= DEFAULT_FRAME_ROOM && p.room() < 4096);
+        p.reserve_room(70_000);
+        assert!(p.room() >= 70_000);
+        assert_eq!(p.data(), &[7u8; 100][..]);
+        assert!(p.push_front(HEADROOM), "headroom kept");
+        let before = p.data().as_ptr();
+        p.reserve_room(1000);
+        assert_eq!(p.data().as_ptr(), before, "enough room: nothing moves");
+        // A fill of the whole room needs no new buffer.
+        let room = p.room();
+        assert_eq!(p.frame_for_fill(room).len(), room);
+    }
+
+    #[test]
     fn gap_insert_remove() {
         let mut p = DpPacket::from_bytes(&[1, 2, 3, 4, 5, 6]);
         assert!(p.insert_gap(2, 4));
