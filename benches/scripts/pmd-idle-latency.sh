@@ -10,8 +10,16 @@
 #                  round-trip times of COUNT pings h1 -> h2 at INTERVAL s
 #                  (the PMD goes idle, so sleeps, between most of them:
 #                  this includes the wakeup);
+#   ping_wakeups   wakeups of the PMD thread (its voluntary context
+#                  switches: each sleep ends in one) per ping;
+#   ping_cpu_pct   the switch's CPU during the pings, in % of one core;
 #   tcp_gbps       iperf3 TCP h1 -> h2 for TCP_SECS seconds (default
-#                  offloads), received rate.
+#                  offloads), received rate;
+#   tcp_cpu_s_gb   the switch's CPU seconds per GB received during it
+#                  (steadier than the rate on a loaded machine).
+# BIN picks the binaries (e.g. another checkout's target/release, for a
+# side-by-side run); NICE (e.g. -10) runs the measured tools at that
+# priority, to keep other load on a busy machine from swamping them.
 # The Linux bridge on the same topology is measured as the baseline.
 #
 # Usage: bash benches/scripts/pmd-idle-latency.sh
@@ -26,6 +34,7 @@ COUNT=${COUNT:-300}
 INTERVAL=${INTERVAL:-0.01}
 TCP_SECS=${TCP_SECS:-3}
 MAXSLEEP=${MAXSLEEP:-}
+NICE=${NICE:-0}
 TYPES=${TYPES:-system afxdp}
 BIN=${BIN:-}
 if [ -z "$BIN" ]; then
@@ -86,23 +95,50 @@ idle_cpu_pct() { # PID
     'BEGIN {printf "%.2f\n", 100 * (b - a) / hz / s}'
 }
 
+# The PMD thread's voluntary context switches (SW is the switch's pid).
+pmd_switches() {
+  local t
+  for t in /proc/"$SW"/task/*; do
+    if grep -q '^pmd' "$t/comm" 2>/dev/null; then
+      awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status"; return
+    fi
+  done
+  echo 0
+}
+
 ping_rtt() {
   ip netns exec "${P}h1" ping -c 3 -W 1 198.18.0.2 >/dev/null
-  ip netns exec "${P}h1" ping -c "$COUNT" -i "$INTERVAL" 198.18.0.2 >"$WORK/ping.txt"
-  rtt_stats "$WORK/ping.txt"
+  if [ -z "${SW:-}" ]; then
+    ip netns exec "${P}h1" nice -n "$NICE" ping -c "$COUNT" -i "$INTERVAL" 198.18.0.2 >"$WORK/ping.txt"
+    echo "$(rtt_stats "$WORK/ping.txt") - -"
+    return
+  fi
+  local w0 w1 c0 c1 t0 t1 hz
+  hz=$(getconf CLK_TCK)
+  w0=$(pmd_switches); c0=$(cpu_ticks "$SW"); t0=$(date +%s.%N)
+  ip netns exec "${P}h1" nice -n "$NICE" ping -c "$COUNT" -i "$INTERVAL" 198.18.0.2 >"$WORK/ping.txt"
+  w1=$(pmd_switches); c1=$(cpu_ticks "$SW"); t1=$(date +%s.%N)
+  echo "$(rtt_stats "$WORK/ping.txt") $(awk -v a="$w0" -v b="$w1" -v n="$COUNT" 'BEGIN {printf "%.2f", (b - a) / n}') $(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v x="$t0" -v y="$t1" 'BEGIN {printf "%.1f", 100 * (b - a) / hz / (y - x)}')"
 }
 
 tcp_gbps() {
   ip netns exec "${P}h2" iperf3 -s -1 -p 5399 >/dev/null 2>&1 &
   local srv=$!
   sleep 0.3
-  ip netns exec "${P}h1" iperf3 -c 198.18.0.2 -p 5399 -t "$TCP_SECS" -J >"$WORK/iperf.json" || true
+  local c0 c1 hz
+  hz=$(getconf CLK_TCK)
+  c0=$(cpu_ticks "${SW:-self}")
+  ip netns exec "${P}h1" nice -n "$NICE" iperf3 -c 198.18.0.2 -p 5399 -t "$TCP_SECS" -J >"$WORK/iperf.json" || true
+  c1=$(cpu_ticks "${SW:-self}")
   wait "$srv" 2>/dev/null || true
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' \
-    "$WORK/iperf.json" 2>/dev/null || echo nan
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); r=d["end"]["sum_received"]
+cpu=(int(sys.argv[3])-int(sys.argv[2]))/int(sys.argv[4])
+print("%.2f %s" % (r["bits_per_second"]/1e9, "-" if sys.argv[5]=="-" else "%.3f" % (cpu/(r["bytes"]/1e9))))' \
+    "$WORK/iperf.json" "$c0" "$c1" "$hz" "${SW:--}" 2>/dev/null || echo "nan nan"
 }
 
-printf '%-16s %12s %12s %12s %9s\n' switch idle_cpu_pct ping_med_us ping_p99_us tcp_gbps
+printf '%-16s %12s %12s %12s %12s %12s %9s %12s\n' switch idle_cpu_pct ping_med_us ping_p99_us ping_wakeups ping_cpu_pct tcp_gbps tcp_cpu_s_gb
 
 for ty in $TYPES; do
   dir=$WORK/$ty; mkdir -p "$dir"
@@ -119,7 +155,7 @@ for ty in $TYPES; do
     ovs-vsctl --db="unix:$dir/db.sock" --no-wait \
       set Open_vSwitch . other_config:pmd-maxsleep="$MAXSLEEP"
   fi
-  FERROVS_RUNDIR=$dir ip netns exec "${P}sw" "$FVS_SW" "unix:$dir/db.sock" \
+  FERROVS_RUNDIR=$dir ip netns exec "${P}sw" nice -n "$NICE" "$FVS_SW" "unix:$dir/db.sock" \
     --unixctl="$dir/sw.ctl" --log-file="$dir/sw.log" >/dev/null 2>&1 &
   SW=$!
   PIDS+=("$SW")
@@ -133,7 +169,7 @@ for ty in $TYPES; do
   tcp=$(tcp_gbps)
   sleep 1
   cpu=$(idle_cpu_pct "$SW")
-  printf '%-16s %12s %12s %12s %9s\n' "ferrovs-$ty${MAXSLEEP:+-ms$MAXSLEEP}" "$cpu" $rtt "$tcp"
+  printf '%-16s %12s %12s %12s %12s %12s %9s %12s\n' "ferrovs-$ty${MAXSLEEP:+-ms$MAXSLEEP}" "$cpu" $rtt $tcp
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
@@ -141,6 +177,7 @@ for ty in $TYPES; do
 done
 
 # The Linux bridge, same hosts.
+SW=
 hosts
 ip link add "${P}br" type bridge
 ip link set "${P}a1" master "${P}br"; ip link set "${P}a2" master "${P}br"
@@ -148,5 +185,5 @@ for l in "${P}br" "${P}a1" "${P}a2"; do ip link set "$l" up; done
 sleep 1
 rtt=$(ping_rtt)
 tcp=$(tcp_gbps)
-printf '%-16s %12s %12s %12s %9s\n' linux-bridge - $rtt "$tcp"
+printf '%-16s %12s %12s %12s %12s %12s %9s %12s\n' linux-bridge - $rtt $tcp
 ip link del "${P}br"

@@ -79,6 +79,13 @@ pub struct DpConfig {
     /// per idle PMD (50 ms took 20 a second: a third of an idle lab switch's CPU).
     pub idle_polls_before_sleep: u32,
     pub idle_spin: Duration,
+    /// The longest spin: when packets keep waking a sleeping PMD after
+    /// gaps no longer than this, its spin grows to cover one and a half
+    /// gaps (so steady traffic of at least one packet per `idle_spin_max`
+    /// is polled, not woken up for: a wakeup costs tens of microseconds
+    /// of latency); after a longer gap it is back to `idle_spin`. An idle
+    /// PMD, or one seeing sparse packets, still sleeps.
+    pub idle_spin_max: Duration,
     pub idle_sleep: Option<Duration>,
     pub idle_wait: Duration,
 }
@@ -93,6 +100,7 @@ impl Default for DpConfig {
             max_recirc_depth: 6,
             idle_polls_before_sleep: 128,
             idle_spin: Duration::from_micros(150),
+            idle_spin_max: Duration::from_millis(4),
             idle_sleep: Some(Duration::from_micros(100)),
             idle_wait: Duration::from_secs(1),
         }

@@ -299,6 +299,25 @@ impl DpPacket {
         i.off = Offload::NONE;
         &mut i.buf[i.head..i.head + len]
     }
+    /// Frame bytes the buffer can hold after its aligned head: what
+    /// [`DpPacket::frame_for_fill`] gives without reallocating.
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.0.buf.len().saturating_sub(HEADROOM + FRAME_ALIGN - 1)
+    }
+    /// Grows the buffer (keeping the frame, moved to a fresh aligned
+    /// head) so that it can hold `room` frame bytes; nothing when it can.
+    pub fn reserve_room(&mut self, room: usize) {
+        if self.room() >= room {
+            return;
+        }
+        let i = &mut *self.0;
+        let mut nb = new_buf(room.max(i.len));
+        let nh = frame_start(&nb);
+        nb[nh..nh + i.len].copy_from_slice(&i.buf[i.head..i.head + i.len]);
+        i.buf = nb;
+        i.head = nh;
+    }
     /// Appends `tail` to the frame, growing the buffer (keeping the frame
     /// and its headroom) when it has no room after the frame.
     pub fn extend(&mut self, tail: &[u8]) {
@@ -521,6 +540,22 @@ impl PacketPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserve_room_keeps_the_frame_and_grows_once() {
+        let mut p = DpPacket::from_bytes(&[7u8; 100]);
+        assert!(p.room() >= DEFAULT_FRAME_ROOM && p.room() < 4096);
+        p.reserve_room(70_000);
+        assert!(p.room() >= 70_000);
+        assert_eq!(p.data(), &[7u8; 100][..]);
+        assert!(p.push_front(HEADROOM), "headroom kept");
+        let before = p.data().as_ptr();
+        p.reserve_room(1000);
+        assert_eq!(p.data().as_ptr(), before, "enough room: nothing moves");
+        // A fill of the whole room needs no new buffer.
+        let room = p.room();
+        assert_eq!(p.frame_for_fill(room).len(), room);
+    }
 
     #[test]
     fn gap_insert_remove() {

@@ -34,7 +34,13 @@
 //! list changes, until a packet arrives or the control side wakes it
 //! (inbox, queue list, quit: `PmdShared::wake`); ports without descriptors
 //! get a timed sleep instead, and a port still holding frames to transmit
-//! keeps the PMD polling. Each queue also counts the cycles of its batches
+//! keeps the PMD polling. The spin adapts: when packets keep waking the
+//! PMD after short gaps (steady traffic, even a ping every 2 ms), it grows
+//! to cover them, up to `idle_spin_max` (4 ms), so such traffic is polled
+//! rather than paid a wakeup each time; a longer gap sets it back, and so
+//! does being preempted while spinning (a CPU shared with other work: a
+//! spinner that lost its CPU reacts later than a sleeper that is woken),
+//! which also keeps the spin short for the next second. Each queue also counts the cycles of its batches
 //! (one writer: a load and a store), for `pmd-rxq-show` and the `cycles`
 //! assignment.
 //!
@@ -371,17 +377,43 @@ impl Pmd {
         let mut idle = 0u32;
         let mut idle_since = Instant::now();
         let cfg = self.dp.cfg.clone();
+        let mut spin = cfg.idle_spin;
+        let mut slept = false;
+        let mut last_poll = idle_since;
+        // The spin may grow only from then on (see below).
+        let mut calm_from = idle_since;
         while !self.me.quit.load(Ordering::Acquire) {
             if self.poll_once() == 0 {
                 idle = idle.saturating_add(1);
+                let mut now = Instant::now();
                 if idle == 1 {
-                    idle_since = Instant::now();
-                } else if idle >= cfg.idle_polls_before_sleep
-                    && idle_since.elapsed() >= cfg.idle_spin
-                {
-                    self.idle_wait(&cfg);
+                    idle_since = now;
+                } else {
+                    if now - last_poll > PREEMPTED {
+                        // The CPU went to another task while this PMD
+                        // spun: on a shared CPU a spinner waits for its
+                        // turn when a packet comes, a sleeper is woken at
+                        // once. Sleep now, and keep the short spin a while.
+                        spin = cfg.idle_spin;
+                        calm_from = now + CONTENDED_HOLD;
+                    }
+                    if idle >= cfg.idle_polls_before_sleep && now - idle_since >= spin {
+                        slept |= self.idle_wait(&cfg);
+                        now = Instant::now();
+                    }
                 }
+                last_poll = now;
             } else {
+                if slept {
+                    // Woken by packets `gap` after the last ones.
+                    slept = false;
+                    let now = Instant::now();
+                    spin = if now >= calm_from {
+                        next_spin(&cfg, now - idle_since)
+                    } else {
+                        cfg.idle_spin
+                    };
+                }
                 idle = 0;
             }
         }
@@ -395,10 +427,11 @@ impl Pmd {
     /// `idle_wait` passes), else `idle_sleep`. Not while a port still
     /// holds frames to transmit (AF_XDP copy mode moves them on the next
     /// polls): then it keeps polling.
-    fn idle_wait(&mut self, cfg: &crate::dpif::DpConfig) {
+    /// Returns whether it slept.
+    fn idle_wait(&mut self, cfg: &crate::dpif::DpConfig) -> bool {
         let max_us = self.dp.max_sleep_us.load(Ordering::Relaxed);
         let Some(nap) = cfg.idle_sleep.filter(|_| max_us > 0) else {
-            return;
+            return false;
         };
         let gen = self.me.rxq_gen.load(Ordering::Acquire);
         if gen != self.wait_gen {
@@ -411,10 +444,10 @@ impl Pmd {
         }
         let Some(w) = self.waiter.as_ref().filter(|_| self.wait_usable) else {
             std::thread::sleep(nap);
-            return;
+            return true;
         };
         if self.dp.ports.load().iter().any(|p| p.netdev.tx_pending()) {
-            return;
+            return false;
         }
         self.me.sleeping.store(true, Ordering::SeqCst);
         if !self.me.inbox_pending.load(Ordering::SeqCst)
@@ -426,6 +459,7 @@ impl Pmd {
             w.wait(Duration::from_micros(max_us));
         }
         self.me.sleeping.store(false, Ordering::Relaxed);
+        true
     }
 
     fn publish(&self) {
@@ -1098,6 +1132,22 @@ impl Drop for Pmd {
 
 /// Pins thread `tid` (0: the calling thread) to `cpu`, or lets it run on
 /// every CPU (None). Logged and ignored on failure.
+/// An empty poll that took this long means the PMD was preempted.
+const PREEMPTED: Duration = Duration::from_micros(200);
+/// How long a preempted PMD keeps its spin short.
+const CONTENDED_HOLD: Duration = Duration::from_secs(1);
+
+/// The spin before the next sleep, for a PMD that packets woke `gap`
+/// after the last packets it saw: one and a half gaps when the gap is at
+/// most `idle_spin_max` (steady traffic: poll through its gaps), else
+/// back to `idle_spin`.
+fn next_spin(cfg: &crate::dpif::DpConfig, gap: Duration) -> Duration {
+    if gap > cfg.idle_spin_max {
+        return cfg.idle_spin;
+    }
+    (gap + gap / 2).clamp(cfg.idle_spin, cfg.idle_spin_max.max(cfg.idle_spin))
+}
+
 pub(crate) fn pin_thread(tid: i32, cpu: Option<usize>) {
     let mut set = nix::sched::CpuSet::new();
     let ok = match cpu {
@@ -1151,6 +1201,16 @@ mod tests {
     /// Misses of one batch that share a megaflow call the handler once:
     /// after the first install the later misses look the classifier up
     /// again (before it, they need not).
+    #[test]
+    fn spin_covers_short_gaps_and_resets_after_long_ones() {
+        let cfg = crate::dpif::DpConfig::default();
+        let us = Duration::from_micros;
+        assert_eq!(super::next_spin(&cfg, us(2000)), us(3000));
+        assert_eq!(super::next_spin(&cfg, us(3500)), cfg.idle_spin_max);
+        assert_eq!(super::next_spin(&cfg, us(20)), cfg.idle_spin);
+        assert_eq!(super::next_spin(&cfg, us(4001)), cfg.idle_spin);
+    }
+
     #[test]
     fn one_upcall_per_megaflow_within_a_batch() {
         let dp = Datapath::new(DpConfig::default(), Arc::new(ToPort2));

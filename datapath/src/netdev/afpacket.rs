@@ -4,9 +4,14 @@
 //! - `mmsg` (default): one `recvmmsg` per batch of up to 32 frames, each
 //!   read straight into a pooled buffer (2 KiB) with a per-slot 64 KiB
 //!   overflow buffer behind it for GSO frames, whose tail is then appended
-//!   (one copy either way). A frame is visible as soon as the kernel
-//!   queues it, so latency is a wakeup, and a VLAN tag the kernel took out
-//!   comes back from the `PACKET_AUXDATA` control message.
+//!   once, growing that buffer to 66 KiB for good: buffers that size
+//!   (they circulate back through the PMD's pool) take a whole GSO frame
+//!   straight from the kernel, so steady TCP costs one copy in, one
+//!   out. The 32 buffers stay with the socket between calls, so an
+//!   empty poll does not cycle them through the pool. A frame is visible
+//!   as soon as the kernel queues it, so latency is a wakeup, and a VLAN
+//!   tag the kernel took out comes back from the `PACKET_AUXDATA`
+//!   control message.
 //! - `tpacket-v3`: a TPACKET_V3 ring. The kernel fills fixed-size blocks
 //!   of a shared ring with variable-size frames and hands a block over
 //!   when it is full or when its timer expires; the PMD copies frames out
@@ -131,6 +136,8 @@ const PACKET_AUXDATA: i32 = 8;
 const MMSG_HEAD: usize = crate::packet::DEFAULT_FRAME_ROOM;
 /// Overflow room per slot: a 64 KiB GSO frame.
 const MMSG_TAIL: usize = 65536;
+/// Room of a buffer that takes a whole GSO frame in one piece.
+const MMSG_BIG: usize = MMSG_HEAD + MMSG_TAIL;
 const CMSG_SPACE: usize = 64;
 const RX_BURST: usize = 32;
 
@@ -149,6 +156,10 @@ struct Auxdata {
 
 /// Buffers of `recvmmsg` receive, allocated once.
 struct MmsgRx {
+    /// The buffers of the next `recvmmsg`, kept between calls: an empty
+    /// poll (most polls of a quiet port) gives nothing back to the pool
+    /// and takes nothing from it; a slot is refilled once its frame left.
+    slots: Vec<Option<DpPacket>>,
     tail: Vec<u8>,
     ctrl: Vec<[u64; CMSG_SPACE / 8]>,
 }
@@ -216,6 +227,7 @@ impl AfPacketNetdev {
                     let _ = sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF);
                 }
                 let rx = MmsgRx {
+                    slots: (0..RX_BURST).map(|_| None).collect(),
                     tail: vec![0u8; RX_BURST * MMSG_TAIL],
                     ctrl: vec![[0u64; CMSG_SPACE / 8]; RX_BURST],
                 };
@@ -406,13 +418,33 @@ impl AfPacketNetdev {
         if n == 0 {
             return (0, 0);
         }
-        let mut pkts: [Option<DpPacket>; RX_BURST] = Default::default();
         let mut hdrs = [[0u8; VNET_HDR_LEN]; RX_BURST];
         // SAFETY: iovec and mmsghdr are plain old data; zero is valid.
         let mut iov: [[libc::iovec; 3]; RX_BURST] = unsafe { std::mem::zeroed() };
         let mut msgs: [libc::mmsghdr; RX_BURST] = unsafe { std::mem::zeroed() };
+        let mut direct = [false; RX_BURST];
         for i in 0..n {
-            let p = pkts[i].insert(pool.get());
+            let p = m.slots[i].get_or_insert_with(|| pool.get());
+            let h = &mut msgs[i].msg_hdr;
+            h.msg_control = m.ctrl[i].as_mut_ptr() as *mut libc::c_void;
+            h.msg_controllen = CMSG_SPACE;
+            h.msg_iov = iov[i].as_mut_ptr();
+            if p.room() >= MMSG_BIG {
+                // A buffer that held a GSO frame before: the whole frame
+                // lands in it, nothing is copied afterwards.
+                direct[i] = true;
+                let room = p.frame_for_fill(MMSG_BIG);
+                iov[i][0] = libc::iovec {
+                    iov_base: hdrs[i].as_mut_ptr() as *mut libc::c_void,
+                    iov_len: VNET_HDR_LEN,
+                };
+                iov[i][1] = libc::iovec {
+                    iov_base: room.as_mut_ptr() as *mut libc::c_void,
+                    iov_len: MMSG_BIG,
+                };
+                h.msg_iovlen = 2;
+                continue;
+            }
             let head = p.frame_for_fill(MMSG_HEAD);
             iov[i] = [
                 libc::iovec {
@@ -428,11 +460,7 @@ impl AfPacketNetdev {
                     iov_len: MMSG_TAIL,
                 },
             ];
-            let h = &mut msgs[i].msg_hdr;
-            h.msg_iov = iov[i].as_mut_ptr();
-            h.msg_iovlen = 3;
-            h.msg_control = m.ctrl[i].as_mut_ptr() as *mut libc::c_void;
-            h.msg_controllen = CMSG_SPACE;
+            msgs[i].msg_hdr.msg_iovlen = 3;
         }
         // SAFETY: msgs[..n] are initialized; their iovecs point into the
         // vnet header array, the packets' buffers (alive in `pkts`, not
@@ -449,12 +477,10 @@ impl AfPacketNetdev {
         };
         let got_msgs = if r > 0 { r as usize } else { 0 };
         let (mut got, mut bad) = (0usize, 0u64);
-        for i in 0..n {
-            let mut p = pkts[i].take().expect("filled above");
-            if i >= got_msgs {
-                pool.put(p);
-                continue;
-            }
+        // Slots past `got_msgs` were not filled: they keep their buffers
+        // for the next call.
+        for i in 0..got_msgs {
+            let mut p = m.slots[i].take().expect("filled above");
             let h = &msgs[i].msg_hdr;
             let total = msgs[i].msg_len as usize;
             if h.msg_flags & libc::MSG_TRUNC != 0 || total < VNET_HDR_LEN {
@@ -463,8 +489,11 @@ impl AfPacketNetdev {
                 continue;
             }
             let len = total - VNET_HDR_LEN;
-            if len > MMSG_HEAD {
+            if len > MMSG_HEAD && !direct[i] {
+                // Grown once to the full size, so that the next frames
+                // received into this buffer need no copy.
                 p.truncate(MMSG_HEAD);
+                p.reserve_room(MMSG_BIG);
                 p.extend(&m.tail[i * MMSG_TAIL..i * MMSG_TAIL + (len - MMSG_HEAD)]);
             } else {
                 p.truncate(len);
