@@ -43,6 +43,13 @@ if ! "$venv/bin/python3" -c 'import ovs, os_ken, ovsdbapp' >/dev/null 2>&1; then
 fi
 export FERROVS_PYTHON="$venv/bin/python3"
 
+# The router lab's FTP server and client run under the lab's python3.
+if ! python3 -c 'import pyftpdlib' >/dev/null 2>&1; then
+  echo "== installing pyftpdlib for python3 (FTP through ct alg=ftp in the router lab)"
+  python3 -m pip install -q --disable-pip-version-check pyftpdlib \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages pyftpdlib
+fi
+
 echo "== cargo build --workspace --bins (the daemons the integration tests start)"
 cargo build --workspace --bins
 echo "== cargo test --workspace --all-targets --no-fail-fast"
