@@ -30,7 +30,7 @@ impl Ofproto {
         req.hard_timeout = ft.hard_timeout;
         let now = self.now();
         let mut changes = Vec::new();
-        self.apply_flow_mod(&req, now, &mut changes)
+        self.apply_flow_mod(req, now, &mut changes)
             .map_err(FlowTextError::Rejected)?;
         self.commit_changes(changes, None, 0);
         Ok(())
@@ -48,7 +48,7 @@ impl Ofproto {
         req.new_cookie = None;
         let now = self.now();
         let mut changes = Vec::new();
-        if self.apply_flow_mod(&req, now, &mut changes).is_ok() {
+        if self.apply_flow_mod(req, now, &mut changes).is_ok() {
             self.commit_changes(changes, None, 0);
         }
         let groups: Vec<u32> = self.groups.keys().copied().collect();

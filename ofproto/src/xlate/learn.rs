@@ -336,7 +336,7 @@ impl Ofproto {
         req.hard_timeout = lf.hard_timeout;
         req.flags = lf.flags;
         let mut changes = Vec::new();
-        match self.apply_flow_mod(&req, now, &mut changes) {
+        match self.apply_flow_mod(req, now, &mut changes) {
             Ok(()) => self.commit_changes(changes, None, 0),
             Err(e) => tracing::warn!("learn into table {}: {e:?}", lf.table_id),
         }
@@ -385,7 +385,7 @@ impl Ofproto {
             req.new_cookie = None;
             let now = self.now();
             let mut changes = Vec::new();
-            if self.apply_flow_mod(&req, now, &mut changes).is_ok() {
+            if self.apply_flow_mod(req, now, &mut changes).is_ok() {
                 self.commit_changes(changes, None, 0);
             }
         }
