@@ -106,6 +106,15 @@ impl FlowModReq {
     ) -> Result<FlowModReq, ErrorCode> {
         let mut req = Self::normalize(&fm, w, tlv)?;
         fm.instructions.retain(|i| !is_empty_apply(i));
+        // Decoding grew these vectors; a rule keeps them for its life, so
+        // they give back their spare room (a shrink is in place).
+        fm.r#match.fields.shrink_to_fit();
+        fm.instructions.shrink_to_fit();
+        for i in &mut fm.instructions {
+            if let Instruction::ApplyActions(a) | Instruction::WriteActions(a) = i {
+                a.shrink_to_fit();
+            }
+        }
         req.r#match = fm.r#match;
         req.instructions = fm.instructions;
         Ok(req)
@@ -447,6 +456,7 @@ impl Ofproto {
             return Err(ErrorCode::OfpbrcEperm);
         }
         self.check_references(&req.instructions)?;
+        self.learn_deletes |= crate::xlate::learn::deletes_learned(&req.instructions);
         let table = self.tables.get_mut(table_id).expect("table id checked");
         let prio = req.priority as u32;
         // Looking for an identical rule first is needed only to check
@@ -541,6 +551,7 @@ impl Ofproto {
             return Ok(());
         }
         self.check_references(&req.instructions)?;
+        self.learn_deletes |= crate::xlate::learn::deletes_learned(&req.instructions);
         for (t, om, prio) in found {
             let table = self.tables.get_mut(t).expect("collected table");
             let old = table

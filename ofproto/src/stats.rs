@@ -64,6 +64,28 @@ pub(crate) fn send_split<T: Clone>(
     }
 }
 
+/// How far ahead of a walk over many rules their memory is requested:
+/// a big dump or delete is bound by cache misses on rules (each a few
+/// scattered allocations), not by the work on each.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Prefetch hints for a walk at `rules[i]`: the rule two steps ahead of
+/// this one's match and actions, whose own memory (already requested one
+/// step earlier) tells where they are.
+pub(crate) fn prefetch_rule(rules: &[&Rule], i: usize) {
+    use ferrovs_datapath::emc::prefetch_read;
+    if let Some(r) = rules.get(i + 2 * PREFETCH_AHEAD) {
+        let p = std::ptr::from_ref::<Rule>(r).cast::<i8>();
+        prefetch_read(p);
+        prefetch_read(p.wrapping_add(64));
+        prefetch_read(p.wrapping_add(128));
+    }
+    if let Some(r) = rules.get(i + PREFETCH_AHEAD) {
+        prefetch_read(r.r#match.fields.as_ptr().cast());
+        prefetch_read(r.instructions.as_ptr().cast());
+    }
+}
+
 /// Sets the length (and OFPMPF_REPLY_MORE when `more`) of the multipart
 /// reply that starts at `start` and ends at the end of `out`.
 fn close_reply(out: &mut [u8], start: usize, more: bool) {
@@ -282,7 +304,8 @@ impl Ofproto {
         let out = &mut conn.output;
         let mut msg_start = out.len();
         out.extend_from_slice(&head);
-        for rule in rules {
+        for (i, rule) in rules.iter().enumerate() {
+            prefetch_rule(&rules, i);
             let entry_start = out.len();
             Self::flow_stats_entry(rule, now).encode_entry(v, nx, out);
             if out.len() - msg_start > 0xffff && entry_start - msg_start > head.len() {
