@@ -14,7 +14,10 @@
 # Seconds are wall time of the ovs-ofctl command. Beside each, `*_cli_s` is
 # the CPU time (user + system) of that ovs-ofctl process itself: the part of
 # the wall time no switch can remove (the client parses, encodes, prints),
-# which bounds how much faster than OVS any switch can look here. The table
+# which bounds how much faster than OVS any switch can look here; and
+# `*_sw_s` is the CPU time (user + system, all threads) the switch itself
+# spent during the command: on a loaded machine wall time is mostly waiting
+# for a core, and this is the part a switch controls. The table
 # gives per metric the median of each switch over RUNS runs and the ratio
 # OVS/ferrovs (for times: how many times faster ferrovs is).
 #
@@ -106,6 +109,20 @@ stop() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# CPU seconds (user + system, every thread) the process has used so far.
+cpu_s() {
+  awk -v t="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); print ($12 + $13) / t}' "/proc/$1/stat"
+}
+
+# timed_sw CMD...: as `timed`, plus the switch's CPU seconds meanwhile.
+timed_sw() {
+  local c0 c1 r
+  c0=$(cpu_s "$SW_PID")
+  r=$(timed "$@")
+  c1=$(cpu_s "$SW_PID")
+  echo "$r $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.4f", b - a}')"
+}
+
 timed() { # prints seconds of wall time of the command, then its CPU time
   local t0 t1 cpu
   t0=$(date +%s.%N)
@@ -121,21 +138,22 @@ for run in $(seq "$RUNS"); do
     echo "== run $run: $name" >&2
     start "$name"
     before=$(rss_kib "$SW_PID")
-    t_add10=$(timed ovs-ofctl -O OpenFlow10 add-flows "$OFCTL_TARGET" "$FLOWFILE")
+    t_add10=$(timed_sw ovs-ofctl -O OpenFlow10 add-flows "$OFCTL_TARGET" "$FLOWFILE")
     n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     [ "$n" = "$FLOWS" ] || { echo "$name: $n flows installed, expected $FLOWS" >&2; exit 1; }
     after=$(rss_kib "$SW_PID")
-    t_dump=$(timed ovs-ofctl -O OpenFlow13 dump-flows "$OFCTL_TARGET")
-    t_del=$(timed ovs-ofctl -O OpenFlow13 del-flows "$OFCTL_TARGET")
-    t_add14b=$(timed ovs-ofctl -O OpenFlow14 --bundle add-flows "$OFCTL_TARGET" "$FLOWFILE")
+    t_dump=$(timed_sw ovs-ofctl -O OpenFlow13 dump-flows "$OFCTL_TARGET")
+    t_del=$(timed_sw ovs-ofctl -O OpenFlow13 del-flows "$OFCTL_TARGET")
+    t_add14b=$(timed_sw ovs-ofctl -O OpenFlow14 --bundle add-flows "$OFCTL_TARGET" "$FLOWFILE")
     n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     [ "$n" = "$FLOWS" ] || { echo "$name: $n flows after the bundle, expected $FLOWS" >&2; exit 1; }
     per_rule=$(awk -v a="$after" -v b="$before" -v n="$FLOWS" 'BEGIN {print (a - b) * 1024 / n}')
     {
-      set -- $t_add10; echo "$name add10_s $1"; echo "$name add10_cli_s $2"
-      set -- $t_dump; echo "$name dump_s $1"; echo "$name dump_cli_s $2"
-      set -- $t_del; echo "$name del_s $1"; echo "$name del_cli_s $2"
+      set -- $t_add10; echo "$name add10_s $1"; echo "$name add10_cli_s $2"; echo "$name add10_sw_s $3"
+      set -- $t_dump; echo "$name dump_s $1"; echo "$name dump_cli_s $2"; echo "$name dump_sw_s $3"
+      set -- $t_del; echo "$name del_s $1"; echo "$name del_cli_s $2"; echo "$name del_sw_s $3"
       set -- $t_add14b; echo "$name add14_bundle_s $1"; echo "$name add14_bundle_cli_s $2"
+      echo "$name add14_bundle_sw_s $3"
       echo "$name rss_mib $(awk -v a="$after" 'BEGIN {print a / 1024}')"
       echo "$name bytes_per_rule $per_rule"
     } >> "$RESULTS"
@@ -145,10 +163,11 @@ done
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 printf "\n%-16s %12s %12s %10s\n" metric ovs ferrovs ovs/ferrovs
-for m in add10_s add10_cli_s add14_bundle_s add14_bundle_cli_s dump_s dump_cli_s \
-  del_s del_cli_s rss_mib bytes_per_rule; do
+for m in add10_s add10_cli_s add10_sw_s add14_bundle_s add14_bundle_cli_s add14_bundle_sw_s \
+  dump_s dump_cli_s dump_sw_s del_s del_cli_s del_sw_s rss_mib bytes_per_rule; do
   o=$(awk -v m="$m" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
   f=$(awk -v m="$m" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
   printf "%-16s %12.3f %12.3f %10.2f\n" "$m" "$o" "$f" "$(awk -v o="$o" -v f="$f" 'BEGIN {print (f > 0) ? o / f : 0}')"
 done
-echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl; *_cli_s: CPU time of ovs-ofctl itself)"
+echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl; *_cli_s: CPU time of ovs-ofctl itself;"
+echo " *_sw_s: CPU time of the switch during the command; load average: $(cut -d' ' -f1-3 /proc/loadavg))"

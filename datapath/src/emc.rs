@@ -161,7 +161,9 @@ impl Emc {
 
 /// A read prefetch hint for the cache line holding `p` (any address).
 #[inline(always)]
-pub(crate) fn prefetch_read(p: *const i8) {
+// A prefetch reads nothing: any pointer, even dangling, is fine.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn prefetch_read(p: *const i8) {
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: a prefetch is only a hint; it never faults and has no

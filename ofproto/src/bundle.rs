@@ -145,7 +145,7 @@ impl Ofproto {
     pub(crate) fn handle_bundle_add(
         &mut self,
         conn: &mut Connection,
-        ba: &BundleAdd,
+        ba: BundleAdd,
         _raw: &[u8],
     ) -> Handled {
         crate::connmgr::role::check_writable(conn)?;
@@ -160,12 +160,13 @@ impl Ofproto {
         };
         // A message that fails its checks is not added; the bundle stays
         // open (OVS), the error goes back for the add.
-        let item = match &msg {
+        let item = match msg {
             Message::FlowMod(fm) => self.bundle_flow_mod(conn, fm, inner, false)?,
             Message::Nx(NxMessage::FlowMod(fm)) => self.bundle_flow_mod(conn, fm, inner, true)?,
-            Message::PortMod(pm) => BundleItem::Port(pm.clone()),
+            Message::PortMod(pm) => BundleItem::Port(pm),
             _ => return Err(ErrorCode::OfpbfcMsgUnsup),
         };
+        let inner = ba.message;
         let Some(b) = conn.bundles.get_mut(&ba.bundle_id) else {
             // OVS opens the bundle implicitly on the first add.
             conn.bundles.insert(
@@ -174,7 +175,7 @@ impl Ofproto {
                     id: ba.bundle_id,
                     flags: ba.flags,
                     closed: false,
-                    items: vec![(item, h.xid, inner.clone())],
+                    items: vec![(item, h.xid, inner)],
                 },
             );
             return Ok(());
@@ -185,37 +186,43 @@ impl Ofproto {
         if b.flags != ba.flags {
             return fail(conn, ErrorCode::OfpbfcBadFlags);
         }
-        b.items.push((item, h.xid, inner.clone()));
+        b.items.push((item, h.xid, inner));
         Ok(())
     }
 
+    /// Checks a flow-mod as it is added (the checks only: its match and
+    /// instructions are not copied) and keeps it for the commit.
     fn bundle_flow_mod(
         &self,
         conn: &Connection,
-        fm: &FlowMod,
+        fm: FlowMod,
         raw: &[u8],
         nx: bool,
     ) -> Result<BundleItem, ErrorCode> {
-        let wire = Self::flow_mod_wire(conn, fm, raw, nx);
-        let req = FlowModReq::from_wire(fm, wire, &self.tlv)?;
+        let wire = Self::flow_mod_wire(conn, &fm, raw, nx);
+        let req = FlowModReq::normalize(&fm, wire, &self.tlv)?;
         self.init_flow_mod(&req)?;
-        Ok(BundleItem::Flow(Box::new((fm.clone(), wire))))
+        Ok(BundleItem::Flow(Box::new((fm, wire))))
     }
 
     /// Applies a bundle all or nothing.
     fn commit_bundle(&mut self, conn: &mut Connection, b: Bundle) -> Handled {
         let now = self.now();
-        let mut changes: Vec<Change> = Vec::new();
-        let mut port_undo = Vec::new();
-        for (item, xid, bytes) in &b.items {
+        let mut changes: Vec<Change> = Vec::with_capacity(b.items.len());
+        let mut port_mods = Vec::new();
+        // Each flow-mod gives its match and instructions to its rule.
+        for (item, xid, bytes) in b.items {
             let r = match item {
-                BundleItem::Flow(f) => FlowModReq::from_wire(&f.0, f.1, &self.tlv)
-                    .and_then(|req| self.apply_flow_mod(&req, now, &mut changes)),
+                BundleItem::Flow(f) => {
+                    let (fm, wire) = *f;
+                    FlowModReq::from_wire_owned(fm, wire, &self.tlv)
+                        .and_then(|req| self.apply_flow_mod(req, now, &mut changes))
+                }
                 BundleItem::Port(pm) => match self.ports.get(&pm.port_no) {
                     None => Err(ErrorCode::OfppmfcBadPort),
                     Some(p) if p.hw_addr != pm.hw_addr => Err(ErrorCode::OfppmfcBadHwAddr),
-                    Some(p) => {
-                        port_undo.push(p.clone());
+                    Some(_) => {
+                        port_mods.push(pm);
                         Ok(())
                     }
                 },
@@ -228,15 +235,13 @@ impl Ofproto {
                     error: e.to_wire_or_fallback(v),
                     data: bytes[..bytes.len().min(0xffff - 12)].to_vec(),
                 };
-                conn.send(&Message::Error(err), *xid);
+                conn.send(&Message::Error(err), xid);
                 return Err(ErrorCode::OfpbfcMsgFailed);
             }
         }
         self.commit_changes(changes, Some(&mut *conn), 0);
-        for (item, _, _) in b.items {
-            if let BundleItem::Port(pm) = item {
-                self.handle_port_mod(conn, &pm)?;
-            }
+        for pm in port_mods {
+            self.handle_port_mod(conn, &pm)?;
         }
         Ok(())
     }

@@ -79,8 +79,51 @@ pub struct FlowModWire {
 }
 
 impl FlowModReq {
-    /// Normalises a decoded flow-mod (OVS `ofputil_decode_flow_mod`).
+    /// Normalises a decoded flow-mod (OVS `ofputil_decode_flow_mod`),
+    /// copying its match and instructions.
     pub fn from_wire(
+        fm: &FlowMod,
+        w: FlowModWire,
+        tlv: &crate::flow::TlvMap,
+    ) -> Result<FlowModReq, ErrorCode> {
+        let mut req = Self::normalize(fm, w, tlv)?;
+        req.r#match = fm.r#match.clone();
+        req.instructions = fm
+            .instructions
+            .iter()
+            .filter(|i| !is_empty_apply(i))
+            .cloned()
+            .collect();
+        Ok(req)
+    }
+
+    /// As [`FlowModReq::from_wire`], taking the match and instructions
+    /// over instead of copying them.
+    pub fn from_wire_owned(
+        mut fm: FlowMod,
+        w: FlowModWire,
+        tlv: &crate::flow::TlvMap,
+    ) -> Result<FlowModReq, ErrorCode> {
+        let mut req = Self::normalize(&fm, w, tlv)?;
+        fm.instructions.retain(|i| !is_empty_apply(i));
+        // Decoding grew these vectors; a rule keeps them for its life, so
+        // they give back their spare room (a shrink is in place).
+        fm.r#match.fields.shrink_to_fit();
+        fm.instructions.shrink_to_fit();
+        for i in &mut fm.instructions {
+            if let Instruction::ApplyActions(a) | Instruction::WriteActions(a) = i {
+                a.shrink_to_fit();
+            }
+        }
+        req.r#match = fm.r#match;
+        req.instructions = fm.instructions;
+        Ok(req)
+    }
+
+    /// Every check and field of [`FlowModReq::from_wire`] except the match
+    /// and the instructions, which are left empty (what a bundle checks
+    /// when a flow-mod is added to it).
+    pub(crate) fn normalize(
         fm: &FlowMod,
         w: FlowModWire,
         tlv: &crate::flow::TlvMap,
@@ -148,7 +191,7 @@ impl FlowModReq {
             command: fm.command,
             table_id,
             priority,
-            r#match: fm.r#match.clone(),
+            r#match: Match::default(),
             om,
             tlv,
             cookie,
@@ -165,14 +208,7 @@ impl FlowModReq {
             buffer_id: fm.buffer_id,
             out_port: if is_delete { fm.out_port } else { OFPP_NONE },
             out_group: if is_delete { fm.out_group } else { u32::MAX },
-            // An empty apply-actions does nothing: kept out of the rule, as
-            // OVS does, so stats replies carry no instruction for it.
-            instructions: fm
-                .instructions
-                .iter()
-                .filter(|i| !matches!(i, Instruction::ApplyActions(a) if a.is_empty()))
-                .cloned()
-                .collect(),
+            instructions: Vec::new(),
         })
     }
 
@@ -203,6 +239,12 @@ impl FlowModReq {
             instructions,
         }
     }
+}
+
+/// An empty apply-actions does nothing: kept out of the rule, as OVS does,
+/// so stats replies carry no instruction for it.
+fn is_empty_apply(i: &Instruction) -> bool {
+    matches!(i, Instruction::ApplyActions(a) if a.is_empty())
 }
 
 /// OFPFME_* events a flow monitor reports.
@@ -371,11 +413,11 @@ impl Ofproto {
     /// nothing of this flow-mod stays applied.
     pub(crate) fn apply_flow_mod(
         &mut self,
-        req: &FlowModReq,
+        req: FlowModReq,
         now: Instant,
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
-        self.init_flow_mod(req)?;
+        self.init_flow_mod(&req)?;
         if req.idle_timeout != 0 || req.hard_timeout != 0 {
             // Expiry scans again from the next run.
             self.expiry_due = Some(self.expiry_due.map_or(now, |t| t.min(now)));
@@ -387,7 +429,7 @@ impl Ofproto {
                 self.modify_flows(req, now, changes)
             }
             FlowModCommand::Delete | FlowModCommand::DeleteStrict => {
-                self.delete_flows(req, changes);
+                self.delete_flows(&req, changes);
                 Ok(())
             }
         };
@@ -398,9 +440,10 @@ impl Ofproto {
         r
     }
 
+    /// Adds the rule of `req`, which gives it its match and instructions.
     fn add_flow(
         &mut self,
-        req: &FlowModReq,
+        req: FlowModReq,
         now: Instant,
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
@@ -413,6 +456,7 @@ impl Ofproto {
             return Err(ErrorCode::OfpbrcEperm);
         }
         self.check_references(&req.instructions)?;
+        self.learn_deletes |= crate::xlate::learn::deletes_learned(&req.instructions);
         let table = self.tables.get_mut(table_id).expect("table id checked");
         let prio = req.priority as u32;
         // Looking for an identical rule first is needed only to check
@@ -437,22 +481,23 @@ impl Ofproto {
                 evicted = table.cls.remove(&vm, vp);
             }
         }
+        let r#match = req.r#match.clone();
         let rule = Rule {
             table_id,
             priority: req.priority,
-            r#match: req.r#match.clone(),
+            r#match: req.r#match,
             cookie: req.new_cookie.unwrap_or(0),
             idle_timeout: req.idle_timeout,
             hard_timeout: req.hard_timeout,
             flags: req.flags,
             importance: req.importance,
-            instructions: req.instructions.clone(),
+            instructions: req.instructions,
             created: now,
             modified: now,
             used: now,
             packet_count: 0,
             byte_count: 0,
-            tlv: req.tlv.clone(),
+            tlv: req.tlv,
         };
         if let Some(ev) = evicted {
             changes.push(Change::Remove {
@@ -463,17 +508,17 @@ impl Ofproto {
         let old = table.cls.insert(req.om, prio, Box::new(rule));
         let mut actions_changed = true;
         if let Some(old) = &old {
+            let new = table.cls.get_mut(&req.om, prio).expect("just inserted");
+            actions_changed = old.instructions != new.instructions;
             // A replacing add keeps the counters unless reset_counts.
-            actions_changed = old.instructions != req.instructions;
             if req.flags & FlowMod::F_RESET_COUNTS == 0 {
-                let new = table.cls.get_mut(&req.om, prio).expect("just inserted");
                 new.packet_count = old.packet_count;
                 new.byte_count = old.byte_count;
             }
         }
         changes.push(Change::Insert {
             table_id,
-            r#match: req.r#match.clone(),
+            r#match,
             priority: req.priority,
             old,
             event: RuleEvent::Added,
@@ -484,7 +529,7 @@ impl Ofproto {
 
     fn modify_flows(
         &mut self,
-        req: &FlowModReq,
+        req: FlowModReq,
         now: Instant,
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
@@ -506,6 +551,7 @@ impl Ofproto {
             return Ok(());
         }
         self.check_references(&req.instructions)?;
+        self.learn_deletes |= crate::xlate::learn::deletes_learned(&req.instructions);
         for (t, om, prio) in found {
             let table = self.tables.get_mut(t).expect("collected table");
             let old = table
@@ -625,7 +671,7 @@ impl Ofproto {
     pub(crate) fn handle_flow_mod(
         &mut self,
         conn: &mut crate::connmgr::Connection,
-        fm: &FlowMod,
+        fm: FlowMod,
         raw: &[u8],
         xid: u32,
         nx: bool,
@@ -633,7 +679,7 @@ impl Ofproto {
         let req = self.flow_mod_request(conn, fm, raw, nx)?;
         let now = self.now();
         let mut changes = Vec::new();
-        self.apply_flow_mod(&req, now, &mut changes)?;
+        self.apply_flow_mod(req, now, &mut changes)?;
         self.commit_changes(changes, Some(conn), xid);
         Ok(())
     }
@@ -642,11 +688,12 @@ impl Ofproto {
     pub(crate) fn flow_mod_request(
         &self,
         conn: &crate::connmgr::Connection,
-        fm: &FlowMod,
+        fm: FlowMod,
         raw: &[u8],
         nx: bool,
     ) -> Result<FlowModReq, ErrorCode> {
-        FlowModReq::from_wire(fm, Self::flow_mod_wire(conn, fm, raw, nx), &self.tlv)
+        let wire = Self::flow_mod_wire(conn, &fm, raw, nx);
+        FlowModReq::from_wire_owned(fm, wire, &self.tlv)
     }
 
     /// How a flow-mod arrived on `conn` (raw: the whole message).

@@ -30,7 +30,7 @@ impl Ofproto {
         req.hard_timeout = ft.hard_timeout;
         let now = self.now();
         let mut changes = Vec::new();
-        self.apply_flow_mod(&req, now, &mut changes)
+        self.apply_flow_mod(req, now, &mut changes)
             .map_err(FlowTextError::Rejected)?;
         self.commit_changes(changes, None, 0);
         Ok(())
@@ -38,17 +38,23 @@ impl Ofproto {
 }
 
 impl Ofproto {
-    /// Deletes every flow of every table, as OVS's `ofproto_flush_flows`
-    /// does when a bridge's fail mode or controller presence changes
+    /// Deletes every flow of every table (flow-removed reason DELETE), then
+    /// every group and meter, as OVS's `ofproto_flush_flows` does when a
+    /// bridge's fail mode or the presence of primary controllers changes
     /// (vswitchd then re-adds the standalone `priority=0 actions=NORMAL`).
-    pub fn flush_flows(&mut self) {
+    pub fn flush(&mut self) {
         let mut req = FlowModReq::add(0xff, 0, &ferrovs_openflow::Match::default(), Vec::new());
         req.command = ferrovs_openflow::message::FlowModCommand::Delete;
         req.new_cookie = None;
         let now = self.now();
         let mut changes = Vec::new();
-        if self.apply_flow_mod(&req, now, &mut changes).is_ok() {
+        if self.apply_flow_mod(req, now, &mut changes).is_ok() {
             self.commit_changes(changes, None, 0);
+        }
+        let groups: Vec<u32> = self.groups.keys().copied().collect();
+        self.delete_groups(&groups, None, 0);
+        for (_, m) in std::mem::take(&mut self.meters) {
+            crate::dp_meter::free_id(m.dp_id);
         }
     }
 }

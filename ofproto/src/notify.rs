@@ -48,10 +48,18 @@ impl Ofproto {
         let by: Option<ConnId> = cur.as_ref().map(|c| c.id);
         let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
             || self.conns.values().any(|c| !c.monitors.is_empty());
-        for ch in &changes {
+        let vacancy = self.tables.t.iter().any(|t| t.vacancy_event != 0);
+        for (i, ch) in changes.iter().enumerate() {
+            // A big delete is bound by cache misses on the removed rules.
+            if let Some(Change::Remove { rule, .. }) = changes.get(i + 8) {
+                let p = std::ptr::from_ref::<Rule>(rule).cast::<i8>();
+                ferrovs_datapath::emc::prefetch_read(p);
+                ferrovs_datapath::emc::prefetch_read(p.wrapping_add(64));
+            }
             // Vacancy events (OpenFlow 1.4): after each added or removed
-            // rule, as OVS; a no-op unless the table armed one.
+            // rule, as OVS; a no-op unless a table armed one.
             match ch {
+                _ if !vacancy => {}
                 Change::Remove { rule, .. } => {
                     self.send_table_status(cur.as_deref_mut(), rule.table_id)
                 }

@@ -85,6 +85,10 @@ pub struct Ofproto {
     /// When `run` next has rules to expire: None while no rule has a
     /// timeout; set to now by every flow-mod that gives a rule one.
     pub(crate) expiry_due: Option<Instant>,
+    /// A rule with a `learn(..., delete_learned)` action was ever added:
+    /// until then removing rules need not look for one (set, never
+    /// cleared).
+    pub(crate) learn_deletes: bool,
     pub(crate) conns: BTreeMap<ConnId, Connection>,
     next_conn: u64,
     pub(crate) tables: Tables,
@@ -115,6 +119,7 @@ impl Ofproto {
             ports: BTreeMap::new(),
             queue_ports: Default::default(),
             expiry_due: None,
+            learn_deletes: false,
             conns: BTreeMap::new(),
             next_conn: 1,
             tables: Tables::default(),

@@ -402,3 +402,132 @@ fn timeouts_expire_in_the_running_switch() {
     assert!(gone, "timed-out flows still there:\n{}", dump());
     assert!(dump().contains("priority=7,ipv6"), "{}", dump());
 }
+
+/// What one side of [`controller_presence_flushes_as_ovs`] drives: an
+/// `ovs-vsctl` that must succeed, and `ovs-ofctl -O OpenFlow13 CMD br1
+/// ARGS` returning stdout.
+struct Side<'a> {
+    vsctl: &'a dyn Fn(&[&str]),
+    ofctl: &'a dyn Fn(&str, &[&str]) -> String,
+    dir: std::path::PathBuf,
+}
+
+/// The flows (without statistics), groups and meters of br1.
+fn tables_of(s: &Side) -> String {
+    // Sorted: OVS prints flows in its classifier's order.
+    let flows = (s.ofctl)("dump-flows", &["--no-stats", "--sort"]);
+    let groups = (s.ofctl)("dump-groups", &[]);
+    let meters = (s.ofctl)("dump-meters", &[]);
+    format!("{flows}{groups}{meters}")
+}
+
+/// Runs the controller/fail-mode sequence on one switch; returns the
+/// tables after each step, labelled.
+fn flush_sequence(s: &Side) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    let mut snap = |label: &str| seen.push((label.to_string(), tables_of(s)));
+    let svc = format!("punix:{}", s.dir.join("br1.svc").display());
+    // A primary controller that never answers (nothing listens there).
+    let primary = format!("unix:{}", s.dir.join("nowhere.sock").display());
+    (s.vsctl)(&[
+        "add-br",
+        "br1",
+        "--",
+        "set",
+        "bridge",
+        "br1",
+        "datapath_type=netdev",
+        "protocols=OpenFlow10,OpenFlow13",
+    ]);
+    snap("new standalone bridge");
+    (s.ofctl)("add-flow", &["priority=5,ip,actions=drop"]);
+    (s.ofctl)("add-group", &["group_id=1,type=all,bucket=output:1"]);
+    (s.ofctl)("add-meter", &["meter=1,pktps,band=type=drop,rate=10"]);
+    (s.vsctl)(&["set-controller", "br1", &svc]);
+    snap("a service controller flushes nothing");
+    (s.vsctl)(&["set-controller", "br1", &svc, &primary]);
+    snap("the first primary controller flushes");
+    (s.ofctl)("add-flow", &["priority=6,ip,actions=drop"]);
+    (s.vsctl)(&["set", "bridge", "br1", "fail_mode=secure"]);
+    snap("a fail mode change with a primary flushes nothing");
+    // OVS keeps a target's type from when it first appeared: marking the
+    // same target "service" leaves it primary (nothing flushed).
+    (s.vsctl)(&["set-controller", "br1", &primary]);
+    (s.vsctl)(&["set", "Controller", "br1", "type=service"]);
+    snap("the same target marked service stays primary");
+    (s.vsctl)(&["del-controller", "br1"]);
+    snap("no primary left: flushed, secure");
+    (s.ofctl)("add-flow", &["priority=7,ip,actions=drop"]);
+    // An active target created as a service is no primary.
+    (s.vsctl)(&[
+        "--id=@c",
+        "create",
+        "Controller",
+        &format!("target=\"{}\"", &primary),
+        "type=service",
+        "--",
+        "set",
+        "bridge",
+        "br1",
+        "controller=@c",
+    ]);
+    snap("an active service controller flushes nothing");
+    (s.vsctl)(&["clear", "bridge", "br1", "fail_mode"]);
+    snap("fail mode change without primaries: flushed, NORMAL");
+    (s.vsctl)(&["del-controller", "br1"]);
+    (s.vsctl)(&["set-controller", "br1", &primary]);
+    (s.ofctl)("add-flow", &["priority=8,ip,actions=drop"]);
+    snap("primary again: flushed, a flow added");
+    (s.vsctl)(&["del-controller", "br1"]);
+    snap("no primary left: flushed, NORMAL");
+    seen
+}
+
+/// A bridge's flows, groups and meters are flushed when it goes from no
+/// primary controller to some or back (service controllers do not count),
+/// and when its fail mode changes without primaries; a standalone bridge
+/// without primaries then gets `priority=0 actions=NORMAL`. Same text as
+/// Debian's ovs-vswitchd after every step.
+#[test]
+fn controller_presence_flushes_as_ovs() {
+    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+    let fv = FerrovsVswitchd::start().unwrap();
+    let ovs_mgmt = ovs.dir().join("br1.mgmt");
+    let o = Side {
+        vsctl: &|a| {
+            ovs.vsctl(a).unwrap();
+        },
+        ofctl: &|cmd, rest| {
+            ovs.ofctl_on(&ovs_mgmt, &["-O", "OpenFlow13"], cmd, rest)
+                .unwrap()
+        },
+        dir: ovs.dir().to_path_buf(),
+    };
+    let f = Side {
+        vsctl: &|a| {
+            fv.vsctl_ok(a);
+        },
+        ofctl: &|cmd, rest| {
+            let out = fv.ofctl(&["-O", "OpenFlow13"], cmd, "br1", rest);
+            assert!(
+                out.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        },
+        dir: fv.dir().to_path_buf(),
+    };
+    let want = flush_sequence(&o);
+    let got = flush_sequence(&f);
+    // The sequence must show something: OVS flushed and re-added NORMAL.
+    assert!(want[1].1.contains("priority=5,ip"), "{want:?}");
+    assert!(!want[2].1.contains("priority=5"), "{want:?}");
+    assert!(want[4].1.contains("priority=6"), "{want:?}");
+    assert!(!want[5].1.contains("priority=6"), "{want:?}");
+    assert!(want[6].1.contains("priority=7"), "{want:?}");
+    assert!(want[9].1.contains("actions=NORMAL"), "{want:?}");
+    for ((label, w), (_, g)) in want.iter().zip(&got) {
+        assert_eq!(w, g, "after: {label}");
+    }
+}

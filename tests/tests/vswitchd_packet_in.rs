@@ -367,6 +367,16 @@ impl FakeController {
         Self::run(move || l.accept().ok().map(|(s, _)| s), Vec::new())
     }
 
+    /// Like [`Self::listen`], and asks for packet-ins with set-config
+    /// (miss_send_len 128), as a service connection must.
+    fn listen_asking(path: &Path) -> FakeController {
+        let l = UnixListener::bind(path).unwrap();
+        l.set_nonblocking(true).unwrap();
+        let mut set_config = header(1, 9, 12, 2);
+        set_config.extend_from_slice(&[0, 0, 0, 128]);
+        Self::run(move || l.accept().ok().map(|(s, _)| s), set_config)
+    }
+
     /// Connects to the switch's `punix:` listener at `path`: a service
     /// connection, which asks for packet-ins with set-config
     /// (miss_send_len 128) as OVS needs.
@@ -484,8 +494,8 @@ fn controller_rate_limit_as_ovs() {
                 == "true"
         });
         assert!(ok, "{}: controller did not connect", s.name());
-        // After the controller is set: OVS flushes the flows when a
-        // bridge gets its first controller (ferrovs does not yet).
+        // After the controller is set: both flush the flows when a
+        // bridge gets its first primary controller.
         s.ofctl(&[], "add-flow", &["in_port=1,actions=controller"]);
     }
     let pkts: Vec<&str> = std::iter::repeat_n(TCP, N).collect();
@@ -591,4 +601,73 @@ fn passive_controller_rate_limit_as_ovs() {
     }
     let (a, b) = (got[0].1 as i64, got[1].1 as i64);
     assert!((a - b).abs() <= 10, "received {a} vs OVS's {b}");
+}
+
+/// Active `unix:` controllers of both kinds: a primary gets packet-ins; one
+/// whose `type` is `service` gets none until it raises miss_send_len with
+/// set-config, then gets them too; as in OVS.
+#[test]
+fn service_controllers_get_packet_ins_when_asked_as_ovs() {
+    let sws = both();
+    const N: usize = 5;
+    let mut got = Vec::new();
+    for s in &sws {
+        let sock = |n: &str| s.dir().join(format!("{n}.sock"));
+        let primary = FakeController::listen(&sock("primary"));
+        let service = FakeController::listen(&sock("service"));
+        let asking = FakeController::listen_asking(&sock("asking"));
+        let target = |n: &str| format!("target=\"unix:{}\"", sock(n).display());
+        s.vsctl(&[
+            "--id=@a",
+            "create",
+            "Controller",
+            &target("primary"),
+            "--",
+            "--id=@b",
+            "create",
+            "Controller",
+            &target("service"),
+            "type=service",
+            "--",
+            "--id=@c",
+            "create",
+            "Controller",
+            &target("asking"),
+            "type=service",
+            "--",
+            "set",
+            "bridge",
+            "br0",
+            "controller=@a,@b,@c",
+        ]);
+        let ok = wait_until(Duration::from_secs(10), || {
+            s.vsctl(&["--columns=is_connected", "find", "controller", "type=[]"])
+                .contains("true")
+        });
+        assert!(ok, "{}: the primary did not connect", s.name());
+        // The service connections (no status is reported for them) and
+        // the set-config of the asking one.
+        std::thread::sleep(Duration::from_millis(1500));
+        s.ofctl(&[], "add-flow", &["in_port=1,actions=controller"]);
+        let pkts: Vec<&str> = std::iter::repeat_n(TCP, N).collect();
+        let mut a = vec!["netdev-dummy/receive", "p1"];
+        a.extend(&pkts);
+        s.appctl(&a);
+        let all = wait_until(Duration::from_secs(5), || {
+            primary.count() >= N && asking.count() >= N
+        });
+        // A little longer for anything the plain service would get.
+        std::thread::sleep(Duration::from_millis(300));
+        got.push((
+            s.name(),
+            all,
+            primary.count(),
+            service.count(),
+            asking.count(),
+        ));
+    }
+    eprintln!("(switch, all in, primary, service, asking service): {got:?}");
+    for g in &got {
+        assert_eq!((g.1, g.2, g.3, g.4), (true, N, 0, N), "{g:?}");
+    }
 }

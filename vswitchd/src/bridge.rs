@@ -151,6 +151,11 @@ pub struct Bridge {
     pub settings: WantBridge,
     _mgmt: Option<Service>,
     pub controllers: BTreeMap<String, (WantController, Controller)>,
+    /// Per configured target: primary (true) or service, decided when the
+    /// target first appears and kept while it stays configured, as OVS's
+    /// connmgr keeps an ofservice's type (a later `type` change of the same
+    /// target does not take effect until it is removed and added again).
+    pub primary: BTreeMap<String, bool>,
     pub ea: EthAddr,
     pub dpid: u64,
 }
@@ -190,6 +195,7 @@ impl Bridge {
             settings,
             _mgmt: mgmt,
             controllers: BTreeMap::new(),
+            primary: BTreeMap::new(),
             ea,
             dpid,
         }
@@ -379,6 +385,12 @@ impl Bridge {
     }
 
     fn apply_controllers(&mut self, want: &WantBridge, sh: &Shared) {
+        self.primary.retain(|t, _| want.controllers.contains_key(t));
+        for (t, w) in &want.controllers {
+            self.primary
+                .entry(t.clone())
+                .or_insert_with(|| w.is_primary());
+        }
         self.controllers.retain(|t, (cfg, c)| {
             let Some(w) = want.controllers.get(t) else {
                 tracing::info!("bridge {}: controller {t} removed", want.name);
@@ -407,19 +419,18 @@ impl Bridge {
             }
             let probe =
                 (w.inactivity_probe_ms > 0).then(|| Duration::from_millis(w.inactivity_probe_ms));
+            // A service connection gets no asynchronous messages until
+            // set-config asks (see `WantController::is_primary`).
+            let kind = if self.primary.get(t).copied().unwrap_or(false) {
+                ConnKind::Controller
+            } else {
+                ConnKind::Service
+            };
             let c = match Target::parse(t, &sh.rundir) {
                 None => Controller::Failed(format!("{t}: unsupported or malformed target")),
                 Some(tg) if tg.is_passive() => {
                     let rate = (w.rate_limit, w.burst_limit);
                     let of = self.ofproto.clone();
-                    // OVS: a passive target is a service connection (no
-                    // asynchronous messages until set-config asks) unless
-                    // its `type` says primary.
-                    let kind = if w.conn_type.as_deref() == Some("primary") {
-                        ConnKind::Controller
-                    } else {
-                        ConnKind::Service
-                    };
                     match Service::listen_limited(&tg, of, kind, probe, rate) {
                         Ok(s) => Controller::Passive(s),
                         Err(e) => Controller::Failed(format!("{t}: {e}")),
@@ -427,6 +438,7 @@ impl Bridge {
                 }
                 Some(tg) => Controller::Active(Active::start(
                     tg,
+                    kind,
                     self.ofproto.clone(),
                     Duration::from_millis(w.max_backoff_ms),
                     probe,

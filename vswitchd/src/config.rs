@@ -88,6 +88,21 @@ pub struct WantController {
     pub conn_type: Option<String>,
 }
 
+impl WantController {
+    /// OVS's connection type (`get_controller_ofconn_type`): the `type`
+    /// column if set ("primary", anything else a service), else primary
+    /// for an active target (`tcp:`, `unix:`, `ssl:`) and service for a
+    /// passive one. Primaries get asynchronous messages by default, and
+    /// only they count as "the bridge has controllers" (flow flush, fail
+    /// mode); a service connection gets them once it asks.
+    pub fn is_primary(&self) -> bool {
+        match self.conn_type.as_deref() {
+            Some(t) => t == "primary",
+            None => matches!(self.target.split(':').next(), Some("tcp" | "unix" | "ssl")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct WantIface {
     pub uuid: Uuid,

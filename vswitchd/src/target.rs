@@ -225,10 +225,12 @@ impl Drop for Active {
 }
 
 impl Active {
-    /// Starts connecting to `target`; `changed` is notified whenever the
+    /// Starts connecting to `target` (`kind`: primary or service, see
+    /// `WantController::is_primary`); `changed` is notified whenever the
     /// connection comes up or goes down (the status columns change).
     pub fn start(
         target: Target,
+        kind: ConnKind,
         ofproto: SharedOfproto,
         max_backoff: Duration,
         probe: Option<Duration>,
@@ -263,7 +265,7 @@ impl Active {
                             s.connected_at = Some(std::time::Instant::now());
                         });
                         let o = ofproto.clone();
-                        let k = ConnKind::Controller;
+                        let k = kind;
                         let p = probe_rx.clone();
                         let st2 = st.clone();
                         let of2 = ofproto.clone();

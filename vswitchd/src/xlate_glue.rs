@@ -12,11 +12,16 @@
 //! the datapath sent on dummy and internal devices (into
 //! `options:tx_pcap` for dummies, as OVS's netdev-dummy).
 //!
-//! Standalone fail mode follows OVS's connmgr: a bridge starts in secure
-//! mode; when its fail mode changes while it has no controller its flows
-//! are flushed, and a standalone one gets the visible flow
-//! `priority=0 actions=NORMAL` (so a new bridge without `fail_mode` shows
-//! that flow in `ovs-ofctl dump-flows`, as OVS's).
+//! Fail mode and controllers follow OVS's connmgr: a bridge starts in
+//! secure mode without controllers. When the bridge goes from no primary
+//! controller to some, or from some to none, its flows, groups and meters
+//! are flushed (`connmgr_set_controllers`); then, when its fail mode
+//! changes while it has no primary controller, they are flushed again
+//! (`connmgr_set_fail_mode`). After a flush, a standalone bridge without
+//! primary controllers gets the visible flow `priority=0 actions=NORMAL`
+//! (so a new bridge without `fail_mode` shows that flow in
+//! `ovs-ofctl dump-flows`, as OVS's). Service controllers (`ptcp:`,
+//! `punix:`) count for none of this.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,7 +47,7 @@ pub const TICK: Duration = Duration::from_millis(100);
 struct Wired {
     xbridge: Arc<XBridge>,
     ports: BTreeMap<u16, XPort>,
-    /// (standalone, has controllers) as last applied.
+    /// (standalone, has primary controllers) as last applied.
     fail: (bool, bool),
 }
 
@@ -229,7 +234,8 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
             }
         }
         wb.ports = want;
-        let fail = (!b.settings.fail_secure, !b.controllers.is_empty());
+        let primaries = b.primary.values().any(|p| *p);
+        let fail = (!b.settings.fail_secure, primaries);
         if apply_fail_mode(&b.ofproto, wb.fail, fail) {
             changed = true;
         }
@@ -238,24 +244,36 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
     changed
 }
 
-/// As OVS's `connmgr_set_fail_mode`: a fail-mode change on a bridge
-/// without controllers flushes its flows, and a standalone one then gets
-/// `priority=0 actions=NORMAL`. (Gaining or losing controllers flushes
-/// nothing, as Debian's ovs-vswitchd shows.) Returns whether flows were
-/// flushed.
+/// As OVS's `connmgr_set_controllers` then `connmgr_set_fail_mode` (see
+/// the module comment): `old` and `new` are (standalone, has primary
+/// controllers). Returns whether the bridge was flushed.
 fn apply_fail_mode(of: &SharedOfproto, old: (bool, bool), new: (bool, bool)) -> bool {
+    let (was_standalone, had_ctl) = old;
     let (standalone, ctl) = new;
-    if old.0 == standalone || ctl {
-        return false;
+    let mut flushed = false;
+    if had_ctl != ctl {
+        // The controllers change under the old fail mode.
+        flush(of, was_standalone && !ctl);
+        flushed = true;
     }
+    if was_standalone != standalone && !ctl {
+        flush(of, standalone);
+        flushed = true;
+    }
+    flushed
+}
+
+/// OVS's `ofproto_flush_flows`: every flow, group and meter goes (flows
+/// with flow-removed reason DELETE); `normal`: then add the standalone
+/// `priority=0 actions=NORMAL`.
+fn flush(of: &SharedOfproto, normal: bool) {
     let mut o = lock(of);
-    o.flush_flows();
-    if standalone {
+    o.flush();
+    if normal {
         if let Err(e) = o.add_flow_text("priority=0,actions=NORMAL") {
             tracing::error!("standalone NORMAL flow: {e}");
         }
     }
-    true
 }
 
 /// What one `tick` works on, taken out of the switch under its lock.

@@ -491,9 +491,13 @@ impl<T> Classifier<T> {
             .collect();
         let mut out = Vec::new();
         let mut trie_gone: Vec<Vec<(u128, u32)>> = vec![Vec::new(); self.tries.len()];
-        let mut slots = Vec::new();
+        // First unlink, per subtable, the selected rules; then release
+        // them, reading their prefix-trie values only if the tries are to
+        // be updated rather than rebuilt (a delete of most rules, such as
+        // `del-flows`, rebuilds them and need not touch the rows again).
+        let mut unlinked: Vec<(u32, Vec<u32>)> = Vec::new();
         for id in ids {
-            slots.clear();
+            let mut slots = Vec::new();
             let Classifier {
                 rules, subtables, ..
             } = self;
@@ -536,19 +540,49 @@ impl<T> Classifier<T> {
                 }
                 None => buckets.retain(|_, head| walk(head)),
             }
-            if slots.is_empty() {
-                continue;
+            if !slots.is_empty() {
+                unlinked.push((id, slots));
             }
+        }
+        let n_gone: usize = unlinked.iter().map(|(_, s)| s.len()).sum();
+        // The same test as below, made before the rules go.
+        let rebuild = n_gone > self.n_rules - n_gone;
+        for (id, slots) in unlinked {
             let plens = self.st(id).trie_plen;
+            // A subtable that loses every rule goes whole (in `settle`):
+            // its rows, stage indices and ports trie need no update per
+            // rule, so its rows are not read at all.
+            let emptied = self.st(id).n_rules as usize == slots.len();
             let mut gone = Vec::with_capacity(slots.len());
             for &slot in &slots {
-                let st = self.st(id);
-                let e = self.rules.get(slot);
-                let row = st.row(e.row);
-                for (t, tf) in self.tries.iter().enumerate() {
-                    if plens[t] > 0 {
-                        let v = tf.value_with(|w| st.value_word(row, w));
-                        trie_gone[t].push((v, plens[t] as u32));
+                if emptied && rebuild {
+                    let e = self.rules.remove(slot);
+                    self.n_rules -= 1;
+                    for (t, g) in trie_gone.iter_mut().enumerate() {
+                        if plens[t] > 0 && g.is_empty() {
+                            g.push((0, 0));
+                        }
+                    }
+                    gone.push(e.priority);
+                    out.push((e.priority, e.value));
+                    continue;
+                }
+                if !rebuild {
+                    let st = self.st(id);
+                    let e = self.rules.get(slot);
+                    let row = st.row(e.row);
+                    for (t, tf) in self.tries.iter().enumerate() {
+                        if plens[t] > 0 {
+                            let v = tf.value_with(|w| st.value_word(row, w));
+                            trie_gone[t].push((v, plens[t] as u32));
+                        }
+                    }
+                } else {
+                    for (t, g) in trie_gone.iter_mut().enumerate() {
+                        if plens[t] > 0 && g.is_empty() {
+                            // Only whether the trie lost rules matters.
+                            g.push((0, 0));
+                        }
                     }
                 }
                 let e = self.release(slot);
@@ -561,7 +595,7 @@ impl<T> Classifier<T> {
             if gone.is_empty() {
                 continue;
             }
-            if gone.len() > self.n_rules {
+            if rebuild || gone.len() > self.n_rules {
                 self.rebuild_trie(t);
             } else {
                 let trie = &mut self.tries[t].trie;

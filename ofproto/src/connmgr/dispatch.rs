@@ -137,7 +137,7 @@ fn dispatch(
         }
         Message::FlowMod(fm) => {
             role::check_writable(conn)?;
-            ofproto.handle_flow_mod(conn, &fm, raw, xid, false)
+            ofproto.handle_flow_mod(conn, fm, raw, xid, false)
         }
         Message::MultipartRequest(req) => ofproto.handle_multipart(conn, req, xid),
         Message::PortMod(pm) => {
@@ -164,7 +164,7 @@ fn dispatch(
         }
         Message::SetAsync(cfg) => conn.set_async(&cfg),
         Message::BundleControl(bc) => ofproto.handle_bundle_control(conn, &bc, raw, xid),
-        Message::BundleAdd(ba) => ofproto.handle_bundle_add(conn, &ba, raw),
+        Message::BundleAdd(ba) => ofproto.handle_bundle_add(conn, ba, raw),
         Message::PacketOut(po) => {
             role::check_writable(conn)?;
             // No packet is ever buffered (packet-ins carry OFP_NO_BUFFER),
@@ -186,7 +186,7 @@ fn dispatch(
                 }
                 crate::bundle::ONFT_BUNDLE_ADD => {
                     let ba = BundleAdd::decode(&e.data).map_err(|e| e.code)?;
-                    ofproto.handle_bundle_add(conn, &ba, raw)
+                    ofproto.handle_bundle_add(conn, ba, raw)
                 }
                 crate::connmgr::monitor::ONF_FLOW_MONITOR if e.data.len() == 4 => conn
                     .cancel_monitor(u32::from_be_bytes([
@@ -263,7 +263,7 @@ fn dispatch_nx(
         }
         NxMessage::FlowMod(fm) => {
             role::check_writable(conn)?;
-            ofproto.handle_flow_mod(conn, &fm, raw, xid, true)
+            ofproto.handle_flow_mod(conn, fm, raw, xid, true)
         }
         NxMessage::RoleRequest(r) => ofproto.handle_nx_role_request(conn, r, xid),
         NxMessage::SetAsyncConfig {

@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 /// Tokens one packet costs.
 const PACKET: u64 = 1000;
 
+/// Most queued packet-ins one [`PinSched::run`] sends (OVS's pinsched_run
+/// bound, so that a long backlog does not hold up the other work of the
+/// loop); the rest go on the next run, which [`PinSched::next_due`] asks
+/// for at once while tokens remain.
+pub const RUN_BATCH: usize = 50;
+
 /// Counters, as OVS's `pinsched_stats` (Controller `status`
 /// `packet-in-{action,miss}-{backlog,bypassed,queued,dropped}`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,9 +166,12 @@ impl PinSched {
         m
     }
 
-    /// The queued packet-ins that tokens allow now, round-robin by port.
+    /// The queued packet-ins that tokens allow now, round-robin by port,
+    /// at most [`RUN_BATCH`] of them.
     pub fn run(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
-        while self.stats.backlog > 0 && self.take_token(now) {
+        let mut n = 0;
+        while n < RUN_BATCH && self.stats.backlog > 0 && self.take_token(now) {
+            n += 1;
             let port = self
                 .queues
                 .range(self.next_port..)
@@ -182,6 +191,10 @@ impl PinSched {
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
         if self.stats.backlog == 0 {
             return None;
+        }
+        if self.tokens >= PACKET {
+            // A run stopped at its batch bound: go on at once.
+            return Some(now);
         }
         let missing = PACKET.saturating_sub(self.tokens);
         let ms = missing.div_ceil(self.rate);
@@ -265,6 +278,33 @@ mod tests {
         // Port 1, port 2, back to port 1.
         assert_eq!(out, vec![pkt(10), pkt(20), pkt(11)]);
         assert_eq!(s.next_due(t0), None);
+    }
+
+    #[test]
+    fn a_run_sends_at_most_a_batch() {
+        let t0 = Instant::now();
+        // 1000/s, burst 200: the bucket empties into the first 200.
+        let mut s = PinSched::new(1000, 200);
+        for i in 0..400u32 {
+            let _ = s.send(1 + (i % 3) as u16, vec![i as u8], t0);
+        }
+        assert_eq!(s.stats().bypassed, 200);
+        assert_eq!(s.stats().backlog, 200);
+        // 150 ms later: 150 tokens, but one run sends 50 and asks to be
+        // run again at once.
+        let t1 = t0 + Duration::from_millis(150);
+        let mut out = Vec::new();
+        s.run(t1, &mut out);
+        assert_eq!(out.len(), RUN_BATCH);
+        assert_eq!(s.next_due(t1), Some(t1));
+        s.run(t1, &mut out);
+        s.run(t1, &mut out);
+        assert_eq!(out.len(), 150);
+        // Tokens spent: the next is due in a millisecond.
+        s.run(t1, &mut out);
+        assert_eq!(out.len(), 150);
+        assert_eq!(s.next_due(t1), Some(t1 + Duration::from_millis(1)));
+        assert_eq!(s.stats().backlog, 50);
     }
 
     #[test]

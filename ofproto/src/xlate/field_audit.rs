@@ -109,7 +109,7 @@ mod tests {
             let req = FlowModReq::add(0, 1, &ferrovs_openflow::Match::default(), insts);
             let now = b.of.now();
             let mut ch = Vec::new();
-            if b.of.apply_flow_mod(&req, now, &mut ch).is_err() {
+            if b.of.apply_flow_mod(req, now, &mut ch).is_err() {
                 missing.push((info.name.into(), "flow-mod refused".into()));
                 continue;
             }

@@ -35,6 +35,14 @@ use crate::ofproto::Ofproto;
 pub const LEARN_F_SEND_FLOW_REM: u16 = 1;
 /// NX_LEARN_F_DELETE_LEARNED.
 pub const LEARN_F_DELETE_LEARNED: u16 = 2;
+
+/// True if `instructions` have a `learn` with `delete_learned`.
+pub(crate) fn deletes_learned(instructions: &[ferrovs_openflow::Instruction]) -> bool {
+    crate::rule::each_action(
+        instructions,
+        &mut |a| matches!(a, Action::Learn(l) if l.flags & LEARN_F_DELETE_LEARNED != 0),
+    )
+}
 /// NX_LEARN_F_WRITE_RESULT.
 pub const LEARN_F_WRITE_RESULT: u16 = 4;
 
@@ -336,7 +344,7 @@ impl Ofproto {
         req.hard_timeout = lf.hard_timeout;
         req.flags = lf.flags;
         let mut changes = Vec::new();
-        match self.apply_flow_mod(&req, now, &mut changes) {
+        match self.apply_flow_mod(req, now, &mut changes) {
             Ok(()) => self.commit_changes(changes, None, 0),
             Err(e) => tracing::warn!("learn into table {}: {e:?}", lf.table_id),
         }
@@ -346,6 +354,9 @@ impl Ofproto {
     /// `delete_learned`, if no remaining rule has such a learn for the
     /// same (cookie, table), deletes that table's flows of that cookie.
     pub(crate) fn delete_learned(&mut self, changes: &[Change]) {
+        if !self.learn_deletes {
+            return;
+        }
         let mut targets: Vec<(u64, u8)> = Vec::new();
         for c in changes {
             let gone = match c {
@@ -385,7 +396,7 @@ impl Ofproto {
             req.new_cookie = None;
             let now = self.now();
             let mut changes = Vec::new();
-            if self.apply_flow_mod(&req, now, &mut changes).is_ok() {
+            if self.apply_flow_mod(req, now, &mut changes).is_ok() {
                 self.commit_changes(changes, None, 0);
             }
         }

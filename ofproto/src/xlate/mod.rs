@@ -30,7 +30,7 @@ pub mod freeze;
 #[cfg(test)]
 mod freeze_tests;
 mod group;
-mod learn;
+pub(crate) mod learn;
 mod meter;
 mod mpls;
 mod multipath;

@@ -156,10 +156,28 @@ impl FlowStats {
     /// (`nx`: an NXST_FLOW reply), so that a switch can stream a dump into
     /// reply messages of its own framing.
     pub fn encode_entry(&self, version: Version, nx: bool, out: &mut Vec<u8>) {
-        if nx {
-            encode_nx_flow_stats(self, out);
-        } else {
-            self.encode(version, out);
+        self.view().encode_entry(version, nx, out);
+    }
+
+    /// This entry as a [`FlowStatsView`] (borrowing match and
+    /// instructions).
+    pub fn view(&self) -> FlowStatsView<'_> {
+        FlowStatsView {
+            table_id: self.table_id,
+            duration_sec: self.duration_sec,
+            duration_nsec: self.duration_nsec,
+            priority: self.priority,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            flags: self.flags,
+            importance: self.importance,
+            idle_age: self.idle_age,
+            hard_age: self.hard_age,
+            cookie: self.cookie,
+            packet_count: self.packet_count,
+            byte_count: self.byte_count,
+            r#match: &self.r#match,
+            instructions: &self.instructions,
         }
     }
 
@@ -245,79 +263,6 @@ impl FlowStats {
             }
         };
         Ok((fs, len))
-    }
-
-    fn encode(&self, version: Version, out: &mut Vec<u8>) {
-        let s = out.len();
-        match version {
-            Version::Of10 => {
-                put_u16(out, 0);
-                out.push(self.table_id);
-                out.push(0);
-                self.r#match.encode_ofp10(out);
-                put_u32(out, self.duration_sec);
-                put_u32(out, self.duration_nsec);
-                put_u16(out, self.priority);
-                put_u16(out, self.idle_timeout);
-                put_u16(out, self.hard_timeout);
-                put_zeros(out, 6);
-                put_u64(out, self.cookie);
-                put_u64(out, self.packet_count);
-                put_u64(out, self.byte_count);
-                encode_actions(version, &Instruction::flat_actions(&self.instructions), out);
-            }
-            Version::Of15 => {
-                put_u16(out, 0);
-                put_zeros(out, 2);
-                out.push(self.table_id);
-                out.push(0);
-                put_u16(out, self.priority);
-                put_u16(out, self.idle_timeout);
-                put_u16(out, self.hard_timeout);
-                put_u16(out, self.flags);
-                put_u16(out, self.importance);
-                put_u64(out, self.cookie);
-                self.r#match.encode_ofp12(version, out);
-                OxsStats {
-                    // OVS sends the idle time whenever it knows it.
-                    idle_time: self.idle_age.checked_sub(1).map(|a| (u32::from(a), 0)),
-                    ..OxsStats::of_flow(
-                        (self.duration_sec, self.duration_nsec),
-                        self.packet_count,
-                        self.byte_count,
-                    )
-                }
-                .encode(out);
-                Instruction::encode_list(version, &self.instructions, out);
-            }
-            _ => {
-                put_u16(out, 0);
-                out.push(self.table_id);
-                out.push(0);
-                put_u32(out, self.duration_sec);
-                put_u32(out, self.duration_nsec);
-                put_u16(out, self.priority);
-                put_u16(out, self.idle_timeout);
-                put_u16(out, self.hard_timeout);
-                put_u16(out, self.flags);
-                put_u16(
-                    out,
-                    if version >= Version::Of14 {
-                        self.importance
-                    } else {
-                        0
-                    },
-                );
-                put_zeros(out, 2);
-                put_u64(out, self.cookie);
-                put_u64(out, self.packet_count);
-                put_u64(out, self.byte_count);
-                self.r#match.encode_ofp12(version, out);
-                Instruction::encode_list(version, &self.instructions, out);
-            }
-        }
-        let len = (out.len() - s) as u16;
-        out[s..s + 2].copy_from_slice(&len.to_be_bytes());
     }
 
     fn decode_nx(b: &[u8]) -> Result<(FlowStats, usize)> {
@@ -1164,7 +1109,7 @@ impl MultipartReply {
             }
             MpReply::Flow(v) => {
                 for f in v {
-                    f.encode(version, out);
+                    f.view().encode(version, out);
                 }
             }
             MpReply::Aggregate(a) => {
@@ -1314,7 +1259,7 @@ impl MultipartReply {
             MpReply::NxFlow(v) => {
                 put_exp(version, out, NX_VENDOR, 0);
                 for f in v {
-                    encode_nx_flow_stats(f, out);
+                    encode_nx_flow_stats(&f.view(), out);
                 }
             }
             MpReply::NxAggregate(a) => {
@@ -1407,7 +1352,114 @@ fn encode_port_stats(version: Version, p: &PortStats, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_nx_flow_stats(f: &FlowStats, out: &mut Vec<u8>) {
+/// A flow stats entry that borrows its match and instructions, so that a
+/// switch encodes a dump straight from its rules without copying them.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowStatsView<'a> {
+    pub table_id: u8,
+    pub duration_sec: u32,
+    pub duration_nsec: u32,
+    pub priority: u16,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub flags: u16,
+    pub importance: u16,
+    /// As [`FlowStats::idle_age`].
+    pub idle_age: u16,
+    pub hard_age: u16,
+    pub cookie: u64,
+    pub packet_count: u64,
+    pub byte_count: u64,
+    pub r#match: &'a Match,
+    pub instructions: &'a [Instruction],
+}
+
+impl FlowStatsView<'_> {
+    /// Appends this entry as it appears in the body of a flow stats reply
+    /// (`nx`: an NXST_FLOW reply), as [`FlowStats::encode_entry`].
+    pub fn encode_entry(&self, version: Version, nx: bool, out: &mut Vec<u8>) {
+        if nx {
+            encode_nx_flow_stats(self, out);
+        } else {
+            self.encode(version, out);
+        }
+    }
+
+    fn encode(&self, version: Version, out: &mut Vec<u8>) {
+        let s = out.len();
+        match version {
+            Version::Of10 => {
+                put_u16(out, 0);
+                out.push(self.table_id);
+                out.push(0);
+                self.r#match.encode_ofp10(out);
+                put_u32(out, self.duration_sec);
+                put_u32(out, self.duration_nsec);
+                put_u16(out, self.priority);
+                put_u16(out, self.idle_timeout);
+                put_u16(out, self.hard_timeout);
+                put_zeros(out, 6);
+                put_u64(out, self.cookie);
+                put_u64(out, self.packet_count);
+                put_u64(out, self.byte_count);
+                encode_actions(version, &Instruction::flat_actions(self.instructions), out);
+            }
+            Version::Of15 => {
+                put_u16(out, 0);
+                put_zeros(out, 2);
+                out.push(self.table_id);
+                out.push(0);
+                put_u16(out, self.priority);
+                put_u16(out, self.idle_timeout);
+                put_u16(out, self.hard_timeout);
+                put_u16(out, self.flags);
+                put_u16(out, self.importance);
+                put_u64(out, self.cookie);
+                self.r#match.encode_ofp12(version, out);
+                OxsStats {
+                    // OVS sends the idle time whenever it knows it.
+                    idle_time: self.idle_age.checked_sub(1).map(|a| (u32::from(a), 0)),
+                    ..OxsStats::of_flow(
+                        (self.duration_sec, self.duration_nsec),
+                        self.packet_count,
+                        self.byte_count,
+                    )
+                }
+                .encode(out);
+                Instruction::encode_list(version, self.instructions, out);
+            }
+            _ => {
+                put_u16(out, 0);
+                out.push(self.table_id);
+                out.push(0);
+                put_u32(out, self.duration_sec);
+                put_u32(out, self.duration_nsec);
+                put_u16(out, self.priority);
+                put_u16(out, self.idle_timeout);
+                put_u16(out, self.hard_timeout);
+                put_u16(out, self.flags);
+                put_u16(
+                    out,
+                    if version >= Version::Of14 {
+                        self.importance
+                    } else {
+                        0
+                    },
+                );
+                put_zeros(out, 2);
+                put_u64(out, self.cookie);
+                put_u64(out, self.packet_count);
+                put_u64(out, self.byte_count);
+                self.r#match.encode_ofp12(version, out);
+                Instruction::encode_list(version, self.instructions, out);
+            }
+        }
+        let len = (out.len() - s) as u16;
+        out[s..s + 2].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+fn encode_nx_flow_stats(f: &FlowStatsView<'_>, out: &mut Vec<u8>) {
     let s = out.len();
     put_u16(out, 0);
     out.push(f.table_id);
@@ -1427,7 +1479,7 @@ fn encode_nx_flow_stats(f: &FlowStats, out: &mut Vec<u8>) {
     out[s + 18..s + 20].copy_from_slice(&(n as u16).to_be_bytes());
     encode_actions(
         Version::Of10,
-        &Instruction::flat_actions(&f.instructions),
+        &Instruction::flat_actions(f.instructions),
         out,
     );
     patch_len(out, s, 0);
