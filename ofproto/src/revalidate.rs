@@ -4,6 +4,17 @@
 //! megaflow's mask ignores; the next packet then installs the right one.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
+//! A round starts by reading the generation
+//! ([`OfprotoUpcall::generation`]: change counters of everything
+//! translation reads). When it is the one the previous round started
+//! from, nothing a megaflow was translated from changed, and the round
+//! re-translates only megaflows it has not seen before (installed since
+//! the last round: their upcall may have raced a change) and those that
+//! carried packets since the last round (their counters go to their
+//! rules, their side effects are replayed). An idle switch's round is then
+//! a dump and an idle check per megaflow, no translation (OVS's
+//! `need_revalidate` false).
+//!
 //! One round is a dump, one translation per megaflow and a delete per
 //! stale flow. Side effects (`learn`, MAC learning) are replayed only for
 //! megaflows that carried packets since the last round, as OVS's xlate
@@ -32,6 +43,10 @@ use crate::xlate::freeze::recirc_ids;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RevalidateStats {
     pub checked: usize,
+    /// Megaflows translated again (the others were only checked for
+    /// idleness: nothing they depend on changed, and they carried no
+    /// packets).
+    pub translated: usize,
     pub deleted_stale: usize,
     pub deleted_idle: usize,
     /// Recirculation ids freed because no megaflow uses them any more.
@@ -64,6 +79,13 @@ impl OfprotoUpcall {
         let since = self
             .last_reval_ms
             .swap(now, std::sync::atomic::Ordering::Relaxed);
+        let generation = self.generation();
+        let changed = {
+            let mut last = self.reval_gen.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *last != generation;
+            *last = generation;
+            changed
+        };
         let gen = self.recirc.begin_dump();
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
@@ -84,7 +106,8 @@ impl OfprotoUpcall {
                     let stats = f.stats.snapshot();
                     // Each PMD's copy of a megaflow counts on its own.
                     let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
-                    let (p0, b0) = pushed.remove(&slot).unwrap_or((0, 0));
+                    let seen = pushed.remove(&slot);
+                    let (p0, b0) = seen.unwrap_or((0, 0));
                     let release = |t: Translation| {
                         for id in &t.recircs {
                             self.recirc.unref(*id);
@@ -118,19 +141,28 @@ impl OfprotoUpcall {
                     // replays its side effects (learned flows refreshed, MAC
                     // entries kept).
                     let used = stats.used_ms > since;
-                    let stale = match self.translate_locked(refs, &key, used, credit) {
-                        None => true,
-                        Some(mut t) => {
-                            if !t.learned.is_empty() {
-                                learned.append(&mut t.learned);
-                                learned_at = Some(t.now);
+                    // Nothing it was translated from changed, and no
+                    // counters or side effects to push: no translation.
+                    let unchanged = !changed && seen.is_some() && !used && credit.is_none();
+                    let stale = if unchanged {
+                        false
+                    } else {
+                        st.translated += 1;
+                        match self.translate_locked(refs, &key, used, credit) {
+                            None => true,
+                            Some(mut t) => {
+                                if !t.learned.is_empty() {
+                                    learned.append(&mut t.learned);
+                                    learned_at = Some(t.now);
+                                }
+                                let mut m = t.wc.to_dp();
+                                m.set_all(dp::IN_PORT);
+                                let wider =
+                                    m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
+                                let stale = wider || t.actions[..] != f.actions[..];
+                                release(t);
+                                stale
                             }
-                            let mut m = t.wc.to_dp();
-                            m.set_all(dp::IN_PORT);
-                            let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
-                            let stale = wider || t.actions[..] != f.actions[..];
-                            release(t);
-                            stale
                         }
                     };
                     if stale {
@@ -163,6 +195,11 @@ impl OfprotoUpcall {
             }
         }
         st.recirc_freed = self.recirc.sweep(gen, &uses);
+        if st.recirc_freed > 0 {
+            // Megaflows matching a freed id are stale.
+            self.changes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         st
     }

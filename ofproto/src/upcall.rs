@@ -14,6 +14,7 @@
 //! `up.add_bridge(Bridge::new(ofproto_arc))` and, per port,
 //! `bridge.set_port(ofport, XPort { dp_port: Some(n), .. })`.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -41,6 +42,8 @@ pub struct Bridge {
     pub ofproto: Arc<Mutex<Ofproto>>,
     pub ports: RwLock<BridgePorts>,
     pub mac: MacTable,
+    /// Port changes (see [`OfprotoUpcall::generation`]).
+    port_changes: AtomicU64,
 }
 
 impl Bridge {
@@ -49,6 +52,7 @@ impl Bridge {
             ofproto,
             ports: RwLock::new(BridgePorts::new()),
             mac: MacTable::default(),
+            port_changes: AtomicU64::new(0),
         })
     }
 
@@ -59,6 +63,7 @@ impl Bridge {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .set(ofport, port);
+        self.port_changes.fetch_add(1, Relaxed);
     }
 
     pub fn del_port(&self, ofport: u16) {
@@ -66,6 +71,7 @@ impl Bridge {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(ofport);
+        self.port_changes.fetch_add(1, Relaxed);
         self.mac.flush(Some(ofport));
     }
 }
@@ -126,6 +132,14 @@ pub struct OfprotoUpcall {
     pub(crate) last_reval_ms: std::sync::atomic::AtomicU64,
     /// Native tunnelling's routes, neighbours and local addresses.
     pub tnl: Arc<crate::tunnel::TnlState>,
+    /// Bridges added or removed, recirculation ids freed (see
+    /// [`OfprotoUpcall::generation`]).
+    pub(crate) changes: AtomicU64,
+    /// The generation the last revalidation round started from.
+    pub(crate) reval_gen: Mutex<Vec<u64>>,
+    /// Translations of datapath flows run (upcalls and revalidation),
+    /// for the `xlate_actions` coverage counter.
+    pub translations: AtomicU64,
 }
 
 impl OfprotoUpcall {
@@ -138,6 +152,33 @@ impl OfprotoUpcall {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(b);
+        self.changes.fetch_add(1, Relaxed);
+    }
+
+    /// Everything translation reads, as change counters (OVS's
+    /// `need_revalidate` reasons): bridges added or removed and
+    /// recirculation ids freed (megaflows that recirculate to them go), each
+    /// bridge's rules, groups, meters, ports and config
+    /// ([`Ofproto::change_seq`]), its datapath port map and its MAC table
+    /// (aged-out entries removed at the bridge's `now` first), and the
+    /// tunnel routes, neighbours and devices. Megaflows translated at one
+    /// generation are right for as long as it stays the same.
+    pub fn generation(&self) -> Vec<u64> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let mut g = Vec::with_capacity(2 + 3 * bridges.len());
+        g.push(self.changes.load(Relaxed));
+        let mut now = None;
+        for b in bridges.iter() {
+            let (seq, t) = {
+                let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                (of.change_seq(), of.now())
+            };
+            now.get_or_insert(t);
+            b.mac.expire(t);
+            g.extend([seq, b.port_changes.load(Relaxed), b.mac.change_seq()]);
+        }
+        g.push(self.tnl.change_seq(now.unwrap_or_else(Instant::now)));
+        g
     }
 
     /// Removes the bridge whose `Ofproto` is `of`.
@@ -146,6 +187,7 @@ impl OfprotoUpcall {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|b| !Arc::ptr_eq(&b.ofproto, of));
+        self.changes.fetch_add(1, Relaxed);
     }
 
     /// Packet-ins produced since the last call: (bridge name, packet-in,
@@ -277,6 +319,7 @@ impl OfprotoUpcall {
         };
         let now = refs[idx].ofproto.now();
         xlate::set_in_port(&mut flow, ofport);
+        self.translations.fetch_add(1, Relaxed);
         let mut out = xlate::xlate(&XlateIn {
             bridges: refs,
             bridge: idx,
