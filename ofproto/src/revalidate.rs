@@ -37,7 +37,17 @@ use ferrovs_datapath::flow::PackedKey;
 use ferrovs_datapath::megaflow::{Ufid, UfidMap};
 
 use crate::upcall::{OfprotoUpcall, Translation};
+use crate::xcache::XCache;
 use crate::xlate::freeze::recirc_ids;
+
+/// What the revalidator keeps per megaflow between rounds.
+pub(crate) struct Pushed {
+    /// Counters already pushed to the rules.
+    packets: u64,
+    bytes: u64,
+    /// Its side effects, when replayable (see [`crate::xcache`]).
+    xcache: Option<XCache>,
+}
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +96,10 @@ impl OfprotoUpcall {
             *last = generation;
             changed
         };
+        let mut keys = self.rule_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if changed {
+            keys.clear();
+        }
         let gen = self.recirc.begin_dump();
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
@@ -107,7 +121,10 @@ impl OfprotoUpcall {
                     // Each PMD's copy of a megaflow counts on its own.
                     let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
                     let seen = pushed.remove(&slot);
-                    let (p0, b0) = seen.unwrap_or((0, 0));
+                    let was_seen = seen.is_some();
+                    let (p0, b0) = seen.as_ref().map_or((0, 0), |p| (p.packets, p.bytes));
+                    // Its cached side effects, valid while nothing changed.
+                    let cache = seen.and_then(|p| p.xcache).filter(|_| !changed);
                     let release = |t: Translation| {
                         for id in &t.recircs {
                             self.recirc.unref(*id);
@@ -121,10 +138,13 @@ impl OfprotoUpcall {
                                 last.packets.saturating_sub(p0),
                                 last.bytes.saturating_sub(b0),
                             );
-                            if d.0 > 0 {
-                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
-                                    release(t);
-                                }
+                            if d.0 == 0 {
+                            } else if let Some(xc) = &cache {
+                                self.credit_cached(refs, xc, d.0, d.1);
+                            } else if let Some(t) =
+                                self.translate_locked(refs, &key, false, Some(d), None)
+                            {
+                                release(t);
                             }
                         }
                         continue;
@@ -141,16 +161,25 @@ impl OfprotoUpcall {
                     // replays its side effects (learned flows refreshed, MAC
                     // entries kept).
                     let used = stats.used_ms > since;
-                    // Nothing it was translated from changed, and no
-                    // counters or side effects to push: no translation.
-                    let unchanged = !changed && seen.is_some() && !used && credit.is_none();
-                    let stale = if unchanged {
+                    // Nothing it was translated from changed: no
+                    // translation, unless it has counters or side effects
+                    // to push and no cache of them.
+                    let unchanged = !changed && was_seen;
+                    let mut xcache = None;
+                    let stale = if unchanged && !used && credit.is_none() {
+                        xcache = cache;
+                        false
+                    } else if let Some(xc) = cache.filter(|_| unchanged) {
+                        let (p, b) = credit.unwrap_or((0, 0));
+                        self.credit_cached(refs, &xc, p, b);
+                        xcache = Some(xc);
                         false
                     } else {
                         st.translated += 1;
-                        match self.translate_locked(refs, &key, used, credit) {
+                        match self.translate_locked(refs, &key, used, credit, Some(&mut keys)) {
                             None => true,
                             Some(mut t) => {
+                                xcache = t.xcache.take();
                                 if !t.learned.is_empty() {
                                     learned.append(&mut t.learned);
                                     learned_at = Some(t.now);
@@ -175,14 +204,23 @@ impl OfprotoUpcall {
                                 last.bytes.saturating_sub(stats.bytes),
                             );
                             if d.0 > 0 {
-                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                if let Some(t) =
+                                    self.translate_locked(refs, &key, false, Some(d), None)
+                                {
                                     release(t);
                                 }
                             }
                             continue;
                         }
                     }
-                    kept.insert(slot, (stats.packets, stats.bytes));
+                    kept.insert(
+                        slot,
+                        Pushed {
+                            packets: stats.packets,
+                            bytes: stats.bytes,
+                            xcache,
+                        },
+                    );
                     ids.clear();
                     recirc_ids(&f.actions, &mut ids);
                     for id in &ids {
@@ -201,6 +239,7 @@ impl OfprotoUpcall {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
+        drop(keys);
         st
     }
 }

@@ -90,6 +90,38 @@ struct Credit {
     used: Instant,
 }
 
+/// Adds `packets` and `bytes` to the credit of the rule at `key`
+/// (`id`: its creation time, table and priority; `om` its match, taken
+/// only for a new credit).
+fn owe(
+    credits: &mut HashMap<(usize, usize), Credit>,
+    key: (usize, usize),
+    id: (Instant, u8, u16),
+    om: impl Fn() -> OfMatch,
+    now: Instant,
+    packets: u64,
+    bytes: u64,
+) {
+    let (created, table_id, priority) = id;
+    let fresh = || Credit {
+        created,
+        table_id,
+        priority,
+        om: om(),
+        packets: 0,
+        bytes: 0,
+        used: now,
+    };
+    let c = credits.entry(key).or_insert_with(fresh);
+    if c.created != created || c.priority != priority {
+        // Same address, another rule: the old one is gone.
+        *c = fresh();
+    }
+    c.packets += packets;
+    c.bytes += bytes;
+    c.used = now;
+}
+
 /// What a translation of a datapath flow produced, owned.
 #[derive(Debug, Clone)]
 pub struct Translation {
@@ -109,6 +141,9 @@ pub struct Translation {
     pub learned: Vec<xlate::TableEffect>,
     /// The translation's clock, for applying `learned`.
     pub now: Instant,
+    /// Its side effects, for the revalidator to replay without
+    /// translating (when asked for and replayable).
+    pub(crate) xcache: Option<crate::xcache::XCache>,
 }
 
 /// The upcall handler of one datapath.
@@ -123,7 +158,7 @@ pub struct OfprotoUpcall {
     pub recirc: RecircTable,
     /// Megaflow counters (packets, bytes) already pushed to rules, by
     /// megaflow.
-    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<(u64, u64)>>,
+    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<crate::revalidate::Pushed>>,
     /// The meters the datapath enforces (give it to `Datapath::with_meter`);
     /// configured from the bridges' meters as translations use them.
     pub meters: Arc<DpMeters>,
@@ -137,6 +172,9 @@ pub struct OfprotoUpcall {
     pub(crate) changes: AtomicU64,
     /// The generation the last revalidation round started from.
     pub(crate) reval_gen: Mutex<Vec<u64>>,
+    /// Rule identities of the revalidator's caches (cleared when the
+    /// generation changes).
+    pub(crate) rule_keys: Mutex<crate::xcache::RuleKeys>,
     /// Translations of datapath flows run (upcalls and revalidation),
     /// for the `xlate_actions` coverage counter.
     pub translations: AtomicU64,
@@ -214,7 +252,8 @@ impl OfprotoUpcall {
         may_learn: bool,
         credit: Option<(u64, u64)>,
     ) -> Option<Translation> {
-        let t = self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit))?;
+        let t =
+            self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit, None))?;
         self.apply_learned(&t.learned, t.now);
         Some(t)
     }
@@ -244,6 +283,16 @@ impl OfprotoUpcall {
     /// order, so two callers never deadlock), as translation borrows them.
     pub(crate) fn with_bridges<R>(&self, run: impl FnOnce(&[BridgeRef<'_>]) -> R) -> R {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        if let [b] = &bridges[..] {
+            // One bridge (the common case): no lists to allocate.
+            let ports = b.ports.read().unwrap_or_else(|e| e.into_inner());
+            let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+            return run(&[BridgeRef {
+                ofproto: &of,
+                ports: &ports,
+                mac: &b.mac,
+            }]);
+        }
         let ports: Vec<_> = bridges
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
@@ -265,13 +314,15 @@ impl OfprotoUpcall {
         run(&refs)
     }
 
-    /// [`Self::translate_credit`] with the bridges already locked.
+    /// [`Self::translate_credit`] with the bridges already locked; with
+    /// `keys`, the translation's [`crate::xcache::XCache`] too.
     pub(crate) fn translate_locked(
         &self,
         refs: &[BridgeRef<'_>],
         f: &Flow,
         may_learn: bool,
         credit: Option<(u64, u64)>,
+        keys: Option<&mut crate::xcache::RuleKeys>,
     ) -> Option<Translation> {
         let dp_in = f.get(dp::IN_PORT) as u32;
         let mut flow = OfFlow::from_dp(f);
@@ -315,6 +366,7 @@ impl OfprotoUpcall {
                 recircs: Vec::new(),
                 learned: Vec::new(),
                 now: Instant::now(),
+                xcache: None,
             });
         };
         let now = refs[idx].ofproto.now();
@@ -335,6 +387,7 @@ impl OfprotoUpcall {
         if let Some((packets, bytes)) = credit {
             self.credit(&out.rules, &out.lookups, now, packets, bytes);
         }
+        let xcache = keys.and_then(|k| crate::xcache::XCache::of(&out, refs, idx, k));
         self.meters.sync(&out.actions, |id| {
             refs.iter().find_map(|b| {
                 b.ofproto
@@ -354,6 +407,7 @@ impl OfprotoUpcall {
             packet_ins: out.packet_ins,
             mac_changed: out.mac_changed,
             error: out.error,
+            xcache,
         })
     }
 
@@ -385,30 +439,62 @@ impl OfprotoUpcall {
         for h in rules {
             let r = h.rule;
             let key = (h.bridge, r as *const Rule as usize);
-            let c = credits.entry(key).or_insert_with(|| Credit {
-                created: r.created,
-                table_id: r.table_id,
-                priority: r.priority,
-                om: r.om(),
-                packets: 0,
-                bytes: 0,
-                used: now,
-            });
-            if c.created != r.created || c.priority != r.priority {
-                // Same address, another rule: the old one is gone.
-                *c = Credit {
-                    created: r.created,
-                    table_id: r.table_id,
-                    priority: r.priority,
-                    om: r.om(),
-                    packets: 0,
-                    bytes: 0,
-                    used: now,
-                };
+            owe(
+                &mut credits,
+                key,
+                (r.created, r.table_id, r.priority),
+                || r.om(),
+                now,
+                packets,
+                bytes,
+            );
+        }
+    }
+
+    /// As [`Self::credit`] from a megaflow's cached translation (its
+    /// tables are looked up in `refs`), and refreshes the MAC entry it
+    /// learned.
+    pub(crate) fn credit_cached(
+        &self,
+        refs: &[BridgeRef<'_>],
+        xc: &crate::xcache::XCache,
+        packets: u64,
+        bytes: u64,
+    ) {
+        let Some(entry) = refs.get(xc.bridge) else {
+            return;
+        };
+        let now = entry.ofproto.now();
+        if let Some(m) = xc.mac {
+            if let Some(b) = refs.get(m.bridge) {
+                b.mac.learn(m.vlan, m.mac, m.port, now);
             }
-            c.packets += packets;
-            c.bytes += bytes;
-            c.used = now;
+        }
+        if packets == 0 {
+            return;
+        }
+        for &(b, t, matched) in &xc.lookups {
+            if let Some(table) = refs.get(b).and_then(|r| r.ofproto.tables.get(t)) {
+                table.lookup_count.fetch_add(packets, Relaxed);
+                if matched {
+                    table.matched_count.fetch_add(packets, Relaxed);
+                }
+            }
+        }
+        if xc.rules.is_empty() {
+            return;
+        }
+        let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &xc.rules {
+            owe(
+                &mut credits,
+                (k.bridge, k.addr),
+                (k.created, k.table_id, k.priority),
+                || k.om,
+                now,
+                packets,
+                bytes,
+            );
         }
     }
 

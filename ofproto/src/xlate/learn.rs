@@ -151,6 +151,7 @@ impl<'a> Ctx<'a, '_> {
             };
             values.push(v);
         }
+        self.out.uncacheable = true;
         if !self.may_learn {
             self.note(|| ">> suppressing side effects, so learn action ignored".to_string());
             return;
@@ -213,6 +214,7 @@ impl<'a> Ctx<'a, '_> {
         let Some(rule) = self.rule else {
             return;
         };
+        self.out.uncacheable = true;
         if !self.may_learn {
             return;
         }

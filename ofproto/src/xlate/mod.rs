@@ -134,6 +134,15 @@ pub struct PacketIn {
     pub continuation: Option<std::sync::Arc<FrozenState>>,
 }
 
+/// A MAC address NORMAL learned: on `bridge`, `mac` in `vlan` on `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacLearned {
+    pub bridge: usize,
+    pub vlan: u16,
+    pub mac: u64,
+    pub port: u16,
+}
+
 /// Why a translation was cut short (its actions are then dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum XlateError {
@@ -160,6 +169,14 @@ pub struct XlateOut<'a> {
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
+    /// The first MAC address NORMAL learned (or would learn: also set
+    /// without `may_learn`), for the revalidator's cache to refresh.
+    pub mac_learned: Option<MacLearned>,
+    /// A side effect the revalidator's cache cannot replay happened (or
+    /// would, with `may_learn`): learn, fin_timeout, neighbour snooping or
+    /// requests, a second MAC learned. Such megaflows are translated
+    /// again when used.
+    pub uncacheable: bool,
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
@@ -269,13 +286,17 @@ impl<'a, 't> Ctx<'a, 't> {
             dp_hash_valid: false,
             rule: None,
             tail_done: false,
+            // Sized for a typical pipeline: growing these was a tenth of
+            // an upcall's cost.
             out: XlateOut {
-                actions: Vec::new(),
+                actions: Vec::with_capacity(8),
                 wc: OfFlow::default(),
-                rules: Vec::new(),
-                lookups: Vec::new(),
+                rules: Vec::with_capacity(16),
+                lookups: Vec::with_capacity(16),
                 packet_ins: Vec::new(),
                 mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
                 error: None,
                 final_flow: OfFlow::default(),
                 recircs: Vec::new(),
