@@ -324,20 +324,50 @@ impl OfprotoUpcall {
         credit: Option<(u64, u64)>,
         keys: Option<&mut crate::xcache::RuleKeys>,
     ) -> Option<Translation> {
+        self.translate_with(refs, f, may_learn, credit, keys, |out, now, xcache| {
+            Translation {
+                learned: std::mem::take(&mut out.learned),
+                now,
+                recircs: std::mem::take(&mut out.recircs),
+                n_rules: out.rules.len(),
+                actions: std::mem::take(&mut out.actions),
+                wc: out.wc,
+                packet_ins: std::mem::take(&mut out.packet_ins),
+                mac_changed: out.mac_changed,
+                error: out.error,
+                xcache,
+            }
+        })
+    }
+
+    /// Translates `f` (bridges locked) and hands the result, in place, to
+    /// `finish` with the translation's clock and, with `keys`, its
+    /// [`crate::xcache::XCache`]. None if no bridge owns the port.
+    pub(crate) fn translate_with<R>(
+        &self,
+        refs: &[BridgeRef<'_>],
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+        keys: Option<&mut crate::xcache::RuleKeys>,
+        finish: impl FnOnce(&mut xlate::XlateOut<'_>, Instant, Option<crate::xcache::XCache>) -> R,
+    ) -> Option<R> {
         let dp_in = f.get(dp::IN_PORT) as u32;
         let mut flow = OfFlow::from_dp(f);
-        // Bits a decapsulated packet's tunnel port was chosen by.
-        let mut tnl_wc = OfFlow::default();
+        // Bits a decapsulated packet's tunnel port was chosen by (only
+        // looked for when no port has the datapath port).
+        let mut tnl_wc: Option<OfFlow> = None;
         let found = refs
             .iter()
             .enumerate()
             .find_map(|(i, b)| b.ports.ofport_of_dp(dp_in).map(|o| (i, o)))
             .or_else(|| {
+                let wc = tnl_wc.get_or_insert_with(OfFlow::default);
                 // The most specific tunnel port of any bridge.
                 refs.iter()
                     .enumerate()
                     .filter_map(|(i, b)| {
-                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, &mut tnl_wc)
+                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, wc)
                             .map(|(s, o)| (s, i, o))
                     })
                     .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
@@ -355,19 +385,24 @@ impl OfprotoUpcall {
             if !shared {
                 return None;
             }
-            tnl_wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
-            return Some(Translation {
+            let mut wc = tnl_wc.unwrap_or_default();
+            wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
+            let mut out = xlate::XlateOut {
                 actions: Vec::new(),
-                wc: tnl_wc,
+                wc,
+                rules: Vec::new(),
+                lookups: Vec::new(),
                 packet_ins: Vec::new(),
                 mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
                 error: None,
-                n_rules: 0,
+                final_flow: OfFlow::default(),
                 recircs: Vec::new(),
                 learned: Vec::new(),
-                now: Instant::now(),
-                xcache: None,
-            });
+                ct_recircs: Vec::new(),
+            };
+            return Some(finish(&mut out, Instant::now(), None));
         };
         let now = refs[idx].ofproto.now();
         xlate::set_in_port(&mut flow, ofport);
@@ -381,8 +416,10 @@ impl OfprotoUpcall {
             recirc: Some(&self.recirc),
             tnl: Some(&self.tnl),
         });
-        for (w, m) in out.wc.0.iter_mut().zip(tnl_wc.0.iter()) {
-            *w |= m;
+        if let Some(t) = &tnl_wc {
+            for (w, m) in out.wc.0.iter_mut().zip(t.0.iter()) {
+                *w |= m;
+            }
         }
         if let Some((packets, bytes)) = credit {
             self.credit(&out.rules, &out.lookups, now, packets, bytes);
@@ -397,18 +434,7 @@ impl OfprotoUpcall {
                     .map(|m| MeterSpec::new(m.flags, &m.bands))
             })
         });
-        Some(Translation {
-            learned: out.learned,
-            now,
-            recircs: out.recircs,
-            n_rules: out.rules.len(),
-            actions: out.actions,
-            wc: out.wc,
-            packet_ins: out.packet_ins,
-            mac_changed: out.mac_changed,
-            error: out.error,
-            xcache,
-        })
+        Some(finish(&mut out, now, xcache))
     }
 
     /// Owes `packets` and `bytes` to each rule of `rules` (added to the
@@ -626,8 +652,35 @@ impl UpcallHandler for OfprotoUpcall {
         let mut f = Flow::default();
         key.expand(&mut f);
         // Rules are credited when the revalidator pushes the megaflow's
-        // counters (which count this packet too), not here.
-        let Some(out) = self.translate(&f, true, 0) else {
+        // counters (which count this packet too), not here. The
+        // translation is read in place (no owned copy of it).
+        let done = self.with_bridges(|refs| {
+            self.translate_with(refs, &f, true, None, None, |out, now, _| {
+                reply.actions.append(&mut out.actions);
+                let mut mask = out.wc.to_dp();
+                // The datapath needs in_port exact (OpenFlow in_port bits
+                // are the same bits, already exact).
+                mask.set_all(dp::IN_PORT);
+                reply.mask = Some(mask.to_key());
+                reply.install = true;
+                // Packet-ins of table misses (no datapath action) are
+                // queued here; those of controller actions come back
+                // through `userspace`.
+                let misses: Vec<PacketIn> = out
+                    .packet_ins
+                    .iter()
+                    .filter(|p| p.reason == xlate::REASON_NO_MATCH)
+                    .cloned()
+                    .collect();
+                (
+                    std::mem::take(&mut out.learned),
+                    now,
+                    std::mem::take(&mut out.recircs),
+                    misses,
+                )
+            })
+        });
+        let Some((learned, now, recircs, misses)) = done else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
@@ -637,14 +690,7 @@ impl UpcallHandler for OfprotoUpcall {
             reply.install = true;
             return Ok(());
         };
-        // Packet-ins of table misses (no datapath action) are queued here;
-        // those of controller actions come back through `userspace`.
-        let misses: Vec<PacketIn> = out
-            .packet_ins
-            .iter()
-            .filter(|p| p.reason == xlate::REASON_NO_MATCH)
-            .cloned()
-            .collect();
+        self.apply_learned(&learned, now);
         if !misses.is_empty() {
             let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
             let mut q = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
@@ -663,17 +709,10 @@ impl UpcallHandler for OfprotoUpcall {
                 q.push((name, pi, pkt.data().to_vec()));
             }
         }
-        for id in &out.recircs {
+        for id in &recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);
         }
-        reply.actions.extend(out.actions);
-        let mut mask = out.wc.to_dp();
-        // The datapath needs in_port exact (OpenFlow in_port bits are the
-        // same bits, already exact).
-        mask.set_all(dp::IN_PORT);
-        reply.mask = Some(mask.to_key());
-        reply.install = true;
         Ok(())
     }
 

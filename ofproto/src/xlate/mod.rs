@@ -311,8 +311,9 @@ impl<'a, 't> Ctx<'a, 't> {
         }
     }
 
-    /// The result (an error drops every action).
-    pub(crate) fn finish(mut self) -> XlateOut<'a> {
+    /// The result (an error drops every action). By reference: moving
+    /// the whole context here cost more than the rest of the call.
+    pub(crate) fn finish(&mut self) -> XlateOut<'a> {
         if let Some(e) = self.out.error {
             self.out.actions.clear();
             self.note(|| format!("error: {e}, dropping"));
@@ -325,7 +326,24 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         self.out.wc = self.wc;
         self.out.final_flow = self.flow;
-        self.out
+        std::mem::replace(
+            &mut self.out,
+            XlateOut {
+                actions: Vec::new(),
+                wc: OfFlow::default(),
+                rules: Vec::new(),
+                lookups: Vec::new(),
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
+                error: None,
+                final_flow: OfFlow::default(),
+                recircs: Vec::new(),
+                learned: Vec::new(),
+                ct_recircs: Vec::new(),
+            },
+        )
     }
 }
 
