@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::classifier::hash::WordBuild;
 use crate::flow::OfMatch;
 use crate::rule::Rule;
 use crate::table::OfTable;
@@ -34,9 +35,10 @@ pub(crate) struct RuleKey {
     pub om: OfMatch,
 }
 
-/// One [`RuleKey`] per rule (cleared with the generation).
+/// One [`RuleKey`] per rule (cleared with the generation). Keyed by
+/// addresses, not by packet contents: a cheap word hash, not SipHash.
 #[derive(Default)]
-pub(crate) struct RuleKeys(HashMap<(usize, usize), Arc<RuleKey>>);
+pub(crate) struct RuleKeys(HashMap<(usize, usize), Arc<RuleKey>, WordBuild>);
 
 impl RuleKeys {
     pub fn clear(&mut self) {
