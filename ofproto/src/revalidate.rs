@@ -140,7 +140,7 @@ impl OfprotoUpcall {
                             );
                             if d.0 == 0 {
                             } else if let Some(xc) = &cache {
-                                self.credit_cached(refs, xc, d.0, d.1);
+                                self.credit_cached(refs, xc, d.0, d.1, false);
                             } else if let Some(t) =
                                 self.translate_locked(refs, &key, false, Some(d), None)
                             {
@@ -171,7 +171,7 @@ impl OfprotoUpcall {
                         false
                     } else if let Some(xc) = cache.filter(|_| unchanged) {
                         let (p, b) = credit.unwrap_or((0, 0));
-                        self.credit_cached(refs, &xc, p, b);
+                        self.credit_cached(refs, &xc, p, b, used);
                         xcache = Some(xc);
                         false
                     } else {

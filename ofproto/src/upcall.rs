@@ -478,20 +478,21 @@ impl OfprotoUpcall {
     }
 
     /// As [`Self::credit`] from a megaflow's cached translation (its
-    /// tables are looked up in `refs`), and refreshes the MAC entry it
-    /// learned.
+    /// tables are looked up in `refs`); `learn`: also refreshes the MAC
+    /// entry it learned (as a translation with `may_learn` would).
     pub(crate) fn credit_cached(
         &self,
         refs: &[BridgeRef<'_>],
         xc: &crate::xcache::XCache,
         packets: u64,
         bytes: u64,
+        learn: bool,
     ) {
         let Some(entry) = refs.get(xc.bridge) else {
             return;
         };
         let now = entry.ofproto.now();
-        if let Some(m) = xc.mac {
+        if let Some(m) = xc.mac.filter(|_| learn) {
             if let Some(b) = refs.get(m.bridge) {
                 b.mac.learn(m.vlan, m.mac, m.port, now);
             }
