@@ -160,7 +160,9 @@ impl OfprotoUpcall {
                     // A megaflow that carried packets since the last round
                     // replays its side effects (learned flows refreshed, MAC
                     // entries kept).
-                    let used = stats.used_ms > since;
+                    // (New packets say so even within the millisecond of
+                    // the last round.)
+                    let used = stats.used_ms > since || delta.0 > 0;
                     // Nothing it was translated from changed: no
                     // translation, unless it has counters or side effects
                     // to push and no cache of them.
