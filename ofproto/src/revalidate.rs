@@ -8,11 +8,13 @@
 //! ([`OfprotoUpcall::generation`]: change counters of everything
 //! translation reads). When it is the one the previous round started
 //! from, nothing a megaflow was translated from changed, and the round
-//! re-translates only megaflows it has not seen before (installed since
-//! the last round: their upcall may have raced a change) and those that
-//! carried packets since the last round (their counters go to their
-//! rules, their side effects are replayed). An idle switch's round is then
-//! a dump and an idle check per megaflow, no translation (OVS's
+//! translates only megaflows it has not seen before (installed since the
+//! last round: their upcall may have raced a change) and used ones whose
+//! side effects it has no cache of. A used megaflow's counters otherwise
+//! go to its rules and tables from the [`crate::xcache`] of its last
+//! translation (built when it was translated with traffic), which also
+//! refreshes the MAC entry NORMAL learned for it. An idle switch's round
+//! is then a dump and an idle check per megaflow, no translation (OVS's
 //! `need_revalidate` false).
 //!
 //! One round is a dump, one translation per megaflow and a delete per
@@ -178,7 +180,10 @@ impl OfprotoUpcall {
                         false
                     } else {
                         st.translated += 1;
-                        match self.translate_locked(refs, &key, used, credit, Some(&mut keys)) {
+                        // The cache only for megaflows with traffic (a
+                        // flow-mod's round over idle ones builds none).
+                        let keys = used.then_some(&mut *keys);
+                        match self.translate_locked(refs, &key, used, credit, keys) {
                             None => true,
                             Some(mut t) => {
                                 xcache = t.xcache.take();
