@@ -117,6 +117,7 @@ impl Ofproto {
         xid: u32,
     ) -> Handled {
         check_group_mod(gm)?;
+        self.changed();
         let now = self.now();
         match gm.command {
             GC_DELETE => {
@@ -216,6 +217,7 @@ impl Ofproto {
 
     /// Deletes groups `ids` and every rule that uses them.
     pub(crate) fn delete_groups(&mut self, ids: &[u32], conn: Option<&mut Connection>, xid: u32) {
+        self.changed();
         let set: BTreeSet<u32> = ids.iter().copied().collect();
         let mut victims = Vec::new();
         for (t, table) in self.tables.t.iter().enumerate() {

@@ -52,6 +52,7 @@ pub mod trace_ct;
 pub mod trace_packet_out;
 pub mod tunnel;
 pub mod upcall;
+mod xcache;
 pub mod xlate;
 
 pub use connmgr::{ConnId, ConnKind, Waker};

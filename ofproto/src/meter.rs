@@ -83,6 +83,7 @@ impl Ofproto {
     /// OFPT_METER_MOD.
     pub(crate) fn handle_meter_mod(&mut self, conn: &mut Connection, mm: &MeterMod) -> Handled {
         let id = mm.meter_id;
+        self.changed();
         match mm.command {
             MC_ADD | MC_MODIFY => {
                 if id == 0 || id > OFPM_MAX {

@@ -110,6 +110,9 @@ pub struct Ofproto {
     pub(crate) instance_id: [u8; 16],
     /// The Geneve TLV table (`tun_metadata<n>` mappings, see `tlv_table`).
     pub(crate) tlv: crate::flow::TlvMap,
+    /// Changes to what translation reads outside the tables (groups,
+    /// meters, ports, config, TLV map); see [`Ofproto::change_seq`].
+    pub(crate) change_seq: u64,
 }
 
 impl Ofproto {
@@ -133,6 +136,7 @@ impl Ofproto {
             resumes: Vec::new(),
             instance_id: crate::continuation::new_bridge_id(),
             tlv: crate::flow::TlvMap::EMPTY,
+            change_seq: 0,
         }
     }
 
@@ -157,6 +161,19 @@ impl Ofproto {
         std::mem::take(&mut self.resumes)
     }
 
+    /// The bridge's translation generation: changes whenever something
+    /// translation reads changes (rules, groups, meters, ports, config,
+    /// TLV map), never for counters. Revalidators re-translate megaflows
+    /// only when it moved (OVS's `need_revalidate`).
+    pub fn change_seq(&self) -> u64 {
+        self.change_seq.wrapping_add(self.tables.version())
+    }
+
+    /// Counts a change translation may see (see [`Ofproto::change_seq`]).
+    pub(crate) fn changed(&mut self) {
+        self.change_seq += 1;
+    }
+
     /// This bridge instance's id in the continuations it sends.
     pub fn instance_id(&self) -> [u8; 16] {
         self.instance_id
@@ -175,7 +192,7 @@ impl Ofproto {
     ) -> bool {
         let Some(r) = self
             .tables
-            .get_mut(table_id)
+            .get_mut_counters(table_id)
             .and_then(|t| t.cls.get_mut(m, priority as u32))
         else {
             return false;
@@ -217,6 +234,7 @@ impl Ofproto {
 
     /// Applies new settings (datapath id, protocols, fail mode...).
     pub fn set_config(&mut self, config: OfprotoConfig) {
+        self.changed();
         self.config = config;
     }
 

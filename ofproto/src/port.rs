@@ -109,6 +109,7 @@ impl Ofproto {
             Some(_) => PR_MODIFY,
             None => PR_ADD,
         };
+        self.changed();
         if reason == PR_ADD {
             let now = self.now();
             self.port_counters.entry(no).or_default().since = Some(now);
@@ -119,6 +120,7 @@ impl Ofproto {
 
     pub(crate) fn port_removed(&mut self, port_no: u16) -> Option<OfPort> {
         let port = self.ports.remove(&port_no)?;
+        self.changed();
         self.port_counters.remove(&port_no);
         self.each_conn(None, |c| port_status(c, PR_DELETE, &port));
         Some(port)
@@ -146,6 +148,7 @@ impl Ofproto {
         }
         let mut port = port.clone();
         port.config = config;
+        self.changed();
         self.ports.insert(pm.port_no, port.clone());
         self.port_mods.push((pm.port_no, config));
         self.each_conn(Some(conn), |c| port_status(c, PR_MODIFY, &port));

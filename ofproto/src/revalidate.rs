@@ -4,6 +4,19 @@
 //! megaflow's mask ignores; the next packet then installs the right one.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
+//! A round starts by reading the generation
+//! ([`OfprotoUpcall::generation`]: change counters of everything
+//! translation reads). When it is the one the previous round started
+//! from, nothing a megaflow was translated from changed, and the round
+//! translates only megaflows it has not seen before (installed since the
+//! last round: their upcall may have raced a change) and used ones whose
+//! side effects it has no cache of. A used megaflow's counters otherwise
+//! go to its rules and tables from the [`crate::xcache`] of its last
+//! translation (built when it was translated with traffic), which also
+//! refreshes the MAC entry NORMAL learned for it. An idle switch's round
+//! is then a dump and an idle check per megaflow, no translation (OVS's
+//! `need_revalidate` false).
+//!
 //! One round is a dump, one translation per megaflow and a delete per
 //! stale flow. Side effects (`learn`, MAC learning) are replayed only for
 //! megaflows that carried packets since the last round, as OVS's xlate
@@ -26,12 +39,26 @@ use ferrovs_datapath::flow::PackedKey;
 use ferrovs_datapath::megaflow::{Ufid, UfidMap};
 
 use crate::upcall::{OfprotoUpcall, Translation};
+use crate::xcache::XCache;
 use crate::xlate::freeze::recirc_ids;
+
+/// What the revalidator keeps per megaflow between rounds.
+pub(crate) struct Pushed {
+    /// Counters already pushed to the rules.
+    packets: u64,
+    bytes: u64,
+    /// Its side effects, when replayable (see [`crate::xcache`]).
+    xcache: Option<XCache>,
+}
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RevalidateStats {
     pub checked: usize,
+    /// Megaflows translated again (the others were only checked for
+    /// idleness: nothing they depend on changed, and they carried no
+    /// packets).
+    pub translated: usize,
     pub deleted_stale: usize,
     pub deleted_idle: usize,
     /// Recirculation ids freed because no megaflow uses them any more.
@@ -64,6 +91,17 @@ impl OfprotoUpcall {
         let since = self
             .last_reval_ms
             .swap(now, std::sync::atomic::Ordering::Relaxed);
+        let generation = self.generation();
+        let changed = {
+            let mut last = self.reval_gen.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = *last != generation;
+            *last = generation;
+            changed
+        };
+        let mut keys = self.rule_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if changed {
+            keys.clear();
+        }
         let gen = self.recirc.begin_dump();
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
@@ -84,7 +122,11 @@ impl OfprotoUpcall {
                     let stats = f.stats.snapshot();
                     // Each PMD's copy of a megaflow counts on its own.
                     let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
-                    let (p0, b0) = pushed.remove(&slot).unwrap_or((0, 0));
+                    let seen = pushed.remove(&slot);
+                    let was_seen = seen.is_some();
+                    let (p0, b0) = seen.as_ref().map_or((0, 0), |p| (p.packets, p.bytes));
+                    // Its cached side effects, valid while nothing changed.
+                    let cache = seen.and_then(|p| p.xcache).filter(|_| !changed);
                     let release = |t: Translation| {
                         for id in &t.recircs {
                             self.recirc.unref(*id);
@@ -98,10 +140,13 @@ impl OfprotoUpcall {
                                 last.packets.saturating_sub(p0),
                                 last.bytes.saturating_sub(b0),
                             );
-                            if d.0 > 0 {
-                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
-                                    release(t);
-                                }
+                            if d.0 == 0 {
+                            } else if let Some(xc) = &cache {
+                                self.credit_cached(refs, xc, d.0, d.1, false);
+                            } else if let Some(t) =
+                                self.translate_locked(refs, &key, false, Some(d), None)
+                            {
+                                release(t);
                             }
                         }
                         continue;
@@ -117,20 +162,43 @@ impl OfprotoUpcall {
                     // A megaflow that carried packets since the last round
                     // replays its side effects (learned flows refreshed, MAC
                     // entries kept).
-                    let used = stats.used_ms > since;
-                    let stale = match self.translate_locked(refs, &key, used, credit) {
-                        None => true,
-                        Some(mut t) => {
-                            if !t.learned.is_empty() {
-                                learned.append(&mut t.learned);
-                                learned_at = Some(t.now);
+                    // (New packets say so even within the millisecond of
+                    // the last round.)
+                    let used = stats.used_ms > since || delta.0 > 0;
+                    // Nothing it was translated from changed: no
+                    // translation, unless it has counters or side effects
+                    // to push and no cache of them.
+                    let unchanged = !changed && was_seen;
+                    let mut xcache = None;
+                    let stale = if unchanged && !used && credit.is_none() {
+                        xcache = cache;
+                        false
+                    } else if let Some(xc) = cache.filter(|_| unchanged) {
+                        let (p, b) = credit.unwrap_or((0, 0));
+                        self.credit_cached(refs, &xc, p, b, used);
+                        xcache = Some(xc);
+                        false
+                    } else {
+                        st.translated += 1;
+                        // The cache only for megaflows with traffic (a
+                        // flow-mod's round over idle ones builds none).
+                        let keys = used.then_some(&mut *keys);
+                        match self.translate_locked(refs, &key, used, credit, keys) {
+                            None => true,
+                            Some(mut t) => {
+                                xcache = t.xcache.take();
+                                if !t.learned.is_empty() {
+                                    learned.append(&mut t.learned);
+                                    learned_at = Some(t.now);
+                                }
+                                let mut m = t.wc.to_dp();
+                                m.set_all(dp::IN_PORT);
+                                let wider =
+                                    m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
+                                let stale = wider || t.actions[..] != f.actions[..];
+                                release(t);
+                                stale
                             }
-                            let mut m = t.wc.to_dp();
-                            m.set_all(dp::IN_PORT);
-                            let wider = m.0.iter().zip(old_mask.0.iter()).any(|(n, o)| n & !o != 0);
-                            let stale = wider || t.actions[..] != f.actions[..];
-                            release(t);
-                            stale
                         }
                     };
                     if stale {
@@ -143,14 +211,23 @@ impl OfprotoUpcall {
                                 last.bytes.saturating_sub(stats.bytes),
                             );
                             if d.0 > 0 {
-                                if let Some(t) = self.translate_locked(refs, &key, false, Some(d)) {
+                                if let Some(t) =
+                                    self.translate_locked(refs, &key, false, Some(d), None)
+                                {
                                     release(t);
                                 }
                             }
                             continue;
                         }
                     }
-                    kept.insert(slot, (stats.packets, stats.bytes));
+                    kept.insert(
+                        slot,
+                        Pushed {
+                            packets: stats.packets,
+                            bytes: stats.bytes,
+                            xcache,
+                        },
+                    );
                     ids.clear();
                     recirc_ids(&f.actions, &mut ids);
                     for id in &ids {
@@ -163,7 +240,13 @@ impl OfprotoUpcall {
             }
         }
         st.recirc_freed = self.recirc.sweep(gen, &uses);
+        if st.recirc_freed > 0 {
+            // Megaflows matching a freed id are stale.
+            self.changes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
+        drop(keys);
         st
     }
 }

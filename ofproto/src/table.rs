@@ -123,12 +123,17 @@ impl OfTable {
 /// Every table of a bridge.
 pub struct Tables {
     pub t: Vec<OfTable>,
+    /// Bumped by every mutable borrow of a table ([`Tables::get_mut`]):
+    /// part of the bridge's translation generation
+    /// ([`crate::Ofproto::change_seq`]).
+    version: u64,
 }
 
 impl Default for Tables {
     fn default() -> Self {
         Tables {
             t: (0..N_TABLES).map(|_| OfTable::default()).collect(),
+            version: 0,
         }
     }
 }
@@ -137,8 +142,20 @@ impl Tables {
     pub fn get(&self, id: u8) -> Option<&OfTable> {
         self.t.get(id as usize)
     }
+    /// A table to change: counts as a change of what translation reads
+    /// (megaflows get revalidated).
     pub fn get_mut(&mut self, id: u8) -> Option<&mut OfTable> {
+        self.version += 1;
         self.t.get_mut(id as usize)
+    }
+    /// A table whose counters, timeouts or events change, nothing
+    /// translation reads (no revalidation).
+    pub fn get_mut_counters(&mut self, id: u8) -> Option<&mut OfTable> {
+        self.t.get_mut(id as usize)
+    }
+    /// How many times a table was borrowed to change.
+    pub fn version(&self) -> u64 {
+        self.version
     }
     /// Total number of rules.
     pub fn n_rules(&self) -> usize {

@@ -38,7 +38,8 @@ impl Ofproto {
         max_flows: Option<u32>,
         evict: bool,
     ) {
-        if let Some(t) = self.tables.get_mut(table_id) {
+        // Nothing translation reads.
+        if let Some(t) = self.tables.get_mut_counters(table_id) {
             t.name = name;
             t.max_flows = max_flows.unwrap_or(u32::MAX);
             t.eviction = evict;
@@ -177,7 +178,11 @@ impl Ofproto {
     /// is due (OVS `send_table_status`), to every OpenFlow 1.4+
     /// connection whose asynchronous configuration asks for the reason.
     pub(crate) fn send_table_status(&mut self, cur: Option<&mut Connection>, id: u8) {
-        let Some(reason) = self.tables.get_mut(id).and_then(|t| t.take_vacancy_event()) else {
+        let Some(reason) = self
+            .tables
+            .get_mut_counters(id)
+            .and_then(|t| t.take_vacancy_event())
+        else {
             return;
         };
         let desc = self.table_desc_entry(id);

@@ -110,6 +110,7 @@ impl Ofproto {
                 return Err(ErrorCode::NxttmfcInvalidTlvDel);
             }
         }
+        self.changed();
         apply(&mut self.tlv, command, mappings)
     }
 

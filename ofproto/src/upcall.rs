@@ -14,6 +14,7 @@
 //! `up.add_bridge(Bridge::new(ofproto_arc))` and, per port,
 //! `bridge.set_port(ofport, XPort { dp_port: Some(n), .. })`.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -41,6 +42,8 @@ pub struct Bridge {
     pub ofproto: Arc<Mutex<Ofproto>>,
     pub ports: RwLock<BridgePorts>,
     pub mac: MacTable,
+    /// Port changes (see [`OfprotoUpcall::generation`]).
+    port_changes: AtomicU64,
 }
 
 impl Bridge {
@@ -49,6 +52,7 @@ impl Bridge {
             ofproto,
             ports: RwLock::new(BridgePorts::new()),
             mac: MacTable::default(),
+            port_changes: AtomicU64::new(0),
         })
     }
 
@@ -59,6 +63,7 @@ impl Bridge {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .set(ofport, port);
+        self.port_changes.fetch_add(1, Relaxed);
     }
 
     pub fn del_port(&self, ofport: u16) {
@@ -66,6 +71,7 @@ impl Bridge {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(ofport);
+        self.port_changes.fetch_add(1, Relaxed);
         self.mac.flush(Some(ofport));
     }
 }
@@ -82,6 +88,38 @@ struct Credit {
     bytes: u64,
     /// Time of the last packet.
     used: Instant,
+}
+
+/// Adds `packets` and `bytes` to the credit of the rule at `key`
+/// (`id`: its creation time, table and priority; `om` its match, taken
+/// only for a new credit).
+fn owe(
+    credits: &mut HashMap<(usize, usize), Credit>,
+    key: (usize, usize),
+    id: (Instant, u8, u16),
+    om: impl Fn() -> OfMatch,
+    now: Instant,
+    packets: u64,
+    bytes: u64,
+) {
+    let (created, table_id, priority) = id;
+    let fresh = || Credit {
+        created,
+        table_id,
+        priority,
+        om: om(),
+        packets: 0,
+        bytes: 0,
+        used: now,
+    };
+    let c = credits.entry(key).or_insert_with(fresh);
+    if c.created != created || c.priority != priority {
+        // Same address, another rule: the old one is gone.
+        *c = fresh();
+    }
+    c.packets += packets;
+    c.bytes += bytes;
+    c.used = now;
 }
 
 /// What a translation of a datapath flow produced, owned.
@@ -103,6 +141,9 @@ pub struct Translation {
     pub learned: Vec<xlate::TableEffect>,
     /// The translation's clock, for applying `learned`.
     pub now: Instant,
+    /// Its side effects, for the revalidator to replay without
+    /// translating (when asked for and replayable).
+    pub(crate) xcache: Option<crate::xcache::XCache>,
 }
 
 /// The upcall handler of one datapath.
@@ -117,7 +158,7 @@ pub struct OfprotoUpcall {
     pub recirc: RecircTable,
     /// Megaflow counters (packets, bytes) already pushed to rules, by
     /// megaflow.
-    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<(u64, u64)>>,
+    pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<crate::revalidate::Pushed>>,
     /// The meters the datapath enforces (give it to `Datapath::with_meter`);
     /// configured from the bridges' meters as translations use them.
     pub meters: Arc<DpMeters>,
@@ -126,6 +167,17 @@ pub struct OfprotoUpcall {
     pub(crate) last_reval_ms: std::sync::atomic::AtomicU64,
     /// Native tunnelling's routes, neighbours and local addresses.
     pub tnl: Arc<crate::tunnel::TnlState>,
+    /// Bridges added or removed, recirculation ids freed (see
+    /// [`OfprotoUpcall::generation`]).
+    pub(crate) changes: AtomicU64,
+    /// The generation the last revalidation round started from.
+    pub(crate) reval_gen: Mutex<Vec<u64>>,
+    /// Rule identities of the revalidator's caches (cleared when the
+    /// generation changes).
+    pub(crate) rule_keys: Mutex<crate::xcache::RuleKeys>,
+    /// Translations of datapath flows run (upcalls and revalidation),
+    /// for the `xlate_actions` coverage counter.
+    pub translations: AtomicU64,
 }
 
 impl OfprotoUpcall {
@@ -138,6 +190,33 @@ impl OfprotoUpcall {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(b);
+        self.changes.fetch_add(1, Relaxed);
+    }
+
+    /// Everything translation reads, as change counters (OVS's
+    /// `need_revalidate` reasons): bridges added or removed and
+    /// recirculation ids freed (megaflows that recirculate to them go), each
+    /// bridge's rules, groups, meters, ports and config
+    /// ([`Ofproto::change_seq`]), its datapath port map and its MAC table
+    /// (aged-out entries removed at the bridge's `now` first), and the
+    /// tunnel routes, neighbours and devices. Megaflows translated at one
+    /// generation are right for as long as it stays the same.
+    pub fn generation(&self) -> Vec<u64> {
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let mut g = Vec::with_capacity(2 + 3 * bridges.len());
+        g.push(self.changes.load(Relaxed));
+        let mut now = None;
+        for b in bridges.iter() {
+            let (seq, t) = {
+                let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+                (of.change_seq(), of.now())
+            };
+            now.get_or_insert(t);
+            b.mac.expire(t);
+            g.extend([seq, b.port_changes.load(Relaxed), b.mac.change_seq()]);
+        }
+        g.push(self.tnl.change_seq(now.unwrap_or_else(Instant::now)));
+        g
     }
 
     /// Removes the bridge whose `Ofproto` is `of`.
@@ -146,6 +225,7 @@ impl OfprotoUpcall {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|b| !Arc::ptr_eq(&b.ofproto, of));
+        self.changes.fetch_add(1, Relaxed);
     }
 
     /// Packet-ins produced since the last call: (bridge name, packet-in,
@@ -172,7 +252,8 @@ impl OfprotoUpcall {
         may_learn: bool,
         credit: Option<(u64, u64)>,
     ) -> Option<Translation> {
-        let t = self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit))?;
+        let t =
+            self.with_bridges(|refs| self.translate_locked(refs, f, may_learn, credit, None))?;
         self.apply_learned(&t.learned, t.now);
         Some(t)
     }
@@ -202,6 +283,16 @@ impl OfprotoUpcall {
     /// order, so two callers never deadlock), as translation borrows them.
     pub(crate) fn with_bridges<R>(&self, run: impl FnOnce(&[BridgeRef<'_>]) -> R) -> R {
         let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        if let [b] = &bridges[..] {
+            // One bridge (the common case): no lists to allocate.
+            let ports = b.ports.read().unwrap_or_else(|e| e.into_inner());
+            let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());
+            return run(&[BridgeRef {
+                ofproto: &of,
+                ports: &ports,
+                mac: &b.mac,
+            }]);
+        }
         let ports: Vec<_> = bridges
             .iter()
             .map(|b| b.ports.read().unwrap_or_else(|e| e.into_inner()))
@@ -223,28 +314,60 @@ impl OfprotoUpcall {
         run(&refs)
     }
 
-    /// [`Self::translate_credit`] with the bridges already locked.
+    /// [`Self::translate_credit`] with the bridges already locked; with
+    /// `keys`, the translation's [`crate::xcache::XCache`] too.
     pub(crate) fn translate_locked(
         &self,
         refs: &[BridgeRef<'_>],
         f: &Flow,
         may_learn: bool,
         credit: Option<(u64, u64)>,
+        keys: Option<&mut crate::xcache::RuleKeys>,
     ) -> Option<Translation> {
+        self.translate_with(refs, f, may_learn, credit, keys, |out, now, xcache| {
+            Translation {
+                learned: std::mem::take(&mut out.learned),
+                now,
+                recircs: std::mem::take(&mut out.recircs),
+                n_rules: out.rules.len(),
+                actions: std::mem::take(&mut out.actions),
+                wc: out.wc,
+                packet_ins: std::mem::take(&mut out.packet_ins),
+                mac_changed: out.mac_changed,
+                error: out.error,
+                xcache,
+            }
+        })
+    }
+
+    /// Translates `f` (bridges locked) and hands the result, in place, to
+    /// `finish` with the translation's clock and, with `keys`, its
+    /// [`crate::xcache::XCache`]. None if no bridge owns the port.
+    pub(crate) fn translate_with<R>(
+        &self,
+        refs: &[BridgeRef<'_>],
+        f: &Flow,
+        may_learn: bool,
+        credit: Option<(u64, u64)>,
+        keys: Option<&mut crate::xcache::RuleKeys>,
+        finish: impl FnOnce(&mut xlate::XlateOut<'_>, Instant, Option<crate::xcache::XCache>) -> R,
+    ) -> Option<R> {
         let dp_in = f.get(dp::IN_PORT) as u32;
         let mut flow = OfFlow::from_dp(f);
-        // Bits a decapsulated packet's tunnel port was chosen by.
-        let mut tnl_wc = OfFlow::default();
+        // Bits a decapsulated packet's tunnel port was chosen by (only
+        // looked for when no port has the datapath port).
+        let mut tnl_wc: Option<OfFlow> = None;
         let found = refs
             .iter()
             .enumerate()
             .find_map(|(i, b)| b.ports.ofport_of_dp(dp_in).map(|o| (i, o)))
             .or_else(|| {
+                let wc = tnl_wc.get_or_insert_with(OfFlow::default);
                 // The most specific tunnel port of any bridge.
                 refs.iter()
                     .enumerate()
                     .filter_map(|(i, b)| {
-                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, &mut tnl_wc)
+                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, wc)
                             .map(|(s, o)| (s, i, o))
                     })
                     .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
@@ -262,21 +385,28 @@ impl OfprotoUpcall {
             if !shared {
                 return None;
             }
-            tnl_wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
-            return Some(Translation {
+            let mut wc = tnl_wc.unwrap_or_default();
+            wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
+            let mut out = xlate::XlateOut {
                 actions: Vec::new(),
-                wc: tnl_wc,
+                wc,
+                rules: Vec::new(),
+                lookups: Vec::new(),
                 packet_ins: Vec::new(),
                 mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
                 error: None,
-                n_rules: 0,
+                final_flow: OfFlow::default(),
                 recircs: Vec::new(),
                 learned: Vec::new(),
-                now: Instant::now(),
-            });
+                ct_recircs: Vec::new(),
+            };
+            return Some(finish(&mut out, Instant::now(), None));
         };
         let now = refs[idx].ofproto.now();
         xlate::set_in_port(&mut flow, ofport);
+        self.translations.fetch_add(1, Relaxed);
         let mut out = xlate::xlate(&XlateIn {
             bridges: refs,
             bridge: idx,
@@ -286,12 +416,15 @@ impl OfprotoUpcall {
             recirc: Some(&self.recirc),
             tnl: Some(&self.tnl),
         });
-        for (w, m) in out.wc.0.iter_mut().zip(tnl_wc.0.iter()) {
-            *w |= m;
+        if let Some(t) = &tnl_wc {
+            for (w, m) in out.wc.0.iter_mut().zip(t.0.iter()) {
+                *w |= m;
+            }
         }
         if let Some((packets, bytes)) = credit {
             self.credit(&out.rules, &out.lookups, now, packets, bytes);
         }
+        let xcache = keys.and_then(|k| crate::xcache::XCache::of(&out, refs, idx, k));
         self.meters.sync(&out.actions, |id| {
             refs.iter().find_map(|b| {
                 b.ofproto
@@ -301,17 +434,7 @@ impl OfprotoUpcall {
                     .map(|m| MeterSpec::new(m.flags, &m.bands))
             })
         });
-        Some(Translation {
-            learned: out.learned,
-            now,
-            recircs: out.recircs,
-            n_rules: out.rules.len(),
-            actions: out.actions,
-            wc: out.wc,
-            packet_ins: out.packet_ins,
-            mac_changed: out.mac_changed,
-            error: out.error,
-        })
+        Some(finish(&mut out, now, xcache))
     }
 
     /// Owes `packets` and `bytes` to each rule of `rules` (added to the
@@ -342,30 +465,63 @@ impl OfprotoUpcall {
         for h in rules {
             let r = h.rule;
             let key = (h.bridge, r as *const Rule as usize);
-            let c = credits.entry(key).or_insert_with(|| Credit {
-                created: r.created,
-                table_id: r.table_id,
-                priority: r.priority,
-                om: r.om(),
-                packets: 0,
-                bytes: 0,
-                used: now,
-            });
-            if c.created != r.created || c.priority != r.priority {
-                // Same address, another rule: the old one is gone.
-                *c = Credit {
-                    created: r.created,
-                    table_id: r.table_id,
-                    priority: r.priority,
-                    om: r.om(),
-                    packets: 0,
-                    bytes: 0,
-                    used: now,
-                };
+            owe(
+                &mut credits,
+                key,
+                (r.created, r.table_id, r.priority),
+                || r.om(),
+                now,
+                packets,
+                bytes,
+            );
+        }
+    }
+
+    /// As [`Self::credit`] from a megaflow's cached translation (its
+    /// tables are looked up in `refs`); `learn`: also refreshes the MAC
+    /// entry it learned (as a translation with `may_learn` would).
+    pub(crate) fn credit_cached(
+        &self,
+        refs: &[BridgeRef<'_>],
+        xc: &crate::xcache::XCache,
+        packets: u64,
+        bytes: u64,
+        learn: bool,
+    ) {
+        let Some(entry) = refs.get(xc.bridge) else {
+            return;
+        };
+        let now = entry.ofproto.now();
+        if let Some(m) = xc.mac.filter(|_| learn) {
+            if let Some(b) = refs.get(m.bridge) {
+                b.mac.learn(m.vlan, m.mac, m.port, now);
             }
-            c.packets += packets;
-            c.bytes += bytes;
-            c.used = now;
+        }
+        if packets == 0 {
+            return;
+        }
+        for &(b, t, matched) in &xc.lookups {
+            if let Some(table) = refs.get(b).and_then(|r| r.ofproto.tables.get(t)) {
+                table.lookup_count.fetch_add(packets, Relaxed);
+                if matched {
+                    table.matched_count.fetch_add(packets, Relaxed);
+                }
+            }
+        }
+        if xc.rules.is_empty() {
+            return;
+        }
+        let mut credits = self.credits.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &xc.rules {
+            owe(
+                &mut credits,
+                (k.bridge, k.addr),
+                (k.created, k.table_id, k.priority),
+                || k.om,
+                now,
+                packets,
+                bytes,
+            );
         }
     }
 
@@ -497,8 +653,35 @@ impl UpcallHandler for OfprotoUpcall {
         let mut f = Flow::default();
         key.expand(&mut f);
         // Rules are credited when the revalidator pushes the megaflow's
-        // counters (which count this packet too), not here.
-        let Some(out) = self.translate(&f, true, 0) else {
+        // counters (which count this packet too), not here. The
+        // translation is read in place (no owned copy of it).
+        let done = self.with_bridges(|refs| {
+            self.translate_with(refs, &f, true, None, None, |out, now, _| {
+                reply.actions.append(&mut out.actions);
+                let mut mask = out.wc.to_dp();
+                // The datapath needs in_port exact (OpenFlow in_port bits
+                // are the same bits, already exact).
+                mask.set_all(dp::IN_PORT);
+                reply.mask = Some(mask.to_key());
+                reply.install = true;
+                // Packet-ins of table misses (no datapath action) are
+                // queued here; those of controller actions come back
+                // through `userspace`.
+                let misses: Vec<PacketIn> = out
+                    .packet_ins
+                    .iter()
+                    .filter(|p| p.reason == xlate::REASON_NO_MATCH)
+                    .cloned()
+                    .collect();
+                (
+                    std::mem::take(&mut out.learned),
+                    now,
+                    std::mem::take(&mut out.recircs),
+                    misses,
+                )
+            })
+        });
+        let Some((learned, now, recircs, misses)) = done else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
@@ -508,14 +691,7 @@ impl UpcallHandler for OfprotoUpcall {
             reply.install = true;
             return Ok(());
         };
-        // Packet-ins of table misses (no datapath action) are queued here;
-        // those of controller actions come back through `userspace`.
-        let misses: Vec<PacketIn> = out
-            .packet_ins
-            .iter()
-            .filter(|p| p.reason == xlate::REASON_NO_MATCH)
-            .cloned()
-            .collect();
+        self.apply_learned(&learned, now);
         if !misses.is_empty() {
             let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
             let mut q = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
@@ -534,17 +710,10 @@ impl UpcallHandler for OfprotoUpcall {
                 q.push((name, pi, pkt.data().to_vec()));
             }
         }
-        for id in &out.recircs {
+        for id in &recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);
         }
-        reply.actions.extend(out.actions);
-        let mut mask = out.wc.to_dp();
-        // The datapath needs in_port exact (OpenFlow in_port bits are the
-        // same bits, already exact).
-        mask.set_all(dp::IN_PORT);
-        reply.mask = Some(mask.to_key());
-        reply.install = true;
         Ok(())
     }
 

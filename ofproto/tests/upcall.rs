@@ -300,3 +300,147 @@ fn controller_action_reaches_the_controller() {
     assert!(out.contains("(via action)"), "{out}");
     assert!(out.contains("total_len=60"), "{out}");
 }
+
+/// A revalidation round with nothing changed translates nothing (OVS's
+/// `need_revalidate` false): the megaflows are only checked for
+/// idleness, and a used one's counters go to its rules from the
+/// revalidator's cache of its translation; a flow-mod, a port change, an
+/// `fdb/flush` or a MAC entry aging out make every megaflow translated
+/// again, within that round.
+#[test]
+fn an_unchanged_switch_revalidates_without_translating() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, Instant};
+
+    let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+    for f in [
+        "table=0,priority=10,in_port=1,udp,tp_dst=53 actions=output:2",
+        "table=0,priority=5 actions=NORMAL",
+    ] {
+        of.add_flow_text(f).unwrap();
+    }
+    // A clock the test moves (MAC aging).
+    let start = Instant::now();
+    let skew = Arc::new(Mutex::new(Duration::ZERO));
+    let s2 = skew.clone();
+    of.set_clock(Arc::new(move || start + *s2.lock().unwrap()));
+    let of = Arc::new(Mutex::new(of));
+    let br = Bridge::new(of.clone());
+    let up = OfprotoUpcall::new();
+    up.add_bridge(br.clone());
+    let dp = Datapath::new(DpConfig::default(), up.clone());
+    let ports: Vec<Arc<MemNetdev>> = (1..=3)
+        .map(|i| MemNetdev::new(&format!("p{i}"), 1, 1))
+        .collect();
+    let xport = |i: usize| XPort {
+        name: format!("p{i}"),
+        dp_port: Some(10 + i as u32),
+        ..Default::default()
+    };
+    for (i, p) in ports.iter().enumerate() {
+        dp.add_port(11 + i as u32, p.clone()).unwrap();
+        br.set_port(i as u16 + 1, xport(i + 1));
+    }
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    let mut send = |port: usize, f: &[u8]| {
+        assert!(ports[port - 1].inject(0, DpPacket::from_bytes(f)));
+        pmd.poll_once();
+    };
+    // Six megaflows: DNS, and NORMAL floods to five destinations.
+    let dns = udp_frame(A, B, None, [198, 18, 0, 2], 53);
+    send(1, &dns);
+    for d in 1..=5u8 {
+        send(
+            1,
+            &udp_frame(A, [2, 0, 0, 0, 0, d], None, [198, 18, 0, d], 9),
+        );
+    }
+    let n = dp.flow_count();
+    assert_eq!(n, 6);
+
+    // First round: every megaflow is new to the revalidator.
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.checked, r.translated, r.deleted_stale), (n, n, 0));
+    // Nothing changed since: no translation at all.
+    let before = up.translations.load(Relaxed);
+    for _ in 0..3 {
+        let r = up.revalidate(&dp, 10_000);
+        assert_eq!(
+            (r.checked, r.translated, r.deleted_stale),
+            (n, 0, 0),
+            "{r:?}"
+        );
+    }
+    assert_eq!(up.translations.load(Relaxed), before);
+
+    // Packets on the DNS megaflow: still no translation, and its
+    // counters reach its rule (through the revalidator's cache of it).
+    send(1, &dns);
+    send(1, &dns);
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.checked, r.translated), (n, 0), "{r:?}");
+    up.flush_stats();
+    let pc = |of: &Arc<Mutex<Ofproto>>| {
+        of.lock()
+            .unwrap()
+            .rule(0, &om("in_port=1,udp,tp_dst=53"), 10)
+            .expect("rule")
+            .packet_count
+    };
+    assert_eq!(pc(&of), 3);
+    // Table 0 looked up every packet: 6 pushed by the first round, 2 by
+    // the cache.
+    assert_eq!(of.lock().unwrap().table_stats()[0].lookup_count, 8);
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+
+    // A flow-mod: every megaflow within that round (DNS's is stale).
+    of.lock()
+        .unwrap()
+        .add_flow_text("table=0,priority=20,in_port=1,udp,tp_dst=53 actions=output:3")
+        .unwrap();
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.translated, r.deleted_stale), (n, 1), "{r:?}");
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+
+    // fdb/flush (A was learned on port 1).
+    assert_eq!(br.mac.len(), 1);
+    br.mac.flush(None);
+    let all = |r: ferrovs_ofproto::revalidate::RevalidateStats| {
+        assert!(r.checked > 0 && r.translated == r.checked, "{r:?}");
+    };
+    all(up.revalidate(&dp, 10_000));
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+
+    // A MAC entry ageing out (OVS's default 300 s): relearn A, then move
+    // the bridge's clock past its age.
+    let moved = udp_frame(A, B, None, [198, 18, 0, 9], 9);
+    send(2, &moved);
+    up.revalidate(&dp, 10_000);
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+    assert_eq!(br.mac.len(), 1);
+    // A packet on that megaflow at 200 s: the cache refreshes A's entry
+    // (NORMAL's learning), so it is still there at 301 s.
+    *skew.lock().unwrap() = Duration::from_secs(200);
+    let upcalls = dp.stats().upcalls;
+    send(2, &moved);
+    assert_eq!(dp.stats().upcalls, upcalls, "a megaflow hit");
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+    *skew.lock().unwrap() = Duration::from_secs(301);
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+    assert_eq!(br.mac.len(), 1);
+    *skew.lock().unwrap() = Duration::from_secs(501);
+    all(up.revalidate(&dp, 10_000));
+    assert_eq!(br.mac.len(), 0);
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+
+    // A port change (same port, another datapath port number).
+    br.set_port(
+        3,
+        XPort {
+            dp_port: Some(30),
+            ..xport(3)
+        },
+    );
+    all(up.revalidate(&dp, 10_000));
+    assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
+}

@@ -8,7 +8,9 @@
 //! `datapath_drop_upcall_error` (upcalls that failed), `upcall` (misses
 //! sent to translation; `dpif_netdev`'s miss count), and the revalidator's
 //! `revalidate_idle_flow` / `revalidate_stale_flow` (megaflows removed
-//! for idleness or changed translation) and `revalidate_rounds`.
+//! for idleness or changed translation) and `revalidate_rounds`, and
+//! `xlate_actions` (translations of datapath flows: upcalls and revalidation;
+//! a round with nothing changed adds none).
 //!
 //! Totals come from the datapath's counters and the revalidation rounds;
 //! [`Coverage::sample`] keeps one snapshot of them a second for an hour
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::revalidate::RevalidateStats;
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "datapath_drop_upcall_error",
     "dpif_flow_put",
     "revalidate_idle_flow",
@@ -31,13 +33,14 @@ const NAMES: [&str; 7] = [
     "revalidate_stale_flow",
     "upcall",
     "upcall_flow_limit_hit",
+    "xlate_actions",
 ];
 const N: usize = NAMES.len();
 
 #[derive(Default)]
 struct Inner {
-    /// Revalidation totals: idle, stale, rounds.
-    reval: [u64; 3],
+    /// Revalidation totals: idle, stale, rounds, then translations.
+    reval: [u64; 4],
     /// One snapshot of the totals a second, oldest first.
     samples: VecDeque<(Instant, [u64; N])>,
 }
@@ -47,7 +50,7 @@ pub struct Coverage {
     inner: Mutex<Inner>,
 }
 
-fn totals(dp: &Datapath, reval: &[u64; 3]) -> [u64; N] {
+fn totals(dp: &Datapath, reval: &[u64; 4]) -> [u64; N] {
     let st = dp.stats();
     [
         st.upcall_errors,
@@ -57,16 +60,19 @@ fn totals(dp: &Datapath, reval: &[u64; 3]) -> [u64; N] {
         reval[1],
         st.upcalls,
         st.flow_limit_hits,
+        reval[3],
     ]
 }
 
 impl Coverage {
-    /// Counts one revalidation round.
-    pub fn round(&self, st: &RevalidateStats) {
+    /// Counts one revalidation round; `translations` is the upcall
+    /// handler's total of translations so far.
+    pub fn round(&self, st: &RevalidateStats, translations: u64) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.reval[0] += st.deleted_idle as u64;
         g.reval[1] += st.deleted_stale as u64;
         g.reval[2] += 1;
+        g.reval[3] = translations;
     }
 
     /// Takes a snapshot if the last one is a second old (called every

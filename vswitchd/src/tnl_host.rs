@@ -142,6 +142,7 @@ pub fn refresh(tnl: &TnlState) {
         let mut d = tnl.devs.write().unwrap_or_else(|e| e.into_inner());
         if *d != devs {
             *d = devs;
+            tnl.changed();
         }
     }
     if tnl

@@ -334,7 +334,12 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
         .revalidate(dp, work.limits.round_idle_ms(n_flows));
     let took = t0.elapsed();
     work.limits.adjust(n_flows, took, dp);
-    work.coverage.round(&st);
+    work.coverage.round(
+        &st,
+        work.upcall
+            .translations
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     work.coverage.sample(dp);
     for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
         if let Some(of) = work.ofprotos.get(&bridge) {

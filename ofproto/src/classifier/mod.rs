@@ -27,7 +27,7 @@
 //! it skip subtables whose prefix length cannot match while un-wildcarding
 //! only the address bits that decided it.
 
-mod hash;
+pub(crate) mod hash;
 mod hot;
 mod prefix;
 mod slab;

@@ -53,6 +53,19 @@ impl Ctx<'_, '_> {
         let src = self.flow.0[dp::W_DL_SRC] & dp::DL_SRC.word_mask();
         let dst = self.flow.0[dp::W_DL_DST] & dp::DL_DST.word_mask();
         self.gratuitous_arp_mask(dst);
+        if !is_multicast(src) {
+            let l = crate::xlate::MacLearned {
+                bridge: self.bridge,
+                vlan,
+                mac: src,
+                port: inp,
+            };
+            match self.out.mac_learned {
+                None => self.out.mac_learned = Some(l),
+                Some(m) if m == l => {}
+                Some(_) => self.out.uncacheable = true,
+            }
+        }
         if self.may_learn && br.mac.learn(vlan, src, inp, self.now) {
             self.out.mac_changed = true;
             if !is_multicast(src) {

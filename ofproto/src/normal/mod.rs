@@ -6,7 +6,9 @@
 //! 300 s) and a size limit (OVS's default 2,048): when full, the least
 //! recently seen entry is evicted. A MAC that appears on another port moves
 //! there (counted as a move). Broadcast and multicast sources are never
-//! learned. [`xlate_normal`](crate::normal::forward) uses it.
+//! learned. [`xlate_normal`](crate::normal::forward) uses it. Every
+//! change NORMAL could see (an entry learned, moved, aged out or flushed)
+//! bumps `changes`, part of the revalidation generation.
 
 pub mod forward;
 
@@ -37,6 +39,8 @@ pub struct MacStats {
 struct Inner {
     map: HashMap<(u16, u64), Entry>,
     stats: MacStats,
+    /// Changes translation could see (see [`MacTable::change_seq`]).
+    changes: u64,
 }
 
 /// One bridge's MAC learning table.
@@ -72,6 +76,7 @@ impl MacTable {
             inner: Mutex::new(Inner {
                 map: HashMap::new(),
                 stats: MacStats::default(),
+                changes: 0,
             }),
             aging,
             max_entries: max_entries.max(1),
@@ -89,10 +94,22 @@ impl MacTable {
         if is_multicast(mac) {
             return false;
         }
-        let aging = self.aging;
-        let max = self.max_entries;
         let mut g = self.lock();
-        let inner = &mut *g;
+        let changed =
+            Self::learn_locked(&mut g, self.aging, self.max_entries, vlan, mac, port, now);
+        g.changes += changed as u64;
+        changed
+    }
+
+    fn learn_locked(
+        inner: &mut Inner,
+        aging: Duration,
+        max: usize,
+        vlan: u16,
+        mac: u64,
+        port: u16,
+        now: Instant,
+    ) -> bool {
         if let Some(e) = inner.map.get_mut(&(vlan, mac)) {
             let expired = now.saturating_duration_since(e.seen) >= aging;
             e.seen = now;
@@ -143,16 +160,26 @@ impl MacTable {
             .retain(|_, e| now.saturating_duration_since(e.seen) < aging);
         let n = before - g.map.len();
         g.stats.expired += n as u64;
+        g.changes += (n > 0) as u64;
         n
     }
 
     /// Forgets every entry (`fdb/flush`), or those on `port`.
     pub fn flush(&self, port: Option<u16>) {
         let mut g = self.lock();
+        let before = g.map.len();
         match port {
             None => g.map.clear(),
             Some(p) => g.map.retain(|_, e| e.port != p),
         }
+        g.changes += (g.map.len() != before) as u64;
+    }
+
+    /// Counts every change translation could see (learned, moved, aged
+    /// out, flushed): megaflows built on the table need revalidation when
+    /// it moved.
+    pub fn change_seq(&self) -> u64 {
+        self.lock().changes
     }
 
     pub fn len(&self) -> usize {

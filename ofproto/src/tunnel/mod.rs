@@ -49,6 +49,8 @@ pub struct TnlState {
     requests: Mutex<Vec<NeighRequest>>,
     /// Packets dropped because the next hop's address was not known.
     pub neigh_misses: AtomicU64,
+    /// Changes to `devs` (see [`TnlState::changed`]).
+    devs_changes: AtomicU64,
 }
 
 impl TnlState {
@@ -75,6 +77,30 @@ impl TnlState {
             .values()
             .find(|d| d.addrs.iter().any(|a| a.ip == ip))
             .map(|d| d.mac)
+    }
+
+    /// Counts a change of `devs` (whoever writes it calls this).
+    pub fn changed(&self) {
+        self.devs_changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The tunnelling state's part of the revalidation generation:
+    /// changes of routes, neighbours (expired ones removed at `now`
+    /// first) and devices.
+    pub fn change_seq(&self, now: std::time::Instant) -> u64 {
+        let neigh = {
+            let mut n = self.neigh.lock().unwrap_or_else(|e| e.into_inner());
+            n.expire(now);
+            n.change_seq()
+        };
+        let routes = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .change_seq();
+        neigh
+            .wrapping_add(routes)
+            .wrapping_add(self.devs_changes.load(Ordering::Relaxed))
     }
 
     /// Queues a request; `packet` counts a dropped packet (a miss seen

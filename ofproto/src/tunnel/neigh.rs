@@ -17,12 +17,32 @@ pub const NEIGH_IDLE: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Default)]
 pub struct NeighCache {
     map: HashMap<(String, IpAddr), ([u8; 6], Instant)>,
+    /// Changes translation could see (an address learned or changed,
+    /// entries expired or flushed): part of the revalidation generation.
+    changes: u64,
 }
 
 impl NeighCache {
     pub fn set(&mut self, bridge: &str, ip: IpAddr, mac: [u8; 6], now: Instant) {
-        self.map
+        let old = self
+            .map
             .insert((bridge.to_string(), ip), (mac, now + NEIGH_IDLE));
+        if old.is_none_or(|(m, exp)| m != mac || exp <= now) {
+            self.changes += 1;
+        }
+    }
+
+    /// Removes expired entries (their lookups already miss); counts a
+    /// change if there were any.
+    pub fn expire(&mut self, now: Instant) {
+        let before = self.map.len();
+        self.map.retain(|_, (_, exp)| *exp > now);
+        self.changes += (self.map.len() != before) as u64;
+    }
+
+    /// See the `changes` field.
+    pub fn change_seq(&self) -> u64 {
+        self.changes
     }
 
     pub fn lookup(&self, bridge: &str, ip: IpAddr, now: Instant) -> Option<[u8; 6]> {
@@ -33,6 +53,7 @@ impl NeighCache {
     }
 
     pub fn flush(&mut self) {
+        self.changes += !self.map.is_empty() as u64;
         self.map.clear();
     }
 

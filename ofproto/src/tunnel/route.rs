@@ -143,10 +143,19 @@ pub struct RouteHit {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Changes (routes added or removed): part of the revalidation
+    /// generation.
+    changes: u64,
 }
 
 impl RouteTable {
+    /// See the `changes` field.
+    pub fn change_seq(&self) -> u64 {
+        self.changes
+    }
+
     fn insert(&mut self, r: Route) {
+        self.changes += 1;
         self.routes.retain(|o| {
             !(o.prefix == r.prefix
                 && o.plen == r.plen
@@ -194,6 +203,7 @@ impl RouteTable {
         let n = self.routes.len();
         self.routes
             .retain(|r| !(r.user && r.prefix == prefix && r.plen == plen && r.mark == mark));
+        self.changes += (self.routes.len() != n) as u64;
         self.routes.len() != n
     }
 
@@ -205,6 +215,7 @@ impl RouteTable {
         if old.len() == want.len() && old.iter().zip(&want).all(|(a, b)| *a == b) {
             return false;
         }
+        self.changes += 1;
         self.routes.retain(|r| r.user);
         for r in cached {
             self.insert(r);

@@ -159,6 +159,7 @@ impl<'a> Ctx<'a, '_> {
             };
             values.push(v);
         }
+        self.out.uncacheable = true;
         if !self.may_learn {
             self.note(|| ">> suppressing side effects, so learn action ignored".to_string());
             return;
@@ -221,6 +222,7 @@ impl<'a> Ctx<'a, '_> {
         let Some(rule) = self.rule else {
             return;
         };
+        self.out.uncacheable = true;
         if !self.may_learn {
             return;
         }
@@ -283,7 +285,7 @@ impl Ofproto {
             } => {
                 let Some(r) = self
                     .tables
-                    .get_mut(*table_id)
+                    .get_mut_counters(*table_id)
                     .and_then(|t| t.cls.get_mut(om, *priority as u32))
                 else {
                     return;
@@ -308,7 +310,7 @@ impl Ofproto {
         };
         if let Some(r) = self
             .tables
-            .get_mut(lf.table_id)
+            .get_mut_counters(lf.table_id)
             .and_then(|t| t.cls.get_mut(&lf.om, lf.priority as u32))
         {
             let changed = r.instructions != insts || r.cookie != lf.cookie;
@@ -324,6 +326,7 @@ impl Ofproto {
                 self.expiry_due = Some(self.expiry_due.map_or(now, |t| t.min(now)));
             }
             if let Some(r#match) = wire {
+                self.changed();
                 let changes = vec![Change::Insert {
                     table_id: lf.table_id,
                     r#match,

@@ -134,6 +134,15 @@ pub struct PacketIn {
     pub continuation: Option<std::sync::Arc<FrozenState>>,
 }
 
+/// A MAC address NORMAL learned: on `bridge`, `mac` in `vlan` on `port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacLearned {
+    pub bridge: usize,
+    pub vlan: u16,
+    pub mac: u64,
+    pub port: u16,
+}
+
 /// Why a translation was cut short (its actions are then dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum XlateError {
@@ -164,6 +173,14 @@ pub struct XlateOut<'a> {
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
+    /// The first MAC address NORMAL learned (or would learn: also set
+    /// without `may_learn`), for the revalidator's cache to refresh.
+    pub mac_learned: Option<MacLearned>,
+    /// A side effect the revalidator's cache cannot replay happened (or
+    /// would, with `may_learn`): learn, fin_timeout, neighbour snooping or
+    /// requests, a second MAC learned. Such megaflows are translated
+    /// again when used.
+    pub uncacheable: bool,
     pub error: Option<XlateError>,
     /// The flow at the end.
     pub final_flow: OfFlow,
@@ -300,13 +317,17 @@ impl<'a, 't> Ctx<'a, 't> {
             dp_hash_valid: false,
             rule: None,
             tail_done: false,
+            // Sized for a typical pipeline: growing these was a tenth of
+            // an upcall's cost.
             out: XlateOut {
-                actions: Vec::new(),
+                actions: Vec::with_capacity(8),
                 wc: OfFlow::default(),
-                rules: Vec::new(),
-                lookups: Vec::new(),
+                rules: Vec::with_capacity(16),
+                lookups: Vec::with_capacity(16),
                 packet_ins: Vec::new(),
                 mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
                 error: None,
                 final_flow: OfFlow::default(),
                 recircs: Vec::new(),
@@ -323,8 +344,9 @@ impl<'a, 't> Ctx<'a, 't> {
         }
     }
 
-    /// The result (an error drops every action).
-    pub(crate) fn finish(mut self) -> XlateOut<'a> {
+    /// The result (an error drops every action). By reference: moving
+    /// the whole context here cost more than the rest of the call.
+    pub(crate) fn finish(&mut self) -> XlateOut<'a> {
         if let Some(e) = self.out.error {
             self.out.actions.clear();
             self.note(|| format!("error: {e}, dropping"));
@@ -339,7 +361,24 @@ impl<'a, 't> Ctx<'a, 't> {
         geneve::options_mask(&self.base, &mut self.wc, self.tlv);
         self.out.wc = self.wc;
         self.out.final_flow = self.flow;
-        self.out
+        std::mem::replace(
+            &mut self.out,
+            XlateOut {
+                actions: Vec::new(),
+                wc: OfFlow::default(),
+                rules: Vec::new(),
+                lookups: Vec::new(),
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
+                error: None,
+                final_flow: OfFlow::default(),
+                recircs: Vec::new(),
+                learned: Vec::new(),
+                ct_recircs: Vec::new(),
+            },
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use ferrovs_openflow::action::{Action, Subfield};
 use ferrovs_openflow::{Field, Prereq, Value};
 
 use super::{dl_type, nw_proto, Ctx, REASON_INVALID_TTL};
-use crate::flow::{OfFlow, TlvMap};
+use crate::flow::{OfFlow, Place, TlvMap};
 
 fn ones(n: u32) -> u128 {
     if n >= 128 {
@@ -87,10 +87,31 @@ impl Ctx<'_, '_> {
 
     /// Un-wildcards bits `mask` (right-aligned, field width) of `field`.
     pub(crate) fn wc_field_bits(&mut self, field: Field, mask: u128) {
+        let width = field.info().width as usize;
+        // Plain bit ranges directly (the same bits as the general way
+        // below, without building three flows).
+        match crate::flow::place(field) {
+            Ok(Place::Bits { word, shift, bits }) if field != Field::InPortOxm => {
+                let lim = crate::flow::low_mask(bits as u32) as u128;
+                let mv = if width >= 16 {
+                    mask
+                } else {
+                    mask & ((1u128 << (8 * width)) - 1)
+                };
+                // A value over the range sets the whole field.
+                self.wc.0[word as usize] |= (mv.min(lim) as u64) << shift;
+                return;
+            }
+            Ok(Place::Wide { word }) if width == 16 => {
+                self.wc.0[word as usize] |= (mask >> 64) as u64;
+                self.wc.0[word as usize + 1] |= mask as u64;
+                return;
+            }
+            _ => {}
+        }
         let Ok(full) = OfFlow::field_mask(field, &TlvMap::EMPTY) else {
             return;
         };
-        let width = field.info().width as usize;
         let mut part = OfFlow::default();
         let mv = Value::from_u128_width(mask, width.min(16));
         if part.set_field(field, &mv).is_err() {

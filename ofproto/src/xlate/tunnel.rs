@@ -253,6 +253,7 @@ impl Ctx<'_, '_> {
             // neighbour and round.
             let s = crate::tunnel::route::source_address(&tnl.dev_addrs(&hit.dev), nh)
                 .unwrap_or(hit.src);
+            self.out.uncacheable = true;
             if let Some(frame) = neigh_request(smac, s, nh) {
                 tnl.request(
                     NeighRequest {

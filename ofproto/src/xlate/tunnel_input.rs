@@ -187,6 +187,7 @@ impl Ctx<'_, '_> {
         }
         let bridge = self.br().name().to_string();
         self.note(|| format!("snooping {ip} is at {} on {bridge}", fmt_mac(&mac)));
+        self.out.uncacheable = true;
         if self.may_learn {
             tnl.neigh
                 .lock()
