@@ -490,7 +490,7 @@ impl OfprotoUpcall {
 impl UpcallHandler for OfprotoUpcall {
     fn miss(
         &self,
-        pkt: &DpPacket,
+        _pkt: &DpPacket,
         key: &FlowKey,
         reply: &mut UpcallReply,
     ) -> Result<(), UpcallError> {
@@ -508,32 +508,9 @@ impl UpcallHandler for OfprotoUpcall {
             reply.install = true;
             return Ok(());
         };
-        // Packet-ins of table misses (no datapath action) are queued here;
-        // those of controller actions come back through `userspace`.
-        let misses: Vec<PacketIn> = out
-            .packet_ins
-            .iter()
-            .filter(|p| p.reason == xlate::REASON_NO_MATCH)
-            .cloned()
-            .collect();
-        if !misses.is_empty() {
-            let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-            let mut q = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
-            for pi in misses {
-                let name = bridges
-                    .get(pi.bridge)
-                    .map(|b| {
-                        b.ofproto
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .config()
-                            .name
-                            .clone()
-                    })
-                    .unwrap_or_default();
-                q.push((name, pi, pkt.data().to_vec()));
-            }
-        }
+        // Packet-ins (table misses and controller actions alike) come
+        // back through `userspace`, for this packet and every later one
+        // of the megaflow.
         for id in &out.recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);

@@ -592,3 +592,70 @@ fn passive_controller_rate_limit_as_ovs() {
     let (a, b) = (got[0].1 as i64, got[1].1 as i64);
     assert!((a - b).abs() <= 10, "received {a} vs OVS's {b}");
 }
+
+/// Every packet of a flow that goes to the controller comes as a
+/// packet-in, not only the first: the megaflow installed by the first
+/// packet's upcall must bring the next ones to the controller too (OVS
+/// installs `userspace(pid=...,controller(...))`). Three cases, each on a
+/// fresh pair of switches: OpenFlow 1.0's implicit table miss (no flows),
+/// an OpenFlow 1.3 table-miss flow `actions=CONTROLLER`, and a rule with
+/// a controller action beside an output.
+#[test]
+fn every_packet_of_a_flow_comes_as_packet_in() {
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let cases: [Case; 3] = [
+        ("implicit miss", &[], &[]),
+        (
+            "table-miss flow",
+            &["-O", "OpenFlow13"],
+            &["table=0,priority=0,actions=controller"],
+        ),
+        (
+            "controller action",
+            &["-O", "OpenFlow13"],
+            &["table=0,priority=5,in_port=1,actions=output:2,controller:100"],
+        ),
+    ];
+    for (what, opts, flows) in cases {
+        let sws = both();
+        let mut outs = Vec::new();
+        let mut mons = Vec::new();
+        for s in &sws {
+            for f in flows {
+                s.ofctl(opts, "add-flow", &[f]);
+            }
+            let out = s.dir().join("mon-repeat.out");
+            mons.push(monitor(s, opts, &out));
+            assert!(wait_until(Duration::from_secs(5), || out.exists()));
+            outs.push(out);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        for round in 0..3 {
+            for s in &sws {
+                s.appctl(&["netdev-dummy/receive", "p1", TCP]);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            for (s, out) in sws.iter().zip(&outs) {
+                let n = round + 1;
+                let ok = wait_until(Duration::from_secs(5), || packet_ins(&read(out)).len() >= n);
+                assert!(
+                    ok,
+                    "{what}: {}: {} packet-ins after {n} packets:\n{}\n{}",
+                    s.name(),
+                    packet_ins(&read(out)).len(),
+                    read(out),
+                    s.appctl(&["dpctl/dump-flows"]),
+                );
+            }
+        }
+        let f = packet_ins(&read(&outs[0]));
+        let o = packet_ins(&read(&outs[1]));
+        assert_eq!(f.len(), 3, "{what}: ferrovs: {f:?}");
+        assert_eq!(f, o, "{what}: packet-ins differ from OVS's");
+        drop(mons);
+    }
+}

@@ -505,16 +505,20 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
     /// next table, DROP drops, and the default (OVS's) sends a packet-in
-    /// with reason no_match to controllers that ask for it (OpenFlow 1.3+
-    /// controllers do not by default, so with none the packet drops).
-    fn table_miss(&mut self, table_id: u8, miss_config: u32) {
-        match miss_config & 3 {
-            1 if (table_id as usize) + 1 < crate::table::N_TABLES => {
+    /// with reason no_match while a controller wants table misses (one
+    /// below OpenFlow 1.3), else drops. The packet-in's `userspace`
+    /// action goes into the megaflow, so every later packet of the flow
+    /// comes to the controller too, as OVS's miss rule does.
+    fn table_miss(&mut self, table_id: u8, _miss_config: u32) {
+        use crate::table_mod::TableMiss;
+        match self.bridges[self.bridge].ofproto.table_miss(table_id) {
+            TableMiss::Continue if (table_id as usize) + 1 < crate::table::N_TABLES => {
                 self.note(|| format!("continuing to table {}", table_id + 1));
                 self.pipeline(table_id + 1)
             }
-            2 => self.note(|| "drop".to_string()),
-            _ => {
+            TableMiss::Continue | TableMiss::Drop => self.note(|| "drop".to_string()),
+            TableMiss::Controller => {
+                self.commit();
                 let pi = PacketIn {
                     bridge: self.bridge,
                     reason: REASON_NO_MATCH,
@@ -527,8 +531,11 @@ impl<'a, 't> Ctx<'a, 't> {
                     flow: self.flow,
                     continuation: None,
                 };
+                let tag = controller_userdata(&pi, None);
                 self.out.packet_ins.push(pi);
-                self.note(|| "drop".to_string());
+                self.out.actions.push(DpAction::Userspace {
+                    userdata: tag.into(),
+                });
             }
         }
     }
