@@ -599,7 +599,8 @@ fn passive_controller_rate_limit_as_ovs() {
 /// installs `userspace(pid=...,controller(...))`). Three cases, each on a
 /// fresh pair of switches: OpenFlow 1.0's implicit table miss (no flows),
 /// an OpenFlow 1.3 table-miss flow `actions=CONTROLLER`, and a rule with
-/// a controller action beside an output.
+/// a controller action beside an output; and a miss flow in a later table
+/// after a register load and write_metadata, whose packet-ins carry them.
 #[test]
 fn every_packet_of_a_flow_comes_as_packet_in() {
     type Case = (
@@ -607,7 +608,7 @@ fn every_packet_of_a_flow_comes_as_packet_in() {
         &'static [&'static str],
         &'static [&'static str],
     );
-    let cases: [Case; 3] = [
+    let cases: [Case; 4] = [
         ("implicit miss", &[], &[]),
         (
             "table-miss flow",
@@ -618,6 +619,15 @@ fn every_packet_of_a_flow_comes_as_packet_in() {
             "controller action",
             &["-O", "OpenFlow13"],
             &["table=0,priority=5,in_port=1,actions=output:2,controller:100"],
+        ),
+        (
+            "registers and metadata",
+            &["-O", "OpenFlow13"],
+            &[
+                "table=0,priority=5,in_port=1,\
+                 actions=load:0x7->NXM_NX_REG3[],write_metadata:0x5,goto_table:1",
+                "table=1,priority=0,actions=controller",
+            ],
         ),
     ];
     for (what, opts, flows) in cases {
@@ -655,6 +665,13 @@ fn every_packet_of_a_flow_comes_as_packet_in() {
         let f = packet_ins(&read(&outs[0]));
         let o = packet_ins(&read(&outs[1]));
         assert_eq!(f.len(), 3, "{what}: ferrovs: {f:?}");
+        if what == "registers and metadata" {
+            assert!(
+                f.iter()
+                    .all(|p| p.contains("reg3=0x7") && p.contains("metadata=0x5")),
+                "{f:?}"
+            );
+        }
         assert_eq!(f, o, "{what}: packet-ins differ from OVS's");
         drop(mons);
     }

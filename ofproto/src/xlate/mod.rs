@@ -793,12 +793,14 @@ impl<'a, 't> Ctx<'a, 't> {
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
 /// the cookie (8 bytes), max_len, controller id and the OpenFlow input
-/// port at the time (2 bytes each, all big-endian) and a pause flag (1
-/// byte); then, for a
+/// port at the time (2 bytes each), the pipeline metadata at the time
+/// (`metadata` and the registers, [`CTL_META_WORDS`] words of 8 bytes),
+/// all big-endian, and a pause flag (1 byte); then, for a
 /// `controller(pause)`, the recirculation id of its frozen state (4
 /// bytes; the state holds the userdata), else the action's userdata.
 /// Everything the packet-in needs that the packet does not carry, as
-/// OVS's controller cookie and frozen state hold it.
+/// OVS's controller cookie and frozen state hold it, so that every packet
+/// of a megaflow makes the same packet-in without a new translation.
 pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     let mut v = b"ctl".to_vec();
     v.push(pi.bridge as u8);
@@ -808,6 +810,9 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     v.extend_from_slice(&pi.max_len.to_be_bytes());
     v.extend_from_slice(&pi.controller_id.to_be_bytes());
     v.extend_from_slice(&in_port(&pi.flow).to_be_bytes());
+    for w in &pi.flow.0[crate::flow::W_METADATA..crate::flow::W_METADATA + CTL_META_WORDS] {
+        v.extend_from_slice(&w.to_be_bytes());
+    }
     match pause_id {
         Some(id) => {
             v.push(1);
@@ -821,8 +826,11 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     v
 }
 
+/// Pipeline words a packet-in's userdata carries: `metadata` and the
+/// eight `xreg` words.
+pub const CTL_META_WORDS: usize = 9;
 /// Length of the fixed part of [`controller_userdata`].
-const CTL_FIXED: usize = 21;
+const CTL_FIXED: usize = 21 + 8 * CTL_META_WORDS;
 
 /// The recirculation id a pause's `userspace` userdata refers to.
 pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
@@ -858,6 +866,9 @@ pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
         },
         flow: {
             let mut f = OfFlow::default();
+            for (k, w) in u[20..20 + 8 * CTL_META_WORDS].chunks_exact(8).enumerate() {
+                f.0[crate::flow::W_METADATA + k] = u64::from_be_bytes(w.try_into().ok()?);
+            }
             set_in_port(&mut f, be16(18));
             f
         },
