@@ -275,4 +275,27 @@ mod tests {
         assert_eq!(port_for(Version::Of10, &p).state, 0x201);
         assert_eq!(port_for(Version::Of13, &p).state, 0x207);
     }
+
+    /// A dummy device's counters: packets and bytes, the rest unknown
+    /// (all-ones on the wire, left out of `statistics`).
+    #[test]
+    fn packets_bytes_counters_name_only_what_is_known() {
+        let c = PortCounters::packets_bytes(3, 162, 2, 108);
+        assert_eq!(
+            c.named(),
+            vec![
+                ("rx_bytes", 162),
+                ("rx_packets", 3),
+                ("tx_bytes", 108),
+                ("tx_packets", 2)
+            ]
+        );
+        let s = c.stats(1);
+        assert_eq!((s.rx_packets, s.tx_bytes), (3, 108));
+        assert_eq!(
+            (s.rx_dropped, s.rx_crc_err, s.collisions),
+            (UNKNOWN, UNKNOWN, UNKNOWN)
+        );
+        assert!(PortCounters::default().named().is_empty());
+    }
 }
