@@ -96,6 +96,7 @@ pub struct Ofproto {
     pub(crate) meters: BTreeMap<u32, Meter>,
     /// Per-port counters and the time each port appeared.
     pub(crate) port_counters: BTreeMap<u16, PortCounters>,
+    pub(crate) port_sources: BTreeMap<u16, crate::port::PortStatsSource>,
     /// Highest generation id a primary role request carried.
     pub(crate) generation_id: Option<u64>,
     pub(crate) clock: Clock,
@@ -129,6 +130,7 @@ impl Ofproto {
             groups: BTreeMap::new(),
             meters: BTreeMap::new(),
             port_counters: BTreeMap::new(),
+            port_sources: BTreeMap::new(),
             generation_id: None,
             clock: Arc::new(Instant::now),
             packet_outs: Vec::new(),

@@ -178,6 +178,9 @@ mod tests {
         use crate::xlate::{controller_pause_id, controller_userdata, parse_controller_userdata};
         let mut flow = OfFlow::default();
         crate::xlate::set_in_port(&mut flow, 0xffff);
+        // The pipeline's metadata and registers come back too.
+        flow.0[crate::flow::W_METADATA] = 0xfeed;
+        flow.0[crate::flow::W_REGS + 7] = 0x1_0000_0002;
         let pi = PacketIn {
             bridge: 2,
             reason: REASON_PACKET_OUT,

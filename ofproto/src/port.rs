@@ -1,7 +1,10 @@
 //! Ports as OpenFlow sees them: descriptions, port-mod (config bits) and
 //! the port-status messages every change sends to every connection that
-//! wants them; per-port counters that the datapath side fills in.
+//! wants them; per-port counters, read when asked from the source the
+//! switch registered for the port (its device's counters, as OVS's
+//! `netdev_get_stats`), so a port-stats reply is never stale.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferrovs_openflow::message::multipart::PortStats;
@@ -24,8 +27,13 @@ pub const PORT_MOD_BITS: u32 = 0x7f;
 /// OpenFlow 1.1+: PORT_DOWN, NO_RECV, NO_FWD, NO_PACKET_IN.
 pub const PORT_MOD_BITS_11: u32 = 0x65;
 
-/// Counters of one port (the datapath adds to them).
-#[derive(Debug, Clone, Default)]
+/// A counter the port's device does not keep: OpenFlow's all-ones, which
+/// `ovs-ofctl` prints as `?` and the `statistics` column leaves out.
+pub const UNKNOWN: u64 = u64::MAX;
+
+/// Counters of one port, as its device reports them ([`UNKNOWN`] for
+/// what it does not count).
+#[derive(Debug, Clone)]
 pub struct PortCounters {
     pub rx_packets: u64,
     pub tx_packets: u64,
@@ -35,11 +43,80 @@ pub struct PortCounters {
     pub tx_dropped: u64,
     pub rx_errors: u64,
     pub tx_errors: u64,
+    pub rx_frame_err: u64,
+    pub rx_over_err: u64,
+    pub rx_crc_err: u64,
+    pub collisions: u64,
+    /// Two more the kernel keeps, which only `dpctl/show -s` prints.
+    pub tx_aborted_err: u64,
+    pub tx_carrier_err: u64,
     /// When the port appeared.
     pub since: Option<Instant>,
 }
 
+impl Default for PortCounters {
+    /// Nothing known: every counter [`UNKNOWN`].
+    fn default() -> PortCounters {
+        PortCounters {
+            rx_packets: UNKNOWN,
+            tx_packets: UNKNOWN,
+            rx_bytes: UNKNOWN,
+            tx_bytes: UNKNOWN,
+            rx_dropped: UNKNOWN,
+            tx_dropped: UNKNOWN,
+            rx_errors: UNKNOWN,
+            tx_errors: UNKNOWN,
+            rx_frame_err: UNKNOWN,
+            rx_over_err: UNKNOWN,
+            rx_crc_err: UNKNOWN,
+            collisions: UNKNOWN,
+            tx_aborted_err: UNKNOWN,
+            tx_carrier_err: UNKNOWN,
+            since: None,
+        }
+    }
+}
+
+/// Where a port's counters come from: called on each port-stats request.
+pub type PortStatsSource = Arc<dyn Fn() -> PortCounters + Send + Sync>;
+
 impl PortCounters {
+    /// Packet and byte counts only (what OVS's dummy and vport devices
+    /// keep), the rest [`UNKNOWN`].
+    pub fn packets_bytes(rx_packets: u64, rx_bytes: u64, tx_packets: u64, tx_bytes: u64) -> Self {
+        PortCounters {
+            rx_packets,
+            rx_bytes,
+            tx_packets,
+            tx_bytes,
+            ..PortCounters::default()
+        }
+    }
+
+    /// The counters the device keeps, by their `Interface.statistics`
+    /// names, sorted by name.
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = [
+            ("collisions", self.collisions),
+            ("rx_bytes", self.rx_bytes),
+            ("rx_crc_err", self.rx_crc_err),
+            ("rx_dropped", self.rx_dropped),
+            ("rx_errors", self.rx_errors),
+            ("rx_frame_err", self.rx_frame_err),
+            ("rx_over_err", self.rx_over_err),
+            ("rx_packets", self.rx_packets),
+            ("tx_bytes", self.tx_bytes),
+            ("tx_dropped", self.tx_dropped),
+            ("tx_errors", self.tx_errors),
+            ("tx_packets", self.tx_packets),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v != UNKNOWN)
+        .collect();
+        v.sort();
+        v
+    }
+
     pub fn stats(&self, port_no: u16) -> PortStats {
         PortStats {
             port_no,
@@ -51,10 +128,10 @@ impl PortCounters {
             tx_dropped: self.tx_dropped,
             rx_errors: self.rx_errors,
             tx_errors: self.tx_errors,
-            rx_frame_err: 0,
-            rx_over_err: 0,
-            rx_crc_err: 0,
-            collisions: 0,
+            rx_frame_err: self.rx_frame_err,
+            rx_over_err: self.rx_over_err,
+            rx_crc_err: self.rx_crc_err,
+            collisions: self.collisions,
             duration_sec: 0,
             duration_nsec: 0,
         }
@@ -102,6 +179,27 @@ impl Ofproto {
         self.port_counters.insert(port_no, c);
     }
 
+    /// Where port `port_no`'s counters come from from now on (its
+    /// device); read at each port-stats request.
+    pub fn set_port_stats_source(&mut self, port_no: u16, source: PortStatsSource) {
+        self.port_sources.insert(port_no, source);
+    }
+
+    /// The counters of port `port_no` now: its source's, else the last set.
+    pub fn port_counters(&self, port_no: u16) -> PortCounters {
+        let since = self.port_counters.get(&port_no).and_then(|p| p.since);
+        let mut c = match self.port_sources.get(&port_no) {
+            Some(src) => src(),
+            None => self
+                .port_counters
+                .get(&port_no)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        c.since = since.or(c.since);
+        c
+    }
+
     pub(crate) fn port_changed(&mut self, port: OfPort) {
         let no = port.port_no;
         let reason = match self.ports.get(&no) {
@@ -122,6 +220,7 @@ impl Ofproto {
         let port = self.ports.remove(&port_no)?;
         self.changed();
         self.port_counters.remove(&port_no);
+        self.port_sources.remove(&port_no);
         self.each_conn(None, |c| port_status(c, PR_DELETE, &port));
         Some(port)
     }
@@ -178,5 +277,28 @@ mod tests {
         };
         assert_eq!(port_for(Version::Of10, &p).state, 0x201);
         assert_eq!(port_for(Version::Of13, &p).state, 0x207);
+    }
+
+    /// A dummy device's counters: packets and bytes, the rest unknown
+    /// (all-ones on the wire, left out of `statistics`).
+    #[test]
+    fn packets_bytes_counters_name_only_what_is_known() {
+        let c = PortCounters::packets_bytes(3, 162, 2, 108);
+        assert_eq!(
+            c.named(),
+            vec![
+                ("rx_bytes", 162),
+                ("rx_packets", 3),
+                ("tx_bytes", 108),
+                ("tx_packets", 2)
+            ]
+        );
+        let s = c.stats(1);
+        assert_eq!((s.rx_packets, s.tx_bytes), (3, 108));
+        assert_eq!(
+            (s.rx_dropped, s.rx_crc_err, s.collisions),
+            (UNKNOWN, UNKNOWN, UNKNOWN)
+        );
+        assert!(PortCounters::default().named().is_empty());
     }
 }

@@ -368,7 +368,7 @@ impl Ofproto {
             .keys()
             .filter(|n| p == OFPP_NONE || p == 0xfffc || **n == p)
             .map(|n| {
-                let c = self.port_counters.get(n).cloned().unwrap_or_default();
+                let c = self.port_counters(*n);
                 let (duration_sec, duration_nsec) =
                     crate::rule::duration_since(c.since.unwrap_or(now), now);
                 PortStats {

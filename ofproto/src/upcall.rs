@@ -646,7 +646,7 @@ impl OfprotoUpcall {
 impl UpcallHandler for OfprotoUpcall {
     fn miss(
         &self,
-        pkt: &DpPacket,
+        _pkt: &DpPacket,
         key: &FlowKey,
         reply: &mut UpcallReply,
     ) -> Result<(), UpcallError> {
@@ -664,24 +664,14 @@ impl UpcallHandler for OfprotoUpcall {
                 mask.set_all(dp::IN_PORT);
                 reply.mask = Some(mask.to_key());
                 reply.install = true;
-                // Packet-ins of table misses (no datapath action) are
-                // queued here; those of controller actions come back
-                // through `userspace`.
-                let misses: Vec<PacketIn> = out
-                    .packet_ins
-                    .iter()
-                    .filter(|p| p.reason == xlate::REASON_NO_MATCH)
-                    .cloned()
-                    .collect();
                 (
                     std::mem::take(&mut out.learned),
                     now,
                     std::mem::take(&mut out.recircs),
-                    misses,
                 )
             })
         });
-        let Some((learned, now, recircs, misses)) = done else {
+        let Some((learned, now, recircs)) = done else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
@@ -692,24 +682,9 @@ impl UpcallHandler for OfprotoUpcall {
             return Ok(());
         };
         self.apply_learned(&learned, now);
-        if !misses.is_empty() {
-            let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-            let mut q = self.packet_ins.lock().unwrap_or_else(|e| e.into_inner());
-            for pi in misses {
-                let name = bridges
-                    .get(pi.bridge)
-                    .map(|b| {
-                        b.ofproto
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .config()
-                            .name
-                            .clone()
-                    })
-                    .unwrap_or_default();
-                q.push((name, pi, pkt.data().to_vec()));
-            }
-        }
+        // Packet-ins (table misses and controller actions alike) come
+        // back through `userspace`, for this packet and every later one
+        // of the megaflow.
         for id in &recircs {
             self.recirc.hand_to_megaflow(*id);
             self.recirc.unref(*id);

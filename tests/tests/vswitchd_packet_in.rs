@@ -671,3 +671,87 @@ fn service_controllers_get_packet_ins_when_asked_as_ovs() {
         assert_eq!((g.1, g.2, g.3, g.4), (true, N, 0, N), "{g:?}");
     }
 }
+
+/// Every packet of a flow that goes to the controller comes as a
+/// packet-in, not only the first: the megaflow installed by the first
+/// packet's upcall must bring the next ones to the controller too (OVS
+/// installs `userspace(pid=...,controller(...))`). Three cases, each on a
+/// fresh pair of switches: OpenFlow 1.0's implicit table miss (no flows),
+/// an OpenFlow 1.3 table-miss flow `actions=CONTROLLER`, and a rule with
+/// a controller action beside an output; and a miss flow in a later table
+/// after a register load and write_metadata, whose packet-ins carry them.
+#[test]
+fn every_packet_of_a_flow_comes_as_packet_in() {
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let cases: [Case; 4] = [
+        ("implicit miss", &[], &[]),
+        (
+            "table-miss flow",
+            &["-O", "OpenFlow13"],
+            &["table=0,priority=0,actions=controller"],
+        ),
+        (
+            "controller action",
+            &["-O", "OpenFlow13"],
+            &["table=0,priority=5,in_port=1,actions=output:2,controller:100"],
+        ),
+        (
+            "registers and metadata",
+            &["-O", "OpenFlow13"],
+            &[
+                "table=0,priority=5,in_port=1,\
+                 actions=load:0x7->NXM_NX_REG3[],write_metadata:0x5,goto_table:1",
+                "table=1,priority=0,actions=controller",
+            ],
+        ),
+    ];
+    for (what, opts, flows) in cases {
+        let sws = both();
+        let mut outs = Vec::new();
+        let mut mons = Vec::new();
+        for s in &sws {
+            for f in flows {
+                s.ofctl(opts, "add-flow", &[f]);
+            }
+            let out = s.dir().join("mon-repeat.out");
+            mons.push(monitor(s, opts, &out));
+            assert!(wait_until(Duration::from_secs(5), || out.exists()));
+            outs.push(out);
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        for round in 0..3 {
+            for s in &sws {
+                s.appctl(&["netdev-dummy/receive", "p1", TCP]);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            for (s, out) in sws.iter().zip(&outs) {
+                let n = round + 1;
+                let ok = wait_until(Duration::from_secs(5), || packet_ins(&read(out)).len() >= n);
+                assert!(
+                    ok,
+                    "{what}: {}: {} packet-ins after {n} packets:\n{}\n{}",
+                    s.name(),
+                    packet_ins(&read(out)).len(),
+                    read(out),
+                    s.appctl(&["dpctl/dump-flows"]),
+                );
+            }
+        }
+        let f = packet_ins(&read(&outs[0]));
+        let o = packet_ins(&read(&outs[1]));
+        assert_eq!(f.len(), 3, "{what}: ferrovs: {f:?}");
+        if what == "registers and metadata" {
+            assert!(
+                f.iter()
+                    .all(|p| p.contains("reg3=0x7") && p.contains("metadata=0x5")),
+                "{f:?}"
+            );
+        }
+        assert_eq!(f, o, "{what}: packet-ins differ from OVS's");
+        drop(mons);
+    }
+}

@@ -610,6 +610,7 @@ impl Bridge {
         // The config bits are the controller's (port-mod): kept.
         p.config = of.port(no).map_or(0, |old| old.config);
         of.set_port(p);
+        of.set_port_stats_source(no, i.stats_source());
         // Dummy devices have a default queue 0, as OVS's netdev-dummy.
         of.set_port_queues(no, matches!(i.backing, Some(Backing::Dummy)));
     }

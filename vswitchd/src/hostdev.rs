@@ -10,6 +10,8 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use ferrovs_ofproto::port::{PortCounters, UNKNOWN};
+
 use crate::hwaddr::{self, EthAddr};
 
 fn attr(name: &str, what: &str) -> Option<String> {
@@ -62,30 +64,32 @@ pub fn admin_state(name: &str) -> &'static str {
     }
 }
 
-/// The kernel's counters of the device, named as OVS's `statistics`
-/// column. For tap devices (tap and internal ports) the kernel counts from
-/// the host's side, so `swap` exchanges receive and transmit, as OVS does
-/// for its tap-backed ports.
-pub fn statistics(name: &str, swap: bool) -> Vec<(&'static str, i64)> {
-    let s = |what: &str| int(name, &format!("statistics/{what}"));
+/// The kernel's counters of the device, as OVS's netdev-linux reads them.
+/// For tap devices (tap and internal ports) the kernel counts from the
+/// host's side, so `swap` exchanges receive and transmit and zeroes the
+/// receive error details, as OVS does for its tap-backed ports. A counter
+/// the kernel does not show is [`UNKNOWN`].
+pub fn counters(name: &str, swap: bool) -> PortCounters {
+    let s = |what: &str| int(name, &format!("statistics/{what}")).map_or(UNKNOWN, |v| v as u64);
     let (rx, tx) = if swap { ("tx", "rx") } else { ("rx", "tx") };
-    let mut out = Vec::new();
-    for (col, dir, what) in [
-        ("rx_packets", rx, "packets"),
-        ("rx_bytes", rx, "bytes"),
-        ("rx_dropped", rx, "dropped"),
-        ("rx_errors", rx, "errors"),
-        ("tx_packets", tx, "packets"),
-        ("tx_bytes", tx, "bytes"),
-        ("tx_dropped", tx, "dropped"),
-        ("tx_errors", tx, "errors"),
-    ] {
-        if let Some(v) = s(&format!("{dir}_{what}")) {
-            out.push((col, v));
-        }
+    let detail = |what: &str| if swap { 0 } else { s(what) };
+    PortCounters {
+        rx_packets: s(&format!("{rx}_packets")),
+        rx_bytes: s(&format!("{rx}_bytes")),
+        rx_dropped: s(&format!("{rx}_dropped")),
+        rx_errors: s(&format!("{rx}_errors")),
+        tx_packets: s(&format!("{tx}_packets")),
+        tx_bytes: s(&format!("{tx}_bytes")),
+        tx_dropped: s(&format!("{tx}_dropped")),
+        tx_errors: s(&format!("{tx}_errors")),
+        rx_frame_err: detail("rx_frame_errors"),
+        rx_over_err: detail("rx_over_errors"),
+        rx_crc_err: detail("rx_crc_errors"),
+        collisions: s("collisions"),
+        tx_aborted_err: detail("tx_aborted_errors"),
+        tx_carrier_err: detail("tx_carrier_errors"),
+        since: None,
     }
-    out.sort();
-    out
 }
 
 /// A control socket and an `ifreq` naming `name`.

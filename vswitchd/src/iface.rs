@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use ferrovs_datapath::netdev::{MemNetdev, Netdev};
 
+use ferrovs_ofproto::port::{PortCounters, PortStatsSource};
 use ferrovs_ofproto::tunnel::{TnlConfig, TnlKind, TnlKindNames};
 
 use crate::config::WantIface;
@@ -74,6 +75,34 @@ impl Iface {
             Some(Backing::Patch { .. }) | Some(Backing::Tunnel(_)) | None => None,
             _ if self.mtu_follows_bridge() => Some(bridge_min),
             _ => Some(self.cfg.mtu_request.unwrap_or(DEFAULT_MTU)),
+        }
+    }
+
+    /// Where the port's counters come from, as OVS's `netdev_get_stats`:
+    /// the kernel's for host devices, the in-memory device's packets and
+    /// bytes (all OVS's dummy counts), and for patch and tunnel ports the
+    /// packet and byte counts of a vport, which stay 0 here (OVS adds the
+    /// traffic translation sends through them; ferrovs does not yet).
+    pub fn stats_source(&self) -> PortStatsSource {
+        if self.host.is_some() {
+            let name = self.cfg.name.clone();
+            let swap = matches!(self.cfg.kind.as_str(), "tap" | "internal");
+            return Arc::new(move || crate::hostdev::counters(&name, swap));
+        }
+        match &self.netdev {
+            Some(nd) => {
+                let nd = nd.clone();
+                Arc::new(move || {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    PortCounters::packets_bytes(
+                        nd.rx_packets.load(Relaxed),
+                        nd.rx_bytes.load(Relaxed),
+                        nd.tx_packets.load(Relaxed),
+                        nd.tx_bytes.load(Relaxed),
+                    )
+                })
+            }
+            None => Arc::new(|| PortCounters::packets_bytes(0, 0, 0, 0)),
         }
     }
 

@@ -196,34 +196,16 @@ pub fn build(r: &Replica, sw: &Switch, want: &Wanted, full: bool) -> Option<TxnB
             let no_stats = r
                 .get("Interface", &u, "statistics")
                 .is_none_or(|d| d.is_empty());
-            if full || (no_stats && (i.netdev.is_some() || i.host.is_some())) {
-                let stats = match (&i.netdev, &i.backing) {
-                    (None, _) if i.host.is_some() => {
-                        // Tap devices (tap, internal) count from the host's side.
-                        let swap = matches!(i.cfg.kind.as_str(), "tap" | "internal");
-                        json!([
-                            "map",
-                            hostdev::statistics(name, swap)
-                                .into_iter()
-                                .map(|(k, v)| json!([k, v]))
-                                .collect::<Vec<_>>()
-                        ])
-                    }
-                    (Some(nd), _) => {
-                        use std::sync::atomic::Ordering::Relaxed;
-                        json!([
-                            "map",
-                            [
-                                ["rx_packets", nd.rx_packets.load(Relaxed) as i64],
-                                ["tx_dropped", nd.tx_dropped.load(Relaxed) as i64],
-                                ["tx_packets", nd.tx_packets.load(Relaxed) as i64],
-                            ]
-                        ])
-                    }
-                    // Patch ports count in translation (next issue): no
-                    // counters to show yet rather than made-up zeros.
-                    (None, Some(Backing::Patch { .. })) | (None, _) => json!(["map", []]),
-                };
+            if full || no_stats {
+                // The same counters as the port's OpenFlow port stats.
+                let stats = json!([
+                    "map",
+                    i.stats_source()()
+                        .named()
+                        .into_iter()
+                        .map(|(k, v)| json!([k, v as i64]))
+                        .collect::<Vec<_>>()
+                ]);
                 p.set("Interface", u, "statistics", stats);
             }
         }

@@ -20,6 +20,7 @@ use ferrovs_datapath::dpif::FlowInfo;
 use ferrovs_datapath::flow::odp_text::{format_odp_flow, OdpFormat};
 use ferrovs_datapath::flow::Flow;
 use ferrovs_datapath::Datapath;
+use ferrovs_ofproto::port::{PortCounters, UNKNOWN};
 use ferrovs_ofproto::xlate::odp_text::format_dp_actions;
 
 use crate::unixctl::Ctx;
@@ -32,15 +33,19 @@ const DP_NAME: &str = "netdev@ovs-netdev";
 struct DpPorts {
     names: BTreeMap<u32, String>,
     kinds: BTreeMap<u32, String>,
+    /// Each interface's counters (the same as its OpenFlow port stats).
+    stats: BTreeMap<u32, ferrovs_ofproto::port::PortStatsSource>,
 }
 
 fn dp_ports(ctx: &Ctx) -> (Arc<Datapath>, DpPorts) {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
     let dp = sw.shared.dp.clone();
     let mut kinds = BTreeMap::new();
+    let mut stats = BTreeMap::new();
     for b in sw.bridges.values() {
         for i in b.ifaces.values() {
             let Some(n) = i.dp_port else { continue };
+            stats.insert(n, i.stats_source());
             let k = match i.cfg.kind.as_str() {
                 // OVS's userspace datapath backs internal ports with taps.
                 "internal" => "tap",
@@ -55,7 +60,14 @@ fn dp_ports(ctx: &Ctx) -> (Arc<Datapath>, DpPorts) {
         .iter()
         .map(|p| (p.port_no, p.netdev.name().to_string()))
         .collect();
-    (dp, DpPorts { names, kinds })
+    (
+        dp,
+        DpPorts {
+            names,
+            kinds,
+            stats,
+        },
+    )
 }
 
 /// Flow lines in OVS's layout. `dpctl`: `ufid:U, ` and `, dp:ovs` in the
@@ -250,9 +262,7 @@ pub fn cmd_dump_dps(_: &Ctx, _: &[String]) -> Result<String, String> {
 
 /// `dpctl/show [DP]`: lookups, flow count and ports, in port order.
 pub fn cmd_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
-    if args.iter().any(|a| a == "-s" || a == "--statistics") {
-        return Err("dpctl/show: -s (per-port counters) is not supported by ferrovs".to_string());
-    }
+    let with_stats = args.iter().any(|a| a == "-s" || a == "--statistics");
     let rest: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     check_dp(rest.first())?;
     let (dp, ports) = dp_ports(ctx);
@@ -267,8 +277,66 @@ pub fn cmd_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     for (n, name) in &ports.names {
         let kind = ports.kinds.get(n).map_or("system", String::as_str);
         let _ = writeln!(s, "  port {n}: {name} ({kind})");
+        if with_stats {
+            let c = ports
+                .stats
+                .get(n)
+                .map_or_else(|| PortCounters::packets_bytes(0, 0, 0, 0), |src| src());
+            show_counters(&mut s, &c);
+        }
     }
     Ok(s)
+}
+
+/// A port's counters as `dpctl/show -s` prints them (`?` for what the
+/// device does not count, sizes from 1 KiB on in binary units too).
+fn show_counters(s: &mut String, c: &PortCounters) {
+    let v = |x: u64| {
+        if x == UNKNOWN {
+            "?".to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    let human = |x: u64| {
+        const K: f64 = 1024.0;
+        let f = x as f64;
+        match x {
+            UNKNOWN => String::new(),
+            x if x >= 1 << 40 => format!(" ({:.1} TiB)", f / (K * K * K * K)),
+            x if x >= 1 << 30 => format!(" ({:.1} GiB)", f / (K * K * K)),
+            x if x >= 1 << 20 => format!(" ({:.1} MiB)", f / (K * K)),
+            x if x >= 1 << 10 => format!(" ({:.1} KiB)", f / K),
+            _ => String::new(),
+        }
+    };
+    let _ = writeln!(
+        s,
+        "    RX packets:{} errors:{} dropped:{} overruns:{} frame:{}",
+        v(c.rx_packets),
+        v(c.rx_errors),
+        v(c.rx_dropped),
+        v(c.rx_over_err),
+        v(c.rx_frame_err)
+    );
+    let _ = writeln!(
+        s,
+        "    TX packets:{} errors:{} dropped:{} aborted:{} carrier:{}",
+        v(c.tx_packets),
+        v(c.tx_errors),
+        v(c.tx_dropped),
+        v(c.tx_aborted_err),
+        v(c.tx_carrier_err)
+    );
+    let _ = writeln!(s, "    collisions:{}", v(c.collisions));
+    let _ = writeln!(
+        s,
+        "    RX bytes:{}{}  TX bytes:{}{}",
+        v(c.rx_bytes),
+        human(c.rx_bytes),
+        v(c.tx_bytes),
+        human(c.tx_bytes)
+    );
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@ pub struct MemNetdev {
     txq: Vec<Queue>,
     peer: OnceLock<Weak<MemNetdev>>,
     pub rx_packets: AtomicU64,
+    pub rx_bytes: AtomicU64,
     pub tx_packets: AtomicU64,
+    pub tx_bytes: AtomicU64,
     pub tx_dropped: AtomicU64,
 }
 
@@ -138,7 +140,9 @@ impl MemNetdev {
             txq: (0..n_txq.max(1)).map(|_| Queue::new(false)).collect(),
             peer: OnceLock::new(),
             rx_packets: AtomicU64::new(0),
+            rx_bytes: AtomicU64::new(0),
             tx_packets: AtomicU64::new(0),
+            tx_bytes: AtomicU64::new(0),
             tx_dropped: AtomicU64::new(0),
         })
     }
@@ -224,11 +228,14 @@ impl Netdev for MemNetdev {
         }
         // The reset reads each packet's first line; the frame's headers
         // are asked for at the same time, for extraction right after.
+        let mut bytes = 0;
         for p in &mut batch.packets_mut()[start..] {
             p.reset_md(in_port);
             p.prefetch_frame();
+            bytes += p.len() as u64;
         }
         self.rx_packets.fetch_add(n as u64, Relaxed);
+        self.rx_bytes.fetch_add(bytes, Relaxed);
         Ok(n)
     }
 
@@ -246,6 +253,7 @@ impl Netdev for MemNetdev {
             Some(peer) => &peer.rxq[qid % peer.rxq.len()],
             None => self.txq.get(qid).ok_or(NetdevError::NoQueue(qid))?,
         };
+        let offered: u64 = packets.iter().map(|p| p.len() as u64).sum();
         // Moves what fits under the bound (the ring's capacity); the rest
         // stays in `packets`, dropped below.
         let n = q.with(|r| r.push_from(packets));
@@ -253,10 +261,13 @@ impl Netdev for MemNetdev {
             q.signal.raise();
         }
         let dropped = packets.len();
+        let mut dropped_bytes = 0;
         for p in packets.drain(..) {
+            dropped_bytes += p.len() as u64;
             pool.put(p);
         }
         self.tx_packets.fetch_add(n as u64, Relaxed);
+        self.tx_bytes.fetch_add(offered - dropped_bytes, Relaxed);
         if dropped > 0 {
             self.tx_dropped.fetch_add(dropped as u64, Relaxed);
         }
@@ -372,6 +383,9 @@ mod tests {
         assert_eq!(b.rx_pending(0), 0);
         assert_eq!(b.rx_packets.load(Relaxed), TOTAL as u64);
         assert_eq!(a.tx_packets.load(Relaxed), TOTAL as u64);
+        // Numbered packets are 4 bytes each.
+        assert_eq!(b.rx_bytes.load(Relaxed), 4 * TOTAL as u64);
+        assert_eq!(a.tx_bytes.load(Relaxed), 4 * TOTAL as u64);
     }
 
     #[test]
@@ -382,6 +396,8 @@ mod tests {
         assert_eq!(a.send(0, &mut out, &mut pool).unwrap(), MEM_QUEUE_LIMIT);
         assert!(out.is_empty());
         assert_eq!(a.tx_dropped.load(Relaxed), 10);
+        // Bytes count what was sent, not what was dropped.
+        assert_eq!(a.tx_bytes.load(Relaxed), 4 * MEM_QUEUE_LIMIT as u64);
         for i in 0..MEM_QUEUE_LIMIT as u32 {
             assert!(a.inject(0, numbered(i)));
         }

@@ -544,16 +544,20 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
     /// next table, DROP drops, and the default (OVS's) sends a packet-in
-    /// with reason no_match to controllers that ask for it (OpenFlow 1.3+
-    /// controllers do not by default, so with none the packet drops).
-    fn table_miss(&mut self, table_id: u8, miss_config: u32) {
-        match miss_config & 3 {
-            1 if (table_id as usize) + 1 < crate::table::N_TABLES => {
+    /// with reason no_match while a controller wants table misses (one
+    /// below OpenFlow 1.3), else drops. The packet-in's `userspace`
+    /// action goes into the megaflow, so every later packet of the flow
+    /// comes to the controller too, as OVS's miss rule does.
+    fn table_miss(&mut self, table_id: u8, _miss_config: u32) {
+        use crate::table_mod::TableMiss;
+        match self.bridges[self.bridge].ofproto.table_miss(table_id) {
+            TableMiss::Continue if (table_id as usize) + 1 < crate::table::N_TABLES => {
                 self.note(|| format!("continuing to table {}", table_id + 1));
                 self.pipeline(table_id + 1)
             }
-            2 => self.note(|| "drop".to_string()),
-            _ => {
+            TableMiss::Continue | TableMiss::Drop => self.note(|| "drop".to_string()),
+            TableMiss::Controller => {
+                self.commit();
                 let pi = PacketIn {
                     bridge: self.bridge,
                     reason: REASON_NO_MATCH,
@@ -566,8 +570,11 @@ impl<'a, 't> Ctx<'a, 't> {
                     flow: self.flow,
                     continuation: None,
                 };
+                let tag = controller_userdata(&pi, None);
                 self.out.packet_ins.push(pi);
-                self.note(|| "drop".to_string());
+                self.out.actions.push(DpAction::Userspace {
+                    userdata: tag.into(),
+                });
             }
         }
     }
@@ -825,12 +832,14 @@ impl<'a, 't> Ctx<'a, 't> {
 /// The userdata of a `userspace` action that carries a packet-in: the
 /// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
 /// the cookie (8 bytes), max_len, controller id and the OpenFlow input
-/// port at the time (2 bytes each, all big-endian) and a pause flag (1
-/// byte); then, for a
+/// port at the time (2 bytes each), the pipeline metadata at the time
+/// (`metadata` and the registers, [`CTL_META_WORDS`] words of 8 bytes),
+/// all big-endian, and a pause flag (1 byte); then, for a
 /// `controller(pause)`, the recirculation id of its frozen state (4
 /// bytes; the state holds the userdata), else the action's userdata.
 /// Everything the packet-in needs that the packet does not carry, as
-/// OVS's controller cookie and frozen state hold it.
+/// OVS's controller cookie and frozen state hold it, so that every packet
+/// of a megaflow makes the same packet-in without a new translation.
 pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     let mut v = b"ctl".to_vec();
     v.push(pi.bridge as u8);
@@ -840,6 +849,9 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     v.extend_from_slice(&pi.max_len.to_be_bytes());
     v.extend_from_slice(&pi.controller_id.to_be_bytes());
     v.extend_from_slice(&in_port(&pi.flow).to_be_bytes());
+    for w in &pi.flow.0[crate::flow::W_METADATA..crate::flow::W_METADATA + CTL_META_WORDS] {
+        v.extend_from_slice(&w.to_be_bytes());
+    }
     match pause_id {
         Some(id) => {
             v.push(1);
@@ -853,8 +865,11 @@ pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
     v
 }
 
+/// Pipeline words a packet-in's userdata carries: `metadata` and the
+/// eight `xreg` words.
+pub const CTL_META_WORDS: usize = 9;
 /// Length of the fixed part of [`controller_userdata`].
-const CTL_FIXED: usize = 21;
+const CTL_FIXED: usize = 21 + 8 * CTL_META_WORDS;
 
 /// The recirculation id a pause's `userspace` userdata refers to.
 pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
@@ -890,6 +905,9 @@ pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
         },
         flow: {
             let mut f = OfFlow::default();
+            for (k, w) in u[20..20 + 8 * CTL_META_WORDS].chunks_exact(8).enumerate() {
+                f.0[crate::flow::W_METADATA + k] = u64::from_be_bytes(w.try_into().ok()?);
+            }
             set_in_port(&mut f, be16(18));
             f
         },

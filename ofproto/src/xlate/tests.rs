@@ -125,12 +125,22 @@ fn output_resubmit_goto_and_miss() {
     // Output to the input port is skipped; IN_PORT is not.
     assert_eq!(run(&b, "in_port=2"), "103,101");
     assert_eq!(run(&b, "in_port=3,ip"), "101");
-    // Miss in table 2 (reached by goto): table miss, no controller: drop.
+    // Miss in table 2 (reached by goto): table miss, no controller wants
+    // it: drop, and no packet-in.
     let (a, o) = run_on(&[&b], 0, "in_port=3,arp");
     assert_eq!(a, "drop");
+    assert!(o.packet_ins.is_empty());
+    assert_eq!(run(&b, "in_port=9"), "drop");
+    // Misses sent to controllers (table-mod, or a pre-1.3 controller): a
+    // packet-in, and its userspace action in the datapath actions, so
+    // that every packet of the megaflow reaches the controller.
+    let mut b = b;
+    b.of.tables.get_mut(2).unwrap().miss_config = 3;
+    let (a, o) = run_on(&[&b], 0, "in_port=3,arp");
+    assert_eq!(a, "userspace(pid=0,controller)");
     assert_eq!(o.packet_ins.len(), 1);
     assert_eq!(o.packet_ins[0].table_id, 2);
-    assert_eq!(run(&b, "in_port=9"), "drop");
+    assert_eq!(o.packet_ins[0].reason, REASON_NO_MATCH);
 }
 
 #[test]
