@@ -338,3 +338,40 @@ fn tables(cols: &[Column], secs: u64, machine: &str) -> (String, String, serde_j
     });
     (text, md, js)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(c: Contender, tcp: &[f64], udp: &[f64], err: Option<&str>) -> Column {
+        Column {
+            contender: c,
+            samples: vec![(Figure::Tcp, tcp.to_vec()), (Figure::Udp, udp.to_vec())],
+            errors: err.map(String::from).into_iter().collect(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn table_shows_median_spread_and_ratios_to_kernel_and_ovs() {
+        let cols = [
+            col(Contender::LinuxBridge, &[4.0, 3.0, 5.0], &[100.0], None),
+            col(Contender::FerrovsAfPacket, &[2.0, 3.0, 4.0], &[150.0], None),
+            col(Contender::OvsAfPacket, &[1.0], &[], Some("UDP: stalled")),
+        ];
+        let (text, md, js) = tables(&cols, 2, "m");
+        assert!(text.contains("3.00 [2.00-4.00]"), "{text}");
+        assert_eq!(
+            js["ratios"]["tcp_gbit_s"]["ferrovs_over_kernel"],
+            json!(0.75)
+        );
+        assert_eq!(js["ratios"]["tcp_gbit_s"]["ferrovs_over_ovs"], json!(3.0));
+        assert_eq!(
+            js["ratios"]["udp_64b_kpps"]["ferrovs_over_kernel"],
+            json!(1.5)
+        );
+        assert!(js["ratios"]["udp_64b_kpps"]["ferrovs_over_ovs"].is_null());
+        assert!(text.contains("ovs-afpacket: UDP: stalled"), "{text}");
+        assert!(md.contains("| TCP VM to VM (Gbit/s) | 4.00 [3.00-5.00] | 3.00 [2.00-4.00] | 1.00 [1.00-1.00] | 0.75x | 3.00x |"), "{md}");
+    }
+}
