@@ -4,11 +4,13 @@
 //! OVS 3.1's userspace datapath. For each in turn it takes [`REPS`] times
 //! the same figures as the single-host bench ([`super::measure`]): iperf3
 //! TCP between the VMs and 64-byte UDP packets per second, with both
-//! switches' CPU during the UDP window. One table of medians (with the
+//! switches' CPU during the UDP window, and how long the switches' threads
+//! ran and waited for a CPU during each TCP window ([`sched`]). One table of medians (with the
 //! spread of the repetitions) and ferrovs/kernel, ferrovs/OVS ratios is
 //! printed and written to `vxlan.md` and `vxlan.json` in `--out`.
 
 mod hypervisor;
+mod sched;
 mod topology;
 
 use std::path::Path;
@@ -185,12 +187,17 @@ fn measure_contender(
     let mut retrans = Vec::new();
     for rep in 1..=REPS {
         progress.step(format!("{tag}: iperf3 TCP ({rep}/{REPS})"));
+        let sw = (!pids.is_empty()).then(|| sched::SchedWindow::start(&pids).ok());
         match measure::iperf::measure(&o.vms, secs) {
             Ok(f) => {
                 col.push(Figure::Tcp, f.gbit_s);
                 retrans.push(f.retransmits.to_string());
             }
             Err(e) => col.errors.push(format!("TCP: {e:#}")),
+        }
+        if let Some(Ok(s)) = sw.flatten().map(|w| w.summary(&["hv1", "hv2"])) {
+            col.notes
+                .push(format!("TCP run {rep}, switch processes: {s}"));
         }
         progress.step(format!("{tag}: 64-byte UDP ({rep}/{REPS})"));
         let windows: Vec<_> = pids
