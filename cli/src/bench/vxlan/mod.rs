@@ -299,8 +299,9 @@ fn tables(cols: &[Column], secs: u64, machine: &str) -> (String, String, serde_j
         }
         s.trim_end().to_string() + "\n"
     };
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
     let intro = format!(
-        "VXLAN overlay, VM to VM across two hypervisors; {REPS} runs of {secs} s per figure, median [min-max]; {machine}\n\
+        "`{command}`\nVXLAN overlay, VM to VM across two hypervisors; {REPS} runs of {secs} s per figure, median [min-max]; {machine}\n\
          target (issue 15): TCP >= 0.8x kernel and ahead of OVS\n"
     );
     let mut notes = Vec::new();
@@ -310,7 +311,7 @@ fn tables(cols: &[Column], secs: u64, machine: &str) -> (String, String, serde_j
             notes.push(format!("{}: {e}", c.contender.name()));
         }
     }
-    let mut text = intro.clone() + "\n" + &line(&head);
+    let mut text = intro.replace('`', "") + "\n" + &line(&head);
     text.push_str(&"-".repeat(w.iter().sum::<usize>() + 2 * (w.len() - 1)));
     text.push('\n');
     let mut md = format!(
@@ -331,6 +332,7 @@ fn tables(cols: &[Column], secs: u64, machine: &str) -> (String, String, serde_j
         md.push_str(&format!("- {n}\n"));
     }
     let js = json!({
+        "command": command,
         "duration_s": secs,
         "repetitions": REPS,
         "machine": machine,
