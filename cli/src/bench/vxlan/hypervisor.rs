@@ -4,7 +4,8 @@
 //!   (VNI [`VNI`], port 4789, fixed remote) in a Linux bridge with the VM
 //!   port, the underlay address on the underlay end: a Linux-bridge agent's
 //!   compute node;
-//! - a switch (ferrovs, OVS 3.1): its own database and daemon in the
+//! - a switch (ferrovs with AF_PACKET or AF_XDP ports, OVS 3.1 with
+//!   AF_PACKET ports): its own database and daemon in the
 //!   hypervisor's namespace, OVS's userspace tunnelling layout: `br-phy`
 //!   (netdev, NORMAL) holding the underlay end with the underlay address on
 //!   its internal port, and `br-int` (netdev, NORMAL) holding the VM port
@@ -47,7 +48,7 @@ pub fn start(c: Contender, s: &Side, tag: &str, bin_dir: &Path) -> anyhow::Resul
                 ip(&["link", "set", d, "up"])?;
             }
         }
-        Contender::FerrovsAfPacket => {
+        Contender::FerrovsAfPacket | Contender::FerrovsAfXdp => {
             let dir = r.make_dir(&format!("vxlan-ferrovs-{tag}"))?;
             let sock = dir.join("db.sock");
             r.spawn(
@@ -73,7 +74,12 @@ pub fn start(c: Contender, s: &Side, tag: &str, bin_dir: &Path) -> anyhow::Resul
             )?;
             r.switch_pid = Some(pid);
             wait_for(&dir.join("vswitchd.ctl"), &dir.join("vswitchd.log"))?;
-            bridges(s, &dir)?;
+            let ty = if c == Contender::FerrovsAfXdp {
+                "afxdp"
+            } else {
+                "system"
+            };
+            bridges(s, &dir, ty)?;
         }
         Contender::OvsAfPacket | Contender::OvsAfPacketTso => {
             let dir = r.make_dir(&format!("vxlan-ovs-{tag}"))?;
@@ -104,7 +110,7 @@ pub fn start(c: Contender, s: &Side, tag: &str, bin_dir: &Path) -> anyhow::Resul
             )?;
             r.switch_pid = Some(pid);
             wait_for(&dir.join("ovs-vswitchd.ctl"), &dir.join("ovs-vswitchd.log"))?;
-            bridges(s, &dir)?;
+            bridges(s, &dir, "system")?;
         }
         other => anyhow::bail!("--vxlan has no {} hypervisor", other.name()),
     }
@@ -120,20 +126,21 @@ pub fn vm_offloads_off(r: &mut Running, vm_ns: &str, vm_dev: &str) -> anyhow::Re
     Ok(())
 }
 
-/// br-phy (underlay) and br-int (VM port + VXLAN port), then the underlay
+/// br-phy (underlay) and br-int (ports of type `ty`) (VM port + VXLAN port), then the underlay
 /// address on br-phy; fails with an interface's `error` column.
-fn bridges(s: &Side, dir: &Path) -> anyhow::Result<()> {
+fn bridges(s: &Side, dir: &Path, ty: &str) -> anyhow::Result<()> {
+    let ty = format!("type={ty}");
     let remote = format!("options:remote_ip={}", s.remote);
     let key = format!("options:key={VNI}");
     #[rustfmt::skip]
     vsctl(dir, &[
         "add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev",
         "fail_mode=standalone",
-        "--", "add-port", "br-phy", s.underlay,
+        "--", "add-port", "br-phy", s.underlay, "--", "set", "Interface", s.underlay, &ty,
         "--", "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
         "fail_mode=standalone",
         "--", "add-port", "br-int", s.vm_port, "--", "set", "Interface", s.vm_port,
-        "ofport_request=1",
+        "ofport_request=1", &ty,
         "--", "add-port", "br-int", "vx1", "--", "set", "Interface", "vx1", "type=vxlan",
         &remote, &key, "ofport_request=2",
     ])?;

@@ -95,6 +95,7 @@ fn config(c: Contender) -> &'static str {
         Contender::FerrovsAfPacket => {
             "ferrovs, br-int (VM port type=system + vxlan port) and br-phy (underlay, type=system), tnl_push/tnl_pop, default offloads"
         }
+        Contender::FerrovsAfXdp => "ferrovs, the same bridges with type=afxdp ports (VM and underlay), default offloads",
         Contender::OvsAfPacket => {
             "OVS 3.1 netdev datapath, same bridges, VM veth offloads off (ethtool -K tx/rx/tso/gso off)"
         }
@@ -114,7 +115,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     if let Some(c) = chosen.iter().find(|c| config(**c).is_empty()) {
         anyhow::bail!(
-            "--vxlan compares linux-bridge, ferrovs-afpacket, ovs-afpacket and ovs-afpacket-tso, not {}",
+            "--vxlan compares linux-bridge, ferrovs-afpacket, ferrovs-afxdp, ovs-afpacket and ovs-afpacket-tso, not {}",
             c.name()
         );
     }
