@@ -255,7 +255,7 @@ impl Contender {
 }
 
 /// Adds the OVS daemons' common options: files in `dir`, no console log.
-fn ovs_daemon(mut cmd: Command, dir: &Path, name: &str) -> Command {
+pub(super) fn ovs_daemon(mut cmd: Command, dir: &Path, name: &str) -> Command {
     let f = |ext: &str| dir.join(format!("{name}.{ext}")).display().to_string();
     cmd.arg(format!("--unixctl={}", f("ctl")))
         .arg(format!("--log-file={}", f("log")))
@@ -269,7 +269,7 @@ fn ovs_daemon(mut cmd: Command, dir: &Path, name: &str) -> Command {
 
 /// `ovs-vsctl --db=unix:DIR/db.sock --timeout=20 ARGS` (Debian's tool
 /// serves both switches).
-fn vsctl(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(super) fn vsctl(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     run(Command::new("ovs-vsctl")
         .arg(format!("--db=unix:{}", dir.join("db.sock").display()))
         .arg("--timeout=20")
@@ -278,7 +278,7 @@ fn vsctl(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
 }
 
 /// Waits (20 s) for `path` to exist; fails with the tail of `log`.
-fn wait_for(path: &Path, log: &Path) -> anyhow::Result<()> {
+pub(super) fn wait_for(path: &Path, log: &Path) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if path.exists() {
@@ -302,9 +302,9 @@ pub struct Running {
     dir: Option<PathBuf>,
     /// The process whose CPU is the switch's (none for the kernel bridge).
     pub switch_pid: Option<u32>,
-    bridge_ns: Option<String>,
+    pub(super) bridge_ns: Option<String>,
     /// Host ends whose offloads this switch turned off (restored on drop).
-    offloads_off: Vec<(String, String)>,
+    pub(super) offloads_off: Vec<(String, String)>,
     /// Switch ends an AF_XDP switch attached XDP programs to: OVS attaches
     /// them without a BPF link, so they outlive a killed ovs-vswitchd
     /// (and keep the peers' TSO off); detached on drop.
@@ -312,6 +312,18 @@ pub struct Running {
 }
 
 impl Running {
+    /// Nothing started yet (the `--vxlan` hypervisors fill it in).
+    pub(super) fn empty() -> Running {
+        Running {
+            children: Vec::new(),
+            dir: None,
+            switch_pid: None,
+            bridge_ns: None,
+            offloads_off: Vec::new(),
+            xdp_ports: Vec::new(),
+        }
+    }
+
     /// The XDP modes the switch's log says its AF_XDP ports use (ferrovs:
     /// `mode="native"`; OVS: "native XDP mode will be in use").
     pub fn xdp_modes(&self) -> Vec<String> {
@@ -356,7 +368,7 @@ impl Running {
         Ok(())
     }
 
-    fn make_dir(&mut self, tag: &str) -> anyhow::Result<PathBuf> {
+    pub(super) fn make_dir(&mut self, tag: &str) -> anyhow::Result<PathBuf> {
         let d = std::env::temp_dir().join(format!("{}-{tag}", super::topology::prefix()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d)?;
@@ -366,7 +378,7 @@ impl Running {
     }
 
     /// Spawns a daemon with stdout/stderr into `out`; returns its pid.
-    fn spawn(&mut self, cmd: &mut Command, out: &Path) -> anyhow::Result<u32> {
+    pub(super) fn spawn(&mut self, cmd: &mut Command, out: &Path) -> anyhow::Result<u32> {
         let f = std::fs::File::create(out)?;
         let child = cmd
             .stdin(Stdio::null())

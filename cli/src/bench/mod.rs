@@ -20,6 +20,7 @@ mod measure;
 mod progress;
 mod report;
 mod topology;
+mod vxlan;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,11 @@ pub struct BenchArgs {
     /// install), without interfaces.
     #[arg(long)]
     pub datapath: bool,
+    /// VXLAN overlay figures instead (TCP and 64-byte UDP between two
+    /// VMs on two hypervisors); contenders default to linux-bridge
+    /// (kernel vxlan), ferrovs-afpacket and ovs-afpacket.
+    #[arg(long)]
+    pub vxlan: bool,
     /// Folder of ferrovs-vswitchd and ferrovs-ovsdb-server (default: the
     /// folder of this executable).
     #[arg(long)]
@@ -61,7 +67,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.datapath {
         return run_datapath(duration, &a.out);
     }
-    let mut chosen: Vec<Contender> = if a.contenders.is_empty() {
+    let mut chosen: Vec<Contender> = if a.contenders.is_empty() && a.vxlan {
+        vxlan::DEFAULT.to_vec()
+    } else if a.contenders.is_empty() {
         ALL.to_vec()
     } else {
         a.contenders
@@ -83,6 +91,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("binaries folder {}", bin_dir.display()))?;
     preflight(&chosen, &bin_dir)?;
+    if a.vxlan {
+        return vxlan::run(&chosen, &bin_dir, duration, &a.out, machine);
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
 
     let _guard = cleanup::install()?;
