@@ -347,7 +347,7 @@ impl ExecCtx<'_> {
     /// Runs the packet through the tracker. Offsets are re-extracted, as
     /// earlier actions may have moved headers. An IPv4 fragment is held
     /// for reassembly; the datagram it completes is tracked whole and its
-    /// fragments continue with its verdict.
+    /// fragments continue with its verdict (and its NAT translation).
     fn conntrack(&mut self, mut pkt: DpPacket, a: &conntrack::CtAction) -> CtStep {
         extract(&mut pkt, self.scratch);
         let dl_type = self.scratch.get(layout::DL_TYPE);
@@ -388,6 +388,9 @@ impl ExecCtx<'_> {
                 extract(&mut whole, self.scratch);
                 ct.execute(&mut whole, true, false, a, self.now_ms, self.rng);
                 let md = whole.md().ct;
+                if md.state & (conntrack::CS_SRC_NAT | conntrack::CS_DST_NAT) != 0 {
+                    ipf::translate_fragments(&whole, &mut frags, l3);
+                }
                 for f in &mut frags {
                     f.md_mut().ct = md;
                 }

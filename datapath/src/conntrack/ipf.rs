@@ -6,8 +6,13 @@
 //! present; the reassembled datagram is then what the tracker sees, and
 //! the held fragments themselves continue through the remaining actions
 //! with its conntrack metadata (so no refragmentation is needed: the
-//! frames on the wire are the ones that came in, NAT aside - fragments of
-//! a NATed datagram are not translated, see the report).
+//! frames on the wire are the ones that came in). When the tracker
+//! translated the datagram (NAT), [`translate_fragments`] carries the
+//! translation into the held fragments as OVS does: every fragment takes
+//! the new addresses (and a new header checksum), the first one the new
+//! transport header (ports or ICMP id, and the checksum computed over the
+//! whole translated datagram), so the fragments reassemble at the
+//! receiver into exactly the translated datagram.
 //!
 //! Hostile input is bounded: at most [`MAX_FRAGS`] fragments held in all
 //! and [`MAX_PER_LIST`] per datagram; a datagram over 65,535 bytes or with
@@ -246,6 +251,53 @@ impl Ipf {
         self.n_frags.fetch_sub(n, Ordering::Relaxed);
         self.counters.expired.fetch_add(n as u64, Ordering::Relaxed);
         n
+    }
+}
+
+/// Copies the translation the tracker applied to `whole` (the datagram
+/// reassembled from `frags`, IPv4 header at `l3` in all of them) into
+/// the fragments: source and destination addresses in each (header
+/// checksum recomputed), and the transport header into the fragment at
+/// offset 0 (which holds it whole: the minimum fragment size guarantees
+/// it; a first fragment too short to hold it is left as it came).
+pub fn translate_fragments(whole: &DpPacket, frags: &mut [DpPacket], l3: usize) {
+    let w = whole.data();
+    if w.len() < l3 + 20 {
+        return;
+    }
+    let wihl = (w[l3] & 0x0f) as usize * 4;
+    let addrs: [u8; 8] = w[l3 + 12..l3 + 20].try_into().expect("8 bytes");
+    let l4_len = match w[l3 + 9] {
+        6 if w.len() >= l3 + wihl + 13 => ((w[l3 + wihl + 12] >> 4) as usize * 4).max(20),
+        6 => 20,
+        17 | 1 => 8,
+        _ => 0,
+    };
+    let l4 = w.get(l3 + wihl..l3 + wihl + l4_len);
+    for f in frags.iter_mut() {
+        let d = f.data_mut();
+        if d.len() < l3 + 20 {
+            continue;
+        }
+        let ihl = (d[l3] & 0x0f) as usize * 4;
+        if d.len() < l3 + ihl {
+            continue;
+        }
+        let unchanged = d[l3 + 12..l3 + 20] == addrs;
+        d[l3 + 12..l3 + 20].copy_from_slice(&addrs);
+        let first = be16(d, l3 + 6) & 0x1fff == 0;
+        if first {
+            if let Some(l4) = l4 {
+                if let Some(dst) = d.get_mut(l3 + ihl..l3 + ihl + l4.len()) {
+                    dst.copy_from_slice(l4);
+                }
+            }
+        }
+        if !unchanged {
+            put_be16(d, l3 + 10, 0);
+            let c = checksum(&d[l3..l3 + ihl]);
+            put_be16(d, l3 + 10, c);
+        }
     }
 }
 
