@@ -13,6 +13,7 @@
 
 mod chart;
 mod cleanup;
+mod conntrack;
 mod contenders;
 mod datapath;
 mod glyphs;
@@ -50,6 +51,12 @@ pub struct BenchArgs {
     /// install), without interfaces.
     #[arg(long)]
     pub datapath: bool,
+    /// Connection tracker figures instead (new TCP connections/s,
+    /// established-flow pps, memory per connection at 1M) through a
+    /// stateful firewall; contenders default to ferrovs-afpacket and
+    /// ovs-afpacket.
+    #[arg(long)]
+    pub conntrack: bool,
     /// Folder of ferrovs-vswitchd and ferrovs-ovsdb-server (default: the
     /// folder of this executable).
     #[arg(long)]
@@ -61,7 +68,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     if a.datapath {
         return run_datapath(duration, &a.out);
     }
-    let mut chosen: Vec<Contender> = if a.contenders.is_empty() {
+    let mut chosen: Vec<Contender> = if a.contenders.is_empty() && a.conntrack {
+        conntrack::DEFAULT.to_vec()
+    } else if a.contenders.is_empty() {
         ALL.to_vec()
     } else {
         a.contenders
@@ -83,6 +92,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("binaries folder {}", bin_dir.display()))?;
     preflight(&chosen, &bin_dir)?;
+    if a.conntrack {
+        return conntrack::run(&chosen, &bin_dir, duration, &a.out, machine);
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
 
     let _guard = cleanup::install()?;
