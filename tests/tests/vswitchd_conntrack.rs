@@ -419,28 +419,18 @@ fn zone_timeout_policy_from_the_database() {
         ".",
         "datapaths:netdev=@d",
     ]);
-    // Debian's `ovs-vsctl add-zone-tp` sends the zone's insert before
-    // the policy's, referring forward to its named UUID, which ferrovs's
-    // ovsdb-server rejects for now: the same rows, in order, by
-    // ovsdb-client.
-    let dp = fv.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:netdev"]);
-    let txn = format!(
-        r#"["Open_vSwitch",
-          {{"op":"insert","table":"CT_Timeout_Policy","uuid-name":"tp",
-            "row":{{"timeouts":["map",[["icmp_first",7],["icmp_reply",8]]]}}}},
-          {{"op":"insert","table":"CT_Zone","uuid-name":"z",
-            "row":{{"timeout_policy":["named-uuid","tp"]}}}},
-          {{"op":"mutate","table":"Datapath","where":[["_uuid","==",["uuid","{}"]]],
-            "mutations":[["ct_zones","insert",["map",[[9,["named-uuid","z"]]]]]]}}]"#,
-        dp.trim()
-    );
-    let out = Command::new(tool("ovsdb-client"))
-        .args(["transact", &fv.db_remote(), &txn])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("error"),
-        "{out:?}"
+    // Debian's `ovs-vsctl add-zone-tp` refers to the policy's row by a
+    // named UUID before (in the transaction) the insert that defines it.
+    fv.vsctl_ok(&[
+        "add-zone-tp",
+        "netdev",
+        "zone=9",
+        "icmp_first=7",
+        "icmp_reply=8",
+    ]);
+    assert_eq!(
+        fv.vsctl_ok(&["list-zone-tp", "netdev"]).trim(),
+        "Zone:9, Timeout Policies: icmp_first=7 icmp_reply=8"
     );
     // ovs-vsctl waits for the switch to apply the configuration.
     fv.vsctl_ok(&["set", "Open_vSwitch", ".", "external_ids:ct-test=1"]);
