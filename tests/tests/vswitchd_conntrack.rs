@@ -629,3 +629,48 @@ fn fragmented_ipv4_through_snat_and_ipv6_through_the_firewall() {
         "dump-conntrack:\n{ct}"
     );
 }
+
+/// Per-zone connection limits (`dpctl/ct-set-limits`, OVS 3.1's schema
+/// has no `CT_Zone` limit): with zone 9 limited to two connections, a
+/// third ping (a new ICMP id) is not committed, so its replies are not
+/// `+est` and the firewall drops them; `ct-get-limits` shows the count as
+/// OVS prints it; after a flush the zone admits again.
+#[test]
+fn zone_connection_limit_refuses_the_connection_over_it() {
+    let (fv, h1, h2, p1, p2) = setup();
+    flows(
+        &fv,
+        &[
+            "priority=1000,arp actions=NORMAL".into(),
+            format!("priority=100,ip,in_port={p1} actions=ct(commit,zone=9),output:{p2}"),
+            format!("priority=100,ip,in_port={p2} actions=ct(table=1,zone=9)"),
+            format!("table=1,priority=100,ct_state=+trk+est,ip,in_port={p2} actions=output:{p1}"),
+            "table=1,priority=1 actions=drop".into(),
+        ],
+    );
+    fv.appctl_ok(&["dpctl/ct-set-limits", "zone=9,limit=2"]);
+    assert!(ping(&h1.ns, "198.18.0.2"), "first connection");
+    assert!(ping(&h1.ns, "198.18.0.2"), "second connection");
+    assert!(
+        !ping(&h1.ns, "198.18.0.2"),
+        "third connection over the limit"
+    );
+    assert_eq!(
+        fv.appctl_ok(&["dpctl/ct-get-limits", "zone=9"]),
+        "default limit=0\nzone=9,limit=2,count=2\n"
+    );
+    fv.appctl_ok(&["dpctl/flush-conntrack", "zone=9"]);
+    assert!(ping(&h1.ns, "198.18.0.2"), "admitted again after the flush");
+    // A raised limit admits the third.
+    fv.appctl_ok(&["dpctl/ct-set-limits", "zone=9,limit=3"]);
+    assert!(
+        ping(&h1.ns, "198.18.0.2"),
+        "second connection after the flush"
+    );
+    assert!(
+        ping(&h1.ns, "198.18.0.2"),
+        "third connection under the new limit"
+    );
+    assert!(!ping(&h1.ns, "198.18.0.2"), "fourth over it");
+    drop(h2);
+}
