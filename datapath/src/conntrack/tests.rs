@@ -838,3 +838,16 @@ fn snat_of_a_fragmented_datagram_reaches_every_fragment() {
         4000
     );
 }
+
+/// The sizes the memory per connection depends on (a connection holds
+/// three keys, the table two more per connection).
+#[test]
+fn key_and_connection_sizes() {
+    assert_eq!(std::mem::size_of::<key::ConnKey>(), 44);
+    assert_eq!(std::mem::align_of::<key::ConnKey>(), 4);
+    assert!(
+        std::mem::size_of::<conn::Conn>() <= 240,
+        "{}",
+        std::mem::size_of::<conn::Conn>()
+    );
+}
