@@ -12,6 +12,11 @@
 //! - `conntrack/established/{plain,nat}`: 10,000 established UDP
 //!   connections, packets in both directions round robin, `ct(zone=1)` or
 //!   `ct(zone=1,nat)` (translated both ways). Throughput in packets.
+//! - `conntrack/fragments/{v4_snat,v6}`: 3,000-byte UDP datagrams of
+//!   1,024 connections arriving as three fragments each: reassembly,
+//!   tracking of the whole (committed with SNAT for IPv4) and, for
+//!   IPv4, the translation copied into the fragments. Throughput in
+//!   datagrams.
 //! - `conntrack/sweep_1m`: one expiry sweep over 1,000,000 connections
 //!   none of which has expired (the control thread's cost per pass). Its
 //!   setup prints the resident memory per connection at 1M connections.
@@ -19,7 +24,8 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrovs_datapath::conntrack::frame::Pkt;
+use ferrovs_datapath::conntrack::frame::{fragments, fragments6, Pkt};
+use ferrovs_datapath::conntrack::ipf::{translate_fragments, FragResult};
 use ferrovs_datapath::conntrack::key::TCP_SYN;
 use ferrovs_datapath::conntrack::{Conntrack, CtAction, NatKind, NatSpec};
 use ferrovs_datapath::flow::layout::DL_TYPE;
@@ -182,6 +188,85 @@ fn established(c: &mut Criterion) {
     g.finish();
 }
 
+fn fragmented(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conntrack/fragments");
+    g.throughput(Throughput::Elements(1));
+    const CONNS: u32 = 1024;
+    let snat = CtAction {
+        zone: 1,
+        commit: true,
+        nat: Some(NatSpec {
+            kind: Some(NatKind::Src),
+            min_addr: NAT_ADDR as u128,
+            ..NatSpec::default()
+        }),
+        ..CtAction::default()
+    };
+    let commit = CtAction {
+        nat: None,
+        ..snat.clone()
+    };
+    let v6 = |a: u32| 0x2001_0db8_u128 << 96 | a as u128;
+    // Per datagram, its fragments' frames.
+    type Datagrams = Vec<Vec<Vec<u8>>>;
+    let cases: [(&str, CtAction, Datagrams); 2] = [
+        (
+            "v4_snat",
+            snat,
+            (0..CONNS)
+                .map(|i| {
+                    let p = Pkt::udp4(BASE + i, 5000, SERVER, 53).with_payload(3000);
+                    fragments(&p, 1480, i as u16)
+                })
+                .collect(),
+        ),
+        (
+            "v6",
+            commit,
+            (0..CONNS)
+                .map(|i| {
+                    let p = Pkt {
+                        src: v6(BASE + i),
+                        dst: v6(SERVER),
+                        ..Pkt::udp4(0, 5000, 0, 53)
+                    }
+                    .v6()
+                    .with_payload(3000);
+                    fragments6(&p, 1448, i)
+                })
+                .collect(),
+        ),
+    ];
+    for (name, a, datagrams) in cases {
+        let mut r = Runner::new();
+        let mut k = 0usize;
+        let mut frags_out = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for f in &datagrams[k] {
+                    let mut p = DpPacket::from_bytes(f);
+                    p.reset_md(1);
+                    extract(&mut p, &mut r.key);
+                    match r.ct.ipf().add(p, 14, a.zone, 0) {
+                        FragResult::Held => {}
+                        FragResult::Invalid(_) => panic!("fragment refused"),
+                        FragResult::Complete(mut whole, mut frags) => {
+                            extract(&mut whole, &mut r.key);
+                            let v6 = r.key.get(DL_TYPE) == 0x86dd;
+                            r.ct.execute(&mut whole, true, v6, &a, 0, &mut r.rng);
+                            translate_fragments(&whole, &mut frags, 14);
+                            frags_out += frags.len();
+                        }
+                    }
+                }
+                k = (k + 1) % datagrams.len();
+            })
+        });
+        assert!(frags_out > 0, "{name}: no datagram completed");
+    }
+    g.finish();
+}
+
 /// Resident set size of this process (Linux `/proc/self/statm`).
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -217,5 +302,5 @@ fn sweep(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, new_conn, established, sweep);
+criterion_group!(benches, new_conn, established, fragmented, sweep);
 criterion_main!(benches);

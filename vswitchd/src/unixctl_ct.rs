@@ -342,7 +342,7 @@ mod tests {
             3,
         )
         .unwrap();
-        assert_eq!(k.src.addr, 0xc612_0001);
+        assert_eq!({ k.src.addr }, 0xc612_0001);
         assert_eq!((k.src.port, k.dst.port, k.proto, k.zone), (1, 80, 6, 3));
         let k = parse_tuple(
             "ct_ipv6_src=2001:db8::1,ct_ipv6_dst=2001:db8::2,ct_nw_proto=58,icmp_id=5,icmp_type=128,icmp_code=0",

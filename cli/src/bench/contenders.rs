@@ -324,6 +324,11 @@ impl Running {
         }
     }
 
+    /// The switch's run directory (its unixctl socket and `br0.mgmt`).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// The XDP modes the switch's log says its AF_XDP ports use (ferrovs:
     /// `mode="native"`; OVS: "native XDP mode will be in use").
     pub fn xdp_modes(&self) -> Vec<String> {

@@ -13,6 +13,7 @@
 
 mod chart;
 mod cleanup;
+mod conntrack;
 mod contenders;
 mod datapath;
 mod glyphs;
@@ -56,6 +57,12 @@ pub struct BenchArgs {
     /// (kernel vxlan), ferrovs-afpacket and ovs-afpacket.
     #[arg(long)]
     pub vxlan: bool,
+    /// Connection tracker figures instead (new TCP connections/s,
+    /// established-flow pps, memory per connection at 1M) through a
+    /// stateful firewall; contenders default to ferrovs-afpacket and
+    /// ovs-afpacket.
+    #[arg(long)]
+    pub conntrack: bool,
     /// Folder of ferrovs-vswitchd and ferrovs-ovsdb-server (default: the
     /// folder of this executable).
     #[arg(long)]
@@ -69,6 +76,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     let mut chosen: Vec<Contender> = if a.contenders.is_empty() && a.vxlan {
         vxlan::DEFAULT.to_vec()
+    } else if a.contenders.is_empty() && a.conntrack {
+        conntrack::DEFAULT.to_vec()
     } else if a.contenders.is_empty() {
         ALL.to_vec()
     } else {
@@ -93,6 +102,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     preflight(&chosen, &bin_dir)?;
     if a.vxlan {
         return vxlan::run(&chosen, &bin_dir, duration, &a.out, machine);
+    }
+    if a.conntrack {
+        return conntrack::run(&chosen, &bin_dir, duration, &a.out, machine);
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
 

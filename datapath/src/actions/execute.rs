@@ -345,9 +345,9 @@ impl ExecCtx<'_> {
     }
 
     /// Runs the packet through the tracker. Offsets are re-extracted, as
-    /// earlier actions may have moved headers. An IPv4 fragment is held
-    /// for reassembly; the datagram it completes is tracked whole and its
-    /// fragments continue with its verdict.
+    /// earlier actions may have moved headers. An IPv4 or IPv6 fragment is
+    /// held for reassembly; the datagram it completes is tracked whole and
+    /// its fragments continue with its verdict (and its NAT translation).
     fn conntrack(&mut self, mut pkt: DpPacket, a: &conntrack::CtAction) -> CtStep {
         extract(&mut pkt, self.scratch);
         let dl_type = self.scratch.get(layout::DL_TYPE);
@@ -359,7 +359,7 @@ impl ExecCtx<'_> {
             return CtStep::Continue(pkt);
         };
         let frag = self.scratch.get(layout::NW_FRAG) != 0;
-        if !(frag && dl_type == 0x0800 && ct.ipf().enabled()) {
+        if !(frag && ip && ct.ipf().enabled()) {
             ct.execute(&mut pkt, ip, v6, a, self.now_ms, self.rng);
             return CtStep::Continue(pkt);
         }
@@ -386,8 +386,12 @@ impl ExecCtx<'_> {
             }
             ipf::FragResult::Complete(mut whole, mut frags) => {
                 extract(&mut whole, self.scratch);
-                ct.execute(&mut whole, true, false, a, self.now_ms, self.rng);
+                let v6 = self.scratch.get(layout::DL_TYPE) == 0x86dd;
+                ct.execute(&mut whole, true, v6, a, self.now_ms, self.rng);
                 let md = whole.md().ct;
+                if md.state & (conntrack::CS_SRC_NAT | conntrack::CS_DST_NAT) != 0 {
+                    ipf::translate_fragments(&whole, &mut frags, l3);
+                }
                 for f in &mut frags {
                     f.md_mut().ct = md;
                 }

@@ -266,3 +266,26 @@ pub fn fragments(p: &Pkt, size: usize, id: u16) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Splits IPv6 packet `p` into fragments of `size` payload bytes (a
+/// multiple of 8) with fragment id `id`: each is the fixed header (next
+/// header 44, its own payload length), a fragment header, and its part.
+pub fn fragments6(p: &Pkt, size: usize, id: u32) -> Vec<Vec<u8>> {
+    let f = p.emit();
+    let (eth, ip) = f.split_at(14);
+    let (hdr, payload) = ip.split_at(40);
+    let mut out = Vec::new();
+    for (i, chunk) in payload.chunks(size).enumerate() {
+        let more = (i + 1) * size < payload.len();
+        let mut fr = eth.to_vec();
+        fr.extend_from_slice(hdr);
+        fr[14 + 4..14 + 6].copy_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+        fr[14 + 6] = 44;
+        fr.extend_from_slice(&[hdr[6], 0]);
+        fr.extend_from_slice(&((i * size) as u16 | more as u16).to_be_bytes());
+        fr.extend_from_slice(&id.to_be_bytes());
+        fr.extend_from_slice(chunk);
+        out.push(fr);
+    }
+    out
+}

@@ -1,19 +1,25 @@
-//! IPv4 fragment reassembly before tracking (OVS's `ipf`), and the
-//! fragments sent on afterwards with the whole datagram's verdict.
+//! IPv4 and IPv6 fragment reassembly before tracking (OVS's `ipf`), and
+//! the fragments sent on afterwards with the whole datagram's verdict.
 //!
-//! Fragments of one datagram (zone, addresses, protocol, IP id) are held
+//! Fragments of one datagram (zone, addresses, protocol, IP id; for IPv6
+//! the fragment header's 32-bit id and next header) are held
 //! in a list until offsets 0 to the end (the fragment without MF) are all
 //! present; the reassembled datagram is then what the tracker sees, and
 //! the held fragments themselves continue through the remaining actions
 //! with its conntrack metadata (so no refragmentation is needed: the
-//! frames on the wire are the ones that came in, NAT aside - fragments of
-//! a NATed datagram are not translated, see the report).
+//! frames on the wire are the ones that came in). When the tracker
+//! translated the datagram (NAT), [`translate_fragments`] carries the
+//! translation into the held fragments as OVS does: every fragment takes
+//! the new addresses (and a new header checksum), the first one the new
+//! transport header (ports or ICMP id, and the checksum computed over the
+//! whole translated datagram), so the fragments reassemble at the
+//! receiver into exactly the translated datagram.
 //!
 //! Hostile input is bounded: at most [`MAX_FRAGS`] fragments held in all
 //! and [`MAX_PER_LIST`] per datagram; a datagram over 65,535 bytes or with
 //! overlapping or inconsistent fragments is dropped whole (its packets
 //! marked `inv`); non-final fragments smaller than the minimum size (OVS's
-//! defaults: 1200 bytes) are refused; lists older than [`LIST_TIMEOUT_MS`]
+//! defaults: 1200 bytes for IPv4, 1280 for IPv6) are refused; lists older than [`LIST_TIMEOUT_MS`]
 //! are expired by the sweep. The map has one lock, taken only for
 //! fragments.
 
@@ -29,18 +35,30 @@ pub const MAX_FRAGS: usize = 1000;
 pub const MAX_PER_LIST: usize = 64;
 pub const LIST_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_MIN_FRAG_SIZE: u32 = 1200;
+pub const DEFAULT_MIN_V6_FRAG_SIZE: u32 = 1280;
 
+/// A datagram's identity (IPv4 addresses in the low 32 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FragKey {
     zone: u16,
-    src: u32,
-    dst: u32,
+    v6: bool,
+    src: u128,
+    dst: u128,
     proto: u8,
-    id: u16,
+    id: u32,
+}
+
+/// One held fragment: its place in the datagram and where its payload
+/// starts in its frame.
+struct Piece {
+    off: u32,
+    len: u32,
+    start: usize,
+    pkt: DpPacket,
 }
 
 struct FragList {
-    frags: Vec<(u16, u16, DpPacket)>, // (byte offset, payload length, packet)
+    frags: Vec<Piece>,
     end: Option<u32>,
     first_seen: u64,
 }
@@ -70,6 +88,7 @@ pub struct IpfCounters {
 pub struct Ipf {
     enabled: AtomicBool,
     min_frag_size: AtomicU32,
+    min_v6_frag_size: AtomicU32,
     n_frags: AtomicUsize,
     lists: Mutex<HashMap<FragKey, FragList>>,
     pub counters: IpfCounters,
@@ -80,6 +99,7 @@ impl Default for Ipf {
         Ipf {
             enabled: AtomicBool::new(true),
             min_frag_size: AtomicU32::new(DEFAULT_MIN_FRAG_SIZE),
+            min_v6_frag_size: AtomicU32::new(DEFAULT_MIN_V6_FRAG_SIZE),
             n_frags: AtomicUsize::new(0),
             lists: Mutex::new(HashMap::new()),
             counters: IpfCounters::default(),
@@ -93,12 +113,25 @@ struct Frag {
     off: u32,
     len: u32,
     more: bool,
-    ihl: usize,
+    /// Where the fragment's payload starts in the frame; the bytes before
+    /// it (without an IPv6 fragment header) head the reassembled datagram.
+    start: usize,
+    /// IPv6: the end of the unfragmentable part (where the fragment
+    /// header starts) and the byte naming the fragment header.
+    v6_head: Option<(usize, usize)>,
 }
 
 fn parse(d: &[u8], l3: usize, zone: u16) -> Option<Frag> {
     let b = d.get(l3..)?;
-    if b.len() < 20 || b[0] >> 4 != 4 {
+    match b.first()? >> 4 {
+        4 => parse_v4(b, l3, zone),
+        6 => parse_v6(b, l3, zone),
+        _ => None,
+    }
+}
+
+fn parse_v4(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
+    if b.len() < 20 {
         return None;
     }
     let ihl = (b[0] & 0x0f) as usize * 4;
@@ -110,15 +143,59 @@ fn parse(d: &[u8], l3: usize, zone: u16) -> Option<Frag> {
     Some(Frag {
         key: FragKey {
             zone,
-            src: be32(b, 12),
-            dst: be32(b, 16),
+            v6: false,
+            src: be32(b, 12) as u128,
+            dst: be32(b, 16) as u128,
             proto: b[9],
-            id: be16(b, 4),
+            id: be16(b, 4) as u32,
         },
         off: (f & 0x1fff) as u32 * 8,
         len: (tot - ihl) as u32,
         more: f & 0x2000 != 0,
-        ihl,
+        start: l3 + ihl,
+        v6_head: None,
+    })
+}
+
+/// An IPv6 fragment: hop-by-hop, routing and destination options headers
+/// may come before the fragment header (the unfragmentable part).
+fn parse_v6(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
+    use crate::wire::ipv6::{PROTO_DSTOPTS, PROTO_FRAGMENT, PROTO_HOPOPTS, PROTO_ROUTING};
+    if b.len() < 40 {
+        return None;
+    }
+    let end = 40 + be16(b, 4) as usize;
+    if end > b.len() {
+        return None;
+    }
+    let (mut next, mut nh_pos, mut off) = (b[6], 6usize, 40usize);
+    while next != PROTO_FRAGMENT {
+        if !matches!(next, PROTO_HOPOPTS | PROTO_ROUTING | PROTO_DSTOPTS) || off + 8 > end {
+            return None;
+        }
+        let len = (b[off + 1] as usize + 1) * 8;
+        (next, nh_pos) = (b[off], off);
+        off += len;
+    }
+    if off + 8 > end {
+        return None;
+    }
+    let fo = be16(b, off + 2);
+    let addr = |at: usize| u128::from_be_bytes(b[at..at + 16].try_into().expect("16 bytes"));
+    Some(Frag {
+        key: FragKey {
+            zone,
+            v6: true,
+            src: addr(8),
+            dst: addr(24),
+            proto: b[off],
+            id: be32(b, off + 4),
+        },
+        off: (fo & 0xfff8) as u32,
+        len: (end - off - 8) as u32,
+        more: fo & 1 != 0,
+        start: l3 + off + 8,
+        v6_head: Some((l3 + off, l3 + nh_pos)),
     })
 }
 
@@ -135,22 +212,38 @@ impl Ipf {
     pub fn set_min_frag_size(&self, n: u32) {
         self.min_frag_size.store(n, Ordering::Relaxed);
     }
+    pub fn min_v6_frag_size(&self) -> u32 {
+        self.min_v6_frag_size.load(Ordering::Relaxed)
+    }
+    pub fn set_min_v6_frag_size(&self, n: u32) {
+        self.min_v6_frag_size.store(n, Ordering::Relaxed);
+    }
     pub fn n_frags(&self) -> usize {
         self.n_frags.load(Ordering::Relaxed)
     }
 
-    /// Takes an IPv4 fragment (`l3` from flow extraction).
+    /// Takes an IPv4 or IPv6 fragment (`l3` from flow extraction).
     pub fn add(&self, pkt: DpPacket, l3: usize, zone: u16, now: u64) -> FragResult {
         let Some(f) = parse(pkt.data(), l3, zone) else {
             self.counters.invalid.fetch_add(1, Ordering::Relaxed);
             return FragResult::Invalid(vec![pkt]);
         };
-        // Every fragment but the last carries a multiple of 8 bytes.
-        if f.more && (f.len % 8 != 0 || f.len == 0) || f.off + f.len > 65535 - 20 {
+        // Every fragment but the last carries a multiple of 8 bytes; the
+        // datagram fits a 16-bit length field.
+        let head = match f.v6_head {
+            Some((h, _)) => (h - l3 - 40) as u32,
+            None => 20,
+        };
+        if f.more && (f.len % 8 != 0 || f.len == 0) || head + f.off + f.len > 65535 {
             self.counters.invalid.fetch_add(1, Ordering::Relaxed);
             return FragResult::Invalid(vec![pkt]);
         }
-        if f.more && ((l3 as u32 + f.ihl as u32 + f.len) < self.min_frag_size()) {
+        let min = if f.key.v6 {
+            self.min_v6_frag_size()
+        } else {
+            self.min_frag_size()
+        };
+        if f.more && ((f.start as u32 + f.len) < min) {
             self.counters.too_small.fetch_add(1, Ordering::Relaxed);
             return FragResult::Invalid(vec![pkt]);
         }
@@ -160,17 +253,14 @@ impl Ipf {
             end: None,
             first_seen: now,
         });
-        let overlaps = list.frags.iter().any(|(o, l, _)| {
-            let (a0, a1) = (*o as u32, *o as u32 + *l as u32);
-            f.off < a1 && a0 < f.off + f.len
-        });
+        let overlaps = list
+            .frags
+            .iter()
+            .any(|p| f.off < p.off + p.len && p.off < f.off + f.len);
         let bad_end = match (f.more, list.end) {
             (false, Some(e)) => e != f.off + f.len,
             (true, Some(e)) => f.off + f.len > e,
-            (false, None) => list
-                .frags
-                .iter()
-                .any(|(o, l, _)| *o as u32 + *l as u32 > f.off + f.len),
+            (false, None) => list.frags.iter().any(|p| p.off + p.len > f.off + f.len),
             (true, None) => false,
         };
         if overlaps
@@ -180,7 +270,7 @@ impl Ipf {
         {
             let list = lists.remove(&f.key).expect("list just looked up");
             self.n_frags.fetch_sub(list.frags.len(), Ordering::Relaxed);
-            let mut all: Vec<DpPacket> = list.frags.into_iter().map(|(_, _, p)| p).collect();
+            let mut all: Vec<DpPacket> = list.frags.into_iter().map(|p| p.pkt).collect();
             all.push(pkt);
             self.counters
                 .invalid
@@ -191,12 +281,17 @@ impl Ipf {
         if !f.more {
             list.end = Some(f.off + f.len);
         }
-        list.frags.push((f.off as u16, f.len as u16, pkt));
+        list.frags.push(Piece {
+            off: f.off,
+            len: f.len,
+            start: f.start,
+            pkt,
+        });
         self.n_frags.fetch_add(1, Ordering::Relaxed);
         let Some(end) = list.end else {
             return FragResult::Held;
         };
-        let have: u32 = list.frags.iter().map(|(_, l, _)| *l as u32).sum();
+        let have: u32 = list.frags.iter().map(|p| p.len).sum();
         if have != end {
             return FragResult::Held;
         }
@@ -204,29 +299,39 @@ impl Ipf {
         let mut list = lists.remove(&f.key).expect("list just looked up");
         drop(lists);
         self.n_frags.fetch_sub(list.frags.len(), Ordering::Relaxed);
-        list.frags.sort_by_key(|(o, _, _)| *o);
-        let first = &list.frags[0].2;
+        list.frags.sort_by_key(|p| p.off);
+        let first = &list.frags[0].pkt;
         let d = first.data();
-        let ihl0 = (d[l3] & 0x0f) as usize * 4;
-        let mut head = d[..l3 + ihl0].to_vec();
-        let tot = ihl0 + end as usize;
-        put_be16(&mut head, l3 + 2, tot as u16);
-        let df = be16(&head, l3 + 6) & 0x4000;
-        put_be16(&mut head, l3 + 6, df);
-        put_be16(&mut head, l3 + 10, 0);
-        let c = checksum(&head[l3..l3 + ihl0]);
-        put_be16(&mut head, l3 + 10, c);
+        let head = match parse(d, l3, f.key.zone).and_then(|g| g.v6_head) {
+            // IPv6: the unfragmentable part, naming what the fragment
+            // header named, with the whole payload's length.
+            Some((h, nh_pos)) => {
+                let mut head = d[..h].to_vec();
+                head[nh_pos] = f.key.proto;
+                put_be16(&mut head, l3 + 4, (h - l3 - 40 + end as usize) as u16);
+                head
+            }
+            None => {
+                let ihl0 = (d[l3] & 0x0f) as usize * 4;
+                let mut head = d[..l3 + ihl0].to_vec();
+                put_be16(&mut head, l3 + 2, (ihl0 + end as usize) as u16);
+                let df = be16(&head, l3 + 6) & 0x4000;
+                put_be16(&mut head, l3 + 6, df);
+                put_be16(&mut head, l3 + 10, 0);
+                let c = checksum(&head[l3..l3 + ihl0]);
+                put_be16(&mut head, l3 + 10, c);
+                head
+            }
+        };
         let mut body = Vec::with_capacity(end as usize);
-        for (_, len, p) in &list.frags {
-            let d = p.data();
-            let ihl = (d[l3] & 0x0f) as usize * 4;
-            body.extend_from_slice(&d[l3 + ihl..l3 + ihl + *len as usize]);
+        for p in &list.frags {
+            body.extend_from_slice(&p.pkt.data()[p.start..p.start + p.len as usize]);
         }
         let mut whole = DpPacket::with_room(head.len() + body.len());
         whole.set_concat(&head, &body);
         whole.md_mut().clone_from(first.md());
         self.counters.completed.fetch_add(1, Ordering::Relaxed);
-        FragResult::Complete(whole, list.frags.into_iter().map(|(_, _, p)| p).collect())
+        FragResult::Complete(whole, list.frags.into_iter().map(|p| p.pkt).collect())
     }
 
     /// Drops datagrams whose first fragment is older than the timeout.
@@ -249,10 +354,63 @@ impl Ipf {
     }
 }
 
+/// Copies the translation the tracker applied to `whole` (the datagram
+/// reassembled from `frags`, IP header at `l3` in all of them) into the
+/// fragments: source and destination addresses in each (IPv4 header
+/// checksum recomputed), and the transport header into the fragment at
+/// offset 0 (which holds it whole: the minimum fragment size guarantees
+/// it; a first fragment too short to hold it is left as it came).
+pub fn translate_fragments(whole: &DpPacket, frags: &mut [DpPacket], l3: usize) {
+    let w = whole.data();
+    let Some(v) = w.get(l3).map(|b| b >> 4) else {
+        return;
+    };
+    let (addrs, l4_at, proto) = match v {
+        4 if w.len() >= l3 + 20 => {
+            let ihl = (w[l3] & 0x0f) as usize * 4;
+            (l3 + 12..l3 + 20, l3 + ihl, w[l3 + 9])
+        }
+        6 if w.len() >= l3 + 40 => {
+            let walk = crate::wire::ipv6::walk_ext_headers(&w[l3 + 40..], w[l3 + 6]);
+            (l3 + 8..l3 + 40, l3 + 40 + walk.offset, walk.proto)
+        }
+        _ => return,
+    };
+    let l4_len = match proto {
+        6 if w.len() >= l4_at + 13 => ((w[l4_at + 12] >> 4) as usize * 4).max(20),
+        6 => 20,
+        17 | 1 | 58 => 8,
+        _ => 0,
+    };
+    let l4 = w.get(l4_at..l4_at + l4_len);
+    let new_addrs = &w[addrs.clone()];
+    for f in frags.iter_mut() {
+        let Some(g) = parse(f.data(), l3, 0) else {
+            continue;
+        };
+        let d = f.data_mut();
+        let unchanged = d[addrs.clone()] == *new_addrs;
+        d[addrs.clone()].copy_from_slice(new_addrs);
+        if g.off == 0 {
+            if let Some(l4) = l4 {
+                if let Some(dst) = d.get_mut(g.start..g.start + l4.len()) {
+                    dst.copy_from_slice(l4);
+                }
+            }
+        }
+        if !unchanged && v == 4 {
+            let ihl = g.start - l3;
+            put_be16(d, l3 + 10, 0);
+            let c = checksum(&d[l3..l3 + ihl]);
+            put_be16(d, l3 + 10, c);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conntrack::frame::{fragments, Pkt};
+    use crate::conntrack::frame::{checksums_ok, fragments, fragments6, Pkt};
 
     #[test]
     fn reassembles_out_of_order_and_refuses_overlaps() {
@@ -302,5 +460,101 @@ mod tests {
         assert_eq!(ipf.sweep(LIST_TIMEOUT_MS - 1), 0);
         assert_eq!(ipf.sweep(LIST_TIMEOUT_MS), 1);
         assert_eq!(ipf.n_frags(), 0);
+    }
+
+    /// Feeds `frames` in order; the completed datagram and its fragments.
+    fn feed(ipf: &Ipf, frames: &[Vec<u8>], zone: u16) -> Option<(DpPacket, Vec<DpPacket>)> {
+        let mut done = None;
+        for f in frames {
+            match ipf.add(DpPacket::from_bytes(f), 14, zone, 0) {
+                FragResult::Held => {}
+                FragResult::Complete(w, frags) => done = Some((w, frags)),
+                FragResult::Invalid(_) => return None,
+            }
+        }
+        done
+    }
+
+    const V6_SRC: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+    const V6_DST: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0002;
+
+    #[test]
+    fn reassembles_ipv6_fragments_out_of_order() {
+        let ipf = Ipf::default();
+        let p = Pkt {
+            src: V6_SRC,
+            dst: V6_DST,
+            ..Pkt::udp4(0, 5000, 0, 53)
+        }
+        .v6()
+        .with_payload(3000);
+        let whole = p.emit();
+        let mut fr = fragments6(&p, 1448, 0x1234_5678);
+        assert_eq!(fr.len(), 3);
+        fr.swap(0, 1);
+        let (w, frags) = feed(&ipf, &fr, 2).expect("complete");
+        assert_eq!(w.data(), &whole[..], "the datagram as it was sent");
+        assert!(checksums_ok(w.data()));
+        assert_eq!(frags.len(), 3);
+        assert_eq!(ipf.n_frags(), 0);
+        // The same id in another zone, or from another source, is another
+        // datagram: nothing completes from mixed fragments.
+        let fr = fragments6(&p, 1448, 9);
+        let q = Pkt {
+            src: V6_SRC + 1,
+            ..p
+        };
+        let other = fragments6(&q, 1448, 9);
+        assert!(feed(&ipf, &[fr[0].clone(), other[1].clone(), fr[2].clone()], 2).is_none());
+        assert!(feed(&ipf, &[fr[1].clone()], 3).is_none());
+        assert_eq!(ipf.n_frags(), 4);
+        assert_eq!(ipf.sweep(LIST_TIMEOUT_MS), 4);
+    }
+
+    #[test]
+    fn ipv6_overlaps_small_fragments_and_oversize_are_refused() {
+        let ipf = Ipf::default();
+        let p = Pkt {
+            src: V6_SRC,
+            dst: V6_DST,
+            ..Pkt::udp4(0, 5000, 0, 53)
+        }
+        .v6()
+        .with_payload(3000);
+        let fr = fragments6(&p, 1448, 1);
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0),
+            FragResult::Held
+        ));
+        match ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0) {
+            FragResult::Invalid(v) => assert_eq!(v.len(), 2, "the datagram dropped whole"),
+            _ => panic!("overlap accepted"),
+        }
+        // Non-final fragments under 1280 bytes are refused (OVS's default).
+        let small = fragments6(&p, 512, 2);
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&small[0]), 14, 0, 0),
+            FragResult::Invalid(_)
+        ));
+        ipf.set_min_v6_frag_size(400);
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&small[0]), 14, 0, 0),
+            FragResult::Held
+        ));
+        // A last fragment ending past 65,535 bytes of payload.
+        let mut last = fr[2].clone();
+        last[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&(65528u16).to_be_bytes());
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&last), 14, 0, 0),
+            FragResult::Invalid(_)
+        ));
+        // A fragment header cut short.
+        let mut cut = fr[1][..14 + 44].to_vec();
+        cut[14 + 4..14 + 6].copy_from_slice(&4u16.to_be_bytes());
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&cut), 14, 0, 0),
+            FragResult::Invalid(_)
+        ));
+        assert_eq!(ipf.n_frags(), 1);
     }
 }

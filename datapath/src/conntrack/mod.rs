@@ -13,7 +13,7 @@
 //! for the probe, one per-connection lock for the update, atomics for the
 //! limits. Expiry ([`Conntrack::sweep`]) runs on a control thread with a
 //! clock passed in (tests pass their own; [`expiry`] runs it on a thread
-//! while the PMDs run). IPv4 fragments are reassembled first ([`ipf`]);
+//! while the PMDs run). IPv4 and IPv6 fragments are reassembled first ([`ipf`]);
 //! FTP and TFTP data connections are announced by [`alg`]; [`fmt`] prints
 //! actions and entries as OVS does; [`frame`] builds test packets.
 //!
@@ -175,7 +175,7 @@ impl Conntrack {
     pub fn n_conns(&self) -> usize {
         self.limits.n_conns()
     }
-    /// IPv4 fragment reassembly.
+    /// IPv4 and IPv6 fragment reassembly.
     pub fn ipf(&self) -> &ipf::Ipf {
         &self.ipf
     }

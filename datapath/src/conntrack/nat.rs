@@ -506,7 +506,7 @@ mod tests {
         let f = key(0xc612_0001, 40000, 0xc613_0001, 80);
         let mut rng = Rng::new(1);
         let r = select(&f, &snat(0xc613_ff01, 0, 0, 0), 99, &mut rng, &mut |_| true).unwrap();
-        assert_eq!(r.dst.addr, 0xc613_ff01);
+        assert_eq!({ r.dst.addr }, 0xc613_ff01);
         assert_eq!(r.dst.port, 40000);
         assert_eq!(r.src, f.dst);
     }
@@ -543,7 +543,7 @@ mod tests {
         for dst in 0..50u32 {
             let f = key(0xc612_0007, 2000 + dst as u16, 0xc614_0000 + dst, 443);
             let b = select(&f, &spec, 5, &mut rng, &mut |_| true).unwrap();
-            assert_eq!(a.dst.addr, b.dst.addr);
+            assert_eq!({ a.dst.addr }, { b.dst.addr });
         }
     }
 

@@ -828,3 +828,101 @@ fn ftp_active_through_snat_rewrites_port_and_shifts_sequence_numbers() {
     assert_eq!(ip4(&p), (B, A, 20, 50000));
     assert!(checksums_ok(p.data()));
 }
+
+/// SNAT of a datagram that came in three fragments: the tracker sees the
+/// reassembled datagram, and every fragment sent on carries the
+/// translation (new source address and header checksum in each, new
+/// source port and UDP checksum in the first), so a receiver reassembles
+/// exactly the translated datagram; its reply maps back to the original.
+#[test]
+fn snat_of_a_fragmented_datagram_reaches_every_fragment() {
+    use super::frame::fragments;
+    use crate::wire::be32;
+    use crate::wire::checksum::checksum;
+    let ct = Conntrack::with_basis(7);
+    let p = Pkt::udp4(A, 4000, B, 53).with_payload(3000);
+    let snat = CtAction {
+        zone: 3,
+        commit: true,
+        nat: Some(NatSpec {
+            kind: Some(NatKind::Src),
+            min_addr: N as u128,
+            min_port: 20000,
+            max_port: 20000,
+            ..NatSpec::default()
+        }),
+        ..CtAction::default()
+    };
+    let mut done = None;
+    for f in fragments(&p, 1480, 42) {
+        match ct.ipf().add(DpPacket::from_bytes(&f), 14, 3, 0) {
+            ipf::FragResult::Held => {}
+            ipf::FragResult::Complete(w, fr) => done = Some((w, fr)),
+            ipf::FragResult::Invalid(_) => panic!("fragment refused"),
+        }
+    }
+    let (mut whole, mut frags) = done.expect("reassembled");
+    run_pkt(&ct, &mut whole, &snat, 0);
+    assert_ne!(st(&whole) & CS_SRC_NAT, 0, "translated");
+    assert_eq!(be32(whole.data(), 26), N);
+    let before: Vec<Vec<u8>> = frags.iter().map(|f| f.data().to_vec()).collect();
+    ipf::translate_fragments(&whole, &mut frags, 14);
+    for (f, b) in frags.iter().zip(&before) {
+        let d = f.data();
+        assert_eq!(be32(d, 26), N, "source address of every fragment");
+        assert_eq!(be32(d, 30), B);
+        assert_eq!(checksum(&d[14..34]), 0, "header checksum");
+        assert_eq!(d[18..22], b[18..22], "IP id and fragment offset kept");
+        assert_eq!(d.len(), b.len());
+    }
+    assert_eq!(
+        u16::from_be_bytes([frags[0].data()[34], frags[0].data()[35]]),
+        20000
+    );
+    assert_eq!(
+        frags[1].data()[34..],
+        before[1][34..],
+        "later payloads untouched"
+    );
+    // A receiver reassembles the translated datagram, checksums right.
+    let rx = ipf::Ipf::default();
+    let mut again = None;
+    for f in frags {
+        if let ipf::FragResult::Complete(w, _) = rx.add(f, 14, 0, 0) {
+            again = Some(w);
+        }
+    }
+    let again = again.expect("receiver reassembles");
+    assert_eq!(again.data()[26..], whole.data()[26..]);
+    assert!(checksums_ok(again.data()), "UDP checksum over the whole");
+    // The reply, to the translated address and port, maps back.
+    let reply = run(
+        &ct,
+        &Pkt::udp4(B, 53, N, 20000).emit(),
+        &CtAction {
+            zone: 3,
+            nat: Some(NatSpec::default()),
+            ..CtAction::default()
+        },
+        1,
+    );
+    assert_ne!(st(&reply) & CS_REPLY_DIR, 0);
+    assert_eq!(be32(reply.data(), 30), A);
+    assert_eq!(
+        u16::from_be_bytes([reply.data()[36], reply.data()[37]]),
+        4000
+    );
+}
+
+/// The sizes the memory per connection depends on (a connection holds
+/// three keys, the table two more per connection).
+#[test]
+fn key_and_connection_sizes() {
+    assert_eq!(std::mem::size_of::<key::ConnKey>(), 44);
+    assert_eq!(std::mem::align_of::<key::ConnKey>(), 4);
+    assert!(
+        std::mem::size_of::<conn::Conn>() <= 240,
+        "{}",
+        std::mem::size_of::<conn::Conn>()
+    );
+}

@@ -34,7 +34,7 @@ const BATCH: usize = 64;
 const PAYLOAD: usize = 18;
 
 /// Runs `f` on a new thread inside network namespace `ns`.
-fn in_netns<T: Send + 'static>(
+pub(crate) fn in_netns<T: Send + 'static>(
     ns: &str,
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<T>>> {
@@ -96,7 +96,7 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
     })
 }
 
-fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
+pub(crate) fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
     // SAFETY: setsockopt with a valid fd and a c_int option value.
     unsafe {
         libc::setsockopt(
@@ -110,7 +110,7 @@ fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
 }
 
 /// Sends until `stop`; returns the packets the kernel accepted.
-fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
+pub(crate) fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
     let payload = [0x5au8; PAYLOAD];
     let mut iov: Vec<libc::iovec> = (0..BATCH)
         .map(|_| libc::iovec {
@@ -141,7 +141,7 @@ fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
 
 /// Receives until `stop`; returns the packets received in each second
 /// since the first one arrived.
-fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
+pub(crate) fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
     let mut bufs = vec![[0u8; 64]; BATCH];
     let mut iov: Vec<libc::iovec> = bufs
         .iter_mut()
