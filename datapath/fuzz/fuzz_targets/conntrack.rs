@@ -14,7 +14,10 @@
 //! action named; the limits hold (connections below the maximum, zone
 //! counts summing to the total); a packet built with good checksums keeps
 //! them through NAT; and a packet found `est` or `rel` matched a
-//! connection of its own zone.
+//! connection of its own zone (its whole original tuple reported by a
+//! live connection of that zone). `seeds/conntrack` holds inputs that
+//! once failed (issue 16: a TFTP request's expectation outliving the
+//! request replaced by a forced reply).
 #![no_main]
 use ferrovs_datapath::actions::Masked;
 use ferrovs_datapath::conntrack::frame::{checksums_ok, icmp_error, pseudo_sum, Pkt};
@@ -226,16 +229,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(checksums_ok(p.data()), "NAT broke a checksum");
         }
         if md.state & (CS_ESTABLISHED | CS_RELATED) != 0 {
+            // The connection the packet matched is of its own zone: a
+            // live one of that zone reports the packet's original tuple
+            // (its parent's for a connection an ALG expected, as OVS, even
+            // once the parent is gone), or, for a related packet not
+            // committed, is the expectation's (live) parent.
             let mut own_zone = false;
             ct.table().for_each(|c| {
-                let o = &md.orig;
-                let k = &c.fwd;
-                let same = if k.v6 {
-                    o.ipv6_src == k.src.addr && o.ipv6_dst == k.dst.addr
-                } else {
-                    o.ipv4_src as u128 == k.src.addr && o.ipv4_dst as u128 == k.dst.addr
-                };
-                if same && o.nw_proto == k.proto && k.zone == a.zone {
+                if c.fwd.zone == a.zone
+                    && (c.orig_tuple() == md.orig || c.fwd.ct_tuple() == md.orig)
+                {
                     own_zone = true;
                 }
             });

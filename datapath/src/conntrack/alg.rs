@@ -13,6 +13,15 @@
 //! parent's original tuple. Expectations live at most
 //! [`EXPECTATION_MS`] and are consumed when used.
 //!
+//! An expectation belongs to the connection that announced it (its
+//! `parent`, that connection's original key, as OVS's `parent_key`): it
+//! dies with it ([`Expectations::clean`], called whenever a connection
+//! with an ALG leaves the table: reopened, replaced by `force`, flushed or
+//! swept), and the tracker also checks that the parent is still live
+//! before a new connection takes it, so no connection ever becomes
+//! related to one that is gone (or, the key holding the zone, to one of
+//! another zone).
+//!
 //! The expectation map has its own lock, taken only when a control
 //! connection announces something or when a new connection is looked up
 //! while at least one expectation exists (an atomic count says so), so
@@ -69,6 +78,7 @@ impl ExpKey {
 /// An expected connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Expectation {
+    /// The original key of the connection that announced it.
     pub parent: ConnKey,
     pub mark: u32,
     pub label: u128,
@@ -138,6 +148,17 @@ impl Expectations {
         }
         let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
         m.get(&ExpKey::of(k)).copied().filter(|e| now < e.expires)
+    }
+
+    /// Drops the expectations announced by connections whose original key
+    /// `gone` says is gone (they die with their parent).
+    pub fn clean(&self, gone: impl Fn(&ConnKey) -> bool) {
+        if self.n.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, e| !gone(&e.parent));
+        self.n.store(m.len(), Ordering::Release);
     }
 
     /// Drops expired expectations (from the sweep).

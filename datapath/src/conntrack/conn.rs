@@ -13,6 +13,7 @@ use super::nat::NatAction;
 use super::other::{IcmpState, OtherState};
 use super::tcp::TcpConn;
 use super::timeouts::{Timeouts, Tm};
+use crate::packet::CtTuple;
 
 /// Application-layer helper of a connection (`alg=` / `helper=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,7 +73,8 @@ pub struct Conn {
     pub rev: ConnKey,
     pub nat: NatAction,
     pub alg: Option<Alg>,
-    /// For connections an ALG expected: the parent's original key.
+    /// For connections an ALG expected: the original key of the
+    /// connection that announced it (which may since have gone).
     pub parent: Option<ConnKey>,
     /// Timeout policy (zone) used for this connection's timers.
     pub tp_zone: u16,
@@ -118,6 +120,12 @@ impl Conn {
     pub fn expired(&self, now: u64) -> bool {
         let s = self.lock();
         s.dead || now >= s.expiration
+    }
+
+    /// The original tuple packets of this connection report: its
+    /// parent's for a connection an ALG expected (as OVS), else its own.
+    pub fn orig_tuple(&self) -> CtTuple {
+        self.parent.as_ref().unwrap_or(&self.fwd).ct_tuple()
     }
 
     /// The key of direction `reply`.

@@ -16,6 +16,7 @@
 //! padding) and never panics.
 
 use crate::flow::key::{hash_add, hash_finish};
+use crate::packet::CtTuple;
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 use crate::wire::ipv6::{walk_ext_headers, PROTO_ICMPV6};
 use crate::wire::{be128, be16, be32};
@@ -46,6 +47,30 @@ pub struct ConnKey {
 }
 
 impl ConnKey {
+    /// The tuple as packet metadata holds it (`ct_nw_src`, ...; ICMP:
+    /// type and code in the port fields).
+    pub fn ct_tuple(&self) -> CtTuple {
+        let (tp_src, tp_dst) = if self.is_icmp() {
+            (self.src.icmp_type as u16, self.src.icmp_code as u16)
+        } else {
+            (self.src.port, self.dst.port)
+        };
+        let mut t = CtTuple {
+            tp_src,
+            tp_dst,
+            nw_proto: self.proto,
+            ..CtTuple::default()
+        };
+        if self.v6 {
+            t.ipv6_src = self.src.addr;
+            t.ipv6_dst = self.dst.addr;
+        } else {
+            t.ipv4_src = self.src.addr as u32;
+            t.ipv4_dst = self.dst.addr as u32;
+        }
+        t
+    }
+
     /// The key of the other direction.
     #[inline]
     pub fn reverse(&self) -> ConnKey {

@@ -40,7 +40,7 @@ pub mod tcp;
 pub mod timeouts;
 pub mod zones;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ use arc_swap::ArcSwap;
 use crate::actions::set::Masked;
 use crate::packet::{CtTuple, DpPacket, NO_OFFSET};
 use crate::random::Rng;
-use crate::wire::ipv4::PROTO_TCP;
+use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 
 pub use conn::{Alg, Conn, ConnState, ProtoState};
 pub use key::{ConnKey, Endpoint, KeyError, PktInfo};
@@ -186,12 +186,10 @@ impl Conntrack {
 
     /// Removes connections expired at `now_ms`; returns how many.
     pub fn sweep(&self, now_ms: u64) -> usize {
-        self.expectations.sweep(now_ms);
         self.ipf.sweep(now_ms);
         let gone = self.table.sweep(now_ms);
-        for c in &gone {
-            self.limits.release(c.fwd.zone);
-        }
+        self.retire(&gone);
+        self.expectations.sweep(now_ms);
         gone.len()
     }
 
@@ -203,22 +201,44 @@ impl Conntrack {
         });
         for c in &gone {
             c.lock().dead = true;
-            self.limits.release(c.fwd.zone);
         }
+        self.retire(&gone);
         gone.len()
     }
 
     fn remove(&self, c: &Arc<Conn>) {
         c.lock().dead = true;
         if self.table.remove(c) {
-            self.limits.release(c.fwd.zone);
+            self.retire(std::slice::from_ref(c));
         }
     }
 
-    fn release_all(&self, gone: Vec<Arc<Conn>>) {
+    /// Connections that left the table (each seen here once): their
+    /// zones' counts are released and the expectations they announced
+    /// die with them.
+    fn retire(&self, gone: &[Arc<Conn>]) {
         for c in gone {
             self.limits.release(c.fwd.zone);
         }
+        if self.expectations.is_empty() || gone.iter().all(|c| c.alg.is_none()) {
+            return;
+        }
+        let parents: HashSet<ConnKey> = gone
+            .iter()
+            .filter(|c| c.alg.is_some())
+            .map(|c| c.fwd)
+            .collect();
+        self.expectations.clean(|k| parents.contains(k));
+    }
+
+    /// The expectation `x` if the connection that announced it is still
+    /// live (an announcement racing with its parent's removal may outlive
+    /// the cleaning; expiry is lazy).
+    fn live_parent(&self, x: alg::Expectation, now: u64) -> Option<alg::Expectation> {
+        self.table
+            .lookup(&x.parent, now)
+            .is_some_and(|e| !e.reply)
+            .then_some(x)
     }
 
     /// Runs `pkt` through the tracker as action `a`. The packet's offsets
@@ -289,6 +309,7 @@ impl Conntrack {
         }
         let timeouts = self.timeouts.load();
         let mut conn: Option<Arc<Conn>> = None;
+        let mut expected: Option<alg::Expectation> = None;
         let mut create = false;
         match found {
             Some(e) => {
@@ -348,6 +369,7 @@ impl Conntrack {
                 &key,
                 a,
                 &mut state,
+                &mut expected,
                 now_ms,
                 timeouts.get(zone),
                 rng,
@@ -372,13 +394,27 @@ impl Conntrack {
                 md.mark = s.mark;
                 md.label = s.label;
                 drop(s);
-                md.orig = orig_tuple(c.parent.as_ref().unwrap_or(&c.fwd));
+                md.orig = c.orig_tuple();
+                // A TFTP request: the server may answer from any port. The
+                // expectation carries the mark and label just set.
+                if create && c.alg == Some(Alg::Tftp) && c.fwd.proto == PROTO_UDP {
+                    self.expect(alg::tftp_expectation(&c.fwd), None, c, now_ms);
+                }
             }
-            None => {
-                md.mark = 0;
-                md.label = 0;
-                md.orig = orig_tuple(&key);
-            }
+            // A new connection an ALG expects, not (or not yet) committed:
+            // its parent's mark, label and tuple, as OVS reports them.
+            None => match &expected {
+                Some(x) => {
+                    md.mark = x.mark;
+                    md.label = x.label;
+                    md.orig = x.parent.ct_tuple();
+                }
+                None => {
+                    md.mark = 0;
+                    md.label = 0;
+                    md.orig = key.ct_tuple();
+                }
+            },
         }
     }
 
@@ -387,7 +423,7 @@ impl Conntrack {
     fn expect(&self, k: alg::ExpKey, nat: Option<alg::DataNat>, c: &Conn, now: u64) {
         let s = c.lock();
         let e = alg::Expectation {
-            parent: c.parent.unwrap_or(c.fwd),
+            parent: c.fwd,
             mark: s.mark,
             label: s.label,
             expires: now + alg::EXPECTATION_MS,
@@ -435,7 +471,8 @@ impl Conntrack {
     }
 
     /// A packet of no known connection: `new` if it may open one, and the
-    /// connection made when committing.
+    /// connection made when committing; `expected` gets the expectation
+    /// it matched (`rel`), if any.
     #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
@@ -444,6 +481,7 @@ impl Conntrack {
         key: &ConnKey,
         a: &CtAction,
         state: &mut u16,
+        expected: &mut Option<alg::Expectation>,
         now: u64,
         t: &Timeouts,
         rng: &mut Rng,
@@ -472,15 +510,23 @@ impl Conntrack {
         };
         *state = CS_NEW;
         if !(a.commit || a.force) {
-            if self.expectations.peek(key, now).is_some() {
+            *expected = self
+                .expectations
+                .peek(key, now)
+                .and_then(|x| self.live_parent(x, now));
+            if expected.is_some() {
                 *state |= CS_RELATED;
             }
             return None;
         }
-        let exp = self.expectations.take(key, now);
+        let exp = self
+            .expectations
+            .take(key, now)
+            .and_then(|x| self.live_parent(x, now));
         if exp.is_some() {
             *state |= CS_RELATED;
         }
+        *expected = exp;
         if !self.limits.admit(key.zone) {
             self.counters.full.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -530,11 +576,8 @@ impl Conntrack {
             }
             let c = Arc::new(c);
             let (ok, gone) = self.table.insert(&c, now);
-            self.release_all(gone);
+            self.retire(&gone);
             if ok {
-                if c.alg == Some(Alg::Tftp) && key.proto == crate::wire::ipv4::PROTO_UDP {
-                    self.expect(alg::tftp_expectation(key), None, &c, now);
-                }
                 if nat_act.any() {
                     nat::rewrite(pkt, info, &c, false);
                     *state |= nat::state_bits(&c, false);
@@ -549,30 +592,6 @@ impl Conntrack {
         self.limits.release(key.zone);
         None
     }
-}
-
-/// The original-direction tuple as the packet metadata holds it (ICMP:
-/// type and code in the port fields).
-fn orig_tuple(k: &ConnKey) -> CtTuple {
-    let (tp_src, tp_dst) = if k.is_icmp() {
-        (k.src.icmp_type as u16, k.src.icmp_code as u16)
-    } else {
-        (k.src.port, k.dst.port)
-    };
-    let mut t = CtTuple {
-        tp_src,
-        tp_dst,
-        nw_proto: k.proto,
-        ..CtTuple::default()
-    };
-    if k.v6 {
-        t.ipv6_src = k.src.addr;
-        t.ipv6_dst = k.dst.addr;
-    } else {
-        t.ipv4_src = k.src.addr as u32;
-        t.ipv4_dst = k.dst.addr as u32;
-    }
-    t
 }
 
 /// `ct_clear`: forget every conntrack field of the packet.

@@ -926,3 +926,163 @@ fn key_and_connection_sizes() {
         std::mem::size_of::<conn::Conn>()
     );
 }
+
+const V6A: u128 = 0x2001_0db8_u128 << 96 | 4; // 2001:db8::4
+const V6B: u128 = 0x2001_0db8_u128 << 96 | 1; // 2001:db8::1
+
+fn udp6(src: u128, sport: u16, dst: u128, dport: u16) -> Pkt {
+    Pkt {
+        src,
+        dst,
+        ..Pkt::udp4(0, sport, 0, dport).v6().with_payload(20)
+    }
+}
+
+/// The fuzz crash of issue 16 in plain code: a TFTP request over IPv6,
+/// then its reply with `force`, which replaces the request's connection.
+/// The expectation the request announced died with it, so the forced
+/// connection is a plain new one reporting its own tuple, not one
+/// related to the deleted parent.
+#[test]
+fn forced_reply_does_not_take_the_replaced_parents_expectation() {
+    let ct = Conntrack::with_basis(7);
+    let tftp = |zone| CtAction {
+        helper: Some(Alg::Tftp),
+        force: true,
+        nat: Some(NatSpec::default()),
+        ..commit(zone)
+    };
+    let rrq = udp6(V6A, 1005, V6B, 1005);
+    // The same request committed in zone 3 with SNAT: another zone's
+    // connection with the same addresses.
+    let snat3 = CtAction {
+        nat: Some(NatSpec {
+            kind: Some(NatKind::Src),
+            v6: true,
+            min_addr: V6A + 0x10,
+            min_port: 1000,
+            max_port: 1003,
+            random: true,
+            ..NatSpec::default()
+        }),
+        ..tftp(3)
+    };
+    let p = run(&ct, &rrq.emit(), &snat3, 0);
+    assert_eq!(st(&p), NEW | CS_SRC_NAT);
+    let p = run(&ct, &rrq.emit(), &tftp(1), 0);
+    assert_eq!(st(&p), NEW);
+    assert_eq!(ct.n_expectations(), 2);
+    assert_eq!(ct.n_conns(), 2);
+    // The reply in zone 1, forced: the request's connection goes, and
+    // with it its expectation (which this very packet matches).
+    let reply = udp6(V6B, 1005, V6A, 1005);
+    let p = run(&ct, &reply.emit(), &tftp(1), 1);
+    assert_eq!(st(&p), NEW, "not related to the connection it replaced");
+    assert_eq!(p.md().ct.zone, 1);
+    let o = p.md().ct.orig;
+    assert_eq!((o.ipv6_src, o.ipv6_dst, o.tp_src), (V6B, V6A, 1005));
+    assert_eq!(ct.n_conns(), 2);
+    let mut zones = Vec::new();
+    ct.table().for_each(|c| {
+        assert!(c.parent.is_none());
+        zones.push((c.fwd.zone, c.fwd.src.addr));
+    });
+    zones.sort();
+    assert_eq!(zones, [(1, V6B), (3, V6A)]);
+    // Zone 3's expectation and the forced connection's own are left.
+    assert_eq!(ct.n_expectations(), 2);
+}
+
+#[test]
+fn expectations_die_with_their_parent() {
+    let tftp = CtAction {
+        helper: Some(Alg::Tftp),
+        ..commit(2)
+    };
+    let rrq = Pkt::udp4(A, 3333, B, 69).with_payload(12);
+    let data = Pkt::udp4(B, 45000, A, 3333).with_payload(100);
+    // Flushed with its zone.
+    let ct = Conntrack::with_basis(1);
+    run(&ct, &rrq.emit(), &tftp, 0);
+    assert_eq!(ct.n_expectations(), 1);
+    ct.flush(Some(2), None);
+    assert_eq!(ct.n_expectations(), 0);
+    assert_eq!(st(&run(&ct, &data.emit(), &commit(2), 1)), NEW);
+    // Expired (zone 2's policy: UDP first packet 30 s), before and after
+    // the sweep: the expectation (60 s) is not taken once its parent is
+    // gone.
+    let ct = Conntrack::with_basis(1);
+    let mut t = ZoneTimeouts::default();
+    let mut z2 = Timeouts::default();
+    assert!(z2.set_by_name("udp_first", 30));
+    t.zones.insert(2, z2);
+    ct.set_timeouts(t);
+    run(&ct, &rrq.emit(), &tftp, 0);
+    let late = 40_000;
+    let p = run(&ct, &data.emit(), &track(2), late);
+    assert_eq!(st(&p), NEW, "parent expired, not yet swept");
+    assert_eq!(ct.sweep(late), 1);
+    assert_eq!(ct.n_expectations(), 0);
+    // Replaced by a reopening SYN (FTP control connection).
+    let ct = Conntrack::with_basis(1);
+    let ftp = CtAction {
+        helper: Some(Alg::Ftp),
+        ..commit(2)
+    };
+    run(
+        &ct,
+        &Pkt::tcp4(A, 40000, B, 21, TCP_SYN).seq(100, 0).emit(),
+        &ftp,
+        0,
+    );
+    let synack = Pkt::tcp4(B, 21, A, 40000, TCP_SYN | TCP_ACK).seq(900, 101);
+    run(&ct, &synack.emit(), &track(2), 0);
+    let port = tcp_text(
+        Pkt::tcp4(A, 40000, B, 21, TCP_ACK | TCP_PSH).seq(101, 901),
+        b"PORT 198,18,0,1,195,80\r\n",
+    );
+    assert_eq!(st(&run(&ct, &port, &track(2), 1)), EST);
+    assert_eq!(ct.n_expectations(), 1);
+    let fin = Pkt::tcp4(A, 40000, B, 21, TCP_FIN | TCP_ACK).seq(125, 901);
+    run(&ct, &fin.emit(), &track(2), 2);
+    let fin = Pkt::tcp4(B, 21, A, 40000, TCP_FIN | TCP_ACK).seq(901, 126);
+    run(&ct, &fin.emit(), &track(2), 2);
+    let ack = Pkt::tcp4(A, 40000, B, 21, TCP_ACK).seq(126, 902);
+    run(&ct, &ack.emit(), &track(2), 2);
+    let syn = Pkt::tcp4(A, 40000, B, 21, TCP_SYN).seq(5000, 0);
+    assert_eq!(st(&run(&ct, &syn.emit(), &ftp, 3)), NEW, "reopened");
+    assert_eq!(ct.n_expectations(), 0);
+    let data = Pkt::tcp4(B, 20, A, 50000, TCP_SYN).seq(5, 0);
+    assert_eq!(st(&run(&ct, &data.emit(), &commit(2), 3)), NEW);
+}
+
+/// As OVS: a connection an ALG expected reports its parent's tuple, also
+/// after the parent is gone; a related packet not committed reports the
+/// parent's tuple, mark and label.
+#[test]
+fn related_packets_report_their_parent() {
+    let ct = Conntrack::with_basis(1);
+    let tftp = CtAction {
+        helper: Some(Alg::Tftp),
+        mark: Some(Masked::<u32>::exact(7)),
+        ..commit(2)
+    };
+    let rrq = Pkt::udp4(A, 3333, B, 69).with_payload(12);
+    run(&ct, &rrq.emit(), &tftp, 0);
+    let data = Pkt::udp4(B, 45000, A, 3333).with_payload(100);
+    let p = run(&ct, &data.emit(), &track(2), 1);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    assert_eq!(p.md().ct.mark, 7);
+    assert_eq!((p.md().ct.orig.ipv4_src, p.md().ct.orig.tp_dst), (A, 69));
+    assert_eq!(ct.n_expectations(), 1, "peeked, not taken");
+    let p = run(&ct, &data.emit(), &commit(2), 1);
+    assert_eq!(st(&p), NEW | CS_RELATED);
+    assert_eq!(ct.n_expectations(), 0);
+    // The parent flushed by its tuple: the child still reports it.
+    let parent = key::extract(&rrq.emit(), 14, false, 2).unwrap().key;
+    assert_eq!(ct.flush(None, Some(&parent)), 1);
+    let ack = Pkt::udp4(A, 3333, B, 45000).with_payload(4);
+    let p = run(&ct, &ack.emit(), &track(2), 2);
+    assert_eq!(st(&p), RPL | CS_RELATED);
+    assert_eq!((p.md().ct.orig.ipv4_src, p.md().ct.orig.tp_dst), (A, 69));
+}
