@@ -390,11 +390,7 @@ fn flow_router() {
             (reply_in, &["trk,est,rpl"]),
             (reply_in, &["trk,new"]),
         ],
-        &[Known {
-            packet: arp_other,
-            ct_next: &[],
-            reason: "not conntrack: OVS's NORMAL checks every ARP for a gratuitous ARP (un-wildcarding arp_spa) even without bonds; ferrovs's NORMAL reads them only where it uses them",
-        }],
+        &[],
     );
     // The NAT each recirculation resumes with is printed as OVS prints it.
     for pkt in [snat_tcp, fip_in] {

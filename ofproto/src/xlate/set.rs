@@ -129,15 +129,23 @@ impl Ctx<'_, '_> {
         Some((v >> sf.ofs) & ones(sf.n_bits as u32))
     }
 
-    /// Writes `v` into a subfield.
+    /// Writes `v` into a subfield (`move`, `stack_pop`, `multipath`...).
     pub(crate) fn write_subfield(&mut self, sf: &Subfield, v: u128) {
         let m = ones(sf.n_bits as u32) << sf.ofs;
-        self.write_field_masked(sf.field, (v << sf.ofs) & m, m);
+        self.write_field_masked(sf.field, (v << sf.ofs) & m, m, false);
     }
 
-    fn write_field_masked(&mut self, field: Field, v: u128, m: u128) -> bool {
+    /// Writes bits `m` of `field`. `set_field` (and `load`, which is a
+    /// masked `set_field`) also un-wildcard `nw_proto` when they write an
+    /// IP or ARP header field, as OVS's mf_set_mask_l3_prereqs: the
+    /// datapath `set` is committed only for a packet with a non-zero
+    /// protocol, so the megaflow must tell such packets apart.
+    fn write_field_masked(&mut self, field: Field, v: u128, m: u128, set_field: bool) -> bool {
         if !self.prereqs_ok(field) {
             return false;
+        }
+        if set_field {
+            self.mask_l3_prereqs(field);
         }
         let Ok(old) = self.flow.get_field(field) else {
             return false;
@@ -178,9 +186,12 @@ impl Ctx<'_, '_> {
                     .as_ref()
                     .map(|m| m.to_u128())
                     .unwrap_or(ones(f.info().width as u32 * 8));
-                self.write_field_masked(f, v, m);
+                self.write_field_masked(f, v, m, true);
             }
-            A::RegLoad { dst, value } => self.write_subfield(dst, *value as u128),
+            A::RegLoad { dst, value } => {
+                let m = ones(dst.n_bits as u32) << dst.ofs;
+                self.write_field_masked(dst.field, ((*value as u128) << dst.ofs) & m, m, true);
+            }
             A::Move { src, dst } => {
                 if let Some(v) = self.read_subfield(src) {
                     self.write_subfield(dst, v);
@@ -188,23 +199,31 @@ impl Ctx<'_, '_> {
             }
             A::SetDlSrc(mac) => self.set_dp(dp::DL_SRC, mac48(mac), true),
             A::SetDlDst(mac) => self.set_dp(dp::DL_DST, mac48(mac), true),
+            // The OpenFlow 1.0 IP actions read nw_proto as set_field does.
             A::SetNwSrc(ip) if dl_type(&self.flow) == 0x0800 => {
+                self.wc_dp(dp::NW_PROTO);
                 self.set_dp(dp::NW_SRC, *ip as u64, true)
             }
             A::SetNwDst(ip) if dl_type(&self.flow) == 0x0800 => {
+                self.wc_dp(dp::NW_PROTO);
                 self.set_dp(dp::NW_DST, *ip as u64, true)
             }
             A::SetNwTos(tos) if self.is_ip() => {
+                self.wc_dp(dp::NW_PROTO);
                 let old = self.dp_get(dp::NW_TOS);
                 self.wc.0[dp::W_NW_MISC] |= 0xfc << dp::NW_TOS.shift;
                 self.set_dp(dp::NW_TOS, (old & 3) | (*tos as u64 & 0xfc), false)
             }
             A::SetNwEcn(ecn) if self.is_ip() => {
+                self.wc_dp(dp::NW_PROTO);
                 let old = self.dp_get(dp::NW_TOS);
                 self.wc.0[dp::W_NW_MISC] |= 3 << dp::NW_TOS.shift;
                 self.set_dp(dp::NW_TOS, (old & 0xfc) | (*ecn as u64 & 3), false)
             }
-            A::SetNwTtl(ttl) if self.is_ip() => self.set_dp(dp::NW_TTL, *ttl as u64, true),
+            A::SetNwTtl(ttl) if self.is_ip() => {
+                self.wc_dp(dp::NW_PROTO);
+                self.set_dp(dp::NW_TTL, *ttl as u64, true)
+            }
             A::SetTpSrc(p) if self.is_l4() => self.set_dp(dp::TP_SRC, *p as u64, true),
             A::SetTpDst(p) if self.is_l4() => self.set_dp(dp::TP_DST, *p as u64, true),
             A::SetNwSrc(_)
@@ -219,6 +238,32 @@ impl Ctx<'_, '_> {
             _ => return false,
         }
         true
+    }
+
+    /// OVS's mf_set_mask_l3_prereqs: writing an IP address, label, TOS,
+    /// ECN or TTL field of an IP packet, or an ARP field of an ARP packet,
+    /// un-wildcards `nw_proto` (ARP's opcode shares its place).
+    fn mask_l3_prereqs(&mut self, field: Field) {
+        use Field as F;
+        let ip_field = matches!(
+            field,
+            F::IpSrc
+                | F::IpDst
+                | F::Ipv6Src
+                | F::Ipv6Dst
+                | F::Ipv6Label
+                | F::NwTos
+                | F::NwEcn
+                | F::NwTtl
+        );
+        let arp_field = matches!(
+            field,
+            F::ArpOp | F::ArpSha | F::ArpTha | F::ArpSpa | F::ArpTpa
+        );
+        let t = dl_type(&self.flow);
+        if (ip_field && super::is_ip_any(&self.flow)) || (arp_field && t == 0x0806) {
+            self.wc_dp(dp::NW_PROTO);
+        }
     }
 
     fn dp_get(&self, f: dp::Field) -> u64 {

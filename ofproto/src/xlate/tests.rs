@@ -448,3 +448,47 @@ fn normal_reads_broadcast_arp_as_ovs() {
     let w = wc("in_port=1,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,ip");
     assert_eq!(w.0[dp::W_NW], 0);
 }
+
+/// Writing an IP header field reads `nw_proto` (OVS's
+/// mf_set_mask_l3_prereqs and its OpenFlow 1.0 `mod_nw_*`): the datapath
+/// `set` is committed only for a packet with a protocol, so a megaflow
+/// made by a protocol-0 IP packet must not also take TCP packets (which
+/// need the `set`). The write comes after the output, so no commit reads
+/// the protocol for it. `move` does not read it, as in OVS.
+#[test]
+fn ip_writes_put_nw_proto_in_the_megaflow() {
+    let proto = dp::NW_PROTO.word_mask();
+    for act in [
+        "mod_nw_dst:198.18.1.9",
+        "mod_nw_src:198.18.1.9",
+        "mod_nw_tos:16",
+        "mod_nw_ecn:1",
+        "mod_nw_ttl:9",
+        "set_field:198.18.1.9->ip_dst",
+        "load:0x5->NXM_NX_IP_TTL[]",
+    ] {
+        let b = bridge(
+            "br0",
+            &[1, 2],
+            &[&format!("priority=10,in_port=1 actions=output:2,{act}")],
+        );
+        for pkt in [
+            "in_port=1,ip,nw_src=198.18.7.8,nw_dst=198.18.2.170,nw_ttl=64",
+            "in_port=1,tcp,nw_src=198.18.7.8,nw_dst=198.18.2.170,nw_ttl=64",
+        ] {
+            let (_, o) = run_on(&[&b], 0, pkt);
+            assert_eq!(o.wc.0[dp::W_NW_MISC] & proto, proto, "{act} on {pkt}");
+        }
+    }
+    let b = bridge(
+        "br0",
+        &[1, 2],
+        &["priority=10,in_port=1 actions=output:2,move:NXM_OF_IP_SRC[]->NXM_NX_REG0[]"],
+    );
+    let (_, o) = run_on(
+        &[&b],
+        0,
+        "in_port=1,ip,nw_src=198.18.7.8,nw_dst=198.18.2.170",
+    );
+    assert_eq!(o.wc.0[dp::W_NW_MISC] & proto, 0);
+}
