@@ -7,14 +7,14 @@
 //! per-second counts after the first second.
 
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use super::super::measure::median;
-use super::super::measure::udp_pps::{blast, count, in_netns, set_rcvbuf};
+use super::super::measure::udp_pps::{blast, count, in_netns, run_for, set_rcvbuf, whole_seconds};
 use super::super::topology::{Topology, H1_ADDR, H2_ADDR};
 
 const PORT: u16 = 5304;
@@ -56,20 +56,8 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<f64> {
         }
         blast(&sock, &s)
     })?;
-    std::thread::sleep(Duration::from_secs(secs + 1));
-    stop.store(true, Ordering::Relaxed);
-    let sent = blaster
-        .join()
-        .map_err(|_| anyhow::anyhow!("blaster panicked"))??;
-    let per_sec = counter
-        .join()
-        .map_err(|_| anyhow::anyhow!("counter panicked"))??;
-    let whole = if per_sec.len() > 2 {
-        &per_sec[1..per_sec.len() - 1]
-    } else {
-        &per_sec[..]
-    };
-    let samples: Vec<f64> = whole.iter().map(|&n| n as f64).collect();
+    let (sent, per_sec) = run_for(secs, &stop, blaster, counter)?;
+    let samples = whole_seconds(&per_sec);
     if samples.iter().all(|&n| n == 0.0) {
         bail!("no packet of the established connection delivered (sent {sent})");
     }

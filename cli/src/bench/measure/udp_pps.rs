@@ -71,6 +71,24 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
         sock.connect((H2_ADDR, PORT))?;
         blast(&sock, &s)
     })?;
+    let (sent, per_sec) = run_for(secs, &stop, blaster, counter)?;
+    if per_sec.iter().all(|&n| n == 0) {
+        bail!("no UDP packet delivered (sent {sent})");
+    }
+    Ok(PpsFigure {
+        pps: median(&whole_seconds(&per_sec)).unwrap_or(0.0),
+        sent_pps: sent as f64 / (secs + 1) as f64,
+    })
+}
+
+/// Lets `blaster` and `counter` run `secs` seconds and one of warm-up,
+/// then stops both; returns what was sent and the per-second counts.
+pub(crate) fn run_for(
+    secs: u64,
+    stop: &AtomicBool,
+    blaster: std::thread::JoinHandle<anyhow::Result<u64>>,
+    counter: std::thread::JoinHandle<anyhow::Result<Vec<u64>>>,
+) -> anyhow::Result<(u64, Vec<u64>)> {
     std::thread::sleep(Duration::from_secs(secs + 1));
     stop.store(true, Ordering::Relaxed);
     let sent = blaster
@@ -79,21 +97,18 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
     let per_sec = counter
         .join()
         .map_err(|_| anyhow::anyhow!("counter panicked"))??;
-    // Drop the warm-up second and the partial last one.
+    Ok((sent, per_sec))
+}
+
+/// The per-second counts as samples, without the warm-up second and the
+/// partial last one (all of them when there are too few).
+pub(crate) fn whole_seconds(per_sec: &[u64]) -> Vec<f64> {
     let whole = if per_sec.len() > 2 {
         &per_sec[1..per_sec.len() - 1]
     } else {
-        &per_sec[..]
+        per_sec
     };
-    let samples: Vec<f64> = whole.iter().map(|&n| n as f64).collect();
-    let pps = median(&samples).unwrap_or(0.0);
-    if per_sec.iter().all(|&n| n == 0) {
-        bail!("no UDP packet delivered (sent {sent})");
-    }
-    Ok(PpsFigure {
-        pps,
-        sent_pps: sent as f64 / (secs + 1) as f64,
-    })
+    whole.iter().map(|&n| n as f64).collect()
 }
 
 pub(crate) fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
