@@ -12,11 +12,10 @@ use crate::normal::MacTable;
 use crate::ofproto::{OfPort, Ofproto, OfprotoConfig};
 use crate::tunnel::solicit::neigh_request;
 use crate::tunnel::{DevAddr, DevInfo, TnlState};
-use crate::xlate::tunnel_input::tunnel_receive;
 use crate::xlate::tests::Br;
+use crate::xlate::tunnel_input::tunnel_receive;
 use crate::xlate::BridgePorts;
 use crate::xlate::{odp_text, xlate, BridgeRef, XPort, XlateIn};
-
 
 const BR0_MAC: [u8; 6] = [0xaa, 0x55, 0xaa, 0x55, 0, 0];
 
