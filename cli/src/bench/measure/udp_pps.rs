@@ -52,26 +52,7 @@ pub(crate) fn in_netns<T: Send + 'static>(
 }
 
 pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let s = stop.clone();
-    let counter = in_netns(&t.h2, move || {
-        let sock = UdpSocket::bind((H2_ADDR, PORT))?;
-        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
-        set_rcvbuf(&sock, 8 << 20);
-        let _ = ready_tx.send(());
-        count(&sock, &s)
-    })?;
-    ready_rx
-        .recv_timeout(Duration::from_secs(5))
-        .context("counter did not start")?;
-    let s = stop.clone();
-    let blaster = in_netns(&t.h1, move || {
-        let sock = UdpSocket::bind((H1_ADDR, 0))?;
-        sock.connect((H2_ADDR, PORT))?;
-        blast(&sock, &s)
-    })?;
-    let (sent, per_sec) = run_for(secs, &stop, blaster, counter)?;
+    let (sent, per_sec) = run_flow(t, PORT, secs, |_| Ok(()), |_| Ok(()))?;
     if per_sec.iter().all(|&n| n == 0) {
         bail!("no UDP packet delivered (sent {sent})");
     }
@@ -81,14 +62,39 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
     })
 }
 
-/// Lets `blaster` and `counter` run `secs` seconds and one of warm-up,
-/// then stops both; returns what was sent and the per-second counts.
-pub(crate) fn run_for(
+/// One UDP flow from host 1 to `port` on host 2 for `secs` seconds and
+/// one of warm-up: a counter on host 2 (`open_counter` runs on its socket
+/// once the blaster may start) and a blaster on host 1 (`open_blaster`
+/// runs on its connected socket before it blasts). Returns what was sent
+/// and the per-second counts.
+pub(crate) fn run_flow(
+    t: &Topology,
+    port: u16,
     secs: u64,
-    stop: &AtomicBool,
-    blaster: std::thread::JoinHandle<anyhow::Result<u64>>,
-    counter: std::thread::JoinHandle<anyhow::Result<Vec<u64>>>,
+    open_counter: impl FnOnce(&UdpSocket) -> anyhow::Result<()> + Send + 'static,
+    open_blaster: impl FnOnce(&UdpSocket) -> anyhow::Result<()> + Send + 'static,
 ) -> anyhow::Result<(u64, Vec<u64>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let s = stop.clone();
+    let counter = in_netns(&t.h2, move || {
+        let sock = UdpSocket::bind((H2_ADDR, port))?;
+        set_rcvbuf(&sock, 8 << 20);
+        let _ = ready_tx.send(());
+        open_counter(&sock)?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+        count(&sock, &s)
+    })?;
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .context("counter did not start")?;
+    let s = stop.clone();
+    let blaster = in_netns(&t.h1, move || {
+        let sock = UdpSocket::bind((H1_ADDR, 0))?;
+        sock.connect((H2_ADDR, port))?;
+        open_blaster(&sock)?;
+        blast(&sock, &s)
+    })?;
     std::thread::sleep(Duration::from_secs(secs + 1));
     stop.store(true, Ordering::Relaxed);
     let sent = blaster
@@ -125,7 +131,7 @@ pub(crate) fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
 }
 
 /// Sends until `stop`; returns the packets the kernel accepted.
-pub(crate) fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
+fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
     let payload = [0x5au8; PAYLOAD];
     let mut iov: Vec<libc::iovec> = (0..BATCH)
         .map(|_| libc::iovec {
@@ -156,7 +162,7 @@ pub(crate) fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> 
 
 /// Receives until `stop`; returns the packets received in each second
 /// since the first one arrived.
-pub(crate) fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
+fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
     let mut bufs = vec![[0u8; 64]; BATCH];
     let mut iov: Vec<libc::iovec> = bufs
         .iter_mut()
