@@ -130,11 +130,9 @@ fn new_conn(c: &mut Criterion) {
     g.finish();
 }
 
-fn established(c: &mut Criterion) {
-    let mut g = c.benchmark_group("conntrack/established");
-    g.throughput(Throughput::Elements(1));
-    const CONNS: u32 = 10_000;
-    let commit_nat = CtAction {
+/// `ct(commit,zone=1,nat(src=NAT_ADDR))` and the same without NAT.
+fn commit_snat() -> (CtAction, CtAction) {
+    let snat = CtAction {
         zone: 1,
         commit: true,
         nat: Some(NatSpec {
@@ -146,8 +144,16 @@ fn established(c: &mut Criterion) {
     };
     let commit = CtAction {
         nat: None,
-        ..commit_nat.clone()
+        ..snat.clone()
     };
+    (snat, commit)
+}
+
+fn established(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conntrack/established");
+    g.throughput(Throughput::Elements(1));
+    const CONNS: u32 = 10_000;
+    let (commit_nat, commit) = commit_snat();
     let track = CtAction {
         zone: 1,
         ..CtAction::default()
@@ -192,20 +198,7 @@ fn fragmented(c: &mut Criterion) {
     let mut g = c.benchmark_group("conntrack/fragments");
     g.throughput(Throughput::Elements(1));
     const CONNS: u32 = 1024;
-    let snat = CtAction {
-        zone: 1,
-        commit: true,
-        nat: Some(NatSpec {
-            kind: Some(NatKind::Src),
-            min_addr: NAT_ADDR as u128,
-            ..NatSpec::default()
-        }),
-        ..CtAction::default()
-    };
-    let commit = CtAction {
-        nat: None,
-        ..snat.clone()
-    };
+    let (snat, commit) = commit_snat();
     let v6 = |a: u32| 0x2001_0db8_u128 << 96 | a as u128;
     // Per datagram, its fragments' frames.
     type Datagrams = Vec<Vec<Vec<u8>>>;

@@ -388,19 +388,8 @@ impl OfprotoUpcall {
             let mut wc = tnl_wc.unwrap_or_default();
             wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
             let mut out = xlate::XlateOut {
-                actions: Vec::new(),
                 wc,
-                rules: Vec::new(),
-                lookups: Vec::new(),
-                packet_ins: Vec::new(),
-                mac_changed: false,
-                mac_learned: None,
-                uncacheable: false,
-                error: None,
-                final_flow: OfFlow::default(),
-                recircs: Vec::new(),
-                learned: Vec::new(),
-                ct_recircs: Vec::new(),
+                ..Default::default()
             };
             return Some(finish(&mut out, Instant::now(), None));
         };

@@ -47,7 +47,7 @@ impl RuleKeys {
 
     fn get(&mut self, bridge: usize, r: &Rule) -> Arc<RuleKey> {
         let addr = r as *const Rule as usize;
-        let k = self.0.entry((bridge, addr)).or_insert_with(|| {
+        let key = || {
             Arc::new(RuleKey {
                 bridge,
                 addr,
@@ -56,16 +56,10 @@ impl RuleKeys {
                 priority: r.priority,
                 om: r.om(),
             })
-        });
+        };
+        let k = self.0.entry((bridge, addr)).or_insert_with(key);
         if k.created != r.created || k.priority != r.priority {
-            *k = Arc::new(RuleKey {
-                bridge,
-                addr,
-                created: r.created,
-                table_id: r.table_id,
-                priority: r.priority,
-                om: r.om(),
-            });
+            *k = key();
         }
         k.clone()
     }

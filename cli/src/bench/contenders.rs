@@ -106,14 +106,7 @@ impl Contender {
     /// Starts the switch on `t`'s switch-side ends. `bin_dir` holds the
     /// ferrovs binaries.
     pub fn start(self, t: &Topology, bin_dir: &Path) -> anyhow::Result<Running> {
-        let mut r = Running {
-            children: Vec::new(),
-            dir: None,
-            switch_pid: None,
-            bridge_ns: None,
-            offloads_off: Vec::new(),
-            xdp_ports: Vec::new(),
-        };
+        let mut r = Running::empty();
         if self.port_type() == "afxdp" {
             r.xdp_ports = vec![(t.sw.clone(), t.p1.clone()), (t.sw.clone(), t.p2.clone())];
         }
@@ -128,30 +121,7 @@ impl Contender {
             }
             Contender::FerrovsAfPacket | Contender::FerrovsAfXdp => {
                 let dir = r.make_dir("ferrovs")?;
-                let sock = dir.join("db.sock");
-                r.spawn(
-                    Command::new(bin_dir.join("ferrovs-ovsdb-server"))
-                        .arg(dir.join("conf.db"))
-                        .arg(format!("--remote=punix:{}", sock.display()))
-                        .arg(format!("--unixctl={}", dir.join("ovsdb.ctl").display()))
-                        .current_dir(&dir),
-                    &dir.join("ovsdb-server.log"),
-                )?;
-                wait_for(&sock, &dir.join("ovsdb-server.log"))?;
-                vsctl(&dir, &["--no-wait", "init"])?;
-                let pid = r.spawn(
-                    Command::new("ip")
-                        .args(["netns", "exec", &t.sw])
-                        .arg(bin_dir.join("ferrovs-vswitchd"))
-                        .arg(format!("unix:{}", sock.display()))
-                        .arg(format!("--unixctl={}", dir.join("vswitchd.ctl").display()))
-                        .arg(format!("--log-file={}", dir.join("vswitchd.log").display()))
-                        .env("FERROVS_RUNDIR", &dir)
-                        .current_dir(&dir),
-                    &dir.join("vswitchd.out"),
-                )?;
-                r.switch_pid = Some(pid);
-                wait_for(&dir.join("vswitchd.ctl"), &dir.join("vswitchd.log"))?;
+                r.start_ferrovs(&dir, &t.sw, bin_dir)?;
                 self.add_ports(t, &dir)?;
             }
             Contender::OvsAfPacket | Contender::OvsAfXdp | Contender::OvsAfPacketTso => {
@@ -160,42 +130,7 @@ impl Contender {
                     set_offloads(&r.offloads_off, false)?;
                 }
                 let dir = r.make_dir("ovs")?;
-                let db = dir.join("conf.db");
-                run(Command::new("ovsdb-tool")
-                    .arg("create")
-                    .arg(&db)
-                    .arg("/usr/share/openvswitch/vswitch.ovsschema"))?;
-                let sock = dir.join("db.sock");
-                r.spawn(
-                    ovs_daemon(Command::new("ovsdb-server"), &dir, "ovsdb-server")
-                        .arg(&db)
-                        .arg(format!("--remote=punix:{}", sock.display())),
-                    &dir.join("ovsdb-server.out"),
-                )?;
-                wait_for(&sock, &dir.join("ovsdb-server.log"))?;
-                vsctl(&dir, &["--no-wait", "init"])?;
-                if self == Contender::OvsAfPacketTso {
-                    // Read once when the switch starts: set before it.
-                    vsctl(
-                        &dir,
-                        &[
-                            "--no-wait",
-                            "set",
-                            "Open_vSwitch",
-                            ".",
-                            "other_config:userspace-tso-enable=true",
-                        ],
-                    )?;
-                }
-                let mut cmd = Command::new("ip");
-                cmd.args(["netns", "exec", &t.sw, "ovs-vswitchd"])
-                    .arg(format!("unix:{}", sock.display()));
-                let pid = r.spawn(
-                    &mut ovs_daemon(cmd, &dir, "ovs-vswitchd"),
-                    &dir.join("ovs-vswitchd.out"),
-                )?;
-                r.switch_pid = Some(pid);
-                wait_for(&dir.join("ovs-vswitchd.ctl"), &dir.join("ovs-vswitchd.log"))?;
+                r.start_ovs(&dir, &t.sw, self == Contender::OvsAfPacketTso)?;
                 self.add_ports(t, &dir)?;
             }
         }
@@ -322,6 +257,73 @@ impl Running {
             offloads_off: Vec::new(),
             xdp_ports: Vec::new(),
         }
+    }
+
+    /// ferrovs's database server and its switch (in namespace `ns`), both
+    /// from `bin_dir`, run in `dir`; waits for each to answer.
+    pub(super) fn start_ferrovs(
+        &mut self,
+        dir: &Path,
+        ns: &str,
+        bin_dir: &Path,
+    ) -> anyhow::Result<()> {
+        let sock = dir.join("db.sock");
+        self.spawn(
+            Command::new(bin_dir.join("ferrovs-ovsdb-server"))
+                .arg(dir.join("conf.db"))
+                .arg(format!("--remote=punix:{}", sock.display()))
+                .arg(format!("--unixctl={}", dir.join("ovsdb.ctl").display()))
+                .current_dir(dir),
+            &dir.join("ovsdb-server.log"),
+        )?;
+        wait_for(&sock, &dir.join("ovsdb-server.log"))?;
+        vsctl(dir, &["--no-wait", "init"])?;
+        let pid = self.spawn(
+            Command::new("ip")
+                .args(["netns", "exec", ns])
+                .arg(bin_dir.join("ferrovs-vswitchd"))
+                .arg(format!("unix:{}", sock.display()))
+                .arg(format!("--unixctl={}", dir.join("vswitchd.ctl").display()))
+                .arg(format!("--log-file={}", dir.join("vswitchd.log").display()))
+                .env("FERROVS_RUNDIR", dir)
+                .current_dir(dir),
+            &dir.join("vswitchd.out"),
+        )?;
+        self.switch_pid = Some(pid);
+        wait_for(&dir.join("vswitchd.ctl"), &dir.join("vswitchd.log"))
+    }
+
+    /// OVS 3.1's ovsdb-server and ovs-vswitchd (in namespace `ns`), run in
+    /// `dir`, userspace TSO on with `tso`; waits for each to answer.
+    pub(super) fn start_ovs(&mut self, dir: &Path, ns: &str, tso: bool) -> anyhow::Result<()> {
+        let db = dir.join("conf.db");
+        run(Command::new("ovsdb-tool")
+            .arg("create")
+            .arg(&db)
+            .arg("/usr/share/openvswitch/vswitch.ovsschema"))?;
+        let sock = dir.join("db.sock");
+        self.spawn(
+            ovs_daemon(Command::new("ovsdb-server"), dir, "ovsdb-server")
+                .arg(&db)
+                .arg(format!("--remote=punix:{}", sock.display())),
+            &dir.join("ovsdb-server.out"),
+        )?;
+        wait_for(&sock, &dir.join("ovsdb-server.log"))?;
+        vsctl(dir, &["--no-wait", "init"])?;
+        if tso {
+            // Read once when the switch starts: set before it.
+            let tso = "other_config:userspace-tso-enable=true";
+            vsctl(dir, &["--no-wait", "set", "Open_vSwitch", ".", tso])?;
+        }
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, "ovs-vswitchd"])
+            .arg(format!("unix:{}", sock.display()));
+        let pid = self.spawn(
+            &mut ovs_daemon(cmd, dir, "ovs-vswitchd"),
+            &dir.join("ovs-vswitchd.out"),
+        )?;
+        self.switch_pid = Some(pid);
+        wait_for(&dir.join("ovs-vswitchd.ctl"), &dir.join("ovs-vswitchd.log"))
     }
 
     /// The switch's run directory (its unixctl socket and `br0.mgmt`).

@@ -38,9 +38,10 @@ pub fn prefix() -> String {
 }
 
 impl Topology {
-    pub fn build() -> anyhow::Result<Topology> {
-        let p = prefix();
-        let t = Topology {
+    /// The names the topology of prefix `p` gives its namespaces and
+    /// links (nothing made yet).
+    pub(super) fn named(p: &str) -> Topology {
+        Topology {
             h1: format!("{p}-h1"),
             h2: format!("{p}-h2"),
             sw: format!("{p}-sw"),
@@ -48,7 +49,11 @@ impl Topology {
             p2: format!("{p}p2"),
             h1_dev: format!("{p}h1"),
             h2_dev: format!("{p}h2"),
-        };
+        }
+    }
+
+    pub fn build() -> anyhow::Result<Topology> {
+        let t = Topology::named(&prefix());
         for ns in [&t.h1, &t.h2, &t.sw] {
             run(Command::new("ip").args(["netns", "add", ns]))?;
             cleanup::register(Resource::Netns(ns.clone()));

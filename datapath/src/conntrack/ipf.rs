@@ -478,16 +478,22 @@ mod tests {
     const V6_SRC: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
     const V6_DST: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0002;
 
-    #[test]
-    fn reassembles_ipv6_fragments_out_of_order() {
-        let ipf = Ipf::default();
-        let p = Pkt {
+    /// A UDP datagram of 3000 bytes from V6_SRC to V6_DST: three
+    /// fragments at an MTU of 1500.
+    fn udp6_3000() -> Pkt {
+        Pkt {
             src: V6_SRC,
             dst: V6_DST,
             ..Pkt::udp4(0, 5000, 0, 53)
         }
         .v6()
-        .with_payload(3000);
+        .with_payload(3000)
+    }
+
+    #[test]
+    fn reassembles_ipv6_fragments_out_of_order() {
+        let ipf = Ipf::default();
+        let p = udp6_3000();
         let whole = p.emit();
         let mut fr = fragments6(&p, 1448, 0x1234_5678);
         assert_eq!(fr.len(), 3);
@@ -514,13 +520,7 @@ mod tests {
     #[test]
     fn ipv6_overlaps_small_fragments_and_oversize_are_refused() {
         let ipf = Ipf::default();
-        let p = Pkt {
-            src: V6_SRC,
-            dst: V6_DST,
-            ..Pkt::udp4(0, 5000, 0, 53)
-        }
-        .v6()
-        .with_payload(3000);
+        let p = udp6_3000();
         let fr = fragments6(&p, 1448, 1);
         assert!(matches!(
             ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0),

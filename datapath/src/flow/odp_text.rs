@@ -603,6 +603,18 @@ fn l4(o: &mut Out<'_>, proto: u64, v6: bool) {
 mod tests {
     use super::*;
 
+    /// `dpctl/dump-flows` without `-m`: port numbers, unmasked fields left out.
+    fn short_form(k: &Flow, m: &Flow) -> String {
+        format_odp_flow(
+            k,
+            m,
+            &OdpFormat {
+                verbose: false,
+                port_name: None,
+            },
+        )
+    }
+
     fn ipv4_tcp() -> (Flow, Flow) {
         let mut k = Flow::default();
         let mut m = Flow::default();
@@ -628,14 +640,7 @@ mod tests {
     #[test]
     fn short_form_as_ovs() {
         let (k, m) = ipv4_tcp();
-        let s = format_odp_flow(
-            &k,
-            &m,
-            &OdpFormat {
-                verbose: false,
-                port_name: None,
-            },
-        );
+        let s = short_form(&k, &m);
         assert_eq!(
             s,
             "recirc_id(0),in_port(2),packet_type(ns=0,id=0),\
@@ -678,14 +683,7 @@ mod tests {
         k.set(l::DL_TYPE, 0x86dd);
         m.set_all(l::DL_TYPE);
         m.set(l::NW_FRAG, 3);
-        let s = format_odp_flow(
-            &k,
-            &m,
-            &OdpFormat {
-                verbose: false,
-                port_name: None,
-            },
-        );
+        let s = short_form(&k, &m);
         assert_eq!(
             s,
             "ct_state(-new+est+trk),recirc_id(0),in_port(0),packet_type(ns=0,id=0),\
@@ -723,14 +721,7 @@ mod tests {
         k.set(l::DL_TYPE, 0x0800);
         m.set_all(l::DL_TYPE);
         m.set(l::NW_FRAG, 3);
-        let s = format_odp_flow(
-            &k,
-            &m,
-            &OdpFormat {
-                verbose: false,
-                port_name: None,
-            },
-        );
+        let s = short_form(&k, &m);
         assert_eq!(
             s,
             "tunnel(tun_id=0x7b,src=1.1.2.92,dst=1.1.2.88,\

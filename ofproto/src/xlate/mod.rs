@@ -161,7 +161,7 @@ pub enum XlateError {
 }
 
 /// The result of a translation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct XlateOut<'a> {
     pub actions: Vec<DpAction>,
     /// Every bit examined; `wc.to_dp()` is the megaflow mask.
@@ -321,18 +321,9 @@ impl<'a, 't> Ctx<'a, 't> {
             // an upcall's cost.
             out: XlateOut {
                 actions: Vec::with_capacity(8),
-                wc: OfFlow::default(),
                 rules: Vec::with_capacity(16),
                 lookups: Vec::with_capacity(16),
-                packet_ins: Vec::new(),
-                mac_changed: false,
-                mac_learned: None,
-                uncacheable: false,
-                error: None,
-                final_flow: OfFlow::default(),
-                recircs: Vec::new(),
-                learned: Vec::new(),
-                ct_recircs: Vec::new(),
+                ..XlateOut::default()
             },
             trace,
             tnl: input.tnl,
@@ -361,24 +352,7 @@ impl<'a, 't> Ctx<'a, 't> {
         geneve::options_mask(&self.base, &mut self.wc, self.tlv);
         self.out.wc = self.wc;
         self.out.final_flow = self.flow;
-        std::mem::replace(
-            &mut self.out,
-            XlateOut {
-                actions: Vec::new(),
-                wc: OfFlow::default(),
-                rules: Vec::new(),
-                lookups: Vec::new(),
-                packet_ins: Vec::new(),
-                mac_changed: false,
-                mac_learned: None,
-                uncacheable: false,
-                error: None,
-                final_flow: OfFlow::default(),
-                recircs: Vec::new(),
-                learned: Vec::new(),
-                ct_recircs: Vec::new(),
-            },
-        )
+        std::mem::take(&mut self.out)
     }
 }
 

@@ -15,6 +15,17 @@ pub(super) struct Br {
     pub(super) mac: MacTable,
 }
 
+impl Br {
+    /// This bridge as translation sees it.
+    pub(super) fn bridge_ref(&self) -> BridgeRef<'_> {
+        BridgeRef {
+            ofproto: &self.of,
+            ports: &self.ports,
+            mac: &self.mac,
+        }
+    }
+}
+
 pub(super) fn port_desc(no: u16, name: &str) -> OfPort {
     let mut n = [0u8; 16];
     n[..name.len()].copy_from_slice(name.as_bytes());
@@ -69,14 +80,7 @@ pub(super) struct O {
 }
 
 pub(super) fn run_on(brs: &[&Br], idx: usize, flow: &str) -> (String, O) {
-    let refs: Vec<BridgeRef> = brs
-        .iter()
-        .map(|b| BridgeRef {
-            ofproto: &b.of,
-            ports: &b.ports,
-            mac: &b.mac,
-        })
-        .collect();
+    let refs: Vec<BridgeRef> = brs.iter().map(|b| b.bridge_ref()).collect();
     let r = crate::trace::trace(&refs, idx, flow, Instant::now(), &|p| p.to_string())
         .unwrap_or_else(|e| panic!("{flow}: {e}"));
     let out = XlateIn {

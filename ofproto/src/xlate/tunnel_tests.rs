@@ -12,15 +12,10 @@ use crate::normal::MacTable;
 use crate::ofproto::{OfPort, Ofproto, OfprotoConfig};
 use crate::tunnel::solicit::neigh_request;
 use crate::tunnel::{DevAddr, DevInfo, TnlState};
+use crate::xlate::tests::Br;
 use crate::xlate::tunnel_input::tunnel_receive;
 use crate::xlate::BridgePorts;
 use crate::xlate::{odp_text, xlate, BridgeRef, XPort, XlateIn};
-
-struct Br {
-    of: Ofproto,
-    ports: BridgePorts,
-    mac: MacTable,
-}
 
 const BR0_MAC: [u8; 6] = [0xaa, 0x55, 0xaa, 0x55, 0, 0];
 
@@ -163,14 +158,7 @@ fn setup(flows: &[&str]) -> (Vec<Br>, TnlState) {
 }
 
 fn run(brs: &[Br], tnl: &TnlState, bridge: usize, flow: &str) -> String {
-    let refs: Vec<BridgeRef> = brs
-        .iter()
-        .map(|b| BridgeRef {
-            ofproto: &b.of,
-            ports: &b.ports,
-            mac: &b.mac,
-        })
-        .collect();
+    let refs: Vec<BridgeRef> = brs.iter().map(|b| b.bridge_ref()).collect();
     let out = xlate(&XlateIn {
         bridges: &refs,
         bridge,
@@ -422,14 +410,7 @@ fn upcall_maps_popped_packets_and_drops_unknown_keys_narrowly() {
 #[test]
 fn outer_ce_marks_the_inner_packet_or_drops_it() {
     let (brs, tnl) = setup(&["in_port=2,actions=output:1"]);
-    let refs: Vec<BridgeRef> = brs
-        .iter()
-        .map(|b| BridgeRef {
-            ofproto: &b.of,
-            ports: &b.ports,
-            mac: &b.mac,
-        })
-        .collect();
+    let refs: Vec<BridgeRef> = brs.iter().map(|b| b.bridge_ref()).collect();
     let go = |outer_tos: u64, inner_tos: u64| {
         let mut flow = crate::trace::parse_trace_flow(
             "in_port=2,tun_id=5,tun_src=198.18.3.9,tun_dst=198.18.2.88,tcp",

@@ -7,69 +7,39 @@
 //! per-second counts after the first second.
 
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 
 use super::super::measure::median;
-use super::super::measure::udp_pps::{blast, count, in_netns, set_rcvbuf};
-use super::super::topology::{Topology, H1_ADDR, H2_ADDR};
+use super::super::measure::udp_pps::{run_flow, whole_seconds};
+use super::super::topology::Topology;
 
 const PORT: u16 = 5304;
 
 pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<f64> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let s = stop.clone();
-    let counter = in_netns(&t.h2, move || {
-        let sock = UdpSocket::bind((H2_ADDR, PORT))?;
-        set_rcvbuf(&sock, 8 << 20);
+    // Host 2 answers the opening datagram: the reply makes the
+    // connection established.
+    let answer = |sock: &UdpSocket| -> anyhow::Result<()> {
         sock.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let _ = ready_tx.send(());
         let mut b = [0u8; 64];
         let (_, peer) = sock.recv_from(&mut b).context("no opening datagram")?;
         sock.send_to(b"reply", peer)?;
-        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
-        count(&sock, &s)
-    })?;
-    ready_rx
-        .recv_timeout(Duration::from_secs(5))
-        .context("counter did not start")?;
-    let s = stop.clone();
-    let blaster = in_netns(&t.h1, move || {
-        let sock = UdpSocket::bind((H1_ADDR, 0))?;
-        sock.connect((H2_ADDR, PORT))?;
+        Ok(())
+    };
+    let open = |sock: &UdpSocket| -> anyhow::Result<()> {
         sock.set_read_timeout(Some(Duration::from_secs(1)))?;
         let mut b = [0u8; 64];
-        let mut answered = false;
         for _ in 0..5 {
             sock.send(b"open")?;
             if sock.recv(&mut b).is_ok() {
-                answered = true;
-                break;
+                return Ok(());
             }
         }
-        if !answered {
-            bail!("the opening datagram was not answered through the firewall");
-        }
-        blast(&sock, &s)
-    })?;
-    std::thread::sleep(Duration::from_secs(secs + 1));
-    stop.store(true, Ordering::Relaxed);
-    let sent = blaster
-        .join()
-        .map_err(|_| anyhow::anyhow!("blaster panicked"))??;
-    let per_sec = counter
-        .join()
-        .map_err(|_| anyhow::anyhow!("counter panicked"))??;
-    let whole = if per_sec.len() > 2 {
-        &per_sec[1..per_sec.len() - 1]
-    } else {
-        &per_sec[..]
+        bail!("the opening datagram was not answered through the firewall");
     };
-    let samples: Vec<f64> = whole.iter().map(|&n| n as f64).collect();
+    let (sent, per_sec) = run_flow(t, PORT, secs, answer, open)?;
+    let samples = whole_seconds(&per_sec);
     if samples.iter().all(|&n| n == 0.0) {
         bail!("no packet of the established connection delivered (sent {sent})");
     }

@@ -52,14 +52,37 @@ pub(crate) fn in_netns<T: Send + 'static>(
 }
 
 pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
+    let (sent, per_sec) = run_flow(t, PORT, secs, |_| Ok(()), |_| Ok(()))?;
+    if per_sec.iter().all(|&n| n == 0) {
+        bail!("no UDP packet delivered (sent {sent})");
+    }
+    Ok(PpsFigure {
+        pps: median(&whole_seconds(&per_sec)).unwrap_or(0.0),
+        sent_pps: sent as f64 / (secs + 1) as f64,
+    })
+}
+
+/// One UDP flow from host 1 to `port` on host 2 for `secs` seconds and
+/// one of warm-up: a counter on host 2 (`open_counter` runs on its socket
+/// once the blaster may start) and a blaster on host 1 (`open_blaster`
+/// runs on its connected socket before it blasts). Returns what was sent
+/// and the per-second counts.
+pub(crate) fn run_flow(
+    t: &Topology,
+    port: u16,
+    secs: u64,
+    open_counter: impl FnOnce(&UdpSocket) -> anyhow::Result<()> + Send + 'static,
+    open_blaster: impl FnOnce(&UdpSocket) -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<(u64, Vec<u64>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let s = stop.clone();
     let counter = in_netns(&t.h2, move || {
-        let sock = UdpSocket::bind((H2_ADDR, PORT))?;
-        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let sock = UdpSocket::bind((H2_ADDR, port))?;
         set_rcvbuf(&sock, 8 << 20);
         let _ = ready_tx.send(());
+        open_counter(&sock)?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
         count(&sock, &s)
     })?;
     ready_rx
@@ -68,7 +91,8 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
     let s = stop.clone();
     let blaster = in_netns(&t.h1, move || {
         let sock = UdpSocket::bind((H1_ADDR, 0))?;
-        sock.connect((H2_ADDR, PORT))?;
+        sock.connect((H2_ADDR, port))?;
+        open_blaster(&sock)?;
         blast(&sock, &s)
     })?;
     std::thread::sleep(Duration::from_secs(secs + 1));
@@ -79,21 +103,18 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<PpsFigure> {
     let per_sec = counter
         .join()
         .map_err(|_| anyhow::anyhow!("counter panicked"))??;
-    // Drop the warm-up second and the partial last one.
+    Ok((sent, per_sec))
+}
+
+/// The per-second counts as samples, without the warm-up second and the
+/// partial last one (all of them when there are too few).
+pub(crate) fn whole_seconds(per_sec: &[u64]) -> Vec<f64> {
     let whole = if per_sec.len() > 2 {
         &per_sec[1..per_sec.len() - 1]
     } else {
-        &per_sec[..]
+        per_sec
     };
-    let samples: Vec<f64> = whole.iter().map(|&n| n as f64).collect();
-    let pps = median(&samples).unwrap_or(0.0);
-    if per_sec.iter().all(|&n| n == 0) {
-        bail!("no UDP packet delivered (sent {sent})");
-    }
-    Ok(PpsFigure {
-        pps,
-        sent_pps: sent as f64 / (secs + 1) as f64,
-    })
+    whole.iter().map(|&n| n as f64).collect()
 }
 
 pub(crate) fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
@@ -110,7 +131,7 @@ pub(crate) fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
 }
 
 /// Sends until `stop`; returns the packets the kernel accepted.
-pub(crate) fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
+fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> {
     let payload = [0x5au8; PAYLOAD];
     let mut iov: Vec<libc::iovec> = (0..BATCH)
         .map(|_| libc::iovec {
@@ -141,7 +162,7 @@ pub(crate) fn blast(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<u64> 
 
 /// Receives until `stop`; returns the packets received in each second
 /// since the first one arrived.
-pub(crate) fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
+fn count(sock: &UdpSocket, stop: &AtomicBool) -> anyhow::Result<Vec<u64>> {
     let mut bufs = vec![[0u8; 64]; BATCH];
     let mut iov: Vec<libc::iovec> = bufs
         .iter_mut()

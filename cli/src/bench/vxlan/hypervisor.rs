@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::super::contenders::{ovs_daemon, vsctl, wait_for, Contender, Running};
+use super::super::contenders::{vsctl, Contender, Running};
 use super::super::topology::{run, set_offloads};
 use super::topology::{Side, VNI};
 
@@ -50,30 +50,7 @@ pub fn start(c: Contender, s: &Side, tag: &str, bin_dir: &Path) -> anyhow::Resul
         }
         Contender::FerrovsAfPacket | Contender::FerrovsAfXdp => {
             let dir = r.make_dir(&format!("vxlan-ferrovs-{tag}"))?;
-            let sock = dir.join("db.sock");
-            r.spawn(
-                Command::new(bin_dir.join("ferrovs-ovsdb-server"))
-                    .arg(dir.join("conf.db"))
-                    .arg(format!("--remote=punix:{}", sock.display()))
-                    .arg(format!("--unixctl={}", dir.join("ovsdb.ctl").display()))
-                    .current_dir(&dir),
-                &dir.join("ovsdb-server.log"),
-            )?;
-            wait_for(&sock, &dir.join("ovsdb-server.log"))?;
-            vsctl(&dir, &["--no-wait", "init"])?;
-            let pid = r.spawn(
-                Command::new("ip")
-                    .args(["netns", "exec", s.ns])
-                    .arg(bin_dir.join("ferrovs-vswitchd"))
-                    .arg(format!("unix:{}", sock.display()))
-                    .arg(format!("--unixctl={}", dir.join("vswitchd.ctl").display()))
-                    .arg(format!("--log-file={}", dir.join("vswitchd.log").display()))
-                    .env("FERROVS_RUNDIR", &dir)
-                    .current_dir(&dir),
-                &dir.join("vswitchd.out"),
-            )?;
-            r.switch_pid = Some(pid);
-            wait_for(&dir.join("vswitchd.ctl"), &dir.join("vswitchd.log"))?;
+            r.start_ferrovs(&dir, s.ns, bin_dir)?;
             let ty = if c == Contender::FerrovsAfXdp {
                 "afxdp"
             } else {
@@ -83,33 +60,7 @@ pub fn start(c: Contender, s: &Side, tag: &str, bin_dir: &Path) -> anyhow::Resul
         }
         Contender::OvsAfPacket | Contender::OvsAfPacketTso => {
             let dir = r.make_dir(&format!("vxlan-ovs-{tag}"))?;
-            let db = dir.join("conf.db");
-            run(Command::new("ovsdb-tool")
-                .arg("create")
-                .arg(&db)
-                .arg("/usr/share/openvswitch/vswitch.ovsschema"))?;
-            let sock = dir.join("db.sock");
-            r.spawn(
-                ovs_daemon(Command::new("ovsdb-server"), &dir, "ovsdb-server")
-                    .arg(&db)
-                    .arg(format!("--remote=punix:{}", sock.display())),
-                &dir.join("ovsdb-server.out"),
-            )?;
-            wait_for(&sock, &dir.join("ovsdb-server.log"))?;
-            vsctl(&dir, &["--no-wait", "init"])?;
-            if c == Contender::OvsAfPacketTso {
-                let tso = "other_config:userspace-tso-enable=true";
-                vsctl(&dir, &["--no-wait", "set", "Open_vSwitch", ".", tso])?;
-            }
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", s.ns, "ovs-vswitchd"])
-                .arg(format!("unix:{}", sock.display()));
-            let pid = r.spawn(
-                &mut ovs_daemon(cmd, &dir, "ovs-vswitchd"),
-                &dir.join("ovs-vswitchd.out"),
-            )?;
-            r.switch_pid = Some(pid);
-            wait_for(&dir.join("ovs-vswitchd.ctl"), &dir.join("ovs-vswitchd.log"))?;
+            r.start_ovs(&dir, s.ns, c == Contender::OvsAfPacketTso)?;
             bridges(s, &dir, "system")?;
         }
         other => anyhow::bail!("--vxlan has no {} hypervisor", other.name()),

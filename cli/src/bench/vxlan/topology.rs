@@ -48,15 +48,7 @@ impl Overlay {
     pub fn build() -> anyhow::Result<Overlay> {
         let p = prefix();
         let hv2 = format!("{p}-hv2");
-        let vms = Topology {
-            h1: format!("{p}-h1"),
-            h2: format!("{p}-h2"),
-            sw: format!("{p}-sw"),
-            p1: format!("{p}p1"),
-            p2: format!("{p}p2"),
-            h1_dev: format!("{p}h1"),
-            h2_dev: format!("{p}h2"),
-        };
+        let vms = Topology::named(&p);
         let o = Overlay {
             vms,
             hv2,
