@@ -96,18 +96,7 @@ fn veth_host_with(
 
 /// A switch with `br0` (netdev datapath, fail_mode secure).
 fn secure_switch() -> FerrovsVswitchd {
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
-    fv
+    FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"])
 }
 
 /// A switch with `br0` (netdev datapath, fail_mode secure) and two hosts
@@ -262,11 +251,9 @@ fn stateful_firewall_passes_allowed_tcp_and_replies_drops_the_rest() {
     assert!(!ping(&h1.ns, "198.18.0.2"), "ping is not allowed");
 }
 
-#[test]
-fn snat_and_floating_ip_dnat() {
-    let (fv, h1, h2, p1, p2) = setup();
-    // SNAT: h1's connections leave as 198.18.1.1; h2 routes that
-    // network to h1's MAC, the way a router's external port would.
+/// `h2` routes the SNAT network 198.18.1.0/24 to `h1`'s MAC, the way a
+/// router's external port would.
+fn snat_route_back(h1: &Host, h2: &Host) {
     h2.ns
         .exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &h2.ifname])
         .unwrap();
@@ -282,6 +269,14 @@ fn snat_and_floating_ip_dnat() {
             &h2.ifname,
         ])
         .unwrap();
+}
+
+#[test]
+fn snat_and_floating_ip_dnat() {
+    let (fv, h1, h2, p1, p2) = setup();
+    // SNAT: h1's connections leave as 198.18.1.1; h2 routes that
+    // network to h1's MAC, the way a router's external port would.
+    snat_route_back(&h1, &h2);
     flows(
         &fv,
         &[
@@ -557,21 +552,7 @@ fn ping_big(from: &Netns, dst: &str, size: &str) -> bool {
 #[test]
 fn fragmented_ipv4_through_snat_and_ipv6_through_the_firewall() {
     let (fv, h1, h2, p1, p2) = setup();
-    h2.ns
-        .exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &h2.ifname])
-        .unwrap();
-    h2.ns
-        .exec(&[
-            "ip",
-            "neigh",
-            "replace",
-            "198.18.1.1",
-            "lladdr",
-            &h1.mac(),
-            "dev",
-            &h2.ifname,
-        ])
-        .unwrap();
+    snat_route_back(&h1, &h2);
     flows(
         &fv,
         &[

@@ -123,19 +123,12 @@ fn names(dpif_show: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn geneve_options_trace_matches_ovs() {
+/// OVS and ferrovs, each with the bridges of [`steps`], `br0` holding
+/// 198.18.2.88/24 with a route and ARP entry for the remote tunnel end
+/// 198.18.2.93, and the TLV map [`TLV`] on `br-int`.
+fn geneve_switches() -> (OvsVswitchd, FerrovsVswitchd) {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &[]);
     for s in steps() {
         ovs.vsctl(&s).unwrap();
         fv.vsctl_ok(&s);
@@ -163,6 +156,15 @@ fn geneve_options_trace_matches_ovs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (ovs, fv)
+}
+
+#[test]
+fn geneve_options_trace_matches_ovs() {
+    let (ovs, fv) = geneve_switches();
+    let mgmt = ovs.dir().join("br-int.mgmt");
+    let ovs_appctl = |a: &[&str]| ovs.appctl(a).unwrap_or_else(|e| panic!("OVS {a:?}: {e}"));
+    let fv_appctl = |a: &[&str]| fv.appctl_ok(a);
     for f in FLOWS {
         ovs.ofctl_on(&mgmt, &[], "add-flow", &[f]).unwrap();
         let out = fv.ofctl(&[], "add-flow", "br-int", &[f]);
@@ -259,44 +261,10 @@ fn geneve_frame(opts: &[u8]) -> String {
 fn geneve_packet_in_and_megaflow_match_ovs() {
     use std::process::{Command, Stdio};
     use std::time::Duration;
-    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
-    for s in steps() {
-        ovs.vsctl(&s).unwrap();
-        fv.vsctl_ok(&s);
-    }
-    for ns in [ovs.netns(), fv.netns()] {
-        ns.exec(&["ip", "addr", "add", "198.18.2.88/24", "dev", "br0"])
-            .unwrap();
-        ns.exec(&["ip", "link", "set", "br0", "up"]).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    let (ovs, fv) = geneve_switches();
+    let mgmt = ovs.dir().join("br-int.mgmt");
     let ovs_appctl = |a: &[&str]| ovs.appctl(a).unwrap_or_else(|e| panic!("OVS {a:?}: {e}"));
     let fv_appctl = |a: &[&str]| fv.appctl_ok(a);
-    for appctl in [&ovs_appctl as &dyn Fn(&[&str]) -> String, &fv_appctl] {
-        assert_eq!(appctl(&["ovs/route/add", "198.18.2.93/24", "br0"]), "OK\n");
-        assert_eq!(
-            appctl(&["tnl/arp/set", "br0", "198.18.2.93", "f8:bc:12:44:34:b7"]),
-            "OK\n"
-        );
-    }
-    let mgmt = ovs.dir().join("br-int.mgmt");
-    ovs.ofctl_on(&mgmt, &[], "add-tlv-map", &[TLV]).unwrap();
-    let out = fv.ofctl(&[], "add-tlv-map", "br-int", &[TLV]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let flow = "priority=10,in_port=4,tun_metadata0=0xa/0xf,actions=output:1,controller";
     ovs.ofctl_on(&mgmt, &[], "add-flow", &[flow]).unwrap();
     assert!(fv
