@@ -10,19 +10,7 @@
 
 use ferrovs_tests::lab::flow_router::{have_pyftpdlib, run_scenario};
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{table, Lab};
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(String::from)
-        .collect()
-}
+use ferrovs_tests::lab::{assert_torn_down, table, Lab};
 
 #[test]
 fn flow_router_ferrovs_and_ovs() {
@@ -33,10 +21,7 @@ fn flow_router_ferrovs_and_ovs() {
         have_pyftpdlib(),
         "python3 cannot import pyftpdlib: `python3 -m pip install pyftpdlib` (tests/run.sh installs it)"
     );
-    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = ferrovs_tests::lab::ferrovs_bin_dir();
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
         let t = std::time::Instant::now();
@@ -51,12 +36,7 @@ fn flow_router_ferrovs_and_ovs() {
             backend.label(),
             t.elapsed().as_secs_f64()
         );
-        assert!(!dir.exists(), "{} left behind", dir.display());
-        assert!(
-            leftovers(&prefix).is_empty(),
-            "namespaces left: {:?}",
-            leftovers(&prefix)
-        );
+        assert_torn_down(&dir, &prefix);
         results.push((backend.label(), res));
     }
     let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();

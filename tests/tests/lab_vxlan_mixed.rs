@@ -17,22 +17,10 @@
 
 use ferrovs_tests::lab::switch::Backend;
 use ferrovs_tests::lab::vxlan_mixed::{run_scenario_with, RouterForm};
-use ferrovs_tests::lab::{table, Lab};
+use ferrovs_tests::lab::{assert_torn_down, table, Lab};
 
 fn lab_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("fvs-labx-{tag}-{}", std::process::id()))
-}
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -74,14 +62,7 @@ fn vxlan_mixed_ferrovs_and_ovs() {
                 form.label(),
                 t.elapsed().as_secs_f64()
             );
-            assert!(!dir.exists(), "{} left behind", dir.display());
-            let procs = ferrovs_tests::lab::processes_of(&dir);
-            assert!(procs.is_empty(), "processes left: {procs:?}");
-            assert!(
-                leftovers(&prefix).is_empty(),
-                "namespaces left: {:?}",
-                leftovers(&prefix)
-            );
+            assert_torn_down(&dir, &prefix);
             results.push((format!("{}, {}", backend.label(), form.label()), res));
         }
     }

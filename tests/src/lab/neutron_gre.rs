@@ -28,7 +28,7 @@ use anyhow::{bail, ensure, Context};
 
 use super::figures::{self, Proc, Route};
 use super::switch::{Backend, Switch};
-use super::{ns_exec, Lab, PathResult};
+use super::{ns_exec, Lab, PathResult, Progress};
 
 /// A tenant network: name, GRE key, DHCP server address, DHCP hosts.
 struct Net {
@@ -1151,32 +1151,13 @@ impl Deployment {
 /// Builds the lab with `backend`, checks every path and returns the
 /// results; a build failure is one failed row.
 pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<PathResult> {
-    let label = backend.label();
-    let mut say = |m: &str| {
-        if verbose {
-            eprintln!("[{label}] {m}");
-        }
-    };
-    match build(lab, backend, &mut say) {
+    let p = Progress::new(backend.label(), verbose);
+    match build(lab, backend, &mut |m| p.say(m)) {
         Ok(d) => {
-            let mut res = d.check(lab, &mut |r: &PathResult| {
-                if verbose {
-                    match &r.outcome {
-                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
-                    }
-                }
-            });
-            res.extend(d.figures(lab, &mut |m: &str| {
-                if verbose {
-                    eprintln!("[{label}] {m}");
-                }
-            }));
+            let mut res = d.check(lab, &mut |r| p.result(r));
+            res.extend(d.figures(lab, &mut |m| p.say(m)));
             res
         }
-        Err(e) => vec![PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
-        }],
+        Err(e) => vec![PathResult::build_failed(&e)],
     }
 }

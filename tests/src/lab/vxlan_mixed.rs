@@ -30,7 +30,7 @@ use super::neutron_gre::{
     agent_br_tun_flows, agent_node, attach_outside, internal_port, ip, Node, OUTSIDE,
 };
 use super::switch::Backend;
-use super::{ns_exec, Lab, PathResult};
+use super::{ns_exec, Lab, PathResult, Progress};
 
 const VNIS: [u32; 2] = [101, 102];
 const GW: [&str; 2] = ["198.18.10.1", "198.18.20.1"];
@@ -749,32 +749,13 @@ pub fn run_scenario_with(
     form: RouterForm,
     verbose: bool,
 ) -> Vec<PathResult> {
-    let label = format!("{}, {}", backend.label(), form.label());
-    let mut say = |m: &str| {
-        if verbose {
-            eprintln!("[{label}] {m}");
-        }
-    };
-    match build_with(lab, backend, form, &mut say) {
+    let p = Progress::new(format!("{}, {}", backend.label(), form.label()), verbose);
+    match build_with(lab, backend, form, &mut |m| p.say(m)) {
         Ok(d) => {
-            let mut res = d.check(lab, &mut |r: &PathResult| {
-                if verbose {
-                    match &r.outcome {
-                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
-                    }
-                }
-            });
-            res.extend(d.figures(lab, &mut |m: &str| {
-                if verbose {
-                    eprintln!("[{label}] {m}");
-                }
-            }));
+            let mut res = d.check(lab, &mut |r| p.result(r));
+            res.extend(d.figures(lab, &mut |m| p.say(m)));
             res
         }
-        Err(e) => vec![PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
-        }],
+        Err(e) => vec![PathResult::build_failed(&e)],
     }
 }
