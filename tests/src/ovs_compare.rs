@@ -91,14 +91,23 @@ pub fn add_dummy_ports(dir: &Path, bridge: &str, ports: &[(&str, &[&str])]) -> V
 
 /// `NAME OFPORT/DPPORT` lines of `dpif/show` -> datapath port -> name.
 pub fn dp_names(dpif_show: &str) -> BTreeMap<String, String> {
+    dp_names_with(dpif_show, |_, name| name.to_string())
+}
+
+/// Like [`dp_names`], the name given by `name(LINE, NAME)` (a tunnel
+/// port, say, by its shared datapath port's name).
+pub fn dp_names_with(
+    dpif_show: &str,
+    name: impl Fn(&str, &str) -> String,
+) -> BTreeMap<String, String> {
     dpif_show
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            let name = w.next()?;
+            let port = w.next()?;
             let nums = w.next()?.strip_suffix(':')?;
             let (_, dp) = nums.split_once('/')?;
-            Some((dp.to_string(), name.to_string()))
+            Some((dp.to_string(), name(l, port)))
         })
         .collect()
 }

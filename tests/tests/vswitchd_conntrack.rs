@@ -195,19 +195,20 @@ fn tcp(client: &Netns, server: &Netns, dst: &str, port: u16) -> (String, String)
     (said, seen)
 }
 
+/// `ping OPTS DST` (2 echoes, 0.2 s apart) from `from`: true when both
+/// came back.
+fn ping_with(from: &Netns, dst: &str, opts: &[&str]) -> bool {
+    let ping = tool("ping");
+    let mut argv = vec![ping.to_str().unwrap(), "-c", "2", "-i", "0.2"];
+    argv.extend_from_slice(opts);
+    argv.push(dst);
+    from.exec(&argv)
+        .map(|o| o.contains(" 0% packet loss"))
+        .unwrap_or(false)
+}
+
 fn ping(from: &Netns, dst: &str) -> bool {
-    from.exec(&[
-        tool("ping").to_str().unwrap(),
-        "-c",
-        "2",
-        "-i",
-        "0.2",
-        "-W",
-        "1",
-        dst,
-    ])
-    .map(|o| o.contains(" 0% packet loss"))
-    .unwrap_or(false)
+    ping_with(from, dst, &["-W", "1"])
 }
 
 #[test]
@@ -526,20 +527,7 @@ fn neutron_deleted_rule_cuts_established_connection_by_ct_mark() {
 /// `ping -s SIZE` (2 echoes) from `from` to `dst`: true when both came
 /// back. 3000 bytes of payload go out as three fragments each way.
 fn ping_big(from: &Netns, dst: &str, size: &str) -> bool {
-    from.exec(&[
-        tool("ping").to_str().unwrap(),
-        "-c",
-        "2",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-s",
-        size,
-        dst,
-    ])
-    .map(|o| o.contains(" 0% packet loss"))
-    .unwrap_or(false)
+    ping_with(from, dst, &["-W", "2", "-s", size])
 }
 
 /// Fragmented datagrams are reassembled before tracking and sent on as

@@ -9,7 +9,10 @@
 //! are named before comparing. (The `Megaflow:` lines are printed, not
 //! compared: ferrovs's trace megaflow text leaves out the tunnel fields.)
 
+use std::collections::BTreeMap;
+
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_compare::dp_names_with;
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
 const TLV: &str =
@@ -79,7 +82,7 @@ fn steps() -> Vec<Vec<&'static str>> {
 
 /// The `Datapath actions:` line with datapath port numbers named, and the
 /// `Megaflow:` line.
-fn lines(trace: &str, dp_names: &[(String, String)]) -> (String, String) {
+fn lines(trace: &str, dp_names: &BTreeMap<String, String>) -> (String, String) {
     let get = |p: &str| {
         trace
             .lines()
@@ -105,22 +108,14 @@ fn lines(trace: &str, dp_names: &[(String, String)]) -> (String, String) {
 
 /// dp port number -> name from `dpif/show` (tunnel ports by their shared
 /// datapath port's name).
-fn names(dpif_show: &str) -> Vec<(String, String)> {
-    dpif_show
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let name = w.next()?;
-            let nums = w.next()?.strip_suffix(':')?;
-            let (_, dp) = nums.split_once('/')?;
-            let name = if l.contains("(geneve") {
-                "genev_sys_6081"
-            } else {
-                name
-            };
-            Some((dp.to_string(), name.to_string()))
-        })
-        .collect()
+fn names(dpif_show: &str) -> BTreeMap<String, String> {
+    dp_names_with(dpif_show, |line, name| {
+        if line.contains("(geneve") {
+            "genev_sys_6081".to_string()
+        } else {
+            name.to_string()
+        }
+    })
 }
 
 /// OVS and ferrovs, each with the bridges of [`steps`], `br0` holding
@@ -327,7 +322,7 @@ fn geneve_packet_in_and_megaflow_match_ovs() {
         "packet-ins: ferrovs (left) vs OVS (right)"
     );
     // The decapsulated megaflows, datapath ports named.
-    let megaflows = |dump: String, names: &[(String, String)]| -> Vec<String> {
+    let megaflows = |dump: String, names: &BTreeMap<String, String>| -> Vec<String> {
         let mut v: Vec<String> = dump
             .lines()
             .filter(|l| l.contains("geneve("))
@@ -340,10 +335,7 @@ fn geneve_packet_in_and_megaflow_match_ovs() {
                 let keep = l.split(", packets:").next().unwrap_or("").to_string();
                 let acts = l.split("actions:").nth(1).unwrap_or("");
                 let first = acts.split(',').next().unwrap_or("");
-                let named = names
-                    .iter()
-                    .find(|(no, _)| no == first)
-                    .map_or(first.to_string(), |(_, n)| n.clone());
+                let named = names.get(first).map_or(first, String::as_str);
                 format!("{keep} actions:{named}")
             })
             .collect();
