@@ -220,6 +220,17 @@ impl FerrovsVswitchd {
             .expect("run ovs-ofctl")
     }
 
+    /// Like [`Self::ofctl`] but it must succeed; returns stdout.
+    pub fn ofctl_ok(&self, opts: &[&str], cmd: &str, bridge: &str, rest: &[&str]) -> String {
+        let out = self.ofctl(opts, cmd, bridge, rest);
+        assert!(
+            out.status.success(),
+            "ovs-ofctl {cmd} {rest:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Sends SIGTERM and waits (10 s) for the switch to exit; returns its
     /// exit status.
     pub fn sigterm(&mut self) -> anyhow::Result<std::process::ExitStatus> {

@@ -54,15 +54,7 @@ impl Sw {
     /// `ovs-ofctl OPTS CMD br0 REST`; returns stdout.
     pub fn ofctl(&self, opts: &[&str], cmd: &str, rest: &[&str]) -> String {
         match self {
-            Sw::F(f) => {
-                let o = f.ofctl(opts, cmd, "br0", rest);
-                assert!(
-                    o.status.success(),
-                    "ovs-ofctl {cmd} {rest:?}: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
-                String::from_utf8_lossy(&o.stdout).into_owned()
-            }
+            Sw::F(f) => f.ofctl_ok(opts, cmd, "br0", rest),
             Sw::O(o) => o.ofctl(opts, cmd, rest).unwrap(),
         }
     }
