@@ -14,7 +14,7 @@
 
 use ferrovs_tests::lab::neutron_gre::run_scenario;
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{assert_torn_down, table, Lab};
+use ferrovs_tests::lab::{run_torn_down, table};
 
 fn lab_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("fvs-lab-{tag}-{}", std::process::id()))
@@ -29,19 +29,11 @@ fn neutron_gre_ferrovs_and_ovs() {
     eprintln!("ferrovs daemons from {}", bin_dir.display());
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
-        let t = std::time::Instant::now();
         let dir = lab_dir(tag);
         let prefix = format!("fvl{:x}{tag}", std::process::id() & 0xffff);
-        let res = {
-            let mut lab = Lab::new(&dir, &prefix).unwrap();
-            run_scenario(&mut lab, &backend, true)
-        };
-        eprintln!(
-            "[{}] {:.1} s with teardown",
-            backend.label(),
-            t.elapsed().as_secs_f64()
-        );
-        assert_torn_down(&dir, &prefix);
+        let res = run_torn_down(&dir, &prefix, backend.label(), |lab| {
+            run_scenario(lab, &backend, true)
+        });
         results.push((backend.label(), res));
     }
     let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();

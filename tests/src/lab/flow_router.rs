@@ -420,10 +420,7 @@ impl Deployment {
     pub fn check(&self, lab: &mut Lab, log: &mut dyn FnMut(&PathResult)) -> Vec<PathResult> {
         let mut res = Vec::new();
         let mut push = |path: &str, r: anyhow::Result<String>| {
-            let pr = PathResult {
-                path: path.into(),
-                outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
-            };
+            let pr = PathResult::new(path, r);
             log(&pr);
             res.push(pr);
         };
@@ -559,7 +556,7 @@ pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<Path
             }
             r
         }
-        Err(e) => vec![PathResult::build_failed(&e)],
+        Err(e) => vec![PathResult::build_failed(e)],
     }
 }
 

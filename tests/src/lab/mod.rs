@@ -266,6 +266,26 @@ pub fn assert_torn_down(dir: &Path, prefix: &str) {
     assert!(left.is_empty(), "namespaces left: {left:?}");
 }
 
+/// Runs `scenario` on a fresh lab (state directory `dir`, namespaces
+/// named `prefix...`), which is torn down when it returns; prints how
+/// long that took under `label` and checks that nothing was left
+/// ([`assert_torn_down`]).
+pub fn run_torn_down(
+    dir: &Path,
+    prefix: &str,
+    label: &str,
+    scenario: impl FnOnce(&mut Lab) -> Vec<PathResult>,
+) -> Vec<PathResult> {
+    let t = Instant::now();
+    let res = {
+        let mut lab = Lab::new(dir, prefix).unwrap();
+        scenario(&mut lab)
+    };
+    eprintln!("[{label}] {:.1} s with teardown", t.elapsed().as_secs_f64());
+    assert_torn_down(dir, prefix);
+    res
+}
+
 /// Tears down the lab whose state directory is `dir`: its processes
 /// (SIGTERM, then SIGKILL after 3 s), its namespaces (newest first, with
 /// every link in them), then the directory. A missing directory is no
@@ -386,12 +406,17 @@ pub struct PathResult {
 }
 
 impl PathResult {
-    /// The one row of a scenario whose deployment could not be built.
-    pub fn build_failed(e: &anyhow::Error) -> PathResult {
+    /// Path `path` and how it went, an error as one line with its causes.
+    pub fn new(path: impl Into<String>, r: anyhow::Result<String>) -> PathResult {
         PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
+            path: path.into(),
+            outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
         }
+    }
+
+    /// The one row of a scenario whose deployment could not be built.
+    pub fn build_failed(e: anyhow::Error) -> PathResult {
+        PathResult::new("build the deployment", Err(e))
     }
 }
 
