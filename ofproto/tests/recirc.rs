@@ -5,17 +5,16 @@
 //! recirculate, frees the id, and then deletes the second-pass megaflows
 //! (their frozen state is gone).
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
-use ferrovs_datapath::dpif::{Datapath, DpConfig};
-use ferrovs_datapath::netdev::MemNetdev;
 use ferrovs_datapath::packet::DpPacket;
-use ferrovs_ofproto::upcall::{Bridge, OfprotoUpcall};
-use ferrovs_ofproto::xlate::XPort;
 use ferrovs_ofproto::{ConnKind, Ofproto, OfprotoConfig};
 use ferrovs_openflow::action::Action;
 use ferrovs_openflow::message::{Bucket, GroupMod, Hello, Message};
 use ferrovs_openflow::Version;
+use support::mem_switch::MemSwitch;
 
 /// An Ethernet/IPv4/UDP frame from 198.18.0.1:`sport` to 198.18.0.2:53.
 fn udp(sport: u16) -> Vec<u8> {
@@ -62,24 +61,12 @@ fn select_group_recirculates_and_ids_are_freed() {
     );
     of.add_flow_text("in_port=1,actions=group:1").unwrap();
     let of = Arc::new(Mutex::new(of));
-    let br = Bridge::new(of.clone());
-    let up = OfprotoUpcall::new();
-    up.add_bridge(br.clone());
-    let dp = Datapath::new(DpConfig::default(), up.clone());
-    let ports: Vec<Arc<MemNetdev>> = (1..=3)
-        .map(|i| MemNetdev::new(&format!("p{i}"), 1, 1))
-        .collect();
-    for (i, p) in ports.iter().enumerate() {
-        dp.add_port(10 + i as u32, p.clone()).unwrap();
-        br.set_port(
-            i as u16 + 1,
-            XPort {
-                name: format!("p{}", i + 1),
-                dp_port: Some(10 + i as u32),
-                ..Default::default()
-            },
-        );
-    }
+    let MemSwitch {
+        br: _br,
+        up,
+        dp,
+        ports,
+    } = MemSwitch::new(of.clone(), 3, 10);
     let mut pmd = dp.pmd_inline(0).unwrap();
     let n = 40u16;
     for s in 0..n {

@@ -17,6 +17,7 @@ use ferrovs_ofproto::xlate::{PortVlan, XPort};
 use ferrovs_ofproto::{Ofproto, OfprotoConfig};
 use ferrovs_openflow::text::wire::match_to_wire;
 use ferrovs_openflow::text::FlowText;
+use support::mem_switch::MemSwitch;
 
 /// An Ethernet/IPv4/UDP frame (checksums zero: not checked here).
 fn udp_frame(
@@ -325,22 +326,7 @@ fn an_unchanged_switch_revalidates_without_translating() {
     let s2 = skew.clone();
     of.set_clock(Arc::new(move || start + *s2.lock().unwrap()));
     let of = Arc::new(Mutex::new(of));
-    let br = Bridge::new(of.clone());
-    let up = OfprotoUpcall::new();
-    up.add_bridge(br.clone());
-    let dp = Datapath::new(DpConfig::default(), up.clone());
-    let ports: Vec<Arc<MemNetdev>> = (1..=3)
-        .map(|i| MemNetdev::new(&format!("p{i}"), 1, 1))
-        .collect();
-    let xport = |i: usize| XPort {
-        name: format!("p{i}"),
-        dp_port: Some(10 + i as u32),
-        ..Default::default()
-    };
-    for (i, p) in ports.iter().enumerate() {
-        dp.add_port(11 + i as u32, p.clone()).unwrap();
-        br.set_port(i as u16 + 1, xport(i + 1));
-    }
+    let MemSwitch { br, up, dp, ports } = MemSwitch::new(of.clone(), 3, 11);
     let mut pmd = dp.pmd_inline(0).unwrap();
     let mut send = |port: usize, f: &[u8]| {
         assert!(ports[port - 1].inject(0, DpPacket::from_bytes(f)));
@@ -438,7 +424,7 @@ fn an_unchanged_switch_revalidates_without_translating() {
         3,
         XPort {
             dp_port: Some(30),
-            ..xport(3)
+            ..MemSwitch::xport(3, 11)
         },
     );
     all(up.revalidate(&dp, 10_000));

@@ -52,6 +52,26 @@ impl FerrovsVswitchd {
         Ok(s)
     }
 
+    /// [`Self::start`], then adds bridge `bridge` on the netdev datapath
+    /// with the further `Bridge` settings `settings` (such as
+    /// `fail_mode=secure`): the usual bridge of a test that compares with
+    /// OVS's dummy datapath.
+    pub fn start_netdev(bridge: &str, settings: &[&str]) -> FerrovsVswitchd {
+        let fv = FerrovsVswitchd::start().unwrap();
+        let mut args = vec![
+            "add-br",
+            bridge,
+            "--",
+            "set",
+            "bridge",
+            bridge,
+            "datapath_type=netdev",
+        ];
+        args.extend_from_slice(settings);
+        fv.vsctl_ok(&args);
+        fv
+    }
+
     /// (Re)starts the switch process (after [`Self::sigterm`]).
     pub fn start_switch(&mut self) -> anyhow::Result<()> {
         let d = self.dir().to_path_buf();
@@ -198,6 +218,17 @@ impl FerrovsVswitchd {
             .stdin(Stdio::null())
             .output()
             .expect("run ovs-ofctl")
+    }
+
+    /// Like [`Self::ofctl`] but it must succeed; returns stdout.
+    pub fn ofctl_ok(&self, opts: &[&str], cmd: &str, bridge: &str, rest: &[&str]) -> String {
+        let out = self.ofctl(opts, cmd, bridge, rest);
+        assert!(
+            out.status.success(),
+            "ovs-ofctl {cmd} {rest:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Sends SIGTERM and waits (10 s) for the switch to exit; returns its

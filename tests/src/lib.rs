@@ -10,6 +10,7 @@
 //! Addresses used by network tests come only from 198.18.0.0/15 and
 //! 2001:db8::/32.
 
+pub mod bench_run;
 pub mod ferrovs_vswitchd;
 pub mod frames;
 pub mod lab;

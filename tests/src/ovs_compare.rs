@@ -2,10 +2,63 @@
 //! ports on both switches, and the lines of `ofproto/trace` and
 //! `dpctl/dump-flows` put in a form where only meaningful differences
 //! remain (datapath port numbers become port names, runs of outputs are
-//! sorted since OVS floods in hash order).
+//! sorted since OVS floods in hash order). [`Sw`] drives either switch
+//! with the same calls.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::ferrovs_vswitchd::FerrovsVswitchd;
+use crate::ovs_vswitchd::OvsVswitchd;
+
+/// The two switches of a comparison, driven alike on bridge `br0` (the
+/// bridge of [`OvsVswitchd::start_dummy`]`("br0")`); every command must
+/// succeed.
+pub enum Sw {
+    F(FerrovsVswitchd),
+    O(OvsVswitchd),
+}
+
+impl Sw {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sw::F(_) => "ferrovs",
+            Sw::O(_) => "OVS",
+        }
+    }
+    pub fn dir(&self) -> &Path {
+        match self {
+            Sw::F(f) => f.dir(),
+            Sw::O(o) => o.dir(),
+        }
+    }
+    /// `br0`'s management socket.
+    pub fn mgmt(&self) -> PathBuf {
+        match self {
+            Sw::F(f) => f.mgmt_socket("br0"),
+            Sw::O(o) => o.mgmt_socket(),
+        }
+    }
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        match self {
+            Sw::F(f) => f.vsctl_ok(args),
+            Sw::O(o) => o.vsctl(args).unwrap(),
+        }
+    }
+    pub fn appctl(&self, args: &[&str]) -> String {
+        match self {
+            Sw::F(f) => f.appctl_ok(args),
+            Sw::O(o) => o.appctl(args).unwrap(),
+        }
+    }
+    /// `ovs-ofctl OPTS CMD br0 REST`; returns stdout.
+    pub fn ofctl(&self, opts: &[&str], cmd: &str, rest: &[&str]) -> String {
+        match self {
+            Sw::F(f) => f.ofctl_ok(opts, cmd, "br0", rest),
+            Sw::O(o) => o.ofctl(opts, cmd, rest).unwrap(),
+        }
+    }
+}
 
 /// `ovs-vsctl` arguments that add dummy ports `ports` (name, extra
 /// settings such as `tag=10`) to `bridge` with ofport_request 1..N, each
@@ -30,14 +83,23 @@ pub fn add_dummy_ports(dir: &Path, bridge: &str, ports: &[(&str, &[&str])]) -> V
 
 /// `NAME OFPORT/DPPORT` lines of `dpif/show` -> datapath port -> name.
 pub fn dp_names(dpif_show: &str) -> BTreeMap<String, String> {
+    dp_names_with(dpif_show, |_, name| name.to_string())
+}
+
+/// Like [`dp_names`], the name given by `name(LINE, NAME)` (a tunnel
+/// port, say, by its shared datapath port's name).
+pub fn dp_names_with(
+    dpif_show: &str,
+    name: impl Fn(&str, &str) -> String,
+) -> BTreeMap<String, String> {
     dpif_show
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
-            let name = w.next()?;
+            let port = w.next()?;
             let nums = w.next()?.strip_suffix(':')?;
             let (_, dp) = nums.split_once('/')?;
-            Some((dp.to_string(), name.to_string()))
+            Some((dp.to_string(), name(l, port)))
         })
         .collect()
 }

@@ -12,66 +12,21 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferrovs_tests::{ferrovs_bin, Child};
+use ferrovs_tests::bench_run::{bench_command, leftovers, run_ok, BenchRun};
+use ferrovs_tests::Child;
 
 fn bench_cmd(out: &Path, contenders: &str, secs: &str) -> Command {
-    let bin = ferrovs_bin("ferrovs");
-    let mut c = Command::new(&bin);
-    c.args([
-        "bench",
-        "--contenders",
-        contenders,
-        "--duration",
-        secs,
-        "--out",
-    ])
-    .arg(out)
-    .arg("--bin-dir")
-    .arg(bin.parent().unwrap());
-    c
-}
-
-/// Namespaces, root links, processes and temp dirs named after `pid`.
-fn leftovers(pid: u32) -> Vec<String> {
-    let prefix = format!("fvb{pid:x}");
-    let mut v = Vec::new();
-    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
-    for out in [ns, links] {
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            if l.contains(&prefix) {
-                v.push(l.to_string());
-            }
-        }
-    }
-    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) {
-            v.push(e.path().display().to_string());
-        }
-    }
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    for l in String::from_utf8_lossy(&ps.stdout).lines() {
-        if l.contains(&prefix) {
-            v.push(l.to_string());
-        }
-    }
-    v
+    bench_command(out, &["--contenders", contenders, "--duration", secs])
 }
 
 #[test]
 fn bench_writes_parseable_results_and_leaves_nothing_behind() {
     let out = tempfile::tempdir().unwrap();
-    let child = bench_cmd(out.path(), "linux-bridge,ferrovs-afpacket", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "bench failed: {stderr}\n{stdout}");
+    let BenchRun {
+        pid,
+        stdout,
+        stderr,
+    } = run_ok(bench_cmd(out.path(), "linux-bridge,ferrovs-afpacket", "1"));
     assert!(
         stderr.contains("linux-bridge: ping latency"),
         "progress: {stderr}"

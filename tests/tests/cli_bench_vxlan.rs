@@ -5,36 +5,21 @@
 //! vxlan.json are written, and nothing named after the bench's pid is
 //! left afterwards.
 
-use std::process::{Command, Stdio};
-
-use ferrovs_tests::ferrovs_bin;
+use ferrovs_tests::bench_run::{bench_command, leftovers, run_ok, BenchRun};
 
 #[test]
 fn vxlan_bench_carries_traffic_for_kernel_and_ferrovs_and_cleans_up() {
     let out = tempfile::tempdir().unwrap();
-    let bin = ferrovs_bin("ferrovs");
-    let child = Command::new(&bin)
-        .args([
-            "bench",
+    let BenchRun { pid, stdout, .. } = run_ok(bench_command(
+        out.path(),
+        &[
             "--vxlan",
             "--contenders",
             "linux-bridge,ferrovs-afpacket",
             "--duration",
             "1",
-            "--out",
-        ])
-        .arg(out.path())
-        .arg("--bin-dir")
-        .arg(bin.parent().unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "bench failed: {stderr}\n{stdout}");
+        ],
+    ));
     assert!(stdout.contains("ferrovs/kernel"), "{stdout}");
     let js: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("vxlan.json")).unwrap())
@@ -58,26 +43,7 @@ fn vxlan_bench_carries_traffic_for_kernel_and_ferrovs_and_cleans_up() {
         .unwrap()
         .contains("| TCP VM to VM (Gbit/s) |"));
 
-    // Nothing of the bench's own is left: namespaces, temp dirs, processes.
-    let prefix = format!("fvb{pid:x}");
-    let ns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    let mut left: Vec<String> = [ns, ps]
-        .iter()
-        .flat_map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .into_owned()
-                .lines()
-                .map(String::from)
-                .collect::<Vec<_>>()
-        })
-        .filter(|l| l.contains(&prefix))
-        .collect();
-    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n.starts_with(&prefix) {
-            left.push(n);
-        }
-    }
-    assert!(left.is_empty(), "left behind: {left:?}");
+    // Nothing of the bench's own is left: namespaces, links, temp dirs,
+    // processes.
+    assert_eq!(leftovers(pid), Vec::<String>::new());
 }

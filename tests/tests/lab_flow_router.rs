@@ -10,19 +10,7 @@
 
 use ferrovs_tests::lab::flow_router::{have_pyftpdlib, run_scenario};
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{table, Lab};
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(String::from)
-        .collect()
-}
+use ferrovs_tests::lab::{run_torn_down, table};
 
 #[test]
 fn flow_router_ferrovs_and_ovs() {
@@ -33,30 +21,14 @@ fn flow_router_ferrovs_and_ovs() {
         have_pyftpdlib(),
         "python3 cannot import pyftpdlib: `python3 -m pip install pyftpdlib` (tests/run.sh installs it)"
     );
-    let bin_dir = ferrovs_tests::ferrovs_bin("ferrovs-vswitchd")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let bin_dir = ferrovs_tests::lab::ferrovs_bin_dir();
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
-        let t = std::time::Instant::now();
         let dir = std::env::temp_dir().join(format!("fvs-labr-{tag}-{}", std::process::id()));
         let prefix = format!("fvr{:x}{tag}", std::process::id() & 0xffff);
-        let res = {
-            let mut lab = Lab::new(&dir, &prefix).unwrap();
-            run_scenario(&mut lab, &backend, true)
-        };
-        eprintln!(
-            "[{}] {:.1} s with teardown",
-            backend.label(),
-            t.elapsed().as_secs_f64()
-        );
-        assert!(!dir.exists(), "{} left behind", dir.display());
-        assert!(
-            leftovers(&prefix).is_empty(),
-            "namespaces left: {:?}",
-            leftovers(&prefix)
-        );
+        let res = run_torn_down(&dir, &prefix, backend.label(), |lab| {
+            run_scenario(lab, &backend, true)
+        });
         results.push((backend.label(), res));
     }
     let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();

@@ -14,22 +14,10 @@
 
 use ferrovs_tests::lab::neutron_gre::run_scenario;
 use ferrovs_tests::lab::switch::Backend;
-use ferrovs_tests::lab::{table, Lab};
+use ferrovs_tests::lab::{run_torn_down, table};
 
 fn lab_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("fvs-lab-{tag}-{}", std::process::id()))
-}
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -41,26 +29,11 @@ fn neutron_gre_ferrovs_and_ovs() {
     eprintln!("ferrovs daemons from {}", bin_dir.display());
     let mut results = Vec::new();
     for (tag, backend) in [("fv", Backend::Ferrovs { bin_dir }), ("ovs", Backend::Ovs)] {
-        let t = std::time::Instant::now();
         let dir = lab_dir(tag);
         let prefix = format!("fvl{:x}{tag}", std::process::id() & 0xffff);
-        let res = {
-            let mut lab = Lab::new(&dir, &prefix).unwrap();
-            run_scenario(&mut lab, &backend, true)
-        };
-        eprintln!(
-            "[{}] {:.1} s with teardown",
-            backend.label(),
-            t.elapsed().as_secs_f64()
-        );
-        assert!(!dir.exists(), "{} left behind", dir.display());
-        let procs = ferrovs_tests::lab::processes_of(&dir);
-        assert!(procs.is_empty(), "processes left: {procs:?}");
-        assert!(
-            leftovers(&prefix).is_empty(),
-            "namespaces left: {:?}",
-            leftovers(&prefix)
-        );
+        let res = run_torn_down(&dir, &prefix, backend.label(), |lab| {
+            run_scenario(lab, &backend, true)
+        });
         results.push((backend.label(), res));
     }
     let cols: Vec<(&str, &[_])> = results.iter().map(|(l, r)| (*l, r.as_slice())).collect();

@@ -17,22 +17,10 @@
 
 use ferrovs_tests::lab::switch::Backend;
 use ferrovs_tests::lab::vxlan_mixed::{run_scenario_with, RouterForm};
-use ferrovs_tests::lab::{table, Lab};
+use ferrovs_tests::lab::{run_torn_down, table};
 
 fn lab_dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("fvs-labx-{tag}-{}", std::process::id()))
-}
-
-fn leftovers(prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new(ferrovs_tests::tool("ip"))
-        .args(["netns", "list"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with(prefix))
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -60,29 +48,14 @@ fn vxlan_mixed_ferrovs_and_ovs() {
             ),
             ("ovs", Backend::Ovs),
         ] {
-            let t = std::time::Instant::now();
             let tag = format!("{tag}{}", if form == RouterForm::Flows { "f" } else { "" });
             let dir = lab_dir(&tag);
             let prefix = format!("fvx{:x}{tag}", std::process::id() & 0xffff);
-            let res = {
-                let mut lab = Lab::new(&dir, &prefix).unwrap();
-                run_scenario_with(&mut lab, &backend, form, true)
-            };
-            eprintln!(
-                "[{}, {}] {:.1} s with teardown",
-                backend.label(),
-                form.label(),
-                t.elapsed().as_secs_f64()
-            );
-            assert!(!dir.exists(), "{} left behind", dir.display());
-            let procs = ferrovs_tests::lab::processes_of(&dir);
-            assert!(procs.is_empty(), "processes left: {procs:?}");
-            assert!(
-                leftovers(&prefix).is_empty(),
-                "namespaces left: {:?}",
-                leftovers(&prefix)
-            );
-            results.push((format!("{}, {}", backend.label(), form.label()), res));
+            let label = format!("{}, {}", backend.label(), form.label());
+            let res = run_torn_down(&dir, &prefix, &label, |lab| {
+                run_scenario_with(lab, &backend, form, true)
+            });
+            results.push((label, res));
         }
     }
     let cols: Vec<(&str, &[_])> = results

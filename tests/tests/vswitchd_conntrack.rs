@@ -96,18 +96,7 @@ fn veth_host_with(
 
 /// A switch with `br0` (netdev datapath, fail_mode secure).
 fn secure_switch() -> FerrovsVswitchd {
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
-    fv
+    FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"])
 }
 
 /// A switch with `br0` (netdev datapath, fail_mode secure) and two hosts
@@ -206,19 +195,20 @@ fn tcp(client: &Netns, server: &Netns, dst: &str, port: u16) -> (String, String)
     (said, seen)
 }
 
+/// `ping OPTS DST` (2 echoes, 0.2 s apart) from `from`: true when both
+/// came back.
+fn ping_with(from: &Netns, dst: &str, opts: &[&str]) -> bool {
+    let ping = tool("ping");
+    let mut argv = vec![ping.to_str().unwrap(), "-c", "2", "-i", "0.2"];
+    argv.extend_from_slice(opts);
+    argv.push(dst);
+    from.exec(&argv)
+        .map(|o| o.contains(" 0% packet loss"))
+        .unwrap_or(false)
+}
+
 fn ping(from: &Netns, dst: &str) -> bool {
-    from.exec(&[
-        tool("ping").to_str().unwrap(),
-        "-c",
-        "2",
-        "-i",
-        "0.2",
-        "-W",
-        "1",
-        dst,
-    ])
-    .map(|o| o.contains(" 0% packet loss"))
-    .unwrap_or(false)
+    ping_with(from, dst, &["-W", "1"])
 }
 
 #[test]
@@ -262,11 +252,9 @@ fn stateful_firewall_passes_allowed_tcp_and_replies_drops_the_rest() {
     assert!(!ping(&h1.ns, "198.18.0.2"), "ping is not allowed");
 }
 
-#[test]
-fn snat_and_floating_ip_dnat() {
-    let (fv, h1, h2, p1, p2) = setup();
-    // SNAT: h1's connections leave as 198.18.1.1; h2 routes that
-    // network to h1's MAC, the way a router's external port would.
+/// `h2` routes the SNAT network 198.18.1.0/24 to `h1`'s MAC, the way a
+/// router's external port would.
+fn snat_route_back(h1: &Host, h2: &Host) {
     h2.ns
         .exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &h2.ifname])
         .unwrap();
@@ -282,6 +270,14 @@ fn snat_and_floating_ip_dnat() {
             &h2.ifname,
         ])
         .unwrap();
+}
+
+#[test]
+fn snat_and_floating_ip_dnat() {
+    let (fv, h1, h2, p1, p2) = setup();
+    // SNAT: h1's connections leave as 198.18.1.1; h2 routes that
+    // network to h1's MAC, the way a router's external port would.
+    snat_route_back(&h1, &h2);
     flows(
         &fv,
         &[
@@ -531,20 +527,7 @@ fn neutron_deleted_rule_cuts_established_connection_by_ct_mark() {
 /// `ping -s SIZE` (2 echoes) from `from` to `dst`: true when both came
 /// back. 3000 bytes of payload go out as three fragments each way.
 fn ping_big(from: &Netns, dst: &str, size: &str) -> bool {
-    from.exec(&[
-        tool("ping").to_str().unwrap(),
-        "-c",
-        "2",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-s",
-        size,
-        dst,
-    ])
-    .map(|o| o.contains(" 0% packet loss"))
-    .unwrap_or(false)
+    ping_with(from, dst, &["-W", "2", "-s", size])
 }
 
 /// Fragmented datagrams are reassembled before tracking and sent on as
@@ -557,21 +540,7 @@ fn ping_big(from: &Netns, dst: &str, size: &str) -> bool {
 #[test]
 fn fragmented_ipv4_through_snat_and_ipv6_through_the_firewall() {
     let (fv, h1, h2, p1, p2) = setup();
-    h2.ns
-        .exec(&["ip", "route", "add", "198.18.1.0/24", "dev", &h2.ifname])
-        .unwrap();
-    h2.ns
-        .exec(&[
-            "ip",
-            "neigh",
-            "replace",
-            "198.18.1.1",
-            "lladdr",
-            &h1.mac(),
-            "dev",
-            &h2.ifname,
-        ])
-        .unwrap();
+    snat_route_back(&h1, &h2);
     flows(
         &fv,
         &[

@@ -14,16 +14,6 @@ use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
 use ferrovs_tests::ovs_compare::{dp_names, named_actions};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
-fn ofctl_ok(fv: &FerrovsVswitchd, cmd: &str, rest: &[&str]) -> String {
-    let out = fv.ofctl(&[], cmd, "br0", rest);
-    assert!(
-        out.status.success(),
-        "ovs-ofctl {cmd} {rest:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `ovs-vsctl` arguments that add dummy ports p1..pN to br0 with
 /// ofport_request 1..N, each recording its output in `DIR/pK-tx.pcap`,
 /// and `extra` settings per port (e.g. `tag=10`).
@@ -119,8 +109,8 @@ fn openflow_table_forwards() {
     ));
     vsctl(&fv, &a);
     // Secure mode: no flow until the controller adds one.
-    assert_eq!(ofctl_ok(&fv, "dump-flows", &["--no-stats"]), "");
-    ofctl_ok(&fv, "add-flow", &["in_port=1,actions=output:2"]);
+    assert_eq!(fv.ofctl_ok(&[], "dump-flows", "br0", &["--no-stats"]), "");
+    fv.ofctl_ok(&[], "add-flow", "br0", &["in_port=1,actions=output:2"]);
     let tx = Tx::new(&fv, &["p1", "p2", "p3"]);
     let pkt = icmp(1, 2);
     fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
@@ -139,11 +129,12 @@ fn openflow_table_forwards() {
     // megaflow's counters (the miss and the hit) to it.
     fv.appctl_ok(&["revalidator/wait"]);
     let counted = fv.wait_until(Duration::from_secs(5), || {
-        ofctl_ok(&fv, "dump-flows", &[]).contains("n_packets=2, n_bytes=84,")
+        fv.ofctl_ok(&[], "dump-flows", "br0", &[])
+            .contains("n_packets=2, n_bytes=84,")
     });
-    assert!(counted, "{}", ofctl_ok(&fv, "dump-flows", &[]));
+    assert!(counted, "{}", fv.ofctl_ok(&[], "dump-flows", "br0", &[]));
     // A flow-mod reaches installed megaflows within a revalidation round.
-    ofctl_ok(&fv, "mod-flows", &["in_port=1,actions=output:3"]);
+    fv.ofctl_ok(&[], "mod-flows", "br0", &["in_port=1,actions=output:3"]);
     fv.appctl_ok(&["revalidator/wait"]);
     fv.appctl_ok(&["netdev-dummy/receive", "p1", &pkt]);
     tx.expect(&fv, &[("p1", 0), ("p2", 2), ("p3", 1)]);
@@ -180,7 +171,7 @@ fn standalone_normal_learns_macs() {
     vsctl(&fv, &a);
     // OVS's standalone bridge without controllers: one visible flow.
     assert_eq!(
-        ofctl_ok(&fv, "dump-flows", &["--no-stats"]),
+        fv.ofctl_ok(&[], "dump-flows", "br0", &["--no-stats"]),
         " priority=0 actions=NORMAL\n"
     );
     let tx = Tx::new(&fv, &["p1", "p2", "p3"]);
@@ -310,7 +301,7 @@ fn trace_matches_ovs() {
         "table=1,priority=10,dl_dst=50:54:00:00:00:02,actions=strip_vlan,output:1,LOCAL",
     ];
     for f in flows {
-        ofctl_ok(&fv, "add-flow", &[f]);
+        fv.ofctl_ok(&[], "add-flow", "br0", &[f]);
         ovs.ofctl(&[], "add-flow", &[f]).unwrap();
     }
     let ovs_appctl = |args: &[&str]| -> String {
@@ -367,7 +358,7 @@ fn fail_mode_flows_match_ovs() {
             .map(|l| format!("{l}\n"))
             .collect()
     };
-    let fv_flows = || ofctl_ok(&fv, "dump-flows", &["--no-stats"]);
+    let fv_flows = || fv.ofctl_ok(&[], "dump-flows", "br0", &["--no-stats"]);
     let steps: &[&[&str]] = &[
         &["set", "bridge", "br0", "fail_mode=standalone"],
         &["set-controller", "br0", "punix:ctl.sock"],
@@ -382,7 +373,7 @@ fn fail_mode_flows_match_ovs() {
             // A flow of the operator's own, then the mode change flushes.
             ovs.ofctl(&[], "add-flow", &["priority=5,actions=drop"])
                 .unwrap();
-            ofctl_ok(&fv, "add-flow", &["priority=5,actions=drop"]);
+            fv.ofctl_ok(&[], "add-flow", "br0", &["priority=5,actions=drop"]);
         }
         // Dump order is OVS's classifier iteration order: compare sets.
         let sorted = |s: String| {
@@ -505,7 +496,12 @@ fn controller_action_sends_packet_in() {
     .to_vec();
     a.extend(add_ports(fv.dir(), &[("p1", &[]), ("p2", &[])]));
     vsctl(&fv, &a);
-    ofctl_ok(&fv, "add-flow", &["in_port=1,actions=controller,output:2"]);
+    fv.ofctl_ok(
+        &[],
+        "add-flow",
+        "br0",
+        &["in_port=1,actions=controller,output:2"],
+    );
     // `ovs-ofctl monitor` prints what it receives on its stderr.
     let err_path = fv.dir().join("monitor.err");
     let _mon = ferrovs_tests::Child(

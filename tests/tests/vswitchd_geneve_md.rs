@@ -9,7 +9,10 @@
 //! are named before comparing. (The `Megaflow:` lines are printed, not
 //! compared: ferrovs's trace megaflow text leaves out the tunnel fields.)
 
+use std::collections::BTreeMap;
+
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_compare::dp_names_with;
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
 const TLV: &str =
@@ -79,7 +82,7 @@ fn steps() -> Vec<Vec<&'static str>> {
 
 /// The `Datapath actions:` line with datapath port numbers named, and the
 /// `Megaflow:` line.
-fn lines(trace: &str, dp_names: &[(String, String)]) -> (String, String) {
+fn lines(trace: &str, dp_names: &BTreeMap<String, String>) -> (String, String) {
     let get = |p: &str| {
         trace
             .lines()
@@ -105,37 +108,22 @@ fn lines(trace: &str, dp_names: &[(String, String)]) -> (String, String) {
 
 /// dp port number -> name from `dpif/show` (tunnel ports by their shared
 /// datapath port's name).
-fn names(dpif_show: &str) -> Vec<(String, String)> {
-    dpif_show
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let name = w.next()?;
-            let nums = w.next()?.strip_suffix(':')?;
-            let (_, dp) = nums.split_once('/')?;
-            let name = if l.contains("(geneve") {
-                "genev_sys_6081"
-            } else {
-                name
-            };
-            Some((dp.to_string(), name.to_string()))
-        })
-        .collect()
+fn names(dpif_show: &str) -> BTreeMap<String, String> {
+    dp_names_with(dpif_show, |line, name| {
+        if line.contains("(geneve") {
+            "genev_sys_6081".to_string()
+        } else {
+            name.to_string()
+        }
+    })
 }
 
-#[test]
-fn geneve_options_trace_matches_ovs() {
+/// OVS and ferrovs, each with the bridges of [`steps`], `br0` holding
+/// 198.18.2.88/24 with a route and ARP entry for the remote tunnel end
+/// 198.18.2.93, and the TLV map [`TLV`] on `br-int`.
+fn geneve_switches() -> (OvsVswitchd, FerrovsVswitchd) {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &[]);
     for s in steps() {
         ovs.vsctl(&s).unwrap();
         fv.vsctl_ok(&s);
@@ -163,6 +151,15 @@ fn geneve_options_trace_matches_ovs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (ovs, fv)
+}
+
+#[test]
+fn geneve_options_trace_matches_ovs() {
+    let (ovs, fv) = geneve_switches();
+    let mgmt = ovs.dir().join("br-int.mgmt");
+    let ovs_appctl = |a: &[&str]| ovs.appctl(a).unwrap_or_else(|e| panic!("OVS {a:?}: {e}"));
+    let fv_appctl = |a: &[&str]| fv.appctl_ok(a);
     for f in FLOWS {
         ovs.ofctl_on(&mgmt, &[], "add-flow", &[f]).unwrap();
         let out = fv.ofctl(&[], "add-flow", "br-int", &[f]);
@@ -259,44 +256,10 @@ fn geneve_frame(opts: &[u8]) -> String {
 fn geneve_packet_in_and_megaflow_match_ovs() {
     use std::process::{Command, Stdio};
     use std::time::Duration;
-    let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
-    for s in steps() {
-        ovs.vsctl(&s).unwrap();
-        fv.vsctl_ok(&s);
-    }
-    for ns in [ovs.netns(), fv.netns()] {
-        ns.exec(&["ip", "addr", "add", "198.18.2.88/24", "dev", "br0"])
-            .unwrap();
-        ns.exec(&["ip", "link", "set", "br0", "up"]).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    let (ovs, fv) = geneve_switches();
+    let mgmt = ovs.dir().join("br-int.mgmt");
     let ovs_appctl = |a: &[&str]| ovs.appctl(a).unwrap_or_else(|e| panic!("OVS {a:?}: {e}"));
     let fv_appctl = |a: &[&str]| fv.appctl_ok(a);
-    for appctl in [&ovs_appctl as &dyn Fn(&[&str]) -> String, &fv_appctl] {
-        assert_eq!(appctl(&["ovs/route/add", "198.18.2.93/24", "br0"]), "OK\n");
-        assert_eq!(
-            appctl(&["tnl/arp/set", "br0", "198.18.2.93", "f8:bc:12:44:34:b7"]),
-            "OK\n"
-        );
-    }
-    let mgmt = ovs.dir().join("br-int.mgmt");
-    ovs.ofctl_on(&mgmt, &[], "add-tlv-map", &[TLV]).unwrap();
-    let out = fv.ofctl(&[], "add-tlv-map", "br-int", &[TLV]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let flow = "priority=10,in_port=4,tun_metadata0=0xa/0xf,actions=output:1,controller";
     ovs.ofctl_on(&mgmt, &[], "add-flow", &[flow]).unwrap();
     assert!(fv
@@ -359,7 +322,7 @@ fn geneve_packet_in_and_megaflow_match_ovs() {
         "packet-ins: ferrovs (left) vs OVS (right)"
     );
     // The decapsulated megaflows, datapath ports named.
-    let megaflows = |dump: String, names: &[(String, String)]| -> Vec<String> {
+    let megaflows = |dump: String, names: &BTreeMap<String, String>| -> Vec<String> {
         let mut v: Vec<String> = dump
             .lines()
             .filter(|l| l.contains("geneve("))
@@ -372,10 +335,7 @@ fn geneve_packet_in_and_megaflow_match_ovs() {
                 let keep = l.split(", packets:").next().unwrap_or("").to_string();
                 let acts = l.split("actions:").nth(1).unwrap_or("");
                 let first = acts.split(',').next().unwrap_or("");
-                let named = names
-                    .iter()
-                    .find(|(no, _)| no == first)
-                    .map_or(first.to_string(), |(_, n)| n.clone());
+                let named = names.get(first).map_or(first, String::as_str);
                 format!("{keep} actions:{named}")
             })
             .collect();

@@ -18,16 +18,6 @@ use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 const PROTOCOLS: &str =
     "protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15";
 
-fn ofctl_ok(fv: &FerrovsVswitchd, opts: &[&str], cmd: &str, rest: &[&str]) -> String {
-    let out = fv.ofctl(opts, cmd, "br0", rest);
-    assert!(
-        out.status.success(),
-        "ovs-ofctl {cmd} {rest:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A TCP packet p1 -> p2 as `netdev-dummy/receive` takes it.
 fn tcp_packet() -> &'static str {
     "in_port(1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),\
@@ -61,11 +51,11 @@ impl Pair {
         ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
             .unwrap();
         for g in groups {
-            ofctl_ok(&fv, &["-O", "OpenFlow15"], "add-group", &[g]);
+            fv.ofctl_ok(&["-O", "OpenFlow15"], "add-group", "br0", &[g]);
             ovs.ofctl(&["-O", "OpenFlow15"], "add-group", &[g]).unwrap();
         }
         for f in flows {
-            ofctl_ok(&fv, &["-O", "OpenFlow15"], "add-flow", &[f]);
+            fv.ofctl_ok(&["-O", "OpenFlow15"], "add-flow", "br0", &[f]);
             ovs.ofctl(&["-O", "OpenFlow15"], "add-flow", &[f]).unwrap();
         }
         Pair { ovs, fv }

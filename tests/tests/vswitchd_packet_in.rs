@@ -17,12 +17,12 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::add_dummy_ports;
+use ferrovs_tests::ovs_compare::{add_dummy_ports, Sw};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 use ferrovs_tests::{tool, Child};
 
@@ -31,73 +31,10 @@ use ferrovs_tests::{tool, Child};
 const TCP: &str = "505400000002505400000001080045000028000040004006\
                    cdb4c6120001c6120002000500500000000000000000500200000e060000";
 
-/// The two switches, driven alike.
-enum Sw {
-    F(FerrovsVswitchd),
-    O(OvsVswitchd),
-}
-
-impl Sw {
-    fn name(&self) -> &'static str {
-        match self {
-            Sw::F(_) => "ferrovs",
-            Sw::O(_) => "OVS",
-        }
-    }
-    fn dir(&self) -> &Path {
-        match self {
-            Sw::F(f) => f.dir(),
-            Sw::O(o) => o.dir(),
-        }
-    }
-    fn mgmt(&self) -> PathBuf {
-        match self {
-            Sw::F(f) => f.mgmt_socket("br0"),
-            Sw::O(o) => o.mgmt_socket(),
-        }
-    }
-    fn vsctl(&self, args: &[&str]) -> String {
-        match self {
-            Sw::F(f) => f.vsctl_ok(args),
-            Sw::O(o) => o.vsctl(args).unwrap(),
-        }
-    }
-    fn appctl(&self, args: &[&str]) -> String {
-        match self {
-            Sw::F(f) => f.appctl_ok(args),
-            Sw::O(o) => o.appctl(args).unwrap(),
-        }
-    }
-    fn ofctl(&self, opts: &[&str], cmd: &str, rest: &[&str]) {
-        match self {
-            Sw::F(f) => {
-                let o = f.ofctl(opts, cmd, "br0", rest);
-                assert!(
-                    o.status.success(),
-                    "ovs-ofctl {cmd} {rest:?}: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
-            Sw::O(o) => {
-                o.ofctl(opts, cmd, rest).unwrap();
-            }
-        }
-    }
-}
-
 /// Both switches with br0 (netdev, secure) and dummy ports p1, p2.
 fn both() -> [Sw; 2] {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &[]);
     let sws = [Sw::F(fv), Sw::O(ovs)];
     for s in &sws {
         s.vsctl(&["set-fail-mode", "br0", "secure"]);

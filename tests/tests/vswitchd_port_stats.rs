@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::add_dummy_ports;
+use ferrovs_tests::ovs_compare::{add_dummy_ports, Sw};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
 /// TCP 50:54:00:00:00:01 -> :02, 198.18.0.1:5 -> 198.18.0.2:80 (54 bytes).
@@ -23,46 +23,6 @@ const TO_P1: &str = "505400000001505400000002080045000028000040004006\
 /// A frame no flow matches (dropped by the table miss, secure fail mode).
 const STRAY: &str = "ffffffffffff50540000000208060001080006040001505400000002c6120002\
                      000000000000c6120001";
-
-enum Sw {
-    F(FerrovsVswitchd),
-    O(OvsVswitchd),
-}
-
-impl Sw {
-    fn vsctl(&self, args: &[&str]) -> String {
-        match self {
-            Sw::F(f) => f.vsctl_ok(args),
-            Sw::O(o) => o.vsctl(args).unwrap(),
-        }
-    }
-    fn appctl(&self, args: &[&str]) -> String {
-        match self {
-            Sw::F(f) => f.appctl_ok(args),
-            Sw::O(o) => o.appctl(args).unwrap(),
-        }
-    }
-    fn ofctl(&self, opts: &[&str], cmd: &str, rest: &[&str]) -> String {
-        match self {
-            Sw::F(f) => {
-                let o = f.ofctl(opts, cmd, "br0", rest);
-                assert!(
-                    o.status.success(),
-                    "ovs-ofctl {cmd} {rest:?}: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
-                String::from_utf8_lossy(&o.stdout).into_owned()
-            }
-            Sw::O(o) => o.ofctl(opts, cmd, rest).unwrap(),
-        }
-    }
-    fn dir(&self) -> &std::path::Path {
-        match self {
-            Sw::F(f) => f.dir(),
-            Sw::O(o) => o.dir(),
-        }
-    }
-}
 
 fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + within;
@@ -108,16 +68,7 @@ fn is_queue_stat(kv: &str) -> bool {
 #[test]
 fn dump_ports_and_statistics_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &[]);
     let sws = [Sw::F(fv), Sw::O(ovs)];
     for s in &sws {
         s.vsctl(&["set-fail-mode", "br0", "secure"]);

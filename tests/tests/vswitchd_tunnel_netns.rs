@@ -47,6 +47,12 @@ fn tcp(server: &ferrovs_tests::Netns, client: &ferrovs_tests::Netns, addr: &str)
         .unwrap()
 }
 
+/// Pings `dst` from `ns`: up to 10 tries of one echo (the first packets
+/// wait for ARP on both layers).
+fn ping(ns: &ferrovs_tests::Netns, dst: &str) -> bool {
+    (0..10).any(|_| ns.exec(&["ping", "-c", "1", "-W", "1", dst]).is_ok())
+}
+
 /// A ferrovs host and a kernel VXLAN endpoint (a `vxlan` device in a
 /// Linux bridge, as a Linux-bridge agent's compute node) on VNI 100 carry
 /// ping both ways over a veth underlay. Nothing is set by hand on the
@@ -162,10 +168,6 @@ fn kernel_vxlan_interop() {
     ]);
     ip(h1, &["addr", "add", "198.18.10.1/24", "dev", "br0"]);
     ip(h1, &["link", "set", "br0", "up"]);
-    let ping = |ns: &Netns, dst: &str| -> bool {
-        // Up to 10 tries: the first packets wait for ARP on both layers.
-        (0..10).any(|_| ns.exec(&["ping", "-c", "1", "-W", "1", dst]).is_ok())
-    };
     assert!(
         ping(&vm, "198.18.20.2"),
         "VM -> kernel bridge over VXLAN\n{}\n{}\n{}",
@@ -383,37 +385,44 @@ fn hypervisor(n: u8, underlay_end: &str) -> Hv {
 /// are learned by ARP and neighbour discovery. A key mismatch carries
 /// nothing. (The kernel here has no gretap or geneve devices to test
 /// against.)
+/// Adds tunnel port `tun` of type `kind` to `h`'s br-int, with the
+/// further `Interface` settings `extra`.
+fn add_tunnel(h: &Hv, kind: &str, remote: &str, key: &str, extra: &[&str]) {
+    let (kind, remote, key) = (
+        format!("type={kind}"),
+        format!("options:remote_ip={remote}"),
+        format!("options:key={key}"),
+    );
+    let mut args = vec![
+        "add-port",
+        "br-int",
+        "tun",
+        "--",
+        "set",
+        "Interface",
+        "tun",
+        &kind,
+        &remote,
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    h.fv.vsctl_ok(&args);
+}
+
 #[test]
 fn ferrovs_to_ferrovs_gre_and_geneve() {
     let under = ferrovs_tests::Veth::new("g").unwrap();
     let h1 = hypervisor(1, &under.a);
     let h2 = hypervisor(2, &under.b);
-    let ping = |from: &Hv, dst: &str| -> bool {
-        (0..10).any(|_| from.vm.exec(&["ping", "-c", "1", "-W", "1", dst]).is_ok())
-    };
-    let add = |h: &Hv, kind: &str, remote: &str, key: &str| {
-        h.fv.vsctl_ok(&[
-            "add-port",
-            "br-int",
-            "tun",
-            "--",
-            "set",
-            "Interface",
-            "tun",
-            &format!("type={kind}"),
-            &format!("options:remote_ip={remote}"),
-            &format!("options:key={key}"),
-        ]);
-    };
-    add(&h1, "gre", "198.18.30.2", "7");
-    add(&h2, "gre", "198.18.30.1", "7");
+    add_tunnel(&h1, "gre", "198.18.30.2", "7", &[]);
+    add_tunnel(&h2, "gre", "198.18.30.1", "7", &[]);
     assert!(
-        ping(&h1, "198.18.40.2"),
+        ping(&h1.vm, "198.18.40.2"),
         "VM1 -> VM2 over GRE\n{}\n{}",
         h1.fv.appctl_ok(&["tnl/neigh/show"]),
         h1.fv.appctl_ok(&["dpif/show"])
     );
-    assert!(ping(&h2, "198.18.40.1"), "VM2 -> VM1 over GRE");
+    assert!(ping(&h2.vm, "198.18.40.1"), "VM2 -> VM1 over GRE");
     // A key mismatch: nothing crosses.
     h2.fv
         .vsctl_ok(&["set", "Interface", "tun", "options:key=8"]);
@@ -428,15 +437,15 @@ fn ferrovs_to_ferrovs_gre_and_geneve() {
     for h in [&h1, &h2] {
         h.fv.vsctl_ok(&["del-port", "br-int", "tun"]);
     }
-    add(&h1, "geneve", "2001:db8:30::2", "9");
-    add(&h2, "geneve", "2001:db8:30::1", "9");
+    add_tunnel(&h1, "geneve", "2001:db8:30::2", "9", &[]);
+    add_tunnel(&h2, "geneve", "2001:db8:30::1", "9", &[]);
     assert!(
-        ping(&h1, "198.18.40.2"),
+        ping(&h1.vm, "198.18.40.2"),
         "VM1 -> VM2 over Geneve/IPv6\n{}\n{}",
         h1.fv.appctl_ok(&["tnl/neigh/show"]),
         h1.fv.appctl_ok(&["ovs/route/show"])
     );
-    assert!(ping(&h2, "198.18.40.1"), "VM2 -> VM1 over Geneve/IPv6");
+    assert!(ping(&h2.vm, "198.18.40.1"), "VM2 -> VM1 over Geneve/IPv6");
     let neigh = h1.fv.appctl_ok(&["tnl/neigh/show"]);
     assert!(neigh.contains("2001:db8:30::2"), "learned by ND:\n{neigh}");
 }
@@ -454,9 +463,6 @@ fn ferrovs_to_ferrovs_geneve_options() {
     let under = ferrovs_tests::Veth::new("o").unwrap();
     let h1 = hypervisor(1, &under.a);
     let h2 = hypervisor(2, &under.b);
-    let ping = |from: &Hv, dst: &str| -> bool {
-        (0..10).any(|_| from.vm.exec(&["ping", "-c", "1", "-W", "1", dst]).is_ok())
-    };
     let tlv = "{class=0xffff,type=0x80,len=4}->tun_metadata0";
     let flows = |h: &Hv, send: &str| {
         let f = h.fv.ofctl(&[], "del-flows", "br-int", &[]);
@@ -475,19 +481,7 @@ fn ferrovs_to_ferrovs_geneve_options() {
         }
     };
     for (h, remote) in [(&h1, "198.18.30.2"), (&h2, "198.18.30.1")] {
-        h.fv.vsctl_ok(&[
-            "add-port",
-            "br-int",
-            "tun",
-            "--",
-            "set",
-            "Interface",
-            "tun",
-            "type=geneve",
-            &format!("options:remote_ip={remote}"),
-            "options:key=9",
-            "ofport_request=10",
-        ]);
+        add_tunnel(h, "geneve", remote, "9", &["ofport_request=10"]);
         let out = h.fv.ofctl(&[], "add-tlv-map", "br-int", &[tlv]);
         assert!(
             out.status.success(),
@@ -497,7 +491,7 @@ fn ferrovs_to_ferrovs_geneve_options() {
         flows(h, "0x1a");
     }
     assert!(
-        ping(&h1, "198.18.40.2"),
+        ping(&h1.vm, "198.18.40.2"),
         "VM1 -> VM2 over Geneve with an option\n{}\n{}",
         h2.fv.appctl_ok(&["dpctl/dump-flows"]),
         h2.fv.appctl_ok(&[
@@ -507,7 +501,7 @@ fn ferrovs_to_ferrovs_geneve_options() {
         ])
     );
     assert!(
-        ping(&h2, "198.18.40.1"),
+        ping(&h2.vm, "198.18.40.1"),
         "VM2 -> VM1 over Geneve with an option"
     );
     let dump = h2.fv.appctl_ok(&["dpctl/dump-flows"]);

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_compare::dp_names;
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 
 /// Both switches, one bridge each, same ports.
@@ -40,19 +41,6 @@ fn port_args(dir: &Path) -> Vec<String> {
         ));
     }
     a
-}
-
-fn dp_names(dpif_show: &str) -> BTreeMap<String, String> {
-    dpif_show
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let name = w.next()?;
-            let nums = w.next()?.strip_suffix(':')?;
-            let (_, dp) = nums.split_once('/')?;
-            Some((dp.to_string(), name.to_string()))
-        })
-        .collect()
 }
 
 /// Replaces datapath port numbers (bare numbers in an action position:

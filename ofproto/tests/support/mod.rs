@@ -2,9 +2,12 @@
 //! will serve a bridge's management socket, so that Debian's real
 //! `ovs-ofctl` can drive it; and the side-by-side runner that sends the
 //! same `ovs-ofctl` commands to it and to Debian's `ovs-vswitchd` (the
-//! oracle) and compares what they print.
+//! oracle) and compares what they print. [`mem_switch`]: a bridge on a
+//! datapath of memory ports.
 
 #![allow(dead_code)]
+
+pub mod mem_switch;
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};

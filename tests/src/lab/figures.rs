@@ -56,10 +56,7 @@ pub fn measure(
 ) -> Vec<PathResult> {
     let mut res = Vec::new();
     let mut push = |path: String, r: anyhow::Result<String>, log: &mut dyn FnMut(&str)| {
-        let pr = PathResult {
-            path,
-            outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
-        };
+        let pr = PathResult::new(path, r);
         match &pr.outcome {
             Ok(d) => log(&format!("{} {d}", pr.path)),
             Err(e) => log(&format!("{} FAILED: {e}", pr.path)),

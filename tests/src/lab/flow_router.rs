@@ -38,7 +38,7 @@ use anyhow::ensure;
 use super::neutron_gre::ip;
 use super::switch::{Backend, Switch};
 use super::traffic::{self, FtpMode};
-use super::{ns_exec, Lab, PathResult};
+use super::{ns_exec, Lab, PathResult, Progress};
 
 /// The conntrack zone of the router's NAT.
 pub const NAT_ZONE: u16 = 64000;
@@ -420,10 +420,7 @@ impl Deployment {
     pub fn check(&self, lab: &mut Lab, log: &mut dyn FnMut(&PathResult)) -> Vec<PathResult> {
         let mut res = Vec::new();
         let mut push = |path: &str, r: anyhow::Result<String>| {
-            let pr = PathResult {
-                path: path.into(),
-                outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
-            };
+            let pr = PathResult::new(path, r);
             log(&pr);
             res.push(pr);
         };
@@ -548,33 +545,18 @@ impl Deployment {
 /// Builds with `backend` and checks every path; a build failure is one
 /// row.
 pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<PathResult> {
-    let label = backend.label();
-    let mut say = |m: &str| {
-        if verbose {
-            eprintln!("[{label}] {m}");
-        }
-    };
-    match build(lab, backend, &mut say) {
+    let p = Progress::new(backend.label(), verbose);
+    match build(lab, backend, &mut |m| p.say(m)) {
         Ok(d) => {
-            let r = d.check(lab, &mut |r: &PathResult| {
-                if verbose {
-                    match &r.outcome {
-                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
-                    }
-                }
-            });
+            let r = d.check(lab, &mut |r| p.result(r));
             if verbose && r.iter().any(|r| r.outcome.is_err()) {
                 if let Ok(ct) = d.conntrack() {
-                    eprintln!("[{label}] conntrack zone {NAT_ZONE}:\n{ct}");
+                    p.say(&format!("conntrack zone {NAT_ZONE}:\n{ct}"));
                 }
             }
             r
         }
-        Err(e) => vec![PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
-        }],
+        Err(e) => vec![PathResult::build_failed(e)],
     }
 }
 

@@ -242,6 +242,50 @@ pub fn processes_of(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// Network namespaces whose names start with `prefix` (`ip netns list`).
+pub fn netns_with_prefix(prefix: &str) -> Vec<String> {
+    let out = Command::new(crate::tool("ip"))
+        .args(["netns", "list"])
+        .output()
+        .expect("run ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// Panics unless the lab of state directory `dir` and namespace prefix
+/// `prefix` left nothing behind: no directory, no process
+/// ([`processes_of`]), no namespace.
+pub fn assert_torn_down(dir: &Path, prefix: &str) {
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let procs = processes_of(dir);
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    let left = netns_with_prefix(prefix);
+    assert!(left.is_empty(), "namespaces left: {left:?}");
+}
+
+/// Runs `scenario` on a fresh lab (state directory `dir`, namespaces
+/// named `prefix...`), which is torn down when it returns; prints how
+/// long that took under `label` and checks that nothing was left
+/// ([`assert_torn_down`]).
+pub fn run_torn_down(
+    dir: &Path,
+    prefix: &str,
+    label: &str,
+    scenario: impl FnOnce(&mut Lab) -> Vec<PathResult>,
+) -> Vec<PathResult> {
+    let t = Instant::now();
+    let res = {
+        let mut lab = Lab::new(dir, prefix).unwrap();
+        scenario(&mut lab)
+    };
+    eprintln!("[{label}] {:.1} s with teardown", t.elapsed().as_secs_f64());
+    assert_torn_down(dir, prefix);
+    res
+}
+
 /// Tears down the lab whose state directory is `dir`: its processes
 /// (SIGTERM, then SIGKILL after 3 s), its namespaces (newest first, with
 /// every link in them), then the directory. A missing directory is no
@@ -359,6 +403,54 @@ pub fn wait_path(path: &Path, timeout: Duration) -> anyhow::Result<()> {
 pub struct PathResult {
     pub path: String,
     pub outcome: Result<String, String>,
+}
+
+impl PathResult {
+    /// Path `path` and how it went, an error as one line with its causes.
+    pub fn new(path: impl Into<String>, r: anyhow::Result<String>) -> PathResult {
+        PathResult {
+            path: path.into(),
+            outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
+        }
+    }
+
+    /// The one row of a scenario whose deployment could not be built.
+    pub fn build_failed(e: anyhow::Error) -> PathResult {
+        PathResult::new("build the deployment", Err(e))
+    }
+}
+
+/// What a scenario prints as it runs, each line tagged `[label]`, and
+/// only when `verbose`: progress lines and every checked path's result.
+pub struct Progress {
+    label: String,
+    verbose: bool,
+}
+
+impl Progress {
+    pub fn new(label: impl Into<String>, verbose: bool) -> Progress {
+        Progress {
+            label: label.into(),
+            verbose,
+        }
+    }
+
+    /// A progress line.
+    pub fn say(&self, m: &str) {
+        if self.verbose {
+            eprintln!("[{}] {m}", self.label);
+        }
+    }
+
+    /// A checked path: `ok   PATH DETAIL` or `FAIL PATH: WHY`.
+    pub fn result(&self, r: &PathResult) {
+        if self.verbose {
+            match &r.outcome {
+                Ok(x) => eprintln!("[{}] ok   {} {x}", self.label, r.path),
+                Err(e) => eprintln!("[{}] FAIL {}: {e}", self.label, r.path),
+            }
+        }
+    }
 }
 
 /// Prints results side by side, one column per switch: `ok (detail)` or

@@ -28,7 +28,8 @@ use anyhow::{bail, ensure, Context};
 
 use super::figures::{self, Proc, Route};
 use super::switch::{Backend, Switch};
-use super::{ns_exec, Lab, PathResult};
+use super::traffic;
+use super::{ns_exec, Lab, PathResult, Progress};
 
 /// A tenant network: name, GRE key, DHCP server address, DHCP hosts.
 struct Net {
@@ -798,25 +799,7 @@ impl Deployment {
     }
 
     fn ping(&self, from_ns: &str, dst: &str) -> anyhow::Result<String> {
-        let mut last = String::new();
-        for _ in 0..6 {
-            match ns_exec(
-                from_ns,
-                &["ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", dst],
-            ) {
-                Ok(out) => {
-                    let rtt = out
-                        .lines()
-                        .find(|l| l.contains("min/avg"))
-                        .and_then(|l| l.split('=').nth(1))
-                        .and_then(|v| v.trim().split('/').nth(1))
-                        .unwrap_or("?");
-                    return Ok(format!("rtt {rtt} ms"));
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        bail!("no reply: {last}")
+        traffic::ping_rtt(from_ns, dst)
     }
 
     /// No reply within three tries.
@@ -976,10 +959,7 @@ impl Deployment {
     pub fn check(&self, lab: &mut Lab, log: &mut dyn FnMut(&PathResult)) -> Vec<PathResult> {
         let mut res = Vec::new();
         let mut push = |path: &str, r: anyhow::Result<String>| {
-            let pr = PathResult {
-                path: path.to_string(),
-                outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
-            };
+            let pr = PathResult::new(path, r);
             log(&pr);
             res.push(pr);
         };
@@ -1151,32 +1131,13 @@ impl Deployment {
 /// Builds the lab with `backend`, checks every path and returns the
 /// results; a build failure is one failed row.
 pub fn run_scenario(lab: &mut Lab, backend: &Backend, verbose: bool) -> Vec<PathResult> {
-    let label = backend.label();
-    let mut say = |m: &str| {
-        if verbose {
-            eprintln!("[{label}] {m}");
-        }
-    };
-    match build(lab, backend, &mut say) {
+    let p = Progress::new(backend.label(), verbose);
+    match build(lab, backend, &mut |m| p.say(m)) {
         Ok(d) => {
-            let mut res = d.check(lab, &mut |r: &PathResult| {
-                if verbose {
-                    match &r.outcome {
-                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
-                    }
-                }
-            });
-            res.extend(d.figures(lab, &mut |m: &str| {
-                if verbose {
-                    eprintln!("[{label}] {m}");
-                }
-            }));
+            let mut res = d.check(lab, &mut |r| p.result(r));
+            res.extend(d.figures(lab, &mut |m| p.say(m)));
             res
         }
-        Err(e) => vec![PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
-        }],
+        Err(e) => vec![PathResult::build_failed(e)],
     }
 }

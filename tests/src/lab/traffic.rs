@@ -27,13 +27,7 @@ pub fn ping(from: &str, dst: &str) -> anyhow::Result<Ping> {
     for _ in 0..4 {
         match ns_exec(from, &["ping", "-c", "3", "-i", "0.2", "-W", "1", dst]) {
             Ok(out) => {
-                let rtt_ms = out
-                    .lines()
-                    .find(|l| l.contains("min/avg"))
-                    .and_then(|l| l.split('=').nth(1))
-                    .and_then(|v| v.trim().split('/').nth(1))
-                    .unwrap_or("?")
-                    .to_string();
+                let rtt_ms = avg_rtt(&out).to_string();
                 let ttl = out
                     .split_whitespace()
                     .find_map(|w| w.strip_prefix("ttl="))
@@ -45,6 +39,31 @@ pub fn ping(from: &str, dst: &str) -> anyhow::Result<Ping> {
         }
     }
     bail!("no reply: {last}")
+}
+
+/// Pings `dst` from namespace `from` (3 echoes; up to 6 tries while ARP
+/// and flows settle); says `rtt AVG ms`.
+pub fn ping_rtt(from: &str, dst: &str) -> anyhow::Result<String> {
+    let mut last = String::new();
+    for _ in 0..6 {
+        match ns_exec(
+            from,
+            &["ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", dst],
+        ) {
+            Ok(out) => return Ok(format!("rtt {} ms", avg_rtt(&out))),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    bail!("no reply: {last}")
+}
+
+/// The average of ping's `rtt min/avg/max/mdev = ...` line, `?` without it.
+fn avg_rtt(out: &str) -> &str {
+    out.lines()
+        .find(|l| l.contains("min/avg"))
+        .and_then(|l| l.split('=').nth(1))
+        .and_then(|v| v.trim().split('/').nth(1))
+        .unwrap_or("?")
 }
 
 fn wait_ready(rx: &Receiver<String>, what: &str) -> anyhow::Result<()> {

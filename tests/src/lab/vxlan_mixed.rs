@@ -23,14 +23,15 @@
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context};
+use anyhow::{ensure, Context};
 
 use super::figures::{self, Proc, Route};
 use super::neutron_gre::{
     agent_br_tun_flows, agent_node, attach_outside, internal_port, ip, Node, OUTSIDE,
 };
 use super::switch::Backend;
-use super::{ns_exec, Lab, PathResult};
+use super::traffic;
+use super::{ns_exec, Lab, PathResult, Progress};
 
 const VNIS: [u32; 2] = [101, 102];
 const GW: [&str; 2] = ["198.18.10.1", "198.18.20.1"];
@@ -529,25 +530,7 @@ impl Deployment {
     }
 
     fn ping(&self, from: &str, dst: &str) -> anyhow::Result<String> {
-        let mut last = String::new();
-        for _ in 0..6 {
-            match ns_exec(
-                from,
-                &["ping", "-c", "3", "-i", "0.2", "-W", "1", "-q", dst],
-            ) {
-                Ok(out) => {
-                    let rtt = out
-                        .lines()
-                        .find(|l| l.contains("min/avg"))
-                        .and_then(|l| l.split('=').nth(1))
-                        .and_then(|v| v.trim().split('/').nth(1))
-                        .unwrap_or("?");
-                    return Ok(format!("rtt {rtt} ms"));
-                }
-                Err(e) => last = e.to_string(),
-            }
-        }
-        bail!("no reply: {last}")
+        traffic::ping_rtt(from, dst)
     }
 
     /// TCP from `from` to `dst`: 1 MB into a sink in `sink_ns`; returns
@@ -634,10 +617,7 @@ impl Deployment {
     pub fn check(&self, lab: &mut Lab, log: &mut dyn FnMut(&PathResult)) -> Vec<PathResult> {
         let mut res = Vec::new();
         let mut push = |path: &str, r: anyhow::Result<String>| {
-            let pr = PathResult {
-                path: path.into(),
-                outcome: r.map_err(|e| format!("{e:#}").replace('\n', " ")),
-            };
+            let pr = PathResult::new(path, r);
             log(&pr);
             res.push(pr);
         };
@@ -749,32 +729,13 @@ pub fn run_scenario_with(
     form: RouterForm,
     verbose: bool,
 ) -> Vec<PathResult> {
-    let label = format!("{}, {}", backend.label(), form.label());
-    let mut say = |m: &str| {
-        if verbose {
-            eprintln!("[{label}] {m}");
-        }
-    };
-    match build_with(lab, backend, form, &mut say) {
+    let p = Progress::new(format!("{}, {}", backend.label(), form.label()), verbose);
+    match build_with(lab, backend, form, &mut |m| p.say(m)) {
         Ok(d) => {
-            let mut res = d.check(lab, &mut |r: &PathResult| {
-                if verbose {
-                    match &r.outcome {
-                        Ok(x) => eprintln!("[{label}] ok   {} {x}", r.path),
-                        Err(e) => eprintln!("[{label}] FAIL {}: {e}", r.path),
-                    }
-                }
-            });
-            res.extend(d.figures(lab, &mut |m: &str| {
-                if verbose {
-                    eprintln!("[{label}] {m}");
-                }
-            }));
+            let mut res = d.check(lab, &mut |r| p.result(r));
+            res.extend(d.figures(lab, &mut |m| p.say(m)));
             res
         }
-        Err(e) => vec![PathResult {
-            path: "build the deployment".into(),
-            outcome: Err(format!("{e:#}").replace('\n', " ")),
-        }],
+        Err(e) => vec![PathResult::build_failed(e)],
     }
 }
