@@ -200,17 +200,7 @@ fn rx_packets(stats: &str) -> Option<u64> {
 #[test]
 fn dummy_receive_counts_like_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     for side in 0..2 {
         let args = [
             "add-port",
@@ -371,17 +361,7 @@ fn dummy_receive_flows_compose_like_ovs() {
 #[test]
 fn bridge_dump_flows_matches_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let flows = fv.dir().join("flows.txt");
     std::fs::write(
         &flows,

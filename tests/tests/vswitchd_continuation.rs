@@ -115,17 +115,7 @@ struct Side {
 #[test]
 fn pause_and_resume_as_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let ports: &[(&str, &[&str])] = &[("p1", &[]), ("p2", &[])];
     let a = add_dummy_ports(fv.dir(), "br0", ports);
     fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());

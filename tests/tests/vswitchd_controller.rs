@@ -225,18 +225,13 @@ fn passive_unix_controller_and_mgmt_socket() {
 #[test]
 fn ports_desc_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
+    let fv = FerrovsVswitchd::start_netdev(
         "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-        "protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15",
-    ]);
+        &[
+            "fail_mode=secure",
+            "protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15",
+        ],
+    );
     for p in ["p1", "p2"] {
         let args = [
             "add-port",
@@ -287,18 +282,13 @@ fn ports_desc_match_ovs() {
 #[test]
 fn queue_stats_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
+    let fv = FerrovsVswitchd::start_netdev(
         "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-        "protocols=OpenFlow10,OpenFlow13,OpenFlow14",
-    ]);
+        &[
+            "fail_mode=secure",
+            "protocols=OpenFlow10,OpenFlow13,OpenFlow14",
+        ],
+    );
     ovs.vsctl(&[
         "set",
         "bridge",
@@ -372,17 +362,7 @@ fn queue_stats_match_ovs() {
 /// a flow without timeout stays.
 #[test]
 fn timeouts_expire_in_the_running_switch() {
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let ok = |args: &[&str]| {
         let o = fv.ofctl(&[], "add-flow", "br0", args);
         assert!(o.status.success(), "{o:?}");

@@ -270,17 +270,7 @@ fn vlan_access_ports() {
 #[test]
 fn trace_matches_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let ports: &[(&str, &[&str])] = &[
         ("p1", &["tag=10"]),
         ("p2", &["tag=10"]),
@@ -339,17 +329,7 @@ fn trace_matches_ovs() {
 #[test]
 fn fail_mode_flows_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let ovs_flows = || -> String {
         ovs.ofctl(&["--no-stats"], "dump-flows", &[])
             .unwrap()

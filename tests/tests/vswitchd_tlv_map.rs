@@ -40,16 +40,7 @@ fn ofctl(switch: &Path, cmd: &str, arg: Option<&str>) -> (bool, String, Vec<Stri
 #[test]
 fn tlv_map_matches_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &[]);
     let steps: &[(&str, Option<&str>)] = &[
         ("dump-tlv-map", None),
         (
@@ -123,17 +114,7 @@ fn rule_lines(trace: &str) -> Vec<String> {
 #[test]
 fn tun_metadata_flows_match_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     ovs.vsctl(&["set", "bridge", "br0", "fail_mode=secure"])
         .unwrap();
     let sw = [ovs.mgmt_socket(), fv.mgmt_socket("br0")];

@@ -135,17 +135,7 @@ fn add_port(fv: &FerrovsVswitchd, name: &str, ty: &str) {
 
 /// A switch with a standalone bridge `br0` (NORMAL).
 fn switch() -> FerrovsVswitchd {
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-    ]);
-    fv
+    FerrovsVswitchd::start_netdev("br0", &[])
 }
 
 fn ping_ok(from: &Netns, dst: &str) {

@@ -333,17 +333,7 @@ fn split_actions(s: &str) -> Vec<String> {
 #[test]
 fn trace_tunnels_matches_ovs() {
     let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-    let fv = FerrovsVswitchd::start().unwrap();
-    fv.vsctl_ok(&[
-        "add-br",
-        "br0",
-        "--",
-        "set",
-        "bridge",
-        "br0",
-        "datapath_type=netdev",
-        "fail_mode=secure",
-    ]);
+    let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
     let ovs_appctl = |args: &[&str]| -> String {
         ovs.appctl(args)
             .unwrap_or_else(|e| panic!("OVS {args:?}: {e}"))

@@ -30,17 +30,7 @@ const PORTS: [(&str, &[&str]); 4] = [("p1", &[]), ("p2", &[]), ("p3", &[]), ("p4
 impl Pair {
     fn start() -> Pair {
         let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-        let fv = FerrovsVswitchd::start().unwrap();
-        fv.vsctl_ok(&[
-            "add-br",
-            "br0",
-            "--",
-            "set",
-            "bridge",
-            "br0",
-            "datapath_type=netdev",
-            "fail_mode=secure",
-        ]);
+        let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
         let a = add_dummy_ports(fv.dir(), "br0", &PORTS);
         fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
         ovs.vsctl(&["set", "bridge", "br0", "fail_mode=secure"])
