@@ -17,7 +17,9 @@ use crate::continuation::NXPIF_NXT_PACKET_IN2;
 use crate::connmgr::async_config::AsyncKind;
 use crate::flow::{OfFlow, OfMatch, TlvMap, W_METADATA, W_REGS, W_TUN_MD_PRESENT};
 use crate::ofproto::Ofproto;
-use crate::xlate::{PacketIn, REASON_ACTION, REASON_EXPLICIT_MISS, REASON_NO_MATCH};
+use crate::xlate::{
+    PacketIn, REASON_ACTION, REASON_EXPLICIT_MISS, REASON_IMPLICIT_MISS, REASON_NO_MATCH,
+};
 use ferrovs_openflow::Version;
 
 /// The pipeline fields of a packet-in (as OVS's `flow_get_metadata`):
@@ -77,14 +79,17 @@ pub fn wire_reason(reason: u8, v: Version) -> u8 {
     match reason {
         3..=5 if v < Version::Of14 => REASON_ACTION,
         REASON_EXPLICIT_MISS if v < Version::Of13 => REASON_ACTION,
-        REASON_EXPLICIT_MISS | 7 => REASON_NO_MATCH,
+        REASON_EXPLICIT_MISS | REASON_IMPLICIT_MISS => REASON_NO_MATCH,
         r => r,
     }
 }
 
 /// Table misses, implicit or explicit (they share a rate limiter).
 fn is_miss(reason: u8) -> bool {
-    matches!(reason, REASON_NO_MATCH | REASON_EXPLICIT_MISS | 7)
+    matches!(
+        reason,
+        REASON_NO_MATCH | REASON_EXPLICIT_MISS | REASON_IMPLICIT_MISS
+    )
 }
 
 impl Ofproto {
@@ -168,41 +173,5 @@ mod tests {
         );
         assert_eq!(wire_reason(2, Version::Of10), 2);
         assert!(is_miss(REASON_EXPLICIT_MISS) && !is_miss(REASON_PACKET_OUT));
-    }
-
-    /// What a packet-in needs beyond the packet survives the datapath's
-    /// `userspace` action: max_len, controller id, input port, userdata
-    /// (or, for a pause, the recirculation id).
-    #[test]
-    fn controller_userdata_round_trip() {
-        use crate::xlate::{controller_pause_id, controller_userdata, parse_controller_userdata};
-        let mut flow = OfFlow::default();
-        crate::xlate::set_in_port(&mut flow, 0xffff);
-        // The pipeline's metadata and registers come back too.
-        flow.0[crate::flow::W_METADATA] = 0xfeed;
-        flow.0[crate::flow::W_REGS + 7] = 0x1_0000_0002;
-        let pi = PacketIn {
-            bridge: 2,
-            reason: REASON_PACKET_OUT,
-            table_id: 7,
-            cookie: 0x1234,
-            max_len: 20,
-            controller_id: 9,
-            userdata: vec![1, 2, 3],
-            flow,
-            continuation: None,
-        };
-        let u = controller_userdata(&pi, None);
-        assert_eq!(controller_pause_id(&u), None);
-        assert_eq!(parse_controller_userdata(&u), Some(pi.clone()));
-        let u = controller_userdata(&pi, Some(77));
-        assert_eq!(controller_pause_id(&u), Some(77));
-        let back = parse_controller_userdata(&u).unwrap();
-        assert_eq!((back.max_len, back.controller_id), (20, 9));
-        assert!(back.userdata.is_empty());
-        // Not ours, or cut short: nothing.
-        assert_eq!(parse_controller_userdata(b"ctl"), None);
-        assert_eq!(parse_controller_userdata(&u[..20]), None);
-        assert_eq!(controller_pause_id(&u[..24]), None);
     }
 }

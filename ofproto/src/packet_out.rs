@@ -160,7 +160,7 @@ impl OfprotoUpcall {
             packet_ins: out
                 .packet_ins
                 .iter()
-                .filter(|p| p.reason == xlate::REASON_NO_MATCH)
+                .filter(|p| p.reason == xlate::REASON_IMPLICIT_MISS)
                 .cloned()
                 .collect(),
             actions: out.actions,

@@ -682,29 +682,32 @@ impl UpcallHandler for OfprotoUpcall {
     }
 
     fn userspace(&self, pkt: &DpPacket, userdata: &[u8]) {
-        let Some(mut pi) = xlate::parse_controller_userdata(userdata) else {
+        // As OVS's CONTROLLER_UPCALL: the cookie and the frozen state it
+        // names make the packet-in (nothing if the state is gone).
+        let Some(c) = xlate::controller::ControllerCookie::parse(userdata) else {
             return;
         };
-        if let Some(id) = xlate::controller_pause_id(userdata) {
-            // A pause: its continuation is the frozen state (gone if no
-            // megaflow holds the id any more: then nothing to resume).
-            let Some(state) = self.recirc.get(id) else {
-                return;
-            };
-            pi.userdata = state.userdata.clone();
-            let port = xlate::in_port(&pi.flow);
-            pi.flow = OfFlow::default();
-            state.restore_metadata(&mut pi.flow);
-            xlate::set_in_port(&mut pi.flow, port);
-            pi.continuation = Some(state);
+        if c.dont_send || c.recirc_id == 0 {
+            return;
         }
-        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let Some(b) = bridges.get(pi.bridge) else {
+        let Some(state) = self.recirc.get(c.recirc_id) else {
             return;
         };
-        // The pipeline match of the packet-in: its OpenFlow input port
-        // when the controller action ran (carried in the userdata; the
-        // registers are not carried through the datapath) and the tunnel
+        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
+        let Some((idx, b)) = bridges.iter().enumerate().find(|(_, b)| {
+            b.ofproto
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config()
+                .name
+                == state.bridge
+        }) else {
+            return;
+        };
+        let mut pi = xlate::controller::packet_in_from(&c, &state, idx);
+        // The pipeline match of the packet-in: its OpenFlow input port,
+        // metadata and registers when the controller action ran (from
+        // the frozen state: the datapath does not carry them) and the tunnel
         // metadata the packet still holds, its Geneve options read with
         // the bridge's TLV map.
         let of = b.ofproto.lock().unwrap_or_else(|e| e.into_inner());

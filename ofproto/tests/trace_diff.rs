@@ -26,6 +26,11 @@ use ferrovs_ofproto::xlate::{BridgePorts, BridgeRef, PortVlan, VlanMode, XPort, 
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 use ferrovs_tests::tool;
 
+/// The recirculation ids of ferrovs's traces (packet-ins freeze a state,
+/// as OVS's): the ids are given back at the end of each trace.
+static RECIRC: std::sync::LazyLock<ferrovs_ofproto::xlate::RecircTable> =
+    std::sync::LazyLock::new(Default::default);
+
 const BR: &str = "br0";
 const N_PORTS: u16 = 4;
 
@@ -224,11 +229,7 @@ const SCENARIOS: &[Scenario] = &[
 ];
 
 /// Differences known and why: (scenario, trace, reason).
-const KNOWN: &[(&str, &str, &str)] = &[(
-    "l3 match and rewrites",
-    "in_port=1,ip,nw_src=198.18.5.5,nw_dst=198.18.1.7,nw_ttl=1",
-    "OVS's userspace(controller(...)) cookie carries a recirc_id it allocates for continuations; ferrovs has no continuations yet and prints its own cookie",
-)];
+const KNOWN: &[(&str, &str, &str)] = &[];
 
 fn appctl(ovs: &OvsVswitchd, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(tool("ovs-appctl"))
@@ -264,7 +265,8 @@ fn ovs_dp_names(ovs: &OvsVswitchd) -> HashMap<u32, String> {
     m
 }
 
-/// Replaces bare numbers at the top level of an action list by names.
+/// Replaces bare numbers at the top level of an action list by names,
+/// and packet-in cookies' recirculation ids by `N`.
 fn rename_ports(line: &str, names: &dyn Fn(u32) -> Option<String>) -> String {
     let mut parts = Vec::new();
     let (mut depth, mut cur) = (0, String::new());
@@ -281,14 +283,15 @@ fn rename_ports(line: &str, names: &dyn Fn(u32) -> Option<String>) -> String {
         }
     }
     parts.push(cur);
-    parts
+    let parts = parts
         .into_iter()
         .map(|p| match p.trim().parse::<u32>() {
             Ok(n) => names(n).unwrap_or(p),
             Err(_) => p,
         })
-        .collect::<Vec<_>>()
-        .join(",")
+        .collect::<Vec<_>>();
+    // Packet-in cookies' recirculation ids: each switch numbers its own.
+    ferrovs_tests::ovs_compare::cookie_recirc_as_n(&parts.join(","))
 }
 
 fn line_after<'a>(text: &'a str, prefix: &str) -> &'a str {
@@ -479,8 +482,16 @@ fn trace_datapath_actions_match_ovs() {
                 dp_names.get(&n).cloned()
             });
             let ovs_mf = line_after(&o, "Megaflow:").to_string();
-            let r = ferrovs_ofproto::trace::trace(&refs, 0, t, Instant::now(), &|p| p.to_string())
-                .unwrap_or_else(|e| panic!("{}: {t}: {e}", sc.name));
+            let r = ferrovs_ofproto::trace::trace_with(
+                &refs,
+                0,
+                t,
+                Instant::now(),
+                &|p| p.to_string(),
+                None,
+                Some(&RECIRC),
+            )
+            .unwrap_or_else(|e| panic!("{}: {t}: {e}", sc.name));
             let fv_dp = rename_ports(&r.dp_actions, &|n| {
                 fv_ports
                     .iter()
@@ -706,8 +717,16 @@ fn patch_ports_and_groups_match_ovs() {
             dp_names.get(&n).cloned()
         });
         let idx = ferrovs_ofproto::trace::bridge_index(&refs, br).unwrap();
-        let r = ferrovs_ofproto::trace::trace(&refs, idx, t, Instant::now(), &|p| p.to_string())
-            .unwrap();
+        let r = ferrovs_ofproto::trace::trace_with(
+            &refs,
+            idx,
+            t,
+            Instant::now(),
+            &|p| p.to_string(),
+            None,
+            Some(&RECIRC),
+        )
+        .unwrap();
         let fv_dp = rename_ports(&r.dp_actions, &fv_name);
         if ovs_dp == fv_dp {
             same += 1;
@@ -932,8 +951,16 @@ fn random_tables_match_ovs() {
             let ovs_dp = rename_ports(line_after(&o, "Datapath actions:"), &|n| {
                 dp_names.get(&n).cloned()
             });
-            let r = ferrovs_ofproto::trace::trace(&refs, 0, t, Instant::now(), &|p| p.to_string())
-                .expect("ferrovs trace");
+            let r = ferrovs_ofproto::trace::trace_with(
+                &refs,
+                0,
+                t,
+                Instant::now(),
+                &|p| p.to_string(),
+                None,
+                Some(&RECIRC),
+            )
+            .expect("ferrovs trace");
             let fv_dp = rename_ports(&r.dp_actions, &|n| {
                 fv_ports
                     .iter()

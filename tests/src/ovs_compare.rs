@@ -157,6 +157,28 @@ pub fn split_actions(s: &str) -> Vec<String> {
     v
 }
 
+/// `actions` with the recirculation id of every packet-in's cookie
+/// (`userspace(...,controller(...,recirc_id=7,...))`) written `N`: the
+/// two switches number their frozen states apart.
+pub fn cookie_recirc_as_n(actions: &str) -> String {
+    const KEY: &str = ",recirc_id=";
+    let mut out = String::with_capacity(actions.len());
+    let mut rest = actions;
+    while let Some(i) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(i + KEY.len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || !out.contains("controller(reason=") {
+            rest = tail;
+            continue;
+        }
+        out.push('N');
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The recirculation ids that `dpctl/dump-flows` lines recirculate to
 /// (`recirc(0xN)` actions), in order of appearance.
 pub fn recirc_targets(dump: &str) -> Vec<u32> {
@@ -172,4 +194,20 @@ pub fn recirc_targets(dump: &str) -> Vec<u32> {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cookie_recirc_ids_become_n() {
+        assert_eq!(
+            super::cookie_recirc_as_n(
+                "1,userspace(pid=0,controller(reason=2,dont_send=1,continuation=0,\
+                 recirc_id=12,rule_cookie=0)),recirc(0x3)"
+            ),
+            "1,userspace(pid=0,controller(reason=2,dont_send=1,continuation=0,\
+             recirc_id=N,rule_cookie=0)),recirc(0x3)"
+        );
+        assert_eq!(super::cookie_recirc_as_n("recirc_id=5,x"), "recirc_id=5,x");
+    }
 }

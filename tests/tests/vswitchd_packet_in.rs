@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::{add_dummy_ports, Sw};
+use ferrovs_tests::ovs_compare::{add_dummy_ports, cookie_recirc_as_n, split_actions, Sw};
 use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
 use ferrovs_tests::{tool, Child};
 
@@ -80,6 +80,20 @@ fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// The packet-in messages of a monitor's output (header and flow lines).
+/// Every `userspace(...)` action of a `dpctl/dump-flows` text, packet-in
+/// cookies' recirculation ids written `N`, sorted.
+fn userspace_actions(dump: &str) -> Vec<String> {
+    let mut v: Vec<String> = dump
+        .lines()
+        .filter_map(|l| l.split_once("actions:").map(|(_, a)| a.trim()))
+        .flat_map(split_actions)
+        .filter(|a| a.starts_with("userspace("))
+        .map(|a| cookie_recirc_as_n(&a))
+        .collect();
+    v.sort();
+    v
+}
+
 fn packet_ins(text: &str) -> Vec<String> {
     let mut v = Vec::new();
     let mut lines = text.lines().peekable();
@@ -617,6 +631,8 @@ fn service_controllers_get_packet_ins_when_asked_as_ovs() {
 /// an OpenFlow 1.3 table-miss flow `actions=CONTROLLER`, and a rule with
 /// a controller action beside an output; and a miss flow in a later table
 /// after a register load and write_metadata, whose packet-ins carry them.
+/// The megaflows' `userspace` actions print as OVS's (`dpctl/dump-flows`:
+/// the controller cookie, its recirculation id aside).
 #[test]
 fn every_packet_of_a_flow_comes_as_packet_in() {
     type Case = (
@@ -689,6 +705,12 @@ fn every_packet_of_a_flow_comes_as_packet_in() {
             );
         }
         assert_eq!(f, o, "{what}: packet-ins differ from OVS's");
+        let cookies: Vec<Vec<String>> = sws
+            .iter()
+            .map(|s| userspace_actions(&s.appctl(&["dpctl/dump-flows"])))
+            .collect();
+        assert!(!cookies[0].is_empty(), "{what}: no userspace action");
+        assert_eq!(cookies[0], cookies[1], "{what}: dpctl/dump-flows cookies");
         drop(mons);
     }
 }

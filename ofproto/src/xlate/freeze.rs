@@ -238,7 +238,9 @@ pub fn recirc_ids(acts: &[DpAction], out: &mut Vec<u32>) {
     for a in acts {
         match a {
             DpAction::Recirc(id) => out.push(*id),
-            DpAction::Userspace { userdata } => out.extend(super::controller_pause_id(userdata)),
+            DpAction::Userspace { userdata } => {
+                out.extend(super::controller::cookie_recirc_id(userdata))
+            }
             DpAction::Clone(sub) | DpAction::Sample { actions: sub, .. } => recirc_ids(sub, out),
             DpAction::CheckPktLen { gt, le, .. } => {
                 recirc_ids(gt, out);
@@ -404,6 +406,13 @@ impl<'a> Ctx<'a, '_> {
     /// keeping the reference in `out.recircs`.
     fn alloc_recirc(&mut self, table_id: u8) -> Option<u32> {
         let state = self.frozen_state(table_id);
+        self.alloc_state(state)
+    }
+
+    /// Allocates an id for `state`, keeping the reference in
+    /// `out.recircs`; None (and the translation fails) when there is no
+    /// table or no free id.
+    pub(crate) fn alloc_state(&mut self, state: FrozenState) -> Option<u32> {
         let Some(table) = self.recirc else {
             self.note(|| "no recirculation table: cannot recirculate".to_string());
             self.out.error = Some(XlateError::NoRecircContext);
@@ -422,19 +431,33 @@ impl<'a> Ctx<'a, '_> {
         }
     }
 
-    /// The packet-in of a pause: a `userspace` action whose userdata
-    /// names the frozen state's recirculation id (the state is looked up
-    /// when the datapath hands the packet up, as OVS's).
+    /// The packet-in of a pause: a `userspace` action whose cookie names
+    /// the frozen state's recirculation id, with `continuation=1` (the
+    /// state is looked up when the datapath hands the packet up, as
+    /// OVS's). Without side effects (a trace) the id is taken but, as in
+    /// OVS, no action is emitted.
     fn finish_pause(&mut self, p: Pause) {
         let state = self.frozen_state(0);
         let Some(id) = self.alloc_recirc(0) else {
             return;
         };
+        if self.packet_in_dont_send() {
+            return;
+        }
         self.note(|| "pausing: the packet and its continuation go to the controller".to_string());
+        let cookie = super::controller::ControllerCookie {
+            reason: p.reason,
+            dont_send: false,
+            continuation: true,
+            recirc_id: id,
+            rule_cookie: self.rule_cookie,
+            controller_id: p.controller_id,
+            max_len: p.max_len,
+        };
         let pi = super::PacketIn {
             bridge: self.bridge,
             reason: p.reason,
-            table_id: self.table_id,
+            table_id: state.table_id,
             cookie: self.rule_cookie,
             max_len: p.max_len,
             controller_id: p.controller_id,
@@ -442,10 +465,9 @@ impl<'a> Ctx<'a, '_> {
             flow: self.flow,
             continuation: Some(Arc::new(state)),
         };
-        let tag = super::controller_userdata(&pi, Some(id));
         self.out.packet_ins.push(pi);
         self.out.actions.push(DpAction::Userspace {
-            userdata: tag.into(),
+            userdata: cookie.to_bytes().into(),
         });
     }
 

@@ -23,6 +23,7 @@ mod commit;
 mod commit_arp;
 mod commit_icmp;
 mod conjunction;
+pub mod controller;
 mod ct;
 mod field_audit;
 mod flow_hash;
@@ -74,6 +75,10 @@ pub const REASON_PACKET_OUT: u8 = 5;
 /// OVS's private reason for a table-miss flow's controller action (sent
 /// as no_match from OpenFlow 1.3, action before).
 pub const REASON_EXPLICIT_MISS: u8 = 6;
+/// OVS's private reason for a miss with no table-miss flow (its internal
+/// miss rule: sent as no_match, and only to connections whose async
+/// config asks for implicit misses).
+pub const REASON_IMPLICIT_MISS: u8 = 7;
 
 /// What a translation starts from.
 pub struct XlateIn<'a> {
@@ -518,8 +523,8 @@ impl<'a, 't> Ctx<'a, 't> {
 
     /// A miss in the pipeline: OFPTC11_TABLE_MISS_CONTINUE goes on to the
     /// next table, DROP drops, and the default (OVS's) sends a packet-in
-    /// with reason no_match while a controller wants table misses (one
-    /// below OpenFlow 1.3), else drops. The packet-in's `userspace`
+    /// with OVS's implicit miss reason (no_match on the wire) while a
+    /// controller wants table misses (one below OpenFlow 1.3), else drops. The packet-in's `userspace`
     /// action goes into the megaflow, so every later packet of the flow
     /// comes to the controller too, as OVS's miss rule does.
     fn table_miss(&mut self, table_id: u8, _miss_config: u32) {
@@ -534,7 +539,7 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.commit();
                 let pi = PacketIn {
                     bridge: self.bridge,
-                    reason: REASON_NO_MATCH,
+                    reason: REASON_IMPLICIT_MISS,
                     table_id,
                     // OVS's miss rule has cookie 0 (NXT_PACKET_IN2 shows it).
                     cookie: 0,
@@ -544,11 +549,7 @@ impl<'a, 't> Ctx<'a, 't> {
                     flow: self.flow,
                     continuation: None,
                 };
-                let tag = controller_userdata(&pi, None);
-                self.out.packet_ins.push(pi);
-                self.out.actions.push(DpAction::Userspace {
-                    userdata: tag.into(),
-                });
+                self.controller_action(pi);
             }
         }
     }
@@ -795,98 +796,8 @@ impl<'a, 't> Ctx<'a, 't> {
             flow: self.flow,
             continuation: None,
         };
-        let tag = controller_userdata(&pi, None);
-        self.out.packet_ins.push(pi);
-        self.out.actions.push(DpAction::Userspace {
-            userdata: tag.into(),
-        });
+        self.controller_action(pi);
     }
-}
-
-/// The userdata of a `userspace` action that carries a packet-in: the
-/// bytes `b"ctl"`, then bridge index, reason and table (one byte each),
-/// the cookie (8 bytes), max_len, controller id and the OpenFlow input
-/// port at the time (2 bytes each), the pipeline metadata at the time
-/// (`metadata` and the registers, [`CTL_META_WORDS`] words of 8 bytes),
-/// all big-endian, and a pause flag (1 byte); then, for a
-/// `controller(pause)`, the recirculation id of its frozen state (4
-/// bytes; the state holds the userdata), else the action's userdata.
-/// Everything the packet-in needs that the packet does not carry, as
-/// OVS's controller cookie and frozen state hold it, so that every packet
-/// of a megaflow makes the same packet-in without a new translation.
-pub fn controller_userdata(pi: &PacketIn, pause_id: Option<u32>) -> Vec<u8> {
-    let mut v = b"ctl".to_vec();
-    v.push(pi.bridge as u8);
-    v.push(pi.reason);
-    v.push(pi.table_id);
-    v.extend_from_slice(&pi.cookie.to_be_bytes());
-    v.extend_from_slice(&pi.max_len.to_be_bytes());
-    v.extend_from_slice(&pi.controller_id.to_be_bytes());
-    v.extend_from_slice(&in_port(&pi.flow).to_be_bytes());
-    for w in &pi.flow.0[crate::flow::W_METADATA..crate::flow::W_METADATA + CTL_META_WORDS] {
-        v.extend_from_slice(&w.to_be_bytes());
-    }
-    match pause_id {
-        Some(id) => {
-            v.push(1);
-            v.extend_from_slice(&id.to_be_bytes());
-        }
-        None => {
-            v.push(0);
-            v.extend_from_slice(&pi.userdata);
-        }
-    }
-    v
-}
-
-/// Pipeline words a packet-in's userdata carries: `metadata` and the
-/// eight `xreg` words.
-pub const CTL_META_WORDS: usize = 9;
-/// Length of the fixed part of [`controller_userdata`].
-const CTL_FIXED: usize = 21 + 8 * CTL_META_WORDS;
-
-/// The recirculation id a pause's `userspace` userdata refers to.
-pub fn controller_pause_id(u: &[u8]) -> Option<u32> {
-    (u.len() == CTL_FIXED + 4 && &u[..3] == b"ctl" && u[CTL_FIXED - 1] == 1).then(|| {
-        u32::from_be_bytes([
-            u[CTL_FIXED],
-            u[CTL_FIXED + 1],
-            u[CTL_FIXED + 2],
-            u[CTL_FIXED + 3],
-        ])
-    })
-}
-
-/// The packet-in a `userspace` action's userdata describes (of the flow
-/// only the input port is kept; the continuation of a pause and its
-/// userdata are looked up by the caller, [`controller_pause_id`]).
-pub fn parse_controller_userdata(u: &[u8]) -> Option<PacketIn> {
-    if u.len() < CTL_FIXED || &u[..3] != b"ctl" {
-        return None;
-    }
-    let be16 = |i: usize| u16::from_be_bytes([u[i], u[i + 1]]);
-    Some(PacketIn {
-        bridge: u[3] as usize,
-        reason: u[4],
-        table_id: u[5],
-        cookie: u64::from_be_bytes(u[6..14].try_into().ok()?),
-        max_len: be16(14),
-        controller_id: be16(16),
-        userdata: if u[CTL_FIXED - 1] == 0 {
-            u[CTL_FIXED..].to_vec()
-        } else {
-            Vec::new()
-        },
-        flow: {
-            let mut f = OfFlow::default();
-            for (k, w) in u[20..20 + 8 * CTL_META_WORDS].chunks_exact(8).enumerate() {
-                f.0[crate::flow::W_METADATA + k] = u64::from_be_bytes(w.try_into().ok()?);
-            }
-            set_in_port(&mut f, be16(18));
-            f
-        },
-        continuation: None,
-    })
 }
 
 /// A rule's match as `ovs-ofctl` prints it (empty for match-all).

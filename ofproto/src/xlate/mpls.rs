@@ -395,7 +395,9 @@ mod tests {
         );
         assert_eq!(
             a,
-            "set(mpls(label=20,tc=0,ttl=1,bos=1)),userspace(pid=0,controller)"
+            "set(mpls(label=20,tc=0,ttl=1,bos=1)),userspace(pid=0,controller(reason=2,\
+             dont_send=1,continuation=0,recirc_id=1,rule_cookie=0,controller_id=0,\
+             max_len=65535))"
         );
         assert_eq!(o.packet_ins[0].reason, REASON_INVALID_TTL);
         // A second entry on top of the first.

@@ -76,7 +76,7 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
         DpAction::PopMpls(t) => format!("pop_mpls(eth_type={t:#x})"),
         DpAction::Set(sf) => format!("set({})", format_set(sf)),
         DpAction::Recirc(id) => format!("recirc({id:#x})"),
-        DpAction::Userspace { .. } => "userspace(pid=0,controller)".to_string(),
+        DpAction::Userspace { userdata } => super::controller::userspace_text(userdata),
         DpAction::Clone(inner) => format!("clone({})", format_dp_actions(inner, port)),
         DpAction::Hash { alg, basis } => match alg {
             ferrovs_datapath::actions::HashAlg::L4 => format!("hash(l4({basis}))"),
