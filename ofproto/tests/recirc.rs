@@ -3,7 +3,8 @@
 //! picks a bucket; all flows share one recirculation id; after a flow-mod
 //! that stops using the group, revalidation deletes the megaflows that
 //! recirculate, frees the id, and then deletes the second-pass megaflows
-//! (their frozen state is gone).
+//! (their frozen state is gone). A `controller` action's frozen state
+//! lives the same way.
 
 mod support;
 
@@ -109,4 +110,61 @@ fn select_group_recirculates_and_ids_are_freed() {
     pmd.poll_once();
     assert_eq!(ports[2].take_tx(0).len(), 1);
     assert_eq!(dp.stats().recirculations, n as u64);
+}
+
+/// A `controller` action freezes its state under a recirculation id, as
+/// OVS's: every packet of the megaflow comes up through the `userspace`
+/// cookie and makes the packet-in from that state (its rule's cookie and
+/// table, the registers set before it); the id lives while the megaflow
+/// does and is freed once a flow-mod makes revalidation delete it.
+#[test]
+fn controller_action_state_lives_with_its_megaflow() {
+    let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+    of.add_flow_text("in_port=1,actions=load:0x2a->NXM_NX_REG1[],resubmit(,3)")
+        .unwrap();
+    of.add_flow_text("table=3,cookie=0x99,in_port=1,actions=controller:64")
+        .unwrap();
+    let of = Arc::new(Mutex::new(of));
+    let MemSwitch {
+        br: _br,
+        up,
+        dp,
+        ports,
+    } = MemSwitch::new(of.clone(), 3, 10);
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    for s in 0..3 {
+        assert!(ports[0].inject(0, DpPacket::from_bytes(&udp(1000 + s))));
+        pmd.poll_once();
+    }
+    let pins = up.take_packet_ins();
+    assert_eq!(pins.len(), 3, "one packet-in per packet");
+    for (_, pi, bytes) in &pins {
+        assert_eq!((pi.reason, pi.table_id, pi.cookie), (1, 3, 0x99));
+        assert_eq!((pi.max_len, pi.controller_id), (64, 0));
+        // xreg0: reg0 in the high half, reg1 in the low.
+        assert_eq!(pi.flow.0[ferrovs_ofproto::flow::W_REGS], 0x2a, "reg1");
+        assert_eq!(ferrovs_ofproto::xlate::in_port(&pi.flow), 1);
+        assert!(pi.continuation.is_none());
+        assert_eq!(bytes.len(), udp(0).len());
+    }
+    // One frozen state for the megaflow; revalidation keeps it.
+    assert_eq!(up.recirc.len(), 1);
+    let r = up.revalidate(&dp, 10_000);
+    assert_eq!((r.deleted_stale, r.recirc_freed), (0, 0), "{r:?}");
+    assert_eq!(up.recirc.len(), 1);
+    // The controller action goes: the megaflow is deleted, then its id.
+    of.lock()
+        .unwrap()
+        .add_flow_text("table=3,cookie=0x99,in_port=1,actions=output:3")
+        .unwrap();
+    let mut freed = 0;
+    for _ in 0..4 {
+        freed += up.revalidate(&dp, 10_000).recirc_freed;
+    }
+    assert_eq!(freed, 1);
+    assert!(up.recirc.is_empty());
+    assert!(ports[0].inject(0, DpPacket::from_bytes(&udp(7))));
+    pmd.poll_once();
+    assert_eq!(ports[2].take_tx(0).len(), 1);
+    assert!(up.take_packet_ins().is_empty());
 }
