@@ -25,7 +25,7 @@ use ferrovs_datapath::flow::layout::FLOW_WORDS;
 use crate::continuation::Resume;
 use crate::flow::{OfFlow, OfMatch};
 use crate::upcall::OfprotoUpcall;
-use crate::xlate::{self, BridgeRef, Ctx, PacketIn, XlateError, XlateIn};
+use crate::xlate::{self, BridgeRef, Ctx, XlateError, XlateIn};
 
 /// OVS's ODPP_NONE: the datapath input port of a packet that did not
 /// come from a datapath port (in_port CONTROLLER, NONE, a patch port).
@@ -36,9 +36,9 @@ pub const ODPP_NONE: u32 = u32::MAX;
 pub struct PacketOutExec {
     /// Datapath port the packet is executed as coming from.
     pub dp_in_port: u32,
+    /// Every packet-in (table misses of `output:TABLE` too) is a
+    /// `userspace` action here: executing them sends them, once.
     pub actions: Vec<DpAction>,
-    /// Packet-ins of table misses (`output:TABLE`), to send now.
-    pub packet_ins: Vec<PacketIn>,
     pub error: Option<XlateError>,
     /// Recirculation ids the actions use (handed to the datapath).
     pub recircs: Vec<u32>,
@@ -157,12 +157,6 @@ impl OfprotoUpcall {
         }
         Ok(PacketOutExec {
             dp_in_port,
-            packet_ins: out
-                .packet_ins
-                .iter()
-                .filter(|p| p.reason == xlate::REASON_IMPLICIT_MISS)
-                .cloned()
-                .collect(),
             actions: out.actions,
             error: out.error,
             recircs: out.recircs,

@@ -79,7 +79,6 @@ fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// The packet-in messages of a monitor's output (header and flow lines).
 /// Every `userspace(...)` action of a `dpctl/dump-flows` text, packet-in
 /// cookies' recirculation ids written `N`, sorted.
 fn userspace_actions(dump: &str) -> Vec<String> {
@@ -94,6 +93,7 @@ fn userspace_actions(dump: &str) -> Vec<String> {
     v
 }
 
+/// The packet-in messages of a monitor's output (header and flow lines).
 fn packet_ins(text: &str) -> Vec<String> {
     let mut v = Vec::new();
     let mut lines = text.lines().peekable();
@@ -713,4 +713,37 @@ fn every_packet_of_a_flow_comes_as_packet_in() {
         assert_eq!(cookies[0], cookies[1], "{what}: dpctl/dump-flows cookies");
         drop(mons);
     }
+}
+
+/// A packet-out to TABLE that misses (no flows, an OpenFlow 1.0
+/// controller, which wants misses) makes one packet-in, as OVS's: the
+/// implicit miss's `userspace` action runs once.
+#[test]
+fn packet_out_table_miss_makes_one_packet_in() {
+    let sws = both();
+    let mut outs = Vec::new();
+    let mut mons = Vec::new();
+    for s in &sws {
+        let out = s.dir().join("mon-po.out");
+        mons.push(monitor(s, &[], &out));
+        assert!(wait_until(Duration::from_secs(5), || out.exists()));
+        outs.push(out);
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    for s in &sws {
+        let spec = format!("in_port=1 packet={TCP} actions=output:TABLE");
+        s.ofctl(&[], "packet-out", &[&spec]);
+    }
+    for (s, out) in sws.iter().zip(&outs) {
+        let ok = wait_until(Duration::from_secs(5), || {
+            !packet_ins(&read(out)).is_empty()
+        });
+        assert!(ok, "{}: no packet-in:\n{}", s.name(), read(out));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let f = packet_ins(&read(&outs[0]));
+    let o = packet_ins(&read(&outs[1]));
+    assert_eq!(o.len(), 1, "OVS: {o:?}");
+    assert_eq!(f, o, "ferrovs's packet-ins differ from OVS's");
+    drop(mons);
 }

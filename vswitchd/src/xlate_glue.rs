@@ -354,9 +354,9 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
 }
 
 /// Packet-outs and `NXT_RESUME`s the bridges' connections received: each is translated
-/// (its actions from its packet's flow) and executed on the datapath; the
-/// packet-ins of table misses it made go to the controllers, those of
-/// `controller` actions come back through the datapath's `userspace`.
+/// (its actions from its packet's flow) and executed on the datapath; its
+/// packet-ins (controller actions and table misses alike) come back
+/// through the datapath's `userspace`.
 fn run_packet_outs(work: &TickWork, dp: &Datapath) {
     for (bridge, of) in &work.ofprotos {
         let pos = lock(of).take_packet_outs();
@@ -368,12 +368,6 @@ fn run_packet_outs(work: &TickWork, dp: &Datapath) {
                     }
                     if !x.actions.is_empty() {
                         dp.execute(&po.data, x.dp_in_port, &x.actions);
-                    }
-                    if !x.packet_ins.is_empty() {
-                        let mut o = lock(of);
-                        for pi in &x.packet_ins {
-                            o.send_packet_in(pi, &po.data);
-                        }
                     }
                 }
                 Err(e) => tracing::warn!("bridge {bridge}: packet-out dropped: {e}"),
@@ -390,12 +384,6 @@ fn run_packet_outs(work: &TickWork, dp: &Datapath) {
                     }
                     if !x.actions.is_empty() {
                         dp.execute(&r.packet, x.dp_in_port, &x.actions);
-                    }
-                    if !x.packet_ins.is_empty() {
-                        let mut o = lock(of);
-                        for pi in &x.packet_ins {
-                            o.send_packet_in(pi, &r.packet);
-                        }
                     }
                 }
                 Err(e) => tracing::warn!("bridge {bridge}: resume dropped: {e}"),
