@@ -529,3 +529,28 @@ fn ip_writes_put_nw_proto_in_the_megaflow() {
     );
     assert_eq!(o.wc.0[dp::W_NW_MISC] & proto, 0);
 }
+
+/// Each VLAN action reads what OVS's reads: `mod_vlan_vid` the VID,
+/// `mod_vlan_pcp` the priority, a pop of the only tag nothing but its
+/// presence; the datapath commit of a rewritten tag reads all of it.
+#[test]
+fn vlan_actions_read_what_ovs_reads() {
+    let b = bridge(
+        "br0",
+        &[1, 2, 3],
+        &[
+            "in_port=1 actions=pop_vlan",
+            "in_port=2 actions=mod_vlan_vid:20,mod_vlan_pcp:5",
+            "in_port=3 actions=mod_vlan_vid:20,output:1",
+        ],
+    );
+    let tci = |o: &O| o.wc.bits(dp::W_VLAN, 0, 16);
+    let (a, o) = run_on(&[&b], 0, "in_port=1,dl_vlan=10,dl_vlan_pcp=3");
+    assert_eq!(a, "drop");
+    assert_eq!(tci(&o), 0x1000, "only the present bit");
+    let (_, o) = run_on(&[&b], 0, "in_port=2,dl_vlan=10,dl_vlan_pcp=3");
+    assert_eq!(tci(&o), 0xffff, "VID and PCP");
+    let (a, o) = run_on(&[&b], 0, "in_port=3,dl_vlan=10,dl_vlan_pcp=3");
+    assert_eq!(a, "pop_vlan,push_vlan(vid=20,pcp=3),101");
+    assert_eq!(tci(&o), 0xffff, "the commit reads the whole tag");
+}

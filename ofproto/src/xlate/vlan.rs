@@ -28,10 +28,31 @@ impl Ctx<'_, '_> {
         };
     }
 
+    /// Each action reads what OVS's does (`do_xlate_actions`): a push
+    /// the whole tag it covers, a pop the inner tag it brings out (and,
+    /// here, whether there is a tag), `mod_vlan_vid` the VID and
+    /// `mod_vlan_pcp` the priority (with the present bit). The datapath
+    /// commit reads the rest of a tag it rewrites.
     pub(crate) fn vlan(&mut self, a: &Action) {
         let tci = self.tci(dp::VLAN0_TCI);
-        self.wc_vlan();
         let tagged = tci & dp::VLAN_PRESENT != 0;
+        let w = dp::W_VLAN;
+        match a {
+            Action::PushVlan(_) => self.wc_vlan(),
+            Action::PopVlan => {
+                self.wc.0[w] |= dp::VLAN_PRESENT as u64;
+                if self.tci(dp::VLAN1_TCI) & dp::VLAN_PRESENT != 0 {
+                    self.wc.0[w] |= dp::VLAN1_TCI.word_mask() | dp::VLAN1_TPID.word_mask();
+                }
+            }
+            Action::SetVlanVid(_) => {
+                self.wc.0[w] |= (0xfff | dp::VLAN_PRESENT) as u64;
+            }
+            Action::SetVlanPcp(_) => {
+                self.wc.0[w] |= (0xe000 | dp::VLAN_PRESENT) as u64;
+            }
+            _ => {}
+        }
         match a {
             Action::PushVlan(tpid) => {
                 if tagged {
