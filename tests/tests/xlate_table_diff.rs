@@ -6,8 +6,8 @@
 //! (datapath port numbers replaced by port names, runs of outputs sorted)
 //! and the `Megaflow:` lines must be equal; two actions lines that differ
 //! only in the order of their outputs count as equal when each port gets
-//! the same headers ([`canonical`]: OVS floods NORMAL's VLAN in hash
-//! order). A difference that cannot be
+//! the same headers ([`canonical`]: OVS floods NORMAL's VLAN in an order
+//! it does not reproduce from run to run). A difference that cannot be
 //! fixed is listed in [`KNOWN`] with its reason; a listed difference that
 //! is gone fails too, so that the list stays true.
 //!
@@ -55,14 +55,7 @@ enum Line {
 
 /// Differences from OVS kept on purpose: (file stem, traced flow, line,
 /// reason). Each must still differ, or the test fails.
-const KNOWN: &[(&str, &str, Line, &str)] = &[
-    (
-        "15-neutron-node-patch-ports",
-        "in_port=3,dl_src=fa:16:3e:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp,arp_op=1,arp_spa=198.18.5.1,arp_tpa=198.18.5.21,arp_sha=fa:16:3e:00:00:01",
-        Line::Actions,
-        "same packets to the same ports (br-int twice, tap1, tap2 twice) in another order, which OVS does not reproduce: NORMAL floods along the bridge's xbundles list (xlate_normal_flood), built in the order the reconfiguration walks ofproto->bundles, an hmap keyed by hash_pointer() of bridge.c's port structs, i.e. heap addresses; two runs of this file gave OVS's flood of the udp packet as br-phys first in one, br-tun first in the other. The canonical form cannot tell that the second set(eth),set(arp) restores the original headers",
-    ),
-];
+const KNOWN: &[(&str, &str, Line, &str)] = &[];
 
 const PROTOCOLS: &str =
     "protocols=OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15";
@@ -454,13 +447,19 @@ impl Pair {
 }
 
 /// The datapath actions as what each port receives: every output becomes
-/// `PORT[header changes so far]` (VLAN pushes and pops, `set(...)`s), and
-/// outputs between two other actions are sorted; recirculation ids (of
-/// `recirc` and of packet-in cookies) become `N`. Two lines with the same canonical form send the same packets to
-/// the same ports. Used only when the lines differ: OVS floods NORMAL's
-/// VLAN in the order of its bundle hash map (by pointer), so its order of
-/// outputs, and so where it puts push_vlan and pop_vlan, is not
-/// reproducible.
+/// `PORT[header changes so far]` (VLAN pushes and pops, the header fields
+/// `set(...)`s left different from the traced packet's), and outputs
+/// between two other actions are sorted; recirculation ids (of `recirc`
+/// and of packet-in cookies) become `N`. Two lines with the same
+/// canonical form send the same packets to the same ports. Used only when
+/// the lines differ: OVS's order is not reproducible. NORMAL floods along
+/// the bridge's xbundles list (`xlate_normal_flood`), built in the order
+/// its reconfiguration walks `ofproto->bundles`, an hmap keyed by
+/// `hash_pointer()` of bridge.c's port structs (heap addresses): two runs
+/// of `15-neutron-node-patch-ports` flood the same packet to br-phys first
+/// in one, to br-tun first in the other. So its order of outputs, where it
+/// puts push_vlan and pop_vlan, and whether a rewrite comes before an
+/// output or after it is undone, change from run to run.
 fn canonical(actions: &str, ports: &BTreeSet<&str>, traced: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut run: Vec<String> = Vec::new();
@@ -474,18 +473,32 @@ fn canonical(actions: &str, ports: &BTreeSet<&str>, traced: &str) -> String {
         .map(|v| format!("vid={v},pcp={}", field("dl_vlan_pcp").unwrap_or("0")))
         .into_iter()
         .collect();
+    // Header fields the set(...) actions changed: (header.field) -> value;
+    // a field set back to the traced packet's value is dropped, so that a
+    // rewrite undone later leaves the same headers as no rewrite.
     let mut sets: BTreeMap<String, String> = BTreeMap::new();
     for a in ferrovs_tests::ovs_compare::split_actions(actions) {
         if ports.contains(a.as_str()) {
-            let sets: Vec<String> = sets.values().cloned().collect();
+            let sets: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
             run.push(format!("{a}[{};{}]", vlans.join("/"), sets.join(",")));
         } else if let Some(v) = a.strip_prefix("push_vlan(") {
             vlans.push(v.trim_end_matches(')').to_string());
         } else if a == "pop_vlan" {
             vlans.pop();
         } else if let Some(inner) = a.strip_prefix("set(") {
-            let kind = inner.split('(').next().unwrap_or("").to_string();
-            sets.insert(kind, a.clone());
+            let (kind, fields) = inner.split_once('(').unwrap_or((inner, ""));
+            for kv in fields.trim_end_matches(')').split(',') {
+                let Some((k, v)) = kv.split_once('=') else {
+                    continue;
+                };
+                let key = format!("{kind}.{k}");
+                let traced_value = set_field_key(&key).map(|t| field(t).unwrap_or(zero(v)));
+                if traced_value == Some(v) {
+                    sets.remove(&key);
+                } else {
+                    sets.insert(key, v.to_string());
+                }
+            }
         } else {
             run.sort();
             out.append(&mut run);
@@ -499,6 +512,33 @@ fn canonical(actions: &str, ports: &BTreeSet<&str>, traced: &str) -> String {
     run.sort();
     out.append(&mut run);
     out.join(",")
+}
+
+/// The traced flow's key of a `set(...)` field (`eth.src` is `dl_src`).
+fn set_field_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "eth.src" => "dl_src",
+        "eth.dst" => "dl_dst",
+        "arp.sip" => "arp_spa",
+        "arp.tip" => "arp_tpa",
+        "arp.op" => "arp_op",
+        "arp.sha" => "arp_sha",
+        "arp.tha" => "arp_tha",
+        "ipv4.src" => "nw_src",
+        "ipv4.dst" => "nw_dst",
+        _ => return None,
+    })
+}
+
+/// The value a field left out of a traced flow has, written as `v` is.
+fn zero(v: &str) -> &'static str {
+    if v.contains(':') {
+        "00:00:00:00:00:00"
+    } else if v.contains('.') {
+        "0.0.0.0"
+    } else {
+        "0"
+    }
 }
 
 fn data_dir() -> PathBuf {
@@ -576,4 +616,24 @@ fn every_table_file_parses() {
             }
         }
     }
+}
+
+/// The canonical form: a rewrite undone later is no rewrite; a port that
+/// gets the rewritten packet instead of the original differs.
+#[test]
+fn canonical_sees_what_each_port_gets() {
+    let ports: BTreeSet<&str> = ["p1", "p2"].into_iter().collect();
+    let traced = "in_port=3,dl_src=00:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,arp";
+    let reply = "set(eth(src=00:00:00:00:00:21,dst=00:00:00:00:00:01))";
+    let back = "set(eth(src=00:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff))";
+    let a = format!("{reply},p1,{back},p2");
+    let b = format!("p2,{reply},p1");
+    let c = format!("{reply},p1,p2");
+    let f = |x: &str| canonical(x, &ports, traced);
+    assert_eq!(f(&a), f(&b));
+    assert_ne!(f(&a), f(&c));
+    assert_eq!(
+        f("push_vlan(vid=1,pcp=0),p1,pop_vlan,p2"),
+        f("p2,push_vlan(vid=1,pcp=0),p1")
+    );
 }
