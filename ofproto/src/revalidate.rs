@@ -2,6 +2,10 @@
 //! installed megaflow is translated again from its own (masked) key, and
 //! removed when the actions differ or the new translation needs bits the
 //! megaflow's mask ignores; the next packet then installs the right one.
+//! A megaflow whose actions name frozen state (recirculation, controller)
+//! is translated from the key of the packet that made it instead
+//! ([`OfprotoUpcall::origins`]), since the frozen state holds that
+//! packet's metadata whole and must be found again under the same id.
 //! Megaflows idle for longer than `max_idle_ms` are removed too.
 //!
 //! A round starts by reading the generation
@@ -31,7 +35,8 @@
 
 use ferrovs_datapath::dpif::Datapath;
 use ferrovs_datapath::flow::layout as dp;
-use ferrovs_datapath::flow::Flow;
+use ferrovs_datapath::flow::layout::FLOW_WORDS;
+use ferrovs_datapath::flow::{Flow, FlowKey};
 
 use std::collections::HashMap;
 
@@ -49,6 +54,28 @@ pub(crate) struct Pushed {
     bytes: u64,
     /// Its side effects, when replayable (see [`crate::xcache`]).
     xcache: Option<XCache>,
+}
+
+/// Megaflows' origin keys (see [`OfprotoUpcall::origins`]), by masked
+/// key, with the round that last saw each (entries of megaflows gone are
+/// dropped a round later).
+pub(crate) type Origins = HashMap<[u64; FLOW_WORDS], (Flow, u64)>;
+
+/// Remembers `f` as the key that made the megaflow of `f` under `mask`
+/// (the first packet's, as OVS's ukey; the datapath makes `recirc_id`
+/// exact, as here).
+pub(crate) fn remember_origin(up: &OfprotoUpcall, f: &Flow, mask: &FlowKey) {
+    let mut m = Flow::default();
+    mask.expand(&mut m);
+    m.set_all(dp::IN_PORT);
+    m.set_all(dp::RECIRC_ID);
+    let mut masked = [0u64; FLOW_WORDS];
+    for (i, w) in masked.iter_mut().enumerate() {
+        *w = f.0[i] & m.0[i];
+    }
+    let mut o = up.origins.lock().unwrap_or_else(|e| e.into_inner());
+    let round = up.reval_rounds.load(std::sync::atomic::Ordering::Relaxed);
+    o.entry(masked).or_insert((*f, round));
 }
 
 /// What one round did.
@@ -103,6 +130,12 @@ impl OfprotoUpcall {
             keys.clear();
         }
         let gen = self.recirc.begin_dump();
+        let round = 1 + self
+            .reval_rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut origins =
+            std::mem::take(&mut *self.origins.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut origin_key = Flow::default();
         // Megaflows that recirculate to each id, among those kept.
         let mut uses: HashMap<u32, u32> = HashMap::new();
         let mut ids = Vec::new();
@@ -119,6 +152,16 @@ impl OfprotoUpcall {
                 for f in batch {
                     st.checked += 1;
                     expand_packed(&f.key, &mut key);
+                    // A megaflow naming frozen state: translated from the
+                    // packet that made it (its entry kept for the next round).
+                    let key = match origins.get_mut(&key.0) {
+                        Some((o, seen)) => {
+                            *seen = round;
+                            origin_key = *o;
+                            &origin_key
+                        }
+                        None => &key,
+                    };
                     let stats = f.stats.snapshot();
                     // Each PMD's copy of a megaflow counts on its own.
                     let slot = Ufid(f.ufid.0.wrapping_add(f.pmd as u128));
@@ -144,7 +187,7 @@ impl OfprotoUpcall {
                             } else if let Some(xc) = &cache {
                                 self.credit_cached(refs, xc, d.0, d.1, false);
                             } else if let Some(t) =
-                                self.translate_locked(refs, &key, false, Some(d), None)
+                                self.translate_locked(refs, key, false, Some(d), None)
                             {
                                 release(t);
                             }
@@ -183,7 +226,7 @@ impl OfprotoUpcall {
                         // The cache only for megaflows with traffic (a
                         // flow-mod's round over idle ones builds none).
                         let keys = used.then_some(&mut *keys);
-                        match self.translate_locked(refs, &key, used, credit, keys) {
+                        match self.translate_locked(refs, key, used, credit, keys) {
                             None => true,
                             Some(mut t) => {
                                 xcache = t.xcache.take();
@@ -212,7 +255,7 @@ impl OfprotoUpcall {
                             );
                             if d.0 > 0 {
                                 if let Some(t) =
-                                    self.translate_locked(refs, &key, false, Some(d), None)
+                                    self.translate_locked(refs, key, false, Some(d), None)
                                 {
                                     release(t);
                                 }
@@ -246,6 +289,14 @@ impl OfprotoUpcall {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = kept;
+        // Origins of megaflows gone (unseen this round and the last) go;
+        // those made during the round join the kept ones.
+        origins.retain(|_, (_, seen)| *seen + 1 >= round);
+        let mut o = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in o.drain() {
+            origins.entry(k).or_insert(v);
+        }
+        *o = origins;
         drop(keys);
         st
     }

@@ -159,6 +159,14 @@ pub struct OfprotoUpcall {
     /// Megaflow counters (packets, bytes) already pushed to rules, by
     /// megaflow.
     pub(crate) pushed: Mutex<ferrovs_datapath::megaflow::UfidMap<crate::revalidate::Pushed>>,
+    /// The key of the packet that made each megaflow whose actions name
+    /// frozen state (recirculation, controller), by the megaflow's masked
+    /// key: the revalidator translates those from it, as OVS's from its
+    /// ukey, so the frozen state (which holds the packet's metadata
+    /// whole, tunnel options included) is found again under the same id.
+    pub(crate) origins: Mutex<crate::revalidate::Origins>,
+    /// Revalidation rounds begun (ages [`OfprotoUpcall::origins`]).
+    pub(crate) reval_rounds: AtomicU64,
     /// The meters the datapath enforces (give it to `Datapath::with_meter`);
     /// configured from the bridges' meters as translations use them.
     pub meters: Arc<DpMeters>,
@@ -671,6 +679,11 @@ impl UpcallHandler for OfprotoUpcall {
             return Ok(());
         };
         self.apply_learned(&learned, now);
+        if !recircs.is_empty() {
+            if let Some(mask) = &reply.mask {
+                crate::revalidate::remember_origin(self, &f, mask);
+            }
+        }
         // Packet-ins (table misses and controller actions alike) come
         // back through `userspace`, for this packet and every later one
         // of the megaflow.
