@@ -290,6 +290,7 @@ pub fn trace_with<'a>(
         port_name,
         tnl,
         recirc,
+        may_learn: false,
     };
     crate::trace_ct::trace_ct(&ctx, flow_text, &[])
 }
@@ -302,6 +303,9 @@ pub(crate) struct PassCtx<'a, 'p> {
     pub port_name: &'p dyn Fn(u32) -> String,
     pub tnl: Option<&'a crate::tunnel::TnlState>,
     pub recirc: Option<&'a RecircTable>,
+    /// `-generate`: side effects happen as for a real packet (learned
+    /// flows, MAC learning, fin_timeout; packet-ins not `dont_send`).
+    pub may_learn: bool,
 }
 
 /// One translation of `flow` and its text, from `Flow:` to `Datapath
@@ -313,7 +317,7 @@ pub(crate) fn trace_pass<'a>(ctx: &PassCtx<'a, '_>, flow: OfFlow) -> TraceResult
         bridge: ctx.bridge,
         flow,
         now: ctx.now,
-        may_learn: false,
+        may_learn: ctx.may_learn,
         recirc: ctx.recirc,
         tnl: ctx.tnl,
     };

@@ -153,6 +153,7 @@ pub(crate) fn trace_ct<'a>(
         ));
         first.text.push_str(&r.text);
         taken.extend_from_slice(&r.out.recircs);
+        first.out.learned.extend(r.out.learned);
         queue.extend(r.out.ct_recircs.iter().copied());
     }
     if let Some(t) = ctx.recirc {
@@ -163,7 +164,9 @@ pub(crate) fn trace_ct<'a>(
     Ok(first)
 }
 
-/// As [`crate::trace::trace_with`], with `--ct-next` states.
+/// As [`crate::trace::trace_with`], with `--ct-next` states; `may_learn`
+/// (`-generate`) lets side effects happen (the caller applies
+/// `out.learned` once the tables are unlocked).
 #[allow(clippy::too_many_arguments)]
 pub fn trace_with_ct_next<'a>(
     bridges: &'a [BridgeRef<'a>],
@@ -174,6 +177,7 @@ pub fn trace_with_ct_next<'a>(
     tnl: Option<&'a crate::tunnel::TnlState>,
     recirc: Option<&'a RecircTable>,
     ct_next: &[u16],
+    may_learn: bool,
 ) -> Result<TraceResult<'a>, TraceError> {
     let ctx = PassCtx {
         bridges,
@@ -182,6 +186,7 @@ pub fn trace_with_ct_next<'a>(
         port_name,
         tnl,
         recirc,
+        may_learn,
     };
     trace_ct(&ctx, flow_text, ct_next)
 }

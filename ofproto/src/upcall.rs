@@ -562,21 +562,26 @@ impl OfprotoUpcall {
     /// `ofproto/trace BRIDGE FLOW` over this datapath's bridges (what
     /// vswitchd's unixctl command calls): the text OVS prints.
     pub fn trace(&self, bridge: &str, flow: &str) -> Result<String, crate::trace::TraceError> {
-        self.trace_ct_next(bridge, flow, &[])
+        self.trace_ct_next(bridge, flow, &[], false)
     }
 
     /// As [`Self::trace`], resuming conntrack recirculations with the
-    /// `ct_state`s of `--ct-next`.
+    /// `ct_state`s of `--ct-next`; `generate` (`-generate`) lets the
+    /// trace act as a real packet: the flows it learns and the
+    /// fin_timeouts it hits are applied, NORMAL learns MAC addresses, and
+    /// its packet-ins are not `dont_send` (the datapath actions are not
+    /// executed, as in OVS).
     pub fn trace_ct_next(
         &self,
         bridge: &str,
         flow: &str,
         ct_next: &[u16],
+        generate: bool,
     ) -> Result<String, crate::trace::TraceError> {
-        self.with_bridges(|refs| {
+        let (text, learned, now) = self.with_bridges(|refs| {
             let idx = crate::trace::bridge_index(refs, bridge)?;
             let now = refs[idx].ofproto.now();
-            let r = crate::trace_ct::trace_with_ct_next(
+            let mut r = crate::trace_ct::trace_with_ct_next(
                 refs,
                 idx,
                 flow,
@@ -585,9 +590,13 @@ impl OfprotoUpcall {
                 Some(&self.tnl),
                 Some(&self.recirc),
                 ct_next,
+                generate,
             )?;
-            Ok(r.text)
-        })
+            let learned = std::mem::take(&mut r.out.learned);
+            Ok::<_, crate::trace::TraceError>((r.text, learned, now))
+        })?;
+        self.apply_learned(&learned, now);
+        Ok(text)
     }
 
     /// The datapath actions for a frame entering bridge `bridge` on

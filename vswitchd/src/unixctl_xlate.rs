@@ -26,12 +26,13 @@ fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
 /// `trace_json`).
 pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     let mut json = false;
+    let mut generate = false;
     let mut rest: Vec<&String> = Vec::new();
     let mut ct_next = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "-generate" => {}
+            "-generate" | "--generate" => generate = true,
             "--format=json" => json = true,
             "--format=text" => json = false,
             f if f.starts_with("--format=") => {
@@ -54,7 +55,7 @@ pub fn cmd_trace(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     };
     let (up, _) = upcall_of(ctx)?;
     let text = up
-        .trace_ct_next(bridge, flow, &ct_next)
+        .trace_ct_next(bridge, flow, &ct_next, generate)
         .map_err(|e| e.to_string())?;
     if json {
         Ok(format!("{}\n", crate::trace_json::trace_to_json(&text)))

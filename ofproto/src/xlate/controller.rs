@@ -166,10 +166,11 @@ const PIPELINE_WORDS: usize = 9;
 const _: () = assert!(crate::flow::W_METADATA - FLOW_WORDS + PIPELINE_WORDS <= META_WORDS);
 
 impl Ctx<'_, '_> {
-    /// Without side effects (a trace) the packet-in is not sent (OVS's
-    /// `dont_send`), though its datapath action is the same.
+    /// Without side effects (a trace without `-generate`) the packet-in
+    /// is not sent (OVS's `dont_send`), though its datapath action is the
+    /// same.
     pub(crate) fn packet_in_dont_send(&self) -> bool {
-        self.trace.is_some()
+        self.trace.is_some() && !self.may_learn
     }
 
     /// OVS's `xlate_controller_action`: freezes the state at this point

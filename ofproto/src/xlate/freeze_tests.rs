@@ -572,6 +572,7 @@ fn trace_follows_ct_recirculation_with_ct_next() {
             None,
             Some(&table),
             next,
+            false,
         )
         .unwrap()
         .text

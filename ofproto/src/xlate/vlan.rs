@@ -60,8 +60,9 @@ impl Ctx<'_, '_> {
                     self.put(dp::VLAN1_TCI, tci);
                     self.put(dp::VLAN1_TPID, tpid0);
                 }
-                // The new tag copies the old one's VID and PCP, as OVS.
-                self.put(dp::VLAN0_TCI, tci | dp::VLAN_PRESENT);
+                // The new tag is the present (CFI) bit alone: VID 0,
+                // PCP 0, as OVS 3.1's xlate (`OFPACT_PUSH_VLAN`) makes it.
+                self.put(dp::VLAN0_TCI, dp::VLAN_PRESENT);
                 self.put(dp::VLAN0_TPID, *tpid);
             }
             Action::PopVlan => {
