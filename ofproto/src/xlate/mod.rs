@@ -283,7 +283,10 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         }
     }
     match freeze::recirc_id(&input.flow) {
-        0 => ctx.pipeline(0),
+        0 => {
+            ctx.legacy_l3_input();
+            ctx.pipeline(0)
+        }
         id => ctx.thaw(id),
     }
     // The action set, if any, ends the translation.
@@ -361,7 +364,7 @@ impl<'a, 't> Ctx<'a, 't> {
 /// fragment bits.
 fn init_wc(flow: &OfFlow, wc: &mut OfFlow) {
     wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
-    wc.0[dp::W_DL_TYPE] |= dp::DL_TYPE.word_mask();
+    wc.0[dp::W_DL_TYPE] |= dp::DL_TYPE.word_mask() | dp::PACKET_TYPE_NS.word_mask();
     if is_ip_any(flow) {
         wc.0[dp::W_NW_MISC] |= dp::NW_FRAG.word_mask();
     }

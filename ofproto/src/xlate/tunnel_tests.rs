@@ -445,3 +445,30 @@ fn outer_ce_marks_the_inner_packet_or_drops_it() {
     assert_eq!(a, "3");
     assert_eq!((tun_tos_m, tos_m), (0xff, 0));
 }
+
+#[test]
+fn trace_flow_text_carries_tun_tos_and_tun_ttl() {
+    let (brs, _) = setup(&[]);
+    let p = |t: &str| crate::trace::parse_trace_flow(t, &brs[1].ports);
+    let f =
+        p("in_port=2,tun_id=5,tun_src=198.18.3.9,tun_dst=198.18.2.88,tun_tos=3,tun_ttl=0x40,tcp")
+            .unwrap();
+    assert_eq!(get(&f, dp::TUN_TOS), 3);
+    assert_eq!(get(&f, dp::TUN_TTL), 64);
+    // The rest is still parsed.
+    assert_eq!(get(&f, dp::TUN_ID), 5);
+    assert!(matches!(
+        p("in_port=2,tun_tos=300"),
+        Err(crate::trace::TraceError::BadFlow(_))
+    ));
+}
+
+#[test]
+fn trace_flow_text_packet_type_makes_an_l3_packet() {
+    let (brs, _) = setup(&[]);
+    let f = crate::trace::parse_trace_flow("in_port=2,packet_type=(1,0x800),ip", &brs[1].ports)
+        .unwrap();
+    assert_eq!(f.0[crate::flow::W_PACKET_TYPE], 0x1_0800);
+    assert_eq!(get(&f, dp::PACKET_TYPE_NS), 1);
+    assert_eq!(get(&f, dp::DL_TYPE), 0x0800);
+}
