@@ -108,13 +108,10 @@ pub(crate) fn tnl_wc_init(f: &OfFlow, wc: &mut OfFlow) {
         }
     }
     unwild(wc, dp::TUN_TOS);
-    // The don't-fragment, checksum and key flags, as OVS 3.1's
-    // tnl_wc_init (upstream since 3.7 keeps only the key flag).
-    {
-        use ferrovs_datapath::tunnel::pop::{TNL_F_CSUM, TNL_F_DONT_FRAGMENT, TNL_F_KEY};
-        wc.0[dp::TUN_FLAGS.word as usize] |=
-            dp::TUN_FLAGS.place((TNL_F_DONT_FRAGMENT | TNL_F_CSUM | TNL_F_KEY) as u64);
-    }
+    // Whether a key was present (a GRE packet with key 0 is not one
+    // without a key); the other flags, as upstream OVS since 3.7, not.
+    wc.0[dp::TUN_FLAGS.word as usize] |=
+        dp::TUN_FLAGS.place(ferrovs_datapath::tunnel::pop::TNL_F_KEY as u64);
     if super::is_ip_any(f) && get(f, dp::TUN_TOS) as u8 & IP_ECN_MASK == IP_ECN_CE {
         wc.0[dp::NW_TOS.word as usize] |= dp::NW_TOS.place(IP_ECN_MASK as u64);
     }
