@@ -37,6 +37,7 @@ mod multipath;
 pub mod odp_text;
 mod output;
 pub mod ovs_hash;
+mod packet_type;
 mod queue;
 mod set;
 mod tunnel;
@@ -158,6 +159,10 @@ pub enum XlateError {
     /// XLATE_INVALID_TUNNEL_METADATA).
     #[error("Invalid tunnel metadata")]
     InvalidTunnelMetadata,
+    /// `encap`/`decap` of a packet type that cannot take it (OVS's
+    /// XLATE_UNSUPPORTED_PACKET_TYPE).
+    #[error("Unsupported packet type")]
+    UnsupportedPacketType,
 }
 
 /// The result of a translation.
@@ -737,6 +742,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.action_set = saved_set;
                 self.exit = false;
             }
+            A::Encap { packet_type, .. } => self.encap(*packet_type),
+            A::Decap { .. } => self.decap(),
             A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
             A::DecTtl => return self.dec_ttl(&[0]),
             A::DecTtlCntIds(ids) => return self.dec_ttl(ids),

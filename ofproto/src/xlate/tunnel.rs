@@ -18,12 +18,12 @@ use std::sync::Arc;
 
 use ferrovs_datapath::actions::DpAction;
 use ferrovs_datapath::flow::layout::{self as dp, Field};
-use ferrovs_datapath::packet::{pt_l3, PT_NS_ETHERTYPE};
 use ferrovs_datapath::tunnel::header::{Encap, OuterIp, TnlHeaderRepr};
 use ferrovs_datapath::tunnel::TnlPush;
 use ferrovs_datapath::wire::gre::{GreRepr, GRE_PROTO_TEB};
 use ferrovs_datapath::wire::vxlan::VxlanRepr;
 
+use super::packet_type::{become_ethernet, become_l3, is_l3};
 use super::Ctx;
 use crate::flow::{OfFlow, W_PACKET_TYPE};
 use crate::tunnel::neigh::fmt_mac;
@@ -286,18 +286,13 @@ impl Ctx<'_, '_> {
         // (OVS's compose_output_action: the flow becomes L3 and the commit
         // below pops the header, unless it was never pushed), the GRE
         // protocol its EtherType.
-        let eth_view = if c.l3 && get(&self.flow, dp::PACKET_TYPE_NS) == 0 {
+        let eth_view = if c.l3 && !is_l3(&self.flow) {
             let saved = (
                 get(&self.flow, dp::DL_SRC),
                 get(&self.flow, dp::DL_DST),
                 self.flow.0[dp::W_VLAN],
             );
-            let ty = super::dl_type(&self.flow);
-            put(&mut self.flow, dp::PACKET_TYPE_NS, PT_NS_ETHERTYPE as u64);
-            self.flow.0[W_PACKET_TYPE] = pt_l3(ty) as u64;
-            put(&mut self.flow, dp::DL_SRC, 0);
-            put(&mut self.flow, dp::DL_DST, 0);
-            self.flow.0[dp::W_VLAN] = 0;
+            become_l3(&mut self.flow);
             Some(saved)
         } else {
             None
@@ -403,7 +398,7 @@ impl Ctx<'_, '_> {
     /// the next commit pushes one with the addresses the actions leave,
     /// unless the packet leaves by a legacy_l3 port first.
     pub(crate) fn legacy_l3_input(&mut self) {
-        if get(&self.flow, dp::PACKET_TYPE_NS) == 0 {
+        if !is_l3(&self.flow) {
             return;
         }
         let port = super::in_port(&self.flow);
@@ -413,13 +408,9 @@ impl Ctx<'_, '_> {
             .get(port)
             .and_then(|x| x.tunnel.as_ref())
             .is_some_and(|c| c.l3);
-        if !l3 {
-            return;
+        if l3 {
+            become_ethernet(&mut self.flow);
         }
-        put(&mut self.flow, dp::PACKET_TYPE_NS, 0);
-        self.flow.0[W_PACKET_TYPE] = 0;
-        put(&mut self.flow, dp::DL_SRC, 0);
-        put(&mut self.flow, dp::DL_DST, 0);
     }
 
     /// After output to a legacy_l3 port the tables see the packet as
