@@ -132,6 +132,17 @@ pub struct CtTuple {
     pub nw_proto: u8,
 }
 
+/// Packet type of an Ethernet frame (namespace 0, type 0).
+pub const PT_ETH: u32 = 0;
+/// Packet type namespace of L3 packets: the type is an EtherType.
+pub const PT_NS_ETHERTYPE: u32 = 1;
+
+/// The packet type of an L3 packet of this EtherType.
+#[inline]
+pub const fn pt_l3(ethertype: u16) -> u32 {
+    (PT_NS_ETHERTYPE << 16) | ethertype as u32
+}
+
 /// Per-packet metadata (what the key holds besides the headers).
 ///
 /// `repr(C)` in this order (scalars, conntrack, tunnel with its option
@@ -145,6 +156,10 @@ pub struct PktMetadata {
     pub dp_hash: u32,
     pub skb_priority: u32,
     pub pkt_mark: u32,
+    /// OpenFlow packet type `(ns << 16) | type`: [`PT_ETH`] (zero, an
+    /// Ethernet frame) or `(1, EtherType)` for an L3 packet with no
+    /// Ethernet header (from a `legacy_l3` GRE port or after `pop_eth`).
+    pub packet_type: u32,
     pub ct: CtMd,
     pub tunnel: TunnelMd,
 }
@@ -158,6 +173,7 @@ impl PktMetadata {
         self.dp_hash = 0;
         self.skb_priority = 0;
         self.pkt_mark = 0;
+        self.packet_type = PT_ETH;
         self.ct = CtMd::default();
         self.tunnel.reset();
     }

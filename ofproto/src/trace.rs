@@ -57,13 +57,38 @@ pub fn parse_trace_flow_tlv(
     // after the rest is parsed (the flow text's fields are at most 128
     // bits wide; an option is up to 124 bytes).
     let mut options = Vec::new();
-    for item in text.split(',') {
+    // `tun_tos=N` and `tun_ttl=N`: no wire form in a match, so the match
+    // codec would drop them; set after the rest is parsed.
+    let mut outer = Vec::new();
+    let mut packet_type = None;
+    // `packet_type=(ns,type)` holds a comma: rejoin the pieces first.
+    let mut split = text.split(',');
+    let mut pieces = Vec::new();
+    while let Some(p) = split.next() {
+        if p.trim_start().starts_with("packet_type=(") && !p.contains(')') {
+            pieces.push(format!("{p},{}", split.next().unwrap_or("")));
+        } else {
+            pieces.push(p.to_string());
+        }
+    }
+    for item in &pieces {
         let item = item.trim();
         if let Some((key, value)) = item.split_once('=') {
             if let Some(field) = ferrovs_openflow::field::Field::from_name(key)
                 .filter(|f| f.tun_metadata_index().is_some())
             {
                 options.push((field, value.to_string()));
+                continue;
+            }
+            if let Some(field) = outer_tunnel_field(key) {
+                outer.push((field, value.to_string()));
+                continue;
+            }
+            if key == "packet_type" {
+                packet_type = Some(
+                    parse_packet_type(value)
+                        .ok_or_else(|| TraceError::BadFlow(format!("bad packet_type {value}")))?,
+                );
                 continue;
             }
         }
@@ -98,7 +123,58 @@ pub fn parse_trace_flow_tlv(
         )
         .map_err(|e| TraceError::BadFlow(e.to_string()))?;
     }
+    // `packet_type=(1,T)`: an L3 packet, as the datapath key has it
+    // (namespace beside dl_type, which is T).
+    let pt = packet_type.unwrap_or(0) as u64;
+    flow.0[crate::flow::W_PACKET_TYPE] = pt;
+    if pt >> 16 != 0 {
+        use ferrovs_datapath::flow::layout::{DL_TYPE, PACKET_TYPE_NS};
+        let w = &mut flow.0[DL_TYPE.word as usize];
+        *w |= PACKET_TYPE_NS.place(pt >> 16);
+        if *w & DL_TYPE.word_mask() == 0 {
+            *w |= DL_TYPE.place(pt & 0xffff);
+        }
+    }
+    for (field, value) in outer {
+        let name = field.name();
+        // OVS reads these as decimal (or `0x` hex), one byte.
+        let v = match value
+            .strip_prefix("0x")
+            .or_else(|| value.strip_prefix("0X"))
+        {
+            Some(h) => u8::from_str_radix(h, 16).ok(),
+            None => value.parse::<u8>().ok(),
+        }
+        .ok_or_else(|| TraceError::BadFlow(format!("{name}: bad value {value}")))?;
+        flow.set_field(field, &ferrovs_openflow::value::Value::from_slice(&[v]))
+            .map_err(|e| TraceError::BadFlow(e.to_string()))?;
+    }
     Ok(flow)
+}
+
+/// `(ns,type)`, each decimal or `0x` hex, as `(ns << 16) | type`.
+fn parse_packet_type(v: &str) -> Option<u32> {
+    let (ns, ty) = v.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
+    let num = |t: &str| -> Option<u32> {
+        let t = t.trim();
+        match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(h) => u32::from_str_radix(h, 16).ok(),
+            None => t.parse().ok(),
+        }
+    };
+    let (ns, ty) = (num(ns)?, num(ty)?);
+    (ns <= 0xffff && ty <= 0xffff).then_some(ns << 16 | ty)
+}
+
+/// The tunnel fields of the flow text that have no wire form in a match
+/// (`tun_tos`, `tun_ttl`).
+fn outer_tunnel_field(name: &str) -> Option<ferrovs_openflow::field::Field> {
+    use ferrovs_openflow::field::Field;
+    match name {
+        "tun_tos" => Some(Field::TunTos),
+        "tun_ttl" => Some(Field::TunTtl),
+        _ => None,
+    }
 }
 
 /// A `tun_metadata` value written as hex (`0x1234`) or decimal, right
@@ -129,6 +205,29 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
     if flow.0[vlan] & 0x1000 == 0 {
         mask.0[vlan] &= !0xffff;
     }
+    // An L3 packet's key has no Ethernet words to show.
+    let (l, pt) = (
+        ferrovs_datapath::flow::layout::PACKET_TYPE_NS,
+        ferrovs_datapath::flow::layout::DL_TYPE,
+    );
+    let ns = flow.bits(l.word as usize, l.shift as u32, 16);
+    if ns != 0 {
+        for w in [
+            ferrovs_datapath::flow::layout::W_DL_SRC,
+            ferrovs_datapath::flow::layout::W_DL_DST,
+            vlan,
+        ] {
+            mask.0[w] = 0;
+        }
+    }
+    let l2 = if ns == 0 {
+        "eth".to_string()
+    } else {
+        format!(
+            "packet_type=({ns},{:#x})",
+            flow.bits(pt.word as usize, pt.shift as u32, 16)
+        )
+    };
     let om = OfMatch {
         value: flow.masked(&mask),
         mask,
@@ -207,11 +306,73 @@ pub fn format_megaflow(flow: &OfFlow, wc: &OfFlow) -> String {
         }
     }
     let mut rest: Vec<String> = rest.iter().map(|t| icmp_token(t, flow, wc)).collect();
+    tunnel_outer_tokens(&mut rest, flow, wc);
     mpls_lower_entries(&mut rest, flow, wc);
     if rest.is_empty() {
-        format!("{head},eth")
+        format!("{head},{l2}")
     } else {
-        format!("{head},eth,{}", rest.join(","))
+        format!("{head},{l2},{}", rest.join(","))
+    }
+}
+
+/// OVS's megaflow text has `tun_tos`, `tun_ttl` and the datapath's
+/// `tun_flags` (df, csum, key: the OpenFlow field has only oam), which the
+/// match text cannot carry; they go after the tunnel addresses, in OVS's
+/// order.
+fn tunnel_outer_tokens(rest: &mut Vec<String>, flow: &OfFlow, wc: &OfFlow) {
+    use ferrovs_datapath::flow::layout::{TUN_FLAGS, TUN_TOS, TUN_TTL};
+    let bits = |f: &OfFlow, x: ferrovs_datapath::flow::layout::Field| {
+        f.bits(x.word as usize, x.shift as u32, x.bits as u32)
+    };
+    rest.retain(|t| !t.starts_with("tun_flags="));
+    let mut toks = Vec::new();
+    if bits(wc, TUN_TOS) != 0 {
+        toks.push(format!("tun_tos={:x}", bits(flow, TUN_TOS)));
+    }
+    if bits(wc, TUN_TTL) != 0 {
+        toks.push(format!("tun_ttl={}", bits(flow, TUN_TTL)));
+    }
+    // OVS's FLOW_TNL_F_MASK bits, lowest first.
+    const NAMES: [&str; 4] = ["oam", "df", "csum", "key"];
+    let (v, m) = (bits(flow, TUN_FLAGS) & 0xf, bits(wc, TUN_FLAGS) & 0xf);
+    if m == 0xf {
+        let set: Vec<&str> = (0..4)
+            .filter(|i| v >> i & 1 != 0)
+            .map(|i| NAMES[i])
+            .collect();
+        toks.push(if set.is_empty() {
+            "tun_flags=0".to_string()
+        } else {
+            format!("tun_flags={}", set.join("|"))
+        });
+    } else if m != 0 {
+        let mut t = "tun_flags=".to_string();
+        for (i, name) in NAMES.iter().enumerate() {
+            if m >> i & 1 != 0 {
+                t.push(if v >> i & 1 != 0 { '+' } else { '-' });
+                t.push_str(name);
+            }
+        }
+        toks.push(t);
+    }
+    if toks.is_empty() {
+        return;
+    }
+    const BEFORE: [&str; 7] = [
+        "tun_id=",
+        "tun_src=",
+        "tun_dst=",
+        "tun_ipv6_src=",
+        "tun_ipv6_dst=",
+        "tun_gbp_id=",
+        "tun_gbp_flags=",
+    ];
+    let at = rest
+        .iter()
+        .rposition(|t| BEFORE.iter().any(|b| t.starts_with(b)))
+        .map_or(0, |i| i + 1);
+    for (i, t) in toks.into_iter().enumerate() {
+        rest.insert(at + i, t);
     }
 }
 

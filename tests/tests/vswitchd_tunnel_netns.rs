@@ -554,3 +554,105 @@ fn ferrovs_to_ferrovs_geneve_options() {
         "the mismatching option's megaflow drops:\n{dump}"
     );
 }
+
+/// Two ferrovs hosts over GRE with `packet_type=legacy_l3` (IP without
+/// Ethernet inside, GRE protocol 0x0800): the VMs' frames lose their
+/// Ethernet header before the push (`pop_eth`), the decapsulated L3
+/// packet gets one back on output to the VM (`push_eth`) with the
+/// addresses br-int's flows set. Ping crosses both ways; the
+/// decapsulated megaflow is an L3 one (`packet_type(ns=1,id=0x800)`,
+/// no `eth(...)`); a key mismatch carries nothing. (This kernel has no
+/// `gre` device to test against, as for gretap above.)
+#[test]
+fn ferrovs_to_ferrovs_gre_legacy_l3() {
+    let under = ferrovs_tests::Veth::new("l").unwrap();
+    let h1 = hypervisor(1, &under.a);
+    let h2 = hypervisor(2, &under.b);
+    // The VM's interface (the only one besides lo) and its MAC.
+    let vm_dev = |h: &Hv| -> String {
+        h.vm.exec(&["ls", "/sys/class/net"])
+            .unwrap()
+            .split_whitespace()
+            .find(|d| *d != "lo")
+            .unwrap()
+            .to_string()
+    };
+    let mac = |h: &Hv| -> String {
+        h.vm.exec(&["cat", &format!("/sys/class/net/{}/address", vm_dev(h))])
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (m1, m2) = (mac(&h1), mac(&h2));
+    for (h, me, remote, peer, peer_mac) in [
+        (&h1, &m1, "198.18.30.2", "198.18.40.2", &m2),
+        (&h2, &m2, "198.18.30.1", "198.18.40.1", &m1),
+    ] {
+        add_tunnel(h, "gre", remote, "7", &["options:packet_type=legacy_l3"]);
+        // No ARP over an L3 tunnel: the VM knows its peer's MAC.
+        h.vm.exec(&[
+            "ip",
+            "neigh",
+            "replace",
+            peer,
+            "lladdr",
+            peer_mac,
+            "dev",
+            &vm_dev(h),
+        ])
+        .unwrap();
+        let f = h.fv.ofctl(&[], "del-flows", "br-int", &[]);
+        assert!(f.status.success());
+        let vm_if =
+            h.fv.vsctl_ok(&["list-ports", "br-int"])
+                .lines()
+                .find(|p| *p != "tun")
+                .unwrap()
+                .to_string();
+        for flow in [
+            format!("priority=10,in_port={vm_if},ip,actions=output:tun"),
+            format!(
+                "priority=10,in_port=tun,ip,actions=set_field:{peer_mac}->dl_src,set_field:{me}->dl_dst,output:{vm_if}"
+            ),
+        ] {
+            let f = h.fv.ofctl(&[], "add-flow", "br-int", &[&flow]);
+            assert!(
+                f.status.success(),
+                "{flow}: {}",
+                String::from_utf8_lossy(&f.stderr)
+            );
+        }
+    }
+    assert!(
+        ping(&h1.vm, "198.18.40.2"),
+        "VM1 -> VM2 over L3 GRE\n{}\n{}",
+        h1.fv.appctl_ok(&["dpctl/dump-flows"]),
+        h2.fv.appctl_ok(&["dpctl/dump-flows"])
+    );
+    assert!(ping(&h2.vm, "198.18.40.1"), "VM2 -> VM1 over L3 GRE");
+    let flows = h2.fv.appctl_ok(&["dpctl/dump-flows"]);
+    let l3 = flows
+        .lines()
+        .find(|l| l.contains("packet_type(ns=1,id=0x800)"))
+        .unwrap_or_else(|| panic!("no L3 megaflow:\n{flows}"));
+    let (key, actions) = l3.split_once(" actions:").unwrap();
+    assert!(!key.contains("eth("), "{l3}");
+    assert!(actions.starts_with("push_eth(src="), "{l3}");
+    assert!(
+        flows
+            .lines()
+            .any(|l| l.contains("pop_eth,tnl_push(") && l.contains("proto=0x800")),
+        "{flows}"
+    );
+    // A key mismatch: nothing crosses.
+    h2.fv
+        .vsctl_ok(&["set", "Interface", "tun", "options:key=8"]);
+    h2.fv.appctl_ok(&["revalidator/wait"]);
+    h1.fv.appctl_ok(&["revalidator/wait"]);
+    for _ in 0..2 {
+        assert!(h1
+            .vm
+            .exec(&["ping", "-c", "1", "-W", "1", "198.18.40.2"])
+            .is_err());
+    }
+}

@@ -114,6 +114,12 @@ fn actions(sel: u8) -> Vec<DpAction> {
         },
         DpAction::PopVlan,
         DpAction::PopVlan,
+        // Ethernet off and on again (each a no-op on the wrong type).
+        DpAction::Clone(vec![DpAction::PopEth, DpAction::PopEth, DpAction::Output(4)].into()),
+        DpAction::PushEth {
+            src: [2, 0, 0, 0, 0, 1],
+            dst: [2, 0, 0, 0, 0, 2],
+        },
         DpAction::Clone(vec![DpAction::PopVlan, DpAction::Output(1)].into()),
         DpAction::CheckPktLen {
             max_len: 60,
@@ -165,6 +171,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if sel & 0x20 != 0 {
             md.recirc_id = 9;
+        }
+        // An L3 packet (no Ethernet header): IPv4 or IPv6 by the low bit.
+        if sel & 0x40 != 0 {
+            md.packet_type = ferrovs_datapath::packet::pt_l3(if sel & 1 != 0 { 0x86dd } else { 0x0800 });
         }
     }
     let mut k = FlowKey::default();

@@ -7,7 +7,7 @@
 //! goes back to the pool). Outputs are only collected here; the PMD sends
 //! each port's list as batches when the whole input batch is done.
 
-use super::{mpls, set, vlan, DpAction, HashAlg};
+use super::{eth, mpls, set, vlan, DpAction, HashAlg};
 use crate::conntrack::{self, ipf, Conntrack};
 use crate::flow::key::{hash_add, hash_finish};
 use crate::flow::{extract, layout, FlowKey};
@@ -184,6 +184,12 @@ impl ExecCtx<'_> {
                 }
                 DpAction::PopVlan => {
                     vlan::pop_vlan(&mut pkt);
+                }
+                DpAction::PushEth { src, dst } => {
+                    eth::push_eth(&mut pkt, *src, *dst);
+                }
+                DpAction::PopEth => {
+                    eth::pop_eth(&mut pkt);
                 }
                 DpAction::PushMpls { ethertype, lse } => {
                     mpls::push_mpls(&mut pkt, *ethertype, *lse);

@@ -5,6 +5,7 @@
 //! check_pkt_len) are boxed slices built once when the flow is installed.
 //! An empty list drops the packet.
 
+pub mod eth;
 pub mod execute;
 pub mod mpls;
 pub mod set;
@@ -35,6 +36,10 @@ pub enum DpAction {
     PushVlan { tpid: u16, tci: u16 },
     /// Pop the outermost VLAN tag.
     PopVlan,
+    /// Put an Ethernet header in front of an L3 packet (`push_eth`).
+    PushEth { src: [u8; 6], dst: [u8; 6] },
+    /// Take the Ethernet header off (`pop_eth`): the packet becomes L3.
+    PopEth,
     /// Push an MPLS label stack entry; the EtherType becomes `ethertype`.
     PushMpls { ethertype: u16, lse: u32 },
     /// Pop the top MPLS entry; the EtherType becomes `0`.

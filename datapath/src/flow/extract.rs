@@ -33,7 +33,7 @@
 
 use super::key::{FlowKey, KeyBuilder};
 use super::layout::*;
-use crate::packet::{DpPacket, Offsets, PktMetadata};
+use crate::packet::{DpPacket, Offsets, PktMetadata, PT_ETH, PT_NS_ETHERTYPE};
 use crate::wire::arp::ArpPacket;
 use crate::wire::ethernet::*;
 use crate::wire::icmp;
@@ -197,15 +197,32 @@ fn extract_parts_with<const FAST: bool>(
 ) -> Offsets {
     let mut b = key.builder();
     push_metadata(&mut b, md);
-    let p = parse_l2::<FAST>(
-        data,
-        Parse {
-            b,
-            ofs: Offsets::default(),
-        },
-    );
+    let p = Parse {
+        b,
+        ofs: Offsets::default(),
+    };
+    let p = if md.packet_type == PT_ETH {
+        parse_l2::<FAST>(data, p)
+    } else {
+        parse_l3_packet(md.packet_type, data, p)
+    };
     p.b.finish();
     p.ofs
+}
+
+/// An L3 packet (no Ethernet header): no L2 words, `dl_type` from the
+/// packet type with the namespace beside it, then the usual L3 walk from
+/// byte 0. A packet type of another namespace than EtherType has only its
+/// namespace word (OVS parses nothing of it either).
+#[inline(never)]
+fn parse_l3_packet<'k>(pt: u32, data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
+    let ns = (pt >> 16) as u64;
+    b.ofs.l2_5 = 0;
+    if ns != PT_NS_ETHERTYPE as u64 {
+        b.push(W_DL_TYPE, PACKET_TYPE_NS.place(ns));
+        return b;
+    }
+    parse_ethertype(pt as u16, data, 0, PACKET_TYPE_NS.place(ns), b)
 }
 
 /// What the header walk carries from one header to the next: the key
@@ -377,11 +394,24 @@ fn parse_l2_general<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
         }
     }
     b.ofs.l2_5 = off as u16;
+    parse_ethertype(ty, data, off, 0, b)
+}
+
+/// What follows the EtherType `ty` at `off`; `pt_ns` is the packet type
+/// namespace already in place in the `dl_type` word (zero for Ethernet).
+#[inline(always)]
+fn parse_ethertype<'k>(
+    ty: u16,
+    data: &[u8],
+    off: usize,
+    pt_ns: u64,
+    mut b: Parse<'k>,
+) -> Parse<'k> {
     let rest = &data[off..];
     if is_mpls(ty) {
-        return parse_mpls(ty, rest, b);
+        return parse_mpls(ty as u64 | pt_ns, rest, b);
     }
-    b.push(W_DL_TYPE, ty as u64);
+    b.push(W_DL_TYPE, ty as u64 | pt_ns);
     match ty {
         ETH_TYPE_IPV4 => parse_ipv4(rest, off, b),
         ETH_TYPE_IPV6 => parse_ipv6(rest, off, b),
@@ -394,7 +424,7 @@ fn parse_l2_general<'k>(data: &[u8], mut b: Parse<'k>) -> Parse<'k> {
 /// The MPLS label stack: as OVS, entries are counted up to the bottom of
 /// stack (or the end of the frame) and the first three are kept; nothing
 /// below the stack is parsed.
-fn parse_mpls<'k>(ty: u16, rest: &[u8], mut b: Parse<'k>) -> Parse<'k> {
+fn parse_mpls<'k>(ty: u64, rest: &[u8], mut b: Parse<'k>) -> Parse<'k> {
     let mut lse = [0u32; 3];
     for (i, e) in rest.chunks_exact(4).take(3).enumerate() {
         lse[i] = be32(e, 0);
@@ -402,7 +432,7 @@ fn parse_mpls<'k>(ty: u16, rest: &[u8], mut b: Parse<'k>) -> Parse<'k> {
             break;
         }
     }
-    b.push(W_DL_TYPE, ty as u64 | (lse[0] as u64) << 32);
+    b.push(W_DL_TYPE, ty | (lse[0] as u64) << 32);
     b.push(W_MPLS, w2(lse[2] as u64, lse[1] as u64, 32));
     b
 }

@@ -46,7 +46,7 @@ const L2: usize = W_TUN_GNV_OPTS + TUN_GNV_OPT_WORDS;
 pub const W_DL_DST: usize = L2;
 pub const W_DL_SRC: usize = L2 + 1;
 pub const W_VLAN: usize = L2 + 2; // tci0 | tpid0 | tci1 | tpid1
-pub const W_DL_TYPE: usize = L2 + 3; // dl_type | mpls_lse (top entry)
+pub const W_DL_TYPE: usize = L2 + 3; // dl_type | packet type ns | mpls_lse (top entry)
 pub const W_MPLS: usize = L2 + 4; // mpls_lse1 | mpls_lse2
 pub const W_NSH: usize = L2 + 5; // flags | ttl | mdtype | np | si | spi
 pub const W_NSH_C: usize = L2 + 6; // 2 words: c1 | c2, c3 | c4
@@ -133,6 +133,11 @@ pub const VLAN0_TPID: Field = Field::new(W_VLAN, 16, 16);
 pub const VLAN1_TCI: Field = Field::new(W_VLAN, 32, 16);
 pub const VLAN1_TPID: Field = Field::new(W_VLAN, 48, 16);
 pub const DL_TYPE: Field = Field::new(W_DL_TYPE, 0, 16);
+/// Packet type namespace: 0 for an Ethernet frame, 1 for an L3 packet
+/// (no Ethernet header; its type is `DL_TYPE`). It lives in what was
+/// padding of the `dl_type` word, so the key did not grow, and an Ethernet
+/// key's words are as they were.
+pub const PACKET_TYPE_NS: Field = Field::new(W_DL_TYPE, 16, 16);
 /// Top MPLS label stack entry.
 pub const MPLS_LSE: Field = Field::new(W_DL_TYPE, 32, 32);
 /// The second and third entries, when the stack has them (as OVS, at most

@@ -269,6 +269,14 @@ pub fn format_odp_flow(key: &Flow, mask: &Flow, opt: &OdpFormat<'_>) -> String {
         }
     }
     o.sep();
+    let (ns, _) = o.kv(l::PACKET_TYPE_NS);
+    if ns != 0 {
+        // An L3 packet: its type, then straight to L3 (no eth, no VLAN).
+        let (t, _) = o.kv(l::DL_TYPE);
+        let _ = write!(o.s, "packet_type(ns={ns},id={t:#x})");
+        l3(&mut o);
+        return o.s;
+    }
     o.s.push_str("packet_type(ns=0,id=0)");
     let mut p = Vec::new();
     o.mac(&mut p, "src", l::DL_SRC);
@@ -635,6 +643,29 @@ mod tests {
         k.set(l::TP_DST, 80);
         m.set_all(l::TP_DST);
         (k, m)
+    }
+
+    /// An L3 packet's key as OVS prints it (tests/packet-type-aware.at):
+    /// its packet type, no `eth(...)`.
+    #[test]
+    fn l3_packet_as_ovs() {
+        let mut k = Flow::default();
+        let mut m = Flow::default();
+        k.set(l::IN_PORT, 3);
+        m.set_all(l::IN_PORT);
+        m.set_all(l::RECIRC_ID);
+        k.set(l::PACKET_TYPE_NS, 1);
+        m.set_all(l::PACKET_TYPE_NS);
+        k.set(l::DL_TYPE, 0x0800);
+        m.set_all(l::DL_TYPE);
+        k.set(l::NW_DST, 0xc0a8_0a0a);
+        m.set_all(l::NW_DST);
+        m.set(l::NW_FRAG, 3);
+        assert_eq!(
+            short_form(&k, &m),
+            "recirc_id(0),in_port(3),packet_type(ns=1,id=0x800),eth_type(0x0800),\
+             ipv4(dst=192.168.10.10,frag=no)"
+        );
     }
 
     #[test]

@@ -12,14 +12,16 @@
 //! VXLAN header with unknown flags, a Geneve header with a version other
 //! than 0 or options that do not walk to their end (or longer than the
 //! flow key's `TUN_GNV_OPT_BYTES`), a GRE header with
-//! routing or a version, and payloads that are not Ethernet (L3 GRE needs a
-//! packet_type the datapath does not carry yet). The VNI or key is not
-//! judged here: the flow tables match on `tun_id` after recirculation.
+//! routing or a version, and Geneve payloads that are not Ethernet. A GRE
+//! payload of another protocol than Ethernet (TEB) is an L3 packet: it is
+//! kept with the packet type `(1, protocol)` (a `legacy_l3` port's
+//! traffic, as OVS does). The VNI or key is not judged here: the flow
+//! tables match on `tun_id` after recirculation.
 
 use super::{TnlError, TnlKind};
 use crate::flow::layout::TUN_GNV_OPT_BYTES;
 use crate::offload::{Offload, VNET_F_DATA_VALID};
-use crate::packet::{CtMd, DpPacket, Offsets, TunnelMd};
+use crate::packet::{pt_l3, CtMd, DpPacket, Offsets, TunnelMd, PT_ETH};
 use crate::wire::checksum::{checksum, fold, sum16};
 use crate::wire::ethernet::{EthernetFrame, ETH_HLEN, ETH_TYPE_IPV4, ETH_TYPE_IPV6};
 use crate::wire::geneve::{GeneveHeader, GeneveRepr};
@@ -39,8 +41,9 @@ pub const TNL_F_KEY: u16 = 1 << 3;
 const PROTO_GRE: u8 = super::header::PROTO_GRE;
 
 /// Reads the outer headers of `frame` as tunnel type `kind` into `md`.
-/// Returns the number of bytes to strip and the length of the outer packet
-/// (the frame may carry Ethernet padding after it). `l4_csum_trusted`: the
+/// Returns the number of bytes to strip, the length of the outer packet
+/// (the frame may carry Ethernet padding after it) and the inner packet
+/// type ([`PT_ETH`], or an L3 type for GRE). `l4_csum_trusted`: the
 /// offload state says the L4 checksum was verified or is still to be
 /// computed by the sender (a frame from a local stack), so UDP and GRE
 /// checksums are not verified.
@@ -49,7 +52,7 @@ pub fn parse_outer(
     kind: TnlKind,
     md: &mut TunnelMd,
     l4_csum_trusted: bool,
-) -> Result<(usize, usize), TnlError> {
+) -> Result<(usize, usize, u32), TnlError> {
     let eth = EthernetFrame::new_checked(frame)?;
     let l3 = &frame[ETH_HLEN..];
     // (the L4 bytes up to the IP end, their offset in the frame, protocol,
@@ -149,7 +152,7 @@ pub fn parse_outer(
             }
             // UDP payload ends at the UDP length, not the IP end
             let end = l4_at + ulen;
-            return Ok((l4_at + UDP_HLEN + n, end));
+            return Ok((l4_at + UDP_HLEN + n, end, PT_ETH));
         }
         TnlKind::Gre => {
             if proto != PROTO_GRE {
@@ -168,7 +171,11 @@ pub fn parse_outer(
                 md.flags |= TNL_F_KEY;
             }
             if g.protocol != GRE_PROTO_TEB {
-                return Err(TnlError::Unsupported);
+                // An L3 payload: something to parse must follow.
+                if h.payload().is_empty() {
+                    return Err(WireError::Truncated.into());
+                }
+                return Ok((l4_at + h.header_len(), end, pt_l3(g.protocol)));
             }
             if h.payload().len() < ETH_HLEN {
                 return Err(WireError::Truncated.into());
@@ -176,18 +183,18 @@ pub fn parse_outer(
             l4_at + h.header_len()
         }
     };
-    Ok((strip, end))
+    Ok((strip, end, PT_ETH))
 }
 
 /// Decapsulates `pkt` in place: on success the frame is the inner
-/// Ethernet frame, the tunnel metadata is set, conntrack state is cleared
+/// Ethernet frame (or L3 packet, with its packet type set), the tunnel metadata is set, conntrack state is cleared
 /// (as OVS does on pop), and offload state is kept only where it concerns
 /// the inner frame. On error `pkt` is unchanged.
 pub fn pop(pkt: &mut DpPacket, kind: TnlKind) -> Result<(), TnlError> {
     let mut md = TunnelMd::default();
     let o = pkt.offload();
     let trusted = o.needs_csum() || o.flags & VNET_F_DATA_VALID != 0;
-    let (strip, end) = parse_outer(pkt.data(), kind, &mut md, trusted)?;
+    let (strip, end, packet_type) = parse_outer(pkt.data(), kind, &mut md, trusted)?;
     pkt.truncate(end);
     // Offload state pointing into the outer headers (a partial outer
     // checksum) goes; an inner partial checksum (the sender's outer one
@@ -212,5 +219,6 @@ pub fn pop(pkt: &mut DpPacket, kind: TnlKind) -> Result<(), TnlError> {
     let m = pkt.md_mut();
     m.tunnel = md;
     m.ct = CtMd::default();
+    m.packet_type = packet_type;
     Ok(())
 }

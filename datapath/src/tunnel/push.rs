@@ -16,7 +16,7 @@
 
 use super::{Outer, TnlError, TnlPush};
 use crate::offload::csum::complete_packet;
-use crate::packet::{DpPacket, Offsets};
+use crate::packet::{DpPacket, Offsets, PT_ETH};
 use crate::wire::checksum::{fold, sum16, update16};
 use crate::wire::gre::fill_gre_checksum;
 use crate::wire::ipv4::PROTO_UDP;
@@ -94,5 +94,10 @@ pub fn push(pkt: &mut DpPacket, t: &TnlPush, hash: u32) -> Result<(), TnlError> 
         }
     }
     pkt.set_offsets(Offsets::default());
+    // An L3 packet (a legacy_l3 GRE port's) is now inside an Ethernet
+    // frame.
+    if pkt.md().packet_type != PT_ETH {
+        pkt.md_mut().packet_type = PT_ETH;
+    }
     Ok(())
 }

@@ -230,7 +230,8 @@ fn push_then_pop_restores_frame_and_fills_metadata() {
         }
         let mut md = crate::packet::TunnelMd::default();
         let kind = kind_of(&r);
-        super::pop::parse_outer(&d, kind, &mut md, false).unwrap();
+        let (_, _, pt) = super::pop::parse_outer(&d, kind, &mut md, false).unwrap();
+        assert_eq!(pt, crate::packet::PT_ETH);
         match &r.encap {
             Encap::Vxlan { csum, vxlan, .. } => {
                 assert_eq!(md.tp_src, udp_src_port(0x1234_5678));
@@ -375,7 +376,7 @@ fn malformed_outer_headers_refused() {
     };
     b[24..26].copy_from_slice(&c.to_be_bytes());
     assert_eq!(refuse(&b, TnlKind::Vxlan), TnlError::Fragment);
-    // L3 GRE payload
+    // L3 GRE payload: accepted as an L3 packet; an empty one refused.
     let t = action(
         3,
         &tmpl(
@@ -390,7 +391,24 @@ fn malformed_outer_headers_refused() {
     );
     let mut p = DpPacket::from_bytes(&inner_frame(20));
     push(&mut p, &t, 1).unwrap();
-    assert_eq!(refuse(p.data(), TnlKind::Gre), TnlError::Unsupported);
+    let mut q = DpPacket::from_bytes(p.data());
+    pop(&mut q, TnlKind::Gre).unwrap();
+    assert_eq!(q.md().packet_type, crate::packet::pt_l3(0x0800));
+    assert_eq!(q.data(), &inner_frame(20)[..]);
+    let mut empty = DpPacket::from_bytes(&inner_frame(0));
+    push(&mut empty, &t, 1).unwrap();
+    let n = empty.len() - inner_frame(0).len();
+    let mut b = empty.data()[..n].to_vec();
+    // IPv4 total length without the payload (checksum fixed).
+    let tot = (n - 14) as u16;
+    b[16..18].copy_from_slice(&tot.to_be_bytes());
+    b[24..26].copy_from_slice(&[0, 0]);
+    let c = checksum(&b[14..34]);
+    b[24..26].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(
+        refuse(&b, TnlKind::Gre),
+        TnlError::Malformed(crate::wire::WireError::Truncated)
+    );
 }
 
 struct Nop;
@@ -573,5 +591,46 @@ fn decodes_the_frames_of_ovs_tunnel_tests() {
 
     let l3 = hex::decode("aa55aa550000001b213cab6408004500007079464000402fba630101025c0101025820000800000001c845000054ba200000400184861e0000011e00000200004227e75400030af3195500000000f265010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637").unwrap();
     let mut p = DpPacket::from_bytes(&l3);
-    assert_eq!(pop(&mut p, TnlKind::Gre), Err(TnlError::Unsupported));
+    pop(&mut p, TnlKind::Gre).unwrap();
+    // L3 GRE (protocol 0x0800): the inner IPv4 packet, no Ethernet.
+    assert_eq!(p.md().packet_type, crate::packet::pt_l3(0x0800));
+    assert_eq!(p.md().tunnel.id, 0x1c8);
+    assert_eq!(p.data(), &l3[42..]);
+    let mut k = FlowKey::default();
+    crate::flow::extract(&mut p, &mut k);
+    use crate::flow::layout::{DL_TYPE, NW_PROTO, PACKET_TYPE_NS};
+    assert_eq!(
+        (k.get(PACKET_TYPE_NS), k.get(DL_TYPE), k.get(NW_PROTO)),
+        (1, 0x0800, 1)
+    );
+}
+
+/// OVS's "Send out packets received from L3GRE tunnel back to L3GRE
+/// tunnel" (tunnel-push-pop.at): the popped L3 packet pushed again with a
+/// protocol 0x0800 template is the frame OVS sends, byte for byte.
+#[test]
+fn l3_gre_pushes_the_frame_ovs_sends() {
+    let rx = hex::decode("aa55aa550000001b213cab6408004500007079464000402fba630101025c0101025820000800000001c845000054ba200000400184861e0000011e00000200004227e75400030af3195500000000f265010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637").unwrap();
+    let tx = hex::decode("001b213cab64aa55aa55000008004500007000004000402f33aa010102580101025c20000800000001c845000054ba200000400184861e0000011e00000200004227e75400030af3195500000000f265010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637").unwrap();
+    let mut p = DpPacket::from_bytes(&rx);
+    pop(&mut p, TnlKind::Gre).unwrap();
+    let r = TnlHeaderRepr {
+        eth_dst: [0x00, 0x1b, 0x21, 0x3c, 0xab, 0x64],
+        eth_src: SRC,
+        ip: v4(),
+        encap: Encap::Gre(GreRepr {
+            protocol: 0x0800,
+            csum: false,
+            key: Some(0x1c8),
+            seq: None,
+        }),
+    };
+    let t = action(3, &r);
+    assert_eq!(
+        t.to_string(),
+        "tnl_push(tnl_port(3),header(size=42,type=3,eth(dst=00:1b:21:3c:ab:64,src=aa:55:aa:55:00:00,dl_type=0x0800),ipv4(src=1.1.2.88,dst=1.1.2.92,proto=47,tos=0,ttl=64,frag=0x4000),gre((flags=0x2000,proto=0x800),key=0x1c8)),out_port(100))"
+    );
+    push(&mut p, &t, 0).unwrap();
+    assert_eq!(p.data(), &tx[..]);
+    assert_eq!(p.md().packet_type, crate::packet::PT_ETH);
 }

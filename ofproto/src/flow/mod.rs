@@ -86,7 +86,21 @@ impl OfFlow {
     pub fn from_dp(f: &Flow) -> OfFlow {
         let mut o = OfFlow::default();
         o.0[..FLOW_WORDS].copy_from_slice(&f.0);
+        o.sync_packet_type();
         o
+    }
+    /// Sets the OpenFlow `packet_type` from the datapath words: `(0,0)`
+    /// for Ethernet, `(ns, dl_type)` for an L3 packet.
+    #[inline]
+    pub fn sync_packet_type(&mut self) {
+        use ferrovs_datapath::flow::layout::{DL_TYPE, PACKET_TYPE_NS};
+        let w = self.0[DL_TYPE.word as usize];
+        let ns = (w & PACKET_TYPE_NS.word_mask()) >> PACKET_TYPE_NS.shift;
+        self.0[W_PACKET_TYPE] = if ns == 0 {
+            0
+        } else {
+            ns << 16 | (w & DL_TYPE.word_mask()) >> DL_TYPE.shift
+        };
     }
     /// The datapath part (for a megaflow key or mask).
     pub fn to_dp(&self) -> Flow {

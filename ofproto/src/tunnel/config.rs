@@ -173,13 +173,9 @@ impl TnlConfig {
                 "csum" => c.csum = bool_opt("csum", v)?,
                 "packet_type" if kind == TnlKind::Gre => match v.as_str() {
                     "legacy_l2" | "ptap" => c.l3 = false,
-                    // Needs the Ethernet header popped before the push,
-                    // which the datapath cannot do yet.
-                    "legacy_l3" => {
-                        return Err(format!(
-                            "{name}: packet_type=legacy_l3 is not supported yet by ferrovs"
-                        ))
-                    }
+                    // IP without Ethernet: `pop_eth` before the push, the
+                    // decapsulated packet L3 (see xlate/tunnel.rs).
+                    "legacy_l3" => c.l3 = true,
                     _ => return Err(format!("{name}: unknown packet_type '{v}'")),
                 },
                 "remote_cert" | "peer_cert" | "psk" | "egress_pkt_mark" | "key_sets" => {}

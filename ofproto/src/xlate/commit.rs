@@ -102,6 +102,7 @@ impl Ctx<'_, '_> {
 
     /// Emits the actions that bring `base` up to `flow`.
     pub(crate) fn commit(&mut self) {
+        self.commit_packet_type();
         self.commit_eth();
         let mpls_first = self.mpls_pop_first();
         if mpls_first {
@@ -125,7 +126,45 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// An L3 packet the tables saw as Ethernet (from a `legacy_l3`
+    /// port) gets its Ethernet header now, with the addresses the actions
+    /// left (OVS's pending encap: `push_eth`); an Ethernet packet that
+    /// became L3 (output to a `legacy_l3` port) loses it (`pop_eth`).
+    fn commit_packet_type(&mut self) {
+        let (f, b) = (
+            get(&self.flow, dp::PACKET_TYPE_NS),
+            get(&self.base, dp::PACKET_TYPE_NS),
+        );
+        if f == b {
+            return;
+        }
+        if f == 0 {
+            self.out.actions.push(DpAction::PushEth {
+                src: super::tunnel::u64_mac(get(&self.flow, dp::DL_SRC)),
+                dst: super::tunnel::u64_mac(get(&self.flow, dp::DL_DST)),
+            });
+            copy(
+                &mut self.base,
+                &self.flow.clone(),
+                &[dp::DL_SRC, dp::DL_DST],
+            );
+        } else {
+            self.out.actions.push(DpAction::PopEth);
+            for x in [dp::DL_SRC, dp::DL_DST] {
+                super::tunnel::put(&mut self.base, x, 0);
+            }
+            // The tags go with the header.
+            self.base.0[dp::W_VLAN] = 0;
+        }
+        super::tunnel::put(&mut self.base, dp::PACKET_TYPE_NS, f);
+        self.base.0[crate::flow::W_PACKET_TYPE] = self.flow.0[crate::flow::W_PACKET_TYPE];
+    }
+
     fn commit_eth(&mut self) {
+        if get(&self.flow, dp::PACKET_TYPE_NS) != 0 {
+            // No Ethernet header to set.
+            return;
+        }
         let fs = [dp::DL_SRC, dp::DL_DST];
         if !changed(&self.flow, &self.base, &fs) {
             return;

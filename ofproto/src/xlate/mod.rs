@@ -38,6 +38,7 @@ mod multipath;
 pub mod odp_text;
 mod output;
 pub mod ovs_hash;
+mod packet_type;
 mod queue;
 mod set;
 mod tunnel;
@@ -163,6 +164,10 @@ pub enum XlateError {
     /// XLATE_INVALID_TUNNEL_METADATA).
     #[error("Invalid tunnel metadata")]
     InvalidTunnelMetadata,
+    /// `encap`/`decap` of a packet type that cannot take it (OVS's
+    /// XLATE_UNSUPPORTED_PACKET_TYPE).
+    #[error("Unsupported packet type")]
+    UnsupportedPacketType,
 }
 
 /// The result of a translation.
@@ -288,7 +293,10 @@ pub fn xlate_traced<'a>(input: &XlateIn<'a>, trace: Option<&mut Trace>) -> Xlate
         }
     }
     match freeze::recirc_id(&input.flow) {
-        0 => ctx.pipeline(0),
+        0 => {
+            ctx.legacy_l3_input();
+            ctx.pipeline(0)
+        }
         id => ctx.thaw(id),
     }
     // The action set, if any, ends the translation.
@@ -366,7 +374,7 @@ impl<'a, 't> Ctx<'a, 't> {
 /// fragment bits.
 fn init_wc(flow: &OfFlow, wc: &mut OfFlow) {
     wc.0[dp::W_MD0] |= dp::IN_PORT.word_mask() | dp::RECIRC_ID.word_mask();
-    wc.0[dp::W_DL_TYPE] |= dp::DL_TYPE.word_mask();
+    wc.0[dp::W_DL_TYPE] |= dp::DL_TYPE.word_mask() | dp::PACKET_TYPE_NS.word_mask();
     if is_ip_any(flow) {
         wc.0[dp::W_NW_MISC] |= dp::NW_FRAG.word_mask();
     }
@@ -735,6 +743,8 @@ impl<'a, 't> Ctx<'a, 't> {
                 self.action_set = saved_set;
                 self.exit = false;
             }
+            A::Encap { packet_type, .. } => self.encap(*packet_type),
+            A::Decap { .. } => self.decap(),
             A::PushVlan(_) | A::PopVlan | A::SetVlanVid(_) | A::SetVlanPcp(_) => self.vlan(a),
             A::DecTtl => return self.dec_ttl(&[0]),
             A::DecTtlCntIds(ids) => return self.dec_ttl(ids),

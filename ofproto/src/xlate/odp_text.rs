@@ -55,6 +55,16 @@ fn format_one(a: &DpAction, port: &dyn Fn(u32) -> String) -> String {
     match a {
         DpAction::Output(p) => port(*p),
         DpAction::PopVlan => "pop_vlan".to_string(),
+        DpAction::PopEth => "pop_eth".to_string(),
+        DpAction::PushEth { src, dst } => {
+            let m = |a: &[u8; 6]| {
+                a.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            };
+            format!("push_eth(src={},dst={})", m(src), m(dst))
+        }
         DpAction::PushVlan { tpid, tci } => {
             let mut s = String::from("push_vlan(");
             if *tpid != 0x8100 {

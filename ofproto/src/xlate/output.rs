@@ -85,6 +85,15 @@ impl Ctx<'_, '_> {
             self.patch_output(&peer.bridge, peer.ofport);
             return;
         }
+        // Only a legacy_l3 port takes an L3 packet (OVS's
+        // check_output_prerequisites; patch ports have no mode).
+        if super::packet_type::is_l3(&self.flow) && !xp.tunnel.as_ref().is_some_and(|t| t.l3) {
+            self.note(|| {
+                "Trying to send non-Ethernet packet through legacy L2 port. Dropping packet."
+                    .to_string()
+            });
+            return;
+        }
         if let Some(t) = xp.tunnel.clone() {
             self.tunnel_output(p, &t);
             return;

@@ -23,8 +23,9 @@ use ferrovs_datapath::tunnel::TnlPush;
 use ferrovs_datapath::wire::gre::{GreRepr, GRE_PROTO_TEB};
 use ferrovs_datapath::wire::vxlan::VxlanRepr;
 
+use super::packet_type::{become_ethernet, become_l3, is_l3};
 use super::Ctx;
-use crate::flow::OfFlow;
+use crate::flow::{OfFlow, W_PACKET_TYPE};
 use crate::tunnel::neigh::fmt_mac;
 use crate::tunnel::solicit::neigh_request;
 use crate::tunnel::{FromFlow, Inherit, NeighRequest, TnlConfig, TnlKind};
@@ -281,14 +282,32 @@ impl Ctx<'_, '_> {
         } else {
             (Vec::new(), false)
         };
-        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key, opts) else {
+        // A legacy_l3 port carries the packet without its Ethernet header
+        // (OVS's compose_output_action: the flow becomes L3 and the commit
+        // below pops the header, unless it was never pushed), the GRE
+        // protocol its EtherType.
+        let eth_view = if c.l3 && !is_l3(&self.flow) {
+            let saved = (
+                get(&self.flow, dp::DL_SRC),
+                get(&self.flow, dp::DL_DST),
+                self.flow.0[dp::W_VLAN],
+            );
+            become_l3(&mut self.flow);
+            Some(saved)
+        } else {
+            None
+        };
+        let inner_type = super::dl_type(&self.flow);
+        let Some(repr) = header(c, smac, dmac, src_ip, dst, tos, ttl, key, opts, inner_type) else {
             self.note(|| "native tunnel header build failed".to_string());
+            self.restore_eth_view(eth_view);
             return;
         };
         let push = match TnlPush::new(c.dp_port, out_dp, &repr) {
             Ok(p) => p,
             Err(_) => {
                 self.note(|| "native tunnel header build failed".to_string());
+                self.restore_eth_view(eth_view);
                 return;
             }
         };
@@ -308,6 +327,8 @@ impl Ctx<'_, '_> {
             f.0[w] = 0;
         }
         f.0[crate::flow::W_TUN_MD_PRESENT] = 0;
+        put(f, dp::PACKET_TYPE_NS, 0);
+        f.0[W_PACKET_TYPE] = 0;
         put(f, dp::DL_DST, mac_u64(dmac));
         put(f, dp::DL_SRC, mac_u64(smac));
         f.0[dp::W_VLAN] = 0;
@@ -354,6 +375,7 @@ impl Ctx<'_, '_> {
         self.wc = saved_wc;
         self.flow = saved_flow;
         self.base = saved_base;
+        self.restore_eth_view(eth_view);
         let added = self.out.actions.len() > mark + 1;
         match saved_actions {
             None if !added => self.out.actions.truncate(mark),
@@ -366,6 +388,43 @@ impl Ctx<'_, '_> {
                 self.out.actions = before;
             }
         }
+    }
+}
+
+impl Ctx<'_, '_> {
+    /// An L3 packet from a legacy_l3 port enters the tables as Ethernet
+    /// with zero addresses (OVS's xlate_actions: "all packets are L2
+    /// packets for lookup"); the datapath packet still has no header, so
+    /// the next commit pushes one with the addresses the actions leave,
+    /// unless the packet leaves by a legacy_l3 port first.
+    pub(crate) fn legacy_l3_input(&mut self) {
+        if !is_l3(&self.flow) {
+            return;
+        }
+        let port = super::in_port(&self.flow);
+        let l3 = self
+            .br()
+            .ports
+            .get(port)
+            .and_then(|x| x.tunnel.as_ref())
+            .is_some_and(|c| c.l3);
+        if l3 {
+            become_ethernet(&mut self.flow);
+        }
+    }
+
+    /// After output to a legacy_l3 port the tables see the packet as
+    /// Ethernet again (its addresses and tags as they were); a later
+    /// commit pushes the header back.
+    fn restore_eth_view(&mut self, saved: Option<(u64, u64, u64)>) {
+        let Some((src, dst, vlan)) = saved else {
+            return;
+        };
+        put(&mut self.flow, dp::PACKET_TYPE_NS, 0);
+        self.flow.0[W_PACKET_TYPE] = 0;
+        put(&mut self.flow, dp::DL_SRC, src);
+        put(&mut self.flow, dp::DL_DST, dst);
+        self.flow.0[dp::W_VLAN] = vlan;
     }
 }
 
@@ -388,6 +447,7 @@ fn header(
     ttl: u8,
     key: Option<u64>,
     (options, critical): (Vec<u8>, bool),
+    inner_type: u16,
 ) -> Option<TnlHeaderRepr> {
     let ip = match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => OuterIp::V4 {
@@ -424,15 +484,7 @@ fn header(
             options,
         },
         TnlKind::Gre => Encap::Gre(GreRepr {
-            protocol: if c.l3 {
-                if src.is_ipv4() {
-                    0x0800
-                } else {
-                    0x86dd
-                }
-            } else {
-                GRE_PROTO_TEB
-            },
+            protocol: if c.l3 { inner_type } else { GRE_PROTO_TEB },
             csum: c.csum,
             key: key.map(|k| k as u32),
             seq: None,

@@ -217,9 +217,12 @@ pub fn tunnel_receive_scored(
     let id = get(f, dp::TUN_ID);
     let src = tun_src(f);
     let dst = tun_dst(f);
+    // An L3 packet belongs to a legacy_l3 port, an Ethernet one to the
+    // others (OVS's tnl_find matches the packet type's mode).
+    let l3 = get(f, dp::PACKET_TYPE_NS) != 0;
     for (no, x) in ports.iter() {
         let Some(c) = &x.tunnel else { continue };
-        if c.dp_port != dp_in {
+        if c.dp_port != dp_in || c.l3 != l3 {
             continue;
         }
         let mut score = 0;
@@ -244,6 +247,7 @@ pub fn tunnel_receive_scored(
         }
     }
     for x in [
+        dp::PACKET_TYPE_NS,
         dp::TUN_ID,
         dp::TUN_SRC,
         dp::TUN_DST,

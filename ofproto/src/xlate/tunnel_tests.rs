@@ -445,3 +445,100 @@ fn outer_ce_marks_the_inner_packet_or_drops_it() {
     assert_eq!(a, "3");
     assert_eq!((tun_tos_m, tos_m), (0xff, 0));
 }
+
+#[test]
+fn trace_flow_text_carries_tun_tos_and_tun_ttl() {
+    let (brs, _) = setup(&[]);
+    let p = |t: &str| crate::trace::parse_trace_flow(t, &brs[1].ports);
+    let f =
+        p("in_port=2,tun_id=5,tun_src=198.18.3.9,tun_dst=198.18.2.88,tun_tos=3,tun_ttl=0x40,tcp")
+            .unwrap();
+    assert_eq!(get(&f, dp::TUN_TOS), 3);
+    assert_eq!(get(&f, dp::TUN_TTL), 64);
+    // The rest is still parsed.
+    assert_eq!(get(&f, dp::TUN_ID), 5);
+    assert!(matches!(
+        p("in_port=2,tun_tos=300"),
+        Err(crate::trace::TraceError::BadFlow(_))
+    ));
+}
+
+#[test]
+fn trace_flow_text_packet_type_makes_an_l3_packet() {
+    let (brs, _) = setup(&[]);
+    let f = crate::trace::parse_trace_flow("in_port=2,packet_type=(1,0x800),ip", &brs[1].ports)
+        .unwrap();
+    assert_eq!(f.0[crate::flow::W_PACKET_TYPE], 0x1_0800);
+    assert_eq!(get(&f, dp::PACKET_TYPE_NS), 1);
+    assert_eq!(get(&f, dp::DL_TYPE), 0x0800);
+}
+
+/// Two GRE ports on the same key and remote, one `legacy_l3`: the packet
+/// type of the decapsulated packet picks the port (and is matched).
+#[test]
+fn receive_tells_l3_gre_from_ethernet_gre() {
+    let gre = |l3: bool| XPort {
+        tunnel: Some(Arc::new(TnlConfig {
+            kind: TnlKind::Gre,
+            dp_port: 3,
+            remote: FromFlow::Fixed(ip("198.18.3.9")),
+            local: None,
+            in_key: Some(FromFlow::Fixed(456)),
+            out_key: Some(FromFlow::Fixed(456)),
+            dst_port: 0,
+            tos: Inherit::Fixed(0),
+            ttl: Inherit::Fixed(64),
+            df: true,
+            csum: false,
+            l3,
+        })),
+        ..Default::default()
+    };
+    let mut ports = BridgePorts::new();
+    ports.set(1, gre(false));
+    ports.set(7, gre(true));
+    let mut f = OfFlow::default();
+    put(&mut f, dp::TUN_ID, 456);
+    put(
+        &mut f,
+        dp::TUN_SRC,
+        u32::from_be_bytes([198, 18, 3, 9]) as u64,
+    );
+    put(
+        &mut f,
+        dp::TUN_DST,
+        u32::from_be_bytes([198, 18, 2, 88]) as u64,
+    );
+    let mut wc = OfFlow::default();
+    assert_eq!(tunnel_receive(&ports, 3, &f, &mut wc), Some(1));
+    assert_eq!(get(&wc, dp::PACKET_TYPE_NS), 0xffff);
+    put(&mut f, dp::PACKET_TYPE_NS, 1);
+    put(&mut f, dp::DL_TYPE, 0x0800);
+    assert_eq!(tunnel_receive(&ports, 3, &f, &mut wc), Some(7));
+    ports.set(7, gre(false));
+    assert_eq!(tunnel_receive(&ports, 3, &f, &mut wc), None);
+}
+
+/// `decap()` and `encap(ethernet)` change the packet type; the commit
+/// emits pop_eth/push_eth; an L3 packet does not leave by an Ethernet
+/// port; encap(ethernet) of an Ethernet packet drops it (as OVS 3.1,
+/// compared in tests/tests/vswitchd_tunnel.rs).
+#[test]
+fn decap_and_encap_ethernet() {
+    let go = |actions: &str| {
+        let f = format!("in_port=1,actions={actions}");
+        let (brs, tnl) = setup(&[&f]);
+        run(&brs, &tnl, 1, "in_port=1,dl_dst=50:54:00:00:00:02,ip")
+    };
+    assert_eq!(
+        go("decap(),encap(ethernet),set_field:50:54:00:00:00:0b->dl_dst,in_port"),
+        "pop_eth,push_eth(src=00:00:00:00:00:00,dst=50:54:00:00:00:0b),3"
+    );
+    assert_eq!(go("decap(),in_port"), "drop");
+    assert_eq!(go("encap(ethernet),in_port"), "drop");
+    // Changes before the decap are committed to the Ethernet frame first.
+    assert_eq!(
+        go("set_field:50:54:00:00:00:0c->dl_src,decap(),encap(ethernet),in_port"),
+        "set(eth(src=50:54:00:00:00:0c)),pop_eth,push_eth(src=00:00:00:00:00:00,dst=00:00:00:00:00:00),3"
+    );
+}
