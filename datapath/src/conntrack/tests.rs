@@ -1316,3 +1316,40 @@ fn ftp_announcement_in_a_fragmented_control_segment() {
     let data = tcp6(B6, 20, A6, 50001, TCP_SYN).seq(5, 0);
     assert_eq!(st(&run(&ct, &data.emit(), &commit(2), 2)), NEW | CS_RELATED);
 }
+
+/// Resident memory per connection at 1,000,000 UDP connections (the
+/// workload of `benches/benches/conntrack.rs`'s sweep setup): the growth
+/// of this process's resident set over the connections created. A
+/// figure, not a check: run it alone, `-- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn memory_per_connection_at_1m() {
+    fn rss() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages: u64 = s
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        pages * 4096
+    }
+    let ct = Conntrack::with_basis(9);
+    let commit = commit(1);
+    let mut frame = Pkt::udp4(A, 1024, B, 53).emit();
+    let mut p = DpPacket::from_bytes(&frame);
+    let before = rss();
+    for i in 0..1_000_000u32 {
+        // Source address and port vary (checksums are not checked).
+        frame[26..30].copy_from_slice(&(0xc612_0000 + (i >> 8)).to_be_bytes());
+        frame[34..36].copy_from_slice(&(1024 + (i & 0xff) as u16).to_be_bytes());
+        p.set_concat(&frame, &[]);
+        p.md_mut().ct = Default::default();
+        run_pkt(&ct, &mut p, &commit, 0);
+    }
+    assert_eq!(ct.n_conns(), 1_000_000);
+    let after = rss();
+    eprintln!(
+        "conntrack: resident memory per connection at 1M connections: {} bytes",
+        (after - before) / 1_000_000
+    );
+}
