@@ -1,9 +1,9 @@
 //! The connection table: keys of both directions -> connection, in
-//! shards chosen by key hash, each a hash table behind its own lock. An
-//! entry is the connection and which of its keys it is filed under (16
-//! bytes): the key itself lives in the connection only, the table hashes
-//! it from there (`ConnKey::hash`, once per lookup, its low bits choosing
-//! the shard and the others the bucket).
+//! shards chosen by key hash, each a hash table behind its own lock. A
+//! slot is the connection, which of its keys it is filed under and that
+//! key's hash (16 bytes): the key itself lives in the connection only
+//! (`ConnKey::hash` computed once per lookup, its low bits choosing the
+//! shard and the others the bucket).
 //!
 //! Why it scales: a PMD thread locks only the shard of the key it looks
 //! up, for the time of one hash-map probe and a reference-count increment;
@@ -38,17 +38,28 @@ pub struct Entry {
     pub reply: bool,
 }
 
-impl Entry {
-    /// The key this entry is filed under (held by the connection).
+/// What a shard holds for one key: the connection, which of its keys
+/// this is, and that key's hash (in the padding an `Entry` would have), so
+/// that growing a shard and skipping a colliding slot never read the
+/// connection.
+#[derive(Debug)]
+struct Slot {
+    conn: Arc<Conn>,
+    hash: u32,
+    reply: bool,
+}
+
+impl Slot {
+    /// True if this slot is key `k` of hash `h`.
     #[inline]
-    fn key(&self) -> &ConnKey {
-        self.conn.key(self.reply)
+    fn is(&self, k: &ConnKey, h: u32) -> bool {
+        self.hash == h && self.conn.key(self.reply) == k
     }
 }
 
-/// A shard: entries without their keys (each entry's key is the one its
+/// A shard: slots without their keys (each slot's key is the one its
 /// connection holds), so a connection costs two 16-byte slots here.
-type Shard = HashTable<Entry>;
+type Shard = HashTable<Slot>;
 
 pub struct Table {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
@@ -68,6 +79,10 @@ fn in_shard(h: u32) -> u64 {
     (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xffff_ffff) | x
 }
 
+fn rehash(s: &Slot) -> u64 {
+    in_shard(s.hash)
+}
+
 impl Table {
     pub fn new(basis: u64) -> Table {
         Table {
@@ -78,16 +93,11 @@ impl Table {
         }
     }
 
-    /// The shard of `k` and the hash within it.
+    /// The shard of `k` and the key's hash.
     #[inline]
-    fn place(&self, k: &ConnKey) -> (&Mutex<Shard>, u64) {
+    fn place(&self, k: &ConnKey) -> (&Mutex<Shard>, u32) {
         let h = k.hash(self.basis);
-        (&self.shards[h as usize & (N_SHARDS - 1)], in_shard(h))
-    }
-
-    #[inline]
-    fn rehash(&self) -> impl Fn(&Entry) -> u64 + '_ {
-        move |e| in_shard(e.key().hash(self.basis))
+        (&self.shards[h as usize & (N_SHARDS - 1)], h)
     }
 
     /// The live connection with key `k` at `now`, and whether `k` is its
@@ -95,7 +105,12 @@ impl Table {
     #[inline]
     pub fn lookup(&self, k: &ConnKey, now: u64) -> Option<Entry> {
         let (shard, h) = self.place(k);
-        let e = lock(shard).find(h, |e| e.key() == k).cloned()?;
+        let e = lock(shard)
+            .find(in_shard(h), |s| s.is(k, h))
+            .map(|s| Entry {
+                conn: s.conn.clone(),
+                reply: s.reply,
+            })?;
         (!e.conn.expired(now)).then_some(e)
     }
 
@@ -109,11 +124,23 @@ impl Table {
     fn insert_key(&self, k: &ConnKey, e: Entry, now: u64) -> Result<Option<Entry>, ()> {
         let (shard, h) = self.place(k);
         let mut s = lock(shard);
-        match s.find_mut(h, |x| x.key() == k) {
+        match s.find_mut(in_shard(h), |x| x.is(k, h)) {
             Some(old) if !old.conn.expired(now) => Err(()),
-            Some(old) => Ok(Some(std::mem::replace(old, e))),
+            Some(old) => {
+                let was = Entry {
+                    conn: std::mem::replace(&mut old.conn, e.conn),
+                    reply: old.reply,
+                };
+                old.reply = e.reply;
+                Ok(Some(was))
+            }
             None => {
-                s.insert_unique(h, e, self.rehash());
+                let slot = Slot {
+                    conn: e.conn,
+                    hash: h,
+                    reply: e.reply,
+                };
+                s.insert_unique(in_shard(h), slot, rehash);
                 Ok(None)
             }
         }
@@ -123,7 +150,7 @@ impl Table {
     fn remove_key(&self, k: &ConnKey, conn: &Arc<Conn>) -> bool {
         let (shard, h) = self.place(k);
         let mut s = lock(shard);
-        match s.find_entry(h, |e| e.key() == k && Arc::ptr_eq(&e.conn, conn)) {
+        match s.find_entry(in_shard(h), |x| x.is(k, h) && Arc::ptr_eq(&x.conn, conn)) {
             Ok(e) => {
                 e.remove();
                 true
@@ -238,5 +265,13 @@ impl Table {
     /// Entries per shard (for `dpctl/ct-bkts`).
     pub fn shard_sizes(&self) -> Vec<usize> {
         self.shards.iter().map(|s| lock(s).len()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_slot_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<super::Slot>(), 16);
     }
 }
