@@ -53,6 +53,11 @@ fn commands() {
          \x20 dpctl/dump-dps          \n\
          \x20 dpctl/dump-flows        [-m] [--names] [dp]\n\
          \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
+         \x20 dpctl/ipf-get-status    [dp]\n\
+         \x20 dpctl/ipf-set-disabled  [dp] v4|v6\n\
+         \x20 dpctl/ipf-set-enabled   [dp] v4|v6\n\
+         \x20 dpctl/ipf-set-max-nfrags [dp] maxfrags\n\
+         \x20 dpctl/ipf-set-min-frag  [dp] v4|v6 minfragment\n\
          \x20 dpctl/show              [dp...]\n\
          \x20 dpif-netdev/pmd-rxq-rebalance [dp]\n\
          \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\

@@ -43,6 +43,7 @@ pub mod trace_json;
 pub mod unixctl;
 pub mod unixctl_ct;
 pub mod unixctl_dpctl;
+pub mod unixctl_ipf;
 pub mod unixctl_memory;
 pub mod unixctl_pmd;
 pub mod unixctl_tnl;

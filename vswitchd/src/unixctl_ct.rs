@@ -22,7 +22,7 @@ fn datapath(ctx: &Ctx) -> Arc<Datapath> {
 }
 
 /// Arguments without a leading datapath name.
-fn args_after_dp(args: &[String]) -> &[String] {
+pub(crate) fn args_after_dp(args: &[String]) -> &[String] {
     match args.first() {
         Some(a) if a.contains("ovs-") || a.starts_with("netdev@") || a.starts_with("system@") => {
             &args[1..]
@@ -220,7 +220,7 @@ fn tcp_state(i: usize) -> TcpState {
     ][i.min(10)]
 }
 
-fn ct(ctx: &Ctx) -> Arc<Conntrack> {
+pub(crate) fn ct(ctx: &Ctx) -> Arc<Conntrack> {
     datapath(ctx).conntrack().clone()
 }
 

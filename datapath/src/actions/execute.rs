@@ -365,7 +365,7 @@ impl ExecCtx<'_> {
             return CtStep::Continue(pkt);
         };
         let frag = self.scratch.get(layout::NW_FRAG) != 0;
-        if !(frag && ip && ct.ipf().enabled()) {
+        if !(frag && ip && ct.ipf().enabled_for(v6)) {
             ct.execute(&mut pkt, ip, v6, a, self.now_ms, self.rng);
             return CtStep::Continue(pkt);
         }

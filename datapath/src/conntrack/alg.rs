@@ -27,7 +27,7 @@
 //! while at least one expectation exists (an atomic count says so), so
 //! ordinary traffic never touches it.
 //!
-//! NAT (IPv4): when the control connection is translated, the address
+//! NAT (IPv4, and IPv6's EPRT): when the control connection is translated, the address
 //! an announcement names is the sender's own, which the far side cannot
 //! reach; [`ftp_announce`] says which bytes to replace by the translated
 //! address (the caller edits the segment and shifts the sequence numbers
@@ -312,7 +312,14 @@ pub fn ftp_announce(payload: &[u8], fwd: &ConnKey, rev: &ConnKey, reply: bool) -
             };
             Some(Edit { start, end, text })
         }
-        _ => None,
+        // EPRT |2|addr|port| (OVS rewrites it too: NAT66 of active FTP);
+        // the address in its RFC 5952 text form, as inet_ntop writes it.
+        (Some((start, end)), true) => Some(Edit {
+            start,
+            end,
+            text: std::net::Ipv6Addr::from(owner_seen).to_string(),
+        }),
+        (None, _) => None,
     };
     Some(Announce {
         exp,

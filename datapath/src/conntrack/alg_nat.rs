@@ -8,7 +8,9 @@
 //! has its sequence number shifted by it, and every segment of the other
 //! direction its acknowledgement shifted back. Only segments with an edit
 //! are resized (in place, through the packet's headroom) and get their
-//! IPv4 and TCP checksums recomputed; a shift alone patches the TCP
+//! IP length fields (IPv4 total length, IPv6 payload length) and IPv4 and
+//! TCP checksums recomputed; IPv6's `EPRT |2|addr|port|` is rewritten as
+//! OVS does (NAT66 of active FTP; passive EPSV names no address); a shift alone patches the TCP
 //! checksum incrementally (a partial, offloaded checksum does not cover
 //! sequence numbers and is left alone). This runs only for connections
 //! committed with `alg=ftp` that have NAT, on the packets being
@@ -37,8 +39,7 @@ pub fn ftp_nat(pkt: &mut DpPacket, info: &PktInfo, conn: &Conn, reply: bool) {
     if l4 + hlen > ip_end {
         return;
     }
-    let v4 = d[l3] >> 4 == 4;
-    let edit = if seg.payload_len > 0 && v4 && !pkt.offload().is_gso() {
+    let edit = if seg.payload_len > 0 && !pkt.offload().is_gso() {
         alg::ftp_announce(&d[l4 + hlen..ip_end], &conn.fwd, &conn.rev, reply).and_then(|a| a.edit)
     } else {
         None
@@ -76,7 +77,7 @@ pub fn ftp_nat(pkt: &mut DpPacket, info: &PktInfo, conn: &Conn, reply: bool) {
             }
         }
         Some(e) => {
-            if apply_edit(pkt, l3, l4 + hlen, ip_end, &e) {
+            if apply_edit(pkt, l3, l4, hlen, ip_end, &e) {
                 // The frame is whole and its checksums are final now.
                 let mut o = pkt.offload();
                 if o.needs_csum() {
@@ -88,11 +89,19 @@ pub fn ftp_nat(pkt: &mut DpPacket, info: &PktInfo, conn: &Conn, reply: bool) {
     }
 }
 
-/// Replaces the payload bytes `e.start..e.end` (payload at `pl` in the
-/// frame, IPv4 header at `l3`, IP packet ending at `ip_end`), fixes the
-/// IPv4 total length and both checksums. False if the frame could not be
-/// resized.
-fn apply_edit(pkt: &mut DpPacket, l3: usize, pl: usize, ip_end: usize, e: &Edit) -> bool {
+/// Replaces the payload bytes `e.start..e.end` (TCP header of `hlen`
+/// bytes at `l4` in the frame, IP header at `l3`, IP packet ending at
+/// `ip_end`), fixes the IPv4 total length or the IPv6 payload length, and
+/// the checksums. False if the frame could not be resized.
+fn apply_edit(
+    pkt: &mut DpPacket,
+    l3: usize,
+    l4: usize,
+    hlen: usize,
+    ip_end: usize,
+    e: &Edit,
+) -> bool {
+    let pl = l4 + hlen;
     let (old, new) = (e.end - e.start, e.text.len());
     let ok = if new > old {
         pkt.insert_gap(pl + e.end, new - old)
@@ -107,16 +116,22 @@ fn apply_edit(pkt: &mut DpPacket, l3: usize, pl: usize, ip_end: usize, e: &Edit)
     let ip_end = ip_end + new - old;
     let d = pkt.data_mut();
     d[pl + e.start..pl + e.start + new].copy_from_slice(e.text.as_bytes());
-    let ihl = (d[l3] & 0x0f) as usize * 4;
-    let tot = be16(d, l3 + 2) as usize + new - old;
-    put_be16(d, l3 + 2, tot as u16);
-    put_be16(d, l3 + 10, 0);
-    let c = checksum(&d[l3..l3 + ihl]);
-    put_be16(d, l3 + 10, c);
-    let l4 = l3 + ihl;
+    let addrs = if d[l3] >> 4 == 6 {
+        let len = be16(d, l3 + 4) as usize + new - old;
+        put_be16(d, l3 + 4, len as u16);
+        l3 + 8..l3 + 40
+    } else {
+        let ihl = (d[l3] & 0x0f) as usize * 4;
+        let tot = be16(d, l3 + 2) as usize + new - old;
+        put_be16(d, l3 + 2, tot as u16);
+        put_be16(d, l3 + 10, 0);
+        let c = checksum(&d[l3..l3 + ihl]);
+        put_be16(d, l3 + 10, c);
+        l3 + 12..l3 + 20
+    };
     let tcp_len = ip_end - l4;
     put_be16(d, l4 + 16, 0);
-    let mut acc = sum16(&d[l3 + 12..l3 + 20], 0);
+    let mut acc = sum16(&d[addrs], 0);
     acc += u32::from(PROTO_TCP) + tcp_len as u32;
     acc = sum16(&d[l4..ip_end], acc);
     put_be16(d, l4 + 16, !fold(acc));

@@ -245,7 +245,12 @@ pub fn checksums_ok(frame: &[u8]) -> bool {
 /// Cuts the IPv4 packet of `p` into fragments of `size` payload bytes
 /// (a multiple of 8) with IP id `id`.
 pub fn fragments(p: &Pkt, size: usize, id: u16) -> Vec<Vec<u8>> {
-    let f = p.emit();
+    fragment_frame(&p.emit(), size, id)
+}
+
+/// Cuts the IPv4 frame `f` (20-byte header) into fragments of `size`
+/// payload bytes (a multiple of 8) with IP id `id`.
+pub fn fragment_frame(f: &[u8], size: usize, id: u16) -> Vec<Vec<u8>> {
     let (eth, ip) = f.split_at(14);
     let (hdr, payload) = ip.split_at(20);
     let mut out = Vec::new();
@@ -271,7 +276,11 @@ pub fn fragments(p: &Pkt, size: usize, id: u16) -> Vec<Vec<u8>> {
 /// multiple of 8) with fragment id `id`: each is the fixed header (next
 /// header 44, its own payload length), a fragment header, and its part.
 pub fn fragments6(p: &Pkt, size: usize, id: u32) -> Vec<Vec<u8>> {
-    let f = p.emit();
+    fragment_frame6(&p.emit(), size, id)
+}
+
+/// Splits the IPv6 frame `f` (no extension headers) as [`fragments6`].
+pub fn fragment_frame6(f: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
     let (eth, ip) = f.split_at(14);
     let (hdr, payload) = ip.split_at(40);
     let mut out = Vec::new();

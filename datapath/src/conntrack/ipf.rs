@@ -15,13 +15,19 @@
 //! whole translated datagram), so the fragments reassemble at the
 //! receiver into exactly the translated datagram.
 //!
-//! Hostile input is bounded: at most [`MAX_FRAGS`] fragments held in all
-//! and [`MAX_PER_LIST`] per datagram; a datagram over 65,535 bytes or with
-//! overlapping or inconsistent fragments is dropped whole (its packets
-//! marked `inv`); non-final fragments smaller than the minimum size (OVS's
-//! defaults: 1200 bytes for IPv4, 1280 for IPv6) are refused; lists older than [`LIST_TIMEOUT_MS`]
-//! are expired by the sweep. The map has one lock, taken only for
-//! fragments.
+//! Hostile input is bounded: at most `max_nfrags` fragments held in all
+//! (OVS's default [`MAX_FRAGS`], settable up to [`NFRAG_UBOUND`]; a
+//! fragment over the limit is tracked as it is, hence `inv`) and
+//! [`MAX_PER_LIST`] per datagram; a fragment overlapping one already held
+//! is refused alone (marked `inv`, counted as overlapped, as OVS does); a
+//! datagram over 65,535 bytes or with an inconsistent end is dropped whole;
+//! non-final fragments whose IP packet is smaller than the minimum size
+//! (OVS's defaults: 1200 bytes for IPv4, 1280 for IPv6, at least 400) are
+//! refused; lists older than [`LIST_TIMEOUT_MS`] are expired by the sweep.
+//! Reassembly is switched on and off per family, as OVS's
+//! `dpctl/ipf-set-{enabled,disabled} v4|v6`. Counters are kept per family
+//! with OVS's meanings (`dpctl/ipf-get-status`). The map has one lock,
+//! taken only for fragments.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -31,7 +37,12 @@ use crate::packet::DpPacket;
 use crate::wire::checksum::checksum;
 use crate::wire::{be16, be32, put_be16};
 
+/// OVS's default limit on fragments held in all.
 pub const MAX_FRAGS: usize = 1000;
+/// The largest `max_nfrags` accepted (OVS's bound).
+pub const NFRAG_UBOUND: u32 = 5000;
+/// The smallest minimum fragment size accepted, both families (OVS's).
+pub const MIN_FRAG_SIZE_LBOUND: u32 = 400;
 pub const MAX_PER_LIST: usize = 64;
 pub const LIST_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_MIN_FRAG_SIZE: u32 = 1200;
@@ -40,6 +51,7 @@ pub const DEFAULT_MIN_V6_FRAG_SIZE: u32 = 1280;
 /// A datagram's identity (IPv4 addresses in the low 32 bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FragKey {
+    recirc_id: u32,
     zone: u16,
     v6: bool,
     src: u128,
@@ -75,34 +87,74 @@ pub enum FragResult {
     Invalid(Vec<DpPacket>),
 }
 
-/// Counters for `dpctl/ipf-get-status`.
+/// One family's counters for `dpctl/ipf-get-status`, with OVS's
+/// meanings: fragments accepted into a list, fragments sent on from a
+/// completed datagram, fragments of datagrams that timed out (dropped by
+/// the sweep), non-final fragments under the minimum size, fragments
+/// overlapping one already held, and fragments purged (OVS purges lists
+/// stuck after expiry; ferrovs's sweep drops them at once, so this stays
+/// 0). `invalid` counts the other refusals (malformed, over 65,535 bytes,
+/// inconsistent end), which OVS does not print.
 #[derive(Default, Debug)]
 pub struct IpfCounters {
     pub accepted: AtomicU64,
     pub completed: AtomicU64,
-    pub invalid: AtomicU64,
     pub expired: AtomicU64,
     pub too_small: AtomicU64,
+    pub overlapped: AtomicU64,
+    pub purged: AtomicU64,
+    pub invalid: AtomicU64,
+}
+
+/// A setting refused by [`Ipf::set_min_frag`] or [`Ipf::set_max_nfrags`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IpfError {
+    #[error("minimum fragment size {0} under {MIN_FRAG_SIZE_LBOUND}")]
+    MinFragTooSmall(u32),
+    #[error("maximum fragments {0} over {NFRAG_UBOUND}")]
+    MaxFragsTooLarge(u32),
+}
+
+/// A snapshot of one held datagram for `dpctl/ipf-get-status -m`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInfo {
+    pub v6: bool,
+    pub src: u128,
+    pub dst: u128,
+    pub recirc_id: u32,
+    pub ip_id: u32,
+    pub zone: u16,
+    pub proto: u8,
+    pub num_fragments: usize,
+    /// The fragment at offset 0 is held.
+    pub first_seen: bool,
+    /// The fragment without MF is held.
+    pub last_seen: bool,
 }
 
 pub struct Ipf {
-    enabled: AtomicBool,
+    v4_enabled: AtomicBool,
+    v6_enabled: AtomicBool,
     min_frag_size: AtomicU32,
     min_v6_frag_size: AtomicU32,
+    max_nfrags: AtomicUsize,
     n_frags: AtomicUsize,
     lists: Mutex<HashMap<FragKey, FragList>>,
-    pub counters: IpfCounters,
+    /// IPv4's counters, then IPv6's.
+    counters: [IpfCounters; 2],
 }
 
 impl Default for Ipf {
     fn default() -> Self {
         Ipf {
-            enabled: AtomicBool::new(true),
+            v4_enabled: AtomicBool::new(true),
+            v6_enabled: AtomicBool::new(true),
             min_frag_size: AtomicU32::new(DEFAULT_MIN_FRAG_SIZE),
             min_v6_frag_size: AtomicU32::new(DEFAULT_MIN_V6_FRAG_SIZE),
+            max_nfrags: AtomicUsize::new(MAX_FRAGS),
             n_frags: AtomicUsize::new(0),
             lists: Mutex::new(HashMap::new()),
-            counters: IpfCounters::default(),
+            counters: Default::default(),
         }
     }
 }
@@ -119,15 +171,21 @@ struct Frag {
     /// IPv6: the end of the unfragmentable part (where the fragment
     /// header starts) and the byte naming the fragment header.
     v6_head: Option<(usize, usize)>,
+    /// The protocol the payload starts with (IPv6: the fragment header's
+    /// next header, not part of the key: RFC 8200 and OVS identify a
+    /// datagram by addresses and id alone).
+    next: u8,
 }
 
-fn parse(d: &[u8], l3: usize, zone: u16) -> Option<Frag> {
+fn parse(d: &[u8], l3: usize, zone: u16, recirc_id: u32) -> Option<Frag> {
     let b = d.get(l3..)?;
-    match b.first()? >> 4 {
+    let mut f = match b.first()? >> 4 {
         4 => parse_v4(b, l3, zone),
         6 => parse_v6(b, l3, zone),
         _ => None,
-    }
+    }?;
+    f.key.recirc_id = recirc_id;
+    Some(f)
 }
 
 fn parse_v4(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
@@ -142,6 +200,7 @@ fn parse_v4(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
     let f = be16(b, 6);
     Some(Frag {
         key: FragKey {
+            recirc_id: 0,
             zone,
             v6: false,
             src: be32(b, 12) as u128,
@@ -149,6 +208,7 @@ fn parse_v4(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
             proto: b[9],
             id: be16(b, 4) as u32,
         },
+        next: b[9],
         off: (f & 0x1fff) as u32 * 8,
         len: (tot - ihl) as u32,
         more: f & 0x2000 != 0,
@@ -184,13 +244,15 @@ fn parse_v6(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
     let addr = |at: usize| u128::from_be_bytes(b[at..at + 16].try_into().expect("16 bytes"));
     Some(Frag {
         key: FragKey {
+            recirc_id: 0,
             zone,
             v6: true,
             src: addr(8),
             dst: addr(24),
-            proto: b[off],
+            proto: 0,
             id: be32(b, off + 4),
         },
+        next: b[off],
         off: (fo & 0xfff8) as u32,
         len: (end - off - 8) as u32,
         more: fo & 1 != 0,
@@ -200,34 +262,108 @@ fn parse_v6(b: &[u8], l3: usize, zone: u16) -> Option<Frag> {
 }
 
 impl Ipf {
+    /// Reassembly is on for at least one family.
     pub fn enabled(&self) -> bool {
-        self.enabled.load(Ordering::Relaxed)
+        self.enabled_for(false) || self.enabled_for(true)
     }
+    /// Reassembly is on for IPv6 (`v6`) or IPv4 fragments.
+    pub fn enabled_for(&self, v6: bool) -> bool {
+        if v6 {
+            self.v6_enabled.load(Ordering::Relaxed)
+        } else {
+            self.v4_enabled.load(Ordering::Relaxed)
+        }
+    }
+    /// Switches both families.
     pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, Ordering::Relaxed);
+        self.set_enabled_for(false, on);
+        self.set_enabled_for(true, on);
+    }
+    pub fn set_enabled_for(&self, v6: bool, on: bool) {
+        let flag = if v6 {
+            &self.v6_enabled
+        } else {
+            &self.v4_enabled
+        };
+        flag.store(on, Ordering::Relaxed);
     }
     pub fn min_frag_size(&self) -> u32 {
         self.min_frag_size.load(Ordering::Relaxed)
     }
+    /// Sets IPv4's minimum without the bound check (tests, fuzzing).
     pub fn set_min_frag_size(&self, n: u32) {
         self.min_frag_size.store(n, Ordering::Relaxed);
     }
     pub fn min_v6_frag_size(&self) -> u32 {
         self.min_v6_frag_size.load(Ordering::Relaxed)
     }
+    /// Sets IPv6's minimum without the bound check (tests, fuzzing).
     pub fn set_min_v6_frag_size(&self, n: u32) {
         self.min_v6_frag_size.store(n, Ordering::Relaxed);
     }
+    /// `dpctl/ipf-set-min-frag`: at least [`MIN_FRAG_SIZE_LBOUND`].
+    pub fn set_min_frag(&self, v6: bool, n: u32) -> Result<(), IpfError> {
+        if n < MIN_FRAG_SIZE_LBOUND {
+            return Err(IpfError::MinFragTooSmall(n));
+        }
+        if v6 {
+            self.set_min_v6_frag_size(n);
+        } else {
+            self.set_min_frag_size(n);
+        }
+        Ok(())
+    }
+    pub fn max_nfrags(&self) -> usize {
+        self.max_nfrags.load(Ordering::Relaxed)
+    }
+    /// `dpctl/ipf-set-max-nfrags`: at most [`NFRAG_UBOUND`].
+    pub fn set_max_nfrags(&self, n: u32) -> Result<(), IpfError> {
+        if n > NFRAG_UBOUND {
+            return Err(IpfError::MaxFragsTooLarge(n));
+        }
+        self.max_nfrags.store(n as usize, Ordering::Relaxed);
+        Ok(())
+    }
+    /// Fragments held now.
     pub fn n_frags(&self) -> usize {
         self.n_frags.load(Ordering::Relaxed)
+    }
+    /// IPv6's (`v6`) or IPv4's counters.
+    pub fn counters(&self, v6: bool) -> &IpfCounters {
+        &self.counters[v6 as usize]
+    }
+    fn count(&self, v6: bool, c: fn(&IpfCounters) -> &AtomicU64, n: u64) {
+        c(&self.counters[v6 as usize]).fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The datagrams held now, for `dpctl/ipf-get-status -m`.
+    pub fn lists(&self) -> Vec<ListInfo> {
+        let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists
+            .iter()
+            .map(|(k, l)| ListInfo {
+                v6: k.v6,
+                src: k.src,
+                dst: k.dst,
+                recirc_id: k.recirc_id,
+                ip_id: k.id,
+                zone: k.zone,
+                proto: k.proto,
+                num_fragments: l.frags.len(),
+                first_seen: l.frags.iter().any(|p| p.off == 0),
+                last_seen: l.end.is_some(),
+            })
+            .collect()
     }
 
     /// Takes an IPv4 or IPv6 fragment (`l3` from flow extraction).
     pub fn add(&self, pkt: DpPacket, l3: usize, zone: u16, now: u64) -> FragResult {
-        let Some(f) = parse(pkt.data(), l3, zone) else {
-            self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+        let Some(f) = parse(pkt.data(), l3, zone, pkt.md().recirc_id) else {
+            let v6 = pkt.data().get(l3).is_some_and(|b| b >> 4 == 6);
+            self.count(v6, |c| &c.invalid, 1);
             return FragResult::Invalid(vec![pkt]);
         };
+        let v6 = f.key.v6;
         // Every fragment but the last carries a multiple of 8 bytes; the
         // datagram fits a 16-bit length field.
         let head = match f.v6_head {
@@ -235,16 +371,22 @@ impl Ipf {
             None => 20,
         };
         if f.more && (f.len % 8 != 0 || f.len == 0) || head + f.off + f.len > 65535 {
-            self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+            self.count(v6, |c| &c.invalid, 1);
             return FragResult::Invalid(vec![pkt]);
         }
-        let min = if f.key.v6 {
+        let min = if v6 {
             self.min_v6_frag_size()
         } else {
             self.min_frag_size()
         };
-        if f.more && ((f.start as u32 + f.len) < min) {
-            self.counters.too_small.fetch_add(1, Ordering::Relaxed);
+        // The IP packet's size (header and payload), as OVS measures it.
+        if f.more && ((f.start - l3) as u32 + f.len) < min {
+            self.count(v6, |c| &c.too_small, 1);
+            return FragResult::Invalid(vec![pkt]);
+        }
+        // Over the limit, the fragment is tracked as it is (hence `inv`),
+        // the held ones are kept.
+        if self.n_frags.load(Ordering::Relaxed) >= self.max_nfrags() {
             return FragResult::Invalid(vec![pkt]);
         }
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
@@ -253,31 +395,29 @@ impl Ipf {
             end: None,
             first_seen: now,
         });
-        let overlaps = list
+        if list
             .frags
             .iter()
-            .any(|p| f.off < p.off + p.len && p.off < f.off + f.len);
+            .any(|p| f.off < p.off + p.len && p.off < f.off + f.len)
+        {
+            self.count(v6, |c| &c.overlapped, 1);
+            return FragResult::Invalid(vec![pkt]);
+        }
         let bad_end = match (f.more, list.end) {
             (false, Some(e)) => e != f.off + f.len,
             (true, Some(e)) => f.off + f.len > e,
             (false, None) => list.frags.iter().any(|p| p.off + p.len > f.off + f.len),
             (true, None) => false,
         };
-        if overlaps
-            || bad_end
-            || list.frags.len() >= MAX_PER_LIST
-            || self.n_frags.load(Ordering::Relaxed) >= MAX_FRAGS
-        {
+        if bad_end || list.frags.len() >= MAX_PER_LIST {
             let list = lists.remove(&f.key).expect("list just looked up");
             self.n_frags.fetch_sub(list.frags.len(), Ordering::Relaxed);
             let mut all: Vec<DpPacket> = list.frags.into_iter().map(|p| p.pkt).collect();
             all.push(pkt);
-            self.counters
-                .invalid
-                .fetch_add(all.len() as u64, Ordering::Relaxed);
+            self.count(v6, |c| &c.invalid, all.len() as u64);
             return FragResult::Invalid(all);
         }
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.count(v6, |c| &c.accepted, 1);
         if !f.more {
             list.end = Some(f.off + f.len);
         }
@@ -302,12 +442,16 @@ impl Ipf {
         list.frags.sort_by_key(|p| p.off);
         let first = &list.frags[0].pkt;
         let d = first.data();
-        let head = match parse(d, l3, f.key.zone).and_then(|g| g.v6_head) {
-            // IPv6: the unfragmentable part, naming what the fragment
-            // header named, with the whole payload's length.
-            Some((h, nh_pos)) => {
+        let first_frag = parse(d, l3, f.key.zone, 0);
+        let head = match first_frag
+            .as_ref()
+            .and_then(|g| g.v6_head.map(|h| (h, g.next)))
+        {
+            // IPv6: the unfragmentable part, naming what the first
+            // fragment's header named, with the whole payload's length.
+            Some(((h, nh_pos), next)) => {
                 let mut head = d[..h].to_vec();
-                head[nh_pos] = f.key.proto;
+                head[nh_pos] = next;
                 put_be16(&mut head, l3 + 4, (h - l3 - 40 + end as usize) as u16);
                 head
             }
@@ -330,7 +474,7 @@ impl Ipf {
         let mut whole = DpPacket::with_room(head.len() + body.len());
         whole.set_concat(&head, &body);
         whole.md_mut().clone_from(first.md());
-        self.counters.completed.fetch_add(1, Ordering::Relaxed);
+        self.count(v6, |c| &c.completed, list.frags.len() as u64);
         FragResult::Complete(whole, list.frags.into_iter().map(|p| p.pkt).collect())
     }
 
@@ -340,17 +484,19 @@ impl Ipf {
             return 0;
         }
         let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
-        let mut n = 0;
-        lists.retain(|_, l| {
+        let mut n = [0usize; 2];
+        lists.retain(|k, l| {
             let keep = now < l.first_seen + LIST_TIMEOUT_MS;
             if !keep {
-                n += l.frags.len();
+                n[k.v6 as usize] += l.frags.len();
             }
             keep
         });
-        self.n_frags.fetch_sub(n, Ordering::Relaxed);
-        self.counters.expired.fetch_add(n as u64, Ordering::Relaxed);
-        n
+        for v6 in [false, true] {
+            self.count(v6, |c| &c.expired, n[v6 as usize] as u64);
+        }
+        self.n_frags.fetch_sub(n[0] + n[1], Ordering::Relaxed);
+        n[0] + n[1]
     }
 }
 
@@ -385,7 +531,7 @@ pub fn translate_fragments(whole: &DpPacket, frags: &mut [DpPacket], l3: usize) 
     let l4 = w.get(l4_at..l4_at + l4_len);
     let new_addrs = &w[addrs.clone()];
     for f in frags.iter_mut() {
-        let Some(g) = parse(f.data(), l3, 0) else {
+        let Some(g) = parse(f.data(), l3, 0, 0) else {
             continue;
         };
         let d = f.data_mut();
@@ -437,16 +583,21 @@ mod tests {
         assert_eq!(d[20] & 0x3f, 0, "no MF, offset 0");
         assert_eq!(frags.len(), 3);
         assert_eq!(ipf.n_frags(), 0);
-        // Overlap: the datagram is dropped whole.
+        assert_eq!(ipf.counters(false).accepted.load(Ordering::Relaxed), 3);
+        assert_eq!(ipf.counters(false).completed.load(Ordering::Relaxed), 3);
+        // Overlap: the overlapping fragment alone is refused (as OVS).
         let fr = fragments(&p, 1480, 8);
         assert!(matches!(
             ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0),
             FragResult::Held
         ));
         match ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0) {
-            FragResult::Invalid(v) => assert_eq!(v.len(), 2),
+            FragResult::Invalid(v) => assert_eq!(v.len(), 1),
             _ => panic!("overlap accepted"),
         }
+        assert_eq!(ipf.counters(false).overlapped.load(Ordering::Relaxed), 1);
+        assert_eq!(ipf.n_frags(), 1);
+        assert_eq!(ipf.sweep(LIST_TIMEOUT_MS), 1);
         assert_eq!(ipf.n_frags(), 0);
         // Too small.
         let small = fragments(&p, 400, 9);
@@ -527,9 +678,10 @@ mod tests {
             FragResult::Held
         ));
         match ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0) {
-            FragResult::Invalid(v) => assert_eq!(v.len(), 2, "the datagram dropped whole"),
+            FragResult::Invalid(v) => assert_eq!(v.len(), 1, "the duplicate alone"),
             _ => panic!("overlap accepted"),
         }
+        assert_eq!(ipf.sweep(LIST_TIMEOUT_MS), 1);
         // Non-final fragments under 1280 bytes are refused (OVS's default).
         let small = fragments6(&p, 512, 2);
         assert!(matches!(
@@ -556,5 +708,70 @@ mod tests {
             FragResult::Invalid(_)
         ));
         assert_eq!(ipf.n_frags(), 1);
+    }
+
+    #[test]
+    fn settings_are_bounded_and_enforced_per_family() {
+        let ipf = Ipf::default();
+        assert_eq!(
+            ipf.set_min_frag(false, 399),
+            Err(IpfError::MinFragTooSmall(399))
+        );
+        assert_eq!(ipf.min_frag_size(), DEFAULT_MIN_FRAG_SIZE);
+        assert_eq!(
+            ipf.set_max_nfrags(5001),
+            Err(IpfError::MaxFragsTooLarge(5001))
+        );
+        assert_eq!(ipf.max_nfrags(), MAX_FRAGS);
+        // 420-byte fragments (400 of payload): too small at 1200, held at 400.
+        let p = Pkt::udp4(0xc612_0001, 1, 0xc613_0001, 2).with_payload(1000);
+        let fr = fragments(&p, 400, 5);
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0),
+            FragResult::Invalid(_)
+        ));
+        assert_eq!(ipf.counters(false).too_small.load(Ordering::Relaxed), 1);
+        // The minimum is the IP packet's size: 420 passes a minimum of 420.
+        ipf.set_min_frag(false, 420).unwrap();
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&fr[0]), 14, 0, 0),
+            FragResult::Held
+        ));
+        ipf.set_min_frag(false, 421).unwrap();
+        assert!(matches!(
+            ipf.add(DpPacket::from_bytes(&fr[1]), 14, 0, 0),
+            FragResult::Invalid(_)
+        ));
+        ipf.set_min_frag(false, 400).unwrap();
+        // max_nfrags: one held; at a limit of 1 the next fragment is refused
+        // alone and the held one stays.
+        ipf.set_max_nfrags(1).unwrap();
+        match ipf.add(DpPacket::from_bytes(&fr[1]), 14, 0, 0) {
+            FragResult::Invalid(v) => assert_eq!(v.len(), 1),
+            _ => panic!("over the limit accepted"),
+        }
+        assert_eq!(ipf.n_frags(), 1);
+        let l = ipf.lists();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].ip_id, l[0].zone, l[0].proto), (5, 0, 17));
+        assert!(l[0].first_seen && !l[0].last_seen);
+        assert_eq!(l[0].num_fragments, 1);
+        ipf.set_max_nfrags(10).unwrap();
+        let done = feed(&ipf, &fr[1..], 0).expect("complete");
+        assert_eq!(done.1.len(), fr.len());
+        assert_eq!(
+            ipf.counters(false).accepted.load(Ordering::Relaxed),
+            fr.len() as u64
+        );
+        assert_eq!(
+            ipf.counters(false).completed.load(Ordering::Relaxed),
+            fr.len() as u64
+        );
+        assert_eq!(ipf.counters(true).accepted.load(Ordering::Relaxed), 0);
+        // Per family switches.
+        ipf.set_enabled_for(false, false);
+        assert!(!ipf.enabled_for(false) && ipf.enabled_for(true) && ipf.enabled());
+        ipf.set_enabled_for(true, false);
+        assert!(!ipf.enabled());
     }
 }

@@ -23,7 +23,7 @@ use crate::wire::{be128, be16, be32};
 
 /// One end of a connection. Aligned to 4 bytes rather than the 16 of a
 /// `u128`, so that it packs into 20 bytes (a [`ConnKey`] into 44 instead
-/// of 80; each connection holds three keys and the table two more).
+/// of 80; each connection holds two keys, the table none).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(C, packed(4))]
 pub struct Endpoint {

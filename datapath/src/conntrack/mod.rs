@@ -569,7 +569,7 @@ impl Conntrack {
             let mut c = Conn::new(*key, rev, nat_act, proto.0, proto.1, now, t);
             c.alg = a.helper;
             if let Some(x) = &exp {
-                c.parent = Some(x.parent);
+                c.parent = Some(Box::new(x.parent));
                 let mut s = c.lock();
                 s.mark = x.mark;
                 s.label = x.label;

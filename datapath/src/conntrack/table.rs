@@ -1,5 +1,9 @@
 //! The connection table: keys of both directions -> connection, in
-//! shards chosen by key hash, each a hash map behind its own lock.
+//! shards chosen by key hash, each a hash table behind its own lock. A
+//! slot is the connection, which of its keys it is filed under and that
+//! key's hash (16 bytes): the key itself lives in the connection only
+//! (`ConnKey::hash` computed once per lookup, its low bits choosing the
+//! shard and the others the bucket).
 //!
 //! Why it scales: a PMD thread locks only the shard of the key it looks
 //! up, for the time of one hash-map probe and a reference-count increment;
@@ -16,11 +20,10 @@
 //! removes both keys of each expired connection. Lookups treat expired or
 //! dead connections as absent, so a late sweep changes nothing visible.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
 
 use super::conn::Conn;
 use super::key::ConnKey;
@@ -35,51 +38,28 @@ pub struct Entry {
     pub reply: bool,
 }
 
-/// Hashes the words of a key as they are written (the key's derived
-/// `Hash` writes its fields one by one); multiply-rotate per word.
-#[derive(Default)]
-pub struct KeyHasher(u64);
+/// What a shard holds for one key: the connection, which of its keys
+/// this is, and that key's hash (in the padding an `Entry` would have), so
+/// that growing a shard and skipping a colliding slot never read the
+/// connection.
+#[derive(Debug)]
+struct Slot {
+    conn: Arc<Conn>,
+    hash: u32,
+    reply: bool,
+}
 
-impl Hasher for KeyHasher {
+impl Slot {
+    /// True if this slot is key `k` of hash `h`.
     #[inline]
-    fn finish(&self) -> u64 {
-        let h = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        h ^ (h >> 29)
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn write_u16(&mut self, v: u16) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    #[inline]
-    fn write_u128(&mut self, v: u128) {
-        self.write_u64(v as u64);
-        self.write_u64((v >> 64) as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64)
+    fn is(&self, k: &ConnKey, h: u32) -> bool {
+        self.hash == h && self.conn.key(self.reply) == k
     }
 }
 
-type Shard = HashMap<ConnKey, Entry, BuildHasherDefault<KeyHasher>>;
+/// A shard: slots without their keys (each slot's key is the one its
+/// connection holds), so a connection costs two 16-byte slots here.
+type Shard = HashTable<Slot>;
 
 pub struct Table {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
@@ -90,26 +70,47 @@ fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The hash inside a shard, from the key's hash whose low bits chose the
+/// shard: the other bits at the bottom (bucket index), and a mix of them
+/// at the top (the table's 7-bit tag), so neither repeats the shard's.
+#[inline]
+fn in_shard(h: u32) -> u64 {
+    let x = (h >> 8) as u64;
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !0xffff_ffff) | x
+}
+
+fn rehash(s: &Slot) -> u64 {
+    in_shard(s.hash)
+}
+
 impl Table {
     pub fn new(basis: u64) -> Table {
         Table {
             shards: (0..N_SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(Shard::default())))
+                .map(|_| CachePadded::new(Mutex::new(Shard::new())))
                 .collect(),
             basis,
         }
     }
 
+    /// The shard of `k` and the key's hash.
     #[inline]
-    fn shard(&self, k: &ConnKey) -> &Mutex<Shard> {
-        &self.shards[k.hash(self.basis) as usize & (N_SHARDS - 1)]
+    fn place(&self, k: &ConnKey) -> (&Mutex<Shard>, u32) {
+        let h = k.hash(self.basis);
+        (&self.shards[h as usize & (N_SHARDS - 1)], h)
     }
 
     /// The live connection with key `k` at `now`, and whether `k` is its
     /// reply key.
     #[inline]
     pub fn lookup(&self, k: &ConnKey, now: u64) -> Option<Entry> {
-        let e = lock(self.shard(k)).get(k).cloned()?;
+        let (shard, h) = self.place(k);
+        let e = lock(shard)
+            .find(in_shard(h), |s| s.is(k, h))
+            .map(|s| Entry {
+                conn: s.conn.clone(),
+                reply: s.reply,
+            })?;
         (!e.conn.expired(now)).then_some(e)
     }
 
@@ -121,21 +122,40 @@ impl Table {
     /// Inserts `k -> e` unless a live entry holds `k`; returns the entry
     /// of an expired connection it replaced.
     fn insert_key(&self, k: &ConnKey, e: Entry, now: u64) -> Result<Option<Entry>, ()> {
-        let mut s = lock(self.shard(k));
-        match s.get(k) {
+        let (shard, h) = self.place(k);
+        let mut s = lock(shard);
+        match s.find_mut(in_shard(h), |x| x.is(k, h)) {
             Some(old) if !old.conn.expired(now) => Err(()),
-            _ => Ok(s.insert(*k, e)),
+            Some(old) => {
+                let was = Entry {
+                    conn: std::mem::replace(&mut old.conn, e.conn),
+                    reply: old.reply,
+                };
+                old.reply = e.reply;
+                Ok(Some(was))
+            }
+            None => {
+                let slot = Slot {
+                    conn: e.conn,
+                    hash: h,
+                    reply: e.reply,
+                };
+                s.insert_unique(in_shard(h), slot, rehash);
+                Ok(None)
+            }
         }
     }
 
     /// Removes `k` if it points at `conn`.
     fn remove_key(&self, k: &ConnKey, conn: &Arc<Conn>) -> bool {
-        let mut s = lock(self.shard(k));
-        if s.get(k).is_some_and(|e| Arc::ptr_eq(&e.conn, conn)) {
-            s.remove(k);
-            true
-        } else {
-            false
+        let (shard, h) = self.place(k);
+        let mut s = lock(shard);
+        match s.find_entry(in_shard(h), |x| x.is(k, h) && Arc::ptr_eq(&x.conn, conn)) {
+            Ok(e) => {
+                e.remove();
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -206,7 +226,7 @@ impl Table {
         let mut out = Vec::new();
         for sh in self.shards.iter() {
             let mut s = lock(sh);
-            s.retain(|_, e| {
+            s.retain(|e| {
                 if !e.reply && dead(&e.conn) {
                     out.push(e.conn.clone());
                     false
@@ -232,7 +252,7 @@ impl Table {
     pub fn for_each(&self, mut f: impl FnMut(&Arc<Conn>)) {
         for sh in self.shards.iter() {
             let conns: Vec<Arc<Conn>> = lock(sh)
-                .values()
+                .iter()
                 .filter(|e| !e.reply)
                 .map(|e| e.conn.clone())
                 .collect();
@@ -245,5 +265,13 @@ impl Table {
     /// Entries per shard (for `dpctl/ct-bkts`).
     pub fn shard_sizes(&self) -> Vec<usize> {
         self.shards.iter().map(|s| lock(s).len()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_slot_is_16_bytes() {
+        assert_eq!(std::mem::size_of::<super::Slot>(), 16);
     }
 }

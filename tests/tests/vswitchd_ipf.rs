@@ -1,0 +1,222 @@
+//! `dpctl/ipf-*` (fragment reassembly before conntrack) compared with
+//! Debian's ovs-vswitchd (`--enable-dummy`, netdev datapath) given the
+//! same dummy ports, flows and fragments (`netdev-dummy/receive`): the
+//! same replies and errors to the setting commands, the same
+//! `dpctl/ipf-get-status [-m]` text (counters and the lists being
+//! reassembled), and the same fate for the fragments in the OpenFlow
+//! tables: reassembled and tracked `new` when reassembly is on, `inv`
+//! when it is off for their family, over `max-nfrags`, or too small.
+
+use std::time::Duration;
+
+use ferrovs_datapath::conntrack::frame::{fragments, fragments6, Pkt};
+use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
+use ferrovs_tests::ovs_compare::add_dummy_ports;
+use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+
+const FLOWS: &[&str] = &[
+    "table=0,priority=10,ip,ct_state=-trk,actions=ct(zone=9,table=1)",
+    "table=0,priority=10,ipv6,ct_state=-trk,actions=ct(zone=9,table=1)",
+    "table=1,priority=10,ct_state=+trk+new,actions=output:2",
+    "table=1,priority=10,ct_state=+trk+inv,actions=output:3",
+    "table=1,priority=0,actions=drop",
+];
+
+struct Pair {
+    ovs: OvsVswitchd,
+    fv: FerrovsVswitchd,
+}
+
+impl Pair {
+    fn start() -> Pair {
+        let ovs = OvsVswitchd::start_dummy("br0").unwrap();
+        let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
+        let ports: &[(&str, &[&str])] = &[("p1", &[]), ("p2", &[]), ("p3", &[])];
+        let a = add_dummy_ports(fv.dir(), "br0", ports);
+        fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let a = add_dummy_ports(ovs.dir(), "br0", ports);
+        ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap();
+        for f in FLOWS {
+            fv.ofctl_ok(&[], "add-flow", "br0", &[f]);
+            ovs.ofctl(&[], "add-flow", &[f]).unwrap();
+        }
+        Pair { ovs, fv }
+    }
+
+    /// Runs `ovs-appctl ARGS` on both: (status ok, stdout, the error's
+    /// first line) of each, OVS's first.
+    fn appctl(&self, args: &[&str]) -> [(bool, String, String); 2] {
+        let ovs = std::process::Command::new("ovs-appctl")
+            .arg("-t")
+            .arg(self.ovs.dir().join("ovs-vswitchd.ctl"))
+            .args(args)
+            .output()
+            .unwrap();
+        let fv = self.fv.appctl(args);
+        [ovs, fv].map(|o| {
+            let err = String::from_utf8_lossy(&o.stderr);
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                err.lines().next().unwrap_or("").to_string(),
+            )
+        })
+    }
+
+    fn same(&self, args: &[&str]) -> String {
+        let [o, f] = self.appctl(args);
+        assert_eq!(o, f, "ovs-appctl {}: OVS then ferrovs", args.join(" "));
+        o.1
+    }
+
+    fn receive(&self, frames: &[Vec<u8>]) {
+        for f in frames {
+            let h = hex::encode(f);
+            self.fv.appctl_ok(&["netdev-dummy/receive", "p1", &h]);
+            self.ovs
+                .appctl(&["netdev-dummy/receive", "p1", &h])
+                .unwrap();
+        }
+    }
+
+    /// `n_packets` of each table-1 flow, with its match and actions.
+    fn table1(&self) -> [Vec<String>; 2] {
+        let norm = |s: &str| -> Vec<String> {
+            let mut v: Vec<String> = s
+                .lines()
+                .filter_map(|l| {
+                    let n = l.split("n_packets=").nth(1)?.split(',').next()?;
+                    let rule = l.split_once("priority=")?.1;
+                    Some(format!("n_packets={n} priority={rule}"))
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        [
+            norm(&self.ovs.ofctl(&[], "dump-flows", &["table=1"]).unwrap()),
+            norm(&self.fv.ofctl_ok(&[], "dump-flows", "br0", &["table=1"])),
+        ]
+    }
+
+    /// Waits until both print the same `ipf-get-status -m` and the same
+    /// table 1 counters, holding every piece of `want`; fails with both.
+    fn converge(&self, want: &[&str]) -> String {
+        let ok = self.fv.wait_until(Duration::from_secs(15), || {
+            let [o, f] = self.appctl(&["dpctl/ipf-get-status", "-m"]);
+            let [to, tf] = self.table1();
+            let all = format!("{}{}", o.1, to.join("\n"));
+            o == f && to == tf && want.iter().all(|w| all.contains(w))
+        });
+        let [o, f] = self.appctl(&["dpctl/ipf-get-status", "-m"]);
+        let [to, tf] = self.table1();
+        assert!(ok, "OVS:\n{}{to:#?}\nferrovs:\n{}{tf:#?}", o.1, f.1);
+        o.1
+    }
+}
+
+/// Table 1's `new` flow after the first two datagrams.
+const NEW6: &str = "n_packets=6 priority=10,ct_state=+new";
+
+const A: u32 = 0xc612_0001;
+const B: u32 = 0xc612_0002;
+
+fn udp4(sport: u16, len: u16) -> Pkt {
+    Pkt::udp4(A, sport, B, 5001).with_payload(len)
+}
+
+fn udp6(sport: u16, len: u16) -> Pkt {
+    Pkt {
+        src: 0x2001_0db8_0000_0000_0000_0000_0000_0001,
+        dst: 0x2001_0db8_0000_0000_0000_0000_0000_0002,
+        ..Pkt::udp4(0, sport, 0, 5001)
+    }
+    .v6()
+    .with_payload(len)
+}
+
+#[test]
+fn ipf_settings_replies_and_errors_match_ovs() {
+    let p = Pair::start();
+    let initial = p.same(&["dpctl/ipf-get-status"]);
+    assert!(
+        initial.contains("max num frags (v4/v6): 1000\n"),
+        "{initial}"
+    );
+    for args in [
+        &["dpctl/ipf-set-enabled", "v4"][..],
+        &["dpctl/ipf-set-disabled", "v6"],
+        &["dpctl/ipf-set-disabled", "v5"],
+        &["dpctl/ipf-set-enabled", "v6", "1"],
+        &["dpctl/ipf-set-enabled"],
+        &["dpctl/ipf-set-min-frag", "v4", "399"],
+        &["dpctl/ipf-set-min-frag", "v4", "abc"],
+        &["dpctl/ipf-set-min-frag", "v7", "500"],
+        &["dpctl/ipf-set-min-frag", "v4"],
+        &["dpctl/ipf-set-min-frag", "v4", "1000"],
+        &["dpctl/ipf-set-min-frag", "v6", "400"],
+        &["dpctl/ipf-set-max-nfrags", "5001"],
+        &["dpctl/ipf-set-max-nfrags", "x"],
+        &["dpctl/ipf-set-max-nfrags", "500"],
+        &["dpctl/ipf-get-status"],
+        &["dpctl/ipf-get-status", "--more"],
+        &["dpctl/ipf-set-enabled", "v6"],
+        &["dpctl/ipf-get-status", "-m"],
+    ] {
+        p.same(args);
+    }
+    let s = p.same(&["dpctl/ipf-get-status"]);
+    assert!(s.contains("min v4 frag size: 1000\n"), "{s}");
+    assert!(s.contains("max num frags (v4/v6): 500\n"), "{s}");
+}
+
+#[test]
+fn fragments_counted_and_tracked_as_ovs() {
+    let p = Pair::start();
+    // Two whole datagrams, IPv4 and IPv6: reassembled, tracked new.
+    p.receive(&fragments(&udp4(1000, 3000), 1480, 11));
+    p.receive(&fragments6(&udp6(1001, 3000), 1448, 12));
+    p.converge(&["v4 frags completed: 3\n", "v6 frags completed: 3\n", NEW6]);
+    // Incomplete datagrams: listed by -m; a repeated fragment overlaps;
+    // a 420-byte non-final fragment (under 1200) is too small; at the
+    // limit (2 held) a fragment is tracked as it is: the last three inv.
+    // One wait only: both switches expire lists 15 s after they start.
+    let v4 = fragments(&udp4(1002, 3000), 1480, 13);
+    let v6 = fragments6(&udp6(1003, 3000), 1448, 14);
+    p.receive(&[v4[0].clone(), v4[0].clone(), v6[2].clone()]);
+    p.receive(&fragments(&udp4(1004, 1000), 400, 15)[..1]);
+    p.same(&["dpctl/ipf-set-max-nfrags", "2"]);
+    p.receive(&fragments(&udp4(1005, 3000), 1480, 16)[..1]);
+    p.converge(&[
+        "v4 frags overlapped: 1\n",
+        "v4 frags too small: 1\n",
+        "num frag: 2\n",
+        "num_fragments=1,state=first frag)",
+        "num_fragments=1,state=last frag)",
+        "n_packets=3 priority=10,ct_state=+inv",
+    ]);
+    p.same(&["dpctl/ipf-set-max-nfrags", "1000"]);
+    // The datagrams waiting complete now.
+    p.receive(&v4[1..]);
+    p.receive(&v6[..2]);
+    p.converge(&["num frag: 0\n", "n_packets=12 priority=10,ct_state=+new"]);
+    // Reassembly off for IPv4: its fragments are inv, IPv6's still new.
+    p.same(&["dpctl/ipf-set-disabled", "v4"]);
+    p.receive(&fragments(&udp4(1006, 3000), 1480, 17));
+    p.receive(&fragments6(&udp6(1007, 3000), 1448, 18));
+    p.converge(&[
+        "v4 enabled: 0\n",
+        "v6 frags completed: 9\n",
+        "n_packets=6 priority=10,ct_state=+inv",
+        "n_packets=15 priority=10,ct_state=+new",
+    ]);
+    // Smaller fragments pass once the minimum is lowered.
+    p.same(&["dpctl/ipf-set-enabled", "v4"]);
+    p.same(&["dpctl/ipf-set-min-frag", "v4", "400"]);
+    p.receive(&fragments(&udp4(1008, 1000), 400, 19));
+    p.converge(&[
+        "v4 frags completed: 9\n",
+        "n_packets=18 priority=10,ct_state=+new",
+    ]);
+}
