@@ -101,10 +101,17 @@ pub struct Conntrack {
     basis: u64,
     tcp_seq_chk: AtomicBool,
     timeouts: ArcSwap<ZoneTimeouts>,
+    /// True while `timeouts` holds OVS's defaults and no zone policy: the
+    /// packet path then reads [`STOCK_TIMEOUTS`] and skips the pointer
+    /// load (a third of a table probe).
+    stock_timeouts: AtomicBool,
     expectations: alg::Expectations,
     ipf: ipf::Ipf,
     pub counters: CtCounters,
 }
+
+/// OVS's default timeouts (what a tracker without policies uses).
+pub const STOCK_TIMEOUTS: Timeouts = Timeouts::STOCK;
 
 /// Timeout policies: the default and per-zone overrides.
 #[derive(Clone, Debug, Default)]
@@ -147,6 +154,7 @@ impl Conntrack {
             basis,
             tcp_seq_chk: AtomicBool::new(true),
             timeouts: ArcSwap::from_pointee(ZoneTimeouts::default()),
+            stock_timeouts: AtomicBool::new(true),
             expectations: alg::Expectations::default(),
             ipf: ipf::Ipf::default(),
             counters: CtCounters::default(),
@@ -170,7 +178,11 @@ impl Conntrack {
         self.timeouts.load_full()
     }
     pub fn set_timeouts(&self, t: ZoneTimeouts) {
+        let stock = t.zones.is_empty() && t.default == STOCK_TIMEOUTS;
+        // The table first: a packet that still sees `stock` true uses the
+        // defaults a moment longer, as one that loaded the old table would.
         self.timeouts.store(Arc::new(t));
+        self.stock_timeouts.store(stock, Ordering::Release);
     }
     pub fn n_conns(&self) -> usize {
         self.limits.n_conns()
@@ -307,7 +319,13 @@ impl Conntrack {
                 }
             }
         }
-        let timeouts = self.timeouts.load();
+        let loaded;
+        let tmo: &Timeouts = if self.stock_timeouts.load(Ordering::Acquire) {
+            &STOCK_TIMEOUTS
+        } else {
+            loaded = self.timeouts.load();
+            loaded.get(zone)
+        };
         let mut conn: Option<Arc<Conn>> = None;
         let mut expected: Option<alg::Expectation> = None;
         let mut create = false;
@@ -322,7 +340,7 @@ impl Conntrack {
                     if e.conn.parent.is_some() {
                         state |= CS_RELATED;
                     }
-                    let u = self.update(&e.conn, &info, e.reply, now_ms, timeouts.get(zone));
+                    let u = self.update(&e.conn, &info, e.reply, now_ms, tmo);
                     if e.conn.alg == Some(Alg::Ftp) && u != tcp::Update::Invalid {
                         self.ftp_ctl(pkt.data(), &info, &e.conn, e.reply, now_ms);
                     }
@@ -371,7 +389,7 @@ impl Conntrack {
                 &mut state,
                 &mut expected,
                 now_ms,
-                timeouts.get(zone),
+                tmo,
                 rng,
             );
         }

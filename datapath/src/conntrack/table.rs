@@ -121,10 +121,15 @@ impl Table {
     /// Inserts `k -> e` unless a live entry holds `k`; returns the entry
     /// of an expired connection it replaced.
     fn insert_key(&self, k: &ConnKey, e: Entry, now: u64) -> Result<Option<Entry>, ()> {
-        let mut s = lock(self.shard(k));
-        match s.get(k) {
-            Some(old) if !old.conn.expired(now) => Err(()),
-            _ => Ok(s.insert(*k, e)),
+        use std::collections::hash_map::Entry as Slot;
+        // One hash and probe for the check and the insertion.
+        match lock(self.shard(k)).entry(*k) {
+            Slot::Occupied(o) if !o.get().conn.expired(now) => Err(()),
+            Slot::Occupied(mut o) => Ok(Some(o.insert(e))),
+            Slot::Vacant(v) => {
+                v.insert(e);
+                Ok(None)
+            }
         }
     }
 
