@@ -327,6 +327,8 @@ impl Conntrack {
             loaded.get(zone)
         };
         let mut conn: Option<Arc<Conn>> = None;
+        // The connection's (mark, label) as the state update left them.
+        let mut seen: Option<(u32, u128)> = None;
         let mut expected: Option<alg::Expectation> = None;
         let mut create = false;
         match found {
@@ -340,7 +342,8 @@ impl Conntrack {
                     if e.conn.parent.is_some() {
                         state |= CS_RELATED;
                     }
-                    let u = self.update(&e.conn, &info, e.reply, now_ms, tmo);
+                    let (u, ml) = self.update(&e.conn, &info, e.reply, now_ms, tmo);
+                    seen = Some(ml);
                     if e.conn.alg == Some(Alg::Ftp) && u != tcp::Update::Invalid {
                         self.ftp_ctl(pkt.data(), &info, &e.conn, e.reply, now_ms);
                     }
@@ -402,16 +405,24 @@ impl Conntrack {
         md.zone = zone;
         match &conn {
             Some(c) => {
-                let mut s = c.lock();
-                if let Some(m) = &a.mark {
-                    s.mark = m.apply(s.mark);
+                match seen.filter(|_| a.mark.is_none() && a.label.is_none() && !create) {
+                    // Read under the update's lock: no second lock.
+                    Some((mark, label)) => {
+                        md.mark = mark;
+                        md.label = label;
+                    }
+                    None => {
+                        let mut s = c.lock();
+                        if let Some(m) = &a.mark {
+                            s.mark = m.apply(s.mark);
+                        }
+                        if let Some(l) = &a.label {
+                            s.label = l.apply(s.label);
+                        }
+                        md.mark = s.mark;
+                        md.label = s.label;
+                    }
                 }
-                if let Some(l) = &a.label {
-                    s.label = l.apply(s.label);
-                }
-                md.mark = s.mark;
-                md.label = s.label;
-                drop(s);
                 md.orig = c.orig_tuple();
                 // A TFTP request: the server may answer from any port. The
                 // expectation carries the mark and label just set.
@@ -465,7 +476,16 @@ impl Conntrack {
     }
 
     /// Runs the protocol state machine of `c` on the packet.
-    fn update(&self, c: &Conn, info: &PktInfo, reply: bool, now: u64, t: &Timeouts) -> tcp::Update {
+    /// Also returns the connection's mark and label, read under the same
+    /// lock.
+    fn update(
+        &self,
+        c: &Conn,
+        info: &PktInfo,
+        reply: bool,
+        now: u64,
+        t: &Timeouts,
+    ) -> (tcp::Update, (u32, u128)) {
         let seq_chk = self.tcp_seq_chk();
         let mut s = c.lock();
         let (u, tm) = match &mut s.proto {
@@ -485,7 +505,7 @@ impl Conntrack {
         if let Some(tm) = tm {
             s.expiration = now + t.ms(tm);
         }
-        u
+        (u, (s.mark, s.label))
     }
 
     /// A packet of no known connection: `new` if it may open one, and the

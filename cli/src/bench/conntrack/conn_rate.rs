@@ -24,6 +24,10 @@ use super::super::topology::{Topology, H2_ADDR};
 
 const PORT: u16 = 5303;
 const CLIENTS: usize = 4;
+/// Longer than the first SYN retransmission (1 s): a lost SYN shows as
+/// the client's `TcpExtTCPSynRetrans` (a 1 s stall) rather than as a
+/// failed attempt; failures are connections that did not open at all.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The listener's accept queue (the namespace's somaxconn caps it).
 const BACKLOG: i32 = 4096;
 
@@ -40,6 +44,9 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<RateFigure> {
         &["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000"],
     )?;
     let stop = Arc::new(AtomicBool::new(false));
+    // The clients stop first: a connection attempted after the listener
+    // closed would be refused and counted as failed.
+    let clients_stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let s = stop.clone();
     let server = in_netns(&t.h2, move || {
@@ -63,11 +70,11 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<RateFigure> {
     let failed = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
-        let (s, d, f) = (stop.clone(), done.clone(), failed.clone());
+        let (s, d, f) = (clients_stop.clone(), done.clone(), failed.clone());
         clients.push(in_netns(&t.h1, move || {
             let to: SocketAddr = format!("{H2_ADDR}:{PORT}").parse()?;
             while !s.load(Ordering::Relaxed) {
-                match TcpStream::connect_timeout(&to, Duration::from_secs(1)) {
+                match TcpStream::connect_timeout(&to, CONNECT_TIMEOUT) {
                     Ok(c) => {
                         reset_on_close(&c);
                         drop(c);
@@ -89,13 +96,15 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<RateFigure> {
         per_sec.push((n - last) as f64);
         last = n;
     }
+    clients_stop.store(true, Ordering::Relaxed);
+    let joined: Vec<_> = clients.into_iter().map(|c| c.join()).collect();
     stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
-    }
     server
         .join()
         .map_err(|_| anyhow::anyhow!("listener panicked"))??;
+    for j in joined {
+        j.map_err(|_| anyhow::anyhow!("client panicked"))??;
+    }
     if last == 0 {
         anyhow::bail!("no TCP connection completed");
     }

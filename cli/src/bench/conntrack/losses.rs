@@ -22,6 +22,10 @@ pub struct Snapshot {
     /// Sum of the switch ports' rx and tx drops.
     port_drops: u64,
     switch: bool,
+    /// ferrovs's `netdev_rx_ring_full` coverage total.
+    ring_full: Option<u64>,
+    /// rx and tx drops of the four veth ends.
+    veth_drops: u64,
 }
 
 /// The host counters reported (nstat names).
@@ -33,8 +37,9 @@ const H2: [&str; 3] = [
 ];
 
 /// The hosts' counters, and the switch's when `dir` is an OpenFlow
-/// switch's run directory (its `br0.mgmt`).
-pub fn snapshot(t: &Topology, dir: Option<&Path>) -> Snapshot {
+/// switch's run directory (its `br0.mgmt`); `ferrovs` adds ferrovs's
+/// count of frames its AF_PACKET rings dropped.
+pub fn snapshot(t: &Topology, dir: Option<&Path>, ferrovs: bool) -> Snapshot {
     let (inv, miss) = dir.map(drop_rules).unwrap_or_default();
     Snapshot {
         h1: nstat(t, &t.h1, &H1),
@@ -43,6 +48,8 @@ pub fn snapshot(t: &Topology, dir: Option<&Path>) -> Snapshot {
         miss,
         port_drops: dir.map(port_drops).unwrap_or_default(),
         switch: dir.is_some(),
+        ring_full: dir.filter(|_| ferrovs).map(ring_full),
+        veth_drops: veth_drops(t),
     }
 }
 
@@ -57,8 +64,15 @@ pub fn note(a: &Snapshot, b: &Snapshot) -> String {
     };
     diff(&a.h1, &b.h1, &mut parts, "client");
     diff(&a.h2, &b.h2, &mut parts, "server");
+    parts.push(format!(
+        "veth drops {}",
+        b.veth_drops.saturating_sub(a.veth_drops)
+    ));
     if !b.switch {
         return format!("TCP losses: {}", parts.join(", "));
+    }
+    if let (Some(x), Some(y)) = (a.ring_full, b.ring_full) {
+        parts.push(format!("switch rx ring full {}", y.saturating_sub(x)));
     }
     parts.push(format!("switch +inv drops {}", b.inv.saturating_sub(a.inv)));
     parts.push(format!(
@@ -88,6 +102,36 @@ fn nstat(t: &Topology, ns: &str, names: &[&str]) -> Vec<(String, u64)> {
             (n.to_string(), v)
         })
         .collect()
+}
+
+/// rx_dropped + tx_dropped of the hosts' and the switch's veth ends.
+fn veth_drops(t: &Topology) -> u64 {
+    let mut sum = 0;
+    for (ns, dev) in [
+        (&t.h1, &t.h1_dev),
+        (&t.h2, &t.h2_dev),
+        (&t.sw, &t.p1),
+        (&t.sw, &t.p2),
+    ] {
+        for c in ["rx_dropped", "tx_dropped"] {
+            let f = format!("/sys/class/net/{dev}/statistics/{c}");
+            sum += t
+                .exec(ns, &["cat", &f])
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    sum
+}
+
+/// The `netdev_rx_ring_full` total of ferrovs's `coverage/show` (absent
+/// while never hit: 0).
+fn ring_full(dir: &Path) -> u64 {
+    let text = super::firewall::appctl(dir, &["coverage/show"]).unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("netdev_rx_ring_full "))
+        .map_or(0, |l| field(l, "total: "))
 }
 
 fn mgmt(dir: &Path) -> String {

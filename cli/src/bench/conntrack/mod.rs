@@ -154,14 +154,16 @@ fn measure_contender(
         }
     };
     progress.step(format!("{tag}: new TCP connections"));
-    let before = losses::snapshot(t, Some(&dir));
+    let before = losses::snapshot(t, Some(&dir), c.is_ferrovs());
     let r = conn_rate::measure(t, secs).map(|r| {
         col.notes
             .push(format!("TCP: {} connection attempts failed", r.failed));
         r.per_sec
     });
-    col.notes
-        .push(losses::note(&before, &losses::snapshot(t, Some(&dir))));
+    col.notes.push(losses::note(
+        &before,
+        &losses::snapshot(t, Some(&dir), c.is_ferrovs()),
+    ));
     col.figures
         .push((Figure::ConnRate, r.map_err(|e| format!("{e:#}"))));
     let _ = firewall::appctl(&dir, &["dpctl/flush-conntrack"]);
@@ -209,14 +211,14 @@ fn ceiling(
         }
     };
     progress.step(format!("{tag}: new TCP connections"));
-    let before = losses::snapshot(t, None);
+    let before = losses::snapshot(t, None, false);
     let r = conn_rate::measure(t, secs).map(|r| {
         col.notes
             .push(format!("TCP: {} connection attempts failed", r.failed));
         r.per_sec
     });
     col.notes
-        .push(losses::note(&before, &losses::snapshot(t, None)));
+        .push(losses::note(&before, &losses::snapshot(t, None, false)));
     col.figures
         .push((Figure::ConnRate, r.map_err(|e| format!("{e:#}"))));
     progress.step(format!("{tag}: established UDP"));
