@@ -17,6 +17,13 @@
 //!   tracking of the whole (committed with SNAT for IPv4) and, for
 //!   IPv4, the translation copied into the fragments. Throughput in
 //!   datagrams.
+//! - `conntrack/datapath/{new_conn,established}`: the whole datapath
+//!   path of a `ct(table=..)` firewall (`ferrovs_benches::ct_rig`): a
+//!   PMD driven inline, 32 packets per poll, each extracted, classified,
+//!   tracked, recirculated, classified again and (new connections)
+//!   committed, as `ferrovs bench --conntrack` runs it on veths but
+//!   without the port I/O. Throughput in packets (one packet is one new
+//!   connection in `new_conn`).
 //! - `conntrack/sweep_1m`: one expiry sweep over 1,000,000 connections
 //!   none of which has expired (the control thread's cost per pass). Its
 //!   setup prints the resident memory per connection at 1M connections.
@@ -24,6 +31,8 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ferrovs_benches::ct_rig::{CtCase, CtRig};
+use ferrovs_benches::datapath_rig::N;
 use ferrovs_datapath::conntrack::frame::{fragments, fragments6, Pkt};
 use ferrovs_datapath::conntrack::ipf::{translate_fragments, FragResult};
 use ferrovs_datapath::conntrack::key::TCP_SYN;
@@ -301,5 +310,46 @@ fn sweep(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, new_conn, established, fragmented, sweep);
+fn datapath_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conntrack/datapath");
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, case) in [
+        ("new_conn", CtCase::NewConn),
+        ("established", CtCase::Established),
+    ] {
+        let mut r = CtRig::new(case).unwrap();
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    if r.due() {
+                        r.flush();
+                    }
+                    let n = left.min(1024);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        std::hint::black_box(r.pass());
+                    }
+                    t += start.elapsed();
+                    left -= n;
+                }
+                t
+            })
+        });
+        if r.rig.dp.stats().rx_packets > 0 {
+            r.check().unwrap();
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    new_conn,
+    established,
+    datapath_path,
+    fragmented,
+    sweep
+);
 criterion_main!(benches);

@@ -2,5 +2,6 @@
 //! comparison scripts (`scripts/`) that measure ferrovs against Open vSwitch
 //! and the Linux bridge on the same machine in the same run.
 
+pub mod ct_rig;
 pub mod datapath_rig;
 pub mod thread_cpu;

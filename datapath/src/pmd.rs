@@ -843,7 +843,7 @@ impl Pmd {
                 ctx.pool.put(p);
                 continue;
             };
-            ctx.execute(p, actions);
+            ctx.execute_extracted(p, actions, key);
         }
         self.stats.dropped += ctx.dropped;
         for h in self.touched.drain(..) {

@@ -10,7 +10,11 @@
 //! `revalidate_idle_flow` / `revalidate_stale_flow` (megaflows removed
 //! for idleness or changed translation) and `revalidate_rounds`, and
 //! `xlate_actions` (translations of datapath flows: upcalls and revalidation;
-//! a round with nothing changed adds none).
+//! a round with nothing changed adds none); and, of ferrovs's own,
+//! `netdev_rx_ring_full` (frames the kernel dropped because a port's
+//! receive ring was full: AF_PACKET's `PACKET_STATISTICS`) and
+//! `netdev_tx_dropped` (frames a port could not send), summed over the
+//! datapath's ports.
 //!
 //! Totals come from the datapath's counters and the revalidation rounds;
 //! [`Coverage::sample`] keeps one snapshot of them a second for an hour
@@ -25,9 +29,11 @@ use std::time::{Duration, Instant};
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::revalidate::RevalidateStats;
 
-const NAMES: [&str; 8] = [
+const NAMES: [&str; 10] = [
     "datapath_drop_upcall_error",
     "dpif_flow_put",
+    "netdev_rx_ring_full",
+    "netdev_tx_dropped",
     "revalidate_idle_flow",
     "revalidate_rounds",
     "revalidate_stale_flow",
@@ -52,9 +58,17 @@ pub struct Coverage {
 
 fn totals(dp: &Datapath, reval: &[u64; 4]) -> [u64; N] {
     let st = dp.stats();
+    let (mut ring_full, mut tx_dropped) = (0, 0);
+    for p in dp.ports() {
+        let d = p.netdev.drops();
+        ring_full += d.rx_ring_full;
+        tx_dropped += d.tx_dropped;
+    }
     [
         st.upcall_errors,
         st.flows_installed,
+        ring_full,
+        tx_dropped,
         reval[0],
         reval[2],
         reval[1],

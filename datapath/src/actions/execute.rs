@@ -163,13 +163,29 @@ impl ExecCtx<'_> {
             self.out.push(*port, pkt);
             return;
         }
-        self.run(pkt, acts, 0)
+        self.run(pkt, acts, 0, None)
     }
 
-    fn run(&mut self, mut pkt: DpPacket, acts: &[DpAction], depth: u32) {
+    /// [`ExecCtx::execute`] for a packet whose flow key `key` was just
+    /// extracted (its offsets set) and not changed since: a `ct` first
+    /// in `acts` uses them instead of extracting the packet again.
+    #[inline]
+    pub fn execute_extracted(&mut self, pkt: DpPacket, acts: &[DpAction], key: &FlowKey) {
+        if let [DpAction::Output(port)] = acts {
+            self.out.push(*port, pkt);
+            return;
+        }
+        self.run(pkt, acts, 0, Some(key))
+    }
+
+    /// `fresh`: the key of the packet as it is now (valid for the first
+    /// action only: any action may change the headers).
+    fn run(&mut self, mut pkt: DpPacket, acts: &[DpAction], depth: u32, fresh: Option<&FlowKey>) {
         let n = acts.len();
+        let mut fresh = fresh;
         for (i, a) in acts.iter().enumerate() {
             let last = i + 1 == n;
+            let key = fresh.take();
             match a {
                 DpAction::Output(port) => {
                     if last {
@@ -212,7 +228,7 @@ impl ExecCtx<'_> {
                 DpAction::Clone(sub) => {
                     if depth < MAX_NESTING {
                         let c = self.pool.clone_packet(&pkt);
-                        self.run(c, sub, depth + 1);
+                        self.run(c, sub, depth + 1, None);
                     }
                 }
                 DpAction::Hash { alg, basis } => {
@@ -226,11 +242,11 @@ impl ExecCtx<'_> {
                     let take = *probability == u32::MAX || self.rng.next_u32() < *probability;
                     if take && depth < MAX_NESTING {
                         if last {
-                            self.run(pkt, actions, depth + 1);
+                            self.run(pkt, actions, depth + 1, None);
                             return;
                         }
                         let c = self.pool.clone_packet(&pkt);
-                        self.run(c, actions, depth + 1);
+                        self.run(c, actions, depth + 1, None);
                     }
                 }
                 DpAction::CheckPktLen { max_len, gt, le } => {
@@ -243,11 +259,11 @@ impl ExecCtx<'_> {
                         le
                     };
                     if last {
-                        self.run(pkt, branch, depth + 1);
+                        self.run(pkt, branch, depth + 1, None);
                         return;
                     }
                     let c = self.pool.clone_packet(&pkt);
-                    self.run(c, branch, depth + 1);
+                    self.run(c, branch, depth + 1, None);
                 }
                 DpAction::TunnelPush(t) => {
                     if last {
@@ -277,12 +293,12 @@ impl ExecCtx<'_> {
                     let c = self.pool.clone_packet(&pkt);
                     self.tunnel_pop(c, *p);
                 }
-                DpAction::Ct(a) => match self.conntrack(pkt, a) {
+                DpAction::Ct(a) => match self.conntrack(pkt, a, key) {
                     CtStep::Continue(p) => pkt = p,
                     CtStep::Held => return,
                     CtStep::Fragments(frags) => {
                         for f in frags {
-                            self.run(f, &acts[i + 1..], depth);
+                            self.run(f, &acts[i + 1..], depth, None);
                         }
                         return;
                     }
@@ -324,7 +340,7 @@ impl ExecCtx<'_> {
         }
         for mut s in segs {
             match tunnel::push::push(&mut s, t, hash) {
-                Ok(()) => self.run(s, rest, depth),
+                Ok(()) => self.run(s, rest, depth, None),
                 Err(e) => {
                     tunnel::TNL_DROPS.count(e);
                     self.dropped += 1;
@@ -351,12 +367,25 @@ impl ExecCtx<'_> {
     }
 
     /// Runs the packet through the tracker. Offsets are re-extracted, as
-    /// earlier actions may have moved headers. An IPv4 or IPv6 fragment is
+    /// earlier actions may have moved headers (unless `fresh`, the key
+    /// extracted with them, says they are current). An IPv4 or IPv6 fragment is
     /// held for reassembly; the datagram it completes is tracked whole and
     /// its fragments continue with its verdict (and its NAT translation).
-    fn conntrack(&mut self, mut pkt: DpPacket, a: &conntrack::CtAction) -> CtStep {
-        extract(&mut pkt, self.scratch);
-        let dl_type = self.scratch.get(layout::DL_TYPE);
+    fn conntrack(
+        &mut self,
+        mut pkt: DpPacket,
+        a: &conntrack::CtAction,
+        fresh: Option<&FlowKey>,
+    ) -> CtStep {
+        let k = match fresh {
+            Some(k) => k,
+            None => {
+                extract(&mut pkt, self.scratch);
+                &*self.scratch
+            }
+        };
+        let dl_type = k.get(layout::DL_TYPE);
+        let frag = k.get(layout::NW_FRAG) != 0;
         let (ip, v6) = (dl_type == 0x0800 || dl_type == 0x86dd, dl_type == 0x86dd);
         let Some(ct) = self.conntrack else {
             let md = &mut pkt.md_mut().ct;
@@ -364,7 +393,6 @@ impl ExecCtx<'_> {
             md.zone = a.zone;
             return CtStep::Continue(pkt);
         };
-        let frag = self.scratch.get(layout::NW_FRAG) != 0;
         if !(frag && ip && ct.ipf().enabled_for(v6)) {
             ct.execute(&mut pkt, ip, v6, a, self.now_ms, self.rng);
             return CtStep::Continue(pkt);

@@ -101,10 +101,17 @@ pub struct Conntrack {
     basis: u64,
     tcp_seq_chk: AtomicBool,
     timeouts: ArcSwap<ZoneTimeouts>,
+    /// True while `timeouts` holds OVS's defaults and no zone policy: the
+    /// packet path then reads [`STOCK_TIMEOUTS`] and skips the pointer
+    /// load (a third of a table probe).
+    stock_timeouts: AtomicBool,
     expectations: alg::Expectations,
     ipf: ipf::Ipf,
     pub counters: CtCounters,
 }
+
+/// OVS's default timeouts (what a tracker without policies uses).
+pub const STOCK_TIMEOUTS: Timeouts = Timeouts::STOCK;
 
 /// Timeout policies: the default and per-zone overrides.
 #[derive(Clone, Debug, Default)]
@@ -147,6 +154,7 @@ impl Conntrack {
             basis,
             tcp_seq_chk: AtomicBool::new(true),
             timeouts: ArcSwap::from_pointee(ZoneTimeouts::default()),
+            stock_timeouts: AtomicBool::new(true),
             expectations: alg::Expectations::default(),
             ipf: ipf::Ipf::default(),
             counters: CtCounters::default(),
@@ -170,7 +178,11 @@ impl Conntrack {
         self.timeouts.load_full()
     }
     pub fn set_timeouts(&self, t: ZoneTimeouts) {
+        let stock = t.zones.is_empty() && t.default == STOCK_TIMEOUTS;
+        // The table first: a packet that still sees `stock` true uses the
+        // defaults a moment longer, as one that loaded the old table would.
         self.timeouts.store(Arc::new(t));
+        self.stock_timeouts.store(stock, Ordering::Release);
     }
     pub fn n_conns(&self) -> usize {
         self.limits.n_conns()
@@ -307,8 +319,16 @@ impl Conntrack {
                 }
             }
         }
-        let timeouts = self.timeouts.load();
+        let loaded;
+        let tmo: &Timeouts = if self.stock_timeouts.load(Ordering::Acquire) {
+            &STOCK_TIMEOUTS
+        } else {
+            loaded = self.timeouts.load();
+            loaded.get(zone)
+        };
         let mut conn: Option<Arc<Conn>> = None;
+        // The connection's (mark, label) as the state update left them.
+        let mut seen: Option<(u32, u128)> = None;
         let mut expected: Option<alg::Expectation> = None;
         let mut create = false;
         match found {
@@ -322,7 +342,8 @@ impl Conntrack {
                     if e.conn.parent.is_some() {
                         state |= CS_RELATED;
                     }
-                    let u = self.update(&e.conn, &info, e.reply, now_ms, timeouts.get(zone));
+                    let (u, ml) = self.update(&e.conn, &info, e.reply, now_ms, tmo);
+                    seen = Some(ml);
                     if e.conn.alg == Some(Alg::Ftp) && u != tcp::Update::Invalid {
                         self.ftp_ctl(pkt.data(), &info, &e.conn, e.reply, now_ms);
                     }
@@ -371,7 +392,7 @@ impl Conntrack {
                 &mut state,
                 &mut expected,
                 now_ms,
-                timeouts.get(zone),
+                tmo,
                 rng,
             );
         }
@@ -384,16 +405,24 @@ impl Conntrack {
         md.zone = zone;
         match &conn {
             Some(c) => {
-                let mut s = c.lock();
-                if let Some(m) = &a.mark {
-                    s.mark = m.apply(s.mark);
+                match seen.filter(|_| a.mark.is_none() && a.label.is_none() && !create) {
+                    // Read under the update's lock: no second lock.
+                    Some((mark, label)) => {
+                        md.mark = mark;
+                        md.label = label;
+                    }
+                    None => {
+                        let mut s = c.lock();
+                        if let Some(m) = &a.mark {
+                            s.mark = m.apply(s.mark);
+                        }
+                        if let Some(l) = &a.label {
+                            s.label = l.apply(s.label);
+                        }
+                        md.mark = s.mark;
+                        md.label = s.label;
+                    }
                 }
-                if let Some(l) = &a.label {
-                    s.label = l.apply(s.label);
-                }
-                md.mark = s.mark;
-                md.label = s.label;
-                drop(s);
                 md.orig = c.orig_tuple();
                 // A TFTP request: the server may answer from any port. The
                 // expectation carries the mark and label just set.
@@ -447,7 +476,16 @@ impl Conntrack {
     }
 
     /// Runs the protocol state machine of `c` on the packet.
-    fn update(&self, c: &Conn, info: &PktInfo, reply: bool, now: u64, t: &Timeouts) -> tcp::Update {
+    /// Also returns the connection's mark and label, read under the same
+    /// lock.
+    fn update(
+        &self,
+        c: &Conn,
+        info: &PktInfo,
+        reply: bool,
+        now: u64,
+        t: &Timeouts,
+    ) -> (tcp::Update, (u32, u128)) {
         let seq_chk = self.tcp_seq_chk();
         let mut s = c.lock();
         let (u, tm) = match &mut s.proto {
@@ -467,7 +505,7 @@ impl Conntrack {
         if let Some(tm) = tm {
             s.expiration = now + t.ms(tm);
         }
-        u
+        (u, (s.mark, s.label))
     }
 
     /// A packet of no known connection: `new` if it may open one, and the

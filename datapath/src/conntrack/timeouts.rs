@@ -33,11 +33,15 @@ impl Default for Timeouts {
     /// ESTABLISHED 1 day, FIN_WAIT 15 min, TIME_WAIT 45 s, CLOSE 30 s; UDP
     /// first 60 s, single 60 s, multiple 30 s; ICMP first 60 s, reply 30 s.
     fn default() -> Self {
-        Timeouts([30, 30, 24 * 60 * 60, 15 * 60, 45, 30, 60, 60, 30, 60, 30])
+        Timeouts::STOCK
     }
 }
 
 impl Timeouts {
+    /// The defaults, as a constant.
+    pub const STOCK: Timeouts =
+        Timeouts([30, 30, 24 * 60 * 60, 15 * 60, 45, 30, 60, 60, 30, 60, 30]);
+
     /// Milliseconds of class `tm`.
     #[inline]
     pub fn ms(&self, tm: Tm) -> u64 {

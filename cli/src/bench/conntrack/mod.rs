@@ -12,6 +12,7 @@ mod conn_rate;
 mod est_pps;
 mod fill;
 mod firewall;
+mod losses;
 
 use std::path::Path;
 
@@ -73,7 +74,8 @@ pub fn run(
     out: &Path,
     machine: impl Fn() -> String,
 ) -> anyhow::Result<()> {
-    if let Some(c) = chosen.iter().find(|c| !c.is_ferrovs() && !c.is_ovs()) {
+    let known = |c: &&Contender| c.is_ferrovs() || c.is_ovs() || **c == Contender::LinuxBridge;
+    if let Some(c) = chosen.iter().find(|c| !known(c)) {
         anyhow::bail!(
             "--conntrack compares OpenFlow switches; {} has no ct action",
             c.name()
@@ -131,6 +133,10 @@ fn measure_contender(
         notes: vec![c.config().to_string()],
     };
     progress.step(format!("{tag}: starting"));
+    if c == Contender::LinuxBridge {
+        ceiling(&mut col, t, bin_dir, secs, tag, progress);
+        return col;
+    }
     let started = c.start(t, bin_dir).and_then(|sw| {
         let dir = sw.dir().map(Path::to_path_buf);
         let dir = dir.ok_or_else(|| anyhow::anyhow!("no run directory"))?;
@@ -148,11 +154,16 @@ fn measure_contender(
         }
     };
     progress.step(format!("{tag}: new TCP connections"));
+    let before = losses::snapshot(t, Some(&dir), c.is_ferrovs());
     let r = conn_rate::measure(t, secs).map(|r| {
         col.notes
             .push(format!("TCP: {} connection attempts failed", r.failed));
         r.per_sec
     });
+    col.notes.push(losses::note(
+        &before,
+        &losses::snapshot(t, Some(&dir), c.is_ferrovs()),
+    ));
     col.figures
         .push((Figure::ConnRate, r.map_err(|e| format!("{e:#}"))));
     let _ = firewall::appctl(&dir, &["dpctl/flush-conntrack"]);
@@ -175,6 +186,56 @@ fn measure_contender(
         .push((Figure::BytesPerConn, r.map_err(|e| format!("{e:#}"))));
     drop(sw);
     col
+}
+
+/// The kernel bridge without a firewall: the connection rate and packet
+/// rate the hosts and the load generators reach when the switch costs
+/// almost nothing (the ceiling no switch's figure can pass).
+fn ceiling(
+    col: &mut Column,
+    t: &Topology,
+    bin_dir: &Path,
+    secs: u64,
+    tag: &str,
+    progress: &Progress,
+) {
+    col.notes
+        .push("no firewall (no ct): the hosts' and load generators' ceiling".into());
+    let sw = match c_start(col.contender, t, bin_dir) {
+        Ok(sw) => sw,
+        Err(e) => {
+            for f in Figure::ALL {
+                col.figures.push((f, Err(format!("{e:#}"))));
+            }
+            return;
+        }
+    };
+    progress.step(format!("{tag}: new TCP connections"));
+    let before = losses::snapshot(t, None, false);
+    let r = conn_rate::measure(t, secs).map(|r| {
+        col.notes
+            .push(format!("TCP: {} connection attempts failed", r.failed));
+        r.per_sec
+    });
+    col.notes
+        .push(losses::note(&before, &losses::snapshot(t, None, false)));
+    col.figures
+        .push((Figure::ConnRate, r.map_err(|e| format!("{e:#}"))));
+    progress.step(format!("{tag}: established UDP"));
+    let r = est_pps::measure(t, secs).map(|p| p / 1e3);
+    col.figures
+        .push((Figure::EstPps, r.map_err(|e| format!("{e:#}"))));
+    drop(sw);
+}
+
+fn c_start(
+    c: Contender,
+    t: &Topology,
+    bin_dir: &Path,
+) -> anyhow::Result<super::contenders::Running> {
+    let sw = c.start(t, bin_dir)?;
+    t.wait_connected(20)?;
+    Ok(sw)
 }
 
 /// The markdown table: one row per figure, one column per contender,
