@@ -529,7 +529,13 @@ impl Bridge {
                         }
                     }
                 } else if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
-                    let nd = MemNetdev::new(&w.name, 1, 1);
+                    // A dummy port takes `options:n_rxq` (as OVS's
+                    // dummy-pmd ports), and one transmit queue per PMD.
+                    let nrx = match b {
+                        Backing::Dummy => dummy_n_rxq(w),
+                        _ => 1,
+                    };
+                    let nd = MemNetdev::new(&w.name, nrx, 1);
                     i.netdev = Some(nd.clone());
                     Some(nd)
                 } else {
@@ -679,5 +685,23 @@ fn internal_mac(w: &WantIface) -> EthAddr {
             hwaddr::random()
         }
         None => hwaddr::random(),
+    }
+}
+
+/// Highest `options:n_rxq` of a dummy port (OVS's limit for dummy ports).
+const DUMMY_MAX_RXQ: usize = 64;
+
+/// A dummy port's receive queues: `options:n_rxq` (1 to 64, else 1).
+fn dummy_n_rxq(w: &WantIface) -> usize {
+    match w.options.get("n_rxq").map(|v| v.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if (1..=DUMMY_MAX_RXQ).contains(&n) => n,
+        Some(_) => {
+            tracing::warn!(
+                "interface {}: options:n_rxq must be 1 to {DUMMY_MAX_RXQ}: using 1",
+                w.name
+            );
+            1
+        }
     }
 }

@@ -490,6 +490,7 @@ mod tests {
             next_cfg: 1,
             other_config: Default::default(),
             ct_zones: Default::default(),
+            rxq_affinity: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), (*b).clone()))
