@@ -115,7 +115,7 @@ fn pmd_set_grows_and_shrinks_with_traffic() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += p1.inject(i % 2, udp_to((i % 8) as u8)) as usize;
                 i += 1;
-                if i % 16 == 0 {
+                if i.is_multiple_of(16) {
                     std::thread::sleep(std::time::Duration::from_micros(200));
                 }
             }
