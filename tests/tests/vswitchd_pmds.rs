@@ -222,4 +222,23 @@ fn pmd_cpu_mask_makes_pmds_that_share_the_queues_like_ovs() {
         "{}",
         sws[0].ofctl(&[], "dump-ports", &[])
     );
+
+    // A new n_rxq re-opens the port with that many queues.
+    sws[0].vsctl(&["set", "Interface", "p2", "options:n_rxq=3"]);
+    assert!(
+        wait_until(Duration::from_secs(10), || show(&sws[0])
+            .matches("port: p2 ")
+            .count()
+            == 3),
+        "{}",
+        show(&sws[0])
+    );
+    for q in ["0", "1", "2"] {
+        sws[0].appctl(&["netdev-dummy/receive", "p2", "--qid", q, TO_P1]);
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || tx_pkts(&sws[0], "1") == 33),
+        "{}",
+        sws[0].ofctl(&[], "dump-ports", &[])
+    );
 }

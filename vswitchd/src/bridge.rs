@@ -666,9 +666,13 @@ fn must_recreate(i: &Iface, w: &WantIface) -> bool {
     let new_request = w.ofport_request != i.cfg.ofport_request
         && w.ofport_request.is_some()
         && w.ofport_request != i.ofport.map(i64::from);
+    // A port's receive queues are made when it opens (AF_XDP sockets,
+    // dummy queues): a new `n_rxq` opens it again.
+    let new_rxqs = w.options.get("n_rxq") != i.cfg.options.get("n_rxq");
     w.uuid != i.cfg.uuid
         || w.kind != i.cfg.kind
         || new_request
+        || new_rxqs
         || (i.error.is_some() && w != &i.cfg)
 }
 
