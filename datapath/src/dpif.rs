@@ -34,6 +34,11 @@
 //!
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).
+//!
+//! The PMD set is a published value too (`ArcSwap` of the list, ids 0..n):
+//! `set_pmds` (OVS's `pmd-cpu-mask`) grows or shrinks it at its end, moves
+//! the queues over the new set (`rxq_sched`), stops the removed threads
+//! and starts the new ones. Control calls load the list once per call.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -13,7 +13,13 @@
 //! that skip it still work); ferrovs counts neither subtable lookups nor
 //! output batches, so those two averages print 0.00; every port is polled
 //! by a PMD, so the "main thread" block (which OVS prints for ports of
-//! its non-PMD thread) is all zeros.
+//! its non-PMD thread) is all zeros, and the bridge's internal ports
+//! (polled by OVS's main thread, absent from its `pmd-rxq-show`) are
+//! listed under a PMD and take part in the queue assignment.
+//!
+//! PMDs are listed by core id, each one's queues by port name and queue
+//! id, as OVS does; `isolated : true` marks a PMD that a
+//! `pmd-rxq-affinity` pin keeps to itself.
 
 use std::fmt::Write;
 use std::sync::Arc;
