@@ -816,3 +816,36 @@ fn afxdp_multiqueue_ports_on_two_pmds() {
     let g = iperf3(&h2.ns, &h1.ns, &h1.v4());
     eprintln!("iperf3 afxdp(2 queues)->afxdp(2 queues), 1 PMD: {g:.2} Gbit/s");
 }
+
+/// A `system` port with `n_rxq=2` (two AF_PACKET sockets in a fanout
+/// group) and two PMDs: set at run time (the port is opened again), both
+/// queues are listed and polled, and ping and TCP cross it.
+#[test]
+fn system_port_with_two_fanout_queues() {
+    let fv = switch();
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+    let h1 = veth_host(&fv, "f1", 1, "system");
+    let h2 = veth_host(&fv, "f2", 2, "system");
+    ping_ok(&h1.ns, &h2.v4());
+    // A new queue count re-opens the port (with its old datapath port
+    // number, under a new ofport).
+    fv.vsctl_ok(&["set", "Interface", &h1.port, "options:n_rxq=2"]);
+    let q1 = format!("  port: {:<16}  queue-id:  1 (enabled)", h1.port);
+    assert!(
+        fv.wait_until(Duration::from_secs(10), || fv
+            .appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+            .contains(&q1)),
+        "{}",
+        fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+    );
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", &h1.port, "error"]).trim(),
+        "[]"
+    );
+    ping_ok(&h1.ns, &h2.v4());
+    ping_ok(&h2.ns, &h1.v6());
+    tcp_intact(&fv, &h1.ns, &h2.ns, &h2.v4(), 7311, 4 << 20);
+    tcp_intact(&fv, &h2.ns, &h1.ns, &h1.v4(), 7312, 2 << 20);
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
+    assert!(rx_per_pmd(&st).iter().sum::<u64>() > 50, "{st}");
+}
