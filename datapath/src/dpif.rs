@@ -34,6 +34,11 @@
 //!
 //! A flow removed by `flow_del` stops matching when its PMD starts its next
 //! iteration (RCU-style grace: the batch in flight may still use it).
+//!
+//! The PMD set is a published value too (`ArcSwap` of the list, ids 0..n):
+//! `set_pmds` (OVS's `pmd-cpu-mask`) grows or shrinks it at its end, moves
+//! the queues over the new set (`rxq_sched`), stops the removed threads
+//! and starts the new ones. Control calls load the list once per call.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -184,16 +189,7 @@ pub(crate) struct Rxq {
     pub cycles: Arc<AtomicU64>,
 }
 
-/// How receive queues are spread over PMDs by a rebalance (OVS's
-/// `other_config:pmd-rxq-assign`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RxqAssign {
-    /// Busiest queues first, dealt to PMDs in up-and-down order.
-    #[default]
-    Cycles,
-    /// In port and queue order, one PMD after the other.
-    RoundRobin,
-}
+pub use crate::rxq_sched::RxqAssign;
 
 /// A receive queue as `pmd_info` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +206,8 @@ pub struct PmdInfo {
     pub id: usize,
     /// The CPU it is pinned to.
     pub cpu: Option<usize>,
+    /// Whether a queue pinned to it by `pmd-rxq-affinity` keeps others off.
+    pub isolated: bool,
     pub rxqs: Vec<RxqInfo>,
     /// Its counters since the last `clear_pmd_stats`.
     pub stats: PmdStats,
@@ -253,6 +251,8 @@ pub(crate) struct PmdShared {
     pub pin: Mutex<(Option<usize>, i32)>,
     /// Counters at the last `clear_pmd_stats`.
     pub stats_base: Mutex<PmdStats>,
+    /// Set by the last queue assignment (see `rxq_sched`).
+    pub isolated: AtomicBool,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,6 +260,34 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl PmdShared {
+    pub(crate) fn new(id: usize, cpu: Option<usize>) -> PmdShared {
+        PmdShared {
+            id,
+            rxqs: ArcSwap::from_pointee(Vec::new()),
+            counters: PmdCounters::default(),
+            flows: Mutex::new(UfidMap::default()),
+            flush_gen: AtomicU64::new(0),
+            inbox: Mutex::new(Vec::new()),
+            inbox_pending: AtomicBool::new(false),
+            quit: AtomicBool::new(false),
+            claimed: AtomicBool::new(false),
+            rxq_gen: AtomicU64::new(0),
+            sleeping: AtomicBool::new(false),
+            pin: Mutex::new((cpu, 0)),
+            stats_base: Mutex::new(PmdStats::default()),
+            isolated: AtomicBool::new(false),
+            waker: RxWaker::new()
+                .map_err(|e| tracing::warn!("PMD {id}: no eventfd ({e}): no idle sleep"))
+                .ok(),
+        }
+    }
+
+    /// The core id `pmd-rxq-show` and `pmd-rxq-affinity` know it by: its
+    /// CPU, or its number when it is not pinned.
+    pub(crate) fn core_id(&self) -> usize {
+        lock(&self.pin).0.unwrap_or(self.id)
+    }
+
     pub(crate) fn send(&self, c: PmdCmd) {
         lock(&self.inbox).push(c);
         self.inbox_pending.store(true, Ordering::SeqCst);
@@ -290,7 +318,9 @@ impl PmdShared {
 pub(crate) struct DpShared {
     pub cfg: DpConfig,
     pub ports: ArcSwap<PortTable>,
-    pub pmds: Vec<Arc<PmdShared>>,
+    /// The PMDs, by id (ids are 0..n: the set grows and shrinks at its
+    /// end, see `Datapath::set_pmds`).
+    pub pmds: ArcSwap<Vec<Arc<PmdShared>>>,
     pub handler: Arc<dyn UpcallHandler>,
     pub meter: Option<Arc<dyn MeterHook>>,
     /// The connection tracker every PMD shares.
@@ -415,12 +445,39 @@ pub(crate) fn masked_key_into(key: &Flow, mask: &FlowKey, k: &mut FlowKey) {
     kb.finish();
 }
 
+/// `pmd-rxq-affinity` of each port (by name: it outlives port numbers
+/// and is set before the port exists) and `pmd-rxq-isolate`.
+struct Affinity {
+    by_port: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    isolate: bool,
+}
+
+impl Default for Affinity {
+    fn default() -> Self {
+        Affinity {
+            by_port: Default::default(),
+            isolate: true,
+        }
+    }
+}
+
+impl Affinity {
+    fn pins(&self, port: &str) -> &[(usize, usize)] {
+        self.by_port.get(port).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The userspace datapath.
 pub struct Datapath {
     pub(crate) shared: Arc<DpShared>,
     /// Serializes every control-side update.
     ctl: Mutex<()>,
     assign: Mutex<RxqAssign>,
+    /// `pmd-rxq-affinity` by port name, and `pmd-rxq-isolate`.
+    affinity: Mutex<Affinity>,
+    /// Whether `start` has run (and `stop` not since): PMDs added by
+    /// `set_pmds` then get a thread at once.
+    running: AtomicBool,
     /// The running PMD threads, by PMD id; each returns its state.
     threads: Mutex<Vec<(usize, JoinHandle<Pmd>)>>,
     /// The state of stopped PMD threads (classifiers, EMC, statistics),
@@ -441,27 +498,8 @@ impl Datapath {
         meter: Option<Arc<dyn MeterHook>>,
     ) -> Datapath {
         let n = cfg.pmd_cpus.len().max(1);
-        let pmds = (0..n)
-            .map(|id| {
-                Arc::new(PmdShared {
-                    id,
-                    rxqs: ArcSwap::from_pointee(Vec::new()),
-                    counters: PmdCounters::default(),
-                    flows: Mutex::new(UfidMap::default()),
-                    flush_gen: AtomicU64::new(0),
-                    inbox: Mutex::new(Vec::new()),
-                    inbox_pending: AtomicBool::new(false),
-                    quit: AtomicBool::new(false),
-                    claimed: AtomicBool::new(false),
-                    rxq_gen: AtomicU64::new(0),
-                    sleeping: AtomicBool::new(false),
-                    pin: Mutex::new((cfg.pmd_cpus.get(id).copied().flatten(), 0)),
-                    stats_base: Mutex::new(PmdStats::default()),
-                    waker: RxWaker::new()
-                        .map_err(|e| tracing::warn!("PMD {id}: no eventfd ({e}): no idle sleep"))
-                        .ok(),
-                })
-            })
+        let pmds: Vec<Arc<PmdShared>> = (0..n)
+            .map(|id| Arc::new(PmdShared::new(id, cfg.pmd_cpus.get(id).copied().flatten())))
             .collect();
         let max_sleep_us = default_max_sleep_us(&cfg);
         let flow_limit = cfg.flow_limit;
@@ -470,7 +508,7 @@ impl Datapath {
                 emc_insert_inv_prob: AtomicU32::new(cfg.emc_insert_inv_prob),
                 cfg,
                 ports: ArcSwap::from_pointee(PortTable::default()),
-                pmds,
+                pmds: ArcSwap::from_pointee(pmds),
                 handler,
                 meter,
                 conntrack: Arc::new(Conntrack::new()),
@@ -481,6 +519,8 @@ impl Datapath {
             }),
             ctl: Mutex::new(()),
             assign: Mutex::new(RxqAssign::default()),
+            affinity: Mutex::new(Affinity::default()),
+            running: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             parked: Mutex::new((0..n).map(|_| None).collect()),
             sweeper: Mutex::new(None),
@@ -493,12 +533,20 @@ impl Datapath {
         &self.shared.conntrack
     }
 
-    pub fn n_pmds(&self) -> usize {
-        self.shared.pmds.len()
+    /// The PMD set the datapath was created with (what `set_pmds` goes
+    /// back to when no `pmd-cpu-mask` is set).
+    pub fn default_pmd_cpus(&self) -> Vec<Option<usize>> {
+        self.shared.cfg.pmd_cpus.clone()
     }
 
-    /// Adds a port; its receive queues are spread over the PMDs (each to
-    /// the PMD with the fewest queues).
+    pub fn n_pmds(&self) -> usize {
+        self.shared.pmds.load().len()
+    }
+
+    /// Adds a port. Its receive queues go to the PMD its
+    /// `pmd-rxq-affinity` names, else each to the non-isolated PMD with
+    /// the fewest queues; the queues already placed stay where they are
+    /// (their PMDs keep their megaflows).
     pub fn add_port(&self, port_no: u32, netdev: Arc<dyn Netdev>) -> Result<(), DpError> {
         let _ctl = lock(&self.ctl);
         let cur = self.shared.ports.load();
@@ -514,13 +562,28 @@ impl Datapath {
         self.shared
             .ports
             .store(Arc::new(PortTable::from_ports(ports)));
+        let pins = lock(&self.affinity).pins(netdev.name()).to_vec();
+        let pmds = self.shared.pmds.load();
         for qid in 0..nrx {
-            let pmd = self
-                .shared
-                .pmds
+            let pinned = pins
                 .iter()
-                .min_by_key(|p| p.rxqs.load().len())
-                .expect("at least one PMD");
+                .find(|(q, _)| *q == qid)
+                .and_then(|(_, core)| pmds.iter().find(|p| p.core_id() == *core));
+            let pmd = match pinned {
+                Some(p) => p,
+                None => pmds
+                    .iter()
+                    .filter(|p| !p.isolated.load(Ordering::Relaxed))
+                    .chain(pmds.iter())
+                    .min_by_key(|p| {
+                        (
+                            p.isolated.load(Ordering::Relaxed),
+                            p.rxqs.load().len(),
+                            p.id,
+                        )
+                    })
+                    .expect("at least one PMD"),
+            };
             let mut v = Vec::clone(&pmd.rxqs.load());
             v.push(Rxq {
                 port_no,
@@ -541,7 +604,7 @@ impl Datapath {
         if cur.get(port_no).is_none() {
             return Err(DpError::NoPort(port_no));
         }
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             let old = pmd.rxqs.load();
             if old.iter().all(|r| r.port_no != port_no) {
                 continue;
@@ -573,6 +636,7 @@ impl Datapath {
     pub fn pmd_rxqs(&self, pmd: usize) -> Vec<RxqRef> {
         self.shared
             .pmds
+            .load()
             .get(pmd)
             .map(|p| {
                 p.rxqs
@@ -591,10 +655,12 @@ impl Datapath {
     pub fn pmd_info(&self) -> Vec<PmdInfo> {
         self.shared
             .pmds
+            .load()
             .iter()
             .map(|p| PmdInfo {
                 id: p.id,
                 cpu: lock(&p.pin).0,
+                isolated: p.isolated.load(Ordering::Relaxed),
                 rxqs: p
                     .rxqs
                     .load()
@@ -612,7 +678,7 @@ impl Datapath {
 
     /// Restarts `pmd_info`'s counters (and the queues' cycles) from zero.
     pub fn clear_pmd_stats(&self) {
-        for p in &self.shared.pmds {
+        for p in self.shared.pmds.load().iter() {
             *lock(&p.stats_base) = p.counters.read();
             for r in p.rxqs.load().iter() {
                 r.cycles.store(0, Ordering::Relaxed);
@@ -621,15 +687,104 @@ impl Datapath {
     }
 
     /// Pins PMD `i` to `cpus[i]` (None: any CPU), the running threads at
-    /// once and later ones when they start.
+    /// once and later ones when they start. (The number of PMDs stays:
+    /// see `set_pmds` for that.)
     pub fn set_pmd_cpus(&self, cpus: &[Option<usize>]) {
-        for p in &self.shared.pmds {
-            let mut pin = lock(&p.pin);
-            pin.0 = cpus.get(p.id).copied().flatten();
-            if pin.1 != 0 {
-                crate::pmd::pin_thread(pin.1, pin.0);
+        for p in self.shared.pmds.load().iter() {
+            Self::pin(p, cpus.get(p.id).copied().flatten());
+        }
+    }
+
+    fn pin(p: &PmdShared, cpu: Option<usize>) {
+        let mut pin = lock(&p.pin);
+        pin.0 = cpu;
+        if pin.1 != 0 {
+            crate::pmd::pin_thread(pin.1, pin.0);
+        }
+    }
+
+    /// Makes the PMD set one PMD per entry of `cpus` (at least one), PMD
+    /// `i` pinned to `cpus[i]`: PMDs beyond the new count are stopped,
+    /// new ones created (and started if the datapath runs), and every
+    /// receive queue is assigned again (`rebalance_rxqs`) when the count
+    /// changed. A queue moved to another PMD may be polled by both for
+    /// one iteration (every netdev serializes a queue's receive), so no
+    /// packet is lost by the move; the PMD that takes it over builds its
+    /// megaflows by upcalls, the one that gave it up lets them expire.
+    /// A PMD driven inline is neither created nor stopped here.
+    pub fn set_pmds(&self, cpus: &[Option<usize>]) {
+        let want = cpus.len().max(1);
+        let cpu = |i: usize| cpus.get(i).copied().flatten();
+        // Serialized with start/stop (lock order: threads, then ctl).
+        let mut th = lock(&self.threads);
+        let (added, removed) = {
+            let _ctl = lock(&self.ctl);
+            let cur = self.shared.pmds.load_full();
+            for p in cur.iter().take(want) {
+                Self::pin(p, cpu(p.id));
+            }
+            if want == cur.len() {
+                return;
+            }
+            let mut next: Vec<Arc<PmdShared>> = cur.iter().take(want).cloned().collect();
+            let added: Vec<Arc<PmdShared>> = (cur.len()..want)
+                .map(|id| Arc::new(PmdShared::new(id, cpu(id))))
+                .collect();
+            next.extend(added.iter().cloned());
+            let removed: Vec<Arc<PmdShared>> = cur.iter().skip(want).cloned().collect();
+            {
+                let mut parked = lock(&self.parked);
+                parked.resize_with(want.max(cur.len()), || None);
+            }
+            // Every queue, the removed PMDs' included, over the new set.
+            let all: Vec<Rxq> = cur
+                .iter()
+                .flat_map(|p| p.rxqs.load().iter().cloned().collect::<Vec<_>>())
+                .collect();
+            self.shared.pmds.store(Arc::new(next));
+            self.assign_locked(all);
+            for p in &removed {
+                p.set_rxqs(Vec::new());
+            }
+            tracing::info!("datapath: {want} PMD thread(s)");
+            (added, removed)
+        };
+        // Outside the control mutex: a PMD may be in an upcall.
+        for me in &removed {
+            me.quit.store(true, Ordering::SeqCst);
+            me.wake();
+        }
+        let mut parked = lock(&self.parked);
+        for me in &removed {
+            let state = match th.iter().position(|(id, _)| *id == me.id) {
+                Some(i) => th.swap_remove(i).1.join().ok(),
+                None if me.claimed.load(Ordering::Acquire) => continue,
+                None => None,
+            };
+            // Its pending commands are applied (their flow-limit units
+            // taken) before its megaflows are dropped with it.
+            let pmd = state
+                .or_else(|| parked[me.id].take())
+                .unwrap_or_else(|| Pmd::new(self.shared.clone(), me.clone()));
+            pmd.retire();
+        }
+        parked.truncate(want);
+        if self.running.load(Ordering::Acquire) {
+            for me in &added {
+                if !me.claimed.swap(true, Ordering::AcqRel) {
+                    th.push((me.id, self.spawn(me, None)));
+                }
             }
         }
+    }
+
+    fn spawn(&self, me: &Arc<PmdShared>, state: Option<Pmd>) -> JoinHandle<Pmd> {
+        me.quit.store(false, Ordering::Release);
+        let pmd = state.unwrap_or_else(|| Pmd::new(self.shared.clone(), me.clone()));
+        std::thread::Builder::new()
+            .name(format!("pmd-{}", me.id))
+            .spawn(move || pmd.run())
+            .expect("spawn PMD thread")
     }
 
     /// The longest sleep of an idle PMD (OVS's `pmd-maxsleep`, in
@@ -639,7 +794,7 @@ impl Datapath {
     pub fn set_pmd_max_sleep(&self, us: Option<u64>) {
         let v = us.unwrap_or_else(|| default_max_sleep_us(&self.shared.cfg));
         self.shared.max_sleep_us.store(v, Ordering::Relaxed);
-        for p in &self.shared.pmds {
+        for p in self.shared.pmds.load().iter() {
             p.wake();
         }
     }
@@ -649,40 +804,83 @@ impl Datapath {
         *lock(&self.assign) = mode;
     }
 
-    /// Spreads every receive queue over the PMDs again (`roundrobin`: in
-    /// port and queue order; `cycles`: busiest first, to PMDs 0, 1, ..,
-    /// n-1, n-1, .., 0, ...). A queue keeps its cycle count.
+    /// `other_config:pmd-rxq-isolate` (default true; false counts only
+    /// with `group`), for the next `rebalance_rxqs`.
+    pub fn set_rxq_isolate(&self, isolate: bool) {
+        lock(&self.affinity).isolate = isolate;
+    }
+
+    /// The `pmd-rxq-affinity` of the port named `port`, as (queue, core)
+    /// pairs (empty: none), for the next `rebalance_rxqs` and `add_port`.
+    pub fn set_rxq_affinity(&self, port: &str, pins: Vec<(usize, usize)>) {
+        let mut a = lock(&self.affinity);
+        if pins.is_empty() {
+            a.by_port.remove(port);
+        } else {
+            a.by_port.insert(port.to_string(), pins);
+        }
+    }
+
+    /// Spreads every receive queue over the PMDs again, by the mode set
+    /// with `set_rxq_assign` and the affinities (see `rxq_sched`). A
+    /// queue keeps its cycle count.
     pub fn rebalance_rxqs(&self) {
         let _ctl = lock(&self.ctl);
-        let mode = *lock(&self.assign);
-        let mut all: Vec<Rxq> = self
+        let all: Vec<Rxq> = self
             .shared
             .pmds
+            .load()
             .iter()
             .flat_map(|p| p.rxqs.load().iter().cloned().collect::<Vec<_>>())
             .collect();
-        all.sort_by_key(|r| (r.port_no, r.qid));
-        if mode == RxqAssign::Cycles {
-            all.sort_by_key(|r| std::cmp::Reverse(r.cycles.load(Ordering::Relaxed)));
-        }
-        let n = self.shared.pmds.len();
-        let mut lists: Vec<Vec<Rxq>> = (0..n).map(|_| Vec::new()).collect();
-        for (i, r) in all.into_iter().enumerate() {
-            let k = match mode {
-                RxqAssign::RoundRobin => i % n,
-                RxqAssign::Cycles => {
-                    let (round, k) = (i / n, i % n);
-                    if round % 2 == 0 {
-                        k
-                    } else {
-                        n - 1 - k
-                    }
-                }
+        self.assign_locked(all);
+    }
+
+    /// Assigns `all` over the current PMDs (control mutex held). A PMD
+    /// whose list is unchanged is not disturbed.
+    fn assign_locked(&self, all: Vec<Rxq>) {
+        let mode = *lock(&self.assign);
+        let aff = lock(&self.affinity);
+        let pmds = self.shared.pmds.load();
+        let cores: Vec<usize> = pmds.iter().map(|p| p.core_id()).collect();
+        let qs: Vec<crate::rxq_sched::SchedRxq> = all
+            .iter()
+            .map(|r| crate::rxq_sched::SchedRxq {
+                port: r.netdev.name(),
+                port_no: r.port_no,
+                qid: r.qid,
+                cycles: r.cycles.load(Ordering::Relaxed),
+                pinned: aff
+                    .pins(r.netdev.name())
+                    .iter()
+                    .find(|(q, _)| *q == r.qid)
+                    .map(|(_, c)| *c),
+            })
+            .collect();
+        let plan = crate::rxq_sched::plan(&cores, &qs, mode, aff.isolate);
+        drop(aff);
+        for ((p, list), iso) in pmds.iter().zip(plan.lists).zip(plan.isolated) {
+            p.isolated.store(iso, Ordering::Relaxed);
+            let v: Vec<Rxq> = list.into_iter().map(|i| all[i].clone()).collect();
+            let same = {
+                let old = p.rxqs.load();
+                old.len() == v.len()
+                    && old
+                        .iter()
+                        .zip(&v)
+                        .all(|(a, b)| (a.port_no, a.qid) == (b.port_no, b.qid))
             };
-            lists[k].push(r);
-        }
-        for (p, v) in self.shared.pmds.iter().zip(lists) {
-            p.set_rxqs(v);
+            if !same {
+                p.set_rxqs(v);
+            }
+            for r in p.rxqs.load().iter() {
+                tracing::debug!(
+                    "core {} assigned port '{}' rx queue {}",
+                    p.core_id(),
+                    r.netdev.name(),
+                    r.qid
+                );
+            }
         }
     }
 
@@ -690,7 +888,7 @@ impl Datapath {
     pub fn set_emc_insert_inv_prob(&self, p: u32) {
         let _ctl = lock(&self.ctl);
         self.shared.emc_insert_inv_prob.store(p, Ordering::Relaxed);
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             pmd.send(PmdCmd::EmcInsertInvProb(p));
         }
     }
@@ -699,7 +897,8 @@ impl Datapath {
     /// [`Pmd::poll_once`] instead of by a thread (tests, benchmarks). A
     /// PMD whose thread was stopped is handed over with its state.
     pub fn pmd_inline(&self, id: usize) -> Result<Pmd, DpError> {
-        let me = self.shared.pmds.get(id).ok_or(DpError::NoPmd(id))?;
+        let pmds = self.shared.pmds.load();
+        let me = pmds.get(id).ok_or(DpError::NoPmd(id))?;
         if me.claimed.swap(true, Ordering::AcqRel) {
             return Err(DpError::Inline(id));
         }
@@ -713,26 +912,18 @@ impl Datapath {
     /// `stop` resumes with its state (flows, caches, statistics).
     pub fn start(&self) -> Result<(), DpError> {
         let mut th = lock(&self.threads);
-        if !th.is_empty() {
+        if !th.is_empty() || self.running.load(Ordering::Acquire) {
             return Err(DpError::Started);
         }
         let mut parked = lock(&self.parked);
-        for me in &self.shared.pmds {
+        for me in self.shared.pmds.load().iter() {
             if me.claimed.swap(true, Ordering::AcqRel) {
                 continue;
             }
-            me.quit.store(false, Ordering::Release);
-            let pmd = match parked[me.id].take() {
-                Some(p) => p,
-                None => Pmd::new(self.shared.clone(), me.clone()),
-            };
-            let name = format!("pmd-{}", me.id);
-            let h = std::thread::Builder::new()
-                .name(name)
-                .spawn(move || pmd.run())
-                .expect("spawn PMD thread");
-            th.push((me.id, h));
+            let state = parked[me.id].take();
+            th.push((me.id, self.spawn(me, state)));
         }
+        self.running.store(true, Ordering::Release);
         let mut sw = lock(&self.sweeper);
         if sw.is_none() {
             let shared = Arc::downgrade(&self.shared);
@@ -756,14 +947,16 @@ impl Datapath {
     pub fn stop(&self) {
         lock(&self.sweeper).take();
         let mut th = lock(&self.threads);
+        self.running.store(false, Ordering::Release);
+        let pmds = self.shared.pmds.load();
         for (id, _) in th.iter() {
-            let me = &self.shared.pmds[*id];
+            let me = &pmds[*id];
             me.quit.store(true, Ordering::SeqCst);
             me.wake();
         }
         let mut parked = lock(&self.parked);
         for (id, h) in th.drain(..) {
-            let me = &self.shared.pmds[id];
+            let me = &pmds[id];
             parked[id] = match h.join() {
                 Ok(p) => Some(p),
                 Err(_) => {
@@ -779,7 +972,12 @@ impl Datapath {
 
     /// Statistics of each PMD.
     pub fn pmd_stats(&self) -> Vec<PmdStats> {
-        self.shared.pmds.iter().map(|p| p.counters.read()).collect()
+        self.shared
+            .pmds
+            .load()
+            .iter()
+            .map(|p| p.counters.read())
+            .collect()
     }
 
     /// Statistics summed over PMDs.
@@ -797,9 +995,10 @@ impl Datapath {
         let _ctl = lock(&self.ctl);
         let (key, mask) = normalize(&put.key, &put.mask);
         let ufid = put.ufid.unwrap_or_else(|| Ufid::of(&key, &mask));
+        let pmds = self.shared.pmds.load();
         let targets: Vec<&Arc<PmdShared>> = match put.pmd {
-            Some(i) => vec![self.shared.pmds.get(i).ok_or(DpError::NoPmd(i))?],
-            None => self.shared.pmds.iter().collect(),
+            Some(i) => vec![pmds.get(i).ok_or(DpError::NoPmd(i))?],
+            None => pmds.iter().collect(),
         };
         let new = targets
             .iter()
@@ -851,6 +1050,7 @@ impl Datapath {
     pub fn flow_get(&self, ufid: Ufid) -> Option<FlowInfo> {
         self.shared
             .pmds
+            .load()
             .iter()
             .find_map(|p| lock(&p.flows).get(&ufid).map(|m| FlowInfo::of(m)))
     }
@@ -860,7 +1060,7 @@ impl Datapath {
         let _ctl = lock(&self.ctl);
         let mut found = false;
         let mut s = FlowStatsSnapshot::default();
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             let removed = lock(&pmd.flows).remove(&ufid);
             if let Some(m) = removed {
                 found = true;
@@ -882,7 +1082,7 @@ impl Datapath {
     /// Every flow of every PMD.
     pub fn flow_dump(&self) -> Vec<FlowInfo> {
         let mut out = Vec::new();
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             let ptrs: Vec<Arc<Megaflow>> = lock(&pmd.flows).values().cloned().collect();
             out.extend(ptrs.iter().map(|m| FlowInfo::of(m)));
         }
@@ -893,7 +1093,7 @@ impl Datapath {
     /// masks and actions stay where they are): what a revalidator reads.
     pub fn flow_dump_shared(&self) -> Vec<Arc<Megaflow>> {
         let mut out = Vec::with_capacity(self.flow_count());
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             out.extend(lock(&pmd.flows).values().cloned());
         }
         out
@@ -901,14 +1101,19 @@ impl Datapath {
 
     /// Number of megaflows over all PMDs.
     pub fn flow_count(&self) -> usize {
-        self.shared.pmds.iter().map(|p| lock(&p.flows).len()).sum()
+        self.shared
+            .pmds
+            .load()
+            .iter()
+            .map(|p| lock(&p.flows).len())
+            .sum()
     }
 
     /// Deletes every flow (the flow interface lists none from now on;
     /// each PMD stops matching them at its next iteration).
     pub fn flow_flush(&self) {
         let _ctl = lock(&self.ctl);
-        for pmd in &self.shared.pmds {
+        for pmd in self.shared.pmds.load().iter() {
             let gen = {
                 let mut flows = lock(&pmd.flows);
                 flows.clear();

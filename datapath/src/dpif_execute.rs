@@ -102,7 +102,7 @@ impl Datapath {
             }
         }
         let ports = sh.ports.load();
-        let qbase = sh.pmds.len();
+        let qbase = sh.pmds.load().len();
         out.drain_pending(|port_no, pkts| {
             let n = pkts.len() as u64;
             let sent = match ports.get(port_no) {

@@ -25,6 +25,7 @@ pub mod pmd;
 pub mod pmd_stats;
 pub mod port_index;
 pub mod random;
+pub mod rxq_sched;
 pub mod tunnel;
 pub mod upcall;
 pub mod wire;

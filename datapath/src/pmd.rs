@@ -293,6 +293,11 @@ impl Pmd {
             self.me.flush_gen.fetch_add(1, Ordering::AcqRel) + 1
         };
         self.me.send(PmdCmd::Flush(gen));
+        self.apply_inbox_now();
+    }
+
+    /// Applies every pending control command, waiting for the inbox lock.
+    fn apply_inbox_now(&mut self) {
         let cmds = {
             let mut g = lock(&self.me.inbox);
             self.me.inbox_pending.store(false, Ordering::Release);
@@ -303,19 +308,19 @@ impl Pmd {
         }
     }
 
+    /// Ends a PMD removed from the datapath: the commands sent to it are
+    /// applied (so the flow-limit units they carry are taken), then its
+    /// megaflows are dropped and their units released with it.
+    pub(crate) fn retire(mut self) {
+        self.apply_inbox_now();
+    }
+
     /// Checks that the master map and this PMD's slots and classifiers
     /// hold the same megaflows (after applying the pending commands; call
     /// it with the control side quiet). For tests.
     #[doc(hidden)]
     pub fn audit(&mut self) -> Result<(), String> {
-        let cmds = {
-            let mut g = lock(&self.me.inbox);
-            self.me.inbox_pending.store(false, Ordering::Release);
-            std::mem::take(&mut *g)
-        };
-        for c in cmds {
-            self.apply(c);
-        }
+        self.apply_inbox_now();
         let map: Vec<Arc<Megaflow>> = lock(&self.me.flows).values().cloned().collect();
         // (in_port, slot) of every classifier entry.
         let mut in_cls: Vec<(u32, u32)> = self
@@ -1146,6 +1151,17 @@ fn next_spin(cfg: &crate::dpif::DpConfig, gap: Duration) -> Duration {
         return cfg.idle_spin;
     }
     (gap + gap / 2).clamp(cfg.idle_spin, cfg.idle_spin_max.max(cfg.idle_spin))
+}
+
+/// The CPUs the calling thread may run on (None: unknown), to keep PMDs
+/// off CPUs that a `pmd-cpu-mask` names but the system does not offer.
+pub fn usable_cpus() -> Option<Vec<usize>> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()?;
+    Some(
+        (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+    )
 }
 
 pub(crate) fn pin_thread(tid: i32, cpu: Option<usize>) {

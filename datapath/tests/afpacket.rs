@@ -172,3 +172,54 @@ fn afpacket_drops_and_counts_frames_over_mtu() -> anyhow::Result<()> {
     assert_eq!(a.drops().tx_dropped, 1);
     Ok(())
 }
+
+/// `n_rxq=2`: two sockets in a fanout group; 64 UDP flows from the host
+/// are spread over both queues by hash, each datagram received once.
+#[test]
+fn afpacket_two_queues_share_flows_by_hash() -> anyhow::Result<()> {
+    use ferrovs_datapath::batch::PacketBatch;
+    use ferrovs_datapath::packet::PacketPool;
+    for (k, mode) in [RxMode::Mmsg, RxMode::TpacketV3].into_iter().enumerate() {
+        let h = Host::veth(&format!("apq{k}"), IP1, IP6_1)?;
+        let a = AfPacketNetdev::open_queues(h.outer(), mode, 2)?;
+        assert_eq!(a.n_rxq(), 2);
+        h.ns.exec(&[
+            "ip",
+            "neigh",
+            "add",
+            "198.18.0.99",
+            "lladdr",
+            "02:00:00:00:00:63",
+            "dev",
+            &h.ifname,
+        ])?;
+        h.spawn(|| {
+            let s = std::net::UdpSocket::bind("198.18.0.1:0").unwrap();
+            for port in 1000..1064u16 {
+                s.send_to(b"fanout", ("198.18.0.99", port)).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        let (mut batch, mut pool) = (PacketBatch::new(), PacketPool::new(64));
+        let mut per_queue = [0usize; 2];
+        let t = std::time::Instant::now();
+        while per_queue.iter().sum::<usize>() < 64 && t.elapsed().as_secs() < 5 {
+            for (q, n) in per_queue.iter_mut().enumerate() {
+                a.recv(q, 1, &mut batch, &mut pool)?;
+                for p in batch.drain() {
+                    let d = p.data();
+                    if d.len() > 34 && d[23] == 17 && d[30..34] == [198, 18, 0, 99] {
+                        *n += 1;
+                    }
+                    pool.put(p);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        eprintln!("{mode:?}: datagrams per queue {per_queue:?}");
+        assert_eq!(per_queue.iter().sum::<usize>(), 64, "{mode:?}");
+        assert!(per_queue.iter().all(|&n| n > 0), "{mode:?}: {per_queue:?}");
+    }
+    Ok(())
+}

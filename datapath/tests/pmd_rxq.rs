@@ -125,3 +125,32 @@ fn pinning_applies_to_the_running_thread() {
     assert_eq!(pmd0_cpus_when("0"), "0");
     dp.stop();
 }
+
+/// Pinned queues go to their core's PMD, which then polls nothing else;
+/// a queue pinned to a core without a PMD goes elsewhere; new ports'
+/// queues follow their affinity and avoid isolated PMDs.
+#[test]
+fn affinity_pins_and_isolates() {
+    let cfg = DpConfig {
+        pmd_cpus: vec![Some(0), Some(1)],
+        ..DpConfig::default()
+    };
+    let dp = Datapath::new(cfg, Arc::new(Drop0));
+    dp.set_rxq_affinity("p1", vec![(0, 1)]);
+    dp.add_port(1, MemNetdev::new("p1", 2, 1)).unwrap();
+    dp.add_port(2, MemNetdev::new("p2", 2, 1)).unwrap();
+    dp.set_rxq_assign(RxqAssign::RoundRobin);
+    dp.rebalance_rxqs();
+    assert_eq!(queues(&dp, 0), vec![(1, 1), (2, 0), (2, 1)]);
+    assert_eq!(queues(&dp, 1), vec![(1, 0)]);
+    let iso: Vec<bool> = dp.pmd_info().iter().map(|p| p.isolated).collect();
+    assert_eq!(iso, vec![false, true]);
+    dp.add_port(3, MemNetdev::new("p3", 1, 1)).unwrap();
+    assert_eq!(queues(&dp, 1), vec![(1, 0)]);
+    // Core 5 has no PMD: the queue is placed as if unpinned.
+    dp.set_rxq_affinity("p1", vec![(0, 5)]);
+    dp.rebalance_rxqs();
+    assert_eq!(queues(&dp, 0), vec![(1, 0), (2, 0), (3, 0)]);
+    assert_eq!(queues(&dp, 1), vec![(1, 1), (2, 1)]);
+    assert!(dp.pmd_info().iter().all(|p| !p.isolated));
+}

@@ -133,6 +133,66 @@ fn add_port(fv: &FerrovsVswitchd, name: &str, ty: &str) {
     assert_eq!(err.trim(), "[]", "{name} ({ty}): {}", fv.log());
 }
 
+/// A host on a veth pair with `nq` queues each way, whose outer end is an
+/// `afxdp` port of `br0` with `n_rxq=nq` (one AF_XDP socket per queue).
+/// The pair is made in the switch's namespace, so it goes with it.
+fn mq_afxdp_host(fv: &FerrovsVswitchd, tag: &str, n: u8, nq: usize) -> Host {
+    let ns = Netns::new(tag).unwrap();
+    let s = ferrovs_tests::unique_suffix();
+    let (a, b) = (format!("fvq{s}a"), format!("fvq{s}b"));
+    let q = nq.to_string();
+    fv.netns()
+        .exec(&[
+            "ip",
+            "link",
+            "add",
+            &a,
+            "numrxqueues",
+            &q,
+            "numtxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b,
+            "numrxqueues",
+            &q,
+            "numtxqueues",
+            &q,
+        ])
+        .unwrap();
+    fv.netns()
+        .exec(&["ip", "link", "set", &b, "netns", ns.name()])
+        .unwrap();
+    address(&ns, &b, n);
+    fv.netns().exec(&["ip", "link", "set", &a, "up"]).unwrap();
+    fv.vsctl_ok(&[
+        "add-port",
+        "br0",
+        &a,
+        "--",
+        "set",
+        "Interface",
+        &a,
+        "type=afxdp",
+        &format!("options:n_rxq={nq}"),
+    ]);
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", &a, "error"]).trim(),
+        "[]",
+        "{}",
+        fv.log()
+    );
+    Host {
+        ns,
+        ifname: b,
+        n,
+        port: a,
+        _veth: None,
+    }
+}
+
 /// A switch with a standalone bridge `br0` (NORMAL).
 fn switch() -> FerrovsVswitchd {
     FerrovsVswitchd::start_netdev("br0", &[])
@@ -566,59 +626,14 @@ fn stat(text: &str, label: &str) -> String {
 /// The PMD commands: queues of an AF_XDP port with `n_rxq=2` (a veth
 /// with two queues) and of a system port in `pmd-rxq-show`, counters in
 /// `pmd-stats-show` after traffic and zero after `pmd-stats-clear`,
-/// `pmd-cpu-mask` pinning the PMD thread (its affinity in /proc and its
-/// `core_id`), `pmd-rxq-assign` and `pmd-rxq-rebalance`.
+/// `pmd-cpu-mask` making and pinning the PMD threads (their affinity in
+/// /proc and their `core_id`), `pmd-rxq-assign` and `pmd-rxq-rebalance`.
 #[test]
 fn pmd_commands_show_queues_stats_and_pinning() {
     let fv = switch();
     let h1 = veth_host(&fv, "p1", 1, "system");
-    // A two-queue veth for the AF_XDP port.
-    let ns = Netns::new("p2").unwrap();
-    let s = ferrovs_tests::unique_suffix();
-    let (a, b) = (format!("fvq{s}a"), format!("fvq{s}b"));
-    fv.netns()
-        .exec(&[
-            "ip",
-            "link",
-            "add",
-            &a,
-            "numrxqueues",
-            "2",
-            "numtxqueues",
-            "2",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &b,
-            "numrxqueues",
-            "2",
-            "numtxqueues",
-            "2",
-        ])
-        .unwrap();
-    fv.netns()
-        .exec(&["ip", "link", "set", &b, "netns", ns.name()])
-        .unwrap();
-    address(&ns, &b, 2);
-    fv.netns().exec(&["ip", "link", "set", &a, "up"]).unwrap();
-    fv.vsctl_ok(&[
-        "add-port",
-        "br0",
-        &a,
-        "--",
-        "set",
-        "Interface",
-        &a,
-        "type=afxdp",
-        "options:n_rxq=2",
-    ]);
-    assert_eq!(
-        fv.vsctl_ok(&["get", "Interface", &a, "error"]).trim(),
-        "[]",
-        "{}",
-        fv.log()
-    );
+    let h2 = mq_afxdp_host(&fv, "p2", 2, 2);
+    let a = h2.port.clone();
     ping_ok(&h1.ns, "198.18.0.2");
 
     let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
@@ -654,19 +669,21 @@ fn pmd_commands_show_queues_stats_and_pinning() {
     assert_eq!(stat(&st, "  packets received: "), "0", "{st}");
     assert!(!st.contains("main thread"), "{st}");
 
-    // Pinning: the thread's affinity, and its core_id.
+    // Pinning: the threads' affinity, and their core_id. One PMD per CPU
+    // of the mask: 0x2 pins the one PMD to CPU 1, 0x3 makes two.
     let pid = fv.pid().unwrap();
-    let affinity = || -> String {
+    let affinity_of = |name: &str| -> Option<String> {
         for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
             let d = t.unwrap().path();
             let comm = std::fs::read_to_string(d.join("comm")).unwrap_or_default();
-            if comm.trim() == "pmd-0" {
+            if comm.trim() == name {
                 let st = std::fs::read_to_string(d.join("status")).unwrap();
-                return stat(&st, "Cpus_allowed_list:").trim().to_string();
+                return Some(stat(&st, "Cpus_allowed_list:").trim().to_string());
             }
         }
-        panic!("no pmd-0 thread in {pid}");
+        None
     };
+    let affinity = || affinity_of("pmd-0").unwrap_or_else(|| panic!("no pmd-0 thread in {pid}"));
     let all = affinity();
     fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x2"]);
     assert!(
@@ -674,10 +691,25 @@ fn pmd_commands_show_queues_stats_and_pinning() {
         "{}",
         affinity()
     );
+    assert_eq!(affinity_of("pmd-1"), None);
     let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
     assert!(show.contains("pmd thread numa_id 0 core_id 1:\n"), "{show}");
     let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show", "-pmd", "1"]);
     assert!(st.starts_with("pmd thread numa_id 0 core_id 1:\n"), "{st}");
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+    assert!(
+        fv.wait_until(Duration::from_secs(10), || affinity() == "0"
+            && affinity_of("pmd-1").as_deref() == Some("1")),
+        "{} {:?}",
+        affinity(),
+        affinity_of("pmd-1")
+    );
+    let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
+    assert!(
+        show.contains("core_id 0:\n") && show.contains("core_id 1:\n"),
+        "{show}"
+    );
+    ping_ok(&h1.ns, "198.18.0.2");
     fv.vsctl_ok(&[
         "remove",
         "Open_vSwitch",
@@ -685,7 +717,8 @@ fn pmd_commands_show_queues_stats_and_pinning() {
         "other_config",
         "pmd-cpu-mask",
     ]);
-    assert!(fv.wait_until(Duration::from_secs(10), || affinity() == all));
+    assert!(fv.wait_until(Duration::from_secs(10), || affinity() == all
+        && affinity_of("pmd-1").is_none()));
 
     fv.vsctl_ok(&[
         "set",
@@ -711,4 +744,108 @@ fn pmd_commands_show_queues_stats_and_pinning() {
         "pmd-maxsleep",
     ]);
     ping_ok(&h1.ns, "198.18.0.2");
+}
+
+/// `packets received` of each PMD block of `pmd-stats-show`.
+fn rx_per_pmd(st: &str) -> Vec<u64> {
+    st.split("pmd thread numa_id")
+        .skip(1)
+        .map(|b| {
+            let b = b.split("main thread:").next().unwrap();
+            stat(b, "  packets received: ").parse().unwrap()
+        })
+        .collect()
+}
+
+/// Two hosts on two-queue veths, each an `afxdp` port with `n_rxq=2`,
+/// switched by two PMD threads (`pmd-cpu-mask=0x3`) that share the four
+/// AF_XDP sockets: ping, TCP with its bytes checked, iperf3; then the
+/// mask goes to 0x1 and back to 0x3 under a continuous ping that may not
+/// lose an echo (queues move between PMDs, one PMD is stopped and made
+/// again), and TCP still works with one PMD.
+#[test]
+fn afxdp_multiqueue_ports_on_two_pmds() {
+    let fv = switch();
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+    let h1 = mq_afxdp_host(&fv, "m1", 1, 2);
+    let h2 = mq_afxdp_host(&fv, "m2", 2, 2);
+    let show = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
+    for core in ["0", "1"] {
+        let block = show
+            .split("pmd thread numa_id 0 core_id ")
+            .find(|b| b.starts_with(&format!("{core}:")))
+            .unwrap_or_else(|| panic!("no core {core}:\n{show}"));
+        assert!(
+            block.contains(&h1.port) || block.contains(&h2.port),
+            "core {core} polls no AF_XDP queue:\n{show}"
+        );
+    }
+    assert_eq!(show.matches("fvq").count(), 4, "{show}");
+    fv.appctl_ok(&["dpif-netdev/pmd-stats-clear"]);
+    ping_ok(&h1.ns, &h2.v4());
+    ping_ok(&h2.ns, &h1.v6());
+    tcp_intact(&fv, &h1.ns, &h2.ns, &h2.v4(), 7301, 4 << 20);
+    tcp_intact(&fv, &h2.ns, &h1.ns, &h1.v4(), 7302, 2 << 20);
+    let g = iperf3(&h1.ns, &h2.ns, &h2.v4());
+    eprintln!("iperf3 afxdp(2 queues)->afxdp(2 queues), 2 PMDs: {g:.2} Gbit/s");
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
+    let rx = rx_per_pmd(&st);
+    eprintln!("packets received per PMD: {rx:?}");
+    assert_eq!(rx.len(), 2, "{st}");
+    assert!(rx.iter().sum::<u64>() > 1000, "{st}");
+
+    ping_through(&h1.ns, &h2.v4(), || {
+        fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x1"]);
+        assert!(fv.wait_until(Duration::from_secs(10), || {
+            !fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+                .contains("core_id 1:")
+        }));
+        std::thread::sleep(Duration::from_millis(500));
+        fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+        assert!(fv.wait_until(Duration::from_secs(10), || {
+            fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+                .contains("core_id 1:")
+        }));
+    });
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x1"]);
+    assert!(fv.wait_until(Duration::from_secs(10), || {
+        let s = fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"]);
+        !s.contains("core_id 1:") && s.matches("fvq").count() == 4
+    }));
+    tcp_intact(&fv, &h1.ns, &h2.ns, &h2.v4(), 7303, 2 << 20);
+    let g = iperf3(&h2.ns, &h1.ns, &h1.v4());
+    eprintln!("iperf3 afxdp(2 queues)->afxdp(2 queues), 1 PMD: {g:.2} Gbit/s");
+}
+
+/// A `system` port with `n_rxq=2` (two AF_PACKET sockets in a fanout
+/// group) and two PMDs: set at run time (the port is opened again), both
+/// queues are listed and polled, and ping and TCP cross it.
+#[test]
+fn system_port_with_two_fanout_queues() {
+    let fv = switch();
+    fv.vsctl_ok(&["set", "Open_vSwitch", ".", "other_config:pmd-cpu-mask=0x3"]);
+    let h1 = veth_host(&fv, "f1", 1, "system");
+    let h2 = veth_host(&fv, "f2", 2, "system");
+    ping_ok(&h1.ns, &h2.v4());
+    // A new queue count re-opens the port (with its old datapath port
+    // number, under a new ofport).
+    fv.vsctl_ok(&["set", "Interface", &h1.port, "options:n_rxq=2"]);
+    let q1 = format!("  port: {:<16}  queue-id:  1 (enabled)", h1.port);
+    assert!(
+        fv.wait_until(Duration::from_secs(10), || fv
+            .appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+            .contains(&q1)),
+        "{}",
+        fv.appctl_ok(&["dpif-netdev/pmd-rxq-show"])
+    );
+    assert_eq!(
+        fv.vsctl_ok(&["get", "Interface", &h1.port, "error"]).trim(),
+        "[]"
+    );
+    ping_ok(&h1.ns, &h2.v4());
+    ping_ok(&h2.ns, &h1.v6());
+    tcp_intact(&fv, &h1.ns, &h2.ns, &h2.v4(), 7311, 4 << 20);
+    tcp_intact(&fv, &h2.ns, &h1.ns, &h1.v4(), 7312, 2 << 20);
+    let st = fv.appctl_ok(&["dpif-netdev/pmd-stats-show"]);
+    assert!(rx_per_pmd(&st).iter().sum::<u64>() > 50, "{st}");
 }

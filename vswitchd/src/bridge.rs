@@ -529,7 +529,13 @@ impl Bridge {
                         }
                     }
                 } else if matches!(b, Backing::Local | Backing::Internal | Backing::Dummy) {
-                    let nd = MemNetdev::new(&w.name, 1, 1);
+                    // A dummy port takes `options:n_rxq` (as OVS's
+                    // dummy-pmd ports), and one transmit queue per PMD.
+                    let nrx = match b {
+                        Backing::Dummy => dummy_n_rxq(w),
+                        _ => 1,
+                    };
+                    let nd = MemNetdev::new(&w.name, nrx, 1);
                     i.netdev = Some(nd.clone());
                     Some(nd)
                 } else {
@@ -660,9 +666,13 @@ fn must_recreate(i: &Iface, w: &WantIface) -> bool {
     let new_request = w.ofport_request != i.cfg.ofport_request
         && w.ofport_request.is_some()
         && w.ofport_request != i.ofport.map(i64::from);
+    // A port's receive queues are made when it opens (AF_XDP sockets,
+    // dummy queues): a new `n_rxq` opens it again.
+    let new_rxqs = w.options.get("n_rxq") != i.cfg.options.get("n_rxq");
     w.uuid != i.cfg.uuid
         || w.kind != i.cfg.kind
         || new_request
+        || new_rxqs
         || (i.error.is_some() && w != &i.cfg)
 }
 
@@ -679,5 +689,23 @@ fn internal_mac(w: &WantIface) -> EthAddr {
             hwaddr::random()
         }
         None => hwaddr::random(),
+    }
+}
+
+/// Highest `options:n_rxq` of a dummy port (OVS's limit for dummy ports).
+const DUMMY_MAX_RXQ: usize = 64;
+
+/// A dummy port's receive queues: `options:n_rxq` (1 to 64, else 1).
+fn dummy_n_rxq(w: &WantIface) -> usize {
+    match w.options.get("n_rxq").map(|v| v.parse::<usize>()) {
+        None => 1,
+        Some(Ok(n)) if (1..=DUMMY_MAX_RXQ).contains(&n) => n,
+        Some(_) => {
+            tracing::warn!(
+                "interface {}: options:n_rxq must be 1 to {DUMMY_MAX_RXQ}: using 1",
+                w.name
+            );
+            1
+        }
     }
 }

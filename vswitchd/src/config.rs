@@ -25,6 +25,10 @@ pub struct Wanted {
     pub other_config: BTreeMap<String, String>,
     /// Conntrack timeout policies per zone (`Datapath`/`CT_Zone`).
     pub ct_zones: crate::ct_config::ZonePolicies,
+    /// Each Interface's `other_config:pmd-rxq-affinity`, by interface
+    /// name (kept out of `WantIface`: changing it moves queues, it does
+    /// not re-open the port).
+    pub rxq_affinity: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +190,7 @@ impl Wanted {
             bridges: BTreeMap::new(),
             other_config: rows.map("Open_vSwitch", &root, "other_config"),
             ct_zones: crate::ct_config::read(r, &root),
+            rxq_affinity: BTreeMap::new(),
         };
         let mut seen_ifaces = std::collections::BTreeSet::new();
         let mut bridges: Vec<(String, Uuid)> = rows
@@ -249,6 +254,12 @@ impl Wanted {
                     if !seen_ifaces.insert(iname.clone()) {
                         tracing::warn!("interface {iname}: named twice, ignoring the second");
                         continue;
+                    }
+                    if let Some(a) = rows
+                        .map("Interface", &i, "other_config")
+                        .remove("pmd-rxq-affinity")
+                    {
+                        w.rxq_affinity.insert(iname.clone(), a);
                     }
                     ifaces.insert(
                         iname.clone(),

@@ -1,20 +1,23 @@
 //! The PMD settings of the `Open_vSwitch` row's `other_config`:
-//! `pmd-cpu-mask` (hex, with or without `0x`: the CPUs PMD threads are
-//! pinned to, lowest first, one per PMD) and `pmd-rxq-assign`
-//! (`roundrobin` or `cycles`; `group`, which ferrovs does not have, and
-//! anything else fall back to `cycles` with OVS's warning), and
-//! `pmd-maxsleep` (microseconds, at most 10000 as in OVS: the longest
-//! sleep of an idle PMD; 0 keeps idle PMDs busy polling, as OVS does by
-//! default; unset: ferrovs's default, idle PMDs sleep on their queues).
+//! `pmd-cpu-mask` (hex, with or without `0x`): one PMD thread per CPU of
+//! the mask, pinned to it, lowest first; PMDs are created and stopped when
+//! the mask changes, CPUs the process may not use are left out (logged),
+//! and without a usable mask the datapath's default set runs (unpinned);
+//! `pmd-rxq-assign` (`roundrobin`, `cycles` or `group`; anything else
+//! falls back to `cycles` with OVS's warning); `pmd-rxq-isolate` (false
+//! counts only with `group`, as in OVS); and `pmd-maxsleep` (microseconds,
+//! at most 10000 as in OVS: the longest sleep of an idle PMD; 0 keeps idle
+//! PMDs busy polling, as OVS does by default; unset: ferrovs's default,
+//! idle PMDs sleep on their queues). Each Interface's
+//! `other_config:pmd-rxq-affinity` (`QUEUE:CORE,...`) pins its queues.
 //!
 //! Applied only when a value changes, so a reconcile pass without change
-//! costs two string comparisons. The number of PMD threads is fixed when
-//! the datapath starts: a mask with more CPUs than PMDs pins the first
-//! ones (logged), a mask with fewer leaves the rest unpinned.
+//! costs a few string comparisons; any change reassigns the queues once.
 
 use std::collections::BTreeMap;
 
 use ferrovs_datapath::dpif::RxqAssign;
+use ferrovs_datapath::rxq_sched::parse_affinity;
 use ferrovs_datapath::Datapath;
 
 /// What was applied last.
@@ -22,7 +25,9 @@ use ferrovs_datapath::Datapath;
 pub struct PmdConfig {
     mask: Option<String>,
     assign: Option<String>,
+    isolate: Option<String>,
     max_sleep: Option<String>,
+    affinity: BTreeMap<String, String>,
 }
 
 /// OVS's cap on `pmd-maxsleep`, in microseconds.
@@ -66,6 +71,7 @@ pub fn assign_mode(v: Option<&str>) -> RxqAssign {
     match v {
         None | Some("cycles") => RxqAssign::Cycles,
         Some("roundrobin") => RxqAssign::RoundRobin,
+        Some("group") => RxqAssign::Group,
         Some(_) => {
             tracing::warn!(
                 "Unsupported rx queue to PMD assignment mode in pmd-rxq-assign. \
@@ -76,29 +82,48 @@ pub fn assign_mode(v: Option<&str>) -> RxqAssign {
     }
 }
 
+/// The PMD set for a `pmd-cpu-mask`: one pinned PMD per CPU of the mask
+/// that is in `usable` (None: all are), else `default`.
+pub fn pmd_set(
+    mask: Option<&str>,
+    usable: Option<&[usize]>,
+    default: Vec<Option<usize>>,
+) -> Vec<Option<usize>> {
+    let Some(mask) = mask else {
+        return default;
+    };
+    let Some(cpus) = mask_cpus(mask) else {
+        tracing::warn!("pmd-cpu-mask {mask:?}: not a hexadecimal mask, ignored");
+        return default;
+    };
+    let (ok, gone): (Vec<usize>, Vec<usize>) = cpus
+        .into_iter()
+        .partition(|c| usable.is_none_or(|u| u.contains(c)));
+    if !gone.is_empty() {
+        tracing::warn!("pmd-cpu-mask {mask}: CPUs {gone:?} are not available, no PMD on them");
+    }
+    if ok.is_empty() {
+        tracing::warn!("pmd-cpu-mask {mask}: no usable CPU, default PMD set");
+        return default;
+    }
+    ok.into_iter().map(Some).collect()
+}
+
 impl PmdConfig {
-    pub fn apply(&mut self, dp: &Datapath, other: &BTreeMap<String, String>) {
+    pub fn apply(
+        &mut self,
+        dp: &Datapath,
+        other: &BTreeMap<String, String>,
+        affinity: &BTreeMap<String, String>,
+    ) {
+        let mut moved = false;
         let mask = other.get("pmd-cpu-mask").cloned();
         if mask != self.mask {
-            let cpus = match mask.as_deref().map(mask_cpus) {
-                None => Vec::new(),
-                Some(Some(c)) => c,
-                Some(None) => {
-                    tracing::warn!("pmd-cpu-mask {mask:?}: not a hexadecimal mask, ignored");
-                    Vec::new()
-                }
-            };
-            if cpus.len() > dp.n_pmds() {
-                tracing::warn!(
-                    "pmd-cpu-mask names {} CPUs, the datapath has {} PMD threads: \
-                     pinning the first",
-                    cpus.len(),
-                    dp.n_pmds()
-                );
-            }
-            let pins: Vec<Option<usize>> = (0..dp.n_pmds()).map(|i| cpus.get(i).copied()).collect();
-            dp.set_pmd_cpus(&pins);
+            let usable = ferrovs_datapath::pmd::usable_cpus();
+            let set = pmd_set(mask.as_deref(), usable.as_deref(), dp.default_pmd_cpus());
+            dp.set_pmds(&set);
             self.mask = mask;
+            moved = true;
         }
         let max_sleep = other.get("pmd-maxsleep").cloned();
         if max_sleep != self.max_sleep {
@@ -106,10 +131,40 @@ impl PmdConfig {
             self.max_sleep = max_sleep;
         }
         let assign = other.get("pmd-rxq-assign").cloned();
-        if assign != self.assign {
-            dp.set_rxq_assign(assign_mode(assign.as_deref()));
-            dp.rebalance_rxqs();
+        let isolate = other.get("pmd-rxq-isolate").cloned();
+        if assign != self.assign || isolate != self.isolate {
+            let mode = assign_mode(assign.as_deref());
+            let iso = isolate.as_deref() != Some("false");
+            if !iso && mode != RxqAssign::Group {
+                tracing::warn!("pmd-rxq-isolate=false needs pmd-rxq-assign=group: ignored");
+            }
+            dp.set_rxq_assign(mode);
+            dp.set_rxq_isolate(iso);
             self.assign = assign;
+            self.isolate = isolate;
+            moved = true;
+        }
+        if *affinity != self.affinity {
+            for name in self.affinity.keys() {
+                if !affinity.contains_key(name) {
+                    dp.set_rxq_affinity(name, Vec::new());
+                }
+            }
+            for (name, v) in affinity {
+                if self.affinity.get(name) == Some(v) {
+                    continue;
+                }
+                let pins = parse_affinity(v).unwrap_or_else(|e| {
+                    tracing::warn!("interface {name}: pmd-rxq-affinity {v:?}: {e}: ignored");
+                    Vec::new()
+                });
+                dp.set_rxq_affinity(name, pins);
+            }
+            self.affinity = affinity.clone();
+            moved = true;
+        }
+        if moved {
+            dp.rebalance_rxqs();
         }
     }
 }
@@ -126,11 +181,26 @@ mod tests {
         assert_eq!(mask_cpus("0xg"), None);
         assert_eq!(mask_cpus(""), None);
         assert_eq!(assign_mode(Some("roundrobin")), RxqAssign::RoundRobin);
-        assert_eq!(assign_mode(Some("group")), RxqAssign::Cycles);
+        assert_eq!(assign_mode(Some("group")), RxqAssign::Group);
+        assert_eq!(assign_mode(Some("x")), RxqAssign::Cycles);
         assert_eq!(assign_mode(None), RxqAssign::Cycles);
         assert_eq!(max_sleep_us(Some("0")), Some(0));
         assert_eq!(max_sleep_us(Some("50000")), Some(10_000));
         assert_eq!(max_sleep_us(Some("x")), None);
         assert_eq!(max_sleep_us(None), None);
+    }
+
+    #[test]
+    fn pmd_sets() {
+        let def = vec![None];
+        assert_eq!(pmd_set(None, None, def.clone()), def);
+        assert_eq!(pmd_set(Some("0x3"), None, def.clone()), [Some(0), Some(1)]);
+        assert_eq!(
+            pmd_set(Some("0xf"), Some(&[0, 1]), def.clone()),
+            [Some(0), Some(1)]
+        );
+        assert_eq!(pmd_set(Some("0x4"), Some(&[0, 1]), def.clone()), def);
+        assert_eq!(pmd_set(Some("0"), None, def.clone()), def);
+        assert_eq!(pmd_set(Some("zz"), None, def.clone()), def);
     }
 }

@@ -43,7 +43,8 @@ impl Switch {
     }
 
     pub fn apply(&mut self, want: &Wanted) {
-        self.pmd.apply(&self.shared.dp, &want.other_config);
+        self.pmd
+            .apply(&self.shared.dp, &want.other_config, &want.rxq_affinity);
         self.ct.apply(&self.shared.dp, &want.ct_zones);
         self.flow_limits.apply(&want.other_config);
         let gone: Vec<String> = self
@@ -149,6 +150,7 @@ mod tests {
             next_cfg: 1,
             other_config: Default::default(),
             ct_zones: Default::default(),
+            rxq_affinity: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), b.clone()))

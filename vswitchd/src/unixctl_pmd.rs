@@ -13,7 +13,13 @@
 //! that skip it still work); ferrovs counts neither subtable lookups nor
 //! output batches, so those two averages print 0.00; every port is polled
 //! by a PMD, so the "main thread" block (which OVS prints for ports of
-//! its non-PMD thread) is all zeros.
+//! its non-PMD thread) is all zeros, and the bridge's internal ports
+//! (polled by OVS's main thread, absent from its `pmd-rxq-show`) are
+//! listed under a PMD and take part in the queue assignment.
+//!
+//! PMDs are listed by core id, each one's queues by port name and queue
+//! id, as OVS does; `isolated : true` marks a PMD that a
+//! `pmd-rxq-affinity` pin keeps to itself.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -39,6 +45,13 @@ fn core_id(p: &PmdInfo) -> usize {
     p.cpu.unwrap_or(p.id)
 }
 
+/// The PMDs in OVS's order: by core id.
+fn pmds_by_core(dp: &Datapath) -> Vec<PmdInfo> {
+    let mut v = dp.pmd_info();
+    v.sort_by_key(core_id);
+    v
+}
+
 fn pct(part: u64, total: u64) -> String {
     match part.saturating_mul(100).checked_div(total) {
         Some(p) => format!("{p:2} %"),
@@ -52,20 +65,25 @@ pub fn cmd_pmd_rxq_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     let only = pmd_filter(args);
     let names = port_names(&dp);
     let mut s = String::from("Displaying last 60 seconds pmd usage %\n");
-    for p in dp.pmd_info() {
+    for p in pmds_by_core(&dp) {
         if only.is_some_and(|c| c != core_id(&p)) {
             continue;
         }
         let total = p.stats.busy_cycles + p.stats.idle_cycles;
         let _ = writeln!(s, "pmd thread numa_id 0 core_id {}:", core_id(&p));
-        s.push_str("  isolated : false\n");
+        let _ = writeln!(s, "  isolated : {}", p.isolated);
         let mut on_queues = 0u64;
-        for q in &p.rxqs {
-            on_queues += q.cycles;
-            let name = names
+        let name_of = |port_no: u32| {
+            names
                 .iter()
-                .find(|(n, _)| *n == q.port_no)
-                .map_or("?", |(_, s)| s.as_str());
+                .find(|(n, _)| *n == port_no)
+                .map_or("?", |(_, s)| s.as_str())
+        };
+        // By port name, then queue (OVS's order).
+        let mut rxqs: Vec<_> = p.rxqs.iter().map(|q| (name_of(q.port_no), q)).collect();
+        rxqs.sort_by_key(|(name, q)| (*name, q.qid));
+        for (name, q) in rxqs {
+            on_queues += q.cycles;
             let _ = writeln!(
                 s,
                 "  port: {name:<16}  queue-id: {:2} (enabled)   pmd usage: {}",
@@ -134,7 +152,7 @@ pub fn cmd_pmd_stats_show(ctx: &Ctx, args: &[String]) -> Result<String, String> 
     let dp = dp_of(ctx);
     let only = pmd_filter(args);
     let mut s = String::new();
-    for p in dp.pmd_info() {
+    for p in pmds_by_core(&dp) {
         if only.is_some_and(|c| c != core_id(&p)) {
             continue;
         }

@@ -221,15 +221,18 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
                 },
             );
         }
-        for (no, p) in &want {
-            if wb.ports.get(no) != Some(p) {
-                wb.xbridge.set_port(*no, p.clone());
-                changed = true;
-            }
-        }
+        // Removals first: a port made again under a new ofport may have
+        // its old datapath port number, which the removal of the old
+        // ofport would otherwise unmap.
         for no in wb.ports.keys() {
             if !want.contains_key(no) {
                 wb.xbridge.del_port(*no);
+                changed = true;
+            }
+        }
+        for (no, p) in &want {
+            if wb.ports.get(no) != Some(p) {
+                wb.xbridge.set_port(*no, p.clone());
                 changed = true;
             }
         }
@@ -478,6 +481,7 @@ mod tests {
             next_cfg: 1,
             other_config: Default::default(),
             ct_zones: Default::default(),
+            rxq_affinity: Default::default(),
             bridges: bridges
                 .iter()
                 .map(|b| (b.name.clone(), (*b).clone()))

@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// folder of this executable).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
+    /// `other_config:pmd-cpu-mask` for the ferrovs contenders (one PMD
+    /// thread per CPU of the mask; default: ferrovs's default, one PMD).
+    #[arg(long)]
+    pub pmd_cpu_mask: Option<String>,
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<()> {
@@ -118,7 +122,14 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         let tag = format!("[{}/{}] {}", i + 1, chosen.len(), c.name());
         let logs = a.out.join("logs").join(c.name());
         columns.push(measure_contender(
-            c, &topo, &bin_dir, duration, &tag, &progress, &logs,
+            c,
+            &topo,
+            &bin_dir,
+            duration,
+            &tag,
+            &progress,
+            &logs,
+            a.pmd_cpu_mask.as_deref(),
         ));
     }
     drop(topo);
@@ -146,7 +157,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Starts `c` and takes every figure; a figure that fails is recorded as
-/// failed and the next is still taken.
+/// failed and the next is still taken. `pmd_mask` applies to ferrovs.
+#[allow(clippy::too_many_arguments)]
 fn measure_contender(
     c: Contender,
     t: &Topology,
@@ -155,6 +167,7 @@ fn measure_contender(
     tag: &str,
     progress: &Progress,
     logs: &std::path::Path,
+    pmd_mask: Option<&str>,
 ) -> Column {
     let mut col = Column {
         contender: c,
@@ -185,6 +198,14 @@ fn measure_contender(
             return col;
         }
     };
+    if let (Some(m), Some(dir), true) = (pmd_mask, sw.dir(), c.is_ferrovs()) {
+        let set = format!("other_config:pmd-cpu-mask={m}");
+        if let Err(e) = contenders::vsctl(dir, &["set", "Open_vSwitch", ".", &set]) {
+            fail_all(&mut col, e.context("pmd-cpu-mask"));
+            return col;
+        }
+        col.notes.push(format!("pmd-cpu-mask={m}"));
+    }
     if let Err(e) = t.wait_connected(20) {
         fail_all(&mut col, e);
         let _ = sw.keep_logs(logs);

@@ -26,6 +26,12 @@
 //! Receive state is behind a mutex that only the PMD polling the queue
 //! takes (uncontended).
 //!
+//! Receive queues (`options:n_rxq`, default 1): one socket each, joined in
+//! a `PACKET_FANOUT_HASH` group, so the kernel spreads flows over them by
+//! their hash (a flow stays on one queue, in order) and each can be
+//! polled by another PMD. (OVS's system ports have one receive queue in
+//! the userspace datapath and ignore `n_rxq`.)
+//!
 //! Transmit: one `sendmmsg` per 32 packets, each message a vnet header and
 //! the frame (two iovecs, nothing copied in user space), bypassing the
 //! qdisc layer. Checksum-offloaded and GSO packets go out whole with their
@@ -180,12 +186,20 @@ struct RxCursor {
     left: u32,
 }
 
-pub struct AfPacketNetdev {
-    name: String,
+/// One receive queue: a socket of the port's fanout group.
+struct RxSock {
     fd: OwnedFd,
     /// The TPACKET_V3 ring (`tpacket-v3` mode only).
     ring: Option<Mmap>,
     rx: Mutex<RxState>,
+}
+
+pub struct AfPacketNetdev {
+    name: String,
+    /// Receive queue `i` is socket `i`; with more than one, they form a
+    /// `PACKET_FANOUT_HASH` group (a flow always reaches the same one).
+    /// Transmit queue `q` sends on socket `q % n`.
+    queues: Vec<RxSock>,
     rx_packets: AtomicU64,
     rx_invalid: AtomicU64,
     rx_ring_full: AtomicU64,
@@ -200,9 +214,43 @@ impl AfPacketNetdev {
         Self::open_with(name, RxMode::default())
     }
 
-    /// Opens interface `name` receiving in `mode`.
+    /// Opens interface `name` receiving in `mode`, one receive queue.
     pub fn open_with(name: &str, mode: RxMode) -> Result<AfPacketNetdev, NetdevError> {
+        Self::open_queues(name, mode, 1)
+    }
+
+    /// Opens interface `name` receiving in `mode` on `n_rxq` sockets
+    /// joined in a fanout group that spreads flows by hash (the kernel
+    /// picks the group's id, so no other group can be joined by mistake).
+    pub fn open_queues(
+        name: &str,
+        mode: RxMode,
+        n_rxq: usize,
+    ) -> Result<AfPacketNetdev, NetdevError> {
         let ifindex = sys::ifindex(name)?;
+        sys::set_up(name)?;
+        let mut queues = Vec::with_capacity(n_rxq.max(1));
+        let mut group = None;
+        for _ in 0..n_rxq.max(1) {
+            let q = Self::open_socket(name, ifindex, mode)?;
+            if n_rxq > 1 {
+                group = Some(join_fanout(name, q.fd.as_raw_fd(), group)?);
+            }
+            queues.push(q);
+        }
+        Ok(AfPacketNetdev {
+            name: name.to_string(),
+            queues,
+            rx_packets: AtomicU64::new(0),
+            rx_invalid: AtomicU64::new(0),
+            rx_ring_full: AtomicU64::new(0),
+            tx_packets: AtomicU64::new(0),
+            tx_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// One bound socket of interface `name`, receiving in `mode`.
+    fn open_socket(name: &str, ifindex: i32, mode: RxMode) -> Result<RxSock, NetdevError> {
         let err = |what: &str| {
             let e = std::io::Error::last_os_error();
             open_error(name, what, e)
@@ -234,7 +282,12 @@ impl AfPacketNetdev {
                 (None, RxState::Mmsg(rx))
             }
         };
-        Self::finish_open(name, fd, ifindex, ring, rx)
+        Self::bind(name, &fd, ifindex)?;
+        Ok(RxSock {
+            fd,
+            ring,
+            rx: Mutex::new(rx),
+        })
     }
 
     fn setup_ring(name: &str, raw: RawFd) -> Result<Mmap, NetdevError> {
@@ -259,13 +312,7 @@ impl AfPacketNetdev {
             .map_err(|e| open_error(name, "mmap ring", e))
     }
 
-    fn finish_open(
-        name: &str,
-        fd: OwnedFd,
-        ifindex: i32,
-        ring: Option<Mmap>,
-        rx: RxState,
-    ) -> Result<AfPacketNetdev, NetdevError> {
+    fn bind(name: &str, fd: &OwnedFd, ifindex: i32) -> Result<(), NetdevError> {
         let raw = fd.as_raw_fd();
         let one: i32 = 1;
         let err = |what: &str| {
@@ -279,7 +326,6 @@ impl AfPacketNetdev {
         if sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SNDBUF).is_err() {
             let _ = sys::setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUF, &SNDBUF);
         }
-        sys::set_up(name)?;
         // SAFETY: sockaddr_ll is plain old data.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;
@@ -302,17 +348,7 @@ impl AfPacketNetdev {
         };
         sys::setsockopt(raw, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq)
             .map_err(|_| err("PACKET_ADD_MEMBERSHIP"))?;
-        Ok(AfPacketNetdev {
-            name: name.to_string(),
-            fd,
-            ring,
-            rx: Mutex::new(rx),
-            rx_packets: AtomicU64::new(0),
-            rx_invalid: AtomicU64::new(0),
-            rx_ring_full: AtomicU64::new(0),
-            tx_packets: AtomicU64::new(0),
-            tx_dropped: AtomicU64::new(0),
-        })
+        Ok(())
     }
 
     fn block_status(ring: &Mmap, block: usize) -> &AtomicU32 {
@@ -338,8 +374,10 @@ impl AfPacketNetdev {
 
     fn poll_ring_stats(&self) {
         let mut st = TpacketStatsV3::default();
-        if sys::getsockopt(self.fd.as_raw_fd(), SOL_PACKET, PACKET_STATISTICS, &mut st).is_ok() {
-            self.rx_ring_full.fetch_add(st.drops as u64, Relaxed);
+        for q in &self.queues {
+            if sys::getsockopt(q.fd.as_raw_fd(), SOL_PACKET, PACKET_STATISTICS, &mut st).is_ok() {
+                self.rx_ring_full.fetch_add(st.drops as u64, Relaxed);
+            }
         }
     }
 
@@ -408,7 +446,7 @@ impl AfPacketNetdev {
     /// Receives up to a batch with one `recvmmsg`. Returns (received,
     /// refused).
     fn recv_mmsg(
-        &self,
+        fd: RawFd,
         m: &mut MmsgRx,
         in_port: u32,
         batch: &mut PacketBatch,
@@ -468,7 +506,7 @@ impl AfPacketNetdev {
         // control buffers into `m.ctrl`, all of the lengths given.
         let r = unsafe {
             libc::recvmmsg(
-                self.fd.as_raw_fd(),
+                fd,
                 msgs.as_mut_ptr(),
                 n as u32,
                 libc::MSG_DONTWAIT,
@@ -543,7 +581,7 @@ impl Netdev for AfPacketNetdev {
         &self.name
     }
     fn n_rxq(&self) -> usize {
-        1
+        self.queues.len()
     }
     fn n_txq(&self) -> usize {
         // Every transmit queue is the same thread-safe socket.
@@ -557,13 +595,13 @@ impl Netdev for AfPacketNetdev {
         batch: &mut PacketBatch,
         pool: &mut PacketPool,
     ) -> Result<usize, NetdevError> {
-        if qid != 0 {
+        let Some(q) = self.queues.get(qid) else {
             return Err(NetdevError::NoQueue(qid));
-        }
-        let mut st = self.rx.lock().unwrap_or_else(|e| e.into_inner());
-        let (got, bad) = match (&mut *st, &self.ring) {
+        };
+        let mut st = q.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let (got, bad) = match (&mut *st, &q.ring) {
             (RxState::Ring(cur), Some(ring)) => Self::recv_ring(ring, cur, in_port, batch, pool),
-            (RxState::Mmsg(m), _) => self.recv_mmsg(m, in_port, batch, pool),
+            (RxState::Mmsg(m), _) => Self::recv_mmsg(q.fd.as_raw_fd(), m, in_port, batch, pool),
             (RxState::Ring(_), None) => (0, 0),
         };
         drop(st);
@@ -578,10 +616,11 @@ impl Netdev for AfPacketNetdev {
 
     fn send(
         &self,
-        _qid: usize,
+        qid: usize,
         packets: &mut Vec<DpPacket>,
         pool: &mut PacketPool,
     ) -> Result<usize, NetdevError> {
+        let fd = self.queues[qid % self.queues.len()].fd.as_raw_fd();
         let mut sent = 0usize;
         let mut dropped = 0u64;
         for chunk in packets.chunks(TX_BURST) {
@@ -610,7 +649,7 @@ impl Netdev for AfPacketNetdev {
                 // alive and unchanged for the duration of the call.
                 let r = unsafe {
                     libc::sendmmsg(
-                        self.fd.as_raw_fd(),
+                        fd,
                         msgs.as_mut_ptr().add(off),
                         (chunk.len() - off) as u32,
                         libc::MSG_DONTWAIT,
@@ -628,7 +667,7 @@ impl Netdev for AfPacketNetdev {
                         // The send buffer is full of skbs the peer has not
                         // consumed yet: wait a little for room.
                         retries += 1;
-                        wait_writable(self.fd.as_raw_fd(), 1);
+                        wait_writable(fd, 1);
                     }
                     _ => {
                         // This message is refused (too big, device down):
@@ -650,7 +689,7 @@ impl Netdev for AfPacketNetdev {
     }
 
     fn rx_fd(&self, qid: usize) -> Option<RawFd> {
-        (qid == 0).then(|| self.fd.as_raw_fd())
+        self.queues.get(qid).map(|q| q.fd.as_raw_fd())
     }
 
     fn drops(&self) -> DeviceDrops {
@@ -678,6 +717,28 @@ pub(crate) fn vnet_for_tx(p: &DpPacket) -> [u8; 10] {
         ..o
     }
     .to_vnet()
+}
+
+const PACKET_FANOUT: i32 = 18;
+const PACKET_FANOUT_HASH: u32 = 0;
+const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
+
+/// Joins bound socket `fd` to fanout group `group`, or (None) makes a new
+/// group with an id the kernel chooses; returns the group's id.
+fn join_fanout(name: &str, fd: RawFd, group: Option<u16>) -> Result<u16, NetdevError> {
+    let arg: u32 = match group {
+        Some(id) => id as u32 | PACKET_FANOUT_HASH << 16,
+        None => (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
+    };
+    sys::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg)
+        .map_err(|e| open_error(name, "PACKET_FANOUT", e))?;
+    if let Some(id) = group {
+        return Ok(id);
+    }
+    let mut got: u32 = 0;
+    sys::getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &mut got)
+        .map_err(|e| open_error(name, "PACKET_FANOUT id", e))?;
+    Ok(got as u16)
 }
 
 /// Waits up to `ms` for `fd` to become writable.

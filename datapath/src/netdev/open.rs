@@ -26,7 +26,19 @@ pub fn open(
         }
         "" | "system" => {
             let mode = RxMode::parse(name, options.get("afpacket-rx"))?;
-            Ok(Arc::new(AfPacketNetdev::open_with(name, mode)?))
+            let n_rxq = match options.get("n_rxq") {
+                None => 1,
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| NetdevError::BadOption {
+                        dev: name.to_string(),
+                        option: "n_rxq".to_string(),
+                        why: "expected 1 to 64".to_string(),
+                    })?,
+            };
+            Ok(Arc::new(AfPacketNetdev::open_queues(name, mode, n_rxq)?))
         }
         "tap" => Ok(Arc::new(TapNetdev::open(name, TapKind::Tap)?)),
         "internal" => Ok(Arc::new(TapNetdev::open(name, TapKind::Internal)?)),
