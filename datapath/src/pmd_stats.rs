@@ -40,6 +40,9 @@ pub struct PmdStats {
     pub iterations: u64,
     /// Idle pauses spent asleep on the queues' descriptors.
     pub sleeps: u64,
+    /// Empty polls after which the PMD found it had lost its CPU for a
+    /// while (see `pmd::PREEMPTED`).
+    pub preemptions: u64,
 }
 
 impl PmdStats {
@@ -62,6 +65,7 @@ impl PmdStats {
             idle_cycles: d(self.idle_cycles, base.idle_cycles),
             iterations: d(self.iterations, base.iterations),
             sleeps: d(self.sleeps, base.sleeps),
+            preemptions: d(self.preemptions, base.preemptions),
         }
     }
 
@@ -81,6 +85,7 @@ impl PmdStats {
         self.idle_cycles += o.idle_cycles;
         self.iterations += o.iterations;
         self.sleeps += o.sleeps;
+        self.preemptions += o.preemptions;
     }
 }
 
@@ -117,7 +122,8 @@ counters!(
     busy_cycles,
     idle_cycles,
     iterations,
-    sleeps
+    sleeps,
+    preemptions
 );
 
 /// The CPU's time stamp counter (or nanoseconds where there is none).
