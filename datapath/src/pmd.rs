@@ -389,9 +389,9 @@ impl Pmd {
                 if idle == 1 {
                     idle_since = now;
                 } else {
-                    if spin.empty_poll(now, now - last_poll).preempted {
-                        self.stats.preemptions += 1;
-                    }
+                    let e = spin.empty_poll(now, now - last_poll);
+                    self.stats.preemptions += e.preempted as u64;
+                    self.stats.contended += e.contended as u64;
                     if idle >= cfg.idle_polls_before_sleep && now - idle_since >= spin.spin() {
                         slept |= self.idle_wait(&cfg);
                         now = Instant::now();

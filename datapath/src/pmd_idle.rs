@@ -6,8 +6,10 @@
 //! so steady traffic should be polled through its gaps: when packets wake
 //! the PMD `gap` after the last ones, the spin grows to one and a half
 //! gaps (up to `idle_spin_max`, 4 ms: a ping every 2 ms is polled, not
-//! woken up for); a longer gap sets it back to `idle_spin` (150 µs), so
-//! an idle PMD, or one seeing sparse packets, still sleeps.
+//! woken up for); a longer gap shrinks it by a quarter, down to
+//! `idle_spin` (150 µs), so an idle PMD, or one seeing sparse packets,
+//! soon sleeps after 150 µs again, while one late packet of steady
+//! traffic does not cost the next ones a wakeup each.
 //!
 //! On a CPU shared with other busy work it is the other way round: a
 //! spinner that lost its CPU waits for its turn when a packet comes, a
@@ -34,9 +36,13 @@ use crate::dpif::DpConfig;
 pub const PREEMPTED: Duration = Duration::from_micros(200);
 /// The span over which the share of spinning time lost to preemption is
 /// judged.
-pub const WINDOW: Duration = Duration::from_millis(100);
-/// A window that spun less than this is not judged (too few samples).
-pub const MIN_SPUN: Duration = Duration::from_millis(5);
+pub const WINDOW: Duration = Duration::from_millis(250);
+/// A window that spun less than this is not judged. A PMD held to short
+/// spins spins little (150 µs per packet of a 2 ms ping is 19 ms a
+/// window), so that one preemption would make a large share of it and
+/// hold it there for good; it is judged again once the hold is over and
+/// the spin has grown.
+pub const MIN_SPUN: Duration = Duration::from_millis(50);
 /// How long a contended PMD keeps its spin short.
 pub const CONTENDED_HOLD: Duration = Duration::from_secs(1);
 
@@ -113,11 +119,16 @@ impl IdleSpin {
 
     /// Packets woke the sleeping PMD `gap` after the last packets it saw:
     /// the spin covers one and a half gaps when the gap is at most
-    /// `idle_spin_max` (steady traffic), else it is back to `idle_spin`;
-    /// it stays `idle_spin` while the CPU is held contended.
+    /// `idle_spin_max` (steady traffic), else it shrinks by a quarter
+    /// (down to `idle_spin`): one late packet of steady traffic (a ping
+    /// whose sender was scheduled late) leaves the next gaps covered,
+    /// while sparse traffic is back to short spins after about a dozen
+    /// packets. It is `idle_spin` while the CPU is held contended.
     pub fn woken(&mut self, now: Instant, gap: Duration) {
-        self.spin = if self.is_contended(now) || gap > self.idle_spin_max {
+        self.spin = if self.is_contended(now) {
             self.idle_spin
+        } else if gap > self.idle_spin_max {
+            (self.spin - self.spin / 4).max(self.idle_spin)
         } else {
             (gap + gap / 2).clamp(self.idle_spin, self.idle_spin_max)
         };
@@ -133,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn spin_covers_short_gaps_and_resets_after_long_ones() {
+    fn spin_covers_short_gaps_and_shrinks_after_long_ones() {
         let cfg = DpConfig::default();
         let t = Instant::now();
         let mut s = IdleSpin::new(&cfg, t);
@@ -142,9 +153,17 @@ mod tests {
         assert_eq!(s.spin(), us(3000));
         s.woken(t, us(3500));
         assert_eq!(s.spin(), cfg.idle_spin_max);
-        s.woken(t, us(20));
+        // A late packet: a quarter less, still covering a 2 ms gap.
+        s.woken(t, us(6000));
+        assert_eq!(s.spin(), us(3000));
+        s.woken(t, us(2000));
+        assert_eq!(s.spin(), us(3000));
+        // Sparse traffic: back to the short spin within a dozen packets.
+        for _ in 0..12 {
+            s.woken(t, us(50_000));
+        }
         assert_eq!(s.spin(), cfg.idle_spin);
-        s.woken(t, us(4001));
+        s.woken(t, us(20));
         assert_eq!(s.spin(), cfg.idle_spin);
     }
 
@@ -172,14 +191,14 @@ mod tests {
         (t, contended)
     }
 
-    /// A few preemptions a second (a 1 ms one every ~100 ms of spinning)
+    /// A few preemptions a second (a 2 ms one every ~100 ms of spinning)
     /// leave the spin free to grow: a 2 ms ping is still polled.
     #[test]
     fn rare_preemptions_do_not_hold_the_spin_short() {
         let cfg = DpConfig::default();
         let t0 = Instant::now();
         let mut s = IdleSpin::new(&cfg, t0);
-        let (t, contended) = spin_for(&mut s, t0, 200_000, us(1), 50_000, us(1000));
+        let (t, contended) = spin_for(&mut s, t0, 1_000_000, us(1), 100_000, us(2000));
         assert!(!contended);
         assert!(!s.is_contended(t));
         s.woken(t, us(2000));
@@ -196,7 +215,7 @@ mod tests {
         let mut s = IdleSpin::new(&cfg, t0);
         s.woken(t0, us(2000));
         assert_eq!(s.spin(), us(3000));
-        let (t, contended) = spin_for(&mut s, t0, 100_000, us(1), 1000, us(1000));
+        let (t, contended) = spin_for(&mut s, t0, 300_000, us(1), 1000, us(1000));
         assert!(contended);
         assert_eq!(s.spin(), cfg.idle_spin);
         assert!(s.is_contended(t));
@@ -215,9 +234,9 @@ mod tests {
         let cfg = DpConfig::default();
         let t0 = Instant::now();
         let mut s = IdleSpin::new(&cfg, t0);
-        // 3 slow polls of 1 ms, then the window closes after a sleep.
+        // 20 slow polls of 1 ms, then the window closes after a sleep.
         let mut t = t0;
-        for _ in 0..3 {
+        for _ in 0..20 {
             t += us(1000);
             assert!(s.empty_poll(t, us(1000)).preempted);
         }

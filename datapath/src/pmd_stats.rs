@@ -43,6 +43,9 @@ pub struct PmdStats {
     /// Empty polls after which the PMD found it had lost its CPU for a
     /// while (see `pmd::PREEMPTED`).
     pub preemptions: u64,
+    /// Windows of spinning that lost so much of it to preemption that the
+    /// spin was held short (see `pmd_idle`).
+    pub contended: u64,
 }
 
 impl PmdStats {
@@ -66,6 +69,7 @@ impl PmdStats {
             iterations: d(self.iterations, base.iterations),
             sleeps: d(self.sleeps, base.sleeps),
             preemptions: d(self.preemptions, base.preemptions),
+            contended: d(self.contended, base.contended),
         }
     }
 
@@ -86,6 +90,7 @@ impl PmdStats {
         self.iterations += o.iterations;
         self.sleeps += o.sleeps;
         self.preemptions += o.preemptions;
+        self.contended += o.contended;
     }
 }
 
@@ -123,7 +128,8 @@ counters!(
     idle_cycles,
     iterations,
     sleeps,
-    preemptions
+    preemptions,
+    contended
 );
 
 /// The CPU's time stamp counter (or nanoseconds where there is none).
