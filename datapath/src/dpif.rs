@@ -88,8 +88,9 @@ pub struct DpConfig {
     /// gaps no longer than this, its spin grows to cover one and a half
     /// gaps (so steady traffic of at least one packet per `idle_spin_max`
     /// is polled, not woken up for: a wakeup costs tens of microseconds
-    /// of latency); after a longer gap it is back to `idle_spin`. An idle
-    /// PMD, or one seeing sparse packets, still sleeps.
+    /// of latency); each longer gap shrinks it by a quarter, down to
+    /// `idle_spin` (see `pmd_idle`). An idle PMD, or one seeing sparse
+    /// packets, still sleeps.
     pub idle_spin_max: Duration,
     pub idle_sleep: Option<Duration>,
     pub idle_wait: Duration,

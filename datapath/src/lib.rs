@@ -22,6 +22,7 @@ pub mod netdev;
 pub mod offload;
 pub mod packet;
 pub mod pmd;
+pub mod pmd_idle;
 pub mod pmd_stats;
 pub mod port_index;
 pub mod random;

@@ -38,10 +38,11 @@
 //! PMD after short gaps (steady traffic, even a ping every 2 ms), it grows
 //! to cover them, up to `idle_spin_max` (4 ms), so such traffic is polled
 //! rather than paid a wakeup each time; a longer gap sets it back, and so
-//! does being preempted while spinning (a CPU shared with other work: a
-//! spinner that lost its CPU reacts later than a sleeper that is woken),
-//! which also keeps the spin short for the next second. Each queue also counts the cycles of its batches
-//! (one writer: a load and a store), for `pmd-rxq-show` and the `cycles`
+//! does losing a large share of the spinning time to other work (a
+//! contended CPU, where a sleeper is woken sooner than a spinner gets its
+//! turn back), which also keeps the spin short for the next second: see
+//! [`IdleSpin`]. Each queue also counts the cycles of its batches (one
+//! writer: a load and a store), for `pmd-rxq-show` and the `cycles`
 //! assignment.
 //!
 //! Nothing on the poll path scales with the number of ports: each queue
@@ -70,6 +71,7 @@ use crate::flow::{extract, Flow, FlowKey};
 use crate::megaflow::{Megaflow, Ufid, UfidHasher};
 use crate::netdev::wait::RxWaiter;
 use crate::packet::{DpPacket, PacketPool};
+use crate::pmd_idle::IdleSpin;
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::port_index::PortIndex;
 use crate::random::Rng;
@@ -382,11 +384,9 @@ impl Pmd {
         let mut idle = 0u32;
         let mut idle_since = Instant::now();
         let cfg = self.dp.cfg.clone();
-        let mut spin = cfg.idle_spin;
+        let mut spin = IdleSpin::new(&cfg, idle_since);
         let mut slept = false;
         let mut last_poll = idle_since;
-        // The spin may grow only from then on (see below).
-        let mut calm_from = idle_since;
         while !self.me.quit.load(Ordering::Acquire) {
             if self.poll_once() == 0 {
                 idle = idle.saturating_add(1);
@@ -394,15 +394,10 @@ impl Pmd {
                 if idle == 1 {
                     idle_since = now;
                 } else {
-                    if now - last_poll > PREEMPTED {
-                        // The CPU went to another task while this PMD
-                        // spun: on a shared CPU a spinner waits for its
-                        // turn when a packet comes, a sleeper is woken at
-                        // once. Sleep now, and keep the short spin a while.
-                        spin = cfg.idle_spin;
-                        calm_from = now + CONTENDED_HOLD;
-                    }
-                    if idle >= cfg.idle_polls_before_sleep && now - idle_since >= spin {
+                    let e = spin.empty_poll(now, now - last_poll);
+                    self.stats.preemptions += e.preempted as u64;
+                    self.stats.contended += e.contended as u64;
+                    if idle >= cfg.idle_polls_before_sleep && now - idle_since >= spin.spin() {
                         slept |= self.idle_wait(&cfg);
                         now = Instant::now();
                     }
@@ -413,11 +408,7 @@ impl Pmd {
                     // Woken by packets `gap` after the last ones.
                     slept = false;
                     let now = Instant::now();
-                    spin = if now >= calm_from {
-                        next_spin(&cfg, now - idle_since)
-                    } else {
-                        cfg.idle_spin
-                    };
+                    spin.woken(now, now - idle_since);
                 }
                 idle = 0;
             }
@@ -1135,24 +1126,6 @@ impl Drop for Pmd {
     }
 }
 
-/// Pins thread `tid` (0: the calling thread) to `cpu`, or lets it run on
-/// every CPU (None). Logged and ignored on failure.
-/// An empty poll that took this long means the PMD was preempted.
-const PREEMPTED: Duration = Duration::from_micros(200);
-/// How long a preempted PMD keeps its spin short.
-const CONTENDED_HOLD: Duration = Duration::from_secs(1);
-
-/// The spin before the next sleep, for a PMD that packets woke `gap`
-/// after the last packets it saw: one and a half gaps when the gap is at
-/// most `idle_spin_max` (steady traffic: poll through its gaps), else
-/// back to `idle_spin`.
-fn next_spin(cfg: &crate::dpif::DpConfig, gap: Duration) -> Duration {
-    if gap > cfg.idle_spin_max {
-        return cfg.idle_spin;
-    }
-    (gap + gap / 2).clamp(cfg.idle_spin, cfg.idle_spin_max.max(cfg.idle_spin))
-}
-
 /// The CPUs the calling thread may run on (None: unknown), to keep PMDs
 /// off CPUs that a `pmd-cpu-mask` names but the system does not offer.
 pub fn usable_cpus() -> Option<Vec<usize>> {
@@ -1164,6 +1137,8 @@ pub fn usable_cpus() -> Option<Vec<usize>> {
     )
 }
 
+/// Pins thread `tid` (0: the calling thread) to `cpu`, or lets it run on
+/// every CPU (None). Logged and ignored on failure.
 pub(crate) fn pin_thread(tid: i32, cpu: Option<usize>) {
     let mut set = nix::sched::CpuSet::new();
     let ok = match cpu {
@@ -1217,16 +1192,6 @@ mod tests {
     /// Misses of one batch that share a megaflow call the handler once:
     /// after the first install the later misses look the classifier up
     /// again (before it, they need not).
-    #[test]
-    fn spin_covers_short_gaps_and_resets_after_long_ones() {
-        let cfg = crate::dpif::DpConfig::default();
-        let us = Duration::from_micros;
-        assert_eq!(super::next_spin(&cfg, us(2000)), us(3000));
-        assert_eq!(super::next_spin(&cfg, us(3500)), cfg.idle_spin_max);
-        assert_eq!(super::next_spin(&cfg, us(20)), cfg.idle_spin);
-        assert_eq!(super::next_spin(&cfg, us(4001)), cfg.idle_spin);
-    }
-
     #[test]
     fn one_upcall_per_megaflow_within_a_batch() {
         let dp = Datapath::new(DpConfig::default(), Arc::new(ToPort2));

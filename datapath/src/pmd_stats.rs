@@ -40,6 +40,12 @@ pub struct PmdStats {
     pub iterations: u64,
     /// Idle pauses spent asleep on the queues' descriptors.
     pub sleeps: u64,
+    /// Empty polls after which the PMD found it had lost its CPU for a
+    /// while (see `pmd::PREEMPTED`).
+    pub preemptions: u64,
+    /// Windows of spinning that lost so much of it to preemption that the
+    /// spin was held short (see `pmd_idle`).
+    pub contended: u64,
 }
 
 impl PmdStats {
@@ -62,6 +68,8 @@ impl PmdStats {
             idle_cycles: d(self.idle_cycles, base.idle_cycles),
             iterations: d(self.iterations, base.iterations),
             sleeps: d(self.sleeps, base.sleeps),
+            preemptions: d(self.preemptions, base.preemptions),
+            contended: d(self.contended, base.contended),
         }
     }
 
@@ -81,6 +89,8 @@ impl PmdStats {
         self.idle_cycles += o.idle_cycles;
         self.iterations += o.iterations;
         self.sleeps += o.sleeps;
+        self.preemptions += o.preemptions;
+        self.contended += o.contended;
     }
 }
 
@@ -117,7 +127,9 @@ counters!(
     busy_cycles,
     idle_cycles,
     iterations,
-    sleeps
+    sleeps,
+    preemptions,
+    contended
 );
 
 /// The CPU's time stamp counter (or nanoseconds where there is none).

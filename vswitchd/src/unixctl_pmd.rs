@@ -189,6 +189,9 @@ pub fn cmd_pmd_stats_show(ctx: &Ctx, args: &[String]) -> Result<String, String> 
                 st.rx_packets
             );
         }
+        let _ = writeln!(s, "  sleep iterations: {}", st.sleeps);
+        let _ = writeln!(s, "  preempted spins: {}", st.preemptions);
+        let _ = writeln!(s, "  contended spin windows: {}", st.contended);
     }
     if only.is_none() {
         s.push_str("main thread:\n");
