@@ -25,7 +25,12 @@
 //! between tries) until `SPIN` after that reply, and sleeps only then. It
 //! adapts: a spin that ends empty-handed turns spinning off, and a request
 //! that arrives within `SPIN` of the reply anyway turns it back on, so a
-//! peer that pauses between requests costs at most one `SPIN`.
+//! peer that pauses between requests costs at most one `SPIN`. On a busy
+//! machine spinning only takes the core from the peer that is to send the
+//! request: a yield that gave the core away for longer than `CONTENDED`
+//! ends the spin, and `STRIKES` of those without a spin that found its
+//! request in between turn spinning off for `COOL_DOWN` (one late yield
+//! is a hiccup; the core given away spin after spin is a busy machine).
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -39,6 +44,12 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 /// How long after a reply a read that finds nothing keeps polling.
 pub const SPIN: Duration = Duration::from_micros(50);
+/// A yield longer than this ran something else on the core.
+pub const CONTENDED: Duration = Duration::from_micros(20);
+/// How long contention keeps spinning off.
+pub const COOL_DOWN: Duration = Duration::from_millis(100);
+/// Contended spins (without a successful one between) before `COOL_DOWN`.
+pub const STRIKES: u32 = 4;
 
 pub struct UnixConn {
     sock: AsyncFd<UnixStream>,
@@ -49,6 +60,10 @@ pub struct UnixConn {
     replied: Option<Instant>,
     /// Whether an empty read after a reply polls before sleeping.
     spin: bool,
+    /// No spinning before this (the core was contended).
+    cool_until: Option<Instant>,
+    /// Contended spins since the last successful one.
+    strikes: u32,
     /// Reads served by polling (for tests and tuning).
     pub spin_hits: u64,
 }
@@ -66,6 +81,8 @@ impl UnixConn {
             writable: None,
             replied: None,
             spin: true,
+            cool_until: None,
+            strikes: 0,
             spin_hits: 0,
         })
     }
@@ -81,14 +98,29 @@ impl UnixConn {
             return Ok(None);
         }
         let until = replied + SPIN;
-        while Instant::now() < until {
+        let mut now = Instant::now();
+        while now < until {
             match self.sock.get_ref().read(buf) {
                 Ok(n) => {
                     self.spin_hits += 1;
+                    self.strikes = 0;
                     return Ok(Some(n));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::yield_now();
+                    let after = Instant::now();
+                    if after - now > CONTENDED {
+                        self.strikes += 1;
+                        if self.strikes >= STRIKES {
+                            self.strikes = 0;
+                            self.spin = false;
+                            self.cool_until = Some(after + COOL_DOWN);
+                        }
+                        return Ok(None);
+                    }
+                    now = after;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => now = Instant::now(),
                 Err(e) => return Err(e),
             }
         }
@@ -141,7 +173,10 @@ impl AsyncRead for UnixConn {
                         guard.clear_ready();
                     }
                     // A request soon after the reply: worth spinning for.
-                    if n > 0 && this.replied.is_some_and(|t| t.elapsed() < SPIN) {
+                    if n > 0
+                        && this.replied.is_some_and(|t| t.elapsed() < SPIN)
+                        && this.cool_until.is_none_or(|t| t <= Instant::now())
+                    {
                         this.spin = true;
                     }
                     buf.advance(n);
