@@ -9,6 +9,12 @@
 #   dump      `ovs-ofctl dump-flows br0` of those flows
 #   del       `ovs-ofctl del-flows br0`
 #   add14b    `ovs-ofctl -O OpenFlow14 --bundle add-flows br0 FILE` (one bundle)
+#   del_empty `ovs-ofctl del-flows br0` again, on the empty table: the fixed
+#             cost of one ovs-ofctl command (start, connect, negotiate)
+#   rt10      `of_roundtrip` (benches/src/bin/of_roundtrip.rs): RT_N x (OF1.0
+#             flow-mod + barrier, wait for the reply) with pre-encoded
+#             messages, so per round trip (µs) the switch's latency without
+#             ovs-ofctl's text parsing; `rt10_cli_us` is that client's CPU
 #   rss_mib   the switch's VmRSS with the flows installed, and
 #   bytes_per_rule  (that RSS - the RSS before adding) / FLOWS.
 # Seconds are wall time of the ovs-ofctl command. Beside each, `*_cli_s` is
@@ -19,17 +25,23 @@
 # spent during the command: on a loaded machine wall time is mostly waiting
 # for a core, and this is the part a switch controls. The table
 # gives per metric the median of each switch over RUNS runs and the ratio
-# OVS/ferrovs (for times: how many times faster ferrovs is).
+# OVS/ferrovs (for times: how many times faster ferrovs is). A second table,
+# the client floor, divides OVS's wall time by ovs-ofctl's own CPU time
+# against ferrovs (median): no switch can make a command finish faster than
+# its client's own CPU time, so that quotient bounds the ratio any switch
+# could reach against OVS with this client.
 #
 # Usage: bash benches/scripts/ofproto-flows-compare.sh   (RUNS=3 FLOWS=100000)
 # FVS_SW=/path/to/ferrovs-vswitchd (and FVS_DB) run given binaries instead
-# of building this checkout (to compare two builds).
+# of building this checkout (to compare two builds); FVS_RT=/path/to/of_roundtrip
+# likewise (RT_N=0 skips the round-trip client).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PATH:/usr/sbin:/sbin"
 
 RUNS=${RUNS:-3}
 FLOWS=${FLOWS:-100000}
+RT_N=${RT_N:-20000}
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 
 if [ -z "${FVS_SW:-}" ]; then
@@ -37,6 +49,11 @@ if [ -z "${FVS_SW:-}" ]; then
   cargo build --release -q -p ferrovs-ovsdb -p ferrovs-vswitchd \
     --bin ferrovs-ovsdb-server --bin ferrovs-vswitchd
 fi
+if [ -z "${FVS_RT:-}" ] && [ "$RT_N" != 0 ]; then
+  echo "== building the round-trip client (of_roundtrip)" >&2
+  cargo build --release -q -p ferrovs-benches --bin of_roundtrip
+fi
+FVS_RT=${FVS_RT:-$PWD/target/release/of_roundtrip}
 FVS_DB=${FVS_DB:-$PWD/target/release/ferrovs-ovsdb-server}
 FVS_SW=${FVS_SW:-$PWD/target/release/ferrovs-vswitchd}
 for b in "$FVS_DB" "$FVS_SW" "$(command -v ovsdb-server)" "$(command -v ovs-vswitchd)" \
@@ -144,6 +161,11 @@ for run in $(seq "$RUNS"); do
     after=$(rss_kib "$SW_PID")
     t_dump=$(timed_sw ovs-ofctl -O OpenFlow13 dump-flows "$OFCTL_TARGET")
     t_del=$(timed_sw ovs-ofctl -O OpenFlow13 del-flows "$OFCTL_TARGET")
+    t_del_empty=$(timed_sw ovs-ofctl -O OpenFlow13 del-flows "$OFCTL_TARGET")
+    rt="0 0"
+    if [ "$RT_N" != 0 ]; then
+      rt=$("$FVS_RT" --sock "${OFCTL_TARGET#unix:}" --n "$RT_N" --version 10 | awk '{print $2}' | tr '\n' ' ')
+    fi
     t_add14b=$(timed_sw ovs-ofctl -O OpenFlow14 --bundle add-flows "$OFCTL_TARGET" "$FLOWFILE")
     n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
     [ "$n" = "$FLOWS" ] || { echo "$name: $n flows after the bundle, expected $FLOWS" >&2; exit 1; }
@@ -152,6 +174,8 @@ for run in $(seq "$RUNS"); do
       set -- $t_add10; echo "$name add10_s $1"; echo "$name add10_cli_s $2"; echo "$name add10_sw_s $3"
       set -- $t_dump; echo "$name dump_s $1"; echo "$name dump_cli_s $2"; echo "$name dump_sw_s $3"
       set -- $t_del; echo "$name del_s $1"; echo "$name del_cli_s $2"; echo "$name del_sw_s $3"
+      set -- $t_del_empty; echo "$name del_empty_s $1"; echo "$name del_empty_cli_s $2"
+      set -- $rt; echo "$name rt10_us $1"; echo "$name rt10_cli_us $2"
       set -- $t_add14b; echo "$name add14_bundle_s $1"; echo "$name add14_bundle_cli_s $2"
       echo "$name add14_bundle_sw_s $3"
       echo "$name rss_mib $(awk -v a="$after" 'BEGIN {print a / 1024}')"
@@ -164,10 +188,22 @@ done
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 printf "\n%-16s %12s %12s %10s\n" metric ovs ferrovs ovs/ferrovs
 for m in add10_s add10_cli_s add10_sw_s add14_bundle_s add14_bundle_cli_s add14_bundle_sw_s \
-  dump_s dump_cli_s dump_sw_s del_s del_cli_s del_sw_s rss_mib bytes_per_rule; do
+  dump_s dump_cli_s dump_sw_s del_s del_cli_s del_sw_s del_empty_s del_empty_cli_s \
+  rt10_us rt10_cli_us rss_mib bytes_per_rule; do
   o=$(awk -v m="$m" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
   f=$(awk -v m="$m" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
   printf "%-16s %12.3f %12.3f %10.2f\n" "$m" "$o" "$f" "$(awk -v o="$o" -v f="$f" 'BEGIN {print (f > 0) ? o / f : 0}')"
 done
 echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl; *_cli_s: CPU time of ovs-ofctl itself;"
-echo " *_sw_s: CPU time of the switch during the command; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo " *_sw_s: CPU time of the switch during the command; rt10_*: µs per round trip, $RT_N round trips;"
+echo " load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# The client floor: OVS's wall time over ovs-ofctl's own CPU time against
+# ferrovs, the most any switch could gain on OVS with this client.
+printf "\n%-16s %12s %12s %12s\n" command ovs_wall_s ofctl_cpu_s max_ratio
+for m in add10 add14_bundle dump del; do
+  o=$(awk -v m="${m}_s" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
+  c=$(awk -v m="${m}_cli_s" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
+  printf "%-16s %12.3f %12.3f %12s\n" "$m" "$o" "$c" \
+    "$(awk -v o="$o" -v c="$c" 'BEGIN {if (c > 0) printf "%.2f", o / c; else print "-"}')"
+done

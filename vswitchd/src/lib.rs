@@ -29,6 +29,7 @@ pub mod hostdev;
 pub mod hwaddr;
 pub mod iface;
 pub mod ofconn;
+pub mod ofconn_unix;
 pub mod ofport;
 pub mod pcap;
 pub mod pmd_config;

@@ -14,6 +14,9 @@
 //! Rate-limited packet-ins (a controller's `controller_rate_limit`) wait
 //! in ofproto's schedulers; the loop wakes when the next one is due.
 //!
+//! Branches are polled in order: write, read, waker, probe setting,
+//! packet-in schedule, probe timer.
+//!
 //! Inactivity probes (controllers): after `probe` with nothing received the
 //! loop sends an echo request; after another `probe` with still nothing it
 //! gives up, as OVS's rconn does.
@@ -133,7 +136,11 @@ where
             return ConnEnd::Closed;
         }
         let probe_at = probe.borrow().map(|p| last_rx + p);
+        // Biased: queued output is written before the socket is read
+        // again (a unix connection's read may poll briefly for the next
+        // request once a reply is out; see `ofconn_unix`).
         tokio::select! {
+            biased;
             w = wr.write(&out[sent..]), if sent < out.len() => match w {
                 Ok(0) => return ConnEnd::PeerClosed,
                 Ok(n) => {

@@ -23,6 +23,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::ofconn::{self, fixed_probe, SharedOfproto};
+use crate::ofconn_unix::UnixConn;
 use tokio::sync::watch;
 
 pub const OFP_PORT: u16 = 6653;
@@ -125,7 +126,11 @@ impl Service {
                     loop {
                         tokio::select! {
                             a = l.accept() => match a {
-                                Ok((s, _)) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate),
+                                // Watched for reading only (see ofconn_unix).
+                                Ok((s, _)) => match UnixConn::new(s) {
+                                    Ok(s) => spawn_conn(&mut conns, s, &ofproto, kind, fixed_probe(probe), rate),
+                                    Err(e) => tracing::warn!("accept: {e}"),
+                                },
                                 Err(e) => {
                                     tracing::warn!("accept: {e}");
                                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -329,13 +334,15 @@ impl Active {
 
 /// A connected active target.
 enum Stream {
-    Unix(tokio::net::UnixStream),
+    Unix(UnixConn),
     Tcp(tokio::net::TcpStream),
 }
 
 async fn open(target: &Target) -> std::io::Result<Stream> {
     match target {
-        Target::Unix(p) => Ok(Stream::Unix(tokio::net::UnixStream::connect(p).await?)),
+        Target::Unix(p) => Ok(Stream::Unix(UnixConn::new(
+            tokio::net::UnixStream::connect(p).await?,
+        )?)),
         Target::Tcp(ip, port) => {
             let s = tokio::net::TcpStream::connect((ip.as_str(), *port)).await?;
             let _ = s.set_nodelay(true);
