@@ -61,10 +61,12 @@ pub(crate) struct Pushed {
 /// dropped a round later).
 pub(crate) type Origins = HashMap<[u64; FLOW_WORDS], (Flow, u64)>;
 
-/// Remembers `f` as the key that made the megaflow of `f` under `mask`
+/// Remembers the datapath key `words` as the key that made the megaflow of that key under `mask`
 /// (the first packet's, as OVS's ukey; the datapath makes `recirc_id`
 /// exact, as here).
-pub(crate) fn remember_origin(up: &OfprotoUpcall, f: &Flow, mask: &FlowKey) {
+pub(crate) fn remember_origin(up: &OfprotoUpcall, words: &[u64], mask: &FlowKey) {
+    let mut f = Flow::default();
+    f.0.copy_from_slice(&words[..FLOW_WORDS]);
     let mut m = Flow::default();
     mask.expand(&mut m);
     m.set_all(dp::IN_PORT);
@@ -75,7 +77,7 @@ pub(crate) fn remember_origin(up: &OfprotoUpcall, f: &Flow, mask: &FlowKey) {
     }
     let mut o = up.origins.lock().unwrap_or_else(|e| e.into_inner());
     let round = up.reval_rounds.load(std::sync::atomic::Ordering::Relaxed);
-    o.entry(masked).or_insert((*f, round));
+    o.entry(masked).or_insert((f, round));
 }
 
 /// What one round did.

@@ -332,7 +332,8 @@ impl OfprotoUpcall {
         credit: Option<(u64, u64)>,
         keys: Option<&mut crate::xcache::RuleKeys>,
     ) -> Option<Translation> {
-        self.translate_with(refs, f, may_learn, credit, keys, |out, now, xcache| {
+        let flow = OfFlow::from_dp(f);
+        self.translate_with(refs, &flow, may_learn, credit, keys, |out, now, xcache| {
             Translation {
                 learned: std::mem::take(&mut out.learned),
                 now,
@@ -348,20 +349,24 @@ impl OfprotoUpcall {
         })
     }
 
-    /// Translates `f` (bridges locked) and hands the result, in place, to
-    /// `finish` with the translation's clock and, with `keys`, its
+    /// Translates the datapath flow `f` (its datapath words; bridges
+    /// locked) and hands the result, in place, to `finish` with the
+    /// translation's clock and, with `keys`, its
     /// [`crate::xcache::XCache`]. None if no bridge owns the port.
     pub(crate) fn translate_with<R>(
         &self,
         refs: &[BridgeRef<'_>],
-        f: &Flow,
+        f: &OfFlow,
         may_learn: bool,
         credit: Option<(u64, u64)>,
         keys: Option<&mut crate::xcache::RuleKeys>,
         finish: impl FnOnce(&mut xlate::XlateOut<'_>, Instant, Option<crate::xcache::XCache>) -> R,
     ) -> Option<R> {
-        let dp_in = f.get(dp::IN_PORT) as u32;
-        let mut flow = OfFlow::from_dp(f);
+        let dp_in = f.bits(
+            dp::IN_PORT.word as usize,
+            dp::IN_PORT.shift as u32,
+            dp::IN_PORT.bits as u32,
+        ) as u32;
         // Bits a decapsulated packet's tunnel port was chosen by (only
         // looked for when no port has the datapath port).
         let mut tnl_wc: Option<OfFlow> = None;
@@ -375,8 +380,7 @@ impl OfprotoUpcall {
                 refs.iter()
                     .enumerate()
                     .filter_map(|(i, b)| {
-                        xlate::tunnel_receive_scored(b.ports, dp_in, &flow, wc)
-                            .map(|(s, o)| (s, i, o))
+                        xlate::tunnel_receive_scored(b.ports, dp_in, f, wc).map(|(s, o)| (s, i, o))
                     })
                     .max_by_key(|(s, i, _)| (*s, std::cmp::Reverse(*i)))
                     .map(|(_, i, o)| (i, o))
@@ -402,17 +406,20 @@ impl OfprotoUpcall {
             return Some(finish(&mut out, Instant::now(), None));
         };
         let now = refs[idx].ofproto.now();
-        xlate::set_in_port(&mut flow, ofport);
         self.translations.fetch_add(1, Relaxed);
-        let mut out = xlate::xlate(&XlateIn {
+        // The flow copied once, into the input, then given its OpenFlow
+        // input port there.
+        let mut input = XlateIn {
             bridges: refs,
             bridge: idx,
-            flow,
+            flow: *f,
             now,
             may_learn,
             recirc: Some(&self.recirc),
             tnl: Some(&self.tnl),
-        });
+        };
+        xlate::set_in_port(&mut input.flow, ofport);
+        let mut out = xlate::xlate(&input);
         if let Some(t) = &tnl_wc {
             for (w, m) in out.wc.0.iter_mut().zip(t.0.iter()) {
                 *w |= m;
@@ -656,19 +663,30 @@ impl UpcallHandler for OfprotoUpcall {
         key: &FlowKey,
         reply: &mut UpcallReply,
     ) -> Result<(), UpcallError> {
-        let mut f = Flow::default();
-        key.expand(&mut f);
+        // The key's words straight into the OpenFlow flow (no dense
+        // datapath flow in between).
+        let mut f = OfFlow::default();
+        for (i, w) in key.iter() {
+            f.0[i] = w;
+        }
         // Rules are credited when the revalidator pushes the megaflow's
         // counters (which count this packet too), not here. The
         // translation is read in place (no owned copy of it).
         let done = self.with_bridges(|refs| {
             self.translate_with(refs, &f, true, None, None, |out, now, _| {
                 reply.actions.append(&mut out.actions);
-                let mut mask = out.wc.to_dp();
                 // The datapath needs in_port exact (OpenFlow in_port bits
                 // are the same bits, already exact).
-                mask.set_all(dp::IN_PORT);
-                reply.mask = Some(mask.to_key());
+                out.wc.0[dp::IN_PORT.word as usize] |= dp::IN_PORT.word_mask();
+                // The mask key from the datapath words of the wildcards,
+                // in place.
+                let mut mask = FlowKey::default();
+                let mut b = mask.builder();
+                for (i, &w) in out.wc.0[..dp::FLOW_WORDS].iter().enumerate() {
+                    b.push(i, w);
+                }
+                b.finish();
+                reply.mask = Some(mask);
                 reply.install = true;
                 (
                     std::mem::take(&mut out.learned),
@@ -690,7 +708,7 @@ impl UpcallHandler for OfprotoUpcall {
         self.apply_learned(&learned, now);
         if !recircs.is_empty() {
             if let Some(mask) = &reply.mask {
-                crate::revalidate::remember_origin(self, &f, mask);
+                crate::revalidate::remember_origin(self, &f.0, mask);
             }
         }
         // Packet-ins (table misses and controller actions alike) come

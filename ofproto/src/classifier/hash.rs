@@ -19,13 +19,17 @@ pub(crate) fn mix(h: u64, v: u64) -> u64 {
 /// Final avalanche (murmur3's fmix64), so that every bit of the key
 /// reaches the bits a hash table uses.
 #[inline(always)]
-pub(crate) fn finish(mut h: u64) -> u64 {
+pub(crate) const fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
 }
+
+/// The bucket key of the empty row: every rule of a match-all subtable
+/// (no mask bits) is in the bucket of this key.
+pub(crate) const EMPTY_ROW: u64 = finish(BASIS);
 
 /// Hasher for `u64` keys that already are [`finish`]ed hashes.
 #[derive(Default, Clone, Copy)]
@@ -69,6 +73,12 @@ impl Hasher for WordHasher {
             self.0 = mix(self.0, *b as u64);
         }
     }
+    fn write_u16(&mut self, v: u16) {
+        self.0 = mix(self.0, v as u64);
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = mix(self.0, v as u64);
+    }
     fn write_u64(&mut self, v: u64) {
         self.0 = mix(self.0, v);
     }
@@ -78,3 +88,23 @@ impl Hasher for WordHasher {
 }
 
 pub(crate) type WordBuild = BuildHasherDefault<WordHasher>;
+
+/// [`WordHasher`]s that start from a random seed: for tables whose keys
+/// come from packets (the MAC table), so that chosen keys cannot be made
+/// to collide, at the cost of a word mix rather than SipHash's rounds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeededWordBuild(u64);
+
+impl SeededWordBuild {
+    pub(crate) fn new() -> SeededWordBuild {
+        use std::hash::BuildHasher;
+        SeededWordBuild(std::collections::hash_map::RandomState::new().hash_one(BASIS))
+    }
+}
+
+impl std::hash::BuildHasher for SeededWordBuild {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}

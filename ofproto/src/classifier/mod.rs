@@ -214,10 +214,7 @@ impl<T> Classifier<T> {
         }
         self.tries = tries;
         for st in self.subtables.iter_mut().flatten() {
-            st.trie_plen = [0; MAX_TRIES];
-            for (t, tf) in self.tries.iter().enumerate() {
-                st.trie_plen[t] = tf.plen(&st.mask) as u8;
-            }
+            st.set_tries(&self.tries);
         }
         for h in self.order.iter_mut() {
             let st = self.subtables[h.id as usize].as_ref().expect("live");
@@ -310,9 +307,7 @@ impl<T> Classifier<T> {
             return id;
         }
         let mut st = Subtable::new(*mask);
-        for (t, tf) in self.tries.iter().enumerate() {
-            st.trie_plen[t] = tf.plen(mask) as u8;
-        }
+        st.set_tries(&self.tries);
         let id = match self.free_subtables.pop() {
             Some(id) => {
                 self.subtables[id as usize] = Some(st);
@@ -631,7 +626,14 @@ impl<T> Classifier<T> {
                 continue;
             }
             let st = self.st(hot.id);
-            if let Some(slot) = self.find_in(st, flow, &mut ctx, wc.as_deref_mut()) {
+            let found = if st.words.is_empty() {
+                // Match-all (a table's catch-all or miss flow): its best
+                // rule heads its one bucket, and nothing is examined.
+                st.buckets.get(&hash::EMPTY_ROW).copied()
+            } else {
+                self.find_in(st, flow, &mut ctx, wc.as_deref_mut())
+            };
+            if let Some(slot) = found {
                 let e = self.rules.get(slot);
                 if best.is_none_or(|b| e.priority > b.priority) {
                     best = Some(e);
@@ -729,11 +731,12 @@ impl<T> Classifier<T> {
         ctx: &mut TrieCtx,
         mut wc: Option<&mut OfFlow>,
     ) -> bool {
-        for (t, tf) in self.tries.iter().enumerate() {
+        let mut todo = st.trie_stages[s];
+        while todo != 0 {
+            let t = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            let tf = &self.tries[t];
             let plen = st.trie_plen[t] as u32;
-            if plen == 0 || tf.stage != s {
-                continue;
-            }
             let (plens, bits) = *ctx[t].get_or_insert_with(|| tf.lookup(flow));
             if plens.contains(plen) {
                 continue;

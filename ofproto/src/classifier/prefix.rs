@@ -130,32 +130,30 @@ impl TrieField {
         }
     }
 
-    /// A mask of the first `n` bits of the field.
-    fn prefix_mask(&self, n: u32) -> OfFlow {
+    /// The first `n` bits of the field as (word, mask) pairs (the second
+    /// pair's mask is 0 for an IPv4 field): two words at most, so callers
+    /// touch only those instead of a whole flow.
+    #[inline]
+    fn prefix_words(&self, n: u32) -> [(usize, u64); 2] {
         let m: u128 = if n == 0 { 0 } else { !0u128 << (128 - n) };
-        let mut f = OfFlow::default();
         match self.loc {
-            Loc::V4 { word, shift } => f.0[word] = ((m >> 96) as u64) << shift,
-            Loc::V6 { word } => {
-                f.0[word] = (m >> 64) as u64;
-                f.0[word + 1] = m as u64;
-            }
+            Loc::V4 { word, shift } => [(word, ((m >> 96) as u64) << shift), (word, 0)],
+            Loc::V6 { word } => [(word, (m >> 64) as u64), (word + 1, m as u64)],
         }
-        f
     }
 
     /// Sets the first `n` bits of the field in `wc`.
+    #[inline]
     pub(crate) fn set_prefix_bits(&self, wc: &mut OfFlow, n: u32) {
-        let p = self.prefix_mask(n);
-        for (w, m) in wc.0.iter_mut().zip(p.0.iter()) {
-            *w |= m;
+        for (w, m) in self.prefix_words(n) {
+            wc.0[w] |= m;
         }
     }
 
     /// True if the first `n` bits of the field are already set in `wc`.
+    #[inline]
     pub(crate) fn prefix_bits_set(&self, wc: &OfFlow, n: u32) -> bool {
-        let p = self.prefix_mask(n);
-        wc.0.iter().zip(p.0.iter()).all(|(w, m)| w & m == *m)
+        self.prefix_words(n).iter().all(|&(w, m)| wc.0[w] & m == m)
     }
 
     /// The trie's answer for packet `f`: every length if the packet does

@@ -27,6 +27,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::hash::{finish, mix, PassThroughBuild, BASIS};
+use super::prefix::TrieField;
 use super::stage::{stage_masks, N_STAGES};
 use super::trie::PrefixTrie;
 use super::MAX_TRIES;
@@ -56,6 +57,10 @@ pub(crate) struct Subtable {
     /// Per configured prefix trie: this mask's prefix length on its field
     /// (0: the field is wildcarded or not a CIDR mask; no trie check).
     pub(crate) trie_plen: [u8; MAX_TRIES],
+    /// Per stage, the tries (bit `t` for trie `t`) that check it: those
+    /// with a `trie_plen` whose field is in that stage. A lookup skips
+    /// the trie checks of a stage at zero.
+    pub(crate) trie_stages: [u8; N_STAGES],
     /// The ports trie (see the module comment) and the mask's prefix
     /// length on the 32 port bits; None unless the last stage is ports.
     pub(crate) ports: Option<(u32, PrefixTrie)>,
@@ -106,10 +111,23 @@ impl Subtable {
             max_priority: 0,
             n_rules: 0,
             trie_plen: [0; MAX_TRIES],
+            trie_stages: [0; N_STAGES],
             ports,
             rows: Vec::new(),
             free_rows: Vec::new(),
             n_rows: 0,
+        }
+    }
+
+    /// Sets `trie_plen` and `trie_stages` for the classifier's `tries`.
+    pub(crate) fn set_tries(&mut self, tries: &[TrieField]) {
+        self.trie_plen = [0; MAX_TRIES];
+        self.trie_stages = [0; N_STAGES];
+        for (t, tf) in tries.iter().enumerate() {
+            self.trie_plen[t] = tf.plen(&self.mask) as u8;
+            if self.trie_plen[t] > 0 {
+                self.trie_stages[tf.stage] |= 1 << t;
+            }
         }
     }
 

@@ -10,7 +10,7 @@
 
 use ferrovs_datapath::flow::layout as dp;
 
-use crate::xlate::{in_port, Ctx};
+use crate::xlate::{in_port, Ctx, XPort};
 
 const PC_NO_FLOOD: u32 = 1 << 4;
 
@@ -115,29 +115,41 @@ impl Ctx<'_, '_> {
     }
 
     fn normal_flood(&mut self, vlan: u16, inp: u16) {
+        use ferrovs_openflow::port::OFPP_LOCAL;
         let br = self.br();
-        let ports: Vec<u16> = br
+        let floods = |p: u16, xp: &XPort| {
+            p != inp
+                && xp.vlan.includes(vlan)
+                && br
+                    .ofproto
+                    .port(p)
+                    .is_none_or(|d| d.config & PC_NO_FLOOD == 0)
+        };
+        // The bridge's own port first, then by number (OVS's bundle order
+        // for ports added in number order; the port map is ordered). Each
+        // output waits for the next one found, so that the last is known
+        // without collecting the list.
+        let local = br
+            .ports
+            .get(OFPP_LOCAL)
+            .is_some_and(|xp| floods(OFPP_LOCAL, xp))
+            .then_some(OFPP_LOCAL);
+        let rest = br
             .ports
             .iter()
-            .filter(|(p, xp)| {
-                *p != inp
-                    && xp.vlan.includes(vlan)
-                    && br
-                        .ofproto
-                        .port(*p)
-                        .is_none_or(|d| d.config & PC_NO_FLOOD == 0)
-            })
-            .map(|(p, _)| p)
-            .collect();
-        // The bridge's own port first, then by number (OVS's bundle order
-        // for ports added in number order).
-        let mut ports = ports;
-        ports.sort_by_key(|p| (*p != ferrovs_openflow::port::OFPP_LOCAL, *p));
+            .filter(|(p, xp)| *p != OFPP_LOCAL && floods(*p, xp))
+            .map(|(p, _)| p);
         let last = self.last;
-        let n = ports.len();
-        for (i, p) in ports.into_iter().enumerate() {
-            self.last = last && i + 1 == n;
-            self.normal_output(p, vlan);
+        let mut pending: Option<u16> = None;
+        for p in local.into_iter().chain(rest) {
+            if let Some(q) = pending.replace(p) {
+                self.last = false;
+                self.normal_output(q, vlan);
+            }
+        }
+        if let Some(q) = pending {
+            self.last = last;
+            self.normal_output(q, vlan);
         }
         self.last = last;
     }

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::classifier::hash::WordBuild;
 use crate::normal::MacTable;
 use crate::ofproto::Ofproto;
 
@@ -119,7 +120,8 @@ pub struct XPort {
 #[derive(Debug, Clone, Default)]
 pub struct BridgePorts {
     ports: BTreeMap<u16, XPort>,
-    by_dp: HashMap<u32, u16>,
+    /// Looked up on every upcall: hashed by a word mix, not SipHash.
+    by_dp: HashMap<u32, u16, WordBuild>,
 }
 
 impl BridgePorts {

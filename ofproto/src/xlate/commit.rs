@@ -102,6 +102,12 @@ impl Ctx<'_, '_> {
 
     /// Emits the actions that bring `base` up to `flow`.
     pub(crate) fn commit(&mut self) {
+        // Every commit below acts only on a difference between the two
+        // (datapath words): none, nothing to emit or mark. The common
+        // case (outputs of an unmodified packet), at one compare.
+        if self.flow.0[..dp::FLOW_WORDS] == self.base.0[..dp::FLOW_WORDS] {
+            return;
+        }
         self.commit_packet_type();
         self.commit_eth();
         let mpls_first = self.mpls_pop_first();

@@ -56,6 +56,25 @@ fn clauses(r: &Rule) -> Option<Vec<(u32, u8, u8)>> {
     (!v.is_empty()).then_some(v)
 }
 
+/// True if `r` is a soft rule (what [`clauses`] would find clauses in),
+/// without collecting them: the check every table lookup makes.
+#[inline]
+fn is_soft(r: &Rule) -> bool {
+    let mut any = false;
+    for i in &r.instructions {
+        let Instruction::ApplyActions(acts) = i else {
+            return false;
+        };
+        for a in acts {
+            if !matches!(a, Action::Conjunction { .. }) {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
 fn with_conj_id(flow: &OfFlow, id: u32) -> OfFlow {
     let mut f = *flow;
     let _ = f.set_field_tlv(Field::ConjId, &Value::from_u32(id), &TlvMap::EMPTY);
@@ -81,7 +100,7 @@ impl<'a> Ctx<'a, '_> {
     pub(crate) fn table_lookup(&mut self, table: &'a OfTable) -> Option<&'a Rule> {
         let (_, hit) = table.cls.lookup(&self.flow, Some(&mut self.wc))?;
         let hit: &'a Rule = hit;
-        if clauses(hit).is_none() {
+        if !is_soft(hit) {
             return Some(hit);
         }
         let rules: Vec<Candidate<'a>> = table
@@ -89,7 +108,7 @@ impl<'a> Ctx<'a, '_> {
             .iter()
             .map(|(k, r)| {
                 let r: &'a Rule = r;
-                (k, r, clauses(r).is_some())
+                (k, r, is_soft(r))
             })
             .collect();
         let result = self.conjunctive(&rules);

@@ -54,6 +54,7 @@ use ferrovs_datapath::flow::layout as dp;
 use ferrovs_openflow::action::Action;
 use ferrovs_openflow::port::{OFPP_IN_PORT, OFPP_NONE};
 use ferrovs_openflow::{Instruction, Version};
+use smallvec::SmallVec;
 
 use crate::flow::{geneve, OfFlow, OfMatch, TlvMap};
 use action_set::ActionSet;
@@ -170,16 +171,21 @@ pub enum XlateError {
     UnsupportedPacketType,
 }
 
+/// Rules and table lookups an [`XlateOut`] holds without allocating.
+pub const INLINE_HITS: usize = 16;
+
 /// The result of a translation.
 #[derive(Debug, Clone, Default)]
 pub struct XlateOut<'a> {
     pub actions: Vec<DpAction>,
     /// Every bit examined; `wc.to_dp()` is the megaflow mask.
     pub wc: OfFlow,
-    pub rules: Vec<RuleHit<'a>>,
+    /// Inline up to [`INLINE_HITS`] (no allocation for a typical
+    /// pipeline; upcalls do not even read them).
+    pub rules: SmallVec<[RuleHit<'a>; INLINE_HITS]>,
     /// Every table lookup, hit or miss, resubmits included (OVS counts
     /// each `rule_dpif_lookup_from_table` the same way).
-    pub lookups: Vec<TableLookup<'a>>,
+    pub lookups: SmallVec<[TableLookup<'a>; INLINE_HITS]>,
     pub packet_ins: Vec<PacketIn>,
     /// MAC learning changed a table (megaflows may need revalidation).
     pub mac_changed: bool,
@@ -331,12 +337,23 @@ impl<'a, 't> Ctx<'a, 't> {
             rule: None,
             tail_done: false,
             // Sized for a typical pipeline: growing these was a tenth of
-            // an upcall's cost.
+            // an upcall's cost (rules and lookups are inline). Field by
+            // field: `..XlateOut::default()` built a whole default (two
+            // flows zeroed) and then copied it in.
             out: XlateOut {
                 actions: Vec::with_capacity(8),
-                rules: Vec::with_capacity(16),
-                lookups: Vec::with_capacity(16),
-                ..XlateOut::default()
+                wc: OfFlow::default(),
+                rules: SmallVec::new(),
+                lookups: SmallVec::new(),
+                packet_ins: Vec::new(),
+                mac_changed: false,
+                mac_learned: None,
+                uncacheable: false,
+                error: None,
+                final_flow: OfFlow::default(),
+                recircs: Vec::new(),
+                learned: Vec::new(),
+                ct_recircs: Vec::new(),
             },
             trace,
             tnl: input.tnl,
@@ -363,9 +380,24 @@ impl<'a, 't> Ctx<'a, 't> {
         }
         // The tun_metadata bits read become a mask over the raw options.
         geneve::options_mask(&self.base, &mut self.wc, self.tlv);
-        self.out.wc = self.wc;
-        self.out.final_flow = self.flow;
-        std::mem::take(&mut self.out)
+        // Built field by field into the caller's slot: taking `out` whole
+        // would zero a default in its place and copy both flows twice.
+        let o = &mut self.out;
+        XlateOut {
+            actions: std::mem::take(&mut o.actions),
+            wc: self.wc,
+            rules: std::mem::take(&mut o.rules),
+            lookups: std::mem::take(&mut o.lookups),
+            packet_ins: std::mem::take(&mut o.packet_ins),
+            mac_changed: std::mem::take(&mut o.mac_changed),
+            mac_learned: o.mac_learned.take(),
+            uncacheable: std::mem::take(&mut o.uncacheable),
+            error: o.error.take(),
+            final_flow: self.flow,
+            recircs: std::mem::take(&mut o.recircs),
+            learned: std::mem::take(&mut o.learned),
+            ct_recircs: std::mem::take(&mut o.ct_recircs),
+        }
     }
 }
 
