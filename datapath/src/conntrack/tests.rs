@@ -1322,7 +1322,7 @@ fn ftp_announcement_in_a_fragmented_control_segment() {
 /// of this process's resident set over the connections created. A
 /// figure, not a check: run it alone, `-- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a figure, not a check (run alone: --ignored --nocapture)"]
 fn memory_per_connection_at_1m() {
     fn rss() -> u64 {
         let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
