@@ -2,6 +2,9 @@
 //! megaflow: a PMD polling a stream of new flows at the limit allocates
 //! nothing. Counted by a global allocator that counts the allocations of
 //! the thread that asks (this test binary has just this one test).
+
+mod common;
+use common::frames::udp4_to;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
@@ -90,18 +93,6 @@ impl UpcallHandler for ToPort2 {
     }
 }
 
-fn udp(x: u32) -> DpPacket {
-    let mut f = vec![0u8; 60];
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&46u16.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
-    f[30..34].copy_from_slice(&[198, 19, (x >> 8) as u8, x as u8]);
-    DpPacket::from_bytes(&f)
-}
-
 #[test]
 fn misses_at_the_flow_limit_allocate_nothing() {
     // The counter sees this thread's allocations.
@@ -122,7 +113,7 @@ fn misses_at_the_flow_limit_allocate_nothing() {
     let mut round = |pmd: &mut ferrovs_datapath::Pmd| {
         // Packets are made and taken back outside the counted region.
         for _ in 0..32 {
-            assert!(p1.inject(0, udp(next)));
+            assert!(p1.inject(0, udp4_to(next)));
             next += 1;
         }
         let n = allocations(|| {

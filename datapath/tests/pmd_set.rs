@@ -2,6 +2,9 @@
 //! traffic. (A file of its own: its PMD threads are named as those of
 //! `pmd_rxq`'s pinning test, which looks its thread up by name.)
 
+mod common;
+use common::frames::udp4_to;
+
 use std::sync::Arc;
 
 use ferrovs_datapath::dpif::{RxqAssign, RxqInfo};
@@ -37,18 +40,6 @@ impl UpcallHandler for ToPort2 {
     }
 }
 
-fn udp_to(x: u8) -> DpPacket {
-    let mut f = vec![0u8; 60];
-    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&46u16.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
-    f[30..34].copy_from_slice(&[198, 19, 0, x]);
-    DpPacket::from_bytes(&f)
-}
-
 /// Waits until `p2` has sent `n` frames in all (taking them), up to 10 s.
 fn drain_until(p2: &MemNetdev, n: usize, got: &mut usize) -> bool {
     let t = std::time::Instant::now();
@@ -77,7 +68,7 @@ fn pmd_set_grows_and_shrinks_with_traffic() {
     let mut send = |n: usize| {
         for i in 0..n {
             // Queue-full refusals are not sent (MemNetdev's bound).
-            sent += p1.inject(i % 2, udp_to((i % 8) as u8)) as usize;
+            sent += p1.inject(i % 2, udp4_to((i % 8) as u32)) as usize;
         }
         sent
     };
@@ -113,7 +104,7 @@ fn pmd_set_grows_and_shrinks_with_traffic() {
             let mut n = 0usize;
             let mut i = 0usize;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                n += p1.inject(i % 2, udp_to((i % 8) as u8)) as usize;
+                n += p1.inject(i % 2, udp4_to((i % 8) as u32)) as usize;
                 i += 1;
                 if i.is_multiple_of(16) {
                     std::thread::sleep(std::time::Duration::from_micros(200));
@@ -156,7 +147,7 @@ fn pmd_set_grows_and_shrinks_with_traffic() {
     let send = |n: usize| {
         let mut k = 0;
         for i in 0..n {
-            k += p1.inject(i % 2, udp_to((i % 8) as u8)) as usize;
+            k += p1.inject(i % 2, udp4_to((i % 8) as u32)) as usize;
         }
         k
     };

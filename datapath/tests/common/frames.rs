@@ -16,3 +16,18 @@ pub const IPV4_FRAG_LATER: &str = "02000000000202000000000108004500002c1c4600034
 pub const MPLS: &str = "0200000000020200000000018847003e8040007d013f450000211c4640004011905ec6120101c612010213881770000d02e268656c6c6f";
 pub const SCTP4: &str = "0200000000020200000000010800450000341c464000408491d8c6120001c61200021389138adeadbeef000000000100001400000000000000000000000000000000";
 pub const TCP6_SYNACK: &str = "02000000000202000000000186dd600000000014064020010db800000000000000000000000120010db800000000000000000000000201bbd90311223344000000005012faf03a480000";
+
+/// A 60-byte IPv4 UDP frame from 198.18.0.1 to 198.19.x.y (`x`'s low two
+/// bytes), checksums left zero: one new megaflow per `x` for a handler
+/// exact on `nw_dst`.
+pub fn udp4_to(x: u32) -> ferrovs_datapath::packet::DpPacket {
+    let mut f = vec![0u8; 60];
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    f[30..34].copy_from_slice(&[198, 19, (x >> 8) as u8, x as u8]);
+    ferrovs_datapath::packet::DpPacket::from_bytes(&f)
+}
