@@ -154,6 +154,23 @@ impl TcpConn {
         if invalid_flags(flags) {
             return (Update::Invalid, None);
         }
+        if !reply
+            && flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+            && self.peer[0].state <= TcpState::SynSent
+            && self.peer[1].state < TcpState::SynSent
+        {
+            // Another SYN before the responder said anything: a
+            // retransmission, or a client that gave up on an unanswered
+            // attempt and reuses the port with a new initial sequence
+            // number. Track from this SYN (as Linux's conntrack does), so
+            // that the handshake, data and RST that follow are checked
+            // against the sequence numbers really in use. OVS 3.1 keeps
+            // the first SYN's numbers here, and the new attempt's RST
+            // then fails the check, leaving an ESTABLISHED entry that
+            // turns every later SYN of the 5-tuple `inv` until it expires.
+            *self = TcpConn::new(seg).0;
+            return (Update::ValidNew, Some(Tm::TcpFirstPacket));
+        }
         let (a, b) = self.peer.split_at_mut(1);
         let (src, dst) = if reply {
             (&mut b[0], &mut a[0])
@@ -376,6 +393,42 @@ mod tests {
         // A new SYN on the closed pair reopens it.
         let (u, _) = c.update(&seg(TCP_SYN, 9000, 0, 0), false, true);
         assert_eq!(u, Update::New);
+    }
+
+    /// A client gives up on an unanswered SYN and reuses the port with a
+    /// new initial sequence number: the new attempt is tracked from its own
+    /// SYN, so its handshake and its RST are valid and the closed pair
+    /// reopens on the next SYN.
+    #[test]
+    fn syn_with_a_new_isn_before_any_answer_restarts_tracking() {
+        let (mut c, _) = TcpConn::new(&seg(TCP_SYN, 1000, 0, 0));
+        // The same SYN again (a retransmission): still new.
+        let (u, tm) = c.update(&seg(TCP_SYN, 1000, 0, 0), false, true);
+        assert_eq!((u, tm), (Update::ValidNew, Some(Tm::TcpFirstPacket)));
+        let (u, tm) = c.update(&seg(TCP_SYN, 7_000_000, 0, 0), false, true);
+        assert_eq!((u, tm), (Update::ValidNew, Some(Tm::TcpFirstPacket)));
+        assert_eq!(c.peer[0].seqlo, 7_000_000);
+        let (u, _) = c.update(&seg(TCP_SYN | TCP_ACK, 5000, 7_000_001, 0), true, true);
+        assert_eq!(u, Update::Valid);
+        let (u, _) = c.update(&seg(TCP_ACK, 7_000_001, 5001, 0), false, true);
+        assert_eq!(u, Update::Valid);
+        // The client's close with a zero linger: RST|ACK at its next seq.
+        let (u, tm) = c.update(&seg(TCP_RST | TCP_ACK, 7_000_001, 5001, 0), false, true);
+        assert_eq!((u, tm), (Update::Valid, Some(Tm::TcpClosed)));
+        let (u, _) = c.update(&seg(TCP_SYN, 9_000_000, 0, 0), false, true);
+        assert_eq!(u, Update::New);
+    }
+
+    /// Once the responder has answered, a SYN with another sequence number
+    /// does not restart tracking (it is checked against the window).
+    #[test]
+    fn syn_after_the_answer_does_not_restart_tracking() {
+        let (mut c, _) = TcpConn::new(&seg(TCP_SYN, 1000, 0, 0));
+        let (u, _) = c.update(&seg(TCP_SYN | TCP_ACK, 5000, 1001, 0), true, true);
+        assert_eq!(u, Update::Valid);
+        let (u, _) = c.update(&seg(TCP_SYN, 7_000_000, 0, 0), false, true);
+        assert_eq!(u, Update::Invalid);
+        assert_eq!(c.peer[0].seqlo, 1000);
     }
 
     #[test]

@@ -558,6 +558,46 @@ fn tcp_reopen_after_close_replaces_connection() {
     assert_eq!(st(&p), RPL);
 }
 
+/// The connection-rate bench's failure: a client's SYN goes unanswered
+/// (the listener's accept queue was full), the client gives up and its
+/// next connection reuses the source port with a new initial sequence
+/// number while the first attempt's entry is still SYN_SENT. That
+/// connection's handshake and RST must be valid, so that the pair closes
+/// and the next SYN of the 5-tuple is `new` again (not `inv` for as long
+/// as a stale ESTABLISHED entry lives).
+#[test]
+fn port_reused_after_an_unanswered_syn_closes_and_reopens() {
+    let ct = Conntrack::with_basis(1);
+    let syn = |seq| Pkt::tcp4(A, 2064, B, 5303, TCP_SYN).seq(seq, 0).emit();
+    // Firewall: ct(zone) then ct(commit,zone) for +new.
+    let both = |frame: &[u8], now| {
+        let s = st(&run(&ct, frame, &track(5), now));
+        if s == NEW {
+            assert_eq!(st(&run(&ct, frame, &commit(5), now)), NEW);
+        }
+        s
+    };
+    assert_eq!(both(&syn(999_675_040), 0), NEW);
+    // 1 s later, another attempt on the same port.
+    assert_eq!(both(&syn(1_018_010_475), 1_000), NEW);
+    assert_eq!(ct.n_conns(), 1);
+    let synack = Pkt::tcp4(B, 5303, A, 2064, TCP_SYN | TCP_ACK)
+        .seq(1_222_205_441, 1_018_010_476)
+        .emit();
+    assert_eq!(both(&synack, 1_001), RPL);
+    let ack = Pkt::tcp4(A, 2064, B, 5303, TCP_ACK)
+        .seq(1_018_010_476, 1_222_205_442)
+        .emit();
+    assert_eq!(both(&ack, 1_001), EST);
+    let rst = Pkt::tcp4(A, 2064, B, 5303, TCP_RST | TCP_ACK)
+        .seq(1_018_010_476, 1_222_205_442)
+        .emit();
+    assert_eq!(both(&rst, 1_001), EST);
+    // The port comes back a second later: a new connection.
+    assert_eq!(both(&syn(1_027_956_417), 2_000), NEW);
+    assert_eq!(ct.n_conns(), 1);
+}
+
 #[test]
 fn dump_format() {
     let ct = Conntrack::with_basis(1);

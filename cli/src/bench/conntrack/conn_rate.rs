@@ -36,6 +36,8 @@ pub struct RateFigure {
     pub per_sec: f64,
     /// Connections that failed (refused, timed out) in all.
     pub failed: u64,
+    /// Connections completed in all.
+    pub completed: u64,
 }
 
 pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<RateFigure> {
@@ -111,6 +113,7 @@ pub fn measure(t: &Topology, secs: u64) -> anyhow::Result<RateFigure> {
     Ok(RateFigure {
         per_sec: median(&per_sec[1..]).unwrap_or(0.0),
         failed: failed.load(Ordering::Relaxed),
+        completed: done.load(Ordering::Relaxed),
     })
 }
 

@@ -17,6 +17,7 @@ mod losses;
 use std::path::Path;
 
 use super::contenders::Contender;
+use super::measure::cpu::SplitWindow;
 use super::progress::Progress;
 use super::topology::Topology;
 
@@ -155,9 +156,11 @@ fn measure_contender(
     };
     progress.step(format!("{tag}: new TCP connections"));
     let before = losses::snapshot(t, Some(&dir), c.is_ferrovs());
+    let cpu = CpuSplit::start(sw.switch_pid);
     let r = conn_rate::measure(t, secs).map(|r| {
         col.notes
             .push(format!("TCP: {} connection attempts failed", r.failed));
+        col.notes.extend(cpu.note(r.completed));
         r.per_sec
     });
     col.notes.push(losses::note(
@@ -212,9 +215,11 @@ fn ceiling(
     };
     progress.step(format!("{tag}: new TCP connections"));
     let before = losses::snapshot(t, None, false);
+    let cpu = CpuSplit::start(None);
     let r = conn_rate::measure(t, secs).map(|r| {
         col.notes
             .push(format!("TCP: {} connection attempts failed", r.failed));
+        col.notes.extend(cpu.note(r.completed));
         r.per_sec
     });
     col.notes
@@ -226,6 +231,44 @@ fn ceiling(
     col.figures
         .push((Figure::EstPps, r.map_err(|e| format!("{e:#}"))));
     drop(sw);
+}
+
+/// CPU spent during the connection-rate figure by the switch process
+/// (its own code as user time; as system time its AF_PACKET calls and
+/// what a veth transmit runs inline: the receiving host's TCP stack) and
+/// by this process, whose threads are the hosts' clients and listener
+/// (with the kernel bridge, the bridge's forwarding too).
+struct CpuSplit {
+    switch: Option<SplitWindow>,
+    hosts: Option<SplitWindow>,
+}
+
+impl CpuSplit {
+    fn start(switch_pid: Option<u32>) -> CpuSplit {
+        CpuSplit {
+            switch: switch_pid.and_then(|p| SplitWindow::start(p).ok()),
+            hosts: SplitWindow::start(std::process::id()).ok(),
+        }
+    }
+
+    /// One note: microseconds of CPU per connection completed.
+    fn note(&self, conns: u64) -> Option<String> {
+        let per = |s: f64| 1e6 * s / conns.max(1) as f64;
+        let (hu, hs) = self.hosts.as_ref()?.secs().ok()?;
+        let mut n = format!(
+            "CPU per connection: hosts (load generator) {:.1} µs user + {:.1} µs kernel",
+            per(hu),
+            per(hs)
+        );
+        if let Some((su, ss)) = self.switch.as_ref().and_then(|w| w.secs().ok()) {
+            n.push_str(&format!(
+                ", switch process {:.1} µs user + {:.1} µs kernel",
+                per(su),
+                per(ss)
+            ));
+        }
+        Some(n)
+    }
 }
 
 fn c_start(

@@ -1,6 +1,8 @@
 //! Switch CPU from `/proc/PID/stat`: user + system clock ticks of the whole
 //! process (all its threads, PMDs included), sampled before and after a
-//! window, as a percentage of one core.
+//! window, as a percentage of one core, or as seconds of user and of
+//! system time (where a switch's kernel work, such as a veth transmit
+//! running the receiving host's stack, shows apart from its own code).
 
 use std::time::Instant;
 
@@ -8,6 +10,12 @@ use anyhow::Context;
 
 /// Ticks (utime + stime) a process has used so far.
 fn ticks(pid: u32) -> anyhow::Result<u64> {
+    let (u, s) = split_ticks(pid)?;
+    Ok(u + s)
+}
+
+/// Ticks (utime, stime) a process has used so far.
+fn split_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("read /proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces; fields resume after ')'.
@@ -16,7 +24,37 @@ fn ticks(pid: u32) -> anyhow::Result<u64> {
     // rest[0] is field 3 (state): utime is field 14, stime field 15.
     let utime: u64 = f.get(11).context("no utime")?.parse()?;
     let stime: u64 = f.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
+    Ok((utime, stime))
+}
+
+fn hz() -> f64 {
+    // SAFETY: sysconf has no memory effects.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64).max(1.0)
+}
+
+/// User and system seconds of one process over a window.
+pub struct SplitWindow {
+    pid: u32,
+    ticks0: (u64, u64),
+}
+
+impl SplitWindow {
+    pub fn start(pid: u32) -> anyhow::Result<SplitWindow> {
+        Ok(SplitWindow {
+            pid,
+            ticks0: split_ticks(pid)?,
+        })
+    }
+
+    /// (user, system) seconds used since [`Self::start`].
+    pub fn secs(&self) -> anyhow::Result<(f64, f64)> {
+        let (u, s) = split_ticks(self.pid)?;
+        let h = hz();
+        Ok((
+            u.saturating_sub(self.ticks0.0) as f64 / h,
+            s.saturating_sub(self.ticks0.1) as f64 / h,
+        ))
+    }
 }
 
 /// A started CPU window on one process.
@@ -39,9 +77,7 @@ impl CpuWindow {
     pub fn percent(&self) -> anyhow::Result<f64> {
         let dt = self.t0.elapsed().as_secs_f64();
         let used = ticks(self.pid)?.saturating_sub(self.ticks0) as f64;
-        // SAFETY: sysconf has no memory effects.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Ok(100.0 * used / hz.max(1.0) / dt.max(1e-3))
+        Ok(100.0 * used / hz() / dt.max(1e-3))
     }
 }
 
