@@ -24,7 +24,7 @@ use ferrovs_openflow::message::{FlowMod, FlowModCommand};
 use ferrovs_openflow::port::OFPP_NONE;
 use ferrovs_openflow::{ErrorCode, Instruction, Match, PortNo, Version};
 
-use crate::flow::OfMatch;
+use crate::flow::{MatchBuf, OfMatch};
 use crate::ofproto::Ofproto;
 use crate::rule::{Rule, RULE_FLAGS};
 use crate::table::{N_TABLES, TABLE_HIDDEN};
@@ -45,7 +45,8 @@ pub struct FlowModReq {
     pub table_id: u8,
     pub priority: u16,
     pub r#match: Match,
-    pub om: OfMatch,
+    /// On the heap: the request moves from step to step, the match stays.
+    pub om: MatchBuf,
     /// The TLV table `om` was placed with, when the match has
     /// `tun_metadata` fields.
     pub tlv: Option<std::sync::Arc<crate::flow::TlvMap>>,
@@ -176,7 +177,7 @@ impl FlowModReq {
             });
         }
         fm.r#match.check_prereqs().map_err(|e| e.code)?;
-        let om = OfMatch::from_match_tlv(&fm.r#match, tlv).map_err(|e| e.code())?;
+        let om = MatchBuf::from_match_tlv(&fm.r#match, tlv).map_err(|e| e.code())?;
         let tlv = uses_tun_metadata(&fm.r#match).then(|| std::sync::Arc::new(tlv.clone()));
         // Instruction checks that do not need the switch's state
         // (ofpacts_check): goto_table must go forward and exist.
@@ -224,7 +225,7 @@ impl FlowModReq {
             table_id,
             priority,
             r#match: m.clone(),
-            om: OfMatch::from_match(m).unwrap_or_default(),
+            om: MatchBuf::new(OfMatch::from_match(m).unwrap_or_default()),
             tlv: None,
             cookie: 0,
             cookie_mask: 0,
@@ -505,7 +506,7 @@ impl Ofproto {
                 reason: RR_EVICTION,
             });
         }
-        let old = table.cls.insert(req.om, prio, Box::new(rule));
+        let old = table.cls.insert(*req.om, prio, Box::new(rule));
         let mut actions_changed = true;
         if let Some(old) = &old {
             let new = table.cls.get_mut(&req.om, prio).expect("just inserted");

@@ -48,7 +48,7 @@ impl Ofproto {
         let by: Option<ConnId> = cur.as_ref().map(|c| c.id);
         let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
             || self.conns.values().any(|c| !c.monitors.is_empty());
-        let vacancy = self.tables.t.iter().any(|t| t.vacancy_event != 0);
+        let vacancy = self.tables.vacancy_armed();
         for (i, ch) in changes.iter().enumerate() {
             // A big delete is bound by cache misses on the removed rules.
             if let Some(Change::Remove { rule, .. }) = changes.get(i + 8) {

@@ -137,6 +137,7 @@ impl Ofproto {
                 _ => {}
             }
         }
+        self.tables.note_vacancy();
         Ok(())
     }
 

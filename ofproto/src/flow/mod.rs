@@ -19,10 +19,12 @@
 
 mod access;
 pub mod geneve;
+mod match_buf;
 mod place;
 mod tlv;
 mod to_match;
 
+pub use match_buf::MatchBuf;
 pub use place::{place, Place, PlaceError};
 pub use tlv::{TlvError, TlvMap, TlvSlot, TUN_METADATA_FIELDS};
 
@@ -175,13 +177,21 @@ impl OfMatch {
     /// `tun_metadata<n>` fields where `tlv` maps them.
     pub fn from_match_tlv(m: &Match, tlv: &TlvMap) -> Result<OfMatch, PlaceError> {
         let mut om = OfMatch::default();
+        om.place_fields(m, tlv)?;
+        Ok(om)
+    }
+
+    /// Places `m`'s fields into this (catch-all) match, in place.
+    fn place_fields(&mut self, m: &Match, tlv: &TlvMap) -> Result<(), PlaceError> {
         for mf in &m.fields {
             let p = place(mf.field)?;
             let (v, mk) = access::normalize_in(mf.field, &mf.value, mf.mask.as_ref());
-            p.apply(&mut om.value, &mut om.mask, &v, mk.as_ref(), tlv)?;
+            p.apply(&mut self.value, &mut self.mask, &v, mk.as_ref(), tlv)?;
         }
-        om.value = om.value.masked(&om.mask);
-        Ok(om)
+        for (v, mk) in self.value.0.iter_mut().zip(self.mask.0.iter()) {
+            *v &= mk;
+        }
+        Ok(())
     }
 
     /// True if packet `flow` is selected.

@@ -341,7 +341,7 @@ impl Ofproto {
         }
         let m = lf.om.to_match(Version::Of15);
         let mut req = FlowModReq::add(lf.table_id, lf.priority, &m, insts);
-        req.om = lf.om;
+        *req.om = lf.om;
         req.new_cookie = Some(lf.cookie);
         req.idle_timeout = lf.idle_timeout;
         req.hard_timeout = lf.hard_timeout;
