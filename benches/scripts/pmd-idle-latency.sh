@@ -57,6 +57,7 @@ cleanup() {
   done
   ip link del "${P}a1" 2>/dev/null || true
   ip link del "${P}a2" 2>/dev/null || true
+  ip link del "${P}br" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
