@@ -4,4 +4,5 @@
 
 pub mod ct_rig;
 pub mod datapath_rig;
+pub mod of_workload;
 pub mod thread_cpu;

@@ -19,9 +19,9 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use ferrovs_openflow::action::Action;
+use ferrovs_benches::of_workload::flow_mod;
 use ferrovs_openflow::message::{FlowMod, FlowModCommand, Hello, Message};
-use ferrovs_openflow::{Field, Instruction, Match, Value, Version};
+use ferrovs_openflow::Version;
 
 /// OFPT_ERROR (the same type in every version).
 const OFPT_ERROR: u8 = 1;
@@ -70,21 +70,6 @@ impl Conn {
             }
             self.len += n;
         }
-    }
-}
-
-fn flow_mod(i: u32) -> FlowMod {
-    let mut m = Match::new();
-    m.set_exact(Field::EthType, Value::from_u16(0x0800));
-    m.set_exact(Field::IpDst, Value::from_u32(0xc612_0000 | i));
-    FlowMod {
-        priority: 100 + (i % 16) as u16,
-        r#match: m,
-        instructions: vec![Instruction::ApplyActions(vec![Action::Output {
-            port: 1,
-            max_len: 0,
-        }])],
-        ..FlowMod::default()
     }
 }
 

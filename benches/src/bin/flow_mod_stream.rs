@@ -3,27 +3,12 @@
 //! `flow_mod_stream of10 N` (OpenFlow 1.0 flow-mod + barrier per flow) or
 //! `flow_mod_stream bundle N` (OpenFlow 1.4 bundle: open, N adds, commit),
 //! delivered in reads of `CHUNK` bytes; prints the wall time per flow.
+use ferrovs_benches::of_workload::flow_mod;
 use ferrovs_ofproto::{ConnKind, Ofproto, OfprotoConfig};
-use ferrovs_openflow::action::Action;
-use ferrovs_openflow::message::{BundleAdd, BundleControl, FlowMod, Hello, Message};
-use ferrovs_openflow::{Field, Instruction, Match, Value, Version};
+use ferrovs_openflow::message::{BundleAdd, BundleControl, Hello, Message};
+use ferrovs_openflow::Version;
 
 const CHUNK: usize = 4096;
-
-fn flow_mod(i: u32) -> FlowMod {
-    let mut m = Match::new();
-    m.set_exact(Field::EthType, Value::from_u16(0x0800));
-    m.set_exact(Field::IpDst, Value::from_u32(0xc612_0000 | i));
-    FlowMod {
-        priority: 100 + (i % 16) as u16,
-        r#match: m,
-        instructions: vec![Instruction::ApplyActions(vec![Action::Output {
-            port: 1,
-            max_len: 0,
-        }])],
-        ..FlowMod::default()
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
