@@ -58,7 +58,7 @@ impl Pair {
             let err = String::from_utf8_lossy(&o.stderr);
             (
                 o.status.success(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
+                lists_sorted(&String::from_utf8_lossy(&o.stdout)),
                 err.lines().next().unwrap_or("").to_string(),
             )
         })
@@ -114,6 +114,17 @@ impl Pair {
         assert!(ok, "OVS:\n{}{to:#?}\nferrovs:\n{}{tf:#?}", o.1, f.1);
         o.1
     }
+}
+
+/// `ipf-get-status -m` with its fragment lists sorted: both switches list
+/// them in hash-table order, and OVS seeds that hash at random per run.
+fn lists_sorted(status: &str) -> String {
+    let Some((head, lists)) = status.split_once("Fragment Lists:\n") else {
+        return status.to_string();
+    };
+    let mut lines: Vec<&str> = lists.lines().collect();
+    lines.sort_unstable();
+    format!("{head}Fragment Lists:\n{}\n", lines.join("\n"))
 }
 
 /// Table 1's `new` flow after the first two datagrams.
