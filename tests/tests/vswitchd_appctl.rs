@@ -39,6 +39,8 @@ fn commands() {
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
          \x20 coverage/show           \n\
+         \x20 dpctl/ct-bkts           [dp] [gt=N]\n\
+         \x20 dpctl/ct-del-limits     [dp] zone=N1[,N2]...\n\
          \x20 dpctl/ct-disable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-enable-tcp-seq-chk [dp]\n\
          \x20 dpctl/ct-get-limits     [dp] [zone=N1[,N2]...]\n\
@@ -90,7 +92,9 @@ fn commands() {
          \x20 tnl/ports/show          [-v]\n\
          \x20 upcall/show             \n\
          \x20 version                 \n\
+         \x20 vlog/close              \n\
          \x20 vlog/list               \n\
+         \x20 vlog/reopen             \n\
          \x20 vlog/set                {spec | PATTERN:destination:pattern}\n"
     );
     let v = fv.appctl_ok(&["version"]);
@@ -153,6 +157,53 @@ fn commands() {
         .all(|l| l.ends_with("WARN")));
     assert!(err(&fv, &["vlog/set", "nosuchmodule:dbg"])
         .contains("no destination, level, or module \"nosuchmodule\""));
+
+    // logrotate's way: rename the log, then `vlog/reopen`; lines logged
+    // after it go to a new file at the old path, none to the renamed one.
+    // After `vlog/close` nothing is written until the next reopen.
+    fv.appctl_ok(&["vlog/set", "ANY:info"]);
+    let rotated = fv.dir().join("ferrovs-vswitchd.log.1");
+    std::fs::rename(fv.log_path(), &rotated).unwrap();
+    fv.appctl_ok(&["vlog/reopen"]);
+    let old_len = std::fs::metadata(&rotated).unwrap().len();
+    fv.vsctl_ok(&[
+        "add-br",
+        "br2",
+        "--",
+        "set",
+        "bridge",
+        "br2",
+        "datapath_type=netdev",
+    ]);
+    assert!(
+        fv.wait_until(std::time::Duration::from_secs(10), || fv
+            .log()
+            .contains("br2")),
+        "new log:\n{}",
+        fv.log()
+    );
+    assert_eq!(std::fs::metadata(&rotated).unwrap().len(), old_len);
+    fv.appctl_ok(&["vlog/close"]);
+    let closed_len = std::fs::metadata(fv.log_path()).unwrap().len();
+    fv.vsctl_ok(&["del-br", "br2"]);
+    fv.appctl_ok(&["vlog/reopen"]);
+    assert_eq!(std::fs::metadata(fv.log_path()).unwrap().len(), closed_len);
+    fv.vsctl_ok(&[
+        "add-br",
+        "br3",
+        "--",
+        "set",
+        "bridge",
+        "br3",
+        "datapath_type=netdev",
+    ]);
+    assert!(
+        fv.wait_until(std::time::Duration::from_secs(10), || fv
+            .log()
+            .contains("br3")),
+        "log after reopen:\n{}",
+        fv.log()
+    );
 
     assert!(err(&fv, &["no/such-command"]).contains("\"no/such-command\" is not a valid command"));
     assert!(err(&fv, &["ofproto/list", "extra"]).contains("at most 0 arguments"));

@@ -83,6 +83,20 @@ const COMMANDS: &[Command] = &[
         run: unixctl_ct::cmd_ct_enable_tcp_seq_chk,
     },
     Command {
+        name: "dpctl/ct-bkts",
+        usage: "[dp] [gt=N]",
+        min_args: 0,
+        max_args: 2,
+        run: unixctl_ct::cmd_ct_bkts,
+    },
+    Command {
+        name: "dpctl/ct-del-limits",
+        usage: "[dp] zone=N1[,N2]...",
+        min_args: 1,
+        max_args: 2,
+        run: unixctl_ct::cmd_ct_del_limits,
+    },
+    Command {
         name: "dpctl/ct-get-limits",
         usage: "[dp] [zone=N1[,N2]...]",
         min_args: 0,
@@ -427,11 +441,25 @@ const COMMANDS: &[Command] = &[
         run: cmd_version,
     },
     Command {
+        name: "vlog/close",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_vlog_close,
+    },
+    Command {
         name: "vlog/list",
         usage: "",
         min_args: 0,
         max_args: 0,
         run: cmd_vlog_list,
+    },
+    Command {
+        name: "vlog/reopen",
+        usage: "",
+        min_args: 0,
+        max_args: 0,
+        run: cmd_vlog_reopen,
     },
     Command {
         name: "vlog/set",
@@ -460,7 +488,9 @@ fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
 
 fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
     let mut s = String::from("The available commands are:\n");
-    for c in COMMANDS {
+    let mut by_name: Vec<&Command> = COMMANDS.iter().collect();
+    by_name.sort_by_key(|c| c.name);
+    for c in by_name {
         s.push_str(&format!("  {:<23} {}\n", c.name, c.usage));
     }
     Ok(s)
@@ -472,6 +502,15 @@ fn cmd_version(_: &Ctx, _: &[String]) -> Result<String, String> {
 
 fn cmd_vlog_list(ctx: &Ctx, _: &[String]) -> Result<String, String> {
     Ok(ctx.vlog.list())
+}
+
+fn cmd_vlog_close(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    ctx.vlog.close();
+    Ok(String::new())
+}
+
+fn cmd_vlog_reopen(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    ctx.vlog.reopen().map(|_| String::new())
 }
 
 fn cmd_vlog_set(ctx: &Ctx, args: &[String]) -> Result<String, String> {

@@ -1,7 +1,8 @@
 //! The `dpctl/*` conntrack commands of the unixctl server, printing what
 //! OVS's dpctl prints: `dump-conntrack`, `flush-conntrack`,
 //! `ct-stats-show`, `ct-{set,get}-maxconns`, `ct-get-nconns`,
-//! `ct-{set,get}-limits` and the TCP sequence check switches.
+//! `ct-{set,get,del}-limits`, `ct-bkts` and the TCP sequence check
+//! switches.
 //!
 //! Every command accepts (and ignores) a leading datapath name, as OVS's
 //! do (`ovs-netdev`, `netdev@ovs-netdev`): ferrovs has one datapath.
@@ -329,6 +330,85 @@ pub fn cmd_ct_get_limits(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     }
     s.push('\n');
     Ok(s)
+}
+
+/// `dpctl/ct-del-limits [dp] zone=N1[,N2]...`: zones go back to the
+/// default limit. (OVS 3.1 takes a zone over 65535 modulo 65536; this
+/// refuses it.)
+pub fn cmd_ct_del_limits(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let a = match args_after_dp(args) {
+        [a] => a,
+        [] => return Err(dpctl_error("too few arguments", EINVAL)),
+        // Two arguments: the first names a datapath that is not ours.
+        _ => return Err(dpctl_error("datapath not found", EINVAL)),
+    };
+    let zones = a
+        .strip_prefix("zone=")
+        .ok_or_else(|| dpctl_error(&format!("invalid argument {a}"), EINVAL))?
+        .split(',')
+        .filter(|z| !z.is_empty())
+        .map(|z| {
+            z.parse::<u16>()
+                .map_err(|_| dpctl_error("invalid zone", EINVAL))
+        })
+        .collect::<Result<Vec<u16>, _>>()?;
+    let ct = ct(ctx);
+    for z in zones {
+        ct.limits().set_zone_limit(z, None);
+    }
+    Ok(String::new())
+}
+
+/// `dpctl/ct-bkts [dp] [gt=N]`: connections per shard of the connection
+/// table, eight shards a row, counts of at most N shown as `.`. (OVS's
+/// userspace tracker has one table, so it prints one bucket; ferrovs
+/// prints its shards, which is what the command is for: how evenly the
+/// connections spread.)
+pub fn cmd_ct_bkts(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let mut args = args_after_dp(args);
+    let mut gt = 0usize;
+    if let Some(n) = args.last().and_then(|a| a.strip_prefix("gt=")) {
+        if let Ok(n) = n.parse::<u16>() {
+            gt = n as usize;
+            args = &args[..args.len() - 1];
+        }
+    }
+    if !args.is_empty() {
+        return Err(dpctl_error("datapath not found", EINVAL));
+    }
+    let dp = datapath(ctx);
+    let per = dp.conntrack().table().conns_per_shard(dp.now_ms());
+    let total: usize = per.iter().sum();
+    let mut s = format!(
+        "Total Buckets: {}\nCurrent Connections: {total}\n\n",
+        per.len()
+    );
+    if total > 0 {
+        let rule = "+-----------+-----------------------------------------+";
+        let _ = write!(
+            s,
+            "{rule}\n|  Buckets  |         Connections per Buckets         |\n{rule}"
+        );
+        for (i, n) in per.iter().enumerate() {
+            if i % 8 == 0 {
+                let _ = write!(s, "\n {:3}..{:3}   | ", i, i + 7);
+            }
+            if *n > gt {
+                let _ = write!(s, "{n:5}");
+            } else {
+                s.push_str("    .");
+            }
+        }
+        s.push_str("\n\n");
+    }
+    Ok(s)
+}
+
+pub(crate) const EINVAL: &str = "Invalid argument";
+
+/// An error as OVS's dpctl words it: the message and errno's text.
+pub(crate) fn dpctl_error(msg: &str, errno: &str) -> String {
+    format!("ovs-vswitchd: {msg} ({errno})\n")
 }
 
 #[cfg(test)]

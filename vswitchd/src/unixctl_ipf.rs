@@ -14,14 +14,9 @@ use std::sync::atomic::Ordering;
 use ferrovs_datapath::conntrack::ipf::{Ipf, ListInfo};
 
 use crate::unixctl::Ctx;
-use crate::unixctl_ct::{args_after_dp, ct};
+use crate::unixctl_ct::{args_after_dp, ct, dpctl_error, EINVAL};
 
-const EINVAL: &str = "Invalid argument";
 const EPERM: &str = "Operation not permitted";
-
-fn dpctl_error(msg: &str, errno: &str) -> String {
-    format!("ovs-vswitchd: {msg} ({errno})\n")
-}
 
 /// `v4` or `v6` as OVS reads them (the first two characters): IPv6?
 fn family(a: Option<&String>) -> Option<bool> {

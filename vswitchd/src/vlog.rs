@@ -5,12 +5,19 @@
 //!
 //! The filter is an `EnvFilter` behind a reload handle; each change
 //! rebuilds it from the module table (a handful of entries).
+//!
+//! The log file sits behind a lock as an `Option<File>`, so that
+//! `vlog/reopen` can open its path again after logrotate renamed it and
+//! `vlog/close` can let it go (lines are then dropped until a reopen).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
@@ -56,6 +63,51 @@ pub struct Vlog {
     levels: Mutex<BTreeMap<&'static str, &'static str>>,
     /// "console" or "file": where logs go.
     pub destination: &'static str,
+    file: Option<LogFile>,
+}
+
+/// The log file's path and, while open, the file itself.
+#[derive(Clone)]
+struct LogFile {
+    path: PathBuf,
+    file: Arc<Mutex<Option<File>>>,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> std::io::Result<File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    }
+    fn lock(&self) -> MutexGuard<'_, Option<File>> {
+        self.file.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One log line's writer: the file if open, else nowhere.
+struct LogWriter<'a>(MutexGuard<'a, Option<File>>);
+
+impl Write for LogWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogFile {
+    type Writer = LogWriter<'a>;
+    fn make_writer(&'a self) -> LogWriter<'a> {
+        LogWriter(self.lock())
+    }
 }
 
 impl Vlog {
@@ -65,16 +117,19 @@ impl Vlog {
             MODULES.iter().map(|(m, _)| (*m, "info")).collect();
         let (filter, handle) = reload::Layer::new(build_filter(&levels));
         let fmt = tracing_subscriber::fmt::layer().with_ansi(false);
+        let mut log_file = None;
         let destination = match file {
             Some(f) => {
-                let fh = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(f)
+                let fh = LogFile::open(f)
                     .with_context(|| format!("opening log file {}", f.display()))?;
+                let lf = LogFile {
+                    path: f.to_path_buf(),
+                    file: Arc::new(Mutex::new(Some(fh))),
+                };
+                log_file = Some(lf.clone());
                 tracing_subscriber::registry()
                     .with(filter)
-                    .with(fmt.with_writer(Mutex::new(fh)))
+                    .with(fmt.with_writer(lf))
                     .init();
                 "file"
             }
@@ -90,7 +145,28 @@ impl Vlog {
             handle,
             levels: Mutex::new(levels),
             destination,
+            file: log_file,
         })
+    }
+
+    /// `vlog/reopen`: opens the log file's path again (after logrotate
+    /// moved the file away, the next lines go to a new file there).
+    pub fn reopen(&self) -> Result<(), String> {
+        let lf = self
+            .file
+            .as_ref()
+            .ok_or_else(|| "Logging to file not configured".to_string())?;
+        let fh = LogFile::open(&lf.path).map_err(|e| sys_error_text(&e))?;
+        *lf.lock() = Some(fh);
+        Ok(())
+    }
+
+    /// `vlog/close`: closes the log file, if open; lines logged until the
+    /// next `vlog/reopen` are dropped.
+    pub fn close(&self) {
+        if let Some(lf) = &self.file {
+            *lf.lock() = None;
+        }
     }
 
     /// `vlog/list`, in OVS's layout (one column per destination).
@@ -173,4 +249,14 @@ fn build_filter(levels: &BTreeMap<&'static str, &'static str>) -> EnvFilter {
         }
     }
     f
+}
+
+/// An I/O error as `strerror` words it ("Permission denied"), without
+/// Rust's " (os error 13)".
+fn sys_error_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
 }

@@ -262,9 +262,22 @@ impl Table {
         }
     }
 
-    /// Entries per shard (for `dpctl/ct-bkts`).
-    pub fn shard_sizes(&self) -> Vec<usize> {
-        self.shards.iter().map(|s| lock(s).len()).collect()
+    /// Live connections per shard, each counted once, in the shard of its
+    /// original key (for `dpctl/ct-bkts`: how evenly keys spread).
+    pub fn conns_per_shard(&self, now: u64) -> Vec<usize> {
+        self.shards
+            .iter()
+            .map(|sh| {
+                // Connections are looked at after the shard's lock is let
+                // go, as in `for_each`.
+                let conns: Vec<Arc<Conn>> = lock(sh)
+                    .iter()
+                    .filter(|e| !e.reply)
+                    .map(|e| e.conn.clone())
+                    .collect();
+                conns.iter().filter(|c| !c.expired(now)).count()
+            })
+            .collect()
     }
 }
 

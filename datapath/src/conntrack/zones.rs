@@ -82,8 +82,11 @@ impl Limits {
         }
     }
     pub fn set_zone_limit(&self, zone: u16, limit: Option<u32>) {
-        self.zone_limit[zone as usize]
-            .store(limit.unwrap_or(UNSET).min(UNSET - 1), Ordering::Relaxed);
+        let v = match limit {
+            Some(l) => l.min(UNSET - 1),
+            None => UNSET,
+        };
+        self.zone_limit[zone as usize].store(v, Ordering::Relaxed);
     }
     pub fn default_zone_limit(&self) -> u32 {
         self.default_zone_limit.load(Ordering::Relaxed)
@@ -135,5 +138,9 @@ mod tests {
         l.set_zone_limit(9, Some(0));
         assert!(l.admit(9), "0 is unlimited");
         assert_eq!(l.zone_count(9), 2);
+        l.set_zone_limit(9, None);
+        assert_eq!(l.zone_limit(9), None, "deleted");
+        assert_eq!(l.zone_limit_of(9), 1, "the default again");
+        assert_eq!(l.zones_with_limits(), vec![(7, 1)]);
     }
 }

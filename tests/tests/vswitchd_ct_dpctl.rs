@@ -1,11 +1,17 @@
-//! `dpctl/ipf-*` (fragment reassembly before conntrack) compared with
-//! Debian's ovs-vswitchd (`--enable-dummy`, netdev datapath) given the
-//! same dummy ports, flows and fragments (`netdev-dummy/receive`): the
-//! same replies and errors to the setting commands, the same
-//! `dpctl/ipf-get-status [-m]` text (counters and the lists being
-//! reassembled), and the same fate for the fragments in the OpenFlow
-//! tables: reassembled and tracked `new` when reassembly is on, `inv`
-//! when it is off for their family, over `max-nfrags`, or too small.
+//! The conntrack `dpctl/*` commands compared with Debian's ovs-vswitchd
+//! (`--enable-dummy`, netdev datapath) given the same dummy ports, flows
+//! and packets (`netdev-dummy/receive`).
+//!
+//! `ipf-*` (fragment reassembly before conntrack): the same replies and
+//! errors to the setting commands, the same `ipf-get-status [-m]` text
+//! (counters and the lists being reassembled), and the same fate for the
+//! fragments in the OpenFlow tables: reassembled and tracked `new` when
+//! reassembly is on, `inv` when it is off for their family, over
+//! `max-nfrags`, or too small.
+//!
+//! `ct-{set,get,del}-limits` give the same replies and errors, and
+//! `ct-bkts` counts the same connections (ferrovs lists its table's
+//! shards where OVS has one bucket).
 
 use std::time::Duration;
 
@@ -230,4 +236,77 @@ fn fragments_counted_and_tracked_as_ovs() {
         "v4 frags completed: 9\n",
         "n_packets=18 priority=10,ct_state=+new",
     ]);
+}
+
+#[test]
+fn limits_and_buckets_match_ovs() {
+    let p = Pair::start();
+    for args in [
+        &["dpctl/ct-get-limits"][..],
+        &["dpctl/ct-set-limits", "zone=3,limit=5", "zone=4,limit=6"],
+        &["dpctl/ct-set-limits", "zone=5,limit=1"],
+        &["dpctl/ct-get-limits"],
+        &["dpctl/ct-del-limits", "zone=3,4"],
+        &["dpctl/ct-get-limits"],
+        &["dpctl/ct-get-limits", "zone=4,5"],
+        &["dpctl/ct-del-limits", "zone=9"],
+        &["dpctl/ct-del-limits", "foo"],
+        &["dpctl/ct-del-limits", "zone=x"],
+        &["dpctl/ct-del-limits", "zone=5", "zone=6"],
+        &["dpctl/ct-del-limits"],
+        &["dpctl/ct-del-limits", "netdev@ovs-netdev", "zone=5"],
+        &["dpctl/ct-get-limits"],
+    ] {
+        p.same(args);
+    }
+    p.same(&["dpctl/ct-bkts", "gt=x"]);
+    let [o, f] = p.appctl(&["dpctl/ct-bkts"]);
+    assert_eq!(o.1, "Total Buckets: 1\nCurrent Connections: 0\n\n");
+    assert_eq!(f.1, "Total Buckets: 256\nCurrent Connections: 0\n\n");
+    // Three UDP connections committed in zone 9.
+    let commit = "table=1,priority=20,udp,tp_dst=6000,ct_state=+trk+new,\
+                  actions=ct(commit,zone=9),output:2";
+    p.fv.ofctl_ok(&[], "add-flow", "br0", &[commit]);
+    p.ovs.ofctl(&[], "add-flow", &[commit]).unwrap();
+    let conns: Vec<Vec<u8>> = (0..3)
+        .map(|i| Pkt::udp4(A, 2000 + i, B, 6000).with_payload(10).emit())
+        .collect();
+    p.receive(&conns);
+    p.fv.wait_until(Duration::from_secs(10), || {
+        p.appctl(&["dpctl/ct-get-nconns"])
+            .iter()
+            .all(|o| o.1 == "3\n")
+    });
+    p.same(&["dpctl/ct-get-nconns"]);
+    let [o, f] = p.appctl(&["dpctl/ct-bkts"]);
+    assert!(o.1.contains("Current Connections: 3\n"), "OVS:\n{}", o.1);
+    assert!(f
+        .1
+        .starts_with("Total Buckets: 256\nCurrent Connections: 3\n\n"));
+    // Ferrovs's histogram: 32 rows of 8 shards, counts summing to 3.
+    let rows: Vec<&str> = f.1.lines().filter(|l| l.contains("..")).collect();
+    assert_eq!(rows.len(), 32, "{}", f.1);
+    assert!(rows[0].starts_with("   0..  7   | "), "{}", f.1);
+    let counts: Vec<usize> = rows
+        .iter()
+        .flat_map(|r| r.split('|').nth(1).unwrap().split_whitespace())
+        .filter(|c| *c != ".")
+        .map(|c| c.parse().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<usize>(), 3, "{}", f.1);
+    // gt=1 hides shards holding one connection.
+    let [_, f] = p.appctl(&["dpctl/ct-bkts", "gt=1"]);
+    let shown = f.1.lines().filter(|l| l.contains("..")).flat_map(|r| {
+        r.split('|')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .filter(|c| *c != ".")
+    });
+    assert_eq!(
+        shown.count(),
+        counts.iter().filter(|&&c| c > 1).count(),
+        "{}",
+        f.1
+    );
 }
