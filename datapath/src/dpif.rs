@@ -188,6 +188,8 @@ pub(crate) struct Rxq {
     pub qid: usize,
     pub netdev: Arc<dyn Netdev>,
     pub cycles: Arc<AtomicU64>,
+    /// [`Netdev::rx_costly`], read once.
+    pub costly: bool,
 }
 
 pub use crate::rxq_sched::RxqAssign;
@@ -589,6 +591,7 @@ impl Datapath {
             v.push(Rxq {
                 port_no,
                 qid,
+                costly: netdev.rx_costly(),
                 netdev: netdev.clone(),
                 cycles: Arc::default(),
             });

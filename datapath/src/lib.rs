@@ -23,6 +23,7 @@ pub mod offload;
 pub mod packet;
 pub mod pmd;
 pub mod pmd_idle;
+pub mod pmd_rx_pace;
 pub mod pmd_stats;
 pub mod port_index;
 pub mod random;

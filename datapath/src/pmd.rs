@@ -72,6 +72,7 @@ use crate::megaflow::{Megaflow, Ufid, UfidHasher};
 use crate::netdev::wait::RxWaiter;
 use crate::packet::{DpPacket, PacketPool};
 use crate::pmd_idle::IdleSpin;
+use crate::pmd_rx_pace::RxPace;
 use crate::pmd_stats::{cycles, PmdStats};
 use crate::port_index::PortIndex;
 use crate::random::Rng;
@@ -201,6 +202,8 @@ pub struct Pmd {
     waiter: Option<RxWaiter>,
     wait_gen: u64,
     wait_usable: bool,
+    /// Which costly queues (taps) to read this iteration.
+    rx_pace: RxPace,
 }
 
 impl Pmd {
@@ -247,6 +250,7 @@ impl Pmd {
             waiter: me.waker.clone().and_then(|w| RxWaiter::with_waker(w).ok()),
             wait_gen: u64::MAX,
             wait_usable: false,
+            rx_pace: RxPace::new(),
             dp,
             me,
         }
@@ -470,10 +474,17 @@ impl Pmd {
             self.drain_inbox();
         }
         let ports = self.dp.ports.load();
+        // The generation first: a new one guarantees the new list.
+        let gen = self.me.rxq_gen.load(Ordering::Acquire);
         let rxqs = self.me.rxqs.load();
+        let paced_at = self.rx_pace.before(gen, &rxqs);
         let mut total = 0;
         let mut clock_read = false;
-        for r in rxqs.iter() {
+        for (i, r) in rxqs.iter().enumerate() {
+            if !self.rx_pace.should_poll(i) {
+                continue;
+            }
+            self.rx_pace.polled(i);
             let tq = cycles();
             let n = r
                 .netdev
@@ -501,6 +512,7 @@ impl Pmd {
                 Ordering::Relaxed,
             );
         }
+        self.rx_pace.after(paced_at, total);
         self.stats.iterations += 1;
         let dt = cycles().wrapping_sub(t0);
         if total > 0 {

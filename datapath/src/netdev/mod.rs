@@ -89,6 +89,13 @@ pub trait Netdev: Send + Sync {
     fn rx_fd(&self, _qid: usize) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// Whether finding a receive queue empty costs a system call (a tap
+    /// device shares no ring with the kernel): a busy PMD then asks the
+    /// queue's [`Netdev::rx_fd`] for readiness, paced (see `pmd_rx_pace`),
+    /// instead of reading it on every iteration.
+    fn rx_costly(&self) -> bool {
+        false
+    }
     /// Whether frames handed to `send` may still wait for the device to
     /// take them (AF_XDP copy mode moves them on later calls): a PMD must
     /// not sleep on its receive descriptors while this is true.

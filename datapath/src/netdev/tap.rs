@@ -134,6 +134,9 @@ impl Netdev for TapNetdev {
     fn name(&self) -> &str {
         &self.name
     }
+    fn rx_costly(&self) -> bool {
+        true
+    }
     fn n_rxq(&self) -> usize {
         1
     }

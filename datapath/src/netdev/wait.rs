@@ -9,6 +9,9 @@
 //! wakeup (a few microseconds) on the first packet after idleness; an idle
 //! PMD uses no CPU. A queue without a descriptor makes the set unusable
 //! ([`RxWaiter::set_fds`] says so), and the PMD then keeps its timed sleep.
+//!
+//! [`ReadySet`] is the same kind of set asked without sleeping: which of
+//! its queues have packets now (one `epoll_wait` for all of them).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -46,8 +49,47 @@ impl RxWaker {
     }
 }
 
+/// An epoll instance: level-triggered `EPOLLIN` interest, a token per
+/// descriptor.
+struct Epoll(OwnedFd);
+
+impl Epoll {
+    fn new() -> io::Result<Epoll> {
+        // SAFETY: a plain system call; the descriptor is owned below.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor owned by nobody else.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(ep) }))
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: a valid epoll_event for the call.
+        let r = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), op, fd, &mut ev) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits up to `ms` milliseconds (0: not at all); the ready events are
+    /// the first ones of `evs`, their number returned.
+    fn wait(&self, evs: &mut [libc::epoll_event], ms: i32) -> usize {
+        let max = evs.len().min(i32::MAX as usize) as i32;
+        // SAFETY: `evs` has room for the `max` events passed.
+        let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), evs.as_mut_ptr(), max, ms) };
+        n.max(0) as usize
+    }
+}
+
 pub struct RxWaiter {
-    ep: OwnedFd,
+    ep: Epoll,
     wake: Arc<OwnedFd>,
     fds: Vec<RawFd>,
     usable: bool,
@@ -62,35 +104,14 @@ impl RxWaiter {
 
     /// A waiter woken by `waker` (and its clones).
     pub fn with_waker(waker: RxWaker) -> io::Result<RxWaiter> {
-        // SAFETY: a plain system call; the descriptor is owned below.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if ep < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh descriptor owned by nobody else.
-        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
         let w = RxWaiter {
-            ep,
+            ep: Epoll::new()?,
             wake: waker.0,
             fds: Vec::new(),
             usable: false,
         };
-        w.ctl(libc::EPOLL_CTL_ADD, w.wake.as_raw_fd(), WAKE_TOKEN)?;
+        w.ep.ctl(libc::EPOLL_CTL_ADD, w.wake.as_raw_fd(), WAKE_TOKEN)?;
         Ok(w)
-    }
-
-    fn ctl(&self, op: i32, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
-        // SAFETY: a valid epoll_event for the call.
-        let r = unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), op, fd, &mut ev) };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
     }
 
     /// A handle that wakes this waiter.
@@ -103,14 +124,14 @@ impl RxWaiter {
     /// (every queue has a descriptor and epoll took it).
     pub fn set_fds(&mut self, fds: impl IntoIterator<Item = Option<RawFd>>) -> bool {
         for &fd in &self.fds {
-            let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0);
+            let _ = self.ep.ctl(libc::EPOLL_CTL_DEL, fd, 0);
         }
         self.fds.clear();
         self.usable = true;
         for (i, fd) in fds.into_iter().enumerate() {
             match fd {
                 Some(fd) if !self.fds.contains(&fd) => {
-                    if self.ctl(libc::EPOLL_CTL_ADD, fd, i as u64).is_err() {
+                    if self.ep.ctl(libc::EPOLL_CTL_ADD, fd, i as u64).is_err() {
                         self.usable = false;
                     } else {
                         self.fds.push(fd);
@@ -134,12 +155,11 @@ impl RxWaiter {
         // epoll counts milliseconds: round up (a shorter timeout must not
         // become a busy loop of zero-length waits).
         let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: `evs` has room for the 8 events passed.
-        let n = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 8, ms) };
-        if n <= 0 {
+        let n = self.ep.wait(&mut evs, ms);
+        if n == 0 {
             return false;
         }
-        for e in &evs[..n as usize] {
+        for e in &evs[..n] {
             if e.u64 == WAKE_TOKEN {
                 let mut v = 0u64;
                 // SAFETY: reads 8 bytes into a live u64 (drains the count).
@@ -153,5 +173,56 @@ impl RxWaiter {
             }
         }
         true
+    }
+}
+
+/// Which of some receive queues have packets, asked without sleeping.
+pub struct ReadySet {
+    ep: Epoll,
+    fds: Vec<RawFd>,
+    evs: Vec<libc::epoll_event>,
+}
+
+impl ReadySet {
+    pub fn new() -> io::Result<ReadySet> {
+        Ok(ReadySet {
+            ep: Epoll::new()?,
+            fds: Vec::new(),
+            evs: Vec::new(),
+        })
+    }
+
+    /// Makes the set these (token, descriptor) pairs. Returns false if
+    /// epoll refused one (that queue is then never reported ready).
+    pub fn set_fds(&mut self, fds: impl IntoIterator<Item = (usize, RawFd)>) -> bool {
+        for &fd in &self.fds {
+            let _ = self.ep.ctl(libc::EPOLL_CTL_DEL, fd, 0);
+        }
+        self.fds.clear();
+        let mut ok = true;
+        for (token, fd) in fds {
+            if self.fds.contains(&fd) {
+                continue;
+            }
+            match self.ep.ctl(libc::EPOLL_CTL_ADD, fd, token as u64) {
+                Ok(()) => self.fds.push(fd),
+                Err(_) => ok = false,
+            }
+        }
+        self.evs = vec![libc::epoll_event { events: 0, u64: 0 }; self.fds.len().max(1)];
+        ok
+    }
+
+    /// Calls `f` with the token of every descriptor readable now; returns
+    /// how many there were.
+    pub fn ready(&mut self, mut f: impl FnMut(usize)) -> usize {
+        if self.fds.is_empty() {
+            return 0;
+        }
+        let n = self.ep.wait(&mut self.evs, 0);
+        for e in &self.evs[..n] {
+            f(e.u64 as usize);
+        }
+        n
     }
 }
