@@ -81,24 +81,15 @@ impl Wiring {
         }
     }
 
-    /// `fdb/flush [BRIDGE]`: empties one bridge's MAC table, or every
-    /// bridge's. False if `bridge` is not running.
-    pub fn fdb_flush(&self, bridge: Option<&str>) -> bool {
-        match bridge {
-            Some(n) => match self.bridges.get(n) {
-                Some(wb) => {
-                    wb.xbridge.mac.flush(None);
-                    true
-                }
-                None => false,
-            },
-            None => {
-                for wb in self.bridges.values() {
-                    wb.xbridge.mac.flush(None);
-                }
-                true
-            }
-        }
+    /// The running bridge `name` as translation sees it (its ports and
+    /// MAC table).
+    pub fn xbridge(&self, name: &str) -> Option<&Arc<XBridge>> {
+        self.bridges.get(name).map(|w| &w.xbridge)
+    }
+
+    /// Every running bridge, by name.
+    pub fn xbridges(&self) -> impl Iterator<Item = (&str, &Arc<XBridge>)> {
+        self.bridges.iter().map(|(n, w)| (n.as_str(), &w.xbridge))
     }
 }
 
