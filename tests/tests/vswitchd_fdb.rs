@@ -210,13 +210,20 @@ const BCAST: &str = "ffffffffffff";
 const HEADER: &str = " port  VLAN  MAC                Age";
 
 fn stats(entries: usize, statics: usize, learned: u64, moved: u64) -> String {
+    stats_of(8192, [entries as u64, statics as u64, learned, 0, 0, moved])
+}
+
+/// `fdb/stats-show br0` for a table of `max` entries, with `n`: entries,
+/// static entries, learned, expired, evicted, moved.
+fn stats_of(max: usize, n: [u64; 6]) -> String {
+    let [entries, statics, learned, expired, evicted, moved] = n;
     format!(
         "Statistics for bridge \"br0\":\n\
-         \x20 Current/maximum MAC entries in the table: {entries}/8192\n\
+         \x20 Current/maximum MAC entries in the table: {entries}/{max}\n\
          \x20 Current static MAC entries in the table : {statics}\n\
          \x20 Total number of learned MAC entries     : {learned}\n\
-         \x20 Total number of expired MAC entries     : 0\n\
-         \x20 Total number of evicted MAC entries     : 0\n\
+         \x20 Total number of expired MAC entries     : {expired}\n\
+         \x20 Total number of evicted MAC entries     : {evicted}\n\
          \x20 Total number of port moved MAC entries  : {moved}\n"
     )
 }
@@ -430,4 +437,58 @@ fn fdb_errors_match_ovs() {
     // None of it changed anything.
     p.same_ok(&["fdb/show", "br0"], &format!("{HEADER}\n"));
     p.same_ok(&["fdb/stats-show", "br0"], &stats(0, 0, 0, 0));
+}
+
+/// `other_config:mac-table-size`: shown by `fdb/stats-show`; lowered
+/// under the entries present, the least recently used learned ones go
+/// (counted expired); full, a new MAC evicts the least recently used
+/// learned one (all are on one port here, so OVS's fair eviction picks
+/// the same), never a static one.
+#[test]
+fn mac_table_size_matches_ovs() {
+    let p = Pair::start();
+    let src = |i: usize| format!("5054000001{i:02x}");
+    for i in 0..12 {
+        p.forward("p1", &frame(&src(i), BCAST), [0, 1, 1]);
+    }
+    p.converge(&["    1     0  50:54:00:00:01:0b AGE"]);
+    p.same_ok(&["fdb/add", "br0", "p2", "0", "50:54:00:00:02:00"], "");
+    p.same_ok(&["fdb/stats-show", "br0"], &stats(13, 1, 12, 0));
+    let size = |n: &str| {
+        let kv = format!("other_config:mac-table-size={n}");
+        p.fv.vsctl_ok(&["set", "bridge", "br0", &kv]);
+        p.ovs.vsctl(&["set", "bridge", "br0", &kv]).unwrap();
+    };
+    // 1 is read as the minimum, 10.
+    size("1");
+    let want = stats_of(10, [10, 1, 12, 3, 0, 0]);
+    p.fv.wait_until(Duration::from_secs(10), || {
+        p.appctl(&["fdb/stats-show", "br0"])
+            .iter()
+            .all(|r| r.out == want)
+    });
+    p.same_ok(&["fdb/stats-show", "br0"], &want);
+    p.converge(&["    2     0  50:54:00:00:02:00  static"]);
+    let [o, _] = p.fdb_sorted();
+    assert!(!o.iter().any(|l| l.contains("50:54:00:00:01:02")), "{o:#?}");
+    // Full: each new MAC evicts the least recently used learned one.
+    for i in 12..14 {
+        p.forward("p1", &frame(&src(i), BCAST), [0, 1, 1]);
+    }
+    p.converge(&["    1     0  50:54:00:00:01:0d AGE"]);
+    p.same_ok(
+        &["fdb/stats-show", "br0"],
+        &stats_of(10, [10, 1, 14, 3, 2, 0]),
+    );
+    // Back to the default.
+    size("0");
+    p.fv.wait_until(Duration::from_secs(10), || {
+        p.appctl(&["fdb/stats-show", "br0"])
+            .iter()
+            .all(|r| r.out.contains("10/8192"))
+    });
+    p.same_ok(
+        &["fdb/stats-show", "br0"],
+        &stats_of(8192, [10, 1, 14, 3, 2, 0]),
+    );
 }

@@ -61,6 +61,9 @@ struct Inner {
     static_entries: usize,
     /// The last recency stamp given.
     lru_seq: u64,
+    /// How long a learned entry lives unrefreshed.
+    aging: Duration,
+    max_entries: usize,
     /// Changes translation could see (see [`MacTable::change_seq`]).
     changes: u64,
 }
@@ -81,7 +84,8 @@ impl Inner {
     /// learned entries go first (counted expired), then the least
     /// recently used learned entry, or the least recently used static one
     /// when there is no learned entry (counted evicted).
-    fn make_room(&mut self, aging: Duration, max: usize, now: Instant) {
+    fn make_room(&mut self, now: Instant) {
+        let (aging, max) = (self.aging, self.max_entries);
         if self.map.len() < max {
             return;
         }
@@ -102,14 +106,16 @@ impl Inner {
             self.stats.evicted += 1;
         }
     }
+
+    fn is_live(&self, e: &Entry, now: Instant) -> bool {
+        e.is_static || now.saturating_duration_since(e.seen) < self.aging
+    }
 }
 
 /// One bridge's MAC learning table.
 #[derive(Debug)]
 pub struct MacTable {
     inner: Mutex<Inner>,
-    pub aging: Duration,
-    pub max_entries: usize,
 }
 
 impl Default for MacTable {
@@ -146,22 +152,38 @@ impl MacTable {
                 stats: MacStats::default(),
                 static_entries: 0,
                 lru_seq: 0,
+                aging,
+                max_entries: max_entries.max(1),
                 changes: 0,
             }),
-            aging,
-            max_entries: max_entries.max(1),
         }
+    }
+
+    /// Changes the aging time and the size limit (`other_config`'s
+    /// `mac-aging-time` and `mac-table-size`). Entries over a lowered
+    /// limit go at the next [`Self::expire`].
+    pub fn configure(&self, aging: Duration, max_entries: usize) {
+        let mut g = self.lock();
+        if (g.aging, g.max_entries) != (aging, max_entries.max(1)) {
+            g.aging = aging;
+            g.max_entries = max_entries.max(1);
+            g.changes += 1;
+        }
+    }
+
+    pub fn aging(&self) -> Duration {
+        self.lock().aging
+    }
+
+    pub fn max_entries(&self) -> usize {
+        self.lock().max_entries
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn is_live(&self, e: &Entry, now: Instant) -> bool {
-        e.is_static || now.saturating_duration_since(e.seen) < self.aging
-    }
-
-    fn entry_of(&self, (vlan, mac): (u16, u64), e: &Entry, now: Instant) -> MacEntry {
+    fn entry_of((vlan, mac): (u16, u64), e: &Entry, now: Instant) -> MacEntry {
         MacEntry {
             port: e.port,
             vlan,
@@ -179,19 +201,19 @@ impl MacTable {
             return false;
         }
         let mut g = self.lock();
-        let changed = self.learn_locked(&mut g, vlan, mac, port, now);
+        let changed = Self::learn_locked(&mut g, vlan, mac, port, now);
         g.changes += changed as u64;
         changed
     }
 
-    fn learn_locked(&self, g: &mut Inner, vlan: u16, mac: u64, port: u16, now: Instant) -> bool {
+    fn learn_locked(g: &mut Inner, vlan: u16, mac: u64, port: u16, now: Instant) -> bool {
         let key = (vlan, mac);
         if let Some(e) = g.map.get(&key).copied() {
             if e.is_static {
                 return false;
             }
             let idle = now.saturating_duration_since(e.seen);
-            if idle < self.aging {
+            if idle < g.aging {
                 if e.port == port && idle < REFRESH {
                     return false;
                 }
@@ -213,7 +235,7 @@ impl MacTable {
             g.remove(key);
             g.stats.expired += 1;
         }
-        g.make_room(self.aging, self.max_entries, now);
+        g.make_room(now);
         let lru = g.stamp();
         g.map.insert(
             key,
@@ -233,7 +255,7 @@ impl MacTable {
     pub fn lookup(&self, vlan: u16, mac: u64, now: Instant) -> Option<u16> {
         let g = self.lock();
         let e = g.map.get(&(vlan, mac))?;
-        self.is_live(e, now).then_some(e.port)
+        g.is_live(e, now).then_some(e.port)
     }
 
     /// The entry for `mac` on `vlan` as NORMAL would find it (none for a
@@ -244,8 +266,8 @@ impl MacTable {
         }
         let g = self.lock();
         let e = g.map.get(&(vlan, mac))?;
-        self.is_live(e, now)
-            .then(|| self.entry_of((vlan, mac), e, now))
+        g.is_live(e, now)
+            .then(|| Self::entry_of((vlan, mac), e, now))
     }
 
     /// Makes `mac` on `vlan` a static entry on `port` (`fdb/add`): a new
@@ -258,7 +280,7 @@ impl MacTable {
         match g.map.get(&key).copied() {
             Some(e) => g.static_entries += !e.is_static as usize,
             None => {
-                g.make_room(self.aging, self.max_entries, now);
+                g.make_room(now);
                 g.static_entries += 1;
             }
         }
@@ -291,13 +313,28 @@ impl MacTable {
         true
     }
 
-    /// Removes aged-out learned entries.
+    /// Removes aged-out learned entries, then the least recently used
+    /// learned ones while the table is over its limit (counted expired, as
+    /// OVS's `mac_learning_run` counts them).
     pub fn expire(&self, now: Instant) -> usize {
-        let aging = self.aging;
         let mut g = self.lock();
+        let aging = g.aging;
         let before = g.map.len();
         g.map
             .retain(|_, e| e.is_static || now.saturating_duration_since(e.seen) < aging);
+        if g.map.len() > g.max_entries {
+            let mut learned: Vec<(u64, (u16, u64))> = g
+                .map
+                .iter()
+                .filter(|(_, e)| !e.is_static)
+                .map(|(k, e)| (e.lru, *k))
+                .collect();
+            learned.sort_unstable();
+            let over = g.map.len() - g.max_entries;
+            for (_, k) in learned.into_iter().take(over) {
+                g.map.remove(&k);
+            }
+        }
         let n = before - g.map.len();
         g.stats.expired += n as u64;
         g.changes += (n > 0) as u64;
@@ -353,8 +390,8 @@ impl MacTable {
         let mut v: Vec<(u64, MacEntry)> = g
             .map
             .iter()
-            .filter(|(_, e)| self.is_live(e, now))
-            .map(|(k, e)| (e.lru, self.entry_of(*k, e, now)))
+            .filter(|(_, e)| g.is_live(e, now))
+            .map(|(k, e)| (e.lru, Self::entry_of(*k, e, now)))
             .collect();
         v.sort_unstable_by_key(|(lru, _)| *lru);
         v.into_iter().map(|(_, e)| e).collect()
@@ -478,6 +515,29 @@ mod tests {
         // A port going takes its static entries too.
         t.flush(Some(2));
         assert_eq!((t.len(), t.static_len()), (1, 0));
+    }
+
+    #[test]
+    fn configured_limits_apply_to_present_entries() {
+        let t0 = Instant::now();
+        let t = MacTable::default();
+        for m in 1..=5 {
+            t.learn(0, m, 1, t0);
+        }
+        t.add_static(0, 9, 1, t0);
+        // A lower limit: the least recently used learned entries go at
+        // the next expiry, counted expired.
+        let seq = t.change_seq();
+        t.configure(Duration::from_secs(15), 4);
+        assert!(t.change_seq() > seq);
+        assert_eq!((t.aging(), t.max_entries()), (Duration::from_secs(15), 4));
+        assert_eq!(t.expire(t0), 2);
+        let macs: Vec<u64> = t.entries(t0).iter().map(|e| e.mac).collect();
+        assert_eq!(macs, [3, 4, 5, 9]);
+        assert_eq!(t.stats().expired, 2);
+        // The shorter aging applies to entries already there.
+        assert_eq!(t.expire(t0 + Duration::from_secs(15)), 3);
+        assert_eq!((t.len(), t.static_len()), (1, 1));
     }
 
     #[test]

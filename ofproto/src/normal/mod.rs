@@ -46,7 +46,7 @@ pub fn format_fdb_stats(bridge: &str, t: &MacTable) -> String {
          \x20 Total number of evicted MAC entries     : {}\n\
          \x20 Total number of port moved MAC entries  : {}\n",
         t.len(),
-        t.max_entries,
+        t.max_entries(),
         t.static_len(),
         st.learned,
         st.expired,
