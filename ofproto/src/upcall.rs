@@ -30,7 +30,7 @@ use ferrovs_datapath::actions::DpAction;
 
 use crate::dp_meter::{DpMeters, MeterSpec};
 use crate::flow::{OfFlow, OfMatch};
-use crate::normal::MacTable;
+use crate::normal::{MacEntry, MacTable};
 use crate::ofproto::Ofproto;
 use crate::rule::Rule;
 use crate::xlate::{
@@ -74,7 +74,38 @@ impl Bridge {
         self.port_changes.fetch_add(1, Relaxed);
         self.mac.flush(Some(ofport));
     }
+
+    /// The bridge clock's current time (the MAC table's time).
+    pub fn now(&self) -> Instant {
+        self.ofproto.lock().unwrap_or_else(|e| e.into_inner()).now()
+    }
+
+    /// `fdb/add`: makes `mac` on `vlan` a static MAC entry on the port
+    /// named `port`. Returns that port's number and the entry it
+    /// replaced, as NORMAL would have found it.
+    pub fn fdb_add(
+        &self,
+        port: &str,
+        vlan: u16,
+        mac: u64,
+    ) -> Result<(u16, Option<MacEntry>), NoSuchPort> {
+        let ofport = self
+            .ports
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_name(port)
+            .ok_or_else(|| NoSuchPort(port.to_string()))?;
+        let now = self.now();
+        let old = self.mac.entry(vlan, mac, now);
+        self.mac.add_static(vlan, mac, ofport, now);
+        Ok((ofport, old))
+    }
 }
+
+/// `fdb/add` named a port the bridge does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no port named {0}")]
+pub struct NoSuchPort(pub String);
 
 /// Packets and bytes owed to one rule, until [`OfprotoUpcall::flush_stats`].
 struct Credit {
@@ -638,21 +669,6 @@ impl OfprotoUpcall {
             });
             Some(out.actions)
         })
-    }
-
-    /// `fdb/show BRIDGE`, as OVS prints it.
-    pub fn fdb_show(&self, bridge: &str) -> Option<String> {
-        let bridges = self.bridges.read().unwrap_or_else(|e| e.into_inner());
-        let b = bridges.iter().find(|b| {
-            b.ofproto
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .config()
-                .name
-                == bridge
-        })?;
-        let now = b.ofproto.lock().unwrap_or_else(|e| e.into_inner()).now();
-        Some(crate::normal::format_fdb(&b.mac.entries(now)))
     }
 }
 

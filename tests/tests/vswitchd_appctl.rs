@@ -68,8 +68,12 @@ fn commands() {
          \x20 dpif/dump-flows         [-m] [--names | --no-names] bridge\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
+         \x20 fdb/add                 bridge port vlan mac\n\
+         \x20 fdb/del                 bridge vlan mac\n\
          \x20 fdb/flush               [bridge]\n\
          \x20 fdb/show                bridge\n\
+         \x20 fdb/stats-clear         [bridge]\n\
+         \x20 fdb/stats-show          bridge\n\
          \x20 list-commands           \n\
          \x20 memory/show             \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\

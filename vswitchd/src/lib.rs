@@ -44,6 +44,7 @@ pub mod trace_json;
 pub mod unixctl;
 pub mod unixctl_ct;
 pub mod unixctl_dpctl;
+pub mod unixctl_fdb;
 pub mod unixctl_ipf;
 pub mod unixctl_memory;
 pub mod unixctl_pmd;

@@ -22,6 +22,7 @@ use crate::iface::Backing;
 use crate::switch::Switch;
 use crate::unixctl_ct;
 use crate::unixctl_dpctl;
+use crate::unixctl_fdb;
 use crate::unixctl_memory;
 use crate::unixctl_pmd;
 use crate::unixctl_tnl;
@@ -272,18 +273,46 @@ const COMMANDS: &[Command] = &[
         run: cmd_exit,
     },
     Command {
+        name: "fdb/add",
+        usage: "bridge port vlan mac",
+        min_args: 4,
+        max_args: 4,
+        run: unixctl_fdb::cmd_fdb_add,
+    },
+    Command {
+        name: "fdb/del",
+        usage: "bridge vlan mac",
+        min_args: 3,
+        max_args: 3,
+        run: unixctl_fdb::cmd_fdb_del,
+    },
+    Command {
         name: "fdb/flush",
         usage: "[bridge]",
         min_args: 0,
         max_args: 1,
-        run: unixctl_xlate::cmd_fdb_flush,
+        run: unixctl_fdb::cmd_fdb_flush,
     },
     Command {
         name: "fdb/show",
         usage: "bridge",
         min_args: 1,
         max_args: 1,
-        run: unixctl_xlate::cmd_fdb_show,
+        run: unixctl_fdb::cmd_fdb_show,
+    },
+    Command {
+        name: "fdb/stats-clear",
+        usage: "[bridge]",
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_fdb::cmd_fdb_stats_clear,
+    },
+    Command {
+        name: "fdb/stats-show",
+        usage: "bridge",
+        min_args: 1,
+        max_args: 1,
+        run: unixctl_fdb::cmd_fdb_stats_show,
     },
     Command {
         name: "list-commands",

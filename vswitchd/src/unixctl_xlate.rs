@@ -1,5 +1,5 @@
 //! unixctl commands over translation and the megaflow cache, in OVS's
-//! formats: `ofproto/trace`, `fdb/show`, `fdb/flush`, `revalidator/wait`,
+//! formats: `ofproto/trace`, `revalidator/wait`,
 //! `revalidator/purge`, `upcall/show`, `dpif/show`. Each takes what it needs out of the
 //! switch under its lock and works after releasing it, since a trace or a
 //! revalidation round locks every bridge's `Ofproto`.
@@ -78,28 +78,6 @@ pub fn cmd_trace_packet_out(ctx: &Ctx, args: &[String]) -> Result<String, String
     let (up, _) = upcall_of(ctx)?;
     up.trace_packet_out(bridge, flow, actions)
         .map_err(|e| e.to_string())
-}
-
-/// `fdb/show BRIDGE`.
-pub fn cmd_fdb_show(ctx: &Ctx, args: &[String]) -> Result<String, String> {
-    let (up, _) = upcall_of(ctx)?;
-    up.fdb_show(&args[0])
-        .ok_or_else(|| "no such bridge".to_string())
-}
-
-/// `fdb/flush [BRIDGE]`.
-pub fn cmd_fdb_flush(ctx: &Ctx, args: &[String]) -> Result<String, String> {
-    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-    let w = sw
-        .shared
-        .wiring
-        .as_ref()
-        .ok_or_else(|| "packet translation is not running".to_string())?;
-    if w.fdb_flush(args.first().map(String::as_str)) {
-        Ok("table successfully flushed".to_string())
-    } else {
-        Err("no such bridge".to_string())
-    }
 }
 
 /// `revalidator/wait`: returns after one full revalidation round (and the

@@ -81,25 +81,41 @@ impl Wiring {
         }
     }
 
-    /// `fdb/flush [BRIDGE]`: empties one bridge's MAC table, or every
-    /// bridge's. False if `bridge` is not running.
-    pub fn fdb_flush(&self, bridge: Option<&str>) -> bool {
-        match bridge {
-            Some(n) => match self.bridges.get(n) {
-                Some(wb) => {
-                    wb.xbridge.mac.flush(None);
-                    true
-                }
-                None => false,
-            },
-            None => {
-                for wb in self.bridges.values() {
-                    wb.xbridge.mac.flush(None);
-                }
-                true
-            }
-        }
+    /// The running bridge `name` as translation sees it (its ports and
+    /// MAC table).
+    pub fn xbridge(&self, name: &str) -> Option<&Arc<XBridge>> {
+        self.bridges.get(name).map(|w| &w.xbridge)
     }
+
+    /// Every running bridge, by name.
+    pub fn xbridges(&self) -> impl Iterator<Item = (&str, &Arc<XBridge>)> {
+        self.bridges.iter().map(|(n, w)| (n.as_str(), &w.xbridge))
+    }
+}
+
+/// A bridge's MAC table aging time and size from its `other_config`
+/// (`mac-aging-time` in seconds, `mac-table-size`), as OVS 3.1 reads
+/// them: a missing, unparsable or zero value means the default (300 s,
+/// 8192 entries); the aging is kept within 15..=3600 s and the size within
+/// 10..=1,000,000 (a negative value, unsigned in OVS, is the maximum).
+pub fn mac_table_config(oc: &BTreeMap<String, String>) -> (Duration, usize) {
+    use ferrovs_ofproto::normal::{DEFAULT_AGING, DEFAULT_MAX_ENTRIES};
+    let int = |k: &str| {
+        oc.get(k)
+            .and_then(|v| {
+                v.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r'])
+                    .parse::<i32>()
+                    .ok()
+            })
+            .filter(|v| *v != 0)
+    };
+    let aging = int("mac-aging-time").map_or(DEFAULT_AGING, |v| {
+        Duration::from_secs((v as u32).clamp(15, 3600) as u64)
+    });
+    let size = int("mac-table-size").map_or(DEFAULT_MAX_ENTRIES, |v| {
+        (v as i64 as u64).clamp(10, 1_000_000) as usize
+    });
+    (aging, size)
 }
 
 /// Each interface's VLAN settings, from its Port row (`tag`, `trunks`,
@@ -237,6 +253,8 @@ pub fn sync(sw: &mut Switch, vlans: &BTreeMap<String, PortVlan>) -> bool {
             }
         }
         wb.ports = want;
+        let (aging, max) = mac_table_config(&b.settings.other_config);
+        wb.xbridge.mac.configure(aging, max);
         let primaries = b.primary.values().any(|p| *p);
         let fail = (!b.settings.fail_secure, primaries);
         if apply_fail_mode(&b.ofproto, wb.fail, fail) {
@@ -441,6 +459,38 @@ pub async fn run(switch: Arc<std::sync::Mutex<Switch>>, dp: Arc<Datapath>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mac_table_config_as_ovs() {
+        use std::collections::BTreeMap;
+        let cfg = |kv: &[(&str, &str)]| {
+            let oc: BTreeMap<String, String> = kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let (a, n) = super::mac_table_config(&oc);
+            (a.as_secs(), n)
+        };
+        assert_eq!(cfg(&[]), (300, 8192));
+        for (v, aging, size) in [
+            ("0", 300, 8192),
+            ("x", 300, 8192),
+            ("12x", 300, 8192),
+            ("1", 15, 10),
+            (" 100", 100, 100),
+            ("+100", 100, 100),
+            ("5000", 3600, 5000),
+            ("-5", 3600, 1_000_000),
+            ("2000000", 3600, 1_000_000),
+            ("99999999999", 300, 8192),
+        ] {
+            assert_eq!(
+                cfg(&[("mac-aging-time", v), ("mac-table-size", v)]),
+                (aging, size),
+                "{v:?}"
+            );
+        }
+    }
+
     use super::*;
     use crate::bridge::Shared;
     use crate::config::{WantBridge, WantIface, Wanted};

@@ -10,13 +10,10 @@
 
 use ferrovs_datapath::flow::layout as dp;
 
+use super::mac_table::is_multicast;
 use crate::xlate::{in_port, Ctx, XPort};
 
 const PC_NO_FLOOD: u32 = 1 << 4;
-
-fn is_multicast(mac: u64) -> bool {
-    mac >> 40 & 1 != 0
-}
 
 impl Ctx<'_, '_> {
     pub(crate) fn normal(&mut self) {

@@ -372,6 +372,29 @@ fn normal_learns_and_keeps_vlans_apart() {
 }
 
 #[test]
+fn normal_forwards_to_static_entries() {
+    let b = normal_bridge();
+    // 00:..:02 is static on port 2 (VLAN 10).
+    b.mac.add_static(10, 2, 2, Instant::now());
+    let a = "dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02";
+    assert_eq!(run(&b, &format!("in_port=1,{a}")), "102");
+    // Seen on the trunk in VLAN 10: not moved, not counted.
+    let back = "dl_src=00:00:00:00:00:02,dl_dst=00:00:00:00:00:01";
+    assert_eq!(
+        run(&b, &format!("in_port=4,dl_vlan=10,{back}")),
+        "pop_vlan,101"
+    );
+    assert_eq!(b.mac.lookup(10, 2, Instant::now()), Some(2));
+    assert_eq!(run(&b, &format!("in_port=1,{a}")), "102");
+    assert_eq!(b.mac.stats().moved, 0);
+    assert_eq!((b.mac.len(), b.mac.static_len()), (2, 1));
+    // Once deleted, 00:..:02 is learned on the trunk like any other.
+    assert!(b.mac.del_static(10, 2));
+    run(&b, &format!("in_port=4,dl_vlan=10,{back}"));
+    assert_eq!(b.mac.lookup(10, 2, Instant::now()), Some(4));
+}
+
+#[test]
 fn native_vlan_modes() {
     let t = |mode| PortVlan {
         mode,
