@@ -11,6 +11,7 @@
 //! 2001:db8::/32.
 
 pub mod bench_run;
+pub mod dummy_pair;
 pub mod ferrovs_vswitchd;
 pub mod frames;
 pub mod lab;

@@ -16,9 +16,7 @@
 use std::time::Duration;
 
 use ferrovs_datapath::conntrack::frame::{fragments, fragments6, Pkt};
-use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::add_dummy_ports;
-use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+use ferrovs_tests::dummy_pair::{DummyPair, Reply};
 
 const FLOWS: &[&str] = &[
     "table=0,priority=10,ip,ct_state=-trk,actions=ct(zone=9,table=1)",
@@ -28,61 +26,38 @@ const FLOWS: &[&str] = &[
     "table=1,priority=0,actions=drop",
 ];
 
-struct Pair {
-    ovs: OvsVswitchd,
-    fv: FerrovsVswitchd,
+/// Both switches in secure fail mode with [`FLOWS`].
+struct Pair(DummyPair);
+
+impl std::ops::Deref for Pair {
+    type Target = DummyPair;
+    fn deref(&self) -> &DummyPair {
+        &self.0
+    }
 }
 
 impl Pair {
     fn start() -> Pair {
-        let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-        let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=secure"]);
-        let ports: &[(&str, &[&str])] = &[("p1", &[]), ("p2", &[]), ("p3", &[])];
-        let a = add_dummy_ports(fv.dir(), "br0", ports);
-        fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        let a = add_dummy_ports(ovs.dir(), "br0", ports);
-        ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
-            .unwrap();
-        for f in FLOWS {
-            fv.ofctl_ok(&[], "add-flow", "br0", &[f]);
-            ovs.ofctl(&[], "add-flow", &[f]).unwrap();
-        }
-        Pair { ovs, fv }
+        Pair(DummyPair::start("secure", &["p1", "p2", "p3"], FLOWS))
     }
 
-    /// Runs `ovs-appctl ARGS` on both: (status ok, stdout, the error's
-    /// first line) of each, OVS's first.
-    fn appctl(&self, args: &[&str]) -> [(bool, String, String); 2] {
-        let ovs = std::process::Command::new("ovs-appctl")
-            .arg("-t")
-            .arg(self.ovs.dir().join("ovs-vswitchd.ctl"))
-            .args(args)
-            .output()
-            .unwrap();
-        let fv = self.fv.appctl(args);
-        [ovs, fv].map(|o| {
-            let err = String::from_utf8_lossy(&o.stderr);
-            (
-                o.status.success(),
-                lists_sorted(&String::from_utf8_lossy(&o.stdout)),
-                err.lines().next().unwrap_or("").to_string(),
-            )
+    /// `ovs-appctl ARGS` on both, OVS's first, fragment lists sorted.
+    fn appctl(&self, args: &[&str]) -> [Reply; 2] {
+        self.0.appctl(args).map(|r| Reply {
+            out: lists_sorted(&r.out),
+            ..r
         })
     }
 
     fn same(&self, args: &[&str]) -> String {
         let [o, f] = self.appctl(args);
         assert_eq!(o, f, "ovs-appctl {}: OVS then ferrovs", args.join(" "));
-        o.1
+        o.out
     }
 
     fn receive(&self, frames: &[Vec<u8>]) {
         for f in frames {
-            let h = hex::encode(f);
-            self.fv.appctl_ok(&["netdev-dummy/receive", "p1", &h]);
-            self.ovs
-                .appctl(&["netdev-dummy/receive", "p1", &h])
-                .unwrap();
+            self.0.receive("p1", &hex::encode(f));
         }
     }
 
@@ -112,13 +87,13 @@ impl Pair {
         let ok = self.fv.wait_until(Duration::from_secs(15), || {
             let [o, f] = self.appctl(&["dpctl/ipf-get-status", "-m"]);
             let [to, tf] = self.table1();
-            let all = format!("{}{}", o.1, to.join("\n"));
+            let all = format!("{}{}", o.out, to.join("\n"));
             o == f && to == tf && want.iter().all(|w| all.contains(w))
         });
         let [o, f] = self.appctl(&["dpctl/ipf-get-status", "-m"]);
         let [to, tf] = self.table1();
-        assert!(ok, "OVS:\n{}{to:#?}\nferrovs:\n{}{tf:#?}", o.1, f.1);
-        o.1
+        assert!(ok, "OVS:\n{}{to:#?}\nferrovs:\n{}{tf:#?}", o.out, f.out);
+        o.out
     }
 }
 
@@ -261,8 +236,8 @@ fn limits_and_buckets_match_ovs() {
     }
     p.same(&["dpctl/ct-bkts", "gt=x"]);
     let [o, f] = p.appctl(&["dpctl/ct-bkts"]);
-    assert_eq!(o.1, "Total Buckets: 1\nCurrent Connections: 0\n\n");
-    assert_eq!(f.1, "Total Buckets: 256\nCurrent Connections: 0\n\n");
+    assert_eq!(o.out, "Total Buckets: 1\nCurrent Connections: 0\n\n");
+    assert_eq!(f.out, "Total Buckets: 256\nCurrent Connections: 0\n\n");
     // Three UDP connections committed in zone 9.
     let commit = "table=1,priority=20,udp,tp_dst=6000,ct_state=+trk+new,\
                   actions=ct(commit,zone=9),output:2";
@@ -275,28 +250,32 @@ fn limits_and_buckets_match_ovs() {
     p.fv.wait_until(Duration::from_secs(10), || {
         p.appctl(&["dpctl/ct-get-nconns"])
             .iter()
-            .all(|o| o.1 == "3\n")
+            .all(|o| o.out == "3\n")
     });
     p.same(&["dpctl/ct-get-nconns"]);
     let [o, f] = p.appctl(&["dpctl/ct-bkts"]);
-    assert!(o.1.contains("Current Connections: 3\n"), "OVS:\n{}", o.1);
+    assert!(
+        o.out.contains("Current Connections: 3\n"),
+        "OVS:\n{}",
+        o.out
+    );
     assert!(f
-        .1
+        .out
         .starts_with("Total Buckets: 256\nCurrent Connections: 3\n\n"));
     // Ferrovs's histogram: 32 rows of 8 shards, counts summing to 3.
-    let rows: Vec<&str> = f.1.lines().filter(|l| l.contains("..")).collect();
-    assert_eq!(rows.len(), 32, "{}", f.1);
-    assert!(rows[0].starts_with("   0..  7   | "), "{}", f.1);
+    let rows: Vec<&str> = f.out.lines().filter(|l| l.contains("..")).collect();
+    assert_eq!(rows.len(), 32, "{}", f.out);
+    assert!(rows[0].starts_with("   0..  7   | "), "{}", f.out);
     let counts: Vec<usize> = rows
         .iter()
         .flat_map(|r| r.split('|').nth(1).unwrap().split_whitespace())
         .filter(|c| *c != ".")
         .map(|c| c.parse().unwrap())
         .collect();
-    assert_eq!(counts.iter().sum::<usize>(), 3, "{}", f.1);
+    assert_eq!(counts.iter().sum::<usize>(), 3, "{}", f.out);
     // gt=1 hides shards holding one connection.
     let [_, f] = p.appctl(&["dpctl/ct-bkts", "gt=1"]);
-    let shown = f.1.lines().filter(|l| l.contains("..")).flat_map(|r| {
+    let shown = f.out.lines().filter(|l| l.contains("..")).flat_map(|r| {
         r.split('|')
             .nth(1)
             .unwrap()
@@ -307,6 +286,6 @@ fn limits_and_buckets_match_ovs() {
         shown.count(),
         counts.iter().filter(|&&c| c > 1).count(),
         "{}",
-        f.1
+        f.out
     );
 }

@@ -11,87 +11,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::add_dummy_ports;
-use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+use ferrovs_tests::dummy_pair::DummyPair;
 
 const PORTS: [&str; 3] = ["p1", "p2", "p3"];
 
-struct Pair {
-    ovs: OvsVswitchd,
-    fv: FerrovsVswitchd,
-}
+/// Both switches in standalone fail mode (the NORMAL flow learns).
+struct Pair(DummyPair);
 
-/// What `ovs-appctl` gave: exit status, stdout, stderr without its own
-/// last line (which names the socket).
-#[derive(Debug, PartialEq, Eq)]
-struct Reply {
-    code: Option<i32>,
-    out: String,
-    err: String,
+impl std::ops::Deref for Pair {
+    type Target = DummyPair;
+    fn deref(&self) -> &DummyPair {
+        &self.0
+    }
 }
 
 impl Pair {
     fn start() -> Pair {
-        let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-        ovs.vsctl(&["set-fail-mode", "br0", "standalone"]).unwrap();
-        let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=standalone"]);
-        let ports: Vec<(&str, &[&str])> = PORTS.iter().map(|p| (*p, &[][..])).collect();
-        let a = add_dummy_ports(fv.dir(), "br0", &ports);
-        fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        let a = add_dummy_ports(ovs.dir(), "br0", &ports);
-        ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
-            .unwrap();
-        let pair = Pair { ovs, fv };
-        // Both have the ports and the NORMAL flow.
-        let ready = pair.fv.wait_until(Duration::from_secs(10), || {
-            let [o, f] = pair.flows();
-            o.len() == 1 && o == f
-        });
-        assert!(ready, "flows: {:?}", pair.flows());
-        pair
-    }
-
-    fn flows(&self) -> [Vec<String>; 2] {
-        let norm = |s: &str| -> Vec<String> {
-            s.lines()
-                .filter_map(|l| l.split_once("priority=").map(|(_, r)| r.to_string()))
-                .collect()
-        };
-        [
-            norm(&self.ovs.ofctl(&[], "dump-flows", &[]).unwrap_or_default()),
-            norm(&self.fv.ofctl_ok(&[], "dump-flows", "br0", &[])),
-        ]
-    }
-
-    /// `ovs-appctl ARGS` on both, OVS's first.
-    fn appctl(&self, args: &[&str]) -> [Reply; 2] {
-        let ovs = std::process::Command::new("ovs-appctl")
-            .arg("-t")
-            .arg(self.ovs.dir().join("ovs-vswitchd.ctl"))
-            .args(args)
-            .output()
-            .unwrap();
-        let fv = self.fv.appctl(args);
-        [ovs, fv].map(|o| {
-            let err = String::from_utf8_lossy(&o.stderr);
-            Reply {
-                code: o.status.code(),
-                out: String::from_utf8_lossy(&o.stdout).into_owned(),
-                err: err
-                    .lines()
-                    .filter(|l| !l.starts_with("ovs-appctl: "))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            }
-        })
-    }
-
-    /// Both reply the same; returns OVS's reply.
-    fn same(&self, args: &[&str]) -> Reply {
-        let [o, f] = self.appctl(args);
-        assert_eq!(o, f, "ovs-appctl {}: OVS then ferrovs", args.join(" "));
-        o
+        Pair(DummyPair::start("standalone", &PORTS, &[]))
     }
 
     /// Both reply the same, successfully, with `want`.
@@ -138,13 +74,6 @@ impl Pair {
         let [o, f] = self.fdb_sorted();
         assert!(ok, "want {want:?}\nOVS:\n{o:#?}\nferrovs:\n{f:#?}");
         o
-    }
-
-    fn receive(&self, port: &str, frame: &str) {
-        self.fv.appctl_ok(&["netdev-dummy/receive", port, frame]);
-        self.ovs
-            .appctl(&["netdev-dummy/receive", port, frame])
-            .unwrap();
     }
 
     /// Frames each port sent, OVS's then ferrovs's.
