@@ -484,12 +484,12 @@ impl Pmd {
             if !self.rx_pace.should_poll(i) {
                 continue;
             }
-            self.rx_pace.polled(i);
             let tq = cycles();
             let n = r
                 .netdev
                 .recv(r.qid, r.port_no, &mut self.batch, &mut self.pool)
                 .unwrap_or(0);
+            self.rx_pace.polled(i, n >= BATCH_SIZE);
             if n == 0 {
                 continue;
             }

@@ -10,7 +10,8 @@
 //!
 //! So these queues are read only when their descriptor ([`Netdev::rx_fd`])
 //! is readable: one `epoll_wait` with no timeout over all of them says
-//! which, however many there are. While the PMD is busy with its other
+//! which, however many there are (a queue that just filled a batch is
+//! read again without asking). While the PMD is busy with its other
 //! queues (it received packets in the last [`BUSY_WINDOW`]), that check is
 //! paced: after a check that found nothing, the next waits [`GAP_MIN`],
 //! doubling on each empty check up to [`GAP_MAX`], and comes on every
@@ -166,10 +167,12 @@ impl RxPace {
         self.poll.get(i).copied().unwrap_or(true)
     }
 
-    /// Queue `i` was read: a gated one waits for its next readiness.
+    /// Queue `i` was read: a gated one waits for its next readiness,
+    /// unless it filled the batch (`full`: it likely holds more, and is
+    /// read again without asking).
     #[inline]
-    pub fn polled(&mut self, i: usize) {
-        if self.gated.get(i).copied().unwrap_or(false) {
+    pub fn polled(&mut self, i: usize, full: bool) {
+        if !full && self.gated.get(i).copied().unwrap_or(false) {
             self.poll[i] = false;
         }
     }
@@ -307,7 +310,9 @@ mod tests {
         );
         pace.before(0, &rxqs);
         assert!(pace.should_poll(1), "ready now");
-        pace.polled(1);
+        pace.polled(1, true);
+        assert!(pace.should_poll(1), "a full batch: read again");
+        pace.polled(1, false);
         assert!(!pace.should_poll(1), "until the next check");
         // Only ring queues: no clock read, everything read.
         let mut pace = RxPace::new();
