@@ -13,12 +13,19 @@
 //! case (a known MAC seen again) a read of one entry. Broadcast and
 //! multicast sources are never learned nor looked up.
 //!
-//! Invariant: `static_entries` is the number of static entries in `map`.
+//! Two ordered indexes by recency stamp, one of learned and one of static
+//! entries, make eviction a pop of the oldest rather than a scan of the
+//! table (a full table takes a new MAC on every learn under a MAC flood).
+//! A learned entry's stamp and last-seen time move together, so the
+//! aged-out learned entries are the first ones of its index.
+//!
+//! Invariant: every entry of `map` is in exactly one index, under its
+//! stamp, the one its kind says.
 //! Every change NORMAL could see (an entry learned, moved, aged out,
 //! added, deleted or flushed) bumps `changes`, part of the revalidation
 //! generation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,7 +65,9 @@ struct Inner {
     /// Hashed with a seeded word mix: SipHash was a tenth of NORMAL.
     map: HashMap<(u16, u64), Entry, SeededWordBuild>,
     stats: MacStats,
-    static_entries: usize,
+    /// Stamp -> key, of learned entries and of static ones.
+    learned_lru: BTreeMap<u64, (u16, u64)>,
+    static_lru: BTreeMap<u64, (u16, u64)>,
     /// The last recency stamp given.
     lru_seq: u64,
     /// How long a learned entry lives unrefreshed.
@@ -74,10 +83,48 @@ impl Inner {
         self.lru_seq
     }
 
+    fn index(&mut self, is_static: bool) -> &mut BTreeMap<u64, (u16, u64)> {
+        if is_static {
+            &mut self.static_lru
+        } else {
+            &mut self.learned_lru
+        }
+    }
+
+    /// Inserts or replaces the entry for `key`, keeping the indexes.
+    fn put(&mut self, key: (u16, u64), e: Entry) {
+        if let Some(old) = self.map.insert(key, e) {
+            self.index(old.is_static).remove(&old.lru);
+        }
+        self.index(e.is_static).insert(e.lru, key);
+    }
+
     fn remove(&mut self, key: (u16, u64)) -> Option<Entry> {
         let e = self.map.remove(&key)?;
-        self.static_entries -= e.is_static as usize;
+        self.index(e.is_static).remove(&e.lru);
         Some(e)
+    }
+
+    /// Keeps the entries `keep` says yes to; returns how many went.
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, e| keep(e));
+        if self.map.len() != before {
+            self.learned_lru.clear();
+            self.static_lru.clear();
+            for (k, e) in self.map.iter() {
+                if e.is_static {
+                    self.static_lru.insert(e.lru, *k);
+                } else {
+                    self.learned_lru.insert(e.lru, *k);
+                }
+            }
+        }
+        before - self.map.len()
+    }
+
+    fn static_len(&self) -> usize {
+        self.static_lru.len()
     }
 
     /// Makes room for one more entry when the table is full: aged-out
@@ -89,18 +136,24 @@ impl Inner {
         if self.map.len() < max {
             return;
         }
-        let before = self.map.len();
-        self.map
-            .retain(|_, e| e.is_static || now.saturating_duration_since(e.seen) < aging);
-        self.stats.expired += (before - self.map.len()) as u64;
+        // Aged-out learned entries are the oldest learned ones.
+        while let Some((_, &k)) = self.learned_lru.first_key_value() {
+            match self.map.get(&k) {
+                Some(e) if now.saturating_duration_since(e.seen) >= aging => {
+                    self.remove(k);
+                    self.stats.expired += 1;
+                }
+                _ => break,
+            }
+        }
         if self.map.len() < max {
             return;
         }
         let victim = self
-            .map
-            .iter()
-            .min_by_key(|(_, e)| (e.is_static, e.lru))
-            .map(|(k, _)| *k);
+            .learned_lru
+            .first_key_value()
+            .or_else(|| self.static_lru.first_key_value())
+            .map(|(_, k)| *k);
         if let Some(k) = victim {
             self.remove(k);
             self.stats.evicted += 1;
@@ -150,7 +203,8 @@ impl MacTable {
             inner: Mutex::new(Inner {
                 map: HashMap::with_hasher(SeededWordBuild::new()),
                 stats: MacStats::default(),
-                static_entries: 0,
+                learned_lru: BTreeMap::new(),
+                static_lru: BTreeMap::new(),
                 lru_seq: 0,
                 aging,
                 max_entries: max_entries.max(1),
@@ -219,7 +273,7 @@ impl MacTable {
                 }
                 let lru = g.stamp();
                 let moved = e.port != port;
-                g.map.insert(
+                g.put(
                     key,
                     Entry {
                         port,
@@ -237,7 +291,7 @@ impl MacTable {
         }
         g.make_room(now);
         let lru = g.stamp();
-        g.map.insert(
+        g.put(
             key,
             Entry {
                 port,
@@ -277,15 +331,11 @@ impl MacTable {
     pub fn add_static(&self, vlan: u16, mac: u64, port: u16, now: Instant) {
         let key = (vlan, mac);
         let mut g = self.lock();
-        match g.map.get(&key).copied() {
-            Some(e) => g.static_entries += !e.is_static as usize,
-            None => {
-                g.make_room(now);
-                g.static_entries += 1;
-            }
+        if !g.map.contains_key(&key) {
+            g.make_room(now);
         }
         let lru = g.stamp();
-        g.map.insert(
+        g.put(
             key,
             Entry {
                 port,
@@ -319,23 +369,14 @@ impl MacTable {
     pub fn expire(&self, now: Instant) -> usize {
         let mut g = self.lock();
         let aging = g.aging;
-        let before = g.map.len();
-        g.map
-            .retain(|_, e| e.is_static || now.saturating_duration_since(e.seen) < aging);
-        if g.map.len() > g.max_entries {
-            let mut learned: Vec<(u64, (u16, u64))> = g
-                .map
-                .iter()
-                .filter(|(_, e)| !e.is_static)
-                .map(|(k, e)| (e.lru, *k))
-                .collect();
-            learned.sort_unstable();
-            let over = g.map.len() - g.max_entries;
-            for (_, k) in learned.into_iter().take(over) {
-                g.map.remove(&k);
-            }
+        let mut n = g.retain(|e| e.is_static || now.saturating_duration_since(e.seen) < aging);
+        while g.map.len() > g.max_entries {
+            let Some((_, &k)) = g.learned_lru.first_key_value() else {
+                break;
+            };
+            g.remove(k);
+            n += 1;
         }
-        let n = before - g.map.len();
         g.stats.expired += n as u64;
         g.changes += (n > 0) as u64;
         n
@@ -346,13 +387,11 @@ impl MacTable {
     /// too (the port is gone).
     pub fn flush(&self, port: Option<u16>) {
         let mut g = self.lock();
-        let before = g.map.len();
-        match port {
-            None => g.map.retain(|_, e| e.is_static),
-            Some(p) => g.map.retain(|_, e| e.port != p),
-        }
-        g.static_entries = g.map.values().filter(|e| e.is_static).count();
-        g.changes += (g.map.len() != before) as u64;
+        let gone = match port {
+            None => g.retain(|e| e.is_static),
+            Some(p) => g.retain(|e| e.port != p),
+        };
+        g.changes += (gone > 0) as u64;
     }
 
     /// Counts every change translation could see (learned, moved, aged
@@ -372,7 +411,7 @@ impl MacTable {
     }
 
     pub fn static_len(&self) -> usize {
-        self.lock().static_entries
+        self.lock().static_len()
     }
 
     pub fn stats(&self) -> MacStats {
@@ -401,8 +440,66 @@ impl MacTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    /// The indexes hold every entry once, under its stamp and kind.
+    fn assert_indexed(t: &MacTable) {
+        let g = t.lock();
+        assert_eq!(g.learned_lru.len() + g.static_lru.len(), g.map.len());
+        for (k, e) in g.map.iter() {
+            let idx = if e.is_static {
+                &g.static_lru
+            } else {
+                &g.learned_lru
+            };
+            assert_eq!(idx.get(&e.lru), Some(k));
+        }
+    }
+
+    proptest! {
+        /// Any sequence of learning, static adds and deletes, flushes and
+        /// expiry keeps the indexes right, the table within its size, and
+        /// evicts the least recently used learned entry first.
+        #[test]
+        fn indexes_follow_every_change(ops in prop::collection::vec((0u8..6, 0u64..24, 1u16..4), 1..200)) {
+            let t0 = Instant::now();
+            let t = MacTable::new(Duration::from_secs(30), 8);
+            for (i, (op, mac, port)) in ops.into_iter().enumerate() {
+                let now = t0 + Duration::from_secs(i as u64);
+                let mac = 0x0200_0000_0000 | mac;
+                let oldest_learned = {
+                    let g = t.lock();
+                    g.learned_lru.first_key_value().map(|(_, k)| *k)
+                };
+                let was_full = t.len() == 8;
+                match op {
+                    0 | 1 => {
+                        let known = t.entry(1, mac, now).is_some();
+                        t.learn(1, mac, port, now);
+                        // A new MAC into a full table with nothing aged:
+                        // the least recently used learned entry went.
+                        if was_full && !known && i < 30 {
+                            if let Some(k) = oldest_learned {
+                                prop_assert!(k == (1, mac) || t.entry(k.0, k.1, now).is_none());
+                            }
+                        }
+                    }
+                    2 => t.add_static(1, mac, port, now),
+                    3 => {
+                        t.del_static(1, mac);
+                    }
+                    4 => t.flush(if mac % 2 == 0 { None } else { Some(port) }),
+                    _ => {
+                        t.expire(now);
+                    }
+                }
+                prop_assert!(t.len() <= 8);
+                assert_indexed(&t);
+            }
+        }
+    }
 
     #[test]
     fn learns_moves_ages_and_evicts() {
