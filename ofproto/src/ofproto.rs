@@ -281,6 +281,18 @@ impl Ofproto {
         self.conns.remove(&id);
     }
 
+    /// Asks every connection to close once its queued output is written
+    /// (`bridge/reconnect`, as OVS's `connmgr_reconnect`): active
+    /// controllers then connect again after their backoff, connections
+    /// accepted on a listener are gone. Returns how many were asked.
+    pub fn reconnect_all(&mut self) -> usize {
+        for c in self.conns.values_mut() {
+            c.closing = true;
+            (c.waker)();
+        }
+        self.conns.len()
+    }
+
     /// Handles bytes read from connection `id`: whole messages are
     /// processed, a partial one is kept for the next call.
     pub fn receive(&mut self, id: ConnId, bytes: &[u8]) {
