@@ -403,3 +403,33 @@ impl Ofproto {
         self.expiry_due
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// `reconnect_all` marks every connection closing and wakes each.
+    #[test]
+    fn reconnect_all_closes_every_connection() {
+        let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+        let woken = Arc::new(AtomicUsize::new(0));
+        let ids: Vec<ConnId> = [ConnKind::Controller, ConnKind::Service]
+            .into_iter()
+            .map(|k| {
+                let w = woken.clone();
+                of.connect(
+                    k,
+                    Box::new(move || {
+                        w.fetch_add(1, Ordering::Relaxed);
+                    }),
+                )
+            })
+            .collect();
+        assert!(ids.iter().all(|id| !of.is_closing(*id)));
+        assert_eq!(of.reconnect_all(), 2);
+        assert!(ids.iter().all(|id| of.is_closing(*id)));
+        assert_eq!(woken.load(Ordering::Relaxed), 2);
+    }
+}
