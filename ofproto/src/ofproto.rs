@@ -281,6 +281,18 @@ impl Ofproto {
         self.conns.remove(&id);
     }
 
+    /// Asks every connection to close once its queued output is written
+    /// (`bridge/reconnect`, as OVS's `connmgr_reconnect`): active
+    /// controllers then connect again after their backoff, connections
+    /// accepted on a listener are gone. Returns how many were asked.
+    pub fn reconnect_all(&mut self) -> usize {
+        for c in self.conns.values_mut() {
+            c.closing = true;
+            (c.waker)();
+        }
+        self.conns.len()
+    }
+
     /// Handles bytes read from connection `id`: whole messages are
     /// processed, a partial one is kept for the next call.
     pub fn receive(&mut self, id: ConnId, bytes: &[u8]) {
@@ -389,5 +401,35 @@ impl Ofproto {
         }
         self.expiry_due = self.expire_rules(now);
         self.expiry_due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// `reconnect_all` marks every connection closing and wakes each.
+    #[test]
+    fn reconnect_all_closes_every_connection() {
+        let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+        let woken = Arc::new(AtomicUsize::new(0));
+        let ids: Vec<ConnId> = [ConnKind::Controller, ConnKind::Service]
+            .into_iter()
+            .map(|k| {
+                let w = woken.clone();
+                of.connect(
+                    k,
+                    Box::new(move || {
+                        w.fetch_add(1, Ordering::Relaxed);
+                    }),
+                )
+            })
+            .collect();
+        assert!(ids.iter().all(|id| !of.is_closing(*id)));
+        assert_eq!(of.reconnect_all(), 2);
+        assert!(ids.iter().all(|id| of.is_closing(*id)));
+        assert_eq!(woken.load(Ordering::Relaxed), 2);
     }
 }

@@ -217,6 +217,10 @@ pub struct OfprotoUpcall {
     /// Translations of datapath flows run (upcalls and revalidation),
     /// for the `xlate_actions` coverage counter.
     pub translations: AtomicU64,
+    /// Megaflows disabled (`upcall/disable-megaflows`): misses install
+    /// exact-match flows, whatever translation looked at, as OVS's
+    /// `enable_megaflows` off.
+    pub exact_flows: std::sync::atomic::AtomicBool,
 }
 
 impl OfprotoUpcall {
@@ -711,21 +715,29 @@ impl UpcallHandler for OfprotoUpcall {
                 )
             })
         });
+        let exact = self.exact_flows.load(Relaxed);
         let Some((learned, now, recircs)) = done else {
             // No bridge owns the port: drop, and keep dropping in the
             // datapath (exact in_port).
             reply.actions.clear();
             let mut m = Flow::default();
             m.set_all(dp::IN_PORT);
-            reply.mask = Some(m.to_key());
+            reply.mask = (!exact).then(|| m.to_key());
             reply.install = true;
             return Ok(());
         };
+        if exact {
+            // `None`: the datapath matches every field of the key.
+            reply.mask = None;
+        }
         self.apply_learned(&learned, now);
         if !recircs.is_empty() {
-            if let Some(mask) = &reply.mask {
-                crate::revalidate::remember_origin(self, &f.0, mask);
-            }
+            let mask = reply
+                .mask
+                .take()
+                .unwrap_or_else(ferrovs_datapath::upcall::exact_mask);
+            crate::revalidate::remember_origin(self, &f.0, &mask);
+            reply.mask = (!exact).then_some(mask);
         }
         // Packet-ins (table misses and controller actions alike) come
         // back through `userspace`, for this packet and every later one

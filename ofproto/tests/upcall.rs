@@ -430,3 +430,42 @@ fn an_unchanged_switch_revalidates_without_translating() {
     all(up.revalidate(&dp, 10_000));
     assert_eq!(up.revalidate(&dp, 10_000).translated, 0);
 }
+
+/// With `exact_flows` (megaflows disabled), two packets that differ only
+/// in a field the tables never look at make two datapath flows with
+/// exact masks; with megaflows, one.
+#[test]
+fn exact_flows_install_one_flow_per_packet() {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+    of.add_flow_text("table=0,priority=5 actions=NORMAL")
+        .unwrap();
+    let of = Arc::new(Mutex::new(of));
+    let MemSwitch { up, dp, ports, .. } = MemSwitch::new(of, 2, 11);
+    let mut pmd = dp.pmd_inline(0).unwrap();
+    let mut send = |dport: u16| {
+        let f = udp_frame(A, B, None, [198, 18, 0, 2], dport);
+        assert!(ports[0].inject(0, DpPacket::from_bytes(&f)));
+        pmd.poll_once();
+    };
+    send(9);
+    send(10);
+    assert_eq!(dp.flow_count(), 1);
+
+    up.exact_flows.store(true, Relaxed);
+    dp.flow_flush();
+    send(9);
+    send(10);
+    let flows = dp.flow_dump_shared();
+    assert_eq!(flows.len(), 2);
+    use ferrovs_datapath::flow::layout::{NW_SRC, TP_DST, TP_SRC};
+    for f in flows.iter() {
+        let mut m = ferrovs_datapath::flow::Flow::default();
+        f.mask.expand(&mut m);
+        // Fields NORMAL never looks at are matched whole.
+        for fld in [NW_SRC, TP_SRC, TP_DST] {
+            assert_eq!(m.get(fld), fld.word_mask() >> fld.shift, "{fld:?}");
+        }
+    }
+}

@@ -38,6 +38,8 @@ fn commands() {
         fv.appctl_ok(&["list-commands"]),
         "The available commands are:\n\
          \x20 bridge/dump-flows       [--offload-stats] bridge\n\
+         \x20 bridge/reconnect        [bridge]\n\
+         \x20 coverage/read-counter   COUNTER\n\
          \x20 coverage/show           \n\
          \x20 dpctl/ct-bkts           [dp] [gt=N]\n\
          \x20 dpctl/ct-del-limits     [dp] zone=N1[,N2]...\n\
@@ -65,6 +67,7 @@ fn commands() {
          \x20 dpif-netdev/pmd-rxq-show [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-clear [-pmd core] [dp]\n\
          \x20 dpif-netdev/pmd-stats-show [-pmd core] [dp]\n\
+         \x20 dpif/dump-dps           \n\
          \x20 dpif/dump-flows         [-m] [--names | --no-names] bridge\n\
          \x20 dpif/show               \n\
          \x20 exit                    [--cleanup]\n\
@@ -78,6 +81,7 @@ fn commands() {
          \x20 memory/show             \n\
          \x20 netdev-dummy/receive    name [--qid queue_id] packet|flow [--len packet_len]\n\
          \x20 ofproto/list            \n\
+         \x20 ofproto/list-tunnels    \n\
          \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]\n\
          \x20 ofproto/trace-packet-out [-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions\n\
          \x20 ovs/route/add           ip/plen output_bridge [gw] [pkt_mark=mark]\n\
@@ -94,6 +98,11 @@ fn commands() {
          \x20 tnl/neigh/set           BRIDGE IP MAC\n\
          \x20 tnl/neigh/show          \n\
          \x20 tnl/ports/show          [-v]\n\
+         \x20 upcall/disable-megaflows \n\
+         \x20 upcall/disable-ufid     \n\
+         \x20 upcall/enable-megaflows \n\
+         \x20 upcall/enable-ufid      \n\
+         \x20 upcall/set-flow-limit   flow-limit-number\n\
          \x20 upcall/show             \n\
          \x20 version                 \n\
          \x20 vlog/close              \n\

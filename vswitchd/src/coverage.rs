@@ -16,6 +16,9 @@
 //! `netdev_tx_dropped` (frames a port could not send), summed over the
 //! datapath's ports.
 //!
+//! `coverage/read-counter` reads one total; an event OVS has and ferrovs
+//! does not count is "No such counter" (rather than a made-up 0).
+//!
 //! Totals come from the datapath's counters and the revalidation rounds;
 //! [`Coverage::sample`] keeps one snapshot of them a second for an hour
 //! (3,600 small arrays), from which the rates are differences over the
@@ -107,6 +110,13 @@ impl Coverage {
         }
     }
 
+    /// Event `name`'s total (None: not an event ferrovs counts).
+    pub fn read(&self, name: &str, dp: &Datapath) -> Option<u64> {
+        let i = NAMES.iter().position(|n| *n == name)?;
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Some(totals(dp, &g.reval)[i])
+    }
+
     /// The `coverage/show` text.
     pub fn show(&self, dp: &Datapath) -> String {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -161,4 +171,18 @@ pub fn cmd_coverage_show(ctx: &crate::unixctl::Ctx, _: &[String]) -> Result<Stri
         (sw.coverage.clone(), sw.shared.dp.clone())
     };
     Ok(cov.show(&dp))
+}
+
+/// `coverage/read-counter COUNTER`: the event's total, as OVS's.
+pub fn cmd_coverage_read_counter(
+    ctx: &crate::unixctl::Ctx,
+    args: &[String],
+) -> Result<String, String> {
+    let (cov, dp) = {
+        let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+        (sw.coverage.clone(), sw.shared.dp.clone())
+    };
+    cov.read(&args[0], &dp)
+        .map(|n| format!("{n}\n"))
+        .ok_or_else(|| "No such counter".to_string())
 }

@@ -74,6 +74,15 @@ impl FlowLimits {
         self.max_idle_ms.store(idle, Ordering::Relaxed);
     }
 
+    /// `upcall/set-flow-limit`: the limit in force becomes `limit` at
+    /// once (0 included: nothing is installed until the next round); the
+    /// next round's adjustment then keeps it within 1,000 and
+    /// `flow-limit`, as OVS's.
+    pub fn set(&self, limit: usize, dp: &Datapath) {
+        self.dynamic.store(limit, Ordering::Relaxed);
+        dp.set_flow_limit(limit);
+    }
+
     /// The limit `upcall/show` prints.
     pub fn limit(&self) -> usize {
         self.dynamic.load(Ordering::Relaxed)
@@ -152,5 +161,17 @@ mod tests {
         assert_eq!(l.limit(), 3250);
         l.adjust(0, Duration::from_millis(4000), &dp);
         assert_eq!(l.limit(), 1000);
+        // A limit set by hand is in force until the next round keeps it
+        // within 1,000 and `flow-limit` (the default again).
+        for (set, after) in [
+            (0, 1000),
+            (2500, 2500),
+            (u32::MAX as usize, DEFAULT_FLOW_LIMIT),
+        ] {
+            l.set(set, &dp);
+            assert_eq!((l.limit(), dp.flow_limit()), (set, set));
+            l.adjust(0, Duration::from_millis(1), &dp);
+            assert_eq!((l.limit(), dp.flow_limit()), (after, after));
+        }
     }
 }

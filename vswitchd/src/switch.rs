@@ -25,6 +25,8 @@ pub struct Switch {
     pub flow_limits: std::sync::Arc<crate::flow_limit::FlowLimits>,
     /// `coverage/show`'s counters.
     pub coverage: std::sync::Arc<crate::coverage::Coverage>,
+    /// `revalidator/pause`, `upcall/disable-ufid`.
+    pub reval: std::sync::Arc<crate::reval_control::RevalControl>,
 }
 
 impl Switch {
@@ -39,6 +41,7 @@ impl Switch {
             ct: Default::default(),
             flow_limits,
             coverage: Default::default(),
+            reval: Default::default(),
         }
     }
 

@@ -26,6 +26,7 @@ use crate::unixctl_fdb;
 use crate::unixctl_memory;
 use crate::unixctl_pmd;
 use crate::unixctl_tnl;
+use crate::unixctl_upcall;
 use crate::unixctl_xlate;
 use crate::vlog::Vlog;
 use ferrovs_datapath::netdev::Netdev;
@@ -48,7 +49,9 @@ type Handler = fn(&Ctx, &[String]) -> Result<String, String>;
 
 struct Command {
     name: &'static str,
-    usage: &'static str,
+    /// None: not listed by `list-commands` (OVS's commands registered
+    /// without usage, as `revalidator/pause`).
+    usage: Option<&'static str>,
     min_args: usize,
     max_args: usize,
     run: Handler,
@@ -57,442 +60,518 @@ struct Command {
 const COMMANDS: &[Command] = &[
     Command {
         name: "bridge/dump-flows",
-        usage: "[--offload-stats] bridge",
+        usage: Some("[--offload-stats] bridge"),
         min_args: 1,
         max_args: 2,
         run: cmd_dump_flows,
     },
     Command {
+        name: "bridge/reconnect",
+        usage: Some("[bridge]"),
+        min_args: 0,
+        max_args: 1,
+        run: cmd_reconnect,
+    },
+    Command {
+        name: "coverage/read-counter",
+        usage: Some("COUNTER"),
+        min_args: 1,
+        max_args: 1,
+        run: crate::coverage::cmd_coverage_read_counter,
+    },
+    Command {
         name: "coverage/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: crate::coverage::cmd_coverage_show,
     },
     Command {
-        name: "dpctl/ct-disable-tcp-seq-chk",
-        usage: "[dp]",
-        min_args: 0,
-        max_args: 1,
-        run: unixctl_ct::cmd_ct_disable_tcp_seq_chk,
-    },
-    Command {
-        name: "dpctl/ct-enable-tcp-seq-chk",
-        usage: "[dp]",
-        min_args: 0,
-        max_args: 1,
-        run: unixctl_ct::cmd_ct_enable_tcp_seq_chk,
-    },
-    Command {
         name: "dpctl/ct-bkts",
-        usage: "[dp] [gt=N]",
+        usage: Some("[dp] [gt=N]"),
         min_args: 0,
         max_args: 2,
         run: unixctl_ct::cmd_ct_bkts,
     },
     Command {
         name: "dpctl/ct-del-limits",
-        usage: "[dp] zone=N1[,N2]...",
+        usage: Some("[dp] zone=N1[,N2]..."),
         min_args: 1,
         max_args: 2,
         run: unixctl_ct::cmd_ct_del_limits,
     },
     Command {
+        name: "dpctl/ct-disable-tcp-seq-chk",
+        usage: Some("[dp]"),
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_disable_tcp_seq_chk,
+    },
+    Command {
+        name: "dpctl/ct-enable-tcp-seq-chk",
+        usage: Some("[dp]"),
+        min_args: 0,
+        max_args: 1,
+        run: unixctl_ct::cmd_ct_enable_tcp_seq_chk,
+    },
+    Command {
         name: "dpctl/ct-get-limits",
-        usage: "[dp] [zone=N1[,N2]...]",
+        usage: Some("[dp] [zone=N1[,N2]...]"),
         min_args: 0,
         max_args: 2,
         run: unixctl_ct::cmd_ct_get_limits,
     },
     Command {
         name: "dpctl/ct-get-maxconns",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_ct::cmd_ct_get_maxconns,
     },
     Command {
         name: "dpctl/ct-get-nconns",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_ct::cmd_ct_get_nconns,
     },
     Command {
         name: "dpctl/ct-get-tcp-seq-chk",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_ct::cmd_ct_get_tcp_seq_chk,
     },
     Command {
         name: "dpctl/ct-set-limits",
-        usage: "[dp] [default=L] [zone=N,limit=L]...",
+        usage: Some("[dp] [default=L] [zone=N,limit=L]..."),
         min_args: 0,
         max_args: usize::MAX,
         run: unixctl_ct::cmd_ct_set_limits,
     },
     Command {
         name: "dpctl/ct-set-maxconns",
-        usage: "[dp] maxconns",
+        usage: Some("[dp] maxconns"),
         min_args: 1,
         max_args: 2,
         run: unixctl_ct::cmd_ct_set_maxconns,
     },
     Command {
         name: "dpctl/ct-stats-show",
-        usage: "[dp] [zone=N]",
+        usage: Some("[dp] [zone=N]"),
         min_args: 0,
         max_args: 3,
         run: unixctl_ct::cmd_ct_stats_show,
     },
     Command {
         name: "dpctl/del-flows",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_dpctl::cmd_del_flows,
     },
     Command {
         name: "dpctl/dump-conntrack",
-        usage: "[dp] [zone=N]",
+        usage: Some("[dp] [zone=N]"),
         min_args: 0,
         max_args: 4,
         run: unixctl_ct::cmd_dump_conntrack,
     },
     Command {
         name: "dpctl/dump-dps",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_dpctl::cmd_dump_dps,
     },
     Command {
         name: "dpctl/dump-flows",
-        usage: "[-m] [--names] [dp]",
+        usage: Some("[-m] [--names] [dp]"),
         min_args: 0,
         max_args: 6,
         run: unixctl_dpctl::cmd_dump_flows,
     },
     Command {
         name: "dpctl/flush-conntrack",
-        usage: "[dp] [zone=N] [ct-orig-tuple]",
+        usage: Some("[dp] [zone=N] [ct-orig-tuple]"),
         min_args: 0,
         max_args: 3,
         run: unixctl_ct::cmd_flush_conntrack,
     },
     Command {
         name: "dpctl/ipf-get-status",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 2,
         run: crate::unixctl_ipf::cmd_ipf_get_status,
     },
     Command {
         name: "dpctl/ipf-set-disabled",
-        usage: "[dp] v4|v6",
+        usage: Some("[dp] v4|v6"),
         min_args: 1,
         max_args: 2,
         run: crate::unixctl_ipf::cmd_ipf_set_disabled,
     },
     Command {
         name: "dpctl/ipf-set-enabled",
-        usage: "[dp] v4|v6",
+        usage: Some("[dp] v4|v6"),
         min_args: 1,
         max_args: 2,
         run: crate::unixctl_ipf::cmd_ipf_set_enabled,
     },
     Command {
         name: "dpctl/ipf-set-max-nfrags",
-        usage: "[dp] maxfrags",
+        usage: Some("[dp] maxfrags"),
         min_args: 1,
         max_args: 2,
         run: crate::unixctl_ipf::cmd_ipf_set_max_nfrags,
     },
     Command {
         name: "dpctl/ipf-set-min-frag",
-        usage: "[dp] v4|v6 minfragment",
+        usage: Some("[dp] v4|v6 minfragment"),
         min_args: 2,
         max_args: 3,
         run: crate::unixctl_ipf::cmd_ipf_set_min_frag,
     },
     Command {
         name: "dpctl/show",
-        usage: "[dp...]",
+        usage: Some("[dp...]"),
         min_args: 0,
         max_args: 8,
         run: unixctl_dpctl::cmd_show,
     },
     Command {
         name: "dpif-netdev/pmd-rxq-rebalance",
-        usage: "[dp]",
+        usage: Some("[dp]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_pmd::cmd_pmd_rxq_rebalance,
     },
     Command {
         name: "dpif-netdev/pmd-rxq-show",
-        usage: "[-pmd core] [dp]",
+        usage: Some("[-pmd core] [dp]"),
         min_args: 0,
         max_args: 3,
         run: unixctl_pmd::cmd_pmd_rxq_show,
     },
     Command {
         name: "dpif-netdev/pmd-stats-clear",
-        usage: "[-pmd core] [dp]",
+        usage: Some("[-pmd core] [dp]"),
         min_args: 0,
         max_args: 3,
         run: unixctl_pmd::cmd_pmd_stats_clear,
     },
     Command {
         name: "dpif-netdev/pmd-stats-show",
-        usage: "[-pmd core] [dp]",
+        usage: Some("[-pmd core] [dp]"),
         min_args: 0,
         max_args: 3,
         run: unixctl_pmd::cmd_pmd_stats_show,
     },
     Command {
+        name: "dpif/dump-dps",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_xlate::cmd_dpif_dump_dps,
+    },
+    Command {
         name: "dpif/dump-flows",
-        usage: "[-m] [--names | --no-names] bridge",
+        usage: Some("[-m] [--names | --no-names] bridge"),
         min_args: 1,
         max_args: 4,
         run: unixctl_dpctl::cmd_dpif_dump_flows,
     },
     Command {
         name: "dpif/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_xlate::cmd_dpif_show,
     },
     Command {
         name: "exit",
-        usage: "[--cleanup]",
+        usage: Some("[--cleanup]"),
         min_args: 0,
         max_args: 1,
         run: cmd_exit,
     },
     Command {
         name: "fdb/add",
-        usage: "bridge port vlan mac",
+        usage: Some("bridge port vlan mac"),
         min_args: 4,
         max_args: 4,
         run: unixctl_fdb::cmd_fdb_add,
     },
     Command {
         name: "fdb/del",
-        usage: "bridge vlan mac",
+        usage: Some("bridge vlan mac"),
         min_args: 3,
         max_args: 3,
         run: unixctl_fdb::cmd_fdb_del,
     },
     Command {
         name: "fdb/flush",
-        usage: "[bridge]",
+        usage: Some("[bridge]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_fdb::cmd_fdb_flush,
     },
     Command {
         name: "fdb/show",
-        usage: "bridge",
+        usage: Some("bridge"),
         min_args: 1,
         max_args: 1,
         run: unixctl_fdb::cmd_fdb_show,
     },
     Command {
         name: "fdb/stats-clear",
-        usage: "[bridge]",
+        usage: Some("[bridge]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_fdb::cmd_fdb_stats_clear,
     },
     Command {
         name: "fdb/stats-show",
-        usage: "bridge",
+        usage: Some("bridge"),
         min_args: 1,
         max_args: 1,
         run: unixctl_fdb::cmd_fdb_stats_show,
     },
     Command {
         name: "list-commands",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_list,
     },
     Command {
         name: "memory/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_memory::cmd_memory_show,
     },
     Command {
         name: "netdev-dummy/receive",
-        usage: "name [--qid queue_id] packet|flow [--len packet_len]",
+        usage: Some("name [--qid queue_id] packet|flow [--len packet_len]"),
         min_args: 2,
         max_args: usize::MAX,
         run: cmd_receive,
     },
     Command {
         name: "ofproto/list",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_ofproto_list,
     },
     Command {
+        name: "ofproto/list-tunnels",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_tnl::cmd_list_tunnels,
+    },
+    Command {
         name: "ofproto/trace",
-        usage:
-            "{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]",
+        usage: Some("{[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]"),
         min_args: 1,
         max_args: usize::MAX,
         run: unixctl_xlate::cmd_trace,
     },
     Command {
         name: "ofproto/trace-packet-out",
-        usage: "[-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions",
+        usage: Some("[-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions"),
         min_args: 2,
         max_args: usize::MAX,
         run: unixctl_xlate::cmd_trace_packet_out,
     },
     Command {
         name: "ovs/route/add",
-        usage: "ip/plen output_bridge [gw] [pkt_mark=mark]",
+        usage: Some("ip/plen output_bridge [gw] [pkt_mark=mark]"),
         min_args: 2,
         max_args: 4,
         run: unixctl_tnl::cmd_route_add,
     },
     Command {
         name: "ovs/route/del",
-        usage: "ip/plen [pkt_mark=mark]",
+        usage: Some("ip/plen [pkt_mark=mark]"),
         min_args: 1,
         max_args: 2,
         run: unixctl_tnl::cmd_route_del,
     },
     Command {
         name: "ovs/route/lookup",
-        usage: "ip_addr [pkt_mark=mark]",
+        usage: Some("ip_addr [pkt_mark=mark]"),
         min_args: 1,
         max_args: 2,
         run: unixctl_tnl::cmd_route_lookup,
     },
     Command {
         name: "ovs/route/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_route_show,
     },
     Command {
+        name: "revalidator/pause",
+        usage: None,
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_revalidator_pause,
+    },
+    Command {
         name: "revalidator/purge",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_xlate::cmd_revalidator_purge,
     },
     Command {
+        name: "revalidator/resume",
+        usage: None,
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_revalidator_resume,
+    },
+    Command {
         name: "revalidator/wait",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_xlate::cmd_revalidator_wait,
     },
     Command {
         name: "tnl/arp/flush",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_neigh_flush,
     },
     Command {
         name: "tnl/arp/set",
-        usage: "BRIDGE IP MAC",
+        usage: Some("BRIDGE IP MAC"),
         min_args: 3,
         max_args: 3,
         run: unixctl_tnl::cmd_neigh_set,
     },
     Command {
         name: "tnl/arp/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_neigh_show,
     },
     Command {
         name: "tnl/drops/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_drops_show,
     },
     Command {
         name: "tnl/neigh/flush",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_neigh_flush,
     },
     Command {
         name: "tnl/neigh/set",
-        usage: "BRIDGE IP MAC",
+        usage: Some("BRIDGE IP MAC"),
         min_args: 3,
         max_args: 3,
         run: unixctl_tnl::cmd_neigh_set,
     },
     Command {
         name: "tnl/neigh/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_tnl::cmd_neigh_show,
     },
     Command {
         name: "tnl/ports/show",
-        usage: "[-v]",
+        usage: Some("[-v]"),
         min_args: 0,
         max_args: 1,
         run: unixctl_tnl::cmd_ports_show,
     },
     Command {
+        name: "upcall/disable-megaflows",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_disable_megaflows,
+    },
+    Command {
+        name: "upcall/disable-ufid",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_disable_ufid,
+    },
+    Command {
+        name: "upcall/enable-megaflows",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_enable_megaflows,
+    },
+    Command {
+        name: "upcall/enable-ufid",
+        usage: Some(""),
+        min_args: 0,
+        max_args: 0,
+        run: unixctl_upcall::cmd_enable_ufid,
+    },
+    Command {
+        name: "upcall/set-flow-limit",
+        usage: Some("flow-limit-number"),
+        min_args: 1,
+        max_args: 1,
+        run: unixctl_upcall::cmd_set_flow_limit,
+    },
+    Command {
         name: "upcall/show",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: unixctl_xlate::cmd_upcall_show,
     },
     Command {
         name: "version",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_version,
     },
     Command {
         name: "vlog/close",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_vlog_close,
     },
     Command {
         name: "vlog/list",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_vlog_list,
     },
     Command {
         name: "vlog/reopen",
-        usage: "",
+        usage: Some(""),
         min_args: 0,
         max_args: 0,
         run: cmd_vlog_reopen,
     },
     Command {
         name: "vlog/set",
-        usage: "{spec | PATTERN:destination:pattern}",
+        usage: Some("{spec | PATTERN:destination:pattern}"),
         min_args: 0,
         max_args: usize::MAX,
         run: cmd_vlog_set,
@@ -520,7 +599,9 @@ fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
     let mut by_name: Vec<&Command> = COMMANDS.iter().collect();
     by_name.sort_by_key(|c| c.name);
     for c in by_name {
-        s.push_str(&format!("  {:<23} {}\n", c.name, c.usage));
+        if let Some(usage) = c.usage {
+            s.push_str(&format!("  {:<23} {}\n", c.name, usage));
+        }
     }
     Ok(s)
 }
@@ -577,6 +658,28 @@ fn cmd_dump_flows(ctx: &Ctx, args: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
+/// `bridge/reconnect [BRIDGE]`: every OpenFlow connection of the bridge
+/// (of every bridge without one) is closed once its queued output is
+/// written; active controllers connect again after their backoff, as
+/// OVS's `connmgr_reconnect`.
+fn cmd_reconnect(ctx: &Ctx, args: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let ofprotos: Vec<_> = match args.first() {
+        Some(n) => vec![sw
+            .bridges
+            .get(n.as_str())
+            .map(|b| b.ofproto.clone())
+            .ok_or_else(|| "Unknown bridge".to_string())?],
+        None => sw.bridges.values().map(|b| b.ofproto.clone()).collect(),
+    };
+    drop(sw);
+    for of in ofprotos {
+        let n = crate::ofconn::lock(&of).reconnect_all();
+        tracing::info!("bridge/reconnect: {n} connections closed");
+    }
+    Ok(String::new())
+}
+
 /// `netdev-dummy/receive NAME [--qid N] PACKET|FLOW [--len N]...`: each
 /// packet (hex, or a datapath flow to compose one from) enters the dummy
 /// interface's receive queue as if it arrived on the wire; with
@@ -605,6 +708,29 @@ fn cmd_receive(ctx: &Ctx, args: &[String]) -> Result<String, String> {
         }
     }
     Ok(String::new())
+}
+
+/// C's `atoi` on glibc, as OVS reads many numeric arguments: blanks, a
+/// sign, decimal digits up to the first other character (none: 0);
+/// `strtol` saturates at the 64-bit `long` bounds, the `int` keeps the
+/// low 32 bits.
+pub fn c_atoi(s: &str) -> i32 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut mag: u128 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        mag = (mag * 10 + (b - b'0') as u128).min(1 << 64);
+    }
+    let long = if neg {
+        (-(mag as i128)).max(i64::MIN as i128) as i64
+    } else {
+        mag.min(i64::MAX as u128) as i64
+    };
+    long as i32
 }
 
 /// Runs one request; returns the reply and whether it was `exit`.
@@ -652,7 +778,7 @@ impl Server {
                         Ok((s, _)) => {
                             let ctx = ctx.clone();
                             conns.spawn(async move {
-                                if let Err(e) = serve(s, &ctx).await {
+                                if let Err(e) = serve(s, ctx).await {
                                     tracing::debug!("unixctl connection: {e}");
                                 }
                             });
@@ -685,7 +811,10 @@ fn with_newline(mut s: String) -> String {
 /// Requests larger than this close the connection.
 const MAX_REQUEST: usize = 1 << 20;
 
-async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
+/// Each request runs on the blocking pool: a handler may wait (as
+/// `revalidator/wait` while the revalidator is paused) without holding a
+/// runtime thread that other connections (`revalidator/resume`) need.
+async fn serve(mut s: tokio::net::UnixStream, ctx: Arc<Ctx>) -> anyhow::Result<()> {
     let mut framer = Framer::with_limit(MAX_REQUEST);
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -695,7 +824,10 @@ async fn serve(mut s: tokio::net::UnixStream, ctx: &Ctx) -> anyhow::Result<()> {
         }
         framer.push(&buf[..n]);
         while let Some(text) = framer.next_message()? {
-            let reply = handle_request(ctx, &text).map_err(anyhow::Error::msg)?;
+            let c = ctx.clone();
+            let reply = tokio::task::spawn_blocking(move || handle_request(&c, &text))
+                .await?
+                .map_err(anyhow::Error::msg)?;
             s.write_all(&reply).await?;
         }
     }
@@ -741,5 +873,25 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
+    }
+
+    /// The values Debian's OVS 3.1 replied `set flow_limit to N` with.
+    #[test]
+    fn atoi_as_ovs() {
+        for (s, want) in [
+            ("5000", 5000u32),
+            ("x", 0),
+            ("", 0),
+            ("-5", 4294967291),
+            (" 12abc", 12),
+            ("+7", 7),
+            ("0x10", 0),
+            ("99999999999", 1215752191),
+            ("-99999999999", 3079215105),
+            ("999999999999999999999", 4294967295),
+            ("-999999999999999999999", 0),
+        ] {
+            assert_eq!(c_atoi(s) as u32, want, "{s:?}");
+        }
     }
 }

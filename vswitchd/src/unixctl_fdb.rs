@@ -128,17 +128,7 @@ fn is_c_space(c: u8) -> bool {
 /// the first other character (none: 0); `strtol` saturates at the `long`
 /// range, the `int` keeps the low 32 bits, the `uint16_t` the low 16.
 fn atoi_u16(s: &str) -> u16 {
-    let b = s.as_bytes();
-    let mut i = b.iter().take_while(|c| is_c_space(**c)).count();
-    let negative = b.get(i) == Some(&b'-');
-    i += matches!(b.get(i), Some(b'-' | b'+')) as usize;
-    let mut v: i128 = 0;
-    for &c in b[i..].iter().take_while(|c| c.is_ascii_digit()) {
-        v = (v * 10 + (c - b'0') as i128).min(1 << 64);
-    }
-    let v = if negative { -v } else { v };
-    let long = v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
-    long as i32 as u16
+    crate::unixctl::c_atoi(s) as u16
 }
 
 /// `eth_addr_from_string`: six `%hhx` fields joined by `:` and nothing

@@ -1,6 +1,7 @@
 //! The native tunnelling commands, in OVS's forms and wording:
 //! `ovs/route/{add,del,show,lookup}`, `tnl/arp/{show,set,flush}` and
-//! their `tnl/neigh/*` twins, `tnl/ports/show`, `tnl/drops/show`. Each takes the tunnel
+//! their `tnl/neigh/*` twins, `tnl/ports/show`, `tnl/drops/show`,
+//! `ofproto/list-tunnels`. Each takes the tunnel
 //! state out of the switch and works on it alone.
 
 use std::net::IpAddr;
@@ -183,4 +184,23 @@ pub fn cmd_drops_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         .iter()
         .map(|(n, v)| format!("{n:<w$} total: {v}\n"))
         .collect())
+}
+
+/// `ofproto/list-tunnels`: every tunnel port of every bridge, one line
+/// each (see `TnlConfig::list_line`), in OVS's match map order, then by
+/// datapath port and name (OVS's is its hash order within a map).
+pub fn cmd_list_tunnels(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ports: Vec<(u8, u32, &str, &ferrovs_ofproto::tunnel::config::TnlConfig)> = Vec::new();
+    for b in sw.bridges.values() {
+        for (n, i) in &b.ifaces {
+            if let Some(crate::iface::Backing::Tunnel(c)) = &i.backing {
+                if i.ofport.is_some() {
+                    ports.push((c.list_rank(), c.dp_port, n.as_str(), c));
+                }
+            }
+        }
+    }
+    ports.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    Ok(ports.iter().map(|(_, _, n, c)| c.list_line(n)).collect())
 }

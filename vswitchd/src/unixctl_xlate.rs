@@ -1,6 +1,6 @@
 //! unixctl commands over translation and the megaflow cache, in OVS's
 //! formats: `ofproto/trace`, `revalidator/wait`,
-//! `revalidator/purge`, `upcall/show`, `dpif/show`. Each takes what it needs out of the
+//! `revalidator/purge`, `upcall/show`, `dpif/show`, `dpif/dump-dps`. Each takes what it needs out of the
 //! switch under its lock and works after releasing it, since a trace or a
 //! revalidation round locks every bridge's `Ofproto`.
 
@@ -81,8 +81,17 @@ pub fn cmd_trace_packet_out(ctx: &Ctx, args: &[String]) -> Result<String, String
 }
 
 /// `revalidator/wait`: returns after one full revalidation round (and the
-/// statistics and packet-ins it owes), run here.
+/// statistics and packet-ins it owes), run here; while the revalidator is
+/// paused, after it is resumed (OVS's waits for a dump, which paused
+/// revalidators do not make).
 pub fn cmd_revalidator_wait(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let reval = ctx
+        .switch
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reval
+        .clone();
+    reval.wait_resumed();
     let (work, dp) = {
         let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
         (xlate_glue::tick_work(&sw), sw.shared.dp.clone())
@@ -111,13 +120,14 @@ pub fn cmd_upcall_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         .ok_or_else(|| "packet translation is not running".to_string())?;
     let n = sw.shared.dp.flow_count();
     let limit = sw.flow_limits.limit();
+    let ufid = sw.reval.ufid();
     let max = w.max_flows.max(n);
     let (keys, ms) = w
         .last_round
         .map(|(st, d)| (st.checked, d.as_millis()))
         .unwrap_or((0, 0));
     Ok(format!(
-        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : true\n\n  0: (keys {keys})\n"
+        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : {ufid}\n\n  0: (keys {keys})\n"
     ))
 }
 
@@ -149,4 +159,22 @@ pub fn cmd_dpif_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
         }
     }
     Ok(s)
+}
+
+/// `dpif/dump-dps`: `TYPE@BRIDGE` per running bridge (OVS's
+/// `ofproto->up.type`, the datapath type, `system` when unset), in name
+/// order (OVS's is its hash order).
+pub fn cmd_dpif_dump_dps(ctx: &Ctx, _: &[String]) -> Result<String, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(sw
+        .bridges
+        .iter()
+        .map(|(n, b)| {
+            let t = match b.settings.datapath_type.as_str() {
+                "" => "system",
+                t => t,
+            };
+            format!("{t}@{n}\n")
+        })
+        .collect())
 }

@@ -306,6 +306,7 @@ pub struct TickWork {
     route_watch: Option<Arc<crate::rtnetlink::Watch>>,
     limits: Arc<crate::flow_limit::FlowLimits>,
     coverage: Arc<crate::coverage::Coverage>,
+    pub reval: Arc<crate::reval_control::RevalControl>,
 }
 
 /// Collects what `tick` needs (None without wiring).
@@ -333,12 +334,15 @@ pub fn tick_work(sw: &Switch) -> Option<TickWork> {
         route_watch: w.route_watch.clone(),
         limits: sw.flow_limits.clone(),
         coverage: sw.coverage.clone(),
+        reval: sw.reval.clone(),
     })
 }
 
 /// One round of slow-path work (see the module comment). Returns the
-/// revalidation round's figures and duration.
-pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
+/// revalidation round's figures and duration (None while the revalidator
+/// is paused: no round, so no megaflow is deleted or expired and the flow
+/// limit stays).
+pub fn tick(work: &TickWork, dp: &Datapath) -> Option<(RevalidateStats, Duration)> {
     work.upcall.flush_stats();
     // Idle and hard timeouts (after the counters above, so that a rule
     // that saw packets is not taken for idle). Each ofproto walks its
@@ -348,19 +352,22 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
         let now = of.now();
         of.run(now);
     }
-    let t0 = Instant::now();
-    let n_flows = dp.flow_count();
-    let st = work
-        .upcall
-        .revalidate(dp, work.limits.round_idle_ms(n_flows));
-    let took = t0.elapsed();
-    work.limits.adjust(n_flows, took, dp);
-    work.coverage.round(
-        &st,
-        work.upcall
-            .translations
-            .load(std::sync::atomic::Ordering::Relaxed),
-    );
+    let round = (!work.reval.is_paused()).then(|| {
+        let t0 = Instant::now();
+        let n_flows = dp.flow_count();
+        let st = work
+            .upcall
+            .revalidate(dp, work.limits.round_idle_ms(n_flows));
+        let took = t0.elapsed();
+        work.limits.adjust(n_flows, took, dp);
+        work.coverage.round(
+            &st,
+            work.upcall
+                .translations
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        (st, took)
+    });
     work.coverage.sample(dp);
     for (bridge, pi, pkt) in work.upcall.take_packet_ins() {
         if let Some(of) = work.ofprotos.get(&bridge) {
@@ -371,7 +378,7 @@ pub fn tick(work: &TickWork, dp: &Datapath) -> (RevalidateStats, Duration) {
     crate::tnl_host::refresh_if_changed(&work.upcall.tnl, work.route_watch.as_deref());
     crate::tnl_host::send_requests(&work.upcall, dp);
     drain_tx(&work.devices);
-    (st, took)
+    round
 }
 
 /// Packet-outs and `NXT_RESUME`s the bridges' connections received: each is translated
@@ -446,7 +453,7 @@ pub async fn run(switch: Arc<std::sync::Mutex<Switch>>, dp: Arc<Datapath>) {
         let Some(work) = work else { continue };
         let dp2 = dp.clone();
         let r = tokio::task::spawn_blocking(move || tick(&work, &dp2)).await;
-        if let Ok(round) = r {
+        if let Ok(Some(round)) = r {
             let n = dp.flow_count();
             let mut sw = switch.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(w) = sw.shared.wiring.as_mut() {

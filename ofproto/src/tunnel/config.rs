@@ -203,6 +203,78 @@ impl TnlConfig {
         Ok(c)
     }
 
+    /// Where `ofproto/list-tunnels` lists the port among others: OVS's
+    /// match map index (key from the flow, remote from the flow, then the
+    /// source: configured, any, from the flow).
+    pub fn list_rank(&self) -> u8 {
+        let src = match self.local {
+            Some(FromFlow::Flow) => 2,
+            Some(FromFlow::Fixed(ip)) if !ip.is_unspecified() => 0,
+            _ => 1,
+        };
+        6 * u8::from(self.in_key == Some(FromFlow::Flow))
+            + 3 * u8::from(self.remote == FromFlow::Flow)
+            + src
+    }
+
+    /// The port's line in `ofproto/list-tunnels`, as OVS prints its tunnel
+    /// match and settings: `port DP: NAME (TYPE: SRC->DST, key=K, MODE,
+    /// dp port=DP[, out_key=..], ttl=T[, tos=..][, df=false][, csum=true])`.
+    pub fn list_line(&self, name: &str) -> String {
+        let ip = |v: Option<FromFlow<IpAddr>>| match v {
+            Some(FromFlow::Fixed(ip)) => ip.to_string(),
+            _ => "::".to_string(),
+        };
+        let ends = match (self.local, self.remote) {
+            (Some(FromFlow::Flow), FromFlow::Flow) => "flow->flow".to_string(),
+            (l, FromFlow::Flow) => format!("{}->flow", ip(l)),
+            (l, r) => format!("{}->{}", ip(l), ip(Some(r))),
+        };
+        let hex = |v: u64| {
+            if v == 0 {
+                "0".to_string()
+            } else {
+                format!("{v:#x}")
+            }
+        };
+        let key = match self.in_key {
+            Some(FromFlow::Flow) => "flow".to_string(),
+            Some(FromFlow::Fixed(k)) => hex(k),
+            None => "0".to_string(),
+        };
+        let mode = if self.l3 { "legacy_l3" } else { "legacy_l2" };
+        let mut s = format!(
+            "port {dp}: {name} ({kind}: {ends}, key={key}, {mode}, dp port={dp}",
+            dp = self.dp_port,
+            kind = self.kind.type_name(),
+        );
+        if self.in_key != self.out_key {
+            s.push_str(", out_key=");
+            match self.out_key {
+                None => s.push_str("none"),
+                Some(FromFlow::Flow) => s.push_str("flow"),
+                Some(FromFlow::Fixed(k)) => s.push_str(&hex(k)),
+            }
+        }
+        match self.ttl {
+            Inherit::Inherit => s.push_str(", ttl=inherit"),
+            Inherit::Fixed(t) => s.push_str(&format!(", ttl={t}")),
+        }
+        match self.tos {
+            Inherit::Inherit => s.push_str(", tos=inherit"),
+            Inherit::Fixed(0) => {}
+            Inherit::Fixed(t) => s.push_str(&format!(", tos={t:#x}")),
+        }
+        if !self.df {
+            s.push_str(", df=false");
+        }
+        if self.csum {
+            s.push_str(", csum=true");
+        }
+        s.push_str(")\n");
+        s
+    }
+
     /// How `ovs-appctl dpif/show` describes the port (`vxlan: key=123,
     /// remote_ip=198.18.0.2`): the settings rendered back as OVS's
     /// `get_tunnel_config` does, in name order.
@@ -267,6 +339,32 @@ mod tests {
         kv.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// The lines Debian's OVS 3.1 printed for the same options.
+    #[test]
+    fn list_lines_as_ovs() {
+        let cfg = |kind, kv: &[(&str, &str)], dp| {
+            let mut c = TnlConfig::parse("t", kind, &opts(kv)).unwrap();
+            c.dp_port = dp;
+            c
+        };
+        let c = cfg(
+            TnlKind::Vxlan,
+            &[("remote_ip", "198.18.0.2"), ("key", "5")],
+            4,
+        );
+        assert_eq!(
+            c.list_line("vx1"),
+            "port 4: vx1 (vxlan: ::->198.18.0.2, key=0x5, legacy_l2, dp port=4, ttl=64)\n"
+        );
+        let c = cfg(TnlKind::Gre, &[("remote_ip", "198.18.0.3")], 5);
+        assert_eq!(
+            c.list_line("gre1"),
+            "port 5: gre1 (gre: ::->198.18.0.3, key=0, legacy_l2, dp port=5, ttl=64)\n"
+        );
+        let f = cfg(TnlKind::Gre, &[("remote_ip", "flow")], 5);
+        assert_eq!((c.list_rank(), f.list_rank()), (1, 4));
     }
 
     #[test]
