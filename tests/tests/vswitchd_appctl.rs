@@ -53,7 +53,7 @@ fn commands() {
          \x20 dpctl/ct-set-maxconns   [dp] maxconns\n\
          \x20 dpctl/ct-stats-show     [dp] [zone=N]\n\
          \x20 dpctl/del-flows         [dp]\n\
-         \x20 dpctl/dump-conntrack    [dp] [zone=N]\n\
+         \x20 dpctl/dump-conntrack    [-m] [-s] [dp] [zone=N]\n\
          \x20 dpctl/dump-dps          \n\
          \x20 dpctl/dump-flows        [-m] [--names] [dp]\n\
          \x20 dpctl/flush-conntrack   [dp] [zone=N] [ct-orig-tuple]\n\
@@ -84,8 +84,8 @@ fn commands() {
          \x20 ofproto/list-tunnels    \n\
          \x20 ofproto/trace           {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] [--format=json]\n\
          \x20 ofproto/trace-packet-out [-consistent] {[dp_name] odp_flow | bridge br_flow} [OPTIONS...] [-generate|packet] actions\n\
-         \x20 ovs/route/add           ip/plen output_bridge [gw] [pkt_mark=mark]\n\
-         \x20 ovs/route/del           ip/plen [pkt_mark=mark]\n\
+         \x20 ovs/route/add           ip_addr/prefix_len out_br_name [gw] [pkt_mark=mark]\n\
+         \x20 ovs/route/del           ip_addr/prefix_len [pkt_mark=mark]\n\
          \x20 ovs/route/lookup        ip_addr [pkt_mark=mark]\n\
          \x20 ovs/route/show          \n\
          \x20 revalidator/purge       \n\
@@ -97,7 +97,7 @@ fn commands() {
          \x20 tnl/neigh/flush         \n\
          \x20 tnl/neigh/set           BRIDGE IP MAC\n\
          \x20 tnl/neigh/show          \n\
-         \x20 tnl/ports/show          [-v]\n\
+         \x20 tnl/ports/show          -v\n\
          \x20 upcall/disable-megaflows \n\
          \x20 upcall/disable-ufid     \n\
          \x20 upcall/enable-megaflows \n\

@@ -172,7 +172,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "dpctl/dump-conntrack",
-        usage: Some("[dp] [zone=N]"),
+        usage: Some("[-m] [-s] [dp] [zone=N]"),
         min_args: 0,
         max_args: 4,
         run: unixctl_ct::cmd_dump_conntrack,
@@ -389,14 +389,14 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ovs/route/add",
-        usage: Some("ip/plen output_bridge [gw] [pkt_mark=mark]"),
+        usage: Some("ip_addr/prefix_len out_br_name [gw] [pkt_mark=mark]"),
         min_args: 2,
         max_args: 4,
         run: unixctl_tnl::cmd_route_add,
     },
     Command {
         name: "ovs/route/del",
-        usage: Some("ip/plen [pkt_mark=mark]"),
+        usage: Some("ip_addr/prefix_len [pkt_mark=mark]"),
         min_args: 1,
         max_args: 2,
         run: unixctl_tnl::cmd_route_del,
@@ -494,7 +494,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tnl/ports/show",
-        usage: Some("[-v]"),
+        usage: Some("-v"),
         min_args: 0,
         max_args: 1,
         run: unixctl_tnl::cmd_ports_show,
