@@ -34,7 +34,8 @@
 //!
 //! Transmit: one `sendmmsg` per 32 packets, each message a vnet header and
 //! the frame (two iovecs, nothing copied in user space), bypassing the
-//! qdisc layer. Checksum-offloaded and GSO packets go out whole with their
+//! qdisc layer; consecutive TCP segments of one connection are joined
+//! into one GSO packet first ([`gro`]). Checksum-offloaded and GSO packets go out whole with their
 //! header, so a 64 KiB TCP segment crosses the switch as one packet; the
 //! kernel segments it only if the device cannot. Any number of threads may
 //! send at once (the socket is thread-safe and nothing else is shared).
@@ -55,7 +56,7 @@ use super::tpacket::{BlockView, Frame, BLOCK_STATUS_AT, TP_STATUS_KERNEL, TP_STA
 use super::tpacket::{TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID};
 use super::{DeviceDrops, Netdev, NetdevError};
 use crate::batch::PacketBatch;
-use crate::offload::{Offload, VNET_F_NEEDS_CSUM, VNET_HDR_LEN};
+use crate::offload::{gro, Offload, VNET_F_NEEDS_CSUM, VNET_HDR_LEN};
 use crate::packet::{DpPacket, PacketPool};
 
 const SOL_PACKET: i32 = 263;
@@ -621,6 +622,8 @@ impl Netdev for AfPacketNetdev {
         pool: &mut PacketPool,
     ) -> Result<usize, NetdevError> {
         let fd = self.queues[qid % self.queues.len()].fd.as_raw_fd();
+        // Consecutive TCP segments go out as one GSO packet.
+        let joined = gro::coalesce(packets, pool);
         let mut sent = 0usize;
         let mut dropped = 0u64;
         for chunk in packets.chunks(TX_BURST) {
@@ -681,6 +684,8 @@ impl Netdev for AfPacketNetdev {
         for p in packets.drain(..) {
             pool.put(p);
         }
+        // Counted as handed in (a joined packet's segments with it).
+        let sent = sent + joined;
         self.tx_packets.fetch_add(sent as u64, Relaxed);
         if dropped > 0 {
             self.tx_dropped.fetch_add(dropped, Relaxed);

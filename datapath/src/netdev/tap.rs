@@ -23,7 +23,7 @@ use super::afpacket::{vnet_for_tx, wait_writable};
 use super::sys::{self, open_error};
 use super::{DeviceDrops, Netdev, NetdevError};
 use crate::batch::PacketBatch;
-use crate::offload::{Offload, VNET_HDR_LEN};
+use crate::offload::{gro, Offload, VNET_HDR_LEN};
 use crate::packet::{DpPacket, PacketPool};
 
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
@@ -215,7 +215,10 @@ impl Netdev for TapNetdev {
         packets: &mut Vec<DpPacket>,
         pool: &mut PacketPool,
     ) -> Result<usize, NetdevError> {
-        let mut sent = 0;
+        // Consecutive TCP segments go in as one GSO packet, counted as
+        // the packets handed in.
+        let joined = gro::coalesce(packets, pool);
+        let mut sent = joined;
         let mut dropped = 0;
         for p in packets.drain(..) {
             let mut hdr = vnet_for_tx(&p);

@@ -260,7 +260,7 @@ pub(crate) mod tests {
 
     /// An IPv6 GSO packet of `proto` (TCP with a 20-byte header, or UDP)
     /// with a partial checksum.
-    fn gso6(proto: u8, payload: &[u8], mss: u16) -> DpPacket {
+    pub(crate) fn gso6(proto: u8, payload: &[u8], mss: u16) -> DpPacket {
         let l4h = if proto == 6 { 20 } else { 8 };
         let mut f = vec![0u8; 14 + 40 + l4h];
         f[12..14].copy_from_slice(&[0x86, 0xdd]);

@@ -20,6 +20,7 @@
 //! state instead).
 
 pub mod csum;
+pub mod gro;
 pub mod gso;
 
 use crate::packet::{DpPacket, PacketPool};
