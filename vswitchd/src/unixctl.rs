@@ -596,9 +596,8 @@ fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
 
 fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
     let mut s = String::from("The available commands are:\n");
-    let mut by_name: Vec<&Command> = COMMANDS.iter().collect();
-    by_name.sort_by_key(|c| c.name);
-    for c in by_name {
+    // The table is sorted by name (`table_is_sorted`), as OVS lists.
+    for c in COMMANDS {
         if let Some(usage) = c.usage {
             s.push_str(&format!("  {:<23} {}\n", c.name, usage));
         }
