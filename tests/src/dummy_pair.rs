@@ -96,6 +96,18 @@ impl DummyPair {
         o
     }
 
+    /// Both reply the same, successfully, with `want`.
+    pub fn same_ok(&self, args: &[&str], want: &str) {
+        let r = self.same(args);
+        assert_eq!((r.code, r.out.as_str()), (Some(0), want), "{args:?}");
+    }
+
+    /// Both fail the same way (exit status 2), with `want` as the error.
+    pub fn same_err(&self, args: &[&str], want: &str) {
+        let r = self.same(args);
+        assert_eq!((r.code, r.err.as_str()), (Some(2), want), "{args:?}");
+    }
+
     /// Feeds `frame` (hex, or a flow in OVS's syntax) into `port` of both.
     pub fn receive(&self, port: &str, frame: &str) {
         self.fv.appctl_ok(&["netdev-dummy/receive", port, frame]);

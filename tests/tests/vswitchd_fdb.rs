@@ -30,18 +30,6 @@ impl Pair {
         Pair(DummyPair::start("standalone", &PORTS, &[]))
     }
 
-    /// Both reply the same, successfully, with `want`.
-    fn same_ok(&self, args: &[&str], want: &str) {
-        let r = self.same(args);
-        assert_eq!((r.code, r.out.as_str()), (Some(0), want), "{args:?}");
-    }
-
-    /// Both fail the same way, with `want` as the error.
-    fn same_err(&self, args: &[&str], want: &str) {
-        let r = self.same(args);
-        assert_eq!((r.code, r.err.as_str()), (Some(2), want), "{args:?}");
-    }
-
     /// `fdb/show br0` of both, ages as `AGE` (timing), OVS's first.
     fn fdb(&self) -> [String; 2] {
         self.appctl(&["fdb/show", "br0"]).map(|r| {

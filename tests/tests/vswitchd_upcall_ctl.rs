@@ -24,24 +24,18 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferrovs_tests::ferrovs_vswitchd::FerrovsVswitchd;
-use ferrovs_tests::ovs_compare::add_dummy_ports;
-use ferrovs_tests::ovs_vswitchd::OvsVswitchd;
+use ferrovs_tests::dummy_pair::DummyPair;
 
 const PORTS: [&str; 2] = ["p1", "p2"];
 
-struct Pair {
-    ovs: OvsVswitchd,
-    fv: FerrovsVswitchd,
-}
+/// Both switches standalone (see `Pair::start`).
+struct Pair(DummyPair);
 
-/// What `ovs-appctl` gave: exit status, stdout, stderr without its own
-/// last line (which names the socket).
-#[derive(Debug, PartialEq, Eq)]
-struct Reply {
-    code: Option<i32>,
-    out: String,
-    err: String,
+impl std::ops::Deref for Pair {
+    type Target = DummyPair;
+    fn deref(&self) -> &DummyPair {
+        &self.0
+    }
 }
 
 /// Two UDP packets from p1 that differ only in the IPv4 source, which
@@ -57,16 +51,7 @@ impl Pair {
     /// Both switches, standalone, with ports p1 and p2, and `other` in
     /// `Open_vSwitch:other_config` (`KEY=VALUE`).
     fn start(other: &[&str]) -> Pair {
-        let ovs = OvsVswitchd::start_dummy("br0").unwrap();
-        ovs.vsctl(&["set-fail-mode", "br0", "standalone"]).unwrap();
-        let fv = FerrovsVswitchd::start_netdev("br0", &["fail_mode=standalone"]);
-        let ports: Vec<(&str, &[&str])> = PORTS.iter().map(|p| (*p, &[][..])).collect();
-        let a = add_dummy_ports(fv.dir(), "br0", &ports);
-        fv.vsctl_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
-        let a = add_dummy_ports(ovs.dir(), "br0", &ports);
-        ovs.vsctl(&a.iter().map(String::as_str).collect::<Vec<_>>())
-            .unwrap();
-        let pair = Pair { ovs, fv };
+        let pair = Pair(DummyPair::start("standalone", &PORTS, &[]));
         for kv in other {
             pair.vsctl(&["set", "Open_vSwitch", ".", &format!("other_config:{kv}")]);
         }
@@ -85,46 +70,6 @@ impl Pair {
 
     fn ovs_ctl(&self) -> std::path::PathBuf {
         self.ovs.dir().join("ovs-vswitchd.ctl")
-    }
-
-    /// `ovs-appctl ARGS` on both, OVS's first.
-    fn appctl(&self, args: &[&str]) -> [Reply; 2] {
-        let ovs = Command::new("ovs-appctl")
-            .arg("-t")
-            .arg(self.ovs_ctl())
-            .args(args)
-            .output()
-            .unwrap();
-        let fv = self.fv.appctl(args);
-        [ovs, fv].map(|o| {
-            let err = String::from_utf8_lossy(&o.stderr);
-            Reply {
-                code: o.status.code(),
-                out: String::from_utf8_lossy(&o.stdout).into_owned(),
-                err: err
-                    .lines()
-                    .filter(|l| !l.starts_with("ovs-appctl: "))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            }
-        })
-    }
-
-    /// Both reply the same; returns OVS's reply.
-    fn same(&self, args: &[&str]) -> Reply {
-        let [o, f] = self.appctl(args);
-        assert_eq!(o, f, "ovs-appctl {}: OVS then ferrovs", args.join(" "));
-        o
-    }
-
-    fn same_ok(&self, args: &[&str], want: &str) {
-        let r = self.same(args);
-        assert_eq!((r.code, r.out.as_str()), (Some(0), want), "{args:?}");
-    }
-
-    fn same_err(&self, args: &[&str], want: &str) {
-        let r = self.same(args);
-        assert_eq!((r.code, r.err.as_str()), (Some(2), want), "{args:?}");
     }
 
     /// `upcall/show` of both without the lines that are timing or thread

@@ -594,6 +594,21 @@ fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
     Ok(String::new())
 }
 
+/// Runs `f` on the switch's packet-translation wiring and its datapath,
+/// under the switch's lock (an error when translation is not running).
+pub(crate) fn with_wiring<T>(
+    ctx: &Ctx,
+    f: impl FnOnce(&crate::xlate_glue::Wiring, &Arc<ferrovs_datapath::Datapath>) -> Result<T, String>,
+) -> Result<T, String> {
+    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
+    let w = sw
+        .shared
+        .wiring
+        .as_ref()
+        .ok_or_else(|| "packet translation is not running".to_string())?;
+    f(w, &sw.shared.dp)
+}
+
 fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {
     let mut s = String::from("The available commands are:\n");
     // The table is sorted by name (`table_is_sorted`), as OVS lists.

@@ -20,13 +20,7 @@ use crate::xlate_glue::Wiring;
 
 /// Runs `f` on the switch's wiring.
 fn with_wiring<T>(ctx: &Ctx, f: impl FnOnce(&Wiring) -> Result<T, String>) -> Result<T, String> {
-    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-    let w = sw
-        .shared
-        .wiring
-        .as_ref()
-        .ok_or_else(|| "packet translation is not running".to_string())?;
-    f(w)
+    crate::unixctl::with_wiring(ctx, |w, _| f(w))
 }
 
 fn bridge<'w>(w: &'w Wiring, name: &str) -> Result<&'w Arc<XBridge>, String> {

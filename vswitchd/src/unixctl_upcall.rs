@@ -24,15 +24,7 @@ pub fn cmd_set_flow_limit(ctx: &Ctx, args: &[String]) -> Result<String, String> 
 /// every datapath flow goes now (their statistics first), as OVS's
 /// `udpif_flush`.
 fn set_megaflows(ctx: &Ctx, on: bool) -> Result<(), String> {
-    let (up, dp) = {
-        let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-        let w = sw
-            .shared
-            .wiring
-            .as_ref()
-            .ok_or_else(|| "packet translation is not running".to_string())?;
-        (w.upcall.clone(), sw.shared.dp.clone())
-    };
+    let (up, dp) = crate::unixctl_xlate::upcall_of(ctx)?;
     up.exact_flows.store(!on, Ordering::Relaxed);
     up.flush_stats();
     dp.flow_flush();

@@ -9,17 +9,12 @@ use std::sync::Arc;
 use ferrovs_datapath::Datapath;
 use ferrovs_ofproto::upcall::OfprotoUpcall;
 
-use crate::unixctl::Ctx;
+use crate::unixctl::{with_wiring, Ctx};
 use crate::xlate_glue;
 
-fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
-    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-    let w = sw
-        .shared
-        .wiring
-        .as_ref()
-        .ok_or_else(|| "packet translation is not running".to_string())?;
-    Ok((w.upcall.clone(), sw.shared.dp.clone()))
+/// The upcall handler and the datapath, taken out of the switch.
+pub(crate) fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
+    with_wiring(ctx, |w, dp| Ok((w.upcall.clone(), dp.clone())))
 }
 
 /// `ofproto/trace BRIDGE FLOW [-generate] [--format=json]` (JSON: see
