@@ -48,6 +48,9 @@ struct Seg {
     end: usize,
     seq: u32,
     psh: bool,
+    /// Its checksums are complete, to be verified before it is joined
+    /// (else partial, a local stack's, taken as it is).
+    complete: bool,
 }
 
 impl Seg {
@@ -101,7 +104,12 @@ fn candidate(p: &DpPacket) -> Option<Seg> {
     if hdr < l4 + 20 || hdr >= end || flags & !TCP_PSH != TCP_ACK {
         return None;
     }
-    let s = Seg {
+    let complete = o == Offload::NONE;
+    let partial = o.flags & VNET_F_NEEDS_CSUM != 0
+        && !o.is_gso()
+        && o.csum_start as usize == l4
+        && o.csum_offset == 16;
+    (complete || partial).then_some(Seg {
         v4,
         l3,
         l4,
@@ -109,18 +117,20 @@ fn candidate(p: &DpPacket) -> Option<Seg> {
         end,
         seq: u32::from_be_bytes([d[l4 + 4], d[l4 + 5], d[l4 + 6], d[l4 + 7]]),
         psh: flags & TCP_PSH != 0,
-    };
-    if o == Offload::NONE {
-        let ip_ok = !v4 || fold(sum16(&d[l3..l4], 0)) == 0xffff;
-        let tcp_ok = fold(sum16(&d[l4..end], pseudo(d, &s, end - l4))) == 0xffff;
-        (ip_ok && tcp_ok).then_some(s)
-    } else {
-        let partial = o.flags & VNET_F_NEEDS_CSUM != 0
-            && !o.is_gso()
-            && o.csum_start as usize == l4
-            && o.csum_offset == 16;
-        partial.then_some(s)
+        complete,
+    })
+}
+
+/// Whether segment `s` of frame `d` may be joined as far as checksums go:
+/// complete ones must verify (IPv4 header and TCP). Done only once a
+/// segment is about to be joined, so segments that join nothing cost no
+/// pass over their payload.
+fn verified(d: &[u8], s: &Seg) -> bool {
+    if !s.complete {
+        return true;
     }
+    let ip_ok = !s.v4 || fold(sum16(&d[s.l3..s.l4], 0)) == 0xffff;
+    ip_ok && fold(sum16(&d[s.l4..s.end], pseudo(d, s, s.end - s.l4))) == 0xffff
 }
 
 /// Whether `b` (segment `t`) continues the run headed by `a` (segment
@@ -158,6 +168,9 @@ struct Run {
     joined: usize,
     /// A short or PSH segment ended it.
     closed: bool,
+    /// The head's checksums verified (asked when a first segment could
+    /// join it).
+    head_ok: Option<bool>,
 }
 
 /// Gives the run's head the lengths and offload state of the whole.
@@ -202,6 +215,8 @@ pub fn coalesce(pkts: &mut Vec<DpPacket>, pool: &mut PacketPool) -> usize {
     let mut n_absorbed = 0;
     for r in 0..pkts.len() {
         let seg = candidate(&pkts[r]);
+        // A segment that failed verification heads no run.
+        let mut bad = false;
         if let (Some(run_), Some(s)) = (run.as_mut(), seg) {
             let (kept, rest) = pkts.split_at_mut(r);
             let head = &mut kept[w - 1];
@@ -211,36 +226,44 @@ pub fn coalesce(pkts: &mut Vec<DpPacket>, pool: &mut PacketPool) -> usize {
                 && s.seq == run_.next_seq
                 && fits
                 && same_flow(head.data(), &run_.head, rest[0].data(), &s)
+                && *run_
+                    .head_ok
+                    .get_or_insert_with(|| verified(head.data(), &run_.head))
             {
-                let tail = &rest[0].data()[s.hdr..s.end];
-                if run_.joined == 0 {
-                    // The head loses any Ethernet padding and gets room
-                    // for the whole run once.
-                    head.truncate(run_.head.end);
-                    head.reserve_room(run_.head.l3 + MAX_IP_LEN);
+                if !verified(rest[0].data(), &s) {
+                    bad = true;
+                } else {
+                    let tail = &rest[0].data()[s.hdr..s.end];
+                    if run_.joined == 0 {
+                        // The head loses any Ethernet padding and gets room
+                        // for the whole run once.
+                        head.truncate(run_.head.end);
+                        head.reserve_room(run_.head.l3 + MAX_IP_LEN);
+                    }
+                    head.extend(tail);
+                    if s.psh {
+                        let at = run_.head.l4 + 13;
+                        head.data_mut()[at] |= TCP_PSH;
+                    }
+                    run_.next_seq = s.seq.wrapping_add(s.payload() as u32);
+                    run_.joined += 1;
+                    run_.closed = s.psh || s.payload() < run_.mss;
+                    n_absorbed += 1;
+                    continue;
                 }
-                head.extend(tail);
-                if s.psh {
-                    let at = run_.head.l4 + 13;
-                    head.data_mut()[at] |= TCP_PSH;
-                }
-                run_.next_seq = s.seq.wrapping_add(s.payload() as u32);
-                run_.joined += 1;
-                run_.closed = s.psh || s.payload() < run_.mss;
-                n_absorbed += 1;
-                continue;
             }
         }
         // pkts[r] starts a new run (or none): the old one is complete.
         if let Some(old) = run.take() {
             finish(&mut pkts[w - 1], &old);
         }
-        run = seg.map(|s| Run {
+        run = seg.filter(|_| !bad).map(|s| Run {
             head: s,
             mss: s.payload(),
             next_seq: s.seq.wrapping_add(s.payload() as u32),
             joined: 0,
             closed: s.psh,
+            head_ok: None,
         });
         pkts.swap(w, r);
         w += 1;
@@ -368,6 +391,11 @@ mod tests {
         );
         assert_eq!(segs.len(), 3);
         assert_eq!(segs[1].offload(), Offload::NONE);
+        // A corrupted first segment heads no run: the others join.
+        let (_, mut segs) = wire_segments(1000);
+        segs[0].data_mut()[100] ^= 1;
+        assert_eq!(coalesce(&mut segs, &mut gone), 2);
+        assert_eq!((segs.len(), segs[0].offload()), (2, Offload::NONE));
         // PSH ends a run; the next segment starts its own.
         let (_, mut segs) = wire_segments(1000);
         segs[1].data_mut()[34 + 13] |= TCP_PSH;
