@@ -594,11 +594,11 @@ fn cmd_exit(ctx: &Ctx, _: &[String]) -> Result<String, String> {
     Ok(String::new())
 }
 
-/// Runs `f` on the switch's packet-translation wiring and its datapath,
-/// under the switch's lock (an error when translation is not running).
+/// Runs `f` on the switch and its packet-translation wiring, under the
+/// switch's lock (an error when translation is not running).
 pub(crate) fn with_wiring<T>(
     ctx: &Ctx,
-    f: impl FnOnce(&crate::xlate_glue::Wiring, &Arc<ferrovs_datapath::Datapath>) -> Result<T, String>,
+    f: impl FnOnce(&Switch, &crate::xlate_glue::Wiring) -> Result<T, String>,
 ) -> Result<T, String> {
     let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
     let w = sw
@@ -606,7 +606,7 @@ pub(crate) fn with_wiring<T>(
         .wiring
         .as_ref()
         .ok_or_else(|| "packet translation is not running".to_string())?;
-    f(w, &sw.shared.dp)
+    f(&sw, w)
 }
 
 fn cmd_list(_: &Ctx, _: &[String]) -> Result<String, String> {

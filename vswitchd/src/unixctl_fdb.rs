@@ -20,7 +20,7 @@ use crate::xlate_glue::Wiring;
 
 /// Runs `f` on the switch's wiring.
 fn with_wiring<T>(ctx: &Ctx, f: impl FnOnce(&Wiring) -> Result<T, String>) -> Result<T, String> {
-    crate::unixctl::with_wiring(ctx, |w, _| f(w))
+    crate::unixctl::with_wiring(ctx, |_, w| f(w))
 }
 
 fn bridge<'w>(w: &'w Wiring, name: &str) -> Result<&'w Arc<XBridge>, String> {

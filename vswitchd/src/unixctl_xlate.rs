@@ -14,7 +14,7 @@ use crate::xlate_glue;
 
 /// The upcall handler and the datapath, taken out of the switch.
 pub(crate) fn upcall_of(ctx: &Ctx) -> Result<(Arc<OfprotoUpcall>, Arc<Datapath>), String> {
-    with_wiring(ctx, |w, dp| Ok((w.upcall.clone(), dp.clone())))
+    with_wiring(ctx, |sw, w| Ok((w.upcall.clone(), sw.shared.dp.clone())))
 }
 
 /// `ofproto/trace BRIDGE FLOW [-generate] [--format=json]` (JSON: see
@@ -107,23 +107,19 @@ pub fn cmd_revalidator_purge(ctx: &Ctx, _: &[String]) -> Result<String, String> 
 /// `upcall/show`, in OVS's layout (one datapath, one revalidator: the
 /// main loop's round).
 pub fn cmd_upcall_show(ctx: &Ctx, _: &[String]) -> Result<String, String> {
-    let sw = ctx.switch.lock().unwrap_or_else(|e| e.into_inner());
-    let w = sw
-        .shared
-        .wiring
-        .as_ref()
-        .ok_or_else(|| "packet translation is not running".to_string())?;
-    let n = sw.shared.dp.flow_count();
-    let limit = sw.flow_limits.limit();
-    let ufid = sw.reval.ufid();
-    let max = w.max_flows.max(n);
-    let (keys, ms) = w
-        .last_round
-        .map(|(st, d)| (st.checked, d.as_millis()))
-        .unwrap_or((0, 0));
-    Ok(format!(
-        "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : {ufid}\n\n  0: (keys {keys})\n"
-    ))
+    with_wiring(ctx, |sw, w| {
+        let n = sw.shared.dp.flow_count();
+        let limit = sw.flow_limits.limit();
+        let ufid = sw.reval.ufid();
+        let max = w.max_flows.max(n);
+        let (keys, ms) = w
+            .last_round
+            .map(|(st, d)| (st.checked, d.as_millis()))
+            .unwrap_or((0, 0));
+        Ok(format!(
+            "netdev@ovs-netdev:\n  flows         : (current {n}) (avg {n}) (max {max}) (limit {limit})\n  dump duration : {ms}ms\n  ufid enabled : {ufid}\n\n  0: (keys {keys})\n"
+        ))
+    })
 }
 
 /// `dpif/show`: the datapath's hit and miss counts, then each bridge's
