@@ -99,6 +99,21 @@ impl Inner {
         self.index(e.is_static).insert(e.lru, key);
     }
 
+    /// Puts the entry for `key` as seen on `port` at `now`, the most
+    /// recently used.
+    fn put_fresh(&mut self, key: (u16, u64), port: u16, now: Instant, is_static: bool) {
+        let lru = self.stamp();
+        self.put(
+            key,
+            Entry {
+                port,
+                seen: now,
+                lru,
+                is_static,
+            },
+        );
+    }
+
     fn remove(&mut self, key: (u16, u64)) -> Option<Entry> {
         let e = self.map.remove(&key)?;
         self.index(e.is_static).remove(&e.lru);
@@ -107,20 +122,18 @@ impl Inner {
 
     /// Keeps the entries `keep` says yes to; returns how many went.
     fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, e| keep(e));
-        if self.map.len() != before {
-            self.learned_lru.clear();
-            self.static_lru.clear();
-            for (k, e) in self.map.iter() {
-                if e.is_static {
-                    self.static_lru.insert(e.lru, *k);
-                } else {
-                    self.learned_lru.insert(e.lru, *k);
-                }
+        let mut gone = Vec::new();
+        self.map.retain(|_, e| {
+            let k = keep(e);
+            if !k {
+                gone.push((e.lru, e.is_static));
             }
+            k
+        });
+        for &(lru, is_static) in &gone {
+            self.index(is_static).remove(&lru);
         }
-        before - self.map.len()
+        gone.len()
     }
 
     fn static_len(&self) -> usize {
@@ -271,17 +284,8 @@ impl MacTable {
                 if e.port == port && idle < REFRESH {
                     return false;
                 }
-                let lru = g.stamp();
                 let moved = e.port != port;
-                g.put(
-                    key,
-                    Entry {
-                        port,
-                        seen: now,
-                        lru,
-                        is_static: false,
-                    },
-                );
+                g.put_fresh(key, port, now, false);
                 g.stats.moved += moved as u64;
                 return moved;
             }
@@ -290,16 +294,7 @@ impl MacTable {
             g.stats.expired += 1;
         }
         g.make_room(now);
-        let lru = g.stamp();
-        g.put(
-            key,
-            Entry {
-                port,
-                seen: now,
-                lru,
-                is_static: false,
-            },
-        );
+        g.put_fresh(key, port, now, false);
         g.stats.learned += 1;
         true
     }
@@ -334,16 +329,7 @@ impl MacTable {
         if !g.map.contains_key(&key) {
             g.make_room(now);
         }
-        let lru = g.stamp();
-        g.put(
-            key,
-            Entry {
-                port,
-                seen: now,
-                lru,
-                is_static: true,
-            },
-        );
+        g.put_fresh(key, port, now, true);
         g.changes += 1;
     }
 
