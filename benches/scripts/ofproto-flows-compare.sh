@@ -17,6 +17,18 @@
 #             ovs-ofctl's text parsing; `rt10_cli_us` is that client's CPU
 #   rss_mib   the switch's VmRSS with the flows installed, and
 #   bytes_per_rule  (that RSS - the RSS before adding) / FLOWS.
+# And per run, the same add10, add14b and del_empty commands against
+# `of_null_switch` (benches/src/bin/of_null_switch.rs), a switch that keeps
+# nothing and answers every request at once from a spinning thread: the
+# client floor, the time each command takes with a switch that costs
+# nothing. OVS's time over that floor is the most any switch could gain on
+# OVS with ovs-ofctl as the client; the last table prints it, and how far
+# ferrovs is above the floor. (The floor of `dump` is ovs-ofctl's own CPU
+# time to parse and print the flows, since a null switch has none to send;
+# that of `del` is del_empty against the null switch. The null switch
+# answers with ferrovs's own table features and port descriptions, which
+# are byte for byte OVS's: ovs-ofctl parses the same reply as with a real
+# switch.)
 # Seconds are wall time of the ovs-ofctl command. Beside each, `*_cli_s` is
 # the CPU time (user + system) of that ovs-ofctl process itself: the part of
 # the wall time no switch can remove (the client parses, encodes, prints),
@@ -53,7 +65,12 @@ if [ -z "${FVS_RT:-}" ] && [ "$RT_N" != 0 ]; then
   echo "== building the round-trip client (of_roundtrip)" >&2
   cargo build --release -q -p ferrovs-benches --bin of_roundtrip
 fi
+if [ -z "${FVS_NULL:-}" ]; then
+  echo "== building the null switch (of_null_switch)" >&2
+  cargo build --release -q -p ferrovs-benches --bin of_null_switch
+fi
 FVS_RT=${FVS_RT:-$PWD/target/release/of_roundtrip}
+FVS_NULL=${FVS_NULL:-$PWD/target/release/of_null_switch}
 FVS_DB=${FVS_DB:-$PWD/target/release/ferrovs-ovsdb-server}
 FVS_SW=${FVS_SW:-$PWD/target/release/ferrovs-vswitchd}
 for b in "$FVS_DB" "$FVS_SW" "$(command -v ovsdb-server)" "$(command -v ovs-vswitchd)" \
@@ -64,8 +81,9 @@ done
 WORK=$(mktemp -d /var/tmp/ofproto-flows.XXXXXX)
 NS_PREFIX="fvsfl$$"
 PIDS=()
+NULL_PID=
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $NULL_PID; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   for ns in $(ip netns list | awk -v p="$NS_PREFIX" 'index($1, p) == 1 {print $1}'); do
     ip netns del "$ns" 2>/dev/null || true
@@ -141,10 +159,14 @@ timed_sw() {
 }
 
 timed() { # prints seconds of wall time of the command, then its CPU time
+  # The clock is read by the shell itself right around the command (no
+  # `date` processes inside the interval: they added about 5 ms to every
+  # figure, which pulls short commands' ratios towards 1).
   local t0 t1 cpu
-  t0=$(date +%s.%N)
-  cpu=$(/usr/bin/time -f '%U %S' "$@" 2>&1 >/dev/null | tail -1)
-  t1=$(date +%s.%N)
+  t0=$EPOCHREALTIME
+  /usr/bin/time -o "$WORK/time.out" -f '%U %S' "$@" >/dev/null
+  t1=$EPOCHREALTIME
+  cpu=$(tail -1 "$WORK/time.out")
   awk -v a="$t0" -v b="$t1" -v c="$cpu" 'BEGIN {split(c, x, " "); printf "%.4f %.4f\n", b - a, x[1] + x[2]}'
 }
 
@@ -154,6 +176,14 @@ for run in $(seq "$RUNS"); do
   for name in ovs ferrovs; do
     echo "== run $run: $name" >&2
     start "$name"
+    if [ "$name" = ferrovs ]; then
+      # The null switch records ferrovs's table features and port
+      # descriptions now, to answer with the same bytes (their parsing is
+      # most of a short command's fixed cost); it serves after the switches.
+      "$FVS_NULL" --sock "$WORK/null.sock" --like "${OFCTL_TARGET#unix:}" 2>"$WORK/null.log" &
+      NULL_PID=$!
+      for _ in $(seq 100); do [ -S "$WORK/null.sock" ] && break; sleep 0.05; done
+    fi
     before=$(rss_kib "$SW_PID")
     t_add10=$(timed_sw ovs-ofctl -O OpenFlow10 add-flows "$OFCTL_TARGET" "$FLOWFILE")
     n=$(ovs-ofctl -O OpenFlow13 dump-aggregate "$OFCTL_TARGET" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
@@ -183,6 +213,17 @@ for run in $(seq "$RUNS"); do
     } >> "$RESULTS"
     stop "$name"
   done
+  echo "== run $run: null switch (the client floor)" >&2
+  {
+    set -- $(timed ovs-ofctl -O OpenFlow10 add-flows "unix:$WORK/null.sock" "$FLOWFILE")
+    echo "null add10_s $1"
+    set -- $(timed ovs-ofctl -O OpenFlow14 --bundle add-flows "unix:$WORK/null.sock" "$FLOWFILE")
+    echo "null add14_bundle_s $1"
+    set -- $(timed ovs-ofctl -O OpenFlow13 del-flows "unix:$WORK/null.sock")
+    echo "null del_empty_s $1"
+  } >> "$RESULTS"
+  kill "$NULL_PID"; wait "$NULL_PID" 2>/dev/null || true
+  NULL_PID=
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -198,12 +239,21 @@ echo "($RUNS runs, $FLOWS flows; times in seconds, wall clock of ovs-ofctl; *_cl
 echo " *_sw_s: CPU time of the switch during the command; rt10_*: µs per round trip, $RT_N round trips;"
 echo " load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 
-# The client floor: OVS's wall time over ovs-ofctl's own CPU time against
-# ferrovs, the most any switch could gain on OVS with this client.
-printf "\n%-16s %12s %12s %12s\n" command ovs_wall_s ofctl_cpu_s max_ratio
+# The client floor: each command against the null switch (dump: ovs-ofctl's
+# own CPU time against ferrovs; del: del_empty against the null switch).
+# max_ratio = OVS / floor, the most any switch could gain on OVS with this
+# client; ferrovs_over_floor = ferrovs / floor (1.00: as fast as a switch
+# that costs nothing).
+printf "\n%-16s %10s %10s %10s %10s %18s\n" command ovs_s ferrovs_s floor_s max_ratio ferrovs_over_floor
 for m in add10 add14_bundle dump del; do
   o=$(awk -v m="${m}_s" '$1=="ovs" && $2==m {print $3}' "$RESULTS" | median)
-  c=$(awk -v m="${m}_cli_s" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
-  printf "%-16s %12.3f %12.3f %12s\n" "$m" "$o" "$c" \
-    "$(awk -v o="$o" -v c="$c" 'BEGIN {if (c > 0) printf "%.2f", o / c; else print "-"}')"
+  f=$(awk -v m="${m}_s" '$1=="ferrovs" && $2==m {print $3}' "$RESULTS" | median)
+  case $m in
+    dump) c=$(awk '$1=="ferrovs" && $2=="dump_cli_s" {print $3}' "$RESULTS" | median) ;;
+    del) c=$(awk '$1=="null" && $2=="del_empty_s" {print $3}' "$RESULTS" | median) ;;
+    *) c=$(awk -v m="${m}_s" '$1=="null" && $2==m {print $3}' "$RESULTS" | median) ;;
+  esac
+  printf "%-16s %10.3f %10.3f %10.3f %10s %18s\n" "$m" "$o" "$f" "$c" \
+    "$(awk -v o="$o" -v c="$c" 'BEGIN {if (c > 0) printf "%.2f", o / c; else print "-"}')" \
+    "$(awk -v f="$f" -v c="$c" 'BEGIN {if (c > 0) printf "%.2f", f / c; else print "-"}')"
 done

@@ -10,6 +10,7 @@
 //! only through the upcall interface and flow put/get/del/dump.
 
 pub mod actions;
+pub mod background;
 pub mod batch;
 pub mod conntrack;
 pub mod dpcls;

@@ -24,7 +24,7 @@ use ferrovs_openflow::message::{FlowMod, FlowModCommand};
 use ferrovs_openflow::port::OFPP_NONE;
 use ferrovs_openflow::{ErrorCode, Instruction, Match, PortNo, Version};
 
-use crate::flow::{MatchBuf, OfMatch};
+use crate::flow::{MatchBuf, OfFlow, OfMatch};
 use crate::ofproto::Ofproto;
 use crate::rule::{Rule, RULE_FLAGS};
 use crate::table::{N_TABLES, TABLE_HIDDEN};
@@ -298,6 +298,12 @@ impl RuleCriteria<'_> {
             TABLE_HIDDEN => 0..0,
             t => t..t + 1,
         }
+    }
+
+    /// Whether any of the cookie, out_port and out_group filters is set
+    /// (without one, [`RuleCriteria::keeps`] says yes to every rule).
+    fn filters(&self) -> bool {
+        self.cookie_mask != 0 || self.out_port != OFPP_NONE || self.out_group != u32::MAX
     }
 
     /// The cookie, out_port and out_group filters.
@@ -608,7 +614,14 @@ impl Ofproto {
             let Some(table) = self.tables.get_mut(t) else {
                 continue;
             };
-            let mut gone = table.cls.remove_covered(c.om, |_, r| c.keeps(r));
+            // Without filters no rule is read here, and a delete of every
+            // rule (`del-flows`) takes the table's store whole.
+            let all = !c.filters();
+            let mut gone = if all && c.om.mask == OfFlow::default() {
+                table.cls.take_all()
+            } else {
+                table.cls.remove_covered(c.om, |_, r| all || c.keeps(r))
+            };
             gone.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
             changes.reserve(gone.len());
             changes.extend(gone.into_iter().map(|(_, rule)| Change::Remove {

@@ -45,6 +45,7 @@ pub mod revalidate;
 pub mod rule;
 pub mod stats;
 pub mod table;
+pub(crate) mod table_features_cache;
 pub mod table_mod;
 pub mod tlv_table;
 pub mod trace;

@@ -49,7 +49,21 @@ impl Ofproto {
         let monitored = cur.as_ref().is_some_and(|c| !c.monitors.is_empty())
             || self.conns.values().any(|c| !c.monitors.is_empty());
         let vacancy = self.tables.vacancy_armed();
+        // The flow-removed reasons some connection takes (bit per reason):
+        // with none, and no monitor and no vacancy event, a removed rule
+        // is not read at all (a big delete is bound by those reads).
+        let mut removed_wanted = 0u32;
+        for reason in 0..32u8 {
+            let wants = |c: &Connection| c.receives_async(AsyncKind::FlowRemoved, reason);
+            if cur.as_deref().is_some_and(wants) || self.conns.values().any(wants) {
+                removed_wanted |= 1 << reason;
+            }
+        }
+        let removes_read = removed_wanted != 0 || monitored || vacancy;
         for (i, ch) in changes.iter().enumerate() {
+            if !removes_read && matches!(ch, Change::Remove { .. }) {
+                continue;
+            }
             // A big delete is bound by cache misses on the removed rules.
             if let Some(Change::Remove { rule, .. }) = changes.get(i + 8) {
                 let p = std::ptr::from_ref::<Rule>(rule).cast::<i8>();
@@ -72,15 +86,18 @@ impl Ofproto {
             }
             match ch {
                 Change::Remove { rule, reason } => {
-                    if rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
+                    let wanted = *reason < 32 && removed_wanted & (1u32 << *reason) != 0;
+                    if wanted && rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
                         self.each_conn(cur.as_deref_mut(), |c| {
                             send_flow_removed(c, rule, *reason, now)
                         });
                     }
-                    let ev = RuleEvent::Removed(*reason);
-                    self.each_conn(cur.as_deref_mut(), |c| {
-                        c.report_rule(rule, ev, (Some(c.id) == by).then_some(xid))
-                    });
+                    if monitored {
+                        let ev = RuleEvent::Removed(*reason);
+                        self.each_conn(cur.as_deref_mut(), |c| {
+                            c.report_rule(rule, ev, (Some(c.id) == by).then_some(xid))
+                        });
+                    }
                 }
                 Change::Insert {
                     table_id,
@@ -119,7 +136,9 @@ const DROP_LATER_MIN: usize = 4096;
 
 /// Frees a big batch of changes (the removed rules of a large delete: a
 /// few allocations each) off the connection's path, as OVS postpones rule
-/// destruction (RCU): the reply does not wait for 100,000 frees.
+/// destruction (RCU): the reply does not wait for 100,000 frees. The
+/// thread runs at the lowest priority: freeing 100,000 rules is about
+/// 0.1 s of CPU, which should not come out of the next command's time.
 fn drop_later(changes: Vec<Change>) {
     if changes.len() < DROP_LATER_MIN {
         return;
@@ -127,7 +146,10 @@ fn drop_later(changes: Vec<Change>) {
     // If no thread can be made, the closure and the changes drop here.
     let _ = std::thread::Builder::new()
         .name("rule-free".into())
-        .spawn(move || drop(changes));
+        .spawn(move || {
+            ferrovs_datapath::background::lower_this_thread();
+            drop(changes)
+        });
 }
 
 /// Queues a flow-removed for `rule` on `c` if it wants the reason.

@@ -114,6 +114,8 @@ pub struct Ofproto {
     /// Changes to what translation reads outside the tables (groups,
     /// meters, ports, config, TLV map); see [`Ofproto::change_seq`].
     pub(crate) change_seq: u64,
+    /// The last table-features reply, encoded.
+    pub(crate) tf_cache: crate::table_features_cache::TableFeaturesCache,
 }
 
 impl Ofproto {
@@ -139,6 +141,7 @@ impl Ofproto {
             instance_id: crate::continuation::new_bridge_id(),
             tlv: crate::flow::TlvMap::EMPTY,
             change_seq: 0,
+            tf_cache: Default::default(),
         }
     }
 

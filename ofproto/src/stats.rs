@@ -177,8 +177,15 @@ impl Ofproto {
                     // already has; refused here.
                     return Err(ErrorCode::OfptffcEperm);
                 }
-                let f = self.table_features(v);
-                send_split(conn, xid, f, MpReply::TableFeatures);
+                let key = self.table_features_key(v);
+                if let Some(bytes) = self.tf_cache.get(&key, xid) {
+                    conn.output.extend_from_slice(&bytes);
+                } else {
+                    let at = conn.output.len();
+                    let f = self.table_features(v);
+                    send_split(conn, xid, f, MpReply::TableFeatures);
+                    self.tf_cache.put(key, conn.output[at..].to_vec());
+                }
             }
             MpRequest::NxFlowMonitor(reqs) => self.add_monitors(conn, &reqs, xid)?,
             // ONFST_FLOW_MONITOR (OpenFlow 1.3 ONF extension).

@@ -207,6 +207,24 @@ impl Ofproto {
     }
 
     /// Table features of every visible table.
+    /// What [`Ofproto::table_features`] reads, for its cache.
+    pub(crate) fn table_features_key(
+        &self,
+        v: ferrovs_openflow::Version,
+    ) -> crate::table_features_cache::Key {
+        let tables = (0..self.config.n_tables)
+            .map(|id| {
+                let t = self.tables.get(id).expect("visible table");
+                (t.name.clone(), t.eviction, t.max_flows)
+            })
+            .collect();
+        crate::table_features_cache::Key { version: v, tables }
+    }
+
+    /// The table features of every visible table, as version `v` lists
+    /// them. Reads only the version and each table's name, eviction flag
+    /// and flow limit ([`Ofproto::table_features_key`]: keep the two in
+    /// step).
     pub(crate) fn table_features(&self, v: ferrovs_openflow::Version) -> Vec<TableFeatures> {
         let n = self.config.n_tables;
         let mut match_ids = Vec::new();

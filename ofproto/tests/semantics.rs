@@ -1105,3 +1105,56 @@ fn big_dump_is_split_and_delete_all_empties() {
         assert_eq!(c.of.n_rules(), 0, "{v:?}");
     }
 }
+
+/// A delete of everything (no match, no filter) takes whole tables; it
+/// still reports each rule that asked for a flow-removed, in descending
+/// priority, and leaves the other tables (table=N) or the filtered-out
+/// rules (cookie) alone.
+#[test]
+fn delete_of_everything_reports_and_spares_as_a_filtered_one() {
+    let mut c = Ctl::new(Version::Of13);
+    for text in [
+        "priority=5,tcp,actions=drop",
+        "priority=7,udp,actions=drop",
+        "table=1,priority=9,ip,actions=drop",
+        "table=2,priority=3,cookie=0x5,arp,actions=drop",
+    ] {
+        let mut fm = Ctl::flow_mod(FlowModCommand::Add, text);
+        fm.flags = FlowMod::F_SEND_FLOW_REM;
+        c.fm(fm);
+    }
+    c.add("table=2,priority=4,cookie=0x6,arp,actions=drop");
+    // Table 1 only.
+    let mut del = Ctl::flow_mod(FlowModCommand::Delete, "");
+    del.table_id = 1;
+    let out = c.fm(del);
+    assert!(
+        matches!(&out[..], [Message::FlowRemoved(fr)] if fr.priority == 9),
+        "{out:?}"
+    );
+    assert_eq!(c.priorities(), [7, 5, 4, 3]);
+    // Every table, but only cookie 0x6: the filter still applies.
+    let mut del = Ctl::flow_mod(FlowModCommand::Delete, "");
+    del.table_id = 0xff;
+    del.cookie = 6;
+    del.cookie_mask = !0;
+    assert!(c.fm(del).is_empty());
+    assert_eq!(c.priorities(), [7, 5, 3]);
+    // Everything: one flow-removed per rule, tables in order, priority
+    // descending within a table.
+    let mut del = Ctl::flow_mod(FlowModCommand::Delete, "");
+    del.table_id = 0xff;
+    let got: Vec<(u8, u16, u8)> = c
+        .fm(del)
+        .iter()
+        .map(|m| match m {
+            Message::FlowRemoved(fr) => (fr.table_id, fr.priority, fr.reason),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, [(0, 7, 2), (0, 5, 2), (2, 3, 2)]);
+    assert_eq!(c.of.n_rules(), 0);
+    // The emptied tables take rules again.
+    c.add("priority=1,tcp,actions=drop");
+    assert_eq!(c.priorities(), [1]);
+}

@@ -468,6 +468,30 @@ impl<T> Classifier<T> {
         Some(e.value)
     }
 
+    /// Removes every rule, returned as (priority, value) in no particular
+    /// order. One sequential pass over the rule store: no hash chain is
+    /// followed and no value read, which is what makes a delete of every
+    /// rule (`del-flows`) cheap. The prefix fields stay as they were.
+    pub fn take_all(&mut self) -> Vec<(u32, T)> {
+        let fields: Vec<Field> = self.tries.iter().map(|t| t.field).collect();
+        let mut empty = Classifier {
+            rules: Slab::default(),
+            subtables: Vec::new(),
+            free_subtables: Vec::new(),
+            by_mask: HashMap::default(),
+            order: Vec::new(),
+            tries: Vec::new(),
+            n_rules: 0,
+        };
+        empty
+            .set_prefix_fields(&fields)
+            .expect("the fields of a valid classifier");
+        let old = std::mem::replace(self, empty);
+        let mut out = Vec::with_capacity(old.n_rules);
+        out.extend(old.rules.into_values().map(|e| (e.priority, e.value)));
+        out
+    }
+
     /// Removes, in one walk, every rule covered by `m` (as
     /// [`Classifier::covered_by`] selects them) for which `select` says
     /// yes; returns them as (priority, value), in no particular order.

@@ -85,6 +85,13 @@ impl<R> Slab<R> {
         self.chunks.iter_mut().flat_map(|c| c.iter_mut().flatten())
     }
 
+    /// Every live value, in slot order (one sequential pass).
+    pub(crate) fn into_values(self) -> impl Iterator<Item = R> {
+        self.chunks
+            .into_iter()
+            .flat_map(|c| c.into_vec().into_iter().flatten())
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.chunks.len() * CHUNK * std::mem::size_of::<Option<R>>() + self.free.capacity() * 4
     }

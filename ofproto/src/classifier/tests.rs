@@ -630,3 +630,38 @@ fn remove_covered_drops_emptied_subtables_and_tries() {
     assert!(c.lookup(&p, None).unwrap().0.is(&m));
     assert_eq!(c.lookup(&p, None).unwrap().0.r#match(), m);
 }
+
+#[test]
+fn take_all_empties_the_classifier_and_keeps_its_prefix_fields() {
+    let mut c = routes(&[Field::IpDst]);
+    let mut gone: Vec<(u32, &str)> = c.take_all();
+    gone.sort();
+    assert_eq!(
+        gone,
+        vec![
+            (0, "default"),
+            (16, "198.18/16"),
+            (16, "198.19/16"),
+            (24, "198.18.1/24")
+        ]
+    );
+    assert!(c.is_empty());
+    assert_eq!(c.n_subtables(), 0);
+    assert_eq!(c.prefix_fields(), vec![Field::IpDst]);
+    let f = pkt(&[(Field::EthType, IP), (Field::IpDst, 0xc612_0107)]);
+    assert!(c.lookup(&f, None).is_none());
+    // It works as new: the same rules again route as before, the prefix
+    // trie included.
+    let again = routes(&[Field::IpDst]);
+    for (p, v) in [
+        (16, "198.18/16"),
+        (24, "198.18.1/24"),
+        (16, "198.19/16"),
+        (0, "default"),
+    ] {
+        let (k, _) = again.iter().find(|(_, x)| **x == v).unwrap();
+        c.insert(k.r#match(), p, v);
+    }
+    assert_eq!(route(&c, 0xc612_0205), ("198.18/16", 0xffff_fe00));
+    assert_eq!(route(&c, 0xc612_0107), ("198.18.1/24", 0xffff_ff00));
+}

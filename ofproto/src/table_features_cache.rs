@@ -1,0 +1,74 @@
+//! The encoded table-features reply, kept between requests.
+//!
+//! Every `ovs-ofctl` command that reads table names asks for the table
+//! features first, and the answer (254 tables, each listing every match
+//! field, action and next table) is about 600 KB to build and encode; it
+//! was most of the switch's cost of a short command such as `del-flows`.
+//! The reply depends only on the version and on each table's name,
+//! eviction flag and flow limit, so the cache is keyed by exactly those
+//! (compared at every request: the key is small, so it can never go stale)
+//! and holds the reply's messages as encoded, with the transaction id
+//! patched per request.
+
+use ferrovs_openflow::Version;
+
+/// What the reply is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub version: Version,
+    /// Per visible table: name, eviction, max_flows.
+    pub tables: Vec<(Option<String>, bool, u32)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct TableFeaturesCache {
+    entry: Option<(Key, Vec<u8>)>,
+}
+
+impl TableFeaturesCache {
+    /// The reply for `key` with transaction id `xid`, if it is cached.
+    pub fn get(&self, key: &Key, xid: u32) -> Option<Vec<u8>> {
+        let (k, bytes) = self.entry.as_ref()?;
+        if k != key {
+            return None;
+        }
+        let mut out = bytes.clone();
+        let mut at = 0;
+        while at + 8 <= out.len() {
+            let len = usize::from(u16::from_be_bytes([out[at + 2], out[at + 3]]));
+            out[at + 4..at + 8].copy_from_slice(&xid.to_be_bytes());
+            at += len.max(8);
+        }
+        Some(out)
+    }
+
+    /// Keeps `messages` (whole encoded messages) as the reply for `key`.
+    pub fn put(&mut self, key: Key, messages: Vec<u8>) {
+        self.entry = Some((key, messages));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: Option<&str>) -> Key {
+        Key {
+            version: Version::Of13,
+            tables: vec![(name.map(String::from), false, 1000)],
+        }
+    }
+
+    #[test]
+    fn hit_patches_every_xid_and_a_changed_key_misses() {
+        let mut c = TableFeaturesCache::default();
+        assert_eq!(c.get(&key(None), 1), None);
+        let msg = |xid: u8| vec![4, 19, 0, 10, 0, 0, 0, xid, 0xaa, 0xbb];
+        c.put(key(None), [msg(1), msg(1)].concat());
+        assert_eq!(c.get(&key(None), 7), Some([msg(7), msg(7)].concat()));
+        assert_eq!(c.get(&key(Some("t0")), 7), None);
+        let mut other = key(None);
+        other.version = Version::Of14;
+        assert_eq!(c.get(&other, 7), None);
+    }
+}
