@@ -7,12 +7,18 @@
 //! framing, decoding, normalisation, the canonical match and classifier
 //! insertion.
 //!
+//! `ofproto/flow_delete_all`: `ovs-ofctl del-flows` (an OpenFlow 1.3
+//! delete of every flow in every table, and a barrier) on a switch holding
+//! 100,000 such rules, until the barrier reply is queued; throughput in
+//! rules deleted. Freeing the rules is not in it (a thread of its own
+//! does that after the reply).
+//!
 //! `ofproto/flow_dump`: an OpenFlow 1.3 flow stats request for every flow
 //! of a switch holding 10,000 such rules, answered into the connection's
 //! output (`ovs-ofctl dump-flows`); throughput in flows dumped. Includes
 //! selecting the rules (priority order) and encoding each entry straight
 //! from its rule.
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferrovs_ofproto::{ConnKind, Ofproto, OfprotoConfig};
 use ferrovs_openflow::action::Action;
 use ferrovs_openflow::message::multipart::{FlowStatsRequest, MpRequest, MultipartRequest};
@@ -22,6 +28,8 @@ use ferrovs_openflow::{Field, Instruction, Match, Value, Version};
 const N: u32 = 1000;
 /// Rules in the switch the dump bench reads.
 const N_DUMP: u32 = 10_000;
+/// Rules in the switch the delete bench empties.
+const N_DELETE: u32 = 100_000;
 
 fn stream() -> Vec<u8> {
     stream_of(N)
@@ -90,5 +98,39 @@ fn flow_dump(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, flow_mod_add, flow_dump);
+fn flow_delete_all(c: &mut Criterion) {
+    let fill = stream_of(N_DELETE);
+    let v = Version::Of13;
+    let mut del = Message::FlowMod(FlowMod {
+        command: ferrovs_openflow::message::FlowModCommand::Delete,
+        table_id: 0xff,
+        ..FlowMod::default()
+    })
+    .encode(v, 7);
+    Message::BarrierRequest.encode_into(v, 8, &mut del);
+    let mut g = c.benchmark_group("ofproto");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N_DELETE as u64));
+    g.bench_function("flow_delete_all", |b| {
+        b.iter_batched(
+            || {
+                let mut of = Ofproto::new(OfprotoConfig::new("br0", 1));
+                let id = of.connect(ConnKind::Service, Box::new(|| {}));
+                of.receive(id, &fill);
+                let _ = of.take_output(id);
+                (of, id)
+            },
+            |(mut of, id)| {
+                of.receive(id, black_box(&del));
+                assert_eq!(of.n_rules(), 0);
+                black_box(of.take_output(id));
+                of
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, flow_mod_add, flow_dump, flow_delete_all);
 criterion_main!(benches);
