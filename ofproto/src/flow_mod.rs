@@ -622,7 +622,7 @@ impl Ofproto {
             } else {
                 table.cls.remove_covered(c.om, |_, r| all || c.keeps(r))
             };
-            gone.sort_by_key(|(p, _)| std::cmp::Reverse(*p));
+            gone.sort_unstable_by_key(|(p, _)| std::cmp::Reverse(*p));
             changes.reserve(gone.len());
             changes.extend(gone.into_iter().map(|(_, rule)| Change::Remove {
                 rule,
