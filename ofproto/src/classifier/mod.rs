@@ -119,18 +119,8 @@ pub struct Classifier<T> {
 
 impl<T> Default for Classifier<T> {
     fn default() -> Self {
-        let mut c = Classifier {
-            rules: Slab::default(),
-            subtables: Vec::new(),
-            free_subtables: Vec::new(),
-            by_mask: HashMap::default(),
-            order: Vec::new(),
-            tries: Vec::new(),
-            n_rules: 0,
-        };
-        c.set_prefix_fields(&DEFAULT_PREFIX_FIELDS)
-            .expect("default prefix fields are valid");
-        c
+        Classifier::with_prefix_fields(&DEFAULT_PREFIX_FIELDS)
+            .expect("default prefix fields are valid")
     }
 }
 
@@ -468,13 +458,9 @@ impl<T> Classifier<T> {
         Some(e.value)
     }
 
-    /// Removes every rule, returned as (priority, value) in no particular
-    /// order. One sequential pass over the rule store: no hash chain is
-    /// followed and no value read, which is what makes a delete of every
-    /// rule (`del-flows`) cheap. The prefix fields stay as they were.
-    pub fn take_all(&mut self) -> Vec<(u32, T)> {
-        let fields: Vec<Field> = self.tries.iter().map(|t| t.field).collect();
-        let mut empty = Classifier {
+    /// An empty classifier with prefix tries on `fields`.
+    fn with_prefix_fields(fields: &[Field]) -> Result<Self, PrefixError> {
+        let mut c = Classifier {
             rules: Slab::default(),
             subtables: Vec::new(),
             free_subtables: Vec::new(),
@@ -483,9 +469,18 @@ impl<T> Classifier<T> {
             tries: Vec::new(),
             n_rules: 0,
         };
-        empty
-            .set_prefix_fields(&fields)
-            .expect("the fields of a valid classifier");
+        c.set_prefix_fields(fields)?;
+        Ok(c)
+    }
+
+    /// Removes every rule, returned as (priority, value) in no particular
+    /// order. One sequential pass over the rule store: no hash chain is
+    /// followed and no value read, which is what makes a delete of every
+    /// rule (`del-flows`) cheap. The prefix fields stay as they were.
+    pub fn take_all(&mut self) -> Vec<(u32, T)> {
+        let fields: Vec<Field> = self.tries.iter().map(|t| t.field).collect();
+        let empty =
+            Classifier::with_prefix_fields(&fields).expect("the fields of a valid classifier");
         let old = std::mem::replace(self, empty);
         let mut out = Vec::with_capacity(old.n_rules);
         out.extend(old.rules.into_values().map(|e| (e.priority, e.value)));
