@@ -51,12 +51,15 @@ impl Ofproto {
         let vacancy = self.tables.vacancy_armed();
         // The flow-removed reasons some connection takes (bit per reason):
         // with none, and no monitor and no vacancy event, a removed rule
-        // is not read at all (a big delete is bound by those reads).
+        // is not read at all (a big delete is bound by those reads). Asked
+        // only when something was removed: adds are the common case.
         let mut removed_wanted = 0u32;
-        for reason in 0..32u8 {
-            let wants = |c: &Connection| c.receives_async(AsyncKind::FlowRemoved, reason);
-            if cur.as_deref().is_some_and(wants) || self.conns.values().any(wants) {
-                removed_wanted |= 1 << reason;
+        if changes.iter().any(|c| matches!(c, Change::Remove { .. })) {
+            for reason in 0..32u8 {
+                let wants = |c: &Connection| c.receives_async(AsyncKind::FlowRemoved, reason);
+                if cur.as_deref().is_some_and(wants) || self.conns.values().any(wants) {
+                    removed_wanted |= 1 << reason;
+                }
             }
         }
         let removes_read = removed_wanted != 0 || monitored || vacancy;
