@@ -26,9 +26,9 @@
 # ferrovs is above the floor. (The floor of `dump` is ovs-ofctl's own CPU
 # time to parse and print the flows, since a null switch has none to send;
 # that of `del` is del_empty against the null switch. The null switch
-# answers with ferrovs's own table features and port descriptions, which
-# are byte for byte OVS's: ovs-ofctl parses the same reply as with a real
-# switch.)
+# answers with ferrovs's own table features and port descriptions (which
+# ovs-ofctl prints exactly as OVS's): the client parses the same reply as
+# with a real switch.)
 # Seconds are wall time of the ovs-ofctl command. Beside each, `*_cli_s` is
 # the CPU time (user + system) of that ovs-ofctl process itself: the part of
 # the wall time no switch can remove (the client parses, encodes, prints),
