@@ -191,9 +191,24 @@ fn vsctl_without_no_wait_matches_ovs() {
         }
     }
 
-    // Interfaces: the columns both write.
+    // Interfaces: the columns both write. Errors a status refresh finds
+    // (a patch port without its peer) are written, by both switches, in a
+    // transaction of their own after `cur_cfg` caught up, so right after
+    // the last `ovs-vsctl` returns the column may still hold the error of
+    // a step before; wait (up to 10 s) until the errors are OVS's.
     let oi = rows(&ovs, "Interface");
-    let fi = rows(&fvs, "Interface");
+    let errors = |rows: &BTreeMap<String, BTreeMap<String, Value>>| -> Vec<(String, Value)> {
+        rows.iter()
+            .filter(|(n, _)| n.as_str() != "s1")
+            .map(|(n, r)| (n.clone(), r["error"].clone()))
+            .collect()
+    };
+    let mut fi = rows(&fvs, "Interface");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while errors(&fi) != errors(&oi) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        fi = rows(&fvs, "Interface");
+    }
     assert_eq!(oi.keys().collect::<Vec<_>>(), fi.keys().collect::<Vec<_>>());
     for (name, orow) in &oi {
         let frow = &fi[name];
