@@ -8,7 +8,7 @@ use ferrovs_openflow::message::multipart::{
     AggregateStats, Desc, FlowStatsRequest, FlowStatsView, MpReply, MpRequest, MultipartReply,
     MultipartRequest, PortStats, TableStats,
 };
-use ferrovs_openflow::message::Message;
+use ferrovs_openflow::message::{finish_message, Message};
 use ferrovs_openflow::port::{OFPP_LOCAL, OFPP_NONE};
 use ferrovs_openflow::{ErrorCode, Version};
 
@@ -20,48 +20,48 @@ use crate::ofproto::Ofproto;
 use crate::rule::Rule;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Largest message body we put entries in before splitting.
-const MP_SPLIT: usize = 60_000;
-
 /// OFPFW10 bits of every field an OF1.0 table can wildcard.
 const OF10_WILDCARDS: u32 = 0x3820ff;
 
-/// Sends `entries` as one or more replies built by `wrap`.
-pub(crate) fn send_split<T: Clone>(
+/// Sends `entries` as one or more replies built by `wrap`, packed as OVS
+/// packs them: each message takes entries while it stays within 64 KB,
+/// and all but the last carry OFPMPF_REPLY_MORE. Each entry is encoded
+/// once, alone, and its bytes are what the message body holds (every
+/// reply split here is a plain sequence of entries after a fixed header,
+/// the encoding of `wrap` of no entries).
+pub(crate) fn send_split<T>(
     conn: &mut Connection,
     xid: u32,
     entries: Vec<T>,
     wrap: impl Fn(Vec<T>) -> MpReply,
 ) {
     let v = conn.ver();
-    let encode = |chunk: Vec<T>, more: bool| {
+    let reply = |chunk: Vec<T>| {
         Message::MultipartReply(MultipartReply {
-            flags: u16::from(more),
+            flags: 0,
             body: wrap(chunk),
         })
-        .encode(v, xid)
     };
-    let whole = encode(entries.clone(), false);
-    if whole.len() <= 0xffff {
-        conn.output.extend_from_slice(&whole);
-        return;
-    }
-    let per = (entries.len() * MP_SPLIT / whole.len()).max(1);
-    let n = entries.len();
-    let mut start = 0;
-    while start < n {
-        let mut take = per.min(n - start);
-        loop {
-            let more = start + take < n;
-            let msg = encode(entries[start..start + take].to_vec(), more);
-            if msg.len() <= 0xffff || take == 1 {
-                conn.output.extend_from_slice(&msg);
-                break;
-            }
-            take /= 2;
+    let header = reply(Vec::new()).encode(v, xid);
+    let hlen = header.len();
+    let out = &mut conn.output;
+    let mut msg = out.len();
+    out.extend_from_slice(&header);
+    let mut one = Vec::with_capacity(256);
+    for e in entries {
+        one.clear();
+        reply(vec![e]).encode_into(v, xid, &mut one);
+        let body = &one[hlen.min(one.len())..];
+        if out.len() - msg > hlen && out.len() - msg + body.len() > 0xffff {
+            // This message is full: it has more after it.
+            out[msg + 11] |= 1;
+            finish_message(out, msg);
+            msg = out.len();
+            out.extend_from_slice(&header);
         }
-        start += take;
+        out.extend_from_slice(body);
     }
+    finish_message(out, msg);
 }
 
 /// How far ahead of a walk over many rules their memory is requested:

@@ -8,7 +8,9 @@
 //! eviction flag and flow limit, so the cache is keyed by exactly those
 //! (compared at every request: the key is small, so it can never go stale)
 //! and holds the reply's messages as encoded, with the transaction id
-//! patched per request.
+//! patched per request. One entry per version, since clients mix them (a
+//! script's `-O OpenFlow14 --bundle add-flows` and `-O OpenFlow13
+//! dump-flows`).
 
 use ferrovs_openflow::Version;
 
@@ -22,16 +24,14 @@ pub(crate) struct Key {
 
 #[derive(Debug, Default)]
 pub(crate) struct TableFeaturesCache {
-    entry: Option<(Key, Vec<u8>)>,
+    /// At most one per version.
+    entries: Vec<(Key, Vec<u8>)>,
 }
 
 impl TableFeaturesCache {
     /// The reply for `key` with transaction id `xid`, if it is cached.
     pub fn get(&self, key: &Key, xid: u32) -> Option<Vec<u8>> {
-        let (k, bytes) = self.entry.as_ref()?;
-        if k != key {
-            return None;
-        }
+        let (_, bytes) = self.entries.iter().find(|(k, _)| k == key)?;
         let mut out = bytes.clone();
         let mut at = 0;
         while at + 8 <= out.len() {
@@ -43,8 +43,10 @@ impl TableFeaturesCache {
     }
 
     /// Keeps `messages` (whole encoded messages) as the reply for `key`.
+    /// (It replaces the entry of the same version.)
     pub fn put(&mut self, key: Key, messages: Vec<u8>) {
-        self.entry = Some((key, messages));
+        self.entries.retain(|(k, _)| k.version != key.version);
+        self.entries.push((key, messages));
     }
 }
 
@@ -70,5 +72,14 @@ mod tests {
         let mut other = key(None);
         other.version = Version::Of14;
         assert_eq!(c.get(&other, 7), None);
+        // Another version has an entry of its own; a changed key of one
+        // version replaces only that version's.
+        c.put(other.clone(), msg(2));
+        assert_eq!(c.get(&other, 3), Some(msg(3)));
+        assert_eq!(c.get(&key(None), 3), Some([msg(3), msg(3)].concat()));
+        c.put(key(Some("t0")), msg(4));
+        assert_eq!(c.get(&key(None), 3), None);
+        assert_eq!(c.get(&key(Some("t0")), 5), Some(msg(5)));
+        assert_eq!(c.get(&other, 5), Some(msg(5)));
     }
 }

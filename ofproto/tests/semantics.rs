@@ -70,9 +70,14 @@ impl Ctl {
 
     /// A second connection (controller) on the same switch.
     fn connect(&mut self) -> ConnId {
+        self.connect_version(self.v)
+    }
+
+    /// A second connection that speaks version `v`.
+    fn connect_version(&mut self, v: Version) -> ConnId {
         let id = self.of.connect(ConnKind::Controller, Box::new(|| {}));
         self.of.take_output(id);
-        let hello = Message::Hello(Hello::offering(&[self.v])).encode(self.v, 1);
+        let hello = Message::Hello(Hello::offering(&[v])).encode(v, 1);
         self.of.receive(id, &hello);
         id
     }
@@ -1157,4 +1162,64 @@ fn delete_of_everything_reports_and_spares_as_a_filtered_one() {
     // The emptied tables take rules again.
     c.add("priority=1,tcp,actions=drop");
     assert_eq!(c.priorities(), [1]);
+}
+
+/// The table-features reply (about 600 KB) is packed into as few messages
+/// as fit in 64 KB each, every table once and in order, REPLY_MORE on all
+/// but the last; asked again after another version's request (served
+/// from the cache) it is the same bytes under the new xid.
+#[test]
+fn table_features_reply_is_packed_and_the_same_when_asked_again() {
+    let mut c13 = Ctl::new(Version::Of13);
+    let id13 = c13.id;
+    let id14 = c13.connect_version(Version::Of14);
+    let ask = |c: &mut Ctl, id: ConnId, v: Version, xid: u32| {
+        let req = MultipartRequest {
+            flags: 0,
+            body: MpRequest::TableFeatures(Vec::new()),
+        };
+        c.of.receive(id, &Message::MultipartRequest(req).encode(v, xid));
+        c.of.take_output(id)
+    };
+    let first = ask(&mut c13, id13, Version::Of13, 7);
+    let (mut b, mut ids, mut lens) = (&first[..], Vec::new(), Vec::new());
+    let mut first_entry_lens = Vec::new();
+    while b.len() >= 8 {
+        let len = u16::from_be_bytes([b[2], b[3]]) as usize;
+        let more = u16::from_be_bytes([b[10], b[11]]) & 1 == 1;
+        assert_eq!(u32::from_be_bytes([b[4], b[5], b[6], b[7]]), 7);
+        let Message::MultipartReply(r) = Message::decode(&b[..len]).unwrap().1 else {
+            panic!("not a multipart reply");
+        };
+        let MpReply::TableFeatures(ts) = r.body else {
+            panic!("not table features");
+        };
+        // An entry's length is its first two bytes (after the 16-byte
+        // multipart header).
+        first_entry_lens.push(u16::from_be_bytes([b[16], b[17]]) as usize);
+        ids.extend(ts.iter().map(|t| t.table_id));
+        lens.push(len);
+        b = &b[len..];
+        assert_eq!(more, !b.is_empty(), "REPLY_MORE on all but the last");
+    }
+    assert!(b.is_empty());
+    assert_eq!(ids, (0..=253).collect::<Vec<u8>>());
+    assert!(lens.len() > 5, "{lens:?}");
+    // Packed: the next message's first entry would not have fitted.
+    for (i, len) in lens.iter().enumerate().take(lens.len() - 1) {
+        assert!(*len <= 0xffff);
+        assert!(len + first_entry_lens[i + 1] > 0xffff, "{lens:?}");
+    }
+    // Another version's request in between, then the same bytes again.
+    let of14 = ask(&mut c13, id14, Version::Of14, 8);
+    assert!(!of14.is_empty() && of14[0] == Version::Of14.wire());
+    let again = ask(&mut c13, id13, Version::Of13, 9);
+    let mut expect = first.clone();
+    let mut at = 0;
+    while at < expect.len() {
+        let len = u16::from_be_bytes([expect[at + 2], expect[at + 3]]) as usize;
+        expect[at + 4..at + 8].copy_from_slice(&9u32.to_be_bytes());
+        at += len;
+    }
+    assert_eq!(again, expect);
 }
