@@ -10,8 +10,10 @@
 //! `ofproto/flow_delete_all`: `ovs-ofctl del-flows` (an OpenFlow 1.3
 //! delete of every flow in every table, and a barrier) on a switch holding
 //! 100,000 such rules, until the barrier reply is queued; throughput in
-//! rules deleted. Freeing the rules is not in it (a thread of its own
-//! does that after the reply).
+//! rules deleted. Each table's classifier is taken whole (no rule is
+//! visited); reading the rules happens only when a connection wants
+//! flow-removed or monitors flows, and freeing them is not in it (a
+//! thread of its own does that after the reply).
 //!
 //! `ofproto/flow_dump`: an OpenFlow 1.3 flow stats request for every flow
 //! of a switch holding 10,000 such rules, answered into the connection's

@@ -24,6 +24,7 @@ use ferrovs_openflow::message::{FlowMod, FlowModCommand};
 use ferrovs_openflow::port::OFPP_NONE;
 use ferrovs_openflow::{ErrorCode, Instruction, Match, PortNo, Version};
 
+use crate::classifier::Classifier;
 use crate::flow::{MatchBuf, OfFlow, OfMatch};
 use crate::ofproto::Ofproto;
 use crate::rule::{Rule, RULE_FLAGS};
@@ -260,7 +261,7 @@ pub enum RuleEvent {
 /// rule by the wire match (a few dozen bytes; the canonical `OfMatch`,
 /// 1.4 KB, is rebuilt from it only to undo or to report to monitors), so
 /// that a bundle of 100,000 adds does not hold 100,000 copies of it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Change {
     /// A rule was inserted at (table, match, priority); `old` is the rule
     /// it replaced, if any.
@@ -275,6 +276,61 @@ pub enum Change {
     },
     /// A rule was removed for `reason`.
     Remove { rule: Box<Rule>, reason: u8 },
+    /// Every rule of table `table_id` was removed for `reason` at once (a
+    /// delete without match or filters): the table's former classifier,
+    /// whole. Nothing reads its rules unless something must see them
+    /// ([`Change::expand`]); its drop frees them.
+    RemoveTable {
+        table_id: u8,
+        rules: Classifier<Box<Rule>>,
+        reason: u8,
+    },
+}
+
+impl Change {
+    /// The rules this change took out of the tables (a replaced rule
+    /// included).
+    pub(crate) fn gone(&self) -> Box<dyn Iterator<Item = &Rule> + '_> {
+        match self {
+            Change::Remove { rule, .. } => Box::new(std::iter::once(&**rule)),
+            Change::Insert { old, .. } => Box::new(old.iter().map(|r| &**r)),
+            Change::RemoveTable { rules, .. } => Box::new(rules.iter().map(|(_, r)| &**r)),
+        }
+    }
+
+    /// How many rules the change concerns.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Change::RemoveTable { rules, .. } => rules.len(),
+            _ => 1,
+        }
+    }
+
+    /// `changes` with each whole-table removal turned into one `Remove`
+    /// per rule, in descending priority (the order a report gives).
+    pub(crate) fn expand(changes: Vec<Change>) -> Vec<Change> {
+        if !changes
+            .iter()
+            .any(|c| matches!(c, Change::RemoveTable { .. }))
+        {
+            return changes;
+        }
+        let mut out = Vec::with_capacity(changes.iter().map(Change::weight).sum());
+        for c in changes {
+            match c {
+                Change::RemoveTable { rules, reason, .. } => {
+                    let mut gone = rules.into_all();
+                    gone.sort_unstable_by_key(|(p, _)| std::cmp::Reverse(*p));
+                    out.extend(
+                        gone.into_iter()
+                            .map(|(_, rule)| Change::Remove { rule, reason }),
+                    );
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
 }
 
 /// Which rules a modify, delete or flow-stats request selects.
@@ -615,13 +671,19 @@ impl Ofproto {
                 continue;
             };
             // Without filters no rule is read here, and a delete of every
-            // rule (`del-flows`) takes the table's store whole.
+            // rule (`del-flows`) takes the table's classifier whole.
             let all = !c.filters();
-            let mut gone = if all && c.om.mask == OfFlow::default() {
-                table.cls.take_all()
-            } else {
-                table.cls.remove_covered(c.om, |_, r| all || c.keeps(r))
-            };
+            if all && c.om.mask == OfFlow::default() {
+                if !table.cls.is_empty() {
+                    changes.push(Change::RemoveTable {
+                        table_id: t,
+                        rules: table.cls.take(),
+                        reason: RR_DELETE,
+                    });
+                }
+                continue;
+            }
+            let mut gone = table.cls.remove_covered(c.om, |_, r| all || c.keeps(r));
             gone.sort_unstable_by_key(|(p, _)| std::cmp::Reverse(*p));
             changes.reserve(gone.len());
             changes.extend(gone.into_iter().map(|(_, rule)| Change::Remove {
@@ -674,6 +736,20 @@ impl Ofproto {
                 Change::Remove { rule, .. } => {
                     let t = self.tables.get_mut(rule.table_id).expect("table");
                     t.cls.insert(rule.om(), rule.priority as u32, rule);
+                }
+                Change::RemoveTable {
+                    table_id, rules, ..
+                } => {
+                    // The newer changes are undone: the table is empty
+                    // again, and takes its classifier back whole.
+                    let t = self.tables.get_mut(table_id).expect("table");
+                    if t.cls.is_empty() {
+                        t.cls = rules;
+                    } else {
+                        for (p, rule) in rules.into_all() {
+                            t.cls.insert(rule.om(), p, rule);
+                        }
+                    }
                 }
             }
         }

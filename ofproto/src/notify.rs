@@ -54,7 +54,10 @@ impl Ofproto {
         // is not read at all (a big delete is bound by those reads). Asked
         // only when something was removed: adds are the common case.
         let mut removed_wanted = 0u32;
-        if changes.iter().any(|c| matches!(c, Change::Remove { .. })) {
+        if changes
+            .iter()
+            .any(|c| matches!(c, Change::Remove { .. } | Change::RemoveTable { .. }))
+        {
             for reason in 0..32u8 {
                 let wants = |c: &Connection| c.receives_async(AsyncKind::FlowRemoved, reason);
                 if cur.as_deref().is_some_and(wants) || self.conns.values().any(wants) {
@@ -63,6 +66,13 @@ impl Ofproto {
             }
         }
         let removes_read = removed_wanted != 0 || monitored || vacancy;
+        // A whole table's removal is read rule by rule only when something
+        // reports the rules (or looks for their `learn` actions).
+        let changes = if removes_read || self.learn_deletes {
+            Change::expand(changes)
+        } else {
+            changes
+        };
         for (i, ch) in changes.iter().enumerate() {
             if !removes_read && matches!(ch, Change::Remove { .. }) {
                 continue;
@@ -85,9 +95,11 @@ impl Ofproto {
                     old: None,
                     ..
                 } => self.send_table_status(cur.as_deref_mut(), *table_id),
-                Change::Insert { .. } => {}
+                Change::Insert { .. } | Change::RemoveTable { .. } => {}
             }
             match ch {
+                // Not expanded: nothing reads its rules.
+                Change::RemoveTable { .. } => {}
                 Change::Remove { rule, reason } => {
                     let wanted = *reason < 32 && removed_wanted & (1u32 << *reason) != 0;
                     if wanted && rule.flags & FlowMod::F_SEND_FLOW_REM != 0 {
@@ -143,7 +155,7 @@ const DROP_LATER_MIN: usize = 4096;
 /// thread runs at the lowest priority: freeing 100,000 rules is about
 /// 0.1 s of CPU, which should not come out of the next command's time.
 fn drop_later(changes: Vec<Change>) {
-    if changes.len() < DROP_LATER_MIN {
+    if changes.iter().map(Change::weight).sum::<usize>() < DROP_LATER_MIN {
         return;
     }
     // If no thread can be made, the closure and the changes drop here.

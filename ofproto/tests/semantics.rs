@@ -1223,3 +1223,64 @@ fn table_features_reply_is_packed_and_the_same_when_asked_again() {
     }
     assert_eq!(again, expect);
 }
+
+/// A bundle that deletes every rule (tables taken whole), adds one and
+/// then fails gives each table its rules back: the same rules, still
+/// found by strict deletes, and the tables take new rules after.
+#[test]
+fn bundle_undoing_a_delete_of_everything_gives_the_tables_back() {
+    let v = Version::Of14;
+    let mut c = Ctl::new(v);
+    for text in [
+        "priority=5,ip,nw_dst=198.18.0.1,actions=drop",
+        "priority=7,tcp,actions=drop",
+        "table=2,priority=3,udp,actions=drop",
+    ] {
+        assert!(c.add(text).is_empty());
+    }
+    assert!(matches!(&c.send(&bundle_ctl(9, 0))[..], [Message::BundleControl(b)] if b.type_ == 1));
+    let add = |c: &mut Ctl, fm: FlowMod, xid: u32| {
+        let m = Message::BundleAdd(BundleAdd {
+            bundle_id: 9,
+            flags: 1,
+            message: Message::FlowMod(fm).encode(v, xid),
+            props: Vec::new(),
+        });
+        c.send(&m)
+    };
+    let mut del = Ctl::flow_mod(FlowModCommand::Delete, "");
+    del.table_id = 0xff;
+    assert!(add(&mut c, del, 41).is_empty());
+    let added = Ctl::flow_mod(FlowModCommand::Add, "priority=9,ip,actions=drop");
+    assert!(add(&mut c, added, 42).is_empty());
+    // Overlaps the rule the bundle added: fails at commit.
+    let mut fm = Ctl::flow_mod(FlowModCommand::Add, "priority=9,udp,actions=drop");
+    fm.flags = FlowMod::F_CHECK_OVERLAP;
+    assert!(add(&mut c, fm, 43).is_empty());
+    let out = c.send(&bundle_ctl(9, 4));
+    assert!(
+        matches!(&out[..], [Message::Error(e), Message::Error(_)] if e.code(v) == Some(ErrorCode::OfpfmfcOverlap)),
+        "{out:?}"
+    );
+    assert_eq!(c.priorities(), [7, 5, 3]);
+    assert_eq!(c.of.n_rules(), 3);
+    // The rules are where they were: a strict delete finds each.
+    let strict = Ctl::flow_mod(
+        FlowModCommand::DeleteStrict,
+        "priority=5,ip,nw_dst=198.18.0.1",
+    );
+    assert!(c.fm(strict).is_empty());
+    let mut strict = Ctl::flow_mod(FlowModCommand::DeleteStrict, "priority=3,udp");
+    strict.table_id = 2;
+    assert!(c.fm(strict).is_empty());
+    assert_eq!(c.priorities(), [7]);
+    // A delete of everything outside a bundle, then new rules.
+    let mut del = Ctl::flow_mod(FlowModCommand::Delete, "");
+    del.table_id = 0xff;
+    assert!(c.fm(del).is_empty());
+    assert_eq!(c.of.n_rules(), 0);
+    assert!(c
+        .add("priority=2,ip,nw_dst=198.18.0.1,actions=drop")
+        .is_empty());
+    assert_eq!(c.priorities(), [2]);
+}

@@ -117,6 +117,15 @@ pub struct Classifier<T> {
     n_rules: usize,
 }
 
+impl<T> std::fmt::Debug for Classifier<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("rules", &self.n_rules)
+            .field("subtables", &self.order.len())
+            .finish()
+    }
+}
+
 impl<T> Default for Classifier<T> {
     fn default() -> Self {
         Classifier::with_prefix_fields(&DEFAULT_PREFIX_FIELDS)
@@ -473,17 +482,24 @@ impl<T> Classifier<T> {
         Ok(c)
     }
 
-    /// Removes every rule, returned as (priority, value) in no particular
-    /// order. One sequential pass over the rule store: no hash chain is
-    /// followed and no value read, which is what makes a delete of every
-    /// rule (`del-flows`) cheap. The prefix fields stay as they were.
-    pub fn take_all(&mut self) -> Vec<(u32, T)> {
+    /// Takes every rule at once: `self` is left empty (with the same
+    /// prefix fields) and the returned classifier holds what it held. No
+    /// rule is visited, so a delete of every rule (`del-flows`) costs the
+    /// same for 10 rules as for 100,000; reading or freeing them can be
+    /// done later, elsewhere ([`Classifier::into_all`], or a drop).
+    pub fn take(&mut self) -> Classifier<T> {
         let fields: Vec<Field> = self.tries.iter().map(|t| t.field).collect();
         let empty =
             Classifier::with_prefix_fields(&fields).expect("the fields of a valid classifier");
-        let old = std::mem::replace(self, empty);
-        let mut out = Vec::with_capacity(old.n_rules);
-        out.extend(old.rules.into_values().map(|e| (e.priority, e.value)));
+        std::mem::replace(self, empty)
+    }
+
+    /// Every rule, as (priority, value) in no particular order: one
+    /// sequential pass over the rule store, no hash chain followed and no
+    /// value read.
+    pub fn into_all(self) -> Vec<(u32, T)> {
+        let mut out = Vec::with_capacity(self.n_rules);
+        out.extend(self.rules.into_values().map(|e| (e.priority, e.value)));
         out
     }
 

@@ -632,9 +632,9 @@ fn remove_covered_drops_emptied_subtables_and_tries() {
 }
 
 #[test]
-fn take_all_empties_the_classifier_and_keeps_its_prefix_fields() {
+fn take_empties_the_classifier_and_keeps_its_prefix_fields() {
     let mut c = routes(&[Field::IpDst]);
-    let mut gone: Vec<(u32, &str)> = c.take_all();
+    let mut gone: Vec<(u32, &str)> = c.take().into_all();
     gone.sort();
     assert_eq!(
         gone,

@@ -362,11 +362,7 @@ impl Ofproto {
         }
         let mut targets: Vec<(u64, u8)> = Vec::new();
         for c in changes {
-            let gone = match c {
-                Change::Remove { rule, .. } => Some(rule),
-                Change::Insert { old, .. } => old.as_ref(),
-            };
-            if let Some(rule) = gone {
+            for rule in c.gone() {
                 rule.each_action(&mut |a| {
                     if let Action::Learn(l) = a {
                         if l.flags & LEARN_F_DELETE_LEARNED != 0
