@@ -67,8 +67,9 @@ impl Ofproto {
         }
         let removes_read = removed_wanted != 0 || monitored || vacancy;
         // A whole table's removal is read rule by rule only when something
-        // reports the rules (or looks for their `learn` actions).
-        let changes = if removes_read || self.learn_deletes {
+        // reports the rules (`delete_learned` reads it whole, through
+        // `Change::gone`).
+        let changes = if removes_read {
             Change::expand(changes)
         } else {
             changes

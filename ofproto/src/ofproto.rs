@@ -114,7 +114,7 @@ pub struct Ofproto {
     /// Changes to what translation reads outside the tables (groups,
     /// meters, ports, config, TLV map); see [`Ofproto::change_seq`].
     pub(crate) change_seq: u64,
-    /// The last table-features reply, encoded.
+    /// The table-features replies, encoded, one per version.
     pub(crate) tf_cache: crate::table_features_cache::TableFeaturesCache,
 }
 

@@ -178,9 +178,7 @@ impl Ofproto {
                     return Err(ErrorCode::OfptffcEperm);
                 }
                 let key = self.table_features_key(v);
-                if let Some(bytes) = self.tf_cache.get(&key, xid) {
-                    conn.output.extend_from_slice(&bytes);
-                } else {
+                if !self.tf_cache.append(&key, xid, &mut conn.output) {
                     let at = conn.output.len();
                     let f = self.table_features(v);
                     send_split(conn, xid, f, MpReply::TableFeatures);

@@ -29,17 +29,20 @@ pub(crate) struct TableFeaturesCache {
 }
 
 impl TableFeaturesCache {
-    /// The reply for `key` with transaction id `xid`, if it is cached.
-    pub fn get(&self, key: &Key, xid: u32) -> Option<Vec<u8>> {
-        let (_, bytes) = self.entries.iter().find(|(k, _)| k == key)?;
-        let mut out = bytes.clone();
-        let mut at = 0;
+    /// Appends the reply for `key` with transaction id `xid` to `out`, if
+    /// it is cached; says whether it was.
+    pub fn append(&self, key: &Key, xid: u32, out: &mut Vec<u8>) -> bool {
+        let Some((_, bytes)) = self.entries.iter().find(|(k, _)| k == key) else {
+            return false;
+        };
+        let mut at = out.len();
+        out.extend_from_slice(bytes);
         while at + 8 <= out.len() {
             let len = usize::from(u16::from_be_bytes([out[at + 2], out[at + 3]]));
             out[at + 4..at + 8].copy_from_slice(&xid.to_be_bytes());
             at += len.max(8);
         }
-        Some(out)
+        true
     }
 
     /// Keeps `messages` (whole encoded messages) as the reply for `key`.
@@ -58,6 +61,17 @@ mod tests {
         Key {
             version: Version::Of13,
             tables: vec![(name.map(String::from), false, 1000)],
+        }
+    }
+
+    impl TableFeaturesCache {
+        /// [`TableFeaturesCache::append`] after bytes already queued,
+        /// which it must leave alone; what it appended.
+        fn get(&self, key: &Key, xid: u32) -> Option<Vec<u8>> {
+            let mut out = vec![1, 2, 3];
+            let hit = self.append(key, xid, &mut out);
+            assert_eq!(out[..3], [1, 2, 3]);
+            hit.then(|| out.split_off(3))
         }
     }
 

@@ -206,7 +206,6 @@ impl Ofproto {
         });
     }
 
-    /// Table features of every visible table.
     /// What [`Ofproto::table_features`] reads, for its cache.
     pub(crate) fn table_features_key(
         &self,

@@ -30,9 +30,10 @@ fn main() -> anyhow::Result<()> {
     // delete (100,000 rules freed by a background thread) or a big dump,
     // that sort landed on the main thread, inside the next request: 5 to
     // 15 ms added to the next `ovs-ofctl` commands. Without fast bins a
-    // free puts its block in order at once, on the thread that frees;
-    // the per-thread cache (tcache) still serves the common alloc/free
-    // pairs.
+    // free merges its block with free neighbours at once, on the thread
+    // that frees, so far fewer blocks are left for a later allocation to
+    // sort; the per-thread cache (tcache) still serves the common
+    // alloc/free pairs.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only reads its two integer arguments.
     unsafe {
