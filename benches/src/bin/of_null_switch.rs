@@ -10,10 +10,12 @@
 //!
 //! Run beside a real switch, the same `ovs-ofctl` command against it
 //! measures the client's floor: the time that command takes with a switch
-//! that costs nothing. No switch can finish the command faster, so OVS's
-//! time divided by this floor bounds the speed-up any switch can show
-//! against OVS with that client (`benches/scripts/ofproto-flows-compare.sh`
-//! prints it).
+//! that costs nothing. OVS's time divided by this floor is about the
+//! largest speed-up any switch can show against OVS with that client
+//! (`benches/scripts/ofproto-flows-compare.sh` prints it). It is not a
+//! strict bound for short commands: the spinning thread shares a small
+//! machine's CPUs with the client, and a switch that answers as fast
+//! without spinning can finish a `del-flows` a few milliseconds sooner.
 //!
 //! Every `ovs-ofctl` command that reads table names first asks for the
 //! table features, and parsing a real switch's answer (OVS and ferrovs
