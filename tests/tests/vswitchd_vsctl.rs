@@ -195,8 +195,10 @@ fn vsctl_without_no_wait_matches_ovs() {
     // (a patch port without its peer) are written, by both switches, in a
     // transaction of their own after `cur_cfg` caught up, so right after
     // the last `ovs-vsctl` returns the column may still hold the error of
-    // a step before; wait (up to 10 s) until the errors are OVS's.
-    let oi = rows(&ovs, "Interface");
+    // a step before, and OVS's refresh may not have written the last
+    // one yet (it runs on a timer of its own); read both again until the
+    // errors agree (up to 15 s).
+    let mut oi = rows(&ovs, "Interface");
     let errors = |rows: &BTreeMap<String, BTreeMap<String, Value>>| -> Vec<(String, Value)> {
         rows.iter()
             .filter(|(n, _)| n.as_str() != "s1")
@@ -204,9 +206,10 @@ fn vsctl_without_no_wait_matches_ovs() {
             .collect()
     };
     let mut fi = rows(&fvs, "Interface");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while errors(&fi) != errors(&oi) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
+        oi = rows(&ovs, "Interface");
         fi = rows(&fvs, "Interface");
     }
     assert_eq!(oi.keys().collect::<Vec<_>>(), fi.keys().collect::<Vec<_>>());
