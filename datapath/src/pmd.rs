@@ -34,7 +34,9 @@
 //! list changes, until a packet arrives or the control side wakes it
 //! (inbox, queue list, quit: `PmdShared::wake`); ports without descriptors
 //! get a timed sleep instead, and a port still holding frames to transmit
-//! keeps the PMD polling. The spin adapts: when packets keep waking the
+//! keeps the PMD polling. The queues are in that epoll set only around
+//! sleeps: traffic that keeps the PMD busy takes them out, so their
+//! packets stop calling into epoll. The spin adapts: when packets keep waking the
 //! PMD after short gaps (steady traffic, even a ping every 2 ms), it grows
 //! to cover them, up to `idle_spin_max` (4 ms), so such traffic is polled
 //! rather than paid a wakeup each time; a longer gap sets it back, and so
@@ -96,6 +98,11 @@ const CLOCK_REFRESH_TICKS: u64 = 1 << 20;
 const MAX_SPARE_MEGAFLOWS: usize = 65536;
 /// Classifier re-ranking period, in poll iterations with work.
 const RANK_INTERVAL: u32 = 1 << 14;
+/// Polls with packets, without a sleep between them, after which the
+/// PMD takes its queues out of its wait set (see `netdev::wait`): steady
+/// traffic gets there within microseconds, a ping every millisecond
+/// after a few dozen pings.
+const DISARM_AFTER_BUSY_POLLS: u32 = 32;
 
 /// A megaflow slot: the handle the EMC and classifiers store. The
 /// megaflow holds its actions and counters inline, so a hit reaches them
@@ -202,6 +209,9 @@ pub struct Pmd {
     waiter: Option<RxWaiter>,
     wait_gen: u64,
     wait_usable: bool,
+    /// Polls that received packets since the PMD last slept; at
+    /// [`DISARM_AFTER_BUSY_POLLS`] the wait set is disarmed.
+    busy_polls: u32,
     /// Which costly queues (taps) to read this iteration.
     rx_pace: RxPace,
 }
@@ -250,6 +260,7 @@ impl Pmd {
             waiter: me.waker.clone().and_then(|w| RxWaiter::with_waker(w).ok()),
             wait_gen: u64::MAX,
             wait_usable: false,
+            busy_polls: 0,
             rx_pace: RxPace::new(),
             dp,
             me,
@@ -415,6 +426,12 @@ impl Pmd {
                     spin.woken(now, now - idle_since);
                 }
                 idle = 0;
+                self.busy_polls = self.busy_polls.saturating_add(1);
+                if self.busy_polls == DISARM_AFTER_BUSY_POLLS {
+                    if let Some(w) = self.waiter.as_mut() {
+                        w.disarm();
+                    }
+                }
             }
         }
         lock(&self.me.pin).1 = 0;
@@ -442,13 +459,19 @@ impl Pmd {
             };
             self.wait_gen = gen;
         }
-        let Some(w) = self.waiter.as_ref().filter(|_| self.wait_usable) else {
+        let Some(w) = self.waiter.as_mut().filter(|_| self.wait_usable) else {
             std::thread::sleep(nap);
             return true;
         };
         if self.dp.ports.load().iter().any(|p| p.netdev.tx_pending()) {
             return false;
         }
+        if !w.arm() {
+            self.wait_usable = false;
+            std::thread::sleep(nap);
+            return true;
+        }
+        self.busy_polls = 0;
         self.me.sleeping.store(true, Ordering::SeqCst);
         if !self.me.inbox_pending.load(Ordering::SeqCst)
             && !self.me.quit.load(Ordering::SeqCst)
