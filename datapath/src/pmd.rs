@@ -204,11 +204,10 @@ pub struct Pmd {
     /// The last flush generation applied (see `PmdShared::flush_gen`).
     flushed_gen: u64,
     /// The idle PMD's wait set (its queues' descriptors and the control
-    /// side's waker), the `rxq_gen` it was built for, and whether every
-    /// queue had a descriptor.
+    /// side's waker; it knows whether it can be waited on) and the
+    /// `rxq_gen` it was built for.
     waiter: Option<RxWaiter>,
     wait_gen: u64,
-    wait_usable: bool,
     /// Polls that received packets since the PMD last slept; at
     /// [`DISARM_AFTER_BUSY_POLLS`] the wait set is disarmed.
     busy_polls: u32,
@@ -259,7 +258,6 @@ impl Pmd {
             flushed_gen: me.flush_gen.load(Ordering::Acquire),
             waiter: me.waker.clone().and_then(|w| RxWaiter::with_waker(w).ok()),
             wait_gen: u64::MAX,
-            wait_usable: false,
             busy_polls: 0,
             rx_pace: RxPace::new(),
             dp,
@@ -453,13 +451,12 @@ impl Pmd {
         let gen = self.me.rxq_gen.load(Ordering::Acquire);
         if gen != self.wait_gen {
             let rxqs = self.me.rxqs.load();
-            self.wait_usable = match &mut self.waiter {
-                Some(w) => w.set_fds(rxqs.iter().map(|r| r.netdev.rx_fd(r.qid))),
-                None => false,
-            };
+            if let Some(w) = &mut self.waiter {
+                w.set_fds(rxqs.iter().map(|r| r.netdev.rx_fd(r.qid)));
+            }
             self.wait_gen = gen;
         }
-        let Some(w) = self.waiter.as_mut().filter(|_| self.wait_usable) else {
+        let Some(w) = self.waiter.as_mut().filter(|w| w.is_usable()) else {
             std::thread::sleep(nap);
             return true;
         };
@@ -467,7 +464,7 @@ impl Pmd {
             return false;
         }
         if !w.arm() {
-            self.wait_usable = false;
+            // Unusable from now on (see `RxWaiter::arm`): timed sleeps.
             std::thread::sleep(nap);
             return true;
         }
